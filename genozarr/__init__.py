@@ -1,0 +1,71 @@
+"""genozarr: genomics files to chunked, compressed, labeled arrays for deep learning.
+
+A successor to the data layer of Janggu (Kopp et al. 2020) with Janggu-compatible names:
+:class:`Cover` (coverage from BAM, BigWig, BED, arrays) and :class:`Bioseq` (one-hot
+sequence), stored in memory, sparse or in zarr v3 stores, served as numpy batches.
+
+Importing genozarr is cheap: torch, keras and matplotlib are imported only when used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from genozarr.config import output_dir, set_options
+from genozarr.dataset import Bioseq, Cover, Dataset
+from genozarr.errors import GenozarrError
+from genozarr.genome import Region, chrom_sizes
+from genozarr.regions import GenomicIndexer, load_regions, trim_regions
+from genozarr.store import open_store
+
+__version__ = "0.1.0"
+
+# names resolved on first use (they import heavier modules)
+_LAZY = {
+    "view": "genozarr.wrappers",
+    "ReduceDim": "genozarr.wrappers",
+    "SqueezeDim": "genozarr.wrappers",
+    "Transpose": "genozarr.wrappers",
+    "RandomOrientation": "genozarr.wrappers",
+    "RandomShift": "genozarr.wrappers",
+    "RandomSignalScale": "genozarr.wrappers",
+    "NanToNumConverter": "genozarr.wrappers",
+    "batches": "genozarr.batching",
+    "write_store": "genozarr.ops.io",
+    "plot_genome_track": "genozarr.plot",
+    "plotGenomeTrack": "genozarr.plot",
+    "ZScore": "genozarr.ops.normalize",
+    "ZScoreLog": "genozarr.ops.normalize",
+    "PercentileTrimming": "genozarr.ops.normalize",
+    "RegionLengthNormalization": "genozarr.ops.normalize",
+    "LogTransform": "genozarr.ops.normalize",
+}
+
+__all__ = [
+    "Bioseq",
+    "Cover",
+    "Dataset",
+    "GenomicIndexer",
+    "GenozarrError",
+    "Region",
+    "chrom_sizes",
+    "load_regions",
+    "open_store",
+    "output_dir",
+    "set_options",
+    "trim_regions",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'genozarr' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

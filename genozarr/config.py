@@ -1,0 +1,110 @@
+"""Output root and validated global options.
+
+The output root (where stores and caches go unless ``store=`` says otherwise) is
+``$GENOZARR_OUTPUT``, then Janggu's ``$JANGGU_OUTPUT``, else ``~/genozarr_results``.
+
+Options are set with :func:`set_options`, globally or as a context manager, as in
+``xarray.set_options``::
+
+    with genozarr.set_options(scheduler="processes", progress=False):
+        cover = Cover.create_from_bigwig(...)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from genozarr.errors import ArgumentError
+
+__all__ = ["output_dir", "set_options", "get_options", "OPTIONS"]
+
+_SCHEDULERS = ("auto", "sync", "threads", "processes", "distributed")
+
+OPTIONS: dict[str, Any] = {
+    # how ingest tasks run: 'auto' uses an active dask.distributed Client if there is one,
+    # else the processes scheduler for large jobs and the synchronous one for small ones
+    "scheduler": "auto",
+    # number of worker processes for the local processes scheduler (None: os.cpu_count())
+    "num_workers": None,
+    # progress bar during ingest: True, False or 'auto' (when stderr is a terminal)
+    "progress": "auto",
+    # target decoded size of one zarr chunk in bytes (DESIGN: 1-4 MiB)
+    "chunk_bytes": 2 * 2**20,
+    # Blosc codec for new stores
+    "compressor": "zstd",
+    "compression_level": 3,
+    # bytes of decoded chunks kept per open zarr array on the serving path
+    "chunk_cache_bytes": 256 * 2**20,
+    # 'auto' scheduler switches to processes above this many bases of work
+    "parallel_threshold_bases": 20_000_000,
+}
+
+_VALIDATORS: dict[str, Any] = {
+    "scheduler": lambda v: v in _SCHEDULERS,
+    "num_workers": lambda v: v is None or (isinstance(v, int) and v > 0),
+    "progress": lambda v: v in (True, False, "auto"),
+    "chunk_bytes": lambda v: isinstance(v, int) and v >= 4096,
+    "compressor": lambda v: v in ("zstd", "lz4", "lz4hc", "zlib", "blosclz", None),
+    "compression_level": lambda v: isinstance(v, int) and 0 <= v <= 9,
+    "chunk_cache_bytes": lambda v: isinstance(v, int) and v >= 0,
+    "parallel_threshold_bases": lambda v: isinstance(v, int) and v >= 0,
+}
+
+
+def output_dir() -> Path:
+    """Return the output root directory for stores and caches.
+
+    Returns
+    -------
+    Path
+        ``$GENOZARR_OUTPUT``, else ``$JANGGU_OUTPUT``, else ``~/genozarr_results``.
+    """
+    for var in ("GENOZARR_OUTPUT", "JANGGU_OUTPUT"):
+        value = os.environ.get(var)
+        if value:
+            return Path(value).expanduser()
+    return Path.home() / "genozarr_results"
+
+
+def get_options() -> dict[str, Any]:
+    """Return a copy of the current options."""
+    return dict(OPTIONS)
+
+
+class set_options:  # noqa: N801  (lower case, as xarray.set_options)
+    """Set genozarr options globally or, used with ``with``, for a block.
+
+    Parameters
+    ----------
+    **kwargs
+        Option names and values; see ``genozarr.config.OPTIONS`` for the keys:
+        ``scheduler`` ('auto', 'sync', 'threads', 'processes', 'distributed'),
+        ``num_workers``, ``progress`` (True, False, 'auto'), ``chunk_bytes``,
+        ``compressor`` ('zstd', 'lz4', ...), ``compression_level``,
+        ``chunk_cache_bytes``, ``parallel_threshold_bases``.
+
+    Raises
+    ------
+    ArgumentError
+        For an unknown key or an invalid value.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.old: dict[str, Any] = {}
+        for key, value in kwargs.items():
+            if key not in OPTIONS:
+                raise ArgumentError(
+                    f"unknown genozarr option {key!r}; valid options: {sorted(OPTIONS)}"
+                )
+            if not _VALIDATORS[key](value):
+                raise ArgumentError(f"invalid value {value!r} for genozarr option {key!r}")
+            self.old[key] = OPTIONS[key]
+        OPTIONS.update(kwargs)
+
+    def __enter__(self) -> set_options:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        OPTIONS.update(self.old)

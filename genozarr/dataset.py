@@ -1,0 +1,868 @@
+"""``Cover`` and ``Bioseq``: indexer + reader + store + per-batch transforms, with
+numpy-like access.
+
+``dataset[i]``, ``dataset[a:b]``, ``dataset[[i, j]]`` return numpy arrays; an integer
+drops the first axis as numpy does. ``dataset['chr1', start, end]`` (optionally with a
+strand) returns the data of any genomic interval at base resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError, RegionError
+from genozarr.genome import check_within, chrom_sizes
+from genozarr.regions import GenomicIndexer, RegionsLike, load_regions
+from genozarr.store.backend import normalise_storage
+from genozarr.store.handle import Store, load_store
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from genozarr.ingest import Source
+
+__all__ = ["Dataset", "Cover", "Bioseq"]
+
+log = logging.getLogger(__name__)
+
+
+def _int_or_none(name: str, value: Any, minimum: int = 1) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ArgumentError(f"{name} must be an integer >= {minimum} or None, got {value!r}")
+    return int(value)
+
+
+class Dataset:
+    """A genomic dataset: windows of a :class:`~genozarr.regions.GenomicIndexer` read from a
+    :class:`~genozarr.store.Store`.
+
+    Not built directly: use the ``create_from_*`` constructors of :class:`Cover` and
+    :class:`Bioseq`.
+    """
+
+    def __init__(self, name: str, gindexer: GenomicIndexer, store: Store, *,
+                 channel_last: bool = True, rows: np.ndarray | None = None,
+                 normalizers: list[Any] | None = None) -> None:
+        self.name = name
+        self.gindexer = gindexer
+        self.garray = store
+        self.channel_last = bool(channel_last)
+        self.normalizers = list(normalizers or [])
+        meta = store.meta
+        if store.whole_genome:
+            self._rows = None
+            res = meta.resolution or 1
+            starts = gindexer.starts - gindexer.flank
+            if np.any(starts % res):
+                bad = int(np.flatnonzero(starts % res)[0])
+                raise RegionError(
+                    f"window {gindexer[bad]} starts at a position not divisible by resolution "
+                    f"{res}; with store_whole_genome=True window starts (minus flank) must be "
+                    "multiples of the resolution: trim the regions with `genozarr trim` or "
+                    "genozarr.trim_regions"
+                )
+        else:
+            if rows is None:
+                rows = np.arange(len(gindexer))
+            self._rows = np.asarray(rows, dtype=np.int64)
+        self._minus = gindexer.strand.astype(str) == "-"
+
+    # ------------------------------------------------------------------ numpy-like
+    def __len__(self) -> int:
+        return len(self.gindexer)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}('{self.name}', shape={self.shape}, "
+                f"storage={self.garray.backend.storage!r}, layout={self.garray.meta.layout!r})")
+
+    @property
+    def _window_bins(self) -> int:
+        meta = self.garray.meta
+        if meta.resolution is None:
+            return 1
+        return (self.gindexer.binsize + 2 * self.gindexer.flank) // meta.resolution \
+            if self.gindexer.binsize is not None else meta.nbins
+
+    @property
+    def _raw_shape(self) -> tuple[int, int, int]:
+        """Shape of one window as stored: (position, strand, condition)."""
+        return (self._window_bins, self.garray.n_strands, self.garray.n_conditions)
+
+    @property
+    def element_shape(self) -> tuple[int, ...]:
+        """Shape of one window as returned (channel order applied)."""
+        shape = self._element_shape_channel_last()
+        if not self.channel_last:
+            shape = (shape[-1],) + shape[:-1]
+        return shape
+
+    def _element_shape_channel_last(self) -> tuple[int, ...]:
+        return self._raw_shape
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(len(self),) + element_shape``."""
+        return (len(self),) + self.element_shape
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions of :attr:`shape`."""
+        return len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, tuple) and key and isinstance(key[0], str):
+            return self._interval(*key)
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            n = len(self)
+            i = int(key)
+            if not -n <= i < n:
+                raise IndexError(f"index {i} out of range for {type(self).__name__} of length {n}")
+            return self._batch(np.array([i % n]))[0]
+        idx = np.arange(len(self))[key]
+        return self._batch(np.atleast_1d(idx))
+
+    def __iter__(self):  # noqa: ANN204
+        for i in range(len(self)):
+            yield self[i]
+
+    # ------------------------------------------------------------------ reading
+    def _read_raw(self, idx: np.ndarray) -> np.ndarray:
+        """Windows ``idx`` as stored: ``(k, position, strand, condition)``, genomic
+        orientation, normalizers applied."""
+        store = self.garray
+        if self._rows is not None:
+            out = store.read_rows(self._rows[idx])
+        else:
+            out = self._read_whole_genome(idx)
+        if self.normalizers:
+            out = self._normalize(out, idx)
+        return out
+
+    def _normalize(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        lengths = (self.gindexer.ends[idx] - self.gindexer.starts[idx]
+                   + 2 * self.gindexer.flank)
+        x = x.astype(np.result_type(x.dtype, np.float32), copy=True)
+        for norm in self.normalizers:
+            x = norm.transform_batch(x, lengths) if hasattr(norm, "transform_batch") else norm(x)
+        return x
+
+    def _read_whole_genome(self, idx: np.ndarray) -> np.ndarray:
+        store, gi = self.garray, self.gindexer
+        res = store.meta.resolution or 1
+        nb = self._window_bins
+        out = np.empty((len(idx), nb, store.n_strands, store.n_conditions), store.meta.dtype)
+        chrs = gi.chrs[idx]
+        b0 = (gi.starts[idx] - gi.flank) // res
+        # bins holding data: a partial (zero-padded) window ends at its region end + flank
+        data_bins = -(-(gi.ends[idx] + gi.flank - gi.starts[idx] + gi.flank) // res)
+        for chrom in np.unique(chrs):
+            sel = np.flatnonzero(chrs == chrom)
+            lo, hi = int(b0[sel].min()), int(b0[sel].max()) + nb
+            if hi - lo <= max(4 * nb * len(sel), 1 << 16):
+                span = store.read_bins(str(chrom), lo, hi)
+                take = (b0[sel] - lo)[:, None] + np.arange(nb)
+                out[sel] = span[take]
+            else:
+                for j in sel:
+                    out[j] = store.read_bins(str(chrom), int(b0[j]), int(b0[j]) + nb)
+        short = np.flatnonzero(data_bins < nb)
+        for j in short:
+            out[j, data_bins[j]:] = store.meta.pad_value
+        return out
+
+    def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Reverse position and strand axes of minus-strand windows (as Janggu)."""
+        minus = self._minus[idx]
+        if minus.any():
+            x[minus] = x[minus][:, ::-1, ::-1]
+        return x
+
+    def _finish(self, x: np.ndarray) -> np.ndarray:
+        if not self.channel_last:
+            x = np.moveaxis(x, -1, 1)
+        return x
+
+    def _batch(self, idx: np.ndarray) -> np.ndarray:
+        raw = self._read_raw(idx)
+        if not raw.flags.writeable:
+            raw = raw.copy()
+        return self._finish(self._orient(raw, idx))
+
+    def _interval_raw(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Base-resolution ``(end - start, strand, condition)`` genomic-orientation data of an
+        interval, padded outside stored data."""
+        store = self.garray
+        meta = store.meta
+        start, end = int(start), int(end)
+        if end < start:
+            raise RegionError(f"interval {chrom}:{start}-{end} has start > end")
+        res = meta.resolution or 1
+        if store.whole_genome:
+            if meta.resolution is None:
+                raise ArgumentError("interval access needs a store with a resolution")
+            b0, b1 = start // res, -(-end // res)
+            bins = store.read_bins(chrom, b0, b1)
+            base = np.repeat(bins, res, axis=0) if res > 1 else bins
+            out = base[start - b0 * res:end - b0 * res]
+        else:
+            out = np.full((end - start, store.n_strands, store.n_conditions), meta.pad_value,
+                          dtype=meta.dtype)
+            t = store.region_table
+            assert t is not None
+            hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
+            if meta.resolution is None and len(hit):
+                raise ArgumentError("interval access is not defined for resolution=None stores")
+            if len(hit):
+                rows = store.read_rows(hit)
+                for row, r in zip(rows, hit):
+                    s, e = int(t["start"][r]), int(t["end"][r])
+                    base = np.repeat(row, res, axis=0) if res > 1 else row
+                    base = base[: e - s]
+                    lo, hi = max(s, start), min(e, end)
+                    out[lo - start:hi - start] = base[lo - s:hi - s]
+        if self.normalizers:
+            out = self._normalize(out[None], np.zeros(1, dtype=np.int64))[0]
+        return out
+
+    def _interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
+        x = self._interval_raw(chrom, start, end)[None]
+        if strand == "-":
+            x = x[:, ::-1, ::-1]
+        return self._finish(np.ascontiguousarray(x))[0]
+
+    # ------------------------------------------------------------------ views & xarray
+    def _view(self, gindexer: GenomicIndexer) -> Dataset:
+        """A dataset over other windows of the same store (no copy)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.gindexer = gindexer
+        new._minus = gindexer.strand.astype(str) == "-"
+        if self._rows is not None:
+            chrs, starts, ends, _ = gindexer.as_arrays()
+            new._rows = np.array([self.garray.row_of(str(c), s, e)
+                                  for c, s, e in zip(chrs, starts, ends)], dtype=np.int64)
+        return new
+
+    def to_xarray(self) -> xr.Dataset:
+        """The dataset's store as a lazy :class:`xarray.Dataset` (dask arrays).
+
+        For a zarr-backed store this opens the store on disk; in-memory stores are wrapped
+        without copying.
+        """
+        import dask.array as da
+        import xarray as xr
+
+        store = self.garray
+        if store.path is not None and store.backend.storage == "zarr":
+            from genozarr.store.open import open_store
+
+            return open_store(store.path)
+        meta = store.meta
+        coords = {"strand": ("strand", meta.strands), "condition": ("condition", meta.conditions)}
+        if store.whole_genome:
+            from genozarr.store.layout import array_name, position_dim
+
+            data_vars = {}
+            for chrom in meta.chroms:
+                arr = store.dense(array_name(chrom))
+                data_vars[array_name(chrom)] = ((position_dim(chrom), "strand", "condition"),
+                                                da.from_array(arr, chunks=(1 << 18, -1, -1)))
+        else:
+            t = store.region_table
+            assert t is not None
+            arr = store.dense()
+            data_vars = {"data": (("region", "position", "strand", "condition"),
+                                  da.from_array(arr, chunks=(max(1, (1 << 21) // max(arr[0].nbytes, 1)), -1, -1, -1)))}
+            coords.update({"region_chrom": ("region", t["chrom"].astype(str)),
+                           "region_start": ("region", t["start"]),
+                           "region_end": ("region", t["end"]),
+                           "region_strand": ("region", t["strand"].astype(str))})
+        attrs = {k: v for k, v in meta.to_attrs().items() if v is not None and k != "extra"}
+        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def _create(
+        cls, name: str, source: Source, *, roi: RegionsLike | None, genomesize: Any,
+        binsize: int | None, stepsize: int | None, flank: int, resolution: int | None,
+        storage: str, cache: bool, overwrite: bool, channel_last: bool, zero_padding: bool,
+        random_state: Any, store_whole_genome: bool, store: str | os.PathLike | None,
+        args: dict[str, Any], normalizer: Any = None, chrom_map: Any = None,
+        storage_options: dict[str, Any] | None = None, seqtype: str | None = None,
+        feature: str | None = None, gindexer: GenomicIndexer | None = None,
+    ) -> Any:
+        from genozarr.config import output_dir
+        from genozarr.ingest import build_store
+        from genozarr.store.cache import cache_key
+        from genozarr.store.open import read_marker
+
+        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+            raise ArgumentError(f"name must be a non-empty string without '/', got {name!r}")
+        storage = normalise_storage(storage)
+        binsize = _int_or_none("binsize", binsize)
+        stepsize = _int_or_none("stepsize", stepsize)
+        resolution = _int_or_none("resolution", resolution)
+        flank = _int_or_none("flank", flank, 0) or 0
+        if resolution is not None and flank % resolution:
+            raise ArgumentError(f"flank {flank} is not divisible by resolution {resolution}")
+        if binsize is not None and resolution is not None and binsize % resolution:
+            raise ArgumentError(
+                f"binsize {binsize} is not divisible by resolution {resolution}; choose a "
+                "binsize that is a multiple of the resolution")
+        # genome: chromosome lengths (region names) from genomesize or the first file
+        file_sizes = source.file_chrom_sizes(0)
+        sizes = chrom_sizes(genomesize) if genomesize is not None else None
+        if gindexer is None:
+            if roi is None:
+                if binsize is None:
+                    raise ArgumentError(
+                        "roi=None tiles the whole genome and needs a binsize (Janggu could "
+                        "not do this at all, its issue #32)")
+                gindexer = GenomicIndexer.create_from_genome(
+                    sizes if sizes is not None else {k: v for k, v in file_sizes.items() if v},
+                    binsize, stepsize, flank, zero_padding, random_state)
+            else:
+                regions = load_regions(roi, feature=feature)
+                gindexer = GenomicIndexer._from_frame(
+                    regions, binsize, stepsize, flank, zero_padding,
+                    collapse=resolution is None, random_state=random_state)
+        chroms = list(dict.fromkeys(gindexer.chrs.astype(str).tolist()))
+        if sizes is not None:
+            unknown = [c for c in chroms if c not in sizes]
+            if unknown:
+                from genozarr.genome import chrom_mapping
+
+                chrom_mapping(chroms, sizes, "genomesize", None)
+        source.resolve_chroms(chroms, chrom_map)
+        if sizes is None:
+            sizes = {}
+            for c in chroms:
+                length = source.file_chrom_sizes(0).get(source.chrom_names[0][c], 0)
+                sizes[c] = int(length)
+        region_sizes = {c: sizes[c] for c in chroms}
+        if any(region_sizes.values()):
+            frame = gindexer.to_dataframe()
+            known = frame["chrom"].map(region_sizes) > 0
+            check_within(frame[known], region_sizes, str(source.files[0]))
+        if store_whole_genome:
+            if resolution is None:
+                if binsize is None:
+                    raise ArgumentError("store_whole_genome=True with resolution=None needs binsize")
+                resolution = binsize
+            missing = [c for c, v in region_sizes.items() if v == 0]
+            if missing:
+                raise ArgumentError(
+                    f"store_whole_genome=True needs chromosome lengths for {missing[:5]}; pass "
+                    "genomesize (dict or .chrom.sizes file)")
+        # where the store goes, and whether a cached one can be reused
+        key = None
+        path = None
+        if cache or storage == "zarr" or store is not None:
+            regions_key: dict[str, np.ndarray] = {}
+            if not store_whole_genome:
+                chrs, starts, ends, strands = gindexer.as_arrays()
+                regions_key = {"chrom": chrs, "start": starts, "end": ends}
+            key_args = dict(args, kind=source.kind, resolution=resolution,
+                            whole_genome=store_whole_genome, conditions=source.conditions,
+                            chroms=region_sizes if store_whole_genome else None,
+                            seqtype=seqtype)
+            files = [f for f in source.files if os.path.isfile(f)]
+            key = cache_key(files, regions_key, key_args)
+            if store is not None:
+                path = str(store)
+            else:
+                leaf = f"{key[:20]}.zarr" if cache else "store.zarr"
+                path = str(output_dir() / "datasets" / name / leaf)
+        built: Store | None = None
+        if cache and not overwrite and path is not None:
+            marker = read_marker(path, storage_options)
+            if marker is not None and marker.get("cache_key") == key:
+                log.info("%s: reusing cached store %s", name, path)
+                built = load_store(path, storage, storage_options)
+        if built is None:
+            built = build_store(
+                source, gindexer, name=name, whole_genome=store_whole_genome,
+                resolution=resolution, chroms=region_sizes, storage=storage, path=path,
+                cache_key=key, storage_options=storage_options,
+                extra={"args": {k: (v if isinstance(v, (int, float, str, bool, type(None)))
+                                    else repr(v)) for k, v in args.items()}},
+                seqtype=seqtype)
+        norms: list[Any] = []
+        if normalizer is not None:
+            from genozarr.ops.normalize import resolve_normalizers
+
+            norms = resolve_normalizers(normalizer)
+        obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms)
+        if norms:
+            obj._fit_normalizers()
+        return obj
+
+    def _fit_normalizers(self) -> None:
+        """Fit unfitted normalizers on this dataset's raw values (dask reductions)."""
+        if not self.normalizers:
+            return
+        ds = self.to_xarray()
+        if self._rows is not None and len(self._rows) != ds.sizes.get("region", len(self._rows)):
+            ds = ds.isel(region=self._rows)
+        for norm in self.normalizers:
+            if hasattr(norm, "fit"):
+                norm.fit(ds)
+                ds = norm.transform(ds)
+
+
+class Cover(Dataset):
+    """Coverage tracks (BAM, BigWig, BED, arrays) over genomic windows.
+
+    ``cover[i]`` has shape ``(binsize // resolution + 2 * flank // resolution, strand,
+    condition)`` (``channel_last=True``); ``resolution=None`` gives length 1.
+    """
+
+    @property
+    def conditions(self) -> list[str]:
+        """Condition (channel) names."""
+        return list(self.garray.meta.conditions)
+
+    @classmethod
+    def create_from_bigwig(
+        cls, name: str, bigwigfiles: str | os.PathLike | Sequence[str | os.PathLike],
+        roi: RegionsLike | None = None, genomesize: Any = None,
+        conditions: Sequence[str] | None = None, binsize: int | None = None,
+        stepsize: int | None = None, flank: int = 0, resolution: int | None = 1,
+        storage: str = "ndarray", dtype: str = "float32", overwrite: bool = False,
+        cache: bool = False, channel_last: bool = True, normalizer: Any = None,
+        collapser: str | Callable[..., Any] | None = None, zero_padding: bool = True,
+        random_state: Any = None, store_whole_genome: bool = False, nan_to_num: bool = True,
+        store: str | os.PathLike | None = None, *, chrom_map: Any = None,
+        storage_options: dict[str, Any] | None = None, feature: str | None = None,
+    ) -> Cover:
+        """Coverage from BigWig files, one condition per file.
+
+        Parameters
+        ----------
+        name
+            Dataset name (also names its store directory).
+        bigwigfiles
+            One BigWig path or a list.
+        roi
+            Regions of interest (BED/GFF path, DataFrame, PyRanges); None tiles the genome.
+        genomesize
+            Chromosome lengths (dict or file) restricting or supplying the files' ones.
+        conditions
+            Condition names; default: file names without extension.
+        binsize, stepsize, flank
+            Window length, step and flank in bp (see GenomicIndexer).
+        resolution
+            Bases per bin; None gives one value per window.
+        storage
+            'ndarray', 'sparse', 'zarr' ('hdf5' maps to 'zarr').
+        dtype
+            Stored and returned dtype.
+        overwrite
+            Rebuild even if a cached store matches.
+        cache
+            Reuse a store whose content hash (files, regions, arguments) matches.
+        channel_last
+            False moves the condition axis to position 1.
+        normalizer
+            Name, normalizer object, callable or a list of them (see genozarr.ops).
+        collapser
+            'sum', 'mean' (default), 'max' or a callable over (bins, resolution, strand).
+        zero_padding
+            Keep partial windows at region ends, padded with zeros.
+        random_state
+            Seed for a load-time permutation of the windows.
+        store_whole_genome
+            Store whole chromosomes (windows read from them) instead of one row per window.
+        nan_to_num
+            Missing BigWig values (NaN) become 0.
+        store
+            Path or URL of the zarr store (default: under the output directory).
+        chrom_map
+            'auto' or a dict to match ``chr1``/``1`` naming differences.
+        storage_options
+            fsspec options for remote stores.
+        feature
+            GFF feature type to keep when ``roi`` is a GFF/GTF file.
+
+        Returns
+        -------
+        Cover
+        """
+        from genozarr.sources import BigWigSource, as_file_list
+
+        files = as_file_list(bigwigfiles, "BigWig")
+        source = BigWigSource(files, conditions, nan_to_num=nan_to_num, collapser=collapser,
+                              dtype=dtype)
+        args = dict(source="bigwig", nan_to_num=nan_to_num, collapser=source.collapser,
+                    dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
+                    zero_padding=zero_padding)
+        return cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
+                           stepsize=stepsize, flank=flank, resolution=resolution,
+                           storage=storage, cache=cache, overwrite=overwrite,
+                           channel_last=channel_last, zero_padding=zero_padding,
+                           random_state=random_state, store_whole_genome=store_whole_genome,
+                           store=store, args=args, normalizer=normalizer, chrom_map=chrom_map,
+                           storage_options=storage_options, feature=feature)
+
+    @classmethod
+    def create_from_bam(
+        cls, name: str, bamfiles: str | os.PathLike | Sequence[str | os.PathLike],
+        roi: RegionsLike | None = None, genomesize: Any = None,
+        conditions: Sequence[str] | None = None, min_mapq: int | None = None,
+        binsize: int | None = None, stepsize: int | None = None, flank: int = 0,
+        resolution: int | None = 1, storage: str = "ndarray", dtype: str = "float32",
+        stranded: bool = True, overwrite: bool = False, pairedend: str = "5prime",
+        template_extension: int = 0, aggregate: Callable[..., Any] | None = None,
+        cache: bool = False, channel_last: bool = True, normalizer: Any = None,
+        zero_padding: bool = True, random_state: Any = None, store_whole_genome: bool = False,
+        store: str | os.PathLike | None = None, *, include_flagged: bool = False,
+        chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
+        feature: str | None = None,
+    ) -> Cover:
+        """Read 5'-end coverage from BAM files, one condition per file.
+
+        Reads are counted once at their 5' end (forward: ``reference_start``; reverse: the
+        last aligned base ``reference_end - 1``). Unmapped, secondary, QC-fail, duplicate
+        and supplementary reads are skipped unless ``include_flagged=True``. See
+        :func:`genozarr.io.bam.count_5prime` for paired-end handling.
+
+        Parameters
+        ----------
+        name, roi, genomesize, conditions, binsize, stepsize, flank, storage, dtype,
+        overwrite, cache, channel_last, normalizer, zero_padding, random_state,
+        store_whole_genome, store, chrom_map, storage_options, feature
+            As in :meth:`create_from_bigwig`.
+        bamfiles
+            One BAM path or a list (indexed).
+        min_mapq
+            Skip reads with a lower mapping quality.
+        resolution
+            Bases per bin; counts are summed within a bin; None: one count per window.
+        stranded
+            Keep forward/reverse counts as two strand channels; False sums them.
+        pairedend
+            '5prime' counts both mates at their 5' ends; 'midpoint' counts read 1 once at
+            the fragment midpoint.
+        template_extension
+            Widen fetched regions (bp) so fragments whose midpoint lies inside are found.
+        aggregate
+            Optional callable applied to each window's counts after reading (Janggu).
+        include_flagged
+            Count duplicate/secondary/supplementary/QC-fail reads too.
+
+        Returns
+        -------
+        Cover
+        """
+        from genozarr.sources import BamSource, as_file_list
+
+        files = as_file_list(bamfiles, "BAM")
+        source = BamSource(files, conditions, stranded=stranded, min_mapq=min_mapq,
+                           pairedend=pairedend, template_extension=template_extension,
+                           include_flagged=include_flagged, dtype=dtype)
+        args = dict(source="bam", stranded=stranded, min_mapq=min_mapq, pairedend=pairedend,
+                    template_extension=template_extension, include_flagged=include_flagged,
+                    dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
+                    zero_padding=zero_padding)
+        cover = cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
+                            stepsize=stepsize, flank=flank, resolution=resolution,
+                            storage=storage, cache=cache, overwrite=overwrite,
+                            channel_last=channel_last, zero_padding=zero_padding,
+                            random_state=random_state, store_whole_genome=store_whole_genome,
+                            store=store, args=args, normalizer=normalizer, chrom_map=chrom_map,
+                            storage_options=storage_options, feature=feature)
+        if aggregate is not None:
+            cover.normalizers.insert(0, aggregate)
+        return cover
+
+    @classmethod
+    def create_from_bed(
+        cls, name: str, bedfiles: str | os.PathLike | Sequence[str | os.PathLike],
+        roi: RegionsLike | None = None, genomesize: Any = None,
+        conditions: Sequence[str] | None = None, binsize: int | None = None,
+        stepsize: int | None = None, flank: int = 0, resolution: int | None = 1,
+        storage: str = "ndarray", dtype: str = "float32", overwrite: bool = False,
+        cache: bool = False, channel_last: bool = True, normalizer: Any = None,
+        collapser: str | Callable[..., Any] | None = None, mode: str = "binary",
+        zero_padding: bool = True, random_state: Any = None, store_whole_genome: bool = False,
+        minoverlap: float | None = None, store: str | os.PathLike | None = None, *,
+        chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
+        feature: str | None = None,
+    ) -> Cover:
+        """Coverage of BED features.
+
+        Parameters
+        ----------
+        name, roi, genomesize, conditions, binsize, stepsize, flank, resolution, storage,
+        dtype, overwrite, cache, channel_last, normalizer, zero_padding, random_state,
+        store_whole_genome, store, chrom_map, storage_options, feature
+            As in :meth:`create_from_bigwig`.
+        bedfiles
+            One BED path or a list (one condition per file, except categorical modes).
+        collapser
+            Reduction within a bin at resolution > 1; default 'max'.
+        mode
+            'binary', 'score', 'bedgraph', 'categorical'/'score_category' (one condition
+            per distinct score), 'name_category' (one per distinct name). Where features
+            overlap, the maximum value wins.
+        minoverlap
+            Fraction of a bin that features must cover for it to get a value.
+
+        Returns
+        -------
+        Cover
+        """
+        from genozarr.sources import BedSource, as_file_list
+
+        files = as_file_list(bedfiles, "BED")
+        source = BedSource(files, conditions, mode=mode, minoverlap=minoverlap,
+                           collapser=collapser, dtype=dtype)
+        if genomesize is None and (roi is None or store_whole_genome):
+            raise ArgumentError(
+                "create_from_bed needs genomesize when roi is None or store_whole_genome=True "
+                "(a BED file has no chromosome lengths)")
+        args = dict(source="bed", mode=mode, minoverlap=minoverlap, collapser=source.collapser,
+                    dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
+                    zero_padding=zero_padding)
+        return cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
+                           stepsize=stepsize, flank=flank, resolution=resolution,
+                           storage=storage, cache=cache, overwrite=overwrite,
+                           channel_last=channel_last, zero_padding=zero_padding,
+                           random_state=random_state, store_whole_genome=store_whole_genome,
+                           store=store, args=args, normalizer=normalizer, chrom_map=chrom_map,
+                           storage_options=storage_options, feature=feature)
+
+    @classmethod
+    def create_from_array(cls, name: str, array: np.ndarray, gindexer: GenomicIndexer,
+                          genomesize: Any = None, conditions: Sequence[str] | None = None,
+                          resolution: int | None = None, storage: str = "ndarray",
+                          channel_last: bool = True, store_whole_genome: bool = False,
+                          padding_value: float = 0.0, **kwargs: Any) -> Cover:
+        """Predictions (numpy) associated with the indexer's windows.
+
+        See :func:`genozarr.predictions.cover_from_array` for the parameters.
+        """
+        from genozarr.predictions import cover_from_array
+
+        return cover_from_array(cls, name, array, gindexer, genomesize=genomesize,
+                                conditions=conditions, resolution=resolution, storage=storage,
+                                channel_last=channel_last,
+                                store_whole_genome=store_whole_genome,
+                                padding_value=padding_value, **kwargs)
+
+    def export_to_bigwig(self, output_dir: str | os.PathLike,
+                         genomesize: Any = None) -> list[str]:
+        """Write one BigWig per condition, ``<name>.<condition>.bigwig``; see
+        :func:`genozarr.io.export.export_to_bigwig`."""
+        from genozarr.io.export import export_to_bigwig
+
+        return export_to_bigwig(self, output_dir, genomesize=genomesize)
+
+    def export_to_bed(self, output_dir: str | os.PathLike) -> list[str]:
+        """Write one bedGraph-like BED per condition; see
+        :func:`genozarr.io.export.export_to_bed`."""
+        from genozarr.io.export import export_to_bed
+
+        return export_to_bed(self, output_dir)
+
+
+class Bioseq(Dataset):
+    """One-hot encoded DNA or protein sequence over genomic windows.
+
+    Sequences are stored compactly as uint8 codes (one byte per base) and one-hot encoded
+    per batch with a lookup table. ``bioseq[i]`` has shape ``(length - order + 1, 1,
+    4**order)`` for DNA (``20**order`` for protein) with ``channel_last=True``. Letters
+    other than the alphabet (N, IUPAC ambiguity codes) encode as all zeros; lower case
+    encodes like upper case.
+    """
+
+    def __init__(self, *args: Any, order: int = 1, seqtype: str = "dna", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.order = int(order)
+        self.seqtype = seqtype
+
+    @property
+    def conditions(self) -> list[str]:
+        """Channel names: the k-mers in encoding order."""
+        from itertools import product
+
+        from genozarr._kernels import DNA_ALPHABET, PROTEIN_ALPHABET
+
+        alphabet = DNA_ALPHABET if self.seqtype == "dna" else PROTEIN_ALPHABET
+        return ["".join(p) for p in product(alphabet, repeat=self.order)]
+
+    def _element_shape_channel_last(self) -> tuple[int, ...]:
+        from genozarr._kernels import alphabet_size
+
+        length = self._window_bins - self.order + 1
+        return (length, 1, alphabet_size(self.seqtype) ** self.order)
+
+    def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        minus = self._minus[idx]
+        if minus.any() and self.seqtype == "dna":
+            from genozarr._kernels import reverse_complement_codes
+
+            x[minus] = reverse_complement_codes(x[minus], axis=1)
+        return x
+
+    def _finish(self, x: np.ndarray) -> np.ndarray:
+        from genozarr._kernels import onehot
+
+        codes = x[:, :, 0, 0]
+        hot = onehot(codes, self.order, self.seqtype)
+        hot = hot[:, :, None, :]
+        return super()._finish(hot)
+
+    def _interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
+        from genozarr._kernels import reverse_complement_codes
+
+        x = self._interval_raw(chrom, start, end)[None]
+        if strand == "-" and self.seqtype == "dna":
+            x = reverse_complement_codes(x, axis=1)
+        return self._finish(np.ascontiguousarray(x))[0]
+
+    @classmethod
+    def create_from_refgenome(
+        cls, name: str, refgenome: str | os.PathLike, roi: RegionsLike | None = None,
+        stepsize: int | None = None, binsize: int | None = None, flank: int = 0,
+        order: int = 1, storage: str = "ndarray", cache: bool = False,
+        channel_last: bool = True, zero_padding: bool = True, random_state: Any = None,
+        store_whole_genome: bool = False, seqtype: str = "dna",
+        store: str | os.PathLike | None = None, *, overwrite: bool = False,
+        genomesize: Any = None, chrom_map: Any = None,
+        storage_options: dict[str, Any] | None = None, feature: str | None = None,
+    ) -> Bioseq:
+        """One-hot sequence of windows of a reference genome (FASTA, indexed on demand).
+
+        Parameters
+        ----------
+        name
+            Dataset name.
+        refgenome
+            FASTA path (``.fai`` built if missing).
+        roi
+            Regions of interest; None tiles every chromosome (needs ``binsize``).
+        stepsize, binsize, flank, zero_padding, random_state
+            Windowing, as in :class:`~genozarr.regions.GenomicIndexer`.
+        order
+            k-mer order: ``4**order`` channels; a window yields ``length - order + 1``
+            positions.
+        storage, cache, overwrite, store, storage_options
+            Storage and caching, as for :class:`Cover`.
+        channel_last
+            False moves the channel axis to position 1.
+        store_whole_genome
+            Store whole chromosomes instead of one row per window.
+        seqtype
+            'dna' or 'protein'.
+        genomesize, chrom_map, feature
+            As for :class:`Cover`.
+
+        Returns
+        -------
+        Bioseq
+        """
+        from genozarr._kernels import alphabet_size
+        from genozarr.sources import FastaSource, as_file_list
+
+        order_ = _int_or_none("order", order)
+        alphabet_size(seqtype)
+        (fasta,) = as_file_list(refgenome, "FASTA")
+        source = FastaSource(fasta, seqtype)
+        args = dict(source="fasta", seqtype=seqtype, binsize=binsize, stepsize=stepsize,
+                    flank=flank, zero_padding=zero_padding)
+        obj = cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
+                          stepsize=stepsize, flank=flank, resolution=1, storage=storage,
+                          cache=cache, overwrite=overwrite, channel_last=channel_last,
+                          zero_padding=zero_padding, random_state=random_state,
+                          store_whole_genome=store_whole_genome, store=store, args=args,
+                          chrom_map=chrom_map, storage_options=storage_options,
+                          seqtype=seqtype, feature=feature)
+        obj.order, obj.seqtype = order_, seqtype
+        obj._check_order()
+        return obj
+
+    def _check_order(self) -> None:
+        if self._window_bins < self.order:
+            raise ArgumentError(
+                f"windows of {self._window_bins} bases are shorter than order {self.order}")
+
+    @classmethod
+    def create_from_seq(
+        cls, name: str, fastafile: str | os.PathLike | Sequence[str | os.PathLike],
+        storage: str = "ndarray", seqtype: str = "dna", order: int = 1,
+        fixedlen: int | None = None, cache: bool = False, channel_last: bool = True,
+        store: str | os.PathLike | None = None, *, overwrite: bool = False,
+        storage_options: dict[str, Any] | None = None,
+    ) -> Bioseq:
+        """One-hot sequences of the records of FASTA file(s) (e.g. promoters).
+
+        Parameters
+        ----------
+        name
+            Dataset name.
+        fastafile
+            FASTA path(s), optionally gzipped; record names must be unique.
+        storage, cache, overwrite, store, storage_options, channel_last, order, seqtype
+            As in :meth:`create_from_refgenome`.
+        fixedlen
+            Pad (with N, i.e. all-zero rows) or truncate every sequence at its end to this
+            length. Without it, sequences of unequal length are an error.
+
+        Returns
+        -------
+        Bioseq
+        """
+        import pandas as pd
+
+        from genozarr._kernels import alphabet_size, encode_sequence
+        from genozarr.errors import MalformedFileError
+        from genozarr.io.fasta import iter_fasta_records
+        from genozarr.sources import RecordsSource, as_file_list
+
+        alphabet_size(seqtype)
+        files = as_file_list(fastafile, "FASTA")
+        fixedlen = _int_or_none("fixedlen", fixedlen)
+        records: dict[str, np.ndarray] = {}
+        for f in files:
+            for rec_name, seq in iter_fasta_records(f):
+                if rec_name in records:
+                    raise MalformedFileError(f"{f}: sequence name {rec_name!r} occurs twice")
+                records[rec_name] = encode_sequence(seq, seqtype)
+        if not records:
+            raise MalformedFileError(f"{', '.join(files)}: no sequences found")
+        lengths = {k: len(v) for k, v in records.items()}
+        if fixedlen is None:
+            distinct = sorted(set(lengths.values()))
+            if len(distinct) > 1:
+                examples = {k: lengths[k] for k in list(lengths)[:3]}
+                raise MalformedFileError(
+                    f"{', '.join(files)}: sequences have different lengths ({distinct[0]}.."
+                    f"{distinct[-1]}, e.g. {examples}); pass fixedlen to pad/truncate them")
+            fixedlen = distinct[0]
+        regions = pd.DataFrame({"chrom": list(records), "start": 0,
+                                "end": [min(lengths[k], fixedlen) for k in records],
+                                "strand": "+"})
+        regions.attrs["source"] = files[0]
+        gi = GenomicIndexer(regions["chrom"].to_numpy(), regions["start"].to_numpy(),
+                            regions["end"].to_numpy(), regions["strand"].to_numpy(),
+                            fixedlen, fixedlen, 0, True)
+        source = RecordsSource(files[0], records, seqtype)
+        source.files = files
+        args = dict(source="seq", seqtype=seqtype, fixedlen=fixedlen)
+        obj = cls._create(name, source, roi=None, genomesize=lengths, binsize=fixedlen,
+                          stepsize=fixedlen, flank=0, resolution=1, storage=storage,
+                          cache=cache, overwrite=overwrite, channel_last=channel_last,
+                          zero_padding=True, random_state=None, store_whole_genome=False,
+                          store=store, args=args, storage_options=storage_options,
+                          seqtype=seqtype, gindexer=gi)
+        obj.order, obj.seqtype = _int_or_none("order", order), seqtype
+        obj._check_order()
+        return obj

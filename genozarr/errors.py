@@ -1,0 +1,96 @@
+"""Exceptions and warnings raised by genozarr.
+
+Every exception derives from :class:`GenozarrError` and, where one fits, from the
+matching builtin too, so ``except KeyError`` and ``except GenozarrError`` both work.
+Messages name the file (or store) and the problem, and say what was expected.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+__all__ = [
+    "GenozarrError",
+    "InputFileError",
+    "MissingIndexError",
+    "MalformedFileError",
+    "ChromosomeNotFoundError",
+    "ChromosomeNamingError",
+    "RegionError",
+    "ArgumentError",
+    "StoreError",
+    "StoreFormatError",
+    "GenozarrWarning",
+    "warn",
+]
+
+
+class GenozarrError(Exception):
+    """Base class of every error raised by genozarr."""
+
+
+class InputFileError(GenozarrError, OSError):
+    """An input file is missing, unreadable or not of the expected format."""
+
+
+class MissingIndexError(InputFileError, FileNotFoundError):
+    """An indexed file (BAM, FASTA) has no index next to it."""
+
+
+class MalformedFileError(GenozarrError, ValueError):
+    """A line or record of an input file cannot be parsed."""
+
+
+class ChromosomeNotFoundError(GenozarrError, KeyError):
+    """A region names a chromosome the data or genome does not have."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
+        return str(self.args[0]) if self.args else ""
+
+
+class ChromosomeNamingError(ChromosomeNotFoundError):
+    """Chromosome names differ only by a ``chr`` prefix (``chr1`` vs ``1``)."""
+
+
+class RegionError(GenozarrError, ValueError):
+    """A region is invalid: start > end, negative, past the chromosome end, empty ROI."""
+
+
+class ArgumentError(GenozarrError, ValueError):
+    """An argument has an invalid value or combination with other arguments."""
+
+
+class StoreError(GenozarrError, OSError):
+    """A store is missing, incomplete, or not a genozarr store."""
+
+
+class StoreFormatError(StoreError):
+    """A store was written in a format version this genozarr cannot read."""
+
+
+class GenozarrWarning(UserWarning):
+    """Base class of warnings issued by genozarr."""
+
+
+def warn(message: str, category: type[Warning] = GenozarrWarning, stacklevel: int = 2) -> None:
+    """Issue a warning that points at the caller's code, not at genozarr internals.
+
+    Parameters
+    ----------
+    message
+        The warning text.
+    category
+        Warning class, a subclass of :class:`GenozarrWarning` by default.
+    stacklevel
+        Frames to skip above the caller of ``warn``; frames inside genozarr are skipped
+        in addition so the warning lands in user code.
+    """
+    import sys
+
+    frame = sys._getframe(1)
+    level = stacklevel
+    # walk out of genozarr's own frames
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("genozarr"):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level - 1)

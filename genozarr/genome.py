@@ -1,0 +1,264 @@
+"""Chromosome sizes, chromosome-name matching and the :class:`Region` type.
+
+Coordinates are 0-based and half-open everywhere in genozarr; this module is the one
+place where that convention is stated and checked. GFF's 1-based closed coordinates are
+converted on read (``genozarr.io.gff``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Union
+
+from genozarr.errors import (
+    ArgumentError,
+    ChromosomeNamingError,
+    ChromosomeNotFoundError,
+    InputFileError,
+    MalformedFileError,
+    RegionError,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Region",
+    "GenomeLike",
+    "chrom_sizes",
+    "chrom_mapping",
+    "toggle_chr",
+]
+
+GenomeLike = Union[Mapping[str, int], str, os.PathLike, None]
+StrandLabel = Literal["+", "-", "."]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A genomic interval, 0-based half-open: ``[start, end)`` on ``chrom``.
+
+    Parameters
+    ----------
+    chrom
+        Chromosome name.
+    start, end
+        0-based start (inclusive) and end (exclusive); ``start <= end``. ``start`` may be
+        negative only for windows widened by a flank (read as padding).
+    strand
+        '+', '-' or '.' (unstranded).
+    """
+
+    chrom: str
+    start: int
+    end: int
+    strand: StrandLabel = "."
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", int(self.start))
+        object.__setattr__(self, "end", int(self.end))
+        if self.end < self.start:
+            raise RegionError(f"region {self.chrom}:{self.start}-{self.end} has start > end")
+        if self.strand not in ("+", "-", "."):
+            raise RegionError(
+                f"region {self.chrom}:{self.start}-{self.end}: strand must be '+', '-' or '.', "
+                f"got {self.strand!r}"
+            )
+
+    @property
+    def length(self) -> int:
+        """Length in bases, ``end - start``."""
+        return self.end - self.start
+
+    def __str__(self) -> str:
+        return f"{self.chrom}:{self.start}-{self.end}({self.strand})"
+
+
+def _sizes_from_file(path: Path) -> dict[str, int]:
+    """Read chromosome sizes from a path whose format is guessed from its name/content."""
+    name = path.name.lower()
+    if not path.exists():
+        raise InputFileError(f"genome size source {path} does not exist")
+    if name.endswith((".bam", ".cram")):
+        from genozarr.io.bam import bam_chrom_sizes
+
+        return bam_chrom_sizes(str(path))
+    if name.endswith((".bw", ".bigwig")):
+        from genozarr.io.bigwig import bigwig_chrom_sizes
+
+        return bigwig_chrom_sizes(str(path))
+    if name.endswith((".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")):
+        from genozarr.io.fasta import fasta_chrom_sizes
+
+        return fasta_chrom_sizes(str(path))
+    # .chrom.sizes, .genome, .fai: tab separated name, length (further columns ignored)
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(
+            path, sep="\t", header=None, comment="#", usecols=[0, 1], dtype={0: str}
+        )
+    except (ValueError, pd.errors.ParserError) as e:
+        raise MalformedFileError(
+            f"{path}: expected a chromosome sizes table (name<TAB>length per line): {e}"
+        ) from e
+    if table.empty:
+        raise MalformedFileError(f"{path}: chromosome sizes file is empty")
+    lengths = pd.to_numeric(table[1], errors="coerce")
+    bad = lengths.isna() | (lengths < 0)
+    if bad.any():
+        line = int(bad.to_numpy().nonzero()[0][0]) + 1
+        raise MalformedFileError(
+            f"{path}: line {line}: chromosome length must be a non-negative integer, "
+            f"got {table[1].iloc[line - 1]!r}"
+        )
+    if table[0].duplicated().any():
+        dup = table[0][table[0].duplicated()].iloc[0]
+        raise MalformedFileError(f"{path}: chromosome {dup!r} is listed twice")
+    return dict(zip(table[0].astype(str), lengths.astype(int)))
+
+
+def chrom_sizes(source: GenomeLike) -> dict[str, int]:
+    """Chromosome sizes from a dict, a ``.chrom.sizes``/``.fai`` file, FASTA, BAM or BigWig.
+
+    Parameters
+    ----------
+    source
+        A mapping ``{chrom: length}``, or a path: ``.chrom.sizes``/``.genome``/``.fai``
+        (tab separated), a FASTA (``.fa``, ``.fasta``, ``.fna``, optionally ``.gz``;
+        indexed on demand), a BAM (header ``@SQ`` lines) or a BigWig (header).
+
+    Returns
+    -------
+    dict
+        ``{chrom: length}`` in the order of the source.
+
+    Examples
+    --------
+    >>> chrom_sizes({"chr1": 1000, "chr2": 500})
+    {'chr1': 1000, 'chr2': 500}
+    """
+    if source is None:
+        raise ArgumentError("a genome size source is required (dict or file path), got None")
+    if isinstance(source, Mapping):
+        sizes = {}
+        for chrom, length in source.items():
+            try:
+                length_int = int(length)
+            except (TypeError, ValueError) as e:
+                raise ArgumentError(
+                    f"chromosome {chrom!r}: length must be an integer, got {length!r}"
+                ) from e
+            if length_int < 0 or length_int != length:
+                raise ArgumentError(
+                    f"chromosome {chrom!r}: length must be a non-negative integer, got {length!r}"
+                )
+            sizes[str(chrom)] = length_int
+        return sizes
+    return _sizes_from_file(Path(source))
+
+
+def toggle_chr(name: str) -> str:
+    """Return ``name`` with a leading ``chr`` removed, or added when absent.
+
+    Examples
+    --------
+    >>> toggle_chr("chr1"), toggle_chr("1"), toggle_chr("chrM")
+    ('1', 'chr1', 'M')
+    """
+    return name[3:] if name.startswith("chr") else "chr" + name
+
+
+def chrom_mapping(
+    wanted: Iterable[str],
+    available: Iterable[str],
+    source: str,
+    mapping: Mapping[str, str] | Literal["auto"] | None = None,
+) -> dict[str, str]:
+    """Match the chromosome names of the regions to the names a data source uses.
+
+    Parameters
+    ----------
+    wanted
+        Chromosome names used by the regions of interest.
+    available
+        Chromosome names present in the data source (file header or genome).
+    source
+        Name of the data source (a file path) for error messages.
+    mapping
+        ``None`` (default): names must match exactly. ``'auto'``: where a name is
+        missing but its ``chr``-toggled twin (``chr1`` / ``1``) exists, use the twin.
+        A dict: explicit ``{roi_name: data_name}`` renames, other names must match.
+
+    Returns
+    -------
+    dict
+        ``{roi_name: data_name}`` for every wanted name.
+
+    Raises
+    ------
+    ChromosomeNamingError
+        When names differ only by the ``chr`` prefix and no mapping was given; the
+        message lists the differing names and the fix.
+    ChromosomeNotFoundError
+        When a wanted chromosome is absent from the source.
+    """
+    available_set = set(available)
+    result: dict[str, str] = {}
+    missing: list[str] = []
+    twins: list[tuple[str, str]] = []
+    for name in dict.fromkeys(wanted):
+        if isinstance(mapping, Mapping) and name in mapping:
+            target = mapping[name]
+        else:
+            target = name
+        if target in available_set:
+            result[name] = target
+            continue
+        twin = toggle_chr(target)
+        if twin in available_set:
+            if mapping == "auto":
+                result[name] = twin
+                continue
+            twins.append((name, twin))
+        else:
+            missing.append(name)
+    if twins:
+        listed = ", ".join(f"{a!r} vs {b!r}" for a, b in twins[:5])
+        raise ChromosomeNamingError(
+            f"{source}: chromosome names differ by a 'chr' prefix between the regions and the "
+            f"data ({listed}{', ...' if len(twins) > 5 else ''}). Rename one side, or pass "
+            f"chrom_map='auto' (or an explicit dict) to match them."
+        )
+    if missing:
+        shown = sorted(available_set)[:8]
+        raise ChromosomeNotFoundError(
+            f"{source}: chromosome(s) {missing[:5]} not found; the source has "
+            f"{shown}{' ...' if len(available_set) > 8 else ''}"
+        )
+    return result
+
+
+def check_within(regions: pd.DataFrame, sizes: Mapping[str, int], source: str) -> None:
+    """Raise if a region starts past the end of its chromosome (ends past it are padded).
+
+    Parameters
+    ----------
+    regions
+        DataFrame with ``chrom``, ``start``, ``end`` columns.
+    sizes
+        Chromosome lengths.
+    source
+        Name used in the error message.
+    """
+    lengths = regions["chrom"].map(sizes)
+    bad = regions["start"] >= lengths
+    if bad.any():
+        row = regions[bad].iloc[0]
+        raise RegionError(
+            f"{source}: region {row['chrom']}:{row['start']}-{row['end']} starts past the end "
+            f"of {row['chrom']} (length {sizes[row['chrom']]})"
+        )

@@ -1,0 +1,350 @@
+"""Ingest: regions + a source reader -> a store, as independent chunk-aligned dask tasks.
+
+Each task covers one block (a chromosome block in the whole-genome layout, a block of
+rows in the partial layout) aligned to the zarr chunks, opens its own file handles, reads
+every input file (condition) of the block, collapses it to the resolution and writes whole
+chunks of its own, so no two tasks write one chunk and memory stays bounded by the block
+size whatever the genome size. The same task graph runs on dask's local schedulers and on
+a ``dask.distributed`` cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from genozarr.config import OPTIONS
+from genozarr.errors import ArgumentError, RegionError
+from genozarr.genome import chrom_mapping
+from genozarr.regions import GenomicIndexer
+from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
+from genozarr.store.handle import Store
+from genozarr.store.layout import DATA, REGION_COORDS, StoreMeta, array_name, position_dim
+from genozarr.store.write import ArraySpec, StoreWriter, write_block
+
+__all__ = ["Source", "build_store", "run_tasks", "chunk_length"]
+
+_TARGET = "\x00target-store"
+
+log = logging.getLogger(__name__)
+
+
+class Source:
+    """Base class of data sources: reads one block of every file at base resolution.
+
+    Subclasses set ``files``, ``conditions``, ``strands``, ``dtype``, ``pad_value``,
+    ``collapser`` and implement :meth:`read_file` and :meth:`file_chrom_sizes`. Instances
+    must pickle cheaply (paths and options only): ingest tasks run in other processes.
+    """
+
+    kind = "coverage"
+    files: list[str]
+    conditions: list[str]
+    strands: list[str] = ["."]
+    dtype: str = "float32"
+    pad_value: float = 0
+    collapser: str | Callable[..., Any] = "sum"
+    chrom_names: list[dict[str, str]]  # per file: region chrom -> file chrom
+
+    def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        """Chromosome sizes of file ``i`` (from its header or index)."""
+        raise NotImplementedError
+
+    def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        """Values of file ``i`` on ``[start, end)`` of (file) chromosome ``chrom``:
+        shape ``(end - start, n_strands, n_channels)``, padded outside the chromosome."""
+        raise NotImplementedError
+
+    def channels_per_file(self) -> int:
+        return 1
+
+    def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
+        """Match region chromosome names to every file's names (see
+        :func:`genozarr.genome.chrom_mapping`)."""
+        self.chrom_names = [
+            chrom_mapping(chroms, self.file_chrom_sizes(i), self.files[i], mapping)
+            for i in range(len(self.files))
+        ]
+
+    def read(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """All files on ``[start, end)`` of region chromosome ``chrom``: ``(L, S, C)``."""
+        parts = [self.read_file(i, self.chrom_names[i][chrom], start, end)
+                 for i in range(len(self.files))]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+    def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
+        """``read`` collapsed to ``resolution`` (``end - start`` divisible by it)."""
+        from genozarr._kernels import collapse
+
+        values = self.read(chrom, start, end)
+        if resolution == 1:
+            return values
+        return collapse(values, resolution, self.collapser)
+
+
+def chunk_length(row_bytes: int, n: int) -> int:
+    """First-axis chunk length so one chunk decodes to about ``chunk_bytes``."""
+    target = OPTIONS["chunk_bytes"]
+    return max(1, min(n if n > 0 else 1, target // max(row_bytes, 1)))
+
+
+# ---------------------------------------------------------------------------- tasks
+def _window_values(source: Source, chrom: str, start: int, end: int, length: int,
+                   resolution: int | None) -> np.ndarray:
+    """Values of one partial-layout row: data on ``[start, end)`` then padding to
+    ``length`` bases, collapsed to the resolution (``None``: one value)."""
+    from genozarr._kernels import collapse
+
+    data = source.read(chrom, start, end)
+    if data.shape[0] < length:
+        pad = np.full((length - data.shape[0],) + data.shape[1:], source.pad_value,
+                      dtype=data.dtype)
+        data = np.concatenate([data, pad], axis=0)
+    if resolution is None:
+        return collapse(data, data.shape[0], source.collapser) if data.shape[0] else \
+            np.zeros((1,) + data.shape[1:], dtype=data.dtype)
+    return data if resolution == 1 else collapse(data, resolution, source.collapser)
+
+
+def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+               length: int | None, resolution: int | None, dtype: str,
+               target: str | None, row0: int, storage_options: Any) -> np.ndarray | None:
+    out = np.stack([
+        _window_values(source, c, int(s), int(e), int(length if length is not None else e - s),
+                       resolution)
+        for c, s, e in zip(chroms, starts, ends)
+    ]).astype(dtype, copy=False)
+    if target is None:
+        return out
+    write_block(target, DATA, row0, out, storage_options)
+    return None
+
+
+def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int, dtype: str,
+                 target: str | None, storage_options: Any) -> np.ndarray | None:
+    out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
+    out = out.astype(dtype, copy=False)
+    if target is None:
+        return out
+    write_block(target, array_name(chrom), b0, out, storage_options)
+    return None
+
+
+def _active_client() -> Any:
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ValueError, ImportError):
+        return None
+
+
+def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_bases: int,
+              label: str) -> list[Any]:
+    """Run ``(function, args)`` tasks with the configured dask scheduler.
+
+    Parameters
+    ----------
+    tasks
+        Independent tasks.
+    work_bases
+        Bases of work, used by ``scheduler='auto'`` to decide on processes.
+    label
+        What is being built, for the log.
+
+    Returns
+    -------
+    list
+        Task results in order.
+    """
+    import dask
+
+    scheduler = OPTIONS["scheduler"]
+    client = _active_client() if scheduler in ("auto", "distributed") else None
+    if scheduler == "distributed" and client is None:
+        raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
+    if scheduler == "auto" and client is None:
+        big = work_bases >= OPTIONS["parallel_threshold_bases"] and len(tasks) > 1
+        scheduler = "processes" if big else "sync"
+    show = OPTIONS["progress"]
+    if show == "auto":
+        show = sys.stderr.isatty()
+    log.info("%s: %d tasks on %s", label, len(tasks),
+             "dask.distributed" if client is not None else f"dask {scheduler} scheduler")
+    delayed = [dask.delayed(fn, pure=False)(*args) for fn, args in tasks]
+    if client is not None:
+        futures = client.compute(delayed)
+        if show:
+            from distributed import progress
+
+            progress(futures)
+        return client.gather(futures)
+    kwargs: dict[str, Any] = {"scheduler": scheduler}
+    if scheduler == "processes" and OPTIONS["num_workers"]:
+        kwargs["num_workers"] = OPTIONS["num_workers"]
+    if show:
+        from dask.diagnostics import ProgressBar
+
+        with ProgressBar(out=sys.stderr):
+            return list(dask.compute(*delayed, **kwargs))
+    return list(dask.compute(*delayed, **kwargs))
+
+
+# ---------------------------------------------------------------------------- build
+def build_store(
+    source: Source,
+    gindexer: GenomicIndexer | None,
+    *,
+    name: str,
+    whole_genome: bool,
+    resolution: int | None,
+    chroms: Mapping[str, int],
+    storage: str,
+    path: str | None,
+    cache_key: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    seqtype: str | None = None,
+) -> Store:
+    """Read ``source`` over the indexer's windows (or whole chromosomes) into a store.
+
+    Parameters
+    ----------
+    source
+        The data source (files already matched to the region chromosome names).
+    gindexer
+        Windows; required for the partial layout.
+    name
+        Dataset name.
+    whole_genome
+        Whole-genome layout (per-chromosome arrays) instead of one row per window.
+    resolution
+        Bases per stored bin; None for one value per window (partial layout only).
+    chroms
+        Chromosome lengths (region names) to store in the whole-genome layout; used for
+        the store metadata in both layouts.
+    storage
+        'ndarray', 'sparse' or 'zarr'.
+    path
+        Store location for 'zarr' (and for cached in-memory stores); None builds in memory.
+    cache_key
+        Written into the completion marker and the metadata.
+    storage_options
+        fsspec options for remote stores.
+    extra
+        Extra metadata (normaliser names, arguments).
+    seqtype
+        For sequence stores.
+
+    Returns
+    -------
+    Store
+    """
+    n_s, n_c = len(source.strands), len(source.conditions)
+    itemsize = np.dtype(source.dtype).itemsize
+    meta = StoreMeta(
+        name=name, kind=source.kind, layout="whole_genome" if whole_genome else "partial",
+        resolution=resolution,
+        binsize=None if gindexer is None else gindexer.binsize,
+        stepsize=None if gindexer is None else gindexer.stepsize,
+        flank=0 if gindexer is None else gindexer.flank,
+        dtype=str(np.dtype(source.dtype)), conditions=list(source.conditions),
+        strands=list(source.strands), chroms={k: int(v) for k, v in chroms.items()},
+        sources=[str(f) for f in source.files], cache_key=cache_key, seqtype=seqtype,
+        pad_value=source.pad_value, extra=dict(extra or {}),
+    )
+    specs: dict[str, ArraySpec] = {}
+    coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        "strand": (("strand",), np.array(source.strands, dtype=object)),
+        "condition": (("condition",), np.array(source.conditions, dtype=object)),
+    }
+    tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    table = None
+    # tasks name their output store by a placeholder, replaced by the temporary store path
+    target = _TARGET if path is not None else None
+    if whole_genome:
+        if resolution is None:
+            raise ArgumentError("resolution=None needs store_whole_genome=False")
+        work = 0
+        for chrom, length in chroms.items():
+            nbins = math.ceil(length / resolution)
+            clen = chunk_length(n_s * n_c * itemsize, nbins)
+            specs[array_name(chrom)] = ArraySpec((nbins, n_s, n_c), (clen, n_s, n_c),
+                                                 meta.dtype, (position_dim(chrom), "strand",
+                                                              "condition"), source.pad_value)
+            for b0 in range(0, nbins, clen):
+                tasks.append((_genome_task, (source, chrom, b0, min(b0 + clen, nbins),
+                                             resolution, meta.dtype, target, storage_options)))
+            work += length
+    else:
+        assert gindexer is not None
+        chrs, starts, ends, strands = gindexer.as_arrays()
+        n = len(gindexer)
+        if resolution is None:
+            length = None
+            nbins = 1
+        else:
+            if gindexer.binsize is None:
+                raise RegionError("windows of different lengths need resolution=None")
+            length = gindexer.binsize + 2 * gindexer.flank
+            if length % resolution:
+                raise ArgumentError(
+                    f"window length {length} (binsize {gindexer.binsize} + 2 x flank "
+                    f"{gindexer.flank}) is not divisible by resolution {resolution}; choose "
+                    "a binsize and flank divisible by the resolution"
+                )
+            nbins = length // resolution
+        # data ends: partial windows read only to their own end (+ flank), padding follows
+        data_ends = ends
+        clen = chunk_length(nbins * n_s * n_c * itemsize, n)
+        specs[DATA] = ArraySpec((n, nbins, n_s, n_c), (clen, nbins, n_s, n_c), meta.dtype,
+                                ("region", "position", "strand", "condition"),
+                                source.pad_value, " ".join(REGION_COORDS))
+        table = {"chrom": chrs.astype(object), "start": starts, "end": ends, "strand": strands}
+        for key, values in zip(REGION_COORDS, (chrs, starts, ends, strands)):
+            coords[key] = (("region",), values)
+        for r0 in range(0, n, clen):
+            r1 = min(r0 + clen, n)
+            tasks.append((_rows_task, (source, chrs[r0:r1], starts[r0:r1], data_ends[r0:r1],
+                                       length, resolution, meta.dtype, target, r0,
+                                       storage_options)))
+        work = int((ends - starts).sum())
+    backend: Backend
+    if path is None:
+        results = run_tasks(tasks, work, name)
+        if whole_genome:
+            arrays = {}
+            i = 0
+            for chrom in chroms:
+                spec = specs[array_name(chrom)]
+                k = math.ceil(spec.shape[0] / spec.chunks[0])
+                arrays[array_name(chrom)] = (np.concatenate(results[i:i + k]) if k else
+                                             np.zeros(spec.shape, meta.dtype))
+                i += k
+        else:
+            arrays = {DATA: np.concatenate(results) if results else
+                      np.zeros(specs[DATA].shape, meta.dtype)}
+        backend = MemoryBackend(arrays) if storage != "sparse" else SparseBackend(arrays)
+        return Store(meta, backend, None, table)
+    writer = StoreWriter(path, meta, specs, coords, storage_options)
+    try:
+        tasks = [(fn, _retarget(args, writer.tmp)) for fn, args in tasks]
+        run_tasks(tasks, work, name)
+        final = writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    store = Store(meta, ZarrBackend(final, storage_options), final, table)
+    return store.to_backend(storage)
+
+
+def _retarget(args: tuple[Any, ...], tmp: str) -> tuple[Any, ...]:
+    """Point a task's target argument at the temporary store."""
+    return tuple(tmp if (isinstance(a, str) and a == _TARGET) else a for a in args)

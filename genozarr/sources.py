@@ -1,0 +1,301 @@
+"""Data sources for ingest: thin, picklable adapters from ``genozarr.io`` readers to
+:class:`genozarr.ingest.Source` (one condition per file, or per category for BED)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError, InputFileError
+from genozarr.ingest import Source
+
+__all__ = ["ArraySource", "BigWigSource", "BamSource", "BedSource", "FastaSource", "RecordsSource",
+           "as_file_list", "condition_names"]
+
+_COLLAPSERS = ("sum", "mean", "max", "min")
+
+
+def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: str) -> list[str]:
+    """One path or a list of paths, each checked to exist."""
+    items = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    if not items:
+        raise ArgumentError(f"no {what} files given")
+    out = []
+    for f in items:
+        if not isinstance(f, (str, os.PathLike)):
+            raise ArgumentError(f"{what} files must be paths, got {f!r}")
+        if not Path(f).is_file():
+            raise InputFileError(f"{what} file {f} does not exist")
+        out.append(str(f))
+    return out
+
+
+def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[str]:
+    """Condition names: given, or the file names without their extensions."""
+    if conditions is not None:
+        names = [str(c) for c in ([conditions] if isinstance(conditions, str) else conditions)]
+        if len(names) != len(files):
+            raise ArgumentError(
+                f"conditions has {len(names)} names for {len(files)} files: {names}")
+        return names
+    names = []
+    for f in files:
+        base = Path(f).name
+        for ext in (".gz", ".bigwig", ".bw", ".bam", ".bedgraph", ".bed", ".narrowPeak"):
+            if base.endswith(ext):
+                base = base[: -len(ext)]
+        names.append(base)
+    return names
+
+
+def _check_collapser(collapser: Any, default: str) -> str | Callable[..., Any]:
+    if collapser is None:
+        return default
+    if callable(collapser) or collapser in _COLLAPSERS:
+        return collapser
+    raise ArgumentError(f"collapser must be one of {_COLLAPSERS} or a callable, got {collapser!r}")
+
+
+class BigWigSource(Source):
+    """Per-base BigWig values, one condition per file, unstranded."""
+
+    def __init__(self, files: list[str], conditions: Sequence[str] | None = None,
+                 nan_to_num: bool = True, collapser: Any = None, dtype: str = "float32") -> None:
+        from genozarr.io.bigwig import bigwig_chrom_sizes
+
+        self.files = files
+        self.conditions = condition_names(files, conditions)
+        self.strands = ["."]
+        self.nan_to_num = nan_to_num
+        self.collapser = _check_collapser(collapser, "mean")
+        self.dtype = dtype
+        self._sizes = [bigwig_chrom_sizes(f) for f in files]  # validates every file
+
+    def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        return self._sizes[i]
+
+    def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        from genozarr.io.bigwig import read_values
+
+        values = read_values(self.files[i], chrom, start, end, nan_to_num=self.nan_to_num)
+        return values.reshape(-1, 1, 1)
+
+
+class BamSource(Source):
+    """Read 5' ends counted per base and strand (see :func:`genozarr.io.bam.count_5prime`)."""
+
+    def __init__(self, files: list[str], conditions: Sequence[str] | None = None, *,
+                 stranded: bool = True, min_mapq: int | None = None, pairedend: str = "5prime",
+                 template_extension: int = 0, include_flagged: bool = False,
+                 dtype: str = "float32") -> None:
+        from genozarr.io.bam import bam_chrom_sizes, check_bam
+
+        if pairedend not in ("5prime", "midpoint"):
+            raise ArgumentError(f"pairedend must be '5prime' or 'midpoint', got {pairedend!r}")
+        for f in files:
+            check_bam(f)
+        self.files = files
+        self.conditions = condition_names(files, conditions)
+        self.stranded = stranded
+        self.strands = ["+", "-"] if stranded else ["."]
+        self.min_mapq = min_mapq
+        self.pairedend = pairedend
+        self.template_extension = int(template_extension)
+        self.include_flagged = include_flagged
+        self.collapser = "sum"
+        self.dtype = dtype
+        self._sizes = [bam_chrom_sizes(f) for f in files]
+
+    def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        return self._sizes[i]
+
+    def _counts(self, i: int, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
+        from genozarr.io.bam import count_5prime
+
+        counts = count_5prime(self.files[i], chrom, start, end, min_mapq=self.min_mapq,
+                              pairedend=self.pairedend,
+                              template_extension=self.template_extension,
+                              include_flagged=self.include_flagged, resolution=resolution)
+        if not self.stranded:
+            counts = counts.sum(axis=1, keepdims=True)
+        return counts[:, :, None]
+
+    def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        return self._counts(i, chrom, start, end, 1)
+
+    def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
+        parts = [self._counts(i, self.chrom_names[i][chrom], start, end, resolution)
+                 for i in range(len(self.files))]
+        return np.concatenate(parts, axis=-1)
+
+
+class BedSource(Source):
+    """BED features as coverage: modes binary, score, bedgraph, categorical
+    (= score_category) and name_category."""
+
+    MODES = ("binary", "score", "bedgraph", "categorical", "score_category", "name_category")
+
+    def __init__(self, files: list[str], conditions: Sequence[str] | None = None, *,
+                 mode: str = "binary", minoverlap: float | None = None, collapser: Any = None,
+                 dtype: str = "float32") -> None:
+        from genozarr.io.bed import bed_categories, read_bed
+
+        if mode not in self.MODES:
+            raise ArgumentError(f"mode must be one of {self.MODES}, got {mode!r}")
+        if minoverlap is not None and not (0 < minoverlap <= 1):
+            raise ArgumentError(f"minoverlap must be a fraction in (0, 1], got {minoverlap!r}")
+        self.mode = "score_category" if mode == "categorical" else mode
+        self.files = files
+        self.frames = [read_bed(f, bedgraph=(mode == "bedgraph")) for f in files]
+        self.minoverlap = minoverlap
+        self.collapser = _check_collapser(collapser, "max")
+        self.dtype = dtype
+        self.strands = ["."]
+        if self.mode in ("score", "bedgraph"):
+            for f, df in zip(files, self.frames):
+                if df["score"].isna().all():
+                    raise ArgumentError(
+                        f"{f}: mode={mode!r} needs a score column ({'4th' if mode == 'bedgraph' else '5th'}"
+                        " column), but the file has none")
+        if self.mode.endswith("category"):
+            if len(files) != 1:
+                raise ArgumentError(f"mode={mode!r} takes exactly one BED file, got {len(files)}")
+            self.categories = bed_categories(self.frames[0], self.mode)
+            self.conditions = ([str(c) for c in conditions] if conditions is not None
+                               else [str(c) for c in self.categories])
+            if len(self.conditions) != len(self.categories):
+                raise ArgumentError(f"{files[0]}: {len(self.categories)} categories "
+                                    f"{self.categories} but {len(self.conditions)} conditions")
+        else:
+            self.categories = None
+            self.conditions = condition_names(files, conditions)
+
+    def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        # a BED file has no header: every chromosome is acceptable (features may be absent)
+        df = self.frames[i]
+        return dict.fromkeys(df["chrom"].unique().tolist(), 0)
+
+    def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
+        from genozarr.genome import toggle_chr
+
+        self.chrom_names = []
+        for df in self.frames:
+            present = set(df["chrom"].unique().tolist())
+            names = {}
+            for c in chroms:
+                target = mapping.get(c, c) if isinstance(mapping, Mapping) else c
+                if target not in present and mapping == "auto" and toggle_chr(target) in present:
+                    target = toggle_chr(target)
+                names[c] = target
+            self.chrom_names.append(names)
+
+    def _cov(self, i: int, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
+        from genozarr.io.bed import bed_coverage
+
+        cov = bed_coverage(self.frames[i], chrom, start, end, mode=self.mode,
+                           categories=self.categories, resolution=resolution,
+                           minoverlap=self.minoverlap)
+        return cov[:, None, :]
+
+    def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        return self._cov(i, chrom, start, end, 1)
+
+    def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
+        if resolution > 1 and (self.minoverlap is not None or self.collapser == "max"):
+            parts = [self._cov(i, self.chrom_names[i][chrom], start, end, resolution)
+                     for i in range(len(self.files))]
+            return np.concatenate(parts, axis=-1)
+        return super().read_binned(chrom, start, end, resolution)
+
+
+class FastaSource(Source):
+    """Reference-genome sequence as uint8 codes (1 byte per base)."""
+
+    kind = "sequence"
+
+    def __init__(self, fasta: str, seqtype: str = "dna") -> None:
+        from genozarr._kernels import invalid_code
+        from genozarr.io.fasta import fasta_chrom_sizes
+
+        self.files = [fasta]
+        self.seqtype = seqtype
+        self.conditions = ["seq"]
+        self.strands = ["."]
+        self.dtype = "uint8"
+        self.pad_value = invalid_code(seqtype)
+        self.collapser = "max"
+        self._sizes = fasta_chrom_sizes(fasta)
+
+    def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        return self._sizes
+
+    def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        from genozarr._kernels import encode_sequence
+        from genozarr.io.fasta import read_sequence
+
+        seq = read_sequence(self.files[0], chrom, start, end)
+        return encode_sequence(seq, self.seqtype).reshape(-1, 1, 1)
+
+
+class RecordsSource(Source):
+    """Sequences held in memory (``Bioseq.create_from_seq``), keyed by record name."""
+
+    kind = "sequence"
+
+    def __init__(self, name: str, records: dict[str, np.ndarray], seqtype: str = "dna") -> None:
+        from genozarr._kernels import invalid_code
+
+        self.files = [name]
+        self.records = records
+        self.seqtype = seqtype
+        self.conditions = ["seq"]
+        self.strands = ["."]
+        self.dtype = "uint8"
+        self.pad_value = invalid_code(seqtype)
+        self.collapser = "max"
+        self.chrom_names = [{k: k for k in records}]
+
+    def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        return {k: len(v) for k, v in self.records.items()}
+
+    def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
+        pass
+
+    def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        codes = self.records[chrom]
+        out = np.full(end - start, self.pad_value, dtype=np.uint8)
+        lo, hi = max(start, 0), min(end, len(codes))
+        if hi > lo:
+            out[lo - start:hi - start] = codes[lo:hi]
+        return out.reshape(-1, 1, 1)
+
+
+class ArraySource(Source):
+    """Base-resolution tracks held in memory: ``{chrom: array (length, strand, condition)}``."""
+
+    def __init__(self, name: str, tracks: Mapping[str, np.ndarray], conditions: Sequence[str],
+                 strands: Sequence[str], dtype: str = "float32", pad_value: float = 0,
+                 collapser: Any = "sum") -> None:
+        self.files = [name]
+        self.tracks = {k: np.asarray(v) for k, v in tracks.items()}
+        self.conditions = list(conditions)
+        self.strands = list(strands)
+        self.dtype = dtype
+        self.pad_value = pad_value
+        self.collapser = collapser
+        self.chrom_names = [{k: k for k in self.tracks}]
+
+    def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        return {k: v.shape[0] for k, v in self.tracks.items()}
+
+    def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        track = self.tracks[chrom]
+        out = np.full((end - start,) + track.shape[1:], self.pad_value, dtype=track.dtype)
+        lo, hi = max(start, 0), min(end, track.shape[0])
+        if hi > lo:
+            out[lo - start:hi - start] = track[lo:hi]
+        return out

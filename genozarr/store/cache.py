@@ -1,0 +1,100 @@
+"""Content-hash cache keys (SHA256 over input files, regions and data-changing arguments)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from genozarr.errors import InputFileError
+
+__all__ = ["file_digest", "cache_key"]
+
+_BLOCK = 1 << 20
+
+
+@lru_cache(maxsize=1024)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA256 of a file's content, streamed in 1 MiB blocks.
+
+    Memoised per process on (path, size, modification time), so a file is read once per
+    session unless it changes.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise InputFileError(f"cannot read input file {path}: {e.strerror}") from e
+    return _digest(os.fspath(os.path.abspath(path)), st.st_size, st.st_mtime_ns)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {"ndarray": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
+                "shape": list(value.shape), "dtype": str(value.dtype)}
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if callable(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
+    if hasattr(value, "cache_params"):
+        return _jsonable(value.cache_params())
+    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def cache_key(files: list[str], arrays: dict[str, np.ndarray], args: dict[str, Any]) -> str:
+    """SHA256 over input file contents, region arrays and data-changing arguments.
+
+    Parameters
+    ----------
+    files
+        Input files; their content (not their names) enters the key, with their order.
+    arrays
+        Arrays describing the regions (chrom, start, end, strand of every window).
+    args
+        Every argument that changes the stored data (binsize, resolution, mode, ...).
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
+    from genozarr.store.layout import FORMAT_VERSION
+
+    h = hashlib.sha256()
+    h.update(f"genozarr-format-{FORMAT_VERSION}".encode())
+    for path in files:
+        h.update(file_digest(path).encode())
+    for name in sorted(arrays):
+        values = np.asarray(arrays[name])
+        h.update(name.encode())
+        if values.dtype == object:
+            h.update("\x00".join(map(str, values)).encode())
+        else:
+            h.update(np.ascontiguousarray(values).tobytes())
+    h.update(json.dumps(_jsonable(args), sort_keys=True).encode())
+    return h.hexdigest()

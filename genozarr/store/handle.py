@@ -1,0 +1,146 @@
+"""The :class:`Store`: metadata plus a backend, with window reads in both layouts."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError, ChromosomeNotFoundError
+from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
+from genozarr.store.layout import DATA, StoreMeta, array_name
+
+__all__ = ["Store", "load_store"]
+
+
+class Store:
+    """A built store: :class:`StoreMeta` plus the backend holding its arrays.
+
+    Parameters
+    ----------
+    meta
+        Store metadata.
+    backend
+        Where the arrays live.
+    path
+        Location on disk / object storage, if any.
+    region_table
+        Partial layout: ``(chrom, start, end, strand)`` arrays of the stored rows
+        (genomic coordinates of each row, flank included).
+    """
+
+    def __init__(self, meta: StoreMeta, backend: Backend, path: str | None = None,
+                 region_table: dict[str, np.ndarray] | None = None) -> None:
+        self.meta = meta
+        self.backend = backend
+        self.path = path
+        self.region_table = region_table
+        self._row_lookup: dict[tuple[str, int, int], int] | None = None
+
+    # ------------------------------------------------------------ geometry
+    @property
+    def whole_genome(self) -> bool:
+        return self.meta.layout == "whole_genome"
+
+    @property
+    def n_strands(self) -> int:
+        return len(self.meta.strands)
+
+    @property
+    def n_conditions(self) -> int:
+        return len(self.meta.conditions)
+
+    def row_of(self, chrom: str, start: int, end: int) -> int:
+        """Row of the partial-layout window ``chrom:start-end`` (flank included)."""
+        if self._row_lookup is None:
+            t = self.region_table
+            assert t is not None
+            self._row_lookup = {
+                (c, int(s), int(e)): i
+                for i, (c, s, e) in enumerate(zip(t["chrom"], t["start"], t["end"]))
+            }
+        try:
+            return self._row_lookup[(chrom, int(start), int(end))]
+        except KeyError:
+            raise ArgumentError(
+                f"window {chrom}:{start}-{end} is not stored in this partial-genome store; "
+                "views of a store_whole_genome=False dataset must use windows of its ROI"
+            ) from None
+
+    # ------------------------------------------------------------ reads
+    def read_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Partial layout: rows ``(k, position, strand, condition)`` in genomic orientation."""
+        return self.backend.read_rows(DATA, rows)
+
+    def read_bins(self, chrom: str, start_bin: int, stop_bin: int) -> np.ndarray:
+        """Whole-genome layout: bins ``[start_bin, stop_bin)`` of ``chrom``, padded with the
+        store's pad value outside the chromosome."""
+        name = array_name(chrom)
+        if chrom not in self.meta.chroms:
+            raise ChromosomeNotFoundError(
+                f"chromosome {chrom!r} is not in store {self.path or self.meta.name} "
+                f"(it has {list(self.meta.chroms)[:8]})"
+            )
+        n = self.backend.shape(name)[0]
+        lo, hi = max(start_bin, 0), min(stop_bin, n)
+        width = stop_bin - start_bin
+        if lo == start_bin and hi == stop_bin:
+            return self.backend.read_range(name, lo, hi)
+        out = np.full((width, self.n_strands, self.n_conditions), self.meta.pad_value,
+                      dtype=self.meta.dtype)
+        if hi > lo:
+            out[lo - start_bin:hi - start_bin] = self.backend.read_range(name, lo, hi)
+        return out
+
+    def dense(self, name: str = DATA) -> np.ndarray:
+        """A whole array as numpy."""
+        return self.backend.dense(name)
+
+    def array_names(self) -> list[str]:
+        """Names of the data arrays (``data`` or the chromosomes)."""
+        if self.whole_genome:
+            return [array_name(c) for c in self.meta.chroms]
+        return [DATA]
+
+    def to_backend(self, storage: str) -> Store:
+        """This store with its arrays moved to an in-memory backend (``ndarray``/``sparse``)."""
+        if storage == self.backend.storage:
+            return self
+        arrays = {name: self.dense(name) for name in self.array_names()}
+        backend: Backend = MemoryBackend(arrays) if storage == "ndarray" else SparseBackend(arrays)
+        return Store(self.meta, backend, self.path, self.region_table)
+
+
+def load_store(path: str | os.PathLike, storage: str = "zarr",
+               storage_options: dict[str, Any] | None = None) -> Store:
+    """Open a complete store at ``path`` with the requested backend.
+
+    Parameters
+    ----------
+    path
+        Store location.
+    storage
+        'zarr' reads from the store; 'ndarray' and 'sparse' load it into memory.
+    storage_options
+        fsspec options.
+
+    Returns
+    -------
+    Store
+    """
+    from genozarr.store.open import read_meta
+
+    meta = read_meta(path, storage_options)
+    backend = ZarrBackend(str(path), storage_options)
+    table = None
+    if meta.layout == "partial":
+        g = backend.group
+        table = {
+            "chrom": np.asarray(g["region_chrom"][...]).astype(str).astype(object),
+            "start": np.asarray(g["region_start"][...]),
+            "end": np.asarray(g["region_end"][...]),
+            "strand": np.asarray(g["region_strand"][...]).astype(str).astype(object),
+        }
+    store = Store(meta, backend, str(path), table)
+    return store.to_backend(storage)

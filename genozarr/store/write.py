@@ -1,0 +1,202 @@
+"""Writing stores: create the arrays under a temporary name, fill them chunk-aligned, then
+publish atomically.
+
+Local stores are written to ``<path>.tmp-<uuid>`` and renamed into place; the completion
+marker (the ``genozarr-complete`` group, holding the cache key) is written last, just before
+the rename. Remote stores (fsspec URLs) cannot be renamed atomically: the old marker is
+deleted first, the arrays written in place, then the consolidated metadata and the marker
+are written last. A store without a marker is never read as valid.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genozarr.errors import StoreError
+from genozarr.store.layout import MARKER, MARKER_FILE, StoreMeta, marker_bytes
+from genozarr.store.open import is_remote, read_marker, zarr_store
+
+__all__ = ["ArraySpec", "StoreWriter", "write_block", "remove_store"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ArraySpec:
+    """Shape, chunking, dtype, dimension names and fill value of one array."""
+
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    dtype: str
+    dims: tuple[str, ...]
+    fill_value: Any = 0
+    coordinates: str | None = None
+
+
+def _compressors() -> list[Any]:
+    from zarr.codecs import BloscCodec
+
+    from genozarr.config import OPTIONS
+
+    if OPTIONS["compressor"] is None:
+        return []
+    return [BloscCodec(cname=OPTIONS["compressor"], clevel=OPTIONS["compression_level"],
+                       shuffle="shuffle")]
+
+
+def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None = None) -> None:
+    """Delete a store (directory or remote prefix) if it exists."""
+    if is_remote(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
+        if fs.exists(root):
+            fs.rm(root, recursive=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+class StoreWriter:
+    """Creates a store under a temporary name and publishes it when complete.
+
+    Parameters
+    ----------
+    path
+        Final location (directory or fsspec URL).
+    meta
+        Store metadata, written to the root group's ``genozarr`` attribute.
+    arrays
+        ``{name: ArraySpec}`` for the data arrays.
+    coords
+        ``{name: (dims, values)}`` small coordinate arrays written immediately.
+    storage_options
+        fsspec options for remote URLs.
+    """
+
+    def __init__(self, path: str | os.PathLike, meta: StoreMeta, arrays: dict[str, ArraySpec],
+                 coords: dict[str, tuple[tuple[str, ...], np.ndarray]],
+                 storage_options: dict[str, Any] | None = None) -> None:
+        import zarr
+
+        self.final = str(path)
+        self.meta = meta
+        self.storage_options = storage_options
+        self.remote = is_remote(path)
+        if self.remote:
+            self._remove_marker()
+            remove_store(self.final, storage_options)
+            self.tmp = self.final
+        else:
+            parent = Path(self.final).parent
+            parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = str(parent / f".{Path(self.final).name}.tmp-{uuid.uuid4().hex[:12]}")
+        group = zarr.open_group(zarr_store(self.tmp, "w", storage_options), mode="w",
+                                zarr_format=3)
+        group.attrs["genozarr"] = meta.to_attrs()
+        for name, spec in arrays.items():
+            attrs = {"coordinates": spec.coordinates} if spec.coordinates else {}
+            group.create_array(name, shape=spec.shape, chunks=spec.chunks, dtype=spec.dtype,
+                               fill_value=spec.fill_value, compressors=_compressors(),
+                               dimension_names=spec.dims, attributes=attrs)
+        for name, (dims, values) in coords.items():
+            values = np.asarray(values)
+            if values.dtype.kind in "OUT":
+                values = values.astype(object).astype(str).astype(object)
+                arr = group.create_array(name, shape=values.shape, dtype=str,
+                                         dimension_names=dims, fill_value="")
+            else:
+                arr = group.create_array(name, shape=values.shape, dtype=values.dtype,
+                                         dimension_names=dims, fill_value=0)
+            if values.size:
+                arr[...] = values
+        self.arrays = arrays
+
+    def _remove_marker(self) -> None:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(self.final, **(self.storage_options or {}))
+        marker = f"{root.rstrip('/')}/{MARKER_FILE}"
+        if fs.exists(marker):
+            fs.rm(marker)
+
+    def write(self, name: str, start: int, values: np.ndarray) -> None:
+        """Write ``values`` at first-axis offset ``start`` of array ``name`` (in process)."""
+        write_block(self.tmp, name, start, values, self.storage_options)
+
+    def commit(self) -> str:
+        """Consolidate metadata, write the marker and publish; returns the final path.
+
+        If another process published a valid store with the same cache key first, this
+        one is discarded and the other is kept (first writer wins).
+        """
+        import zarr
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            zarr.consolidate_metadata(zarr_store(self.tmp, "w", self.storage_options),
+                                      zarr_format=3)
+        marker = marker_bytes(self.meta.cache_key, self.meta.format_version)
+        if self.remote:
+            import fsspec
+
+            fs, root = fsspec.core.url_to_fs(self.final, **(self.storage_options or {}))
+            with fs.open(f"{root.rstrip('/')}/{MARKER_FILE}", "wb") as f:
+                f.write(marker)
+            return self.final
+        (Path(self.tmp) / MARKER).mkdir()
+        with open(Path(self.tmp) / MARKER_FILE, "wb") as f:
+            f.write(marker)
+            f.flush()
+            os.fsync(f.fileno())
+        self._publish_local()
+        return self.final
+
+    def _publish_local(self) -> None:
+        final = Path(self.final)
+        for _ in range(5):
+            try:
+                os.rename(self.tmp, final)
+                return
+            except OSError:
+                pass  # target exists (or a race): inspect it
+            existing = read_marker(final)
+            if (existing is not None and self.meta.cache_key is not None
+                    and existing.get("cache_key") == self.meta.cache_key):
+                log.info("store %s was published by another writer; keeping it", final)
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                return
+            # move the old (stale or different) store aside, then retry the rename
+            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
+            try:
+                os.rename(final, trash)
+            except FileNotFoundError:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
+        raise StoreError(f"could not publish store {final} (concurrent writers keep replacing it)")
+
+    def abort(self) -> None:
+        """Remove the temporary store (after an error)."""
+        if not self.remote:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_block(path: str, name: str, start: int, values: np.ndarray,
+                storage_options: dict[str, Any] | None = None) -> None:
+    """Write a chunk-aligned block into array ``name`` of the store at ``path``.
+
+    Runs inside ingest tasks (any process); opens the array itself.
+    """
+    import zarr
+
+    arr = zarr.open_array(zarr_store(path, "r+", storage_options), path=name, mode="r+",
+                          zarr_format=3)
+    arr[start:start + len(values)] = values

@@ -1,0 +1,53 @@
+"""Chromosome sizes from every source and chr1/1 naming mismatches."""
+
+from __future__ import annotations
+
+import pytest
+
+from genozarr.errors import ChromosomeNamingError, ChromosomeNotFoundError, MalformedFileError
+from genozarr.genome import chrom_mapping, chrom_sizes
+
+
+def test_sizes_from_dict_and_file(tmp_path):
+    assert chrom_sizes({"chr1": 10, "chr2": 5}) == {"chr1": 10, "chr2": 5}
+    p = tmp_path / "g.chrom.sizes"
+    p.write_text("chr1\t100\nchr2\t50\n")
+    assert chrom_sizes(p) == {"chr1": 100, "chr2": 50}
+    fai = tmp_path / "g.fa.fai"
+    fai.write_text("chr1\t100\t6\t60\t61\n")
+    assert chrom_sizes(fai) == {"chr1": 100}
+
+
+def test_sizes_from_fasta_bam_bigwig(tmp_path):
+    import pyBigWig
+    import pysam
+
+    fa = tmp_path / "g.fa"
+    fa.write_text(">c1\n" + "A" * 70 + "\n>c2\nACGT\n")
+    assert chrom_sizes(fa) == {"c1": 70, "c2": 4}
+    bam = tmp_path / "r.bam"
+    with pysam.AlignmentFile(str(bam), "wb", header={"SQ": [{"SN": "c1", "LN": 70}]}):
+        pass
+    assert chrom_sizes(bam) == {"c1": 70}
+    bw = tmp_path / "s.bw"
+    h = pyBigWig.open(str(bw), "w")
+    h.addHeader([("c1", 70), ("c2", 40)])
+    h.close()
+    assert chrom_sizes(bw) == {"c1": 70, "c2": 40}
+
+
+def test_malformed_sizes_file(tmp_path):
+    p = tmp_path / "bad.sizes"
+    p.write_text("chr1\t100\nchr2\tabc\n")
+    with pytest.raises(MalformedFileError, match=r"bad.sizes: line 2"):
+        chrom_sizes(p)
+
+
+def test_chr_prefix_mismatch_is_explained():
+    with pytest.raises(ChromosomeNamingError, match=r"reads.bam.*'chr1' vs '1'.*chrom_map='auto'"):
+        chrom_mapping(["chr1", "chr2"], ["1", "2"], "reads.bam")
+    assert chrom_mapping(["chr1"], ["1"], "reads.bam", "auto") == {"chr1": "1"}
+    assert chrom_mapping(["1"], ["chr1"], "x", "auto") == {"1": "chr1"}
+    assert chrom_mapping(["a"], ["b"], "x", {"a": "b"}) == {"a": "b"}
+    with pytest.raises(ChromosomeNotFoundError, match="chrZ"):
+        chrom_mapping(["chrZ"], ["chr1"], "x")

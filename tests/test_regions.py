@@ -1,0 +1,146 @@
+"""Regions and GenomicIndexer: tiling arithmetic against hand-worked cases and a
+brute-force tiler, coordinate conventions, filters and export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genozarr.errors import ArgumentError, RegionError
+from genozarr.genome import Region
+from genozarr.regions import GenomicIndexer, load_regions, trim_regions
+
+
+def frame(*rows):
+    return pd.DataFrame(rows, columns=["chrom", "start", "end", "strand"])
+
+
+def windows(gi):
+    return [(str(c), int(s), int(e)) for c, s, e in zip(gi.chrs, gi.starts, gi.ends)]
+
+
+def test_tiling_hand_worked_zero_padding():
+    gi = GenomicIndexer.create_from_file(frame(("chr1", 0, 250, "+")), binsize=100, stepsize=100)
+    # two full windows and the partial tail [200, 250), kept because zero_padding=True
+    assert windows(gi) == [("chr1", 0, 100), ("chr1", 100, 200), ("chr1", 200, 250)]
+    gi = GenomicIndexer.create_from_file(frame(("chr1", 0, 250, "+")), binsize=100, stepsize=100,
+                                         zero_padding=False)
+    assert windows(gi) == [("chr1", 0, 100), ("chr1", 100, 200)]
+
+
+def test_tiling_overlapping_steps_and_flank():
+    gi = GenomicIndexer.create_from_file(frame(("chr2", 10, 210, "-")), binsize=100, stepsize=50,
+                                         flank=20)
+    # starts 10, 60, 110 (110+100 = 210 = region end, so no tail window)
+    assert windows(gi) == [("chr2", 10, 110), ("chr2", 60, 160), ("chr2", 110, 210)]
+    assert gi[0] == Region("chr2", -10, 130, "-")  # flank widens both ends, may go below 0
+    assert gi[np.int64(2)] == Region("chr2", 90, 230, "-")  # numpy integers index too
+
+
+def test_tail_window_with_steps_smaller_than_binsize():
+    gi = GenomicIndexer.create_from_file(frame(("c", 0, 230, ".")), binsize=100, stepsize=50)
+    # full windows 0, 50, 100; last full ends at 200 < 230 -> tail [150, 230)
+    assert windows(gi) == [("c", 0, 100), ("c", 50, 150), ("c", 100, 200), ("c", 150, 230)]
+
+
+def test_binsize_none_uses_regions_and_requires_equal_length():
+    gi = GenomicIndexer.create_from_file(frame(("c", 0, 10, "."), ("c", 20, 30, "+")),
+                                         binsize=None, stepsize=None)
+    assert windows(gi) == [("c", 0, 10), ("c", 20, 30)] and gi.binsize == 10
+    with pytest.raises(RegionError, match="different lengths"):
+        GenomicIndexer.create_from_file(frame(("c", 0, 10, "."), ("c", 20, 35, "+")), None, None)
+    gi = GenomicIndexer.create_from_file(frame(("c", 0, 10, "."), ("c", 20, 35, "+")), None, None,
+                                         collapse=True)
+    assert gi.lengths.tolist() == [10, 15]
+
+
+def brute_force(regions, binsize, stepsize, zero_padding):
+    out = []
+    for chrom, start, end in regions:
+        pos, last_end = start, start
+        while pos + binsize <= end:
+            out.append((chrom, pos, pos + binsize))
+            last_end = pos + binsize
+            pos += stepsize
+        if zero_padding and pos < end and last_end < end:
+            out.append((chrom, pos, end))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    regions=st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 500),
+                               st.integers(0, 400)), min_size=1, max_size=6),
+    binsize=st.integers(1, 120), stepsize=st.integers(1, 150), zero_padding=st.booleans(),
+)
+def test_tiling_matches_brute_force(regions, binsize, stepsize, zero_padding):
+    regs = [(c, s, s + length) for c, s, length in regions]
+    expected = brute_force(regs, binsize, stepsize, zero_padding)
+    df = frame(*[(c, s, e, ".") for c, s, e in regs])
+    if not expected:
+        with pytest.raises(RegionError):
+            GenomicIndexer.create_from_file(df, binsize, stepsize, zero_padding=zero_padding)
+        return
+    gi = GenomicIndexer.create_from_file(df, binsize, stepsize, zero_padding=zero_padding)
+    assert windows(gi) == expected
+
+
+def test_random_state_permutes_reproducibly():
+    df = frame(("c", 0, 1000, "."))
+    a = GenomicIndexer.create_from_file(df, 100, 100, random_state=3)
+    b = GenomicIndexer.create_from_file(df, 100, 100, random_state=3)
+    c = GenomicIndexer.create_from_file(df, 100, 100)
+    assert a.starts.tolist() == b.starts.tolist()
+    assert sorted(a.starts.tolist()) == c.starts.tolist() and a.starts.tolist() != c.starts.tolist()
+
+
+def test_filter_and_export(tmp_path):
+    df = frame(("chr1", 0, 300, "+"), ("chr2", 0, 200, "-"))
+    gi = GenomicIndexer.create_from_file(df, 100, 100)
+    assert windows(gi.filter_by_region(include="chr1", start=150)) == [("chr1", 100, 200),
+                                                                      ("chr1", 200, 300)]
+    assert windows(gi.filter_by_region(exclude=["chr1"])) == [("chr2", 0, 100), ("chr2", 100, 200)]
+    out = tmp_path / "w.bed"
+    gi.export_to_bed(out)
+    back = load_regions(out)
+    assert back[["chrom", "start", "end", "strand"]].values.tolist() == [
+        ["chr1", 0, 100, "+"], ["chr1", 100, 200, "+"], ["chr1", 200, 300, "+"],
+        ["chr2", 0, 100, "-"], ["chr2", 100, 200, "-"]]
+
+
+def test_genome_tiling_without_roi():
+    gi = GenomicIndexer.create_from_genome({"c1": 250, "c2": 100}, binsize=100)
+    assert windows(gi) == [("c1", 0, 100), ("c1", 100, 200), ("c1", 200, 250), ("c2", 0, 100)]
+
+
+def test_bad_arguments():
+    df = frame(("c", 0, 100, "."))
+    with pytest.raises(ArgumentError, match="stepsize must be >= 1"):
+        GenomicIndexer.create_from_file(df, 10, 0)
+    with pytest.raises(ArgumentError, match="binsize must be an integer"):
+        GenomicIndexer.create_from_file(df, 10.5, 10)
+    with pytest.raises(RegionError, match="start > end"):
+        load_regions(frame(("c", 50, 10, ".")))
+    with pytest.raises(RegionError, match="negative start"):
+        load_regions(frame(("c", -5, 10, ".")))
+    with pytest.raises(RegionError, match="empty"):
+        load_regions(frame())
+
+
+def test_trim_regions():
+    out = trim_regions(frame(("c", 3, 120, "+"), ("c", 10, 40, "+"), ("c", 100, 200, "-")), 50)
+    assert out[["start", "end"]].values.tolist() == [[50, 100], [100, 200]]
+
+
+def test_regions_from_pyranges_and_list():
+    import pyranges as pr
+
+    gr = pr.PyRanges(pd.DataFrame({"Chromosome": ["chr1"], "Start": [5], "End": [15],
+                                   "Strand": ["-"]}))
+    df = load_regions(gr)
+    assert df[["chrom", "start", "end", "strand"]].values.tolist() == [["chr1", 5, 15, "-"]]
+    df = load_regions([Region("chrX", 1, 9, "+")])
+    assert df[["chrom", "start", "end", "strand"]].values.tolist() == [["chrX", 1, 9, "+"]]

@@ -1,0 +1,182 @@
+"""The store: round trips for every backend and layout, plain xarray.open_zarr, format
+metadata, cache keys, and interrupted writes that are never read as valid."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from genozarr.errors import StoreError, StoreFormatError
+from genozarr.ingest import build_store
+from genozarr.regions import GenomicIndexer
+from genozarr.sources import ArraySource
+from genozarr.store import FORMAT_VERSION, load_store, open_store, read_meta
+from genozarr.store.cache import cache_key, file_digest
+from genozarr.store.layout import MARKER, MARKER_FILE
+
+SIZES = {"chr1": 1000, "chr2": 430}
+
+
+@pytest.fixture
+def tracks():
+    rng = np.random.default_rng(7)
+    return {c: rng.integers(0, 5, size=(n, 2, 3)).astype("float32") for c, n in SIZES.items()}
+
+
+@pytest.fixture
+def gindexer():
+    roi = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [100, 0], "end": [400, 430],
+                        "strand": ["+", "-"]})
+    return GenomicIndexer.create_from_file(roi, binsize=100, stepsize=50, flank=10)
+
+
+def expected_rows(tracks, gi, resolution):
+    """Independent computation: slice the numpy track, pad, sum per bin."""
+    rows = []
+    for i in range(len(gi)):
+        r = gi[i]
+        length = gi.binsize + 2 * gi.flank
+        t = tracks[r.chrom]
+        window = np.zeros((length, 2, 3), "float32")
+        lo, hi = max(r.start, 0), min(r.end, t.shape[0])
+        window[lo - r.start:hi - r.start] = t[lo:hi]
+        window[r.end - r.start:] = 0  # zero-padded tail of a partial window
+        rows.append(window.reshape(length // resolution, resolution, 2, 3).sum(1))
+    return np.stack(rows)
+
+
+def source(tracks):
+    return ArraySource("mem", tracks, ["a", "b", "c"], ["+", "-"])
+
+
+@pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr"])
+@pytest.mark.parametrize("resolution", [1, 10])
+def test_partial_round_trip(tmp_path, tracks, gindexer, storage, resolution):
+    path = str(tmp_path / "p.zarr") if storage == "zarr" else None
+    st = build_store(source(tracks), gindexer, name="t", whole_genome=False,
+                     resolution=resolution, chroms=SIZES, storage=storage, path=path)
+    got = st.read_rows(np.arange(len(gindexer)))
+    np.testing.assert_array_equal(got, expected_rows(tracks, gindexer, resolution))
+    # fancy, unsorted row access gives the same rows
+    order = np.array([5, 0, 3, 3])
+    np.testing.assert_array_equal(st.read_rows(order), got[order])
+
+
+@pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr"])
+def test_whole_genome_round_trip(tmp_path, tracks, storage):
+    path = str(tmp_path / "w.zarr") if storage == "zarr" else None
+    st = build_store(source(tracks), None, name="t", whole_genome=True, resolution=10,
+                     chroms=SIZES, storage=storage, path=path)
+    for chrom, t in tracks.items():
+        n = -(-t.shape[0] // 10)
+        padded = np.zeros((n * 10, 2, 3), "float32")
+        padded[: t.shape[0]] = t
+        np.testing.assert_array_equal(st.read_bins(chrom, 0, n), padded.reshape(n, 10, 2, 3).sum(1))
+        # reads past both chromosome ends are padded
+        np.testing.assert_array_equal(st.read_bins(chrom, -2, 1)[:2], 0)
+
+
+def test_xarray_open_zarr_and_metadata(tmp_path, tracks, gindexer):
+    path = str(tmp_path / "p.zarr")
+    build_store(source(tracks), gindexer, name="t", whole_genome=False, resolution=10,
+                chroms=SIZES, storage="zarr", path=path, cache_key="abc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no UnstableSpecificationWarning for the labels
+        plain = xr.open_zarr(path, consolidated=False, zarr_format=3)
+    assert plain["data"].dims == ("region", "position", "strand", "condition")
+    assert list(plain["condition"].values) == ["a", "b", "c"]
+    assert list(plain["strand"].values) == ["+", "-"]
+    ds = open_store(path)
+    assert ds.attrs["resolution"] == 10 and ds.attrs["cache_key"] == "abc"
+    assert ds.attrs["format_version"] == FORMAT_VERSION
+    assert list(ds["region_chrom"].values[:2]) == ["chr1", "chr1"]
+    np.testing.assert_array_equal(ds["region_start"].values, gindexer.starts - gindexer.flank)
+    np.testing.assert_array_equal(ds["data"].values, expected_rows(tracks, gindexer, 10))
+    assert hasattr(ds["data"].data, "dask")
+    # blosc zstd compression, chunked along region
+    import zarr
+
+    arr = zarr.open_group(path, mode="r")["data"]
+    assert "zstd" in str(arr.compressors[0]).lower()
+
+
+def test_whole_genome_open_store(tmp_path, tracks):
+    path = str(tmp_path / "w.zarr")
+    build_store(source(tracks), None, name="t", whole_genome=True, resolution=1, chroms=SIZES,
+                storage="zarr", path=path)
+    ds = open_store(path)
+    assert set(ds.data_vars) == {"chr1", "chr2"}
+    assert ds["chr2"].dims == ("position_chr2", "strand", "condition")
+    np.testing.assert_array_equal(ds["chr2"].values, tracks["chr2"])
+
+
+def test_incomplete_store_is_not_valid(tmp_path, tracks, gindexer):
+    path = tmp_path / "p.zarr"
+    build_store(source(tracks), gindexer, name="t", whole_genome=False, resolution=1,
+                chroms=SIZES, storage="zarr", path=str(path), cache_key="k")
+    os.remove(path / MARKER_FILE)  # as if the writer died before publishing
+    with pytest.raises(StoreError, match="not a complete genozarr store"):
+        open_store(path)
+    with pytest.raises(StoreError):
+        load_store(path)
+
+
+def test_failed_ingest_leaves_nothing(tmp_path, tracks, gindexer):
+    class Failing(ArraySource):
+        calls = 0
+
+        def read_file(self, i, chrom, start, end):
+            if chrom == "chr2":
+                raise RuntimeError("disk on fire")
+            return super().read_file(i, chrom, start, end)
+
+    src = Failing("mem", tracks, ["a", "b", "c"], ["+", "-"])
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        build_store(src, gindexer, name="t", whole_genome=False, resolution=1, chroms=SIZES,
+                    storage="zarr", path=str(tmp_path / "p.zarr"))
+    assert os.listdir(tmp_path) == []  # no partial store, no temporary left behind
+
+
+def test_not_a_store_and_newer_version(tmp_path, tracks, gindexer):
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / MARKER).mkdir()
+    (tmp_path / "junk" / MARKER_FILE).write_text('{"attributes": {}}')
+    with pytest.raises(StoreError, match="junk"):
+        read_meta(tmp_path / "junk")
+    path = tmp_path / "p.zarr"
+    build_store(source(tracks), gindexer, name="t", whole_genome=False, resolution=1,
+                chroms=SIZES, storage="zarr", path=str(path))
+    meta = json.loads((path / "zarr.json").read_text())
+    meta["attributes"]["genozarr"]["format_version"] = FORMAT_VERSION + 1
+    (path / "zarr.json").write_text(json.dumps(meta))
+    (path / "zarr.json").touch()
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zarr notes consolidated metadata is not in the v3 spec
+        zarr.consolidate_metadata(str(path))
+    with pytest.raises(StoreFormatError, match="format version 2.*Upgrade genozarr"):
+        read_meta(path)
+
+
+def test_cache_key_tracks_file_content(tmp_path):
+    f = tmp_path / "in.bin"
+    f.write_bytes(b"A" * 3_000_000)
+    k1 = cache_key([str(f)], {"start": np.arange(3)}, {"binsize": 10})
+    assert k1 == cache_key([str(f)], {"start": np.arange(3)}, {"binsize": 10})
+    assert k1 != cache_key([str(f)], {"start": np.arange(3)}, {"binsize": 20})
+    assert k1 != cache_key([str(f)], {"start": np.arange(4)}, {"binsize": 10})
+    import hashlib
+
+    assert file_digest(f) == hashlib.sha256(b"A" * 3_000_000).hexdigest()
+    data = bytearray(f.read_bytes())
+    data[1_500_000] = ord("C")  # a one-byte change
+    f.write_bytes(bytes(data))
+    os.utime(f, ns=(1, 1))
+    assert cache_key([str(f)], {"start": np.arange(3)}, {"binsize": 10}) != k1
