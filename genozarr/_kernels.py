@@ -517,7 +517,9 @@ def collapse(values: np.ndarray, resolution: int, how: Collapser = "sum") -> np.
     how
         ``'sum'``, ``'mean'``, ``'max'``, ``'min'``, or a callable following Janggu's
         collapser contract: it receives an array of shape ``(rows, resolution, S)`` for one
-        condition and returns ``(rows, S)``. ``rows`` is ``L // resolution``, or
+        condition and returns ``(rows, S)``. A numpy reduction such as ``np.sum`` or
+        ``np.median`` works too: the callable is first tried as ``how(x, axis=1)``, then
+        as ``how(x)`` if it takes no ``axis`` keyword. ``rows`` is ``L // resolution``, or
         ``n * L // resolution`` for a batch (the regions' bins are stacked in one call), so
         the callable must treat the rows of axis 0 independently, as any reduction over
         axis 1 does. It is called once per condition.
@@ -570,7 +572,7 @@ def collapse(values: np.ndarray, resolution: int, how: Collapser = "sum") -> np.
     stacked = binned.reshape(rows, resolution, n_strands, n_conditions)
     results = []
     for c in range(n_conditions):
-        result = np.asarray(how(stacked[..., c]))
+        result = np.asarray(_call_collapser(how, stacked[..., c]))
         if result.shape != (rows, n_strands):
             raise ArgumentError(
                 f"the collapse callable must map an array of shape "
@@ -579,6 +581,14 @@ def collapse(values: np.ndarray, resolution: int, how: Collapser = "sum") -> np.
             )
         results.append(result)
     return np.stack(results, axis=-1).reshape(lead + (n_bins, n_strands, n_conditions))
+
+
+def _call_collapser(how: Callable[..., Any], x: np.ndarray) -> Any:
+    """Call a collapser as a numpy reduction (``axis=1``) or, failing that, with ``x`` only."""
+    try:
+        return how(x, axis=1)
+    except TypeError:
+        return how(x)
 
 
 def bin_counts(

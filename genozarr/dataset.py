@@ -319,6 +319,7 @@ class Dataset:
         # genome: chromosome lengths (region names) from genomesize or the first file
         file_sizes = source.file_chrom_sizes(0)
         sizes = chrom_sizes(genomesize) if genomesize is not None else None
+        regions = None
         if gindexer is None:
             if roi is None:
                 if binsize is None:
@@ -348,7 +349,9 @@ class Dataset:
                 sizes[c] = int(length)
         region_sizes = {c: sizes[c] for c in chroms}
         if any(region_sizes.values()):
-            frame = gindexer.to_dataframe()
+            # a region must start on its chromosome; its tail (and tail windows) past the
+            # end are padded
+            frame = regions if regions is not None else gindexer.to_dataframe()
             known = frame["chrom"].map(region_sizes) > 0
             check_within(frame[known], region_sizes, str(source.files[0]))
         if store_whole_genome:

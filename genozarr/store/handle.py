@@ -137,10 +137,10 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
     if meta.layout == "partial":
         g = backend.group
         table = {
-            "chrom": np.asarray(g["region_chrom"][...]).astype(str).astype(object),
+            "chrom": np.array(np.asarray(g["region_chrom"][...]).tolist(), dtype=object),
             "start": np.asarray(g["region_start"][...]),
             "end": np.asarray(g["region_end"][...]),
-            "strand": np.asarray(g["region_strand"][...]).astype(str).astype(object),
+            "strand": np.array(np.asarray(g["region_strand"][...]).tolist(), dtype=object),
         }
     store = Store(meta, backend, str(path), table)
     return store.to_backend(storage)

@@ -1,0 +1,256 @@
+"""BED / bedGraph reading (pandas) and BED features painted as coverage."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from genozarr.errors import ArgumentError, InputFileError, MalformedFileError
+
+__all__ = ["read_bed", "bed_coverage", "bed_categories", "BED_COLUMNS"]
+
+BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
+_HEADER_PREFIXES = ("#", "track", "browser")
+
+
+def _open_text(path: str) -> Any:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt")
+    return open(path)
+
+
+def _data_lines(path: str) -> tuple[list[int], list[int], int]:
+    """Line numbers (1-based) of data lines, 0-based indices of skipped lines, max fields."""
+    data, skipped, fields = [], [], 0
+    with _open_text(path) as fh:
+        for i, line in enumerate(fh):
+            if not line.strip() or line.startswith(_HEADER_PREFIXES):
+                skipped.append(i)
+            else:
+                data.append(i + 1)
+                fields = max(fields, line.rstrip("\r\n").count("\t") + 1)
+    return data, skipped, fields
+
+
+def _bad(path: str, lines: list[int], row: int, problem: str) -> MalformedFileError:
+    return MalformedFileError(f"{path}: line {lines[row]}: {problem}")
+
+
+def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
+    """Read a BED (3 to 12 columns) or bedGraph file, plain or gzipped.
+
+    ``track``, ``browser`` and ``#`` lines are skipped. Coordinates are 0-based half-open
+    as in the file.
+
+    Parameters
+    ----------
+    path
+        BED or bedGraph file.
+    bedgraph
+        Read the 4th column as the value (``score``) instead of a name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``chrom, start, end, name, score, strand``; ``score`` is float (NaN where
+        the file has none or ``.``), ``strand`` is ``'.'`` where absent.
+
+    Raises
+    ------
+    InputFileError
+        If the file does not exist.
+    MalformedFileError
+        For too few columns, non-integer or negative coordinates, start > end or a
+        non-numeric score; the message gives the file and line number.
+    """
+    path = os.fspath(path)
+    if not Path(path).is_file():
+        raise InputFileError(f"BED file {path} does not exist")
+    lines, skipped, nfields = _data_lines(path)
+    if not lines:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "score" else
+                                          ("int64" if c in ("start", "end") else object))
+                             for c in BED_COLUMNS})
+    try:
+        raw = pd.read_csv(path, sep="\t", header=None, dtype=str, skiprows=skipped,
+                          names=list(range(nfields)), keep_default_na=False,
+                          na_values=[], quoting=3, compression="infer")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise MalformedFileError(f"{path}: not a tab-separated BED file: {e}") from e
+    short = raw[2].isna() | (raw[2] == "") if nfields >= 3 else pd.Series(True, raw.index)
+    if short.any():
+        row = int(short.to_numpy().nonzero()[0][0])
+        raise _bad(path, lines, row, "a BED line needs at least 3 tab-separated columns "
+                   "(chrom, start, end)")
+    coords = {}
+    for col, name in ((1, "start"), (2, "end")):
+        values = pd.to_numeric(raw[col], errors="coerce")
+        bad = values.isna() | (values < 0) | (values != values.round())
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise _bad(path, lines, row, f"{name} must be a non-negative integer, "
+                       f"got {raw[col].iloc[row]!r}")
+        coords[name] = values.astype(np.int64)
+    inverted = coords["start"] > coords["end"]
+    if inverted.any():
+        row = int(inverted.to_numpy().nonzero()[0][0])
+        raise _bad(path, lines, row, f"start {coords['start'].iloc[row]} > end "
+                   f"{coords['end'].iloc[row]}")
+    df = pd.DataFrame({"chrom": raw[0].astype(str).to_numpy(dtype=object),
+                       "start": coords["start"].to_numpy(), "end": coords["end"].to_numpy()})
+    score_col = 3 if bedgraph else 4
+    if nfields > score_col:
+        text = raw[score_col].fillna("").replace({".": "", "NA": ""})
+        score = pd.to_numeric(text.replace("", np.nan), errors="coerce")
+        bad = score.isna() & text.ne("")
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            what = "bedGraph value (4th column)" if bedgraph else "score (5th column)"
+            raise _bad(path, lines, row, f"{what} must be a number, got {text.iloc[row]!r}")
+        df["score"] = score.astype("float64").to_numpy()
+    else:
+        df["score"] = np.nan
+    if not bedgraph and nfields > 3:
+        df["name"] = raw[3].fillna(".").astype(str).to_numpy(dtype=object)
+    else:
+        df["name"] = "."
+    if not bedgraph and nfields > 5:
+        strand = raw[5].fillna(".").replace({"": "."})
+        bad = ~strand.isin(["+", "-", "."])
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise _bad(path, lines, row, f"strand must be '+', '-' or '.', "
+                       f"got {strand.iloc[row]!r}")
+        df["strand"] = strand.to_numpy(dtype=object)
+    else:
+        df["strand"] = "."
+    df = df[BED_COLUMNS]
+    df.attrs["source"] = path
+    return df
+
+
+def bed_categories(df: pd.DataFrame, mode: str) -> list[Any]:
+    """Sorted distinct categories of a BED frame: scores (``score_category``) or names.
+
+    Parameters
+    ----------
+    df
+        Frame from :func:`read_bed`.
+    mode
+        ``'score_category'`` (or ``'categorical'``) or ``'name_category'``.
+
+    Returns
+    -------
+    list
+        Categories in condition order; integral scores are returned as ``int``.
+    """
+    if mode in ("score_category", "categorical"):
+        scores = df["score"]
+        if scores.isna().any():
+            src = df.attrs.get("source", "BED file")
+            raise ArgumentError(f"{src}: mode={mode!r} needs a score (5th column) on every line")
+        values = sorted(set(scores.tolist()))
+        return [int(v) if float(v).is_integer() else float(v) for v in values]
+    if mode == "name_category":
+        return sorted(set(df["name"].astype(str).tolist()))
+    raise ArgumentError(f"no categories for mode {mode!r}")
+
+
+_by_chrom_cache: dict[int, dict[str, tuple[np.ndarray, ...]]] = {}
+
+
+def _grouped(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
+    """Per chromosome: starts, ends, scores, names, sorted by start (memoised per frame)."""
+    key = id(df)
+    hit = _by_chrom_cache.get(key)
+    if hit is not None:
+        return hit
+    groups = {}
+    for chrom, sub in df.groupby("chrom", sort=False):
+        sub = sub.sort_values("start", kind="stable")
+        groups[str(chrom)] = (sub["start"].to_numpy(np.int64), sub["end"].to_numpy(np.int64),
+                              sub["score"].to_numpy(np.float64),
+                              sub["name"].astype(str).to_numpy(dtype=object))
+    _by_chrom_cache[key] = groups
+    weakref.finalize(df, _by_chrom_cache.pop, key, None)
+    return groups
+
+
+def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str = "binary",
+                 categories: list[Any] | None = None, resolution: int = 1,
+                 minoverlap: float | None = None) -> np.ndarray:
+    """Paint BED features onto ``[start, end)``; where features overlap the larger value wins.
+
+    Parameters
+    ----------
+    df
+        Frame from :func:`read_bed`.
+    chrom, start, end
+        Window (0-based half-open).
+    mode
+        ``binary`` (1 under a feature), ``score``/``bedgraph`` (the score),
+        ``score_category``/``name_category`` (one-hot over ``categories``).
+    categories
+        Category list for the category modes (see :func:`bed_categories`).
+    resolution
+        Bases per bin: a bin takes the maximum over its bases.
+    minoverlap
+        With ``resolution > 1``: a bin whose bases are covered by features (of that
+        condition) for less than this fraction is 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 of shape ``(ceil((end - start) / resolution), C)`` where C is 1 or the
+        number of categories.
+    """
+    n = end - start
+    if mode == "categorical":
+        mode = "score_category"
+    ncond = len(categories) if mode.endswith("category") else 1
+    if mode.endswith("category") and not categories:
+        raise ArgumentError(f"mode {mode!r} needs categories")
+    out = np.zeros((n, ncond), dtype=np.float32)
+    group = _grouped(df).get(chrom)
+    if group is not None and n > 0:
+        starts, ends, scores, names = group
+        sel = np.nonzero((starts < end) & (ends > start))[0]
+        if len(sel):
+            s = np.clip(starts[sel], start, end) - start
+            e = np.clip(ends[sel], start, end) - start
+            if mode == "binary":
+                col, val = np.zeros(len(sel), int), np.ones(len(sel))
+            elif mode in ("score", "bedgraph"):
+                col, val = np.zeros(len(sel), int), np.nan_to_num(scores[sel])
+            else:
+                keys = scores[sel] if mode == "score_category" else names[sel]
+                lookup = {(float(c) if mode == "score_category" else str(c)): k
+                          for k, c in enumerate(categories)}
+                col = np.array([lookup.get(float(k) if mode == "score_category" else str(k), -1)
+                                for k in keys])
+                val = np.ones(len(sel))
+                keep = col >= 0
+                s, e, col, val = s[keep], e[keep], col[keep], val[keep]
+            # paint in ascending value order so the larger value wins on overlaps
+            for k in np.argsort(val, kind="stable"):
+                seg = out[s[k]:e[k], col[k]]
+                np.maximum(seg, val[k], out=seg)
+    if resolution == 1:
+        return out
+    nbins = -(-n // resolution)
+    padded = np.zeros((nbins * resolution, ncond), dtype=np.float32)
+    padded[:n] = out
+    binned = padded.reshape(nbins, resolution, ncond)
+    result = binned.max(axis=1)
+    if minoverlap is not None:
+        covered = (binned != 0).mean(axis=1)
+        result[covered < minoverlap] = 0
+    return result

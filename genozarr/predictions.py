@@ -1,0 +1,462 @@
+"""Model predictions (numpy) back onto the genome: :meth:`Cover.create_from_array`.
+
+A model's output for the windows of a :class:`~genozarr.regions.GenomicIndexer` is an
+ordinary array. :func:`cover_from_array` re-attaches the genomic coordinates: the result
+is a :class:`~genozarr.dataset.Cover` whose ``cover[i]`` is ``array[i]`` again, which can be
+plotted (:func:`genozarr.plot.plot_genome_track`), read by genomic interval
+(``cover['chr1', start, end]``) or exported (:meth:`Cover.export_to_bigwig`).
+
+Differences from Janggu's ``Cover.create_from_array``:
+
+- Two strands are kept as two strand channels (Janggu summed them into one).
+- The resolution is ``(binsize + 2 * flank) // length`` (Janggu ignored the flank) or given.
+- Minus-strand windows are stored in genomic orientation (position and strand axes flipped
+  back), so that the genomic-interval view and the exported BigWig show the values at the
+  bases they were predicted for; reading ``cover[i]`` flips them again.
+- With ``store_whole_genome=True`` overlapping windows are accepted when they agree on
+  their common bins (Janggu refused any ``binsize > stepsize``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
+from genozarr.regions import GenomicIndexer
+
+if TYPE_CHECKING:
+    from genozarr.dataset import Cover
+    from genozarr.store.handle import Store
+
+__all__ = ["cover_from_array", "prepare_array"]
+
+log = logging.getLogger(__name__)
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name \
+            or name.startswith("."):
+        raise ArgumentError(
+            f"name must be a non-empty string without '/' or '\\' that does not start with "
+            f"'.', got {name!r}")
+    return name
+
+
+def prepare_array(array: Any, n_windows: int, channel_last: bool = True) -> np.ndarray:
+    """Bring predictions to the 4-D ``(window, position, strand, condition)`` layout.
+
+    Parameters
+    ----------
+    array
+        ``(n, condition)``, ``(n, position, condition)`` or ``(n, position, strand,
+        condition)`` with ``channel_last=True``; with ``channel_last=False`` the condition
+        axis comes second: ``(n, condition)``, ``(n, condition, position)`` or ``(n,
+        condition, position, strand)``. Any array-like (a torch tensor on the CPU works).
+    n_windows
+        Number of windows of the indexer; must equal ``len(array)``.
+    channel_last
+        Where the condition axis is.
+
+    Returns
+    -------
+    numpy.ndarray
+        A 4-D view (or copy) of the array; missing axes have length 1.
+
+    Raises
+    ------
+    ArgumentError
+        For a wrong number of dimensions or windows, or more than two strands.
+    """
+    x = np.asarray(array)
+    if x.dtype.kind not in "biuf":
+        raise ArgumentError(f"array must hold numbers (bool, int or float), got dtype {x.dtype}")
+    if x.ndim not in (2, 3, 4):
+        raise ArgumentError(
+            f"array must have 2, 3 or 4 dimensions ((n, condition), (n, position, condition) "
+            f"or (n, position, strand, condition)), got shape {x.shape}")
+    if not channel_last and x.ndim > 2:
+        x = np.moveaxis(x, 1, -1)
+    if x.ndim == 2:
+        x = x[:, None, None, :]
+    elif x.ndim == 3:
+        x = x[:, :, None, :]
+    if x.shape[0] != n_windows:
+        raise ArgumentError(
+            f"the array holds {x.shape[0]} windows but the indexer has {n_windows} "
+            "(len(gindexer) must equal array.shape[0])")
+    if x.shape[2] not in (1, 2):
+        raise ArgumentError(
+            f"the strand axis must have length 1 or 2, got {x.shape[2]} (array shape after "
+            f"moving the condition axis last: {x.shape}); pass channel_last=False if the "
+            "condition axis is second")
+    if x.shape[1] == 0 or x.shape[3] == 0:
+        raise ArgumentError(f"the array has an empty position or condition axis: {x.shape}")
+    return x
+
+
+def _store_dtype(x: np.ndarray, dtype: Any, padding_value: float) -> np.dtype:
+    if dtype is not None:
+        out = np.dtype(dtype)
+        if out.kind not in "biuf":
+            raise ArgumentError(f"dtype must be a numeric dtype, got {out}")
+        return out
+    out = x.dtype
+    if out.kind == "f":
+        return out
+    pad = float(padding_value)
+    if not math.isfinite(pad) or not pad.is_integer():
+        return np.dtype("float64")
+    if out.kind == "b":
+        return out if pad in (0.0, 1.0) else np.dtype("float32")
+    info = np.iinfo(out)
+    return out if info.min <= pad <= info.max else np.dtype("float64")
+
+
+def _resolve_resolution(gindexer: GenomicIndexer, length: int,
+                        resolution: int | None) -> tuple[int | None, int]:
+    """``(resolution, bins per window)`` for arrays with ``length`` positions."""
+    if resolution is not None and (isinstance(resolution, bool)
+                                   or not isinstance(resolution, (int, np.integer))
+                                   or resolution < 1):
+        raise ArgumentError(f"resolution must be a positive integer or None, got {resolution!r}")
+    if gindexer.binsize is None:
+        # windows of different lengths (GenomicIndexer with collapse=True)
+        if length != 1:
+            raise ArgumentError(
+                "the indexer has windows of different lengths, so the array can hold only one "
+                f"value per window (position axis of length 1), got length {length}")
+        return None, 1
+    window = gindexer.binsize + 2 * gindexer.flank
+    if resolution is None:
+        if window % length:
+            raise ArgumentError(
+                f"window length {window} (binsize {gindexer.binsize} + 2 x flank "
+                f"{gindexer.flank}) is not divisible by the array's position axis ({length}); "
+                "the resolution (bases per value) is window length // length")
+        return window // length, length
+    resolution = int(resolution)
+    if window % resolution:
+        raise ArgumentError(
+            f"window length {window} (binsize {gindexer.binsize} + 2 x flank "
+            f"{gindexer.flank}) is not divisible by resolution {resolution}")
+    nbins = window // resolution
+    if length not in (1, nbins):
+        raise ArgumentError(
+            f"with resolution {resolution} a window of {window} bases has {nbins} bins, but the "
+            f"array's position axis has length {length} (expected {nbins}, or 1 to repeat one "
+            "value over the window)")
+    return resolution, nbins
+
+
+def _genome_sizes(gindexer: GenomicIndexer, genomesize: Any) -> dict[str, int]:
+    """Chromosome lengths of the indexer's chromosomes: from ``genomesize`` or, without
+    it, the largest window end (flank included) on each chromosome."""
+    from genozarr.genome import chrom_sizes
+
+    chrs, _, ends, _ = gindexer.as_arrays()
+    chroms = list(dict.fromkeys(chrs.astype(str).tolist()))
+    if genomesize is not None:
+        given = chrom_sizes(genomesize)
+        missing = [c for c in chroms if c not in given]
+        if missing:
+            raise ChromosomeNotFoundError(
+                f"genomesize has no length for chromosome(s) {missing[:5]} of the indexer; it "
+                f"has {list(given)[:8]}")
+        return {c: int(given[c]) for c in chroms}
+    chr_str = chrs.astype(str)
+    return {c: int(ends[chr_str == c].max()) for c in chroms}
+
+
+def _partial_rows(x: np.ndarray, minus: np.ndarray, nbins: int) -> np.ndarray:
+    """Rows in genomic orientation (minus-strand windows flipped), broadcast to ``nbins``."""
+    if x.shape[1] != nbins:
+        x = np.broadcast_to(x, (x.shape[0], nbins) + x.shape[2:])
+    rows = np.array(x, copy=True)
+    if minus.any():
+        rows[minus] = rows[minus][:, ::-1, ::-1]
+    return rows
+
+
+def _whole_genome_arrays(x: np.ndarray, gindexer: GenomicIndexer, minus: np.ndarray,
+                         nbins: int, resolution: int, sizes: dict[str, int], dtype: np.dtype,
+                         padding_value: float) -> dict[str, np.ndarray]:
+    """Scatter windows into per-chromosome arrays at ``resolution`` (padding elsewhere)."""
+    from genozarr.store.layout import array_name
+
+    chrs, wstarts, _, _ = gindexer.as_arrays()
+    chr_str = chrs.astype(str)
+    bad = np.flatnonzero(wstarts % resolution)
+    if len(bad):
+        region = gindexer[int(bad[0])]
+        raise RegionError(
+            f"window {region.chrom}:{region.start}-{region.end} (flank included) starts at a "
+            f"position not divisible by resolution {resolution}; with store_whole_genome=True "
+            "every window start must be a multiple of the resolution. Trim the regions "
+            "(genozarr.trim_regions), pass a smaller resolution that divides the starts (a "
+            "length-1 position axis is then repeated over the window), or use "
+            "store_whole_genome=False")
+    # bins holding data: a partial last window of a region ends at its end + flank
+    data_bins = np.minimum(-(-(gindexer.ends + gindexer.flank - wstarts) // resolution), nbins)
+    out: dict[str, np.ndarray] = {}
+    offsets = np.arange(nbins)
+    for chrom, size in sizes.items():
+        n_chrom_bins = -(-size // resolution)
+        arr = np.full((n_chrom_bins, x.shape[2], x.shape[3]), padding_value, dtype=dtype)
+        sel = np.flatnonzero(chr_str == chrom)
+        if len(sel):
+            win = x[sel]
+            if win.shape[1] != nbins:
+                win = np.broadcast_to(win, (len(sel), nbins) + win.shape[2:])
+            win = np.array(win, dtype=dtype, copy=True)
+            m = minus[sel]
+            if m.any():
+                win[m] = win[m][:, ::-1, ::-1]
+            bins = (wstarts[sel] // resolution)[:, None] + offsets
+            valid = (offsets < data_bins[sel][:, None]) & (bins >= 0) & (bins < n_chrom_bins)
+            target = bins[valid]
+            values = win[valid]
+            arr[target] = values
+            if len(target) != len(np.unique(target)):
+                # overlapping windows: accepted only where they agree
+                stored = arr[target]
+                same = stored == values
+                if dtype.kind == "f":
+                    same |= np.isnan(stored) & np.isnan(values)
+                if not np.all(same):
+                    k = int(np.flatnonzero(~same.reshape(len(target), -1).all(axis=1))[0])
+                    pos = int(target[k]) * resolution
+                    raise ArgumentError(
+                        f"windows overlap with different values at {chrom}:{pos}-"
+                        f"{pos + resolution}; a whole-genome store holds one value per bin. "
+                        "Use store_whole_genome=False (one row per window) for overlapping "
+                        "windows (stepsize < binsize or flank > 0)")
+        out[array_name(chrom)] = arr
+    return out
+
+
+def _write_store(meta: Any, arrays: dict[str, np.ndarray], table: dict[str, np.ndarray] | None,
+                 storage: str, path: str | None,
+                 storage_options: dict[str, Any] | None) -> Store:
+    """Hold ``arrays`` in memory, or write them to a zarr store at ``path`` and open it."""
+    from genozarr.ingest import chunk_length
+    from genozarr.store.backend import MemoryBackend, SparseBackend, ZarrBackend
+    from genozarr.store.handle import Store
+    from genozarr.store.layout import DATA, REGION_COORDS, position_dim
+    from genozarr.store.write import ArraySpec, StoreWriter
+
+    if path is None:
+        backend = SparseBackend(arrays) if storage == "sparse" else MemoryBackend(arrays)
+        return Store(meta, backend, None, table)
+    n_s, n_c = len(meta.strands), len(meta.conditions)
+    coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        "strand": (("strand",), np.array(meta.strands, dtype=object)),
+        "condition": (("condition",), np.array(meta.conditions, dtype=object)),
+    }
+    specs: dict[str, ArraySpec] = {}
+    for name, arr in arrays.items():
+        clen = chunk_length(int(np.prod(arr.shape[1:])) * arr.dtype.itemsize, arr.shape[0])
+        if name == DATA:
+            specs[name] = ArraySpec(arr.shape, (clen,) + arr.shape[1:], meta.dtype,
+                                    ("region", "position", "strand", "condition"),
+                                    meta.pad_value, " ".join(REGION_COORDS))
+        else:
+            specs[name] = ArraySpec(arr.shape, (clen, n_s, n_c), meta.dtype,
+                                    (position_dim(name), "strand", "condition"), meta.pad_value)
+    if table is not None:
+        for key, col in zip(REGION_COORDS, ("chrom", "start", "end", "strand")):
+            coords[key] = (("region",), table[col])
+    writer = StoreWriter(path, meta, specs, coords, storage_options)
+    try:
+        for name, arr in arrays.items():
+            clen = specs[name].chunks[0]
+            for r0 in range(0, arr.shape[0], clen):
+                writer.write(name, r0, arr[r0:r0 + clen])
+        final = writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    store = Store(meta, ZarrBackend(final, storage_options), final, table)
+    return store.to_backend(storage)
+
+
+def cover_from_array(
+    cls: type[Cover], name: str, array: Any, gindexer: GenomicIndexer,
+    genomesize: Any = None, conditions: Sequence[str] | None = None,
+    resolution: int | None = None, storage: str = "ndarray", channel_last: bool = True,
+    store_whole_genome: bool = False, padding_value: float = 0.0,
+    store: str | os.PathLike | None = None, cache: bool = False, *, overwrite: bool = False,
+    dtype: Any = None, storage_options: dict[str, Any] | None = None,
+) -> Cover:
+    """A :class:`~genozarr.dataset.Cover` holding predictions for the windows of an indexer.
+
+    ``cover[i]`` returns ``array[i]`` (in the layout given by ``channel_last``), whatever
+    the strand of window ``i``: values are stored in genomic orientation and minus-strand
+    windows are flipped back on read, as for every Cover.
+
+    Parameters
+    ----------
+    cls
+        The Cover class (or a subclass) to build.
+    name
+        Dataset name (names the store directory and exported files).
+    array
+        Predictions, one entry per window of ``gindexer``: ``(n, length, strand,
+        condition)``, or ``(n, length, condition)`` (one strand), or ``(n, condition)``
+        (one value per window). With ``channel_last=False`` the condition axis is second:
+        ``(n, condition, length, strand)``. ``strand`` is 1 or 2 (``'+'``, ``'-'``); Janggu
+        summed two strands into one, genozarr keeps both.
+    gindexer
+        The windows the predictions were made for, e.g. ``dataset.gindexer`` of the
+        model's input.
+    genomesize
+        Chromosome lengths (dict or file). Without it they are inferred as the largest
+        window end (flank included) on each chromosome: enough for the windows, but a
+        BigWig exported from such a Cover declares chromosomes that short.
+    conditions
+        Condition names; default ``Cond_0, Cond_1, ...`` (as Janggu).
+    resolution
+        Bases per value. Default: ``(binsize + 2 * flank) // length``, so a length-1
+        position axis gives one value per window (resolution = window length). When
+        given, the position axis must have ``(binsize + 2 * flank) // resolution`` entries,
+        or 1 (the value is repeated over the window's bins). Windows of different lengths
+        (an indexer with ``binsize=None``) take one value each and store
+        ``resolution=None``.
+    storage
+        'ndarray', 'sparse' or 'zarr' ('hdf5' maps to 'zarr').
+    channel_last
+        Whether the condition axis is the last (True) or the second (False) one.
+    store_whole_genome
+        Scatter the windows into one array per chromosome (``resolution`` bins, positions
+        not covered by a window hold ``padding_value``) instead of keeping one row per
+        window. Window starts (minus flank) must be multiples of the resolution;
+        overlapping windows must agree where they overlap. Only the bins of a window that
+        lie on the chromosome, and before the end (+ flank) of a partial last window of a
+        region, are kept: the rest reads back as ``padding_value``.
+    padding_value
+        Value of positions without data (whole-genome layout, flanks past a chromosome
+        end).
+    store
+        Path or URL of a zarr store to write (default for 'zarr' or ``cache=True``: under
+        the output directory, ``datasets/<name>/``).
+    cache
+        Reuse a store built earlier from the same array content, windows and arguments.
+    overwrite
+        Rebuild a cached store.
+    dtype
+        Stored dtype; default the array's (integer arrays become float64 when
+        ``padding_value`` is not an integer).
+    storage_options
+        fsspec options for a remote ``store``.
+
+    Returns
+    -------
+    Cover
+
+    Raises
+    ------
+    ArgumentError
+        For shapes that do not match the indexer or the resolution, or windows that overlap
+        with different values in the whole-genome layout.
+    RegionError
+        For window starts that are not multiples of the resolution (whole-genome layout).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from genozarr import Cover, GenomicIndexer
+    >>> roi = pd.DataFrame({"chrom": ["chr1"] * 2, "start": [0, 400], "end": [200, 600],
+    ...                     "strand": ["+", "-"]})
+    >>> gi = GenomicIndexer.create_from_file(roi, binsize=200, stepsize=200)
+    >>> pred = np.arange(8, dtype="float32").reshape(2, 4, 1)   # 4 bins of 50 bp
+    >>> cover = Cover.create_from_array("pred", pred, gi, conditions=["score"])
+    >>> cover.shape, cover.garray.meta.resolution
+    ((2, 4, 1, 1), 50)
+    >>> cover[1][:, 0, 0]
+    array([4., 5., 6., 7.], dtype=float32)
+    >>> cover["chr1", 400, 600][::50, 0, 0]  # genomic orientation: the minus window reversed
+    array([7., 6., 5., 4.], dtype=float32)
+    """
+    from genozarr.config import output_dir
+    from genozarr.store.backend import normalise_storage
+    from genozarr.store.cache import cache_key
+    from genozarr.store.handle import load_store
+    from genozarr.store.layout import DATA, StoreMeta
+    from genozarr.store.open import read_marker
+
+    name = _check_name(name)
+    if not isinstance(gindexer, GenomicIndexer):
+        raise ArgumentError(f"gindexer must be a GenomicIndexer, got {type(gindexer).__name__}")
+    storage = normalise_storage(storage)
+    x = prepare_array(array, len(gindexer), channel_last)
+    n_strands, n_conditions = x.shape[2], x.shape[3]
+    if conditions is None:
+        conds = [f"Cond_{i}" for i in range(n_conditions)]
+    else:
+        conds = [str(c) for c in ([conditions] if isinstance(conditions, str) else conditions)]
+        if len(conds) != n_conditions:
+            raise ArgumentError(
+                f"conditions has {len(conds)} names for {n_conditions} conditions in the array "
+                f"(condition axis of length {n_conditions}): {conds}")
+        if len(set(conds)) != len(conds):
+            raise ArgumentError(f"condition names must be unique, got {conds}")
+    strands = ["."] if n_strands == 1 else ["+", "-"]
+    res, nbins = _resolve_resolution(gindexer, x.shape[1], resolution)
+    if store_whole_genome and res is None:
+        raise ArgumentError(
+            "store_whole_genome=True needs windows of one length (an indexer with a binsize); "
+            "windows of different lengths can only be stored with store_whole_genome=False")
+    pad = float(padding_value)
+    store_dtype = _store_dtype(x, dtype, pad)
+    sizes = _genome_sizes(gindexer, genomesize)
+    minus = gindexer.strand.astype(str) == "-"
+    meta = StoreMeta(
+        name=name, kind="coverage", layout="whole_genome" if store_whole_genome else "partial",
+        resolution=res, binsize=gindexer.binsize, stepsize=gindexer.stepsize,
+        flank=gindexer.flank, dtype=str(store_dtype), conditions=conds, strands=strands,
+        chroms=sizes, sources=[], pad_value=pad,
+        extra={"args": {"source": "array", "padding_value": pad}},
+    )
+    # where the store goes, and whether a cached one can be reused
+    path = None
+    key = None
+    if cache or storage == "zarr" or store is not None:
+        chrs, starts, ends, wstrands = gindexer.as_arrays()
+        key = cache_key([], {"chrom": chrs, "start": starts, "end": ends, "strand": wstrands},
+                        {"source": "array", "array": np.ascontiguousarray(x),
+                         "resolution": res, "whole_genome": bool(store_whole_genome),
+                         "conditions": conds, "chroms": sizes, "padding_value": pad,
+                         "dtype": str(store_dtype), "binsize": gindexer.binsize,
+                         "flank": gindexer.flank})
+        meta.cache_key = key
+        if store is not None:
+            path = str(store)
+        else:
+            leaf = f"{key[:20]}.zarr" if cache else "store.zarr"
+            path = str(output_dir() / "datasets" / name / leaf)
+    built = None
+    if cache and not overwrite and path is not None:
+        marker = read_marker(path, storage_options)
+        if marker is not None and marker.get("cache_key") == key:
+            log.info("%s: reusing cached store %s", name, path)
+            built = load_store(path, storage, storage_options)
+    if built is None:
+        table = None
+        if store_whole_genome:
+            assert res is not None
+            arrays = _whole_genome_arrays(x, gindexer, minus, nbins, res, sizes, store_dtype, pad)
+        else:
+            chrs, starts, ends, wstrands = gindexer.as_arrays()
+            table = {"chrom": chrs.astype(str).astype(object), "start": starts, "end": ends,
+                     "strand": wstrands.astype(str).astype(object)}
+            arrays = {DATA: _partial_rows(x.astype(store_dtype, copy=False), minus, nbins)}
+        built = _write_store(meta, arrays, table, storage, path, storage_options)
+        log.info("%s: %d windows, resolution %s, %s layout, %s storage", name, len(gindexer),
+                 res, meta.layout, storage)
+    return cls(name, gindexer, built, channel_last=channel_last)
