@@ -1,0 +1,890 @@
+"""The ``genozarr`` command line.
+
+Commands (``genozarr COMMAND --help`` for each):
+
+``demo``
+    Build stores from the bundled sample data and print a summary of each.
+``build SPEC``
+    Build stores from a TOML or YAML spec (below): genozarr without writing Python.
+``info STORE``
+    Summarise a store: dims, conditions, chunks, dtype, codec, size on disk, compression
+    ratio, cache key, format version (``--json`` for scripts, ``--stats`` for values).
+``export STORE OUTDIR``
+    A coverage store to one BigWig (or bedGraph-like BED) file per condition.
+``plot STORE CHROM START END -o out.png``
+    A genome-browser-like PNG of a region (:func:`genozarr.plot.plot_genome_track`).
+``trim ROI OUT --resolution R``
+    Trim region starts up and ends down to multiples of R (Janggu's ``janggu-trim``).
+
+**Build spec.** A TOML (``.toml``) or YAML (``.yaml``/``.yml``) file describes one
+dataset with top-level keys, or several under ``datasets`` (a list of tables; keys given
+at the top level are defaults for every entry)::
+
+    # spec.toml
+    roi = "regions.bed"          # shared by the datasets below
+    binsize = 1000
+
+    [[datasets]]
+    name = "signal"
+    kind = "bigwig"              # bigwig | bam | bed | refgenome | seq
+    files = ["a.bw", "b.bw"]
+    resolution = 50
+    normalizer = "zscore"
+    store = "stores/signal.zarr"
+
+    [[datasets]]
+    name = "dna"
+    kind = "refgenome"
+    files = "genome.fa"
+
+Keys: ``name`` and ``kind`` (required), ``files`` (one path or a list: the BigWig, BAM,
+BED or FASTA files), ``store`` (destination: a directory or fsspec URL; default
+``--out/<name>.zarr``, else the output root), and every keyword argument of the matching
+constructor (:meth:`~genozarr.dataset.Cover.create_from_bigwig`,
+:meth:`~genozarr.dataset.Cover.create_from_bam`,
+:meth:`~genozarr.dataset.Cover.create_from_bed`,
+:meth:`~genozarr.dataset.Bioseq.create_from_refgenome`,
+:meth:`~genozarr.dataset.Bioseq.create_from_seq`), e.g. ``roi``, ``binsize``,
+``stepsize``, ``flank``, ``resolution``, ``normalizer``, ``storage`` (default ``'zarr'``),
+``store_whole_genome``, ``genomesize``, ``conditions``, ``collapser``, ``mode``,
+``stranded``, ``min_mapq``, ``order``. Relative paths (``files``, ``roi``,
+``genomesize``, ``store``) are relative to the spec file. An unknown key is an error that
+lists the valid ones.
+
+Errors in the input (missing files, bad regions, bad specs) print one line,
+``genozarr: error: ...``, to stderr and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import typer
+
+from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from genozarr.dataset import Dataset
+
+__all__ = ["app", "main", "open_dataset", "store_summary", "load_spec", "build_from_spec",
+           "SPEC_KINDS"]
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="genozarr",
+    help="Genomics files (FASTA, BAM, BigWig, BED) to chunked zarr stores for deep learning.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+#: Spec ``kind`` -> (class name, constructor, name of its file argument).
+SPEC_KINDS: dict[str, tuple[str, str, str]] = {
+    "bigwig": ("Cover", "create_from_bigwig", "bigwigfiles"),
+    "bam": ("Cover", "create_from_bam", "bamfiles"),
+    "bed": ("Cover", "create_from_bed", "bedfiles"),
+    "refgenome": ("Bioseq", "create_from_refgenome", "refgenome"),
+    "seq": ("Bioseq", "create_from_seq", "fastafile"),
+}
+_PATH_KEYS = ("files", "roi", "genomesize", "store")
+_HANDLER_FLAG = "_genozarr_cli_handler"
+
+
+# ---------------------------------------------------------------------------- helpers
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False,
+                   width=None if sys.stdout.isatty() else 120)
+
+
+@contextmanager
+def _clean_errors() -> Iterator[None]:
+    """Turn input errors (GenozarrError, and OSError such as a missing file or a
+    permission problem) into one line on stderr and exit status 1."""
+    try:
+        yield
+    except (GenozarrError, OSError) as e:
+        message = " ".join(str(e).split()) or type(e).__name__
+        typer.echo(f"genozarr: error: {message}", err=True)
+        log.debug("error details", exc_info=True)
+        raise typer.Exit(1) from None
+
+
+def _command(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Register ``func`` as a command whose input errors exit cleanly."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _clean_errors():
+            return func(*args, **kwargs)
+
+    return app.command()(wrapper)
+
+
+def _need_file(path: str | os.PathLike, what: str) -> str:
+    text = str(path)
+    if "://" not in text and not Path(text).exists():
+        raise InputFileError(f"{what} {text} does not exist")
+    return text
+
+
+def _is_remote(path: str | os.PathLike) -> bool:
+    from genozarr.store.open import is_remote
+
+    return is_remote(path)
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------- stores
+def open_dataset(path: str | os.PathLike, storage: str = "zarr",
+                 storage_options: dict[str, Any] | None = None) -> Dataset:
+    """Open a store written by genozarr as a :class:`Cover` or :class:`Bioseq`.
+
+    Parameters
+    ----------
+    path
+        Store directory or fsspec URL.
+    storage
+        'zarr' reads from the store on access; 'ndarray' or 'sparse' load it into memory.
+    storage_options
+        fsspec options for remote stores.
+
+    Returns
+    -------
+    Dataset
+        A partial-layout store gives its stored windows; a whole-genome store gives
+        windows tiling every chromosome (``resolution * 65536`` bases, or the longest
+        chromosome if shorter). Normalizers are not part of a store and are not applied.
+        Bioseq stores open with ``order=1``.
+    """
+    from genozarr.dataset import Bioseq, Cover
+    from genozarr.regions import GenomicIndexer
+    from genozarr.store.handle import load_store
+
+    store = load_store(path, storage, storage_options)
+    meta = store.meta
+    if store.whole_genome:
+        res = int(meta.resolution or 1)
+        sizes = {str(c): int(v) for c, v in meta.chroms.items() if v}
+        longest = -(-max(sizes.values()) // res) * res
+        gi = GenomicIndexer.create_from_genome(sizes, min(res * 65536, longest))
+    else:
+        t = store.region_table
+        assert t is not None
+        flank = int(meta.flank)
+        gi = GenomicIndexer(t["chrom"].astype(str), np.asarray(t["start"]) + flank,
+                            np.asarray(t["end"]) - flank, t["strand"].astype(str),
+                            meta.binsize, meta.stepsize, flank)
+    if meta.kind == "sequence":
+        return Bioseq(meta.name, gi, store, order=1, seqtype=meta.seqtype or "dna")
+    return Cover(meta.name, gi, store)
+
+
+def _codec_text(arr: Any) -> str:
+    parts = []
+    for codec in tuple(getattr(arr, "filters", ())) + tuple(getattr(arr, "compressors", ())):
+        cname = getattr(codec, "cname", None)
+        if cname is not None:
+            shuffle = getattr(getattr(codec, "shuffle", None), "value", "")
+            parts.append(f"blosc/{getattr(cname, 'value', cname)} level "
+                         f"{getattr(codec, 'clevel', '?')} {shuffle}".strip())
+        else:
+            parts.append(type(codec).__name__)
+    return ", ".join(parts) or "none"
+
+
+def _disk_bytes(path: str, storage_options: dict[str, Any] | None = None) -> int:
+    """Total size of the files under a store (apparent sizes, as ``du -sb`` of the files)."""
+    if _is_remote(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
+        return int(fs.du(root, total=True))
+    text = path[len("file://"):] if path.startswith("file://") else path
+    total = 0
+    for dirpath, _, files in os.walk(text):
+        for f in files:
+            total += os.path.getsize(os.path.join(dirpath, f))
+    return total
+
+
+def _stats(store_path: str, kind: str) -> dict[str, Any]:
+    """Per-condition statistics computed over the whole store with dask."""
+    import dask
+
+    from genozarr.store.open import open_store
+
+    ds = open_store(store_path)
+    names = [v for v in ds.data_vars]
+    conds = [str(c) for c in ds["condition"].values]
+    if kind == "sequence":
+        counts = np.zeros(256, dtype=np.int64)
+        for v in names:
+            arr = ds[v].data
+            counts += np.asarray(dask.compute(arr.map_blocks(
+                lambda b: np.bincount(b.ravel(), minlength=256)[None],
+                dtype=np.int64, chunks=(1, 256), drop_axis=list(range(1, arr.ndim)),
+                new_axis=None).sum(axis=0))[0])
+        return {"code_counts": counts}
+    sums, sq, maxs, nonzero, n = [], [], [], [], 0
+    for v in names:
+        arr = ds[v].data.astype("float64")
+        axes = tuple(range(arr.ndim - 1))
+        s, m, nz = dask.compute(np.nansum(arr, axis=axes), np.nanmax(arr, axis=axes),
+                                (arr != 0).sum(axis=axes))
+        sums.append(s)
+        maxs.append(m)
+        nonzero.append(nz)
+        n += int(np.prod(arr.shape[:-1]))
+    total = np.sum(sums, axis=0)
+    return {
+        "mean": {c: float(x) / max(n, 1) for c, x in zip(conds, total)},
+        "max": {c: float(x) for c, x in zip(conds, np.max(maxs, axis=0))},
+        "nonzero_fraction": {c: float(x) / max(n, 1)
+                             for c, x in zip(conds, np.sum(nonzero, axis=0))},
+    }
+
+
+def store_summary(path: str | os.PathLike, *, stats: bool = False,
+                  storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Describe a store: layout, dims, chunks, codec, sizes and (optionally) statistics.
+
+    Parameters
+    ----------
+    path
+        Store directory or fsspec URL.
+    stats
+        Also compute per-condition statistics (reads every chunk): ``mean``, ``max``,
+        ``nonzero_fraction`` for coverage (over all stored bins, strands pooled);
+        ``base_fraction`` (A, C, G, T, N) and ``gc_fraction`` for sequence.
+    storage_options
+        fsspec options for remote stores.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable; ``arrays`` maps each data array to its ``shape``, ``dims``,
+        ``chunks``, ``dtype``, ``codec``, ``decoded_bytes`` and ``stored_bytes``;
+        ``disk_bytes`` is the size of every file of the store and ``compression_ratio``
+        the data arrays' decoded bytes over their stored bytes.
+    """
+    from genozarr.store.layout import DATA, array_name
+    from genozarr.store.open import open_group, read_meta
+
+    path = str(path)
+    meta = read_meta(path, storage_options)
+    group = open_group(path, "r", storage_options)
+    names = [array_name(c) for c in meta.chroms] if meta.layout == "whole_genome" else [DATA]
+    arrays: dict[str, Any] = {}
+    for name in names:
+        arr = group[name]
+        arrays[name] = {
+            "shape": list(arr.shape), "dims": list(arr.metadata.dimension_names or ()),
+            "chunks": list(arr.chunks), "dtype": str(arr.dtype), "codec": _codec_text(arr),
+            "decoded_bytes": int(arr.nbytes), "stored_bytes": int(arr.nbytes_stored()),
+        }
+    decoded = sum(a["decoded_bytes"] for a in arrays.values())
+    stored = sum(a["stored_bytes"] for a in arrays.values())
+    out: dict[str, Any] = {
+        "store": path, "name": meta.name, "kind": meta.kind, "layout": meta.layout,
+        "dims": (["region", "position", "strand", "condition"] if meta.layout == "partial"
+                 else ["position", "strand", "condition"]),
+        "n_regions": arrays[DATA]["shape"][0] if meta.layout == "partial" else None,
+        "conditions": list(meta.conditions), "strands": list(meta.strands),
+        "chroms": dict(meta.chroms), "resolution": meta.resolution, "binsize": meta.binsize,
+        "stepsize": meta.stepsize, "flank": meta.flank, "dtype": meta.dtype,
+        "seqtype": meta.seqtype, "sources": list(meta.sources), "cache_key": meta.cache_key,
+        "format_version": meta.format_version, "arrays": arrays,
+        "decoded_bytes": decoded, "stored_bytes": stored,
+        "disk_bytes": _disk_bytes(path, storage_options),
+        "compression_ratio": decoded / stored if stored else None,
+    }
+    if stats:
+        st = _stats(path, meta.kind)
+        if meta.kind == "sequence":
+            counts = st["code_counts"]
+            letters = "ACGT" if (meta.seqtype or "dna") == "dna" else None
+            if letters:
+                total = int(counts.sum()) or 1
+                frac = {b: int(counts[i]) / total for i, b in enumerate(letters)}
+                frac["N"] = int(counts[4:].sum()) / total
+                acgt = int(counts[:4].sum()) or 1
+                out["stats"] = {"base_fraction": frac,
+                                "gc_fraction": int(counts[1] + counts[2]) / acgt}
+            else:
+                out["stats"] = {"code_counts": {int(i): int(c) for i, c in
+                                                enumerate(counts) if c}}
+        else:
+            out["stats"] = st
+    return out
+
+
+def _shape_text(s: dict[str, Any]) -> str:
+    arrays = s["arrays"]
+    if s["layout"] == "partial":
+        return "x".join(map(str, arrays["data"]["shape"]))
+    shapes = [a["shape"] for a in arrays.values()]
+    total = sum(sh[0] for sh in shapes)
+    return f"{total}x{shapes[0][1]}x{shapes[0][2]} ({len(shapes)} chroms)"
+
+
+def _stats_lines(s: dict[str, Any]) -> list[str]:
+    st = s.get("stats")
+    if not st:
+        return []
+    if "base_fraction" in st:
+        bf = st["base_fraction"]
+        return [f"GC {st['gc_fraction']:.1%}, N {bf['N']:.1%} ("
+                + ", ".join(f"{b} {bf[b]:.1%}" for b in "ACGT") + ")"]
+    if "mean" not in st:
+        return [f"codes: {st.get('code_counts')}"]
+    return [f"{c}: mean {st['mean'][c]:.4g}, max {st['max'][c]:.4g}, "
+            f"nonzero {st['nonzero_fraction'][c]:.1%}" for c in s["conditions"]]
+
+
+def _stats_text(s: dict[str, Any]) -> str:
+    return "\n".join(_stats_lines(s))
+
+
+def _print_summaries(console: Console, summaries: list[dict[str, Any]], title: str) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("store", "kind", "layout", "shape", "chunks", "conditions", "on disk",
+                "ratio"):
+        table.add_column(col, overflow="fold", no_wrap=col != "conditions")
+    for s in summaries:
+        first = next(iter(s["arrays"].values()))
+        ratio = s["compression_ratio"]
+        table.add_row(s["name"], s["kind"], s["layout"].replace("_", " "), _shape_text(s),
+                      "x".join(map(str, first["chunks"])), ", ".join(s["conditions"]),
+                      _human(s["disk_bytes"]), f"{ratio:.1f}x" if ratio else "-")
+    console.print(table)
+    if any(s.get("stats") for s in summaries):
+        st = Table(title="statistics (over every stored bin)", title_justify="left",
+                   box=box.SIMPLE_HEAD, show_header=False)
+        st.add_column("store", style="bold")
+        st.add_column("statistics")
+        for s in summaries:
+            st.add_row(s["name"], _stats_text(s))
+        console.print(st)
+    for s in summaries:
+        console.print(f"{s['name']}: {s['store']}  dims ({', '.join(s['dims'])})")
+
+
+# ---------------------------------------------------------------------------- callback
+def _print_version(value: bool) -> None:
+    if value:
+        from genozarr import __version__
+
+        typer.echo(f"genozarr {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="Log progress (-v) or debug details (-vv).")] = 0,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
+                                          callback=_print_version, is_eager=True)] = False,
+) -> None:
+    """genozarr: genomics files to chunked, compressed zarr stores for deep learning."""
+    _setup_logging(verbose)
+
+
+def _setup_logging(verbose: int) -> None:
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("genozarr")
+    for h in list(logger.handlers):
+        if getattr(h, _HANDLER_FLAG, False):
+            logger.removeHandler(h)
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = RichHandler(console=_console(stderr=True), show_path=False, show_time=False)
+    setattr(handler, _HANDLER_FLAG, True)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+# ---------------------------------------------------------------------------- demo
+def _demo_specs(out: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    from genozarr.resources import resource_path as rp
+
+    roi, sizes = rp("roi"), rp("chrom_sizes")
+    return [
+        ("dna", "refgenome", dict(refgenome=rp("fasta"), roi=roi, binsize=1000)),
+        ("reads", "bam", dict(bamfiles=rp("bam"), roi=roi, binsize=1000, resolution=50,
+                              stranded=True)),
+        ("signal", "bigwig", dict(bigwigfiles=[rp("bigwig_a"), rp("bigwig_b")], roi=None,
+                                  genomesize=sizes, binsize=1000, resolution=10,
+                                  store_whole_genome=True)),
+        ("peaks", "bed", dict(bedfiles=rp("peaks"), roi=roi, genomesize=sizes, binsize=1000,
+                              resolution=10, mode="score")),
+    ]
+
+
+@_command
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the stores.")]
+    = Path("genozarr_demo"),
+    plot: Annotated[bool, typer.Option(help="Also write region.png, a plot of chr1:1000-6000.")]
+    = True,
+) -> None:
+    """Build stores from the bundled sample data and print a summary of each.
+
+    Builds four zarr stores under OUT from the files in genozarr/resources: one-hot DNA
+    (dna.zarr, 40 windows of 1 kb), stranded 5' read counts of sample.bam in 50 bp bins
+    (reads.zarr), two BigWig signals over the whole genome in 10 bp bins (signal.zarr),
+    and BED peak scores (peaks.zarr). Rebuilds them on every run.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from genozarr import Bioseq, Cover
+    from genozarr.config import set_options
+
+    out.mkdir(parents=True, exist_ok=True)
+    specs = _demo_specs(out)
+    datasets = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=_console(stderr=True), transient=True) as progress, \
+            set_options(progress=False):
+        task = progress.add_task("building stores", total=len(specs))
+        for name, kind, kwargs in specs:
+            progress.update(task, description=f"building {name}")
+            cls_name, ctor, _ = SPEC_KINDS[kind]
+            cls = Bioseq if cls_name == "Bioseq" else Cover
+            datasets[name] = getattr(cls, ctor)(name, storage="zarr",
+                                                store=str(out / f"{name}.zarr"), **kwargs)
+            log.info("built %s: %s", name, datasets[name])
+            progress.advance(task)
+        progress.update(task, description="summarising")
+        summaries = [store_summary(str(out / f"{name}.zarr"), stats=True) for name in datasets]
+    console = _console()
+    _print_summaries(console, summaries, f"genozarr demo: {len(summaries)} stores in {out}")
+    if plot:
+        from genozarr.plot import plot_genome_track
+
+        fig = plot_genome_track({n: datasets[n] for n in ("signal", "reads", "peaks", "dna")},
+                                "chr1", 1000, 6000, plottypes={"peaks": "heatmap"})
+        fig.savefig(out / "region.png", dpi=110)
+        console.print(f"plot of chr1:1,000-6,000: {out / 'region.png'}")
+    console.print(f"next: genozarr info {out / 'signal.zarr'}  |  "
+                  f"genozarr plot {out / 'signal.zarr'} chr1 0 30000 -o signal.png")
+
+
+# ---------------------------------------------------------------------------- build
+def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read and validate a build spec (TOML or YAML); see the module documentation.
+
+    Parameters
+    ----------
+    path
+        The spec file.
+
+    Returns
+    -------
+    list of dict
+        One entry per dataset: ``name``, ``kind``, ``files`` and constructor keywords,
+        with relative paths made absolute (relative to the spec's directory) and
+        ``storage`` defaulting to ``'zarr'``.
+
+    Raises
+    ------
+    InputFileError
+        If the spec file does not exist.
+    MalformedFileError
+        If it cannot be parsed.
+    ArgumentError
+        For a missing ``name``/``kind``, an unknown ``kind`` or an unknown key.
+    """
+    import tomllib
+
+    import yaml
+
+    path = Path(_need_file(path, "spec"))
+    text = path.read_text()
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            raw = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            raw = yaml.safe_load(text)
+        else:
+            try:
+                raw = tomllib.loads(text)
+            except tomllib.TOMLDecodeError:
+                raw = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        raise MalformedFileError(f"{path}: cannot parse the spec: {e}") from e
+    if not isinstance(raw, dict):
+        raise MalformedFileError(f"{path}: a spec must be a table/mapping of keys, got "
+                                 f"{type(raw).__name__}")
+    entries = raw.pop("datasets", None)
+    if entries is None:
+        entries = [{}]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries) \
+            or not entries:
+        raise ArgumentError(f"{path}: 'datasets' must be a non-empty list of tables")
+    out = []
+    for i, entry in enumerate(entries):
+        spec = {**raw, **entry}
+        where = f"{path}: dataset {spec.get('name', i)!r}"
+        for key in ("name", "kind"):
+            if key not in spec:
+                raise ArgumentError(f"{where}: missing key {key!r}")
+        kind = str(spec["kind"]).lower()
+        if kind not in SPEC_KINDS:
+            raise ArgumentError(f"{where}: unknown kind {spec['kind']!r}; valid kinds: "
+                                f"{', '.join(SPEC_KINDS)}")
+        spec["kind"] = kind
+        valid = _valid_keys(kind)
+        unknown = [k for k in spec if k not in valid]
+        if unknown:
+            hints = []
+            for k in unknown:
+                close = difflib.get_close_matches(k, valid, n=1)
+                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ArgumentError(f"{where}: unknown key(s) {', '.join(hints)} for kind "
+                                f"{kind!r}; valid keys: {', '.join(sorted(valid))}")
+        if "files" not in spec:
+            raise ArgumentError(f"{where}: missing key 'files' (the input file or files)")
+        for key in _PATH_KEYS:
+            if key in spec and spec[key] is not None:
+                spec[key] = _resolve(spec[key], path.parent, key)
+        # every input must exist before anything is built
+        inputs = spec["files"] if isinstance(spec["files"], list) else [spec["files"]]
+        for f in inputs:
+            _need_file(f, f"{where}: input file")
+        for key in ("roi", "genomesize"):
+            if isinstance(spec.get(key), str):
+                _need_file(spec[key], f"{where}: {key}")
+        spec.setdefault("storage", "zarr")
+        out.append(spec)
+    names = [s["name"] for s in out]
+    if len(set(names)) != len(names):
+        raise ArgumentError(f"{path}: dataset names must be unique, got {names}")
+    return out
+
+
+def _valid_keys(kind: str) -> list[str]:
+    from genozarr import dataset
+
+    cls_name, ctor, file_arg = SPEC_KINDS[kind]
+    sig = inspect.signature(getattr(getattr(dataset, cls_name), ctor))
+    keys = [p for p in sig.parameters if p not in ("cls", "name", file_arg)]
+    return ["name", "kind", "files", *keys]
+
+
+def _resolve(value: Any, base: Path, key: str) -> Any:
+    """Paths in a spec are relative to the spec's directory; URLs and mappings stay."""
+    if isinstance(value, list):
+        return [_resolve(v, base, key) for v in value]
+    if not isinstance(value, str) or "://" in value:
+        return value
+    value = os.path.expanduser(value)
+    return value if os.path.isabs(value) else str((base / value).resolve())
+
+
+def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) -> Dataset:
+    """Build one dataset of a spec entry (from :func:`load_spec`).
+
+    Parameters
+    ----------
+    spec
+        A validated spec entry.
+    out
+        Directory for stores without an explicit ``store`` (``<out>/<name>.zarr``).
+
+    Returns
+    -------
+    Dataset
+    """
+    from genozarr import dataset
+
+    spec = dict(spec)
+    cls_name, ctor, file_arg = SPEC_KINDS[spec.pop("kind")]
+    name = spec.pop("name")
+    files = spec.pop("files")
+    if file_arg in ("refgenome",) and isinstance(files, list):
+        if len(files) != 1:
+            raise ArgumentError(f"dataset {name!r}: kind refgenome takes one FASTA file, "
+                                f"got {len(files)}")
+        files = files[0]
+    if "store" not in spec and out is not None and spec.get("storage") == "zarr":
+        spec["store"] = str(Path(out) / f"{name}.zarr")
+    cls = getattr(dataset, cls_name)
+    return getattr(cls, ctor)(name, files, **spec)
+
+
+@_command
+def build(
+    spec: Annotated[Path, typer.Argument(
+        metavar="SPEC", help="TOML or YAML build spec (format above).", show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Directory for stores whose spec has no 'store' key "
+        "(default: the output root, $GENOZARR_OUTPUT).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show ingest progress bars.")] = True,
+    check: Annotated[bool, typer.Option("--check", help="Only validate the spec.")] = False,
+) -> None:
+    """Build stores from a TOML or YAML spec, without writing Python.
+
+    The spec names one dataset with top-level keys, or several as a list `datasets`
+    (top-level keys are defaults for each), e.g. `spec.toml`:
+
+        # spec.toml
+        roi = "regions.bed"
+        binsize = 1000
+        [[datasets]]
+        name = "signal"
+        kind = "bigwig"          # bigwig | bam | bed | refgenome | seq
+        files = ["a.bw", "b.bw"]
+        resolution = 50
+        normalizer = "zscore"
+        store = "stores/signal.zarr"
+
+    Keys: `name`, `kind`, `files`, `store` (destination directory or URL; default
+    OUT/NAME.zarr), and every keyword argument of the matching Cover.create_from_* /
+    Bioseq.create_from_* constructor: roi, binsize, stepsize, flank, resolution,
+    normalizer, storage (default zarr), store_whole_genome, genomesize, conditions,
+    collapser, mode, stranded, min_mapq, order, ... Relative paths are relative to the
+    spec file. Unknown keys are an error that lists the valid ones.
+    """
+    from genozarr.config import set_options
+
+    entries = load_spec(spec)
+    console = _console()
+    if check:
+        for e in entries:
+            console.print(f"{e['name']}: kind {e['kind']}, files {e['files']}")
+        console.print(f"{spec}: {len(entries)} dataset(s), spec is valid")
+        return
+    summaries = []
+    with set_options(progress="auto" if progress else False):
+        for entry in entries:
+            _console(stderr=True).print(f"building {entry['name']} ({entry['kind']})")
+            ds = build_from_spec(entry, out)
+            path = ds.garray.path
+            if path is None:
+                console.print(f"{ds.name}: built in memory ({entry.get('storage')} storage, "
+                              f"shape {ds.shape}); nothing written")
+                continue
+            summaries.append(store_summary(path))
+    if summaries:
+        _print_summaries(console, summaries, f"built {len(summaries)} store(s)")
+
+
+# ---------------------------------------------------------------------------- info
+@_command
+def info(
+    store: Annotated[str, typer.Argument(
+        metavar="STORE", help="Store directory or URL.", show_default=False)],
+    stats: Annotated[bool, typer.Option("--stats", help="Also compute per-condition "
+                                        "statistics (reads the whole store).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Summarise a store: dims, chunks, codec, size on disk, compression ratio.
+
+    Prints the dims, conditions, strands, resolution, chunks, dtype, codec, decoded size,
+    size on disk (all files), compression ratio (decoded bytes / stored bytes of the data
+    arrays), chromosomes, source files, cache key and format version.
+    """
+    s = store_summary(_need_file(store, "store"), stats=stats)
+    if as_json:
+        typer.echo(json.dumps(s, indent=2))
+        return
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title=f"{s['name']} ({s['kind']}, {s['layout']} layout)", show_header=False,
+                  title_justify="left")
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    first = next(iter(s["arrays"].values()))
+    rows = [
+        ("store", s["store"]),
+        ("dims", f"({', '.join(s['dims'])})"),
+        ("shape", _shape_text(s)),
+        ("conditions", ", ".join(s["conditions"])),
+        ("strands", ", ".join(s["strands"])),
+        ("resolution / binsize / flank", f"{s['resolution']} / {s['binsize']} / {s['flank']}"),
+        ("chunks", "x".join(map(str, first["chunks"]))),
+        ("dtype", s["dtype"]),
+        ("codec", first["codec"]),
+        ("decoded size", f"{_human(s['decoded_bytes'])} ({s['decoded_bytes']} bytes)"),
+        ("size on disk", f"{_human(s['disk_bytes'])} ({s['disk_bytes']} bytes)"),
+        ("compression ratio", f"{s['compression_ratio']:.2f}" if s["compression_ratio"]
+         else "-"),
+        ("chromosomes", ", ".join(f"{c}: {n:,}" for c, n in s["chroms"].items())),
+        ("sources", "\n".join(s["sources"]) or "-"),
+        ("cache key", s["cache_key"] or "-"),
+        ("format version", str(s["format_version"])),
+    ]
+    if stats:
+        rows.append(("statistics", _stats_text(s)))
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------- export
+@_command
+def export(
+    store: Annotated[str, typer.Argument(
+        metavar="STORE", help="A coverage store.", show_default=False)],
+    outdir: Annotated[Path, typer.Argument(
+        metavar="OUTDIR", help="Output directory.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", "-f",
+                                     help="bigwig or bed (bedGraph-like).")] = "bigwig",
+    genomesize: Annotated[str | None, typer.Option(
+        help="Chromosome sizes file for the BigWig header (default: the store's).")] = None,
+    overlap: Annotated[str, typer.Option(
+        help="Overlapping windows of a partial store: error or mean.")] = "error",
+) -> None:
+    """Export a coverage store to BigWig (or BED) files, one per condition.
+
+    Files are named OUTDIR/NAME.CONDITION.bigwig (.bed), with .plus/.minus before the
+    suffix for two-strand stores; values are written at the store's resolution.
+    """
+    from genozarr.dataset import Cover
+    from genozarr.io.export import export_to_bed, export_to_bigwig
+
+    fmt = fmt.lower()
+    if fmt not in ("bigwig", "bed"):
+        raise ArgumentError(f"--format must be bigwig or bed, got {fmt!r}")
+    if genomesize is not None:
+        _need_file(genomesize, "genome size file")
+    cover = open_dataset(_need_file(store, "store"))
+    if not isinstance(cover, Cover):
+        raise ArgumentError(f"{store} is a sequence store; only coverage stores export to "
+                            f"{fmt}")
+    if fmt == "bigwig":
+        paths = export_to_bigwig(cover, outdir, genomesize=genomesize, overlap=overlap)
+    else:
+        paths = export_to_bed(cover, outdir, genomesize=genomesize, overlap=overlap)
+    for p in paths:
+        typer.echo(p)
+
+
+# ---------------------------------------------------------------------------- plot
+@_command
+def plot(
+    store: Annotated[str, typer.Argument(
+        metavar="STORE", help="Store to plot.", show_default=False)],
+    chrom: Annotated[str, typer.Argument(
+        metavar="CHROM", help="Chromosome.", show_default=False)],
+    start: Annotated[int, typer.Argument(
+        metavar="START", help="Region start (0-based).", show_default=False)],
+    end: Annotated[int, typer.Argument(
+        metavar="END", help="Region end (exclusive).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")]
+    = Path("genozarr_plot.png"),
+    track: Annotated[list[str] | None, typer.Option(
+        "--track", "-t", help="Another store to plot below (repeatable).")] = None,
+    plottype: Annotated[str | None, typer.Option(
+        help="line, heatmap or seqplot for every track (default by kind).")] = None,
+    stacked: Annotated[bool, typer.Option(help="One panel per condition.")] = False,
+    width: Annotated[float, typer.Option(help="Figure width in inches.")] = 10.0,
+    dpi: Annotated[int, typer.Option(help="Resolution of the PNG.")] = 110,
+) -> None:
+    """Plot a region of one or more stores as a PNG (genome-browser-like panels)."""
+    from genozarr.plot import plot_genome_track
+
+    tracks: dict[str, Any] = {}
+    for path in [store, *(track or [])]:
+        ds = open_dataset(_need_file(path, "store"))
+        label = ds.name if ds.name not in tracks else f"{ds.name} ({path})"
+        tracks[label] = ds
+    fig = plot_genome_track(tracks, chrom, start, end, plottypes=plottype, stacked=stacked)
+    fig.set_figwidth(width)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=dpi)
+    typer.echo(str(output))
+
+
+# ---------------------------------------------------------------------------- trim
+@_command
+def trim(
+    roi: Annotated[str, typer.Argument(
+        metavar="ROI", help="Regions (BED or GFF/GTF).", show_default=False)],
+    out: Annotated[Path, typer.Argument(
+        metavar="OUT", help="Output BED file.", show_default=False)],
+    resolution: Annotated[int, typer.Option("--resolution", "-r", min=1,
+                                            help="Starts and ends become multiples of it.")],
+) -> None:
+    """Trim regions so starts and ends are multiples of a resolution (janggu-trim).
+
+    Starts are rounded up and ends down to multiples of RESOLUTION; regions that vanish
+    are dropped. Writes a 6-column BED (chrom, start, end, name, score, strand).
+    """
+    from genozarr.regions import load_regions, trim_regions
+
+    before = load_regions(_need_file(roi, "regions file"))
+    trimmed = trim_regions(before, resolution)
+    frame = trimmed[["chrom", "start", "end", "name", "score", "strand"]].copy()
+    score = frame["score"]
+    if score.notna().all() and (score == score.round()).all():
+        frame["score"] = score.astype(np.int64)
+    else:
+        frame["score"] = score.fillna(0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, sep="\t", header=False, index=False)
+    typer.echo(f"{out}: {len(frame)} regions ({len(before) - len(frame)} dropped), starts "
+               f"and ends multiples of {resolution}")
+
+
+# ---------------------------------------------------------------------------- entry
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``genozarr`` command line.
+
+    Parameters
+    ----------
+    argv
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 1 on an input error (one line on stderr), 2 on a usage
+        error.
+    """
+    try:
+        app(args=argv, prog_name="genozarr")  # standalone: exits through SystemExit
+    except SystemExit as e:
+        code = e.code
+        if code is None or isinstance(code, int):
+            return int(code or 0)
+        typer.echo(str(code), err=True)
+        return 1
+    except (GenozarrError, OSError) as e:  # raised outside a command
+        typer.echo(f"genozarr: error: {' '.join(str(e).split())}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

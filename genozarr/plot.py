@@ -1,0 +1,388 @@
+"""Genome-browser-like plots of datasets over a genomic region.
+
+:func:`plot_genome_track` draws one panel per track, stacked over a shared x axis in
+genomic coordinates:
+
+``'line'``
+    Coverage as a filled step line per condition, conditions overlaid with a legend (or
+    one panel per condition with ``stacked=True``). Two-strand data are mirrored: the
+    plus strand above zero, the minus strand below.
+``'heatmap'``
+    One row per condition (and strand), colour = value, with a colour bar.
+``'seqplot'``
+    A :class:`~genozarr.dataset.Bioseq` track: coloured letters when the region is short
+    (at most ``max_letters`` bases), a one-hot heat map otherwise.
+
+The figure is a plain ``matplotlib.figure.Figure`` with an Agg canvas: it is never
+registered with pyplot, so nothing pops up and nothing leaks; save it with
+``fig.savefig("region.png")`` (notebooks display it when it is the cell's value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError, RegionError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from genozarr.dataset import Dataset
+
+__all__ = ["plot_genome_track", "plotGenomeTrack", "PLOTTYPES"]
+
+#: Panel kinds understood by :func:`plot_genome_track`.
+PLOTTYPES = ("line", "heatmap", "seqplot")
+_ALIASES = {"seq": "seqplot", "sequence": "seqplot", "heat": "heatmap"}
+#: Colours of the DNA letters (A green, C blue, G orange, T red, as in sequence logos).
+BASE_COLORS = {"A": "#109648", "C": "#255c99", "G": "#f7b32b", "T": "#d62839"}
+_STRAND_LABELS = {"+": "+ strand", "-": "\u2212 strand", ".": ""}
+
+
+def _as_tracks(tracks: Any) -> dict[str, Any]:
+    """``{name: dataset}`` from a dataset, a list of them or a dict."""
+    from genozarr.dataset import Dataset
+
+    if isinstance(tracks, Dataset):
+        return {tracks.name: tracks}
+    if isinstance(tracks, Mapping):
+        items = list(tracks.items())
+    elif isinstance(tracks, Sequence) and not isinstance(tracks, str):
+        items = []
+        seen: dict[str, int] = {}
+        for t in tracks:
+            name = getattr(t, "name", "track")
+            seen[name] = seen.get(name, 0) + 1
+            items.append((name if seen[name] == 1 else f"{name} ({seen[name]})", t))
+    else:
+        raise ArgumentError(
+            "tracks must be a Cover/Bioseq, a list of them or a dict name -> dataset, got "
+            f"{type(tracks).__name__}")
+    if not items:
+        raise ArgumentError("tracks is empty: give at least one dataset to plot")
+    for name, t in items:
+        if not isinstance(t, Dataset):
+            raise ArgumentError(f"track {name!r} is a {type(t).__name__}, not a Cover or Bioseq")
+    return {str(k): v for k, v in items}
+
+
+def _plottypes(plottypes: Any, tracks: dict[str, Any]) -> list[str]:
+    from genozarr.dataset import Bioseq
+
+    names = list(tracks)
+    if plottypes is None:
+        chosen = [None] * len(names)
+    elif isinstance(plottypes, str):
+        chosen = [plottypes] * len(names)
+    elif isinstance(plottypes, Mapping):
+        unknown = set(plottypes) - set(names)
+        if unknown:
+            raise ArgumentError(
+                f"plottypes names unknown tracks {sorted(unknown)}; tracks: {names}")
+        chosen = [plottypes.get(n) for n in names]
+    else:
+        chosen = list(plottypes)
+        if len(chosen) != len(names):
+            raise ArgumentError(
+                f"plottypes has {len(chosen)} entries for {len(names)} tracks ({names})")
+    out = []
+    for name, kind in zip(names, chosen):
+        is_seq = isinstance(tracks[name], Bioseq)
+        if kind is None:
+            kind = "seqplot" if is_seq else "line"
+        kind = _ALIASES.get(kind, kind)
+        if kind not in PLOTTYPES:
+            raise ArgumentError(f"plottype {kind!r} of track {name!r} is not one of {PLOTTYPES}")
+        if kind == "seqplot" and not is_seq:
+            raise ArgumentError(f"plottype 'seqplot' needs a Bioseq; track {name!r} is a Cover")
+        out.append(kind)
+    return out
+
+
+def _channel_last(ds: Dataset, x: np.ndarray) -> np.ndarray:
+    """Interval data as ``(position, strand, channel)`` whatever ``channel_last`` says."""
+    return x if ds.channel_last else np.moveaxis(x, 0, -1)
+
+
+def _labels(ds: Dataset) -> tuple[list[str], list[str]]:
+    conds = [str(c) for c in getattr(ds, "conditions", ds.garray.meta.conditions)]
+    return conds, [str(s) for s in ds.garray.meta.strands]
+
+
+def _stored_mask(ds: Dataset, chrom: str, start: int, end: int) -> np.ndarray:
+    """True at the bases of ``[start, end)`` that the store holds data for: inside the
+    chromosome (whole-genome layout) or inside a stored window (partial layout)."""
+    store = ds.garray
+    mask = np.zeros(end - start, dtype=bool)
+    if store.whole_genome:
+        size = int(store.meta.chroms.get(chrom, end))
+        mask[: max(0, min(end, size) - start)] = True
+        return mask
+    t = store.region_table
+    if t is None:  # pragma: no cover - partial stores always have a region table
+        mask[:] = True
+        return mask
+    hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
+    for r in hit:
+        mask[max(int(t["start"][r]), start) - start:min(int(t["end"][r]), end) - start] = True
+    return mask
+
+
+def _shade_missing(ax: Axes, start: int, mask: np.ndarray) -> None:
+    """Grey background over the runs of bases without stored data."""
+    if mask.all():
+        return
+    edges = np.flatnonzero(np.diff(np.r_[1, mask.astype(np.int8), 1]))
+    for lo, hi in zip(edges[::2], edges[1::2]):
+        ax.axvspan(start + lo, start + hi, color="0.92", lw=0, zorder=0)
+
+
+def _genomic_axis(ax: Axes, chrom: str, start: int, end: int, bottom: bool) -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ax.set_xlim(start, end)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10], integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{int(round(v)):,}"))
+    ax.spines[["top", "right"]].set_visible(False)
+    if bottom:
+        ax.set_xlabel(f"{chrom} position (bp)")
+    else:
+        ax.tick_params(labelbottom=False)
+
+
+def _line_panel(ax: Axes, name: str, start: int, data: np.ndarray, conds: list[str],
+                strands: list[str], cond_index: Sequence[int]) -> None:
+    edges = start + np.arange(data.shape[0] + 1)
+    mirrored = len(strands) == 2
+    n_lines = 0
+    for ci in cond_index:
+        color = f"C{ci % 10}"
+        for si, strand in enumerate(strands):
+            y = np.asarray(data[:, si, ci], dtype=float)
+            sign = -1.0 if (mirrored and strand == "-") else 1.0
+            label = conds[ci] if len(cond_index) > 1 else ""
+            slabel = _STRAND_LABELS.get(strand, strand) if mirrored else ""
+            label = f"{label} ({slabel})" if label and slabel else (label or slabel or conds[ci])
+            ax.stairs(sign * y, edges, fill=True, color=color, alpha=0.25, lw=0)
+            ax.stairs(sign * y, edges, baseline=None, color=color, lw=1.0,
+                      ls="-" if sign > 0 else (0, (4, 1)), label=label,
+                      gid=f"{name}|{conds[ci]}|{strand}")
+            n_lines += 1
+    if mirrored:
+        ax.axhline(0, color="0.4", lw=0.6)
+    if n_lines > 1:
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize="small",
+                  frameon=False, ncol=min(n_lines, 4), handlelength=1.5, borderaxespad=0.1)
+    if len(cond_index) == 1 and (len(conds) > 1 or conds[cond_index[0]] != name):
+        ax.set_ylabel(f"{name}\n{conds[cond_index[0]]}")
+    else:
+        ax.set_ylabel(name)
+
+
+def _heatmap_panel(ax: Axes, name: str, start: int, data: np.ndarray, conds: list[str],
+                   strands: list[str]) -> None:
+    rows, labels = [], []
+    for ci, cond in enumerate(conds):
+        for si, strand in enumerate(strands):
+            rows.append(data[:, si, ci])
+            labels.append(cond if len(strands) == 1 else f"{cond} {strand}")
+    mat = np.asarray(rows, dtype=float)
+    length = mat.shape[1]
+    from matplotlib import colormaps
+
+    cmap = colormaps["magma_r"].with_extremes(bad=(0, 0, 0, 0))
+    im = ax.imshow(mat, aspect="auto", interpolation="nearest", cmap=cmap,
+                   extent=(start, start + length, len(rows) - 0.5, -0.5))
+    ax.set_yticks(range(len(rows)), labels, fontsize="small")
+    ax.set_ylabel(name)
+    cax = ax.inset_axes((1.005, 0.0, 0.012, 1.0))
+    cb = ax.figure.colorbar(im, cax=cax)
+    cb.ax.tick_params(labelsize="x-small")
+
+
+def _onehot_letters(onehot: np.ndarray, alphabet: list[str], order: int) -> list[str]:
+    """Letter per position: the first letter of each k-mer, 'N' for an all-zero row."""
+    hit = onehot.max(axis=1) > 0
+    first = onehot.argmax(axis=1) // (len(alphabet) ** (order - 1)) if order > 1 \
+        else onehot.argmax(axis=1)
+    letters = [a[0] for a in alphabet]
+    return [letters[i] if h else "N" for i, h in zip(first, hit)]
+
+
+def _seq_panel(ax: Axes, name: str, start: int, onehot: np.ndarray, kmers: list[str],
+               order: int, max_letters: int, stored: np.ndarray) -> None:
+    from matplotlib.colors import to_rgb
+
+    length = onehot.shape[0]
+    alphabet = list(dict.fromkeys(k[0] for k in kmers))
+    if length <= max_letters:
+        keep = stored[:length]
+        letters = [ch for ch, k in zip(_onehot_letters(onehot, alphabet, order), keep) if k]
+        x = start + np.flatnonzero(keep)
+        colors = [BASE_COLORS.get(ch, "0.5") for ch in letters]
+        ax.bar(x, np.ones(len(x)), width=1.0, align="edge", color=colors, alpha=0.18, lw=0)
+        slot = ax.figure.get_figwidth() * 72 * ax.get_position().width / max(length, 1)
+        size = float(np.clip(1.4 * slot, 4, 16))
+        for xi, ch, col in zip(x, letters, colors):
+            ax.text(xi + 0.5, 0.5, ch, ha="center", va="center", color=col,
+                    fontsize=size, fontweight="bold", family="monospace")
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+    else:
+        k = onehot.shape[1]
+        if k == 4 and order == 1:
+            img = np.ones((k, length, 3))
+            for row, base in enumerate(kmers):
+                img[row, onehot[:, row] > 0] = to_rgb(BASE_COLORS[base])
+            ax.imshow(img, aspect="auto", interpolation="nearest",
+                      extent=(start, start + length, k - 0.5, -0.5))
+        else:
+            ax.imshow(onehot.T, aspect="auto", interpolation="nearest", cmap="Greys",
+                      extent=(start, start + length, k - 0.5, -0.5), vmin=0, vmax=1)
+        if k <= 20:
+            ax.set_yticks(range(k), kmers, fontsize="small", family="monospace")
+        else:
+            ax.set_yticks([])
+    ax.set_ylabel(name)
+
+
+def _panel_height(kind: str, data: np.ndarray, stacked: bool) -> float:
+    """Panel height in inches."""
+    if kind == "seqplot":
+        return 0.9
+    if kind == "heatmap":
+        return 0.5 + 0.3 * data.shape[1] * data.shape[2]
+    return 1.5 if stacked else 1.8
+
+
+def plot_genome_track(
+    tracks: Dataset | Sequence[Dataset] | Mapping[str, Dataset], chrom: str, start: int,
+    end: int, *, figsize: tuple[float, float] | None = None,
+    plottypes: str | Sequence[str | None] | Mapping[str, str] | None = None,
+    ax: Axes | Sequence[Axes] | None = None, stacked: bool = False,
+    title: str | None = None, max_letters: int = 100,
+) -> Figure:
+    """Plot datasets over a genomic region, one panel per track, like a genome browser.
+
+    Each track is read with interval access, ``dataset[chrom, start, end]`` (base
+    resolution, genomic orientation, normalizers applied). Bases a track holds no data
+    for (outside the stored windows of a ``store_whole_genome=False`` dataset, or past a
+    chromosome end) are left blank on a grey background rather than drawn as zeros.
+
+    Parameters
+    ----------
+    tracks
+        A :class:`~genozarr.dataset.Cover` or :class:`~genozarr.dataset.Bioseq`, a list of
+        them (panel labels from their names) or a dict ``{label: dataset}``.
+    chrom, start, end
+        The region, 0-based half-open.
+    figsize
+        Figure size in inches; default 10 wide and about 1.7 per panel.
+    plottypes
+        ``'line'``, ``'heatmap'`` or ``'seqplot'`` for every track, a list with one entry
+        per track, or a dict ``{label: plottype}``; None (or a None entry) gives
+        ``'seqplot'`` for a Bioseq and ``'line'`` for a Cover.
+    ax
+        Axes to draw into instead of a new figure: one Axes, or one per panel.
+    stacked
+        Line tracks with several conditions: one panel per condition instead of overlaid
+        lines.
+    title
+        Figure title; default the region, ``chr1:1,000-2,000``.
+    max_letters
+        Sequence tracks show letters up to this region length, a one-hot heat map above.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (that of ``ax`` when given). Panels are in ``fig.axes`` from top to
+        bottom; a line panel holds one line per condition and strand, in condition order
+        (minus-strand values negated), drawn as a
+        ``matplotlib.patches.StepPatch`` (``ax.stairs``) whose ``gid`` is
+        ``"<label>|<condition>|<strand>"``: ``patch.get_data().values`` are the dataset's
+        values (NaN where nothing is stored), ``.edges`` the base boundaries
+        ``start .. end``.
+
+    Raises
+    ------
+    ArgumentError
+        For unknown plot types, a ``'seqplot'`` of a Cover, or a wrong number of ``ax``.
+    RegionError
+        When ``end <= start``.
+
+    Examples
+    --------
+    >>> from genozarr import Cover, plot_genome_track
+    >>> from genozarr.resources import resource_path
+    >>> cover = Cover.create_from_bigwig(
+    ...     "signal", [resource_path("sample_a.bw"), resource_path("sample_b.bw")],
+    ...     roi=resource_path("sample.bed"), binsize=1000)
+    >>> fig = plot_genome_track(cover, "chr1", 1000, 3000)
+    >>> len(fig.axes), [p.get_gid() for p in fig.axes[0].patches if p.get_gid()]
+    (1, ['signal|sample_a|.', 'signal|sample_b|.'])
+    """
+    from genozarr.dataset import Bioseq
+
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or \
+            isinstance(end, bool) or not isinstance(end, (int, np.integer)):
+        raise ArgumentError(f"start and end must be integers, got {start!r}, {end!r}")
+    start, end = int(start), int(end)
+    if end <= start or start < 0:
+        raise RegionError(f"cannot plot {chrom}:{start}-{end}: need 0 <= start < end")
+    tr = _as_tracks(tracks)
+    kinds = _plottypes(plottypes, tr)
+    # read everything first so that a bad region fails before any drawing
+    data = {n: _channel_last(ds, np.asarray(ds[chrom, start, end])) for n, ds in tr.items()}
+    masks = {n: _stored_mask(ds, chrom, start, end) for n, ds in tr.items()}
+    panels: list[tuple[str, str, tuple[int, ...]]] = []
+    for (name, ds), kind in zip(tr.items(), kinds):
+        n_cond = data[name].shape[-1]
+        if kind == "line" and stacked and n_cond > 1:
+            panels.extend((name, kind, (ci,)) for ci in range(n_cond))
+        else:
+            panels.append((name, kind, tuple(range(n_cond))))
+    if ax is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        heights = [_panel_height(kind, data[name], stacked=len(ci) == 1)
+                   for name, kind, ci in panels]
+        size = figsize or (10.0, 0.9 + sum(heights))
+        fig = Figure(figsize=size, layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = list(fig.subplots(len(panels), 1, sharex=True, squeeze=False,
+                                 gridspec_kw={"height_ratios": heights})[:, 0])
+    else:
+        axes = [ax] if not isinstance(ax, Sequence) else list(ax)
+        if len(axes) != len(panels):
+            raise ArgumentError(f"ax holds {len(axes)} Axes for {len(panels)} panels")
+        fig = axes[0].figure
+    for i, (axis, (name, kind, cond_index)) in enumerate(zip(axes, panels)):
+        ds = tr[name]
+        x_data = data[name]
+        conds, strands = _labels(ds)
+        stored = masks[name]
+        if not stored.all() and kind != "seqplot":
+            x_data = x_data.astype(np.result_type(x_data.dtype, np.float32), copy=True)
+            x_data[~stored[: len(x_data)]] = np.nan
+        if kind == "seqplot":
+            assert isinstance(ds, Bioseq)
+            _seq_panel(axis, name, start, x_data[:, 0, :], conds, ds.order, max_letters,
+                       stored)
+        elif kind == "heatmap":
+            _heatmap_panel(axis, name, start, x_data, conds, strands)
+        else:
+            _line_panel(axis, name, start, x_data, conds, strands, cond_index)
+        _shade_missing(axis, start, stored)
+        _genomic_axis(axis, chrom, start, end, bottom=i == len(axes) - 1)
+    axes[0].set_title(title if title is not None else f"{chrom}:{start:,}-{end:,}",
+                      loc="left", fontsize="medium")
+    return fig
+
+
+#: Janggu's name for :func:`plot_genome_track`.
+plotGenomeTrack = plot_genome_track  # noqa: N816

@@ -1,0 +1,338 @@
+"""The ``genozarr`` command line on the bundled sample data.
+
+Each command's output is checked against an independent reading of the inputs: pyBigWig
+and pysam for the demo stores, ``find -printf %s`` for sizes on disk, pyBigWig for
+exported files, hand-worked coordinates for ``trim``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pysam
+import pyBigWig
+import pytest
+from typer.testing import CliRunner
+
+from genozarr import Cover
+from genozarr.cli import app, open_dataset
+from genozarr.store.handle import load_store
+
+runner = CliRunner()
+
+
+def _run(*args: str):  # noqa: ANN202
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _bigwig(path: str, chrom: str) -> np.ndarray:
+    with pyBigWig.open(path) as bw:
+        n = bw.chroms(chrom)
+        return np.nan_to_num(np.asarray(bw.values(chrom, 0, n), dtype=np.float64))
+
+
+def _file_bytes(path: Path) -> int:
+    """Sum of file sizes under ``path``, from find(1)."""
+    out = subprocess.run(["find", str(path), "-type", "f", "-printf", r"%s\n"],
+                         capture_output=True, text=True, check=True).stdout
+    return sum(int(x) for x in out.split())
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo") / "stores"
+    result = _run("demo", "--out", out)
+    assert result.exit_code == 0, result.output
+    return out, result.stdout
+
+
+# ---------------------------------------------------------------------------- demo
+def test_demo_signal_store_equals_pybigwig(demo_dir: tuple[Path, str],
+                                           sample_files: dict[str, str]) -> None:
+    out, stdout = demo_dir
+    store = load_store(out / "signal.zarr", "ndarray")
+    assert store.meta.conditions == ["sample_a", "sample_b"]
+    assert store.meta.resolution == 10
+    values = []
+    for chrom in ("chr1", "chr2"):
+        stored = store.dense(chrom)  # (bins, strand, condition), 10 bp means
+        for ci, key in enumerate(("bigwig_a", "bigwig_b")):
+            raw = _bigwig(sample_files[key], chrom)
+            np.testing.assert_allclose(stored[:, 0, ci], raw.reshape(-1, 10).mean(axis=1),
+                                       rtol=1e-5, atol=1e-5)
+            values.append((ci, raw))
+    # the printed statistics are the means and maxima of those bins
+    mean_a = np.concatenate([r.reshape(-1, 10).mean(1) for ci, r in values if ci == 0]).mean()
+    max_b = max(r.reshape(-1, 10).mean(1).max() for ci, r in values if ci == 1)
+    assert f"sample_a: mean {mean_a:.4g}" in stdout
+    assert f"max {max_b:.4g}" in stdout
+    for name in ("dna", "reads", "signal", "peaks"):
+        assert f"{name}: {out / name}.zarr" in stdout
+    assert (out / "region.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_dna_and_reads_stores(demo_dir: tuple[Path, str],
+                                   sample_files: dict[str, str]) -> None:
+    out, stdout = demo_dir
+    dna = load_store(out / "dna.zarr", "ndarray")
+    table = dna.region_table
+    codes = dna.dense()[:, :, 0, 0]
+    lookup = {"A": 0, "C": 1, "G": 2, "T": 3}
+    with pysam.FastaFile(sample_files["fasta"]) as fa:
+        for row in (0, 17, 39):
+            seq = fa.fetch(table["chrom"][row], int(table["start"][row]), int(table["end"][row]))
+            expected = [lookup.get(b, 4) for b in seq.upper()]
+            np.testing.assert_array_equal(codes[row], expected)
+        gc = sum(fa.fetch(c).upper().count(b) for c in ("chr1", "chr2") for b in "GC")
+    reads = open_dataset(out / "reads.zarr")
+    assert reads.shape == (40, 20, 2, 1)
+    # the reopened store serves the same windows as a Cover built directly
+    direct = Cover.create_from_bam("reads", sample_files["bam"], roi=sample_files["roi"],
+                                   binsize=1000, resolution=50)
+    np.testing.assert_array_equal(reads[:], direct[:])
+    assert "GC " in stdout and gc > 0
+
+
+# ---------------------------------------------------------------------------- info
+def test_info_json_sizes_match_the_files(demo_dir: tuple[Path, str]) -> None:
+    out, _ = demo_dir
+    for name in ("reads", "signal"):
+        path = out / f"{name}.zarr"
+        result = _run("info", path, "--json", "--stats")
+        assert result.exit_code == 0, result.output
+        s = json.loads(result.stdout)
+        assert s["disk_bytes"] == _file_bytes(path)
+        arrays = ["data"] if name == "reads" else ["chr1", "chr2"]
+        stored = sum(_file_bytes(path / a) for a in arrays)
+        store = load_store(path, "ndarray")
+        decoded = sum(store.dense(a).nbytes for a in arrays)
+        assert (s["stored_bytes"], s["decoded_bytes"]) == (stored, decoded)
+        assert s["compression_ratio"] == pytest.approx(decoded / stored)
+        assert s["cache_key"] == store.meta.cache_key and len(s["cache_key"]) == 64
+        assert s["format_version"] == 1
+        assert s["arrays"][arrays[0]]["codec"].startswith("blosc/zstd")
+    reads = load_store(out / "reads.zarr", "ndarray").dense()
+    s = json.loads(_run("info", out / "reads.zarr", "--json", "--stats").stdout)
+    assert s["dims"] == ["region", "position", "strand", "condition"]
+    assert s["arrays"]["data"]["shape"] == list(reads.shape) == [40, 20, 2, 1]
+    assert s["stats"]["mean"]["sample"] == pytest.approx(reads.mean())
+    assert s["stats"]["max"]["sample"] == reads.max()
+    assert s["stats"]["nonzero_fraction"]["sample"] == pytest.approx((reads != 0).mean())
+
+
+def test_info_text(demo_dir: tuple[Path, str]) -> None:
+    out, _ = demo_dir
+    result = _run("info", out / "signal.zarr")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    for expected in ("(position, strand, condition)", "sample_a, sample_b", "3000x1x2",
+                     "float32", "blosc/zstd", "compression ratio", "format version",
+                     f"({_file_bytes(out / 'signal.zarr')} bytes)"):
+        assert expected in text, expected
+
+
+# ---------------------------------------------------------------------------- export
+def test_export_bigwig_round_trip(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = demo_dir
+    result = _run("export", out / "signal.zarr", tmp_path)
+    assert result.exit_code == 0, result.output
+    files = result.stdout.split()
+    assert [Path(f).name for f in files] == ["signal.sample_a.bigwig", "signal.sample_b.bigwig"]
+    store = load_store(out / "signal.zarr", "ndarray")
+    for ci, f in enumerate(files):
+        with pyBigWig.open(f) as bw:
+            assert bw.chroms() == {"chr1": 30000, "chr2": 20000}
+            for chrom in ("chr1", "chr2"):
+                got = np.asarray(bw.values(chrom, 0, bw.chroms(chrom)))
+                np.testing.assert_array_equal(got, np.repeat(store.dense(chrom)[:, 0, ci], 10))
+
+
+def test_export_bed_two_strands(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = demo_dir
+    result = _run("export", out / "reads.zarr", tmp_path, "--format", "bed")
+    assert result.exit_code == 0, result.output
+    plus, minus = (Path(f) for f in result.stdout.split())
+    assert (plus.name, minus.name) == ("reads.sample.plus.bed", "reads.sample.minus.bed")
+    store = load_store(out / "reads.zarr", "ndarray")
+    rows = [line.split("\t") for line in minus.read_text().splitlines()]
+    # the first window of sample.bed is chr1:0-1000: 20 bins of 50 bp
+    assert [r[:3] for r in rows[:2]] == [["chr1", "0", "50"], ["chr1", "50", "100"]]
+    np.testing.assert_allclose([float(r[3]) for r in rows[:20]], store.dense()[0, :, 1, 0])
+    assert len(rows) == 40 * 20
+
+
+def test_export_rejects_sequence_store(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = demo_dir
+    result = _run("export", out / "dna.zarr", tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"genozarr: error: {out / 'dna.zarr'} is a sequence "
+                                     "store; only coverage stores export to bigwig")
+
+
+# ---------------------------------------------------------------------------- plot
+def test_plot_writes_png(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
+    import matplotlib.image
+
+    out, _ = demo_dir
+    png = tmp_path / "region.png"
+    result = _run("plot", out / "signal.zarr", "chr1", 1000, 4000, "-o", png,
+                  "-t", out / "reads.zarr", "-t", out / "dna.zarr", "--width", 8, "--dpi", 50)
+    assert result.exit_code == 0, result.output
+    img = matplotlib.image.imread(png)
+    assert img.shape[1] == 8 * 50 and img.shape[0] > 150
+    bad = _run("plot", out / "signal.zarr", "chr9", 0, 100, "-o", png)
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith("genozarr: error: chromosome 'chr9' is not in store")
+
+
+# ---------------------------------------------------------------------------- trim
+def test_trim_hand_checked(tmp_path: Path) -> None:
+    bed = tmp_path / "in.bed"
+    bed.write_text("chr1\t3\t120\tr1\t5\t+\n"      # -> 50-100
+                   "chr1\t10\t40\tr2\t1\t-\n"      # vanishes (no multiple of 50 inside)
+                   "chr2\t100\t250\tr3\t2\t-\n"    # already aligned
+                   "chr2\t149\t301\tr4\t0\t.\n")   # -> 150-300
+    out = tmp_path / "sub" / "out.bed"
+    result = _run("trim", bed, out, "--resolution", 50)
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines() == ["chr1\t50\t100\tr1\t5\t+",
+                                            "chr2\t100\t250\tr3\t2\t-",
+                                            "chr2\t150\t300\tr4\t0\t."]
+    assert "3 regions (1 dropped)" in result.stdout
+
+
+# ---------------------------------------------------------------------------- build
+TOML_SPEC = """\
+roi = "{roi}"
+binsize = 1000
+
+[[datasets]]
+name = "sig"
+kind = "bigwig"
+files = ["{a}", "{b}"]
+resolution = 50
+conditions = ["A", "B"]
+
+[[datasets]]
+name = "seq"
+kind = "refgenome"
+files = "{fasta}"
+store = "elsewhere/seq.zarr"
+"""
+
+YAML_SPEC = """\
+name: sig
+kind: bigwig
+files: [{a}, {b}]
+roi: {roi}
+binsize: 1000
+resolution: 50
+conditions: [A, B]
+store: sig_yaml.zarr
+"""
+
+
+def test_build_toml_and_yaml(tmp_path: Path, sample_files: dict[str, str]) -> None:
+    # relative paths in a spec are relative to the spec file
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for key in ("roi", "bigwig_a", "bigwig_b", "fasta", "fai"):
+        os.symlink(sample_files[key], inputs / Path(sample_files[key]).name)
+    names = {k: f"inputs/{Path(sample_files[v]).name}" for k, v in
+             (("roi", "roi"), ("a", "bigwig_a"), ("b", "bigwig_b"), ("fasta", "fasta"))}
+    toml = tmp_path / "spec.toml"
+    toml.write_text(TOML_SPEC.format(**names))
+    result = _run("build", toml, "--out", tmp_path / "out", "--no-progress")
+    assert result.exit_code == 0, result.output
+    sig = open_dataset(tmp_path / "out" / "sig.zarr")
+    assert sig.conditions == ["A", "B"] and sig.shape == (40, 20, 1, 2)
+    seq = open_dataset(tmp_path / "elsewhere" / "seq.zarr")
+    assert seq.shape == (40, 1000, 1, 4)
+    # window i of the BigWig store = 50 bp means of the pyBigWig values
+    gi = sig.gindexer
+    for i in (0, 25):
+        for ci, key in enumerate(("bigwig_a", "bigwig_b")):
+            raw = _bigwig(sample_files[key], gi.chrs[i])[gi.starts[i]:gi.ends[i]]
+            expected = raw.reshape(-1, 50).mean(axis=1)
+            if gi.strand[i] == "-":
+                expected = expected[::-1]
+            np.testing.assert_allclose(sig[i][:, 0, ci], expected, rtol=1e-5, atol=1e-5)
+    yaml = tmp_path / "spec.yaml"
+    yaml.write_text(YAML_SPEC.format(**names))
+    result = _run("build", yaml, "--no-progress")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(open_dataset(tmp_path / "sig_yaml.zarr")[:], sig[:])
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("name: x\nkind: bigwig\nfiles: a.bw\nbinsiz: 100\n",
+     "unknown key(s) 'binsiz' (did you mean 'binsize'?) for kind 'bigwig'; valid keys:"),
+    ("name: x\nkind: bigwigs\nfiles: a.bw\n", "unknown kind 'bigwigs'; valid kinds: bigwig,"),
+    ("kind: bam\nfiles: a.bam\n", "missing key 'name'"),
+    ("name: x\nkind: bigwig\nfiles: missing.bw\n", "input file"),
+    ("name: [x\n", "cannot parse the spec"),
+])
+def test_build_spec_errors(tmp_path: Path, spec: str, message: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec)
+    result = _run("build", path)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("genozarr: error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------- errors, help
+@pytest.mark.parametrize("args, message", [
+    (["info", "missing.zarr"], "store missing.zarr does not exist"),
+    (["export", "missing.zarr", "outdir"], "store missing.zarr does not exist"),
+    (["plot", "missing.zarr", "chr1", "0", "100"], "store missing.zarr does not exist"),
+    (["trim", "missing.bed", "out.bed", "-r", "10"], "regions file missing.bed does not exist"),
+    (["build", "missing.toml"], "spec missing.toml does not exist"),
+])
+def test_missing_file_is_one_clear_line(args: list[str], message: str, tmp_path: Path) -> None:
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        result = _run(*args)
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 1
+    assert result.stderr == f"genozarr: error: {message}\n"
+    assert result.stdout == ""
+
+
+def test_demo_into_a_file_fails_cleanly(tmp_path: Path) -> None:
+    target = tmp_path / "a_file"
+    target.write_text("")
+    result = _run("demo", "--out", target)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("genozarr: error: ")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["demo", "build", "info", "export", "plot", "trim"])
+def test_help(command: str) -> None:
+    result = _run(command, "--help")
+    assert result.exit_code == 0
+    assert f"genozarr {command}" in result.stdout
+
+
+def test_entry_point_subprocess(tmp_path: Path) -> None:
+    """``main()`` as the console script runs it: exit status and one-line errors."""
+    code = "import sys; from genozarr.cli import main; sys.exit(main(sys.argv[1:]))"
+    missing = subprocess.run([sys.executable, "-c", code, "info", str(tmp_path / "nope")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert missing.stderr == f"genozarr: error: store {tmp_path / 'nope'} does not exist\n"
+    usage = subprocess.run([sys.executable, "-c", code, "trim", "a.bed"],
+                           capture_output=True, text=True)
+    assert usage.returncode == 2 and "Missing argument" in usage.stderr
+    version = subprocess.run([sys.executable, "-c", code, "--version"],
+                             capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("genozarr ")
