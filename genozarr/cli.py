@@ -650,22 +650,28 @@ def build(
         "(default: the output root, $GENOZARR_OUTPUT).")] = None,
     progress: Annotated[bool, typer.Option(help="Show ingest progress bars.")] = True,
     check: Annotated[bool, typer.Option("--check", help="Only validate the spec.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="dask.distributed scheduler address (e.g. tcp://host:8786): "
+        "spread the ingest tasks over that cluster's workers.")] = None,
 ) -> None:
     """Build stores from a TOML or YAML spec, without writing Python.
 
     The spec names one dataset with top-level keys, or several as a list `datasets`
-    (top-level keys are defaults for each), e.g. `spec.toml`:
+    (top-level keys are defaults for each), e.g. `spec.yaml` (TOML works the same, with
+    a `datasets` array of tables):
 
-        # spec.toml
-        roi = "regions.bed"
-        binsize = 1000
-        [[datasets]]
-        name = "signal"
-        kind = "bigwig"          # bigwig | bam | bed | refgenome | seq
-        files = ["a.bw", "b.bw"]
-        resolution = 50
-        normalizer = "zscore"
-        store = "stores/signal.zarr"
+        # spec.yaml
+        roi: regions.bed
+        binsize: 1000
+        datasets:
+          - name: signal
+            kind: bigwig         # bigwig | bam | bed | refgenome | seq
+            files:
+              - a.bw
+              - b.bw
+            resolution: 50
+            normalizer: zscore
+            store: stores/signal.zarr
 
     Keys: `name`, `kind`, `files`, `store` (destination directory or URL; default
     OUT/NAME.zarr), and every keyword argument of the matching Cover.create_from_* /
@@ -684,16 +690,27 @@ def build(
         console.print(f"{spec}: {len(entries)} dataset(s), spec is valid")
         return
     summaries = []
-    with set_options(progress="auto" if progress else False):
-        for entry in entries:
-            _console(stderr=True).print(f"building {entry['name']} ({entry['kind']})")
-            ds = build_from_spec(entry, out)
-            path = ds.garray.path
-            if path is None:
-                console.print(f"{ds.name}: built in memory ({entry.get('storage')} storage, "
-                              f"shape {ds.shape}); nothing written")
-                continue
-            summaries.append(store_summary(path))
+    client = None
+    if scheduler is not None:
+        from distributed import Client
+
+        client = Client(scheduler)
+        _console(stderr=True).print(f"ingest on dask.distributed: {client.dashboard_link}")
+    try:
+        with set_options(progress="auto" if progress else False,
+                         scheduler="distributed" if client is not None else "auto"):
+            for entry in entries:
+                _console(stderr=True).print(f"building {entry['name']} ({entry['kind']})")
+                ds = build_from_spec(entry, out)
+                path = ds.garray.path
+                if path is None:
+                    console.print(f"{ds.name}: built in memory ({entry.get('storage')} "
+                                  f"storage, shape {ds.shape}); nothing written")
+                    continue
+                summaries.append(store_summary(path))
+    finally:
+        if client is not None:
+            client.close()
     if summaries:
         _print_summaries(console, summaries, f"built {len(summaries)} store(s)")
 

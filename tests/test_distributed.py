@@ -58,3 +58,25 @@ def test_distributed_bam_auto_uses_client(client, sim_data, tmp_path):
         ref = Cover.create_from_bam("bam", sim_data["bam"], roi=roi, binsize=1000)
     np.testing.assert_array_equal(dist[:], ref[:])
     assert ref[:].sum() > 0
+
+
+def test_cli_build_on_a_cluster(client, sim_data, tmp_path):
+    """`genozarr build --scheduler ADDRESS` runs the ingest tasks on the cluster's workers."""
+    from typer.testing import CliRunner
+
+    from genozarr.cli import app, open_dataset
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: sig\nkind: bigwig\nfiles:\n  - {sim_data['bigwigs'][0]}\n"
+                    f"roi: {sim_data['roi']}\nbinsize: 1000\nresolution: 10\n"
+                    f"store: {tmp_path / 'sig.zarr'}\n")
+    with distributed.get_task_stream(client) as stream, set_options(chunk_bytes=4096):
+        result = CliRunner().invoke(app, ["build", str(spec), "--no-progress",
+                                          "--scheduler", client.scheduler.address])
+    assert result.exit_code == 0, result.output
+    assert any("_task" in str(t["key"]) for t in stream.data)
+    with set_options(scheduler="sync"):
+        ref = Cover.create_from_bigwig("sig", sim_data["bigwigs"][0], roi=sim_data["roi"],
+                                       binsize=1000, resolution=10)
+    np.testing.assert_array_equal(open_dataset(tmp_path / "sig.zarr")[:], ref[:])
+    assert ref[:].sum() > 0

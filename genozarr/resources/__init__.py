@@ -8,22 +8,22 @@ signal tracks, regions of interest and genes; regenerate with
 ``sample.bam`` are enriched around the planted sites (ChIP-seq-like, strand-shifted), and
 ``peaks.bed`` lists each cluster.
 
-==================  =====================  ====================================================
-key                 file                   content
-==================  =====================  ====================================================
-``fasta``           ``sample.fa``          genome, 60-column FASTA, N runs and soft-masking
-``fai``             ``sample.fa.fai``      its samtools index
-``bam``             ``sample.bam``         10,000 single-end 50 bp reads, sorted; 5 % flagged
-``bai``             ``sample.bam.bai``     its index
-``bigwig_a``        ``sample_a.bw``        CPM fragment coverage of ``sample.bam``, 10 bp bins
-``bigwig_b``        ``sample_b.bw``        a second, broader signal in 50 bp bins, with gaps
-``roi``             ``sample.bed``         40 regions of 1000 bp, both strands, score = label
-``roi_train``       ``roi_train.bed``      the ``chr1`` regions of ``sample.bed``
-``roi_test``        ``roi_test.bed``       the ``chr2`` regions of ``sample.bed``
-``peaks``           ``peaks.bed``          motif clusters: name, fold enrichment as score
-``gtf``             ``genes.gtf``          genes, transcripts and exons (1-based)
-``chrom_sizes``     ``sample.chrom.sizes`` chromosome sizes
-==================  =====================  ====================================================
+==================  =======================  ====================================================
+key                 file                     content
+==================  =======================  ====================================================
+``fasta``           ``sample.fa``            genome, 60-column FASTA, N runs and soft-masking
+``fai``             ``sample.fa.fai``        its samtools index
+``bam``             ``sample.bam``           10,000 single-end 50 bp reads, sorted; 5 % flagged
+``bai``             ``sample.bam.bai``       its index
+``bigwig_a``        ``sample_a.bw``          CPM fragment coverage of ``sample.bam``, 10 bp bins
+``bigwig_b``        ``sample_b.bw``          a second, broader signal in 50 bp bins, with gaps
+``roi``             ``sample.bed``           40 regions of 1000 bp, both strands, score = label
+``roi_train``       ``roi_train.bed``        the ``chr1`` regions of ``sample.bed``
+``roi_test``        ``roi_test.bed``         the ``chr2`` regions of ``sample.bed``
+``peaks``           ``peaks.bed``            motif clusters: name, fold enrichment as score
+``gtf``             ``genes.gtf``            genes, transcripts and exons (1-based)
+``chrom_sizes``     ``sample.chrom.sizes``   chromosome sizes
+==================  =======================  ====================================================
 
 Examples
 --------
