@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, InputFileError
+from genozarr.errors import ArgumentError, ChromosomeNamingError, InputFileError
 from genozarr.ingest import Source
 
 __all__ = ["ArraySource", "BigWigSource", "BamSource", "BedSource", "FastaSource", "RecordsSource",
@@ -183,7 +183,7 @@ class BedSource(Source):
         from genozarr.genome import toggle_chr
 
         self.chrom_names = []
-        for df in self.frames:
+        for f, df in zip(self.files, self.frames):
             present = set(df["chrom"].unique().tolist())
             names = {}
             for c in chroms:
@@ -191,6 +191,13 @@ class BedSource(Source):
                 if target not in present and mapping == "auto" and toggle_chr(target) in present:
                     target = toggle_chr(target)
                 names[c] = target
+            twins = [c for c in chroms
+                     if names[c] not in present and toggle_chr(names[c]) in present]
+            if twins and mapping != "auto":
+                raise ChromosomeNamingError(
+                    f"{f}: chromosome names differ by a 'chr' prefix between the regions and "
+                    f"the BED file ({twins[0]!r} vs {toggle_chr(twins[0])!r}); pass "
+                    "chrom_map='auto' or rename one side")
             self.chrom_names.append(names)
 
     def _cov(self, i: int, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:

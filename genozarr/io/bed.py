@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import weakref
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +20,34 @@ BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 _HEADER_PREFIXES = ("#", "track", "browser")
 
 
-def _open_text(path: str) -> Any:
+def _is_gzip(path: str) -> bool:
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt")
-    return open(path)
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _open_text(path: str) -> Any:
+    if _is_gzip(path):
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
 
 
 def _data_lines(path: str) -> tuple[list[int], list[int], int]:
     """Line numbers (1-based) of data lines, 0-based indices of skipped lines, max fields."""
     data, skipped, fields = [], [], 0
-    with _open_text(path) as fh:
-        for i, line in enumerate(fh):
-            if not line.strip() or line.startswith(_HEADER_PREFIXES):
-                skipped.append(i)
-            else:
-                data.append(i + 1)
-                fields = max(fields, line.rstrip("\r\n").count("\t") + 1)
+    try:
+        with _open_text(path) as fh:
+            for i, line in enumerate(fh):
+                if not line.strip() or line.startswith(_HEADER_PREFIXES):
+                    skipped.append(i)
+                else:
+                    data.append(i + 1)
+                    fields = max(fields, line.rstrip("\r\n").count("\t") + 1)
+    except UnicodeDecodeError as e:
+        raise MalformedFileError(f"{path}: not a text BED file (line {len(data) + len(skipped) + 1} "
+                                 f"is not UTF-8: {e.reason})") from e
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise MalformedFileError(f"{path}: gzip-compressed BED file is truncated or corrupt: "
+                                 f"{e}") from e
     return data, skipped, fields
 
 
@@ -82,7 +93,8 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, sep="\t", header=None, dtype=str, skiprows=skipped,
                           names=list(range(nfields)), keep_default_na=False,
-                          na_values=[], quoting=3, compression="infer")
+                          na_values=[], quoting=3,
+                          compression="gzip" if _is_gzip(path) else None)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         raise MalformedFileError(f"{path}: not a tab-separated BED file: {e}") from e
     short = raw[2].isna() | (raw[2] == "") if nfields >= 3 else pd.Series(True, raw.index)
@@ -93,7 +105,9 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     coords = {}
     for col, name in ((1, "start"), (2, "end")):
         values = pd.to_numeric(raw[col], errors="coerce")
-        bad = values.isna() | (values < 0) | (values != values.round())
+        if values.dtype == object:  # integers beyond int64/uint64 stay Python ints
+            values = pd.to_numeric(raw[col].where(raw[col].str.len() < 19), errors="coerce")
+        bad = values.isna() | (values < 0) | (values != values.round()) | (values >= 2**62)
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
             raise _bad(path, lines, row, f"{name} must be a non-negative integer, "
@@ -219,6 +233,7 @@ def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: st
     if mode.endswith("category") and not categories:
         raise ArgumentError(f"mode {mode!r} needs categories")
     out = np.zeros((n, ncond), dtype=np.float32)
+    covered = np.zeros((n, ncond), dtype=bool)  # bases under a feature (for minoverlap)
     group = _grouped(df).get(chrom)
     if group is not None and n > 0:
         starts, ends, scores, names = group
@@ -239,10 +254,14 @@ def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: st
                 val = np.ones(len(sel))
                 keep = col >= 0
                 s, e, col, val = s[keep], e[keep], col[keep], val[keep]
-            # paint in ascending value order so the larger value wins on overlaps
+            # paint in ascending value order so the larger value wins on overlaps; the
+            # first feature on a base sets it (negative scores are kept, not clipped to 0)
             for k in np.argsort(val, kind="stable"):
                 seg = out[s[k]:e[k], col[k]]
+                fresh = ~covered[s[k]:e[k], col[k]]
+                seg[fresh] = val[k]
                 np.maximum(seg, val[k], out=seg)
+                covered[s[k]:e[k], col[k]] = True
     if resolution == 1:
         return out
     nbins = -(-n // resolution)
@@ -251,6 +270,8 @@ def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: st
     binned = padded.reshape(nbins, resolution, ncond)
     result = binned.max(axis=1)
     if minoverlap is not None:
-        covered = (binned != 0).mean(axis=1)
-        result[covered < minoverlap] = 0
+        cov = np.zeros((nbins * resolution, ncond), dtype=bool)
+        cov[:n] = covered
+        fraction = cov.reshape(nbins, resolution, ncond).mean(axis=1)
+        result[fraction < minoverlap] = 0
     return result

@@ -89,13 +89,20 @@ class StoreMeta:
         version = attrs.get("format_version")
         if attrs.get("encoding_type") != ENCODING_TYPE or version is None:
             raise StoreFormatError(f"{where} is not a genozarr store (no genozarr metadata)")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise StoreFormatError(
+                f"{where} has an unknown genozarr format version {version!r}; this genozarr "
+                f"reads versions 1 to {FORMAT_VERSION}. Rebuild the store.")
         if version > FORMAT_VERSION:
             raise StoreFormatError(
                 f"{where} was written in genozarr format version {version}; this genozarr reads "
                 f"versions up to {FORMAT_VERSION}. Upgrade genozarr to open it."
             )
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in attrs.items() if k in known})
+        try:
+            return cls(**{k: v for k, v in attrs.items() if k in known})
+        except TypeError as e:  # a required field is missing
+            raise StoreFormatError(f"{where} has incomplete genozarr metadata: {e}") from e
 
     @property
     def nbins(self) -> int:

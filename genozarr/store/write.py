@@ -10,9 +10,11 @@ are written last. A store without a marker is never read as valid.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
+import socket
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from genozarr.errors import StoreError
 from genozarr.store.layout import MARKER, MARKER_FILE, StoreMeta, marker_bytes
 from genozarr.store.open import is_remote, read_marker, zarr_store
 
-__all__ = ["ArraySpec", "StoreWriter", "write_block", "remove_store"]
+__all__ = ["ArraySpec", "StoreWriter", "write_block", "remove_store", "sweep_stale"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,13 @@ def _compressors() -> list[Any]:
                        shuffle="shuffle")]
 
 
+def _rmtree_store(path: str | os.PathLike) -> None:
+    """Delete a local store, its completion marker first: a deletion interrupted half way
+    leaves a directory that reads as incomplete, never one that reads as valid."""
+    shutil.rmtree(Path(path) / MARKER, ignore_errors=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None = None) -> None:
     """Delete a store (directory or remote prefix) if it exists."""
     if is_remote(path):
@@ -62,7 +71,87 @@ def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None
         if fs.exists(root):
             fs.rm(root, recursive=True)
     else:
-        shutil.rmtree(path, ignore_errors=True)
+        _rmtree_store(path)
+
+
+_TMP = ".tmp-"
+_OLD = ".old-"
+
+
+def _owner_tag() -> str:
+    """``<host>-<pid>`` of this process, kept in temporary store names so a later build can
+    tell a dead writer's leftovers from a live writer's work in progress."""
+    return f"{socket.gethostname().replace('-', '_')}-{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(path: str | os.PathLike) -> list[str]:
+    """Remove what interrupted builds of the local store ``path`` left beside it.
+
+    Temporary stores (``.<name>.tmp-<host>-<pid>-<id>``) of a writer on this host whose
+    process no longer runs, and stores moved aside for replacement (``.<name>.old-<id>``),
+    are deleted. Temporary stores of live writers, or of other hosts, are kept.
+
+    Parameters
+    ----------
+    path
+        Final location of a local store.
+
+    Returns
+    -------
+    list of str
+        The paths removed.
+    """
+    final = Path(path)
+    if is_remote(path) or not final.parent.is_dir():
+        return []
+    host = socket.gethostname().replace("-", "_")
+    removed = []
+    for entry in final.parent.glob(f".{glob.escape(final.name)}.*"):
+        rest = entry.name[len(final.name) + 1:]
+        stale = rest.startswith(_OLD)
+        if rest.startswith(_TMP):
+            parts = rest[len(_TMP):].split("-")
+            stale = (len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+                     and not _pid_alive(int(parts[1])))
+        if stale:
+            log.info("removing %s, left by an interrupted build", entry)
+            _rmtree_store(entry)
+            removed.append(str(entry))
+    return removed
+
+
+def _check_replaceable(final: Path) -> None:
+    """Refuse to replace an existing, non-empty directory that is not a genozarr store."""
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise StoreError(f"cannot write a store to {final}: it exists and is a file, not a "
+                         "genozarr store; remove it or choose another store path")
+    if read_marker(final) is not None:
+        return
+    try:
+        import json
+
+        with open(final / "zarr.json", "rb") as f:
+            if "genozarr" in json.loads(f.read()).get("attributes", {}):
+                return  # an incomplete genozarr store: replaced
+    except (OSError, ValueError, AttributeError):
+        pass
+    if any(final.iterdir()):
+        raise StoreError(
+            f"cannot write a store to {final}: the directory exists and is not a genozarr "
+            "store (no genozarr metadata); genozarr does not delete it. Remove it or choose "
+            "another store path")
 
 
 class StoreWriter:
@@ -96,9 +185,12 @@ class StoreWriter:
             remove_store(self.final, storage_options)
             self.tmp = self.final
         else:
+            _check_replaceable(Path(self.final))
             parent = Path(self.final).parent
             parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = str(parent / f".{Path(self.final).name}.tmp-{uuid.uuid4().hex[:12]}")
+            sweep_stale(self.final)
+            self.tmp = str(parent / f".{Path(self.final).name}{_TMP}{_owner_tag()}-"
+                           f"{uuid.uuid4().hex[:12]}")
         group = zarr.open_group(zarr_store(self.tmp, "w", storage_options), mode="w",
                                 zarr_format=3)
         group.attrs["genozarr"] = meta.to_attrs()
@@ -168,25 +260,26 @@ class StoreWriter:
                 return
             except OSError:
                 pass  # target exists (or a race): inspect it
+            _check_replaceable(final)
             existing = read_marker(final)
             if (existing is not None and self.meta.cache_key is not None
                     and existing.get("cache_key") == self.meta.cache_key):
                 log.info("store %s was published by another writer; keeping it", final)
-                shutil.rmtree(self.tmp, ignore_errors=True)
+                _rmtree_store(self.tmp)
                 return
             # move the old (stale or different) store aside, then retry the rename
-            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:12]}"
+            trash = final.parent / f".{final.name}{_OLD}{uuid.uuid4().hex[:12]}"
             try:
                 os.rename(final, trash)
             except FileNotFoundError:
                 continue
-            shutil.rmtree(trash, ignore_errors=True)
+            _rmtree_store(trash)
         raise StoreError(f"could not publish store {final} (concurrent writers keep replacing it)")
 
     def abort(self) -> None:
         """Remove the temporary store (after an error)."""
         if not self.remote:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            _rmtree_store(self.tmp)
 
 
 def write_block(path: str, name: str, start: int, values: np.ndarray,

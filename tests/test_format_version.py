@@ -1,0 +1,142 @@
+"""Stores carry a format version: newer versions are refused with both versions named, unknown
+ones explained, and a store without its completion marker is never opened as valid."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyBigWig
+import pytest
+
+from genozarr.dataset import Cover
+from genozarr.errors import StoreError, StoreFormatError
+from genozarr.store.handle import load_store
+from genozarr.store.layout import FORMAT_VERSION, MARKER, MARKER_FILE
+from genozarr.store.open import open_store, read_marker
+
+
+def _build(sim_data, store, **kw):
+    return Cover.create_from_bigwig("c", sim_data["bigwigs"], roi=sim_data["roi"], binsize=200,
+                                    storage="zarr", store=store, **kw)
+
+
+def _expected(sim_data, cover):
+    """Values of every window from pyBigWig directly (plus-strand order, both files)."""
+    out = []
+    for chrom, start, end, strand in zip(*cover.gindexer.as_arrays()):
+        cols = []
+        for path in sim_data["bigwigs"]:
+            with pyBigWig.open(path) as bw:
+                cols.append(np.nan_to_num(np.array(bw.values(chrom, int(start), int(end)))))
+        window = np.stack(cols, axis=-1)[:, None, :]
+        out.append(window[::-1] if strand == "-" else window)
+    return np.stack(out).astype(np.float32)
+
+
+def _set_version(store: Path, version, marker: bool = True) -> None:
+    root = store / "zarr.json"
+    meta = json.loads(root.read_text())
+    meta["attributes"]["genozarr"]["format_version"] = version
+    root.write_text(json.dumps(meta))
+    if marker:
+        m = json.loads((store / MARKER_FILE).read_text())
+        m["attributes"]["format_version"] = version
+        (store / MARKER_FILE).write_text(json.dumps(m))
+
+
+@pytest.fixture
+def built(sim_data, tmp_path):
+    store = tmp_path / "cover.zarr"
+    cover = _build(sim_data, store, cache=True)
+    return store, cover
+
+
+def test_store_carries_format_version(built):
+    store, cover = built
+    meta = json.loads((store / "zarr.json").read_text())["attributes"]["genozarr"]
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["encoding_type"] == "genozarr"
+    assert read_marker(store)["format_version"] == FORMAT_VERSION
+    assert read_marker(store)["cache_key"] == cover.garray.meta.cache_key
+    assert open_store(store).attrs["format_version"] == FORMAT_VERSION
+
+
+def test_newer_format_version_is_refused(built, sim_data):
+    store, _ = built
+    newer = FORMAT_VERSION + 1
+    _set_version(store, newer)
+    for opener in (open_store, load_store):
+        with pytest.raises(StoreFormatError) as info:
+            opener(store)
+        msg = str(info.value)
+        assert str(store) in msg
+        assert f"version {newer}" in msg and f"up to {FORMAT_VERSION}" in msg
+        assert "Upgrade genozarr" in msg
+    # the cached dataset whose key matches is not silently rebuilt over the newer store
+    with pytest.raises(StoreFormatError, match=f"version {newer}"):
+        _build(sim_data, store, cache=True)
+    assert read_marker(store)["format_version"] == newer
+
+
+@pytest.mark.parametrize("version", [0, -1, "1", "two", 1.5, None, True])
+def test_unknown_format_version_is_explained(built, version):
+    store, _ = built
+    _set_version(store, version)
+    with pytest.raises(StoreFormatError) as info:
+        open_store(store)
+    msg = str(info.value)
+    assert str(store) in msg
+    if version is None:
+        assert "not a genozarr store" in msg
+    else:
+        assert "unknown genozarr format version" in msg and repr(version) in msg
+
+
+def test_current_version_reopens_with_values(built, sim_data):
+    store, cover = built
+    expected = _expected(sim_data, cover)
+    minus = cover.gindexer.strand == "-"
+    assert minus.any()
+    genomic = expected.copy()
+    genomic[minus] = genomic[minus][:, ::-1]  # stored rows are in genomic orientation
+    again = load_store(store, "ndarray")
+    np.testing.assert_array_equal(again.read_rows(np.arange(len(cover))), genomic)
+    np.testing.assert_array_equal(cover[:], expected)
+    assert expected.any()
+
+
+def test_metadata_missing_fields(built):
+    store, _ = built
+    root = store / "zarr.json"
+    meta = json.loads(root.read_text())
+    del meta["attributes"]["genozarr"]["kind"]
+    root.write_text(json.dumps(meta))
+    with pytest.raises(StoreFormatError, match="incomplete genozarr metadata"):
+        open_store(store)
+
+
+def test_missing_marker_means_incomplete(built, sim_data):
+    store, cover = built
+    shutil.rmtree(store / MARKER)
+    with pytest.raises(StoreError, match="not a complete genozarr store") as info:
+        open_store(store)
+    assert str(store) in str(info.value)
+    with pytest.raises(StoreError, match="interrupted"):
+        load_store(store)
+    # the next cached call rebuilds instead of trusting the unmarked store
+    rebuilt = _build(sim_data, store, cache=True)
+    assert read_marker(store)["cache_key"] == cover.garray.meta.cache_key
+    np.testing.assert_array_equal(rebuilt[:], _expected(sim_data, rebuilt))
+
+
+def test_marker_with_other_key_is_rebuilt(built, sim_data):
+    store, cover = built
+    m = json.loads((store / MARKER_FILE).read_text())
+    m["attributes"]["cache_key"] = "0" * 64
+    (store / MARKER_FILE).write_text(json.dumps(m))
+    rebuilt = _build(sim_data, store, cache=True)
+    assert read_marker(store)["cache_key"] == cover.garray.meta.cache_key
+    np.testing.assert_array_equal(rebuilt[:], _expected(sim_data, rebuilt))
