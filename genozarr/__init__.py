@@ -40,6 +40,8 @@ _LAZY = {
     "PercentileTrimming": "genozarr.ops.normalize",
     "RegionLengthNormalization": "genozarr.ops.normalize",
     "LogTransform": "genozarr.ops.normalize",
+    "RegionLength": "genozarr.ops.normalize",
+    "TPM": "genozarr.ops.normalize",
 }
 
 __all__ = [

@@ -146,8 +146,17 @@ class Dataset:
         return out
 
     def _normalize(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        lengths = (self.gindexer.ends[idx] - self.gindexer.starts[idx]
-                   + 2 * self.gindexer.flank)
+        """Fitted normalizers on a raw batch (numpy, elementwise with fitted statistics).
+
+        ``lengths`` are the bases each stored value summarises, as in
+        :class:`~genozarr.ops.normalize.RegionLengthNormalization`: the window length
+        (flanks included) in the partial layout, the resolution in the whole-genome one.
+        """
+        if self.garray.whole_genome:
+            lengths = np.full(len(idx), self.garray.meta.resolution or 1, dtype=np.int64)
+        else:
+            lengths = (self.gindexer.ends[idx] - self.gindexer.starts[idx]
+                       + 2 * self.gindexer.flank)
         x = x.astype(np.result_type(x.dtype, np.float32), copy=True)
         for norm in self.normalizers:
             x = norm.transform_batch(x, lengths) if hasattr(norm, "transform_batch") else norm(x)
@@ -364,6 +373,11 @@ class Dataset:
                 raise ArgumentError(
                     f"store_whole_genome=True needs chromosome lengths for {missing[:5]}; pass "
                     "genomesize (dict or .chrom.sizes file)")
+        norms: list[Any] = []
+        if normalizer is not None:
+            from genozarr.ops.normalize import resolve_normalizers
+
+            norms = resolve_normalizers(normalizer)
         # where the store goes, and whether a cached one can be reused
         key = None
         path = None
@@ -376,6 +390,13 @@ class Dataset:
                             whole_genome=store_whole_genome, conditions=source.conditions,
                             chroms=region_sizes if store_whole_genome else None,
                             seqtype=seqtype)
+            if norms:
+                # the store holds raw values, but its key names the normalizers with any
+                # statistics they already carry (a reused fitted instance), so a cached
+                # store is only reused for the same normalization
+                from genozarr.ops.normalize import normalizer_tokens
+
+                key_args["normalizers"] = normalizer_tokens(norms)
             files = [f for f in source.files if os.path.isfile(f)]
             key = cache_key(files, regions_key, key_args)
             if store is not None:
@@ -397,26 +418,29 @@ class Dataset:
                 extra={"args": {k: (v if isinstance(v, (int, float, str, bool, type(None)))
                                     else repr(v)) for k, v in args.items()}},
                 seqtype=seqtype)
-        norms: list[Any] = []
-        if normalizer is not None:
-            from genozarr.ops.normalize import resolve_normalizers
-
-            norms = resolve_normalizers(normalizer)
         obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms)
         if norms:
             obj._fit_normalizers()
         return obj
 
     def _fit_normalizers(self) -> None:
-        """Fit unfitted normalizers on this dataset's raw values (dask reductions)."""
+        """Fit unfitted normalizers on this dataset's raw values, in order, each on the
+        output of the previous ones (dask reductions over a lazy view of the store: one
+        chunk at a time, sparse rows densified per chunk). Fitted ones are kept as they are.
+        """
         if not self.normalizers:
             return
-        ds = self.to_xarray()
-        if self._rows is not None and len(self._rows) != ds.sizes.get("region", len(self._rows)):
-            ds = ds.isel(region=self._rows)
-        for norm in self.normalizers:
+        from genozarr.ops.io import lazy_dataset
+
+        ds = lazy_dataset(self.garray)
+        if self._rows is not None:
+            n = ds.sizes.get("region", len(self._rows))
+            if len(self._rows) != n or not np.array_equal(np.sort(self._rows), np.arange(n)):
+                ds = ds.isel(region=self._rows)
+        for i, norm in enumerate(self.normalizers):
             if hasattr(norm, "fit"):
                 norm.fit(ds)
+            if i + 1 < len(self.normalizers) and hasattr(norm, "transform"):
                 ds = norm.transform(ds)
 
 
@@ -532,14 +556,17 @@ class Cover(Dataset):
         """Read 5'-end coverage from BAM files, one condition per file.
 
         Reads are counted once at their 5' end (forward: ``reference_start``; reverse: the
-        last aligned base ``reference_end - 1``). Unmapped, secondary, QC-fail, duplicate
-        and supplementary reads are skipped unless ``include_flagged=True``. See
+        last aligned base ``reference_end - 1``). Unmapped (0x4), secondary (0x100) and
+        supplementary (0x800) reads are always skipped; QC-fail (0x200) and duplicate
+        (0x400) reads unless ``include_flagged=True``. See
         :func:`genozarr.io.bam.count_5prime` for paired-end handling.
 
         Parameters
         ----------
-        name, roi, genomesize, conditions, binsize, stepsize, flank, storage, dtype,
-        overwrite, cache, channel_last, normalizer, zero_padding, random_state,
+        name, roi, genomesize, conditions, binsize, stepsize, flank, storage, dtype
+            As in :meth:`create_from_bigwig`.
+        overwrite, cache, channel_last, normalizer, zero_padding, random_state
+            As in :meth:`create_from_bigwig`.
         store_whole_genome, store, chrom_map, storage_options, feature
             As in :meth:`create_from_bigwig`.
         bamfiles
@@ -558,7 +585,7 @@ class Cover(Dataset):
         aggregate
             Optional callable applied to each window's counts after reading (Janggu).
         include_flagged
-            Count duplicate/secondary/supplementary/QC-fail reads too.
+            Count QC-fail (0x200) and duplicate (0x400) reads too.
 
         Returns
         -------
@@ -603,8 +630,10 @@ class Cover(Dataset):
 
         Parameters
         ----------
-        name, roi, genomesize, conditions, binsize, stepsize, flank, resolution, storage,
-        dtype, overwrite, cache, channel_last, normalizer, zero_padding, random_state,
+        name, roi, genomesize, conditions, binsize, stepsize, flank, resolution, storage
+            As in :meth:`create_from_bigwig`.
+        dtype, overwrite, cache, channel_last, normalizer, zero_padding, random_state
+            As in :meth:`create_from_bigwig`.
         store_whole_genome, store, chrom_map, storage_options, feature
             As in :meth:`create_from_bigwig`.
         bedfiles
