@@ -402,7 +402,9 @@ class Dataset:
             if store is not None:
                 path = str(store)
             else:
-                leaf = f"{key[:20]}.zarr" if cache else "store.zarr"
+                # named by the key: a dataset with the same name but other data never
+                # replaces a store another dataset still reads
+                leaf = f"{key[:20]}.zarr"
                 path = str(output_dir() / "datasets" / name / leaf)
         built: Store | None = None
         if cache and not overwrite and path is not None:

@@ -438,7 +438,7 @@ def cover_from_array(
         if store is not None:
             path = str(store)
         else:
-            leaf = f"{key[:20]}.zarr" if cache else "store.zarr"
+            leaf = f"{key[:20]}.zarr"  # by key: never replaces a store another dataset reads
             path = str(output_dir() / "datasets" / name / leaf)
     built = None
     if cache and not overwrite and path is not None:

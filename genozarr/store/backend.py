@@ -12,9 +12,11 @@ first-axis range, used by the whole-genome layout), plus ``shape(name)``.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,10 @@ __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES
            "normalise_storage"]
 
 STORAGES = ("ndarray", "sparse", "zarr")
+
+#: threads of a zarr backend decoding chunks in parallel (Blosc releases the GIL)
+DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
+_POOL_LOCK = threading.Lock()
 
 
 def normalise_storage(storage: str) -> str:
@@ -115,7 +121,10 @@ class SparseBackend(Backend):
 
 
 class _ChunkCache:
-    """A byte-bounded LRU of decoded chunks with hit/miss counters (thread-safe)."""
+    """A byte-bounded LRU of decoded chunks with hit/miss counters (thread-safe).
+
+    :meth:`get_or_load` decodes a missing chunk once even when several threads ask for it
+    at the same time (the others wait for the first one)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -124,6 +133,7 @@ class _ChunkCache:
         self.misses = 0
         self._data: OrderedDict[Any, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._loading: dict[Any, threading.Event] = {}
 
     def get(self, key: Any) -> np.ndarray | None:
         with self._lock:
@@ -139,13 +149,122 @@ class _ChunkCache:
         if value.nbytes > self.max_bytes:
             return
         with self._lock:
-            if key in self._data:
-                return
-            self._data[key] = value
-            self.nbytes += value.nbytes
-            while self.nbytes > self.max_bytes and self._data:
-                _, old = self._data.popitem(last=False)
-                self.nbytes -= old.nbytes
+            self._put_locked(key, value)
+
+    def _put_locked(self, key: Any, value: np.ndarray) -> None:
+        if value.nbytes > self.max_bytes or key in self._data:
+            return
+        self._data[key] = value
+        self.nbytes += value.nbytes
+        while self.nbytes > self.max_bytes and self._data:
+            _, old = self._data.popitem(last=False)
+            self.nbytes -= old.nbytes
+
+    def wanted(self, key: Any) -> bool:
+        """Whether ``key`` is neither cached nor being loaded."""
+        with self._lock:
+            return key not in self._data and key not in self._loading
+
+    def get_or_load(self, key: Any, load: Callable[[], np.ndarray]) -> np.ndarray:
+        """The cached value of ``key``, or ``load()`` (cached), loading it only once."""
+        while True:
+            with self._lock:
+                value = self._data.get(key)
+                if value is not None:
+                    self._data.move_to_end(key)
+                    self.hits += 1
+                    return value
+                event = self._loading.get(key)
+                if event is None:
+                    self.misses += 1
+                    event = self._loading[key] = threading.Event()
+                    break
+            event.wait()
+            with self._lock:
+                value = self._data.get(key)
+            if value is not None or self.max_bytes == 0:
+                if value is not None:
+                    return value
+                return load()  # nothing is cached: load our own copy
+        try:
+            value = load()
+            with self._lock:
+                self._put_locked(key, value)
+            return value
+        finally:
+            with self._lock:
+                del self._loading[key]
+            event.set()
+
+
+class _DirectChunks:
+    """Reads the chunks of one zarr v3 array straight from a local directory store and
+    decodes them with numcodecs (Blosc) into a fresh array: no zarr indexing machinery,
+    no event loop, no dask.
+
+    Used only where that is exact: a local store, a regular grid chunked along the first
+    axis only, and a codec chain of ``bytes`` (little endian or single byte) optionally
+    followed by ``blosc``. Any other array is read through zarr.
+    """
+
+    def __init__(self, directory: str, array: Any) -> None:
+        self.directory = directory
+        self.metadata = array.metadata
+        self.chunk_shape = tuple(int(c) for c in array.chunks)
+        self.dtype = np.dtype(array.dtype.to_native_dtype()) \
+            if hasattr(array.dtype, "to_native_dtype") else np.dtype(array.dtype)
+        self.fill_value = array.fill_value
+        self.compressed = len(array.metadata.codecs) == 2
+
+    @classmethod
+    def for_array(cls, array: Any) -> _DirectChunks | None:
+        """A direct reader for ``array``, or None where the fast path does not apply."""
+        try:
+            from zarr.codecs import BloscCodec, BytesCodec
+            from zarr.core.chunk_grids import RegularChunkGrid
+            from zarr.storage import LocalStore
+
+            meta = array.metadata
+            store = array.store_path.store
+            if getattr(meta, "zarr_format", 3) != 3 or not isinstance(store, LocalStore):
+                return None
+            if not isinstance(meta.chunk_grid, RegularChunkGrid):
+                return None
+            if tuple(array.chunks[1:]) != tuple(array.shape[1:]):
+                return None
+            codecs = list(meta.codecs)
+            if not codecs or not isinstance(codecs[0], BytesCodec):
+                return None
+            dtype = np.dtype(array.dtype.to_native_dtype()) \
+                if hasattr(array.dtype, "to_native_dtype") else np.dtype(array.dtype)
+            if dtype.kind not in "biuf" or (dtype.itemsize > 1 and
+                                            str(getattr(codecs[0].endian, "value", codecs[0].endian))
+                                            != "little"):
+                return None
+            if len(codecs) > 2 or (len(codecs) == 2 and not isinstance(codecs[1], BloscCodec)):
+                return None
+            directory = os.path.join(str(store.root), array.store_path.path)
+            return cls(directory, array)
+        except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
+            return None
+
+    def read(self, index: int) -> np.ndarray:
+        """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too)."""
+        key = self.metadata.encode_chunk_key((index,) + (0,) * (len(self.chunk_shape) - 1))
+        out = np.empty(self.chunk_shape, dtype=self.dtype)
+        try:
+            with open(os.path.join(self.directory, key), "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:  # never written: all fill value
+            out.fill(self.fill_value)
+            return out
+        if self.compressed:
+            from numcodecs import blosc
+
+            blosc.decompress(raw, out)
+        else:
+            out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
+        return out
 
 
 class ZarrBackend(Backend):
@@ -177,8 +296,11 @@ class ZarrBackend(Backend):
         self._reset()
 
     def _reset(self) -> None:
+        self._pid = os.getpid()
         self._group: Any = None
         self._arrays: dict[str, Any] = {}
+        self._direct: dict[str, _DirectChunks | None] = {}
+        self._executor: ThreadPoolExecutor | None = None
         self.cache = _ChunkCache(self.cache_bytes)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -189,8 +311,14 @@ class ZarrBackend(Backend):
         self.__dict__.update(state)
         self._reset()
 
+    def _check_process(self) -> None:
+        """Reopen in a forked child (DataLoader workers): handles are per process."""
+        if self._pid != os.getpid():
+            self._reset()
+
     @property
     def group(self) -> Any:
+        self._check_process()
         if self._group is None:
             from genozarr.store.open import open_group
 
@@ -198,9 +326,11 @@ class ZarrBackend(Backend):
         return self._group
 
     def array(self, name: str) -> Any:
+        self._check_process()
         arr = self._arrays.get(name)
         if arr is None:
             arr = self._arrays[name] = self.group[name]
+            self._direct[name] = _DirectChunks.for_array(arr)
         return arr
 
     def names(self) -> list[str]:
@@ -209,31 +339,97 @@ class ZarrBackend(Backend):
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self.array(name).shape)
 
-    def _chunk(self, name: str, index: int) -> np.ndarray:
-        key = (name, index)
-        block = self.cache.get(key)
-        if block is None:
-            arr = self.array(name)
-            size = arr.chunks[0]
-            block = arr[index * size:min((index + 1) * size, arr.shape[0])]
-            self.cache.put(key, block)
+    def _load_chunk(self, name: str, index: int) -> np.ndarray:
+        arr = self.array(name)
+        size = arr.chunks[0]
+        stop = min((index + 1) * size, arr.shape[0])
+        direct = self._direct.get(name)
+        if direct is not None:
+            block = direct.read(index)
+            if stop - index * size < size:
+                block = block[:stop - index * size]
+        else:
+            block = np.array(arr[index * size:stop])
+        block.flags.writeable = False  # shared through the cache: never modified in place
         return block
+
+    def _chunk(self, name: str, index: int) -> np.ndarray:
+        self._check_process()
+        return self.cache.get_or_load((name, index), lambda: self._load_chunk(name, index))
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads decoding chunks in parallel (Blosc releases the GIL)."""
+        self._check_process()
+        if self._executor is None:
+            with _POOL_LOCK:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(
+                        max_workers=DECODE_THREADS, thread_name_prefix="genozarr-decode")
+        return self._executor
+
+    def _chunks(self, name: str, ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """Decoded chunks ``ids`` in order; misses are decoded in parallel, a bounded
+        number ahead, so a batch touching many chunks never floods the cache."""
+        if len(ids) == 1 or DECODE_THREADS == 1:
+            for cid in ids:
+                yield cid, self._chunk(name, cid)
+            return
+        pool = self._pool()
+        ahead = 2 * DECODE_THREADS
+        futures: dict[int, Future[np.ndarray]] = {}
+        for j, cid in enumerate(ids):
+            for k in range(j, min(j + ahead, len(ids))):
+                nxt = ids[k]
+                if nxt not in futures and self.cache.wanted((name, nxt)):
+                    futures[nxt] = pool.submit(self._chunk, name, nxt)
+            fut = futures.pop(cid, None)
+            yield cid, (fut.result() if fut is not None else self._chunk(name, cid))
+
+    def prefetch_rows(self, name: str, rows: np.ndarray) -> None:
+        """Start decoding, in background threads, the chunks holding ``rows`` that are not
+        cached (read-ahead); does nothing when they would not fit in a quarter of the
+        cache."""
+        arr = self.array(name)
+        size = arr.chunks[0]
+        ids = np.unique(np.asarray(rows, dtype=np.int64) // size)
+        row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
+        if len(ids) * size * row_bytes > self.cache.max_bytes // 4:
+            return
+        pool = self._pool()
+        for cid in ids.tolist():
+            if 0 <= cid * size < arr.shape[0] and self.cache.wanted((name, cid)):
+                pool.submit(self._chunk, name, cid)
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         arr = self.array(name)
         size = arr.chunks[0]
         out = np.empty((len(rows),) + tuple(arr.shape[1:]), dtype=arr.dtype)
+        if len(rows) == 0:
+            return out
+        if np.any((rows < 0) | (rows >= arr.shape[0])):
+            raise IndexError(f"rows out of range for array {name!r} of length {arr.shape[0]}")
         chunk_ids = rows // size
+        if len(rows) == 1 or bool(np.all(rows[1:] >= rows[:-1])):
+            # sorted rows (sequential or block-shuffled batches): copy straight into `out`
+            bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
+            starts = np.r_[0, bounds]
+            spans = dict(zip(chunk_ids[starts].tolist(), zip(starts, np.r_[bounds, len(rows)])))
+            for cid, block in self._chunks(name, list(spans)):
+                a, b = spans[cid]
+                local = rows[a:b] - cid * size
+                if local[-1] - local[0] == b - a - 1:
+                    out[a:b] = block[local[0]:local[-1] + 1]
+                else:
+                    np.take(block, local, axis=0, out=out[a:b])
+            return out
         order = np.argsort(chunk_ids, kind="stable")
         sorted_ids = chunk_ids[order]
-        bounds = np.flatnonzero(np.diff(sorted_ids)) + 1
-        for group in np.split(order, bounds):
-            if len(group) == 0:
-                continue
-            cid = int(chunk_ids[group[0]])
-            block = self._chunk(name, cid)
-            out[group] = block[rows[group] - cid * size]
+        groups = {int(sorted_ids[g[0]]): g for g in
+                  np.split(np.arange(len(order)), np.flatnonzero(np.diff(sorted_ids)) + 1)}
+        for cid, block in self._chunks(name, list(groups)):
+            sel = order[groups[cid]]
+            out[sel] = block[rows[sel] - cid * size]
         return out
 
     def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
@@ -243,9 +439,8 @@ class ZarrBackend(Backend):
         if stop <= start:
             return np.empty((0,) + tuple(arr.shape[1:]), dtype=arr.dtype)
         first, last = start // size, (stop - 1) // size
-        if first == last:
-            block = self._chunk(name, first)
-            return block[start - first * size:stop - first * size]
-        parts = [self._chunk(name, c) for c in range(first, last + 1)]
-        joined = np.concatenate(parts, axis=0)
-        return joined[start - first * size:stop - first * size]
+        out = np.empty((stop - start,) + tuple(arr.shape[1:]), dtype=arr.dtype)
+        for cid, block in self._chunks(name, list(range(first, last + 1))):
+            lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
+            out[lo - start:hi - start] = block[lo - cid * size:hi - cid * size]
+        return out

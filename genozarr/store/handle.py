@@ -93,6 +93,32 @@ class Store:
             out[lo - start_bin:hi - start_bin] = self.backend.read_range(name, lo, hi)
         return out
 
+    def prefetch_rows(self, rows: np.ndarray) -> None:
+        """Partial layout: start decoding the chunks of ``rows`` in the background (zarr
+        backend only; a no-op otherwise)."""
+        if isinstance(self.backend, ZarrBackend) and len(rows):
+            self.backend.prefetch_rows(DATA, rows)
+
+    def prefetch_bins(self, chroms: np.ndarray, start_bins: np.ndarray, nbins: int) -> None:
+        """Whole-genome layout: start decoding the chunks of the windows
+        ``[start_bins, start_bins + nbins)`` of ``chroms`` in the background (zarr backend
+        only; a no-op otherwise)."""
+        if not isinstance(self.backend, ZarrBackend) or not len(chroms):
+            return
+        chroms = np.asarray(chroms).astype(str)
+        start_bins = np.asarray(start_bins, dtype=np.int64)
+        for chrom in np.unique(chroms):
+            if chrom not in self.meta.chroms:
+                continue
+            name = array_name(chrom)
+            arr = self.backend.array(name)
+            size, n = int(arr.chunks[0]), int(arr.shape[0])
+            b0 = start_bins[chroms == chrom]
+            lo = np.clip(b0, 0, max(n - 1, 0)) // size
+            hi = np.clip(b0 + nbins - 1, 0, max(n - 1, 0)) // size
+            ids = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi)]))
+            self.backend.prefetch_rows(name, ids * size)
+
     def dense(self, name: str = DATA) -> np.ndarray:
         """A whole array as numpy."""
         return self.backend.dense(name)

