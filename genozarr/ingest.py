@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -94,6 +95,18 @@ def chunk_length(row_bytes: int, n: int) -> int:
 
 
 # ---------------------------------------------------------------------------- tasks
+#: decoded bytes one whole-genome task aims at: a few chunks, so that the fixed cost of a
+#: task (scheduling, pickling the source, opening the zarr array, one asynchronous zarr
+#: write, seeking in the input files) is paid once per several chunks, and zarr encodes
+#: the chunks of one write concurrently; memory per task stays bounded by this size
+_TASK_BYTES = 8 * 2**20
+
+
+def _chunks_per_task(chunk_bytes: int) -> int:
+    """Whole zarr chunks per whole-genome ingest task (chunks of ``chunk_bytes``)."""
+    return max(1, _TASK_BYTES // max(chunk_bytes, 1))
+
+
 def _window_values(source: Source, chrom: str, start: int, end: int, length: int,
                    resolution: int | None) -> np.ndarray:
     """Values of one partial-layout row: data on ``[start, end)`` then padding to
@@ -121,7 +134,7 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
     ]).astype(dtype, copy=False)
     if target is None:
         return out
-    write_block(target, DATA, row0, out, storage_options)
+    _write(target, DATA, row0, out, storage_options)
     return None
 
 
@@ -131,8 +144,30 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int, 
     out = out.astype(dtype, copy=False)
     if target is None:
         return out
-    write_block(target, array_name(chrom), b0, out, storage_options)
+    if _all_fill(out, source.pad_value):
+        return None  # the fresh array already reads as its fill value here
+    _write(target, array_name(chrom), b0, out, storage_options)
     return None
+
+
+def _all_fill(values: np.ndarray, fill: float) -> bool:
+    """Whether every element equals the array's fill value (NaN never does)."""
+    if fill == 0:
+        return not values.any()
+    return bool((values == fill).all())
+
+
+def _write(target: str, name: str, start: int, values: np.ndarray, storage_options: Any) -> None:
+    """:func:`write_block` with zarr's per-chunk emptiness test off.
+
+    zarr compares every chunk it writes with the fill value (``write_empty_chunks=False``)
+    through a ``void``-dtype ``array_equal`` that costs more CPU than compressing the chunk
+    with lz4; a task block is tested once, cheaply, by :func:`_all_fill` instead.
+    """
+    import zarr
+
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        write_block(target, name, start, values, storage_options)
 
 
 def _active_client() -> Any:
@@ -187,14 +222,51 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
             progress(futures)
         return client.gather(futures)
     kwargs: dict[str, Any] = {"scheduler": scheduler}
-    if scheduler == "processes" and OPTIONS["num_workers"]:
-        kwargs["num_workers"] = OPTIONS["num_workers"]
-    if show:
-        from dask.diagnostics import ProgressBar
+    pool = None
+    if scheduler == "processes":
+        pool = _process_pool(min(len(tasks), OPTIONS["num_workers"] or os.cpu_count() or 1))
+        kwargs["pool"] = pool
+    try:
+        if show:
+            from dask.diagnostics import ProgressBar
 
-        with ProgressBar(out=sys.stderr):
-            return list(dask.compute(*delayed, **kwargs))
-    return list(dask.compute(*delayed, **kwargs))
+            with ProgressBar(out=sys.stderr):
+                return list(dask.compute(*delayed, **kwargs))
+        return list(dask.compute(*delayed, **kwargs))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+#: modules the fork server imports once, so that forked workers start without imports
+_PRELOAD = ["genozarr.ingest", "genozarr.sources", "genozarr.io.bam", "genozarr.io.bigwig",
+            "genozarr.io.fasta", "genozarr.io.bed", "zarr", "numcodecs", "pysam", "pyBigWig"]
+
+
+def _process_pool(n: int) -> Any:
+    """A process pool for dask's processes scheduler that starts its workers quickly.
+
+    dask's default ``spawn`` context imports genozarr, zarr, pysam and pyBigWig anew in every
+    worker of every build (~0.4 s per worker here, more than a whole small ingest). On
+    platforms that have it the ``forkserver`` context is used instead: the server process
+    imports those modules once per session and forks each worker from itself, so workers
+    start in milliseconds, and no worker inherits the caller's threads (zarr's event loop,
+    a dask thread pool) as a plain ``fork`` would. An explicit dask setting
+    ``multiprocessing.context`` wins.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import dask
+
+    name = dask.config.get("multiprocessing.context", None)
+    if name is None:
+        name = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
+            else "spawn"
+    context = multiprocessing.get_context(name)
+    if name == "forkserver":
+        context.set_forkserver_preload(_PRELOAD)
+    return ProcessPoolExecutor(max(1, n), mp_context=context)
 
 
 # ---------------------------------------------------------------------------- build
@@ -279,8 +351,9 @@ def build_store(
             specs[array_name(chrom)] = ArraySpec((nbins, n_s, n_c), (clen, n_s, n_c),
                                                  meta.dtype, (position_dim(chrom), "strand",
                                                               "condition"), source.pad_value)
-            for b0 in range(0, nbins, clen):
-                tasks.append((_genome_task, (source, chrom, b0, min(b0 + clen, nbins),
+            step = clen * _chunks_per_task(clen * n_s * n_c * itemsize)
+            for b0 in range(0, nbins, step):
+                tasks.append((_genome_task, (source, chrom, b0, min(b0 + step, nbins),
                                              resolution, meta.dtype, target, storage_options)))
             work += length
     else:
@@ -324,7 +397,8 @@ def build_store(
             i = 0
             for chrom in chroms:
                 spec = specs[array_name(chrom)]
-                k = math.ceil(spec.shape[0] / spec.chunks[0])
+                step = spec.chunks[0] * _chunks_per_task(spec.chunks[0] * n_s * n_c * itemsize)
+                k = math.ceil(spec.shape[0] / step)
                 arrays[array_name(chrom)] = (np.concatenate(results[i:i + k]) if k else
                                              np.zeros(spec.shape, meta.dtype))
                 i += k

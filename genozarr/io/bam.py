@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, ChromosomeNotFoundError, InputFileError, MissingIndexError
+from genozarr.errors import (ArgumentError, ChromosomeNotFoundError, InputFileError,
+                             MalformedFileError, MissingIndexError)
 
 __all__ = ["check_bam", "index_bam", "bam_chrom_sizes", "count_5prime", "ALWAYS_SKIPPED",
            "SKIPPED_UNLESS_INCLUDED"]
@@ -174,32 +175,84 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     ext = max(int(template_extension), 0)
     lo, hi = max(start - ext, 0), min(end + ext, length)
     skip = ALWAYS_SKIPPED | (0 if include_flagged else SKIPPED_UNLESS_INCLUDED)
-    mapq = -1 if min_mapq is None else int(min_mapq)
-    midpoint = pairedend == "midpoint"
-    fwd: list[int] = []
-    rev: list[int] = []
-    if hi > lo:
-        for read in bam.fetch(chrom, lo, hi):
-            flag = read.flag
-            if flag & skip or read.mapping_quality < mapq:
-                continue
-            is_reverse = flag & 0x10
-            if flag & 0x1:
-                if not (flag & 0x2) or flag & 0x8 or read.next_reference_id != tid:
-                    continue
-                if midpoint:
-                    if not flag & 0x40:
-                        continue
-                    left = min(read.reference_start, read.next_reference_start)
-                    pos = left + abs(read.template_length) // 2
-                    (rev if is_reverse else fwd).append(pos)
-                    continue
-            if is_reverse:
-                rev.append(read.reference_end - 1)
-            else:
-                fwd.append(read.reference_start)
+    mapq = None if min_mapq is None or int(min_mapq) <= 0 else int(min_mapq)
+    try:
+        flags, positions, quals = _scan(bam, chrom, tid, lo, hi,
+                                        midpoint=pairedend == "midpoint",
+                                        with_mapq=mapq is not None)
+    except OSError as e:
+        from genozarr.io._handles import close_handles
+
+        close_handles(path)
+        raise MalformedFileError(f"{path}: cannot read {chrom}:{lo}-{hi}; the BAM file is "
+                                 f"truncated or corrupt ({e})") from e
+    # the per-read rules, vectorised over the block
+    keep = (flags & skip) == 0
+    if mapq is not None:
+        keep &= quals >= mapq
+    paired = (flags & 0x1) != 0
+    if paired.any():
+        proper = ((flags & 0x2) != 0) & ((flags & (0x8 | _MATE_ELSEWHERE)) == 0)
+        if pairedend == "midpoint":
+            proper &= (flags & 0x40) != 0
+        keep &= ~paired | proper
+    reverse = (flags & 0x10) != 0
     n = end - start
     out = np.empty((-(-n // resolution), 2), dtype=np.int32)
-    out[:, 0] = bin_counts(np.asarray(fwd, dtype=np.int64), start, n, resolution)
-    out[:, 1] = bin_counts(np.asarray(rev, dtype=np.int64), start, n, resolution)
+    out[:, 0] = bin_counts(positions[keep & ~reverse], start, n, resolution)
+    out[:, 1] = bin_counts(positions[keep & reverse], start, n, resolution)
     return out
+
+
+#: synthetic flag bit set by :func:`_scan` on paired reads whose mate maps to another chromosome
+_MATE_ELSEWHERE = 0x10000
+
+
+def _scan(bam: object, chrom: str, tid: int, lo: int, hi: int, *, midpoint: bool,
+          with_mapq: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Flags, counting positions and (optionally) MAPQs of the reads fetched on ``[lo, hi)``.
+
+    The Python loop reads as few attributes per read as it can (flag and one position;
+    mate fields only for paired reads) and appends to lists (faster than item assignment
+    into numpy arrays); the filtering is vectorised by the caller. The position is the 5'
+    end (``reference_start``, or ``reference_end - 1`` for mapped reverse reads), or the
+    fragment midpoint for read 1 of a pair when ``midpoint`` is set. A paired read whose
+    mate lies on another chromosome gets the synthetic flag bit ``_MATE_ELSEWHERE``.
+    """
+    flags: list[int] = []
+    positions: list[int] = []
+    quals: list[int] = []
+    if hi <= lo:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, (empty if with_mapq else None)
+    add_flag, add_pos, add_q = flags.append, positions.append, quals.append
+    fetch = bam.fetch(chrom, lo, hi)  # type: ignore[attr-defined]
+    if with_mapq:
+        for read in fetch:
+            flag = read.flag
+            add_q(read.mapping_quality)
+            if flag & 0x1:
+                if read.next_reference_id != tid:
+                    flag |= _MATE_ELSEWHERE
+                elif midpoint and flag & 0x40:
+                    add_flag(flag)
+                    add_pos(min(read.reference_start, read.next_reference_start)
+                            + abs(read.template_length) // 2)
+                    continue
+            add_flag(flag)
+            add_pos(read.reference_end - 1 if flag & 0x14 == 0x10 else read.reference_start)
+    else:
+        for read in fetch:
+            flag = read.flag
+            if flag & 0x1:
+                if read.next_reference_id != tid:
+                    flag |= _MATE_ELSEWHERE
+                elif midpoint and flag & 0x40:
+                    add_flag(flag)
+                    add_pos(min(read.reference_start, read.next_reference_start)
+                            + abs(read.template_length) // 2)
+                    continue
+            add_flag(flag)
+            add_pos(read.reference_end - 1 if flag & 0x14 == 0x10 else read.reference_start)
+    return (np.array(flags, dtype=np.int64), np.array(positions, dtype=np.int64),
+            np.array(quals, dtype=np.int64) if with_mapq else None)

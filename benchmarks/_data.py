@@ -1,0 +1,231 @@
+"""Benchmark inputs, generated once with a fixed seed and cached on disk.
+
+The full corpus is a 50 Mb genome (FASTA + .fai), a single-end BAM of 2 M reads with bases
+from the genome, 4 BigWigs (even index: 1 bp bedGraph runs; odd: fixed 50 bp steps) and a
+BED of 50k peaks. Chromosome sizes are 20 %, 30 %, 25 % and 25 % of the genome so that the
+first chromosome alone is 20 % of the genome and the first two 50 % (the 10, 25 and 50 Mb
+genomes of the peak-memory rows reuse the same files with ``genomesize``).
+
+The cache directory is ``$GENOZARR_BENCH_DATA`` (default ``/tmp/genozarr_bench``); each
+corpus lives in a sub-directory named after its sizes and seed, completed by a marker file,
+so a second run reuses it.
+
+Run ``python benchmarks/_data.py [--quick]`` to generate and print the paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+SEED = 20240501
+FULL = {"genome_mb": 50.0, "n_reads": 2_000_000, "n_bigwigs": 4, "n_peaks": 50_000}
+QUICK = {"genome_mb": 10.0, "n_reads": 400_000, "n_bigwigs": 4, "n_peaks": 10_000}
+_FRACTIONS = (0.2, 0.3, 0.25, 0.25)
+
+
+def cache_root() -> Path:
+    """Directory holding the generated corpora."""
+    return Path(os.environ.get("GENOZARR_BENCH_DATA", "/tmp/genozarr_bench"))
+
+
+def chrom_sizes(genome_mb: float) -> dict[str, int]:
+    """Chromosome sizes of a genome of ``genome_mb`` megabases."""
+    total = int(genome_mb * 1_000_000)
+    sizes = [int(total * f) for f in _FRACTIONS]
+    sizes[-1] += total - sum(sizes)
+    return {f"chr{i + 1}": s for i, s in enumerate(sizes)}
+
+
+def genome_subsets(sizes: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Nested genomes of 20 %, 50 % and 100 % of ``sizes`` (first 1, 2 and 4 chromosomes)."""
+    names = list(sizes)
+    out = {}
+    for k in (1, 2, len(names)):
+        sub = {c: sizes[c] for c in names[:k]}
+        out[f"{sum(sub.values()) / 1e6:g}"] = sub
+    return out
+
+
+def corpus(quick: bool = False, **overrides: float) -> dict:
+    """Generate (or reuse) the benchmark inputs and return their paths.
+
+    Returns a dict with keys ``dir``, ``fasta``, ``bam``, ``bigwigs`` (list), ``bigwigs_1bp``,
+    ``peaks``, ``chrom_sizes`` (dict), ``n_reads``, ``genome_bases``.
+    """
+    from genozarr.testing.simulate import (
+        simulate_bam,
+        simulate_bed,
+        simulate_bigwig,
+        simulate_genome,
+        write_chrom_sizes,
+    )
+
+    params = dict(QUICK if quick else FULL)
+    params.update(overrides)
+    sizes = chrom_sizes(params["genome_mb"])
+    tag = (f"g{params['genome_mb']:g}mb_r{int(params['n_reads'])}_bw{int(params['n_bigwigs'])}"
+           f"_p{int(params['n_peaks'])}_s{SEED}")
+    d = cache_root() / tag
+    done = d / "COMPLETE"
+    bigwigs = [str(d / f"signal{i}.bw") for i in range(int(params["n_bigwigs"]))]
+    paths = {
+        "dir": str(d), "fasta": str(d / "genome.fa"), "bam": str(d / "reads.bam"),
+        "bigwigs": bigwigs, "bigwigs_1bp": bigwigs[0::2], "bigwigs_50bp": bigwigs[1::2],
+        "peaks": str(d / "peaks.bed"), "chrom_sizes_file": str(d / "chrom.sizes"),
+        "chrom_sizes": sizes, "n_reads": int(params["n_reads"]),
+        "genome_bases": sum(sizes.values()),
+    }
+    if done.is_file():
+        return paths
+    d.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    write_chrom_sizes(paths["chrom_sizes_file"], sizes)
+    simulate_genome(paths["fasta"], sizes, seed=SEED)
+    simulate_bam(paths["bam"], sizes, int(params["n_reads"]), seed=SEED + 1,
+                 reference=paths["fasta"])
+    for i, bw in enumerate(bigwigs):
+        if i % 2 == 0:
+            simulate_bigwig(bw, sizes, seed=SEED + 10 + i, kind="bedgraph")
+        else:
+            simulate_bigwig(bw, sizes, seed=SEED + 10 + i, kind="fixed", step=50)
+    simulate_bed(paths["peaks"], sizes, int(params["n_peaks"]), seed=SEED + 2)
+    done.write_text(json.dumps({k: v for k, v in params.items()}) + "\n")
+    print(f"[data] generated {d} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small corpus (10 Mb, 400k reads)")
+    args = parser.parse_args()
+    print(json.dumps(corpus(args.quick), indent=1))
+
+
+if __name__ == "__main__":
+    main()
+
+
+# ------------------------------------------------------------------ shared harness
+def run_case(script: str, case: str, *args: str, timeout: float = 600) -> dict:
+    """Run ``python script --case case args`` in a fresh process; return its JSON result
+    with ``peak_rss_mb`` added (the largest resident set of that process or any process it
+    reaped, e.g. ingest workers, from ``wait4``)."""
+    import subprocess
+
+    cmd = [sys.executable, script, "--case", case, *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        return {"error": f"timed out after {timeout} s"}
+    # communicate() has reaped the child; its rusage is in RUSAGE_CHILDREN only as a max, so
+    # the case also reports its own peak (ru_maxrss of itself and its reaped children)
+    if proc.returncode != 0:
+        return {"error": (err.strip().splitlines() or ["failed"])[-1][:200]}
+    line = [ln for ln in out.splitlines() if ln.startswith("{")][-1]
+    return json.loads(line)
+
+
+_PEAK = [0]
+
+
+def start_rss_sampler(interval: float = 0.02) -> None:
+    """Sample, every ``interval`` s in a daemon thread, the summed RSS of this process and
+    all its descendants (ingest workers, fork servers); :func:`report` reports the peak."""
+    import threading
+
+    import psutil
+
+    me = psutil.Process()
+
+    def loop() -> None:
+        while True:
+            total = 0
+            try:
+                procs = [me, *me.children(recursive=True)]
+            except psutil.Error:
+                procs = [me]
+            for proc in procs:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            _PEAK[0] = max(_PEAK[0], total)
+            time.sleep(interval)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def report(result: dict) -> None:
+    """Print a case's JSON result for :func:`run_case`, with ``peak_rss_mb``: the peak of
+    the summed RSS of the process tree (sampled), or the largest single process's peak
+    from ``getrusage`` if that is higher."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    result["peak_rss_mb"] = round(max(own, kids, _PEAK[0]) / 2**20, 1)
+    print(json.dumps(result), flush=True)
+
+
+def timed(fn, repeat: int = 3) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` calls after one untimed warm-up call.
+
+    The warm-up pays what a session pays once (lazy imports, the ingest fork server
+    start, the page cache filling with the input files)."""
+    import statistics
+
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def row(workload: str, value: float | None, unit: str, baseline: str = "",
+        base_value: float | None = None, ratio: float | None = None, target: str = "",
+        note: str = "", rss_mb: float | None = None) -> dict:
+    """One line of a benchmark table."""
+    return {"workload": workload, "value": value, "unit": unit, "baseline": baseline,
+            "baseline_value": base_value, "ratio": ratio, "target": target, "note": note,
+            "peak_rss_mb": rss_mb}
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+def format_table(rows: list[dict]) -> str:
+    """Rows as a Markdown table."""
+    head = "| workload | genozarr | baseline (same run) | ratio | target | peak RSS | note |"
+    lines = [head, "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        val = f"{_fmt(r['value'])} {r['unit']}" if r["value"] is not None else "-"
+        base = r["baseline"]
+        if r.get("baseline_value") is not None:
+            base = f"{base}: {_fmt(r['baseline_value'])}"
+        ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "-"
+        rss = f"{r['peak_rss_mb']:.0f} MB" if r.get("peak_rss_mb") else "-"
+        lines.append(f"| {r['workload']} | {val} | {base} | {ratio} | {r['target']} | {rss} "
+                     f"| {r['note']} |")
+    return "\n".join(lines)
+
+
+def emit(rows: list[dict], json_path: str | None) -> None:
+    """Print the table; write the rows as JSON when asked (for ``run.py``)."""
+    print(format_table(rows), flush=True)
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=1))

@@ -1,0 +1,171 @@
+"""FASTA -> store and one-hot batches from a zarr store, beside numpy in memory.
+
+Rows (DESIGN.md section 6):
+
+- FASTA -> whole-genome uint8 store (``Bioseq.create_from_refgenome``, zarr, 2 worker
+  processes), in Mb/s, beside reading the same FASTA with ``pysam.FastaFile.fetch`` and
+  encoding it with a 256-entry numpy table in one process.
+- One-hot batches: 1 kb windows tiling the genome, batches of 64 read in order with
+  ``bioseq[a:b]`` from the zarr store on disk, in Mb/s of sequence, beside a plain numpy
+  lookup-table encode (``np.take`` on a (256, 4) float32 table into a reused buffer) of the
+  same bytes held in memory. Target >= 0.7x.
+
+Usage: ``python benchmarks/onehot.py [--quick] [--json rows.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _data  # noqa: E402
+
+SCRIPT = os.path.abspath(__file__)
+BATCH = 64
+WINDOW = 1000
+
+
+def _max_windows(quick: bool) -> int:
+    return 4_000 if quick else 20_000
+
+
+def case_fasta_raw(p: dict) -> dict:
+    import pysam
+
+    c = _data.corpus(p["quick"])
+    table = np.full(256, 4, dtype=np.uint8)
+    for i, b in enumerate(b"ACGT"):
+        table[b] = table[b + 32] = i
+
+    def run() -> None:
+        with pysam.FastaFile(c["fasta"]) as fa:
+            for chrom in c["chrom_sizes"]:
+                table.take(np.frombuffer(fa.fetch(chrom).encode("ascii"), np.uint8))
+
+    return {"seconds": _data.timed(run, p["repeat"]), "work": c["genome_bases"]}
+
+
+def case_fasta_store(p: dict) -> dict:
+    import genozarr
+    from genozarr import Bioseq
+
+    c = _data.corpus(p["quick"])
+    genozarr.set_options(scheduler="processes", num_workers=2, progress=False)
+    tmp = tempfile.mkdtemp(prefix="gzbench_")
+
+    def run() -> None:
+        out = os.path.join(tmp, "dna.zarr")
+        shutil.rmtree(out, ignore_errors=True)
+        Bioseq.create_from_refgenome("dna", c["fasta"], binsize=WINDOW, storage="zarr",
+                                     store=out, store_whole_genome=True)
+
+    try:
+        sec = _data.timed(run, p["repeat"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"seconds": sec, "work": c["genome_bases"]}
+
+
+def case_batches(p: dict) -> dict:
+    import time
+
+    import genozarr
+    import pysam
+    from genozarr import Bioseq
+
+    c = _data.corpus(p["quick"])
+    genozarr.set_options(scheduler="processes", num_workers=2, progress=False)
+    tmp = tempfile.mkdtemp(prefix="gzbench_")
+    try:
+        ds = Bioseq.create_from_refgenome("dna", c["fasta"], binsize=WINDOW, storage="zarr",
+                                          store=os.path.join(tmp, "dna.zarr"),
+                                          store_whole_genome=True)
+        n = min(len(ds), _max_windows(p["quick"]))
+        # the same windows' bytes in memory, for the numpy baseline
+        with pysam.FastaFile(c["fasta"]) as fa:
+            chrs, starts = ds.gindexer.chrs[:n], ds.gindexer.starts[:n]
+            seqs = {ch: np.frombuffer(fa.fetch(ch).encode("ascii"), np.uint8)
+                    for ch in np.unique(chrs)}
+        raw = np.stack([seqs[ch][s:s + WINDOW] for ch, s in zip(chrs, starts)])
+        table = np.zeros((256, 4), dtype=np.float32)
+        for i, b in enumerate(b"ACGT"):
+            table[b, i] = table[b + 32, i] = 1
+        buf = np.empty((BATCH, WINDOW, 4), dtype=np.float32)
+
+        def numpy_run() -> None:
+            for a in range(0, n - BATCH + 1, BATCH):
+                np.take(table, raw[a:a + BATCH], axis=0, out=buf)
+
+        def genozarr_run() -> None:
+            for a in range(0, n - BATCH + 1, BATCH):
+                ds[a:a + BATCH]
+
+        ds[0:BATCH]  # open the arrays
+        t0 = time.perf_counter()
+        numpy_sec = _data.timed(numpy_run, p["repeat"])
+        gz_sec = _data.timed(genozarr_run, p["repeat"])
+        del t0
+        work = (n // BATCH) * BATCH * WINDOW
+        return {"seconds": gz_sec, "work": work, "base_seconds": numpy_sec,
+                "shape": list(ds[0:BATCH].shape)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+CASES = {"fasta_raw": case_fasta_raw, "fasta_store": case_fasta_store,
+         "batches": case_batches}
+
+
+def _run(case: str, **params: object) -> dict:
+    return _data.run_case(SCRIPT, case, "--params", json.dumps(params))
+
+
+def measure(quick: bool) -> list[dict]:
+    """Run the one-hot measurements; return the table rows."""
+    _data.corpus(quick)
+    rep = 1 if quick else 3
+    raw = _run("fasta_raw", quick=quick, repeat=rep)
+    store = _run("fasta_store", quick=quick, repeat=rep)
+    r_raw = raw["work"] / raw["seconds"] / 1e6 if "seconds" in raw else None
+    r_st = store["work"] / store["seconds"] / 1e6 if "seconds" in store else None
+    rows = [_data.row("FASTA -> whole-genome uint8 zarr store", r_st, "Mb/s",
+                      "pysam fetch + numpy table encode, 1 process", r_raw,
+                      r_st / r_raw if r_st and r_raw else None, "(reference)",
+                      store.get("error", "2 worker processes"), store.get("peak_rss_mb"))]
+    b = _run("batches", quick=quick, repeat=rep)
+    if "seconds" in b:
+        r_gz = b["work"] / b["seconds"] / 1e6
+        r_np = b["work"] / b["base_seconds"] / 1e6
+        rows.append(_data.row(f"one-hot batches {BATCH} x 1 kb from zarr (in order)", r_gz,
+                              "Mb/s", "numpy LUT encode of the same bytes in memory", r_np,
+                              r_gz / r_np, ">= 0.7x", f"batch shape {tuple(b['shape'])}",
+                              b.get("peak_rss_mb")))
+    else:
+        rows.append(_data.row("one-hot batches from zarr", None, "Mb/s", "", None, None,
+                              ">= 0.7x", b.get("error", ""), None))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="one-hot benchmark")
+    parser.add_argument("--quick", action="store_true", help="10 Mb genome, 1 repeat")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
+    parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        _data.start_rss_sampler()
+        _data.report(CASES[args.case](json.loads(args.params)))
+        return
+    _data.emit(measure(args.quick), args.json)
+
+
+if __name__ == "__main__":
+    main()
