@@ -188,7 +188,7 @@ def measure(quick: bool) -> list[dict]:
     rows.append(_data.row("  same, 1 bp, compressor='lz4'", r, "Mb/s",
                           "pyBigWig.values decode", rows[0]["baseline_value"],
                           r / rows[0]["baseline_value"] if r and rows[0]["baseline_value"]
-                          else None, "(tuning)", gz_lz4.get("error", "default is zstd level 3"),
+                          else None, "(tuning)", gz_lz4.get("error", "default is zstd level 1"),
                           gz_lz4.get("peak_rss_mb")))
     mos = _run("mosdepth", quick=quick, repeat=rep)
     loop = _run("pysam_loop", quick=quick, repeat=rep)

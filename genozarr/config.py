@@ -34,7 +34,7 @@ OPTIONS: dict[str, Any] = {
     "chunk_bytes": 2 * 2**20,
     # Blosc codec for new stores
     "compressor": "zstd",
-    "compression_level": 3,
+    "compression_level": 1,
     # bytes of decoded chunks kept per open zarr array on the serving path
     "chunk_cache_bytes": 256 * 2**20,
     # 'auto' scheduler switches to processes above this many bases of work

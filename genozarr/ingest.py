@@ -226,6 +226,8 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     if scheduler == "processes":
         pool = _process_pool(min(len(tasks), OPTIONS["num_workers"] or os.cpu_count() or 1))
         kwargs["pool"] = pool
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         if show:
             from dask.diagnostics import ProgressBar
@@ -233,6 +235,13 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
             with ProgressBar(out=sys.stderr):
                 return list(dask.compute(*delayed, **kwargs))
         return list(dask.compute(*delayed, **kwargs))
+    except BrokenProcessPool as e:
+        raise ArgumentError(
+            f"{label}: the ingest worker processes died. If this runs from a script, put "
+            "the code under `if __name__ == '__main__':` (worker processes re-import the "
+            "script, as with any multiprocessing), or use "
+            "genozarr.set_options(scheduler='sync'); a worker killed for memory shows the "
+            "same error") from e
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
