@@ -567,6 +567,21 @@ def collapse(values: np.ndarray, resolution: int, how: Collapser = "sum") -> np.
     n_strands, n_conditions = arr.shape[-2:]
     binned = arr.reshape(lead + (n_bins, resolution, n_strands, n_conditions))
     if isinstance(how, str):
+        if arr.dtype.kind == "f" and n_bins:
+            # ufunc.reduceat over the flat (position, channel) view: 5-15x faster than a
+            # reduction over the middle axis of (bins, resolution, strand, condition),
+            # whose inner loop runs over the few channels
+            ufunc = _REDUCEAT[how]
+            flat = np.ascontiguousarray(arr).reshape(-1, n_strands * n_conditions)
+            starts = np.arange(0, flat.shape[0], resolution)
+            if ufunc is np.add:  # accumulate in float64: sums of float32 stay exact-ish
+                out = ufunc.reduceat(flat, starts, axis=0, dtype=np.float64)
+                if how == "mean":
+                    out /= resolution
+                out = out.astype(arr.dtype, copy=False)
+            else:
+                out = ufunc.reduceat(flat, starts, axis=0)
+            return out.reshape(lead + (n_bins, n_strands, n_conditions))
         return getattr(np, how)(binned, axis=-3)  # type: ignore[no-any-return]
     rows = int(np.prod(lead, dtype=np.int64)) * n_bins
     stacked = binned.reshape(rows, resolution, n_strands, n_conditions)
@@ -581,6 +596,9 @@ def collapse(values: np.ndarray, resolution: int, how: Collapser = "sum") -> np.
             )
         results.append(result)
     return np.stack(results, axis=-1).reshape(lead + (n_bins, n_strands, n_conditions))
+
+
+_REDUCEAT = {"sum": np.add, "mean": np.add, "max": np.maximum, "min": np.minimum}
 
 
 def _call_collapser(how: Callable[..., Any], x: np.ndarray) -> Any:
