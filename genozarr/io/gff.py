@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +48,11 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         raise InputFileError(f"GFF/GTF file {path} does not exist")
     is_gtf = path.lower().endswith((".gtf", ".gtf.gz"))
     try:
-        gr = pr.read_gtf(path) if is_gtf else pr.read_gff3(path)
+        with warnings.catch_warnings():
+            # pyranges 0.1.x calls DataFrame.set_index(inplace=True), deprecated in pandas 3
+            # (pyproject caps pandas below 4, which removes it)
+            warnings.filterwarnings("ignore", message="The inplace keyword")
+            gr = pr.read_gtf(path) if is_gtf else pr.read_gff3(path)
     except Exception as e:  # pyranges raises assorted pandas/ValueErrors for bad input
         raise MalformedFileError(f"{path}: cannot be parsed as {'GTF' if is_gtf else 'GFF3'}: "
                                  f"{e}") from e
