@@ -102,9 +102,18 @@ def chunk_length(row_bytes: int, n: int) -> int:
 _TASK_BYTES = 8 * 2**20
 
 
-def _chunks_per_task(chunk_bytes: int) -> int:
-    """Whole zarr chunks per whole-genome ingest task (chunks of ``chunk_bytes``)."""
-    return max(1, _TASK_BYTES // max(chunk_bytes, 1))
+#: bases of input one whole-genome task covers at most (unless one chunk is longer): keeps
+#: enough tasks for every worker at coarse resolutions, where a chunk spans many bases
+_TASK_BASES = 16 * 2**20
+
+
+def _chunks_per_task(chunk_bytes: int, chunk_bases: int | None = None) -> int:
+    """Whole zarr chunks per whole-genome ingest task (chunks of ``chunk_bytes`` decoded,
+    covering ``chunk_bases`` bases of input)."""
+    n = max(1, _TASK_BYTES // max(chunk_bytes, 1))
+    if chunk_bases:
+        n = min(n, max(1, _TASK_BASES // chunk_bases))
+    return n
 
 
 def _window_values(source: Source, chrom: str, start: int, end: int, length: int,
@@ -138,10 +147,22 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
     return None
 
 
+#: bases one read of a whole-genome task covers at most: the per-base block of every input
+#: file is held in memory before it is collapsed to the resolution
+_READ_BASES = 4 * 2**20
+
+
 def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int, dtype: str,
                  target: str | None, storage_options: Any) -> np.ndarray | None:
-    out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
-    out = out.astype(dtype, copy=False)
+    step = max(1, _READ_BASES // resolution)
+    if b1 - b0 <= step:
+        out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
+        out = out.astype(dtype, copy=False)
+    else:  # coarse resolutions: read and collapse in sub-blocks, so memory stays bounded
+        out = np.concatenate([
+            source.read_binned(chrom, s * resolution, min(s + step, b1) * resolution,
+                               resolution).astype(dtype, copy=False)
+            for s in range(b0, b1, step)])
     if target is None:
         return out
     if _all_fill(out, source.pad_value):
@@ -226,6 +247,9 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     if scheduler == "processes":
         pool = _process_pool(min(len(tasks), OPTIONS["num_workers"] or os.cpu_count() or 1))
         kwargs["pool"] = pool
+        # one task per submission: dask batches 6 by default, which leaves workers idle
+        # when a build has few, large tasks (coarse resolutions, few chromosomes)
+        kwargs["chunksize"] = 1
     from concurrent.futures.process import BrokenProcessPool
 
     try:
@@ -275,7 +299,19 @@ def _process_pool(n: int) -> Any:
     context = multiprocessing.get_context(name)
     if name == "forkserver":
         context.set_forkserver_preload(_PRELOAD)
-    return ProcessPoolExecutor(max(1, n), mp_context=context)
+    return ProcessPoolExecutor(max(1, n), mp_context=context, initializer=_worker_init)
+
+
+def _worker_init() -> None:
+    """In ingest worker processes, Blosc compresses in the calling thread: parallelism
+    comes from the processes, and Blosc's own threads in every process only contend for
+    the same cores."""
+    try:
+        import numcodecs.blosc
+
+        numcodecs.blosc.use_threads = False
+    except ImportError:  # pragma: no cover - numcodecs is a dependency
+        pass
 
 
 # ---------------------------------------------------------------------------- build
@@ -360,7 +396,7 @@ def build_store(
             specs[array_name(chrom)] = ArraySpec((nbins, n_s, n_c), (clen, n_s, n_c),
                                                  meta.dtype, (position_dim(chrom), "strand",
                                                               "condition"), source.pad_value)
-            step = clen * _chunks_per_task(clen * n_s * n_c * itemsize)
+            step = clen * _chunks_per_task(clen * n_s * n_c * itemsize, clen * resolution)
             for b0 in range(0, nbins, step):
                 tasks.append((_genome_task, (source, chrom, b0, min(b0 + step, nbins),
                                              resolution, meta.dtype, target, storage_options)))
@@ -406,7 +442,8 @@ def build_store(
             i = 0
             for chrom in chroms:
                 spec = specs[array_name(chrom)]
-                step = spec.chunks[0] * _chunks_per_task(spec.chunks[0] * n_s * n_c * itemsize)
+                step = spec.chunks[0] * _chunks_per_task(spec.chunks[0] * n_s * n_c * itemsize,
+                                                         spec.chunks[0] * resolution)
                 k = math.ceil(spec.shape[0] / step)
                 arrays[array_name(chrom)] = (np.concatenate(results[i:i + k]) if k else
                                              np.zeros(spec.shape, meta.dtype))

@@ -180,3 +180,35 @@ def test_cache_key_tracks_file_content(tmp_path):
     f.write_bytes(bytes(data))
     os.utime(f, ns=(1, 1))
     assert cache_key([str(f)], {"start": np.arange(3)}, {"binsize": 10}) != k1
+
+
+@pytest.mark.parametrize("dtype, fill", [("float32", 0.0), ("uint8", 4), ("int32", 0)])
+@pytest.mark.parametrize("compressor", ["zstd", None])
+def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compressor):
+    """The ingest fast path (chunks encoded with numcodecs and written as files) stores what
+    zarr itself reads back: edge chunk padded, all-fill chunks left out, both codec chains."""
+    import zarr
+
+    from genozarr.config import set_options
+    from genozarr.store.write import _compressors, _write_chunks_directly, write_block
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 9, size=(1050, 2, 3)).astype(dtype)
+    values[200:400] = fill  # two whole chunks of fill value: not written
+    with set_options(compressor=compressor):
+        codecs = _compressors()
+    for name in ("direct", "viazarr"):
+        zarr.create_array(str(tmp_path / "s.zarr"), name=name, shape=values.shape,
+                          chunks=(100, 2, 3), dtype=dtype, fill_value=fill,
+                          compressors=codecs, zarr_format=3)
+    arr = zarr.open_array(str(tmp_path / "s.zarr"), path="direct", mode="r+")
+    assert _write_chunks_directly(arr, 0, values[:550]) is False  # not chunk-aligned at 550
+    write_block(str(tmp_path / "s.zarr"), "direct", 0, values[:600])
+    write_block(str(tmp_path / "s.zarr"), "direct", 600, values[600:])  # ends at the edge
+    zarr.open_array(str(tmp_path / "s.zarr"), path="viazarr", mode="r+")[:] = values
+    for name in ("direct", "viazarr"):
+        back = zarr.open_array(str(tmp_path / "s.zarr"), path=name, mode="r")[:]
+        np.testing.assert_array_equal(back, values)
+    chunk_dir = tmp_path / "s.zarr" / "direct" / "c"
+    written = sorted(int(p.name) for p in chunk_dir.iterdir())
+    assert written == [0, 1, 4, 5, 6, 7, 8, 9, 10]  # 10: the padded edge chunk
