@@ -125,7 +125,10 @@ class Dataset:
             if not -n <= i < n:
                 raise IndexError(f"index {i} out of range for {type(self).__name__} of length {n}")
             return self._batch(np.array([i % n]))[0]
-        idx = np.arange(len(self))[key]
+        if isinstance(key, slice):  # no index array over the whole dataset per batch
+            idx = np.arange(*key.indices(len(self)))
+        else:
+            idx = np.arange(len(self))[key]
         return self._batch(np.atleast_1d(idx))
 
     def __iter__(self):  # noqa: ANN204
