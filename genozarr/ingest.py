@@ -245,7 +245,7 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     kwargs: dict[str, Any] = {"scheduler": scheduler}
     pool = None
     if scheduler == "processes":
-        pool = _process_pool(min(len(tasks), OPTIONS["num_workers"] or os.cpu_count() or 1))
+        pool = shared_pool(OPTIONS["num_workers"] or os.cpu_count() or 1)
         kwargs["pool"] = pool
         # one task per submission: dask batches 6 by default, which leaves workers idle
         # when a build has few, large tasks (coarse resolutions, few chromosomes)
@@ -260,20 +260,57 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
                 return list(dask.compute(*delayed, **kwargs))
         return list(dask.compute(*delayed, **kwargs))
     except BrokenProcessPool as e:
+        shutdown_pool()
         raise ArgumentError(
             f"{label}: the ingest worker processes died. If this runs from a script, put "
             "the code under `if __name__ == '__main__':` (worker processes re-import the "
             "script, as with any multiprocessing), or use "
             "genozarr.set_options(scheduler='sync'); a worker killed for memory shows the "
             "same error") from e
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
 
 
 #: modules the fork server imports once, so that forked workers start without imports
 _PRELOAD = ["genozarr.ingest", "genozarr.sources", "genozarr.io.bam", "genozarr.io.bigwig",
             "genozarr.io.fasta", "genozarr.io.bed", "zarr", "numcodecs", "pysam", "pyBigWig"]
+
+
+_POOL: dict[str, Any] = {"pool": None, "key": None}
+
+
+def shared_pool(n: int) -> Any:
+    """The process pool of the ``'processes'`` scheduler, kept between builds.
+
+    Starting a pool costs ~0.1 s per build (more than a small ingest); the pool is started
+    on first use and reused by later builds of this process with the same number of
+    workers. Idle workers hold their imports and a few cached file handles; call
+    :func:`shutdown_pool` to release them (they also end with the interpreter).
+
+    Parameters
+    ----------
+    n
+        Number of worker processes.
+
+    Returns
+    -------
+    concurrent.futures.ProcessPoolExecutor
+    """
+    key = (os.getpid(), int(n))
+    pool = _POOL["pool"]
+    if pool is not None and (_POOL["key"] != key or getattr(pool, "_broken", False)):
+        shutdown_pool()
+        pool = None
+    if pool is None:
+        pool = _process_pool(max(1, int(n)))
+        _POOL.update(pool=pool, key=key)
+    return pool
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes kept by :func:`shared_pool` (a no-op without a pool)."""
+    pool, key = _POOL["pool"], _POOL["key"]
+    _POOL.update(pool=None, key=None)
+    if pool is not None and key is not None and key[0] == os.getpid():
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _process_pool(n: int) -> Any:

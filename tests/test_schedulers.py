@@ -41,3 +41,21 @@ def test_unguarded_script_is_explained(sim_data, tmp_path):
     assert proc.returncode != 0
     assert "ArgumentError" in proc.stderr
     assert "if __name__ == '__main__':" in proc.stderr
+
+
+def test_process_pool_is_kept_between_builds(sim_data):
+    from genozarr.ingest import shared_pool, shutdown_pool
+
+    kw = dict(binsize=1000, resolution=10, store_whole_genome=True,
+              genomesize=sim_data["chrom_sizes"])
+    with set_options(scheduler="processes", num_workers=2, chunk_bytes=4096):
+        Cover.create_from_bigwig("w", sim_data["bigwigs"][0], **kw)
+        first = shared_pool(2)
+        again = Cover.create_from_bigwig("w", sim_data["bigwigs"][0], **kw)
+        assert shared_pool(2) is first
+    shutdown_pool()
+    assert shared_pool(2) is not first
+    shutdown_pool()
+    with set_options(scheduler="sync"):
+        np.testing.assert_array_equal(
+            Cover.create_from_bigwig("w", sim_data["bigwigs"][0], **kw)[:], again[:])
