@@ -430,7 +430,7 @@ class Dataset:
                 cache_key=key, storage_options=storage_options,
                 extra={"args": {k: (v if isinstance(v, (int, float, str, bool, type(None)))
                                     else repr(v)) for k, v in args.items()}},
-                seqtype=seqtype)
+                seqtype=seqtype, overwrite=overwrite)
         obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms)
         if norms:
             obj._fit_normalizers()

@@ -366,6 +366,7 @@ def build_store(
     storage_options: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     seqtype: str | None = None,
+    overwrite: bool = False,
 ) -> Store:
     """Read ``source`` over the indexer's windows (or whole chromosomes) into a store.
 
@@ -396,6 +397,8 @@ def build_store(
         Extra metadata (normaliser names, arguments).
     seqtype
         For sequence stores.
+    overwrite
+        Replace a published store at ``path`` even if it has the same cache key.
 
     Returns
     -------
@@ -490,7 +493,7 @@ def build_store(
                       np.zeros(specs[DATA].shape, meta.dtype)}
         backend = MemoryBackend(arrays) if storage != "sparse" else SparseBackend(arrays)
         return Store(meta, backend, None, table)
-    writer = StoreWriter(path, meta, specs, coords, storage_options)
+    writer = StoreWriter(path, meta, specs, coords, storage_options, replace=overwrite)
     try:
         tasks = [(fn, _retarget(args, writer.tmp)) for fn, args in tasks]
         run_tasks(tasks, work, name)

@@ -242,7 +242,7 @@ def _whole_genome_arrays(x: np.ndarray, gindexer: GenomicIndexer, minus: np.ndar
 
 def _write_store(meta: Any, arrays: dict[str, np.ndarray], table: dict[str, np.ndarray] | None,
                  storage: str, path: str | None,
-                 storage_options: dict[str, Any] | None) -> Store:
+                 storage_options: dict[str, Any] | None, replace: bool = False) -> Store:
     """Hold ``arrays`` in memory, or write them to a zarr store at ``path`` and open it."""
     from genozarr.ingest import chunk_length
     from genozarr.store.backend import MemoryBackend, SparseBackend, ZarrBackend
@@ -271,7 +271,7 @@ def _write_store(meta: Any, arrays: dict[str, np.ndarray], table: dict[str, np.n
     if table is not None:
         for key, col in zip(REGION_COORDS, ("chrom", "start", "end", "strand")):
             coords[key] = (("region",), table[col])
-    writer = StoreWriter(path, meta, specs, coords, storage_options)
+    writer = StoreWriter(path, meta, specs, coords, storage_options, replace=replace)
     try:
         for name, arr in arrays.items():
             clen = specs[name].chunks[0]
@@ -456,7 +456,8 @@ def cover_from_array(
             table = {"chrom": chrs.astype(str).astype(object), "start": starts, "end": ends,
                      "strand": wstrands.astype(str).astype(object)}
             arrays = {DATA: _partial_rows(x.astype(store_dtype, copy=False), minus, nbins)}
-        built = _write_store(meta, arrays, table, storage, path, storage_options)
+        built = _write_store(meta, arrays, table, storage, path, storage_options,
+                             replace=overwrite)
         log.info("%s: %d windows, resolution %s, %s layout, %s storage", name, len(gindexer),
                  res, meta.layout, storage)
     return cls(name, gindexer, built, channel_last=channel_last)

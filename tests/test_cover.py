@@ -314,3 +314,21 @@ def test_cache_hit_miss_and_crash(sim_data, tmp_path, monkeypatch):
     assert calls == [1]
     s0, e0, _ = entries[0]
     assert rebuilt[0][s0, 0, 0] == pytest.approx(first[0][s0, 0, 0] + 100.0)
+
+
+def test_overwrite_rebuilds_a_cached_store(sim_data, tmp_path):
+    """``overwrite=True`` builds and publishes a new store even when one with the same cache
+    key exists (issue: overwrite rebuilds); without it the cached store is reused."""
+    import os
+
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [2000]})
+    store = tmp_path / "cached.zarr"
+    kw = dict(roi=roi, binsize=500, cache=True, store=store, storage="zarr")
+    first = Cover.create_from_bigwig("bw", sim_data["bigwigs"][0], **kw)
+    inode = os.stat(store).st_ino
+    Cover.create_from_bigwig("bw", sim_data["bigwigs"][0], **kw)
+    assert os.stat(store).st_ino == inode  # reused
+    again = Cover.create_from_bigwig("bw", sim_data["bigwigs"][0], overwrite=True, **kw)
+    assert os.stat(store).st_ino != inode  # a new directory was published
+    np.testing.assert_array_equal(again[:], first[:])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -169,14 +169,19 @@ class StoreWriter:
         ``{name: (dims, values)}`` small coordinate arrays written immediately.
     storage_options
         fsspec options for remote URLs.
+    replace
+        Publish over a store with the same cache key instead of keeping it
+        (``overwrite=True`` of the dataset constructors).
     """
 
     def __init__(self, path: str | os.PathLike, meta: StoreMeta, arrays: dict[str, ArraySpec],
                  coords: dict[str, tuple[tuple[str, ...], np.ndarray]],
-                 storage_options: dict[str, Any] | None = None) -> None:
+                 storage_options: dict[str, Any] | None = None, *,
+                 replace: bool = False) -> None:
         import zarr
 
         self.final = str(path)
+        self.replace = bool(replace)
         self.meta = meta
         self.storage_options = storage_options
         self.remote = is_remote(path)
@@ -262,7 +267,7 @@ class StoreWriter:
                 pass  # target exists (or a race): inspect it
             _check_replaceable(final)
             existing = read_marker(final)
-            if (existing is not None and self.meta.cache_key is not None
+            if (not self.replace and existing is not None and self.meta.cache_key is not None
                     and existing.get("cache_key") == self.meta.cache_key):
                 log.info("store %s was published by another writer; keeping it", final)
                 _rmtree_store(self.tmp)
