@@ -303,6 +303,15 @@ def test_duplicate_sequence_names(bad):
     assert not Path(path + ".fai").exists()  # no index that hides the duplicate next time
 
 
+def test_duplicate_sequence_names_in_an_existing_fai(tmp_path):
+    fa = tmp_path / "dup.fa"
+    fa.write_text(">a\nACGT\n>a\nGGGG\n")
+    (tmp_path / "dup.fa.fai").write_text("a\t4\t3\t4\t5\na\t4\t11\t4\t5\n")
+    roi = pd.DataFrame({"chrom": ["a"], "start": [0], "end": [4]})
+    with expect(MalformedFileError, str(fa), r"'a'", r"more than once"):
+        Bioseq.create_from_refgenome("s", str(fa), roi=roi, binsize=4)
+
+
 def test_not_a_fasta(bad):
     path = bad("not_fasta.fa")
     with expect(MalformedFileError, path, r"no sequences"):

@@ -163,9 +163,18 @@ def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     """
     from genozarr.io._handles import get_handle
 
-    ensure_fai(path)
+    fai = ensure_fai(path)
     fa = get_handle("fasta", os.fspath(path))
-    return dict(zip(fa.references, (int(n) for n in fa.lengths)))
+    names = list(fa.references)
+    with open(fai) as f:  # htslib keeps one of duplicate .fai entries silently
+        listed = [line.split("\t", 1)[0] for line in f if line.strip()]
+    if len(set(listed)) != len(listed):  # an existing .fai built by another tool
+        seen: set[str] = set()
+        dups = sorted({n for n in listed if n in seen or seen.add(n)})
+        raise MalformedFileError(
+            f"{path}: sequence names must be unique, but {dups[:5]} appear more than once "
+            "(rename the duplicates)")
+    return dict(zip(names, (int(n) for n in fa.lengths)))
 
 
 def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
