@@ -614,6 +614,10 @@ class Cover(Dataset):
                     template_extension=template_extension, include_flagged=include_flagged,
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
+        if aggregate is not None:  # applied first, so fitted normalizers see its output
+            rest = [] if normalizer is None else (
+                list(normalizer) if isinstance(normalizer, (list, tuple)) else [normalizer])
+            normalizer = [aggregate, *rest]
         cover = cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
                             stepsize=stepsize, flank=flank, resolution=resolution,
                             storage=storage, cache=cache, overwrite=overwrite,
@@ -621,8 +625,6 @@ class Cover(Dataset):
                             random_state=random_state, store_whole_genome=store_whole_genome,
                             store=store, args=args, normalizer=normalizer, chrom_map=chrom_map,
                             storage_options=storage_options, feature=feature)
-        if aggregate is not None:
-            cover.normalizers.insert(0, aggregate)
         return cover
 
     @classmethod

@@ -352,3 +352,19 @@ def test_cache_key_follows_normalizer_and_its_parameters(sim_data, tmp_path):
     a = ops.normalize(ds, ZScore(mean=1.0, std=2.0)).attrs["cache_key"]
     b = ops.normalize(ds, ZScore(mean=1.0, std=3.0)).attrs["cache_key"]
     assert len({a, b, ds.attrs["cache_key"]}) == 3
+
+
+def test_bam_aggregate_is_applied_before_fitting(sim_data):
+    """``aggregate`` (Janggu) runs before the normalizers, which are fitted on its output."""
+    import numpy as np
+
+    from genozarr import Cover
+    from genozarr.ops.normalize import ZScore
+
+    kw = dict(roi=sim_data["roi"], binsize=1000, resolution=100)
+    raw = Cover.create_from_bam("r", sim_data["bam"], **kw)[:].astype("float64")
+    z = ZScore()
+    cov = Cover.create_from_bam("r", sim_data["bam"], aggregate=np.log1p, normalizer=z, **kw)
+    logged = np.log1p(raw)
+    expected = (logged - logged.mean()) / logged.std(ddof=1)
+    np.testing.assert_allclose(cov[:], expected, rtol=1e-4, atol=1e-4)
