@@ -1,0 +1,50 @@
+"""Output directory precedence, Janggu's storage='hdf5', and option validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genozarr import Cover, output_dir, set_options
+from genozarr.config import get_options
+from genozarr.errors import ArgumentError, GenozarrWarning
+
+
+def test_output_dir_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path / "g"))
+    monkeypatch.setenv("JANGGU_OUTPUT", str(tmp_path / "j"))
+    assert output_dir() == tmp_path / "g"
+    monkeypatch.delenv("GENOZARR_OUTPUT")
+    assert output_dir() == tmp_path / "j"
+    monkeypatch.delenv("JANGGU_OUTPUT")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert output_dir() == tmp_path / "home" / "genozarr_results"
+
+
+def test_janggu_output_receives_zarr_stores(monkeypatch, tmp_path, sim_data):
+    monkeypatch.delenv("GENOZARR_OUTPUT")
+    monkeypatch.setenv("JANGGU_OUTPUT", str(tmp_path / "janggu"))
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [1000]})
+    with pytest.warns(GenozarrWarning, match="hdf5"):
+        cov = Cover.create_from_bigwig("bw", sim_data["bigwigs"][0], roi=roi, binsize=500,
+                                       storage="hdf5")
+    assert cov.garray.backend.storage == "zarr"
+    assert Path(cov.garray.path).is_relative_to(tmp_path / "janggu" / "datasets" / "bw")
+    ref = Cover.create_from_bigwig("bw", sim_data["bigwigs"][0], roi=roi, binsize=500)
+    np.testing.assert_array_equal(cov[:], ref[:])
+
+
+def test_options_are_validated_and_scoped():
+    before = get_options()
+    with set_options(chunk_bytes=8192, compression_level=5):
+        assert get_options()["chunk_bytes"] == 8192
+        assert get_options()["compression_level"] == 5
+    assert get_options() == before
+    with pytest.raises(ArgumentError):
+        set_options(scheduler="gpu")
+    with pytest.raises(ArgumentError):
+        set_options(no_such_option=1)
+    assert get_options() == before
