@@ -332,3 +332,22 @@ def test_overwrite_rebuilds_a_cached_store(sim_data, tmp_path):
     assert os.stat(store).st_ino != inode  # a new directory was published
     np.testing.assert_array_equal(again[:], first[:])
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_flank_past_the_chromosome_start_is_padded_on_the_left(sim_data, whole):
+    """Janggu clipped such a window and left-aligned it; genozarr pads, positions aligned."""
+    path = sim_data["bigwigs"][0]
+    roi = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [0, 7800], "end": [200, 8000],
+                        "strand": ["+", "-"]})
+    cov = Cover.create_from_bigwig("bw", path, roi=roi, binsize=200, flank=50,
+                                   store_whole_genome=whole,
+                                   genomesize=sim_data["chrom_sizes"])
+    assert cov.shape == (2, 300, 1, 1)
+    first = cov[0][:, 0, 0]
+    np.testing.assert_array_equal(first[:50], 0)
+    np.testing.assert_allclose(first[50:], bw_truth(path, "chr1", 0, 250), rtol=1e-6)
+    # chr2 (8000 bp) minus strand: window [7750, 8050) reversed; the 50 bases past the end are 0
+    last = cov[1][:, 0, 0][::-1]
+    np.testing.assert_allclose(last[:250], bw_truth(path, "chr2", 7750, 8000), rtol=1e-6)
+    np.testing.assert_array_equal(last[250:], 0)
