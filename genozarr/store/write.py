@@ -44,6 +44,13 @@ class ArraySpec:
     coordinates: str | None = None
 
 
+#: Blosc block size: Blosc splits a chunk into blocks it compresses independently; its
+#: automatic choice for zstd level 1 is small. 256 KiB blocks (8 per 2 MiB chunk, so Blosc
+#: threads still share a chunk) measured here on BigWig coverage: encode 1.13 -> 1.89 GB/s,
+#: decode 1.05 -> 1.62 GB/s per core, ratio 24.7 -> 26.9
+BLOSC_BLOCKSIZE = 256 * 2**10
+
+
 def _compressors() -> list[Any]:
     from zarr.codecs import BloscCodec
 
@@ -52,7 +59,7 @@ def _compressors() -> list[Any]:
     if OPTIONS["compressor"] is None:
         return []
     return [BloscCodec(cname=OPTIONS["compressor"], clevel=OPTIONS["compression_level"],
-                       shuffle="shuffle")]
+                       shuffle="shuffle", blocksize=BLOSC_BLOCKSIZE)]
 
 
 def _rmtree_store(path: str | os.PathLike) -> None:
