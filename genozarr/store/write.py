@@ -285,6 +285,19 @@ class StoreWriter:
                 os.rename(final, trash)
             except FileNotFoundError:
                 continue
+            moved = read_marker(trash)
+            if (not self.replace and moved is not None and self.meta.cache_key is not None
+                    and moved.get("cache_key") == self.meta.cache_key):
+                # between our look and the move, another writer published this same store:
+                # put it back (it may already be in use) and discard our copy
+                try:
+                    os.rename(trash, final)
+                except OSError:
+                    _rmtree_store(trash)
+                    continue
+                log.info("store %s was published by another writer; keeping it", final)
+                _rmtree_store(self.tmp)
+                return
             _rmtree_store(trash)
         raise StoreError(f"could not publish store {final} (concurrent writers keep replacing it)")
 
