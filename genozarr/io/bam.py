@@ -227,32 +227,19 @@ def _scan(bam: object, chrom: str, tid: int, lo: int, hi: int, *, midpoint: bool
         return empty, empty, (empty if with_mapq else None)
     add_flag, add_pos, add_q = flags.append, positions.append, quals.append
     fetch = bam.fetch(chrom, lo, hi)  # type: ignore[attr-defined]
-    if with_mapq:
-        for read in fetch:
-            flag = read.flag
+    for read in fetch:
+        flag = read.flag
+        if with_mapq:
             add_q(read.mapping_quality)
-            if flag & 0x1:
-                if read.next_reference_id != tid:
-                    flag |= _MATE_ELSEWHERE
-                elif midpoint and flag & 0x40:
-                    add_flag(flag)
-                    add_pos(min(read.reference_start, read.next_reference_start)
-                            + abs(read.template_length) // 2)
-                    continue
-            add_flag(flag)
-            add_pos(read.reference_end - 1 if flag & 0x14 == 0x10 else read.reference_start)
-    else:
-        for read in fetch:
-            flag = read.flag
-            if flag & 0x1:
-                if read.next_reference_id != tid:
-                    flag |= _MATE_ELSEWHERE
-                elif midpoint and flag & 0x40:
-                    add_flag(flag)
-                    add_pos(min(read.reference_start, read.next_reference_start)
-                            + abs(read.template_length) // 2)
-                    continue
-            add_flag(flag)
-            add_pos(read.reference_end - 1 if flag & 0x14 == 0x10 else read.reference_start)
+        if flag & 0x1:
+            if read.next_reference_id != tid:
+                flag |= _MATE_ELSEWHERE
+            elif midpoint and flag & 0x40:
+                add_flag(flag)
+                add_pos(min(read.reference_start, read.next_reference_start)
+                        + abs(read.template_length) // 2)
+                continue
+        add_flag(flag)
+        add_pos(read.reference_end - 1 if flag & 0x14 == 0x10 else read.reference_start)
     return (np.array(flags, dtype=np.int64), np.array(positions, dtype=np.int64),
             np.array(quals, dtype=np.int64) if with_mapq else None)
