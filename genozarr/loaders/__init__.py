@@ -22,7 +22,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["flatten", "unflatten"]
+__all__ = ["Structured", "flatten", "unflatten"]
 
 
 def flatten(structure: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
@@ -81,6 +81,39 @@ def check_lengths(datasets: list[Any]) -> int:
     if len(set(lengths)) != 1:
         raise ArgumentError(f"inputs and targets must have equal lengths, got {lengths}")
     return lengths[0]
+
+
+class Structured:
+    """Inputs and targets as one flat list of datasets, plus the structures to rebuild.
+
+    Shared by the framework adapters: they read one batch per dataset of
+    :attr:`datasets` and hand the leaves to :meth:`rebuild`.
+
+    Parameters
+    ----------
+    inputs
+        A dataset, a list/tuple of them or a dict.
+    targets
+        The same, or None.
+    """
+
+    def __init__(self, inputs: Any, targets: Any) -> None:
+        self.inputs, self._rebuild_x = flatten(inputs)
+        self.targets, self._rebuild_y = flatten(targets)
+        if not self.inputs:
+            raise ArgumentError("inputs must be a dataset, a list/tuple or a dict of datasets")
+        self.has_targets = targets is not None
+        self.datasets = self.inputs + self.targets
+        self.length = check_lengths(self.datasets)
+
+    def rebuild(self, leaves: list[Any]) -> Any:
+        """``x`` (no targets) or ``(x, y)`` in the structures of the inputs and targets,
+        from one leaf per dataset of :attr:`datasets`."""
+        k = len(self.inputs)
+        x = self._rebuild_x(leaves[:k])
+        if not self.has_targets:
+            return x
+        return x, self._rebuild_y(leaves[k:])
 
 
 def as_array(x: Any) -> np.ndarray:

@@ -13,8 +13,7 @@ import keras
 import numpy as np
 
 from genozarr.batching import batch_plan, chunk_rows, read_batch
-from genozarr.errors import ArgumentError
-from genozarr.loaders import check_lengths, flatten
+from genozarr.loaders import Structured
 
 __all__ = ["KerasDataset"]
 
@@ -52,12 +51,9 @@ class KerasDataset(keras.utils.PyDataset):
                  block_size: int | None = None, buffer_blocks: int = 4,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._inputs, self._rebuild_x = flatten(inputs)
-        self._targets, self._rebuild_y = flatten(targets)
-        if not self._inputs:
-            raise ArgumentError("inputs must be a dataset, a list/tuple or a dict of datasets")
-        self._datasets = self._inputs + self._targets
-        self._n = check_lengths(self._datasets)
+        self._s = Structured(inputs, targets)
+        self._datasets = self._s.datasets
+        self._n = self._s.length
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -79,12 +75,11 @@ class KerasDataset(keras.utils.PyDataset):
         if not 0 <= index < len(self._plan):
             raise IndexError(f"batch {index} out of range for {len(self._plan)} batches")
         idx = self._plan[index]
-        leaves = [read_batch(d, idx) for d in self._datasets]
-        k = len(self._inputs)
-        x = self._rebuild_x(leaves[:k])
-        if not self._targets:
+        out = self._s.rebuild([read_batch(d, idx) for d in self._datasets])
+        if not self._s.targets:  # no targets (None or an empty list): Keras wants (x,)
+            x = out[0] if self._s.has_targets else out
             return (x,)
-        return x, self._rebuild_y(leaves[k:])
+        return out
 
     def on_epoch_end(self) -> None:
         """Draw a new order for the next epoch (when shuffling)."""

@@ -36,8 +36,7 @@ from torch.utils.data import IterableDataset as _TorchIterable
 from torch.utils.data import get_worker_info
 
 from genozarr.batching import batches, read_batch
-from genozarr.errors import ArgumentError
-from genozarr.loaders import check_lengths, flatten
+from genozarr.loaders import Structured
 
 __all__ = ["TorchDataset", "TorchIterableDataset", "reseed_augmentations"]
 
@@ -70,25 +69,12 @@ def _to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x)
 
 
-class _Structured:
-    """Inputs and targets as a flat list of datasets plus the structure to rebuild."""
+class _Structured(Structured):
+    """:class:`~genozarr.loaders.Structured` that reseeds augmentations in each worker."""
 
     def __init__(self, inputs: Any, targets: Any) -> None:
-        self._inputs, self._rebuild_x = flatten(inputs)
-        self._targets, self._rebuild_y = flatten(targets)
-        if not self._inputs:
-            raise ArgumentError("inputs must be a dataset, a list/tuple or a dict of datasets")
-        self.has_targets = targets is not None
-        self.datasets = self._inputs + self._targets
-        self.length = check_lengths(self.datasets)
+        super().__init__(inputs, targets)
         self._pid = os.getpid()
-
-    def rebuild(self, leaves: list[Any]) -> Any:
-        k = len(self._inputs)
-        x = self._rebuild_x(leaves[:k])
-        if not self.has_targets:
-            return x
-        return x, self._rebuild_y(leaves[k:])
 
     def check_worker(self) -> None:
         """In a new worker process: reseed augmentations from the worker's seed."""
