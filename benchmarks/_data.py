@@ -229,3 +229,22 @@ def emit(rows: list[dict], json_path: str | None) -> None:
     print(format_table(rows), flush=True)
     if json_path:
         Path(json_path).write_text(json.dumps(rows, indent=1))
+
+
+def script_main(description: str, quick_help: str, cases: dict, measure) -> None:  # noqa: ANN001
+    """The command line shared by the benchmark scripts: ``--quick``/``--json`` measure and
+    print the table; the hidden ``--case NAME --params JSON`` runs one case in this process
+    (how :func:`run_case` starts every measurement in a fresh process)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--case", choices=sorted(cases), help=argparse.SUPPRESS)
+    parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        start_rss_sampler()
+        report(cases[args.case](json.loads(args.params)))
+        return
+    t = time.perf_counter()
+    emit(measure(args.quick), args.json)
+    print(f"({description}: {time.perf_counter() - t:.0f} s)", file=sys.stderr)

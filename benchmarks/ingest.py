@@ -20,13 +20,11 @@ Usage: ``python benchmarks/ingest.py [--quick] [--json rows.json]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _data  # noqa: E402
@@ -226,20 +224,7 @@ def measure(quick: bool) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="whole-genome ingest benchmark")
-    parser.add_argument("--quick", action="store_true", help="10 Mb genome, 400k reads, 1 repeat")
-    parser.add_argument("--json", help="also write the rows to this JSON file")
-    parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
-    parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.case:
-        _data.start_rss_sampler()
-        _data.report(CASES[args.case](json.loads(args.params)))
-        return
-    t = time.perf_counter()
-    rows = measure(args.quick)
-    _data.emit(rows, args.json)
-    print(f"(ingest benchmark: {time.perf_counter() - t:.0f} s)", file=sys.stderr)
+    _data.script_main("whole-genome ingest benchmark", "10 Mb genome, 400k reads, 1 repeat", CASES, measure)
 
 
 if __name__ == "__main__":

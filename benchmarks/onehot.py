@@ -15,7 +15,6 @@ Usage: ``python benchmarks/onehot.py [--quick] [--json rows.json]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -154,17 +153,7 @@ def measure(quick: bool) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="one-hot benchmark")
-    parser.add_argument("--quick", action="store_true", help="10 Mb genome, 1 repeat")
-    parser.add_argument("--json", help="also write the rows to this JSON file")
-    parser.add_argument("--case", choices=sorted(CASES), help=argparse.SUPPRESS)
-    parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.case:
-        _data.start_rss_sampler()
-        _data.report(CASES[args.case](json.loads(args.params)))
-        return
-    _data.emit(measure(args.quick), args.json)
+    _data.script_main("one-hot benchmark", "10 Mb genome, 1 repeat", CASES, measure)
 
 
 if __name__ == "__main__":

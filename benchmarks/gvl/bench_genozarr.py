@@ -236,11 +236,7 @@ def main() -> None:
         return
 
     def child(phase: str) -> dict:
-        cmd = [sys.executable, __file__, "--phase", phase, "--n", str(args.n), "--length",
-               str(args.length), "--batch", str(args.batch), "--epochs", str(args.epochs),
-               "--workdir", args.workdir]
-        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
-        return json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+        return common.run_phase(__file__, args, phase)
 
     load0 = os.getloadavg()
     t0 = time.perf_counter()

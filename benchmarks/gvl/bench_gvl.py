@@ -132,6 +132,16 @@ def onehot_lut() -> np.ndarray:
     return lut
 
 
+def run_phase(script: str, args: argparse.Namespace, phase: str) -> dict:
+    """Run one phase (build or serve) of ``script`` in a fresh process of this interpreter
+    with the same workload options; return the JSON line it prints last."""
+    cmd = [sys.executable, script, "--phase", phase, "--n", str(args.n), "--length",
+           str(args.length), "--batch", str(args.batch), "--epochs", str(args.epochs),
+           "--workdir", args.workdir]
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -277,11 +287,7 @@ def main() -> None:
     import genvarloader as gvl
 
     def child(phase: str) -> dict:
-        cmd = [sys.executable, __file__, "--phase", phase, "--n", str(args.n), "--length",
-               str(args.length), "--batch", str(args.batch), "--epochs", str(args.epochs),
-               "--workdir", args.workdir]
-        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
-        return json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+        return run_phase(__file__, args, phase)
 
     load0 = os.getloadavg()
     t0 = time.perf_counter()
