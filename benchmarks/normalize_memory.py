@@ -45,7 +45,7 @@ def generate(path: str, size_mb: int, chunk_mb: float) -> None:
     import xarray as xr
 
     import genozarr
-    from genozarr.ops.io import write_store
+    from genozarr.store.builder import write_store
 
     n = int(size_mb * 2**20 // ROW_BYTES)
     rows = max(1, int(chunk_mb * 2**20 // ROW_BYTES))
@@ -69,7 +69,7 @@ def child(path: str, out: str, chunk_mb: float) -> None:
     import genozarr
     from genozarr import open_store
     from genozarr.ops import normalize, write_store
-    from genozarr.ops.normalize import PercentileTrimming, ZScore
+    from genozarr.ops.normalizers import PercentileTrimming, ZScore
 
     ds = open_store(path)
     base = _status_mb("VmHWM")  # peak so far: imports and the opened store

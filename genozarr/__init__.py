@@ -13,7 +13,7 @@ from importlib import import_module
 from typing import Any
 
 from genozarr.config import output_dir, set_options
-from genozarr.dataset import Bioseq, Cover, Dataset
+from genozarr.dataset import Bioseq, Cover, Dataset, open_dataset
 from genozarr.errors import GenozarrError
 from genozarr.genome import Region, chrom_sizes
 from genozarr.regions import GenomicIndexer, load_regions, trim_regions
@@ -32,16 +32,16 @@ _LAZY = {
     "RandomSignalScale": "genozarr.wrappers",
     "NanToNumConverter": "genozarr.wrappers",
     "batches": "genozarr.batching",
-    "write_store": "genozarr.ops.io",
+    "write_store": "genozarr.store.builder",
     "plot_genome_track": "genozarr.plot",
     "plotGenomeTrack": "genozarr.plot",
-    "ZScore": "genozarr.ops.normalize",
-    "ZScoreLog": "genozarr.ops.normalize",
-    "PercentileTrimming": "genozarr.ops.normalize",
-    "RegionLengthNormalization": "genozarr.ops.normalize",
-    "LogTransform": "genozarr.ops.normalize",
-    "RegionLength": "genozarr.ops.normalize",
-    "TPM": "genozarr.ops.normalize",
+    "ZScore": "genozarr.ops.normalizers",
+    "ZScoreLog": "genozarr.ops.normalizers",
+    "PercentileTrimming": "genozarr.ops.normalizers",
+    "RegionLengthNormalization": "genozarr.ops.normalizers",
+    "LogTransform": "genozarr.ops.normalizers",
+    "RegionLength": "genozarr.ops.normalizers",
+    "TPM": "genozarr.ops.normalizers",
 }
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "Region",
     "chrom_sizes",
     "load_regions",
+    "open_dataset",
     "open_store",
     "output_dir",
     "set_options",

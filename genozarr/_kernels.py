@@ -34,6 +34,7 @@ __all__ = [
     "encode_sequence",
     "decode_codes",
     "reverse_complement_codes",
+    "orient_windows",
     "kmer_codes",
     "kmer_dtype",
     "onehot",
@@ -738,3 +739,36 @@ def orient(
             f"different axes of the window, which has shape {arr.shape}."
         ) from e
     return np.flip(arr, axis=axes)
+
+
+def orient_windows(x: np.ndarray, minus: np.ndarray, *, seqtype: str | None = None) -> np.ndarray:
+    """Orient a batch of windows to their strands, in place: the one orientation kernel.
+
+    Coverage ``(n, position, strand, condition)``: the position and strand axes of
+    minus-strand windows are reversed (the two strand channels swap, as :func:`orient`
+    does for one window). Sequence codes (``seqtype`` given) ``(n, position, ...)``:
+    minus-strand DNA windows are reverse-complemented; protein is left as it is. The same
+    call maps genomic orientation to strand orientation and back.
+
+    Parameters
+    ----------
+    x
+        Writable batch; its first axis is the window.
+    minus
+        Boolean per window: True for a minus-strand window.
+    seqtype
+        None for coverage; 'dna' or 'protein' for sequence codes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``x``, oriented.
+    """
+    minus = np.asarray(minus, dtype=bool)
+    if not minus.any():
+        return x
+    if seqtype is None:
+        x[minus] = x[minus][:, ::-1, ::-1]
+    elif _seqtype(seqtype) == "dna":
+        x[minus] = reverse_complement_codes(x[minus], axis=1)
+    return x

@@ -108,29 +108,16 @@ def chunk_rows(dataset: Any) -> int:
     int
         The natural block size of :func:`batch_plan` for this dataset.
     """
-    from genozarr.store.layout import DATA, array_name
-
+    from genozarr.dataset import Dataset
     from genozarr.wrappers import _root
 
     root = _root(dataset)
-    store = getattr(root, "garray", None)
-    if store is None or getattr(store.backend, "storage", None) != "zarr":
-        return 1
-    try:
-        if store.whole_genome:
-            gi = root.gindexer
-            arr = store.backend.array(array_name(next(iter(store.meta.chroms))))
-            step = gi.stepsize or gi.binsize or 1
-            return max(1, int(arr.chunks[0]) * (store.meta.resolution or 1) // step)
-        return max(1, int(store.backend.array(DATA).chunks[0]))
-    except Exception:  # noqa: BLE001 - a store without the expected arrays: no blocking
-        return 1
+    return root.chunk_rows if isinstance(root, Dataset) else 1
 
 
 def _cache_rows(datasets: Sequence[Any]) -> int:
     """The most windows whose decoded chunks fit in half of every zarr store's cache."""
     from genozarr.store.backend import ZarrBackend
-    from genozarr.store.layout import DATA
     from genozarr.wrappers import _root
 
     rows = 2**62
@@ -138,7 +125,7 @@ def _cache_rows(datasets: Sequence[Any]) -> int:
         store = getattr(_root(d), "garray", None)
         if store is None or not isinstance(store.backend, ZarrBackend) or store.whole_genome:
             continue
-        arr = store.backend.array(DATA)
+        arr = store.backend.array(store.meta.array_path())
         row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
         rows = min(rows, store.backend.cache.max_bytes // 2 // max(row_bytes, 1))
     return rows
@@ -162,9 +149,9 @@ def read_batch(dataset: Any, idx: np.ndarray) -> np.ndarray:
     from genozarr.wrappers import Wrapper
 
     if isinstance(dataset, Dataset):
-        return dataset._batch(idx)
+        return dataset.read(idx)
     if isinstance(dataset, Wrapper):
-        return dataset.transform(dataset._read(idx))
+        return dataset.read(idx)
     return np.asarray(dataset[idx])
 
 
@@ -282,12 +269,7 @@ def _warm(datasets: Sequence[Any], idx: np.ndarray) -> None:
         root = _root(d)
         if not isinstance(root, Dataset):
             continue
-        if root._rows is not None:
-            root.garray.prefetch_rows(root._rows[idx])
-        else:
-            gi = root.garray.meta.resolution or 1
-            starts = (root.gindexer.starts[idx] - root.gindexer.flank) // gi
-            root.garray.prefetch_bins(root.gindexer.chrs[idx], starts, root._window_bins)
+        root.prefetch(idx)
 
 
 def _read_all(datasets: Sequence[Any], idx: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -57,9 +57,7 @@ Errors in the input (missing files, bad regions, bad specs) print one line,
 
 from __future__ import annotations
 
-import difflib
 import functools
-import inspect
 import json
 import logging
 import os
@@ -72,14 +70,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
-from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
+from genozarr.dataset import open_dataset
+from genozarr.errors import ArgumentError, GenozarrError
+from genozarr.spec import SPEC_KINDS, build_from_spec, load_spec, need_file as _need_file
+from genozarr.summary import store_summary
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from genozarr.dataset import Dataset
 
-__all__ = ["app", "main", "open_dataset", "store_summary", "load_spec", "build_from_spec",
+__all__ = ["app", "main",
            "SPEC_KINDS"]
 
 log = logging.getLogger(__name__)
@@ -94,15 +95,6 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-#: Spec ``kind`` -> (class name, constructor, name of its file argument).
-SPEC_KINDS: dict[str, tuple[str, str, str]] = {
-    "bigwig": ("Cover", "create_from_bigwig", "bigwigfiles"),
-    "bam": ("Cover", "create_from_bam", "bamfiles"),
-    "bed": ("Cover", "create_from_bed", "bedfiles"),
-    "refgenome": ("Bioseq", "create_from_refgenome", "refgenome"),
-    "seq": ("Bioseq", "create_from_seq", "fastafile"),
-}
-_PATH_KEYS = ("files", "roi", "genomesize", "store")
 _HANDLER_FLAG = "_genozarr_cli_handler"
 
 
@@ -138,19 +130,6 @@ def _command(func: Callable[..., Any]) -> Callable[..., Any]:
     return app.command()(wrapper)
 
 
-def _need_file(path: str | os.PathLike, what: str) -> str:
-    text = str(path)
-    if "://" not in text and not Path(text).exists():
-        raise InputFileError(f"{what} {text} does not exist")
-    return text
-
-
-def _is_remote(path: str | os.PathLike) -> bool:
-    from genozarr.store.open import is_remote
-
-    return is_remote(path)
-
-
 def _human(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
@@ -160,189 +139,6 @@ def _human(n: float) -> str:
 
 
 # ---------------------------------------------------------------------------- stores
-def open_dataset(path: str | os.PathLike, storage: str = "zarr",
-                 storage_options: dict[str, Any] | None = None) -> Dataset:
-    """Open a store written by genozarr as a :class:`Cover` or :class:`Bioseq`.
-
-    Parameters
-    ----------
-    path
-        Store directory or fsspec URL.
-    storage
-        'zarr' reads from the store on access; 'ndarray' or 'sparse' load it into memory.
-    storage_options
-        fsspec options for remote stores.
-
-    Returns
-    -------
-    Dataset
-        A partial-layout store gives its stored windows; a whole-genome store gives
-        windows tiling every chromosome (``resolution * 65536`` bases, or the longest
-        chromosome if shorter). Normalizers are not part of a store and are not applied.
-        Bioseq stores open with ``order=1``.
-    """
-    from genozarr.dataset import Bioseq, Cover
-    from genozarr.regions import GenomicIndexer
-    from genozarr.store.handle import load_store
-
-    store = load_store(path, storage, storage_options)
-    meta = store.meta
-    if store.whole_genome:
-        res = int(meta.resolution or 1)
-        sizes = {str(c): int(v) for c, v in meta.chroms.items() if v}
-        longest = -(-max(sizes.values()) // res) * res
-        gi = GenomicIndexer.create_from_genome(sizes, min(res * 65536, longest))
-    else:
-        t = store.region_table
-        assert t is not None
-        flank = int(meta.flank)
-        gi = GenomicIndexer(t["chrom"].astype(str), np.asarray(t["start"]) + flank,
-                            np.asarray(t["end"]) - flank, t["strand"].astype(str),
-                            meta.binsize, meta.stepsize, flank)
-    if meta.kind == "sequence":
-        return Bioseq(meta.name, gi, store, order=1, seqtype=meta.seqtype or "dna")
-    return Cover(meta.name, gi, store)
-
-
-def _codec_text(arr: Any) -> str:
-    parts = []
-    for codec in tuple(getattr(arr, "filters", ())) + tuple(getattr(arr, "compressors", ())):
-        cname = getattr(codec, "cname", None)
-        if cname is not None:
-            shuffle = getattr(getattr(codec, "shuffle", None), "value", "")
-            parts.append(f"blosc/{getattr(cname, 'value', cname)} level "
-                         f"{getattr(codec, 'clevel', '?')} {shuffle}".strip())
-        else:
-            parts.append(type(codec).__name__)
-    return ", ".join(parts) or "none"
-
-
-def _disk_bytes(path: str, storage_options: dict[str, Any] | None = None) -> int:
-    """Total size of the files under a store (apparent sizes, as ``du -sb`` of the files)."""
-    if _is_remote(path):
-        import fsspec
-
-        fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
-        return int(fs.du(root, total=True))
-    text = path[len("file://"):] if path.startswith("file://") else path
-    total = 0
-    for dirpath, _, files in os.walk(text):
-        for f in files:
-            total += os.path.getsize(os.path.join(dirpath, f))
-    return total
-
-
-def _stats(store_path: str, kind: str) -> dict[str, Any]:
-    """Per-condition statistics computed over the whole store with dask."""
-    import dask
-
-    from genozarr.store.open import open_store
-
-    ds = open_store(store_path)
-    names = [v for v in ds.data_vars]
-    conds = [str(c) for c in ds["condition"].values]
-    if kind == "sequence":
-        counts = np.zeros(256, dtype=np.int64)
-        for v in names:
-            arr = ds[v].data
-            counts += np.asarray(dask.compute(arr.map_blocks(
-                lambda b: np.bincount(b.ravel(), minlength=256)[None],
-                dtype=np.int64, chunks=(1, 256), drop_axis=list(range(1, arr.ndim)),
-                new_axis=None).sum(axis=0))[0])
-        return {"code_counts": counts}
-    sums, sq, maxs, nonzero, n = [], [], [], [], 0
-    for v in names:
-        arr = ds[v].data.astype("float64")
-        axes = tuple(range(arr.ndim - 1))
-        s, m, nz = dask.compute(np.nansum(arr, axis=axes), np.nanmax(arr, axis=axes),
-                                (arr != 0).sum(axis=axes))
-        sums.append(s)
-        maxs.append(m)
-        nonzero.append(nz)
-        n += int(np.prod(arr.shape[:-1]))
-    total = np.sum(sums, axis=0)
-    return {
-        "mean": {c: float(x) / max(n, 1) for c, x in zip(conds, total)},
-        "max": {c: float(x) for c, x in zip(conds, np.max(maxs, axis=0))},
-        "nonzero_fraction": {c: float(x) / max(n, 1)
-                             for c, x in zip(conds, np.sum(nonzero, axis=0))},
-    }
-
-
-def store_summary(path: str | os.PathLike, *, stats: bool = False,
-                  storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Describe a store: layout, dims, chunks, codec, sizes and (optionally) statistics.
-
-    Parameters
-    ----------
-    path
-        Store directory or fsspec URL.
-    stats
-        Also compute per-condition statistics (reads every chunk): ``mean``, ``max``,
-        ``nonzero_fraction`` for coverage (over all stored bins, strands pooled);
-        ``base_fraction`` (A, C, G, T, N) and ``gc_fraction`` for sequence.
-    storage_options
-        fsspec options for remote stores.
-
-    Returns
-    -------
-    dict
-        JSON-serialisable; ``arrays`` maps each data array to its ``shape``, ``dims``,
-        ``chunks``, ``dtype``, ``codec``, ``decoded_bytes`` and ``stored_bytes``;
-        ``disk_bytes`` is the size of every file of the store and ``compression_ratio``
-        the data arrays' decoded bytes over their stored bytes.
-    """
-    from genozarr.store.layout import DATA, array_name
-    from genozarr.store.open import open_group, read_meta
-
-    path = str(path)
-    meta = read_meta(path, storage_options)
-    group = open_group(path, "r", storage_options)
-    names = [array_name(c) for c in meta.chroms] if meta.layout == "whole_genome" else [DATA]
-    arrays: dict[str, Any] = {}
-    for name in names:
-        arr = group[name]
-        arrays[name] = {
-            "shape": list(arr.shape), "dims": list(arr.metadata.dimension_names or ()),
-            "chunks": list(arr.chunks), "dtype": str(arr.dtype), "codec": _codec_text(arr),
-            "decoded_bytes": int(arr.nbytes), "stored_bytes": int(arr.nbytes_stored()),
-        }
-    decoded = sum(a["decoded_bytes"] for a in arrays.values())
-    stored = sum(a["stored_bytes"] for a in arrays.values())
-    out: dict[str, Any] = {
-        "store": path, "name": meta.name, "kind": meta.kind, "layout": meta.layout,
-        "dims": (["region", "position", "strand", "condition"] if meta.layout == "partial"
-                 else ["position", "strand", "condition"]),
-        "n_regions": arrays[DATA]["shape"][0] if meta.layout == "partial" else None,
-        "conditions": list(meta.conditions), "strands": list(meta.strands),
-        "chroms": dict(meta.chroms), "resolution": meta.resolution, "binsize": meta.binsize,
-        "stepsize": meta.stepsize, "flank": meta.flank, "dtype": meta.dtype,
-        "seqtype": meta.seqtype, "sources": list(meta.sources), "cache_key": meta.cache_key,
-        "format_version": meta.format_version, "arrays": arrays,
-        "decoded_bytes": decoded, "stored_bytes": stored,
-        "disk_bytes": _disk_bytes(path, storage_options),
-        "compression_ratio": decoded / stored if stored else None,
-    }
-    if stats:
-        st = _stats(path, meta.kind)
-        if meta.kind == "sequence":
-            counts = st["code_counts"]
-            letters = "ACGT" if (meta.seqtype or "dna") == "dna" else None
-            if letters:
-                total = int(counts.sum()) or 1
-                frac = {b: int(counts[i]) / total for i, b in enumerate(letters)}
-                frac["N"] = int(counts[4:].sum()) / total
-                acgt = int(counts[:4].sum()) or 1
-                out["stats"] = {"base_fraction": frac,
-                                "gc_fraction": int(counts[1] + counts[2]) / acgt}
-            else:
-                out["stats"] = {"code_counts": {int(i): int(c) for i, c in
-                                                enumerate(counts) if c}}
-        else:
-            out["stats"] = st
-    return out
-
-
 def _shape_text(s: dict[str, Any]) -> str:
     arrays = s["arrays"]
     if s["layout"] == "partial":
@@ -498,149 +294,6 @@ def demo(
 
 
 # ---------------------------------------------------------------------------- build
-def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Read and validate a build spec (TOML or YAML); see the module documentation.
-
-    Parameters
-    ----------
-    path
-        The spec file.
-
-    Returns
-    -------
-    list of dict
-        One entry per dataset: ``name``, ``kind``, ``files`` and constructor keywords,
-        with relative paths made absolute (relative to the spec's directory) and
-        ``storage`` defaulting to ``'zarr'``.
-
-    Raises
-    ------
-    InputFileError
-        If the spec file does not exist.
-    MalformedFileError
-        If it cannot be parsed.
-    ArgumentError
-        For a missing ``name``/``kind``, an unknown ``kind`` or an unknown key.
-    """
-    import tomllib
-
-    import yaml
-
-    path = Path(_need_file(path, "spec"))
-    text = path.read_text()
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".toml":
-            raw = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            raw = yaml.safe_load(text)
-        else:
-            try:
-                raw = tomllib.loads(text)
-            except tomllib.TOMLDecodeError:
-                raw = yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
-        raise MalformedFileError(f"{path}: cannot parse the spec: {e}") from e
-    if not isinstance(raw, dict):
-        raise MalformedFileError(f"{path}: a spec must be a table/mapping of keys, got "
-                                 f"{type(raw).__name__}")
-    entries = raw.pop("datasets", None)
-    if entries is None:
-        entries = [{}]
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries) \
-            or not entries:
-        raise ArgumentError(f"{path}: 'datasets' must be a non-empty list of tables")
-    out = []
-    for i, entry in enumerate(entries):
-        spec = {**raw, **entry}
-        where = f"{path}: dataset {spec.get('name', i)!r}"
-        for key in ("name", "kind"):
-            if key not in spec:
-                raise ArgumentError(f"{where}: missing key {key!r}")
-        kind = str(spec["kind"]).lower()
-        if kind not in SPEC_KINDS:
-            raise ArgumentError(f"{where}: unknown kind {spec['kind']!r}; valid kinds: "
-                                f"{', '.join(SPEC_KINDS)}")
-        spec["kind"] = kind
-        valid = _valid_keys(kind)
-        unknown = [k for k in spec if k not in valid]
-        if unknown:
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, valid, n=1)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise ArgumentError(f"{where}: unknown key(s) {', '.join(hints)} for kind "
-                                f"{kind!r}; valid keys: {', '.join(sorted(valid))}")
-        if "files" not in spec:
-            raise ArgumentError(f"{where}: missing key 'files' (the input file or files)")
-        for key in _PATH_KEYS:
-            if key in spec and spec[key] is not None:
-                spec[key] = _resolve(spec[key], path.parent, key)
-        # every input must exist before anything is built
-        inputs = spec["files"] if isinstance(spec["files"], list) else [spec["files"]]
-        for f in inputs:
-            _need_file(f, f"{where}: input file")
-        for key in ("roi", "genomesize"):
-            if isinstance(spec.get(key), str):
-                _need_file(spec[key], f"{where}: {key}")
-        spec.setdefault("storage", "zarr")
-        out.append(spec)
-    names = [s["name"] for s in out]
-    if len(set(names)) != len(names):
-        raise ArgumentError(f"{path}: dataset names must be unique, got {names}")
-    return out
-
-
-def _valid_keys(kind: str) -> list[str]:
-    from genozarr import dataset
-
-    cls_name, ctor, file_arg = SPEC_KINDS[kind]
-    sig = inspect.signature(getattr(getattr(dataset, cls_name), ctor))
-    keys = [p for p in sig.parameters if p not in ("cls", "name", file_arg)]
-    return ["name", "kind", "files", *keys]
-
-
-def _resolve(value: Any, base: Path, key: str) -> Any:
-    """Paths in a spec are relative to the spec's directory; URLs and mappings stay."""
-    if isinstance(value, list):
-        return [_resolve(v, base, key) for v in value]
-    if not isinstance(value, str) or "://" in value:
-        return value
-    value = os.path.expanduser(value)
-    return value if os.path.isabs(value) else str((base / value).resolve())
-
-
-def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) -> Dataset:
-    """Build one dataset of a spec entry (from :func:`load_spec`).
-
-    Parameters
-    ----------
-    spec
-        A validated spec entry.
-    out
-        Directory for stores without an explicit ``store`` (``<out>/<name>.zarr``).
-
-    Returns
-    -------
-    Dataset
-    """
-    from genozarr import dataset
-
-    spec = dict(spec)
-    cls_name, ctor, file_arg = SPEC_KINDS[spec.pop("kind")]
-    name = spec.pop("name")
-    files = spec.pop("files")
-    if file_arg in ("refgenome",) and isinstance(files, list):
-        if len(files) != 1:
-            raise ArgumentError(f"dataset {name!r}: kind refgenome takes one FASTA file, "
-                                f"got {len(files)}")
-        files = files[0]
-    if "store" not in spec and out is not None and spec.get("storage") == "zarr":
-        spec["store"] = str(Path(out) / f"{name}.zarr")
-    cls = getattr(dataset, cls_name)
-    return getattr(cls, ctor)(name, files, **spec)
-
-
 @_command
 def build(
     spec: Annotated[Path, typer.Argument(
@@ -748,6 +401,9 @@ def info(
         ("shape", _shape_text(s)),
         ("conditions", ", ".join(s["conditions"])),
         ("strands", ", ".join(s["strands"])),
+        ("served as", f"{s['dataset'] or s['kind']}"
+         + (f", order {s['order']}" if s.get("order") else "")
+         + (f", normalizers: {', '.join(s['normalizers'])}" if s["normalizers"] else "")),
         ("resolution / binsize / flank", f"{s['resolution']} / {s['binsize']} / {s['flank']}"),
         ("chunks", "x".join(map(str, first["chunks"]))),
         ("dtype", s["dtype"]),
@@ -788,7 +444,7 @@ def export(
     suffix for two-strand stores; values are written at the store's resolution.
     """
     from genozarr.dataset import Cover
-    from genozarr.io.export import export_to_bed, export_to_bigwig
+    from genozarr.export import export_to_bed, export_to_bigwig
 
     fmt = fmt.lower()
     if fmt not in ("bigwig", "bed"):

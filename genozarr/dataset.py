@@ -8,6 +8,7 @@ strand) returns the data of any genomic interval at base resolution.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, RegionError
+from genozarr._validate import check_int
+from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.genome import check_within, chrom_sizes
 from genozarr.regions import GenomicIndexer, RegionsLike, load_regions
 from genozarr.store.backend import normalise_storage
@@ -32,11 +34,15 @@ log = logging.getLogger(__name__)
 
 
 def _int_or_none(name: str, value: Any, minimum: int = 1) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ArgumentError(f"{name} must be an integer >= {minimum} or None, got {value!r}")
-    return int(value)
+    return check_int(name, value, minimum)
+
+
+def _same_windows(gindexer: GenomicIndexer, table: dict[str, np.ndarray]) -> bool:
+    """Whether the indexer's windows (flank included) are the stored rows, in order."""
+    chrs, starts, ends, _ = gindexer.as_arrays()
+    return (np.array_equal(starts, np.asarray(table["start"]))
+            and np.array_equal(ends, np.asarray(table["end"]))
+            and np.array_equal(chrs.astype(str), np.asarray(table["chrom"]).astype(str)))
 
 
 class Dataset:
@@ -44,21 +50,46 @@ class Dataset:
     :class:`~genozarr.store.Store`.
 
     Not built directly: use the ``create_from_*`` constructors of :class:`Cover` and
-    :class:`Bioseq`.
+    :class:`Bioseq`, or :func:`open_dataset`.
+
+    The public reading interface, used by batching, loaders, wrappers and export:
+    :meth:`read` (served batches), :meth:`read_genomic` (values in genomic orientation),
+    :attr:`chunk_rows`, :meth:`prefetch` and :meth:`subset`. Assigning :attr:`gindexer`
+    (a Janggu idiom) serves the new windows.
     """
 
     def __init__(self, name: str, gindexer: GenomicIndexer, store: Store, *,
                  channel_last: bool = True, rows: np.ndarray | None = None,
                  normalizers: list[Any] | None = None) -> None:
         self.name = name
-        self.gindexer = gindexer
         self.garray = store
         self.channel_last = bool(channel_last)
         self.normalizers = list(normalizers or [])
+        self._set_windows(gindexer, rows)
+
+    # ------------------------------------------------------------------ windows
+    @property
+    def gindexer(self) -> GenomicIndexer:
+        """The windows served, in order. Assigning another indexer serves its windows
+        (any window of a whole-genome store; stored windows of a partial one)."""
+        return self._gindexer
+
+    @gindexer.setter
+    def gindexer(self, gindexer: GenomicIndexer) -> None:
+        self._set_windows(gindexer)
+
+    def _set_windows(self, gindexer: GenomicIndexer, rows: np.ndarray | None = None) -> None:
+        if not isinstance(gindexer, GenomicIndexer):
+            raise ArgumentError(f"gindexer must be a GenomicIndexer, got {type(gindexer).__name__}")
+        store = self.garray
         meta = store.meta
         if store.whole_genome:
-            self._rows = None
             res = meta.resolution or 1
+            missing = sorted(set(gindexer.chrs.astype(str)) - set(meta.chroms))
+            if missing:
+                raise ChromosomeNotFoundError(
+                    f"{self.name!r}: chromosomes {missing[:5]} are not in its store "
+                    f"{store.path or meta.name} (it has {list(meta.chroms)[:8]})")
             starts = gindexer.starts - gindexer.flank
             if np.any(starts % res):
                 bad = int(np.flatnonzero(starts % res)[0])
@@ -68,10 +99,17 @@ class Dataset:
                     "multiples of the resolution: trim the regions with `genozarr trim` or "
                     "genozarr.trim_regions"
                 )
-        else:
-            if rows is None:
+            rows = None
+        elif rows is None:
+            if len(gindexer) == len(store.region_table["chrom"]) and _same_windows(
+                    gindexer, store.region_table):
                 rows = np.arange(len(gindexer))
-            self._rows = np.asarray(rows, dtype=np.int64)
+            else:
+                chrs, starts, ends, _ = gindexer.as_arrays()
+                rows = np.array([store.row_of(str(c), s, e)
+                                 for c, s, e in zip(chrs, starts, ends)], dtype=np.int64)
+        self._gindexer = gindexer
+        self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         self._minus = gindexer.strand.astype(str) == "-"
 
     # ------------------------------------------------------------------ numpy-like
@@ -83,7 +121,9 @@ class Dataset:
                 f"storage={self.garray.backend.storage!r}, layout={self.garray.meta.layout!r})")
 
     @property
-    def _window_bins(self) -> int:
+    def window_bins(self) -> int:
+        """Stored bins per window (flanks included): the position length before one-hot
+        k-mers."""
         meta = self.garray.meta
         if meta.resolution is None:
             return 1
@@ -91,9 +131,24 @@ class Dataset:
             if self.gindexer.binsize is not None else meta.nbins
 
     @property
+    def resolution(self) -> int | None:
+        """Bases per stored bin (None: one value per window)."""
+        return self.garray.meta.resolution
+
+    @property
+    def strands(self) -> list[str]:
+        """Strand labels of the stored values."""
+        return list(self.garray.meta.strands)
+
+    @property
+    def chrom_sizes(self) -> dict[str, int]:
+        """Chromosome lengths recorded in the store."""
+        return {str(c): int(v) for c, v in self.garray.meta.chroms.items()}
+
+    @property
     def _raw_shape(self) -> tuple[int, int, int]:
         """Shape of one window as stored: (position, strand, condition)."""
-        return (self._window_bins, self.garray.n_strands, self.garray.n_conditions)
+        return (self.window_bins, self.garray.n_strands, self.garray.n_conditions)
 
     @property
     def element_shape(self) -> tuple[int, ...]:
@@ -124,36 +179,78 @@ class Dataset:
             i = int(key)
             if not -n <= i < n:
                 raise IndexError(f"index {i} out of range for {type(self).__name__} of length {n}")
-            return self._batch(np.array([i % n]))[0]
+            return self.read(np.array([i % n]))[0]
         if isinstance(key, slice):  # no index array over the whole dataset per batch
             idx = np.arange(*key.indices(len(self)))
         else:
             idx = np.arange(len(self))[key]
-        return self._batch(np.atleast_1d(idx))
+        return self.read(np.atleast_1d(idx))
 
     def __iter__(self):  # noqa: ANN204
         for i in range(len(self)):
             yield self[i]
 
     # ------------------------------------------------------------------ reading
-    def _read_raw(self, idx: np.ndarray) -> np.ndarray:
-        """Windows ``idx`` as stored: ``(k, position, strand, condition)``, genomic
-        orientation, normalizers applied."""
-        store = self.garray
+    def read(self, idx: np.ndarray) -> np.ndarray:
+        """The served batch of windows ``idx`` (integer positions): oriented to each
+        window's strand, normalized, encoded and in the dataset's channel order."""
+        raw = self.read_genomic(np.asarray(idx, dtype=np.int64))
+        if not raw.flags.writeable:
+            raw = raw.copy()
+        return self._finish(self._orient(raw, np.asarray(idx)))
+
+    def read_genomic(self, idx: np.ndarray) -> np.ndarray:
+        """Windows ``idx`` as stored: ``(k, position, strand, condition)`` in genomic
+        (plus-strand) orientation, normalizers applied (sequence: uint8 codes)."""
+        idx = np.asarray(idx, dtype=np.int64)
         if self._rows is not None:
-            out = store.read_rows(self._rows[idx])
+            out = self.garray.read_rows(self._rows[idx])
         else:
             out = self._read_whole_genome(idx)
         if self.normalizers:
             out = self._normalize(out, idx)
         return out
 
+    @property
+    def chunk_rows(self) -> int:
+        """Windows per zarr chunk of the store (1 for in-memory data): the natural block
+        size for shuffled batches that decode each chunk once."""
+        store = self.garray
+        if store.backend.storage != "zarr":
+            return 1
+        meta = store.meta
+        if store.whole_genome:
+            arr = store.backend.array(meta.array_path(next(iter(meta.chroms))))
+            step = self.gindexer.stepsize or self.gindexer.binsize or 1
+            return max(1, int(arr.chunks[0]) * (meta.resolution or 1) // step)
+        return max(1, int(store.backend.array(meta.array_path()).chunks[0]))
+
+    def prefetch(self, idx: np.ndarray) -> None:
+        """Start decoding, in background threads, the chunks windows ``idx`` need (a no-op
+        for in-memory data)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if self._rows is not None:
+            self.garray.prefetch_rows(self._rows[idx])
+        else:
+            res = self.garray.meta.resolution or 1
+            starts = (self.gindexer.starts[idx] - self.gindexer.flank) // res
+            self.garray.prefetch_bins(self.gindexer.chrs[idx], starts, self.window_bins)
+
+    def subset(self, index: Any) -> Dataset:
+        """A dataset over windows ``index`` (ints, a slice or a boolean mask) of this one,
+        sharing its store (no copy)."""
+        new = copy.copy(self)
+        new._gindexer = self.gindexer[index]
+        new._minus = self._minus[index]
+        if self._rows is not None:
+            new._rows = self._rows[index]
+        return new
+
     def _normalize(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Fitted normalizers on a raw batch (numpy, elementwise with fitted statistics).
 
-        ``lengths`` are the bases each stored value summarises, as in
-        :class:`~genozarr.ops.normalize.RegionLengthNormalization`: the window length
-        (flanks included) in the partial layout, the resolution in the whole-genome one.
+        ``lengths`` are the bases each stored value summarises: the window length (flanks
+        included) in the partial layout, the resolution in the whole-genome one.
         """
         if self.garray.whole_genome:
             lengths = np.full(len(idx), self.garray.meta.resolution or 1, dtype=np.int64)
@@ -168,7 +265,7 @@ class Dataset:
     def _read_whole_genome(self, idx: np.ndarray) -> np.ndarray:
         store, gi = self.garray, self.gindexer
         res = store.meta.resolution or 1
-        nb = self._window_bins
+        nb = self.window_bins
         out = np.empty((len(idx), nb, store.n_strands, store.n_conditions), store.meta.dtype)
         chrs = gi.chrs[idx]
         b0 = (gi.starts[idx] - gi.flank) // res
@@ -199,21 +296,19 @@ class Dataset:
 
     def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Reverse position and strand axes of minus-strand windows (as Janggu)."""
-        minus = self._minus[idx]
-        if minus.any():
-            x[minus] = x[minus][:, ::-1, ::-1]
-        return x
+        from genozarr._kernels import orient_windows
+
+        return orient_windows(x, self._minus[idx], seqtype=self._seqtype_or_none)
+
+    @property
+    def _seqtype_or_none(self) -> str | None:
+        """None for coverage; the sequence type of sequence codes."""
+        return None
 
     def _finish(self, x: np.ndarray) -> np.ndarray:
         if not self.channel_last:
             x = np.moveaxis(x, -1, 1)
         return x
-
-    def _batch(self, idx: np.ndarray) -> np.ndarray:
-        raw = self._read_raw(idx)
-        if not raw.flags.writeable:
-            raw = raw.copy()
-        return self._finish(self._orient(raw, idx))
 
     def _interval_raw(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Base-resolution ``(end - start, strand, condition)`` genomic-orientation data of an
@@ -252,60 +347,28 @@ class Dataset:
         return out
 
     def _interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
-        x = self._interval_raw(chrom, start, end)[None]
+        from genozarr._kernels import orient_windows
+
+        x = np.array(self._interval_raw(chrom, start, end)[None], copy=True)
         if strand == "-":
-            x = x[:, ::-1, ::-1]
-        return self._finish(np.ascontiguousarray(x))[0]
+            orient_windows(x, np.ones(1, dtype=bool), seqtype=self._seqtype_or_none)
+        return self._finish(x)[0]
 
     # ------------------------------------------------------------------ views & xarray
-    def _view(self, gindexer: GenomicIndexer) -> Dataset:
-        """A dataset over other windows of the same store (no copy)."""
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        new.gindexer = gindexer
-        new._minus = gindexer.strand.astype(str) == "-"
-        if self._rows is not None:
-            chrs, starts, ends, _ = gindexer.as_arrays()
-            new._rows = np.array([self.garray.row_of(str(c), s, e)
-                                  for c, s, e in zip(chrs, starts, ends)], dtype=np.int64)
+    def with_windows(self, gindexer: GenomicIndexer) -> Dataset:
+        """A dataset over other windows of the same store (no copy): any windows of a
+        whole-genome store, stored windows of a partial one."""
+        new = copy.copy(self)
+        new._set_windows(gindexer)
         return new
 
-    def to_xarray(self) -> xr.Dataset:
-        """The dataset's store as a lazy :class:`xarray.Dataset` (dask arrays).
+    def to_xarray(self) -> Any:
+        """The dataset's store as a lazy xarray object (dask arrays): an
+        :class:`xarray.Dataset` (partial layout) or :class:`xarray.DataTree` (whole genome),
+        as :func:`genozarr.open_store` gives."""
+        from genozarr.store.view import as_xarray
 
-        For a zarr-backed store this opens the store on disk; in-memory stores are wrapped
-        without copying.
-        """
-        import dask.array as da
-        import xarray as xr
-
-        store = self.garray
-        if store.path is not None and store.backend.storage == "zarr":
-            from genozarr.store.open import open_store
-
-            return open_store(store.path)
-        meta = store.meta
-        coords = {"strand": ("strand", meta.strands), "condition": ("condition", meta.conditions)}
-        if store.whole_genome:
-            from genozarr.store.layout import array_name, position_dim
-
-            data_vars = {}
-            for chrom in meta.chroms:
-                arr = store.dense(array_name(chrom))
-                data_vars[array_name(chrom)] = ((position_dim(chrom), "strand", "condition"),
-                                                da.from_array(arr, chunks=(1 << 18, -1, -1)))
-        else:
-            t = store.region_table
-            assert t is not None
-            arr = store.dense()
-            data_vars = {"data": (("region", "position", "strand", "condition"),
-                                  da.from_array(arr, chunks=(max(1, (1 << 21) // max(arr[0].nbytes, 1)), -1, -1, -1)))}
-            coords.update({"region_chrom": ("region", t["chrom"].astype(str)),
-                           "region_start": ("region", t["start"]),
-                           "region_end": ("region", t["end"]),
-                           "region_strand": ("region", t["strand"].astype(str))})
-        attrs = {k: v for k, v in meta.to_attrs().items() if v is not None and k != "extra"}
-        return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+        return as_xarray(self.garray)
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -317,11 +380,12 @@ class Dataset:
         args: dict[str, Any], normalizer: Any = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, seqtype: str | None = None,
         feature: str | None = None, gindexer: GenomicIndexer | None = None,
+        constructor: str = "", order: int | None = None,
     ) -> Any:
-        from genozarr.config import output_dir
         from genozarr.ingest import build_store
+        from genozarr.store.builder import reuse_cached, store_location
         from genozarr.store.cache import cache_key
-        from genozarr.store.open import read_marker
+        from genozarr.store.recipe import make_recipe
 
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise ArgumentError(f"name must be a non-empty string without '/', got {name!r}")
@@ -386,7 +450,7 @@ class Dataset:
                     "genomesize (dict or .chrom.sizes file)")
         norms: list[Any] = []
         if normalizer is not None:
-            from genozarr.ops.normalize import resolve_normalizers
+            from genozarr.ops.normalizers import resolve_normalizers
 
             norms = resolve_normalizers(normalizer)
         # where the store goes, and whether a cached one can be reused
@@ -401,40 +465,68 @@ class Dataset:
                             whole_genome=store_whole_genome, conditions=source.conditions,
                             chroms=region_sizes if store_whole_genome else None,
                             seqtype=seqtype)
-            if norms:
-                # the store holds raw values, but its key names the normalizers with any
-                # statistics they already carry (a reused fitted instance), so a cached
-                # store is only reused for the same normalization
-                from genozarr.ops.normalize import normalizer_tokens
-
-                key_args["normalizers"] = normalizer_tokens(norms)
+            # normalizers are not in the key: the store holds raw values, and a dataset
+            # with other normalizers reuses it (its recipe records the served settings)
             files = [f for f in source.files if os.path.isfile(f)]
             key = cache_key(files, regions_key, key_args)
-            if store is not None:
-                path = str(store)
-            else:
-                # named by the key: a dataset with the same name but other data never
-                # replaces a store another dataset still reads
-                leaf = f"{key[:20]}.zarr"
-                path = str(output_dir() / "datasets" / name / leaf)
+            path = store_location(name, key, store)
+        recipe_args = dict(args, resolution=resolution, store_whole_genome=store_whole_genome,
+                           conditions=list(source.conditions), chroms=region_sizes,
+                           seqtype=seqtype)
+        inputs = list(source.files)
+        if isinstance(roi, (str, os.PathLike)):
+            recipe_args["roi"] = str(roi)
+            inputs.append(str(roi))
+        recipe = make_recipe(cls.__name__, constructor, recipe_args, inputs,
+                             channel_last=channel_last, order=order)
         built: Store | None = None
         if cache and not overwrite and path is not None:
-            marker = read_marker(path, storage_options)
-            if marker is not None and marker.get("cache_key") == key:
-                log.info("%s: reusing cached store %s", name, path)
-                built = load_store(path, storage, storage_options)
+            built = reuse_cached(path, key, storage, storage_options)
         if built is None:
             built = build_store(
                 source, gindexer, name=name, whole_genome=store_whole_genome,
                 resolution=resolution, chroms=region_sizes, storage=storage, path=path,
-                cache_key=key, storage_options=storage_options,
-                extra={"args": {k: (v if isinstance(v, (int, float, str, bool, type(None)))
-                                    else repr(v)) for k, v in args.items()}},
+                cache_key=key, storage_options=storage_options, recipe=recipe,
                 seqtype=seqtype, overwrite=overwrite)
-        obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms)
+        extra = {} if order is None else {"order": order, "seqtype": seqtype}
+        obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms, **extra)
         if norms:
             obj._fit_normalizers()
+        obj._record_served(storage_options)
         return obj
+
+    def _served(self) -> dict[str, Any]:
+        """The served part of this dataset's recipe (see :mod:`genozarr.store.recipe`)."""
+        served: dict[str, Any] = {"normalizers": [n.to_dict() for n in self.normalizers],
+                                  "channel_last": self.channel_last}
+        if isinstance(self, Bioseq):
+            served["order"] = self.order
+        return served
+
+    def _record_served(self, storage_options: dict[str, Any] | None = None) -> None:
+        """Record the served settings (and whole-genome windows) in the store's recipe
+        where they differ from what it holds, so :func:`open_dataset` gives this dataset."""
+        from genozarr.store.recipe import jsonable, read_windows, update_served
+
+        store = self.garray
+        served = jsonable(self._served())
+        recipe = store.meta.recipe
+        changed = {k: v for k, v in served.items() if recipe.get(k) != v}
+        windows = None
+        if store.whole_genome:
+            gi = self.gindexer
+            mine = (gi.chrs.astype(str), gi.starts, gi.ends, gi.strand.astype(str))
+            stored = read_windows(store) if store.path is not None else None
+            if stored is None or any(len(a) != len(b) or not np.array_equal(
+                    np.asarray(a).astype(str), np.asarray(b).astype(str))
+                    for a, b in zip(stored, mine)):
+                windows = mine
+        if not changed and windows is None:
+            return
+        if store.path is None:
+            store.meta.recipe = dict(recipe, **changed)
+            return
+        update_served(store.path, storage_options, store.meta, changed, windows)
 
     def _fit_normalizers(self) -> None:
         """Fit unfitted normalizers on this dataset's raw values, in order, each on the
@@ -443,9 +535,9 @@ class Dataset:
         """
         if not self.normalizers:
             return
-        from genozarr.ops.io import lazy_dataset
+        from genozarr.store.view import as_xarray
 
-        ds = lazy_dataset(self.garray)
+        ds = as_xarray(self.garray)
         if self._rows is not None:
             n = ds.sizes.get("region", len(self._rows))
             if len(self._rows) != n or not np.array_equal(np.sort(self._rows), np.arange(n)):
@@ -543,7 +635,8 @@ class Cover(Dataset):
         args = dict(source="bigwig", nan_to_num=nan_to_num, collapser=source.collapser,
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
-        return cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
+        return cls._create(
+            name, source, constructor='create_from_bigwig', roi=roi, genomesize=genomesize, binsize=binsize,
                            stepsize=stepsize, flank=flank, resolution=resolution,
                            storage=storage, cache=cache, overwrite=overwrite,
                            channel_last=channel_last, zero_padding=zero_padding,
@@ -618,7 +711,8 @@ class Cover(Dataset):
             rest = [] if normalizer is None else (
                 list(normalizer) if isinstance(normalizer, (list, tuple)) else [normalizer])
             normalizer = [aggregate, *rest]
-        cover = cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
+        cover = cls._create(
+            name, source, constructor='create_from_bam', roi=roi, genomesize=genomesize, binsize=binsize,
                             stepsize=stepsize, flank=flank, resolution=resolution,
                             storage=storage, cache=cache, overwrite=overwrite,
                             channel_last=channel_last, zero_padding=zero_padding,
@@ -678,7 +772,8 @@ class Cover(Dataset):
         args = dict(source="bed", mode=mode, minoverlap=minoverlap, collapser=source.collapser,
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
-        return cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
+        return cls._create(
+            name, source, constructor='create_from_bed', roi=roi, genomesize=genomesize, binsize=binsize,
                            stepsize=stepsize, flank=flank, resolution=resolution,
                            storage=storage, cache=cache, overwrite=overwrite,
                            channel_last=channel_last, zero_padding=zero_padding,
@@ -708,14 +803,14 @@ class Cover(Dataset):
                          genomesize: Any = None) -> list[str]:
         """Write one BigWig per condition, ``<name>.<condition>.bigwig``; see
         :func:`genozarr.io.export.export_to_bigwig`."""
-        from genozarr.io.export import export_to_bigwig
+        from genozarr.export import export_to_bigwig
 
         return export_to_bigwig(self, output_dir, genomesize=genomesize)
 
     def export_to_bed(self, output_dir: str | os.PathLike) -> list[str]:
         """Write one bedGraph-like BED per condition; see
         :func:`genozarr.io.export.export_to_bed`."""
-        from genozarr.io.export import export_to_bed
+        from genozarr.export import export_to_bed
 
         return export_to_bed(self, output_dir)
 
@@ -731,9 +826,10 @@ class Bioseq(Dataset):
     """
 
     def __init__(self, *args: Any, order: int = 1, seqtype: str = "dna", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
         self.order = int(order)
         self.seqtype = seqtype
+        super().__init__(*args, **kwargs)
+        self._check_order()
 
     @property
     def conditions(self) -> list[str]:
@@ -748,16 +844,12 @@ class Bioseq(Dataset):
     def _element_shape_channel_last(self) -> tuple[int, ...]:
         from genozarr._kernels import alphabet_size
 
-        length = self._window_bins - self.order + 1
+        length = self.window_bins - self.order + 1
         return (length, 1, alphabet_size(self.seqtype) ** self.order)
 
-    def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        minus = self._minus[idx]
-        if minus.any() and self.seqtype == "dna":
-            from genozarr._kernels import reverse_complement_codes
-
-            x[minus] = reverse_complement_codes(x[minus], axis=1)
-        return x
+    @property
+    def _seqtype_or_none(self) -> str | None:
+        return self.seqtype
 
     def _finish(self, x: np.ndarray) -> np.ndarray:
         from genozarr._kernels import onehot
@@ -766,14 +858,6 @@ class Bioseq(Dataset):
         hot = onehot(codes, self.order, self.seqtype)
         hot = hot[:, :, None, :]
         return super()._finish(hot)
-
-    def _interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
-        from genozarr._kernels import reverse_complement_codes
-
-        x = self._interval_raw(chrom, start, end)[None]
-        if strand == "-" and self.seqtype == "dna":
-            x = reverse_complement_codes(x, axis=1)
-        return self._finish(np.ascontiguousarray(x))[0]
 
     @classmethod
     def create_from_refgenome(
@@ -825,21 +909,20 @@ class Bioseq(Dataset):
         source = FastaSource(fasta, seqtype)
         args = dict(source="fasta", seqtype=seqtype, binsize=binsize, stepsize=stepsize,
                     flank=flank, zero_padding=zero_padding)
-        obj = cls._create(name, source, roi=roi, genomesize=genomesize, binsize=binsize,
+        obj = cls._create(
+            name, source, constructor='create_from_refgenome', order=order_, roi=roi, genomesize=genomesize, binsize=binsize,
                           stepsize=stepsize, flank=flank, resolution=1, storage=storage,
                           cache=cache, overwrite=overwrite, channel_last=channel_last,
                           zero_padding=zero_padding, random_state=random_state,
                           store_whole_genome=store_whole_genome, store=store, args=args,
                           chrom_map=chrom_map, storage_options=storage_options,
                           seqtype=seqtype, feature=feature)
-        obj.order, obj.seqtype = order_, seqtype
-        obj._check_order()
         return obj
 
     def _check_order(self) -> None:
-        if self._window_bins < self.order:
+        if self.window_bins < self.order:
             raise ArgumentError(
-                f"windows of {self._window_bins} bases are shorter than order {self.order}")
+                f"windows of {self.window_bins} bases are shorter than order {self.order}")
 
     @classmethod
     def create_from_seq(
@@ -877,6 +960,7 @@ class Bioseq(Dataset):
         alphabet_size(seqtype)
         files = as_file_list(fastafile, "FASTA")
         fixedlen = _int_or_none("fixedlen", fixedlen)
+        order_ = _int_or_none("order", order)
         records: dict[str, np.ndarray] = {}
         for f in files:
             for rec_name, seq in iter_fasta_records(f):
@@ -904,12 +988,106 @@ class Bioseq(Dataset):
         source = RecordsSource(files[0], records, seqtype)
         source.files = files
         args = dict(source="seq", seqtype=seqtype, fixedlen=fixedlen)
-        obj = cls._create(name, source, roi=None, genomesize=lengths, binsize=fixedlen,
+        obj = cls._create(
+            name, source, constructor='create_from_seq', order=order_, roi=None, genomesize=lengths, binsize=fixedlen,
                           stepsize=fixedlen, flank=0, resolution=1, storage=storage,
                           cache=cache, overwrite=overwrite, channel_last=channel_last,
                           zero_padding=True, random_state=None, store_whole_genome=False,
                           store=store, args=args, storage_options=storage_options,
                           seqtype=seqtype, gindexer=gi)
-        obj.order, obj.seqtype = _int_or_none("order", order), seqtype
-        obj._check_order()
         return obj
+
+
+_UNSET: Any = object()
+
+
+def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
+                 storage: str = "zarr", normalizer: Any = _UNSET,
+                 channel_last: bool | None = None) -> Dataset:
+    """Open a store as the :class:`Cover` or :class:`Bioseq` that was built over it.
+
+    The store's recipe gives the dataset class, its windows (the stored rows of a partial
+    store; the recorded windows of a whole-genome store), the fitted normalizers, the
+    one-hot order and the channel order, so the dataset serves exactly what the original
+    object served, on any machine.
+
+    Parameters
+    ----------
+    path
+        Store directory or fsspec URL (``s3://...``, ``http(s)://...``).
+    storage_options
+        fsspec options for remote stores (credentials, endpoint).
+    storage
+        'zarr' reads from the store on access; 'ndarray' or 'sparse' load it into memory.
+    normalizer
+        Replaces the recorded normalizers (None: raw values); needed where the store was
+        normalized with a callable that cannot be imported by name.
+    channel_last
+        Replaces the recorded channel order.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    StoreError
+        Missing or incomplete store.
+    StoreFormatError
+        A store of a newer format, or a recorded normalizer that cannot be restored.
+
+    Examples
+    --------
+    >>> import genozarr
+    >>> from genozarr.resources import resource_path
+    >>> cover = genozarr.Cover.create_from_bigwig(
+    ...     "demo", resource_path("sample_a.bw"), roi=resource_path("sample.bed"),
+    ...     binsize=1000, resolution=50, storage="zarr", normalizer="zscore")
+    >>> again = genozarr.open_dataset(cover.garray.path)
+    >>> bool((again[:4] == cover[:4]).all()), again.normalizers[0].fitted
+    (True, True)
+    """
+    from genozarr.store.handle import load_store
+    from genozarr.store.recipe import read_windows
+
+    storage = normalise_storage(storage)
+    store = load_store(path, "zarr", storage_options)
+    meta = store.meta
+    recipe = meta.recipe
+    if meta.whole_genome:
+        windows = read_windows(store)
+        res = int(meta.resolution or 1)
+        if windows is not None:
+            gi = GenomicIndexer(*windows, meta.binsize, meta.stepsize, int(meta.flank))
+        else:  # format 1 recorded no windows: tile every chromosome
+            sizes = {str(c): int(v) for c, v in meta.chroms.items() if v}
+            longest = -(-max(sizes.values()) // res) * res
+            gi = GenomicIndexer.create_from_genome(sizes, min(res * 65536, longest))
+    else:
+        t = store.region_table
+        assert t is not None
+        flank = int(meta.flank)
+        gi = GenomicIndexer(t["chrom"].astype(str), np.asarray(t["start"]) + flank,
+                            np.asarray(t["end"]) - flank, t["strand"].astype(str),
+                            meta.binsize, meta.stepsize, flank)
+    if normalizer is _UNSET:
+        from genozarr.ops.normalizers import normalizer_from_dict
+
+        norms = [normalizer_from_dict(d) for d in recipe.get("normalizers", [])]
+    else:
+        from genozarr.ops.normalizers import resolve_normalizers
+
+        norms = resolve_normalizers(normalizer) if normalizer is not None else []
+    if channel_last is None:
+        channel_last = bool(recipe.get("channel_last", True))
+    store = store.to_backend(storage)
+    obj: Dataset
+    if meta.kind == "sequence":
+        obj = Bioseq(meta.name, gi, store, order=int(recipe.get("order", 1)),
+                     seqtype=meta.seqtype or "dna", channel_last=channel_last,
+                     normalizers=norms)
+    else:
+        obj = Cover(meta.name, gi, store, channel_last=channel_last, normalizers=norms)
+    if any(not getattr(n, "fitted", True) for n in norms):
+        obj._fit_normalizers()
+    return obj

@@ -12,7 +12,11 @@ import warnings
 __all__ = [
     "GenozarrError",
     "InputFileError",
+    "UnreadableFileError",
+    "NotAFileError",
+    "UnsupportedFormatError",
     "MissingIndexError",
+    "StaleIndexError",
     "MalformedFileError",
     "ChromosomeNotFoundError",
     "ChromosomeNamingError",
@@ -21,6 +25,7 @@ __all__ = [
     "StoreError",
     "StoreFormatError",
     "GenozarrWarning",
+    "MalformedHeaderWarning",
     "warn",
 ]
 
@@ -33,8 +38,25 @@ class InputFileError(GenozarrError, OSError):
     """An input file is missing, unreadable or not of the expected format."""
 
 
+class UnreadableFileError(InputFileError, PermissionError):
+    """An input file (or its index) exists but this process may not read it."""
+
+
+class NotAFileError(InputFileError, IsADirectoryError):
+    """A directory (or another non-regular file) was given where a file is expected."""
+
+
+class UnsupportedFormatError(InputFileError):
+    """An input file is in a format genozarr does not read (CRAM, SAM text for BAM)."""
+
+
 class MissingIndexError(InputFileError, FileNotFoundError):
     """An indexed file (BAM, FASTA) has no index next to it."""
+
+
+class StaleIndexError(InputFileError):
+    """An index (``.bai``, ``.csi``, ``.fai``, ``.gzi``) is older than its data file or does
+    not match it, and cannot be (or, for BAM, is not) rebuilt automatically."""
 
 
 class MalformedFileError(GenozarrError, ValueError):
@@ -70,6 +92,10 @@ class StoreFormatError(StoreError):
 
 class GenozarrWarning(UserWarning):
     """Base class of warnings issued by genozarr."""
+
+
+class MalformedHeaderWarning(GenozarrWarning):
+    """A file's header holds a line htslib cannot parse; the file is read without it."""
 
 
 def warn(message: str, category: type[Warning] = GenozarrWarning, stacklevel: int = 2) -> None:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Union
 
+import numpy as np
+
 from genozarr.errors import (
     ArgumentError,
     ChromosomeNamingError,
     ChromosomeNotFoundError,
-    InputFileError,
     MalformedFileError,
     RegionError,
 )
@@ -31,7 +32,19 @@ __all__ = [
     "chrom_sizes",
     "chrom_mapping",
     "toggle_chr",
+    "check_chrom_name",
+    "check_span",
+    "MAX_COORDINATE",
+    "MAX_NAME_BYTES",
 ]
+
+#: largest start or end genozarr accepts (2**32 - 1: BigWig positions are 32-bit unsigned,
+#: BAM positions 32-bit signed); larger coordinates are refused before anything is allocated
+MAX_COORDINATE = 2**32 - 1
+#: longest chromosome name, in UTF-8 bytes (a whole-genome store names a directory by it)
+MAX_NAME_BYTES = 255
+#: a window may run past a chromosome end by at most max(chromosome length, this) bases
+MAX_PADDING = 2**20
 
 GenomeLike = Union[Mapping[str, int], str, os.PathLike, None]
 StrandLabel = Literal["+", "-", "."]
@@ -60,6 +73,12 @@ class Region:
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", int(self.start))
         object.__setattr__(self, "end", int(self.end))
+        check_chrom_name(self.chrom, "region")
+        if max(abs(self.start), abs(self.end)) > MAX_COORDINATE:
+            raise RegionError(
+                f"region {self.chrom}:{self.start}-{self.end}: coordinates must lie within "
+                f"+-{MAX_COORDINATE} (2**32 - 1, the largest position BigWig and BAM files "
+                "can hold)")
         if self.end < self.start:
             raise RegionError(f"region {self.chrom}:{self.start}-{self.end} has start > end")
         if self.strand not in ("+", "-", "."):
@@ -77,11 +96,87 @@ class Region:
         return f"{self.chrom}:{self.start}-{self.end}({self.strand})"
 
 
+def check_chrom_name(name: object, source: str) -> str:
+    """Check that a chromosome name can be used: a string without NUL byte, at most
+    255 bytes long.
+
+    htslib and pyBigWig cut a name at a NUL byte (``'chr1\\x00x'`` would read ``chr1``),
+    and a whole-genome store names a directory by the chromosome (file names have at most
+    255 bytes).
+
+    Parameters
+    ----------
+    name
+        The chromosome name.
+    source
+        Where the name comes from (a file path, ``'regions DataFrame'``), for messages.
+
+    Returns
+    -------
+    str
+        The name.
+
+    Raises
+    ------
+    RegionError
+        For a name that is not a string, holds a NUL byte, or is over 255 bytes long.
+    """
+    if not isinstance(name, str):
+        raise RegionError(f"{source}: chromosome names must be strings, got {name!r}")
+    if "\x00" in name:
+        raise RegionError(
+            f"{source}: chromosome name {name!r} contains a NUL byte (\\x00); htslib and "
+            "pyBigWig would cut the name there and could read another chromosome. Remove "
+            "the NUL byte from the name")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > MAX_NAME_BYTES:
+        raise RegionError(
+            f"{source}: chromosome name {name[:40]!r}... is {size} bytes long; names may "
+            f"have at most {MAX_NAME_BYTES} bytes (a whole-genome store names a directory by "
+            "the chromosome). Rename the chromosome in the regions and the data")
+    return name
+
+
+def check_span(chrom: str, start: int, end: int, length: int, source: str) -> None:
+    """Refuse a window that runs absurdly far past its chromosome, before it is allocated.
+
+    Parts of a window outside ``[0, length)`` are read as padding, but only up to
+    ``max(length, 2**20)`` bases on either side: a window further out is a coordinate
+    error (another genome build, a typo), and would allocate its whole length as padding.
+
+    Parameters
+    ----------
+    chrom
+        Chromosome name.
+    start, end
+        The window, 0-based half-open.
+    length
+        Length of the chromosome.
+    source
+        The data file, for messages.
+
+    Raises
+    ------
+    RegionError
+        If the window reaches further than that past either chromosome end.
+    """
+    limit = max(int(length), MAX_PADDING)
+    if end - length > limit or -start > limit:
+        side = (f"ends {end - length} bases past the end" if end - length > limit
+                else f"starts {-start} bases before the start")
+        raise RegionError(
+            f"{source}: region {chrom}:{start}-{end} {side} of {chrom} (length {length}); the "
+            f"part outside the chromosome is padded, but by at most {limit} bases (the "
+            "chromosome length or 1 Mb, whichever is larger). Check the coordinates (another "
+            "genome build?) or clip the region to the chromosome")
+
+
 def _sizes_from_file(path: Path) -> dict[str, int]:
     """Read chromosome sizes from a path whose format is guessed from its name/content."""
+    from genozarr.io._handles import check_input_file
+
     name = path.name.lower()
-    if not path.exists():
-        raise InputFileError(f"genome size source {path} does not exist")
+    check_input_file(path, "genome size source")
     if name.endswith((".bam", ".cram")):
         from genozarr.io.bam import bam_chrom_sizes
 
@@ -243,7 +338,9 @@ def chrom_mapping(
 
 
 def check_within(regions: pd.DataFrame, sizes: Mapping[str, int], source: str) -> None:
-    """Raise if a region starts past the end of its chromosome (ends past it are padded).
+    """Raise if a region starts past the end of its chromosome, or ends absurdly far past
+    it (ends past it are padded, by at most the chromosome length or 1 Mb, whichever is
+    larger: see :func:`check_span`).
 
     Parameters
     ----------
@@ -262,3 +359,9 @@ def check_within(regions: pd.DataFrame, sizes: Mapping[str, int], source: str) -
             f"{source}: region {row['chrom']}:{row['start']}-{row['end']} starts past the end "
             f"of {row['chrom']} (length {sizes[row['chrom']]})"
         )
+    limit = np.maximum(lengths, MAX_PADDING)
+    bad = (regions["end"] - lengths) > limit
+    if bad.any():
+        row = regions[bad].iloc[0]
+        check_span(row["chrom"], int(row["start"]), int(row["end"]), int(sizes[row["chrom"]]),
+                   source)

@@ -12,30 +12,24 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
-from genozarr.config import OPTIONS
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import chrom_mapping
 from genozarr.regions import GenomicIndexer
-from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
 from genozarr.store.handle import Store
-from genozarr.store.layout import DATA, REGION_COORDS, StoreMeta, array_name, position_dim
-from genozarr.store.write import ArraySpec, StoreWriter, write_block
+from genozarr.store.layout import DATA, StoreMeta, array_path, plan_layout
 
-__all__ = ["Source", "build_store", "run_tasks", "chunk_length"]
-
-_TARGET = "\x00target-store"
+__all__ = ["Source", "build_store"]
 
 log = logging.getLogger(__name__)
 
 
-class Source:
+class Source(ABC):
     """Base class of data sources: reads one block of every file at base resolution.
 
     Subclasses set ``files``, ``conditions``, ``strands``, ``dtype``, ``pad_value``,
@@ -52,14 +46,14 @@ class Source:
     collapser: str | Callable[..., Any] = "sum"
     chrom_names: list[dict[str, str]]  # per file: region chrom -> file chrom
 
+    @abstractmethod
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         """Chromosome sizes of file ``i`` (from its header or index)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         """Values of file ``i`` on ``[start, end)`` of (file) chromosome ``chrom``:
         shape ``(end - start, n_strands, n_channels)``, padded outside the chromosome."""
-        raise NotImplementedError
 
     def channels_per_file(self) -> int:
         return 1
@@ -86,12 +80,6 @@ class Source:
         if resolution == 1:
             return values
         return collapse(values, resolution, self.collapser)
-
-
-def chunk_length(row_bytes: int, n: int) -> int:
-    """First-axis chunk length so one chunk decodes to about ``chunk_bytes``."""
-    target = OPTIONS["chunk_bytes"]
-    return max(1, min(n if n > 0 else 1, target // max(row_bytes, 1)))
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -135,16 +123,13 @@ def _window_values(source: Source, chrom: str, start: int, end: int, length: int
 
 def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                length: int | None, resolution: int | None, dtype: str,
-               target: str | None, row0: int, storage_options: Any) -> np.ndarray | None:
+               row0: int) -> tuple[str, int, np.ndarray]:
     out = np.stack([
         _window_values(source, c, int(s), int(e), int(length if length is not None else e - s),
                        resolution)
         for c, s, e in zip(chroms, starts, ends)
     ]).astype(dtype, copy=False)
-    if target is None:
-        return out
-    _write(target, DATA, row0, out, storage_options)
-    return None
+    return DATA, row0, out
 
 
 #: bases one read of a whole-genome task covers at most: the per-base block of every input
@@ -152,8 +137,8 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
 _READ_BASES = 4 * 2**20
 
 
-def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int, dtype: str,
-                 target: str | None, storage_options: Any) -> np.ndarray | None:
+def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
+                 dtype: str) -> tuple[str, int, np.ndarray]:
     step = max(1, _READ_BASES // resolution)
     if b1 - b0 <= step:
         out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
@@ -163,192 +148,7 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int, 
             source.read_binned(chrom, s * resolution, min(s + step, b1) * resolution,
                                resolution).astype(dtype, copy=False)
             for s in range(b0, b1, step)])
-    if target is None:
-        return out
-    if _all_fill(out, source.pad_value):
-        return None  # the fresh array already reads as its fill value here
-    _write(target, array_name(chrom), b0, out, storage_options)
-    return None
-
-
-def _all_fill(values: np.ndarray, fill: float) -> bool:
-    """Whether every element equals the array's fill value (NaN never does)."""
-    if fill == 0:
-        return not values.any()
-    return bool((values == fill).all())
-
-
-def _write(target: str, name: str, start: int, values: np.ndarray, storage_options: Any) -> None:
-    """:func:`write_block` with zarr's per-chunk emptiness test off.
-
-    zarr compares every chunk it writes with the fill value (``write_empty_chunks=False``)
-    through a ``void``-dtype ``array_equal`` that costs more CPU than compressing the chunk
-    with lz4; a task block is tested once, cheaply, by :func:`_all_fill` instead.
-    """
-    import zarr
-
-    with zarr.config.set({"array.write_empty_chunks": True}):
-        write_block(target, name, start, values, storage_options)
-
-
-def _active_client() -> Any:
-    if "distributed" not in sys.modules:
-        return None
-    try:
-        from distributed import default_client
-
-        return default_client()
-    except (ValueError, ImportError):
-        return None
-
-
-def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_bases: int,
-              label: str) -> list[Any]:
-    """Run ``(function, args)`` tasks with the configured dask scheduler.
-
-    Parameters
-    ----------
-    tasks
-        Independent tasks.
-    work_bases
-        Bases of work, used by ``scheduler='auto'`` to decide on processes.
-    label
-        What is being built, for the log.
-
-    Returns
-    -------
-    list
-        Task results in order.
-    """
-    import dask
-
-    scheduler = OPTIONS["scheduler"]
-    client = _active_client() if scheduler in ("auto", "distributed") else None
-    if scheduler == "distributed" and client is None:
-        raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
-    if scheduler == "auto" and client is None:
-        big = work_bases >= OPTIONS["parallel_threshold_bases"] and len(tasks) > 1
-        scheduler = "processes" if big else "sync"
-    show = OPTIONS["progress"]
-    if show == "auto":
-        show = sys.stderr.isatty()
-    log.info("%s: %d tasks on %s", label, len(tasks),
-             "dask.distributed" if client is not None else f"dask {scheduler} scheduler")
-    delayed = [dask.delayed(fn, pure=False)(*args) for fn, args in tasks]
-    if client is not None:
-        futures = client.compute(delayed)
-        if show:
-            from distributed import progress
-
-            progress(futures)
-        return client.gather(futures)
-    kwargs: dict[str, Any] = {"scheduler": scheduler}
-    pool = None
-    if scheduler == "processes":
-        pool = shared_pool(OPTIONS["num_workers"] or os.cpu_count() or 1)
-        kwargs["pool"] = pool
-        # one task per submission: dask batches 6 by default, which leaves workers idle
-        # when a build has few, large tasks (coarse resolutions, few chromosomes)
-        kwargs["chunksize"] = 1
-    from concurrent.futures.process import BrokenProcessPool
-
-    try:
-        if show:
-            from dask.diagnostics import ProgressBar
-
-            with ProgressBar(out=sys.stderr):
-                return list(dask.compute(*delayed, **kwargs))
-        return list(dask.compute(*delayed, **kwargs))
-    except BrokenProcessPool as e:
-        shutdown_pool()
-        raise ArgumentError(
-            f"{label}: the ingest worker processes died. If this runs from a script, put "
-            "the code under `if __name__ == '__main__':` (worker processes re-import the "
-            "script, as with any multiprocessing), or use "
-            "genozarr.set_options(scheduler='sync'); a worker killed for memory shows the "
-            "same error") from e
-
-
-#: modules the fork server imports once, so that forked workers start without imports
-_PRELOAD = ["genozarr.ingest", "genozarr.sources", "genozarr.io.bam", "genozarr.io.bigwig",
-            "genozarr.io.fasta", "genozarr.io.bed", "zarr", "numcodecs", "pysam", "pyBigWig"]
-
-
-_POOL: dict[str, Any] = {"pool": None, "key": None}
-
-
-def shared_pool(n: int) -> Any:
-    """The process pool of the ``'processes'`` scheduler, kept between builds.
-
-    Starting a pool costs ~0.1 s per build (more than a small ingest); the pool is started
-    on first use and reused by later builds of this process with the same number of
-    workers. Idle workers hold their imports and a few cached file handles; call
-    :func:`shutdown_pool` to release them (they also end with the interpreter).
-
-    Parameters
-    ----------
-    n
-        Number of worker processes.
-
-    Returns
-    -------
-    concurrent.futures.ProcessPoolExecutor
-    """
-    key = (os.getpid(), int(n))
-    pool = _POOL["pool"]
-    if pool is not None and (_POOL["key"] != key or getattr(pool, "_broken", False)):
-        shutdown_pool()
-        pool = None
-    if pool is None:
-        pool = _process_pool(max(1, int(n)))
-        _POOL.update(pool=pool, key=key)
-    return pool
-
-
-def shutdown_pool() -> None:
-    """Stop the worker processes kept by :func:`shared_pool` (a no-op without a pool)."""
-    pool, key = _POOL["pool"], _POOL["key"]
-    _POOL.update(pool=None, key=None)
-    if pool is not None and key is not None and key[0] == os.getpid():
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _process_pool(n: int) -> Any:
-    """A process pool for dask's processes scheduler that starts its workers quickly.
-
-    dask's default ``spawn`` context imports genozarr, zarr, pysam and pyBigWig anew in every
-    worker of every build (~0.4 s per worker here, more than a whole small ingest). On
-    platforms that have it the ``forkserver`` context is used instead: the server process
-    imports those modules once per session and forks each worker from itself, so workers
-    start in milliseconds, and no worker inherits the caller's threads (zarr's event loop,
-    a dask thread pool) as a plain ``fork`` would. An explicit dask setting
-    ``multiprocessing.context`` wins.
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    import dask
-
-    name = dask.config.get("multiprocessing.context", None)
-    if name is None:
-        name = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
-            else "spawn"
-    context = multiprocessing.get_context(name)
-    if name == "forkserver":
-        context.set_forkserver_preload(_PRELOAD)
-    return ProcessPoolExecutor(max(1, n), mp_context=context, initializer=_worker_init)
-
-
-def _worker_init() -> None:
-    """In ingest worker processes, Blosc compresses in the calling thread: parallelism
-    comes from the processes, and Blosc's own threads in every process only contend for
-    the same cores."""
-    try:
-        import numcodecs.blosc
-
-        numcodecs.blosc.use_threads = False
-    except ImportError:  # pragma: no cover - numcodecs is a dependency
-        pass
+    return array_path(chrom), b0, out
 
 
 # ---------------------------------------------------------------------------- build
@@ -364,22 +164,25 @@ def build_store(
     path: str | None,
     cache_key: str | None = None,
     storage_options: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
+    recipe: dict[str, Any] | None = None,
     seqtype: str | None = None,
     overwrite: bool = False,
 ) -> Store:
     """Read ``source`` over the indexer's windows (or whole chromosomes) into a store.
+
+    Plans one task per chunk-aligned block and hands the plan to
+    :func:`genozarr.store.builder.build`.
 
     Parameters
     ----------
     source
         The data source (files already matched to the region chromosome names).
     gindexer
-        Windows; required for the partial layout.
+        Windows; required for the partial layout, recorded in the whole-genome one.
     name
         Dataset name.
     whole_genome
-        Whole-genome layout (per-chromosome arrays) instead of one row per window.
+        Whole-genome layout (a group per chromosome) instead of one row per window.
     resolution
         Bases per stored bin; None for one value per window (partial layout only).
     chroms
@@ -393,8 +196,8 @@ def build_store(
         Written into the completion marker and the metadata.
     storage_options
         fsspec options for remote stores.
-    extra
-        Extra metadata (normaliser names, arguments).
+    recipe
+        How the dataset was built (see :mod:`genozarr.store.recipe`).
     seqtype
         For sequence stores.
     overwrite
@@ -404,6 +207,8 @@ def build_store(
     -------
     Store
     """
+    from genozarr.store.builder import BuildPlan, build
+
     n_s, n_c = len(source.strands), len(source.conditions)
     itemsize = np.dtype(source.dtype).itemsize
     meta = StoreMeta(
@@ -415,39 +220,32 @@ def build_store(
         dtype=str(np.dtype(source.dtype)), conditions=list(source.conditions),
         strands=list(source.strands), chroms={k: int(v) for k, v in chroms.items()},
         sources=[str(f) for f in source.files], cache_key=cache_key, seqtype=seqtype,
-        pad_value=source.pad_value, extra=dict(extra or {}),
+        pad_value=source.pad_value, recipe=dict(recipe or {}),
     )
-    specs: dict[str, ArraySpec] = {}
-    coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
-        "strand": (("strand",), np.array(source.strands, dtype=object)),
-        "condition": (("condition",), np.array(source.conditions, dtype=object)),
-    }
     tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     table = None
-    # tasks name their output store by a placeholder, replaced by the temporary store path
-    target = _TARGET if path is not None else None
     if whole_genome:
         if resolution is None:
             raise ArgumentError("resolution=None needs store_whole_genome=False")
-        work = 0
+        windows = None
+        if gindexer is not None:
+            windows = (gindexer.chrs.astype(str), gindexer.starts, gindexer.ends,
+                       gindexer.strand.astype(str))
+        specs, coords = plan_layout(meta, windows=windows)
         for chrom, length in chroms.items():
-            nbins = math.ceil(length / resolution)
-            clen = chunk_length(n_s * n_c * itemsize, nbins)
-            specs[array_name(chrom)] = ArraySpec((nbins, n_s, n_c), (clen, n_s, n_c),
-                                                 meta.dtype, (position_dim(chrom), "strand",
-                                                              "condition"), source.pad_value)
+            spec = specs[array_path(chrom)]
+            clen = spec.chunks[0]
             step = clen * _chunks_per_task(clen * n_s * n_c * itemsize, clen * resolution)
-            for b0 in range(0, nbins, step):
-                tasks.append((_genome_task, (source, chrom, b0, min(b0 + step, nbins),
-                                             resolution, meta.dtype, target, storage_options)))
-            work += length
+            for b0 in range(0, spec.shape[0], step):
+                tasks.append((_genome_task, (source, chrom, b0, min(b0 + step, spec.shape[0]),
+                                             resolution, meta.dtype)))
+        work = int(sum(chroms.values()))
     else:
         assert gindexer is not None
         chrs, starts, ends, strands = gindexer.as_arrays()
         n = len(gindexer)
         if resolution is None:
             length = None
-            nbins = 1
         else:
             if gindexer.binsize is None:
                 raise RegionError("windows of different lengths need resolution=None")
@@ -458,53 +256,14 @@ def build_store(
                     f"{gindexer.flank}) is not divisible by resolution {resolution}; choose "
                     "a binsize and flank divisible by the resolution"
                 )
-            nbins = length // resolution
-        # data ends: partial windows read only to their own end (+ flank), padding follows
-        data_ends = ends
-        clen = chunk_length(nbins * n_s * n_c * itemsize, n)
-        specs[DATA] = ArraySpec((n, nbins, n_s, n_c), (clen, nbins, n_s, n_c), meta.dtype,
-                                ("region", "position", "strand", "condition"),
-                                source.pad_value, " ".join(REGION_COORDS))
         table = {"chrom": chrs.astype(object), "start": starts, "end": ends, "strand": strands}
-        for key, values in zip(REGION_COORDS, (chrs, starts, ends, strands)):
-            coords[key] = (("region",), values)
+        specs, coords = plan_layout(meta, n_regions=n, region_table=table)
+        clen = specs[DATA].chunks[0]
         for r0 in range(0, n, clen):
             r1 = min(r0 + clen, n)
-            tasks.append((_rows_task, (source, chrs[r0:r1], starts[r0:r1], data_ends[r0:r1],
-                                       length, resolution, meta.dtype, target, r0,
-                                       storage_options)))
+            tasks.append((_rows_task, (source, chrs[r0:r1], starts[r0:r1], ends[r0:r1],
+                                       length, resolution, meta.dtype, r0)))
         work = int((ends - starts).sum())
-    backend: Backend
-    if path is None:
-        results = run_tasks(tasks, work, name)
-        if whole_genome:
-            arrays = {}
-            i = 0
-            for chrom in chroms:
-                spec = specs[array_name(chrom)]
-                step = spec.chunks[0] * _chunks_per_task(spec.chunks[0] * n_s * n_c * itemsize,
-                                                         spec.chunks[0] * resolution)
-                k = math.ceil(spec.shape[0] / step)
-                arrays[array_name(chrom)] = (np.concatenate(results[i:i + k]) if k else
-                                             np.zeros(spec.shape, meta.dtype))
-                i += k
-        else:
-            arrays = {DATA: np.concatenate(results) if results else
-                      np.zeros(specs[DATA].shape, meta.dtype)}
-        backend = MemoryBackend(arrays) if storage != "sparse" else SparseBackend(arrays)
-        return Store(meta, backend, None, table)
-    writer = StoreWriter(path, meta, specs, coords, storage_options, replace=overwrite)
-    try:
-        tasks = [(fn, _retarget(args, writer.tmp)) for fn, args in tasks]
-        run_tasks(tasks, work, name)
-        final = writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
-    store = Store(meta, ZarrBackend(final, storage_options), final, table)
-    return store.to_backend(storage)
-
-
-def _retarget(args: tuple[Any, ...], tmp: str) -> tuple[Any, ...]:
-    """Point a task's target argument at the temporary store."""
-    return tuple(tmp if (isinstance(a, str) and a == _TARGET) else a for a in args)
+    plan = BuildPlan(meta, specs, coords, table, tasks=tasks, work_bases=work)
+    return build(plan, storage=storage, path=path, storage_options=storage_options,
+                 overwrite=overwrite, label=name)

@@ -177,17 +177,17 @@ def _partial_rows(x: np.ndarray, minus: np.ndarray, nbins: int) -> np.ndarray:
     """Rows in genomic orientation (minus-strand windows flipped), broadcast to ``nbins``."""
     if x.shape[1] != nbins:
         x = np.broadcast_to(x, (x.shape[0], nbins) + x.shape[2:])
-    rows = np.array(x, copy=True)
-    if minus.any():
-        rows[minus] = rows[minus][:, ::-1, ::-1]
-    return rows
+    from genozarr._kernels import orient_windows
+
+    return orient_windows(np.array(x, copy=True), minus)
 
 
 def _whole_genome_arrays(x: np.ndarray, gindexer: GenomicIndexer, minus: np.ndarray,
                          nbins: int, resolution: int, sizes: dict[str, int], dtype: np.dtype,
                          padding_value: float) -> dict[str, np.ndarray]:
     """Scatter windows into per-chromosome arrays at ``resolution`` (padding elsewhere)."""
-    from genozarr.store.layout import array_name
+    from genozarr._kernels import orient_windows
+    from genozarr.store.layout import array_path
 
     chrs, wstarts, _, _ = gindexer.as_arrays()
     chr_str = chrs.astype(str)
@@ -213,10 +213,7 @@ def _whole_genome_arrays(x: np.ndarray, gindexer: GenomicIndexer, minus: np.ndar
             win = x[sel]
             if win.shape[1] != nbins:
                 win = np.broadcast_to(win, (len(sel), nbins) + win.shape[2:])
-            win = np.array(win, dtype=dtype, copy=True)
-            m = minus[sel]
-            if m.any():
-                win[m] = win[m][:, ::-1, ::-1]
+            win = orient_windows(np.array(win, dtype=dtype, copy=True), minus[sel])
             bins = (wstarts[sel] // resolution)[:, None] + offsets
             valid = (offsets < data_bins[sel][:, None]) & (bins >= 0) & (bins < n_chrom_bins)
             target = bins[valid]
@@ -236,53 +233,8 @@ def _whole_genome_arrays(x: np.ndarray, gindexer: GenomicIndexer, minus: np.ndar
                         f"{pos + resolution}; a whole-genome store holds one value per bin. "
                         "Use store_whole_genome=False (one row per window) for overlapping "
                         "windows (stepsize < binsize or flank > 0)")
-        out[array_name(chrom)] = arr
+        out[array_path(chrom)] = arr
     return out
-
-
-def _write_store(meta: Any, arrays: dict[str, np.ndarray], table: dict[str, np.ndarray] | None,
-                 storage: str, path: str | None,
-                 storage_options: dict[str, Any] | None, replace: bool = False) -> Store:
-    """Hold ``arrays`` in memory, or write them to a zarr store at ``path`` and open it."""
-    from genozarr.ingest import chunk_length
-    from genozarr.store.backend import MemoryBackend, SparseBackend, ZarrBackend
-    from genozarr.store.handle import Store
-    from genozarr.store.layout import DATA, REGION_COORDS, position_dim
-    from genozarr.store.write import ArraySpec, StoreWriter
-
-    if path is None:
-        backend = SparseBackend(arrays) if storage == "sparse" else MemoryBackend(arrays)
-        return Store(meta, backend, None, table)
-    n_s, n_c = len(meta.strands), len(meta.conditions)
-    coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
-        "strand": (("strand",), np.array(meta.strands, dtype=object)),
-        "condition": (("condition",), np.array(meta.conditions, dtype=object)),
-    }
-    specs: dict[str, ArraySpec] = {}
-    for name, arr in arrays.items():
-        clen = chunk_length(int(np.prod(arr.shape[1:])) * arr.dtype.itemsize, arr.shape[0])
-        if name == DATA:
-            specs[name] = ArraySpec(arr.shape, (clen,) + arr.shape[1:], meta.dtype,
-                                    ("region", "position", "strand", "condition"),
-                                    meta.pad_value, " ".join(REGION_COORDS))
-        else:
-            specs[name] = ArraySpec(arr.shape, (clen, n_s, n_c), meta.dtype,
-                                    (position_dim(name), "strand", "condition"), meta.pad_value)
-    if table is not None:
-        for key, col in zip(REGION_COORDS, ("chrom", "start", "end", "strand")):
-            coords[key] = (("region",), table[col])
-    writer = StoreWriter(path, meta, specs, coords, storage_options, replace=replace)
-    try:
-        for name, arr in arrays.items():
-            clen = specs[name].chunks[0]
-            for r0 in range(0, arr.shape[0], clen):
-                writer.write(name, r0, arr[r0:r0 + clen])
-        final = writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
-    store = Store(meta, ZarrBackend(final, storage_options), final, table)
-    return store.to_backend(storage)
 
 
 def cover_from_array(
@@ -383,12 +335,11 @@ def cover_from_array(
     >>> cover["chr1", 400, 600][::50, 0, 0]  # genomic orientation: the minus window reversed
     array([7., 6., 5., 4.], dtype=float32)
     """
-    from genozarr.config import output_dir
     from genozarr.store.backend import normalise_storage
+    from genozarr.store.builder import BuildPlan, build, reuse_cached, store_location
     from genozarr.store.cache import cache_key
-    from genozarr.store.handle import load_store
-    from genozarr.store.layout import DATA, StoreMeta
-    from genozarr.store.open import read_marker
+    from genozarr.store.layout import DATA, StoreMeta, plan_layout
+    from genozarr.store.recipe import make_recipe
 
     name = _check_name(name)
     if not isinstance(gindexer, GenomicIndexer):
@@ -421,7 +372,11 @@ def cover_from_array(
         resolution=res, binsize=gindexer.binsize, stepsize=gindexer.stepsize,
         flank=gindexer.flank, dtype=str(store_dtype), conditions=conds, strands=strands,
         chroms=sizes, sources=[], pad_value=pad,
-        extra={"args": {"source": "array", "padding_value": pad}},
+        recipe=make_recipe("Cover", "create_from_array",
+                           {"padding_value": pad, "resolution": res,
+                            "store_whole_genome": bool(store_whole_genome),
+                            "conditions": conds, "dtype": str(store_dtype)},
+                           [], channel_last=channel_last),
     )
     # where the store goes, and whether a cached one can be reused
     path = None
@@ -435,29 +390,27 @@ def cover_from_array(
                          "dtype": str(store_dtype), "binsize": gindexer.binsize,
                          "flank": gindexer.flank})
         meta.cache_key = key
-        if store is not None:
-            path = str(store)
-        else:
-            leaf = f"{key[:20]}.zarr"  # by key: never replaces a store another dataset reads
-            path = str(output_dir() / "datasets" / name / leaf)
+        path = store_location(name, key, store)
     built = None
     if cache and not overwrite and path is not None:
-        marker = read_marker(path, storage_options)
-        if marker is not None and marker.get("cache_key") == key:
-            log.info("%s: reusing cached store %s", name, path)
-            built = load_store(path, storage, storage_options)
+        built = reuse_cached(path, key, storage, storage_options)
     if built is None:
         table = None
         if store_whole_genome:
             assert res is not None
             arrays = _whole_genome_arrays(x, gindexer, minus, nbins, res, sizes, store_dtype, pad)
+            windows = (gindexer.chrs.astype(str), gindexer.starts, gindexer.ends,
+                       gindexer.strand.astype(str))
+            specs, coords = plan_layout(meta, windows=windows)
         else:
             chrs, starts, ends, wstrands = gindexer.as_arrays()
             table = {"chrom": chrs.astype(str).astype(object), "start": starts, "end": ends,
                      "strand": wstrands.astype(str).astype(object)}
             arrays = {DATA: _partial_rows(x.astype(store_dtype, copy=False), minus, nbins)}
-        built = _write_store(meta, arrays, table, storage, path, storage_options,
-                             replace=overwrite)
+            specs, coords = plan_layout(meta, n_regions=len(gindexer), region_table=table)
+        plan = BuildPlan(meta, specs, coords, table, arrays=arrays)
+        built = build(plan, storage=storage, path=path, storage_options=storage_options,
+                      overwrite=overwrite, label=name)
         log.info("%s: %d windows, resolution %s, %s layout, %s storage", name, len(gindexer),
                  res, meta.layout, storage)
     return cls(name, gindexer, built, channel_last=channel_last)

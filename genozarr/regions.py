@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from genozarr.errors import ArgumentError, RegionError
-from genozarr.genome import GenomeLike, Region, chrom_sizes
+from genozarr.genome import MAX_COORDINATE, GenomeLike, Region, check_chrom_name, chrom_sizes
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -53,7 +53,17 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
         if values.isna().any() or (values != values.round()).any():
             row = int(values.isna().to_numpy().nonzero()[0][0]) if values.isna().any() else 0
             raise RegionError(f"{source}: region {row}: {col} must be an integer")
+        huge = values.abs() > MAX_COORDINATE
+        if huge.any():
+            row = int(huge.to_numpy().nonzero()[0][0])
+            raise RegionError(
+                f"{source}: region {out['chrom'].iloc[row]}:{df['start'].iloc[row]}-"
+                f"{df['end'].iloc[row]}: {col} {values.iloc[row]:.0f} is larger than any "
+                f"position genozarr reads ({MAX_COORDINATE} = 2**32 - 1, the limit of BigWig "
+                "and BAM files); check the coordinates")
         out[col] = values.astype(np.int64)
+    for chrom in out["chrom"].unique():
+        check_chrom_name(chrom, source)
     out["name"] = df["name"].astype(str).to_numpy() if "name" in df else "."
     out["score"] = (
         pd.to_numeric(df["score"], errors="coerce").to_numpy() if "score" in df else np.nan
@@ -323,6 +333,8 @@ class GenomicIndexer:
         if binsize is None:
             raise ArgumentError("tiling the whole genome (roi=None) needs a binsize")
         sizes = chrom_sizes(genomesize)
+        for chrom in sizes:
+            check_chrom_name(chrom, "genome")
         df = pd.DataFrame({"chrom": list(sizes), "start": 0, "end": list(sizes.values()),
                            "strand": "."})
         df.attrs["source"] = "genome"

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, ChromosomeNamingError, InputFileError
+from genozarr.errors import ArgumentError, ChromosomeNamingError
 from genozarr.ingest import Source
 
 __all__ = ["ArraySource", "BigWigSource", "BamSource", "BedSource", "FastaSource", "RecordsSource",
@@ -20,7 +20,10 @@ _COLLAPSERS = ("sum", "mean", "max", "min")
 
 
 def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: str) -> list[str]:
-    """One path or a list of paths, each checked to exist."""
+    """One path or a list of paths, each checked to be an existing, readable file
+    (:func:`genozarr.io._handles.check_input_file`)."""
+    from genozarr.io._handles import check_input_file
+
     items = [files] if isinstance(files, (str, os.PathLike)) else list(files)
     if not items:
         raise ArgumentError(f"no {what} files given")
@@ -28,8 +31,7 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
     for f in items:
         if not isinstance(f, (str, os.PathLike)):
             raise ArgumentError(f"{what} files must be paths, got {f!r}")
-        if not Path(f).is_file():
-            raise InputFileError(f"{what} file {f} does not exist")
+        check_input_file(f, what)
         out.append(str(f))
     return out
 

@@ -97,12 +97,7 @@ def view(dataset: Any, roi: RegionsLike | GenomicIndexer | slice | Sequence[int]
     gi = dataset.gindexer
     index = _as_index(roi, len(gi))
     if index is not None:
-        new = copy.copy(dataset)
-        new.gindexer = gi[index]
-        new._minus = dataset._minus[index]
-        if dataset._rows is not None:
-            new._rows = dataset._rows[index]
-        return new
+        return dataset.subset(index)
     if isinstance(roi, GenomicIndexer):
         if roi.flank != gi.flank or (gi.binsize is not None and roi.binsize != gi.binsize):
             raise ArgumentError(
@@ -126,7 +121,7 @@ def view(dataset: Any, roi: RegionsLike | GenomicIndexer | slice | Sequence[int]
             raise RegionError(
                 f"view of {dataset.name!r}: window {new_gi[int(bad[0])]} does not start at a "
                 f"multiple of the resolution {res}; trim the regions with genozarr.trim_regions")
-    return dataset._view(new_gi)
+    return dataset.with_windows(new_gi)
 
 
 def _as_index(roi: Any, n: int) -> np.ndarray | None:
@@ -247,15 +242,18 @@ class Wrapper:
             i = int(key)
             if not -n <= i < n:
                 raise IndexError(f"index {i} out of range for {type(self).__name__} of length {n}")
-            return self.transform(self._read(np.array([i % n])))[0]
+            return self.read(np.array([i % n]))[0]
         idx = np.atleast_1d(np.arange(len(self))[key])
-        return self.transform(self._read(idx))
+        return self.read(idx)
 
-    def _read(self, idx: np.ndarray) -> np.ndarray:
-        batch = self.data[idx]
+    def read(self, idx: np.ndarray) -> np.ndarray:
+        """The batch of windows ``idx`` (integer positions), transformed by this wrapper."""
+        from genozarr.batching import read_batch
+
+        batch = read_batch(self.data, np.asarray(idx))
         if not batch.flags.writeable:
             batch = batch.copy()
-        return batch
+        return self.transform(batch)
 
     def __iter__(self):  # noqa: ANN204
         for i in range(len(self)):

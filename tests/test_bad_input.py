@@ -521,3 +521,341 @@ def test_bam_corrupted_mid_stream(sim_data, tmp_path):
     shutil.copy(sim_data["bam"] + ".bai", str(bam) + ".bai")
     with expect(MalformedFileError, bam, r"truncated|corrupt"):
         Cover.create_from_bam("c", str(bam), roi=sim_data["roi"], binsize=200)
+
+
+# ------------------------------------------------------------------------------ environment
+@pytest.fixture
+def shared_dir():
+    """A directory every user may enter (``tmp_path`` is private to its owner), so a file
+    in it can be made unreadable for an unprivileged reader (see :func:`unprivileged`)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="genozarr-perm-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def unprivileged(fn):
+    """Call ``fn()`` as a user to whom ``chmod 000`` files are unreadable.
+
+    A normal user calls it directly. Root reads any file, so as root ``fn`` runs in a
+    forked child that drops to uid/gid 65534 (nobody); its result or exception comes back
+    pickled and is returned or raised here.
+    """
+    import pickle
+
+    if os.geteuid() != 0:
+        return fn()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child never returns into pytest
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                result = ("ok", fn())
+            except BaseException as e:  # noqa: BLE001 - handed to the parent
+                result = ("err", e)
+            try:
+                data = pickle.dumps(result)
+            except Exception as e:  # noqa: BLE001
+                data = pickle.dumps(("err", RuntimeError(f"{result!r} does not pickle: {e}")))
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    kind, value = pickle.loads(data)
+    if kind == "err":
+        raise value
+    return value
+
+
+def _copy_sim(sim_data, directory, *keys):
+    out = {}
+    for key in keys:
+        src = sim_data[key] if key != "bigwig" else sim_data["bigwigs"][0]
+        dest = directory / Path(src).name
+        shutil.copy(src, dest)
+        for suffix in (".bai", ".fai"):
+            if Path(src + suffix).exists():
+                shutil.copy(src + suffix, str(dest) + suffix)
+        out[key] = str(dest)
+    return out
+
+
+@pytest.mark.parametrize("what", ["roi", "fasta", "fai", "bam", "bai", "bigwig", "gtf"])
+def test_unreadable_file(sim_data, shared_dir, what):
+    """Permission denied names the file and the cause (not 'not a BigWig', not a raw
+    PermissionError); once readable again, the same call reads the right values."""
+    from genozarr.errors import UnreadableFileError
+    from genozarr.io.bam import count_5prime
+    from genozarr.io.bigwig import read_values
+    from genozarr.io.fasta import read_sequence
+    from genozarr.regions import load_regions
+
+    files = _copy_sim(sim_data, shared_dir, "roi", "fasta", "bam", "bigwig", "gtf")
+    target = {"fai": files["fasta"] + ".fai", "bai": files["bam"] + ".bai"}.get(what) or \
+        files[what]
+    calls = {
+        "roi": lambda: load_regions(files["roi"]),
+        "gtf": lambda: load_regions(files["gtf"]),
+        "fasta": lambda: read_sequence(files["fasta"], "chr1", 100, 160),
+        "fai": lambda: read_sequence(files["fasta"], "chr1", 100, 160),
+        "bam": lambda: count_5prime(files["bam"], "chr1", 1000, 1500),
+        "bai": lambda: count_5prime(files["bam"], "chr1", 1000, 1500),
+        "bigwig": lambda: read_values(files["bigwig"], "chr1", 100, 160),
+    }
+    key = "roi" if what == "roi" else ("gtf" if what == "gtf" else what.replace("fai", "fasta")
+                                       .replace("bai", "bam"))
+    os.chmod(target, 0)
+    with expect(UnreadableFileError, target, r"permission denied") as info:
+        unprivileged(calls[what])
+    assert isinstance(info.value, PermissionError)
+    assert "not a BigWig" not in str(info.value)
+    os.chmod(target, 0o644)
+    got = calls[what]()
+    if key == "fasta":
+        with pysam.FastaFile(sim_data["fasta"]) as fa:
+            assert got.decode() == fa.fetch("chr1", 100, 160).upper()
+    elif key == "bam":
+        with pysam.AlignmentFile(sim_data["bam"]) as bam:
+            truth = np.zeros((500, 2), np.int32)
+            for r in bam.fetch("chr1", 0, 2000):
+                if r.flag & 0xF04:
+                    continue
+                pos = r.reference_end - 1 if r.is_reverse else r.reference_start
+                if 1000 <= pos < 1500:
+                    truth[pos - 1000, int(r.is_reverse)] += 1
+        assert truth.sum() > 0
+        np.testing.assert_array_equal(got, truth)
+    elif key == "bigwig":
+        np.testing.assert_array_equal(got, bw_values(sim_data["bigwigs"][0], "chr1", 100, 160))
+    else:
+        assert len(got) == len(load_regions(sim_data[key]))
+
+
+@pytest.mark.parametrize("kind", ["bam", "bigwig", "fasta", "roi", "bed"])
+def test_directory_given_as_file(sim_data, tmp_path, kind):
+    from genozarr.errors import NotAFileError
+
+    directory = tmp_path / {"bam": "reads.bam", "bigwig": "x.bw", "fasta": "g.fa",
+                            "roi": "roi.bed", "bed": "peaks.bed"}[kind]
+    directory.mkdir()
+    with expect(NotAFileError, directory, r"is a directory", r"not a file") as info:
+        if kind == "bam":
+            Cover.create_from_bam("c", str(directory), roi=sim_data["roi"], binsize=200)
+        elif kind == "bigwig":
+            Cover.create_from_bigwig("c", str(directory), roi=sim_data["roi"], binsize=200)
+        elif kind == "fasta":
+            Bioseq.create_from_refgenome("c", str(directory), roi=sim_data["roi"], binsize=200)
+        elif kind == "roi":
+            Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=str(directory), binsize=200)
+        else:
+            Cover.create_from_bed("c", str(directory), roi=sim_data["roi"], binsize=200)
+    assert "does not exist" not in str(info.value)
+    assert isinstance(info.value, IsADirectoryError)
+
+
+def test_cram_input(sim_data, tmp_path):
+    from genozarr.errors import UnsupportedFormatError
+
+    cram = tmp_path / "reads.cram"
+    pysam.view("-C", "-T", sim_data["fasta"], "-o", str(cram), sim_data["bam"],
+               catch_stdout=False)
+    pysam.index(str(cram))  # a .crai exists: the problem is not a missing index
+    with expect(UnsupportedFormatError, cram, r"CRAM", r"BAM files only",
+                r"samtools view -b -T") as info:
+        Cover.create_from_bam("c", str(cram), roi=sim_data["roi"], binsize=200)
+    assert "no index" not in str(info.value)
+    # the advice works: converted to BAM, the counts are those of the original BAM
+    bam = tmp_path / "reads.bam"
+    pysam.view("-b", "-T", sim_data["fasta"], "-o", str(bam), str(cram), catch_stdout=False)
+    pysam.index(str(bam))
+    a = Cover.create_from_bam("c", str(bam), roi=sim_data["roi"], binsize=200)
+    b = Cover.create_from_bam("c", sim_data["bam"], roi=sim_data["roi"], binsize=200)
+    np.testing.assert_array_equal(a[:], b[:])
+    assert a[:].sum() > 0
+
+
+@pytest.mark.parametrize("name", ["reads.sam", "named_like.bam"])
+def test_sam_text_input(sim_data, tmp_path, name):
+    from genozarr.errors import UnsupportedFormatError
+
+    sam = tmp_path / name
+    pysam.view("-h", "--output-fmt", "SAM", "-o", str(sam), sim_data["bam"],
+               catch_stdout=False)
+    assert sam.read_bytes().startswith(b"@HD")  # really text, whatever its name says
+    with expect(UnsupportedFormatError, sam, r"SAM text", r"samtools view -b",
+                r"samtools index") as info:
+        Cover.create_from_bam("c", str(sam), roi=sim_data["roi"], binsize=200)
+    msg = str(info.value)
+    assert f"samtools index {sam}'" not in msg  # never told to index the text file itself
+    # the advice works (the simulated reads are sorted already)
+    out = re.search(r"samtools view -b -o (\S+) ", msg).group(1)
+    pysam.view("-b", "-o", out, str(sam), catch_stdout=False)
+    pysam.index(out)
+    a = Cover.create_from_bam("c", out, roi=sim_data["roi"], binsize=200)
+    b = Cover.create_from_bam("c", sim_data["bam"], roi=sim_data["roi"], binsize=200)
+    np.testing.assert_array_equal(a[:], b[:])
+
+
+def test_reverse_read_without_cigar(sim_data, tmp_path):
+    from genozarr.io.bam import count_5prime
+
+    bam = tmp_path / "nocigar.bam"
+    with pysam.AlignmentFile(sim_data["bam"]) as src, \
+            pysam.AlignmentFile(str(bam), "wb", template=src) as out:
+        for i, read in enumerate(src.fetch(until_eof=True)):
+            if i == 10:
+                read.flag, read.cigarstring, name = 16, None, read.query_name
+                start = read.reference_start
+            out.write(read)
+    pysam.index(str(bam))
+    with expect(MalformedFileError, bam, re.escape(repr(name)), r"no CIGAR",
+                rf"chr1:{start + 1}\b", r"samtools view"):
+        count_5prime(bam, "chr1", 0, 12000)
+    # the advice works: without that read the counts are pysam's
+    fixed = tmp_path / "fixed.bam"
+    pysam.view("-b", "-e", "ncigar > 0 || flag.unmap", "-o", str(fixed), str(bam),
+               catch_stdout=False)
+    pysam.index(str(fixed))
+    got = count_5prime(fixed, "chr1", 0, 12000)
+    truth = np.zeros((12000, 2), np.int32)
+    with pysam.AlignmentFile(sim_data["bam"]) as src:
+        for read in src.fetch("chr1"):
+            if read.flag & 0xF04 or read.query_name == name:
+                continue
+            pos = read.reference_end - 1 if read.is_reverse else read.reference_start
+            truth[pos, int(read.is_reverse)] += 1
+    np.testing.assert_array_equal(got, truth)
+
+
+@pytest.mark.parametrize("chrom, problem", [
+    ("chr1\x00junk", r"NUL byte"),
+    ("chr1" + "x" * 300, r"304 bytes long.*at most 255"),
+])
+def test_bad_chromosome_names(sim_data, chrom, problem):
+    from genozarr.genome import Region
+    from genozarr.io.bam import count_5prime
+    from genozarr.io.bigwig import read_values
+    from genozarr.io.fasta import read_sequence
+
+    roi = pd.DataFrame({"chrom": [chrom], "start": [100], "end": [300]})
+    for make, data in ((Cover.create_from_bigwig, sim_data["bigwigs"][0]),
+                       (Cover.create_from_bam, sim_data["bam"]),
+                       (Bioseq.create_from_refgenome, sim_data["fasta"])):
+        with expect(RegionError, "regions DataFrame", problem):
+            make("c", data, roi=roi, binsize=200)
+    with expect(RegionError, "region", problem):
+        Region(chrom, 100, 300)
+    # the readers themselves: C code would cut 'chr1\x00junk' to 'chr1' and read chr1
+    with expect(RegionError, sim_data["bigwigs"][0], problem):
+        read_values(sim_data["bigwigs"][0], chrom, 100, 300)
+    with expect(RegionError, sim_data["fasta"], problem):
+        read_sequence(sim_data["fasta"], chrom, 100, 300)
+    with pytest.raises(GenozarrError):
+        count_5prime(sim_data["bam"], chrom, 100, 300)
+
+
+@pytest.mark.parametrize("kind", ["bigwig", "bam", "fasta"])
+def test_region_end_near_2_31_is_refused_before_allocating(sim_data, kind):
+    """chr1 has 12 kb; a region ending at 2**31 - 10 used to allocate 8 GiB of padding."""
+    import tracemalloc
+
+    from genozarr.io.bam import count_5prime
+    from genozarr.io.bigwig import read_values
+    from genozarr.io.fasta import read_sequence
+
+    data = {"bigwig": sim_data["bigwigs"][0], "bam": sim_data["bam"],
+            "fasta": sim_data["fasta"]}[kind]
+    make = {"bigwig": Cover.create_from_bigwig, "bam": Cover.create_from_bam,
+            "fasta": Bioseq.create_from_refgenome}[kind]
+    read = {"bigwig": read_values, "bam": count_5prime, "fasta": read_sequence}[kind]
+    end = 2**31 - 10
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [end]})
+    tracemalloc.start()
+    try:
+        with expect(RegionError, data, rf"chr1:100-{end}", r"past the end", r"length 12000"):
+            make("c", data, roi=roi, binsize=None)
+        with expect(RegionError, data, r"past the end"):
+            read(data, "chr1", 100, end)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 2**20, f"{peak / 2**20:.0f} MiB allocated before the error"
+    # coordinates beyond any format's positions are refused even without a known length
+    huge = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [2**40]})
+    with expect(RegionError, "regions DataFrame", r"larger than any position"):
+        Cover.create_from_bed("c", sim_data["peaks"], roi=huge, binsize=None)
+    # a tail past the end within the limit is still read, padded
+    tail = {"bigwig": lambda: read_values(data, "chr1", 11900, 12100),
+            "bam": lambda: count_5prime(data, "chr1", 11900, 12100),
+            "fasta": lambda: read_sequence(data, "chr1", 11900, 12100)}[kind]()
+    assert len(tail) == 200
+    if kind == "bigwig":
+        np.testing.assert_array_equal(tail, bw_values(data, "chr1", 11900, 12100))
+    elif kind == "fasta":
+        with pysam.FastaFile(data) as fa:
+            assert tail == (fa.fetch("chr1", 11900, 12000).upper() + "N" * 100).encode()
+
+
+def test_ragged_fasta_gives_htslib_reason(tmp_path):
+    fa = tmp_path / "ragged.fa"
+    fa.write_text(">a\nACGTACGT\nACG\nACGTACGT\n>b\nAAAA\n")
+    roi = pd.DataFrame({"chrom": ["a"], "start": [0], "end": [4]})
+    with expect(MissingIndexError, fa, r"Format error", r"line 4", r"same length") as info:
+        Bioseq.create_from_refgenome("s", str(fa), roi=roi, binsize=4)
+    assert "to see why" not in str(info.value)
+    assert not list(tmp_path.glob("*.fai*"))
+
+
+def _bam_with_header_line(sim_data, path, line):
+    with pysam.AlignmentFile(sim_data["bam"]) as src:
+        names, lengths = list(src.references), list(src.lengths)
+        text = "@HD\tVN:1.6\tSO:coordinate\n" + "".join(
+            f"@SQ\tSN:{n}\tLN:{n_}\n" for n, n_ in zip(names, lengths)) + line + "\n"
+        header = pysam.AlignmentHeader.from_references(names, lengths, text=text)
+        with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+            for read in src.fetch(until_eof=True):
+                out.write(read)
+    pysam.index(str(path))
+
+
+def test_bam_header_line_htslib_cannot_parse(sim_data, tmp_path):
+    """A @PG line whose CL holds an unescaped tab: htslib cannot parse the header text, so
+    every lookup by name fails ('chromosome chr1 not in the header; it has [chr1, ...]'),
+    but reads are found by reference id. One warning, and the right counts."""
+    from genozarr.errors import MalformedHeaderWarning
+
+    bam = tmp_path / "badpg.bam"
+    line = "@PG\tID:bwa\tPN:bwa\tCL:bwa mem\tref.fa reads.fq"
+    _bam_with_header_line(sim_data, bam, line)
+    with pysam.AlignmentFile(str(bam)) as raw:  # the failure this test is about
+        with pytest.raises(ValueError, match="could not parse header"):
+            raw.fetch("chr1", 0, 100)
+    with pytest.warns(MalformedHeaderWarning) as record:
+        cover = Cover.create_from_bam("c", str(bam), roi=sim_data["roi"], binsize=200)
+        again = Cover.create_from_bam("c", str(bam), roi=sim_data["roi"], binsize=200)
+    ours = [w for w in record if issubclass(w.category, MalformedHeaderWarning)]
+    assert len(ours) == 1, [str(w.message) for w in ours]
+    message = str(ours[0].message)
+    assert str(bam) in message and "line 4" in message and "ref.fa reads.fq" in message
+    ref = Cover.create_from_bam("c", sim_data["bam"], roi=sim_data["roi"], binsize=200)
+    np.testing.assert_array_equal(cover[:], ref[:])
+    np.testing.assert_array_equal(again[:], ref[:])
+    assert cover[:].sum() > 0
+    # an absent chromosome gets a message that does not contradict itself
+    from genozarr.io.bam import count_5prime
+
+    with expect(ChromosomeNotFoundError, bam, r"'chrX' not in the BAM header") as info:
+        count_5prime(bam, "chrX", 0, 10)
+    assert "'chr1'" in str(info.value)
+    with pytest.raises(ChromosomeNotFoundError):
+        count_5prime(bam, "chr1 ", 0, 10)

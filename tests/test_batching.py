@@ -9,7 +9,8 @@ import zarr
 from genozarr import Bioseq, Cover, GenomicIndexer, RandomSignalScale, batches, set_options
 from genozarr.batching import batch_plan
 from genozarr.errors import ArgumentError
-from genozarr.store.backend import ZarrBackend, _DirectChunks
+from genozarr.store._direct import DirectChunks
+from genozarr.store.backend import ZarrBackend
 from genozarr.store.handle import load_store
 
 
@@ -119,7 +120,7 @@ def test_zarr_backend_direct_reads_match_zarr(tmp_path) -> None:
         zarr.consolidate_metadata(str(tmp_path / "s.zarr"))
     assert not (tmp_path / "s.zarr" / "data" / "c" / "4").exists()
     backend = ZarrBackend(str(tmp_path / "s.zarr"), cache_bytes=4 * 10 * 5 * 2 * 3 * 4)
-    assert _DirectChunks.for_array(backend.array("data")) is not None
+    assert DirectChunks.for_array(backend.array("data")) is not None
     rows = rng.integers(0, 103, size=300)
     np.testing.assert_array_equal(backend.read_rows("data", rows), data[rows])
     np.testing.assert_array_equal(backend.read_rows("data", np.sort(rows)), data[np.sort(rows)])

@@ -36,7 +36,7 @@ import hashlib, json, os, signal, sys, time
 cfg = json.loads(sys.argv[1])
 os.environ["GENOZARR_OUTPUT"] = cfg["output"]
 import zarr
-import genozarr.ingest as ingest
+import genozarr.store.builder as builder
 from genozarr.config import set_options
 from genozarr.dataset import Cover
 
@@ -49,7 +49,7 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-real_write = ingest.write_block
+real_write = builder.write_block
 
 
 def write_block(*args, **kwargs):
@@ -61,7 +61,7 @@ def write_block(*args, **kwargs):
         die()
 
 
-ingest.write_block = write_block
+builder.write_block = write_block
 real_consolidate = zarr.consolidate_metadata
 
 

@@ -64,7 +64,8 @@ def test_cli_build_on_a_cluster(client, sim_data, tmp_path):
     """`genozarr build --scheduler ADDRESS` runs the ingest tasks on the cluster's workers."""
     from typer.testing import CliRunner
 
-    from genozarr.cli import app, open_dataset
+    from genozarr import open_dataset
+    from genozarr.cli import app
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"name: sig\nkind: bigwig\nfiles:\n  - {sim_data['bigwigs'][0]}\n"

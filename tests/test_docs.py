@@ -114,7 +114,7 @@ def _fenced(page: str, lang: str) -> list[str]:
 def test_cli_spec_example(tmp_path):
     import shutil
 
-    from genozarr.cli import build_from_spec, load_spec
+    from genozarr.spec import build_from_spec, load_spec
     from genozarr.resources import resource_path
 
     for name in ("sample.bed", "sample_a.bw", "sample_b.bw", "sample.fa", "sample.fa.fai"):

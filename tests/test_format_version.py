@@ -140,3 +140,49 @@ def test_marker_with_other_key_is_rebuilt(built, sim_data):
     rebuilt = _build(sim_data, store, cache=True)
     assert read_marker(store)["cache_key"] == cover.garray.meta.cache_key
     np.testing.assert_array_equal(rebuilt[:], _expected(sim_data, rebuilt))
+
+
+# ---------------------------------------------------------------------------- format 1
+ARCHIVE = Path(__file__).parent / "data" / "archives" / "format1"
+
+
+def test_format1_partial_stores_open_with_their_values(tmp_path):
+    """Stores written by genozarr 0.1.0 (format 1) open read-only and serve what that
+    release served (its batches are saved beside them)."""
+    import shutil
+
+    import xarray as xr
+
+    import genozarr
+
+    cover = genozarr.open_dataset(ARCHIVE / "cover_partial.zarr")
+    assert cover.garray.meta.format_version == 1
+    np.testing.assert_array_equal(cover[:], np.load(ARCHIVE / "cover_partial.npy"))
+    seq = genozarr.open_dataset(ARCHIVE / "bioseq_partial.zarr")
+    expected = np.unpackbits(np.load(ARCHIVE / "bioseq_partial.npy"), axis=-1)[..., :4]
+    np.testing.assert_array_equal(seq[:], expected.astype(seq[:].dtype))
+    ds = xr.open_dataset(ARCHIVE / "cover_partial.zarr", engine="genozarr")
+    assert ds["data"].dims == ("region", "position", "strand", "condition")
+    # a copy can be opened but is never rewritten in the old format
+    copy = tmp_path / "old.zarr"
+    shutil.copytree(ARCHIVE / "cover_partial.zarr", copy)
+    assert genozarr.open_dataset(copy).garray.meta.format_version == 1
+
+
+def test_format1_whole_genome_store_maps_to_format2_structure():
+    import xarray as xr
+
+    import genozarr
+
+    path = ARCHIVE / "cover_whole_genome.zarr"
+    bins = np.load(ARCHIVE / "cover_whole_genome_bins.npy")
+    tree = genozarr.open_store(path)  # one group per chromosome, plain dimension names
+    assert tree["chr1"]["data"].dims == ("position", "strand", "condition")
+    np.testing.assert_array_equal(
+        np.concatenate([tree["chr1"]["data"].values, tree["chr2"]["data"].values]), bins)
+    one = xr.open_dataset(path, engine="genozarr", group="chr2")
+    np.testing.assert_array_equal(one["data"].values, bins[300:])
+    same = xr.open_datatree(path, engine="genozarr")
+    np.testing.assert_array_equal(same["chr1"]["data"].values, bins[:300])
+    cover = genozarr.open_dataset(path)  # no recorded windows: chromosomes are tiled
+    np.testing.assert_array_equal(cover["chr1", 0, 30000][::100], bins[:300])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 
 from genozarr import Bioseq, Cover, RandomOrientation, set_options
 
@@ -13,9 +15,13 @@ torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
-def data(sample_files: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-         ) -> tuple[Bioseq, Cover, int]:
-    d = tmp_path_factory.mktemp("loaders")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("loaders")
+
+
+@pytest.fixture(scope="module")
+def data(sample_files: dict[str, str], store_dir: Path) -> tuple[Bioseq, Cover, int]:
+    d = store_dir
     kw = dict(roi=sample_files["roi"], binsize=100, storage="zarr")
     with set_options(chunk_bytes=16384):
         seq = Bioseq.create_from_refgenome("s", sample_files["fasta"], **kw, store=d / "s.zarr")
@@ -41,12 +47,38 @@ def test_torch_map_style_two_workers(data: tuple[Bioseq, Cover, int]) -> None:
         np.testing.assert_array_equal(x["dna"].numpy(), dense_s[idx])
         np.testing.assert_array_equal(y["cov"].numpy(), dense_c[idx])
         seen.append(idx)
+    assert [len(i) for i in seen] == [32] * (n // 32) + ([n % 32] if n % 32 else [])
     allidx = np.concatenate(seen)
     np.testing.assert_array_equal(np.sort(allidx), np.arange(n))
+    assert not np.array_equal(allidx, np.arange(n))  # shuffle=True: not the stored order
+
+
+def _rows_per_chunk(store: Path) -> int:
+    """Windows per chunk of a partial-layout store, read from zarr itself."""
+    return int(zarr.open_group(str(store), mode="r")["data"].chunks[0])
+
+
+def _sequential_two_worker_batches(n: int, block: int, batch_size: int) -> list[np.ndarray]:
+    """The unshuffled batches of a 2-worker DataLoader over a TorchIterableDataset.
+
+    Blocks of ``block`` consecutive windows are dealt alternately to the workers (block 0,
+    2, 4, ... to worker 0); each worker cuts its own windows into batches; the DataLoader
+    returns the workers' batches alternately (worker 0 first) until both are exhausted.
+    """
+    per_worker = []
+    for k in range(2):
+        rows = [i for s in range(k * block, n, 2 * block) for i in range(s, min(s + block, n))]
+        per_worker.append([np.array(rows[i:i + batch_size])
+                           for i in range(0, len(rows), batch_size)])
+    out = []
+    for j in range(max(len(w) for w in per_worker)):
+        out.extend(w[j] for w in per_worker if j < len(w))
+    return out
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_torch_iterable_two_workers(data: tuple[Bioseq, Cover, int], shuffle: bool) -> None:
+def test_torch_iterable_two_workers(data: tuple[Bioseq, Cover, int], store_dir: Path,
+                                    shuffle: bool) -> None:
     from torch.utils.data import DataLoader
 
     from genozarr.loaders.torch import TorchIterableDataset
@@ -64,9 +96,20 @@ def test_torch_iterable_two_workers(data: tuple[Bioseq, Cover, int], shuffle: bo
             seen.append(idx)
         allidx = np.concatenate(seen)
         np.testing.assert_array_equal(np.sort(allidx), np.arange(n))  # every window once
-        epochs.append(allidx)
-    assert not np.array_equal(epochs[0], epochs[1]) if shuffle else \
-        np.array_equal(np.sort(epochs[0]), epochs[1]) or True
+        epochs.append(seen)
+    # the default block: the most windows per chunk of the two stores
+    block = max(_rows_per_chunk(store_dir / name) for name in ("s.zarr", "c.zarr"))
+    expected = _sequential_two_worker_batches(n, block, 24)
+    assert 1 < block < n and len(expected) > 2
+    for seen in epochs:
+        if shuffle:
+            assert not np.array_equal(np.concatenate(seen), np.concatenate(expected))
+        else:  # the same order, batch by batch, in every epoch
+            assert len(seen) == len(expected)
+            for got, want in zip(seen, expected):
+                np.testing.assert_array_equal(got, want)
+    if shuffle:  # a new order each epoch
+        assert not np.array_equal(np.concatenate(epochs[0]), np.concatenate(epochs[1]))
 
 
 def test_torch_workers_reseed_augmentations(data: tuple[Bioseq, Cover, int]) -> None:

@@ -4,6 +4,8 @@ reused on a test set, and cache keys that follow the normalizer."""
 
 from __future__ import annotations
 
+import json
+
 import dask
 import numpy as np
 import pytest
@@ -11,14 +13,19 @@ import xarray as xr
 
 import genozarr.ops as ops
 from genozarr import Cover
-from genozarr.errors import ArgumentError
-from genozarr.ops.normalize import (
+from genozarr.errors import ArgumentError, StoreFormatError
+from genozarr.ops._reductions import nan_percentile
+from genozarr.ops.normalizers import (
     TPM,
+    FunctionNormalizer,
+    LogTransform,
+    Normalizer,
     PercentileTrimming,
     RegionLength,
     RegionLengthNormalization,
     ZScore,
     ZScoreLog,
+    normalizer_from_dict,
     resolve_normalizers,
 )
 
@@ -61,6 +68,18 @@ def whole():
                     coords={"strand": ["+", "-"], "condition": ["a", "b", "c"]},
                     attrs={"resolution": RES, "layout": "whole_genome", "cache_key": "k0"})
     return ds, arrays, None
+
+
+@pytest.fixture(scope="module")
+def tree(whole):
+    """The whole-genome fixture in format 2: a DataTree, one node per chromosome."""
+    ds, arrays, _ = whole
+    t = xr.DataTree.from_dict({
+        f"/{k}": xr.Dataset({"data": (("position", "strand", "condition"), v)},
+                            coords={"strand": ["+", "-"], "condition": ["a", "b", "c"]})
+        for k, v in arrays.items()})
+    t.attrs = dict(ds.attrs)
+    return t, arrays, None
 
 
 PARTIAL_CHUNKS = [{"region": 1}, {"region": 5, "position": 5},
@@ -129,6 +148,68 @@ def test_normalize_lazy_matches_numpy(name, layout, chunk_idx, partial, whole):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("chunks", [{"position": 7}, {"position": 1, "strand": 1},
+                                    {"position": -1, "condition": 1}])
+def test_normalize_datatree_matches_numpy(name, chunks, tree, whole):
+    """Format 2: statistics pooled over every chromosome node, the kernel applied to each;
+    the same numbers as the format 1 Dataset and as the batch path."""
+    t, arrays, lengths = tree
+    (norm,) = resolve_normalizers(name)
+    out = ops.normalize(t.chunk(chunks), norm)
+    assert isinstance(out, xr.DataTree)
+    assert out.attrs["cache_key"] != t.attrs["cache_key"]
+    assert out.attrs["resolution"] == RES and "operations" not in t.attrs
+    want = expected(name, arrays, lengths)
+    legacy = ops.normalize(whole[0], name)
+    for k, v in arrays.items():
+        var = out[k]["data"]
+        assert var.dims == ("position", "strand", "condition") and var.dtype == np.float32
+        assert isinstance(var.data, dask.array.Array)
+        _close(var.values, want[k])
+        np.testing.assert_array_equal(var.values, legacy[k].values)
+        batch = norm.transform_batch(v[None], np.array([RES]))[0]
+        np.testing.assert_array_equal(var.values, batch)
+
+
+def test_datatree_fit_is_bounded_and_transform_lazy(tree):
+    """Fitting a DataTree computes small reductions only; transforming computes nothing."""
+    t = tree[0].chunk({"position": 5})
+    seen = []
+
+    def guarded(dsk, keys, **kwargs):
+        result = dask.get(dsk, keys, **kwargs)
+        seen.append(result)
+        return result
+
+    norms = [ZScore(), TPM(), PercentileTrimming(90)]
+    with dask.config.set(scheduler=guarded):
+        for norm in norms:
+            norm.fit(t)
+    assert seen and all(n.fitted for n in norms)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a lazy operation computed")
+
+    with dask.config.set(scheduler=forbidden):
+        out = ops.normalize(t, norms, fit=False)
+        out = ops.collapse(out, resolution=2 * RES)
+        with pytest.raises(AssertionError, match="computed"):
+            out["chrA"]["data"].values  # noqa: B018 - proves the guard is active
+
+
+def test_datatree_skips_nodes_without_data(tree):
+    t, arrays, _ = tree
+    extra = xr.DataTree.from_dict({"/": xr.Dataset(attrs=t.attrs), "/windows":
+                                   xr.Dataset({"start": ("window", np.arange(3))}),
+                                   **{f"/{k}": t[k].to_dataset() for k in arrays}})
+    out = ops.normalize(extra, ZScore(mean=1.0, std=2.0))
+    np.testing.assert_array_equal(out["windows"]["start"].values, np.arange(3))
+    _close(out["chrA"]["data"].values, (arrays["chrA"].astype("float64") - 1) / 2)
+    with pytest.raises(ArgumentError, match="not a genozarr dataset"):
+        ZScore().fit(xr.DataTree.from_dict({"/windows": extra["windows"].to_dataset()}))
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_fitted_statistics_do_not_depend_on_chunks(name, partial):
     ds = partial[0]
     params = []
@@ -162,7 +243,7 @@ def test_percentile_exact_on_heavy_ties_and_outliers():
     ds = xr.Dataset({"data": (("region", "position", "strand", "condition"), x)},
                     coords={"strand": ["."], "condition": ["a"]}).chunk({"region": 37})
     for p in (0, 50, 95, 97.5, 99.9, 100):
-        got = ops.normalize.nan_percentile(ds, p)[0, 0]
+        got = nan_percentile([ds["data"].data], p)[0, 0]
         assert got == np.percentile(x.astype("float64"), p), p
 
 
@@ -249,6 +330,104 @@ def test_transform_never_computes_and_fit_only_reduces(partial):
     assert out["data"].shape == (n, 100, 2, 3)
 
 
+# ----------------------------------------------------------------------------- serialization
+def _double(x):
+    """A module-level function: stored by reference."""
+    return 2 * x
+
+
+def _roundtrip(norm):
+    d = norm.to_dict()
+    text = json.dumps(d, allow_nan=False)  # strict JSON: no NaN literals
+    back = normalizer_from_dict(json.loads(text))
+    assert type(back) is type(norm)
+    assert back.to_dict() == d
+    return d, back
+
+
+ROUND_TRIP = [
+    ("log", LogTransform()),
+    ("zscore", ZScore()),
+    ("zscore-strand", ZScore(per_strand=True)),
+    ("zscore-fixed-mean", ZScore(mean=1.0)),
+    ("zscorelog", ZScoreLog()),
+    ("perctrim", PercentileTrimming(95)),
+    ("perctrim-strand", PercentileTrimming(80, per_strand=True)),
+    ("binsizenorm", RegionLengthNormalization(unit=1000)),
+    ("alias", RegionLength()),
+    ("tpm", TPM()),
+    ("ufunc", FunctionNormalizer(np.log1p)),
+    ("function", FunctionNormalizer(_double)),
+]
+
+
+@pytest.mark.parametrize("label,norm", ROUND_TRIP, ids=[r[0] for r in ROUND_TRIP])
+def test_to_dict_round_trip_is_bit_identical(label, norm, partial):
+    ds = partial[0]
+    norm.reset().fit(ds.chunk({"region": 5}))
+    d, back = _roundtrip(norm)
+    assert back.fitted
+    rng = np.random.default_rng(21)
+    x = _values(rng, (6, 12, 2, 3))
+    lengths = rng.integers(30, 61, 6).astype("float64")
+    want = norm.transform_batch(x, lengths)
+    np.testing.assert_array_equal(back.transform_batch(x, lengths), want)
+    assert back.transform_batch(x, lengths).dtype == want.dtype
+    if label.startswith(("ufunc", "function")):
+        assert d["ref"] in ("numpy:log1p", f"{_double.__module__}:_double")
+        assert back.func is norm.func
+    else:
+        assert set(d) == {"type", "params"} and d["type"] == norm.name
+    # the lazy path of the rebuilt instance (fitted: fit=False) gives the same numbers
+    np.testing.assert_array_equal(ops.normalize(ds, back, fit=False)["data"].values,
+                                  norm.transform(ds)["data"].values)
+
+
+def test_to_dict_shapes_and_non_finite_statistics():
+    z = ZScore(mean=[[0.5, 1.5, 2.5]], std=[[1.0, 2.0, 4.0]], per_strand=False)
+    assert z.to_dict() == {"type": "zscore", "params": {
+        "per_strand": False, "mean": [[0.5, 1.5, 2.5]], "std": [[1.0, 2.0, 4.0]]}}
+    t = PercentileTrimming(99, threshold=[1.0, np.nan, np.inf])
+    d, back = _roundtrip(t)
+    assert d == {"type": "perctrim", "params": {"percentile": 99.0, "per_strand": False,
+                                                "threshold": [[1.0, None, "inf"]]}}
+    np.testing.assert_array_equal(back.threshold, [[1.0, np.nan, np.inf]])
+    assert TPM(scale=[2.0, 3.0]).to_dict() == {"type": "tpm", "params": {"scale": [[2.0, 3.0]]}}
+    assert RegionLength(1000).to_dict() == {"type": "binsizenorm", "params": {"unit": 1000.0}}
+    assert LogTransform().to_dict() == {"type": "log", "params": {}}
+    # an unfitted normalizer round trips unfitted
+    d, back = _roundtrip(ZScoreLog(per_strand=True))
+    assert d["params"] == {"per_strand": True, "mean": None, "std": None} and not back.fitted
+
+
+def test_callables_that_cannot_be_imported():
+    def closure(x):
+        return x + 1
+
+    for func in (lambda x: x * 3, closure):
+        d = FunctionNormalizer(func).to_dict()
+        assert d["type"] == "callable" and d["ref"] is None and d["repr"] == repr(func)
+        with pytest.raises(StoreFormatError, match=r"callable .* cannot be restored.*"
+                                                   r"open_dataset\(\.\.\., normalizer=\.\.\.\)"):
+            normalizer_from_dict(json.loads(json.dumps(d)))
+    with pytest.raises(StoreFormatError, match="importing 'no_such_module:f' failed"):
+        normalizer_from_dict({"type": "callable", "ref": "no_such_module:f", "repr": "f"})
+    with pytest.raises(StoreFormatError, match="unknown normalizer"):
+        normalizer_from_dict({"type": "quantile", "params": {}})
+
+
+def test_normalizer_is_abstract():
+    with pytest.raises(TypeError):
+        Normalizer()
+
+    class NoKernel(Normalizer):
+        def params(self):
+            return {}
+
+    with pytest.raises(TypeError):
+        NoKernel()
+
+
 # ----------------------------------------------------------------------------- Cover
 @pytest.fixture(scope="module")
 def raw_covers(sim_data):
@@ -330,28 +509,22 @@ def test_zscore_fitted_on_train_reused_on_test(sample_files):
     assert not np.allclose(own.mean, zscore.mean)
 
 
-def test_cache_key_follows_normalizer_and_its_parameters(sim_data, tmp_path):
+def test_store_key_is_raw_and_lazy_ops_chain_normalizers(sim_data, tmp_path):
+    """The store holds raw values, so its cache key does not depend on the normalizer
+    (one store serves them all); a lazy op chains the normalizer's parameters, fitted
+    statistics included, into the key of the Dataset it returns."""
     kw = dict(roi=sim_data["roi"], binsize=200, resolution=10, cache=True)
 
     def key(normalizer, name="c"):
         cov = Cover.create_from_bigwig(name, sim_data["bigwigs"][0], normalizer=normalizer, **kw)
         return cov.garray.meta.cache_key
 
-    k_none = key(None)
-    k_z = key("zscore")
-    k_z_fixed = key(ZScore(mean=1.0, std=2.0))
-    k_z_fixed2 = key(ZScore(mean=1.0, std=3.0))
-    k_tpm = key("tpm")
-    assert len({k_none, k_z, k_z_fixed, k_z_fixed2, k_tpm}) == 5
-    assert key("zscore") == k_z  # same configuration: the cached store is reused
-    fitted = ZScore()
-    key(fitted, "d")
-    assert key(fitted, "d") != k_z  # fitted statistics enter the key
-    # the lazy op chains the normalizer's parameters into the dataset key
+    assert len({key(None), key("zscore"), key(ZScore(mean=1.0, std=2.0)), key("tpm")}) == 1
     ds = Cover.create_from_bigwig("e", sim_data["bigwigs"][0], **kw).to_xarray()
     a = ops.normalize(ds, ZScore(mean=1.0, std=2.0)).attrs["cache_key"]
     b = ops.normalize(ds, ZScore(mean=1.0, std=3.0)).attrs["cache_key"]
     assert len({a, b, ds.attrs["cache_key"]}) == 3
+    assert ops.normalize(ds, ZScore(mean=1.0, std=2.0)).attrs["cache_key"] == a
 
 
 def test_bam_aggregate_is_applied_before_fitting(sim_data):
@@ -359,7 +532,7 @@ def test_bam_aggregate_is_applied_before_fitting(sim_data):
     import numpy as np
 
     from genozarr import Cover
-    from genozarr.ops.normalize import ZScore
+    from genozarr.ops.normalizers import ZScore
 
     kw = dict(roi=sim_data["roi"], binsize=1000, resolution=100)
     raw = Cover.create_from_bam("r", sim_data["bam"], **kw)[:].astype("float64")

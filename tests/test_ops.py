@@ -11,7 +11,7 @@ import xarray as xr
 import genozarr.ops as ops
 from genozarr import Cover, open_store
 from genozarr.errors import ArgumentError, StoreError
-from genozarr.ops.normalize import ZScore
+from genozarr.ops import ZScore
 from genozarr.store import load_store
 
 RES = 5
@@ -43,6 +43,24 @@ def whole():
                     attrs={"resolution": RES, "name": "w", "layout": "whole_genome",
                            "chroms": {"chrA": 23 * RES, "chrB": 16 * RES - 3}})
     return ds
+
+
+@pytest.fixture(scope="module")
+def whole_tree(whole):
+    """The whole-genome fixture in format 2: a DataTree, one node per chromosome."""
+    nodes = {f"/{k}": xr.Dataset({"data": (("position", "strand", "condition"), whole[k].values)},
+                                 coords={"strand": ["."], "condition": ["a", "b"]})
+             for k in whole.data_vars}
+    tree = xr.DataTree.from_dict(nodes)
+    tree.attrs = dict(whole.attrs)
+    return tree
+
+
+def _arrays_of(obj):
+    """``{name: DataArray}``: ``data`` of a Dataset, or each chromosome's ``data``."""
+    if isinstance(obj, xr.DataTree):
+        return {n.name: n["data"] for n in obj.subtree if "data" in n.data_vars}
+    return {k: obj[k] for k in obj.data_vars}
 
 
 def numpy_collapse(x, factor, how, axis):
@@ -88,35 +106,82 @@ def test_collapse_whole_genome_pads_last_bin(whole, how, chunks):
         np.testing.assert_allclose(out[k].values, want, rtol=1e-6)
 
 
-def test_collapse_errors(partial, whole):
+@pytest.mark.parametrize("how", ["sum", "max", np.median])
+@pytest.mark.parametrize("chunks", [{"position": 4}, {"position": 1, "condition": 1}])
+def test_collapse_datatree(whole, whole_tree, how, chunks):
+    """Format 2: every chromosome node is collapsed; the result is a lazy DataTree."""
+    out = ops.collapse(whole_tree.chunk(chunks), resolution=4 * RES, collapser=how)
+    assert isinstance(out, xr.DataTree)
+    assert out.attrs["resolution"] == 4 * RES and out.attrs["name"] == "w"
+    assert len(out.attrs["operations"]) == 1
+    assert whole_tree.attrs["resolution"] == RES  # the input is untouched
+    got = _arrays_of(out)
+    assert set(got) == {"chrA", "chrB"}
+    for k, var in got.items():
+        assert isinstance(var.data, da.Array) and var.dims == ("position", "strand", "condition")
+        np.testing.assert_allclose(var.values, numpy_collapse(whole[k].values, 4, how, 0),
+                                   rtol=1e-6)
+    # same numbers as the format 1 Dataset
+    legacy = ops.collapse(whole, resolution=4 * RES, how=how)
+    for k in got:
+        np.testing.assert_array_equal(got[k].values, legacy[k].values)
+
+
+def test_collapse_one_chromosome_dataset(whole_tree):
+    ds = whole_tree["chrB"].to_dataset()
+    ds.attrs = dict(whole_tree.attrs)
+    out = ops.collapse(ds.chunk({"position": 5}), resolution=2 * RES, collapser="mean")
+    np.testing.assert_allclose(out["data"].values,
+                               numpy_collapse(ds["data"].values, 2, "mean", 0), rtol=1e-6)
+
+
+def test_collapse_errors(partial, whole, whole_tree):
     with pytest.raises(ArgumentError, match="multiple of the store's resolution"):
         ops.collapse(partial, resolution=7)
     with pytest.raises(ArgumentError, match="not a multiple"):
         ops.collapse(partial, resolution=5 * RES)  # 12 bins are not divisible by 5
-    with pytest.raises(ArgumentError, match="partial layout"):
-        ops.collapse(whole, resolution=None)
-    with pytest.raises(ArgumentError, match="how must be"):
+    for w in (whole, whole_tree):
+        with pytest.raises(ArgumentError, match="partial layout"):
+            ops.collapse(w, resolution=None)
+    with pytest.raises(ArgumentError, match="collapser must be"):
         ops.collapse(partial, resolution=2 * RES, how="median")
+    with pytest.raises(ArgumentError, match="not both"):
+        ops.collapse(partial, resolution=2 * RES, collapser="sum", how="sum")
+    with pytest.raises(ArgumentError, match="not a genozarr dataset"):
+        ops.collapse(xr.Dataset({"x": ("a", [1.0])}), resolution=2 * RES)
+
+
+def test_collapse_how_is_an_alias(partial):
+    a = ops.collapse(partial, resolution=2 * RES, how="max")
+    b = ops.collapse(partial, resolution=2 * RES, collapser="max")
+    np.testing.assert_array_equal(a["data"].values, b["data"].values)
+    assert a.attrs["cache_key"] == b.attrs["cache_key"]
+    c = ops.collapse(partial, resolution=2 * RES)  # default: sum
+    np.testing.assert_allclose(c["data"].values, numpy_collapse(partial["data"].values, 2,
+                                                                "sum", 1), rtol=1e-6)
 
 
 @pytest.mark.parametrize("layout", ["partial", "whole"])
-def test_write_store_round_trip(partial, whole, layout, tmp_path):
-    src = partial if layout == "partial" else whole
+def test_write_store_round_trip(partial, whole_tree, layout, tmp_path):
+    src = partial if layout == "partial" else whole_tree
     z = ZScore()
-    chunks = {d: 4 for d in src.dims if str(d).startswith(("region", "pos"))}
-    lazy = ops.normalize(src.chunk(chunks), z)
+    lazy = ops.normalize(src.chunk({"region": 4, "position": 4} if layout == "partial"
+                                   else {"position": 4}), z)
     lazy = ops.collapse(lazy, resolution=2 * RES, how="mean") if layout == "partial" else lazy
     path = ops.write_store(lazy, tmp_path / "out.zarr")
     back = open_store(path)
-    for k in lazy.data_vars:
-        np.testing.assert_allclose(back[k].values, lazy[k].values, rtol=1e-6)
-        assert back[k].dims == lazy[k].dims
+    want, got = _arrays_of(lazy), _arrays_of(back)
+    assert set(got) == set(want)
+    for k in want:
+        np.testing.assert_allclose(got[k].values, want[k].values, rtol=1e-6)
+        assert got[k].dims == want[k].dims
     assert back.attrs["resolution"] == lazy.attrs["resolution"]
     assert back.attrs.get("cache_key") == lazy.attrs.get("cache_key")
     store = load_store(path, "ndarray")
     assert store.meta.layout == ("partial" if layout == "partial" else "whole_genome")
-    for k in lazy.data_vars:
-        np.testing.assert_allclose(store.dense(k), lazy[k].values, rtol=1e-6)
+    for k in want:
+        path_k = store.meta.array_path(None if layout == "partial" else k)
+        np.testing.assert_allclose(store.dense(path_k), want[k].values, rtol=1e-6)
     if layout == "partial":
         np.testing.assert_array_equal(store.region_table["start"], src["region_start"].values)
     with pytest.raises(StoreError, match="already exists"):
@@ -138,10 +203,17 @@ def test_normalized_cover_store_round_trip(sim_data, tmp_path):
     np.testing.assert_allclose(written[:], cov[:], rtol=1e-6, atol=1e-6)
 
 
-def test_modules_are_callable(partial):
+def test_ops_are_plain_functions(partial):
+    import importlib
+    import inspect
+
     import genozarr
 
-    assert ops.normalize.ZScore is genozarr.ZScore
+    assert inspect.isfunction(ops.normalize) and inspect.isfunction(ops.collapse)
+    for gone in ("genozarr.ops.normalize", "genozarr.ops.collapse"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(gone)
+    assert ops.ZScore is genozarr.ZScore
     out = ops.normalize(partial, ZScore(mean=1.0, std=2.0), fit=False)
     np.testing.assert_allclose(out["data"].values, (partial["data"].values - 1) / 2, rtol=1e-6)
     with pytest.raises(ArgumentError, match="not fitted"):

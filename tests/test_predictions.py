@@ -7,6 +7,8 @@ returns and with what pyBigWig / pandas read from the exported files.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -313,7 +315,7 @@ def test_overlapping_windows_error_or_mean(tmp_path):
     cover = Cover.create_from_array("pred", x, gi, genomesize=SIZES)
     with pytest.raises(ArgumentError, match="windows overlap on chr1"):
         cover.export_to_bigwig(tmp_path)
-    from genozarr.io.export import export_to_bigwig
+    from genozarr.export import export_to_bigwig
 
     (path,) = export_to_bigwig(cover, tmp_path, overlap="mean")
     # chr1:150-250: the last bin of window 0 and the first bin of window 1
@@ -348,7 +350,7 @@ def test_condition_names_cannot_leave_the_output_directory(tmp_path, bad):
 
 
 def test_dataset_name_is_checked_too(tmp_path):
-    from genozarr.io.export import export_to_bigwig
+    from genozarr.export import export_to_bigwig
 
     gi = _indexer()
     cover = Cover.create_from_array("pred", _predictions(gi, 50), gi)
@@ -386,3 +388,287 @@ def test_bed_export_parsed_back_with_pandas(tmp_path, store_whole_genome, resolu
                                       want[["chrom", "start", "end"]])
         np.testing.assert_array_equal(got["value"].to_numpy().astype("float32"),
                                       want["value"].to_numpy().astype("float32"))
+
+
+# ------------------------------------------------------------------ runs, NaN, round trip
+def _source_signal(sizes: dict[str, int], seed: int, step: int = 1,
+                   mean_run: float = 40.0) -> dict[str, np.ndarray]:
+    """Per-base piecewise-constant signal with gaps (NaN): segments of geometric length on
+    a grid of ``step`` bases, 80 % carrying data; values are multiples of 1/16 (exact in
+    float32) and differ between touching data segments."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for chrom, size in sizes.items():
+        units = -(-size // step)
+        lengths = rng.geometric(1 / mean_run, units)
+        ends = np.minimum(np.cumsum(lengths), units)
+        ends = ends[:int(np.searchsorted(ends, units)) + 1]
+        starts = np.r_[0, ends[:-1]]
+        values = np.round(rng.gamma(2.0, 2.0, len(starts)) * 16) / 16
+        for k in range(1, len(values)):  # touching segments get different values
+            if values[k] == values[k - 1]:
+                values[k] += 1 / 16
+        values[rng.random(len(starts)) >= 0.8] = np.nan
+        track = np.repeat(values, ends - starts)
+        out[chrom] = np.repeat(track, step)[:size]
+    return out
+
+
+def _write_source(path, sizes: dict[str, int], tracks: dict[str, np.ndarray]) -> None:
+    """Write per-base tracks with pyBigWig itself: one bedGraph entry per data run."""
+    import pyBigWig
+
+    bw = pyBigWig.open(str(path), "w")
+    bw.addHeader(list(sizes.items()), maxZooms=10)
+    for chrom, v in tracks.items():
+        change = np.r_[True, (v[1:] != v[:-1]) & ~(np.isnan(v[1:]) & np.isnan(v[:-1]))]
+        starts = np.flatnonzero(change)
+        ends = np.r_[starts[1:], len(v)]
+        keep = ~np.isnan(v[starts])
+        bw.addEntries([chrom] * int(keep.sum()), starts[keep], ends=ends[keep],
+                      values=v[starts[keep]].astype(np.float64))
+    bw.close()
+
+
+def _all_values(bw, chrom: str) -> np.ndarray:
+    return np.array(bw.values(chrom, 0, bw.chroms(chrom)))
+
+
+def test_exported_bigwig_merges_runs_and_leaves_out_nan(tmp_path):
+    import pyBigWig
+
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [3000]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=1000, stepsize=1000)
+    values = np.random.default_rng(4).normal(size=3000).astype("float32")
+    values[500:1500] = 2.5  # a constant 1,000-bp stretch across two windows
+    values[2000:2100] = np.nan  # no data
+    values[2100:2200] = 0.0  # zeros are data
+    x = values.reshape(3, 1000, 1, 1)
+    cover = Cover.create_from_array("pred", x, gi, genomesize={"chr1": 5000})
+    (path,) = cover.export_to_bigwig(tmp_path)
+    bw = pyBigWig.open(path)
+    iv = bw.intervals("chr1")
+    # 500 + 1 + 500 + (100 NaN left out) + 1 + 800 entries
+    assert len(iv) == 500 + 1 + 500 + 1 + 800
+    assert (500, 1500, 2.5) in iv
+    assert (2100, 2200, 0.0) in iv
+    assert not any(s < 2100 and e > 2000 for s, e, _ in iv)
+    got = _all_values(bw, "chr1")
+    np.testing.assert_array_equal(got[:3000], values.astype(np.float64))  # NaN where NaN
+    assert np.isnan(got[3000:]).all()
+    assert bw.header()["nLevels"] > 0  # zoom levels for browsers
+
+
+@pytest.mark.parametrize("block_bytes", [None, 4096])
+@pytest.mark.parametrize("step", [1, 50])
+def test_bigwig_round_trip_through_a_whole_genome_store(tmp_path, monkeypatch, block_bytes,
+                                                        step):
+    """BigWig -> Cover(store_whole_genome=True) -> BigWig gives the source's entries back,
+    in a file about the source's size; small blocks read the store piece by piece."""
+    import pyBigWig
+
+    import genozarr.export
+
+    if block_bytes is not None:
+        monkeypatch.setattr(genozarr.export, "_BLOCK_BYTES", block_bytes)
+    sizes = {"chr1": 200_000, "chr2": 123_450, "chrM": 950}
+    tracks = _source_signal(sizes, seed=7, step=step, mean_run=40.0 if step == 1 else 4.0)
+    src = tmp_path / "source.bigwig"
+    _write_source(src, sizes, tracks)
+    cover = Cover.create_from_bigwig("rt", str(src), binsize=10_000, resolution=step,
+                                     store_whole_genome=True, nan_to_num=False,
+                                     conditions=["signal"])
+    (path,) = cover.export_to_bigwig(tmp_path / "out")
+    with pyBigWig.open(str(src)) as a, pyBigWig.open(path) as b:
+        assert b.chroms() == a.chroms() == sizes
+        assert list(b.chroms()) == list(sizes)  # header order kept
+        for chrom in sizes:
+            np.testing.assert_array_equal(_all_values(b, chrom), tracks[chrom])
+            assert b.intervals(chrom) == a.intervals(chrom)
+    source_bytes, export_bytes = src.stat().st_size, Path(path).stat().st_size
+    assert export_bytes <= 1.2 * source_bytes, (source_bytes, export_bytes)
+
+
+def test_export_logs_progress_per_chromosome(tmp_path, caplog):
+    gi = _indexer()
+    cover = Cover.create_from_array("pred", _predictions(gi, 50, 1, 1), gi, genomesize=SIZES)
+    with caplog.at_level("INFO", logger="genozarr.export"):
+        cover.export_to_bigwig(tmp_path)
+    done = [r.getMessage() for r in caplog.records if "exported chr" in r.getMessage()]
+    assert len(done) == 2 and "chr1" in done[0] and "chr2" in done[1]
+
+
+def test_whole_genome_export_with_normalizer_and_overlapping_windows(tmp_path):
+    """Normalized whole-genome Covers are read window by window (read_genomic applies the
+    normalizer); bins shared by overlapping windows are written once."""
+    import pyBigWig
+
+    sizes = {"chr1": 20_000}
+    tracks = _source_signal(sizes, seed=3)
+    tracks["chr1"] = np.nan_to_num(tracks["chr1"])
+    src = tmp_path / "s.bigwig"
+    _write_source(src, sizes, tracks)
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [1000, 12_000],
+                        "end": [9000, 15_000]})
+    cover = Cover.create_from_bigwig("z", str(src), roi=roi, binsize=2000, stepsize=500,
+                                     flank=100, store_whole_genome=True, normalizer="zscore")
+    (path,) = cover.export_to_bigwig(tmp_path / "out")
+    with pyBigWig.open(path) as bw:
+        got = _all_values(bw, "chr1")
+    want = np.full(20_000, np.nan)
+    for lo, hi in ((900, 9100), (11_900, 15_100)):
+        want[lo:hi] = cover["chr1", lo, hi][:, 0, 0]
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("block_bytes", [None, 100])  # 100: two windows a batch
+def test_overlap_mean_is_the_same_in_small_blocks(tmp_path, monkeypatch, block_bytes):
+    import pyBigWig
+
+    import genozarr.export
+
+    if block_bytes is not None:
+        monkeypatch.setattr(genozarr.export, "_BLOCK_BYTES", block_bytes)
+    gi = _indexer(flank=50, stepsize=50)  # every base in up to 6 windows
+    x = _predictions(gi, 50, strands=1, conditions=1, seed=5)
+    cover = Cover.create_from_array("pred", x, gi, genomesize=SIZES)
+    (path,) = genozarr.export.export_to_bigwig(cover, tmp_path, overlap="mean")
+    sums, counts = np.zeros(3000), np.zeros(3000)
+    for i in np.flatnonzero(gi.chrs.astype(str) == "chr1"):
+        region = gi[i]
+        base = _genomic(x[i], region.strand, 50)[:, 0, 0]  # from the start - flank
+        lo, hi = _data_extent(gi, i)
+        start = int(gi.starts[i]) - gi.flank
+        sums[lo:hi] += base[lo - start:hi - start]
+        counts[lo:hi] += 1
+    want = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    with pyBigWig.open(path) as bw:
+        np.testing.assert_allclose(_all_values(bw, "chr1"), want, rtol=1e-6)
+
+
+def test_export_reads_only_the_public_interface(tmp_path):
+    """The dataset layer of the export needs only the public reading interface."""
+    import pyBigWig
+
+    allowed = {"name", "read_genomic", "window_bins", "resolution", "strands", "conditions",
+               "chrom_sizes", "gindexer", "normalizers"}
+
+    class Store:
+        def __init__(self, store):
+            self.whole_genome = store.whole_genome
+            self.read_bins = store.read_bins
+
+    class Proxy:
+        def __init__(self, cover):
+            self._cover = cover
+            self.garray = Store(cover.garray)
+
+        def __getattr__(self, name):
+            if name not in allowed:
+                raise AssertionError(f"export used cover.{name}")
+            return getattr(self._cover, name)
+
+    from genozarr.export import export_to_bed, export_to_bigwig
+
+    gi = _indexer()
+    x = _predictions(gi, 50, strands=2, conditions=1)
+    for whole in (False, True):
+        cover = Cover.create_from_array("pred", x, gi, genomesize=SIZES,
+                                        store_whole_genome=whole)
+        out = tmp_path / str(whole)
+        paths = export_to_bigwig(Proxy(cover), out / "proxy")
+        direct = export_to_bigwig(cover, out / "direct")
+        for p, q in zip(paths, direct):
+            with pyBigWig.open(p) as a, pyBigWig.open(q) as b:
+                for chrom in SIZES:
+                    assert a.intervals(chrom) == b.intervals(chrom)
+        assert len(export_to_bed(Proxy(cover), out / "bed")) == 2
+
+
+def test_io_writers_do_not_import_the_dataset_layer():
+    import genozarr.io
+
+    root = Path(genozarr.io.__file__).parent
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        assert "genozarr.dataset" not in text, path
+        assert "from genozarr.export" not in text and "import genozarr.export" not in text
+
+
+# ------------------------------------------------------------------ writers over numpy
+def test_write_bigwig_takes_arrays_and_coordinates(tmp_path):
+    import pyBigWig
+
+    from genozarr.io.export import write_bigwig
+
+    sizes = {"chrB": 5000, "chrA": 3000}  # header order, not sorted
+    v = np.r_[np.full(10, 1.0), [np.nan] * 5, [2.0, 2.0, 3.0]]
+    tracks = [("chrB", 100, 100, v),  # bins of 100 bp from 100
+              ("chrB", 1900, 100, np.array([3.0, 3.0])),  # touches the last run: merged
+              ("chrA", 0, 1, np.array([0.5, np.nan, 0.5]))]
+    path = write_bigwig(tmp_path / "sub" / "t.bw", sizes, tracks)
+    with pyBigWig.open(path) as bw:
+        assert list(bw.chroms()) == ["chrB", "chrA"]
+        assert bw.intervals("chrB") == ((100, 1100, 1.0), (1600, 1800, 2.0),
+                                        (1800, 2100, 3.0))
+        assert bw.intervals("chrA") == ((0, 1, 0.5), (2, 3, 0.5))
+        assert bw.header()["nLevels"] > 0
+    assert not list((tmp_path / "sub").glob(".*part"))
+
+
+def test_write_bedgraph_merges_runs(tmp_path):
+    from genozarr.io.export import write_bedgraph
+
+    path = write_bedgraph(tmp_path / "t.bedgraph", {"chr1": 1000},
+                          [("chr1", 0, 10, np.array([1.0, 1.0, np.nan, 0.0, 0.0, 4.5]))],
+                          name="my track")
+    lines = Path(path).read_text().splitlines()
+    assert lines == ['track type=bedGraph name="my track"', "chr1\t0\t20\t1.0",
+                     "chr1\t30\t50\t0.0", "chr1\t50\t60\t4.5"]
+    path = write_bedgraph(tmp_path / "u.bed", {"chr1": 1000},
+                          [("chr1", 0, 10, np.array([1.0, 1.0, np.nan]))], merge=False)
+    assert Path(path).read_text().splitlines() == ["chr1\t0\t10\t1.0", "chr1\t10\t20\t1.0"]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "tracks", "error", "message"),
+    [
+        ({"chr1": 100}, [("chr2", 0, 1, np.ones(3))], ChromosomeNotFoundError, "not in the header"),
+        ({"chr1": 100, "chr2": 100}, [("chr2", 0, 1, np.ones(3)), ("chr1", 0, 1, np.ones(3))],
+         ArgumentError, "order of chrom_sizes"),
+        ({"chr1": 100}, [("chr1", 50, 10, np.ones(6))], ArgumentError, "outside the chromosome"),
+        ({"chr1": 100}, [("chr1", -10, 10, np.ones(2))], ArgumentError, "outside the chromosome"),
+        ({"chr1": 100}, [("chr1", 20, 10, np.ones(2)), ("chr1", 30, 10, np.ones(2))],
+         ArgumentError, "must be sorted"),
+        ({"chr1": 100}, [("chr1", 0, 0, np.ones(2))], ArgumentError, "span"),
+        ({"chr1": 100}, [("chr1", 0, 1, np.ones((2, 2)))], ArgumentError, "1-D"),
+        ({"chr1": 100}, [("chr1", 0, 1)], ArgumentError, "chrom, start, span, values"),
+        ({"chr 1": 100}, [], ArgumentError, "white space"),
+        ({"chr1": 0}, [], ArgumentError, "positive integers"),
+        ({}, [], ArgumentError, "empty"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["bigwig", "bedgraph"])
+def test_writers_reject_bad_tracks_naming_the_file(tmp_path, kind, sizes, tracks, error,
+                                                   message):
+    from genozarr.io.export import write_bedgraph, write_bigwig
+
+    write = write_bigwig if kind == "bigwig" else write_bedgraph
+    path = tmp_path / f"bad.{kind}"
+    with pytest.raises(error, match=message) as info:
+        write(path, sizes, tracks)
+    assert str(path) in str(info.value)
+    assert not any(tmp_path.iterdir())  # no partial file left
+
+
+def test_writer_errors_keep_an_older_file(tmp_path):
+    from genozarr.errors import NotAFileError
+    from genozarr.io.export import write_bigwig
+
+    path = tmp_path / "keep.bw"
+    path.write_bytes(b"old")
+    with pytest.raises(ArgumentError):
+        write_bigwig(path, {"chr1": 10}, [("chr1", 5, 10, np.ones(1))])
+    assert path.read_bytes() == b"old"
+    with pytest.raises(NotAFileError, match=str(tmp_path)):
+        write_bigwig(tmp_path, {"chr1": 10}, [])

@@ -17,7 +17,7 @@ from genozarr.errors import StoreError
 from genozarr.ingest import build_store
 from genozarr.regions import GenomicIndexer
 from genozarr.sources import ArraySource
-from genozarr.store import load_store, open_store
+from genozarr.store import FORMAT_VERSION, load_store, open_store
 from genozarr.store.open import read_marker
 
 pytest.importorskip("s3fs")
@@ -85,14 +85,14 @@ def test_s3_write_read(s3, tracks, whole):
     st = build_store(source(tracks), gi, name="s3", whole_genome=whole, resolution=10,
                      chroms=SIZES, storage="zarr", path=url, cache_key="key-1",
                      storage_options=s3)
-    assert read_marker(url, s3) == {"cache_key": "key-1", "format_version": 1}
+    assert read_marker(url, s3) == {"cache_key": "key-1", "format_version": FORMAT_VERSION}
     ds = open_store(url, storage_options=s3)
     if whole:
         for chrom, t in tracks.items():
             n = -(-t.shape[0] // 10)
             pad = np.zeros((n * 10, 2, 2), "float32")
             pad[: t.shape[0]] = t
-            np.testing.assert_array_equal(ds[chrom].values, pad.reshape(n, 10, 2, 2).sum(1))
+            np.testing.assert_array_equal(ds[chrom]["data"].values, pad.reshape(n, 10, 2, 2).sum(1))
     else:
         np.testing.assert_array_equal(ds["data"].values, local_rows(tracks, gi, 10))
         # the serving backend reads the same rows straight from object storage
@@ -168,7 +168,7 @@ def test_http_read_only(http_root, tracks):
     build_store(source(tracks), gi, name="h", whole_genome=False, resolution=50, chroms=SIZES,
                 storage="zarr", path=str(root / "web.zarr"), cache_key="k")
     url = f"{base}/web.zarr"
-    assert read_marker(url) == {"cache_key": "k", "format_version": 1}
+    assert read_marker(url) == {"cache_key": "k", "format_version": FORMAT_VERSION}
     ds = open_store(url)
     np.testing.assert_array_equal(ds["data"].values, local_rows(tracks, gi, 50))
     st = load_store(url, "zarr")

@@ -44,7 +44,7 @@ def test_unguarded_script_is_explained(sim_data, tmp_path):
 
 
 def test_process_pool_is_kept_between_builds(sim_data):
-    from genozarr.ingest import shared_pool, shutdown_pool
+    from genozarr.store._run import shared_pool, shutdown_pool
 
     kw = dict(binsize=1000, resolution=10, store_whole_genome=True,
               genomesize=sim_data["chrom_sizes"])

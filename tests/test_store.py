@@ -110,10 +110,20 @@ def test_whole_genome_open_store(tmp_path, tracks):
     path = str(tmp_path / "w.zarr")
     build_store(source(tracks), None, name="t", whole_genome=True, resolution=1, chroms=SIZES,
                 storage="zarr", path=path)
-    ds = open_store(path)
-    assert set(ds.data_vars) == {"chr1", "chr2"}
-    assert ds["chr2"].dims == ("position_chr2", "strand", "condition")
-    np.testing.assert_array_equal(ds["chr2"].values, tracks["chr2"])
+    tree = open_store(path)  # format 2: one group per chromosome, the same dim names
+    assert {c for c in tree.children if c in SIZES} == {"chr1", "chr2"}
+    assert tree["chr2"]["data"].dims == ("position", "strand", "condition")
+    np.testing.assert_array_equal(tree["chr2"]["data"].values, tracks["chr2"])
+    assert tree.attrs["layout"] == "whole_genome"
+    import xarray as xr
+
+    one = xr.open_zarr(path, group="chr1")  # plain zarr: one chromosome, labelled
+    np.testing.assert_array_equal(one["data"].values, tracks["chr1"])
+    assert list(one["strand"].values) == ["+", "-"]
+    same = xr.open_datatree(path, engine="genozarr", chunks={})
+    np.testing.assert_array_equal(same["chr1"]["data"].values, tracks["chr1"])
+    ds = xr.open_dataset(path, engine="genozarr", group="chr2")
+    np.testing.assert_array_equal(ds["data"].values, tracks["chr2"])
 
 
 def test_incomplete_store_is_not_valid(tmp_path, tracks, gindexer):
@@ -161,7 +171,7 @@ def test_not_a_store_and_newer_version(tmp_path, tracks, gindexer):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zarr notes consolidated metadata is not in the v3 spec
         zarr.consolidate_metadata(str(path))
-    with pytest.raises(StoreFormatError, match="format version 2.*Upgrade genozarr"):
+    with pytest.raises(StoreFormatError, match=f"format version {FORMAT_VERSION + 1}.*Upgrade genozarr"):
         read_meta(path)
 
 
@@ -190,7 +200,8 @@ def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compr
     import zarr
 
     from genozarr.config import set_options
-    from genozarr.store.write import _compressors, _write_chunks_directly, write_block
+    from genozarr.store._direct import write_chunks
+    from genozarr.store.write import _compressors, write_block
 
     rng = np.random.default_rng(0)
     values = rng.integers(0, 9, size=(1050, 2, 3)).astype(dtype)
@@ -202,7 +213,7 @@ def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compr
                           chunks=(100, 2, 3), dtype=dtype, fill_value=fill,
                           compressors=codecs, zarr_format=3)
     arr = zarr.open_array(str(tmp_path / "s.zarr"), path="direct", mode="r+")
-    assert _write_chunks_directly(arr, 0, values[:550]) is False  # not chunk-aligned at 550
+    assert write_chunks(arr, 0, values[:550]) is False  # not chunk-aligned at 550
     write_block(str(tmp_path / "s.zarr"), "direct", 0, values[:600])
     write_block(str(tmp_path / "s.zarr"), "direct", 600, values[600:])  # ends at the edge
     zarr.open_array(str(tmp_path / "s.zarr"), path="viazarr", mode="r+")[:] = values

@@ -4,8 +4,14 @@ File handles cannot cross process boundaries, so genozarr never pickles one: rea
 paths around and call :func:`get_handle` where they read. The cache is keyed by the
 process id (and the thread id, since pysam and pyBigWig handles are not thread-safe), so a
 dask worker process, forked or spawned, opens its own handles lazily on first use. A
-handle is reopened when the file changed on disk since it was opened (size or mtime), and
-the least recently used handle is closed once more than :func:`max_open_handles` are open.
+handle is reopened when the file or its index (``.bai``/``.csi`` of a BAM, ``.fai``/``.gzi``
+of a FASTA) changed on disk since it was opened (path, size or mtime), and the least
+recently used handle is closed once more than :func:`max_open_handles` are open.
+
+Before a file is opened, :func:`check_input_file` turns the everyday problems (missing
+file, a directory, permission denied) into :class:`~genozarr.errors.InputFileError`
+subclasses naming the path; :func:`captured_stderr` catches what htslib prints on the C
+``stderr`` so that error messages can carry htslib's own reason.
 
 Handles inherited through ``fork`` are never closed or used by the child: closing a BGZF
 handle whose decompression threads did not survive the fork can hang, so the child only
@@ -14,18 +20,25 @@ drops them from its cache (they stay referenced until the child exits).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import stat
+import sys
+import tempfile
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Literal
 
-from genozarr.errors import ArgumentError, InputFileError
+from genozarr.errors import (ArgumentError, InputFileError, NotAFileError,
+                             UnreadableFileError)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
-__all__ = ["HandleKind", "get_handle", "close_handles", "max_open_handles"]
+__all__ = ["HandleKind", "get_handle", "close_handles", "max_open_handles",
+           "check_input_file", "captured_stderr", "CapturedStderr", "index_files",
+           "file_signature"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +47,8 @@ HandleKind = Literal["bam", "fasta", "bigwig"]
 _KINDS: tuple[str, ...] = ("bam", "fasta", "bigwig")
 _DEFAULT_MAX_OPEN = 32
 
-# key (pid, thread id, kind, path) -> (stat signature, handle)
-_cache: OrderedDict[tuple[int, int, str, str], tuple[tuple[int, int], Any]] = OrderedDict()
+# key (pid, thread id, kind, path) -> (stat signature of the file and its index, handle)
+_cache: OrderedDict[tuple[int, int, str, str], tuple[tuple[Any, ...], Any]] = OrderedDict()
 _lock = threading.Lock()
 _max_open = _DEFAULT_MAX_OPEN
 # handles inherited from a parent process: kept referenced, never closed (see module doc)
@@ -78,34 +91,218 @@ def max_open_handles(n: int | None = None) -> int:
     return old
 
 
-def _signature(path: str) -> tuple[int, int]:
+def _describe_permissions(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    you = f", you are uid {os.geteuid()}" if hasattr(os, "geteuid") else ""
+    return f" (mode {stat.filemode(st.st_mode)}, owner uid {st.st_uid}{you})"
+
+
+def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = None) -> str:
+    """Check that ``path`` is an existing, regular, readable file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What the file is, for messages (``"BAM"``, ``"FASTA index"``, ...).
+    of
+        The data file this one belongs to (for an index), named in messages too.
+
+    Returns
+    -------
+    str
+        The path.
+
+    Raises
+    ------
+    InputFileError
+        If the file does not exist.
+    NotAFileError
+        If it is a directory or another non-regular file (a FIFO, a device).
+    UnreadableFileError
+        If it cannot be opened for reading (permission denied).
+    """
+    path = os.fspath(path)
+    owner = f" (the index of {of})" if of else ""
     try:
         st = os.stat(path)
     except FileNotFoundError as e:
-        raise InputFileError(f"{path} does not exist") from e
+        raise InputFileError(f"{what} file {path}{owner} does not exist") from e
+    except PermissionError as e:
+        raise UnreadableFileError(
+            f"{what} file {path}{owner} cannot be read: permission denied on a directory "
+            "above it; make the directories searchable (chmod a+x) or copy the file") from e
     except OSError as e:
-        raise InputFileError(f"{path} cannot be read: {e}") from e
+        raise InputFileError(f"{what} file {path}{owner} cannot be read: {e.strerror}") from e
+    if stat.S_ISDIR(st.st_mode):
+        raise NotAFileError(
+            f"{what} path {path}{owner} is a directory, not a file; give the path of the "
+            f"{what} file itself")
+    if not stat.S_ISREG(st.st_mode):
+        raise NotAFileError(
+            f"{what} path {path}{owner} is not a regular file (a pipe, socket or device); "
+            f"genozarr needs a {what} file it can seek in: save the data to a file first")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except PermissionError as e:
+        raise UnreadableFileError(
+            f"{what} file {path}{owner} cannot be read: permission denied"
+            f"{_describe_permissions(path)}; make it readable (chmod a+r {path}) or run as "
+            "a user who may read it") from e
+    except OSError as e:
+        raise InputFileError(f"{what} file {path}{owner} cannot be read: {e.strerror}") from e
+    os.close(fd)
+    return path
+
+
+def file_signature(path: str) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of a file, or None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
     return (st.st_size, st.st_mtime_ns)
+
+
+def index_files(kind: str, path: str) -> list[str]:
+    """Index files of ``path`` that htslib reads with it (those that exist).
+
+    Parameters
+    ----------
+    kind
+        ``"bam"`` (the ``.csi`` or ``.bai`` htslib picks) or ``"fasta"`` (``.fai`` and,
+        for bgzip files, ``.gzi``); other kinds have no index.
+    path
+        The data file.
+
+    Returns
+    -------
+    list of str
+    """
+    if kind == "bam":
+        from genozarr.io.bam import find_bam_index
+
+        found = find_bam_index(path)
+        return [found] if found else []
+    if kind == "fasta":
+        return [p for p in (path + ".fai", path + ".gzi") if os.path.exists(p)]
+    return []
+
+
+def _signature(kind: str, path: str) -> tuple[Any, ...]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as e:
+        raise InputFileError(f"{_NAMES.get(kind, kind)} file {path} does not exist") from e
+    except OSError:
+        check_input_file(path, _NAMES.get(kind, kind))
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        check_input_file(path, _NAMES.get(kind, kind))
+    indexes = tuple((p, file_signature(p)) for p in index_files(kind, path))
+    return (st.st_size, st.st_mtime_ns) + indexes
+
+
+class CapturedStderr:
+    """What htslib (or any C code) wrote to file descriptor 2; see :func:`captured_stderr`.
+
+    Attributes
+    ----------
+    text
+        The captured text, stripped; set when the ``with`` block ends.
+    """
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def reason(self, default: str = "") -> str:
+        """The captured lines joined by '; ' (htslib's ``[E::...]`` prefixes kept), or
+        ``default`` when nothing was written."""
+        lines = [line.strip() for line in self.text.splitlines() if line.strip()]
+        return "; ".join(dict.fromkeys(lines)) or default
+
+
+_capture_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def captured_stderr() -> Iterator[CapturedStderr]:
+    """Redirect the C-level ``stderr`` (file descriptor 2) to a temporary file.
+
+    pysam reports htslib's reasons (``[E::fai_build_core] Format error ...``) only there;
+    this captures them so that an exception can carry them. The descriptor is restored in
+    ``finally``; the captured text is also logged at debug level.
+
+    Yields
+    ------
+    CapturedStderr
+        Its ``text`` is set when the block ends (also when it raises).
+    """
+    captured = CapturedStderr()
+    with _capture_lock, tempfile.TemporaryFile() as tmp:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            try:
+                yield captured
+            finally:
+                with contextlib.suppress(Exception):
+                    sys.stderr.flush()
+                os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+            tmp.seek(0)
+            captured.text = tmp.read().decode("utf-8", "replace").strip()
+            if captured.text:
+                logger.debug("htslib: %s", captured.text)
 
 
 def _open_bam(path: str) -> Any:
     import pysam
 
-    return pysam.AlignmentFile(path, "rb")
+    from genozarr.io.bam import find_bam_index
+
+    index = find_bam_index(path)
+    with captured_stderr() as err:
+        try:
+            # open exactly the index genozarr checked (see genozarr.io.bam.check_bam)
+            return pysam.AlignmentFile(path, "rb", index_filename=index) if index else \
+                pysam.AlignmentFile(path, "rb")
+        except (OSError, ValueError) as e:
+            failure = e
+    raise OSError(f"{failure}{'; ' + err.reason() if err.text else ''}") from failure
 
 
 def _open_fasta(path: str) -> Any:
     import pysam
 
-    return pysam.FastaFile(path)
+    with captured_stderr() as err:
+        try:
+            return pysam.FastaFile(path)
+        except (OSError, ValueError) as e:
+            failure = e
+    raise OSError(f"{failure}{'; ' + err.reason() if err.text else ''}") from failure
 
 
 def _open_bigwig(path: str) -> Any:
     import pyBigWig
 
-    handle = pyBigWig.open(path)
-    if handle is None:
-        raise RuntimeError("pyBigWig.open returned None")
+    with captured_stderr() as err:
+        try:
+            handle = pyBigWig.open(path)
+        except RuntimeError as e:
+            failure: Exception | None = e
+        else:
+            failure = None
+    if failure is not None or handle is None:
+        raise RuntimeError(f"{failure or 'pyBigWig.open returned None'}"
+                           f"{'; ' + err.reason() if err.text else ''}")
     if not handle.isBigWig():
         handle.close()
         raise RuntimeError("the file is a bigBed, not a BigWig")
@@ -171,7 +368,7 @@ def get_handle(kind: HandleKind, path: str) -> Any:
     if kind not in _OPENERS:
         raise ArgumentError(f"handle kind must be one of {_KINDS}, got {kind!r}")
     path = os.fspath(path)
-    sig = _signature(path)
+    sig = _signature(kind, path)
     key = (os.getpid(), threading.get_ident(), kind, path)
     with _lock:
         entry = _cache.get(key)
@@ -181,8 +378,16 @@ def get_handle(kind: HandleKind, path: str) -> Any:
                 return entry[1]
             del _cache[key]
             _close(entry[1])
+    check_input_file(path, _NAMES[kind])  # missing, a directory, permission denied
+    if kind == "fasta":
+        from genozarr.io.fasta import ensure_fai
+
+        ensure_fai(path)  # may rebuild the index: sign the file with the index in use
+        sig = _signature(kind, path)
     try:
         handle = _OPENERS[kind](path)
+    except InputFileError:
+        raise
     except (OSError, ValueError, RuntimeError) as e:
         raise InputFileError(
             f"{path} is not a {_NAMES[kind]} file or cannot be opened: {e}"

@@ -15,30 +15,81 @@ always; failing QC (0x200) and PCR/optical duplicates (0x400) unless
 
 from __future__ import annotations
 
+import datetime
+import gzip
+import logging
 import os
-from pathlib import Path
+import zlib
+from typing import Any
 
 import numpy as np
 
-from genozarr.errors import (ArgumentError, ChromosomeNotFoundError, InputFileError,
-                             MalformedFileError, MissingIndexError)
+from genozarr.errors import (ArgumentError, ChromosomeNotFoundError, GenozarrError,
+                             InputFileError, MalformedFileError, MalformedHeaderWarning,
+                             MissingIndexError, StaleIndexError, UnsupportedFormatError, warn)
 
-__all__ = ["check_bam", "index_bam", "bam_chrom_sizes", "count_5prime", "ALWAYS_SKIPPED",
-           "SKIPPED_UNLESS_INCLUDED"]
+__all__ = ["check_bam", "index_bam", "bam_chrom_sizes", "count_5prime", "find_bam_index",
+           "ALWAYS_SKIPPED", "SKIPPED_UNLESS_INCLUDED"]
+
+logger = logging.getLogger(__name__)
 
 #: unmapped | secondary | supplementary
 ALWAYS_SKIPPED = 0x4 | 0x100 | 0x800
 #: QC fail | duplicate
 SKIPPED_UNLESS_INCLUDED = 0x200 | 0x400
 
+#: at most this many reference sequences are probed when an index is checked (evenly spaced)
+_MAX_PROBES = 256
+
+# (path, BAM signature, index path, index signature) of the BAM files checked in this process
+_checked: dict[tuple[Any, ...], str] = {}
+# BAM files whose header problem was reported in this process
+_header_warned: set[str] = set()
+
 
 def _index_paths(path: str) -> list[str]:
+    """Index paths in the order htslib tries them: ``.csi`` before ``.bai``, each first
+    appended to the full name, then replacing the ``.bam`` extension."""
     base = path[:-4] if path.endswith(".bam") else path
-    return [path + ".bai", path + ".csi", base + ".bai", base + ".csi"]
+    return list(dict.fromkeys([path + ".csi", base + ".csi", path + ".bai", base + ".bai"]))
+
+
+def find_bam_index(path: str | os.PathLike) -> str | None:
+    """The index htslib would load for a BAM file: the first of ``x.bam.csi``, ``x.csi``,
+    ``x.bam.bai``, ``x.bai`` that exists, or None.
+
+    Parameters
+    ----------
+    path
+        BAM file.
+
+    Returns
+    -------
+    str or None
+    """
+    path = os.fspath(path)
+    return next((p for p in _index_paths(path) if os.path.exists(p)), None)
+
+
+def _fix(path: str) -> str:
+    return f"rebuild it with 'samtools index {path}' or genozarr.io.bam.index_bam()"
+
+
+def _when(ns: int) -> str:
+    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(sep=" ", timespec="seconds")
 
 
 def check_bam(path: str | os.PathLike) -> str:
-    """Check that a BAM file exists and has an index (``.bai`` or ``.csi``).
+    """Check that a file is a BAM file with an index (``.bai`` or ``.csi``) that matches it.
+
+    The checks run once per process for a given file and index (path, size, modification
+    time): the file must be readable BAM (not CRAM or SAM text); the index must exist, be
+    readable, be no older than the BAM, describe as many reference sequences as the BAM
+    header, and point at reads of the right reference sequence (the first read of every
+    reference the index lists reads for, or of up to 256 of them, evenly spaced). htslib
+    itself only warns about a stale index and then returns wrong or zero counts. A header
+    line htslib cannot parse gives one :class:`~genozarr.errors.MalformedHeaderWarning`
+    (genozarr reads by reference index, which does not need it).
 
     Parameters
     ----------
@@ -53,19 +104,236 @@ def check_bam(path: str | os.PathLike) -> str:
     Raises
     ------
     InputFileError
-        If the file does not exist.
+        If the file does not exist or is not a BAM file (``NotAFileError`` for a
+        directory, ``UnreadableFileError`` when permission is denied).
+    UnsupportedFormatError
+        For a CRAM or SAM text file.
     MissingIndexError
         If no index is found; the message names the command to build one
         (``samtools index`` or :func:`index_bam`).
+    StaleIndexError
+        If the index is older than the BAM, cannot be loaded, or does not match it.
+    MalformedFileError
+        If a read the index points at cannot be read (truncated or corrupt BAM, or an
+        index of another file).
     """
+    from genozarr.io._handles import check_input_file, file_signature
+
     path = os.fspath(path)
-    if not Path(path).is_file():
-        raise InputFileError(f"BAM file {path} does not exist")
-    if not any(Path(p).is_file() for p in _index_paths(path)):
+    check_input_file(path, "BAM")
+    index = find_bam_index(path)
+    key = (path, file_signature(path), index, file_signature(index) if index else None)
+    if key in _checked:
+        return path
+    _check_format(path)
+    if index is None:
         raise MissingIndexError(
             f"{path} has no index (.bai/.csi); build one with 'samtools index {path}' or "
             "genozarr.io.bam.index_bam()")
+    _verify_index(path, index)
+    _checked[key] = index
     return path
+
+
+def _open(path: str, index: str | None = None) -> Any:
+    """Open with pysam, htslib's complaints folded into the InputFileError."""
+    import pysam
+
+    from genozarr.io._handles import captured_stderr
+
+    with captured_stderr() as err:
+        try:
+            if index is not None:
+                return pysam.AlignmentFile(path, "rb", index_filename=index)
+            return pysam.AlignmentFile(path, "rb")
+        except (OSError, ValueError) as e:
+            failure = e
+    raise InputFileError(f"{path} is not a BAM file or cannot be opened: {failure}"
+                         f"{'; ' + err.reason() if err.text else ''}") from failure
+
+
+def _close(handle: Any) -> None:
+    try:
+        handle.close()
+    except Exception as e:  # a handle whose reads failed may fail to close; nothing to keep
+        logger.debug("closing %r failed: %s", handle, e)
+
+
+def _check_format(path: str) -> None:
+    """Refuse CRAM and SAM text, and files pysam cannot open, with the conversion to run."""
+    stem = os.path.splitext(path[:-3] if path.endswith(".gz") else path)[0]
+    if stem + ".bam" == path:
+        stem += ".converted"
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic == b"CRAM":
+        raise UnsupportedFormatError(
+            f"{path} is a CRAM file; genozarr reads BAM files only (decoding CRAM needs its "
+            "reference FASTA, which genozarr does not take). Convert it to BAM and index "
+            f"that: 'samtools view -b -T reference.fa -o {stem}.bam {path}' then "
+            f"'samtools index {stem}.bam'")
+    handle = _open(path)
+    try:
+        fmt = handle.format
+    finally:
+        _close(handle)
+    if fmt == "SAM":
+        raise UnsupportedFormatError(
+            f"{path} is a SAM text file, not BAM; text cannot be indexed for random access. "
+            f"Convert it to BAM and index that: 'samtools view -b -o {stem}.bam {path}' "
+            f"(pipe through 'samtools sort' if it is not coordinate-sorted) then "
+            f"'samtools index {stem}.bam'")
+    if fmt != "BAM":
+        raise UnsupportedFormatError(f"{path} is a {fmt} file, not BAM")
+
+
+def _index_n_ref(index: str) -> int | None:
+    """Number of reference sequences an index describes (its ``n_ref`` field), or None when
+    the file is neither a BAI nor a CSI index."""
+    try:
+        with open(index, "rb") as fh:
+            head = fh.read(8)
+        if head[:4] == b"BAI\x01" and len(head) == 8:
+            return int.from_bytes(head[4:8], "little", signed=True)
+        if head[:2] == b"\x1f\x8b":  # CSI is BGZF-compressed
+            with gzip.open(index, "rb") as fh:
+                head = fh.read(16)
+                if head[:4] != b"CSI\x01" or len(head) < 16:
+                    return None
+                l_aux = int.from_bytes(head[12:16], "little", signed=True)
+                fh.read(max(l_aux, 0))
+                n_ref = fh.read(4)
+            return int.from_bytes(n_ref, "little", signed=True) if len(n_ref) == 4 else None
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
+
+
+def _verify_index(path: str, index: str) -> None:
+    from genozarr.io._handles import captured_stderr, check_input_file
+
+    check_input_file(index, "BAM index", of=path)
+    bam_ns, index_ns = os.stat(path).st_mtime_ns, os.stat(index).st_mtime_ns
+    if index_ns < bam_ns:
+        raise StaleIndexError(
+            f"the index {index} is older than its BAM file {path} (index written "
+            f"{_when(index_ns)}, BAM {_when(bam_ns)}): the BAM was rewritten after it was "
+            "indexed, so the index may point at the wrong reads (htslib only warns, then "
+            f"returns wrong or zero counts); {_fix(path)}")
+    n_index = _index_n_ref(index)
+    try:
+        handle = _open(path, index)  # the BAM itself opened in _check_format
+    except InputFileError as e:
+        why = ("the file is empty" if os.path.getsize(index) == 0
+               else str(e).split("cannot be opened: ", 1)[-1])
+        raise StaleIndexError(f"the index {index} of {path} cannot be loaded ({why}); "
+                              f"{_fix(path)}") from e
+    try:
+        with captured_stderr() as err:
+            loaded = handle.has_index()
+        if not loaded or n_index is None:
+            why = err.reason() or "it is not a BAI or CSI index"
+            raise StaleIndexError(
+                f"the index {index} of {path} cannot be loaded ({why}); {_fix(path)}")
+        if n_index != handle.nreferences:
+            names = list(handle.references)
+            raise StaleIndexError(
+                f"the index {index} does not match {path}: it describes {n_index} reference "
+                f"sequences, the BAM header {handle.nreferences} ({names[:5]}"
+                f"{' ...' if len(names) > 5 else ''}); the index belongs to another BAM file "
+                f"(or an earlier version of this one); {_fix(path)}")
+        _probe(handle, path, index)
+        _check_header(handle, path)
+    finally:
+        _close(handle)
+
+
+def _probe(handle: Any, path: str, index: str) -> None:
+    """Read the first read of each reference the index lists reads for: it must be there."""
+    from genozarr.io._handles import captured_stderr
+
+    with_reads = [(tid, st.mapped) for tid, st in enumerate(handle.get_index_statistics())
+                  if st.mapped > 0]
+    if len(with_reads) > _MAX_PROBES:
+        picks = np.unique(np.linspace(0, len(with_reads) - 1, _MAX_PROBES).astype(int))
+        with_reads = [with_reads[i] for i in picks]
+    names, lengths = handle.references, handle.lengths
+    for tid, mapped in with_reads:
+        name = names[tid]
+        with captured_stderr() as err:
+            try:
+                read = next(handle.fetch(tid=tid), None)
+            except (OSError, ValueError) as e:
+                read, failure = None, str(e)
+            else:
+                failure = ""
+        if read is None and not (failure or err.text):
+            raise StaleIndexError(
+                f"the index {index} does not match {path}: it lists {mapped} reads on {name}, "
+                f"but where it places them the BAM has no read on {name}; the index belongs "
+                f"to another BAM file (or an earlier version of this one); {_fix(path)}")
+        if read is None:
+            failure = f" ({err.reason(failure)})"
+            raise MalformedFileError(
+                f"{path}: its index {index} lists {mapped} reads on {name}, but none can be "
+                f"read there{failure}: the BAM file is truncated or corrupt, or the index "
+                f"belongs to another file; check the BAM with 'samtools quickcheck {path}' "
+                f"and {_fix(path)}")
+        if read.reference_id != tid or not 0 <= read.reference_start < lengths[tid]:
+            where = (names[read.reference_id] if 0 <= read.reference_id < len(names)
+                     else f"reference id {read.reference_id}")
+            raise StaleIndexError(
+                f"the index {index} does not match {path}: where it places the reads of "
+                f"{name} (length {lengths[tid]}), the BAM has a read on {where} at "
+                f"{read.reference_start}; the index belongs to another BAM file (or an "
+                f"earlier version of this one); {_fix(path)}")
+
+
+def _bad_header_line(handle: Any) -> str | None:
+    """The first header line (not @SQ) that htslib cannot parse on its own, numbered."""
+    import pysam
+
+    from genozarr.io._handles import captured_stderr
+
+    try:
+        text = str(handle.header)
+    except Exception:  # the raw text should always be there; without it nothing to name
+        return None
+    for number, line in enumerate(text.splitlines()[:10000], start=1):
+        if not line.strip() or line.startswith("@SQ\t"):
+            continue
+        probe = pysam.AlignmentHeader.from_text(f"@SQ\tSN:x\tLN:1\n{line}\n")
+        with captured_stderr():
+            try:
+                probe.get_tid("x")
+            except ValueError:
+                return f"line {number}: {line!r}"
+    return None
+
+
+def _check_header(handle: Any, path: str) -> None:
+    """Warn once if htslib cannot parse the header text (names then cannot be looked up)."""
+    from genozarr.io._handles import captured_stderr
+
+    if not handle.nreferences or path in _header_warned:
+        return
+    with captured_stderr() as err:
+        try:
+            handle.get_tid(handle.references[0])
+        except ValueError as e:
+            failure: Exception | None = e
+        else:
+            failure = None
+    if failure is None:
+        return
+    _header_warned.add(path)
+    line = _bad_header_line(handle)
+    reason = err.reason(str(failure))
+    warn(f"{path}: htslib cannot parse the BAM header text"
+         f"{' at ' + line if line else ''} ({reason}); genozarr reads this file by reference "
+         "index, which does not need the header text, so counts are unaffected. To fix the "
+         f"file, correct that line ('samtools view -H {path}' shows the header) and replace "
+         "the header with 'samtools reheader'", MalformedHeaderWarning)
 
 
 def index_bam(path: str | os.PathLike) -> str:
@@ -83,11 +351,20 @@ def index_bam(path: str | os.PathLike) -> str:
     """
     import pysam
 
+    from genozarr.io._handles import captured_stderr, check_input_file
+
     path = os.fspath(path)
-    try:
-        pysam.index(path)
-    except pysam.utils.SamtoolsError as e:
-        raise InputFileError(f"{path}: cannot be indexed (is it coordinate-sorted?): {e}") from e
+    check_input_file(path, "BAM")
+    with captured_stderr() as err:
+        try:
+            pysam.index(path)
+        except pysam.utils.SamtoolsError as e:
+            failure: Exception | None = e
+        else:
+            failure = None
+    if failure is not None:
+        raise InputFileError(f"{path}: cannot be indexed (is it a coordinate-sorted BAM?): "
+                             f"{err.reason(str(failure))}") from failure
     return path + ".bai"
 
 
@@ -104,16 +381,15 @@ def bam_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     dict
         ``{chrom: length}`` in header order.
     """
-    import pysam
+    from genozarr.io._handles import check_input_file
 
     path = os.fspath(path)
-    if not Path(path).is_file():
-        raise InputFileError(f"BAM file {path} does not exist")
+    check_input_file(path, "BAM")
+    handle = _open(path)
     try:
-        with pysam.AlignmentFile(path, "rb") as bam:
-            return dict(zip(bam.references, (int(n) for n in bam.lengths)))
-    except (OSError, ValueError) as e:
-        raise InputFileError(f"{path} is not a BAM file or cannot be read: {e}") from e
+        return dict(zip(handle.references, (int(n) for n in handle.lengths)))
+    finally:
+        _close(handle)
 
 
 def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
@@ -153,33 +429,53 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     Raises
     ------
     ChromosomeNotFoundError
-        If ``chrom`` is not in the BAM header.
+        If ``chrom`` is not in the BAM header (looked up in the binary reference list, so a
+        header text htslib cannot parse does not hide it).
     MissingIndexError
         If the BAM file has no index.
+    StaleIndexError
+        If the index is older than the BAM or does not match it (see :func:`check_bam`).
+    MalformedFileError
+        For a truncated or corrupt BAM file, or a mapped reverse read without CIGAR.
+    RegionError
+        If the window runs absurdly far past the chromosome
+        (:func:`genozarr.genome.check_span`).
     """
     from genozarr._kernels import bin_counts
+    from genozarr.genome import check_span
     from genozarr.io._handles import get_handle
 
     if pairedend not in ("5prime", "midpoint"):
         raise ArgumentError(f"pairedend must be '5prime' or 'midpoint', got {pairedend!r}")
-    path = check_bam(path)
+    path = check_bam(os.fspath(path))
     bam = get_handle("bam", path)
+    # names are looked up in the binary reference list, never through htslib's parsed
+    # header text: a header line htslib cannot parse would make every name lookup fail
+    references = bam.references
     try:
-        tid = bam.get_tid(chrom)
-    except (KeyError, ValueError):
-        tid = -1
-    if tid < 0:
+        tid = references.index(chrom)
+    except ValueError:
         raise ChromosomeNotFoundError(
-            f"{path}: chromosome {chrom!r} not in the BAM header; it has {list(bam.references)[:10]}")
-    length = bam.get_reference_length(chrom)
+            f"{path}: chromosome {chrom!r} not in the BAM header; it has "
+            f"{list(references)[:10]}") from None
+    length = int(bam.lengths[tid])
+    check_span(chrom, start, end, length, path)
     ext = max(int(template_extension), 0)
     lo, hi = max(start - ext, 0), min(end + ext, length)
     skip = ALWAYS_SKIPPED | (0 if include_flagged else SKIPPED_UNLESS_INCLUDED)
     mapq = None if min_mapq is None or int(min_mapq) <= 0 else int(min_mapq)
     try:
-        flags, positions, quals = _scan(bam, chrom, tid, lo, hi,
+        flags, positions, quals = _scan(bam, path, chrom, tid, lo, hi,
                                         midpoint=pairedend == "midpoint",
                                         with_mapq=mapq is not None)
+    except GenozarrError:
+        raise
+    except ValueError as e:  # "fetch called on bamfile without index": the index went away
+        from genozarr.io._handles import close_handles
+
+        close_handles(path)
+        raise MissingIndexError(f"{path}: its index ({find_bam_index(path) or 'none found'}) "
+                                f"cannot be used ({e}); {_fix(path)}") from e
     except OSError as e:
         from genozarr.io._handles import close_handles
 
@@ -208,7 +504,7 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
 _MATE_ELSEWHERE = 0x10000
 
 
-def _scan(bam: object, chrom: str, tid: int, lo: int, hi: int, *, midpoint: bool,
+def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoint: bool,
           with_mapq: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Flags, counting positions and (optionally) MAPQs of the reads fetched on ``[lo, hi)``.
 
@@ -218,6 +514,8 @@ def _scan(bam: object, chrom: str, tid: int, lo: int, hi: int, *, midpoint: bool
     end (``reference_start``, or ``reference_end - 1`` for mapped reverse reads), or the
     fragment midpoint for read 1 of a pair when ``midpoint`` is set. A paired read whose
     mate lies on another chromosome gets the synthetic flag bit ``_MATE_ELSEWHERE``.
+    Reads are fetched by reference id (``tid``), which works even when htslib cannot parse
+    the header text. A mapped reverse read without CIGAR has no 5' end: MalformedFileError.
     """
     flags: list[int] = []
     positions: list[int] = []
@@ -226,20 +524,30 @@ def _scan(bam: object, chrom: str, tid: int, lo: int, hi: int, *, midpoint: bool
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, (empty if with_mapq else None)
     add_flag, add_pos, add_q = flags.append, positions.append, quals.append
-    fetch = bam.fetch(chrom, lo, hi)  # type: ignore[attr-defined]
-    for read in fetch:
-        flag = read.flag
-        if with_mapq:
-            add_q(read.mapping_quality)
-        if flag & 0x1:
-            if read.next_reference_id != tid:
-                flag |= _MATE_ELSEWHERE
-            elif midpoint and flag & 0x40:
-                add_flag(flag)
-                add_pos(min(read.reference_start, read.next_reference_start)
-                        + abs(read.template_length) // 2)
-                continue
-        add_flag(flag)
-        add_pos(read.reference_end - 1 if flag & 0x14 == 0x10 else read.reference_start)
+    read = None
+    try:
+        for read in bam.fetch(tid=tid, start=lo, stop=hi):
+            flag = read.flag
+            if with_mapq:
+                add_q(read.mapping_quality)
+            if flag & 0x1:
+                if read.next_reference_id != tid:
+                    flag |= _MATE_ELSEWHERE
+                elif midpoint and flag & 0x40:
+                    add_flag(flag)
+                    add_pos(min(read.reference_start, read.next_reference_start)
+                            + abs(read.template_length) // 2)
+                    continue
+            add_flag(flag)
+            add_pos(read.reference_end - 1 if flag & 0x14 == 0x10 else read.reference_start)
+    except TypeError as e:  # reference_end is None: a mapped read without CIGAR
+        if read is None or read.reference_end is not None:
+            raise
+        raise MalformedFileError(
+            f"{path}: read {read.query_name!r} at {chrom}:{read.reference_start + 1} (flag "
+            f"{read.flag}) is mapped to the reverse strand but has no CIGAR ('*'), so its 5' "
+            "end (its last aligned base) is unknown. Remove such reads, e.g. 'samtools view "
+            f"-b -e \"ncigar > 0 || flag.unmap\" -o fixed.bam {path}', and index the "
+            "result") from e
     return (np.array(flags, dtype=np.int64), np.array(positions, dtype=np.int64),
             np.array(quals, dtype=np.int64) if with_mapq else None)

@@ -6,13 +6,12 @@ import gzip
 import os
 import weakref
 import zlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from genozarr.errors import ArgumentError, InputFileError, MalformedFileError
+from genozarr.errors import ArgumentError, MalformedFileError
 
 __all__ = ["read_bed", "bed_coverage", "bed_categories", "BED_COLUMNS"]
 
@@ -77,14 +76,16 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     Raises
     ------
     InputFileError
-        If the file does not exist.
+        If the file does not exist, is a directory (``NotAFileError``) or cannot be read
+        (``UnreadableFileError``).
     MalformedFileError
         For too few columns, non-integer or negative coordinates, start > end or a
         non-numeric score; the message gives the file and line number.
     """
+    from genozarr.io._handles import check_input_file
+
     path = os.fspath(path)
-    if not Path(path).is_file():
-        raise InputFileError(f"BED file {path} does not exist")
+    check_input_file(path, "BED")  # missing, a directory, permission denied
     lines, skipped, nfields = _data_lines(path)
     if not lines:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c == "score" else

@@ -56,16 +56,22 @@ def read_values(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     ------
     ChromosomeNotFoundError
         If the file has no chromosome ``chrom``.
+    RegionError
+        If ``end < start``, the name holds a NUL byte, or the interval runs absurdly far
+        past the chromosome (see :func:`genozarr.genome.check_span`).
     """
+    from genozarr.genome import check_chrom_name, check_span
     from genozarr.io._handles import get_handle
 
     if end < start:
         raise RegionError(f"{path}: interval {chrom}:{start}-{end} has start > end")
+    check_chrom_name(chrom, str(path))  # pyBigWig would cut a name at a NUL byte
     bw = get_handle("bigwig", os.fspath(path))
     length = bw.chroms(chrom)
     if length is None:
         raise ChromosomeNotFoundError(
             f"{path}: chromosome {chrom!r} not found; the file has {list(bw.chroms())[:10]}")
+    check_span(chrom, start, end, int(length), str(path))
     lo, hi = max(start, 0), min(end, int(length))
     try:
         if lo == start and hi == end and hi > lo:

@@ -1,54 +1,63 @@
-"""Export a :class:`~genozarr.dataset.Cover` to BigWig and bedGraph-like BED files.
+"""BigWig and bedGraph writers over numpy arrays.
 
-One file is written per condition (and per strand for two-strand covers), holding one
-entry per stored bin of the Cover's windows (span = the resolution) in genomic
-orientation: minus-strand windows are written at the bases they describe (Janggu wrote
-them reversed). Values are the ones ``cover[i]`` returns (normalizers applied).
+These writers know nothing of datasets: they take chromosome sizes and tracks of values
+with their coordinates. :mod:`genozarr.export` (``Cover.export_to_bigwig`` and
+``Cover.export_to_bed``) reads a Cover and feeds them.
 
-File names
-    ``<name>.<condition>.bigwig`` (``.bed``) for one strand; for two strands
-    ``<name>.<condition>.plus.bigwig`` and ``<name>.<condition>.minus.bigwig``. Dataset and
-    condition names must be plain file-name parts: names with path separators, ``..``,
-    absolute paths or control characters raise :class:`~genozarr.errors.ArgumentError`.
-Windows and overlaps
-    Windows are written sorted by chromosome (in the order of the chromosome sizes) and
-    start, flank included; the padded tail of a partial last window of a region (past its
-    end + flank) and bins outside the chromosome are left out (a bin straddling a
-    chromosome boundary is cut to it). In the whole-genome layout overlapping windows read
-    the same stored bins, which are written once. In the partial layout (one row per
-    window) overlapping windows carry separate values: ``overlap='error'`` (default)
-    raises, ``overlap='mean'`` writes the mean of the windows covering a bin (the windows'
-    bins must then be aligned to each other).
-Missing values
-    NaN values are not written (a BigWig has no NaN; ``pyBigWig.values`` reads them back
-    as NaN); the BED files leave them out too.
-Chromosome sizes
-    From ``genomesize``, else the Cover's store metadata, else the largest window end on
-    each chromosome.
+Tracks
+    Each track is ``(chrom, start, span, values)``: ``values`` is 1-D, one value per bin of
+    ``span`` bases, the first bin starting at ``start`` (0-based). Tracks of one chromosome
+    come one after another, sorted by position and not overlapping; chromosomes come in
+    the order of ``chrom_sizes`` (the header order), each at most once. Every bin lies
+    inside its chromosome. :class:`BigWigWriter` and :class:`BedGraphWriter` also take
+    ``(starts, ends, values)`` arrays of entries of any width
+    (:meth:`~BigWigWriter.add_intervals`).
+Runs and missing values
+    Adjacent entries that touch and hold the same value are written as one entry (a
+    constant 1 kb stretch at 1 bp resolution is one entry, not 1,000), also across tracks
+    and across calls (``merge=False`` keeps one entry per value given). NaN means "no
+    data" and is left out (``pyBigWig.values`` reads it back as NaN, ``intervals()`` skips
+    it); a BigWig stores float32, so values are compared (and merged) as float32 there.
+Files
+    A file is written under a temporary name next to it (``.<name>.<pid>.part``) and renamed
+    when complete: an error leaves no partial file (and an older file of that name
+    untouched).
+    BigWig files get up to 10 zoom levels (``addHeader(..., maxZooms=10)``), so genome
+    browsers draw whole chromosomes quickly. Errors are :mod:`genozarr.errors` exceptions
+    that name the file.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, ChromosomeNotFoundError
+from genozarr.errors import (
+    ArgumentError,
+    ChromosomeNotFoundError,
+    InputFileError,
+    NotAFileError,
+)
 
-if TYPE_CHECKING:
-    from genozarr.dataset import Dataset
-
-__all__ = ["export_to_bigwig", "export_to_bed", "safe_file_part", "OVERLAP_MODES"]
+__all__ = [
+    "write_bigwig",
+    "write_bedgraph",
+    "BigWigWriter",
+    "BedGraphWriter",
+    "merge_runs",
+    "safe_file_part",
+]
 
 log = logging.getLogger(__name__)
 
-OVERLAP_MODES = ("error", "mean")
-_STRAND_NAMES = {"+": "plus", "-": "minus", ".": "unstranded"}
-_BATCH_BYTES = 64 * 2**20
+Track = tuple[str, int, int, np.ndarray]
+
+_FLUSH_ENTRIES = 1 << 20  # entries buffered per file before they are written
 
 
 def safe_file_part(text: Any, what: str) -> str:
@@ -89,265 +98,511 @@ def safe_file_part(text: Any, what: str) -> str:
     return text
 
 
-def _output_paths(cover: Dataset, output_dir: str | os.PathLike,
-                  suffix: str) -> tuple[Path, list[tuple[int, int, Path]]]:
-    """``(directory, [(strand index, condition index, path)])``; checks every name."""
-    meta = cover.garray.meta
-    name = safe_file_part(cover.name, "dataset")
-    conds = [safe_file_part(c, "condition") for c in meta.conditions]
-    directory = Path(output_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    root = directory.resolve()
-    out = []
-    seen: set[Path] = set()
-    for ci, cond in enumerate(conds):
-        for si, strand in enumerate(meta.strands):
-            parts = [name, cond]
-            if len(meta.strands) > 1:
-                parts.append(_STRAND_NAMES.get(strand, safe_file_part(strand, "strand")))
-            path = directory / (".".join(parts) + suffix)
-            if path.resolve().parent != root:
-                raise ArgumentError(f"output file {path} would lie outside {directory}")
-            if path in seen:
-                raise ArgumentError(f"two conditions give the same output file {path}")
-            seen.add(path)
-            out.append((si, ci, path))
-    return directory, out
-
-
-def _sizes(cover: Dataset, genomesize: Any) -> dict[str, int]:
-    from genozarr.genome import chrom_sizes
-
-    gi = cover.gindexer
-    chrs, _, ends, _ = gi.as_arrays()
-    chr_str = chrs.astype(str)
-    chroms = list(dict.fromkeys(chr_str.tolist()))
-    if genomesize is not None:
-        sizes = chrom_sizes(genomesize)
-        missing = [c for c in chroms if c not in sizes]
-        if missing:
-            raise ChromosomeNotFoundError(
-                f"genomesize has no length for chromosome(s) {missing[:5]} of {cover.name}'s "
-                f"windows; it has {list(sizes)[:8]}")
-        return sizes
-    sizes = {str(c): int(v) for c, v in cover.garray.meta.chroms.items() if v}
-    for c in chroms:
-        if c not in sizes:
-            sizes[c] = int(ends[chr_str == c].max())
-    return sizes
-
-
-def _window_bins(cover: Dataset, idx: np.ndarray, size: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bins of windows ``idx`` (sorted by start): ``(starts, ends, values (k, S, C))``,
-    clipped to the chromosome and to each window's data extent."""
-    gi = cover.gindexer
-    meta = cover.garray.meta
-    x = cover._read_raw(idx)  # (k, nbins, S, C), genomic orientation, normalizers applied
-    wstart = gi.starts[idx] - gi.flank
-    wend = gi.ends[idx] + gi.flank
-    nb = x.shape[1]
-    if meta.resolution is None:
-        starts, ends = wstart[:, None], wend[:, None]
-        valid = np.ones((len(idx), 1), dtype=bool)
-    else:
-        res = meta.resolution
-        starts = wstart[:, None] + res * np.arange(nb)
-        ends = starts + res
-        valid = starts < wend[:, None]
-    starts = np.maximum(starts, 0)
-    ends = np.minimum(ends, size)
-    valid &= ends > starts
-    return starts[valid], ends[valid], x[valid]
-
-
-def _chrom_entries(cover: Dataset, chrom: str, size: int,
-                   overlap: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All bins of one chromosome, sorted: ``(starts, ends, values (m, S, C))``."""
-    gi = cover.gindexer
-    sel = np.flatnonzero(gi.chrs.astype(str) == chrom)
-    sel = sel[np.argsort(gi.starts[sel], kind="stable")]
-    meta = cover.garray.meta
-    row_bytes = max(1, cover._window_bins * len(meta.strands) * len(meta.conditions) * 8)
-    batch = max(1, _BATCH_BYTES // row_bytes)
-    parts = [_window_bins(cover, sel[i:i + batch], size) for i in range(0, len(sel), batch)]
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64),
-             np.zeros((0, len(meta.strands), len(meta.conditions)), meta.dtype))
-    if not parts:
-        return empty
-    starts = np.concatenate([p[0] for p in parts])
-    ends = np.concatenate([p[1] for p in parts])
-    values = np.concatenate([p[2] for p in parts])
-    if len(starts) < 2:
-        return starts, ends, values
-    order = np.argsort(starts, kind="stable")
-    starts, ends, values = starts[order], ends[order], values[order]
-    prev_end = np.maximum.accumulate(ends)[:-1]
-    clash = starts[1:] < prev_end
-    if not clash.any():
-        return starts, ends, values
-    if cover.garray.whole_genome:
-        # windows read the same stored bins: keep each bin once
-        keep = np.concatenate([[True], starts[1:] >= prev_end])
-        return starts[keep], ends[keep], values[keep]
-    if overlap == "mean":
-        uniq, first, counts = np.unique(starts, return_index=True, return_counts=True)
-        uend = ends[first]
-        if np.any(ends != np.repeat(uend, counts)) or np.any(uniq[1:] < uend[:-1]):
-            raise ArgumentError(
-                f"{cover.name}: windows on {chrom} overlap with bins that are not aligned to "
-                "each other, so overlap='mean' cannot average them; use windows whose starts "
-                "differ by multiples of the resolution")
-        group = np.repeat(np.arange(len(uniq)), counts)
-        sums = np.zeros((len(uniq),) + values.shape[1:], dtype=np.float64)
-        np.add.at(sums, group, values.astype(np.float64))
-        mean = sums / counts[:, None, None]
-        return uniq, uend, mean
-    k = int(np.flatnonzero(clash)[0]) + 1
-    raise ArgumentError(
-        f"{cover.name}: windows overlap on {chrom} (a bin at {chrom}:{starts[k]}-{ends[k]} "
-        f"overlaps the previous one ending at {int(prev_end[k - 1])}); a BigWig holds one "
-        "value per base. Export non-overlapping windows (stepsize >= binsize + 2 * flank), "
-        "build the Cover with store_whole_genome=True, or pass overlap='mean' to average "
-        "the overlapping windows")
-
-
-def _entries(cover: Dataset, sizes: dict[str, int],
-             overlap: str) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    if overlap not in OVERLAP_MODES:
-        raise ArgumentError(f"overlap must be one of {OVERLAP_MODES}, got {overlap!r}")
-    present = set(cover.gindexer.chrs.astype(str).tolist())
-    for chrom, size in sizes.items():
-        if chrom in present:
-            yield (chrom,) + _chrom_entries(cover, chrom, int(size), overlap)
-
-
-def _add_bigwig_entries(bw: Any, chrom: str, starts: np.ndarray, ends: np.ndarray,
-                        values: np.ndarray, span: int | None) -> None:
-    """Write sorted entries: bins of width ``span`` as variableStep sections, others
-    (cut at a chromosome boundary, or variable windows) as bedGraph sections."""
-    if not len(starts):
-        return
-    regular = (ends - starts == span) if span is not None else np.zeros(len(starts), bool)
-    cuts = np.flatnonzero(np.diff(regular.astype(np.int8))) + 1
-    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(starts)]):
-        s = np.ascontiguousarray(starts[lo:hi], dtype=np.int64)
-        v = np.ascontiguousarray(values[lo:hi], dtype=np.float64)
-        if regular[lo]:
-            bw.addEntries(chrom, s, values=v, span=int(span))  # type: ignore[arg-type]
-        else:
-            bw.addEntries([chrom] * len(s), s,
-                          ends=np.ascontiguousarray(ends[lo:hi], dtype=np.int64), values=v)
-
-
-def export_to_bigwig(cover: Dataset, output_dir: str | os.PathLike, genomesize: Any = None,
-                     *, overlap: str = "error") -> list[str]:
-    """Write a Cover as BigWig files, one per condition (and strand).
-
-    See the module documentation for file names, overlaps, NaN and chromosome sizes.
+def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop NaN entries and merge touching entries of equal value.
 
     Parameters
     ----------
-    cover
-        The Cover (e.g. from :meth:`Cover.create_from_array`).
-    output_dir
-        Directory for the files (created if missing).
-    genomesize
-        Chromosome sizes (dict or file) for the BigWig header; default: the Cover's store
-        metadata, else the largest window end per chromosome.
-    overlap
-        'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
+    starts, ends
+        Sorted, non-overlapping entries ``[start, end)``.
+    values
+        One value per entry.
 
     Returns
     -------
-    list of str
-        Paths of the written files, condition by condition (plus strand first).
+    tuple of numpy.ndarray
+        ``(starts, ends, values)`` of the runs.
+
+    Examples
+    --------
+    >>> s, e, v = merge_runs(np.array([0, 10, 20, 30, 40]), np.array([10, 20, 30, 40, 50]),
+    ...                      np.array([1.0, 1.0, np.nan, 2.0, 2.0]))
+    >>> s.tolist(), e.tolist(), v.tolist()
+    ([0, 30], [20, 50], [1.0, 2.0])
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        ok = ~np.isnan(values)
+        if not ok.all():
+            starts, ends, values = starts[ok], ends[ok], values[ok]
+    n = len(starts)
+    if n < 2:
+        return starts, ends, values
+    brk = np.empty(n, dtype=bool)
+    brk[0] = True
+    np.not_equal(starts[1:], ends[:-1], out=brk[1:])
+    brk[1:] |= values[1:] != values[:-1]
+    first = np.flatnonzero(brk)
+    if len(first) == n:
+        return starts, ends, values
+    last = np.empty_like(first)
+    last[:-1] = first[1:] - 1
+    last[-1] = n - 1
+    return starts[first], ends[last], values[first]
+
+
+def _check_chrom_sizes(chrom_sizes: Mapping[str, int], path: Path) -> dict[str, int]:
+    if not isinstance(chrom_sizes, Mapping):
+        raise ArgumentError(f"{path}: chrom_sizes must be a dict of chromosome name to length, "
+                            f"got {type(chrom_sizes).__name__}")
+    if not chrom_sizes:
+        raise ArgumentError(f"{path}: chrom_sizes is empty; a track file needs at least one "
+                            "chromosome")
+    out: dict[str, int] = {}
+    for chrom, size in chrom_sizes.items():
+        chrom = str(chrom)
+        if not chrom or any(ch.isspace() or ord(ch) < 32 for ch in chrom):
+            raise ArgumentError(f"{path}: chromosome name {chrom!r} is empty or holds white "
+                                "space or control characters")
+        try:
+            n = int(size)
+        except (TypeError, ValueError):
+            n = -1
+        if n <= 0 or n != size or n >= 2**32:
+            raise ArgumentError(f"{path}: chromosome {chrom} has length {size!r}; lengths must "
+                                "be positive integers below 2**32")
+        out[chrom] = n
+    return out
+
+
+class _TrackWriter:
+    """Shared checks, run merging and buffering of :class:`BigWigWriter` and
+    :class:`BedGraphWriter`."""
+
+    kind = "track"
+
+    def __init__(self, path: str | os.PathLike, chrom_sizes: Mapping[str, int], *,
+                 merge: bool = True) -> None:
+        self.path = Path(os.fspath(path))
+        self.merge = bool(merge)
+        self.chrom_sizes = _check_chrom_sizes(chrom_sizes, self.path)
+        self._rank = {c: i for i, c in enumerate(self.chrom_sizes)}
+        self._chrom: str | None = None
+        self._end = 0  # end of the last entry given on the current chromosome
+        self._pending: tuple[int, int, Any] | None = None  # last run, may still grow
+        self._buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._nbuf = 0
+        self.entries = 0  # entries written
+        if self.path.is_dir():
+            raise NotAFileError(f"cannot write the {self.kind} file {self.path}: it is a "
+                                "directory")
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputFileError(f"cannot write the {self.kind} file {self.path}: {e}") from e
+        self._closed = False
+        self._open()
+
+    # -------------------------------------------------------- backend hooks
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _write(self, chrom: str, starts: np.ndarray, ends: np.ndarray,
+               values: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _close_handle(self) -> None:
+        raise NotImplementedError
+
+    def _values(self, values: Any) -> np.ndarray:
+        v = np.asarray(values)
+        if v.ndim != 1:
+            raise ArgumentError(f"{self.path}: values must be 1-D, got shape {v.shape}")
+        if v.dtype.kind == "b":
+            v = v.astype(np.int8)
+        elif v.dtype.kind not in "iuf":
+            raise ArgumentError(f"{self.path}: values must be numbers, got dtype {v.dtype}")
+        return v
+
+    # -------------------------------------------------------- public
+    def __enter__(self) -> _TrackWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def add(self, chrom: str, start: int, span: int, values: Any) -> None:
+        """Add bins of ``span`` bases from ``start``, one per value.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome (of the header).
+        start
+            Start of the first bin (0-based).
+        span
+            Bases per bin.
+        values
+            1-D values; NaN: no data.
+        """
+        if not isinstance(start, (int, np.integer)) or isinstance(start, bool):
+            raise ArgumentError(f"{self.path}: start must be an integer, got {start!r}")
+        if not isinstance(span, (int, np.integer)) or isinstance(span, bool) or span < 1:
+            raise ArgumentError(f"{self.path}: span must be a positive integer, got {span!r}")
+        v = self._values(values)
+        starts = int(start) + int(span) * np.arange(len(v), dtype=np.int64)
+        self.add_intervals(chrom, starts, starts + int(span), v)
+
+    def add_intervals(self, chrom: str, starts: Any, ends: Any, values: Any) -> None:
+        """Add entries ``[starts[i], ends[i])`` holding ``values[i]``.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome (of the header, in header order across calls).
+        starts, ends
+            Sorted, non-overlapping entries after the previous ones of ``chrom``.
+        values
+            One value per entry; NaN: no data.
+        """
+        if self._closed:
+            raise ArgumentError(f"{self.path}: the writer is closed")
+        v = self._values(values)
+        starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+        ends = np.asarray(ends, dtype=np.int64).reshape(-1)
+        if not len(starts) == len(ends) == len(v):
+            raise ArgumentError(f"{self.path}: {len(starts)} starts, {len(ends)} ends and "
+                                f"{len(v)} values; they must have the same length")
+        self._enter_chrom(chrom)
+        if not len(v):
+            return
+        size = self.chrom_sizes[chrom]
+        bad = np.flatnonzero(ends <= starts)
+        if len(bad):
+            k = int(bad[0])
+            raise ArgumentError(f"{self.path}: empty or reversed entry {chrom}:{starts[k]}-"
+                                f"{ends[k]}")
+        if starts[0] < 0 or ends[-1] > size or (ends > size).any():
+            k = int(np.flatnonzero((starts < 0) | (ends > size))[0])
+            raise ArgumentError(f"{self.path}: entry {chrom}:{starts[k]}-{ends[k]} lies outside "
+                                f"the chromosome (length {size})")
+        back = np.flatnonzero(starts[1:] < ends[:-1])
+        if len(back) or starts[0] < self._end:
+            k = int(back[0]) + 1 if len(back) else 0
+            prev = int(ends[k - 1]) if k else self._end
+            raise ArgumentError(f"{self.path}: entry {chrom}:{starts[k]}-{ends[k]} starts "
+                                f"before the previous one ends ({prev}); entries of a "
+                                "chromosome must be sorted and must not overlap")
+        self._end = int(ends[-1])
+        if not self.merge:
+            if v.dtype.kind == "f":
+                ok = ~np.isnan(v)
+                starts, ends, v = starts[ok], ends[ok], v[ok]
+            if len(v):
+                self._emit(starts, ends, v)
+            return
+        s, e, r = merge_runs(starts, ends, v)
+        if not len(s):
+            return
+        if self._pending is not None:
+            ps, pe, pv = self._pending
+            if pe == s[0] and pv == r[0]:
+                s = s.copy()
+                s[0] = ps
+            else:
+                self._emit(np.array([ps]), np.array([pe]), np.array([pv], dtype=r.dtype))
+        self._pending = (int(s[-1]), int(e[-1]), r[-1])
+        if len(s) > 1:
+            self._emit(s[:-1], e[:-1], r[:-1])
+
+    def close(self) -> str:
+        """Write what is buffered, close the file and give it its name.
+
+        Returns
+        -------
+        str
+            The path.
+        """
+        if self._closed:
+            return str(self.path)
+        try:
+            self._end_chrom()
+            self._close_handle()
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        try:
+            os.replace(self._tmp, self.path)
+        except OSError as e:
+            self._unlink_tmp()
+            raise InputFileError(f"cannot write the {self.kind} file {self.path}: {e}") from e
+        log.debug("%s: %d entries", self.path, self.entries)
+        return str(self.path)
+
+    def abort(self) -> None:
+        """Close without keeping the file (an older file of that name stays)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._close_handle()
+        except Exception:  # noqa: BLE001 - the file is discarded anyway
+            pass
+        self._unlink_tmp()
+
+    # -------------------------------------------------------- internals
+    def _unlink_tmp(self) -> None:
+        try:
+            self._tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+    def _enter_chrom(self, chrom: Any) -> None:
+        chrom = str(chrom)
+        if chrom == self._chrom:
+            return
+        if chrom not in self._rank:
+            raise ChromosomeNotFoundError(
+                f"{self.path}: chromosome {chrom!r} is not in the header "
+                f"({list(self.chrom_sizes)[:8]}); add it to chrom_sizes")
+        if self._chrom is not None and self._rank[chrom] <= self._rank[self._chrom]:
+            raise ArgumentError(
+                f"{self.path}: chromosome {chrom} comes after {self._chrom}; tracks must "
+                "come chromosome by chromosome in the order of chrom_sizes")
+        self._end_chrom()
+        self._chrom = chrom
+        self._end = 0
+
+    def _end_chrom(self) -> None:
+        if self._pending is not None:
+            ps, pe, pv = self._pending
+            self._pending = None
+            self._emit(np.array([ps]), np.array([pe]), np.array([pv]))
+        self._flush()
+
+    def _emit(self, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
+        self._buf.append((starts, ends, values))
+        self._nbuf += len(starts)
+        if self._nbuf >= _FLUSH_ENTRIES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buf:
+            return
+        assert self._chrom is not None
+        starts = np.concatenate([b[0] for b in self._buf])
+        ends = np.concatenate([b[1] for b in self._buf])
+        values = np.concatenate([b[2] for b in self._buf])
+        self._buf, self._nbuf = [], 0
+        try:
+            self._write(self._chrom, starts, ends, values)
+        except (RuntimeError, OSError) as e:
+            raise InputFileError(f"cannot write the {self.kind} file {self.path} "
+                                 f"({self._chrom}): {e}") from e
+        self.entries += len(starts)
+
+
+class BigWigWriter(_TrackWriter):
+    """Write a BigWig entry by entry (see the module documentation).
+
+    Parameters
+    ----------
+    path
+        Output file.
+    chrom_sizes
+        Chromosome lengths, in the order of the header and of the data.
+    merge
+        Merge touching entries of equal value (default); False writes one entry per
+        non-NaN value given.
+
+    Examples
+    --------
+    >>> import pyBigWig, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.bigwig")
+    >>> with BigWigWriter(path, {"chr1": 1000}) as w:
+    ...     w.add("chr1", 0, 10, np.array([1.0, 1.0, np.nan, 2.0]))
+    >>> pyBigWig.open(path).intervals("chr1")
+    ((0, 20, 1.0), (30, 40, 2.0))
+    """
+
+    kind = "BigWig"
+
+    def _open(self) -> None:
+        import pyBigWig
+
+        try:
+            bw = pyBigWig.open(str(self._tmp), "w")
+        except (RuntimeError, OSError) as e:
+            raise InputFileError(f"cannot open the BigWig file {self.path} for writing: "
+                                 f"{e}") from e
+        if bw is None:
+            raise InputFileError(f"cannot open the BigWig file {self.path} for writing")
+        self._bw = bw
+        try:
+            bw.addHeader(list(self.chrom_sizes.items()), maxZooms=10)
+        except (RuntimeError, OSError) as e:
+            self.abort()
+            raise InputFileError(f"cannot write the header of the BigWig file {self.path}: "
+                                 f"{e}") from e
+
+    def _values(self, values: Any) -> np.ndarray:
+        # a BigWig holds float32: compare and merge what will be stored
+        return super()._values(values).astype(np.float32, copy=False)
+
+    def _write(self, chrom: str, starts: np.ndarray, ends: np.ndarray,
+               values: np.ndarray) -> None:
+        self._bw.addEntries([chrom] * len(starts), np.ascontiguousarray(starts),
+                            ends=np.ascontiguousarray(ends),
+                            values=np.ascontiguousarray(values, dtype=np.float64))
+
+    def _close_handle(self) -> None:
+        bw, self._bw = getattr(self, "_bw", None), None
+        if bw is not None:
+            bw.close()
+
+
+class BedGraphWriter(_TrackWriter):
+    """Write a bedGraph file (``chrom  start  end  value``, tab separated, 0-based
+    half-open) entry by entry (see the module documentation).
+
+    Parameters
+    ----------
+    path
+        Output file.
+    chrom_sizes
+        Chromosome lengths, in the order of the data (checks that entries lie inside).
+    name
+        If given, a first line ``track type=bedGraph name="<name>"`` (which the UCSC
+        browser needs for custom tracks); default: no header line.
+    merge
+        Merge touching entries of equal value into one line (default); False writes one
+        line per non-NaN value given.
+    """
+
+    kind = "bedGraph"
+
+    def __init__(self, path: str | os.PathLike, chrom_sizes: Mapping[str, int],
+                 name: str | None = None, *, merge: bool = True) -> None:
+        if name is not None and (not str(name) or any(
+                ord(ch) < 32 or ch == '"' for ch in str(name))):
+            raise ArgumentError(f"{path}: track name {name!r} must be non-empty and hold no "
+                                "quote or control character")
+        self._name = name
+        super().__init__(path, chrom_sizes, merge=merge)
+
+    def _open(self) -> None:
+        try:
+            self._fh = open(self._tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        except OSError as e:
+            raise InputFileError(f"cannot open the bedGraph file {self.path} for writing: "
+                                 f"{e}") from e
+        if self._name is not None:
+            self._fh.write(f'track type=bedGraph name="{self._name}"\n')
+
+    def _write(self, chrom: str, starts: np.ndarray, ends: np.ndarray,
+               values: np.ndarray) -> None:
+        import pandas as pd
+
+        frame = pd.DataFrame({"chrom": chrom, "start": starts, "end": ends, "value": values})
+        frame.to_csv(self._fh, sep="\t", header=False, index=False, lineterminator="\n")
+
+    def _close_handle(self) -> None:
+        fh, self._fh = getattr(self, "_fh", None), None
+        if fh is not None:
+            fh.close()
+
+
+def _write_tracks(writer: _TrackWriter, tracks: Iterable[Track]) -> str:
+    with writer:
+        for item in tracks:
+            try:
+                chrom, start, span, values = item
+            except (TypeError, ValueError):
+                raise ArgumentError(f"{writer.path}: each track must be (chrom, start, span, "
+                                    f"values), got {type(item).__name__}") from None
+            writer.add(chrom, start, span, values)
+    return str(writer.path)
+
+
+def write_bigwig(path: str | os.PathLike, chrom_sizes: Mapping[str, int],
+                 tracks: Iterable[Track]) -> str:
+    """Write tracks of binned values to a BigWig file.
+
+    Parameters
+    ----------
+    path
+        Output file (its directory is created if missing).
+    chrom_sizes
+        Chromosome lengths: the header, in order; tracks come in this order.
+    tracks
+        ``(chrom, start, span, values)`` items: 1-D ``values``, one per bin of ``span``
+        bases from ``start``; NaN: no data. See the module documentation.
+
+    Returns
+    -------
+    str
+        ``path``.
 
     Raises
     ------
     ArgumentError
-        For names that cannot be file names, or overlapping windows with
-        ``overlap='error'``.
+        For invalid sizes or names, entries outside a chromosome, unsorted or overlapping
+        entries, chromosomes out of header order.
+    ChromosomeNotFoundError
+        For a track on a chromosome missing from ``chrom_sizes``.
+    InputFileError
+        If the file cannot be written.
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd, pyBigWig, tempfile
-    >>> from genozarr import Cover, GenomicIndexer
-    >>> roi = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [300]})
-    >>> gi = GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100)
-    >>> cover = Cover.create_from_array("pred", np.array([[0.5], [2.0]]), gi,
-    ...                                 conditions=["score"])
-    >>> (path,) = cover.export_to_bigwig(tempfile.mkdtemp(), genomesize={"chr1": 1000})
-    >>> path.endswith("pred.score.bigwig"), pyBigWig.open(path).intervals("chr1")
-    (True, ((100, 200, 0.5), (200, 300, 2.0)))
+    >>> import pyBigWig, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "signal.bigwig")
+    >>> values = np.r_[np.full(1000, 2.5), np.full(500, np.nan), np.arange(3.0)]
+    >>> write_bigwig(path, {"chr1": 5000}, [("chr1", 100, 1, values)]) == path
+    True
+    >>> pyBigWig.open(path).intervals("chr1")
+    ((100, 1100, 2.5), (1600, 1601, 0.0), (1601, 1602, 1.0), (1602, 1603, 2.0))
     """
-    import pyBigWig
-
-    from genozarr.errors import InputFileError
-
-    _, targets = _output_paths(cover, output_dir, ".bigwig")
-    sizes = _sizes(cover, genomesize)
-    header = [(str(c), int(v)) for c, v in sizes.items()]
-    span = cover.garray.meta.resolution
-    handles = []
-    try:
-        for _, _, path in targets:
-            bw = pyBigWig.open(str(path), "w")
-            if bw is None:
-                raise InputFileError(f"cannot open {path} for writing")
-            handles.append(bw)
-            bw.addHeader(header)
-        for chrom, starts, ends, values in _entries(cover, sizes, overlap):
-            for bw, (si, ci, _) in zip(handles, targets):
-                v = values[:, si, ci]
-                ok = ~np.isnan(v) if v.dtype.kind == "f" else slice(None)
-                _add_bigwig_entries(bw, chrom, starts[ok], ends[ok], v[ok], span)
-    finally:
-        for bw in handles:
-            bw.close()
-    paths = [str(p) for _, _, p in targets]
-    log.info("%s: wrote %d BigWig file(s) to %s", cover.name, len(paths), output_dir)
-    return paths
+    return _write_tracks(BigWigWriter(path, chrom_sizes), tracks)
 
 
-def export_to_bed(cover: Dataset, output_dir: str | os.PathLike, genomesize: Any = None,
-                  *, overlap: str = "error") -> list[str]:
-    """Write a Cover as bedGraph-like BED files, one per condition (and strand).
+def write_bedgraph(path: str | os.PathLike, chrom_sizes: Mapping[str, int],
+                   tracks: Iterable[Track], *, name: str | None = None,
+                   merge: bool = True) -> str:
+    """Write tracks of binned values to a bedGraph file.
 
-    Each line is ``chrom  start  end  value`` (tab separated, 0-based half-open, no header),
-    one per stored bin, sorted by chromosome and start; see the module documentation for
-    file names (``.bed``), overlaps and NaN.
+    One line ``chrom  start  end  value`` per run of equal values (tab separated, 0-based
+    half-open; ``merge=False``: one per bin); NaN bins are left out.
 
     Parameters
     ----------
-    cover
-        The Cover.
-    output_dir
-        Directory for the files (created if missing).
-    genomesize
-        Chromosome sizes (dict or file) to clip bins to; default as for
-        :func:`export_to_bigwig`.
-    overlap
-        'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
+    path
+        Output file (its directory is created if missing).
+    chrom_sizes
+        Chromosome lengths; tracks come in this order.
+    tracks
+        ``(chrom, start, span, values)`` items, as for :func:`write_bigwig`.
+    name
+        Track name for a ``track type=bedGraph`` header line; default: no header.
+    merge
+        One line per run of equal values (default); False: one line per non-NaN bin.
 
     Returns
     -------
-    list of str
-        Paths of the written files.
-    """
-    import pandas as pd
+    str
+        ``path``.
 
-    _, targets = _output_paths(cover, output_dir, ".bed")
-    sizes = _sizes(cover, genomesize)
-    for _, _, path in targets:
-        path.write_text("")
-    for chrom, starts, ends, values in _entries(cover, sizes, overlap):
-        for si, ci, path in targets:
-            v = values[:, si, ci]
-            ok = ~np.isnan(v) if v.dtype.kind == "f" else slice(None)
-            frame = pd.DataFrame({"chrom": chrom, "start": starts[ok], "end": ends[ok],
-                                  "value": v[ok]})
-            frame.to_csv(path, sep="\t", header=False, index=False, mode="a")
-    paths = [str(p) for _, _, p in targets]
-    log.info("%s: wrote %d BED file(s) to %s", cover.name, len(paths), output_dir)
-    return paths
+    Raises
+    ------
+    ArgumentError, ChromosomeNotFoundError, InputFileError
+        As :func:`write_bigwig`.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "signal.bedgraph")
+    >>> _ = write_bedgraph(path, {"chr1": 500}, [("chr1", 0, 50, np.array([1, 1, 0, 4.5]))])
+    >>> print(open(path).read().replace(chr(9), " "), end="")
+    chr1 0 100 1.0
+    chr1 100 150 0.0
+    chr1 150 200 4.5
+    """
+    return _write_tracks(BedGraphWriter(path, chrom_sizes, name=name, merge=merge), tracks)

@@ -7,6 +7,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from genozarr.errors import (
     ChromosomeNotFoundError,
@@ -14,15 +17,37 @@ from genozarr.errors import (
     MalformedFileError,
     MissingIndexError,
     RegionError,
+    StaleIndexError,
 )
 
 __all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records"]
 
 logger = logging.getLogger(__name__)
 
+#: at most this many records of a ``.fai`` are checked against a plain (or bgzip) FASTA,
+#: evenly spaced: a bgzip check decompresses a block per read
+_MAX_CHECKED_RECORDS = {False: 4096, True: 1024}
+
+# (path, signatures of the FASTA, .fai and .gzi) of the indexes checked in this process
+_checked: dict[tuple[Any, ...], str] = {}
+
+
+def _is_compressed(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
 
 def ensure_fai(path: str | os.PathLike) -> str:
-    """Make sure a FASTA file has its ``.fai`` index, building it with ``pysam.faidx``.
+    """Make sure a FASTA file has a ``.fai`` index that matches it, building it with
+    ``pysam.faidx`` when it is missing or stale.
+
+    An existing ``.fai`` (and, for a bgzip file, ``.gzi``) is used only if it is no older
+    than the FASTA and its records match the FASTA's layout: before each recorded offset
+    lies a line ``>name``, and the recorded length ends where a sequence line ends (checked
+    for every record, or for 4096 evenly spaced ones; 1024 for a bgzip file). A copy of
+    another FASTA made with ``cp -p`` or ``rsync`` keeps an old date but fails this check.
+    A stale index is rebuilt under a temporary name and renamed into place. The check runs
+    once per process for a given FASTA and index (path, size, modification time).
 
     Parameters
     ----------
@@ -37,39 +62,79 @@ def ensure_fai(path: str | os.PathLike) -> str:
     Raises
     ------
     InputFileError
-        If the file does not exist.
+        If the file does not exist (``NotAFileError`` for a directory,
+        ``UnreadableFileError`` when it or its index cannot be read).
     MissingIndexError
-        If there is no index and it cannot be built (e.g. a gzip, not bgzip, file, or a
-        read-only directory); the message says how to build it.
+        If there is no index and it cannot be built (e.g. a gzip, not bgzip, file, a
+        ragged FASTA, or a read-only directory); the message gives htslib's reason and
+        how to fix it.
+    StaleIndexError
+        If the index is stale (older than the FASTA, or not matching it) and cannot be
+        rebuilt; the message names both files.
     MalformedFileError
         If a sequence name occurs twice (checked when the index is built).
     """
-    import pysam
+    from genozarr.io._handles import check_input_file, file_signature
 
     path = os.fspath(path)
-    if not Path(path).is_file():
-        raise InputFileError(f"FASTA file {path} does not exist")
+    check_input_file(path, "FASTA")
     fai = path + ".fai"
-    if Path(fai).is_file() and Path(fai).stat().st_mtime >= Path(path).stat().st_mtime:
+    compressed = _is_compressed(path)
+    gzi = path + ".gzi" if compressed else None
+
+    def signature() -> tuple[Any, ...]:
+        return (path, file_signature(path), file_signature(fai),
+                file_signature(gzi) if gzi else None)
+
+    if signature() in _checked:
         return fai
+    stale = None
+    if os.path.exists(fai):
+        check_input_file(fai, "FASTA index", of=path)
+        if gzi and os.path.exists(gzi):
+            check_input_file(gzi, "BGZF index", of=path)
+        stale = _stale_reason(path, fai, gzi)
+        if stale is None:
+            _checked[signature()] = fai
+            return fai
+        logger.info("%s: rebuilding its index: %s", path, stale)
+    _build_fai(path, fai, gzi, stale)
+    _checked[signature()] = fai
+    return fai
+
+
+def _build_fai(path: str, fai: str, gzi: str | None, stale: str | None) -> None:
+    """Index ``path`` with ``pysam.faidx`` under temporary names, then rename into place."""
+    import pysam
+
+    from genozarr.io._handles import captured_stderr
+
     logger.info("indexing %s", path)
     # build under temporary names and rename into place, so that a concurrent reader (or
     # an interrupted build) never sees a partial index
     tag = f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    with open(path, "rb") as fh:
-        compressed = fh.read(2) == b"\x1f\x8b"
     outputs = {fai: fai + tag}
-    if compressed:
-        outputs[path + ".gzi"] = path + ".gzi" + tag
+    if gzi:
+        outputs[gzi] = gzi + tag
     try:
         args = [path, "--fai-idx", outputs[fai]]
-        if compressed:
-            args += ["--gzi-idx", outputs[path + ".gzi"]]
-        try:
-            pysam.faidx(*args)
-        except (pysam.utils.SamtoolsError, OSError) as e:
-            raise MissingIndexError(f"{path}: no usable .fai index and it could not be built: "
-                                    f"{_index_problem(path, fai)}") from e
+        if gzi:
+            args += ["--gzi-idx", outputs[gzi]]
+        with captured_stderr() as err:
+            try:
+                pysam.faidx(*args)
+            except (pysam.utils.SamtoolsError, OSError) as e:
+                failure: Exception | None = e
+            else:
+                failure = None
+        if failure is not None:
+            problem, read_only = _index_problem(path, fai, err.reason(str(failure)))
+            if stale is not None:
+                cls = StaleIndexError if read_only else MissingIndexError
+                raise cls(f"the index {fai} of {path} is stale ({stale}) and could not be "
+                          f"rebuilt: {problem}") from failure
+            raise MissingIndexError(f"{path}: no usable .fai index and it could not be "
+                                    f"built: {problem}") from failure
         n_headers = _count_headers(path)
         with open(outputs[fai], "rb") as fh:
             n_indexed = sum(1 for line in fh if line.strip())
@@ -84,11 +149,125 @@ def ensure_fai(path: str | os.PathLike) -> str:
     finally:
         for tmp in outputs.values():
             Path(tmp).unlink(missing_ok=True)
-    return fai
 
 
-def _index_problem(path: str, fai: str) -> str:
-    """Why ``samtools faidx`` could not index ``path``, with the fix."""
+class _Uncompressed:
+    """Random access to the uncompressed bytes of a plain or bgzip file (with its .gzi)."""
+
+    def __init__(self, path: str, gzi: str | None) -> None:
+        self._gzi = gzi
+        if gzi is None:
+            self._fd = os.open(path, os.O_RDONLY)
+            return
+        import pysam.libcbgzf
+
+        entries = np.fromfile(gzi, dtype="<u8")
+        if entries.size == 0 or entries.size != 1 + 2 * int(entries[0]):
+            raise ValueError(f"{gzi} is not a BGZF index (.gzi) or is truncated")
+        pairs = entries[1:].reshape(-1, 2)
+        # the first block, at (0, 0), is implicit in the .gzi
+        self._compressed = np.concatenate([[0], pairs[:, 0]]).astype(np.uint64)
+        self._uncompressed = np.concatenate([[0], pairs[:, 1]]).astype(np.int64)
+        self._fh = pysam.libcbgzf.BGZFile(path, "rb")
+
+    def read(self, offset: int, n: int) -> bytes:
+        if self._gzi is None:
+            return os.pread(self._fd, n, offset)
+        block = int(np.searchsorted(self._uncompressed, offset, side="right")) - 1
+        within = offset - int(self._uncompressed[block])
+        if within >= 1 << 16:  # no BGZF block is that long: the .gzi does not cover it
+            return b""
+        self._fh.seek((int(self._compressed[block]) << 16) | within)
+        return self._fh.read(n)
+
+    def close(self) -> None:
+        if self._gzi is None:
+            os.close(self._fd)
+        else:
+            self._fh.close()
+
+
+def _stale_reason(path: str, fai: str, gzi: str | None) -> str | None:
+    """Why the ``.fai`` (or ``.gzi``) of ``path`` cannot be trusted, or None if it matches."""
+    data_ns = os.stat(path).st_mtime_ns
+    if os.stat(fai).st_mtime_ns < data_ns:
+        return f"{fai} is older than {path}"
+    if gzi is not None:
+        if not os.path.exists(gzi):
+            return f"{path} is bgzip-compressed but has no {gzi}"
+        if os.stat(gzi).st_mtime_ns < data_ns:
+            return f"{gzi} is older than {path}"
+    with open(fai, "rb") as fh:
+        lines = [(number, line) for number, line in enumerate(fh, start=1) if line.strip()]
+    if not lines:
+        return f"{fai} is empty"
+    picks: Any = range(len(lines))
+    most = _MAX_CHECKED_RECORDS[gzi is not None]
+    if len(lines) > most:
+        picks = np.unique(np.linspace(0, len(lines) - 1, most).astype(int))
+    records = []
+    for i in picks:
+        number, line = lines[int(i)]
+        fields = line.rstrip(b"\r\n").split(b"\t")
+        try:
+            name, length, offset, linebases, linewidth = (
+                fields[0], *(int(f) for f in fields[1:5]))
+        except ValueError:
+            return f"{fai} line {number} is not a .fai record: {line[:80]!r}"
+        records.append((name, length, offset, linebases, linewidth))
+    try:
+        reader = _Uncompressed(path, gzi)
+    except (OSError, ValueError) as e:
+        return f"{gzi or path} cannot be read: {e}"
+    try:
+        for record in records:
+            problem = _record_problem(reader, *record)
+            if problem:
+                return f"{fai} does not match {path}: {problem}"
+    except (OSError, ValueError) as e:
+        return f"{fai} cannot be checked against {path}: {e}"
+    finally:
+        reader.close()
+    return None
+
+
+def _record_problem(reader: _Uncompressed, name: bytes, length: int, offset: int,
+                    linebases: int, linewidth: int) -> str | None:
+    """Whether one ``.fai`` record fits the file: a ``>name`` line ends just before
+    ``offset`` and the last base ends a line."""
+    shown = name.decode("utf-8", "replace")
+    if length < 0 or offset <= 0 or (length and (linebases <= 0 or linewidth < linebases)):
+        return f"record {shown!r} has impossible values (length {length}, offset {offset})"
+    look = 256
+    while True:
+        lo = max(0, offset - look)
+        chunk = reader.read(lo, offset - lo)
+        if len(chunk) != offset - lo or not chunk.endswith(b"\n"):
+            return (f"record {shown!r}: the byte before its offset {offset} is not the end of "
+                    "a header line")
+        newline = chunk.rfind(b"\n", 0, len(chunk) - 1)
+        if newline >= 0 or lo == 0:
+            break
+        if look >= 1 << 20:
+            return f"record {shown!r}: no header line found before offset {offset}"
+        look *= 16
+    header = chunk[newline + 1:].rstrip(b"\r\n")
+    if not header.startswith(b">") or header[1:].split()[:1] != [name]:
+        return (f"record {shown!r}: the line before its offset {offset} is "
+                f"{header[:60].decode('utf-8', 'replace')!r}, not '>{shown}'")
+    if length:
+        last = offset + ((length - 1) // linebases) * linewidth + (length - 1) % linebases
+        tail = reader.read(last, 2)
+        if (not tail or tail[:1] in (b"\n", b"\r", b">") or tail[:1].isspace()
+                or tail[1:] not in (b"", b"\n", b"\r")):
+            return (f"record {shown!r}: its recorded length {length} does not end at the end "
+                    "of a sequence line")
+    return None
+
+
+def _index_problem(path: str, fai: str, reason: str) -> tuple[str, bool]:
+    """Why ``samtools faidx`` could not index ``path``, with the fix; and whether the
+    cause is a read-only directory."""
     with open(path, "rb") as fh:
         head = fh.read(4)
     if head[:2] == b"\x1f\x8b":
@@ -96,9 +275,9 @@ def _index_problem(path: str, fai: str) -> str:
             plain = path[:-3] if path.endswith(".gz") else path + ".fa"
             return ("it is gzip-compressed, not bgzip-compressed, and only bgzip files can be "
                     f"indexed; recompress it: 'gunzip -c {path} > {plain} && bgzip {plain}' "
-                    "(Bioseq.create_from_seq reads plain gzip files without an index)")
+                    "(Bioseq.create_from_seq reads plain gzip files without an index)"), False
     elif not head.startswith(b">"):
-        return "it does not start with a '>' header line, so it is not a FASTA file"
+        return "it does not start with a '>' header line, so it is not a FASTA file", False
     parent = Path(fai).parent
     probe = parent / f".{Path(fai).name}.write-test-{os.getpid()}"
     try:
@@ -107,8 +286,12 @@ def _index_problem(path: str, fai: str) -> str:
     except OSError as e:
         return (f"the index {fai} cannot be written ({e.strerror}: the directory is read-only); "
                 f"run 'samtools faidx {path} --fai-idx <writable path>' and symlink or copy the "
-                "FASTA and its index to a writable directory")
-    return f"samtools faidx failed; run 'samtools faidx {path}' to see why"
+                "FASTA and its index to a writable directory"), True
+    hint = ""
+    if "format error" in reason.lower() or "line length" in reason.lower():
+        hint = ("; every line of a record but its last must have the same length: rewrap "
+                "the sequences to one line length (e.g. 'seqtk seq -l 60 in.fa > out.fa')")
+    return f"htslib says: {reason}{hint}", False
 
 
 def _header_lines(path: str) -> Iterator[bytes]:
@@ -204,10 +387,12 @@ def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
     RegionError
         If ``end < start``.
     """
+    from genozarr.genome import check_chrom_name, check_span
     from genozarr.io._handles import get_handle
 
     if end < start:
         raise RegionError(f"{path}: interval {chrom}:{start}-{end} has start > end")
+    check_chrom_name(chrom, str(path))  # htslib would cut a name at a NUL byte
     fa = get_handle("fasta", os.fspath(path))
     try:
         length = fa.get_reference_length(chrom)
@@ -215,6 +400,7 @@ def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
         raise ChromosomeNotFoundError(
             f"{path}: sequence {chrom!r} not found; the file has {list(fa.references)[:10]}"
         ) from e
+    check_span(chrom, start, end, length, str(path))
     lo, hi = max(start, 0), min(end, length)
     seq = fa.fetch(chrom, lo, hi).upper().encode("ascii") if hi > lo else b""
     if lo == start and hi == end:
@@ -238,9 +424,10 @@ def iter_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, bytes]]:
     """
     import pysam
 
+    from genozarr.io._handles import check_input_file
+
     path = os.fspath(path)
-    if not Path(path).is_file():
-        raise InputFileError(f"FASTA file {path} does not exist")
+    check_input_file(path, "FASTA")
     try:
         with pysam.FastxFile(path) as fh:
             for rec in fh:

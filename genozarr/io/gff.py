@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import pandas as pd
 
-from genozarr.errors import InputFileError, MalformedFileError
+from genozarr.errors import MalformedFileError
 
 __all__ = ["read_gff"]
 
@@ -37,15 +36,17 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     Raises
     ------
     InputFileError
-        If the file does not exist.
+        If the file does not exist, is a directory (``NotAFileError``) or cannot be read
+        (``UnreadableFileError``).
     MalformedFileError
         If pyranges cannot parse it, or no row has the requested feature type.
     """
-    import pyranges as pr
+    from genozarr.io._handles import check_input_file
 
     path = os.fspath(path)
-    if not Path(path).is_file():
-        raise InputFileError(f"GFF/GTF file {path} does not exist")
+    check_input_file(path, "GFF/GTF")  # missing, a directory, permission denied
+    import pyranges as pr
+
     is_gtf = path.lower().endswith((".gtf", ".gtf.gz"))
     try:
         with warnings.catch_warnings():

@@ -1,16 +1,46 @@
-"""Lazy operations on opened stores (``xarray.Dataset`` -> ``xarray.Dataset``).
+"""Lazy operations on opened stores.
 
-``genozarr.ops.normalize(ds, normalizer)`` and ``genozarr.ops.collapse(ds, resolution=...,
-how=...)`` return dask-backed Datasets; :func:`genozarr.ops.io.write_store` materializes
-one as a genozarr store. The modules :mod:`genozarr.ops.normalize` and
-:mod:`genozarr.ops.collapse` are callable and forward to the functions of the same name
-(:func:`genozarr.ops.normalize.normalize`, :func:`genozarr.ops.collapse.collapse`), so
-their classes (``genozarr.ops.normalize.ZScore``...) stay reachable as attributes.
+An opened store is an :class:`xarray.Dataset` with a ``data`` variable (partial layout,
+or one chromosome) or an :class:`xarray.DataTree` of a whole-genome store (one node per
+chromosome). :func:`normalize` and :func:`collapse` return the same type, dask-backed;
+:func:`write_store` materializes one as a genozarr store.
+
+Modules: :mod:`genozarr.ops.transform` (the two operations),
+:mod:`genozarr.ops.normalizers` (normalizer classes, registry, serialization),
+:mod:`genozarr.store.builder` (writing stores).
 """
 
 from __future__ import annotations
 
-from genozarr.ops import collapse, normalize
-from genozarr.ops.io import write_store
+from genozarr.store.builder import write_store
+from genozarr.ops.normalizers import (
+    TPM,
+    FunctionNormalizer,
+    LogTransform,
+    Normalizer,
+    PercentileTrimming,
+    RegionLength,
+    RegionLengthNormalization,
+    ZScore,
+    ZScoreLog,
+    normalizer_from_dict,
+    resolve_normalizers,
+)
+from genozarr.ops.transform import collapse, normalize
 
-__all__ = ["collapse", "normalize", "write_store"]
+__all__ = [
+    "normalize",
+    "collapse",
+    "write_store",
+    "Normalizer",
+    "LogTransform",
+    "ZScore",
+    "ZScoreLog",
+    "PercentileTrimming",
+    "RegionLengthNormalization",
+    "RegionLength",
+    "TPM",
+    "FunctionNormalizer",
+    "normalizer_from_dict",
+    "resolve_normalizers",
+]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import ArgumentError
+from genozarr.store._direct import DirectChunks
 
 __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES",
            "normalise_storage"]
@@ -197,76 +198,6 @@ class _ChunkCache:
             event.set()
 
 
-class _DirectChunks:
-    """Reads the chunks of one zarr v3 array straight from a local directory store and
-    decodes them with numcodecs (Blosc) into a fresh array: no zarr indexing machinery,
-    no event loop, no dask.
-
-    Used only where that is exact: a local store, a regular grid chunked along the first
-    axis only, and a codec chain of ``bytes`` (little endian or single byte) optionally
-    followed by ``blosc``. Any other array is read through zarr.
-    """
-
-    def __init__(self, directory: str, array: Any) -> None:
-        self.directory = directory
-        self.metadata = array.metadata
-        self.chunk_shape = tuple(int(c) for c in array.chunks)
-        self.dtype = np.dtype(array.dtype.to_native_dtype()) \
-            if hasattr(array.dtype, "to_native_dtype") else np.dtype(array.dtype)
-        self.fill_value = array.fill_value
-        self.compressed = len(array.metadata.codecs) == 2
-
-    @classmethod
-    def for_array(cls, array: Any) -> _DirectChunks | None:
-        """A direct reader for ``array``, or None where the fast path does not apply."""
-        try:
-            from zarr.codecs import BloscCodec, BytesCodec
-            from zarr.core.chunk_grids import RegularChunkGrid
-            from zarr.storage import LocalStore
-
-            meta = array.metadata
-            store = array.store_path.store
-            if getattr(meta, "zarr_format", 3) != 3 or not isinstance(store, LocalStore):
-                return None
-            if not isinstance(meta.chunk_grid, RegularChunkGrid):
-                return None
-            if tuple(array.chunks[1:]) != tuple(array.shape[1:]):
-                return None
-            codecs = list(meta.codecs)
-            if not codecs or not isinstance(codecs[0], BytesCodec):
-                return None
-            dtype = np.dtype(array.dtype.to_native_dtype()) \
-                if hasattr(array.dtype, "to_native_dtype") else np.dtype(array.dtype)
-            if dtype.kind not in "biuf" or (dtype.itemsize > 1 and
-                                            str(getattr(codecs[0].endian, "value", codecs[0].endian))
-                                            != "little"):
-                return None
-            if len(codecs) > 2 or (len(codecs) == 2 and not isinstance(codecs[1], BloscCodec)):
-                return None
-            directory = os.path.join(str(store.root), array.store_path.path)
-            return cls(directory, array)
-        except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
-            return None
-
-    def read(self, index: int) -> np.ndarray:
-        """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too)."""
-        key = self.metadata.encode_chunk_key((index,) + (0,) * (len(self.chunk_shape) - 1))
-        out = np.empty(self.chunk_shape, dtype=self.dtype)
-        try:
-            with open(os.path.join(self.directory, key), "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:  # never written: all fill value
-            out.fill(self.fill_value)
-            return out
-        if self.compressed:
-            from numcodecs import blosc
-
-            blosc.decompress(raw, out)
-        else:
-            out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
-        return out
-
-
 class ZarrBackend(Backend):
     """Arrays of a zarr v3 store, read chunk by chunk with a decoded-chunk cache.
 
@@ -299,7 +230,7 @@ class ZarrBackend(Backend):
         self._pid = os.getpid()
         self._group: Any = None
         self._arrays: dict[str, Any] = {}
-        self._direct: dict[str, _DirectChunks | None] = {}
+        self._direct: dict[str, DirectChunks | None] = {}
         self._executor: ThreadPoolExecutor | None = None
         self.cache = _ChunkCache(self.cache_bytes)
 
@@ -330,7 +261,7 @@ class ZarrBackend(Backend):
         arr = self._arrays.get(name)
         if arr is None:
             arr = self._arrays[name] = self.group[name]
-            self._direct[name] = _DirectChunks.for_array(arr)
+            self._direct[name] = DirectChunks.for_array(arr)
         return arr
 
     def names(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""Content-hash cache keys (SHA256 over input files, regions and data-changing arguments)."""
+"""Content-hash cache keys (SHA256 over input files and their indexes, regions and
+data-changing arguments)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from genozarr.errors import InputFileError
 
-__all__ = ["file_digest", "cache_key"]
+__all__ = ["file_digest", "input_digests", "cache_key"]
 
 _BLOCK = 1 << 20
 
@@ -49,6 +50,46 @@ def file_digest(path: str | os.PathLike) -> str:
     return _digest(os.fspath(os.path.abspath(path)), st.st_size, st.st_mtime_ns)
 
 
+def _index_files(path: str) -> list[str]:
+    """The index files read together with ``path``: the ``.csi``/``.bai`` htslib picks for a
+    BAM file, and ``.fai``/``.gzi`` for a FASTA file (those that exist)."""
+    from genozarr.io.bam import find_bam_index
+
+    found = []
+    bam_index = find_bam_index(path)
+    if bam_index is not None:
+        found.append(bam_index)
+    found += [p for p in (path + ".fai", path + ".gzi") if os.path.isfile(p)]
+    return found
+
+
+def input_digests(path: str | os.PathLike) -> list[str]:
+    """Digests of an input file and of the index files read with it.
+
+    A BAM file is read through its ``.bai``/``.csi`` index and a FASTA file through its
+    ``.fai`` (and ``.gzi``), so a store built from them depends on the indexes too: a
+    re-indexed file whose index changed gets another cache key. Files without an index
+    give just their own digest.
+
+    Parameters
+    ----------
+    path
+        The input file.
+
+    Returns
+    -------
+    list of str
+        ``[sha256 of the file, '<suffix>:<sha256 of the index>', ...]``, the index
+        suffix (``.bai``, ``.fai``, ...) labelling each index digest.
+    """
+    path = os.fspath(path)
+    digests = [file_digest(path)]
+    for index in _index_files(path):
+        suffix = os.path.splitext(index)[1]
+        digests.append(f"{suffix}:{file_digest(index)}")
+    return digests
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
@@ -72,7 +113,8 @@ def cache_key(files: list[str], arrays: dict[str, np.ndarray], args: dict[str, A
     Parameters
     ----------
     files
-        Input files; their content (not their names) enters the key, with their order.
+        Input files; their content (not their names) enters the key, with their order,
+        and so does the content of their indexes (see :func:`input_digests`).
     arrays
         Arrays describing the regions (chrom, start, end, strand of every window).
     args
@@ -88,7 +130,8 @@ def cache_key(files: list[str], arrays: dict[str, np.ndarray], args: dict[str, A
     h = hashlib.sha256()
     h.update(f"genozarr-format-{FORMAT_VERSION}".encode())
     for path in files:
-        h.update(file_digest(path).encode())
+        for digest in input_digests(path):
+            h.update(digest.encode())
     for name in sorted(arrays):
         values = np.asarray(arrays[name])
         h.update(name.encode())

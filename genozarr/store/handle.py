@@ -9,7 +9,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError
 from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
-from genozarr.store.layout import DATA, StoreMeta, array_name
+from genozarr.store.layout import DATA, StoreMeta
 
 __all__ = ["Store", "load_store"]
 
@@ -76,12 +76,12 @@ class Store:
     def read_bins(self, chrom: str, start_bin: int, stop_bin: int) -> np.ndarray:
         """Whole-genome layout: bins ``[start_bin, stop_bin)`` of ``chrom``, padded with the
         store's pad value outside the chromosome."""
-        name = array_name(chrom)
         if chrom not in self.meta.chroms:
             raise ChromosomeNotFoundError(
                 f"chromosome {chrom!r} is not in store {self.path or self.meta.name} "
                 f"(it has {list(self.meta.chroms)[:8]})"
             )
+        name = self.meta.array_path(chrom)
         n = self.backend.shape(name)[0]
         lo, hi = max(start_bin, 0), min(stop_bin, n)
         width = stop_bin - start_bin
@@ -110,7 +110,7 @@ class Store:
         for chrom in np.unique(chroms):
             if chrom not in self.meta.chroms:
                 continue
-            name = array_name(chrom)
+            name = self.meta.array_path(chrom)
             arr = self.backend.array(name)
             size, n = int(arr.chunks[0]), int(arr.shape[0])
             b0 = start_bins[chroms == chrom]
@@ -120,14 +120,15 @@ class Store:
             self.backend.prefetch_rows(name, ids * size)
 
     def dense(self, name: str = DATA) -> np.ndarray:
-        """A whole array as numpy."""
+        """A whole array as numpy: ``data`` (partial layout), or a chromosome's array by
+        its name or path (whole-genome layout)."""
+        if self.whole_genome and name in self.meta.chroms:
+            name = self.meta.array_path(name)
         return self.backend.dense(name)
 
     def array_names(self) -> list[str]:
-        """Names of the data arrays (``data`` or the chromosomes)."""
-        if self.whole_genome:
-            return [array_name(c) for c in self.meta.chroms]
-        return [DATA]
+        """Paths of the data arrays (``data``, or one per chromosome)."""
+        return self.meta.array_paths()
 
     def to_backend(self, storage: str) -> Store:
         """This store with its arrays moved to an in-memory backend (``ndarray``/``sparse``)."""

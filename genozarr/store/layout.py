@@ -1,20 +1,26 @@
-"""On-disk layout of a genozarr store (see ``docs/format.md``).
+"""The on-disk layout of a genozarr store: the one place that knows it (``docs/format.md``).
 
-A store is a zarr v3 group. Its attribute ``genozarr`` holds the metadata
-(:class:`StoreMeta`). Arrays:
+A store is a zarr v3 group whose attribute ``genozarr`` holds the metadata
+(:class:`StoreMeta`, including the recipe that rebuilds the dataset). Format version 2:
 
 partial layout (``store_whole_genome=False``)
     ``data`` with dimension names ``(region, position, strand, condition)``, one row per
-    indexer window (flank included), chunked along ``region``; coordinates
-    ``region_chrom``, ``region_start``, ``region_end``, ``region_strand`` (per region),
-    ``strand`` and ``condition`` labels.
+    window (flank included), chunked along ``region``; coordinates ``region_chrom``,
+    ``region_start``, ``region_end``, ``region_strand``, ``strand`` and ``condition``.
 whole-genome layout (``store_whole_genome=True``)
-    one array per chromosome, named by the chromosome, with dimension names
-    ``(position_<chrom>, strand, condition)``, ``position`` in units of ``resolution``,
-    chunked along position.
+    one group per chromosome, named by the chromosome, holding ``data`` with dimension names
+    ``(position, strand, condition)`` (``position`` in units of ``resolution``, chunked along
+    it) and its own ``strand`` and ``condition`` coordinates, so that
+    ``xarray.open_zarr(path, group="chr1")`` is a complete dataset. The group
+    ``genozarr-windows`` holds the dataset's windows (``window_chrom``, ``window_start``,
+    ``window_end``, ``window_strand``, dimension ``window``).
 
-Values are stored in genomic (plus-strand) orientation; minus-strand windows are
-flipped on read. A store is valid only when the completion marker holds its cache key.
+Format version 1 (read only) kept whole-genome chromosomes as root arrays named by the
+chromosome with dimensions ``(position_<chrom>, strand, condition)``.
+
+Values are stored in genomic (plus-strand) orientation; minus-strand windows are flipped
+on read. A store is valid only when its completion marker (group ``genozarr-complete``)
+holds its cache key.
 """
 
 from __future__ import annotations
@@ -22,43 +28,88 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from genozarr.errors import StoreFormatError
 
-__all__ = ["FORMAT_VERSION", "StoreMeta", "MARKER", "MARKER_FILE", "marker_bytes", "DATA", "array_name", "position_dim",
-           "REGION_COORDS"]
+__all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
+           "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "WINDOW_COORDS",
+           "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "plan_layout"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 ENCODING_TYPE = "genozarr"
 MARKER = "genozarr-complete"  # a zarr group whose attributes hold the cache key
 MARKER_FILE = f"{MARKER}/zarr.json"
+WINDOWS = "genozarr-windows"
 DATA = "data"
 REGION_COORDS = ("region_chrom", "region_start", "region_end", "region_strand")
-RESERVED = {DATA, "strand", "condition", *REGION_COORDS}
+WINDOW_COORDS = ("window_chrom", "window_start", "window_end", "window_strand")
+_RESERVED_NODES = {MARKER, WINDOWS, "zarr.json"}
 
 Layout = Literal["partial", "whole_genome"]
 Kind = Literal["coverage", "sequence"]
 
 
-def array_name(chrom: str | None) -> str:
-    """Name of the zarr array holding a chromosome (whole genome) or ``data`` (partial)."""
-    if chrom is None:
-        return DATA
-    if "/" in chrom or chrom in RESERVED or chrom.startswith("."):
+def check_chrom_name(chrom: str) -> str:
+    """Check that a chromosome name can name a zarr group (whole-genome layout).
+
+    Any legal zarr v3 node name works: not empty, no ``/``, not only periods, not starting
+    with ``__``, and not one of genozarr's own node names.
+
+    Raises
+    ------
+    StoreFormatError
+        For a name zarr cannot store.
+    """
+    if (not chrom or "/" in chrom or "\x00" in chrom or set(chrom) == {"."}
+            or chrom.startswith("__") or chrom in _RESERVED_NODES):
         raise StoreFormatError(
-            f"chromosome name {chrom!r} cannot name a zarr array in a whole-genome store "
-            "(contains '/', starts with '.', or is reserved); use store_whole_genome=False"
-        )
+            f"chromosome name {chrom!r} cannot name a zarr group in a whole-genome store "
+            "(empty, contains '/' or NUL, only periods, starts with '__', or is reserved: "
+            f"{sorted(_RESERVED_NODES)}); use store_whole_genome=False")
     return chrom
 
 
-def position_dim(chrom: str | None) -> str:
-    """Dimension name of the position axis (per chromosome in whole-genome stores)."""
-    return "position" if chrom is None else f"position_{chrom}"
+def array_path(chrom: str | None, format_version: int = FORMAT_VERSION) -> str:
+    """Path of the data array of a chromosome (whole genome) or of ``data`` (partial)."""
+    if chrom is None:
+        return DATA
+    check_chrom_name(chrom)
+    return chrom if format_version == 1 else f"{chrom}/{DATA}"
+
+
+def chunk_length(row_bytes: int, n: int, chunk_bytes: int | None = None) -> int:
+    """First-axis chunk length so that one chunk decodes to about ``chunk_bytes``
+    (default: ``set_options(chunk_bytes=...)``), at most ``n``."""
+    if chunk_bytes is None:
+        from genozarr.config import OPTIONS
+
+        chunk_bytes = OPTIONS["chunk_bytes"]
+    return max(1, min(n if n > 0 else 1, chunk_bytes // max(int(row_bytes), 1)))
+
+
+@dataclass
+class ArraySpec:
+    """Shape, chunking, dtype, dimension names and fill value of one array."""
+
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    dtype: str
+    dims: tuple[str, ...]
+    fill_value: Any = 0
+    coordinates: str | None = None
 
 
 @dataclass
 class StoreMeta:
-    """Metadata of a store, kept in the root group's ``genozarr`` attribute."""
+    """Metadata of a store, kept in the root group's ``genozarr`` attribute.
+
+    ``recipe`` records how the dataset over the store was built: the dataset class and
+    constructor, every argument that shapes what is served, the inputs with their
+    digests, and the normalizers with their fitted parameters
+    (see :mod:`genozarr.store.recipe`).
+    """
 
     name: str
     kind: Kind
@@ -75,7 +126,7 @@ class StoreMeta:
     cache_key: str | None = None
     seqtype: str | None = None
     pad_value: float = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     encoding_type: str = ENCODING_TYPE
 
@@ -92,7 +143,7 @@ class StoreMeta:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise StoreFormatError(
                 f"{where} has an unknown genozarr format version {version!r}; this genozarr "
-                f"reads versions 1 to {FORMAT_VERSION}. Rebuild the store.")
+                f"reads versions {READABLE_VERSIONS[0]} to {FORMAT_VERSION}. Rebuild the store.")
         if version > FORMAT_VERSION:
             raise StoreFormatError(
                 f"{where} was written in genozarr format version {version}; this genozarr reads "
@@ -100,9 +151,19 @@ class StoreMeta:
             )
         known = set(cls.__dataclass_fields__)
         try:
-            return cls(**{k: v for k, v in attrs.items() if k in known})
+            meta = cls(**{k: v for k, v in attrs.items() if k in known})
         except TypeError as e:  # a required field is missing
             raise StoreFormatError(f"{where} has incomplete genozarr metadata: {e}") from e
+        if meta.layout not in ("partial", "whole_genome") or meta.kind not in ("coverage",
+                                                                              "sequence"):
+            raise StoreFormatError(
+                f"{where} has unknown layout {meta.layout!r} or kind {meta.kind!r}")
+        return meta
+
+    @property
+    def whole_genome(self) -> bool:
+        """Whether the store holds whole chromosomes."""
+        return self.layout == "whole_genome"
 
     @property
     def nbins(self) -> int:
@@ -111,6 +172,95 @@ class StoreMeta:
             return 1
         assert self.binsize is not None
         return (self.binsize + 2 * self.flank) // self.resolution
+
+    def array_path(self, chrom: str | None = None) -> str:
+        """Path of the data array of ``chrom`` (whole genome) or ``data`` (partial)."""
+        return array_path(chrom if self.whole_genome else None, self.format_version)
+
+    def array_paths(self) -> list[str]:
+        """Paths of every data array, in chromosome order."""
+        if self.whole_genome:
+            return [self.array_path(c) for c in self.chroms]
+        return [DATA]
+
+    def chrom_of(self, path: str) -> str | None:
+        """The chromosome whose data array is ``path`` (None in the partial layout)."""
+        if not self.whole_genome:
+            return None
+        return path if self.format_version == 1 else path.rsplit("/", 1)[0]
+
+
+def _labels(values: Any) -> np.ndarray:
+    return np.array([str(v) for v in values], dtype=object)
+
+
+def plan_layout(
+    meta: StoreMeta, *, n_regions: int | None = None,
+    region_table: dict[str, np.ndarray] | None = None,
+    windows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    chunk_bytes: int | None = None,
+) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple[str, ...], np.ndarray]]]:
+    """Array specs and coordinate arrays of a new store (format :data:`FORMAT_VERSION`).
+
+    Parameters
+    ----------
+    meta
+        Store metadata (layout, resolution, chromosomes, strands, conditions, dtype).
+    n_regions
+        Partial layout: number of rows.
+    region_table
+        Partial layout: ``chrom``, ``start``, ``end``, ``strand`` of every row (flank
+        included).
+    windows
+        Whole-genome layout: ``(chrom, start, end, strand)`` of the dataset's windows
+        (without flank), written to the ``genozarr-windows`` group.
+    chunk_bytes
+        Decoded bytes per chunk (default: ``set_options(chunk_bytes=...)``).
+
+    Returns
+    -------
+    specs : dict
+        ``{array path: ArraySpec}`` of the data arrays.
+    coords : dict
+        ``{array path: (dims, values)}`` of the small coordinate arrays.
+    """
+    n_s, n_c = len(meta.strands), len(meta.conditions)
+    row = n_s * n_c * np.dtype(meta.dtype).itemsize
+    specs: dict[str, ArraySpec] = {}
+    coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    labels = {"strand": _labels(meta.strands), "condition": _labels(meta.conditions)}
+    if meta.whole_genome:
+        if meta.resolution is None:
+            raise StoreFormatError("the whole-genome layout needs a resolution")
+        for chrom, length in meta.chroms.items():
+            nbins = -(-int(length) // meta.resolution)
+            clen = chunk_length(row, nbins, chunk_bytes)
+            specs[array_path(chrom)] = ArraySpec(
+                (nbins, n_s, n_c), (clen, n_s, n_c), meta.dtype,
+                ("position", "strand", "condition"), meta.pad_value)
+            for dim, values in labels.items():
+                coords[f"{chrom}/{dim}"] = ((dim,), values)
+        if windows is not None:
+            for key, values in zip(WINDOW_COORDS, windows):
+                values = np.asarray(values)
+                coords[f"{WINDOWS}/{key}"] = (("window",), values.astype(object)
+                                              if values.dtype.kind in "OUS" else values)
+        return specs, coords
+    if n_regions is None:
+        raise StoreFormatError("the partial layout needs the number of regions")
+    nbins = meta.nbins
+    clen = chunk_length(nbins * row, n_regions, chunk_bytes)
+    specs[DATA] = ArraySpec((n_regions, nbins, n_s, n_c), (clen, nbins, n_s, n_c), meta.dtype,
+                            ("region", "position", "strand", "condition"), meta.pad_value,
+                            " ".join(REGION_COORDS))
+    for dim, values in labels.items():
+        coords[dim] = ((dim,), values)
+    if region_table is not None:
+        for key, col in zip(REGION_COORDS, ("chrom", "start", "end", "strand")):
+            values = np.asarray(region_table[col])
+            coords[key] = (("region",), _labels(values) if col in ("chrom", "strand")
+                           else values.astype(np.int64))
+    return specs, coords
 
 
 def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION) -> bytes:

@@ -111,7 +111,7 @@ def read_meta(path: str | os.PathLike, storage_options: dict[str, Any] | None = 
 
 def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None = None,
                chunks: Any = None) -> Any:
-    """Open a store lazily as an :class:`xarray.Dataset` backed by dask arrays.
+    """Open a store lazily with dask arrays: the ``genozarr`` xarray backend with chunks.
 
     Parameters
     ----------
@@ -120,25 +120,24 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
     storage_options
         fsspec options for remote URLs.
     chunks
-        Passed to :func:`xarray.open_zarr`; None keeps the stored chunks (dask arrays).
+        Dask chunks; None keeps the stored chunks.
 
     Returns
     -------
-    xarray.Dataset
-        Partial layout: variable ``data`` with dims ``(region, position, strand,
-        condition)`` and coordinates ``region_chrom``, ``region_start``, ``region_end``,
-        ``region_strand``, ``strand``, ``condition``. Whole-genome layout: one variable per
-        chromosome with dims ``(position_<chrom>, strand, condition)``. Attributes hold the
-        store metadata (``resolution``, ``binsize``, ``flank``, ``sources``, ``cache_key``...).
+    xarray.Dataset or xarray.DataTree
+        Partial layout: a Dataset with variable ``data`` (dims ``(region, position, strand,
+        condition)``) and coordinates ``region_chrom``, ``region_start``, ``region_end``,
+        ``region_strand``, ``strand``, ``condition``. Whole-genome layout: a DataTree with
+        one child per chromosome holding ``data`` (dims ``(position, strand,
+        condition)``). Attributes hold the store metadata (``resolution``, ``binsize``,
+        ``flank``, ``sources``, ``cache_key``...).
     """
     import xarray as xr
 
     meta = read_meta(path, storage_options)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        ds = xr.open_zarr(zarr_store(path, "r", storage_options), consolidated=True,
-                          zarr_format=3, chunks={} if chunks is None else chunks,
-                          mask_and_scale=False)
-    ds.attrs = {k: v for k, v in meta.to_attrs().items() if v is not None and k != "extra"}
-    ds.attrs["store"] = str(path)
-    return ds
+    opener = xr.open_datatree if meta.whole_genome else xr.open_dataset
+    obj = opener(str(path), engine="genozarr", storage_options=storage_options,
+                 chunks={} if chunks is None else chunks)
+    if not meta.whole_genome:  # small coordinates are loaded (selection by value works)
+        obj = obj.assign_coords({k: obj[k].compute() for k in obj.coords})
+    return obj

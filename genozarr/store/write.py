@@ -17,31 +17,18 @@ import shutil
 import socket
 import uuid
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genozarr.errors import StoreError
-from genozarr.store.layout import MARKER, MARKER_FILE, StoreMeta, marker_bytes
+from genozarr.store.layout import MARKER, MARKER_FILE, ArraySpec, StoreMeta, marker_bytes
 from genozarr.store.open import is_remote, read_marker, zarr_store
 
-__all__ = ["ArraySpec", "StoreWriter", "write_block", "remove_store", "sweep_stale"]
+__all__ = ["StoreWriter", "write_block", "remove_store", "sweep_stale"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ArraySpec:
-    """Shape, chunking, dtype, dimension names and fill value of one array."""
-
-    shape: tuple[int, ...]
-    chunks: tuple[int, ...]
-    dtype: str
-    dims: tuple[str, ...]
-    fill_value: Any = 0
-    coordinates: str | None = None
 
 
 #: Blosc block size: Blosc splits a chunk into blocks it compresses independently; its
@@ -207,21 +194,13 @@ class StoreWriter:
                                 zarr_format=3)
         group.attrs["genozarr"] = meta.to_attrs()
         for name, spec in arrays.items():
+            parent, leaf = _parent(group, name)
             attrs = {"coordinates": spec.coordinates} if spec.coordinates else {}
-            group.create_array(name, shape=spec.shape, chunks=spec.chunks, dtype=spec.dtype,
-                               fill_value=spec.fill_value, compressors=_compressors(),
-                               dimension_names=spec.dims, attributes=attrs)
+            parent.create_array(leaf, shape=spec.shape, chunks=spec.chunks, dtype=spec.dtype,
+                                fill_value=spec.fill_value, compressors=_compressors(),
+                                dimension_names=spec.dims, attributes=attrs)
         for name, (dims, values) in coords.items():
-            values = np.asarray(values)
-            if values.dtype.kind in "OUT":
-                values = values.astype(object).astype(str).astype(object)
-                arr = group.create_array(name, shape=values.shape, dtype=str,
-                                         dimension_names=dims, fill_value="")
-            else:
-                arr = group.create_array(name, shape=values.shape, dtype=values.dtype,
-                                         dimension_names=dims, fill_value=0)
-            if values.size:
-                arr[...] = values
+            write_coord(group, name, dims, values)
         self.arrays = arrays
 
     def _remove_marker(self) -> None:
@@ -256,6 +235,7 @@ class StoreWriter:
             with fs.open(f"{root.rstrip('/')}/{MARKER_FILE}", "wb") as f:
                 f.write(marker)
             return self.final
+        _fsync_tree(self.tmp)  # every chunk on disk before the marker says complete
         (Path(self.tmp) / MARKER).mkdir()
         with open(Path(self.tmp) / MARKER_FILE, "wb") as f:
             f.write(marker)
@@ -307,76 +287,60 @@ class StoreWriter:
             _rmtree_store(self.tmp)
 
 
+def _fsync_tree(root: str | os.PathLike) -> None:
+    """Flush every file and directory under ``root`` to disk (``fsync``), so that a power
+    cut after the completion marker is written never leaves damaged chunks behind it."""
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fd = os.open(dirpath, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _parent(group: Any, path: str) -> tuple[Any, str]:
+    """The (created) parent group of ``path`` and the leaf name."""
+    if "/" not in path:
+        return group, path
+    head, leaf = path.rsplit("/", 1)
+    return group.require_group(head), leaf
+
+
+def write_coord(group: Any, path: str, dims: tuple[str, ...], values: Any) -> None:
+    """Write a small coordinate array (strings as zarr's variable-length strings)."""
+    parent, leaf = _parent(group, path)
+    values = np.asarray(values)
+    if values.dtype.kind in "OUST":
+        values = values.astype(object).astype(str).astype(object)
+        arr = parent.create_array(leaf, shape=values.shape, dtype=str, dimension_names=dims,
+                                  fill_value="", overwrite=True)
+    else:
+        arr = parent.create_array(leaf, shape=values.shape, dtype=values.dtype,
+                                  dimension_names=dims, fill_value=0, overwrite=True)
+    if values.size:
+        arr[...] = values
+
+
 def write_block(path: str, name: str, start: int, values: np.ndarray,
                 storage_options: dict[str, Any] | None = None) -> None:
     """Write a chunk-aligned block into array ``name`` of the store at ``path``.
 
-    Runs inside ingest tasks (any process); opens the array itself.
+    Runs inside build tasks (any process); opens the array itself. Chunks of local stores
+    are written directly (:mod:`genozarr.store._direct`); :meth:`StoreWriter.commit`
+    flushes them to disk before it writes the completion marker.
     """
     import zarr
 
+    from genozarr.store._direct import write_chunks
+
     arr = zarr.open_array(zarr_store(path, "r+", storage_options), path=name, mode="r+",
                           zarr_format=3)
-    if not _write_chunks_directly(arr, start, values):
-        arr[start:start + len(values)] = values
-
-
-def _blosc_for(codec: Any) -> Any:
-    """The numcodecs Blosc that zarr's ``BloscCodec`` uses for this array (same fields)."""
-    from numcodecs import Blosc
-
-    shuffle = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}[str(
-        getattr(codec.shuffle, "name", codec.shuffle))]
-    config = {"cname": str(getattr(codec.cname, "name", codec.cname)), "clevel": codec.clevel,
-              "shuffle": shuffle, "blocksize": codec.blocksize}
-    if codec.typesize is not None:
-        config["typesize"] = codec.typesize
-    return Blosc.from_config(config)
-
-
-def _write_chunks_directly(arr: Any, start: int, values: np.ndarray) -> bool:
-    """Encode and write the chunks of a chunk-aligned block straight into a local store.
-
-    The ingest hot path: zarr's write path (event loop hops, buffer wrapping, a per-chunk
-    emptiness test) costs about as much CPU as the compression itself. Used only where it is
-    exact, mirroring the direct reads of :class:`genozarr.store.backend.ZarrBackend`: a local
-    zarr v3 store, a regular grid chunked along the first axis only, codecs ``bytes``
-    (little endian) then optionally ``blosc``, and a block that starts on a chunk boundary
-    and ends on one or at the end of the array. Chunks that hold only the fill value are not
-    written (they read back as the fill value, as zarr's ``write_empty_chunks=False``).
-
-    Returns
-    -------
-    bool
-        False where the fast path does not apply (the caller writes through zarr).
-    """
-    from genozarr.store.backend import _DirectChunks
-
-    direct = _DirectChunks.for_array(arr)
-    if direct is None:
-        return False
-    clen = direct.chunk_shape[0]
-    stop = start + len(values)
-    if start % clen or (stop % clen and stop != arr.shape[0]):
-        return False
-    if values.shape[1:] != tuple(arr.shape[1:]):
-        return False
-    values = np.ascontiguousarray(values, dtype=direct.dtype)
-    blosc = _blosc_for(arr.metadata.codecs[1]) if direct.compressed else None
-    fill = direct.fill_value
-    for i0 in range(start, stop, clen):
-        chunk = values[i0 - start:i0 - start + clen]
-        if (not chunk.any()) if fill == 0 else bool((chunk == fill).all()):
-            continue
-        if len(chunk) < clen:  # the edge chunk is stored at full size, padded with fill
-            full = np.full(direct.chunk_shape, fill, dtype=direct.dtype)
-            full[:len(chunk)] = chunk
-            chunk = full
-        raw = chunk.reshape(-1).view(np.uint8)
-        data = blosc.encode(raw) if blosc is not None else raw.tobytes()
-        key = arr.metadata.encode_chunk_key((i0 // clen,) + (0,) * (values.ndim - 1))
-        target = os.path.join(direct.directory, key)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(target, "wb") as f:
-            f.write(data)
-    return True
+    if not write_chunks(arr, start, values):
+        with zarr.config.set({"array.write_empty_chunks": False}):
+            arr[start:start + len(values)] = values

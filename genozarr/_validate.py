@@ -1,0 +1,29 @@
+"""Argument checks shared by every layer (the one integer validator)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError
+
+__all__ = ["check_int"]
+
+
+def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:
+    """``value`` as a Python int, checked to be an integer (numpy ones included, bool not)
+    of at least ``minimum``; None passes when ``allow_none``.
+
+    Raises
+    ------
+    ArgumentError
+        Naming the argument, the rule and the value given.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        rule = f"an integer >= {minimum}" + (" or None" if allow_none else "")
+        raise ArgumentError(f"{name} must be {rule}, got {value!r}")
+    return int(value)

@@ -1,0 +1,405 @@
+"""Export a :class:`~genozarr.dataset.Cover` to BigWig and bedGraph-like BED files.
+
+One file is written per condition (and per strand for two-strand covers) in genomic
+orientation: minus-strand windows are written at the bases they describe (Janggu wrote
+them reversed). Values are the ones ``cover[i]`` returns (normalizers applied). The files
+are written by :mod:`genozarr.io.export`: in a BigWig runs of equal adjacent values become
+one entry and NaN (no data) is left out, so a BigWig exported from a Cover built from a
+BigWig is about the size of the original; BigWigs carry zoom levels. BED files hold one
+line per bin (as Janggu's) unless ``merge=True``, and leave NaN out too.
+
+This module reads a Cover through its public reading interface only
+(:meth:`~genozarr.dataset.Dataset.read_genomic`, ``gindexer``, ``resolution``, ``strands``,
+``conditions``, ``chrom_sizes``, ``window_bins``, and ``garray.read_bins`` for whole-genome
+stores), chromosome by chromosome in bounded blocks, logging progress per chromosome
+through :mod:`logging` (logger ``genozarr.export``).
+
+File names
+    ``<name>.<condition>.bigwig`` (``.bed``) for one strand; for two strands
+    ``<name>.<condition>.plus.bigwig`` and ``<name>.<condition>.minus.bigwig``. Dataset and
+    condition names must be plain file-name parts: names with path separators, ``..``,
+    absolute paths or control characters raise :class:`~genozarr.errors.ArgumentError`.
+Windows and overlaps
+    What is written is the Cover's windows, flank included, sorted by chromosome (in the
+    order of the chromosome sizes) and start; the padded tail of a partial last window of
+    a region (past its end + flank) and bases outside the chromosome are left out (a bin
+    straddling either is cut to it). For a whole-genome store the stored bins under the
+    windows are written once however the windows overlap; a Cover tiling the genome
+    (``roi=None``) thus exports its whole chromosomes. In the partial layout (one row per
+    window) overlapping windows carry separate values: ``overlap='error'`` (default)
+    raises before any file is written, ``overlap='mean'`` writes the mean of the windows
+    covering a bin (the bins of overlapping windows must then be aligned to each other).
+Missing values
+    NaN values are not written (a BigWig has no NaN; ``pyBigWig.values`` reads them back
+    as NaN); the BED files leave them out too.
+Chromosome sizes
+    From ``genomesize``, else the Cover's store metadata, else the largest window end on
+    each chromosome. The BigWig header lists them in that order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError, ChromosomeNotFoundError
+from genozarr.io.export import BedGraphWriter, BigWigWriter, safe_file_part
+
+__all__ = ["export_to_bigwig", "export_to_bed", "OVERLAP_MODES"]
+
+log = logging.getLogger(__name__)
+
+OVERLAP_MODES = ("error", "mean")
+_STRAND_NAMES = {"+": "plus", "-": "minus", ".": "unstranded"}
+_BLOCK_BYTES = 64 * 2**20  # values read at a time (float64 equivalent)
+
+# (starts, ends, values (m, strand, condition)) of sorted, non-overlapping entries
+Block = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+# ---------------------------------------------------------------------------- names
+def _output_paths(cover: Any, output_dir: str | os.PathLike,
+                  suffix: str) -> list[tuple[int, int, Path]]:
+    """``[(strand index, condition index, path)]``; checks every name."""
+    name = safe_file_part(cover.name, "dataset")
+    conds = [safe_file_part(c, "condition") for c in cover.conditions]
+    strands = list(cover.strands)
+    directory = Path(output_dir)
+    if directory.exists() and not directory.is_dir():
+        raise ArgumentError(f"output directory {directory} exists and is not a directory")
+    root = directory.resolve()
+    out = []
+    seen: set[Path] = set()
+    for ci, cond in enumerate(conds):
+        for si, strand in enumerate(strands):
+            parts = [name, cond]
+            if len(strands) > 1:
+                parts.append(_STRAND_NAMES.get(strand, safe_file_part(strand, "strand")))
+            path = directory / (".".join(parts) + suffix)
+            if (root / path.name).resolve().parent != root:
+                raise ArgumentError(f"output file {path} would lie outside {directory}")
+            if path in seen:
+                raise ArgumentError(f"two conditions give the same output file {path}")
+            seen.add(path)
+            out.append((si, ci, path))
+    return out
+
+
+# ---------------------------------------------------------------------------- plan
+def _sizes(cover: Any, genomesize: Any) -> dict[str, int]:
+    from genozarr.genome import chrom_sizes
+
+    gi = cover.gindexer
+    chr_str = np.asarray(gi.chrs).astype(str)
+    chroms = list(dict.fromkeys(chr_str.tolist()))
+    if genomesize is not None:
+        sizes = {str(c): int(v) for c, v in chrom_sizes(genomesize).items()}
+        missing = [c for c in chroms if c not in sizes]
+        if missing:
+            raise ChromosomeNotFoundError(
+                f"genomesize has no length for chromosome(s) {missing[:5]} of {cover.name}'s "
+                f"windows; it has {list(sizes)[:8]}")
+        return sizes
+    sizes = {c: v for c, v in cover.chrom_sizes.items() if v}
+    ends = np.asarray(gi.ends) + gi.flank
+    for c in chroms:
+        if c not in sizes:
+            sizes[c] = int(ends[chr_str == c].max())
+    return sizes
+
+
+class _Chrom:
+    """The windows of one chromosome, sorted, with their data extents ``[lo, hi)``."""
+
+    def __init__(self, cover: Any, chrom: str, size: int, sel: np.ndarray) -> None:
+        gi = cover.gindexer
+        wstart = np.asarray(gi.starts)[sel] - gi.flank
+        order = np.argsort(wstart, kind="stable")
+        sel, wstart = sel[order], wstart[order]
+        wend = np.asarray(gi.ends)[sel] + gi.flank
+        lo = np.maximum(wstart, 0)
+        hi = np.minimum(wend, size)
+        keep = hi > lo  # windows wholly outside the chromosome write nothing
+        self.chrom, self.size = chrom, size
+        self.idx, self.wstart, self.wend = sel[keep], wstart[keep], wend[keep]
+        self.lo, self.hi = lo[keep], hi[keep]
+        if len(self.lo) > 1:
+            prev_end = np.maximum.accumulate(self.hi)[:-1]
+            self.clash = self.lo[1:] < prev_end
+        else:
+            prev_end = np.zeros(0, np.int64)
+            self.clash = np.zeros(0, bool)
+        self.prev_end = prev_end
+
+    @property
+    def overlapping(self) -> bool:
+        return bool(self.clash.any())
+
+    def check_overlaps(self, cover: Any, overlap: str) -> None:
+        """Partial layout: raise for overlapping windows (``'error'``) or for overlapping
+        windows whose bins are not aligned (``'mean'``)."""
+        if not self.overlapping:
+            return
+        chrom = self.chrom
+        if overlap == "error":
+            k = int(np.flatnonzero(self.clash)[0]) + 1
+            raise ArgumentError(
+                f"{cover.name}: windows overlap on {chrom} (the window at {chrom}:"
+                f"{self.lo[k]}-{self.hi[k]}, flank included, overlaps the previous one ending "
+                f"at {int(self.prev_end[k - 1])}); a BigWig holds one value per base. Export "
+                "non-overlapping windows (stepsize >= binsize + 2 * flank), build the Cover "
+                "with store_whole_genome=True, or pass overlap='mean' to average the "
+                "overlapping windows")
+        # clusters of windows linked by overlaps must share one bin grid
+        cluster = np.cumsum(np.r_[True, ~self.clash])
+        first = np.r_[0, np.flatnonzero(cluster[1:] != cluster[:-1]) + 1]
+        head = np.repeat(first, np.diff(np.r_[first, len(cluster)]))
+        res = cover.resolution
+        if res is None:
+            bad = (self.lo != self.lo[head]) | (self.hi != self.hi[head])
+        else:
+            bad = (self.wstart - self.wstart[head]) % res != 0
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ArgumentError(
+                f"{cover.name}: windows on {chrom} overlap with bins that are not aligned to "
+                f"each other (the window at {chrom}:{self.lo[k]}-{self.hi[k]}), so "
+                "overlap='mean' cannot average them; use windows whose starts differ by "
+                "multiples of the resolution")
+
+
+# ---------------------------------------------------------------------------- reading
+def _block_rows(cover: Any, per_row: int) -> int:
+    cells = max(1, per_row * len(cover.strands) * len(cover.conditions))
+    return max(1, _BLOCK_BYTES // (8 * cells))
+
+
+def _whole_genome_blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
+    """Stored bins under the windows of a whole-genome store, read with
+    ``garray.read_bins`` in blocks of bounded size."""
+    res = int(cover.resolution)
+    if not len(ch.lo):
+        return
+    # union of the windows' data extents
+    new = np.r_[True, ch.lo[1:] > np.maximum.accumulate(ch.hi)[:-1]]
+    first = np.flatnonzero(new)
+    a = ch.lo[first]
+    b = np.maximum.reduceat(ch.hi, first)
+    b0, b1 = a // res, -(-b // res)
+    block = _block_rows(cover, 1)
+    i, n = 0, len(a)
+    while i < n:
+        if b1[i] - b0[i] > block:  # one long interval: read it piece by piece
+            for lo_bin in range(int(b0[i]), int(b1[i]), block):
+                hi_bin = min(lo_bin + block, int(b1[i]))
+                yield _cut(cover.garray.read_bins(ch.chrom, lo_bin, hi_bin),
+                           np.arange(lo_bin, hi_bin, dtype=np.int64), res, a[i], b[i], lo_bin)
+            i += 1
+            continue
+        # several short intervals: one read over them (gaps included) up to a block
+        j = i + 1
+        while j < n and b1[j] - b0[i] <= block:
+            j += 1
+        span = cover.garray.read_bins(ch.chrom, int(b0[i]), int(b1[j - 1]))
+        counts = b1[i:j] - b0[i:j]
+        bins = np.repeat(b0[i:j] - np.cumsum(np.r_[0, counts[:-1]]), counts) \
+            + np.arange(int(counts.sum()), dtype=np.int64)
+        yield _cut(span, bins, res, np.repeat(a[i:j], counts), np.repeat(b[i:j], counts),
+                   int(b0[i]))
+        i = j
+
+
+def _cut(span: np.ndarray, bins: np.ndarray, res: int, lo: Any, hi: Any,
+         first_bin: int) -> Block:
+    starts = bins * res
+    return (np.maximum(starts, lo), np.minimum(starts + res, hi),
+            np.asarray(span)[bins - first_bin])
+
+
+def _window_blocks(cover: Any, ch: _Chrom, mode: str) -> Iterator[Block]:
+    """Bins of the windows read with ``read_genomic`` in batches of windows.
+
+    ``mode``: ``'plain'`` (windows do not overlap), ``'first'`` (overlapping windows hold
+    the same values: keep each bin once) or ``'mean'`` (average the windows covering a
+    bin; their bins are aligned).
+    """
+    res = cover.resolution
+    nb = max(1, cover.window_bins)
+    batch = _block_rows(cover, nb)
+    carry: tuple[np.ndarray, ...] | None = None
+    n = len(ch.idx)
+    for k0 in range(0, n, batch):
+        k1 = min(k0 + batch, n)
+        x = np.asarray(cover.read_genomic(ch.idx[k0:k1]))  # (k, bins, S, C), genomic
+        if res is None:
+            bs = ch.wstart[k0:k1, None]
+            be = ch.wend[k0:k1, None]
+        else:
+            bs = ch.wstart[k0:k1, None] + res * np.arange(x.shape[1], dtype=np.int64)
+            be = bs + res
+        cs = np.maximum(bs, ch.lo[k0:k1, None])
+        ce = np.minimum(be, ch.hi[k0:k1, None])
+        ok = ce > cs
+        s, e, v = cs[ok], ce[ok], x[ok]
+        if mode == "plain":
+            yield s, e, v
+            continue
+        if mode == "mean":
+            w = np.ones(len(s), dtype=np.int64)
+            v = v.astype(np.float64)
+            if carry is not None:
+                s, e, v, w = (np.concatenate([c, t]) for c, t in zip(carry, (s, e, v, w)))
+        elif carry is not None:
+            s, e, v = (np.concatenate([c, t]) for c, t in zip(carry, (s, e, v)))
+        order = np.lexsort((-e, s))  # by start; the longest (uncut) bin first
+        s, e, v = s[order], e[order], v[order]
+        head = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if len(s) else np.zeros(0, int)
+        gs, ge = s[head], np.maximum.reduceat(e, head) if len(s) else e
+        if mode == "mean":
+            w = w[order]
+            sums = np.add.reduceat(v, head, axis=0) if len(s) else v
+            cnt = np.add.reduceat(w, head) if len(s) else w
+        else:
+            gv = v[head]
+        # bins starting before the next window's data can get no more values
+        nxt = ch.lo[k1] if k1 < n else np.iinfo(np.int64).max
+        done = gs < nxt
+        if mode == "mean":
+            yield gs[done], ge[done], sums[done] / cnt[done, None, None]
+            carry = (gs[~done], ge[~done], sums[~done], cnt[~done])
+        else:
+            yield gs[done], ge[done], gv[done]
+            carry = (gs[~done], ge[~done], gv[~done])
+
+
+def _blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
+    whole = bool(cover.garray.whole_genome)
+    if whole and cover.resolution is not None and not getattr(cover, "normalizers", None):
+        return _whole_genome_blocks(cover, ch)
+    if not ch.overlapping:
+        return _window_blocks(cover, ch, "plain")
+    return _window_blocks(cover, ch, "first" if whole else "mean")
+
+
+# ---------------------------------------------------------------------------- export
+def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap: str,
+            suffix: str, writer_cls: type, merge: bool) -> list[str]:
+    if overlap not in OVERLAP_MODES:
+        raise ArgumentError(f"overlap must be one of {OVERLAP_MODES}, got {overlap!r}")
+    targets = _output_paths(cover, output_dir, suffix)
+    sizes = _sizes(cover, genomesize)
+    # plan and check every chromosome before a file is written
+    chrs = np.asarray(cover.gindexer.chrs).astype(str)
+    plan = []
+    for chrom, size in sizes.items():
+        sel = np.flatnonzero(chrs == chrom)
+        if not len(sel):
+            continue
+        ch = _Chrom(cover, chrom, int(size), sel)
+        if not cover.garray.whole_genome:
+            ch.check_overlaps(cover, overlap)
+        plan.append(ch)
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        writers = [(si, ci, stack.enter_context(writer_cls(path, sizes, merge=merge)))
+                   for si, ci, path in targets]
+        for k, ch in enumerate(plan, 1):
+            bases = 0
+            for starts, ends, values in _blocks(cover, ch):
+                if not len(starts):
+                    continue
+                bases += int((ends - starts).sum())
+                for si, ci, w in writers:
+                    w.add_intervals(ch.chrom, starts, ends, values[:, si, ci])
+            log.info("%s: exported %s (%d bp in %d windows; chromosome %d of %d, %.1f s)",
+                     cover.name, ch.chrom, bases, len(ch.idx), k, len(plan),
+                     time.perf_counter() - t0)
+    paths = [str(p) for _, _, p in targets]
+    log.info("%s: wrote %d %s file(s) to %s", cover.name, len(paths),
+             writer_cls.kind, output_dir)
+    return paths
+
+
+def export_to_bigwig(cover: Any, output_dir: str | os.PathLike, genomesize: Any = None,
+                     *, overlap: str = "error") -> list[str]:
+    """Write a Cover as BigWig files, one per condition (and strand).
+
+    See the module documentation for file names, overlaps, NaN and chromosome sizes.
+
+    Parameters
+    ----------
+    cover
+        The Cover (e.g. from :meth:`Cover.create_from_array`).
+    output_dir
+        Directory for the files (created if missing).
+    genomesize
+        Chromosome sizes (dict or file) for the BigWig header; default: the Cover's store
+        metadata, else the largest window end per chromosome.
+    overlap
+        'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
+
+    Returns
+    -------
+    list of str
+        Paths of the written files, condition by condition (plus strand first).
+
+    Raises
+    ------
+    ArgumentError
+        For names that cannot be file names, or overlapping windows with
+        ``overlap='error'`` (before any file is written).
+    ChromosomeNotFoundError
+        If ``genomesize`` lacks a chromosome of the windows.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, pyBigWig, tempfile
+    >>> from genozarr import Cover, GenomicIndexer
+    >>> roi = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [400]})
+    >>> gi = GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100)
+    >>> cover = Cover.create_from_array("pred", np.array([[0.5], [0.5], [2.0]]), gi,
+    ...                                 conditions=["score"])
+    >>> (path,) = export_to_bigwig(cover, tempfile.mkdtemp(), genomesize={"chr1": 1000})
+    >>> path.endswith("pred.score.bigwig"), pyBigWig.open(path).intervals("chr1")
+    (True, ((100, 300, 0.5), (300, 400, 2.0)))
+    """
+    return _export(cover, output_dir, genomesize, overlap, ".bigwig", BigWigWriter, True)
+
+
+def export_to_bed(cover: Any, output_dir: str | os.PathLike, genomesize: Any = None,
+                  *, overlap: str = "error", merge: bool = False) -> list[str]:
+    """Write a Cover as bedGraph-like BED files, one per condition (and strand).
+
+    Each line is ``chrom  start  end  value`` (tab separated, 0-based half-open, no header),
+    one per stored bin as Janggu wrote them (``merge=True``: one per run of equal adjacent
+    values, as in the BigWig), sorted by chromosome and start; see the module
+    documentation for file names (``.bed``), overlaps and NaN.
+
+    Parameters
+    ----------
+    cover
+        The Cover.
+    output_dir
+        Directory for the files (created if missing).
+    genomesize
+        Chromosome sizes (dict or file) to clip bins to; default as for
+        :func:`export_to_bigwig`.
+    overlap
+        'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
+    merge
+        Merge runs of equal adjacent values into one line (False: one line per bin).
+
+    Returns
+    -------
+    list of str
+        Paths of the written files.
+    """
+    return _export(cover, output_dir, genomesize, overlap, ".bed", BedGraphWriter, merge)

@@ -1,0 +1,221 @@
+"""Where an opened store keeps its data, for the lazy operations.
+
+An opened store is either an :class:`xarray.Dataset` with one variable ``data`` (partial
+layout: dims ``(region, position, strand, condition)`` and the ``region_*``
+coordinates; or one chromosome: ``(position, strand, condition)``) or an
+:class:`xarray.DataTree` of a whole-genome store, one node per chromosome, each holding a
+Dataset with ``data`` ``(position, strand, condition)``. :func:`data_datasets` lists the
+data-bearing datasets of either; :func:`map_data` rebuilds the input with each of them
+replaced.
+
+Format 1 (until format 2 is written everywhere): a whole-genome store opens as one
+Dataset with one variable per chromosome, named by the chromosome, with dims
+``(position_<chrom>, strand, condition)``. Both entry points convert it to the tree form
+and :func:`map_data` converts the result back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["DATA", "data_datasets", "data_arrays", "map_data", "region_lengths",
+           "derive_attrs"]
+
+#: Name of the data variable.
+DATA = "data"
+
+
+def data_datasets(obj: xr.Dataset | xr.DataTree) -> list[xr.Dataset]:
+    """The datasets holding a ``data`` variable, in store order.
+
+    Parameters
+    ----------
+    obj
+        A Dataset with ``data`` or a DataTree; in a tree, each node's dataset carries the
+        inherited coordinates and the root's attributes updated with the node's.
+
+    Returns
+    -------
+    list of xarray.Dataset
+
+    Raises
+    ------
+    ArgumentError
+        When nothing holds a ``data`` variable ``(..., strand, condition)``.
+    """
+    import xarray as xr
+
+    if _is_format1(obj):
+        obj = _format1_to_tree(obj)
+    if isinstance(obj, xr.DataTree):
+        out = [_node_dataset(obj, node) for node in obj.subtree if DATA in node.data_vars]
+    elif isinstance(obj, xr.Dataset) and DATA in obj.data_vars:
+        out = [obj]
+    else:
+        out = []
+    if not out or any(tuple(d[DATA].dims[-2:]) != ("strand", "condition") for d in out):
+        raise ArgumentError(
+            f"not a genozarr dataset: expected an xarray Dataset with a variable 'data' "
+            f"(..., strand, condition) or a DataTree of them, got {type(obj).__name__}; open "
+            f"the store with genozarr.open_store")
+    return out
+
+
+def data_arrays(obj: xr.Dataset | xr.DataTree) -> list[Any]:
+    """The ``data`` arrays (numpy or dask) of :func:`data_datasets`.
+
+    Parameters
+    ----------
+    obj
+        A Dataset or DataTree.
+
+    Returns
+    -------
+    list
+    """
+    return [d[DATA].data for d in data_datasets(obj)]
+
+
+def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> Any:
+    """Replace every data-bearing dataset ``d`` of ``obj`` by ``fn(d)``.
+
+    Parameters
+    ----------
+    obj
+        A Dataset or DataTree (or a format 1 whole-genome Dataset).
+    fn
+        Gets a dataset as :func:`data_datasets` gives it, returns its replacement (a tree
+        node keeps only its own attributes, with the values ``fn`` gives them).
+    token
+        JSON-able description of the operation, chained into the ``cache_key`` and
+        ``operations`` attributes of the result (the root's, for a tree).
+
+    Returns
+    -------
+    xarray.Dataset or xarray.DataTree
+        Same type and structure as ``obj``.
+    """
+    import xarray as xr
+
+    data_datasets(obj)  # validates
+    if _is_format1(obj):
+        return _tree_to_format1(map_data(_format1_to_tree(obj), fn, token))
+    if isinstance(obj, xr.Dataset):
+        out = fn(obj)
+        out.attrs = derive_attrs(obj.attrs, token)
+        return out
+    out = obj.copy()
+    for node in out.subtree:
+        if DATA not in node.data_vars:
+            continue
+        local = node.to_dataset(inherit=False)
+        ctx = _node_dataset(out, node)
+        new = fn(ctx)
+        inherited = [k for k in new.coords if k in ctx.coords and k not in local.coords]
+        new = new.drop_vars(inherited)
+        new.attrs = {k: new.attrs[k] for k in local.attrs if k in new.attrs}
+        node.dataset = new
+    out.attrs = derive_attrs(obj.attrs, token)
+    return out
+
+
+def region_lengths(ds: xr.Dataset) -> Any:
+    """Bases summarised by each value of ``ds.data``: the window length per region in the
+    partial layout (flanks included), the resolution for a chromosome.
+
+    Parameters
+    ----------
+    ds
+        A dataset of :func:`data_datasets`.
+
+    Returns
+    -------
+    xarray.DataArray or numpy.ndarray
+        Dims ``(region,)`` (integers), or a 0-d array.
+
+    Raises
+    ------
+    ArgumentError
+        When the coordinates or the resolution are missing.
+    """
+    if "region" in ds[DATA].dims:
+        if "region_start" not in ds.coords or "region_end" not in ds.coords:
+            raise ArgumentError("region-length normalization of the partial layout needs the "
+                                "region_start and region_end coordinates")
+        return (ds["region_end"] - ds["region_start"]).reset_coords(drop=True)
+    res = ds.attrs.get("resolution")
+    if res is None:
+        raise ArgumentError("region-length normalization of the whole-genome layout needs the "
+                            "store's resolution attribute")
+    return np.asarray(res)
+
+
+def derive_attrs(attrs: dict[str, Any], token: Any) -> dict[str, Any]:
+    """Attributes of a derived store: the cache key chains the operation's token.
+
+    Parameters
+    ----------
+    attrs
+        Attributes of the input.
+    token
+        JSON-able description of the operation.
+
+    Returns
+    -------
+    dict
+    """
+    new = dict(attrs)
+    op = json.dumps(token, sort_keys=True, default=repr)
+    if new.get("cache_key"):
+        new["cache_key"] = hashlib.sha256((str(new["cache_key"]) + op).encode()).hexdigest()
+    new["operations"] = [*list(new.get("operations", [])), op]
+    return new
+
+
+def _node_dataset(tree: xr.DataTree, node: xr.DataTree) -> xr.Dataset:
+    ds = node.to_dataset()
+    ds.attrs = {**tree.attrs, **ds.attrs}
+    return ds
+
+
+# ------------------------------------------------------------------ format 1
+def _is_format1(obj: Any) -> bool:
+    """A format 1 whole-genome Dataset: variables ``chrom`` with dims
+    ``(position_chrom, strand, condition)``, no ``data``."""
+    import xarray as xr
+
+    return (isinstance(obj, xr.Dataset) and DATA not in obj.data_vars and bool(obj.data_vars)
+            and all(v.dims == (f"position_{k}", "strand", "condition")
+                    for k, v in obj.data_vars.items()))
+
+
+def _format1_to_tree(ds: xr.Dataset) -> xr.DataTree:
+    import xarray as xr
+
+    shared = [k for k, c in ds.coords.items() if not any(str(d).startswith("position_")
+                                                          for d in c.dims)]
+    root = xr.Dataset(coords={k: ds.coords[k] for k in shared}, attrs=ds.attrs)
+    nodes: dict[str, xr.Dataset] = {"/": root}
+    for name in ds.data_vars:
+        var = ds[name].drop_vars(shared).rename({f"position_{name}": "position"})
+        nodes[str(name)] = xr.Dataset({DATA: var})
+    return xr.DataTree.from_dict(nodes)
+
+
+def _tree_to_format1(tree: xr.DataTree) -> xr.Dataset:
+    import xarray as xr
+
+    data = {node.name: node[DATA].rename({"position": f"position_{node.name}"})
+            for node in tree.subtree if DATA in node.data_vars}
+    return xr.Dataset(data, attrs=tree.attrs)
+

@@ -1,0 +1,682 @@
+"""Normalizers: statistics fitted once by dask reductions, one numpy kernel applied lazily
+or per batch.
+
+A normalizer has one numpy :meth:`~Normalizer.kernel` ``(x, lengths) -> y`` holding its
+arithmetic with the fitted statistics, and three faces:
+
+``fit(data)``
+    Computes the statistics from an opened store (a Dataset with ``data`` or a
+    DataTree, see :mod:`genozarr.ops`) with reductions that read one chunk at a time. An
+    instance that is already fitted is left unchanged, so one instance fitted on a
+    training set applies the same statistics to a test set.
+``transform(data)``
+    The kernel mapped over the dask chunks (:func:`xarray.apply_ufunc`); lazy.
+``transform_batch(x, lengths)``
+    The kernel on one numpy batch ``(k, position, strand, condition)``: the serving path
+    of :class:`~genozarr.Cover`, which stores raw values and normalizes per batch.
+
+**Statistics** are computed per condition, pooled over strands (the two strands of a
+stranded track are one library); :class:`ZScore` and :class:`PercentileTrimming` take
+``per_strand=True`` for statistics per (strand, condition). Every stored value enters
+(flanks and padding included); NaN values are ignored and stay NaN.
+
+**Lengths.** :class:`RegionLengthNormalization` (``'binsizenorm'``) divides by the bases a
+value summarises: the row's window length in the partial layout (flanks included), the
+resolution in the whole-genome layout. :class:`TPM` divides by that length in kilobases,
+then scales each condition to sum to one million over the fitted data.
+
+**Percentiles** (:class:`PercentileTrimming`) are exact, equal to
+``numpy.nanpercentile`` (method ``'linear'``), found by histogram narrowing.
+
+**Serialization.** :meth:`Normalizer.to_dict` and :func:`normalizer_from_dict` round trip
+a normalizer, fitted statistics included, through JSON (the store recipe).
+:meth:`Normalizer.cache_params` enters cache keys, so other statistics never match a
+stale store.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from genozarr.errors import ArgumentError, StoreFormatError
+from genozarr.ops import _reductions
+from genozarr.ops._layout import DATA, data_arrays, map_data, region_lengths
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = [
+    "NAMES",
+    "Normalizer",
+    "LogTransform",
+    "ZScore",
+    "ZScoreLog",
+    "PercentileTrimming",
+    "RegionLengthNormalization",
+    "RegionLength",
+    "TPM",
+    "FunctionNormalizer",
+    "resolve_normalizers",
+    "normalizer_tokens",
+    "normalizer_from_dict",
+]
+
+log = logging.getLogger(__name__)
+
+#: Names accepted for ``normalizer=``.
+NAMES = ("tpm", "zscore", "zscorelog", "binsizenorm", "perctrim")
+
+
+def _out_dtype(dtype: Any) -> np.dtype:
+    return np.result_type(dtype, np.float32)
+
+
+def _as_stat(value: Any, name: str) -> np.ndarray | None:
+    """A statistic as float64: scalar, ``(1, C)`` from one value per condition, or
+    ``(S, C)``."""
+    if value is None:
+        return None
+    v = np.asarray(value, dtype=np.float64)
+    if v.ndim > 2:
+        raise ArgumentError(f"{name} must be a scalar, one value per condition or an array "
+                            f"(strand, condition), got shape {v.shape}")
+    return v[None] if v.ndim == 1 else v
+
+
+def _encode(value: Any) -> Any:
+    """JSON-able: arrays as nested lists of floats, NaN as None, infinities as strings."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+
+    def one(v: Any) -> Any:
+        if isinstance(v, list):
+            return [one(i) for i in v]
+        return v if math.isfinite(v) else (None if math.isnan(v) else str(v))
+
+    return one(np.asarray(value, dtype=np.float64).tolist())
+
+
+def _decode(value: Any) -> Any:
+    """Inverse of :func:`_encode` for lists; other values unchanged."""
+    def one(v: Any) -> Any:
+        if isinstance(v, list):
+            return [one(i) for i in v]
+        return math.nan if v is None else float(v)
+
+    return np.array(one(value), dtype=np.float64) if isinstance(value, list) else value
+
+
+class Normalizer(abc.ABC):
+    """Base class of genozarr's normalizers (see the module docs).
+
+    Subclasses implement :meth:`kernel` and :meth:`params`, and, when they have
+    statistics, ``fitted``, ``reset`` and ``_fit``.
+    """
+
+    #: type name in :meth:`to_dict` (and the ``normalizer=`` name where there is one)
+    name: ClassVar[str] = "normalizer"
+    #: whether :meth:`kernel` uses ``lengths``
+    uses_lengths: ClassVar[bool] = False
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the statistics are known (always True for stateless normalizers)."""
+        return True
+
+    def fit(self, data: xr.Dataset | xr.DataTree) -> Normalizer:
+        """Compute the statistics from ``data`` unless already fitted.
+
+        Parameters
+        ----------
+        data
+            An opened store (Dataset with ``data``, or DataTree).
+
+        Returns
+        -------
+        Normalizer
+            ``self``.
+        """
+        if not self.fitted:
+            self._fit(data)
+            log.info("fitted %r", self)
+        return self
+
+    def reset(self) -> Normalizer:
+        """Forget fitted statistics (user-given ones are kept); returns ``self``."""
+        return self
+
+    def _fit(self, data: xr.Dataset | xr.DataTree) -> None:
+        """Compute the statistics (stateless normalizers have none)."""
+
+    def _check_fitted(self) -> None:
+        if not self.fitted:
+            raise ArgumentError(f"{self!r} is not fitted: call fit(ds) on a dataset first, or "
+                                "use genozarr.ops.normalize(ds, normalizer) which fits it")
+
+    @abc.abstractmethod
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+        """The transform on numpy data, with the fitted statistics.
+
+        Parameters
+        ----------
+        x
+            Values ``(..., strand, condition)`` with all strands and conditions.
+        lengths
+            Bases per value of each row along the first axis: shape ``(k,)`` or
+            broadcastable against ``x`` (``(k, 1, ...)``, or 0-d); None when
+            :attr:`uses_lengths` is False and the caller has none.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``x``.
+        """
+
+    @abc.abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this instance, fitted statistics included."""
+
+    def out_dtype(self, dtype: Any) -> np.dtype | None:
+        """Dtype of the kernel's output for input ``dtype`` (None: unknown).
+
+        Parameters
+        ----------
+        dtype
+            Input dtype.
+
+        Returns
+        -------
+        numpy.dtype or None
+        """
+        return _out_dtype(dtype)
+
+    def transform_batch(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+        """Apply the fitted transform to a numpy batch.
+
+        Parameters
+        ----------
+        x
+            Batch ``(k, position, strand, condition)`` in genomic orientation.
+        lengths
+            Bases summarised per value of each of the ``k`` rows (window length in the
+            partial layout, the resolution in the whole-genome layout).
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        self._check_fitted()
+        return self.kernel(np.asarray(x), lengths)
+
+    def transform(self, data: Any) -> Any:
+        """Lazily apply the fitted transform to every ``data`` variable.
+
+        Parameters
+        ----------
+        data
+            An opened store (Dataset with ``data``, or DataTree).
+
+        Returns
+        -------
+        xarray.Dataset or xarray.DataTree
+            Same type, dask-backed when the input is; its ``cache_key`` attribute chains
+            :meth:`cache_params`.
+        """
+        self._check_fitted()
+        return map_data(data, self._transform_dataset, self.cache_params())
+
+    def _transform_dataset(self, ds: xr.Dataset) -> xr.Dataset:
+        import xarray as xr
+
+        var = ds[DATA]
+        if var.chunks is not None:  # the kernel needs whole (strand, condition) blocks
+            var = var.chunk({"strand": -1, "condition": -1})
+        args = [var, region_lengths(ds)] if self.uses_lengths else [var]
+        dtype = self.out_dtype(var.dtype)
+        out = xr.apply_ufunc(self._block, *args, dask="parallelized", keep_attrs=True,
+                             output_dtypes=None if dtype is None else [dtype])
+        return ds.assign({DATA: out.transpose(*var.dims)})
+
+    def _block(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        return self.kernel(x, lengths)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description that :func:`normalizer_from_dict` rebuilds.
+
+        Returns
+        -------
+        dict
+            ``{"type": name, "params": {...}}``; statistics as nested lists of floats
+            (NaN as None, infinities as ``"inf"``/``"-inf"``).
+        """
+        return {"type": self.name, "params": {k: _encode(v) for k, v in self.params().items()}}
+
+    def cache_params(self) -> dict[str, Any]:
+        """JSON-able description including fitted statistics (enters cache keys)."""
+        return {"normalizer": type(self).__name__, **self.to_dict()["params"]}
+
+    def __repr__(self) -> str:
+        params = {k: v for k, v in self.cache_params().items() if k != "normalizer"}
+        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        return f"{type(self).__name__}({inner})"
+
+
+class LogTransform(Normalizer):
+    """``log(x + 1)`` (as Janggu's ``LogTransform``); stateless."""
+
+    name = "log"
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """``log1p(x)``."""
+        return np.log1p(x.astype(_out_dtype(x.dtype), copy=False))
+
+    def params(self) -> dict[str, Any]:
+        """None."""
+        return {}
+
+
+class ZScore(Normalizer):
+    """``(x - mean) / std`` with per-condition statistics.
+
+    Parameters
+    ----------
+    mean
+        Fixed mean (scalar, one per condition, or ``(strand, condition)``); None computes
+        it on the first :meth:`fit`.
+    std
+        Fixed standard deviation; None computes it on the first fit, as the sample
+        standard deviation (``ddof=1``, as Janggu) around ``mean``. A zero deviation is
+        replaced by 1 (constant tracks become ``x - mean``).
+    per_strand
+        Statistics per (strand, condition) instead of per condition.
+    """
+
+    name = "zscore"
+
+    def __init__(self, mean: Any = None, std: Any = None, per_strand: bool = False) -> None:
+        self._given = (mean is not None, std is not None)
+        self.mean = _as_stat(mean, "mean")
+        self.std = _as_stat(std, "std")
+        self.per_strand = bool(per_strand)
+
+    @property
+    def fitted(self) -> bool:
+        """True once mean and std are known."""
+        return self.mean is not None and self.std is not None
+
+    def reset(self) -> ZScore:
+        """Forget fitted statistics (user-given ones are kept); returns ``self``."""
+        if not self._given[0]:
+            self.mean = None
+        if not self._given[1]:
+            self.std = None
+        return self
+
+    def _fit(self, data: Any) -> None:
+        n, mu, m2 = _reductions.moments(data_arrays(data), per_strand=self.per_strand)
+        mean = self.mean if self.mean is not None else mu
+        if self.std is None:
+            ss = m2 + n * np.square(mu - mean)  # squared deviations around `mean`
+            std = np.sqrt(np.divide(ss, n - 1, out=np.zeros_like(ss), where=n > 1))
+            self.std = np.where(std > 0, std, 1.0)
+        self.mean = np.broadcast_to(mean, np.broadcast_shapes(np.shape(mean), mu.shape)).copy()
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """``(x - mean) / std``."""
+        assert self.mean is not None and self.std is not None
+        dt = _out_dtype(x.dtype)
+        return (x.astype(dt, copy=False) - self.mean.astype(dt)) / self.std.astype(dt)
+
+    def params(self) -> dict[str, Any]:
+        """``mean``, ``std`` (None until fitted) and ``per_strand``."""
+        return {"per_strand": self.per_strand, "mean": self.mean, "std": self.std}
+
+
+class ZScoreLog(Normalizer):
+    """:class:`LogTransform` then :class:`ZScore` (statistics of the log values).
+
+    Parameters
+    ----------
+    mean, std, per_strand
+        As for :class:`ZScore`, on the log scale.
+    """
+
+    name = "zscorelog"
+
+    def __init__(self, mean: Any = None, std: Any = None, per_strand: bool = False) -> None:
+        self.log = LogTransform()
+        self.zscore = ZScore(mean, std, per_strand)
+
+    @property
+    def mean(self) -> np.ndarray | None:
+        """Mean of ``log(x + 1)``."""
+        return self.zscore.mean
+
+    @property
+    def std(self) -> np.ndarray | None:
+        """Standard deviation of ``log(x + 1)``."""
+        return self.zscore.std
+
+    @property
+    def fitted(self) -> bool:
+        """True once the z-score statistics are known."""
+        return self.zscore.fitted
+
+    def reset(self) -> ZScoreLog:
+        """Forget fitted statistics; returns ``self``."""
+        self.zscore.reset()
+        return self
+
+    def _fit(self, data: Any) -> None:
+        self.zscore._fit(self.log.transform(data))
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """``(log1p(x) - mean) / std``."""
+        return self.zscore.kernel(self.log.kernel(x, lengths), lengths)
+
+    def params(self) -> dict[str, Any]:
+        """As :meth:`ZScore.params`."""
+        return self.zscore.params()
+
+
+class PercentileTrimming(Normalizer):
+    """Clip values above a percentile (computed per condition) to that percentile.
+
+    The percentile is exact (``numpy.nanpercentile``, method ``'linear'``, see
+    :func:`genozarr.ops._reductions.nan_percentile`); values below it are unchanged
+    (Janggu trimmed only the upper tail).
+
+    Parameters
+    ----------
+    percentile
+        In ``[0, 100]``; ``'perctrim'`` uses 99.
+    threshold
+        Fixed clipping value(s) instead of fitting.
+    per_strand
+        Percentiles per (strand, condition).
+    """
+
+    name = "perctrim"
+
+    def __init__(self, percentile: float = 99, threshold: Any = None,
+                 per_strand: bool = False) -> None:
+        if not isinstance(percentile, (int, float, np.integer, np.floating)) \
+                or not 0 <= float(percentile) <= 100:
+            raise ArgumentError(f"percentile must be a number in [0, 100], got {percentile!r}")
+        self.percentile = float(percentile)
+        self._given = threshold is not None
+        self.threshold = _as_stat(threshold, "threshold")
+        self.per_strand = bool(per_strand)
+
+    @property
+    def fitted(self) -> bool:
+        """True once the threshold is known."""
+        return self.threshold is not None
+
+    def reset(self) -> PercentileTrimming:
+        """Forget a fitted threshold; returns ``self``."""
+        if not self._given:
+            self.threshold = None
+        return self
+
+    def _fit(self, data: Any) -> None:
+        self.threshold = _reductions.nan_percentile(data_arrays(data), self.percentile,
+                                                    per_strand=self.per_strand)
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """``where(x > threshold, threshold, x)``."""
+        assert self.threshold is not None
+        dt = _out_dtype(x.dtype)
+        thr = self.threshold.astype(dt)
+        x = x.astype(dt, copy=False)
+        return np.where(x > thr, thr, x)
+
+    def params(self) -> dict[str, Any]:
+        """``percentile``, ``per_strand`` and ``threshold`` (None until fitted)."""
+        return {"percentile": self.percentile, "per_strand": self.per_strand,
+                "threshold": self.threshold}
+
+
+class RegionLengthNormalization(Normalizer):
+    """Divide every value by the bases it summarises (``'binsizenorm'``): the window length
+    in the partial layout (flanks included), the resolution in the whole-genome layout.
+
+    Parameters
+    ----------
+    unit
+        Length unit in bases (1000 divides by kilobases).
+    """
+
+    name = "binsizenorm"
+    uses_lengths = True
+
+    def __init__(self, unit: float = 1) -> None:
+        if not float(unit) > 0:
+            raise ArgumentError(f"unit must be > 0, got {unit!r}")
+        self.unit = float(unit)
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+        """Row ``i`` divided by ``lengths[i] / unit``."""
+        if lengths is None:
+            raise ArgumentError(f"{self!r} needs the length of each row")
+        dt = _out_dtype(x.dtype)
+        scale = np.asarray(lengths).astype(dt) / dt.type(self.unit)
+        return x.astype(dt, copy=False) / scale.reshape((-1,) + (1,) * (x.ndim - 1))
+
+    def params(self) -> dict[str, Any]:
+        """``unit``."""
+        return {"unit": self.unit}
+
+
+#: Short alias.
+RegionLength = RegionLengthNormalization
+
+
+class TPM(Normalizer):
+    """Transcripts per million (``'tpm'``), per condition: divide by the length in
+    kilobases (:class:`RegionLengthNormalization` with ``unit=1000``), then by the
+    condition's total over the fitted data divided by one million, so each condition
+    sums to 1e6 on the fitted data (pooled over strands).
+
+    Parameters
+    ----------
+    scale
+        Fixed per-condition divisor (total / 1e6) instead of fitting.
+    """
+
+    name = "tpm"
+    uses_lengths = True
+
+    def __init__(self, scale: Any = None) -> None:
+        self.length = RegionLengthNormalization(unit=1000)
+        self._given = scale is not None
+        self.scale = _as_stat(scale, "scale")
+
+    @property
+    def fitted(self) -> bool:
+        """True once the scale is known."""
+        return self.scale is not None
+
+    def reset(self) -> TPM:
+        """Forget a fitted scale; returns ``self``."""
+        if not self._given:
+            self.scale = None
+        return self
+
+    def _fit(self, data: Any) -> None:
+        scale = _reductions.sums(data_arrays(self.length.transform(data))) / 1e6
+        self.scale = np.where(scale != 0, scale, 1.0)
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+        """``x / (lengths / 1000) / scale``."""
+        assert self.scale is not None
+        y = self.length.kernel(x, lengths)
+        return y / self.scale.astype(y.dtype)
+
+    def params(self) -> dict[str, Any]:
+        """``scale`` (None until fitted)."""
+        return {"scale": self.scale}
+
+
+class FunctionNormalizer(Normalizer):
+    """A user callable applied to numpy data, per batch and per dask chunk. It must act on
+    each value independently and keep the shape (``numpy.log1p``, ``lambda x: x * 2``).
+
+    Parameters
+    ----------
+    func
+        Callable taking and returning a numpy array.
+    """
+
+    name = "callable"
+
+    def __init__(self, func: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.func = func
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """``func(x)``."""
+        return np.asarray(self.func(x))
+
+    def out_dtype(self, dtype: Any) -> None:
+        """Unknown: dask probes the function."""
+        return None
+
+    def params(self) -> dict[str, Any]:
+        """``func``."""
+        return {"func": self.func}
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"type": "callable", "ref": "module:qualname" or None, "repr": ...}``; ``ref``
+        is None unless importing it gives back this very function."""
+        return {"type": self.name, "ref": _func_ref(self.func), "repr": repr(self.func)}
+
+    def cache_params(self) -> dict[str, Any]:
+        """The callable's module and qualified name (two lambdas share a name)."""
+        f = self.func
+        return {"normalizer": "function",
+                "func": f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', repr(f))}"}
+
+
+def _import_ref(ref: str) -> Any:
+    module, _, qualname = ref.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _func_ref(func: Any) -> str | None:
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    if not module or not qualname or module == "__main__" or "<" in qualname:
+        return None
+    ref = f"{module}:{qualname}"
+    try:
+        return ref if _import_ref(ref) is func else None
+    except Exception:
+        return None
+
+
+_TYPES: dict[str, type[Normalizer]] = {cls.name: cls for cls in (
+    LogTransform, ZScore, ZScoreLog, PercentileTrimming, RegionLengthNormalization, TPM,
+    FunctionNormalizer)}
+
+
+def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
+    """Rebuild a normalizer from :meth:`Normalizer.to_dict`.
+
+    Parameters
+    ----------
+    d
+        The dict (as read back from JSON).
+
+    Returns
+    -------
+    Normalizer
+        Fitted when the original was; its statistics count as given (``reset`` keeps
+        them).
+
+    Raises
+    ------
+    StoreFormatError
+        For an unknown type, or a callable that cannot be imported again (a lambda, a
+        closure): pass it with ``open_dataset(..., normalizer=...)`` instead.
+    """
+    kind = d.get("type") if isinstance(d, dict) else None
+    if kind == FunctionNormalizer.name:
+        ref, text = d.get("ref"), d.get("repr")
+        why = "it is not importable by module:qualname"
+        if ref:
+            try:
+                return FunctionNormalizer(_import_ref(ref))
+            except Exception as err:
+                why = f"importing {ref!r} failed ({err})"
+        raise StoreFormatError(
+            f"the store was normalized with a callable ({text}) that cannot be restored: "
+            f"{why}; supply it with open_dataset(..., normalizer=...)")
+    if kind not in _TYPES:
+        raise StoreFormatError(f"unknown normalizer {d!r} in the store recipe; known types: "
+                               f"{sorted(_TYPES)}")
+    return _TYPES[kind](**{k: _decode(v) for k, v in dict(d.get("params") or {}).items()})
+
+
+def resolve_normalizers(normalizer: Any) -> list[Any]:
+    """Normalizer objects for a ``normalizer=`` argument.
+
+    Parameters
+    ----------
+    normalizer
+        None, a name (``'tpm'``, ``'zscore'``, ``'zscorelog'``, ``'binsizenorm'``,
+        ``'perctrim'``), a :class:`Normalizer`, a callable over numpy arrays, or a list of
+        these (applied in order, each fitted on the output of the previous ones). Objects
+        are used as given (not copied), so a fitted instance is reused.
+
+    Returns
+    -------
+    list
+        :class:`Normalizer` instances (callables wrapped in :class:`FunctionNormalizer`).
+
+    Raises
+    ------
+    ArgumentError
+        For an unknown name or an object that is neither a normalizer nor callable.
+    """
+    if normalizer is None:
+        return []
+    if isinstance(normalizer, (list, tuple)):
+        return [n for item in normalizer for n in resolve_normalizers(item)]
+    if isinstance(normalizer, str):
+        if normalizer.lower() not in NAMES:
+            raise ArgumentError(f"unknown normalizer {normalizer!r}; valid names: "
+                                f"{list(NAMES)}, or pass a normalizer object or callable")
+        return [_TYPES[normalizer.lower()]()]
+    if hasattr(normalizer, "transform_batch"):
+        return [normalizer]
+    if callable(normalizer):
+        return [FunctionNormalizer(normalizer)]
+    raise ArgumentError(f"normalizer must be a name {list(NAMES)}, a normalizer object, a "
+                        f"callable or a list of them, got {normalizer!r}")
+
+
+def normalizer_tokens(normalizers: Sequence[Any]) -> list[Any]:
+    """JSON-able descriptions (with fitted statistics) of normalizers, for cache keys.
+
+    Parameters
+    ----------
+    normalizers
+        Output of :func:`resolve_normalizers`.
+
+    Returns
+    -------
+    list
+    """
+    return [n.cache_params() if hasattr(n, "cache_params") else
+            f"{getattr(n, '__module__', '')}.{getattr(n, '__qualname__', repr(n))}"
+            for n in normalizers]

@@ -1,0 +1,185 @@
+"""Build specs: the TOML/YAML files ``genozarr build`` reads (one entry per dataset).
+
+Keys: ``name`` and ``kind`` (required), ``files`` (one path or a list), ``store``
+(destination: a directory or fsspec URL), and any keyword of the kind's constructor.
+Relative paths are relative to the spec's directory.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from genozarr.errors import ArgumentError, InputFileError, MalformedFileError
+
+if TYPE_CHECKING:
+    from genozarr.dataset import Dataset
+
+__all__ = ["SPEC_KINDS", "load_spec", "build_from_spec", "need_file"]
+
+#: Spec ``kind`` -> (class name, constructor, name of its file argument).
+SPEC_KINDS: dict[str, tuple[str, str, str]] = {
+    "bigwig": ("Cover", "create_from_bigwig", "bigwigfiles"),
+    "bam": ("Cover", "create_from_bam", "bamfiles"),
+    "bed": ("Cover", "create_from_bed", "bedfiles"),
+    "refgenome": ("Bioseq", "create_from_refgenome", "refgenome"),
+    "seq": ("Bioseq", "create_from_seq", "fastafile"),
+}
+_PATH_KEYS = ("files", "roi", "genomesize", "store")
+
+
+def need_file(path: str | os.PathLike, what: str) -> str:
+    """``path`` as a string, after checking that a local file exists (URLs pass)."""
+    text = str(path)
+    if "://" not in text and not Path(text).exists():
+        raise InputFileError(f"{what} {text} does not exist")
+    return text
+
+
+
+def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read and validate a build spec (TOML or YAML); see the module documentation.
+
+    Parameters
+    ----------
+    path
+        The spec file.
+
+    Returns
+    -------
+    list of dict
+        One entry per dataset: ``name``, ``kind``, ``files`` and constructor keywords,
+        with relative paths made absolute (relative to the spec's directory) and
+        ``storage`` defaulting to ``'zarr'``.
+
+    Raises
+    ------
+    InputFileError
+        If the spec file does not exist.
+    MalformedFileError
+        If it cannot be parsed.
+    ArgumentError
+        For a missing ``name``/``kind``, an unknown ``kind`` or an unknown key.
+    """
+    import tomllib
+
+    import yaml
+
+    path = Path(need_file(path, "spec"))
+    text = path.read_text()
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            raw = tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            raw = yaml.safe_load(text)
+        else:
+            try:
+                raw = tomllib.loads(text)
+            except tomllib.TOMLDecodeError:
+                raw = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        raise MalformedFileError(f"{path}: cannot parse the spec: {e}") from e
+    if not isinstance(raw, dict):
+        raise MalformedFileError(f"{path}: a spec must be a table/mapping of keys, got "
+                                 f"{type(raw).__name__}")
+    entries = raw.pop("datasets", None)
+    if entries is None:
+        entries = [{}]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries) \
+            or not entries:
+        raise ArgumentError(f"{path}: 'datasets' must be a non-empty list of tables")
+    out = []
+    for i, entry in enumerate(entries):
+        spec = {**raw, **entry}
+        where = f"{path}: dataset {spec.get('name', i)!r}"
+        for key in ("name", "kind"):
+            if key not in spec:
+                raise ArgumentError(f"{where}: missing key {key!r}")
+        kind = str(spec["kind"]).lower()
+        if kind not in SPEC_KINDS:
+            raise ArgumentError(f"{where}: unknown kind {spec['kind']!r}; valid kinds: "
+                                f"{', '.join(SPEC_KINDS)}")
+        spec["kind"] = kind
+        valid = _valid_keys(kind)
+        unknown = [k for k in spec if k not in valid]
+        if unknown:
+            hints = []
+            for k in unknown:
+                close = difflib.get_close_matches(k, valid, n=1)
+                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ArgumentError(f"{where}: unknown key(s) {', '.join(hints)} for kind "
+                                f"{kind!r}; valid keys: {', '.join(sorted(valid))}")
+        if "files" not in spec:
+            raise ArgumentError(f"{where}: missing key 'files' (the input file or files)")
+        for key in _PATH_KEYS:
+            if key in spec and spec[key] is not None:
+                spec[key] = _resolve(spec[key], path.parent, key)
+        # every input must exist before anything is built
+        inputs = spec["files"] if isinstance(spec["files"], list) else [spec["files"]]
+        for f in inputs:
+            need_file(f, f"{where}: input file")
+        for key in ("roi", "genomesize"):
+            if isinstance(spec.get(key), str):
+                need_file(spec[key], f"{where}: {key}")
+        spec.setdefault("storage", "zarr")
+        out.append(spec)
+    names = [s["name"] for s in out]
+    if len(set(names)) != len(names):
+        raise ArgumentError(f"{path}: dataset names must be unique, got {names}")
+    return out
+
+
+def _valid_keys(kind: str) -> list[str]:
+    from genozarr import dataset
+
+    cls_name, ctor, file_arg = SPEC_KINDS[kind]
+    sig = inspect.signature(getattr(getattr(dataset, cls_name), ctor))
+    keys = [p for p in sig.parameters if p not in ("cls", "name", file_arg)]
+    return ["name", "kind", "files", *keys]
+
+
+def _resolve(value: Any, base: Path, key: str) -> Any:
+    """Paths in a spec are relative to the spec's directory; URLs and mappings stay."""
+    if isinstance(value, list):
+        return [_resolve(v, base, key) for v in value]
+    if not isinstance(value, str) or "://" in value:
+        return value
+    value = os.path.expanduser(value)
+    return value if os.path.isabs(value) else str((base / value).resolve())
+
+
+def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) -> Dataset:
+    """Build one dataset of a spec entry (from :func:`load_spec`).
+
+    Parameters
+    ----------
+    spec
+        A validated spec entry.
+    out
+        Directory for stores without an explicit ``store`` (``<out>/<name>.zarr``).
+
+    Returns
+    -------
+    Dataset
+    """
+    from genozarr import dataset
+
+    spec = dict(spec)
+    cls_name, ctor, file_arg = SPEC_KINDS[spec.pop("kind")]
+    name = spec.pop("name")
+    files = spec.pop("files")
+    if file_arg in ("refgenome",) and isinstance(files, list):
+        if len(files) != 1:
+            raise ArgumentError(f"dataset {name!r}: kind refgenome takes one FASTA file, "
+                                f"got {len(files)}")
+        files = files[0]
+    if "store" not in spec and out is not None and spec.get("storage") == "zarr":
+        spec["store"] = str(Path(out) / f"{name}.zarr")
+    cls = getattr(dataset, cls_name)
+    return getattr(cls, ctor)(name, files, **spec)
+
+

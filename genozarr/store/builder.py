@@ -1,0 +1,267 @@
+"""The one builder behind every store: plan, run, publish.
+
+Every writer describes the store it wants as a :class:`BuildPlan` (metadata, array specs
+and coordinates from :func:`~genozarr.store.layout.plan_layout`, plus what fills the
+arrays) and hands it to :func:`build`:
+
+- ingest (:func:`genozarr.ingest.build_store`) fills the arrays with *tasks*, functions
+  that each return one chunk-aligned block ``(array path, first-axis offset, values)``;
+- predictions (:meth:`Cover.create_from_array <genozarr.dataset.Cover.create_from_array>`)
+  and :func:`write_store` give whole *arrays* (numpy or dask).
+
+:func:`build` runs the tasks with the configured scheduler (:mod:`genozarr.store._run`),
+writes each block into a temporary store (or assembles it in memory), and publishes the
+store atomically with its completion marker (:class:`~genozarr.store.write.StoreWriter`).
+:func:`store_location` and :func:`reuse_cached` are the cache rules every constructor uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
+from genozarr.store.handle import Store
+from genozarr.store.layout import ArraySpec, StoreMeta
+from genozarr.store.write import StoreWriter, write_block
+
+__all__ = ["BuildPlan", "build", "store_location", "reuse_cached", "write_store"]
+
+log = logging.getLogger(__name__)
+
+Block = tuple[str, int, np.ndarray]
+Task = tuple[Callable[..., Block], tuple[Any, ...]]
+
+
+@dataclass
+class BuildPlan:
+    """Everything :func:`build` needs to write one store.
+
+    Attributes
+    ----------
+    meta
+        Store metadata (recipe included).
+    specs
+        ``{array path: ArraySpec}`` of the data arrays.
+    coords
+        ``{array path: (dims, values)}`` of the coordinate arrays.
+    region_table
+        Partial layout: ``chrom``, ``start``, ``end``, ``strand`` of every row.
+    tasks
+        ``(function, args)``; each call returns one chunk-aligned block
+        ``(array path, first-axis offset, values)``. Functions and arguments must pickle
+        (tasks may run in other processes).
+    arrays
+        ``{array path: numpy or dask array}`` holding whole arrays.
+    work_bases
+        Bases of input, for the scheduler's choice of processes.
+    """
+
+    meta: StoreMeta
+    specs: dict[str, ArraySpec]
+    coords: dict[str, tuple[tuple[str, ...], np.ndarray]]
+    region_table: dict[str, np.ndarray] | None = None
+    tasks: list[Task] = field(default_factory=list)
+    arrays: dict[str, Any] = field(default_factory=dict)
+    work_bases: int = 0
+
+
+def _all_fill(values: np.ndarray, fill: float) -> bool:
+    """Whether every element equals the array's fill value (NaN never does)."""
+    if fill == 0:
+        return not values.any()
+    return bool((values == fill).all())
+
+
+def _block_task(fn: Callable[..., Block], args: tuple[Any, ...], target: str | None,
+                storage_options: dict[str, Any] | None, fill: float) -> Block | None:
+    """Run one task; write its block into ``target`` (None: return it)."""
+    path, start, values = fn(*args)
+    if target is None:
+        return path, start, values
+    if not _all_fill(values, fill):  # a fresh array already reads as its fill value
+        write_block(target, path, start, values, storage_options)
+    return None
+
+
+def _array_blocks(name: str, spec: ArraySpec, values: np.ndarray) -> list[Task]:
+    """Tasks writing a numpy array chunk block by chunk block (about 8 chunks each)."""
+    step = spec.chunks[0] * 8
+    return [(_slice_block, (name, s, values[s:s + step])) for s in range(0, len(values), step)]
+
+
+def _slice_block(name: str, start: int, values: np.ndarray) -> Block:
+    return name, start, values
+
+
+def build(plan: BuildPlan, *, storage: str, path: str | None,
+          storage_options: dict[str, Any] | None = None, overwrite: bool = False,
+          label: str = "store") -> Store:
+    """Run a plan and return the built :class:`~genozarr.store.handle.Store`.
+
+    Parameters
+    ----------
+    plan
+        What to write.
+    storage
+        'ndarray', 'sparse' or 'zarr'. In-memory storages with a ``path`` (a cached
+        build) are written to ``path`` and then loaded into memory.
+    path
+        Store location; None builds in memory only.
+    storage_options
+        fsspec options for remote stores.
+    overwrite
+        Publish over a store with the same cache key instead of keeping it.
+    label
+        What is being built, for logs and progress.
+
+    Returns
+    -------
+    Store
+    """
+    from genozarr.store._run import run_tasks
+
+    fill = plan.meta.pad_value
+    if path is None:
+        arrays: dict[str, np.ndarray] = {}
+        for name, spec in plan.specs.items():
+            if name in plan.arrays:
+                arrays[name] = np.asarray(plan.arrays[name], dtype=spec.dtype)
+            else:
+                arrays[name] = np.full(spec.shape, fill, dtype=spec.dtype)
+        tasks = [(_block_task, (fn, args, None, None, fill)) for fn, args in plan.tasks]
+        for name, start, values in run_tasks(tasks, plan.work_bases, label):
+            arrays[name][start:start + len(values)] = values
+        backend: Backend = (SparseBackend(arrays) if storage == "sparse"
+                            else MemoryBackend(arrays))
+        return Store(plan.meta, backend, None, plan.region_table)
+    writer = StoreWriter(path, plan.meta, plan.specs, plan.coords, storage_options,
+                         replace=overwrite)
+    try:
+        fns = list(plan.tasks)
+        lazy: dict[str, Any] = {}
+        for name, values in plan.arrays.items():
+            if isinstance(values, np.ndarray):
+                fns += _array_blocks(name, plan.specs[name], values)
+            else:
+                lazy[name] = values
+        tasks = [(_block_task, (fn, args, writer.tmp, storage_options, fill))
+                 for fn, args in fns]
+        run_tasks(tasks, plan.work_bases, label)
+        if lazy:
+            _store_dask(lazy, plan.specs, writer.tmp, storage_options)
+        final = writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    store = Store(plan.meta, ZarrBackend(final, storage_options), final, plan.region_table)
+    return store.to_backend(storage)
+
+
+def _store_dask(arrays: dict[str, Any], specs: dict[str, ArraySpec], target: str,
+                storage_options: dict[str, Any] | None) -> None:
+    """Write dask arrays chunk by chunk (one zarr chunk per dask task)."""
+    import dask.array as da
+    import zarr
+
+    from genozarr.store.open import zarr_store
+
+    sources, targets = [], []
+    for name, arr in arrays.items():
+        spec = specs[name]
+        sources.append(da.asarray(arr).astype(spec.dtype).rechunk(spec.chunks))
+        targets.append(zarr.open_array(zarr_store(target, "r+", storage_options), path=name,
+                                       mode="r+", zarr_format=3))
+    da.store(sources, targets, lock=False)
+
+
+# ---------------------------------------------------------------------------- caching
+def store_location(name: str, key: str | None, store: str | os.PathLike | None) -> str:
+    """Where a dataset's zarr store goes: ``store`` if given, else under the output
+    directory, named by the cache key (so a dataset with the same name but other data
+    never replaces a store another dataset still reads)."""
+    if store is not None:
+        return str(store)
+    from genozarr.config import output_dir
+
+    assert key is not None
+    return str(output_dir() / "datasets" / name / f"{key[:20]}.zarr")
+
+
+def reuse_cached(path: str, key: str | None, storage: str,
+                 storage_options: dict[str, Any] | None = None) -> Store | None:
+    """The published store at ``path`` if its completion marker holds ``key``, loaded with
+    ``storage``; else None."""
+    from genozarr.store.handle import load_store
+    from genozarr.store.open import read_marker
+
+    marker = read_marker(path, storage_options)
+    if key is None or marker is None or marker.get("cache_key") != key:
+        return None
+    log.info("reusing cached store %s", path)
+    return load_store(path, storage, storage_options)
+
+
+# ---------------------------------------------------------------------------- xarray
+def write_store(ds: Any, path: str | os.PathLike, *, name: str | None = None,
+                overwrite: bool = False, storage_options: dict[str, Any] | None = None,
+                cache_key: str | None = None) -> str:
+    """Write a (lazy) xarray Dataset or DataTree in genozarr's layout as a new store.
+
+    Data are computed and written one zarr chunk per dask task, so memory stays near a few
+    chunks whatever the size of the store.
+
+    Parameters
+    ----------
+    ds
+        An :class:`xarray.Dataset` with a ``data`` variable ``(region, position, strand,
+        condition)`` and the ``region_*`` coordinates (partial layout), or an
+        :class:`xarray.DataTree` with one child per chromosome holding ``data``
+        ``(position, strand, condition)`` (whole-genome layout): what
+        :func:`genozarr.open_store` returns, typically after
+        :func:`genozarr.ops.normalize` or :func:`genozarr.ops.collapse`.
+    path
+        Store location (directory or fsspec URL).
+    name
+        Store name in its metadata (default: the ``name`` attribute).
+    overwrite
+        Replace an existing store at ``path``.
+    storage_options
+        fsspec options for remote URLs.
+    cache_key
+        Key written into the completion marker (default: the ``cache_key`` attribute).
+
+    Returns
+    -------
+    str
+        The published store path.
+
+    Raises
+    ------
+    StoreError
+        When ``path`` holds a store and ``overwrite`` is False.
+    ArgumentError
+        When ``ds`` is not in genozarr's layout.
+    """
+    from genozarr.errors import StoreError
+    from genozarr.store.open import is_remote, read_marker
+    from genozarr.store.view import meta_from_xarray
+
+    path = str(path)
+    if (read_marker(path, storage_options) is not None
+            or (not is_remote(path) and os.path.exists(path))) and not overwrite:
+        raise StoreError(f"{path} already exists; pass overwrite=True to replace it")
+    meta, arrays, table, windows = meta_from_xarray(ds, name=name, cache_key=cache_key)
+    from genozarr.store.layout import plan_layout
+
+    specs, coords = plan_layout(meta, n_regions=None if table is None else len(table["chrom"]),
+                                region_table=table, windows=windows)
+    plan = BuildPlan(meta, specs, coords, table, arrays=arrays)
+    build(plan, storage="zarr", path=path, storage_options=storage_options, overwrite=True,
+          label=meta.name)
+    return path

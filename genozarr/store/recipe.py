@@ -1,0 +1,128 @@
+"""The recipe that makes a store self-describing.
+
+A store's metadata (:class:`~genozarr.store.layout.StoreMeta`) holds ``recipe``, a JSON
+dictionary recording how the dataset over it was built::
+
+    {"dataset": "Cover" | "Bioseq",
+     "constructor": "create_from_bigwig" | "create_from_bam" | ...,
+     "args": {...every argument that shapes the stored or served values...},
+     "inputs": [{"path": "...", "sha256": "..."}, ...],
+     "normalizers": [Normalizer.to_dict(), ...],   # fitted parameters included
+     "channel_last": true, "order": 1}
+
+The stored values depend only on the inputs and the data arguments (they make the cache
+key); what is *served* also depends on the normalizers, the one-hot order, the channel
+order and, in the whole-genome layout, the windows. Those are the served part of the
+recipe: a dataset that reuses a cached store with other served settings records its own
+(:func:`update_served`), so :func:`genozarr.open_dataset` always gives back the dataset
+last built over the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+
+from genozarr.store.layout import WINDOW_COORDS, WINDOWS
+
+__all__ = ["make_recipe", "jsonable", "update_served", "read_windows", "SERVED_KEYS"]
+
+log = logging.getLogger(__name__)
+
+#: recipe keys that change what a store serves but not what it stores
+SERVED_KEYS = ("normalizers", "channel_last", "order")
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-able form of an argument value (callables by ``module:qualname``)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if callable(value):
+        return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
+    return repr(value)
+
+
+def make_recipe(dataset: str, constructor: str, args: dict[str, Any], inputs: list[str], *,
+                channel_last: bool = True, order: int | None = None) -> dict[str, Any]:
+    """A recipe without normalizers (added by the dataset once fitted).
+
+    Parameters
+    ----------
+    dataset
+        'Cover' or 'Bioseq'.
+    constructor
+        The ``create_from_*`` method's name.
+    args
+        The arguments that shape the data.
+    inputs
+        Input file paths; their SHA256 digests are recorded beside them.
+    channel_last, order
+        Served settings.
+    """
+    from genozarr.store.cache import file_digest
+
+    files = []
+    for path in inputs:
+        entry: dict[str, Any] = {"path": str(path)}
+        if os.path.isfile(path):
+            entry["sha256"] = file_digest(path)
+        files.append(entry)
+    recipe: dict[str, Any] = {"dataset": dataset, "constructor": constructor,
+                              "args": jsonable(args), "inputs": files, "normalizers": [],
+                              "channel_last": bool(channel_last)}
+    if order is not None:
+        recipe["order"] = int(order)
+    return recipe
+
+
+def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
+    """``(chrom, start, end, strand)`` of the windows recorded in a whole-genome zarr store,
+    or None when it has none (format 1)."""
+    backend = store.backend
+    group = getattr(backend, "group", None)
+    if group is None or WINDOWS not in group:
+        return None
+    g = group[WINDOWS]
+    chrom, start, end, strand = (np.asarray(g[k][...]) for k in WINDOW_COORDS)
+    return (np.array(chrom.tolist(), dtype=object), start.astype(np.int64),
+            end.astype(np.int64), np.array(strand.tolist(), dtype=object))
+
+
+def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
+                  served: dict[str, Any],
+                  windows: tuple[np.ndarray, ...] | None = None) -> None:
+    """Record the served part of a recipe (and the windows) in a published store.
+
+    Only the metadata changes, never the data arrays; the consolidated metadata is
+    rewritten after it. A reader that opened the store before keeps serving as before.
+    """
+    import zarr
+
+    from genozarr.store.open import zarr_store
+    from genozarr.store.write import write_coord
+
+    recipe = dict(meta.recipe)
+    recipe.update(served)
+    meta.recipe = recipe
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        store = zarr_store(path, "w", storage_options)
+        group = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False)
+        group.attrs["genozarr"] = meta.to_attrs()
+        if windows is not None:
+            for key, values in zip(WINDOW_COORDS, windows):
+                write_coord(group, f"{WINDOWS}/{key}", ("window",), values)
+        zarr.consolidate_metadata(store, zarr_format=3)
+    log.info("%s: recorded the served settings %s", path, sorted(served))

@@ -1,0 +1,163 @@
+"""Stores as xarray objects, and xarray objects as stores.
+
+:func:`as_xarray` is the one lazy view of a built :class:`~genozarr.store.handle.Store`:
+a zarr store opens through the ``genozarr`` xarray backend (:func:`genozarr.open_store`);
+an in-memory one (``ndarray``, ``sparse``) is wrapped in dask arrays that read (and, for
+sparse, densify) only their own rows, in the same structure. :func:`meta_from_xarray`
+reads that structure back for :func:`genozarr.store.builder.write_store`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genozarr.errors import ArgumentError
+from genozarr.store.layout import DATA, REGION_COORDS, WINDOW_COORDS, WINDOWS, StoreMeta
+
+if TYPE_CHECKING:
+    from genozarr.store.handle import Store
+
+__all__ = ["as_xarray", "meta_from_xarray"]
+
+
+class _BackendArray:
+    """Array-like over one array of a store backend: slices along the first axis are read
+    with ``read_range`` (densifying sparse rows per chunk)."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self.backend = store.backend
+        self.name = name
+        self.shape = tuple(store.backend.shape(name))
+        self.dtype = np.dtype(store.meta.dtype)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        first = key[0] if key else slice(None)
+        if not isinstance(first, slice) or first.step not in (None, 1):
+            raise IndexError("only contiguous first-axis slices are supported")
+        start, stop, _ = first.indices(self.shape[0])
+        block = self.backend.read_range(self.name, start, max(start, stop))
+        return np.asarray(block)[(slice(None),) + tuple(key[1:])]
+
+
+def _attrs(meta: StoreMeta, path: str | None) -> dict[str, Any]:
+    attrs = {k: v for k, v in meta.to_attrs().items() if v is not None and k != "recipe"}
+    if path is not None:
+        attrs["store"] = path
+    return attrs
+
+
+def as_xarray(store: Store) -> Any:
+    """The store as a lazy xarray object (dask arrays), in the structure of
+    :func:`genozarr.open_store`: a Dataset (partial layout) or a DataTree with one child
+    per chromosome (whole-genome layout)."""
+    import dask.array as da
+    import xarray as xr
+
+    from genozarr.store.layout import chunk_length
+
+    meta = store.meta
+    if store.backend.storage == "zarr" and store.path is not None:
+        from genozarr.store.open import open_store
+
+        return open_store(store.path, getattr(store.backend, "storage_options", None))
+    labels = {"strand": ("strand", list(meta.strands)),
+              "condition": ("condition", list(meta.conditions))}
+
+    def lazy(name: str) -> Any:
+        src = _BackendArray(store, name)
+        row_bytes = int(np.prod(src.shape[1:], dtype=np.int64)) * src.dtype.itemsize
+        clen = chunk_length(row_bytes, src.shape[0])
+        return da.from_array(src, chunks=(clen,) + tuple(-1 for _ in src.shape[1:]),
+                             name=f"genozarr-{name}-{uuid.uuid4().hex}",
+                             meta=np.empty((0,) * src.ndim, src.dtype))
+
+    if meta.whole_genome:
+        nodes = {f"/{c}": xr.Dataset({DATA: (("position", "strand", "condition"),
+                                             lazy(meta.array_path(c)))}, coords=labels)
+                 for c in meta.chroms}
+        tree = xr.DataTree.from_dict(nodes)
+        tree.attrs = _attrs(meta, store.path)
+        return tree
+    t = store.region_table
+    assert t is not None
+    coords = dict(labels)
+    coords.update({"region_chrom": ("region", np.asarray(t["chrom"]).astype(str)),
+                   "region_start": ("region", np.asarray(t["start"])),
+                   "region_end": ("region", np.asarray(t["end"])),
+                   "region_strand": ("region", np.asarray(t["strand"]).astype(str))})
+    return xr.Dataset({DATA: (("region", "position", "strand", "condition"), lazy(DATA))},
+                      coords=coords, attrs=_attrs(meta, store.path))
+
+
+def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None = None
+                     ) -> tuple[StoreMeta, dict[str, Any], dict[str, np.ndarray] | None,
+                                tuple[np.ndarray, ...] | None]:
+    """Metadata, data arrays, region table and windows of a Dataset or DataTree in
+    genozarr's structure (what :func:`genozarr.open_store` returns).
+
+    Returns
+    -------
+    meta, arrays, region_table, windows
+        ``arrays`` maps array paths to (dask) arrays; ``region_table`` is None in the
+        whole-genome layout, ``windows`` None in the partial one (or when absent).
+    """
+    import xarray as xr
+
+    from genozarr.store.layout import array_path
+
+    attrs = dict(obj.attrs)
+    known = set(StoreMeta.__dataclass_fields__) - {"format_version", "encoding_type"}
+    fields = {k: v for k, v in attrs.items() if k in known}
+    windows = None
+    table = None
+    if isinstance(obj, xr.DataTree):
+        chroms = {c: node for c, node in obj.children.items()
+                  if c != WINDOWS and DATA in node.data_vars}
+        if not chroms:
+            raise ArgumentError("the DataTree has no child group holding a 'data' variable")
+        first = next(iter(chroms.values())).to_dataset()
+        res = int(fields.get("resolution") or 1)
+        lengths = dict(fields.get("chroms") or {})
+        arrays = {array_path(c): node[DATA].data for c, node in chroms.items()}
+        sizes = {c: int(lengths.get(c, node.sizes["position"] * res))
+                 for c, node in chroms.items()}
+        layout = "whole_genome"
+        if WINDOWS in obj.children:
+            w = obj[WINDOWS].to_dataset()
+            windows = tuple(np.asarray(w[k].values) for k in WINDOW_COORDS)
+    else:
+        if DATA not in obj.data_vars or obj[DATA].dims[0] != "region":
+            raise ArgumentError(
+                "write_store needs a Dataset with a 'data' variable (region, position, strand, "
+                "condition) or a DataTree with one group per chromosome; got variables "
+                f"{list(obj.data_vars)}")
+        missing = [c for c in REGION_COORDS if c not in obj.coords]
+        if missing:
+            raise ArgumentError(f"a partial-layout Dataset needs the coordinates {missing}")
+        first = obj
+        arrays = {DATA: obj[DATA].data}
+        table = {col: np.asarray(obj[key].values) for col, key in
+                 zip(("chrom", "start", "end", "strand"), REGION_COORDS)}
+        sizes = {str(k): int(v) for k, v in dict(fields.get("chroms") or {}).items()}
+        layout = "partial"
+    resolution = fields.get("resolution")
+    fields.update(
+        name=name or fields.get("name") or "store",
+        kind=fields.get("kind", "coverage"), layout=layout,
+        resolution=None if resolution is None else int(resolution),
+        binsize=fields.get("binsize"), stepsize=fields.get("stepsize"),
+        flank=int(fields.get("flank", 0) or 0),
+        dtype=str(first[DATA].dtype),
+        conditions=[str(c) for c in first["condition"].values],
+        strands=[str(s) for s in first["strand"].values],
+        chroms=sizes, sources=list(fields.get("sources", [])),
+        cache_key=cache_key if cache_key is not None else fields.get("cache_key"),
+        pad_value=float(fields.get("pad_value", 0) or 0),
+        recipe=dict(fields.get("recipe") or {}),
+    )
+    return StoreMeta(**fields), arrays, table, windows

@@ -1,0 +1,173 @@
+"""Store summaries for ``genozarr info`` and notebooks: layout, arrays, codecs, sizes, the
+recipe (normalizers, order) and statistics of the served values."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from genozarr.store.open import is_remote
+
+__all__ = ["store_summary"]
+
+
+def _codec_text(arr: Any) -> str:
+    parts = []
+    for codec in tuple(getattr(arr, "filters", ())) + tuple(getattr(arr, "compressors", ())):
+        cname = getattr(codec, "cname", None)
+        if cname is not None:
+            shuffle = getattr(getattr(codec, "shuffle", None), "value", "")
+            parts.append(f"blosc/{getattr(cname, 'value', cname)} level "
+                         f"{getattr(codec, 'clevel', '?')} {shuffle}".strip())
+        else:
+            parts.append(type(codec).__name__)
+    return ", ".join(parts) or "none"
+
+
+def _disk_bytes(path: str, storage_options: dict[str, Any] | None = None) -> int:
+    """Total size of the files under a store (apparent sizes, as ``du -sb`` of the files)."""
+    if is_remote(path):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
+        return int(fs.du(root, total=True))
+    text = path[len("file://"):] if path.startswith("file://") else path
+    total = 0
+    for dirpath, _, files in os.walk(text):
+        for f in files:
+            total += os.path.getsize(os.path.join(dirpath, f))
+    return total
+
+
+def _data_arrays(obj: Any) -> list[Any]:
+    """The ``data`` variables of a Dataset or of every node of a DataTree."""
+    import xarray as xr
+
+    if isinstance(obj, xr.DataTree):
+        return [node["data"] for node in obj.subtree if "data" in node.data_vars]
+    return [obj["data"]]
+
+
+def _stats(path: str, kind: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
+    """Per-condition statistics of what the dataset serves (normalizers applied), computed
+    over the whole store with dask."""
+    import dask
+
+    from genozarr.dataset import open_dataset
+
+    ds = open_dataset(path, storage_options)
+    view = ds.to_xarray()
+    if ds.normalizers and kind != "sequence":
+        from genozarr.ops import normalize
+
+        view = normalize(view, ds.normalizers, fit=False)
+    arrays = _data_arrays(view)
+    conds = [str(c) for c in ds.garray.meta.conditions]
+    if kind == "sequence":
+        counts = np.zeros(256, dtype=np.int64)
+        for var in arrays:
+            arr = var.data
+            counts += np.asarray(dask.compute(arr.map_blocks(
+                lambda b: np.bincount(b.ravel(), minlength=256)[None],
+                dtype=np.int64, chunks=(1, 256), drop_axis=list(range(1, arr.ndim)),
+                new_axis=None).sum(axis=0))[0])
+        return {"code_counts": counts}
+    sums, maxs, nonzero, n = [], [], [], 0
+    for var in arrays:
+        arr = var.data.astype("float64")
+        axes = tuple(range(arr.ndim - 1))
+        s, m, nz = dask.compute(np.nansum(arr, axis=axes), np.nanmax(arr, axis=axes),
+                                (arr != 0).sum(axis=axes))
+        sums.append(s)
+        maxs.append(m)
+        nonzero.append(nz)
+        n += int(np.prod(arr.shape[:-1]))
+    total = np.sum(sums, axis=0)
+    return {
+        "mean": {c: float(x) / max(n, 1) for c, x in zip(conds, total)},
+        "max": {c: float(x) for c, x in zip(conds, np.max(maxs, axis=0))},
+        "nonzero_fraction": {c: float(x) / max(n, 1)
+                             for c, x in zip(conds, np.sum(nonzero, axis=0))},
+    }
+
+
+def store_summary(path: str | os.PathLike, *, stats: bool = False,
+                  storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Describe a store: layout, dims, chunks, codec, sizes and (optionally) statistics.
+
+    Parameters
+    ----------
+    path
+        Store directory or fsspec URL.
+    stats
+        Also compute per-condition statistics of the served values (normalizers
+        applied; reads every chunk): ``mean``, ``max``, ``nonzero_fraction`` for coverage
+        (over all stored bins, strands pooled);
+        ``base_fraction`` (A, C, G, T, N) and ``gc_fraction`` for sequence.
+    storage_options
+        fsspec options for remote stores.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable; ``arrays`` maps each data array to its ``shape``, ``dims``,
+        ``chunks``, ``dtype``, ``codec``, ``decoded_bytes`` and ``stored_bytes``;
+        ``disk_bytes`` is the size of every file of the store and ``compression_ratio``
+        the data arrays' decoded bytes over their stored bytes.
+    """
+    from genozarr.store.layout import DATA
+    from genozarr.store.open import open_group, read_meta
+
+    path = str(path)
+    meta = read_meta(path, storage_options)
+    group = open_group(path, "r", storage_options)
+    names = meta.array_paths()
+    arrays: dict[str, Any] = {}
+    for name in names:
+        arr = group[name]
+        arrays[name] = {
+            "shape": list(arr.shape), "dims": list(arr.metadata.dimension_names or ()),
+            "chunks": list(arr.chunks), "dtype": str(arr.dtype), "codec": _codec_text(arr),
+            "decoded_bytes": int(arr.nbytes), "stored_bytes": int(arr.nbytes_stored()),
+        }
+    decoded = sum(a["decoded_bytes"] for a in arrays.values())
+    stored = sum(a["stored_bytes"] for a in arrays.values())
+    out: dict[str, Any] = {
+        "store": path, "name": meta.name, "kind": meta.kind, "layout": meta.layout,
+        "dims": (["region", "position", "strand", "condition"] if meta.layout == "partial"
+                 else ["position", "strand", "condition"]),
+        "n_regions": arrays[DATA]["shape"][0] if meta.layout == "partial" else None,
+        "conditions": list(meta.conditions), "strands": list(meta.strands),
+        "chroms": dict(meta.chroms), "resolution": meta.resolution, "binsize": meta.binsize,
+        "stepsize": meta.stepsize, "flank": meta.flank, "dtype": meta.dtype,
+        "seqtype": meta.seqtype, "sources": list(meta.sources), "cache_key": meta.cache_key,
+        "format_version": meta.format_version, "arrays": arrays,
+        "dataset": meta.recipe.get("dataset"), "constructor": meta.recipe.get("constructor"),
+        "normalizers": [n.get("type") for n in meta.recipe.get("normalizers", [])],
+        "order": meta.recipe.get("order"),
+        "decoded_bytes": decoded, "stored_bytes": stored,
+        "disk_bytes": _disk_bytes(path, storage_options),
+        "compression_ratio": decoded / stored if stored else None,
+    }
+    if stats:
+        st = _stats(path, meta.kind, storage_options)
+        if meta.kind == "sequence":
+            counts = st["code_counts"]
+            letters = "ACGT" if (meta.seqtype or "dna") == "dna" else None
+            if letters:
+                total = int(counts.sum()) or 1
+                frac = {b: int(counts[i]) / total for i, b in enumerate(letters)}
+                frac["N"] = int(counts[4:].sum()) / total
+                acgt = int(counts[:4].sum()) or 1
+                out["stats"] = {"base_fraction": frac,
+                                "gc_fraction": int(counts[1] + counts[2]) / acgt}
+            else:
+                out["stats"] = {"code_counts": {int(i): int(c) for i, c in
+                                                enumerate(counts) if c}}
+        else:
+            out["stats"] = st
+    return out
+
+

@@ -1,0 +1,301 @@
+"""Stale or mismatched indexes are never used: BAM indexes raise, FASTA indexes are rebuilt.
+
+htslib only warns about an index older than its data file and then returns wrong or zero
+counts; a ``.fai`` of another FASTA (copied over with ``cp -p``, so its date passes an
+mtime check) makes pysam return the wrong bases. Every test compares the values genozarr
+reads with pysam on the raw input (or with the FASTA text itself).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+
+from genozarr.dataset import Bioseq, Cover
+from genozarr.errors import StaleIndexError
+from genozarr.io._handles import get_handle
+from genozarr.io.bam import count_5prime, find_bam_index, index_bam
+from genozarr.io.fasta import ensure_fai, fasta_chrom_sizes, read_sequence
+from genozarr.store.cache import cache_key, file_digest, input_digests
+
+ROI = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [1000, 2000], "end": [3000, 4000]})
+
+
+def pysam_counts(path, chrom, start, end):
+    """5' ends per base and strand with a plain pysam loop (fetch by reference id)."""
+    counts = np.zeros((end - start, 2), np.float32)
+    with pysam.AlignmentFile(path) as bam:
+        tid = list(bam.references).index(chrom)
+        for read in bam.fetch(tid=tid, start=max(start - 1000, 0), stop=end + 1000):
+            if read.flag & (0x4 | 0x100 | 0x800 | 0x200 | 0x400):
+                continue
+            pos = read.reference_end - 1 if read.is_reverse else read.reference_start
+            if start <= pos < end:
+                counts[pos - start, int(read.is_reverse)] += 1
+    return counts
+
+
+def check_bam_values(cover, path):
+    """Every window of ``cover`` (unstranded ROI) equals the pysam loop on ``path``."""
+    total = 0
+    for i, (chrom, start, end) in enumerate(ROI[["chrom", "start", "end"]].values):
+        truth = pysam_counts(path, chrom, start, end)
+        np.testing.assert_array_equal(cover[i][:, :, 0], truth)
+        total += truth.sum()
+    assert total > 50  # the comparison saw real reads
+
+
+def expect_both(exc, info, *paths):
+    assert isinstance(info.value, exc)
+    for p in paths:
+        assert str(p) in str(info.value), f"message does not name {p}: {info.value}"
+
+
+def set_older(path, than, seconds=3600):
+    t = os.stat(than).st_mtime - seconds
+    os.utime(path, (t, t))
+
+
+def write_bam(path, header, reads):
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for read in reads:
+            out.write(read)
+
+
+def moved_reads(src, header, tid_map):
+    """The reads of ``src`` rewritten onto other reference ids (``{old tid: new tid}``)."""
+    out = []
+    with pysam.AlignmentFile(src) as bam:
+        for read in bam.fetch(until_eof=True):
+            if read.reference_id not in tid_map:
+                continue
+            new = pysam.AlignedSegment.from_dict(read.to_dict(), header)
+            new.reference_id = tid_map[read.reference_id]
+            new.next_reference_id = -1
+            out.append(new)
+    out.sort(key=lambda r: (r.reference_id, r.reference_start))
+    return out
+
+
+# ------------------------------------------------------------------------------ BAM
+def test_bam_index_older_than_bam(sim_data, tmp_path):
+    bam = tmp_path / "reads.bam"
+    shutil.copy(sim_data["bam"], bam)
+    shutil.copy(sim_data["bam"] + ".bai", str(bam) + ".bai")
+    set_older(str(bam) + ".bai", bam)
+    with pytest.raises(StaleIndexError) as info:
+        Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000, stranded=True)
+    expect_both(StaleIndexError, info, bam, str(bam) + ".bai")
+    assert "older" in str(info.value) and "samtools index" in str(info.value)
+    index_bam(bam)  # the advice works
+    check_bam_values(Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000), str(bam))
+
+
+def test_bam_index_with_other_reference_count(sim_data, tmp_path):
+    """An index of a BAM with three reference sequences, next to one with two: htslib
+    reads chr1 through the index's first (empty) reference and returns zero counts."""
+    with pysam.AlignmentFile(sim_data["bam"]) as src:
+        names, lengths = list(src.references), list(src.lengths)
+    header = pysam.AlignmentHeader.from_references(["chr0"] + names, [5000] + lengths)
+    other = tmp_path / "other.bam"
+    write_bam(other, header, moved_reads(sim_data["bam"], header, {0: 1, 1: 2}))
+    pysam.index(str(other))
+    bam = tmp_path / "reads.bam"
+    shutil.copy(sim_data["bam"], bam)
+    shutil.copy(str(other) + ".bai", str(bam) + ".bai")
+    with pytest.raises(StaleIndexError) as info:
+        Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000)
+    expect_both(StaleIndexError, info, bam, str(bam) + ".bai")
+    assert "3 reference sequences" in str(info.value) and "header 2" in str(info.value)
+    index_bam(bam)
+    check_bam_values(Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000), str(bam))
+
+
+def test_bam_index_of_another_bam_with_the_same_header(sim_data, tmp_path):
+    """Same reference names and lengths, other reads: the index sends chr2 to chr1's reads."""
+    with pysam.AlignmentFile(sim_data["bam"]) as src:
+        header = src.header
+    other = tmp_path / "other.bam"
+    write_bam(other, header, moved_reads(sim_data["bam"], header, {0: 1}))  # all on chr2
+    pysam.index(str(other))
+    bam = tmp_path / "reads.bam"
+    shutil.copy(sim_data["bam"], bam)
+    shutil.copy(str(other) + ".bai", str(bam) + ".bai")
+    with pysam.AlignmentFile(str(bam), index_filename=str(bam) + ".bai") as raw:
+        assert sum(1 for _ in raw.fetch("chr2")) == 0  # what htslib alone would count
+    with pytest.raises(StaleIndexError) as info:
+        Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000)
+    expect_both(StaleIndexError, info, bam, str(bam) + ".bai")
+    assert "does not match" in str(info.value) and "chr2" in str(info.value)
+    index_bam(bam)
+    check_bam_values(Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000), str(bam))
+
+
+def test_empty_bam_index(sim_data, tmp_path):
+    """An empty .bai used to give pysam's 'fetch called on bamfile without index'."""
+    bam = tmp_path / "reads.bam"
+    shutil.copy(sim_data["bam"], bam)
+    Path(str(bam) + ".bai").write_bytes(b"")
+    with pytest.raises(StaleIndexError) as info:
+        count_5prime(bam, "chr1", 0, 100)
+    expect_both(StaleIndexError, info, bam, str(bam) + ".bai")
+    assert "cannot be loaded" in str(info.value) and "empty" in str(info.value)
+
+
+def test_bam_handle_reopened_when_the_index_changes(sim_data, tmp_path):
+    bam = tmp_path / "reads.bam"
+    shutil.copy(sim_data["bam"], bam)
+    index_bam(bam)
+    first = get_handle("bam", str(bam))
+    assert get_handle("bam", str(bam)) is first
+    pysam.index("-c", str(bam))  # a .csi, which htslib prefers to the .bai
+    assert find_bam_index(bam) == str(bam) + ".csi"
+    second = get_handle("bam", str(bam))
+    assert second is not first
+    np.testing.assert_array_equal(count_5prime(bam, "chr1", 1000, 3000),
+                                  pysam_counts(str(bam), "chr1", 1000, 3000))
+
+
+# ------------------------------------------------------------------------------ FASTA
+A = ">a first record\n" + "ACGTACGTAC\n" * 3 + "AC\n>b\n" + "GGGGCCCCTT\n" * 2
+B = ">b\n" + "TTTTAAAA\n" * 2 + ">a\n" + "CCCCGGGGAA\n" * 4 + ">c\nNNNN\n"
+
+
+def text_sequences(text):
+    """{name: sequence} straight from FASTA text."""
+    out, name = {}, None
+    for line in text.splitlines():
+        if line.startswith(">"):
+            name = line[1:].split()[0]
+            out[name] = ""
+        elif name is not None:
+            out[name] += line.strip().upper()
+    return out
+
+
+def test_fai_older_than_fasta_is_rebuilt(tmp_path):
+    fa = tmp_path / "g.fa"
+    fa.write_text(A)
+    pysam.faidx(str(fa))
+    fa.write_text(B)  # rewritten after indexing; the old index points into the old layout
+    set_older(str(fa) + ".fai", fa)
+    seqs = text_sequences(B)
+    assert fasta_chrom_sizes(fa) == {k: len(v) for k, v in seqs.items()}
+    for name, seq in seqs.items():
+        assert read_sequence(fa, name, 0, len(seq)).decode() == seq
+    assert os.stat(str(fa) + ".fai").st_mtime_ns >= os.stat(fa).st_mtime_ns
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa", "g.fa.fai"]  # no temporaries
+
+
+def test_fai_of_another_fasta_copied_with_its_date(tmp_path):
+    """``cp -p`` of another FASTA over an indexed one: the .fai is newer, but wrong."""
+    fa, other = tmp_path / "g.fa", tmp_path / "other.fa"
+    fa.write_text(A)
+    other.write_text(B)
+    set_older(other, fa, seconds=86400)
+    roi = pd.DataFrame({"chrom": ["a"], "start": [0], "end": [30]})
+    before = Bioseq.create_from_refgenome("s", str(fa), roi=roi, binsize=30)
+    assert Path(str(fa) + ".fai").exists()
+    shutil.copy2(other, fa)  # keeps the old date: an mtime check alone passes
+    assert os.stat(fa).st_mtime < os.stat(str(fa) + ".fai").st_mtime
+    with pysam.FastaFile(str(fa)) as stale:  # what the stale index makes pysam read
+        wrong = stale.fetch("a", 0, 30)
+    truth = text_sequences(B)["a"][:30]
+    assert wrong != truth
+    after = Bioseq.create_from_refgenome("s", str(fa), roi=roi, binsize=30)
+    onehot = np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in truth]]
+    np.testing.assert_array_equal(after[0][:, 0, :], onehot)
+    assert not np.array_equal(after[0], before[0])
+    assert read_sequence(fa, "c", 0, 6) == b"NNNNNN"  # 4 bases + 2 of padding
+    with pysam.FastaFile(str(fa)) as rebuilt:  # the index on disk was replaced too
+        assert rebuilt.fetch("a", 0, 30) == truth
+
+
+def test_bgzip_fasta_with_stale_gzi(tmp_path):
+    """A bgzip FASTA replaced by another one with an older date: .fai and .gzi rebuilt."""
+    plain_a, plain_b = tmp_path / "a.fa", tmp_path / "b.fa"
+    plain_a.write_text(A)
+    plain_b.write_text(B)
+    gz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(plain_a), str(gz))
+    assert read_sequence(gz, "b", 0, 20) == text_sequences(A)["b"].encode()
+    assert Path(str(gz) + ".gzi").exists()
+    pysam.tabix_compress(str(plain_b), str(gz), force=True)
+    set_older(gz, str(gz) + ".fai")
+    seqs = text_sequences(B)
+    assert fasta_chrom_sizes(gz) == {k: len(v) for k, v in seqs.items()}
+    for name, seq in seqs.items():
+        assert read_sequence(gz, name, 0, len(seq)).decode() == seq
+    with pysam.FastaFile(str(gz)) as fa:
+        assert fa.fetch("a") == seqs["a"]
+
+
+def test_fasta_handle_reopened_when_the_index_is_rebuilt(tmp_path):
+    fa = tmp_path / "g.fa"
+    fa.write_text(A)
+    first = get_handle("fasta", str(fa))
+    assert get_handle("fasta", str(fa)) is first
+    os.remove(str(fa) + ".fai")
+    ensure_fai(fa)
+    assert get_handle("fasta", str(fa)) is not first
+
+
+def _make_read_only(directory: Path):
+    """Make ``directory`` unwritable even for root (chattr +i); returns an undo function."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        return lambda: directory.chmod(0o755)
+    if shutil.which("chattr") is None:
+        pytest.skip("running as root without chattr: cannot make a directory read-only")
+    done = subprocess.run(["chattr", "+i", str(directory)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i not supported here: {done.stderr.decode().strip()}")
+    return lambda: subprocess.run(["chattr", "-i", str(directory)], check=True)
+
+
+def test_stale_fai_in_read_only_directory(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    fa = ro / "g.fa"
+    fa.write_text(A)
+    pysam.faidx(str(fa))
+    other = tmp_path / "other.fa"
+    other.write_text(B)
+    set_older(other, fa, seconds=86400)
+    shutil.copy2(other, fa)
+    undo = _make_read_only(ro)
+    try:
+        with pytest.raises(StaleIndexError) as info:
+            read_sequence(fa, "a", 0, 10)
+        expect_both(StaleIndexError, info, fa, str(fa) + ".fai")
+        assert "read-only" in str(info.value) and "does not match" in str(info.value)
+    finally:
+        undo()
+    assert read_sequence(fa, "a", 0, 40).decode() == text_sequences(B)["a"]
+
+
+# ------------------------------------------------------------------------------ cache keys
+def test_cache_key_covers_indexes(sim_data, tmp_path):
+    bam = tmp_path / "reads.bam"
+    shutil.copy(sim_data["bam"], bam)
+    index_bam(bam)
+    digests = input_digests(bam)
+    assert digests == [file_digest(bam), ".bai:" + file_digest(str(bam) + ".bai")]
+    key = cache_key([str(bam)], {}, {})
+    pysam.index("-c", str(bam))  # htslib now reads the .csi: another index, another key
+    assert input_digests(bam)[1] == ".csi:" + file_digest(str(bam) + ".csi")
+    assert cache_key([str(bam)], {}, {}) != key
+    fa = tmp_path / "g.fa"
+    fa.write_text(A)
+    ensure_fai(fa)
+    assert input_digests(fa) == [file_digest(fa), ".fai:" + file_digest(str(fa) + ".fai")]
+    bed = tmp_path / "x.bed"
+    bed.write_text("chr1\t1\t5\n")
+    assert input_digests(bed) == [file_digest(bed)]  # files without index: as before

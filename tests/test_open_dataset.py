@@ -1,0 +1,224 @@
+"""A store is the dataset: ``genozarr.open_dataset`` gives back what the original object
+served, for every constructor, both layouts and every normalizer, from a path, from an
+``s3://`` URL (moto server on 127.0.0.1) and through ``genozarr build`` + ``info``/``export``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import numpy as np
+import pyBigWig
+import pytest
+
+import genozarr
+from genozarr import Bioseq, Cover, GenomicIndexer, open_dataset
+from genozarr.errors import ArgumentError, StoreFormatError
+
+NORMALIZERS = {
+    "none": None,
+    "zscore": "zscore",
+    "zscorelog": "zscorelog",
+    "tpm": "tpm",
+    "binsizenorm": "binsizenorm",
+    "perctrim": "perctrim",
+    "class": lambda: genozarr.ZScore(),
+    "ufunc": lambda: np.log1p,
+    "list": lambda: ["tpm", "zscore"],
+}
+
+
+def _norm(key: str):
+    value = NORMALIZERS[key]
+    return value() if callable(value) else value
+
+
+def _covers(files: dict[str, str], whole: bool, normalizer, store: str, **extra):
+    roi, sizes = files["roi"], files["chrom_sizes"]
+    common = dict(roi=roi, binsize=200, resolution=50, storage="zarr", normalizer=normalizer,
+                  store_whole_genome=whole, **extra)
+    if whole:
+        common["genomesize"] = sizes
+    return {
+        "bigwig": lambda: Cover.create_from_bigwig(
+            "bw", [files["bigwig_a"], files["bigwig_b"]], store=f"{store}/bw.zarr", **common),
+        "bam": lambda: Cover.create_from_bam("bam", files["bam"], store=f"{store}/bam.zarr",
+                                             **common),
+        "bed_binary": lambda: Cover.create_from_bed("bedb", files["peaks"],
+                                                    store=f"{store}/bedb.zarr",
+                                                    **dict(common, genomesize=sizes)),
+        "bed_score": lambda: Cover.create_from_bed("beds", files["peaks"], mode="score",
+                                                   store=f"{store}/beds.zarr",
+                                                   **dict(common, genomesize=sizes)),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("norm", list(NORMALIZERS))
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+@pytest.mark.parametrize("kind", ["bigwig", "bam", "bed_binary", "bed_score"])
+def test_cover_reopens_as_it_was_built(sample_files, tmp_path, kind, whole, norm):
+    original = _covers(sample_files, whole, _norm(norm), str(tmp_path))[kind]()
+    again = open_dataset(original.garray.path)
+    assert type(again) is Cover and again.shape == original.shape
+    assert [type(n).__name__ for n in again.normalizers] == \
+        [type(n).__name__ for n in original.normalizers]
+    np.testing.assert_array_equal(again[:], original[:])
+    np.testing.assert_array_equal(again[[5, 0, 3]], original[[5, 0, 3]])
+    if whole:  # the original windows, not a tiling of the genome
+        np.testing.assert_array_equal(again.gindexer.starts, original.gindexer.starts)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_bioseq_reopens_at_its_order(sample_files, tmp_path, whole, order):
+    original = Bioseq.create_from_refgenome(
+        "dna", sample_files["fasta"], roi=sample_files["roi"], binsize=200, order=order,
+        storage="zarr", store_whole_genome=whole, store=str(tmp_path / "dna.zarr"),
+        channel_last=order != 2)
+    again = open_dataset(tmp_path / "dna.zarr")
+    assert type(again) is Bioseq and again.order == order
+    assert again.channel_last == (order != 2)
+    np.testing.assert_array_equal(again[:], original[:])
+
+
+def test_seq_and_array_reopen(sample_files, tmp_path):
+    seq = Bioseq.create_from_seq("s", sample_files["fasta"], fixedlen=300, order=2,
+                                 storage="zarr", store=str(tmp_path / "s.zarr"))
+    np.testing.assert_array_equal(open_dataset(tmp_path / "s.zarr")[:], seq[:])
+    gi = GenomicIndexer(["chr1"] * 3, [0, 100, 300], [100, 200, 400], ["+", "-", "+"], 100, 100)
+    x = np.random.default_rng(0).random((3, 10, 2, 2)).astype("float32")
+    for whole in (False, True):
+        store = str(tmp_path / f"a{int(whole)}.zarr")
+        arr = Cover.create_from_array("pred", x, gi, storage="zarr", store=store,
+                                      store_whole_genome=whole, genomesize={"chr1": 1000},
+                                      channel_last=False if whole else True)
+        again = open_dataset(store)
+        assert again.channel_last is arr.channel_last
+        np.testing.assert_array_equal(again[:], arr[:])
+
+
+def test_lambda_normalizer_is_explained_and_can_be_supplied(sample_files, tmp_path):
+    cover = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], roi=sample_files["roi"],
+                                     binsize=200, storage="zarr", normalizer=lambda x: 2 * x,
+                                     store=str(tmp_path / "l.zarr"))
+    with pytest.raises(StoreFormatError, match="callable"):
+        open_dataset(tmp_path / "l.zarr")
+    again = open_dataset(tmp_path / "l.zarr", normalizer=lambda x: 2 * x)
+    np.testing.assert_array_equal(again[:], cover[:])
+
+
+def test_normalizer_change_reuses_the_stored_data(sample_files, tmp_path):
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=50, storage="zarr", cache=True)
+    raw = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], **kw)
+    chunk = os.path.join(raw.garray.path, "data", "c", "0", "0", "0", "0")
+    stamp = os.stat(chunk).st_mtime_ns
+    z = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], normalizer="zscore", **kw)
+    assert z.garray.path == raw.garray.path  # the same store: normalizers are not in the key
+    assert os.stat(chunk).st_mtime_ns == stamp  # its data were not rewritten
+    values = raw[:].astype("float64")
+    expected = (values - values.mean()) / values.std(ddof=1)  # ZScore: sample std
+    np.testing.assert_allclose(z[:], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(open_dataset(z.garray.path)[:], z[:])  # the recipe follows
+
+
+def test_setting_gindexer_serves_the_new_windows(sample_files):
+    cover = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], roi=sample_files["roi"],
+                                     binsize=200, resolution=50)
+    expected = cover[[4, 0]]
+    cover.gindexer = cover.gindexer[[4, 0]]
+    assert len(cover) == 2
+    np.testing.assert_array_equal(cover[:], expected)
+    other = GenomicIndexer(["chr1"], [5], [205], ["+"], 200, 200)
+    with pytest.raises(ArgumentError, match="not stored"):
+        cover.gindexer = other
+    whole = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], roi=sample_files["roi"],
+                                     binsize=200, resolution=50, store_whole_genome=True,
+                                     genomesize=sample_files["chrom_sizes"])
+    whole.gindexer = GenomicIndexer(["chr1"], [100], [300], ["+"], 200, 200)
+    bw = pyBigWig.open(sample_files["bigwig_a"])
+    values = np.nan_to_num(np.array(bw.values("chr1", 100, 300)))
+    np.testing.assert_allclose(whole[:][0, :, 0, 0], values.reshape(4, 50).mean(1), rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------- s3
+moto_server = pytest.importorskip("moto.server")
+
+
+@pytest.fixture(scope="module")
+def s3():
+    import logging
+
+    import boto3
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                 aws_secret_access_key="testing", region_name="us-east-1").create_bucket(
+        Bucket="reopen")
+    yield {"key": "testing", "secret": "testing",
+           "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    server.stop()
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+@pytest.mark.parametrize("kind", ["bigwig", "bam", "bed_binary", "bed_score"])
+def test_cover_reopens_from_s3(sample_files, s3, kind, whole):
+    url = f"s3://reopen/{kind}-{int(whole)}"
+    original = _covers(sample_files, whole, ["tpm", "zscore"], url,
+                       storage_options=s3)[kind]()
+    again = open_dataset(original.garray.path, storage_options=s3)
+    np.testing.assert_array_equal(again[:], original[:])
+    assert len(again.normalizers) == 2 and again.normalizers[1].fitted
+
+
+def test_bioseq_reopens_from_s3(sample_files, s3):
+    url = "s3://reopen/dna.zarr"
+    original = Bioseq.create_from_refgenome("dna", sample_files["fasta"],
+                                            roi=sample_files["roi"], binsize=200, order=2,
+                                            storage="zarr", store=url, storage_options=s3)
+    again = open_dataset(url, storage_options=s3)
+    assert again.order == 2
+    np.testing.assert_array_equal(again[:], original[:])
+
+
+# ---------------------------------------------------------------------------- CLI
+def test_cli_build_info_export_show_the_normalized_dataset(sample_files, tmp_path):
+    from typer.testing import CliRunner
+
+    from genozarr.cli import app
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        f'name = "sig"\nkind = "bigwig"\nfiles = ["{sample_files["bigwig_a"]}"]\n'
+        f'roi = "{sample_files["roi"]}"\nbinsize = 200\nresolution = 50\n'
+        f'normalizer = "zscore"\nstore = "{tmp_path / "sig.zarr"}"\n')
+    runner = CliRunner()
+    result = runner.invoke(app, ["build", str(spec)])
+    assert result.exit_code == 0, result.output
+    built = open_dataset(tmp_path / "sig.zarr")
+    served = built[:].astype("float64")
+    raw = Cover.create_from_bigwig("sig", sample_files["bigwig_a"], roi=sample_files["roi"],
+                                   binsize=200, resolution=50)[:].astype("float64")
+    np.testing.assert_allclose(served, (raw - raw.mean()) / raw.std(ddof=1), rtol=1e-4,
+                               atol=1e-5)
+    info = runner.invoke(app, ["info", str(tmp_path / "sig.zarr"), "--json", "--stats"])
+    assert info.exit_code == 0, info.output
+    s = json.loads(info.output)
+    assert s["normalizers"] == ["zscore"]
+    assert abs(s["stats"]["mean"]["sample_a"]) < 1e-4  # z-scored: mean 0, not the raw mean
+    assert raw.mean() > 0.1
+    out = tmp_path / "exported"
+    result = runner.invoke(app, ["export", str(tmp_path / "sig.zarr"), str(out)])
+    assert result.exit_code == 0, result.output
+    (bw_path,) = [p for p in out.iterdir() if p.suffix in (".bigwig", ".bw")]
+    bw = pyBigWig.open(str(bw_path))
+    region = built.gindexer[0]
+    got = np.array(bw.values(region.chrom, region.start, region.start + 50))
+    np.testing.assert_allclose(got, served[0, 0, 0, 0], rtol=1e-5)
