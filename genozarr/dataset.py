@@ -802,14 +802,14 @@ class Cover(Dataset):
     def export_to_bigwig(self, output_dir: str | os.PathLike,
                          genomesize: Any = None) -> list[str]:
         """Write one BigWig per condition, ``<name>.<condition>.bigwig``; see
-        :func:`genozarr.io.export.export_to_bigwig`."""
+        :func:`genozarr.export.export_to_bigwig`."""
         from genozarr.export import export_to_bigwig
 
         return export_to_bigwig(self, output_dir, genomesize=genomesize)
 
     def export_to_bed(self, output_dir: str | os.PathLike) -> list[str]:
         """Write one bedGraph-like BED per condition; see
-        :func:`genozarr.io.export.export_to_bed`."""
+        :func:`genozarr.export.export_to_bed`."""
         from genozarr.export import export_to_bed
 
         return export_to_bed(self, output_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import zarr
@@ -15,12 +17,17 @@ from genozarr.store.handle import load_store
 
 
 @pytest.fixture(scope="module")
-def zarr_pair(sample_files: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-              ) -> tuple[Cover, Bioseq, int]:
-    """Cover and Bioseq of the same 400 windows in zarr stores with small chunks."""
-    d = tmp_path_factory.mktemp("batching")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("batching")
+
+
+@pytest.fixture(scope="module")
+def zarr_pair(sample_files: dict[str, str], store_dir: Path) -> tuple[Cover, Bioseq, int]:
+    """Cover (c.zarr) and Bioseq (s.zarr) of the same 400 windows in zarr stores with small
+    chunks, in ``store_dir``."""
+    d = store_dir
     kw = dict(roi=sample_files["roi"], binsize=100, storage="zarr")
-    with set_options(chunk_bytes=8192):  # 4 windows x 2 conditions x 100 bp x 4 bytes = 1 chunk
+    with set_options(chunk_bytes=8192):  # small chunks, of different rows in the two stores
         cover = Cover.create_from_bigwig(
             "c", [sample_files["bigwig_a"], sample_files["bigwig_b"]], **kw, store=d / "c.zarr")
         seq = Bioseq.create_from_refgenome("s", sample_files["fasta"], **kw, store=d / "s.zarr")
@@ -61,12 +68,48 @@ def test_shuffle_is_chunk_aware_and_seeded(zarr_pair: tuple[Cover, Bioseq, int])
     for b in plan:  # a batch draws from at most two buffers of 3 blocks
         assert len(np.unique(b // block)) <= 6
     again = batch_plan(n, 16, shuffle=True, seed=1, block_size=block, buffer_blocks=3)
-    assert all(np.array_equal(a, b) for a, b in zip(plan, again))
+    assert len(again) == len(plan) and all(np.array_equal(a, b) for a, b in zip(plan, again))
     other = batch_plan(n, 16, shuffle=True, seed=2, block_size=block, buffer_blocks=3)
+    assert len(other) == len(plan)
     assert not all(np.array_equal(a, b) for a, b in zip(plan, other))
-    # the default block is the largest number of windows per chunk among the datasets
-    idx = [i for *_, i in batches(cover, seq, np.arange(n), batch_size=n, shuffle=True, seed=0)]
-    assert len(idx) == 1
+
+
+def _rows_per_chunk(store: Path) -> int:
+    """Windows per chunk of a partial-layout store, read from zarr itself."""
+    return int(zarr.open_group(str(store), mode="r")["data"].chunks[0])
+
+
+def test_default_block_is_the_largest_chunk(zarr_pair: tuple[Cover, Bioseq, int],
+                                            store_dir: Path) -> None:
+    """Without block_size, batches shuffles blocks of the most windows per chunk among the
+    datasets: with one block per buffer, the served order is the chunk-aligned blocks of
+    the larger-chunked store one after the other, each block's windows permuted."""
+    cover, seq, n = zarr_pair
+    c_rows, s_rows = _rows_per_chunk(store_dir / "c.zarr"), _rows_per_chunk(store_dir / "s.zarr")
+    block = max(c_rows, s_rows)
+    # the fixture's chunk sizes differ, so the wrong choice (the smaller) would be visible
+    assert min(c_rows, s_rows) < block < n
+    dense_c, dense_s = cover[:], seq[:]
+    stream = []
+    for c, s, idx in batches(cover, seq, np.arange(n), batch_size=1, shuffle=True, seed=0,
+                             buffer_blocks=1):
+        np.testing.assert_array_equal(c, dense_c[idx])
+        np.testing.assert_array_equal(s, dense_s[idx])
+        stream.extend(idx.tolist())
+    assert len(stream) == n
+    # cut the stream where each block must end: the block holding its first window
+    firsts, pos, within_shuffled = [], 0, False
+    while pos < n:
+        start = stream[pos] // block * block
+        size = min(block, n - start)
+        run = stream[pos:pos + size]
+        assert sorted(run) == list(range(start, start + size)), (pos, start)
+        within_shuffled |= run != sorted(run)
+        firsts.append(start)
+        pos += size
+    assert sorted(firsts) == list(range(0, n, block))  # every block once
+    assert firsts != sorted(firsts)  # in random block order
+    assert within_shuffled  # and windows permuted within their block
 
 
 def test_shards_partition_the_epoch() -> None:
@@ -100,7 +143,10 @@ def test_batches_stop_early_and_augmentations(zarr_pair: tuple[Cover, Bioseq, in
     assert first[0].shape == (8,) + cover.shape[1:]
     a = [b[0] for b in batches(RandomSignalScale(cover, 0.3, random_state=1), batch_size=64)]
     b = [b[0] for b in batches(RandomSignalScale(cover, 0.3, random_state=1), batch_size=64)]
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert len(a) == len(b) == -(-n // 64)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))  # the same seed, the same draws
+    plain = cover[:]
+    assert not np.array_equal(np.concatenate(a), plain)  # the augmentation did change values
 
 
 # ---------------------------------------------------------------------------- read path
@@ -149,7 +195,26 @@ def test_load_store_partial_and_whole_genome(sample_files: dict[str, str], tmp_p
         np.testing.assert_array_equal(c[::-1], mem[::-1])
         store = load_store(tmp_path / f"{wg}.zarr")
         assert isinstance(store.backend, ZarrBackend)
-        got = []
-        for (b,) in batches(c, batch_size=33, shuffle=True, seed=0):
-            got.append(b)
-        assert sum(len(b) for b in got) == len(mem)
+        n = len(mem)
+
+        def epoch(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+            """(values, window indices) of every batch of one shuffled epoch."""
+            out = list(batches(c, np.arange(n), batch_size=33, shuffle=True, seed=seed))
+            assert all(len(b) == len(idx) <= 33 for b, idx in out)
+            return out
+
+        served = epoch(0)
+        order = np.concatenate([idx for _, idx in served])
+        np.testing.assert_array_equal(np.sort(order), np.arange(n))  # every window once
+        assert not np.array_equal(order, np.arange(n))  # not the stored order
+        dense = mem[:]
+        for b, idx in served:
+            np.testing.assert_array_equal(b, c[idx])  # the dataset's own indexing
+            np.testing.assert_array_equal(b, dense[idx])  # the in-memory build
+        again = epoch(0)  # the same seed: the same batches, the same values
+        assert len(again) == len(served)
+        for (b0, i0), (b1, i1) in zip(served, again):
+            np.testing.assert_array_equal(i1, i0)
+            np.testing.assert_array_equal(b1, b0)
+        other = np.concatenate([idx for _, idx in epoch(1)])
+        assert not np.array_equal(other, order)  # another seed: another order

@@ -100,6 +100,7 @@ def output(tmp_path, monkeypatch):
     return out
 
 
+@pytest.mark.slow
 def test_two_builders_same_cached_dataset(sim_data, tmp_path, output):
     expected = crash.oracle(sim_data, 200)
     cfg = {"output": str(output), "bigwigs": sim_data["bigwigs"], "roi": sim_data["roi"],
@@ -115,6 +116,7 @@ def test_two_builders_same_cached_dataset(sim_data, tmp_path, output):
     np.testing.assert_array_equal(cover[:], expected)
 
 
+@pytest.mark.slow
 def test_three_builders_explicit_store(sim_data, tmp_path, output):
     expected = crash.oracle(sim_data, 100)
     store = tmp_path / "stores" / "shared.zarr"
@@ -126,6 +128,7 @@ def test_three_builders_explicit_store(sim_data, tmp_path, output):
     assert [p.name for p in store.parent.iterdir()] == ["shared.zarr"]
 
 
+@pytest.mark.slow
 def test_two_builders_replace_a_stale_store(sim_data, tmp_path, output):
     """Both replace an older store (other arguments) at the same path: both end with the
     same new store, and nothing of the old one is left."""

@@ -207,6 +207,7 @@ def output(tmp_path, monkeypatch):
     return out
 
 
+@pytest.mark.slow
 def test_killed_builds_never_leave_a_valid_partial_store(sim_data, tmp_path, output):
     rng = random.Random(20240609)
     expected = oracle(sim_data, 200)
@@ -254,6 +255,7 @@ def test_killed_builds_never_leave_a_valid_partial_store(sim_data, tmp_path, out
     assert assert_no_partial_store([final], expected_by_path) == 1
 
 
+@pytest.mark.slow
 def test_kill_after_publish_is_reused(sim_data, tmp_path, output):
     expected = oracle(sim_data, 200)
     cfg = {"output": str(output), "bigwigs": sim_data["bigwigs"], "roi": sim_data["roi"],
@@ -269,6 +271,7 @@ def test_kill_after_publish_is_reused(sim_data, tmp_path, output):
     np.testing.assert_array_equal(cover[:], expected)
 
 
+@pytest.mark.slow
 def test_kill_while_replacing_an_older_store(sim_data, tmp_path, output):
     """A store at an explicit path is being replaced (other arguments): killed after the old
     one was moved aside, the path is empty, never half old and half new; the next call

@@ -12,6 +12,8 @@ from genozarr.store import open_store
 
 distributed = pytest.importorskip("distributed")
 
+pytestmark = pytest.mark.slow  # a LocalCluster of 2 worker processes
+
 
 @pytest.fixture(scope="module")
 def client():

@@ -63,6 +63,7 @@ def test_shape_comment_parser():
                                         ("signal.shape", (200, 4, 1, 2))]
 
 
+@pytest.mark.slow
 def test_getting_started_examples(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
@@ -89,6 +90,7 @@ def test_getting_started_examples(tmp_path, monkeypatch):
     np.testing.assert_allclose(back, np.repeat(predictions[5, :, 0, 1], 50), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_coming_from_janggu_examples(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
@@ -130,6 +132,7 @@ def test_cli_spec_example(tmp_path):
     assert (tmp_path / "stores" / "signal.zarr" / "genozarr-complete").is_dir()
 
 
+@pytest.mark.slow
 def test_docs_build(tmp_path):
     out = tmp_path / "html"
     proc = subprocess.run(

@@ -131,6 +131,7 @@ def test_torch_workers_reseed_augmentations(data: tuple[Bioseq, Cover, int]) -> 
     assert not np.array_equal(got[0], got[1])
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_keras_pydataset(data: tuple[Bioseq, Cover, int]) -> None:
     os.environ.setdefault("KERAS_BACKEND", "torch")

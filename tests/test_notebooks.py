@@ -19,6 +19,7 @@ def test_notebooks_found() -> None:
     assert NOTEBOOKS, "no notebook in notebooks/"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from jupyter_client.kernelspec import NATIVE_KERNEL_NAME

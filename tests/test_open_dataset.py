@@ -34,6 +34,17 @@ def _norm(key: str):
     return value() if callable(value) else value
 
 
+@pytest.fixture(scope="module")
+def files(sample_files, tmp_path_factory):
+    """The sample files plus a bedGraph of the peaks' scores."""
+    import pandas as pd
+
+    peaks = pd.read_csv(sample_files["peaks"], sep="\t", header=None)
+    path = tmp_path_factory.mktemp("bedgraph") / "peaks.bedgraph"
+    peaks[[0, 1, 2, 4]].to_csv(path, sep="\t", header=False, index=False)
+    return dict(sample_files, bedgraph=str(path))
+
+
 def _covers(files: dict[str, str], whole: bool, normalizer, store: str, **extra):
     roi, sizes = files["roi"], files["chrom_sizes"]
     common = dict(roi=roi, binsize=200, resolution=50, storage="zarr", normalizer=normalizer,
@@ -51,15 +62,27 @@ def _covers(files: dict[str, str], whole: bool, normalizer, store: str, **extra)
         "bed_score": lambda: Cover.create_from_bed("beds", files["peaks"], mode="score",
                                                    store=f"{store}/beds.zarr",
                                                    **dict(common, genomesize=sizes)),
+        "bed_bedgraph": lambda: Cover.create_from_bed("bedg", files["bedgraph"], mode="bedgraph",
+                                                      store=f"{store}/bedg.zarr",
+                                                      **dict(common, genomesize=sizes)),
+        "bed_categorical": lambda: Cover.create_from_bed(
+            "bedc", files["peaks"], mode="categorical", store=f"{store}/bedc.zarr",
+            **dict(common, genomesize=sizes)),
+        "bed_name_category": lambda: Cover.create_from_bed(
+            "bedn", files["peaks"], mode="name_category", store=f"{store}/bedn.zarr",
+            **dict(common, genomesize=sizes)),
     }
+
+
+BED_MODES = ["bed_binary", "bed_score", "bed_bedgraph", "bed_categorical", "bed_name_category"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("norm", list(NORMALIZERS))
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
-@pytest.mark.parametrize("kind", ["bigwig", "bam", "bed_binary", "bed_score"])
-def test_cover_reopens_as_it_was_built(sample_files, tmp_path, kind, whole, norm):
-    original = _covers(sample_files, whole, _norm(norm), str(tmp_path))[kind]()
+@pytest.mark.parametrize("kind", ["bigwig", "bam", *BED_MODES])
+def test_cover_reopens_as_it_was_built(files, tmp_path, kind, whole, norm):
+    original = _covers(files, whole, _norm(norm), str(tmp_path))[kind]()
     again = open_dataset(original.garray.path)
     assert type(again) is Cover and again.shape == original.shape
     assert [type(n).__name__ for n in again.normalizers] == \
@@ -167,17 +190,19 @@ def s3():
     server.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
-@pytest.mark.parametrize("kind", ["bigwig", "bam", "bed_binary", "bed_score"])
-def test_cover_reopens_from_s3(sample_files, s3, kind, whole):
+@pytest.mark.parametrize("kind", ["bigwig", "bam", *BED_MODES])
+def test_cover_reopens_from_s3(files, s3, kind, whole):
     url = f"s3://reopen/{kind}-{int(whole)}"
-    original = _covers(sample_files, whole, ["tpm", "zscore"], url,
+    original = _covers(files, whole, ["tpm", "zscore"], url,
                        storage_options=s3)[kind]()
     again = open_dataset(original.garray.path, storage_options=s3)
     np.testing.assert_array_equal(again[:], original[:])
     assert len(again.normalizers) == 2 and again.normalizers[1].fitted
 
 
+@pytest.mark.slow
 def test_bioseq_reopens_from_s3(sample_files, s3):
     url = "s3://reopen/dna.zarr"
     original = Bioseq.create_from_refgenome("dna", sample_files["fasta"],

@@ -78,6 +78,7 @@ def local_rows(tracks, gi, resolution):
     return np.stack(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("whole", [False, True])
 def test_s3_write_read(s3, tracks, whole):
     url = f"s3://genozarr-test/store-{int(whole)}.zarr"
@@ -101,6 +102,7 @@ def test_s3_write_read(s3, tracks, whole):
                                       local_rows(tracks, gi, 10)[[3, 0, 5]])
 
 
+@pytest.mark.slow
 def test_s3_interrupted_write_is_not_valid(s3, tracks):
     url = "s3://genozarr-test/broken.zarr"
 
@@ -119,6 +121,7 @@ def test_s3_interrupted_write_is_not_valid(s3, tracks):
         open_store(url, storage_options=s3)
 
 
+@pytest.mark.slow
 def test_s3_cache_reuse_through_cover(s3, tracks):
     from genozarr.dataset import Cover
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,19 +47,22 @@ def normalise_storage(storage: str) -> str:
     return storage
 
 
-class Backend:
-    """Interface of array backends."""
+class Backend(ABC):
+    """Interface of array backends: where a store's arrays live."""
 
     storage: str = ""
 
+    @abstractmethod
     def names(self) -> list[str]:
-        raise NotImplementedError  # pragma: no cover - interface
+        """Paths of the arrays held."""
 
+    @abstractmethod
     def shape(self, name: str) -> tuple[int, ...]:
-        raise NotImplementedError  # pragma: no cover - interface
+        """Shape of array ``name``."""
 
+    @abstractmethod
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError  # pragma: no cover - interface
+        """First-axis entries ``rows`` of array ``name``."""
 
     def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
         return self.read_rows(name, np.arange(start, stop))
