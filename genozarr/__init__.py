@@ -35,6 +35,17 @@ _LAZY = {
     "write_store": "genozarr.store.builder",
     "plot_genome_track": "genozarr.plot",
     "plotGenomeTrack": "genozarr.plot",
+    "Track": "genozarr.plot",
+    "LineTrack": "genozarr.plot",
+    "HeatTrack": "genozarr.plot",
+    "SeqTrack": "genozarr.plot",
+    "Array": "genozarr.janggu",
+    "split_train_test": "genozarr.janggu",
+    "subset": "genozarr.janggu",
+    "get_genome_size": "genozarr.janggu",
+    "normalize_garray_tpm": "genozarr.janggu",
+    "parse_region": "genozarr.regions",
+    "check_gindexer_compatibility": "genozarr.regions",
     "ZScore": "genozarr.ops.normalizers",
     "ZScoreLog": "genozarr.ops.normalizers",
     "PercentileTrimming": "genozarr.ops.normalizers",
@@ -42,6 +53,8 @@ _LAZY = {
     "LogTransform": "genozarr.ops.normalizers",
     "RegionLength": "genozarr.ops.normalizers",
     "TPM": "genozarr.ops.normalizers",
+    "VariantStreamer": "genozarr.variants",
+    "score_variants": "genozarr.variants",
 }
 
 __all__ = [

@@ -37,6 +37,35 @@ def _int_or_none(name: str, value: Any, minimum: int = 1) -> int | None:
     return check_int(name, value, minimum)
 
 
+def _janggu_datatags(datatags: Any) -> None:
+    """Janggu's ``datatags`` argument: accepted and ignored, with its deprecation warning."""
+    if datatags is not None:
+        from genozarr.errors import JangguDeprecationWarning, warn
+
+        warn("datatags is deprecated (as in Janggu 0.10) and ignored: stores are named by "
+             "the dataset name and their cache key", JangguDeprecationWarning, stacklevel=3)
+
+
+def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
+    """``(chrom, start, end, strand)`` of a genomic-interval key, or None for other keys."""
+    if isinstance(key, str):
+        from genozarr.regions import parse_region
+
+        region = parse_region(key)
+        return region.chrom, region.start, region.end, region.strand or "+"
+    if isinstance(key, tuple) and key and isinstance(key[0], str):
+        if len(key) not in (3, 4):
+            raise ArgumentError(
+                f"a genomic interval key is (chrom, start, end[, strand]), got {key!r}")
+        chrom, start, end = key[0], key[1], key[2]
+        strand = key[3] if len(key) == 4 else "+"
+        return chrom, int(check_int("start", start, 0)), int(check_int("end", end, 0)), strand
+    if all(hasattr(key, a) for a in ("chrom", "start", "end")) and not isinstance(key, np.ndarray):
+        strand = getattr(key, "strand", "+") or "+"
+        return str(key.chrom), int(key.start), int(key.end), "+" if strand == "." else strand
+    return None
+
+
 def _same_windows(gindexer: GenomicIndexer, table: dict[str, np.ndarray]) -> bool:
     """Whether the indexer's windows (flank included) are the stored rows, in order."""
     chrs, starts, ends, _ = gindexer.as_arrays()
@@ -127,8 +156,11 @@ class Dataset:
         meta = self.garray.meta
         if meta.resolution is None:
             return 1
-        return (self.gindexer.binsize + 2 * self.gindexer.flank) // meta.resolution \
-            if self.gindexer.binsize is not None else meta.nbins
+        if self.gindexer.binsize is not None:
+            return (self.gindexer.binsize + 2 * self.gindexer.flank) // meta.resolution
+        if meta.whole_genome:  # whole chromosomes without windows (roi=None, no binsize)
+            return 0
+        return meta.nbins
 
     @property
     def resolution(self) -> int | None:
@@ -172,14 +204,21 @@ class Dataset:
         return len(self.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        if isinstance(key, tuple) and key and isinstance(key[0], str):
-            return self._interval(*key)
+        """A batch, whatever the key (as Janggu): ``ds[i]`` has shape ``(1, L, S, C)``,
+        ``ds[a:b]`` and ``ds[[i, j]]`` one row per window, and a genomic interval
+        (``ds['chr1', start, end]``, ``ds['chr1', start, end, '-']``,
+        ``ds['chr1:1000-1100']``, or a region object with ``chrom``, ``start``, ``end``
+        and optionally ``strand``, such as ``ds[ds.gindexer[4]]``) ``(1, end - start,
+        S, C)`` at base resolution."""
+        interval = _interval_key(key)
+        if interval is not None:
+            return self.read_interval(*interval)[None]
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             n = len(self)
             i = int(key)
             if not -n <= i < n:
                 raise IndexError(f"index {i} out of range for {type(self).__name__} of length {n}")
-            return self.read(np.array([i % n]))[0]
+            return self.read(np.array([i % n]))
         if isinstance(key, slice):  # no index array over the whole dataset per batch
             idx = np.arange(*key.indices(len(self)))
         else:
@@ -346,8 +385,13 @@ class Dataset:
             out = self._normalize(out[None], np.zeros(1, dtype=np.int64))[0]
         return out
 
-    def _interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
+    def read_interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
+        """One genomic interval at base resolution: ``(end - start, S, C)`` (channel order
+        applied), reverse-complemented / flipped for ``strand='-'``, normalized."""
         from genozarr._kernels import orient_windows
+
+        if strand not in ("+", "-", "."):
+            raise ArgumentError(f"strand must be '+', '-' or '.', got {strand!r}")
 
         x = np.array(self._interval_raw(chrom, start, end)[None], copy=True)
         if strand == "-":
@@ -404,12 +448,17 @@ class Dataset:
         file_sizes = source.file_chrom_sizes(0)
         sizes = chrom_sizes(genomesize) if genomesize is not None else None
         regions = None
+        all_chroms = False
         if gindexer is None:
-            if roi is None:
-                if binsize is None:
-                    raise ArgumentError(
-                        "roi=None tiles the whole genome and needs a binsize (Janggu could "
-                        "not do this at all, its issue #32)")
+            if roi is None and binsize is None:
+                # Janggu: the whole genome is stored and read by genomic interval; windows
+                # are attached later by assigning gindexer
+                store_whole_genome = True
+                gindexer = GenomicIndexer(np.array([], dtype=object), np.array([], np.int64),
+                                          np.array([], np.int64), np.array([], dtype=object),
+                                          None, None, flank)
+                all_chroms = True
+            elif roi is None:
                 gindexer = GenomicIndexer.create_from_genome(
                     sizes if sizes is not None else {k: v for k, v in file_sizes.items() if v},
                     binsize, stepsize, flank, zero_padding, random_state)
@@ -419,6 +468,9 @@ class Dataset:
                     regions, binsize, stepsize, flank, zero_padding,
                     collapse=resolution is None, random_state=random_state)
         chroms = list(dict.fromkeys(gindexer.chrs.astype(str).tolist()))
+        if all_chroms:
+            chroms = [str(c) for c, v in (sizes if sizes is not None else file_sizes).items()
+                      if v]
         if sizes is not None:
             unknown = [c for c in chroms if c not in sizes]
             if unknown:
@@ -573,6 +625,7 @@ class Cover(Dataset):
         random_state: Any = None, store_whole_genome: bool = False, nan_to_num: bool = True,
         store: str | os.PathLike | None = None, *, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
+        datatags: Any = None,
     ) -> Cover:
         """Coverage from BigWig files, one condition per file.
 
@@ -629,6 +682,7 @@ class Cover(Dataset):
         """
         from genozarr.sources import BigWigSource, as_file_list
 
+        _janggu_datatags(datatags)
         files = as_file_list(bigwigfiles, "BigWig")
         source = BigWigSource(files, conditions, nan_to_num=nan_to_num, collapser=collapser,
                               dtype=dtype)
@@ -658,6 +712,7 @@ class Cover(Dataset):
         store: str | os.PathLike | None = None, *, include_flagged: bool = False,
         chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
         feature: str | None = None,
+        datatags: Any = None,
     ) -> Cover:
         """Read 5'-end coverage from BAM files, one condition per file.
 
@@ -699,6 +754,9 @@ class Cover(Dataset):
         """
         from genozarr.sources import BamSource, as_file_list
 
+        if pairedend == "5pend":  # Janggu's spelling
+            pairedend = "5prime"
+        _janggu_datatags(datatags)
         files = as_file_list(bamfiles, "BAM")
         source = BamSource(files, conditions, stranded=stranded, min_mapq=min_mapq,
                            pairedend=pairedend, template_extension=template_extension,
@@ -734,6 +792,7 @@ class Cover(Dataset):
         minoverlap: float | None = None, store: str | os.PathLike | None = None, *,
         chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
         feature: str | None = None,
+        datatags: Any = None,
     ) -> Cover:
         """Coverage of BED features.
 
@@ -762,13 +821,21 @@ class Cover(Dataset):
         """
         from genozarr.sources import BedSource, as_file_list
 
+        _janggu_datatags(datatags)
         files = as_file_list(bedfiles, "BED")
         source = BedSource(files, conditions, mode=mode, minoverlap=minoverlap,
                            collapser=collapser, dtype=dtype)
-        if genomesize is None and (roi is None or store_whole_genome):
+        if genomesize is None and roi is None:
             raise ArgumentError(
-                "create_from_bed needs genomesize when roi is None or store_whole_genome=True "
-                "(a BED file has no chromosome lengths)")
+                "create_from_bed needs genomesize when roi is None (a BED file has no "
+                "chromosome lengths)")
+        if genomesize is None and store_whole_genome:
+            # Janggu's rule: each chromosome extends to the largest end among the ROI's
+            # regions on it (flank included)
+            frame = load_regions(roi, feature=feature)
+            _flank = 0 if flank is None else int(flank)
+            genomesize = {str(c): int(e) + _flank
+                          for c, e in frame.groupby("chrom", sort=False)["end"].max().items()}
         args = dict(source="bed", mode=mode, minoverlap=minoverlap, collapser=source.collapser,
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
@@ -869,6 +936,7 @@ class Bioseq(Dataset):
         store: str | os.PathLike | None = None, *, overwrite: bool = False,
         genomesize: Any = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
+        datatags: Any = None,
     ) -> Bioseq:
         """One-hot sequence of windows of a reference genome (FASTA, indexed on demand).
 
@@ -903,6 +971,7 @@ class Bioseq(Dataset):
         from genozarr._kernels import alphabet_size
         from genozarr.sources import FastaSource, as_file_list
 
+        _janggu_datatags(datatags)
         order_ = _int_or_none("order", order)
         alphabet_size(seqtype)
         (fasta,) = as_file_list(refgenome, "FASTA")
@@ -920,7 +989,7 @@ class Bioseq(Dataset):
         return obj
 
     def _check_order(self) -> None:
-        if self.window_bins < self.order:
+        if len(self.gindexer) and self.window_bins < self.order:
             raise ArgumentError(
                 f"windows of {self.window_bins} bases are shorter than order {self.order}")
 
@@ -931,6 +1000,7 @@ class Bioseq(Dataset):
         fixedlen: int | None = None, cache: bool = False, channel_last: bool = True,
         store: str | os.PathLike | None = None, *, overwrite: bool = False,
         storage_options: dict[str, Any] | None = None,
+        datatags: Any = None,
     ) -> Bioseq:
         """One-hot sequences of the records of FASTA file(s) (e.g. promoters).
 
@@ -957,6 +1027,7 @@ class Bioseq(Dataset):
         from genozarr.io.fasta import iter_fasta_records
         from genozarr.sources import RecordsSource, as_file_list
 
+        _janggu_datatags(datatags)
         alphabet_size(seqtype)
         files = as_file_list(fastafile, "FASTA")
         fixedlen = _int_or_none("fixedlen", fixedlen)

@@ -26,6 +26,7 @@ __all__ = [
     "StoreFormatError",
     "GenozarrWarning",
     "MalformedHeaderWarning",
+    "SkippedVariantsWarning",
     "warn",
 ]
 
@@ -94,8 +95,18 @@ class GenozarrWarning(UserWarning):
     """Base class of warnings issued by genozarr."""
 
 
+class JangguDeprecationWarning(GenozarrWarning, FutureWarning):
+    """A Janggu argument genozarr accepts but ignores (``datatags``)."""
+
+
 class MalformedHeaderWarning(GenozarrWarning):
     """A file's header holds a line htslib cannot parse; the file is read without it."""
+
+
+class SkippedVariantsWarning(GenozarrWarning):
+    """Variants of a VCF/BCF file were skipped (symbolic or missing ALT alleles, contigs
+    absent from the genome, reference mismatches, ...); issued once per pass over the file
+    with the count per reason."""
 
 
 def warn(message: str, category: type[Warning] = GenozarrWarning, stacklevel: int = 2) -> None:

@@ -19,6 +19,7 @@ from genozarr.errors import (
     ArgumentError,
     ChromosomeNamingError,
     ChromosomeNotFoundError,
+    GenozarrWarning,
     MalformedFileError,
     RegionError,
 )
@@ -31,6 +32,8 @@ __all__ = [
     "GenomeLike",
     "chrom_sizes",
     "chrom_mapping",
+    "match_chroms",
+    "MissingChromosomeWarning",
     "toggle_chr",
     "check_chrom_name",
     "check_span",
@@ -48,6 +51,11 @@ MAX_PADDING = 2**20
 
 GenomeLike = Union[Mapping[str, int], str, os.PathLike, None]
 StrandLabel = Literal["+", "-", "."]
+
+
+class MissingChromosomeWarning(GenozarrWarning):
+    """A chromosome of the regions is absent from an input file (BigWig, BAM): the file
+    gives zeros there, as in Janggu."""
 
 
 @dataclass(frozen=True)
@@ -267,6 +275,66 @@ def toggle_chr(name: str) -> str:
     return name[3:] if name.startswith("chr") else "chr" + name
 
 
+def match_chroms(
+    wanted: Iterable[str],
+    available: Iterable[str],
+    source: str,
+    mapping: Mapping[str, str] | Literal["auto"] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """Match region chromosome names to a data source's, tolerating absent chromosomes.
+
+    As :func:`chrom_mapping`, except that a chromosome the source lacks (under its name,
+    its ``mapping`` target and, with ``mapping='auto'``, its ``chr``-toggled twin) is
+    returned in a list instead of raising; it maps to its own (target) name. A naming
+    mismatch (``chr1`` wanted, only ``1`` available, no mapping) is still an error.
+
+    Parameters
+    ----------
+    wanted, available, source, mapping
+        As in :func:`chrom_mapping`.
+
+    Returns
+    -------
+    tuple
+        ``({roi_name: data_name}, missing)``: the mapping for every wanted name, and the
+        wanted names the source does not have, in the order of ``wanted``.
+
+    Raises
+    ------
+    ChromosomeNamingError
+        When names differ only by the ``chr`` prefix and no mapping was given.
+    """
+    available_set = set(available)
+    result: dict[str, str] = {}
+    missing: list[str] = []
+    twins: list[tuple[str, str]] = []
+    for name in dict.fromkeys(wanted):
+        if isinstance(mapping, Mapping) and name in mapping:
+            target = mapping[name]
+        else:
+            target = name
+        if target in available_set:
+            result[name] = target
+            continue
+        twin = toggle_chr(target)
+        if twin in available_set:
+            if mapping == "auto":
+                result[name] = twin
+                continue
+            twins.append((name, twin))
+        else:
+            result[name] = target
+            missing.append(name)
+    if twins:
+        listed = ", ".join(f"{a!r} vs {b!r}" for a, b in twins[:5])
+        raise ChromosomeNamingError(
+            f"{source}: chromosome names differ by a 'chr' prefix between the regions and the "
+            f"data ({listed}{', ...' if len(twins) > 5 else ''}). Rename one side, or pass "
+            f"chrom_map='auto' (or an explicit dict) to match them."
+        )
+    return result, missing
+
+
 def chrom_mapping(
     wanted: Iterable[str],
     available: Iterable[str],
@@ -301,34 +369,10 @@ def chrom_mapping(
     ChromosomeNotFoundError
         When a wanted chromosome is absent from the source.
     """
-    available_set = set(available)
-    result: dict[str, str] = {}
-    missing: list[str] = []
-    twins: list[tuple[str, str]] = []
-    for name in dict.fromkeys(wanted):
-        if isinstance(mapping, Mapping) and name in mapping:
-            target = mapping[name]
-        else:
-            target = name
-        if target in available_set:
-            result[name] = target
-            continue
-        twin = toggle_chr(target)
-        if twin in available_set:
-            if mapping == "auto":
-                result[name] = twin
-                continue
-            twins.append((name, twin))
-        else:
-            missing.append(name)
-    if twins:
-        listed = ", ".join(f"{a!r} vs {b!r}" for a, b in twins[:5])
-        raise ChromosomeNamingError(
-            f"{source}: chromosome names differ by a 'chr' prefix between the regions and the "
-            f"data ({listed}{', ...' if len(twins) > 5 else ''}). Rename one side, or pass "
-            f"chrom_map='auto' (or an explicit dict) to match them."
-        )
+    available = list(available)
+    result, missing = match_chroms(wanted, available, source, mapping)
     if missing:
+        available_set = set(available)
         shown = sorted(available_set)[:8]
         raise ChromosomeNotFoundError(
             f"{source}: chromosome(s) {missing[:5]} not found; the source has "

@@ -11,7 +11,13 @@ genomic coordinates:
     One row per condition (and strand), colour = value, with a colour bar.
 ``'seqplot'``
     A :class:`~genozarr.dataset.Bioseq` track: coloured letters when the region is short
-    (at most ``max_letters`` bases), a one-hot heat map otherwise.
+    (at most ``max_letters`` bases), a one-hot heat map otherwise. A
+    :class:`~genozarr.dataset.Cover` whose conditions are sequence letters (attribution
+    scores, e.g. ``A, C, G, T``) is drawn as stacked bars per letter, as Janggu's
+    ``SeqTrack``.
+
+Janggu's track objects are accepted too: :class:`LineTrack` (line style, colour, height),
+:class:`HeatTrack` and :class:`SeqTrack`, each wrapping a dataset.
 
 The figure is a plain ``matplotlib.figure.Figure`` with an Agg canvas: it is never
 registered with pyplot, so nothing pops up and nothing leaks; save it with
@@ -21,7 +27,7 @@ registered with pyplot, so nothing pops up and nothing leaks; save it with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -33,7 +39,8 @@ if TYPE_CHECKING:
 
     from genozarr.dataset import Dataset
 
-__all__ = ["plot_genome_track", "plotGenomeTrack", "PLOTTYPES"]
+__all__ = ["plot_genome_track", "plotGenomeTrack", "PLOTTYPES", "Track", "LineTrack",
+           "HeatTrack", "SeqTrack"]
 
 #: Panel kinds understood by :func:`plot_genome_track`.
 PLOTTYPES = ("line", "heatmap", "seqplot")
@@ -41,14 +48,120 @@ _ALIASES = {"seq": "seqplot", "sequence": "seqplot", "heat": "heatmap"}
 #: Colours of the DNA letters (A green, C blue, G orange, T red, as in sequence logos).
 BASE_COLORS = {"A": "#109648", "C": "#255c99", "G": "#f7b32b", "T": "#d62839"}
 _STRAND_LABELS = {"+": "+ strand", "-": "\u2212 strand", ".": ""}
+#: inches per unit of a track's ``height`` (Janggu's grid rows): the default 3 gives the
+#: 1.8 inches of a line panel
+_INCHES_PER_HEIGHT = 0.6
 
 
-def _as_tracks(tracks: Any) -> dict[str, Any]:
-    """``{name: dataset}`` from a dataset, a list of them or a dict."""
+class Track:
+    """A dataset and how to draw it (Janggu's ``Track``); use a subclass.
+
+    Parameters
+    ----------
+    data
+        A :class:`~genozarr.dataset.Cover` or :class:`~genozarr.dataset.Bioseq`.
+    height
+        Panel height in Janggu's units (0.6 inch each).
+    """
+
+    #: the panel kind (a :data:`PLOTTYPES` entry)
+    kind: ClassVar[str] = ""
+
+    def __init__(self, data: Any, height: float) -> None:
+        from genozarr.dataset import Dataset
+
+        if not isinstance(data, Dataset):
+            raise ArgumentError(
+                f"{type(self).__name__} wraps a Cover or Bioseq, got {type(data).__name__}")
+        if isinstance(height, bool) or not isinstance(height, (int, float, np.integer,
+                                                               np.floating)) or height <= 0:
+            raise ArgumentError(f"height must be a positive number, got {height!r}")
+        self.data = data
+        self.height = height
+
+    @property
+    def name(self) -> str:
+        """The dataset's name (the panel label)."""
+        return str(self.data.name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.data!r}, height={self.height})"
+
+
+class LineTrack(Track):
+    """Coverage as lines, one panel per condition (Janggu's ``LineTrack``).
+
+    Parameters
+    ----------
+    data
+        A :class:`~genozarr.dataset.Cover`.
+    height
+        Height of each condition's panel, in Janggu's units (0.6 inch each).
+    linestyle, linewidth, color
+        Matplotlib style of the lines (every condition and strand; the minus strand of
+        two-strand data is dashed below zero).
+    marker
+        Matplotlib marker drawn at every value (Janggu's default ``'o'``); None or ``''``
+        for none.
+    """
+
+    kind = "line"
+
+    def __init__(self, data: Any, height: float = 3, linestyle: str = "-",
+                 marker: str | None = "o", color: str = "b", linewidth: float = 2) -> None:
+        super().__init__(data, height)
+        self.condition_height = height
+        self.height = height * len(getattr(data, "conditions", None) or [None])
+        self.linestyle = linestyle
+        self.linewidth = linewidth
+        self.marker = marker
+        self.color = color
+
+
+class HeatTrack(Track):
+    """Coverage as a heat map, one row per condition and strand (Janggu's ``HeatTrack``).
+
+    Parameters
+    ----------
+    data
+        A :class:`~genozarr.dataset.Cover`.
+    height
+        Panel height in Janggu's units (0.6 inch each).
+    """
+
+    kind = "heatmap"
+
+    def __init__(self, data: Any, height: float = 3) -> None:
+        super().__init__(data, height)
+
+
+class SeqTrack(Track):
+    """Sequence (Janggu's ``SeqTrack``): a :class:`~genozarr.dataset.Bioseq` as letters or
+    one-hot, or a :class:`~genozarr.dataset.Cover` of per-letter scores (conditions named
+    by sequence letters, e.g. input attributions) as stacked bars.
+
+    Parameters
+    ----------
+    data
+        A Bioseq, or a Cover whose conditions start with sequence letters.
+    height
+        Panel height in Janggu's units (0.6 inch each).
+    """
+
+    kind = "seqplot"
+
+    def __init__(self, data: Any, height: float = 3) -> None:
+        super().__init__(data, height)
+
+
+def _as_tracks(tracks: Any) -> dict[str, tuple[Any, Track | None]]:
+    """``{label: (dataset, track or None)}`` from a dataset or Track, a list of them or a
+    dict."""
     from genozarr.dataset import Dataset
 
-    if isinstance(tracks, Dataset):
-        return {tracks.name: tracks}
+    if isinstance(tracks, (Dataset, Track)):
+        return {tracks.name: (tracks.data, tracks) if isinstance(tracks, Track)
+                else (tracks, None)}
     if isinstance(tracks, Mapping):
         items = list(tracks.items())
     elif isinstance(tracks, Sequence) and not isinstance(tracks, str):
@@ -60,17 +173,34 @@ def _as_tracks(tracks: Any) -> dict[str, Any]:
             items.append((name if seen[name] == 1 else f"{name} ({seen[name]})", t))
     else:
         raise ArgumentError(
-            "tracks must be a Cover/Bioseq, a list of them or a dict name -> dataset, got "
-            f"{type(tracks).__name__}")
+            "tracks must be a Cover/Bioseq or Track, a list of them or a dict name -> "
+            f"dataset, got {type(tracks).__name__}")
     if not items:
         raise ArgumentError("tracks is empty: give at least one dataset to plot")
+    out: dict[str, tuple[Any, Track | None]] = {}
     for name, t in items:
-        if not isinstance(t, Dataset):
-            raise ArgumentError(f"track {name!r} is a {type(t).__name__}, not a Cover or Bioseq")
-    return {str(k): v for k, v in items}
+        if isinstance(t, Track):
+            out[str(name)] = (t.data, t)
+        elif isinstance(t, Dataset):
+            out[str(name)] = (t, None)
+        else:
+            raise ArgumentError(
+                f"track {name!r} is a {type(t).__name__}, not a Cover or Bioseq (or a Track)")
+    return out
 
 
-def _plottypes(plottypes: Any, tracks: dict[str, Any]) -> list[str]:
+def _letter_conditions(ds: Any) -> bool:
+    """Whether a Cover's conditions name sequence letters (per-letter scores)."""
+    conds = [str(c) for c in (getattr(ds, "conditions", None) or [])]
+    if not conds or not all(c.isalpha() and c.isupper() for c in conds):
+        return False
+    k = len(conds[0])
+    letters = {c[0] for c in conds}
+    return all(len(c) == k for c in conds) and len(letters) > 1 and \
+        len(conds) == len(letters) ** k
+
+
+def _plottypes(plottypes: Any, tracks: dict[str, tuple[Any, Track | None]]) -> list[str]:
     from genozarr.dataset import Bioseq
 
     names = list(tracks)
@@ -91,14 +221,26 @@ def _plottypes(plottypes: Any, tracks: dict[str, Any]) -> list[str]:
                 f"plottypes has {len(chosen)} entries for {len(names)} tracks ({names})")
     out = []
     for name, kind in zip(names, chosen):
-        is_seq = isinstance(tracks[name], Bioseq)
+        ds, track = tracks[name]
+        is_seq = isinstance(ds, Bioseq)
+        if kind is not None:
+            kind = _ALIASES.get(kind, kind)
+        if track is not None:
+            if kind is not None and kind != track.kind:
+                raise ArgumentError(
+                    f"track {name!r} is a {type(track).__name__} ({track.kind!r}); its "
+                    f"plottype {kind!r} contradicts it (leave it None)")
+            kind = track.kind
         if kind is None:
             kind = "seqplot" if is_seq else "line"
-        kind = _ALIASES.get(kind, kind)
         if kind not in PLOTTYPES:
             raise ArgumentError(f"plottype {kind!r} of track {name!r} is not one of {PLOTTYPES}")
-        if kind == "seqplot" and not is_seq:
-            raise ArgumentError(f"plottype 'seqplot' needs a Bioseq; track {name!r} is a Cover")
+        if kind == "seqplot" and not is_seq and not _letter_conditions(ds):
+            conds = list(getattr(ds, "conditions", None) or [])
+            raise ArgumentError(
+                f"plottype 'seqplot' needs a Bioseq, or a Cover whose conditions are sequence "
+                f"letters (per-letter scores such as A, C, G, T); track {name!r} is a Cover "
+                f"with conditions {conds[:6]}")
         out.append(kind)
     return out
 
@@ -155,22 +297,30 @@ def _genomic_axis(ax: Axes, chrom: str, start: int, end: int, bottom: bool) -> N
 
 
 def _line_panel(ax: Axes, name: str, start: int, data: np.ndarray, conds: list[str],
-                strands: list[str], cond_index: Sequence[int]) -> None:
+                strands: list[str], cond_index: Sequence[int],
+                style: LineTrack | None = None) -> None:
     edges = start + np.arange(data.shape[0] + 1)
     mirrored = len(strands) == 2
     n_lines = 0
     for ci in cond_index:
-        color = f"C{ci % 10}"
+        color = style.color if style is not None else f"C{ci % 10}"
         for si, strand in enumerate(strands):
             y = np.asarray(data[:, si, ci], dtype=float)
             sign = -1.0 if (mirrored and strand == "-") else 1.0
             label = conds[ci] if len(cond_index) > 1 else ""
             slabel = _STRAND_LABELS.get(strand, strand) if mirrored else ""
             label = f"{label} ({slabel})" if label and slabel else (label or slabel or conds[ci])
+            ls: Any = "-" if sign > 0 else (0, (4, 1))
+            lw = 1.0
+            if style is not None:
+                ls = style.linestyle if sign > 0 else "--"
+                lw = style.linewidth
             ax.stairs(sign * y, edges, fill=True, color=color, alpha=0.25, lw=0)
-            ax.stairs(sign * y, edges, baseline=None, color=color, lw=1.0,
-                      ls="-" if sign > 0 else (0, (4, 1)), label=label,
+            ax.stairs(sign * y, edges, baseline=None, color=color, lw=lw, ls=ls, label=label,
                       gid=f"{name}|{conds[ci]}|{strand}")
+            if style is not None and style.marker:
+                ax.plot(edges[:-1] + 0.5, sign * y, ls="none", marker=style.marker,
+                        color=color, markersize=3)
             n_lines += 1
     if mirrored:
         ax.axhline(0, color="0.4", lw=0.6)
@@ -250,6 +400,33 @@ def _seq_panel(ax: Axes, name: str, start: int, onehot: np.ndarray, kmers: list[
     ax.set_ylabel(name)
 
 
+def _letter_panel(ax: Axes, name: str, start: int, data: np.ndarray, conds: list[str]) -> None:
+    """Per-letter scores (a Cover with letter conditions) as stacked bars per position, as
+    Janggu's ``SeqTrack``: higher-order k-mer scores are summed onto their first letter;
+    positive scores stack up from 0, negative ones down."""
+    from matplotlib import colormaps
+
+    scores = np.nan_to_num(np.asarray(data, dtype=float)).sum(axis=1)  # strands pooled
+    letters = list(dict.fromkeys(c[0] for c in conds))
+    per_letter = np.stack([scores[:, [c[0] == a for c in conds]].sum(axis=1) for a in letters],
+                          axis=1)
+    x = start + np.arange(per_letter.shape[0])
+    up = np.zeros(len(x))
+    down = np.zeros(len(x))
+    palette = colormaps["tab20"]
+    for k, letter in enumerate(letters):
+        y = per_letter[:, k]
+        color = BASE_COLORS.get(letter, palette(k % 20))
+        bottom = np.where(y >= 0, up, down)
+        ax.bar(x, y, bottom=bottom, width=1.0, align="edge", color=color, lw=0, label=letter,
+               gid=f"{name}|{letter}")
+        up += np.where(y >= 0, y, 0)
+        down += np.where(y < 0, y, 0)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False,
+              ncol=len(letters), handlelength=1.0, borderaxespad=0.1)
+    ax.set_ylabel(name)
+
+
 def _panel_height(kind: str, data: np.ndarray, stacked: bool) -> float:
     """Panel height in inches."""
     if kind == "seqplot":
@@ -260,7 +437,8 @@ def _panel_height(kind: str, data: np.ndarray, stacked: bool) -> float:
 
 
 def plot_genome_track(
-    tracks: Dataset | Sequence[Dataset] | Mapping[str, Dataset], chrom: str, start: int,
+    tracks: Dataset | Track | Sequence[Dataset | Track] | Mapping[str, Dataset | Track],
+    chrom: str, start: int,
     end: int, *, figsize: tuple[float, float] | None = None,
     plottypes: str | Sequence[str | None] | Mapping[str, str] | None = None,
     ax: Axes | Sequence[Axes] | None = None, stacked: bool = False,
@@ -277,7 +455,10 @@ def plot_genome_track(
     ----------
     tracks
         A :class:`~genozarr.dataset.Cover` or :class:`~genozarr.dataset.Bioseq`, a list of
-        them (panel labels from their names) or a dict ``{label: dataset}``.
+        them (panel labels from their names) or a dict ``{label: dataset}``; any of them
+        may be a Janggu-style :class:`LineTrack`, :class:`HeatTrack` or :class:`SeqTrack`,
+        which fixes the panel kind, its height and (``LineTrack``) the line style, with one
+        panel per condition for a ``LineTrack``.
     chrom, start, end
         The region, 0-based half-open.
     figsize
@@ -285,7 +466,9 @@ def plot_genome_track(
     plottypes
         ``'line'``, ``'heatmap'`` or ``'seqplot'`` for every track, a list with one entry
         per track, or a dict ``{label: plottype}``; None (or a None entry) gives
-        ``'seqplot'`` for a Bioseq and ``'line'`` for a Cover.
+        ``'seqplot'`` for a Bioseq and ``'line'`` for a Cover (a Track's kind for a Track).
+        ``'seqplot'`` of a Cover needs conditions named by sequence letters (A, C, G, T
+        scores, or their k-mers): stacked bars per letter.
     ax
         Axes to draw into instead of a new figure: one Axes, or one per panel.
     stacked
@@ -310,7 +493,8 @@ def plot_genome_track(
     Raises
     ------
     ArgumentError
-        For unknown plot types, a ``'seqplot'`` of a Cover, or a wrong number of ``ax``.
+        For unknown plot types, a ``'seqplot'`` of a Cover without letter conditions, a
+        plottype contradicting a Track, or a wrong number of ``ax``.
     RegionError
         When ``end <= start``.
 
@@ -336,12 +520,15 @@ def plot_genome_track(
     tr = _as_tracks(tracks)
     kinds = _plottypes(plottypes, tr)
     # read everything first so that a bad region fails before any drawing
-    data = {n: _channel_last(ds, np.asarray(ds[chrom, start, end])) for n, ds in tr.items()}
-    masks = {n: _stored_mask(ds, chrom, start, end) for n, ds in tr.items()}
+    data = {n: _channel_last(ds, np.asarray(ds[chrom, start, end])[0])
+            for n, (ds, _t) in tr.items()}
+    masks = {n: _stored_mask(ds, chrom, start, end) for n, (ds, _t) in tr.items()}
     panels: list[tuple[str, str, tuple[int, ...]]] = []
-    for (name, ds), kind in zip(tr.items(), kinds):
+    for (name, (ds, track)), kind in zip(tr.items(), kinds):
         n_cond = data[name].shape[-1]
-        if kind == "line" and stacked and n_cond > 1:
+        # Janggu's LineTrack draws each condition in a panel of its own
+        split = stacked if track is None else isinstance(track, LineTrack)
+        if kind == "line" and split and n_cond > 1:
             panels.extend((name, kind, (ci,)) for ci in range(n_cond))
         else:
             panels.append((name, kind, tuple(range(n_cond))))
@@ -349,8 +536,14 @@ def plot_genome_track(
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        heights = [_panel_height(kind, data[name], stacked=len(ci) == 1)
-                   for name, kind, ci in panels]
+        heights = []
+        for name, kind, ci in panels:
+            track = tr[name][1]
+            if track is None:
+                heights.append(_panel_height(kind, data[name], stacked=len(ci) == 1))
+            else:
+                units = track.condition_height if isinstance(track, LineTrack) else track.height
+                heights.append(float(units) * _INCHES_PER_HEIGHT)
         size = figsize or (10.0, 0.9 + sum(heights))
         fig = Figure(figsize=size, layout="constrained")
         FigureCanvasAgg(fig)
@@ -362,21 +555,23 @@ def plot_genome_track(
             raise ArgumentError(f"ax holds {len(axes)} Axes for {len(panels)} panels")
         fig = axes[0].figure
     for i, (axis, (name, kind, cond_index)) in enumerate(zip(axes, panels)):
-        ds = tr[name]
+        ds, track = tr[name]
         x_data = data[name]
         conds, strands = _labels(ds)
         stored = masks[name]
         if not stored.all() and kind != "seqplot":
             x_data = x_data.astype(np.result_type(x_data.dtype, np.float32), copy=True)
             x_data[~stored[: len(x_data)]] = np.nan
-        if kind == "seqplot":
-            assert isinstance(ds, Bioseq)
+        if kind == "seqplot" and isinstance(ds, Bioseq):
             _seq_panel(axis, name, start, x_data[:, 0, :], conds, ds.order, max_letters,
                        stored)
+        elif kind == "seqplot":
+            _letter_panel(axis, name, start, x_data, conds)
         elif kind == "heatmap":
             _heatmap_panel(axis, name, start, x_data, conds, strands)
         else:
-            _line_panel(axis, name, start, x_data, conds, strands, cond_index)
+            _line_panel(axis, name, start, x_data, conds, strands, cond_index,
+                        style=track if isinstance(track, LineTrack) else None)
         _shade_missing(axis, start, stored)
         _genomic_axis(axis, chrom, start, end, bottom=i == len(axes) - 1)
     axes[0].set_title(title if title is not None else f"{chrom}:{start:,}-{end:,}",

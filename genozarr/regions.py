@@ -2,12 +2,18 @@
 
 Regions come from a BED file (3-12 columns, strand honoured), a GFF/GTF file (read with
 pyranges, converted from 1-based closed to 0-based half-open, feature type selectable),
-a pandas DataFrame, a pyranges object, or a list of :class:`~genozarr.genome.Region`.
+a VCF/BCF file (one 1-bp region per record), a pandas DataFrame, a pyranges object, a
+pybedtools ``BedTool`` (duck-typed: pybedtools is not needed), a list of
+:class:`~genozarr.genome.Region`, of pybedtools ``Interval`` or of any objects with
+``chrom``, ``start``, ``end`` (and optionally ``strand``), or region strings such as
+``'chr1:1,000-1,100:+'`` (:func:`parse_region`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -15,18 +21,125 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 import pandas as pd
 
+from genozarr._validate import check_int
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import MAX_COORDINATE, GenomeLike, Region, check_chrom_name, chrom_sizes
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
-__all__ = ["RegionsLike", "load_regions", "GenomicIndexer", "trim_regions"]
+__all__ = ["RegionsLike", "load_regions", "parse_region", "GenomicIndexer",
+           "check_gindexer_compatibility", "trim_regions"]
+
+log = logging.getLogger(__name__)
 
 RegionsLike = Union[str, os.PathLike, pd.DataFrame, Sequence[Region], Any]
 
 REGION_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 _GFF_SUFFIXES = (".gff", ".gff3", ".gtf", ".gff.gz", ".gff3.gz", ".gtf.gz")
+_VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")
+
+#: ``chrom:start-end`` with optional thousands separators and an optional strand, given
+#: as ``:+`` / ``:-`` / ``:.`` or as ``(+)`` (the form ``str(Region)`` writes)
+_REGION_TEXT = re.compile(
+    r"^(?P<chrom>.+?):(?P<start>[0-9][0-9,]*)-(?P<end>[0-9][0-9,]*)"
+    r"(?::(?P<strand>[+.-])|\((?P<paren>[+.-])\))?$")
+
+
+def parse_region(text: str) -> Region:
+    """A region from its text form ``'chr1:1000-1100'``.
+
+    Coordinates are read as written, 0-based half-open like genozarr's
+    :class:`~genozarr.genome.Region` (and like Janggu's ``'chrom:start-end'`` strings, which
+    :meth:`GenomicIndexer.tostr` writes): ``'chr1:1000-1100'`` is the 100 bases
+    ``[1000, 1100)``. Commas in the numbers are ignored (``'chr1:1,000-1,100'``), and a
+    strand may follow as ``':+'``, ``':-'`` or ``':.'`` (or ``'(+)'``, as ``str(Region)``
+    writes it); without one the strand is ``'.'``.
+
+    Parameters
+    ----------
+    text
+        The region text.
+
+    Returns
+    -------
+    Region
+
+    Raises
+    ------
+    RegionError
+        When the text is not of the form ``chrom:start-end[:strand]``, or start > end.
+
+    Examples
+    --------
+    >>> parse_region("chr1:1,000-1,100:-")
+    Region(chrom='chr1', start=1000, end=1100, strand='-')
+    >>> parse_region("chrX:5-9")
+    Region(chrom='chrX', start=5, end=9, strand='.')
+    """
+    if not isinstance(text, str):
+        raise ArgumentError(f"a region string is needed, got {type(text).__name__}")
+    m = _REGION_TEXT.match(text.strip())
+    if m is None:
+        raise RegionError(
+            f"cannot read {text!r} as a region: expected 'chrom:start-end' with an optional "
+            "strand ':+' or ':-', e.g. 'chr1:1,000-1,100' or 'chr1:1000-1100:-' (0-based, "
+            "end exclusive)")
+    strand = m["strand"] or m["paren"] or "."
+    return Region(m["chrom"], int(m["start"].replace(",", "")),
+                  int(m["end"].replace(",", "")), strand)  # type: ignore[arg-type]
+
+
+def _read_vcf(path: str) -> pd.DataFrame:
+    """One 1-bp region per VCF/BCF record, as Janggu reads variants: ``[pos - 1, pos)``."""
+    import pysam
+
+    from genozarr.errors import InputFileError
+    from genozarr.io._handles import check_input_file
+
+    check_input_file(path, "VCF")
+    chroms: list[str] = []
+    starts: list[int] = []
+    names: list[str] = []
+    try:
+        with pysam.VariantFile(path) as vcf:
+            for rec in vcf:
+                chroms.append(str(rec.chrom))
+                starts.append(int(rec.pos) - 1)
+                names.append(str(rec.id) if rec.id is not None else ".")
+    except (OSError, ValueError) as e:
+        raise InputFileError(f"{path}: cannot be read as VCF/BCF: {e}") from e
+    start = np.asarray(starts, dtype=np.int64)
+    return pd.DataFrame({"chrom": chroms, "start": start, "end": start + 1, "name": names,
+                         "strand": "."})
+
+
+def _interval_attr(item: Any, name: str, row: int) -> Any:
+    try:
+        return getattr(item, name)
+    except AttributeError:
+        raise ArgumentError(
+            f"region {row} of the list ({type(item).__name__}) has no {name!r}: a list of "
+            "regions holds genozarr.Region, pybedtools Interval or other objects with "
+            "chrom, start, end (and optionally strand), or 'chrom:start-end' strings"
+        ) from None
+
+
+def _frame_from_items(items: list[Any]) -> pd.DataFrame:
+    """Regions from Region / Interval-like objects or region strings (duck-typed)."""
+    rows: dict[str, list[Any]] = {"chrom": [], "start": [], "end": [], "name": [],
+                                  "strand": []}
+    for row, item in enumerate(items):
+        if isinstance(item, str):
+            item = parse_region(item)
+        rows["chrom"].append(str(_interval_attr(item, "chrom", row)))
+        rows["start"].append(_interval_attr(item, "start", row))
+        rows["end"].append(_interval_attr(item, "end", row))
+        name = getattr(item, "name", None)
+        rows["name"].append("." if name in (None, "") else str(name))
+        strand = getattr(item, "strand", None)
+        rows["strand"].append("." if strand in (None, "", 0) else str(strand))
+    return pd.DataFrame(rows)
 
 _PYRANGES_NAMES = {"Chromosome": "chrom", "Start": "start", "End": "end", "Name": "name",
                    "Score": "score", "Strand": "strand"}
@@ -91,10 +204,14 @@ def load_regions(roi: RegionsLike, *, feature: str | None = None) -> pd.DataFram
     Parameters
     ----------
     roi
-        A BED file (optionally gzipped), a GFF/GTF file, a pandas DataFrame with columns
+        A BED file (optionally gzipped), a GFF/GTF file, a VCF/BCF file (one 1-bp region
+        ``[pos - 1, pos)`` per record, as Janggu), a pandas DataFrame with columns
         ``chrom, start, end`` (optional ``name, score, strand``; pyranges-style
-        ``Chromosome, Start, End, Strand`` also accepted), a pyranges object, or a
-        sequence of :class:`~genozarr.genome.Region`.
+        ``Chromosome, Start, End, Strand`` also accepted), a pyranges object, a pybedtools
+        ``BedTool`` (its file when it has one, else its intervals), a sequence of
+        :class:`~genozarr.genome.Region`, pybedtools ``Interval`` or other objects with
+        ``chrom``, ``start``, ``end`` (optional ``strand``, ``name``), or a region string
+        ``'chr1:1000-1100'`` or a list of them (see :func:`parse_region`).
     feature
         For GFF/GTF files, keep only this feature type (e.g. ``'gene'``).
 
@@ -109,13 +226,22 @@ def load_regions(roi: RegionsLike, *, feature: str | None = None) -> pd.DataFram
     RegionError
         For an empty region set, negative starts or start > end.
     """
+    fn = getattr(roi, "fn", None)  # a pybedtools BedTool backed by a file
+    if not isinstance(roi, (str, os.PathLike, pd.DataFrame)) and \
+            isinstance(fn, (str, os.PathLike)) and os.path.isfile(fn):
+        roi = fn
+    if isinstance(roi, str) and not os.path.exists(roi) and _REGION_TEXT.match(roi.strip()):
+        roi = [roi]  # 'chr1:1000-1100': one region
     if isinstance(roi, (str, os.PathLike)):
         path = Path(roi)
         source = str(path)
-        if path.name.lower().endswith(_GFF_SUFFIXES):
+        lower = path.name.lower()
+        if lower.endswith(_GFF_SUFFIXES):
             from genozarr.io.gff import read_gff
 
             df = read_gff(source, feature=feature)
+        elif lower.endswith(_VCF_SUFFIXES):
+            df = _read_vcf(source)
         else:
             from genozarr.io.bed import read_bed
 
@@ -125,17 +251,13 @@ def load_regions(roi: RegionsLike, *, feature: str | None = None) -> pd.DataFram
     elif hasattr(roi, "df") and hasattr(roi, "Chromosome"):  # pyranges.PyRanges
         source, df = "regions PyRanges", roi.df
     elif isinstance(roi, Iterable):
-        items = list(roi)
-        if items and not all(isinstance(r, Region) for r in items):
-            raise ArgumentError("a list of regions must hold genozarr.Region objects")
-        source = "regions list"
-        df = pd.DataFrame(
-            {"chrom": [r.chrom for r in items], "start": [r.start for r in items],
-             "end": [r.end for r in items], "strand": [r.strand for r in items]}
-        )
+        source = "regions list" if isinstance(roi, (list, tuple)) else \
+            f"regions {type(roi).__name__}"
+        df = _frame_from_items(list(roi))
     else:
         raise ArgumentError(
-            f"roi must be a BED/GFF path, DataFrame, PyRanges or list of Region, got {type(roi)!r}"
+            "roi must be a BED/GFF/VCF path, a region string, a DataFrame, PyRanges, BedTool "
+            f"or a list of regions (Region, Interval, 'chrom:start-end'), got {type(roi)!r}"
         )
     out = _normalise_frame(df, source)
     if out.empty:
@@ -204,17 +326,9 @@ class GenomicIndexer:
     # ------------------------------------------------------------------ constructors
     @staticmethod
     def _check_args(binsize: Any, stepsize: Any, flank: Any) -> tuple[int | None, int | None, int]:
-        def as_int(name: str, value: Any, minimum: int) -> int | None:
-            if value is None:
-                return None
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ArgumentError(f"{name} must be an integer, got {value!r}")
-            if value < minimum:
-                raise ArgumentError(f"{name} must be >= {minimum}, got {value}")
-            return int(value)
-
-        flank_ = as_int("flank", flank, 0)
-        return as_int("binsize", binsize, 1), as_int("stepsize", stepsize, 1), flank_ or 0
+        flank_ = check_int("flank", flank, 0)
+        return (check_int("binsize", binsize, 1), check_int("stepsize", stepsize, 1),
+                flank_ or 0)
 
     @classmethod
     def create_from_file(
@@ -233,17 +347,21 @@ class GenomicIndexer:
         Parameters
         ----------
         regions
-            BED/GFF path, DataFrame, PyRanges or list of Region (see :func:`load_regions`).
+            BED/GFF/VCF path, region string, DataFrame, PyRanges, BedTool or list of
+            regions (see :func:`load_regions`).
         binsize
-            Window length. None uses each region as one window; regions must then have
-            equal lengths unless ``collapse=True`` (one value per region).
+            Window length. None uses each region as one window (as Janggu): the binsize
+            is then the longest region's length, and shorter regions are zero-padded
+            windows (with ``zero_padding=False`` they yield no window, as in Janggu); with
+            ``collapse=True`` (one value per region) the binsize stays None.
         stepsize
             Step between window starts; defaults to ``binsize``.
         flank
             Bases added on both ends of every window.
         zero_padding
             Keep the last, partial window of a region (padded with zeros on read);
-            False drops it.
+            False drops it. A region shorter than ``binsize`` then yields no window, and a
+            tiling without any window gives an empty indexer (length 0), as in Janggu.
         collapse
             Windows will be summarised by one value, so variable lengths are allowed.
         random_state
@@ -274,18 +392,22 @@ class GenomicIndexer:
         zero_padding: bool, collapse: bool, random_state: Any,
     ) -> GenomicIndexer:
         lengths = (df["end"] - df["start"]).to_numpy()
-        if binsize is None:
-            if not collapse and len(np.unique(lengths)) > 1:
-                source = df.attrs.get("source", "regions")
-                raise RegionError(
-                    f"{source}: regions have different lengths ({lengths.min()}..{lengths.max()}); "
-                    "give binsize to tile them, or resolution=None to summarise each region "
-                    "by one value"
-                )
+        source = df.attrs.get("source", "regions")
+        if binsize is None and collapse:
+            # one window per region, summarised by one value: any lengths
             chrs, starts, ends, strands = (df["chrom"].to_numpy(), df["start"].to_numpy(),
                                            df["end"].to_numpy(), df["strand"].to_numpy())
-            binsize_out = None if collapse and len(np.unique(lengths)) > 1 else int(lengths[0])
+            binsize_out = int(lengths[0]) if len(lengths) and len(np.unique(lengths)) == 1 \
+                else None
         else:
+            if binsize is None:
+                # Janggu: the binsize is the longest region; every region is one window
+                # (the shorter ones zero-padded, or dropped with zero_padding=False)
+                binsize = int(lengths.max()) if len(lengths) else 0
+                if binsize < 1:
+                    raise RegionError(
+                        f"{source}: every region has length 0; give regions with end > start "
+                        "or a binsize")
             step = stepsize or binsize
             parts = [
                 _tile_one(s, e, binsize, step, zero_padding)
@@ -299,10 +421,8 @@ class GenomicIndexer:
             stepsize, binsize_out = step, binsize
         gi = cls(chrs, starts, ends, strands, binsize_out, stepsize, flank, zero_padding)
         if len(gi) == 0:
-            raise RegionError(
-                f"{df.attrs.get('source', 'regions')}: no window of binsize {binsize} fits in "
-                "the regions (set zero_padding=True to keep shorter ones)"
-            )
+            log.warning("%s: no window of binsize %s fits in the %d region(s) with "
+                        "zero_padding=False: the indexer is empty", source, binsize, len(df))
         if random_state is not None:
             gi = gi[_permutation(len(gi), random_state)]
         return gi
@@ -340,6 +460,36 @@ class GenomicIndexer:
         df.attrs["source"] = "genome"
         binsize, stepsize, flank = cls._check_args(binsize, stepsize, flank)
         return cls._from_frame(df, binsize, stepsize, flank, zero_padding, False, random_state)
+
+    @classmethod
+    def create_from_genomesize(cls, genomesize: GenomeLike) -> GenomicIndexer:
+        """One window per chromosome, the whole chromosome (Janggu's
+        ``create_from_genomesize``).
+
+        Parameters
+        ----------
+        genomesize
+            Chromosome sizes: a dict ``{chrom: length}`` or anything
+            :func:`genozarr.genome.chrom_sizes` reads (``.chrom.sizes``, FASTA, BAM, BigWig).
+
+        Returns
+        -------
+        GenomicIndexer
+            Windows ``[0, length)``, strand ``'.'``, in the order of ``genomesize``;
+            ``binsize`` and ``stepsize`` are None (the windows have the chromosomes'
+            lengths), no flank, ``zero_padding=False``.
+
+        Examples
+        --------
+        >>> gi = GenomicIndexer.create_from_genomesize({"chr1": 300, "chr2": 120})
+        >>> gi.tostr()
+        ['chr1:0-300', 'chr2:0-120']
+        """
+        sizes = chrom_sizes(genomesize)
+        for chrom in sizes:
+            check_chrom_name(chrom, "genome")
+        return cls(list(sizes), np.zeros(len(sizes), dtype=np.int64), list(sizes.values()),
+                   ["."] * len(sizes), None, None, 0, zero_padding=False)
 
     # ------------------------------------------------------------------ access
     def __len__(self) -> int:
@@ -443,6 +593,66 @@ def _permutation(n: int, random_state: Any) -> np.ndarray:
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
         return np.random.default_rng(int(random_state)).permutation(n)
     raise ArgumentError(f"random_state must be an int or a numpy random generator, got {random_state!r}")
+
+
+def check_gindexer_compatibility(gindexer: GenomicIndexer | None, resolution: int | None,
+                                 store_whole_genome: bool) -> None:
+    """Check that windows fit the resolution and layout of a dataset (Janggu's rules).
+
+    With ``store_whole_genome=True`` and ``resolution > 1``, the values are stored in bins
+    of ``resolution`` bases from each chromosome start, so every window (flank included)
+    must start on a bin boundary and span whole bins: ``binsize`` and every window start
+    minus the flank must be divisible by the resolution. Without the whole-genome layout
+    the windows are stored as they are, and anything goes, but windows (a ``roi``) are
+    then needed.
+
+    Parameters
+    ----------
+    gindexer
+        The windows, or None (no ``roi``).
+    resolution
+        Bases per stored bin, or None (one value per window).
+    store_whole_genome
+        Whether the dataset stores whole chromosomes.
+
+    Raises
+    ------
+    ArgumentError
+        When ``binsize`` is not a multiple of ``resolution``, or when there are no windows
+        and ``store_whole_genome`` is False.
+    RegionError
+        Naming the first window whose start is not a multiple of ``resolution``, and
+        pointing to ``genozarr trim`` (Janggu's ``janggu-trim``).
+
+    Examples
+    --------
+    >>> gi = GenomicIndexer(["chr1"], [100], [300], ["+"], 200, 200)
+    >>> check_gindexer_compatibility(gi, 50, store_whole_genome=True)  # passes
+    >>> check_gindexer_compatibility(gi, 300, store_whole_genome=False)  # passes
+    """
+    if resolution is not None:
+        resolution = check_int("resolution", resolution, 1)
+    if resolution is not None and resolution > 1 and store_whole_genome and \
+            gindexer is not None:
+        if gindexer.binsize is not None and gindexer.binsize % resolution:
+            raise ArgumentError(
+                f"binsize must be an integer multiple of resolution. Got binsize="
+                f"{gindexer.binsize} and resolution={resolution}")
+        starts = gindexer.starts - gindexer.flank
+        bad = np.flatnonzero(starts % resolution)
+        if len(bad):
+            i = int(bad[0])
+            chrom, start, end = gindexer.chrs[i], int(starts[i]), \
+                int(gindexer.ends[i] + gindexer.flank)
+            raise RegionError(
+                "Please ensure that all interval starts line up with the resolution-sized "
+                "bins. This is necessary to prevent rounding issues. Interval "
+                f"({chrom}:{start}-{end}) not compatible with resolution {resolution} "
+                f"({len(bad)} of {len(gindexer)} windows are not). Consider using "
+                f"'genozarr trim <input_roi> <trim_output> --resolution {resolution}' "
+                "or genozarr.trim_regions")
+    if not store_whole_genome and gindexer is None:
+        raise ArgumentError("Either specify roi or store_whole_genome=True")
 
 
 def trim_regions(regions: RegionsLike, resolution: int) -> pd.DataFrame:

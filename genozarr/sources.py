@@ -62,8 +62,53 @@ def _check_collapser(collapser: Any, default: str) -> str | Callable[..., Any]:
     raise ArgumentError(f"collapser must be one of {_COLLAPSERS} or a callable, got {collapser!r}")
 
 
-class BigWigSource(Source):
-    """Per-base BigWig values, one condition per file, unstranded."""
+class _AbsentChromsAsZeros:
+    """Mixin of sources whose files may lack a chromosome of the regions (BigWig, BAM).
+
+    As in Janggu, such a file gives zeros on that chromosome; one
+    :class:`~genozarr.genome.MissingChromosomeWarning` names the files and chromosomes.
+    A naming mismatch (``chr1`` vs ``1``) stays an error
+    (:class:`~genozarr.errors.ChromosomeNamingError`).
+    """
+
+    files: list[str]
+    chrom_names: list[dict[str, str]]
+    #: per file: the (file-side) chromosome names it lacks
+    absent: list[frozenset[str]]
+
+    def file_chrom_sizes(self, i: int) -> dict[str, int]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
+        """Match region chromosome names to every file's names; chromosomes a file lacks
+        read as zeros from it, with one warning."""
+        from genozarr.errors import warn
+        from genozarr.genome import MissingChromosomeWarning, match_chroms
+
+        self.chrom_names, self.absent = [], []
+        lines = []
+        for i, f in enumerate(self.files):
+            names, missing = match_chroms(chroms, self.file_chrom_sizes(i), f, mapping)
+            self.chrom_names.append(names)
+            self.absent.append(frozenset(names[c] for c in missing))
+            if missing:
+                shown = ", ".join(repr(c) for c in missing[:10])
+                more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+                lines.append(f"{f} lacks {shown}{more}")
+        if lines:
+            warn("chromosomes of the regions are absent from input files, which give zeros "
+                 "there (as in Janggu): " + "; ".join(lines) + ". Check the region file "
+                 "and the genome build if this is not expected",
+                 MissingChromosomeWarning)
+
+    def _is_absent(self, i: int, chrom: str) -> bool:
+        absent = getattr(self, "absent", None)
+        return bool(absent) and chrom in absent[i]
+
+
+class BigWigSource(_AbsentChromsAsZeros, Source):
+    """Per-base BigWig values, one condition per file, unstranded; a chromosome a file
+    lacks reads as zeros (with a warning)."""
 
     def __init__(self, files: list[str], conditions: Sequence[str] | None = None,
                  nan_to_num: bool = True, collapser: Any = None, dtype: str = "float32") -> None:
@@ -83,12 +128,15 @@ class BigWigSource(Source):
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         from genozarr.io.bigwig import read_values
 
+        if self._is_absent(i, chrom):
+            return np.zeros((end - start, 1, 1), dtype=np.float32)
         values = read_values(self.files[i], chrom, start, end, nan_to_num=self.nan_to_num)
         return values.reshape(-1, 1, 1)
 
 
-class BamSource(Source):
-    """Read 5' ends counted per base and strand (see :func:`genozarr.io.bam.count_5prime`)."""
+class BamSource(_AbsentChromsAsZeros, Source):
+    """Read 5' ends counted per base and strand (see :func:`genozarr.io.bam.count_5prime`);
+    a chromosome a file lacks reads as zeros (with a warning)."""
 
     def __init__(self, files: list[str], conditions: Sequence[str] | None = None, *,
                  stranded: bool = True, min_mapq: int | None = None, pairedend: str = "5prime",
@@ -118,6 +166,9 @@ class BamSource(Source):
     def _counts(self, i: int, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
         from genozarr.io.bam import count_5prime
 
+        if self._is_absent(i, chrom):
+            return np.zeros((-(-(end - start) // resolution), len(self.strands), 1),
+                            dtype=np.int32)
         counts = count_5prime(self.files[i], chrom, start, end, min_mapq=self.min_mapq,
                               pairedend=self.pairedend,
                               template_extension=self.template_extension,
@@ -137,7 +188,13 @@ class BamSource(Source):
 
 class BedSource(Source):
     """BED features as coverage: modes binary, score, bedgraph, categorical
-    (= score_category) and name_category."""
+    (= score_category) and name_category.
+
+    ``minoverlap`` (as Janggu's): a fraction of the dataset window, flank included (the
+    part of a zero-padded last window past its region end is not part of it); where the
+    file's features cover less of it, the window is 0. In the whole-genome layout there
+    are no windows at ingest, and the fraction is one of each resolution bin.
+    """
 
     MODES = ("binary", "score", "bedgraph", "categorical", "score_category", "name_category")
 
@@ -202,23 +259,46 @@ class BedSource(Source):
                     "chrom_map='auto' or rename one side")
             self.chrom_names.append(names)
 
-    def _cov(self, i: int, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
-        from genozarr.io.bed import bed_coverage
+    def _paint(self, i: int, chrom: str, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        from genozarr.io.bed import bed_paint
 
-        cov = bed_coverage(self.frames[i], chrom, start, end, mode=self.mode,
-                           categories=self.categories, resolution=resolution,
-                           minoverlap=self.minoverlap)
-        return cov[:, None, :]
+        return bed_paint(self.frames[i], chrom, start, end, mode=self.mode,
+                         categories=self.categories)
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
-        return self._cov(i, chrom, start, end, 1)
+        """Per-base values of file ``i`` over one dataset window ``[start, end)`` (flank
+        included): with ``minoverlap``, all zero unless the file's features cover at least
+        that fraction of the window (Janggu's rule)."""
+        values, covered = self._paint(i, chrom, start, end)
+        if self.minoverlap is not None and end > start and \
+                covered.any(axis=1).mean() < self.minoverlap:
+            values[:] = 0
+        return values[:, None, :]
 
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
-        if resolution > 1 and (self.minoverlap is not None or self.collapser == "max"):
-            parts = [self._cov(i, self.chrom_names[i][chrom], start, end, resolution)
-                     for i in range(len(self.files))]
-            return np.concatenate(parts, axis=-1)
-        return super().read_binned(chrom, start, end, resolution)
+        """Values over a block of a chromosome (whole-genome layout), collapsed to the
+        resolution: there are no windows at ingest, so ``minoverlap`` is a fraction of
+        each resolution bin (at resolution 1, of each base)."""
+        from genozarr._kernels import collapse
+
+        parts = []
+        for i in range(len(self.files)):
+            values, covered = self._paint(i, self.chrom_names[i][chrom], start, end)
+            n = end - start
+            nbins = -(-n // resolution)
+            if nbins * resolution != n:  # pad a partial last bin (not used by the builders)
+                values = np.concatenate([values, np.zeros(
+                    (nbins * resolution - n, values.shape[1]), values.dtype)])
+                covered = np.concatenate([covered, np.zeros(
+                    (nbins * resolution - n, covered.shape[1]), bool)])
+            binned = values[:, None, :]
+            if resolution > 1:
+                binned = np.array(collapse(binned, resolution, self.collapser), copy=True)
+            if self.minoverlap is not None:
+                fraction = covered.any(axis=1).reshape(nbins, resolution).mean(axis=1)
+                binned[fraction < self.minoverlap] = 0
+            parts.append(binned)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
 
 class FastaSource(Source):

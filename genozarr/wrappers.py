@@ -50,8 +50,9 @@ RandomStateLike = int | np.integer | np.random.Generator | np.random.RandomState
 
 
 # ---------------------------------------------------------------------------- views
-def view(dataset: Any, roi: RegionsLike | GenomicIndexer | slice | Sequence[int] | np.ndarray
-         ) -> Any:
+def view(dataset: Any,
+         roi: RegionsLike | GenomicIndexer | slice | Sequence[int] | np.ndarray | None = None,
+         *, use_regions: Any = None) -> Any:
     """A dataset reading a subset of windows of the same store, without copying.
 
     As Janggu's ``view(dataset, use_regions)``: the regions are tiled with the dataset's
@@ -70,6 +71,8 @@ def view(dataset: Any, roi: RegionsLike | GenomicIndexer | slice | Sequence[int]
         DataFrame, PyRanges, list of Region), a
         :class:`~genozarr.regions.GenomicIndexer`, or indices of the dataset's windows
         (a slice, integer sequence or boolean mask).
+    use_regions
+        Janggu's name for ``roi`` (give one of the two).
 
     Returns
     -------
@@ -86,6 +89,11 @@ def view(dataset: Any, roi: RegionsLike | GenomicIndexer | slice | Sequence[int]
     >>> sub.shape, float(sub[0][0, 0, 0])
     ((2, 10, 1, 1), 30.0)
     """
+    if (roi is None) == (use_regions is None):
+        raise ArgumentError("view needs the regions: pass roi or use_regions (Janggu's name), "
+                            "not both")
+    if roi is None:
+        roi = use_regions
     if isinstance(dataset, Mapping):
         return {k: view(v, roi) for k, v in dataset.items()}
     if isinstance(dataset, (list, tuple)):
@@ -235,14 +243,17 @@ class Wrapper:
         raise NotImplementedError  # pragma: no cover - interface
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        if isinstance(key, tuple) and key and isinstance(key[0], str):
-            return self.transform(np.asarray(self.data[key])[None])[0]
+        """A batch for every key, as the wrapped dataset (``w[i]`` has a leading axis of
+        length 1; a genomic interval key is read from the dataset and transformed)."""
+        if isinstance(key, str) or (isinstance(key, tuple) and key and isinstance(key[0], str)) \
+                or all(hasattr(key, a) for a in ("chrom", "start", "end")):
+            return self.transform(np.array(self.data[key], copy=True))
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             n = len(self)
             i = int(key)
             if not -n <= i < n:
                 raise IndexError(f"index {i} out of range for {type(self).__name__} of length {n}")
-            return self.read(np.array([i % n]))[0]
+            return self.read(np.array([i % n]))
         idx = np.atleast_1d(np.arange(len(self))[key])
         return self.read(idx)
 

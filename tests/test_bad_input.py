@@ -224,13 +224,13 @@ def test_windows_line_endings_are_accepted(bad, sim_data):
     cover = Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=path, binsize=50)
     assert cover.gindexer.strand.tolist() == ["+", "+", "-"]
     bw = sim_data["bigwigs"][0]
-    np.testing.assert_array_equal(cover[0][:, 0, 0], bw_values(bw, "chr1", 100, 150))
-    np.testing.assert_array_equal(cover[2][:, 0, 0], bw_values(bw, "chr2", 1000, 1050)[::-1])
+    np.testing.assert_array_equal(cover[0][0][:, 0, 0], bw_values(bw, "chr1", 100, 150))
+    np.testing.assert_array_equal(cover[2][0][:, 0, 0], bw_values(bw, "chr2", 1000, 1050)[::-1])
     # as data in score mode
     cover = Cover.create_from_bed("c", path, roi=sim_data["roi"], binsize=1000, mode="score",
                                   genomesize=sim_data["chrom_sizes"], store_whole_genome=True)
-    assert cover["chr2", 0, 8000][1000:1050, 0, 0].tolist() == [7.5] * 50
-    values = cover["chr1", 0, 12000][:, 0, 0]
+    assert cover["chr2", 0, 8000][0][1000:1050, 0, 0].tolist() == [7.5] * 50
+    values = cover["chr1", 0, 12000][0][:, 0, 0]
     assert values[100:200].tolist() == [5.0] * 100 and not np.delete(values, range(100, 200)).any()
 
 
@@ -240,12 +240,12 @@ def test_crlf_fasta_is_accepted(bad):
     with expect(MalformedFileError, path, r"different lengths \(9\.\.10"):
         Bioseq.create_from_seq("s", path)
     seqs = Bioseq.create_from_seq("s", path, fixedlen=10)
-    np.testing.assert_array_equal(seqs[0][:, 0, :], onehot("ACGTNACGTN"))
-    np.testing.assert_array_equal(seqs[1][:, 0, :], onehot("GGCCATTAAC"))
+    np.testing.assert_array_equal(seqs[0][0][:, 0, :], onehot("ACGTNACGTN"))
+    np.testing.assert_array_equal(seqs[1][0][:, 0, :], onehot("GGCCATTAAC"))
     ref = Bioseq.create_from_refgenome("r", path, roi=pd.DataFrame(
         {"chrom": ["seq1", "seq2"], "start": [2, 3], "end": [8, 9]}), binsize=6)
-    np.testing.assert_array_equal(ref[0][:, 0, :], onehot("GTNACG"))
-    np.testing.assert_array_equal(ref[1][:, 0, :], onehot("CATTAA"))
+    np.testing.assert_array_equal(ref[0][0][:, 0, :], onehot("GTNACG"))
+    np.testing.assert_array_equal(ref[1][0][:, 0, :], onehot("CATTAA"))
 
 
 # ------------------------------------------------------------------------------ gzip
@@ -263,7 +263,7 @@ def test_gzip_bed_is_accepted(bad, sim_data, tmp_path):
     np.testing.assert_array_equal(a[:], b[:])
     first = read_bed(sim_data["roi"]).iloc[0]
     expected = bw_values(bw, first.chrom, first.start, first.start + 200)
-    np.testing.assert_array_equal(a[0][:, 0, 0], expected if first.strand != "-" else expected[::-1])
+    np.testing.assert_array_equal(a[0][0][:, 0, 0], expected if first.strand != "-" else expected[::-1])
 
 
 def test_gzip_fasta_create_from_seq(bad, tmp_path):
@@ -288,8 +288,8 @@ def test_gzip_fasta_create_from_refgenome(sim_data, tmp_path):
                                        binsize=200)
     with pysam.FastaFile(sim_data["fasta"]) as fa:
         first, tail = fa.fetch("chr1", 100, 300), fa.fetch("chr2", 7900, 8000)
-    np.testing.assert_array_equal(bgz[0][:, 0, :], onehot(first))
-    np.testing.assert_array_equal(bgz[1][:, 0, :], onehot(tail + "N" * 100))
+    np.testing.assert_array_equal(bgz[0][0][:, 0, :], onehot(first))
+    np.testing.assert_array_equal(bgz[1][0][:, 0, :], onehot(tail + "N" * 100))
 
 
 # ------------------------------------------------------------------------------ FASTA
@@ -352,7 +352,7 @@ def test_fasta_without_fai_in_read_only_directory(sim_data, tmp_path):
     seq = Bioseq.create_from_refgenome("s", str(fasta), roi=pd.DataFrame(
         {"chrom": ["chr2"], "start": [10], "end": [60]}), binsize=50)
     with pysam.FastaFile(sim_data["fasta"]) as fa:
-        np.testing.assert_array_equal(seq[0][:, 0, :], onehot(fa.fetch("chr2", 10, 60)))
+        np.testing.assert_array_equal(seq[0][0][:, 0, :], onehot(fa.fetch("chr2", 10, 60)))
 
 
 # ------------------------------------------------------------------------------ chromosomes
@@ -391,7 +391,7 @@ def test_chr_prefix_mismatch(bad, sim_data, kind):
     np.testing.assert_array_equal(fixed[:], ref[:])
     assert fixed[:].any()
     if kind == "bigwig":  # and the reference itself is right
-        np.testing.assert_array_equal(ref[0][:, 0, 0], bw_values(data, "chr1", 1000, 1200))
+        np.testing.assert_array_equal(ref[0][0][:, 0, 0], bw_values(data, "chr1", 1000, 1200))
 
 
 def test_chr_prefix_mismatch_bed_with_genomesize(bad, sim_data):
@@ -421,7 +421,7 @@ def test_region_tail_past_chromosome_end_is_padded(bad, sim_data):
     cover = Cover.create_from_bigwig("c", bw, roi=roi, binsize=200)
     expected = np.zeros(200, np.float32)
     expected[:100] = bw_values(bw, "chr2", 7900, 8000)
-    np.testing.assert_array_equal(cover[0][:, 0, 0], expected)
+    np.testing.assert_array_equal(cover[0][0][:, 0, 0], expected)
     assert expected[:100].any()
     bam = Cover.create_from_bam("c", sim_data["bam"], roi=roi, binsize=200)
     counts = np.zeros((200, 2))
@@ -433,10 +433,10 @@ def test_region_tail_past_chromosome_end_is_padded(bad, sim_data):
             if 7900 <= pos < 8000:
                 counts[pos - 7900, int(r.is_reverse)] += 1
     assert counts.sum() > 0
-    np.testing.assert_array_equal(bam[0][:, :, 0], counts)
+    np.testing.assert_array_equal(bam[0][0][:, :, 0], counts)
     seq = Bioseq.create_from_refgenome("s", sim_data["fasta"], roi=roi, binsize=200)
     with pysam.FastaFile(sim_data["fasta"]) as fa:
-        np.testing.assert_array_equal(seq[0][:, 0, :], onehot(fa.fetch("chr2", 7900, 8000) + "N" * 100))
+        np.testing.assert_array_equal(seq[0][0][:, 0, :], onehot(fa.fetch("chr2", 7900, 8000) + "N" * 100))
 
 
 def test_binsize_not_divisible_by_resolution(sim_data):
@@ -464,11 +464,15 @@ def test_empty_roi(sim_data, roi):
         Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=roi, binsize=100)
 
 
-def test_no_window_fits(sim_data):
+@pytest.mark.parametrize("storage", ["ndarray", "zarr"])
+def test_no_window_fits_gives_an_empty_dataset(sim_data, storage, tmp_path):
+    """As Janggu: a tiling that yields no window is an empty dataset, not an error."""
     roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [50]})
-    with pytest.raises(RegionError, match="no window of binsize 100"):
-        Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=roi, binsize=100,
-                                 zero_padding=False)
+    cover = Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=roi, binsize=100,
+                                     zero_padding=False, storage=storage,
+                                     store=str(tmp_path / "e.zarr") if storage == "zarr" else None)
+    assert len(cover) == 0 and cover.shape == (0, 100, 1, 1)
+    assert cover[:].shape == (0, 100, 1, 1)
 
 
 # ------------------------------------------------------------------------------ stores

@@ -32,20 +32,20 @@ def test_order1_hand_worked(genome, storage, whole):
     ds = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c1", 0, 10, "+")), binsize=5,
                                       storage=storage, store_whole_genome=whole)
     assert ds.shape == (2, 5, 1, 4)
-    np.testing.assert_array_equal(ds[0][:, 0], [A, C, G, T, N])      # ACGTN
-    np.testing.assert_array_equal(ds[1][:, 0], [A, C, G, T, A])      # acgtA: lower == upper
+    np.testing.assert_array_equal(ds[0][0][:, 0], [A, C, G, T, N])      # ACGTN
+    np.testing.assert_array_equal(ds[1][0][:, 0], [A, C, G, T, A])      # acgtA: lower == upper
 
 
 def test_reverse_complement_on_minus_strand(genome):
     ds = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c1", 0, 5, "-"), ("c2", 1, 6, "-")),
                                       binsize=None)
     ds_plus = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c1", 0, 5, "+")), binsize=None)
-    np.testing.assert_array_equal(ds_plus[0][:, 0], [A, C, G, T, N])
+    np.testing.assert_array_equal(ds_plus[0][0][:, 0], [A, C, G, T, N])
     # reverse complement of ACGTN is NACGT
-    np.testing.assert_array_equal(ds[0][:, 0], [N, A, C, G, T])
+    np.testing.assert_array_equal(ds[0][0][:, 0], [N, A, C, G, T])
     # c2:1-6 = GGTTT -> AAACC
-    assert ds.shape[1] == 5 and ds[1].shape == (5, 1, 4)
-    np.testing.assert_array_equal(ds[1][:, 0], [A, A, A, C, C])
+    assert ds.shape[1] == 5 and ds[1][0].shape == (5, 1, 4)
+    np.testing.assert_array_equal(ds[1][0][:, 0], [A, A, A, C, C])
 
 
 def test_higher_orders(genome):
@@ -53,7 +53,7 @@ def test_higher_orders(genome):
                                        order=2)
     assert ds2.shape == (1, 3, 1, 16)
     # AC, CG, GT -> 4*0+1, 4*1+2, 4*2+3
-    assert np.argmax(ds2[0][:, 0], axis=1).tolist() == [1, 6, 11]
+    assert np.argmax(ds2[0][0][:, 0], axis=1).tolist() == [1, 6, 11]
     assert ds2[0].sum() == 3
     ds3 = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c1", 2, 7, "+")), binsize=5,
                                        order=3)
@@ -63,7 +63,7 @@ def test_higher_orders(genome):
     ds3 = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c2", 0, 4, "+")), binsize=4,
                                        order=3)
     # GGG = 4**2*2+4*2+2 = 42, GGT = 43
-    assert np.argmax(ds3[0][:, 0], axis=1).tolist() == [42, 43]
+    assert np.argmax(ds3[0][0][:, 0], axis=1).tolist() == [42, 43]
     assert ds3.conditions[42] == "GGG"
 
 
@@ -71,9 +71,9 @@ def test_padding_at_chromosome_ends(genome):
     ds = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c2", 0, 6, "+")), binsize=4,
                                       stepsize=4, flank=2)
     # window [0,4) with flank -> [-2, 6): two padded positions, GGGTTT
-    np.testing.assert_array_equal(ds[0][:, 0], [N, N, G, G, G, T, T, T])
+    np.testing.assert_array_equal(ds[0][0][:, 0], [N, N, G, G, G, T, T, T])
     # tail window [4, 6) zero-padded beyond the ROI end: [2, 8) -> GTTT + padding
-    np.testing.assert_array_equal(ds[1][:, 0], [G, T, T, T, N, N, N, N])
+    np.testing.assert_array_equal(ds[1][0][:, 0], [G, T, T, T, N, N, N, N])
     whole = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c2", 0, 6, "+")), binsize=4,
                                          stepsize=4, flank=2, store_whole_genome=True)
     np.testing.assert_array_equal(whole[:], ds[:])
@@ -85,9 +85,9 @@ def test_protein(tmp_path):
     ds = Bioseq.create_from_seq("prot", str(fa), seqtype="protein")
     assert ds.shape == (2, 5, 1, 20)
     alphabet = "ACDEFGHIKLMNPQRSTVWY"
-    assert [alphabet[i] for i in np.argmax(ds[0][:4, 0], axis=1)] == list("MKWV")
-    assert ds[0][4].sum() == 0  # X is not an amino acid of the alphabet
-    assert [alphabet[i] for i in np.argmax(ds[1][:, 0], axis=1)] == list("ACDEF")
+    assert [alphabet[i] for i in np.argmax(ds[0][0][:4, 0], axis=1)] == list("MKWV")
+    assert ds[0][0][4].sum() == 0  # X is not an amino acid of the alphabet
+    assert [alphabet[i] for i in np.argmax(ds[1][0][:, 0], axis=1)] == list("ACDEF")
 
 
 def test_create_from_seq_lengths(tmp_path):
@@ -96,8 +96,8 @@ def test_create_from_seq_lengths(tmp_path):
     with pytest.raises(MalformedFileError, match="different lengths.*fixedlen"):
         Bioseq.create_from_seq("s", str(fa))
     ds = Bioseq.create_from_seq("s", str(fa), fixedlen=3)
-    np.testing.assert_array_equal(ds[0][:, 0], [A, C, G])   # truncated
-    np.testing.assert_array_equal(ds[1][:, 0], [A, C, N])   # padded
+    np.testing.assert_array_equal(ds[0][0][:, 0], [A, C, G])   # truncated
+    np.testing.assert_array_equal(ds[1][0][:, 0], [A, C, N])   # padded
     dup = tmp_path / "d.fa"
     dup.write_text(">a\nACGT\n>a\nACGT\n")
     with pytest.raises(MalformedFileError, match="d.fa.*'a'"):
@@ -123,4 +123,4 @@ def test_backends_and_layouts_agree_on_simulated_genome(sim_data):
     if w.strand == "-":
         seq = seq[::-1].translate(str.maketrans("ACGT", "TGCA"))
     expected = np.array([[float(b == x) for x in "ACGT"] for b in seq], "float32")
-    np.testing.assert_array_equal(ds[0][:, 0], expected)
+    np.testing.assert_array_equal(ds[0][0][:, 0], expected)

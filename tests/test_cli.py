@@ -263,7 +263,7 @@ def test_build_toml_and_yaml(tmp_path: Path, sample_files: dict[str, str]) -> No
             expected = raw.reshape(-1, 50).mean(axis=1)
             if gi.strand[i] == "-":
                 expected = expected[::-1]
-            np.testing.assert_allclose(sig[i][:, 0, ci], expected, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(sig[i][0][:, 0, ci], expected, rtol=1e-5, atol=1e-5)
     yaml = tmp_path / "spec.yaml"
     yaml.write_text(YAML_SPEC.format(**names))
     result = _run("build", yaml, "--no-progress")

@@ -73,7 +73,7 @@ def test_bigwig_collapsers(sim_data, roi, how):
         expected = func(truth, axis=1)
         if w.strand == "-":
             expected = expected[::-1]
-        np.testing.assert_allclose(cov[i][:, 0, 0], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(cov[i][0][:, 0, 0], expected, rtol=1e-5, atol=1e-6)
 
 
 def test_bigwig_resolution_none_and_whole_vs_partial(sim_data, roi):
@@ -136,7 +136,7 @@ def test_bam_unstranded_resolution_whole_genome(sim_data, roi):
         truth = truth.reshape(10, 100).sum(1)
         if w.strand == "-":
             truth = truth[::-1]
-        np.testing.assert_array_equal(part[i][:, 0, 0], truth)
+        np.testing.assert_array_equal(part[i][0][:, 0, 0], truth)
 
 
 def test_bam_against_samtools_when_installed(sim_data, tmp_path):
@@ -215,15 +215,15 @@ def test_bed_modes(peaks, storage):
     roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [100], "strand": ["+"]})
     quads = [(c, s, e, (n, sc)) for c, s, e, n, sc, _ in feats]
     binary = Cover.create_from_bed("b", path, roi=roi, storage=storage)
-    np.testing.assert_array_equal(binary[0][:, 0, 0], bed_oracle(quads, "chr1", 0, 100, lambda v: 1))
+    np.testing.assert_array_equal(binary[0][0][:, 0, 0], bed_oracle(quads, "chr1", 0, 100, lambda v: 1))
     score = Cover.create_from_bed("s", path, roi=roi, mode="score", storage=storage)
-    np.testing.assert_array_equal(score[0][:, 0, 0],
+    np.testing.assert_array_equal(score[0][0][:, 0, 0],
                                   bed_oracle(quads, "chr1", 0, 100, lambda v: v[1]))
     cat = Cover.create_from_bed("c", path, roi=roi, mode="name_category", storage=storage)
     assert cat.conditions == ["a", "b"]
     for k, name in enumerate(["a", "b"]):
         np.testing.assert_array_equal(
-            cat[0][:, 0, k], bed_oracle(quads, "chr1", 0, 100, lambda v: float(v[0] == name)))
+            cat[0][0][:, 0, k], bed_oracle(quads, "chr1", 0, 100, lambda v: float(v[0] == name)))
     sc = Cover.create_from_bed("sc", path, roi=roi, mode="categorical", storage=storage)
     assert sc.shape[-1] == 3  # scores 1.0, 2.5, 4.0
 
@@ -234,9 +234,9 @@ def test_bed_resolution_and_minoverlap(peaks):
     quads = [(c, s, e, 1) for c, s, e, *_ in feats]
     base = bed_oracle(quads, "chr1", 0, 100, lambda v: 1).reshape(10, 10)
     cov = Cover.create_from_bed("b", path, roi=roi, resolution=10)
-    np.testing.assert_array_equal(cov[0][:, 0, 0], base.max(1))
+    np.testing.assert_array_equal(cov[0][0][:, 0, 0], base.max(1))
     half = Cover.create_from_bed("b", path, roi=roi, resolution=10, minoverlap=0.5)
-    np.testing.assert_array_equal(half[0][:, 0, 0], (base.mean(1) >= 0.5).astype("float32"))
+    np.testing.assert_array_equal(half[0][0][:, 0, 0], (base.mean(1) >= 0.5).astype("float32"))
 
 
 def test_bed_score_mode_needs_scores(tmp_path):
@@ -253,8 +253,8 @@ def test_interval_access(sim_data):
         cov = Cover.create_from_bigwig("bw", path, roi=roi, binsize=1000,
                                        store_whole_genome=whole)
         truth = bw_truth(path, "chr1", 900, 1300)
-        np.testing.assert_allclose(cov["chr1", 900, 1300][:, 0, 0], truth)
-        np.testing.assert_allclose(cov["chr1", 900, 1300, "-"][:, 0, 0], truth[::-1])
+        np.testing.assert_allclose(cov["chr1", 900, 1300][0][:, 0, 0], truth)
+        np.testing.assert_allclose(cov["chr1", 900, 1300, "-"][0][:, 0, 0], truth[::-1])
     # outside stored data (partial layout): padded with zeros
     cov = Cover.create_from_bigwig("bw", path, roi=roi, binsize=1000)
     np.testing.assert_array_equal(cov["chr1", 5000, 5100], 0)
@@ -266,7 +266,7 @@ def test_naming_and_bounds_errors(sim_data, tmp_path):
     with pytest.raises(ChromosomeNamingError, match=r"'1' vs 'chr1'"):
         Cover.create_from_bigwig("bw", path, roi=renamed)
     ok = Cover.create_from_bigwig("bw", path, roi=renamed, chrom_map="auto")
-    np.testing.assert_allclose(ok[0][:, 0, 0], bw_truth(path, "chr1", 0, 100))
+    np.testing.assert_allclose(ok[0][0][:, 0, 0], bw_truth(path, "chr1", 0, 100))
     with pytest.raises(ChromosomeNotFoundError, match="chrZ"):
         Cover.create_from_bigwig("bw", path, roi=pd.DataFrame(
             {"chrom": ["chrZ"], "start": [0], "end": [10]}))
@@ -344,10 +344,10 @@ def test_flank_past_the_chromosome_start_is_padded_on_the_left(sim_data, whole):
                                    store_whole_genome=whole,
                                    genomesize=sim_data["chrom_sizes"])
     assert cov.shape == (2, 300, 1, 1)
-    first = cov[0][:, 0, 0]
+    first = cov[0][0][:, 0, 0]
     np.testing.assert_array_equal(first[:50], 0)
     np.testing.assert_allclose(first[50:], bw_truth(path, "chr1", 0, 250), rtol=1e-6)
     # chr2 (8000 bp) minus strand: window [7750, 8050) reversed; the 50 bases past the end are 0
-    last = cov[1][:, 0, 0][::-1]
+    last = cov[1][0][:, 0, 0][::-1]
     np.testing.assert_allclose(last[:250], bw_truth(path, "chr2", 7750, 8000), rtol=1e-6)
     np.testing.assert_array_equal(last[250:], 0)

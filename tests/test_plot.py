@@ -88,11 +88,11 @@ def test_stacked_conditions_one_panel_each(signal: Cover, sample_files: dict[str
 def test_two_strands_are_mirrored(reads: Cover) -> None:
     fig = plot_genome_track(reads, CHROM, 1000, 2000)
     lines = _outlines(fig.axes[0])
-    expected = reads[CHROM, 1000, 2000]  # the roi window chr1:1000-2000, 50 bp bins
+    expected = reads[CHROM, 1000, 2000][0]  # the roi window chr1:1000-2000, 50 bp bins
     np.testing.assert_array_equal(lines["reads|sample|+"].get_data().values, expected[:, 0, 0])
     np.testing.assert_array_equal(lines["reads|sample|-"].get_data().values, -expected[:, 1, 0])
     # counts are constant within each 50 bp bin and equal the window's stored bins
-    window = reads[1]
+    window = reads[1][0]
     assert reads.gindexer[1].start == 1000
     np.testing.assert_array_equal(expected[::50, :, 0], window[:, :, 0])
 
@@ -103,8 +103,8 @@ def test_bases_outside_stored_windows_are_gaps(reads: Cover) -> None:
     ax = fig.axes[0]
     values = _outlines(ax)["reads|sample|+"].get_data().values
     assert np.isnan(values[500:1500]).all()
-    np.testing.assert_array_equal(values[:500], reads[CHROM, 6500, 7000][:, 0, 0])
-    np.testing.assert_array_equal(values[1500:], reads[CHROM, 8000, 8500][:, 0, 0])
+    np.testing.assert_array_equal(values[:500], reads[CHROM, 6500, 7000][0][:, 0, 0])
+    np.testing.assert_array_equal(values[1500:], reads[CHROM, 8000, 8500][0][:, 0, 0])
     (span,) = [p for p in ax.patches if not p.get_gid() and p.get_facecolor()[:3] ==
                pytest.approx((0.92, 0.92, 0.92))]
     assert (span.get_x(), span.get_x() + span.get_width()) == (7000, 8000)

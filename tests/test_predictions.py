@@ -66,7 +66,7 @@ def test_partial_layout_reads_back_the_array(tmp_path, storage, resolution, chan
     assert cover.garray.meta.resolution == resolution
     assert cover.shape == given.shape
     np.testing.assert_array_equal(cover[:], given)
-    np.testing.assert_array_equal(cover[1], given[1])  # a minus-strand window
+    np.testing.assert_array_equal(cover[1][0], given[1])  # a minus-strand window
     np.testing.assert_array_equal(cover[[4, 1]], given[[4, 1]])
     assert cover.conditions == ["a", "b"]
     assert list(cover.garray.meta.strands) == ["+", "-"]
@@ -85,7 +85,7 @@ def test_whole_genome_layout_reads_back_the_array(tmp_path, storage, resolution)
     assert cover.garray.meta.chroms == SIZES
     np.testing.assert_array_equal(cover[:], x)
     # positions without a window hold the padding value
-    np.testing.assert_array_equal(cover["chr1", 2000, 2100], np.zeros((100, 2, 2), "float32"))
+    np.testing.assert_array_equal(cover["chr1", 2000, 2100][0], np.zeros((100, 2, 2), "float32"))
 
 
 @pytest.mark.parametrize("store_whole_genome", [False, True])
@@ -97,11 +97,11 @@ def test_interval_view_is_in_genomic_orientation(store_whole_genome, resolution)
                                     store_whole_genome=store_whole_genome)
     for i in (0, 3, 5):  # '+', '-' and '.' windows
         region = gi[i]
-        got = cover[region.chrom, region.start, region.end]
+        got = cover[region.chrom, region.start, region.end][0]
         np.testing.assert_array_equal(got, _genomic(x[i], region.strand, resolution))
     # asking for the minus strand flips the view back to the window's own orientation
     region = gi[3]
-    got = cover[region.chrom, region.start, region.end, "-"]
+    got = cover[region.chrom, region.start, region.end, "-"][0]
     np.testing.assert_array_equal(got, np.repeat(x[3], resolution, axis=0))
 
 
@@ -114,7 +114,7 @@ def test_two_dimensional_predictions_give_one_value_per_window():
     assert cover.conditions == ["Cond_0", "Cond_1", "Cond_2"]  # Janggu's default names
     np.testing.assert_array_equal(cover[:][:, 0, 0, :], x)
     # chr1:0-150 lies in window 0 only (window 1 starts at 200 - flank)
-    np.testing.assert_array_equal(cover["chr1", 0, 150][:, 0, :], np.repeat(x[:1], 150, axis=0))
+    np.testing.assert_array_equal(cover["chr1", 0, 150][0][:, 0, :], np.repeat(x[:1], 150, axis=0))
     # channel_last=False: (n, condition) is the same array
     other = Cover.create_from_array("pred", x, gi, channel_last=False)
     np.testing.assert_array_equal(other[:][:, :, 0, 0], x)
@@ -129,7 +129,7 @@ def test_three_dimensional_predictions_have_one_strand():
     assert cover.garray.meta.strands == ["."]
     np.testing.assert_array_equal(cover[:][:, :, 0, :], x)
     # minus-strand window: position axis reversed on the genome
-    np.testing.assert_array_equal(cover["chr1", 1200, 1400][::50, 0, :], x[4][::-1])
+    np.testing.assert_array_equal(cover["chr1", 1200, 1400][0][::50, 0, :], x[4][::-1])
 
 
 def test_length_one_axis_is_repeated_over_the_bins_of_a_given_resolution():
@@ -138,7 +138,7 @@ def test_length_one_axis_is_repeated_over_the_bins_of_a_given_resolution():
     cover = Cover.create_from_array("pred", x, gi, resolution=50, store_whole_genome=True,
                                     genomesize=SIZES)
     assert cover.shape == (len(gi), 4, 1, 2)
-    np.testing.assert_array_equal(cover[0], np.broadcast_to(x[0], (4, 1, 2)))
+    np.testing.assert_array_equal(cover[0][0], np.broadcast_to(x[0], (4, 1, 2)))
 
 
 def test_whole_genome_padding_value_and_inferred_genome_size():
@@ -147,9 +147,9 @@ def test_whole_genome_padding_value_and_inferred_genome_size():
     cover = Cover.create_from_array("pred", x, gi, store_whole_genome=True, padding_value=-1.0)
     # without genomesize the chromosomes end at the last window end
     assert cover.garray.meta.chroms == {"chr1": 1400, "chr2": 600}
-    np.testing.assert_array_equal(cover["chr1", 600, 1000], np.full((400, 1, 1), -1.0))
+    np.testing.assert_array_equal(cover["chr1", 600, 1000][0], np.full((400, 1, 1), -1.0))
     # the partial window chr1:400-450: its padded tail reads back as padding
-    np.testing.assert_array_equal(cover[2][1:], np.full((3, 1, 1), -1.0))
+    np.testing.assert_array_equal(cover[2][0][1:], np.full((3, 1, 1), -1.0))
 
 
 def test_integer_predictions_keep_their_dtype():
@@ -175,7 +175,7 @@ def test_overlapping_windows_in_the_whole_genome_layout():
     consistent[minus] = consistent[minus][:, ::-1]
     cover = Cover.create_from_array("pred", consistent, gi, store_whole_genome=True,
                                     genomesize=SIZES)
-    np.testing.assert_array_equal(cover["chr1", 1000, 1400][:, 0, 0], track[1000:1400])
+    np.testing.assert_array_equal(cover["chr1", 1000, 1400][0][:, 0, 0], track[1000:1400])
     clash = consistent.copy()
     clash[0] += 1.0
     with pytest.raises(ArgumentError, match="overlap with different values"):
@@ -517,7 +517,7 @@ def test_whole_genome_export_with_normalizer_and_overlapping_windows(tmp_path):
         got = _all_values(bw, "chr1")
     want = np.full(20_000, np.nan)
     for lo, hi in ((900, 9100), (11_900, 15_100)):
-        want[lo:hi] = cover["chr1", lo, hi][:, 0, 0]
+        want[lo:hi] = cover["chr1", lo, hi][0][:, 0, 0]
     np.testing.assert_array_equal(got, want)
 
 

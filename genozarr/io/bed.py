@@ -13,7 +13,7 @@ import pandas as pd
 
 from genozarr.errors import ArgumentError, MalformedFileError
 
-__all__ = ["read_bed", "bed_coverage", "bed_categories", "BED_COLUMNS"]
+__all__ = ["read_bed", "bed_paint", "bed_coverage", "bed_categories", "BED_COLUMNS"]
 
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 _HEADER_PREFIXES = ("#", "track", "browser")
@@ -199,33 +199,31 @@ def _grouped(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
     return groups
 
 
-def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str = "binary",
-                 categories: list[Any] | None = None, resolution: int = 1,
-                 minoverlap: float | None = None) -> np.ndarray:
-    """Paint BED features onto ``[start, end)``; where features overlap the larger value wins.
+def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str = "binary",
+              categories: list[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """BED features painted base by base onto ``[start, end)``, and where they lie.
+
+    Where features overlap the larger value wins; bases outside any feature are 0.
 
     Parameters
     ----------
     df
         Frame from :func:`read_bed`.
     chrom, start, end
-        Window (0-based half-open).
+        Window (0-based half-open; ``start`` may be negative, bases there are uncovered).
     mode
         ``binary`` (1 under a feature), ``score``/``bedgraph`` (the score),
         ``score_category``/``name_category`` (one-hot over ``categories``).
     categories
         Category list for the category modes (see :func:`bed_categories`).
-    resolution
-        Bases per bin: a bin takes the maximum over its bases.
-    minoverlap
-        With ``resolution > 1``: a bin whose bases are covered by features (of that
-        condition) for less than this fraction is 0.
 
     Returns
     -------
-    numpy.ndarray
-        float32 of shape ``(ceil((end - start) / resolution), C)`` where C is 1 or the
-        number of categories.
+    tuple of numpy.ndarray
+        ``(values, covered)``: float32 values and a boolean mask, both of shape
+        ``(end - start, C)`` (C is 1 or the number of categories); ``covered`` is True at
+        the bases under a feature of that condition (features of unknown categories are
+        ignored).
     """
     n = end - start
     if mode == "categorical":
@@ -263,6 +261,60 @@ def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: st
                 seg[fresh] = val[k]
                 np.maximum(seg, val[k], out=seg)
                 covered[s[k]:e[k], col[k]] = True
+    return out, covered
+
+
+def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str = "binary",
+                 categories: list[Any] | None = None, resolution: int = 1,
+                 minoverlap: float | None = None, overlap_span: str = "bin") -> np.ndarray:
+    """Paint BED features onto ``[start, end)``; where features overlap the larger value wins.
+
+    Parameters
+    ----------
+    df
+        Frame from :func:`read_bed`.
+    chrom, start, end
+        Window (0-based half-open).
+    mode
+        ``binary`` (1 under a feature), ``score``/``bedgraph`` (the score),
+        ``score_category``/``name_category`` (one-hot over ``categories``).
+    categories
+        Category list for the category modes (see :func:`bed_categories`).
+    resolution
+        Bases per bin: a bin takes the maximum over its bases.
+    minoverlap
+        Minimum fraction of the span (see ``overlap_span``) that features must cover for
+        their values to count: a span whose bases are covered by features (any feature of
+        the file, whatever its value or category) for less than this fraction is 0 in
+        every condition. None: any overlap counts.
+    overlap_span
+        What ``minoverlap`` is a fraction of: ``'window'``, the whole ``[start, end)``
+        (Janggu's rule for a dataset window, flank included); ``'bin'``, each output bin of
+        ``resolution`` bases (at resolution 1 a base is covered or not, so the rule only
+        keeps covered bases).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 of shape ``(ceil((end - start) / resolution), C)`` where C is 1 or the
+        number of categories.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"chrom": ["c"], "start": [0], "end": [30], "name": ["."],
+    ...                       "score": [1.0], "strand": ["."]})
+    >>> float(bed_coverage(frame, "c", 0, 100, minoverlap=0.5, overlap_span="window").max())
+    0.0
+    >>> float(bed_coverage(frame, "c", 0, 50, minoverlap=0.5, overlap_span="window").max())
+    1.0
+    """
+    if overlap_span not in ("bin", "window"):
+        raise ArgumentError(f"overlap_span must be 'bin' or 'window', got {overlap_span!r}")
+    out, covered = bed_paint(df, chrom, start, end, mode=mode, categories=categories)
+    n, ncond = out.shape
+    if minoverlap is not None and overlap_span == "window" and n > 0:
+        if covered.any(axis=1).mean() < minoverlap:
+            out[:] = 0
     if resolution == 1:
         return out
     nbins = -(-n // resolution)
@@ -270,9 +322,9 @@ def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: st
     padded[:n] = out
     binned = padded.reshape(nbins, resolution, ncond)
     result = binned.max(axis=1)
-    if minoverlap is not None:
-        cov = np.zeros((nbins * resolution, ncond), dtype=bool)
-        cov[:n] = covered
-        fraction = cov.reshape(nbins, resolution, ncond).mean(axis=1)
+    if minoverlap is not None and overlap_span == "bin":
+        cov = np.zeros(nbins * resolution, dtype=bool)
+        cov[:n] = covered.any(axis=1)
+        fraction = cov.reshape(nbins, resolution).mean(axis=1)
         result[fraction < minoverlap] = 0
     return result

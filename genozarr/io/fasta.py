@@ -20,7 +20,8 @@ from genozarr.errors import (
     StaleIndexError,
 )
 
-__all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records"]
+__all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records",
+           "is_seqrecords", "iter_seqrecords", "seqrecords_as_fasta"]
 
 logger = logging.getLogger(__name__)
 
@@ -434,3 +435,117 @@ def iter_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, bytes]]:
                 yield rec.name, (rec.sequence or "").upper().encode("ascii")
     except (OSError, ValueError) as e:
         raise InputFileError(f"{path}: cannot be read as FASTA: {e}") from e
+
+
+# ---------------------------------------------------------------------------- SeqRecords
+def _is_seqrecord(obj: Any) -> bool:
+    return hasattr(obj, "id") and hasattr(obj, "seq") and not isinstance(obj, (str, bytes))
+
+
+def is_seqrecords(obj: Any) -> bool:
+    """Whether ``obj`` is a Biopython ``SeqRecord`` or a non-empty list/tuple of them
+    (duck-typed: objects with ``.id`` and ``.seq``; Biopython is not needed).
+
+    Parameters
+    ----------
+    obj
+        Anything, e.g. the ``fastafile`` argument of ``Bioseq.create_from_seq``.
+
+    Returns
+    -------
+    bool
+    """
+    if _is_seqrecord(obj):
+        return True
+    return isinstance(obj, (list, tuple)) and len(obj) > 0 and all(_is_seqrecord(r) for r in obj)
+
+
+def iter_seqrecords(records: Any) -> Iterator[tuple[str, bytes]]:
+    """Biopython ``SeqRecord`` objects as the records :func:`iter_fasta_records` yields.
+
+    Parameters
+    ----------
+    records
+        A ``SeqRecord`` or an iterable of them; any objects with ``.id`` (the name) and
+        ``.seq`` (a ``Bio.Seq.Seq`` or a string) work.
+
+    Yields
+    ------
+    tuple of (str, bytes)
+        Record name and upper-case ASCII sequence, as read from a FASTA file.
+
+    Raises
+    ------
+    MalformedFileError
+        For a record without a name, a name with whitespace (a FASTA file could not hold
+        it), or a sequence with non-ASCII letters.
+
+    Examples
+    --------
+    >>> class Rec:  # a stand-in for Bio.SeqRecord.SeqRecord
+    ...     def __init__(self, id, seq):
+    ...         self.id, self.seq = id, seq
+    >>> list(iter_seqrecords([Rec("s1", "acgt"), Rec("s2", "NNA")]))
+    [('s1', b'ACGT'), ('s2', b'NNA')]
+    """
+    if _is_seqrecord(records):
+        records = [records]
+    for i, rec in enumerate(records):
+        if not _is_seqrecord(rec):
+            raise MalformedFileError(
+                f"SeqRecord list: item {i} ({type(rec).__name__}) has no .id and .seq")
+        name = str(rec.id)
+        if not name or name.split()[0] != name:
+            raise MalformedFileError(
+                f"SeqRecord list: record {i} has the id {name!r}; ids must be non-empty and "
+                "free of whitespace (they name the sequences, as FASTA headers do)")
+        try:
+            seq = str(rec.seq).upper().encode("ascii")
+        except UnicodeEncodeError as e:
+            raise MalformedFileError(
+                f"SeqRecord list: record {name!r} holds a non-ASCII letter ({e.reason})") from e
+        yield name, seq
+
+
+def seqrecords_as_fasta(fastafile: Any, directory: str | os.PathLike | None = None) -> Any:
+    """``fastafile`` unchanged, or, for ``SeqRecord`` objects, the path of a FASTA file
+    holding them.
+
+    The file is named by the SHA256 of its content (under ``<output root>/seqrecords``, see
+    :func:`genozarr.config.output_dir`), so the same records give the same file, and a
+    dataset built from them is cached (``cache=True``) by their content, as one built from
+    a FASTA file.
+
+    Parameters
+    ----------
+    fastafile
+        A path, a list of paths, or a ``SeqRecord`` / list of them (see
+        :func:`is_seqrecords`).
+    directory
+        Where to write the file instead of the output root.
+
+    Returns
+    -------
+    object
+        ``fastafile`` itself, or the path (str) of the FASTA file.
+    """
+    import hashlib
+
+    if not is_seqrecords(fastafile):
+        return fastafile
+    content = b"".join(b">" + name.encode("utf-8") + b"\n" + seq + b"\n"
+                       for name, seq in iter_seqrecords(fastafile))
+    digest = hashlib.sha256(content).hexdigest()
+    if directory is None:
+        from genozarr.config import output_dir
+
+        directory = output_dir() / "seqrecords"
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest[:32]}.fa"
+    if not path.is_file() or path.stat().st_size != len(content):
+        tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_bytes(content)
+        os.replace(tmp, path)
+        logger.info("wrote %d bytes of SeqRecords to %s", len(content), path)
+    return str(path)

@@ -1,5 +1,5 @@
-"""Keras 3 adapter: :class:`KerasDataset`, a ``keras.utils.PyDataset`` over genozarr
-datasets.
+"""Keras 3 adapters: :class:`KerasDataset`, a ``keras.utils.PyDataset`` over genozarr
+datasets, and :class:`JangguSequence`, Janggu's sequence of batches with its arguments.
 
 Keras picks its backend when first imported: set ``KERAS_BACKEND`` (e.g. ``'torch'``)
 before importing this module.
@@ -7,15 +7,18 @@ before importing this module.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import keras
 import numpy as np
 
+from genozarr._validate import check_int
 from genozarr.batching import batch_plan, chunk_rows, read_batch
+from genozarr.errors import ArgumentError
 from genozarr.loaders import Structured
 
-__all__ = ["KerasDataset"]
+__all__ = ["KerasDataset", "JangguSequence"]
 
 
 class KerasDataset(keras.utils.PyDataset):
@@ -85,3 +88,112 @@ class KerasDataset(keras.utils.PyDataset):
         """Draw a new order for the next epoch (when shuffling)."""
         if self.shuffle:
             self._plan = self._make_plan()
+
+
+def _named(datasets: Any, what: str) -> dict[str, Any]:
+    """``{name: dataset}`` from a dict, a list/tuple or one named dataset (Janggu's
+    ``as_dict=True``)."""
+    if isinstance(datasets, Mapping):
+        return {str(k): v for k, v in datasets.items()}
+    items = list(datasets) if isinstance(datasets, (list, tuple)) else [datasets]
+    out: dict[str, Any] = {}
+    for d in items:
+        name = getattr(d, "name", None)
+        if not isinstance(name, str):
+            raise ArgumentError(
+                f"as_dict=True names the {what} by their .name, but a {type(d).__name__} has "
+                "none: wrap numpy arrays in genozarr.janggu.Array, pass a dict, or use "
+                "as_dict=False")
+        if name in out:
+            raise ArgumentError(f"two {what} are named {name!r}; as_dict=True needs unique names")
+        out[name] = d
+    return out
+
+
+class JangguSequence(keras.utils.PyDataset):
+    """Janggu's ``JangguSequence``: batches of inputs, outputs and sample weights for
+    ``model.fit`` / ``predict`` / ``evaluate`` (a Keras 3 ``PyDataset``).
+
+    Batch ``k`` holds the examples ``k * batch_size`` to ``(k + 1) * batch_size`` (of a
+    new random order every epoch with ``shuffle=True``), read from every dataset at once:
+    ``(x,)`` without outputs, ``(x, y)``, or ``(x, y, sample_weight)``.
+
+    Parameters
+    ----------
+    inputs
+        A dataset (:class:`~genozarr.dataset.Cover`, :class:`~genozarr.dataset.Bioseq`, a
+        wrapper, a :class:`genozarr.janggu.Array` or a numpy array), a list/tuple of them
+        or a dict ``{name: dataset}``.
+    outputs
+        The same, or None.
+    sample_weights
+        Array of one weight per example (or a dict of them per output), or None.
+    batch_size
+        Examples per batch; the last batch may be smaller.
+    shuffle
+        A new random order of the examples every epoch (the first one included).
+    as_dict
+        True (Janggu's default): ``x`` and ``y`` are dicts keyed by dataset names (the
+        keys of a dict, else each dataset's ``.name``), to match a model's named inputs
+        and outputs. False: as given, a list for a list, one array for one dataset.
+    seed
+        Seed of the shuffled orders.
+    **kwargs
+        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
+
+    Raises
+    ------
+    ArgumentError
+        When the datasets differ in length, a dataset has no name with ``as_dict=True``,
+        or dicts are given with ``as_dict=False``.
+    """
+
+    def __init__(self, inputs: Any, outputs: Any = None, sample_weights: Any = None,
+                 batch_size: int = 32, shuffle: bool = False, as_dict: bool = True, *,
+                 seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.batch_size = check_int("batch_size", batch_size, 1, allow_none=False)
+        self.as_dict = bool(as_dict)
+        if self.as_dict:
+            inputs = _named(inputs, "inputs")
+            outputs = None if outputs is None else _named(outputs, "outputs")
+        elif isinstance(inputs, Mapping) or isinstance(outputs, Mapping):
+            raise ArgumentError("dict-like inputs/outputs are not accepted with as_dict=False")
+        self.inputs = inputs
+        self.outputs = outputs
+        self._s = Structured(inputs, outputs)
+        self._n = self._s.length
+        if sample_weights is not None:
+            weights = ({k: np.asarray(v) for k, v in sample_weights.items()}
+                       if isinstance(sample_weights, Mapping) else np.asarray(sample_weights))
+            lengths = {len(w) for w in (weights.values() if isinstance(weights, dict)
+                                         else [weights])}
+            if lengths != {self._n}:
+                raise ArgumentError(
+                    f"sample_weights need one weight per example ({self._n}), got "
+                    f"{sorted(lengths)}")
+            sample_weights = weights
+        self.sample_weights = sample_weights
+        self.shuffle = bool(shuffle)
+        self._rng = np.random.default_rng(seed)
+        self.indices = self._rng.permutation(self._n) if self.shuffle else np.arange(self._n)
+
+    def __len__(self) -> int:
+        return -(-self._n // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range for {len(self)} batches")
+        idx = np.asarray(self.indices[index * self.batch_size:(index + 1) * self.batch_size])
+        out = self._s.rebuild([read_batch(d, idx) for d in self._s.datasets])
+        x, y = out if self._s.has_targets else (out, None)
+        if self.sample_weights is None:
+            return (x,) if y is None else (x, y)
+        w = self.sample_weights
+        sw = {k: v[idx] for k, v in w.items()} if isinstance(w, dict) else w[idx]
+        return (x, y, sw)
+
+    def on_epoch_end(self) -> None:
+        """Draw a new order for the next epoch (when shuffling)."""
+        if self.shuffle:
+            self.indices = self._rng.permutation(self._n)

@@ -10,19 +10,29 @@ chunked along the first axis only, codecs ``bytes`` little endian then optionall
 
 Every decoded chunk is checked: its decompressed size must equal the chunk's bytes, or
 :class:`~genozarr.errors.StoreError` names the chunk file (a truncated, empty or foreign
-file never reads as values).
+file never reads as values; :func:`check_chunk_bytes` is the one check, also used on the
+chunks zarr reads). A missing chunk file reads as the fill value only while the store it
+belongs to is still there: the reader remembers the completion marker it opened and raises
+:class:`~genozarr.errors.StoreError` ("replaced or removed, reopen it") when the marker is
+gone or is another one.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
 
 from genozarr.errors import StoreError
+from genozarr.store.layout import MARKER_FILE
 
-__all__ = ["DirectChunks", "write_chunks", "ZARR_VERSIONS"]
+__all__ = ["DirectChunks", "write_chunks", "check_chunk_bytes", "ZARR_VERSIONS"]
+
+#: the name of a published local store version (``.<name>.v-<hex>`` beside the store's
+#: symbolic link, or ``v-<hex>`` under a pointer): never reused for another store
+_VERSION_DIR = re.compile(r"^(?:\..+\.)?v-[0-9a-f]+$")
 
 #: zarr major versions whose on-disk chunk encoding this module reproduces
 ZARR_VERSIONS = (3,)
@@ -42,6 +52,55 @@ def _native_dtype(array: Any) -> np.dtype:
     return np.dtype(dt.to_native_dtype()) if hasattr(dt, "to_native_dtype") else np.dtype(dt)
 
 
+def check_chunk_bytes(where: str, header: bytes, size: int, nbytes: int, compressed: bool,
+                      shape: tuple[int, ...], dtype: Any) -> None:
+    """Check that a stored chunk decodes to exactly one chunk (before decoding it).
+
+    Parameters
+    ----------
+    where
+        The chunk's path or URL, for the message.
+    header
+        The chunk's first 16 bytes (fewer when the chunk is shorter).
+    size
+        The chunk's stored size in bytes.
+    nbytes
+        Bytes of one decoded chunk.
+    compressed
+        Whether the chunk is a Blosc frame (codecs ``bytes`` then ``blosc``), else raw bytes.
+    shape, dtype
+        The chunk shape and dtype, for the message.
+
+    Raises
+    ------
+    StoreError
+        When the stored sizes do not match one chunk (truncated, empty, foreign file, or
+        array metadata edited after writing).
+    """
+    if compressed:
+        # the Blosc frame header: uncompressed bytes at 4:8, frame bytes at 12:16
+        decoded, frame = ((int.from_bytes(header[4:8], "little"),
+                           int.from_bytes(header[12:16], "little"))
+                          if len(header) >= 16 else (-1, -1))
+        if decoded == nbytes and frame == size:
+            return
+    elif size == nbytes:
+        return
+    raise StoreError(
+        f"chunk {where} is damaged: it holds {size} bytes that do not decode to one chunk "
+        f"of {tuple(shape)} {np.dtype(dtype)} ({nbytes} bytes); the store was truncated or "
+        "edited. Rebuild it (overwrite=True).")
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    """``(device, inode)`` of a file, or None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def blosc_for(codec: Any) -> Any:
     """The numcodecs Blosc that zarr's ``BloscCodec`` uses for this array (same fields)."""
     from numcodecs import Blosc
@@ -58,8 +117,16 @@ def blosc_for(codec: Any) -> Any:
 class DirectChunks:
     """Reads the chunks of one zarr v3 array straight from a local directory store."""
 
-    def __init__(self, directory: str, array: Any) -> None:
+    def __init__(self, directory: str, array: Any, root: str | None = None) -> None:
         self.directory = directory
+        #: the store's root directory and the identity of the completion marker it held
+        #: when this reader was made (None: no marker, e.g. a store being written)
+        self.root = root
+        self.marker = os.path.join(root, MARKER_FILE) if root is not None else None
+        self.marker_id = _file_id(self.marker) if self.marker is not None else None
+        # a store directory that is not a published version (a flat store) may be moved
+        # aside and its path reused by the next version: check the marker on every read
+        self.pinned = root is not None and not _VERSION_DIR.match(os.path.basename(root))
         self.metadata = array.metadata
         self.chunk_shape = tuple(int(c) for c in array.chunks)
         self.dtype = _native_dtype(array)
@@ -77,8 +144,12 @@ class DirectChunks:
             from zarr.core.chunk_grids import RegularChunkGrid
             from zarr.storage import LocalStore
 
+            from zarr.storage import WrapperStore
+
             meta = array.metadata
             store = array.store_path.store
+            while isinstance(store, WrapperStore):  # genozarr's checked reading store
+                store = store._store
             if getattr(meta, "zarr_format", 3) != 3 or not isinstance(store, LocalStore):
                 return None
             if not isinstance(meta.chunk_grid, RegularChunkGrid):
@@ -95,7 +166,7 @@ class DirectChunks:
             if len(codecs) > 2 or (len(codecs) == 2 and not isinstance(codecs[1], BloscCodec)):
                 return None
             directory = os.path.join(str(store.root), array.store_path.path)
-            return cls(directory, array)
+            return cls(directory, array, str(store.root))
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
             return None
 
@@ -104,6 +175,22 @@ class DirectChunks:
         key = self.metadata.encode_chunk_key((index,) + (0,) * (len(self.chunk_shape) - 1))
         return os.path.join(self.directory, key)
 
+    def check_alive(self, path: str) -> None:
+        """Raise when the store this reader opened was replaced or removed since.
+
+        Raises
+        ------
+        StoreError
+            When the completion marker seen at open is gone or is another file.
+        """
+        if self.marker_id is None or self.marker is None:
+            return
+        if _file_id(self.marker) != self.marker_id:
+            raise StoreError(
+                f"store {self.root} was replaced or removed while it was open (reading "
+                f"{path}); its chunks are gone. Reopen the store (genozarr.open_dataset, "
+                "genozarr.open_store, load_store) to read the current version.")
+
     def read(self, index: int) -> np.ndarray:
         """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too).
 
@@ -111,40 +198,33 @@ class DirectChunks:
         ------
         StoreError
             When the chunk file cannot be decoded to exactly one chunk of the array's dtype
-            (truncated, empty, or metadata edited after writing).
+            (truncated, empty, or metadata edited after writing), or when the chunk is
+            missing because the store was replaced or removed after it was opened.
         """
         path = self.chunk_file(index)
         out = np.empty(self.chunk_shape, dtype=self.dtype)
         try:
             with open(path, "rb") as f:
                 raw = f.read()
-        except FileNotFoundError:  # never written: all fill value
+        except FileNotFoundError:  # never written (all fill value), or the store is gone
+            self.check_alive(path)
             out.fill(self.fill_value)
             return out
         except OSError as e:
             raise StoreError(f"cannot read chunk {path}: {e.strerror or e}") from e
+        if self.pinned:
+            self.check_alive(path)
+        check_chunk_bytes(path, raw[:16], len(raw), self.nbytes, self.compressed,
+                          self.chunk_shape, self.dtype)
         if self.compressed:
             from numcodecs import blosc
 
-            # the Blosc frame header: uncompressed bytes at 4:8, frame bytes at 12:16
-            size, frame = ((int.from_bytes(raw[4:8], "little"), int.from_bytes(raw[12:16], "little"))
-                           if len(raw) >= 16 else (-1, -1))
-            if size != self.nbytes or frame != len(raw):
-                raise StoreError(
-                    f"chunk {path} is damaged: it holds {len(raw)} bytes that do not decode "
-                    f"to one chunk of {self.chunk_shape} {self.dtype} ({self.nbytes} bytes); "
-                    "the store was truncated or edited. Rebuild it (overwrite=True).")
             try:
                 blosc.decompress(raw, out)
             except Exception as e:  # noqa: BLE001 - numcodecs raises RuntimeError
                 raise StoreError(f"chunk {path} is damaged: {e}. Rebuild the store "
                                  "(overwrite=True).") from e
         else:
-            if len(raw) != self.nbytes:
-                raise StoreError(
-                    f"chunk {path} is damaged: {len(raw)} bytes where one chunk of "
-                    f"{self.chunk_shape} {self.dtype} takes {self.nbytes}. Rebuild the store "
-                    "(overwrite=True).")
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
         return out
 

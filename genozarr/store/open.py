@@ -1,17 +1,51 @@
-"""Opening stores: zarr groups, metadata and the lazy :class:`xarray.Dataset` view."""
+"""Opening stores: the published version, zarr groups, metadata and its checks, and the lazy
+:class:`xarray.Dataset` view.
+
+A store path names the *published version* of a store (``docs/format.md``, "Completion
+marker and atomic publish"): a local store path is a symbolic link to a sibling directory
+``.<name>.v-<hex>`` (or, for stores written before versioning, the directory itself); a
+remote store holds a pointer object ``genozarr-current`` naming the prefix ``v-<hex>`` that
+holds the zarr group. Every reader resolves the version once, when it opens the store
+(:func:`open_resolved`), and keeps reading that version:
+
+- a local reader holds a shared ``flock`` on the version directory for as long as its
+  zarr objects live; a publisher deletes a replaced version only when it can take the
+  exclusive lock, and leaves it to a later sweep otherwise;
+- every read goes through :class:`CheckedStore`, which refuses to read a missing chunk as
+  the fill value once the version's completion marker is gone (the store was replaced or
+  removed: :class:`~genozarr.errors.StoreError`, "reopen it"), checks the stored size of
+  every chunk before zarr decodes it, and turns the storage layer's own errors
+  (connection refused, missing bucket) into :class:`~genozarr.errors.StoreError` naming
+  the store.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-from genozarr.errors import StoreError, StoreFormatError
-from genozarr.store.layout import MARKER, MARKER_FILE, StoreMeta
+import numpy as np
 
-__all__ = ["is_remote", "open_group", "read_marker", "read_meta", "open_store", "zarr_store"]
+from genozarr.errors import GenozarrError, StoreError, StoreFormatError
+from genozarr.store.layout import DATA, MARKER, MARKER_FILE, StoreMeta
+
+__all__ = ["is_remote", "open_group", "read_marker", "read_meta", "open_store", "zarr_store",
+           "open_resolved", "resolve_root", "OpenedStore", "CheckedStore", "check_arrays",
+           "POINTER", "storage_error"]
+
+log = logging.getLogger(__name__)
+
+#: the pointer object of a versioned remote store: JSON ``{"version": "v-<hex>"}``
+POINTER = "genozarr-current"
+_VERSION_NAME = re.compile(r"^v-[0-9a-f]+$")
+#: the chunk keys of zarr v3's default chunk key encoding: ``<array path>/c/<i>/<j>...``
+_CHUNK_KEY = re.compile(r"^(?:(?P<array>.+)/)?c(?:/\d+)+$")
 
 
 def is_remote(path: str | os.PathLike) -> bool:
@@ -25,9 +59,375 @@ def _local(path: str | os.PathLike) -> Path:
     return Path(text[len("file://"):] if text.startswith("file://") else text)
 
 
+def own_link_target(link: str | os.PathLike, target: str) -> bool:
+    """Whether ``target`` (what the symbolic link ``link`` holds) is a version directory
+    genozarr published for the store ``link`` (``.<name>.v-<hex>`` beside it)."""
+    name = os.path.basename(os.fspath(link))
+    return re.fullmatch(rf"\.{re.escape(name)}\.v-[0-9a-f]+", target) is not None
+
+
+def storage_error(action: str, where: str, error: BaseException) -> StoreError:
+    """A :class:`StoreError` for a failure of the storage itself (disk full, permission
+    denied, missing bucket, unreachable endpoint), naming the store and the cause.
+
+    Parameters
+    ----------
+    action
+        What was being done, e.g. ``"write store"``.
+    where
+        The store path or URL.
+    error
+        The error the storage layer raised.
+    """
+    import errno
+
+    cause = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    code = getattr(error, "errno", None)
+    hint = {
+        errno.ENOSPC: "the file system is full; free space or choose another store path",
+        errno.EDQUOT: "the disk quota is exhausted; free space or choose another store path",
+        errno.EACCES: "this process may not write there; choose a writable store path or "
+                      "output root (GENOZARR_OUTPUT)",
+        errno.EPERM: "this process may not write there; choose a writable store path or "
+                     "output root (GENOZARR_OUTPUT)",
+        errno.EROFS: "the file system is read-only; choose another store path",
+    }.get(code)  # type: ignore[arg-type]
+    if hint is None and is_remote(where):
+        if isinstance(error, FileNotFoundError) and "bucket" in str(error).lower():
+            hint = "the bucket does not exist; create it or fix the URL"
+        else:
+            hint = "check the URL, the endpoint (storage_options) and the credentials"
+    filename = getattr(error, "filename", None)
+    detail = f"{cause} ({filename})" if filename and str(filename) not in cause else cause
+    return StoreError(f"cannot {action} {where}: {detail}" + (f"; {hint}" if hint else ""))
+
+
+def _remote_fs(path: str | os.PathLike, storage_options: dict[str, Any] | None
+               ) -> tuple[Any, str]:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
+    return fs, root.rstrip("/")
+
+
+def _remote_read(fs: Any, key: str) -> bytes | None:
+    """An object's bytes, or None when it does not exist."""
+    try:
+        return fs.cat_file(key)
+    except FileNotFoundError as e:
+        if "bucket" in str(e).lower():
+            raise
+        return None
+    except IsADirectoryError:
+        return None
+
+
+def _json_or_none(raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def read_pointer(path: str | os.PathLike, storage_options: dict[str, Any] | None = None
+                 ) -> str | None:
+    """The version a store's pointer names (``v-<hex>``), or None without a pointer."""
+    if is_remote(path):
+        fs, root = _remote_fs(path, storage_options)
+        content = _json_or_none(_remote_read(fs, f"{root}/{POINTER}"))
+    else:
+        try:
+            content = _json_or_none((_local(path) / POINTER).read_bytes())
+        except OSError:
+            return None
+    version = content.get("version") if isinstance(content, dict) else None
+    if not isinstance(version, str) or not _VERSION_NAME.match(version):
+        return None
+    return version
+
+
+def resolve_root(path: str | os.PathLike,
+                 storage_options: dict[str, Any] | None = None) -> str:
+    """The directory or URL prefix holding the zarr group of the store published at ``path``.
+
+    Local: the target of the store's symbolic link (every link resolved), or the directory
+    itself for a store written before versioning. Remote: ``<url>/<version>`` named by the
+    pointer, or ``<url>`` without a pointer.
+
+    Raises
+    ------
+    StoreError
+        When the storage cannot be reached.
+    """
+    try:
+        version = read_pointer(path, storage_options)
+    except GenozarrError:
+        raise
+    except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
+        raise storage_error("read store", str(path), e) from e
+    if is_remote(path):
+        base = str(path).rstrip("/")
+        return f"{base}/{version}" if version else base
+    local = _local(path)
+    return os.path.realpath(local / version if version else local)
+
+
+def _marker_at(root: str, storage_options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The completion marker's attributes at a resolved root (None when absent)."""
+    if is_remote(root):
+        fs, key = _remote_fs(root, storage_options)
+        content = _json_or_none(_remote_read(fs, f"{key}/{MARKER_FILE}"))
+    else:
+        try:
+            with open(os.path.join(root, MARKER_FILE), "rb") as f:
+                content = _json_or_none(f.read())
+        except (OSError, ValueError):
+            return None
+    try:
+        return dict(content["attributes"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_marker(path: str | os.PathLike,
+                storage_options: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The completion marker of the store published at ``path``, or None when the store is
+    absent or incomplete.
+
+    Raises
+    ------
+    StoreError
+        When the storage cannot be reached (unreachable endpoint, missing bucket).
+    """
+    try:
+        root = resolve_root(path, storage_options)
+        return _marker_at(root, storage_options)
+    except GenozarrError:
+        raise
+    except FileNotFoundError as e:  # a missing bucket
+        raise storage_error("read store", str(path), e) from e
+    except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
+        raise storage_error("read store", str(path), e) from e
+
+
+# ---------------------------------------------------------------------------- holds
+class ReaderHold:
+    """A shared ``flock`` on a local store version directory, held while a reader uses it.
+
+    A publisher removes a replaced version only when it gets the exclusive lock, so a
+    version stays on disk while any reader holds it. The lock ends when the hold is
+    released or garbage-collected (its descriptor is closed, never unlocked explicitly, so
+    a forked child closing its copy does not release the parent's lock), and pickles as
+    its directory (an unpickled hold takes its own lock).
+    """
+
+    def __init__(self, root: str, fd: int | None) -> None:
+        self.root = root
+        self.fd = fd
+
+    @classmethod
+    def acquire(cls, root: str) -> ReaderHold | None:
+        """Take a shared lock on ``root``; None while a deleter holds it exclusively.
+
+        A file system without ``flock`` gives a hold without a lock (readers then rely on
+        the missing-chunk check only).
+
+        Raises
+        ------
+        FileNotFoundError
+            When ``root`` does not exist (any more).
+        """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return cls(root, None)
+        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except OSError:  # no flock on this file system
+            os.close(fd)
+            return cls(root, None)
+        return cls(root, fd)
+
+    def release(self) -> None:
+        """End the hold (close the descriptor)."""
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __del__(self) -> None:
+        self.release()
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return _reacquire, (self.root,)
+
+
+def _reacquire(root: str) -> ReaderHold | None:
+    try:
+        return ReaderHold.acquire(root)
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------------------- checked store
+def _chunk_info(meta: dict[str, Any]) -> tuple[int, bool, tuple[int, ...], str] | None:
+    """``(decoded bytes, compressed, chunk shape, dtype)`` of an array's chunks from its
+    zarr v3 metadata document, or None where the sizes cannot be checked (other codecs,
+    non-numeric data types)."""
+    try:
+        if meta.get("node_type") != "array":
+            return None
+        grid = meta["chunk_grid"]
+        if grid.get("name") != "regular":
+            return None
+        shape = tuple(int(c) for c in grid["configuration"]["chunk_shape"])
+        dtype = meta["data_type"]
+        if not isinstance(dtype, str):
+            return None
+        np_dtype = np.dtype(dtype)
+        if np_dtype.kind not in "biuf":
+            return None
+        codecs = [c.get("name") if isinstance(c, dict) else c for c in meta["codecs"]]
+        if codecs == ["bytes"]:
+            compressed = False
+        elif codecs == ["bytes", "blosc"]:
+            compressed = True
+        else:
+            return None
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np_dtype.itemsize
+        return nbytes, compressed, shape, dtype
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _checked_store_class() -> type:
+    """:class:`CheckedStore`, defined on first use (zarr is imported lazily)."""
+    global _CHECKED
+    if _CHECKED is not None:
+        return _CHECKED
+    from zarr.storage import WrapperStore
+
+    from genozarr.store._direct import check_chunk_bytes
+
+    class _Checked(WrapperStore):  # type: ignore[misc,type-arg]
+        """A read-only zarr store over one store version: see :class:`CheckedStore`."""
+
+        def __init__(self, store: Any, where: str = "", complete: bool = False,
+                     hold: ReaderHold | None = None) -> None:
+            super().__init__(store)
+            self.where = where
+            self.complete = complete
+            self.hold = hold
+            self._arrays: dict[str, Any] | None = None
+
+        def _with_store(self, store: Any) -> Any:
+            return type(self)(store, self.where, self.complete, self.hold)
+
+        def __repr__(self) -> str:
+            return f"CheckedStore({self.where!r})"
+
+        def __str__(self) -> str:
+            return self.where
+
+        def __getstate__(self) -> dict[str, Any]:
+            return {"_store": self._store, "where": self.where, "complete": self.complete,
+                    "hold": self.hold, "_arrays": None}
+
+        def __setstate__(self, state: dict[str, Any]) -> None:
+            self.__dict__.update(state)
+
+        async def _array_meta(self, array: str) -> Any:
+            """The chunk sizes of ``array`` (from the root's consolidated metadata)."""
+            if self._arrays is None:
+                from zarr.core.buffer import default_buffer_prototype
+
+                raw = await self._store.get("zarr.json", default_buffer_prototype())
+                doc = _json_or_none(raw.to_bytes()) if raw is not None else None
+                consolidated = (doc or {}).get("consolidated_metadata") or {}
+                metadata = consolidated.get("metadata") or {}
+                self._arrays = {k: _chunk_info(v) for k, v in metadata.items()
+                                if isinstance(v, dict)}
+            if array not in self._arrays:
+                from zarr.core.buffer import default_buffer_prototype
+
+                raw = await self._store.get(f"{array}/zarr.json", default_buffer_prototype())
+                doc = _json_or_none(raw.to_bytes()) if raw is not None else None
+                self._arrays[array] = _chunk_info(doc) if isinstance(doc, dict) else None
+            return self._arrays[array]
+
+        async def _gone(self) -> bool:
+            """Whether this version's completion marker is gone (replaced or removed)."""
+            if not self.complete:
+                return False
+            try:
+                return not await self._store.exists(MARKER_FILE)
+            except Exception as e:  # noqa: BLE001 - storage errors
+                raise storage_error("read store", self.where, e) from e
+
+        async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
+            try:
+                buf = await self._store.get(key, prototype, byte_range)
+            except GenozarrError:
+                raise
+            except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
+                raise storage_error("read store", f"{self.where}/{key}", e) from e
+            match = _CHUNK_KEY.match(key)
+            if match is None:
+                return buf
+            if buf is None:
+                if await self._gone():
+                    raise StoreError(
+                        f"store {self.where} was replaced or removed while it was open (its "
+                        f"chunk {key} is gone). Reopen the store (genozarr.open_dataset, "
+                        "genozarr.open_store, load_store) to read the current version.")
+                return buf
+            if byte_range is None:
+                info = await self._array_meta(match.group("array") or "")
+                if info is not None:
+                    nbytes, compressed, shape, dtype = info
+                    data = buf.as_numpy_array()
+                    check_chunk_bytes(f"{self.where}/{key}", bytes(data[:16]), len(buf),
+                                      nbytes, compressed, shape, dtype)
+            return buf
+
+        async def _get_many(self, requests: Any) -> Any:
+            for key, prototype, byte_range in requests:
+                yield key, await self.get(key, prototype, byte_range)
+
+        async def exists(self, key: str) -> bool:
+            try:
+                return await self._store.exists(key)
+            except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
+                raise storage_error("read store", f"{self.where}/{key}", e) from e
+
+    _Checked.__name__ = _Checked.__qualname__ = "CheckedStore"
+    _Checked.__module__ = __name__
+    _CHECKED = _Checked
+    globals()["CheckedStore"] = _Checked
+    return _Checked
+
+
+_CHECKED: type | None = None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CheckedStore":
+        return _checked_store_class()
+    raise AttributeError(name)
+
+
 def zarr_store(path: str | os.PathLike, mode: str = "r",
                storage_options: dict[str, Any] | None = None) -> Any:
-    """A zarr store object for a local directory or an fsspec URL."""
+    """A plain zarr store object for a local directory or an fsspec URL (no version
+    resolution: writers use it on the version they write)."""
     from zarr.storage import FsspecStore, LocalStore
 
     if is_remote(path):
@@ -36,43 +436,211 @@ def zarr_store(path: str | os.PathLike, mode: str = "r",
     return LocalStore(str(_local(path)), read_only=(mode == "r"))
 
 
-def open_group(path: str | os.PathLike, mode: str = "r",
-               storage_options: dict[str, Any] | None = None) -> Any:
-    """Open the zarr v3 group of a store (consolidated metadata when reading)."""
+# ---------------------------------------------------------------------------- opening
+class OpenedStore:
+    """One version of a store, resolved once and held while in use.
+
+    Attributes
+    ----------
+    path
+        The store path or URL as given.
+    root
+        The directory or URL prefix holding this version's zarr group.
+    storage_options
+        fsspec options.
+    hold
+        The shared lock on a local version (None for remote stores).
+    complete
+        Whether the completion marker was there when the store was opened.
+    """
+
+    def __init__(self, path: str, root: str, storage_options: dict[str, Any] | None,
+                 hold: ReaderHold | None, complete: bool) -> None:
+        self.path = path
+        self.root = root
+        self.storage_options = storage_options
+        self.hold = hold
+        self.complete = complete
+        self._meta: StoreMeta | None = None
+        self._group: Any = None
+
+    def __repr__(self) -> str:
+        return f"OpenedStore({self.path!r}, root={self.root!r})"
+
+    def __dask_tokenize__(self) -> tuple[str, str, str]:
+        return ("genozarr-store", self.path, self.root)
+
+    def zarr_store(self) -> Any:
+        """A read-only :class:`CheckedStore` over this version."""
+        return _checked_store_class()(zarr_store(self.root, "r", self.storage_options),
+                                      self.path, self.complete, self.hold)
+
+    def group(self) -> Any:
+        """The version's zarr v3 group (consolidated metadata)."""
+        if self._group is None:
+            self._group = _open_zarr_group(self.zarr_store(), self.path)
+        return self._group
+
+    def meta(self) -> StoreMeta:
+        """The checked ``genozarr`` metadata of the root group."""
+        if self._meta is None:
+            attrs = dict(self.group().attrs)
+            if "genozarr" not in attrs:
+                raise StoreFormatError(f"{self.path} is not a genozarr store (no 'genozarr' "
+                                       "attribute)")
+            self._meta = StoreMeta.from_attrs(attrs["genozarr"], self.path)
+        return self._meta
+
+    def release(self) -> None:
+        """Let the version go (a later publish may delete it)."""
+        if self.hold is not None:
+            self.hold.release()
+
+
+def _open_zarr_group(store: Any, where: str) -> Any:
     import zarr
 
-    if not is_remote(path) and not _local(path).exists():
-        raise StoreError(f"store {path} does not exist")
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            return zarr.open_group(zarr_store(path, mode, storage_options), mode=mode,
-                                   zarr_format=3,
-                                   use_consolidated=True if mode == "r" else None)
+            return zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=True)
+    except GenozarrError:
+        raise
     except (FileNotFoundError, KeyError, ValueError, TypeError) as e:
-        raise StoreError(f"{path} is not a genozarr store (no readable zarr v3 group): {e}") from e
+        raise StoreError(f"{where} is not a genozarr store (no readable zarr v3 group): {e}") from e
     except Exception as e:  # zarr raises its own GroupNotFoundError / NodeTypeValidationError
         if type(e).__module__.startswith("zarr"):
-            raise StoreError(f"{path} is not a genozarr store (no readable zarr v3 group): {e}") from e
-        raise
+            raise StoreError(
+                f"{where} is not a genozarr store (no readable zarr v3 group): {e}") from e
+        raise storage_error("read store", where, e) from e
 
 
-def read_marker(path: str | os.PathLike,
-                storage_options: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The completion marker of a store, or None when the store is absent or incomplete."""
+def _missing(path: str, storage_options: dict[str, Any] | None) -> StoreError:
+    """The error for a store path where no store was found."""
+    if is_remote(path):
+        try:
+            fs, root = _remote_fs(path, storage_options)
+            bucket = root.split("/", 1)[0]
+            if str(path).startswith(("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://")) \
+                    and not fs.exists(bucket):
+                return StoreError(f"store {path} does not exist: the bucket {bucket!r} does not "
+                                  "exist (or these credentials may not see it); create it or "
+                                  "fix the URL")
+        except Exception as e:  # noqa: BLE001 - storage errors
+            return storage_error("read store", path, e)
+        return StoreError(
+            f"{path} is not a complete genozarr store (no completion marker {MARKER}); it does "
+            "not exist, was interrupted while being written, or is not a genozarr store. "
+            "Rebuild it.")
+    return StoreError(f"store {path} does not exist")
+
+
+def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
+                  require_complete: bool = True, root: str | None = None) -> OpenedStore:
+    """Resolve the version published at ``path`` once, hold it, and check its marker.
+
+    Parameters
+    ----------
+    path
+        Store path or URL.
+    storage_options
+        fsspec options.
+    require_complete
+        Raise when the completion marker is missing (an interrupted build).
+    root
+        A version resolved before (a pickled reader): open exactly that one.
+
+    Returns
+    -------
+    OpenedStore
+
+    Raises
+    ------
+    StoreError
+        Missing, incomplete, replaced, unreachable or non-genozarr store.
+    """
+    path = str(path)
+    remote = is_remote(path)
+    for attempt in range(50):
+        found = root if root is not None else resolve_root(path, storage_options)
+        hold = None
+        if not remote:
+            if not os.path.isdir(found):
+                if root is not None:
+                    raise StoreError(
+                        f"store {path} was replaced or removed: its version {root} is gone. "
+                        "Reopen the store to read the current version.")
+                local = _local(path)
+                if os.path.islink(local) and attempt < 5:
+                    time.sleep(0.002 * (attempt + 1))  # a version being swapped in
+                    continue
+                if os.path.islink(local):
+                    raise StoreError(f"store {path} is a symbolic link to {found}, which does "
+                                     "not exist; rebuild the store or fix the link")
+                if os.path.exists(local):
+                    raise StoreError(f"{path} is a file, not a genozarr store (a directory)")
+                raise _missing(path, storage_options)
+            try:
+                hold = ReaderHold.acquire(found)
+            except OSError:
+                hold = None
+                if root is None:
+                    continue  # deleted between resolving and opening: resolve again
+                raise StoreError(f"store {path} was replaced or removed: its version {root} "
+                                 "is gone. Reopen the store.") from None
+            if hold is None:  # being deleted (an old version): resolve again
+                if root is not None:
+                    raise StoreError(f"store {path} was replaced or removed: its version "
+                                     f"{root} is being deleted. Reopen the store.")
+                time.sleep(0.001 * attempt)
+                continue
+        try:
+            marker = _marker_at(found, storage_options)
+        except GenozarrError:
+            raise
+        except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
+            raise storage_error("read store", path, e) from e
+        if marker is None and root is None and not remote \
+                and resolve_root(path, storage_options) != found:
+            if hold is not None:
+                hold.release()
+            continue  # deleted after we resolved it: the path names another version now
+        if marker is None and require_complete:
+            if hold is not None:
+                hold.release()
+            if remote and read_pointer(path, storage_options) is None \
+                    and found == str(path).rstrip("/"):
+                raise _missing(path, storage_options)
+            raise StoreError(
+                f"{path} is not a complete genozarr store (no completion marker {MARKER}); it "
+                "was interrupted while being written or is not a genozarr store. Rebuild it."
+            )
+        return OpenedStore(path, found, storage_options, hold, marker is not None)
+    raise StoreError(f"could not open store {path}: it was replaced again and again while "
+                     "being opened; retry")
+
+
+def open_group(path: str | os.PathLike, mode: str = "r",
+               storage_options: dict[str, Any] | None = None) -> Any:
+    """Open the zarr v3 group of a store (consolidated metadata when reading).
+
+    Reading resolves the published version and reads it through a :class:`CheckedStore`;
+    other modes open ``path`` itself (a version being written).
+    """
+    import zarr
+
+    if mode == "r":
+        return open_resolved(path, storage_options, require_complete=False).group()
+    if not is_remote(path) and not _local(path).exists():
+        raise StoreError(f"store {path} does not exist")
     try:
-        if is_remote(path):
-            import fsspec
-
-            fs, root = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
-            with fs.open(f"{root.rstrip('/')}/{MARKER_FILE}", "rb") as f:
-                content = json.loads(f.read())
-        else:
-            with open(_local(path) / MARKER_FILE, "rb") as f:
-                content = json.loads(f.read())
-        return dict(content["attributes"])
-    except (FileNotFoundError, json.JSONDecodeError, NotADirectoryError, KeyError, TypeError):
-        return None
+        return zarr.open_group(zarr_store(path, mode, storage_options), mode=mode,
+                               zarr_format=3)
+    except Exception as e:
+        if type(e).__module__.startswith("zarr") or isinstance(e, (KeyError, ValueError)):
+            raise StoreError(f"{path} is not a genozarr store (no readable zarr v3 group): "
+                             f"{e}") from e
+        raise
 
 
 def read_meta(path: str | os.PathLike, storage_options: dict[str, Any] | None = None,
@@ -95,23 +663,155 @@ def read_meta(path: str | os.PathLike, storage_options: dict[str, Any] | None = 
     StoreFormatError
         Written by a newer format version.
     """
-    if require_complete and read_marker(path, storage_options) is None:
-        if not is_remote(path) and not _local(path).exists():
-            raise StoreError(f"store {path} does not exist")
-        raise StoreError(
-            f"{path} is not a complete genozarr store (no completion marker {MARKER}); it was "
-            "interrupted while being written or is not a genozarr store. Rebuild it."
-        )
-    group = open_group(path, "r", storage_options)
-    attrs = dict(group.attrs)
-    if "genozarr" not in attrs:
-        raise StoreFormatError(f"{path} is not a genozarr store (no 'genozarr' attribute)")
-    return StoreMeta.from_attrs(attrs["genozarr"], str(path))
+    return open_resolved(path, storage_options, require_complete=require_complete).meta()
 
 
+# ---------------------------------------------------------------------------- checks
+def _refuse(where: str, field: str, expected: Any, found: Any, what: str) -> StoreFormatError:
+    return StoreFormatError(
+        f"{where}: {what} disagrees with the genozarr metadata ({field}): the metadata says "
+        f"{expected!r}, the arrays hold {found!r}. The store was edited or damaged; rebuild "
+        "it (overwrite=True).")
+
+
+def _labels(group: Any, name: str) -> list[str] | None:
+    try:
+        arr = group[name]
+    except KeyError:
+        return None
+    return [str(v) for v in np.asarray(arr[...]).tolist()]
+
+
+def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
+    """Refuse a store whose arrays disagree with its ``genozarr`` metadata.
+
+    Checks, from the (consolidated) array metadata: every data array exists, has the
+    metadata's dtype, the shape it implies (bins per window or per chromosome, strands,
+    conditions; in the partial layout as many rows as region coordinates), and chunks cut
+    along the first axis only; the ``strand`` and ``condition`` labels (of the first
+    chromosome in the whole-genome layout) equal the metadata's; and the stored size of the
+    first chunk of the first data array matches its chunk shape.
+
+    Parameters
+    ----------
+    group
+        The store's zarr group (as opened for reading).
+    meta
+        Its metadata.
+    where
+        The store path, for messages.
+
+    Raises
+    ------
+    StoreFormatError
+        Naming the store and the field that disagrees.
+    """
+    n_s, n_c = len(meta.strands), len(meta.conditions)
+    expected: dict[str, tuple[int, ...]] = {}
+    if meta.whole_genome:
+        res = int(meta.resolution or 1)
+        for chrom, length in meta.chroms.items():
+            expected[meta.array_path(chrom)] = (-(-int(length) // res), n_s, n_c)
+    else:
+        try:
+            rows = int(group["region_chrom"].shape[0])
+        except KeyError:
+            raise StoreFormatError(f"{where}: the region coordinates (region_chrom) are "
+                                   "missing; the store is damaged. Rebuild it.") from None
+        for coord in ("region_start", "region_end", "region_strand"):
+            try:
+                n = int(group[coord].shape[0])
+            except KeyError:
+                raise StoreFormatError(f"{where}: the region coordinate {coord} is missing; "
+                                       "the store is damaged. Rebuild it.") from None
+            if n != rows:
+                raise _refuse(where, "number of regions", rows, n, f"coordinate {coord}")
+        nbins = meta.nbins if (meta.resolution is None or meta.binsize is not None) else None
+        expected[DATA] = (rows, nbins if nbins is not None else -1, n_s, n_c)
+    fields = (("bins per chromosome", "strands", "conditions") if meta.whole_genome
+              else ("number of regions", "bins per window", "strands", "conditions"))
+    first = None
+    for name, shape in expected.items():
+        try:
+            arr = group[name]
+        except KeyError:
+            raise StoreFormatError(
+                f"{where}: the data array {name!r} named by the genozarr metadata "
+                f"(chroms/layout) is missing; the store is damaged. Rebuild it.") from None
+        if not hasattr(arr, "chunks"):
+            raise StoreFormatError(f"{where}: {name!r} is a group, not an array; the store is "
+                                   "damaged. Rebuild it.")
+        from genozarr.store._direct import _native_dtype
+
+        dtype = _native_dtype(arr)
+        if dtype != np.dtype(meta.dtype):
+            raise _refuse(where, "dtype", meta.dtype, str(dtype), f"data array {name!r}")
+        got = tuple(int(s) for s in arr.shape)
+        if len(got) != len(shape):
+            raise _refuse(where, "shape", shape, got, f"data array {name!r}")
+        for field, want, have in zip(fields, shape, got):
+            if want >= 0 and want != have:
+                raise _refuse(where, field, want, have, f"data array {name!r} (shape {got})")
+        chunks = tuple(int(c) for c in arr.chunks)
+        if chunks[1:] != got[1:] or not 1 <= chunks[0]:
+            raise _refuse(where, "chunk shape", (chunks[0],) + got[1:], chunks,
+                          f"data array {name!r}")
+        if first is None:
+            first = (name, arr)
+    # labels: those of the partial layout, or of the first chromosome
+    if meta.whole_genome and meta.chroms:
+        chrom = next(iter(meta.chroms))
+        prefix = "" if meta.format_version == 1 else f"{chrom}/"
+    else:
+        prefix = ""
+    for label, want in (("strand", list(meta.strands)), ("condition", list(meta.conditions))):
+        have = _labels(group, f"{prefix}{label}")
+        if have is not None and have != [str(w) for w in want]:
+            field = "strands" if label == "strand" else "conditions"
+            raise _refuse(where, field, want, have, f"the {prefix}{label} labels")
+    if first is not None:
+        _probe_first_chunk(first[1], where)
+
+
+def _probe_first_chunk(arr: Any, where: str) -> None:
+    """Check the stored size of chunk 0 of ``arr`` (the chunk shape was not edited)."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    meta = arr.metadata
+    info = _chunk_info(meta.to_dict()) if hasattr(meta, "to_dict") else None
+    if info is None or arr.shape[0] == 0:
+        return
+    store = arr.store_path.store
+    while hasattr(store, "_store"):
+        store = store._store
+    key = meta.encode_chunk_key((0,) * len(arr.shape))
+    path = f"{arr.store_path.path}/{key}" if arr.store_path.path else key
+    try:
+        raw = sync(store.get(path, default_buffer_prototype()))
+    except Exception as e:  # noqa: BLE001 - storage errors
+        raise storage_error("read store", where, e) from e
+    if raw is None:
+        return
+    from genozarr.store._direct import check_chunk_bytes
+
+    nbytes, compressed, shape, dtype = info
+    try:
+        check_chunk_bytes(f"{where}/{path}", bytes(raw.as_numpy_array()[:16]), len(raw),
+                          nbytes, compressed, shape, dtype)
+    except StoreError as e:
+        raise StoreFormatError(
+            f"{where}: the chunk shape of data array {arr.store_path.path!r} ({shape}) "
+            f"disagrees with its stored chunks: {e}") from None
+
+
+# ---------------------------------------------------------------------------- xarray
 def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None = None,
                chunks: Any = None) -> Any:
     """Open a store lazily with dask arrays: the ``genozarr`` xarray backend with chunks.
+
+    The version published at ``path`` is resolved once: the returned object keeps reading
+    it (and holds it, for a local store) even when the store is rebuilt meanwhile.
 
     Parameters
     ----------
@@ -134,9 +834,10 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
     """
     import xarray as xr
 
-    meta = read_meta(path, storage_options)
+    opened = open_resolved(path, storage_options)
+    meta = opened.meta()
     opener = xr.open_datatree if meta.whole_genome else xr.open_dataset
-    obj = opener(str(path), engine="genozarr", storage_options=storage_options,
+    obj = opener(opened, engine="genozarr", storage_options=storage_options,
                  chunks={} if chunks is None else chunks)
     if not meta.whole_genome:  # small coordinates are loaded (selection by value works)
         obj = obj.assign_coords({k: obj[k].compute() for k in obj.coords})
