@@ -53,6 +53,9 @@ _LAZY = {
     "LogTransform": "genozarr.ops.normalizers",
     "RegionLength": "genozarr.ops.normalizers",
     "TPM": "genozarr.ops.normalizers",
+    "CPM": "genozarr.ops.normalizers",
+    "RPKM": "genozarr.ops.normalizers",
+    "BPM": "genozarr.ops.normalizers",
     "VariantStreamer": "genozarr.variants",
     "score_variants": "genozarr.variants",
 }

@@ -76,11 +76,9 @@ def _seqtype(seqtype: object) -> str:
 
 def _positive_int(value: object, name: str) -> int:
     """Return ``value`` as a Python int >= 1 or raise ArgumentError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ArgumentError(f"{name} must be an integer >= 1, got {value!r}.")
-    if int(value) < 1:
-        raise ArgumentError(f"{name} must be an integer >= 1, got {int(value)}.")
-    return int(value)
+    from genozarr._validate import check_int
+
+    return int(check_int(name, value, 1, allow_none=False))  # type: ignore[arg-type]
 
 
 def _integer_array(codes: object, name: str = "codes") -> np.ndarray:

@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def _int_arg(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ArgumentError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    from genozarr._validate import check_int
+
+    return int(check_int(name, value, minimum, allow_none=False))  # type: ignore[arg-type]
 
 
 def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,

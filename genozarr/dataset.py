@@ -33,6 +33,26 @@ __all__ = ["Dataset", "Cover", "Bioseq"]
 log = logging.getLogger(__name__)
 
 
+def _disk_bytes(path: str) -> int:
+    """Apparent size of the files under a local store."""
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(dirpath, f))
+            except OSError:  # removed meanwhile
+                pass
+    return total
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
 def _int_or_none(name: str, value: Any, minimum: int = 1) -> int | None:
     return check_int(name, value, minimum)
 
@@ -145,9 +165,48 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.gindexer)
 
+    def _facts(self) -> list[tuple[str, str]]:
+        """What the repr shows: name, shape and dims, layout, storage and path, conditions,
+        resolution, normalizers, size on disk."""
+        meta = self.garray.meta
+        dims = ("window", "position", "strand", "condition")
+        if not self.channel_last:
+            dims = ("window", "condition", "position", "strand")
+        facts = [("shape", f"{self.shape}  ({', '.join(dims)})"),
+                 ("layout", "whole genome" if meta.whole_genome else "partial"),
+                 ("storage", self.garray.backend.storage
+                  + (f" at {self.garray.path}" if self.garray.path else ""))]
+        if isinstance(self, Bioseq):
+            facts.append(("sequence", f"{self.seqtype}, order {self.order}"))
+        else:
+            conds = list(meta.conditions)
+            facts.append(("conditions", ", ".join(conds[:8])
+                          + (f", ... ({len(conds)})" if len(conds) > 8 else "")))
+            facts.append(("strands", ", ".join(meta.strands)))
+            facts.append(("resolution", str(meta.resolution)))
+        facts.append(("normalizers", ", ".join(type(n).__name__ for n in self.normalizers)
+                      or "none"))
+        if self.garray.path and self.garray.backend.storage == "zarr":
+            from genozarr.store.open import is_remote
+
+            if not is_remote(self.garray.path):
+                facts.append(("size on disk", _human_bytes(_disk_bytes(self.garray.path))))
+        return facts
+
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}('{self.name}', shape={self.shape}, "
-                f"storage={self.garray.backend.storage!r}, layout={self.garray.meta.layout!r})")
+        lines = [f"<genozarr.{type(self).__name__} {self.name!r}>"]
+        lines += [f"  {k:<13}{v}" for k, v in self._facts()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """An HTML table of the same facts as ``repr`` (Jupyter)."""
+        from html import escape
+
+        rows = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th>"
+                       f"<td style='text-align:left'>{escape(v)}</td></tr>"
+                       for k, v in self._facts())
+        return (f"<div><b>genozarr.{type(self).__name__}</b> <code>{escape(self.name)}</code>"
+                f"<table>{rows}</table></div>")
 
     @property
     def window_bins(self) -> int:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from genozarr.store.builder import write_store
 from genozarr.ops.normalizers import (
+    BPM,
+    CPM,
+    RPKM,
     TPM,
     FunctionNormalizer,
     LogTransform,
@@ -40,6 +43,9 @@ __all__ = [
     "RegionLengthNormalization",
     "RegionLength",
     "TPM",
+    "CPM",
+    "RPKM",
+    "BPM",
     "FunctionNormalizer",
     "normalizer_from_dict",
     "resolve_normalizers",

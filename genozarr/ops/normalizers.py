@@ -62,6 +62,9 @@ __all__ = [
     "RegionLengthNormalization",
     "RegionLength",
     "TPM",
+    "CPM",
+    "RPKM",
+    "BPM",
     "FunctionNormalizer",
     "resolve_normalizers",
     "normalizer_tokens",
@@ -71,7 +74,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Names accepted for ``normalizer=``.
-NAMES = ("tpm", "zscore", "zscorelog", "binsizenorm", "perctrim")
+NAMES = ("tpm", "zscore", "zscorelog", "binsizenorm", "perctrim", "cpm", "rpkm", "bpm")
 
 
 def _out_dtype(dtype: Any) -> np.dtype:
@@ -525,6 +528,87 @@ class TPM(Normalizer):
         return {"scale": self.scale}
 
 
+class CPM(Normalizer):
+    """Counts per million (``'cpm'``, deepTools' ``--normalizeUsing CPM``), per condition:
+    ``x * 1e6 / total``, where ``total`` is the condition's sum over the fitted data
+    (pooled over strands): for a whole-genome BAM store, every counted read.
+
+    Parameters
+    ----------
+    total
+        Fixed per-condition total instead of fitting.
+    """
+
+    name = "cpm"
+
+    def __init__(self, total: Any = None) -> None:
+        self._given = total is not None
+        self.total = _as_stat(total, "total")
+
+    @property
+    def fitted(self) -> bool:
+        """True once the total is known."""
+        return self.total is not None
+
+    def reset(self) -> CPM:
+        """Forget a fitted total; returns ``self``."""
+        if not self._given:
+            self.total = None
+        return self
+
+    def _fit(self, data: Any) -> None:
+        total = _reductions.sums(data_arrays(data))
+        self.total = np.where(total != 0, total, 1.0)
+
+    def _per_million(self, dtype: np.dtype) -> np.ndarray:
+        assert self.total is not None
+        return (self.total / 1e6).astype(dtype)
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """``x / (total / 1e6)``."""
+        dt = _out_dtype(x.dtype)
+        return x.astype(dt, copy=False) / self._per_million(dt)
+
+    def params(self) -> dict[str, Any]:
+        """``total`` (None until fitted)."""
+        return {"total": self.total}
+
+
+class RPKM(CPM):
+    """Reads per kilobase per million (``'rpkm'``, deepTools' RPKM), per condition:
+    ``x * 1e6 / (total * length / 1000)``, with ``length`` the bases each value summarises
+    (as :class:`RegionLengthNormalization`) and ``total`` the condition's sum over the
+    fitted data.
+
+    Parameters
+    ----------
+    total
+        Fixed per-condition total instead of fitting.
+    """
+
+    name = "rpkm"
+    uses_lengths = True
+
+    def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+        """``x / (total / 1e6) / (lengths / 1000)``."""
+        y = RegionLengthNormalization(unit=1000).kernel(x, lengths)
+        return y / self._per_million(y.dtype)
+
+
+class BPM(TPM):
+    """Bins per million (``'bpm'``, deepTools' BPM): divide by the length in kilobases,
+    then by the condition's total of those values over the fitted data divided by one
+    million (the arithmetic of :class:`TPM`, under deepTools' name).
+
+    Parameters
+    ----------
+    scale
+        Fixed per-condition divisor instead of fitting.
+    """
+
+    name = "bpm"
+
+
 class FunctionNormalizer(Normalizer):
     """A user callable applied to numpy data, per batch and per dask chunk. It must act on
     each value independently and keep the shape (``numpy.log1p``, ``lambda x: x * 2``).
@@ -586,7 +670,7 @@ def _func_ref(func: Any) -> str | None:
 
 _TYPES: dict[str, type[Normalizer]] = {cls.name: cls for cls in (
     LogTransform, ZScore, ZScoreLog, PercentileTrimming, RegionLengthNormalization, TPM,
-    FunctionNormalizer)}
+    CPM, RPKM, BPM, FunctionNormalizer)}
 
 
 def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
@@ -634,7 +718,7 @@ def resolve_normalizers(normalizer: Any) -> list[Any]:
     ----------
     normalizer
         None, a name (``'tpm'``, ``'zscore'``, ``'zscorelog'``, ``'binsizenorm'``,
-        ``'perctrim'``), a :class:`Normalizer`, a callable over numpy arrays, or a list of
+        ``'perctrim'``, deepTools' ``'cpm'``, ``'rpkm'``, ``'bpm'``), a :class:`Normalizer`, a callable over numpy arrays, or a list of
         these (applied in order, each fitted on the output of the previous ones). Objects
         are used as given (not copied), so a fitted instance is reused.
 

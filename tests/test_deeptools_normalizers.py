@@ -1,0 +1,67 @@
+"""deepTools' normalizations (``bamCoverage --normalizeUsing CPM|RPKM|BPM``) on hand-made
+counts: a BAM written with pysam whose reads are placed by hand, so every count and total
+is known without running genozarr."""
+
+from __future__ import annotations
+
+import numpy as np
+import pysam
+import pytest
+
+import genozarr
+from genozarr import Cover
+
+# forward reads of 10 bp: 5' ends at these positions of chr1 (1,000 bp)
+STARTS = [5, 15, 25, 120, 130, 450, 460, 470, 480, 990]
+
+
+@pytest.fixture(scope="module")
+def bam(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dt") / "r.bam"
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for i, start in enumerate(STARTS):
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence = f"r{i}", "A" * 10
+            a.flag, a.reference_id, a.reference_start = 0, 0, start
+            a.mapping_quality, a.cigar = 60, [(0, 10)]
+            a.query_qualities = pysam.qualitystring_to_array("I" * 10)
+            out.write(a)
+    pysam.index(str(path))
+    return str(path)
+
+
+def _cover(bam: str, normalizer: object) -> Cover:
+    return Cover.create_from_bam("r", bam, roi=None, binsize=100, resolution=100,
+                                 stranded=False, store_whole_genome=True,
+                                 genomesize={"chr1": 1000}, normalizer=normalizer)
+
+
+def test_counts_by_hand(bam):
+    raw = _cover(bam, None)[:][:, 0, 0, 0]
+    np.testing.assert_array_equal(raw, [3, 2, 0, 0, 4, 0, 0, 0, 0, 1])
+
+
+def test_cpm_rpkm_bpm_follow_deeptools_formulas(bam):
+    counts = np.array([3, 2, 0, 0, 4, 0, 0, 0, 0, 1], dtype="float64")
+    total = len(STARTS)  # every counted read
+    bin_kb = 100 / 1000
+    cpm = _cover(bam, "cpm")[:][:, 0, 0, 0]
+    np.testing.assert_allclose(cpm, counts * 1e6 / total, rtol=1e-6)
+    rpkm = _cover(bam, "rpkm")[:][:, 0, 0, 0]
+    np.testing.assert_allclose(rpkm, counts * 1e6 / (total * bin_kb), rtol=1e-6)
+    bpm = _cover(bam, "bpm")[:][:, 0, 0, 0]
+    per_kb = counts / bin_kb
+    np.testing.assert_allclose(bpm, per_kb * 1e6 / per_kb.sum(), rtol=1e-6)
+    assert bpm.sum() == pytest.approx(1e6, rel=1e-6)
+
+
+def test_fitted_totals_reused_and_restored(bam, tmp_path):
+    cpm = genozarr.CPM()
+    first = _cover(bam, cpm)
+    np.testing.assert_array_equal(cpm.total, [[len(STARTS)]])
+    again = genozarr.ops.normalizers.normalizer_from_dict(cpm.to_dict())
+    x = np.arange(6, dtype="float32").reshape(1, 6, 1, 1)
+    np.testing.assert_array_equal(again.transform_batch(x, np.ones(1)),
+                                  cpm.transform_batch(x, np.ones(1)))
+    assert first[:].dtype == np.float32

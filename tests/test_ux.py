@@ -1,0 +1,38 @@
+"""What a notebook user sees: the dataset's repr and HTML summary, and opened stores whose
+region coordinates are loaded, so selections by value work."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import genozarr
+from genozarr import Bioseq, Cover
+
+
+def test_repr_and_html_state_the_facts(sample_files, tmp_path):
+    cover = Cover.create_from_bigwig("sig", [sample_files["bigwig_a"], sample_files["bigwig_b"]],
+                                     roi=sample_files["roi"], binsize=200, resolution=50,
+                                     storage="zarr", normalizer="zscore",
+                                     store=str(tmp_path / "s.zarr"))
+    text = repr(cover)
+    for fact in ("genozarr.Cover 'sig'", "(200, 4, 1, 2)", "partial", f"zarr at {tmp_path}",
+                 "sample_a, sample_b", "resolution   50", "ZScore", "size on disk"):
+        assert fact in text, fact
+    html = cover._repr_html_()
+    assert "<table>" in html and "sample_a, sample_b" in html and "ZScore" in html
+    dna = Bioseq.create_from_refgenome("dna", sample_files["fasta"], roi=sample_files["roi"],
+                                       binsize=200, order=2, channel_last=False)
+    text = repr(dna)
+    assert "dna, order 2" in text and "(window, condition, position, strand)" in text
+
+
+def test_region_coordinates_are_loaded_for_selection(sample_files, tmp_path):
+    cover = Cover.create_from_bigwig("sig", sample_files["bigwig_a"], roi=sample_files["roi"],
+                                     binsize=200, storage="zarr",
+                                     store=str(tmp_path / "s.zarr"))
+    ds = genozarr.open_store(tmp_path / "s.zarr")
+    assert isinstance(ds["region_chrom"].data, np.ndarray)  # loaded, not dask
+    sel = ds.where((ds.region_chrom == "chr2") & (ds.region_start >= 1000), drop=True)
+    keep = np.flatnonzero((cover.gindexer.chrs == "chr2") & (cover.gindexer.starts >= 1000))
+    assert sel.sizes["region"] == len(keep) > 0
+    np.testing.assert_array_equal(sel["data"].values, cover.read_genomic(keep))
