@@ -58,6 +58,8 @@ _LAZY = {
     "BPM": "genozarr.ops.normalizers",
     "VariantStreamer": "genozarr.variants",
     "score_variants": "genozarr.variants",
+    "to_anndata": "genozarr.scverse",
+    "create_from_anndata": "genozarr.scverse",
 }
 
 __all__ = [

@@ -539,9 +539,9 @@ class Dataset:
         source.resolve_chroms(chroms, chrom_map)
         if sizes is None:
             sizes = {}
-            for c in chroms:
-                length = source.file_chrom_sizes(0).get(source.chrom_names[0][c], 0)
-                sizes[c] = int(length)
+            for c in chroms:  # the longest any input file knows (a file may lack it)
+                sizes[c] = int(max(source.file_chrom_sizes(i).get(source.chrom_names[i][c], 0)
+                                   for i in range(len(source.files))))
         region_sizes = {c: sizes[c] for c in chroms}
         if any(region_sizes.values()):
             # a region must start on its chromosome; its tail (and tail windows) past the
@@ -925,6 +925,23 @@ class Cover(Dataset):
                                 store_whole_genome=store_whole_genome,
                                 padding_value=padding_value, **kwargs)
 
+    def to_anndata(self, *, aggregate: str | None = "sum", sparse: bool = False,
+                   layer: str | None = None, strand: str = "sum") -> Any:
+        """This Cover as an :class:`anndata.AnnData` of windows x conditions; see
+        :func:`genozarr.scverse.to_anndata`."""
+        from genozarr.scverse import to_anndata
+
+        return to_anndata(self, aggregate=aggregate, sparse=sparse, layer=layer, strand=strand)
+
+    @classmethod
+    def create_from_anndata(cls, adata: Any, gindexer: GenomicIndexer | None = None,
+                            **kwargs: Any) -> Cover:
+        """A Cover from an AnnData of regions x conditions; see
+        :func:`genozarr.scverse.create_from_anndata`."""
+        from genozarr.scverse import create_from_anndata
+
+        return create_from_anndata(adata, gindexer, **kwargs)
+
     def export_to_bigwig(self, output_dir: str | os.PathLike,
                          genomesize: Any = None) -> list[str]:
         """Write one BigWig per condition, ``<name>.<condition>.bigwig``; see
@@ -1086,8 +1103,11 @@ class Bioseq(Dataset):
         from genozarr.io.fasta import iter_fasta_records
         from genozarr.sources import RecordsSource, as_file_list
 
+        from genozarr.io.fasta import seqrecords_as_fasta
+
         _janggu_datatags(datatags)
         alphabet_size(seqtype)
+        fastafile = seqrecords_as_fasta(fastafile)  # Biopython SeqRecords, as Janggu takes
         files = as_file_list(fastafile, "FASTA")
         fixedlen = _int_or_none("fixedlen", fixedlen)
         order_ = _int_or_none("order", order)

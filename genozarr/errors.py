@@ -99,6 +99,11 @@ class JangguDeprecationWarning(GenozarrWarning, FutureWarning):
     """A Janggu argument genozarr accepts but ignores (``datatags``)."""
 
 
+class MissingChromosomeWarning(GenozarrWarning):
+    """A chromosome of the regions is absent from an input file (BigWig, BAM): the file
+    gives zeros there, as in Janggu."""
+
+
 class MalformedHeaderWarning(GenozarrWarning):
     """A file's header holds a line htslib cannot parse; the file is read without it."""
 

@@ -19,7 +19,7 @@ from genozarr.errors import (
     ArgumentError,
     ChromosomeNamingError,
     ChromosomeNotFoundError,
-    GenozarrWarning,
+    MissingChromosomeWarning,
     MalformedFileError,
     RegionError,
 )
@@ -51,11 +51,6 @@ MAX_PADDING = 2**20
 
 GenomeLike = Union[Mapping[str, int], str, os.PathLike, None]
 StrandLabel = Literal["+", "-", "."]
-
-
-class MissingChromosomeWarning(GenozarrWarning):
-    """A chromosome of the regions is absent from an input file (BigWig, BAM): the file
-    gives zeros there, as in Janggu."""
 
 
 @dataclass(frozen=True)

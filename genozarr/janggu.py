@@ -341,3 +341,8 @@ def normalize_garray_tpm(data: Any) -> Any:
             "normalize_garray_tpm needs the whole dataset, not a batch: pass "
             "normalizer='tpm' (or genozarr.TPM()) to the constructor instead")
     return normalize(data, TPM())
+
+
+#: the ``normalizer=`` name this function stands for (Janggu's ``get_normalizer('tpm')``
+#: returned it), for :func:`genozarr.ops.normalizers.resolve_normalizers`
+normalize_garray_tpm.normalizer_name = "tpm"  # type: ignore[attr-defined]

@@ -236,7 +236,23 @@ def test_bed_resolution_and_minoverlap(peaks):
     cov = Cover.create_from_bed("b", path, roi=roi, resolution=10)
     np.testing.assert_array_equal(cov[0][0][:, 0, 0], base.max(1))
     half = Cover.create_from_bed("b", path, roi=roi, resolution=10, minoverlap=0.5)
-    np.testing.assert_array_equal(half[0][0][:, 0, 0], (base.mean(1) >= 0.5).astype("float32"))
+    # Janggu's rule: minoverlap is a fraction of the window (0-100), not of each bin
+    want = base.max(1) if base.mean() >= 0.5 else np.zeros(10)
+    np.testing.assert_array_equal(half[0][0][:, 0, 0], want.astype("float32"))
+
+
+def test_bed_minoverlap_is_a_fraction_of_the_window(tmp_path):
+    """Hand-worked: a feature covering 40% of window 0-100 does not count for it (the
+    per-bin rule would mark bins 0-3); one covering 60% of window 100-200 does."""
+    bed = tmp_path / "f.bed"
+    bed.write_text("chr1\t0\t40\nchr1\t100\t160\n")
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, 100], "end": [100, 200]})
+    cov = Cover.create_from_bed("b", str(bed), roi=roi, binsize=100, resolution=10,
+                                minoverlap=0.5)
+    np.testing.assert_array_equal(cov[:][:, :, 0, 0], [[0] * 10, [1] * 6 + [0] * 4])
+    every = Cover.create_from_bed("b", str(bed), roi=roi, binsize=100, resolution=1,
+                                  minoverlap=0.5)  # resolution 1 too
+    np.testing.assert_array_equal(every[:][:, :, 0, 0].sum(1), [0, 60])
 
 
 def test_bed_score_mode_needs_scores(tmp_path):
@@ -267,9 +283,12 @@ def test_naming_and_bounds_errors(sim_data, tmp_path):
         Cover.create_from_bigwig("bw", path, roi=renamed)
     ok = Cover.create_from_bigwig("bw", path, roi=renamed, chrom_map="auto")
     np.testing.assert_allclose(ok[0][0][:, 0, 0], bw_truth(path, "chr1", 0, 100))
-    with pytest.raises(ChromosomeNotFoundError, match="chrZ"):
-        Cover.create_from_bigwig("bw", path, roi=pd.DataFrame(
+    from genozarr.genome import MissingChromosomeWarning
+
+    with pytest.warns(MissingChromosomeWarning, match="chrZ"):  # zeros, as Janggu
+        absent = Cover.create_from_bigwig("bw", path, roi=pd.DataFrame(
             {"chrom": ["chrZ"], "start": [0], "end": [10]}))
+    assert absent[:].shape == (1, 10, 1, 1) and not absent[:].any()
     with pytest.raises(RegionError, match="starts past the end"):
         Cover.create_from_bigwig("bw", path, roi=pd.DataFrame(
             {"chrom": ["chr2"], "start": [9000], "end": [9100]}))

@@ -51,3 +51,15 @@ def test_chr_prefix_mismatch_is_explained():
     assert chrom_mapping(["a"], ["b"], "x", {"a": "b"}) == {"a": "b"}
     with pytest.raises(ChromosomeNotFoundError, match="chrZ"):
         chrom_mapping(["chrZ"], ["chr1"], "x")
+
+
+def test_absent_chromosomes_are_returned_not_raised():
+    from genozarr.errors import GenozarrWarning
+    from genozarr.genome import MissingChromosomeWarning, match_chroms
+
+    assert match_chroms(["chr1", "chrM"], ["chr1"], "x.bw") == ({"chr1": "chr1", "chrM": "chrM"},
+                                                                ["chrM"])
+    assert match_chroms(["a"], ["z"], "x", {"a": "b"}) == ({"a": "b"}, ["a"])
+    with pytest.raises(ChromosomeNamingError, match="'chr1' vs '1'"):
+        match_chroms(["chr1", "chrM"], ["1"], "x.bw")
+    assert issubclass(MissingChromosomeWarning, GenozarrWarning)

@@ -270,6 +270,7 @@ def test_check_gindexer_compatibility() -> None:
     with pytest.raises(RegionError, match=r"chr1:75-325"):
         check_gindexer_compatibility(flanked, 50, store_whole_genome=True)
     check_gindexer_compatibility(flanked, 25, store_whole_genome=True)
+    assert issubclass(RegionError, ValueError) and issubclass(ArgumentError, ValueError)
     with pytest.raises(ArgumentError, match="Either specify roi"):
         check_gindexer_compatibility(None, 1, store_whole_genome=False)
     check_gindexer_compatibility(None, 50, store_whole_genome=True)
@@ -373,6 +374,8 @@ def test_minoverlap_window_includes_the_flank(files: dict[str, str]) -> None:
     expected = np.zeros((2, 100), np.float32)
     expected[0, 35:65] = 1                                  # bases 10..40 of [-25, 75)
     np.testing.assert_array_equal(got, expected)
+    # Janggu clipped the first window to [0, 75) (30/75 = 0.4 covered) and kept it here;
+    # genozarr counts the 25 bases before the chromosome start as uncovered
     got = _bed(files, roi, binsize=50, flank=25, minoverlap=0.31)
     np.testing.assert_array_equal(got, 0)
 
@@ -435,6 +438,17 @@ def test_minoverlap_counts_features_of_every_category(tmp_path) -> None:  # noqa
     np.testing.assert_array_equal(cover[:], 0)
 
 
+def test_minoverlap_counts_score_zero_features(tmp_path) -> None:  # noqa: ANN001
+    bed = tmp_path / "scores.bed"
+    bed.write_text("chr1\t0\t20\tf\t0\nchr1\t20\t30\tg\t4\n")
+    roi = frame(("chr1", 0, 50))
+    # Janggu counted only the 10 bases of non-zero score (0.2); all 30 covered bases count
+    cover = Cover.create_from_bed("s", str(bed), roi=roi, binsize=50, mode="score",
+                                  minoverlap=0.6)
+    np.testing.assert_array_equal(cover[0][0, :, 0, 0], np.r_[np.zeros(20), np.full(10, 4.0),
+                                                             np.zeros(20)])
+
+
 def test_bed_coverage_overlap_spans() -> None:
     df = pd.DataFrame({"chrom": ["c"], "start": [0], "end": [30], "name": ["."],
                        "score": [2.0], "strand": ["."]})
@@ -442,6 +456,8 @@ def test_bed_coverage_overlap_spans() -> None:
     np.testing.assert_array_equal(window[:, 0], np.r_[np.full(30, 2.0), np.zeros(30)])
     assert not bed_coverage(df, "c", 0, 61, minoverlap=0.5, overlap_span="window").any()
     binned = bed_coverage(df, "c", 0, 60, resolution=20, minoverlap=0.5)   # per bin
+    np.testing.assert_array_equal(binned[:, 0], [1, 1, 0])        # 20/20, 10/20, 0/20
+    binned = bed_coverage(df, "c", 0, 60, resolution=20, minoverlap=0.6)
     np.testing.assert_array_equal(binned[:, 0], [1, 0, 0])
     with pytest.raises(ArgumentError, match="overlap_span"):
         bed_coverage(df, "c", 0, 60, minoverlap=0.5, overlap_span="region")
@@ -523,10 +539,10 @@ def test_normalize_garray_tpm(files: dict[str, str]) -> None:
     roi = frame(("chr1", 0, 100), ("chr1", 100, 300), ("chr2", 0, 50))
     raw = Cover.create_from_bigwig("raw", files["bw_both"], roi=roi, resolution=None,
                                    collapser="sum")
-    # sums 200, 400, 150 over lengths 0.1, 0.2, 0.05 kb: 2000 each, total 6000
+    # sums 200, 400, 150 over 0.1, 0.2, 0.05 kb: 2000, 2000, 3000 per kb, total 7000
     np.testing.assert_allclose(raw[:][:, 0, 0, 0], [200, 400, 150])
     tpm = normalize_garray_tpm(raw)
-    np.testing.assert_allclose(tpm[:][:, 0, 0, 0], [1e6 / 3] * 3, rtol=1e-6)
+    np.testing.assert_allclose(tpm[:][:, 0, 0, 0], np.array([2, 2, 3]) / 7 * 1e6, rtol=1e-6)
     np.testing.assert_allclose(raw[:][:, 0, 0, 0], [200, 400, 150])      # the source unchanged
     built = Cover.create_from_bigwig("t", files["bw_both"], roi=roi, resolution=None,
                                      collapser="sum", normalizer="tpm")
@@ -579,14 +595,19 @@ def test_janggu_sequence_batches(two_chrom_cover: Cover, keras_torch) -> None:  
     assert y["y"].tolist() == [4.0] and w.tolist() == [5.0]
     (x,) = JangguSequence([two_chrom_cover], batch_size=4, as_dict=False)[0]
     assert isinstance(x, list) and x[0].shape == (4, 100, 1, 1)
+    # one dataset (not a list) gives one array (Janggu wrapped it in a list)
     x, y = JangguSequence(two_chrom_cover, np.arange(5), batch_size=5, as_dict=False)[0]
-    np.testing.assert_array_equal(x, two_chrom_cover[:]) and y.tolist() == list(range(5))
+    assert isinstance(x, np.ndarray) and y.tolist() == list(range(5))
+    np.testing.assert_array_equal(x, two_chrom_cover[:])
     # shuffling: every epoch a permutation, the same one for every dataset and the weights
     seq = JangguSequence(two_chrom_cover, labels, sample_weights=weights, batch_size=5,
                          shuffle=True, seed=3)
     x, y, w = seq[0]
     order = y["y"].astype(int)
     assert sorted(order.tolist()) == [0, 1, 2, 3, 4]
+    assert order.tolist() != [0, 1, 2, 3, 4]       # the first epoch is shuffled too
+    again = JangguSequence(two_chrom_cover, labels, batch_size=5, shuffle=True, seed=3)
+    assert again[0][1]["y"].tolist() == y["y"].tolist()   # seed: the same order
     np.testing.assert_array_equal(x["sig"], two_chrom_cover[order])
     np.testing.assert_array_equal(w, weights[order])
     seq.on_epoch_end()
@@ -601,19 +622,27 @@ def test_janggu_sequence_batches(two_chrom_cover: Cover, keras_torch) -> None:  
         JangguSequence(two_chrom_cover, labels, sample_weights=np.ones(3))
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # torch
 def test_janggu_sequence_fits_a_model(two_chrom_cover: Cover, keras_torch) -> None:  # noqa: ANN001
     from genozarr.loaders.keras import JangguSequence
 
     keras = keras_torch
+    # named inputs and outputs (Keras 3 matches dict batches to dict-structured models)
     inputs = keras.Input(shape=two_chrom_cover.shape[1:], name="sig")
     out = keras.layers.Dense(1, name="y")(keras.layers.Flatten()(inputs))
-    model = keras.Model(inputs, out)
-    model.compile(optimizer="sgd", loss="mse")
+    model = keras.Model({"sig": inputs}, {"y": out})
+    model.compile(optimizer="sgd", loss={"y": "mse"})
     seq = JangguSequence(two_chrom_cover, Array("y", np.ones((5, 1))), batch_size=2,
                          shuffle=True, seed=0)
     history = model.fit(seq, epochs=2, verbose=0)
-    assert len(history.history["loss"]) == 2
-    assert model.predict(JangguSequence(two_chrom_cover, batch_size=2), verbose=0).shape == (5, 1)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    pred = model.predict(JangguSequence(two_chrom_cover, batch_size=2), verbose=0)
+    assert pred["y"].shape == (5, 1)
+    # lists (as_dict=False) for a model with one unnamed input and output
+    plain = keras.Model(inputs, out)
+    plain.compile(optimizer="sgd", loss="mse")
+    seq = JangguSequence(two_chrom_cover, np.ones((5, 1)), batch_size=2, as_dict=False)
+    assert np.isfinite(plain.fit(seq, epochs=1, verbose=0).history["loss"][0])
 
 
 # ---------------------------------------------------------------------------- plots
@@ -674,3 +703,25 @@ def test_seq_track_of_bioseq_and_of_letter_scores(files: dict[str, str]) -> None
     # the same through Janggu's plottypes
     fig = plot_genome_track(attr, "chr1", 0, 40, plottypes="seqplot")
     assert len([p for p in fig.axes[0].patches if p.get_gid() == "attr|A"]) == 40
+
+
+# ---------------------------------------------------------------------------- imports
+def test_janggu_names_from_genozarr(two_chrom_cover: Cover) -> None:
+    """The Imports table and the Janggu internals table of *Coming from Janggu*."""
+    import xarray as xr
+
+    from genozarr import janggu, plot, regions
+    from genozarr.store import Store
+
+    for name in ("Array", "split_train_test", "subset", "get_genome_size",
+                 "normalize_garray_tpm"):
+        assert getattr(genozarr, name) is getattr(janggu, name)
+    for name in ("Track", "LineTrack", "HeatTrack", "SeqTrack"):
+        assert getattr(genozarr, name) is getattr(plot, name)
+    assert genozarr.check_gindexer_compatibility is regions.check_gindexer_compatibility
+    # GenomicArray -> Store; garray.handle -> to_xarray(); garray[interval] -> interval keys
+    assert isinstance(two_chrom_cover.garray, Store)
+    assert isinstance(two_chrom_cover.to_xarray(), xr.Dataset)
+    np.testing.assert_array_equal(two_chrom_cover["chr1", 0, 100][0],
+                                  two_chrom_cover.read_interval("chr1", 0, 100))
+    assert two_chrom_cover.conditions == ["both"]

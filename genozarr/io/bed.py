@@ -124,7 +124,7 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     score_col = 3 if bedgraph else 4
     if nfields > score_col:
         text = raw[score_col].fillna("").replace({".": "", "NA": ""})
-        score = pd.to_numeric(text.replace("", np.nan), errors="coerce")
+        score = pd.to_numeric(text.where(text.ne("")), errors="coerce")
         bad = score.isna() & text.ne("")
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])

@@ -743,6 +743,8 @@ def resolve_normalizers(normalizer: Any) -> list[Any]:
         return [_TYPES[normalizer.lower()]()]
     if hasattr(normalizer, "transform_batch"):
         return [normalizer]
+    if isinstance(getattr(normalizer, "normalizer_name", None), str):
+        return resolve_normalizers(normalizer.normalizer_name)  # Janggu's normalize_garray_tpm
     if callable(normalizer):
         return [FunctionNormalizer(normalizer)]
     raise ArgumentError(f"normalizer must be a name {list(NAMES)}, a normalizer object, a "
