@@ -11,8 +11,10 @@ Rows:
   Target >= 1.0x.
 - The same with the genome read from a whole-genome ``Bioseq`` zarr store.
 
-Both loops run in the same process, each timed as the median of 3 passes after a warm-up
-pass. Usage: ``python benchmarks/variants.py [--quick] [--json rows.json]``.
+Both loops run in the same process, in turn (a pass of one, then a pass of the other),
+each timed as the median of 5 passes after a warm-up pass.
+
+Usage: ``python benchmarks/variants.py [--quick] [--json rows.json]``.
 """
 
 from __future__ import annotations
@@ -120,20 +122,40 @@ def streamer_loop(genome: object, vcf: str) -> int:
     return n
 
 
-def case_fasta(p: dict) -> dict:
-    c = variant_corpus(p["quick"])
+def interleaved(fns: dict, repeat: int) -> dict:
+    """Median wall time of each function over ``repeat`` rounds after a warm-up round;
+    every round runs each function once, in turn, so that load from other processes on a
+    shared machine falls on both loops alike."""
+    import statistics
+
+    times: dict = {name: [] for name in fns}
+    for name, fn in fns.items():
+        fn()
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _compare(genome: object, c: dict, repeat: int) -> dict:
     counts = {}
 
     def base() -> None:
         counts["base"] = baseline_loop(c["fasta"], c["vcf"])
 
     def gz() -> None:
-        counts["gz"] = streamer_loop(c["fasta"], c["vcf"])
+        counts["gz"] = streamer_loop(genome, c["vcf"])
 
-    base_sec = _data.timed(base, p["repeat"])
-    gz_sec = _data.timed(gz, p["repeat"])
+    sec = interleaved({"base": base, "gz": gz}, repeat)
     assert counts["base"] == counts["gz"] == c["n_variants"], counts
-    return {"seconds": gz_sec, "base_seconds": base_sec, "work": counts["gz"]}
+    return {"seconds": sec["gz"], "base_seconds": sec["base"], "work": counts["gz"]}
+
+
+def case_fasta(p: dict) -> dict:
+    c = variant_corpus(p["quick"])
+    return _compare(c["fasta"], c, p["repeat"])
 
 
 def case_bioseq(p: dict) -> dict:
@@ -143,24 +165,13 @@ def case_bioseq(p: dict) -> dict:
     c = variant_corpus(p["quick"])
     genozarr.set_options(scheduler="processes", num_workers=2, progress=False)
     tmp = tempfile.mkdtemp(prefix="gzbench_")
-    counts = {}
     try:
         dna = Bioseq.create_from_refgenome("dna", c["fasta"], binsize=BINSIZE, storage="zarr",
                                            store=os.path.join(tmp, "dna.zarr"),
                                            store_whole_genome=True)
-
-        def base() -> None:
-            counts["base"] = baseline_loop(c["fasta"], c["vcf"])
-
-        def gz() -> None:
-            counts["gz"] = streamer_loop(dna, c["vcf"])
-
-        base_sec = _data.timed(base, p["repeat"])
-        gz_sec = _data.timed(gz, p["repeat"])
+        return _compare(dna, c, p["repeat"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    assert counts["base"] == counts["gz"] == c["n_variants"], counts
-    return {"seconds": gz_sec, "base_seconds": base_sec, "work": counts["gz"]}
 
 
 CASES = {"fasta": case_fasta, "bioseq": case_bioseq}
@@ -173,7 +184,7 @@ def _run(case: str, **params: object) -> dict:
 def measure(quick: bool) -> list[dict]:
     """Run the variant measurements; return the table rows."""
     c = variant_corpus(quick)
-    rep = 1 if quick else 3
+    rep = 1 if quick else 5
     n = c["n_variants"]
     rows = []
     for case, label in (("fasta", "FASTA"), ("bioseq", "whole-genome Bioseq zarr store")):
@@ -186,8 +197,8 @@ def measure(quick: bool) -> list[dict]:
             rows.append(_data.row(workload, v_gz, "variants/s",
                                   "pysam VariantFile + FastaFile.fetch + numpy one-hot loop",
                                   v_base, v_gz / v_base, ">= 1.0x",
-                                  f"{c['chrom_sizes'] and sum(c['chrom_sizes'].values()) / 1e6:g}"
-                                  " Mb genome", r.get("peak_rss_mb")))
+                                  f"{sum(c['chrom_sizes'].values()) / 1e6:g} Mb generated "
+                                  "genome", r.get("peak_rss_mb")))
         else:
             rows.append(_data.row(workload, None, "variants/s", "", None, None, ">= 1.0x",
                                   r.get("error", ""), None))

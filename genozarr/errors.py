@@ -124,15 +124,15 @@ def warn(message: str, category: type[Warning] = GenozarrWarning, stacklevel: in
     category
         Warning class, a subclass of :class:`GenozarrWarning` by default.
     stacklevel
-        Frames to skip above the caller of ``warn``; frames inside genozarr are skipped
-        in addition so the warning lands in user code.
+        Kept for compatibility: every frame inside genozarr is skipped, so the warning
+        always names the first line of user code.
     """
     import sys
 
-    frame = sys._getframe(1)
-    level = stacklevel
-    # walk out of genozarr's own frames
+    frame = sys._getframe(1)  # the caller of warn: stacklevel 2 for warnings.warn
+    level = 2
+    # walk out of genozarr's own frames, so the warning names the user's line
     while frame is not None and frame.f_globals.get("__name__", "").startswith("genozarr"):
         frame = frame.f_back
         level += 1
-    warnings.warn(message, category, stacklevel=level - 1)
+    warnings.warn(message, category, stacklevel=level)

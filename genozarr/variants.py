@@ -22,6 +22,7 @@ so there the variant sits at ``binsize - 1 - variant_offset(binsize)``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -52,9 +53,12 @@ __all__ = [
     "VariantStreamer",
     "export_to_bed",
     "export_to_vcf",
+    "open_results",
     "score_variants",
     "variant_offset",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: reasons a variant (an ALT allele) is skipped; all but ``NOT_SNV`` are warned about
 SYMBOLIC = "symbolic ALT"
@@ -187,14 +191,9 @@ class _Candidates:
 
     __slots__ = ("names", "chroms", "gchroms", "pos0", "refs", "alts", "allele")
 
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self.chroms: list[str] = []
-        self.gchroms: list[str] = []
-        self.pos0: list[int] = []
-        self.refs: list[str] = []
-        self.alts: list[str] = []
-        self.allele: list[int] = []
+    def __init__(self, rows: list[tuple[str, str, str, int, str, str, int]]) -> None:
+        (self.names, self.chroms, self.gchroms, self.pos0, self.refs, self.alts,
+         self.allele) = (list(col) for col in zip(*rows))
 
     def __len__(self) -> int:
         return len(self.pos0)
@@ -424,20 +423,41 @@ class VariantStreamer:
         binsize, offset, sizes = self.binsize, self.offset, self._sizes
         block_size = max(self.batch_size, 256)
         acgt = _ACGT.fullmatch
-        block = _Candidates()
+        bases = _BASE_CODE
+        names: dict[int, tuple[str, str | None]] = {}  # rid -> (VCF name, genome name)
+        rows: list[tuple[str, str, str, int, str, str, int]] = []
+        add = rows.append
         vcf = self._open_vcf()
         try:
             for rec in self._records(vcf):
-                alts = rec.alts
-                if alts is None:
+                alleles = rec.alleles
+                if alleles is None or len(alleles) < 2:
                     skipped[MISSING] += 1
                     continue
-                chrom = rec.chrom
-                gchrom = self._genome_chrom(chrom)
-                ref = rec.ref.upper()
+                rid = rec.rid
+                try:
+                    chrom, gchrom = names[rid]
+                except KeyError:
+                    chrom = rec.chrom
+                    gchrom = self._genome_chrom(chrom)
+                    names[rid] = chrom, gchrom
                 pos0 = rec.pos - 1
-                name = rec.id or ""
                 start = pos0 - offset
+                ref = alleles[0]
+                if len(alleles) == 2 and len(ref) == 1 and len(alleles[1]) == 1:
+                    # the common case, a biallelic SNV: no pattern matching
+                    alt = alleles[1]
+                    if alt in bases and ref in bases and gchrom is not None \
+                            and start >= 0 and start + binsize <= sizes[gchrom]:
+                        add((rec.id or "", chrom, gchrom, pos0, ref, alt, 1))
+                        if len(rows) >= block_size:
+                            yield _Candidates(rows)
+                            rows = []
+                            add = rows.append
+                        continue
+                ref = ref.upper()
+                alts = alleles[1:]
+                name = None
                 for k, alt in enumerate(alts, 1):
                     if alt in _MISSING_ALLELES:
                         skipped[MISSING] += 1
@@ -452,20 +472,17 @@ class VariantStreamer:
                     elif start < 0 or start + binsize > sizes[gchrom]:
                         skipped[OUTSIDE] += 1
                     else:
-                        block.names.append(name)
-                        block.chroms.append(chrom)
-                        block.gchroms.append(gchrom)
-                        block.pos0.append(pos0)
-                        block.refs.append(ref)
-                        block.alts.append(alt)
-                        block.allele.append(k)
-                if len(block) >= block_size:
-                    yield block
-                    block = _Candidates()
+                        if name is None:
+                            name = rec.id or ""
+                        add((name, chrom, gchrom, pos0, ref, alt, k))
+                if len(rows) >= block_size:
+                    yield _Candidates(rows)
+                    rows = []
+                    add = rows.append
         finally:
             vcf.close()
-        if len(block):
-            yield block
+        if rows:
+            yield _Candidates(rows)
 
     def _read(self, chrom: str, start: int, end: int) -> np.ndarray:
         """uint8 codes of ``[start, end)`` of a genome chromosome, N (4) outside it."""
@@ -961,7 +978,8 @@ def export_to_vcf(results: Any, path: str | os.PathLike, *,
     record) with one INFO field per variable and condition, named ``<variable>_<condition>``
     (other characters than letters, digits, ``_`` and ``.`` become ``_``), declared in the
     header as ``Number=1,Type=Float``; ``VE_STRAND`` gives the strand the windows were read
-    on. Records keep the order of the results (the input VCF's order).
+    on. Records keep the order of the results (the input VCF's order); a ``.vcf.gz`` file
+    is also indexed with tabix when they are sorted.
 
     Parameters
     ----------
@@ -1014,7 +1032,22 @@ def export_to_vcf(results: Any, path: str | os.PathLike, *,
                     rec.info[key] = value
             rec.info["VE_STRAND"] = strands[i]
             out.write(rec)
+    if mode == "wz":
+        _tabix(path)
     return path
+
+
+def _tabix(path: str) -> None:
+    """Index a bgzip VCF with tabix (``.tbi``) where its records are sorted."""
+    import pysam
+
+    from genozarr.io._handles import captured_stderr
+
+    try:
+        with captured_stderr() as err:
+            pysam.tabix_index(path, preset="vcf", force=True)
+    except OSError as e:  # unsorted records: the file stays valid, without an index
+        logger.info("%s not indexed: %s", path, err.reason(str(e)))
 
 
 def export_to_bed(results: Any, path: str | os.PathLike, *,

@@ -73,10 +73,11 @@ def test_janggu_spellings(sample_files):
                               pairedend="5pend")
     b = Cover.create_from_bam("r", sample_files["bam"], roi=sample_files["roi"], binsize=200)
     np.testing.assert_array_equal(a[:], b[:])
-    with pytest.warns(JangguDeprecationWarning, match="datatags"):
+    with pytest.warns(JangguDeprecationWarning, match="datatags") as record:
         c = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], roi=sample_files["roi"],
                                      binsize=200, datatags=["x"])
     assert len(c) > 0
+    assert record[0].filename == __file__  # the warning names the user's line
 
 
 def test_bed_whole_genome_extent_from_the_roi(sample_files, tmp_path):

@@ -456,21 +456,44 @@ def test_chrom_map_auto(genome, tmp_path):
     np.testing.assert_array_equal(same.ref, batch.ref)
 
 
-def test_indexed_vcf_streams_by_region(genome, vcf, tmp_path):
+@pytest.mark.parametrize("csi", [False, True])
+def test_indexed_vcf_streams_by_region(genome, vcf, tmp_path, csi):
     from genozarr.genome import Region
 
     plain = tmp_path / "indexed.vcf"
     plain.write_bytes(Path(vcf["path"]).read_bytes())
-    gz = pysam.tabix_index(str(plain), preset="vcf", force=True)
-    assert os.path.exists(gz + ".tbi")
+    gz = pysam.tabix_index(str(plain), preset="vcf", force=True, csi=csi)
+    assert os.path.exists(gz + (".csi" if csi else ".tbi"))
     regions = [Region("chr1", 50, 130), Region("chr1", 100, 110), Region("chr2", 0, 100),
                Region("chrUn", 0, 10)]
     (batch,) = list(VariantStreamer(genome["fasta"], gz, binsize=21, batch_size=50,
                                     regions=regions))
     assert batch.names == ["ins", "del", "multi", "multi", "mixed", "mixed", "mixed", "snv2"]
+    bed = tmp_path / "regions.bed"
+    bed.write_text("chr1\t50\t130\nchr2\t0\t100\n")
+    (same,) = list(VariantStreamer(genome["fasta"], gz, binsize=21, batch_size=50,
+                                   regions=str(bed)))
+    np.testing.assert_array_equal(same.alt, batch.alt)
     with pytest.raises(MissingIndexError, match="tabix"):
         list(VariantStreamer(genome["fasta"], vcf["path"], binsize=21, batch_size=50,
                              regions=regions))
+
+
+def test_bcf_gives_the_same_windows(genome, vcf, tmp_path):
+    bcf = str(tmp_path / "variants.bcf")
+    with pysam.VariantFile(vcf["path"]) as src, \
+            pysam.VariantFile(bcf, "wb", header=src.header) as out:
+        for rec in src:
+            out.write(rec)
+    with pytest.warns(SkippedVariantsWarning):
+        from_vcf = collect(VariantStreamer(genome["fasta"], vcf["path"], binsize=20,
+                                           batch_size=7, order=2))
+    with pytest.warns(SkippedVariantsWarning):
+        from_bcf = collect(VariantStreamer(genome["fasta"], bcf, binsize=20, batch_size=7,
+                                           order=2))
+    assert from_bcf["names"] == from_vcf["names"]
+    np.testing.assert_array_equal(np.concatenate(from_bcf["alt"]),
+                                  np.concatenate(from_vcf["alt"]))
 
 
 def test_bad_arguments(genome, vcf):
@@ -572,6 +595,7 @@ def test_exports_read_back(genome, vcf, tmp_path):
     n = ds.sizes["variant"]
     for suffix in (".vcf", ".vcf.gz"):
         out = export_to_vcf(tmp_path / "effects.zarr", tmp_path / f"effects{suffix}")
+        assert os.path.exists(out + ".tbi") == (suffix == ".vcf.gz")  # sorted: indexed
         with pysam.VariantFile(out) as vf:
             info = vf.header.info
             assert {"ref_gc", "alt_gc", "diff_gc", "logfc_gc", "ref_a_mid",
