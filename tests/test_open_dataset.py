@@ -91,6 +91,19 @@ def test_cover_reopens_as_it_was_built(files, tmp_path, kind, whole, norm):
     np.testing.assert_array_equal(again[[5, 0, 3]], original[[5, 0, 3]])
     if whole:  # the original windows, not a tiling of the genome
         np.testing.assert_array_equal(again.gindexer.starts, original.gindexer.starts)
+    # plain xarray opens every store, through the genozarr engine
+    import xarray as xr
+
+    tree = xr.open_datatree(original.garray.path, engine="genozarr")
+    if whole:
+        chrom = str(original.gindexer.chrs[0])
+        ds = xr.open_dataset(original.garray.path, engine="genozarr", group=chrom)
+        np.testing.assert_array_equal(ds["data"].values, tree[chrom]["data"].values)
+        np.testing.assert_array_equal(ds["data"].values, original.garray.dense(chrom))
+    else:
+        ds = xr.open_dataset(original.garray.path, engine="genozarr")
+        np.testing.assert_array_equal(ds["data"].values, tree["data"].values)
+        np.testing.assert_array_equal(ds["data"].values, original.garray.dense())
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
@@ -203,6 +216,18 @@ def test_cover_reopens_from_s3(files, s3, kind, whole):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+@pytest.mark.parametrize("norm", list(NORMALIZERS))
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_every_normalizer_reopens_from_s3(files, s3, norm, whole):
+    url = f"s3://reopen/norm-{norm}-{int(whole)}"
+    original = _covers(files, whole, _norm(norm), url, storage_options=s3)["bigwig"]()
+    again = open_dataset(original.garray.path, storage_options=s3)
+    assert [type(n).__name__ for n in again.normalizers] == \
+        [type(n).__name__ for n in original.normalizers]
+    np.testing.assert_array_equal(again[:], original[:])
+
+
 def test_bioseq_reopens_from_s3(sample_files, s3):
     url = "s3://reopen/dna.zarr"
     original = Bioseq.create_from_refgenome("dna", sample_files["fasta"],
