@@ -458,6 +458,14 @@ class Dataset:
         return self._finish(x)[0]
 
     # ------------------------------------------------------------------ views & xarray
+    def to_torch(self, targets: Any = None, **kwargs: Any) -> Any:
+        """A ready :class:`torch.utils.data.DataLoader` over this dataset (and ``targets``);
+        see :func:`genozarr.loaders.torch.torch_loader` for the options (batch size,
+        shuffle, workers, ranks, augmentation)."""
+        from genozarr.loaders.torch import torch_loader
+
+        return torch_loader(self, targets, **kwargs)
+
     def with_windows(self, gindexer: GenomicIndexer) -> Dataset:
         """A dataset over other windows of the same store (no copy): any windows of a
         whole-genome store, stored windows of a partial one."""

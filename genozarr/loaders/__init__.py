@@ -1,10 +1,16 @@
 """Adapters feeding genozarr datasets to deep-learning frameworks.
 
-Import the submodule you need; this package imports neither framework:
+Import the submodule you need; this package imports neither framework (the names below
+import theirs when first used):
 
-- :mod:`genozarr.loaders.torch`: :class:`~genozarr.loaders.torch.TorchDataset` (map-style)
-  and :class:`~genozarr.loaders.torch.TorchIterableDataset` (chunk-aware batches, sharded
-  across DataLoader workers);
+- :func:`torch_loader` (:func:`genozarr.loaders.torch.torch_loader`): a ready PyTorch
+  ``DataLoader``, chunk-aware, sharded across ``torch.distributed`` ranks and workers,
+  with joint augmentation;
+- :mod:`genozarr.loaders.torch`: :class:`~genozarr.loaders.torch.TorchDataset` (map-style),
+  :class:`~genozarr.loaders.torch.TorchIterableDataset` (chunk-aware batches, sharded
+  across ranks and DataLoader workers) and :class:`~genozarr.loaders.torch.ChunkSampler`;
+- :mod:`genozarr.loaders.augment`: :class:`~genozarr.loaders.augment.Augment`, random
+  reverse complement and shift applied jointly to inputs and targets (numpy only);
 - :mod:`genozarr.loaders.keras`: :class:`~genozarr.loaders.keras.KerasDataset` (a Keras 3
   ``PyDataset``).
 
@@ -16,13 +22,62 @@ arrays of the same length); batches keep that structure.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["Structured", "flatten", "unflatten"]
+if TYPE_CHECKING:
+    from genozarr.loaders.augment import Augment
+    from genozarr.loaders.torch import ChunkSampler, torch_loader
+
+__all__ = ["Structured", "flatten", "unflatten", "torch_loader", "ChunkSampler", "Augment"]
+
+#: names served lazily: name -> submodule (imported, with its framework, on first use)
+_LAZY = {"torch_loader": "torch", "ChunkSampler": "torch", "TorchDataset": "torch",
+         "TorchIterableDataset": "torch", "Augment": "augment"}
+
+
+def __getattr__(name: str) -> Any:
+    """``torch_loader``, ``ChunkSampler``, ``Augment``, ...: imported on first use."""
+    sub = _LAZY.get(name)
+    if sub is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{sub}"), name)
+
+
+class _Rebuild:
+    """Rebuild a structure from its leaves; a class, not a closure, so that loaders pickle
+    into spawned (or forkserver) DataLoader worker processes.
+
+    Parameters
+    ----------
+    kind
+        ``'none'``, ``'dict'``, ``'sequence'`` or ``'leaf'``.
+    keys
+        The dict's keys (``'dict'``).
+    container
+        The list or tuple type (``'sequence'``).
+    """
+
+    def __init__(self, kind: str, keys: list[Any] | None = None,
+                 container: type | None = None) -> None:
+        self.kind = kind
+        self.keys = keys
+        self.container = container
+
+    def __call__(self, leaves: list[Any]) -> Any:
+        if self.kind == "none":
+            return None
+        if self.kind == "dict":
+            return dict(zip(self.keys or [], leaves))
+        if self.kind == "sequence":
+            assert self.container is not None
+            return self.container(leaves)
+        return leaves[0]
 
 
 def flatten(structure: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
@@ -40,21 +95,20 @@ def flatten(structure: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
         ``(leaves, rebuild)``.
     """
     if structure is None:
-        return [], lambda leaves: None
+        return [], _Rebuild("none")
     if isinstance(structure, Mapping):
         keys = list(structure)
         if not keys:
             raise ArgumentError("an empty dict of datasets was given")
-        return [structure[k] for k in keys], lambda leaves: dict(zip(keys, leaves))
+        return [structure[k] for k in keys], _Rebuild("dict", keys=keys)
     if isinstance(structure, (list, tuple)):
         if not structure:
             raise ArgumentError("an empty list of datasets was given")
-        kind = type(structure)
-        return list(structure), lambda leaves: kind(leaves)
+        return list(structure), _Rebuild("sequence", container=type(structure))
     if not hasattr(structure, "__getitem__") or not hasattr(structure, "__len__"):
         raise ArgumentError(
             f"expected a dataset, a list/tuple or a dict of datasets, got {type(structure).__name__}")
-    return [structure], lambda leaves: leaves[0]
+    return [structure], _Rebuild("leaf")
 
 
 def unflatten(rebuild: Callable[[list[Any]], Any], leaves: list[Any]) -> Any:

@@ -1,17 +1,36 @@
-"""PyTorch adapters: a map-style :class:`TorchDataset` and a chunk-aware
-:class:`TorchIterableDataset`.
+"""PyTorch adapters: :func:`torch_loader` (a ready ``DataLoader``), the chunk-aware
+:class:`TorchIterableDataset` and :class:`ChunkSampler`, and the map-style
+:class:`TorchDataset`.
 
-Both work with ``torch.utils.data.DataLoader(num_workers > 0)``: zarr stores reopen in
-each worker process (their backends pickle as a URL and reset after a fork), and random
-augmentation wrappers are reseeded per worker from PyTorch's worker seed, so workers never
-repeat one another's draws.
+- :func:`torch_loader` (also ``Dataset.to_torch``) returns a :class:`GenozarrDataLoader`:
+  whole batches read chunk-aware by :class:`TorchIterableDataset` (``batch_size=None`` in
+  the ``DataLoader``: genozarr does the batching), sharded across ``torch.distributed``
+  ranks and DataLoader workers, with optional joint augmentation
+  (:class:`~genozarr.loaders.augment.Augment`) and a new order each pass.
+- :class:`TorchIterableDataset` yields whole batches from :func:`genozarr.batches`.
+- :class:`ChunkSampler` is a ``torch.utils.data.Sampler`` for map-style use: indices in
+  :func:`~genozarr.batching.batch_plan`'s chunk-aware order, sharded across ranks like
+  ``DistributedSampler`` (padded to equal lengths), with ``set_epoch``.
+- :class:`TorchDataset` serves one item per index; with automatic batching the
+  DataLoader asks for a whole batch at once (``__getitems__``), read with one call per
+  dataset.
 
-- :class:`TorchDataset` serves one item per index (``DataLoader(ds, batch_size=...,
-  shuffle=True)``); with automatic batching the DataLoader asks for a whole batch at once
-  (``__getitems__``), read with one call per dataset.
-- :class:`TorchIterableDataset` yields whole batches from :func:`genozarr.batches` (use
-  ``DataLoader(ds, batch_size=None)``): chunk-aware shuffling, and each worker serves a
-  disjoint share of the chunk blocks, so an epoch covers every window exactly once.
+Everything works with ``num_workers > 0``: zarr stores reopen in each worker process
+(their backends pickle as a URL and reset after a fork), and random augmentation wrappers
+are reseeded per worker from PyTorch's worker seed, so workers never repeat one another's
+draws.
+
+**Sharding (iterable).** With ``R`` ranks of ``W`` DataLoader workers each, the epoch's
+:func:`~genozarr.batching.batch_plan` (the same seed on every rank, mixed with the epoch)
+is cut into ``R * W`` shards of whole blocks (one zarr chunk of windows each): worker
+``w`` of rank ``r`` serves shard ``r * W + w`` (blocks ``r * W + w``, ``r * W + w +
+R * W``, ...). Every window is served exactly once per epoch across all ranks and
+workers; ranks may get a different number of batches (see :func:`torch_loader`).
+
+**Epochs.** A pass over a :class:`GenozarrDataLoader` serves its ``epoch``, then the next
+pass serves ``epoch + 1``; ``set_epoch`` (on the loader, or on its sampler or dataset, as
+trainers do) chooses the epoch of the next pass. With persistent workers the epoch
+reaches the workers through shared memory.
 
 Examples
 --------
@@ -21,24 +40,35 @@ Examples
 >>> x, y = next(iter(DataLoader(ds, batch_size=4)))
 >>> x.shape, y.tolist()
 (torch.Size([4, 1]), [0, 1, 2, 3])
+>>> loader = torch_loader(np.arange(10), batch_size=4)
+>>> [b.tolist() for b in loader]
+[[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as _TorchDataset
 from torch.utils.data import IterableDataset as _TorchIterable
 from torch.utils.data import get_worker_info
 
-from genozarr.batching import batches, read_batch
+from genozarr.batching import batch_plan, batches, chunk_rows, read_batch
+from genozarr.errors import ArgumentError
 from genozarr.loaders import Structured
+from genozarr.loaders.augment import Augment, BoundAugment, indices_key
 
-__all__ = ["TorchDataset", "TorchIterableDataset", "reseed_augmentations"]
+__all__ = ["torch_loader", "GenozarrDataLoader", "TorchDataset", "TorchIterableDataset",
+           "ChunkSampler", "distributed_rank", "reseed_augmentations"]
+
+log = logging.getLogger(__name__)
 
 
 def reseed_augmentations(datasets: list[Any], seed: int) -> None:
@@ -60,6 +90,87 @@ def reseed_augmentations(datasets: list[Any], seed: int) -> None:
                 d.reseed((int(seed) + k) % 2**63)
                 k += 1
             d = d.data
+
+
+def distributed_rank(rank: int | None = None,
+                     world_size: int | None = None) -> tuple[int, int]:
+    """``(rank, world_size)`` of this process for sharding.
+
+    Each argument given wins (as ``DistributedSampler``'s ``rank`` and ``num_replicas``:
+    shard over a sub-group, or test without a process group); one not given comes from
+    ``torch.distributed`` when a process group is initialized, else is 0 (rank) or 1
+    (world size).
+
+    Parameters
+    ----------
+    rank
+        Rank of this process, or None.
+    world_size
+        Number of processes, or None.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ArgumentError
+        Unless ``0 <= rank < world_size``.
+    """
+    dist = torch.distributed
+    initialized = dist.is_available() and dist.is_initialized()
+    if world_size is None:
+        world_size = dist.get_world_size() if initialized else 1
+    if rank is None:
+        rank = dist.get_rank() if initialized else 0
+    for name, value in (("rank", rank), ("world_size", world_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ArgumentError(f"{name} must be an integer, got {value!r}")
+    if not 0 <= int(rank) < int(world_size):
+        raise ArgumentError(f"rank must be in [0, world_size), got rank {rank} of {world_size}")
+    return int(rank), int(world_size)
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ArgumentError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    """The order seed of ``epoch`` under a fixed ``seed`` (the same on every rank)."""
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)[0])
+
+
+def _torch_seed() -> int:
+    """A seed drawn from PyTorch's default generator (reproducible under manual_seed)."""
+    return int(torch.empty((), dtype=torch.int64).random_().item()) % 2**63
+
+
+class _SharedEpoch:
+    """An epoch number in shared memory: persistent DataLoader workers see ``set_epoch``
+    calls made in the main process after they started (a plain attribute would not)."""
+
+    def __init__(self, epoch: int = 0) -> None:
+        self._t = torch.zeros((), dtype=torch.int64)
+        try:
+            self._t.share_memory_()
+        except (RuntimeError, OSError) as err:  # pragma: no cover - no shared memory
+            log.debug("epoch counter not in shared memory (%s): persistent workers will not "
+                      "see set_epoch", err)
+        self.value = epoch
+
+    @property
+    def value(self) -> int:
+        return int(self._t.item())
+
+    @value.setter
+    def value(self, epoch: int) -> None:
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ArgumentError(f"epoch must be a non-negative integer, got {epoch!r}")
+        self._t.fill_(int(epoch))
 
 
 def _to_tensor(x: np.ndarray) -> torch.Tensor:
@@ -86,6 +197,15 @@ class _Structured(Structured):
         reseed_augmentations(self.datasets, seed)
 
 
+def _bind(augment: Augment | None, datasets: list[Any]) -> BoundAugment | None:
+    if augment is None:
+        return None
+    if not isinstance(augment, Augment):
+        raise ArgumentError(f"augment must be a genozarr.loaders.augment.Augment or None, got "
+                            f"{type(augment).__name__}")
+    return augment.bind(datasets)
+
+
 class TorchDataset(_TorchDataset):
     """A map-style PyTorch dataset over genozarr datasets.
 
@@ -98,36 +218,75 @@ class TorchDataset(_TorchDataset):
         A dataset (Cover, Bioseq, wrapper, numpy array), a list/tuple of them or a dict.
     targets
         The same, or None.
+    augment
+        Joint augmentation applied to each batch the DataLoader asks for (``__getitems__``)
+        or to each item; its draws are keyed by the epoch and the windows.
+    epoch
+        Epoch mixed into the augmentation's draws (:meth:`set_epoch`).
     """
 
-    def __init__(self, inputs: Any, targets: Any = None) -> None:
+    def __init__(self, inputs: Any, targets: Any = None, *, augment: Augment | None = None,
+                 epoch: int = 0) -> None:
         self._s = _Structured(inputs, targets)
+        self._augment = _bind(augment, self._s.datasets)
+        self._epoch = _SharedEpoch(epoch)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch mixed into the augmentation's draws."""
+        return self._epoch.value
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch mixed into the augmentation's draws.
+
+        Parameters
+        ----------
+        epoch
+            Epoch number.
+        """
+        self._epoch.value = epoch
+        self._epoch_sets = getattr(self, "_epoch_sets", 0) + 1
+
+    @property
+    def datasets(self) -> list[Any]:
+        """Every input and target dataset, inputs first."""
+        return self._s.datasets
 
     def __len__(self) -> int:
         return self._s.length
+
+    def _read(self, idx: np.ndarray) -> list[np.ndarray]:
+        parts = [read_batch(d, idx) for d in self._s.datasets]
+        if self._augment is not None:
+            parts = self._augment(parts, key=(self.epoch, indices_key(idx)))
+        return parts
 
     def __getitem__(self, index: int) -> Any:
         self._s.check_worker()
         i = int(index)
         if not -self._s.length <= i < self._s.length:
             raise IndexError(f"index {i} out of range for a dataset of {self._s.length}")
-        idx = np.array([i % self._s.length])
-        return self._s.rebuild([_to_tensor(read_batch(d, idx)[0]) for d in self._s.datasets])
+        parts = self._read(np.array([i % self._s.length]))
+        return self._s.rebuild([_to_tensor(p[0]) for p in parts])
 
     def __getitems__(self, indices: list[int]) -> list[Any]:
         """Items ``indices`` read with one call per dataset (used by the DataLoader's
         automatic batching, which then collates them)."""
         self._s.check_worker()
         idx = np.asarray(indices, dtype=np.int64) % max(self._s.length, 1)
-        parts = [_to_tensor(read_batch(d, idx)) for d in self._s.datasets]
+        parts = [_to_tensor(p) for p in self._read(idx)]
         return [self._s.rebuild([p[j] for p in parts]) for j in range(len(idx))]
 
 
 class TorchIterableDataset(_TorchIterable):
-    """An iterable PyTorch dataset yielding whole batches, chunk-aware, sharded by worker.
+    """An iterable PyTorch dataset yielding whole batches, chunk-aware, sharded by
+    ``torch.distributed`` rank and DataLoader worker.
 
-    Use it with ``DataLoader(ds, batch_size=None, num_workers=k)``. Each batch is
-    ``(x, y)`` (or ``x``) in the structure of ``inputs`` and ``targets``.
+    Use it with ``DataLoader(ds, batch_size=None, num_workers=k)`` (or :func:`torch_loader`).
+    Each batch is ``(x, y)`` (or ``x``) in the structure of ``inputs`` and ``targets``.
+    Worker ``w`` of ``W`` on rank ``r`` of ``R`` serves shard ``r * W + w`` of ``R * W``
+    of the epoch's batch plan (whole blocks), so every window is served exactly once per
+    epoch across ranks and workers; every rank must use the same ``W``.
 
     Parameters
     ----------
@@ -140,58 +299,463 @@ class TorchIterableDataset(_TorchIterable):
     shuffle
         Chunk-aware shuffling (see :func:`genozarr.batches`).
     seed
-        Seed of the order. With None, every epoch's order comes from PyTorch's random
-        generator (reproducible under ``torch.manual_seed``); with a seed, the order is
-        that of ``seed`` and the epoch set by :meth:`set_epoch`.
+        Seed of the order, mixed with the epoch (:meth:`set_epoch`): the same on every
+        rank. With None and one rank, each pass's order comes from the DataLoader's worker
+        seeds or PyTorch's generator (reproducible under ``torch.manual_seed``); with None
+        and several ranks, 0 (as ``DistributedSampler``), since the ranks must agree.
     drop_last
-        Drop each worker's last, smaller batch.
+        Drop each shard's last, smaller batch.
     block_size, buffer_blocks, prefetch
         As in :func:`genozarr.batches`.
+    augment
+        Joint augmentation of every batch (:class:`~genozarr.loaders.augment.Augment`),
+        keyed by (epoch, shard, batch number in the shard).
+    epoch
+        The first epoch.
+    rank, world_size
+        This process's rank and the number of ranks (see :func:`distributed_rank`);
+        resolved when the dataset is made, in the main process.
+    num_workers
+        The DataLoader's ``num_workers`` (0 for none), if known: needed for ``len()`` (the
+        batches this rank serves) and checked when iterating.
     """
 
     def __init__(self, inputs: Any, targets: Any = None, *, batch_size: int = 32,
                  shuffle: bool = False, seed: int | None = None, drop_last: bool = False,
                  block_size: int | None = None, buffer_blocks: int = 4,
-                 prefetch: int = 2) -> None:
+                 prefetch: int = 2, augment: Augment | None = None, epoch: int = 0,
+                 rank: int | None = None, world_size: int | None = None,
+                 num_workers: int | None = None) -> None:
+        from genozarr._validate import check_int
+
         self._s = _Structured(inputs, targets)
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_last = drop_last
+        self.batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
+        self.shuffle = bool(shuffle)
+        self.rank, self.world_size = distributed_rank(rank, world_size)
+        self.seed = _check_seed(seed)
+        if self.shuffle and self.seed is None and self.world_size > 1:
+            log.info("TorchIterableDataset: shuffle with seed=None on %d ranks: using seed 0 "
+                     "so that every rank plans the same order", self.world_size)
+            self.seed = 0
+        self.drop_last = bool(drop_last)
         self.block_size = block_size
         self.buffer_blocks = buffer_blocks
         self.prefetch = prefetch
-        self.epoch = 0
+        self.num_workers = None if num_workers is None else int(
+            check_int("num_workers", num_workers, 0, allow_none=False))
+        self._augment = _bind(augment, self._s.datasets)
+        self._epoch = _SharedEpoch(epoch)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch served by the next pass (mixed into a fixed seed)."""
+        return self._epoch.value
 
     def set_epoch(self, epoch: int) -> None:
-        """Set the epoch mixed into a fixed ``seed`` (a new order per epoch).
+        """Set the epoch mixed into the seed (a new order per epoch).
 
         Parameters
         ----------
         epoch
             Epoch number.
         """
-        self.epoch = int(epoch)
+        self._epoch.value = epoch
+        self._epoch_sets = getattr(self, "_epoch_sets", 0) + 1
 
-    def _order_seed(self) -> int | None:
+    @property
+    def datasets(self) -> list[Any]:
+        """Every input and target dataset, inputs first."""
+        return self._s.datasets
+
+    def _block(self) -> int:
+        if self.block_size is not None:
+            return int(self.block_size)
+        return max(chunk_rows(d) for d in self._s.datasets)
+
+    def _order_seed(self, epoch: int) -> int | None:
         if not self.shuffle:
             return None
         if self.seed is not None:
-            return int(np.random.SeedSequence([int(self.seed), self.epoch]).generate_state(1)[0])
+            return _epoch_seed(self.seed, epoch)
         info = get_worker_info()
         if info is not None:
-            # PyTorch gives worker k the seed base + k, base shared by all workers of an epoch
-            return int((info.seed - info.id) % 2**63)
-        return int(torch.empty((), dtype=torch.int64).random_().item())
+            # PyTorch gives worker k the seed base + k, base shared by all workers of a pass
+            return _epoch_seed(int((info.seed - info.id) % 2**63), epoch)
+        return _torch_seed()
+
+    def _shards(self, n_workers: int) -> list[int]:
+        """The shard indices of this rank's workers."""
+        return [self.rank * n_workers + w for w in range(n_workers)]
+
+    def num_batches(self, epoch: int | None = None) -> int:
+        """The batches this rank serves in ``epoch`` (default: :attr:`epoch`), over all its
+        workers.
+
+        Parameters
+        ----------
+        epoch
+            Epoch number.
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        TypeError
+            When it cannot be known: ``num_workers`` not given, or a shuffled order without
+            a seed whose shards differ in length.
+        """
+        if self.num_workers is None:
+            raise TypeError("the number of batches depends on the DataLoader's num_workers: "
+                            "pass num_workers to TorchIterableDataset")
+        n = self._s.length
+        block = self._block()
+        workers = max(self.num_workers, 1)
+        epoch = self.epoch if epoch is None else int(epoch)
+        seed: int | None = None
+        if self.shuffle:
+            if self.seed is not None:
+                seed = _epoch_seed(self.seed, epoch)
+            elif n % block == 0:
+                seed = 0  # all blocks full: the shard lengths do not depend on the order
+            else:
+                raise TypeError("the number of batches of a shuffled epoch without a seed "
+                                "depends on its random order: pass a seed")
+        m = self.world_size * workers
+        total = 0
+        for k in self._shards(workers):
+            plan = batch_plan(n, self.batch_size, shuffle=self.shuffle, seed=seed,
+                              drop_last=self.drop_last, block_size=block, buffer_blocks=1,
+                              shard=(k, m) if m > 1 else None)
+            total += len(plan)
+        return total
+
+    def __len__(self) -> int:
+        return self.num_batches()
 
     def __iter__(self) -> Iterator[Any]:
         self._s.check_worker()
         info = get_worker_info()
-        shard = (info.id, info.num_workers) if info is not None and info.num_workers > 1 \
-            else None
-        for batch in batches(*self._s.datasets, batch_size=self.batch_size,
-                             shuffle=self.shuffle, seed=self._order_seed(),
-                             drop_last=self.drop_last, block_size=self.block_size,
-                             buffer_blocks=self.buffer_blocks, prefetch=self.prefetch,
-                             shard=shard):
-            yield self._s.rebuild([_to_tensor(b) for b in batch])
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        if self.num_workers is not None and max(self.num_workers, 1) != workers:
+            raise ArgumentError(
+                f"TorchIterableDataset was made for num_workers={self.num_workers} but runs in a "
+                f"DataLoader with {workers if info is not None else 0} workers")
+        m = self.world_size * workers
+        k = self.rank * workers + worker
+        epoch = self.epoch
+        log.debug("rank %d worker %d: shard %d of %d, epoch %d", self.rank, worker, k, m, epoch)
+        stream = batches(*self._s.datasets, batch_size=self.batch_size, shuffle=self.shuffle,
+                         seed=self._order_seed(epoch), drop_last=self.drop_last,
+                         block_size=self.block_size, buffer_blocks=self.buffer_blocks,
+                         prefetch=self.prefetch, shard=(k, m) if m > 1 else None)
+        for j, batch in enumerate(stream):
+            parts = list(batch)
+            if self._augment is not None:
+                parts = self._augment(parts, key=(epoch, k, j))
+            yield self._s.rebuild([_to_tensor(b) for b in parts])
+
+
+def _chunk_rows_of(source: Any) -> int:
+    """The natural block size of ``source``: its datasets' most windows per chunk."""
+    datasets = getattr(source, "datasets", None)
+    if isinstance(datasets, list) and datasets:
+        return max(chunk_rows(d) for d in datasets)
+    return chunk_rows(source)
+
+
+class ChunkSampler(Sampler[int]):
+    """A chunk-aware sampler for map-style loading, sharded like ``DistributedSampler``.
+
+    The indices follow :func:`~genozarr.batching.batch_plan`: blocks of ``chunk_rows``
+    consecutive windows in random order, the windows of every ``buffer_blocks`` blocks
+    shuffled together, so consecutive samples come from the same few store chunks and
+    each chunk is decoded about once per epoch.
+
+    **Sharding.** With ``num_replicas`` ranks, the epoch's index stream is padded (or,
+    with ``drop_last``, cut) to a multiple of ``num_replicas`` and rank ``r`` takes the
+    ``r``-th contiguous part, so every rank serves the same number of samples (a
+    ``DistributedDataParallel`` step needs every rank). Padding repeats the first indices
+    of the stream (fewer than ``num_replicas`` windows are served twice per epoch);
+    ``drop_last=True`` instead leaves out the last (fewer than ``num_replicas``) windows
+    of the stream. Contiguous parts rather than ``DistributedSampler``'s every
+    ``num_replicas``-th index keep each rank on its own chunks.
+
+    Parameters
+    ----------
+    dataset_or_n
+        The number of windows, or anything with a length (a genozarr dataset, a
+        :class:`TorchDataset`).
+    chunk_rows
+        Windows per block; None: the datasets' most windows per zarr chunk (1 for an
+        integer or in-memory data: a full shuffle).
+    shuffle
+        Chunk-aware random order; False: index order.
+    seed
+        Seed, mixed with the epoch (:meth:`set_epoch`), the same on every rank. None with
+        one rank: each pass draws its order from PyTorch's generator (as
+        ``RandomSampler``); None with several ranks: 0 (as ``DistributedSampler``).
+    drop_last
+        Cut the stream to a multiple of ``num_replicas`` instead of padding it.
+    num_replicas, rank
+        Number of ranks and this one's (see :func:`distributed_rank`).
+    batch_size
+        Cut points of :func:`~genozarr.batching.batch_plan`, which returns each batch's
+        indices sorted: give the DataLoader's batch size to serve exactly its batches (rows
+        read in order); 1 keeps the plan's order within each batch.
+    buffer_blocks
+        Blocks shuffled together.
+    epoch
+        The first epoch.
+
+    Examples
+    --------
+    >>> list(ChunkSampler(10, 4, shuffle=False, num_replicas=2, rank=1))
+    [5, 6, 7, 8, 9]
+    """
+
+    def __init__(self, dataset_or_n: Any, chunk_rows: int | None = None, *,
+                 shuffle: bool = True, seed: int | None = None, drop_last: bool = False,
+                 num_replicas: int | None = None, rank: int | None = None,
+                 batch_size: int = 1, buffer_blocks: int = 4, epoch: int = 0) -> None:
+        from genozarr._validate import check_int
+
+        if isinstance(dataset_or_n, (int, np.integer)) and not isinstance(dataset_or_n, bool):
+            self.n = int(check_int("dataset_or_n", dataset_or_n, 0, allow_none=False))
+            default_rows = 1
+        elif hasattr(dataset_or_n, "__len__"):
+            self.n = len(dataset_or_n)
+            default_rows = _chunk_rows_of(dataset_or_n)
+        else:
+            raise ArgumentError(f"ChunkSampler needs a number of windows or a dataset, got "
+                                f"{type(dataset_or_n).__name__}")
+        self.chunk_rows = default_rows if chunk_rows is None else int(
+            check_int("chunk_rows", chunk_rows, 1, allow_none=False))
+        self.shuffle = bool(shuffle)
+        self.rank, self.num_replicas = distributed_rank(rank, num_replicas)
+        self.seed = _check_seed(seed)
+        if self.shuffle and self.seed is None and self.num_replicas > 1:
+            self.seed = 0
+        self.drop_last = bool(drop_last)
+        self.batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
+        self.buffer_blocks = int(check_int("buffer_blocks", buffer_blocks, 1, allow_none=False))
+        self.epoch = 0
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch mixed into the seed (a new order per epoch), as
+        ``DistributedSampler.set_epoch``.
+
+        Parameters
+        ----------
+        epoch
+            Epoch number.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ArgumentError(f"epoch must be a non-negative integer, got {epoch!r}")
+        self.epoch = int(epoch)
+        self._epoch_sets = getattr(self, "_epoch_sets", 0) + 1
+
+    @property
+    def num_samples(self) -> int:
+        """Indices served by this rank per epoch."""
+        if self.drop_last:
+            return self.n // self.num_replicas
+        return math.ceil(self.n / self.num_replicas)
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def epoch_indices(self) -> np.ndarray:
+        """This rank's indices of the current epoch, in order.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        seed = None
+        if self.shuffle:
+            seed = _epoch_seed(self.seed, self.epoch) if self.seed is not None else _torch_seed()
+        plan = batch_plan(self.n, self.batch_size, shuffle=self.shuffle, seed=seed,
+                          block_size=self.chunk_rows, buffer_blocks=self.buffer_blocks)
+        stream = np.concatenate(plan) if plan else np.zeros(0, dtype=np.int64)
+        per = self.num_samples
+        total = per * self.num_replicas
+        if total > len(stream) and len(stream):
+            stream = np.concatenate([stream, np.resize(stream, total - len(stream))])
+        return stream[self.rank * per:(self.rank + 1) * per]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.epoch_indices().tolist())
+
+
+class GenozarrDataLoader(DataLoader):
+    """A ``torch.utils.data.DataLoader`` that serves a new epoch each pass.
+
+    Made by :func:`torch_loader`. Each pass serves :attr:`epoch`, then the next pass
+    ``epoch + 1``; :meth:`set_epoch` chooses the next pass's epoch. A trainer that calls
+    ``set_epoch`` on the sampler (map-style) or the dataset (iterable) instead is
+    followed: the next pass serves that epoch.
+    """
+
+    def __init__(self, *args: Any, epoch: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._next_epoch = 0
+        self._seen_sets = -1
+        self.set_epoch(epoch)
+
+    def _holder(self) -> Any:
+        """The object whose epoch orders a pass: the sampler (map-style) or the dataset."""
+        sampler = self.sampler
+        return sampler if isinstance(sampler, ChunkSampler) else self.dataset
+
+    def _sets(self) -> int:
+        return int(getattr(self._holder(), "_epoch_sets", 0))
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the next pass serves."""
+        if self._sets() != self._seen_sets:  # set_epoch called on the sampler or dataset
+            return int(self._holder().epoch)
+        return self._next_epoch
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch of the next pass.
+
+        Parameters
+        ----------
+        epoch
+            Epoch number.
+        """
+        for obj in {id(self.dataset): self.dataset, id(self.sampler): self.sampler}.values():
+            if callable(getattr(obj, "set_epoch", None)):
+                obj.set_epoch(epoch)
+        self._next_epoch = int(epoch)
+        self._seen_sets = self._sets()
+
+    def _start_epoch(self) -> int:
+        epoch = self.epoch
+        self.set_epoch(epoch)
+        self._next_epoch = epoch + 1
+        return epoch
+
+    def __iter__(self) -> Any:
+        epoch = self._start_epoch()
+        log.debug("GenozarrDataLoader: epoch %d", epoch)
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        if isinstance(self.dataset, TorchIterableDataset):
+            return self.dataset.num_batches(self.epoch)
+        return super().__len__()
+
+
+def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
+                 shuffle: bool = False, num_workers: int = 0, seed: int | None = None,
+                 drop_last: bool = False, augment: Augment | None = None,
+                 pin_memory: bool = False, epoch: int = 0, rank: int | None = None,
+                 world_size: int | None = None, block_size: int | None = None,
+                 buffer_blocks: int = 4, prefetch: int = 2, map_style: bool = False,
+                 **dataloader_kwargs: Any) -> GenozarrDataLoader:
+    """A ready ``torch.utils.data.DataLoader`` over genozarr datasets.
+
+    Each batch is ``(x, y)`` (or ``x`` without targets), tensors in the structure of
+    ``inputs`` and ``targets``. By default batches are read whole and chunk-aware by a
+    :class:`TorchIterableDataset` (one batch per ``__next__``; the DataLoader's
+    ``batch_size`` is None), sharded across ranks and workers so that every window is
+    served exactly once per epoch.
+
+    Parameters
+    ----------
+    inputs
+        A dataset (Cover, Bioseq, wrapper, numpy array), a list/tuple of them or a dict.
+    targets
+        The same, or None.
+    batch_size
+        Windows per batch.
+    shuffle
+        Chunk-aware random order (see :func:`genozarr.batches`), new each epoch.
+    num_workers
+        DataLoader worker processes (0: read in the main process, with read-ahead threads).
+    seed
+        Seed of the order (mixed with the epoch; the same on every rank). None: drawn
+        from PyTorch's generator now with one rank (reproducible under
+        ``torch.manual_seed``), 0 with several.
+    drop_last
+        Iterable: drop each shard's last, smaller batch. Map-style: the DataLoader's
+        ``drop_last`` (the sampler pads ranks to equal lengths either way).
+    augment
+        Joint augmentation of inputs and targets
+        (:class:`~genozarr.loaders.augment.Augment`), applied per batch.
+    pin_memory
+        The DataLoader's ``pin_memory``.
+    epoch
+        The epoch of the first pass; each pass serves the next (see
+        :class:`GenozarrDataLoader`).
+    rank, world_size
+        Sharding across processes; default from ``torch.distributed`` when initialized,
+        else one process (see :func:`distributed_rank`).
+    block_size, buffer_blocks, prefetch
+        As in :func:`genozarr.batches` (``prefetch``: iterable only).
+    map_style
+        Serve a :class:`TorchDataset` through a :class:`ChunkSampler` and the DataLoader's
+        batching instead: every rank gets the same number of batches (padded), as
+        ``DistributedDataParallel`` needs.
+    **dataloader_kwargs
+        Other ``DataLoader`` arguments (``persistent_workers``, ``prefetch_factor``,
+        ``timeout``, ``multiprocessing_context``, ``worker_init_fn``, ...).
+
+    Returns
+    -------
+    GenozarrDataLoader
+
+    Raises
+    ------
+    ArgumentError
+        For ``sampler``/``batch_sampler`` arguments, or bad sizes.
+
+    Notes
+    -----
+    **Ranks and equal steps.** The iterable loader serves every window exactly once, so
+    ranks can get a different number of batches in an epoch (whole blocks go to each of
+    the ``world_size * num_workers`` shards); a ``DistributedDataParallel`` loop then
+    needs ``torch.distributed.algorithms.Join``, or use ``map_style=True``, whose sampler
+    pads every rank to the same length. With PyTorch Lightning pass
+    ``use_distributed_sampler=False`` (the loader shards itself).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loader = torch_loader(np.arange(8.0), np.arange(8), batch_size=4, shuffle=True, seed=0)
+    >>> [y.tolist() for _, y in loader]
+    [[0, 5, 6, 7], [1, 2, 3, 4]]
+    >>> len(loader), loader.epoch
+    (2, 1)
+    """
+    from genozarr._validate import check_int
+
+    for key in ("sampler", "batch_sampler", "shuffle", "batch_size"):
+        if key in dataloader_kwargs:
+            raise ArgumentError(f"torch_loader makes its own {key}: do not pass {key!r}")
+    num_workers = int(check_int("num_workers", num_workers, 0, allow_none=False))
+    rank, world_size = distributed_rank(rank, world_size)
+    seed = _check_seed(seed)
+    if shuffle and seed is None:
+        seed = _torch_seed() if world_size == 1 else 0
+    if map_style:
+        dataset = TorchDataset(inputs, targets, augment=augment, epoch=epoch)
+        rows = _chunk_rows_of(dataset) if block_size is None else block_size
+        sampler = ChunkSampler(dataset, rows, shuffle=shuffle, seed=seed, drop_last=False,
+                               num_replicas=world_size, rank=rank, batch_size=batch_size,
+                               buffer_blocks=buffer_blocks, epoch=epoch)
+        return GenozarrDataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                                  num_workers=num_workers, drop_last=drop_last,
+                                  pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)
+    dataset = TorchIterableDataset(inputs, targets, batch_size=batch_size, shuffle=shuffle,
+                                   seed=seed, drop_last=drop_last, block_size=block_size,
+                                   buffer_blocks=buffer_blocks, prefetch=prefetch,
+                                   augment=augment, epoch=epoch, rank=rank,
+                                   world_size=world_size, num_workers=num_workers)
+    return GenozarrDataLoader(dataset, batch_size=None, num_workers=num_workers,
+                              pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)

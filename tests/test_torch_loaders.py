@@ -1,0 +1,542 @@
+"""torch_loader, ChunkSampler, sharding by rank x worker, and joint augmentation."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from genozarr import Bioseq, Cover, GenomicIndexer, set_options
+from genozarr.batching import batch_plan
+from genozarr.errors import ArgumentError
+
+torch = pytest.importorskip("torch")
+
+from genozarr.loaders.augment import Augment  # noqa: E402
+from genozarr.loaders.torch import (  # noqa: E402
+    ChunkSampler,
+    GenozarrDataLoader,
+    TorchDataset,
+    TorchIterableDataset,
+    distributed_rank,
+    torch_loader,
+)
+
+N = 103          # windows of the index cover (not a multiple of its chunk)
+BINS = 32        # bins per window at resolution 10
+ROWS = 8         # windows per zarr chunk: 32 bins x 2 strands x float64 = 512 B, 4096 B chunks
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+@pytest.fixture(scope="module")
+def index_cover(tmp_path_factory: pytest.TempPathFactory) -> Cover:
+    """A zarr-backed Cover whose window i holds the value i everywhere (8 windows a chunk)."""
+    d = tmp_path_factory.mktemp("index_cover")
+    starts = np.arange(N) * 400
+    strands = np.where(np.arange(N) % 3 == 0, "-", "+")
+    gi = GenomicIndexer(["chr1"] * N, starts, starts + 320, strands, 320, 320)
+    arr = np.broadcast_to(np.arange(N, dtype="float64")[:, None, None, None],
+                          (N, BINS, 2, 1)).copy()
+    with set_options(chunk_bytes=4096):
+        cover = Cover.create_from_array("idx", arr, gi, resolution=10, storage="zarr",
+                                        store=d / "idx.zarr")
+    assert cover.chunk_rows == ROWS
+    return cover
+
+
+def _served(loader: Any) -> list[np.ndarray]:
+    """The window indices of each batch of one pass (from the np.arange target)."""
+    return [y.numpy() for _, y in loader]
+
+
+# ------------------------------------------------------------------ exactly once
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("world", [1, 2, 3])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_every_window_once_across_ranks_and_workers(index_cover: Cover, workers: int,
+                                                    world: int, shuffle: bool) -> None:
+    dense = index_cover[:]
+    seen = []
+    for rank in range(world):
+        loader = torch_loader(index_cover, np.arange(N), batch_size=10, shuffle=shuffle,
+                              seed=7, num_workers=workers, rank=rank, world_size=world)
+        assert isinstance(loader, GenozarrDataLoader) and loader.batch_size is None
+        batches = 0
+        for x, y in loader:
+            idx = y.numpy()
+            assert 0 < len(idx) <= 10
+            # the loader's batch is the dataset's own read of the windows served
+            np.testing.assert_array_equal(x.numpy(), index_cover.read(idx))
+            np.testing.assert_array_equal(x.numpy()[:, 0, 0, 0], idx)
+            np.testing.assert_array_equal(x.numpy(), dense[idx])
+            seen.append(idx)
+            batches += 1
+        assert len(loader) == batches  # the batches of this rank, over its workers
+    allidx = np.concatenate(seen)
+    np.testing.assert_array_equal(np.sort(allidx), np.arange(N))  # every window exactly once
+    if shuffle:
+        assert not np.array_equal(allidx, np.arange(N))
+
+
+def test_shards_are_whole_blocks_of_the_plan(index_cover: Cover) -> None:
+    """Rank r, worker w of R x W serves batch_plan's shard r*W + w of the epoch's plan."""
+    world, workers, seed = 2, 2, 5
+    for rank in range(world):
+        loader = torch_loader(index_cover, np.arange(N), batch_size=6, shuffle=True,
+                              seed=seed, num_workers=workers, rank=rank, world_size=world)
+        got = _served(loader)
+        expect = [batch_plan(N, 6, shuffle=True, seed=_epoch_seed(seed, 0), block_size=ROWS,
+                             shard=(rank * workers + w, world * workers))
+                  for w in range(workers)]
+        # the DataLoader takes the workers' batches in turn
+        interleaved = [b for j in range(max(map(len, expect)))
+                       for e in expect if j < len(e) for b in [e[j]]]
+        assert len(got) == len(interleaved)
+        for a, b in zip(got, interleaved):
+            np.testing.assert_array_equal(a, b)
+        for idx in got:  # whole blocks: a batch never mixes more than buffer_blocks chunks
+            assert len(np.unique(idx // ROWS)) <= 4
+
+
+def test_iterable_dataset_directly_with_rank(index_cover: Cover) -> None:
+    from torch.utils.data import DataLoader
+
+    seen = []
+    for rank in range(3):
+        ds = TorchIterableDataset(index_cover, np.arange(N), batch_size=16, shuffle=True,
+                                  seed=1, rank=rank, world_size=3)
+        seen += [y.numpy() for _, y in DataLoader(ds, batch_size=None, num_workers=0)]
+    np.testing.assert_array_equal(np.sort(np.concatenate(seen)), np.arange(N))
+    ds = TorchIterableDataset(index_cover, batch_size=16, num_workers=2)
+    with pytest.raises(ArgumentError, match="num_workers=2"):
+        next(iter(DataLoader(ds, batch_size=None, num_workers=0)))
+    with pytest.raises(TypeError, match="num_workers"):
+        len(TorchIterableDataset(index_cover, batch_size=16))
+
+
+# ------------------------------------------------------------------ order and epochs
+def test_order_is_batch_plan_and_depends_on_seed_and_epoch(index_cover: Cover) -> None:
+    def order(**kw: Any) -> list[np.ndarray]:
+        return _served(torch_loader(index_cover, np.arange(N), batch_size=8, shuffle=True,
+                                    **kw))
+
+    first = order(seed=3)
+    for got, want in zip(first, batch_plan(N, 8, shuffle=True, seed=_epoch_seed(3, 0),
+                                           block_size=ROWS)):
+        np.testing.assert_array_equal(got, want)
+    same = order(seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, same))
+    assert not np.array_equal(np.concatenate(first), np.concatenate(order(seed=4)))
+    assert not np.array_equal(np.concatenate(first), np.concatenate(order(seed=3, epoch=1)))
+
+
+def test_each_pass_is_the_next_epoch(index_cover: Cover) -> None:
+    loader = torch_loader(index_cover, np.arange(N), batch_size=8, shuffle=True, seed=3)
+    assert loader.epoch == 0
+    passes = [np.concatenate(_served(loader)) for _ in range(3)]
+    assert loader.epoch == 3
+    for e, p in enumerate(passes):
+        fresh = torch_loader(index_cover, np.arange(N), batch_size=8, shuffle=True, seed=3,
+                             epoch=e)
+        np.testing.assert_array_equal(p, np.concatenate(_served(fresh)))
+    assert not np.array_equal(passes[0], passes[1])
+    loader.set_epoch(1)  # replay epoch 1
+    np.testing.assert_array_equal(np.concatenate(_served(loader)), passes[1])
+    loader.dataset.set_epoch(0)  # a trainer setting the dataset's epoch is followed
+    assert loader.epoch == 0
+    np.testing.assert_array_equal(np.concatenate(_served(loader)), passes[0])
+    np.testing.assert_array_equal(np.concatenate(_served(loader)), passes[1])
+
+
+def test_persistent_workers_follow_the_epoch(index_cover: Cover) -> None:
+    kw = dict(batch_size=8, shuffle=True, seed=11, num_workers=2)
+    persistent = torch_loader(index_cover, np.arange(N), persistent_workers=True, **kw)
+    fresh = torch_loader(index_cover, np.arange(N), **kw)
+    a = [np.concatenate(_served(persistent)) for _ in range(2)]
+    b = [np.concatenate(_served(fresh)) for _ in range(2)]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], a[1])
+
+
+def test_seed_none_follows_torch_manual_seed(index_cover: Cover) -> None:
+    def order() -> np.ndarray:
+        torch.manual_seed(123)
+        loader = torch_loader(index_cover, np.arange(N), batch_size=8, shuffle=True)
+        return np.concatenate(_served(loader))
+
+    np.testing.assert_array_equal(order(), order())
+
+
+# ------------------------------------------------------------------ ChunkSampler
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_chunk_sampler_shards_like_distributed_sampler(world: int, shuffle: bool) -> None:
+    n, rows = 101, 8
+    parts = [list(ChunkSampler(n, rows, shuffle=shuffle, seed=2, num_replicas=world, rank=r))
+             for r in range(world)]
+    per = -(-n // world)
+    assert all(len(p) == per for p in parts)  # equal lengths: padded
+    stream = np.concatenate(batch_plan(n, 1, shuffle=shuffle,
+                                       seed=_epoch_seed(2, 0) if shuffle else None,
+                                       block_size=rows))
+    padded = np.concatenate([stream, stream[:per * world - n]])
+    np.testing.assert_array_equal(np.concatenate(parts), padded)  # contiguous parts
+    counts = np.bincount(np.concatenate(parts), minlength=n)
+    assert counts.min() == 1 and counts.sum() - n == per * world - n < world
+    dropped = [list(ChunkSampler(n, rows, shuffle=shuffle, seed=2, drop_last=True,
+                                 num_replicas=world, rank=r)) for r in range(world)]
+    assert all(len(p) == n // world for p in dropped)
+    flat = np.concatenate(dropped)
+    assert len(np.unique(flat)) == len(flat) == n // world * world
+    if shuffle:
+        assert not np.array_equal(stream, np.arange(n))
+
+
+def test_chunk_sampler_epochs_and_locality(index_cover: Cover) -> None:
+    s = ChunkSampler(index_cover, shuffle=True, seed=4)
+    assert s.chunk_rows == ROWS and len(s) == N
+    e0 = list(s)
+    assert e0 == list(s)  # same epoch, same order (as DistributedSampler)
+    s.set_epoch(1)
+    e1 = list(s)
+    assert e1 != e0 and sorted(e1) == list(range(N))
+    assert list(ChunkSampler(index_cover, shuffle=True, seed=5)) != e0
+    # consecutive samples come from a few chunks: the stream is cut into groups of whole
+    # chunks (every window of each), at most 4 (buffer_blocks) chunks a group
+    chunks = np.asarray(e0) // ROWS
+    sizes = np.bincount(np.arange(N) // ROWS)
+    pos = groups = 0
+    while pos < N:
+        members: set[int] = set()
+        count = 0
+        while pos < N:
+            members.add(int(chunks[pos]))
+            count += 1
+            pos += 1
+            assert len(members) <= 4
+            if len(members) == 4 and count == sizes[list(members)].sum():
+                break
+        assert count == sizes[list(members)].sum()
+        groups += 1
+    assert groups == -(-len(sizes) // 4)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_map_style_loader_with_sampler(index_cover: Cover, workers: int) -> None:
+    world = 2
+    seen = []
+    lengths = []
+    for rank in range(world):
+        loader = torch_loader(index_cover, np.arange(N), batch_size=10, shuffle=True, seed=9,
+                              num_workers=workers, rank=rank, world_size=world,
+                              map_style=True)
+        assert isinstance(loader.sampler, ChunkSampler)
+        batches = _served(loader)
+        lengths.append(len(batches))
+        for x, y in loader:  # second pass: epoch 1, batches equal direct reads
+            np.testing.assert_array_equal(x.numpy(), index_cover.read(y.numpy()))
+        seen.append(np.concatenate(batches))
+    assert lengths[0] == lengths[1] == len(loader)  # every rank the same number of steps
+    allidx = np.concatenate(seen)
+    counts = np.bincount(allidx, minlength=N)
+    assert counts.min() == 1 and len(allidx) == 2 * -(-N // 2)  # one padded window
+
+
+def test_sampler_with_torch_dataset_serves_plan_batches(index_cover: Cover) -> None:
+    from torch.utils.data import DataLoader
+
+    ds = TorchDataset(index_cover, np.arange(N))
+    sampler = ChunkSampler(ds, shuffle=True, seed=0, batch_size=12)
+    got = [y.numpy() for _, y in DataLoader(ds, batch_size=12, sampler=sampler)]
+    want = batch_plan(N, 12, shuffle=True, seed=_epoch_seed(0, 0), block_size=ROWS)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rank_arguments() -> None:
+    assert distributed_rank() == (0, 1)
+    assert distributed_rank(2, 3) == (2, 3)
+    with pytest.raises(ArgumentError, match="rank"):
+        distributed_rank(3, 3)
+    with pytest.raises(ArgumentError, match="sampler"):
+        torch_loader(np.arange(4), sampler=None)
+
+
+# ------------------------------------------------------------------ augmentation
+_CODE = {b: i for i, b in enumerate("ACGT")}
+_COMP = str.maketrans("ACGTN", "TGCAN")
+
+
+def _onehot(seq: str, order: int) -> np.ndarray:
+    """One-hot k-mers of a string, computed directly: (len - order + 1, 1, 4**order)."""
+    out = np.zeros((len(seq) - order + 1, 1, 4 ** order), dtype="float32")
+    for p in range(len(seq) - order + 1):
+        kmer = seq[p:p + order]
+        if all(b in _CODE for b in kmer):
+            out[p, 0, sum(_CODE[b] * 4 ** (order - 1 - j) for j, b in enumerate(kmer))] = 1
+    return out
+
+
+def _revcomp(seq: str) -> str:
+    return seq.translate(_COMP)[::-1]
+
+
+def _shift_str(seq: str, s: int) -> str:
+    """The sequence moved by s bases (content to higher positions for s > 0), N-filled."""
+    if s > 0:
+        return "N" * s + seq[:-s]
+    if s < 0:
+        return seq[-s:] + "N" * (-s)
+    return seq
+
+
+def _shift_bins(x: np.ndarray, b: int) -> np.ndarray:
+    """One window (position first) moved by b bins, zero-filled."""
+    out = np.zeros_like(x)
+    if b > 0:
+        out[b:] = x[:-b]
+    elif b < 0:
+        out[:b] = x[-b:]
+    else:
+        out[:] = x
+    return out
+
+
+L = 40
+
+
+@pytest.fixture(scope="module")
+def seqs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path]:
+    rng = np.random.default_rng(0)
+    strings = ["".join(rng.choice(list("ACGT"), L)) for _ in range(24)]
+    strings[3] = strings[3][:10] + "NN" + strings[3][12:]
+    path = tmp_path_factory.mktemp("seqs") / "seqs.fa"
+    path.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(strings)))
+    return strings, path
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_reverse_complement_of_onehot(seqs: tuple[list[str], Path], order: int) -> None:
+    strings, path = seqs
+    dna = Bioseq.create_from_seq("dna", path, order=order)
+    idx = np.arange(len(strings))
+    (out,) = Augment(reverse_complement=1.0, seed=0).bind([dna])([dna.read(idx)])
+    for i, s in enumerate(strings):
+        np.testing.assert_array_equal(out[i], _onehot(_revcomp(s), order))
+    if order == 1:  # channel order A, C, G, T becomes T, G, C, A
+        x = dna.read(idx[:1])
+        np.testing.assert_array_equal(out[0], x[0, ::-1, :, ::-1])
+
+
+def test_reverse_complement_channel_first(seqs: tuple[list[str], Path]) -> None:
+    strings, path = seqs
+    dna = Bioseq.create_from_seq("dna", path, order=2, channel_last=False)
+    (out,) = Augment(reverse_complement=1.0, seed=0).bind([dna])([dna.read(np.arange(4))])
+    for i in range(4):
+        np.testing.assert_array_equal(out[i], np.moveaxis(_onehot(_revcomp(strings[i]), 2),
+                                                          -1, 0))
+
+
+@pytest.fixture(scope="module")
+def joint(seqs: tuple[list[str], Path]) -> tuple[list[str], Bioseq, Cover, np.ndarray]:
+    """A Bioseq and a stranded Cover at resolution 10 over the same windows; the cover's
+    values name window, bin and strand (all nonzero)."""
+    strings, path = seqs
+    dna = Bioseq.create_from_seq("dna", path, order=2)
+    n = len(strings)
+    arr = (1 + np.arange(n)[:, None, None, None] * 100 + np.arange(L // 10)[None, :, None, None]
+           * 2 + np.arange(2)[None, None, :, None]).astype("float32")
+    arr = np.concatenate([arr, -arr], axis=3)  # two conditions
+    cov = Cover.create_from_array("cov", arr, dna.gindexer, resolution=10)
+    return strings, dna, cov, arr
+
+
+def test_cover_flip_swaps_strands(joint: tuple[list[str], Bioseq, Cover, np.ndarray]) -> None:
+    _, _, cov, arr = joint
+    idx = np.arange(len(arr))
+    bound = Augment(reverse_complement=0.5, seed=3).bind([cov])
+    (out,) = bound([cov.read(idx)], key=(0, 0, 0))
+    flip, shift = bound.draw(len(idx), key=(0, 0, 0))
+    assert flip.any() and not flip.all() and not shift.any()
+    for i in idx:
+        want = np.flip(arr[i], axis=(0, 1)) if flip[i] else arr[i]
+        np.testing.assert_array_equal(out[i], want)
+
+
+@pytest.mark.parametrize("key", [(0,), (1, 2, 3)])
+def test_joint_reverse_complement_and_shift(joint: tuple[list[str], Bioseq, Cover, np.ndarray],
+                                            key: tuple[int, ...]) -> None:
+    strings, dna, cov, arr = joint
+    idx = np.arange(len(strings))
+    bound = Augment(reverse_complement=0.5, shift=25, seed=1).bind([dna, cov, idx])
+    assert bound.step == 10 and bound.max_steps == 2  # shifts in {-20, ..., 20}: whole bins
+    x, y, label = bound([dna.read(idx), cov.read(idx), idx.copy()], key=key)
+    flip, shift = bound.draw(len(idx), key=key)
+    assert set(np.unique(shift)) <= {-20, -10, 0, 10, 20} and len(np.unique(shift)) > 2
+    assert flip.any() and not flip.all()
+    np.testing.assert_array_equal(label, idx)  # labels are left alone
+    for i, s in enumerate(strings):
+        seq = _revcomp(s) if flip[i] else s
+        np.testing.assert_array_equal(x[i], _onehot(_shift_str(seq, int(shift[i])), 2))
+        c = np.flip(arr[i], axis=(0, 1)) if flip[i] else arr[i]
+        np.testing.assert_array_equal(y[i], _shift_bins(c, int(shift[i]) // 10))
+    again = bound([dna.read(idx), cov.read(idx), idx.copy()], key=key)
+    np.testing.assert_array_equal(again[0], x)  # reproducible by seed and key
+    other = Augment(reverse_complement=0.5, shift=25, seed=2).bind([dna, cov, idx])
+    assert not np.array_equal(other([dna.read(idx), cov.read(idx), idx], key=key)[0], x)
+
+
+def _decode(window: np.ndarray, arr: np.ndarray) -> tuple[int, bool, int]:
+    """(window, flipped, shift in bases) of an augmented cover window (values name bins)."""
+    v = window[:, :, 0]
+    nz = np.argwhere(v != 0)
+    p, s = nz[0]
+    code = int(v[p, s]) - 1
+    w, b, strand = code // 100, (code % 100) // 2, code % 2
+    flipped = strand != s
+    src = (L // 10 - 1 - b) if flipped else b
+    return w, bool(flipped), int(p - src) * 10
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loader_augments_inputs_and_targets_together(
+        joint: tuple[list[str], Bioseq, Cover, np.ndarray], workers: int) -> None:
+    strings, dna, cov, arr = joint
+    aug = Augment(reverse_complement=0.5, shift=20, seed=0)
+
+    def run() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        loader = torch_loader({"dna": dna}, [cov, np.arange(len(strings))], batch_size=5,
+                              shuffle=True, seed=0, num_workers=workers, augment=aug)
+        return [(x["dna"].numpy(), y[0].numpy(), y[1].numpy()) for x, y in loader]
+
+    got = run()
+    flips, shifts = [], []
+    for x, y, idx in got:
+        for j, i in enumerate(idx):
+            w, flipped, s = _decode(y[j], arr)
+            assert w == i
+            seq = _revcomp(strings[i]) if flipped else strings[i]
+            np.testing.assert_array_equal(x[j], _onehot(_shift_str(seq, s), 2))
+            c = np.flip(arr[i], axis=(0, 1)) if flipped else arr[i]
+            np.testing.assert_array_equal(y[j], _shift_bins(c, s // 10))
+            flips.append(flipped)
+            shifts.append(s)
+    assert any(flips) and not all(flips) and len(set(shifts)) > 2
+    np.testing.assert_array_equal(np.sort(np.concatenate([g[2] for g in got])),
+                                  np.arange(len(strings)))
+    again = run()  # the same seed: the same augmentations
+    for a, b in zip(got, again):
+        for u, v in zip(a, b):
+            np.testing.assert_array_equal(u, v)
+
+
+def test_map_style_augmentation(joint: tuple[list[str], Bioseq, Cover, np.ndarray]) -> None:
+    strings, dna, cov, arr = joint
+    loader = torch_loader(dna, [cov, np.arange(len(strings))], batch_size=6, shuffle=True,
+                          seed=0, map_style=True,
+                          augment=Augment(reverse_complement=0.5, shift=10, seed=0))
+    flips = []
+    for x, (y, idx) in loader:
+        for j, i in enumerate(idx.numpy()):
+            w, flipped, s = _decode(y.numpy()[j], arr)
+            assert w == i
+            seq = _revcomp(strings[i]) if flipped else strings[i]
+            np.testing.assert_array_equal(x.numpy()[j], _onehot(_shift_str(seq, s), 2))
+            flips.append(flipped)
+    assert any(flips) and not all(flips)
+
+
+def test_augment_arguments(joint: tuple[list[str], Bioseq, Cover, np.ndarray],
+                           tmp_path: Path) -> None:
+    _, dna, cov, _ = joint
+    with pytest.raises(ArgumentError, match="probability"):
+        Augment(reverse_complement=1.5)
+    with pytest.raises(ArgumentError, match="shift"):
+        Augment(shift=-1)
+    with pytest.raises(ArgumentError, match="multiples of 10"):
+        Augment(shift=5).bind([dna, cov])
+    with pytest.raises(ArgumentError, match="no dataset has positions"):
+        Augment(shift=5).bind([np.arange(3)])
+    prot = tmp_path / "p.fa"
+    prot.write_text(">a\nACDEFG\n>b\nHIKLMN\n")
+    protein = Bioseq.create_from_seq("p", prot, seqtype="protein")
+    with pytest.raises(ArgumentError, match="protein"):
+        Augment(reverse_complement=0.5).bind([protein])
+    Augment(reverse_complement=0.0, shift=2).bind([protein])  # shifting protein is fine
+    with pytest.raises(ArgumentError, match="Augment"):
+        torch_loader(dna, augment="flip")
+
+
+# ------------------------------------------------------------------ torch.distributed
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _dist_worker(rank: int, world: int, port: int, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=world)
+    try:
+        n = 53
+        served = {}
+        for workers in (0, 2):
+            # fork: a spawned rank's workers would otherwise spawn too (slow imports)
+            ctx = {"multiprocessing_context": "fork"} if workers else {}
+            loader = torch_loader(np.arange(n), batch_size=5, shuffle=True, seed=3,
+                                  num_workers=workers, block_size=4, **ctx)
+            assert loader.dataset.rank == rank and loader.dataset.world_size == world
+            served[f"iter{workers}"] = np.concatenate([b.numpy() for b in loader])
+        sampler = ChunkSampler(n, 4, shuffle=True, seed=3)
+        assert (sampler.rank, sampler.num_replicas) == (rank, world)
+        served["sampler"] = np.asarray(list(sampler))
+        gathered: list[Any] = [None] * world
+        dist.all_gather_object(gathered, served)
+        if rank == 0:
+            np.savez(out, **{f"{k}_{r}": g[k] for r, g in enumerate(gathered) for k in g})
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_real_process_group_two_ranks(tmp_path: Path) -> None:
+    import torch.multiprocessing as mp
+
+    out = str(tmp_path / "served.npz")
+    mp.spawn(_dist_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+    got = np.load(out)
+    for workers in (0, 2):
+        allidx = np.concatenate([got[f"iter{workers}_0"], got[f"iter{workers}_1"]])
+        np.testing.assert_array_equal(np.sort(allidx), np.arange(53))
+    a, b = got["sampler_0"], got["sampler_1"]
+    assert len(a) == len(b) == 27
+    np.testing.assert_array_equal(np.unique(np.concatenate([a, b])), np.arange(53))
+
+
+@pytest.mark.slow
+def test_spawned_persistent_workers(index_cover: Cover) -> None:
+    """Workers started with 'spawn' (the loader pickles: zarr store, structure, shared
+    epoch) serve the same epochs as forked ones, and follow set_epoch while persistent."""
+    kw = dict(batch_size=8, shuffle=True, seed=2, num_workers=2)
+    spawned = torch_loader(index_cover, {"i": np.arange(N)}, persistent_workers=True,
+                           multiprocessing_context="spawn", **kw)
+    forked = torch_loader(index_cover, {"i": np.arange(N)}, **kw)
+    for epoch in (0, 1, 5):
+        spawned.set_epoch(epoch)
+        forked.set_epoch(epoch)
+        a = [(x.numpy(), y["i"].numpy()) for x, y in spawned]
+        b = [(x.numpy(), y["i"].numpy()) for x, y in forked]
+        assert len(a) == len(b)
+        for (xa, ia), (xb, ib) in zip(a, b):
+            np.testing.assert_array_equal(ia, ib)
+            np.testing.assert_array_equal(xa, xb)
