@@ -23,6 +23,8 @@ __version__ = "0.1.0"
 
 # names resolved on first use (they import heavier modules)
 _LAZY = {
+    "resize_regions": "genozarr.regions",
+    "Resize": "genozarr.regions",
     "view": "genozarr.wrappers",
     "ReduceDim": "genozarr.wrappers",
     "SqueezeDim": "genozarr.wrappers",

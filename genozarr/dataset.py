@@ -580,6 +580,8 @@ class Dataset:
             if not store_whole_genome:
                 chrs, starts, ends, strands = gindexer.as_arrays()
                 regions_key = {"chrom": chrs, "start": starts, "end": ends}
+                if gindexer.names is not None:  # names are stored: they make the store
+                    regions_key["name"] = np.asarray(gindexer.names, dtype=object)
             key_args = dict(args, kind=source.kind, resolution=resolution,
                             whole_genome=store_whole_genome, conditions=source.conditions,
                             chroms=region_sizes if store_whole_genome else None,
@@ -1227,7 +1229,7 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         flank = int(meta.flank)
         gi = GenomicIndexer(t["chrom"].astype(str), np.asarray(t["start"]) + flank,
                             np.asarray(t["end"]) - flank, t["strand"].astype(str),
-                            meta.binsize, meta.stepsize, flank)
+                            meta.binsize, meta.stepsize, flank, names=t.get("name"))
     if normalizer is _UNSET:
         from genozarr.ops.normalizers import normalizer_from_dict
 

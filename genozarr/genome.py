@@ -192,6 +192,10 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
         from genozarr.io.fasta import fasta_chrom_sizes
 
         return fasta_chrom_sizes(str(path))
+    from genozarr.io.twobit import is_twobit, twobit_chrom_sizes
+
+    if is_twobit(path):  # the .2bit suffix or the 2bit magic number
+        return twobit_chrom_sizes(str(path))
     # .chrom.sizes, .genome, .fai: tab separated name, length (further columns ignored)
     import pandas as pd
 
@@ -220,14 +224,16 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
 
 
 def chrom_sizes(source: GenomeLike) -> dict[str, int]:
-    """Chromosome sizes from a dict, a ``.chrom.sizes``/``.fai`` file, FASTA, BAM or BigWig.
+    """Chromosome sizes from a dict, a ``.chrom.sizes``/``.fai`` file, FASTA, 2bit, BAM or
+    BigWig.
 
     Parameters
     ----------
     source
         A mapping ``{chrom: length}``, or a path: ``.chrom.sizes``/``.genome``/``.fai``
         (tab separated), a FASTA (``.fa``, ``.fasta``, ``.fna``, optionally ``.gz``;
-        indexed on demand), a BAM (header ``@SQ`` lines) or a BigWig (header).
+        indexed on demand), a UCSC 2bit genome (``.2bit``, or any name: recognised by its
+        magic number), a BAM (header ``@SQ`` lines) or a BigWig (header).
 
     Returns
     -------
@@ -299,13 +305,14 @@ def match_chroms(
     ChromosomeNamingError
         When names differ only by the ``chr`` prefix and no mapping was given.
     """
+    available = list(available)
     available_set = set(available)
     result: dict[str, str] = {}
     missing: list[str] = []
-    twins: list[tuple[str, str]] = []
+    twins: list[tuple[str, str, str]] = []
     for name in dict.fromkeys(wanted):
         if isinstance(mapping, Mapping) and name in mapping:
-            target = mapping[name]
+            target = str(mapping[name])
         else:
             target = name
         if target in available_set:
@@ -316,18 +323,33 @@ def match_chroms(
             if mapping == "auto":
                 result[name] = twin
                 continue
-            twins.append((name, twin))
+            twins.append((name, target, twin))
         else:
             result[name] = target
             missing.append(name)
+    mapped = [t for t in twins if t[0] != t[1]]
+    if mapped:
+        # the chrom_map dict itself names a chromosome the file lacks
+        listed = ", ".join(f"{a!r} -> {b!r}, but the file has {c!r}" for a, b, c in mapped[:5])
+        raise ChromosomeNamingError(
+            f"{source}: chrom_map maps region chromosomes to names the data does not have "
+            f"({listed}{', ...' if len(mapped) > 5 else ''}); the file's chromosomes are "
+            f"{_shown(available)}. Fix those chrom_map entries (or pass chrom_map='auto')."
+        )
     if twins:
-        listed = ", ".join(f"{a!r} vs {b!r}" for a, b in twins[:5])
+        listed = ", ".join(f"{a!r} vs {c!r}" for a, _, c in twins[:5])
         raise ChromosomeNamingError(
             f"{source}: chromosome names differ by a 'chr' prefix between the regions and the "
             f"data ({listed}{', ...' if len(twins) > 5 else ''}). Rename one side, or pass "
             f"chrom_map='auto' (or an explicit dict) to match them."
         )
     return result, missing
+
+
+def _shown(names: Iterable[str], most: int = 8) -> str:
+    """Up to ``most`` names, sorted, for messages: ``['chr1', 'chr2', ...]``."""
+    names = sorted(set(names))
+    return f"{names[:most]}{' ...' if len(names) > most else ''}"
 
 
 def chrom_mapping(
@@ -367,11 +389,13 @@ def chrom_mapping(
     available = list(available)
     result, missing = match_chroms(wanted, available, source, mapping)
     if missing:
-        available_set = set(available)
-        shown = sorted(available_set)[:8]
+        # name what was looked for: the region name and, where chrom_map renamed it, the
+        # mapped name ('chr1' (chrom_map: 'chrI'))
+        shown = ", ".join(repr(c) if result[c] == c else f"{c!r} (chrom_map: {result[c]!r})"
+                          for c in missing[:5])
         raise ChromosomeNotFoundError(
-            f"{source}: chromosome(s) {missing[:5]} not found; the source has "
-            f"{shown}{' ...' if len(available_set) > 8 else ''}"
+            f"{source}: chromosome(s) [{shown}{', ...' if len(missing) > 5 else ''}] not "
+            f"found; the source has {_shown(available)}"
         )
     return result
 

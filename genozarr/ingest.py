@@ -256,7 +256,8 @@ def build_store(
                     f"{gindexer.flank}) is not divisible by resolution {resolution}; choose "
                     "a binsize and flank divisible by the resolution"
                 )
-        table = {"chrom": chrs.astype(object), "start": starts, "end": ends, "strand": strands}
+        table = {"chrom": chrs.astype(object), "start": starts, "end": ends, "strand": strands,
+                 **({} if gindexer.names is None else {"name": gindexer.names})}
         specs, coords = plan_layout(meta, n_regions=n, region_table=table)
         clen = specs[DATA].chunks[0]
         for r0 in range(0, n, clen):

@@ -405,7 +405,8 @@ def cover_from_array(
         else:
             chrs, starts, ends, wstrands = gindexer.as_arrays()
             table = {"chrom": chrs.astype(str).astype(object), "start": starts, "end": ends,
-                     "strand": wstrands.astype(str).astype(object)}
+                     "strand": wstrands.astype(str).astype(object),
+                     **({} if gindexer.names is None else {"name": gindexer.names})}
             arrays = {DATA: _partial_rows(x.astype(store_dtype, copy=False), minus, nbins)}
             specs, coords = plan_layout(meta, n_regions=len(gindexer), region_table=table)
         plan = BuildPlan(meta, specs, coords, table, arrays=arrays)

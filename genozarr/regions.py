@@ -7,16 +7,25 @@ pybedtools ``BedTool`` (duck-typed: pybedtools is not needed), a list of
 :class:`~genozarr.genome.Region`, of pybedtools ``Interval`` or of any objects with
 ``chrom``, ``start``, ``end`` (and optionally ``strand``), or region strings such as
 ``'chr1:1,000-1,100:+'`` (:func:`parse_region`).
+
+Peak sets are usually centred and resized to one width before use:
+:func:`resize_regions` (or a :class:`Resize` passed as ``roi=``, or the ``centre`` and
+``width`` arguments of :func:`load_regions` and :meth:`GenomicIndexer.create_from_file`)
+puts a window of ``width`` bases around each region's summit (narrowPeak column 10) or
+midpoint. Region names (BED column 4, GFF ``gene_name``/``ID``..., VCF IDs) travel with
+the windows (:attr:`GenomicIndexer.names`) into the stores (coordinate ``region_name``).
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 import pandas as pd
@@ -29,11 +38,20 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 __all__ = ["RegionsLike", "load_regions", "parse_region", "GenomicIndexer",
-           "check_gindexer_compatibility", "trim_regions"]
+           "check_gindexer_compatibility", "trim_regions", "resize_regions", "Resize",
+           "Centre"]
 
 log = logging.getLogger(__name__)
 
 RegionsLike = Union[str, os.PathLike, pd.DataFrame, Sequence[Region], Any]
+#: where :func:`resize_regions` centres a region: its narrowPeak summit or its midpoint
+Centre = Literal["summit", "midpoint"]
+_CENTRES = ("summit", "midpoint")
+#: DataFrame columns read as the summit offset (0-based, from ``start``), as narrowPeak's
+#: column 10; the first one present is used
+_SUMMIT_COLUMNS = ("summit", "peak", "Summit", "Peak")
+#: lines of a BED file that are not regions (as :func:`genozarr.io.bed.read_bed` skips)
+_BED_SKIPPED = ("#", "track", "browser")
 
 REGION_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 _GFF_SUFFIXES = (".gff", ".gff3", ".gtf", ".gff.gz", ".gff3.gz", ".gtf.gz")
@@ -198,7 +216,9 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
-def load_regions(roi: RegionsLike, *, feature: str | None = None) -> pd.DataFrame:
+def load_regions(roi: RegionsLike, *, feature: str | None = None,
+                 centre: Centre | None = None, width: int | None = None,
+                 genomesize: GenomeLike = None) -> pd.DataFrame:
     """Load regions of interest as a DataFrame with standard columns.
 
     Parameters
@@ -211,27 +231,59 @@ def load_regions(roi: RegionsLike, *, feature: str | None = None) -> pd.DataFram
         ``BedTool`` (its file when it has one, else its intervals), a sequence of
         :class:`~genozarr.genome.Region`, pybedtools ``Interval`` or other objects with
         ``chrom``, ``start``, ``end`` (optional ``strand``, ``name``), or a region string
-        ``'chr1:1000-1100'`` or a list of them (see :func:`parse_region`).
+        ``'chr1:1000-1100'`` or a list of them (see :func:`parse_region`); or a
+        :class:`Resize` (regions centred and resized, see :func:`resize_regions`).
     feature
-        For GFF/GTF files, keep only this feature type (e.g. ``'gene'``).
+        For GFF/GTF files, keep only this feature type (e.g. ``'exon'``); None keeps the
+        ``gene`` lines (and says so in an INFO log message), ``'*'`` every line (see
+        :func:`genozarr.io.gff.read_gff`).
+    centre, width
+        Centre every region on its ``'summit'`` or ``'midpoint'`` and resize it to
+        ``width`` bases (see :func:`resize_regions`); ``width`` alone centres on the
+        midpoint. Not with a :class:`Resize` ``roi``.
+    genomesize
+        Chromosome sizes, used only with ``width``: windows pushed past a chromosome
+        end are shifted back onto it (see :func:`resize_regions`).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``chrom, start, end, name, score, strand`` with 0-based half-open
-        coordinates.
+        coordinates; ``name`` is ``'.'`` where the input has none.
 
     Raises
     ------
     RegionError
         For an empty region set, negative starts or start > end.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> peaks = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [300],
+    ...                       "name": ["p1"], "summit": [50]})
+    >>> load_regions(peaks, centre="summit", width=10)[["start", "end", "name"]].values.tolist()
+    [[145, 155, 'p1']]
     """
-    fn = getattr(roi, "fn", None)  # a pybedtools BedTool backed by a file
-    if not isinstance(roi, (str, os.PathLike, pd.DataFrame)) and \
-            isinstance(fn, (str, os.PathLike)) and os.path.isfile(fn):
-        roi = fn
-    if isinstance(roi, str) and not os.path.exists(roi) and _REGION_TEXT.match(roi.strip()):
-        roi = [roi]  # 'chr1:1000-1100': one region
+    if isinstance(roi, Resize):
+        if centre is not None or width is not None:
+            raise ArgumentError(
+                "roi is a Resize, which already has a width and centre: do not pass centre= "
+                "or width= as well")
+        return roi.load(feature=feature)
+    if centre is not None or width is not None:
+        if width is None:
+            raise ArgumentError(f"centre={centre!r} needs a width (the resized length)")
+        return resize_regions(roi, width, centre=centre or "midpoint", feature=feature,
+                              genomesize=genomesize)
+    if genomesize is not None:
+        raise ArgumentError("genomesize is used only to resize regions: pass width= too")
+    raw, source, _ = _read_regions(_pre_load(roi), feature)
+    return _finish_frame(raw, source)
+
+
+def _read_regions(roi: RegionsLike, feature: str | None
+                  ) -> tuple[pd.DataFrame, str, str | None]:
+    """The regions as read, before normalising: ``(frame, source, path or None)``."""
     if isinstance(roi, (str, os.PathLike)):
         path = Path(roi)
         source = str(path)
@@ -239,14 +291,13 @@ def load_regions(roi: RegionsLike, *, feature: str | None = None) -> pd.DataFram
         if lower.endswith(_GFF_SUFFIXES):
             from genozarr.io.gff import read_gff
 
-            df = read_gff(source, feature=feature)
-        elif lower.endswith(_VCF_SUFFIXES):
-            df = _read_vcf(source)
-        else:
-            from genozarr.io.bed import read_bed
+            return read_gff(source, feature=feature), source, None
+        if lower.endswith(_VCF_SUFFIXES):
+            return _read_vcf(source), source, None
+        from genozarr.io.bed import read_bed
 
-            df = read_bed(source)
-    elif isinstance(roi, pd.DataFrame):
+        return read_bed(source), source, source
+    if isinstance(roi, pd.DataFrame):
         source, df = "regions DataFrame", roi
     elif hasattr(roi, "df") and hasattr(roi, "Chromosome"):  # pyranges.PyRanges
         source, df = "regions PyRanges", roi.df
@@ -259,11 +310,235 @@ def load_regions(roi: RegionsLike, *, feature: str | None = None) -> pd.DataFram
             "roi must be a BED/GFF/VCF path, a region string, a DataFrame, PyRanges, BedTool "
             f"or a list of regions (Region, Interval, 'chrom:start-end'), got {type(roi)!r}"
         )
+    return df, source, None
+
+
+def _finish_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     out = _normalise_frame(df, source)
     if out.empty:
         raise RegionError(f"{source}: the regions of interest are empty")
     out.attrs["source"] = source
     return out
+
+
+def _pre_load(roi: RegionsLike) -> RegionsLike:
+    """A BedTool backed by a file as its path; a region string as a one-item list."""
+    fn = getattr(roi, "fn", None)  # a pybedtools BedTool backed by a file
+    if not isinstance(roi, (str, os.PathLike, pd.DataFrame)) and \
+            isinstance(fn, (str, os.PathLike)) and os.path.isfile(fn):
+        roi = fn
+    if isinstance(roi, str) and not os.path.exists(roi) and _REGION_TEXT.match(roi.strip()):
+        roi = [roi]  # 'chr1:1000-1100': one region
+    return roi
+
+
+# ---------------------------------------------------------------------------- resizing
+def _bed_summits(path: str) -> np.ndarray:
+    """narrowPeak column 10 (summit offset from the start) of every region line of a BED
+    file, in the order :func:`genozarr.io.bed.read_bed` reads them; -1 where absent."""
+    with open(path, "rb") as fh:
+        compressed = fh.read(2) == b"\x1f\x8b"
+    out: list[int] = []
+    with (gzip.open(path, "rt", encoding="utf-8", newline="") if compressed
+          else open(path, encoding="utf-8", newline="")) as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip() or line.startswith(_BED_SKIPPED):
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            text = fields[9].strip() if len(fields) > 9 else ""
+            if text in ("", "."):
+                out.append(-1)
+                continue
+            try:
+                out.append(int(text))
+            except ValueError:
+                from genozarr.errors import MalformedFileError
+
+                raise MalformedFileError(
+                    f"{path}: line {number}: the summit (narrowPeak column 10, an offset "
+                    f"from the start) must be an integer, got {text!r}") from None
+    return np.asarray(out, dtype=np.int64)
+
+
+def _frame_summits(df: pd.DataFrame) -> np.ndarray | None:
+    """Summit offsets of a DataFrame's ``summit``/``peak`` column (NaN -> -1), or None."""
+    for col in _SUMMIT_COLUMNS:
+        if col in df.columns:
+            values = pd.to_numeric(df[col], errors="coerce")
+            if ((values.notna()) & (values != values.round())).any():
+                raise RegionError(f"regions DataFrame: column {col!r} (the summit offset from "
+                                  "the start) must hold integers")
+            return values.fillna(-1).to_numpy().astype(np.int64)
+    return None
+
+
+def resize_regions(roi: RegionsLike, width: int, centre: Centre = "midpoint", *,
+                   genomesize: GenomeLike = None, feature: str | None = None
+                   ) -> pd.DataFrame:
+    """Centre regions on their summit or midpoint and give them one width.
+
+    The way peak sets are prepared for sequence models (CREsted, gReLU, GenVarLoader):
+    every region becomes ``[c - width // 2, c - width // 2 + width)`` around its centre
+    ``c``. Pass the result as ``roi=`` of any ``create_from_*`` constructor (with
+    ``binsize=width`` for one window per region), or pass a :class:`Resize` instead.
+
+    Parameters
+    ----------
+    roi
+        Anything :func:`load_regions` accepts: a BED or narrowPeak file, a DataFrame (a
+        ``summit`` or ``peak`` column holds summit offsets), ...
+    width
+        Length of every resized region, in bases.
+    centre
+        ``'summit'``: ``c = start + summit``, with ``summit`` the 0-based offset from the
+        start in narrowPeak column 10 (for a DataFrame: the column ``summit`` or
+        ``peak``). A region without a summit (-1, ``.``, a missing column, a BED file with
+        fewer than 10 columns, a GFF/VCF/list input) is centred on its midpoint instead,
+        and an INFO message (a WARNING when no region has one) says how many.
+        ``'midpoint'``: ``c = (start + end) // 2``.
+    genomesize
+        Chromosome sizes (anything :func:`genozarr.genome.chrom_sizes` reads). When
+        given, a region pushed past its chromosome's end is shifted back to end there
+        (as far as the chromosome is long); without it, the part past the end reads as
+        padding, as for any region.
+    feature
+        GFF/GTF feature type, as in :func:`load_regions`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Regions as :func:`load_regions` returns them (names, scores and strands kept),
+        every one ``width`` bases long, in the input order.
+
+    Notes
+    -----
+    A region pushed before the chromosome start (``c - width // 2 < 0``) is **shifted**,
+    not clipped: it becomes ``[0, width)``, so every region keeps the full width and holds
+    real sequence, at the price of its centre moving off the middle. Clipping would give
+    shorter regions that a fixed ``binsize`` then pads at the end, misplacing the summit
+    anyway. The number of shifted regions is logged at INFO level.
+
+    Raises
+    ------
+    ArgumentError
+        For a width below 1 or another centre.
+    RegionError
+        For a summit offset below -1 or past the region's end.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> peaks = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [100, 20],
+    ...                       "end": [301, 40], "name": ["a", "b"]})
+    >>> resize_regions(peaks, 100)[["start", "end", "name"]].values.tolist()
+    [[150, 250, 'a'], [0, 100, 'b']]
+    """
+    width_ = check_int("width", width, 1)
+    assert width_ is not None
+    if centre not in _CENTRES:
+        raise ArgumentError(f"centre must be 'summit' or 'midpoint', got {centre!r}")
+    raw, source, path = _read_regions(_pre_load(roi), feature)
+    df = _finish_frame(raw, source).copy()
+    starts = df["start"].to_numpy(np.int64)
+    ends = df["end"].to_numpy(np.int64)
+    centres = (starts + ends) // 2
+    if centre == "summit":
+        summits = _bed_summits(path) if path is not None else _frame_summits(raw)
+        if summits is None or len(summits) != len(df):
+            summits = np.full(len(df), -1, dtype=np.int64)
+        bad = (summits < -1) | ((summits >= 0) & (summits >= np.maximum(ends - starts, 1)))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise RegionError(
+                f"{source}: region {df['chrom'].iloc[i]}:{starts[i]}-{ends[i]} has the summit "
+                f"offset {summits[i]}, outside the region (narrowPeak column 10 is the summit's "
+                "0-based offset from the start, or -1 for none)")
+        has = summits >= 0
+        centres = np.where(has, starts + summits, centres)
+        if not has.all():
+            level = logging.WARNING if not has.any() else logging.INFO
+            log.log(level, "%s: %d of %d regions have no summit (narrowPeak column 10 "
+                    "missing or -1) and are centred on their midpoint", source,
+                    int((~has).sum()), len(df))
+    new_starts = centres - width_ // 2
+    if genomesize is not None:
+        lengths = df["chrom"].map(chrom_sizes(genomesize)).to_numpy(dtype=float)
+        known = ~np.isnan(lengths)
+        over = known & (new_starts + width_ > np.where(known, lengths, 0))
+        if over.any():
+            log.info("%s: %d regions of width %d ran past their chromosome's end and were "
+                     "shifted back onto it", source, int(over.sum()), width_)
+            new_starts = np.where(over, np.where(known, lengths, 0).astype(np.int64) - width_,
+                                  new_starts)
+    before = new_starts < 0
+    if before.any():
+        log.info("%s: %d regions of width %d began before their chromosome's start and were "
+                 "shifted to start at 0", source, int(before.sum()), width_)
+        new_starts = np.maximum(new_starts, 0)
+    df["start"] = new_starts.astype(np.int64)
+    df["end"] = df["start"] + width_
+    df.attrs["source"] = source
+    df.attrs["resize"] = {"width": width_, "centre": centre}
+    return df
+
+
+@dataclass(frozen=True, eq=False)  # roi may be a DataFrame: compare by identity
+class Resize:
+    """Regions of interest to centre and resize when they are loaded: pass it as ``roi=``.
+
+    ``Cover.create_from_bigwig(..., roi=Resize("peaks.narrowPeak", 500, "summit"),
+    binsize=500)`` reads one 500-bp window around every summit. The dataset constructors
+    load a ``roi`` with :func:`load_regions`, which calls :func:`resize_regions` for a
+    ``Resize``.
+
+    Parameters
+    ----------
+    roi
+        Anything :func:`load_regions` accepts (not another ``Resize``).
+    width
+        Length of every region, in bases.
+    centre
+        ``'midpoint'`` (default) or ``'summit'`` (narrowPeak column 10).
+    genomesize
+        Chromosome sizes, to shift regions back from past a chromosome end.
+    feature
+        GFF/GTF feature type; the constructor's ``feature=`` is used when this is None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> r = Resize(pd.DataFrame({"chrom": ["c"], "start": [10], "end": [20]}), 4)
+    >>> r.load()[["start", "end"]].values.tolist()
+    [[13, 17]]
+    """
+
+    roi: Any
+    width: int
+    centre: Centre = "midpoint"
+    genomesize: Any = None
+    feature: str | None = None
+
+    def __post_init__(self) -> None:
+        check_int("width", self.width, 1)
+        if self.centre not in _CENTRES:
+            raise ArgumentError(f"centre must be 'summit' or 'midpoint', got {self.centre!r}")
+        if isinstance(self.roi, Resize):
+            raise ArgumentError("a Resize of a Resize: resize the regions once")
+
+    def load(self, feature: str | None = None) -> pd.DataFrame:
+        """The resized regions (:func:`resize_regions`).
+
+        Parameters
+        ----------
+        feature
+            GFF/GTF feature type used when the ``Resize`` has none.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return resize_regions(self.roi, self.width, self.centre, genomesize=self.genomesize,
+                              feature=self.feature if self.feature is not None else feature)
 
 
 def _tile_one(start: int, end: int, binsize: int, stepsize: int, zero_padding: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -301,7 +576,18 @@ class GenomicIndexer:
         Bases added on both sides of every window.
     zero_padding
         Whether partial windows at region ends were kept (padded with zeros on read).
+    names
+        Optional per-window names (strings), or None. :meth:`create_from_file` takes them
+        from the regions' names (BED column 4, ...): a region that gives one window passes
+        its name on unchanged, one that gives several windows names them ``name/0``,
+        ``name/1``, ... in genomic order; unnamed regions (``'.'``) give ``'.'``, and
+        regions none of which has a name give ``names=None``. Stores built over the
+        indexer hold them as the coordinate ``region_name`` (partial layout).
     """
+
+    #: per-window names, or None (a class default too: indexers pickled before names
+    #: existed unpickle without them)
+    names: np.ndarray | None = None
 
     def __init__(
         self,
@@ -313,6 +599,7 @@ class GenomicIndexer:
         stepsize: int | None,
         flank: int = 0,
         zero_padding: bool = True,
+        names: ArrayLike | None = None,
     ) -> None:
         self.chrs = np.asarray(chrs, dtype=object)
         self.starts = np.asarray(starts, dtype=np.int64)
@@ -322,6 +609,13 @@ class GenomicIndexer:
         self.stepsize = stepsize
         self.flank = int(flank)
         self.zero_padding = zero_padding
+        self.names = None
+        if names is not None:
+            # no copy for an object array (slicing an indexer passes its names on)
+            self.names = np.asarray(names, dtype=object).ravel()
+            if len(self.names) != len(self.chrs):
+                raise ArgumentError(f"names has {len(self.names)} entries for "
+                                    f"{len(self.chrs)} windows")
 
     # ------------------------------------------------------------------ constructors
     @staticmethod
@@ -341,6 +635,10 @@ class GenomicIndexer:
         collapse: bool = False,
         random_state: int | np.random.Generator | np.random.RandomState | None = None,
         feature: str | None = None,
+        *,
+        centre: Centre | None = None,
+        width: int | None = None,
+        genomesize: GenomeLike = None,
     ) -> GenomicIndexer:
         """Tile regions of interest into windows.
 
@@ -367,11 +665,17 @@ class GenomicIndexer:
         random_state
             Seed (or generator) for a reproducible permutation of the window order.
         feature
-            GFF/GTF feature type to keep.
+            GFF/GTF feature type to keep (None: the ``gene`` lines; see
+            :func:`load_regions`).
+        centre, width, genomesize
+            Centre the regions on their ``'summit'`` (narrowPeak column 10) or
+            ``'midpoint'`` and resize them to ``width`` before tiling (see
+            :func:`resize_regions`); ``binsize=width`` then gives one window per region.
 
         Returns
         -------
         GenomicIndexer
+            With :attr:`names` from the regions' names, if they have any.
 
         Examples
         --------
@@ -382,8 +686,11 @@ class GenomicIndexer:
         (3, Region(chrom='chr1', start=200, end=250, strand='.'))
         """
         binsize, stepsize, flank = cls._check_args(binsize, stepsize, flank)
+        resizing = centre is not None or width is not None or genomesize is not None
         df = regions if isinstance(regions, pd.DataFrame) and "strand" in regions and \
-            regions.attrs.get("source") else load_regions(regions, feature=feature)
+            regions.attrs.get("source") and not resizing else \
+            load_regions(regions, feature=feature, centre=centre, width=width,
+                         genomesize=genomesize)
         return cls._from_frame(df, binsize, stepsize, flank, zero_padding, collapse, random_state)
 
     @classmethod
@@ -393,6 +700,8 @@ class GenomicIndexer:
     ) -> GenomicIndexer:
         lengths = (df["end"] - df["start"]).to_numpy()
         source = df.attrs.get("source", "regions")
+        region_names = _region_names(df)
+        names = region_names
         if binsize is None and collapse:
             # one window per region, summarised by one value: any lengths
             chrs, starts, ends, strands = (df["chrom"].to_numpy(), df["start"].to_numpy(),
@@ -419,7 +728,9 @@ class GenomicIndexer:
             chrs = np.repeat(df["chrom"].to_numpy(), counts)
             strands = np.repeat(df["strand"].to_numpy(), counts)
             stepsize, binsize_out = step, binsize
-        gi = cls(chrs, starts, ends, strands, binsize_out, stepsize, flank, zero_padding)
+            names = None if region_names is None else _window_names(region_names, counts)
+        gi = cls(chrs, starts, ends, strands, binsize_out, stepsize, flank, zero_padding,
+                 names=names)
         if len(gi) == 0:
             log.warning("%s: no window of binsize %s fits in the %d region(s) with "
                         "zero_padding=False: the indexer is empty", source, binsize, len(df))
@@ -510,7 +821,8 @@ class GenomicIndexer:
                           self.strand[i])
         idx = np.arange(len(self))[index]
         return GenomicIndexer(self.chrs[idx], self.starts[idx], self.ends[idx], self.strand[idx],
-                              self.binsize, self.stepsize, self.flank, self.zero_padding)
+                              self.binsize, self.stepsize, self.flank, self.zero_padding,
+                              names=None if self.names is None else self.names[idx])
 
     def __iter__(self):  # noqa: ANN204
         for i in range(len(self)):
@@ -567,7 +879,8 @@ class GenomicIndexer:
         return self[self.idx_by_region(include, exclude, start, end)]
 
     def export_to_bed(self, filename: str | os.PathLike) -> None:
-        """Write the windows (without flank) as a 6-column BED file.
+        """Write the windows (without flank) as a 6-column BED file (names in column 4,
+        ``'.'`` without :attr:`names`).
 
         Parameters
         ----------
@@ -575,7 +888,7 @@ class GenomicIndexer:
             Output path.
         """
         df = self.to_dataframe()
-        df.insert(3, "name", ".")
+        df.insert(3, "name", "." if self.names is None else self.names.astype(str))
         df.insert(4, "score", 0)
         df = df[["chrom", "start", "end", "name", "score", "strand"]]
         df.to_csv(filename, sep="\t", header=False, index=False)
@@ -583,6 +896,29 @@ class GenomicIndexer:
     def as_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(chrom, start, end, strand)`` arrays of the windows with flank applied."""
         return self.chrs, self.starts - self.flank, self.ends + self.flank, self.strand
+
+
+def _region_names(df: pd.DataFrame) -> np.ndarray | None:
+    """The regions' names, or None when there is no name column or every name is '.'."""
+    if "name" not in df.columns:
+        return None
+    names = df["name"].astype(str).to_numpy(dtype=object)
+    if not len(names) or (names == ".").all():
+        return None
+    return names
+
+
+def _window_names(names: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per-window names: a region's name for its only window, ``name/k`` for window ``k``
+    of a region tiled into several; unnamed regions ('.') stay '.'."""
+    out = np.repeat(names, counts).astype(object)
+    if not len(out):
+        return out
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.arange(len(out)) - first
+    several = np.repeat(counts > 1, counts) & (out != ".")
+    out[several] = [f"{n}/{i}" for n, i in zip(out[several], k[several])]
+    return out
 
 
 def _permutation(n: int, random_state: Any) -> np.ndarray:

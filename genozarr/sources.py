@@ -92,7 +92,9 @@ class _AbsentChromsAsZeros:
             self.chrom_names.append(names)
             self.absent.append(frozenset(names[c] for c in missing))
             if missing:
-                shown = ", ".join(repr(c) for c in missing[:10])
+                # a chrom_map target is named too: 'chr1' (mapped to '1')
+                shown = ", ".join(repr(c) if names[c] == c else f"{c!r} (mapped to {names[c]!r})"
+                                  for c in missing[:10])
                 more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
                 lines.append(f"{f} lacks {shown}{more}")
         if lines:
@@ -302,13 +304,28 @@ class BedSource(Source):
 
 
 class FastaSource(Source):
-    """Reference-genome sequence as uint8 codes (1 byte per base)."""
+    """Reference-genome sequence as uint8 codes (1 byte per base), from an indexed FASTA
+    file or a UCSC 2bit file.
+
+    A 2bit genome is recognised by its magic number or its ``.2bit`` suffix
+    (:func:`genozarr.io.twobit.is_twobit`) and read with :mod:`genozarr.io.twobit`;
+    soft-masked (lower-case) bases encode like upper-case ones and N blocks as ``N``, as in
+    a FASTA file. 2bit files hold DNA only.
+
+    Parameters
+    ----------
+    fasta
+        FASTA (``.fai`` built if missing) or 2bit path.
+    seqtype
+        ``'dna'`` or ``'protein'`` (FASTA only).
+    """
 
     kind = "sequence"
 
     def __init__(self, fasta: str, seqtype: str = "dna") -> None:
         from genozarr._kernels import invalid_code
         from genozarr.io.fasta import fasta_chrom_sizes
+        from genozarr.io.twobit import is_twobit, twobit_chrom_sizes
 
         self.files = [fasta]
         self.seqtype = seqtype
@@ -317,14 +334,22 @@ class FastaSource(Source):
         self.dtype = "uint8"
         self.pad_value = invalid_code(seqtype)
         self.collapser = "max"
-        self._sizes = fasta_chrom_sizes(fasta)
+        self.twobit = is_twobit(fasta)
+        if self.twobit and seqtype != "dna":
+            raise ArgumentError(
+                f"{fasta}: a 2bit file holds DNA only; seqtype must be 'dna', got {seqtype!r}")
+        self._sizes = twobit_chrom_sizes(fasta) if self.twobit else fasta_chrom_sizes(fasta)
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         from genozarr._kernels import encode_sequence
-        from genozarr.io.fasta import read_sequence
+
+        if self.twobit:
+            from genozarr.io.twobit import read_twobit_sequence as read_sequence
+        else:
+            from genozarr.io.fasta import read_sequence
 
         seq = read_sequence(self.files[0], chrom, start, end)
         return encode_sequence(seq, self.seqtype).reshape(-1, 1, 1)

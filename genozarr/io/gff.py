@@ -1,15 +1,33 @@
-"""GFF3/GTF reading through :mod:`pyranges`, converted to 0-based half-open regions."""
+"""GFF3/GTF reading through :mod:`pyranges`, converted to 0-based half-open regions.
+
+Without a ``feature``, only the ``gene`` lines are read (an annotation holds genes,
+transcripts, exons, CDS... and regions of interest are nearly always the genes); the
+choice is logged once per file at INFO level. ``feature='*'`` reads every line.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import warnings
 
 import pandas as pd
 
-from genozarr.errors import MalformedFileError
+from genozarr.errors import ArgumentError, MalformedFileError
 
-__all__ = ["read_gff"]
+__all__ = ["read_gff", "DEFAULT_FEATURE", "ALL_FEATURES"]
+
+log = logging.getLogger(__name__)
+
+#: the feature type read when ``feature`` is not given
+DEFAULT_FEATURE = "gene"
+#: ``feature`` value that keeps every line of the file
+ALL_FEATURES = "*"
+
+# files whose default feature choice was already logged in this process
+_told: set[tuple[str, int, int]] = set()
+_told_lock = threading.Lock()
 
 _NAME_ATTRIBUTES = ("gene_name", "Name", "gene_id", "ID", "transcript_id")
 
@@ -25,7 +43,10 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     path
         ``.gtf``, ``.gff``, ``.gff3`` (optionally gzipped).
     feature
-        Keep only rows of this feature type (3rd column, e.g. ``'gene'``).
+        Keep only rows of this feature type (3rd column, e.g. ``'gene'``, ``'exon'``).
+        None (default) keeps the ``gene`` lines and says so once per file in an INFO log
+        message; a file without gene lines raises an error naming the types it has.
+        ``'*'`` keeps every line (genes, transcripts, exons... together).
 
     Returns
     -------
@@ -39,7 +60,8 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         If the file does not exist, is a directory (``NotAFileError``) or cannot be read
         (``UnreadableFileError``).
     MalformedFileError
-        If pyranges cannot parse it, or no row has the requested feature type.
+        If pyranges cannot parse it, or no row has the requested feature type (the
+        message lists the types the file has and what to pass).
     """
     from genozarr.io._handles import check_input_file
 
@@ -60,10 +82,26 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     df = gr.df
     if df.empty:
         raise MalformedFileError(f"{path}: no features found")
-    if feature is not None:
-        df = df[df["Feature"].astype(str) == feature]
-        if df.empty:
-            raise MalformedFileError(f"{path}: no rows with feature type {feature!r}")
+    if feature is not None and not isinstance(feature, str):
+        raise ArgumentError(f"feature must be a feature type string (or '*' for every line), "
+                            f"got {feature!r}")
+    if feature != ALL_FEATURES:
+        types = df["Feature"].astype(str)
+        wanted = DEFAULT_FEATURE if feature is None else feature
+        keep = types == wanted
+        if not keep.any():
+            present = list(dict.fromkeys(types.tolist()))
+            shown = f"{present[:10]}{' ...' if len(present) > 10 else ''}"
+            if feature is None:
+                raise MalformedFileError(
+                    f"{path}: no 'gene' lines, which are read when no feature type is given; "
+                    f"the file has the feature types {shown}. Pass feature= one of them "
+                    f"(e.g. feature={present[0]!r}), or feature='*' for every line")
+            raise MalformedFileError(
+                f"{path}: no rows with feature type {feature!r}; the file has {shown}")
+        if feature is None and not keep.all():
+            _tell_default(path, int(keep.sum()), len(keep))
+        df = df[keep]
     name = pd.Series(".", index=df.index, dtype=object)
     for attr in reversed(_NAME_ATTRIBUTES):
         if attr in df.columns:
@@ -82,3 +120,19 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     })
     out.attrs["source"] = path
     return out
+
+
+def _tell_default(path: str, kept: int, total: int) -> None:
+    """Log once per file (path, size, mtime) and process that only gene lines are read."""
+    try:
+        st = os.stat(path)
+        key = (path, st.st_size, st.st_mtime_ns)
+    except OSError:  # pragma: no cover - the file was just read
+        key = (path, -1, -1)
+    with _told_lock:
+        if key in _told:
+            return
+        _told.add(key)
+    log.info("%s: no feature type given, so the %d 'gene' lines of %d are the regions "
+             "(pass feature='exon', 'transcript', ... for other lines, or feature='*' for "
+             "every line)", path, kept, total)

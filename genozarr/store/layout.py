@@ -6,7 +6,8 @@ A store is a zarr v3 group whose attribute ``genozarr`` holds the metadata
 partial layout (``store_whole_genome=False``)
     ``data`` with dimension names ``(region, position, strand, condition)``, one row per
     window (flank included), chunked along ``region``; coordinates ``region_chrom``,
-    ``region_start``, ``region_end``, ``region_strand``, ``strand`` and ``condition``.
+    ``region_start``, ``region_end``, ``region_strand``, ``strand`` and ``condition``,
+    and, optionally (stores built from named regions), ``region_name``.
 whole-genome layout (``store_whole_genome=True``)
     one group per chromosome, named by the chromosome, holding ``data`` with dimension names
     ``(position, strand, condition)`` (``position`` in units of ``resolution``, chunked along
@@ -33,7 +34,7 @@ import numpy as np
 from genozarr.errors import StoreFormatError
 
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
-           "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "WINDOW_COORDS",
+           "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "REGION_NAME", "WINDOW_COORDS",
            "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "plan_layout"]
 
 FORMAT_VERSION = 2
@@ -43,7 +44,11 @@ MARKER = "genozarr-complete"  # a zarr group whose attributes hold the cache key
 MARKER_FILE = f"{MARKER}/zarr.json"
 WINDOWS = "genozarr-windows"
 DATA = "data"
+#: the region coordinates every partial-layout store has
 REGION_COORDS = ("region_chrom", "region_start", "region_end", "region_strand")
+#: the optional region coordinate of window names (column ``name`` of a region table);
+#: stores without it (built from unnamed regions, or before it existed) stay valid
+REGION_NAME = "region_name"
 WINDOW_COORDS = ("window_chrom", "window_start", "window_end", "window_strand")
 _RESERVED_NODES = {MARKER, WINDOWS, "zarr.json"}
 
@@ -210,7 +215,7 @@ def plan_layout(
         Partial layout: number of rows.
     region_table
         Partial layout: ``chrom``, ``start``, ``end``, ``strand`` of every row (flank
-        included).
+        included), and optionally ``name`` (written as the coordinate ``region_name``).
     windows
         Whole-genome layout: ``(chrom, start, end, strand)`` of the dataset's windows
         (without flank), written to the ``genozarr-windows`` group.
@@ -250,9 +255,10 @@ def plan_layout(
         raise StoreFormatError("the partial layout needs the number of regions")
     nbins = meta.nbins
     clen = chunk_length(nbins * row, n_regions, chunk_bytes)
+    named = region_table is not None and region_table.get("name") is not None
     specs[DATA] = ArraySpec((n_regions, nbins, n_s, n_c), (clen, nbins, n_s, n_c), meta.dtype,
                             ("region", "position", "strand", "condition"), meta.pad_value,
-                            " ".join(REGION_COORDS))
+                            " ".join(REGION_COORDS + ((REGION_NAME,) if named else ())))
     for dim, values in labels.items():
         coords[dim] = ((dim,), values)
     if region_table is not None:
@@ -260,6 +266,12 @@ def plan_layout(
             values = np.asarray(region_table[col])
             coords[key] = (("region",), _labels(values) if col in ("chrom", "strand")
                            else values.astype(np.int64))
+        if named:
+            names = _labels(region_table["name"])
+            if len(names) != n_regions:
+                raise StoreFormatError(f"the region table has {len(names)} names for "
+                                       f"{n_regions} regions")
+            coords[REGION_NAME] = (("region",), names)
     return specs, coords
 
 

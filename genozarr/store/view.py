@@ -90,6 +90,8 @@ def as_xarray(store: Store) -> Any:
                    "region_start": ("region", np.asarray(t["start"])),
                    "region_end": ("region", np.asarray(t["end"])),
                    "region_strand": ("region", np.asarray(t["strand"]).astype(str))})
+    if t.get("name") is not None:
+        coords["region_name"] = ("region", np.asarray(t["name"]).astype(str))
     return xr.Dataset({DATA: (("region", "position", "strand", "condition"), lazy(DATA))},
                       coords=coords, attrs=_attrs(meta, store.path))
 
@@ -143,6 +145,8 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
         arrays = {DATA: obj[DATA].data}
         table = {col: np.asarray(obj[key].values) for col, key in
                  zip(("chrom", "start", "end", "strand"), REGION_COORDS)}
+        if "region_name" in obj.coords:
+            table["name"] = np.asarray(obj["region_name"].values)
         sizes = {str(k): int(v) for k, v in dict(fields.get("chroms") or {}).items()}
         layout = "partial"
     resolution = fields.get("resolution")
