@@ -492,6 +492,7 @@ class Dataset:
         storage_options: dict[str, Any] | None = None, seqtype: str | None = None,
         feature: str | None = None, gindexer: GenomicIndexer | None = None,
         constructor: str = "", order: int | None = None,
+        condition_metadata: dict[str, list[Any]] | None = None,
     ) -> Any:
         from genozarr.ingest import build_store
         from genozarr.store.builder import reuse_cached, store_location
@@ -583,6 +584,7 @@ class Dataset:
                 if gindexer.names is not None:  # names are stored: they make the store
                     regions_key["name"] = np.asarray(gindexer.names, dtype=object)
             key_args = dict(args, kind=source.kind, resolution=resolution,
+                            condition_metadata=condition_metadata or {},
                             whole_genome=store_whole_genome, conditions=source.conditions,
                             chroms=region_sizes if store_whole_genome else None,
                             seqtype=seqtype)
@@ -608,7 +610,7 @@ class Dataset:
                 source, gindexer, name=name, whole_genome=store_whole_genome,
                 resolution=resolution, chroms=region_sizes, storage=storage, path=path,
                 cache_key=key, storage_options=storage_options, recipe=recipe,
-                seqtype=seqtype, overwrite=overwrite)
+                seqtype=seqtype, overwrite=overwrite, condition_metadata=condition_metadata)
         extra = {} if order is None else {"order": order, "seqtype": seqtype}
         obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms, **extra)
         if norms:
@@ -682,6 +684,16 @@ class Cover(Dataset):
         """Condition (channel) names."""
         return list(self.garray.meta.conditions)
 
+    @property
+    def condition_metadata(self) -> Any:
+        """Per-condition metadata (a :class:`pandas.DataFrame` indexed by condition, one
+        column per sample-sheet metadata column; empty without a sample sheet)."""
+        import pandas as pd
+
+        meta = self.garray.meta
+        return pd.DataFrame(dict(meta.condition_metadata),
+                            index=pd.Index(meta.conditions, name="condition"))
+
     @classmethod
     def create_from_bigwig(
         cls, name: str, bigwigfiles: str | os.PathLike | Sequence[str | os.PathLike],
@@ -703,7 +715,8 @@ class Cover(Dataset):
         name
             Dataset name (also names its store directory).
         bigwigfiles
-            One BigWig path or a list.
+            One BigWig path, a list, or a sample sheet (CSV/TSV path or DataFrame with
+            ``file``, ``condition`` and metadata columns; see :mod:`genozarr.samples`).
         roi
             Regions of interest (BED/GFF path, DataFrame, PyRanges); None tiles the genome.
         genomesize
@@ -752,6 +765,9 @@ class Cover(Dataset):
         from genozarr.sources import BigWigSource, as_file_list
 
         _janggu_datatags(datatags)
+        from genozarr.samples import resolve_inputs
+
+        bigwigfiles, conditions, sheet_meta = resolve_inputs(bigwigfiles, conditions, "BigWig")
         files = as_file_list(bigwigfiles, "BigWig")
         source = BigWigSource(files, conditions, nan_to_num=nan_to_num, collapser=collapser,
                               dtype=dtype)
@@ -759,7 +775,7 @@ class Cover(Dataset):
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
         return cls._create(
-            name, source, constructor='create_from_bigwig', roi=roi, genomesize=genomesize, binsize=binsize,
+            name, source, constructor='create_from_bigwig', condition_metadata=sheet_meta, roi=roi, genomesize=genomesize, binsize=binsize,
                            stepsize=stepsize, flank=flank, resolution=resolution,
                            storage=storage, cache=cache, overwrite=overwrite,
                            channel_last=channel_last, zero_padding=zero_padding,
@@ -800,7 +816,8 @@ class Cover(Dataset):
         store_whole_genome, store, chrom_map, storage_options, feature
             As in :meth:`create_from_bigwig`.
         bamfiles
-            One BAM path or a list (indexed).
+            One BAM path or a list (indexed), or a sample sheet (see
+            :mod:`genozarr.samples`).
         min_mapq
             Skip reads with a lower mapping quality.
         resolution
@@ -826,6 +843,9 @@ class Cover(Dataset):
         if pairedend == "5pend":  # Janggu's spelling
             pairedend = "5prime"
         _janggu_datatags(datatags)
+        from genozarr.samples import resolve_inputs
+
+        bamfiles, conditions, sheet_meta = resolve_inputs(bamfiles, conditions, "BAM")
         files = as_file_list(bamfiles, "BAM")
         source = BamSource(files, conditions, stranded=stranded, min_mapq=min_mapq,
                            pairedend=pairedend, template_extension=template_extension,
@@ -839,7 +859,7 @@ class Cover(Dataset):
                 list(normalizer) if isinstance(normalizer, (list, tuple)) else [normalizer])
             normalizer = [aggregate, *rest]
         cover = cls._create(
-            name, source, constructor='create_from_bam', roi=roi, genomesize=genomesize, binsize=binsize,
+            name, source, constructor='create_from_bam', condition_metadata=sheet_meta, roi=roi, genomesize=genomesize, binsize=binsize,
                             stepsize=stepsize, flank=flank, resolution=resolution,
                             storage=storage, cache=cache, overwrite=overwrite,
                             channel_last=channel_last, zero_padding=zero_padding,
@@ -874,7 +894,8 @@ class Cover(Dataset):
         store_whole_genome, store, chrom_map, storage_options, feature
             As in :meth:`create_from_bigwig`.
         bedfiles
-            One BED path or a list (one condition per file, except categorical modes).
+            One BED path or a list (one condition per file, except categorical modes), or
+            a sample sheet (see :mod:`genozarr.samples`).
         collapser
             Reduction within a bin at resolution > 1; default 'max'.
         mode
@@ -891,6 +912,9 @@ class Cover(Dataset):
         from genozarr.sources import BedSource, as_file_list
 
         _janggu_datatags(datatags)
+        from genozarr.samples import resolve_inputs
+
+        bedfiles, conditions, sheet_meta = resolve_inputs(bedfiles, conditions, "BED")
         files = as_file_list(bedfiles, "BED")
         source = BedSource(files, conditions, mode=mode, minoverlap=minoverlap,
                            collapser=collapser, dtype=dtype)
@@ -909,7 +933,7 @@ class Cover(Dataset):
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
         return cls._create(
-            name, source, constructor='create_from_bed', roi=roi, genomesize=genomesize, binsize=binsize,
+            name, source, constructor='create_from_bed', condition_metadata=sheet_meta, roi=roi, genomesize=genomesize, binsize=binsize,
                            stepsize=stepsize, flank=flank, resolution=resolution,
                            storage=storage, cache=cache, overwrite=overwrite,
                            channel_last=channel_last, zero_padding=zero_padding,

@@ -167,6 +167,7 @@ def build_store(
     recipe: dict[str, Any] | None = None,
     seqtype: str | None = None,
     overwrite: bool = False,
+    condition_metadata: dict[str, list[Any]] | None = None,
 ) -> Store:
     """Read ``source`` over the indexer's windows (or whole chromosomes) into a store.
 
@@ -202,6 +203,9 @@ def build_store(
         For sequence stores.
     overwrite
         Replace a published store at ``path`` even if it has the same cache key.
+    condition_metadata
+        Per-condition metadata (from a sample sheet), stored as coordinates along
+        ``condition``.
 
     Returns
     -------
@@ -221,6 +225,7 @@ def build_store(
         strands=list(source.strands), chroms={k: int(v) for k, v in chroms.items()},
         sources=[str(f) for f in source.files], cache_key=cache_key, seqtype=seqtype,
         pad_value=source.pad_value, recipe=dict(recipe or {}),
+        condition_metadata={k: list(v) for k, v in (condition_metadata or {}).items()},
     )
     tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     table = None

@@ -131,6 +131,7 @@ class StoreMeta:
     cache_key: str | None = None
     seqtype: str | None = None
     pad_value: float = 0
+    condition_metadata: dict[str, list[Any]] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     encoding_type: str = ENCODING_TYPE
@@ -234,6 +235,7 @@ def plan_layout(
     specs: dict[str, ArraySpec] = {}
     coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     labels = {"strand": _labels(meta.strands), "condition": _labels(meta.conditions)}
+    extra = condition_coords(meta)  # sample-sheet metadata along condition
     if meta.whole_genome:
         if meta.resolution is None:
             raise StoreFormatError("the whole-genome layout needs a resolution")
@@ -242,9 +244,12 @@ def plan_layout(
             clen = chunk_length(row, nbins, chunk_bytes)
             specs[array_path(chrom)] = ArraySpec(
                 (nbins, n_s, n_c), (clen, n_s, n_c), meta.dtype,
-                ("position", "strand", "condition"), meta.pad_value)
+                ("position", "strand", "condition"), meta.pad_value,
+                " ".join(extra) or None)
             for dim, values in labels.items():
                 coords[f"{chrom}/{dim}"] = ((dim,), values)
+            for name, values in extra.items():
+                coords[f"{chrom}/{name}"] = (("condition",), values)
         if windows is not None:
             for key, values in zip(WINDOW_COORDS, windows):
                 values = np.asarray(values)
@@ -258,9 +263,12 @@ def plan_layout(
     named = region_table is not None and region_table.get("name") is not None
     specs[DATA] = ArraySpec((n_regions, nbins, n_s, n_c), (clen, nbins, n_s, n_c), meta.dtype,
                             ("region", "position", "strand", "condition"), meta.pad_value,
-                            " ".join(REGION_COORDS + ((REGION_NAME,) if named else ())))
+                            " ".join(REGION_COORDS + ((REGION_NAME,) if named else ())
+                                     + tuple(extra)))
     for dim, values in labels.items():
         coords[dim] = ((dim,), values)
+    for name, values in extra.items():
+        coords[name] = (("condition",), values)
     if region_table is not None:
         for key, col in zip(REGION_COORDS, ("chrom", "start", "end", "strand")):
             values = np.asarray(region_table[col])
@@ -273,6 +281,21 @@ def plan_layout(
                                        f"{n_regions} regions")
             coords[REGION_NAME] = (("region",), names)
     return specs, coords
+
+
+def condition_coords(meta: StoreMeta) -> dict[str, np.ndarray]:
+    """The sample-sheet metadata as arrays along ``condition``: numbers (missing: NaN) as
+    float64 when every value is a number, else strings (missing: '')."""
+    out = {}
+    for name, values in meta.condition_metadata.items():
+        if len(values) != len(meta.conditions):
+            raise StoreFormatError(f"condition metadata {name!r} has {len(values)} values "
+                                   f"for {len(meta.conditions)} conditions")
+        numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                      for v in values)
+        out[name] = (np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+                     if numeric else _labels(["" if v is None else v for v in values]))
+    return out
 
 
 def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION) -> bytes:

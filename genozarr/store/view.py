@@ -65,8 +65,11 @@ def as_xarray(store: Store) -> Any:
         from genozarr.store.open import open_store
 
         return open_store(store.path, getattr(store.backend, "storage_options", None))
+    from genozarr.store.layout import condition_coords
+
     labels = {"strand": ("strand", list(meta.strands)),
               "condition": ("condition", list(meta.conditions))}
+    labels.update({k: ("condition", v) for k, v in condition_coords(meta).items()})
 
     def lazy(name: str) -> Any:
         src = _BackendArray(store, name)
@@ -149,6 +152,10 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
             table["name"] = np.asarray(obj["region_name"].values)
         sizes = {str(k): int(v) for k, v in dict(fields.get("chroms") or {}).items()}
         layout = "partial"
+    fields["condition_metadata"] = {
+        str(k): [None if (isinstance(v, float) and np.isnan(v)) else v
+                 for v in np.asarray(first[k].values).tolist()]
+        for k in first.coords if k != "condition" and first[k].dims == ("condition",)}
     resolution = fields.get("resolution")
     fields.update(
         name=name or fields.get("name") or "store",
