@@ -72,7 +72,7 @@ def test_getting_started_examples(tmp_path, monkeypatch):
     # the documented values, against the inputs themselves
     signal, predictions, predicted = ns["signal"], ns["predictions"], ns["predicted"]
     assert str(signal.gindexer[10]) == "chr1:2000-2200(+)"  # 5 windows per 1 kb region
-    np.testing.assert_array_equal(predicted[5], predictions[5])
+    np.testing.assert_array_equal(predicted[5][0], predictions[5])
     paths = predicted.export_to_bigwig(tmp_path / "bw")
     assert sorted(Path(p).name for p in paths) == ["predicted.pred_a.bigwig",
                                                    "predicted.pred_b.bigwig"]
@@ -81,7 +81,7 @@ def test_getting_started_examples(tmp_path, monkeypatch):
     with pyBigWig.open(ns["bigwigs"][1]) as bw:
         region = signal.gindexer[10]
         raw = np.asarray(bw.values(region.chrom, region.start, region.end), dtype="float32")
-    np.testing.assert_allclose(signal[10][:, 0, 1], np.nan_to_num(raw).reshape(4, 50).mean(1),
+    np.testing.assert_allclose(signal[10][0, :, 0, 1], np.nan_to_num(raw).reshape(4, 50).mean(1),
                                rtol=1e-6)
     window = predicted.gindexer[5]                           # a '+' window: bins in order
     assert window.strand == "+"
