@@ -24,12 +24,26 @@ except Exception:  # pragma: no cover - the API pages then fail loudly on their 
 version = release
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # MyST markdown and notebooks (includes myst_parser)
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
 ]
 
-source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+source_suffix = {".md": "myst-nb", ".rst": "restructuredtext", ".ipynb": "myst-nb"}
+
+# The example notebooks live in notebooks/ at the repository root, committed with their
+# outputs (the test suite re-executes them); they are copied here for the build and shown
+# as committed, not executed again.
+nb_execution_mode = "off"
+_NOTEBOOKS = os.path.join(ROOT, "notebooks")
+_COPY = os.path.join(os.path.dirname(__file__), "examples")
+if os.path.isdir(_NOTEBOOKS):
+    import shutil
+
+    os.makedirs(_COPY, exist_ok=True)
+    for _name in sorted(os.listdir(_NOTEBOOKS)):
+        if _name.endswith(".ipynb"):
+            shutil.copyfile(os.path.join(_NOTEBOOKS, _name), os.path.join(_COPY, _name))
 root_doc = "index"
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 
