@@ -165,3 +165,39 @@ def test_keras_pydataset(data: tuple[Bioseq, Cover, int]) -> None:
     xy = KerasDataset(seq, target, batch_size=100)
     hist = model.fit(xy, epochs=1, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_keras_pydataset_joint_augmentation(data: tuple[Bioseq, Cover, int]) -> None:
+    """The Keras PyDataset takes the loaders' Augment: a window's sequence is reverse-
+    complemented exactly when its coverage is reversed (the two are one draw), and the
+    draws are reproducible by seed and change with the epoch."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    from genozarr.loaders.augment import Augment
+    from genozarr.loaders.keras import KerasDataset
+
+    seq, cov, n = data
+    make = lambda: KerasDataset([seq], [cov, np.arange(n)], batch_size=32,  # noqa: E731
+                                augment=Augment(reverse_complement=0.5, seed=5))
+    ds = make()
+    dense_s, dense_c = seq[:], cov[:]
+    flips = []
+    for k in range(len(ds)):
+        (x,), (y, idx) = ds[k]
+        rc_s = dense_s[idx][:, ::-1, :, ::-1]  # order 1: A,C,G,T -> T,G,C,A, reversed
+        flip_c = dense_c[idx][:, ::-1, ::-1, :]  # reversed, strands swapped
+        is_rc = np.array([np.array_equal(a, b) for a, b in zip(x, rc_s)])
+        is_same = np.array([np.array_equal(a, b) for a, b in zip(x, dense_s[idx])])
+        np.testing.assert_array_equal(y[is_rc & ~is_same], flip_c[is_rc & ~is_same])
+        np.testing.assert_array_equal(y[~is_rc], dense_c[idx][~is_rc])
+        assert np.all(is_rc | is_same)
+        flips.append(is_rc & ~is_same)
+    flips = np.concatenate(flips)
+    assert 0.2 < flips.mean() < 0.8
+    again = make()
+    np.testing.assert_array_equal(again[0][0][0], ds[0][0][0])  # same seed, same draws
+    again.on_epoch_end()
+    assert not np.array_equal(again[0][0][0], ds[0][0][0])  # a new epoch, new draws

@@ -45,6 +45,10 @@ class KerasDataset(keras.utils.PyDataset):
         Drop the last, smaller batch.
     block_size, buffer_blocks
         As in :func:`genozarr.batches`.
+    augment
+        Joint augmentation of inputs and targets
+        (:class:`~genozarr.loaders.augment.Augment`, as for the PyTorch loaders),
+        reproducible by its seed, the epoch and the batch's windows.
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
     """
@@ -52,9 +56,17 @@ class KerasDataset(keras.utils.PyDataset):
     def __init__(self, inputs: Any, targets: Any = None, *, batch_size: int = 32,
                  shuffle: bool = False, seed: int | None = None, drop_last: bool = False,
                  block_size: int | None = None, buffer_blocks: int = 4,
-                 **kwargs: Any) -> None:
+                 augment: Any = None, **kwargs: Any) -> None:
+        from genozarr.errors import ArgumentError
+        from genozarr.loaders.augment import Augment
+
         super().__init__(**kwargs)
         self._s = Structured(inputs, targets)
+        if augment is not None and not isinstance(augment, Augment):
+            raise ArgumentError(f"augment must be a genozarr.loaders.augment.Augment or None, "
+                                f"got {type(augment).__name__}")
+        self._augment = None if augment is None else augment.bind(self._s.datasets)
+        self.epoch = 0
         self._datasets = self._s.datasets
         self._n = self._s.length
         self.batch_size = batch_size
@@ -78,14 +90,20 @@ class KerasDataset(keras.utils.PyDataset):
         if not 0 <= index < len(self._plan):
             raise IndexError(f"batch {index} out of range for {len(self._plan)} batches")
         idx = self._plan[index]
-        out = self._s.rebuild([read_batch(d, idx) for d in self._datasets])
+        parts = [read_batch(d, idx) for d in self._datasets]
+        if self._augment is not None:
+            from genozarr.loaders.augment import indices_key
+
+            parts = self._augment(parts, key=(self.epoch, indices_key(idx)))
+        out = self._s.rebuild(parts)
         if not self._s.targets:  # no targets (None or an empty list): Keras wants (x,)
             x = out[0] if self._s.has_targets else out
             return (x,)
         return out
 
     def on_epoch_end(self) -> None:
-        """Draw a new order for the next epoch (when shuffling)."""
+        """Draw a new order (when shuffling) and new augmentations for the next epoch."""
+        self.epoch += 1
         if self.shuffle:
             self._plan = self._make_plan()
 
