@@ -495,6 +495,7 @@ class Dataset:
         condition_metadata: dict[str, list[Any]] | None = None,
     ) -> Any:
         from genozarr.ingest import build_store
+        from genozarr.sources import is_remote
         from genozarr.store.builder import reuse_cached, store_location
         from genozarr.store.cache import cache_key
         from genozarr.store.recipe import make_recipe
@@ -590,7 +591,7 @@ class Dataset:
                             seqtype=seqtype)
             # normalizers are not in the key: the store holds raw values, and a dataset
             # with other normalizers reuses it (its recipe records the served settings)
-            files = [f for f in source.files if os.path.isfile(f)]
+            files = [f for f in source.files if is_remote(f) or os.path.isfile(f)]
             key = cache_key(files, regions_key, key_args)
             path = store_location(name, key, store)
         recipe_args = dict(args, resolution=resolution, store_whole_genome=store_whole_genome,
@@ -706,6 +707,7 @@ class Cover(Dataset):
         random_state: Any = None, store_whole_genome: bool = False, nan_to_num: bool = True,
         store: str | os.PathLike | None = None, *, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
+        input_storage_options: dict[str, Any] | None = None,
         datatags: Any = None,
     ) -> Cover:
         """Coverage from BigWig files, one condition per file.
@@ -757,6 +759,11 @@ class Cover(Dataset):
             fsspec options for remote stores.
         feature
             GFF feature type to keep when ``roi`` is a GFF/GTF file.
+        input_storage_options
+            fsspec options (credentials, endpoint) for input files given as URLs
+            (``http(s)://``, ``s3://``), or a dict of them by protocol (``{"s3": {...},
+            "https": {...}}``); remote inputs are copied once into
+            ``<output root>/inputs`` (see :mod:`genozarr.io._remote`).
 
         Returns
         -------
@@ -768,7 +775,7 @@ class Cover(Dataset):
         from genozarr.samples import resolve_inputs
 
         bigwigfiles, conditions, sheet_meta = resolve_inputs(bigwigfiles, conditions, "BigWig")
-        files = as_file_list(bigwigfiles, "BigWig")
+        files = as_file_list(bigwigfiles, "BigWig", storage_options=input_storage_options)
         source = BigWigSource(files, conditions, nan_to_num=nan_to_num, collapser=collapser,
                               dtype=dtype)
         args = dict(source="bigwig", nan_to_num=nan_to_num, collapser=source.collapser,
@@ -796,7 +803,7 @@ class Cover(Dataset):
         zero_padding: bool = True, random_state: Any = None, store_whole_genome: bool = False,
         store: str | os.PathLike | None = None, *, include_flagged: bool = False,
         chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
-        feature: str | None = None,
+        feature: str | None = None, input_storage_options: dict[str, Any] | None = None,
         datatags: Any = None,
     ) -> Cover:
         """Read 5'-end coverage from BAM files, one condition per file.
@@ -814,6 +821,8 @@ class Cover(Dataset):
         overwrite, cache, channel_last, normalizer, zero_padding, random_state
             As in :meth:`create_from_bigwig`.
         store_whole_genome, store, chrom_map, storage_options, feature
+            As in :meth:`create_from_bigwig`.
+        input_storage_options
             As in :meth:`create_from_bigwig`.
         bamfiles
             One BAM path or a list (indexed), or a sample sheet (see
@@ -846,7 +855,7 @@ class Cover(Dataset):
         from genozarr.samples import resolve_inputs
 
         bamfiles, conditions, sheet_meta = resolve_inputs(bamfiles, conditions, "BAM")
-        files = as_file_list(bamfiles, "BAM")
+        files = as_file_list(bamfiles, "BAM", storage_options=input_storage_options)
         source = BamSource(files, conditions, stranded=stranded, min_mapq=min_mapq,
                            pairedend=pairedend, template_extension=template_extension,
                            include_flagged=include_flagged, dtype=dtype)
@@ -880,7 +889,7 @@ class Cover(Dataset):
         zero_padding: bool = True, random_state: Any = None, store_whole_genome: bool = False,
         minoverlap: float | None = None, store: str | os.PathLike | None = None, *,
         chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
-        feature: str | None = None,
+        feature: str | None = None, input_storage_options: dict[str, Any] | None = None,
         datatags: Any = None,
     ) -> Cover:
         """Coverage of BED features.
@@ -892,6 +901,8 @@ class Cover(Dataset):
         dtype, overwrite, cache, channel_last, normalizer, zero_padding, random_state
             As in :meth:`create_from_bigwig`.
         store_whole_genome, store, chrom_map, storage_options, feature
+            As in :meth:`create_from_bigwig`.
+        input_storage_options
             As in :meth:`create_from_bigwig`.
         bedfiles
             One BED path or a list (one condition per file, except categorical modes), or
@@ -915,7 +926,7 @@ class Cover(Dataset):
         from genozarr.samples import resolve_inputs
 
         bedfiles, conditions, sheet_meta = resolve_inputs(bedfiles, conditions, "BED")
-        files = as_file_list(bedfiles, "BED")
+        files = as_file_list(bedfiles, "BED", storage_options=input_storage_options)
         source = BedSource(files, conditions, mode=mode, minoverlap=minoverlap,
                            collapser=collapser, dtype=dtype)
         if genomesize is None and roi is None:
@@ -1046,6 +1057,7 @@ class Bioseq(Dataset):
         store: str | os.PathLike | None = None, *, overwrite: bool = False,
         genomesize: Any = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
+        input_storage_options: dict[str, Any] | None = None,
         datatags: Any = None,
     ) -> Bioseq:
         """One-hot sequence of windows of a reference genome (FASTA, indexed on demand).
@@ -1071,7 +1083,7 @@ class Bioseq(Dataset):
             Store whole chromosomes instead of one row per window.
         seqtype
             'dna' or 'protein'.
-        genomesize, chrom_map, feature
+        genomesize, chrom_map, feature, input_storage_options
             As for :class:`Cover`.
 
         Returns
@@ -1084,7 +1096,7 @@ class Bioseq(Dataset):
         _janggu_datatags(datatags)
         order_ = _int_or_none("order", order)
         alphabet_size(seqtype)
-        (fasta,) = as_file_list(refgenome, "FASTA")
+        (fasta,) = as_file_list(refgenome, "FASTA", storage_options=input_storage_options)
         source = FastaSource(fasta, seqtype)
         args = dict(source="fasta", seqtype=seqtype, binsize=binsize, stepsize=stepsize,
                     flank=flank, zero_padding=zero_padding)
@@ -1110,6 +1122,7 @@ class Bioseq(Dataset):
         fixedlen: int | None = None, cache: bool = False, channel_last: bool = True,
         store: str | os.PathLike | None = None, *, overwrite: bool = False,
         storage_options: dict[str, Any] | None = None,
+        input_storage_options: dict[str, Any] | None = None,
         datatags: Any = None,
     ) -> Bioseq:
         """One-hot sequences of the records of FASTA file(s) (e.g. promoters).
@@ -1122,6 +1135,8 @@ class Bioseq(Dataset):
             FASTA path(s), optionally gzipped; record names must be unique.
         storage, cache, overwrite, store, storage_options, channel_last, order, seqtype
             As in :meth:`create_from_refgenome`.
+        input_storage_options
+            As in :meth:`Cover.create_from_bigwig`.
         fixedlen
             Pad (with N, i.e. all-zero rows) or truncate every sequence at its end to this
             length. Without it, sequences of unequal length are an error.
@@ -1142,7 +1157,7 @@ class Bioseq(Dataset):
         _janggu_datatags(datatags)
         alphabet_size(seqtype)
         fastafile = seqrecords_as_fasta(fastafile)  # Biopython SeqRecords, as Janggu takes
-        files = as_file_list(fastafile, "FASTA")
+        files = as_file_list(fastafile, "FASTA", storage_options=input_storage_options)
         fixedlen = _int_or_none("fixedlen", fixedlen)
         order_ = _int_or_none("order", order)
         records: dict[str, np.ndarray] = {}

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -14,15 +15,53 @@ from genozarr.errors import ArgumentError, ChromosomeNamingError
 from genozarr.ingest import Source
 
 __all__ = ["ArraySource", "BigWigSource", "BamSource", "BedSource", "FastaSource", "RecordsSource",
-           "as_file_list", "condition_names"]
+           "as_file_list", "condition_names", "is_remote"]
 
 _COLLAPSERS = ("sum", "mean", "max", "min")
 
 
-def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: str) -> list[str]:
-    """One path or a list of paths, each checked to be an existing, readable file
-    (:func:`genozarr.io._handles.check_input_file`)."""
+def is_remote(path: Any) -> bool:
+    """Whether an input is a URL (``http(s)://``, ``s3://``, ...) rather than a local path;
+    see :func:`genozarr.io._remote.is_url`."""
+    from genozarr.io._remote import is_url
+
+    return is_url(path)
+
+
+def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: str, *,
+                 storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """One path or URL, or a list of them, each checked to be a readable file.
+
+    A local path must be an existing, readable file
+    (:func:`genozarr.io._handles.check_input_file`). A URL (``http(s)://``, ``s3://``, any
+    fsspec URL) is copied, with the index files read with it, into the input cache (see
+    :mod:`genozarr.io._remote`), or an existing copy is revalidated; the sources then read
+    the copy, while the URL names the input (conditions, messages, the store's recipe).
+
+    Parameters
+    ----------
+    files
+        A path or URL, or a sequence of them.
+    what
+        What the files are (``"BigWig"``, ``"BAM"``, ``"FASTA"``, ``"BED"``, ...): named in
+        messages, and tells which index files go with a URL.
+    storage_options
+        fsspec options for the URLs (credentials, endpoint): the keyword arguments of their
+        filesystem, or a dict of them by protocol (``{"s3": {...}, "https": {...}}``).
+
+    Returns
+    -------
+    list of str
+        The paths and URLs, as strings.
+
+    Raises
+    ------
+    InputFileError
+        For a missing or unreadable file, or a URL that cannot be read (the message names
+        the URL and the cause: ``HTTP 404 Not Found``, connection refused, ...).
+    """
     from genozarr.io._handles import check_input_file
+    from genozarr.io._remote import fetch, is_url
 
     items = [files] if isinstance(files, (str, os.PathLike)) else list(files)
     if not items:
@@ -31,9 +70,26 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
     for f in items:
         if not isinstance(f, (str, os.PathLike)):
             raise ArgumentError(f"{what} files must be paths, got {f!r}")
-        check_input_file(f, what)
+        if is_url(f):
+            fetch(str(f), what, storage_options)
+        else:
+            check_input_file(f, what)
         out.append(str(f))
     return out
+
+
+def _local(files: list[str], what: str) -> list[str]:
+    """The local files to read for ``files``: themselves, or the copies of URLs."""
+    from genozarr.io._remote import localize
+
+    return [localize(f, what) for f in files]
+
+
+def _named(url: str, local: str) -> Any:
+    """A context in which errors about the local copy of a URL name the URL."""
+    from genozarr.io._remote import naming
+
+    return naming(url, local)
 
 
 def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[str]:
@@ -44,9 +100,11 @@ def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[
             raise ArgumentError(
                 f"conditions has {len(names)} names for {len(files)} files: {names}")
         return names
+    from genozarr.io._remote import is_url
+
     names = []
     for f in files:
-        base = Path(f).name
+        base = Path(urlsplit(f).path if is_url(f) else f).name
         for ext in (".gz", ".bigwig", ".bw", ".bam", ".bedgraph", ".bed", ".narrowPeak"):
             if base.endswith(ext):
                 base = base[: -len(ext)]
@@ -117,12 +175,17 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
         from genozarr.io.bigwig import bigwig_chrom_sizes
 
         self.files = files
+        #: the local files read: the paths themselves, or the copies of URLs
+        self.paths = _local(files, "BigWig")
         self.conditions = condition_names(files, conditions)
         self.strands = ["."]
         self.nan_to_num = nan_to_num
         self.collapser = _check_collapser(collapser, "mean")
         self.dtype = dtype
-        self._sizes = [bigwig_chrom_sizes(f) for f in files]  # validates every file
+        self._sizes = []
+        for f, p in zip(files, self.paths):  # validates every file
+            with _named(f, p):
+                self._sizes.append(bigwig_chrom_sizes(p))
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes[i]
@@ -132,7 +195,7 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
 
         if self._is_absent(i, chrom):
             return np.zeros((end - start, 1, 1), dtype=np.float32)
-        values = read_values(self.files[i], chrom, start, end, nan_to_num=self.nan_to_num)
+        values = read_values(self.paths[i], chrom, start, end, nan_to_num=self.nan_to_num)
         return values.reshape(-1, 1, 1)
 
 
@@ -148,8 +211,10 @@ class BamSource(_AbsentChromsAsZeros, Source):
 
         if pairedend not in ("5prime", "midpoint"):
             raise ArgumentError(f"pairedend must be '5prime' or 'midpoint', got {pairedend!r}")
-        for f in files:
-            check_bam(f)
+        self.paths = _local(files, "BAM")
+        for f, p in zip(files, self.paths):
+            with _named(f, p):
+                check_bam(p)
         self.files = files
         self.conditions = condition_names(files, conditions)
         self.stranded = stranded
@@ -160,7 +225,10 @@ class BamSource(_AbsentChromsAsZeros, Source):
         self.include_flagged = include_flagged
         self.collapser = "sum"
         self.dtype = dtype
-        self._sizes = [bam_chrom_sizes(f) for f in files]
+        self._sizes = []
+        for f, p in zip(files, self.paths):
+            with _named(f, p):
+                self._sizes.append(bam_chrom_sizes(p))
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes[i]
@@ -171,7 +239,7 @@ class BamSource(_AbsentChromsAsZeros, Source):
         if self._is_absent(i, chrom):
             return np.zeros((-(-(end - start) // resolution), len(self.strands), 1),
                             dtype=np.int32)
-        counts = count_5prime(self.files[i], chrom, start, end, min_mapq=self.min_mapq,
+        counts = count_5prime(self.paths[i], chrom, start, end, min_mapq=self.min_mapq,
                               pairedend=self.pairedend,
                               template_extension=self.template_extension,
                               include_flagged=self.include_flagged, resolution=resolution)
@@ -211,7 +279,11 @@ class BedSource(Source):
             raise ArgumentError(f"minoverlap must be a fraction in (0, 1], got {minoverlap!r}")
         self.mode = "score_category" if mode == "categorical" else mode
         self.files = files
-        self.frames = [read_bed(f, bedgraph=(mode == "bedgraph")) for f in files]
+        self.paths = _local(files, "BED")
+        self.frames = []
+        for f, p in zip(files, self.paths):
+            with _named(f, p):
+                self.frames.append(read_bed(p, bedgraph=(mode == "bedgraph")))
         self.minoverlap = minoverlap
         self.collapser = _check_collapser(collapser, "max")
         self.dtype = dtype
@@ -328,17 +400,20 @@ class FastaSource(Source):
         from genozarr.io.twobit import is_twobit, twobit_chrom_sizes
 
         self.files = [fasta]
+        self.paths = _local(self.files, "FASTA")
+        local = self.paths[0]
         self.seqtype = seqtype
         self.conditions = ["seq"]
         self.strands = ["."]
         self.dtype = "uint8"
         self.pad_value = invalid_code(seqtype)
         self.collapser = "max"
-        self.twobit = is_twobit(fasta)
+        self.twobit = is_twobit(local)
         if self.twobit and seqtype != "dna":
             raise ArgumentError(
                 f"{fasta}: a 2bit file holds DNA only; seqtype must be 'dna', got {seqtype!r}")
-        self._sizes = twobit_chrom_sizes(fasta) if self.twobit else fasta_chrom_sizes(fasta)
+        with _named(fasta, local):
+            self._sizes = twobit_chrom_sizes(local) if self.twobit else fasta_chrom_sizes(local)
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes
@@ -351,7 +426,7 @@ class FastaSource(Source):
         else:
             from genozarr.io.fasta import read_sequence
 
-        seq = read_sequence(self.files[0], chrom, start, end)
+        seq = read_sequence(self.paths[0], chrom, start, end)
         return encode_sequence(seq, self.seqtype).reshape(-1, 1, 1)
 
 

@@ -103,10 +103,15 @@ def _describe_permissions(path: str) -> str:
 def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = None) -> str:
     """Check that ``path`` is an existing, regular, readable file.
 
+    A URL (``http(s)://``, ``s3://``) is checked through its copy in the input cache (the
+    one this process fetched, else fetched now: :func:`genozarr.io._remote.fetched`); a
+    URL that cannot be read raises an :class:`~genozarr.errors.InputFileError` naming the URL and the
+    cause (``HTTP 404 Not Found``, connection refused).
+
     Parameters
     ----------
     path
-        The file.
+        The file, or a URL.
     what
         What the file is, for messages (``"BAM"``, ``"FASTA index"``, ...).
     of
@@ -115,17 +120,25 @@ def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = Non
     Returns
     -------
     str
-        The path.
+        The path (or URL).
 
     Raises
     ------
     InputFileError
-        If the file does not exist.
+        If the file does not exist, or the URL cannot be read.
     NotAFileError
         If it is a directory or another non-regular file (a FIFO, a device).
     UnreadableFileError
         If it cannot be opened for reading (permission denied).
     """
+    from genozarr.io._remote import fetched, is_url
+
+    if is_url(path):
+        # a URL: it must be readable (a copy in the input cache, fetched if need be; see
+        # genozarr.io._remote); the URL itself is returned
+        copy = fetched(str(path), what)
+        check_input_file(copy.path, what, of=of)
+        return str(path)
     path = os.fspath(path)
     owner = f" (the index of {of})" if of else ""
     try:
@@ -351,7 +364,8 @@ def get_handle(kind: HandleKind, path: str) -> Any:
         which needs the ``.fai``: see :func:`genozarr.io.fasta.ensure_fai`) or ``"bigwig"``
         (a :mod:`pyBigWig` handle).
     path
-        File path.
+        File path, or a URL (read through its copy in the input cache, see
+        :mod:`genozarr.io._remote`).
 
     Returns
     -------
@@ -365,9 +379,11 @@ def get_handle(kind: HandleKind, path: str) -> Any:
     ArgumentError
         For an unknown ``kind``.
     """
+    from genozarr.io._remote import localize
+
     if kind not in _OPENERS:
         raise ArgumentError(f"handle kind must be one of {_KINDS}, got {kind!r}")
-    path = os.fspath(path)
+    path = localize(path, kind)  # a URL reads its local copy (genozarr.io._remote)
     sig = _signature(kind, path)
     key = (os.getpid(), threading.get_ident(), kind, path)
     with _lock:

@@ -61,13 +61,15 @@ def find_bam_index(path: str | os.PathLike) -> str | None:
     Parameters
     ----------
     path
-        BAM file.
+        BAM file, or the URL of one (its local copy's index is returned).
 
     Returns
     -------
     str or None
     """
-    path = os.fspath(path)
+    from genozarr.io._remote import localize
+
+    path = localize(path, "bam")
     return next((p for p in _index_paths(path) if os.path.exists(p)), None)
 
 
@@ -91,21 +93,25 @@ def check_bam(path: str | os.PathLike) -> str:
     line htslib cannot parse gives one :class:`~genozarr.errors.MalformedHeaderWarning`
     (genozarr reads by reference index, which does not need it).
 
+    A URL (``http(s)://``, ``s3://``) is checked through its local copy, fetched with its
+    index into the input cache (see :mod:`genozarr.io._remote`).
+
     Parameters
     ----------
     path
-        BAM file.
+        BAM file, or its URL.
 
     Returns
     -------
     str
-        The path.
+        The path (for a URL: the path of its local copy, the file to read).
 
     Raises
     ------
     InputFileError
         If the file does not exist or is not a BAM file (``NotAFileError`` for a
-        directory, ``UnreadableFileError`` when permission is denied).
+        directory, ``UnreadableFileError`` when permission is denied), or the URL cannot
+        be read.
     UnsupportedFormatError
         For a CRAM or SAM text file.
     MissingIndexError
@@ -118,8 +124,9 @@ def check_bam(path: str | os.PathLike) -> str:
         index of another file).
     """
     from genozarr.io._handles import check_input_file, file_signature
+    from genozarr.io._remote import localize
 
-    path = os.fspath(path)
+    path = localize(path, "bam")
     check_input_file(path, "BAM")
     index = find_bam_index(path)
     key = (path, file_signature(path), index, file_signature(index) if index else None)
@@ -352,7 +359,12 @@ def index_bam(path: str | os.PathLike) -> str:
     import pysam
 
     from genozarr.io._handles import captured_stderr, check_input_file
+    from genozarr.io._remote import display_url, is_url
 
+    if is_url(path):
+        raise ArgumentError(
+            f"{display_url(str(path))} is a URL: index the BAM file where it is stored "
+            "('samtools index') and put the index next to it")
     path = os.fspath(path)
     check_input_file(path, "BAM")
     with captured_stderr() as err:
@@ -374,7 +386,7 @@ def bam_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     Parameters
     ----------
     path
-        BAM file (no index needed).
+        BAM file (no index needed), or its URL.
 
     Returns
     -------
@@ -382,8 +394,9 @@ def bam_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
         ``{chrom: length}`` in header order.
     """
     from genozarr.io._handles import check_input_file
+    from genozarr.io._remote import localize
 
-    path = os.fspath(path)
+    path = localize(path, "bam")
     check_input_file(path, "BAM")
     handle = _open(path)
     try:
@@ -401,7 +414,7 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     Parameters
     ----------
     path
-        Indexed BAM file.
+        Indexed BAM file, or its URL (read through its local copy).
     chrom
         Chromosome as spelled in the BAM header.
     start, end

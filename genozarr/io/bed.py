@@ -63,7 +63,8 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     Parameters
     ----------
     path
-        BED or bedGraph file.
+        BED or bedGraph file, or its URL (``http(s)://``, ``s3://``: read through a local
+        copy, see :mod:`genozarr.io._remote`).
     bedgraph
         Read the 4th column as the value (``score``) instead of a name.
 
@@ -83,8 +84,9 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
         non-numeric score; the message gives the file and line number.
     """
     from genozarr.io._handles import check_input_file
+    from genozarr.io._remote import localize
 
-    path = os.fspath(path)
+    path = localize(path, "bed")  # a URL: its copy in the input cache
     check_input_file(path, "BED")  # missing, a directory, permission denied
     lines, skipped, nfields = _data_lines(path)
     if not lines:

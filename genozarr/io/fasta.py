@@ -50,10 +50,13 @@ def ensure_fai(path: str | os.PathLike) -> str:
     A stale index is rebuilt under a temporary name and renamed into place. The check runs
     once per process for a given FASTA and index (path, size, modification time).
 
+    For a URL (``http(s)://``, ``s3://``) the local copy in the input cache is indexed,
+    with the ``.fai`` and ``.gzi`` found next to the URL (see :mod:`genozarr.io._remote`).
+
     Parameters
     ----------
     path
-        Plain or bgzip-compressed FASTA file.
+        Plain or bgzip-compressed FASTA file, or its URL.
 
     Returns
     -------
@@ -76,8 +79,9 @@ def ensure_fai(path: str | os.PathLike) -> str:
         If a sequence name occurs twice (checked when the index is built).
     """
     from genozarr.io._handles import check_input_file, file_signature
+    from genozarr.io._remote import localize
 
-    path = os.fspath(path)
+    path = localize(path, "fasta")  # a URL: its local copy, with the .fai/.gzi found
     check_input_file(path, "FASTA")
     fai = path + ".fai"
     compressed = _is_compressed(path)
@@ -338,7 +342,7 @@ def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     Parameters
     ----------
     path
-        FASTA file.
+        FASTA file, or its URL (read through its local copy).
 
     Returns
     -------
@@ -346,9 +350,11 @@ def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
         ``{name: length}`` in file order.
     """
     from genozarr.io._handles import get_handle
+    from genozarr.io._remote import localize
 
+    path = localize(path, "fasta")
     fai = ensure_fai(path)
-    fa = get_handle("fasta", os.fspath(path))
+    fa = get_handle("fasta", path)
     names = list(fa.references)
     with open(fai) as f:  # htslib keeps one of duplicate .fai entries silently
         listed = [line.split("\t", 1)[0] for line in f if line.strip()]
@@ -426,8 +432,9 @@ def iter_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, bytes]]:
     import pysam
 
     from genozarr.io._handles import check_input_file
+    from genozarr.io._remote import localize
 
-    path = os.fspath(path)
+    path = localize(path, "fasta")
     check_input_file(path, "FASTA")
     try:
         with pysam.FastxFile(path) as fh:

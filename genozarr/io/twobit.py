@@ -83,8 +83,9 @@ def _open(path: str) -> Any:
 def _handle(path: str | os.PathLike) -> Any:
     """The cached py2bit handle of ``path`` for this process and thread."""
     from genozarr.io._handles import check_input_file
+    from genozarr.io._remote import localize
 
-    path = os.fspath(path)
+    path = localize(path, "2bit")  # a URL: its copy in the input cache
     check_input_file(path, "2bit")  # missing, a directory, permission denied
     st = os.stat(path)
     sig = (st.st_size, st.st_mtime_ns)

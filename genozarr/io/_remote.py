@@ -1,0 +1,616 @@
+"""Remote input files: ``http(s)://`` and ``s3://`` URLs (any fsspec URL), read through a
+local copy.
+
+Every reader of :mod:`genozarr.io` works on a local file (pyBigWig's wheels read no URLs,
+htslib cannot reach an S3 endpoint such as MinIO or moto, and the index checks of
+:mod:`genozarr.io.bam` and :mod:`genozarr.io.fasta` look at files on disk). A remote input
+is therefore copied once into the input cache, ``<output root>/inputs`` (see
+:func:`genozarr.config.output_dir`), together with the index files read with it (the
+``.csi``/``.bai`` htslib would pick for a BAM file, the ``.fai`` and ``.gzi`` of a FASTA
+file), and read from there with the same code, and the same checks, as a local file.
+
+Layout of the cache::
+
+    inputs/<sha256 of the URL>-<file name>/<version>/<file name>        the data file
+                                               .../<file name>.bai       its index (BAM)
+                                               .../genozarr-remote.json  written last
+
+``version`` is a digest of the URL and the validators the server gives for the file and
+its indexes (ETag, size, modification time), so a URL whose content changes gets a new
+directory and an ingest running on the old copy keeps reading it. Files are downloaded
+under temporary names and renamed into place; ``genozarr-remote.json`` (the completion
+record, holding the SHA256 of every downloaded file, computed while downloading) is
+written last. Reusing a copy costs one metadata request per file (``HEAD`` for http) and
+reads nothing else: :func:`genozarr.store.cache.input_digests` takes the recorded
+digests, so a remote file is never read twice for a cache key. A server that gives
+neither an ETag nor a modification time cannot be revalidated: such a file is
+downloaded again on every use.
+
+The copies get one modification time for the data file and its indexes: object stores
+report upload times, which say nothing about which file was written first, so the
+"index older than its data file" rule of the local checks does not apply to remote
+inputs (the content checks of the indexes still do).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from genozarr.errors import GenozarrError, InputFileError, MissingIndexError, UnreadableFileError
+
+__all__ = ["is_url", "RemoteCopy", "fetch", "localize", "fetched", "input_cache_dir",
+           "kind_of", "display_url", "naming"]
+
+logger = logging.getLogger(__name__)
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+#: bytes read per request while downloading
+_CHUNK = 8 << 20
+#: name of the completion record in a version directory
+RECORD = "genozarr-remote.json"
+
+#: ``as_file_list``'s ``what`` -> kind of input (which index files go with it)
+_KINDS = {"bam": "bam", "bigwig": "bigwig", "fasta": "fasta", "bed": "bed",
+          "vcf/bcf": "vcf", "vcf": "vcf", "2bit": "2bit", "gff/gtf": "gff"}
+
+
+def is_url(path: Any) -> bool:
+    """Whether ``path`` is a URL (``scheme://...``) other than ``file://``.
+
+    Parameters
+    ----------
+    path
+        A path, URL or anything else (only ``str`` can be a URL).
+
+    Returns
+    -------
+    bool
+    """
+    if not isinstance(path, str):
+        return False
+    m = _SCHEME.match(path)
+    return m is not None and m.group(1).lower() != "file"
+
+
+def kind_of(what: str | None, url: str = "") -> str:
+    """The kind of input (``"bam"``, ``"bigwig"``, ``"fasta"``, ...) from the name
+    ``as_file_list`` uses (``"BAM"``, ``"BigWig"``, ...) or else from the URL's suffix;
+    ``"file"`` when neither says."""
+    if what:
+        kind = _KINDS.get(what.lower())
+        if kind:
+            return kind
+    name = _split(url)[1].lower()
+    for suffixes, kind in (((".bam",), "bam"), ((".bw", ".bigwig"), "bigwig"),
+                           ((".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz"),
+                            "fasta"), ((".vcf.gz", ".bcf"), "vcf"), ((".2bit",), "2bit")):
+        if name.endswith(suffixes):
+            return kind
+    return "file"
+
+
+def display_url(url: str) -> str:
+    """The URL without a password (``user:secret@host`` -> ``user:***@host``)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _split(url: str) -> tuple[str, str]:
+    """``(URL up to and including the last '/' of its path, file name)``; the query and
+    fragment are dropped."""
+    parts = urlsplit(url)
+    head, _, name = parts.path.rpartition("/")
+    return urlunsplit(parts._replace(path=head + "/", query="", fragment="")), name
+
+
+def _with_name(url: str, name: str) -> str:
+    """``url`` with the last part of its path replaced by ``name`` (query kept)."""
+    parts = urlsplit(url)
+    head = parts.path.rpartition("/")[0]
+    return urlunsplit(parts._replace(path=f"{head}/{name}"))
+
+
+def _index_names(kind: str, name: str) -> tuple[list[str], bool]:
+    """Names of the index files that go with a data file called ``name``, in the order
+    htslib tries them, and whether only the first one found is used (BAM, VCF) or every
+    one found (FASTA: ``.fai`` and ``.gzi``)."""
+    if kind == "bam":
+        base = name.removesuffix(".bam")
+        return list(dict.fromkeys([name + ".csi", base + ".csi", name + ".bai",
+                                   base + ".bai"])), True
+    if kind == "fasta":
+        return [name + ".fai", name + ".gzi"], False
+    if kind == "vcf":
+        return [name + ".csi", name + ".tbi"], True
+    return [], False
+
+
+# ------------------------------------------------------------------------------- errors
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        yield node
+        node = node.__cause__ or node.__context__
+
+
+def _status(exc: BaseException) -> tuple[int | None, str]:
+    """The HTTP status (and its reason) found in an exception chain, if any."""
+    for node in _chain(exc):
+        status = getattr(node, "status", None)  # aiohttp.ClientResponseError
+        if isinstance(status, int) and status >= 400:
+            return status, str(getattr(node, "message", "") or "")
+        response = getattr(node, "response", None)  # botocore.exceptions.ClientError
+        if isinstance(response, Mapping):
+            meta = response.get("ResponseMetadata") or {}
+            error = response.get("Error") or {}
+            code = meta.get("HTTPStatusCode")
+            if isinstance(code, int) and code >= 400:
+                return code, str(error.get("Message") or error.get("Code") or "")
+    return None, ""
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line cause of a failed request: ``HTTP 404 Not Found``, ``connection
+    refused by 127.0.0.1:9``, ..."""
+    status, message = _status(exc)
+    if status is not None:
+        return f"HTTP {status}{' ' + message if message else ''}"
+    nodes = list(_chain(exc))
+    for node in nodes:
+        if isinstance(node, ConnectionRefusedError):
+            where = next((f" by {n.host}:{n.port}" for n in nodes
+                          if getattr(n, "host", None) and getattr(n, "port", None)), "")
+            return f"connection refused{where}"
+    for node in nodes:
+        name = type(node).__name__
+        if name in ("ClientConnectorError", "EndpointConnectionError", "ConnectTimeoutError",
+                    "ServerDisconnectedError", "ClientPayloadError", "ReadTimeoutError"):
+            return f"{name}: {node}"
+    for node in _chain(exc):
+        if isinstance(node, (PermissionError,)):
+            return f"access denied ({node})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _is_absent(exc: BaseException) -> bool:
+    """Whether a failed request means "no such file" (404/410, or a 403 of an object
+    store, which answers 403 for missing keys to whoever may not list the bucket)."""
+    status, _ = _status(exc)
+    if status is not None:
+        return status in (403, 404, 410)
+    if isinstance(exc, PermissionError):
+        return True
+    if isinstance(exc, FileNotFoundError):
+        # fsspec's http filesystem turns every failure into FileNotFoundError: only one
+        # with no connection problem behind it is an absent file
+        return not any(isinstance(n, ConnectionError) or "Connector" in type(n).__name__
+                       for n in _chain(exc) if n is not exc)
+    return False
+
+
+def _failure(exc: BaseException, url: str, what: str, of: str | None = None) -> InputFileError:
+    owner = f" (the index of {display_url(of)})" if of else ""
+    reason = _reason(exc)
+    status, _ = _status(exc)
+    if status in (401, 403) or (status is None and isinstance(exc, PermissionError)):
+        return UnreadableFileError(
+            f"cannot read {what} file {display_url(url)}{owner}: {reason}; check the "
+            "credentials (input_storage_options) and the URL")
+    return InputFileError(f"cannot read {what} file {display_url(url)}{owner}: {reason}")
+
+
+# ------------------------------------------------------------------------------ fsspec
+def options_for(url: str, storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The fsspec options for one URL.
+
+    ``storage_options`` is either the keyword arguments of the URL's filesystem
+    (``{"key": ..., "client_kwargs": {"endpoint_url": ...}}`` for s3,
+    ``{"headers": {...}}`` for http), or a dict of such dicts by protocol
+    (``{"s3": {...}, "https": {...}}``) when inputs come from several places; ``https``
+    falls back to the ``http`` entry.
+    """
+    if not storage_options:
+        return {}
+    import fsspec
+
+    protocols = set(fsspec.available_protocols()) | {"http", "https", "s3", "s3a"}
+    if all(k in protocols and (v is None or isinstance(v, Mapping))
+           for k, v in storage_options.items()):
+        scheme = url.split("://", 1)[0].lower()
+        sub = storage_options.get(scheme)
+        if sub is None and scheme == "https":
+            sub = storage_options.get("http")
+        return dict(sub or {})
+    return dict(storage_options)
+
+
+def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url, **options_for(url, storage_options))
+    except (ImportError, ValueError, TypeError) as e:
+        raise InputFileError(f"cannot read {display_url(url)}: no filesystem for this URL "
+                             f"({type(e).__name__}: {e}); for s3:// install s3fs "
+                             "(pip install 'genozarr[s3]')") from e
+
+
+def _info(fs: Any, rpath: str) -> dict[str, Any]:
+    invalidate = getattr(fs, "invalidate_cache", None)
+    if invalidate is not None:
+        with contextlib.suppress(Exception):
+            invalidate(rpath)
+    info = fs.info(rpath)
+    if info.get("type") == "directory":
+        raise IsADirectoryError(f"{rpath} is a directory")
+    return info
+
+
+def _validator(info: Mapping[str, Any]) -> dict[str, Any]:
+    """What identifies one version of a remote file: size, ETag, modification time."""
+    etag = info.get("ETag") or info.get("etag") or info.get("e_tag")
+    modified = (info.get("LastModified") or info.get("Last-Modified") or info.get("mtime")
+                or info.get("last_modified"))
+    version = info.get("VersionId") or info.get("generation")
+    return {"size": info.get("size"), "etag": str(etag) if etag else None,
+            "modified": str(modified) if modified else None,
+            "version_id": str(version) if version else None}
+
+
+# ------------------------------------------------------------------------------- copies
+@dataclass(frozen=True)
+class RemoteCopy:
+    """A remote input file and its indexes, copied into the input cache.
+
+    Attributes
+    ----------
+    url
+        The data file's URL, as given.
+    path
+        Local copy of the data file (its indexes lie next to it, named as htslib expects).
+    digests
+        ``{local path: SHA256}`` of every downloaded file (data file and indexes).
+    files
+        ``{local path: URL}`` of every downloaded file.
+    downloaded
+        Whether this call downloaded the files (False: an existing copy was reused).
+    """
+
+    url: str
+    path: str
+    digests: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    downloaded: bool = False
+
+    def exists(self) -> bool:
+        """Whether every file of the copy is still on disk."""
+        return all(os.path.isfile(p) for p in self.files)
+
+
+# url -> (copy, the options it was fetched with); this process only
+_fetched: dict[str, tuple[RemoteCopy, dict[str, Any] | None]] = {}
+_lock = threading.RLock()
+
+
+def _reset_lock() -> None:
+    """After ``fork``: a lock held by another thread of the parent would never be released."""
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock)
+
+
+def input_cache_dir() -> Path:
+    """``<output root>/inputs``: where remote inputs are copied (absolute)."""
+    from genozarr.config import output_dir
+
+    return Path(os.path.abspath(output_dir() / "inputs"))
+
+
+def _safe_name(name: str) -> str:
+    out = re.sub(r"[^A-Za-z0-9._%+=-]", "_", name)[:120].lstrip(".")
+    return out or "file"
+
+
+class _LocalWriteError(Exception):
+    """Writing the copy failed on this machine (not the server's fault)."""
+
+
+def _unwritable(url: str, where: Path, e: OSError) -> InputFileError:
+    return InputFileError(
+        f"cannot copy {display_url(url)} into the input cache: {where}: "
+        f"{e.strerror or e}; free space there, or point GENOZARR_OUTPUT at a writable "
+        "directory with room for the remote inputs")
+
+
+def _download(fs: Any, rpath: str, url: str, dest: Path, size: int | None, what: str,
+              of: str | None) -> str:
+    """Copy one remote file to ``dest`` (atomically), returning its SHA256."""
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.part")
+    digest = hashlib.sha256()
+    n = 0
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    # http: one streaming GET; object stores: ranged GETs of _CHUNK bytes, no read-ahead
+    kwargs: dict[str, Any] = ({"block_size": 0} if protocol in ("http", "https")
+                              else {"block_size": _CHUNK, "cache_type": "none"})
+    started = time.perf_counter()
+    try:
+        dst = open(tmp, "wb")  # noqa: SIM115 - closed below
+    except OSError as e:
+        raise _unwritable(url, tmp.parent, e) from e
+    try:
+        with dst:
+            try:
+                src_cm = fs.open(rpath, "rb", **kwargs)
+            except TypeError:  # a filesystem without these options
+                src_cm = fs.open(rpath, "rb")
+            with src_cm as src:
+                while True:
+                    block = src.read(_CHUNK)
+                    if not block:
+                        break
+                    digest.update(block)
+                    try:
+                        dst.write(block)
+                    except OSError as e:
+                        raise _LocalWriteError() from e
+                    n += len(block)
+            try:
+                dst.flush()
+                os.fsync(dst.fileno())
+            except OSError as e:
+                raise _LocalWriteError() from e
+        if size is not None and n != size:
+            raise InputFileError(
+                f"cannot read {what} file {display_url(url)}"
+                f"{f' (the index of {display_url(of)})' if of else ''}: the download ended "
+                f"after {n} of {size} bytes")
+        try:
+            os.replace(tmp, dest)
+        except OSError as e:
+            raise _LocalWriteError() from e
+    except GenozarrError:
+        raise
+    except _LocalWriteError as e:
+        cause = e.__cause__
+        raise _unwritable(url, tmp, cause if isinstance(cause, OSError) else OSError()) from cause
+    except Exception as e:
+        raise _failure(e, url, what, of) from e
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    seconds = time.perf_counter() - started
+    logger.info("downloaded %s (%d bytes, %.2f s, %.0f MB/s) to %s", display_url(url), n,
+                seconds, n / 1e6 / max(seconds, 1e-9), dest)
+    return digest.hexdigest()
+
+
+def _read_record(directory: Path, expected: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The completion record of a version directory, if it describes a complete copy of
+    the ``expected`` files."""
+    try:
+        with open(directory / RECORD, encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, list) or len(files) != len(expected):
+        return None
+    for entry, want in zip(files, expected):
+        if not isinstance(entry, dict) or entry.get("name") != want["name"] or \
+                entry.get("validator") != want["validator"] or not entry.get("sha256"):
+            return None
+        try:
+            if os.path.getsize(directory / want["name"]) != entry.get("bytes"):
+                return None
+        except OSError:
+            return None
+    return record
+
+
+def fetch(url: str, what: str = "input", storage_options: Mapping[str, Any] | None = None,
+          *, kind: str | None = None) -> RemoteCopy:
+    """Make sure a local copy of ``url`` and of its index files is in the input cache.
+
+    The server is asked for the validators of the file and of each index candidate (one
+    metadata request each); a complete copy with the same validators is reused without
+    reading anything, otherwise the files are downloaded.
+
+    Parameters
+    ----------
+    url
+        ``http(s)://``, ``s3://`` or another fsspec URL.
+    what
+        What the file is, for messages and to know its indexes (``"BAM"``, ``"BigWig"``,
+        ``"FASTA"``, ...; see :func:`kind_of`).
+    storage_options
+        fsspec options (credentials, endpoint); see :func:`options_for`. ``None`` reuses
+        the options this process last fetched the URL with, if any.
+    kind
+        The kind of input, overriding the one ``what`` gives.
+
+    Returns
+    -------
+    RemoteCopy
+
+    Raises
+    ------
+    InputFileError
+        If the URL cannot be read ("cannot read BAM file https://...: HTTP 404 Not
+        Found", connection refused, ...); ``UnreadableFileError`` for HTTP 401/403.
+    MissingIndexError
+        For a BAM file with no index next to it (none of ``.csi``/``.bai``).
+    """
+    if not is_url(url):
+        raise InputFileError(f"{url!r} is not a URL")
+    kind = kind or kind_of(what, url)
+    with _lock:
+        if storage_options is None and url in _fetched:
+            storage_options = _fetched[url][1]
+        copy = _fetch(url, what, kind, storage_options)
+        _fetched[url] = (copy, dict(storage_options) if storage_options else None)
+    return copy
+
+
+def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | None
+           ) -> RemoteCopy:
+    fs, rpath = _filesystem(url, storage_options)
+    name = _split(url)[1]
+    if not name:
+        raise InputFileError(f"cannot read {what} file {display_url(url)}: the URL names a "
+                             "directory, not a file")
+    try:
+        info = _info(fs, rpath)
+    except Exception as e:
+        raise _failure(e, url, what) from e
+    local_name = _safe_name(name)
+    files = [{"name": local_name, "url": url, "rpath": rpath, "validator": _validator(info),
+              "of": None}]
+    candidates, first_only = _index_names(kind, name)
+    tried = []
+    for index_name in candidates:
+        index_url = _with_name(url, index_name)
+        tried.append(display_url(index_url))
+        _, index_path = _filesystem(index_url, storage_options)
+        try:
+            index_info = _info(fs, index_path)
+        except Exception as e:
+            if _is_absent(e):
+                continue
+            raise _failure(e, index_url, f"{what} index", of=url) from e
+        # the local name follows the data file's local name, as htslib looks for it
+        files.append({"name": local_name + index_name[len(name):]
+                      if index_name.startswith(name) else _safe_name(index_name),
+                      "url": index_url, "rpath": index_path,
+                      "validator": _validator(index_info), "of": url})
+        if first_only:
+            break
+    if kind == "bam" and len(files) == 1:
+        raise MissingIndexError(
+            f"the BAM file {display_url(url)} has no index next to it (tried "
+            f"{', '.join(tried)}); build one with 'samtools index' and upload it beside the "
+            "BAM file")
+    validated = all(f["validator"]["etag"] or f["validator"]["modified"]
+                    or f["validator"]["version_id"] for f in files)
+    url_key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    version = hashlib.sha256(json.dumps(
+        [[f["url"], f["validator"]] for f in files] + ([] if validated else ["unvalidated"]),
+        sort_keys=True, default=str).encode()).hexdigest()[:24]
+    directory = input_cache_dir() / f"{url_key}-{local_name[:60]}" / version
+    expected = [{"name": f["name"], "validator": f["validator"]} for f in files]
+    record = _read_record(directory, expected) if validated else None
+    downloaded = record is None
+    if record is None:
+        if not validated:
+            logger.info("%s gives no ETag or modification time: downloading it again",
+                        display_url(url))
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _unwritable(url, directory, e) from e
+        entries = []
+        for f in files:
+            size = f["validator"]["size"]
+            sha = _download(fs, f["rpath"], f["url"], directory / f["name"],
+                            int(size) if size is not None else None,
+                            what if f["of"] is None else f"{what} index", f["of"])
+            entries.append({"name": f["name"], "url": display_url(f["url"]),
+                            "validator": f["validator"], "sha256": sha,
+                            "bytes": os.path.getsize(directory / f["name"])})
+        # one modification time for the data file and its indexes (see the module doc)
+        now = time.time_ns()
+        for f in files:
+            os.utime(directory / f["name"], ns=(now, now))
+        record = {"url": display_url(url), "kind": kind, "files": entries,
+                  "downloaded": datetime.datetime.now(datetime.UTC).isoformat()}
+        tmp = directory / f".{RECORD}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(record, fh, indent=1, default=str)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, directory / RECORD)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise _unwritable(url, directory, e) from e
+    else:
+        logger.debug("reusing the copy of %s in %s", display_url(url), directory)
+    paths = [str(directory / e["name"]) for e in record["files"]]
+    return RemoteCopy(
+        url=url, path=paths[0],
+        digests={p: e["sha256"] for p, e in zip(paths, record["files"])},
+        files={p: f["url"] for p, f in zip(paths, files)}, downloaded=downloaded)
+
+
+def fetched(url: str, what: str | None = None) -> RemoteCopy:
+    """The copy of ``url`` this process made (or reused) last, still on disk; else a
+    fresh :func:`fetch` with the options last used for it (none if never fetched)."""
+    with _lock:
+        entry = _fetched.get(url)
+    if entry is not None and entry[0].exists():
+        return entry[0]
+    return fetch(url, what or "input")
+
+
+def localize(path: str | os.PathLike, what: str | None = None) -> str:
+    """The local file to read for ``path``: ``path`` itself, or for a URL the path of its
+    local copy (see :func:`fetched`).
+
+    Parameters
+    ----------
+    path
+        A local path or a URL.
+    what
+        What the file is (``"BAM"``, ``"bam"``, ...), to fetch its indexes with it.
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(path, str) and is_url(path):
+        return fetched(path, what).path
+    return os.fspath(path)
+
+
+@contextlib.contextmanager
+def naming(url: str, local: str) -> Iterator[None]:
+    """Inside the block, genozarr errors that name the local copy ``local`` of ``url`` (or
+    files next to it) name the URL's directory instead; other exceptions pass unchanged."""
+    try:
+        yield
+    except GenozarrError as e:
+        if local == url:
+            raise
+        directory = os.path.dirname(local) + os.sep
+        base = _split(url)[0]
+        text = str(e)
+        renamed = text.replace(local, display_url(url)).replace(directory, base)
+        if renamed == text:
+            raise
+        try:
+            new = type(e)(f"{renamed} (local copy: {local})")
+        except Exception:  # an exception class with another signature: keep it as is
+            raise e
+        raise new from e

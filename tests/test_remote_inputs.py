@@ -1,0 +1,520 @@
+"""Remote inputs: BigWig, BAM (with its index), BED and FASTA (plain, and bgzip with
+``.fai``/``.gzi``) read from http:// (a threaded server with range requests started here)
+and s3:// (a moto server), through their copies in the input cache
+(:mod:`genozarr.io._remote`): the same values as the local files, cache keys from the
+digests recorded at download, revalidation without a second download, and errors that
+name the URL and the cause."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import inspect
+import os
+import pickle
+import re
+import shutil
+import socket
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from genozarr.errors import InputFileError, MissingIndexError, StaleIndexError, UnreadableFileError
+from genozarr.io import _remote
+from genozarr.io._remote import is_url, options_for
+from genozarr.sources import (
+    BamSource,
+    BedSource,
+    BigWigSource,
+    FastaSource,
+    as_file_list,
+    condition_names,
+)
+from genozarr.store.cache import cache_key, input_digests
+
+pytest.importorskip("s3fs")
+moto_server = pytest.importorskip("moto.server")
+
+# ----------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with ``Range: bytes=a-b`` support (``SimpleHTTPRequestHandler`` has
+    none), an ETag and Last-Modified; paths under ``/plain/`` are served without either
+    validator, ``/forbidden/`` answers 403 and ``/truncated/`` stops half-way."""
+
+    protocol_version = "HTTP/1.1"
+    requests: ClassVar[Counter] = Counter()
+
+    def log_message(self, *args):  # keep the test output quiet
+        pass
+
+    def send_head(self):
+        RangeHandler.requests[(self.command, self.path)] += 1
+        if self.path.startswith("/forbidden/"):
+            self.send_error(403)
+            return None
+        real = re.sub(r"^/(plain|truncated)/", "/", self.path.split("?")[0])
+        path = self.translate_path(real)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return None
+        st = os.stat(path)
+        size = st.st_size
+        start, end = 0, size - 1
+        m = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range") or "")
+        if m and (m.group(1) or m.group(2)):
+            a, b = m.groups()
+            if a == "":
+                start = max(size - int(b), 0)
+            else:
+                start, end = int(a), min(int(b), size - 1) if b else size - 1
+            if start >= size:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        if not self.path.startswith("/plain/"):
+            self.send_header("Last-Modified", self.date_time_string(st.st_mtime))
+            self.send_header("ETag", f'"{size:x}-{st.st_mtime_ns:x}"')
+        self.end_headers()
+        self._span = (start, end - start + 1)
+        return open(path, "rb")
+
+    def copyfile(self, source, outputfile):
+        start, n = self._span
+        if self.path.startswith("/truncated/"):
+            n //= 2
+            self.close_connection = True
+        source.seek(start)
+        while n > 0:
+            block = source.read(min(n, 1 << 20))
+            if not block:
+                break
+            outputfile.write(block)
+            n -= len(block)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``(directory, base URL)`` of a threaded range-capable HTTP server on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("served")
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", port), functools.partial(RangeHandler, directory=str(root)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def s3():
+    import logging
+
+    import boto3
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    options = {"key": "testing", "secret": "testing",
+               "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                          aws_secret_access_key="testing", region_name="us-east-1")
+    client.create_bucket(Bucket="inputs")
+    yield options, client
+    server.stop()
+
+
+# ------------------------------------------------------------------------------- files
+
+@pytest.fixture(scope="module")
+def files(served, sample_files, tmp_path_factory):
+    """The sample files, a bgzip copy of the FASTA (with .fai and .gzi) and a FASTA
+    without index, served over http under the same names as in ``local``."""
+    import pysam
+
+    root, _ = served
+    local = tmp_path_factory.mktemp("local")
+    for key in ("bam", "bai", "bigwig_a", "bigwig_b", "fasta", "fai", "roi"):
+        shutil.copy(sample_files[key], local / Path(sample_files[key]).name)
+    pysam.tabix_compress(str(local / "sample.fa"), str(local / "sample.fa.gz"))
+    pysam.faidx(str(local / "sample.fa.gz"))  # writes .fai and .gzi
+    shutil.copy(local / "sample.fa", local / "noindex.fa")
+    for f in local.iterdir():
+        shutil.copy2(f, root / f.name)
+    return local
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo():
+    """Each test starts without this process's record of fetched URLs."""
+    _remote._fetched.clear()
+    yield
+    _remote._fetched.clear()
+
+
+def gets(path: str) -> int:
+    return RangeHandler.requests[("GET", path)]
+
+
+# ------------------------------------------------------------------------------- tests
+
+def test_is_url_and_options():
+    assert is_url("http://x/a.bw") and is_url("https://x/a.bw") and is_url("s3://b/k.bam")
+    assert not is_url("file:///tmp/a.bw") and not is_url("/tmp/a.bw")
+    assert not is_url("a.bw") and not is_url(Path("/tmp/a.bw"))
+    flat = {"key": "k", "secret": "s"}
+    assert options_for("s3://b/k", flat) == flat
+    nested = {"s3": flat, "http": {"headers": {"A": "b"}}}
+    assert options_for("s3://b/k", nested) == flat
+    assert options_for("https://h/x", nested) == {"headers": {"A": "b"}}
+    assert options_for("s3://b/k", None) == {}
+    assert condition_names(["http://h/d/a.bw?sig=1", "s3://b/k/c.bigwig"], None) == ["a", "c"]
+
+
+def test_bigwig_over_http(files, served):
+    _, base = served
+    urls = [f"{base}/sample_a.bw", f"{base}/sample_b.bw"]
+    remote = BigWigSource(as_file_list(urls, "BigWig"))
+    local = BigWigSource(as_file_list([str(files / "sample_a.bw"), str(files / "sample_b.bw")],
+                                      "BigWig"))
+    assert remote.files == urls and remote.conditions == ["sample_a", "sample_b"]
+    assert remote._sizes == local._sizes
+    assert all(p.startswith(str(_remote.input_cache_dir())) for p in remote.paths)
+    for i in range(2):
+        np.testing.assert_array_equal(remote.read_file(i, "chr1", 100, 5100),
+                                      local.read_file(i, "chr1", 100, 5100))
+
+
+def test_bam_over_http(files, served):
+    _, base = served
+    remote = BamSource(as_file_list(f"{base}/sample.bam", "BAM"))
+    local = BamSource(as_file_list(str(files / "sample.bam"), "BAM"))
+    assert remote._sizes == local._sizes
+    assert os.path.isfile(remote.paths[0] + ".bai")
+    got = remote.read_file(0, "chr1", 0, 30000)
+    assert got.sum() > 0
+    np.testing.assert_array_equal(got, local.read_file(0, "chr1", 0, 30000))
+
+
+@pytest.mark.parametrize("name", ["sample.fa.gz", "sample.fa", "noindex.fa"])
+def test_fasta_over_http(files, served, name):
+    """bgzip with .fai and .gzi, plain with .fai, plain without index (built locally)."""
+    _, base = served
+    (url,) = as_file_list(f"{base}/{name}", "FASTA")
+    remote = FastaSource(url)
+    local = FastaSource(str(files / "sample.fa"))
+    assert remote._sizes == local._sizes
+    np.testing.assert_array_equal(remote.read_file(0, "chr2", 19990, 20010),
+                                  local.read_file(0, "chr2", 19990, 20010))
+    np.testing.assert_array_equal(remote.read_file(0, "chr1", 500, 9000),
+                                  local.read_file(0, "chr1", 500, 9000))
+    copy = _remote.fetched(url)
+    downloaded = {os.path.basename(p) for p in copy.files}
+    if name == "sample.fa.gz":
+        assert downloaded == {name, name + ".fai", name + ".gzi"}
+    elif name == "sample.fa":
+        assert downloaded == {name, name + ".fai"}
+    else:
+        assert downloaded == {name} and os.path.isfile(copy.path + ".fai")
+
+
+def test_bed_over_http(files, served):
+    _, base = served
+    remote = BedSource(as_file_list(f"{base}/sample.bed", "BED"))
+    local = BedSource(as_file_list(str(files / "sample.bed"), "BED"))
+    pd.testing.assert_frame_equal(remote.frames[0], local.frames[0])
+
+
+def test_io_readers_take_urls(files, served):
+    """The io functions accept a URL directly (default options), through the copy."""
+    from genozarr.io.bam import check_bam, count_5prime
+    from genozarr.io.bigwig import bigwig_chrom_sizes, read_values
+    from genozarr.io.fasta import read_sequence
+
+    _, base = served
+    url = f"{base}/sample_a.bw"
+    assert bigwig_chrom_sizes(url) == bigwig_chrom_sizes(files / "sample_a.bw")
+    np.testing.assert_array_equal(read_values(url, "chr1", 0, 1000),
+                                  read_values(files / "sample_a.bw", "chr1", 0, 1000))
+    assert check_bam(f"{base}/sample.bam").startswith(str(_remote.input_cache_dir()))
+    np.testing.assert_array_equal(count_5prime(f"{base}/sample.bam", "chr2", 0, 5000),
+                                  count_5prime(files / "sample.bam", "chr2", 0, 5000))
+    assert read_sequence(f"{base}/sample.fa.gz", "chr1", 10, 30) == \
+        read_sequence(files / "sample.fa", "chr1", 10, 30)
+
+
+def test_cache_key_from_recorded_digests(files, served, monkeypatch):
+    """A URL's key equals that of a local file of the same content; a second fetch reuses
+    the copy (metadata requests only), and the key reads neither the remote file nor the
+    copy."""
+    _, base = served
+    url = f"{base}/sample.bam"
+    (u,) = as_file_list(url, "BAM")
+    assert gets("/sample.bam") == 1 and gets("/sample.bam.bai") == 1
+    local = str(files / "sample.bam")
+    assert input_digests(u) == input_digests(local)
+    assert cache_key([u], {}, {"a": 1}) == cache_key([local], {}, {"a": 1})
+    first = _remote.fetched(url)
+    _remote._fetched.clear()  # a new session: revalidate, reuse
+    as_file_list(url, "BAM")
+    again = _remote.fetched(url)
+    assert again.path == first.path and not again.downloaded
+    assert gets("/sample.bam") == 1 and gets("/sample.bam.bai") == 1
+    # the digests come from the record: neither the remote file nor the copy is read
+    import genozarr.store.cache as cache_module
+
+    def no_reading(path):
+        raise AssertionError(f"{path} was read for its digest")
+
+    monkeypatch.setattr(cache_module, "file_digest", no_reading)
+    assert input_digests(u)[0] == hashlib.sha256(Path(local).read_bytes()).hexdigest()
+    assert gets("/sample.bam") == 1
+
+
+def test_changed_remote_file_gets_a_new_copy_and_key(files, served):
+    root, base = served
+    shutil.copy2(files / "sample_a.bw", root / "changing.bw")
+    url = f"{base}/changing.bw"
+    key1 = cache_key(as_file_list(url, "BigWig"), {}, {})
+    path1 = _remote.fetched(url).path
+    shutil.copy(files / "sample_b.bw", root / "changing.bw")  # new content, new mtime
+    os.utime(root / "changing.bw", ns=(1, 10**18))
+    _remote._fetched.clear()
+    key2 = cache_key(as_file_list(url, "BigWig"), {}, {})
+    path2 = _remote.fetched(url).path
+    assert key1 != key2 and path1 != path2
+    assert key2 == cache_key([str(files / "sample_b.bw")], {}, {})
+    assert os.path.isfile(path1)  # the old copy stays for readers still using it
+
+
+def test_server_without_validators_downloads_again(files, served):
+    _, base = served
+    url = f"{base}/plain/sample_a.bw"
+    as_file_list(url, "BigWig")
+    _remote._fetched.clear()
+    as_file_list(url, "BigWig")
+    assert gets("/plain/sample_a.bw") == 2
+
+
+def test_source_pickles_with_local_paths(files, served):
+    """Workers get the copies' paths: reading needs neither the server nor the options."""
+    _, base = served
+    source = BigWigSource(as_file_list(f"{base}/sample_b.bw", "BigWig"))
+    before = sum(RangeHandler.requests.values())
+    _remote._fetched.clear()
+    clone = pickle.loads(pickle.dumps(source))
+    assert clone.files == source.files and clone.paths == source.paths
+    np.testing.assert_array_equal(clone.read_file(0, "chr2", 0, 3000),
+                                  source.read_file(0, "chr2", 0, 3000))
+    assert sum(RangeHandler.requests.values()) == before
+
+
+def test_no_partial_files_left(files, served):
+    _, base = served
+    url = f"{base}/truncated/sample_b.bw"
+    with pytest.raises(InputFileError, match=r"cannot read BigWig file http://127\.0\.0\.1:\d+/"
+                                             r"truncated/sample_b\.bw"):
+        as_file_list(url, "BigWig")
+    leftovers = [p for p in _remote.input_cache_dir().rglob("*")
+                 if p.is_file() and "truncated" in str(p.parent.parent.name)]
+    assert leftovers == []
+
+
+# ------------------------------------------------------------------------------ errors
+
+def test_http_404_says_cannot_read(served):
+    _, base = served
+    with pytest.raises(InputFileError, match=r"cannot read BigWig file http://127\.0\.0\.1:"
+                                             r"\d+/missing\.bw: HTTP 404") as info:
+        as_file_list(f"{base}/missing.bw", "BigWig")
+    assert "does not exist" not in str(info.value)
+
+
+def test_http_403_is_unreadable(served):
+    _, base = served
+    with pytest.raises(UnreadableFileError, match=r"cannot read BAM file .*: HTTP 403"):
+        as_file_list(f"{base}/forbidden/sample.bam", "BAM")
+
+
+def test_connection_refused():
+    port = free_port()  # nothing listens there
+    with pytest.raises(InputFileError, match=rf"cannot read BigWig file http://127\.0\.0\.1:"
+                                             rf"{port}/a\.bw: connection refused"):
+        as_file_list(f"http://127.0.0.1:{port}/a.bw", "BigWig")
+
+
+def test_check_input_file_on_a_url(served):
+    from genozarr.io._handles import check_input_file
+
+    _, base = served
+    with pytest.raises(InputFileError, match="cannot read BED file .*HTTP 404"):
+        check_input_file(f"{base}/nothing.bed", "BED")
+    assert check_input_file(f"{base}/sample.bed", "BED") == f"{base}/sample.bed"
+
+
+def test_unwritable_input_cache(served, tmp_path, monkeypatch):
+    _, base = served
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(blocker))
+    with pytest.raises(InputFileError, match=r"cannot copy http://.*/sample_a\.bw into the "
+                                             r"input cache"):
+        as_file_list(f"{base}/sample_a.bw", "BigWig")
+
+
+def test_bam_url_without_index(files, served):
+    root, base = served
+    shutil.copy2(files / "sample.bam", root / "unindexed.bam")
+    with pytest.raises(MissingIndexError, match=r"unindexed\.bam has no index next to it"):
+        as_file_list(f"{base}/unindexed.bam", "BAM")
+
+
+def test_stale_remote_index_names_the_url(files, served, tmp_path):
+    """The index checks run on the copies; their errors name the URL."""
+    from genozarr.testing.simulate import simulate_bam
+
+    root, base = served
+    other = simulate_bam(tmp_path / "other.bam", {"c1": 5000, "c2": 4000, "c3": 3000}, 200)
+    shutil.copy2(files / "sample.bam", root / "mixed.bam")
+    shutil.copy2(other + ".bai", root / "mixed.bam.bai")
+    (url,) = as_file_list(f"{base}/mixed.bam", "BAM")
+    with pytest.raises(StaleIndexError, match=rf"{re.escape(base)}/mixed\.bam\.bai does not "
+                                              rf"match {re.escape(base)}/mixed\.bam"):
+        BamSource([url])
+
+
+# ---------------------------------------------------------------------------------- s3
+
+@pytest.fixture(scope="module")
+def s3_files(s3, files):
+    options, client = s3
+    for name in ("sample.bam", "sample.bam.bai", "sample_a.bw", "sample.fa.gz",
+                 "sample.fa.gz.fai", "sample.fa.gz.gzi"):
+        client.upload_file(str(files / name), "inputs", f"data/{name}")
+    return options
+
+
+def test_s3_inputs(files, s3_files):
+    options = s3_files
+    bw = BigWigSource(as_file_list("s3://inputs/data/sample_a.bw", "BigWig",
+                                   storage_options=options))
+    local_bw = BigWigSource([str(files / "sample_a.bw")])
+    np.testing.assert_array_equal(bw.read_file(0, "chr1", 0, 30000),
+                                  local_bw.read_file(0, "chr1", 0, 30000))
+    # options by protocol, as when inputs come from several places
+    bam = BamSource(as_file_list(["s3://inputs/data/sample.bam"], "BAM",
+                                 storage_options={"s3": options}))
+    local_bam = BamSource([str(files / "sample.bam")])
+    np.testing.assert_array_equal(bam.read_file(0, "chr2", 0, 20000),
+                                  local_bam.read_file(0, "chr2", 0, 20000))
+    assert input_digests("s3://inputs/data/sample.bam") == input_digests(str(files / "sample.bam"))
+    fa = FastaSource(as_file_list("s3://inputs/data/sample.fa.gz", "FASTA",
+                                  storage_options=options)[0])
+    np.testing.assert_array_equal(fa.read_file(0, "chr1", 29990, 30010),
+                                  FastaSource(str(files / "sample.fa")).read_file(
+                                      0, "chr1", 29990, 30010))
+
+
+def test_s3_missing_key(s3_files):
+    with pytest.raises(InputFileError, match=r"cannot read BAM file s3://inputs/data/none\.bam"):
+        as_file_list("s3://inputs/data/none.bam", "BAM", storage_options=s3_files)
+
+
+def test_s3_second_fetch_reuses_the_copy(s3_files):
+    first = _remote.fetch("s3://inputs/data/sample_a.bw", "BigWig", s3_files)
+    _remote._fetched.clear()
+    again = _remote.fetch("s3://inputs/data/sample_a.bw", "BigWig", s3_files)
+    assert again.path == first.path and not again.downloaded
+
+
+# ----------------------------------------------------------------------------- ingest
+
+def _roi(files):
+    return pd.read_csv(files / "sample.bed", sep="\t", header=None,
+                       names=["chrom", "start", "end"], usecols=[0, 1, 2])
+
+
+@pytest.mark.parametrize("scheduler", ["sync", pytest.param("processes", marks=pytest.mark.slow)])
+def test_build_store_from_remote_sources(files, served, s3_files, scheduler):
+    """A store built from an http BigWig and an s3 BAM equals one built from the local
+    files, also when worker processes read (they get the copies' paths)."""
+    import genozarr
+    from genozarr.ingest import build_store
+    from genozarr.regions import GenomicIndexer
+
+    _, base = served
+    gi = GenomicIndexer.create_from_file(_roi(files), binsize=200, stepsize=200)
+    sizes = {"chr1": 30000, "chr2": 20000}
+    pairs = [(BigWigSource(as_file_list(f"{base}/sample_a.bw", "BigWig")),
+              BigWigSource([str(files / "sample_a.bw")])),
+             (BamSource(as_file_list("s3://inputs/data/sample.bam", "BAM",
+                                     storage_options=s3_files)),
+              BamSource([str(files / "sample.bam")]))]
+    with genozarr.set_options(scheduler=scheduler, num_workers=2, progress=False):
+        for remote, local in pairs:
+            for source in (remote, local):
+                source.resolve_chroms(["chr1", "chr2"])
+            got = build_store(remote, gi, name="r", whole_genome=False, resolution=50,
+                              chroms=sizes, storage="ndarray", path=None)
+            want = build_store(local, gi, name="l", whole_genome=False, resolution=50,
+                               chroms=sizes, storage="ndarray", path=None)
+            rows = np.arange(len(gi))
+            np.testing.assert_array_equal(got.read_rows(rows), want.read_rows(rows))
+            assert got.meta.sources == remote.files
+
+
+def _takes_input_options() -> bool:
+    from genozarr.dataset import Cover
+
+    return "input_storage_options" in inspect.signature(Cover.create_from_bigwig).parameters
+
+
+@pytest.mark.skipif(not _takes_input_options(),
+                    reason="dataset.py does not pass input_storage_options yet")
+def test_dataset_constructors_read_urls(files, served, s3_files, tmp_path):
+    from genozarr.dataset import Bioseq, Cover
+
+    _, base = served
+    roi = _roi(files)
+    kw = {"roi": roi, "binsize": 200, "resolution": 50, "cache": True, "storage": "zarr"}
+    bw = Cover.create_from_bigwig("rbw", f"{base}/sample_a.bw", store=tmp_path / "a", **kw)
+    bw_local = Cover.create_from_bigwig("lbw", str(files / "sample_a.bw"),
+                                        store=tmp_path / "b", **kw)
+    np.testing.assert_array_equal(bw[:], bw_local[:])
+    assert bw.garray.meta.cache_key == bw_local.garray.meta.cache_key
+    bam = Cover.create_from_bam("rbam", "s3://inputs/data/sample.bam",
+                                input_storage_options=s3_files, store=tmp_path / "c", **kw)
+    bam_local = Cover.create_from_bam("lbam", str(files / "sample.bam"),
+                                      store=tmp_path / "d", **kw)
+    np.testing.assert_array_equal(bam[:], bam_local[:])
+    seq = Bioseq.create_from_refgenome("rfa", "s3://inputs/data/sample.fa.gz", roi=roi,
+                                       binsize=200, input_storage_options=s3_files)
+    seq_local = Bioseq.create_from_refgenome("lfa", str(files / "sample.fa"), roi=roi,
+                                             binsize=200)
+    np.testing.assert_array_equal(seq[:], seq_local[:])
