@@ -12,7 +12,14 @@ This module reads a Cover through its public reading interface only
 (:meth:`~genozarr.dataset.Dataset.read_genomic`, ``gindexer``, ``resolution``, ``strands``,
 ``conditions``, ``chrom_sizes``, ``window_bins``, and ``garray.read_bins`` for whole-genome
 stores), chromosome by chromosome in bounded blocks, logging progress per chromosome
-through :mod:`logging` (logger ``genozarr.export``).
+through :mod:`logging` (logger ``genozarr.export``) and, as ingest does, showing a
+progress bar over chromosomes (:mod:`tqdm.auto`) under ``set_options(progress=...)``:
+``'auto'`` shows it when stderr is a terminal or in a notebook, False never.
+
+Reading runs ahead of writing: the blocks of up to :func:`_reader_threads` chromosomes are
+read in threads (zarr decoding and numpy release the GIL), each a few blocks ahead, while
+the calling thread writes every file chromosome by chromosome in header order (a BigWig
+writer is not thread-safe).
 
 File names
     ``<name>.<condition>.bigwig`` (``.bed``) for one strand; for two strands
@@ -42,6 +49,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,7 +68,9 @@ log = logging.getLogger(__name__)
 
 OVERLAP_MODES = ("error", "mean")
 _STRAND_NAMES = {"+": "plus", "-": "minus", ".": "unstranded"}
-_BLOCK_BYTES = 64 * 2**20  # values read at a time (float64 equivalent)
+_BLOCK_BYTES = 64 * 2**20  # values read at a time (float64 equivalent), all threads together
+_MAX_THREADS = 4  # reader threads at most
+_AHEAD = 2  # blocks a reader thread holds ready at most
 
 # (starts, ends, values (m, strand, condition)) of sorted, non-overlapping entries
 Block = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -176,9 +188,18 @@ class _Chrom:
 
 
 # ---------------------------------------------------------------------------- reading
+def _reader_threads() -> int:
+    """Threads reading chromosomes ahead of the writer: ``num_workers`` (default: the CPU
+    count), at most :data:`_MAX_THREADS`."""
+    from genozarr.config import OPTIONS
+
+    return max(1, min(_MAX_THREADS, OPTIONS["num_workers"] or os.cpu_count() or 1))
+
+
 def _block_rows(cover: Any, per_row: int) -> int:
+    # the blocks of every thread in flight (being read, queued, written) share _BLOCK_BYTES
     cells = max(1, per_row * len(cover.strands) * len(cover.conditions))
-    return max(1, _BLOCK_BYTES // (8 * cells))
+    return max(1, _BLOCK_BYTES // ((_AHEAD + 2) * _reader_threads() * 8 * cells))
 
 
 def _whole_genome_blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
@@ -199,14 +220,19 @@ def _whole_genome_blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
         if b1[i] - b0[i] > block:  # one long interval: read it piece by piece
             for lo_bin in range(int(b0[i]), int(b1[i]), block):
                 hi_bin = min(lo_bin + block, int(b1[i]))
-                yield _cut(cover.garray.read_bins(ch.chrom, lo_bin, hi_bin),
-                           np.arange(lo_bin, hi_bin, dtype=np.int64), res, a[i], b[i], lo_bin)
+                yield _cut_range(cover.garray.read_bins(ch.chrom, lo_bin, hi_bin), lo_bin,
+                                 hi_bin, res, int(a[i]), int(b[i]))
             i += 1
             continue
         # several short intervals: one read over them (gaps included) up to a block
         j = i + 1
         while j < n and b1[j] - b0[i] <= block:
             j += 1
+        if j == i + 1:  # a single one (a chromosome tiled by the windows): no gather
+            yield _cut_range(cover.garray.read_bins(ch.chrom, int(b0[i]), int(b1[i])),
+                             int(b0[i]), int(b1[i]), res, int(a[i]), int(b[i]))
+            i = j
+            continue
         span = cover.garray.read_bins(ch.chrom, int(b0[i]), int(b1[j - 1]))
         counts = b1[i:j] - b0[i:j]
         bins = np.repeat(b0[i:j] - np.cumsum(np.r_[0, counts[:-1]]), counts) \
@@ -214,6 +240,19 @@ def _whole_genome_blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
         yield _cut(span, bins, res, np.repeat(a[i:j], counts), np.repeat(b[i:j], counts),
                    int(b0[i]))
         i = j
+
+
+def _cut_range(span: np.ndarray, lo_bin: int, hi_bin: int, res: int, lo: int,
+               hi: int) -> Block:
+    """:func:`_cut` of the consecutive bins ``[lo_bin, hi_bin)`` of one interval
+    ``[lo, hi)``: the values are ``span`` itself (no gather), only the first and last bin
+    can be cut."""
+    starts = np.arange(lo_bin, hi_bin, dtype=np.int64) * res
+    ends = starts + res
+    if len(starts):
+        starts[0] = max(int(starts[0]), lo)
+        ends[-1] = min(int(ends[-1]), hi)
+    return starts, ends, np.asarray(span)
 
 
 def _cut(span: np.ndarray, bins: np.ndarray, res: int, lo: Any, hi: Any,
@@ -288,6 +327,97 @@ def _blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
     return _window_blocks(cover, ch, "first" if whole else "mean")
 
 
+_END = object()
+
+
+class _Reader:
+    """Blocks of each chromosome of ``plan`` read in threads, at most ``threads``
+    chromosomes at a time, each at most :data:`_AHEAD` blocks ahead of the consumer, which
+    takes them chromosome by chromosome in plan order (:meth:`blocks`)."""
+
+    def __init__(self, cover: Any, plan: list[_Chrom], threads: int) -> None:
+        self.cover, self.plan = cover, plan
+        self.stop = threading.Event()
+        self.slots = threading.Semaphore(threads)
+        self.queues: list[queue.Queue[Any]] = [queue.Queue(_AHEAD) for _ in plan]
+        self.thread = threading.Thread(target=self._start_all, name="genozarr-export",
+                                       daemon=True)
+        self.workers: list[threading.Thread] = []
+        self.thread.start()
+
+    def _start_all(self) -> None:
+        # chromosomes start in plan order as slots free up, so the next to be written
+        # is always being read
+        for k in range(len(self.plan)):
+            while not self.slots.acquire(timeout=0.1):
+                if self.stop.is_set():
+                    return
+            if self.stop.is_set():
+                self.slots.release()
+                return
+            t = threading.Thread(target=self._read, args=(k,), daemon=True,
+                                 name=f"genozarr-export-{k}")
+            self.workers.append(t)
+            t.start()
+
+    def _put(self, k: int, item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queues[k].put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self, k: int) -> None:
+        try:
+            for block in _blocks(self.cover, self.plan[k]):
+                if not self._put(k, block):
+                    return
+            self._put(k, _END)
+        except BaseException as e:  # noqa: BLE001 - raised again in the consumer
+            self._put(k, e)
+        finally:
+            self.slots.release()
+
+    def blocks(self, k: int) -> Iterator[Block]:
+        q = self.queues[k]
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        for t in self.workers:
+            t.join()
+
+
+def _progress_bar(total: int, desc: str) -> Any:
+    """A tqdm bar over chromosomes, or None under ``progress=False`` (or ``'auto'``
+    outside a terminal and a notebook)."""
+    from genozarr.config import OPTIONS
+
+    show = OPTIONS["progress"]
+    if show is False:
+        return None
+    if show == "auto" and not (sys.stderr.isatty() or _in_notebook()):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="chrom", leave=False)
+
+
+def _in_notebook() -> bool:
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 # ---------------------------------------------------------------------------- export
 def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap: str,
             suffix: str, writer_cls: type, merge: bool) -> list[str]:
@@ -311,9 +441,14 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     with contextlib.ExitStack() as stack:
         writers = [(si, ci, stack.enter_context(writer_cls(path, sizes, merge=merge)))
                    for si, ci, path in targets]
+        reader = _Reader(cover, plan, _reader_threads())
+        stack.callback(reader.close)  # before the writers close (or abort)
+        bar = _progress_bar(len(plan), f"export {cover.name}")
+        if bar is not None:
+            stack.callback(bar.close)
         for k, ch in enumerate(plan, 1):
             bases = 0
-            for starts, ends, values in _blocks(cover, ch):
+            for starts, ends, values in reader.blocks(k - 1):
                 if not len(starts):
                     continue
                 bases += int((ends - starts).sum())
@@ -322,6 +457,9 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
             log.info("%s: exported %s (%d bp in %d windows; chromosome %d of %d, %.1f s)",
                      cover.name, ch.chrom, bases, len(ch.idx), k, len(plan),
                      time.perf_counter() - t0)
+            if bar is not None:
+                bar.set_postfix_str(ch.chrom, refresh=False)
+                bar.update(1)
     paths = [str(p) for _, _, p in targets]
     log.info("%s: wrote %d %s file(s) to %s", cover.name, len(paths),
              writer_cls.kind, output_dir)

@@ -370,3 +370,35 @@ def test_flank_past_the_chromosome_start_is_padded_on_the_left(sim_data, whole):
     last = cov[1][0][:, 0, 0][::-1]
     np.testing.assert_allclose(last[:250], bw_truth(path, "chr2", 7750, 8000), rtol=1e-6)
     np.testing.assert_array_equal(last[250:], 0)
+
+
+def test_short_window_reads_through_pybigtools_equal_pybigwig(sim_data, roi, monkeypatch):
+    """Windows up to ``WINDOW_MAX_BASES`` are decoded by pybigtools (partial layout),
+    longer reads by pyBigWig: values, NaN included, are exactly those of pyBigWig."""
+    pytest.importorskip("pybigtools")
+    import genozarr.io.bigwig as gbw
+
+    rng = np.random.default_rng(5)
+    with pyBigWig.open(sim_data["bigwigs"][0]) as bw:
+        sizes = bw.chroms()
+    chroms = sorted(sizes)
+    calls = []
+    real = gbw._window_values
+    monkeypatch.setattr(gbw, "_window_values",
+                        lambda *a: calls.append(a) or real(*a))
+    for path in sim_data["bigwigs"]:
+        with pyBigWig.open(path) as bw:
+            for _ in range(200):
+                chrom = str(rng.choice(chroms))
+                length = int(rng.integers(1, 3000))
+                start = int(rng.integers(0, sizes[chrom] - length))
+                truth = bw.values(chrom, start, start + length, numpy=True)
+                got = gbw.read_values(path, chrom, start, start + length, nan_to_num=False)
+                assert got.dtype == np.float32
+                np.testing.assert_array_equal(got, truth.astype(np.float32))
+    assert len(calls) == 400  # every read above went through pybigtools
+    kw = {"roi": roi, "binsize": 200, "genomesize": sim_data["chrom_sizes"]}
+    fast = Cover.create_from_bigwig("bw", sim_data["bigwigs"], **kw)[:]
+    monkeypatch.setattr(gbw, "WINDOW_MAX_BASES", 0)  # pyBigWig only
+    np.testing.assert_array_equal(fast, Cover.create_from_bigwig("bw", sim_data["bigwigs"],
+                                                                 **kw)[:])

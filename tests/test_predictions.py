@@ -498,6 +498,25 @@ def test_export_logs_progress_per_chromosome(tmp_path, caplog):
     assert len(done) == 2 and "chr1" in done[0] and "chr2" in done[1]
 
 
+@pytest.mark.parametrize("progress", [True, False, "auto"])
+def test_export_progress_bar_follows_the_progress_option(tmp_path, capsys, progress):
+    """A tqdm bar over chromosomes on stderr with ``progress=True``; none with False, nor
+    with 'auto' when stderr is not a terminal (as under pytest)."""
+    import genozarr
+
+    gi = _indexer()
+    cover = Cover.create_from_array("pred", _predictions(gi, 50, 1, 1), gi, genomesize=SIZES)
+    capsys.readouterr()
+    with genozarr.set_options(progress=progress):
+        (path,) = cover.export_to_bigwig(tmp_path)
+    err = capsys.readouterr().err
+    if progress is True:
+        assert "export pred" in err and "chrom" in err
+    else:
+        assert "export pred" not in err
+    assert Path(path).is_file()
+
+
 def test_whole_genome_export_with_normalizer_and_overlapping_windows(tmp_path):
     """Normalized whole-genome Covers are read window by window (read_genomic applies the
     normalizer); bins shared by overlapping windows are written once."""
