@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import _data  # noqa: E402
 
-SCRIPTS = ["ingest", "onehot", "serve", "normalize_memory", "distributed", "variants"]
+SCRIPTS = ["ingest", "onehot", "serve", "normalize_memory", "distributed", "variants", "personal"]
 JANGGU = {
     "bigwig_mbps": ("Janggu 0.10.2: BigWig -> store", "BigWig -> whole-genome zarr, 1 bp"),
     "onehot_mbps": ("Janggu 0.10.2: one-hot", "one-hot batches"),

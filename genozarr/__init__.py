@@ -60,6 +60,8 @@ _LAZY = {
     "BPM": "genozarr.ops.normalizers",
     "VariantStreamer": "genozarr.variants",
     "score_variants": "genozarr.variants",
+    "PersonalBioseq": "genozarr.personal",
+    "create_personal": "genozarr.personal",
     "to_anndata": "genozarr.scverse",
     "create_from_anndata": "genozarr.scverse",
 }

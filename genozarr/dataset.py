@@ -1058,7 +1058,8 @@ class Bioseq(Dataset):
         genomesize: Any = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
         input_storage_options: dict[str, Any] | None = None,
-        datatags: Any = None,
+        datatags: Any = None, variants: str | os.PathLike | None = None,
+        samples: Sequence[str] | None = None, unphased: str = "error",
     ) -> Bioseq:
         """One-hot sequence of windows of a reference genome (FASTA, indexed on demand).
 
@@ -1093,6 +1094,16 @@ class Bioseq(Dataset):
         from genozarr._kernels import alphabet_size
         from genozarr.sources import FastaSource, as_file_list
 
+        if variants is not None:  # personal genomes: genozarr.personal
+            from genozarr.personal import create_personal
+
+            return create_personal(
+                name, refgenome, roi, stepsize, binsize, flank, order, storage, cache,
+                channel_last, zero_padding, random_state, store_whole_genome, seqtype, store,
+                overwrite=overwrite, genomesize=genomesize, chrom_map=chrom_map,
+                storage_options=storage_options, feature=feature,
+                input_storage_options=input_storage_options, datatags=datatags,
+                variants=variants, samples=samples, unphased=unphased)
         _janggu_datatags(datatags)
         order_ = _int_or_none("order", order)
         alphabet_size(seqtype)
@@ -1282,7 +1293,10 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
     store = store.to_backend(storage)
     obj: Dataset
     if meta.kind == "sequence":
-        obj = Bioseq(meta.name, gi, store, order=int(recipe.get("order", 1)),
+        seq_cls: type[Bioseq] = Bioseq
+        if recipe.get("args", {}).get("variants") is not None:  # a personal-genome store
+            from genozarr.personal import PersonalBioseq as seq_cls
+        obj = seq_cls(meta.name, gi, store, order=int(recipe.get("order", 1)),
                      seqtype=meta.seqtype or "dna", channel_last=channel_last,
                      normalizers=norms)
     else:

@@ -27,6 +27,8 @@ __all__ = [
     "GenozarrWarning",
     "MalformedHeaderWarning",
     "SkippedVariantsWarning",
+    "UnphasedGenotypeError",
+    "SkippedCallsWarning",
     "warn",
 ]
 
@@ -112,6 +114,18 @@ class SkippedVariantsWarning(GenozarrWarning):
     """Variants of a VCF/BCF file were skipped (symbolic or missing ALT alleles, contigs
     absent from the genome, reference mismatches, ...); issued once per pass over the file
     with the count per reason."""
+
+
+class UnphasedGenotypeError(ArgumentError):
+    """A listed sample has an unphased heterozygous genotype (``0/1``) where personal
+    sequences need to know which haplotype carries the ALT allele; the message names the
+    sample and the record (see ``unphased=`` of :func:`genozarr.personal.create_personal`)."""
+
+
+class SkippedCallsWarning(SkippedVariantsWarning):
+    """Genotype calls of a VCF/BCF file were not applied to personal sequences (symbolic
+    or non-ACGTN ALT alleles, reference mismatches, records overlapping a variant already
+    applied to the haplotype); issued once per build with the count per reason."""
 
 
 def warn(message: str, category: type[Warning] = GenozarrWarning, stacklevel: int = 2) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr.errors import GenozarrError, StoreError
 from genozarr.store.open import is_remote
 
 __all__ = ["store_summary"]
@@ -152,7 +153,13 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
         "compression_ratio": decoded / stored if stored else None,
     }
     if stats:
-        st = _stats(path, meta.kind, storage_options)
+        try:
+            st = _stats(path, meta.kind, storage_options)
+        except GenozarrError:
+            raise
+        except RuntimeError as e:  # the Blosc codec on a damaged chunk, through zarr
+            raise StoreError(f"cannot read the values of store {path}: {e}; a chunk is "
+                             "damaged. Rebuild the store (overwrite=True)") from e
         if meta.kind == "sequence":
             counts = st["code_counts"]
             letters = "ACGT" if (meta.seqtype or "dna") == "dna" else None

@@ -1,6 +1,7 @@
 """Concurrent builders: processes building the same cached dataset at once all end with the same
 valid store and identical values (first writer wins the publish, the others discard their
-copy), and a reader polling the store meanwhile never sees partial data.
+copy), and a reader polling the store meanwhile never sees partial data, also while the store
+it reads is replaced by another build.
 
 The builder is the worker of ``test_crash.py``; the processes start together behind a file
 barrier and write their chunks slowly enough to overlap.
@@ -20,6 +21,7 @@ import pytest
 
 from genozarr.errors import StoreError
 from genozarr.store.open import open_store, read_marker
+from genozarr.store.write import sweep_stale
 
 _spec = importlib.util.spec_from_file_location("_genozarr_test_crash",
                                                Path(__file__).with_name("test_crash.py"))
@@ -35,12 +37,12 @@ def _genomic(ds, expected: np.ndarray) -> np.ndarray:
 
 
 def run_concurrently(tmp_path: Path, cfg: dict, n: int, tag: str, watch: Path | None,
-                     expected: np.ndarray) -> tuple[list[dict], dict[str, int]]:
+                     expected: np.ndarray, *also: np.ndarray) -> tuple[list[dict], dict[str, int]]:
     """Start ``n`` builders together; while they run, poll the store directory ``watch``
     (final stores only; or the one store path ``watch`` ending in .zarr) and check every
     read: opening either fails with StoreError or gives a published store holding
-    ``expected``. Returns the builders' reports and the reader's
-    counts."""
+    ``expected`` (or one of ``also``, the stores being replaced, told apart by shape).
+    Returns the builders' reports and the reader's counts."""
     barrier = tmp_path / f"barrier-{tag}"
     procs = [crash.start_worker(tmp_path, dict(cfg, barrier=str(barrier), slow=0.005),
                                 f"{tag}-{i}")[0] for i in range(n)]
@@ -51,6 +53,7 @@ def run_concurrently(tmp_path: Path, cfg: dict, n: int, tag: str, watch: Path | 
         time.sleep(0.005)
     Path(f"{barrier}.go").touch()
     seen = {"refused": 0, "complete": 0}
+    candidates = {e.shape[1:]: e for e in (expected, *also)}
     while any(p.poll() is None for p in procs):
         if watch is None:
             time.sleep(0.005)
@@ -66,9 +69,12 @@ def run_concurrently(tmp_path: Path, cfg: dict, n: int, tag: str, watch: Path | 
             except StoreError:
                 seen["refused"] += 1
                 continue
-            # it opened: it must be published, complete and right
+            # it opened: it must be published, complete and right (read while the store
+            # may be replaced: the reader keeps the version it opened)
             assert read_marker(store) is not None
-            np.testing.assert_array_equal(ds["data"].values, _genomic(ds, expected))
+            values = ds["data"].values
+            want = candidates[values.shape[1:]]
+            np.testing.assert_array_equal(values, _genomic(ds, want))
             seen["complete"] += 1
     reports = []
     for p in procs:
@@ -130,15 +136,23 @@ def test_three_builders_explicit_store(sim_data, tmp_path, output):
 
 @pytest.mark.slow
 def test_two_builders_replace_a_stale_store(sim_data, tmp_path, output):
-    """Both replace an older store (other arguments) at the same path: both end with the
-    same new store, and nothing of the old one is left."""
+    """Both replace an older store (other arguments) at the same path while a reader polls
+    it: every read gives the old or the new store complete, both builders end with the same
+    new store, and nothing of the old one is left once its readers let it go."""
     store = tmp_path / "stores" / "shared.zarr"
     old = crash.build_here(sim_data, 200, store=store)
+    old_key = old.garray.meta.cache_key
+    del old
     expected = crash.oracle(sim_data, 100)
     cfg = {"output": str(output), "bigwigs": sim_data["bigwigs"], "roi": sim_data["roi"],
            "binsize": 100, "store": str(store)}
-    # no reader here: a store replaced under a reader is outside the guarantee (see note)
-    reports, _ = run_concurrently(tmp_path, cfg, 2, "stale", None, expected)
+    reports, seen = run_concurrently(tmp_path, cfg, 2, "stale", store, expected,
+                                     crash.oracle(sim_data, 200))
+    assert seen["complete"] > 0 and seen["refused"] == 0  # the path always held a store
+    import gc
+
+    gc.collect()  # the reader's last dataset lets its version go
+    sweep_stale(store)  # the old version, if a read held it when it was replaced
     assert check_outcome(reports, expected, store.parent) == store
-    assert reports[0]["key"] != old.garray.meta.cache_key
+    assert reports[0]["key"] != old_key
     assert os.listdir(store.parent) == ["shared.zarr"]

@@ -350,7 +350,17 @@ def test_overwrite_rebuilds_a_cached_store(sim_data, tmp_path):
     again = Cover.create_from_bigwig("bw", sim_data["bigwigs"][0], overwrite=True, **kw)
     assert os.stat(store).st_ino != inode  # a new directory was published
     np.testing.assert_array_equal(again[:], first[:])
+    # the replaced version stays while `first` reads it, and goes once nobody does
+    import gc
+
+    from genozarr.store.write import sweep_stale
+
+    expected_first = first[:]
+    del first
+    gc.collect()
+    sweep_stale(store)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    np.testing.assert_array_equal(again[:], expected_first)
 
 
 @pytest.mark.parametrize("whole", [False, True])

@@ -4,10 +4,11 @@ clean build.
 
 A worker subprocess builds a zarr-backed, cached BigWig ``Cover`` with small chunks (about 20
 chunk writes) and kills itself at a chosen point: after the k-th chunk write, after the
-metadata is consolidated, just before the publishing rename, half way through deleting a dead
-writer's leftover, after the old store was moved aside, after publishing; or the test kills it
-after a random delay. ``WORKER`` is shared with
-``test_concurrency.py``.
+metadata is consolidated, just before the rename that publishes a first store, just before
+and just after the exchange that publishes a replacement, half way through deleting a dead
+writer's leftover, after the old store was moved aside (where directories cannot be
+exchanged), after publishing; or the test kills it after a random delay. ``WORKER`` is
+shared with ``test_concurrency.py``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,22 @@ def rename(src, dst):
 
 
 os.rename = rename
+import genozarr.store.write as store_write
+real_exchange = store_write._exchange
+
+
+def exchange(a, b):
+    if cfg.get("no_exchange"):
+        return False  # a file system that cannot exchange directories
+    if at == "swap":
+        die()  # the new store complete, not yet exchanged with the old one
+    out = real_exchange(a, b)
+    if at == "swapped":
+        die()  # published; the replaced store not yet moved aside and removed
+    return out
+
+
+store_write._exchange = exchange
 import shutil
 real_rmtree = shutil.rmtree
 
@@ -187,7 +204,7 @@ def assert_no_partial_store(paths, expected_by_path) -> int:
 
 
 def leftovers(directory: Path) -> list[str]:
-    """Temporary or moved-aside stores beside the final ones."""
+    """Temporary or replaced stores beside the final ones."""
     if not directory.exists():
         return []
     return sorted(p.name for p in directory.iterdir() if ".tmp-" in p.name or ".old-" in p.name)
@@ -273,21 +290,43 @@ def test_kill_after_publish_is_reused(sim_data, tmp_path, output):
 
 @pytest.mark.slow
 def test_kill_while_replacing_an_older_store(sim_data, tmp_path, output):
-    """A store at an explicit path is being replaced (other arguments): killed after the old
-    one was moved aside, the path is empty, never half old and half new; the next call
-    builds the new one."""
+    """A store at an explicit path is being replaced (other arguments). Killed just before
+    the exchange that publishes the new store, the path holds the old store, complete with
+    its values; killed just after it, the new one; never half old and half new. Where
+    directories cannot be exchanged and the old store was moved aside, the path is empty.
+    The next call builds or reuses, and sweeps what was left."""
     store = tmp_path / "explicit.zarr"
     old = build_here(sim_data, 200, store=store)
     old_key = old.garray.meta.cache_key
+    old_values = old[:]
+    del old  # no reader holds the old store
     cfg = {"output": str(output), "bigwigs": sim_data["bigwigs"], "roi": sim_data["roi"],
-           "binsize": 100, "store": str(store), "kill": {"at": "aside"}}
-    rc, _, err = run_worker(tmp_path, cfg, "aside")
+           "binsize": 100, "store": str(store)}
+    rc, _, err = run_worker(tmp_path, dict(cfg, kill={"at": "swap"}), "swap")
+    assert rc == -signal.SIGKILL, err
+    assert read_marker(store)["cache_key"] == old_key  # the old store, untouched
+    assert leftovers(tmp_path)  # the killed writer's complete, unpublished store
+    np.testing.assert_array_equal(build_here(sim_data, 200, store=store)[:], old_values)
+    assert leftovers(tmp_path) == []  # swept by the call that reused the old store
+    rc, _, err = run_worker(tmp_path, dict(cfg, kill={"at": "swapped"}), "swapped")
+    assert rc == -signal.SIGKILL, err
+    new_key = read_marker(store)["cache_key"]
+    assert new_key not in (None, old_key)
+    assert open_store(store).sizes["position"] == 100  # the new store, complete
+    assert leftovers(tmp_path)  # the store it replaced, not yet removed
+    cover = build_here(sim_data, 100, store=store)  # reused: the marker holds its key
+    assert read_marker(store)["cache_key"] == new_key
+    np.testing.assert_array_equal(cover[:], oracle(sim_data, 100))
+    assert leftovers(tmp_path) == []
+    del cover  # (a reader holding a replaced store keeps it until it lets go)
+    rc, _, err = run_worker(tmp_path, dict(cfg, binsize=200, kill={"at": "aside"},
+                                           no_exchange=True), "aside")
     assert rc == -signal.SIGKILL, err
     assert not store.exists()
     assert leftovers(tmp_path)
-    cover = build_here(sim_data, 100, store=store)
-    assert read_marker(store)["cache_key"] not in (None, old_key)
-    np.testing.assert_array_equal(cover[:], oracle(sim_data, 100))
+    cover = build_here(sim_data, 200, store=store)
+    assert read_marker(store)["cache_key"] == old_key
+    np.testing.assert_array_equal(cover[:], oracle(sim_data, 200))
     assert leftovers(tmp_path) == []
 
 

@@ -118,7 +118,10 @@ def test_obs_and_var(cover: Cover) -> None:
     np.testing.assert_array_equal(adata.obs["strand"].astype(str), gi.strand.astype(str))
     assert adata.obs_names[0] == f"{gi.chrs[0]}:{gi.starts[0]}-{gi.ends[0]}"
     assert adata.obs_names.is_unique
-    assert "name" not in adata.obs  # the indexer carries no region names
+    if gi.names is None:
+        assert "name" not in adata.obs
+    else:  # region names from the ROI name column
+        assert adata.obs["name"].astype(str).tolist() == [str(n) for n in gi.names]
     assert list(adata.var_names) == cover.conditions == CELL_TYPES
     assert list(adata.var["condition"]) == CELL_TYPES
     assert [Path(p).stem for p in adata.var["source"]] == CELL_TYPES

@@ -20,7 +20,6 @@ gone or is another one.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 import numpy as np
@@ -30,9 +29,9 @@ from genozarr.store.layout import MARKER_FILE
 
 __all__ = ["DirectChunks", "write_chunks", "check_chunk_bytes", "ZARR_VERSIONS"]
 
-#: the name of a published local store version (``.<name>.v-<hex>`` beside the store's
-#: symbolic link, or ``v-<hex>`` under a pointer): never reused for another store
-_VERSION_DIR = re.compile(r"^(?:\..+\.)?v-[0-9a-f]+$")
+#: a directory pinned by an open descriptor (Linux): it stays the directory the reader
+#: opened, whatever is renamed or exchanged at its old path
+_PINNED = "/proc/self/fd/"
 
 #: zarr major versions whose on-disk chunk encoding this module reproduces
 ZARR_VERSIONS = (3,)
@@ -117,16 +116,24 @@ def blosc_for(codec: Any) -> Any:
 class DirectChunks:
     """Reads the chunks of one zarr v3 array straight from a local directory store."""
 
-    def __init__(self, directory: str, array: Any, root: str | None = None) -> None:
+    def __init__(self, directory: str, array: Any, root: str | None = None,
+                 where: str | None = None, keep: Any = None, complete: bool = False) -> None:
         self.directory = directory
         #: the store's root directory and the identity of the completion marker it held
         #: when this reader was made (None: no marker, e.g. a store being written)
         self.root = root
         self.marker = os.path.join(root, MARKER_FILE) if root is not None else None
         self.marker_id = _file_id(self.marker) if self.marker is not None else None
-        # a store directory that is not a published version (a flat store) may be moved
-        # aside and its path reused by the next version: check the marker on every read
-        self.pinned = root is not None and not _VERSION_DIR.match(os.path.basename(root))
+        #: whether the store had its marker when it was opened (then a marker missing now,
+        #: or another one, means the store was replaced or removed)
+        self.expect_marker = self.marker is not None and (complete
+                                                          or self.marker_id is not None)
+        #: a root read by its path (not pinned by a descriptor) may be exchanged with a
+        #: new version: the marker is then checked after every read
+        self.by_path = root is not None and not root.startswith(_PINNED)
+        #: the store path named in messages (chunk files under it)
+        self.where = where
+        self._keep = keep  # what keeps a pinned root's descriptor open
         self.metadata = array.metadata
         self.chunk_shape = tuple(int(c) for c in array.chunks)
         self.dtype = _native_dtype(array)
@@ -147,7 +154,7 @@ class DirectChunks:
             from zarr.storage import WrapperStore
 
             meta = array.metadata
-            store = array.store_path.store
+            store = outer = array.store_path.store
             while isinstance(store, WrapperStore):  # genozarr's checked reading store
                 store = store._store
             if getattr(meta, "zarr_format", 3) != 3 or not isinstance(store, LocalStore):
@@ -166,7 +173,11 @@ class DirectChunks:
             if len(codecs) > 2 or (len(codecs) == 2 and not isinstance(codecs[1], BloscCodec)):
                 return None
             directory = os.path.join(str(store.root), array.store_path.path)
-            return cls(directory, array, str(store.root))
+            where = getattr(outer, "where", None)
+            if where is not None and not isinstance(where, str):
+                where = None
+            return cls(directory, array, str(store.root), where, outer,
+                       bool(getattr(outer, "complete", False)))
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
             return None
 
@@ -174,6 +185,12 @@ class DirectChunks:
         """Path of the file of chunk ``index`` along the first axis."""
         key = self.metadata.encode_chunk_key((index,) + (0,) * (len(self.chunk_shape) - 1))
         return os.path.join(self.directory, key)
+
+    def _label(self, path: str) -> str:
+        """``path`` as named in messages: under the store path the user gave."""
+        if self.where is None or self.root is None or not path.startswith(self.root):
+            return path
+        return self.where.rstrip("/") + path[len(self.root):]
 
     def check_alive(self, path: str) -> None:
         """Raise when the store this reader opened was replaced or removed since.
@@ -183,12 +200,12 @@ class DirectChunks:
         StoreError
             When the completion marker seen at open is gone or is another file.
         """
-        if self.marker_id is None or self.marker is None:
+        if not self.expect_marker or self.marker is None:
             return
-        if _file_id(self.marker) != self.marker_id:
+        if self.marker_id is None or _file_id(self.marker) != self.marker_id:
             raise StoreError(
-                f"store {self.root} was replaced or removed while it was open (reading "
-                f"{path}); its chunks are gone. Reopen the store (genozarr.open_dataset, "
+                f"store {self.where or self.root} was replaced or removed while it was open "
+                f"(reading {self._label(path)}). Reopen the store (genozarr.open_dataset, "
                 "genozarr.open_store, load_store) to read the current version.")
 
     def read(self, index: int) -> np.ndarray:
@@ -211,10 +228,10 @@ class DirectChunks:
             out.fill(self.fill_value)
             return out
         except OSError as e:
-            raise StoreError(f"cannot read chunk {path}: {e.strerror or e}") from e
-        if self.pinned:
+            raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
+        if self.by_path:
             self.check_alive(path)
-        check_chunk_bytes(path, raw[:16], len(raw), self.nbytes, self.compressed,
+        check_chunk_bytes(self._label(path), raw[:16], len(raw), self.nbytes, self.compressed,
                           self.chunk_shape, self.dtype)
         if self.compressed:
             from numcodecs import blosc
@@ -222,8 +239,8 @@ class DirectChunks:
             try:
                 blosc.decompress(raw, out)
             except Exception as e:  # noqa: BLE001 - numcodecs raises RuntimeError
-                raise StoreError(f"chunk {path} is damaged: {e}. Rebuild the store "
-                                 "(overwrite=True).") from e
+                raise StoreError(f"chunk {self._label(path)} is damaged: {e}. Rebuild the "
+                                 "store (overwrite=True).") from e
         else:
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
         return out

@@ -1,5 +1,11 @@
 """Running build tasks: dask's local schedulers (with a kept process pool) or an active
-``dask.distributed`` client. Used by :func:`genozarr.store.builder.build`."""
+``dask.distributed`` client. Used by :func:`genozarr.store.builder.build`.
+
+The kept pool's worker processes (and the fork server they are forked from) end with the
+process that started them, even when it is killed: each worker watches that process from a
+thread, a worker of the fork server gets SIGTERM from Linux when the server ends, and the
+server gets it when its parent ends (``prctl(PR_SET_PDEATHSIG)``).
+"""
 
 from __future__ import annotations
 
@@ -96,9 +102,16 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
 
 
 #: modules the fork server imports once, so that forked workers start without imports
-_PRELOAD = ["genozarr.ingest", "genozarr.store.builder", "genozarr.sources", "genozarr.io.bam", "genozarr.io.bigwig",
-            "genozarr.io.fasta", "genozarr.io.bed", "zarr", "numcodecs", "pysam", "pyBigWig"]
+#: (this module first: importing it there ties the fork server's life to its parent's)
+_PRELOAD = ["genozarr.store._run", "genozarr.ingest", "genozarr.store.builder",
+            "genozarr.sources", "genozarr.io.bam", "genozarr.io.bigwig", "genozarr.io.fasta",
+            "genozarr.io.bed", "zarr", "numcodecs", "pysam", "pyBigWig"]
 
+#: environment variable naming the process a fork server was started for (set by
+#: :func:`_process_pool` while it starts the server from the main thread)
+_PARENT_ENV = "GENOZARR_FORKSERVER_PARENT"
+#: seconds between two checks of a worker's watchdog
+_WATCHDOG_INTERVAL = 0.25
 
 _POOL: dict[str, Any] = {"pool": None, "key": None}
 
@@ -109,7 +122,8 @@ def shared_pool(n: int) -> Any:
     Starting a pool costs ~0.1 s per build (more than a small ingest); the pool is started
     on first use and reused by later builds of this process with the same number of
     workers. Idle workers hold their imports and a few cached file handles; call
-    :func:`shutdown_pool` to release them (they also end with the interpreter).
+    :func:`shutdown_pool` to release them (they also end with the interpreter, and when
+    this process is killed: see :func:`_worker_init`).
 
     Parameters
     ----------
@@ -149,8 +163,13 @@ def _process_pool(n: int) -> Any:
     start in milliseconds, and no worker inherits the caller's threads (zarr's event loop,
     a dask thread pool) as a plain ``fork`` would. An explicit dask setting
     ``multiprocessing.context`` wins.
+
+    Workers and the fork server end when this process ends, even when it is killed
+    (``SIGKILL`` leaves no chance to shut the pool down): see :func:`_worker_init` and
+    :func:`_forkserver_preloaded`.
     """
     import multiprocessing
+    import threading
     from concurrent.futures import ProcessPoolExecutor
 
     import dask
@@ -162,16 +181,125 @@ def _process_pool(n: int) -> Any:
     context = multiprocessing.get_context(name)
     if name == "forkserver":
         context.set_forkserver_preload(_PRELOAD)
-    return ProcessPoolExecutor(max(1, n), mp_context=context, initializer=_worker_init)
+        if threading.current_thread() is threading.main_thread():
+            # started from the main thread, the server may die with this process's main
+            # thread (PR_SET_PDEATHSIG fires when the thread that forked it ends)
+            os.environ[_PARENT_ENV] = str(os.getpid())
+            try:
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()
+            except Exception as e:  # noqa: BLE001 - the pool starts it later anyway
+                log.debug("could not start the fork server early: %s", e)
+            finally:
+                os.environ.pop(_PARENT_ENV, None)
+    return ProcessPoolExecutor(max(1, n), mp_context=context, initializer=_worker_init,
+                               initargs=(os.getpid(), _start_time(os.getpid()),
+                                         name == "forkserver"))
 
 
-def _worker_init() -> None:
-    """In ingest worker processes, Blosc compresses in the calling thread: parallelism
-    comes from the processes, and Blosc's own threads in every process only contend for
-    the same cores."""
+def _start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` (Linux ``/proc``), or None elsewhere; with the pid
+    it names one process, whatever pid reuse happens later."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    """Whether process ``pid`` (started at ``start``) still runs (a zombie does not)."""
+    if start is not None:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            return False
+        return fields[0] != b"Z" and fields[19].decode() == start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_parent() -> bool:
+    """Ask Linux to send this process SIGTERM when its parent ends
+    (``prctl(PR_SET_PDEATHSIG)``); whether it could."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        return libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watchdog(parent: int, start: str | None) -> None:
+    """End this worker when process ``parent`` is gone (a thread of the worker)."""
+    import signal
+    import time
+
+    while _alive(parent, start):
+        time.sleep(_WATCHDOG_INTERVAL)
+    log.debug("the process that started this worker (%d) is gone; exiting", parent)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _worker_init(parent: int | None = None, start: str | None = None,
+                 forked_by_server: bool = False) -> None:
+    """Set up an ingest worker process.
+
+    Blosc compresses in the calling thread: parallelism comes from the processes, and
+    Blosc's own threads in every process only contend for the same cores.
+
+    The worker ends when the process that started the pool ends, even when that process
+    is killed: a daemon thread watches it (``parent``, identified by its ``start`` time),
+    and a worker forked by the fork server also gets SIGTERM from Linux when the fork
+    server ends (``PR_SET_PDEATHSIG``; the fork server itself ends with its parent, see
+    :func:`_forkserver_preloaded`).
+    """
     try:
         import numcodecs.blosc
 
         numcodecs.blosc.use_threads = False
     except ImportError:  # pragma: no cover - numcodecs is a dependency
         pass
+    if forked_by_server:
+        server = os.getppid()
+        if _die_with_parent() and os.getppid() != server:  # pragma: no cover - a race
+            os._exit(1)
+    if parent is not None:
+        import threading
+
+        if not _alive(parent, start):
+            os._exit(1)
+        threading.Thread(target=_watchdog, args=(parent, start), daemon=True,
+                         name="genozarr-parent-watchdog").start()
+
+
+def _forkserver_preloaded() -> None:
+    """In the fork server, preloading this module: end the server when the process it was
+    started for ends (``PR_SET_PDEATHSIG``), so a killed parent leaves no fork server
+    behind. Does nothing in any other process."""
+    fs = sys.modules.get("multiprocessing.forkserver")
+    if fs is None or os.environ.get(_PARENT_ENV) != str(os.getppid()):
+        return
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code is not fs.main.__code__:
+        frame = frame.f_back
+    if frame is None:
+        return
+    if _die_with_parent() and os.environ.get(_PARENT_ENV) != str(os.getppid()):
+        os._exit(1)  # pragma: no cover - the parent ended before the prctl
+
+
+_forkserver_preloaded()

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, GenozarrError, StoreError
 from genozarr.store._direct import DirectChunks
 
 __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES",
@@ -205,7 +205,11 @@ class _ChunkCache:
 class ZarrBackend(Backend):
     """Arrays of a zarr v3 store, read chunk by chunk with a decoded-chunk cache.
 
-    Pickles as its URL and options, so each DataLoader or dask worker reopens the store.
+    The store version published at ``path`` is resolved once, on first use, and read (and,
+    locally, held) from then on, even when the store is rebuilt meanwhile. Pickles as its
+    URL and options (and, for a remote store, the version it resolved), so each DataLoader
+    or dask worker reopens the store (a remote one at that same version); a forked worker
+    reopens it too.
 
     Parameters
     ----------
@@ -215,12 +219,18 @@ class ZarrBackend(Backend):
         fsspec options for remote URLs.
     cache_bytes
         Bytes of decoded chunks kept (default: ``set_options(chunk_cache_bytes=...)``).
+    root
+        Remote stores: the version prefix to read (as resolved before); None resolves
+        ``path`` on first use.
+    opened
+        The store as opened by the caller (:func:`genozarr.store.open.open_resolved`).
     """
 
     storage = "zarr"
 
     def __init__(self, path: str, storage_options: dict[str, Any] | None = None,
-                 cache_bytes: int | None = None) -> None:
+                 cache_bytes: int | None = None, *, root: str | None = None,
+                 opened: Any = None) -> None:
         self.path = str(path)
         self.storage_options = storage_options
         if cache_bytes is None:
@@ -228,10 +238,13 @@ class ZarrBackend(Backend):
 
             cache_bytes = OPTIONS["chunk_cache_bytes"]
         self.cache_bytes = cache_bytes
+        self.root = opened.root if opened is not None else root
         self._reset()
+        self._opened = opened
 
     def _reset(self) -> None:
         self._pid = os.getpid()
+        self._opened: Any = None
         self._group: Any = None
         self._arrays: dict[str, Any] = {}
         self._direct: dict[str, DirectChunks | None] = {}
@@ -240,7 +253,7 @@ class ZarrBackend(Backend):
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
-                "cache_bytes": self.cache_bytes}
+                "cache_bytes": self.cache_bytes, "root": self.root}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -255,9 +268,13 @@ class ZarrBackend(Backend):
     def group(self) -> Any:
         self._check_process()
         if self._group is None:
-            from genozarr.store.open import open_group
+            from genozarr.store.open import open_resolved
 
-            self._group = open_group(self.path, mode="r", storage_options=self.storage_options)
+            if self._opened is None:
+                self._opened = open_resolved(self.path, self.storage_options,
+                                             require_complete=False, root=self.root)
+                self.root = self._opened.root
+            self._group = self._opened.group()
         return self._group
 
     def array(self, name: str) -> Any:
@@ -284,7 +301,16 @@ class ZarrBackend(Backend):
             if stop - index * size < size:
                 block = block[:stop - index * size]
         else:
-            block = np.array(arr[index * size:stop])
+            try:
+                block = np.array(arr[index * size:stop])
+            except GenozarrError:
+                raise
+            except Exception as e:  # zarr's and the codecs' own errors: name the chunk
+                key = arr.metadata.encode_chunk_key((index,) + (0,) * (arr.ndim - 1))
+                raise StoreError(
+                    f"cannot read chunk {self.path}/{name}/{key} (rows {index * size} to "
+                    f"{stop}): {type(e).__name__}: {e}. The store is damaged or unreachable; "
+                    "rebuild it (overwrite=True) or check the storage") from e
         block.flags.writeable = False  # shared through the cache: never modified in place
         return block
 

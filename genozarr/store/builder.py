@@ -17,6 +17,7 @@ store atomically with its completion marker (:class:`~genozarr.store.write.Store
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr.errors import GenozarrError
 from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
 from genozarr.store.handle import Store
 from genozarr.store.layout import ArraySpec, StoreMeta
@@ -156,11 +158,23 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         if lazy:
             _store_dask(lazy, plan.specs, writer.tmp, storage_options)
         final = writer.commit()
-    except BaseException:
+    except BaseException as e:
         writer.abort()
+        if isinstance(e, OSError) and not isinstance(e, GenozarrError) \
+                and e.errno in _STORAGE_ERRNOS:
+            raise writer.error(e) from e  # the disk filled up under zarr's own writes
         raise
-    store = Store(plan.meta, ZarrBackend(final, storage_options), final, plan.region_table)
-    return store.to_backend(storage)
+    try:  # open the version we published (or kept) before the writer lets it go
+        backend = ZarrBackend(final, storage_options, root=writer.root)
+        backend.group
+        store = Store(plan.meta, backend, final, plan.region_table)
+        return store.to_backend(storage)
+    finally:
+        writer.close()
+
+
+#: errors of the storage itself, never of an input file
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
 
 
 def _store_dask(arrays: dict[str, Any], specs: dict[str, ArraySpec], target: str,
@@ -188,6 +202,9 @@ def store_location(name: str, key: str | None, store: str | os.PathLike | None) 
     if store is not None:
         return str(store)
     from genozarr.config import output_dir
+    from genozarr.store.write import check_dataset_name
+
+    check_dataset_name(name)  # it names a directory of the output root
 
     assert key is not None
     return str(output_dir() / "datasets" / name / f"{key[:20]}.zarr")
@@ -196,15 +213,20 @@ def store_location(name: str, key: str | None, store: str | os.PathLike | None) 
 def reuse_cached(path: str, key: str | None, storage: str,
                  storage_options: dict[str, Any] | None = None) -> Store | None:
     """The published store at ``path`` if its completion marker holds ``key``, loaded with
-    ``storage``; else None."""
+    ``storage``; else None. Versions of a local store that earlier builds replaced while
+    readers held them are removed once no reader holds them any more."""
     from genozarr.store.handle import load_store
-    from genozarr.store.open import read_marker
+    from genozarr.store.open import is_remote, read_marker
+    from genozarr.store.write import sweep_stale
 
     marker = read_marker(path, storage_options)
     if key is None or marker is None or marker.get("cache_key") != key:
         return None
     log.info("reusing cached store %s", path)
-    return load_store(path, storage, storage_options)
+    store = load_store(path, storage, storage_options)
+    if not is_remote(path):
+        sweep_stale(path)
+    return store
 
 
 # ---------------------------------------------------------------------------- xarray

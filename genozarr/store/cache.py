@@ -1,5 +1,12 @@
 """Content-hash cache keys (SHA256 over input files and their indexes, regions and
-data-changing arguments)."""
+data-changing arguments).
+
+A remote input (``http(s)://``, ``s3://``) enters a key through its local copy in the
+input cache (:mod:`genozarr.io._remote`): the SHA256 of each downloaded file was computed
+while it was downloaded and is recorded beside the copy, so a key never reads a remote
+file a second time (nor the copy), and a URL gives the same key as a local file of the
+same content.
+"""
 
 from __future__ import annotations
 
@@ -71,10 +78,15 @@ def input_digests(path: str | os.PathLike) -> list[str]:
     re-indexed file whose index changed gets another cache key. Files without an index
     give just their own digest.
 
+    A URL is looked up through its copy in the input cache (the one this process fetched,
+    else fetched now: :func:`genozarr.io._remote.fetched`): the digests recorded when
+    the files were downloaded are used, and only index files built locally (a ``.fai``
+    the remote FASTA lacked) are read.
+
     Parameters
     ----------
     path
-        The input file.
+        The input file, or its URL.
 
     Returns
     -------
@@ -82,11 +94,17 @@ def input_digests(path: str | os.PathLike) -> list[str]:
         ``[sha256 of the file, '<suffix>:<sha256 of the index>', ...]``, the index
         suffix (``.bai``, ``.fai``, ...) labelling each index digest.
     """
+    from genozarr.io._remote import fetched, is_url
+
+    known: dict[str, str] = {}
+    if is_url(path):
+        copy = fetched(str(path))
+        path, known = copy.path, copy.digests
     path = os.fspath(path)
-    digests = [file_digest(path)]
+    digests = [known.get(path) or file_digest(path)]
     for index in _index_files(path):
         suffix = os.path.splitext(index)[1]
-        digests.append(f"{suffix}:{file_digest(index)}")
+        digests.append(f"{suffix}:{known.get(index) or file_digest(index)}")
     return digests
 
 
@@ -113,8 +131,8 @@ def cache_key(files: list[str], arrays: dict[str, np.ndarray], args: dict[str, A
     Parameters
     ----------
     files
-        Input files; their content (not their names) enters the key, with their order,
-        and so does the content of their indexes (see :func:`input_digests`).
+        Input files or URLs; their content (not their names) enters the key, with their
+        order, and so does the content of their indexes (see :func:`input_digests`).
     arrays
         Arrays describing the regions (chrom, start, end, strand of every window).
     args

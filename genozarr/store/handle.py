@@ -143,6 +143,10 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
                storage_options: dict[str, Any] | None = None) -> Store:
     """Open a complete store at ``path`` with the requested backend.
 
+    The version published at ``path`` is resolved once and read from then on (a rebuild
+    of the store meanwhile does not change what this store reads), and its arrays are
+    checked against its metadata first.
+
     Parameters
     ----------
     path
@@ -155,11 +159,21 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
     Returns
     -------
     Store
-    """
-    from genozarr.store.open import read_meta
 
-    meta = read_meta(path, storage_options)
-    backend = ZarrBackend(str(path), storage_options)
+    Raises
+    ------
+    StoreError
+        Missing, incomplete, unreachable or non-genozarr store.
+    StoreFormatError
+        Newer format version, or arrays that disagree with the metadata (dtype, shape,
+        chunk shape, strands, conditions, bins, regions).
+    """
+    from genozarr.store.open import check_arrays, open_resolved
+
+    opened = open_resolved(path, storage_options)
+    meta = opened.meta()
+    check_arrays(opened.group(), meta, str(path))
+    backend = ZarrBackend(str(path), storage_options, opened=opened)
     table = None
     if meta.layout == "partial":
         g = backend.group
@@ -169,5 +183,7 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
             "end": np.asarray(g["region_end"][...]),
             "strand": np.array(np.asarray(g["region_strand"][...]).tolist(), dtype=object),
         }
+        if "region_name" in g:  # optional: region names from the ROI's name column
+            table["name"] = np.array(np.asarray(g["region_name"][...]).tolist(), dtype=object)
     store = Store(meta, backend, str(path), table)
     return store.to_backend(storage)

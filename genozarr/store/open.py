@@ -1,16 +1,18 @@
-"""Opening stores: the published version, zarr groups, metadata and its checks, and the lazy
-:class:`xarray.Dataset` view.
+"""Opening stores: the published version, zarr groups, metadata and its checks, and the
+lazy :class:`xarray.Dataset` view.
 
 A store path names the *published version* of a store (``docs/format.md``, "Completion
-marker and atomic publish"): a local store path is a symbolic link to a sibling directory
-``.<name>.v-<hex>`` (or, for stores written before versioning, the directory itself); a
-remote store holds a pointer object ``genozarr-current`` naming the prefix ``v-<hex>`` that
-holds the zarr group. Every reader resolves the version once, when it opens the store
-(:func:`open_resolved`), and keeps reading that version:
+marker and atomic publish"). A local store is a directory; a rebuild exchanges the new
+directory with it in one step, so the path always names one complete version. A remote
+store holds a pointer object ``genozarr-current`` naming the prefix ``v-<hex>`` that holds
+the zarr group (stores written before versioning hold the group at the URL itself). Every
+reader resolves the version once, when it opens the store (:func:`open_resolved`), and
+keeps reading that version:
 
-- a local reader holds a shared ``flock`` on the version directory for as long as its
-  zarr objects live; a publisher deletes a replaced version only when it can take the
-  exclusive lock, and leaves it to a later sweep otherwise;
+- a local reader opens the version directory once and reads through that descriptor
+  (``/proc/self/fd/<n>`` on Linux), so it keeps reading the same directory after a rebuild
+  exchanged it away; it holds a shared ``flock`` on it, and a publisher deletes a replaced
+  version only when it can take the exclusive lock (otherwise a later sweep does);
 - every read goes through :class:`CheckedStore`, which refuses to read a missing chunk as
   the fill value once the version's completion marker is gone (the store was replaced or
   removed: :class:`~genozarr.errors.StoreError`, "reopen it"), checks the stored size of
@@ -57,13 +59,6 @@ def is_remote(path: str | os.PathLike) -> bool:
 def _local(path: str | os.PathLike) -> Path:
     text = str(path)
     return Path(text[len("file://"):] if text.startswith("file://") else text)
-
-
-def own_link_target(link: str | os.PathLike, target: str) -> bool:
-    """Whether ``target`` (what the symbolic link ``link`` holds) is a version directory
-    genozarr published for the store ``link`` (``.<name>.v-<hex>`` beside it)."""
-    name = os.path.basename(os.fspath(link))
-    return re.fullmatch(rf"\.{re.escape(name)}\.v-[0-9a-f]+", target) is not None
 
 
 def storage_error(action: str, where: str, error: BaseException) -> StoreError:
@@ -152,9 +147,9 @@ def resolve_root(path: str | os.PathLike,
                  storage_options: dict[str, Any] | None = None) -> str:
     """The directory or URL prefix holding the zarr group of the store published at ``path``.
 
-    Local: the target of the store's symbolic link (every link resolved), or the directory
-    itself for a store written before versioning. Remote: ``<url>/<version>`` named by the
-    pointer, or ``<url>`` without a pointer.
+    Local: the directory itself (symbolic links resolved), or the version its pointer
+    names (a copy of a versioned remote store). Remote: ``<url>/<version>`` named by the
+    pointer, or ``<url>`` without a pointer (a store written before versioning).
 
     Raises
     ------
@@ -214,45 +209,59 @@ def read_marker(path: str | os.PathLike,
 
 # ---------------------------------------------------------------------------- holds
 class ReaderHold:
-    """A shared ``flock`` on a local store version directory, held while a reader uses it.
+    """An open descriptor of a local store version directory, held while a reader uses it.
 
-    A publisher removes a replaced version only when it gets the exclusive lock, so a
-    version stays on disk while any reader holds it. The lock ends when the hold is
-    released or garbage-collected (its descriptor is closed, never unlocked explicitly, so
-    a forked child closing its copy does not release the parent's lock), and pickles as
-    its directory (an unpickled hold takes its own lock).
+    Reads go through the descriptor (:attr:`io_root`, ``/proc/self/fd/<n>`` on Linux), so
+    they stay in this directory when a rebuild exchanges it away from the store path. The
+    descriptor holds a shared ``flock``: a publisher removes a replaced version only when
+    it gets the exclusive lock, so a version stays on disk while any reader holds it. The
+    hold ends when released or garbage-collected (the descriptor is closed, never unlocked
+    explicitly, so a forked child closing its copy does not release the parent's lock).
     """
 
-    def __init__(self, root: str, fd: int | None) -> None:
+    def __init__(self, root: str, fd: int | None, locked: bool) -> None:
         self.root = root
         self.fd = fd
+        self.locked = locked
+        self.io_root = root
+        if fd is not None:
+            pinned = f"/proc/self/fd/{fd}"
+            if os.path.isdir(pinned):
+                self.io_root = pinned
 
     @classmethod
     def acquire(cls, root: str) -> ReaderHold | None:
-        """Take a shared lock on ``root``; None while a deleter holds it exclusively.
-
-        A file system without ``flock`` gives a hold without a lock (readers then rely on
-        the missing-chunk check only).
+        """Open ``root`` and take a shared lock on it; None while a deleter holds it
+        exclusively. A file system without ``flock`` gives a hold without a lock.
 
         Raises
         ------
-        FileNotFoundError
-            When ``root`` does not exist (any more).
+        OSError
+            When ``root`` cannot be opened (it does not exist any more).
         """
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX
-            return cls(root, None)
+            return cls(root, None, False)
         fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return None
-        except OSError:  # no flock on this file system
-            os.close(fd)
-            return cls(root, None)
-        return cls(root, fd)
+        except OSError:  # no flock on this file system: pin the directory all the same
+            return cls(root, fd, False)
+        return cls(root, fd, True)
+
+    def same_as(self, path: str) -> bool:
+        """Whether ``path`` still names the held directory."""
+        if self.fd is None:
+            return True
+        try:
+            a, b = os.fstat(self.fd), os.stat(path)
+        except OSError:
+            return False
+        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
     def release(self) -> None:
         """End the hold (close the descriptor)."""
@@ -266,15 +275,9 @@ class ReaderHold:
     def __del__(self) -> None:
         self.release()
 
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return _reacquire, (self.root,)
-
-
-def _reacquire(root: str) -> ReaderHold | None:
-    try:
-        return ReaderHold.acquire(root)
-    except OSError:
-        return None
+    def __reduce__(self) -> Any:
+        raise TypeError("a store version held by a reader cannot be pickled; pickle the "
+                        "store path instead")
 
 
 # ---------------------------------------------------------------------------- checked store
@@ -315,21 +318,39 @@ def _checked_store_class() -> type:
         return _CHECKED
     from zarr.storage import WrapperStore
 
-    from genozarr.store._direct import check_chunk_bytes
+    from genozarr.store._direct import _file_id, check_chunk_bytes
 
     class _Checked(WrapperStore):  # type: ignore[misc,type-arg]
         """A read-only zarr store over one store version: see :class:`CheckedStore`."""
 
         def __init__(self, store: Any, where: str = "", complete: bool = False,
-                     hold: ReaderHold | None = None) -> None:
+                     hold: ReaderHold | None = None,
+                     storage_options: dict[str, Any] | None = None,
+                     marker: tuple[str, Any] | None = None) -> None:
             super().__init__(store)
             self.where = where
             self.complete = complete
             self.hold = hold
+            self.storage_options = storage_options
             self._arrays: dict[str, Any] | None = None
+            root = getattr(store, "root", None)
+            if marker is None and complete and root is not None \
+                    and not str(root).startswith("/proc/self/fd/"):
+                # a local version read by its path (no descriptor pins it): a rebuild may
+                # exchange another version in, so every chunk read checks the marker
+                path = os.path.join(str(root), MARKER_FILE)
+                marker = (path, _file_id(path))
+            self._marker = marker
 
         def _with_store(self, store: Any) -> Any:
-            return type(self)(store, self.where, self.complete, self.hold)
+            return type(self)(store, self.where, self.complete, self.hold,
+                              self.storage_options, self._marker)
+
+        def _replaced(self, key: str) -> StoreError:
+            return StoreError(
+                f"store {self.where} was replaced or removed while it was open (reading its "
+                f"chunk {key}). Reopen the store (genozarr.open_dataset, genozarr.open_store, "
+                "load_store) to read the current version.")
 
         def __repr__(self) -> str:
             return f"CheckedStore({self.where!r})"
@@ -337,12 +358,11 @@ def _checked_store_class() -> type:
         def __str__(self) -> str:
             return self.where
 
-        def __getstate__(self) -> dict[str, Any]:
-            return {"_store": self._store, "where": self.where, "complete": self.complete,
-                    "hold": self.hold, "_arrays": None}
-
-        def __setstate__(self, state: dict[str, Any]) -> None:
-            self.__dict__.update(state)
+        def __reduce__(self) -> Any:
+            if self.hold is not None:  # a local version pinned by a descriptor
+                return _reopen_checked, (self.where, self.storage_options, self.read_only)
+            return type(self), (self._store, self.where, self.complete, None,
+                                self.storage_options)
 
         async def _array_meta(self, array: str) -> Any:
             """The chunk sizes of ``array`` (from the root's consolidated metadata)."""
@@ -382,12 +402,11 @@ def _checked_store_class() -> type:
             match = _CHUNK_KEY.match(key)
             if match is None:
                 return buf
+            if self._marker is not None and _file_id(self._marker[0]) != self._marker[1]:
+                raise self._replaced(key)
             if buf is None:
                 if await self._gone():
-                    raise StoreError(
-                        f"store {self.where} was replaced or removed while it was open (its "
-                        f"chunk {key} is gone). Reopen the store (genozarr.open_dataset, "
-                        "genozarr.open_store, load_store) to read the current version.")
+                    raise self._replaced(key)
                 return buf
             if byte_range is None:
                 info = await self._array_meta(match.group("array") or "")
@@ -418,6 +437,11 @@ def _checked_store_class() -> type:
 _CHECKED: type | None = None
 
 
+def _reopen_checked(path: str, storage_options: dict[str, Any] | None, read_only: bool) -> Any:
+    """Unpickle a reader's store in another process: the version published now."""
+    return open_resolved(path, storage_options, require_complete=False).zarr_store()
+
+
 def __getattr__(name: str) -> Any:
     if name == "CheckedStore":
         return _checked_store_class()
@@ -445,11 +469,14 @@ class OpenedStore:
     path
         The store path or URL as given.
     root
-        The directory or URL prefix holding this version's zarr group.
+        The directory (as it was named when opened) or URL prefix of this version.
+    io_root
+        Where this version is read: ``root``, or for a local store the descriptor that
+        pins its directory (``/proc/self/fd/<n>``).
     storage_options
         fsspec options.
     hold
-        The shared lock on a local version (None for remote stores).
+        The open, locked version directory of a local store (None for remote stores).
     complete
         Whether the completion marker was there when the store was opened.
     """
@@ -458,6 +485,7 @@ class OpenedStore:
                  hold: ReaderHold | None, complete: bool) -> None:
         self.path = path
         self.root = root
+        self.io_root = hold.io_root if hold is not None else root
         self.storage_options = storage_options
         self.hold = hold
         self.complete = complete
@@ -472,13 +500,21 @@ class OpenedStore:
 
     def zarr_store(self) -> Any:
         """A read-only :class:`CheckedStore` over this version."""
-        return _checked_store_class()(zarr_store(self.root, "r", self.storage_options),
-                                      self.path, self.complete, self.hold)
+        return _checked_store_class()(zarr_store(self.io_root, "r", self.storage_options),
+                                      self.path, self.complete, self.hold,
+                                      self.storage_options)
 
     def group(self) -> Any:
         """The version's zarr v3 group (consolidated metadata)."""
         if self._group is None:
-            self._group = _open_zarr_group(self.zarr_store(), self.path)
+            try:
+                self._group = _open_zarr_group(self.zarr_store(), self.path)
+            except StoreError:
+                if self.complete and _marker_at(self.io_root, self.storage_options) is None:
+                    raise StoreError(
+                        f"store {self.path} was replaced or removed while it was being "
+                        "opened; open it again") from None
+                raise
         return self._group
 
     def meta(self) -> StoreMeta:
@@ -548,7 +584,9 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
     require_complete
         Raise when the completion marker is missing (an interrupted build).
     root
-        A version resolved before (a pickled reader): open exactly that one.
+        Remote stores: a version prefix resolved before (a pickled reader): open exactly
+        that one. Ignored for local stores (a local version is pinned by a descriptor,
+        which does not cross processes).
 
     Returns
     -------
@@ -562,54 +600,44 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
     path = str(path)
     remote = is_remote(path)
     for attempt in range(50):
-        found = root if root is not None else resolve_root(path, storage_options)
+        found = root if (root is not None and remote) else resolve_root(path, storage_options)
         hold = None
+        io_root = found
         if not remote:
+            local = _local(path)
             if not os.path.isdir(found):
-                if root is not None:
-                    raise StoreError(
-                        f"store {path} was replaced or removed: its version {root} is gone. "
-                        "Reopen the store to read the current version.")
-                local = _local(path)
-                if os.path.islink(local) and attempt < 5:
-                    time.sleep(0.002 * (attempt + 1))  # a version being swapped in
-                    continue
                 if os.path.islink(local):
-                    raise StoreError(f"store {path} is a symbolic link to {found}, which does "
-                                     "not exist; rebuild the store or fix the link")
+                    raise StoreError(f"store {path} is a symbolic link to {found}, which "
+                                     "does not exist; rebuild the store or fix the link")
                 if os.path.exists(local):
                     raise StoreError(f"{path} is a file, not a genozarr store (a directory)")
+                if attempt < 3:  # a store being exchanged by a fallback publish
+                    time.sleep(0.005 * (attempt + 1))
+                    continue
                 raise _missing(path, storage_options)
             try:
                 hold = ReaderHold.acquire(found)
             except OSError:
-                hold = None
-                if root is None:
-                    continue  # deleted between resolving and opening: resolve again
-                raise StoreError(f"store {path} was replaced or removed: its version {root} "
-                                 "is gone. Reopen the store.") from None
-            if hold is None:  # being deleted (an old version): resolve again
-                if root is not None:
-                    raise StoreError(f"store {path} was replaced or removed: its version "
-                                     f"{root} is being deleted. Reopen the store.")
+                continue  # gone between resolving and opening: resolve again
+            if hold is None:  # a replaced version being deleted: resolve again
                 time.sleep(0.001 * attempt)
                 continue
+            io_root = hold.io_root
         try:
-            marker = _marker_at(found, storage_options)
+            marker = _marker_at(io_root, storage_options)
         except GenozarrError:
             raise
         except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
             raise storage_error("read store", path, e) from e
-        if marker is None and root is None and not remote \
-                and resolve_root(path, storage_options) != found:
-            if hold is not None:
-                hold.release()
-            continue  # deleted after we resolved it: the path names another version now
+        if marker is None and hold is not None \
+                and not hold.same_as(resolve_root(path, storage_options)):
+            hold.release()
+            continue  # exchanged away and deleted meanwhile: the path names another one
         if marker is None and require_complete:
             if hold is not None:
                 hold.release()
-            if remote and read_pointer(path, storage_options) is None \
-                    and found == str(path).rstrip("/"):
+            if remote and found == str(path).rstrip("/") \
+                    and read_pointer(path, storage_options) is None:
                 raise _missing(path, storage_options)
             raise StoreError(
                 f"{path} is not a complete genozarr store (no completion marker {MARKER}); it "
@@ -774,7 +802,9 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
 
 
 def _probe_first_chunk(arr: Any, where: str) -> None:
-    """Check the stored size of chunk 0 of ``arr`` (the chunk shape was not edited)."""
+    """Check the stored size of chunk 0 of ``arr`` (its chunk shape and dtype were not
+    edited): its size and, for Blosc, the 16-byte frame header (a ranged read)."""
+    from zarr.abc.store import RangeByteRequest
     from zarr.core.buffer import default_buffer_prototype
     from zarr.core.sync import sync
 
@@ -787,22 +817,36 @@ def _probe_first_chunk(arr: Any, where: str) -> None:
         store = store._store
     key = meta.encode_chunk_key((0,) * len(arr.shape))
     path = f"{arr.store_path.path}/{key}" if arr.store_path.path else key
+    nbytes, compressed, shape, dtype = info
+
+    async def probe() -> tuple[int, bytes] | None:
+        try:
+            size = await store.getsize(path)
+        except (FileNotFoundError, KeyError):
+            return None
+        header = b""
+        if compressed and size:
+            buf = await store.get(path, default_buffer_prototype(),
+                                  RangeByteRequest(0, min(16, size)))
+            header = buf.to_bytes() if buf is not None else b""
+        return size, header
+
     try:
-        raw = sync(store.get(path, default_buffer_prototype()))
+        found = sync(probe())
     except Exception as e:  # noqa: BLE001 - storage errors
         raise storage_error("read store", where, e) from e
-    if raw is None:
+    if found is None:
         return
     from genozarr.store._direct import check_chunk_bytes
 
-    nbytes, compressed, shape, dtype = info
     try:
-        check_chunk_bytes(f"{where}/{path}", bytes(raw.as_numpy_array()[:16]), len(raw),
-                          nbytes, compressed, shape, dtype)
+        check_chunk_bytes(f"{where}/{path}", found[1], found[0], nbytes, compressed, shape,
+                          dtype)
     except StoreError as e:
         raise StoreFormatError(
-            f"{where}: the chunk shape of data array {arr.store_path.path!r} ({shape}) "
-            f"disagrees with its stored chunks: {e}") from None
+            f"{where}: the first chunk of data array {arr.store_path.path!r} does not hold one "
+            f"chunk of the chunk shape {shape} {np.dtype(dtype)} the array metadata gives "
+            f"(chunk shape or dtype edited, or the chunk damaged): {e}") from None
 
 
 # ---------------------------------------------------------------------------- xarray

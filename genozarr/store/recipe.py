@@ -105,24 +105,49 @@ def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
                   windows: tuple[np.ndarray, ...] | None = None) -> None:
     """Record the served part of a recipe (and the windows) in a published store.
 
-    Only the metadata changes, never the data arrays; the consolidated metadata is
-    rewritten after it. A reader that opened the store before keeps serving as before.
-    """
-    import zarr
+    Only the metadata changes, never the data arrays, and readers never see a half-written
+    update (``docs/format.md``, "Completion marker and atomic publish"):
 
-    from genozarr.store.open import zarr_store
-    from genozarr.store.write import write_coord
+    - served settings only: the root metadata document of the published version is
+      replaced in one step (a new file renamed over it; one PUT on object storage);
+    - new windows (whole-genome layout): a new version of the store is published, holding
+      the data of the current one (hard links on a local file system, server-side copies
+      on object storage) with the new windows and metadata.
+
+    A reader that opened the store before keeps serving as before. Nothing is recorded
+    when the store at ``path`` now holds another build (another cache key).
+    """
+    from genozarr.store.write import StoreWriter, rewrite_root_attrs, write_coord
 
     recipe = dict(meta.recipe)
     recipe.update(served)
     meta.recipe = recipe
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        store = zarr_store(path, "w", storage_options)
-        group = zarr.open_group(store, mode="r+", zarr_format=3, use_consolidated=False)
-        group.attrs["genozarr"] = meta.to_attrs()
-        if windows is not None:
+    if windows is None:
+        if rewrite_root_attrs(path, storage_options, meta):
+            log.info("%s: recorded the served settings %s", path, sorted(served))
+        return
+    from genozarr.store.open import open_resolved
+
+    opened = open_resolved(path, storage_options)
+    try:
+        if opened.meta().cache_key != meta.cache_key:
+            log.info("%s now holds another build; not recording the windows", path)
+            return
+        writer = StoreWriter(path, meta, {}, {}, storage_options, replace=True,
+                             expect_key=meta.cache_key, copy_from=opened.root)
+    finally:
+        opened.release()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            group = writer.open_group()
             for key, values in zip(WINDOW_COORDS, windows):
                 write_coord(group, f"{WINDOWS}/{key}", ("window",), values)
-        zarr.consolidate_metadata(store, zarr_format=3)
-    log.info("%s: recorded the served settings %s", path, sorted(served))
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        writer.close()
+    log.info("%s: recorded the served settings %s and %d windows", path, sorted(served),
+             len(windows[0]))

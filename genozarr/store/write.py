@@ -1,32 +1,56 @@
-"""Writing stores: create the arrays under a temporary name, fill them chunk-aligned, then
-publish atomically.
+"""Writing stores: create the arrays as a new version, fill them chunk-aligned, then publish
+the version in one step and remove the version it replaced once no reader holds it.
 
-Local stores are written to ``<path>.tmp-<uuid>`` and renamed into place; the completion
-marker (the ``genozarr-complete`` group, holding the cache key) is written last, just before
-the rename. Remote stores (fsspec URLs) cannot be renamed atomically: the old marker is
-deleted first, the arrays written in place, then the consolidated metadata and the marker
-are written last. A store without a marker is never read as valid.
+Local stores (``docs/format.md``, "Completion marker and atomic publish"): a build writes a
+temporary directory ``.<name>.tmp-<host>-<pid>-<hex>`` beside the store, fsyncs it, writes
+the completion marker, and exchanges it with the store directory in one step
+(``renameat2(RENAME_EXCHANGE)``; a plain rename when there is no store yet), under an
+exclusive ``flock`` of the parent directory that serialises publishers. The replaced
+version is renamed ``.<name>.old-<hex>`` and deleted (marker first) when its exclusive lock
+can be taken, i.e. when no reader holds it; otherwise a later build's :func:`sweep_stale`
+removes it. Where the file system cannot exchange directories, the old store is moved
+aside and the new one renamed in (the path is missing for that moment; readers that
+opened the old one keep reading it).
+
+Remote stores (fsspec URLs): a build writes ``<url>/v-<hex>/``, its marker last, then
+writes the pointer object ``<url>/genozarr-current`` (one PUT). The version it replaced is
+marked retired and deleted by a later build after :data:`REMOTE_GRACE_SECONDS`, so readers
+that resolved it keep reading it meanwhile; a reader still on it after that gets
+:class:`~genozarr.errors.StoreError` ("replaced or removed, reopen it"), never fill values.
+
+A store without a marker is never read as valid.
 """
 
 from __future__ import annotations
 
-import glob
+import errno
+import json
 import logging
 import os
+import re
 import shutil
 import socket
+import sys
+import time
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genozarr.errors import StoreError
-from genozarr.store.layout import MARKER, MARKER_FILE, ArraySpec, StoreMeta, marker_bytes
-from genozarr.store.open import is_remote, read_marker, zarr_store
+from genozarr.errors import ArgumentError, GenozarrError, StoreError, StoreFormatError
+from genozarr.store.layout import (
+    FORMAT_VERSION, MARKER, MARKER_FILE, WINDOWS, ArraySpec, StoreMeta, marker_bytes,
+)
+from genozarr.store.open import (
+    POINTER, is_remote, read_marker, read_pointer, resolve_root, storage_error, zarr_store,
+)
 
-__all__ = ["StoreWriter", "write_block", "remove_store", "sweep_stale"]
+__all__ = ["StoreWriter", "write_block", "remove_store", "sweep_stale", "check_store_path",
+           "check_dataset_name", "rewrite_root_attrs", "REMOTE_GRACE_SECONDS"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +60,15 @@ log = logging.getLogger(__name__)
 #: threads still share a chunk) measured here on BigWig coverage: encode 1.13 -> 1.89 GB/s,
 #: decode 1.05 -> 1.62 GB/s per core, ratio 24.7 -> 26.9
 BLOSC_BLOCKSIZE = 256 * 2**10
+
+#: seconds a replaced remote version stays readable before a later build deletes it
+REMOTE_GRACE_SECONDS = 3600.0
+#: seconds after which an unpublished remote version (a writer that died) is deleted
+REMOTE_ABANDON_SECONDS = 2 * 86400.0
+#: object marking a remote version as replaced: JSON ``{"retired_at": <unix time>}``
+RETIRED = "genozarr-retired"
+#: seconds a publisher waits for another publisher of the same directory
+PUBLISH_LOCK_TIMEOUT = 120.0
 
 
 def _compressors() -> list[Any]:
@@ -49,33 +82,241 @@ def _compressors() -> list[Any]:
                        shuffle="shuffle", blocksize=BLOSC_BLOCKSIZE)]
 
 
-def _rmtree_store(path: str | os.PathLike) -> None:
-    """Delete a local store, its completion marker first: a deletion interrupted half way
-    leaves a directory that reads as incomplete, never one that reads as valid."""
-    shutil.rmtree(Path(path) / MARKER, ignore_errors=True)
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None = None) -> None:
-    """Delete a store (directory or remote prefix) if it exists."""
-    if is_remote(path):
-        import fsspec
-
-        fs, root = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
-        if fs.exists(root):
-            fs.rm(root, recursive=True)
-    else:
-        _rmtree_store(path)
-
-
+# ---------------------------------------------------------------------------- names
 _TMP = ".tmp-"
 _OLD = ".old-"
+#: what follows ``.<name>.`` in the names of a store's siblings
+_SIBLING = re.compile(r"^(?:tmp-(?P<host>[^-/]+)-(?P<pid>\d+)-[0-9a-f]+|old-[0-9a-f]+)$")
+_INTERNAL = re.compile(r"^\..+\.(?:tmp|old)-")
+#: characters refused in dataset names (they name directories of the output root)
+_RESERVED = set('<>:"/\\|?*')
+NAME_MAX = 255
 
 
 def _owner_tag() -> str:
     """``<host>-<pid>`` of this process, kept in temporary store names so a later build can
     tell a dead writer's leftovers from a live writer's work in progress."""
     return f"{socket.gethostname().replace('-', '_')}-{os.getpid()}"
+
+
+def _name_bytes(name: str) -> int:
+    return len(os.fsencode(name))
+
+
+def check_dataset_name(name: str) -> str:
+    """Check a dataset name that names a directory of the output root.
+
+    Raises
+    ------
+    ArgumentError
+        For an empty name, ``.``/``..``, a name with NUL, control characters or one of
+        ``< > : " / \\ | ? *``, or one longer than 200 bytes (UTF-8).
+    """
+    bad = sorted({c for c in name if c in _RESERVED or ord(c) < 32 or ord(c) == 127})
+    if not name or name in (".", "..") or bad or _name_bytes(name) > 200:
+        raise ArgumentError(
+            f"dataset name {name!r} cannot name a directory of the output root: expected a "
+            "non-empty name of at most 200 bytes without NUL, control characters or any of "
+            f"< > : \" / \\ | ? * (found {bad or _name_bytes(name)}); choose another name")
+    return name
+
+
+def check_store_path(path: str | os.PathLike) -> str:
+    """Check a store path or URL before anything is written there.
+
+    Raises
+    ------
+    ArgumentError
+        For a path with NUL or control characters, a component longer than 255 bytes, a
+        store name too long for its temporary and version names, or a name genozarr uses
+        for its own temporary and version directories.
+    """
+    text = os.fspath(path)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ArgumentError(f"store path {text!r} holds NUL or control characters; choose "
+                            "another path")
+    if is_remote(text):
+        return text
+    final = Path(text)
+    for part in final.parts:
+        if _name_bytes(part) > NAME_MAX:
+            raise ArgumentError(
+                f"store path {text!r} has a component of {_name_bytes(part)} bytes; file "
+                f"systems allow {NAME_MAX}. Choose a shorter path")
+    name = final.name
+    if name in ("", ".", "..") or _INTERNAL.match(name):
+        raise ArgumentError(f"store path {text!r} does not name a store directory (or names "
+                            "one of genozarr's temporary or version directories); choose "
+                            "another path")
+    longest = _name_bytes(f".{name}{_TMP}{_owner_tag()}-{'0' * 12}")
+    if longest > NAME_MAX:
+        raise ArgumentError(
+            f"store name {name!r} is too long: its temporary directory name would take "
+            f"{longest} bytes, file systems allow {NAME_MAX}. Choose a name of at most "
+            f"{NAME_MAX - longest + _name_bytes(name)} bytes")
+    return text
+
+
+def _resolve_final(path: str | os.PathLike) -> Path:
+    """The store location to write for ``path``: parent directories resolved, and a user's
+    symbolic link at the store path followed to its target, which is written in its place
+    (the link is never followed into a delete: the target is replaced as a store)."""
+    final = Path(os.path.abspath(os.fspath(path)))
+    for _ in range(40):
+        final = Path(os.path.realpath(final.parent)) / final.name
+        if not final.is_symlink():
+            return final
+        target = os.readlink(final)
+        log.info("store path %s is a symbolic link; writing to its target %s", final, target)
+        final = Path(os.path.abspath(target if os.path.isabs(target)
+                                     else final.parent / target))
+    raise StoreError(f"store path {path} is a chain of more than 40 symbolic links; pass "
+                     "the store's real path")
+
+
+def _exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Exchange two existing paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``);
+    False where the platform or the file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(code, os.strerror(code), os.fspath(b))
+
+
+# ---------------------------------------------------------------------------- deleting
+def _rmtree_store(path: str | os.PathLike) -> None:
+    """Delete a local store directory, its completion marker first: a deletion interrupted
+    half way leaves a directory that reads as incomplete, never one that reads as valid.
+    A symbolic link is removed itself, never followed."""
+    path = Path(path)
+    if path.is_symlink():
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        return
+    marker = path / MARKER
+    if marker.is_dir() and not marker.is_symlink():
+        shutil.rmtree(marker, ignore_errors=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _lock_dir(path: str | os.PathLike, exclusive: bool, block: bool = False) -> int | None:
+    """An open descriptor of directory ``path`` holding a ``flock``; None when another
+    process holds a conflicting lock (``block=False``). A file system without ``flock``
+    gives the descriptor without a lock.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    flags = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if block else fcntl.LOCK_NB)
+    try:
+        fcntl.flock(fd, flags)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except OSError as e:
+        if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            os.close(fd)
+            raise
+    return fd
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def _remove_if_unused(path: str | os.PathLike) -> bool:
+    """Delete a local store version unless a reader holds it; whether it was deleted."""
+    try:
+        fd = _lock_dir(path, exclusive=True)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if fd is None:
+        log.info("keeping %s: a reader still uses it; a later build removes it", path)
+        return False
+    try:
+        _rmtree_store(path)
+    finally:
+        _close(fd)
+    return True
+
+
+@contextmanager
+def _publish_lock(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` of ``directory`` for the short critical section of a publish
+    (look at the current version, swap the link), so two publishers never interleave."""
+    deadline = time.monotonic() + PUBLISH_LOCK_TIMEOUT
+    while True:
+        fd = _lock_dir(directory, exclusive=True)
+        if fd is not None:
+            break
+        if time.monotonic() > deadline:
+            raise StoreError(f"could not publish a store in {directory}: another process "
+                             f"held its publish lock for {PUBLISH_LOCK_TIMEOUT:.0f} s; retry")
+        time.sleep(0.005)
+    try:
+        yield
+    finally:
+        _close(fd)
+
+
+def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None = None) -> None:
+    """Delete a store (every version, marker first) if it exists.
+
+    A local store is moved aside first (the path is free at once), then deleted unless a
+    reader holds it (then a later :func:`sweep_stale` deletes it). A symbolic link at the
+    store path is removed itself, never its target.
+    """
+    if is_remote(path):
+        fs, root = _fs(path, storage_options)
+        if not fs.exists(root):
+            return
+        if read_pointer(path, storage_options) is not None:
+            fs.rm(f"{root}/{POINTER}")
+        for key in _remote_markers(fs, root):
+            fs.rm(key)
+        fs.rm(root, recursive=True)
+        return
+    final = Path(os.path.abspath(os.fspath(path)))
+    if final.is_symlink():
+        final.unlink()  # the link goes, never its target
+        return
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise StoreError(f"cannot remove store {final}: it is a file, not a store")
+    aside = final.parent / f".{final.name}{_OLD}{uuid.uuid4().hex[:12]}"
+    os.rename(final, aside)
+    _remove_if_unused(aside)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -89,11 +330,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 def sweep_stale(path: str | os.PathLike) -> list[str]:
-    """Remove what interrupted builds of the local store ``path`` left beside it.
+    """Remove what earlier builds of the local store ``path`` left beside it.
 
     Temporary stores (``.<name>.tmp-<host>-<pid>-<id>``) of a writer on this host whose
-    process no longer runs, and stores moved aside for replacement (``.<name>.old-<id>``),
-    are deleted. Temporary stores of live writers, or of other hosts, are kept.
+    process no longer runs, and replaced stores (``.<name>.old-<id>``), are deleted when no
+    process holds them (a reader's shared lock, a writer's lock on its own work).
+    Temporary stores of live writers, or of other hosts, are kept.
 
     Parameters
     ----------
@@ -105,51 +347,221 @@ def sweep_stale(path: str | os.PathLike) -> list[str]:
     list of str
         The paths removed.
     """
-    final = Path(path)
-    if is_remote(path) or not final.parent.is_dir():
+    if is_remote(path):
+        return []
+    final = Path(os.path.abspath(os.fspath(path)))
+    if not final.parent.is_dir():
         return []
     host = socket.gethostname().replace("-", "_")
+    prefix = f".{final.name}."
     removed = []
-    for entry in final.parent.glob(f".{glob.escape(final.name)}.*"):
-        rest = entry.name[len(final.name) + 1:]
-        stale = rest.startswith(_OLD)
-        if rest.startswith(_TMP):
-            parts = rest[len(_TMP):].split("-")
-            stale = (len(parts) == 3 and parts[0] == host and parts[1].isdigit()
-                     and not _pid_alive(int(parts[1])))
-        if stale:
-            log.info("removing %s, left by an interrupted build", entry)
-            _rmtree_store(entry)
-            removed.append(str(entry))
+    try:
+        entries = list(os.scandir(final.parent))
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        match = _SIBLING.match(entry.name[len(prefix):])
+        if match is None:
+            continue
+        if match.group("pid") is not None and (match.group("host") != host
+                                               or _pid_alive(int(match.group("pid")))):
+            continue  # a live writer's work, or another host's
+        if entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
+            continue
+        if not _remove_if_unused(entry.path):
+            continue
+        log.info("removed %s, left by an earlier build", entry.path)
+        removed.append(entry.path)
     return removed
 
 
+def _is_genozarr_dir(path: Path) -> bool:
+    """Whether a directory holds a genozarr store (complete or not) or is empty."""
+    if read_marker(path) is not None:
+        return True
+    try:
+        with open(path / "zarr.json", "rb") as f:
+            if "genozarr" in json.loads(f.read()).get("attributes", {}):
+                return True
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        return not any(path.iterdir())
+    except OSError:
+        return False
+
+
 def _check_replaceable(final: Path) -> None:
-    """Refuse to replace an existing, non-empty directory that is not a genozarr store."""
-    if not final.exists():
+    """Refuse to replace an existing, non-empty directory that is not a genozarr store, or
+    a file."""
+    if final.is_symlink() or not final.exists():
         return
     if not final.is_dir():
         raise StoreError(f"cannot write a store to {final}: it exists and is a file, not a "
                          "genozarr store; remove it or choose another store path")
-    if read_marker(final) is not None:
-        return
-    try:
-        import json
-
-        with open(final / "zarr.json", "rb") as f:
-            if "genozarr" in json.loads(f.read()).get("attributes", {}):
-                return  # an incomplete genozarr store: replaced
-    except (OSError, ValueError, AttributeError):
-        pass
-    if any(final.iterdir()):
+    if not _is_genozarr_dir(final):
         raise StoreError(
             f"cannot write a store to {final}: the directory exists and is not a genozarr "
             "store (no genozarr metadata); genozarr does not delete it. Remove it or choose "
             "another store path")
 
 
+def _stored_version(marker: dict[str, Any] | None, root_doc: Any) -> int | None:
+    """The largest integer format version the marker or the root metadata record."""
+    found = []
+    if marker is not None:
+        found.append(marker.get("format_version"))
+    try:
+        found.append(root_doc["attributes"]["genozarr"]["format_version"])
+    except (KeyError, TypeError):
+        pass
+    ints = [v for v in found if isinstance(v, int) and not isinstance(v, bool)]
+    return max(ints) if ints else None
+
+
+def _check_newer(where: str, version: int | None, replace: bool) -> None:
+    """Never replace a store of a newer format version without ``overwrite=True``."""
+    if version is None or version <= FORMAT_VERSION:
+        return
+    if not replace:
+        raise StoreFormatError(
+            f"{where} holds a store written in genozarr format version {version}; this "
+            f"genozarr writes version {FORMAT_VERSION} and does not replace a newer store. "
+            "Upgrade genozarr, or pass overwrite=True to replace it")
+    from genozarr.errors import warn
+
+    warn(f"replacing {where}, a store written in genozarr format version {version} (newer "
+         f"than this genozarr's {FORMAT_VERSION}), because overwrite=True")
+
+
+def _root_doc(root: str, storage_options: dict[str, Any] | None) -> Any:
+    try:
+        if is_remote(root):
+            fs, key = _fs(root, storage_options)
+            return json.loads(fs.cat_file(f"{key}/zarr.json"))
+        with open(os.path.join(root, "zarr.json"), "rb") as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------- remote
+def _fs(path: str | os.PathLike, storage_options: dict[str, Any] | None) -> tuple[Any, str]:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
+    return fs, root.rstrip("/")
+
+
+def _remote_markers(fs: Any, root: str) -> list[str]:
+    """The completion markers under a remote store (flat and every version)."""
+    keys = []
+    try:
+        fs.invalidate_cache(root)
+        names = fs.ls(root, detail=False)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        base = name.rstrip("/").rsplit("/", 1)[-1]
+        if base == MARKER or re.fullmatch(r"v-[0-9a-f]+", base):
+            key = f"{root}/{MARKER_FILE}" if base == MARKER else f"{root}/{base}/{MARKER_FILE}"
+            if fs.exists(key):
+                keys.append(key)
+    return keys
+
+
+def _remote_versions(fs: Any, root: str) -> list[str]:
+    """The version prefixes (``v-<hex>``) under a remote store."""
+    try:
+        fs.invalidate_cache(root)
+        names = [n.rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(root, detail=False)]
+    except FileNotFoundError:
+        return []
+    return [n for n in names if re.fullmatch(r"v-[0-9a-f]+", n)]
+
+
+def _mtime(fs: Any, key: str) -> float | None:
+    """An object's modification time (seconds since the epoch), or None."""
+    try:
+        info = fs.info(key)
+    except (OSError, ValueError):
+        return None
+    for field in ("LastModified", "mtime", "last_modified", "updated", "created"):
+        value = info.get(field)
+        if value is None:
+            continue
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _delete_remote_version(fs: Any, prefix: str) -> None:
+    """Delete a remote version, its marker first."""
+    try:
+        if fs.exists(f"{prefix}/{MARKER_FILE}"):
+            fs.rm(f"{prefix}/{MARKER_FILE}")
+        fs.rm(prefix, recursive=True)
+    except FileNotFoundError:
+        pass
+    fs.invalidate_cache(prefix)
+
+
+def _sweep_remote(fs: Any, root: str, url: str, storage_options: dict[str, Any] | None,
+                  keep: str | None = None) -> list[str]:
+    """Delete the versions of a remote store that are retired for longer than
+    :data:`REMOTE_GRACE_SECONDS`, or unpublished for longer than
+    :data:`REMOTE_ABANDON_SECONDS`; returns their prefixes."""
+    current = read_pointer(url, storage_options)
+    now = time.time()
+    removed = []
+    for name in _remote_versions(fs, root):
+        if name in (current, keep):
+            continue
+        prefix = f"{root}/{name}"
+        try:
+            retired = json.loads(fs.cat_file(f"{prefix}/{RETIRED}"))["retired_at"]
+        except (OSError, ValueError, KeyError, TypeError):
+            retired = None
+        if retired is not None:
+            stale = now - float(retired) > REMOTE_GRACE_SECONDS
+        else:
+            times = [t for t in (_mtime(fs, f"{prefix}/{MARKER_FILE}"),
+                                 _mtime(fs, f"{prefix}/zarr.json")) if t is not None]
+            stale = bool(times) and now - max(times) > REMOTE_ABANDON_SECONDS
+        if stale:
+            log.info("removing %s/%s, a replaced or abandoned version", url, name)
+            _delete_remote_version(fs, prefix)
+            removed.append(f"{url.rstrip('/')}/{name}")
+    return removed
+
+
+def _is_remote_genozarr(fs: Any, root: str) -> bool:
+    """Whether a remote prefix is empty or holds genozarr content only."""
+    try:
+        fs.invalidate_cache(root)
+        names = [n.rstrip("/").rsplit("/", 1)[-1] for n in fs.ls(root, detail=False)]
+    except FileNotFoundError:
+        return True
+    if not names:
+        return True
+    if POINTER in names or all(re.fullmatch(r"v-[0-9a-f]+", n) for n in names):
+        return True
+    try:
+        doc = json.loads(fs.cat_file(f"{root}/zarr.json"))
+        return "genozarr" in doc.get("attributes", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+# ---------------------------------------------------------------------------- the writer
 class StoreWriter:
-    """Creates a store under a temporary name and publishes it when complete.
+    """Creates a new version of a store and publishes it when complete.
 
     Parameters
     ----------
@@ -165,34 +577,98 @@ class StoreWriter:
         fsspec options for remote URLs.
     replace
         Publish over a store with the same cache key instead of keeping it
-        (``overwrite=True`` of the dataset constructors).
+        (``overwrite=True`` of the dataset constructors); also allows replacing a store of
+        a newer format version (with a warning).
+    expect_key
+        Publish only over a store whose marker holds this cache key (a new version of the
+        same store: :func:`genozarr.store.recipe.update_served`); otherwise the new version
+        is discarded.
+    copy_from
+        A version (directory or URL prefix) whose files the new version starts from,
+        except the root metadata, the completion marker and the windows group (local:
+        hard links where the file system allows, else copies; remote: server-side copies).
+        ``arrays`` and ``coords`` are then not created.
+
+    Attributes
+    ----------
+    tmp
+        Where the new version is written (build tasks write there).
+    root
+        After :meth:`commit`: the version the store path names (ours, or the one kept).
     """
 
     def __init__(self, path: str | os.PathLike, meta: StoreMeta, arrays: dict[str, ArraySpec],
                  coords: dict[str, tuple[tuple[str, ...], np.ndarray]],
                  storage_options: dict[str, Any] | None = None, *,
-                 replace: bool = False) -> None:
-        import zarr
-
+                 replace: bool = False, expect_key: str | None = None,
+                 copy_from: str | None = None) -> None:
         self.final = str(path)
         self.replace = bool(replace)
         self.meta = meta
         self.storage_options = storage_options
+        self.expect_key = expect_key
         self.remote = is_remote(path)
-        if self.remote:
-            self._remove_marker()
-            remove_store(self.final, storage_options)
-            self.tmp = self.final
-        else:
-            _check_replaceable(Path(self.final))
-            parent = Path(self.final).parent
-            parent.mkdir(parents=True, exist_ok=True)
-            sweep_stale(self.final)
-            self.tmp = str(parent / f".{Path(self.final).name}{_TMP}{_owner_tag()}-"
-                           f"{uuid.uuid4().hex[:12]}")
-        group = zarr.open_group(zarr_store(self.tmp, "w", storage_options), mode="w",
+        self.root: str | None = None
+        self.published = False
+        self.tmp = ""
+        self._fd: int | None = None  # local: a shared lock on our own directory
+        check_store_path(self.final)
+        try:
+            if self.remote:
+                self._init_remote()
+            else:
+                self._init_local()
+            if copy_from is not None:
+                self._copy(copy_from)
+            else:
+                self._create(arrays, coords)
+        except BaseException as e:
+            self.abort()
+            if isinstance(e, GenozarrError) or not isinstance(e, Exception):
+                raise
+            raise self.error(e, "create") from e
+        self.arrays = arrays
+
+    # -------------------------------------------------------------- set-up
+    def _init_local(self) -> None:
+        final = _resolve_final(self.final)
+        check_store_path(final)
+        self.path = final
+        _check_replaceable(final)
+        if final.exists():
+            root = os.path.realpath(final)
+            _check_newer(self.final, _stored_version(read_marker(final),
+                                                     _root_doc(root, None)), self.replace)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale(final)
+        self.tmp = str(final.parent / f".{final.name}{_TMP}{_owner_tag()}-"
+                       f"{uuid.uuid4().hex[:12]}")
+        os.mkdir(self.tmp)
+        self._fd = _lock_dir(self.tmp, exclusive=False)  # sweepers leave it alone
+
+    def _init_remote(self) -> None:
+        fs, root = _fs(self.final, self.storage_options)
+        self._rfs, self._rroot = fs, root
+        if not _is_remote_genozarr(fs, root):
+            raise StoreError(
+                f"cannot write a store to {self.final}: the prefix holds objects that are "
+                "not a genozarr store; genozarr does not delete them. Remove them or choose "
+                "another URL")
+        current = resolve_root(self.final, self.storage_options)
+        _check_newer(self.final, _stored_version(read_marker(self.final, self.storage_options),
+                                                 _root_doc(current, self.storage_options)),
+                     self.replace)
+        self.version = f"v-{uuid.uuid4().hex[:16]}"
+        self.tmp = f"{self.final.rstrip('/')}/{self.version}"
+        _sweep_remote(fs, root, self.final, self.storage_options)
+
+    def _create(self, arrays: dict[str, ArraySpec],
+                coords: dict[str, tuple[tuple[str, ...], np.ndarray]]) -> None:
+        import zarr
+
+        group = zarr.open_group(zarr_store(self.tmp, "w", self.storage_options), mode="w",
                                 zarr_format=3)
-        group.attrs["genozarr"] = meta.to_attrs()
+        group.attrs["genozarr"] = self.meta.to_attrs()
         for name, spec in arrays.items():
             parent, leaf = _parent(group, name)
             attrs = {"coordinates": spec.coordinates} if spec.coordinates else {}
@@ -201,16 +677,63 @@ class StoreWriter:
                                 dimension_names=spec.dims, attributes=attrs)
         for name, (dims, values) in coords.items():
             write_coord(group, name, dims, values)
-        self.arrays = arrays
 
-    def _remove_marker(self) -> None:
-        import fsspec
+    def _copy(self, source: str) -> None:
+        """Start from the files of version ``source`` (see ``copy_from``)."""
+        def wanted(rel: str) -> bool:
+            top = rel.split("/", 1)[0]
+            return rel != "zarr.json" and top not in (MARKER, WINDOWS) and top != RETIRED
 
-        fs, root = fsspec.core.url_to_fs(self.final, **(self.storage_options or {}))
-        marker = f"{root.rstrip('/')}/{MARKER_FILE}"
-        if fs.exists(marker):
-            fs.rm(marker)
+        doc = _root_doc(source, self.storage_options)
+        if not isinstance(doc, dict):
+            raise StoreError(f"cannot read the root metadata of {source}")
+        doc.pop("consolidated_metadata", None)
+        attrs = dict(doc.get("attributes") or {})
+        attrs["genozarr"] = self.meta.to_attrs()
+        doc["attributes"] = attrs
+        content = json.dumps(doc).encode()
+        if self.remote:
+            fs, src = _fs(source, self.storage_options)
+            _, dst = _fs(self.tmp, self.storage_options)
+            files = [f for f in fs.find(src) if wanted(f[len(src) + 1:])]
+            if files:
+                fs.copy(files, [f"{dst}/{f[len(src) + 1:]}" for f in files])
+            fs.pipe_file(f"{dst}/zarr.json", content)
+            return
+        for dirpath, _, names in os.walk(source):
+            rel_dir = os.path.relpath(dirpath, source)
+            for name in names:
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+                if not wanted(rel):
+                    continue
+                target = os.path.join(self.tmp, rel)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                try:
+                    os.link(os.path.join(dirpath, name), target)
+                except OSError:  # another file system, or no hard links: copy
+                    shutil.copyfile(os.path.join(dirpath, name), target)
+        with open(os.path.join(self.tmp, "zarr.json"), "wb") as f:
+            f.write(content)
 
+    def open_group(self) -> Any:
+        """The new version's zarr group, for writing."""
+        import zarr
+
+        return zarr.open_group(zarr_store(self.tmp, "w", self.storage_options), mode="r+",
+                               zarr_format=3, use_consolidated=False)
+
+    # -------------------------------------------------------------- errors
+    def error(self, e: BaseException, action: str = "write") -> StoreError:
+        """A :class:`StoreError` for a storage failure while building this store (disk full,
+        permission denied, missing bucket...), naming the store path and the cause."""
+        what = {"create": "create store", "publish": "publish store"}.get(action, "write store")
+        err = storage_error(what, self.final, e)
+        if not self.published:
+            err = StoreError(f"{err}. Nothing was published at {self.final}; the temporary "
+                             "copy was removed")
+        return err
+
+    # -------------------------------------------------------------- writing
     def write(self, name: str, start: int, values: np.ndarray) -> None:
         """Write ``values`` at first-axis offset ``start`` of array ``name`` (in process)."""
         write_block(self.tmp, name, start, values, self.storage_options)
@@ -219,72 +742,234 @@ class StoreWriter:
         """Consolidate metadata, write the marker and publish; returns the final path.
 
         If another process published a valid store with the same cache key first, this
-        one is discarded and the other is kept (first writer wins).
+        one is discarded and the other is kept (first writer wins), unless ``replace``.
         """
         import zarr
 
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            zarr.consolidate_metadata(zarr_store(self.tmp, "w", self.storage_options),
-                                      zarr_format=3)
-        marker = marker_bytes(self.meta.cache_key, self.meta.format_version)
-        if self.remote:
-            import fsspec
-
-            fs, root = fsspec.core.url_to_fs(self.final, **(self.storage_options or {}))
-            with fs.open(f"{root.rstrip('/')}/{MARKER_FILE}", "wb") as f:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+                zarr.consolidate_metadata(zarr_store(self.tmp, "w", self.storage_options),
+                                          zarr_format=3)
+            marker = marker_bytes(self.meta.cache_key, self.meta.format_version)
+            if self.remote:
+                self._rfs.pipe_file(f"{self.tmp_key}/{MARKER_FILE}", marker)
+                self._publish_remote()
+                return self.final
+            _fsync_tree(self.tmp)  # every chunk on disk before the marker says complete
+            (Path(self.tmp) / MARKER).mkdir()
+            with open(Path(self.tmp) / MARKER_FILE, "wb") as f:
                 f.write(marker)
-            return self.final
-        _fsync_tree(self.tmp)  # every chunk on disk before the marker says complete
-        (Path(self.tmp) / MARKER).mkdir()
-        with open(Path(self.tmp) / MARKER_FILE, "wb") as f:
-            f.write(marker)
-            f.flush()
-            os.fsync(f.fileno())
-        self._publish_local()
+                f.flush()
+                os.fsync(f.fileno())
+            _fsync_dir(Path(self.tmp) / MARKER)
+            _fsync_dir(self.tmp)
+            self._publish_local()
+        except GenozarrError:
+            raise
+        except Exception as e:
+            raise self.error(e, "publish") from e
         return self.final
 
+    @property
+    def tmp_key(self) -> str:
+        """The new version's key prefix on object storage."""
+        return f"{self._rroot}/{self.version}"
+
+    def _keep_existing(self, marker: dict[str, Any] | None) -> bool:
+        """Whether the published version with ``marker`` wins over ours."""
+        if marker is None:
+            return False
+        if self.expect_key is not None and marker.get("cache_key") != self.expect_key:
+            log.info("store %s was replaced by another build meanwhile; not publishing",
+                     self.final)
+            return True
+        return (not self.replace and self.meta.cache_key is not None
+                and marker.get("cache_key") == self.meta.cache_key)
+
     def _publish_local(self) -> None:
-        final = Path(self.final)
-        for _ in range(5):
-            try:
+        final = self.path
+        old: Path | None = None
+        with _publish_lock(final.parent):
+            if final.is_symlink() or (final.exists() and not final.is_dir()):
+                raise StoreError(f"cannot publish a store at {final}: it became a file or a "
+                                 "symbolic link while the store was written; not replacing it")
+            exists = final.exists()
+            marker = read_marker(final) if exists else None
+            if exists and not self.replace:  # a newer store appeared during the build
+                _check_newer(self.final, _stored_version(marker, _root_doc(str(final), None)),
+                             False)
+            if self._keep_existing(marker):
+                log.info("store %s was published by another writer; keeping it", final)
+                _rmtree_store(self.tmp)
+                self.root = str(final)
+                self.published = True  # nothing of ours is left to remove
+                return
+            if not exists:
                 os.rename(self.tmp, final)
-                return
-            except OSError:
-                pass  # target exists (or a race): inspect it
-            _check_replaceable(final)
-            existing = read_marker(final)
-            if (not self.replace and existing is not None and self.meta.cache_key is not None
-                    and existing.get("cache_key") == self.meta.cache_key):
-                log.info("store %s was published by another writer; keeping it", final)
-                _rmtree_store(self.tmp)
-                return
-            # move the old (stale or different) store aside, then retry the rename
-            trash = final.parent / f".{final.name}{_OLD}{uuid.uuid4().hex[:12]}"
-            try:
-                os.rename(final, trash)
-            except FileNotFoundError:
-                continue
-            moved = read_marker(trash)
-            if (not self.replace and moved is not None and self.meta.cache_key is not None
-                    and moved.get("cache_key") == self.meta.cache_key):
-                # between our look and the move, another writer published this same store:
-                # put it back (it may already be in use) and discard our copy
-                try:
-                    os.rename(trash, final)
-                except OSError:
-                    _rmtree_store(trash)
-                    continue
-                log.info("store %s was published by another writer; keeping it", final)
-                _rmtree_store(self.tmp)
-                return
-            _rmtree_store(trash)
-        raise StoreError(f"could not publish store {final} (concurrent writers keep replacing it)")
+            else:
+                _check_replaceable(final)
+                aside = final.parent / f".{final.name}{_OLD}{uuid.uuid4().hex[:12]}"
+                if _exchange(self.tmp, final):  # the path names the new version at once
+                    self.published = True
+                    old = Path(self.tmp)  # now the replaced version
+                    os.rename(old, aside)
+                else:  # no exchange here: the path is missing for a moment
+                    os.rename(final, aside)
+                    try:
+                        os.rename(self.tmp, final)
+                    except BaseException:
+                        os.rename(aside, final)  # put the old store back
+                        raise
+                old = aside
+            self.published = True
+            self.root = str(final)
+            _fsync_dir(final.parent)
+        if old is not None:
+            _remove_if_unused(old)
+        sweep_stale(final)
+
+    def _publish_remote(self) -> None:
+        fs, root = self._rfs, self._rroot
+        current = read_pointer(self.final, self.storage_options)
+        marker = read_marker(self.final, self.storage_options)  # (a flat store's, if any)
+        flat = current is None and (marker is not None or fs.exists(f"{root}/zarr.json"))
+        if (current is not None or flat) and not self.replace:  # appeared during the build
+            _check_newer(self.final, _stored_version(
+                marker, _root_doc(f"{self.final.rstrip('/')}/{current}" if current
+                                  else self.final, self.storage_options)), False)
+        if self._keep_existing(marker):
+            log.info("store %s was published by another writer; keeping it", self.final)
+            _delete_remote_version(fs, self.tmp_key)
+            self.root = f"{self.final.rstrip('/')}/{current}" if current else self.final
+            self.published = True
+            return
+        fs.pipe_file(f"{root}/{POINTER}", json.dumps({"version": self.version}).encode())
+        self.published = True
+        self.root = self.tmp
+        if current is not None:
+            _retire(fs, f"{root}/{current}")
+        elif flat:  # a store written before versioning: deleted now, marker first
+            _delete_flat_remote(fs, root)
+        now = read_pointer(self.final, self.storage_options)
+        # every other complete version is replaced now: ours if another build published
+        # after us, and one that published between our look at the pointer and our write
+        for name in _remote_versions(fs, root):
+            prefix = f"{root}/{name}"
+            if name == now:
+                if fs.exists(f"{prefix}/{RETIRED}"):  # retired by a racing build: not now
+                    fs.rm(f"{prefix}/{RETIRED}")
+            elif not fs.exists(f"{prefix}/{RETIRED}") and fs.exists(f"{prefix}/{MARKER_FILE}"):
+                _retire(fs, prefix)
+        _sweep_remote(fs, root, self.final, self.storage_options, keep=self.version)
 
     def abort(self) -> None:
-        """Remove the temporary store (after an error)."""
-        if not self.remote:
-            _rmtree_store(self.tmp)
+        """Remove the unpublished new version (after an error); never raises."""
+        try:
+            if not self.published and self.tmp:
+                if self.remote:
+                    _delete_remote_version(self._rfs, self.tmp_key)
+                else:
+                    _rmtree_store(self.tmp)
+        except Exception as e:  # noqa: BLE001 - cleaning up after another error
+            log.warning("could not remove the temporary store %s: %s", self.tmp, e)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release this writer's lock on its version (after the caller opened it)."""
+        fd, self._fd = self._fd, None
+        _close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _retire(fs: Any, prefix: str) -> None:
+    """Mark a remote version as replaced now (a later build deletes it after the grace)."""
+    try:
+        fs.pipe_file(f"{prefix}/{RETIRED}", json.dumps({"retired_at": time.time()}).encode())
+    except OSError as e:
+        log.warning("could not mark %s as replaced: %s", prefix, e)
+
+
+def _delete_flat_remote(fs: Any, root: str) -> None:
+    """Delete a remote store written before versioning (its marker first), keeping the
+    pointer and the versions beside it."""
+    try:
+        if fs.exists(f"{root}/{MARKER_FILE}"):
+            fs.rm(f"{root}/{MARKER_FILE}")
+        fs.invalidate_cache(root)
+        for name in fs.ls(root, detail=False):
+            base = name.rstrip("/").rsplit("/", 1)[-1]
+            if base == POINTER or re.fullmatch(r"v-[0-9a-f]+", base):
+                continue
+            fs.rm(f"{root}/{base}", recursive=True)
+    except FileNotFoundError:
+        pass
+
+
+def rewrite_root_attrs(path: str | os.PathLike, storage_options: dict[str, Any] | None,
+                       meta: StoreMeta) -> bool:
+    """Replace the ``genozarr`` attribute of the published version's root metadata in one
+    step (local: a new file renamed over ``zarr.json``; remote: one PUT), when that
+    version still holds ``meta.cache_key``. Readers see the old or the new document.
+
+    Returns
+    -------
+    bool
+        False when the store now holds another build (nothing was changed).
+    """
+    from genozarr.store.open import open_resolved
+
+    opened = open_resolved(path, storage_options)
+    try:
+        if opened.meta().cache_key != meta.cache_key:
+            log.info("store %s now holds another build; not recording served settings", path)
+            return False
+        root = opened.io_root  # the version checked above, even if exchanged meanwhile
+        doc = _root_doc(root, storage_options)
+        if not isinstance(doc, dict):
+            raise StoreError(f"cannot read the root metadata of {path}")
+        doc.setdefault("attributes", {})["genozarr"] = meta.to_attrs()
+        content = json.dumps(doc).encode()
+        try:
+            if is_remote(root):
+                fs, key = _fs(root, storage_options)
+                fs.pipe_file(f"{key}/zarr.json", content)
+                return True
+            tmp = os.path.join(root, f".zarr.json.{uuid.uuid4().hex[:12]}")
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(content)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, os.path.join(root, "zarr.json"))
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            _fsync_dir(root)
+        except GenozarrError:
+            raise
+        except Exception as e:
+            raise storage_error("update store", str(path), e) from e
+        return True
+    finally:
+        opened.release()
+
+
+def _fsync_dir(path: str | os.PathLike) -> None:
+    """Flush a directory's entries to disk (where the platform allows it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _fsync_tree(root: str | os.PathLike) -> None:
@@ -327,6 +1012,16 @@ def write_coord(group: Any, path: str, dims: tuple[str, ...], values: Any) -> No
         arr[...] = values
 
 
+def _store_of(path: str) -> str:
+    """The store path a version being written belongs to (for messages)."""
+    if is_remote(path):
+        base, _, last = path.rstrip("/").rpartition("/")
+        return base if re.fullmatch(r"v-[0-9a-f]+", last) else path
+    name = os.path.basename(path)
+    match = re.match(r"^\.(.+)\.tmp-[^-/]+-\d+-[0-9a-f]+$", name)
+    return os.path.join(os.path.dirname(path), match.group(1)) if match else path
+
+
 def write_block(path: str, name: str, start: int, values: np.ndarray,
                 storage_options: dict[str, Any] | None = None) -> None:
     """Write a chunk-aligned block into array ``name`` of the store at ``path``.
@@ -334,13 +1029,34 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
     Runs inside build tasks (any process); opens the array itself. Chunks of local stores
     are written directly (:mod:`genozarr.store._direct`); :meth:`StoreWriter.commit`
     flushes them to disk before it writes the completion marker.
+
+    Raises
+    ------
+    StoreError
+        When the storage fails (disk full, permission denied, connection lost), naming
+        the store and the cause.
     """
     import zarr
 
     from genozarr.store._direct import write_chunks
 
-    arr = zarr.open_array(zarr_store(path, "r+", storage_options), path=name, mode="r+",
-                          zarr_format=3)
-    if not write_chunks(arr, start, values):
-        with zarr.config.set({"array.write_empty_chunks": False}):
-            arr[start:start + len(values)] = values
+    try:
+        arr = zarr.open_array(zarr_store(path, "r+", storage_options), path=name, mode="r+",
+                              zarr_format=3)
+        if not write_chunks(arr, start, values):
+            with zarr.config.set({"array.write_empty_chunks": False}):
+                arr[start:start + len(values)] = values
+    except GenozarrError:
+        raise
+    except OSError as e:
+        raise _build_stopped(storage_error("write store", _store_of(path), e)) from e
+    except Exception as e:
+        if type(e).__module__.split(".")[0] in ("botocore", "aiobotocore", "aiohttp", "s3fs",
+                                                 "fsspec", "gcsfs", "adlfs"):
+            raise _build_stopped(storage_error("write store", _store_of(path), e)) from e
+        raise
+
+
+def _build_stopped(error: StoreError) -> StoreError:
+    return StoreError(f"{error}. The build stopped: nothing was published, and its "
+                      "temporary copy is removed")

@@ -1,8 +1,10 @@
 """The xarray backend for genozarr stores: ``xarray.open_dataset(path, engine="genozarr")``
 and ``xarray.open_datatree(path, engine="genozarr")``.
 
-Registered as the entry point ``genozarr`` of the group ``xarray.backends``. It checks the
-store (completion marker, format version), opens it through xarray's zarr backend with
+Registered as the entry point ``genozarr`` of the group ``xarray.backends``. It resolves
+the store version published at the path once (:func:`genozarr.store.open.open_resolved`),
+checks the store (completion marker, format version, arrays against the metadata), opens
+it through xarray's zarr backend over a :class:`~genozarr.store.open.CheckedStore` with
 consolidated metadata and no CF masking (a stored 0 stays 0), puts the store metadata in
 the attributes, and maps format-1 whole-genome stores (one root array per chromosome with
 dimension ``position_<chrom>``) to the format-2 structure (one group per chromosome with
@@ -29,20 +31,45 @@ def _attrs(meta: StoreMeta, path: str) -> dict[str, Any]:
     return attrs
 
 
-def _zarr_open(path: str, storage_options: dict[str, Any] | None, *, group: str | None,
-               tree: bool, drop_variables: Any = None) -> Any:
+def _zarr_open(store: Any, *, group: str | None, tree: bool,
+               drop_variables: Any = None, opened: Any = None) -> Any:
+    """Open a (checked) zarr store with xarray's zarr backend; zarr's own errors become
+    :class:`~genozarr.errors.StoreError` naming the store (a store replaced or removed
+    meanwhile says so)."""
     import xarray as xr
 
-    from genozarr.store.open import zarr_store
+    from genozarr.errors import GenozarrError, StoreError
 
     kwargs = dict(engine="zarr", consolidated=True, zarr_format=3, chunks=None,
                   mask_and_scale=False, drop_variables=drop_variables)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        store = zarr_store(path, "r", storage_options)
-        if tree:
-            return xr.open_datatree(store, **kwargs)
-        return xr.open_dataset(store, group=group, **kwargs)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+            if tree:
+                return xr.open_datatree(store, **kwargs)
+            return xr.open_dataset(store, group=group, **kwargs)
+    except GenozarrError:
+        raise
+    except Exception as e:
+        if opened is None or not type(e).__module__.startswith("zarr"):
+            raise
+        from genozarr.store.open import _marker_at
+
+        if opened.complete and _marker_at(opened.io_root, opened.storage_options) is None:
+            raise StoreError(f"store {opened.path} was replaced or removed while it was being "
+                             "opened; open it again") from e
+        raise StoreError(f"cannot open store {opened.path}: {e}") from e
+
+
+def _open_checked(path: Any, storage_options: dict[str, Any] | None) -> tuple[Any, StoreMeta]:
+    """The store version at ``path`` (or an already opened one) and its metadata, with
+    the arrays checked against the metadata."""
+    from genozarr.store.open import OpenedStore, check_arrays, open_resolved
+
+    opened = path if isinstance(path, OpenedStore) else open_resolved(path, storage_options)
+    meta = opened.meta()
+    check_arrays(opened.group(), meta, opened.path)
+    return opened, meta
 
 
 def _v1_chrom(root: Any, meta: StoreMeta, chrom: str) -> Any:
@@ -52,51 +79,60 @@ def _v1_chrom(root: Any, meta: StoreMeta, chrom: str) -> Any:
                                                    condition=root["condition"].values)
 
 
-def open_store_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None = None,
+def open_store_dataset(path: str | os.PathLike | Any,
+                       storage_options: dict[str, Any] | None = None,
                        group: str | None = None, drop_variables: Any = None) -> Any:
     """One group of a store as an :class:`xarray.Dataset` (lazily indexed, not dask).
 
     ``group=None`` is the root: the whole store in the partial layout; in the whole-genome
     layout the metadata only (pass a chromosome name as ``group``, or open the store as
-    a tree with :func:`open_store_tree`).
+    a tree with :func:`open_store_tree`). ``path`` may also be a store opened with
+    :func:`genozarr.store.open.open_resolved`.
+
+    Raises
+    ------
+    StoreError
+        Missing, incomplete, unreachable or non-genozarr store.
+    StoreFormatError
+        Newer format version, or arrays that disagree with the metadata.
     """
     from genozarr.errors import ChromosomeNotFoundError
-    from genozarr.store.open import read_meta
 
-    path = str(path)
-    meta = read_meta(path, storage_options)
+    opened, meta = _open_checked(path, storage_options)
+    path = opened.path
     if group is not None and meta.whole_genome and group not in meta.chroms \
             and group != WINDOWS:
         raise ChromosomeNotFoundError(
             f"chromosome {group!r} is not in store {path} (it has {list(meta.chroms)[:8]})")
+    store = opened.zarr_store()
     if meta.whole_genome and meta.format_version == 1:
-        root = _zarr_open(path, storage_options, group=None, tree=False)
+        root = _zarr_open(store, group=None, tree=False, opened=opened)
         ds = (_v1_chrom(root, meta, group) if group is not None
               else root[["strand", "condition"]].drop_vars(list(root.data_vars)))
     else:
-        ds = _zarr_open(path, storage_options, group=group, tree=False,
-                        drop_variables=drop_variables)
+        ds = _zarr_open(store, group=group, tree=False, drop_variables=drop_variables,
+                        opened=opened)
     ds.attrs = _attrs(meta, path)
     return ds
 
 
-def open_store_tree(path: str | os.PathLike,
+def open_store_tree(path: str | os.PathLike | Any,
                     storage_options: dict[str, Any] | None = None) -> Any:
     """A store as an :class:`xarray.DataTree` (lazily indexed, not dask): one child per
-    chromosome in the whole-genome layout, the data at the root in the partial one."""
+    chromosome in the whole-genome layout, the data at the root in the partial one.
+    ``path`` may also be a store opened with :func:`genozarr.store.open.open_resolved`."""
     import xarray as xr
 
-    from genozarr.store.open import read_meta
-
-    path = str(path)
-    meta = read_meta(path, storage_options)
+    opened, meta = _open_checked(path, storage_options)
+    path = opened.path
+    store = opened.zarr_store()
     if meta.whole_genome and meta.format_version == 1:
-        root = _zarr_open(path, storage_options, group=None, tree=False)
+        root = _zarr_open(store, group=None, tree=False, opened=opened)
         tree = xr.DataTree.from_dict({f"/{c}": _v1_chrom(root, meta, c) for c in meta.chroms})
     elif meta.whole_genome:
-        tree = _zarr_open(path, storage_options, group=None, tree=True)
+        tree = _zarr_open(store, group=None, tree=True, opened=opened)
     else:
-        tree = xr.DataTree(_zarr_open(path, storage_options, group=None, tree=False))
+        tree = xr.DataTree(_zarr_open(store, group=None, tree=False, opened=opened))
     tree.attrs = _attrs(meta, path)
     return tree
 
@@ -112,10 +148,15 @@ class GenozarrBackendEntrypoint(BackendEntrypoint):
     def guess_can_open(self, filename_or_obj: Any) -> bool:
         import json
 
-        if not isinstance(filename_or_obj, (str, os.PathLike)):
+        from genozarr.store.open import OpenedStore, is_remote, resolve_root
+
+        if isinstance(filename_or_obj, OpenedStore):
+            return True
+        if not isinstance(filename_or_obj, (str, os.PathLike)) or is_remote(filename_or_obj):
             return False
         try:
-            with open(os.path.join(os.fspath(filename_or_obj), "zarr.json"), "rb") as f:
+            root = resolve_root(os.fspath(filename_or_obj))
+            with open(os.path.join(root, "zarr.json"), "rb") as f:
                 return "genozarr" in json.loads(f.read()).get("attributes", {})
         except (OSError, ValueError, AttributeError):
             return False
@@ -124,10 +165,17 @@ class GenozarrBackendEntrypoint(BackendEntrypoint):
                      drop_variables: str | Iterable[str] | None = None,
                      group: str | None = None,
                      storage_options: dict[str, Any] | None = None) -> Any:
-        return open_store_dataset(os.fspath(filename_or_obj), storage_options, group,
+        return open_store_dataset(_path_or_opened(filename_or_obj), storage_options, group,
                                   drop_variables)
 
     def open_datatree(self, filename_or_obj: Any, *,
                       drop_variables: str | Iterable[str] | None = None,
                       storage_options: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return open_store_tree(os.fspath(filename_or_obj), storage_options)
+        return open_store_tree(_path_or_opened(filename_or_obj), storage_options)
+
+
+def _path_or_opened(filename_or_obj: Any) -> Any:
+    from genozarr.store.open import OpenedStore
+
+    return filename_or_obj if isinstance(filename_or_obj, OpenedStore) \
+        else os.fspath(filename_or_obj)

@@ -1,0 +1,806 @@
+"""Nothing wrong is ever served from a store: rebuilds under open readers (local and S3),
+damaged chunks, metadata that disagrees with the arrays, symbolic links, newer format
+versions, names, a full disk, missing buckets, unreachable endpoints, refused permissions,
+and worker processes that outlive a killed parent.
+
+Values are compared with numpy on the tracks that were written (``tracks``), never only
+messages. The stores here are small (about a dozen chunks) so every test runs in seconds.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import genozarr.store.write as store_write
+from genozarr.config import set_options
+from genozarr.errors import (
+    ArgumentError, GenozarrWarning, StoreError, StoreFormatError,
+)
+from genozarr.ingest import build_store
+from genozarr.regions import GenomicIndexer
+from genozarr.sources import ArraySource
+from genozarr.store import FORMAT_VERSION, load_store, open_store
+from genozarr.store.layout import MARKER_FILE
+from genozarr.store.open import read_marker
+from genozarr.store.write import remove_store, sweep_stale
+
+SIZES = {"chr1": 4000, "chr2": 2000}
+#: 5 windows of 100 bins x 1 strand x 2 float32 conditions per 4 KiB chunk: 12 chunks
+CHUNK_BYTES = 4096
+ROWS = np.arange(60)
+
+
+def tracks(seed: int, n_conditions: int = 2) -> dict[str, np.ndarray]:
+    """Base-resolution tracks, never 0 (the fill value), different for every seed."""
+    rng = np.random.default_rng(seed)
+    return {c: rng.uniform(1, 2, size=(n, 1, n_conditions)).astype("float32")
+            for c, n in SIZES.items()}
+
+
+def gindexer() -> GenomicIndexer:
+    roi = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [0, 0], "end": [4000, 2000],
+                        "strand": ["+", "-"]})
+    return GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100)
+
+
+def expected(seed: int, n_conditions: int = 2) -> np.ndarray:
+    """The stored rows (genomic orientation) of the store built with ``seed``."""
+    t = tracks(seed, n_conditions)
+    return np.stack([t[r.chrom][r.start:r.end] for r in gindexer()])
+
+
+def build(path, seed: int, *, overwrite: bool = True, n_conditions: int = 2,
+          storage_options=None, source_cls=ArraySource, options: bool = True):
+    """Build the partial-layout store of ``seed`` at ``path`` (cache key ``key-<seed>``),
+    within ``set_options(chunk_bytes=CHUNK_BYTES, ...)`` unless ``options=False`` (options
+    are global: threads building at once set them once, outside)."""
+    names = ["a", "b", "c"][:n_conditions]
+    if options:
+        with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+            return build(path, seed, overwrite=overwrite, n_conditions=n_conditions,
+                         storage_options=storage_options, source_cls=source_cls,
+                         options=False)
+    return build_store(source_cls("mem", tracks(seed, n_conditions), names, ["."]),
+                       gindexer(), name="r", whole_genome=False, resolution=1,
+                       chroms=SIZES, storage="zarr", path=str(path),
+                       cache_key=f"key-{seed}", overwrite=overwrite,
+                       storage_options=storage_options)
+
+
+def siblings(directory: Path, store: str) -> list[str]:
+    """What builds left beside ``store`` (temporary and replaced stores)."""
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(f".{store}."))
+
+
+# ---------------------------------------------------------------------------- rebuilds
+def test_rebuild_keeps_open_readers_on_their_version(tmp_path):
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    old, new = expected(1), expected(2)
+    reader = load_store(path, "zarr")
+    np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), old[:5])  # one chunk cached
+    ds = open_store(path)
+    tree = xr.open_datatree(path, engine="genozarr")
+    build(path, 2)  # overwrite=True, other values
+    assert read_marker(path)["cache_key"] == "key-2"
+    # the open readers keep reading the complete store they opened, every chunk of it
+    np.testing.assert_array_equal(reader.read_rows(ROWS), old)
+    np.testing.assert_array_equal(ds["data"].values, old)
+    np.testing.assert_array_equal(tree["data"].values, old)
+    # new readers read the new store
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), new)
+    np.testing.assert_array_equal(open_store(path)["data"].values, new)
+    # the replaced store waits beside the path for its readers, then goes
+    assert [n for n in siblings(tmp_path, "s.zarr") if ".old-" in n]
+    del reader, ds, tree
+    gc.collect()
+    assert sweep_stale(path)
+    assert os.listdir(tmp_path) == ["s.zarr"]
+    np.testing.assert_array_equal(load_store(path, "ndarray").read_rows(ROWS), new)
+
+
+def test_store_removed_under_reader_raises_never_fill(tmp_path, monkeypatch):
+    """Where locks do not protect a reader (a file system without flock), the replaced store
+    is deleted at once: the reader gets StoreError naming the store, never fill values."""
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    old = expected(1)
+    reader = load_store(path, "zarr")
+    np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), old[:5])
+    ds = open_store(path)
+    monkeypatch.setattr(store_write, "_lock_dir",
+                        lambda p, exclusive, block=False: os.open(p, os.O_RDONLY))
+    build(path, 2)
+    assert siblings(tmp_path, "s.zarr") == []  # the old store is gone
+    with pytest.raises(StoreError, match="replaced or removed.*[Rr]eopen") as info:
+        reader.read_rows(ROWS[5:])
+    assert str(path) in str(info.value)
+    with pytest.raises(StoreError, match="replaced or removed"):
+        ds["data"].values
+    np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), old[:5])  # decoded before
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(2))
+
+
+def test_readers_by_path_refuse_a_replaced_store(tmp_path, monkeypatch):
+    """Where a reader cannot pin the directory it opened (no /proc) and the file system
+    cannot exchange directories, a rebuild puts another store at the path the reader reads
+    by: every read after it is a StoreError, never the new store's chunks mixed in."""
+    import genozarr.store.open as store_open
+
+    real_init = store_open.ReaderHold.__init__
+
+    def unpinned(self, root, fd, locked):
+        real_init(self, root, fd, locked)
+        self.io_root = root
+
+    monkeypatch.setattr(store_open.ReaderHold, "__init__", unpinned)
+    monkeypatch.setattr(store_write, "_exchange", lambda a, b: False)
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    reader = load_store(path, "zarr")
+    np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), expected(1)[:5])
+    ds = open_store(path)
+    build(path, 2)
+    for read in (lambda: reader.read_rows(ROWS[5:]), lambda: ds["data"].values):
+        with pytest.raises(StoreError, match="replaced or removed"):
+            read()
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(2))
+
+
+def test_opened_stores_pickle_as_their_path(tmp_path):
+    import pickle
+
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    ds = open_store(path)
+    st = load_store(path, "zarr")
+    again = pickle.loads(pickle.dumps(ds))
+    np.testing.assert_array_equal(again["data"].values, expected(1))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(st)).read_rows(ROWS), expected(1))
+
+
+POLL_BUILDER = r'''
+import importlib.util, json, os, sys
+cfg = json.loads(sys.argv[1])
+spec = importlib.util.spec_from_file_location("reliability", cfg["tests"])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+if cfg["nolock"]:  # a file system without flock: replaced stores are deleted at once
+    import genozarr.store.write as w
+    w._lock_dir = lambda p, exclusive, block=False: os.open(p, os.O_RDONLY)
+for i in range(cfg["n"]):
+    mod.build(cfg["path"], 1 + i % 2)
+'''
+
+
+@pytest.mark.parametrize("nolock", [False, True])
+def test_reader_polling_a_store_rebuilt_with_overwrite(tmp_path, nolock):
+    """A builder process rebuilds the store again and again (overwrite=True, alternating
+    values) while this process opens and reads it chunk by chunk: every read is all of one
+    build's values, or (only where locks cannot protect readers) a StoreError."""
+    path = tmp_path / "s.zarr"
+    build(path, 2)
+    want = {1: expected(1), 2: expected(2)}
+    script = tmp_path / "builder.py"
+    script.write_text(POLL_BUILDER)
+    cfg = {"tests": __file__, "path": str(path), "n": 6, "nolock": nolock}
+    proc = subprocess.Popen([sys.executable, str(script), json.dumps(cfg)],
+                            stderr=subprocess.PIPE, text=True)
+    reads = errors = 0
+    deadline = time.monotonic() + 90
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if reads % 3 == 2:
+                    ds = open_store(path)
+                    key = ds.attrs["cache_key"]
+                    got = ds["data"].values
+                else:
+                    st = load_store(path, "zarr")
+                    key = st.meta.cache_key
+                    parts = []
+                    for lo in range(0, len(ROWS), 5):  # a chunk at a time, slowly
+                        parts.append(st.read_rows(ROWS[lo:lo + 5]))
+                        time.sleep(0.002)
+                    got = np.concatenate(parts)
+            except StoreError as e:
+                assert nolock, e
+                assert "replaced or removed" in str(e) or "not a complete" in str(e), e
+                errors += 1
+                continue
+            np.testing.assert_array_equal(got, want[int(key.split("-")[1])])
+            reads += 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert reads > 0
+    assert nolock or errors == 0
+
+
+# ---------------------------------------------------------------------------- durability
+def test_damaged_chunks_raise_naming_the_chunk(tmp_path, capsys):
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    old = expected(1)
+    chunk1, chunk2 = (path / "data" / "c" / str(i) / "0" / "0" / "0" for i in (1, 2))
+    assert read_marker(path) is not None
+    chunk1.write_bytes(chunk1.read_bytes()[:len(chunk1.read_bytes()) // 2])
+    chunk2.write_bytes(b"")
+    st = load_store(path, "zarr")
+    np.testing.assert_array_equal(st.read_rows(ROWS[:5]), old[:5])  # undamaged chunk
+    for rows, chunk in ((ROWS[5:10], chunk1), (ROWS[10:15], chunk2)):
+        with pytest.raises(StoreError, match="is damaged") as info:
+            st.read_rows(rows)
+        assert str(chunk) in str(info.value)
+    with pytest.raises(StoreError, match="is damaged") as info:  # through zarr and dask
+        open_store(path)["data"].values
+    assert "data/c/1/0/0/0" in str(info.value) or "data/c/2/0/0/0" in str(info.value)
+    from genozarr.cli import main
+
+    assert main(["info", str(path), "--stats"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("genozarr: error:") and "damaged" in err
+    assert "Traceback" not in err
+
+
+def test_commit_fsyncs_every_file_before_the_marker(tmp_path, monkeypatch):
+    synced: list[str] = []
+    real_fsync_tree = store_write._fsync_tree
+
+    def fsync_tree(root):
+        synced.extend(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file())
+        assert not (Path(root) / MARKER_FILE).exists()  # before the marker
+        real_fsync_tree(root)
+
+    monkeypatch.setattr(store_write, "_fsync_tree", fsync_tree)
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    files = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()}
+    assert files - set(synced) == {MARKER_FILE}
+
+
+# ---------------------------------------------------------------------------- metadata
+def _edit_json(path: Path, edit) -> None:
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+
+
+def _edit_array(store: Path, name: str, edit) -> None:
+    """Edit an array's metadata in its zarr.json and in the consolidated metadata."""
+    _edit_json(store / name / "zarr.json", edit)
+    _edit_json(store / "zarr.json",
+               lambda doc: edit(doc["consolidated_metadata"]["metadata"][name]))
+
+
+def _edit_meta(store: Path, edit) -> None:
+    _edit_json(store / "zarr.json", lambda doc: edit(doc["attributes"]["genozarr"]))
+
+
+def _chunk_shape(doc: dict, first: float = 1, bins: int | None = None) -> None:
+    """Scale the first-axis chunk length by ``first``; set the chunk's bins to ``bins``."""
+    shape = doc["chunk_grid"]["configuration"]["chunk_shape"]
+    shape[0] = int(shape[0] * first)
+    if bins is not None:
+        shape[1] = bins
+
+
+EDITS = {
+    "dtype": lambda s: _edit_array(s, "data", lambda d: d.update(data_type="float64")),
+    "meta dtype": lambda s: _edit_meta(s, lambda m: m.update(dtype="int32")),
+    "number of regions": lambda s: _edit_array(s, "data",
+                                               lambda d: d.update(shape=[55, 100, 1, 1])),
+    "bins per window": lambda s: _edit_array(s, "data", lambda d: (
+        d.update(shape=[60, 50, 1, 1]), _chunk_shape(d, bins=50))),
+    "chunk shape": lambda s: _edit_array(s, "data", lambda d: _chunk_shape(d, first=2)),
+    "chunk shape (inner)": lambda s: _edit_array(s, "data", lambda d: _chunk_shape(d, bins=50)),
+    "conditions": lambda s: _edit_meta(s, lambda m: m.update(conditions=["a", "b"])),
+    "condition names": lambda s: _edit_meta(s, lambda m: m.update(conditions=["z"])),
+    "strands": lambda s: _edit_meta(s, lambda m: m.update(strands=["+", "-"])),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_metadata_disagreeing_with_the_arrays_is_refused(tmp_path, edit):
+    path = tmp_path / "one.zarr"
+    build(path, 1, n_conditions=1)
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(1, 1))
+    EDITS[edit](path)
+    field = {"meta dtype": "dtype", "chunk shape (inner)": "chunk shape",
+             "condition names": "conditions"}.get(edit, edit)
+    for opener in (lambda: load_store(path, "zarr"), lambda: open_store(path),
+                   lambda: xr.open_dataset(path, engine="genozarr")):
+        with pytest.raises(StoreFormatError) as info:
+            opener()
+        msg = str(info.value)
+        assert str(path) in msg
+        assert field in msg or (field == "chunk shape" and "chunk" in msg), msg
+
+
+def test_whole_genome_bins_per_chromosome_disagreeing_is_refused(tmp_path):
+    path = tmp_path / "w.zarr"
+    with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+        build_store(ArraySource("mem", tracks(1), ["a", "b"], ["."]), None, name="w",
+                    whole_genome=True, resolution=10, chroms=SIZES, storage="zarr",
+                    path=str(path))
+    tree = open_store(path)
+    np.testing.assert_allclose(tree["chr2"]["data"].values,
+                               tracks(1)["chr2"].reshape(200, 10, 1, 2).sum(1), rtol=1e-6)
+    _edit_meta(path, lambda m: m["chroms"].update(chr2=2500))
+    for opener in (lambda: load_store(path), lambda: open_store(path),
+                   lambda: xr.open_dataset(path, engine="genozarr", group="chr2")):
+        with pytest.raises(StoreFormatError, match="bins per chromosome") as info:
+            opener()
+        assert str(path) in str(info.value) and "chr2/data" in str(info.value)
+
+
+# ---------------------------------------------------------------------------- paths
+def test_symbolic_link_store_path_is_resolved_never_deleted_through(tmp_path):
+    real = tmp_path / "real.zarr"
+    build(real, 1)
+    alias = tmp_path / "alias.zarr"
+    alias.symlink_to(real)
+    reader = load_store(real, "zarr")
+    build(alias, 2)  # through the link: the target is replaced as a store
+    assert alias.is_symlink() and os.readlink(alias) == str(real)
+    assert read_marker(real)["cache_key"] == "key-2"
+    np.testing.assert_array_equal(load_store(alias, "zarr").read_rows(ROWS), expected(2))
+    np.testing.assert_array_equal(reader.read_rows(ROWS), expected(1))
+    remove_store(alias)  # removes the link, never its target
+    assert not alias.exists() and not alias.is_symlink()
+    np.testing.assert_array_equal(load_store(real, "zarr").read_rows(ROWS), expected(2))
+    # a link to a directory that is not a store: refused, nothing in it deleted
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    link = tmp_path / "link.zarr"
+    link.symlink_to(precious)
+    with pytest.raises(StoreError, match="not a genozarr store"):
+        build(link, 1)
+    assert (precious / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in precious.iterdir()) == ["notes.txt"]
+
+
+def _set_version(store: Path, version: int) -> None:
+    _edit_meta(store, lambda m: m.update(format_version=version))
+    _edit_json(store / MARKER_FILE, lambda m: m["attributes"].update(format_version=version))
+
+
+def test_newer_format_store_is_replaced_only_with_overwrite(tmp_path):
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    _set_version(path, FORMAT_VERSION + 1)
+    with pytest.raises(StoreFormatError, match=f"format version {FORMAT_VERSION + 1}") as info:
+        build(path, 2, overwrite=False)
+    assert "overwrite=True" in str(info.value) and str(path) in str(info.value)
+    assert read_marker(path)["format_version"] == FORMAT_VERSION + 1  # untouched
+    assert siblings(tmp_path, "s.zarr") == []
+    with pytest.warns(GenozarrWarning, match=f"format version {FORMAT_VERSION + 1}"):
+        build(path, 2, overwrite=True)
+    assert read_marker(path)["format_version"] == FORMAT_VERSION
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(2))
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "a:b", "a\nb", "x" * 201, "..", 'q"uote'])
+def test_bad_dataset_names_are_refused(sim_data, tmp_path, monkeypatch, name):
+    from genozarr.dataset import Cover
+
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path))
+    with pytest.raises(ArgumentError) as info:
+        Cover.create_from_bigwig(name, sim_data["bigwigs"], roi=sim_data["roi"], binsize=200,
+                                 storage="zarr", cache=True)
+    assert repr(name)[:40] in str(info.value) or "name" in str(info.value)
+    assert not (tmp_path / "datasets").exists() or not any((tmp_path / "datasets").iterdir())
+
+
+@pytest.mark.parametrize("name, match", [
+    ("x" * 256, "256 bytes"),
+    ("y" * 230 + ".zarr", "too long"),
+    ("a\x00b.zarr", "control characters"),
+    (".s.zarr.old-0123abc", "temporary or version"),
+    (".s.zarr.tmp-host-1-0123abc", "temporary or version"),
+])
+def test_bad_store_paths_are_refused(tmp_path, name, match):
+    with pytest.raises(ArgumentError, match=match):
+        build(str(tmp_path) + "/" + name, 1)
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------- environment
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB tmpfs (root only; skipped where it cannot be mounted)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def _build_big(path) -> None:
+    """A store of about 3 MiB of incompressible values."""
+    rng = np.random.default_rng(0)
+    big = {"chr1": rng.standard_normal((400_000, 1, 2)).astype("float32")}
+    with set_options(scheduler="sync", progress=False):
+        build_store(ArraySource("mem", big, ["a", "b"], ["."]), None, name="big",
+                    whole_genome=True, resolution=1, chroms={"chr1": 400_000},
+                    storage="zarr", path=str(path))
+
+
+def test_disk_full_on_a_small_tmpfs(small_fs):
+    path = small_fs / "big.zarr"
+    with pytest.raises(StoreError, match="No space left") as info:
+        _build_big(path)
+    assert str(path) in str(info.value) and "nothing was published" in str(info.value).lower()
+    assert os.listdir(small_fs) == []  # nothing published, the temporary removed
+
+
+@pytest.mark.parametrize("where", ["chunk", "commit", "create"])
+def test_disk_full_is_a_store_error(tmp_path, monkeypatch, where):
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if where == "chunk":
+        import genozarr.store._direct as direct
+
+        monkeypatch.setattr(direct, "write_chunks", full)
+    elif where == "commit":
+        monkeypatch.setattr(store_write, "_fsync_tree", full)
+    else:
+        monkeypatch.setattr(store_write.os, "mkdir", full)
+    path = tmp_path / "s.zarr"
+    with pytest.raises(StoreError, match="No space left on device") as info:
+        build(path, 1)
+    assert str(path) in str(info.value) and "file system is full" in str(info.value)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+    build(path, 1)  # nothing left behind blocks the next build
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(1))
+
+
+def test_permission_denied_on_the_output_root(tmp_path, monkeypatch):
+    root = tmp_path / "root"
+    root.mkdir()
+    real_mkdir = os.mkdir
+
+    def denied(path, *args, **kwargs):
+        if str(path).startswith(str(root)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", denied)
+    path = root / "datasets" / "r" / "s.zarr"
+    with pytest.raises(StoreError, match="Permission denied") as info:
+        build(path, 1)
+    assert str(path) in str(info.value) and "writable" in str(info.value)
+    monkeypatch.undo()
+    if os.geteuid() != 0:  # a real refusal (root is never refused)
+        root.chmod(0o500)
+        try:
+            with pytest.raises(StoreError, match="Permission denied"):
+                build(path, 1)
+        finally:
+            root.chmod(0o700)
+
+
+# ---------------------------------------------------------------------------- S3
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3():
+    pytest.importorskip("s3fs")
+    moto_server = pytest.importorskip("moto.server")
+    import logging
+
+    import boto3
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    options = {"key": "testing", "secret": "testing",
+               "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                 aws_secret_access_key="testing", region_name="us-east-1").create_bucket(
+        Bucket="reliability")
+    yield options
+    server.stop()
+
+
+def _versions(url: str, options: dict) -> list[str]:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url, **options)
+    fs.invalidate_cache()
+    return sorted(n.rsplit("/", 1)[-1] for n in fs.ls(root, detail=False)
+                  if n.rsplit("/", 1)[-1].startswith("v-"))
+
+
+def test_s3_rebuild_keeps_open_readers_then_refuses_after_removal(s3, monkeypatch):
+    url = "s3://reliability/rebuild.zarr"
+    build(url, 1, storage_options=s3)
+    old, new = expected(1), expected(2)
+    reader = load_store(url, "zarr", s3)
+    np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), old[:5])
+    ds = open_store(url, storage_options=s3)
+    build(url, 2, storage_options=s3)  # overwrite=True, other values
+    assert read_marker(url, s3)["cache_key"] == "key-2"
+    np.testing.assert_array_equal(reader.read_rows(ROWS), old)  # the version it opened
+    np.testing.assert_array_equal(ds["data"].values, old)
+    np.testing.assert_array_equal(load_store(url, "zarr", s3).read_rows(ROWS), new)
+    assert len(_versions(url, s3)) == 2  # the replaced one waits for the grace period
+    # after the grace period a later build deletes the replaced versions; a reader still
+    # on one gets StoreError, never fill values
+    second = load_store(url, "zarr", s3)
+    monkeypatch.setattr(store_write, "REMOTE_GRACE_SECONDS", 0.0)
+    build(url, 1, storage_options=s3)
+    assert len(_versions(url, s3)) == 1
+    with pytest.raises(StoreError, match="replaced or removed") as info:
+        second.read_rows(ROWS)
+    assert url in str(info.value)
+    np.testing.assert_array_equal(load_store(url, "zarr", s3).read_rows(ROWS), old)
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata")  # (catch_warnings vs threads)
+def test_s3_two_builders_of_one_key_end_with_one_valid_store(s3):
+    url = "s3://reliability/twice.zarr"
+    barrier = threading.Barrier(2, timeout=60)
+
+    class Together(ArraySource):
+        first = True
+
+        def read_file(self, i, chrom, start, end):
+            if self.first:  # both builders have started their version
+                self.first = False
+                barrier.wait()
+            return super().read_file(i, chrom, start, end)
+
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(build(url, 1, overwrite=False, storage_options=s3,
+                                 source_cls=Together, options=False))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    assert errors == [] and len(results) == 2
+    for st in results:
+        np.testing.assert_array_equal(st.read_rows(ROWS), expected(1))
+    assert read_marker(url, s3)["cache_key"] == "key-1"
+    np.testing.assert_array_equal(open_store(url, storage_options=s3)["data"].values,
+                                  expected(1))
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url, **s3)
+    current = json.loads(fs.cat_file(f"{root}/genozarr-current"))["version"]
+    for version in _versions(url, s3):  # the loser's copy is gone, or retired
+        assert version == current or fs.exists(f"{root}/{version}/genozarr-retired")
+
+
+def test_s3_damaged_chunks_raise_naming_the_chunk(s3):
+    import fsspec
+
+    url = "s3://reliability/damaged.zarr"
+    build(url, 1, storage_options=s3)
+    fs, root = fsspec.core.url_to_fs(url, **s3)
+    (version,) = _versions(url, s3)
+    key1, key2, key3 = (f"{root}/{version}/data/c/{i}/0/0/0" for i in (1, 2, 3))
+    fs.pipe_file(key1, fs.cat_file(key1)[:20])
+    fs.pipe_file(key2, b"")
+    with pytest.raises(StoreError, match="is damaged") as info:  # through zarr and dask
+        open_store(url, storage_options=s3)["data"].values
+    assert url in str(info.value)
+    raw = bytearray(fs.cat_file(key3))  # right sizes, scrambled content
+    raw[40:-4] = bytes(b ^ 0x5A for b in raw[40:-4])
+    fs.pipe_file(key3, bytes(raw))
+    st = load_store(url, "zarr", s3)
+    np.testing.assert_array_equal(st.read_rows(ROWS[:5]), expected(1)[:5])
+    for rows, chunk in ((ROWS[5:10], "data/c/1/0/0/0"), (ROWS[10:15], "data/c/2/0/0/0")):
+        with pytest.raises(StoreError, match="is damaged") as info:
+            st.read_rows(rows)
+        assert url in str(info.value) and chunk in str(info.value)
+    with pytest.raises(StoreError, match="cannot read chunk") as info:  # zarr's own error
+        st.read_rows(ROWS[15:20])
+    assert url in str(info.value) and "data/c/3/0/0/0" in str(info.value)
+
+
+def test_s3_missing_bucket_names_the_url(s3):
+    url = "s3://no-such-bucket/x.zarr"
+    with pytest.raises(StoreError, match="bucket") as info:
+        build(url, 1, storage_options=s3)
+    assert url in str(info.value)
+    for call in (lambda: open_store(url, storage_options=s3),
+                 lambda: load_store(url, "zarr", s3), lambda: read_marker(url, s3)):
+        with pytest.raises(StoreError, match="bucket") as info:
+            call()
+        assert url in str(info.value)
+
+
+def test_s3_unreachable_endpoint_names_the_url():
+    pytest.importorskip("s3fs")
+    options = {"key": "testing", "secret": "testing",
+               "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{free_port()}",
+                                 "region_name": "us-east-1"},
+               "config_kwargs": {"connect_timeout": 1, "read_timeout": 1,
+                                 "retries": {"max_attempts": 1}}}
+    url = "s3://bucket/x.zarr"
+    start = time.monotonic()
+    for call in (lambda: open_store(url, storage_options=options),
+                 lambda: read_marker(url, options),
+                 lambda: build(url, 1, storage_options=options)):
+        with pytest.raises(StoreError, match="connect") as info:
+            call()
+        assert url in str(info.value)
+    assert time.monotonic() - start < 30
+
+
+def test_s3_served_windows_update_publishes_a_new_version(s3):
+    """A whole-genome store reused over other windows records them in a new version; a
+    dataset opened before keeps its windows and values."""
+    import genozarr
+    from genozarr.dataset import Cover
+
+    url = "s3://reliability/windows.zarr"
+    t = tracks(3)
+
+    def create(roi):
+        return Cover._create(
+            "w", ArraySource("mem", t, ["a", "b"], ["."]), roi=roi, genomesize=SIZES,
+            binsize=200, stepsize=None, flank=0, resolution=100, storage="zarr",
+            cache=True, overwrite=False, channel_last=True, zero_padding=True,
+            random_state=None, store_whole_genome=True, store=url, args={"t": 3},
+            storage_options=s3)
+
+    roi_a = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [1000], "strand": ["+"]})
+    roi_b = pd.DataFrame({"chrom": ["chr2"], "start": [400], "end": [1600], "strand": ["+"]})
+    first = create(roi_a)
+    before = first[:]
+    np.testing.assert_allclose(before, t["chr1"][:1000].reshape(5, 2, 100, 1, 2).sum(2),
+                               rtol=1e-6)
+    second = create(roi_b)
+    np.testing.assert_allclose(second[:], t["chr2"][400:1600].reshape(6, 2, 100, 1, 2).sum(2),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(first[:], before)
+    again = genozarr.open_dataset(url, storage_options=s3)
+    assert list(again.gindexer.chrs) == ["chr2"] * 6
+    np.testing.assert_array_equal(again[:], second[:])
+
+
+# ---------------------------------------------------------------------------- windows
+def test_served_windows_update_under_an_open_dataset(tmp_path, monkeypatch):
+    import genozarr
+    from genozarr.dataset import Cover
+
+    path = tmp_path / "w.zarr"
+    t = tracks(4)
+
+    def create(roi):
+        return Cover._create(
+            "w", ArraySource("mem", t, ["a", "b"], ["."]), roi=roi, genomesize=SIZES,
+            binsize=200, stepsize=None, flank=0, resolution=100, storage="zarr",
+            cache=True, overwrite=False, channel_last=True, zero_padding=True,
+            random_state=None, store_whole_genome=True, store=str(path), args={"t": 4})
+
+    roi_a = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [1000], "strand": ["+"]})
+    roi_b = pd.DataFrame({"chrom": ["chr2"], "start": [400], "end": [1600], "strand": ["+"]})
+    first = create(roi_a)
+    before = first[:]
+    np.testing.assert_allclose(before, t["chr1"][:1000].reshape(5, 2, 100, 1, 2).sum(2),
+                               rtol=1e-6)
+    second = create(roi_b)  # reuses the store, records the new windows in a new version
+    np.testing.assert_allclose(second[:], t["chr2"][400:1600].reshape(6, 2, 100, 1, 2).sum(2),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(first[:], before)  # the dataset opened before
+    again = genozarr.open_dataset(path)
+    assert list(again.gindexer.chrs) == ["chr2"] * 6
+    np.testing.assert_array_equal(again[:], second[:])
+    del first, second, again
+    gc.collect()
+    sweep_stale(path)
+    assert os.listdir(tmp_path) == ["w.zarr"]
+
+
+# ---------------------------------------------------------------------------- workers
+KILLED_PARENT = r'''
+import sys, time
+if __name__ == "__main__":
+    from genozarr.config import set_options
+    from genozarr.store._run import run_tasks
+    with set_options(scheduler="processes", num_workers=2, progress=False):
+        run_tasks([(time.sleep, (60,)) for _ in range(2)], 0, "sleepers")
+'''
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        for child, parent in parents.items():
+            if parent == p and child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killing_the_parent_ends_the_workers(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(KILLED_PARENT)
+    proc = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.DEVNULL)
+    kids: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the fork server and two busy workers
+            kids = _descendants(proc.pid)
+            workers = [k for k in kids if _descendants(k)]
+            if workers and sum(len(_descendants(k)) for k in workers) >= 2:
+                break
+            assert proc.poll() is None
+            time.sleep(0.05)
+        else:
+            pytest.fail("the workers did not start")
+        kids = _descendants(proc.pid)
+        time.sleep(0.3)  # the workers are in their tasks
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_running(k) for k in kids):
+            time.sleep(0.05)
+        assert [k for k in kids if _running(k)] == []
+    finally:
+        for k in kids:
+            if _running(k):
+                os.kill(k, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+
