@@ -69,11 +69,16 @@ def _stats(path: str, kind: str, storage_options: dict[str, Any] | None) -> dict
     if kind == "sequence":
         counts = np.zeros(256, dtype=np.int64)
         for var in arrays:
-            arr = var.data
-            counts += np.asarray(dask.compute(arr.map_blocks(
-                lambda b: np.bincount(b.ravel(), minlength=256)[None],
-                dtype=np.int64, chunks=(1, 256), drop_axis=list(range(1, arr.ndim)),
-                new_axis=None).sum(axis=0))[0])
+            import dask.array as da
+
+            # one 256-bin count per block along the first axis (chunks declared per block)
+            arr = var.data.rechunk((var.data.chunks[0],) + tuple(-1 for _ in var.shape[1:]))
+            per_block = arr.map_blocks(
+                lambda b: np.bincount(np.asarray(b, dtype=np.uint8).ravel(),
+                                      minlength=256)[None, :256],
+                dtype=np.int64, chunks=((1,) * arr.numblocks[0], (256,)),
+                drop_axis=list(range(1, arr.ndim)), new_axis=1)
+            counts += np.asarray(dask.compute(da.sum(per_block, axis=0))[0])
         return {"code_counts": counts}
     sums, maxs, nonzero, n = [], [], [], 0
     for var in arrays:

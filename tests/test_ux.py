@@ -4,6 +4,7 @@ region coordinates are loaded, so selections by value work."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import genozarr
 from genozarr import Bioseq, Cover
@@ -36,3 +37,24 @@ def test_region_coordinates_are_loaded_for_selection(sample_files, tmp_path):
     keep = np.flatnonzero((cover.gindexer.chrs == "chr2") & (cover.gindexer.starts >= 1000))
     assert sel.sizes["region"] == len(keep) > 0
     np.testing.assert_array_equal(sel["data"].values, cover.read_genomic(keep))
+
+
+def test_info_stats_on_a_multi_chunk_sequence_store(sample_files, tmp_path):
+    """Base counts over a sequence store with several chunks per chromosome equal the
+    FASTA's letters counted with pysam."""
+    import pysam
+
+    from genozarr.config import set_options
+    from genozarr.summary import store_summary
+
+    with set_options(chunk_bytes=4096):
+        Bioseq.create_from_refgenome("dna", sample_files["fasta"], roi=None, binsize=1000,
+                                     store_whole_genome=True, storage="zarr",
+                                     store=str(tmp_path / "dna.zarr"))
+    s = store_summary(tmp_path / "dna.zarr", stats=True)
+    assert s["arrays"]["chr1/data"]["chunks"][0] < s["arrays"]["chr1/data"]["shape"][0]
+    with pysam.FastaFile(sample_files["fasta"]) as fa:
+        seq = "".join(fa.fetch(c).upper() for c in fa.references)
+    total = len(seq)
+    for base in "ACGT":
+        assert s["stats"]["base_fraction"][base] == pytest.approx(seq.count(base) / total)
