@@ -77,10 +77,15 @@ def _covers(files: dict[str, str], whole: bool, normalizer, store: str, **extra)
 BED_MODES = ["bed_binary", "bed_score", "bed_bedgraph", "bed_categorical", "bed_name_category"]
 
 
+# every normalizer with the BigWig and BAM constructors; the BED modes (the normalizers
+# do not depend on the constructor) with none and a list, so the suite stays short
+MATRIX = ([(kind, norm) for kind in ("bigwig", "bam") for norm in NORMALIZERS]
+          + [(kind, norm) for kind in BED_MODES for norm in ("none", "list")])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("norm", list(NORMALIZERS))
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
-@pytest.mark.parametrize("kind", ["bigwig", "bam", *BED_MODES])
+@pytest.mark.parametrize("kind, norm", MATRIX)
 def test_cover_reopens_as_it_was_built(files, tmp_path, kind, whole, norm):
     original = _covers(files, whole, _norm(norm), str(tmp_path))[kind]()
     again = open_dataset(original.garray.path)
