@@ -2,7 +2,7 @@
 
 A ``LocalCluster`` (processes, one thread per worker) is started before timing; with its
 ``Client`` active, ``Cover.create_from_bigwig`` sends its (file, chromosome block) tasks to
-the workers. Target: 2 workers >= 1.7x the speed of 1 worker (DESIGN.md section 6).
+the workers. Target: 2 workers >= 1.7x the speed of 1 worker (the performance target).
 
 Usage: ``python benchmarks/distributed.py [--quick] [--json rows.json]``.
 """

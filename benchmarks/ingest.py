@@ -1,6 +1,6 @@
 """Whole-genome ingest: BigWig and BAM -> zarr store, beside raw decoders in the same run.
 
-Rows (DESIGN.md section 6):
+Rows (the performance targets, see benchmarks/README.md):
 
 - BigWig -> whole-genome store at 1 bp (two bedGraph-style BigWigs) and at 50 bp (two
   fixed-step 50 bp BigWigs, ``collapser='mean'``), in Mb/s (bases x files per second),

@@ -1,6 +1,6 @@
 """FASTA -> store and one-hot batches from a zarr store, beside numpy in memory.
 
-Rows (DESIGN.md section 6):
+Rows (the performance targets, see benchmarks/README.md):
 
 - FASTA -> whole-genome uint8 store (``Bioseq.create_from_refgenome``, zarr, 2 worker
   processes), in Mb/s, beside reading the same FASTA with ``pysam.FastaFile.fetch`` and

@@ -13,7 +13,7 @@ codes in zarr, one-hot per batch). Measures, in one run (medians of ``--repeat``
   each run starting with an empty decoded-chunk cache (64 MiB), so every chunk a run
   needs is decoded in that run.
 
-Targets (DESIGN.md section 6): block-shuffled >= 0.7x the decode limit; fully random
+Targets (the performance targets): block-shuffled >= 0.7x the decode limit; fully random
 reported against numpy in memory.
 """
 

@@ -30,7 +30,7 @@ OPTIONS: dict[str, Any] = {
     "num_workers": None,
     # progress bar during ingest: True, False or 'auto' (when stderr is a terminal)
     "progress": "auto",
-    # target decoded size of one zarr chunk in bytes (DESIGN: 1-4 MiB)
+    # target decoded size of one zarr chunk in bytes (1-4 MiB: a window of every track is one read)
     "chunk_bytes": 2 * 2**20,
     # Blosc codec for new stores
     "compressor": "zstd",

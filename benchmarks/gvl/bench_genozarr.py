@@ -1,5 +1,5 @@
 """genozarr against GenVarLoader: serving reference sequence + 4 BigWig tracks, 1 kb regions,
-batches of 64 (DESIGN.md section 6, peer row).
+batches of 64 (the peer row of the performance targets).
 
 Run with genozarr's interpreter::
 

@@ -8,7 +8,7 @@ with genozarr's::
 ``benchmarks/gvl/bench_genozarr.py`` runs this script first (when the venv exists), then the
 same workload through genozarr, and writes ``benchmarks/gvl_results.json``.
 
-Workload (DESIGN.md section 6, "serving seq + 4 tracks, 1 kb, batches of 64, 50k regions"):
+Workload (the project's serving target: "serving seq + 4 tracks, 1 kb, batches of 64, 50k regions"):
 
 - inputs: the 50 Mb genome FASTA and the 4 BigWigs of ``benchmarks/_data.py`` (paths from
   genozarr's interpreter, ``$GENOZARR_PYTHON``, default ``/tmp/gzvenv/bin/python``);
