@@ -272,6 +272,20 @@ def _warm(datasets: Sequence[Any], idx: np.ndarray) -> None:
         root.prefetch(idx)
 
 
+def _readahead(datasets: Sequence[Any]) -> int:
+    """Batches whose chunks are fetched ahead: the most any dataset's store asks for
+    (two for local stores, more for remote ones, whose requests must overlap latency)."""
+    from genozarr.dataset import Dataset
+    from genozarr.wrappers import _root
+
+    depth = 2
+    for d in datasets:
+        root = _root(d)
+        if isinstance(root, Dataset):
+            depth = max(depth, int(getattr(root.garray.backend, "readahead", 2)))
+    return depth
+
+
 def _read_all(datasets: Sequence[Any], idx: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(read_batch(d, idx) for d in datasets)
 
@@ -292,7 +306,7 @@ def _iterate(datasets: Sequence[Any], plan: list[np.ndarray],
             if len(pending) >= prefetch:
                 break
         ahead = iter(plan[len(pending):])
-        for _ in range(2):  # read-ahead of chunks: two batches beyond those being read
+        for _ in range(_readahead(datasets)):  # read-ahead of chunks beyond those being read
             nxt = next(ahead, None)
             if nxt is not None:
                 _warm(datasets, nxt)

@@ -28,10 +28,15 @@ OPTIONS: dict[str, Any] = {
     "scheduler": "auto",
     # number of worker processes for the local processes scheduler (None: os.cpu_count())
     "num_workers": None,
-    # progress bar during ingest: True, False or 'auto' (when stderr is a terminal)
+    # tqdm.auto bars (ingest, normalizer fitting, export): True, False or 'auto' (when
+    # stderr is a terminal, or in a notebook)
     "progress": "auto",
     # target decoded size of one zarr chunk in bytes (1-4 MiB: a window of every track is one read)
     "chunk_bytes": 2 * 2**20,
+    # decoded size of the inner chunks of a sharded store (None: not sharded). With a size,
+    # every chunk of ``chunk_bytes`` is a zarr v3 shard of inner chunks of about this size,
+    # read one by one: a random window costs one inner chunk's decode, not a whole chunk's
+    "inner_chunk_bytes": None,
     # Blosc codec for new stores
     "compressor": "zstd",
     "compression_level": 1,
@@ -46,6 +51,7 @@ _VALIDATORS: dict[str, Any] = {
     "num_workers": lambda v: v is None or (isinstance(v, int) and v > 0),
     "progress": lambda v: v in (True, False, "auto"),
     "chunk_bytes": lambda v: isinstance(v, int) and v >= 4096,
+    "inner_chunk_bytes": lambda v: v is None or (isinstance(v, int) and v >= 1),
     "compressor": lambda v: v in ("zstd", "lz4", "lz4hc", "zlib", "blosclz", None),
     "compression_level": lambda v: isinstance(v, int) and 0 <= v <= 9,
     "chunk_cache_bytes": lambda v: isinstance(v, int) and v >= 0,
@@ -82,7 +88,8 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         Option names and values; see ``genozarr.config.OPTIONS`` for the keys:
         ``scheduler`` ('auto', 'sync', 'threads', 'processes', 'distributed'),
         ``num_workers``, ``progress`` (True, False, 'auto'), ``chunk_bytes``,
-        ``compressor`` ('zstd', 'lz4', ...), ``compression_level``,
+        ``inner_chunk_bytes`` (None, or the inner chunk size of sharded stores),
+        ``compressor`` ('zstd', 'lz4', ..., None), ``compression_level``,
         ``chunk_cache_bytes``, ``parallel_threshold_bases``.
 
     Raises

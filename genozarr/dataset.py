@@ -318,10 +318,10 @@ class Dataset:
             return 1
         meta = store.meta
         if store.whole_genome:
-            arr = store.backend.array(meta.array_path(next(iter(meta.chroms))))
+            size = store.backend.chunk_len(meta.array_path(next(iter(meta.chroms))))
             step = self.gindexer.stepsize or self.gindexer.binsize or 1
-            return max(1, int(arr.chunks[0]) * (meta.resolution or 1) // step)
-        return max(1, int(store.backend.array(meta.array_path()).chunks[0]))
+            return max(1, size * (meta.resolution or 1) // step)
+        return max(1, store.backend.chunk_len(meta.array_path()))
 
     def prefetch(self, idx: np.ndarray) -> None:
         """Start decoding, in background threads, the chunks windows ``idx`` need (a no-op
@@ -1211,9 +1211,31 @@ class Bioseq(Dataset):
 _UNSET: Any = object()
 
 
+def _size_cache(store: Store, cache: str | int) -> None:
+    """Resize the decoded-chunk cache of a zarr-backed store (see :func:`open_dataset`)."""
+    from genozarr.store.backend import ZarrBackend, _ChunkCache
+
+    if cache == "memory":
+        nbytes = 0
+        for name in store.array_names():
+            arr = store.backend.array(name) if isinstance(store.backend, ZarrBackend) else None
+            if arr is not None:
+                nbytes += int(np.prod(arr.shape, dtype=np.int64)) * arr.dtype.itemsize
+                # a partial edge chunk is cached at its full size
+                nbytes += int(np.prod(arr.chunks, dtype=np.int64)) * arr.dtype.itemsize
+        size = nbytes
+    elif isinstance(cache, (int, np.integer)) and not isinstance(cache, bool) and cache >= 0:
+        size = int(cache)
+    else:
+        raise ArgumentError(f"cache must be None, 'memory' or a size in bytes, got {cache!r}")
+    if isinstance(store.backend, ZarrBackend):
+        store.backend.cache_bytes = size
+        store.backend.cache = _ChunkCache(size)
+
+
 def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
                  storage: str = "zarr", normalizer: Any = _UNSET,
-                 channel_last: bool | None = None) -> Dataset:
+                 channel_last: bool | None = None, cache: str | int | None = None) -> Dataset:
     """Open a store as the :class:`Cover` or :class:`Bioseq` that was built over it.
 
     The store's recipe gives the dataset class, its windows (the stored rows of a partial
@@ -1234,6 +1256,12 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         normalized with a callable that cannot be imported by name.
     channel_last
         Replaces the recorded channel order.
+    cache
+        Decoded chunks kept in memory by ``storage='zarr'``: None uses
+        ``set_options(chunk_cache_bytes=...)`` (256 MiB); ``'memory'`` keeps every chunk
+        once decoded (the whole store's decoded size), so epochs after the first decode
+        nothing (for data that fit in memory, when training for many epochs); an int is
+        a size in bytes. Each DataLoader worker process keeps its own cache.
 
     Returns
     -------
@@ -1291,6 +1319,8 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
     if channel_last is None:
         channel_last = bool(recipe.get("channel_last", True))
     store = store.to_backend(storage)
+    if cache is not None:
+        _size_cache(store, cache)
     obj: Dataset
     if meta.kind == "sequence":
         seq_cls: type[Bioseq] = Bioseq

@@ -5,8 +5,16 @@ straight from and to their files and decode/encode them with numcodecs' Blosc, t
 zarr's ``BloscCodec`` uses: no zarr indexing, no event loop, no dask. This is exact only
 for the arrays :meth:`DirectChunks.for_array` accepts (a local store, a regular grid
 chunked along the first axis only, codecs ``bytes`` little endian then optionally
-``blosc``), and only for the zarr versions whose chunk encoding was checked
+``blosc``, either as the array's codecs or as the inner codecs of a ``sharding_indexed``
+codec with its default index: ``bytes`` little endian then ``crc32c``, at the end of the
+shard), and only for the zarr versions whose chunk encoding was checked
 (:data:`ZARR_VERSIONS`); anything else goes through zarr.
+
+In a sharded array the unit read is the *inner* chunk: a shard file holds its inner
+chunks back to back followed by an index of ``(offset, nbytes)`` pairs (``2**64 - 1`` for
+an inner chunk holding only the fill value) and the index's CRC32C. The reader keeps the
+index of every shard it opened and reads one inner chunk with one ranged read, so a random
+window costs the decode of its inner chunk, not of the whole shard.
 
 Every decoded chunk is checked: its decompressed size must equal the chunk's bytes, or
 :class:`~genozarr.errors.StoreError` names the chunk file (a truncated, empty or foreign
@@ -20,6 +28,8 @@ gone or is another one.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -138,8 +148,49 @@ class DirectChunks:
         self.chunk_shape = tuple(int(c) for c in array.chunks)
         self.dtype = _native_dtype(array)
         self.fill_value = array.fill_value
-        self.compressed = len(array.metadata.codecs) == 2
+        codecs = list(array.metadata.codecs)
+        sharding = _sharding_codec(codecs)
+        #: inner chunks per shard along the first axis (0: the array is not sharded)
+        self.per_shard = 0
+        if sharding is not None:
+            shard_rows = int(array.shards[0])
+            self.per_shard = shard_rows // self.chunk_shape[0]
+            codecs = list(sharding.codecs)
+        self.compressed = len(codecs) == 2
+        self.blosc = blosc_for(codecs[1]) if self.compressed else None
         self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
+        self._index: dict[int, np.ndarray | None] = {}
+        #: open descriptors of shard files (read with ``os.pread``: no seek, thread-safe)
+        self._fds: OrderedDict[int, int] = OrderedDict()
+        self._fd_lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def __del__(self) -> None:
+        if getattr(self, "_pid", None) == os.getpid():
+            for fd in getattr(self, "_fds", {}).values():
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _shard_fd(self, shard: int, path: str) -> int:
+        """A descriptor of shard file ``shard`` (kept open, at most :data:`_MAX_FDS`)."""
+        with self._fd_lock:
+            fd = self._fds.get(shard)
+            if fd is not None:
+                self._fds.move_to_end(shard)
+                return fd
+        fd = os.open(path, os.O_RDONLY)
+        with self._fd_lock:
+            other = self._fds.get(shard)
+            if other is not None:
+                os.close(fd)
+                return other
+            self._fds[shard] = fd
+            while len(self._fds) > _MAX_FDS:
+                _, old = self._fds.popitem(last=False)
+                os.close(old)
+        return fd
 
     @classmethod
     def for_array(cls, array: Any) -> DirectChunks | None:
@@ -164,6 +215,12 @@ class DirectChunks:
             if tuple(array.chunks[1:]) != tuple(array.shape[1:]):
                 return None
             codecs = list(meta.codecs)
+            sharding = _sharding_codec(codecs)
+            if sharding is not None:
+                if not _plain_index(sharding) or tuple(array.shards[1:]) != tuple(
+                        array.shape[1:]) or array.shards[0] % array.chunks[0]:
+                    return None
+                codecs = list(sharding.codecs)
             if not codecs or not isinstance(codecs[0], BytesCodec):
                 return None
             dtype = _native_dtype(array)
@@ -182,7 +239,10 @@ class DirectChunks:
             return None
 
     def chunk_file(self, index: int) -> str:
-        """Path of the file of chunk ``index`` along the first axis."""
+        """Path of the file of chunk ``index`` along the first axis (in a sharded array:
+        of the shard that holds inner chunk ``index``)."""
+        if self.per_shard:
+            index //= self.per_shard
         key = self.metadata.encode_chunk_key((index,) + (0,) * (len(self.chunk_shape) - 1))
         return os.path.join(self.directory, key)
 
@@ -208,8 +268,82 @@ class DirectChunks:
                 f"(reading {self._label(path)}). Reopen the store (genozarr.open_dataset, "
                 "genozarr.open_store, load_store) to read the current version.")
 
-    def read(self, index: int) -> np.ndarray:
-        """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too).
+    def _damaged(self, path: str, why: str) -> StoreError:
+        return StoreError(f"shard {self._label(path)} is damaged: {why}; the store was "
+                          "truncated or edited. Rebuild it (overwrite=True).")
+
+    def shard_index(self, shard: int) -> np.ndarray | None:
+        """The ``(per_shard, 2)`` ``(offset, nbytes)`` index of shard ``shard`` (read once,
+        CRC32C checked), or None when the shard file does not exist."""
+        if shard in self._index:
+            return self._index[shard]
+        path = self.chunk_file(shard * self.per_shard)
+        size = self.per_shard * 16 + 4
+        try:
+            with open(path, "rb") as f:
+                total = f.seek(0, os.SEEK_END)
+                if total < size:
+                    raise self._damaged(path, f"{total} bytes, less than its index "
+                                              f"({size} bytes)")
+                f.seek(total - size)
+                raw = f.read(size)
+        except FileNotFoundError:
+            self.check_alive(path)
+            index = None
+        except OSError as e:
+            raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
+        else:
+            import google_crc32c
+
+            if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+                raise self._damaged(path, "its index fails its CRC32C checksum")
+            index = np.frombuffer(raw[:-4], dtype="<u8").reshape(self.per_shard, 2)
+            empty = index[:, 0] == _EMPTY
+            if bool(np.any(~empty & (index[:, 0] + index[:, 1] > total - size))):
+                raise self._damaged(path, "its index points past the end of the shard")
+        if len(self._index) >= 65536:
+            self._index.clear()
+        self._index[shard] = index
+        return index
+
+    def _raw(self, index: int) -> tuple[str, bytes | None]:
+        """The stored bytes of chunk ``index`` (None: not stored, the fill value)."""
+        path = self.chunk_file(index)
+        if self.per_shard:
+            table = self.shard_index(index // self.per_shard)
+            if table is None:
+                return path, None
+            offset, size = table[index % self.per_shard].tolist()
+            if offset == _EMPTY:
+                return path, None
+            try:
+                raw = os.pread(self._shard_fd(index // self.per_shard, path), size, offset)
+            except FileNotFoundError:
+                self.check_alive(path)
+                raise self._damaged(path, "it vanished while being read") from None
+            except OSError as e:
+                raise StoreError(f"cannot read chunk {self._label(path)}: "
+                                 f"{e.strerror or e}") from e
+            return path, raw
+        try:
+            with open(path, "rb") as f:
+                return path, f.read()
+        except FileNotFoundError:  # never written (all fill value), or the store is gone
+            self.check_alive(path)
+            return path, None
+        except OSError as e:
+            raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
+
+    def read(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too);
+        in a sharded array, inner chunk ``index``.
+
+        Parameters
+        ----------
+        index
+            Chunk (inner chunk) number along the first axis.
+        out
+            A C-contiguous array of the chunk shape and dtype to decode into.
 
         Raises
         ------
@@ -218,20 +352,17 @@ class DirectChunks:
             (truncated, empty, or metadata edited after writing), or when the chunk is
             missing because the store was replaced or removed after it was opened.
         """
-        path = self.chunk_file(index)
-        out = np.empty(self.chunk_shape, dtype=self.dtype)
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:  # never written (all fill value), or the store is gone
-            self.check_alive(path)
+        path, raw = self._raw(index)
+        if out is None:
+            out = np.empty(self.chunk_shape, dtype=self.dtype)
+        if raw is None:
             out.fill(self.fill_value)
             return out
-        except OSError as e:
-            raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
         if self.by_path:
             self.check_alive(path)
-        check_chunk_bytes(self._label(path), raw[:16], len(raw), self.nbytes, self.compressed,
+        where = self._label(path) + (f" (inner chunk {index % self.per_shard})"
+                                     if self.per_shard else "")
+        check_chunk_bytes(where, raw[:16], len(raw), self.nbytes, self.compressed,
                           self.chunk_shape, self.dtype)
         if self.compressed:
             from numcodecs import blosc
@@ -239,11 +370,36 @@ class DirectChunks:
             try:
                 blosc.decompress(raw, out)
             except Exception as e:  # noqa: BLE001 - numcodecs raises RuntimeError
-                raise StoreError(f"chunk {self._label(path)} is damaged: {e}. Rebuild the "
+                raise StoreError(f"chunk {where} is damaged: {e}. Rebuild the "
                                  "store (overwrite=True).") from e
         else:
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
         return out
+
+
+#: the shard index entry of an inner chunk that is not stored
+_EMPTY = 2**64 - 1
+#: shard files a reader keeps open
+_MAX_FDS = 64
+
+
+def _sharding_codec(codecs: list[Any]) -> Any:
+    """The array's ``sharding_indexed`` codec, or None."""
+    from zarr.codecs import ShardingCodec
+
+    return codecs[0] if len(codecs) == 1 and isinstance(codecs[0], ShardingCodec) else None
+
+
+def _plain_index(sharding: Any) -> bool:
+    """Whether a sharding codec keeps zarr's default index: ``bytes`` little endian then
+    ``crc32c``, at the end of the shard (what :class:`DirectChunks` reads)."""
+    from zarr.codecs import BytesCodec, Crc32cCodec
+
+    index = list(sharding.index_codecs)
+    location = str(getattr(sharding.index_location, "value", sharding.index_location))
+    return (location == "end" and len(index) == 2 and isinstance(index[0], BytesCodec)
+            and str(getattr(index[0].endian, "value", index[0].endian)) == "little"
+            and isinstance(index[1], Crc32cCodec))
 
 
 def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = False) -> bool:
@@ -251,9 +407,11 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
 
     The ingest hot path: zarr's write path (event loop hops, buffer wrapping, a per-chunk
     emptiness test) costs about as much CPU as the compression itself. Applies where
-    :meth:`DirectChunks.for_array` does, for a block that starts on a chunk boundary and
-    ends on one or at the end of the array. Chunks that hold only the fill value are not
-    written (they read back as the fill value, as zarr's ``write_empty_chunks=False``).
+    :meth:`DirectChunks.for_array` does, for a block that starts on a chunk (in a sharded
+    array: shard) boundary and ends on one or at the end of the array. Chunks that hold
+    only the fill value are not written (they read back as the fill value, as zarr's
+    ``write_empty_chunks=False``); a shard holds its stored inner chunks back to back, then
+    their index and its CRC32C, as zarr's ``sharding_indexed`` codec writes them.
 
     Parameters
     ----------
@@ -275,28 +433,53 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
     if direct is None:
         return False
     clen = direct.chunk_shape[0]
+    unit = clen * direct.per_shard if direct.per_shard else clen  # rows per file
     stop = start + len(values)
-    if start % clen or (stop % clen and stop != arr.shape[0]):
+    if start % unit or (stop % unit and stop != arr.shape[0]):
         return False
     if values.shape[1:] != tuple(arr.shape[1:]):
         return False
     values = np.ascontiguousarray(values, dtype=direct.dtype)
-    blosc = blosc_for(arr.metadata.codecs[1]) if direct.compressed else None
     fill = direct.fill_value
-    for i0 in range(start, stop, clen):
+
+    def encode(i0: int) -> bytes | None:
+        """The stored bytes of the chunk starting at row ``i0`` (None: fill value only)."""
         chunk = values[i0 - start:i0 - start + clen]
         if (not chunk.any()) if fill == 0 else bool((chunk == fill).all()):
-            continue
+            return None
         if len(chunk) < clen:  # the edge chunk is stored at full size, padded with fill
             full = np.full(direct.chunk_shape, fill, dtype=direct.dtype)
             full[:len(chunk)] = chunk
             chunk = full
         raw = chunk.reshape(-1).view(np.uint8)
-        data = blosc.encode(raw) if blosc is not None else raw.tobytes()
-        target = direct.chunk_file(i0 // clen)
+        return direct.blosc.encode(raw) if direct.blosc is not None else raw.tobytes()
+
+    for f0 in range(start, stop, unit):
+        if direct.per_shard:
+            parts: list[bytes] = []
+            index = np.full((direct.per_shard, 2), _EMPTY, dtype="<u8")
+            offset = 0
+            for j, i0 in enumerate(range(f0, min(f0 + unit, stop), clen)):
+                data = encode(i0)
+                if data is not None:
+                    index[j] = (offset, len(data))
+                    offset += len(data)
+                    parts.append(data)
+            if not parts:
+                continue
+            import google_crc32c
+
+            table = index.tobytes()
+            parts += [table, int(google_crc32c.value(table)).to_bytes(4, "little")]
+            blob: bytes | None = b"".join(parts)
+        else:
+            blob = encode(f0)
+            if blob is None:
+                continue
+        target = direct.chunk_file(f0 // clen)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as f:
-            f.write(data)
+            f.write(blob)
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())

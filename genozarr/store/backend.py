@@ -17,7 +17,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,9 @@ STORAGES = ("ndarray", "sparse", "zarr")
 
 #: threads of a zarr backend decoding chunks in parallel (Blosc releases the GIL)
 DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: threads of a zarr backend over a remote store (fsspec URL): requests kept in flight, so
+#: a batch's chunks arrive in about one round trip rather than one round trip each
+FETCH_THREADS = 32
 _POOL_LOCK = threading.Lock()
 
 
@@ -228,6 +231,17 @@ class ZarrBackend(Backend):
 
     storage = "zarr"
 
+    @property
+    def remote(self) -> bool:
+        """Whether the store is read over the network (an fsspec URL)."""
+        return "://" in self.path
+
+    @property
+    def readahead(self) -> int:
+        """Batches whose chunks :func:`genozarr.batches` fetches ahead: more for a remote
+        store, so its requests overlap the latency."""
+        return 8 if self.remote else 2
+
     def __init__(self, path: str, storage_options: dict[str, Any] | None = None,
                  cache_bytes: int | None = None, *, root: str | None = None,
                  opened: Any = None) -> None:
@@ -248,8 +262,11 @@ class ZarrBackend(Backend):
         self._group: Any = None
         self._arrays: dict[str, Any] = {}
         self._direct: dict[str, DirectChunks | None] = {}
+        self._clen: dict[str, int] = {}
         self._executor: ThreadPoolExecutor | None = None
         self.cache = _ChunkCache(self.cache_bytes)
+        #: threads decoding (and, remotely, fetching) chunks in parallel
+        self.threads = FETCH_THREADS if self.remote else DECODE_THREADS
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
@@ -291,9 +308,21 @@ class ZarrBackend(Backend):
     def shape(self, name: str) -> tuple[int, ...]:
         return tuple(self.array(name).shape)
 
+    def chunk_len(self, name: str) -> int:
+        """First-axis length of the chunks read: the inner chunks of a sharded array on
+        local disk (one ranged read each), whole shards of a remote one (one request each,
+        where inner chunks would cost a request for the shard index and one per chunk)."""
+        size = self._clen.get(name)
+        if size is None:
+            arr = self.array(name)
+            shards = getattr(arr, "shards", None)
+            size = int(shards[0] if self.remote and shards is not None else arr.chunks[0])
+            self._clen[name] = size
+        return size
+
     def _load_chunk(self, name: str, index: int) -> np.ndarray:
         arr = self.array(name)
-        size = arr.chunks[0]
+        size = self.chunk_len(name)
         stop = min((index + 1) * size, arr.shape[0])
         direct = self._direct.get(name)
         if direct is not None:
@@ -325,46 +354,62 @@ class ZarrBackend(Backend):
             with _POOL_LOCK:
                 if self._executor is None:
                     self._executor = ThreadPoolExecutor(
-                        max_workers=DECODE_THREADS, thread_name_prefix="genozarr-decode")
+                        max_workers=self.threads, thread_name_prefix="genozarr-decode")
         return self._executor
 
+    def _load_group(self, name: str, ids: list[int]) -> list[np.ndarray]:
+        return [self._chunk(name, cid) for cid in ids]
+
     def _chunks(self, name: str, ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
-        """Decoded chunks ``ids`` in order; misses are decoded in parallel, a bounded
-        number ahead, so a batch touching many chunks never floods the cache."""
-        if len(ids) == 1 or DECODE_THREADS == 1:
+        """Decoded chunks ``ids`` in order. The chunks not cached are decoded in parallel:
+        each decode thread takes a contiguous share of them (one task per thread, not per
+        chunk, so small inner chunks cost no scheduling overhead), a bounded number of
+        chunks ahead, so a read touching many chunks never floods the cache."""
+        threads = self.threads
+        if len(ids) == 1 or threads == 1:
             for cid in ids:
                 yield cid, self._chunk(name, cid)
             return
         pool = self._pool()
-        ahead = 2 * DECODE_THREADS
-        futures: dict[int, Future[np.ndarray]] = {}
-        for j, cid in enumerate(ids):
-            for k in range(j, min(j + ahead, len(ids))):
-                nxt = ids[k]
-                if nxt not in futures and self.cache.wanted((name, nxt)):
-                    futures[nxt] = pool.submit(self._chunk, name, nxt)
-            fut = futures.pop(cid, None)
-            yield cid, (fut.result() if fut is not None else self._chunk(name, cid))
+        window = max(8 * threads, 64)
+        for w0 in range(0, len(ids), window):
+            part = ids[w0:w0 + window]
+            missing = [cid for cid in part if self.cache.wanted((name, cid))]
+            done: dict[int, np.ndarray] = {}
+            if len(missing) > 1:
+                share = -(-len(missing) // threads)
+                groups = [missing[g:g + share] for g in range(0, len(missing), share)]
+                futures = [(g, pool.submit(self._load_group, name, g)) for g in groups[1:]]
+                done.update(zip(groups[0], self._load_group(name, groups[0])))
+                for g, fut in futures:
+                    done.update(zip(g, fut.result()))
+            for cid in part:
+                block = done.get(cid)
+                yield cid, (block if block is not None else self._chunk(name, cid))
 
     def prefetch_rows(self, name: str, rows: np.ndarray) -> None:
         """Start decoding, in background threads, the chunks holding ``rows`` that are not
         cached (read-ahead); does nothing when they would not fit in a quarter of the
         cache."""
         arr = self.array(name)
-        size = arr.chunks[0]
+        size = self.chunk_len(name)
         ids = np.unique(np.asarray(rows, dtype=np.int64) // size)
         row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
         if len(ids) * size * row_bytes > self.cache.max_bytes // 4:
             return
+        wanted = [cid for cid in ids.tolist()
+                  if 0 <= cid * size < arr.shape[0] and self.cache.wanted((name, cid))]
+        if not wanted:
+            return
         pool = self._pool()
-        for cid in ids.tolist():
-            if 0 <= cid * size < arr.shape[0] and self.cache.wanted((name, cid)):
-                pool.submit(self._chunk, name, cid)
+        share = -(-len(wanted) // self.threads)
+        for g in range(0, len(wanted), share):  # one task per thread, not per chunk
+            pool.submit(self._load_group, name, wanted[g:g + share])
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         arr = self.array(name)
-        size = arr.chunks[0]
+        size = self.chunk_len(name)
         out = np.empty((len(rows),) + tuple(arr.shape[1:]), dtype=arr.dtype)
         if len(rows) == 0:
             return out
@@ -395,7 +440,7 @@ class ZarrBackend(Backend):
 
     def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
         arr = self.array(name)
-        size = arr.chunks[0]
+        size = self.chunk_len(name)
         start, stop = max(0, start), min(stop, arr.shape[0])
         if stop <= start:
             return np.empty((0,) + tuple(arr.shape[1:]), dtype=arr.dtype)

@@ -112,7 +112,7 @@ class Store:
                 continue
             name = self.meta.array_path(chrom)
             arr = self.backend.array(name)
-            size, n = int(arr.chunks[0]), int(arr.shape[0])
+            size, n = self.backend.chunk_len(name), int(arr.shape[0])
             b0 = start_bins[chroms == chrom]
             lo = np.clip(b0, 0, max(n - 1, 0)) // size
             hi = np.clip(b0 + nbins - 1, 0, max(n - 1, 0)) // size

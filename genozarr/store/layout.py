@@ -35,7 +35,8 @@ from genozarr.errors import StoreFormatError
 
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
            "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "REGION_NAME", "WINDOW_COORDS",
-           "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "plan_layout"]
+           "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "sharding",
+           "plan_layout"]
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -84,6 +85,21 @@ def array_path(chrom: str | None, format_version: int = FORMAT_VERSION) -> str:
     return chrom if format_version == 1 else f"{chrom}/{DATA}"
 
 
+def sharding(row_bytes: int, clen: int,
+             inner_bytes: int | None = None) -> tuple[int, int | None]:
+    """Chunk length rounded to a multiple of the inner chunk length, and that inner
+    length (None: not sharded), for inner chunks of about ``inner_bytes`` (default:
+    ``set_options(inner_chunk_bytes=...)``)."""
+    if inner_bytes is None:
+        from genozarr.config import OPTIONS
+
+        inner_bytes = OPTIONS["inner_chunk_bytes"]
+    if inner_bytes is None:
+        return clen, None
+    inner = max(1, min(clen, inner_bytes // max(int(row_bytes), 1)))
+    return clen // inner * inner, inner
+
+
 def chunk_length(row_bytes: int, n: int, chunk_bytes: int | None = None) -> int:
     """First-axis chunk length so that one chunk decodes to about ``chunk_bytes``
     (default: ``set_options(chunk_bytes=...)``), at most ``n``."""
@@ -104,6 +120,9 @@ class ArraySpec:
     dims: tuple[str, ...]
     fill_value: Any = 0
     coordinates: str | None = None
+    #: first-axis length of the inner chunks when ``chunks`` is a zarr v3 shard of them
+    #: (None: not sharded); ``chunks[0]`` is a multiple of it
+    inner: int | None = None
 
 
 @dataclass
@@ -241,11 +260,11 @@ def plan_layout(
             raise StoreFormatError("the whole-genome layout needs a resolution")
         for chrom, length in meta.chroms.items():
             nbins = -(-int(length) // meta.resolution)
-            clen = chunk_length(row, nbins, chunk_bytes)
+            clen, inner = sharding(row, chunk_length(row, nbins, chunk_bytes))
             specs[array_path(chrom)] = ArraySpec(
                 (nbins, n_s, n_c), (clen, n_s, n_c), meta.dtype,
                 ("position", "strand", "condition"), meta.pad_value,
-                " ".join(extra) or None)
+                " ".join(extra) or None, inner)
             for dim, values in labels.items():
                 coords[f"{chrom}/{dim}"] = ((dim,), values)
             for name, values in extra.items():
@@ -259,12 +278,12 @@ def plan_layout(
     if n_regions is None:
         raise StoreFormatError("the partial layout needs the number of regions")
     nbins = meta.nbins
-    clen = chunk_length(nbins * row, n_regions, chunk_bytes)
+    clen, inner = sharding(nbins * row, chunk_length(nbins * row, n_regions, chunk_bytes))
     named = region_table is not None and region_table.get("name") is not None
     specs[DATA] = ArraySpec((n_regions, nbins, n_s, n_c), (clen, nbins, n_s, n_c), meta.dtype,
                             ("region", "position", "strand", "condition"), meta.pad_value,
                             " ".join(REGION_COORDS + ((REGION_NAME,) if named else ())
-                                     + tuple(extra)))
+                                     + tuple(extra)), inner)
     for dim, values in labels.items():
         coords[dim] = ((dim,), values)
     for name, values in extra.items():

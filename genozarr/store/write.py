@@ -672,9 +672,13 @@ class StoreWriter:
         for name, spec in arrays.items():
             parent, leaf = _parent(group, name)
             attrs = {"coordinates": spec.coordinates} if spec.coordinates else {}
-            parent.create_array(leaf, shape=spec.shape, chunks=spec.chunks, dtype=spec.dtype,
-                                fill_value=spec.fill_value, compressors=_compressors(),
-                                dimension_names=spec.dims, attributes=attrs)
+            chunks, shards = spec.chunks, None
+            if spec.inner is not None and spec.inner < spec.chunks[0]:
+                chunks, shards = (spec.inner,) + tuple(spec.chunks[1:]), spec.chunks
+            parent.create_array(leaf, shape=spec.shape, chunks=chunks, shards=shards,
+                                dtype=spec.dtype, fill_value=spec.fill_value,
+                                compressors=_compressors(), dimension_names=spec.dims,
+                                attributes=attrs)
         for name, (dims, values) in coords.items():
             write_coord(group, name, dims, values)
 

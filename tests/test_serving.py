@@ -1,0 +1,201 @@
+"""Serving choices: sharded stores (small inner chunks), storage choices that trade bytes
+for speed (float16, lz4, no compression), the in-memory decoded-chunk cache, and remote
+stores read with many requests in flight. Values are compared with numpy on the arrays
+written, and with plain zarr reading the same store."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import numpy as np
+import pytest
+import zarr
+
+from genozarr import Cover, GenomicIndexer, batches, open_dataset, set_options
+from genozarr.batching import batch_plan
+from genozarr.errors import ArgumentError, StoreError
+from genozarr.store._direct import DirectChunks
+
+N, L, C = 203, 50, 3  # windows (not a multiple of any chunk), bins, conditions
+
+
+def _gi(n: int = N) -> GenomicIndexer:
+    return GenomicIndexer(np.full(n, "chr1", dtype=object), np.arange(n) * L,
+                          np.arange(n) * L + L, np.full(n, "+", dtype=object), L, L)
+
+
+@pytest.fixture(scope="module")
+def values() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    x = rng.poisson(2.0, size=(N, L, 1, C)).astype(np.float32)
+    x[40:90] = 0  # whole inner chunks of zeros: not stored
+    return x
+
+
+def _cover(values, path, **options) -> Cover:
+    with set_options(**options):
+        return Cover.create_from_array("c", values, _gi(), storage="zarr", store=str(path))
+
+
+@pytest.mark.parametrize("inner", [600, 2400, 10_000])
+def test_sharded_store_serves_the_written_values(values, tmp_path, inner):
+    # rows of 600 bytes: inner chunks of 1, 4 and 16 rows in shards of 48 rows
+    cover = _cover(values, tmp_path / "s.zarr", inner_chunk_bytes=inner, chunk_bytes=48 * 600)
+    arr = cover.garray.backend.array("data")
+    assert arr.chunks[0] == max(1, inner // 600) and arr.shards[0] == 48
+    assert cover.chunk_rows == arr.chunks[0]
+    rng = np.random.default_rng(0)
+    order = rng.permutation(N)
+    np.testing.assert_array_equal(cover[order[:64]], values[order[:64]])
+    np.testing.assert_array_equal(cover[:], values)
+    # zarr's own sharding codec reads what the direct writer wrote
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "s.zarr"), path="data",
+                                                  mode="r")[:], values)
+    # an epoch of fully random batches visits every window once, with the right values
+    seen = []
+    for (b,) in batches(cover, batch_size=17, shuffle=True, seed=3, block_size=1):
+        seen.append(b)
+    got = np.concatenate(seen)
+    assert got.shape == values.shape
+    key = lambda a: a.reshape(len(a), -1).tobytes()  # noqa: E731
+    assert sorted(key(r[None]) for r in got) == sorted(key(r[None]) for r in values)
+    again = open_dataset(tmp_path / "s.zarr")
+    np.testing.assert_array_equal(again[order[:10]], values[order[:10]])
+
+
+def test_direct_reader_reads_shards_written_by_zarr(values, tmp_path):
+    from zarr.codecs import BloscCodec
+
+    arr = zarr.create_array(str(tmp_path / "z.zarr"), shape=values.shape,
+                            chunks=(4,) + values.shape[1:], shards=(16,) + values.shape[1:],
+                            dtype="float32", fill_value=0,
+                            compressors=[BloscCodec(cname="zstd", clevel=1, shuffle="shuffle")])
+    arr[:] = values
+    direct = DirectChunks.for_array(arr)
+    assert direct is not None and direct.per_shard == 4
+    for index in range(-(-N // 4)):
+        block = direct.read(index)
+        want = values[index * 4:index * 4 + 4]
+        np.testing.assert_array_equal(block[:len(want)], want)
+
+
+def test_whole_genome_sharded_store(tmp_path, sample_files):
+    import pyBigWig
+
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=10, storage="zarr",
+              store_whole_genome=True, genomesize=sample_files["chrom_sizes"])
+    with set_options(inner_chunk_bytes=64, chunk_bytes=4096):  # 16 bins per inner chunk
+        cover = Cover.create_from_bigwig("wg", sample_files["bigwig_a"], **kw)
+    chrom = str(cover.gindexer.chrs[0])
+    arr = cover.garray.backend.array(cover.garray.meta.array_path(chrom))
+    assert arr.chunks[0] == 16 and arr.shards[0] == 1024
+    bw = pyBigWig.open(sample_files["bigwig_a"])
+    gi = cover.gindexer
+    order = np.random.default_rng(2).permutation(len(gi))[:20]
+    for i, row in zip(order, cover.read_genomic(order)):  # plus-strand orientation
+        raw = np.nan_to_num(np.asarray(bw.values(gi.chrs[i], int(gi.starts[i]),
+                                                 int(gi.ends[i])), dtype=np.float32))
+        np.testing.assert_allclose(row[:, 0, 0], raw.reshape(-1, 10).mean(1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "index"])
+def test_damaged_shard_is_named(values, tmp_path, damage):
+    cover = _cover(values, tmp_path / "d.zarr", inner_chunk_bytes=2400, chunk_bytes=48 * 600)
+    shard = tmp_path / "d.zarr" / "data" / "c" / "0" / "0" / "0" / "0"
+    raw = shard.read_bytes()
+    if damage == "truncate":
+        shard.write_bytes(raw[:10])
+    else:  # flip a byte of the index: its checksum no longer matches
+        raw = bytearray(raw)
+        raw[-10] ^= 0xFF
+        shard.write_bytes(bytes(raw))
+    again = open_dataset(tmp_path / "d.zarr")
+    with pytest.raises(StoreError, match=r"c/0/0/0/0.*damaged"):
+        again[:4]
+    del cover
+
+
+@pytest.mark.parametrize("choice", [dict(compressor="lz4"), dict(compressor=None),
+                                    dict(compressor="zstd", compression_level=5)])
+def test_codec_choices_round_trip_exactly(values, tmp_path, choice):
+    cover = _cover(values, tmp_path / "c.zarr", **choice)
+    codecs = zarr.open_array(str(tmp_path / "c.zarr"), path="data", mode="r").metadata.codecs
+    names = [type(c).__name__ for c in codecs]
+    assert names == (["BytesCodec"] if choice["compressor"] is None
+                     else ["BytesCodec", "BloscCodec"])
+    np.testing.assert_array_equal(open_dataset(tmp_path / "c.zarr")[:], values)
+    del cover
+
+
+def test_float16_round_trips_within_its_precision(tmp_path, sample_files):
+    import pyBigWig
+
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=1, storage="zarr")
+    full = Cover.create_from_bigwig("f32", sample_files["bigwig_a"], **kw)
+    half = Cover.create_from_bigwig("f16", sample_files["bigwig_a"], dtype="float16", **kw)
+    assert half.garray.backend.array("data").dtype == np.float16
+    # independent values: pyBigWig over the windows
+    bw = pyBigWig.open(sample_files["bigwig_a"])
+    gi = full.gindexer
+    want = np.stack([np.nan_to_num(np.asarray(bw.values(c, s, e), dtype=np.float32))
+                     for c, s, e in zip(gi.chrs, gi.starts, gi.ends)])
+    idx = np.arange(len(gi))
+    np.testing.assert_array_equal(full.read_genomic(idx)[:, :, 0, 0], want)
+    got = open_dataset(half.garray.path).read_genomic(idx)[:, :, 0, 0]
+    np.testing.assert_allclose(got, want, rtol=2**-11, atol=2**-24)
+    assert np.array_equal(got, want.astype(np.float16).astype(got.dtype))
+
+
+def test_memory_cache_decodes_each_chunk_once(values, tmp_path):
+    _cover(values, tmp_path / "m.zarr", chunk_bytes=16 * 600)
+    cover = open_dataset(tmp_path / "m.zarr", cache="memory")
+    cache = cover.garray.backend.cache
+    first = np.concatenate([b for (b,) in batches(cover, batch_size=32, shuffle=True, seed=0)])
+    misses = cache.misses
+    assert misses >= -(-N // 16)  # every chunk decoded once
+    second = np.concatenate([b for (b,) in batches(cover, batch_size=32, shuffle=True, seed=1)])
+    assert cache.misses == misses  # the second epoch decodes nothing
+    assert first.shape == second.shape == values.shape
+    # a small cache evicts: the same epoch decodes again
+    small = open_dataset(tmp_path / "m.zarr", cache=16 * 600)
+    for _ in batches(small, batch_size=32):
+        pass
+    before = small.garray.backend.cache.misses
+    for _ in batches(small, batch_size=32):
+        pass
+    assert small.garray.backend.cache.misses > before
+    with pytest.raises(ArgumentError, match="cache must be"):
+        open_dataset(tmp_path / "m.zarr", cache="disk")
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    from test_remote_inputs import RangeHandler  # range requests, as object stores
+
+    handler = functools.partial(RangeHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("inner", [None, 2400])
+def test_remote_store_serves_batches_with_requests_in_flight(values, http_dir, inner):
+    pytest.importorskip("aiohttp")
+    from genozarr.store.backend import FETCH_THREADS
+
+    root, base = http_dir
+    _cover(values, root / "r.zarr", inner_chunk_bytes=inner, chunk_bytes=16 * 600)
+    remote = open_dataset(f"{base}/r.zarr")
+    backend = remote.garray.backend
+    assert backend.remote and backend.threads == FETCH_THREADS and backend.readahead > 2
+    # a remote sharded store is read shard by shard (one request each)
+    assert remote.chunk_rows == 16
+    got = [b for (b,) in batches(remote, batch_size=10, shuffle=True, seed=5)]
+    order = np.concatenate([np.sort(i) for i in batch_plan(
+        N, 10, shuffle=True, seed=5, block_size=16, buffer_blocks=4)])
+    np.testing.assert_array_equal(np.concatenate(got), values[order])
