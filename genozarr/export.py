@@ -50,7 +50,6 @@ import contextlib
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -399,23 +398,10 @@ class _Reader:
 
 def _progress_bar(total: int, desc: str) -> Any:
     """A tqdm bar over chromosomes, or None under ``progress=False`` (or ``'auto'``
-    outside a terminal and a notebook)."""
-    from genozarr.config import OPTIONS
+    outside a terminal and a notebook): see :mod:`genozarr._progress`."""
+    from genozarr._progress import progress_bar
 
-    show = OPTIONS["progress"]
-    if show is False:
-        return None
-    if show == "auto" and not (sys.stderr.isatty() or _in_notebook()):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="chrom", leave=False)
-
-
-def _in_notebook() -> bool:
-    ipython = sys.modules.get("IPython")
-    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
+    return progress_bar(total, desc, unit="chrom")
 
 
 # ---------------------------------------------------------------------------- export

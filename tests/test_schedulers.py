@@ -1,11 +1,8 @@
-"""Ingest on dask's processes scheduler equals the single-process build, and a script that
-spawns workers without a ``__main__`` guard gets an explanation instead of a broken pool."""
+"""Ingest on dask's processes scheduler equals the single-process build, and the process
+pool is kept between builds (scripts without a ``__main__`` guard: tests/test_script_guard.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 
@@ -24,23 +21,6 @@ def test_processes_scheduler_equals_sync(sim_data):
     np.testing.assert_array_equal(bam[:], bam_ref[:])
     np.testing.assert_array_equal(bw[:], bw_ref[:])
     assert bam_ref[:].sum() > 1000 and bw_ref[:].sum() > 0
-
-
-def test_unguarded_script_is_explained(sim_data, tmp_path):
-    script = tmp_path / "unguarded.py"
-    script.write_text(textwrap.dedent(f"""
-        import genozarr
-        from genozarr import Cover
-        genozarr.set_options(scheduler="processes", num_workers=2, progress=False)
-        Cover.create_from_bigwig("w", {sim_data['bigwigs'][0]!r}, binsize=1000,
-                                 genomesize={sim_data['chrom_sizes']!r},
-                                 store_whole_genome=True)
-    """))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=120)
-    assert proc.returncode != 0
-    assert "ArgumentError" in proc.stderr
-    assert "if __name__ == '__main__':" in proc.stderr
 
 
 def test_process_pool_is_kept_between_builds(sim_data):

@@ -59,8 +59,12 @@ def _to_columns(values: np.ndarray, sc: tuple[int, int]) -> np.ndarray:
 
 
 def reduce_columns(arrays: Sequence[Any], chunk: Callable[..., Any],
-                   combine: Callable[..., Any], *args: Any) -> Any:
+                   combine: Callable[..., Any], *args: Any, desc: str = "statistics") -> Any:
     """Reduce every chunk of every array and merge the results, computing once.
+
+    Under ``set_options(progress=...)`` a bar counts the chunks reduced
+    (:mod:`genozarr._progress`; a normalizer's fit labels it, e.g. ``fit ZScore:
+    moments``).
 
     Parameters
     ----------
@@ -72,6 +76,8 @@ def reduce_columns(arrays: Sequence[Any], chunk: Callable[..., Any],
         ``combine(*results)`` merges chunk results (applied in a tree).
     *args
         Extra arguments of ``chunk``.
+    desc
+        What is computed, for the progress bar.
 
     Returns
     -------
@@ -84,15 +90,18 @@ def reduce_columns(arrays: Sequence[Any], chunk: Callable[..., Any],
     def run(block: np.ndarray, *a: Any) -> Any:
         return chunk(_columns(block), *a)
 
+    from genozarr._progress import compute
+
     parts = []
     for arr in arrays:
         arr = arr if isinstance(arr, da.Array) else da.asarray(np.asarray(arr))
         arr = arr.rechunk({arr.ndim - 2: -1, arr.ndim - 1: -1})
         parts.extend(dask.delayed(run)(b, *args) for b in arr.to_delayed().ravel())
+    chunk_keys = [p.key for p in parts]
     while len(parts) > 1:
         parts = [dask.delayed(combine)(*parts[i:i + _SPLIT_EVERY])
                  for i in range(0, len(parts), _SPLIT_EVERY)]
-    (result,) = dask.compute(parts[0])
+    (result,) = compute([parts[0]], chunk_keys, desc, "chunk")
     return result
 
 
@@ -136,7 +145,7 @@ def moments(arrays: Sequence[Any], *, per_strand: bool = False) -> tuple[np.ndar
         ``(n, mean, m2)``, each of shape ``(1 or S, C)``.
     """
     sc, shape = _sc(arrays), _groups(arrays, per_strand)
-    res = reduce_columns(arrays, _moments_chunk, _moments_combine)
+    res = reduce_columns(arrays, _moments_chunk, _moments_combine, desc="moments")
     n, mean, m2 = (_by_group(r, sc, per_strand) for r in res)
     merged = _moments_combine(*[(n[k], mean[k], m2[k]) for k in range(n.shape[0])])
     return tuple(m.reshape(shape) for m in merged)
@@ -166,7 +175,7 @@ def sums(arrays: Sequence[Any], *, per_strand: bool = False) -> np.ndarray:
     numpy.ndarray
         Shape ``(1 or S, C)``.
     """
-    res = reduce_columns(arrays, _sum_chunk, _sum_combine)
+    res = reduce_columns(arrays, _sum_chunk, _sum_combine, desc="sums")
     return _by_group(res, _sc(arrays), per_strand).sum(axis=0).reshape(
         _groups(arrays, per_strand))
 
@@ -199,7 +208,8 @@ def ranges(arrays: Sequence[Any], *, per_strand: bool = False) -> tuple[np.ndarr
         ``vmin = inf`` and ``vmax = -inf``.
     """
     sc, shape = _sc(arrays), _groups(arrays, per_strand)
-    count, vmin, vmax = reduce_columns(arrays, _range_chunk, _range_combine)
+    count, vmin, vmax = reduce_columns(arrays, _range_chunk, _range_combine,
+                                       desc="ranges")
     return (_by_group(count, sc, per_strand).sum(axis=0).reshape(shape),
             _by_group(vmin, sc, per_strand).min(axis=0).reshape(shape),
             _by_group(vmax, sc, per_strand).max(axis=0).reshape(shape))
@@ -273,7 +283,7 @@ def histograms(arrays: Sequence[Any], lo: np.ndarray, hi: np.ndarray, n_bins: in
     sc, shape = _sc(arrays), _groups(arrays, per_strand)
     n_groups = shape[0] * shape[1]
     parts = reduce_columns(arrays, _hist_chunk, _hist_combine,
-                           _to_columns(lo, sc), _to_columns(hi, sc), n_bins)
+                           _to_columns(lo, sc), _to_columns(hi, sc), n_bins, desc="histograms")
     below, equal, counts = (_by_group(p, sc, per_strand).sum(axis=0).reshape(
         (n_groups,) + p.shape[1:]) for p in parts[:3])
     bmin = _by_group(parts[3], sc, per_strand).min(axis=0).reshape(

@@ -40,6 +40,7 @@ import abc
 import importlib
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -145,10 +146,19 @@ class Normalizer(abc.ABC):
         -------
         Normalizer
             ``self``.
+
+        Notes
+        -----
+        The statistics are dask reductions over every chunk; under
+        ``set_options(progress=...)`` a bar counts the chunks, labelled ``fit <Type>``.
         """
         if not self.fitted:
-            self._fit(data)
-            log.info("fitted %r", self)
+            from genozarr._progress import progress_label
+
+            t0 = time.perf_counter()
+            with progress_label(f"fit {type(self).__name__}"):
+                self._fit(data)
+            log.info("fitted %r in %.1f s", self, time.perf_counter() - t0)
         return self
 
     def reset(self) -> Normalizer:

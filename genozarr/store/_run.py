@@ -5,14 +5,29 @@ The kept pool's worker processes (and the fork server they are forked from) end 
 process that started them, even when it is killed: each worker watches that process from a
 thread, a worker of the fork server gets SIGTERM from Linux when the server ends, and the
 server gets it when its parent ends (``prctl(PR_SET_PDEATHSIG)``).
+
+Workers never re-import the caller's ``__main__`` (a script, or a module run with
+``python -m``), as Python's ``spawn`` and ``forkserver`` workers otherwise do: the pool
+launches them without the ``init_main_from_path``/``init_main_from_name`` preparation data
+(:func:`_main_not_reimported`), so a plain script without an
+``if __name__ == "__main__":`` guard builds its stores once, as in Janggu. The tasks need
+nothing from ``__main__``: dask sends them with cloudpickle, which pickles functions and
+classes defined in ``__main__`` (a custom collapser, a Source subclass) by value.
+
+Progress (tasks done of all) shows as a :mod:`tqdm.auto` bar under
+``set_options(progress=...)`` (:mod:`genozarr._progress`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from multiprocessing import context as _mp_context
 from typing import Any
 
 from genozarr.config import OPTIONS
@@ -45,12 +60,18 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     work_bases
         Bases of work, used by ``scheduler='auto'`` to decide on processes.
     label
-        What is being built, for the log.
+        What is being built, for the log and the progress bar.
 
     Returns
     -------
     list
         Task results in order.
+
+    Raises
+    ------
+    ArgumentError
+        With ``scheduler='distributed'`` and no active client, or when a worker process
+        of the local pool died.
     """
     import dask
 
@@ -61,44 +82,52 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     if scheduler == "auto" and client is None:
         big = work_bases >= OPTIONS["parallel_threshold_bases"] and len(tasks) > 1
         scheduler = "processes" if big else "sync"
-    show = OPTIONS["progress"]
-    if show == "auto":
-        show = sys.stderr.isatty()
     log.info("%s: %d tasks on %s", label, len(tasks),
              "dask.distributed" if client is not None else f"dask {scheduler} scheduler")
+    t0 = time.perf_counter()
     delayed = [dask.delayed(fn, pure=False)(*args) for fn, args in tasks]
     if client is not None:
-        futures = client.compute(delayed)
-        if show:
-            from distributed import progress
-
-            progress(futures)
-        return client.gather(futures)
+        results = _run_distributed(client, delayed, label)
+        log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)
+        return results
     kwargs: dict[str, Any] = {"scheduler": scheduler}
-    pool = None
     if scheduler == "processes":
-        pool = shared_pool(OPTIONS["num_workers"] or os.cpu_count() or 1)
-        kwargs["pool"] = pool
+        kwargs["pool"] = shared_pool(OPTIONS["num_workers"] or os.cpu_count() or 1)
         # one task per submission: dask batches 6 by default, which leaves workers idle
         # when a build has few, large tasks (coarse resolutions, few chromosomes)
         kwargs["chunksize"] = 1
     from concurrent.futures.process import BrokenProcessPool
 
-    try:
-        if show:
-            from dask.diagnostics import ProgressBar
+    from genozarr._progress import compute
 
-            with ProgressBar(out=sys.stderr):
-                return list(dask.compute(*delayed, **kwargs))
-        return list(dask.compute(*delayed, **kwargs))
+    try:
+        results = list(compute(delayed, [d.key for d in delayed], f"build {label}", "task",
+                               leave=True, **kwargs))
     except BrokenProcessPool as e:
         shutdown_pool()
         raise ArgumentError(
-            f"{label}: the ingest worker processes died. If this runs from a script, put "
-            "the code under `if __name__ == '__main__':` (worker processes re-import the "
-            "script, as with any multiprocessing), or use "
-            "genozarr.set_options(scheduler='sync'); a worker killed for memory shows the "
-            "same error") from e
+            f"{label}: an ingest worker process died (a worker killed for memory, or a "
+            "crash in a native library); lower the number of workers with "
+            "genozarr.set_options(num_workers=...) or chunk_bytes, or build in this "
+            "process with genozarr.set_options(scheduler='sync')") from e
+    log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)
+    return results
+
+
+def _run_distributed(client: Any, delayed: list[Any], label: str) -> list[Any]:
+    """Compute ``delayed`` on a ``dask.distributed`` client, with a bar over finished
+    tasks."""
+    from genozarr._progress import progress_bar
+
+    futures = client.compute(delayed)
+    bar = progress_bar(len(futures), f"build {label}", "task", leave=True)
+    if bar is not None:
+        from distributed import as_completed
+
+        with bar:
+            for _ in as_completed(futures):
+                bar.update(1)
+    return client.gather(futures)
 
 
 #: modules the fork server imports once, so that forked workers start without imports
@@ -164,12 +193,14 @@ def _process_pool(n: int) -> Any:
     a dask thread pool) as a plain ``fork`` would. An explicit dask setting
     ``multiprocessing.context`` wins.
 
+    Workers of the ``spawn`` and ``forkserver`` contexts are launched without re-importing
+    the caller's ``__main__`` (:func:`_main_not_reimported`); ``fork`` never re-imports it.
+
     Workers and the fork server end when this process ends, even when it is killed
     (``SIGKILL`` leaves no chance to shut the pool down): see :func:`_worker_init` and
     :func:`_forkserver_preloaded`.
     """
     import multiprocessing
-    import threading
     from concurrent.futures import ProcessPoolExecutor
 
     import dask
@@ -178,7 +209,9 @@ def _process_pool(n: int) -> Any:
     if name is None:
         name = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
             else "spawn"
-    context = multiprocessing.get_context(name)
+    multiprocessing.get_context(name)  # an unknown or unavailable method raises here
+    context = _NO_MAIN_CONTEXTS[name]() if name in _NO_MAIN_CONTEXTS \
+        else multiprocessing.get_context(name)
     if name == "forkserver":
         context.set_forkserver_preload(_PRELOAD)
         if threading.current_thread() is threading.main_thread():
@@ -188,7 +221,8 @@ def _process_pool(n: int) -> Any:
             try:
                 from multiprocessing import forkserver
 
-                forkserver.ensure_running()
+                with _main_not_reimported():
+                    forkserver.ensure_running()
             except Exception as e:  # noqa: BLE001 - the pool starts it later anyway
                 log.debug("could not start the fork server early: %s", e)
             finally:
@@ -196,6 +230,80 @@ def _process_pool(n: int) -> Any:
     return ProcessPoolExecutor(max(1, n), mp_context=context, initializer=_worker_init,
                                initargs=(os.getpid(), _start_time(os.getpid()),
                                          name == "forkserver"))
+
+
+#: serialises the launches that hide ``__main__`` (each patches a function of the stdlib)
+_LAUNCH_LOCK = threading.RLock()
+#: preparation data that tells a new process to re-import the parent's ``__main__``
+_MAIN_KEYS = ("init_main_from_path", "init_main_from_name")
+
+
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """Launch processes from this thread without re-importing the caller's ``__main__``.
+
+    A ``spawn`` or ``forkserver`` child runs the parent's main script (as ``__mp_main__``)
+    before it unpickles its process object, from the preparation data that
+    :func:`multiprocessing.spawn.get_preparation_data` gives: a script without a
+    ``__main__`` guard would run its build again in every worker, recursively. While this
+    context is active, the processes this thread launches get that data without
+    ``init_main_from_path`` and ``init_main_from_name`` (``sys.path``, the working
+    directory and the rest are kept, so modules next to the script still import). Other
+    threads launching processes meanwhile get the data unchanged.
+    """
+    from multiprocessing import spawn
+
+    with _LAUNCH_LOCK:
+        original = spawn.get_preparation_data
+        owner = threading.get_ident()
+
+        def get_preparation_data(name: str) -> dict[str, Any]:
+            data = original(name)
+            if threading.get_ident() == owner:
+                for key in _MAIN_KEYS:
+                    data.pop(key, None)
+            return data
+
+        spawn.get_preparation_data = get_preparation_data
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = original
+
+
+class _SpawnProcess(_mp_context.SpawnProcess):
+    """A ``spawn`` process that does not re-import the caller's ``__main__``."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        with _main_not_reimported():
+            return _mp_context.SpawnProcess._Popen(process_obj)
+
+
+class _SpawnContext(_mp_context.SpawnContext):
+    """The ``spawn`` context, with :class:`_SpawnProcess` processes."""
+
+    Process = _SpawnProcess
+
+
+#: contexts, by start method, whose processes do not re-import ``__main__``
+_NO_MAIN_CONTEXTS: dict[str, type] = {"spawn": _SpawnContext}
+
+if hasattr(_mp_context, "ForkServerProcess"):  # POSIX
+    class _ForkServerProcess(_mp_context.ForkServerProcess):
+        """A ``forkserver`` process that does not re-import the caller's ``__main__``."""
+
+        @staticmethod
+        def _Popen(process_obj: Any) -> Any:
+            with _main_not_reimported():
+                return _mp_context.ForkServerProcess._Popen(process_obj)
+
+    class _ForkServerContext(_mp_context.ForkServerContext):
+        """The ``forkserver`` context, with :class:`_ForkServerProcess` processes."""
+
+        Process = _ForkServerProcess
+
+    _NO_MAIN_CONTEXTS["forkserver"] = _ForkServerContext
 
 
 def _start_time(pid: int) -> str | None:
@@ -278,8 +386,6 @@ def _worker_init(parent: int | None = None, start: str | None = None,
         if _die_with_parent() and os.getppid() != server:  # pragma: no cover - a race
             os._exit(1)
     if parent is not None:
-        import threading
-
         if not _alive(parent, start):
             os._exit(1)
         threading.Thread(target=_watchdog, args=(parent, start), daemon=True,
