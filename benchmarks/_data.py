@@ -2,7 +2,10 @@
 
 The full corpus is a 50 Mb genome (FASTA + .fai), a single-end BAM of 2 M reads with bases
 from the genome, 4 BigWigs (even index: 1 bp bedGraph runs; odd: fixed 50 bp steps) and a
-BED of 50k peaks. Chromosome sizes are 20 %, 30 %, 25 % and 25 % of the genome so that the
+BED of 50k peaks, and 2 *sparse* BigWigs (``bigwigs_sparse``: signal in peaks only, ~5 % of
+the genome covered, no data elsewhere; bedGraph runs inside the peaks of 10 bp on average in
+the first, as a peak caller's pileup track, of 50 bp in the second, as a binned track).
+Chromosome sizes are 20 %, 30 %, 25 % and 25 % of the genome so that the
 first chromosome alone is 20 % of the genome and the first two 50 % (the 10, 25 and 50 Mb
 genomes of the peak-memory rows reuse the same files with ``genomesize``).
 
@@ -26,6 +29,11 @@ SEED = 20240501
 FULL = {"genome_mb": 50.0, "n_reads": 2_000_000, "n_bigwigs": 4, "n_peaks": 50_000}
 QUICK = {"genome_mb": 10.0, "n_reads": 400_000, "n_bigwigs": 4, "n_peaks": 10_000}
 _FRACTIONS = (0.2, 0.3, 0.25, 0.25)
+#: the sparse BigWigs of a corpus: mean run length (bp) inside the peaks, one file each;
+#: the fraction of the genome their peaks cover
+SPARSE_RUNS = (10.0, 50.0)
+N_SPARSE = len(SPARSE_RUNS)
+SPARSE_COVERED = 0.05
 
 
 def cache_root() -> Path:
@@ -55,7 +63,8 @@ def corpus(quick: bool = False, **overrides: float) -> dict:
     """Generate (or reuse) the benchmark inputs and return their paths.
 
     Returns a dict with keys ``dir``, ``fasta``, ``bam``, ``bigwigs`` (list), ``bigwigs_1bp``,
-    ``peaks``, ``chrom_sizes`` (dict), ``n_reads``, ``genome_bases``.
+    ``bigwigs_50bp``, ``bigwigs_sparse``, ``peaks``, ``chrom_sizes`` (dict), ``n_reads``,
+    ``genome_bases``.
     """
     from genozarr.testing.simulate import (
         simulate_bam,
@@ -79,8 +88,10 @@ def corpus(quick: bool = False, **overrides: float) -> dict:
         "peaks": str(d / "peaks.bed"), "chrom_sizes_file": str(d / "chrom.sizes"),
         "chrom_sizes": sizes, "n_reads": int(params["n_reads"]),
         "genome_bases": sum(sizes.values()),
+        "bigwigs_sparse": [str(d / f"sparse{i}.bw") for i in range(N_SPARSE)],
     }
     if done.is_file():
+        _sparse_corpus(paths)  # added later than the rest: made once, beside a finished corpus
         return paths
     d.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -94,9 +105,74 @@ def corpus(quick: bool = False, **overrides: float) -> dict:
         else:
             simulate_bigwig(bw, sizes, seed=SEED + 10 + i, kind="fixed", step=50)
     simulate_bed(paths["peaks"], sizes, int(params["n_peaks"]), seed=SEED + 2)
+    _sparse_corpus(paths)
     done.write_text(json.dumps({k: v for k, v in params.items()}) + "\n")
     print(f"[data] generated {d} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return paths
+
+
+def write_sparse_bigwig(path: str, sizes: dict[str, int], seed: int,
+                        covered: float = SPARSE_COVERED, width: tuple[int, int] = (200, 3000),
+                        mean_run: float = 10.0) -> int:
+    """Write a sparse BigWig: signal in peaks only, no data elsewhere.
+
+    Peaks of uniform random width in ``width`` are placed at random, non-overlapping, with
+    ``covered`` x the chromosome length covered in expectation; inside a peak the signal is
+    bedGraph runs of geometric length (mean ``mean_run`` bp), values gamma(2, 2) plus a
+    peak height, rounded to 1/1000. Written with pyBigWig's ``addEntries`` (bedGraph
+    entries). Returns the number of entries.
+    """
+    import numpy as np
+    import pyBigWig
+
+    rng = np.random.default_rng(seed)
+    bw = pyBigWig.open(path, "w")
+    n_entries = 0
+    try:
+        bw.addHeader(list(sizes.items()), maxZooms=10)
+        for chrom, size in sizes.items():
+            mean_w = (width[0] + width[1]) / 2
+            n = max(1, int(size * covered / mean_w))
+            starts = np.sort(rng.integers(0, size - width[1], n))
+            ends = starts + rng.integers(width[0], width[1] + 1, n)
+            keep = np.ones(n, dtype=bool)  # drop a peak overlapping the one kept before it
+            last = -1
+            for k in range(n):
+                if starts[k] < last:
+                    keep[k] = False
+                else:
+                    last = ends[k]
+            starts, ends = starts[keep], ends[keep]
+            # cut every peak into runs: run boundaries at geometric steps inside the peak
+            lengths = ends - starts
+            total = int(lengths.sum())
+            cuts = np.cumsum(rng.geometric(1.0 / mean_run, int(total / mean_run * 1.3) + 16))
+            cuts = cuts[cuts < total]
+            offsets = np.concatenate([[0], np.cumsum(lengths)])  # peaks on a covered axis
+            bounds = np.union1d(cuts, offsets)  # run starts on the covered axis, + end
+            run_s, run_e = bounds[:-1], bounds[1:]
+            peak = np.searchsorted(offsets, run_s, side="right") - 1
+            genome_s = starts[peak] + (run_s - offsets[peak])
+            genome_e = genome_s + (run_e - run_s)
+            height = rng.gamma(2.0, 10.0, starts.size)[peak]
+            vals = np.round(np.minimum(rng.gamma(2.0, 2.0, run_s.size) + height, 1000.0), 3)
+            bw.addEntries([chrom] * run_s.size, genome_s.astype(np.int64),
+                          ends=genome_e.astype(np.int64), values=vals.astype(np.float64))
+            n_entries += int(run_s.size)
+    finally:
+        bw.close()
+    return n_entries
+
+
+def _sparse_corpus(paths: dict) -> None:
+    """Make the sparse BigWigs of ``paths`` once (their own completion marker)."""
+    marker = Path(paths["dir"]) / "SPARSE_COMPLETE"
+    stamp = f"covered={SPARSE_COVERED} runs={SPARSE_RUNS}\n"
+    if marker.is_file() and marker.read_text() == stamp:
+        return
+    for i, (f, run) in enumerate(zip(paths["bigwigs_sparse"], SPARSE_RUNS)):
+        write_sparse_bigwig(f, paths["chrom_sizes"], seed=SEED + 30 + i, mean_run=run)
+    marker.write_text(stamp)
 
 
 def main() -> None:
@@ -231,7 +307,7 @@ def emit(rows: list[dict], json_path: str | None) -> None:
         Path(json_path).write_text(json.dumps(rows, indent=1))
 
 
-def script_main(description: str, quick_help: str, cases: dict, measure) -> None:  # noqa: ANN001
+def script_main(description: str, quick_help: str, cases: dict, measure) -> None:
     """The command line shared by the benchmark scripts: ``--quick``/``--json`` measure and
     print the table; the hidden ``--case NAME --params JSON`` runs one case in this process
     (how :func:`run_case` starts every measurement in a fresh process)."""

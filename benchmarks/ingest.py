@@ -6,6 +6,12 @@ Rows (the performance targets, see benchmarks/README.md):
   fixed-step 50 bp BigWigs, ``collapser='mean'``), in Mb/s (bases x files per second),
   against ``pyBigWig.values(numpy=True)`` decoding the same files in 1 Mb blocks in one
   process. Target >= 0.8x.
+- The same on the two *sparse* BigWigs of the corpus (peaks only, ~5 % of the genome
+  covered, bedGraph runs of 10 and 50 bp inside the peaks), at 1 bp and at 50 bp, against
+  the same ``pyBigWig.values`` decode (the target baseline, >= 0.8x) and, for reference,
+  against ``pyBigWig.intervals`` per 1 Mb block (the covered runs as Python tuples, nothing
+  painted: what a user reading only the data would do; it follows the number of records,
+  not the bases).
 - BAM -> stranded 5' count store, in reads/s, against ``mosdepth -x`` writing per-base depth
   (``-t 1``: one extra decompression thread, so both use 2 cores) and against a plain pysam
   loop reading two attributes per read. Target >= 1.0x mosdepth.
@@ -27,7 +33,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _data  # noqa: E402
+import _data
 
 SCRIPT = os.path.abspath(__file__)
 
@@ -48,12 +54,17 @@ def case_raw_bigwig(p: dict) -> dict:
     sizes = _subset(c, p.get("genome"))
     block = 1 << 20
 
+    intervals = p.get("method") == "intervals"
+
     def run() -> None:
         for f in files:
             bw = pyBigWig.open(f)
             for chrom, length in sizes.items():
                 for s in range(0, length, block):
-                    bw.values(chrom, s, min(s + block, length), numpy=True)
+                    if intervals:
+                        bw.intervals(chrom, s, min(s + block, length))
+                    else:
+                        bw.values(chrom, s, min(s + block, length), numpy=True)
             bw.close()
 
     sec = _data.timed(run, p["repeat"])
@@ -67,7 +78,7 @@ def case_genozarr_bigwig(p: dict) -> dict:
     c = _data.corpus(p["quick"])
     files = c[p["files"]]
     sizes = _subset(c, p.get("genome"))
-    opts = dict(scheduler="processes", num_workers=2, progress=False)
+    opts = {"scheduler": "processes", "num_workers": 2, "progress": False}
     if p.get("compressor"):
         opts["compressor"] = p["compressor"]
     genozarr.set_options(**opts)
@@ -188,6 +199,25 @@ def measure(quick: bool) -> list[dict]:
                           r / rows[0]["baseline_value"] if r and rows[0]["baseline_value"]
                           else None, "(tuning)", gz_lz4.get("error", "default is zstd level 1"),
                           gz_lz4.get("peak_rss_mb")))
+    # sparse BigWigs: the same ingest, against values (target) and intervals (reference)
+    raw = _run("raw_bigwig", quick=quick, files="bigwigs_sparse", repeat=rep)
+    raw_iv = _run("raw_bigwig", quick=quick, files="bigwigs_sparse", repeat=rep,
+                  method="intervals")
+    r_raw, r_iv = _rate(raw), _rate(raw_iv)
+    for res in (1, 50):
+        gz = _run("genozarr_bigwig", quick=quick, files="bigwigs_sparse", resolution=res,
+                  repeat=rep)
+        r_gz = _rate(gz)
+        rows.append(_data.row(
+            f"BigWig sparse (peaks, 5 %) -> whole-genome zarr, {res} bp (2 files)", r_gz,
+            "Mb/s", "pyBigWig.values decode, 1 process (target baseline)", r_raw,
+            r_gz / r_raw if r_gz and r_raw else None, ">= 0.8x",
+            gz.get("error", "2 worker processes"), gz.get("peak_rss_mb")))
+        rows.append(_data.row(
+            f"  same, {res} bp, vs pyBigWig.intervals", r_gz, "Mb/s",
+            "pyBigWig.intervals per 1 Mb block, 1 process", r_iv,
+            r_gz / r_iv if r_gz and r_iv else None, "(reference)",
+            raw_iv.get("error", "tuples of the covered runs only, not painted")))
     mos = _run("mosdepth", quick=quick, repeat=rep)
     loop = _run("pysam_loop", quick=quick, repeat=rep)
     gz = _run("genozarr_bam", quick=quick, repeat=rep)

@@ -1,9 +1,10 @@
 """Run every genozarr benchmark and print one table (each row a ratio against a baseline
 measured in the same run).
 
-Scripts run as subprocesses: ``ingest.py``, ``onehot.py``, ``distributed.py`` and, if
-present, ``serve.py`` and ``normalize_memory.py``. Each is called with ``--json FILE`` (and
-``--quick``); a script that writes rows there (a list of dicts with the keys of
+Scripts run as subprocesses: ``ingest.py`` (dense and sparse BigWigs, BAM),
+``conditions_memory.py`` (10 vs 200 BigWigs), ``onehot.py``, ``distributed.py`` and, if
+present, ``serve.py``, ``normalize_memory.py``, ``variants.py`` and ``personal.py``. Each
+is called with ``--json FILE`` (and ``--quick``); a script that writes rows there (a list of dicts with the keys of
 ``_data.row``) joins the table; one that does not gets its printed output appended below the
 table verbatim. Janggu 0.10.2 rows come from ``janggu_results.json`` beside this file when it
 exists (``{"bigwig_mbps" | "onehot_mbps" | "bam_reads_per_s": {"value": float, "unit": str}}``),
@@ -23,12 +24,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import _data  # noqa: E402
+import _data
 
-SCRIPTS = ["ingest", "onehot", "serve", "normalize_memory", "distributed", "variants", "personal"]
+SCRIPTS = ["ingest", "conditions_memory", "onehot", "serve", "normalize_memory", "distributed",
+           "variants", "personal"]
 JANGGU = {
     "bigwig_mbps": ("Janggu 0.10.2: BigWig -> store", "BigWig -> whole-genome zarr, 1 bp"),
     "onehot_mbps": ("Janggu 0.10.2: one-hot", "one-hot batches"),
@@ -38,7 +41,7 @@ JANGGU = {
 
 def _machine() -> str:
     try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
         model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines()
                       if ln.startswith("Model name")), platform.processor())
     except OSError:
@@ -50,7 +53,7 @@ def _janggu_rows(rows: list[dict]) -> list[dict]:
     path = os.path.join(HERE, "janggu_results.json")
     if not os.path.isfile(path):
         return []
-    data = json.loads(open(path).read())
+    data = json.loads(Path(path).read_text())
     out = []
     for key, (label, match) in JANGGU.items():
         if key not in data:
@@ -87,7 +90,7 @@ def main() -> None:
             out = os.path.join(tmp, f"{name}.json")
             # pass only the flags the script knows (scripts by other hands may lack them)
             helptext = subprocess.run([sys.executable, script, "--help"], capture_output=True,
-                                      text=True).stdout
+                                      text=True, check=False).stdout
             cmd = [sys.executable, script]
             if "--json" in helptext:
                 cmd += ["--json", out]
@@ -95,10 +98,10 @@ def main() -> None:
                 cmd.append("--quick")
             t = time.perf_counter()
             print(f"running {name}.py ...", file=sys.stderr, flush=True)
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             took = time.perf_counter() - t
             if os.path.isfile(out):
-                rows.extend(json.loads(open(out).read()))
+                rows.extend(json.loads(Path(out).read_text()))
             else:
                 text = proc.stdout.strip() or proc.stderr.strip()[-2000:]
                 extra.append(f"### {name}.py (exit {proc.returncode}, {took:.0f} s)\n\n{text}")
