@@ -132,14 +132,25 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
     return DATA, row0, out
 
 
-#: bases one read of a whole-genome task covers at most: the per-base block of every input
-#: file is held in memory before it is collapsed to the resolution
+#: per-base values (bases x strands x input channels) one read of a whole-genome task holds
+#: at most: the per-base block of every input file is held in memory (with its
+#: concatenation across files) before it is collapsed to the resolution, so a read covers
+#: fewer bases the more files there are, and memory stays flat in the number of files
 _READ_BASES = 4 * 2**20
+
+
+def _read_step(source: Source, resolution: int) -> int:
+    """Bins of ``resolution`` one read of a whole-genome task covers."""
+    try:
+        width = len(source.files) * source.channels_per_file() * len(source.strands)
+    except (AttributeError, TypeError):  # a source without files: count one channel
+        width = 1
+    return max(1, _READ_BASES // (resolution * max(width, 1)))
 
 
 def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
                  dtype: str) -> tuple[str, int, np.ndarray]:
-    step = max(1, _READ_BASES // resolution)
+    step = _read_step(source, resolution)
     if b1 - b0 <= step:
         out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
         out = out.astype(dtype, copy=False)

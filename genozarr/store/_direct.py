@@ -402,7 +402,8 @@ def _plain_index(sharding: Any) -> bool:
             and isinstance(index[1], Crc32cCodec))
 
 
-def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = False) -> bool:
+def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = False,
+                 direct: DirectChunks | None = None) -> bool:
     """Encode and write the chunks of a chunk-aligned block straight into a local store.
 
     The ingest hot path: zarr's write path (event loop hops, buffer wrapping, a per-chunk
@@ -423,13 +424,17 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
         The block.
     fsync
         Flush every chunk file to disk before returning.
+    direct
+        The array's direct reader/writer, when the caller keeps one
+        (:meth:`DirectChunks.for_array`); None makes one.
 
     Returns
     -------
     bool
         False where the fast path does not apply (the caller writes through zarr).
     """
-    direct = DirectChunks.for_array(arr)
+    if direct is None:
+        direct = DirectChunks.for_array(arr)
     if direct is None:
         return False
     clen = direct.chunk_shape[0]

@@ -31,9 +31,11 @@ import re
 import shutil
 import socket
 import sys
+import threading
 import time
 import uuid
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -1026,6 +1028,42 @@ def _store_of(path: str) -> str:
     return os.path.join(os.path.dirname(path), match.group(1)) if match else path
 
 
+#: arrays of stores being written, opened once per process: ``(pid, path, name)`` ->
+#: ``(zarr array, direct writer or None)``; local stores only (a build writes into a fresh
+#: temporary directory, never reused, so an entry cannot outlive what it names)
+_WRITING: OrderedDict[tuple[int, str, str], tuple[Any, Any]] = OrderedDict()
+_WRITING_MAX = 64
+_WRITING_LOCK = threading.Lock()
+
+
+def _open_for_writing(path: str, name: str,
+                      storage_options: dict[str, Any] | None) -> tuple[Any, Any]:
+    """The zarr array ``name`` of the store being written at ``path`` and its direct
+    writer: opening them costs about 10 ms (metadata reads, codec set-up), more than
+    writing a chunk, so a worker opens each array once for all its tasks."""
+    import zarr
+
+    from genozarr.store._direct import DirectChunks
+
+    local = "://" not in str(path)
+    key = (os.getpid(), str(path), name)
+    if local:
+        with _WRITING_LOCK:
+            found = _WRITING.get(key)
+            if found is not None:
+                _WRITING.move_to_end(key)
+                return found
+    arr = zarr.open_array(zarr_store(path, "r+", storage_options), path=name, mode="r+",
+                          zarr_format=3)
+    opened = (arr, DirectChunks.for_array(arr))
+    if local:
+        with _WRITING_LOCK:
+            _WRITING[key] = opened
+            while len(_WRITING) > _WRITING_MAX:
+                _WRITING.popitem(last=False)
+    return opened
+
+
 def write_block(path: str, name: str, start: int, values: np.ndarray,
                 storage_options: dict[str, Any] | None = None) -> None:
     """Write a chunk-aligned block into array ``name`` of the store at ``path``.
@@ -1045,9 +1083,8 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
     from genozarr.store._direct import write_chunks
 
     try:
-        arr = zarr.open_array(zarr_store(path, "r+", storage_options), path=name, mode="r+",
-                              zarr_format=3)
-        if not write_chunks(arr, start, values):
+        arr, direct = _open_for_writing(path, name, storage_options)
+        if not write_chunks(arr, start, values, direct=direct):
             with zarr.config.set({"array.write_empty_chunks": False}):
                 arr[start:start + len(values)] = values
     except GenozarrError:
