@@ -1,20 +1,30 @@
 """Serving benchmark: minibatches of 1 kb windows x 4 coverage tracks + one-hot sequence
-from zarr stores on disk, against the Blosc decode limit and numpy in memory.
+from zarr stores on disk, against the Blosc decode limit and numpy in memory, for every
+storage choice, and with 1 and N DataLoader worker processes.
 
-Run: ``python benchmarks/serve.py [--n 20000] [--repeat 3]``. Generates its data in a
-temporary directory: ``n`` windows of 1 kb, a Cover of 4 Poisson tracks (float32, written
-with ``Cover.create_from_array(storage='zarr')``) and a Bioseq of a random genome (uint8
-codes in zarr, one-hot per batch). Measures, in one run (medians of ``--repeat``):
+Run: ``python benchmarks/serve.py [--n 20000] [--repeat 3] [--quick]``. Generates its data
+in a temporary directory: ``n`` windows of 1 kb, a Cover of 4 Poisson tracks (float32,
+written with ``Cover.create_from_array(storage='zarr')``) and a Bioseq of a random genome
+(uint8 codes in zarr, one-hot per batch), once per storage choice:
 
-- the decode limit: every chunk of both stores decoded with numcodecs' Blosc (from bytes
-  already in memory, into a reused buffer, in the main thread with Blosc's own threads);
+- ``zstd-1`` (the default: Blosc zstd level 1, 2 MiB chunks), ``lz4``, ``none``
+  (uncompressed), ``float16`` coverage (zstd-1), and ``sharded`` (zstd-1, 2 MiB shards of
+  64 KiB inner chunks: ``set_options(inner_chunk_bytes=65536)``).
+
+Measures, in one run (medians of ``--repeat``, runs interleaved):
+
+- the decode limit: every chunk of the default stores decoded with numcodecs' Blosc (from
+  bytes already in memory, into a reused buffer, in the main thread with Blosc's own
+  threads);
 - numpy fancy indexing of the same data held in memory (coverage rows + one-hot of codes);
-- ``genozarr.batches`` sequential, block-shuffled and fully random (block_size=1),
-  each run starting with an empty decoded-chunk cache (64 MiB), so every chunk a run
-  needs is decoded in that run.
+- per storage choice, ``genozarr.batches`` sequential, block-shuffled and fully random
+  (a fresh random sample of windows per batch), each run starting with an empty
+  decoded-chunk cache (64 MiB), so every chunk a run needs is decoded in that run; and
+  the second epoch of ``open_dataset(..., cache='memory')`` (every chunk decoded once);
+- ``genozarr.loaders.torch_loader`` (block-shuffled) with 1 and with N worker processes
+  (N = the core count, at most 4), when PyTorch is installed.
 
-Targets (the performance targets): block-shuffled >= 0.7x the decode limit; fully random
-reported against numpy in memory.
+Targets: block-shuffled >= 0.9x the decode limit; N workers >= 0.7 x N x one worker.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ WINDOW = 1000
 TRACKS = 4
 
 
-def make_data(directory: str, n: int, seed: int = 0):  # noqa: ANN201
+def make_data(directory: str, n: int, seed: int = 0, dtype: str = "float32"):  # noqa: ANN201
     from genozarr import Bioseq, Cover, GenomicIndexer
     from genozarr.testing.simulate import write_fasta
 
@@ -46,7 +56,7 @@ def make_data(directory: str, n: int, seed: int = 0):  # noqa: ANN201
                         WINDOW, WINDOW)
     lam = rng.gamma(0.5, 4, size=(n, 1, 1, TRACKS)).astype(np.float32)
     cov = rng.poisson(np.broadcast_to(lam, (n, WINDOW, 1, TRACKS))).astype(np.float32)
-    cover = Cover.create_from_array("cov", cov, gi, storage="zarr",
+    cover = Cover.create_from_array("cov", cov.astype(dtype), gi, storage="zarr",
                                     store=os.path.join(directory, "cov.zarr"))
     import pandas as pd
 
@@ -135,68 +145,155 @@ def numpy_memory(cov: np.ndarray, codes: np.ndarray, n_batches: int, seed: int,
     return time.perf_counter() - t, k, nbytes
 
 
+CHOICES = {
+    "zstd-1": {},
+    "lz4": {"compressor": "lz4"},
+    "none": {"compressor": None},
+    "float16": {"dtype": "float16"},
+    "sharded": {"inner_chunk_bytes": 65536},
+}
+
+
+def build(directory: str, n: int, choice: str):  # noqa: ANN201
+    from genozarr import set_options
+
+    options = dict(CHOICES[choice])
+    dtype = options.pop("dtype", "float32")
+    path = os.path.join(directory, choice)
+    os.makedirs(path, exist_ok=True)
+    with set_options(**options):
+        cover, bioseq, cov = make_data(path, n, dtype=dtype)
+    return cover, bioseq, cov
+
+
+def memory_epoch(cover, bioseq) -> tuple[float, int, int]:  # noqa: ANN001
+    """The second block-shuffled epoch over stores opened with ``cache='memory'``."""
+    import genozarr
+
+    c = genozarr.open_dataset(cover.garray.path, cache="memory")
+    s = genozarr.open_dataset(bioseq.garray.path, cache="memory")
+    for _ in genozarr.batches(c, s, batch_size=BATCH, shuffle=True, seed=0):
+        pass
+    t = time.perf_counter()
+    k = nbytes = 0
+    for a, b in genozarr.batches(c, s, batch_size=BATCH, shuffle=True, seed=1):
+        k += len(a)
+        nbytes += a.nbytes + b.nbytes
+    return time.perf_counter() - t, k, nbytes
+
+
+def torch_epoch(cover, bioseq, workers: int) -> tuple[float, int, int]:  # noqa: ANN001
+    """One block-shuffled epoch of ``torch_loader`` with ``workers`` processes (worker
+    start-up excluded: the first batch is taken before the clock starts)."""
+    from genozarr.loaders.torch import torch_loader
+
+    loader = torch_loader(bioseq, cover, batch_size=BATCH, shuffle=True, seed=0,
+                          num_workers=workers, persistent_workers=workers > 0)
+    for _ in loader:  # warm-up epoch: workers started, files in the page cache
+        pass
+    it = iter(loader)
+    first = next(it)
+    t = time.perf_counter()
+    k = nbytes = 0
+    for x, y in it:
+        k += len(x)
+        nbytes += x.nbytes + y.nbytes
+    del first
+    return time.perf_counter() - t, k, nbytes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="windows (default 20000)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--random-batches", type=int, default=40)
+    parser.add_argument("--choices", nargs="+", default=list(CHOICES), choices=list(CHOICES))
+    parser.add_argument("--no-torch", action="store_true", help="skip the DataLoader rows")
     args = parser.parse_args()
     from genozarr import set_options
 
+    try:
+        import torch  # noqa: F401
+        workers = [] if args.no_torch else [1, max(2, min(4, os.cpu_count() or 1))]
+    except ImportError:
+        workers = []
     # a cache smaller than the data, as for a real corpus; caches are emptied before each run
     with tempfile.TemporaryDirectory() as d, set_options(progress=False,
                                                          chunk_cache_bytes=64 * 2**20):
         t0 = time.perf_counter()
-        cover, bioseq, cov = make_data(d, args.n)
-        print(f"generated {args.n} windows in {time.perf_counter() - t0:.1f} s; "
-              f"cover chunks {cover.garray.backend.array('data').chunks}, "
-              f"sequence chunks {bioseq.garray.backend.array('data').chunks}")
-        stores = [chunk_files(os.path.join(d, "cov.zarr")), chunk_files(os.path.join(d, "seq.zarr"))]
-        stored = sum(len(b) for s in stores for b in s[0])
+        built = {c: build(d, args.n, c) for c in args.choices}
+        cover, bioseq, cov = built[args.choices[0]]
+        print(f"generated {args.n} windows x {len(built)} storage choices in "
+              f"{time.perf_counter() - t0:.1f} s; {args.choices[0]}: cover chunks "
+              f"{cover.garray.backend.array('data').chunks}, sequence chunks "
+              f"{bioseq.garray.backend.array('data').chunks}")
+        first = os.path.join(d, args.choices[0])
+        stores = [chunk_files(os.path.join(first, "cov.zarr")),
+                  chunk_files(os.path.join(first, "seq.zarr"))]
         decoded = args.n * WINDOW * (TRACKS * 4 + 1)
         codes = bioseq.garray.dense()[:, :, 0, 0]
         results: dict[str, list[tuple[float, int, int]]] = {}
+        sizes = {c: sum(_disk(os.path.join(d, c, f)) for f in ("cov.zarr", "seq.zarr"))
+                 for c in built}
+        nb = args.n // BATCH
         for r in range(args.repeat):  # interleaved, so load changes hit every row alike
             results.setdefault("decode", []).append((decode_all(stores), args.n, decoded))
-            nb = args.n // BATCH
             results.setdefault("numpy seq", []).append(numpy_memory(cov, codes, nb, r, False))
             results.setdefault("numpy rand", []).append(numpy_memory(cov, codes, nb, r, True))
-            epoch(cover, bioseq, shuffle=True, seed=r)  # warm: the cache's pages, the OS cache
-            results.setdefault("seq", []).append(epoch(cover, bioseq, shuffle=False))
-            results.setdefault("block", []).append(epoch(cover, bioseq, shuffle=True, seed=r))
-            results.setdefault("random", []).append(
-                random_batches(cover, bioseq, args.random_batches, r))
+            for choice, (c, s, _) in built.items():
+                epoch(c, s, shuffle=True, seed=r)  # warm: the cache's pages, the OS cache
+                results.setdefault(f"{choice} seq", []).append(epoch(c, s, shuffle=False))
+                results.setdefault(f"{choice} block", []).append(
+                    epoch(c, s, shuffle=True, seed=r))
+                results.setdefault(f"{choice} random", []).append(
+                    random_batches(c, s, args.random_batches, r))
+            c, s, _ = built[args.choices[0]]
+            results.setdefault("memory", []).append(memory_epoch(c, s))
+            for w in workers:
+                results.setdefault(f"torch {w}", []).append(torch_epoch(c, s, w))
 
-        def rate(key: str) -> tuple[float, float]:
-            t = statistics.median(x[0] for x in results[key])
+        def rate(key: str) -> tuple[float, float, float, float]:
+            ts = [x[0] for x in results[key]]
             k, nbytes = results[key][0][1], results[key][0][2]
-            return k / t, nbytes / t / 1e6
+            return k / statistics.median(ts), nbytes / statistics.median(ts) / 1e6, \
+                k / max(ts), k / min(ts)
 
-        limit_sps, limit_mbs = rate("decode")
-        np_seq, _ = rate("numpy seq")
-        np_rand, _ = rate("numpy rand")
-        print(f"\nstores: {stored / 1e6:.1f} MB compressed, {decoded / 1e6:.1f} MB decoded "
-              f"(ratio {decoded / stored:.1f}); batch {BATCH}; delivered per window "
+        limit, _, _, _ = rate("decode")
+        np_seq = rate("numpy seq")[0]
+        np_rand = rate("numpy rand")[0]
+        print(f"\ncores {os.cpu_count()}; batch {BATCH}; delivered per window "
               f"{(TRACKS * 4 + 4 * 4) * WINDOW / 1e3:.0f} kB (float32 coverage + one-hot); "
-              f"cores {os.cpu_count()}")
-        print(f"{'workload':44s} {'windows/s':>11s} {'MB/s out':>9s} {'decoded MB/s':>12s} "
-              f"{'vs decode':>9s} {'vs numpy':>9s}")
-        rows = [
-            ("Blosc decode of all chunks (limit)", "decode", None),
-            ("numpy in memory, sequential slices", "numpy seq", None),
-            ("numpy in memory, random fancy index", "numpy rand", None),
-            ("genozarr.batches sequential", "seq", np_seq),
-            ("genozarr.batches block-shuffled", "block", np_seq),
-            ("genozarr random rows (block_size=1)", "random", np_rand),
-        ]
-        for label, key, ref in rows:
-            sps, mbs = rate(key)
-            dec = sps * (TRACKS * 4 + 1) * WINDOW / 1e6
-            vs_np = f"{sps / ref:9.2f}" if ref else f"{'':9s}"
-            out = mbs if key != "decode" else float("nan")
-            print(f"{label:44s} {sps:11.0f} {out:9.0f} {dec:12.0f} {sps / limit_sps:9.2f} {vs_np}")
-        print("\nvs decode: windows/s over the windows/s at which Blosc decodes both stores; "
-              "target for block-shuffled >= 0.7.")
+              f"{args.repeat} runs (median, range)")
+        print(f"{'workload':46s} {'windows/s':>10s} {'range':>15s} {'vs decode':>9s} "
+              f"{'vs numpy':>8s} {'store MB':>8s}")
+
+        def line(label: str, key: str, ref: float | None, size: float | None = None) -> None:
+            sps, _, lo, hi = rate(key)
+            vs_np = f"{sps / ref:8.2f}" if ref else f"{'':8s}"
+            mb = f"{size / 1e6:8.1f}" if size else f"{'':8s}"
+            print(f"{label:46s} {sps:10.0f} {lo:7.0f}-{hi:<7.0f} {sps / limit:9.2f} {vs_np} {mb}")
+
+        line("Blosc decode of all chunks (limit, zstd-1)", "decode", None)
+        line("numpy in memory, sequential slices", "numpy seq", None)
+        line("numpy in memory, random fancy index", "numpy rand", None)
+        for choice in built:
+            line(f"{choice}: sequential", f"{choice} seq", np_seq, sizes[choice])
+            line(f"{choice}: block-shuffled", f"{choice} block", np_seq)
+            line(f"{choice}: fully random", f"{choice} random", np_rand)
+        line(f"{args.choices[0]}: cache='memory', 2nd epoch (block)", "memory", np_seq)
+        for w in workers:
+            line(f"{args.choices[0]}: torch_loader, {w} worker(s), block", f"torch {w}", None)
+        if len(workers) == 2:
+            one, many = rate(f"torch {workers[0]}")[0], rate(f"torch {workers[1]}")[0]
+            print(f"\nworker scaling: {workers[1]} workers / 1 worker = {many / one:.2f}x "
+                  f"(target >= {0.7 * workers[1]:.1f}x)")
+        print("\nvs decode: windows/s over the windows/s at which Blosc decodes the default "
+              "stores; target for block-shuffled >= 0.9.")
+
+
+def _disk(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(root, f))
+               for root, _, files in os.walk(path) for f in files)
 
 
 if __name__ == "__main__":

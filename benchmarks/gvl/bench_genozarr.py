@@ -49,13 +49,35 @@ import bench_gvl as common  # noqa: E402  (numpy-only helpers shared with the GV
 
 RESULTS = HERE.parent / "gvl_results.json"
 
+#: genozarr storage choices (``--storage``): options of ``genozarr.set_options`` for the build
+STORAGE = {
+    "zstd-1": {},
+    "lz4": {"compressor": "lz4"},
+    "none": {"compressor": None},
+    "sharded": {"inner_chunk_bytes": 65536},
+}
+
+
+def storage_choice() -> str:
+    """The storage choice of this run (passed to the build and serve child processes
+    through the environment)."""
+    return os.environ.get("GENOZARR_BENCH_STORAGE", "zstd-1")
+
 
 def build(args: argparse.Namespace, paths: dict, bed: str) -> dict:
+    from genozarr import set_options
+
+    with set_options(**STORAGE[storage_choice()]):
+        return _build(args, paths, bed)
+
+
+def _build(args: argparse.Namespace, paths: dict, bed: str) -> dict:
     from genozarr import Bioseq, Cover
 
     work = Path(args.workdir)
-    seq_store = str(work / f"gz_seq_{args.n}_{args.length}.zarr")
-    cov_store = str(work / f"gz_cov_{args.n}_{args.length}.zarr")
+    tag = "" if storage_choice() == "zstd-1" else f"_{storage_choice()}"
+    seq_store = str(work / f"gz_seq_{args.n}_{args.length}{tag}.zarr")
+    cov_store = str(work / f"gz_cov_{args.n}_{args.length}{tag}.zarr")
     t = time.perf_counter()
     Bioseq.create_from_refgenome("seq", paths["fasta"], roi=bed, binsize=args.length,
                                  storage="zarr", store=seq_store, cache=True, overwrite=True)
@@ -213,13 +235,17 @@ def main() -> None:
     p.add_argument("--gvl-json", help="reuse a result of bench_gvl.py instead of running it")
     p.add_argument("--no-gvl", action="store_true", help="time genozarr only")
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--storage", choices=list(STORAGE), default=None,
+                   help="genozarr storage choice (default zstd-1: Blosc zstd level 1)")
     args = p.parse_args()
+    if args.storage is not None:
+        os.environ["GENOZARR_BENCH_STORAGE"] = args.storage
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     paths = common.corpus_paths()
     regions = common.make_regions(common.read_fai(paths["fasta"]), args.n, args.length)
     bed = str(Path(args.workdir) / f"regions_{args.n}_{args.length}.bed")
     common.write_bed(bed, *regions)
-    built_json = Path(args.workdir) / f"gz_build_{args.n}_{args.length}.json"
+    built_json = Path(args.workdir) / f"gz_build_{args.n}_{args.length}_{storage_choice()}.json"
 
     if args.phase == "build":
         res = build(args, paths, bed)
@@ -278,6 +304,7 @@ def main() -> None:
         "genozarr_version": __import__("genozarr").__version__
         if hasattr(__import__("genozarr"), "__version__") else None,
         "rows": rows,
+        "genozarr_storage": {"choice": storage_choice(), "options": STORAGE[storage_choice()]},
         "machine": common.machine(),
         "workload": {"n_regions": args.n, "length": args.length, "batch": args.batch,
                      "epochs": args.epochs, "regions": "uniform random starts, seed "

@@ -1,0 +1,158 @@
+"""Serving from a remote store: windows/s over HTTP with added latency and from S3 (moto),
+against the same stores on local disk, measured in one run.
+
+Run: ``python benchmarks/serve_remote.py [--n 10000] [--repeat 3] [--latency 0 5 20]``.
+Builds the stores of ``benchmarks/serve.py`` (``n`` windows of 1 kb: 4 float32 coverage
+tracks and one-hot sequence) in a temporary directory, serves that directory on
+127.0.0.1 from a child process (a threaded ``http.server`` with range requests that sleeps
+``latency`` ms before answering each request: a stand-in for object storage) and from a
+moto S3 server, then times one block-shuffled epoch of ``genozarr.batches`` over the
+local stores and over each remote copy, alternating, and prints the median windows/s and
+the ratio to local. Every remote epoch starts with empty decoded-chunk caches.
+
+Target: remote over 20 ms latency >= 0.8x of local.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve
+from remote_inputs import RangeHandler, _free_port, _wait_for
+
+
+class SlowHandler(RangeHandler):
+    """:class:`RangeHandler` that waits ``latency`` seconds before each answer."""
+
+    latency = 0.0
+
+    def send_head(self) -> Any:
+        if self.latency:
+            time.sleep(self.latency)
+        return super().send_head()
+
+
+def _serve_forever(directory: str, port: int, latency_ms: float) -> None:
+    handler = type("Handler", (SlowHandler,), {"latency": latency_ms / 1000})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", port), functools.partial(handler, directory=directory))
+    server.daemon_threads = True
+    server.request_queue_size = 256
+    server.serve_forever()
+
+
+def serve_http(directory: str, latency_ms: float) -> tuple[str, subprocess.Popen]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", directory,
+                             "--port", str(port), "--latency", str(latency_ms)])
+    _wait_for(port, proc)
+    return f"http://127.0.0.1:{port}", proc
+
+
+def serve_s3(directory: str) -> tuple[dict[str, Any], subprocess.Popen]:
+    """A moto S3 server holding ``directory``'s files under bucket ``bench``."""
+    import boto3
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(port, proc)
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench",
+                          aws_secret_access_key="bench", region_name="us-east-1")
+    client.create_bucket(Bucket="bench")
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            client.upload_file(path, "bench", os.path.relpath(path, directory))
+    return {"key": "bench", "secret": "bench",
+            "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}, proc
+
+
+def epoch(cover: Any, bioseq: Any, seed: int) -> float:
+    """Seconds of one block-shuffled epoch, caches emptied first."""
+    from genozarr import batches
+
+    serve.clear_caches(cover, bioseq)
+    t = time.perf_counter()
+    for _ in batches(cover, bioseq, batch_size=serve.BATCH, shuffle=True, seed=seed):
+        pass
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000, help="windows (default 10000)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency", type=float, nargs="+", default=[0, 5, 20])
+    parser.add_argument("--no-s3", action="store_true", help="skip the moto S3 row")
+    parser.add_argument("--inner-chunk-bytes", type=int, default=None,
+                        help="build sharded stores with inner chunks of this size")
+    parser.add_argument("--fetch-threads", type=int, default=None,
+                        help="requests in flight per remote store (default: genozarr's)")
+    args = parser.parse_args()
+    import genozarr
+    import genozarr.store.backend as backend
+
+    if args.fetch_threads is not None:
+        backend.FETCH_THREADS = args.fetch_threads
+    from genozarr import set_options
+
+    procs: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as d, set_options(
+            progress=False, chunk_cache_bytes=64 * 2**20,
+            inner_chunk_bytes=args.inner_chunk_bytes):
+        cover, bioseq, _ = serve.make_data(d, args.n)
+        sources: dict[str, tuple[Any, Any]] = {"local disk": (cover, bioseq)}
+        try:
+            for ms in args.latency:
+                url, proc = serve_http(d, ms)
+                procs.append(proc)
+                sources[f"HTTP, {ms:g} ms latency"] = (
+                    genozarr.open_dataset(f"{url}/cov.zarr"),
+                    genozarr.open_dataset(f"{url}/seq.zarr"))
+            if not args.no_s3:
+                options, proc = serve_s3(d)
+                procs.append(proc)
+                sources["S3 (moto), no added latency"] = (
+                    genozarr.open_dataset("s3://bench/cov.zarr", storage_options=options),
+                    genozarr.open_dataset("s3://bench/seq.zarr", storage_options=options))
+            times: dict[str, list[float]] = {k: [] for k in sources}
+            for label, (c, s) in sources.items():  # warm-up: connections, metadata
+                epoch(c, s, seed=99)
+            for r in range(args.repeat):  # alternating, so load changes hit every row alike
+                for label, (c, s) in sources.items():
+                    times[label].append(epoch(c, s, seed=r))
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait()
+    local = [args.n / t for t in times["local disk"]]
+    print(f"\n{args.n} windows of 1 kb (4 float32 tracks + one-hot sequence), block-shuffled,"
+          f" batch {serve.BATCH}; inner chunks: {args.inner_chunk_bytes or 'none'}; "
+          f"cores {os.cpu_count()}; {args.repeat} runs")
+    print(f"{'source':34s} {'windows/s (median)':>19s} {'range':>17s} {'vs local':>9s}")
+    for label, ts in times.items():
+        rates = [args.n / t for t in ts]
+        ratio = [a / b for a, b in zip(rates, local)]
+        print(f"{label:34s} {statistics.median(rates):19.0f} "
+              f"{min(rates):8.0f}-{max(rates):<8.0f} "
+              f"{min(ratio):.2f}-{max(ratio):.2f}")
+    print("\ntarget: HTTP at 20 ms latency >= 0.8x of local disk")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        _serve_forever(sys.argv[2], int(sys.argv[4]), float(sys.argv[6]))
+    else:
+        main()
