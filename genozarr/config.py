@@ -46,6 +46,20 @@ OPTIONS: dict[str, Any] = {
     "parallel_threshold_bases": 20_000_000,
 }
 
+#: the options as shipped (``set_options`` changes ``OPTIONS``, never this)
+DEFAULTS: dict[str, Any] = dict(OPTIONS)
+
+#: options that decide how a new store is laid out on disk (not its values)
+LAYOUT_OPTIONS = ("chunk_bytes", "inner_chunk_bytes", "compressor", "compression_level")
+
+
+def layout_choices() -> dict[str, Any]:
+    """The store layout options set to other values than the defaults (part of a store's
+    cache key, so that asking for another layout builds it rather than reusing a store
+    laid out otherwise)."""
+    return {k: OPTIONS[k] for k in LAYOUT_OPTIONS if OPTIONS[k] != DEFAULTS[k]}
+
+
 _VALIDATORS: dict[str, Any] = {
     "scheduler": lambda v: v in _SCHEDULERS,
     "num_workers": lambda v: v is None or (isinstance(v, int) and v > 0),

@@ -589,6 +589,10 @@ class Dataset:
                             whole_genome=store_whole_genome, conditions=source.conditions,
                             chroms=region_sizes if store_whole_genome else None,
                             seqtype=seqtype)
+            from genozarr.config import layout_choices
+
+            if layout_choices():  # another chunking or codec: another store
+                key_args["layout"] = layout_choices()
             # normalizers are not in the key: the store holds raw values, and a dataset
             # with other normalizers reuses it (its recipe records the served settings)
             files = [f for f in source.files if is_remote(f) or os.path.isfile(f)]

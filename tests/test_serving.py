@@ -199,3 +199,16 @@ def test_remote_store_serves_batches_with_requests_in_flight(values, http_dir, i
     order = np.concatenate([np.sort(i) for i in batch_plan(
         N, 10, shuffle=True, seed=5, block_size=16, buffer_blocks=4)])
     np.testing.assert_array_equal(np.concatenate(got), values[order])
+
+
+def test_a_layout_choice_builds_its_own_store(sample_files):
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=10, storage="zarr", cache=True)
+    plain = Cover.create_from_bigwig("lay", sample_files["bigwig_a"], **kw)
+    with set_options(inner_chunk_bytes=2000):
+        sharded = Cover.create_from_bigwig("lay", sample_files["bigwig_a"], **kw)
+    assert sharded.garray.path != plain.garray.path  # not the cached unsharded store
+    assert sharded.garray.backend.array("data").shards is not None
+    assert plain.garray.backend.array("data").shards is None
+    np.testing.assert_array_equal(sharded[:], plain[:])
+    again = Cover.create_from_bigwig("lay", sample_files["bigwig_a"], **kw)
+    assert again.garray.path == plain.garray.path  # default options: the same key as before

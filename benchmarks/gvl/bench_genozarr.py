@@ -91,6 +91,14 @@ def _build(args: argparse.Namespace, paths: dict, bed: str) -> dict:
 
 
 def open_datasets(args: argparse.Namespace, paths: dict, bed: str, built: dict):
+    from genozarr import set_options
+
+    # the storage choice is part of the stores' cache keys: the same options find them
+    with set_options(**STORAGE[storage_choice()]):
+        return _open_datasets(args, paths, bed, built)
+
+
+def _open_datasets(args: argparse.Namespace, paths: dict, bed: str, built: dict):
     """Reopen the stores written by :func:`build` (``cache=True``: the cache key matches, so
     nothing is rebuilt; checked through genozarr's log)."""
     import logging

@@ -160,6 +160,7 @@ class DirectChunks:
         self.blosc = blosc_for(codecs[1]) if self.compressed else None
         self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
         self._index: dict[int, np.ndarray | None] = {}
+        self._paths: dict[int, str] = {}
         #: open descriptors of shard files (read with ``os.pread``: no seek, thread-safe)
         self._fds: OrderedDict[int, int] = OrderedDict()
         self._fd_lock = threading.Lock()
@@ -243,8 +244,11 @@ class DirectChunks:
         of the shard that holds inner chunk ``index``)."""
         if self.per_shard:
             index //= self.per_shard
-        key = self.metadata.encode_chunk_key((index,) + (0,) * (len(self.chunk_shape) - 1))
-        return os.path.join(self.directory, key)
+        path = self._paths.get(index)
+        if path is None:
+            key = self.metadata.encode_chunk_key((index,) + (0,) * (len(self.chunk_shape) - 1))
+            path = self._paths[index] = os.path.join(self.directory, key)
+        return path
 
     def _label(self, path: str) -> str:
         """``path`` as named in messages: under the store path the user gave."""
@@ -306,33 +310,44 @@ class DirectChunks:
         self._index[shard] = index
         return index
 
-    def _raw(self, index: int) -> tuple[str, bytes | None]:
+    def _raw(self, index: int) -> bytes | None:
         """The stored bytes of chunk ``index`` (None: not stored, the fill value)."""
-        path = self.chunk_file(index)
         if self.per_shard:
-            table = self.shard_index(index // self.per_shard)
+            shard, j = divmod(index, self.per_shard)
+            table = self._index.get(shard, _UNREAD)
+            if table is _UNREAD:
+                table = self.shard_index(shard)
             if table is None:
-                return path, None
-            offset, size = table[index % self.per_shard].tolist()
+                return None
+            offset, size = table[j].tolist()
             if offset == _EMPTY:
-                return path, None
+                return None
+            fd = self._fds.get(shard)
             try:
-                raw = os.pread(self._shard_fd(index // self.per_shard, path), size, offset)
+                if fd is None:
+                    fd = self._shard_fd(shard, self.chunk_file(index))
+                return os.pread(fd, size, offset)
             except FileNotFoundError:
+                path = self.chunk_file(index)
                 self.check_alive(path)
                 raise self._damaged(path, "it vanished while being read") from None
             except OSError as e:
-                raise StoreError(f"cannot read chunk {self._label(path)}: "
+                raise StoreError(f"cannot read chunk {self._label(self.chunk_file(index))}: "
                                  f"{e.strerror or e}") from e
-            return path, raw
+        path = self.chunk_file(index)
         try:
             with open(path, "rb") as f:
-                return path, f.read()
+                return f.read()
         except FileNotFoundError:  # never written (all fill value), or the store is gone
             self.check_alive(path)
-            return path, None
+            return None
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
+
+    def _where(self, index: int) -> str:
+        """Chunk ``index`` as named in messages."""
+        where = self._label(self.chunk_file(index))
+        return where + (f" (inner chunk {index % self.per_shard})" if self.per_shard else "")
 
     def read(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
         """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too);
@@ -352,29 +367,49 @@ class DirectChunks:
             (truncated, empty, or metadata edited after writing), or when the chunk is
             missing because the store was replaced or removed after it was opened.
         """
-        path, raw = self._raw(index)
+        raw = self._raw(index)
         if out is None:
             out = np.empty(self.chunk_shape, dtype=self.dtype)
         if raw is None:
             out.fill(self.fill_value)
             return out
         if self.by_path:
-            self.check_alive(path)
-        where = self._label(path) + (f" (inner chunk {index % self.per_shard})"
-                                     if self.per_shard else "")
-        check_chunk_bytes(where, raw[:16], len(raw), self.nbytes, self.compressed,
-                          self.chunk_shape, self.dtype)
+            self.check_alive(self.chunk_file(index))
+        size = len(raw)
         if self.compressed:
-            from numcodecs import blosc
-
+            # the Blosc frame header (see check_chunk_bytes), checked inline: the message
+            # is only built for a damaged chunk
+            if size < 16 or int.from_bytes(raw[4:8], "little") != self.nbytes \
+                    or int.from_bytes(raw[12:16], "little") != size:
+                check_chunk_bytes(self._where(index), raw[:16], size, self.nbytes, True,
+                                  self.chunk_shape, self.dtype)
             try:
-                blosc.decompress(raw, out)
+                _blosc().decompress(raw, out)
             except Exception as e:  # noqa: BLE001 - numcodecs raises RuntimeError
-                raise StoreError(f"chunk {where} is damaged: {e}. Rebuild the "
+                raise StoreError(f"chunk {self._where(index)} is damaged: {e}. Rebuild the "
                                  "store (overwrite=True).") from e
         else:
+            if size != self.nbytes:
+                check_chunk_bytes(self._where(index), raw[:16], size, self.nbytes, False,
+                                  self.chunk_shape, self.dtype)
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
         return out
+
+
+_UNREAD = object()
+
+
+def _blosc() -> Any:
+    """numcodecs' blosc module (imported once)."""
+    global _BLOSC
+    if _BLOSC is None:
+        from numcodecs import blosc
+
+        _BLOSC = blosc
+    return _BLOSC
+
+
+_BLOSC: Any = None
 
 
 #: the shard index entry of an inner chunk that is not stored
