@@ -212,3 +212,23 @@ def test_a_layout_choice_builds_its_own_store(sample_files):
     np.testing.assert_array_equal(sharded[:], plain[:])
     again = Cover.create_from_bigwig("lay", sample_files["bigwig_a"], **kw)
     assert again.garray.path == plain.garray.path  # default options: the same key as before
+
+
+def test_concurrent_reads_of_many_shards_keep_their_files_apart(values, tmp_path, monkeypatch):
+    """Decode threads read inner chunks of more shards than descriptors are kept open:
+    a descriptor closed under one thread must never serve another shard's bytes."""
+    import genozarr.store._direct as direct_mod
+    from genozarr.store.backend import _ChunkCache
+
+    monkeypatch.setattr(direct_mod, "_MAX_FDS", 2)
+    # 600-byte rows: shards of 8 rows (26 shards), inner chunks of 1 row
+    _cover(values, tmp_path / "f.zarr", inner_chunk_bytes=600, chunk_bytes=8 * 600)
+    cover = open_dataset(tmp_path / "f.zarr")
+    backend = cover.garray.backend
+    assert backend.array("data").shards[0] == 8
+    backend.threads = 4
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        backend.cache = _ChunkCache(0)  # every read decodes
+        idx = np.sort(rng.choice(N, 60, replace=False))
+        np.testing.assert_array_equal(cover[idx], values[idx])

@@ -161,7 +161,7 @@ class DirectChunks:
         self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
         self._index: dict[int, np.ndarray | None] = {}
         self._paths: dict[int, str] = {}
-        #: open descriptors of shard files (read with ``os.pread``: no seek, thread-safe)
+        #: open descriptors of shard files (read with ``os.pread`` under ``_fd_lock``)
         self._fds: OrderedDict[int, int] = OrderedDict()
         self._fd_lock = threading.Lock()
         self._pid = os.getpid()
@@ -174,24 +174,24 @@ class DirectChunks:
                 except OSError:
                     pass
 
-    def _shard_fd(self, shard: int, path: str) -> int:
-        """A descriptor of shard file ``shard`` (kept open, at most :data:`_MAX_FDS`)."""
+    def _pread(self, shard: int, size: int, offset: int, index: int) -> bytes:
+        """``size`` bytes at ``offset`` of shard file ``shard``, through a kept descriptor.
+
+        Descriptors are opened, used and closed (when more than :data:`_MAX_FDS` are open)
+        under one lock: a descriptor closed by one thread while another reads through it
+        could be reused by the system for another shard file, and the read would return
+        that file's bytes. A read of a few kB from the page cache takes microseconds, so
+        the lock costs little; the decoding happens outside it."""
         with self._fd_lock:
             fd = self._fds.get(shard)
-            if fd is not None:
+            if fd is None:
+                fd = self._fds[shard] = os.open(self.chunk_file(index), os.O_RDONLY)
+                while len(self._fds) > _MAX_FDS:
+                    _, old = self._fds.popitem(last=False)
+                    os.close(old)
+            else:
                 self._fds.move_to_end(shard)
-                return fd
-        fd = os.open(path, os.O_RDONLY)
-        with self._fd_lock:
-            other = self._fds.get(shard)
-            if other is not None:
-                os.close(fd)
-                return other
-            self._fds[shard] = fd
-            while len(self._fds) > _MAX_FDS:
-                _, old = self._fds.popitem(last=False)
-                os.close(old)
-        return fd
+            return os.pread(fd, size, offset)
 
     @classmethod
     def for_array(cls, array: Any) -> DirectChunks | None:
@@ -322,11 +322,8 @@ class DirectChunks:
             offset, size = table[j].tolist()
             if offset == _EMPTY:
                 return None
-            fd = self._fds.get(shard)
             try:
-                if fd is None:
-                    fd = self._shard_fd(shard, self.chunk_file(index))
-                return os.pread(fd, size, offset)
+                return self._pread(shard, size, offset, index)
             except FileNotFoundError:
                 path = self.chunk_file(index)
                 self.check_alive(path)
