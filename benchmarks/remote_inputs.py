@@ -136,9 +136,11 @@ def _serve_forever(directory: str, port: int) -> None:
     server.serve_forever()
 
 
-def serve_s3(files: list[str]) -> tuple[dict[str, Any], Callable[[], None]]:
+def serve_s3(files: list[str], root: str | None = None
+             ) -> tuple[dict[str, Any], Callable[[], None]]:
     """A moto S3 server on 127.0.0.1 (a child process) holding ``files`` in bucket
-    ``bench``; return the storage options and a stop function."""
+    ``bench`` (keyed by their path under ``root``, else by their name); return the storage
+    options and a stop function."""
     import subprocess
 
     import boto3
@@ -152,7 +154,8 @@ def serve_s3(files: list[str]) -> tuple[dict[str, Any], Callable[[], None]]:
                           aws_secret_access_key="bench", region_name="us-east-1")
     client.create_bucket(Bucket="bench")
     for f in files:
-        client.upload_file(f, "bench", os.path.basename(f))
+        client.upload_file(f, "bench", os.path.relpath(f, root) if root is not None
+                           else os.path.basename(f))
     options = {"key": "bench", "secret": "bench",
                "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
 

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serve
-from remote_inputs import RangeHandler, _free_port, _wait_for
+from remote_inputs import RangeHandler, _free_port, _wait_for, serve_s3
 
 
 class SlowHandler(RangeHandler):
@@ -57,26 +57,6 @@ def serve_http(directory: str, latency_ms: float) -> tuple[str, subprocess.Popen
                              "--port", str(port), "--latency", str(latency_ms)])
     _wait_for(port, proc)
     return f"http://127.0.0.1:{port}", proc
-
-
-def serve_s3(directory: str) -> tuple[dict[str, Any], subprocess.Popen]:
-    """A moto S3 server holding ``directory``'s files under bucket ``bench``."""
-    import boto3
-
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for(port, proc)
-    endpoint = f"http://127.0.0.1:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench",
-                          aws_secret_access_key="bench", region_name="us-east-1")
-    client.create_bucket(Bucket="bench")
-    for root, _, names in os.walk(directory):
-        for name in names:
-            path = os.path.join(root, name)
-            client.upload_file(path, "bench", os.path.relpath(path, directory))
-    return {"key": "bench", "secret": "bench",
-            "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}, proc
 
 
 def epoch(cover: Any, bioseq: Any, seed: int) -> float:
@@ -109,6 +89,7 @@ def main() -> None:
     from genozarr import set_options
 
     procs: list[subprocess.Popen] = []
+    stops: list[Any] = []
     with tempfile.TemporaryDirectory() as d, set_options(
             progress=False, chunk_cache_bytes=64 * 2**20,
             inner_chunk_bytes=args.inner_chunk_bytes):
@@ -122,8 +103,9 @@ def main() -> None:
                     genozarr.open_dataset(f"{url}/cov.zarr"),
                     genozarr.open_dataset(f"{url}/seq.zarr"))
             if not args.no_s3:
-                options, proc = serve_s3(d)
-                procs.append(proc)
+                options, stop_s3 = serve_s3(
+                    [os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs], root=d)
+                stops.append(stop_s3)
                 sources["S3 (moto), no added latency"] = (
                     genozarr.open_dataset("s3://bench/cov.zarr", storage_options=options),
                     genozarr.open_dataset("s3://bench/seq.zarr", storage_options=options))
@@ -137,6 +119,8 @@ def main() -> None:
             for proc in procs:
                 proc.terminate()
                 proc.wait()
+            for stop in stops:
+                stop()
     local = [args.n / t for t in times["local disk"]]
     print(f"\n{args.n} windows of 1 kb (4 float32 tracks + one-hot sequence), block-shuffled,"
           f" batch {serve.BATCH}; inner chunks: {args.inner_chunk_bytes or 'none'}; "
