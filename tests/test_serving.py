@@ -193,11 +193,15 @@ def test_remote_store_serves_batches_with_requests_in_flight(values, http_dir, i
     remote = open_dataset(f"{base}/r.zarr")
     backend = remote.garray.backend
     assert backend.remote and backend.threads == FETCH_THREADS and backend.readahead > 2
-    # a remote sharded store is read shard by shard (one request each)
-    assert remote.chunk_rows == 16
+    # a remote sharded store is read inner chunk by inner chunk (ranged requests)
+    from genozarr.store._direct import StoreShards
+
+    rows = 16 if inner is None else 4
+    assert remote.chunk_rows == rows
+    assert isinstance(backend._direct["data"], StoreShards) == (inner is not None)
     got = [b for (b,) in batches(remote, batch_size=10, shuffle=True, seed=5)]
     order = np.concatenate([np.sort(i) for i in batch_plan(
-        N, 10, shuffle=True, seed=5, block_size=16, buffer_blocks=4)])
+        N, 10, shuffle=True, seed=5, block_size=rows, buffer_blocks=4)])
     np.testing.assert_array_equal(np.concatenate(got), values[order])
 
 
@@ -232,3 +236,17 @@ def test_concurrent_reads_of_many_shards_keep_their_files_apart(values, tmp_path
         backend.cache = _ChunkCache(0)  # every read decodes
         idx = np.sort(rng.choice(N, 60, replace=False))
         np.testing.assert_array_equal(cover[idx], values[idx])
+
+
+def test_remote_damaged_shard_index_is_named(values, http_dir):
+    pytest.importorskip("aiohttp")
+    root, base = http_dir
+    _cover(values, root / "bad.zarr", inner_chunk_bytes=2400, chunk_bytes=16 * 600)
+    shard = root / "bad.zarr" / "data" / "c" / "1" / "0" / "0" / "0"
+    raw = bytearray(shard.read_bytes())
+    raw[-10] ^= 0xFF
+    shard.write_bytes(bytes(raw))
+    remote = open_dataset(f"{base}/bad.zarr")
+    np.testing.assert_array_equal(remote[:16], values[:16])  # shard 0 is intact
+    with pytest.raises(StoreError, match=r"bad.zarr/data/c/1/0/0/0 is damaged"):
+        remote[16:20]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
-from genozarr.store._direct import DirectChunks
+from genozarr.store._direct import DirectChunks, StoreShards
 
 __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES",
            "normalise_storage"]
@@ -299,7 +299,7 @@ class ZarrBackend(Backend):
         arr = self._arrays.get(name)
         if arr is None:
             arr = self._arrays[name] = self.group[name]
-            self._direct[name] = DirectChunks.for_array(arr)
+            self._direct[name] = DirectChunks.for_array(arr) or StoreShards.for_array(arr)
         return arr
 
     def names(self) -> list[str]:
@@ -309,14 +309,16 @@ class ZarrBackend(Backend):
         return tuple(self.array(name).shape)
 
     def chunk_len(self, name: str) -> int:
-        """First-axis length of the chunks read: the inner chunks of a sharded array on
-        local disk (one ranged read each), whole shards of a remote one (one request each,
-        where inner chunks would cost a request for the shard index and one per chunk)."""
+        """First-axis length of the chunks read: the inner chunks of a sharded array (one
+        ranged read or request each, the shard's index read once), except where a remote
+        sharded array is read through zarr (whole shards then: through zarr an inner chunk
+        costs a request for the shard's index and one for the chunk)."""
         size = self._clen.get(name)
         if size is None:
             arr = self.array(name)
             shards = getattr(arr, "shards", None)
-            size = int(shards[0] if self.remote and shards is not None else arr.chunks[0])
+            whole = self.remote and shards is not None and self._direct.get(name) is None
+            size = int(shards[0] if whole else arr.chunks[0])
             self._clen[name] = size
         return size
 
@@ -358,7 +360,22 @@ class ZarrBackend(Backend):
         return self._executor
 
     def _load_group(self, name: str, ids: list[int]) -> list[np.ndarray]:
+        direct = self._direct.get(name)
+        if isinstance(direct, StoreShards):  # one request per run of a shard's chunks
+            direct.fetch([cid for cid in ids if self.cache.wanted((name, cid))])
         return [self._chunk(name, cid) for cid in ids]
+
+    def _groups(self, name: str, missing: list[int]) -> list[list[int]]:
+        """``missing`` chunks split into one share per thread; a remote sharded array's
+        by shard, so that each share's chunks of one shard arrive in one request."""
+        direct = self._direct.get(name)
+        if isinstance(direct, StoreShards):
+            by_shard: dict[int, list[int]] = {}
+            for cid in missing:
+                by_shard.setdefault(cid // direct.per_shard, []).append(cid)
+            return list(by_shard.values())
+        share = -(-len(missing) // self.threads)
+        return [missing[g:g + share] for g in range(0, len(missing), share)]
 
     def _chunks(self, name: str, ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         """Decoded chunks ``ids`` in order. The chunks not cached are decoded in parallel:
@@ -377,8 +394,7 @@ class ZarrBackend(Backend):
             missing = [cid for cid in part if self.cache.wanted((name, cid))]
             done: dict[int, np.ndarray] = {}
             if len(missing) > 1:
-                share = -(-len(missing) // threads)
-                groups = [missing[g:g + share] for g in range(0, len(missing), share)]
+                groups = self._groups(name, missing)
                 futures = [(g, pool.submit(self._load_group, name, g)) for g in groups[1:]]
                 done.update(zip(groups[0], self._load_group(name, groups[0])))
                 for g, fut in futures:
@@ -402,9 +418,8 @@ class ZarrBackend(Backend):
         if not wanted:
             return
         pool = self._pool()
-        share = -(-len(wanted) // self.threads)
-        for g in range(0, len(wanted), share):  # one task per thread, not per chunk
-            pool.submit(self._load_group, name, wanted[g:g + share])
+        for group in self._groups(name, wanted):  # one task per thread, not per chunk
+            pool.submit(self._load_group, name, group)
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
