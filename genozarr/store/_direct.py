@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -123,7 +124,115 @@ def blosc_for(codec: Any) -> Any:
     return Blosc.from_config(config)
 
 
-class DirectChunks:
+class _ChunkReader:
+    """What :class:`DirectChunks` and :class:`StoreShards` share: the chunk layout of an
+    accepted array (:func:`_readable`), the parsing of a shard's index and the decoding of
+    one stored chunk."""
+
+    def _init_layout(self, array: Any) -> None:
+        self.metadata = array.metadata
+        self.chunk_shape = tuple(int(c) for c in array.chunks)
+        self.dtype = _native_dtype(array)
+        self.fill_value = array.fill_value
+        codecs = list(array.metadata.codecs)
+        sharding = _sharding_codec(codecs)
+        #: inner chunks per shard along the first axis (0: the array is not sharded)
+        self.per_shard = 0
+        if sharding is not None:
+            self.per_shard = int(array.shards[0]) // self.chunk_shape[0]
+            codecs = list(sharding.codecs)
+        self.compressed = len(codecs) == 2
+        self.blosc = blosc_for(codecs[1]) if self.compressed else None
+        self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
+        self._index: dict[int, np.ndarray | None] = {}
+
+    def _parse_index(self, raw: bytes, data_bytes: int | None,
+                     damaged: Callable[[str], StoreError]) -> np.ndarray:
+        """A shard's ``(per_shard, 2)`` index from its last ``per_shard * 16 + 4`` bytes,
+        CRC32C checked (and, given the bytes before the index, checked to point within
+        them); ``damaged(why)`` makes the error."""
+        import google_crc32c
+
+        size = self.per_shard * 16 + 4
+        if len(raw) != size:
+            raise damaged(f"its index is {len(raw)} bytes, not {size}")
+        if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+            raise damaged("its index fails its CRC32C checksum")
+        index = np.frombuffer(raw[:-4], dtype="<u8").reshape(self.per_shard, 2)
+        if data_bytes is not None:
+            stored = index[:, 0] != _EMPTY
+            if bool(np.any(stored & (index[:, 0] + index[:, 1] > data_bytes))):
+                raise damaged("its index points past the end of the shard")
+        return index
+
+    def _keep_index(self, shard: int, index: np.ndarray | None) -> np.ndarray | None:
+        if len(self._index) >= 65536:
+            self._index.clear()
+        self._index[shard] = index
+        return index
+
+    def _decode(self, raw: bytes, out: np.ndarray, where: Callable[[], str]) -> np.ndarray:
+        """Decode one stored chunk into ``out``. Its size (and Blosc frame header) is
+        checked first, inline; ``where()`` names the chunk, built only for a message."""
+        size = len(raw)
+        if self.compressed:
+            if size < 16 or int.from_bytes(raw[4:8], "little") != self.nbytes \
+                    or int.from_bytes(raw[12:16], "little") != size:
+                check_chunk_bytes(where(), raw[:16], size, self.nbytes, True,
+                                  self.chunk_shape, self.dtype)
+            try:
+                _blosc().decompress(raw, out)
+            except Exception as e:  # noqa: BLE001 - numcodecs raises RuntimeError
+                raise StoreError(f"chunk {where()} is damaged: {e}. Rebuild the store "
+                                 "(overwrite=True).") from e
+        else:
+            if size != self.nbytes:
+                check_chunk_bytes(where(), raw[:16], size, self.nbytes, False,
+                                  self.chunk_shape, self.dtype)
+            out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
+        return out
+
+
+def _readable(array: Any) -> bool:
+    """Whether the chunks of ``array`` are what the direct readers decode: zarr v3, a
+    regular grid chunked along the first axis only, codecs ``bytes`` (little endian) then
+    optionally ``blosc``, either as the array's codecs or inside a ``sharding_indexed``
+    codec with zarr's default index, shards along the first axis only."""
+    from zarr.codecs import BloscCodec, BytesCodec
+    from zarr.core.chunk_grids import RegularChunkGrid
+
+    meta = array.metadata
+    if getattr(meta, "zarr_format", 3) != 3 or not isinstance(meta.chunk_grid, RegularChunkGrid):
+        return False
+    if tuple(array.chunks[1:]) != tuple(array.shape[1:]):
+        return False
+    codecs = list(meta.codecs)
+    sharding = _sharding_codec(codecs)
+    if sharding is not None:
+        if not _plain_index(sharding) or tuple(array.shards[1:]) != tuple(
+                array.shape[1:]) or array.shards[0] % array.chunks[0]:
+            return False
+        codecs = list(sharding.codecs)
+    if not codecs or not isinstance(codecs[0], BytesCodec):
+        return False
+    dtype = _native_dtype(array)
+    endian = str(getattr(codecs[0].endian, "value", codecs[0].endian))
+    if dtype.kind not in "biuf" or (dtype.itemsize > 1 and endian != "little"):
+        return False
+    return len(codecs) == 1 or (len(codecs) == 2 and isinstance(codecs[1], BloscCodec))
+
+
+def _base_store(array: Any) -> Any:
+    """The store under genozarr's checked reading wrapper (and any other wrapper)."""
+    from zarr.storage import WrapperStore
+
+    store = array.store_path.store
+    while isinstance(store, WrapperStore):
+        store = store._store
+    return store
+
+
+class DirectChunks(_ChunkReader):
     """Reads the chunks of one zarr v3 array straight from a local directory store."""
 
     def __init__(self, directory: str, array: Any, root: str | None = None,
@@ -144,22 +253,7 @@ class DirectChunks:
         #: the store path named in messages (chunk files under it)
         self.where = where
         self._keep = keep  # what keeps a pinned root's descriptor open
-        self.metadata = array.metadata
-        self.chunk_shape = tuple(int(c) for c in array.chunks)
-        self.dtype = _native_dtype(array)
-        self.fill_value = array.fill_value
-        codecs = list(array.metadata.codecs)
-        sharding = _sharding_codec(codecs)
-        #: inner chunks per shard along the first axis (0: the array is not sharded)
-        self.per_shard = 0
-        if sharding is not None:
-            shard_rows = int(array.shards[0])
-            self.per_shard = shard_rows // self.chunk_shape[0]
-            codecs = list(sharding.codecs)
-        self.compressed = len(codecs) == 2
-        self.blosc = blosc_for(codecs[1]) if self.compressed else None
-        self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
-        self._index: dict[int, np.ndarray | None] = {}
+        self._init_layout(array)
         self._paths: dict[int, str] = {}
         #: open descriptors of shard files (read with ``os.pread`` under ``_fd_lock``)
         self._fds: OrderedDict[int, int] = OrderedDict()
@@ -199,36 +293,10 @@ class DirectChunks:
         if not _zarr_supported():
             return None
         try:
-            from zarr.codecs import BloscCodec, BytesCodec
-            from zarr.core.chunk_grids import RegularChunkGrid
             from zarr.storage import LocalStore
 
-            from zarr.storage import WrapperStore
-
-            meta = array.metadata
-            store = outer = array.store_path.store
-            while isinstance(store, WrapperStore):  # genozarr's checked reading store
-                store = store._store
-            if getattr(meta, "zarr_format", 3) != 3 or not isinstance(store, LocalStore):
-                return None
-            if not isinstance(meta.chunk_grid, RegularChunkGrid):
-                return None
-            if tuple(array.chunks[1:]) != tuple(array.shape[1:]):
-                return None
-            codecs = list(meta.codecs)
-            sharding = _sharding_codec(codecs)
-            if sharding is not None:
-                if not _plain_index(sharding) or tuple(array.shards[1:]) != tuple(
-                        array.shape[1:]) or array.shards[0] % array.chunks[0]:
-                    return None
-                codecs = list(sharding.codecs)
-            if not codecs or not isinstance(codecs[0], BytesCodec):
-                return None
-            dtype = _native_dtype(array)
-            endian = str(getattr(codecs[0].endian, "value", codecs[0].endian))
-            if dtype.kind not in "biuf" or (dtype.itemsize > 1 and endian != "little"):
-                return None
-            if len(codecs) > 2 or (len(codecs) == 2 and not isinstance(codecs[1], BloscCodec)):
+            store, outer = _base_store(array), array.store_path.store
+            if not isinstance(store, LocalStore) or not _readable(array):
                 return None
             directory = os.path.join(str(store.root), array.store_path.path)
             where = getattr(outer, "where", None)
@@ -297,18 +365,9 @@ class DirectChunks:
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
         else:
-            import google_crc32c
-
-            if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
-                raise self._damaged(path, "its index fails its CRC32C checksum")
-            index = np.frombuffer(raw[:-4], dtype="<u8").reshape(self.per_shard, 2)
-            empty = index[:, 0] == _EMPTY
-            if bool(np.any(~empty & (index[:, 0] + index[:, 1] > total - size))):
-                raise self._damaged(path, "its index points past the end of the shard")
-        if len(self._index) >= 65536:
-            self._index.clear()
-        self._index[shard] = index
-        return index
+            index = self._parse_index(raw, total - size,
+                                      lambda why: self._damaged(path, why))
+        return self._keep_index(shard, index)
 
     def _raw(self, index: int) -> bytes | None:
         """The stored bytes of chunk ``index`` (None: not stored, the fill value)."""
@@ -346,7 +405,7 @@ class DirectChunks:
         where = self._label(self.chunk_file(index))
         return where + (f" (inner chunk {index % self.per_shard})" if self.per_shard else "")
 
-    def read(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
+    def read(self, index: int) -> np.ndarray:
         """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too);
         in a sharded array, inner chunk ``index``.
 
@@ -354,8 +413,6 @@ class DirectChunks:
         ----------
         index
             Chunk (inner chunk) number along the first axis.
-        out
-            A C-contiguous array of the chunk shape and dtype to decode into.
 
         Raises
         ------
@@ -365,35 +422,16 @@ class DirectChunks:
             missing because the store was replaced or removed after it was opened.
         """
         raw = self._raw(index)
-        if out is None:
-            out = np.empty(self.chunk_shape, dtype=self.dtype)
+        out = np.empty(self.chunk_shape, dtype=self.dtype)
         if raw is None:
             out.fill(self.fill_value)
             return out
         if self.by_path:
             self.check_alive(self.chunk_file(index))
-        size = len(raw)
-        if self.compressed:
-            # the Blosc frame header (see check_chunk_bytes), checked inline: the message
-            # is only built for a damaged chunk
-            if size < 16 or int.from_bytes(raw[4:8], "little") != self.nbytes \
-                    or int.from_bytes(raw[12:16], "little") != size:
-                check_chunk_bytes(self._where(index), raw[:16], size, self.nbytes, True,
-                                  self.chunk_shape, self.dtype)
-            try:
-                _blosc().decompress(raw, out)
-            except Exception as e:  # noqa: BLE001 - numcodecs raises RuntimeError
-                raise StoreError(f"chunk {self._where(index)} is damaged: {e}. Rebuild the "
-                                 "store (overwrite=True).") from e
-        else:
-            if size != self.nbytes:
-                check_chunk_bytes(self._where(index), raw[:16], size, self.nbytes, False,
-                                  self.chunk_shape, self.dtype)
-            out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
-        return out
+        return self._decode(raw, out, lambda: self._where(index))
 
 
-class StoreShards:
+class StoreShards(_ChunkReader):
     """Reads the inner chunks of a sharded zarr v3 array from any zarr store (a remote one:
     HTTP, S3, GCS) with ranged requests: the shard's index once (a suffix request, CRC32C
     checked), then one request per inner chunk, decoded as :class:`DirectChunks` does.
@@ -403,18 +441,8 @@ class StoreShards:
     def __init__(self, array: Any) -> None:
         self.store = array.store_path.store
         self.prefix = array.store_path.path
-        self.metadata = array.metadata
-        self.chunk_shape = tuple(int(c) for c in array.chunks)
-        self.dtype = _native_dtype(array)
-        self.fill_value = array.fill_value
-        sharding = _sharding_codec(list(array.metadata.codecs))
-        self.per_shard = int(array.shards[0]) // self.chunk_shape[0]
-        codecs = list(sharding.codecs)
-        self.compressed = len(codecs) == 2
-        self.blosc = blosc_for(codecs[1]) if self.compressed else None
-        self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
+        self._init_layout(array)
         self.where = str(self.store)
-        self._index: dict[int, np.ndarray | None] = {}
         #: stored bytes fetched ahead by :meth:`fetch`, taken by :meth:`read`
         self._fetched: dict[int, bytes] = {}
 
@@ -424,32 +452,11 @@ class StoreShards:
         if not _zarr_supported():
             return None
         try:
-            from zarr.codecs import BloscCodec, BytesCodec
-            from zarr.core.chunk_grids import RegularChunkGrid
-            from zarr.storage import LocalStore, WrapperStore
+            from zarr.storage import LocalStore
 
-            meta = array.metadata
-            store = array.store_path.store
-            while isinstance(store, WrapperStore):
-                store = store._store
-            if getattr(meta, "zarr_format", 3) != 3 or isinstance(store, LocalStore):
-                return None
-            sharding = _sharding_codec(list(meta.codecs))
-            if sharding is None or not _plain_index(sharding):
-                return None
-            if not isinstance(meta.chunk_grid, RegularChunkGrid) \
-                    or tuple(array.chunks[1:]) != tuple(array.shape[1:]) \
-                    or tuple(array.shards[1:]) != tuple(array.shape[1:]) \
-                    or array.shards[0] % array.chunks[0]:
-                return None
-            codecs = list(sharding.codecs)
-            if not codecs or not isinstance(codecs[0], BytesCodec):
-                return None
-            dtype = _native_dtype(array)
-            endian = str(getattr(codecs[0].endian, "value", codecs[0].endian))
-            if dtype.kind not in "biuf" or (dtype.itemsize > 1 and endian != "little"):
-                return None
-            if len(codecs) > 2 or (len(codecs) == 2 and not isinstance(codecs[1], BloscCodec)):
+            if isinstance(_base_store(array), LocalStore) \
+                    or _sharding_codec(list(array.metadata.codecs)) is None \
+                    or not _readable(array):
                 return None
             return cls(array)
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
@@ -480,20 +487,9 @@ class StoreShards:
         size = self.per_shard * 16 + 4
         key = self._key(shard)
         raw = self._get(key, SuffixByteRequest(size))
-        if raw is None:
-            index = None
-        else:
-            import google_crc32c
-
-            if len(raw) != size:
-                raise self._damaged(key, f"its index is {len(raw)} bytes, not {size}")
-            if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
-                raise self._damaged(key, "its index fails its CRC32C checksum")
-            index = np.frombuffer(raw[:-4], dtype="<u8").reshape(self.per_shard, 2)
-        if len(self._index) >= 65536:
-            self._index.clear()
-        self._index[shard] = index
-        return index
+        index = None if raw is None else self._parse_index(
+            raw, None, lambda why: self._damaged(key, why))
+        return self._keep_index(shard, index)
 
     def fetch(self, indices: list[int]) -> None:
         """Fetch the stored bytes of inner chunks ``indices`` ahead of :meth:`read`: the
@@ -530,7 +526,7 @@ class StoreShards:
                 for offset, size, index in run:
                     self._fetched[index] = raw[offset - lo:offset - lo + size]
 
-    def read(self, index: int, out: np.ndarray | None = None) -> np.ndarray:
+    def read(self, index: int) -> np.ndarray:
         """Inner chunk ``index`` along the first axis, full chunk shape.
 
         Raises
@@ -543,8 +539,7 @@ class StoreShards:
 
         shard, j = divmod(index, self.per_shard)
         table = self.shard_index(shard)
-        if out is None:
-            out = np.empty(self.chunk_shape, dtype=self.dtype)
+        out = np.empty(self.chunk_shape, dtype=self.dtype)
         if table is None or int(table[j, 0]) == _EMPTY:
             out.fill(self.fill_value)
             return out
@@ -555,18 +550,7 @@ class StoreShards:
             raw = self._get(key, RangeByteRequest(offset, offset + size))
         if raw is None:
             raise self._damaged(key, "it vanished while being read")
-        where = f"{self.where}/{key} (inner chunk {j})"
-        check_chunk_bytes(where, raw[:16], len(raw), self.nbytes, self.compressed,
-                          self.chunk_shape, self.dtype)
-        if self.compressed:
-            try:
-                _blosc().decompress(raw, out)
-            except Exception as e:  # noqa: BLE001 - numcodecs raises RuntimeError
-                raise StoreError(f"chunk {where} is damaged: {e}. Rebuild the store "
-                                 "(overwrite=True).") from e
-        else:
-            out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
-        return out
+        return self._decode(raw, out, lambda: f"{self.where}/{key} (inner chunk {j})")
 
 
 _UNREAD = object()

@@ -326,6 +326,11 @@ def _alive(pid: int, start: str | None) -> bool:
         except OSError:
             return False
         return fields[0] != b"Z" and fields[19].decode() == start
+    return pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

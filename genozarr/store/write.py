@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import ArgumentError, GenozarrError, StoreError, StoreFormatError
+from genozarr.store._run import pid_alive
 from genozarr.store.layout import (
     FORMAT_VERSION, MARKER, MARKER_FILE, WINDOWS, ArraySpec, StoreMeta, marker_bytes,
 )
@@ -321,16 +322,6 @@ def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None
     _remove_if_unused(aside)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale(path: str | os.PathLike) -> list[str]:
     """Remove what earlier builds of the local store ``path`` left beside it.
 
@@ -368,7 +359,7 @@ def sweep_stale(path: str | os.PathLike) -> list[str]:
         if match is None:
             continue
         if match.group("pid") is not None and (match.group("host") != host
-                                               or _pid_alive(int(match.group("pid")))):
+                                               or pid_alive(int(match.group("pid")))):
             continue  # a live writer's work, or another host's
         if entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
             continue
