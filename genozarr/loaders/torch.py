@@ -206,7 +206,40 @@ def _bind(augment: Augment | None, datasets: list[Any]) -> BoundAugment | None:
     return augment.bind(datasets)
 
 
-class TorchDataset(_TorchDataset):
+class _EpochDatasets:
+    """What both PyTorch datasets share: the structured datasets, the bound augmentation
+    and the epoch (shared with DataLoader workers)."""
+
+    def _init_datasets(self, inputs: Any, targets: Any, augment: Augment | None,
+                       epoch: int) -> None:
+        self._s = _Structured(inputs, targets)
+        self._augment = _bind(augment, self._s.datasets)
+        self._epoch = _SharedEpoch(epoch)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch: mixed into the augmentation's draws and, for the iterable dataset,
+        into a fixed seed (a new order per epoch)."""
+        return self._epoch.value
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch (see :attr:`epoch`).
+
+        Parameters
+        ----------
+        epoch
+            Epoch number.
+        """
+        self._epoch.value = epoch
+        self._epoch_sets = getattr(self, "_epoch_sets", 0) + 1
+
+    @property
+    def datasets(self) -> list[Any]:
+        """Every input and target dataset, inputs first."""
+        return self._s.datasets
+
+
+class TorchDataset(_EpochDatasets, _TorchDataset):
     """A map-style PyTorch dataset over genozarr datasets.
 
     ``ds[i]`` is ``(x, y)`` (or ``x`` without targets) with tensors in the structure of
@@ -227,30 +260,7 @@ class TorchDataset(_TorchDataset):
 
     def __init__(self, inputs: Any, targets: Any = None, *, augment: Augment | None = None,
                  epoch: int = 0) -> None:
-        self._s = _Structured(inputs, targets)
-        self._augment = _bind(augment, self._s.datasets)
-        self._epoch = _SharedEpoch(epoch)
-
-    @property
-    def epoch(self) -> int:
-        """The epoch mixed into the augmentation's draws."""
-        return self._epoch.value
-
-    def set_epoch(self, epoch: int) -> None:
-        """Set the epoch mixed into the augmentation's draws.
-
-        Parameters
-        ----------
-        epoch
-            Epoch number.
-        """
-        self._epoch.value = epoch
-        self._epoch_sets = getattr(self, "_epoch_sets", 0) + 1
-
-    @property
-    def datasets(self) -> list[Any]:
-        """Every input and target dataset, inputs first."""
-        return self._s.datasets
+        self._init_datasets(inputs, targets, augment, epoch)
 
     def __len__(self) -> int:
         return self._s.length
@@ -278,7 +288,7 @@ class TorchDataset(_TorchDataset):
         return [self._s.rebuild([p[j] for p in parts]) for j in range(len(idx))]
 
 
-class TorchIterableDataset(_TorchIterable):
+class TorchIterableDataset(_EpochDatasets, _TorchIterable):
     """An iterable PyTorch dataset yielding whole batches, chunk-aware, sharded by
     ``torch.distributed`` rank and DataLoader worker.
 
@@ -328,7 +338,7 @@ class TorchIterableDataset(_TorchIterable):
                  num_workers: int | None = None) -> None:
         from genozarr._validate import check_int
 
-        self._s = _Structured(inputs, targets)
+        self._init_datasets(inputs, targets, augment, epoch)
         self.batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
         self.shuffle = bool(shuffle)
         self.rank, self.world_size = distributed_rank(rank, world_size)
@@ -343,29 +353,6 @@ class TorchIterableDataset(_TorchIterable):
         self.prefetch = prefetch
         self.num_workers = None if num_workers is None else int(
             check_int("num_workers", num_workers, 0, allow_none=False))
-        self._augment = _bind(augment, self._s.datasets)
-        self._epoch = _SharedEpoch(epoch)
-
-    @property
-    def epoch(self) -> int:
-        """The epoch served by the next pass (mixed into a fixed seed)."""
-        return self._epoch.value
-
-    def set_epoch(self, epoch: int) -> None:
-        """Set the epoch mixed into the seed (a new order per epoch).
-
-        Parameters
-        ----------
-        epoch
-            Epoch number.
-        """
-        self._epoch.value = epoch
-        self._epoch_sets = getattr(self, "_epoch_sets", 0) + 1
-
-    @property
-    def datasets(self) -> list[Any]:
-        """Every input and target dataset, inputs first."""
-        return self._s.datasets
 
     def _block(self) -> int:
         if self.block_size is not None:
