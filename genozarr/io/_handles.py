@@ -42,9 +42,9 @@ __all__ = ["HandleKind", "get_handle", "close_handles", "max_open_handles",
 
 logger = logging.getLogger(__name__)
 
-HandleKind = Literal["bam", "fasta", "bigwig"]
+HandleKind = Literal["bam", "fasta", "bigwig", "twobit"]
 
-_KINDS: tuple[str, ...] = ("bam", "fasta", "bigwig")
+_KINDS: tuple[str, ...] = ("bam", "fasta", "bigwig", "twobit")
 _DEFAULT_MAX_OPEN = 32
 
 # key (pid, thread id, kind, path) -> (stat signature of the file and its index, handle)
@@ -322,12 +322,19 @@ def _open_bigwig(path: str) -> Any:
     return handle
 
 
+def _open_twobit(path: str) -> Any:
+    from genozarr.io.twobit import open_twobit
+
+    return open_twobit(path)
+
+
 _OPENERS: dict[str, Callable[[str], Any]] = {
     "bam": _open_bam,
     "fasta": _open_fasta,
     "bigwig": _open_bigwig,
+    "twobit": _open_twobit,
 }
-_NAMES = {"bam": "BAM", "fasta": "FASTA", "bigwig": "BigWig"}
+_NAMES = {"bam": "BAM", "fasta": "FASTA", "bigwig": "BigWig", "twobit": "2bit"}
 
 
 def _close(handle: Any) -> None:
@@ -417,13 +424,15 @@ def get_handle(kind: HandleKind, path: str) -> Any:
     return handle
 
 
-def close_handles(path: str | None = None) -> int:
-    """Close this process's cached handles (all, or those of one path).
+def close_handles(path: str | None = None, kind: str | None = None) -> int:
+    """Close this process's cached handles (all, or those of one path and/or kind).
 
     Parameters
     ----------
     path
         Close only the handles of this file; ``None`` closes every handle.
+    kind
+        Close only the handles of this kind (``"bam"``, ``"twobit"``...); ``None``: any.
 
     Returns
     -------
@@ -433,7 +442,8 @@ def close_handles(path: str | None = None) -> int:
     pid = os.getpid()
     target = None if path is None else os.fspath(path)
     with _lock:
-        keys = [k for k in _cache if k[0] == pid and (target is None or k[3] == target)]
+        keys = [k for k in _cache if k[0] == pid and (target is None or k[3] == target)
+                and (kind is None or k[2] == kind)]
         handles = [_cache.pop(k)[1] for k in keys]
     for handle in handles:
         _close(handle)

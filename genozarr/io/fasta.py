@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -408,8 +408,33 @@ def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
             f"{path}: sequence {chrom!r} not found; the file has {list(fa.references)[:10]}"
         ) from e
     check_span(chrom, start, end, length, str(path))
+    return padded_fetch(lambda lo, hi: fa.fetch(chrom, lo, hi), start, end, length, pad)
+
+
+def padded_fetch(fetch: Callable[[int, int], str], start: int, end: int, length: int,
+                 pad: bytes = b"N") -> bytes:
+    """Upper-case sequence of ``[start, end)`` of a sequence of ``length`` bases, read with
+    ``fetch(lo, hi)`` (called only for a non-empty part within the sequence), with
+    ``pad`` at the positions outside it.
+
+    Parameters
+    ----------
+    fetch
+        Reads ``[lo, hi)`` of the sequence as text.
+    start, end
+        0-based half-open interval; may run past either end of the sequence.
+    length
+        Length of the sequence.
+    pad
+        One byte used for positions outside the sequence.
+
+    Returns
+    -------
+    bytes
+        ``end - start`` bytes.
+    """
     lo, hi = max(start, 0), min(end, length)
-    seq = fa.fetch(chrom, lo, hi).upper().encode("ascii") if hi > lo else b""
+    seq = fetch(lo, hi).upper().encode("ascii") if hi > lo else b""
     if lo == start and hi == end:
         return seq
     left = pad * (min(lo, end) - start)

@@ -7,17 +7,15 @@ case, so masked bases read (and encode) like unmasked ones, and N blocks read as
 A file is recognised by its magic number ``0x1A412743`` (either byte order) or by the
 suffix ``.2bit`` (:func:`is_twobit`).
 
-py2bit handles are not thread-safe and cannot cross processes: as for the handles of
-:mod:`genozarr.io._handles`, this module keeps one per process, thread and file, reopened
-when the file changes on disk (size or modification time).
+py2bit handles are not thread-safe and cannot cross processes: they are kept in the handle
+cache of :mod:`genozarr.io._handles` (kind ``"twobit"``), one per process, thread and file,
+reopened when the file changes on disk (size or modification time).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from genozarr.errors import ChromosomeNotFoundError, InputFileError, RegionError
@@ -30,11 +28,6 @@ log = logging.getLogger(__name__)
 #: the first four bytes of a 2bit file, as a 32-bit integer in the file's byte order
 TWOBIT_MAGIC = 0x1A412743
 _MAGIC_BYTES = (TWOBIT_MAGIC.to_bytes(4, "little"), TWOBIT_MAGIC.to_bytes(4, "big"))
-_MAX_OPEN = 16
-
-# (pid, thread id, path) -> ((size, mtime_ns), handle); least recently used first
-_cache: OrderedDict[tuple[int, int, str], tuple[tuple[int, int], Any]] = OrderedDict()
-_lock = threading.Lock()
 
 
 def is_twobit(path: str | os.PathLike) -> bool:
@@ -61,8 +54,15 @@ def is_twobit(path: str | os.PathLike) -> bool:
         return False
 
 
-def _open(path: str) -> Any:
-    """A py2bit handle of ``path`` (upper case: masked bases are not lower-cased)."""
+def open_twobit(path: str) -> Any:
+    """A new py2bit handle of ``path`` (upper case: masked bases are not lower-cased); the
+    opener of the ``"twobit"`` handles of :func:`genozarr.io._handles.get_handle`.
+
+    Raises
+    ------
+    InputFileError
+        If the file is not a 2bit file or cannot be opened.
+    """
     try:
         import py2bit
     except ImportError as e:  # pragma: no cover - py2bit is a core dependency
@@ -82,39 +82,10 @@ def _open(path: str) -> Any:
 
 def _handle(path: str | os.PathLike) -> Any:
     """The cached py2bit handle of ``path`` for this process and thread."""
-    from genozarr.io._handles import check_input_file
+    from genozarr.io._handles import get_handle
     from genozarr.io._remote import localize
 
-    path = localize(path, "2bit")  # a URL: its copy in the input cache
-    check_input_file(path, "2bit")  # missing, a directory, permission denied
-    st = os.stat(path)
-    sig = (st.st_size, st.st_mtime_ns)
-    key = (os.getpid(), threading.get_ident(), path)
-    with _lock:
-        entry = _cache.get(key)
-        if entry is not None:
-            if entry[0] == sig:
-                _cache.move_to_end(key)
-                return entry[1]
-            del _cache[key]
-            _close(entry[1])
-    handle = _open(path)
-    with _lock:
-        old = _cache.pop(key, None)
-        if old is not None:
-            _close(old[1])
-        _cache[key] = (sig, handle)
-        while len(_cache) > _MAX_OPEN:
-            _, (_, stale) = _cache.popitem(last=False)
-            _close(stale)
-    return handle
-
-
-def _close(handle: Any) -> None:
-    try:
-        handle.close()
-    except Exception as e:  # closing a read-only handle should not fail the caller
-        log.debug("closing a 2bit handle failed: %s", e)
+    return get_handle("twobit", localize(path, "2bit"))  # a URL: its copy in the cache
 
 
 def close_twobit_handles(path: str | os.PathLike | None = None) -> int:
@@ -130,14 +101,9 @@ def close_twobit_handles(path: str | os.PathLike | None = None) -> int:
     int
         Number of handles closed.
     """
-    pid = os.getpid()
-    target = None if path is None else os.fspath(path)
-    with _lock:
-        keys = [k for k in _cache if k[0] == pid and (target is None or k[2] == target)]
-        handles = [_cache.pop(k)[1] for k in keys]
-    for handle in handles:
-        _close(handle)
-    return len(handles)
+    from genozarr.io._handles import close_handles
+
+    return close_handles(None if path is None else os.fspath(path), kind="twobit")
 
 
 def twobit_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
@@ -204,10 +170,8 @@ def read_twobit_sequence(path: str | os.PathLike, chrom: str, start: int, end: i
             f"{path}: sequence {chrom!r} not found; the file has {list(sizes)[:10]}")
     length = int(sizes[chrom])
     check_span(chrom, start, end, length, str(path))
-    lo, hi = max(start, 0), min(end, length)
-    # py2bit reads end=0 as "to the end of the sequence": ask only for non-empty ranges
-    seq = tb.sequence(chrom, lo, hi).upper().encode("ascii") if hi > lo else b""
-    if lo == start and hi == end:
-        return seq
-    left = pad * (min(lo, end) - start)
-    return left + seq + pad * (end - start - len(left) - len(seq))
+    from genozarr.io.fasta import padded_fetch
+
+    # py2bit reads end=0 as "to the end of the sequence": padded_fetch asks only for
+    # non-empty ranges
+    return padded_fetch(lambda lo, hi: tb.sequence(chrom, lo, hi), start, end, length, pad)
