@@ -30,7 +30,6 @@ import functools
 import http.server
 import logging
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -43,60 +42,9 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _data
 
+from genozarr.testing.servers import RangeHandler, free_port
+
 logger = logging.getLogger("remote_inputs")
-
-
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with single ``Range: bytes=a-b`` requests, ETag and Last-Modified."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def send_head(self) -> Any:
-        path = self.translate_path(self.path.split("?")[0])
-        if not os.path.isfile(path):
-            self.send_error(404)
-            return None
-        st = os.stat(path)
-        size = st.st_size
-        start, end = 0, size - 1
-        m = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range") or "")
-        if m and (m.group(1) or m.group(2)):
-            a, b = m.groups()
-            if a == "":
-                start = max(size - int(b), 0)
-            else:
-                start, end = int(a), min(int(b), size - 1) if b else size - 1
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Last-Modified", self.date_time_string(st.st_mtime))
-        self.send_header("ETag", f'"{size:x}-{st.st_mtime_ns:x}"')
-        self.end_headers()
-        self._span = (start, end - start + 1)
-        return open(path, "rb")
-
-    def copyfile(self, source: Any, outputfile: Any) -> None:
-        start, n = self._span
-        source.seek(start)
-        while n > 0:
-            block = source.read(min(n, 1 << 20))
-            if not block:
-                break
-            outputfile.write(block)
-            n -= len(block)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(port: int, proc: Any, timeout: float = 30.0) -> None:
@@ -117,7 +65,7 @@ def serve_http(directory: str) -> tuple[str, Callable[[], None]]:
     it reads over http, which would stall it); return the base URL and a stop function."""
     import subprocess
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", directory,
                              "--port", str(port)])
     _wait_for(port, proc)
@@ -145,7 +93,7 @@ def serve_s3(files: list[str], root: str | None = None
 
     import boto3
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
                              str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for(port, proc)

@@ -28,7 +28,9 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serve
-from remote_inputs import RangeHandler, _free_port, _wait_for, serve_s3
+from remote_inputs import _wait_for, serve_s3
+
+from genozarr.testing.servers import RangeHandler, free_port
 
 
 class SlowHandler(RangeHandler):
@@ -52,7 +54,7 @@ def _serve_forever(directory: str, port: int, latency_ms: float) -> None:
 
 
 def serve_http(directory: str, latency_ms: float) -> tuple[str, subprocess.Popen]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", directory,
                              "--port", str(port), "--latency", str(latency_ms)])
     _wait_for(port, proc)

@@ -4,10 +4,7 @@ completion marker working there too."""
 
 from __future__ import annotations
 
-import functools
 import http.server
-import socket
-import threading
 
 import numpy as np
 import pandas as pd
@@ -19,6 +16,7 @@ from genozarr.regions import GenomicIndexer
 from genozarr.sources import ArraySource
 from genozarr.store import FORMAT_VERSION, load_store, open_store
 from genozarr.store.open import read_marker
+from genozarr.testing.servers import moto_s3, serve_directory
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -26,30 +24,10 @@ moto_server = pytest.importorskip("moto.server")
 SIZES = {"chr1": 3000, "chr2": 1200}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3():
-    import logging
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint,
-                                                                         "region_name": "us-east-1"}}
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                 aws_secret_access_key="testing", region_name="us-east-1").create_bucket(
-        Bucket="genozarr-test")
-    yield options
-    server.stop()
+    with moto_s3("genozarr-test") as (options, _):
+        yield options
 
 
 @pytest.fixture(scope="module")
@@ -150,18 +128,12 @@ def test_s3_cache_reuse_through_cover(s3, tracks):
 
 @pytest.fixture
 def http_root(tmp_path):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    class Plain(http.server.SimpleHTTPRequestHandler):  # a plain static server: no ranges
+        def log_message(self, *args: object) -> None:
+            pass
 
-    class Quiet(http.server.ThreadingHTTPServer):
-        pass
-
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    server = Quiet(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(tmp_path, handler=Plain) as base:
+        yield tmp_path, base
 
 
 def test_http_read_only(http_root, tracks):

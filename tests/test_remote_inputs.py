@@ -7,19 +7,13 @@ name the URL and the cause."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import inspect
 import os
 import pickle
 import re
 import shutil
-import socket
-import threading
-from collections import Counter
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +31,7 @@ from genozarr.sources import (
     condition_names,
 )
 from genozarr.store.cache import cache_key, input_digests
+from genozarr.testing.servers import RangeHandler, free_port, moto_s3, serve_directory
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -44,110 +39,18 @@ moto_server = pytest.importorskip("moto.server")
 # ----------------------------------------------------------------------------- servers
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files with ``Range: bytes=a-b`` support (``SimpleHTTPRequestHandler`` has
-    none), an ETag and Last-Modified; paths under ``/plain/`` are served without either
-    validator, ``/forbidden/`` answers 403 and ``/truncated/`` stops half-way."""
-
-    protocol_version = "HTTP/1.1"
-    requests: ClassVar[Counter] = Counter()
-
-    def log_message(self, *args):  # keep the test output quiet
-        pass
-
-    def send_head(self):
-        RangeHandler.requests[(self.command, self.path)] += 1
-        if self.path.startswith("/forbidden/"):
-            self.send_error(403)
-            return None
-        real = re.sub(r"^/(plain|truncated)/", "/", self.path.split("?")[0])
-        path = self.translate_path(real)
-        if not os.path.isfile(path):
-            self.send_error(404)
-            return None
-        st = os.stat(path)
-        size = st.st_size
-        start, end = 0, size - 1
-        m = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range") or "")
-        if m and (m.group(1) or m.group(2)):
-            a, b = m.groups()
-            if a == "":
-                start = max(size - int(b), 0)
-            else:
-                start, end = int(a), min(int(b), size - 1) if b else size - 1
-            if start >= size:
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(end - start + 1))
-        if not self.path.startswith("/plain/"):
-            self.send_header("Last-Modified", self.date_time_string(st.st_mtime))
-            self.send_header("ETag", f'"{size:x}-{st.st_mtime_ns:x}"')
-        self.end_headers()
-        self._span = (start, end - start + 1)
-        return open(path, "rb")
-
-    def copyfile(self, source, outputfile):
-        start, n = self._span
-        if self.path.startswith("/truncated/"):
-            n //= 2
-            self.close_connection = True
-        source.seek(start)
-        while n > 0:
-            block = source.read(min(n, 1 << 20))
-            if not block:
-                break
-            outputfile.write(block)
-            n -= len(block)
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """``(directory, base URL)`` of a threaded range-capable HTTP server on 127.0.0.1."""
     root = tmp_path_factory.mktemp("served")
-    port = free_port()
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", port), functools.partial(RangeHandler, directory=str(root)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{port}"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(root) as base:
+        yield root, base
 
 
 @pytest.fixture(scope="module")
 def s3():
-    import logging
-
-    import boto3
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    options = {"key": "testing", "secret": "testing",
-               "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                          aws_secret_access_key="testing", region_name="us-east-1")
-    client.create_bucket(Bucket="inputs")
-    yield options, client
-    server.stop()
+    with moto_s3("inputs") as (options, client):
+        yield options, client
 
 
 # ------------------------------------------------------------------------------- files

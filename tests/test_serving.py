@@ -5,10 +5,6 @@ written, and with plain zarr reading the same store."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-
 import numpy as np
 import pytest
 import zarr
@@ -172,15 +168,10 @@ def test_memory_cache_decodes_each_chunk_once(values, tmp_path):
 
 @pytest.fixture
 def http_dir(tmp_path):
-    from test_remote_inputs import RangeHandler  # range requests, as object stores
+    from genozarr.testing.servers import serve_directory  # range requests, as object stores
 
-    handler = functools.partial(RangeHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(tmp_path) as base:
+        yield tmp_path, base
 
 
 @pytest.mark.parametrize("inner", [None, 2400])

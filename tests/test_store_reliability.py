@@ -14,7 +14,6 @@ import gc
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,7 +28,10 @@ import xarray as xr
 import genozarr.store.write as store_write
 from genozarr.config import set_options
 from genozarr.errors import (
-    ArgumentError, GenozarrWarning, StoreError, StoreFormatError,
+    ArgumentError,
+    GenozarrWarning,
+    StoreError,
+    StoreFormatError,
 )
 from genozarr.ingest import build_store
 from genozarr.regions import GenomicIndexer
@@ -38,6 +40,7 @@ from genozarr.store import FORMAT_VERSION, load_store, open_store
 from genozarr.store.layout import MARKER_FILE
 from genozarr.store.open import read_marker
 from genozarr.store.write import remove_store, sweep_stale
+from genozarr.testing.servers import free_port
 
 SIZES = {"chr1": 4000, "chr2": 2000}
 #: 5 windows of 100 bins x 1 strand x 2 float32 conditions per 4 KiB chunk: 12 chunks
@@ -506,32 +509,14 @@ def test_permission_denied_on_the_output_root(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------- S3
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3():
     pytest.importorskip("s3fs")
-    moto_server = pytest.importorskip("moto.server")
-    import logging
+    pytest.importorskip("moto.server")
+    from genozarr.testing.servers import moto_s3
 
-    import boto3
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    options = {"key": "testing", "secret": "testing",
-               "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                 aws_secret_access_key="testing", region_name="us-east-1").create_bucket(
-        Bucket="reliability")
-    yield options
-    server.stop()
+    with moto_s3("reliability") as (options, _):
+        yield options
 
 
 def _versions(url: str, options: dict) -> list[str]:

@@ -1,0 +1,147 @@
+"""Local stand-ins for remote storage, for the tests and the benchmarks: a threaded HTTP
+server with range requests over a directory, and a moto S3 server, both on 127.0.0.1.
+
+Nothing here is used by the library itself; ``moto`` and ``boto3`` come with the ``test``
+extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import logging
+import os
+import re
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+__all__ = ["RangeHandler", "free_port", "moto_s3", "serve_directory"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with ``Range: bytes=a-b`` support (``SimpleHTTPRequestHandler`` has
+    none), an ETag and Last-Modified, as object stores answer; paths under ``/plain/`` are
+    served without either validator, ``/forbidden/`` answers 403 and ``/truncated/`` stops
+    half-way. ``requests`` counts the requests by ``(method, path)``."""
+
+    protocol_version = "HTTP/1.1"
+    requests: ClassVar[Counter] = Counter()
+
+    def log_message(self, *args: Any) -> None:  # keep test and benchmark output quiet
+        pass
+
+    def send_head(self) -> Any:
+        RangeHandler.requests[(self.command, self.path)] += 1
+        if self.path.startswith("/forbidden/"):
+            self.send_error(403)
+            return None
+        real = re.sub(r"^/(plain|truncated)/", "/", self.path.split("?")[0])
+        path = self.translate_path(real)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return None
+        st = os.stat(path)
+        size = st.st_size
+        start, end = 0, size - 1
+        m = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range") or "")
+        if m and (m.group(1) or m.group(2)):
+            a, b = m.groups()
+            if a == "":
+                start = max(size - int(b), 0)
+            else:
+                start, end = int(a), min(int(b), size - 1) if b else size - 1
+            if start >= size:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        if not self.path.startswith("/plain/"):
+            self.send_header("Last-Modified", self.date_time_string(st.st_mtime))
+            self.send_header("ETag", f'"{size:x}-{st.st_mtime_ns:x}"')
+        self.end_headers()
+        self._span = (start, end - start + 1)
+        return open(path, "rb")  # noqa: SIM115 - closed by the base class
+
+    def copyfile(self, source: Any, outputfile: Any) -> None:
+        start, n = self._span
+        if self.path.startswith("/truncated/"):
+            n //= 2
+            self.close_connection = True
+        source.seek(start)
+        while n > 0:
+            block = source.read(min(n, 1 << 20))
+            if not block:
+                break
+            outputfile.write(block)
+            n -= len(block)
+
+
+@contextlib.contextmanager
+def serve_directory(root: str | os.PathLike, handler: type = RangeHandler,
+                    port: int | None = None) -> Iterator[str]:
+    """Serve ``root`` over HTTP on 127.0.0.1 from a thread of this process while the block
+    runs; yields the base URL.
+
+    Parameters
+    ----------
+    root
+        Directory served.
+    handler
+        Request handler class (default :class:`RangeHandler`).
+    port
+        Port (default: a free one).
+    """
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", free_port() if port is None else port),
+        functools.partial(handler, directory=os.fspath(root)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def moto_s3(*buckets: str) -> Iterator[tuple[dict[str, Any], Any]]:
+    """A moto S3 server on 127.0.0.1 (a thread of this process) holding empty ``buckets``
+    while the block runs; yields the fsspec storage options and a boto3 client."""
+    import boto3
+    from moto import server as moto_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                              aws_secret_access_key="testing", region_name="us-east-1")
+        for bucket in buckets:
+            client.create_bucket(Bucket=bucket)
+        yield ({"key": "testing", "secret": "testing",
+                "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}},
+               client)
+    finally:
+        server.stop()
