@@ -838,7 +838,9 @@ class StoreWriter:
         if self._keep_existing(marker):
             log.info("store %s was published by another writer; keeping it", self.final)
             _delete_remote_version(fs, self.tmp_key)
-            self.root = f"{self.final.rstrip('/')}/{current}" if current else self.final
+            # the version that marker belongs to: read again, as another writer may have
+            # published between the look at the pointer above and the one at the marker
+            self.root = resolve_root(self.final, self.storage_options)
             self.published = True
             return
         fs.pipe_file(f"{root}/{POINTER}", json.dumps({"version": self.version}).encode())
