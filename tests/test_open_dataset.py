@@ -152,7 +152,7 @@ def test_lambda_normalizer_is_explained_and_can_be_supplied(sample_files, tmp_pa
 def test_normalizer_change_reuses_the_stored_data(sample_files, tmp_path):
     kw = dict(roi=sample_files["roi"], binsize=200, resolution=50, storage="zarr", cache=True)
     raw = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], **kw)
-    chunk = os.path.join(raw.garray.path, "data", "c", "0", "0", "0", "0")
+    chunk = os.path.join(raw.garray.path, "data", "c.0.0.0.0")
     stamp = os.stat(chunk).st_mtime_ns
     z = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], normalizer="zscore", **kw)
     assert z.garray.path == raw.garray.path  # the same store: normalizers are not in the key

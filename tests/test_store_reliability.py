@@ -242,7 +242,7 @@ def test_damaged_chunks_raise_naming_the_chunk(tmp_path, capsys):
     path = tmp_path / "s.zarr"
     build(path, 1)
     old = expected(1)
-    chunk1, chunk2 = (path / "data" / "c" / str(i) / "0" / "0" / "0" for i in (1, 2))
+    chunk1, chunk2 = (path / "data" / f"c.{i}.0.0.0" for i in (1, 2))
     assert read_marker(path) is not None
     chunk1.write_bytes(chunk1.read_bytes()[:len(chunk1.read_bytes()) // 2])
     chunk2.write_bytes(b"")
@@ -254,7 +254,7 @@ def test_damaged_chunks_raise_naming_the_chunk(tmp_path, capsys):
         assert str(chunk) in str(info.value)
     with pytest.raises(StoreError, match="is damaged") as info:  # through zarr and dask
         open_store(path)["data"].values
-    assert "data/c/1/0/0/0" in str(info.value) or "data/c/2/0/0/0" in str(info.value)
+    assert "data/c.1.0.0.0" in str(info.value) or "data/c.2.0.0.0" in str(info.value)
     from genozarr.cli import main
 
     assert main(["info", str(path), "--stats"]) == 1
@@ -603,7 +603,7 @@ def test_s3_damaged_chunks_raise_naming_the_chunk(s3):
     build(url, 1, storage_options=s3)
     fs, root = fsspec.core.url_to_fs(url, **s3)
     (version,) = _versions(url, s3)
-    key1, key2, key3 = (f"{root}/{version}/data/c/{i}/0/0/0" for i in (1, 2, 3))
+    key1, key2, key3 = (f"{root}/{version}/data/c.{i}.0.0.0" for i in (1, 2, 3))
     fs.pipe_file(key1, fs.cat_file(key1)[:20])
     fs.pipe_file(key2, b"")
     with pytest.raises(StoreError, match="is damaged") as info:  # through zarr and dask
@@ -614,13 +614,13 @@ def test_s3_damaged_chunks_raise_naming_the_chunk(s3):
     fs.pipe_file(key3, bytes(raw))
     st = load_store(url, "zarr", s3)
     np.testing.assert_array_equal(st.read_rows(ROWS[:5]), expected(1)[:5])
-    for rows, chunk in ((ROWS[5:10], "data/c/1/0/0/0"), (ROWS[10:15], "data/c/2/0/0/0")):
+    for rows, chunk in ((ROWS[5:10], "data/c.1.0.0.0"), (ROWS[10:15], "data/c.2.0.0.0")):
         with pytest.raises(StoreError, match="is damaged") as info:
             st.read_rows(rows)
         assert url in str(info.value) and chunk in str(info.value)
     with pytest.raises(StoreError, match="cannot read chunk") as info:  # zarr's own error
         st.read_rows(ROWS[15:20])
-    assert url in str(info.value) and "data/c/3/0/0/0" in str(info.value)
+    assert url in str(info.value) and "data/c.3.0.0.0" in str(info.value)
 
 
 def test_s3_missing_bucket_names_the_url(s3):

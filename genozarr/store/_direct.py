@@ -255,6 +255,8 @@ class DirectChunks(_ChunkReader):
         self._keep = keep  # what keeps a pinned root's descriptor open
         self._init_layout(array)
         self._paths: dict[int, str] = {}
+        #: folders :func:`write_chunks` made (or found) for chunk files
+        self.folders: set[str] = set()
         #: open descriptors of shard files (read with ``os.pread`` under ``_fd_lock``)
         self._fds: OrderedDict[int, int] = OrderedDict()
         self._fd_lock = threading.Lock()
@@ -676,7 +678,10 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
             if blob is None:
                 continue
         target = direct.chunk_file(f0 // clen)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        folder = os.path.dirname(target)
+        if folder not in direct.folders:  # with flat chunk keys: the array's own folder
+            os.makedirs(folder, exist_ok=True)
+            direct.folders.add(folder)
         with open(target, "wb") as f:
             f.write(blob)
             if fsync:

@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 #: the pointer object of a versioned remote store: JSON ``{"version": "v-<hex>"}``
 POINTER = "genozarr-current"
 _VERSION_NAME = re.compile(r"^v-[0-9a-f]+$")
-#: the chunk keys of zarr v3's default chunk key encoding: ``<array path>/c/<i>/<j>...``
-_CHUNK_KEY = re.compile(r"^(?:(?P<array>.+)/)?c(?:/\d+)+$")
+#: the chunk keys of zarr v3's default chunk key encoding: ``<array path>/c.<i>.<j>...``
+#: (what genozarr writes) or ``<array path>/c/<i>/<j>...`` (zarr's default separator)
+_CHUNK_KEY = re.compile(r"^(?:(?P<array>.+)/)?c(?:(?:/\d+)+|(?:\.\d+)+)$")
 
 
 def is_remote(path: str | os.PathLike) -> bool:

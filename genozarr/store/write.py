@@ -64,6 +64,13 @@ log = logging.getLogger(__name__)
 #: decode 1.05 -> 1.62 GB/s per core, ratio 24.7 -> 26.9
 BLOSC_BLOCKSIZE = 256 * 2**10
 
+#: chunk keys of the data arrays: ``c.<i>.<j>.<k>`` files beside the array's ``zarr.json``
+#: (zarr v3's ``default`` encoding with the ``.`` separator) instead of nested directories
+#: ``c/<i>/<j>/<k>``: a chunk file then needs no directory of its own, and on the
+#: development machine's ext4 disk each ``mkdir`` cost about 1 ms, a third of a 1 bp
+#: BigWig ingest
+CHUNK_KEY_ENCODING = {"name": "default", "separator": "."}
+
 #: seconds a replaced remote version stays readable before a later build deletes it
 REMOTE_GRACE_SECONDS = 3600.0
 #: seconds after which an unpublished remote version (a writer that died) is deleted
@@ -671,7 +678,7 @@ class StoreWriter:
             parent.create_array(leaf, shape=spec.shape, chunks=chunks, shards=shards,
                                 dtype=spec.dtype, fill_value=spec.fill_value,
                                 compressors=_compressors(), dimension_names=spec.dims,
-                                attributes=attrs)
+                                attributes=attrs, chunk_key_encoding=CHUNK_KEY_ENCODING)
         for name, (dims, values) in coords.items():
             write_coord(group, name, dims, values)
 
@@ -973,19 +980,36 @@ def _fsync_dir(path: str | os.PathLike) -> None:
 
 def _fsync_tree(root: str | os.PathLike) -> None:
     """Flush every file and directory under ``root`` to disk (``fsync``), so that a power
-    cut after the completion marker is written never leaves damaged chunks behind it."""
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fd = os.open(dirpath, os.O_RDONLY)
+    cut after the completion marker is written never leaves damaged chunks behind it.
+
+    Files are flushed from several threads (``fsync`` releases the GIL): the file system
+    commits concurrent flushes together, which measured about 2x faster than one after
+    another for a store of a few hundred chunk files on the development machine's disk."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def flush(path: str) -> None:
+        fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    files, dirs = [], []
+    for dirpath, _, names in os.walk(root):
+        files += [os.path.join(dirpath, name) for name in names]
+        dirs.append(dirpath)
+    if len(files) < 16:
+        for path in files:
+            flush(path)
+    else:
+        with ThreadPoolExecutor(max_workers=_FSYNC_THREADS) as pool:
+            list(pool.map(flush, files))
+    for path in reversed(dirs):  # deepest first: a directory after its entries
+        flush(path)
+
+
+#: threads flushing a new store's files at publication
+_FSYNC_THREADS = 8
 
 
 def _parent(group: Any, path: str) -> tuple[Any, str]:
