@@ -21,10 +21,13 @@ Measures, in one run (medians of ``--repeat``, runs interleaved):
   (a fresh random sample of windows per batch), each run starting with an empty
   decoded-chunk cache (64 MiB), so every chunk a run needs is decoded in that run; and
   the second epoch of ``open_dataset(..., cache='memory')`` (every chunk decoded once);
+- block-shuffled ``genozarr.batches`` over stores reopened with 1 decode thread and with
+  the default (the cores, at most 4): thread scaling inside one process;
 - ``genozarr.loaders.torch_loader`` (block-shuffled) with 1 and with N worker processes
-  (N = the core count, at most 4), when PyTorch is installed.
+  (N = the core count, at most 4), each worker with its default share of the cores
+  (``cores // N`` decode threads) and with 1 decode thread, when PyTorch is installed.
 
-Targets: block-shuffled >= 0.9x the decode limit; N workers >= 0.7 x N x one worker.
+Targets: block-shuffled >= 0.9x the decode limit; N threads or workers >= 0.7 x N x one.
 """
 
 from __future__ import annotations
@@ -182,24 +185,39 @@ def memory_epoch(cover, bioseq) -> tuple[float, int, int]:  # noqa: ANN001
     return time.perf_counter() - t, k, nbytes
 
 
-def torch_epoch(cover, bioseq, workers: int) -> tuple[float, int, int]:  # noqa: ANN001
-    """One block-shuffled epoch of ``torch_loader`` with ``workers`` processes (worker
-    start-up excluded: the first batch is taken before the clock starts)."""
+def thread_epoch(cover, bioseq, threads: int | None, seed: int) -> tuple[float, int, int]:  # noqa: ANN001
+    """A block-shuffled epoch of ``genozarr.batches`` over the stores reopened with
+    ``decode_threads=threads`` (None: the default), with an empty cache."""
+    import genozarr
+
+    with genozarr.set_options(decode_threads=threads):
+        c = genozarr.open_dataset(cover.garray.path)
+        s = genozarr.open_dataset(bioseq.garray.path)
+        return epoch(c, s, shuffle=True, seed=seed)
+
+
+def torch_epoch(cover, bioseq, workers: int,  # noqa: ANN001
+                threads: int | None = None) -> tuple[float, int, int]:
+    """One block-shuffled epoch of ``torch_loader`` with ``workers`` processes, each
+    decoding with ``threads`` threads (None: its share of the cores), worker start-up
+    excluded (the first batch is taken before the clock starts)."""
+    from genozarr import set_options
     from genozarr.loaders.torch import torch_loader
 
-    loader = torch_loader(bioseq, cover, batch_size=BATCH, shuffle=True, seed=0,
-                          num_workers=workers, persistent_workers=workers > 0)
-    for _ in loader:  # warm-up epoch: workers started, files in the page cache
-        pass
-    it = iter(loader)
-    first = next(it)
-    t = time.perf_counter()
-    k = nbytes = 0
-    for x, y in it:
-        k += len(x)
-        nbytes += x.nbytes + y.nbytes
-    del first
-    return time.perf_counter() - t, k, nbytes
+    with set_options(decode_threads=threads):  # workers start (and copy it) below
+        loader = torch_loader(bioseq, cover, batch_size=BATCH, shuffle=True, seed=0,
+                              num_workers=workers, persistent_workers=workers > 0)
+        for _ in loader:  # warm-up epoch: workers started, files in the page cache
+            pass
+        it = iter(loader)
+        first = next(it)
+        t = time.perf_counter()
+        k = nbytes = 0
+        for x, y in it:
+            k += len(x)
+            nbytes += x.nbytes + y.nbytes
+        del first
+        return time.perf_counter() - t, k, nbytes
 
 
 def main() -> None:
@@ -249,8 +267,12 @@ def main() -> None:
                     random_batches(c, s, args.random_batches, r))
             c, s, _ = built[args.choices[0]]
             results.setdefault("memory", []).append(memory_epoch(c, s))
+            for threads in (1, None):
+                results.setdefault(f"threads {threads}", []).append(
+                    thread_epoch(c, s, threads, r))
             for w in workers:
                 results.setdefault(f"torch {w}", []).append(torch_epoch(c, s, w))
+                results.setdefault(f"torch {w} t1", []).append(torch_epoch(c, s, w, 1))
 
         def rate(key: str) -> tuple[float, float, float, float]:
             ts = [x[0] for x in results[key]]
@@ -281,12 +303,24 @@ def main() -> None:
             line(f"{choice}: block-shuffled", f"{choice} block", np_seq)
             line(f"{choice}: fully random", f"{choice} random", np_rand)
         line(f"{args.choices[0]}: cache='memory', 2nd epoch (block)", "memory", np_seq)
+        from genozarr.store.backend import decode_threads
+
+        line(f"{args.choices[0]}: block, 1 decode thread", "threads 1", np_seq)
+        line(f"{args.choices[0]}: block, {decode_threads()} decode threads (default)",
+             "threads None", np_seq)
         for w in workers:
             line(f"{args.choices[0]}: torch_loader, {w} worker(s), block", f"torch {w}", None)
+            line(f"{args.choices[0]}: torch_loader, {w} worker(s), 1 thread each",
+                 f"torch {w} t1", None)
+        one_t, many_t = rate("threads 1")[0], rate("threads None")[0]
+        print(f"\nthread scaling: {decode_threads()} decode threads / 1 = "
+              f"{many_t / one_t:.2f}x (target >= {0.7 * decode_threads():.1f}x)")
         if len(workers) == 2:
-            one, many = rate(f"torch {workers[0]}")[0], rate(f"torch {workers[1]}")[0]
-            print(f"\nworker scaling: {workers[1]} workers / 1 worker = {many / one:.2f}x "
-                  f"(target >= {0.7 * workers[1]:.1f}x)")
+            for tag, what in (("", "default threads"), (" t1", "1 decode thread each")):
+                one = rate(f"torch {workers[0]}{tag}")[0]
+                many = rate(f"torch {workers[1]}{tag}")[0]
+                print(f"worker scaling ({what}): {workers[1]} workers / 1 worker = "
+                      f"{many / one:.2f}x (target >= {0.7 * workers[1]:.1f}x)")
         print("\nvs decode: windows/s over the windows/s at which Blosc decodes the default "
               "stores; target for block-shuffled >= 0.9.")
 

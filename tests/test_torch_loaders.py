@@ -154,6 +154,31 @@ def test_each_pass_is_the_next_epoch(index_cover: Cover) -> None:
     np.testing.assert_array_equal(np.concatenate(_served(loader)), passes[1])
 
 
+@pytest.mark.parametrize("option", [None, 3])
+def test_workers_decode_with_a_share_of_the_cores(index_cover: Cover, monkeypatch: Any,
+                                                  option: int | None) -> None:
+    """Each of N DataLoader workers decodes with cores // N threads (the backend it reads
+    with, in the worker); the decode_threads option overrides it; the main process keeps
+    all cores (at most 4)."""
+    import os
+
+    from genozarr.store import backend as backend_module
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)  # forked workers see the same
+    backend = index_cover.garray.backend
+
+    def threads(batch: Any) -> tuple[int, int]:  # runs in the worker, after its first read
+        return backend.threads, backend_module.decode_threads()
+
+    with set_options(decode_threads=option):
+        served = set(torch_loader(index_cover, batch_size=8, num_workers=2,
+                                  collate_fn=threads))
+        assert backend_module.decode_threads() == (4 if option is None else option)
+    assert served == ({(2, 2)} if option is None else {(3, 3)})
+    with pytest.raises(ArgumentError):
+        set_options(decode_threads=0)
+
+
 def test_persistent_workers_follow_the_epoch(index_cover: Cover) -> None:
     kw = dict(batch_size=8, shuffle=True, seed=11, num_workers=2)
     persistent = torch_loader(index_cover, np.arange(N), persistent_workers=True, **kw)

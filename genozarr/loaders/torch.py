@@ -195,6 +195,10 @@ class _Structured(Structured):
         info = get_worker_info()
         seed = info.seed if info is not None else int(torch.initial_seed())
         reseed_augmentations(self.datasets, seed)
+        if info is not None:  # one of N workers: decode with a share of the cores
+            from genozarr.store.backend import share_cores
+
+            share_cores(info.num_workers)
 
 
 def _bind(augment: Augment | None, datasets: list[Any]) -> BoundAugment | None:

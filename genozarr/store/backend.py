@@ -30,8 +30,40 @@ __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES
 
 STORAGES = ("ndarray", "sparse", "zarr")
 
-#: threads of a zarr backend decoding chunks in parallel (Blosc releases the GIL)
-DECODE_THREADS = max(1, min(4, os.cpu_count() or 1))
+#: most threads a local zarr backend decodes chunks with in parallel (Blosc releases the
+#: GIL) when the ``decode_threads`` option is None
+MAX_DECODE_THREADS = 4
+#: processes serving batches side by side on this machine's cores (this one included): set
+#: in each PyTorch DataLoader worker by :func:`share_cores`
+_SHARERS = 1
+
+
+def share_cores(processes: int) -> None:
+    """Declare this process one of ``processes`` serving batches side by side (the
+    DataLoader workers of one loader): the zarr backends it opens from now on decode with
+    ``cores // processes`` threads (at least 1, at most 4) unless the ``decode_threads``
+    option says otherwise, so N workers do not run N times the machine's cores.
+
+    Parameters
+    ----------
+    processes
+        Number of processes sharing the cores (1: this process alone).
+    """
+    global _SHARERS
+    _SHARERS = max(1, int(processes))
+
+
+def decode_threads() -> int:
+    """Threads a local zarr backend decodes with: the ``decode_threads`` option, else the
+    cores shared out among the processes serving side by side (see :func:`share_cores`),
+    at most 4."""
+    from genozarr.config import OPTIONS
+
+    n = OPTIONS["decode_threads"]
+    if n is not None:
+        return int(n)
+    return max(1, min(MAX_DECODE_THREADS, (os.cpu_count() or 1) // _SHARERS))
+
 #: threads of a zarr backend over a remote store (fsspec URL): requests kept in flight, so
 #: a batch's chunks arrive in about one round trip rather than one round trip each
 FETCH_THREADS = 32
@@ -266,7 +298,7 @@ class ZarrBackend(Backend):
         self._executor: ThreadPoolExecutor | None = None
         self.cache = _ChunkCache(self.cache_bytes)
         #: threads decoding (and, remotely, fetching) chunks in parallel
-        self.threads = FETCH_THREADS if self.remote else DECODE_THREADS
+        self.threads = FETCH_THREADS if self.remote else decode_threads()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
