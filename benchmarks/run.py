@@ -30,8 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import _data
 
-SCRIPTS = ["ingest", "conditions_memory", "onehot", "serve", "normalize_memory", "distributed",
-           "variants", "personal"]
+SCRIPTS = ["ingest", "export", "conditions_memory", "onehot", "serve", "normalize_memory",
+           "distributed", "variants", "personal"]
 JANGGU = {
     "bigwig_mbps": ("Janggu 0.10.2: BigWig -> store", "BigWig -> whole-genome zarr, 1 bp"),
     "onehot_mbps": ("Janggu 0.10.2: one-hot", "one-hot batches"),
