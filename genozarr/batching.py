@@ -197,9 +197,12 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
         when the buffer's decoded chunks would not fit in half of a store's chunk cache
         (``set_options(chunk_cache_bytes=...)``).
     prefetch
-        Batches read ahead in background threads (0 reads in the caller's thread). With a
-        random augmentation wrapper one thread reads, so a seed gives reproducible
-        augmentations.
+        Batches read ahead in background threads (0: batches are assembled in the
+        caller's thread, while the chunks of the next batches still decode ahead in the
+        store's decode threads). Threads pay off when the caller works between batches
+        with the GIL released (a GPU step); a loop that only reads is faster with 0
+        (``docs/tuning.md``). With a random augmentation wrapper one thread reads, so a
+        seed gives reproducible augmentations.
     shard
         ``(k, m)``: serve only the k-th of m disjoint parts (whole blocks), e.g. one per
         DataLoader worker; use the same seed in every part.
@@ -293,7 +296,14 @@ def _read_all(datasets: Sequence[Any], idx: np.ndarray) -> tuple[np.ndarray, ...
 def _iterate(datasets: Sequence[Any], plan: list[np.ndarray],
              prefetch: int) -> Iterator[tuple[np.ndarray, ...]]:
     if prefetch == 0 or len(plan) <= 1:
-        for idx in plan:
+        # batches assembled in the caller's thread; the chunks of the next batches decode
+        # ahead in the stores' decode threads
+        depth = _readahead(datasets) if len(plan) > 1 else 0
+        for k in range(min(depth, len(plan) - 1)):
+            _warm(datasets, plan[k + 1])
+        for k, idx in enumerate(plan):
+            if k + 1 + depth <= len(plan) - 1 and depth:
+                _warm(datasets, plan[k + 1 + depth])
             yield _read_all(datasets, idx)
         return
     threads = 1 if any(_has_randomness(d) for d in datasets) else prefetch

@@ -79,6 +79,34 @@ def _rows_per_chunk(store: Path) -> int:
     return int(zarr.open_group(str(store), mode="r")["data"].chunks[0])
 
 
+def test_prefetch_zero_reads_in_the_caller_and_decodes_ahead(
+        zarr_pair: tuple[Cover, Bioseq, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """prefetch=0 assembles every batch in the caller's thread while the chunks of the next
+    batches are asked for ahead (Dataset.prefetch), in order."""
+    import threading
+
+    from genozarr.dataset import Dataset
+
+    cover, seq, n = zarr_pair
+    asked: list[tuple[int, ...]] = []
+    real = Dataset.prefetch
+
+    def record(self, idx):  # noqa: ANN001, ANN202
+        if self is cover:
+            asked.append(tuple(np.asarray(idx).tolist()))
+        return real(self, idx)
+
+    monkeypatch.setattr(Dataset, "prefetch", record)
+    caller = threading.get_ident()
+    got = []
+    for c, s, idx in batches(cover, seq, np.arange(n), batch_size=48, prefetch=0):
+        assert threading.get_ident() == caller
+        np.testing.assert_array_equal(c, cover[:][idx])
+        got.append(tuple(idx.tolist()))
+    assert got[1:] == asked  # every later batch was asked for ahead, in order, once
+    assert sorted(np.concatenate([np.array(g) for g in got]).tolist()) == list(range(n))
+
+
 def test_default_block_is_the_largest_chunk(zarr_pair: tuple[Cover, Bioseq, int],
                                             store_dir: Path) -> None:
     """Without block_size, batches shuffles blocks of the most windows per chunk among the

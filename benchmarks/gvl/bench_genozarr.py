@@ -22,6 +22,11 @@ codec) in ``--workdir``. Serving, each after one untimed warm-up epoch, median o
 - ``shuffle=False``: sequential;
 - ``(dna[a:a + 64], cov[a:a + 64])`` slices in the caller's thread, no read-ahead.
 
+``--cache memory`` serves the same stores reopened with
+``genozarr.open_dataset(store, cache='memory')``: the warm-up epoch decodes every chunk once
+and the timed epochs read decoded chunks from memory (what GenVarLoader does with its
+in-memory arrays); ``--storage`` picks another codec or layout for the build.
+
 A genozarr batch is ``(onehot, coverage)``: one-hot float32 ``(64, length, 1, 4)`` and
 coverage float32 ``(64, length, 1, 4)`` (position, strand, condition). A GVL batch is
 ``|S1`` bytes ``(64, 1, length)`` and float32 tracks ``(64, 1, 4, length)``; the GVL script
@@ -90,12 +95,24 @@ def _build(args: argparse.Namespace, paths: dict, bed: str) -> dict:
             "cover_s": cov_s}
 
 
+def cache_choice() -> str | None:
+    """``--cache`` of this run (passed to the serve child process in the environment)."""
+    return os.environ.get("GENOZARR_BENCH_CACHE") or None
+
+
 def open_datasets(args: argparse.Namespace, paths: dict, bed: str, built: dict):
+    import genozarr
     from genozarr import set_options
 
     # the storage choice is part of the stores' cache keys: the same options find them
     with set_options(**STORAGE[storage_choice()]):
-        return _open_datasets(args, paths, bed, built)
+        dna, cov = _open_datasets(args, paths, bed, built)
+    if cache_choice() is None:
+        return dna, cov
+    # the same stores, reopened from their recipes with a decoded-chunk cache: the warm-up
+    # epoch of each case decodes every chunk once, the timed epochs decode nothing
+    return (genozarr.open_dataset(built["seq_store"], cache=cache_choice()),
+            genozarr.open_dataset(built["cov_store"], cache=cache_choice()))
 
 
 def _open_datasets(args: argparse.Namespace, paths: dict, bed: str, built: dict):
@@ -245,9 +262,14 @@ def main() -> None:
     p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--storage", choices=list(STORAGE), default=None,
                    help="genozarr storage choice (default zstd-1: Blosc zstd level 1)")
+    p.add_argument("--cache", choices=("memory",), default=None,
+                   help="serve from stores opened with open_dataset(..., cache='memory'): "
+                        "decoded chunks kept in memory from the warm-up epoch on")
     args = p.parse_args()
     if args.storage is not None:
         os.environ["GENOZARR_BENCH_STORAGE"] = args.storage
+    if args.cache is not None:
+        os.environ["GENOZARR_BENCH_CACHE"] = args.cache
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     paths = common.corpus_paths()
     regions = common.make_regions(common.read_fai(paths["fasta"]), args.n, args.length)
@@ -312,7 +334,8 @@ def main() -> None:
         "genozarr_version": __import__("genozarr").__version__
         if hasattr(__import__("genozarr"), "__version__") else None,
         "rows": rows,
-        "genozarr_storage": {"choice": storage_choice(), "options": STORAGE[storage_choice()]},
+        "genozarr_storage": {"choice": storage_choice(), "options": STORAGE[storage_choice()],
+                             "cache": cache_choice()},
         "machine": common.machine(),
         "workload": {"n_regions": args.n, "length": args.length, "batch": args.batch,
                      "epochs": args.epochs, "regions": "uniform random starts, seed "
