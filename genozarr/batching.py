@@ -167,7 +167,7 @@ def _has_randomness(dataset: Any) -> bool:
 
 def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
             seed: int | np.random.Generator | None = None, drop_last: bool = False,
-            block_size: int | None = None, buffer_blocks: int = 4, prefetch: int = 2,
+            block_size: int | None = None, buffer_blocks: int = 4, prefetch: int = 1,
             shard: tuple[int, int] | None = None) -> Iterator[tuple[np.ndarray, ...]]:
     """Iterate over aligned minibatches of one or more datasets.
 
@@ -199,9 +199,9 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
     prefetch
         Batches read ahead in background threads (0: batches are assembled in the
         caller's thread, while the chunks of the next batches still decode ahead in the
-        store's decode threads). Threads pay off when the caller works between batches
-        with the GIL released (a GPU step); a loop that only reads is faster with 0
-        (``docs/tuning.md``). With a random augmentation wrapper one thread reads, so a
+        store's decode threads). A thread pays off when the caller works between batches
+        with the GIL released (a GPU step); a loop that only reads is faster with 0, and
+        more than one thread measured slower than one either way (``docs/tuning.md``). With a random augmentation wrapper one thread reads, so a
         seed gives reproducible augmentations.
     shard
         ``(k, m)``: serve only the k-th of m disjoint parts (whole blocks), e.g. one per

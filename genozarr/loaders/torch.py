@@ -337,7 +337,7 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
     def __init__(self, inputs: Any, targets: Any = None, *, batch_size: int = 32,
                  shuffle: bool = False, seed: int | None = None, drop_last: bool = False,
                  block_size: int | None = None, buffer_blocks: int = 4,
-                 prefetch: int = 2, augment: Augment | None = None, epoch: int = 0,
+                 prefetch: int = 1, augment: Augment | None = None, epoch: int = 0,
                  rank: int | None = None, world_size: int | None = None,
                  num_workers: int | None = None) -> None:
         from genozarr._validate import check_int
@@ -647,7 +647,7 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
                  drop_last: bool = False, augment: Augment | None = None,
                  pin_memory: bool = False, epoch: int = 0, rank: int | None = None,
                  world_size: int | None = None, block_size: int | None = None,
-                 buffer_blocks: int = 4, prefetch: int = 2, map_style: bool = False,
+                 buffer_blocks: int = 4, prefetch: int = 1, map_style: bool = False,
                  **dataloader_kwargs: Any) -> GenozarrDataLoader:
     """A ready ``torch.utils.data.DataLoader`` over genozarr datasets.
 
