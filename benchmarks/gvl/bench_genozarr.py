@@ -20,6 +20,8 @@ codec) in ``--workdir``. Serving, each after one untimed warm-up epoch, median o
   block shuffle (permuted zarr chunks, windows mixed across 4 chunks), the default;
 - the same with ``block_size=1``: a full random permutation, what GVL's shuffled order is;
 - ``shuffle=False``: sequential;
+- block-shuffled, fully random and sequential with ``prefetch=0`` (batches assembled in the caller's
+  thread, chunks decoded ahead in the decode threads), as GenVarLoader serves;
 - ``(dna[a:a + 64], cov[a:a + 64])`` slices in the caller's thread, no read-ahead.
 
 ``--cache memory`` serves the same stores reopened with
@@ -189,6 +191,9 @@ def serve(args: argparse.Namespace, paths: dict, regions, dna, cov) -> dict:
         "shuffled_block": run_batches(shuffle=True),
         "shuffled_full": run_batches(shuffle=True, block_size=1),
         "sequential": run_batches(shuffle=False),
+        "shuffled_block_p0": run_batches(shuffle=True, prefetch=0),
+        "shuffled_full_p0": run_batches(shuffle=True, block_size=1, prefetch=0),
+        "sequential_p0": run_batches(shuffle=False, prefetch=0),
         "slices": run_slices,
     }
     results = {}
@@ -315,6 +320,14 @@ def main() -> None:
         {"workload": "sequential, one-hot + 4 tracks (genozarr.batches; GVL ds[a:a+64])",
          "genozarr": s["sequential"]["regions_per_s"], "gvl": gv("sequential_onehot"),
          "unit": "regions/s"},
+        {"workload": "shuffled (block), prefetch=0: batches assembled in the caller's thread "
+                     "as GVL's", "genozarr": s["shuffled_block_p0"]["regions_per_s"],
+         "gvl": gv("shuffled_onehot"), "unit": "regions/s"},
+        {"workload": "full random permutation both, prefetch=0",
+         "genozarr": s["shuffled_full_p0"]["regions_per_s"], "gvl": gv("shuffled_onehot"),
+         "unit": "regions/s"},
+        {"workload": "sequential, prefetch=0", "genozarr": s["sequential_p0"]["regions_per_s"],
+         "gvl": gv("sequential_onehot"), "unit": "regions/s"},
         {"workload": "sequential slices ds[a:a+64], one-hot + 4 tracks, no read-ahead",
          "genozarr": s["slices"]["regions_per_s"], "gvl": gv("sequential_onehot"),
          "unit": "regions/s"},
