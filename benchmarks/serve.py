@@ -21,6 +21,8 @@ Measures, in one run (medians of ``--repeat``, runs interleaved):
   (a fresh random sample of windows per batch), each run starting with an empty
   decoded-chunk cache (64 MiB), so every chunk a run needs is decoded in that run; and
   the second epoch of ``open_dataset(..., cache='memory')`` (every chunk decoded once);
+- block-shuffled with ``prefetch=0`` (batches assembled in the caller's thread, chunks
+  decoded ahead in the decode threads), for the default storage choice;
 - block-shuffled ``genozarr.batches`` over stores reopened with 1 decode thread and with
   the default (the cores, at most 4): thread scaling inside one process;
 - ``genozarr.loaders.torch_loader`` (block-shuffled) with 1 and with N worker processes
@@ -266,6 +268,9 @@ def main() -> None:
                 results.setdefault(f"{choice} random", []).append(
                     random_batches(c, s, args.random_batches, r))
             c, s, _ = built[args.choices[0]]
+            epoch(c, s, shuffle=True, seed=r, prefetch=0)  # warm
+            results.setdefault("block p0", []).append(epoch(c, s, shuffle=True, seed=r,
+                                                            prefetch=0))
             results.setdefault("memory", []).append(memory_epoch(c, s))
             for threads in (1, None):
                 results.setdefault(f"threads {threads}", []).append(
@@ -302,6 +307,7 @@ def main() -> None:
             line(f"{choice}: sequential", f"{choice} seq", np_seq, sizes[choice])
             line(f"{choice}: block-shuffled", f"{choice} block", np_seq)
             line(f"{choice}: fully random", f"{choice} random", np_rand)
+        line(f"{args.choices[0]}: block-shuffled, prefetch=0", "block p0", np_seq)
         line(f"{args.choices[0]}: cache='memory', 2nd epoch (block)", "memory", np_seq)
         from genozarr.store.backend import decode_threads
 

@@ -565,3 +565,35 @@ def test_spawned_persistent_workers(index_cover: Cover) -> None:
         for (xa, ia), (xb, ib) in zip(a, b):
             np.testing.assert_array_equal(ia, ib)
             np.testing.assert_array_equal(xa, xb)
+
+
+@pytest.mark.parametrize("channel_last", [True, False])
+def test_workers_send_sequence_as_codes(sample_files: dict[str, str], tmp_path: Path,
+                                        channel_last: bool) -> None:
+    """With workers, Bioseq batches travel as uint8 codes and are one-hot encoded in the
+    training process: the batches equal the datasets' own reads (minus-strand windows
+    reverse-complemented, order 2, channel order), in the inputs' structure."""
+    import pandas as pd
+
+    roi = pd.read_csv(sample_files["roi"], sep="\t", header=None).iloc[:, :3]
+    roi.columns = ["chrom", "start", "end"]
+    roi["strand"] = np.where(np.arange(len(roi)) % 2 == 0, "+", "-")
+    with set_options(chunk_bytes=8192):
+        dna = Bioseq.create_from_refgenome("dna", sample_files["fasta"], roi=roi, binsize=100,
+                                           order=2, storage="zarr", store=tmp_path / "s.zarr",
+                                           channel_last=channel_last)
+        cov = Cover.create_from_bigwig("cov", sample_files["bigwig_a"], roi=roi, binsize=100,
+                                       storage="zarr", store=tmp_path / "c.zarr")
+    n = len(dna)
+    loader = torch_loader({"seq": dna, "cov": cov}, np.arange(n), batch_size=16, shuffle=True,
+                          seed=2, num_workers=2)
+    assert loader.dataset.compact == [0]  # the Bioseq: sent as codes
+    seen = []
+    for x, y in loader:
+        idx = y.numpy()
+        assert x["seq"].dtype == torch.float32
+        np.testing.assert_array_equal(x["seq"].numpy(), dna[idx])
+        np.testing.assert_array_equal(x["cov"].numpy(), cov[idx])
+        seen.append(idx)
+    assert sorted(np.concatenate(seen).tolist()) == list(range(n))
+    assert torch_loader(dna, batch_size=16).dataset.compact == []  # no workers: one-hot

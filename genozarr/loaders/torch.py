@@ -61,9 +61,11 @@ from torch.utils.data import IterableDataset as _TorchIterable
 from torch.utils.data import get_worker_info
 
 from genozarr.batching import batch_plan, batches, chunk_rows, read_batch
+from genozarr.dataset import Bioseq
 from genozarr.errors import ArgumentError
 from genozarr.loaders import Structured
 from genozarr.loaders.augment import Augment, BoundAugment, indices_key
+from genozarr.wrappers import Wrapper
 
 __all__ = ["torch_loader", "GenozarrDataLoader", "TorchDataset", "TorchIterableDataset",
            "ChunkSampler", "distributed_rank", "reseed_augmentations"]
@@ -332,6 +334,14 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
     num_workers
         The DataLoader's ``num_workers`` (0 for none), if known: needed for ``len()`` (the
         batches this rank serves) and checked when iterating.
+    compact_sequence
+        In DataLoader workers, send the batches of :class:`~genozarr.dataset.Bioseq`
+        datasets as their uint8 codes (1 byte per base instead of 16 for one-hot DNA in
+        float32) and yield the flat list of a batch's tensors; :class:`GenozarrDataLoader`
+        one-hot encodes them in the training process and rebuilds the structure, giving
+        the same batches. Moving batches between processes is what bounds a DataLoader
+        with workers (``docs/tuning.md``). Set by :func:`torch_loader`; not with an
+        augmentation or a plain ``DataLoader``.
     """
 
     def __init__(self, inputs: Any, targets: Any = None, *, batch_size: int = 32,
@@ -339,10 +349,16 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
                  block_size: int | None = None, buffer_blocks: int = 4,
                  prefetch: int = 1, augment: Augment | None = None, epoch: int = 0,
                  rank: int | None = None, world_size: int | None = None,
-                 num_workers: int | None = None) -> None:
+                 num_workers: int | None = None, compact_sequence: bool = False) -> None:
         from genozarr._validate import check_int
 
         self._init_datasets(inputs, targets, augment, epoch)
+        if compact_sequence and augment is not None:
+            raise ArgumentError("compact_sequence does not go with an augmentation (it "
+                                "works on the one-hot batches in the workers)")
+        #: positions (in the flat list of datasets) sent as codes from workers
+        self.compact = [i for i, d in enumerate(self._s.datasets)
+                        if compact_sequence and isinstance(d, Bioseq)]
         self.batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
         self.shuffle = bool(shuffle)
         self.rank, self.world_size = distributed_rank(rank, world_size)
@@ -437,15 +453,59 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         k = self.rank * workers + worker
         epoch = self.epoch
         log.debug("rank %d worker %d: shard %d of %d, epoch %d", self.rank, worker, k, m, epoch)
-        stream = batches(*self._s.datasets, batch_size=self.batch_size, shuffle=self.shuffle,
+        datasets = list(self._s.datasets)
+        compact = self.compact if info is not None else []
+        for i in compact:
+            datasets[i] = _Codes(datasets[i])
+        stream = batches(*datasets, batch_size=self.batch_size, shuffle=self.shuffle,
                          seed=self._order_seed(epoch), drop_last=self.drop_last,
                          block_size=self.block_size, buffer_blocks=self.buffer_blocks,
                          prefetch=self.prefetch, shard=(k, m) if m > 1 else None)
         for j, batch in enumerate(stream):
             parts = list(batch)
+            if compact:  # the training process encodes and rebuilds (expand)
+                yield [_to_tensor(b) for b in parts]
+                continue
             if self._augment is not None:
                 parts = self._augment(parts, key=(epoch, k, j))
             yield self._s.rebuild([_to_tensor(b) for b in parts])
+
+    def expand(self, leaves: list[Any], pin: bool = False) -> Any:
+        """A batch as ``__iter__`` yields it without ``compact_sequence``, from the flat
+        list a worker sent with it: the code tensors one-hot encoded as the datasets
+        encode them, the structure rebuilt (in the training process).
+
+        Parameters
+        ----------
+        leaves
+            One tensor per dataset.
+        pin
+            Pin the encoded tensors' memory (``pin_memory``).
+
+        Returns
+        -------
+        Any
+            ``x`` or ``(x, y)``.
+        """
+        leaves = list(leaves)
+        for i in self.compact:
+            codes = leaves[i].numpy()
+            hot = torch.from_numpy(self._s.datasets[i]._finish(codes[:, :, None, None]))
+            leaves[i] = hot.pin_memory() if pin else hot
+        return self._s.rebuild(leaves)
+
+
+class _Codes(Wrapper):
+    """A :class:`~genozarr.dataset.Bioseq` read as its oriented uint8 codes ``(batch,
+    length)``: what :meth:`Bioseq.read` one-hot encodes (see ``compact_sequence``)."""
+
+    def read(self, idx: np.ndarray) -> np.ndarray:
+        data = self.data
+        idx = np.asarray(idx, dtype=np.int64)
+        raw = data.read_genomic(idx)
+        if not raw.flags.writeable:
+            raw = raw.copy()
+        return np.ascontiguousarray(data._orient(raw, idx)[:, :, 0, 0])
 
 
 def _chunk_rows_of(source: Any) -> int:
@@ -634,7 +694,12 @@ class GenozarrDataLoader(DataLoader):
     def __iter__(self) -> Any:
         epoch = self._start_epoch()
         log.debug("GenozarrDataLoader: epoch %d", epoch)
-        return super().__iter__()
+        it = super().__iter__()
+        ds = self.dataset
+        if isinstance(ds, TorchIterableDataset) and ds.compact and self.num_workers > 0:
+            pin = bool(self.pin_memory) and torch.cuda.is_available()
+            return (ds.expand(leaves, pin) for leaves in it)
+        return it
 
     def __len__(self) -> int:
         if isinstance(self.dataset, TorchIterableDataset):
@@ -743,10 +808,14 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
         return GenozarrDataLoader(dataset, batch_size=batch_size, sampler=sampler,
                                   num_workers=num_workers, drop_last=drop_last,
                                   pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)
+    # sequence batches leave the workers as 1-byte codes (one-hot in this process) unless
+    # something in the workers needs the one-hot batches
+    compact = num_workers > 0 and augment is None and "collate_fn" not in dataloader_kwargs
     dataset = TorchIterableDataset(inputs, targets, batch_size=batch_size, shuffle=shuffle,
                                    seed=seed, drop_last=drop_last, block_size=block_size,
                                    buffer_blocks=buffer_blocks, prefetch=prefetch,
                                    augment=augment, epoch=epoch, rank=rank,
-                                   world_size=world_size, num_workers=num_workers)
+                                   world_size=world_size, num_workers=num_workers,
+                                   compact_sequence=compact)
     return GenozarrDataLoader(dataset, batch_size=None, num_workers=num_workers,
                               pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)
