@@ -1219,16 +1219,13 @@ def _size_cache(store: Store, cache: str | int) -> None:
     """Resize the decoded-chunk cache of a zarr-backed store (see :func:`open_dataset`)."""
     from genozarr.store.backend import ZarrBackend, _ChunkCache
 
-    if cache == "memory":
-        nbytes = 0
-        for name in store.array_names():
-            arr = store.backend.array(name) if isinstance(store.backend, ZarrBackend) else None
-            if arr is not None:
-                nbytes += int(np.prod(arr.shape, dtype=np.int64)) * arr.dtype.itemsize
-                # a partial edge chunk is cached at its full size
-                nbytes += int(np.prod(arr.chunks, dtype=np.int64)) * arr.dtype.itemsize
-        size = nbytes
-    elif isinstance(cache, (int, np.integer)) and not isinstance(cache, bool) and cache >= 0:
+    if cache == "memory":  # every array decoded once into one in-memory array
+        if isinstance(store.backend, ZarrBackend):
+            store.backend.resident = True
+            store.backend.cache_bytes = 0
+            store.backend.cache = _ChunkCache(0)
+        return
+    if isinstance(cache, (int, np.integer)) and not isinstance(cache, bool) and cache >= 0:
         size = int(cache)
     else:
         raise ArgumentError(f"cache must be None, 'memory' or a size in bytes, got {cache!r}")
@@ -1262,9 +1259,10 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         Replaces the recorded channel order.
     cache
         Decoded chunks kept in memory by ``storage='zarr'``: None uses
-        ``set_options(chunk_cache_bytes=...)`` (256 MiB); ``'memory'`` keeps every chunk
-        once decoded (the whole store's decoded size), so epochs after the first decode
-        nothing (for data that fit in memory, when training for many epochs); an int is
+        ``set_options(chunk_cache_bytes=...)`` (256 MiB); ``'memory'`` decodes each chunk
+        once into one in-memory array per stored array (the whole store's decoded size),
+        so epochs after the first decode nothing and a batch in any order is one numpy
+        indexing (for data that fit in memory, when training for many epochs); an int is
         a size in bytes. Each DataLoader worker process keeps its own cache.
 
     Returns

@@ -154,6 +154,17 @@ def test_memory_cache_decodes_each_chunk_once(values, tmp_path):
     second = np.concatenate([b for (b,) in batches(cover, batch_size=32, shuffle=True, seed=1)])
     assert cache.misses == misses  # the second epoch decodes nothing
     assert first.shape == second.shape == values.shape
+    # every chunk decoded into one array: any order is one numpy indexing of it
+    rng = np.random.default_rng(5)
+    for idx in (rng.permutation(N)[:40], np.arange(N)[::-1], np.array([N - 1, 0, 0, 7])):
+        np.testing.assert_array_equal(cover[idx], values[idx])
+    np.testing.assert_array_equal(cover[3:N - 2], values[3:N - 2])
+    assert cache.misses == misses
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(cover))  # as a DataLoader worker gets it
+    assert clone.garray.backend.resident
+    np.testing.assert_array_equal(clone[idx], values[idx])
     # a small cache evicts: the same epoch decodes again
     small = open_dataset(tmp_path / "m.zarr", cache=16 * 600)
     for _ in batches(small, batch_size=32):

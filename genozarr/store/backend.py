@@ -259,6 +259,10 @@ class ZarrBackend(Backend):
         ``path`` on first use.
     opened
         The store as opened by the caller (:func:`genozarr.store.open.open_resolved`).
+    resident
+        Keep every array decoded in memory as it is read (``open_dataset(...,
+        cache='memory')``): each chunk is decoded once into one array of the whole array's
+        size, so reading rows already decoded is one numpy indexing, in any order.
     """
 
     storage = "zarr"
@@ -276,8 +280,9 @@ class ZarrBackend(Backend):
 
     def __init__(self, path: str, storage_options: dict[str, Any] | None = None,
                  cache_bytes: int | None = None, *, root: str | None = None,
-                 opened: Any = None) -> None:
+                 opened: Any = None, resident: bool = False) -> None:
         self.path = str(path)
+        self.resident = bool(resident)
         self.storage_options = storage_options
         if cache_bytes is None:
             from genozarr.config import OPTIONS
@@ -297,12 +302,16 @@ class ZarrBackend(Backend):
         self._clen: dict[str, int] = {}
         self._executor: ThreadPoolExecutor | None = None
         self.cache = _ChunkCache(self.cache_bytes)
+        #: resident arrays: ``{name: (whole decoded array, decoded flag per chunk)}``
+        self._whole: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._whole_lock = threading.Lock()
         #: threads decoding (and, remotely, fetching) chunks in parallel
         self.threads = FETCH_THREADS if self.remote else decode_threads()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
-                "cache_bytes": self.cache_bytes, "root": self.root}
+                "cache_bytes": self.cache_bytes, "root": self.root,
+                "resident": getattr(self, "resident", False)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -435,10 +444,62 @@ class ZarrBackend(Backend):
                 block = done.get(cid)
                 yield cid, (block if block is not None else self._chunk(name, cid))
 
+    # ------------------------------------------------------------------ resident arrays
+    def _resident(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The whole decoded array ``name`` and its decoded flag per chunk (allocated on
+        first use; chunks are decoded into it as they are read)."""
+        self._check_process()
+        entry = self._whole.get(name)
+        if entry is None:
+            with self._whole_lock:
+                entry = self._whole.get(name)
+                if entry is None:
+                    arr = self.array(name)
+                    size = self.chunk_len(name)
+                    entry = (np.empty(arr.shape, dtype=arr.dtype),
+                             np.zeros(-(-arr.shape[0] // size) if arr.shape[0] else 0, bool))
+                    self._whole[name] = entry
+        return entry
+
+    def _fill_group(self, name: str, ids: list[int]) -> None:
+        """Decode the chunks ``ids`` not yet decoded into the resident array, in this
+        thread (a read-ahead task of the decode pool: it must not wait on the pool)."""
+        whole, done = self._resident(name)
+        size, n = self.chunk_len(name), whole.shape[0]
+        todo = [cid for cid in ids if not done[cid]]
+        for cid, block in zip(todo, self._load_group(name, todo)):
+            lo, hi = cid * size, min((cid + 1) * size, n)
+            whole[lo:hi] = block[:hi - lo]
+            done[cid] = True
+
+    def _fill(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """Decode the chunks ``ids`` not yet decoded into the resident array (in parallel,
+        from the caller's thread); return the array."""
+        whole, done = self._resident(name)
+        missing = [int(c) for c in ids if not done[c]]
+        if missing:
+            size = self.chunk_len(name)
+            n = whole.shape[0]
+            for cid, block in self._chunks(name, missing):
+                lo, hi = cid * size, min((cid + 1) * size, n)
+                whole[lo:hi] = block[:hi - lo]
+                done[cid] = True  # after its rows are in place
+        return whole
+
     def prefetch_rows(self, name: str, rows: np.ndarray) -> None:
         """Start decoding, in background threads, the chunks holding ``rows`` that are not
         cached (read-ahead); does nothing when they would not fit in a quarter of the
         cache."""
+        if self.resident:
+            ids = np.unique(np.asarray(rows, dtype=np.int64) // self.chunk_len(name))
+            _, done = self._resident(name)
+            ids = ids[(ids >= 0) & (ids < len(done))]
+            missing = [int(c) for c in ids if not done[c]]
+            if missing:
+                pool = self._pool()
+                for group in self._groups(name, missing):  # one task per thread
+                    pool.submit(self._fill_group, name, group)
+            return
         arr = self.array(name)
         size = self.chunk_len(name)
         ids = np.unique(np.asarray(rows, dtype=np.int64) // size)
@@ -462,6 +523,9 @@ class ZarrBackend(Backend):
             return out
         if np.any((rows < 0) | (rows >= arr.shape[0])):
             raise IndexError(f"rows out of range for array {name!r} of length {arr.shape[0]}")
+        if self.resident:
+            whole = self._fill(name, np.unique(rows // size))
+            return np.take(whole, rows, axis=0, out=out)
         chunk_ids = rows // size
         if len(rows) == 1 or bool(np.all(rows[1:] >= rows[:-1])):
             # sorted rows (sequential or block-shuffled batches): copy straight into `out`
@@ -492,6 +556,8 @@ class ZarrBackend(Backend):
         if stop <= start:
             return np.empty((0,) + tuple(arr.shape[1:]), dtype=arr.dtype)
         first, last = start // size, (stop - 1) // size
+        if self.resident:
+            return self._fill(name, np.arange(first, last + 1))[start:stop].copy()
         out = np.empty((stop - start,) + tuple(arr.shape[1:]), dtype=arr.dtype)
         for cid, block in self._chunks(name, list(range(first, last + 1))):
             lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
