@@ -610,6 +610,7 @@ class Dataset:
         built: Store | None = None
         if cache and not overwrite and path is not None:
             built = reuse_cached(path, key, storage, storage_options)
+        fresh = built is None  # built here: its recipe holds these windows already
         if built is None:
             built = build_store(
                 source, gindexer, name=name, whole_genome=store_whole_genome,
@@ -620,7 +621,7 @@ class Dataset:
         obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms, **extra)
         if norms:
             obj._fit_normalizers()
-        obj._record_served(storage_options)
+        obj._record_served(storage_options, windows_recorded=fresh)
         return obj
 
     def _served(self) -> dict[str, Any]:
@@ -631,9 +632,12 @@ class Dataset:
             served["order"] = self.order
         return served
 
-    def _record_served(self, storage_options: dict[str, Any] | None = None) -> None:
+    def _record_served(self, storage_options: dict[str, Any] | None = None, *,
+                       windows_recorded: bool = False) -> None:
         """Record the served settings (and whole-genome windows) in the store's recipe
-        where they differ from what it holds, so :func:`open_dataset` gives this dataset."""
+        where they differ from what it holds, so :func:`open_dataset` gives this dataset.
+        ``windows_recorded``: the store was just built over this dataset's windows, so
+        reading its windows back to compare them is skipped."""
         from genozarr.store.recipe import jsonable, read_windows, update_served
 
         store = self.garray
@@ -641,7 +645,7 @@ class Dataset:
         recipe = store.meta.recipe
         changed = {k: v for k, v in served.items() if recipe.get(k) != v}
         windows = None
-        if store.whole_genome:
+        if store.whole_genome and not windows_recorded:
             gi = self.gindexer
             mine = (gi.chrs.astype(str), gi.starts, gi.ends, gi.strand.astype(str))
             stored = read_windows(store) if store.path is not None else None
