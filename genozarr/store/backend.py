@@ -16,7 +16,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -311,7 +311,7 @@ class ZarrBackend(Backend):
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
                 "cache_bytes": self.cache_bytes, "root": self.root,
-                "resident": getattr(self, "resident", False)}
+                "resident": self.resident}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -461,30 +461,29 @@ class ZarrBackend(Backend):
                     self._whole[name] = entry
         return entry
 
+    def _place(self, name: str, blocks: Iterable[tuple[int, np.ndarray]]) -> np.ndarray:
+        """Copy decoded chunks ``(chunk id, block)`` into the resident array; return it."""
+        whole, done = self._resident(name)
+        size, n = self.chunk_len(name), whole.shape[0]
+        for cid, block in blocks:
+            lo, hi = cid * size, min((cid + 1) * size, n)
+            whole[lo:hi] = block[:hi - lo]
+            done[cid] = True  # after its rows are in place
+        return whole
+
     def _fill_group(self, name: str, ids: list[int]) -> None:
         """Decode the chunks ``ids`` not yet decoded into the resident array, in this
         thread (a read-ahead task of the decode pool: it must not wait on the pool)."""
-        whole, done = self._resident(name)
-        size, n = self.chunk_len(name), whole.shape[0]
+        _, done = self._resident(name)
         todo = [cid for cid in ids if not done[cid]]
-        for cid, block in zip(todo, self._load_group(name, todo)):
-            lo, hi = cid * size, min((cid + 1) * size, n)
-            whole[lo:hi] = block[:hi - lo]
-            done[cid] = True
+        self._place(name, zip(todo, self._load_group(name, todo)))
 
     def _fill(self, name: str, ids: np.ndarray) -> np.ndarray:
         """Decode the chunks ``ids`` not yet decoded into the resident array (in parallel,
         from the caller's thread); return the array."""
-        whole, done = self._resident(name)
+        _, done = self._resident(name)
         missing = [int(c) for c in ids if not done[c]]
-        if missing:
-            size = self.chunk_len(name)
-            n = whole.shape[0]
-            for cid, block in self._chunks(name, missing):
-                lo, hi = cid * size, min((cid + 1) * size, n)
-                whole[lo:hi] = block[:hi - lo]
-                done[cid] = True  # after its rows are in place
-        return whole
+        return self._place(name, self._chunks(name, missing) if missing else ())
 
     def prefetch_rows(self, name: str, rows: np.ndarray) -> None:
         """Start decoding, in background threads, the chunks holding ``rows`` that are not
