@@ -292,10 +292,15 @@ class Dataset:
     def read(self, idx: np.ndarray) -> np.ndarray:
         """The served batch of windows ``idx`` (integer positions): oriented to each
         window's strand, normalized, encoded and in the dataset's channel order."""
+        return self._finish(self._read_oriented(idx))
+
+    def _read_oriented(self, idx: np.ndarray) -> np.ndarray:
+        """Windows ``idx`` as stored, oriented to each window's strand (what :meth:`read`
+        encodes and puts in channel order); a new array the caller may modify."""
         raw = self.read_genomic(np.asarray(idx, dtype=np.int64))
         if not raw.flags.writeable:
             raw = raw.copy()
-        return self._finish(self._orient(raw, np.asarray(idx)))
+        return self._orient(raw, np.asarray(idx))
 
     def read_genomic(self, idx: np.ndarray) -> np.ndarray:
         """Windows ``idx`` as stored: ``(k, position, strand, condition)`` in genomic

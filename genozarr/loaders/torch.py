@@ -500,12 +500,7 @@ class _Codes(Wrapper):
     length)``: what :meth:`Bioseq.read` one-hot encodes (see ``compact_sequence``)."""
 
     def read(self, idx: np.ndarray) -> np.ndarray:
-        data = self.data
-        idx = np.asarray(idx, dtype=np.int64)
-        raw = data.read_genomic(idx)
-        if not raw.flags.writeable:
-            raw = raw.copy()
-        return np.ascontiguousarray(data._orient(raw, idx)[:, :, 0, 0])
+        return np.ascontiguousarray(self.data._read_oriented(idx)[:, :, 0, 0])
 
 
 def _chunk_rows_of(source: Any) -> int:
