@@ -8,6 +8,7 @@ reads the next batches in background threads while the caller works on the curre
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -201,8 +202,9 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
         caller's thread, while the chunks of the next batches still decode ahead in the
         store's decode threads). A thread pays off when the caller works between batches
         with the GIL released (a GPU step); a loop that only reads is faster with 0, and
-        more than one thread measured slower than one either way (``docs/tuning.md``). With a random augmentation wrapper one thread reads, so a
-        seed gives reproducible augmentations.
+        more than one thread measured slower than one either way (``docs/tuning.md``).
+        With a random augmentation wrapper one thread reads, so a seed gives reproducible
+        augmentations.
     shard
         ``(k, m)``: serve only the k-th of m disjoint parts (whole blocks), e.g. one per
         DataLoader worker; use the same seed in every part.
@@ -298,12 +300,13 @@ def _iterate(datasets: Sequence[Any], plan: list[np.ndarray],
     if prefetch == 0 or len(plan) <= 1:
         # batches assembled in the caller's thread; the chunks of the next batches decode
         # ahead in the stores' decode threads
-        depth = _readahead(datasets) if len(plan) > 1 else 0
-        for k in range(min(depth, len(plan) - 1)):
-            _warm(datasets, plan[k + 1])
-        for k, idx in enumerate(plan):
-            if k + 1 + depth <= len(plan) - 1 and depth:
-                _warm(datasets, plan[k + 1 + depth])
+        ahead = iter(plan[1:])
+        for nxt in itertools.islice(ahead, _readahead(datasets)):
+            _warm(datasets, nxt)
+        for idx in plan:
+            nxt = next(ahead, None)
+            if nxt is not None:
+                _warm(datasets, nxt)
             yield _read_all(datasets, idx)
         return
     threads = 1 if any(_has_randomness(d) for d in datasets) else prefetch
