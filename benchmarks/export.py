@@ -20,11 +20,13 @@ Usage: ``python benchmarks/export.py [--quick] [--json rows.json]``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _data
@@ -42,18 +44,25 @@ def _ingest(files: list[str], sizes: dict[str, int], out: str) -> object:
                                     storage="zarr", store=out)
 
 
-def case_ingest(p: dict) -> dict:
+@contextlib.contextmanager
+def _case(p: dict) -> Iterator[tuple[list[str], dict[str, int], str]]:
+    """The input files and chromosome sizes of a case, with 2 ingest worker processes and
+    a temporary directory (removed afterwards)."""
     import genozarr
 
     c = _data.corpus(p["quick"])
-    files, sizes = c[p["files"]], c["chrom_sizes"]
     genozarr.set_options(scheduler="processes", num_workers=2, progress=False)
     tmp = tempfile.mkdtemp(prefix="gzbench_")
     try:
-        sec = _data.timed(lambda: _ingest(files, sizes, os.path.join(tmp, "bw.zarr")),
-                          p["repeat"])
+        yield c[p["files"]], c["chrom_sizes"], tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def case_ingest(p: dict) -> dict:
+    with _case(p) as (files, sizes, tmp):
+        sec = _data.timed(lambda: _ingest(files, sizes, os.path.join(tmp, "bw.zarr")),
+                          p["repeat"])
     return {"seconds": sec, "work": sum(sizes.values()) * len(files)}
 
 
@@ -76,23 +85,19 @@ def _compare(source: str, exported: str, sizes: dict[str, int]) -> tuple[float, 
 
 
 def case_export(p: dict) -> dict:
-    import genozarr
     from genozarr.export import export_to_bigwig
 
-    c = _data.corpus(p["quick"])
-    files, sizes = c[p["files"]], c["chrom_sizes"]
-    genozarr.set_options(scheduler="processes", num_workers=2, progress=False)
-    tmp = tempfile.mkdtemp(prefix="gzbench_")
-    try:
+    with _case(p) as (files, sizes, tmp):
         cover = _ingest(files, sizes, os.path.join(tmp, "bw.zarr"))
         out = os.path.join(tmp, "out")
 
+        written: list[str] = []
+
         def run() -> None:
             shutil.rmtree(out, ignore_errors=True)
-            export_to_bigwig(cover, out)
+            written[:] = export_to_bigwig(cover, out)  # one file per source, in its order
 
         sec = _data.timed(run, p["repeat"])
-        written = sorted(os.path.join(out, f) for f in os.listdir(out))
         checks = [_compare(src, dst, sizes) for src, dst in zip(files, written)]
         return {"seconds": sec, "work": sum(sizes.values()) * len(files),
                 "bytes_out": sum(os.path.getsize(f) for f in written),
@@ -100,8 +105,6 @@ def case_export(p: dict) -> dict:
                 "max_abs_diff": max(w for w, _, _ in checks),
                 "covered_in": sum(a for _, a, _ in checks),
                 "covered_out": sum(b for _, _, b in checks)}
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 CASES = {"ingest": case_ingest, "export": case_export}
