@@ -19,7 +19,8 @@ Measures, in one run (medians of ``--repeat``, runs interleaved):
 - numpy fancy indexing of the same data held in memory (coverage rows + one-hot of codes);
 - per storage choice, ``genozarr.batches`` sequential, block-shuffled and fully random
   (a fresh random sample of windows per batch), each run starting with an empty
-  decoded-chunk cache (64 MiB), so every chunk a run needs is decoded in that run; and
+  decoded-chunk cache (64 MiB) and no store kept decoded in memory
+  (``memory_cache_bytes=0``), so every chunk a run needs is decoded in that run; and
   the second epoch of ``open_dataset(..., cache='memory')`` (every chunk decoded once);
 - block-shuffled with ``prefetch=0`` (batches assembled in the caller's thread, chunks
   decoded ahead in the decode threads), for the default storage choice;
@@ -237,9 +238,11 @@ def main() -> None:
         workers = [] if args.no_torch else [1, max(2, min(4, os.cpu_count() or 1))]
     except ImportError:
         workers = []
-    # a cache smaller than the data, as for a real corpus; caches are emptied before each run
+    # a cache smaller than the data, as for a real corpus (and no store kept decoded in
+    # memory but where asked for); caches are emptied before each run
     with tempfile.TemporaryDirectory() as d, set_options(progress=False,
-                                                         chunk_cache_bytes=64 * 2**20):
+                                                         chunk_cache_bytes=64 * 2**20,
+                                                         memory_cache_bytes=0):
         t0 = time.perf_counter()
         built = {c: build(d, args.n, c) for c in args.choices}
         cover, bioseq, cov = built[args.choices[0]]

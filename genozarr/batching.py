@@ -117,7 +117,9 @@ def chunk_rows(dataset: Any) -> int:
 
 
 def _cache_rows(datasets: Sequence[Any]) -> int:
-    """The most windows whose decoded chunks fit in half of every zarr store's cache."""
+    """The most windows whose decoded chunks fit in half of every zarr store's configured
+    chunk cache (whether or not the store is kept decoded in memory instead, so that a
+    seed gives the same order on every machine)."""
     from genozarr.store.backend import ZarrBackend
     from genozarr.wrappers import _root
 
@@ -128,7 +130,7 @@ def _cache_rows(datasets: Sequence[Any]) -> int:
             continue
         arr = store.backend.array(store.meta.array_path())
         row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
-        rows = min(rows, store.backend.cache.max_bytes // 2 // max(row_bytes, 1))
+        rows = min(rows, store.backend.cache_bytes // 2 // max(row_bytes, 1))
     return rows
 
 

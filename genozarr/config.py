@@ -42,6 +42,10 @@ OPTIONS: dict[str, Any] = {
     "compression_level": 1,
     # bytes of decoded chunks kept per open zarr array on the serving path
     "chunk_cache_bytes": 256 * 2**20,
+    # a zarr store whose decoded arrays fit in this many bytes (times the processes serving
+    # side by side) is kept decoded in memory as it is read, so later epochs decode nothing
+    # (None: a quarter of the machine's physical memory; 0: never)
+    "memory_cache_bytes": None,
     # threads decoding the chunks of a local store on the serving path (None: the cores
     # shared out among the processes serving side by side, at most 4 each; in each of N
     # PyTorch DataLoader workers cores // N)
@@ -73,6 +77,8 @@ _VALIDATORS: dict[str, Any] = {
     "compressor": lambda v: v in ("zstd", "lz4", "lz4hc", "zlib", "blosclz", None),
     "compression_level": lambda v: isinstance(v, int) and 0 <= v <= 9,
     "chunk_cache_bytes": lambda v: isinstance(v, int) and v >= 0,
+    "memory_cache_bytes": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)
+                                                  and v >= 0),
     "decode_threads": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)
                                               and v >= 1),
     "parallel_threshold_bases": lambda v: isinstance(v, int) and v >= 0,
@@ -110,7 +116,8 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         ``num_workers``, ``progress`` (True, False, 'auto'), ``chunk_bytes``,
         ``inner_chunk_bytes`` (None, or the inner chunk size of sharded stores),
         ``compressor`` ('zstd', 'lz4', ..., None), ``compression_level``,
-        ``chunk_cache_bytes``, ``decode_threads`` (None, or the threads decoding chunks
+        ``chunk_cache_bytes``, ``memory_cache_bytes`` (None: a quarter of physical memory;
+        a store whose decoded arrays fit is kept decoded in memory), ``decode_threads`` (None, or the threads decoding chunks
         of a local store while serving), ``parallel_threshold_bases``.
 
     Raises

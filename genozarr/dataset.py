@@ -1224,28 +1224,34 @@ class Bioseq(Dataset):
 _UNSET: Any = object()
 
 
-def _size_cache(store: Store, cache: str | int) -> None:
+def _size_cache(store: Store, cache: str | int | None) -> None:
     """Resize the decoded-chunk cache of a zarr-backed store (see :func:`open_dataset`)."""
-    from genozarr.store.backend import ZarrBackend, _ChunkCache
+    from genozarr.store.backend import ZarrBackend
 
+    if cache == "auto":
+        return
     if cache == "memory":  # every array decoded once into one in-memory array
         if isinstance(store.backend, ZarrBackend):
             store.backend.resident = True
-            store.backend.cache_bytes = 0
-            store.backend.cache = _ChunkCache(0)
         return
-    if isinstance(cache, (int, np.integer)) and not isinstance(cache, bool) and cache >= 0:
+    if cache is None:
+        size = None
+    elif isinstance(cache, (int, np.integer)) and not isinstance(cache, bool) and cache >= 0:
         size = int(cache)
     else:
-        raise ArgumentError(f"cache must be None, 'memory' or a size in bytes, got {cache!r}")
-    if isinstance(store.backend, ZarrBackend):
-        store.backend.cache_bytes = size
-        store.backend.cache = _ChunkCache(size)
+        raise ArgumentError(
+            f"cache must be 'auto', 'memory', None or a size in bytes, got {cache!r}")
+    if isinstance(store.backend, ZarrBackend):  # a chunk cache only
+        from genozarr.config import OPTIONS
+
+        store.backend.cache_bytes = OPTIONS["chunk_cache_bytes"] if size is None else size
+        store.backend.resident = False
 
 
 def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
                  storage: str = "zarr", normalizer: Any = _UNSET,
-                 channel_last: bool | None = None, cache: str | int | None = None) -> Dataset:
+                 channel_last: bool | None = None,
+                 cache: str | int | None = "auto") -> Dataset:
     """Open a store as the :class:`Cover` or :class:`Bioseq` that was built over it.
 
     The store's recipe gives the dataset class, its windows (the stored rows of a partial
@@ -1267,12 +1273,15 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
     channel_last
         Replaces the recorded channel order.
     cache
-        Decoded chunks kept in memory by ``storage='zarr'``: None uses
-        ``set_options(chunk_cache_bytes=...)`` (256 MiB); ``'memory'`` decodes each chunk
+        Decoded data kept in memory by ``storage='zarr'``. ``'memory'`` decodes each chunk
         once into one in-memory array per stored array (the whole store's decoded size),
         so epochs after the first decode nothing and a batch in any order is one numpy
-        indexing (for data that fit in memory, when training for many epochs); an int is
-        a size in bytes. Each DataLoader worker process keeps its own cache.
+        indexing; ``'auto'`` (default) does so when the store's decoded arrays fit in
+        ``set_options(memory_cache_bytes=...)`` (a quarter of physical memory, shared out
+        among DataLoader workers), else keeps a cache of recently decoded chunks; None
+        keeps only that chunk cache (``set_options(chunk_cache_bytes=...)``, 256 MiB); an
+        int is the chunk cache's size in bytes. Each DataLoader worker process keeps its
+        own.
 
     Returns
     -------
@@ -1330,8 +1339,7 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
     if channel_last is None:
         channel_last = bool(recipe.get("channel_last", True))
     store = store.to_backend(storage)
-    if cache is not None:
-        _size_cache(store, cache)
+    _size_cache(store, cache)
     obj: Dataset
     if meta.kind == "sequence":
         seq_cls: type[Bioseq] = Bioseq

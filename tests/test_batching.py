@@ -21,16 +21,20 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("batching")
 
 
-@pytest.fixture(scope="module")
-def zarr_pair(sample_files: dict[str, str], store_dir: Path) -> tuple[Cover, Bioseq, int]:
+@pytest.fixture(scope="module", params=[False, True], ids=["chunk-cache", "resident"])
+def zarr_pair(request: pytest.FixtureRequest, sample_files: dict[str, str],
+              store_dir: Path) -> tuple[Cover, Bioseq, int]:
     """Cover (c.zarr) and Bioseq (s.zarr) of the same 400 windows in zarr stores with small
-    chunks, in ``store_dir``."""
-    d = store_dir
+    chunks, in ``store_dir``, read through the chunk cache or kept decoded in memory (the
+    two read paths of a zarr store)."""
+    d = store_dir / ("resident" if request.param else "chunks")
     kw = dict(roi=sample_files["roi"], binsize=100, storage="zarr")
     with set_options(chunk_bytes=8192):  # small chunks, of different rows in the two stores
         cover = Cover.create_from_bigwig(
             "c", [sample_files["bigwig_a"], sample_files["bigwig_b"]], **kw, store=d / "c.zarr")
         seq = Bioseq.create_from_refgenome("s", sample_files["fasta"], **kw, store=d / "s.zarr")
+    for ds in (cover, seq):
+        ds.garray.backend.resident = request.param
     return cover, seq, len(cover)
 
 
@@ -107,13 +111,12 @@ def test_prefetch_zero_reads_in_the_caller_and_decodes_ahead(
     assert sorted(np.concatenate([np.array(g) for g in got]).tolist()) == list(range(n))
 
 
-def test_default_block_is_the_largest_chunk(zarr_pair: tuple[Cover, Bioseq, int],
-                                            store_dir: Path) -> None:
+def test_default_block_is_the_largest_chunk(zarr_pair: tuple[Cover, Bioseq, int]) -> None:
     """Without block_size, batches shuffles blocks of the most windows per chunk among the
     datasets: with one block per buffer, the served order is the chunk-aligned blocks of
     the larger-chunked store one after the other, each block's windows permuted."""
     cover, seq, n = zarr_pair
-    c_rows, s_rows = _rows_per_chunk(store_dir / "c.zarr"), _rows_per_chunk(store_dir / "s.zarr")
+    c_rows, s_rows = (_rows_per_chunk(Path(ds.garray.path)) for ds in (cover, seq))
     block = max(c_rows, s_rows)
     # the fixture's chunk sizes differ, so the wrong choice (the smaller) would be visible
     assert min(c_rows, s_rows) < block < n
@@ -193,7 +196,8 @@ def test_zarr_backend_direct_reads_match_zarr(tmp_path) -> None:
     with pytest.warns(UserWarning, match="[Cc]onsolidated"):
         zarr.consolidate_metadata(str(tmp_path / "s.zarr"))
     assert not (tmp_path / "s.zarr" / "data" / "c" / "4").exists()
-    backend = ZarrBackend(str(tmp_path / "s.zarr"), cache_bytes=4 * 10 * 5 * 2 * 3 * 4)
+    backend = ZarrBackend(str(tmp_path / "s.zarr"), cache_bytes=4 * 10 * 5 * 2 * 3 * 4,
+                          resident=False)
     assert DirectChunks.for_array(backend.array("data")) is not None
     rows = rng.integers(0, 103, size=300)
     np.testing.assert_array_equal(backend.read_rows("data", rows), data[rows])

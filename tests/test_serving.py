@@ -150,7 +150,7 @@ def test_memory_cache_decodes_each_chunk_once(values, tmp_path):
     cache = cover.garray.backend.cache
     first = np.concatenate([b for (b,) in batches(cover, batch_size=32, shuffle=True, seed=0)])
     misses = cache.misses
-    assert misses >= -(-N // 16)  # every chunk decoded once
+    assert misses == -(-N // 16)  # every chunk decoded once, none twice
     second = np.concatenate([b for (b,) in batches(cover, batch_size=32, shuffle=True, seed=1)])
     assert cache.misses == misses  # the second epoch decodes nothing
     assert first.shape == second.shape == values.shape
@@ -175,6 +175,70 @@ def test_memory_cache_decodes_each_chunk_once(values, tmp_path):
     assert small.garray.backend.cache.misses > before
     with pytest.raises(ArgumentError, match="cache must be"):
         open_dataset(tmp_path / "m.zarr", cache="disk")
+
+
+def _decoded_bytes(path) -> int:
+    """Decoded size of every array of a store, from zarr's own metadata."""
+    group = zarr.open_group(str(path), mode="r")
+    return sum(int(np.prod(a.shape, dtype=np.int64)) * a.dtype.itemsize
+               for _, a in group.arrays())
+
+
+def test_auto_keeps_a_store_that_fits_decoded_in_memory(values, tmp_path):
+    from genozarr.store.backend import memory_budget, share_cores
+
+    _cover(values, tmp_path / "a.zarr", chunk_bytes=16 * 600)
+    size = _decoded_bytes(tmp_path / "a.zarr")
+    assert size >= values.nbytes
+    chunks = -(-N // 16)
+    with set_options(memory_cache_bytes=size):
+        assert memory_budget() == size
+        cover = open_dataset(tmp_path / "a.zarr")  # cache='auto'
+        backend = cover.garray.backend
+        assert backend.resident and backend.cache.max_bytes == 0
+        first = np.concatenate([b for (b,) in batches(cover, batch_size=32, shuffle=True,
+                                                      block_size=1, seed=0)])
+        assert backend.cache.misses == chunks  # each chunk decoded once, in random order
+        rng = np.random.default_rng(2)
+        for idx in (rng.permutation(N), np.arange(N)[::-1]):
+            np.testing.assert_array_equal(cover[idx], values[idx])
+        assert backend.cache.misses == chunks  # nothing decoded again
+        assert sorted(r.tobytes() for r in first) == sorted(r.tobytes() for r in values)
+        # None keeps the chunk cache only, whatever the budget
+        lru = open_dataset(tmp_path / "a.zarr", cache=None).garray.backend
+        assert not lru.resident and lru.cache.max_bytes == 256 * 2**20
+        # N processes serving side by side share the budget: size > size // 2
+        share_cores(2)
+        try:
+            assert memory_budget() == size // 2
+            assert not open_dataset(tmp_path / "a.zarr").garray.backend.resident
+        finally:
+            share_cores(1)
+    with set_options(memory_cache_bytes=size - 1):  # one byte short: the chunk cache
+        cover = open_dataset(tmp_path / "a.zarr")
+        assert not cover.garray.backend.resident
+        idx = rng.permutation(N)[:50]
+        np.testing.assert_array_equal(cover[idx], values[idx])
+    import pickle
+
+    with set_options(memory_cache_bytes=0):  # a clone decides again in its own process
+        clone = pickle.loads(pickle.dumps(open_dataset(tmp_path / "a.zarr")))
+        assert clone.garray.backend.resident_mode == "auto"
+        assert not clone.garray.backend.resident
+
+
+def test_a_seed_serves_one_order_resident_or_not(values, tmp_path):
+    """The shuffled order depends on the configured chunk cache, never on whether the store
+    was kept in memory (which depends on the machine's memory)."""
+    _cover(values, tmp_path / "o.zarr", chunk_bytes=16 * 600)
+    orders = []
+    for cache in ("memory", None):
+        with set_options(chunk_cache_bytes=16 * 600 * 4):  # a cache of 4 chunks: 2 per buffer
+            cover = open_dataset(tmp_path / "o.zarr", cache=cache)
+            orders.append([idx for _, idx in batches(cover, np.arange(N), batch_size=16,
+                                                     shuffle=True, seed=9)])
+    assert len(orders[0]) == len(orders[1])
+    assert all(np.array_equal(a, b) for a, b in zip(*orders))
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 ``storage='ndarray'`` keeps numpy arrays in memory, ``'sparse'`` keeps scipy CSR matrices
 (one row per first-axis entry, densified per read), ``'zarr'`` reads a zarr v3 store on
 disk or object storage, decoding whole chunks and keeping the recently decoded ones in a
-bounded cache (the serving path never builds a dask graph).
+bounded cache, or, for a store that fits in memory, the whole store decoded as it is read
+(the serving path never builds a dask graph).
 
 Every backend answers the same two calls: ``read_rows(name, rows)`` (first-axis fancy
 indexing, used by the partial layout) and ``read_range(name, start, stop)`` (a contiguous
@@ -12,11 +13,12 @@ first-axis range, used by the whole-genome layout), plus ``shape(name)``.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,6 +31,8 @@ __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES
            "normalise_storage"]
 
 STORAGES = ("ndarray", "sparse", "zarr")
+
+log = logging.getLogger(__name__)
 
 #: most threads a local zarr backend decodes chunks with in parallel (Blosc releases the
 #: GIL) when the ``decode_threads`` option is None
@@ -63,6 +67,21 @@ def decode_threads() -> int:
     if n is not None:
         return int(n)
     return max(1, min(MAX_DECODE_THREADS, (os.cpu_count() or 1) // _SHARERS))
+
+def memory_budget() -> int:
+    """Bytes one process may keep of a store decoded in memory (``resident='auto'``): the
+    ``memory_cache_bytes`` option (None: a quarter of the machine's physical memory),
+    shared out among the processes serving side by side (see :func:`share_cores`)."""
+    from genozarr.config import OPTIONS
+
+    n = OPTIONS["memory_cache_bytes"]
+    if n is None:
+        try:
+            n = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+        except (AttributeError, ValueError, OSError):  # not a POSIX system: never
+            n = 0
+    return int(n) // _SHARERS
+
 
 #: threads of a zarr backend over a remote store (fsspec URL): requests kept in flight, so
 #: a batch's chunks arrive in about one round trip rather than one round trip each
@@ -260,9 +279,12 @@ class ZarrBackend(Backend):
     opened
         The store as opened by the caller (:func:`genozarr.store.open.open_resolved`).
     resident
-        Keep every array decoded in memory as it is read (``open_dataset(...,
-        cache='memory')``): each chunk is decoded once into one array of the whole array's
-        size, so reading rows already decoded is one numpy indexing, in any order.
+        Keep every array decoded in memory as it is read: each chunk is decoded once into
+        one array of the whole array's size, so reading rows already decoded is one numpy
+        indexing, in any order. True always (``open_dataset(..., cache='memory')``), False
+        never (the chunk cache only), ``'auto'`` (default) when the store's decoded arrays
+        fit in this process's share of :func:`memory_budget`, decided in each process on
+        first read.
     """
 
     storage = "zarr"
@@ -280,9 +302,11 @@ class ZarrBackend(Backend):
 
     def __init__(self, path: str, storage_options: dict[str, Any] | None = None,
                  cache_bytes: int | None = None, *, root: str | None = None,
-                 opened: Any = None, resident: bool = False) -> None:
+                 opened: Any = None, resident: bool | str = "auto") -> None:
         self.path = str(path)
-        self.resident = bool(resident)
+        if resident != "auto":
+            resident = bool(resident)
+        self.resident_mode: bool | str = resident
         self.storage_options = storage_options
         if cache_bytes is None:
             from genozarr.config import OPTIONS
@@ -301,17 +325,49 @@ class ZarrBackend(Backend):
         self._direct: dict[str, DirectChunks | None] = {}
         self._clen: dict[str, int] = {}
         self._executor: ThreadPoolExecutor | None = None
-        self.cache = _ChunkCache(self.cache_bytes)
+        #: whether arrays are kept decoded in memory (None: 'auto', not decided yet)
+        self._resident_on: bool | None = (None if self.resident_mode == "auto"
+                                          else bool(self.resident_mode))
+        # decoded chunks go either to the resident arrays or to an LRU, not to both
+        self.cache = _ChunkCache(0 if self._resident_on else self.cache_bytes)
         #: resident arrays: ``{name: (whole decoded array, decoded flag per chunk)}``
         self._whole: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._whole_lock = threading.Lock()
+        #: resident chunks being decoded: ``{(name, chunk id): set when done}``
+        self._decoding: dict[tuple[str, int], threading.Event] = {}
         #: threads decoding (and, remotely, fetching) chunks in parallel
         self.threads = FETCH_THREADS if self.remote else decode_threads()
+
+    @property
+    def resident(self) -> bool:
+        """Whether arrays are kept decoded in memory as they are read (``'auto'``: decided
+        on first use, from the store's decoded size and :func:`memory_budget`)."""
+        self._check_process()
+        on = self._resident_on
+        if on is None:
+            with self._whole_lock:
+                on = self._resident_on
+                if on is None:
+                    size = sum(int(self.array(name).nbytes) for name in self.names())
+                    budget = memory_budget()
+                    on = 0 < size <= budget
+                    log.debug("store %s: %d decoded bytes, memory budget %d: %s", self.path,
+                              size, budget, "kept decoded in memory" if on else "chunk cache")
+                    if on:
+                        self.cache = _ChunkCache(0)
+                    self._resident_on = on
+        return on
+
+    @resident.setter
+    def resident(self, value: bool | str) -> None:
+        self.resident_mode = value if value == "auto" else bool(value)
+        self._resident_on = None if value == "auto" else bool(value)
+        self.cache = _ChunkCache(0 if self._resident_on else self.cache_bytes)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
                 "cache_bytes": self.cache_bytes, "root": self.root,
-                "resident": self.resident}
+                "resident_mode": self.resident_mode}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -461,29 +517,61 @@ class ZarrBackend(Backend):
                     self._whole[name] = entry
         return entry
 
-    def _place(self, name: str, blocks: Iterable[tuple[int, np.ndarray]]) -> np.ndarray:
-        """Copy decoded chunks ``(chunk id, block)`` into the resident array; return it."""
+    def _decode_into(self, name: str, cid: int) -> None:
+        """Decode chunk ``cid`` of ``name`` into the resident array, once: a thread asking
+        for a chunk another thread is decoding waits for it (it never decodes it again)."""
         whole, done = self._resident(name)
-        size, n = self.chunk_len(name), whole.shape[0]
-        for cid, block in blocks:
-            lo, hi = cid * size, min((cid + 1) * size, n)
-            whole[lo:hi] = block[:hi - lo]
-            done[cid] = True  # after its rows are in place
-        return whole
+        key = (name, cid)
+        while not done[cid]:
+            with self._whole_lock:
+                if done[cid]:
+                    return
+                event = self._decoding.get(key)
+                lead = event is None
+                if lead:
+                    event = self._decoding[key] = threading.Event()
+            if not lead:
+                event.wait()  # then done, or decode it here if that thread failed
+                continue
+            try:
+                block = self._load_chunk(name, cid)
+                lo, hi = cid * self.chunk_len(name), min((cid + 1) * self.chunk_len(name),
+                                                         whole.shape[0])
+                whole[lo:hi] = block[:hi - lo]
+                with self._whole_lock:
+                    done[cid] = True  # after its rows are in place
+                    self.cache.misses += 1
+            finally:
+                with self._whole_lock:
+                    del self._decoding[key]
+                event.set()
 
     def _fill_group(self, name: str, ids: list[int]) -> None:
         """Decode the chunks ``ids`` not yet decoded into the resident array, in this
-        thread (a read-ahead task of the decode pool: it must not wait on the pool)."""
+        thread (also a read-ahead task of the decode pool: it waits on no pool task)."""
         _, done = self._resident(name)
         todo = [cid for cid in ids if not done[cid]]
-        self._place(name, zip(todo, self._load_group(name, todo)))
+        direct = self._direct.get(name)
+        if isinstance(direct, StoreShards) and len(todo) > 1:  # one request per run
+            direct.fetch(todo)
+        for cid in todo:
+            self._decode_into(name, cid)
 
     def _fill(self, name: str, ids: np.ndarray) -> np.ndarray:
         """Decode the chunks ``ids`` not yet decoded into the resident array (in parallel,
-        from the caller's thread); return the array."""
-        _, done = self._resident(name)
+        the caller's thread taking a share); return the array."""
+        whole, done = self._resident(name)
         missing = [int(c) for c in ids if not done[c]]
-        return self._place(name, self._chunks(name, missing) if missing else ())
+        if len(missing) > 1 and self.threads > 1:
+            groups = self._groups(name, missing)
+            pool = self._pool()
+            futures = [pool.submit(self._fill_group, name, g) for g in groups[1:]]
+            self._fill_group(name, groups[0])
+            for fut in futures:
+                fut.result()
+        elif missing:
+            self._fill_group(name, missing)
+        return whole
 
     def prefetch_rows(self, name: str, rows: np.ndarray) -> None:
         """Start decoding, in background threads, the chunks holding ``rows`` that are not
