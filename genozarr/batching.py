@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections import deque
+import queue
+import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,9 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
     The indices ``0..n-1`` are cut into consecutive blocks of ``block_size``. Without
     shuffling, batches follow the index order. With shuffling, the block order is
     permuted, then the indices of every group of ``buffer_blocks`` consecutive (permuted)
-    blocks are permuted among themselves, and the stream is cut into batches; the indices
+    blocks are permuted among themselves (with blocks of one window, the first permutation
+    is already a full shuffle and the second is skipped), and the stream is cut into
+    batches; the indices
     of one batch are returned sorted (a batch is a set to a model, and sorted rows read
     faster).
 
@@ -81,12 +83,16 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
         if not 0 <= k < m:
             raise ArgumentError(f"shard must be (k, m) with 0 <= k < m, got {shard!r}")
         starts = starts[k::m]
-    parts = [np.arange(s, min(s + block_size, n)) for s in starts]
-    if rng is not None:
-        groups = [np.concatenate(parts[g:g + buffer_blocks])
-                  for g in range(0, len(parts), buffer_blocks)]
-        parts = [rng.permutation(g) for g in groups]
-    stream = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    # the blocks' windows one after the other, in block order
+    lengths = np.minimum(block_size, n - starts)
+    ends = np.cumsum(lengths)
+    stream = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
+    stream += np.repeat(starts - (ends - lengths), lengths)
+    if rng is not None and block_size > 1:  # (with blocks of one window: already uniform)
+        edges = np.r_[0, ends][::buffer_blocks].tolist() + [len(stream)]
+        for lo, hi in zip(edges[:-1], edges[1:]):  # the windows of buffer_blocks blocks
+            if hi > lo:
+                stream[lo:hi] = rng.permutation(stream[lo:hi])
     cut = range(0, len(stream), batch_size)
     plan = [stream[i:i + batch_size] for i in cut]
     if drop_last and plan and len(plan[-1]) < batch_size:
@@ -158,16 +164,6 @@ def read_batch(dataset: Any, idx: np.ndarray) -> np.ndarray:
     return np.asarray(dataset[idx])
 
 
-def _has_randomness(dataset: Any) -> bool:
-    from genozarr.wrappers import Wrapper, _RandomWrapper
-
-    while isinstance(dataset, Wrapper):
-        if isinstance(dataset, _RandomWrapper):
-            return True
-        dataset = dataset.data
-    return False
-
-
 def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
             seed: int | np.random.Generator | None = None, drop_last: bool = False,
             block_size: int | None = None, buffer_blocks: int = 4, prefetch: int = 1,
@@ -200,13 +196,12 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
         when the buffer's decoded chunks would not fit in half of a store's chunk cache
         (``set_options(chunk_cache_bytes=...)``).
     prefetch
-        Batches read ahead in background threads (0: batches are assembled in the
-        caller's thread, while the chunks of the next batches still decode ahead in the
-        store's decode threads). A thread pays off when the caller works between batches
-        with the GIL released (a GPU step); a loop that only reads is faster with 0, and
-        more than one thread measured slower than one either way (``docs/tuning.md``).
-        With a random augmentation wrapper one thread reads, so a seed gives reproducible
-        augmentations.
+        Batches one background thread assembles ahead of the caller (0: batches are
+        assembled in the caller's thread, while the chunks of the next batches still
+        decode ahead in the store's decode threads). The thread pays off when the caller
+        works between batches with the GIL released (a GPU step); a loop that only reads
+        is faster with 0 (``docs/tuning.md``). The batches are assembled in order, so a
+        random augmentation wrapper with a seed gives reproducible augmentations.
     shard
         ``(k, m)``: serve only the k-th of m disjoint parts (whole blocks), e.g. one per
         DataLoader worker; use the same seed in every part.
@@ -297,44 +292,70 @@ def _read_all(datasets: Sequence[Any], idx: np.ndarray) -> tuple[np.ndarray, ...
     return tuple(read_batch(d, idx) for d in datasets)
 
 
+def _serial(datasets: Sequence[Any], plan: list[np.ndarray]) -> Iterator[tuple[np.ndarray, ...]]:
+    """The batches of ``plan``, assembled one after the other in the calling thread while
+    the chunks of the next batches decode ahead in the stores' decode threads."""
+    ahead = iter(plan[1:])
+    for nxt in itertools.islice(ahead, _readahead(datasets)):
+        _warm(datasets, nxt)
+    for idx in plan:
+        nxt = next(ahead, None)
+        if nxt is not None:
+            _warm(datasets, nxt)
+        yield _read_all(datasets, idx)
+
+
+def _produce(batches_: Iterator[tuple[np.ndarray, ...]], out: queue.Queue,
+             stop: threading.Event) -> None:
+    """Put every batch of ``batches_`` into ``out`` (then :data:`_END`, or the exception
+    that stopped it), until ``stop`` is set."""
+    try:
+        for batch in batches_:
+            item: tuple[bool, Any] = (True, batch)
+            while True:
+                if stop.is_set():
+                    return
+                try:
+                    out.put(item, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+        item = (True, _END)
+    except BaseException as e:  # raised in the consumer's thread
+        item = (False, e)
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            continue
+
+
+#: end of a producer's batches
+_END: Any = object()
+
+
 def _iterate(datasets: Sequence[Any], plan: list[np.ndarray],
              prefetch: int) -> Iterator[tuple[np.ndarray, ...]]:
     if prefetch == 0 or len(plan) <= 1:
-        # batches assembled in the caller's thread; the chunks of the next batches decode
-        # ahead in the stores' decode threads
-        ahead = iter(plan[1:])
-        for nxt in itertools.islice(ahead, _readahead(datasets)):
-            _warm(datasets, nxt)
-        for idx in plan:
-            nxt = next(ahead, None)
-            if nxt is not None:
-                _warm(datasets, nxt)
-            yield _read_all(datasets, idx)
+        yield from _serial(datasets, plan)
         return
-    threads = 1 if any(_has_randomness(d) for d in datasets) else prefetch
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="genozarr-prefetch")
-    pending: deque[Future[tuple[np.ndarray, ...]]] = deque()
-    it = iter(plan)
+    # one thread assembles the batches in order, up to `prefetch` ahead of the consumer
+    # (one thread: random augmentations draw in a reproducible order); it only waits when
+    # that many batches are ready, so a consumer that keeps up never leaves it idle
+    out: queue.Queue = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+    producer = threading.Thread(target=_produce, args=(_serial(datasets, plan), out, stop),
+                                name="genozarr-prefetch", daemon=True)
+    producer.start()
     try:
-        for idx in it:
-            pending.append(pool.submit(_read_all, datasets, idx))
-            if len(pending) >= prefetch:
-                break
-        ahead = iter(plan[len(pending):])
-        for _ in range(_readahead(datasets)):  # read-ahead of chunks beyond those being read
-            nxt = next(ahead, None)
-            if nxt is not None:
-                _warm(datasets, nxt)
-        while pending:
-            batch = pending.popleft().result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append(pool.submit(_read_all, datasets, nxt))
-            nxt = next(ahead, None)
-            if nxt is not None:
-                _warm(datasets, nxt)
-            yield batch
+        while True:
+            ok, item = out.get()
+            if not ok:
+                raise item
+            if item is _END:
+                return
+            yield item
     finally:
-        for f in pending:
-            f.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()
+        producer.join()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,6 @@ def test_prefetch_zero_reads_in_the_caller_and_decodes_ahead(
         zarr_pair: tuple[Cover, Bioseq, int], monkeypatch: pytest.MonkeyPatch) -> None:
     """prefetch=0 assembles every batch in the caller's thread while the chunks of the next
     batches are asked for ahead (Dataset.prefetch), in order."""
-    import threading
 
     from genozarr.dataset import Dataset
 
@@ -170,14 +170,40 @@ def test_batches_stop_early_and_augmentations(zarr_pair: tuple[Cover, Bioseq, in
     cover, _, n = zarr_pair
     it = batches(cover, batch_size=8, shuffle=True, seed=0)
     first = next(it)
-    it.close()  # the prefetch threads stop; nothing hangs
+    it.close()  # the prefetch thread stops; nothing hangs
     assert first[0].shape == (8,) + cover.shape[1:]
+    assert not [t for t in threading.enumerate() if t.name == "genozarr-prefetch"]
     a = [b[0] for b in batches(RandomSignalScale(cover, 0.3, random_state=1), batch_size=64)]
     b = [b[0] for b in batches(RandomSignalScale(cover, 0.3, random_state=1), batch_size=64)]
     assert len(a) == len(b) == -(-n // 64)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))  # the same seed, the same draws
     plain = cover[:]
     assert not np.array_equal(np.concatenate(a), plain)  # the augmentation did change values
+
+
+class _FailsAt:
+    """An array-like whose reads of row ``bad`` raise."""
+
+    def __init__(self, n: int, bad: int) -> None:
+        self.n, self.bad = n, bad
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        if self.bad in np.asarray(idx):
+            raise ValueError(f"row {self.bad} unreadable")
+        return np.asarray(idx) * 10
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3])
+def test_a_failed_read_reaches_the_caller_after_the_batches_before_it(prefetch: int) -> None:
+    got = []
+    with pytest.raises(ValueError, match="row 23 unreadable"):
+        for (b,) in batches(_FailsAt(40, 23), batch_size=5, prefetch=prefetch):
+            got.append(b)
+    assert np.array_equal(np.concatenate(got), np.arange(20) * 10)  # batches 0-3, in order
+    assert not [t for t in threading.enumerate() if t.name == "genozarr-prefetch"]
 
 
 # ---------------------------------------------------------------------------- read path

@@ -333,6 +333,9 @@ class ZarrBackend(Backend):
         #: resident arrays: ``{name: (whole decoded array, decoded flag per chunk)}``
         self._whole: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._whole_lock = threading.Lock()
+        #: resident arrays: chunks not decoded yet, and the arrays with none left
+        self._left: dict[str, int] = {}
+        self._complete: set[str] = set()
         #: resident chunks being decoded: ``{(name, chunk id): set when done}``
         self._decoding: dict[tuple[str, int], threading.Event] = {}
         #: threads decoding (and, remotely, fetching) chunks in parallel
@@ -514,6 +517,7 @@ class ZarrBackend(Backend):
                     size = self.chunk_len(name)
                     entry = (np.empty(arr.shape, dtype=arr.dtype),
                              np.zeros(-(-arr.shape[0] // size) if arr.shape[0] else 0, bool))
+                    self._left[name] = len(entry[1])
                     self._whole[name] = entry
         return entry
 
@@ -541,6 +545,9 @@ class ZarrBackend(Backend):
                 with self._whole_lock:
                     done[cid] = True  # after its rows are in place
                     self.cache.misses += 1
+                    self._left[name] -= 1
+                    if not self._left[name]:
+                        self._complete.add(name)
             finally:
                 with self._whole_lock:
                     del self._decoding[key]
@@ -561,7 +568,10 @@ class ZarrBackend(Backend):
         """Decode the chunks ``ids`` not yet decoded into the resident array (in parallel,
         the caller's thread taking a share); return the array."""
         whole, done = self._resident(name)
-        missing = [int(c) for c in ids if not done[c]]
+        if name in self._complete:
+            return whole
+        missing = np.asarray(ids, dtype=np.int64)
+        missing = missing[~done[missing]].tolist()
         if len(missing) > 1 and self.threads > 1:
             groups = self._groups(name, missing)
             pool = self._pool()
@@ -578,10 +588,12 @@ class ZarrBackend(Backend):
         cached (read-ahead); does nothing when they would not fit in a quarter of the
         cache."""
         if self.resident:
+            if name in self._complete:
+                return
             ids = np.unique(np.asarray(rows, dtype=np.int64) // self.chunk_len(name))
             _, done = self._resident(name)
             ids = ids[(ids >= 0) & (ids < len(done))]
-            missing = [int(c) for c in ids if not done[c]]
+            missing = ids[~done[ids]].tolist()
             if missing:
                 pool = self._pool()
                 for group in self._groups(name, missing):  # one task per thread
@@ -611,7 +623,7 @@ class ZarrBackend(Backend):
         if np.any((rows < 0) | (rows >= arr.shape[0])):
             raise IndexError(f"rows out of range for array {name!r} of length {arr.shape[0]}")
         if self.resident:
-            whole = self._fill(name, np.unique(rows // size))
+            whole = self._fill(name, () if name in self._complete else np.unique(rows // size))
             return np.take(whole, rows, axis=0, out=out)
         chunk_ids = rows // size
         if len(rows) == 1 or bool(np.all(rows[1:] >= rows[:-1])):
