@@ -426,7 +426,8 @@ class FastaSource(Source):
         else:
             from genozarr.io.fasta import read_sequence
 
-        seq = read_sequence(self.paths[0], chrom, start, end)
+        # the encoding table reads both cases: no upper-casing pass
+        seq = read_sequence(self.paths[0], chrom, start, end, upper=False)
         return encode_sequence(seq, self.seqtype).reshape(-1, 1, 1)
 
 

@@ -125,6 +125,33 @@ def test_codec_choices_round_trip_exactly(values, tmp_path, choice):
     del cover
 
 
+def test_sequence_codes_are_bit_shuffled_coverage_byte_shuffled(tmp_path, sample_files):
+    """1-byte sequence codes: Blosc's bit shuffle; float32 coverage: its byte shuffle. Each
+    stored chunk is exactly what numcodecs' Blosc writes for those values with that
+    shuffle."""
+    from numcodecs import Blosc
+
+    from genozarr import Bioseq
+
+    seq = Bioseq.create_from_refgenome("s", sample_files["fasta"], roi=sample_files["roi"],
+                                       binsize=200, storage="zarr", store=tmp_path / "s.zarr")
+    cover = _cover(np.ascontiguousarray(np.random.default_rng(1).poisson(
+        3.0, size=(N, L, 1, C)).astype(np.float32)), tmp_path / "c.zarr")
+    for ds, path, shuffle in ((seq, "s.zarr", Blosc.BITSHUFFLE), (cover, "c.zarr", Blosc.SHUFFLE)):
+        arr = zarr.open_array(str(tmp_path / path), path="data", mode="r")
+        codec = arr.metadata.codecs[1]
+        assert str(getattr(codec.shuffle, "value", codec.shuffle)) == (
+            "bitshuffle" if shuffle == Blosc.BITSHUFFLE else "shuffle")
+        rows = arr.chunks[0]
+        first = np.ascontiguousarray(arr[:rows])
+        assert first.any()
+        want = Blosc(cname="zstd", clevel=1, shuffle=shuffle,
+                     blocksize=codec.blocksize).encode(first)
+        got = (tmp_path / path / "data" / ("c" + ".0" * arr.ndim)).read_bytes()
+        assert got == want
+        np.testing.assert_array_equal(open_dataset(tmp_path / path).garray.dense(), arr[:])
+
+
 def test_float16_round_trips_within_its_precision(tmp_path, sample_files):
     import pyBigWig
 

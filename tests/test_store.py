@@ -207,7 +207,7 @@ def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compr
     values = rng.integers(0, 9, size=(1050, 2, 3)).astype(dtype)
     values[200:400] = fill  # two whole chunks of fill value: not written
     with set_options(compressor=compressor):
-        codecs = _compressors()
+        codecs = _compressors(dtype)
     for name in ("direct", "viazarr"):
         zarr.create_array(str(tmp_path / "s.zarr"), name=name, shape=values.shape,
                           chunks=(100, 2, 3), dtype=dtype, fill_value=fill,

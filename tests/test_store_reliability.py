@@ -460,7 +460,7 @@ def test_disk_full_on_a_small_tmpfs(small_fs):
     assert os.listdir(small_fs) == []  # nothing published, the temporary removed
 
 
-@pytest.mark.parametrize("where", ["chunk", "commit", "create"])
+@pytest.mark.parametrize("where", ["chunk", "commit", "create", "coords"])
 def test_disk_full_is_a_store_error(tmp_path, monkeypatch, where):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -471,6 +471,8 @@ def test_disk_full_is_a_store_error(tmp_path, monkeypatch, where):
         monkeypatch.setattr(direct, "write_chunks", full)
     elif where == "commit":
         monkeypatch.setattr(store_write, "_fsync_tree", full)
+    elif where == "coords":  # written in a thread while the chunks are
+        monkeypatch.setattr(store_write, "write_coord", full)
     else:
         monkeypatch.setattr(store_write.os, "mkdir", full)
     path = tmp_path / "s.zarr"

@@ -368,7 +368,7 @@ def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
 
 
 def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
-                  pad: bytes = b"N") -> bytes:
+                  pad: bytes = b"N", *, upper: bool = True) -> bytes:
     """Upper-case sequence of ``[start, end)``; positions outside the sequence are ``pad``.
 
     Parameters
@@ -381,6 +381,9 @@ def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
         0-based half-open interval; may run past either end of the sequence.
     pad
         One byte used for positions outside the sequence.
+    upper
+        Upper-case the bases (False: as stored, soft-masked bases lower case; for a
+        caller whose encoding reads both cases, which saves a pass over the sequence).
 
     Returns
     -------
@@ -408,11 +411,12 @@ def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
             f"{path}: sequence {chrom!r} not found; the file has {list(fa.references)[:10]}"
         ) from e
     check_span(chrom, start, end, length, str(path))
-    return padded_fetch(lambda lo, hi: fa.fetch(chrom, lo, hi), start, end, length, pad)
+    return padded_fetch(lambda lo, hi: fa.fetch(chrom, lo, hi), start, end, length, pad,
+                        upper=upper)
 
 
 def padded_fetch(fetch: Callable[[int, int], str], start: int, end: int, length: int,
-                 pad: bytes = b"N") -> bytes:
+                 pad: bytes = b"N", *, upper: bool = True) -> bytes:
     """Upper-case sequence of ``[start, end)`` of a sequence of ``length`` bases, read with
     ``fetch(lo, hi)`` (called only for a non-empty part within the sequence), with
     ``pad`` at the positions outside it.
@@ -427,6 +431,8 @@ def padded_fetch(fetch: Callable[[int, int], str], start: int, end: int, length:
         Length of the sequence.
     pad
         One byte used for positions outside the sequence.
+    upper
+        Upper-case the bases (False: as ``fetch`` returns them).
 
     Returns
     -------
@@ -434,7 +440,8 @@ def padded_fetch(fetch: Callable[[int, int], str], start: int, end: int, length:
         ``end - start`` bytes.
     """
     lo, hi = max(start, 0), min(end, length)
-    seq = fetch(lo, hi).upper().encode("ascii") if hi > lo else b""
+    text = fetch(lo, hi) if hi > lo else ""
+    seq = (text.upper() if upper else text).encode("ascii")
     if lo == start and hi == end:
         return seq
     left = pad * (min(lo, end) - start)

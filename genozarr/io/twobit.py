@@ -128,7 +128,7 @@ def twobit_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
 
 
 def read_twobit_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
-                         pad: bytes = b"N") -> bytes:
+                         pad: bytes = b"N", *, upper: bool = True) -> bytes:
     """Upper-case sequence of ``[start, end)``; positions outside the sequence are ``pad``
     (as :func:`genozarr.io.fasta.read_sequence`).
 
@@ -144,6 +144,8 @@ def read_twobit_sequence(path: str | os.PathLike, chrom: str, start: int, end: i
         0-based half-open interval; may run past either end of the sequence.
     pad
         One byte used for positions outside the sequence.
+    upper
+        Upper-case the bases (False: soft-masked bases stay lower case).
 
     Returns
     -------
@@ -174,4 +176,5 @@ def read_twobit_sequence(path: str | os.PathLike, chrom: str, start: int, end: i
 
     # py2bit reads end=0 as "to the end of the sequence": padded_fetch asks only for
     # non-empty ranges
-    return padded_fetch(lambda lo, hi: tb.sequence(chrom, lo, hi), start, end, length, pad)
+    return padded_fetch(lambda lo, hi: tb.sequence(chrom, lo, hi), start, end, length, pad,
+                        upper=upper)

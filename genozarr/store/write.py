@@ -64,6 +64,14 @@ log = logging.getLogger(__name__)
 #: decode 1.05 -> 1.62 GB/s per core, ratio 24.7 -> 26.9
 BLOSC_BLOCKSIZE = 256 * 2**10
 
+#: values of at most this many bytes are bit-shuffled before compression. A byte shuffle
+#: does nothing to 1-byte values; sequence codes (0-4) use 3 of a byte's 8 bits, so with
+#: the bits grouped by plane 5 planes are all zero. Measured here on 8 Mb of DNA codes,
+#: zstd level 1, one thread: encode 210 -> 851 MB/s, decode 445 -> 1,103 MB/s, ratio
+#: 3.2 -> 4.0 (float32 coverage keeps the byte shuffle: bit shuffle halved its speed and
+#: cut its ratio 3x)
+BIT_SHUFFLE_ITEMSIZE = 1
+
 #: chunk keys of the data arrays: ``c.<i>.<j>.<k>`` files beside the array's ``zarr.json``
 #: (zarr v3's ``default`` encoding with the ``.`` separator) instead of nested directories
 #: ``c/<i>/<j>/<k>``: a chunk file then needs no directory of its own (on the development
@@ -81,15 +89,19 @@ RETIRED = "genozarr-retired"
 PUBLISH_LOCK_TIMEOUT = 120.0
 
 
-def _compressors() -> list[Any]:
+def _compressors(dtype: Any) -> list[Any]:
+    """The Blosc codec of a new array of ``dtype``: byte shuffle, except for 1-byte values
+    (sequence codes), which Blosc's bit shuffle groups by bit plane (see
+    :data:`BIT_SHUFFLE_ITEMSIZE`)."""
     from zarr.codecs import BloscCodec
 
     from genozarr.config import OPTIONS
 
     if OPTIONS["compressor"] is None:
         return []
+    shuffle = "bitshuffle" if np.dtype(dtype).itemsize <= BIT_SHUFFLE_ITEMSIZE else "shuffle"
     return [BloscCodec(cname=OPTIONS["compressor"], clevel=OPTIONS["compression_level"],
-                       shuffle="shuffle", blocksize=BLOSC_BLOCKSIZE)]
+                       shuffle=shuffle, blocksize=BLOSC_BLOCKSIZE)]
 
 
 # ---------------------------------------------------------------------------- names
@@ -612,6 +624,9 @@ class StoreWriter:
         self.published = False
         self.tmp = ""
         self._fd: int | None = None  # local: a shared lock on our own directory
+        #: the thread writing the coordinate arrays, and what stopped it
+        self._coords_thread: threading.Thread | None = None
+        self._coords_error: BaseException | None = None
         check_store_path(self.final)
         try:
             if self.remote:
@@ -677,10 +692,34 @@ class StoreWriter:
                 chunks, shards = (spec.inner,) + tuple(spec.chunks[1:]), spec.chunks
             parent.create_array(leaf, shape=spec.shape, chunks=chunks, shards=shards,
                                 dtype=spec.dtype, fill_value=spec.fill_value,
-                                compressors=_compressors(), dimension_names=spec.dims,
+                                compressors=_compressors(spec.dtype), dimension_names=spec.dims,
                                 attributes=attrs, chunk_key_encoding=CHUNK_KEY_ENCODING)
-        for name, (dims, values) in coords.items():
-            write_coord(group, name, dims, values)
+        if not coords:
+            return
+
+        def write_coords() -> None:
+            try:
+                for name, (dims, values) in coords.items():
+                    write_coord(group, name, dims, values)
+            except BaseException as e:  # raised by _wait_coords
+                self._coords_error = e
+
+        # the coordinates (a few small arrays, each some zarr calls) are written while the
+        # build tasks fill the data arrays; commit waits for them
+        self._coords_thread = threading.Thread(target=write_coords, name="genozarr-coords",
+                                               daemon=True)
+        self._coords_thread.start()
+
+    def _wait_coords(self) -> None:
+        """Wait for the coordinate arrays; raise what stopped their writing."""
+        thread, self._coords_thread = self._coords_thread, None
+        if thread is not None:
+            thread.join()
+        e, self._coords_error = self._coords_error, None
+        if e is not None:
+            if isinstance(e, GenozarrError) or not isinstance(e, Exception):
+                raise e
+            raise self.error(e, "create") from e
 
     def _copy(self, source: str) -> None:
         """Start from the files of version ``source`` (see ``copy_from``)."""
@@ -750,6 +789,7 @@ class StoreWriter:
         """
         import zarr
 
+        self._wait_coords()
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
@@ -871,6 +911,9 @@ class StoreWriter:
 
     def abort(self) -> None:
         """Remove the unpublished new version (after an error); never raises."""
+        thread = self._coords_thread
+        if thread is not None:  # nothing may write into the version once it is removed
+            thread.join()
         try:
             if not self.published and self.tmp:
                 if self.remote:
