@@ -36,6 +36,14 @@ def test_order1_hand_worked(genome, storage, whole):
     np.testing.assert_array_equal(ds[1][0][:, 0], [A, C, G, T, A])      # acgtA: lower == upper
 
 
+def test_read_sequence_keeps_soft_masking_only_when_asked(genome):
+    from genozarr.io.fasta import read_sequence
+
+    assert read_sequence(genome, "c1", 3, 12) == b"TNACGTANN"  # padded past the end
+    assert read_sequence(genome, "c1", 3, 12, upper=False) == b"TNacgtANN"
+    assert read_sequence(genome, "c1", -2, 2, pad=b"-", upper=False) == b"--AC"
+
+
 def test_reverse_complement_on_minus_strand(genome):
     ds = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c1", 0, 5, "-"), ("c2", 1, 6, "-")),
                                       binsize=None)
