@@ -42,9 +42,10 @@ OPTIONS: dict[str, Any] = {
     "compression_level": 1,
     # bytes of decoded chunks kept per open zarr array on the serving path
     "chunk_cache_bytes": 256 * 2**20,
-    # a zarr store whose decoded arrays fit in this many bytes (times the processes serving
-    # side by side) is kept decoded in memory as it is read, so later epochs decode nothing
-    # (None: a quarter of the machine's physical memory; 0: never)
+    # zarr stores are kept decoded in memory as they are read (later epochs decode nothing)
+    # while their decoded arrays fit in this many bytes, all of a process's stores together,
+    # divided among the processes serving side by side (None: a quarter of the machine's
+    # physical memory; 0: never)
     "memory_cache_bytes": None,
     # threads decoding the chunks of a local store on the serving path (None: the cores
     # shared out among the processes serving side by side, at most 4 each; in each of N
@@ -117,7 +118,7 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         ``inner_chunk_bytes`` (None, or the inner chunk size of sharded stores),
         ``compressor`` ('zstd', 'lz4', ..., None), ``compression_level``,
         ``chunk_cache_bytes``, ``memory_cache_bytes`` (None: a quarter of physical memory;
-        a store whose decoded arrays fit is kept decoded in memory), ``decode_threads`` (None, or the threads decoding chunks
+        stores whose decoded arrays fit in it together are kept decoded in memory), ``decode_threads`` (None, or the threads decoding chunks
         of a local store while serving), ``parallel_threshold_bases``.
 
     Raises

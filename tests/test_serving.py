@@ -212,14 +212,18 @@ def _decoded_bytes(path) -> int:
 
 
 def test_auto_keeps_a_store_that_fits_decoded_in_memory(values, tmp_path):
-    from genozarr.store.backend import memory_budget, share_cores
+    import gc
+
+    from genozarr.store.backend import memory_budget, memory_in_use, share_cores
 
     _cover(values, tmp_path / "a.zarr", chunk_bytes=16 * 600)
     size = _decoded_bytes(tmp_path / "a.zarr")
     assert size >= values.nbytes
     chunks = -(-N // 16)
-    with set_options(memory_cache_bytes=size):
-        assert memory_budget() == size
+    gc.collect()  # what is left is claimed by stores other tests still hold open
+    used = memory_in_use()
+    with set_options(memory_cache_bytes=used + size):
+        assert memory_budget() == used + size
         cover = open_dataset(tmp_path / "a.zarr")  # cache='auto'
         backend = cover.garray.backend
         assert backend.resident and backend.cache.max_bytes == 0
@@ -237,11 +241,13 @@ def test_auto_keeps_a_store_that_fits_decoded_in_memory(values, tmp_path):
         # N processes serving side by side share the budget: size > size // 2
         share_cores(2)
         try:
-            assert memory_budget() == size // 2
+            assert memory_budget() == (used + size) // 2
             assert not open_dataset(tmp_path / "a.zarr").garray.backend.resident
         finally:
             share_cores(1)
-    with set_options(memory_cache_bytes=size - 1):  # one byte short: the chunk cache
+    with set_options(memory_cache_bytes=used + size - 1):  # one byte short: the chunk cache
+        cover.garray.backend.release_memory()  # (the first store's claim given back)
+        assert memory_in_use() == used
         cover = open_dataset(tmp_path / "a.zarr")
         assert not cover.garray.backend.resident
         idx = rng.permutation(N)[:50]
@@ -252,6 +258,34 @@ def test_auto_keeps_a_store_that_fits_decoded_in_memory(values, tmp_path):
         clone = pickle.loads(pickle.dumps(open_dataset(tmp_path / "a.zarr")))
         assert clone.garray.backend.resident_mode == "auto"
         assert not clone.garray.backend.resident
+
+
+def test_stores_kept_in_memory_share_one_budget(values, tmp_path):
+    """Automatic residency claims bytes of one per-process budget: a second store that
+    does not fit beside the first uses the chunk cache; the first one's release (or its
+    collection) gives the bytes back."""
+    import gc
+
+    from genozarr.store.backend import memory_in_use
+
+    for name in ("a", "b", "c"):
+        _cover(values, tmp_path / f"{name}.zarr", chunk_bytes=16 * 600)
+    size = _decoded_bytes(tmp_path / "a.zarr")
+    gc.collect()  # what is left is claimed by stores other tests still hold open
+    used = memory_in_use()
+    with set_options(memory_cache_bytes=used + size * 3 // 2):
+        a, b = open_dataset(tmp_path / "a.zarr"), open_dataset(tmp_path / "b.zarr")
+        assert a.garray.backend.resident and not b.garray.backend.resident
+        np.testing.assert_array_equal(b[:], values)  # served through the chunk cache
+        a.garray.backend.release_memory()  # its bytes go back to the budget
+        c = open_dataset(tmp_path / "c.zarr")
+        assert c.garray.backend.resident
+        np.testing.assert_array_equal(a[:], values)  # a decides again: c holds the budget
+        assert not a.garray.backend.resident
+        assert a.garray.backend.cache.max_bytes == 256 * 2**20  # its chunk cache is back
+        del c
+        gc.collect()  # a collected store gives its bytes back too
+        assert open_dataset(tmp_path / "b.zarr").garray.backend.resident
 
 
 def test_a_seed_serves_one_order_resident_or_not(values, tmp_path):

@@ -192,6 +192,21 @@ def test_cache_key_tracks_file_content(tmp_path):
     assert cache_key([str(f)], {"start": np.arange(3)}, {"binsize": 10}) != k1
 
 
+@pytest.mark.parametrize("fill", [0, 4, np.nan])
+def test_only_fill_chunks_are_found_whatever_the_sample(fill) -> None:
+    """A chunk is skipped only if every value is the fill value: one other value anywhere
+    (on or off the sampled positions) keeps it."""
+    from genozarr.store._direct import _FILL_SAMPLE, _only
+
+    chunk = np.full((3 * _FILL_SAMPLE + 7, 2), fill, dtype=np.float32)
+    assert _only(chunk, fill) is (not np.isnan(fill))  # NaN never equals the fill value
+    for pos in (0, 1, _FILL_SAMPLE, _FILL_SAMPLE + 1, chunk.size - 1):
+        other = chunk.copy().reshape(-1)
+        other[pos] = 1.0
+        assert not _only(other.reshape(chunk.shape), fill)
+    assert _only(np.zeros((0, 2), np.float32), 0)
+
+
 @pytest.mark.parametrize("dtype, fill", [("float32", 0.0), ("uint8", 4), ("int32", 0)])
 @pytest.mark.parametrize("compressor", ["zstd", None])
 def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compressor):

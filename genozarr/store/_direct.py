@@ -558,6 +558,20 @@ class StoreShards(_ChunkReader):
 _UNREAD = object()
 
 
+#: every how many values :func:`_only` looks first, before reading the whole chunk
+_FILL_SAMPLE = 1021
+
+
+def _only(chunk: np.ndarray, fill: Any) -> bool:
+    """Whether ``chunk`` (C-contiguous) holds only ``fill``. A sample of its values is
+    looked at first: a chunk with data is then known after a fraction of a pass."""
+    flat = chunk.reshape(-1)
+    for part in (flat[::_FILL_SAMPLE], flat):
+        if (part.any() if fill == 0 else not bool((part == fill).all())):
+            return False
+    return True
+
+
 def _blosc() -> Any:
     """numcodecs' blosc module (imported once)."""
     global _BLOSC
@@ -646,7 +660,7 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
     def encode(i0: int) -> bytes | None:
         """The stored bytes of the chunk starting at row ``i0`` (None: fill value only)."""
         chunk = values[i0 - start:i0 - start + clen]
-        if (not chunk.any()) if fill == 0 else bool((chunk == fill).all()):
+        if _only(chunk, fill):
             return None
         if len(chunk) < clen:  # the edge chunk is stored at full size, padded with fill
             full = np.full(direct.chunk_shape, fill, dtype=direct.dtype)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -69,9 +70,10 @@ def decode_threads() -> int:
     return max(1, min(MAX_DECODE_THREADS, (os.cpu_count() or 1) // _SHARERS))
 
 def memory_budget() -> int:
-    """Bytes one process may keep of a store decoded in memory (``resident='auto'``): the
-    ``memory_cache_bytes`` option (None: a quarter of the machine's physical memory),
-    shared out among the processes serving side by side (see :func:`share_cores`)."""
+    """Bytes one process may keep decoded in memory of the stores it reads with
+    ``resident='auto'``, all of them together: the ``memory_cache_bytes`` option (None: a
+    quarter of the machine's physical memory), shared out among the processes serving side
+    by side (see :func:`share_cores`)."""
     from genozarr.config import OPTIONS
 
     n = OPTIONS["memory_cache_bytes"]
@@ -81,6 +83,48 @@ def memory_budget() -> int:
         except (AttributeError, ValueError, OSError):  # not a POSIX system: never
             n = 0
     return int(n) // _SHARERS
+
+
+#: ``[pid, bytes]``: decoded bytes claimed in process ``pid`` by the stores it keeps in
+#: memory with ``resident='auto'`` (a forked child starts from none)
+_CLAIMED = [0, 0]
+_CLAIM_LOCK = threading.Lock()
+
+
+def _claim(size: int) -> bool:
+    """Claim ``size`` bytes of this process's :func:`memory_budget`; False if they do not
+    fit beside what the other stores kept in memory claimed."""
+    budget = memory_budget()
+    with _CLAIM_LOCK:
+        if _CLAIMED[0] != os.getpid():
+            _CLAIMED[:] = [os.getpid(), 0]
+        if size > budget - _CLAIMED[1]:
+            return False
+        _CLAIMED[1] += size
+        return True
+
+
+def memory_in_use() -> int:
+    """Bytes of this process's :func:`memory_budget` claimed by the stores it keeps decoded
+    in memory (``resident='auto'``)."""
+    with _CLAIM_LOCK:
+        return _CLAIMED[1] if _CLAIMED[0] == os.getpid() else 0
+
+
+def _unclaim(size: int, pid: int) -> None:
+    """Give back a claim of :func:`_claim` (when its store is closed or collected)."""
+    with _CLAIM_LOCK:
+        if _CLAIMED[0] == pid == os.getpid():
+            _CLAIMED[1] = max(0, _CLAIMED[1] - size)
+
+
+def _new_claim_lock() -> None:
+    global _CLAIM_LOCK
+    _CLAIM_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # a fork while another thread held it
+    os.register_at_fork(after_in_child=_new_claim_lock)
 
 
 #: threads of a zarr backend over a remote store (fsspec URL): requests kept in flight, so
@@ -325,6 +369,9 @@ class ZarrBackend(Backend):
         self._direct: dict[str, DirectChunks | None] = {}
         self._clen: dict[str, int] = {}
         self._executor: ThreadPoolExecutor | None = None
+        #: the claim on the memory budget of arrays kept decoded with 'auto' (a forked
+        #: child's copy of its parent's claim is not its own)
+        self._claimed: weakref.finalize | None = None
         #: whether arrays are kept decoded in memory (None: 'auto', not decided yet)
         self._resident_on: bool | None = (None if self.resident_mode == "auto"
                                           else bool(self.resident_mode))
@@ -352,20 +399,36 @@ class ZarrBackend(Backend):
                 on = self._resident_on
                 if on is None:
                     size = sum(int(self.array(name).nbytes) for name in self.names())
-                    budget = memory_budget()
-                    on = 0 < size <= budget
+                    on = size > 0 and _claim(size)
                     log.debug("store %s: %d decoded bytes, memory budget %d: %s", self.path,
-                              size, budget, "kept decoded in memory" if on else "chunk cache")
+                              size, memory_budget(),
+                              "kept decoded in memory" if on else "chunk cache")
                     if on:
                         self.cache = _ChunkCache(0)
+                        self._claimed = weakref.finalize(self, _unclaim, size, os.getpid())
                     self._resident_on = on
         return on
 
     @resident.setter
     def resident(self, value: bool | str) -> None:
+        self.release_memory()
         self.resident_mode = value if value == "auto" else bool(value)
         self._resident_on = None if value == "auto" else bool(value)
         self.cache = _ChunkCache(0 if self._resident_on else self.cache_bytes)
+
+    def release_memory(self) -> None:
+        """Drop the arrays kept decoded in memory and give their bytes back to the
+        :func:`memory_budget` (they are decoded again if read)."""
+        claimed, self._claimed = self._claimed, None
+        if claimed is not None:
+            claimed()
+        with self._whole_lock:
+            self._whole.clear()
+            self._left.clear()
+            self._complete.clear()
+            if self.resident_mode == "auto":  # decided again on the next read
+                self._resident_on = None
+                self.cache = _ChunkCache(self.cache_bytes)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
