@@ -90,7 +90,7 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
     stream += np.repeat(starts - (ends - lengths), lengths)
     if rng is not None and block_size > 1:  # (with blocks of one window: already uniform)
         edges = np.r_[0, ends][::buffer_blocks].tolist() + [len(stream)]
-        for lo, hi in zip(edges[:-1], edges[1:]):  # the windows of buffer_blocks blocks
+        for lo, hi in itertools.pairwise(edges):  # the windows of buffer_blocks blocks
             if hi > lo:
                 stream[lo:hi] = rng.permutation(stream[lo:hi])
     cut = range(0, len(stream), batch_size)
@@ -321,7 +321,7 @@ def _produce(batches_: Iterator[tuple[np.ndarray, ...]], out: queue.Queue,
                 except queue.Full:
                     continue
         item = (True, _END)
-    except BaseException as e:  # raised in the consumer's thread
+    except BaseException as e:  # noqa: BLE001 - raised again in the consumer's thread
         item = (False, e)
     while not stop.is_set():
         try:

@@ -69,6 +69,7 @@ def decode_threads() -> int:
         return int(n)
     return max(1, min(MAX_DECODE_THREADS, (os.cpu_count() or 1) // _SHARERS))
 
+
 def memory_budget() -> int:
     """Bytes one process may keep decoded in memory of the stores it reads with
     ``resident='auto'``, all of them together: the ``memory_cache_bytes`` option (None: a
@@ -608,9 +609,10 @@ class ZarrBackend(Backend):
                 with self._whole_lock:
                     done[cid] = True  # after its rows are in place
                     self.cache.misses += 1
-                    self._left[name] -= 1
-                    if not self._left[name]:
-                        self._complete.add(name)
+                    if self._whole.get(name, (None,))[0] is whole:  # not released meanwhile
+                        self._left[name] -= 1
+                        if not self._left[name]:
+                            self._complete.add(name)
             finally:
                 with self._whole_lock:
                     del self._decoding[key]

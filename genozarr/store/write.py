@@ -701,7 +701,7 @@ class StoreWriter:
             try:
                 for name, (dims, values) in coords.items():
                     write_coord(group, name, dims, values)
-            except BaseException as e:  # raised by _wait_coords
+            except BaseException as e:  # noqa: BLE001 - raised again by _wait_coords
                 self._coords_error = e
 
         # the coordinates (a few small arrays, each some zarr calls) are written while the
