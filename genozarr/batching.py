@@ -2,8 +2,9 @@
 
 :func:`batches` is the serving loop under the PyTorch and Keras adapters: it plans the
 order of the windows (:func:`batch_plan`), reads each batch of every dataset with one call
-per dataset (whole zarr chunks, decoded once and kept in the store's chunk cache), and
-reads the next batches in background threads while the caller works on the current one.
+per dataset (whole zarr chunks, decoded once and kept in the store's chunk cache, or the
+store kept decoded in memory), and assembles the next batches in a background thread while
+the caller works on the current one.
 """
 
 from __future__ import annotations
