@@ -306,30 +306,29 @@ def _serial(datasets: Sequence[Any], plan: list[np.ndarray]) -> Iterator[tuple[n
         yield _read_all(datasets, idx)
 
 
+def _put(out: queue.Queue, item: tuple[bool, Any], stop: threading.Event) -> bool:
+    """Put ``item`` into ``out`` unless ``stop`` is set first; whether it was put."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _produce(batches_: Iterator[tuple[np.ndarray, ...]], out: queue.Queue,
              stop: threading.Event) -> None:
     """Put every batch of ``batches_`` into ``out`` (then :data:`_END`, or the exception
     that stopped it), until ``stop`` is set."""
     try:
         for batch in batches_:
-            item: tuple[bool, Any] = (True, batch)
-            while True:
-                if stop.is_set():
-                    return
-                try:
-                    out.put(item, timeout=0.05)
-                    break
-                except queue.Full:
-                    continue
-        item = (True, _END)
+            if not _put(out, (True, batch), stop):
+                return
+        item: tuple[bool, Any] = (True, _END)
     except BaseException as e:  # noqa: BLE001 - raised again in the consumer's thread
         item = (False, e)
-    while not stop.is_set():
-        try:
-            out.put(item, timeout=0.05)
-            return
-        except queue.Full:
-            continue
+    _put(out, item, stop)
 
 
 #: end of a producer's batches

@@ -118,8 +118,9 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         ``inner_chunk_bytes`` (None, or the inner chunk size of sharded stores),
         ``compressor`` ('zstd', 'lz4', ..., None), ``compression_level``,
         ``chunk_cache_bytes``, ``memory_cache_bytes`` (None: a quarter of physical memory;
-        stores whose decoded arrays fit in it together are kept decoded in memory), ``decode_threads`` (None, or the threads decoding chunks
-        of a local store while serving), ``parallel_threshold_bases``.
+        stores whose decoded arrays fit in it together are kept decoded in memory),
+        ``decode_threads`` (None, or the threads decoding chunks of a local store while
+        serving), ``parallel_threshold_bases``.
 
     Raises
     ------

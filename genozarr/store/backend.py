@@ -373,11 +373,7 @@ class ZarrBackend(Backend):
         #: the claim on the memory budget of arrays kept decoded with 'auto' (a forked
         #: child's copy of its parent's claim is not its own)
         self._claimed: weakref.finalize | None = None
-        #: whether arrays are kept decoded in memory (None: 'auto', not decided yet)
-        self._resident_on: bool | None = (None if self.resident_mode == "auto"
-                                          else bool(self.resident_mode))
-        # decoded chunks go either to the resident arrays or to an LRU, not to both
-        self.cache = _ChunkCache(0 if self._resident_on else self.cache_bytes)
+        self._apply_mode()
         #: resident arrays: ``{name: (whole decoded array, decoded flag per chunk)}``
         self._whole: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._whole_lock = threading.Lock()
@@ -414,7 +410,14 @@ class ZarrBackend(Backend):
     def resident(self, value: bool | str) -> None:
         self.release_memory()
         self.resident_mode = value if value == "auto" else bool(value)
-        self._resident_on = None if value == "auto" else bool(value)
+        self._apply_mode()
+
+    def _apply_mode(self) -> None:
+        """Residency and chunk cache as ``resident_mode`` says, before any read."""
+        #: whether arrays are kept decoded in memory (None: 'auto', not decided yet)
+        self._resident_on: bool | None = (None if self.resident_mode == "auto"
+                                          else bool(self.resident_mode))
+        # decoded chunks go either to the resident arrays or to an LRU, not to both
         self.cache = _ChunkCache(0 if self._resident_on else self.cache_bytes)
 
     def release_memory(self) -> None:
@@ -428,8 +431,7 @@ class ZarrBackend(Backend):
             self._left.clear()
             self._complete.clear()
             if self.resident_mode == "auto":  # decided again on the next read
-                self._resident_on = None
-                self.cache = _ChunkCache(self.cache_bytes)
+                self._apply_mode()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
@@ -629,14 +631,20 @@ class ZarrBackend(Backend):
         for cid in todo:
             self._decode_into(name, cid)
 
-    def _fill(self, name: str, ids: np.ndarray) -> np.ndarray:
-        """Decode the chunks ``ids`` not yet decoded into the resident array (in parallel,
-        the caller's thread taking a share); return the array."""
-        whole, done = self._resident(name)
+    def _undecoded(self, name: str, ids: np.ndarray) -> list[int]:
+        """The chunks among ``ids`` (repeats and ids out of range ignored) not yet decoded
+        into the resident array, in order."""
         if name in self._complete:
-            return whole
-        missing = np.asarray(ids, dtype=np.int64)
-        missing = missing[~done[missing]].tolist()
+            return []
+        _, done = self._resident(name)
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = ids[(ids >= 0) & (ids < len(done))]
+        return ids[~done[ids]].tolist()
+
+    def _fill(self, name: str, missing: list[int]) -> np.ndarray:
+        """Decode the chunks ``missing`` (see :meth:`_undecoded`) into the resident array
+        (in parallel, the caller's thread taking a share); return the array."""
+        whole, _ = self._resident(name)
         if len(missing) > 1 and self.threads > 1:
             groups = self._groups(name, missing)
             pool = self._pool()
@@ -653,12 +661,8 @@ class ZarrBackend(Backend):
         cached (read-ahead); does nothing when they would not fit in a quarter of the
         cache."""
         if self.resident:
-            if name in self._complete:
-                return
-            ids = np.unique(np.asarray(rows, dtype=np.int64) // self.chunk_len(name))
-            _, done = self._resident(name)
-            ids = ids[(ids >= 0) & (ids < len(done))]
-            missing = ids[~done[ids]].tolist()
+            missing = self._undecoded(name, np.asarray(rows, dtype=np.int64)
+                                      // self.chunk_len(name))
             if missing:
                 pool = self._pool()
                 for group in self._groups(name, missing):  # one task per thread
@@ -688,7 +692,7 @@ class ZarrBackend(Backend):
         if np.any((rows < 0) | (rows >= arr.shape[0])):
             raise IndexError(f"rows out of range for array {name!r} of length {arr.shape[0]}")
         if self.resident:
-            whole = self._fill(name, () if name in self._complete else np.unique(rows // size))
+            whole = self._fill(name, self._undecoded(name, rows // size))
             if len(rows) > 1 and bool((np.diff(rows) == 1).all()):  # consecutive rows:
                 out[...] = whole[rows[0]:rows[-1] + 1]  # one copy, 2x faster than a take
                 return out
@@ -724,7 +728,8 @@ class ZarrBackend(Backend):
             return np.empty((0,) + tuple(arr.shape[1:]), dtype=arr.dtype)
         first, last = start // size, (stop - 1) // size
         if self.resident:
-            return self._fill(name, np.arange(first, last + 1))[start:stop].copy()
+            missing = self._undecoded(name, np.arange(first, last + 1))
+            return self._fill(name, missing)[start:stop].copy()
         out = np.empty((stop - start,) + tuple(arr.shape[1:]), dtype=arr.dtype)
         for cid, block in self._chunks(name, list(range(first, last + 1))):
             lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
