@@ -97,12 +97,17 @@ def decode_all(stores: list[tuple[list[bytes], tuple[int, ...], np.dtype]]) -> f
 
 
 def clear_caches(*datasets) -> None:  # noqa: ANN002
-    """Empty the decoded-chunk caches: every measured read decodes its chunks."""
+    """Empty the decoded-chunk caches: every measured read decodes its chunks (and, from a
+    remote store, fetches them again)."""
+    from genozarr.store._direct import RemoteChunks
     from genozarr.store.backend import _ChunkCache
 
     for d in datasets:
         backend = d.garray.backend
         backend.cache = _ChunkCache(backend.cache.max_bytes)
+        for reader in getattr(backend, "_direct", {}).values():
+            if isinstance(reader, RemoteChunks):
+                reader.clear()
 
 
 def epoch(cover, bioseq, **kw) -> tuple[float, int, int]:  # noqa: ANN001

@@ -8,8 +8,9 @@ tracks and one-hot sequence) in a temporary directory, serves that directory on
 ``latency`` ms before answering each request: a stand-in for object storage) and from a
 moto S3 server, then times one block-shuffled epoch of ``genozarr.batches`` over the
 local stores and over each remote copy, alternating, and prints the median windows/s and
-the ratio to local. Every epoch starts with empty decoded-chunk caches and no store kept
-decoded in memory, except in the two "kept in memory" rows: the local store and the copy
+the ratio to local. Every epoch starts with empty decoded-chunk caches (remotely, with no
+stored bytes kept either: every chunk is fetched again) and no store kept decoded in
+memory, except in the two "kept in memory" rows: the local store and the copy
 behind the largest latency opened with ``cache='memory'`` (what ``cache='auto'`` does for
 a store that fits in memory), timed after the warm-up epoch that decoded them.
 
@@ -84,7 +85,8 @@ def main() -> None:
     parser.add_argument("--inner-chunk-bytes", type=int, default=None,
                         help="build sharded stores with inner chunks of this size")
     parser.add_argument("--fetch-threads", type=int, default=None,
-                        help="requests in flight per remote store (default: genozarr's)")
+                        help="threads waiting for and decoding a remote store's chunks "
+                             "(default: genozarr's)")
     args = parser.parse_args()
     import genozarr
     import genozarr.store.backend as backend

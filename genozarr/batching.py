@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import queue
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -263,30 +265,61 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
     return _iterate(datasets, plan, prefetch)
 
 
-def _warm(datasets: Sequence[Any], idx: np.ndarray) -> None:
-    """Start decoding the zarr chunks a coming batch needs (read-ahead)."""
+def _roots(datasets: Sequence[Any]) -> list[Any]:
+    """The store-backed datasets under ``datasets`` (wrappers removed)."""
     from genozarr.dataset import Dataset
     from genozarr.wrappers import _root
 
-    for d in datasets:
-        root = _root(d)
-        if not isinstance(root, Dataset):
-            continue
-        root.prefetch(idx)
+    return [r for r in map(_root, datasets) if isinstance(r, Dataset)]
 
 
-def _readahead(datasets: Sequence[Any]) -> int:
-    """Batches whose chunks are fetched ahead: the most any dataset's store asks for
-    (two for local stores, more for remote ones, whose requests must overlap latency)."""
-    from genozarr.dataset import Dataset
-    from genozarr.wrappers import _root
+def _warm(roots: Sequence[Any], idx: np.ndarray, fetch_only: bool = False) -> None:
+    """Start decoding the zarr chunks a coming batch needs (read-ahead), or with
+    ``fetch_only`` start fetching their stored bytes from remote stores."""
+    for root in roots:
+        if fetch_only:
+            root.prefetch(idx, fetch_only=True)
+        else:
+            root.prefetch(idx)
 
-    depth = 2
-    for d in datasets:
-        root = _root(d)
-        if isinstance(root, Dataset):
-            depth = max(depth, int(getattr(root.garray.backend, "readahead", 2)))
-    return depth
+
+#: most batches whose stored bytes are fetched ahead from remote stores
+MAX_FETCH_AHEAD = 64
+#: batches fetched ahead from remote stores before their latency is known
+_FETCH_AHEAD_START = 8
+
+
+class _Ahead:
+    """How far ahead of the batch being read chunks are decoded (each store's
+    ``readahead``: two batches locally) and, from remote stores, fetched: the batches
+    that arrive within two round trips at the rate batches are used, that is
+    ``2 * latency / fastest recent batch interval`` beyond the decoded ones, at most
+    :data:`MAX_FETCH_AHEAD` (the fastest interval, not the mean, so that waiting for data
+    never shrinks the read-ahead that would end the wait)."""
+
+    def __init__(self, roots: Sequence[Any]) -> None:
+        backends = [r.garray.backend for r in roots]
+        self.decode = max([2] + [int(getattr(b, "readahead", 2)) for b in backends])
+        self.remote = [b for b in backends if getattr(b, "remote", False)]
+        self._intervals: list[float] = []
+        self._last: float | None = None
+
+    def tick(self) -> None:
+        """A batch was handed over."""
+        now = time.perf_counter()
+        if self._last is not None:
+            self._intervals = self._intervals[-15:] + [now - self._last]
+        self._last = now
+
+    @property
+    def fetch(self) -> int:
+        if not self.remote:
+            return self.decode
+        latency = max((b.latency or 0.0 for b in self.remote), default=0.0)
+        if not latency or not self._intervals:
+            return self.decode + _FETCH_AHEAD_START
+        fastest = max(min(self._intervals), 1e-5)
+        return int(min(MAX_FETCH_AHEAD, self.decode + math.ceil(2 * latency / fastest)))
 
 
 def _read_all(datasets: Sequence[Any], idx: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -295,15 +328,21 @@ def _read_all(datasets: Sequence[Any], idx: np.ndarray) -> tuple[np.ndarray, ...
 
 def _serial(datasets: Sequence[Any], plan: list[np.ndarray]) -> Iterator[tuple[np.ndarray, ...]]:
     """The batches of ``plan``, assembled one after the other in the calling thread while
-    the chunks of the next batches decode ahead in the stores' decode threads."""
-    ahead = iter(plan[1:])
-    for nxt in itertools.islice(ahead, _readahead(datasets)):
-        _warm(datasets, nxt)
-    for idx in plan:
-        nxt = next(ahead, None)
-        if nxt is not None:
-            _warm(datasets, nxt)
+    the chunks of the next batches decode ahead in the stores' decode threads (and, from
+    remote stores, the stored bytes of the batches after those are fetched)."""
+    roots = _roots(datasets)
+    ahead = _Ahead(roots)
+    decoded = fetched = 1  # plan[1:decoded] asked to decode, plan[1:fetched] to fetch
+    for i, idx in enumerate(plan):
+        if ahead.remote:
+            while fetched < min(len(plan), i + 2 + ahead.fetch):
+                _warm(roots, plan[fetched], fetch_only=True)
+                fetched += 1
+        while decoded < min(len(plan), i + 2 + ahead.decode):
+            _warm(roots, plan[decoded])
+            decoded += 1
         yield _read_all(datasets, idx)
+        ahead.tick()
 
 
 def _put(out: queue.Queue, item: tuple[bool, Any], stop: threading.Event) -> bool:

@@ -328,16 +328,18 @@ class Dataset:
             return max(1, size * (meta.resolution or 1) // step)
         return max(1, store.backend.chunk_len(meta.array_path()))
 
-    def prefetch(self, idx: np.ndarray) -> None:
+    def prefetch(self, idx: np.ndarray, fetch_only: bool = False) -> None:
         """Start decoding, in background threads, the chunks windows ``idx`` need (a no-op
-        for in-memory data)."""
+        for in-memory data); with ``fetch_only``, only start fetching their stored bytes
+        from a remote store."""
         idx = np.asarray(idx, dtype=np.int64)
         if self._rows is not None:
-            self.garray.prefetch_rows(self._rows[idx])
+            self.garray.prefetch_rows(self._rows[idx], fetch_only)
         else:
             res = self.garray.meta.resolution or 1
             starts = (self.gindexer.starts[idx] - self.gindexer.flank) // res
-            self.garray.prefetch_bins(self.gindexer.chrs[idx], starts, self.window_bins)
+            self.garray.prefetch_bins(self.gindexer.chrs[idx], starts, self.window_bins,
+                                      fetch_only)
 
     def subset(self, index: Any) -> Dataset:
         """A dataset over windows ``index`` (ints, a slice or a boolean mask) of this one,

@@ -1064,12 +1064,16 @@ class PersonalBioseq(Bioseq):
         minus = self._minus[self._ids(idx) // self.items_per_window]
         return orient_windows(x, minus, seqtype=self.seqtype)
 
-    def prefetch(self, idx: np.ndarray) -> None:
-        """Start decoding, in background threads, the chunks items ``idx`` need."""
+    def prefetch(self, idx: np.ndarray, fetch_only: bool = False) -> None:
+        """Start decoding, in background threads, the chunks items ``idx`` need (with
+        ``fetch_only``: start fetching their stored bytes from a remote store)."""
         assert self._rows is not None
         windows, _ = _unique(self._ids(idx) // self.items_per_window)
         rows = self._rows[windows]
         # consecutive batches mostly share their windows' chunks: ask once per chunk set
+        if fetch_only:
+            self.garray.prefetch_rows(rows, fetch_only=True)
+            return
         chunks = rows // max(super().chunk_rows, 1)
         last = getattr(self, "_prefetched", None)
         if last is not None and np.array_equal(last, chunks):

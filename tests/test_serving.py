@@ -319,17 +319,113 @@ def test_remote_store_serves_batches_with_requests_in_flight(values, http_dir, i
     _cover(values, root / "r.zarr", inner_chunk_bytes=inner, chunk_bytes=16 * 600)
     remote = open_dataset(f"{base}/r.zarr")
     backend = remote.garray.backend
-    assert backend.remote and backend.threads == FETCH_THREADS and backend.readahead > 2
+    assert backend.remote and backend.threads == FETCH_THREADS
     # a remote sharded store is read inner chunk by inner chunk (ranged requests)
-    from genozarr.store._direct import StoreShards
+    from genozarr.store._direct import RemoteChunks
 
     rows = 16 if inner is None else 4
     assert remote.chunk_rows == rows
-    assert isinstance(backend._direct["data"], StoreShards) == (inner is not None)
+    assert isinstance(backend._direct["data"], RemoteChunks)
+    assert backend._direct["data"].sharded == (inner is not None)
     got = [b for (b,) in batches(remote, batch_size=10, shuffle=True, seed=5)]
     order = np.concatenate([np.sort(i) for i in batch_plan(
         N, 10, shuffle=True, seed=5, block_size=rows, buffer_blocks=4)])
     np.testing.assert_array_equal(np.concatenate(got), values[order])
+
+
+def _counting_handler() -> type:
+    """A :class:`RangeHandler` that waits a little before answering and records, in its
+    ``state``, the most requests it held at once."""
+    import threading
+    import time
+
+    from genozarr.testing.servers import RangeHandler
+
+    state = {"now": 0, "most": 0, "lock": threading.Lock()}
+
+    class Handler(RangeHandler):
+        def send_head(self):
+            with state["lock"]:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            try:
+                time.sleep(0.05)
+                return super().send_head()
+            finally:
+                with state["lock"]:
+                    state["now"] -= 1
+
+    Handler.state = state
+    return Handler
+
+
+@pytest.mark.parametrize("inner", [None, 2400])
+def test_remote_chunks_are_fetched_together_once_and_kept(values, tmp_path, inner):
+    pytest.importorskip("aiohttp")
+    from genozarr.store._direct import RemoteChunks
+    from genozarr.testing.servers import RangeHandler, serve_directory
+
+    _cover(values, tmp_path / "r.zarr", inner_chunk_bytes=inner, chunk_bytes=16 * 600)
+    handler = _counting_handler()
+    with serve_directory(tmp_path, handler=handler) as base:
+        remote = open_dataset(f"{base}/r.zarr", cache=None)
+        backend = remote.garray.backend
+        backend.array("data")
+        reader = backend._direct["data"]
+        assert isinstance(reader, RemoteChunks)
+        RangeHandler.requests.clear()
+        handler.state["most"] = 0
+        ids = list(range(8)) if inner is None else [0, 1, 2, 3, 24, 25, 26, 27]
+        reader.start(ids)  # all in flight at once, nothing waited for
+        rows = remote.chunk_rows
+        for cid in ids:
+            np.testing.assert_array_equal(reader.read(cid),
+                                          values[cid * rows:(cid + 1) * rows])
+        assert handler.state["most"] >= (4 if inner is None else 2)
+        gets = {p: n for (m, p), n in RangeHandler.requests.items()
+                if m == "GET" and "/c." in p}
+        # unsharded: one request per chunk; sharded: each shard's index, then one ranged
+        # request for its run of neighbouring inner chunks (shards 0 and 2, of 12 each)
+        assert sum(gets.values()) == (8 if inner is None else 4)
+        assert all(n == (1 if inner is None else 2) for n in gets.values())
+        # a chunk decoded again (its decoded copy dropped) is not fetched again
+        for cid in ids:
+            reader.read(cid)
+        assert sum(n for (m, p), n in RangeHandler.requests.items()
+                   if m == "GET" and "/c." in p) == sum(gets.values())
+        # a whole shuffled epoch fetches each stored chunk once
+        reader.clear()
+        RangeHandler.requests.clear()
+        got = [b for (b,) in batches(remote, batch_size=10, shuffle=True, seed=2)]
+        order = np.concatenate([np.sort(i) for i in batch_plan(
+            N, 10, shuffle=True, seed=2, block_size=rows, buffer_blocks=4)])
+        np.testing.assert_array_equal(np.concatenate(got), values[order])
+        gets = [n for (m, p), n in RangeHandler.requests.items() if m == "GET" and "/c." in p]
+        if inner is None:
+            assert gets == [1] * -(-N // rows)
+        assert backend.latency is not None and backend.latency >= 0.05
+
+
+def test_remote_fetch_ahead_covers_two_round_trips():
+    from types import SimpleNamespace
+
+    from genozarr.batching import MAX_FETCH_AHEAD, _Ahead
+    from genozarr.dataset import Dataset
+
+    class Root(Dataset):
+        def __init__(self, backend):
+            self.garray = SimpleNamespace(backend=backend)
+
+    remote = SimpleNamespace(remote=True, readahead=2, latency=None)
+    ahead = _Ahead([Root(SimpleNamespace(readahead=2)), Root(remote)])
+    assert ahead.decode == 2 and ahead.fetch == 2 + 8  # latency unknown yet
+    ahead._intervals = [0.010, 0.004, 0.030]
+    remote.latency = 0.020
+    assert ahead.fetch == 2 + 10  # 2 x 20 ms at the fastest batch, 4 ms
+    remote.latency = 5.0
+    assert ahead.fetch == MAX_FETCH_AHEAD
+    local = _Ahead([Root(SimpleNamespace(readahead=2))])
+    assert not local.remote and local.fetch == 2
 
 
 def test_a_layout_choice_builds_its_own_store(sample_files):

@@ -38,7 +38,7 @@ import numpy as np
 from genozarr.errors import StoreError
 from genozarr.store.layout import MARKER_FILE
 
-__all__ = ["DirectChunks", "StoreShards", "write_chunks", "check_chunk_bytes", "ZARR_VERSIONS"]
+__all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "check_chunk_bytes", "ZARR_VERSIONS"]
 
 #: a directory pinned by an open descriptor (Linux): it stays the directory the reader
 #: opened, whatever is renamed or exchanged at its old path
@@ -125,7 +125,7 @@ def blosc_for(codec: Any) -> Any:
 
 
 class _ChunkReader:
-    """What :class:`DirectChunks` and :class:`StoreShards` share: the chunk layout of an
+    """What :class:`DirectChunks` and :class:`RemoteChunks` share: the chunk layout of an
     accepted array (:func:`_readable`), the parsing of a shard's index and the decoding of
     one stored chunk."""
 
@@ -433,103 +433,185 @@ class DirectChunks(_ChunkReader):
         return self._decode(raw, out, lambda: self._where(index))
 
 
-class StoreShards(_ChunkReader):
-    """Reads the inner chunks of a sharded zarr v3 array from any zarr store (a remote one:
-    HTTP, S3, GCS) with ranged requests: the shard's index once (a suffix request, CRC32C
-    checked), then one request per inner chunk, decoded as :class:`DirectChunks` does.
-    Accepted for the same arrays as :meth:`DirectChunks.for_array`, sharded, in a store
-    that is not a local directory (those are read by :class:`DirectChunks`)."""
+class RemoteChunks(_ChunkReader):
+    """Reads the chunks of a zarr v3 array from a store that is not a local directory
+    (HTTP, S3, GCS): whole chunk objects, or, in a sharded array, inner chunks by ranged
+    requests (each shard's index read once, a suffix request, CRC32C checked), decoded as
+    :class:`DirectChunks` does.
+
+    Requests run on zarr's event loop, all in flight at once: :meth:`start` begins fetching
+    the stored bytes of many chunks without waiting (read-ahead), :meth:`read` waits for a
+    chunk's bytes (fetching it if nobody started to) and decodes them. A shard's wanted
+    inner chunks that lie within :data:`_COALESCE_GAP` bytes of each other come in one
+    ranged request, so a block of neighbouring windows costs one request per shard, as a
+    whole unsharded chunk does. Fetches not read yet are bounded (:data:`FETCH_AHEAD_BYTES`
+    of decoded size; the oldest are dropped past it), and the stored bytes of the chunks
+    read are kept (:data:`FETCH_AHEAD_BYTES` of them, least recently read dropped first), as
+    a local disk's page cache keeps a local store's: a chunk decoded again after the
+    decoded-chunk cache dropped it costs no round trip.
+    Accepted for the same arrays as :meth:`DirectChunks.for_array`, in any other store."""
 
     def __init__(self, array: Any) -> None:
         self.store = array.store_path.store
         self.prefix = array.store_path.path
         self._init_layout(array)
         self.where = str(self.store)
-        #: stored bytes fetched ahead by :meth:`fetch`, taken by :meth:`read`
-        self._fetched: dict[int, bytes] = {}
+        #: fetches started and not read yet: ``{chunk: future of {chunk: bytes or None}}``
+        self._pending: OrderedDict[int, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_pending = max(16, FETCH_AHEAD_BYTES // max(self.nbytes, 1))
+        #: stored bytes of the chunks read (None: fill value), least recently read first
+        self._kept: OrderedDict[int, bytes | None] = OrderedDict()
+        self._kept_bytes = 0
+        #: seconds from asking for a chunk's bytes to having them (moving average)
+        self.latency: float | None = None
 
     @classmethod
-    def for_array(cls, array: Any) -> StoreShards | None:
-        """A ranged reader for ``array``, or None where it does not apply."""
+    def for_array(cls, array: Any) -> RemoteChunks | None:
+        """A reader for ``array``, or None where it does not apply (a local directory
+        store, or an array :class:`DirectChunks` does not accept)."""
         if not _zarr_supported():
             return None
         try:
             from zarr.storage import LocalStore
 
-            if isinstance(_base_store(array), LocalStore) \
-                    or _sharding_codec(list(array.metadata.codecs)) is None \
-                    or not _readable(array):
+            if isinstance(_base_store(array), LocalStore) or not _readable(array):
                 return None
             return cls(array)
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
             return None
 
-    def _key(self, shard: int) -> str:
-        key = self.metadata.encode_chunk_key((shard,) + (0,) * (len(self.chunk_shape) - 1))
+    @property
+    def sharded(self) -> bool:
+        return self.per_shard > 0
+
+    def _key(self, outer: int) -> str:
+        """The store key of chunk (unsharded) or shard (sharded) ``outer``."""
+        key = self.metadata.encode_chunk_key((outer,) + (0,) * (len(self.chunk_shape) - 1))
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _get(self, key: str, byte_range: Any) -> bytes | None:
-        from zarr.core.buffer import default_buffer_prototype
-        from zarr.core.sync import sync
+    async def _get(self, key: str, byte_range: Any = None) -> bytes | None:
+        import time
 
-        buf = sync(self.store.get(key, default_buffer_prototype(), byte_range))
+        from zarr.core.buffer import default_buffer_prototype
+
+        t = time.perf_counter()
+        buf = await self.store.get(key, default_buffer_prototype(), byte_range)
+        dt = time.perf_counter() - t
+        self.latency = dt if self.latency is None else 0.8 * self.latency + 0.2 * dt
         return None if buf is None else buf.to_bytes()
 
     def _damaged(self, key: str, why: str) -> StoreError:
         return StoreError(f"shard {self.where}/{key} is damaged: {why}; the store was "
                           "truncated or edited. Rebuild it (overwrite=True).")
 
-    def shard_index(self, shard: int) -> np.ndarray | None:
+    async def _shard_index(self, shard: int) -> np.ndarray | None:
         """The ``(per_shard, 2)`` index of shard ``shard``, or None when it is not stored."""
         table = self._index.get(shard, _UNREAD)
         if table is not _UNREAD:
             return table  # type: ignore[return-value]
         from zarr.abc.store import SuffixByteRequest
 
-        size = self.per_shard * 16 + 4
         key = self._key(shard)
-        raw = self._get(key, SuffixByteRequest(size))
+        raw = await self._get(key, SuffixByteRequest(self.per_shard * 16 + 4))
         index = None if raw is None else self._parse_index(
             raw, None, lambda why: self._damaged(key, why))
         return self._keep_index(shard, index)
 
-    def fetch(self, indices: list[int]) -> None:
-        """Fetch the stored bytes of inner chunks ``indices`` ahead of :meth:`read`: the
-        chunks of one shard that lie within :data:`_COALESCE_GAP` bytes of each other come
-        in one ranged request (a block of neighbouring windows: one request per shard, as
-        a whole unsharded chunk would), the others one request each."""
+    async def _fetch_chunk(self, index: int) -> dict[int, bytes | None]:
+        return {index: await self._get(self._key(index))}
+
+    async def _fetch_shard(self, shard: int, indices: list[int]) -> dict[int, bytes | None]:
+        """The stored bytes of inner chunks ``indices`` of ``shard`` (None: fill value),
+        neighbours coalesced into one ranged request."""
+        import asyncio
+
         from zarr.abc.store import RangeByteRequest
 
-        if len(self._fetched) > 4096:  # fetched, then served from the cache by another read
-            self._fetched.clear()
-        by_shard: dict[int, list[tuple[int, int, int]]] = {}
-        for index in indices:
-            shard, j = divmod(index, self.per_shard)
-            table = self.shard_index(shard)
-            if table is None or int(table[j, 0]) == _EMPTY:
-                continue
-            offset, size = table[j].tolist()
-            by_shard.setdefault(shard, []).append((offset, size, index))
-        for shard, entries in by_shard.items():
-            entries.sort()
-            runs: list[list[tuple[int, int, int]]] = [[entries[0]]]
-            for e in entries[1:]:
-                last = runs[-1][-1]
-                if e[0] - (last[0] + last[1]) <= _COALESCE_GAP:
-                    runs[-1].append(e)
-                else:
-                    runs.append([e])
-            key = self._key(shard)
-            for run in runs:
-                lo, hi = run[0][0], run[-1][0] + run[-1][1]
-                raw = self._get(key, RangeByteRequest(lo, hi))
-                if raw is None or len(raw) != hi - lo:
-                    raise self._damaged(key, f"bytes {lo} to {hi} could not be read")
-                for offset, size, index in run:
-                    self._fetched[index] = raw[offset - lo:offset - lo + size]
+        table = await self._shard_index(shard)
+        got: dict[int, bytes | None] = dict.fromkeys(indices)
+        if table is None:
+            return got
+        entries = sorted((*table[i - shard * self.per_shard].tolist(), i) for i in indices
+                         if int(table[i - shard * self.per_shard, 0]) != _EMPTY)
+        runs: list[list[tuple[int, int, int]]] = []
+        for e in entries:
+            if runs and e[0] - (runs[-1][-1][0] + runs[-1][-1][1]) <= _COALESCE_GAP:
+                runs[-1].append(e)
+            else:
+                runs.append([e])
+        key = self._key(shard)
+        raws = await asyncio.gather(*(self._get(key, RangeByteRequest(
+            run[0][0], run[-1][0] + run[-1][1])) for run in runs))
+        for run, raw in zip(runs, raws):
+            lo, hi = run[0][0], run[-1][0] + run[-1][1]
+            if raw is None or len(raw) != hi - lo:
+                raise self._damaged(key, f"bytes {lo} to {hi} could not be read")
+            for offset, size, index in run:
+                got[index] = raw[offset - lo:offset - lo + size]
+        return got
+
+    def _submit(self, indices: list[int]) -> dict[int, Any]:
+        """Futures of the stored bytes of chunks ``indices``: one request per chunk, or
+        one task per shard."""
+        import asyncio
+
+        from zarr.core.sync import _get_loop
+
+        loop = _get_loop()
+        if not self.sharded:
+            return {i: asyncio.run_coroutine_threadsafe(self._fetch_chunk(i), loop)
+                    for i in indices}
+        by_shard: dict[int, list[int]] = {}
+        for i in indices:
+            by_shard.setdefault(i // self.per_shard, []).append(i)
+        futures = {}
+        for shard, ids in by_shard.items():
+            fut = asyncio.run_coroutine_threadsafe(self._fetch_shard(shard, ids), loop)
+            futures.update(dict.fromkeys(ids, fut))
+        return futures
+
+    def start(self, indices: list[int]) -> None:
+        """Start fetching the stored bytes of chunks ``indices`` (those not fetched or in
+        flight already) without waiting for them."""
+        with self._lock:
+            todo = [i for i in dict.fromkeys(indices)
+                    if i not in self._pending and i not in self._kept]
+            if not todo:
+                return
+            self._pending.update(self._submit(todo))
+            while len(self._pending) > self.max_pending:  # dropped: fetched again if read
+                self._pending.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget the fetched and kept bytes (the next reads fetch again)."""
+        with self._lock:
+            self._pending.clear()
+            self._kept.clear()
+            self._kept_bytes = 0
+
+    def _stored(self, index: int) -> bytes | None:
+        """The stored bytes of chunk ``index`` (None: fill value): kept, or fetched (by
+        :meth:`start` before, or now), then kept."""
+        with self._lock:
+            if index in self._kept:
+                self._kept.move_to_end(index)
+                return self._kept[index]
+            fut = self._pending.pop(index, None)
+        if fut is None:
+            fut = self._submit([index])[index]
+        raw = fut.result()[index]
+        with self._lock:
+            if index not in self._kept:
+                self._kept[index] = raw
+                self._kept_bytes += len(raw or b"")
+                while self._kept_bytes > FETCH_AHEAD_BYTES:
+                    self._kept_bytes -= len(self._kept.popitem(last=False)[1] or b"")
+        return raw
 
     def read(self, index: int) -> np.ndarray:
-        """Inner chunk ``index`` along the first axis, full chunk shape.
+        """Chunk (inner chunk, when sharded) ``index`` along the first axis, full chunk
+        shape.
 
         Raises
         ------
@@ -537,22 +619,17 @@ class StoreShards(_ChunkReader):
             When the shard's index or the chunk does not decode to one chunk, or the
             storage fails.
         """
-        from zarr.abc.store import RangeByteRequest
-
-        shard, j = divmod(index, self.per_shard)
-        table = self.shard_index(shard)
+        raw = self._stored(index)
         out = np.empty(self.chunk_shape, dtype=self.dtype)
-        if table is None or int(table[j, 0]) == _EMPTY:
+        if raw is None:
             out.fill(self.fill_value)
             return out
-        offset, size = table[j].tolist()
-        key = self._key(shard)
-        raw = self._fetched.pop(index, None)
-        if raw is None:
-            raw = self._get(key, RangeByteRequest(offset, offset + size))
-        if raw is None:
-            raise self._damaged(key, "it vanished while being read")
-        return self._decode(raw, out, lambda: f"{self.where}/{key} (inner chunk {j})")
+        if self.sharded:
+            shard, j = divmod(index, self.per_shard)
+            key = self._key(shard)
+            return self._decode(raw, out, lambda: f"{self.where}/{key} (inner chunk {j})")
+        key = self._key(index)
+        return self._decode(raw, out, lambda: f"{self.where}/{key}")
 
 
 _UNREAD = object()
@@ -591,6 +668,8 @@ _EMPTY = 2**64 - 1
 _MAX_FDS = 64
 #: inner chunks of one shard at most this many bytes apart are fetched in one request
 _COALESCE_GAP = 256 * 2**10
+#: decoded bytes of the chunks a remote reader fetches ahead and keeps until they are read
+FETCH_AHEAD_BYTES = 256 * 2**20
 
 
 def _sharding_codec(codecs: list[Any]) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
-from genozarr.store._direct import DirectChunks, StoreShards
+from genozarr.store._direct import DirectChunks, RemoteChunks
 
 __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES",
            "normalise_storage"]
@@ -128,9 +128,9 @@ if hasattr(os, "register_at_fork"):  # a fork while another thread held it
     os.register_at_fork(after_in_child=_new_claim_lock)
 
 
-#: threads of a zarr backend over a remote store (fsspec URL): requests kept in flight, so
-#: a batch's chunks arrive in about one round trip rather than one round trip each
-FETCH_THREADS = 32
+#: threads of a zarr backend over a remote store (fsspec URL) that wait for and decode
+#: chunks (the requests themselves are all in flight at once on zarr's event loop)
+FETCH_THREADS = 8
 _POOL_LOCK = threading.Lock()
 
 
@@ -341,9 +341,10 @@ class ZarrBackend(Backend):
 
     @property
     def readahead(self) -> int:
-        """Batches whose chunks :func:`genozarr.batches` fetches ahead: more for a remote
-        store, so its requests overlap the latency."""
-        return 8 if self.remote else 2
+        """Batches whose chunks :func:`genozarr.batches` decodes ahead (a remote store's
+        stored bytes are fetched further ahead, as far as its :attr:`latency` needs, and
+        kept: see :class:`~genozarr.store._direct.RemoteChunks`)."""
+        return 2
 
     def __init__(self, path: str, storage_options: dict[str, Any] | None = None,
                  cache_bytes: int | None = None, *, root: str | None = None,
@@ -465,7 +466,7 @@ class ZarrBackend(Backend):
         arr = self._arrays.get(name)
         if arr is None:
             arr = self._arrays[name] = self.group[name]
-            self._direct[name] = DirectChunks.for_array(arr) or StoreShards.for_array(arr)
+            self._direct[name] = DirectChunks.for_array(arr) or RemoteChunks.for_array(arr)
         return arr
 
     def names(self) -> list[str]:
@@ -526,16 +527,20 @@ class ZarrBackend(Backend):
         return self._executor
 
     def _load_group(self, name: str, ids: list[int]) -> list[np.ndarray]:
-        direct = self._direct.get(name)
-        if isinstance(direct, StoreShards):  # one request per run of a shard's chunks
-            direct.fetch([cid for cid in ids if self.cache.wanted((name, cid))])
         return [self._chunk(name, cid) for cid in ids]
+
+    def _start(self, name: str, ids: list[int]) -> None:
+        """Remote arrays: start fetching the stored bytes of chunks ``ids``, all at once
+        (a no-op for local ones)."""
+        direct = self._direct.get(name)
+        if isinstance(direct, RemoteChunks) and ids:
+            direct.start(ids)
 
     def _groups(self, name: str, missing: list[int]) -> list[list[int]]:
         """``missing`` chunks split into one share per thread; a remote sharded array's
         by shard, so that each share's chunks of one shard arrive in one request."""
         direct = self._direct.get(name)
-        if isinstance(direct, StoreShards):
+        if isinstance(direct, RemoteChunks) and direct.sharded:
             by_shard: dict[int, list[int]] = {}
             for cid in missing:
                 by_shard.setdefault(cid // direct.per_shard, []).append(cid)
@@ -560,6 +565,7 @@ class ZarrBackend(Backend):
             missing = [cid for cid in part if self.cache.wanted((name, cid))]
             done: dict[int, np.ndarray] = {}
             if len(missing) > 1:
+                self._start(name, missing)
                 groups = self._groups(name, missing)
                 futures = [(g, pool.submit(self._load_group, name, g)) for g in groups[1:]]
                 done.update(zip(groups[0], self._load_group(name, groups[0])))
@@ -625,9 +631,6 @@ class ZarrBackend(Backend):
         thread (also a read-ahead task of the decode pool: it waits on no pool task)."""
         _, done = self._resident(name)
         todo = [cid for cid in ids if not done[cid]]
-        direct = self._direct.get(name)
-        if isinstance(direct, StoreShards) and len(todo) > 1:  # one request per run
-            direct.fetch(todo)
         for cid in todo:
             self._decode_into(name, cid)
 
@@ -641,10 +644,26 @@ class ZarrBackend(Backend):
         ids = ids[(ids >= 0) & (ids < len(done))]
         return ids[~done[ids]].tolist()
 
+    def _in_range(self, name: str, ids: np.ndarray) -> list[int]:
+        """The chunk ids among ``ids`` that exist in array ``name``, once each, sorted."""
+        n = -(-int(self.array(name).shape[0]) // self.chunk_len(name))
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        return ids[(ids >= 0) & (ids < n)].tolist()
+
+    @property
+    def latency(self) -> float | None:
+        """Remote stores: seconds from asking for a chunk's bytes to having them (a moving
+        average over recent requests; the slowest array's), None before any request or
+        for a local store."""
+        seen = [d.latency for d in self._direct.values()
+                if isinstance(d, RemoteChunks) and d.latency is not None]
+        return max(seen) if seen else None
+
     def _fill(self, name: str, missing: list[int]) -> np.ndarray:
         """Decode the chunks ``missing`` (see :meth:`_undecoded`) into the resident array
         (in parallel, the caller's thread taking a share); return the array."""
         whole, _ = self._resident(name)
+        self._start(name, missing)
         if len(missing) > 1 and self.threads > 1:
             groups = self._groups(name, missing)
             pool = self._pool()
@@ -656,28 +675,37 @@ class ZarrBackend(Backend):
             self._fill_group(name, missing)
         return whole
 
-    def prefetch_rows(self, name: str, rows: np.ndarray) -> None:
+    def prefetch_rows(self, name: str, rows: np.ndarray, *, fetch_only: bool = False) -> None:
         """Start decoding, in background threads, the chunks holding ``rows`` that are not
         cached (read-ahead); does nothing when they would not fit in a quarter of the
-        cache."""
+        cache. With ``fetch_only``, only start fetching their stored bytes from a remote
+        store (read-ahead further out: no decoded memory is used; nothing locally)."""
+        if fetch_only:
+            self.array(name)
+            if isinstance(self._direct.get(name), RemoteChunks):
+                ids = np.asarray(rows, dtype=np.int64) // self.chunk_len(name)
+                self._start(name, self._undecoded(name, ids) if self.resident else [
+                    cid for cid in self._in_range(name, ids) if self.cache.wanted((name, cid))])
+            return
         if self.resident:
             missing = self._undecoded(name, np.asarray(rows, dtype=np.int64)
                                       // self.chunk_len(name))
             if missing:
+                self._start(name, missing)
                 pool = self._pool()
                 for group in self._groups(name, missing):  # one task per thread
                     pool.submit(self._fill_group, name, group)
             return
         arr = self.array(name)
         size = self.chunk_len(name)
-        ids = np.unique(np.asarray(rows, dtype=np.int64) // size)
+        ids = self._in_range(name, np.asarray(rows, dtype=np.int64) // size)
         row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
         if len(ids) * size * row_bytes > self.cache.max_bytes // 4:
             return
-        wanted = [cid for cid in ids.tolist()
-                  if 0 <= cid * size < arr.shape[0] and self.cache.wanted((name, cid))]
+        wanted = [cid for cid in ids if self.cache.wanted((name, cid))]
         if not wanted:
             return
+        self._start(name, wanted)
         pool = self._pool()
         for group in self._groups(name, wanted):  # one task per thread, not per chunk
             pool.submit(self._load_group, name, group)
