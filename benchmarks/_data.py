@@ -59,6 +59,24 @@ def genome_subsets(sizes: dict[str, int]) -> dict[str, dict[str, int]]:
     return out
 
 
+def large_fasta(genome_mb: float) -> dict:
+    """Generate (or reuse) a FASTA of ``genome_mb`` megabases alone (no reads or tracks),
+    for the FASTA rows at a size where fixed per-store costs no longer weigh; returns the
+    same keys as :func:`corpus` for it (``fasta``, ``chrom_sizes``, ``genome_bases``)."""
+    from genozarr.testing.simulate import simulate_genome
+
+    sizes = chrom_sizes(genome_mb)
+    d = cache_root() / f"fasta{genome_mb:g}mb_s{SEED}"
+    path = d / "genome.fa"
+    if not (d / "COMPLETE").is_file():
+        d.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        simulate_genome(str(path), sizes, seed=SEED)
+        (d / "COMPLETE").write_text("\n")
+        print(f"[data] generated {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return {"fasta": str(path), "chrom_sizes": sizes, "genome_bases": sum(sizes.values())}
+
+
 def corpus(quick: bool = False, **overrides: float) -> dict:
     """Generate (or reuse) the benchmark inputs and return their paths.
 

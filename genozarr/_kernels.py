@@ -148,6 +148,12 @@ def _encode_table(seqtype: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
+def _encode_bytes(seqtype: str) -> bytes:
+    """:func:`_encode_table` as the 256 bytes ``bytes.translate`` takes."""
+    return _encode_table(seqtype).tobytes()
+
+
+@functools.lru_cache(maxsize=None)
 def _decode_table(seqtype: str) -> np.ndarray:
     """``uint8`` ASCII letters indexed by code, the unknown letter last."""
     letters = (_ALPHABETS[seqtype] + _UNKNOWN_LETTER[seqtype]).encode("ascii")
@@ -220,11 +226,15 @@ def encode_sequence(seq: bytes | str | np.ndarray, seqtype: str = "dna") -> np.n
     >>> encode_sequence("ACgTN")
     array([0, 1, 2, 3, 4], dtype=uint8)
     """
-    table = _encode_table(_seqtype(seqtype))
+    kind = _seqtype(seqtype)
+    table = _encode_table(kind)
     if isinstance(seq, str):
         # non-ASCII characters become '?' (one per character), hence the unknown code
         seq = seq.encode("ascii", errors="replace")
-    if isinstance(seq, (bytes, bytearray, memoryview)):
+    if isinstance(seq, (bytes, bytearray)):
+        # bytes.translate maps through the table 2-3x faster than numpy's take
+        return np.frombuffer(bytearray(seq.translate(_encode_bytes(kind))), dtype=np.uint8)
+    if isinstance(seq, memoryview):
         raw = np.frombuffer(seq, dtype=np.uint8)
     elif isinstance(seq, np.ndarray):
         if seq.dtype.itemsize != 1 or seq.dtype.kind not in "iuS":
