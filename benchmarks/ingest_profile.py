@@ -63,7 +63,7 @@ def _blosc():
     from genozarr.config import OPTIONS
     from genozarr.store.write import BLOSC_BLOCKSIZE, _compressors
 
-    (codec,) = _compressors()  # zarr BloscCodec: same settings in numcodecs
+    (codec,) = _compressors(np.float32)  # zarr BloscCodec: same settings in numcodecs
     return numcodecs.Blosc(cname=OPTIONS["compressor"], clevel=OPTIONS["compression_level"],
                            shuffle=numcodecs.Blosc.SHUFFLE, blocksize=BLOSC_BLOCKSIZE), codec
 
