@@ -112,6 +112,43 @@ def test_torch_iterable_two_workers(data: tuple[Bioseq, Cover, int], store_dir: 
         assert not np.array_equal(np.concatenate(epochs[0]), np.concatenate(epochs[1]))
 
 
+@pytest.mark.parametrize("cache", ["auto", "memory"])
+def test_torch_workers_decode_into_one_shared_copy(data: tuple[Bioseq, Cover, int],
+                                                   store_dir: Path, cache: str) -> None:
+    """Stores kept decoded in memory are one copy shared with the DataLoader workers: what
+    the workers decode, the main process holds, though it never read a window."""
+    import multiprocessing
+
+    from torch.utils.data import DataLoader
+
+    from genozarr import open_dataset
+    from genozarr.loaders.torch import TorchIterableDataset
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork: each worker keeps its own copy")
+    seq = open_dataset(store_dir / "s.zarr", cache=cache)
+    cov = open_dataset(store_dir / "c.zarr", cache=cache)
+    n = len(seq)
+    ds = TorchIterableDataset([seq, np.arange(n)], cov, batch_size=24, shuffle=True)
+    got = list(DataLoader(ds, batch_size=None, num_workers=2,
+                          multiprocessing_context="fork"))
+    for dataset, store in ((seq, "s.zarr"), (cov, "c.zarr")):
+        backend = dataset.garray.backend
+        whole, done = backend._whole["data"]
+        assert done.all()  # every chunk decoded, by the workers
+        np.testing.assert_array_equal(whole, zarr.open_group(str(store_dir / store),
+                                                             mode="r")["data"][:])
+        assert backend.cache.misses == 0  # none of it in this process
+    dense_s, dense_c = data[0][:], data[1][:]  # the same stores, read by the fixture's
+    seen = []
+    for (x, idx), y in got:
+        idx = idx.numpy()
+        np.testing.assert_array_equal(x.numpy(), dense_s[idx])
+        np.testing.assert_array_equal(y.numpy(), dense_c[idx])
+        seen.append(idx)
+    np.testing.assert_array_equal(np.sort(np.concatenate(seen)), np.arange(n))
+
+
 def test_torch_workers_reseed_augmentations(data: tuple[Bioseq, Cover, int]) -> None:
     """Two workers of a map-style loader draw different flips for the same windows."""
     from torch.utils.data import DataLoader

@@ -203,6 +203,18 @@ class _Structured(Structured):
             share_cores(info.num_workers)
 
 
+def _share_stores(datasets: list[Any]) -> None:
+    """Stores kept decoded in memory: one copy in memory shared with the DataLoader workers
+    forked later, instead of a copy decoded in each (see ``ZarrBackend.share_with_workers``)."""
+    from genozarr.batching import _roots
+    from genozarr.store.backend import ZarrBackend
+
+    for root in _roots(datasets):
+        backend = root.garray.backend
+        if isinstance(backend, ZarrBackend):
+            backend.share_with_workers()
+
+
 def _bind(augment: Augment | None, datasets: list[Any]) -> BoundAugment | None:
     if augment is None:
         return None
@@ -221,6 +233,7 @@ class _EpochDatasets:
         self._s = _Structured(inputs, targets)
         self._augment = _bind(augment, self._s.datasets)
         self._epoch = _SharedEpoch(epoch)
+        _share_stores(self._s.datasets)
 
     @property
     def epoch(self) -> int:

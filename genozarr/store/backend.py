@@ -13,6 +13,7 @@ first-axis range, used by the whole-genome layout), plus ``shape(name)``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -117,6 +118,44 @@ def _unclaim(size: int, pid: int) -> None:
     with _CLAIM_LOCK:
         if _CLAIMED[0] == pid == os.getpid():
             _CLAIMED[1] = max(0, _CLAIMED[1] - size)
+
+
+@functools.cache
+def _can_share() -> bool:
+    """Whether processes can be forked here, sharing anonymous memory (not on Windows)."""
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _shared_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialised array in anonymous shared memory: a process forked after it was
+    made shares its pages (each page is allocated on first write). Empty arrays, and
+    systems that cannot fork, get a private array."""
+    import mmap
+
+    nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if nbytes and _can_share():
+        try:
+            buf = mmap.mmap(-1, nbytes)
+        except (OSError, ValueError):  # pragma: no cover - no anonymous shared memory
+            pass
+        else:
+            return np.frombuffer(buf, dtype=dtype).reshape(shape)
+    return np.empty(shape, dtype=dtype)
+
+
+def _process_lock() -> Any:
+    """A lock that forked processes share (a semaphore, made for the fork start method:
+    taking it synchronizes memory between them); a thread lock where nothing is shared."""
+    import multiprocessing
+
+    if _can_share():
+        try:
+            return multiprocessing.get_context("fork").Lock()
+        except OSError:  # pragma: no cover - no POSIX semaphores
+            pass
+    return threading.Lock()
 
 
 def _new_claim_lock() -> None:
@@ -377,9 +416,14 @@ class ZarrBackend(Backend):
         self._apply_mode()
         #: resident arrays: ``{name: (whole decoded array, decoded flag per chunk)}``
         self._whole: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        #: make resident arrays in memory shared with the processes forked after they
+        #: were made (see :meth:`share_with_workers`)
+        self._share = False
         self._whole_lock = threading.Lock()
-        #: resident arrays: chunks not decoded yet, and the arrays with none left
-        self._left: dict[str, int] = {}
+        #: orders the flags and the rows they vouch for between processes (a semaphore:
+        #: taking it synchronizes memory); None until the first resident array is made
+        self._flags_lock: Any = None
+        #: resident arrays with every chunk decoded (in this process's view)
         self._complete: set[str] = set()
         #: resident chunks being decoded: ``{(name, chunk id): set when done}``
         self._decoding: dict[tuple[str, int], threading.Event] = {}
@@ -429,7 +473,6 @@ class ZarrBackend(Backend):
             claimed()
         with self._whole_lock:
             self._whole.clear()
-            self._left.clear()
             self._complete.clear()
             if self.resident_mode == "auto":  # decided again on the next read
                 self._apply_mode()
@@ -444,9 +487,28 @@ class ZarrBackend(Backend):
         self._reset()
 
     def _check_process(self) -> None:
-        """Reopen in a forked child (DataLoader workers): handles are per process."""
+        """Reopen in a forked child (DataLoader workers): handles are per process. Resident
+        arrays made before the fork are kept: they are shared memory, so what one process
+        decodes into them every other one reads (the parent's claim on the memory budget
+        covers them)."""
         if self._pid != os.getpid():
+            whole, flags_lock, share = self._whole, self._flags_lock, self._share
             self._reset()
+            if share and whole:
+                self._whole, self._flags_lock = dict(whole), flags_lock
+                self._resident_on = True
+                self.cache = _ChunkCache(0)
+
+    def share_with_workers(self) -> None:
+        """Decide now (in this process) whether the store is kept decoded in memory and, if
+        so, make its decoded arrays in shared memory: the processes forked from now on
+        (PyTorch DataLoader workers) then fill and read one copy, each chunk decoded by
+        whichever process needs it first, instead of a copy each. The arrays take memory
+        only as chunks are decoded. Called by the PyTorch datasets when they are made."""
+        if self.resident and _can_share():
+            self._share = True
+            for name in self.names():
+                self._resident(name)
 
     @property
     def group(self) -> Any:
@@ -587,9 +649,14 @@ class ZarrBackend(Backend):
                 if entry is None:
                     arr = self.array(name)
                     size = self.chunk_len(name)
-                    entry = (np.empty(arr.shape, dtype=arr.dtype),
-                             np.zeros(-(-arr.shape[0] // size) if arr.shape[0] else 0, bool))
-                    self._left[name] = len(entry[1])
+                    if self._flags_lock is None:
+                        self._flags_lock = _process_lock()
+                    # an array and its flags are both shared, or both private
+                    shared = self._share and not np.dtype(arr.dtype).hasobject
+                    new = _shared_empty if shared else np.empty
+                    entry = (new(arr.shape, arr.dtype),
+                             new((-(-arr.shape[0] // size) if arr.shape[0] else 0,), bool))
+                    entry[1][:] = False
                     self._whole[name] = entry
         return entry
 
@@ -614,13 +681,9 @@ class ZarrBackend(Backend):
                 lo, hi = cid * self.chunk_len(name), min((cid + 1) * self.chunk_len(name),
                                                          whole.shape[0])
                 whole[lo:hi] = block[:hi - lo]
-                with self._whole_lock:
+                with self._whole_lock, self._flags_lock:
                     done[cid] = True  # after its rows are in place
                     self.cache.misses += 1
-                    if self._whole.get(name, (None,))[0] is whole:  # not released meanwhile
-                        self._left[name] -= 1
-                        if not self._left[name]:
-                            self._complete.add(name)
             finally:
                 with self._whole_lock:
                     del self._decoding[key]
@@ -642,7 +705,11 @@ class ZarrBackend(Backend):
         _, done = self._resident(name)
         ids = np.unique(np.asarray(ids, dtype=np.int64))
         ids = ids[(ids >= 0) & (ids < len(done))]
-        return ids[~done[ids]].tolist()
+        with self._flags_lock:  # rows another process decoded are seen with their flags
+            missing = ids[~done[ids]].tolist()
+            if not missing and bool(done.all()):
+                self._complete.add(name)
+        return missing
 
     def _in_range(self, name: str, ids: np.ndarray) -> list[int]:
         """The chunk ids among ``ids`` that exist in array ``name``, once each, sorted."""
