@@ -202,9 +202,11 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
         Batches one background thread assembles ahead of the caller (0: batches are
         assembled in the caller's thread, while the chunks of the next batches still
         decode ahead in the store's decode threads). The thread pays off when the caller
-        works between batches with the GIL released (a GPU step); a loop that only reads
-        is faster with 0 (``docs/tuning.md``). The batches are assembled in order, so a
-        random augmentation wrapper with a seed gives reproducible augmentations.
+        works between batches (a GPU step), and only costs when it does not: the first
+        batches are read in the caller's thread, and the thread takes over once the
+        caller's own time between batches reaches :data:`HANDOVER_SHARE` of the reading
+        time (``docs/tuning.md``). The batches are assembled in order, so a random
+        augmentation wrapper with a seed gives reproducible augmentations.
     shard
         ``(k, m)``: serve only the k-th of m disjoint parts (whole blocks), e.g. one per
         DataLoader worker; use the same seed in every part.
@@ -374,17 +376,41 @@ def _produce(batches_: Iterator[tuple[np.ndarray, ...]], out: queue.Queue,
 _END: Any = object()
 
 
+#: the caller's own time between batches, as a share of the time to read one, from which
+#: batches are assembled by a background thread (below it the hand-over costs more than the
+#: overlap gains: the thread is worth it when the caller works, e.g. a GPU step)
+HANDOVER_SHARE = 0.25
+#: batches read in the caller's thread before the hand-over is considered
+_PROBE = 2
+
+
 def _iterate(datasets: Sequence[Any], plan: list[np.ndarray],
              prefetch: int) -> Iterator[tuple[np.ndarray, ...]]:
+    batches_ = _serial(datasets, plan)
     if prefetch == 0 or len(plan) <= 1:
-        yield from _serial(datasets, plan)
+        yield from batches_
         return
+    # batches are read in the caller's thread while the caller does little between them
+    # (a loop that only reads: a thread would only add its hand-over); once the caller's
+    # own time is HANDOVER_SHARE of the reading time, a thread takes over the rest
+    read = work = 0.0
+    for k in itertools.count():
+        t0 = time.perf_counter()
+        batch = next(batches_, _END)
+        t1 = time.perf_counter()
+        if batch is _END:
+            return
+        read += t1 - t0
+        yield batch
+        work += time.perf_counter() - t1
+        if k + 1 >= _PROBE and work >= HANDOVER_SHARE * read:
+            break
     # one thread assembles the batches in order, up to `prefetch` ahead of the consumer
     # (one thread: random augmentations draw in a reproducible order); it only waits when
     # that many batches are ready, so a consumer that keeps up never leaves it idle
     out: queue.Queue = queue.Queue(maxsize=prefetch)
     stop = threading.Event()
-    producer = threading.Thread(target=_produce, args=(_serial(datasets, plan), out, stop),
+    producer = threading.Thread(target=_produce, args=(batches_, out, stop),
                                 name="genozarr-prefetch", daemon=True)
     producer.start()
     try:

@@ -196,6 +196,42 @@ class _FailsAt:
         return np.asarray(idx) * 10
 
 
+class _Slow:
+    """An array-like whose every read takes ``seconds``."""
+
+    def __init__(self, n: int, seconds: float) -> None:
+        self.n, self.seconds = n, seconds
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        import time
+
+        time.sleep(self.seconds)
+        return np.asarray(idx) * 10
+
+
+@pytest.mark.parametrize("caller_seconds", [0.0, 0.02])
+def test_a_thread_reads_ahead_only_for_a_caller_that_works(caller_seconds: float) -> None:
+    """A loop that only reads is served in its own thread (a thread would add only its
+    hand-over); a caller that works between batches (here 20 ms per 5 ms read) gets the
+    background thread after the first batches. The batches are the same either way."""
+    import time
+
+    got, threads = [], []
+    for (b,) in batches(_Slow(60, 0.005), batch_size=6, prefetch=2):
+        got.append(b)
+        threads.append(any(t.name == "genozarr-prefetch" for t in threading.enumerate()))
+        time.sleep(caller_seconds)
+    np.testing.assert_array_equal(np.concatenate(got), np.arange(60) * 10)
+    if caller_seconds:
+        assert not any(threads[:2]) and all(threads[3:-1])
+    else:
+        assert not any(threads)
+    assert not [t for t in threading.enumerate() if t.name == "genozarr-prefetch"]
+
+
 @pytest.mark.parametrize("prefetch", [0, 1, 3])
 def test_a_failed_read_reaches_the_caller_after_the_batches_before_it(prefetch: int) -> None:
     got = []
