@@ -473,3 +473,27 @@ def test_remote_damaged_shard_index_is_named(values, http_dir):
     np.testing.assert_array_equal(remote[:16], values[:16])  # shard 0 is intact
     with pytest.raises(StoreError, match=r"bad.zarr/data/c\.1\.0\.0\.0 is damaged"):
         remote[16:20]
+
+
+def test_a_flags_lock_left_taken_by_a_dead_process_is_given_up(values, tmp_path, monkeypatch,
+                                                                caplog):
+    """A process killed while holding the lock shared over decoded arrays leaves it taken:
+    the others wait FLAGS_LOCK_TIMEOUT seconds, warn, and go on with a lock of their own."""
+    import logging
+
+    import genozarr.store.backend as backend_mod
+
+    _cover(values, tmp_path / "r.zarr", chunk_bytes=16 * 600)
+    ds = open_dataset(tmp_path / "r.zarr", cache="memory")
+    backend = ds.garray.backend
+    backend.share_with_workers()
+    sem = backend._flags_lock._sem
+    if sem is None:
+        pytest.skip("no fork here: nothing is shared between processes")
+    assert sem.acquire(timeout=1)  # as a process that died holding it would leave it
+    monkeypatch.setattr(backend_mod, "FLAGS_LOCK_TIMEOUT", 0.05)
+    with caplog.at_level(logging.WARNING, logger="genozarr.store.backend"):
+        np.testing.assert_array_equal(backend.read_rows("data", np.arange(40)), values[:40])
+    assert "goes on without it" in caplog.text
+    assert backend._flags_lock._sem is None
+    np.testing.assert_array_equal(backend.read_rows("data", np.arange(N)), values)  # and on

@@ -13,6 +13,7 @@ first-axis range, used by the whole-genome layout), plus ``shape(name)``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -145,17 +146,52 @@ def _shared_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return np.empty(shape, dtype=dtype)
 
 
-def _process_lock() -> Any:
-    """A lock that forked processes share (a semaphore, made for the fork start method:
-    taking it synchronizes memory between them); a thread lock where nothing is shared."""
-    import multiprocessing
+#: seconds a process waits for the flags lock of shared resident arrays before going on
+#: without it (see :class:`_FlagsLock`)
+FLAGS_LOCK_TIMEOUT = 2.0
 
-    if _can_share():
-        try:
-            return multiprocessing.get_context("fork").Lock()
-        except OSError:  # pragma: no cover - no POSIX semaphores
-            pass
-    return threading.Lock()
+
+class _FlagsLock:
+    """Orders the per-chunk flags of resident arrays and the rows they vouch for: a thread
+    lock, and once :meth:`share` was called, a semaphore that the processes forked after
+    that share (taking it synchronizes memory between them).
+
+    A process killed while holding the semaphore (a DataLoader worker shut down in the
+    middle of setting a flag) would leave it taken for ever. A process that waited
+    :data:`FLAGS_LOCK_TIMEOUT` seconds for it logs a warning and goes on with a lock of its
+    own (on x86, whose stores are seen in order, the flags stay right without it)."""
+
+    def __init__(self) -> None:
+        self._own = threading.Lock()
+        self._sem: Any = None
+
+    def share(self) -> bool:
+        """Make the semaphore (before forking); whether processes can share it."""
+        import multiprocessing
+
+        if self._sem is None and _can_share():
+            try:
+                self._sem = multiprocessing.get_context("fork").Lock()
+            except OSError:  # pragma: no cover - no POSIX semaphores
+                return False
+        return self._sem is not None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        sem = self._sem
+        if sem is not None:
+            if sem.acquire(timeout=FLAGS_LOCK_TIMEOUT):
+                try:
+                    yield
+                finally:
+                    sem.release()
+                return
+            self._sem = None
+            log.warning("the lock shared with other processes over decoded arrays was held "
+                        "for %s s (a process died holding it?): this process goes on without "
+                        "it", FLAGS_LOCK_TIMEOUT)
+        with self._own:
+            yield
 
 
 def _new_claim_lock() -> None:
@@ -420,9 +456,8 @@ class ZarrBackend(Backend):
         #: were made (see :meth:`share_with_workers`)
         self._share = False
         self._whole_lock = threading.Lock()
-        #: orders the flags and the rows they vouch for between processes (a semaphore:
-        #: taking it synchronizes memory); None until the first resident array is made
-        self._flags_lock: Any = None
+        #: orders the flags and the rows they vouch for (between processes, once shared)
+        self._flags_lock = _FlagsLock()
         #: resident arrays with every chunk decoded (in this process's view)
         self._complete: set[str] = set()
         #: resident chunks being decoded: ``{(name, chunk id): set when done}``
@@ -505,7 +540,7 @@ class ZarrBackend(Backend):
         (PyTorch DataLoader workers) then fill and read one copy, each chunk decoded by
         whichever process needs it first, instead of a copy each. The arrays take memory
         only as chunks are decoded. Called by the PyTorch datasets when they are made."""
-        if self.resident and _can_share():
+        if self.resident and self._flags_lock.share():
             self._share = True
             for name in self.names():
                 self._resident(name)
@@ -649,8 +684,6 @@ class ZarrBackend(Backend):
                 if entry is None:
                     arr = self.array(name)
                     size = self.chunk_len(name)
-                    if self._flags_lock is None:
-                        self._flags_lock = _process_lock()
                     # an array and its flags are both shared, or both private
                     shared = self._share and not np.dtype(arr.dtype).hasobject
                     new = _shared_empty if shared else np.empty
@@ -681,7 +714,7 @@ class ZarrBackend(Backend):
                 lo, hi = cid * self.chunk_len(name), min((cid + 1) * self.chunk_len(name),
                                                          whole.shape[0])
                 whole[lo:hi] = block[:hi - lo]
-                with self._whole_lock, self._flags_lock:
+                with self._whole_lock, self._flags_lock.hold():
                     done[cid] = True  # after its rows are in place
                     self.cache.misses += 1
             finally:
@@ -705,7 +738,7 @@ class ZarrBackend(Backend):
         _, done = self._resident(name)
         ids = np.unique(np.asarray(ids, dtype=np.int64))
         ids = ids[(ids >= 0) & (ids < len(done))]
-        with self._flags_lock:  # rows another process decoded are seen with their flags
+        with self._flags_lock.hold():  # rows another process decoded come with their flags
             missing = ids[~done[ids]].tolist()
             if not missing and bool(done.all()):
                 self._complete.add(name)
