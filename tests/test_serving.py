@@ -497,3 +497,27 @@ def test_a_flags_lock_left_taken_by_a_dead_process_is_given_up(values, tmp_path,
     assert "goes on without it" in caplog.text
     assert backend._flags_lock._sem is None
     np.testing.assert_array_equal(backend.read_rows("data", np.arange(N)), values)  # and on
+
+
+def test_stored_bytes_of_a_remote_store_share_one_budget(sample_files, http_dir):
+    pytest.importorskip("aiohttp")
+    from genozarr.store._direct import StoredBytes
+
+    kept = StoredBytes(10)
+    kept.put(("a", 0), b"12345")
+    kept.put(("b", 0), None)  # a chunk of fill values: kept, costs nothing
+    kept.put(("b", 1), b"123")
+    assert kept.get(("a", 0)) == (True, b"12345")  # now the most recently read
+    kept.put(("b", 2), b"1234")  # 12 bytes: the least recently read go first
+    assert kept.get(("b", 0)) == (False, None) and ("b", 1) not in kept
+    assert kept.get(("a", 0)) == (True, b"12345") and kept.get(("b", 2)) == (True, b"1234")
+    # a whole-genome store's arrays (one per chromosome) keep their bytes in one budget
+    root, base = http_dir
+    cover = Cover.create_from_bigwig("wg", sample_files["bigwig_a"], resolution=10, binsize=200,
+                                     store_whole_genome=True, storage="zarr",
+                                     store=str(root / "wg.zarr"))
+    remote = open_dataset(f"{base}/wg.zarr", cache=None)
+    np.testing.assert_array_equal(remote[:], cover[:])
+    backend = remote.garray.backend
+    readers = [d for d in backend._direct.values() if d is not None]
+    assert len(readers) >= 2 and all(d.kept is backend._stored for d in readers)

@@ -38,7 +38,8 @@ import numpy as np
 from genozarr.errors import StoreError
 from genozarr.store.layout import MARKER_FILE
 
-__all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "check_chunk_bytes", "ZARR_VERSIONS"]
+__all__ = ["DirectChunks", "RemoteChunks", "StoredBytes", "write_chunks", "check_chunk_bytes",
+           "ZARR_VERSIONS"]
 
 #: a directory pinned by an open descriptor (Linux): it stays the directory the reader
 #: opened, whatever is renamed or exchanged at its old path
@@ -433,6 +434,42 @@ class DirectChunks(_ChunkReader):
         return self._decode(raw, out, lambda: self._where(index))
 
 
+class StoredBytes:
+    """The stored bytes of remote chunks already read, least recently read dropped first
+    past ``max_bytes``: one per store, shared by the readers of its arrays."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, int], bytes | None] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        return key in self._items
+
+    def get(self, key: tuple[str, int]) -> tuple[bool, bytes | None]:
+        """``(found, bytes)``; the bytes are None for a chunk holding only the fill value."""
+        with self._lock:
+            if key not in self._items:
+                return False, None
+            self._items.move_to_end(key)
+            return True, self._items[key]
+
+    def put(self, key: tuple[str, int], raw: bytes | None) -> None:
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = raw
+            self._bytes += len(raw or b"")
+            while self._bytes > self.max_bytes:
+                self._bytes -= len(self._items.popitem(last=False)[1] or b"")
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
 class RemoteChunks(_ChunkReader):
     """Reads the chunks of a zarr v3 array from a store that is not a local directory
     (HTTP, S3, GCS): whole chunk objects, or, in a sharded array, inner chunks by ranged
@@ -446,12 +483,13 @@ class RemoteChunks(_ChunkReader):
     ranged request, so a block of neighbouring windows costs one request per shard, as a
     whole unsharded chunk does. Fetches not read yet are bounded (:data:`FETCH_AHEAD_BYTES`
     of decoded size; the oldest are dropped past it), and the stored bytes of the chunks
-    read are kept (:data:`FETCH_AHEAD_BYTES` of them, least recently read dropped first), as
-    a local disk's page cache keeps a local store's: a chunk decoded again after the
-    decoded-chunk cache dropped it costs no round trip.
-    Accepted for the same arrays as :meth:`DirectChunks.for_array`, in any other store."""
+    read are kept (in ``kept``, shared by the arrays of one store: :data:`FETCH_AHEAD_BYTES`
+    of them, least recently read dropped first), as a local disk's page cache keeps a local
+    store's: a chunk decoded again after the decoded-chunk cache dropped it costs no round
+    trip. Accepted for the same arrays as :meth:`DirectChunks.for_array`, in any other
+    store."""
 
-    def __init__(self, array: Any) -> None:
+    def __init__(self, array: Any, kept: StoredBytes | None = None) -> None:
         self.store = array.store_path.store
         self.prefix = array.store_path.path
         self._init_layout(array)
@@ -460,14 +498,13 @@ class RemoteChunks(_ChunkReader):
         self._pending: OrderedDict[int, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.max_pending = max(16, FETCH_AHEAD_BYTES // max(self.nbytes, 1))
-        #: stored bytes of the chunks read (None: fill value), least recently read first
-        self._kept: OrderedDict[int, bytes | None] = OrderedDict()
-        self._kept_bytes = 0
+        #: stored bytes of the chunks read
+        self.kept = kept if kept is not None else StoredBytes(FETCH_AHEAD_BYTES)
         #: seconds from asking for a chunk's bytes to having them (moving average)
         self.latency: float | None = None
 
     @classmethod
-    def for_array(cls, array: Any) -> RemoteChunks | None:
+    def for_array(cls, array: Any, kept: StoredBytes | None = None) -> RemoteChunks | None:
         """A reader for ``array``, or None where it does not apply (a local directory
         store, or an array :class:`DirectChunks` does not accept)."""
         if not _zarr_supported():
@@ -477,7 +514,7 @@ class RemoteChunks(_ChunkReader):
 
             if isinstance(_base_store(array), LocalStore) or not _readable(array):
                 return None
-            return cls(array)
+            return cls(array, kept)
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
             return None
 
@@ -576,7 +613,7 @@ class RemoteChunks(_ChunkReader):
         flight already) without waiting for them."""
         with self._lock:
             todo = [i for i in dict.fromkeys(indices)
-                    if i not in self._pending and i not in self._kept]
+                    if i not in self._pending and (self.prefix, i) not in self.kept]
             if not todo:
                 return
             self._pending.update(self._submit(todo))
@@ -587,26 +624,20 @@ class RemoteChunks(_ChunkReader):
         """Forget the fetched and kept bytes (the next reads fetch again)."""
         with self._lock:
             self._pending.clear()
-            self._kept.clear()
-            self._kept_bytes = 0
+        self.kept.clear()
 
     def _stored(self, index: int) -> bytes | None:
         """The stored bytes of chunk ``index`` (None: fill value): kept, or fetched (by
         :meth:`start` before, or now), then kept."""
+        found, raw = self.kept.get((self.prefix, index))
+        if found:
+            return raw
         with self._lock:
-            if index in self._kept:
-                self._kept.move_to_end(index)
-                return self._kept[index]
             fut = self._pending.pop(index, None)
         if fut is None:
             fut = self._submit([index])[index]
         raw = fut.result()[index]
-        with self._lock:
-            if index not in self._kept:
-                self._kept[index] = raw
-                self._kept_bytes += len(raw or b"")
-                while self._kept_bytes > FETCH_AHEAD_BYTES:
-                    self._kept_bytes -= len(self._kept.popitem(last=False)[1] or b"")
+        self.kept.put((self.prefix, index), raw)
         return raw
 
     def read(self, index: int) -> np.ndarray:
@@ -668,7 +699,8 @@ _EMPTY = 2**64 - 1
 _MAX_FDS = 64
 #: inner chunks of one shard at most this many bytes apart are fetched in one request
 _COALESCE_GAP = 256 * 2**10
-#: decoded bytes of the chunks a remote reader fetches ahead and keeps until they are read
+#: decoded bytes of the chunks a remote reader fetches ahead and keeps until they are read,
+#: and stored bytes of the chunks read that a remote store keeps (see :class:`RemoteChunks`)
 FETCH_AHEAD_BYTES = 256 * 2**20
 
 

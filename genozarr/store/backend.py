@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
-from genozarr.store._direct import DirectChunks, RemoteChunks
+from genozarr.store._direct import FETCH_AHEAD_BYTES, DirectChunks, RemoteChunks, StoredBytes
 
 __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES",
            "normalise_storage"]
@@ -446,6 +446,8 @@ class ZarrBackend(Backend):
         self._direct: dict[str, DirectChunks | None] = {}
         self._clen: dict[str, int] = {}
         self._executor: ThreadPoolExecutor | None = None
+        #: remote stores: the stored bytes of chunks read, for all arrays together
+        self._stored = StoredBytes(FETCH_AHEAD_BYTES)
         #: the claim on the memory budget of arrays kept decoded with 'auto' (a forked
         #: child's copy of its parent's claim is not its own)
         self._claimed: weakref.finalize | None = None
@@ -563,7 +565,8 @@ class ZarrBackend(Backend):
         arr = self._arrays.get(name)
         if arr is None:
             arr = self._arrays[name] = self.group[name]
-            self._direct[name] = DirectChunks.for_array(arr) or RemoteChunks.for_array(arr)
+            self._direct[name] = (DirectChunks.for_array(arr)
+                                  or RemoteChunks.for_array(arr, self._stored))
         return arr
 
     def names(self) -> list[str]:
