@@ -437,6 +437,8 @@ def export(
         help="Chromosome sizes file for the BigWig header (default: the store's).")] = None,
     overlap: Annotated[str, typer.Option(
         help="Overlapping windows of a partial store: error or mean.")] = "error",
+    skip_zeros: Annotated[bool, typer.Option(
+        "--skip-zeros", help="Leave bins holding 0 out (as positions without data).")] = False,
 ) -> None:
     """Export a coverage store to BigWig (or BED) files, one per condition.
 
@@ -456,9 +458,11 @@ def export(
         raise ArgumentError(f"{store} is a sequence store; only coverage stores export to "
                             f"{fmt}")
     if fmt == "bigwig":
-        paths = export_to_bigwig(cover, outdir, genomesize=genomesize, overlap=overlap)
+        paths = export_to_bigwig(cover, outdir, genomesize=genomesize, overlap=overlap,
+                                 skip_zeros=skip_zeros)
     else:
-        paths = export_to_bed(cover, outdir, genomesize=genomesize, overlap=overlap)
+        paths = export_to_bed(cover, outdir, genomesize=genomesize, overlap=overlap,
+                              skip_zeros=skip_zeros)
     for p in paths:
         typer.echo(p)
 

@@ -1002,20 +1002,22 @@ class Cover(Dataset):
 
         return create_from_anndata(adata, gindexer, **kwargs)
 
-    def export_to_bigwig(self, output_dir: str | os.PathLike,
-                         genomesize: Any = None) -> list[str]:
+    def export_to_bigwig(self, output_dir: str | os.PathLike, genomesize: Any = None, *,
+                         skip_zeros: bool = False) -> list[str]:
         """Write one BigWig per condition, ``<name>.<condition>.bigwig``; see
         :func:`genozarr.export.export_to_bigwig`."""
         from genozarr.export import export_to_bigwig
 
-        return export_to_bigwig(self, output_dir, genomesize=genomesize)
+        return export_to_bigwig(self, output_dir, genomesize=genomesize,
+                                skip_zeros=skip_zeros)
 
-    def export_to_bed(self, output_dir: str | os.PathLike) -> list[str]:
+    def export_to_bed(self, output_dir: str | os.PathLike, *,
+                      skip_zeros: bool = False) -> list[str]:
         """Write one bedGraph-like BED per condition; see
         :func:`genozarr.export.export_to_bed`."""
         from genozarr.export import export_to_bed
 
-        return export_to_bed(self, output_dir)
+        return export_to_bed(self, output_dir, skip_zeros=skip_zeros)
 
 
 class Bioseq(Dataset):

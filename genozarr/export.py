@@ -406,7 +406,7 @@ def _progress_bar(total: int, desc: str) -> Any:
 
 # ---------------------------------------------------------------------------- export
 def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap: str,
-            suffix: str, writer_cls: type, merge: bool) -> list[str]:
+            suffix: str, writer_cls: type, merge: bool, skip_zeros: bool = False) -> list[str]:
     if overlap not in OVERLAP_MODES:
         raise ArgumentError(f"overlap must be one of {OVERLAP_MODES}, got {overlap!r}")
     targets = _output_paths(cover, output_dir, suffix)
@@ -439,7 +439,12 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
                     continue
                 bases += int((ends - starts).sum())
                 for si, ci, w in writers:
-                    w.add_intervals(ch.chrom, starts, ends, values[:, si, ci])
+                    v = values[:, si, ci]
+                    if skip_zeros:  # bins of 0 left out, as positions without data
+                        keep = v != 0
+                        w.add_intervals(ch.chrom, starts[keep], ends[keep], v[keep])
+                    else:
+                        w.add_intervals(ch.chrom, starts, ends, v)
             log.info("%s: exported %s (%d bp in %d windows; chromosome %d of %d, %.1f s)",
                      cover.name, ch.chrom, bases, len(ch.idx), k, len(plan),
                      time.perf_counter() - t0)
@@ -453,7 +458,7 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
 
 
 def export_to_bigwig(cover: Any, output_dir: str | os.PathLike, genomesize: Any = None,
-                     *, overlap: str = "error") -> list[str]:
+                     *, overlap: str = "error", skip_zeros: bool = False) -> list[str]:
     """Write a Cover as BigWig files, one per condition (and strand).
 
     See the module documentation for file names, overlaps, NaN and chromosome sizes.
@@ -469,6 +474,12 @@ def export_to_bigwig(cover: Any, output_dir: str | os.PathLike, genomesize: Any 
         metadata, else the largest window end per chromosome.
     overlap
         'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
+    skip_zeros
+        Leave bins holding 0 out of the files, as positions without data (what
+        ``bamCoverage --skipNonCoveredRegions`` writes). A store built with
+        ``nan_to_num=True`` (the default) holds 0 where its source had no data; with
+        this option its export covers what the source covered, when the source held no
+        explicit zeros.
 
     Returns
     -------
@@ -495,11 +506,13 @@ def export_to_bigwig(cover: Any, output_dir: str | os.PathLike, genomesize: Any 
     >>> path.endswith("pred.score.bigwig"), pyBigWig.open(path).intervals("chr1")
     (True, ((100, 300, 0.5), (300, 400, 2.0)))
     """
-    return _export(cover, output_dir, genomesize, overlap, ".bigwig", BigWigWriter, True)
+    return _export(cover, output_dir, genomesize, overlap, ".bigwig", BigWigWriter, True,
+                   skip_zeros)
 
 
 def export_to_bed(cover: Any, output_dir: str | os.PathLike, genomesize: Any = None,
-                  *, overlap: str = "error", merge: bool = False) -> list[str]:
+                  *, overlap: str = "error", merge: bool = False,
+                  skip_zeros: bool = False) -> list[str]:
     """Write a Cover as bedGraph-like BED files, one per condition (and strand).
 
     Each line is ``chrom  start  end  value`` (tab separated, 0-based half-open, no header),
@@ -520,10 +533,13 @@ def export_to_bed(cover: Any, output_dir: str | os.PathLike, genomesize: Any = N
         'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
     merge
         Merge runs of equal adjacent values into one line (False: one line per bin).
+    skip_zeros
+        Leave bins holding 0 out of the files (see :func:`export_to_bigwig`).
 
     Returns
     -------
     list of str
         Paths of the written files.
     """
-    return _export(cover, output_dir, genomesize, overlap, ".bed", BedGraphWriter, merge)
+    return _export(cover, output_dir, genomesize, overlap, ".bed", BedGraphWriter, merge,
+                   skip_zeros)

@@ -154,6 +154,21 @@ def test_export_bigwig_round_trip(demo_dir: tuple[Path, str], tmp_path: Path) ->
                 np.testing.assert_array_equal(got, np.repeat(store.dense(chrom)[:, 0, ci], 10))
 
 
+def test_export_skip_zeros(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = demo_dir
+    result = _run("export", out / "signal.zarr", tmp_path, "--skip-zeros")
+    assert result.exit_code == 0, result.output
+    store = load_store(out / "signal.zarr", "ndarray")
+    for ci, f in enumerate(result.stdout.split()):
+        with pyBigWig.open(f) as bw:
+            for chrom in ("chr1", "chr2"):
+                want = np.repeat(store.dense(chrom)[:, 0, ci], 10).astype(np.float64)
+                assert (want == 0).any()  # the demo has bins of 0: left out, read as NaN
+                want[want == 0] = np.nan
+                got = np.asarray(bw.values(chrom, 0, bw.chroms(chrom)))
+                np.testing.assert_array_equal(got, want)
+
+
 def test_export_bed_two_strands(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = demo_dir
     result = _run("export", out / "reads.zarr", tmp_path, "--format", "bed")

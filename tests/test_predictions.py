@@ -489,6 +489,41 @@ def test_bigwig_round_trip_through_a_whole_genome_store(tmp_path, monkeypatch, b
     assert export_bytes <= 1.2 * source_bytes, (source_bytes, export_bytes)
 
 
+def test_skip_zeros_exports_what_a_default_store_lost_as_zeros(tmp_path):
+    """A store built with the default nan_to_num=True holds 0 where the source had no data:
+    exported as is, every base is covered; with skip_zeros the source's entries come back
+    (a source without explicit zeros), in the BigWig and in the bedGraph."""
+    import pandas as pd
+    import pyBigWig
+
+    sizes = {"chr1": 60_000, "chr2": 25_000}
+    tracks = _source_signal(sizes, seed=3)
+    for t in tracks.values():
+        t[t == 0] = np.nan  # no explicit zeros in the source
+    src = tmp_path / "source.bigwig"
+    _write_source(src, sizes, tracks)
+    cover = Cover.create_from_bigwig("z", str(src), binsize=5_000, resolution=1,
+                                     store_whole_genome=True, conditions=["signal"])
+    (plain,) = cover.export_to_bigwig(tmp_path / "plain")
+    (skipped,) = cover.export_to_bigwig(tmp_path / "skipped", skip_zeros=True)
+    (bed,) = cover.export_to_bed(tmp_path / "bed", skip_zeros=True)
+    with pyBigWig.open(str(src)) as a, pyBigWig.open(plain) as p, \
+            pyBigWig.open(skipped) as s:
+        for chrom, size in sizes.items():
+            covered = sum(e - b for b, e, _ in p.intervals(chrom))
+            assert covered == size  # the gaps came back as zeros
+            assert s.intervals(chrom) == a.intervals(chrom)
+            np.testing.assert_array_equal(_all_values(s, chrom), tracks[chrom])
+    table = pd.read_csv(bed, sep="\t", header=None, names=["chrom", "start", "end", "v"])
+    assert (table["v"] != 0).all()
+    for chrom, size in sizes.items():
+        rows = table[table["chrom"] == chrom]
+        want = np.full(size, np.nan)
+        for b, e, v in zip(rows["start"], rows["end"], rows["v"]):
+            want[b:e] = v
+        np.testing.assert_array_equal(want, tracks[chrom].astype(np.float32))
+
+
 def test_export_logs_progress_per_chromosome(tmp_path, caplog):
     gi = _indexer()
     cover = Cover.create_from_array("pred", _predictions(gi, 50, 1, 1), gi, genomesize=SIZES)
