@@ -8,6 +8,7 @@ corpus, peaks only):
 - export: :func:`genozarr.export.export_to_bigwig` of that store (one BigWig per
   condition), in Mb/s over the same bases. Target: export >= ingest speed;
 - size: the exported files' bytes over the source files' bytes (target <= 1.2x);
+- each export twice: as is, and with ``skip_zeros=True`` (bins of 0 left out);
 - values: every base of every chromosome of each exported file read back with
   ``pyBigWig.values`` and compared with the source's (NaN, no data, read as 0 on both
   sides, since the store holds 0 where the source has no data); the row reports the
@@ -95,7 +96,8 @@ def case_export(p: dict) -> dict:
 
         def run() -> None:
             shutil.rmtree(out, ignore_errors=True)
-            written[:] = export_to_bigwig(cover, out)  # one file per source, in its order
+            # one file per source, in its order
+            written[:] = export_to_bigwig(cover, out, skip_zeros=p.get("skip_zeros", False))
 
         sec = _data.timed(run, p["repeat"])
         checks = [_compare(src, dst, sizes) for src, dst in zip(files, written)]
@@ -126,21 +128,24 @@ def measure(quick: bool) -> list[dict]:
     for files, label in (("bigwigs_1bp", "1 bp BigWigs (2 files)"),
                          ("bigwigs_sparse", "sparse BigWigs, peaks 5 % (2 files)")):
         ing = _run("ingest", quick=quick, files=files, repeat=rep)
-        exp = _run("export", quick=quick, files=files, repeat=rep)
-        r_in, r_out = _rate(ing), _rate(exp)
-        rows.append(_data.row(
-            f"export store -> BigWig, {label}", r_out, "Mb/s",
-            "ingest of the same files (2 worker processes)", r_in,
-            r_out / r_in if r_out and r_in else None, ">= 1.0x",
-            exp.get("error", "one writer thread per file, reader threads ahead"),
-            exp.get("peak_rss_mb")))
-        if "bytes_out" in exp:
+        r_in = _rate(ing)
+        for skip in (False, True):
+            exp = _run("export", quick=quick, files=files, repeat=rep, skip_zeros=skip)
+            r_out = _rate(exp)
+            what = f"{label}{', skip_zeros' if skip else ''}"
             rows.append(_data.row(
-                f"  exported size, {label}", exp["bytes_out"] / 1e6, "MB",
-                "source files", exp["bytes_in"] / 1e6, exp["bytes_out"] / exp["bytes_in"],
-                "<= 1.2x",
-                f"max |exported - source| {exp['max_abs_diff']:g} (target 0); bases covered "
-                f"{exp['covered_out']:,} vs source {exp['covered_in']:,}"))
+                f"export store -> BigWig, {what}", r_out, "Mb/s",
+                "ingest of the same files (2 worker processes)", r_in,
+                r_out / r_in if r_out and r_in else None, ">= 1.0x",
+                exp.get("error", "one writer thread per file, reader threads ahead"),
+                exp.get("peak_rss_mb")))
+            if "bytes_out" in exp:
+                rows.append(_data.row(
+                    f"  exported size, {what}", exp["bytes_out"] / 1e6, "MB",
+                    "source files", exp["bytes_in"] / 1e6, exp["bytes_out"] / exp["bytes_in"],
+                    "<= 1.2x",
+                    f"max |exported - source| {exp['max_abs_diff']:g} (target 0); bases "
+                    f"covered {exp['covered_out']:,} vs source {exp['covered_in']:,}"))
     return rows
 
 
