@@ -501,16 +501,17 @@ def test_a_flags_lock_left_taken_by_a_dead_process_is_given_up(values, tmp_path,
 
 def test_stored_bytes_of_a_remote_store_share_one_budget(sample_files, http_dir):
     pytest.importorskip("aiohttp")
-    from genozarr.store._direct import StoredBytes
+    from genozarr.store._direct import _FILL, _stored_size
+    from genozarr.store._lru import _ChunkCache
 
-    kept = StoredBytes(10)
+    kept = _ChunkCache(10, size=_stored_size)
     kept.put(("a", 0), b"12345")
-    kept.put(("b", 0), None)  # a chunk of fill values: kept, costs nothing
+    kept.put(("b", 0), _FILL)  # a chunk of fill values: kept, costs nothing
     kept.put(("b", 1), b"123")
-    assert kept.get(("a", 0)) == (True, b"12345")  # now the most recently read
+    assert kept.get(("a", 0)) == b"12345"  # now the most recently read
     kept.put(("b", 2), b"1234")  # 12 bytes: the least recently read go first
-    assert kept.get(("b", 0)) == (False, None) and ("b", 1) not in kept
-    assert kept.get(("a", 0)) == (True, b"12345") and kept.get(("b", 2)) == (True, b"1234")
+    assert kept.get(("b", 0)) is None and kept.wanted(("b", 1))
+    assert kept.get(("a", 0)) == b"12345" and kept.get(("b", 2)) == b"1234"
     # a whole-genome store's arrays (one per chromosome) keep their bytes in one budget
     root, base = http_dir
     cover = Cover.create_from_bigwig("wg", sample_files["bigwig_a"], resolution=10, binsize=200,

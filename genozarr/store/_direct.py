@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import StoreError
+from genozarr.store._lru import _ChunkCache
 from genozarr.store.layout import MARKER_FILE
 
-__all__ = ["DirectChunks", "RemoteChunks", "StoredBytes", "write_chunks", "check_chunk_bytes",
-           "ZARR_VERSIONS"]
+__all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "check_chunk_bytes", "ZARR_VERSIONS"]
 
 #: a directory pinned by an open descriptor (Linux): it stays the directory the reader
 #: opened, whatever is renamed or exchanged at its old path
@@ -434,40 +434,20 @@ class DirectChunks(_ChunkReader):
         return self._decode(raw, out, lambda: self._where(index))
 
 
-class StoredBytes:
-    """The stored bytes of remote chunks already read, least recently read dropped first
-    past ``max_bytes``: one per store, shared by the readers of its arrays."""
+def kept_bytes() -> _ChunkCache:
+    """The stored bytes a remote store keeps of the chunks read (:class:`RemoteChunks`),
+    least recently read dropped first past :data:`FETCH_AHEAD_BYTES`; one per store,
+    shared by the readers of its arrays. A chunk holding only the fill value is kept as
+    :data:`_FILL` (the cache never holds None)."""
+    return _ChunkCache(FETCH_AHEAD_BYTES, size=_stored_size)
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, int], bytes | None] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
 
-    def __contains__(self, key: tuple[str, int]) -> bool:
-        return key in self._items
+def _stored_size(raw: Any) -> int:
+    return 0 if raw is _FILL else len(raw)
 
-    def get(self, key: tuple[str, int]) -> tuple[bool, bytes | None]:
-        """``(found, bytes)``; the bytes are None for a chunk holding only the fill value."""
-        with self._lock:
-            if key not in self._items:
-                return False, None
-            self._items.move_to_end(key)
-            return True, self._items[key]
 
-    def put(self, key: tuple[str, int], raw: bytes | None) -> None:
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = raw
-            self._bytes += len(raw or b"")
-            while self._bytes > self.max_bytes:
-                self._bytes -= len(self._items.popitem(last=False)[1] or b"")
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
+#: a kept chunk that holds only the fill value (not stored)
+_FILL: Any = object()
 
 
 class RemoteChunks(_ChunkReader):
@@ -489,7 +469,7 @@ class RemoteChunks(_ChunkReader):
     trip. Accepted for the same arrays as :meth:`DirectChunks.for_array`, in any other
     store."""
 
-    def __init__(self, array: Any, kept: StoredBytes | None = None) -> None:
+    def __init__(self, array: Any, kept: _ChunkCache | None = None) -> None:
         self.store = array.store_path.store
         self.prefix = array.store_path.path
         self._init_layout(array)
@@ -499,12 +479,12 @@ class RemoteChunks(_ChunkReader):
         self._lock = threading.Lock()
         self.max_pending = max(16, FETCH_AHEAD_BYTES // max(self.nbytes, 1))
         #: stored bytes of the chunks read
-        self.kept = kept if kept is not None else StoredBytes(FETCH_AHEAD_BYTES)
+        self.kept = kept if kept is not None else kept_bytes()
         #: seconds from asking for a chunk's bytes to having them (moving average)
         self.latency: float | None = None
 
     @classmethod
-    def for_array(cls, array: Any, kept: StoredBytes | None = None) -> RemoteChunks | None:
+    def for_array(cls, array: Any, kept: _ChunkCache | None = None) -> RemoteChunks | None:
         """A reader for ``array``, or None where it does not apply (a local directory
         store, or an array :class:`DirectChunks` does not accept)."""
         if not _zarr_supported():
@@ -613,7 +593,7 @@ class RemoteChunks(_ChunkReader):
         flight already) without waiting for them."""
         with self._lock:
             todo = [i for i in dict.fromkeys(indices)
-                    if i not in self._pending and (self.prefix, i) not in self.kept]
+                    if i not in self._pending and self.kept.wanted((self.prefix, i))]
             if not todo:
                 return
             self._pending.update(self._submit(todo))
@@ -629,15 +609,15 @@ class RemoteChunks(_ChunkReader):
     def _stored(self, index: int) -> bytes | None:
         """The stored bytes of chunk ``index`` (None: fill value): kept, or fetched (by
         :meth:`start` before, or now), then kept."""
-        found, raw = self.kept.get((self.prefix, index))
-        if found:
-            return raw
+        kept = self.kept.get((self.prefix, index))
+        if kept is not None:
+            return None if kept is _FILL else kept
         with self._lock:
             fut = self._pending.pop(index, None)
         if fut is None:
             fut = self._submit([index])[index]
         raw = fut.result()[index]
-        self.kept.put((self.prefix, index), raw)
+        self.kept.put((self.prefix, index), _FILL if raw is None else raw)
         return raw
 
     def read(self, index: int) -> np.ndarray:

@@ -20,15 +20,15 @@ import os
 import threading
 import weakref
 from abc import ABC, abstractmethod
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
-from genozarr.store._direct import FETCH_AHEAD_BYTES, DirectChunks, RemoteChunks, StoredBytes
+from genozarr.store._direct import DirectChunks, RemoteChunks, kept_bytes
+from genozarr.store._lru import _ChunkCache
 
 __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES",
            "normalise_storage"]
@@ -299,83 +299,6 @@ class SparseBackend(Backend):
             (m.shape[0],) + self.shapes[name][1:])
 
 
-class _ChunkCache:
-    """A byte-bounded LRU of decoded chunks with hit/miss counters (thread-safe).
-
-    :meth:`get_or_load` decodes a missing chunk once even when several threads ask for it
-    at the same time (the others wait for the first one)."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.nbytes = 0
-        self.hits = 0
-        self.misses = 0
-        self._data: OrderedDict[Any, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loading: dict[Any, threading.Event] = {}
-
-    def get(self, key: Any) -> np.ndarray | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-                self.hits += 1
-            else:
-                self.misses += 1
-            return value
-
-    def put(self, key: Any, value: np.ndarray) -> None:
-        if value.nbytes > self.max_bytes:
-            return
-        with self._lock:
-            self._put_locked(key, value)
-
-    def _put_locked(self, key: Any, value: np.ndarray) -> None:
-        if value.nbytes > self.max_bytes or key in self._data:
-            return
-        self._data[key] = value
-        self.nbytes += value.nbytes
-        while self.nbytes > self.max_bytes and self._data:
-            _, old = self._data.popitem(last=False)
-            self.nbytes -= old.nbytes
-
-    def wanted(self, key: Any) -> bool:
-        """Whether ``key`` is neither cached nor being loaded."""
-        with self._lock:
-            return key not in self._data and key not in self._loading
-
-    def get_or_load(self, key: Any, load: Callable[[], np.ndarray]) -> np.ndarray:
-        """The cached value of ``key``, or ``load()`` (cached), loading it only once."""
-        while True:
-            with self._lock:
-                value = self._data.get(key)
-                if value is not None:
-                    self._data.move_to_end(key)
-                    self.hits += 1
-                    return value
-                event = self._loading.get(key)
-                if event is None:
-                    self.misses += 1
-                    event = self._loading[key] = threading.Event()
-                    break
-            event.wait()
-            with self._lock:
-                value = self._data.get(key)
-            if value is not None or self.max_bytes == 0:
-                if value is not None:
-                    return value
-                return load()  # nothing is cached: load our own copy
-        try:
-            value = load()
-            with self._lock:
-                self._put_locked(key, value)
-            return value
-        finally:
-            with self._lock:
-                del self._loading[key]
-            event.set()
-
-
 class ZarrBackend(Backend):
     """Arrays of a zarr v3 store, read chunk by chunk with a decoded-chunk cache.
 
@@ -447,7 +370,7 @@ class ZarrBackend(Backend):
         self._clen: dict[str, int] = {}
         self._executor: ThreadPoolExecutor | None = None
         #: remote stores: the stored bytes of chunks read, for all arrays together
-        self._stored = StoredBytes(FETCH_AHEAD_BYTES)
+        self._stored = kept_bytes()
         #: the claim on the memory budget of arrays kept decoded with 'auto' (a forked
         #: child's copy of its parent's claim is not its own)
         self._claimed: weakref.finalize | None = None

@@ -1,0 +1,99 @@
+"""A byte-bounded, thread-safe LRU cache: the decoded-chunk cache of the zarr backend and
+the stored bytes a remote store keeps."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+
+def _nbytes(value: Any) -> int:
+    return int(value.nbytes)
+
+
+class _ChunkCache:
+    """A byte-bounded LRU with hit/miss counters (thread-safe): of decoded chunks (numpy
+    arrays, sized by ``nbytes``), or, with another ``size``, of other values (a remote
+    store's stored bytes). None is never a value: it means "not cached".
+
+    :meth:`get_or_load` decodes a missing chunk once even when several threads ask for it
+    at the same time (the others wait for the first one)."""
+
+    def __init__(self, max_bytes: int, size: Callable[[Any], int] = _nbytes) -> None:
+        self.max_bytes = max_bytes
+        self.size = size
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[Any, threading.Event] = {}
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        if self.size(value) > self.max_bytes:
+            return
+        with self._lock:
+            self._put_locked(key, value)
+
+    def _put_locked(self, key: Any, value: Any) -> None:
+        if self.size(value) > self.max_bytes or key in self._data:
+            return
+        self._data[key] = value
+        self.nbytes += self.size(value)
+        while self.nbytes > self.max_bytes and self._data:
+            _, old = self._data.popitem(last=False)
+            self.nbytes -= self.size(old)
+
+    def clear(self) -> None:
+        """Drop every value (the counters stay)."""
+        with self._lock:
+            self._data.clear()
+            self.nbytes = 0
+
+    def wanted(self, key: Any) -> bool:
+        """Whether ``key`` is neither cached nor being loaded."""
+        with self._lock:
+            return key not in self._data and key not in self._loading
+
+    def get_or_load(self, key: Any, load: Callable[[], Any]) -> Any:
+        """The cached value of ``key``, or ``load()`` (cached), loading it only once."""
+        while True:
+            with self._lock:
+                value = self._data.get(key)
+                if value is not None:
+                    self._data.move_to_end(key)
+                    self.hits += 1
+                    return value
+                event = self._loading.get(key)
+                if event is None:
+                    self.misses += 1
+                    event = self._loading[key] = threading.Event()
+                    break
+            event.wait()
+            with self._lock:
+                value = self._data.get(key)
+            if value is not None or self.max_bytes == 0:
+                if value is not None:
+                    return value
+                return load()  # nothing is cached: load our own copy
+        try:
+            value = load()
+            with self._lock:
+                self._put_locked(key, value)
+            return value
+        finally:
+            with self._lock:
+                del self._loading[key]
+            event.set()
