@@ -285,6 +285,8 @@ def _warm(roots: Sequence[Any], idx: np.ndarray, fetch_only: bool = False) -> No
             root.prefetch(idx)
 
 
+#: batches whose chunks are decoded ahead of the batch being read
+DECODE_AHEAD = 2
 #: most batches whose stored bytes are fetched ahead from remote stores
 MAX_FETCH_AHEAD = 64
 #: batches fetched ahead from remote stores before their latency is known
@@ -292,17 +294,17 @@ _FETCH_AHEAD_START = 8
 
 
 class _Ahead:
-    """How far ahead of the batch being read chunks are decoded (each store's
-    ``readahead``: two batches locally) and, from remote stores, fetched: the batches
-    that arrive within two round trips at the rate batches are used, that is
-    ``2 * latency / fastest recent batch interval`` beyond the decoded ones, at most
-    :data:`MAX_FETCH_AHEAD` (the fastest interval, not the mean, so that waiting for data
-    never shrinks the read-ahead that would end the wait)."""
+    """How far ahead of the batch being read chunks are decoded (:data:`DECODE_AHEAD`
+    batches) and, from remote stores, fetched: the batches that arrive within two round
+    trips at the rate batches are used, that is ``2 * latency / fastest recent batch
+    interval`` beyond the decoded ones, at most :data:`MAX_FETCH_AHEAD` (the fastest
+    interval, not the mean, so that waiting for data never shrinks the read-ahead that
+    would end the wait)."""
 
     def __init__(self, roots: Sequence[Any]) -> None:
-        backends = [r.garray.backend for r in roots]
-        self.decode = max([2] + [int(getattr(b, "readahead", 2)) for b in backends])
-        self.remote = [b for b in backends if getattr(b, "remote", False)]
+        self.decode = DECODE_AHEAD
+        self.remote = [b for b in (r.garray.backend for r in roots)
+                       if getattr(b, "remote", False)]
         self._intervals: list[float] = []
         self._last: float | None = None
 

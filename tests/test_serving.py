@@ -416,15 +416,15 @@ def test_remote_fetch_ahead_covers_two_round_trips():
         def __init__(self, backend):
             self.garray = SimpleNamespace(backend=backend)
 
-    remote = SimpleNamespace(remote=True, readahead=2, latency=None)
-    ahead = _Ahead([Root(SimpleNamespace(readahead=2)), Root(remote)])
+    remote = SimpleNamespace(remote=True, latency=None)
+    ahead = _Ahead([Root(SimpleNamespace()), Root(remote)])
     assert ahead.decode == 2 and ahead.fetch == 2 + 8  # latency unknown yet
     ahead._intervals = [0.010, 0.004, 0.030]
     remote.latency = 0.020
     assert ahead.fetch == 2 + 10  # 2 x 20 ms at the fastest batch, 4 ms
     remote.latency = 5.0
     assert ahead.fetch == MAX_FETCH_AHEAD
-    local = _Ahead([Root(SimpleNamespace(readahead=2))])
+    local = _Ahead([Root(SimpleNamespace())])
     assert not local.remote and local.fetch == 2
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -508,8 +509,6 @@ class RemoteChunks(_ChunkReader):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     async def _get(self, key: str, byte_range: Any = None) -> bytes | None:
-        import time
-
         from zarr.core.buffer import default_buffer_prototype
 
         t = time.perf_counter()

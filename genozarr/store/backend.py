@@ -337,13 +337,6 @@ class ZarrBackend(Backend):
         """Whether the store is read over the network (an fsspec URL)."""
         return "://" in self.path
 
-    @property
-    def readahead(self) -> int:
-        """Batches whose chunks :func:`genozarr.batches` decodes ahead (a remote store's
-        stored bytes are fetched further ahead, as far as its :attr:`latency` needs, and
-        kept: see :class:`~genozarr.store._direct.RemoteChunks`)."""
-        return 2
-
     def __init__(self, path: str, storage_options: dict[str, Any] | None = None,
                  cache_bytes: int | None = None, *, root: str | None = None,
                  opened: Any = None, resident: bool | str = "auto") -> None:
@@ -662,13 +655,19 @@ class ZarrBackend(Backend):
         if name in self._complete:
             return []
         _, done = self._resident(name)
-        ids = np.unique(np.asarray(ids, dtype=np.int64))
-        ids = ids[(ids >= 0) & (ids < len(done))]
+        ids = np.asarray(self._in_range(name, ids), dtype=np.int64)
         with self._flags_lock.hold():  # rows another process decoded come with their flags
             missing = ids[~done[ids]].tolist()
             if not missing and bool(done.all()):
                 self._complete.add(name)
         return missing
+
+    def _to_load(self, name: str, ids: np.ndarray) -> list[int]:
+        """The chunks among ``ids`` (repeats and ids out of range ignored) still to decode:
+        not yet in the resident array, or neither cached nor being decoded."""
+        if self.resident:
+            return self._undecoded(name, ids)
+        return [cid for cid in self._in_range(name, ids) if self.cache.wanted((name, cid))]
 
     def _in_range(self, name: str, ids: np.ndarray) -> list[int]:
         """The chunk ids among ``ids`` that exist in array ``name``, once each, sorted."""
@@ -706,35 +705,25 @@ class ZarrBackend(Backend):
         cached (read-ahead); does nothing when they would not fit in a quarter of the
         cache. With ``fetch_only``, only start fetching their stored bytes from a remote
         store (read-ahead further out: no decoded memory is used; nothing locally)."""
-        if fetch_only:
-            self.array(name)
-            if isinstance(self._direct.get(name), RemoteChunks):
-                ids = np.asarray(rows, dtype=np.int64) // self.chunk_len(name)
-                self._start(name, self._undecoded(name, ids) if self.resident else [
-                    cid for cid in self._in_range(name, ids) if self.cache.wanted((name, cid))])
-            return
-        if self.resident:
-            missing = self._undecoded(name, np.asarray(rows, dtype=np.int64)
-                                      // self.chunk_len(name))
-            if missing:
-                self._start(name, missing)
-                pool = self._pool()
-                for group in self._groups(name, missing):  # one task per thread
-                    pool.submit(self._fill_group, name, group)
-            return
         arr = self.array(name)
         size = self.chunk_len(name)
-        ids = self._in_range(name, np.asarray(rows, dtype=np.int64) // size)
-        row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
-        if len(ids) * size * row_bytes > self.cache.max_bytes // 4:
+        ids = np.asarray(rows, dtype=np.int64) // size
+        if fetch_only:
+            if isinstance(self._direct.get(name), RemoteChunks):
+                self._start(name, self._to_load(name, ids))
             return
-        wanted = [cid for cid in ids if self.cache.wanted((name, cid))]
-        if not wanted:
+        if not self.resident:
+            row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
+            if len(self._in_range(name, ids)) * size * row_bytes > self.cache.max_bytes // 4:
+                return
+        missing = self._to_load(name, ids)
+        if not missing:
             return
-        self._start(name, wanted)
+        self._start(name, missing)
+        task = self._fill_group if self.resident else self._load_group
         pool = self._pool()
-        for group in self._groups(name, wanted):  # one task per thread, not per chunk
-            pool.submit(self._load_group, name, group)
+        for group in self._groups(name, missing):  # one task per thread, not per chunk
+            pool.submit(task, name, group)
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
