@@ -181,26 +181,12 @@ def test_batches_stop_early_and_augmentations(zarr_pair: tuple[Cover, Bioseq, in
     assert not np.array_equal(np.concatenate(a), plain)  # the augmentation did change values
 
 
-class _FailsAt:
-    """An array-like whose reads of row ``bad`` raise."""
+class _Rows:
+    """An array-like of ``n`` rows (row i reads as ``10 * i``) whose reads take
+    ``seconds`` and raise when they include row ``bad``."""
 
-    def __init__(self, n: int, bad: int) -> None:
-        self.n, self.bad = n, bad
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
-        if self.bad in np.asarray(idx):
-            raise ValueError(f"row {self.bad} unreadable")
-        return np.asarray(idx) * 10
-
-
-class _Slow:
-    """An array-like whose every read takes ``seconds``."""
-
-    def __init__(self, n: int, seconds: float) -> None:
-        self.n, self.seconds = n, seconds
+    def __init__(self, n: int, *, bad: int | None = None, seconds: float = 0.0) -> None:
+        self.n, self.bad, self.seconds = n, bad, seconds
 
     def __len__(self) -> int:
         return self.n
@@ -209,6 +195,8 @@ class _Slow:
         import time
 
         time.sleep(self.seconds)
+        if self.bad is not None and self.bad in np.asarray(idx):
+            raise ValueError(f"row {self.bad} unreadable")
         return np.asarray(idx) * 10
 
 
@@ -220,7 +208,7 @@ def test_a_thread_reads_ahead_only_for_a_caller_that_works(caller_seconds: float
     import time
 
     got, threads = [], []
-    for (b,) in batches(_Slow(60, 0.002), batch_size=6, prefetch=2):
+    for (b,) in batches(_Rows(60, seconds=0.002), batch_size=6, prefetch=2):
         got.append(b)
         threads.append(any(t.name == "genozarr-prefetch" for t in threading.enumerate()))
         time.sleep(caller_seconds)
@@ -236,7 +224,7 @@ def test_a_thread_reads_ahead_only_for_a_caller_that_works(caller_seconds: float
 def test_a_failed_read_reaches_the_caller_after_the_batches_before_it(prefetch: int) -> None:
     got = []
     with pytest.raises(ValueError, match="row 23 unreadable"):
-        for (b,) in batches(_FailsAt(40, 23), batch_size=5, prefetch=prefetch):
+        for (b,) in batches(_Rows(40, bad=23), batch_size=5, prefetch=prefetch):
             got.append(b)
     assert np.array_equal(np.concatenate(got), np.arange(20) * 10)  # batches 0-3, in order
     assert not [t for t in threading.enumerate() if t.name == "genozarr-prefetch"]
