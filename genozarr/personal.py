@@ -1070,10 +1070,10 @@ class PersonalBioseq(Bioseq):
         assert self._rows is not None
         windows, _ = _unique(self._ids(idx) // self.items_per_window)
         rows = self._rows[windows]
-        # consecutive batches mostly share their windows' chunks: ask once per chunk set
         if fetch_only:
             self.garray.prefetch_rows(rows, fetch_only=True)
             return
+        # consecutive batches mostly share their windows' chunks: ask once per chunk set
         chunks = rows // max(super().chunk_rows, 1)
         last = getattr(self, "_prefetched", None)
         if last is not None and np.array_equal(last, chunks):
