@@ -15,6 +15,7 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -275,18 +276,26 @@ def _roots(datasets: Sequence[Any]) -> list[Any]:
     return [r for r in map(_root, datasets) if isinstance(r, Dataset)]
 
 
-def _warm(roots: Sequence[Any], idx: np.ndarray, fetch_only: bool = False) -> None:
+def _warm(roots: Sequence[Any], idx: np.ndarray, fetch_only: bool = False) -> int:
     """Start decoding the zarr chunks a coming batch needs (read-ahead), or with
-    ``fetch_only`` start fetching their stored bytes from remote stores."""
+    ``fetch_only`` start fetching their stored bytes from remote stores; the decoded bytes
+    started."""
+    started = 0
     for root in roots:
         if fetch_only:
-            root.prefetch(idx, fetch_only=True)
+            started += root.prefetch(idx, fetch_only=True) or 0
         else:
-            root.prefetch(idx)
+            started += root.prefetch(idx) or 0
+    return started
 
 
-#: batches whose chunks are decoded ahead of the batch being read
+#: batches whose chunks are always decoded ahead of the batch being read
 DECODE_AHEAD = 2
+#: most batches whose chunks are decoded ahead: beyond DECODE_AHEAD, read-ahead goes on while
+#: the decoded bytes it started for batches not yet read stay under an eighth of the smallest
+#: chunk cache. Block-shuffled batches reuse the chunks of their buffer, so only a buffer's
+#: first batch decodes: its chunks start decoding up to this many batches early, not two.
+MAX_DECODE_AHEAD = 32
 #: most batches whose stored bytes are fetched ahead from remote stores
 MAX_FETCH_AHEAD = 64
 #: batches fetched ahead from remote stores before their latency is known
@@ -303,8 +312,12 @@ class _Ahead:
 
     def __init__(self, roots: Sequence[Any]) -> None:
         self.decode = DECODE_AHEAD
-        self.remote = [b for b in (r.garray.backend for r in roots)
-                       if getattr(b, "remote", False)]
+        backends = [r.garray.backend for r in roots]
+        self.remote = [b for b in backends if getattr(b, "remote", False)]
+        caches = [b.cache_bytes for b in backends
+                  if isinstance(getattr(b, "cache_bytes", None), int)]
+        #: decoded bytes started ahead beyond DECODE_AHEAD batches
+        self.budget = min(caches) // 8 if caches else 0
         self._intervals: list[float] = []
         self._last: float | None = None
 
@@ -337,13 +350,21 @@ def _serial(datasets: Sequence[Any], plan: list[np.ndarray]) -> Iterator[tuple[n
     roots = _roots(datasets)
     ahead = _Ahead(roots)
     decoded = fetched = 1  # plan[1:decoded] asked to decode, plan[1:fetched] to fetch
+    started: deque[tuple[int, int]] = deque()  # (batch, decoded bytes it started) ahead
+    pending = 0  # their sum
     for i, idx in enumerate(plan):
+        while started and started[0][0] <= i:
+            pending -= started.popleft()[1]
         if ahead.remote:
             while fetched < min(len(plan), i + 2 + ahead.fetch):
                 _warm(roots, plan[fetched], fetch_only=True)
                 fetched += 1
-        while decoded < min(len(plan), i + 2 + ahead.decode):
-            _warm(roots, plan[decoded])
+        last = min(len(plan), i + 2 + MAX_DECODE_AHEAD)
+        while decoded < last and (decoded < i + 2 + ahead.decode or pending < ahead.budget):
+            n = _warm(roots, plan[decoded])
+            if n:
+                started.append((decoded, n))
+                pending += n
             decoded += 1
         yield _read_all(datasets, idx)
         ahead.tick()

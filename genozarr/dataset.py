@@ -328,18 +328,17 @@ class Dataset:
             return max(1, size * (meta.resolution or 1) // step)
         return max(1, store.backend.chunk_len(meta.array_path()))
 
-    def prefetch(self, idx: np.ndarray, fetch_only: bool = False) -> None:
+    def prefetch(self, idx: np.ndarray, fetch_only: bool = False) -> int:
         """Start decoding, in background threads, the chunks windows ``idx`` need (a no-op
         for in-memory data); with ``fetch_only``, only start fetching their stored bytes
-        from a remote store."""
+        from a remote store. Returns the decoded bytes of the chunks started."""
         idx = np.asarray(idx, dtype=np.int64)
         if self._rows is not None:
-            self.garray.prefetch_rows(self._rows[idx], fetch_only)
-        else:
-            res = self.garray.meta.resolution or 1
-            starts = (self.gindexer.starts[idx] - self.gindexer.flank) // res
-            self.garray.prefetch_bins(self.gindexer.chrs[idx], starts, self.window_bins,
-                                      fetch_only)
+            return self.garray.prefetch_rows(self._rows[idx], fetch_only)
+        res = self.garray.meta.resolution or 1
+        starts = (self.gindexer.starts[idx] - self.gindexer.flank) // res
+        return self.garray.prefetch_bins(self.gindexer.chrs[idx], starts, self.window_bins,
+                                         fetch_only)
 
     def subset(self, index: Any) -> Dataset:
         """A dataset over windows ``index`` (ints, a slice or a boolean mask) of this one,

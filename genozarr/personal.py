@@ -1064,22 +1064,22 @@ class PersonalBioseq(Bioseq):
         minus = self._minus[self._ids(idx) // self.items_per_window]
         return orient_windows(x, minus, seqtype=self.seqtype)
 
-    def prefetch(self, idx: np.ndarray, fetch_only: bool = False) -> None:
+    def prefetch(self, idx: np.ndarray, fetch_only: bool = False) -> int:
         """Start decoding, in background threads, the chunks items ``idx`` need (with
-        ``fetch_only``: start fetching their stored bytes from a remote store)."""
+        ``fetch_only``: start fetching their stored bytes from a remote store). Returns
+        the decoded bytes of the chunks started."""
         assert self._rows is not None
         windows, _ = _unique(self._ids(idx) // self.items_per_window)
         rows = self._rows[windows]
         if fetch_only:
-            self.garray.prefetch_rows(rows, fetch_only=True)
-            return
+            return self.garray.prefetch_rows(rows, fetch_only=True)
         # consecutive batches mostly share their windows' chunks: ask once per chunk set
         chunks = rows // max(super().chunk_rows, 1)
         last = getattr(self, "_prefetched", None)
         if last is not None and np.array_equal(last, chunks):
-            return
+            return 0
         self._prefetched = chunks
-        self.garray.prefetch_rows(rows)
+        return self.garray.prefetch_rows(rows)
 
     @property
     def chunk_rows(self) -> int:

@@ -304,3 +304,46 @@ def test_load_store_partial_and_whole_genome(sample_files: dict[str, str], tmp_p
             np.testing.assert_array_equal(b1, b0)
         other = np.concatenate([idx for _, idx in epoch(1)])
         assert not np.array_equal(other, order)  # another seed: another order
+
+
+def test_decode_ahead_reaches_the_next_block_while_batches_reuse_its_chunks() -> None:
+    """Beyond DECODE_AHEAD batches, read-ahead goes on over batches that start no decoding
+    (they reuse decoded chunks) until the decoded bytes started ahead reach an eighth of
+    the chunk cache, at most MAX_DECODE_AHEAD batches: the first batch of each block (the
+    only one that decodes) is asked for while the block before it is read."""
+    from types import SimpleNamespace
+
+    from genozarr.batching import DECODE_AHEAD, MAX_DECODE_AHEAD, _serial
+    from genozarr.dataset import Dataset
+
+    block, cost = 10, 100  # batches per block; bytes the first batch of a block decodes
+    asked: list[int] = []
+    seen: dict[int, list[int]] = {}  # batch read -> batches asked for before it
+
+    class Root(Dataset):
+        def __init__(self, cache_bytes: int) -> None:
+            self.garray = SimpleNamespace(backend=SimpleNamespace(cache_bytes=cache_bytes))
+
+        def prefetch(self, idx, fetch_only=False):
+            asked.append(int(idx[0]))
+            return cost if int(idx[0]) % block == 0 else 0
+
+        def read(self, idx):
+            seen[int(idx[0])] = list(asked)
+            return np.asarray(idx)
+
+    plan = [np.array([b]) for b in range(45)]
+    out = [b[0][0] for b in _serial([Root(cache_bytes=8 * cost)], plan)]  # budget: one block
+    assert out == list(range(45)) and asked == list(range(1, 45))  # each asked once, in order
+    for k in range(block, 45, block):
+        assert k in seen[k - block]  # a whole block ahead
+        assert k + block not in seen[k - 1]  # but not two: the budget holds it back
+    # DECODE_AHEAD batches always; a cache too small for any decoding ahead stops there
+    asked.clear()
+    list(_serial([Root(cache_bytes=0)], plan))
+    assert all(max(seen[i]) == min(i + 1 + DECODE_AHEAD, 44) for i in range(44))
+    # batches that decode nothing: read ahead MAX_DECODE_AHEAD batches, no further
+    asked.clear()
+    block = 10**6  # only batch 0 decodes
+    list(_serial([Root(cache_bytes=8 * cost)], plan))
+    assert max(seen[0]) == 1 + MAX_DECODE_AHEAD

@@ -700,30 +700,32 @@ class ZarrBackend(Backend):
             self._fill_group(name, missing)
         return whole
 
-    def prefetch_rows(self, name: str, rows: np.ndarray, *, fetch_only: bool = False) -> None:
+    def prefetch_rows(self, name: str, rows: np.ndarray, *, fetch_only: bool = False) -> int:
         """Start decoding, in background threads, the chunks holding ``rows`` that are not
         cached (read-ahead); does nothing when they would not fit in a quarter of the
         cache. With ``fetch_only``, only start fetching their stored bytes from a remote
-        store (read-ahead further out: no decoded memory is used; nothing locally)."""
+        store (read-ahead further out: no decoded memory is used; nothing locally).
+        Returns the decoded bytes of the chunks started (0 with ``fetch_only``)."""
         arr = self.array(name)
         size = self.chunk_len(name)
         ids = np.asarray(rows, dtype=np.int64) // size
         if fetch_only:
             if isinstance(self._direct.get(name), RemoteChunks):
                 self._start(name, self._to_load(name, ids))
-            return
-        if not self.resident:
-            row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
-            if len(self._in_range(name, ids)) * size * row_bytes > self.cache.max_bytes // 4:
-                return
+            return 0
+        row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
+        if (not self.resident
+                and len(self._in_range(name, ids)) * size * row_bytes > self.cache.max_bytes // 4):
+            return 0
         missing = self._to_load(name, ids)
         if not missing:
-            return
+            return 0
         self._start(name, missing)
         task = self._fill_group if self.resident else self._load_group
         pool = self._pool()
         for group in self._groups(name, missing):  # one task per thread, not per chunk
             pool.submit(task, name, group)
+        return len(missing) * size * row_bytes
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)

@@ -93,21 +93,23 @@ class Store:
             out[lo - start_bin:hi - start_bin] = self.backend.read_range(name, lo, hi)
         return out
 
-    def prefetch_rows(self, rows: np.ndarray, fetch_only: bool = False) -> None:
+    def prefetch_rows(self, rows: np.ndarray, fetch_only: bool = False) -> int:
         """Partial layout: start decoding the chunks of ``rows`` in the background (zarr
         backend only; a no-op otherwise), or with ``fetch_only`` start fetching their
-        stored bytes (remote stores only)."""
+        stored bytes (remote stores only). Returns the decoded bytes started."""
         if isinstance(self.backend, ZarrBackend) and len(rows):
-            self.backend.prefetch_rows(DATA, rows, fetch_only=fetch_only)
+            return self.backend.prefetch_rows(DATA, rows, fetch_only=fetch_only)
+        return 0
 
     def prefetch_bins(self, chroms: np.ndarray, start_bins: np.ndarray, nbins: int,
-                      fetch_only: bool = False) -> None:
+                      fetch_only: bool = False) -> int:
         """Whole-genome layout: start decoding the chunks of the windows
         ``[start_bins, start_bins + nbins)`` of ``chroms`` in the background (zarr backend
         only; a no-op otherwise), or with ``fetch_only`` start fetching their stored bytes
-        (remote stores only)."""
+        (remote stores only). Returns the decoded bytes started."""
         if not isinstance(self.backend, ZarrBackend) or not len(chroms):
-            return
+            return 0
+        started = 0
         chroms = np.asarray(chroms).astype(str)
         start_bins = np.asarray(start_bins, dtype=np.int64)
         for chrom in np.unique(chroms):
@@ -120,7 +122,8 @@ class Store:
             lo = np.clip(b0, 0, max(n - 1, 0)) // size
             hi = np.clip(b0 + nbins - 1, 0, max(n - 1, 0)) // size
             ids = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi)]))
-            self.backend.prefetch_rows(name, ids * size, fetch_only=fetch_only)
+            started += self.backend.prefetch_rows(name, ids * size, fetch_only=fetch_only)
+        return started
 
     def dense(self, name: str = DATA) -> np.ndarray:
         """A whole array as numpy: ``data`` (partial layout), or a chromosome's array by
