@@ -19,7 +19,7 @@ Measures, in one run (medians of ``--repeat``, runs interleaved):
 - numpy fancy indexing of the same data held in memory (coverage rows + one-hot of codes);
 - per storage choice, ``genozarr.batches`` sequential, block-shuffled and fully random
   (a fresh random sample of windows per batch), each run starting with an empty
-  decoded-chunk cache (64 MiB) and no store kept decoded in memory
+  decoded-chunk cache (the default 256 MiB) and no store kept decoded in memory
   (``memory_cache_bytes=0``), so every chunk a run needs is decoded in that run; and
   the second epoch of ``open_dataset(..., cache='memory')`` (every chunk decoded once);
 - block-shuffled with ``prefetch=0`` (batches assembled in the caller's thread, chunks
