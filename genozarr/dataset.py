@@ -134,7 +134,7 @@ class Dataset:
         meta = store.meta
         if store.whole_genome:
             res = meta.resolution or 1
-            missing = sorted(set(gindexer.chrs.astype(str)) - set(meta.chroms))
+            missing = sorted(set(map(str, gindexer.chrs.tolist())) - set(meta.chroms))
             if missing:
                 raise ChromosomeNotFoundError(
                     f"{self.name!r}: chromosomes {missing[:5]} are not in its store "
@@ -159,7 +159,7 @@ class Dataset:
                                  for c, s, e in zip(chrs, starts, ends)], dtype=np.int64)
         self._gindexer = gindexer
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
-        self._minus = gindexer.strand.astype(str) == "-"
+        self._minus = np.asarray(gindexer.strand == "-", dtype=bool)
 
     # ------------------------------------------------------------------ numpy-like
     def __len__(self) -> int:
@@ -542,7 +542,7 @@ class Dataset:
                 gindexer = GenomicIndexer._from_frame(
                     regions, binsize, stepsize, flank, zero_padding,
                     collapse=resolution is None, random_state=random_state)
-        chroms = list(dict.fromkeys(gindexer.chrs.astype(str).tolist()))
+        chroms = list(dict.fromkeys(map(str, gindexer.chrs.tolist())))
         if all_chroms:
             chroms = [str(c) for c, v in (sizes if sizes is not None else file_sizes).items()
                       if v]

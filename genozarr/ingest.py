@@ -245,8 +245,7 @@ def build_store(
             raise ArgumentError("resolution=None needs store_whole_genome=False")
         windows = None
         if gindexer is not None:
-            windows = (gindexer.chrs.astype(str), gindexer.starts, gindexer.ends,
-                       gindexer.strand.astype(str))
+            windows = (gindexer.chrs, gindexer.starts, gindexer.ends, gindexer.strand)
         specs, coords = plan_layout(meta, windows=windows)
         for chrom, length in chroms.items():
             spec = specs[array_path(chrom)]

@@ -238,3 +238,28 @@ def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compr
     chunk_dir = tmp_path / "s.zarr" / "direct" / "c"
     written = sorted(int(p.name) for p in chunk_dir.iterdir())
     assert written == [0, 1, 4, 5, 6, 7, 8, 9, 10]  # 10: the padded edge chunk
+
+
+def test_string_coordinates_are_written_as_python_strings(tmp_path) -> None:
+    """write_coord stores string coordinates as zarr strings: an object array of str is
+    written as it is, anything else string-like (numpy str, bytes, fixed-width arrays,
+    mixed objects) is turned into str first; every kind reads back as the same str."""
+    import zarr
+
+    from genozarr.store.write import write_coord
+
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w")
+    cases = {
+        "plain": np.array(["chr1", "chr10", "chrX"], dtype=object),
+        "numpy_str": np.array([np.str_("chr1"), "chr10", np.str_("chrX")], dtype=object),
+        "fixed": np.array(["chr1", "chr10", "chrX"]),
+        "mixed": np.array(["chr1", 10, "chrX"], dtype=object),
+        "empty": np.array([], dtype=object),
+    }
+    for name, values in cases.items():
+        write_coord(group, name, ("window",), values)
+    again = zarr.open_group(str(tmp_path / "g.zarr"), mode="r")
+    for name, values in cases.items():
+        got = np.asarray(again[name][...]).tolist()
+        assert got == [str(v) for v in values.tolist()], name
+        assert all(type(v) is str for v in got), name

@@ -272,7 +272,7 @@ def plan_layout(
         if windows is not None:
             for key, values in zip(WINDOW_COORDS, windows):
                 values = np.asarray(values)
-                coords[f"{WINDOWS}/{key}"] = (("window",), values.astype(object)
+                coords[f"{WINDOWS}/{key}"] = (("window",), np.asarray(values, dtype=object)
                                               if values.dtype.kind in "OUS" else values)
         return specs, coords
     if n_regions is None:

@@ -1068,7 +1068,8 @@ def write_coord(group: Any, path: str, dims: tuple[str, ...], values: Any) -> No
     parent, leaf = _parent(group, path)
     values = np.asarray(values)
     if values.dtype.kind in "OUST":
-        values = values.astype(object).astype(str).astype(object)
+        if values.dtype.kind != "O" or not all(type(v) is str for v in values.ravel().tolist()):
+            values = values.astype(object).astype(str).astype(object)  # Python str each
         arr = parent.create_array(leaf, shape=values.shape, dtype=str, dimension_names=dims,
                                   fill_value="", overwrite=True)
     else:
