@@ -412,3 +412,28 @@ def test_short_window_reads_through_pybigtools_equal_pybigwig(sim_data, roi, mon
     monkeypatch.setattr(gbw, "WINDOW_MAX_BASES", 0)  # pyBigWig only
     np.testing.assert_array_equal(fast, Cover.create_from_bigwig("bw", sim_data["bigwigs"],
                                                                  **kw)[:])
+
+
+@pytest.mark.parametrize("resolution", [1, 3, 50])
+def test_count_5prime_strands_and_bins_against_a_pysam_loop(sim_data, resolution):
+    """count_5prime on windows that start inside a chromosome, run past its end or hold
+    no read: forward and reverse 5' ends per bin equal a pysam loop summed per bin."""
+    import pysam
+
+    from genozarr.io.bam import count_5prime
+
+    bam = sim_data["bam"]
+    with pysam.AlignmentFile(bam) as f:
+        sizes = dict(zip(f.references, f.lengths))
+    total = 0
+    for chrom, size in sizes.items():
+        for start, end in ((0, size), (size // 3 + 1, size + 37), (size - 5, size)):
+            got = count_5prime(bam, chrom, start, end, resolution=resolution)
+            nbins = -(-(end - start) // resolution)
+            truth = np.zeros((nbins * resolution, 2), dtype=np.int64)
+            truth[:min(end, size) - start] = brute_force_5prime(bam, chrom, start, min(end, size))
+            truth = truth.reshape(nbins, resolution, 2).sum(1)
+            assert got.shape == (nbins, 2) and got.dtype == np.int32
+            np.testing.assert_array_equal(got, truth)
+            total += int(truth.sum())
+    assert total > 100
