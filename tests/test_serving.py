@@ -522,3 +522,42 @@ def test_stored_bytes_of_a_remote_store_share_one_budget(sample_files, http_dir)
     backend = remote.garray.backend
     readers = [d for d in backend._direct.values() if d is not None]
     assert len(readers) >= 2 and all(d.kept is backend._stored for d in readers)
+
+
+def test_cached_chunks_of_a_batch_are_looked_up_together():
+    """get_cached returns the cached values of many keys under one lock (None for the
+    others), counts each as a hit and makes it the most recent, so it outlives the chunks
+    not read since; read_rows over cached chunks takes that path and gives zarr's rows."""
+    from genozarr.store._lru import _ChunkCache
+
+    cache = _ChunkCache(30, size=len)
+    for k in range(3):
+        cache.put(k, b"x" * 10)
+    hits = cache.hits
+    assert cache.get_cached([2, 5, 0]) == [b"x" * 10, None, b"x" * 10]
+    assert cache.hits == hits + 2
+    cache.put(3, b"y" * 10)  # over budget: 1, the least recently read, goes
+    assert cache.get_cached([0, 1, 2, 3]) == [b"x" * 10, None, b"x" * 10, b"y" * 10]
+
+
+def test_block_shuffled_rows_from_cached_chunks_equal_zarr(tmp_path):
+    import zarr
+
+    from genozarr.store.backend import ZarrBackend
+
+    rng = np.random.default_rng(3)
+    data = rng.random((300, 5, 1, 2)).astype(np.float32)
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
+    group.create_array("data", data=data, chunks=(16, 5, 1, 2))
+    with pytest.warns(UserWarning, match="[Cc]onsolidated"):
+        zarr.consolidate_metadata(str(tmp_path / "s.zarr"))
+    backend = ZarrBackend(str(tmp_path / "s.zarr"), resident=False)
+    rows = np.sort(rng.choice(300, 90, replace=False))
+    rows[:10] = np.arange(40, 50)  # a run of consecutive rows inside chunks 2 and 3
+    rows.sort()
+    first = backend.read_rows("data", rows)  # decodes the chunks
+    hits = backend.cache.hits
+    again = backend.read_rows("data", rows)  # every chunk cached: one lookup for all
+    np.testing.assert_array_equal(first, data[rows])
+    np.testing.assert_array_equal(again, data[rows])
+    assert backend.cache.hits - hits == len(np.unique(rows // 16))

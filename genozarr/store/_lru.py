@@ -62,6 +62,21 @@ class _ChunkCache:
             self._data.clear()
             self.nbytes = 0
 
+    def get_cached(self, keys: list[Any]) -> list[Any]:
+        """The cached values of ``keys`` (None where not cached), looked up under one
+        acquisition of the lock (each found value counts as a hit and becomes the most
+        recent)."""
+        out = []
+        with self._lock:
+            data = self._data
+            for key in keys:
+                value = data.get(key)
+                if value is not None:
+                    data.move_to_end(key)
+                    self.hits += 1
+                out.append(value)
+        return out
+
     def wanted(self, key: Any) -> bool:
         """Whether ``key`` is neither cached nor being loaded."""
         with self._lock:

@@ -569,6 +569,11 @@ class ZarrBackend(Backend):
         each decode thread takes a contiguous share of them (one task per thread, not per
         chunk, so small inner chunks cost no scheduling overhead), a bounded number of
         chunks ahead, so a read touching many chunks never floods the cache."""
+        self._check_process()
+        cached = self.cache.get_cached([(name, cid) for cid in ids])
+        if all(block is not None for block in cached):  # one lock for a batch's chunks
+            yield from zip(ids, cached)
+            return
         threads = self.threads
         if len(ids) == 1 or threads == 1:
             for cid in ids:
@@ -744,17 +749,21 @@ class ZarrBackend(Backend):
             return np.take(whole, rows, axis=0, out=out)
         chunk_ids = rows // size
         if len(rows) == 1 or bool(np.all(rows[1:] >= rows[:-1])):
-            # sorted rows (sequential or block-shuffled batches): copy straight into `out`
+            # sorted rows (sequential or block-shuffled batches): copy straight into `out`,
+            # one slice per chunk whose rows are consecutive, else one take
             bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
-            starts = np.r_[0, bounds]
-            spans = dict(zip(chunk_ids[starts].tolist(), zip(starts, np.r_[bounds, len(rows)])))
+            starts, ends = np.r_[0, bounds], np.r_[bounds, len(rows)]
+            local = rows - chunk_ids * size
+            first = local[starts]
+            runs = (local[ends - 1] - first) == (ends - starts - 1)
+            spans = dict(zip(chunk_ids[starts].tolist(),
+                             zip(starts.tolist(), ends.tolist(), first.tolist(), runs.tolist())))
             for cid, block in self._chunks(name, list(spans)):
-                a, b = spans[cid]
-                local = rows[a:b] - cid * size
-                if local[-1] - local[0] == b - a - 1:
-                    out[a:b] = block[local[0]:local[-1] + 1]
+                a, b, f, run = spans[cid]
+                if run:
+                    out[a:b] = block[f:f + b - a]
                 else:
-                    np.take(block, local, axis=0, out=out[a:b])
+                    np.take(block, local[a:b], axis=0, out=out[a:b])
             return out
         order = np.argsort(chunk_ids, kind="stable")
         sorted_ids = chunk_ids[order]
