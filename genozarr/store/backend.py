@@ -568,7 +568,9 @@ class ZarrBackend(Backend):
         """Decoded chunks ``ids`` in order. The chunks not cached are decoded in parallel:
         each decode thread takes a contiguous share of them (one task per thread, not per
         chunk, so small inner chunks cost no scheduling overhead), a bounded number of
-        chunks ahead, so a read touching many chunks never floods the cache."""
+        chunks ahead, so a read touching many chunks never floods the cache. When every
+        chunk is cached (a block-shuffled batch after its buffer's first), they are all
+        looked up under one acquisition of the cache's lock."""
         self._check_process()
         cached = self.cache.get_cached([(name, cid) for cid in ids])
         if all(block is not None for block in cached):  # one lock for a batch's chunks
