@@ -203,12 +203,14 @@ class _Rows:
 @pytest.mark.parametrize("caller_seconds", [0.0, 0.05])
 def test_a_thread_reads_ahead_only_for_a_caller_that_works(caller_seconds: float) -> None:
     """A loop that only reads is served in its own thread (a thread would add only its
-    hand-over); a caller that works between batches (here 50 ms per 2 ms read) gets the
-    background thread after the first batches. The batches are the same either way."""
+    hand-over); a caller that works between batches (here 50 ms per 20 ms read) gets the
+    background thread after the first batches. The batches are the same either way. (The
+    reads are long enough that a caller preempted on a busy machine still does not reach
+    a quarter of the reading time.)"""
     import time
 
     got, threads = [], []
-    for (b,) in batches(_Rows(60, seconds=0.002), batch_size=6, prefetch=2):
+    for (b,) in batches(_Rows(60, seconds=0.02), batch_size=6, prefetch=2):
         got.append(b)
         threads.append(any(t.name == "genozarr-prefetch" for t in threading.enumerate()))
         time.sleep(caller_seconds)
