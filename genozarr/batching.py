@@ -280,13 +280,8 @@ def _warm(roots: Sequence[Any], idx: np.ndarray, fetch_only: bool = False) -> in
     """Start decoding the zarr chunks a coming batch needs (read-ahead), or with
     ``fetch_only`` start fetching their stored bytes from remote stores; the decoded bytes
     started."""
-    started = 0
-    for root in roots:
-        if fetch_only:
-            started += root.prefetch(idx, fetch_only=True) or 0
-        else:
-            started += root.prefetch(idx) or 0
-    return started
+    return sum(root.prefetch(idx, fetch_only=True) if fetch_only else root.prefetch(idx)
+               for root in roots)
 
 
 #: batches whose chunks are always decoded ahead of the batch being read

@@ -31,13 +31,19 @@ class _ChunkCache:
         self._lock = threading.Lock()
         self._loading: dict[Any, threading.Event] = {}
 
+    def _hit_locked(self, key: Any) -> Any:
+        """The cached value of ``key`` made the most recent and counted as a hit, or None
+        (the caller holds the lock)."""
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+            self.hits += 1
+        return value
+
     def get(self, key: Any) -> Any:
         with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-                self.hits += 1
-            else:
+            value = self._hit_locked(key)
+            if value is None:
                 self.misses += 1
             return value
 
@@ -66,16 +72,8 @@ class _ChunkCache:
         """The cached values of ``keys`` (None where not cached), looked up under one
         acquisition of the lock (each found value counts as a hit and becomes the most
         recent)."""
-        out = []
         with self._lock:
-            data = self._data
-            for key in keys:
-                value = data.get(key)
-                if value is not None:
-                    data.move_to_end(key)
-                    self.hits += 1
-                out.append(value)
-        return out
+            return [self._hit_locked(key) for key in keys]
 
     def wanted(self, key: Any) -> bool:
         """Whether ``key`` is neither cached nor being loaded."""
@@ -86,10 +84,8 @@ class _ChunkCache:
         """The cached value of ``key``, or ``load()`` (cached), loading it only once."""
         while True:
             with self._lock:
-                value = self._data.get(key)
+                value = self._hit_locked(key)
                 if value is not None:
-                    self._data.move_to_end(key)
-                    self.hits += 1
                     return value
                 event = self._loading.get(key)
                 if event is None:

@@ -570,7 +570,8 @@ class ZarrBackend(Backend):
         chunk, so small inner chunks cost no scheduling overhead), a bounded number of
         chunks ahead, so a read touching many chunks never floods the cache. When every
         chunk is cached (a block-shuffled batch after its buffer's first), they are all
-        looked up under one acquisition of the cache's lock."""
+        looked up under one acquisition of the cache's lock (and the chunks found there
+        are not looked up again when others are missing)."""
         self._check_process()
         cached = self.cache.get_cached([(name, cid) for cid in ids])
         if all(block is not None for block in cached):  # one lock for a batch's chunks
@@ -578,14 +579,15 @@ class ZarrBackend(Backend):
             return
         threads = self.threads
         if len(ids) == 1 or threads == 1:
-            for cid in ids:
-                yield cid, self._chunk(name, cid)
+            for cid, block in zip(ids, cached):
+                yield cid, (block if block is not None else self._chunk(name, cid))
             return
         pool = self._pool()
         window = max(8 * threads, 64)
         for w0 in range(0, len(ids), window):
-            part = ids[w0:w0 + window]
-            missing = [cid for cid in part if self.cache.wanted((name, cid))]
+            part, known = ids[w0:w0 + window], cached[w0:w0 + window]
+            missing = [cid for cid, block in zip(part, known)
+                       if block is None and self.cache.wanted((name, cid))]
             done: dict[int, np.ndarray] = {}
             if len(missing) > 1:
                 self._start(name, missing)
@@ -594,8 +596,9 @@ class ZarrBackend(Backend):
                 done.update(zip(groups[0], self._load_group(name, groups[0])))
                 for g, fut in futures:
                     done.update(zip(g, fut.result()))
-            for cid in part:
-                block = done.get(cid)
+            for cid, block in zip(part, known):
+                if block is None:
+                    block = done.get(cid)
                 yield cid, (block if block is not None else self._chunk(name, cid))
 
     # ------------------------------------------------------------------ resident arrays
