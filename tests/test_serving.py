@@ -561,3 +561,36 @@ def test_block_shuffled_rows_from_cached_chunks_equal_zarr(tmp_path):
     np.testing.assert_array_equal(first, data[rows])
     np.testing.assert_array_equal(again, data[rows])
     assert backend.cache.hits - hits == len(np.unique(rows // 16))
+
+
+def test_read_ahead_starts_the_chunks_that_fit_a_quarter_of_the_cache(tmp_path):
+    """A batch whose missing chunks exceed a quarter of the chunk cache (the first batch of
+    a block-shuffled buffer) gets that quarter of them decoded ahead, the first ones, and
+    the next call the next ones; the rows read afterwards are zarr's."""
+    import zarr
+
+    from genozarr.store.backend import ZarrBackend
+
+    data = np.random.default_rng(4).random((160, 5, 1, 2)).astype(np.float32)
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
+    group.create_array("data", data=data, chunks=(16, 5, 1, 2))  # 10 chunks of 640 bytes
+    with pytest.warns(UserWarning, match="[Cc]onsolidated"):
+        zarr.consolidate_metadata(str(tmp_path / "s.zarr"))
+    backend = ZarrBackend(str(tmp_path / "s.zarr"), cache_bytes=12 * 640, resident=False)
+    rows = np.arange(0, 160, 5)  # every chunk
+
+    def cached(expected: int) -> list[int]:
+        """The chunks cached once ``expected`` are (the decode tasks run in the pool)."""
+        import time
+
+        deadline = time.monotonic() + 30
+        while len(backend.cache._data) < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return sorted(cid for _, cid in backend.cache._data)
+
+    assert backend.prefetch_rows("data", rows) == 3 * 640  # 12 // 4 chunks
+    assert cached(3) == [0, 1, 2]
+    assert backend.prefetch_rows("data", rows) == 3 * 640
+    assert cached(6) == [0, 1, 2, 3, 4, 5]
+    assert backend.prefetch_rows("data", rows[:8]) == 0  # chunks 0-2: cached already
+    np.testing.assert_array_equal(backend.read_rows("data", rows), data[rows])

@@ -712,9 +712,10 @@ class ZarrBackend(Backend):
 
     def prefetch_rows(self, name: str, rows: np.ndarray, *, fetch_only: bool = False) -> int:
         """Start decoding, in background threads, the chunks holding ``rows`` that are not
-        cached (read-ahead); does nothing when they would not fit in a quarter of the
-        cache. With ``fetch_only``, only start fetching their stored bytes from a remote
-        store (read-ahead further out: no decoded memory is used; nothing locally).
+        cached (read-ahead), at most a quarter of the chunk cache of them (the first ones;
+        the others decode when the rows are read), so that read-ahead never evicts the
+        chunks in use. With ``fetch_only``, only start fetching their stored bytes from a
+        remote store (read-ahead further out: no decoded memory is used; nothing locally).
         Returns the decoded bytes of the chunks started (0 with ``fetch_only``)."""
         arr = self.array(name)
         size = self.chunk_len(name)
@@ -723,11 +724,10 @@ class ZarrBackend(Backend):
             if isinstance(self._direct.get(name), RemoteChunks):
                 self._start(name, self._to_load(name, ids))
             return 0
-        row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
-        if (not self.resident
-                and len(self._in_range(name, ids)) * size * row_bytes > self.cache.max_bytes // 4):
-            return 0
+        chunk_bytes = size * int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
         missing = self._to_load(name, ids)
+        if not self.resident:
+            missing = missing[:self.cache.max_bytes // 4 // max(chunk_bytes, 1)]
         if not missing:
             return 0
         self._start(name, missing)
@@ -735,7 +735,7 @@ class ZarrBackend(Backend):
         pool = self._pool()
         for group in self._groups(name, missing):  # one task per thread, not per chunk
             pool.submit(task, name, group)
-        return len(missing) * size * row_bytes
+        return len(missing) * chunk_bytes
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
