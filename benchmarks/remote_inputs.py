@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import http.server
 import logging
 import os
 import shutil
@@ -42,7 +41,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _data
 
-from genozarr.testing.servers import RangeHandler, free_port
+from genozarr.testing.servers import RangeHandler, Server, free_port
 
 logger = logging.getLogger("remote_inputs")
 
@@ -78,9 +77,7 @@ def serve_http(directory: str) -> tuple[str, Callable[[], None]]:
 
 
 def _serve_forever(directory: str, port: int) -> None:
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", port), functools.partial(RangeHandler, directory=directory))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", port), functools.partial(RangeHandler, directory=directory))
     server.serve_forever()
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import http.server
 import os
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serve
 from remote_inputs import _wait_for, serve_s3
 
-from genozarr.testing.servers import RangeHandler, free_port
+from genozarr.testing.servers import RangeHandler, Server, free_port
 
 
 class SlowHandler(RangeHandler):
@@ -50,10 +49,7 @@ class SlowHandler(RangeHandler):
 
 def _serve_forever(directory: str, port: int, latency_ms: float) -> None:
     handler = type("Handler", (SlowHandler,), {"latency": latency_ms / 1000})
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", port), functools.partial(handler, directory=directory))
-    server.daemon_threads = True
-    server.request_queue_size = 256
+    server = Server(("127.0.0.1", port), functools.partial(handler, directory=directory))
     server.serve_forever()
 
 

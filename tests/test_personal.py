@@ -755,6 +755,8 @@ def served(genome):
     import os
     import threading
 
+    from genozarr.testing.servers import Server
+
     class Ranges(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -788,9 +790,7 @@ def served(genome):
 
     root = genome["dir"] / "served"
     root.mkdir(exist_ok=True)
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Ranges, directory=str(root)))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), functools.partial(Ranges, directory=str(root)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

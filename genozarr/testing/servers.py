@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-__all__ = ["RangeHandler", "free_port", "moto_s3", "serve_directory"]
+__all__ = ["RangeHandler", "Server", "free_port", "moto_s3", "serve_directory"]
 
 
 def free_port() -> int:
@@ -27,6 +27,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Server(http.server.ThreadingHTTPServer):
+    """A threaded HTTP server whose listen backlog holds many connections opened at once.
+
+    The standard library's backlog is 5 (``request_queue_size``, read when the socket
+    starts listening, so it must be set on the class): a client opening dozens of
+    connections together (a remote store's read-ahead) then has SYNs dropped and waits
+    1 s or more for the kernel to retry them.
+    """
+
+    request_queue_size = 1024
+    daemon_threads = True
 
 
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
@@ -110,10 +123,8 @@ def serve_directory(root: str | os.PathLike, handler: type = RangeHandler,
     port
         Port (default: a free one).
     """
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", free_port() if port is None else port),
-        functools.partial(handler, directory=os.fspath(root)))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", free_port() if port is None else port),
+                    functools.partial(handler, directory=os.fspath(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
