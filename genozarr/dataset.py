@@ -66,6 +66,23 @@ def _janggu_datatags(datatags: Any) -> None:
              "the dataset name and their cache key", JangguDeprecationWarning, stacklevel=3)
 
 
+def _windows(span: np.ndarray, offsets: np.ndarray, nb: int) -> np.ndarray:
+    """The ``nb``-row windows of ``span`` starting at rows ``offsets``: ``(k, nb) +
+    span.shape[1:]``, as strided views of the span, not index arrays (10-20x faster than
+    fancy indexing with a ``(k, nb)`` index); windows at a regular step (a batch read in
+    order) are one view, others one fancy index over the view of every window."""
+    span = np.ascontiguousarray(span)
+    s0, rest = span.strides[0], span.strides
+    k = len(offsets)
+    step = int(offsets[1] - offsets[0]) if k > 1 else 0
+    if step >= 0 and (k < 3 or bool((np.diff(offsets) == step).all())):
+        return np.ndarray((k, nb) + span.shape[1:], span.dtype, span, int(offsets[0]) * s0,
+                          (step * s0,) + rest)
+    every = np.ndarray((len(span) - nb + 1, nb) + span.shape[1:], span.dtype, span, 0,
+                       (s0,) + rest)
+    return every[offsets]
+
+
 def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
     """``(chrom, start, end, strand)`` of a genomic-interval key, or None for other keys."""
     if isinstance(key, str):
@@ -372,30 +389,29 @@ class Dataset:
         nb = self.window_bins
         out = np.empty((len(idx), nb, store.n_strands, store.n_conditions), store.meta.dtype)
         chrs = gi.chrs[idx]
-        b0 = (gi.starts[idx] - gi.flank) // res
-        # bins holding data: a partial (zero-padded) window ends at its region end + flank
-        data_bins = -(-(gi.ends[idx] + gi.flank - gi.starts[idx] + gi.flank) // res)
+        starts = gi.starts[idx]
+        b0 = (starts - gi.flank) // res
         same = chrs[0] == chrs[-1] and bool((chrs == chrs[0]).all()) if len(chrs) else True
-        groups = ([(chrs[0], np.arange(len(chrs)))] if same and len(chrs) else
+        groups = ([(chrs[0], None)] if same and len(chrs) else
                   [(c, np.flatnonzero(chrs == c)) for c in np.unique(chrs)])
         for chrom, sel in groups:
-            lo, hi = int(b0[sel].min()), int(b0[sel].max()) + nb
-            if hi - lo <= max(4 * nb * len(sel), 1 << 16):
+            offsets = b0 if sel is None else b0[sel]
+            lo, hi = int(offsets.min()), int(offsets.max()) + nb
+            if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
                 span = store.read_bins(str(chrom), lo, hi)
-                # windows as strided views of the span (no index arrays): ~10x faster
-                # than fancy indexing with a (k, nb) index
-                windows = np.lib.stride_tricks.sliding_window_view(span, nb, axis=0)
-                picked = np.moveaxis(windows[b0[sel] - lo], -1, 1)
-                if len(sel) == len(idx):
+                picked = _windows(span, offsets - lo, nb)
+                if sel is None:
                     out[...] = picked
                 else:
                     out[sel] = picked
             else:
-                for j in sel:
-                    out[j] = store.read_bins(str(chrom), int(b0[j]), int(b0[j]) + nb)
-        short = np.flatnonzero(data_bins < nb)
-        for j in short:
-            out[j, data_bins[j]:] = store.meta.pad_value
+                for j, b in zip(range(len(idx)) if sel is None else sel, offsets.tolist()):
+                    out[j] = store.read_bins(str(chrom), b, b + nb)
+        # a partial (zero-padded) window holds data up to its region end + flank only:
+        # ceil((end - start + 2 * flank) / res) < nb bins
+        extent = gi.ends[idx] - starts + 2 * gi.flank
+        for j in np.flatnonzero(extent <= (nb - 1) * res):
+            out[j, -(-int(extent[j]) // res):] = store.meta.pad_value
         return out
 
     def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -263,3 +263,18 @@ def test_string_coordinates_are_written_as_python_strings(tmp_path) -> None:
         got = np.asarray(again[name][...]).tolist()
         assert got == [str(v) for v in values.tolist()], name
         assert all(type(v) is str for v in got), name
+
+
+@pytest.mark.parametrize("offsets", [[0, 7, 14, 21], [5], [9, 2], [3, 3, 3], [0, 4, 5, 30],
+                                     [12, 1, 30, 7, 0]])
+def test_windows_cut_from_a_span_equal_fancy_indexing(offsets):
+    """The strided windows of a whole-genome read (one view at a regular step, else a fancy
+    index over the view of every window) equal rows taken with a (k, nb) index."""
+    from genozarr.dataset import _windows
+
+    span = np.random.default_rng(0).random((40, 2, 3)).astype(np.float32)
+    offsets = np.asarray(offsets)
+    expected = span[offsets[:, None] + np.arange(10)]
+    np.testing.assert_array_equal(_windows(span, offsets, 10), expected)
+    np.testing.assert_array_equal(_windows(span[::2], offsets // 2, 5),
+                                  span[::2][offsets[:, None] // 2 + np.arange(5)])
