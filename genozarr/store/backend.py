@@ -717,6 +717,8 @@ class ZarrBackend(Backend):
         chunks in use. With ``fetch_only``, only start fetching their stored bytes from a
         remote store (read-ahead further out: no decoded memory is used; nothing locally).
         Returns the decoded bytes of the chunks started (0 with ``fetch_only``)."""
+        if name in self._complete and self.resident:  # every chunk decoded already
+            return 0
         arr = self.array(name)
         size = self.chunk_len(name)
         ids = np.asarray(rows, dtype=np.int64) // size
