@@ -68,7 +68,7 @@ def _janggu_datatags(datatags: Any) -> None:
 
 def _windows(span: np.ndarray, offsets: np.ndarray, nb: int) -> np.ndarray:
     """The ``nb``-row windows of ``span`` starting at rows ``offsets``: ``(k, nb) +
-    span.shape[1:]``, as strided views of the span, not index arrays (10-20x faster than
+    span.shape[1:]``, as strided views of the span, not index arrays (~10x faster than
     fancy indexing with a ``(k, nb)`` index); windows at a regular step (a batch read in
     order) are one view, others one fancy index over the view of every window."""
     span = np.ascontiguousarray(span)

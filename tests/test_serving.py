@@ -594,3 +594,26 @@ def test_read_ahead_starts_the_chunks_that_fit_a_quarter_of_the_cache(tmp_path):
     assert cached(6) == [0, 1, 2, 3, 4, 5]
     assert backend.prefetch_rows("data", rows[:8]) == 0  # chunks 0-2: cached already
     np.testing.assert_array_equal(backend.read_rows("data", rows), data[rows])
+
+
+@pytest.mark.parametrize("resident", [False, True])
+def test_rows_out_of_range_raise_rather_than_clip(tmp_path, resident):
+    """Rows are gathered with ``np.take(mode='clip')`` (unbuffered); a row outside the array
+    must still raise, never be clipped to the last or first row. In range, the rows of a
+    sorted batch and of an unsorted one are zarr's."""
+    import zarr
+
+    from genozarr.store.backend import ZarrBackend
+
+    data = np.random.default_rng(5).random((50, 3, 1, 2)).astype(np.float32)
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
+    group.create_array("data", data=data, chunks=(16, 3, 1, 2))
+    with pytest.warns(UserWarning, match="[Cc]onsolidated"):
+        zarr.consolidate_metadata(str(tmp_path / "s.zarr"))
+    backend = ZarrBackend(str(tmp_path / "s.zarr"), resident=resident)
+    for rows in ([3, 7, 49], [49, 3, 20, 4], [0, 2, 17, 19, 33]):
+        np.testing.assert_array_equal(backend.read_rows("data", np.array(rows)),
+                                      data[rows])
+    for rows in ([3, 50], [-1, 4], [60]):
+        with pytest.raises(IndexError, match="out of range"):
+            backend.read_rows("data", np.array(rows))
