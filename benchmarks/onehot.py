@@ -117,7 +117,7 @@ def case_batches(p: dict) -> dict:
 
         def numpy_run() -> None:
             for a in range(0, n - BATCH + 1, BATCH):
-                np.take(table, raw[a:a + BATCH], axis=0, out=buf)
+                np.take(table, raw[a:a + BATCH], axis=0, out=buf, mode="clip")
 
         def genozarr_run() -> None:
             for a in range(0, n - BATCH + 1, BATCH):

@@ -140,7 +140,7 @@ def baseline_loop(c: dict, windows: list) -> int:
         for chrom, start, end in windows:
             haps = baseline_codes(fa, vf, code, chrom, start, end, sizes[chrom])
             for h in range(len(haps)):
-                np.take(table, haps[h], axis=0, out=buf[filled, :, 0])
+                np.take(table, haps[h], axis=0, out=buf[filled, :, 0], mode="clip")
                 filled += 1
                 n += 1
                 if filled == BATCH:  # a batch is ready for the model

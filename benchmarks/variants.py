@@ -104,8 +104,8 @@ def baseline_loop(fasta: str, vcf: str) -> int:
                 continue
             alt_codes[:] = codes
             alt_codes[offset] = code[ord(rec.alts[0])]
-            np.take(table, codes, axis=0, out=ref_buf[filled, :, 0])
-            np.take(table, alt_codes, axis=0, out=alt_buf[filled, :, 0])
+            np.take(table, codes, axis=0, out=ref_buf[filled, :, 0], mode="clip")
+            np.take(table, alt_codes, axis=0, out=alt_buf[filled, :, 0], mode="clip")
             filled += 1
             n += 1
             if filled == BATCH:  # a batch is ready for the model
