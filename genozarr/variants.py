@@ -582,8 +582,15 @@ class VariantStreamer:
             ref, alt = ref.copy(), alt.copy()
             ref[part.minus] = reverse_complement_codes(ref[part.minus], axis=1)
             alt[part.minus] = reverse_complement_codes(alt[part.minus], axis=1)
-        ref_hot = onehot(ref, self.order, "dna", dtype=self.dtype)[:, :, None, :]
-        alt_hot = onehot(alt, self.order, "dna", dtype=self.dtype)[:, :, None, :]
+        # REF and ALT windows in one allocation: as two of 2 MB each (128 windows of
+        # 1 kb), glibc gave their pages back to the system when a batch was freed and
+        # the next batch faulted them in again (428k page faults per 100k variants, half
+        # of the streaming time)
+        length = ref.shape[1] - self.order + 1
+        both = np.empty((2, len(ref), length, 1, 4 ** self.order), dtype=self.dtype)
+        onehot(ref, self.order, "dna", dtype=self.dtype, out=both[0, :, :, 0])
+        onehot(alt, self.order, "dna", dtype=self.dtype, out=both[1, :, :, 0])
+        ref_hot, alt_hot = both[0], both[1]
         return VariantBatch(part.names, part.chroms, part.positions, part.refs, part.alts,
                             ref_hot, alt_hot, np.where(part.minus, "-", "+"), part.allele)
 
