@@ -39,3 +39,33 @@ def test_process_pool_is_kept_between_builds(sim_data):
     with set_options(scheduler="sync"):
         np.testing.assert_array_equal(
             Cover.create_from_bigwig("w", sim_data["bigwigs"][0], **kw)[:], again[:])
+
+
+def test_ingest_workers_keep_freed_memory(monkeypatch):
+    """Ingest workers on glibc serve arrays under 32 MiB from the heap and keep 64 MiB of
+    freed heap (mallopt), so a task's fresh arrays are not faulted in anew; a MALLOC_
+    variable in the worker's environment (the user's, or one dask.distributed left in
+    this test process) wins."""
+    import platform
+
+    import pytest
+
+    from genozarr.store import _run
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    # in a worker, in order: whether its initializer applied the settings, the MALLOC_
+    # variables it has (removed), and whether they apply without those
+    probe = ("(lambda r, os: (r._KEEPS_FREED_MEMORY, "
+             "[os.environ.pop(k) for k in list(os.environ) if k.startswith('MALLOC_')], "
+             "r._keep_freed_memory()))"
+             "(__import__('genozarr.store._run', fromlist=['_run']), __import__('os'))")
+    _run.shutdown_pool()
+    try:
+        applied, env_set, without_env = _run.shared_pool(2).submit(eval, probe).result()
+    finally:
+        _run.shutdown_pool()
+    assert applied is (not env_set)  # a variable present wins
+    assert without_env is True
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1048576")
+    assert _run._keep_freed_memory() is False  # returns before calling mallopt

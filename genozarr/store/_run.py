@@ -367,6 +367,43 @@ def _watchdog(parent: int, start: str | None) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+#: glibc settings of the ingest workers: arrays under this many bytes come from the heap
+#: (not a fresh ``mmap`` each) ...
+WORKER_MMAP_THRESHOLD = 32 << 20
+#: ... and up to this many bytes of freed heap are kept (not given back and faulted in
+#: again by the next task); see :func:`_keep_freed_memory`
+WORKER_TRIM_THRESHOLD = 64 << 20
+#: whether this process (an ingest worker) applied those settings
+_KEEPS_FREED_MEMORY = False
+
+
+def _keep_freed_memory() -> bool:
+    """Apply :data:`WORKER_MMAP_THRESHOLD` and :data:`WORKER_TRIM_THRESHOLD` to this
+    process's allocator (glibc ``mallopt``); whether they were applied.
+
+    Every ingest task builds fresh arrays of a few MB (decoded values, the files
+    interleaved as conditions, compressed chunks). glibc sizes its thresholds from the
+    blocks freed so far, and at these sizes it keeps giving the pages back and faulting
+    them in again (the kernel zeroes them). An ingest worker keeps at most
+    :data:`WORKER_TRIM_THRESHOLD` of freed memory instead (``docs/tuning.md``, "Memory
+    allocator"). Not applied where the user set ``MALLOC_MMAP_THRESHOLD_`` or
+    ``MALLOC_TRIM_THRESHOLD_`` (their choice wins), nor where the C library has no
+    ``mallopt`` (macOS) or ignores it (musl).
+    """
+    if {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"} & set(os.environ):
+        return False
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's <malloc.h>
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(m_mmap_threshold, WORKER_MMAP_THRESHOLD)) and bool(
+        mallopt(m_trim_threshold, WORKER_TRIM_THRESHOLD))
+
+
 def _worker_init(parent: int | None = None, start: str | None = None,
                  forked_by_server: bool = False) -> None:
     """Set up an ingest worker process.
@@ -386,6 +423,8 @@ def _worker_init(parent: int | None = None, start: str | None = None,
         numcodecs.blosc.use_threads = False
     except ImportError:  # pragma: no cover - numcodecs is a dependency
         pass
+    global _KEEPS_FREED_MEMORY
+    _KEEPS_FREED_MEMORY = _keep_freed_memory()
     if forked_by_server:
         server = os.getppid()
         if _die_with_parent() and os.getppid() != server:  # pragma: no cover - a race
