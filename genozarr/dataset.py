@@ -66,23 +66,6 @@ def _janggu_datatags(datatags: Any) -> None:
              "the dataset name and their cache key", JangguDeprecationWarning, stacklevel=3)
 
 
-def _windows(span: np.ndarray, offsets: np.ndarray, nb: int) -> np.ndarray:
-    """The ``nb``-row windows of ``span`` starting at rows ``offsets``: ``(k, nb) +
-    span.shape[1:]``, as strided views of the span, not index arrays (~10x faster than
-    fancy indexing with a ``(k, nb)`` index); windows at a regular step (a batch read in
-    order) are one view, others one fancy index over the view of every window."""
-    span = np.ascontiguousarray(span)
-    s0, rest = span.strides[0], span.strides
-    k = len(offsets)
-    step = int(offsets[1] - offsets[0]) if k > 1 else 0
-    if step >= 0 and (k < 3 or bool((np.diff(offsets) == step).all())):
-        return np.ndarray((k, nb) + span.shape[1:], span.dtype, span, int(offsets[0]) * s0,
-                          (step * s0,) + rest)
-    every = np.ndarray((len(span) - nb + 1, nb) + span.shape[1:], span.dtype, span, 0,
-                       (s0,) + rest)
-    return every[offsets]
-
-
 def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
     """``(chrom, start, end, strand)`` of a genomic-interval key, or None for other keys."""
     if isinstance(key, str):
@@ -384,6 +367,8 @@ class Dataset:
         return x
 
     def _read_whole_genome(self, idx: np.ndarray) -> np.ndarray:
+        from genozarr._kernels import window_views
+
         store, gi = self.garray, self.gindexer
         res = store.meta.resolution or 1
         nb = self.window_bins
@@ -399,7 +384,7 @@ class Dataset:
             lo, hi = int(offsets.min()), int(offsets.max()) + nb
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
                 span = store.read_bins(str(chrom), lo, hi)
-                picked = _windows(span, offsets - lo, nb)
+                picked = window_views(span, offsets - lo, nb)
                 if sel is None:
                     out[...] = picked
                 else:

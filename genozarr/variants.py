@@ -514,7 +514,7 @@ class VariantStreamer:
 
     def _windows(self, blk: _Candidates) -> _Part:
         """Read the windows of a block, check the REF alleles, splice the ALT alleles."""
-        from genozarr._kernels import encode_sequence
+        from genozarr._kernels import encode_sequence, window_views
 
         binsize, offset = self.binsize, self.offset
         n = len(blk)
@@ -540,8 +540,7 @@ class VariantStreamer:
             for seg in np.split(rows, cuts):
                 lo, hi = int(starts[seg[0]]), int(needed[seg].max())
                 span = self._read(chrom, lo, hi)
-                windows = np.lib.stride_tricks.sliding_window_view(span, binsize)
-                ref_codes[seg] = windows[starts[seg] - lo]
+                ref_codes[seg] = window_views(span, starts[seg] - lo, binsize)
                 single = seg[snv[seg]]
                 if len(single):
                     ref_base = np.array([_BASE_CODE[blk.refs[i]] for i in single], np.uint8)
@@ -575,7 +574,7 @@ class VariantStreamer:
         return part if keep.all() else part.take(keep)
 
     def _encode(self, part: _Part) -> VariantBatch:
-        from genozarr._kernels import onehot, reverse_complement_codes
+        from genozarr._kernels import alphabet_size, onehot, reverse_complement_codes
 
         ref, alt = part.ref_codes, part.alt_codes
         if part.minus.any():
@@ -587,7 +586,8 @@ class VariantStreamer:
         # the next batch faulted them in again (428k page faults per 100k variants, half
         # of the streaming time)
         length = ref.shape[1] - self.order + 1
-        both = np.empty((2, len(ref), length, 1, 4 ** self.order), dtype=self.dtype)
+        both = np.empty((2, len(ref), length, 1, alphabet_size("dna") ** self.order),
+                        dtype=self.dtype)
         onehot(ref, self.order, "dna", dtype=self.dtype, out=both[0, :, :, 0])
         onehot(alt, self.order, "dna", dtype=self.dtype, out=both[1, :, :, 0])
         ref_hot, alt_hot = both[0], both[1]

@@ -268,9 +268,10 @@ def test_string_coordinates_are_written_as_python_strings(tmp_path) -> None:
 @pytest.mark.parametrize("offsets", [[0, 7, 14, 21], [5], [9, 2], [3, 3, 3], [0, 4, 5, 30],
                                      [12, 1, 30, 7, 0]])
 def test_windows_cut_from_a_span_equal_fancy_indexing(offsets):
-    """The strided windows of a whole-genome read (one view at a regular step, else a fancy
-    index over the view of every window) equal rows taken with a (k, nb) index."""
-    from genozarr.dataset import _windows
+    """The strided windows of a whole-genome read or a variant block (one view at a regular
+    step, else a fancy index over the view of every window) equal rows taken with a (k, nb)
+    index."""
+    from genozarr._kernels import window_views as _windows
 
     span = np.random.default_rng(0).random((40, 2, 3)).astype(np.float32)
     offsets = np.asarray(offsets)
