@@ -267,8 +267,9 @@ def encode_sequence(seq: bytes | str | np.ndarray, seqtype: str = "dna") -> np.n
         # non-ASCII characters become '?' (one per character), hence the unknown code
         seq = seq.encode("ascii", errors="replace")
     if isinstance(seq, (bytes, bytearray)):
-        # bytes.translate maps through the table 2-3x faster than numpy's take
-        return np.frombuffer(bytearray(seq.translate(_encode_bytes(kind))), dtype=np.uint8)
+        # translate maps through the table 2-3x faster than numpy's take, and a bytearray's
+        # translate (writable result, no copy after it) about twice as fast as a bytes'
+        return np.frombuffer(bytearray(seq).translate(_encode_bytes(kind)), dtype=np.uint8)
     if isinstance(seq, memoryview):
         raw = np.frombuffer(seq, dtype=np.uint8)
     elif isinstance(seq, np.ndarray):

@@ -394,6 +394,9 @@ class FastaSource(Source):
 
     kind = "sequence"
 
+    #: bases read and encoded at a time
+    PIECE_BASES = 1 << 20
+
     def __init__(self, fasta: str, seqtype: str = "dna") -> None:
         from genozarr._kernels import invalid_code
         from genozarr.io.fasta import fasta_chrom_sizes
@@ -420,6 +423,7 @@ class FastaSource(Source):
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         from genozarr._kernels import encode_sequence
+        from genozarr.genome import check_span
 
         if self.twobit:
             from genozarr.io.twobit import read_twobit_sequence as read_sequence
@@ -427,8 +431,19 @@ class FastaSource(Source):
             from genozarr.io.fasta import read_sequence
 
         # the encoding table reads both cases: no upper-casing pass
-        seq = read_sequence(self.paths[0], chrom, start, end, upper=False)
-        return encode_sequence(seq, self.seqtype).reshape(-1, 1, 1)
+        if end - start <= self.PIECE_BASES:
+            seq = read_sequence(self.paths[0], chrom, start, end, upper=False)
+            return encode_sequence(seq, self.seqtype).reshape(-1, 1, 1)
+        # a long interval piece by piece into one array: the text and bytes of a piece stay
+        # in the CPU caches (a whole 8 Mb block at once ran 4-5x slower per base)
+        if chrom in self._sizes:  # the whole interval, for the message (pieces check again)
+            check_span(chrom, start, end, self._sizes[chrom], str(self.files[0]))
+        out = np.empty((end - start, 1, 1), dtype=np.uint8)
+        for lo in range(start, end, self.PIECE_BASES):
+            hi = min(lo + self.PIECE_BASES, end)
+            seq = read_sequence(self.paths[0], chrom, lo, hi, upper=False)
+            out[lo - start:hi - start, 0, 0] = encode_sequence(seq, self.seqtype)
+        return out
 
 
 class RecordsSource(Source):

@@ -461,6 +461,42 @@ def test_twobit_reads_like_the_fasta(genome, tmp_path):
         chrom_sizes(broken)
 
 
+@pytest.mark.parametrize("kind", ["fasta", "twobit"])
+def test_long_sequence_reads_in_pieces_equal_one_read(genome, kind, monkeypatch):
+    """FASTA and 2bit sources read a long interval in pieces into one array (and a
+    whole-genome task fills its block from several reads): with pieces of 7 bases and reads
+    of 50, the codes equal the numpy encoding of the whole interval read at once, padding
+    before and after the chromosome included; a window far past the end still names it."""
+    from genozarr import ingest
+    from genozarr._kernels import encode_sequence
+    from genozarr.io.fasta import read_sequence
+    from genozarr.io.twobit import read_twobit_sequence
+    from genozarr.sources import FastaSource
+
+    path = genome[kind]
+    read = read_twobit_sequence if kind == "twobit" else read_sequence
+    src = FastaSource(path)
+    src.resolve_chroms(["chrB", "chrA", "chrM"])
+    monkeypatch.setattr(FastaSource, "PIECE_BASES", 7)
+    rng = np.random.default_rng(1)
+    for name, seq in genome["records"]:
+        for s, e in [(0, len(seq)), (-9, len(seq) + 12), (5, 6), (3, 3)] + [
+                tuple(sorted(rng.integers(-20, len(seq) + 20, 2))) for _ in range(20)]:
+            want = encode_sequence(read(path, name, int(s), int(e), upper=False))
+            got = src.read_file(0, name, int(s), int(e))
+            assert got.shape == (e - s, 1, 1)
+            np.testing.assert_array_equal(got[:, 0, 0], want)
+    with pytest.raises(RegionError, match=r"chrM:0-3000000 ends"):
+        src.read_file(0, "chrM", 0, 3_000_000)
+    monkeypatch.setattr(ingest, "_READ_BASES", 50)  # a task of several reads
+    whole = Bioseq.create_from_refgenome(f"pieces{kind}", path, binsize=100,
+                                         store_whole_genome=True)
+    onehot = np.vstack([np.eye(4, dtype="float32"), np.zeros((1, 4), "float32")])
+    for name, seq in genome["records"]:
+        np.testing.assert_array_equal(whole.read_interval(name, 0, len(seq))[:, 0],
+                                      onehot[encode_sequence(seq)])
+
+
 def test_bioseq_from_twobit_equals_bioseq_from_fasta(genome):
     from genozarr.janggu import get_genome_size
 
