@@ -525,6 +525,7 @@ class Dataset:
         sizes = chrom_sizes(genomesize) if genomesize is not None else None
         regions = None
         all_chroms = False
+        tiled = False  # windows tiling the chromosome lengths: each starts on its chromosome
         if gindexer is None:
             if roi is None and binsize is None:
                 # Janggu: the whole genome is stored and read by genomic interval; windows
@@ -538,6 +539,7 @@ class Dataset:
                 gindexer = GenomicIndexer.create_from_genome(
                     sizes if sizes is not None else {k: v for k, v in file_sizes.items() if v},
                     binsize, stepsize, flank, zero_padding, random_state)
+                tiled = True
             else:
                 regions = load_regions(roi, feature=feature)
                 gindexer = GenomicIndexer._from_frame(
@@ -560,7 +562,7 @@ class Dataset:
                 sizes[c] = int(max(source.file_chrom_sizes(i).get(source.chrom_names[i][c], 0)
                                    for i in range(len(source.files))))
         region_sizes = {c: sizes[c] for c in chroms}
-        if any(region_sizes.values()):
+        if any(region_sizes.values()) and not tiled:
             # a region must start on its chromosome; its tail (and tail windows) past the
             # end are padded
             frame = regions if regions is not None else gindexer.to_dataframe()

@@ -265,6 +265,37 @@ def test_string_coordinates_are_written_as_python_strings(tmp_path) -> None:
         assert all(type(v) is str for v in got), name
 
 
+@pytest.mark.parametrize("compressors", ["default", None])
+def test_direct_string_writes_equal_zarrs_files(tmp_path, compressors) -> None:
+    """write_strings (window names of a tiling dataset) writes the very chunk files zarr
+    writes for the same values: full chunks, the edge chunk padded with the fill value, a
+    chunk of fill values only left out, non-ASCII text; with zarr's default codecs for
+    strings (vlen-utf8 then zstd) and with vlen-utf8 alone."""
+    import zarr
+
+    from genozarr.store._direct import write_strings
+
+    rng = np.random.default_rng(3)
+    names = np.array(["chr1", "chrX", "", "Ünïcødé", "a" * 300], dtype=object)
+    values = names[rng.integers(0, len(names), size=1030)]
+    values[400:600] = ""  # chunk 2 holds only the fill value
+    kw = {} if compressors == "default" else {"compressors": None}
+    group = zarr.open_group(str(tmp_path / "g.zarr"), mode="w", zarr_format=3)
+    arrays = {name: group.create_array(name, shape=values.shape, chunks=(200,), dtype=str,
+                                       fill_value="", **kw) for name in ("direct", "viazarr")}
+    assert write_strings(arrays["direct"], values) is True
+    arrays["viazarr"][...] = values
+    files = {name: {p.name: p.read_bytes() for p in (tmp_path / "g.zarr" / name / "c").iterdir()}
+             for name in arrays}
+    assert sorted(files["direct"]) == ["0", "1", "3", "4", "5"]
+    assert files["direct"] == files["viazarr"]
+    back = zarr.open_array(str(tmp_path / "g.zarr"), path="direct", mode="r")[...]
+    assert np.asarray(back).tolist() == values.tolist()
+    # where the fast path does not apply, the caller writes through zarr
+    assert write_strings(arrays["direct"], values.astype(str)) is False  # not objects
+    assert write_strings(arrays["direct"], values[:10]) is False  # not the whole array
+
+
 @pytest.mark.parametrize("offsets", [[0, 7, 14, 21], [5], [9, 2], [3, 3, 3], [0, 4, 5, 30],
                                      [12, 1, 30, 7, 0]])
 def test_windows_cut_from_a_span_equal_fancy_indexing(offsets):

@@ -40,7 +40,8 @@ from genozarr.errors import StoreError
 from genozarr.store._lru import _ChunkCache
 from genozarr.store.layout import MARKER_FILE
 
-__all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "check_chunk_bytes", "ZARR_VERSIONS"]
+__all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "write_strings", "check_chunk_bytes",
+           "ZARR_VERSIONS"]
 
 #: a directory pinned by an open descriptor (Linux): it stays the directory the reader
 #: opened, whatever is renamed or exchanged at its old path
@@ -791,4 +792,73 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
+    return True
+
+
+def write_strings(arr: Any, values: np.ndarray) -> bool:
+    """Write a whole 1-D string array straight into a local store, chunk by chunk.
+
+    zarr 3 holds a string chunk as a numpy ``StringDType`` array, and encoding that with
+    numcodecs' ``VLenUTF8`` makes a new Python string of every element: writing the
+    400,000 window chromosome names of a 400 Mb genome tiled in 1 kb windows took 0.1 s.
+    Here the same numcodecs codecs (``VLenUTF8``, then ``Zstd`` with the array's settings)
+    encode the object array of ``str`` the caller holds, 4-5x faster, into the same bytes
+    zarr writes (``tests/test_direct.py`` compares the files). Applies to a local array of
+    a regular grid whose codecs are exactly ``vlen-utf8`` then optionally ``zstd`` (what
+    zarr chooses for strings); chunks holding only the fill value are not written, as
+    zarr's ``write_empty_chunks=False``.
+
+    Parameters
+    ----------
+    arr
+        The zarr array, just created (nothing written yet).
+    values
+        All its values: a 1-D object array of ``str``.
+
+    Returns
+    -------
+    bool
+        False where this does not apply (the caller writes through zarr).
+    """
+    if not _zarr_supported() or values.ndim != 1 or values.dtype != object:
+        return False
+    try:
+        from numcodecs import VLenUTF8, Zstd
+        from zarr.codecs import VLenUTF8Codec, ZstdCodec
+        from zarr.core.chunk_grids import RegularChunkGrid
+        from zarr.storage import LocalStore
+
+        store = _base_store(arr)
+        meta = arr.metadata
+        codecs = list(meta.codecs)
+        if (not isinstance(store, LocalStore) or not isinstance(meta.chunk_grid, RegularChunkGrid)
+                or arr.shape != values.shape or not codecs
+                or not isinstance(codecs[0], VLenUTF8Codec) or len(codecs) > 2
+                or (len(codecs) == 2 and not isinstance(codecs[1], ZstdCodec))):
+            return False
+        zstd = (Zstd(level=codecs[1].level, checksum=codecs[1].checksum)
+                if len(codecs) == 2 else None)
+        fill = str(meta.fill_value)
+        clen = int(meta.chunk_grid.chunk_shape[0])
+        directory = os.path.join(str(store.root), arr.store_path.path)
+    except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
+        return False
+    vlen = VLenUTF8()
+    made: set[str] = set()
+    for i, c0 in enumerate(range(0, len(values), clen)):
+        chunk = values[c0:c0 + clen]
+        if len(chunk) < clen:  # the edge chunk is stored at full size, padded with fill
+            chunk = np.concatenate([chunk, np.full(clen - len(chunk), fill, dtype=object)])
+        if chunk.tolist().count(fill) == clen:
+            continue
+        data = vlen.encode(chunk)
+        if zstd is not None:
+            data = zstd.encode(data)
+        target = os.path.join(directory, meta.encode_chunk_key((i,)))
+        folder = os.path.dirname(target)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(target, "wb") as f:
+            f.write(data)
     return True

@@ -1065,6 +1065,8 @@ def _parent(group: Any, path: str) -> tuple[Any, str]:
 
 def write_coord(group: Any, path: str, dims: tuple[str, ...], values: Any) -> None:
     """Write a small coordinate array (strings as zarr's variable-length strings)."""
+    from genozarr.store._direct import write_strings
+
     parent, leaf = _parent(group, path)
     values = np.asarray(values)
     if values.dtype.kind in "OUST":
@@ -1072,6 +1074,8 @@ def write_coord(group: Any, path: str, dims: tuple[str, ...], values: Any) -> No
             values = values.astype(object).astype(str).astype(object)  # Python str each
         arr = parent.create_array(leaf, shape=values.shape, dtype=str, dimension_names=dims,
                                   fill_value="", overwrite=True)
+        if values.ndim == 1 and write_strings(arr, values):
+            return
     else:
         arr = parent.create_array(leaf, shape=values.shape, dtype=values.dtype,
                                   dimension_names=dims, fill_value=0, overwrite=True)
