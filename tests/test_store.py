@@ -270,10 +270,12 @@ def test_direct_string_writes_equal_zarrs_files(tmp_path, compressors) -> None:
     """write_strings (window names of a tiling dataset) writes the very chunk files zarr
     writes for the same values: full chunks, the edge chunk padded with the fill value, a
     chunk of fill values only left out, non-ASCII text; with zarr's default codecs for
-    strings (vlen-utf8 then zstd) and with vlen-utf8 alone."""
+    strings (vlen-utf8 then zstd) and with vlen-utf8 alone. read_strings reads either
+    back, and names a damaged chunk."""
     import zarr
 
-    from genozarr.store._direct import write_strings
+    from genozarr.errors import StoreError
+    from genozarr.store._direct import read_strings, write_strings
 
     rng = np.random.default_rng(3)
     names = np.array(["chr1", "chrX", "", "Ünïcødé", "a" * 300], dtype=object)
@@ -291,9 +293,19 @@ def test_direct_string_writes_equal_zarrs_files(tmp_path, compressors) -> None:
     assert files["direct"] == files["viazarr"]
     back = zarr.open_array(str(tmp_path / "g.zarr"), path="direct", mode="r")[...]
     assert np.asarray(back).tolist() == values.tolist()
-    # where the fast path does not apply, the caller writes through zarr
+    for name in arrays:  # read back straight from the files, the left-out chunk as fill
+        got = read_strings(zarr.open_array(str(tmp_path / "g.zarr"), path=name, mode="r"))
+        assert got.dtype == object and got.tolist() == values.tolist()
+        assert all(type(v) is str for v in got.tolist())
+    # where the fast path does not apply, the caller writes (reads) through zarr
     assert write_strings(arrays["direct"], values.astype(str)) is False  # not objects
     assert write_strings(arrays["direct"], values[:10]) is False  # not the whole array
+    memory = zarr.open_group(zarr.storage.MemoryStore(), mode="w", zarr_format=3)
+    in_memory = memory.create_array("m", shape=values.shape, dtype=str, fill_value="")
+    assert write_strings(in_memory, values) is False and read_strings(in_memory) is None
+    (tmp_path / "g.zarr" / "direct" / "c" / "1").write_bytes(b"\x00" * 40)
+    with pytest.raises(StoreError, match=r"direct/c/1 is damaged"):
+        read_strings(zarr.open_array(str(tmp_path / "g.zarr"), path="direct", mode="r"))
 
 
 @pytest.mark.parametrize("offsets", [[0, 7, 14, 21], [5], [9, 2], [3, 3, 3], [0, 4, 5, 30],

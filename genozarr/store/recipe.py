@@ -94,10 +94,17 @@ def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
     group = getattr(backend, "group", None)
     if group is None or WINDOWS not in group:
         return None
+    from genozarr.store._direct import read_strings
+
     g = group[WINDOWS]
-    chrom, start, end, strand = (np.asarray(g[k][...]) for k in WINDOW_COORDS)
-    return (np.array(chrom.tolist(), dtype=object), start.astype(np.int64),
-            end.astype(np.int64), np.array(strand.tolist(), dtype=object))
+
+    def strings(arr: Any) -> np.ndarray:
+        values = read_strings(arr)  # None: not a local store, read through zarr
+        return values if values is not None else np.array(arr[...].tolist(), dtype=object)
+
+    chrom, strand = strings(g[WINDOW_COORDS[0]]), strings(g[WINDOW_COORDS[3]])
+    start, end = (np.asarray(g[k][...]).astype(np.int64) for k in WINDOW_COORDS[1:3])
+    return chrom, start, end, strand
 
 
 def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
