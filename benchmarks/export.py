@@ -137,7 +137,7 @@ def measure(quick: bool) -> list[dict]:
                 f"export store -> BigWig, {what}", r_out, "Mb/s",
                 "ingest of the same files (2 worker processes)", r_in,
                 r_out / r_in if r_out and r_in else None, ">= 1.0x",
-                exp.get("error", "one writer thread per file, reader threads ahead"),
+                exp.get("error", "one pyBigWig process per file, reader threads ahead"),
                 exp.get("peak_rss_mb")))
             if "bytes_out" in exp:
                 rows.append(_data.row(

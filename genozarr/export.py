@@ -18,8 +18,12 @@ progress bar over chromosomes (:mod:`tqdm.auto`) under ``set_options(progress=..
 
 Reading runs ahead of writing: the blocks of up to :func:`_reader_threads` chromosomes are
 read in threads (zarr decoding and numpy release the GIL), each a few blocks ahead, while
-the calling thread writes every file chromosome by chromosome in header order (a BigWig
-writer is not thread-safe).
+the calling thread merges runs and writes every file chromosome by chromosome in header
+order (a BigWig writer is not thread-safe). pyBigWig holds the GIL while it compresses
+entries and writes zoom levels, so an export over chromosomes of :data:`_PROCESS_BASES`
+bases or more (all files together) runs each BigWig's pyBigWig in a process of its own (``BigWigWriter(...,
+process=True)``), fed through a pipe, unless ``set_options(scheduler='sync')`` asks for
+no processes.
 
 File names
     ``<name>.<condition>.bigwig`` (``.bed``) for one strand; for two strands
@@ -59,7 +63,7 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError
-from genozarr.io.export import BedGraphWriter, BigWigWriter, safe_file_part
+from genozarr.io.export import BedGraphWriter, BigWigWriter, add_shared, safe_file_part
 
 __all__ = ["export_to_bigwig", "export_to_bed", "OVERLAP_MODES"]
 
@@ -70,6 +74,8 @@ _STRAND_NAMES = {"+": "plus", "-": "minus", ".": "unstranded"}
 _BLOCK_BYTES = 64 * 2**20  # values read at a time (float64 equivalent), all threads together
 _MAX_THREADS = 4  # reader threads at most
 _AHEAD = 2  # blocks a reader thread holds ready at most
+#: bases (over all files) from which each BigWig is written by a process of its own
+_PROCESS_BASES = 16 * 2**20
 
 # (starts, ends, values (m, strand, condition)) of sorted, non-overlapping entries
 Block = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -423,9 +429,15 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
             ch.check_overlaps(cover, overlap)
         plan.append(ch)
     Path(output_dir).mkdir(parents=True, exist_ok=True)
+    from genozarr.config import OPTIONS
+
+    extra = {}
+    if writer_cls is BigWigWriter and OPTIONS["scheduler"] != "sync" and \
+            len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES:
+        extra["process"] = True
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        writers = [(si, ci, stack.enter_context(writer_cls(path, sizes, merge=merge)))
+        writers = [(si, ci, stack.enter_context(writer_cls(path, sizes, merge=merge, **extra)))
                    for si, ci, path in targets]
         reader = _Reader(cover, plan, _reader_threads())
         stack.callback(reader.close)  # before the writers close (or abort)
@@ -438,19 +450,22 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
                 if not len(starts):
                     continue
                 bases += int((ends - starts).sum())
-                for si, ci, w in writers:
+                if not skip_zeros:  # every file gets the same entries: checked once
+                    add_shared([w for _, _, w in writers], ch.chrom, starts, ends,
+                               [values[:, si, ci] for si, ci, _ in writers])
+                    continue
+                for si, ci, w in writers:  # bins of 0 left out, as positions without data
                     v = values[:, si, ci]
-                    if skip_zeros:  # bins of 0 left out, as positions without data
-                        keep = v != 0
-                        w.add_intervals(ch.chrom, starts[keep], ends[keep], v[keep])
-                    else:
-                        w.add_intervals(ch.chrom, starts, ends, v)
+                    keep = v != 0
+                    w.add_intervals(ch.chrom, starts[keep], ends[keep], v[keep])
             log.info("%s: exported %s (%d bp in %d windows; chromosome %d of %d, %.1f s)",
                      cover.name, ch.chrom, bases, len(ch.idx), k, len(plan),
                      time.perf_counter() - t0)
             if bar is not None:
                 bar.set_postfix_str(ch.chrom, refresh=False)
                 bar.update(1)
+        for _, _, w in writers:  # files complete side by side (zoom levels), then close
+            w.finish()
     paths = [str(p) for _, _, p in targets]
     log.info("%s: wrote %d %s file(s) to %s", cover.name, len(paths),
              writer_cls.kind, output_dir)

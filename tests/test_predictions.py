@@ -459,18 +459,20 @@ def test_exported_bigwig_merges_runs_and_leaves_out_nan(tmp_path):
     assert bw.header()["nLevels"] > 0  # zoom levels for browsers
 
 
-@pytest.mark.parametrize("block_bytes", [None, 4096])
+@pytest.mark.parametrize("block_bytes, process", [(None, False), (4096, False), (None, True)])
 @pytest.mark.parametrize("step", [1, 50])
 def test_bigwig_round_trip_through_a_whole_genome_store(tmp_path, monkeypatch, block_bytes,
-                                                        step):
+                                                        process, step):
     """BigWig -> Cover(store_whole_genome=True) -> BigWig gives the source's entries back,
-    in a file about the source's size; small blocks read the store piece by piece."""
+    in a file about the source's size; small blocks read the store piece by piece; a
+    large export (here: any) writes through a pyBigWig process of its own."""
     import pyBigWig
 
     import genozarr.export
 
     if block_bytes is not None:
         monkeypatch.setattr(genozarr.export, "_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(genozarr.export, "_PROCESS_BASES", 0 if process else 2**62)
     sizes = {"chr1": 200_000, "chr2": 123_450, "chrM": 950}
     tracks = _source_signal(sizes, seed=7, step=step, mean_run=40.0 if step == 1 else 4.0)
     src = tmp_path / "source.bigwig"
@@ -713,6 +715,80 @@ def test_writers_reject_bad_tracks_naming_the_file(tmp_path, kind, sizes, tracks
         write(path, sizes, tracks)
     assert str(path) in str(info.value)
     assert not any(tmp_path.iterdir())  # no partial file left
+
+
+def test_bigwig_writer_process_reports_its_errors_and_aborts(tmp_path):
+    """A BigWig written by a process of its own: the same file as in this process; an
+    error inside that process (here an entry on a chromosome pyBigWig does not know, sent
+    past the checks) is raised naming the file, with no file left; abort stops the
+    process and leaves no file."""
+    import pyBigWig
+
+    from genozarr.errors import InputFileError
+    from genozarr.io.export import BigWigWriter
+
+    sizes = {"chr1": 1000, "chr2": 500}
+    values = np.repeat(np.arange(10.0), 37)[:300]
+    files = {}
+    for process in (False, True):
+        files[process] = tmp_path / f"ok{process}.bw"
+        with BigWigWriter(files[process], sizes, process=process) as w:
+            w.add("chr1", 100, 2, values)
+            w.add("chr2", 0, 1, values[:20])
+            w.finish()
+    with pyBigWig.open(str(files[False])) as a, pyBigWig.open(str(files[True])) as b:
+        assert b.header()["nLevels"] > 0
+        for chrom in sizes:
+            assert b.intervals(chrom) == a.intervals(chrom) and a.intervals(chrom)
+    bad = tmp_path / "bad.bw"
+    w = BigWigWriter(bad, sizes, process=True)
+    proc = w._proc
+    w._write("chrZ", np.array([0]), np.array([5]), np.array([1.0]))
+    with pytest.raises(InputFileError, match=r"bad\.bw"):
+        w.close()
+    proc.join(10)
+    assert not proc.is_alive() and not bad.exists()
+    gone = tmp_path / "gone.bw"
+    w = BigWigWriter(gone, sizes, process=True)
+    proc = w._proc
+    w.add("chr1", 0, 1, values)
+    w.abort()
+    assert not proc.is_alive() and not gone.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_shared_entries_written_once_per_file_equal_separate_adds(tmp_path):
+    """add_shared (the exporter's path: the same entries for every condition, checked once)
+    writes what add_intervals writes file by file, and refuses writers that were given
+    different entries before."""
+    import pyBigWig
+
+    from genozarr.io.export import BigWigWriter, add_shared
+
+    sizes = {"chr1": 5000}
+    rng = np.random.default_rng(2)
+    starts = np.r_[np.arange(0, 1000), np.arange(1500, 2500)]  # a gap at 1000-1500
+    ends = starts + 1
+    cols = [np.repeat(rng.integers(0, 3, 400), 5).astype("float32"),
+            np.repeat(rng.normal(size=200), 10).astype("float32")]
+    cols[0][990:1010] = 7.0  # equal values on both sides of the gap: two runs
+    cols[1][700:800] = np.nan
+    shared = [BigWigWriter(tmp_path / f"s{i}.bw", sizes) for i in range(2)]
+    alone = [BigWigWriter(tmp_path / f"a{i}.bw", sizes) for i in range(2)]
+    for half in (slice(0, 1300), slice(1300, None)):  # runs continue across calls
+        add_shared(shared, "chr1", starts[half], ends[half], [c[half] for c in cols])
+        for w, c in zip(alone, cols):
+            w.add_intervals("chr1", starts[half], ends[half], c[half])
+    for a, b in zip(shared, alone):
+        a.close(), b.close()
+        with pyBigWig.open(str(a.path)) as x, pyBigWig.open(str(b.path)) as y:
+            assert x.intervals("chr1") == y.intervals("chr1")
+    diverged = [BigWigWriter(tmp_path / f"d{i}.bw", sizes) for i in range(2)]
+    diverged[0].add_intervals("chr1", [0], [10], [1.0])
+    with pytest.raises(ArgumentError, match="same entries"):
+        add_shared(diverged, "chr1", np.array([20]), np.array([30]), [np.ones(1)] * 2)
+    for w in diverged:
+        w.abort()
 
 
 def test_writer_errors_keep_an_older_file(tmp_path):

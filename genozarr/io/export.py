@@ -45,6 +45,7 @@ from genozarr.errors import (
 )
 
 __all__ = [
+    "add_shared",
     "write_bigwig",
     "write_bedgraph",
     "BigWigWriter",
@@ -98,8 +99,8 @@ def safe_file_part(text: Any, what: str) -> str:
     return text
 
 
-def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
+               gaps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drop NaN entries and merge touching entries of equal value.
 
     Parameters
@@ -108,6 +109,9 @@ def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray
         Sorted, non-overlapping entries ``[start, end)``.
     values
         One value per entry.
+    gaps
+        ``starts[1:] != ends[:-1]``, when the caller has it (the same entries for several
+        files); used only when no value is NaN.
 
     Returns
     -------
@@ -128,13 +132,14 @@ def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray
         ok = ~np.isnan(values)
         if not ok.all():
             starts, ends, values = starts[ok], ends[ok], values[ok]
+            gaps = None
     n = len(starts)
     if n < 2:
         return starts, ends, values
     brk = np.empty(n, dtype=bool)
     brk[0] = True
-    np.not_equal(starts[1:], ends[:-1], out=brk[1:])
-    brk[1:] |= values[1:] != values[:-1]
+    np.not_equal(values[1:], values[:-1], out=brk[1:])
+    brk[1:] |= np.not_equal(starts[1:], ends[:-1]) if gaps is None else gaps
     first = np.flatnonzero(brk)
     if len(first) == n:
         return starts, ends, values
@@ -273,6 +278,12 @@ class _TrackWriter:
         self._enter_chrom(chrom)
         if not len(v):
             return
+        self._check(chrom, starts, ends)
+        self._add(starts, ends, v)
+
+    def _check(self, chrom: str, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Raise for entries that are empty, outside ``chrom`` or not after the previous
+        ones (of the current chromosome)."""
         size = self.chrom_sizes[chrom]
         bad = np.flatnonzero(ends <= starts)
         if len(bad):
@@ -290,6 +301,11 @@ class _TrackWriter:
             raise ArgumentError(f"{self.path}: entry {chrom}:{starts[k]}-{ends[k]} starts "
                                 f"before the previous one ends ({prev}); entries of a "
                                 "chromosome must be sorted and must not overlap")
+
+    def _add(self, starts: np.ndarray, ends: np.ndarray, v: np.ndarray,
+             gaps: np.ndarray | None = None) -> None:
+        """Merge and buffer non-empty entries of the current chromosome that passed
+        :meth:`_check` (``gaps``: see :func:`merge_runs`)."""
         self._end = int(ends[-1])
         if not self.merge:
             if v.dtype.kind == "f":
@@ -298,7 +314,7 @@ class _TrackWriter:
             if len(v):
                 self._emit(starts, ends, v)
             return
-        s, e, r = merge_runs(starts, ends, v)
+        s, e, r = merge_runs(starts, ends, v, gaps)
         if not len(s):
             return
         if self._pending is not None:
@@ -311,6 +327,13 @@ class _TrackWriter:
         self._pending = (int(s[-1]), int(e[-1]), r[-1])
         if len(s) > 1:
             self._emit(s[:-1], e[:-1], r[:-1])
+
+    def finish(self) -> None:
+        """Write what is buffered; :meth:`close` then completes the file (a BigWig writer
+        with ``process=True`` starts its zoom levels here, so the files of one export
+        finish side by side)."""
+        if not self._closed:
+            self._end_chrom()
 
     def close(self) -> str:
         """Write what is buffered, close the file and give it its name.
@@ -400,6 +423,31 @@ class _TrackWriter:
         self.entries += len(starts)
 
 
+def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
+    """Body of the process of a ``BigWigWriter(..., process=True)``: open the file, add the
+    entries that come through ``conn`` (``(chrom, starts, ends, values)``; None: done),
+    close it (zoom levels), then send None, or the error that stopped it."""
+    try:
+        import pyBigWig
+
+        bw = pyBigWig.open(path, "w")
+        if bw is None:
+            raise OSError("pyBigWig cannot open it for writing")
+        bw.addHeader(header, maxZooms=10)
+        while (item := conn.recv()) is not None:
+            chrom, starts, ends, values = item
+            bw.addEntries([chrom] * len(starts), starts, ends=ends, values=values)
+        bw.close()
+        conn.send(None)
+    except EOFError:  # the writer in the parent went away: nothing to report to
+        pass
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
+        try:
+            conn.send(f"{type(e).__name__}: {e}")
+        except OSError:
+            pass
+
+
 class BigWigWriter(_TrackWriter):
     """Write a BigWig entry by entry (see the module documentation).
 
@@ -412,6 +460,12 @@ class BigWigWriter(_TrackWriter):
     merge
         Merge touching entries of equal value (default); False writes one entry per
         non-NaN value given.
+    process
+        Run pyBigWig in a process of its own (forked from genozarr's fork server where
+        there is one), fed through a pipe. pyBigWig holds the GIL while it compresses
+        entries and writes zoom levels, so this lets several files, and the reading and
+        run merging of this process, go on side by side; worth it for large files (it
+        costs a process start).
 
     Examples
     --------
@@ -425,7 +479,32 @@ class BigWigWriter(_TrackWriter):
 
     kind = "BigWig"
 
+    def __init__(self, path: str | os.PathLike, chrom_sizes: Mapping[str, int], *,
+                 merge: bool = True, process: bool = False) -> None:
+        self.process = bool(process)
+        self._conn: Any = None
+        self._proc: Any = None
+        self._finished = False
+        super().__init__(path, chrom_sizes, merge=merge)
+
     def _open(self) -> None:
+        if self.process:
+            import multiprocessing
+
+            from genozarr.store._run import start_process
+
+            self._conn, child = multiprocessing.Pipe()
+            try:
+                self._proc = start_process(
+                    _child_writer, (child, str(self._tmp), list(self.chrom_sizes.items())),
+                    f"genozarr-bigwig-{self.path.name}")
+            except (OSError, RuntimeError, ValueError) as e:
+                self._conn.close()
+                raise InputFileError(f"cannot start the writer process of the BigWig file "
+                                     f"{self.path}: {e}") from e
+            finally:
+                child.close()
+            return
         import pyBigWig
 
         try:
@@ -449,14 +528,64 @@ class BigWigWriter(_TrackWriter):
 
     def _write(self, chrom: str, starts: np.ndarray, ends: np.ndarray,
                values: np.ndarray) -> None:
-        self._bw.addEntries([chrom] * len(starts), np.ascontiguousarray(starts),
-                            ends=np.ascontiguousarray(ends),
-                            values=np.ascontiguousarray(values, dtype=np.float64))
+        item = (chrom, np.ascontiguousarray(starts), np.ascontiguousarray(ends),
+                np.ascontiguousarray(values, dtype=np.float64))
+        if self._conn is None:
+            self._bw.addEntries([item[0]] * len(starts), item[1], ends=item[2],
+                                values=item[3])
+            return
+        try:
+            self._conn.send(item)
+        except OSError as e:  # the process ended: say why, if it told
+            raise RuntimeError(self._child_error() or f"the writer process ended ({e})") \
+                from e
+
+    def _child_error(self) -> str | None:
+        """What the writer process reported before it ended (None: nothing)."""
+        try:
+            if self._conn.poll(10):
+                return self._conn.recv()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def finish(self) -> None:
+        super().finish()
+        if self._conn is not None and not self._finished and not self._closed:
+            try:
+                self._conn.send(None)  # the process writes the zoom levels and closes
+            except OSError:
+                pass  # it ended: close() says why
+            self._finished = True
 
     def _close_handle(self) -> None:
+        conn, proc = self._conn, self._proc
+        if conn is not None:
+            self._conn = self._proc = None
+            try:
+                if not self._finished:
+                    conn.send(None)
+                error = conn.recv()
+            except (EOFError, OSError) as e:
+                error = f"the writer process ended without completing the file ({e})"
+            finally:
+                conn.close()
+                proc.join()
+            if error is not None:
+                raise InputFileError(f"cannot write the BigWig file {self.path}: {error}")
+            return
         bw, self._bw = getattr(self, "_bw", None), None
         if bw is not None:
             bw.close()
+
+    def abort(self) -> None:
+        proc, conn = self._proc, self._conn
+        if proc is not None and not self._closed:  # stop it: no zoom levels for a
+            self._proc = self._conn = None        # file that is discarded
+            proc.terminate()
+            proc.join()
+            conn.close()
+        super().abort()
 
 
 class BedGraphWriter(_TrackWriter):
@@ -508,6 +637,47 @@ class BedGraphWriter(_TrackWriter):
         fh, self._fh = getattr(self, "_fh", None), None
         if fh is not None:
             fh.close()
+
+
+def add_shared(writers: list[_TrackWriter], chrom: str, starts: np.ndarray, ends: np.ndarray,
+               columns: list[np.ndarray]) -> None:
+    """Add the same entries to several writers, ``columns[i]`` the values of
+    ``writers[i]`` (:meth:`~BigWigWriter.add_intervals` each): the entries are checked
+    once and where they touch is found once.
+
+    Parameters
+    ----------
+    writers
+        Writers that have all been given the same entries so far.
+    chrom
+        Chromosome.
+    starts, ends
+        The entries (as for ``add_intervals``).
+    columns
+        One 1-D array of values per writer.
+    """
+    if not writers:
+        return
+    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+    ends = np.asarray(ends, dtype=np.int64).reshape(-1)
+    values = [w._values(v) for w, v in zip(writers, columns)]
+    for w, v in zip(writers, values):
+        if w._closed:
+            raise ArgumentError(f"{w.path}: the writer is closed")
+        if not len(starts) == len(ends) == len(v):
+            raise ArgumentError(f"{w.path}: {len(starts)} starts, {len(ends)} ends and "
+                                f"{len(v)} values; they must have the same length")
+        w._enter_chrom(chrom)
+    if not len(starts):
+        return
+    writers[0]._check(chrom, starts, ends)
+    ends_before = {w._end for w in writers}
+    if len(ends_before) != 1:
+        raise ArgumentError(f"{writers[0].path}: add_shared needs writers given the same "
+                            "entries so far")
+    gaps = np.not_equal(starts[1:], ends[:-1])
+    for w, v in zip(writers, values):
+        w._add(starts, ends, v, gaps)
 
 
 def _write_tracks(writer: _TrackWriter, tracks: Iterable[Track]) -> str:

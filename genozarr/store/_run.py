@@ -33,7 +33,7 @@ from typing import Any
 from genozarr.config import OPTIONS
 from genozarr.errors import ArgumentError
 
-__all__ = ["run_tasks", "shared_pool", "shutdown_pool"]
+__all__ = ["run_tasks", "shared_pool", "shutdown_pool", "start_process"]
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _run_distributed(client: Any, delayed: list[Any], label: str) -> list[Any]:
 #: (this module first: importing it there ties the fork server's life to its parent's)
 _PRELOAD = ["genozarr.store._run", "genozarr.ingest", "genozarr.store.builder",
             "genozarr.sources", "genozarr.io.bam", "genozarr.io.bigwig", "genozarr.io.fasta",
-            "genozarr.io.bed", "zarr", "numcodecs", "pysam", "pyBigWig"]
+            "genozarr.io.bed", "genozarr.io.export", "zarr", "numcodecs", "pysam", "pyBigWig"]
 
 #: environment variable naming the process a fork server was started for (set by
 #: :func:`_process_pool` while it starts the server from the main thread)
@@ -200,8 +200,44 @@ def _process_pool(n: int) -> Any:
     (``SIGKILL`` leaves no chance to shut the pool down): see :func:`_worker_init` and
     :func:`_forkserver_preloaded`.
     """
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+
+    name, context = _context()
+    return ProcessPoolExecutor(max(1, n), mp_context=context, initializer=_worker_init,
+                               initargs=(os.getpid(), _start_time(os.getpid()),
+                                         name == "forkserver"))
+
+
+def start_process(target: Callable[..., Any], args: tuple[Any, ...], name: str) -> Any:
+    """Start ``target(*args)`` in a daemon process of the ingest pool's context (forked
+    from the fork server where there is one: started in milliseconds, modules already
+    imported, the caller's ``__main__`` not re-imported; see :func:`_process_pool`).
+
+    Parameters
+    ----------
+    target
+        A module-level function.
+    args
+        Its arguments (they must pickle, except with ``fork``).
+    name
+        Process name.
+
+    Returns
+    -------
+    multiprocessing.process.BaseProcess
+        The started process.
+    """
+    _, context = _context()
+    proc = context.Process(target=target, args=args, name=name, daemon=True)
+    proc.start()
+    return proc
+
+
+def _context() -> tuple[str, Any]:
+    """``(start method, context)`` of genozarr's worker processes: an explicit dask
+    ``multiprocessing.context``, else ``forkserver`` where available (its server started,
+    with :data:`_PRELOAD` imported), else ``spawn``."""
+    import multiprocessing
 
     import dask
 
@@ -227,9 +263,7 @@ def _process_pool(n: int) -> Any:
                 log.debug("could not start the fork server early: %s", e)
             finally:
                 os.environ.pop(_PARENT_ENV, None)
-    return ProcessPoolExecutor(max(1, n), mp_context=context, initializer=_worker_init,
-                               initargs=(os.getpid(), _start_time(os.getpid()),
-                                         name == "forkserver"))
+    return name, context
 
 
 #: serialises the launches that hide ``__main__`` (each patches a function of the stdlib)
