@@ -155,13 +155,10 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
         out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
         out = out.astype(dtype, copy=False)
     else:  # coarse resolutions: read and collapse in sub-blocks, so memory stays bounded
-        out = None
-        for s in range(b0, b1, step):
-            part = source.read_binned(chrom, s * resolution, min(s + step, b1) * resolution,
-                                      resolution)
-            if out is None:  # filled in place: no concatenation copy of the whole block
-                out = np.empty((b1 - b0,) + part.shape[1:], dtype=dtype)
-            out[s - b0:s - b0 + len(part)] = part
+        out = np.concatenate([
+            source.read_binned(chrom, s * resolution, min(s + step, b1) * resolution,
+                               resolution).astype(dtype, copy=False)
+            for s in range(b0, b1, step)])
     return array_path(chrom), b0, out
 
 

@@ -464,7 +464,7 @@ def test_twobit_reads_like_the_fasta(genome, tmp_path):
 @pytest.mark.parametrize("kind", ["fasta", "twobit"])
 def test_long_sequence_reads_in_pieces_equal_one_read(genome, kind, monkeypatch):
     """FASTA and 2bit sources read a long interval in pieces into one array (and a
-    whole-genome task fills its block from several reads): with pieces of 7 bases and reads
+    whole-genome task joins several reads): with pieces of 7 bases and reads
     of 50, the codes equal the numpy encoding of the whole interval read at once, padding
     before and after the chromosome included; a window far past the end still names it."""
     from genozarr import ingest
