@@ -21,9 +21,9 @@ read in threads (zarr decoding and numpy release the GIL), each a few blocks ahe
 the calling thread merges runs and writes every file chromosome by chromosome in header
 order (a BigWig writer is not thread-safe). pyBigWig holds the GIL while it compresses
 entries and writes zoom levels, so an export over chromosomes of :data:`_PROCESS_BASES`
-bases or more (all files together) runs each BigWig's pyBigWig in a process of its own (``BigWigWriter(...,
-process=True)``), fed through a pipe, unless ``set_options(scheduler='sync')`` asks for
-no processes.
+bases or more (all files together) runs each BigWig's pyBigWig in a process of its own
+(``BigWigWriter(..., process=True)``), fed through a pipe, unless
+``set_options(scheduler='sync')`` asks for no processes.
 
 File names
     ``<name>.<condition>.bigwig`` (``.bed``) for one strand; for two strands

@@ -267,19 +267,7 @@ class _TrackWriter:
         values
             One value per entry; NaN: no data.
         """
-        if self._closed:
-            raise ArgumentError(f"{self.path}: the writer is closed")
-        v = self._values(values)
-        starts = np.asarray(starts, dtype=np.int64).reshape(-1)
-        ends = np.asarray(ends, dtype=np.int64).reshape(-1)
-        if not len(starts) == len(ends) == len(v):
-            raise ArgumentError(f"{self.path}: {len(starts)} starts, {len(ends)} ends and "
-                                f"{len(v)} values; they must have the same length")
-        self._enter_chrom(chrom)
-        if not len(v):
-            return
-        self._check(chrom, starts, ends)
-        self._add(starts, ends, v)
+        add_shared([self], chrom, starts, ends, [values])
 
     def _check(self, chrom: str, starts: np.ndarray, ends: np.ndarray) -> None:
         """Raise for entries that are empty, outside ``chrom`` or not after the previous
@@ -658,23 +646,23 @@ def add_shared(writers: list[_TrackWriter], chrom: str, starts: np.ndarray, ends
     """
     if not writers:
         return
-    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
-    ends = np.asarray(ends, dtype=np.int64).reshape(-1)
-    values = [w._values(v) for w, v in zip(writers, columns)]
-    for w, v in zip(writers, values):
+    for w in writers:
         if w._closed:
             raise ArgumentError(f"{w.path}: the writer is closed")
+    values = [w._values(v) for w, v in zip(writers, columns)]
+    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+    ends = np.asarray(ends, dtype=np.int64).reshape(-1)
+    for w, v in zip(writers, values):
         if not len(starts) == len(ends) == len(v):
             raise ArgumentError(f"{w.path}: {len(starts)} starts, {len(ends)} ends and "
                                 f"{len(v)} values; they must have the same length")
         w._enter_chrom(chrom)
     if not len(starts):
         return
-    writers[0]._check(chrom, starts, ends)
-    ends_before = {w._end for w in writers}
-    if len(ends_before) != 1:
+    if len({w._end for w in writers}) != 1:
         raise ArgumentError(f"{writers[0].path}: add_shared needs writers given the same "
                             "entries so far")
+    writers[0]._check(chrom, starts, ends)
     gaps = np.not_equal(starts[1:], ends[:-1])
     for w, v in zip(writers, values):
         w._add(starts, ends, v, gaps)

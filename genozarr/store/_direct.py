@@ -827,7 +827,8 @@ def read_strings(arr: Any) -> np.ndarray | None:
     """A whole 1-D string array of a local store as an object array of ``str``, read
     straight from its chunk files (the inverse of :func:`write_strings`; zarr's own read
     makes a ``StringDType`` array that then costs a conversion per element: 0.2 s for the
-    400,000 window names of a 400 Mb genome in 1 kb windows).
+    chromosome names and strands of the 400,000 windows of a 400 Mb genome in 1 kb
+    windows, 0.09 s here).
 
     Parameters
     ----------
@@ -876,7 +877,7 @@ def write_strings(arr: Any, values: np.ndarray) -> bool:
     numcodecs' ``VLenUTF8`` makes a new Python string of every element: writing the
     400,000 window chromosome names of a 400 Mb genome tiled in 1 kb windows took 0.1 s.
     Here the same numcodecs codecs (``VLenUTF8``, then ``Zstd`` with the array's settings)
-    encode the object array of ``str`` the caller holds, 4-5x faster, into the same bytes
+    encode the object array of ``str`` the caller holds, 3x faster, into the same bytes
     zarr writes (``tests/test_store.py`` compares the files). Applies to a local array of
     a regular grid whose codecs are exactly ``vlen-utf8`` then optionally ``zstd`` (what
     zarr chooses for strings); chunks holding only the fill value are not written, as
