@@ -23,7 +23,8 @@ order (a BigWig writer is not thread-safe). pyBigWig holds the GIL while it comp
 entries and writes zoom levels, so an export over chromosomes of :data:`_PROCESS_BASES`
 bases or more (all files together) runs each BigWig's pyBigWig in a process of its own
 (``BigWigWriter(..., process=True)``), fed through a pipe, unless
-``set_options(scheduler='sync')`` asks for no processes.
+``set_options(scheduler='sync')`` asks for no processes (or this is a daemon process,
+which may not start any).
 
 File names
     ``<name>.<condition>.bigwig`` (``.bed``) for one strand; for two strands
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import queue
 import threading
@@ -433,7 +435,8 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
 
     extra = {}
     if writer_cls is BigWigWriter and OPTIONS["scheduler"] != "sync" and \
-            len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES:
+            len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES and \
+            not multiprocessing.current_process().daemon:  # a daemon may not have children
         extra["process"] = True
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:

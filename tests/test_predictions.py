@@ -717,6 +717,45 @@ def test_writers_reject_bad_tracks_naming_the_file(tmp_path, kind, sizes, tracks
     assert not any(tmp_path.iterdir())  # no partial file left
 
 
+@pytest.mark.parametrize("daemon, scheduler, expected", [
+    (False, "auto", True), (True, "auto", False), (False, "sync", False)])
+def test_large_exports_write_through_processes_unless_they_cannot(tmp_path, monkeypatch,
+                                                                  daemon, scheduler, expected):
+    """Past _PROCESS_BASES every BigWig gets a writer process, except under
+    scheduler='sync' and in a daemon process (which may not start children); the files
+    are the same either way."""
+    import types
+
+    import pyBigWig
+
+    import genozarr.export
+    from genozarr.config import set_options
+    from genozarr.io.export import BigWigWriter
+
+    monkeypatch.setattr(genozarr.export, "_PROCESS_BASES", 0)
+    monkeypatch.setattr(genozarr.export.multiprocessing, "current_process",
+                        lambda: types.SimpleNamespace(daemon=daemon))
+    seen = []
+    opened = BigWigWriter._open
+
+    def spy(self):
+        seen.append(self.process)
+        return opened(self)
+
+    monkeypatch.setattr(BigWigWriter, "_open", spy)
+    gi = _indexer()
+    cover = Cover.create_from_array("pred", _predictions(gi, 50, 1, 2), gi, genomesize=SIZES)
+    with set_options(scheduler=scheduler):
+        paths = cover.export_to_bigwig(tmp_path / "out")
+    assert seen == [expected] * len(paths) == [expected] * 2
+    monkeypatch.setattr(genozarr.export, "_PROCESS_BASES", 2**62)
+    again = cover.export_to_bigwig(tmp_path / "again")
+    for a, b in zip(paths, again):
+        with pyBigWig.open(a) as x, pyBigWig.open(b) as y:
+            for chrom in SIZES:
+                assert x.intervals(chrom) == y.intervals(chrom)
+
+
 def test_bigwig_writer_process_reports_its_errors_and_aborts(tmp_path):
     """A BigWig written by a process of its own: the same file as in this process; an
     error inside that process (here an entry on a chromosome pyBigWig does not know, sent
