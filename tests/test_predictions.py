@@ -757,8 +757,8 @@ def test_large_exports_write_through_processes_unless_they_cannot(tmp_path, monk
 
 
 def test_bigwig_writer_process_reports_its_errors_and_aborts(tmp_path):
-    """A BigWig written by a process of its own: the same file as in this process; an
-    error inside that process (here an entry on a chromosome pyBigWig does not know, sent
+    """A BigWig written by a process of its own: the same file as in this process, and no
+    entry taken after finish(); an error inside that process (here an entry on a chromosome pyBigWig does not know, sent
     past the checks) is raised naming the file, with no file left; abort stops the
     process and leaves no file."""
     import pyBigWig
@@ -775,6 +775,8 @@ def test_bigwig_writer_process_reports_its_errors_and_aborts(tmp_path):
             w.add("chr1", 100, 2, values)
             w.add("chr2", 0, 1, values[:20])
             w.finish()
+            with pytest.raises(ArgumentError, match="finished"):  # no entry after finish
+                w.add("chr2", 100, 1, values[:5])
     with pyBigWig.open(str(files[False])) as a, pyBigWig.open(str(files[True])) as b:
         assert b.header()["nLevels"] > 0
         for chrom in sizes:

@@ -190,6 +190,7 @@ class _TrackWriter:
         self._pending: tuple[int, int, Any] | None = None  # last run, may still grow
         self._buf: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._nbuf = 0
+        self._finished = False  # finish() called: no more entries
         self.entries = 0  # entries written
         if self.path.is_dir():
             raise NotAFileError(f"cannot write the {self.kind} file {self.path}: it is a "
@@ -317,11 +318,12 @@ class _TrackWriter:
             self._emit(s[:-1], e[:-1], r[:-1])
 
     def finish(self) -> None:
-        """Write what is buffered; :meth:`close` then completes the file (a BigWig writer
-        with ``process=True`` starts its zoom levels here, so the files of one export
-        finish side by side)."""
-        if not self._closed:
+        """Write what is buffered; no entries may follow, and :meth:`close` then completes
+        the file (a BigWig writer with ``process=True`` starts its zoom levels here, so the
+        files of one export finish side by side)."""
+        if not self._closed and not self._finished:
             self._end_chrom()
+            self._finished = True
 
     def close(self) -> str:
         """Write what is buffered, close the file and give it its name.
@@ -472,7 +474,7 @@ class BigWigWriter(_TrackWriter):
         self.process = bool(process)
         self._conn: Any = None
         self._proc: Any = None
-        self._finished = False
+        self._sent_end = False  # the writer process was told that the entries are done
         super().__init__(path, chrom_sizes, merge=merge)
 
     def _open(self) -> None:
@@ -539,19 +541,19 @@ class BigWigWriter(_TrackWriter):
 
     def finish(self) -> None:
         super().finish()
-        if self._conn is not None and not self._finished and not self._closed:
+        if self._conn is not None and self._finished and not self._sent_end:
+            self._sent_end = True
             try:
                 self._conn.send(None)  # the process writes the zoom levels and closes
             except OSError:
                 pass  # it ended: close() says why
-            self._finished = True
 
     def _close_handle(self) -> None:
         conn, proc = self._conn, self._proc
         if conn is not None:
             self._conn = self._proc = None
             try:
-                if not self._finished:
+                if not self._sent_end:
                     conn.send(None)
                 error = conn.recv()
             except (EOFError, OSError) as e:
@@ -647,8 +649,9 @@ def add_shared(writers: list[_TrackWriter], chrom: str, starts: np.ndarray, ends
     if not writers:
         return
     for w in writers:
-        if w._closed:
-            raise ArgumentError(f"{w.path}: the writer is closed")
+        if w._closed or w._finished:
+            raise ArgumentError(f"{w.path}: the writer is "
+                                f"{'closed' if w._closed else 'finished'}")
     values = [w._values(v) for w, v in zip(writers, columns)]
     starts = np.asarray(starts, dtype=np.int64).reshape(-1)
     ends = np.asarray(ends, dtype=np.int64).reshape(-1)
