@@ -128,25 +128,31 @@ def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     values = np.asarray(values)
-    if values.dtype.kind == "f":
-        ok = ~np.isnan(values)
-        if not ok.all():
-            starts, ends, values = starts[ok], ends[ok], values[ok]
-            gaps = None
     n = len(starts)
     if n < 2:
-        return starts, ends, values
+        keep = ~np.isnan(values) if values.dtype.kind == "f" else slice(None)
+        return starts[keep], ends[keep], values[keep]
+    # NaN never equals a neighbour, so each NaN is a run of its own, dropped below: no
+    # pass over all values for NaN (a store built with nan_to_num holds none)
     brk = np.empty(n, dtype=bool)
     brk[0] = True
     np.not_equal(values[1:], values[:-1], out=brk[1:])
     brk[1:] |= np.not_equal(starts[1:], ends[:-1]) if gaps is None else gaps
     first = np.flatnonzero(brk)
     if len(first) == n:
+        last = first
+    else:
+        last = np.empty_like(first)
+        last[:-1] = first[1:] - 1
+        last[-1] = n - 1
+    runs = values[first]
+    if runs.dtype.kind == "f":
+        data = ~np.isnan(runs)
+        if not data.all():
+            first, last, runs = first[data], last[data], runs[data]
+    if len(first) == n:
         return starts, ends, values
-    last = np.empty_like(first)
-    last[:-1] = first[1:] - 1
-    last[-1] = n - 1
-    return starts[first], ends[last], values[first]
+    return starts[first], ends[last], runs
 
 
 def _check_chrom_sizes(chrom_sizes: Mapping[str, int], path: Path) -> dict[str, int]:
@@ -274,18 +280,18 @@ class _TrackWriter:
         """Raise for entries that are empty, outside ``chrom`` or not after the previous
         ones (of the current chromosome)."""
         size = self.chrom_sizes[chrom]
-        bad = np.flatnonzero(ends <= starts)
-        if len(bad):
-            k = int(bad[0])
+        bad = ends <= starts
+        if bad.any():  # any() first: cheaper than finding where, for valid entries
+            k = int(np.flatnonzero(bad)[0])
             raise ArgumentError(f"{self.path}: empty or reversed entry {chrom}:{starts[k]}-"
                                 f"{ends[k]}")
         if starts[0] < 0 or ends[-1] > size or (ends > size).any():
             k = int(np.flatnonzero((starts < 0) | (ends > size))[0])
             raise ArgumentError(f"{self.path}: entry {chrom}:{starts[k]}-{ends[k]} lies outside "
                                 f"the chromosome (length {size})")
-        back = np.flatnonzero(starts[1:] < ends[:-1])
-        if len(back) or starts[0] < self._end:
-            k = int(back[0]) + 1 if len(back) else 0
+        back = starts[1:] < ends[:-1]
+        if starts[0] < self._end or back.any():
+            k = int(np.flatnonzero(back)[0]) + 1 if back.any() else 0
             prev = int(ends[k - 1]) if k else self._end
             raise ArgumentError(f"{self.path}: entry {chrom}:{starts[k]}-{ends[k]} starts "
                                 f"before the previous one ends ({prev}); entries of a "
