@@ -798,6 +798,36 @@ def test_bigwig_writer_process_reports_its_errors_and_aborts(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
+def test_merge_runs_equals_a_plain_loop_on_random_entries():
+    """merge_runs (NaN found among the runs, gaps given or not) against a plain Python loop:
+    drop NaN entries, merge an entry into the previous run when it touches it and holds
+    the same value."""
+    from genozarr.io.export import merge_runs
+
+    rng = np.random.default_rng(11)
+    for _ in range(500):
+        n = int(rng.integers(0, 30))
+        widths = rng.integers(1, 4, n)
+        space = rng.integers(0, 3, n) * (rng.random(n) < 0.3)
+        starts = np.cumsum(np.r_[0, (widths + space)[:-1]]).astype(np.int64)[:n]
+        ends = starts + widths
+        values = rng.integers(0, 3, n).astype(rng.choice(["float32", "float64", "int32"]))
+        if values.dtype.kind == "f":
+            values[rng.random(n) < 0.2] = np.nan
+        want: list[list] = []
+        for b, e, v in zip(starts.tolist(), ends.tolist(), values.tolist()):
+            if np.isnan(v):  # no data
+                continue
+            if want and want[-1][1] == b and want[-1][2] == v:
+                want[-1][1] = e
+            else:
+                want.append([b, e, v])
+        for gaps in (None, starts[1:] != ends[:-1]):
+            got = merge_runs(starts, ends, values, gaps)
+            assert [list(t) for t in zip(*(a.tolist() for a in got))] == want
+            assert got[2].dtype == values.dtype
+
+
 def test_shared_entries_written_once_per_file_equal_separate_adds(tmp_path):
     """add_shared (the exporter's path: the same entries for every condition, checked once)
     writes what add_intervals writes file by file, and refuses writers that were given
