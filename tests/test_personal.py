@@ -750,51 +750,12 @@ def test_twobit_reference(genome, vcf):
 @pytest.fixture(scope="module")
 def served(genome):
     """``(directory, base URL)`` of a range-capable HTTP server on 127.0.0.1."""
-    import functools
-    import http.server
-    import os
-    import threading
-
-    from genozarr.testing.servers import Server
-
-    class Ranges(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def send_head(self):
-            path = self.translate_path(self.path.split("?")[0])
-            if not os.path.isfile(path):
-                self.send_error(404)
-                return None
-            st = os.stat(path)
-            start, end = 0, st.st_size - 1
-            m = re.match(r"bytes=(\d+)-(\d*)$", self.headers.get("Range") or "")
-            if m:
-                start = int(m.group(1))
-                end = min(int(m.group(2)), end) if m.group(2) else end
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{end}/{st.st_size}")
-            else:
-                self.send_response(200)
-            self.send_header("Accept-Ranges", "bytes")
-            self.send_header("Content-Length", str(end - start + 1))
-            self.send_header("ETag", f'"{st.st_size:x}-{st.st_mtime_ns:x}"')
-            self.end_headers()
-            self._span = (start, end - start + 1)
-            return open(path, "rb")
-
-        def copyfile(self, source, outputfile):
-            start, n = self._span
-            source.seek(start)
-            outputfile.write(source.read(n))
+    from genozarr.testing.servers import serve_directory
 
     root = genome["dir"] / "served"
     root.mkdir(exist_ok=True)
-    server = Server(("127.0.0.1", 0), functools.partial(Ranges, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_directory(root) as base:
+        yield root, base
 
 
 def test_fasta_and_vcf_over_http(genome, vcf, served):
