@@ -480,7 +480,6 @@ class BigWigWriter(_TrackWriter):
         self.process = bool(process)
         self._conn: Any = None
         self._proc: Any = None
-        self._sent_end = False  # the writer process was told that the entries are done
         super().__init__(path, chrom_sizes, merge=merge)
 
     def _open(self) -> None:
@@ -546,9 +545,10 @@ class BigWigWriter(_TrackWriter):
         return None
 
     def finish(self) -> None:
+        if self._finished or self._closed:
+            return
         super().finish()
-        if self._conn is not None and self._finished and not self._sent_end:
-            self._sent_end = True
+        if self._conn is not None:
             try:
                 self._conn.send(None)  # the process writes the zoom levels and closes
             except OSError:
@@ -559,7 +559,7 @@ class BigWigWriter(_TrackWriter):
         if conn is not None:
             self._conn = self._proc = None
             try:
-                if not self._sent_end:
+                if not self._finished:  # finish() told it already
                     conn.send(None)
                 error = conn.recv()
             except (EOFError, OSError) as e:

@@ -225,6 +225,18 @@ def _readable(array: Any) -> bool:
     return len(codecs) == 1 or (len(codecs) == 2 and isinstance(codecs[1], BloscCodec))
 
 
+def _local_directory(array: Any) -> tuple[str, str] | None:
+    """``(store root, array directory)`` of an array of a local directory store; None for
+    any other store."""
+    from zarr.storage import LocalStore
+
+    store = _base_store(array)
+    if not isinstance(store, LocalStore):
+        return None
+    root = str(store.root)
+    return root, os.path.join(root, array.store_path.path)
+
+
 def _base_store(array: Any) -> Any:
     """The store under genozarr's checked reading wrapper (and any other wrapper)."""
     from zarr.storage import WrapperStore
@@ -298,16 +310,14 @@ class DirectChunks(_ChunkReader):
         if not _zarr_supported():
             return None
         try:
-            from zarr.storage import LocalStore
-
-            store, outer = _base_store(array), array.store_path.store
-            if not isinstance(store, LocalStore) or not _readable(array):
+            local, outer = _local_directory(array), array.store_path.store
+            if local is None or not _readable(array):
                 return None
-            directory = os.path.join(str(store.root), array.store_path.path)
+            root, directory = local
             where = getattr(outer, "where", None)
             if where is not None and not isinstance(where, str):
                 where = None
-            return cls(directory, array, str(store.root), where, outer,
+            return cls(directory, array, root, where, outer,
                        bool(getattr(outer, "complete", False)))
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
             return None
@@ -492,9 +502,7 @@ class RemoteChunks(_ChunkReader):
         if not _zarr_supported():
             return None
         try:
-            from zarr.storage import LocalStore
-
-            if isinstance(_base_store(array), LocalStore) or not _readable(array):
+            if _local_directory(array) is not None or not _readable(array):
                 return None
             return cls(array, kept)
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
@@ -805,20 +813,18 @@ def _string_codecs(arr: Any) -> tuple[str, Any, int] | None:
         from numcodecs import Zstd
         from zarr.codecs import VLenUTF8Codec, ZstdCodec
         from zarr.core.chunk_grids import RegularChunkGrid
-        from zarr.storage import LocalStore
 
-        store = _base_store(arr)
+        local = _local_directory(arr)
         meta = arr.metadata
         codecs = list(meta.codecs)
-        if (not isinstance(store, LocalStore) or len(arr.shape) != 1
+        if (local is None or len(arr.shape) != 1
                 or not isinstance(meta.chunk_grid, RegularChunkGrid) or not codecs
                 or not isinstance(codecs[0], VLenUTF8Codec) or len(codecs) > 2
                 or (len(codecs) == 2 and not isinstance(codecs[1], ZstdCodec))):
             return None
         zstd = (Zstd(level=codecs[1].level, checksum=codecs[1].checksum)
                 if len(codecs) == 2 else None)
-        return (os.path.join(str(store.root), arr.store_path.path), zstd,
-                int(meta.chunk_grid.chunk_shape[0]))
+        return local[1], zstd, int(meta.chunk_grid.chunk_shape[0])
     except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
         return None
 
