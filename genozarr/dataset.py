@@ -134,7 +134,7 @@ class Dataset:
         meta = store.meta
         if store.whole_genome:
             res = meta.resolution or 1
-            missing = sorted(set(map(str, gindexer.chrs.tolist())) - set(meta.chroms))
+            missing = sorted({str(c) for c in set(gindexer.chrs.tolist())} - set(meta.chroms))
             if missing:
                 raise ChromosomeNotFoundError(
                     f"{self.name!r}: chromosomes {missing[:5]} are not in its store "
@@ -545,7 +545,7 @@ class Dataset:
                 gindexer = GenomicIndexer._from_frame(
                     regions, binsize, stepsize, flank, zero_padding,
                     collapse=resolution is None, random_state=random_state)
-        chroms = list(dict.fromkeys(map(str, gindexer.chrs.tolist())))
+        chroms = list(dict.fromkeys(str(c) for c in dict.fromkeys(gindexer.chrs.tolist())))
         if all_chroms:
             chroms = [str(c) for c, v in (sizes if sizes is not None else file_sizes).items()
                       if v]

@@ -45,6 +45,9 @@ class Source(ABC):
     pad_value: float = 0
     collapser: str | Callable[..., Any] = "sum"
     chrom_names: list[dict[str, str]]  # per file: region chrom -> file chrom
+    #: bytes per value of the per-base blocks :meth:`read_file` returns (float32 decodes;
+    #: 1 for sequence codes): bounds the memory of a whole-genome task's reads
+    read_itemsize: int = 4
 
     @abstractmethod
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
@@ -132,11 +135,13 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
     return DATA, row0, out
 
 
-#: per-base values (bases x strands x input channels) one read of a whole-genome task holds
-#: at most: the per-base block of every input file is held in memory (with its
+#: bytes of per-base values (bases x strands x input channels) one read of a whole-genome
+#: task holds at most: the per-base block of every input file is held in memory (with its
 #: concatenation across files) before it is collapsed to the resolution, so a read covers
 #: fewer bases the more files there are, and memory stays flat in the number of files
-_READ_BASES = 4 * 2**20
+#: (4 Mi float32 values; a sequence task of 8 Mi one-byte codes is one read, not two
+#: concatenated)
+_READ_BYTES = 16 * 2**20
 
 
 def _read_step(source: Source, resolution: int) -> int:
@@ -145,7 +150,8 @@ def _read_step(source: Source, resolution: int) -> int:
         width = len(source.files) * source.channels_per_file() * len(source.strands)
     except (AttributeError, TypeError):  # a source without files: count one channel
         width = 1
-    return max(1, _READ_BASES // (resolution * max(width, 1)))
+    itemsize = max(int(getattr(source, "read_itemsize", 4)), 1)
+    return max(1, _READ_BYTES // (resolution * max(width, 1) * itemsize))
 
 
 def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,

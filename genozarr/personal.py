@@ -503,6 +503,7 @@ class PersonalSource(Source):
         self.conditions = condition_names(samples)
         self.strands = ["."]
         self.dtype = "uint8"
+        self.read_itemsize = 1
         self.seqtype = "dna"
         self.pad_value = invalid_code("dna")
         self.collapser = "max"

@@ -409,6 +409,7 @@ class FastaSource(Source):
         self.conditions = ["seq"]
         self.strands = ["."]
         self.dtype = "uint8"
+        self.read_itemsize = 1
         self.pad_value = invalid_code(seqtype)
         self.collapser = "max"
         self.twobit = is_twobit(local)
@@ -460,6 +461,7 @@ class RecordsSource(Source):
         self.conditions = ["seq"]
         self.strands = ["."]
         self.dtype = "uint8"
+        self.read_itemsize = 1
         self.pad_value = invalid_code(seqtype)
         self.collapser = "max"
         self.chrom_names = [{k: k for k in records}]

@@ -488,7 +488,13 @@ def test_long_sequence_reads_in_pieces_equal_one_read(genome, kind, monkeypatch)
             np.testing.assert_array_equal(got[:, 0, 0], want)
     with pytest.raises(RegionError, match=r"chrM:0-3000000 ends"):
         src.read_file(0, "chrM", 0, 3_000_000)
-    monkeypatch.setattr(ingest, "_READ_BASES", 50)  # a task of several reads
+    monkeypatch.setattr(ingest, "_READ_BYTES", 50)  # a task of several reads
+    # a read holds at most 50 bytes of per-base values: 50 one-byte codes (10 bins of 5),
+    # against 6 bases of two float32 files
+    assert (ingest._read_step(src, 1), ingest._read_step(src, 5)) == (50, 10)
+    two_floats = type("S", (), {"files": ["a", "b"], "strands": ["."],
+                                "channels_per_file": lambda self: 1})()
+    assert ingest._read_step(two_floats, 1) == 6
     whole = Bioseq.create_from_refgenome(f"pieces{kind}", path, binsize=100,
                                          store_whole_genome=True)
     onehot = np.vstack([np.eye(4, dtype="float32"), np.zeros((1, 4), "float32")])
