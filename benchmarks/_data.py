@@ -269,16 +269,22 @@ def report(result: dict) -> None:
     print(json.dumps(result), flush=True)
 
 
-def timed(fn, repeat: int = 3) -> float:
+def timed(fn, repeat: int = 3, setup=None) -> float:
     """Median wall time of ``fn()`` over ``repeat`` calls after one untimed warm-up call.
 
     The warm-up pays what a session pays once (lazy imports, the ingest fork server
-    start, the page cache filling with the input files)."""
+    start, the page cache filling with the input files). ``setup()``, when given, runs
+    untimed before every call (removing the output of the previous one: deleting a
+    store is not part of building one, and the baselines delete nothing)."""
     import statistics
 
+    if setup is not None:
+        setup()
     fn()
     times = []
     for _ in range(repeat):
+        if setup is not None:
+            setup()
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)

@@ -39,7 +39,6 @@ BLOCK = 1 << 20
 def _ingest(files: list[str], sizes: dict[str, int], out: str) -> object:
     from genozarr import Cover
 
-    shutil.rmtree(out, ignore_errors=True)
     return Cover.create_from_bigwig("bw", files, binsize=10_000, resolution=1,
                                     genomesize=sizes, store_whole_genome=True,
                                     storage="zarr", store=out)
@@ -62,8 +61,9 @@ def _case(p: dict) -> Iterator[tuple[list[str], dict[str, int], str]]:
 
 def case_ingest(p: dict) -> dict:
     with _case(p) as (files, sizes, tmp):
-        sec = _data.timed(lambda: _ingest(files, sizes, os.path.join(tmp, "bw.zarr")),
-                          p["repeat"])
+        out = os.path.join(tmp, "bw.zarr")
+        sec = _data.timed(lambda: _ingest(files, sizes, out), p["repeat"],
+                          setup=lambda: shutil.rmtree(out, ignore_errors=True))
     return {"seconds": sec, "work": sum(sizes.values()) * len(files)}
 
 
@@ -94,12 +94,10 @@ def case_export(p: dict) -> dict:
 
         written: list[str] = []
 
-        def run() -> None:
-            shutil.rmtree(out, ignore_errors=True)
-            # one file per source, in its order
+        def run() -> None:  # one file per source, in its order
             written[:] = export_to_bigwig(cover, out, skip_zeros=p.get("skip_zeros", False))
 
-        sec = _data.timed(run, p["repeat"])
+        sec = _data.timed(run, p["repeat"], setup=lambda: shutil.rmtree(out, ignore_errors=True))
         checks = [_compare(src, dst, sizes) for src, dst in zip(files, written)]
         return {"seconds": sec, "work": sum(sizes.values()) * len(files),
                 "bytes_out": sum(os.path.getsize(f) for f in written),
