@@ -28,7 +28,9 @@ Measures, in one run (medians of ``--repeat``, runs interleaved):
   the default (the cores, at most 4): thread scaling inside one process;
 - ``genozarr.loaders.torch_loader`` (block-shuffled) with 1 and with N worker processes
   (N = the core count, at most 4), each worker with its default share of the cores
-  (``cores // N`` decode threads) and with 1 decode thread, when PyTorch is installed.
+  (``cores // N`` decode threads) and with 1 decode thread, when PyTorch is installed;
+  beside the DataLoader's own ceiling: ready-made batches of the same tensors sent
+  through 1 and N workers, nothing read (``transport only``).
 
 Targets: block-shuffled >= 0.9x the decode limit; N threads or workers >= 0.7 x N x one.
 """
@@ -228,6 +230,38 @@ def torch_epoch(cover, bioseq, workers: int,  # noqa: ANN001
         return time.perf_counter() - t, k, nbytes
 
 
+def transport_epoch(workers: int, n_batches: int,
+                    shapes: tuple[tuple[int, ...], tuple[int, ...]]) -> tuple[float, int, int]:
+    """The DataLoader's own ceiling: ``n_batches`` ready-made batches of the tensors that
+    ``torch_loader``'s workers send (float32 coverage and uint8 sequence codes, fresh
+    arrays each batch, as a reader makes them) through ``workers`` worker processes,
+    nothing read or decoded; timed as :func:`torch_epoch`."""
+    import torch
+    from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+    class Ready(IterableDataset):
+        def __iter__(self):  # noqa: ANN204
+            info = get_worker_info()
+            k, m = (info.id, info.num_workers) if info is not None else (0, 1)
+            cov, codes = np.ones(shapes[0], np.float32), np.ones(shapes[1], np.uint8)
+            for _ in range(k, n_batches, m):
+                yield torch.from_numpy(cov.copy()), torch.from_numpy(codes.copy())
+
+    loader = DataLoader(Ready(), batch_size=None, num_workers=workers,
+                        persistent_workers=workers > 0)
+    for _ in loader:  # warm-up epoch: workers started
+        pass
+    it = iter(loader)
+    first = next(it)
+    t = time.perf_counter()
+    k = nbytes = 0
+    for x, y in it:
+        k += len(x)
+        nbytes += x.nbytes + y.nbytes
+    del first
+    return time.perf_counter() - t, k, nbytes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="windows (default 20000)")
@@ -286,6 +320,8 @@ def main() -> None:
             for w in workers:
                 results.setdefault(f"torch {w}", []).append(torch_epoch(c, s, w))
                 results.setdefault(f"torch {w} t1", []).append(torch_epoch(c, s, w, 1))
+                results.setdefault(f"transport {w}", []).append(transport_epoch(
+                    w, nb, ((BATCH, WINDOW, 1, TRACKS), (BATCH, WINDOW))))
 
         def rate(key: str) -> tuple[float, float, float, float]:
             ts = [x[0] for x in results[key]]
@@ -326,6 +362,7 @@ def main() -> None:
             line(f"{args.choices[0]}: torch_loader, {w} worker(s), block", f"torch {w}", None)
             line(f"{args.choices[0]}: torch_loader, {w} worker(s), 1 thread each",
                  f"torch {w} t1", None)
+            line(f"DataLoader transport only, {w} worker(s)", f"transport {w}", None)
         one_t, many_t = rate("threads 1")[0], rate("threads None")[0]
         print(f"\nthread scaling: {decode_threads()} decode threads / 1 = "
               f"{many_t / one_t:.2f}x (target >= {0.7 * decode_threads():.1f}x)")
@@ -335,6 +372,12 @@ def main() -> None:
                 many = rate(f"torch {workers[1]}{tag}")[0]
                 print(f"worker scaling ({what}): {workers[1]} workers / 1 worker = "
                       f"{many / one:.2f}x (target >= {0.7 * workers[1]:.1f}x)")
+        for w in workers:
+            print(f"torch_loader / transport only, {w} worker(s): "
+                  f"{rate(f'torch {w}')[0] / rate(f'transport {w}')[0]:.2f}x")
+        if len(workers) == 2:
+            print(f"transport scaling: {workers[1]} workers / 1 worker = "
+                  f"{rate(f'transport {workers[1]}')[0] / rate(f'transport {workers[0]}')[0]:.2f}x")
         print("\nvs decode: windows/s over the windows/s at which Blosc decodes the default "
               "stores; target for block-shuffled >= 0.9.")
 
