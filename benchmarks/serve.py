@@ -29,8 +29,10 @@ Measures, in one run (medians of ``--repeat``, runs interleaved):
 - ``genozarr.loaders.torch_loader`` (block-shuffled) with 1 and with N worker processes
   (N = the core count, at most 4), each worker with its default share of the cores
   (``cores // N`` decode threads) and with 1 decode thread, when PyTorch is installed;
-  beside the DataLoader's own ceiling: ready-made batches of the same tensors sent
-  through 1 and N workers, nothing read (``transport only``).
+  beside a plain DataLoader handing over ready-made batches of the same tensors through 1
+  and N workers, nothing read (``plain DataLoader transport``: PyTorch's own way of
+  moving a worker's tensors, one new shared-memory segment per tensor, which
+  ``torch_loader`` replaces with a ring of shared-memory slots per worker).
 
 Targets: block-shuffled >= 0.9x the decode limit; N threads or workers >= 0.7 x N x one.
 """
@@ -232,15 +234,15 @@ def torch_epoch(cover, bioseq, workers: int,  # noqa: ANN001
 
 def transport_epoch(workers: int, n_batches: int,
                     shapes: tuple[tuple[int, ...], tuple[int, ...]]) -> tuple[float, int, int]:
-    """The DataLoader's own ceiling: ``n_batches`` ready-made batches of the tensors that
+    """A plain DataLoader's transport: ``n_batches`` ready-made batches of the arrays that
     ``torch_loader``'s workers send (float32 coverage and uint8 sequence codes, fresh
-    arrays each batch, as a reader makes them) through ``workers`` worker processes,
-    nothing read or decoded; timed as :func:`torch_epoch`."""
+    arrays each batch, as a reader makes them) yielded as tensors by ``workers`` worker
+    processes, nothing read or decoded; timed as :func:`torch_epoch`."""
     import torch
     from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
     class Ready(IterableDataset):
-        def __iter__(self):  # noqa: ANN204
+        def __iter__(self):
             info = get_worker_info()
             k, m = (info.id, info.num_workers) if info is not None else (0, 1)
             cov, codes = np.ones(shapes[0], np.float32), np.ones(shapes[1], np.uint8)
@@ -362,7 +364,7 @@ def main() -> None:
             line(f"{args.choices[0]}: torch_loader, {w} worker(s), block", f"torch {w}", None)
             line(f"{args.choices[0]}: torch_loader, {w} worker(s), 1 thread each",
                  f"torch {w} t1", None)
-            line(f"DataLoader transport only, {w} worker(s)", f"transport {w}", None)
+            line(f"plain DataLoader transport, {w} worker(s)", f"transport {w}", None)
         one_t, many_t = rate("threads 1")[0], rate("threads None")[0]
         print(f"\nthread scaling: {decode_threads()} decode threads / 1 = "
               f"{many_t / one_t:.2f}x (target >= {0.7 * decode_threads():.1f}x)")
@@ -373,10 +375,10 @@ def main() -> None:
                 print(f"worker scaling ({what}): {workers[1]} workers / 1 worker = "
                       f"{many / one:.2f}x (target >= {0.7 * workers[1]:.1f}x)")
         for w in workers:
-            print(f"torch_loader / transport only, {w} worker(s): "
+            print(f"torch_loader / plain DataLoader transport, {w} worker(s): "
                   f"{rate(f'torch {w}')[0] / rate(f'transport {w}')[0]:.2f}x")
         if len(workers) == 2:
-            print(f"transport scaling: {workers[1]} workers / 1 worker = "
+            print(f"plain DataLoader transport scaling: {workers[1]} workers / 1 worker = "
                   f"{rate(f'transport {workers[1]}')[0] / rate(f'transport {workers[0]}')[0]:.2f}x")
         print("\nvs decode: windows/s over the windows/s at which Blosc decodes the default "
               "stores; target for block-shuffled >= 0.9.")

@@ -182,6 +182,80 @@ def _to_tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x)
 
 
+#: shared memory the batch slots of all of one loader's workers may hold together; past
+#: it (very large batches, many workers) batches travel as PyTorch tensors
+SLOT_BYTES_MAX = 512 * 2**20
+
+#: byte alignment of the arrays of a batch inside its slot
+_SLOT_ALIGN = 64
+
+
+class _SlotBatch:
+    """A batch on its way from a DataLoader worker to the training process: its arrays lie
+    in slot ``key = (worker pid, slot)`` of the worker's shared memory at ``layout``
+    (``(offset, shape, dtype)`` each); ``storage`` is the slot itself the first time the
+    slot is used in a pass (the training process keeps it), else None."""
+
+    def __init__(self, key: tuple[int, int], storage: torch.Tensor | None,
+                 layout: list[tuple[int, tuple[int, ...], str]]) -> None:
+        self.key, self.storage, self.layout = key, storage, layout
+
+
+class _Slots:
+    """A DataLoader worker's ring of ``n`` shared-memory batch slots.
+
+    PyTorch sends a worker's tensor by moving it to a new shared-memory segment and
+    handing its file descriptor to the training process over a socket connection of its
+    own: 4-5 ms of CPU per batch of 2 MB, more than reading the batch. Here each batch is
+    copied into the next slot of a ring the worker made once, and only where it lies
+    travels; the training process copies it out before handing it on (``docs/tuning.md``).
+
+    A slot is written again ``n`` batches later. The DataLoader has at most
+    ``prefetch_factor * num_workers`` batches requested or waiting at any time besides the
+    one being handed on, so with ``n`` above that no slot is written while it is read.
+    """
+
+    def __init__(self, n: int, workers: int) -> None:
+        self.n, self.workers = n, workers
+        self.storages: list[torch.Tensor | None] = [None] * n
+        self.sent = [False] * n
+        self.count = 0
+        self.off = False  # batches too large for the shared-memory budget
+
+    def start_pass(self) -> None:
+        """A new pass: the training process dropped the slots it held; send them again."""
+        self.sent = [False] * self.n
+        self.count = 0
+
+    def put(self, parts: list[np.ndarray]) -> _SlotBatch | None:
+        """Copy ``parts`` into the next slot; None where they travel as tensors instead."""
+        if self.off:
+            return None
+        layout, total = [], 0
+        for part in parts:
+            if not isinstance(part, np.ndarray) or part.dtype.hasobject:
+                return None
+            layout.append((total, tuple(part.shape), part.dtype.str))
+            total += -(-part.nbytes // _SLOT_ALIGN) * _SLOT_ALIGN
+        if total * self.n * self.workers > SLOT_BYTES_MAX:
+            log.debug("batches of %d bytes exceed the slots' shared-memory budget: sent as "
+                      "tensors", total)
+            self.off = True
+            return None
+        s = self.count % self.n
+        self.count += 1
+        storage = self.storages[s]
+        if storage is None or storage.numel() < total:
+            storage = torch.empty(max(total, 1), dtype=torch.uint8).share_memory_()
+            self.storages[s], self.sent[s] = storage, False
+        buf = storage.numpy()
+        for (off, _, _), part in zip(layout, parts):
+            np.copyto(buf[off:off + part.nbytes].view(part.dtype).reshape(part.shape), part)
+        batch = _SlotBatch((os.getpid(), s), None if self.sent[s] else storage, layout)
+        self.sent[s] = True
+        return batch
+
+
 class _Structured(Structured):
     """:class:`~genozarr.loaders.Structured` that reseeds augmentations in each worker."""
 
@@ -386,6 +460,11 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         self.prefetch = prefetch
         self.num_workers = None if num_workers is None else int(
             check_int("num_workers", num_workers, 0, allow_none=False))
+        #: shared-memory batch slots per worker (0: batches travel as tensors); set by
+        #: torch_loader, whose GenozarrDataLoader receives them (see _Slots)
+        self.slots = 0
+        self._ring: _Slots | None = None
+        self._ring_pid = -1
 
     def _block(self) -> int:
         if self.block_size is not None:
@@ -474,24 +553,33 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
                          seed=self._order_seed(epoch), drop_last=self.drop_last,
                          block_size=self.block_size, buffer_blocks=self.buffer_blocks,
                          prefetch=self.prefetch, shard=(k, m) if m > 1 else None)
+        ring = None
+        if info is not None and self.slots:
+            if self._ring is None or self._ring_pid != os.getpid():
+                self._ring, self._ring_pid = _Slots(self.slots, workers), os.getpid()
+            ring = self._ring
+            ring.start_pass()
         for j, batch in enumerate(stream):
             parts = list(batch)
-            if compact:  # the training process encodes and rebuilds (expand)
-                yield [_to_tensor(b) for b in parts]
-                continue
-            if self._augment is not None:
+            if self._augment is not None:  # (never with compact)
                 parts = self._augment(parts, key=(epoch, k, j))
-            yield self._s.rebuild([_to_tensor(b) for b in parts])
+            sent = ring.put(parts) if ring is not None else None
+            if sent is not None:
+                yield sent
+            elif compact or ring is not None:  # the training process rebuilds (expand)
+                yield [_to_tensor(b) for b in parts]
+            else:
+                yield self._s.rebuild([_to_tensor(b) for b in parts])
 
     def expand(self, leaves: list[Any], pin: bool = False) -> Any:
         """A batch as ``__iter__`` yields it without ``compact_sequence``, from the flat
-        list a worker sent with it: the code tensors one-hot encoded as the datasets
-        encode them, the structure rebuilt (in the training process).
+        list a worker sent with it: the code arrays (tensors, or arrays) one-hot encoded
+        as the datasets encode them, the structure rebuilt (in the training process).
 
         Parameters
         ----------
         leaves
-            One tensor per dataset.
+            One tensor (or array, for codes) per dataset.
         pin
             Pin the encoded tensors' memory (``pin_memory``).
 
@@ -502,10 +590,29 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         """
         leaves = list(leaves)
         for i in self.compact:
-            codes = leaves[i].numpy()
+            codes = leaves[i] if isinstance(leaves[i], np.ndarray) else leaves[i].numpy()
             hot = torch.from_numpy(self._s.datasets[i]._finish(codes[:, :, None, None]))
             leaves[i] = hot.pin_memory() if pin else hot
         return self._s.rebuild(leaves)
+
+    def _receive(self, batch: _SlotBatch, slots: dict[tuple[int, int], torch.Tensor],
+                 pin: bool) -> list[Any]:
+        """The flat list of a slot's batch (``slots``: the slots received in this pass):
+        new tensors (the slot is written again later), code arrays as views of the slot
+        (:meth:`expand` encodes them into new arrays)."""
+        if batch.storage is not None:
+            slots[batch.key] = batch.storage
+        buf = slots[batch.key].numpy()
+        out: list[Any] = []
+        for i, (off, shape, dtype) in enumerate(batch.layout):
+            dt = np.dtype(dtype)
+            view = buf[off:off + math.prod(shape) * dt.itemsize].view(dt).reshape(shape)
+            if i in self.compact:
+                out.append(view)
+            else:
+                t = torch.from_numpy(view.copy())
+                out.append(t.pin_memory() if pin else t)
+        return out
 
 
 class _Codes(Wrapper):
@@ -660,6 +767,8 @@ class GenozarrDataLoader(DataLoader):
 
     def __init__(self, *args: Any, epoch: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: the shared-memory slots the workers sent in the current pass (see _Slots)
+        self._slots_received: dict[tuple[int, int], torch.Tensor] = {}
         self._next_epoch = 0
         self._seen_sets = -1
         self.set_epoch(epoch)
@@ -704,10 +813,19 @@ class GenozarrDataLoader(DataLoader):
         log.debug("GenozarrDataLoader: epoch %d", epoch)
         it = super().__iter__()
         ds = self.dataset
-        if isinstance(ds, TorchIterableDataset) and ds.compact and self.num_workers > 0:
+        if isinstance(ds, TorchIterableDataset) and self.num_workers > 0 and (
+                ds.compact or ds.slots):
             pin = bool(self.pin_memory) and torch.cuda.is_available()
-            return (ds.expand(leaves, pin) for leaves in it)
+            return self._expanded(ds, it, pin)
         return it
+
+    def _expanded(self, ds: TorchIterableDataset, it: Any, pin: bool) -> Iterator[Any]:
+        """The batches of a pass whose workers send flat lists or slots' batches."""
+        slots: dict[tuple[int, int], torch.Tensor] = {}  # the workers send each again per pass
+        self._slots_received = slots
+        for item in it:
+            leaves = ds._receive(item, slots, pin) if isinstance(item, _SlotBatch) else item
+            yield ds.expand(leaves, pin)
 
     def __len__(self) -> int:
         if isinstance(self.dataset, TorchIterableDataset):
@@ -788,6 +906,13 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
     pads every rank to the same length. With PyTorch Lightning pass
     ``use_distributed_sampler=False`` (the loader shards itself).
 
+    **Batches from workers.** With ``num_workers > 0`` (and no ``collate_fn``) each worker
+    copies its batches into a ring of ``prefetch_factor * num_workers + 2`` shared-memory
+    slots made once, and this process copies each batch out into new tensors before
+    handing it on (sequence codes are one-hot encoded here): moving a batch costs a
+    fraction of what PyTorch's own tensor transfer costs (``docs/tuning.md``). A caller
+    may keep batches as long as it likes.
+
     Examples
     --------
     >>> import numpy as np
@@ -825,5 +950,10 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
                                    augment=augment, epoch=epoch, rank=rank,
                                    world_size=world_size, num_workers=num_workers,
                                    compact_sequence=compact)
+    if num_workers > 0 and "collate_fn" not in dataloader_kwargs:
+        # batches leave the workers through shared-memory slots: more than the
+        # DataLoader can have requested or waiting, besides the one being handed on
+        prefetch_factor = dataloader_kwargs.get("prefetch_factor") or 2
+        dataset.slots = int(prefetch_factor) * num_workers + 2
     return GenozarrDataLoader(dataset, batch_size=None, num_workers=num_workers,
                               pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)
