@@ -219,17 +219,23 @@ def torch_epoch(cover, bioseq, workers: int,  # noqa: ANN001
     with set_options(decode_threads=threads):  # workers start (and copy it) below
         loader = torch_loader(bioseq, cover, batch_size=BATCH, shuffle=True, seed=0,
                               num_workers=workers, persistent_workers=workers > 0)
-        for _ in loader:  # warm-up epoch: workers started, files in the page cache
-            pass
-        it = iter(loader)
-        first = next(it)
-        t = time.perf_counter()
-        k = nbytes = 0
-        for x, y in it:
-            k += len(x)
-            nbytes += x.nbytes + y.nbytes
-        del first
-        return time.perf_counter() - t, k, nbytes
+        return _loader_epoch(loader)
+
+
+def _loader_epoch(loader) -> tuple[float, int, int]:
+    """Time a pass of ``loader`` after a warm-up pass (workers started, files in the page
+    cache), from its first batch on."""
+    for _ in loader:
+        pass
+    it = iter(loader)
+    first = next(it)
+    t = time.perf_counter()
+    k = nbytes = 0
+    for x, y in it:
+        k += len(x)
+        nbytes += x.nbytes + y.nbytes
+    del first
+    return time.perf_counter() - t, k, nbytes
 
 
 def transport_epoch(workers: int, n_batches: int,
@@ -249,19 +255,8 @@ def transport_epoch(workers: int, n_batches: int,
             for _ in range(k, n_batches, m):
                 yield torch.from_numpy(cov.copy()), torch.from_numpy(codes.copy())
 
-    loader = DataLoader(Ready(), batch_size=None, num_workers=workers,
-                        persistent_workers=workers > 0)
-    for _ in loader:  # warm-up epoch: workers started
-        pass
-    it = iter(loader)
-    first = next(it)
-    t = time.perf_counter()
-    k = nbytes = 0
-    for x, y in it:
-        k += len(x)
-        nbytes += x.nbytes + y.nbytes
-    del first
-    return time.perf_counter() - t, k, nbytes
+    return _loader_epoch(DataLoader(Ready(), batch_size=None, num_workers=workers,
+                                    persistent_workers=workers > 0))
 
 
 def main() -> None:
