@@ -599,21 +599,23 @@ def test_workers_send_sequence_as_codes(sample_files: dict[str, str], tmp_path: 
     assert torch_loader(dna, batch_size=16).dataset.compact == []  # no workers: one-hot
 
 
-@pytest.mark.parametrize("workers,persistent,prefetch", [(1, False, 1), (2, True, 2),
-                                                          (2, False, 4)])
+@pytest.mark.parametrize("workers,persistent,prefetch,map_style", [
+    (1, False, 1, False), (2, True, 2, False), (2, False, 4, False), (2, False, 2, True),
+    (1, False, 3, True)])
 def test_workers_send_batches_through_shared_memory_slots(index_cover: Cover, workers: int,
-                                                          persistent: bool,
-                                                          prefetch: int) -> None:
-    """Worker batches travel through a ring of prefetch_factor x workers + 2 shared-memory
-    slots: every batch of 3 passes (the consumer slow now and then, so that the workers run
-    ahead, and holding every batch to the end) still holds its own windows' values (window
-    i holds i), every window once per pass; a pass left after two batches does not disturb
-    the next; slots were used (the loader received them)."""
+                                                          persistent: bool, prefetch: int,
+                                                          map_style: bool) -> None:
+    """Worker batches (iterable and map-style) travel through a ring of prefetch_factor x
+    workers + 2 shared-memory slots: every batch of 3 passes (the consumer slow now and
+    then, so that the workers run ahead, and holding every batch to the end) still holds
+    its own windows' values (window i holds i), every window once per pass; a pass left
+    after two batches does not disturb the next; slots were used (the loader received
+    them)."""
     import time
 
     loader = torch_loader(index_cover, np.arange(N), batch_size=8, shuffle=True, seed=3,
                           num_workers=workers, persistent_workers=persistent,
-                          prefetch_factor=prefetch)
+                          prefetch_factor=prefetch, map_style=map_style)
     assert loader.dataset.slots == prefetch * workers + 2
     for epoch in range(3):
         held = []
@@ -633,17 +635,30 @@ def test_workers_send_batches_through_shared_memory_slots(index_cover: Cover, wo
             del it
 
 
+@pytest.mark.parametrize("map_style", [False, True])
 def test_batches_too_large_for_the_slots_travel_as_tensors(index_cover: Cover,
-                                                           monkeypatch: Any) -> None:
+                                                           monkeypatch: Any,
+                                                           map_style: bool) -> None:
     """Past the slots' shared-memory budget, batches travel as tensors: the same batches."""
     import genozarr.loaders.torch as gt
 
-    kw = {"batch_size": 8, "shuffle": True, "seed": 4, "num_workers": 2}
+    kw = {"batch_size": 8, "shuffle": True, "seed": 4, "num_workers": 2,
+          "map_style": map_style}
     want = [(x.numpy(), y.numpy()) for x, y in torch_loader(index_cover, np.arange(N), **kw)]
     monkeypatch.setattr(gt, "SLOT_BYTES_MAX", 1)  # the workers fork after this
     loader = torch_loader(index_cover, np.arange(N), **kw)
     got = [(x.numpy(), y.numpy()) for x, y in loader]
     assert not loader._slots_received
+    if map_style:  # persistent map-style workers send tensors (see torch_loader)
+        kw["persistent_workers"] = True
+        loader = torch_loader(index_cover, np.arange(N), **kw)
+        assert loader.dataset.slots == 0
+        for _ in range(2):
+            loader.set_epoch(0)
+            got = [(x.numpy(), y.numpy()) for x, y in loader]
+            for (xa, ya), (xb, yb) in zip(got, want):
+                np.testing.assert_array_equal(ya, yb)
+                np.testing.assert_array_equal(xa, xb)
     assert len(got) == len(want)
     for (xa, ya), (xb, yb) in zip(got, want):
         np.testing.assert_array_equal(ya, yb)

@@ -152,8 +152,9 @@ def _torch_seed() -> int:
 
 
 class _SharedEpoch:
-    """An epoch number in shared memory: persistent DataLoader workers see ``set_epoch``
-    calls made in the main process after they started (a plain attribute would not)."""
+    """An epoch number (or a loader's pass count) in shared memory: persistent DataLoader
+    workers see ``set_epoch`` calls made in the main process after they started (a plain
+    attribute would not)."""
 
     def __init__(self, epoch: int = 0) -> None:
         self._t = torch.zeros((), dtype=torch.int64)
@@ -220,12 +221,16 @@ class _Slots:
         self.storages: list[torch.Tensor | None] = [None] * n
         self.sent = [False] * n
         self.count = 0
+        self.pass_id = -1
         self.off = False  # batches too large for the shared-memory budget
 
-    def start_pass(self) -> None:
-        """A new pass: the training process dropped the slots it held; send them again."""
-        self.sent = [False] * self.n
-        self.count = 0
+    def at_pass(self, pass_id: int) -> None:
+        """The loader's pass now: in a new one the training process holds none of the
+        slots (it drops them after each pass); send each again with its next batch. The
+        ring goes on where it was: a batch of the last pass may still be in flight."""
+        if pass_id != self.pass_id:
+            self.pass_id = pass_id
+            self.sent = [False] * self.n
 
     def put(self, parts: list[np.ndarray]) -> _SlotBatch | None:
         """Copy ``parts`` into the next slot; None where they travel as tensors instead."""
@@ -308,6 +313,70 @@ class _EpochDatasets:
         self._augment = _bind(augment, self._s.datasets)
         self._epoch = _SharedEpoch(epoch)
         _share_stores(self._s.datasets)
+        #: positions (in the flat list of datasets) sent as codes from workers
+        self.compact: list[int] = []
+        #: shared-memory batch slots per worker (0: batches travel as tensors); set by
+        #: torch_loader, whose GenozarrDataLoader receives them (see _Slots)
+        self.slots = 0
+        self._ring: _Slots | None = None
+        self._ring_pid = -1
+        #: the loader's passes, counted by GenozarrDataLoader (workers resend their slots)
+        self._pass = _SharedEpoch(0)
+
+    def _worker_ring(self) -> _Slots | None:
+        """In a DataLoader worker, with slots: this worker's ring, told the loader's pass."""
+        if not self.slots:
+            return None
+        info = get_worker_info()
+        if info is None:
+            return None
+        if self._ring is None or self._ring_pid != os.getpid():
+            self._ring, self._ring_pid = _Slots(self.slots, info.num_workers), os.getpid()
+        self._ring.at_pass(self._pass.value)
+        return self._ring
+
+    def expand(self, leaves: list[Any], pin: bool = False) -> Any:
+        """A batch as the dataset gives it in one process, from the flat list a worker
+        sent (in the training process): code arrays (``compact_sequence``; tensors or
+        arrays) one-hot encoded as the datasets encode them, the structure rebuilt.
+
+        Parameters
+        ----------
+        leaves
+            One tensor (or array, for codes) per dataset.
+        pin
+            Pin the encoded tensors' memory (``pin_memory``).
+
+        Returns
+        -------
+        Any
+            ``x`` or ``(x, y)``.
+        """
+        leaves = list(leaves)
+        for i in self.compact:
+            codes = leaves[i] if isinstance(leaves[i], np.ndarray) else leaves[i].numpy()
+            hot = torch.from_numpy(self._s.datasets[i]._finish(codes[:, :, None, None]))
+            leaves[i] = hot.pin_memory() if pin else hot
+        return self._s.rebuild(leaves)
+
+    def _receive(self, batch: _SlotBatch, slots: dict[tuple[int, int], torch.Tensor],
+                 pin: bool) -> list[Any]:
+        """The flat list of a slot's batch (``slots``: the slots received in this pass):
+        new tensors (the slot is written again later), code arrays as views of the slot
+        (:meth:`expand` encodes them into new arrays)."""
+        if batch.storage is not None:
+            slots[batch.key] = batch.storage
+        buf = slots[batch.key].numpy()
+        out: list[Any] = []
+        for i, (off, shape, dtype) in enumerate(batch.layout):
+            dt = np.dtype(dtype)
+            view = buf[off:off + math.prod(shape) * dt.itemsize].view(dt).reshape(shape)
+            if i in self.compact:
+                out.append(view)
+            else:
+                t = torch.from_numpy(view.copy())
+                out.append(t.pin_memory() if pin else t)
+        return out
 
     @property
     def epoch(self) -> int:
@@ -377,8 +446,13 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
         automatic batching, which then collates them)."""
         self._s.check_worker()
         idx = np.asarray(indices, dtype=np.int64) % max(self._s.length, 1)
-        parts = [_to_tensor(p) for p in self._read(idx)]
-        return [self._s.rebuild([p[j] for p in parts]) for j in range(len(idx))]
+        parts = self._read(idx)
+        ring = self._worker_ring()
+        if ring is not None:  # the whole batch (torch_loader's collate_fn keeps it)
+            sent = ring.put(parts)
+            return sent if sent is not None else [_to_tensor(p) for p in parts]
+        tensors = [_to_tensor(p) for p in parts]
+        return [self._s.rebuild([p[j] for p in tensors]) for j in range(len(idx))]
 
 
 class TorchIterableDataset(_EpochDatasets, _TorchIterable):
@@ -443,7 +517,6 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         if compact_sequence and augment is not None:
             raise ArgumentError("compact_sequence does not go with an augmentation (it "
                                 "works on the one-hot batches in the workers)")
-        #: positions (in the flat list of datasets) sent as codes from workers
         self.compact = [i for i, d in enumerate(self._s.datasets)
                         if compact_sequence and isinstance(d, Bioseq)]
         self.batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
@@ -460,11 +533,6 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         self.prefetch = prefetch
         self.num_workers = None if num_workers is None else int(
             check_int("num_workers", num_workers, 0, allow_none=False))
-        #: shared-memory batch slots per worker (0: batches travel as tensors); set by
-        #: torch_loader, whose GenozarrDataLoader receives them (see _Slots)
-        self.slots = 0
-        self._ring: _Slots | None = None
-        self._ring_pid = -1
 
     def _block(self) -> int:
         if self.block_size is not None:
@@ -553,12 +621,7 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
                          seed=self._order_seed(epoch), drop_last=self.drop_last,
                          block_size=self.block_size, buffer_blocks=self.buffer_blocks,
                          prefetch=self.prefetch, shard=(k, m) if m > 1 else None)
-        ring = None
-        if info is not None and self.slots:
-            if self._ring is None or self._ring_pid != os.getpid():
-                self._ring, self._ring_pid = _Slots(self.slots, workers), os.getpid()
-            ring = self._ring
-            ring.start_pass()
+        ring = self._worker_ring()
         for j, batch in enumerate(stream):
             parts = list(batch)
             if self._augment is not None:  # (never with compact)
@@ -570,49 +633,6 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
                 yield [_to_tensor(b) for b in parts]
             else:
                 yield self._s.rebuild([_to_tensor(b) for b in parts])
-
-    def expand(self, leaves: list[Any], pin: bool = False) -> Any:
-        """A batch as ``__iter__`` yields it without ``compact_sequence``, from the flat
-        list a worker sent with it: the code arrays (tensors, or arrays) one-hot encoded
-        as the datasets encode them, the structure rebuilt (in the training process).
-
-        Parameters
-        ----------
-        leaves
-            One tensor (or array, for codes) per dataset.
-        pin
-            Pin the encoded tensors' memory (``pin_memory``).
-
-        Returns
-        -------
-        Any
-            ``x`` or ``(x, y)``.
-        """
-        leaves = list(leaves)
-        for i in self.compact:
-            codes = leaves[i] if isinstance(leaves[i], np.ndarray) else leaves[i].numpy()
-            hot = torch.from_numpy(self._s.datasets[i]._finish(codes[:, :, None, None]))
-            leaves[i] = hot.pin_memory() if pin else hot
-        return self._s.rebuild(leaves)
-
-    def _receive(self, batch: _SlotBatch, slots: dict[tuple[int, int], torch.Tensor],
-                 pin: bool) -> list[Any]:
-        """The flat list of a slot's batch (``slots``: the slots received in this pass):
-        new tensors (the slot is written again later), code arrays as views of the slot
-        (:meth:`expand` encodes them into new arrays)."""
-        if batch.storage is not None:
-            slots[batch.key] = batch.storage
-        buf = slots[batch.key].numpy()
-        out: list[Any] = []
-        for i, (off, shape, dtype) in enumerate(batch.layout):
-            dt = np.dtype(dtype)
-            view = buf[off:off + math.prod(shape) * dt.itemsize].view(dt).reshape(shape)
-            if i in self.compact:
-                out.append(view)
-            else:
-                t = torch.from_numpy(view.copy())
-                out.append(t.pin_memory() if pin else t)
-        return out
 
 
 class _Codes(Wrapper):
@@ -811,15 +831,14 @@ class GenozarrDataLoader(DataLoader):
     def __iter__(self) -> Any:
         epoch = self._start_epoch()
         log.debug("GenozarrDataLoader: epoch %d", epoch)
-        it = super().__iter__()
         ds = self.dataset
-        if isinstance(ds, TorchIterableDataset) and self.num_workers > 0 and (
-                ds.compact or ds.slots):
+        if isinstance(ds, _EpochDatasets) and self.num_workers > 0 and (ds.compact or ds.slots):
+            ds._pass.value = ds._pass.value + 1  # before the workers see this pass's indices
             pin = bool(self.pin_memory) and torch.cuda.is_available()
-            return self._expanded(ds, it, pin)
-        return it
+            return self._expanded(ds, super().__iter__(), pin)
+        return super().__iter__()
 
-    def _expanded(self, ds: TorchIterableDataset, it: Any, pin: bool) -> Iterator[Any]:
+    def _expanded(self, ds: _EpochDatasets, it: Any, pin: bool) -> Iterator[Any]:
         """The batches of a pass whose workers send flat lists or slots' batches."""
         slots: dict[tuple[int, int], torch.Tensor] = {}  # the workers send each again per pass
         self._slots_received = slots
@@ -831,6 +850,18 @@ class GenozarrDataLoader(DataLoader):
         if isinstance(self.dataset, TorchIterableDataset):
             return self.dataset.num_batches(self.epoch)
         return super().__len__()
+
+
+def _ring_slots(num_workers: int, dataloader_kwargs: dict[str, Any]) -> int:
+    """Shared-memory slots per worker: more than the batches the DataLoader can have
+    requested or waiting at once, besides the one being handed on (see _Slots)."""
+    return int(dataloader_kwargs.get("prefetch_factor") or 2) * num_workers + 2
+
+
+def _whole_batch(batch: Any) -> Any:
+    """collate_fn of a map-style torch_loader with workers: ``TorchDataset.__getitems__``
+    already gives the whole batch (in a slot, or as a flat list of tensors)."""
+    return batch
 
 
 def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
@@ -906,12 +937,12 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
     pads every rank to the same length. With PyTorch Lightning pass
     ``use_distributed_sampler=False`` (the loader shards itself).
 
-    **Batches from workers.** With ``num_workers > 0`` (and no ``collate_fn``) each worker
-    copies its batches into a ring of ``prefetch_factor * num_workers + 2`` shared-memory
-    slots made once, and this process copies each batch out into new tensors before
-    handing it on (sequence codes are one-hot encoded here): moving a batch costs a
-    fraction of what PyTorch's own tensor transfer costs (``docs/tuning.md``). A caller
-    may keep batches as long as it likes.
+    **Batches from workers.** With ``num_workers > 0`` (and no ``collate_fn``; map-style
+    without ``persistent_workers``) each worker copies its batches into a ring of
+    ``prefetch_factor * num_workers + 2`` shared-memory slots made once, and this process
+    copies each batch out into new tensors before handing it on (sequence codes are
+    one-hot encoded here): moving a batch costs a fraction of what PyTorch's own tensor
+    transfer costs (``docs/tuning.md``). A caller may keep batches as long as it likes.
 
     Examples
     --------
@@ -938,6 +969,13 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
         sampler = ChunkSampler(dataset, rows, shuffle=shuffle, seed=seed, drop_last=False,
                                num_replicas=world_size, rank=rank, batch_size=batch_size,
                                buffer_blocks=buffer_blocks, epoch=epoch)
+        # slots only with workers made anew each pass: a map-style worker learns of a new
+        # pass only through the pass count, which a persistent worker may read while it
+        # still serves the last pass's requests (whose batches the DataLoader then drops)
+        if (num_workers > 0 and "collate_fn" not in dataloader_kwargs
+                and not dataloader_kwargs.get("persistent_workers")):
+            dataset.slots = _ring_slots(num_workers, dataloader_kwargs)
+            dataloader_kwargs = {**dataloader_kwargs, "collate_fn": _whole_batch}
         return GenozarrDataLoader(dataset, batch_size=batch_size, sampler=sampler,
                                   num_workers=num_workers, drop_last=drop_last,
                                   pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)
@@ -951,9 +989,6 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
                                    world_size=world_size, num_workers=num_workers,
                                    compact_sequence=compact)
     if num_workers > 0 and "collate_fn" not in dataloader_kwargs:
-        # batches leave the workers through shared-memory slots: more than the
-        # DataLoader can have requested or waiting, besides the one being handed on
-        prefetch_factor = dataloader_kwargs.get("prefetch_factor") or 2
-        dataset.slots = int(prefetch_factor) * num_workers + 2
+        dataset.slots = _ring_slots(num_workers, dataloader_kwargs)
     return GenozarrDataLoader(dataset, batch_size=None, num_workers=num_workers,
                               pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)
