@@ -441,9 +441,12 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
         parts = self._read(np.array([i % self._s.length]))
         return self._s.rebuild([_to_tensor(p[0]) for p in parts])
 
-    def __getitems__(self, indices: list[int]) -> list[Any]:
+    def __getitems__(self, indices: list[int]) -> Any:
         """Items ``indices`` read with one call per dataset (used by the DataLoader's
-        automatic batching, which then collates them)."""
+        automatic batching, which then collates them). In a worker of a
+        :func:`torch_loader` with shared-memory slots: the whole batch instead, in the
+        worker's next slot (or the flat list of its tensors), which that loader's
+        ``collate_fn`` passes on as it is."""
         self._s.check_worker()
         idx = np.asarray(indices, dtype=np.int64) % max(self._s.length, 1)
         parts = self._read(idx)
