@@ -663,3 +663,26 @@ def test_batches_too_large_for_the_slots_travel_as_tensors(index_cover: Cover,
     for (xa, ya), (xb, yb) in zip(got, want):
         np.testing.assert_array_equal(ya, yb)
         np.testing.assert_array_equal(xa, xb)
+
+
+def test_slot_batches_outside_their_loader_say_so(index_cover: Cover) -> None:
+    """A DataLoader rebuilt from torch_loader's as another class (as accelerate's prepare
+    does) hands out the slots' batches unread: using one says what happened and what to
+    do; shared_slots=False sends tensors that any DataLoader serves."""
+    from torch.utils.data import DataLoader
+
+    def rebuilt(ours: Any) -> DataLoader:
+        sampler = {"sampler": ours.sampler} if isinstance(ours.dataset, TorchDataset) else {}
+        return DataLoader(ours.dataset, batch_size=ours.batch_size, num_workers=2,
+                          collate_fn=ours.collate_fn, **sampler)
+
+    for map_style in (False, True):
+        ours = torch_loader(index_cover, np.arange(N), batch_size=8, num_workers=2,
+                            map_style=map_style)
+        with pytest.raises(TypeError, match="shared_slots=False"):
+            x, y = next(iter(rebuilt(ours)))
+        ours = torch_loader(index_cover, np.arange(N), batch_size=8, num_workers=2,
+                            map_style=map_style, shared_slots=False)
+        assert ours.dataset.slots == 0
+        x, y = next(iter(rebuilt(ours)))
+        np.testing.assert_array_equal(x.numpy()[:, 0, 0, 0], y.numpy().astype("float64"))

@@ -201,6 +201,15 @@ class _SlotBatch:
                  layout: list[tuple[int, tuple[int, ...], str]]) -> None:
         self.key, self.storage, self.layout = key, storage, layout
 
+    def _unread(self, *args: Any) -> Any:
+        raise TypeError(
+            "a genozarr batch still in a DataLoader worker's shared memory: iterate the "
+            "loader torch_loader returned (a DataLoader rebuilt from it as another class, "
+            "as accelerate's prepare does, hands these out unread), or make it with "
+            "torch_loader(..., shared_slots=False)")
+
+    __iter__ = __getitem__ = _unread  # (not __len__: a batch stays truthy)
+
 
 class _Slots:
     """A DataLoader worker's ring of ``n`` shared-memory batch slots.
@@ -873,6 +882,7 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
                  pin_memory: bool = False, epoch: int = 0, rank: int | None = None,
                  world_size: int | None = None, block_size: int | None = None,
                  buffer_blocks: int = 4, prefetch: int = 1, map_style: bool = False,
+                 shared_slots: bool = True,
                  **dataloader_kwargs: Any) -> GenozarrDataLoader:
     """A ready ``torch.utils.data.DataLoader`` over genozarr datasets.
 
@@ -918,6 +928,11 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
         Serve a :class:`TorchDataset` through a :class:`ChunkSampler` and the DataLoader's
         batching instead: every rank gets the same number of batches (padded), as
         ``DistributedDataParallel`` needs.
+    shared_slots
+        Workers send their batches through shared-memory slots that the returned loader
+        copies out (see Notes). False: as PyTorch tensors, for a loader that another
+        library rebuilds as a ``DataLoader`` of its own class (Hugging Face accelerate's
+        ``prepare``), which would hand out the slots' batches unread.
     **dataloader_kwargs
         Other ``DataLoader`` arguments (``persistent_workers``, ``prefetch_factor``,
         ``timeout``, ``multiprocessing_context``, ``worker_init_fn``, ...).
@@ -946,6 +961,8 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
     copies each batch out into new tensors before handing it on (sequence codes are
     one-hot encoded here): moving a batch costs a fraction of what PyTorch's own tensor
     transfer costs (``docs/tuning.md``). A caller may keep batches as long as it likes.
+    Only the returned loader reads the slots: for a library that rebuilds it as a
+    ``DataLoader`` of another class, pass ``shared_slots=False``.
 
     Examples
     --------
@@ -966,6 +983,7 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
     seed = _check_seed(seed)
     if shuffle and seed is None:
         seed = _torch_seed() if world_size == 1 else 0
+    slots = bool(shared_slots) and num_workers > 0 and "collate_fn" not in dataloader_kwargs
     if map_style:
         dataset = TorchDataset(inputs, targets, augment=augment, epoch=epoch)
         rows = _chunk_rows_of(dataset) if block_size is None else block_size
@@ -975,8 +993,7 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
         # slots only with workers made anew each pass: a map-style worker learns of a new
         # pass only through the pass count, which a persistent worker may read while it
         # still serves the last pass's requests (whose batches the DataLoader then drops)
-        if (num_workers > 0 and "collate_fn" not in dataloader_kwargs
-                and not dataloader_kwargs.get("persistent_workers")):
+        if slots and not dataloader_kwargs.get("persistent_workers"):
             dataset.slots = _ring_slots(num_workers, dataloader_kwargs)
             dataloader_kwargs = {**dataloader_kwargs, "collate_fn": _whole_batch}
         return GenozarrDataLoader(dataset, batch_size=batch_size, sampler=sampler,
@@ -991,7 +1008,7 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
                                    augment=augment, epoch=epoch, rank=rank,
                                    world_size=world_size, num_workers=num_workers,
                                    compact_sequence=compact)
-    if num_workers > 0 and "collate_fn" not in dataloader_kwargs:
+    if slots:
         dataset.slots = _ring_slots(num_workers, dataloader_kwargs)
     return GenozarrDataLoader(dataset, batch_size=None, num_workers=num_workers,
                               pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)
