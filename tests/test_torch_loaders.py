@@ -599,12 +599,28 @@ def test_workers_send_sequence_as_codes(sample_files: dict[str, str], tmp_path: 
     assert torch_loader(dna, batch_size=16).dataset.compact == []  # no workers: one-hot
 
 
+def _count_slot_batches(monkeypatch: Any) -> list[Any]:
+    """A list that gets one entry per batch the training process reads out of a slot."""
+    import genozarr.loaders.torch as gt
+
+    received: list[Any] = []
+    receive = gt._EpochDatasets._receive
+
+    def counted(self: Any, batch: Any, slots: Any, pin: bool) -> list[Any]:
+        received.append(batch.key)
+        return receive(self, batch, slots, pin)
+
+    monkeypatch.setattr(gt._EpochDatasets, "_receive", counted)
+    return received
+
+
 @pytest.mark.parametrize("workers,persistent,prefetch,map_style", [
     (1, False, 1, False), (2, True, 2, False), (2, False, 4, False), (2, False, 2, True),
     (1, False, 3, True)])
 def test_workers_send_batches_through_shared_memory_slots(index_cover: Cover, workers: int,
                                                           persistent: bool, prefetch: int,
-                                                          map_style: bool) -> None:
+                                                          map_style: bool,
+                                                          monkeypatch: Any) -> None:
     """Worker batches (iterable and map-style) travel through a ring of prefetch_factor x
     workers + 2 shared-memory slots: every batch of 3 passes (the consumer slow now and
     then, so that the workers run ahead, and holding every batch to the end) still holds
@@ -613,17 +629,19 @@ def test_workers_send_batches_through_shared_memory_slots(index_cover: Cover, wo
     them)."""
     import time
 
+    received = _count_slot_batches(monkeypatch)
     loader = torch_loader(index_cover, np.arange(N), batch_size=8, shuffle=True, seed=3,
                           num_workers=workers, persistent_workers=persistent,
                           prefetch_factor=prefetch, map_style=map_style)
     assert loader.dataset.slots == prefetch * workers + 2
     for epoch in range(3):
         held = []
+        received.clear()
         for k, (x, y) in enumerate(loader):
             if k % 3 == 0:
                 time.sleep(0.02)
             held.append((x, y))
-        assert loader._slots_received  # the batches came through slots
+        assert len(received) == len(held)  # every batch came through a slot
         for x, y in held:
             idx = y.numpy()
             np.testing.assert_array_equal(
@@ -645,24 +663,23 @@ def test_batches_too_large_for_the_slots_travel_as_tensors(index_cover: Cover,
     kw = {"batch_size": 8, "shuffle": True, "seed": 4, "num_workers": 2,
           "map_style": map_style}
     want = [(x.numpy(), y.numpy()) for x, y in torch_loader(index_cover, np.arange(N), **kw)]
+    received = _count_slot_batches(monkeypatch)
     monkeypatch.setattr(gt, "SLOT_BYTES_MAX", 1)  # the workers fork after this
     loader = torch_loader(index_cover, np.arange(N), **kw)
-    got = [(x.numpy(), y.numpy()) for x, y in loader]
-    assert not loader._slots_received
+    passes = [[(x.numpy(), y.numpy()) for x, y in loader]]
+    assert loader.dataset.slots and not received  # slots on, every batch too large
     if map_style:  # persistent map-style workers send tensors (see torch_loader)
         kw["persistent_workers"] = True
         loader = torch_loader(index_cover, np.arange(N), **kw)
         assert loader.dataset.slots == 0
         for _ in range(2):
             loader.set_epoch(0)
-            got = [(x.numpy(), y.numpy()) for x, y in loader]
-            for (xa, ya), (xb, yb) in zip(got, want):
-                np.testing.assert_array_equal(ya, yb)
-                np.testing.assert_array_equal(xa, xb)
-    assert len(got) == len(want)
-    for (xa, ya), (xb, yb) in zip(got, want):
-        np.testing.assert_array_equal(ya, yb)
-        np.testing.assert_array_equal(xa, xb)
+            passes.append([(x.numpy(), y.numpy()) for x, y in loader])
+    for got in passes:
+        assert len(got) == len(want)
+        for (xa, ya), (xb, yb) in zip(got, want):
+            np.testing.assert_array_equal(ya, yb)
+            np.testing.assert_array_equal(xa, xb)
 
 
 def test_slot_batches_outside_their_loader_say_so(index_cover: Cover) -> None:

@@ -799,8 +799,6 @@ class GenozarrDataLoader(DataLoader):
 
     def __init__(self, *args: Any, epoch: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: the shared-memory slots the workers sent in the current pass (see _Slots)
-        self._slots_received: dict[tuple[int, int], torch.Tensor] = {}
         self._next_epoch = 0
         self._seen_sets = -1
         self.set_epoch(epoch)
@@ -853,7 +851,6 @@ class GenozarrDataLoader(DataLoader):
     def _expanded(self, ds: _EpochDatasets, it: Any, pin: bool) -> Iterator[Any]:
         """The batches of a pass whose workers send flat lists or slots' batches."""
         slots: dict[tuple[int, int], torch.Tensor] = {}  # the workers send each again per pass
-        self._slots_received = slots
         for item in it:
             leaves = ds._receive(item, slots, pin) if isinstance(item, _SlotBatch) else item
             yield ds.expand(leaves, pin)
