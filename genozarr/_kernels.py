@@ -348,6 +348,10 @@ def reverse_complement_codes(codes: np.ndarray, axis: int = -1) -> np.ndarray:
 # ----------------------------------------------------------------------------- k-mers
 
 
+#: the unsigned dtypes a k-mer index may take, each with its largest value
+_UNSIGNED = tuple((np.dtype(t), int(np.iinfo(t).max)) for t in (np.uint8, np.uint16, np.uint32))
+
+
 def kmer_dtype(order: int, seqtype: str = "dna") -> np.dtype[Any]:
     """The dtype :func:`kmer_codes` returns: the smallest unsigned one holding ``A ** order``.
 
@@ -370,9 +374,9 @@ def kmer_dtype(order: int, seqtype: str = "dna") -> np.dtype[Any]:
     """
     order = _positive_int(order, "order")
     sentinel = alphabet_size(seqtype) ** order
-    for dtype in (np.uint8, np.uint16, np.uint32):
-        if sentinel <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
+    for dtype, top in _UNSIGNED:  # called per served batch: np.iinfo costs microseconds
+        if sentinel <= top:
+            return dtype
     if sentinel < 2**63:
         return np.dtype(np.uint64)
     raise ArgumentError(

@@ -12,6 +12,7 @@ import copy
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,6 +95,18 @@ def _same_windows(gindexer: GenomicIndexer, table: dict[str, np.ndarray]) -> boo
             and np.array_equal(chrs.astype(str), np.asarray(table["chrom"]).astype(str)))
 
 
+@dataclass(frozen=True)
+class _GenomePlan:
+    """What a whole-genome read needs of every window: its first stored bin, its
+    chromosome (a number into ``names``), and, when some window is partial (zero-padded),
+    the bins each window holds data for."""
+
+    first_bin: np.ndarray
+    chrom: np.ndarray
+    names: list[str]
+    stored_bins: np.ndarray | None
+
+
 class Dataset:
     """A genomic dataset: windows of a :class:`~genozarr.regions.GenomicIndexer` read from a
     :class:`~genozarr.store.Store`.
@@ -160,6 +173,7 @@ class Dataset:
         self._gindexer = gindexer
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         self._minus = np.asarray(gindexer.strand == "-", dtype=bool)
+        self._plan: _GenomePlan | None = None  # made at the first whole-genome read
 
     # ------------------------------------------------------------------ numpy-like
     def __len__(self) -> int:
@@ -346,6 +360,7 @@ class Dataset:
         new = copy.copy(self)
         new._gindexer = self.gindexer[index]
         new._minus = self._minus[index]
+        new._plan = None
         if self._rows is not None:
             new._rows = self._rows[index]
         return new
@@ -366,37 +381,54 @@ class Dataset:
             x = norm.transform_batch(x, lengths) if hasattr(norm, "transform_batch") else norm(x)
         return x
 
+    def _genome_plan(self) -> _GenomePlan:
+        """Per-window facts of the whole-genome layout that every batch needs, worked out
+        once for all windows instead of per batch."""
+        if self._plan is None:
+            import pandas as pd
+
+            gi, res = self.gindexer, self.garray.meta.resolution or 1
+            nb = self.window_bins
+            chrom, names = pd.factorize(gi.chrs)
+            # a partial (zero-padded) window holds data up to its region end + flank only:
+            # ceil((end - start + 2 * flank) / res) < nb bins
+            stored = -(-(gi.ends - gi.starts + 2 * gi.flank) // res)
+            self._plan = _GenomePlan(
+                first_bin=(gi.starts - gi.flank) // res, chrom=chrom,
+                names=[str(c) for c in names],
+                stored_bins=stored if (stored < nb).any() else None)
+        return self._plan
+
     def _read_whole_genome(self, idx: np.ndarray) -> np.ndarray:
         from genozarr._kernels import window_views
 
-        store, gi = self.garray, self.gindexer
-        res = store.meta.resolution or 1
+        store = self.garray
+        plan = self._genome_plan()
         nb = self.window_bins
         out = np.empty((len(idx), nb, store.n_strands, store.n_conditions), store.meta.dtype)
-        chrs = gi.chrs[idx]
-        starts = gi.starts[idx]
-        b0 = (starts - gi.flank) // res
-        same = chrs[0] == chrs[-1] and bool((chrs == chrs[0]).all()) if len(chrs) else True
-        groups = ([(chrs[0], None)] if same and len(chrs) else
-                  [(c, np.flatnonzero(chrs == c)) for c in np.unique(chrs)])
-        for chrom, sel in groups:
+        b0, chrom = plan.first_bin[idx], plan.chrom[idx]
+        groups = ([(chrom[0], None)] if len(idx) and (chrom == chrom[0]).all() else
+                  [(c, np.flatnonzero(chrom == c)) for c in np.unique(chrom)])
+        for c, sel in groups:
+            name = plan.names[c]
             offsets = b0 if sel is None else b0[sel]
             lo, hi = int(offsets.min()), int(offsets.max()) + nb
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
-                span = store.read_bins(str(chrom), lo, hi)
+                span = store.read_bins(name, lo, hi)
                 picked = window_views(span, offsets - lo, nb)
-                if sel is None:
+                if sel is None and picked.flags.c_contiguous:
+                    out = picked  # windows tiling the span in order: the new span is the batch
+                elif sel is None:
                     out[...] = picked
                 else:
                     out[sel] = picked
             else:
                 for j, b in zip(range(len(idx)) if sel is None else sel, offsets.tolist()):
-                    out[j] = store.read_bins(str(chrom), b, b + nb)
-        # a partial (zero-padded) window holds data up to its region end + flank only:
-        # ceil((end - start + 2 * flank) / res) < nb bins
-        extent = gi.ends[idx] - starts + 2 * gi.flank
-        for j in np.flatnonzero(extent <= (nb - 1) * res):
-            out[j, -(-int(extent[j]) // res):] = store.meta.pad_value
+                    out[j] = store.read_bins(name, b, b + nb)
+        if plan.stored_bins is not None:
+            stored = plan.stored_bins[idx]
+            for j in np.flatnonzero(stored < nb):
+                out[j, int(stored[j]):] = store.meta.pad_value
         return out
 
     def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -87,6 +87,55 @@ def test_padding_at_chromosome_ends(genome):
     np.testing.assert_array_equal(whole[:], ds[:])
 
 
+@pytest.mark.parametrize("stepsize", [100, 60])
+def test_whole_genome_batches_against_pysam(tmp_path, stepsize):
+    """Batches of a whole-genome store equal numpy's one-hot of pysam's sequence for every
+    kind of key: windows in order in one chromosome (tiling it, or overlapping), all
+    windows across two chromosomes, shuffled ones with a repeat, partial (zero-padded)
+    windows, minus-strand ones, and again after the windows change (a new gindexer, a
+    subset)."""
+    import pysam
+
+    rng = np.random.default_rng(7)
+    lengths = {"c1": 2_345, "c2": 1_003}
+    fa = tmp_path / "g.fa"
+    fa.write_text("".join(f">{c}\n{''.join(rng.choice(list('ACGTN'), n))}\n"
+                          for c, n in lengths.items()))
+    binsize, flank = 100, 3
+    ds = Bioseq.create_from_refgenome(
+        "dna", str(fa), roi=roi(("c1", 0, 2_293, "+"), ("c2", 10, 1_003, "-")),
+        binsize=binsize, stepsize=stepsize, flank=flank, storage="zarr", store=str(tmp_path / "s.zarr"),
+        store_whole_genome=True)
+    lut = np.zeros((256, 4), "float32")
+    lut[np.frombuffer(b"ACGT", np.uint8), np.arange(4)] = 1
+
+    def expected(dataset, idx):
+        gi = dataset.gindexer
+        rows = []
+        with pysam.FastaFile(str(fa)) as f:
+            for i in idx:
+                chrom, start = gi.chrs[i], int(gi.starts[i]) - flank
+                # data up to the region end + flank (a partial window), N beyond
+                stop = min(int(gi.ends[i]) + flank, lengths[chrom])
+                text = (b"N" * max(-start, 0) + f.fetch(chrom, max(start, 0), stop).encode())
+                text = text.ljust(binsize + 2 * flank, b"N")
+                hot = lut[np.frombuffer(text, np.uint8)]
+                rows.append(hot[::-1, ::-1] if gi.strand[i] == "-" else hot)  # A<->T, C<->G
+        return np.stack(rows)[:, :, None, :]
+
+    n = len(ds)
+    last = int(np.flatnonzero(ds.gindexer.chrs == "c1")[-1])
+    assert ds.gindexer.ends[last] == 2_293  # partial, with bases of c1 after it
+    keys = [slice(5, 12), slice(n - 5, n), slice(None), [7, 2, n - 3, 2, last], last, n - 1]
+    for key in keys:
+        idx = np.atleast_1d(np.arange(n)[key])
+        np.testing.assert_array_equal(ds[key], expected(ds, idx), err_msg=str(key))
+    ds.gindexer = ds.gindexer[[n - 1, 0, last]]  # windows replaced after reads
+    np.testing.assert_array_equal(ds[:], expected(ds, [0, 1, 2]))
+    sub = ds.subset([2, 1])
+    np.testing.assert_array_equal(sub[:], expected(sub, [0, 1]))
+
+
 def test_protein(tmp_path):
     fa = tmp_path / "p.fa"
     fa.write_text(">p1\nMKWVX\n>p2\nACDEF\n")
