@@ -106,6 +106,18 @@ class _GenomePlan:
     names: list[str]
     stored_bins: np.ndarray | None
 
+    def by_chromosome(self, idx: np.ndarray) -> list[tuple[str, np.ndarray | None, np.ndarray]]:
+        """Windows ``idx`` grouped by chromosome: ``(name, positions in idx, first bins)``
+        per chromosome, positions None when all windows are on one."""
+        first, chrom = self.first_bin[idx], self.chrom[idx]
+        if len(idx) and (chrom == chrom[0]).all():
+            return [(self.names[chrom[0]], None, first)]
+        groups = []
+        for c in np.unique(chrom):
+            sel = np.flatnonzero(chrom == c)
+            groups.append((self.names[c], sel, first[sel]))
+        return groups
+
 
 class Dataset:
     """A genomic dataset: windows of a :class:`~genozarr.regions.GenomicIndexer` read from a
@@ -349,10 +361,9 @@ class Dataset:
         idx = np.asarray(idx, dtype=np.int64)
         if self._rows is not None:
             return self.garray.prefetch_rows(self._rows[idx], fetch_only)
-        res = self.garray.meta.resolution or 1
-        starts = (self.gindexer.starts[idx] - self.gindexer.flank) // res
-        return self.garray.prefetch_bins(self.gindexer.chrs[idx], starts, self.window_bins,
-                                         fetch_only)
+        nb = self.window_bins
+        return sum(self.garray.prefetch_bins(name, first, nb, fetch_only)
+                   for name, _, first in self._genome_plan().by_chromosome(idx))
 
     def subset(self, index: Any) -> Dataset:
         """A dataset over windows ``index`` (ints, a slice or a boolean mask) of this one,
@@ -406,12 +417,7 @@ class Dataset:
         plan = self._genome_plan()
         nb = self.window_bins
         out = np.empty((len(idx), nb, store.n_strands, store.n_conditions), store.meta.dtype)
-        b0, chrom = plan.first_bin[idx], plan.chrom[idx]
-        groups = ([(chrom[0], None)] if len(idx) and (chrom == chrom[0]).all() else
-                  [(c, np.flatnonzero(chrom == c)) for c in np.unique(chrom)])
-        for c, sel in groups:
-            name = plan.names[c]
-            offsets = b0 if sel is None else b0[sel]
+        for name, sel, offsets in plan.by_chromosome(idx):
             lo, hi = int(offsets.min()), int(offsets.max()) + nb
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
                 span = store.read_bins(name, lo, hi)

@@ -596,6 +596,43 @@ def test_read_ahead_starts_the_chunks_that_fit_a_quarter_of_the_cache(tmp_path):
     np.testing.assert_array_equal(backend.read_rows("data", rows), data[rows])
 
 
+def test_whole_genome_read_ahead_starts_exactly_the_chunks_of_the_windows(tmp_path):
+    """Dataset.prefetch of a whole-genome store starts the chunks each window's bins lie in,
+    counted by hand: a window ending on a chunk's last bin, one over three chunks, ones
+    running past their chromosome's end, and windows of two chromosomes together."""
+    import time
+
+    from genozarr import Bioseq
+    from genozarr.store.backend import _ChunkCache
+
+    lengths = {"c1": 20_000, "c2": 9_000}
+    fa = tmp_path / "g.fa"
+    fa.write_text("".join(f">{c}\n{'ACGT' * (n // 4)}\n" for c, n in lengths.items()))
+    # 4 KiB chunks of 1-byte codes; window 1 holds bins 2808-8191, window 4 11808-17191
+    binsize, step, flank, size = 5_000, 3_000, 192, 4_096
+    with set_options(chunk_bytes=size, memory_cache_bytes=0, progress=False):
+        Bioseq.create_from_refgenome("dna", str(fa), binsize=binsize, stepsize=step,
+                                     flank=flank, storage="zarr", store=str(tmp_path / "s.zarr"),
+                                     store_whole_genome=True)
+        ds = open_dataset(str(tmp_path / "s.zarr"))
+    backend, gi = ds.garray.backend, ds.gindexer
+    assert backend.chunk_len(ds.garray.meta.array_path("c1")) == size
+    paths = {ds.garray.meta.array_path(c): c for c in lengths}
+    last_c1 = int(np.flatnonzero(gi.chrs == "c1")[-1])
+    for idx in ([1], [4], [last_c1], [len(ds) - 1], [0, 2, 4, len(ds) - 1, last_c1]):
+        expected = set()
+        for i in idx:
+            first = int(gi.starts[i]) - flank
+            last = min(first + binsize + 2 * flank, lengths[gi.chrs[i]]) - 1
+            expected |= {(gi.chrs[i], c) for c in range(max(first, 0) // size, last // size + 1)}
+        backend.cache = _ChunkCache(backend.cache.max_bytes)
+        assert ds.prefetch(np.array(idx)) == len(expected) * size, idx
+        deadline = time.monotonic() + 30
+        while len(backend.cache._data) < len(expected) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert {(paths[name], cid) for name, cid in backend.cache._data} == expected, idx
+
+
 @pytest.mark.parametrize("resident", [False, True])
 def test_rows_out_of_range_raise_rather_than_clip(tmp_path, resident):
     """Rows are gathered with ``np.take(mode='clip')`` (unbuffered); a row outside the array

@@ -101,29 +101,23 @@ class Store:
             return self.backend.prefetch_rows(DATA, rows, fetch_only=fetch_only)
         return 0
 
-    def prefetch_bins(self, chroms: np.ndarray, start_bins: np.ndarray, nbins: int,
+    def prefetch_bins(self, chrom: str, start_bins: np.ndarray, nbins: int,
                       fetch_only: bool = False) -> int:
         """Whole-genome layout: start decoding the chunks of the windows
-        ``[start_bins, start_bins + nbins)`` of ``chroms`` in the background (zarr backend
+        ``[start_bins, start_bins + nbins)`` of ``chrom`` in the background (zarr backend
         only; a no-op otherwise), or with ``fetch_only`` start fetching their stored bytes
         (remote stores only). Returns the decoded bytes started."""
-        if not isinstance(self.backend, ZarrBackend) or not len(chroms):
+        if (not isinstance(self.backend, ZarrBackend) or not len(start_bins)
+                or chrom not in self.meta.chroms):
             return 0
-        started = 0
-        chroms = np.asarray(chroms).astype(str)
+        name = self.meta.array_path(chrom)
+        size, last = self.backend.chunk_len(name), max(self.backend.shape(name)[0] - 1, 0)
         start_bins = np.asarray(start_bins, dtype=np.int64)
-        for chrom in np.unique(chroms):
-            if chrom not in self.meta.chroms:
-                continue
-            name = self.meta.array_path(chrom)
-            arr = self.backend.array(name)
-            size, n = self.backend.chunk_len(name), int(arr.shape[0])
-            b0 = start_bins[chroms == chrom]
-            lo = np.clip(b0, 0, max(n - 1, 0)) // size
-            hi = np.clip(b0 + nbins - 1, 0, max(n - 1, 0)) // size
-            ids = np.unique(np.concatenate([np.arange(a, b + 1) for a, b in zip(lo, hi)]))
-            started += self.backend.prefetch_rows(name, ids * size, fetch_only=fetch_only)
-        return started
+        lo = np.clip(start_bins, 0, last) // size
+        hi = np.clip(start_bins + nbins - 1, 0, last) // size
+        # every chunk from lo to hi of each window (repeats are dropped by prefetch_rows)
+        ids = np.minimum(lo[:, None] + np.arange(int((hi - lo).max()) + 1), hi[:, None])
+        return self.backend.prefetch_rows(name, ids.ravel() * size, fetch_only=fetch_only)
 
     def dense(self, name: str = DATA) -> np.ndarray:
         """A whole array as numpy: ``data`` (partial layout), or a chromosome's array by
