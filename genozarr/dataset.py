@@ -422,8 +422,10 @@ class Dataset:
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
                 span = store.read_bins(name, lo, hi)
                 picked = window_views(span, offsets - lo, nb)
-                if sel is None and picked.flags.c_contiguous:
-                    out = picked  # windows tiling the span in order: the new span is the batch
+                if sel is None and picked.flags.c_contiguous and span.flags.owndata:
+                    # windows tiling the span in order: the span is the batch, when it is a
+                    # new array (an in-memory store's is a view of the stored array)
+                    out = picked
                 elif sel is None:
                     out[...] = picked
                 else:
