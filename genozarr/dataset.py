@@ -430,9 +430,10 @@ class Dataset:
                     out[...] = picked
                 else:
                     out[sel] = picked
+            elif sel is None:  # windows scattered along the chromosome (a shuffled batch)
+                out = store.read_windows(name, offsets, nb)
             else:
-                for j, b in zip(range(len(idx)) if sel is None else sel, offsets.tolist()):
-                    out[j] = store.read_bins(name, b, b + nb)
+                out[sel] = store.read_windows(name, offsets, nb)
         if plan.stored_bins is not None:
             stored = plan.stored_bins[idx]
             for j in np.flatnonzero(stored < nb):

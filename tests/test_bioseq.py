@@ -87,26 +87,33 @@ def test_padding_at_chromosome_ends(genome):
     np.testing.assert_array_equal(whole[:], ds[:])
 
 
-@pytest.mark.parametrize("storage", ["ndarray", "zarr"])
+@pytest.mark.parametrize("storage", ["ndarray", "zarr", "zarr, kept in memory"])
 @pytest.mark.parametrize(("stepsize", "flank"), [(100, 0), (60, 3)])  # tiling, overlapping
 def test_whole_genome_batches_against_pysam(tmp_path, stepsize, flank, storage):
     """Batches of a whole-genome store equal numpy's one-hot of pysam's sequence for every
     kind of key: windows in order in one chromosome (tiling it, or overlapping), all
-    windows across two chromosomes, shuffled ones with a repeat, partial (zero-padded)
-    windows, minus-strand ones (read again: orienting a batch must not touch the store),
-    and again after the windows change (a new gindexer, a subset)."""
+    windows across two chromosomes, shuffled ones with a repeat, windows scattered along
+    a chromosome (read chunk by chunk; some across a chunk boundary), partial
+    (zero-padded) windows, minus-strand ones (read again: orienting a batch must not
+    touch the store), and again after the windows change (a new gindexer, a subset)."""
     import pysam
 
+    from genozarr import open_dataset, set_options
+
     rng = np.random.default_rng(7)
-    lengths = {"c1": 2_345, "c2": 1_003}
+    lengths = {"c1": 150_000, "c2": 1_003}
     fa = tmp_path / "g.fa"
     fa.write_text("".join(f">{c}\n{''.join(rng.choice(list('ACGTN'), n))}\n"
                           for c, n in lengths.items()))
-    binsize = 100
-    ds = Bioseq.create_from_refgenome(
-        "dna", str(fa), roi=roi(("c1", 0, 2_293, "+"), ("c2", 10, 1_003, "-")),
-        binsize=binsize, stepsize=stepsize, flank=flank, storage=storage,
-        store=str(tmp_path / "s.zarr"), store_whole_genome=True)
+    binsize, end1 = 100, 149_993
+    with set_options(chunk_bytes=4096, progress=False):  # chunks of 4,096 bases
+        ds = Bioseq.create_from_refgenome(
+            "dna", str(fa), roi=roi(("c1", 0, end1, "+"), ("c2", 10, 1_003, "-")),
+            binsize=binsize, stepsize=stepsize, flank=flank, storage=storage.split(",")[0],
+            store=str(tmp_path / "s.zarr"), store_whole_genome=True)
+    if storage.startswith("zarr"):
+        ds = open_dataset(str(tmp_path / "s.zarr"),
+                          cache="memory" if "memory" in storage else None)
     lut = np.zeros((256, 4), "float32")
     lut[np.frombuffer(b"ACGT", np.uint8), np.arange(4)] = 1
 
@@ -126,9 +133,11 @@ def test_whole_genome_batches_against_pysam(tmp_path, stepsize, flank, storage):
 
     n = len(ds)
     last = int(np.flatnonzero(ds.gindexer.chrs == "c1")[-1])
-    assert ds.gindexer.ends[last] == 2_293  # partial, with bases of c1 after it
+    assert ds.gindexer.ends[last] == end1  # partial, with bases of c1 after it
+    across = int(np.flatnonzero(ds.gindexer.starts - flank > 4096 - binsize)[0])  # chunks 0-1
+    scattered = [last, 0, across, 700, *rng.choice(last, 30).tolist()]
     keys = [slice(5, 12), slice(n - 5, n - 1), slice(n - 5, n - 1), slice(None),
-            [7, 2, n - 3, 2, last], last, n - 1]
+            [7, 2, n - 3, 2, last], last, n - 1, scattered, [*scattered, n - 2]]
     for key in keys:
         idx = np.atleast_1d(np.arange(n)[key])
         np.testing.assert_array_equal(ds[key], expected(ds, idx), err_msg=str(key))

@@ -221,6 +221,16 @@ def normalise_storage(storage: str) -> str:
     return storage
 
 
+def window_chunks(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Every chunk id from ``first`` to ``last`` (inclusive) of each window, as one array
+    (repeated ids included)."""
+    first, last = np.asarray(first, dtype=np.int64), np.asarray(last, dtype=np.int64)
+    if not len(first):
+        return first
+    return np.minimum(first[:, None] + np.arange(int((last - first).max()) + 1),
+                      last[:, None]).ravel()
+
+
 class Backend(ABC):
     """Interface of array backends: where a store's arrays live."""
 
@@ -240,6 +250,12 @@ class Backend(ABC):
 
     def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
         return self.read_rows(name, np.arange(start, stop))
+
+    def read_windows(self, name: str, starts: np.ndarray, length: int) -> np.ndarray:
+        """Rows ``[s, s + length)`` of array ``name`` for every ``s`` of ``starts`` (at least
+        one, all within the array): a new array of shape ``(len(starts), length) + row
+        shape``."""
+        return np.stack([self.read_range(name, s, s + length) for s in np.asarray(starts).tolist()])
 
     def dense(self, name: str) -> np.ndarray:
         """The whole array as numpy (tests and small stores)."""
@@ -781,6 +797,33 @@ class ZarrBackend(Backend):
         for cid, block in self._chunks(name, list(groups)):
             sel = order[groups[cid]]
             out[sel] = block[rows[sel] - cid * size]
+        return out
+
+    def read_windows(self, name: str, starts: np.ndarray, length: int) -> np.ndarray:
+        """As :meth:`Backend.read_windows`: windows cut out of the decoded chunks they lie
+        in, each chunk decoded once (the few windows across a chunk boundary are read as
+        ranges), not one :meth:`read_range` per window."""
+        from genozarr._kernels import window_views
+
+        starts = np.asarray(starts, dtype=np.int64)
+        size = self.chunk_len(name)
+        first, last = starts // size, (starts + length - 1) // size
+        if self.resident:
+            whole = self._fill(name, self._undecoded(name, window_chunks(first, last)))
+            picked = window_views(whole, starts, length)
+            return picked.copy() if np.may_share_memory(picked, whole) else picked
+        arr = self.array(name)
+        out = np.empty((len(starts), length) + tuple(arr.shape[1:]), dtype=arr.dtype)
+        for j in np.flatnonzero(first != last).tolist():
+            out[j] = self.read_range(name, int(starts[j]), int(starts[j]) + length)
+        inside = np.flatnonzero(first == last)
+        order = inside[np.argsort(first[inside], kind="stable")]
+        cuts = np.flatnonzero(np.diff(first[order])) + 1
+        groups = dict(zip(first[order[np.r_[0, cuts]]].tolist(), np.split(order, cuts))
+                      if len(order) else [])
+        for cid, block in self._chunks(name, list(groups)):
+            rows = groups[cid]
+            out[rows] = window_views(block, starts[rows] - cid * size, length)
         return out
 
     def read_range(self, name: str, start: int, stop: int) -> np.ndarray:

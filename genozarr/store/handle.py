@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError
-from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
+from genozarr.store.backend import (
+    Backend,
+    MemoryBackend,
+    SparseBackend,
+    ZarrBackend,
+    window_chunks,
+)
 from genozarr.store.layout import DATA, StoreMeta
 
 __all__ = ["Store", "load_store"]
@@ -73,15 +79,19 @@ class Store:
         """Partial layout: rows ``(k, position, strand, condition)`` in genomic orientation."""
         return self.backend.read_rows(DATA, rows)
 
-    def read_bins(self, chrom: str, start_bin: int, stop_bin: int) -> np.ndarray:
-        """Whole-genome layout: bins ``[start_bin, stop_bin)`` of ``chrom``, padded with the
-        store's pad value outside the chromosome."""
+    def _chrom_array(self, chrom: str) -> str:
+        """Whole-genome layout: the path of ``chrom``'s array."""
         if chrom not in self.meta.chroms:
             raise ChromosomeNotFoundError(
                 f"chromosome {chrom!r} is not in store {self.path or self.meta.name} "
                 f"(it has {list(self.meta.chroms)[:8]})"
             )
-        name = self.meta.array_path(chrom)
+        return self.meta.array_path(chrom)
+
+    def read_bins(self, chrom: str, start_bin: int, stop_bin: int) -> np.ndarray:
+        """Whole-genome layout: bins ``[start_bin, stop_bin)`` of ``chrom``, padded with the
+        store's pad value outside the chromosome."""
+        name = self._chrom_array(chrom)
         n = self.backend.shape(name)[0]
         lo, hi = max(start_bin, 0), min(stop_bin, n)
         width = stop_bin - start_bin
@@ -91,6 +101,24 @@ class Store:
                       dtype=self.meta.dtype)
         if hi > lo:
             out[lo - start_bin:hi - start_bin] = self.backend.read_range(name, lo, hi)
+        return out
+
+    def read_windows(self, chrom: str, start_bins: np.ndarray, nbins: int) -> np.ndarray:
+        """Whole-genome layout: bins ``[s, s + nbins)`` of ``chrom`` for every ``s`` of
+        ``start_bins`` (at least one), shape ``(len(start_bins), nbins, strand,
+        condition)``, padded outside the chromosome: windows scattered along a chromosome
+        (a shuffled batch) read chunk by chunk, not window by window."""
+        name = self._chrom_array(chrom)
+        start_bins = np.asarray(start_bins, dtype=np.int64)
+        inside = (start_bins >= 0) & (start_bins + nbins <= self.backend.shape(name)[0])
+        if inside.all():
+            return self.backend.read_windows(name, start_bins, nbins)
+        out = np.empty((len(start_bins), nbins, self.n_strands, self.n_conditions),
+                       dtype=self.meta.dtype)
+        if inside.any():
+            out[inside] = self.backend.read_windows(name, start_bins[inside], nbins)
+        for j in np.flatnonzero(~inside).tolist():
+            out[j] = self.read_bins(chrom, int(start_bins[j]), int(start_bins[j]) + nbins)
         return out
 
     def prefetch_rows(self, rows: np.ndarray, fetch_only: bool = False) -> int:
@@ -113,11 +141,9 @@ class Store:
         name = self.meta.array_path(chrom)
         size, last = self.backend.chunk_len(name), max(self.backend.shape(name)[0] - 1, 0)
         start_bins = np.asarray(start_bins, dtype=np.int64)
-        lo = np.clip(start_bins, 0, last) // size
-        hi = np.clip(start_bins + nbins - 1, 0, last) // size
-        # every chunk from lo to hi of each window (repeats are dropped by prefetch_rows)
-        ids = np.minimum(lo[:, None] + np.arange(int((hi - lo).max()) + 1), hi[:, None])
-        return self.backend.prefetch_rows(name, ids.ravel() * size, fetch_only=fetch_only)
+        ids = window_chunks(np.clip(start_bins, 0, last) // size,
+                            np.clip(start_bins + nbins - 1, 0, last) // size)
+        return self.backend.prefetch_rows(name, ids * size, fetch_only=fetch_only)
 
     def dense(self, name: str = DATA) -> np.ndarray:
         """A whole array as numpy: ``data`` (partial layout), or a chromosome's array by
