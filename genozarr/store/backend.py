@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import threading
 import weakref
@@ -742,8 +743,10 @@ class ZarrBackend(Backend):
             if isinstance(self._direct.get(name), RemoteChunks):
                 self._start(name, self._to_load(name, ids))
             return 0
-        chunk_bytes = size * int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
         missing = self._to_load(name, ids)
+        if not missing:  # the usual case of a batch ahead: its chunks are cached
+            return 0
+        chunk_bytes = size * math.prod(arr.shape[1:]) * arr.dtype.itemsize
         if not self.resident:
             missing = missing[:self.cache.max_bytes // 4 // max(chunk_bytes, 1)]
         if not missing:
@@ -814,15 +817,12 @@ class ZarrBackend(Backend):
             return picked.copy() if np.may_share_memory(picked, whole) else picked
         arr = self.array(name)
         out = np.empty((len(starts), length) + tuple(arr.shape[1:]), dtype=arr.dtype)
-        for j in np.flatnonzero(first != last).tolist():
+        inside = first == last
+        for j in np.flatnonzero(~inside).tolist():
             out[j] = self.read_range(name, int(starts[j]), int(starts[j]) + length)
-        inside = np.flatnonzero(first == last)
-        order = inside[np.argsort(first[inside], kind="stable")]
-        cuts = np.flatnonzero(np.diff(first[order])) + 1
-        groups = dict(zip(first[order[np.r_[0, cuts]]].tolist(), np.split(order, cuts))
-                      if len(order) else [])
-        for cid, block in self._chunks(name, list(groups)):
-            rows = groups[cid]
+        rows_inside, ids = np.flatnonzero(inside), first[inside]
+        for cid, block in self._chunks(name, np.unique(ids).tolist()):
+            rows = rows_inside[ids == cid]  # a batch touches a few chunks: one pass each
             out[rows] = window_views(block, starts[rows] - cid * size, length)
         return out
 

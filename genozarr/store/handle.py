@@ -141,8 +141,8 @@ class Store:
         name = self.meta.array_path(chrom)
         size, last = self.backend.chunk_len(name), max(self.backend.shape(name)[0] - 1, 0)
         start_bins = np.asarray(start_bins, dtype=np.int64)
-        ids = window_chunks(np.clip(start_bins, 0, last) // size,
-                            np.clip(start_bins + nbins - 1, 0, last) // size)
+        ids = window_chunks(np.minimum(np.maximum(start_bins, 0), last) // size,
+                            np.minimum(np.maximum(start_bins + nbins - 1, 0), last) // size)
         return self.backend.prefetch_rows(name, ids * size, fetch_only=fetch_only)
 
     def dense(self, name: str = DATA) -> np.ndarray:
