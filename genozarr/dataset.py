@@ -361,6 +361,8 @@ class Dataset:
         idx = np.asarray(idx, dtype=np.int64)
         if self._rows is not None:
             return self.garray.prefetch_rows(self._rows[idx], fetch_only)
+        if self.garray.backend.storage != "zarr":  # in memory: nothing to decode ahead
+            return 0
         nb = self.window_bins
         return sum(self.garray.prefetch_bins(name, first, nb, fetch_only)
                    for name, _, first in self._genome_plan().by_chromosome(idx))
