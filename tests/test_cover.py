@@ -437,3 +437,77 @@ def test_count_5prime_strands_and_bins_against_a_pysam_loop(sim_data, resolution
             np.testing.assert_array_equal(got, truth)
             total += int(truth.sum())
     assert total > 100
+
+
+@pytest.fixture(scope="module")
+def long_bigwig(tmp_path_factory):
+    """A BigWig with a chromosome longer than a whole-genome read's largest range (64 Ki
+    bins), so that shuffled windows are read chunk by chunk: runs of random values with
+    gaps (no data) between them."""
+    rng = np.random.default_rng(11)
+    lengths = {"a": 800_000, "b": 30_000}
+    path = str(tmp_path_factory.mktemp("long") / "long.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader(list(lengths.items()))
+        for chrom, n in lengths.items():
+            bounds = np.unique(rng.integers(0, n, 2_000))
+            starts, ends = bounds[:-1:2], bounds[1::2]
+            bw.addEntries([chrom] * len(starts), starts.tolist(), ends=ends.tolist(),
+                          values=rng.random(len(starts)).round(3).tolist())
+    return path, lengths
+
+
+@pytest.mark.parametrize("storage", ["ndarray", "zarr", "zarr, kept in memory"])
+@pytest.mark.parametrize("trial", range(4))
+def test_whole_genome_windows_against_pybigwig(long_bigwig, tmp_path, storage, trial):
+    """Whole-genome reads of random windows (binsize, step, flank, resolution, strands and
+    zero-padded region ends drawn with a seed) for every kind of key, including windows
+    scattered along a long chromosome and read chunk by chunk, against pyBigWig's values
+    binned with numpy."""
+    from genozarr import open_dataset, set_options
+
+    path, lengths = long_bigwig
+    rng = np.random.default_rng(trial)
+    res = int(rng.choice([1, 5]))
+    binsize, flank = res * int(rng.integers(20, 200)), res * int(rng.integers(0, 8))
+    step = int(rng.choice([binsize, binsize // 2 or res, binsize * 3]))
+    step -= step % res
+    rows = []
+    for chrom, n in lengths.items():  # bounds on bin boundaries; the last window partial
+        start = res * int(rng.integers(0, n // 40 // res))
+        last = (n - n // 32 - start - binsize) // step * step + start
+        end = last + res * int(rng.integers(1, binsize // res))
+        rows.append((chrom, start, end, str(rng.choice(["+", "-"]))))
+    regions = pd.DataFrame(rows, columns=["chrom", "start", "end", "strand"])
+    with set_options(chunk_bytes=4096, progress=False):  # chunks of 1,024 float32 bins
+        cover = Cover.create_from_bigwig(
+            "c", [path], roi=regions, binsize=binsize, stepsize=step, flank=flank,
+            resolution=res, collapser="mean", storage=storage.split(",")[0],
+            store=str(tmp_path / "c.zarr"), store_whole_genome=True)
+    if storage.startswith("zarr"):
+        cover = open_dataset(str(tmp_path / "c.zarr"),
+                             cache="memory" if "memory" in storage else None)
+    gi, n = cover.gindexer, len(cover)
+    truth = {c: bw_truth(path, c, 0, length) for c, length in lengths.items()}
+
+    def expected(idx):
+        out = []
+        for i in idx:
+            lo = int(gi.starts[i]) - flank
+            values = np.zeros(binsize + 2 * flank, "float32")
+            # data up to the region end + flank (a partial window), zero outside
+            a, b = max(lo, 0), min(int(gi.ends[i]) + flank, lengths[gi.chrs[i]])
+            values[a - lo:b - lo] = truth[gi.chrs[i]][a:b]
+            binned = values.reshape(-1, res).mean(axis=1)
+            out.append(binned[::-1] if gi.strand[i] == "-" else binned)
+        return np.stack(out)[:, :, None, None]
+
+    on_a = np.flatnonzero(gi.chrs == "a")
+    assert gi.ends[on_a[-1]] < gi.starts[on_a[-1]] + binsize  # a partial window
+    assert (gi.starts[on_a[-1]] - gi.starts[on_a[0]]) // res > 1 << 16  # a long range of a
+    scattered = rng.choice(on_a, 40).tolist()
+    for key in [slice(0, 9), slice(None), scattered, [*scattered, n - 1], n // 2,
+                [on_a[-1], on_a[0], on_a[-1]]]:
+        idx = np.atleast_1d(np.arange(n)[key])
+        np.testing.assert_allclose(cover[key], expected(idx), rtol=1e-6, atol=1e-6,
+                                   err_msg=str(key))
