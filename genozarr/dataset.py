@@ -418,24 +418,26 @@ class Dataset:
         store = self.garray
         plan = self._genome_plan()
         nb = self.window_bins
-        out = np.empty((len(idx), nb, store.n_strands, store.n_conditions), store.meta.dtype)
-        for name, sel, offsets in plan.by_chromosome(idx):
+        groups = plan.by_chromosome(idx)
+        out = None  # the one chromosome's windows are the batch; several fill a new one
+        if len(groups) != 1:
+            out = np.empty((len(idx), nb, store.n_strands, store.n_conditions),
+                           store.meta.dtype)
+        for name, sel, offsets in groups:
             lo, hi = int(offsets.min()), int(offsets.max()) + nb
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
                 span = store.read_bins(name, lo, hi)
-                picked = window_views(span, offsets - lo, nb)
-                if sel is None and picked.flags.c_contiguous and span.flags.owndata:
-                    # windows tiling the span in order: the span is the batch, when it is a
-                    # new array (an in-memory store's is a view of the stored array)
-                    out = picked
-                elif sel is None:
-                    out[...] = picked
-                else:
-                    out[sel] = picked
-            elif sel is None:  # windows scattered along the chromosome (a shuffled batch)
-                out = store.read_windows(name, offsets, nb)
+                block = window_views(span, offsets - lo, nb)
+                # the span itself (windows tiling it in order) only when it is a new
+                # array: an in-memory store's is a view of the stored array
+                if out is None and not (block.flags.c_contiguous and span.flags.owndata):
+                    block = block.copy()
+            else:  # windows scattered along the chromosome (a shuffled batch)
+                block = store.read_windows(name, offsets, nb)
+            if out is None:
+                out = block
             else:
-                out[sel] = store.read_windows(name, offsets, nb)
+                out[sel] = block
         if plan.stored_bins is not None:
             stored = plan.stored_bins[idx]
             for j in np.flatnonzero(stored < nb):

@@ -191,6 +191,13 @@ SLOT_BYTES_MAX = 512 * 2**20
 _SLOT_ALIGN = 64
 
 
+def _slot_view(buf: np.ndarray, off: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """The array of a batch at ``(off, shape, dtype)`` of a slot's bytes ``buf``: where a
+    worker writes it and where the training process reads it."""
+    dt = np.dtype(dtype)
+    return buf[off:off + math.prod(shape) * dt.itemsize].view(dt).reshape(shape)
+
+
 class _SlotBatch:
     """A batch on its way from a DataLoader worker to the training process: its arrays lie
     in slot ``key = (worker pid, slot)`` of the worker's shared memory at ``layout``
@@ -263,8 +270,8 @@ class _Slots:
             storage = torch.empty(max(total, 1), dtype=torch.uint8).share_memory_()
             self.storages[s], self.sent[s] = storage, False
         buf = storage.numpy()
-        for (off, _, _), part in zip(layout, parts):
-            np.copyto(buf[off:off + part.nbytes].view(part.dtype).reshape(part.shape), part)
+        for (off, shape, dtype), part in zip(layout, parts):
+            np.copyto(_slot_view(buf, off, shape, dtype), part)
         batch = _SlotBatch((os.getpid(), s), None if self.sent[s] else storage, layout)
         self.sent[s] = True
         return batch
@@ -344,6 +351,14 @@ class _EpochDatasets:
         self._ring.at_pass(self._pass.value)
         return self._ring
 
+    @staticmethod
+    def _flat(parts: list[np.ndarray], ring: _Slots | None) -> Any:
+        """A worker's batch for :meth:`GenozarrDataLoader._expanded`: in the ring's next
+        slot, or (no ring, or a batch over the slots' budget) the flat list of its
+        tensors."""
+        sent = ring.put(parts) if ring is not None else None
+        return sent if sent is not None else [_to_tensor(p) for p in parts]
+
     def expand(self, leaves: list[Any], pin: bool = False) -> Any:
         """A batch as the dataset gives it in one process, from the flat list a worker
         sent (in the training process): code arrays (``compact_sequence``; tensors or
@@ -378,8 +393,7 @@ class _EpochDatasets:
         buf = slots[batch.key].numpy()
         out: list[Any] = []
         for i, (off, shape, dtype) in enumerate(batch.layout):
-            dt = np.dtype(dtype)
-            view = buf[off:off + math.prod(shape) * dt.itemsize].view(dt).reshape(shape)
+            view = _slot_view(buf, off, shape, dtype)
             if i in self.compact:
                 out.append(view)
             else:
@@ -461,8 +475,7 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
         parts = self._read(idx)
         ring = self._worker_ring()
         if ring is not None:  # the whole batch (torch_loader's collate_fn keeps it)
-            sent = ring.put(parts)
-            return sent if sent is not None else [_to_tensor(p) for p in parts]
+            return self._flat(parts, ring)
         tensors = [_to_tensor(p) for p in parts]
         return [self._s.rebuild([p[j] for p in tensors]) for j in range(len(idx))]
 
@@ -638,11 +651,8 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
             parts = list(batch)
             if self._augment is not None:  # (never with compact)
                 parts = self._augment(parts, key=(epoch, k, j))
-            sent = ring.put(parts) if ring is not None else None
-            if sent is not None:
-                yield sent
-            elif compact or ring is not None:  # the training process rebuilds (expand)
-                yield [_to_tensor(b) for b in parts]
+            if compact or ring is not None:  # the training process rebuilds (expand)
+                yield self._flat(parts, ring)
             else:
                 yield self._s.rebuild([_to_tensor(b) for b in parts])
 
