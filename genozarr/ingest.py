@@ -252,7 +252,7 @@ def build_store(
         windows = None
         if gindexer is not None:
             windows = (gindexer.chrs, gindexer.starts, gindexer.ends, gindexer.strand)
-        specs, coords = plan_layout(meta, windows=windows)
+        specs, coords = plan_layout(meta, windows=windows, runs=resolution == 1)
         for chrom, length in chroms.items():
             spec = specs[array_path(chrom)]
             clen = spec.chunks[0]
@@ -279,7 +279,8 @@ def build_store(
                 )
         table = {"chrom": chrs.astype(object), "start": starts, "end": ends, "strand": strands,
                  **({} if gindexer.names is None else {"name": gindexer.names})}
-        specs, coords = plan_layout(meta, n_regions=n, region_table=table)
+        specs, coords = plan_layout(meta, n_regions=n, region_table=table,
+                                    runs=resolution == 1)
         clen = specs[DATA].chunks[0]
         for r0 in range(0, n, clen):
             r1 = min(r0 + clen, n)

@@ -152,6 +152,41 @@ def test_sequence_codes_are_bit_shuffled_coverage_byte_shuffled(tmp_path, sample
         np.testing.assert_array_equal(open_dataset(tmp_path / path).garray.dense(), arr[:])
 
 
+@pytest.mark.parametrize("resolution, shuffle", [(1, "noshuffle"), (10, "shuffle")])
+def test_per_base_coverage_is_stored_unshuffled(tmp_path, sample_files, resolution, shuffle):
+    """Per-base coverage read from files (runs of equal values) is compressed without
+    Blosc's byte shuffle, collapsed coverage with it. Each stored chunk is exactly what
+    numcodecs' Blosc writes for those values with that shuffle, and the store serves
+    pyBigWig's values (means over the bins at 10 bp)."""
+    import pyBigWig
+    from numcodecs import Blosc
+
+    path = tmp_path / "w.zarr"
+    cover = Cover.create_from_bigwig("w", sample_files["bigwig_a"], resolution=resolution,
+                                     store_whole_genome=True, storage="zarr", store=path)
+    with pyBigWig.open(str(sample_files["bigwig_a"])) as bw:
+        sizes = bw.chroms()
+        for chrom, length in sizes.items():
+            arr = zarr.open_array(str(path), path=f"{chrom}/data", mode="r")
+            codec = arr.metadata.codecs[1]
+            assert str(getattr(codec.shuffle, "value", codec.shuffle)) == shuffle
+            raw = np.nan_to_num(bw.values(chrom, 0, length, numpy=True)).astype(np.float32)
+            nbins = -(-length // resolution)
+            padded = np.zeros(nbins * resolution, np.float32)
+            padded[:length] = raw
+            want = padded.reshape(nbins, resolution).mean(1)
+            np.testing.assert_allclose(arr[:, 0, 0], want, rtol=1e-6)
+            rows = arr.chunks[0]
+            first = np.ascontiguousarray(arr[:rows])
+            if not first.any():
+                continue
+            encoded = Blosc(cname="zstd", clevel=1, shuffle=getattr(Blosc, shuffle.upper()),
+                            blocksize=codec.blocksize).encode(first)
+            assert (path / chrom / "data" / "c.0.0.0").read_bytes() == encoded
+    np.testing.assert_allclose(cover.garray.read_bins(chrom, 0, nbins)[:, 0, 0], want,
+                               rtol=1e-6)
+
+
 def test_float16_round_trips_within_its_precision(tmp_path, sample_files):
     import pyBigWig
 

@@ -123,6 +123,10 @@ class ArraySpec:
     #: first-axis length of the inner chunks when ``chunks`` is a zarr v3 shard of them
     #: (None: not sharded); ``chunks[0]`` is a multiple of it
     inner: int | None = None
+    #: the values come in runs of equal values along the bases (per-base coverage read
+    #: from BigWig, BAM or BED files), which compress without a byte shuffle (see
+    #: :data:`genozarr.store.write.RUNS_SHUFFLE`)
+    runs: bool = False
 
 
 @dataclass
@@ -223,7 +227,7 @@ def plan_layout(
     meta: StoreMeta, *, n_regions: int | None = None,
     region_table: dict[str, np.ndarray] | None = None,
     windows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
-    chunk_bytes: int | None = None,
+    chunk_bytes: int | None = None, runs: bool = False,
 ) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple[str, ...], np.ndarray]]]:
     """Array specs and coordinate arrays of a new store (format :data:`FORMAT_VERSION`).
 
@@ -241,6 +245,9 @@ def plan_layout(
         (without flank), written to the ``genozarr-windows`` group.
     chunk_bytes
         Decoded bytes per chunk (default: ``set_options(chunk_bytes=...)``).
+    runs
+        The values come in runs of equal values along the bases (per-base coverage
+        read from files): see :attr:`ArraySpec.runs`.
 
     Returns
     -------
@@ -264,7 +271,7 @@ def plan_layout(
             specs[array_path(chrom)] = ArraySpec(
                 (nbins, n_s, n_c), (clen, n_s, n_c), meta.dtype,
                 ("position", "strand", "condition"), meta.pad_value,
-                " ".join(extra) or None, inner)
+                " ".join(extra) or None, inner, runs)
             for dim, values in labels.items():
                 coords[f"{chrom}/{dim}"] = ((dim,), values)
             for name, values in extra.items():
@@ -283,7 +290,7 @@ def plan_layout(
     specs[DATA] = ArraySpec((n_regions, nbins, n_s, n_c), (clen, nbins, n_s, n_c), meta.dtype,
                             ("region", "position", "strand", "condition"), meta.pad_value,
                             " ".join(REGION_COORDS + ((REGION_NAME,) if named else ())
-                                     + tuple(extra)), inner)
+                                     + tuple(extra)), inner, runs)
     for dim, values in labels.items():
         coords[dim] = ((dim,), values)
     for name, values in extra.items():

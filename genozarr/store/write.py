@@ -72,6 +72,18 @@ BLOSC_BLOCKSIZE = 256 * 2**10
 #: cut its ratio 3x)
 BIT_SHUFFLE_ITEMSIZE = 1
 
+#: the Blosc shuffle of arrays whose values come in runs of equal values along the bases
+#: (:attr:`~genozarr.store.layout.ArraySpec.runs`: per-base coverage of BigWig, BAM and
+#: BED files). zstd then finds each run as a repeat of the same 4 (or 4 x conditions)
+#: bytes; a byte shuffle splits every value into 4 planes of its own and leaves it less to
+#: match. Measured here on 2 MiB chunks of the benchmark corpus, zstd level 1, one
+#: thread, shuffle -> none: dense 1 bp BigWig coverage encode 0.86 -> 1.70 GB/s, decode
+#: 1.28 -> 3.63 GB/s, ratio 22.5 -> 32.9; sparse BigWig encode 1.43 -> 2.04, decode
+#: 3.64 -> 7.10 GB/s, ratio 190 -> 314; BAM 5' counts encode 0.84 -> 1.26, decode 1.74 ->
+#: 2.63 GB/s, ratio 51 -> 76. Collapsed values (means over 50 bp) keep the byte shuffle:
+#: without it their encoding was up to 1.7x slower
+RUNS_SHUFFLE = "noshuffle"
+
 #: chunk keys of the data arrays: ``c.<i>.<j>.<k>`` files beside the array's ``zarr.json``
 #: (zarr v3's ``default`` encoding with the ``.`` separator) instead of nested directories
 #: ``c/<i>/<j>/<k>``: a chunk file then needs no directory of its own (on the development
@@ -89,17 +101,21 @@ RETIRED = "genozarr-retired"
 PUBLISH_LOCK_TIMEOUT = 120.0
 
 
-def _compressors(dtype: Any) -> list[Any]:
+def _compressors(dtype: Any, runs: bool = False) -> list[Any]:
     """The Blosc codec of a new array of ``dtype``: byte shuffle, except for 1-byte values
     (sequence codes), which Blosc's bit shuffle groups by bit plane (see
-    :data:`BIT_SHUFFLE_ITEMSIZE`)."""
+    :data:`BIT_SHUFFLE_ITEMSIZE`), and values in runs (``runs``), which are not shuffled
+    (:data:`RUNS_SHUFFLE`)."""
     from zarr.codecs import BloscCodec
 
     from genozarr.config import OPTIONS
 
     if OPTIONS["compressor"] is None:
         return []
-    shuffle = "bitshuffle" if np.dtype(dtype).itemsize <= BIT_SHUFFLE_ITEMSIZE else "shuffle"
+    if np.dtype(dtype).itemsize <= BIT_SHUFFLE_ITEMSIZE:
+        shuffle = "bitshuffle"
+    else:
+        shuffle = RUNS_SHUFFLE if runs else "shuffle"
     return [BloscCodec(cname=OPTIONS["compressor"], clevel=OPTIONS["compression_level"],
                        shuffle=shuffle, blocksize=BLOSC_BLOCKSIZE)]
 
@@ -692,7 +708,8 @@ class StoreWriter:
                 chunks, shards = (spec.inner,) + tuple(spec.chunks[1:]), spec.chunks
             parent.create_array(leaf, shape=spec.shape, chunks=chunks, shards=shards,
                                 dtype=spec.dtype, fill_value=spec.fill_value,
-                                compressors=_compressors(spec.dtype), dimension_names=spec.dims,
+                                compressors=_compressors(spec.dtype, spec.runs),
+                                dimension_names=spec.dims,
                                 attributes=attrs, chunk_key_encoding=CHUNK_KEY_ENCODING)
         if not coords:
             return
