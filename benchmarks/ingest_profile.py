@@ -13,7 +13,8 @@ the synchronous scheduler and with the processes scheduler (2 workers):
 - dtype: ``astype`` to the store's dtype (float32) with a copy, the worst case (the ingest
   path uses ``copy=False``: free when the dtype already matches);
 - compression: numcodecs Blosc with the store's settings
-  (``genozarr.store.write._compressors()``), on chunks of ``chunk_bytes``;
+  (``genozarr.store.write._compressors()``: no shuffle at 1 bp), on chunks of
+  ``chunk_bytes``;
 - file write: the compressed chunks written to files, one per chunk;
 - transfer: ``pickle.dumps`` + ``loads`` of the decoded blocks (what a worker process sends
   back to the writer with the processes scheduler);
@@ -57,21 +58,20 @@ def _best(fn, repeat: int) -> float:
     return best
 
 
-def _blosc():
-    import numcodecs
+def _blosc(runs: bool):
+    """The numcodecs Blosc of a new float32 array (``runs``: per-base coverage)."""
+    from genozarr.store._direct import blosc_for
+    from genozarr.store.write import _compressors
 
+    (codec,) = _compressors(np.float32, runs)  # zarr BloscCodec: same settings in numcodecs
+    return blosc_for(codec), codec
+
+
+def _encode_write_stages(blocks: list[np.ndarray], repeat: int, tmp: str,
+                         runs: bool) -> dict[str, float]:
     from genozarr.config import OPTIONS
-    from genozarr.store.write import BLOSC_BLOCKSIZE, _compressors
 
-    (codec,) = _compressors(np.float32)  # zarr BloscCodec: same settings in numcodecs
-    return numcodecs.Blosc(cname=OPTIONS["compressor"], clevel=OPTIONS["compression_level"],
-                           shuffle=numcodecs.Blosc.SHUFFLE, blocksize=BLOSC_BLOCKSIZE), codec
-
-
-def _encode_write_stages(blocks: list[np.ndarray], repeat: int, tmp: str) -> dict[str, float]:
-    from genozarr.config import OPTIONS
-
-    blosc, _ = _blosc()
+    blosc, _ = _blosc(runs)
     flat = np.concatenate([b.reshape(-1) for b in blocks])
     per_chunk = max(1, OPTIONS["chunk_bytes"] // flat.itemsize)
     chunks = [flat[i:i + per_chunk] for i in range(0, len(flat), per_chunk)]
@@ -129,7 +129,7 @@ def profile_bigwig(c: dict, kind: str, res: int, repeat: int, tmp: str) -> dict[
             lambda: [collapse(v[: len(v) // res * res], res, "mean") for v in vals], repeat)
         vals = [collapse(v[: len(v) // res * res], res, "mean") for v in vals]
     st["astype float32 (copy)"] = _best(lambda: [v.astype(np.float32) for v in vals], repeat)
-    st.update(_encode_write_stages(vals, repeat, tmp))
+    st.update(_encode_write_stages(vals, repeat, tmp, runs=res == 1))
     st["transfer (pickle round trip)"] = _best(
         lambda: [pickle.loads(pickle.dumps(v, protocol=5)) for v in vals], repeat)
     st.update(_full(lambda out: Cover.create_from_bigwig(
@@ -155,7 +155,7 @@ def profile_bam(c: dict, repeat: int, tmp: str) -> dict[str, float]:
     vals = [r[:, :, None] for r in raw]
     st["astype float32 (copy)"] = _best(lambda: [v.astype(np.float32) for v in vals], repeat)
     vals = [v.astype(np.float32) for v in vals]
-    st.update(_encode_write_stages(vals, repeat, tmp))
+    st.update(_encode_write_stages(vals, repeat, tmp, runs=True))
     st["transfer (pickle round trip)"] = _best(
         lambda: [pickle.loads(pickle.dumps(v, protocol=5)) for v in vals], repeat)
     st.update(_full(lambda out: Cover.create_from_bam(

@@ -73,20 +73,18 @@ class BuildPlan:
     work_bases: int = 0
 
 
-def _all_fill(values: np.ndarray, fill: float) -> bool:
-    """Whether every element equals the array's fill value (NaN never does)."""
-    if fill == 0:
-        return not values.any()
-    return bool((values == fill).all())
-
-
 def _block_task(fn: Callable[..., Block], args: tuple[Any, ...], target: str | None,
                 storage_options: dict[str, Any] | None, fill: float) -> Block | None:
     """Run one task; write its block into ``target`` (None: return it)."""
+    from genozarr.store._direct import _only
+
     path, start, values = fn(*args)
     if target is None:
         return path, start, values
-    if not _all_fill(values, fill):  # a fresh array already reads as its fill value
+    # a fresh array already reads as its fill value; a block with data is known from a
+    # sample of its values, without a pass over all of them
+    values = np.ascontiguousarray(values)
+    if not _only(values, fill):
         write_block(target, path, start, values, storage_options)
     return None
 
