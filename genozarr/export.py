@@ -60,12 +60,18 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError
-from genozarr.io.export import BedGraphWriter, BigWigWriter, add_shared, safe_file_part
+from genozarr.io.export import (
+    BedGraphWriter,
+    BigWigWriter,
+    add_shared,
+    add_shared_bins,
+    safe_file_part,
+)
 
 __all__ = ["export_to_bigwig", "export_to_bed", "OVERLAP_MODES"]
 
@@ -80,7 +86,30 @@ _AHEAD = 2  # blocks a reader thread holds ready at most
 _PROCESS_BASES = 16 * 2**20
 
 # (starts, ends, values (m, strand, condition)) of sorted, non-overlapping entries
-Block = tuple[np.ndarray, np.ndarray, np.ndarray]
+Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class _Bins(NamedTuple):
+    """Consecutive bins ``[first + k * span, first + (k + 1) * span)`` cut to ``[lo, hi)``
+    and their values ``(bins, strand, condition)``: a whole-genome store's block, kept
+    without a start and end per bin (see :func:`genozarr.io.export.add_shared_bins`)."""
+
+    lo: int
+    hi: int
+    first: int
+    span: int
+    values: np.ndarray
+
+    def entries(self) -> Entries:
+        """The bins as entries."""
+        starts = self.first + self.span * np.arange(len(self.values), dtype=np.int64)
+        ends = starts + self.span
+        if len(starts):
+            starts[0], ends[-1] = self.lo, self.hi
+        return starts, ends, self.values
+
+
+Block = Entries | _Bins
 
 
 # ---------------------------------------------------------------------------- names
@@ -250,20 +279,16 @@ def _whole_genome_blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
 
 
 def _cut_range(span: np.ndarray, lo_bin: int, hi_bin: int, res: int, lo: int,
-               hi: int) -> Block:
+               hi: int) -> _Bins:
     """:func:`_cut` of the consecutive bins ``[lo_bin, hi_bin)`` of one interval
     ``[lo, hi)``: the values are ``span`` itself (no gather), only the first and last bin
     can be cut."""
-    starts = np.arange(lo_bin, hi_bin, dtype=np.int64) * res
-    ends = starts + res
-    if len(starts):
-        starts[0] = max(int(starts[0]), lo)
-        ends[-1] = min(int(ends[-1]), hi)
-    return starts, ends, np.asarray(span)
+    return _Bins(max(lo_bin * res, lo), min(hi_bin * res, hi), lo_bin * res, res,
+                 np.asarray(span))
 
 
 def _cut(span: np.ndarray, bins: np.ndarray, res: int, lo: Any, hi: Any,
-         first_bin: int) -> Block:
+         first_bin: int) -> Entries:
     starts = bins * res
     return (np.maximum(starts, lo), np.minimum(starts + res, hi),
             np.asarray(span)[bins - first_bin])
@@ -449,7 +474,18 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
             stack.callback(bar.close)
         for k, ch in enumerate(plan, 1):
             bases = 0
-            for starts, ends, values in reader.blocks(k - 1):
+            for block in reader.blocks(k - 1):
+                if isinstance(block, _Bins):
+                    if not len(block.values):
+                        continue
+                    if not skip_zeros:  # runs found from the values alone
+                        bases += block.hi - block.lo
+                        add_shared_bins([w for _, _, w in writers], ch.chrom, block.lo,
+                                        block.hi, block.first, block.span,
+                                        [block.values[:, si, ci] for si, ci, _ in writers])
+                        continue
+                    block = block.entries()
+                starts, ends, values = block
                 if not len(starts):
                     continue
                 bases += int((ends - starts).sum())

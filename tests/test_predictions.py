@@ -491,6 +491,57 @@ def test_bigwig_round_trip_through_a_whole_genome_store(tmp_path, monkeypatch, b
     assert export_bytes <= 1.2 * source_bytes, (source_bytes, export_bytes)
 
 
+@pytest.mark.parametrize("block_bytes", [None, 2048])
+def test_whole_genome_export_of_cut_bins_and_window_extents(tmp_path, monkeypatch,
+                                                             block_bytes):
+    """A whole-genome store at 3 bp whose windows do not tile the chromosomes (the first
+    extent ending inside a bin, a chromosome not a multiple of 3 long), read in blocks
+    as small as 2 kB: the BigWig holds each extent's bins at their stored values, merged
+    into runs where touching values are equal and without NaN bins; the bedGraph has one
+    line per bin (Janggu's format). Both against the store read with ``read_bins``."""
+    import pyBigWig
+
+    import genozarr.export
+
+    if block_bytes is not None:
+        monkeypatch.setattr(genozarr.export, "_BLOCK_BYTES", block_bytes)
+    sizes = {"chr1": 30_001, "chr2": 9_998}
+    tracks = _source_signal(sizes, seed=11, mean_run=25.0)
+    src = tmp_path / "source.bigwig"
+    _write_source(src, sizes, tracks)
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [1_002, 17_001, 6],
+                        "end": [13_001, 30_001, 9_998]})
+    cover = Cover.create_from_bigwig("cut", str(src), roi=roi, binsize=None, resolution=3,
+                                     store_whole_genome=True, nan_to_num=False,
+                                     conditions=["signal"])
+    (path,) = cover.export_to_bigwig(tmp_path / "bw")
+    (bed,) = cover.export_to_bed(tmp_path / "bed")
+    table = pd.read_csv(bed, sep="\t", header=None, names=["chrom", "start", "end", "v"])
+    with pyBigWig.open(path) as bw:
+        for chrom, size in sizes.items():
+            bins = cover.garray.read_bins(chrom, 0, -(-size // 3))[:, 0, 0]
+            want = np.full(size, np.nan)
+            for _, r in roi[roi["chrom"] == chrom].iterrows():
+                want[r.start:r.end] = np.repeat(bins, 3)[r.start:r.end]
+            np.testing.assert_array_equal(_all_values(bw, chrom), want)
+            # runs of equal touching values, computed from the wanted bases
+            change = np.r_[True, want[1:] != want[:-1]]
+            heads = np.flatnonzero(change)
+            tails = np.r_[heads[1:], size]
+            keep = ~np.isnan(want[heads])
+            runs = list(zip(heads[keep].tolist(), tails[keep].tolist(),
+                            want[heads[keep]].tolist()))
+            assert list(bw.intervals(chrom)) == runs
+            rows = table[table["chrom"] == chrom]
+            # one line per bin (cut at the extents), NaN bins left out
+            starts = np.concatenate([np.r_[r.start, np.arange(r.start // 3 * 3 + 3, r.end, 3)]
+                                     for _, r in roi[roi["chrom"] == chrom].iterrows()])
+            values = want[starts]
+            np.testing.assert_array_equal(rows["start"].to_numpy(), starts[~np.isnan(values)])
+            np.testing.assert_array_equal(rows["v"].to_numpy().astype(np.float32),
+                                          values[~np.isnan(values)].astype(np.float32))
+
+
 def test_skip_zeros_exports_what_a_default_store_lost_as_zeros(tmp_path):
     """A store built with the default nan_to_num=True holds 0 where the source had no data:
     exported as is, every base is covered; with skip_zeros the source's entries come back

@@ -46,6 +46,7 @@ from genozarr.errors import (
 
 __all__ = [
     "add_shared",
+    "add_shared_bins",
     "write_bigwig",
     "write_bedgraph",
     "BigWigWriter",
@@ -675,6 +676,78 @@ def add_shared(writers: list[_TrackWriter], chrom: str, starts: np.ndarray, ends
     gaps = np.not_equal(starts[1:], ends[:-1])
     for w, v in zip(writers, values):
         w._add(starts, ends, v, gaps)
+
+
+def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, first: int,
+                    span: int, columns: list[np.ndarray]) -> None:
+    """:func:`add_shared` of consecutive bins, without an entry per bin: bin ``k`` is
+    ``[first + k * span, first + (k + 1) * span)`` cut to ``[lo, hi)``.
+
+    The bins are valid by construction, so only the block's ends are checked, and each
+    writer's runs are found from its values alone (where a value differs from the one
+    before), so no start and end of every bin is built: what a whole-genome store's
+    per-base blocks need. Writers that do not merge runs (one line per bin) get the bins
+    through :func:`add_shared`.
+
+    Parameters
+    ----------
+    writers
+        Writers that have all been given the same entries so far.
+    chrom
+        Chromosome.
+    lo, hi
+        Extent of the bins: ``first <= lo < first + span`` and ``hi`` inside the last bin.
+    first, span
+        Start of the first (uncut) bin, and bases per bin.
+    columns
+        One 1-D array of values per writer, one value per bin.
+    """
+    n = len(columns[0]) if columns else 0
+    if not writers or not n:
+        return
+    if not all(w.merge for w in writers):
+        starts = first + span * np.arange(n, dtype=np.int64)
+        ends = starts + span
+        starts[0], ends[-1] = lo, hi
+        add_shared(writers, chrom, starts, ends, columns)
+        return
+    values = [w._values(v) for w, v in zip(writers, columns)]
+    for w, v in zip(writers, values):
+        if w._closed or w._finished:
+            raise ArgumentError(f"{w.path}: the writer is "
+                                f"{'closed' if w._closed else 'finished'}")
+        if len(v) != n:
+            raise ArgumentError(f"{w.path}: {len(v)} values for {n} bins")
+        w._enter_chrom(chrom)
+    w0 = writers[0]
+    if not first <= lo < first + span or not first + (n - 1) * span < hi <= first + n * span:
+        raise ArgumentError(f"{w0.path}: bins {chrom}:{lo}-{hi} do not match {n} bins of "
+                            f"{span} from {first}")
+    size = w0.chrom_sizes[chrom]
+    if lo < w0._end or hi > size:
+        raise ArgumentError(f"{w0.path}: bins {chrom}:{lo}-{hi} start before the previous "
+                            f"entries end ({w0._end}) or end past the chromosome ({size})")
+    brk = np.empty(n, dtype=bool)
+    brk[0] = True
+    for w, v in zip(writers, values):
+        np.not_equal(v[1:], v[:-1], out=brk[1:])
+        heads = np.flatnonzero(brk)  # first bin of each run (NaN: runs of one, dropped)
+        runs = v[heads]
+        tails = np.empty_like(heads)
+        tails[:-1] = heads[1:]
+        tails[-1] = n
+        if runs.dtype.kind == "f":
+            data = ~np.isnan(runs)
+            if not data.all():
+                heads, tails, runs = heads[data], tails[data], runs[data]
+        starts = first + span * heads
+        ends = first + span * tails
+        if len(heads):
+            starts[0] = max(int(starts[0]), lo)
+            ends[-1] = min(int(ends[-1]), hi)
+        if len(heads):
+            w._add(starts, ends, runs)
+        w._end = hi
 
 
 def _write_tracks(writer: _TrackWriter, tracks: Iterable[Track]) -> str:
