@@ -100,14 +100,6 @@ class _Bins(NamedTuple):
     span: int
     values: np.ndarray
 
-    def entries(self) -> Entries:
-        """The bins as entries."""
-        starts = self.first + self.span * np.arange(len(self.values), dtype=np.int64)
-        ends = starts + self.span
-        if len(starts):
-            starts[0], ends[-1] = self.lo, self.hi
-        return starts, ends, self.values
-
 
 Block = Entries | _Bins
 
@@ -475,16 +467,14 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
         for k, ch in enumerate(plan, 1):
             bases = 0
             for block in reader.blocks(k - 1):
-                if isinstance(block, _Bins):
-                    if not len(block.values):
-                        continue
-                    if not skip_zeros:  # runs found from the values alone
+                if isinstance(block, _Bins):  # runs found from the values alone
+                    if len(block.values):
                         bases += block.hi - block.lo
                         add_shared_bins([w for _, _, w in writers], ch.chrom, block.lo,
                                         block.hi, block.first, block.span,
-                                        [block.values[:, si, ci] for si, ci, _ in writers])
-                        continue
-                    block = block.entries()
+                                        [block.values[:, si, ci] for si, ci, _ in writers],
+                                        skip_zeros=skip_zeros)
+                    continue
                 starts, ends, values = block
                 if not len(starts):
                     continue

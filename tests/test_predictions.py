@@ -491,14 +491,16 @@ def test_bigwig_round_trip_through_a_whole_genome_store(tmp_path, monkeypatch, b
     assert export_bytes <= 1.2 * source_bytes, (source_bytes, export_bytes)
 
 
+@pytest.mark.parametrize("skip_zeros", [False, True])
 @pytest.mark.parametrize("block_bytes", [None, 2048])
 def test_whole_genome_export_of_cut_bins_and_window_extents(tmp_path, monkeypatch,
-                                                             block_bytes):
+                                                             block_bytes, skip_zeros):
     """A whole-genome store at 3 bp whose windows do not tile the chromosomes (the first
     extent ending inside a bin, a chromosome not a multiple of 3 long), read in blocks
     as small as 2 kB: the BigWig holds each extent's bins at their stored values, merged
     into runs where touching values are equal and without NaN bins; the bedGraph has one
-    line per bin (Janggu's format). Both against the store read with ``read_bins``."""
+    line per bin (Janggu's format); ``skip_zeros`` leaves bins of 0 out of both. Both
+    against the store read with ``read_bins``."""
     import pyBigWig
 
     import genozarr.export
@@ -507,6 +509,7 @@ def test_whole_genome_export_of_cut_bins_and_window_extents(tmp_path, monkeypatc
         monkeypatch.setattr(genozarr.export, "_BLOCK_BYTES", block_bytes)
     sizes = {"chr1": 30_001, "chr2": 9_998}
     tracks = _source_signal(sizes, seed=11, mean_run=25.0)
+    tracks["chr1"][2_000:2_600] = 0.0  # zeros are data, unless skipped
     src = tmp_path / "source.bigwig"
     _write_source(src, sizes, tracks)
     roi = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [1_002, 17_001, 6],
@@ -514,8 +517,8 @@ def test_whole_genome_export_of_cut_bins_and_window_extents(tmp_path, monkeypatc
     cover = Cover.create_from_bigwig("cut", str(src), roi=roi, binsize=None, resolution=3,
                                      store_whole_genome=True, nan_to_num=False,
                                      conditions=["signal"])
-    (path,) = cover.export_to_bigwig(tmp_path / "bw")
-    (bed,) = cover.export_to_bed(tmp_path / "bed")
+    (path,) = cover.export_to_bigwig(tmp_path / "bw", skip_zeros=skip_zeros)
+    (bed,) = cover.export_to_bed(tmp_path / "bed", skip_zeros=skip_zeros)
     table = pd.read_csv(bed, sep="\t", header=None, names=["chrom", "start", "end", "v"])
     with pyBigWig.open(path) as bw:
         for chrom, size in sizes.items():
@@ -523,6 +526,9 @@ def test_whole_genome_export_of_cut_bins_and_window_extents(tmp_path, monkeypatc
             want = np.full(size, np.nan)
             for _, r in roi[roi["chrom"] == chrom].iterrows():
                 want[r.start:r.end] = np.repeat(bins, 3)[r.start:r.end]
+            assert (want == 0).any() == (chrom == "chr1")
+            if skip_zeros:
+                want[want == 0] = np.nan
             np.testing.assert_array_equal(_all_values(bw, chrom), want)
             # runs of equal touching values, computed from the wanted bases
             change = np.r_[True, want[1:] != want[:-1]]

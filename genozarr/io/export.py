@@ -679,7 +679,7 @@ def add_shared(writers: list[_TrackWriter], chrom: str, starts: np.ndarray, ends
 
 
 def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, first: int,
-                    span: int, columns: list[np.ndarray]) -> None:
+                    span: int, columns: list[np.ndarray], *, skip_zeros: bool = False) -> None:
     """:func:`add_shared` of consecutive bins, without an entry per bin: bin ``k`` is
     ``[first + k * span, first + (k + 1) * span)`` cut to ``[lo, hi)``.
 
@@ -701,6 +701,8 @@ def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, f
         Start of the first (uncut) bin, and bases per bin.
     columns
         One 1-D array of values per writer, one value per bin.
+    skip_zeros
+        Leave bins of 0 out, as bins without data (NaN) are.
     """
     n = len(columns[0]) if columns else 0
     if not writers or not n:
@@ -709,7 +711,12 @@ def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, f
         starts = first + span * np.arange(n, dtype=np.int64)
         ends = starts + span
         starts[0], ends[-1] = lo, hi
-        add_shared(writers, chrom, starts, ends, columns)
+        if not skip_zeros:
+            add_shared(writers, chrom, starts, ends, columns)
+            return
+        for w, v in zip(writers, columns):
+            keep = np.asarray(v) != 0
+            w.add_intervals(chrom, starts[keep], ends[keep], np.asarray(v)[keep])
         return
     values = [w._values(v) for w, v in zip(writers, columns)]
     for w, v in zip(writers, values):
@@ -736,10 +743,11 @@ def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, f
         tails = np.empty_like(heads)
         tails[:-1] = heads[1:]
         tails[-1] = n
-        if runs.dtype.kind == "f":
-            data = ~np.isnan(runs)
-            if not data.all():
-                heads, tails, runs = heads[data], tails[data], runs[data]
+        data = ~np.isnan(runs) if runs.dtype.kind == "f" else None
+        if skip_zeros:
+            data = runs != 0 if data is None else data & (runs != 0)
+        if data is not None and not data.all():
+            heads, tails, runs = heads[data], tails[data], runs[data]
         starts = first + span * heads
         ends = first + span * tails
         if len(heads):
