@@ -655,10 +655,7 @@ def add_shared(writers: list[_TrackWriter], chrom: str, starts: np.ndarray, ends
     """
     if not writers:
         return
-    for w in writers:
-        if w._closed or w._finished:
-            raise ArgumentError(f"{w.path}: the writer is "
-                                f"{'closed' if w._closed else 'finished'}")
+    _check_open(writers)
     values = [w._values(v) for w, v in zip(writers, columns)]
     starts = np.asarray(starts, dtype=np.int64).reshape(-1)
     ends = np.asarray(ends, dtype=np.int64).reshape(-1)
@@ -718,11 +715,9 @@ def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, f
             keep = np.asarray(v) != 0
             w.add_intervals(chrom, starts[keep], ends[keep], np.asarray(v)[keep])
         return
+    _check_open(writers)
     values = [w._values(v) for w, v in zip(writers, columns)]
     for w, v in zip(writers, values):
-        if w._closed or w._finished:
-            raise ArgumentError(f"{w.path}: the writer is "
-                                f"{'closed' if w._closed else 'finished'}")
         if len(v) != n:
             raise ArgumentError(f"{w.path}: {len(v)} values for {n} bins")
         w._enter_chrom(chrom)
@@ -750,12 +745,19 @@ def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, f
             heads, tails, runs = heads[data], tails[data], runs[data]
         starts = first + span * heads
         ends = first + span * tails
-        if len(heads):
+        if len(heads):  # the first and last bin may be cut
             starts[0] = max(int(starts[0]), lo)
             ends[-1] = min(int(ends[-1]), hi)
-        if len(heads):
             w._add(starts, ends, runs)
         w._end = hi
+
+
+def _check_open(writers: list[_TrackWriter]) -> None:
+    """Raise for a writer that is closed or finished."""
+    for w in writers:
+        if w._closed or w._finished:
+            raise ArgumentError(f"{w.path}: the writer is "
+                                f"{'closed' if w._closed else 'finished'}")
 
 
 def _write_tracks(writer: _TrackWriter, tracks: Iterable[Track]) -> str:
