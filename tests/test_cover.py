@@ -139,7 +139,7 @@ def test_bam_unstranded_resolution_whole_genome(sim_data, roi):
         np.testing.assert_array_equal(part[i][0][:, 0, 0], truth)
 
 
-def test_bam_against_samtools_view(sim_data, tmp_path):
+def test_bam_against_samtools_view(sim_data):
     """Forward-strand 5' counts equal the read starts that ``samtools view`` keeps (the
     samtools bundled in pysam, so this runs where no samtools is installed)."""
     bam = sim_data["bam"]

@@ -133,27 +133,38 @@ def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
     if n < 2:
         keep = ~np.isnan(values) if values.dtype.kind == "f" else slice(None)
         return starts[keep], ends[keep], values[keep]
+    first, stop, runs = _runs(values, np.not_equal(starts[1:], ends[:-1]) if gaps is None
+                              else gaps)
+    if len(first) == n:
+        return starts, ends, values
+    return starts[first], ends[stop - 1], runs
+
+
+def _runs(values: np.ndarray, gaps: np.ndarray | None = None,
+          skip_zeros: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of equal touching values of a non-empty 1-D array: ``(first, stop,
+    value)``, each run covering indices ``[first, stop)``; runs of NaN (and with
+    ``skip_zeros`` of 0) left out. ``gaps[i]``: entries ``i`` and ``i + 1`` do not touch
+    (None: all touch)."""
+    n = len(values)
     # NaN never equals a neighbour, so each NaN is a run of its own, dropped below: no
     # pass over all values for NaN (a store built with nan_to_num holds none)
     brk = np.empty(n, dtype=bool)
     brk[0] = True
     np.not_equal(values[1:], values[:-1], out=brk[1:])
-    brk[1:] |= np.not_equal(starts[1:], ends[:-1]) if gaps is None else gaps
+    if gaps is not None:
+        brk[1:] |= gaps
     first = np.flatnonzero(brk)
-    if len(first) == n:
-        last = first
-    else:
-        last = np.empty_like(first)
-        last[:-1] = first[1:] - 1
-        last[-1] = n - 1
+    stop = np.empty_like(first)
+    stop[:-1] = first[1:]
+    stop[-1] = n
     runs = values[first]
-    if runs.dtype.kind == "f":
-        data = ~np.isnan(runs)
-        if not data.all():
-            first, last, runs = first[data], last[data], runs[data]
-    if len(first) == n:
-        return starts, ends, values
-    return starts[first], ends[last], runs
+    data = ~np.isnan(runs) if runs.dtype.kind == "f" else None
+    if skip_zeros:
+        data = runs != 0 if data is None else data & (runs != 0)
+    if data is not None and not data.all():
+        first, stop, runs = first[data], stop[data], runs[data]
+    return first, stop, runs
 
 
 def _check_chrom_sizes(chrom_sizes: Mapping[str, int], path: Path) -> dict[str, int]:
@@ -729,20 +740,8 @@ def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, f
     if lo < w0._end or hi > size:
         raise ArgumentError(f"{w0.path}: bins {chrom}:{lo}-{hi} start before the previous "
                             f"entries end ({w0._end}) or end past the chromosome ({size})")
-    brk = np.empty(n, dtype=bool)
-    brk[0] = True
     for w, v in zip(writers, values):
-        np.not_equal(v[1:], v[:-1], out=brk[1:])
-        heads = np.flatnonzero(brk)  # first bin of each run (NaN: runs of one, dropped)
-        runs = v[heads]
-        tails = np.empty_like(heads)
-        tails[:-1] = heads[1:]
-        tails[-1] = n
-        data = ~np.isnan(runs) if runs.dtype.kind == "f" else None
-        if skip_zeros:
-            data = runs != 0 if data is None else data & (runs != 0)
-        if data is not None and not data.all():
-            heads, tails, runs = heads[data], tails[data], runs[data]
+        heads, tails, runs = _runs(v, skip_zeros=skip_zeros)
         starts = first + span * heads
         ends = first + span * tails
         if len(heads):  # the first and last bin may be cut
