@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genozarr._kernels import factorize_labels
 from genozarr._validate import check_int
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.genome import check_within, chrom_sizes
@@ -157,9 +158,12 @@ class Dataset:
             raise ArgumentError(f"gindexer must be a GenomicIndexer, got {type(gindexer).__name__}")
         store = self.garray
         meta = store.meta
+        chroms = None
         if store.whole_genome:
             res = meta.resolution or 1
-            missing = sorted({str(c) for c in set(gindexer.chrs.tolist())} - set(meta.chroms))
+            codes, names = factorize_labels(gindexer.chrs)
+            chroms = (codes, [str(c) for c in names])
+            missing = sorted(set(chroms[1]) - set(meta.chroms))
             if missing:
                 raise ChromosomeNotFoundError(
                     f"{self.name!r}: chromosomes {missing[:5]} are not in its store "
@@ -184,7 +188,11 @@ class Dataset:
                                  for c, s, e in zip(chrs, starts, ends)], dtype=np.int64)
         self._gindexer = gindexer
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
-        self._minus = np.asarray(gindexer.strand == "-", dtype=bool)
+        strand, labels = factorize_labels(gindexer.strand)
+        self._minus = (strand == labels.index("-") if "-" in labels
+                       else np.zeros(len(strand), dtype=bool))
+        #: whole genome: the chromosome of every window, as codes into names
+        self._chroms: tuple[np.ndarray, list[str]] | None = chroms
         self._plan: _GenomePlan | None = None  # made at the first whole-genome read
 
     # ------------------------------------------------------------------ numpy-like
@@ -373,6 +381,8 @@ class Dataset:
         new = copy.copy(self)
         new._gindexer = self.gindexer[index]
         new._minus = self._minus[index]
+        if self._chroms is not None:
+            new._chroms = (self._chroms[0][index], self._chroms[1])
         new._plan = None
         if self._rows is not None:
             new._rows = self._rows[index]
@@ -398,17 +408,17 @@ class Dataset:
         """Per-window facts of the whole-genome layout that every batch needs, worked out
         once for all windows instead of per batch."""
         if self._plan is None:
-            import pandas as pd
-
             gi, res = self.gindexer, self.garray.meta.resolution or 1
             nb = self.window_bins
-            chrom, names = pd.factorize(gi.chrs)
+            if self._chroms is None:
+                codes, labels = factorize_labels(gi.chrs)
+                self._chroms = (codes, [str(c) for c in labels])
+            chrom, names = self._chroms
             # a partial (zero-padded) window holds data up to its region end + flank only:
             # ceil((end - start + 2 * flank) / res) < nb bins
             stored = -(-(gi.ends - gi.starts + 2 * gi.flank) // res)
             self._plan = _GenomePlan(
-                first_bin=(gi.starts - gi.flank) // res, chrom=chrom,
-                names=[str(c) for c in names],
+                first_bin=(gi.starts - gi.flank) // res, chrom=chrom, names=names,
                 stored_bins=stored if (stored < nb).any() else None)
         return self._plan
 

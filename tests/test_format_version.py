@@ -186,3 +186,102 @@ def test_format1_whole_genome_store_maps_to_format2_structure():
     np.testing.assert_array_equal(same["chr1"]["data"].values, bins[:300])
     cover = genozarr.open_dataset(path)  # no recorded windows: chromosomes are tiled
     np.testing.assert_array_equal(cover["chr1", 0, 30000][0][::100], bins[:300])
+
+
+# ---------------------------------------------------------------------------- format 2 and 3
+ARCHIVE2 = Path(__file__).parent / "data" / "archives" / "format2"
+
+
+def _windows_group(path) -> dict:
+    import zarr
+
+    g = zarr.open_group(str(path), mode="r")["genozarr-windows"]
+    return {k: g[k] for k in ("window_chrom", "window_start", "window_end", "window_strand")}
+
+
+def test_format3_stores_window_chromosomes_and_strands_as_codes(tmp_path):
+    """The windows group holds chromosomes and strands as small integer codes into the
+    array's ``labels`` attribute; reopened, the windows are the dataset's."""
+    import genozarr
+    from genozarr.resources import resource_path
+
+    path = tmp_path / "w.zarr"
+    cover = Cover.create_from_bigwig("c", resource_path("sample_a.bw"),
+                                     roi=resource_path("sample.bed"), binsize=1000,
+                                     resolution=50, store_whole_genome=True, storage="zarr",
+                                     store=path)
+    gi = cover.gindexer
+    assert set(gi.strand) == {"+", "-"} and len(set(gi.chrs)) == 2
+    w = _windows_group(path)
+    for key, values in (("window_chrom", gi.chrs), ("window_strand", gi.strand)):
+        arr = w[key]
+        assert arr.dtype == np.int8
+        labels = arr.attrs["labels"]
+        assert labels == list(dict.fromkeys(values.tolist()))  # order of first appearance
+        np.testing.assert_array_equal(np.array(labels, dtype=object)[arr[...]], values)
+    np.testing.assert_array_equal(w["window_start"][...], gi.starts)
+    np.testing.assert_array_equal(w["window_end"][...], gi.ends)
+    again = genozarr.open_dataset(path)
+    for a, b in zip(again.gindexer.as_arrays(), gi.as_arrays()):
+        np.testing.assert_array_equal(a, b)
+    assert all(type(c) is str for c in again.gindexer.chrs)
+    np.testing.assert_array_equal(again[:], cover[:])
+    # the xarray view and a store written from it keep the windows
+    out = genozarr.write_store(genozarr.open_store(path), tmp_path / "copy.zarr")
+    copy = genozarr.open_dataset(out)
+    for a, b in zip(copy.gindexer.as_arrays(), gi.as_arrays()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(copy[:], cover[:])
+
+
+@pytest.mark.parametrize("damage", ["short labels", "not strings"])
+def test_damaged_window_labels_are_reported(tmp_path, damage):
+    import genozarr
+    from genozarr.resources import resource_path
+
+    path = tmp_path / "w.zarr"
+    Cover.create_from_bigwig("c", resource_path("sample_a.bw"), roi=resource_path("sample.bed"),
+                             binsize=1000, store_whole_genome=True, storage="zarr", store=path)
+    root = json.loads((path / "zarr.json").read_text())
+    meta_file = path / "genozarr-windows" / "window_chrom" / "zarr.json"
+    array = json.loads(meta_file.read_text())
+    for meta in (array, root["consolidated_metadata"]["metadata"]["genozarr-windows/window_chrom"]):
+        labels = meta["attributes"]["labels"]  # the array's and the consolidated copy
+        assert len(labels) == 2
+        meta["attributes"]["labels"] = labels[:1] if damage == "short labels" else [1, 2]
+    meta_file.write_text(json.dumps(array))
+    (path / "zarr.json").write_text(json.dumps(root))
+    with pytest.raises(StoreFormatError, match="genozarr-windows/window_chrom"):
+        genozarr.open_dataset(path)
+
+
+def test_format2_whole_genome_stores_open_with_their_values(tmp_path):
+    """Whole-genome stores of format 2 (window chromosomes and strands as strings) open and
+    serve what that version served; windows recorded into one keep its encoding."""
+    import genozarr
+    from genozarr.store.layout import WINDOWS
+    from genozarr.store.recipe import update_served
+
+    cover = genozarr.open_dataset(ARCHIVE2 / "cover_whole_genome.zarr")
+    assert cover.garray.meta.format_version == 2
+    assert set(cover.gindexer.strand) == {"+", "-"}
+    np.testing.assert_array_equal(cover[:], np.load(ARCHIVE2 / "cover_whole_genome.npy"))
+    seq = genozarr.open_dataset(ARCHIVE2 / "bioseq_whole_genome.zarr")
+    expected = np.unpackbits(np.load(ARCHIVE2 / "bioseq_whole_genome.npy"), axis=-1)
+    np.testing.assert_array_equal(seq[:], expected[..., :seq[:].shape[-1]].astype(seq[:].dtype))
+    tree = genozarr.open_store(ARCHIVE2 / "cover_whole_genome.zarr")
+    assert tree[WINDOWS]["window_chrom"].values[0] == cover.gindexer.chrs[0]
+
+    copy = tmp_path / "old.zarr"
+    shutil.copytree(ARCHIVE2 / "cover_whole_genome.zarr", copy)
+    old = genozarr.open_dataset(copy)
+    gi = old.gindexer[::2]
+    update_served(str(copy), None, old.garray.meta, {}, windows=gi.as_arrays())
+    w = _windows_group(copy)
+    assert w["window_chrom"].dtype.kind not in "iu" and "labels" not in w["window_chrom"].attrs
+    assert json.loads((copy / MARKER_FILE).read_text())["attributes"]["format_version"] == 2
+    again = genozarr.open_dataset(copy)
+    assert again.garray.meta.format_version == 2
+    for a, b in zip(again.gindexer.as_arrays(), gi.as_arrays()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(again[:], cover[:][::2])

@@ -620,3 +620,27 @@ def test_all_hand_cases_cover_every_dna_kmer_once():
     for i, pair in enumerate(itertools.product(DNA_ALPHABET, repeat=2)):
         row = onehot(encode_sequence("".join(pair)), 2)[0]
         assert row.argmax() == i and row.sum() == 1
+
+
+@pytest.mark.parametrize("layout", ["runs", "shuffled", "short", "missing"])
+def test_factorize_labels_equals_pandas(layout):
+    """Codes and labels as pandas.factorize gives them, whether the labels come in long
+    runs (found run by run) or not (pandas directly)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    names = np.array([f"chr{i}" for i in range(1, 6)], dtype=object)
+    values = np.repeat(names[[2, 0, 4, 0, 1]], [5000, 3000, 1, 7000, 2])
+    if layout == "shuffled":
+        values = values[rng.permutation(len(values))]
+    elif layout == "short":
+        values = values[:1]
+    elif layout == "missing":
+        values = values.copy()
+        values[100:200] = None
+    codes, labels = K.factorize_labels(values)
+    expected, uniques = pd.factorize(values)
+    np.testing.assert_array_equal(codes, expected)
+    assert labels == list(uniques)
+    if layout != "missing":
+        np.testing.assert_array_equal(np.array(labels, dtype=object)[codes], values)

@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.store.layout import WINDOW_COORDS, WINDOWS
+from genozarr.store.layout import (
+    LABELS_ATTR,
+    WINDOW_COORDS,
+    WINDOWS,
+    decode_labels,
+    window_coords,
+)
 
 __all__ = ["make_recipe", "jsonable", "update_served", "read_windows", "SERVED_KEYS"]
 
@@ -98,12 +104,15 @@ def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
 
     g = group[WINDOWS]
 
-    def strings(arr: Any) -> np.ndarray:
-        values = read_strings(arr)  # None: not a local store, read through zarr
+    def labels(key: str) -> np.ndarray:
+        arr = g[key]
+        if arr.dtype.kind in "iu" and LABELS_ATTR in arr.attrs:  # format 3: codes
+            return decode_labels(arr[...], arr.attrs[LABELS_ATTR], f"{WINDOWS}/{key}")
+        values = read_strings(arr)  # format 2; None: not a local store, read through zarr
         return values if values is not None else np.array(arr[...].tolist(), dtype=object)
 
-    chrom, strand = strings(g[WINDOW_COORDS[0]]), strings(g[WINDOW_COORDS[3]])
-    start, end = (np.asarray(g[k][...]).astype(np.int64) for k in WINDOW_COORDS[1:3])
+    chrom, strand = labels(WINDOW_COORDS[0]), labels(WINDOW_COORDS[3])
+    start, end = (np.asarray(g[k][...], dtype=np.int64) for k in WINDOW_COORDS[1:3])
     return chrom, start, end, strand
 
 
@@ -148,8 +157,8 @@ def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
             group = writer.open_group()
-            for key, values in zip(WINDOW_COORDS, windows):
-                write_coord(group, f"{WINDOWS}/{key}", ("window",), values)
+            for name, (dims, values) in window_coords(windows, meta.format_version).items():
+                write_coord(group, name, dims, values)
         writer.commit()
     except BaseException:
         writer.abort()
