@@ -39,7 +39,8 @@ from genozarr.errors import StoreFormatError
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
            "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "REGION_NAME", "WINDOW_COORDS",
            "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "sharding",
-           "plan_layout", "Labeled", "LABELS_ATTR", "decode_labels", "window_coords"]
+           "plan_layout", "Labeled", "LABELS_ATTR", "decode_labels", "labeled_values",
+           "window_coords"]
 
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
@@ -364,6 +365,15 @@ def decode_labels(codes: np.ndarray, labels: Any, where: str) -> np.ndarray:
         raise StoreFormatError(f"{where}: codes outside the {len(labels)} labels; rebuild "
                                "the store (overwrite=True)")
     return np.array(labels, dtype=object)[codes]
+
+
+def labeled_values(arr: Any, where: str) -> np.ndarray | None:
+    """The labels of an array stored as :class:`Labeled` codes (a zarr array or an xarray
+    variable of integers with a :data:`LABELS_ATTR` attribute), decoded; None for any other
+    array (``where`` names it in errors)."""
+    if arr.dtype.kind in "iu" and LABELS_ATTR in arr.attrs:
+        return decode_labels(np.asarray(arr[...]), arr.attrs[LABELS_ATTR], where)
+    return None
 
 
 def window_coords(windows: tuple[Any, ...], format_version: int = FORMAT_VERSION,

@@ -27,13 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.store.layout import (
-    LABELS_ATTR,
-    WINDOW_COORDS,
-    WINDOWS,
-    decode_labels,
-    window_coords,
-)
+from genozarr.store.layout import WINDOW_COORDS, WINDOWS, labeled_values, window_coords
 
 __all__ = ["make_recipe", "jsonable", "update_served", "read_windows", "SERVED_KEYS"]
 
@@ -106,9 +100,9 @@ def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
 
     def labels(key: str) -> np.ndarray:
         arr = g[key]
-        if arr.dtype.kind in "iu" and LABELS_ATTR in arr.attrs:  # format 3: codes
-            return decode_labels(arr[...], arr.attrs[LABELS_ATTR], f"{WINDOWS}/{key}")
-        values = read_strings(arr)  # format 2; None: not a local store, read through zarr
+        values = labeled_values(arr, f"{WINDOWS}/{key}")  # format 3: codes
+        if values is None:
+            values = read_strings(arr)  # format 2; None: not a local store, read through zarr
         return values if values is not None else np.array(arr[...].tolist(), dtype=object)
 
     chrom, strand = labels(WINDOW_COORDS[0]), labels(WINDOW_COORDS[3])

@@ -17,12 +17,11 @@ import numpy as np
 from genozarr.errors import ArgumentError
 from genozarr.store.layout import (
     DATA,
-    LABELS_ATTR,
     REGION_COORDS,
     WINDOW_COORDS,
     WINDOWS,
     StoreMeta,
-    decode_labels,
+    labeled_values,
 )
 
 if TYPE_CHECKING:
@@ -142,10 +141,9 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
         layout = "whole_genome"
         if WINDOWS in obj.children:
             w = obj[WINDOWS].to_dataset()
-            windows = tuple(
-                decode_labels(w[k].values, w[k].attrs[LABELS_ATTR], f"{WINDOWS}/{k}")
-                if w[k].dtype.kind in "iu" and LABELS_ATTR in w[k].attrs
-                else np.asarray(w[k].values) for k in WINDOW_COORDS)
+            decoded = {k: labeled_values(w[k], f"{WINDOWS}/{k}") for k in WINDOW_COORDS}
+            windows = tuple(np.asarray(w[k].values) if v is None else v
+                            for k, v in decoded.items())
     else:
         if DATA not in obj.data_vars or obj[DATA].dims[0] != "region":
             raise ArgumentError(
