@@ -191,6 +191,30 @@ for i in range(cfg["n"]):
 '''
 
 
+def test_first_chunk_gone_while_opening_is_not_reported_as_damage(tmp_path, monkeypatch):
+    """Opening checks the stored size and Blosc header of the first chunk. A chunk deleted
+    between the two reads (its store replaced meanwhile, where locks cannot protect
+    readers) is a store being replaced, not a damaged chunk: the open goes on, and the
+    values read are the store's."""
+    from zarr.storage import LocalStore
+
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    real = LocalStore.get
+    probed = []
+
+    async def get(self, key, prototype, byte_range=None):
+        if byte_range is not None and key.rsplit("/", 1)[-1].startswith("c"):
+            probed.append(key)
+            return None  # deleted since its size was read
+        return await real(self, key, prototype, byte_range)
+
+    monkeypatch.setattr(LocalStore, "get", get)
+    ds = open_store(path)
+    assert probed  # the probe ran, and found the chunk gone
+    np.testing.assert_array_equal(ds["data"].values, expected(1))
+
+
 @pytest.mark.parametrize("nolock", [False, True])
 def test_reader_polling_a_store_rebuilt_with_overwrite(tmp_path, nolock):
     """A builder process rebuilds the store again and again (overwrite=True, alternating

@@ -829,7 +829,9 @@ def _probe_first_chunk(arr: Any, where: str) -> None:
         if compressed and size:
             buf = await store.get(path, default_buffer_prototype(),
                                   RangeByteRequest(0, min(16, size)))
-            header = buf.to_bytes() if buf is not None else b""
+            if buf is None:  # gone since its size was read: the store is being replaced,
+                return None  # which reading it reports
+            header = buf.to_bytes()
         return size, header
 
     try:
