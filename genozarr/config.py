@@ -37,6 +37,10 @@ OPTIONS: dict[str, Any] = {
     # every chunk of ``chunk_bytes`` is a zarr v3 shard of inner chunks of about this size,
     # read one by one: a random window costs one inner chunk's decode, not a whole chunk's
     "inner_chunk_bytes": None,
+    # whole-genome stores without inner_chunk_bytes: up to this many chunks of a chromosome
+    # are kept in one file, a zarr v3 shard (1: one file per chunk). Fewer files to create,
+    # flush and fetch; each chunk is still read on its own
+    "shard_chunks": 8,
     # Blosc codec for new stores
     "compressor": "zstd",
     "compression_level": 1,
@@ -59,7 +63,8 @@ OPTIONS: dict[str, Any] = {
 DEFAULTS: dict[str, Any] = dict(OPTIONS)
 
 #: options that decide how a new store is laid out on disk (not its values)
-LAYOUT_OPTIONS = ("chunk_bytes", "inner_chunk_bytes", "compressor", "compression_level")
+LAYOUT_OPTIONS = ("chunk_bytes", "inner_chunk_bytes", "shard_chunks", "compressor",
+                  "compression_level")
 
 
 def layout_choices() -> dict[str, Any]:
@@ -75,6 +80,7 @@ _VALIDATORS: dict[str, Any] = {
     "progress": lambda v: v in (True, False, "auto"),
     "chunk_bytes": lambda v: isinstance(v, int) and v >= 4096,
     "inner_chunk_bytes": lambda v: v is None or (isinstance(v, int) and v >= 1),
+    "shard_chunks": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
     "compressor": lambda v: v in ("zstd", "lz4", "lz4hc", "zlib", "blosclz", None),
     "compression_level": lambda v: isinstance(v, int) and 0 <= v <= 9,
     "chunk_cache_bytes": lambda v: isinstance(v, int) and v >= 0,
@@ -116,6 +122,7 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         ``scheduler`` ('auto', 'sync', 'threads', 'processes', 'distributed'),
         ``num_workers``, ``progress`` (True, False, 'auto'), ``chunk_bytes``,
         ``inner_chunk_bytes`` (None, or the inner chunk size of sharded stores),
+        ``shard_chunks`` (chunks per zarr v3 shard file in whole-genome stores; 1: none),
         ``compressor`` ('zstd', 'lz4', ..., None), ``compression_level``,
         ``chunk_cache_bytes``, ``memory_cache_bytes`` (None: a quarter of physical memory;
         stores whose decoded arrays fit in it together are kept decoded in memory),

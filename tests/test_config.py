@@ -47,4 +47,7 @@ def test_options_are_validated_and_scoped():
         set_options(scheduler="gpu")
     with pytest.raises(ArgumentError):
         set_options(no_such_option=1)
+    for bad in (0, True, 2.0):
+        with pytest.raises(ArgumentError):
+            set_options(shard_chunks=bad)
     assert get_options() == before

@@ -96,6 +96,39 @@ def test_whole_genome_sharded_store(tmp_path, sample_files):
         np.testing.assert_allclose(row[:, 0, 0], raw.reshape(-1, 10).mean(1), rtol=1e-6)
 
 
+@pytest.mark.parametrize("shard_chunks", [8, 3, 1])
+def test_whole_genome_chromosomes_are_shards_of_chunks(tmp_path, sample_files, shard_chunks):
+    """By default a whole-genome chromosome keeps up to 8 chunks per file (a zarr v3 shard
+    of them; a one-chunk chromosome is not sharded, shard_chunks=1 never shards); the files
+    are one per shard, and the values are pyBigWig's, read by genozarr and by plain zarr."""
+    import glob
+
+    import pyBigWig
+
+    from genozarr.config import layout_choices
+
+    sizes = {"chr1": 30_000, "chr2": 20_000}  # the sample files' chromosomes
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=1, storage="zarr",
+              store_whole_genome=True, genomesize=sizes)
+    with set_options(chunk_bytes=8000, shard_chunks=shard_chunks):  # 2,000 bins per chunk
+        cover = Cover.create_from_bigwig("wg", sample_files["bigwig_a"], **kw)
+        assert ("shard_chunks" in layout_choices()) == (shard_chunks != 8)  # in the cache key
+    files = 0
+    for chrom, length in sizes.items():
+        arr = cover.garray.backend.array(cover.garray.meta.array_path(chrom))
+        per = min(shard_chunks, -(-length // 2000))
+        assert arr.chunks[0] == 2000
+        assert arr.shards == (None if per == 1 else (2000 * per, 1, 1))
+        n_files = len(glob.glob(f"{cover.garray.path}/{chrom}/data/c.*"))
+        assert n_files == -(-length // (2000 * per))  # the sample BigWig covers every chunk
+        files += n_files
+        want = np.nan_to_num(np.asarray(pyBigWig.open(sample_files["bigwig_a"]).values(
+            chrom, 0, length), dtype=np.float32))
+        np.testing.assert_array_equal(arr[:, 0, 0], want)
+        np.testing.assert_array_equal(cover.garray.read_bins(chrom, 0, length)[:, 0, 0], want)
+    assert files == {8: 2 + 2, 3: 5 + 4, 1: 15 + 10}[shard_chunks]  # chr1: 15 chunks, chr2: 10
+
+
 @pytest.mark.parametrize("damage", ["truncate", "index"])
 def test_damaged_shard_is_named(values, tmp_path, damage):
     cover = _cover(values, tmp_path / "d.zarr", inner_chunk_bytes=2400, chunk_bytes=48 * 600)

@@ -107,6 +107,16 @@ def sharding(row_bytes: int, clen: int,
     return clen // inner * inner, inner
 
 
+def _whole_genome_shard(clen: int, nbins: int) -> tuple[int, int | None]:
+    """Shard length and chunk length of a chromosome's array of ``nbins`` bins in chunks of
+    ``clen``: up to ``set_options(shard_chunks=...)`` chunks per shard (None: one chunk
+    per file, for a chromosome of one chunk or ``shard_chunks=1``)."""
+    from genozarr.config import OPTIONS
+
+    per = min(int(OPTIONS["shard_chunks"]), -(-nbins // clen))
+    return (clen * per, clen) if per > 1 else (clen, None)
+
+
 def chunk_length(row_bytes: int, n: int, chunk_bytes: int | None = None) -> int:
     """First-axis chunk length so that one chunk decodes to about ``chunk_bytes``
     (default: ``set_options(chunk_bytes=...)``), at most ``n``."""
@@ -275,6 +285,8 @@ def plan_layout(
         for chrom, length in meta.chroms.items():
             nbins = -(-int(length) // meta.resolution)
             clen, inner = sharding(row, chunk_length(row, nbins, chunk_bytes))
+            if inner is None:
+                clen, inner = _whole_genome_shard(clen, nbins)
             specs[array_path(chrom)] = ArraySpec(
                 (nbins, n_s, n_c), (clen, n_s, n_c), meta.dtype,
                 ("position", "strand", "condition"), meta.pad_value,
