@@ -81,6 +81,29 @@ def test_s3_write_read(s3, tracks, whole):
 
 
 @pytest.mark.slow
+def test_s3_whole_genome_shards(s3, tracks):
+    """A whole-genome store whose chromosomes are shards of several chunks, written to and
+    served from object storage: windows read chunk by chunk across chunk and shard
+    boundaries, and through xarray, are the tracks."""
+    from genozarr import set_options
+
+    url = "s3://genozarr-test/shards.zarr"
+    with set_options(chunk_bytes=4096):  # 256 bins a chunk: chr1 is 12 chunks in 2 shards
+        build_store(source(tracks), gindexer(), name="sh", whole_genome=True, resolution=1,
+                    chroms=SIZES, storage="zarr", path=url, cache_key="k",
+                    storage_options=s3)
+    back = load_store(url, "zarr", storage_options=s3)
+    arr = back.backend.array(back.meta.array_path("chr1"))
+    assert arr.chunks[0] == 256 and arr.shards[0] == 2048
+    starts = np.array([2900, 0, 1990, 1000, 2040])  # 1990 and 2040 cross the shard boundary
+    np.testing.assert_array_equal(back.read_windows("chr1", starts, 100),
+                                  np.stack([tracks["chr1"][s:s + 100] for s in starts]))
+    ds = open_store(url, storage_options=s3)
+    for chrom, t in tracks.items():
+        np.testing.assert_array_equal(ds[chrom]["data"].values, t)
+
+
+@pytest.mark.slow
 def test_s3_interrupted_write_is_not_valid(s3, tracks):
     url = "s3://genozarr-test/broken.zarr"
 
