@@ -288,19 +288,40 @@ def test_damaged_chunks_raise_naming_the_chunk(tmp_path, capsys):
 
 
 def test_commit_fsyncs_every_file_before_the_marker(tmp_path, monkeypatch):
-    synced: list[str] = []
-    real_fsync_tree = store_write._fsync_tree
+    """Every file of a new store is flushed once before its completion marker is written:
+    the chunk files of each build task as the task finishes (in the early-flush threads),
+    the rest at publication."""
+    import threading
 
-    def fsync_tree(root):
-        synced.extend(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file())
-        assert not (Path(root) / MARKER_FILE).exists()  # before the marker
-        real_fsync_tree(root)
+    flushed: list[tuple[str, str]] = []  # (path in the store, flushing thread)
+    real_flush = store_write._flush_file
 
-    monkeypatch.setattr(store_write, "_fsync_tree", fsync_tree)
+    def flush_file(p):
+        parts = Path(p).parts
+        top = next(i for i, part in enumerate(parts) if part.startswith(".s.zarr.tmp-"))
+        assert not Path(*parts[:top + 1], MARKER_FILE).exists()  # before the marker
+        flushed.append(("/".join(parts[top + 1:]), threading.current_thread().name))
+        return real_flush(p)
+
+    monkeypatch.setattr(store_write, "_flush_file", flush_file)
     path = tmp_path / "s.zarr"
     build(path, 1)
     files = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()}
-    assert files - set(synced) == {MARKER_FILE}
+    names = [f for f, _ in flushed]
+    assert files - set(names) == {MARKER_FILE}
+    chunks = {f for f in files if f.startswith("data/c.")}
+    early = {f for f, thread in flushed if thread.startswith("genozarr-flush")}
+    assert len(chunks) > 1 and early == chunks  # all chunks as their tasks finished
+    assert all(names.count(f) == 1 for f in files - {MARKER_FILE})  # none flushed twice
+
+
+def test_early_flush_leaves_failed_files_to_publication(tmp_path):
+    good = tmp_path / "good"
+    good.write_bytes(b"x")
+    early = store_write.EarlyFlush()
+    early.add([str(good), str(tmp_path / "gone")])
+    early.add(None)  # what a task that wrote through zarr, or kept a block, returns
+    assert early.finish() == {os.path.realpath(good)}
 
 
 # ---------------------------------------------------------------------------- metadata

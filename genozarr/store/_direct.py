@@ -712,7 +712,7 @@ def _plain_index(sharding: Any) -> bool:
 
 
 def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = False,
-                 direct: DirectChunks | None = None) -> bool:
+                 direct: DirectChunks | None = None, written: list[str] | None = None) -> bool:
     """Encode and write the chunks of a chunk-aligned block straight into a local store.
 
     The ingest hot path: zarr's write path (event loop hops, buffer wrapping, a per-chunk
@@ -736,6 +736,8 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
     direct
         The array's direct reader/writer, when the caller keeps one
         (:meth:`DirectChunks.for_array`); None makes one.
+    written
+        A list the path of every file written is appended to.
 
     Returns
     -------
@@ -800,6 +802,8 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
+        if written is not None:
+            written.append(target)
     return True
 
 

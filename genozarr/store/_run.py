@@ -50,7 +50,7 @@ def _active_client() -> Any:
 
 
 def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_bases: int,
-              label: str) -> list[Any]:
+              label: str, on_result: Callable[[Any], None] | None = None) -> list[Any]:
     """Run ``(function, args)`` tasks with the configured dask scheduler.
 
     Parameters
@@ -61,6 +61,9 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
         Bases of work, used by ``scheduler='auto'`` to decide on processes.
     label
         What is being built, for the log and the progress bar.
+    on_result
+        Called in this thread with each task's result as the task finishes, on dask's
+        local schedulers (a dask callback); not called on ``dask.distributed``.
 
     Returns
     -------
@@ -98,11 +101,24 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
         kwargs["chunksize"] = 1
     from concurrent.futures.process import BrokenProcessPool
 
+    from dask.callbacks import Callback
+
     from genozarr._progress import compute
 
+    keys = [d.key for d in delayed]
+    watch = contextlib.nullcontext()
+    if on_result is not None:
+        wanted = frozenset(keys)
+
+        def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            if key in wanted:
+                on_result(result)
+
+        watch = Callback(posttask=posttask)
     try:
-        results = list(compute(delayed, [d.key for d in delayed], f"build {label}", "task",
-                               leave=True, **kwargs))
+        with watch:
+            results = list(compute(delayed, keys, f"build {label}", "task", leave=True,
+                                   **kwargs))
     except BrokenProcessPool as e:
         shutdown_pool()
         raise ArgumentError(

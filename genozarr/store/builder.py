@@ -30,7 +30,7 @@ from genozarr.errors import GenozarrError
 from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
 from genozarr.store.handle import Store
 from genozarr.store.layout import ArraySpec, StoreMeta
-from genozarr.store.write import StoreWriter, write_block
+from genozarr.store.write import EarlyFlush, StoreWriter, write_block
 
 __all__ = ["BuildPlan", "build", "store_location", "reuse_cached", "write_store"]
 
@@ -74,8 +74,9 @@ class BuildPlan:
 
 
 def _block_task(fn: Callable[..., Block], args: tuple[Any, ...], target: str | None,
-                storage_options: dict[str, Any] | None, fill: float) -> Block | None:
-    """Run one task; write its block into ``target`` (None: return it)."""
+                storage_options: dict[str, Any] | None, fill: float) -> Block | list[str]:
+    """Run one task; write its block into ``target`` and return the files written
+    (None: return the block)."""
     from genozarr.store._direct import _only
 
     path, start, values = fn(*args)
@@ -84,9 +85,9 @@ def _block_task(fn: Callable[..., Block], args: tuple[Any, ...], target: str | N
     # a fresh array already reads as its fill value; a block with data is known from a
     # sample of its values, without a pass over all of them
     values = np.ascontiguousarray(values)
-    if not _only(values, fill):
-        write_block(target, path, start, values, storage_options)
-    return None
+    if _only(values, fill):
+        return []
+    return write_block(target, path, start, values, storage_options)
 
 
 def _array_blocks(name: str, spec: ArraySpec, values: np.ndarray) -> list[Task]:
@@ -142,6 +143,8 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         return Store(plan.meta, backend, None, plan.region_table)
     writer = StoreWriter(path, plan.meta, plan.specs, plan.coords, storage_options,
                          replace=overwrite)
+    # a local store's files are flushed to disk as their tasks finish
+    early = None if writer.remote else EarlyFlush()
     try:
         fns = list(plan.tasks)
         lazy: dict[str, Any] = {}
@@ -152,11 +155,14 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
                 lazy[name] = values
         tasks = [(_block_task, (fn, args, writer.tmp, storage_options, fill))
                  for fn, args in fns]
-        run_tasks(tasks, plan.work_bases, label)
+        run_tasks(tasks, plan.work_bases, label,
+                  on_result=None if early is None else early.add)
         if lazy:
             _store_dask(lazy, plan.specs, writer.tmp, storage_options)
-        final = writer.commit()
+        final = writer.commit(early.finish() if early is not None else frozenset())
     except BaseException as e:
+        if early is not None:
+            early.close()
         writer.abort()
         if isinstance(e, OSError) and not isinstance(e, GenozarrError) \
                 and e.errno in _STORAGE_ERRNOS:
