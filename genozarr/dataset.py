@@ -410,9 +410,7 @@ class Dataset:
         if self._plan is None:
             gi, res = self.gindexer, self.garray.meta.resolution or 1
             nb = self.window_bins
-            if self._chroms is None:
-                codes, labels = factorize_labels(gi.chrs)
-                self._chroms = (codes, [str(c) for c in labels])
+            assert self._chroms is not None  # set with the windows of a whole-genome dataset
             chrom, names = self._chroms
             # a partial (zero-padded) window holds data up to its region end + flank only:
             # ceil((end - start + 2 * flank) / res) < nb bins

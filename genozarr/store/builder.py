@@ -75,8 +75,8 @@ class BuildPlan:
 
 def _block_task(fn: Callable[..., Block], args: tuple[Any, ...], target: str | None,
                 storage_options: dict[str, Any] | None, fill: float) -> Block | list[str]:
-    """Run one task; write its block into ``target`` and return the files written
-    (None: return the block)."""
+    """Run one task: write its block into ``target`` and return the files written, or,
+    with ``target`` None, return the block."""
     from genozarr.store._direct import _only
 
     path, start, values = fn(*args)

@@ -1062,19 +1062,18 @@ def _fsync_tree(root: str | os.PathLike, skip: frozenset[str] | set[str] = froze
     another for a store of a few hundred chunk files on the development machine's disk."""
     from concurrent.futures import ThreadPoolExecutor
 
-    flush = _flush_file
     files, dirs = [], []
     for dirpath, _, names in os.walk(os.path.realpath(root)):
         files += [p for p in (os.path.join(dirpath, name) for name in names) if p not in skip]
         dirs.append(dirpath)
     if len(files) < 16:
         for path in files:
-            flush(path)
+            _flush_file(path)
     else:
         with ThreadPoolExecutor(max_workers=_FSYNC_THREADS) as pool:
-            list(pool.map(flush, files))
+            list(pool.map(_flush_file, files))
     for path in reversed(dirs):  # deepest first: a directory after its entries
-        flush(path)
+        _flush_file(path)
 
 
 #: threads flushing a new store's files at publication
