@@ -41,6 +41,7 @@ __all__ = [
     "onehot",
     "collapse",
     "window_views",
+    "regular_windows",
     "bin_counts",
     "orient",
 ]
@@ -233,15 +234,42 @@ def window_views(span: np.ndarray, offsets: np.ndarray, nb: int) -> np.ndarray:
         others are a copy (one fancy index over the view of every window).
     """
     span = np.ascontiguousarray(span)
-    s0, rest = span.strides[0], span.strides
     k = len(offsets)
     step = int(offsets[1] - offsets[0]) if k > 1 else 0
-    if step >= 0 and (k < 3 or bool((np.diff(offsets) == step).all())):
-        return np.ndarray((k, nb) + span.shape[1:], span.dtype, span, int(offsets[0]) * s0,
-                          (step * s0,) + rest)
+    if step >= 0 and (k < 3 or bool((offsets[1:] - offsets[:-1] == step).all())):
+        return regular_windows(span[int(offsets[0]):] if k else span, k, step, nb)
+    s0 = span.strides[0]
     every = np.ndarray((len(span) - nb + 1, nb) + span.shape[1:], span.dtype, span, 0,
-                       (s0,) + rest)
+                       (s0,) + span.strides)
     return every[offsets]
+
+
+def regular_windows(span: np.ndarray, k: int, step: int, nb: int) -> np.ndarray:
+    """The ``k`` windows of ``nb`` rows of ``span`` starting at rows ``0, step, 2 * step,
+    ...``: one strided view of the span (writing to it writes to the span).
+
+    Parameters
+    ----------
+    span
+        C-contiguous array whose first axis is position, at least ``(k - 1) * step + nb``
+        rows long (any length when ``k`` is 0).
+    k, step, nb
+        Number of windows, rows from one window's start to the next (>= 0), window rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(k, nb) + span.shape[1:]``.
+
+    Examples
+    --------
+    >>> regular_windows(np.arange(6), 3, 2, 2)
+    array([[0, 1],
+           [2, 3],
+           [4, 5]])
+    """
+    return np.ndarray((k, nb) + span.shape[1:], span.dtype, span, 0,
+                      (step * span.strides[0],) + span.strides)
 
 
 def _take_rows(table: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -477,6 +505,20 @@ def kmer_codes(codes: np.ndarray, order: int, seqtype: str = "dna") -> np.ndarra
     return index
 
 
+@functools.lru_cache(maxsize=64, typed=True)  # typed: True is not taken for 1
+def _onehot_setup(order: int, seqtype: str, dtype: Any
+                  ) -> tuple[str, int, int, np.dtype[Any], np.ndarray | None]:
+    """:func:`onehot`'s arguments checked: ``(seqtype, order, k-mers, dtype, table)``, the
+    table None where it would be larger than :data:`_MAX_TABLE_BYTES`."""
+    key = _seqtype(seqtype)
+    dtype = np.dtype(dtype)
+    kmer_dtype(order, key)  # validates order, and that the k-mers have an index
+    order = int(order)
+    n_kmers = alphabet_size(key) ** order
+    small = (n_kmers + 1) * n_kmers * dtype.itemsize <= _MAX_TABLE_BYTES
+    return key, order, n_kmers, dtype, _onehot_table(order, key, dtype) if small else None
+
+
 @functools.lru_cache(maxsize=None)
 def _onehot_table(order: int, seqtype: str, dtype: np.dtype[Any]) -> np.ndarray:
     """Identity of size ``A ** order`` with a row of zeros appended (the invalid k-mer)."""
@@ -536,12 +578,11 @@ def onehot(
            [0, 1, 0, 0],
            [0, 0, 0, 0]], dtype=uint8)
     """
-    key = _seqtype(seqtype)
     arr = _integer_array(codes)
-    dtype = np.dtype(dtype)
-    kmer_dtype(order, key)  # validates order, and that the k-mers have an index
-    order = int(order)
-    n_kmers = alphabet_size(key) ** order
+    try:  # the arguments checked once per combination (a batch is often small)
+        key, order, n_kmers, dtype, table = _onehot_setup(order, seqtype, dtype)
+    except TypeError:  # an unhashable argument: checked without the cache
+        key, order, n_kmers, dtype, table = _onehot_setup.__wrapped__(order, seqtype, dtype)
     if arr.shape[-1] < order:
         raise ArgumentError(
             f"sequences must be at least order={order} long, got length {arr.shape[-1]} "
@@ -567,8 +608,7 @@ def onehot(
     else:
         index = kmer_codes(arr, order, key)
     index = np.ascontiguousarray(index).reshape(-1)
-    if (n_kmers + 1) * n_kmers * dtype.itemsize <= _MAX_TABLE_BYTES:
-        table = _onehot_table(order, key, dtype)
+    if table is not None:
         if out.flags.c_contiguous:
             _take_rows(table, index, out.reshape(-1, n_kmers))
         else:

@@ -3,6 +3,8 @@ pysam loop, hand-worked BED coverage), across layouts, backends and resolutions.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pyBigWig
@@ -507,3 +509,74 @@ def test_whole_genome_windows_against_pybigwig(long_bigwig, tmp_path, storage, t
         idx = np.atleast_1d(np.arange(n)[key])
         np.testing.assert_allclose(cover[key], expected(idx), rtol=1e-6, atol=1e-6,
                                    err_msg=str(key))
+
+
+@pytest.mark.parametrize("storage", ["ndarray", "zarr"])
+def test_slices_of_windows_in_any_order_equal_pybigwig(sample_files, tmp_path, storage):
+    """A whole-genome dataset reads a slice of consecutive windows at one step on one
+    chromosome as one range of bins, and others window by window: every slice of windows
+    in an order with runs of every kind (a tiling, overlapping windows, a changing step,
+    a repeated window, steps back, chromosome changes, minus strands, a window past the
+    chromosome end) equals pyBigWig's values of its windows. (Each of the plan's checks
+    taken out makes this fail.)"""
+    from genozarr import GenomicIndexer
+
+    path = sample_files["bigwig_a"]
+    cov = Cover.create_from_bigwig("c", path, binsize=100, resolution=1,
+                                   store_whole_genome=True, storage=storage,
+                                   store=str(tmp_path / "c.zarr") if storage == "zarr" else None)
+    starts = ([0, 100, 200, 300]  # a tiling
+              + [1000, 1050, 1100, 1150]  # overlapping windows
+              + [2000, 2100, 2300, 2400]  # the step changes
+              + [500, 500, 500]  # one window again and again
+              + [900, 800, 700])  # steps back
+    chroms = ["chr1"] * len(starts) + ["chr2"] * 3 + ["chr1"] * 2 + ["chr2"] + ["chr1"] * 3
+    starts += ([100, 200, 300] + [5000, 5100] + [19950]  # the last runs past chr2's end
+               + [3000, 2900, 2800])  # a run of steps back alone
+    strands = ["+"] * len(starts)
+    strands[5] = strands[18] = "-"
+    gi = GenomicIndexer(np.array(chroms, dtype=object), np.array(starts),
+                        np.array(starts) + 100, np.array(strands, dtype=object), 100, 100)
+    cov.gindexer = gi
+    truth = np.stack([bw_truth(path, c, s, s + 100) for c, s in zip(chroms, starts)])
+    minus = np.array(strands) == "-"
+    truth[minus] = truth[minus][:, ::-1]  # minus-strand windows are served reversed
+    n = len(starts)
+    for a in range(n):
+        for b in range(a + 1, n + 1):
+            np.testing.assert_array_equal(cov[a:b][:, :, 0, 0], truth[a:b], err_msg=f"{a}:{b}")
+    # the in-memory store's batch is a copy: writing to it leaves the store as it was
+    batch = cov[0:4]
+    batch[...] = -1
+    np.testing.assert_array_equal(cov[0:4][:, :, 0, 0], truth[0:4])
+
+
+def test_genome_plan_runs_against_a_window_by_window_walk():
+    """The runs and steps of a whole-genome read plan, for random windows, against a
+    plain loop over the windows."""
+    from genozarr.dataset import _GenomePlan
+
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        n = int(rng.integers(1, 40))
+        chrom = rng.integers(0, 3, size=n)
+        if trial % 2:  # long runs on one chromosome, mostly at one step
+            chrom = np.sort(chrom)
+        steps = rng.choice([0, 5, 5, 5, 5, -5], size=n) if trial % 3 else np.full(n, 5)
+        first = np.cumsum(steps)
+        plan = _GenomePlan.make(first, chrom, ["a", "b", "c"], None)
+        runs = [0] + [i for i in range(1, n) if chrom[i] != chrom[i - 1]] + [n]
+        np.testing.assert_array_equal(plan.run_starts, runs)
+        for r, (s, e) in enumerate(itertools.pairwise(runs)):
+            diffs = {int(first[i + 1] - first[i]) for i in range(s, e - 1)}
+            if len(diffs) > 1:
+                assert plan.run_step[r] < 0
+            elif diffs:
+                assert plan.run_step[r] == diffs.pop()
+            for a in range(s, e):  # ranges within the run, and one past its end
+                for b in range(a + 1, min(e, a + 4) + 1 + (e < n)):
+                    got = plan.run_range(a, b)
+                    if b > e or plan.run_step[r] < 0:
+                        assert got is None
+                    else:
+                        assert got == ("abc"[chrom[a]], int(first[a]), int(plan.run_step[r]))

@@ -378,6 +378,7 @@ class ZarrBackend(Backend):
         self._arrays: dict[str, Any] = {}
         self._direct: dict[str, DirectChunks | None] = {}
         self._clen: dict[str, int] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
         self._executor: ThreadPoolExecutor | None = None
         #: remote stores: the stored bytes of chunks read, for all arrays together
         self._stored = kept_bytes()
@@ -506,7 +507,11 @@ class ZarrBackend(Backend):
         return [k for k, _ in self.group.arrays()]
 
     def shape(self, name: str) -> tuple[int, ...]:
-        return tuple(self.array(name).shape)
+        self._check_process()
+        shape = self._shapes.get(name)
+        if shape is None:  # zarr's shape property is read per call: kept, as the arrays are
+            shape = self._shapes[name] = tuple(self.array(name).shape)
+        return shape
 
     def chunk_len(self, name: str) -> int:
         """First-axis length of the chunks read: the inner chunks of a sharded array (one
@@ -827,16 +832,19 @@ class ZarrBackend(Backend):
         return out
 
     def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
-        arr = self.array(name)
+        shape = self.shape(name)
         size = self.chunk_len(name)
-        start, stop = max(0, start), min(stop, arr.shape[0])
+        start, stop = max(0, start), min(stop, shape[0])
         if stop <= start:
-            return np.empty((0,) + tuple(arr.shape[1:]), dtype=arr.dtype)
+            return np.empty((0,) + shape[1:], dtype=self.array(name).dtype)
         first, last = start // size, (stop - 1) // size
         if self.resident:
             missing = self._undecoded(name, np.arange(first, last + 1))
             return self._fill(name, missing)[start:stop].copy()
-        out = np.empty((stop - start,) + tuple(arr.shape[1:]), dtype=arr.dtype)
+        if first == last:  # within one chunk (a batch read in order, mostly)
+            base = first * size
+            return self._chunk(name, first)[start - base:stop - base].copy()
+        out = np.empty((stop - start,) + shape[1:], dtype=self.array(name).dtype)
         for cid, block in self._chunks(name, list(range(first, last + 1))):
             lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
             out[lo - start:hi - start] = block[lo - cid * size:hi - cid * size]

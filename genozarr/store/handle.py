@@ -43,6 +43,8 @@ class Store:
         self.path = path
         self.region_table = region_table
         self._row_lookup: dict[tuple[str, int, int], int] | None = None
+        #: whole-genome layout: the data array of each chromosome read
+        self._chrom_paths: dict[str, str] = {}
 
     # ------------------------------------------------------------ geometry
     @property
@@ -81,12 +83,16 @@ class Store:
 
     def _chrom_array(self, chrom: str) -> str:
         """Whole-genome layout: the path of ``chrom``'s array."""
+        path = self._chrom_paths.get(chrom)
+        if path is not None:
+            return path
         if chrom not in self.meta.chroms:
             raise ChromosomeNotFoundError(
                 f"chromosome {chrom!r} is not in store {self.path or self.meta.name} "
                 f"(it has {list(self.meta.chroms)[:8]})"
             )
-        return self.meta.array_path(chrom)
+        path = self._chrom_paths[chrom] = self.meta.array_path(chrom)
+        return path
 
     def read_bins(self, chrom: str, start_bin: int, stop_bin: int) -> np.ndarray:
         """Whole-genome layout: bins ``[start_bin, stop_bin)`` of ``chrom``, padded with the
