@@ -27,6 +27,11 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # ipykernel's native 'python3' spec runs sys.executable: the test's interpreter
     assert NATIVE_KERNEL_NAME == "python3"
     monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path))
+    # the notebooks' own temporary folders (tempfile.mkdtemp) go under the test's folder,
+    # which pytest removes, not into the system's temporary folder where they would pile up
+    kernel_tmp = tmp_path / "tmp"
+    kernel_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(kernel_tmp))
     monkeypatch.setenv("KERAS_BACKEND", "torch")
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     nb = nbformat.read(path, as_version=4)
@@ -36,3 +41,5 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    if "mkdtemp" in path.read_text():
+        assert any(kernel_tmp.iterdir()), "the notebook's temporary folder is not under TMPDIR"
