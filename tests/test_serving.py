@@ -664,10 +664,14 @@ def test_read_ahead_starts_the_chunks_that_fit_a_quarter_of_the_cache(tmp_path):
     np.testing.assert_array_equal(backend.read_rows("data", rows), data[rows])
 
 
-def test_whole_genome_read_ahead_starts_exactly_the_chunks_of_the_windows(tmp_path):
+@pytest.mark.parametrize("binsize,step,flank", [(5_000, 3_000, 192), (1_000, 700, 0)])
+def test_whole_genome_read_ahead_starts_exactly_the_chunks_of_the_windows(tmp_path, binsize,
+                                                                          step, flank):
     """Dataset.prefetch of a whole-genome store starts the chunks each window's bins lie in,
-    counted by hand: a window ending on a chunk's last bin, one over three chunks, ones
-    running past their chromosome's end, and windows of two chromosomes together."""
+    counted by hand: with windows longer than a chunk, a window ending on a chunk's last
+    bin, one over three chunks, ones running past their chromosome's end, and windows of
+    two chromosomes together; with windows shorter than a chunk, the same ones (within
+    one chunk, or two)."""
     import time
 
     from genozarr import Bioseq
@@ -676,8 +680,9 @@ def test_whole_genome_read_ahead_starts_exactly_the_chunks_of_the_windows(tmp_pa
     lengths = {"c1": 20_000, "c2": 9_000}
     fa = tmp_path / "g.fa"
     fa.write_text("".join(f">{c}\n{'ACGT' * (n // 4)}\n" for c, n in lengths.items()))
-    # 4 KiB chunks of 1-byte codes; window 1 holds bins 2808-8191, window 4 11808-17191
-    binsize, step, flank, size = 5_000, 3_000, 192, 4_096
+    # 4 KiB chunks of 1-byte codes; 5 kb windows: window 1 holds bins 2808-8191, window 4
+    # 11808-17191
+    size = 4_096
     with set_options(chunk_bytes=size, memory_cache_bytes=0, progress=False):
         Bioseq.create_from_refgenome("dna", str(fa), binsize=binsize, stepsize=step,
                                      flank=flank, storage="zarr", store=str(tmp_path / "s.zarr"),
@@ -722,3 +727,27 @@ def test_rows_out_of_range_raise_rather_than_clip(tmp_path, resident):
     for rows in ([3, 50], [-1, 4], [60]):
         with pytest.raises(IndexError, match="out of range"):
             backend.read_rows("data", np.array(rows))
+
+
+@pytest.mark.parametrize("length", [5, 16, 40])
+def test_windows_gathered_chunk_by_chunk_equal_numpy(tmp_path, length):
+    """ZarrBackend.read_windows (block-shuffled whole-genome batches) against numpy slices
+    of the array written: windows in order and not, repeated, across chunk boundaries,
+    in the last (partial) chunk, shorter and longer than a chunk."""
+    from genozarr.store.backend import ZarrBackend
+
+    rng = np.random.default_rng(5)
+    data = rng.random((300, 1, 2)).astype(np.float32)
+    group = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
+    group.create_array("data", data=data, chunks=(16, 1, 2))
+    with pytest.warns(UserWarning, match="[Cc]onsolidated"):
+        zarr.consolidate_metadata(str(tmp_path / "s.zarr"))
+    backend = ZarrBackend(str(tmp_path / "s.zarr"), resident=False)
+    top = 300 - length
+    for starts in (np.sort(rng.choice(top + 1, 30, replace=False)),  # in order
+                   rng.choice(top + 1, 30),  # any order, repeats
+                   np.array([0, 14, 15, 16, 31, 32, top, top, 3, top - 2]),
+                   np.array([15, 3, 12, 0]),  # across a boundary before inside, one chunk
+                   np.array([top])):
+        got = backend.read_windows("data", starts, length)
+        np.testing.assert_array_equal(got, np.stack([data[s:s + length] for s in starts]))

@@ -144,12 +144,14 @@ class Store:
         if (not isinstance(self.backend, ZarrBackend) or not len(start_bins)
                 or chrom not in self.meta.chroms):
             return 0
-        name = self.meta.array_path(chrom)
+        name = self._chrom_array(chrom)
         size, last = self.backend.chunk_len(name), max(self.backend.shape(name)[0] - 1, 0)
         start_bins = np.asarray(start_bins, dtype=np.int64)
-        ids = window_chunks(np.minimum(np.maximum(start_bins, 0), last) // size,
-                            np.minimum(np.maximum(start_bins + nbins - 1, 0), last) // size)
-        return self.backend.prefetch_rows(name, ids * size, fetch_only=fetch_only)
+        first = np.minimum(np.maximum(start_bins, 0), last) // size
+        end = np.minimum(np.maximum(start_bins + nbins - 1, 0), last) // size
+        # a window no longer than a chunk lies in its first and last chunks
+        ids = np.concatenate((first, end)) if nbins <= size else window_chunks(first, end)
+        return self.backend.prefetch_chunks(name, ids, fetch_only=fetch_only)
 
     def dense(self, name: str = DATA) -> np.ndarray:
         """A whole array as numpy: ``data`` (partial layout), or a chromosome's array by
