@@ -13,7 +13,7 @@ import copy
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,6 +97,10 @@ def _same_windows(gindexer: GenomicIndexer, table: dict[str, np.ndarray]) -> boo
             and np.array_equal(chrs.astype(str), np.asarray(table["chrom"]).astype(str)))
 
 
+#: windows whose steps :meth:`_GenomePlan.run_step` compares at a time (bounded memory)
+_STEP_BLOCK = 1 << 20
+
+
 @dataclass(frozen=True)
 class _GenomePlan:
     """What a whole-genome read needs of every window: its first stored bin, its
@@ -104,17 +108,17 @@ class _GenomePlan:
     the bins each window holds data for.
 
     ``run_starts`` are the first windows of the runs of consecutive windows on one
-    chromosome (then the number of windows), and ``run_step`` the step between the first
-    bins of each run's windows where it is one step (negative where it varies, or steps
-    back): a batch of consecutive windows within a run of a step >= 0 (read in order) is
-    one range of bins."""
+    chromosome (then the number of windows): a batch of consecutive windows within a run
+    whose windows follow each other at one step (a tiling; worked out per run when first
+    needed) is one range of bins."""
 
     first_bin: np.ndarray
     chrom: np.ndarray
     names: list[str]
     stored_bins: np.ndarray | None
     run_starts: np.ndarray
-    run_step: np.ndarray
+    #: the step of each run looked at: ``{run: step}``, negative where it varies
+    _steps: dict[int, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def make(cls, first_bin: np.ndarray, chrom: np.ndarray, names: list[str],
@@ -122,24 +126,32 @@ class _GenomePlan:
         n = len(first_bin)
         run_starts = np.concatenate(
             ([0], np.flatnonzero(chrom[1:] != chrom[:-1]) + 1, [n])).astype(np.int64)
-        lo, hi = run_starts[:-1], run_starts[1:]
-        run_step = np.zeros(len(lo), dtype=np.int64)  # a run of one window: any step
-        if n > 1:
-            step = first_bin[1:] - first_bin[:-1]  # step[i]: from window i to i + 1
-            several = hi - lo > 1
-            run_step[several] = step[lo[several]]
-            # where the step changes (step[i] != step[i + 1]) between two steps of a run
-            change = np.flatnonzero(step[1:] != step[:-1])
-            k = np.searchsorted(run_starts, change, side="right") - 1
-            run_step[k[change + 1 <= hi[k] - 2]] = -1
-        return cls(first_bin, chrom, names, stored_bins, run_starts, run_step)
+        return cls(first_bin, chrom, names, stored_bins, run_starts)
+
+    def run_step(self, k: int) -> int:
+        """The step between the first bins of consecutive windows of run ``k`` where it is
+        one step (0 for a run of one window), else -1 (where it varies, or steps back)."""
+        step = self._steps.get(k)
+        if step is None:
+            lo, hi = int(self.run_starts[k]), int(self.run_starts[k + 1])
+            fb = self.first_bin
+            step = int(fb[lo + 1] - fb[lo]) if hi - lo > 1 else 0
+            for b in range(lo, hi - 1, _STEP_BLOCK):  # a block of steps at a time
+                if step < 0 or not bool((np.diff(fb[b:min(b + _STEP_BLOCK + 1, hi)])
+                                         == step).all()):
+                    step = -1
+                    break
+            self._steps[k] = step
+        return step
 
     def run_range(self, a: int, b: int) -> tuple[str, int, int] | None:
         """For windows ``a`` to ``b - 1`` (``a < b``): ``(chromosome, first bin, step)``
         when they lie in one run of windows at one step, else None."""
         k = bisect.bisect_right(self.run_starts, a) - 1  # faster than numpy for one value
-        step = int(self.run_step[k])
-        if b > self.run_starts[k + 1] or step < 0:
+        if b > self.run_starts[k + 1]:
+            return None
+        step = self.run_step(k) if b - a > 1 else 0  # (one window: any step)
+        if step < 0:
             return None
         return self.names[self.chrom[a]], int(self.first_bin[a]), step
 
