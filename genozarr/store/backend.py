@@ -827,11 +827,13 @@ class ZarrBackend(Backend):
             picked = window_views(whole, starts, length)
             return picked.copy() if np.may_share_memory(picked, whole) else picked
         k = len(starts)
-        out = np.empty((k, length) + self.shape(name)[1:], dtype=self.array(name).dtype)
         if k > 1 and not bool((starts[1:] >= starts[:-1]).all()):
             order = np.argsort(starts, kind="stable")
-            out[order] = self.read_windows(name, starts[order], length)
+            picked = self.read_windows(name, starts[order], length)
+            out = np.empty_like(picked)
+            out[order] = picked
             return out
+        out = np.empty((k, length) + self.shape(name)[1:], dtype=self.array(name).dtype)
         # in order of start, each chunk's windows are consecutive rows, the ones that lie
         # inside it first: one gather per chunk, straight into the batch
         change = (np.flatnonzero(first[1:] != first[:-1]) + 1).tolist()
