@@ -168,6 +168,13 @@ class _GenomePlan:
         return groups
 
 
+def _own_windows(block: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Windows ``block`` cut from ``span`` as a batch of the caller's own: the span itself
+    when the windows tile it in order and it is a new array, else a copy (an in-memory
+    store's span is a view of the stored array)."""
+    return block if block.flags.c_contiguous and span.flags.owndata else block.copy()
+
+
 class Dataset:
     """A genomic dataset: windows of a :class:`~genozarr.regions.GenomicIndexer` read from a
     :class:`~genozarr.store.Store`.
@@ -483,12 +490,8 @@ class Dataset:
                 if run is not None:  # ... at one step on one chromosome: one range of bins
                     name, lo, step = run
                     span = store.read_bins(name, lo, lo + (k - 1) * step + nb)
-                    block = regular_windows(np.ascontiguousarray(span), k, step, nb)
-                    # the span itself (windows tiling it) only when it is a new array:
-                    # an in-memory store's is a view of the stored array
-                    if not (block.flags.c_contiguous and span.flags.owndata):
-                        block = block.copy()
-                    return block
+                    return _own_windows(
+                        regular_windows(np.ascontiguousarray(span), k, step, nb), span)
         groups = plan.by_chromosome(idx)
         out = None  # the one chromosome's windows are the batch; several fill a new one
         if len(groups) != 1:
@@ -499,10 +502,8 @@ class Dataset:
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
                 span = store.read_bins(name, lo, hi)
                 block = window_views(span, offsets - lo, nb)
-                # the span itself (windows tiling it in order) only when it is a new
-                # array: an in-memory store's is a view of the stored array
-                if out is None and not (block.flags.c_contiguous and span.flags.owndata):
-                    block = block.copy()
+                if out is None:
+                    block = _own_windows(block, span)
             else:  # windows scattered along the chromosome (a shuffled batch)
                 block = store.read_windows(name, offsets, nb)
             if out is None:
