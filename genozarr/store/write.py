@@ -1086,7 +1086,7 @@ class EarlyFlush:
 
     A 400 Mb sequence store holds about 100 MB of compressed codes: flushed all at
     publication, they took 0.15-0.19 s of a 0.7-0.8 s build; flushed as tasks finish,
-    publication's flush took 0.03-0.05 s. A task's files are complete when it finishes (no
+    publication's flush took 0.01-0.02 s. A task's files are complete when it finishes (no
     two tasks write one file), so a file flushed then needs no second flush. A file whose
     flush fails is left to publication's flush.
     """
