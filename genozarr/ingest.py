@@ -79,10 +79,16 @@ class Source(ABC):
         """``read`` collapsed to ``resolution`` (``end - start`` divisible by it)."""
         from genozarr._kernels import collapse
 
-        values = self.read(chrom, start, end)
         if resolution == 1:
-            return values
-        return collapse(values, resolution, self.collapser)
+            return self.read(chrom, start, end)
+        if type(self).read is not Source.read:  # a source that reads its files together
+            return collapse(self.read(chrom, start, end), resolution, self.collapser)
+        # each file collapsed on its own, then joined: the channels are reduced
+        # independently either way, and the per-base values of the files are never
+        # copied into one interleaved block (which also made the reduction slower)
+        parts = [collapse(self.read_file(i, self.chrom_names[i][chrom], start, end),
+                          resolution, self.collapser) for i in range(len(self.files))]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
 
 # ---------------------------------------------------------------------------- tasks

@@ -78,6 +78,24 @@ def test_bigwig_collapsers(sim_data, roi, how):
         np.testing.assert_allclose(cov[i][0][:, 0, 0], expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("how", ["mean", "max", np.median])
+def test_bigwig_files_collapsed_one_by_one_in_a_whole_genome_store(sim_data, roi, how):
+    """Several BigWigs at a coarse resolution (each file's bases collapsed on its own, then
+    the conditions joined): every condition equals numpy's reduction of that file's
+    pyBigWig values, whole chromosomes included (a partial last bin padded with 0)."""
+    paths = sim_data["bigwigs"][:2]
+    cov = Cover.create_from_bigwig("bw", paths, roi=roi, binsize=500, resolution=50,
+                                   collapser=how, store_whole_genome=True, storage="zarr")
+    func = {"mean": np.mean, "max": np.max}.get(how, how)
+    store = cov.garray
+    for chrom, length in store.meta.chroms.items():
+        stored = store.read_bins(chrom, 0, -(-length // 50))
+        for c, path in enumerate(paths):
+            truth = bw_truth(path, chrom, 0, -(-length // 50) * 50).reshape(-1, 50)
+            np.testing.assert_allclose(stored[:, 0, c], func(truth, axis=1), rtol=1e-6,
+                                       atol=1e-6)
+
+
 def test_bigwig_resolution_none_and_whole_vs_partial(sim_data, roi):
     path = sim_data["bigwigs"][1]
     cov = Cover.create_from_bigwig("bw", path, roi=roi, resolution=None, collapser="sum")
