@@ -300,9 +300,19 @@ def test_direct_string_writes_equal_zarrs_files(tmp_path, compressors) -> None:
     # where the fast path does not apply, the caller writes (reads) through zarr
     assert write_strings(arrays["direct"], values.astype(str)) is False  # not objects
     assert write_strings(arrays["direct"], values[:10]) is False  # not the whole array
-    memory = zarr.open_group(zarr.storage.MemoryStore(), mode="w", zarr_format=3)
-    in_memory = memory.create_array("m", shape=values.shape, dtype=str, fill_value="")
-    assert write_strings(in_memory, values) is False and read_strings(in_memory) is None
+    # a MemoryStore (where a new store's metadata is assembled): the same entries as
+    # zarr's own write; read_strings reads local stores only
+    entries: dict = {}
+    memory = zarr.open_group(zarr.storage.MemoryStore(entries), mode="w", zarr_format=3)
+    in_memory = {name: memory.create_array(name, shape=values.shape, chunks=(200,), dtype=str,
+                                           fill_value="", **kw) for name in ("direct", "viazarr")}
+    assert write_strings(in_memory["direct"], values) is True
+    in_memory["viazarr"][...] = values
+    chunks = {name: {k.split("/", 1)[1]: v.to_bytes() for k, v in entries.items()
+                     if k.startswith(f"{name}/c/")} for name in in_memory}
+    assert chunks["direct"] == chunks["viazarr"] == {f"c/{k}": v for k, v in files["direct"].items()}
+    assert np.asarray(in_memory["direct"][...]).tolist() == values.tolist()
+    assert read_strings(in_memory["direct"]) is None
     (tmp_path / "g.zarr" / "direct" / "c" / "1").write_bytes(b"\x00" * 40)
     with pytest.raises(StoreError, match=r"direct/c/1 is damaged"):
         read_strings(zarr.open_array(str(tmp_path / "g.zarr"), path="direct", mode="r"))

@@ -516,8 +516,11 @@ def test_disk_full_is_a_store_error(tmp_path, monkeypatch, where):
         monkeypatch.setattr(direct, "write_chunks", full)
     elif where == "commit":
         monkeypatch.setattr(store_write, "_fsync_tree", full)
-    elif where == "coords":  # written in a thread while the chunks are
-        monkeypatch.setattr(store_write, "write_coord", full)
+    elif where == "coords":  # assembled with the metadata, inside zarr's event loop
+        async def full_async(*args, **kwargs):
+            full()
+
+        monkeypatch.setattr(store_write, "_write_coord_async", full_async)
     else:
         monkeypatch.setattr(store_write.os, "mkdir", full)
     path = tmp_path / "s.zarr"
