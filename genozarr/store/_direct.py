@@ -793,18 +793,24 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
             if blob is None:
                 continue
         target = direct.chunk_file(f0 // clen)
-        folder = os.path.dirname(target)
-        if folder not in direct.folders:  # with flat chunk keys: the array's own folder
-            os.makedirs(folder, exist_ok=True)
-            direct.folders.add(folder)
-        with open(target, "wb") as f:
-            f.write(blob)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
+        write_file(target, blob, direct.folders, fsync=fsync)  # flat keys: one folder
         if written is not None:
             written.append(target)
     return True
+
+
+def write_file(target: str, data: bytes, made: set[str], *, fsync: bool = False) -> None:
+    """Write ``data`` as the file ``target``, creating its folder first unless it is in
+    ``made`` (the folders made so far, which this updates); ``fsync``: flush it to disk."""
+    folder = os.path.dirname(target)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
+    with open(target, "wb") as f:
+        f.write(data)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def _string_codecs(arr: Any, memory: bool = False) -> tuple[str | None, Any, int] | None:
@@ -938,11 +944,5 @@ def write_strings(arr: Any, values: np.ndarray) -> bool:
         if directory is None:
             entries[f"{arr.store_path.path}/{arr.metadata.encode_chunk_key((i,))}"] = wrap(data)
             continue
-        target = os.path.join(directory, arr.metadata.encode_chunk_key((i,)))
-        folder = os.path.dirname(target)
-        if folder not in made:
-            os.makedirs(folder, exist_ok=True)
-            made.add(folder)
-        with open(target, "wb") as f:
-            f.write(data)
+        write_file(os.path.join(directory, arr.metadata.encode_chunk_key((i,))), data, made)
     return True

@@ -713,15 +713,11 @@ class StoreWriter:
         if self.remote:
             self._rfs.pipe({f"{self.tmp_key}/{key}": data for key, data in files.items()})
         else:
+            from genozarr.store._direct import write_file
+
             made: set[str] = set()
             for key, data in files.items():
-                target = os.path.join(self.tmp, key)
-                folder = os.path.dirname(target)
-                if folder not in made:
-                    os.makedirs(folder, exist_ok=True)
-                    made.add(folder)
-                with open(target, "wb") as f:
-                    f.write(data)
+                write_file(os.path.join(self.tmp, key), data, made)
         self._consolidated = True
 
     async def _assemble(self, store: Any, arrays: dict[str, ArraySpec],
