@@ -5,6 +5,7 @@ completion marker working there too."""
 from __future__ import annotations
 
 import http.server
+import threading
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from genozarr.regions import GenomicIndexer
 from genozarr.sources import ArraySource
 from genozarr.store import FORMAT_VERSION, load_store, open_store
 from genozarr.store.open import read_marker
-from genozarr.testing.servers import moto_s3, serve_directory
+from genozarr.testing.servers import RangeHandler, moto_s3, serve_directory
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -173,3 +174,33 @@ def test_http_read_only(http_root, tracks):
     np.testing.assert_array_equal(st.read_rows(np.arange(len(gi))), local_rows(tracks, gi, 50))
     with pytest.raises(StoreError):
         open_store(f"{base}/missing.zarr")
+
+
+def test_opening_over_http_reads_the_coordinates_together(tmp_path, tracks):
+    """Opening a store over HTTP reads the root metadata once and the region coordinates
+    of a partial layout (4 arrays) concurrently: each request for one waits until all 4
+    are in flight (a barrier; one after another, the first would wait in vain). The
+    table equals the indexer's windows."""
+    pytest.importorskip("aiohttp")
+    gi = gindexer()
+    build_store(source(tracks), gi, name="h", whole_genome=False, resolution=50, chroms=SIZES,
+                storage="zarr", path=str(tmp_path / "web.zarr"), cache_key="k")
+    together = threading.Barrier(4, timeout=20)
+
+    class Counting(RangeHandler):
+        def send_head(self):
+            if "/region_" in self.path and self.command == "GET":
+                together.wait()
+            return super().send_head()
+
+    RangeHandler.requests.clear()
+    with serve_directory(tmp_path, handler=Counting) as base:
+        st = load_store(f"{base}/web.zarr", "zarr")
+    assert RangeHandler.requests[("GET", "/web.zarr/zarr.json")] == 1
+    assert sorted(p for (m, p), n in RangeHandler.requests.items() if "/region_" in p) == [
+        f"/web.zarr/region_{k}/c/0" for k in ("chrom", "end", "start", "strand")]
+    assert st.region_table["chrom"].tolist() == gi.chrs.tolist()
+    np.testing.assert_array_equal(st.region_table["start"], gi.starts)
+    np.testing.assert_array_equal(st.region_table["end"], gi.ends)
+    assert st.region_table["strand"].tolist() == gi.strand.tolist()
+    np.testing.assert_array_equal(st.read_rows(np.arange(len(gi))), local_rows(tracks, gi, 50))

@@ -202,7 +202,7 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
         Newer format version, or arrays that disagree with the metadata (dtype, shape,
         chunk shape, strands, conditions, bins, regions).
     """
-    from genozarr.store.open import check_arrays, open_resolved
+    from genozarr.store.open import check_arrays, open_resolved, read_whole
 
     opened = open_resolved(path, storage_options)
     meta = opened.meta()
@@ -211,13 +211,12 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
     table = None
     if meta.layout == "partial":
         g = backend.group
+        # the region name is optional (from the ROI's name column)
+        keys = {"chrom": "region_chrom", "start": "region_start", "end": "region_end",
+                "strand": "region_strand", **({"name": "region_name"}
+                                              if "region_name" in g else {})}
         table = {
-            "chrom": np.array(np.asarray(g["region_chrom"][...]).tolist(), dtype=object),
-            "start": np.asarray(g["region_start"][...]),
-            "end": np.asarray(g["region_end"][...]),
-            "strand": np.array(np.asarray(g["region_strand"][...]).tolist(), dtype=object),
-        }
-        if "region_name" in g:  # optional: region names from the ROI's name column
-            table["name"] = np.array(np.asarray(g["region_name"][...]).tolist(), dtype=object)
+            col: values if values.dtype.kind in "iu" else np.array(values.tolist(), dtype=object)
+            for col, values in zip(keys, read_whole([g[key] for key in keys.values()]))}
     store = Store(meta, backend, str(path), table)
     return store.to_backend(storage)

@@ -365,17 +365,22 @@ def _checked_store_class() -> type:
             return type(self), (self._store, self.where, self.complete, None,
                                 self.storage_options)
 
+        def _keep_root(self, raw: bytes | None) -> None:
+            """Take the chunk sizes of every array from the root metadata document ``raw``
+            (its consolidated metadata)."""
+            doc = _json_or_none(raw) if raw is not None else None
+            consolidated = (doc or {}).get("consolidated_metadata") or {}
+            metadata = consolidated.get("metadata") or {}
+            self._arrays = {k: _chunk_info(v) for k, v in metadata.items()
+                            if isinstance(v, dict)}
+
         async def _array_meta(self, array: str) -> Any:
             """The chunk sizes of ``array`` (from the root's consolidated metadata)."""
             if self._arrays is None:
                 from zarr.core.buffer import default_buffer_prototype
 
                 raw = await self._store.get("zarr.json", default_buffer_prototype())
-                doc = _json_or_none(raw.to_bytes()) if raw is not None else None
-                consolidated = (doc or {}).get("consolidated_metadata") or {}
-                metadata = consolidated.get("metadata") or {}
-                self._arrays = {k: _chunk_info(v) for k, v in metadata.items()
-                                if isinstance(v, dict)}
+                self._keep_root(raw.to_bytes() if raw is not None else None)
             if array not in self._arrays:
                 from zarr.core.buffer import default_buffer_prototype
 
@@ -402,6 +407,9 @@ def _checked_store_class() -> type:
                 raise storage_error("read store", f"{self.where}/{key}", e) from e
             match = _CHUNK_KEY.match(key)
             if match is None:
+                if key == "zarr.json" and byte_range is None and self._arrays is None \
+                        and buf is not None:  # opening the group: no second read later
+                    self._keep_root(buf.to_bytes())
                 return buf
             if self._marker is not None and _file_id(self._marker[0]) != self._marker[1]:
                 raise self._replaced(key)
@@ -703,12 +711,17 @@ def _refuse(where: str, field: str, expected: Any, found: Any, what: str) -> Sto
         "it (overwrite=True).")
 
 
-def _labels(group: Any, name: str) -> list[str] | None:
-    try:
-        arr = group[name]
-    except KeyError:
-        return None
-    return [str(v) for v in np.asarray(arr[...]).tolist()]
+def read_whole(arrays: list[Any]) -> list[np.ndarray]:
+    """The values of whole zarr arrays, read concurrently: one round trip for all of them
+    on object storage, not one per array."""
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def read() -> list[Any]:
+        return await asyncio.gather(*(arr.async_array.getitem(Ellipsis) for arr in arrays))
+
+    return [np.asarray(values) for values in sync(read())] if arrays else []
 
 
 def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
@@ -793,9 +806,16 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
         prefix = "" if meta.format_version == 1 else f"{chrom}/"
     else:
         prefix = ""
-    for label, want in (("strand", list(meta.strands)), ("condition", list(meta.conditions))):
-        have = _labels(group, f"{prefix}{label}")
-        if have is not None and have != [str(w) for w in want]:
+    stored = {}
+    for label in ("strand", "condition"):
+        try:
+            stored[label] = group[f"{prefix}{label}"]
+        except KeyError:
+            pass
+    for (label, arr), values in zip(stored.items(), read_whole(list(stored.values()))):
+        want = list(meta.strands if label == "strand" else meta.conditions)
+        have = [str(v) for v in values.tolist()]
+        if have != [str(w) for w in want]:
             field = "strands" if label == "strand" else "conditions"
             raise _refuse(where, field, want, have, f"the {prefix}{label} labels")
     if first is not None:

@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.store.layout import WINDOW_COORDS, WINDOWS, labeled_values, window_coords
+from genozarr.store.layout import (
+    LABELS_ATTR,
+    WINDOW_COORDS,
+    WINDOWS,
+    decode_labels,
+    window_coords,
+)
 
 __all__ = ["make_recipe", "jsonable", "update_served", "read_windows", "SERVED_KEYS"]
 
@@ -95,18 +101,25 @@ def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
     if group is None or WINDOWS not in group:
         return None
     from genozarr.store._direct import read_strings
+    from genozarr.store.open import read_whole
 
     g = group[WINDOWS]
+    arrays = {key: g[key] for key in WINDOW_COORDS}
+    # the numeric arrays (label codes, starts, ends) in one round trip; strings (format 2)
+    # straight from their files where the store is local
+    numeric = [key for key, arr in arrays.items() if arr.dtype.kind in "iu"]
+    values = dict(zip(numeric, read_whole([arrays[key] for key in numeric])))
 
     def labels(key: str) -> np.ndarray:
-        arr = g[key]
-        values = labeled_values(arr, f"{WINDOWS}/{key}")  # format 3: codes
-        if values is None:
-            values = read_strings(arr)  # format 2; None: not a local store, read through zarr
-        return values if values is not None else np.array(arr[...].tolist(), dtype=object)
+        arr = arrays[key]
+        if key in values and LABELS_ATTR in arr.attrs:  # format 3: codes
+            return decode_labels(values[key], arr.attrs[LABELS_ATTR], f"{WINDOWS}/{key}")
+        strings = read_strings(arr)  # format 2; None: not a local store, read through zarr
+        return strings if strings is not None else np.array(arr[...].tolist(), dtype=object)
 
     chrom, strand = labels(WINDOW_COORDS[0]), labels(WINDOW_COORDS[3])
-    start, end = (np.asarray(g[k][...], dtype=np.int64) for k in WINDOW_COORDS[1:3])
+    start, end = (np.asarray(values[k] if k in values else g[k][...], dtype=np.int64)
+                  for k in WINDOW_COORDS[1:3])
     return chrom, start, end, strand
 
 
