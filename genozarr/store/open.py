@@ -812,7 +812,7 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
             stored[label] = group[f"{prefix}{label}"]
         except KeyError:
             pass
-    for (label, arr), values in zip(stored.items(), read_whole(list(stored.values()))):
+    for label, values in zip(stored, read_whole(list(stored.values()))):
         want = list(meta.strands if label == "strand" else meta.conditions)
         have = [str(v) for v in values.tolist()]
         if have != [str(w) for w in want]:

@@ -695,7 +695,6 @@ class StoreWriter:
 
     def _create(self, arrays: dict[str, ArraySpec],
                 coords: dict[str, tuple[tuple[str, ...], np.ndarray]]) -> None:
-        import zarr
         from zarr.core.sync import sync
         from zarr.storage import MemoryStore
 
@@ -706,9 +705,7 @@ class StoreWriter:
         # competing with the build's workers)
         entries: dict[str, Any] = {}
         sync(self._assemble(MemoryStore(entries), arrays, coords))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            zarr.consolidate_metadata(MemoryStore(entries), zarr_format=3)
+        self._consolidate(MemoryStore(entries))
         files = {key: value.to_bytes() for key, value in entries.items()}
         if self.remote:
             self._rfs.pipe({f"{self.tmp_key}/{key}": data for key, data in files.items()})
@@ -761,14 +758,16 @@ class StoreWriter:
             *(_write_coord_async(groups[name.rpartition("/")[0]], name.rpartition("/")[2],
                                  dims, values) for name, (dims, values) in coords.items()))
 
-    def _consolidate(self) -> None:
-        """Write the consolidated metadata of the new version into its root."""
+    def _consolidate(self, store: Any = None) -> None:
+        """Write the consolidated metadata of the new version (or of the zarr ``store``
+        where it is assembled) into its root."""
         import zarr
 
+        if store is None:
+            store = zarr_store(self.tmp, "w", self.storage_options)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            zarr.consolidate_metadata(zarr_store(self.tmp, "w", self.storage_options),
-                                      zarr_format=3)
+            zarr.consolidate_metadata(store, zarr_format=3)
 
     def _copy(self, source: str) -> None:
         """Start from the files of version ``source`` (see ``copy_from``)."""
