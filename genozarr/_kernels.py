@@ -238,10 +238,7 @@ def window_views(span: np.ndarray, offsets: np.ndarray, nb: int) -> np.ndarray:
     step = int(offsets[1] - offsets[0]) if k > 1 else 0
     if step >= 0 and (k < 3 or bool((offsets[1:] - offsets[:-1] == step).all())):
         return regular_windows(span[int(offsets[0]):] if k else span, k, step, nb)
-    s0 = span.strides[0]
-    every = np.ndarray((len(span) - nb + 1, nb) + span.shape[1:], span.dtype, span, 0,
-                       (s0,) + span.strides)
-    return every[offsets]
+    return regular_windows(span, len(span) - nb + 1, 1, nb)[offsets]
 
 
 def regular_windows(span: np.ndarray, k: int, step: int, nb: int) -> np.ndarray:

@@ -817,7 +817,7 @@ class ZarrBackend(Backend):
         """As :meth:`Backend.read_windows`: windows cut out of the decoded chunks they lie
         in, each chunk decoded once (the few windows across a chunk boundary are read as
         ranges), not one :meth:`read_range` per window."""
-        from genozarr._kernels import window_views
+        from genozarr._kernels import regular_windows, window_views
 
         starts = np.asarray(starts, dtype=np.int64)
         size = self.chunk_len(name)
@@ -843,8 +843,7 @@ class ZarrBackend(Backend):
         chunks = self._chunks(name, first[bounds[:-1]].tolist())
         for (cid, block), r0, r1, m in zip(chunks, bounds[:-1], bounds[1:], inside):
             if m:
-                every = np.ndarray((len(block) - length + 1, length) + block.shape[1:],
-                                   block.dtype, block, 0, (block.strides[0],) + block.strides)
+                every = regular_windows(block, len(block) - length + 1, 1, length)
                 # (a fancy index: np.take would first copy the overlapping view whole)
                 out[r0:r0 + m] = every[starts[r0:r0 + m] - cid * size]
             across.extend(range(r0 + m, r1))

@@ -15,7 +15,7 @@ from genozarr.store.backend import (
     ZarrBackend,
     window_chunks,
 )
-from genozarr.store.layout import DATA, StoreMeta
+from genozarr.store.layout import DATA, REGION_COORDS, REGION_NAME, StoreMeta
 
 __all__ = ["Store", "load_store"]
 
@@ -211,10 +211,9 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
     table = None
     if meta.layout == "partial":
         g = backend.group
-        # the region name is optional (from the ROI's name column)
-        keys = {"chrom": "region_chrom", "start": "region_start", "end": "region_end",
-                "strand": "region_strand", **({"name": "region_name"}
-                                              if "region_name" in g else {})}
+        keys = dict(zip(("chrom", "start", "end", "strand"), REGION_COORDS))
+        if REGION_NAME in g:  # optional: region names from the ROI's name column
+            keys["name"] = REGION_NAME
         table = {
             col: values if values.dtype.kind in "iu" else np.array(values.tolist(), dtype=object)
             for col, values in zip(keys, read_whole([g[key] for key in keys.values()]))}
