@@ -688,12 +688,25 @@ def collapse(values: np.ndarray, resolution: int, how: Collapser = "sum") -> np.
     n_strands, n_conditions = arr.shape[-2:]
     binned = arr.reshape(lead + (n_bins, resolution, n_strands, n_conditions))
     if isinstance(how, str):
+        channels = n_strands * n_conditions
+        if arr.dtype in _EINSUM_DTYPES and n_bins and how in ("sum", "mean") and channels == 1:
+            # one channel (a per-file collapse): einsum's vectorised sum of each bin's
+            # contiguous values, 4-5x faster than reduceat below. It adds in the array's
+            # dtype in several partial sums, so float32 sums stay within a few ulps of
+            # the exact sum, as numpy's own float32 sum does (bins up to 10 kb; 1e-6
+            # relative at 100 kb). With more channels its sums run one value after the
+            # other, and reduceat in float64 stays
+            flat = np.ascontiguousarray(arr).reshape(-1, resolution)
+            out = np.einsum("ij->i", flat)
+            if how == "mean":
+                out /= resolution
+            return out.reshape(lead + (n_bins, n_strands, n_conditions))
         if arr.dtype.kind == "f" and n_bins:
             # ufunc.reduceat over the flat (position, channel) view: 5-15x faster than a
             # reduction over the middle axis of (bins, resolution, strand, condition),
             # whose inner loop runs over the few channels
             ufunc = _REDUCEAT[how]
-            flat = np.ascontiguousarray(arr).reshape(-1, n_strands * n_conditions)
+            flat = np.ascontiguousarray(arr).reshape(-1, channels)
             starts = np.arange(0, flat.shape[0], resolution)
             if ufunc is np.add:  # accumulate in float64: sums of float32 stay exact-ish
                 out = ufunc.reduceat(flat, starts, axis=0, dtype=np.float64)
@@ -720,6 +733,9 @@ def collapse(values: np.ndarray, resolution: int, how: Collapser = "sum") -> np.
 
 
 _REDUCEAT = {"sum": np.add, "mean": np.add, "max": np.maximum, "min": np.minimum}
+#: dtypes whose one-channel sums run through einsum in ``collapse`` (float16 goes through
+#: reduceat in float64)
+_EINSUM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _call_collapser(how: Callable[..., Any], x: np.ndarray) -> Any:

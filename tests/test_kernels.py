@@ -481,6 +481,22 @@ def test_collapse_matches_oracle(how, data):
     np.testing.assert_allclose(result[1], oracle_collapse(-values, resolution, reduce))
 
 
+@pytest.mark.parametrize("channels", [(1, 1), (2, 1), (1, 4)])
+@pytest.mark.parametrize("resolution", [50, 1000])
+def test_collapse_float32_sums_against_float64(channels, resolution):
+    # float32 sums and means stay within a few ulps of the exact (float64) sum, and a NaN
+    # spoils its own bin and channel only
+    rng = np.random.default_rng(7)
+    values = rng.gamma(0.5, 30, size=(20 * resolution, *channels)).astype(np.float32)
+    values[3 * resolution + 1, 0, -1] = np.nan
+    exact = values.astype(np.float64).reshape(20, resolution, *channels).sum(axis=1)
+    for how, expected in (("sum", exact), ("mean", exact / resolution)):
+        got = collapse(values, resolution, how)
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        assert np.isnan(got[3, 0, -1]) and np.isnan(got).sum() == 1
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
 def test_collapse_callable_contract():
     seen = []
 
