@@ -81,14 +81,31 @@ class Source(ABC):
 
         if resolution == 1:
             return self.read(chrom, start, end)
-        if type(self).read is not Source.read:  # a source that reads its files together
+        if not self.collapses_per_file:  # a source that reads its files together
             return collapse(self.read(chrom, start, end), resolution, self.collapser)
-        # each file collapsed on its own, then joined: the channels are reduced
-        # independently either way, and the per-base values of the files are never
-        # copied into one interleaved block (which also made the reduction slower)
-        parts = [collapse(self.read_file(i, self.chrom_names[i][chrom], start, end),
-                          resolution, self.collapser) for i in range(len(self.files))]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+        # each file collapsed on its own, then copied into the joined block: the channels
+        # are reduced independently either way, and the per-base values of the files are
+        # never held together in one interleaved block (which also made the reduction
+        # slower)
+        def binned(i: int) -> np.ndarray:
+            return collapse(self.read_file(i, self.chrom_names[i][chrom], start, end),
+                            resolution, self.collapser)
+
+        first = binned(0)
+        if len(self.files) == 1:
+            return first
+        k = first.shape[-1]
+        out = np.empty(first.shape[:-1] + (len(self.files) * k,), dtype=first.dtype)
+        out[..., :k] = first
+        for i in range(1, len(self.files)):
+            out[..., i * k:(i + 1) * k] = binned(i)
+        return out
+
+    @property
+    def collapses_per_file(self) -> bool:
+        """Whether :meth:`read_binned` holds the per-base values of one file at a time
+        (collapsing each before reading the next), not of every file at once."""
+        return type(self).read is Source.read and type(self).read_binned is Source.read_binned
 
 
 # ---------------------------------------------------------------------------- tasks
@@ -142,18 +159,19 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
 
 
 #: bytes of per-base values (bases x strands x input channels) one read of a whole-genome
-#: task holds at most: the per-base block of every input file is held in memory (with its
-#: concatenation across files) before it is collapsed to the resolution, so a read covers
-#: fewer bases the more files there are, and memory stays flat in the number of files
-#: (4 Mi float32 values; a sequence task of 8 Mi one-byte codes is one read, not two
-#: concatenated)
+#: task holds at most before collapsing them to the resolution: those of every input file
+#: (a source that reads its files together, and every source at 1 bp), or of one file
+#: (:attr:`Source.collapses_per_file`). A read covers fewer bases the more files it holds
+#: at once, and memory stays flat in the number of files (4 Mi float32 values; a sequence
+#: task of 8 Mi one-byte codes is one read, not two)
 _READ_BYTES = 16 * 2**20
 
 
 def _read_step(source: Source, resolution: int) -> int:
     """Bins of ``resolution`` one read of a whole-genome task covers."""
     try:
-        width = len(source.files) * source.channels_per_file() * len(source.strands)
+        files = 1 if resolution > 1 and source.collapses_per_file else len(source.files)
+        width = files * source.channels_per_file() * len(source.strands)
     except (AttributeError, TypeError):  # a source without files: count one channel
         width = 1
     itemsize = max(int(getattr(source, "read_itemsize", 4)), 1)
@@ -165,12 +183,16 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
     step = _read_step(source, resolution)
     if b1 - b0 <= step:
         out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
-        out = out.astype(dtype, copy=False)
-    else:  # coarse resolutions: read and collapse in sub-blocks, so memory stays bounded
-        out = np.concatenate([
-            source.read_binned(chrom, s * resolution, min(s + step, b1) * resolution,
-                               resolution).astype(dtype, copy=False)
-            for s in range(b0, b1, step)])
+        return array_path(chrom), b0, out.astype(dtype, copy=False)
+    # read and collapse in sub-blocks, so that memory stays bounded, each copied into the
+    # task's block as it is read
+    out = None
+    for s in range(b0, b1, step):
+        e = min(s + step, b1)
+        values = source.read_binned(chrom, s * resolution, e * resolution, resolution)
+        if out is None:
+            out = np.empty((b1 - b0,) + values.shape[1:], dtype=dtype)
+        out[s - b0:e - b0] = values
     return array_path(chrom), b0, out
 
 

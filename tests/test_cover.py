@@ -78,12 +78,24 @@ def test_bigwig_collapsers(sim_data, roi, how):
         np.testing.assert_allclose(cov[i][0][:, 0, 0], expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("read_bytes", [None, 4000])
 @pytest.mark.parametrize("how", ["mean", "max", np.median])
-def test_bigwig_files_collapsed_one_by_one_in_a_whole_genome_store(sim_data, roi, how):
+def test_bigwig_files_collapsed_one_by_one_in_a_whole_genome_store(sim_data, roi, how,
+                                                                   read_bytes, monkeypatch):
     """Several BigWigs at a coarse resolution (each file's bases collapsed on its own, then
     the conditions joined): every condition equals numpy's reduction of that file's
-    pyBigWig values, whole chromosomes included (a partial last bin padded with 0)."""
+    pyBigWig values, whole chromosomes included (a partial last bin padded with 0). A
+    read holds one file's bases at a time (with ``read_bytes``: 1,000 float32 values, so
+    that each task reads and fills its block in many pieces)."""
+    from genozarr import ingest
+    from genozarr.sources import BigWigSource
+
     paths = sim_data["bigwigs"][:2]
+    if read_bytes is not None:
+        monkeypatch.setattr(ingest, "_READ_BYTES", read_bytes)
+        source = BigWigSource(paths)
+        assert source.collapses_per_file
+        assert (ingest._read_step(source, 1), ingest._read_step(source, 50)) == (500, 20)
     cov = Cover.create_from_bigwig("bw", paths, roi=roi, binsize=500, resolution=50,
                                    collapser=how, store_whole_genome=True, storage="zarr")
     func = {"mean": np.mean, "max": np.max}.get(how, how)

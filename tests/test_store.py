@@ -240,6 +240,40 @@ def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compr
     assert written == [0, 1, 4, 5, 6, 7, 8, 9, 10]  # 10: the padded edge chunk
 
 
+@pytest.mark.parametrize("compressor", ["zstd", None])
+def test_direct_shard_writes_read_back_through_zarr(tmp_path, compressor):
+    """Shards written inner chunk by inner chunk as they are encoded are what zarr's
+    sharding codec reads back: inner chunks of fill value left out of a shard (its index
+    marks them empty), a shard of fill value only not written, the edge shard padded."""
+    import zarr
+
+    from genozarr.config import set_options
+    from genozarr.store.write import _compressors, write_block
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(1050, 2, 3)).astype("float32")
+    values[200:400] = 0  # inner chunks 2 (shard 0) and 3 (shard 1) hold the fill value
+    values[600:900] = 0  # the whole of shard 2
+    with set_options(compressor=compressor):
+        codecs = _compressors("float32")
+    for name in ("direct", "viazarr"):
+        zarr.create_array(str(tmp_path / "s.zarr"), name=name, shape=values.shape,
+                          chunks=(100, 2, 3), shards=(300, 2, 3), dtype="float32",
+                          fill_value=0.0, compressors=codecs, zarr_format=3)
+    write_block(str(tmp_path / "s.zarr"), "direct", 0, values[:600])
+    write_block(str(tmp_path / "s.zarr"), "direct", 600, values[600:])  # ends at the edge
+    zarr.open_array(str(tmp_path / "s.zarr"), path="viazarr", mode="r+")[:] = values
+    for name in ("direct", "viazarr"):
+        back = zarr.open_array(str(tmp_path / "s.zarr"), path=name, mode="r")[:]
+        np.testing.assert_array_equal(back, values)
+    shards = tmp_path / "s.zarr" / "direct" / "c"
+    assert sorted(int(p.name) for p in shards.iterdir()) == [0, 1, 3]
+    for k in (0, 1, 3):  # byte for byte what zarr writes
+        key = f"c/{k}/0/0"
+        assert (tmp_path / "s.zarr" / "direct" / key).read_bytes() == (
+            tmp_path / "s.zarr" / "viazarr" / key).read_bytes()
+
+
 def test_string_coordinates_are_written_as_python_strings(tmp_path) -> None:
     """write_coord stores string coordinates as zarr strings: an object array of str is
     written as it is, anything else string-like (numpy str, bytes, fixed-width arrays,

@@ -27,11 +27,12 @@ gone or is another one.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -770,28 +771,38 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
         raw = chunk.reshape(-1).view(np.uint8)
         return direct.blosc.encode(raw) if direct.blosc is not None else raw.tobytes()
 
-    for f0 in range(start, stop, unit):
-        if direct.per_shard:
-            parts: list[bytes] = []
+    def shard(f0: int) -> Iterator[bytes] | None:
+        """The stored bytes of the shard starting at row ``f0``, inner chunk by inner
+        chunk as each is encoded, then the index and its CRC32C (None: no inner chunk
+        is stored)."""
+        encoded = ((j, encode(i0)) for j, i0 in enumerate(range(f0, min(f0 + unit, stop),
+                                                                  clen)))
+        first = next(((j, data) for j, data in encoded if data is not None), None)
+        if first is None:
+            return None
+
+        def pieces() -> Iterator[bytes]:
+            import google_crc32c
+
             index = np.full((direct.per_shard, 2), _EMPTY, dtype="<u8")
             offset = 0
-            for j, i0 in enumerate(range(f0, min(f0 + unit, stop), clen)):
-                data = encode(i0)
+            for j, data in itertools.chain([first], encoded):
                 if data is not None:
                     index[j] = (offset, len(data))
                     offset += len(data)
-                    parts.append(data)
-            if not parts:
-                continue
-            import google_crc32c
-
+                    yield data
             table = index.tobytes()
-            parts += [table, int(google_crc32c.value(table)).to_bytes(4, "little")]
-            blob: bytes | None = b"".join(parts)
-        else:
-            blob = encode(f0)
-            if blob is None:
-                continue
+            yield table
+            yield int(google_crc32c.value(table)).to_bytes(4, "little")
+
+        return pieces()
+
+    for f0 in range(start, stop, unit):
+        # a shard is written as its inner chunks are encoded: one compressed chunk is
+        # held at a time besides the block, not the whole shard twice (parts, joined)
+        blob = shard(f0) if direct.per_shard else encode(f0)
+        if blob is None:
+            continue
         target = direct.chunk_file(f0 // clen)
         write_file(target, blob, direct.folders, fsync=fsync)  # flat keys: one folder
         if written is not None:
@@ -799,15 +810,20 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
     return True
 
 
-def write_file(target: str, data: bytes, made: set[str], *, fsync: bool = False) -> None:
-    """Write ``data`` as the file ``target``, creating its folder first unless it is in
-    ``made`` (the folders made so far, which this updates); ``fsync``: flush it to disk."""
+def write_file(target: str, data: Any, made: set[str], *, fsync: bool = False) -> None:
+    """Write ``data`` as the file ``target``: a bytes-like object, or an iterator of them
+    written one after the other as they come (a generator's are never all held). Creates
+    the folder first unless it is in ``made`` (the folders made so far, which this
+    updates); ``fsync``: flush the file to disk."""
     folder = os.path.dirname(target)
     if folder not in made:
         os.makedirs(folder, exist_ok=True)
         made.add(folder)
     with open(target, "wb") as f:
-        f.write(data)
+        if isinstance(data, Iterator):
+            f.writelines(data)
+        else:
+            f.write(data)
         if fsync:
             f.flush()
             os.fsync(f.fileno())
