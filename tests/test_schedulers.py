@@ -3,6 +3,8 @@ pool is kept between builds (scripts without a ``__main__`` guard: tests/test_sc
 
 from __future__ import annotations
 
+import subprocess
+import sys
 
 import numpy as np
 
@@ -69,3 +71,34 @@ def test_ingest_workers_keep_freed_memory(monkeypatch):
     assert without_env is True
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1048576")
     assert _run._keep_freed_memory() is False  # returns before calling mallopt
+
+
+def test_workers_import_the_callers_genozarr_from_any_working_directory(tmp_path):
+    """The ingest workers are forked from a fork server, which imports genozarr before it
+    takes this process's ``sys.path``. Run from a folder holding another ``genozarr``
+    package (a source checkout), the workers still run the caller's genozarr, not that
+    folder's (they used to)."""
+    import textwrap
+
+    import genozarr
+
+    fake = tmp_path / "cwd" / "genozarr" / "store"
+    fake.mkdir(parents=True)
+    for init in (fake.parent / "__init__.py", fake / "__init__.py"):
+        init.write_text("")
+    (fake / "_run.py").write_text("def _worker_init(*args):\n    pass\n")
+    script = tmp_path / "scripts" / "where.py"
+    script.parent.mkdir()
+    script.write_text(textwrap.dedent("""
+        import genozarr
+        from genozarr.store._run import shared_pool
+
+        print(genozarr.__file__)
+        print(shared_pool(1).submit(eval, "__import__('genozarr').__file__").result())
+        """))
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path / "cwd",
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    parent, worker = out.stdout.split()
+    assert parent == genozarr.__file__
+    assert worker == parent

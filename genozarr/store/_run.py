@@ -269,7 +269,9 @@ def _context() -> tuple[str, Any]:
         if threading.current_thread() is threading.main_thread():
             # started from the main thread, the server may die with this process's main
             # thread (PR_SET_PDEATHSIG fires when the thread that forked it ends)
-            os.environ[_PARENT_ENV] = str(os.getpid())
+            env = {_PARENT_ENV: str(os.getpid()), **_server_import_env()}
+            saved = {key: os.environ.get(key) for key in env}
+            os.environ.update(env)
             try:
                 from multiprocessing import forkserver
 
@@ -278,8 +280,26 @@ def _context() -> tuple[str, Any]:
             except Exception as e:  # noqa: BLE001 - the pool starts it later anyway
                 log.debug("could not start the fork server early: %s", e)
             finally:
-                os.environ.pop(_PARENT_ENV, None)
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
     return name, context
+
+
+def _server_import_env() -> dict[str, str]:
+    """Environment that makes the fork server import genozarr (and the other modules it
+    preloads) from where this process imports them.
+
+    The server runs as ``python -c`` and imports its preload modules with its own
+    ``sys.path`` (Python 3.11's server never takes this process's), which starts with the
+    working directory: run from a folder holding another ``genozarr`` (a source
+    checkout), every worker would run that code, not the caller's. ``PYTHONSAFEPATH`` drops the working directory and ``PYTHONPATH`` puts this
+    process's path first (an empty entry, the working directory, as an absolute path).
+    """
+    path = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
+    return {"PYTHONSAFEPATH": "1", "PYTHONPATH": os.pathsep.join(dict.fromkeys(path))}
 
 
 #: serialises the launches that hide ``__main__`` (each patches a function of the stdlib)
