@@ -207,6 +207,22 @@ def test_only_fill_chunks_are_found_whatever_the_sample(fill) -> None:
     assert _only(np.zeros((0, 2), np.float32), 0)
 
 
+def _write_both_ways(store, values):
+    """Write ``values`` into the arrays ``direct`` (the ingest fast path, two blocks, the
+    second ending at the edge) and ``viazarr`` (zarr itself) of ``store``; both read back
+    as ``values`` through zarr."""
+    import zarr
+
+    from genozarr.store.write import write_block
+
+    write_block(store, "direct", 0, values[:600])
+    write_block(store, "direct", 600, values[600:])
+    zarr.open_array(store, path="viazarr", mode="r+")[:] = values
+    for name in ("direct", "viazarr"):
+        back = zarr.open_array(store, path=name, mode="r")[:]
+        np.testing.assert_array_equal(back, values)
+
+
 @pytest.mark.parametrize("dtype, fill", [("float32", 0.0), ("uint8", 4), ("int32", 0)])
 @pytest.mark.parametrize("compressor", ["zstd", None])
 def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compressor):
@@ -216,7 +232,7 @@ def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compr
 
     from genozarr.config import set_options
     from genozarr.store._direct import write_chunks
-    from genozarr.store.write import _compressors, write_block
+    from genozarr.store.write import _compressors
 
     rng = np.random.default_rng(0)
     values = rng.integers(0, 9, size=(1050, 2, 3)).astype(dtype)
@@ -229,12 +245,7 @@ def test_direct_chunk_writes_read_back_through_zarr(tmp_path, dtype, fill, compr
                           compressors=codecs, zarr_format=3)
     arr = zarr.open_array(str(tmp_path / "s.zarr"), path="direct", mode="r+")
     assert write_chunks(arr, 0, values[:550]) is False  # not chunk-aligned at 550
-    write_block(str(tmp_path / "s.zarr"), "direct", 0, values[:600])
-    write_block(str(tmp_path / "s.zarr"), "direct", 600, values[600:])  # ends at the edge
-    zarr.open_array(str(tmp_path / "s.zarr"), path="viazarr", mode="r+")[:] = values
-    for name in ("direct", "viazarr"):
-        back = zarr.open_array(str(tmp_path / "s.zarr"), path=name, mode="r")[:]
-        np.testing.assert_array_equal(back, values)
+    _write_both_ways(str(tmp_path / "s.zarr"), values)
     chunk_dir = tmp_path / "s.zarr" / "direct" / "c"
     written = sorted(int(p.name) for p in chunk_dir.iterdir())
     assert written == [0, 1, 4, 5, 6, 7, 8, 9, 10]  # 10: the padded edge chunk
@@ -248,7 +259,7 @@ def test_direct_shard_writes_read_back_through_zarr(tmp_path, compressor):
     import zarr
 
     from genozarr.config import set_options
-    from genozarr.store.write import _compressors, write_block
+    from genozarr.store.write import _compressors
 
     rng = np.random.default_rng(1)
     values = rng.normal(size=(1050, 2, 3)).astype("float32")
@@ -260,12 +271,7 @@ def test_direct_shard_writes_read_back_through_zarr(tmp_path, compressor):
         zarr.create_array(str(tmp_path / "s.zarr"), name=name, shape=values.shape,
                           chunks=(100, 2, 3), shards=(300, 2, 3), dtype="float32",
                           fill_value=0.0, compressors=codecs, zarr_format=3)
-    write_block(str(tmp_path / "s.zarr"), "direct", 0, values[:600])
-    write_block(str(tmp_path / "s.zarr"), "direct", 600, values[600:])  # ends at the edge
-    zarr.open_array(str(tmp_path / "s.zarr"), path="viazarr", mode="r+")[:] = values
-    for name in ("direct", "viazarr"):
-        back = zarr.open_array(str(tmp_path / "s.zarr"), path=name, mode="r")[:]
-        np.testing.assert_array_equal(back, values)
+    _write_both_ways(str(tmp_path / "s.zarr"), values)
     shards = tmp_path / "s.zarr" / "direct" / "c"
     assert sorted(int(p.name) for p in shards.iterdir()) == [0, 1, 3]
     for k in (0, 1, 3):  # byte for byte what zarr writes

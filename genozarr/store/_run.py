@@ -290,13 +290,15 @@ def _context() -> tuple[str, Any]:
 
 def _server_import_env() -> dict[str, str]:
     """Environment that makes the fork server import genozarr (and the other modules it
-    preloads) from where this process imports them.
+    preloads) from where this process imports them; set while the server is started from
+    the main thread (as scripts and notebooks start it).
 
     The server runs as ``python -c`` and imports its preload modules with its own
     ``sys.path`` (Python 3.11's server never takes this process's), which starts with the
     working directory: run from a folder holding another ``genozarr`` (a source
-    checkout), every worker would run that code, not the caller's. ``PYTHONSAFEPATH`` drops the working directory and ``PYTHONPATH`` puts this
-    process's path first (an empty entry, the working directory, as an absolute path).
+    checkout), every worker would run that code, not the caller's. ``PYTHONSAFEPATH``
+    drops the working directory and ``PYTHONPATH`` puts this process's path first (an
+    empty entry, the working directory, as an absolute path).
     """
     path = [os.path.abspath(p) if p else os.getcwd() for p in sys.path]
     return {"PYTHONSAFEPATH": "1", "PYTHONPATH": os.pathsep.join(dict.fromkeys(path))}
