@@ -379,12 +379,15 @@ def decode_labels(codes: np.ndarray, labels: Any, where: str) -> np.ndarray:
     return np.array(labels, dtype=object)[codes]
 
 
-def labeled_values(arr: Any, where: str) -> np.ndarray | None:
+def labeled_values(arr: Any, where: str, codes: np.ndarray | None = None,
+                   ) -> np.ndarray | None:
     """The labels of an array stored as :class:`Labeled` codes (a zarr array or an xarray
     variable of integers with a :data:`LABELS_ATTR` attribute), decoded; None for any other
-    array (``where`` names it in errors)."""
+    array (``where`` names it in errors). ``codes``: the array's values, when the caller
+    has read them already."""
     if arr.dtype.kind in "iu" and LABELS_ATTR in arr.attrs:
-        return decode_labels(np.asarray(arr[...]), arr.attrs[LABELS_ATTR], where)
+        codes = np.asarray(arr[...]) if codes is None else codes
+        return decode_labels(codes, arr.attrs[LABELS_ATTR], where)
     return None
 
 

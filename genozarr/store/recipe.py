@@ -27,13 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.store.layout import (
-    LABELS_ATTR,
-    WINDOW_COORDS,
-    WINDOWS,
-    decode_labels,
-    window_coords,
-)
+from genozarr.store.layout import WINDOW_COORDS, WINDOWS, labeled_values, window_coords
 
 __all__ = ["make_recipe", "jsonable", "update_served", "read_windows", "SERVED_KEYS"]
 
@@ -112,13 +106,14 @@ def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
 
     def labels(key: str) -> np.ndarray:
         arr = arrays[key]
-        if key in values and LABELS_ATTR in arr.attrs:  # format 3: codes
-            return decode_labels(values[key], arr.attrs[LABELS_ATTR], f"{WINDOWS}/{key}")
+        decoded = labeled_values(arr, f"{WINDOWS}/{key}", values.get(key))  # format 3: codes
+        if decoded is not None:
+            return decoded
         strings = read_strings(arr)  # format 2; None: not a local store, read through zarr
         return strings if strings is not None else np.array(arr[...].tolist(), dtype=object)
 
     chrom, strand = labels(WINDOW_COORDS[0]), labels(WINDOW_COORDS[3])
-    start, end = (np.asarray(values[k] if k in values else g[k][...], dtype=np.int64)
+    start, end = (np.asarray(values[k] if k in values else arrays[k][...], dtype=np.int64)
                   for k in WINDOW_COORDS[1:3])
     return chrom, start, end, strand
 
