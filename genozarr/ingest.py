@@ -288,6 +288,10 @@ def build_store(
             for b0 in range(0, spec.shape[0], step):
                 tasks.append((_genome_task, (source, chrom, b0, min(b0 + step, spec.shape[0]),
                                              resolution, meta.dtype)))
+        # the largest first: a build of a few chromosome-sized tasks (coarse resolutions)
+        # then ends with its small ones spread over the workers, not with one large task
+        # started last
+        tasks.sort(key=lambda task: task[1][2] - task[1][3])
         work = int(sum(chroms.values()))
     else:
         assert gindexer is not None

@@ -102,3 +102,37 @@ def test_workers_import_the_callers_genozarr_from_any_working_directory(tmp_path
     parent, worker = out.stdout.split()
     assert parent == genozarr.__file__
     assert worker == parent
+
+
+def test_tasks_start_in_the_order_given():
+    """run_tasks names the dask keys so that tasks start in the order of the list (dask's
+    local schedulers start the ready tasks with the greater key names first). Each task
+    returns the clock when it ran; with one worker they run one after the other."""
+    import time
+
+    from genozarr.store._run import run_tasks
+
+    for scheduler in ("sync", "threads", "processes"):
+        with set_options(scheduler=scheduler, num_workers=1):
+            stamps = run_tasks([(time.perf_counter, ())] * 12, 0, "order")
+        assert stamps == sorted(stamps), scheduler
+
+
+def test_whole_genome_tasks_run_largest_first(sim_data, monkeypatch):
+    """A whole-genome build plans its largest tasks first (here one task per chromosome,
+    chromosomes of different lengths), so that the last ones to start are small."""
+    import genozarr.ingest as ingest
+
+    chroms: list[str] = []
+    task = ingest._genome_task
+
+    def recorded(source, chrom, *args):  # noqa: ANN001, ANN002, ANN202
+        chroms.append(chrom)
+        return task(source, chrom, *args)
+
+    monkeypatch.setattr(ingest, "_genome_task", recorded)
+    sizes = {"chr1": 5000, "chr2": 8000}
+    with set_options(scheduler="sync"):
+        Cover.create_from_bigwig("w", sim_data["bigwigs"][0], binsize=1000, resolution=1000,
+                                 genomesize=sizes, store_whole_genome=True)
+    assert chroms == ["chr2", "chr1"]

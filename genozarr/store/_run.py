@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from multiprocessing import context as _mp_context
 from typing import Any
@@ -53,10 +54,14 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
               label: str, on_result: Callable[[Any], None] | None = None) -> list[Any]:
     """Run ``(function, args)`` tasks with the configured dask scheduler.
 
+    On dask's local schedulers the tasks start in the order given (a build plans its
+    largest tasks first, so that the last ones to start are small and no worker is left
+    running one large task while the others idle).
+
     Parameters
     ----------
     tasks
-        Independent tasks.
+        Independent tasks, in the order they should start.
     work_bases
         Bases of work, used by ``scheduler='auto'`` to decide on processes.
     label
@@ -88,7 +93,15 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     log.info("%s: %d tasks on %s", label, len(tasks),
              "dask.distributed" if client is not None else f"dask {scheduler} scheduler")
     t0 = time.perf_counter()
-    delayed = [dask.delayed(fn, pure=False)(*args) for fn, args in tasks]
+    # dask's local schedulers start the ready tasks with the greater key names first
+    # (documented in dask.local): the first task gets the greatest name. The names start
+    # with the tasks' function, as dask's own names do
+    names = {getattr(fn, "__name__", "") for fn, _ in tasks}
+    name = names.pop() if len(names) == 1 and "" not in names else "genozarr_task"
+    prefix, width = f"{name}-{uuid.uuid4().hex}", len(str(len(tasks)))
+    delayed = [dask.delayed(fn, pure=False)(
+        *args, dask_key_name=f"{prefix}-{len(tasks) - 1 - i:0{width}d}")
+        for i, (fn, args) in enumerate(tasks)]
     if client is not None:
         results = _run_distributed(client, delayed, label)
         log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)

@@ -57,7 +57,8 @@ class BuildPlan:
     tasks
         ``(function, args)``; each call returns one chunk-aligned block
         ``(array path, first-axis offset, values)``. Functions and arguments must pickle
-        (tasks may run in other processes).
+        (tasks may run in other processes). They start in this order on dask's local
+        schedulers (:func:`~genozarr.store._run.run_tasks`).
     arrays
         ``{array path: numpy or dask array}`` holding whole arrays.
     work_bases
