@@ -121,12 +121,12 @@ def test_tasks_start_in_the_order_given():
 def test_whole_genome_tasks_run_largest_first(sim_data, monkeypatch):
     """A whole-genome build plans its largest tasks first (here one task per chromosome,
     chromosomes of different lengths), so that the last ones to start are small."""
-    import genozarr.ingest as ingest
+    from genozarr import ingest
 
     chroms: list[str] = []
     task = ingest._genome_task
 
-    def recorded(source, chrom, *args):  # noqa: ANN001, ANN002, ANN202
+    def recorded(source, chrom, *args):
         chroms.append(chrom)
         return task(source, chrom, *args)
 
