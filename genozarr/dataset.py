@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genozarr._kernels import factorize_labels
+from genozarr._kernels import (
+    DNA_ALPHABET,
+    PROTEIN_ALPHABET,
+    alphabet_size,
+    encode_sequence,
+    factorize_labels,
+    onehot,
+    orient_windows,
+    regular_windows,
+    window_views,
+)
 from genozarr._validate import check_int
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.genome import check_within, chrom_sizes
@@ -382,22 +392,38 @@ class Dataset:
         window's strand, normalized, encoded and in the dataset's channel order."""
         return self._finish(self._read_oriented(idx))
 
-    def _read_oriented(self, idx: np.ndarray) -> np.ndarray:
+    def _read_oriented(self, idx: np.ndarray, view: bool = False) -> np.ndarray:
         """Windows ``idx`` as stored, oriented to each window's strand (what :meth:`read`
-        encodes and puts in channel order); a new array the caller may modify."""
-        raw = self.read_genomic(np.asarray(idx, dtype=np.int64))
-        if not raw.flags.writeable:
+        encodes and puts in channel order); a new array the caller may modify, or, with
+        ``view`` (a caller that only reads it), possibly a read-only view of cached
+        chunks (never where a window is oriented: that is done in place)."""
+        view = view and not self._any_minus
+        raw = self.read_genomic(np.asarray(idx, dtype=np.int64), view=view)
+        if not view and not raw.flags.writeable:
             raw = raw.copy()
         return self._orient(raw, np.asarray(idx))
 
-    def read_genomic(self, idx: np.ndarray) -> np.ndarray:
+    def read_genomic(self, idx: np.ndarray, *, view: bool = False) -> np.ndarray:
         """Windows ``idx`` as stored: ``(k, position, strand, condition)`` in genomic
-        (plus-strand) orientation, normalizers applied (sequence: uint8 codes)."""
+        (plus-strand) orientation, normalizers applied (sequence: uint8 codes).
+
+        Parameters
+        ----------
+        idx
+            Window positions.
+        view
+            The caller only reads the result: windows read in order may then be a
+            read-only view of the store's cached chunks instead of a new array.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         idx = np.asarray(idx, dtype=np.int64)
         if self._rows is not None:
             out = self.garray.read_rows(self._rows[idx])
         else:
-            out = self._read_whole_genome(idx)
+            out = self._read_whole_genome(idx, view)
         if self.normalizers:
             out = self._normalize(out, idx)
         return out
@@ -475,13 +501,13 @@ class Dataset:
                 stored if (stored < nb).any() else None)
         return self._plan
 
-    def _read_whole_genome(self, idx: np.ndarray) -> np.ndarray:
-        from genozarr._kernels import regular_windows, window_views
-
+    def _read_whole_genome(self, idx: np.ndarray, view: bool = False) -> np.ndarray:
         store = self.garray
         plan = self._genome_plan()
         nb = self.window_bins
         k = len(idx)
+        # a batch the caller keeps (or one padded below) is its own array
+        own = not view or plan.stored_bins is not None
         if k and plan.stored_bins is None:  # consecutive windows (a batch read in order)
             a = int(idx[0])
             # (a list comparison: a third of the time numpy's takes for a batch)
@@ -489,9 +515,9 @@ class Dataset:
                 run = plan.run_range(a, a + k)
                 if run is not None:  # ... at one step on one chromosome: one range of bins
                     name, lo, step = run
-                    span = store.read_bins(name, lo, lo + (k - 1) * step + nb)
-                    return _own_windows(
-                        regular_windows(np.ascontiguousarray(span), k, step, nb), span)
+                    span = store.read_bins(name, lo, lo + (k - 1) * step + nb, not own)
+                    block = regular_windows(np.ascontiguousarray(span), k, step, nb)
+                    return _own_windows(block, span) if own else block
         groups = plan.by_chromosome(idx)
         out = None  # the one chromosome's windows are the batch; several fill a new one
         if len(groups) != 1:
@@ -500,9 +526,9 @@ class Dataset:
         for name, sel, offsets in groups:
             lo, hi = int(offsets.min()), int(offsets.max()) + nb
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
-                span = store.read_bins(name, lo, hi)
+                span = store.read_bins(name, lo, hi, not own)
                 block = window_views(span, offsets - lo, nb)
-                if out is None:
+                if out is None and own:
                     block = _own_windows(block, span)
             else:  # windows scattered along the chromosome (a shuffled batch)
                 block = store.read_windows(name, offsets, nb)
@@ -518,8 +544,6 @@ class Dataset:
 
     def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Reverse position and strand axes of minus-strand windows (as Janggu)."""
-        from genozarr._kernels import orient_windows
-
         if not self._any_minus:  # no window to orient
             return x
         return orient_windows(x, self._minus[idx], seqtype=self._seqtype_or_none)
@@ -573,8 +597,6 @@ class Dataset:
     def read_interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
         """One genomic interval at base resolution: ``(end - start, S, C)`` (channel order
         applied), reverse-complemented / flipped for ``strand='-'``, normalized."""
-        from genozarr._kernels import orient_windows
-
         if strand not in ("+", "-", "."):
             raise ArgumentError(f"strand must be '+', '-' or '.', got {strand!r}")
 
@@ -1162,14 +1184,10 @@ class Bioseq(Dataset):
         """Channel names: the k-mers in encoding order."""
         from itertools import product
 
-        from genozarr._kernels import DNA_ALPHABET, PROTEIN_ALPHABET
-
         alphabet = DNA_ALPHABET if self.seqtype == "dna" else PROTEIN_ALPHABET
         return ["".join(p) for p in product(alphabet, repeat=self.order)]
 
     def _element_shape_channel_last(self) -> tuple[int, ...]:
-        from genozarr._kernels import alphabet_size
-
         length = self.window_bins - self.order + 1
         return (length, 1, alphabet_size(self.seqtype) ** self.order)
 
@@ -1178,12 +1196,16 @@ class Bioseq(Dataset):
         return self.seqtype
 
     def _finish(self, x: np.ndarray) -> np.ndarray:
-        from genozarr._kernels import onehot
-
         codes = x[:, :, 0, 0]
         hot = onehot(codes, self.order, self.seqtype)
         hot = hot[:, :, None, :]
         return super()._finish(hot)
+
+    def read(self, idx: np.ndarray) -> np.ndarray:
+        """The served batch of windows ``idx`` (see :meth:`Dataset.read`): the stored codes
+        are only read, into a new one-hot array, so windows read in order are encoded
+        straight from the cached chunks, not from a copy of them."""
+        return self._finish(self._read_oriented(idx, view=True))
 
     @classmethod
     def create_from_refgenome(
@@ -1229,7 +1251,6 @@ class Bioseq(Dataset):
         -------
         Bioseq
         """
-        from genozarr._kernels import alphabet_size
         from genozarr.sources import FastaSource, as_file_list
 
         if variants is not None:  # personal genomes: genozarr.personal
@@ -1296,7 +1317,6 @@ class Bioseq(Dataset):
         """
         import pandas as pd
 
-        from genozarr._kernels import alphabet_size, encode_sequence
         from genozarr.errors import MalformedFileError
         from genozarr.io.fasta import iter_fasta_records
         from genozarr.sources import RecordsSource, as_file_list

@@ -1047,9 +1047,10 @@ class PersonalBioseq(Bioseq):
         return int(window) * self.items_per_window + s * HAPLOTYPES + int(haplotype)
 
     # ------------------------------------------------------------------ reading
-    def read_genomic(self, idx: np.ndarray) -> np.ndarray:
+    def read_genomic(self, idx: np.ndarray, *, view: bool = False) -> np.ndarray:
         """Items ``idx`` as stored: ``(k, position, 1, 1)`` uint8 codes in genomic
-        (plus-strand) orientation. Each window's stored row is read once per call."""
+        (plus-strand) orientation (a new array; ``view`` is accepted and changes nothing).
+        Each window's stored row is read once per call."""
         ids = self._ids(idx)
         w, c = np.divmod(ids, self.items_per_window)
         if not len(w):

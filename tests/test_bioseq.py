@@ -87,6 +87,43 @@ def test_padding_at_chromosome_ends(genome):
     np.testing.assert_array_equal(whole[:], ds[:])
 
 
+@pytest.mark.parametrize("storage", ["ndarray", "zarr"])
+def test_batches_in_order_encode_the_cached_codes(tmp_path, storage):
+    """Plus-strand windows read in order are one-hot encoded straight from the cached
+    chunk (a read-only view of it, not a copy): the batches equal numpy's one-hot of the
+    FASTA's bytes, the cached codes are left as they were, and a batch is the caller's."""
+    from genozarr import open_dataset, set_options
+
+    rng = np.random.default_rng(3)
+    seq = "".join(rng.choice(list("ACGTN"), 40_000))
+    fa = tmp_path / "g.fa"
+    fa.write_text(f">c1\n{seq}\n")
+    with set_options(chunk_bytes=4096, progress=False):  # chunks of 4,096 bases
+        ds = Bioseq.create_from_refgenome("dna", str(fa), roi=roi(("c1", 0, 40_000, "+")),
+                                          binsize=100, stepsize=50, storage=storage,
+                                          store=str(tmp_path / "s.zarr"),
+                                          store_whole_genome=True)
+    if storage == "zarr":
+        ds = open_dataset(str(tmp_path / "s.zarr"))
+    lut = np.zeros((256, 4), "float32")
+    lut[np.frombuffer(b"ACGT", np.uint8), np.arange(4)] = 1
+    raw = np.frombuffer(seq.encode(), np.uint8)
+
+    def expected(idx):
+        return lut[np.stack([raw[50 * i:50 * i + 100] for i in idx])][:, :, None, :]
+
+    view = ds.read_genomic(np.arange(3, 9), view=True)
+    assert not view.flags.writeable if storage == "zarr" else view.flags.writeable
+    for a, b in [(3, 9), (0, 40), (70, 90), (3, 9)]:  # within a chunk, across chunks
+        np.testing.assert_array_equal(ds[a:b], expected(range(a, b)))
+        np.testing.assert_array_equal(ds[list(range(a, b))], expected(range(a, b)))
+    batch = ds[3:9]
+    batch[...] = 7
+    np.testing.assert_array_equal(ds[3:9], expected(range(3, 9)))
+    np.testing.assert_array_equal(ds.read_genomic(np.arange(3, 9))[:, :, 0, 0], view[:, :, 0, 0])
+    assert ds.read_genomic(np.arange(3, 9)).flags.writeable
+
+
 @pytest.mark.parametrize("storage", ["ndarray", "zarr", "zarr, kept in memory"])
 @pytest.mark.parametrize(("stepsize", "flank"), [(100, 0), (60, 3)])  # tiling, overlapping
 def test_whole_genome_batches_against_pysam(tmp_path, stepsize, flank, storage):

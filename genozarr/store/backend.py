@@ -249,7 +249,10 @@ class Backend(ABC):
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         """First-axis entries ``rows`` of array ``name``."""
 
-    def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
+        """First-axis entries ``[start, stop)`` of array ``name``. ``view``: the caller
+        only reads them, so they may be a read-only view of cached chunks (the zarr
+        backend) instead of a new array."""
         return self.read_rows(name, np.arange(start, stop))
 
     def read_windows(self, name: str, starts: np.ndarray, length: int) -> np.ndarray:
@@ -280,7 +283,7 @@ class MemoryBackend(Backend):
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         return self.arrays[name][rows]
 
-    def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         return self.arrays[name][start:stop]
 
 
@@ -310,10 +313,20 @@ class SparseBackend(Backend):
         return m.toarray().astype(self.dtypes[name], copy=False).reshape(
             (len(rows),) + self.shapes[name][1:])
 
-    def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         m = self.matrices[name][start:stop]
         return m.toarray().astype(self.dtypes[name], copy=False).reshape(
             (m.shape[0],) + self.shapes[name][1:])
+
+
+def _read_only(rows: np.ndarray, view: bool) -> np.ndarray:
+    """``rows`` of a cached or resident array as a caller gets them: a copy of its own,
+    or (``view``) a read-only view, so that no caller changes what later reads see."""
+    if not view:
+        return rows.copy()
+    rows = rows.view()
+    rows.flags.writeable = False
+    return rows
 
 
 class ZarrBackend(Backend):
@@ -851,7 +864,7 @@ class ZarrBackend(Backend):
             out[j] = self.read_range(name, int(starts[j]), int(starts[j]) + length)
         return out
 
-    def read_range(self, name: str, start: int, stop: int) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         shape = self.shape(name)
         size = self.chunk_len(name)
         start, stop = max(0, start), min(stop, shape[0])
@@ -860,10 +873,10 @@ class ZarrBackend(Backend):
         first, last = start // size, (stop - 1) // size
         if self.resident:
             missing = self._undecoded(name, np.arange(first, last + 1))
-            return self._fill(name, missing)[start:stop].copy()
+            return _read_only(self._fill(name, missing)[start:stop], view)
         if first == last:  # within one chunk (a batch read in order, mostly)
             base = first * size
-            return self._chunk(name, first)[start - base:stop - base].copy()
+            return _read_only(self._chunk(name, first)[start - base:stop - base], view)
         out = np.empty((stop - start,) + shape[1:], dtype=self.array(name).dtype)
         for cid, block in self._chunks(name, list(range(first, last + 1))):
             lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)

@@ -94,15 +94,17 @@ class Store:
         path = self._chrom_paths[chrom] = self.meta.array_path(chrom)
         return path
 
-    def read_bins(self, chrom: str, start_bin: int, stop_bin: int) -> np.ndarray:
+    def read_bins(self, chrom: str, start_bin: int, stop_bin: int,
+                  view: bool = False) -> np.ndarray:
         """Whole-genome layout: bins ``[start_bin, stop_bin)`` of ``chrom``, padded with the
-        store's pad value outside the chromosome."""
+        store's pad value outside the chromosome. ``view``: the caller only reads them (see
+        :meth:`~genozarr.store.backend.Backend.read_range`)."""
         name = self._chrom_array(chrom)
         n = self.backend.shape(name)[0]
         lo, hi = max(start_bin, 0), min(stop_bin, n)
         width = stop_bin - start_bin
         if lo == start_bin and hi == stop_bin:
-            return self.backend.read_range(name, lo, hi)
+            return self.backend.read_range(name, lo, hi, view)
         out = np.full((width, self.n_strands, self.n_conditions), self.meta.pad_value,
                       dtype=self.meta.dtype)
         if hi > lo:
