@@ -144,8 +144,11 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         return Store(plan.meta, backend, None, plan.region_table)
     writer = StoreWriter(path, plan.meta, plan.specs, plan.coords, storage_options,
                          replace=overwrite)
-    # a local store's files are flushed to disk as their tasks finish
+    # a local store's files are flushed to disk while the build runs: those of its
+    # metadata and coordinates now, a task's as it finishes
     early = None if writer.remote else EarlyFlush()
+    if early is not None:
+        early.add(writer.created)
     try:
         fns = list(plan.tasks)
         lazy: dict[str, Any] = {}
