@@ -372,3 +372,47 @@ def test_windows_cut_from_a_span_equal_fancy_indexing(offsets):
     np.testing.assert_array_equal(_windows(span, offsets, 10), expected)
     np.testing.assert_array_equal(_windows(span[::2], offsets // 2, 5),
                                   span[::2][offsets[:, None] // 2 + np.arange(5)])
+
+
+def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
+    """A whole-genome store of many contigs is created with each repeated label array
+    (every contig's strand and condition) made once and copied, and its files written by
+    several threads: every file equals those of a store made array by array, one file
+    after the other, and the store reads the FASTA's sequence."""
+    from genozarr import Bioseq, set_options
+    from genozarr.store import write as store_write
+
+    rng = np.random.default_rng(5)
+    contigs = {f"s{i}": "".join(rng.choice(list("ACGT"), 300 + 7 * i)) for i in range(40)}
+    fa = tmp_path / "g.fa"
+    fa.write_text("".join(f">{name}\n{seq}\n" for name, seq in contigs.items()))
+
+    def build(path):
+        with set_options(scheduler="sync", progress=False):
+            return Bioseq.create_from_refgenome("dna", str(fa), binsize=100, storage="zarr",
+                                                store=str(path), store_whole_genome=True)
+
+    def files(path):
+        out = {}
+        for root, _, names in os.walk(path):
+            for name in names:
+                with open(os.path.join(root, name), "rb") as f:
+                    out[os.path.relpath(os.path.join(root, name), path)] = f.read()
+        return out
+
+    assert len(store_write._repeated_coords(
+        {f"s{i}/strand": (("strand",), np.array(["+"])) for i in range(3)})) == 2
+    monkeypatch.setattr(store_write, "_MANY_FILES", 1)
+    threaded = build(tmp_path / "a.zarr")
+    monkeypatch.setattr(store_write, "_MANY_FILES", 10**9)
+    monkeypatch.setattr(store_write, "_repeated_coords", lambda coords: {})
+    build(tmp_path / "b.zarr")
+    a, b = files(tmp_path / "a.zarr"), files(tmp_path / "b.zarr")
+    assert len(a) > 6 * len(contigs) and a.keys() == b.keys()
+    differ = [key for key in a if a[key] != b[key]]
+    assert differ == [], differ
+    lut = {c: i for i, c in enumerate("ACGT")}
+    for name in ("s0", "s39"):
+        window = threaded[name, 0, 100][0, :, 0, :]
+        np.testing.assert_array_equal(window.argmax(axis=1),
+                                      [lut[c] for c in contigs[name][:100]])
