@@ -416,3 +416,37 @@ def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
         window = threaded[name, 0, 100][0, :, 0, :]
         np.testing.assert_array_equal(window.argmax(axis=1),
                                       [lut[c] for c in contigs[name][:100]])
+
+
+def test_a_forked_child_reopens_a_zarr_store(tmp_path):
+    """A zarr backend used in a process that forks is reopened in the child on its first
+    read there (the fork is noticed without a system call per read): the child reads the
+    same values with handles of its own, and the parent's are left as they were."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork")
+    from genozarr import Cover
+
+    values = np.arange(40 * 6, dtype="float32").reshape(40, 6, 1, 1)
+    gi = GenomicIndexer(np.array(["chr1"] * 40, dtype=object), np.arange(40) * 6,
+                        np.arange(40) * 6 + 6, np.array(["+"] * 40, dtype=object), 6, 6)
+    cover = Cover.create_from_array("c", values, gi, storage="zarr",
+                                    store=str(tmp_path / "c.zarr"))
+    backend = cover.garray.backend
+    cover[0:3]  # opened in this process
+    parent = (backend._pid, dict(backend._arrays))
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def child() -> None:
+        got = cover[5:9]
+        queue.put((backend._pid == os.getpid(), backend._pid != parent[0], got))
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    own, changed, got = queue.get(timeout=60)
+    proc.join(60)
+    assert proc.exitcode == 0 and own and changed
+    np.testing.assert_array_equal(got, values[5:9])
+    assert backend._pid == parent[0] == os.getpid() and backend._arrays == parent[1]

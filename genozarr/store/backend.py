@@ -200,8 +200,18 @@ def _new_claim_lock() -> None:
     _CLAIM_LOCK = threading.Lock()
 
 
-if hasattr(os, "register_at_fork"):  # a fork while another thread held it
-    os.register_at_fork(after_in_child=_new_claim_lock)
+#: this process's id, set again in a forked child: what :meth:`ZarrBackend._check_process`
+#: compares on every read, without a system call each time
+_PROCESS = [os.getpid()]
+
+
+def _forked() -> None:
+    _new_claim_lock()  # a fork while another thread held it
+    _PROCESS[0] = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 #: threads of a zarr backend over a remote store (fsspec URL) that wait for and decode
@@ -324,8 +334,9 @@ def _read_only(rows: np.ndarray, view: bool) -> np.ndarray:
     or (``view``) a read-only view, so that no caller changes what later reads see."""
     if not view:
         return rows.copy()
-    rows = rows.view()
-    rows.flags.writeable = False
+    if rows.flags.writeable:  # (cached chunks are read-only already)
+        rows = rows.view()
+        rows.flags.writeable = False
     return rows
 
 
@@ -475,7 +486,7 @@ class ZarrBackend(Backend):
         arrays made before the fork are kept: they are shared memory, so what one process
         decodes into them every other one reads (the parent's claim on the memory budget
         covers them)."""
-        if self._pid != os.getpid():
+        if self._pid != _PROCESS[0]:
             whole, flags_lock, share = self._whole, self._flags_lock, self._share
             self._reset()
             if share and whole:
