@@ -412,8 +412,9 @@ class Dataset:
         idx
             Window positions.
         view
-            The caller only reads the result: windows read in order may then be a
-            read-only view of the store's cached chunks instead of a new array.
+            The caller only reads the result: windows read in order may then be a view
+            of the stored data (read-only, of the decoded chunks, for a zarr store)
+            instead of a new array.
 
         Returns
         -------

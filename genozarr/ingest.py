@@ -11,7 +11,6 @@ a ``dask.distributed`` cluster.
 from __future__ import annotations
 
 import logging
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -291,7 +290,7 @@ def build_store(
         # the largest first: a build of a few chromosome-sized tasks (coarse resolutions)
         # then ends with its small ones spread over the workers, not with one large task
         # started last
-        tasks.sort(key=lambda task: task[1][2] - task[1][3])
+        tasks.sort(key=lambda task: task[1][2] - task[1][3])  # args (source, chrom, b0, b1..)
         work = int(sum(chroms.values()))
     else:
         assert gindexer is not None

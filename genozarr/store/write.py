@@ -1209,8 +1209,8 @@ _SMALL_COORD = 256
 
 def _repeated_coords(coords: dict[str, tuple[tuple[str, ...], Any]]) -> dict[str, str]:
     """``{path: first path}`` of the small coordinate arrays equal (dimensions, type,
-    values) to one at an earlier path in the same parent level, such as every chromosome's
-    strand and condition labels."""
+    values) to one of the same name at the same depth at an earlier path, such as every
+    chromosome's strand and condition labels."""
     first: dict[Any, str] = {}
     copies: dict[str, str] = {}
     for name, (dims, values) in coords.items():
