@@ -531,8 +531,11 @@ class Dataset:
                 block = window_views(span, offsets - lo, nb)
                 if out is None and own:
                     block = _own_windows(block, span)
-            else:  # windows scattered along the chromosome (a shuffled batch)
+            elif out is None:  # windows scattered along the chromosome (a shuffled batch)
                 block = store.read_windows(name, offsets, nb)
+            else:  # ... gathered straight into their rows of the batch
+                store.read_windows(name, offsets, nb, out, sel)
+                continue
             if out is None:
                 out = block
             else:

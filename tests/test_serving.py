@@ -729,11 +729,13 @@ def test_rows_out_of_range_raise_rather_than_clip(tmp_path, resident):
             backend.read_rows("data", np.array(rows))
 
 
+@pytest.mark.parametrize("resident", [False, True])
 @pytest.mark.parametrize("length", [5, 16, 40])
-def test_windows_gathered_chunk_by_chunk_equal_numpy(tmp_path, length):
+def test_windows_gathered_chunk_by_chunk_equal_numpy(tmp_path, length, resident):
     """ZarrBackend.read_windows (block-shuffled whole-genome batches) against numpy slices
     of the array written: windows in order and not, repeated, across chunk boundaries,
-    in the last (partial) chunk, shorter and longer than a chunk."""
+    in the last (partial) chunk, shorter and longer than a chunk; as a new array, and
+    written into given rows of a larger batch (the rows of one chromosome's windows)."""
     from genozarr.store.backend import ZarrBackend
 
     rng = np.random.default_rng(5)
@@ -742,12 +744,19 @@ def test_windows_gathered_chunk_by_chunk_equal_numpy(tmp_path, length):
     group.create_array("data", data=data, chunks=(16, 1, 2))
     with pytest.warns(UserWarning, match="[Cc]onsolidated"):
         zarr.consolidate_metadata(str(tmp_path / "s.zarr"))
-    backend = ZarrBackend(str(tmp_path / "s.zarr"), resident=False)
+    backend = ZarrBackend(str(tmp_path / "s.zarr"), resident=resident)
     top = 300 - length
     for starts in (np.sort(rng.choice(top + 1, 30, replace=False)),  # in order
                    rng.choice(top + 1, 30),  # any order, repeats
                    np.array([0, 14, 15, 16, 31, 32, top, top, 3, top - 2]),
                    np.array([15, 3, 12, 0]),  # across a boundary before inside, one chunk
                    np.array([top])):
+        want = np.stack([data[s:s + length] for s in starts])
         got = backend.read_windows("data", starts, length)
-        np.testing.assert_array_equal(got, np.stack([data[s:s + length] for s in starts]))
+        np.testing.assert_array_equal(got, want)
+        rows = rng.permutation(len(starts) + 7)[:len(starts)]
+        out = np.full((len(starts) + 7, length, 1, 2), -1, np.float32)
+        assert backend.read_windows("data", starts, length, out, rows) is out
+        np.testing.assert_array_equal(out[rows], want)
+        untouched = np.setdiff1d(np.arange(len(out)), rows)
+        assert (out[untouched] == -1).all()

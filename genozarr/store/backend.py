@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._kernels import regular_windows, window_views
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
 from genozarr.store._direct import DirectChunks, RemoteChunks, kept_bytes
 from genozarr.store._lru import _ChunkCache
@@ -265,11 +266,18 @@ class Backend(ABC):
         backend) instead of a new array."""
         return self.read_rows(name, np.arange(start, stop))
 
-    def read_windows(self, name: str, starts: np.ndarray, length: int) -> np.ndarray:
+    def read_windows(self, name: str, starts: np.ndarray, length: int,
+                     out: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
         """Rows ``[s, s + length)`` of array ``name`` for every ``s`` of ``starts`` (at least
         one, all within the array): a new array of shape ``(len(starts), length) + row
-        shape``."""
-        return np.stack([self.read_range(name, s, s + length) for s in np.asarray(starts).tolist()])
+        shape``, or, with ``out``, written into ``out[rows]`` (``rows``: the row of ``out``
+        of each window; default the first ones) and ``out`` returned."""
+        picked = np.stack([self.read_range(name, s, s + length)
+                           for s in np.asarray(starts).tolist()])
+        if out is None:
+            return picked
+        out[np.arange(len(picked)) if rows is None else rows] = picked
+        return out
 
     def dense(self, name: str) -> np.ndarray:
         """The whole array as numpy (tests and small stores)."""
@@ -837,29 +845,32 @@ class ZarrBackend(Backend):
             out[sel] = block[rows[sel] - cid * size]
         return out
 
-    def read_windows(self, name: str, starts: np.ndarray, length: int) -> np.ndarray:
+    def read_windows(self, name: str, starts: np.ndarray, length: int,
+                     out: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
         """As :meth:`Backend.read_windows`: windows cut out of the decoded chunks they lie
         in, each chunk decoded once (the few windows across a chunk boundary are read as
-        ranges), not one :meth:`read_range` per window."""
-        from genozarr._kernels import regular_windows, window_views
-
+        ranges), not one :meth:`read_range` per window, each chunk's windows gathered
+        straight into their rows of the batch."""
         starts = np.asarray(starts, dtype=np.int64)
+        k = len(starts)
+        dest = None if rows is None else np.asarray(rows)  # None: rows 0 .. k - 1
         size = self.chunk_len(name)
-        first, last = starts // size, (starts + length - 1) // size
         if self.resident:
+            first, last = starts // size, (starts + length - 1) // size
             whole = self._fill(name, self._undecoded(name, window_chunks(first, last)))
             picked = window_views(whole, starts, length)
-            return picked.copy() if np.may_share_memory(picked, whole) else picked
-        k = len(starts)
-        if k > 1 and not bool((starts[1:] >= starts[:-1]).all()):
-            order = np.argsort(starts, kind="stable")
-            picked = self.read_windows(name, starts[order], length)
-            out = np.empty_like(picked)
-            out[order] = picked
+            if out is None:
+                return picked.copy() if np.may_share_memory(picked, whole) else picked
+            out[slice(0, k) if dest is None else dest] = picked
             return out
-        out = np.empty((k, length) + self.shape(name)[1:], dtype=self.array(name).dtype)
-        # in order of start, each chunk's windows are consecutive rows, the ones that lie
-        # inside it first: one gather per chunk, straight into the batch
+        if out is None:
+            out = np.empty((k, length) + self.shape(name)[1:], dtype=self.array(name).dtype)
+        if k > 1 and not bool((starts[1:] >= starts[:-1]).all()):  # taken in order of start
+            order = np.argsort(starts, kind="stable")
+            starts, dest = starts[order], (order if dest is None else dest[order])
+        first, last = starts // size, (starts + length - 1) // size
+        # in order of start, each chunk's windows are consecutive, the ones that lie inside
+        # it first: one gather per chunk, into their rows of the batch
         change = (np.flatnonzero(first[1:] != first[:-1]) + 1).tolist()
         bounds = [0, *change, k]
         inside = np.add.reduceat(first == last, bounds[:-1]).tolist()
@@ -869,10 +880,12 @@ class ZarrBackend(Backend):
             if m:
                 every = regular_windows(block, len(block) - length + 1, 1, length)
                 # (a fancy index: np.take would first copy the overlapping view whole)
-                out[r0:r0 + m] = every[starts[r0:r0 + m] - cid * size]
+                out[slice(r0, r0 + m) if dest is None else dest[r0:r0 + m]] = \
+                    every[starts[r0:r0 + m] - cid * size]
             across.extend(range(r0 + m, r1))
         for j in across:
-            out[j] = self.read_range(name, int(starts[j]), int(starts[j]) + length)
+            out[j if dest is None else dest[j]] = self.read_range(
+                name, int(starts[j]), int(starts[j]) + length)
         return out
 
     def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:

@@ -111,22 +111,28 @@ class Store:
             out[lo - start_bin:hi - start_bin] = self.backend.read_range(name, lo, hi)
         return out
 
-    def read_windows(self, chrom: str, start_bins: np.ndarray, nbins: int) -> np.ndarray:
+    def read_windows(self, chrom: str, start_bins: np.ndarray, nbins: int,
+                     out: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
         """Whole-genome layout: bins ``[s, s + nbins)`` of ``chrom`` for every ``s`` of
         ``start_bins`` (at least one), shape ``(len(start_bins), nbins, strand,
         condition)``, padded outside the chromosome: windows scattered along a chromosome
-        (a shuffled batch) read chunk by chunk, not window by window."""
+        (a shuffled batch) read chunk by chunk, not window by window. With ``out``, they
+        are written into ``out[rows]`` (``rows``: the row of ``out`` of each window;
+        default the first ones), and ``out`` is returned."""
         name = self._chrom_array(chrom)
         start_bins = np.asarray(start_bins, dtype=np.int64)
         inside = (start_bins >= 0) & (start_bins + nbins <= self.backend.shape(name)[0])
         if inside.all():
-            return self.backend.read_windows(name, start_bins, nbins)
-        out = np.empty((len(start_bins), nbins, self.n_strands, self.n_conditions),
-                       dtype=self.meta.dtype)
+            return self.backend.read_windows(name, start_bins, nbins, out, rows)
+        if out is None:
+            out = np.empty((len(start_bins), nbins, self.n_strands, self.n_conditions),
+                           dtype=self.meta.dtype)
+        dest = np.arange(len(start_bins)) if rows is None else np.asarray(rows)
         if inside.any():
-            out[inside] = self.backend.read_windows(name, start_bins[inside], nbins)
+            self.backend.read_windows(name, start_bins[inside], nbins, out, dest[inside])
         for j in np.flatnonzero(~inside).tolist():
-            out[j] = self.read_bins(chrom, int(start_bins[j]), int(start_bins[j]) + nbins)
+            out[dest[j]] = self.read_bins(chrom, int(start_bins[j]),
+                                          int(start_bins[j]) + nbins)
         return out
 
     def prefetch_rows(self, rows: np.ndarray, fetch_only: bool = False) -> int:
