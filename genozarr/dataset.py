@@ -529,17 +529,14 @@ class Dataset:
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
                 span = store.read_bins(name, lo, hi, not own)
                 block = window_views(span, offsets - lo, nb)
-                if out is None and own:
-                    block = _own_windows(block, span)
+                if out is None:
+                    out = _own_windows(block, span) if own else block
+                else:
+                    out[sel] = block
             elif out is None:  # windows scattered along the chromosome (a shuffled batch)
-                block = store.read_windows(name, offsets, nb)
+                out = store.read_windows(name, offsets, nb)
             else:  # ... gathered straight into their rows of the batch
                 store.read_windows(name, offsets, nb, out, sel)
-                continue
-            if out is None:
-                out = block
-            else:
-                out[sel] = block
         if plan.stored_bins is not None:
             stored = plan.stored_bins[idx]
             for j in np.flatnonzero(stored < nb):

@@ -714,10 +714,10 @@ class StoreWriter:
         copies = _repeated_coords(coords)
         sync(self._assemble(MemoryStore(entries), arrays,
                             {k: v for k, v in coords.items() if k not in copies}))
-        made = {first: [(key[len(first):], value) for key, value in entries.items()
-                        if key.startswith(f"{first}/")] for first in set(copies.values())}
+        files_of = {first: [(key[len(first):], value) for key, value in entries.items()
+                            if key.startswith(f"{first}/")] for first in set(copies.values())}
         for name, first in copies.items():
-            entries.update((f"{name}{rest}", value) for rest, value in made[first])
+            entries.update((f"{name}{rest}", value) for rest, value in files_of[first])
         self._consolidate(MemoryStore(entries))
         files = {key: value.to_bytes() for key, value in entries.items()}
         if self.remote:
