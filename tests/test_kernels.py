@@ -23,6 +23,7 @@ from genozarr._kernels import (
     invalid_code,
     kmer_codes,
     kmer_dtype,
+    nan_to_zero,
     onehot,
     orient,
     reverse_complement_codes,
@@ -537,6 +538,35 @@ def test_collapse_errors():
     message = r"map an array of shape \(3, 2, 1\) to shape \(3, 1\)"
     with pytest.raises(ArgumentError, match=message):
         collapse(values, 2, lambda x: x)
+
+
+# ----------------------------------------------------------------------------- nan_to_zero
+
+
+@pytest.mark.parametrize("dtype,uint", [("float16", "uint16"), ("float32", "uint32"),
+                                        ("float64", "uint64")])
+def test_nan_to_zero_keeps_every_other_bit_pattern(dtype, uint):
+    # random bit patterns hold NaNs of every payload and sign, infinities, subnormals and
+    # both zeros; the oracle: numpy's where on the same values, compared bit for bit
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, np.iinfo(uint).max, size=5000, dtype=uint, endpoint=True)
+    values = bits.view(dtype).copy()
+    values[:4] = np.array([np.nan, -0.0, np.inf, -np.inf], dtype=dtype)
+    expected = np.where(np.isnan(values), np.zeros(1, dtype), values)
+    assert np.isnan(values).sum() > 0
+    out = nan_to_zero(values)
+    assert out is values
+    np.testing.assert_array_equal(values.view(uint), expected.view(uint))
+    assert np.signbit(values[1]) and values[0] == 0 and not np.signbit(values[0])
+
+
+def test_nan_to_zero_strided_and_other_kinds():
+    values = np.array([[1.0, np.nan], [np.nan, -2.0]], dtype=np.float32)
+    nan_to_zero(values[:, 1])  # a column: strided, only its NaN replaced
+    np.testing.assert_array_equal(values, np.array([[1.0, 0.0], [np.nan, -2.0]], np.float32))
+    ints = np.array([1, 2, 3])
+    assert nan_to_zero(ints) is ints and ints.tolist() == [1, 2, 3]
+    assert nan_to_zero(np.zeros(0, np.float32)).shape == (0,)
 
 
 # ----------------------------------------------------------------------------- bin_counts

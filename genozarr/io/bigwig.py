@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._kernels import nan_to_zero
 from genozarr.errors import ChromosomeNotFoundError, MalformedFileError, RegionError
 
 __all__ = ["PYBIGTOOLS_MAX_OPEN", "PYBIGTOOLS_READ_BUDGET", "RECORD_SPAN_MIN",
@@ -213,7 +214,7 @@ def _records_values(path: str, chrom: str, lo: int, hi: int, budget: int,
     if (starts[1:] < ends[:-1]).any():  # overlapping or unsorted: pyBigWig decides
         return None
     if fill == 0:
-        values[np.isnan(values)] = 0.0  # a stored NaN reads as 0 with nan_to_num too
+        nan_to_zero(values)  # a stored NaN reads as 0 with nan_to_num too
     # runs: gap, record, gap, record, ..., record, gap; one repeat paints them all
     m = starts.size
     lengths = np.empty(2 * m + 1, dtype=np.int64)
@@ -320,9 +321,9 @@ def read_values(path: str | os.PathLike, chrom: str, start: int, end: int, *,
         return np.full(int(end) - int(start), fill, dtype=np.float32)
     out, filled = _decode(path, local, sig, chrom, lo, hi, fill)
     if nan_to_num and not filled:
-        # a masked copyto: ~7x faster than np.nan_to_num on float32, and 15-30 % faster
-        # than a boolean-mask assignment on BigWig gaps
-        np.copyto(out, np.float32(0), where=np.isnan(out))
+        # an integer multiply of the bits (see the kernel): faster than a masked copyto
+        # (itself ~7x faster than np.nan_to_num) on the gaps of sparse files
+        nan_to_zero(out)
     if lo > start or hi < end:  # padding outside the chromosome
         padded = np.full(int(end) - int(start), fill, dtype=np.float32)
         padded[lo - start:hi - start] = out
