@@ -291,6 +291,26 @@ def timed(fn, repeat: int = 3, setup=None) -> float:
     return statistics.median(times)
 
 
+def timed_alternating(fns: dict, repeat: int = 3) -> dict:
+    """Median wall time of each of ``fns`` (``{name: fn}``) over ``repeat`` rounds that
+    call every one of them in turn, after one untimed warm-up call each.
+
+    For short workloads compared with each other on a machine whose speed drifts: a
+    ratio of two medians measured in alternation does not take the drift between two
+    separate series of runs."""
+    import statistics
+
+    for fn in fns.values():
+        fn()
+    times: dict = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def row(workload: str, value: float | None, unit: str, baseline: str = "",
         base_value: float | None = None, ratio: float | None = None, target: str = "",
         note: str = "", rss_mb: float | None = None) -> dict:

@@ -12,7 +12,8 @@ Rows (the performance targets, see benchmarks/README.md):
   ``bioseq[a:b]`` from the zarr store on disk, in Mb/s of sequence, beside a plain numpy
   lookup-table encode (``np.take`` on a (256, 4) float32 table into a reused buffer) of the
   same bytes held in memory. Target >= 0.7x. Beside it, the same windows block-shuffled
-  with ``genozarr.batches`` against numpy gathering their bytes in the same order.
+  with ``genozarr.batches`` against numpy gathering their bytes in the same order. Each
+  pair is timed in alternation (:data:`BATCH_ROUNDS` passes of each, medians).
 
 Usage: ``python benchmarks/onehot.py [--quick] [--json rows.json]``.
 """
@@ -36,6 +37,8 @@ WINDOW = 1000
 #: bases the raw FASTA baseline fetches and encodes at a time (whole chromosomes, the
 #: baseline of earlier rounds, ran 4x slower: large strings and arrays miss the caches)
 RAW_BLOCK = 1 << 20
+#: rounds of the one-hot batch rows (genozarr and numpy in turn; a pass is tens of ms)
+BATCH_ROUNDS = 9
 #: genome of the second FASTA row, where the fixed cost of creating a store no longer weighs
 LARGE_MB = 400
 
@@ -139,10 +142,14 @@ def case_batches(p: dict) -> dict:
 
         ds[0:BATCH]  # open the arrays
         work = (n // BATCH) * BATCH * WINDOW
-        return {"seconds": _data.timed(genozarr_run, p["repeat"]), "work": work,
-                "base_seconds": _data.timed(numpy_run, p["repeat"]),
-                "shuffled_seconds": _data.timed(genozarr_shuffled, p["repeat"]),
-                "shuffled_base_seconds": _data.timed(numpy_shuffled, p["repeat"]),
+        # a pass takes tens of ms: genozarr and numpy alternate, pass by pass, so that the
+        # machine's drift between two series of passes does not enter the ratio
+        rounds = max(BATCH_ROUNDS, p["repeat"])
+        in_order = _data.timed_alternating({"gz": genozarr_run, "np": numpy_run}, rounds)
+        shuffled = _data.timed_alternating({"gz": genozarr_shuffled, "np": numpy_shuffled},
+                                           rounds)
+        return {"seconds": in_order["gz"], "work": work, "base_seconds": in_order["np"],
+                "shuffled_seconds": shuffled["gz"], "shuffled_base_seconds": shuffled["np"],
                 "shape": list(ds[0:BATCH].shape)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
