@@ -564,6 +564,10 @@ def test_nan_to_zero_strided_and_other_kinds():
     values = np.array([[1.0, np.nan], [np.nan, -2.0]], dtype=np.float32)
     nan_to_zero(values[:, 1])  # a column: strided, only its NaN replaced
     np.testing.assert_array_equal(values, np.array([[1.0, 0.0], [np.nan, -2.0]], np.float32))
+    clean = np.array([-0.0, 2.5, np.inf], dtype=np.float32)  # no NaN: left as it is
+    assert nan_to_zero(clean) is clean
+    np.testing.assert_array_equal(clean.view(np.uint32),
+                                  np.array([-0.0, 2.5, np.inf], np.float32).view(np.uint32))
     ints = np.array([1, 2, 3])
     assert nan_to_zero(ints) is ints and ints.tolist() == [1, 2, 3]
     assert nan_to_zero(np.zeros(0, np.float32)).shape == (0,)
