@@ -207,7 +207,7 @@ def case_serve(p: dict) -> dict:
         def gz() -> None:
             counts["gz"] = serve(ds)
 
-        sec = _interleaved({"base": base, "gz": gz}, p["repeat"])
+        sec = _data.timed_alternating({"base": base, "gz": gz}, p["repeat"])
         assert counts["base"] == counts["gz"] == len(ds), (counts, len(ds))
         return {"seconds": sec["gz"], "base_seconds": sec["base"], "work": counts["gz"]}
     finally:
@@ -230,27 +230,11 @@ def case_build(p: dict) -> dict:
             ds = build(c, os.path.join(tmp, f"personal{next(runs)}.zarr"))
             counts["gz"] = serve(ds)
 
-        sec = _interleaved({"base": base, "gz": gz}, p["repeat"])
+        sec = _data.timed_alternating({"base": base, "gz": gz}, p["repeat"])
         assert counts["base"] == counts["gz"], counts
         return {"seconds": sec["gz"], "base_seconds": sec["base"], "work": counts["gz"]}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _interleaved(fns: dict, repeat: int) -> dict:
-    """Median wall time of each function over ``repeat`` rounds after a warm-up round;
-    each round runs every function once, in turn."""
-    import statistics
-
-    times: dict = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 CASES = {"serve": case_serve, "build": case_build}

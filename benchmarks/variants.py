@@ -122,23 +122,6 @@ def streamer_loop(genome: object, vcf: str) -> int:
     return n
 
 
-def interleaved(fns: dict, repeat: int) -> dict:
-    """Median wall time of each function over ``repeat`` rounds after a warm-up round;
-    every round runs each function once, in turn, so that load from other processes on a
-    shared machine falls on both loops alike."""
-    import statistics
-
-    times: dict = {name: [] for name in fns}
-    for name, fn in fns.items():
-        fn()
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
 def _compare(genome: object, c: dict, repeat: int) -> dict:
     counts = {}
 
@@ -148,7 +131,7 @@ def _compare(genome: object, c: dict, repeat: int) -> dict:
     def gz() -> None:
         counts["gz"] = streamer_loop(genome, c["vcf"])
 
-    sec = interleaved({"base": base, "gz": gz}, repeat)
+    sec = _data.timed_alternating({"base": base, "gz": gz}, repeat)
     assert counts["base"] == counts["gz"] == c["n_variants"], counts
     return {"seconds": sec["gz"], "base_seconds": sec["base"], "work": counts["gz"]}
 
