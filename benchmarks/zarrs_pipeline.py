@@ -9,7 +9,7 @@ codes of the same chromosome (uint8, bit shuffle). Every row runs in its own pro
 - ``write``: the whole array written once (zarr: ``arr[:] = values``; genozarr:
   :func:`genozarr.store._direct.write_chunks`, one thread, as in an ingest worker);
 - ``read all``: the whole array read back (genozarr: every inner chunk through
-  :class:`genozarr.store._direct.DirectChunks`);
+  :class:`genozarr.store._direct.DirectChunks`, one thread);
 - ``read chunks``: 300 inner chunks in random order, one read each (what a shuffled epoch
   asks: zarr ``arr[a:b]`` of one inner chunk; genozarr ``DirectChunks.read``).
 
@@ -89,6 +89,13 @@ def case(p: dict) -> dict:
 
         zarr.config.set({"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"})
     from genozarr.store._direct import DirectChunks, write_chunks
+
+    if p["engine"] == "genozarr":
+        import numcodecs.blosc
+
+        # one thread, as in an ingest worker and in the serving path's decode threads
+        # (Blosc would use its own threads when called from the main thread)
+        numcodecs.blosc.use_threads = False
 
     values = _values(p["kind"])
     tmp = tempfile.mkdtemp(prefix="gzzarrs_")
