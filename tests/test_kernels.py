@@ -570,6 +570,8 @@ def test_nan_to_zero_strided_and_other_kinds():
                                   np.array([-0.0, 2.5, np.inf], np.float32).view(np.uint32))
     ints = np.array([1, 2, 3])
     assert nan_to_zero(ints) is ints and ints.tolist() == [1, 2, 3]
+    wide = np.array([np.nan, -1.5, np.nan], dtype=np.longdouble)  # no integer this wide
+    np.testing.assert_array_equal(nan_to_zero(wide), np.array([0, -1.5, 0], np.longdouble))
     assert nan_to_zero(np.zeros(0, np.float32)).shape == (0,)
 
 
