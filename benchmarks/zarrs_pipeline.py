@@ -44,6 +44,8 @@ N_CHUNK_READS = 300
 def _values(kind: str):
     import numpy as np
 
+    from genozarr._kernels import encode_sequence, nan_to_zero
+
     c = _data.corpus(False)
     if kind == "coverage":
         import pyBigWig
@@ -51,16 +53,12 @@ def _values(kind: str):
         cols = []
         for f in c["bigwigs_1bp"]:
             with pyBigWig.open(f) as bw:
-                v = bw.values(CHROM, 0, bw.chroms(CHROM), numpy=True)
-            np.copyto(v, np.float32(0), where=np.isnan(v))
-            cols.append(v)
+                cols.append(nan_to_zero(bw.values(CHROM, 0, bw.chroms(CHROM), numpy=True)))
         return np.stack(cols, axis=-1)[:, None, :].astype(np.float32)
     import pysam
 
     with pysam.FastaFile(c["fasta"]) as fa:
-        seq = fa.fetch(CHROM).upper().encode()
-    table = bytes.maketrans(b"ACGTN", bytes([0, 1, 2, 3, 4]))
-    return np.frombuffer(seq.translate(table), dtype=np.uint8).reshape(-1, 1)
+        return encode_sequence(fa.fetch(CHROM)).reshape(-1, 1)
 
 
 def _create(path: str, values):

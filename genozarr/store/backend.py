@@ -276,7 +276,7 @@ class Backend(ABC):
                            for s in np.asarray(starts).tolist()])
         if out is None:
             return picked
-        out[np.arange(len(picked)) if rows is None else rows] = picked
+        out[slice(0, len(picked)) if rows is None else rows] = picked
         return out
 
     def dense(self, name: str) -> np.ndarray:
