@@ -511,8 +511,10 @@ class Dataset:
         own = not view or plan.stored_bins is not None
         if k and plan.stored_bins is None:  # consecutive windows (a batch read in order)
             a = int(idx[0])
-            # (a list comparison: a third of the time numpy's takes for a batch)
-            if int(idx[-1]) - a == k - 1 and (k < 3 or idx.tolist() == list(range(a, a + k))):
+            # (idx is int64: comparing bytes takes a quarter of the time of comparing
+            # lists, itself faster than numpy's elementwise test on a batch)
+            if int(idx[-1]) - a == k - 1 and (
+                    k < 3 or idx.tobytes() == np.arange(a, a + k, dtype=np.int64).tobytes()):
                 run = plan.run_range(a, a + k)
                 if run is not None:  # ... at one step on one chromosome: one range of bins
                     name, lo, step = run

@@ -584,6 +584,26 @@ def test_slices_of_windows_in_any_order_equal_pybigwig(sample_files, tmp_path, s
     np.testing.assert_array_equal(cov[0:4][:, :, 0, 0], truth[0:4])
 
 
+@pytest.mark.parametrize("storage", ["ndarray", "zarr"])
+def test_index_lists_spanning_a_run_but_out_of_order_equal_pybigwig(sample_files, tmp_path,
+                                                                    storage):
+    """A list of windows whose last is ``k - 1`` after its first, as in a batch read in
+    order, but that is not that run (swapped, repeated or skipped windows) is read window
+    by window: each row equals pyBigWig's values of its own window."""
+    path = sample_files["bigwig_a"]
+    cov = Cover.create_from_bigwig("c", path, binsize=100, resolution=1,
+                                   store_whole_genome=True, storage=storage,
+                                   store=str(tmp_path / "c.zarr") if storage == "zarr" else None)
+    starts = cov.gindexer.starts
+    chrom = cov.gindexer.chrs
+    assert (chrom[:12] == chrom[0]).all()
+    for idx in ([0, 2, 1, 3], [4, 4, 6, 7], [3, 5, 4, 6, 7], [8, 10, 9, 11, 10, 11],
+                [0, 1, 2, 3]):
+        truth = np.stack([bw_truth(path, chrom[i], starts[i], starts[i] + 100) for i in idx])
+        np.testing.assert_array_equal(cov[idx][:, :, 0, 0], truth, err_msg=str(idx))
+        np.testing.assert_array_equal(cov[np.array(idx)][:, :, 0, 0], truth, err_msg=str(idx))
+
+
 @pytest.mark.parametrize("block", [2, 3, 1 << 20])
 def test_genome_plan_runs_against_a_window_by_window_walk(monkeypatch, block):
     """The runs and steps of a whole-genome read plan, for random windows, against a

@@ -696,3 +696,19 @@ def test_factorize_labels_equals_pandas(layout):
     assert labels == list(uniques)
     if layout != "missing":
         np.testing.assert_array_equal(np.array(labels, dtype=object)[codes], values)
+
+
+@pytest.mark.parametrize("k,step,nb", [(4, 10, 10), (3, 4, 10), (5, 0, 3), (2, 12, 10),
+                                       (0, 10, 10), (1, 10, 10)])
+def test_regular_windows_are_views_equal_to_fancy_indexing(k, step, nb):
+    """``regular_windows`` cuts ``k`` windows of ``nb`` rows at ``step`` as one view of a
+    C-contiguous span (tiling windows through a reshape, others through strides): values equal rows
+    taken with a ``(k, nb)`` index, and a write to the windows reaches the span."""
+    span = np.random.default_rng(1).random((45, 2, 3)).astype(np.float32)
+    got = K.regular_windows(span, k, step, nb)
+    expected = span[np.arange(k)[:, None] * step + np.arange(nb)]
+    assert got.shape == (k, nb, 2, 3)
+    np.testing.assert_array_equal(got, expected)
+    if k:
+        got[-1, -1] = -1.0
+        assert (span[(k - 1) * step + nb - 1] == -1.0).all()
