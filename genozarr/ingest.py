@@ -280,17 +280,20 @@ def build_store(
         if gindexer is not None:
             windows = (gindexer.chrs, gindexer.starts, gindexer.ends, gindexer.strand)
         specs, coords = plan_layout(meta, windows=windows, runs=resolution == 1)
+        sized: list[tuple[int, tuple[Callable[..., Any], tuple[Any, ...]]]] = []
         for chrom, length in chroms.items():
             spec = specs[array_path(chrom)]
             clen = spec.chunks[0]
             step = clen * _chunks_per_task(clen * n_s * n_c * itemsize, clen * resolution)
             for b0 in range(0, spec.shape[0], step):
-                tasks.append((_genome_task, (source, chrom, b0, min(b0 + step, spec.shape[0]),
-                                             resolution, meta.dtype)))
+                b1 = min(b0 + step, spec.shape[0])
+                sized.append((b1 - b0, (_genome_task, (source, chrom, b0, b1, resolution,
+                                                       meta.dtype))))
         # the largest first: a build of a few chromosome-sized tasks (coarse resolutions)
         # then ends with its small ones spread over the workers, not with one large task
-        # started last
-        tasks.sort(key=lambda task: task[1][2] - task[1][3])  # args (source, chrom, b0, b1..)
+        # started last (a stable sort: equal tasks keep the genome's order)
+        sized.sort(key=lambda item: -item[0])
+        tasks.extend(task for _, task in sized)
         work = int(sum(chroms.values()))
     else:
         assert gindexer is not None
