@@ -87,8 +87,8 @@ class Source(ABC):
         # never held together in one interleaved block (which also made the reduction
         # slower)
         def binned(i: int) -> np.ndarray:
-            return collapse(self.read_file(i, self.chrom_names[i][chrom], start, end),
-                            resolution, self.collapser)
+            return self.read_file_binned(i, self.chrom_names[i][chrom], start, end,
+                                         resolution)
 
         first = binned(0)
         if len(self.files) == 1:
@@ -99,6 +99,14 @@ class Source(ABC):
         for i in range(1, len(self.files)):
             out[..., i * k:(i + 1) * k] = binned(i)
         return out
+
+    def read_file_binned(self, i: int, chrom: str, start: int, end: int,
+                         resolution: int) -> np.ndarray:
+        """:meth:`read_file` collapsed to ``resolution`` (``end - start`` divisible by it):
+        shape ``((end - start) // resolution, n_strands, n_channels)``."""
+        from genozarr._kernels import collapse
+
+        return collapse(self.read_file(i, chrom, start, end), resolution, self.collapser)
 
     @property
     def collapses_per_file(self) -> bool:

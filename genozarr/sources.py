@@ -198,6 +198,18 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
         values = read_values(self.paths[i], chrom, start, end, nan_to_num=self.nan_to_num)
         return values.reshape(-1, 1, 1)
 
+    def read_file_binned(self, i: int, chrom: str, start: int, end: int,
+                         resolution: int) -> np.ndarray:
+        # a named collapser of values whose gaps read as 0: the gaps are replaced in the
+        # bins that hold one only (read_binned_values), not base by base first
+        if resolution == 1 or not self.nan_to_num or not isinstance(self.collapser, str) \
+                or self._is_absent(i, chrom):
+            return super().read_file_binned(i, chrom, start, end, resolution)
+        from genozarr.io.bigwig import read_binned_values
+
+        return read_binned_values(self.paths[i], chrom, start, end, resolution,
+                                  self.collapser).reshape(-1, 1, 1)
+
 
 class BamSource(_AbsentChromsAsZeros, Source):
     """Read 5' ends counted per base and strand (see :func:`genozarr.io.bam.count_5prime`);

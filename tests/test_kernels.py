@@ -712,3 +712,55 @@ def test_regular_windows_are_views_equal_to_fancy_indexing(k, step, nb):
     if k:
         got[-1, -1] = -1.0
         assert (span[(k - 1) * step + nb - 1] == -1.0).all()
+
+
+@pytest.mark.parametrize("share_max", [-1.0, 1.0])  # every NaN replaced first / bins fixed
+@pytest.mark.parametrize("how", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_collapse_nan_as_zero_equals_collapse_of_zeroed_values(monkeypatch, share_max, how,
+                                                              dtype):
+    """Bit for bit ``collapse(nan_to_zero(x))`` on either path (the share of bins with a
+    NaN above which every NaN is replaced first forced both ways): NaN in whole bins, in
+    parts of bins, scattered, none and everywhere; infinities of both signs in one bin
+    (a NaN sum either way); one and several channels; with and without a region axis."""
+    monkeypatch.setattr(K, "_NAN_BIN_SHARE_MAX", share_max)
+    rng = np.random.default_rng(7)
+    res = 5
+    for shape in [(400, 1, 1), (400, 2, 3), (3, 200, 1, 2)]:
+        base = (rng.normal(size=shape) * 10).astype(dtype)
+        flat = base.reshape(-1)
+        whole = base.copy()
+        whole.reshape(-1, res)[rng.random(flat.size // res) < 0.2] = np.nan
+        partial = base.copy()
+        partial.reshape(-1)[rng.random(flat.size) < 0.05] = np.nan
+        infs = base.copy()
+        infs.reshape(-1)[:2] = [np.inf, -np.inf]
+        for x in (whole, partial, base, np.full_like(base, np.nan), infs):
+            expected = collapse(nan_to_zero(x.copy()), res, how)
+            got = K.collapse_nan_as_zero(x.copy(), res, how)
+            assert got.shape == expected.shape and got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_collapse_nan_as_zero_fixes_only_the_bins_with_a_nan(monkeypatch):
+    """With few bins holding a NaN, only those bins have their NaN replaced (the arrays
+    given to ``nan_to_zero`` are those bins); with most, every value is."""
+    sizes = []
+    real = K.nan_to_zero
+    monkeypatch.setattr(K, "nan_to_zero", lambda a: sizes.append(a.size) or real(a))
+    x = np.arange(1000, dtype=np.float32).reshape(-1, 1, 1)
+    x[100:150] = np.nan  # 5 bins of 10
+    x[503] = np.nan  # part of one
+    got = K.collapse_nan_as_zero(x.copy(), 10, "sum")[:, 0, 0]
+    assert sizes == [60]
+    expected = np.nan_to_num(x[:, 0, 0]).reshape(-1, 10).sum(axis=1)
+    np.testing.assert_array_equal(got, expected)
+    sizes.clear()
+    x[::7] = np.nan  # a NaN in every bin
+    K.collapse_nan_as_zero(x.copy(), 10, "mean")
+    assert sizes == [1000]
+
+
+def test_collapse_nan_as_zero_rejects_callables():
+    with pytest.raises(ArgumentError, match="how must be one of"):
+        K.collapse_nan_as_zero(np.zeros((4, 1, 1), np.float32), 2, np.median)
