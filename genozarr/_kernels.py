@@ -828,9 +828,10 @@ def collapse_nan_as_zero(values: np.ndarray, resolution: int, how: str = "sum") 
     """
     if not isinstance(how, str) or how not in _COLLAPSE_METHODS:
         raise ArgumentError(f"how must be one of {list(_COLLAPSE_METHODS)}, got {how!r}.")
+    resolution = _positive_int(resolution, "resolution")
     arr = np.asarray(values)
     if arr.dtype.kind != "f" or resolution == 1 or arr.ndim not in (3, 4) or \
-            arr.shape[-3] % max(int(resolution), 1):
+            arr.shape[-3] % resolution:
         return collapse(nan_to_zero(arr), resolution, how)  # (collapse reports bad shapes)
     lead, length, channels = arr.shape[:-3], arr.shape[-3], arr.shape[-2:]
     bins = arr.reshape((-1, resolution) + channels)  # (bins, resolution, S, C), a view

@@ -336,7 +336,11 @@ def read_binned_values(path: str | os.PathLike, chrom: str, start: int, end: int
 
     Raises
     ------
-    As :func:`read_values`; ArgumentError for a bad ``resolution`` or ``how``.
+    ChromosomeNotFoundError, RegionError, MalformedFileError
+        As :func:`read_values`.
+    ArgumentError
+        For a bad ``resolution`` or ``how``, or ``end - start`` not a multiple of
+        ``resolution``.
     """
     from genozarr._kernels import collapse, collapse_nan_as_zero
 
