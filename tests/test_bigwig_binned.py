@@ -13,6 +13,7 @@ import genozarr
 import genozarr._kernels as K
 import genozarr.io.bigwig as gbw
 from genozarr import Cover
+from genozarr.testing.oracles import bigwig_values
 
 SIZES = {"chr1": 200_000, "chr2": 60_010}
 RES = 50
@@ -50,16 +51,6 @@ def gapped(tmp_path_factory):
     return [_write(str(d / "a.bw"), 3), _write(str(d / "b.bw"), 4)]
 
 
-def _truth(path: str, chrom: str, start: int, end: int) -> np.ndarray:
-    """pyBigWig's values of ``[start, end)``, 0 in the gaps and outside the chromosome."""
-    out = np.zeros(end - start, np.float32)
-    with pyBigWig.open(path) as bw:
-        lo, hi = max(start, 0), min(end, bw.chroms(chrom))
-        if hi > lo:
-            out[lo - start:hi - start] = np.nan_to_num(bw.values(chrom, lo, hi, numpy=True))
-    return out
-
-
 @pytest.mark.parametrize("share_max", [-1.0, 0.3, 1.0])
 @pytest.mark.parametrize("how", ["sum", "mean", "max", "min"])
 def test_read_binned_values_equals_collapse_of_pybigwig(gapped, monkeypatch, share_max, how):
@@ -68,7 +59,7 @@ def test_read_binned_values_equals_collapse_of_pybigwig(gapped, monkeypatch, sha
         for chrom, start, end in [("chr1", 0, 200_000), ("chr1", 99_000, 121_000),
                                   ("chr2", 50_000, 60_050), ("chr2", -500, 1_000)]:
             got = gbw.read_binned_values(path, chrom, start, end, RES, how)
-            expected = K.collapse(_truth(path, chrom, start, end).reshape(-1, 1, 1), RES,
+            expected = K.collapse(bigwig_values(path, chrom, start, end).reshape(-1, 1, 1), RES,
                                   how)[:, 0, 0]
             assert got.dtype == np.float32 and got.shape == ((end - start) // RES,)
             np.testing.assert_array_equal(got, expected, err_msg=f"{chrom}:{start}-{end}")
@@ -88,5 +79,5 @@ def test_whole_genome_cover_at_50_bp_equals_pybigwig(gapped, tmp_path):
         end = -(-size // RES) * RES
         got = cover[chrom, 0, end][0, ::RES, 0, :]
         for k, path in enumerate(gapped):
-            expected = _truth(path, chrom, 0, end).astype(np.float64).reshape(-1, RES)
+            expected = bigwig_values(path, chrom, 0, end).astype(np.float64).reshape(-1, RES)
             np.testing.assert_allclose(got[:, k], expected.mean(axis=1), rtol=1e-6, atol=1e-6)

@@ -19,6 +19,7 @@ import pytest
 import genozarr
 import genozarr.io.bigwig as gbw
 from genozarr import Cover
+from genozarr.testing.oracles import bigwig_values
 
 pytest.importorskip("pybigtools")
 
@@ -67,18 +68,6 @@ def sparse_files(tmp_path_factory):
             _write_sparse(str(d / "fixed.bw"), 12, fixed=True)]
 
 
-def _truth(path: str, chrom: str, start: int, end: int, nan_to_num: bool = True) -> np.ndarray:
-    """pyBigWig's values of ``[start, end)``, NaN (or 0) outside the chromosome."""
-    out = np.full(end - start, np.nan, np.float32)
-    with pyBigWig.open(path) as bw:
-        lo, hi = max(start, 0), min(end, bw.chroms(chrom))
-        if hi > lo:
-            out[lo - start:hi - start] = bw.values(chrom, lo, hi, numpy=True)
-    if nan_to_num:
-        out[np.isnan(out)] = 0.0
-    return out
-
-
 @pytest.fixture(params=["records", "values"])
 def path_forced(request, monkeypatch):
     """Force one decoder for long reads; yields the calls of each decoder."""
@@ -118,7 +107,7 @@ def test_read_values_equals_pybigwig(sparse_files, path_forced, nan_to_num):
             for start, end in spans:
                 got = gbw.read_values(path, chrom, start, end, nan_to_num=nan_to_num)
                 assert got.dtype == np.float32 and got.shape == (end - start,)
-                np.testing.assert_array_equal(got, _truth(path, chrom, start, end, nan_to_num))
+                np.testing.assert_array_equal(got, bigwig_values(path, chrom, start, end, nan_to_num=nan_to_num))
     # the long reads went through the forced decoder only
     assert calls[which] > 0 and calls["values" if which == "records" else "records"] == 0
 
@@ -146,7 +135,7 @@ def test_density_decides_the_decoder(tmp_path, sparse_files, monkeypatch):
         bw.addEntries("chr1", 0, values=[float(v % 7) for v in range(20_000)], span=5, step=5)
     for start in (0, 50_000):
         got = gbw.read_values(dense, "chr1", start, start + 50_000)
-        np.testing.assert_array_equal(got, _truth(dense, "chr1", start, start + 50_000))
+        np.testing.assert_array_equal(got, bigwig_values(dense, "chr1", start, start + 50_000))
     assert len(calls) == 2
     assert any(k[0] == dense for k in gbw._dense)
 
@@ -168,7 +157,7 @@ def test_whole_genome_cover_equals_pybigwig(sparse_files, path_forced, resolutio
     for chrom, size in SIZES.items():
         got = cover[chrom, 0, size][0, ::resolution, 0, :]
         for k, path in enumerate(sparse_files):
-            expected = _bins(_truth(path, chrom, 0, size), resolution)
+            expected = _bins(bigwig_values(path, chrom, 0, size), resolution)
             np.testing.assert_allclose(got[:, k], expected, rtol=1e-6, atol=1e-6)
             if resolution == 1:
                 np.testing.assert_array_equal(got[:, k], expected)
@@ -190,7 +179,7 @@ def test_partial_cover_equals_pybigwig(sparse_files, path_forced, resolution):
     got = cover[:]
     for i, (chrom, start, end) in enumerate(roi.itertuples(index=False)):
         for k, path in enumerate(sparse_files):
-            expected = _bins(_truth(path, chrom, start, end), resolution)
+            expected = _bins(bigwig_values(path, chrom, start, end), resolution)
             np.testing.assert_allclose(got[i, :, 0, k], expected, rtol=1e-6, atol=1e-6)
     which, calls = path_forced
     assert calls[which] > 0 and calls["values" if which == "records" else "records"] == 0

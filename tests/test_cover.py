@@ -13,6 +13,7 @@ import pytest
 
 from genozarr import Cover
 from genozarr.errors import ArgumentError, ChromosomeNamingError, ChromosomeNotFoundError, RegionError
+from genozarr.testing.oracles import bigwig_values
 
 STORAGES = ["ndarray", "sparse", "zarr"]
 
@@ -26,18 +27,6 @@ def roi(tmp_path_factory):
                  "chr1\t5000\t6000\tr2\t0\t-\n"
                  "chr2\t7000\t8200\tr3\t0\t+\n")
     return str(p)
-
-
-def bw_truth(path, chrom, start, end):
-    """pyBigWig per-base values, NaN -> 0, zero outside the chromosome."""
-    with pyBigWig.open(path) as bw:
-        length = bw.chroms(chrom)
-        out = np.zeros(end - start, "float32")
-        lo, hi = max(start, 0), min(end, length)
-        if hi > lo:
-            vals = np.array(bw.values(chrom, lo, hi), dtype="float32")
-            out[lo - start:hi - start] = np.nan_to_num(vals)
-        return out
 
 
 def windows_of(cover):
@@ -57,7 +46,7 @@ def test_bigwig_base_resolution(sim_data, roi, storage, whole):
     assert x.dtype == np.float32
     for i, w in enumerate(windows_of(cov)):
         for c, path in enumerate(bws):
-            truth = bw_truth(path, w.chrom, w.start, w.end)
+            truth = bigwig_values(path, w.chrom, w.start, w.end)
             if w.strand == "-":
                 truth = truth[::-1]
             np.testing.assert_allclose(x[i, :, 0, c], truth, rtol=1e-6)
@@ -71,7 +60,7 @@ def test_bigwig_collapsers(sim_data, roi, how):
     assert cov.shape == (len(cov), 6, 1, 1)
     func = {"sum": np.sum, "mean": np.mean, "max": np.max}.get(how, how)
     for i, w in enumerate(windows_of(cov)):
-        truth = bw_truth(path, w.chrom, w.start, w.end).reshape(6, 50)
+        truth = bigwig_values(path, w.chrom, w.start, w.end).reshape(6, 50)
         expected = func(truth, axis=1)
         if w.strand == "-":
             expected = expected[::-1]
@@ -103,7 +92,7 @@ def test_bigwig_files_collapsed_one_by_one_in_a_whole_genome_store(sim_data, roi
     for chrom, length in store.meta.chroms.items():
         stored = store.read_bins(chrom, 0, -(-length // 50))
         for c, path in enumerate(paths):
-            truth = bw_truth(path, chrom, 0, -(-length // 50) * 50).reshape(-1, 50)
+            truth = bigwig_values(path, chrom, 0, -(-length // 50) * 50).reshape(-1, 50)
             np.testing.assert_allclose(stored[:, 0, c], func(truth, axis=1), rtol=1e-6,
                                        atol=1e-6)
 
@@ -114,7 +103,7 @@ def test_bigwig_resolution_none_and_whole_vs_partial(sim_data, roi):
     assert cov.shape == (3, 1, 1, 1)  # one value per (variable-length) region
     regions = pd.read_csv(roi, sep="\t", header=None)
     for i, (chrom, s, e) in enumerate(regions[[0, 1, 2]].values):
-        np.testing.assert_allclose(cov[i][0, 0, 0], bw_truth(path, chrom, s, e).sum(), rtol=1e-5)
+        np.testing.assert_allclose(cov[i][0, 0, 0], bigwig_values(path, chrom, s, e).sum(), rtol=1e-5)
     a = Cover.create_from_bigwig("a", path, roi=roi, binsize=500, resolution=50)
     b = Cover.create_from_bigwig("b", path, roi=roi, binsize=500, resolution=50,
                                  store_whole_genome=True, storage="zarr")
@@ -296,7 +285,7 @@ def test_interval_access(sim_data):
     for whole in (False, True):
         cov = Cover.create_from_bigwig("bw", path, roi=roi, binsize=1000,
                                        store_whole_genome=whole)
-        truth = bw_truth(path, "chr1", 900, 1300)
+        truth = bigwig_values(path, "chr1", 900, 1300)
         np.testing.assert_allclose(cov["chr1", 900, 1300][0][:, 0, 0], truth)
         np.testing.assert_allclose(cov["chr1", 900, 1300, "-"][0][:, 0, 0], truth[::-1])
     # outside stored data (partial layout): padded with zeros
@@ -310,7 +299,7 @@ def test_naming_and_bounds_errors(sim_data, tmp_path):
     with pytest.raises(ChromosomeNamingError, match=r"'1' vs 'chr1'"):
         Cover.create_from_bigwig("bw", path, roi=renamed)
     ok = Cover.create_from_bigwig("bw", path, roi=renamed, chrom_map="auto")
-    np.testing.assert_allclose(ok[0][0][:, 0, 0], bw_truth(path, "chr1", 0, 100))
+    np.testing.assert_allclose(ok[0][0][:, 0, 0], bigwig_values(path, "chr1", 0, 100))
     from genozarr.genome import MissingChromosomeWarning
 
     with pytest.warns(MissingChromosomeWarning, match="chrZ"):  # zeros, as Janggu
@@ -403,10 +392,10 @@ def test_flank_past_the_chromosome_start_is_padded_on_the_left(sim_data, whole):
     assert cov.shape == (2, 300, 1, 1)
     first = cov[0][0][:, 0, 0]
     np.testing.assert_array_equal(first[:50], 0)
-    np.testing.assert_allclose(first[50:], bw_truth(path, "chr1", 0, 250), rtol=1e-6)
+    np.testing.assert_allclose(first[50:], bigwig_values(path, "chr1", 0, 250), rtol=1e-6)
     # chr2 (8000 bp) minus strand: window [7750, 8050) reversed; the 50 bases past the end are 0
     last = cov[1][0][:, 0, 0][::-1]
-    np.testing.assert_allclose(last[:250], bw_truth(path, "chr2", 7750, 8000), rtol=1e-6)
+    np.testing.assert_allclose(last[:250], bigwig_values(path, "chr2", 7750, 8000), rtol=1e-6)
     np.testing.assert_array_equal(last[250:], 0)
 
 
@@ -516,7 +505,7 @@ def test_whole_genome_windows_against_pybigwig(long_bigwig, tmp_path, storage, t
         cover = open_dataset(str(tmp_path / "c.zarr"),
                              cache="memory" if "memory" in storage else None)
     gi, n = cover.gindexer, len(cover)
-    truth = {c: bw_truth(path, c, 0, length) for c, length in lengths.items()}
+    truth = {c: bigwig_values(path, c, 0, length) for c, length in lengths.items()}
 
     def expected(idx):
         out = []
@@ -571,7 +560,7 @@ def test_slices_of_windows_in_any_order_equal_pybigwig(sample_files, tmp_path, s
     gi = GenomicIndexer(np.array(chroms, dtype=object), np.array(starts),
                         np.array(starts) + 100, np.array(strands, dtype=object), 100, 100)
     cov.gindexer = gi
-    truth = np.stack([bw_truth(path, c, s, s + 100) for c, s in zip(chroms, starts)])
+    truth = np.stack([bigwig_values(path, c, s, s + 100) for c, s in zip(chroms, starts)])
     minus = np.array(strands) == "-"
     truth[minus] = truth[minus][:, ::-1]  # minus-strand windows are served reversed
     n = len(starts)
@@ -599,7 +588,7 @@ def test_index_lists_spanning_a_run_but_out_of_order_equal_pybigwig(sample_files
     assert (chrom[:12] == chrom[0]).all()
     for idx in ([0, 2, 1, 3], [4, 4, 6, 7], [3, 5, 4, 6, 7], [8, 10, 9, 11, 10, 11],
                 [0, 1, 2, 3]):
-        truth = np.stack([bw_truth(path, chrom[i], starts[i], starts[i] + 100) for i in idx])
+        truth = np.stack([bigwig_values(path, chrom[i], starts[i], starts[i] + 100) for i in idx])
         np.testing.assert_array_equal(cov[idx][:, :, 0, 0], truth, err_msg=str(idx))
         np.testing.assert_array_equal(cov[np.array(idx)][:, :, 0, 0], truth, err_msg=str(idx))
 

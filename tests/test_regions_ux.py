@@ -27,6 +27,7 @@ from genozarr.errors import (
 )
 from genozarr.genome import MissingChromosomeWarning, chrom_mapping, chrom_sizes
 from genozarr.regions import GenomicIndexer, Resize, load_regions, resize_regions
+from genozarr.testing.oracles import bigwig_values
 
 SIZES = {"chr1": 6000, "chr2": 3000}
 
@@ -41,16 +42,6 @@ def write_bigwig(path, seed=0):
         bw.addEntries(chrom, 0, values=rng.random(length).round(3).tolist(), span=1, step=1)
     bw.close()
     return str(path)
-
-
-def bw_truth(path, chrom, start, end):
-    """pyBigWig values of ``[start, end)``, 0 outside the chromosome."""
-    out = np.zeros(end - start, dtype=np.float32)
-    with pyBigWig.open(str(path)) as bw:
-        length = bw.chroms(chrom)
-        lo, hi = max(start, 0), min(end, length)
-        out[lo - start:hi - start] = np.nan_to_num(np.asarray(bw.values(chrom, lo, hi)))
-    return out
 
 
 NARROWPEAK = [
@@ -254,7 +245,7 @@ def test_cover_over_resized_peaks_matches_pybigwig(tmp_path, how):
     for i, (chrom, start, end, _, summit) in enumerate(NARROWPEAK):
         c = start + summit if summit >= 0 else (start + end) // 2
         s = max(c - 250, 0)
-        np.testing.assert_allclose(cover[i][0, :, 0, 0], bw_truth(bw, chrom, s, s + 500),
+        np.testing.assert_allclose(cover[i][0, :, 0, 0], bigwig_values(bw, chrom, s, s + 500),
                                    rtol=1e-6)
 
 
@@ -297,7 +288,7 @@ def test_region_name_coordinate_and_xarray_selection(tmp_path):
     # selection by name (xarray 2026.9): an index on the coordinate, then .sel
     one = ds.set_xindex("region_name").sel(region_name="peak7")
     assert int(one["region_start"]) == 2199 - 250
-    truth = bw_truth(bw, "chr2", 1949, 2449).reshape(50, 10).mean(axis=1)
+    truth = bigwig_values(bw, "chr2", 1949, 2449).reshape(50, 10).mean(axis=1)
     np.testing.assert_allclose(one["data"].values[:, 0, 0], truth, rtol=1e-5)
     # ... or a mask with drop=True, no index needed
     masked = ds.where(ds.region_name == "peak7", drop=True)

@@ -13,6 +13,7 @@ import pyBigWig
 import pysam
 import pytest
 
+from genozarr.testing.oracles import bigwig_values
 from genozarr.testing.simulate import (
     simulate_bam,
     simulate_bed,
@@ -290,6 +291,23 @@ def test_write_bigwig_roundtrip(tmp_path: Path) -> None:
             (9, 10, 4.0),
         )
     np.testing.assert_array_equal(got, np.append(v, [np.nan, np.nan]))
+
+
+def test_bigwig_values_oracle(tmp_path: Path) -> None:
+    """The tests' BigWig oracle on a file written entry by entry with pyBigWig."""
+    path = str(tmp_path / "o.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("a", 10), ("b", 4)], maxZooms=0)
+        bw.addEntries(["a", "a"], [1, 6], ends=[3, 7], values=[2.5, -1.0])
+    nan = np.nan
+    np.testing.assert_array_equal(bigwig_values(path, "a", -2, 12),
+                                  [0, 0, 0, 2.5, 2.5, 0, 0, 0, -1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(bigwig_values(path, "a", 2, 8, nan_to_num=False),
+                                  [2.5, nan, nan, nan, -1, nan])
+    assert bigwig_values(path, "b", 0, 4).tolist() == [0.0] * 4
+    assert bigwig_values(path, "a", 0, 3).dtype == np.float32
+    with pytest.raises(KeyError, match="'c'"):
+        bigwig_values(path, "c", 0, 1)
 
 
 # ---- BED and GTF --------------------------------------------------------------------------
