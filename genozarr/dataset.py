@@ -930,12 +930,12 @@ class Cover(Dataset):
         -------
         Cover
         """
+        from genozarr.samples import resolve_inputs
         from genozarr.sources import BigWigSource, as_file_list
 
         _janggu_datatags(datatags)
-        from genozarr.samples import resolve_inputs
-
-        bigwigfiles, conditions, sheet_meta = resolve_inputs(bigwigfiles, conditions, "BigWig")
+        bigwigfiles, conditions, sheet_meta = resolve_inputs(
+            bigwigfiles, conditions, "BigWig", input_storage_options)
         files = as_file_list(bigwigfiles, "BigWig", storage_options=input_storage_options)
         source = BigWigSource(files, conditions, nan_to_num=nan_to_num, collapser=collapser,
                               dtype=dtype)
@@ -943,13 +943,13 @@ class Cover(Dataset):
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
         return cls._create(
-            name, source, constructor='create_from_bigwig', condition_metadata=sheet_meta, roi=roi, genomesize=genomesize, binsize=binsize,
-                           stepsize=stepsize, flank=flank, resolution=resolution,
-                           storage=storage, cache=cache, overwrite=overwrite,
-                           channel_last=channel_last, zero_padding=zero_padding,
-                           random_state=random_state, store_whole_genome=store_whole_genome,
-                           store=store, args=args, normalizer=normalizer, chrom_map=chrom_map,
-                           storage_options=storage_options, feature=feature)
+            name, source, constructor="create_from_bigwig", condition_metadata=sheet_meta, roi=roi,
+            genomesize=genomesize, binsize=binsize, stepsize=stepsize, flank=flank,
+            resolution=resolution, storage=storage, cache=cache, overwrite=overwrite,
+            channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
+            store_whole_genome=store_whole_genome, store=store, args=args,
+            normalizer=normalizer, chrom_map=chrom_map, storage_options=storage_options,
+            feature=feature)
 
     @classmethod
     def create_from_bam(
@@ -1008,14 +1008,14 @@ class Cover(Dataset):
         -------
         Cover
         """
+        from genozarr.samples import resolve_inputs
         from genozarr.sources import BamSource, as_file_list
 
         if pairedend == "5pend":  # Janggu's spelling
             pairedend = "5prime"
         _janggu_datatags(datatags)
-        from genozarr.samples import resolve_inputs
-
-        bamfiles, conditions, sheet_meta = resolve_inputs(bamfiles, conditions, "BAM")
+        bamfiles, conditions, sheet_meta = resolve_inputs(
+            bamfiles, conditions, "BAM", input_storage_options)
         files = as_file_list(bamfiles, "BAM", storage_options=input_storage_options)
         source = BamSource(files, conditions, stranded=stranded, min_mapq=min_mapq,
                            pairedend=pairedend, template_extension=template_extension,
@@ -1029,13 +1029,13 @@ class Cover(Dataset):
                 list(normalizer) if isinstance(normalizer, (list, tuple)) else [normalizer])
             normalizer = [aggregate, *rest]
         cover = cls._create(
-            name, source, constructor='create_from_bam', condition_metadata=sheet_meta, roi=roi, genomesize=genomesize, binsize=binsize,
-                            stepsize=stepsize, flank=flank, resolution=resolution,
-                            storage=storage, cache=cache, overwrite=overwrite,
-                            channel_last=channel_last, zero_padding=zero_padding,
-                            random_state=random_state, store_whole_genome=store_whole_genome,
-                            store=store, args=args, normalizer=normalizer, chrom_map=chrom_map,
-                            storage_options=storage_options, feature=feature)
+            name, source, constructor="create_from_bam", condition_metadata=sheet_meta, roi=roi,
+            genomesize=genomesize, binsize=binsize, stepsize=stepsize, flank=flank,
+            resolution=resolution, storage=storage, cache=cache, overwrite=overwrite,
+            channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
+            store_whole_genome=store_whole_genome, store=store, args=args,
+            normalizer=normalizer, chrom_map=chrom_map, storage_options=storage_options,
+            feature=feature)
         return cover
 
     @classmethod
@@ -1081,12 +1081,12 @@ class Cover(Dataset):
         -------
         Cover
         """
+        from genozarr.samples import resolve_inputs
         from genozarr.sources import BedSource, as_file_list
 
         _janggu_datatags(datatags)
-        from genozarr.samples import resolve_inputs
-
-        bedfiles, conditions, sheet_meta = resolve_inputs(bedfiles, conditions, "BED")
+        bedfiles, conditions, sheet_meta = resolve_inputs(
+            bedfiles, conditions, "BED", input_storage_options)
         files = as_file_list(bedfiles, "BED", storage_options=input_storage_options)
         source = BedSource(files, conditions, mode=mode, minoverlap=minoverlap,
                            collapser=collapser, dtype=dtype)
@@ -1105,13 +1105,13 @@ class Cover(Dataset):
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
         return cls._create(
-            name, source, constructor='create_from_bed', condition_metadata=sheet_meta, roi=roi, genomesize=genomesize, binsize=binsize,
-                           stepsize=stepsize, flank=flank, resolution=resolution,
-                           storage=storage, cache=cache, overwrite=overwrite,
-                           channel_last=channel_last, zero_padding=zero_padding,
-                           random_state=random_state, store_whole_genome=store_whole_genome,
-                           store=store, args=args, normalizer=normalizer, chrom_map=chrom_map,
-                           storage_options=storage_options, feature=feature)
+            name, source, constructor="create_from_bed", condition_metadata=sheet_meta, roi=roi,
+            genomesize=genomesize, binsize=binsize, stepsize=stepsize, flank=flank,
+            resolution=resolution, storage=storage, cache=cache, overwrite=overwrite,
+            channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
+            store_whole_genome=store_whole_genome, store=store, args=args,
+            normalizer=normalizer, chrom_map=chrom_map, storage_options=storage_options,
+            feature=feature)
 
     @classmethod
     def create_from_array(cls, name: str, array: np.ndarray, gindexer: GenomicIndexer,
@@ -1274,13 +1274,13 @@ class Bioseq(Dataset):
         args = dict(source="fasta", seqtype=seqtype, binsize=binsize, stepsize=stepsize,
                     flank=flank, zero_padding=zero_padding)
         obj = cls._create(
-            name, source, constructor='create_from_refgenome', order=order_, roi=roi, genomesize=genomesize, binsize=binsize,
-                          stepsize=stepsize, flank=flank, resolution=1, storage=storage,
-                          cache=cache, overwrite=overwrite, channel_last=channel_last,
-                          zero_padding=zero_padding, random_state=random_state,
-                          store_whole_genome=store_whole_genome, store=store, args=args,
-                          chrom_map=chrom_map, storage_options=storage_options,
-                          seqtype=seqtype, feature=feature)
+            name, source, constructor="create_from_refgenome", order=order_, roi=roi,
+            genomesize=genomesize, binsize=binsize, stepsize=stepsize, flank=flank,
+            resolution=1, storage=storage, cache=cache, overwrite=overwrite,
+            channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
+            store_whole_genome=store_whole_genome, store=store, args=args,
+            chrom_map=chrom_map, storage_options=storage_options, seqtype=seqtype,
+            feature=feature)
         return obj
 
     def _check_order(self) -> None:
@@ -1360,12 +1360,11 @@ class Bioseq(Dataset):
         source.files = files
         args = dict(source="seq", seqtype=seqtype, fixedlen=fixedlen)
         obj = cls._create(
-            name, source, constructor='create_from_seq', order=order_, roi=None, genomesize=lengths, binsize=fixedlen,
-                          stepsize=fixedlen, flank=0, resolution=1, storage=storage,
-                          cache=cache, overwrite=overwrite, channel_last=channel_last,
-                          zero_padding=True, random_state=None, store_whole_genome=False,
-                          store=store, args=args, storage_options=storage_options,
-                          seqtype=seqtype, gindexer=gi)
+            name, source, constructor="create_from_seq", order=order_, roi=None,
+            genomesize=lengths, binsize=fixedlen, stepsize=fixedlen, flank=0, resolution=1,
+            storage=storage, cache=cache, overwrite=overwrite, channel_last=channel_last,
+            zero_padding=True, random_state=None, store_whole_genome=False, store=store,
+            args=args, storage_options=storage_options, seqtype=seqtype, gindexer=gi)
         return obj
 
 

@@ -1,7 +1,7 @@
 """Sample sheets: many input files with per-sample metadata.
 
 A sample sheet is a CSV/TSV file (or a :class:`pandas.DataFrame`) with one row per input
-file: a ``file`` column (paths relative to the sheet's directory, or URLs), a
+file: a ``file`` column (paths relative to the sheet's directory or URL, or URLs), a
 ``condition`` column (the condition name; default: the file name without extension), and
 any metadata columns (cell type, assay, replicate, ...). Every ``create_from_*`` of
 :class:`~genozarr.dataset.Cover` takes one where it takes a list of files; the metadata
@@ -15,11 +15,14 @@ selected by them::
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from genozarr.errors import ArgumentError, InputFileError, MalformedFileError
+from genozarr.io._remote import is_url
 
 __all__ = ["SampleSheet", "is_sample_sheet", "read_sample_sheet", "RESERVED_COLUMNS"]
 
@@ -54,14 +57,25 @@ class SampleSheet:
 
 
 def is_sample_sheet(value: Any) -> bool:
-    """Whether ``value`` is a sample sheet: a DataFrame, or a path to a CSV/TSV file."""
+    """Whether ``value`` is a sample sheet: a DataFrame, or a path or URL of a CSV/TSV file
+    (a URL's query, as in a signed URL, is not part of its name)."""
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
         return True
     if isinstance(value, (str, os.PathLike)):
-        return str(value).lower().endswith(_SUFFIXES)
+        name = str(value)
+        if is_url(name):
+            name = urlsplit(name).path
+        return name.lower().endswith(_SUFFIXES)
     return False
+
+
+#: cells a CSV/TSV sheet leaves without a value in metadata columns (pandas' defaults);
+#: in the file and condition columns only an empty cell has none
+_NA_CELLS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+                       "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+                       "nan", "null"})
 
 
 def _plain(value: Any) -> Any:
@@ -72,22 +86,93 @@ def _plain(value: Any) -> Any:
         return None
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
-    return value if isinstance(value, (str, int, float, bool)) else str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return value if isinstance(value, (int, float, bool)) else str(value)
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value))) or (
+        isinstance(value, str) and not value.strip())
+
+
+def _typed(column: Any) -> Any:
+    """A metadata column read as text: numbers where every cell with a value is one,
+    ``None`` for pandas' missing-value spellings, else the stripped text."""
+    import pandas as pd
+
+    text = column.map(lambda v: None if v.strip() in _NA_CELLS else v.strip())
+    try:
+        return pd.to_numeric(text)
+    except (ValueError, TypeError):
+        return text
+
+
+def _join_url(sheet_url: str, relative: str) -> str:
+    """``relative`` resolved against the folder of the sheet at ``sheet_url`` (the sheet's
+    query, such as a signature, is not carried over)."""
+    parts = urlsplit(sheet_url)
+    folder = parts.path.rpartition("/")[0]
+    path = posixpath.normpath(posixpath.join(folder + "/", relative))
+    return urlunsplit(parts._replace(path=path, query="", fragment=""))
+
+
+def _read_table(source: str, storage_options: Any) -> Any:
+    """The sheet at ``source`` (a path or URL), every cell as text."""
+    import pandas as pd
+
+    name = urlsplit(source).path if is_url(source) else source
+    sep = "\t" if name.lower().endswith((".tsv", ".tab", ".tsv.gz")) else ","
+    kwargs = {"sep": sep, "dtype": str, "keep_default_na": False, "skipinitialspace": True,
+              "compression": "gzip" if name.lower().endswith(".gz") else None}
+    try:
+        if not is_url(source):
+            return pd.read_csv(source, **kwargs)
+        import fsspec
+
+        from genozarr.io._remote import display_url, options_for
+
+        try:
+            with fsspec.open(source, "rb", **options_for(source, storage_options)) as f:
+                return pd.read_csv(f, **kwargs)
+        except pd.errors.EmptyDataError:
+            raise
+        except Exception as e:  # any failure to fetch: say which URL
+            raise InputFileError(f"cannot read sample sheet {display_url(source)}: "
+                                 f"{type(e).__name__}: {e}") from e
+    except FileNotFoundError as e:
+        raise InputFileError(f"sample sheet {source} does not exist") from e
+    except pd.errors.EmptyDataError as e:
+        raise MalformedFileError(f"sample sheet {source} is empty: it needs a header line "
+                                 "and one row per input file") from e
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
 
 
 def read_sample_sheet(sheet: Any, *, file_column: str = "file",
-                      condition_column: str = "condition") -> SampleSheet:
+                      condition_column: str = "condition",
+                      storage_options: dict[str, Any] | None = None) -> SampleSheet:
     """Read a sample sheet.
 
     Parameters
     ----------
     sheet
-        A CSV/TSV path (the separator is taken from the suffix: ``.tsv``/``.tab`` tab,
-        ``.csv`` comma) or a DataFrame.
+        A CSV/TSV path or URL (the separator is taken from the suffix: ``.tsv``/``.tab``
+        tab, ``.csv`` comma; ``.gz`` is decompressed) or a DataFrame. Blanks around cells
+        and column names are ignored; metadata columns whose every value is a number
+        become numbers, and pandas' spellings of a missing value (``NA``, ``nan``, an
+        empty cell ...) become None.
     file_column
-        Column of the input files; relative paths are relative to the sheet's directory.
+        Column of the input files; relative paths are relative to the sheet's directory
+        (or to the sheet's URL; to the working directory for a DataFrame).
     condition_column
-        Column of the condition names; when absent, the file names without extension.
+        Column of the condition names, read as text (``01`` stays ``01``); when absent,
+        the file names without their extensions.
+    storage_options
+        fsspec options (credentials, endpoint) for a sheet given as a URL, as for input
+        files (see :func:`genozarr.io._remote.options_for`).
 
     Returns
     -------
@@ -98,24 +183,24 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     InputFileError
         The sheet cannot be read.
     MalformedFileError
-        A missing file column, empty sheet, duplicate condition names or a metadata
-        column named like one of genozarr's own arrays.
+        An empty sheet, a missing file column, a row without a file or (with a condition
+        column) without a condition name, duplicate condition names, or a metadata
+        column named like one of genozarr's own arrays or with blanks in its name.
     """
     import pandas as pd
 
+    from genozarr.sources import condition_names
+
     if isinstance(sheet, pd.DataFrame):
         frame, source, base = sheet.copy(), "DataFrame", None
+        rows = [repr(i) for i in frame.index]
+        where = ("the row at index", "the rows at index")
     else:
         source = str(sheet)
-        sep = "\t" if source.lower().endswith((".tsv", ".tab", ".tsv.gz")) else ","
-        try:
-            frame = pd.read_csv(source, sep=sep, dtype={file_column: str,
-                                                        condition_column: str})
-        except FileNotFoundError as e:
-            raise InputFileError(f"sample sheet {source} does not exist") from e
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
-            raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
-        base = Path(source).resolve().parent
+        frame = _read_table(source, storage_options)
+        base = source if is_url(source) else Path(source).resolve().parent
+        rows = [str(i + 2) for i in range(len(frame))]  # line 1 is the header
+        where = ("line", "lines")
     frame.columns = [str(c).strip() for c in frame.columns]
     if file_column not in frame.columns:
         raise MalformedFileError(
@@ -123,36 +208,59 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
             f"{list(frame.columns)}); one row per input file with its path is needed")
     if frame.empty:
         raise MalformedFileError(f"sample sheet {source} has no rows")
+
+    def cells(column: str, what: str) -> list[str]:
+        values = frame[column].tolist()
+        empty = [r for r, v in zip(rows, values) if _missing(v)]
+        if empty:
+            one = len(empty) == 1
+            raise MalformedFileError(
+                f"sample sheet {source}: {where[not one]} {', '.join(empty)} "
+                f"{'has' if one else 'have'} no {what} (column {column!r})")
+        return [str(v).strip() for v in values]
+
     files = []
-    for f in frame[file_column].astype(str):
-        f = os.path.expanduser(f.strip())
-        if base is not None and "://" not in f and not os.path.isabs(f):
+    for f in cells(file_column, "input file"):
+        f = os.path.expanduser(f)
+        if isinstance(base, str) and not is_url(f) and not os.path.isabs(f):
+            f = _join_url(base, f)
+        elif isinstance(base, Path) and not is_url(f) and not os.path.isabs(f):
             f = str(base / f)
         files.append(f)
     if condition_column in frame.columns:
-        conditions = [str(c).strip() for c in frame[condition_column]]
+        conditions = cells(condition_column, "condition name (fill it in, or drop the "
+                                             "column to name conditions after their files)")
     else:
-        conditions = [Path(f).name.split(".")[0] for f in files]
+        conditions = condition_names(files, None)
     if len(set(conditions)) != len(conditions):
         dup = sorted({c for c in conditions if conditions.count(c) > 1})
         raise MalformedFileError(f"sample sheet {source}: condition names must be unique, "
                                  f"{dup} occur more than once")
     columns = [c for c in frame.columns if c not in (file_column, condition_column)]
-    bad = [c for c in columns if c in RESERVED_COLUMNS or not c or "/" in c]
+    bad = [c for c in columns if c in RESERVED_COLUMNS or not c or "/" in c
+           or any(ch.isspace() for ch in c)]
     if bad:
         raise MalformedFileError(
             f"sample sheet {source}: metadata columns {bad} are reserved or not valid names "
-            f"(reserved: {sorted(RESERVED_COLUMNS)}); rename them")
+            f"(they name coordinates along 'condition': no blanks or '/', and not one of "
+            f"{sorted(RESERVED_COLUMNS)}); rename them, e.g. 'cell type' -> 'cell_type'")
+    if base is not None:  # read as text: give numbers and missing values their types
+        frame = frame.assign(**{c: _typed(frame[c]) for c in columns})
     metadata = {c: [_plain(v) for v in frame[c].tolist()] for c in columns}
     return SampleSheet(files, conditions, metadata, source)
 
 
-def resolve_inputs(files: Any, conditions: Any, what: str) -> tuple[Any, Any, dict[str, list]]:
+def resolve_inputs(files: Any, conditions: Any, what: str,
+                   storage_options: dict[str, Any] | None = None,
+                   ) -> tuple[Any, Any, dict[str, list]]:
     """``(files, conditions, metadata)`` of a constructor's file argument, which may be a
-    sample sheet (then ``conditions`` must be None: the sheet names them)."""
+    sample sheet, or a list holding one sheet (then ``conditions`` must be None: the sheet
+    names them); ``storage_options`` are those of the input files, used for a sheet URL."""
+    if isinstance(files, (list, tuple)) and len(files) == 1 and is_sample_sheet(files[0]):
+        files = files[0]
     if not is_sample_sheet(files):
         return files, conditions, {}
-    sheet = read_sample_sheet(files)
+    sheet = read_sample_sheet(files, storage_options=storage_options)
     if conditions is not None:
         raise ArgumentError(f"the {what} inputs come from the sample sheet {sheet.source}, "
                             "which names the conditions: pass conditions=None")

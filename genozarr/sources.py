@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
@@ -104,7 +104,7 @@ def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[
 
     names = []
     for f in files:
-        base = Path(urlsplit(f).path if is_url(f) else f).name
+        base = Path(unquote(urlsplit(f).path) if is_url(f) else f).name
         for ext in (".gz", ".bigwig", ".bw", ".bam", ".bedgraph", ".bed", ".narrowPeak"):
             if base.endswith(ext):
                 base = base[: -len(ext)]

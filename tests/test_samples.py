@@ -12,9 +12,11 @@ import pytest
 import genozarr
 from genozarr import Cover
 from genozarr.errors import ArgumentError, MalformedFileError
+from genozarr.testing.oracles import bigwig_values
 
 SIZES = {"chr1": 5000, "chr2": 3000}
 CELLS = ["K562", "HepG2", "K562", "GM12878"]
+ROI = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [1000]})
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +44,7 @@ def sheet(tmp_path_factory):
 
 
 def _truth(sheet, i: int, chrom: str, start: int, end: int) -> np.ndarray:
-    with pyBigWig.open(str(sheet["root"] / "data" / f"s{i}.bw")) as bw:
-        return np.nan_to_num(np.array(bw.values(chrom, start, end), dtype="float32"))
+    return bigwig_values(sheet["root"] / "data" / f"s{i}.bw", chrom, start, end)
 
 
 @pytest.mark.parametrize("whole", [False, True])
@@ -112,3 +113,91 @@ def test_cli_spec_takes_a_sheet(sheet, tmp_path):
     built = genozarr.open_dataset(tmp_path / "s.zarr")
     assert built.condition_metadata["cell_type"].tolist() == CELLS
     np.testing.assert_array_equal(built[0][0, :, 0, 3], _truth(sheet, 3, "chr1", 0, 1000))
+
+
+def _bigwig(path, value: float) -> str:
+    """A BigWig of SIZES holding ``value`` at every base of chr1 (chr2 without data)."""
+    with pyBigWig.open(str(path), "w") as bw:
+        bw.addHeader(list(SIZES.items()))
+        bw.addEntries(["chr1"], [0], ends=[SIZES["chr1"]], values=[float(value)])
+    return str(path)
+
+
+def test_sheet_cells_are_read_as_written(tmp_path):
+    """Blanks after the separators are not part of a cell; condition names stay text
+    ('01' is not 1); metadata values compare equal to their text; default names keep the
+    dots of a file name, as for a list of files."""
+    for i, name in enumerate(["K562.rep1", "K562.rep2"]):
+        _bigwig(tmp_path / f"{name}.bw", i + 1)
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("file, condition, cell_type, replicate, depth\n"
+                     "K562.rep1.bw, 01, K562 , 1, NA\n"
+                     "K562.rep2.bw, 02, HepG2, 2, 3.5\n")
+    cover = Cover.create_from_bigwig("c", str(sheet), roi=ROI, binsize=1000)
+    assert cover.conditions == ["01", "02"]
+    meta = cover.condition_metadata
+    assert meta["cell_type"].tolist() == ["K562", "HepG2"]
+    assert meta["replicate"].tolist() == [1, 2]
+    assert meta["depth"].tolist()[1] == 3.5 and pd.isna(meta["depth"].tolist()[0])
+    view = cover.to_xarray()
+    np.testing.assert_array_equal(
+        view.sel(condition=view.cell_type == "K562")["data"].values[0, :, 0, 0],
+        np.ones(1000, np.float32))
+    unnamed = tmp_path / "u.tsv"
+    unnamed.write_text("file\tcell_type\nK562.rep1.bw\tK562\nK562.rep2.bw\tK562\n")
+    by_sheet = Cover.create_from_bigwig("c", str(unnamed), roi=ROI, binsize=1000)
+    by_list = Cover.create_from_bigwig(
+        "c", [str(tmp_path / "K562.rep1.bw"), str(tmp_path / "K562.rep2.bw")], roi=ROI,
+        binsize=1000)
+    assert by_sheet.conditions == by_list.conditions == ["K562.rep1", "K562.rep2"]
+    # a list that holds one sheet is that sheet
+    assert Cover.create_from_bigwig("c", [str(sheet)], roi=ROI,
+                                    binsize=1000).conditions == ["01", "02"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "is empty"),
+    ("file,condition\na.bw,\nb.bw,b\n", "line 2 has no condition name"),
+    ("file,condition\na.bw, \nb.bw,\n", "lines 2, 3 have no condition name"),
+    ("file,condition\n,a\n", "line 2 has no input file"),
+    ("file,condition,cell type\na.bw,a,K562\n", "'cell type' -> 'cell_type'"),
+])
+def test_malformed_sheets_name_the_problem(tmp_path, text, message):
+    sheet = tmp_path / "s.csv"
+    sheet.write_text(text)
+    with pytest.raises(MalformedFileError, match=message) as info:
+        Cover.create_from_bigwig("c", str(sheet), roi=ROI, binsize=1000)
+    assert str(sheet) in str(info.value)
+
+
+def test_dataframe_sheet_rows_without_a_value(tmp_path):
+    frame = pd.DataFrame({"file": [_bigwig(tmp_path / "a.bw", 1), None],
+                          "condition": ["a", "b"]})
+    with pytest.raises(MalformedFileError, match="the row at index 1 has no input file"):
+        Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000)
+    frame = pd.DataFrame({"file": [str(tmp_path / "a.bw")], "condition": [np.nan]})
+    with pytest.raises(MalformedFileError, match="no condition name"):
+        Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000)
+
+
+def test_sheet_at_a_url_resolves_its_paths_against_the_url(tmp_path):
+    from genozarr.errors import InputFileError
+    from genozarr.testing.servers import serve_directory
+
+    (tmp_path / "data").mkdir()
+    _bigwig(tmp_path / "data" / "my file.bw", 3)
+    (tmp_path / "sheets").mkdir()
+    (tmp_path / "sheets" / "s.tsv").write_text(
+        "file\tassay\n../data/my%20file.bw\tATAC\n")
+    with serve_directory(tmp_path) as base:
+        from genozarr.samples import read_sample_sheet
+
+        sheet = read_sample_sheet(f"{base}/sheets/s.tsv?sig=abc")
+        assert sheet.files == [f"{base}/data/my%20file.bw"]
+        assert sheet.conditions == ["my file"]  # the decoded name, as for a local file
+        cover = Cover.create_from_bigwig("c", f"{base}/sheets/s.tsv", roi=ROI, binsize=1000)
+        assert cover.conditions == ["my file"]
+        assert cover.condition_metadata["assay"].tolist() == ["ATAC"]
+        np.testing.assert_array_equal(cover[0][0, :, 0, 0], np.full(1000, 3, np.float32))
+        with pytest.raises(InputFileError, match=f"sample sheet {base}/sheets/none.csv"):
+            read_sample_sheet(f"{base}/sheets/none.csv")
