@@ -893,7 +893,9 @@ class Cover(Dataset):
         storage
             'ndarray', 'sparse', 'zarr' ('hdf5' maps to 'zarr').
         dtype
-            Stored and returned dtype.
+            Stored and returned dtype (``'float16'`` halves the bytes: see the docs'
+            tuning page). A value the dtype cannot hold (past 65504 in float16, NaN or
+            out of range in an integer dtype) raises ArgumentError during the build.
         overwrite
             Rebuild even if a cached store matches.
         cache

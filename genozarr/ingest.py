@@ -154,6 +154,47 @@ def _window_values(source: Source, chrom: str, start: int, end: int, length: int
     return data if resolution == 1 else collapse(data, resolution, source.collapser)
 
 
+def _largest(dtype: np.dtype) -> float:
+    """The largest magnitude a numeric dtype holds."""
+    if dtype.kind == "f":
+        return float(np.finfo(dtype).max)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(max(info.max, -int(info.min)))
+    return 1.0  # bool: 0 and 1
+
+
+def _cast(values: np.ndarray, dtype: str, source: Source, where: str) -> np.ndarray:
+    """``values`` as ``dtype``. A value the dtype cannot hold is an error naming it and the
+    inputs, not an infinity (float16 past 65504) or a wrapped integer; values that fit
+    are cast as numpy casts them (rounded to the dtype's precision, truncated to
+    integers)."""
+    target = np.dtype(dtype)
+    if values.dtype == target or values.size == 0 or target.kind not in "fiu" \
+            or values.dtype.kind not in "fiub":
+        return values.astype(target, copy=False)
+    problem = None
+    if target.kind in "iu" and values.dtype.kind == "f" and np.isnan(values).any():
+        problem = "holds NaN (missing values), which an integer dtype cannot store"
+    elif _largest(values.dtype) > _largest(target) or target.kind == "u":
+        lo, hi = (float(values.min()), float(values.max())) if values.dtype.kind != "f" \
+            else (float(np.nanmin(values)), float(np.nanmax(values)))
+        if target.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
+            finite = values[np.isfinite(values)]  # infinities stay infinities
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        top = _largest(target)
+        bottom = float(np.iinfo(target).min) if target.kind in "iu" else -top
+        if lo < bottom or hi > top:
+            bad = hi if hi > top else lo
+            problem = f"holds {bad:g}, outside the range of {target.name} ({bottom:g} to {top:g})"
+    if problem is not None:
+        files = ", ".join(str(f) for f in getattr(source, "files", [])) or "the input"
+        raise ArgumentError(
+            f"dtype={target.name!r}: the data of {files} at {where} {problem}; choose a wider "
+            "dtype (float32, the default) or scale the input")
+    return values.astype(target, copy=False)
+
+
 def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                length: int | None, resolution: int | None, dtype: str,
                row0: int) -> tuple[str, int, np.ndarray]:
@@ -161,8 +202,10 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
         _window_values(source, c, int(s), int(e), int(length if length is not None else e - s),
                        resolution)
         for c, s, e in zip(chroms, starts, ends)
-    ]).astype(dtype, copy=False)
-    return DATA, row0, out
+    ])
+    where = f"{chroms[0]}:{int(starts[0])}-... (windows {row0} to {row0 + len(out) - 1})" \
+        if len(out) else "no window"
+    return DATA, row0, _cast(out, dtype, source, where)
 
 
 #: bytes of per-base values (bases x strands x input channels) one read of a whole-genome
@@ -190,7 +233,8 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
     step = _read_step(source, resolution)
     if b1 - b0 <= step:
         out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
-        return array_path(chrom), b0, out.astype(dtype, copy=False)
+        return array_path(chrom), b0, _cast(out, dtype, source,
+                                            f"{chrom}:{b0 * resolution}-{b1 * resolution}")
     # read and collapse in sub-blocks, so that memory stays bounded, each copied into the
     # task's block as it is read
     out = None
@@ -199,7 +243,8 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
         values = source.read_binned(chrom, s * resolution, e * resolution, resolution)
         if out is None:
             out = np.empty((b1 - b0,) + values.shape[1:], dtype=dtype)
-        out[s - b0:e - b0] = values
+        out[s - b0:e - b0] = _cast(values, dtype, source,
+                                   f"{chrom}:{s * resolution}-{e * resolution}")
     return array_path(chrom), b0, out
 
 

@@ -6,6 +6,7 @@ written, and with plain zarr reading the same store."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import zarr
 
@@ -237,6 +238,62 @@ def test_float16_round_trips_within_its_precision(tmp_path, sample_files):
     got = open_dataset(half.garray.path).read_genomic(idx)[:, :, 0, 0]
     np.testing.assert_allclose(got, want, rtol=2**-11, atol=2**-24)
     assert np.array_equal(got, want.astype(np.float16).astype(got.dtype))
+
+
+def _bigwig_with(path, value: float) -> str:
+    import pyBigWig
+
+    with pyBigWig.open(str(path), "w") as bw:
+        bw.addHeader([("chr1", 4000)])
+        bw.addEntries(["chr1", "chr1"], [0, 1000], ends=[1000, 1010], values=[1.5, value])
+    return str(path)
+
+
+@pytest.mark.parametrize(("storage", "whole"), [("ndarray", False), ("zarr", False),
+                                                ("zarr", True)])
+def test_values_past_float16_are_an_error_not_infinity(tmp_path, storage, whole):
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [2000]})
+    kw = dict(roi=roi, binsize=500, storage=storage, store_whole_genome=whole,
+              genomesize={"chr1": 4000}, dtype="float16")
+    store = tmp_path / "big.zarr"
+    path = _bigwig_with(tmp_path / "big.bw", 70_000.0)
+    with pytest.raises(ArgumentError, match=r"big\.bw at chr1:.*holds 70000, outside the "
+                                            r"range of float16"):
+        Cover.create_from_bigwig("f16", path, store=str(store), **kw)
+    if storage == "zarr":  # nothing a later open would take for a store
+        with pytest.raises((StoreError, FileNotFoundError)):
+            open_dataset(store)
+    # the largest float16 (65504) and values rounded to float16 are fine
+    ok = Cover.create_from_bigwig("f16", _bigwig_with(tmp_path / "ok.bw", 65_504.0),
+                                  store=str(tmp_path / "ok.zarr"), **kw)
+    got = ok[2][0, :, 0, 0]
+    np.testing.assert_array_equal(got[:10], np.full(10, 65_504, np.float16))
+    np.testing.assert_array_equal(ok[1][0, 490:500, 0, 0], np.full(10, 1.5, np.float16))
+
+
+def test_cast_to_a_narrower_dtype():
+    from genozarr.ingest import _cast
+
+    class Src:
+        files = ("in.bw",)
+
+    x = np.array([0.5, -3.0, 65_504.0, np.inf, -np.inf, np.nan], np.float32)
+    np.testing.assert_array_equal(_cast(x, "float16", Src(), "chr1:0-6"), x.astype(np.float16))
+    for values, dtype, says in [
+        (np.array([1.0, 70_000.0], np.float32), "float16", "holds 70000"),
+        (np.array([1.0, -70_000.0], np.float32), "float16", "holds -70000"),
+        (np.array([1, 70_000], np.int32), "float16", "holds 70000"),
+        (np.array([1.0, np.nan], np.float32), "int16", "holds NaN"),
+        (np.array([3, -1], np.int32), "uint8", "holds -1"),
+        (np.array([3, 256], np.int32), "uint8", "holds 256"),
+        (np.array([40_000.0], np.float32), "int16", "holds 40000"),
+    ]:
+        with pytest.raises(ArgumentError, match=f"{dtype}.*in.bw at chr1:0-6 {says}"):
+            _cast(values, dtype, Src(), "chr1:0-6")
+    counts = np.array([0, 255, 7], np.int32)
+    assert _cast(counts, "uint8", Src(), "x").tolist() == [0, 255, 7]
+    same = np.zeros(3, np.float32)
+    assert _cast(same, "float32", Src(), "x") is same
 
 
 def test_memory_cache_decodes_each_chunk_once(values, tmp_path):
