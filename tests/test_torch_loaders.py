@@ -199,6 +199,40 @@ def test_seed_none_follows_torch_manual_seed(index_cover: Cover) -> None:
     np.testing.assert_array_equal(order(), order())
 
 
+def test_seed_none_with_persistent_workers_renews_the_order(index_cover: Cover) -> None:
+    """A plain DataLoader with persistent workers never advances the epoch and keeps its
+    workers' seeds: each pass must still get a new order, every window once, and the
+    same passes again under the same torch seed."""
+    from torch.utils.data import DataLoader
+
+    def passes() -> list[np.ndarray]:
+        torch.manual_seed(5)
+        ds = TorchIterableDataset(index_cover, np.arange(N), batch_size=8, shuffle=True,
+                                  num_workers=2)
+        loader = DataLoader(ds, batch_size=None, num_workers=2, persistent_workers=True)
+        return [np.concatenate(_served(loader)) for _ in range(3)]
+
+    first = passes()
+    for order in first:
+        np.testing.assert_array_equal(np.sort(order), np.arange(N))
+    assert len({order.tobytes() for order in first}) == 3
+    for x, y in zip(first, passes()):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_len_of_one_shuffled_shard_without_seed(index_cover: Cover) -> None:
+    """With one rank and no workers the number of batches does not depend on the order,
+    even where the last block is partial (N = 103, blocks of 8)."""
+    for drop_last, want in ((False, -(-N // 4)), (True, N // 4)):
+        ds = TorchIterableDataset(index_cover, np.arange(N), batch_size=4, shuffle=True,
+                                  num_workers=0, drop_last=drop_last)
+        assert len(ds) == want
+        assert sum(1 for _ in ds) == want
+    with pytest.raises(TypeError, match="pass a seed"):  # 2 shards: it depends on the order
+        len(TorchIterableDataset(index_cover, np.arange(N), batch_size=4, shuffle=True,
+                                 num_workers=2))
+
+
 # ------------------------------------------------------------------ ChunkSampler
 @pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("world", [1, 2, 3])

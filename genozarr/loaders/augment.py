@@ -37,7 +37,10 @@ positions: ``out[p] = in[p - s]``.
 draws of a batch come from ``numpy.random.default_rng(SeedSequence([seed, *key]))``
 where the loader's ``key`` names the batch (epoch, shard and batch number for the
 iterable loader; epoch and the batch's windows for the map-style one), so a seed gives
-the same augmentations whatever the number of workers or their timing.
+the same augmentations whatever the workers' timing. The map-style loader's are also the
+same whatever the number of workers; the iterable loader cuts its batches per shard (one
+per rank and worker), so its batches, and their augmentations, are the same for the same
+number of ranks and workers.
 
 Examples
 --------

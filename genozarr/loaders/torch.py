@@ -558,21 +558,25 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         self.prefetch = prefetch
         self.num_workers = None if num_workers is None else int(
             check_int("num_workers", num_workers, 0, allow_none=False))
+        #: passes this copy has served (see :meth:`_order_seed`)
+        self._passes = 0
 
     def _block(self) -> int:
         if self.block_size is not None:
             return int(self.block_size)
         return max(chunk_rows(d) for d in self._s.datasets)
 
-    def _order_seed(self, epoch: int) -> int | None:
+    def _order_seed(self, epoch: int, passes: int = 0) -> int | None:
         if not self.shuffle:
             return None
         if self.seed is not None:
             return _epoch_seed(self.seed, epoch)
         info = get_worker_info()
         if info is not None:
-            # PyTorch gives worker k the seed base + k, base shared by all workers of a pass
-            return _epoch_seed(int((info.seed - info.id) % 2**63), epoch)
+            # PyTorch gives worker k the seed base + k, base shared by all workers of a
+            # pass; persistent workers keep theirs, so the passes this copy of the dataset
+            # has served (the same in every worker) tell their passes apart
+            return _epoch_seed(int((info.seed - info.id + passes) % 2**63), epoch)
         return _torch_seed()
 
     def _shards(self, n_workers: int) -> list[int]:
@@ -609,8 +613,9 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         if self.shuffle:
             if self.seed is not None:
                 seed = _epoch_seed(self.seed, epoch)
-            elif n % block == 0:
-                seed = 0  # all blocks full: the shard lengths do not depend on the order
+            elif n % block == 0 or self.world_size * workers == 1:
+                # all blocks full, or one shard: the lengths do not depend on the order
+                seed = 0
             else:
                 raise TypeError("the number of batches of a shuffled epoch without a seed "
                                 "depends on its random order: pass a seed")
@@ -637,13 +642,15 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         m = self.world_size * workers
         k = self.rank * workers + worker
         epoch = self.epoch
+        passes = getattr(self, "_passes", 0)
+        self._passes = passes + 1
         log.debug("rank %d worker %d: shard %d of %d, epoch %d", self.rank, worker, k, m, epoch)
         datasets = list(self._s.datasets)
         compact = self.compact if info is not None else []
         for i in compact:
             datasets[i] = _Codes(datasets[i])
         stream = batches(*datasets, batch_size=self.batch_size, shuffle=self.shuffle,
-                         seed=self._order_seed(epoch), drop_last=self.drop_last,
+                         seed=self._order_seed(epoch, passes), drop_last=self.drop_last,
                          block_size=self.block_size, buffer_blocks=self.buffer_blocks,
                          prefetch=self.prefetch, shard=(k, m) if m > 1 else None)
         ring = self._worker_ring()

@@ -20,6 +20,7 @@ Progress (tasks done of all) shows as a :mod:`tqdm.auto` bar under
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -200,6 +201,12 @@ def shared_pool(n: int) -> Any:
     if pool is None:
         pool = _process_pool(max(1, int(n)))
         _POOL.update(pool=pool, key=key)
+        if not _POOL.get("atexit"):
+            # stopped while the interpreter is whole: left to the garbage collector of a
+            # finalizing interpreter, the pool's wake-up callback finds its modules gone
+            # and prints an ignored AttributeError
+            atexit.register(shutdown_pool)
+            _POOL["atexit"] = True
     return pool
 
 
