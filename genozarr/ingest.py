@@ -166,33 +166,44 @@ def _largest(dtype: np.dtype) -> float:
 
 def _cast(values: np.ndarray, dtype: str, source: Source, where: str) -> np.ndarray:
     """``values`` as ``dtype``. A value the dtype cannot hold is an error naming it and the
-    inputs, not an infinity (float16 past 65504) or a wrapped integer; values that fit
+    inputs, not an infinity (float16 from 65520 on) or a wrapped integer; values that fit
     are cast as numpy casts them (rounded to the dtype's precision, truncated to
-    integers)."""
+    integers). Only casts to a narrower range are checked: float32 -> float32 or
+    int32 -> float32 cost nothing more."""
     target = np.dtype(dtype)
     if values.dtype == target or values.size == 0 or target.kind not in "fiu" \
-            or values.dtype.kind not in "fiub":
+            or values.dtype.kind not in "fiub" or (
+                _largest(values.dtype) <= _largest(target) and target.kind != "u"):
         return values.astype(target, copy=False)
     problem = None
-    if target.kind in "iu" and values.dtype.kind == "f" and np.isnan(values).any():
-        problem = "holds NaN (missing values), which an integer dtype cannot store"
-    elif _largest(values.dtype) > _largest(target) or target.kind == "u":
-        lo, hi = (float(values.min()), float(values.max())) if values.dtype.kind != "f" \
-            else (float(np.nanmin(values)), float(np.nanmax(values)))
-        if target.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
-            finite = values[np.isfinite(values)]  # infinities stay infinities
-            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if target.kind == "f":
         top = _largest(target)
-        bottom = float(np.iinfo(target).min) if target.kind in "iu" else -top
-        if lo < bottom or hi > top:
-            bad = hi if hi > top else lo
-            problem = f"holds {bad:g}, outside the range of {target.name} ({bottom:g} to {top:g})"
+        lo, hi = values.min(), values.max()  # NaN propagates: then look closer
+        with np.errstate(over="ignore"):
+            out = values.astype(target, copy=False)
+        if not (-top <= lo and hi <= top):  # past the range is inf after the cast
+            overflow = np.isinf(out)
+            if values.dtype.kind == "f":
+                overflow &= ~np.isinf(values)  # infinities of the input stay infinities
+            if overflow.any():
+                bad = values[overflow]
+                problem = (f"holds {float(bad[np.argmax(np.abs(bad))]):g}, past the largest "
+                           f"{target.name} ({top:g})")
+    elif values.dtype.kind == "f" and np.isnan(values).any():
+        problem = "holds NaN (missing values), which an integer dtype cannot store"
+    else:
+        lo, hi = float(values.min()), float(values.max())
+        info = np.iinfo(target)
+        if lo < info.min or hi > info.max:
+            problem = (f"holds {hi if hi > info.max else lo:g}, outside the range of "
+                       f"{target.name} ({info.min} to {info.max})")
+        out = values.astype(target, copy=False)
     if problem is not None:
         files = ", ".join(str(f) for f in getattr(source, "files", [])) or "the input"
         raise ArgumentError(
             f"dtype={target.name!r}: the data of {files} at {where} {problem}; choose a wider "
             "dtype (float32, the default) or scale the input")
-    return values.astype(target, copy=False)
+    return out
 
 
 def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray,

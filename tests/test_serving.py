@@ -257,8 +257,8 @@ def test_values_past_float16_are_an_error_not_infinity(tmp_path, storage, whole)
               genomesize={"chr1": 4000}, dtype="float16")
     store = tmp_path / "big.zarr"
     path = _bigwig_with(tmp_path / "big.bw", 70_000.0)
-    with pytest.raises(ArgumentError, match=r"big\.bw at chr1:.*holds 70000, outside the "
-                                            r"range of float16"):
+    with pytest.raises(ArgumentError, match=r"big\.bw at chr1:.*holds 70000, past the "
+                                            r"largest float16 \(65504\)"):
         Cover.create_from_bigwig("f16", path, store=str(store), **kw)
     if storage == "zarr":  # nothing a later open would take for a store
         with pytest.raises((StoreError, FileNotFoundError)):
@@ -277,11 +277,14 @@ def test_cast_to_a_narrower_dtype():
     class Src:
         files = ("in.bw",)
 
-    x = np.array([0.5, -3.0, 65_504.0, np.inf, -np.inf, np.nan], np.float32)
+    # 65519 rounds to 65504; infinities of the input stay infinities
+    x = np.array([0.5, -3.0, 65_519.0, -65_504.0, np.inf, -np.inf, np.nan], np.float32)
     np.testing.assert_array_equal(_cast(x, "float16", Src(), "chr1:0-6"), x.astype(np.float16))
+    assert _cast(x, "float16", Src(), "x")[2] == 65_504
     for values, dtype, says in [
-        (np.array([1.0, 70_000.0], np.float32), "float16", "holds 70000"),
-        (np.array([1.0, -70_000.0], np.float32), "float16", "holds -70000"),
+        (np.array([1.0, 70_000.0, np.inf], np.float32), "float16", "holds 70000"),
+        (np.array([1.0, -65_520.0], np.float32), "float16", "holds -65520"),
+        (np.array([1.0, 1e300], np.float64), "float32", "holds 1e\\+300"),
         (np.array([1, 70_000], np.int32), "float16", "holds 70000"),
         (np.array([1.0, np.nan], np.float32), "int16", "holds NaN"),
         (np.array([3, -1], np.int32), "uint8", "holds -1"),
