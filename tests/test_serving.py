@@ -820,3 +820,100 @@ def test_windows_gathered_chunk_by_chunk_equal_numpy(tmp_path, length, resident)
         np.testing.assert_array_equal(out[rows], want)
         untouched = np.setdiff1d(np.arange(len(out)), rows)
         assert (out[untouched] == -1).all()
+
+
+# ---- damaged, rebuilt and badly served stores, through every read path -----------------
+def _index_past_the_end(shard) -> None:
+    """Point inner chunk 1 of ``shard`` (4 inner chunks) past its end, CRC made valid."""
+    import google_crc32c
+
+    raw = bytearray(shard.read_bytes())
+    index = np.frombuffer(bytes(raw[-68:-4]), "<u8").reshape(4, 2).copy()
+    index[1, 0] += 100_000
+    table = index.tobytes()
+    shard.write_bytes(bytes(raw[:-68]) + table
+                      + int(google_crc32c.value(table)).to_bytes(4, "little"))
+
+
+@pytest.mark.parametrize("damage", ["past the end", "truncated", "empty"])
+def test_damaged_shards_through_zarr_are_named(values, tmp_path, damage):
+    """``open_store`` reads shards with zarr's ranged reads: a shard index pointing past
+    the end, a truncated or an empty shard is a StoreError naming it, not the fill value
+    or a bare ValueError."""
+    from genozarr import open_store
+
+    _cover(values, tmp_path / "d.zarr", inner_chunk_bytes=2400, chunk_bytes=16 * 600)
+    shard = tmp_path / "d.zarr" / "data" / "c.1.0.0.0"
+    raw = shard.read_bytes()
+    if damage == "past the end":
+        _index_past_the_end(shard)
+    else:
+        shard.write_bytes(raw[:20] + raw[-68:] if damage == "truncated" else b"")
+    ds = open_store(tmp_path / "d.zarr")
+    np.testing.assert_array_equal(ds["data"][:16].values, values[:16])  # shard 0 is intact
+    with pytest.raises(StoreError, match=r"d\.zarr/data/c\.1\.0\.0\.0 is damaged"):
+        ds["data"][16:32].values
+
+
+def test_a_server_that_ignores_ranges_is_named(values, tmp_path):
+    pytest.importorskip("aiohttp")
+    from genozarr import open_store
+    from genozarr.testing.servers import RangeHandler, serve_directory
+
+    class NoRanges(RangeHandler):
+        def send_head(self):
+            if "Range" in self.headers:
+                del self.headers["Range"]
+            return super().send_head()
+
+    _cover(values, tmp_path / "s.zarr", inner_chunk_bytes=2400, chunk_bytes=16 * 600)
+    with serve_directory(tmp_path, handler=NoRanges) as base:
+        for read in (lambda: open_dataset(f"{base}/s.zarr")[:4],
+                     lambda: open_store(f"{base}/s.zarr")["data"].values):
+            with pytest.raises(StoreError, match="ignores range requests"):
+                read()
+
+
+def test_a_failing_marker_read_is_not_called_a_replacement(values, tmp_path):
+    """A chunk that was never written (all fill value) makes the reader check the marker;
+    a server error there is reported as such."""
+    pytest.importorskip("aiohttp")
+    from genozarr.testing.servers import RangeHandler, serve_directory
+
+    class Unavailable(RangeHandler):
+        down = False
+
+        def send_head(self):
+            if Unavailable.down and "genozarr-complete" in self.path:
+                self.send_error(503)
+                return None
+            return super().send_head()
+
+    _cover(values, tmp_path / "m.zarr", chunk_bytes=16 * 600)  # rows 40-89 not stored
+    with serve_directory(tmp_path, handler=Unavailable) as base:
+        remote = open_dataset(f"{base}/m.zarr", cache=None)
+        Unavailable.down = True
+        with pytest.raises(StoreError, match="503") as info:
+            remote[48:52]
+        assert "replaced" not in str(info.value)
+
+
+def test_a_store_rebuilt_smaller_under_a_web_server_is_not_read_as_zeros(values, tmp_path):
+    """A local store served over HTTP has no versions: rebuilt in place with fewer
+    windows, the rows past its new end are missing chunks of another build (its marker
+    differs from the one seen at open), not the fill value."""
+    pytest.importorskip("aiohttp")
+    from genozarr import open_store
+    from genozarr.testing.servers import serve_directory
+
+    _cover(values, tmp_path / "r.zarr", chunk_bytes=16 * 600)
+    with serve_directory(tmp_path) as base:
+        remote = open_dataset(f"{base}/r.zarr", cache=None)
+        lazy = open_store(f"{base}/r.zarr")
+        np.testing.assert_array_equal(remote[:8], values[:8])
+        with set_options(chunk_bytes=16 * 600):
+            Cover.create_from_array("c", values[:100] + 1, _gi(100), storage="zarr",
+                                    store=str(tmp_path / "r.zarr"), overwrite=True)
+        for read in (lambda: remote[190:200], lambda: lazy["data"][190:200].values):
+            with pytest.raises(StoreError, match="replaced or removed while it was open"):
+                read()

@@ -567,7 +567,7 @@ def s3():
     pytest.importorskip("moto.server")
     from genozarr.testing.servers import moto_s3
 
-    with moto_s3("reliability") as (options, _):
+    with moto_s3("reliability", "my-bucket") as (options, _):
         yield options
 
 
@@ -677,14 +677,25 @@ def test_s3_damaged_chunks_raise_naming_the_chunk(s3):
 
 def test_s3_missing_bucket_names_the_url(s3):
     url = "s3://no-such-bucket/x.zarr"
-    with pytest.raises(StoreError, match="bucket") as info:
+    said = "bucket does not exist|bucket 'no-such-bucket' does not exist"
+    with pytest.raises(StoreError, match=said) as info:
         build(url, 1, storage_options=s3)
     assert url in str(info.value)
     for call in (lambda: open_store(url, storage_options=s3),
                  lambda: load_store(url, "zarr", s3), lambda: read_marker(url, s3)):
-        with pytest.raises(StoreError, match="bucket") as info:
+        with pytest.raises(StoreError, match=said) as info:
             call()
         assert url in str(info.value)
+
+
+def test_a_bucket_named_bucket_is_a_bucket(s3):
+    """A missing object under a URL that contains the word "bucket" (the version pointer,
+    read first) is not a missing bucket."""
+    url = "s3://my-bucket/stores/x.zarr"
+    build(url, 3, storage_options=s3)
+    np.testing.assert_array_equal(load_store(url, "zarr", s3).read_rows(ROWS),
+                                  expected(3)[ROWS])
+    assert read_marker("s3://my-bucket/stores/absent.zarr", s3) is None
 
 
 def test_s3_unreachable_endpoint_names_the_url():

@@ -62,6 +62,17 @@ def _local(path: str | os.PathLike) -> Path:
     return Path(text[len("file://"):] if text.startswith("file://") else text)
 
 
+def _missing_bucket(error: BaseException) -> bool:
+    """Whether a storage error says that the bucket does not exist (S3's and GCS's
+    ``NoSuchBucket``), as opposed to a missing object: the URL, which may well contain the
+    word "bucket", is not looked at."""
+    text = str(error).lower()
+    if "specified bucket does not exist" in text or "nosuchbucket" in text:
+        return True
+    cause = error.__cause__ or error.__context__
+    return cause is not None and "NoSuchBucket" in type(cause).__name__
+
+
 def storage_error(action: str, where: str, error: BaseException) -> StoreError:
     """A :class:`StoreError` for a failure of the storage itself (disk full, permission
     denied, missing bucket, unreachable endpoint), naming the store and the cause.
@@ -89,7 +100,7 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
         errno.EROFS: "the file system is read-only; choose another store path",
     }.get(code)  # type: ignore[arg-type]
     if hint is None and is_remote(where):
-        if isinstance(error, FileNotFoundError) and "bucket" in str(error).lower():
+        if isinstance(error, FileNotFoundError) and _missing_bucket(error):
             hint = "the bucket does not exist; create it or fix the URL"
         else:
             hint = "check the URL, the endpoint (storage_options) and the credentials"
@@ -111,7 +122,7 @@ def _remote_read(fs: Any, key: str) -> bytes | None:
     try:
         return fs.cat_file(key)
     except FileNotFoundError as e:
-        if "bucket" in str(e).lower():
+        if _missing_bucket(e):
             raise
         return None
     except IsADirectoryError:
@@ -282,6 +293,22 @@ class ReaderHold:
 
 
 # ---------------------------------------------------------------------------- checked store
+def _crc_indexed(meta: dict[str, Any]) -> bool:
+    """Whether an array's zarr v3 metadata document shards it with the sharding codec's
+    default index (``bytes`` then ``crc32c``, at the end of each shard): its index reads
+    can be checked."""
+    try:
+        codecs = meta["codecs"]
+        if len(codecs) != 1 or codecs[0].get("name") != "sharding_indexed":
+            return False
+        config = codecs[0].get("configuration") or {}
+        index = [c.get("name") if isinstance(c, dict) else c
+                 for c in config.get("index_codecs") or []]
+        return index == ["bytes", "crc32c"] and config.get("index_location", "end") == "end"
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return False
+
+
 def _chunk_info(meta: dict[str, Any]) -> tuple[int, bool, tuple[int, ...], str] | None:
     """``(decoded bytes, compressed, chunk shape, dtype)`` of an array's chunks from its
     zarr v3 metadata document, or None where the sizes cannot be checked (other codecs,
@@ -327,10 +354,15 @@ def _checked_store_class() -> type:
         def __init__(self, store: Any, where: str = "", complete: bool = False,
                      hold: ReaderHold | None = None,
                      storage_options: dict[str, Any] | None = None,
-                     marker: tuple[str, Any] | None = None) -> None:
+                     marker: tuple[str, Any] | None = None,
+                     seen: dict[str, Any] | None = None) -> None:
             super().__init__(store)
             self.where = where
             self.complete = complete
+            #: the completion marker's attributes when the version was opened: a marker
+            #: with others means a rebuild published over this version (a store without
+            #: versions, such as a directory a web server serves)
+            self.seen = seen
             self.hold = hold
             self.storage_options = storage_options
             self._arrays: dict[str, Any] | None = None
@@ -345,7 +377,7 @@ def _checked_store_class() -> type:
 
         def _with_store(self, store: Any) -> Any:
             return type(self)(store, self.where, self.complete, self.hold,
-                              self.storage_options, self._marker)
+                              self.storage_options, self._marker, self.seen)
 
         def _replaced(self, key: str) -> StoreError:
             return StoreError(
@@ -363,7 +395,7 @@ def _checked_store_class() -> type:
             if self.hold is not None:  # a local version pinned by a descriptor
                 return _reopen_checked, (self.where, self.storage_options, self.read_only)
             return type(self), (self._store, self.where, self.complete, None,
-                                self.storage_options)
+                                self.storage_options, None, self.seen)
 
         def _keep_root(self, raw: bytes | None) -> None:
             """Take the chunk sizes of every array from the root metadata document ``raw``
@@ -371,11 +403,12 @@ def _checked_store_class() -> type:
             doc = _json_or_none(raw) if raw is not None else None
             consolidated = (doc or {}).get("consolidated_metadata") or {}
             metadata = consolidated.get("metadata") or {}
-            self._arrays = {k: _chunk_info(v) for k, v in metadata.items()
+            self._arrays = {k: (_chunk_info(v), _crc_indexed(v)) for k, v in metadata.items()
                             if isinstance(v, dict)}
 
         async def _array_meta(self, array: str) -> Any:
-            """The chunk sizes of ``array`` (from the root's consolidated metadata)."""
+            """``(chunk sizes or None, whether its shards have a CRC32C index)`` of
+            ``array`` (from the root's consolidated metadata)."""
             if self._arrays is None:
                 from zarr.core.buffer import default_buffer_prototype
 
@@ -386,17 +419,67 @@ def _checked_store_class() -> type:
 
                 raw = await self._store.get(f"{array}/zarr.json", default_buffer_prototype())
                 doc = _json_or_none(raw.to_bytes()) if raw is not None else None
-                self._arrays[array] = _chunk_info(doc) if isinstance(doc, dict) else None
+                self._arrays[array] = (_chunk_info(doc), _crc_indexed(doc)) \
+                    if isinstance(doc, dict) else (None, False)
             return self._arrays[array]
 
+        async def _check_range(self, key: str, array: str, byte_range: Any,
+                               buf: Any) -> None:
+            """Check a ranged read of chunk (shard) ``key``: as many bytes as asked for,
+            and a shard index that passes its CRC32C (zarr reads sharded arrays so)."""
+            from zarr.abc.store import RangeByteRequest, SuffixByteRequest
+
+            if isinstance(byte_range, RangeByteRequest):
+                want = int(byte_range.end) - int(byte_range.start)
+                what = f"bytes {byte_range.start}-{byte_range.end}"
+            elif isinstance(byte_range, SuffixByteRequest):
+                want, what = int(byte_range.suffix), f"its last {byte_range.suffix} bytes"
+            else:
+                return
+            got = len(buf)
+            where = f"{self.where}/{key}"
+            if got > want:
+                raise StoreError(
+                    f"reading {where}: asked for {what}, received {got} bytes: the server "
+                    "ignores range requests (HTTP Range), which sharded stores need; serve "
+                    "the store from one that answers them (status 206)")
+            if got < want:
+                if await self._gone():
+                    raise self._replaced(key)
+                raise StoreError(
+                    f"chunk {where} is damaged: {what} could not be read (only {got} "
+                    "bytes came); the store was truncated or edited. Rebuild it "
+                    "(overwrite=True).")
+            if isinstance(byte_range, SuffixByteRequest) and want >= 4 \
+                    and (await self._array_meta(array))[1]:
+                import google_crc32c
+
+                raw = buf.to_bytes()
+                if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+                    if await self._gone():
+                        raise self._replaced(key)
+                    raise StoreError(
+                        f"shard {where} is damaged: its index fails its CRC32C checksum; "
+                        "the store was truncated or edited. Rebuild it (overwrite=True).")
+
         async def _gone(self) -> bool:
-            """Whether this version's completion marker is gone (replaced or removed)."""
+            """Whether this version's completion marker is gone (removed), or, in a store
+            without versions, is another build's (replaced)."""
             if not self.complete:
                 return False
-            try:
-                return not await self._store.exists(MARKER_FILE)
+            from zarr.core.buffer import default_buffer_prototype
+
+            try:  # a get, not exists: fsspec's HTTP exists() says False for any error
+                marker = await self._store.get(MARKER_FILE, default_buffer_prototype())
             except Exception as e:  # noqa: BLE001 - storage errors
-                raise storage_error("read store", self.where, e) from e
+                raise storage_error("read store", f"{self.where}/{MARKER_FILE}", e) from e
+            if marker is None:
+                return True
+            if self.seen is None:
+                return False
+            doc = _json_or_none(marker.to_bytes())
+            attrs = doc.get("attributes") if isinstance(doc, dict) else None
+            return attrs != self.seen
 
         async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
             try:
@@ -417,8 +500,10 @@ def _checked_store_class() -> type:
                 if await self._gone():
                     raise self._replaced(key)
                 return buf
-            if byte_range is None:
-                info = await self._array_meta(match.group("array") or "")
+            if byte_range is not None:
+                await self._check_range(key, match.group("array") or "", byte_range, buf)
+            else:
+                info = (await self._array_meta(match.group("array") or ""))[0]
                 if info is not None:
                     nbytes, compressed, shape, dtype = info
                     data = buf.as_numpy_array()
@@ -488,16 +573,20 @@ class OpenedStore:
         The open, locked version directory of a local store (None for remote stores).
     complete
         Whether the completion marker was there when the store was opened.
+    marker
+        The completion marker's attributes then (None without one).
     """
 
     def __init__(self, path: str, root: str, storage_options: dict[str, Any] | None,
-                 hold: ReaderHold | None, complete: bool) -> None:
+                 hold: ReaderHold | None, complete: bool,
+                 marker: dict[str, Any] | None = None) -> None:
         self.path = path
         self.root = root
         self.io_root = hold.io_root if hold is not None else root
         self.storage_options = storage_options
         self.hold = hold
         self.complete = complete
+        self.marker = marker
         self._meta: StoreMeta | None = None
         self._group: Any = None
 
@@ -509,9 +598,13 @@ class OpenedStore:
 
     def zarr_store(self) -> Any:
         """A read-only :class:`CheckedStore` over this version."""
+        # a remote store without versions (a directory on a web server) is rebuilt in
+        # place: its marker, compared when a read fails, tells a rebuild from damage
+        seen = self.marker if self.hold is None and self.root == self.path.rstrip("/") \
+            else None
         return _checked_store_class()(zarr_store(self.io_root, "r", self.storage_options),
                                       self.path, self.complete, self.hold,
-                                      self.storage_options)
+                                      self.storage_options, None, seen)
 
     def group(self) -> Any:
         """The version's zarr v3 group (consolidated metadata)."""
@@ -652,7 +745,7 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
                 f"{path} is not a complete genozarr store (no completion marker {MARKER}); it "
                 "was interrupted while being written or is not a genozarr store. Rebuild it."
             )
-        return OpenedStore(path, found, storage_options, hold, marker is not None)
+        return OpenedStore(path, found, storage_options, hold, marker is not None, marker)
     raise StoreError(f"could not open store {path}: it was replaced again and again while "
                      "being opened; retry")
 
