@@ -746,6 +746,12 @@ class Dataset:
 
             if layout_choices():  # another chunking or codec: another store
                 key_args["layout"] = layout_choices()
+            # which contig of each file a region chromosome reads (chrom_map, 'auto'):
+            # another mapping, other data; left out where every name is its own
+            renamed = [{c: str(n) for c, n in names.items() if c != n}
+                       for names in getattr(source, "chrom_names", None) or []]
+            if any(renamed):
+                key_args["chrom_names"] = renamed
             # normalizers are not in the key: the store holds raw values, and a dataset
             # with other normalizers reuses it (its recipe records the served settings)
             files = [f for f in source.files if is_remote(f) or os.path.isfile(f)]
@@ -769,7 +775,8 @@ class Dataset:
                 source, gindexer, name=name, whole_genome=store_whole_genome,
                 resolution=resolution, chroms=region_sizes, storage=storage, path=path,
                 cache_key=key, storage_options=storage_options, recipe=recipe,
-                seqtype=seqtype, overwrite=overwrite, condition_metadata=condition_metadata)
+                seqtype=seqtype, overwrite=overwrite, condition_metadata=condition_metadata,
+                keep_same_key=bool(cache))
         extra = {} if order is None else {"order": order, "seqtype": seqtype}
         obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms, **extra)
         if norms:
@@ -798,6 +805,18 @@ class Dataset:
         recipe = store.meta.recipe
         changed = {k: v for k, v in served.items() if recipe.get(k) != v}
         windows = None
+        coords = None
+        table = store.region_table
+        if not store.whole_genome and not windows_recorded and table is not None:
+            # a store reused for the same windows on other strands (strands are not in
+            # the key: rows are stored in genomic orientation) records this dataset's
+            rows = np.arange(len(self.gindexer)) if self._rows is None else self._rows
+            stored = np.asarray(table["strand"]).astype(str)
+            mine = stored.copy()
+            mine[rows] = np.asarray(self.gindexer.strand).astype(str)
+            if not np.array_equal(stored, mine):
+                table["strand"] = mine
+                coords = {"region_strand": (("region",), mine.astype(object))}
         if store.whole_genome and not windows_recorded:
             gi = self.gindexer
             mine = (gi.chrs.astype(str), gi.starts, gi.ends, gi.strand.astype(str))
@@ -806,12 +825,12 @@ class Dataset:
                     np.asarray(a).astype(str), np.asarray(b).astype(str))
                     for a, b in zip(stored, mine)):
                 windows = mine
-        if not changed and windows is None:
+        if not changed and windows is None and coords is None:
             return
         if store.path is None:
             store.meta.recipe = dict(recipe, **changed)
             return
-        update_served(store.path, storage_options, store.meta, changed, windows)
+        update_served(store.path, storage_options, store.meta, changed, windows, coords)
 
     def _fit_normalizers(self) -> None:
         """Fit unfitted normalizers on this dataset's raw values, in order, each on the

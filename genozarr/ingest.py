@@ -276,6 +276,7 @@ def build_store(
     seqtype: str | None = None,
     overwrite: bool = False,
     condition_metadata: dict[str, list[Any]] | None = None,
+    keep_same_key: bool = True,
 ) -> Store:
     """Read ``source`` over the indexer's windows (or whole chromosomes) into a store.
 
@@ -314,6 +315,9 @@ def build_store(
     condition_metadata
         Per-condition metadata (from a sample sheet), stored as coordinates along
         ``condition``.
+    keep_same_key
+        Keep a store already published at ``path`` with the same cache key (a cached
+        build: first writer wins); False replaces it with this build.
 
     Returns
     -------
@@ -387,4 +391,4 @@ def build_store(
         work = int((ends - starts).sum())
     plan = BuildPlan(meta, specs, coords, table, tasks=tasks, work_bases=work)
     return build(plan, storage=storage, path=path, storage_options=storage_options,
-                 overwrite=overwrite, label=name)
+                 overwrite=overwrite, label=name, keep_same_key=keep_same_key)

@@ -450,3 +450,75 @@ def test_a_forked_child_reopens_a_zarr_store(tmp_path):
     assert proc.exitcode == 0 and own and changed
     np.testing.assert_array_equal(got, values[5:9])
     assert backend._pid == parent[0] == os.getpid() and backend._arrays == parent[1]
+
+
+# ---- what a store built before must not stand in for ----------------------------------
+@pytest.fixture
+def two_contigs(tmp_path):
+    """A BigWig with contigs 'a' (all 1.0) and 'b' (all 2.0); regions on 'chr1'."""
+    from genozarr.testing.simulate import write_bigwig
+
+    bw = write_bigwig(tmp_path / "ab.bw", {"a": np.full(1000, 1.0), "b": np.full(1000, 2.0)})
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [200]})
+    return bw, roi
+
+
+@pytest.mark.parametrize("cache", [True, False])
+@pytest.mark.parametrize("whole", [False, True])
+def test_chrom_map_is_part_of_the_key(two_contigs, cache, whole):
+    """Which contig a region chromosome reads changes the data: another store."""
+    from genozarr import Cover
+
+    bw, roi = two_contigs
+    kw = dict(roi=roi, binsize=100, storage="zarr", cache=cache, store_whole_genome=whole,
+              genomesize={"chr1": 1000})
+    a = Cover.create_from_bigwig("cm", bw, chrom_map={"chr1": "a"}, **kw)
+    b = Cover.create_from_bigwig("cm", bw, chrom_map={"chr1": "b"}, **kw)
+    assert a.garray.path != b.garray.path
+    np.testing.assert_array_equal(b[:][..., 0], np.full((2, 100, 1), 2.0, np.float32))
+    np.testing.assert_array_equal(a[:][..., 0], np.full((2, 100, 1), 1.0, np.float32))
+    # the same mapping again: the same store
+    plain = Cover.create_from_bigwig("cm", bw, chrom_map={"chr1": "a"}, **kw)
+    assert plain.garray.path == a.garray.path
+
+
+def test_a_build_without_cache_replaces_a_store_of_the_same_key(tmp_path):
+    """``storage='zarr'`` without ``cache`` is rebuilt by each call, also where the key is
+    the same (a callable collapser enters the key by name only)."""
+    from genozarr import Cover, open_dataset
+    from genozarr.testing.simulate import write_bigwig
+
+    bw = write_bigwig(tmp_path / "n.bw", {"chr1": np.arange(1000, dtype=float)})
+
+    def collapser(how):
+        def collapse(x):
+            return how(x, axis=1)
+        return collapse
+
+    covers = [Cover.create_from_bigwig("nc", bw, binsize=100, resolution=10, storage="zarr",
+                                       collapser=collapser(how)) for how in (np.max, np.min)]
+    assert covers[0].garray.path == covers[1].garray.path  # the same key
+    np.testing.assert_array_equal(covers[1][0][0, :3, 0, 0], [0, 10, 20])
+    np.testing.assert_array_equal(open_dataset(covers[1].garray.path)[0][0, :3, 0, 0],
+                                  [0, 10, 20])
+
+
+@pytest.mark.parametrize("storage", ["zarr", "ndarray"])
+def test_a_store_reused_on_the_other_strand_records_it(tmp_path, storage):
+    """The partial layout's key leaves strands out (rows are stored in genomic
+    orientation); the store reused for minus-strand windows opens as that dataset."""
+    from genozarr import Cover, open_dataset, open_store
+    from genozarr.testing.simulate import write_bigwig
+
+    bw = write_bigwig(tmp_path / "r.bw", {"chr1": np.arange(1000, dtype=float)})
+    plus = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [0, 200, 500],
+                         "end": [100, 300, 600], "strand": ["+"] * 3})
+    kw = dict(binsize=100, storage=storage, cache=True)
+    Cover.create_from_bigwig("s", bw, roi=plus, **kw)
+    minus = Cover.create_from_bigwig("s", bw, roi=plus.assign(strand="-"), **kw)
+    want = np.stack([np.arange(s, s + 100)[::-1] for s in (0, 200, 500)]).astype(np.float32)
+    np.testing.assert_array_equal(minus[:][:, :, 0, 0], want)
+    again = open_dataset(minus.garray.path)
+    np.testing.assert_array_equal(again[:][:, :, 0, 0], want)
+    assert list(again.gindexer.strand) == ["-"] * 3
+    assert open_store(minus.garray.path)["region_strand"].values.tolist() == ["-"] * 3

@@ -103,7 +103,7 @@ def _slice_block(name: str, start: int, values: np.ndarray) -> Block:
 
 def build(plan: BuildPlan, *, storage: str, path: str | None,
           storage_options: dict[str, Any] | None = None, overwrite: bool = False,
-          label: str = "store") -> Store:
+          label: str = "store", keep_same_key: bool = True) -> Store:
     """Run a plan and return the built :class:`~genozarr.store.handle.Store`.
 
     Parameters
@@ -121,6 +121,10 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         Publish over a store with the same cache key instead of keeping it.
     label
         What is being built, for logs and progress.
+    keep_same_key
+        Keep a store published at ``path`` with the same cache key instead of this build
+        (a cached build); False replaces it (see
+        :class:`~genozarr.store.write.StoreWriter`).
 
     Returns
     -------
@@ -143,7 +147,7 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
                             else MemoryBackend(arrays))
         return Store(plan.meta, backend, None, plan.region_table)
     writer = StoreWriter(path, plan.meta, plan.specs, plan.coords, storage_options,
-                         replace=overwrite)
+                         replace=overwrite, keep_same_key=keep_same_key)
     # a local store's files are flushed to disk while the build runs: those of its
     # metadata and coordinates now, a task's as it finishes
     early = None if writer.remote else EarlyFlush()

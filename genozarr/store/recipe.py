@@ -120,17 +120,20 @@ def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
 
 def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
                   served: dict[str, Any],
-                  windows: tuple[np.ndarray, ...] | None = None) -> None:
-    """Record the served part of a recipe (and the windows) in a published store.
+                  windows: tuple[np.ndarray, ...] | None = None,
+                  coords: dict[str, tuple[tuple[str, ...], Any]] | None = None) -> None:
+    """Record the served part of a recipe (and the windows, or other coordinates such as
+    the partial layout's ``region_strand``) in a published store.
 
     Only the metadata changes, never the data arrays, and readers never see a half-written
     update (``docs/format.md``, "Completion marker and atomic publish"):
 
     - served settings only: the root metadata document of the published version is
       replaced in one step (a new file renamed over it; one PUT on object storage);
-    - new windows (whole-genome layout): a new version of the store is published, holding
-      the data of the current one (hard links on a local file system, server-side copies
-      on object storage) with the new windows and metadata.
+    - new windows (whole-genome layout) or coordinates: a new version of the store is
+      published, holding the data of the current one (hard links on a local file system,
+      server-side copies on object storage) with the new windows (coordinates) and
+      metadata.
 
     A reader that opened the store before keeps serving as before. Nothing is recorded
     when the store at ``path`` now holds another build (another cache key).
@@ -140,7 +143,9 @@ def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
     recipe = dict(meta.recipe)
     recipe.update(served)
     meta.recipe = recipe
-    if windows is None:
+    new = dict(window_coords(windows, meta.format_version)) if windows is not None else {}
+    new.update(coords or {})
+    if not new:
         if rewrite_root_attrs(path, storage_options, meta):
             log.info("%s: recorded the served settings %s", path, sorted(served))
         return
@@ -149,7 +154,7 @@ def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
     opened = open_resolved(path, storage_options)
     try:
         if opened.meta().cache_key != meta.cache_key:
-            log.info("%s now holds another build; not recording the windows", path)
+            log.info("%s now holds another build; not recording %s", path, sorted(new))
             return
         writer = StoreWriter(path, meta, {}, {}, storage_options, replace=True,
                              expect_key=meta.cache_key, copy_from=opened.root)
@@ -159,7 +164,7 @@ def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
             group = writer.open_group()
-            for name, (dims, values) in window_coords(windows, meta.format_version).items():
+            for name, (dims, values) in new.items():
                 write_coord(group, name, dims, values)
         writer.commit()
     except BaseException:
@@ -167,5 +172,4 @@ def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
         raise
     finally:
         writer.close()
-    log.info("%s: recorded the served settings %s and %d windows", path, sorted(served),
-             len(windows[0]))
+    log.info("%s: recorded the served settings %s and %s", path, sorted(served), sorted(new))

@@ -608,6 +608,10 @@ class StoreWriter:
         Publish over a store with the same cache key instead of keeping it
         (``overwrite=True`` of the dataset constructors); also allows replacing a store of
         a newer format version (with a warning).
+    keep_same_key
+        Where a store with the same cache key was published meanwhile (or before), keep
+        it and discard this version (first writer wins: what a cached build wants); False
+        publishes this version over it, as a build without ``cache`` does.
     expect_key
         Publish only over a store whose marker holds this cache key (a new version of the
         same store: :func:`genozarr.store.recipe.update_served`); otherwise the new version
@@ -633,9 +637,10 @@ class StoreWriter:
                  coords: dict[str, tuple[tuple[str, ...], np.ndarray]],
                  storage_options: dict[str, Any] | None = None, *,
                  replace: bool = False, expect_key: str | None = None,
-                 copy_from: str | None = None) -> None:
+                 copy_from: str | None = None, keep_same_key: bool = True) -> None:
         self.final = str(path)
         self.replace = bool(replace)
+        self.keep_same_key = bool(keep_same_key)
         self.meta = meta
         self.storage_options = storage_options
         self.expect_key = expect_key
@@ -846,7 +851,8 @@ class StoreWriter:
         """Consolidate metadata, write the marker and publish; returns the final path.
 
         If another process published a valid store with the same cache key first, this
-        one is discarded and the other is kept (first writer wins), unless ``replace``.
+        one is discarded and the other is kept (first writer wins), unless ``replace`` or
+        not ``keep_same_key``.
         ``flushed``: real paths of files already flushed to disk, complete
         (:meth:`EarlyFlush.finish`), which publication does not flush again.
         """
@@ -887,7 +893,7 @@ class StoreWriter:
             log.info("store %s was replaced by another build meanwhile; not publishing",
                      self.final)
             return True
-        return (not self.replace and self.meta.cache_key is not None
+        return (self.keep_same_key and not self.replace and self.meta.cache_key is not None
                 and marker.get("cache_key") == self.meta.cache_key)
 
     def _publish_local(self) -> None:
