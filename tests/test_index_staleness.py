@@ -247,6 +247,34 @@ def test_fasta_handle_reopened_when_the_index_is_rebuilt(tmp_path):
     assert get_handle("fasta", str(fa)) is not first
 
 
+@pytest.mark.parametrize("how", ["replace", "in place"])
+def test_input_replaced_with_the_same_size_and_time(tmp_path, how):
+    """A FASTA replaced by another of the same size whose modification time is set back
+    (``cp -p``, ``rsync -t``): the open handle and the content digest are not reused."""
+    fa, other = tmp_path / "g.fa", tmp_path / "other.fa"
+    first = ">a\n" + "ACGTACGTAC" * 4 + "\n"
+    second = ">a\n" + "TTGCATTGCA" * 4 + "\n"
+    fa.write_text(first)
+    roi = pd.DataFrame({"chrom": ["a"], "start": [0], "end": [40]})
+    before = Bioseq.create_from_refgenome("s", str(fa), roi=roi, binsize=40)
+    digest = file_digest(fa)
+    st = os.stat(fa)
+    if how == "replace":
+        other.write_text(second)
+        os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(other, fa)
+    else:
+        with open(fa, "r+") as f:
+            f.write(second)
+        os.utime(fa, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (os.stat(fa).st_size, os.stat(fa).st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    after = Bioseq.create_from_refgenome("s", str(fa), roi=roi, binsize=40)
+    onehot = np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in "TTGCATTGCA" * 4]]
+    np.testing.assert_array_equal(after[0][0][:, 0, :], onehot)
+    assert not np.array_equal(after[0], before[0])
+    assert file_digest(fa) != digest
+
+
 def _make_read_only(directory: Path):
     """Make ``directory`` unwritable even for root (chattr +i); returns an undo function."""
     if os.geteuid() != 0:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HandleKind", "get_handle", "close_handles", "max_open_handles",
            "check_input_file", "captured_stderr", "CapturedStderr", "index_files",
-           "file_signature"]
+           "file_signature", "stat_signature"]
 
 logger = logging.getLogger(__name__)
 
@@ -172,13 +172,22 @@ def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = Non
     return path
 
 
-def file_signature(path: str) -> tuple[int, int] | None:
-    """``(size, mtime_ns)`` of a file, or None when it does not exist."""
+def stat_signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    """``(size, mtime_ns, inode, ctime_ns)`` of a file's ``stat``: what tells a changed file
+    from the one read before. Size and modification time alone miss a file replaced by
+    another of the same size with its time kept (``cp -p``, ``rsync -t``, ``os.replace``
+    of such a copy); the inode changes when the file is replaced, and the change time on
+    every write and every change of the modification time."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+def file_signature(path: str) -> tuple[int, int, int, int] | None:
+    """:func:`stat_signature` of a file, or None when it does not exist."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_size, st.st_mtime_ns)
+    return stat_signature(st)
 
 
 def index_files(kind: str, path: str) -> list[str]:
@@ -217,7 +226,7 @@ def _signature(kind: str, path: str) -> tuple[Any, ...]:
     if not stat.S_ISREG(st.st_mode):
         check_input_file(path, _NAMES.get(kind, kind))
     indexes = tuple((p, file_signature(p)) for p in index_files(kind, path))
-    return (st.st_size, st.st_mtime_ns) + indexes
+    return stat_signature(st) + indexes
 
 
 class CapturedStderr:

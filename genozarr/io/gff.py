@@ -15,6 +15,7 @@ import warnings
 import pandas as pd
 
 from genozarr.errors import ArgumentError, MalformedFileError
+from genozarr.io._handles import stat_signature
 
 __all__ = ["read_gff", "DEFAULT_FEATURE", "ALL_FEATURES"]
 
@@ -126,9 +127,9 @@ def _tell_default(path: str, kept: int, total: int) -> None:
     """Log once per file (path, size, mtime) and process that only gene lines are read."""
     try:
         st = os.stat(path)
-        key = (path, st.st_size, st.st_mtime_ns)
+        key = (path, *stat_signature(st))
     except OSError:  # pragma: no cover - the file was just read
-        key = (path, -1, -1)
+        key = (path, -1, -1, -1, -1)
     with _told_lock:
         if key in _told:
             return

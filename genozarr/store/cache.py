@@ -26,7 +26,7 @@ _BLOCK = 1 << 20
 
 
 @lru_cache(maxsize=1024)
-def _digest(path: str, size: int, mtime_ns: int) -> str:
+def _digest(path: str, signature: tuple[int, ...]) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(_BLOCK):
@@ -37,8 +37,9 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
 def file_digest(path: str | os.PathLike) -> str:
     """SHA256 of a file's content, streamed in 1 MiB blocks.
 
-    Memoised per process on (path, size, modification time), so a file is read once per
-    session unless it changes.
+    Memoised per process on the path and the file's size, modification time, inode and
+    change time (:func:`genozarr.io._handles.stat_signature`), so a file is read once per
+    session unless it changes or is replaced.
 
     Parameters
     ----------
@@ -54,7 +55,9 @@ def file_digest(path: str | os.PathLike) -> str:
         st = os.stat(path)
     except OSError as e:
         raise InputFileError(f"cannot read input file {path}: {e.strerror}") from e
-    return _digest(os.fspath(os.path.abspath(path)), st.st_size, st.st_mtime_ns)
+    from genozarr.io._handles import stat_signature
+
+    return _digest(os.fspath(os.path.abspath(path)), stat_signature(st))
 
 
 def _index_files(path: str) -> list[str]:
