@@ -508,9 +508,15 @@ class PersonalSource(Source):
         self.pad_value = invalid_code("dna")
         self.collapser = "max"
         self._sizes = self.reference.file_chrom_sizes(0)
-        self._signature = (file_signature(self.vcf_path), self.reference.paths[0],
-                           file_signature(self.reference.paths[0]))
+        self._signature = (file_signature(self.vcf_path), self.mode,
+                           tuple(file_signature(self.vcf_path + s) for s in (".tbi", ".csi")),
+                           self.reference.paths[0], file_signature(self.reference.paths[0]))
         self.absent: frozenset[str] = frozenset()
+        if self.mode == "scan":
+            # read whole anyway: its contigs are those of its records too (a VCF need
+            # not list them in ##contig lines, and without an index nothing else does)
+            for chrom in self._table():
+                self._contigs.setdefault(str(chrom), 0)
 
     # ------------------------------------------------------------------ Source interface
     @property
@@ -596,12 +602,17 @@ class PersonalSource(Source):
             table = _tables.get(key)
         if table is not None:
             return table
+        from genozarr.io._handles import captured_stderr
+
         vf = _open_vcf(self.vcf_path, self.variants)
         try:
             vf.subset_samples(self.samples)
             lines: dict[str, list[str]] = {}
-            for r in vf:
-                lines.setdefault(r.chrom, []).append(str(r))
+            # htslib warns on stderr of each contig the header does not list (the file
+            # is valid without ##contig lines); kept at debug level
+            with captured_stderr():
+                for r in vf:
+                    lines.setdefault(r.chrom, []).append(str(r))
         finally:
             vf.close()
         table = {}

@@ -447,6 +447,29 @@ def test_indexed_bgzip_bcf_and_extra_format_fields_agree(genome, vcf):
         np.testing.assert_array_equal(ds[:], plain[:], err_msg=name)
 
 
+def test_a_vcf_without_contig_lines(genome, vcf):
+    """##contig lines are optional: an unindexed VCF (plain or bgzip) without them gives
+    its variants, not the reference; indexing it later in the same process reads it
+    again (by the index), with the same result."""
+    text = Path(vcf["path"]).read_text()
+    bare = "".join(line for line in text.splitlines(keepends=True)
+                   if not line.startswith("##contig"))
+    assert bare != text
+    d = genome["dir"]
+    (d / "bare.vcf").write_text(bare)
+    pysam.tabix_compress(str(d / "bare.vcf"), str(d / "bare.vcf.gz"), force=True)
+    want = build(genome, vcf["path"], roi=ROI, binsize=40, stepsize=30, flank=5)
+    check_all(want, genome, vcf["records"], 1)
+    for path in (d / "bare.vcf", d / "bare.vcf.gz"):
+        got = build(genome, str(path), roi=ROI, binsize=40, stepsize=30, flank=5)
+        np.testing.assert_array_equal(got[:], want[:], err_msg=str(path))
+    pysam.tabix_index(str(d / "bare.vcf.gz"), preset="vcf", force=True)
+    assert PersonalSource(genome["fasta"], str(d / "bare.vcf.gz")).mode == "tabix"
+    got = build(genome, str(d / "bare.vcf.gz"), roi=ROI, binsize=40, stepsize=30, flank=5)
+    np.testing.assert_array_equal(got[:], want[:])
+    check_all(got, genome, vcf["records"], 1)
+
+
 def test_all_samples_by_default_and_bad_samples(genome, vcf):
     source = PersonalSource(genome["fasta"], vcf["path"])
     assert source.samples == SAMPLES
