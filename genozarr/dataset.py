@@ -380,7 +380,10 @@ class Dataset:
             if not -n <= i < n:
                 raise IndexError(f"index {i} out of range for {type(self).__name__} of length {n}")
             return self.read(np.array([i % n]))
-        return self.read(np.atleast_1d(np.arange(len(self))[key]))
+        idx = np.atleast_1d(np.arange(len(self))[key])
+        if idx.ndim > 1:  # an index array of several axes: numpy's shape, (*key, L, S, C)
+            return self.read(idx.ravel()).reshape(idx.shape + self.shape[1:])
+        return self.read(idx)
 
     def __iter__(self):  # noqa: ANN204
         for i in range(len(self)):
@@ -470,13 +473,17 @@ class Dataset:
             new._rows = self._rows[index]
         return new
 
-    def _normalize(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    def _normalize(self, x: np.ndarray, idx: np.ndarray,
+                   lengths: np.ndarray | None = None) -> np.ndarray:
         """Fitted normalizers on a raw batch (numpy, elementwise with fitted statistics).
 
         ``lengths`` are the bases each stored value summarises: the window length (flanks
-        included) in the partial layout, the resolution in the whole-genome one.
+        included) in the partial layout, the resolution in the whole-genome one; given,
+        they replace those of the windows ``idx``.
         """
-        if self.garray.whole_genome:
+        if lengths is not None:
+            lengths = np.asarray(lengths, dtype=np.int64)
+        elif self.garray.whole_genome:
             lengths = np.full(len(idx), self.garray.meta.resolution or 1, dtype=np.int64)
         else:
             lengths = (self.gindexer.ends[idx] - self.gindexer.starts[idx]
@@ -578,21 +585,28 @@ class Dataset:
             base = np.repeat(bins, res, axis=0) if res > 1 else bins
             out = base[start - b0 * res:end - b0 * res]
         else:
-            out = np.full((end - start, store.n_strands, store.n_conditions), meta.pad_value,
-                          dtype=meta.dtype)
             t = store.region_table
             assert t is not None
+            # outside the stored windows, also on other chromosomes: the padding, as
+            # Janggu's partial storage (its plots of predictions show such regions)
+            out = np.full((end - start, store.n_strands, store.n_conditions), meta.pad_value,
+                          dtype=meta.dtype)
+            if self.normalizers:  # outside stored windows: the padding, normalized
+                out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]
             hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
             if meta.resolution is None and len(hit):
                 raise ArgumentError("interval access is not defined for resolution=None stores")
             if len(hit):
                 rows = store.read_rows(hit)
+                if self.normalizers:  # each row with its own window's length, as ds[i]
+                    rows = self._normalize(rows, hit, (t["end"][hit] - t["start"][hit]))
                 for row, r in zip(rows, hit):
                     s, e = int(t["start"][r]), int(t["end"][r])
                     base = np.repeat(row, res, axis=0) if res > 1 else row
                     base = base[: e - s]
                     lo, hi = max(s, start), min(e, end)
                     out[lo - start:hi - start] = base[lo - s:hi - s]
+            return out
         if self.normalizers:
             out = self._normalize(out[None], np.zeros(1, dtype=np.int64))[0]
         return out
@@ -851,6 +865,29 @@ class Dataset:
                 norm.fit(ds)
             if i + 1 < len(self.normalizers) and hasattr(norm, "transform"):
                 ds = norm.transform(ds)
+        self._check_normalizer_shapes()
+
+    def _check_normalizer_shapes(self) -> None:
+        """Refuse fitted statistics of another shape than this dataset's (strand,
+        condition): a normalizer fitted on 2 conditions and reused on 1 would broadcast
+        the batch to 2, one fitted on 1 condition would serve its statistics for all."""
+        n_s, n_c = self.garray.n_strands, self.garray.n_conditions
+        for norm in self.normalizers:
+            params = norm.params() if hasattr(norm, "params") else {}
+            given = getattr(norm, "_given", True)
+            fitted = not (any(given) if isinstance(given, tuple) else given)
+            for key, value in params.items():
+                if not isinstance(value, np.ndarray) or value.ndim != 2:
+                    continue
+                s, c = value.shape
+                if s in (1, n_s) and (c == n_c or (c == 1 and not fitted)):
+                    continue
+                raise ArgumentError(
+                    f"normalizer {getattr(norm, 'name', type(norm).__name__)!r} holds {key} "
+                    f"of shape {value.shape} (strand, condition){' fitted' if fitted else ''}"
+                    f" on other data; dataset {self.name!r} has {n_s} strand(s) and {n_c} "
+                    "condition(s). Fit the normalizer on data of this shape, or pass an "
+                    "unfitted one (its name) to fit it here")
 
 
 class Cover(Dataset):
@@ -1170,21 +1207,23 @@ class Cover(Dataset):
         return create_from_anndata(adata, gindexer, **kwargs)
 
     def export_to_bigwig(self, output_dir: str | os.PathLike, genomesize: Any = None, *,
-                         skip_zeros: bool = False) -> list[str]:
-        """Write one BigWig per condition, ``<name>.<condition>.bigwig``; see
-        :func:`genozarr.export.export_to_bigwig`."""
+                         overlap: str = "error", skip_zeros: bool = False) -> list[str]:
+        """Write one BigWig per condition, ``<name>.<condition>.bigwig``; the arguments
+        are those of :func:`genozarr.export.export_to_bigwig`."""
         from genozarr.export import export_to_bigwig
 
-        return export_to_bigwig(self, output_dir, genomesize=genomesize,
+        return export_to_bigwig(self, output_dir, genomesize=genomesize, overlap=overlap,
                                 skip_zeros=skip_zeros)
 
-    def export_to_bed(self, output_dir: str | os.PathLike, *,
+    def export_to_bed(self, output_dir: str | os.PathLike, genomesize: Any = None, *,
+                      overlap: str = "error", merge: bool = False,
                       skip_zeros: bool = False) -> list[str]:
-        """Write one bedGraph-like BED per condition; see
+        """Write one bedGraph-like BED per condition; the arguments are those of
         :func:`genozarr.export.export_to_bed`."""
         from genozarr.export import export_to_bed
 
-        return export_to_bed(self, output_dir, skip_zeros=skip_zeros)
+        return export_to_bed(self, output_dir, genomesize=genomesize, overlap=overlap,
+                             merge=merge, skip_zeros=skip_zeros)
 
 
 class Bioseq(Dataset):

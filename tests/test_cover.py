@@ -291,6 +291,23 @@ def test_interval_access(sim_data):
     # outside stored data (partial layout): padded with zeros
     cov = Cover.create_from_bigwig("bw", path, roi=roi, binsize=1000)
     np.testing.assert_array_equal(cov["chr1", 5000, 5100], 0)
+    np.testing.assert_array_equal(cov["chr9", 0, 100], 0)  # as Janggu: no error
+    # a whole-genome store knows its chromosomes
+    whole = Cover.create_from_bigwig("bw", path, roi=roi, binsize=1000,
+                                     store_whole_genome=True)
+    with pytest.raises(ChromosomeNotFoundError, match="'chr9' is not in store"):
+        whole["chr9", 0, 100]
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_index_arrays_of_several_axes(sim_data, whole):
+    """An integer array key of any shape selects as numpy does on the whole batch."""
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [4000], "strand": ["+"]})
+    cov = Cover.create_from_bigwig("bw", sim_data["bigwigs"][0], roi=roi, binsize=500,
+                                   store_whole_genome=whole)
+    full = cov[:]
+    for key in (np.array([[0, 1], [7, 3]]), np.array([[[2]], [[5]]]), True):
+        np.testing.assert_array_equal(cov[key], full[key])
 
 
 def test_naming_and_bounds_errors(sim_data, tmp_path):

@@ -541,3 +541,63 @@ def test_bam_aggregate_is_applied_before_fitting(sim_data):
     logged = np.log1p(raw)
     expected = (logged - logged.mean()) / logged.std(ddof=1)
     np.testing.assert_allclose(cov[:], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_fitted_statistics_of_another_shape_are_refused(sample_files):
+    """Janggu's train/test pattern with another number of conditions or strands: an
+    error, not a batch broadcast to the training set's conditions."""
+    kw = dict(binsize=200, resolution=10, roi=sample_files["roi_train"])
+    bws = [sample_files["bigwig_a"], sample_files["bigwig_b"]]
+    two = ZScore()
+    Cover.create_from_bigwig("train", bws, normalizer=two, **kw)
+    assert two.mean.shape == (1, 2)
+    with pytest.raises(ArgumentError, match=r"mean of shape \(1, 2\).*1 strand\(s\) and 1 "
+                                            r"condition"):
+        Cover.create_from_bigwig("test", bws[0], normalizer=two, **kw)
+    one = ZScore()
+    Cover.create_from_bigwig("train1", bws[0], normalizer=one, **kw)
+    with pytest.raises(ArgumentError, match="2 condition"):
+        Cover.create_from_bigwig("test2", bws, normalizer=one, **kw)
+    stranded = ZScore(per_strand=True)
+    Cover.create_from_bam("b", sample_files["bam"], normalizer=stranded, **kw)
+    assert stranded.mean.shape == (2, 1)
+    with pytest.raises(ArgumentError, match=r"\(2, 1\)"):
+        Cover.create_from_bam("u", sample_files["bam"], stranded=False, normalizer=stranded,
+                              **kw)
+    # given statistics broadcast as given: one value for every condition
+    raw = Cover.create_from_bigwig("raw", bws, **kw)[:].astype(np.float64)
+    given = Cover.create_from_bigwig("g", bws, normalizer=ZScore(mean=[1.0], std=[2.0]), **kw)
+    _close(given[:], (raw - 1.0) / 2.0)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8"])
+def test_percentile_trimming_of_an_integer_store(sim_data, dtype):
+    kw = dict(roi=sim_data["roi"], binsize=200, resolution=10)
+    raw = Cover.create_from_bam("r", sim_data["bam"], dtype=dtype, **kw)
+    norm = PercentileTrimming(90)
+    trimmed = Cover.create_from_bam("t", sim_data["bam"], dtype=dtype, normalizer=norm, **kw)
+    values = raw[:].astype(np.float64)
+    threshold = np.percentile(values, 90)
+    np.testing.assert_allclose(np.ravel(norm.threshold), [threshold])
+    _close(trimmed[:], np.minimum(values, threshold))
+
+
+def test_interval_reads_normalize_each_window_with_its_length(sim_data):
+    """Length-based normalizers of an interval read use the lengths of the windows that
+    hold its bases, as ``ds[i]`` does (a zero-padded last window is shorter)."""
+    import pandas as pd
+
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, 1000], "end": [400, 1250]})
+    kw = dict(roi=roi, binsize=200, resolution=1)
+    cover = Cover.create_from_bigwig("b", sim_data["bigwigs"][0], normalizer="binsizenorm",
+                                     **kw)
+    raw = Cover.create_from_bigwig("r", sim_data["bigwigs"][0], **kw)
+    gi = cover.gindexer
+    assert (gi.ends - gi.starts).tolist() == [200, 200, 200, 50]
+    for i in range(len(gi)):
+        length = int(gi.ends[i] - gi.starts[i])
+        _close(cover[i], raw[i].astype(np.float64) / length)
+        np.testing.assert_array_equal(cover[gi[i]][:, :length], cover[i][:, :length])
+    both = cover["chr1", 1100, 1250]  # window 2 (200 bp) and the 50-bp window 3
+    _close(both[0, :100], raw[2][0, 100:].astype(np.float64) / 200)
+    _close(both[0, 100:], raw[3][0, :50].astype(np.float64) / 50)

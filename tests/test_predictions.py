@@ -322,6 +322,18 @@ def test_overlapping_windows_error_or_mean(tmp_path):
     got = pyBigWig.open(path).values("chr1", 150, 250)
     np.testing.assert_allclose(got[:50], [(x[0, 4, 0, 0] + x[1, 0, 0, 0]) / 2] * 50, rtol=1e-6)
     np.testing.assert_allclose(got[50:], [(x[0, 5, 0, 0] + x[1, 1, 0, 0]) / 2] * 50, rtol=1e-6)
+    # the methods take what the error message suggests, as the functions do
+    (again,) = cover.export_to_bigwig(tmp_path / "m", overlap="mean")
+    np.testing.assert_array_equal(pyBigWig.open(again).values("chr1", 150, 250), got)
+    with pytest.raises(ArgumentError, match="windows overlap on chr1"):
+        cover.export_to_bed(tmp_path / "b")
+    (bed,) = cover.export_to_bed(tmp_path / "b", overlap="mean", merge=True)
+    lines = pd.read_csv(bed, sep="\t", header=None, names=["chrom", "start", "end", "v"])
+    inside = lines[(lines.chrom == "chr1") & (lines.start < 250) & (lines.end > 150)]
+    assert inside.start.min() <= 150 and inside.end.max() >= 250
+    for _, row in inside.iterrows():
+        np.testing.assert_allclose(got[max(row.start, 150) - 150:min(row.end, 250) - 150],
+                                   row.v, rtol=1e-6)
 
 
 def test_nan_values_are_not_written(tmp_path):

@@ -181,6 +181,8 @@ def sums(arrays: Sequence[Any], *, per_strand: bool = False) -> np.ndarray:
 
 
 def _range_chunk(x: np.ndarray) -> tuple[np.ndarray, ...]:
+    if x.dtype.kind != "f":  # integer stores: no NaN, and no infinite initial value
+        x = x.astype(np.float64)
     n = x.shape[0] - np.isnan(x).sum(axis=0)
     return (n, np.fmin.reduce(x, axis=0, initial=np.inf).astype(np.float64),
             np.fmax.reduce(x, axis=0, initial=-np.inf).astype(np.float64))
