@@ -330,9 +330,9 @@ def cover_from_array(
     >>> cover = Cover.create_from_array("pred", pred, gi, conditions=["score"])
     >>> cover.shape, cover.garray.meta.resolution
     ((2, 4, 1, 1), 50)
-    >>> cover[1][:, 0, 0]
+    >>> cover[1][0, :, 0, 0]
     array([4., 5., 6., 7.], dtype=float32)
-    >>> cover["chr1", 400, 600][::50, 0, 0]  # genomic orientation: the minus window reversed
+    >>> cover["chr1", 400, 600][0, ::50, 0, 0]  # genomic orientation: the minus window reversed
     array([7., 6., 5., 4.], dtype=float32)
     """
     from genozarr.store.backend import normalise_storage

@@ -3,8 +3,9 @@
 :class:`RandomOrientation`, :class:`RandomShift`, :class:`RandomSignalScale`.
 
 A wrapper reads its dataset lazily, batch by batch: ``wrapper[i]``, ``wrapper[a:b]`` and
-``wrapper[[i, j]]`` index as the wrapped dataset does (an integer drops the first axis,
-as numpy), ``len`` and ``shape`` describe what indexing returns. Wrappers nest, keep the
+``wrapper[[i, j]]`` index as the wrapped dataset does (every key gives a batch: an
+integer a batch of one, as in Janggu), ``len`` and ``shape`` describe the dataset
+(``shape[0]`` windows, each of ``shape[1:]``). Wrappers nest, keep the
 wrapped dataset's ``name``, ``gindexer`` and ``garray``, and can be passed to
 :func:`genozarr.batches` and the PyTorch / Keras loaders like any dataset.
 
@@ -14,7 +15,6 @@ or earlier wrappers did.
 
 Differences from Janggu 0.10.2, all deliberate:
 
-- integer indexing drops the first axis (Janggu's wrappers kept it);
 - ``SqueezeDim`` never drops the region axis, even for a dataset of length 1;
 - ``RandomSignalScale`` scales by ``1 + uniform(-deviance, deviance)`` as documented
   (Janggu's formula gave a different range);
@@ -86,7 +86,7 @@ def view(dataset: Any,
     >>> gi = GenomicIndexer(["chr1"] * 4, [0, 10, 20, 30], [10, 20, 30, 40], ["+"] * 4, 10, 10)
     >>> cover = Cover.create_from_array("c", np.arange(40.0).reshape(4, 10, 1, 1), gi)
     >>> sub = view(cover, [3, 1])
-    >>> sub.shape, float(sub[0][0, 0, 0])
+    >>> sub.shape, float(sub[0][0, 0, 0, 0])
     ((2, 10, 1, 1), 30.0)
     """
     if (roi is None) == (use_regions is None):
@@ -308,7 +308,7 @@ class ReduceDim(Wrapper):
     >>> gi = GenomicIndexer(["chr1"] * 2, [0, 10], [10, 20], ["+"] * 2, 10, 10)
     >>> cover = Cover.create_from_array("c", np.ones((2, 10, 1, 3)), gi)
     >>> ReduceDim(cover).shape, ReduceDim(cover)[0].tolist()
-    ((2, 3), [10.0, 10.0, 10.0])
+    ((2, 3), [[10.0, 10.0, 10.0]])
     """
 
     def __init__(self, data: Any, aggregator: str | Callable[..., Any] | None = None,
