@@ -1,4 +1,4 @@
-"""Argument checks shared by every layer (the one integer validator)."""
+"""Argument checks shared by every layer (integers and booleans)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["check_int"]
+__all__ = ["check_bool", "check_int"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:
@@ -27,3 +27,17 @@ def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = Tru
         rule = f"an integer >= {minimum}" + (" or None" if allow_none else "")
         raise ArgumentError(f"{name} must be {rule}, got {value!r}")
     return int(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` as a Python bool, checked to be one (numpy's included): a string such as
+    ``"false"`` from a spec file, or a number, is an error rather than taken as true.
+
+    Raises
+    ------
+    ArgumentError
+        Naming the argument and the value given.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

@@ -668,6 +668,12 @@ class Dataset:
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise ArgumentError(f"name must be a non-empty string without '/', got {name!r}")
         storage = normalise_storage(storage)
+        from genozarr._validate import check_bool
+
+        cache, overwrite, channel_last, zero_padding, store_whole_genome = (
+            check_bool(k, v) for k, v in (
+                ("cache", cache), ("overwrite", overwrite), ("channel_last", channel_last),
+                ("zero_padding", zero_padding), ("store_whole_genome", store_whole_genome)))
         binsize = _int_or_none("binsize", binsize)
         stepsize = _int_or_none("stepsize", stepsize)
         resolution = _int_or_none("resolution", resolution)

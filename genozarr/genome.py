@@ -201,7 +201,7 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
 
     try:
         table = pd.read_csv(
-            path, sep="\t", header=None, comment="#", usecols=[0, 1], dtype={0: str}
+            path, sep="\t", header=None, comment="#", usecols=[0, 1], dtype={0: str, 1: str}
         )
     except (ValueError, pd.errors.ParserError) as e:
         raise MalformedFileError(
@@ -209,13 +209,16 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
         ) from e
     if table.empty:
         raise MalformedFileError(f"{path}: chromosome sizes file is empty")
-    lengths = pd.to_numeric(table[1], errors="coerce")
-    bad = lengths.isna() | (lengths < 0)
+    lengths = pd.to_numeric(table[1].astype(str).str.strip(), errors="coerce")
+    # a whole number no larger than any position a BigWig or BAM file holds (a float
+    # length or one past int64 was read as something else, silently)
+    bad = lengths.isna() | (lengths < 0) | (lengths != lengths.round()) \
+        | (lengths > MAX_COORDINATE)
     if bad.any():
         line = int(bad.to_numpy().nonzero()[0][0]) + 1
         raise MalformedFileError(
-            f"{path}: line {line}: chromosome length must be a non-negative integer, "
-            f"got {table[1].iloc[line - 1]!r}"
+            f"{path}: line {line}: chromosome length must be a non-negative integer of at "
+            f"most {MAX_COORDINATE}, got {table[1].iloc[line - 1]!r}"
         )
     if table[0].duplicated().any():
         dup = table[0][table[0].duplicated()].iloc[0]
@@ -262,6 +265,9 @@ def chrom_sizes(source: GenomeLike) -> dict[str, int]:
                 )
             sizes[str(chrom)] = length_int
         return sizes
+    if not isinstance(source, (str, os.PathLike)):
+        raise ArgumentError("a genome size source is a dict {chrom: length} or a file path "
+                            f"(.chrom.sizes, .fai, FASTA, 2bit, BAM, BigWig), got {source!r}")
     return _sizes_from_file(Path(source))
 
 

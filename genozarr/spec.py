@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genozarr.errors import ArgumentError, InputFileError, MalformedFileError
+from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
 
 if TYPE_CHECKING:
     from genozarr.dataset import Dataset
@@ -69,7 +69,11 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
     import yaml
 
     path = Path(need_file(path, "spec"))
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise MalformedFileError(f"{path}: a spec is a TOML or YAML text file in UTF-8; this "
+                                 f"one is not ({e})") from e
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":
@@ -99,6 +103,8 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
         for key in ("name", "kind"):
             if key not in spec:
                 raise ArgumentError(f"{where}: missing key {key!r}")
+            if not isinstance(spec[key], str):
+                raise ArgumentError(f"{where}: {key} must be a string, got {spec[key]!r}")
         kind = str(spec["kind"]).lower()
         if kind not in SPEC_KINDS:
             raise ArgumentError(f"{where}: unknown kind {spec['kind']!r}; valid kinds: "
@@ -123,7 +129,7 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
         for f in inputs:
             need_file(f, f"{where}: input file")
         for key in ("roi", "genomesize"):
-            if isinstance(spec.get(key), str):
+            if isinstance(spec.get(key), str) and not (key == "roi" and _is_region(spec[key])):
                 need_file(spec[key], f"{where}: {key}")
         spec.setdefault("storage", "zarr")
         out.append(spec)
@@ -142,12 +148,21 @@ def _valid_keys(kind: str) -> list[str]:
     return ["name", "kind", "files", *keys]
 
 
+def _is_region(value: str) -> bool:
+    """Whether a spec value is a region string (``'chr1:1000-2000'``), not a path."""
+    from genozarr.regions import _REGION_TEXT
+
+    return "/" not in value and _REGION_TEXT.match(value.strip()) is not None
+
+
 def _resolve(value: Any, base: Path, key: str) -> Any:
     """Paths in a spec are relative to the spec's directory; URLs and mappings stay."""
     if isinstance(value, list):
         return [_resolve(v, base, key) for v in value]
     if not isinstance(value, str) or "://" in value:
         return value
+    if key == "roi" and _is_region(value) and not (base / value).exists():
+        return value  # a region string ('chr1:1000-2000'), not a file of that name
     value = os.path.expanduser(value)
     return value if os.path.isabs(value) else str((base / value).resolve())
 
@@ -180,6 +195,13 @@ def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) 
     if "store" not in spec and out is not None and spec.get("storage") == "zarr":
         spec["store"] = str(Path(out) / f"{name}.zarr")
     cls = getattr(dataset, cls_name)
-    return getattr(cls, ctor)(name, files, **spec)
+    try:
+        return getattr(cls, ctor)(name, files, **spec)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, GenozarrError):
+            raise
+        # a value of the wrong type in the spec (a number for a path, text for a number)
+        raise ArgumentError(f"dataset {name!r}: {type(e).__name__}: {e}; check the types of "
+                            "the spec's values (see `genozarr build --help`)") from e
 
 

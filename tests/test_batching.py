@@ -349,3 +349,22 @@ def test_decode_ahead_reaches_the_next_block_while_batches_reuse_its_chunks() ->
     block = 10**6  # only batch 0 decodes
     list(_serial([Root(cache_bytes=8 * cost)], plan))
     assert max(seen[0]) == 1 + MAX_DECODE_AHEAD
+
+
+@pytest.mark.parametrize("shard", [(0.5, 2), (1.0, 2), (1,), "ab", (True, 2), (2, 2), (-1, 2),
+                                   (0, 1, 2), None.__class__])
+def test_shard_is_two_integers(shard):
+    with pytest.raises(ArgumentError, match="shard must be"):
+        batch_plan(10, 3, shard=shard)
+    assert [len(p) for p in batch_plan(10, 3, shard=(np.int64(1), 2))] == [3, 2]
+
+
+def test_flags_are_booleans(sample_files):
+    """A flag given as text (a spec's "false") is an error, not true."""
+    kw = dict(roi="chr1:0-20", binsize=10)
+    for flag in ("cache", "overwrite", "channel_last", "zero_padding", "store_whole_genome"):
+        with pytest.raises(ArgumentError, match=f"{flag} must be True or False, got 'false'"):
+            Cover.create_from_bigwig("c", sample_files["bigwig_a"], **kw, **{flag: "false"})
+    flagged = Cover.create_from_bigwig("c", sample_files["bigwig_a"], **kw,
+                                       store_whole_genome=np.bool_(False))
+    assert flagged.shape == (2, 10, 1, 1) and not flagged.garray.whole_genome

@@ -293,15 +293,55 @@ def test_build_toml_and_yaml(tmp_path: Path, sample_files: dict[str, str]) -> No
     ("kind: bam\nfiles: a.bam\n", "missing key 'name'"),
     ("name: x\nkind: bigwig\nfiles: missing.bw\n", "input file"),
     ("name: [x\n", "cannot parse the spec"),
+    ("name: [a, b]\nkind: bigwig\nfiles: a.bw\n", "name must be a string, got ['a', 'b']"),
+    (b"name: x\nkind: bigwig\xff\n", "a spec is a TOML or YAML text file in UTF-8"),
 ])
-def test_build_spec_errors(tmp_path: Path, spec: str, message: str) -> None:
+def test_build_spec_errors(tmp_path: Path, spec: str | bytes, message: str) -> None:
     path = tmp_path / "spec.yaml"
-    path.write_text(spec)
+    if isinstance(spec, bytes):
+        path.write_bytes(spec)
+    else:
+        path.write_text(spec)
     result = _run("build", path)
     assert result.exit_code == 1
     assert result.stderr.startswith("genozarr: error: ")
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("genomesize: 5\nstore_whole_genome: true\n", "a genome size source is a dict"),
+    ("conditions: 5\n", "dataset 'x': TypeError"),
+    ("store_whole_genome: 'false'\n", "store_whole_genome must be True or False, got 'false'"),
+])
+def test_build_spec_values_of_the_wrong_type(tmp_path: Path, sample_files: dict[str, str],
+                                             extra: str, message: str) -> None:
+    """Values of the wrong type in a spec: one error line, no traceback, no store."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"name: x\nkind: bigwig\nfiles: {sample_files['bigwig_a']}\n"
+                    f"roi: {sample_files['roi']}\nbinsize: 1000\nstore: x.zarr\n" + extra)
+    result = _run("build", path, "--no-progress")
+    assert result.exit_code == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("genozarr: error: ") and message in last
+    assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1
+    assert not (tmp_path / "x.zarr").exists()
+
+
+def test_build_spec_roi_as_region_strings(tmp_path: Path, sample_files: dict[str, str]) -> None:
+    """``roi`` takes region strings as the constructors do (not paths beside the spec)."""
+    bw = sample_files["bigwig_a"]
+    for roi in ('"chr1:0-1000"', '["chr1:0-1000", "chr2:0-400"]'):
+        path = tmp_path / "spec.toml"
+        path.write_text(f'name = "s"\nkind = "bigwig"\nfiles = "{bw}"\nroi = {roi}\n'
+                        f'binsize = 200\nstore = "s.zarr"\n')
+        assert _run("build", path, "--check").exit_code == 0
+        result = _run("build", path, "--no-progress")
+        assert result.exit_code == 0, result.output
+        built = open_dataset(tmp_path / "s.zarr")
+        assert str(built.gindexer[0]).startswith("chr1:0-200")
+        np.testing.assert_allclose(built[:5][:, :, 0, 0].ravel(), _bigwig(bw, "chr1")[:1000],
+                                   rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------- errors, help

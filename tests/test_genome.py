@@ -63,3 +63,18 @@ def test_absent_chromosomes_are_returned_not_raised():
     with pytest.raises(ChromosomeNamingError, match="'chr1' vs '1'"):
         match_chroms(["chr1", "chrM"], ["1"], "x.bw")
     assert issubclass(MissingChromosomeWarning, GenozarrWarning)
+
+
+@pytest.mark.parametrize("length", ["1000.7", "99999999999999999999", "4294967296", "-1", "x"])
+def test_chrom_sizes_file_lengths_are_whole_numbers_in_range(tmp_path, length):
+    """A length that is not a whole number a BigWig or BAM could hold is an error naming
+    the line (1000.7 was read as 1000, 1e20 as a negative number)."""
+    from genozarr.errors import MalformedFileError
+    from genozarr.genome import chrom_sizes
+
+    path = tmp_path / "g.chrom.sizes"
+    path.write_text(f"chr2\t500\nchr1\t{length}\n")
+    with pytest.raises(MalformedFileError, match=f"line 2: .*got '{length}'"):
+        chrom_sizes(str(path))
+    path.write_text("chr2\t500\nchr1\t1000.0\n")
+    assert chrom_sizes(str(path)) == {"chr2": 500, "chr1": 1000}
