@@ -163,8 +163,18 @@ _PYRANGES_NAMES = {"Chromosome": "chrom", "Start": "start", "End": "end", "Name"
                    "Score": "score", "Strand": "strand"}
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Return a copy of ``df`` with the standard region columns and validated values."""
+    both = [f"{old}/{new}" for old, new in _PYRANGES_NAMES.items()
+            if old in df.columns and new in df.columns]
+    if both:
+        raise RegionError(f"{source}: columns {both} name the same field twice; keep one of "
+                          "each pair")
     df = df.rename(columns=_PYRANGES_NAMES)
     missing = [c for c in ("chrom", "start", "end") if c not in df.columns]
     if missing:
@@ -200,10 +210,23 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
         pd.to_numeric(df["score"], errors="coerce").to_numpy() if "score" in df else np.nan
     )
     if "strand" in df:
-        strand = df["strand"].astype(str).replace({"1": "+", "-1": "-", "+1": "+", "0": "."})
-        bad = ~strand.isin(["+", "-", "."])
+        raw = df["strand"]
+        if raw.dtype.kind in "iuf":  # 1 / -1 / 0 (NaN: none), as numbers
+            numbers = pd.to_numeric(raw, errors="coerce")
+            strand = pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "."),
+                               index=raw.index)
+            bad = numbers.notna() & ~numbers.isin([1, -1, 0])
+        else:
+            text = raw.where(raw.notna(), ".").astype(str).str.strip()
+            strand = text.replace({"1": "+", "-1": "-", "+1": "+", "0": ".", "": ".",
+                                   "*": ".", "nan": ".", "None": "."})
+            bad = ~strand.isin(["+", "-", "."])
         if bad.any():
-            strand = strand.where(~bad, ".")
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise RegionError(
+                f"{source}: region {row} ({out['chrom'].iloc[row]}:{out['start'].iloc[row]}-"
+                f"{out['end'].iloc[row]}) has strand {_plain(raw.iloc[row])!r}; a strand is "
+                "'+', '-' or '.' (or 1, -1, 0)")
         out["strand"] = strand.to_numpy()
     else:
         out["strand"] = "."
@@ -286,7 +309,7 @@ def _read_regions(roi: RegionsLike, feature: str | None
     """The regions as read, before normalising: ``(frame, source, path or None)``."""
     if isinstance(roi, (str, os.PathLike)):
         path = Path(roi)
-        source = str(path)
+        source = roi if isinstance(roi, str) and "://" in roi else str(path)  # URLs as given
         lower = path.name.lower()
         if lower.endswith(_GFF_SUFFIXES):
             from genozarr.io.gff import read_gff
@@ -335,7 +358,8 @@ def _pre_load(roi: RegionsLike) -> RegionsLike:
 # ---------------------------------------------------------------------------- resizing
 def _bed_summits(path: str) -> np.ndarray:
     """narrowPeak column 10 (summit offset from the start) of every region line of a BED
-    file, in the order :func:`genozarr.io.bed.read_bed` reads them; -1 where absent."""
+    file, in the order :func:`genozarr.io.bed.read_bed` reads them; -1 where absent
+    (lines of another number of columns, such as BED12, have none)."""
     with open(path, "rb") as fh:
         compressed = fh.read(2) == b"\x1f\x8b"
     out: list[int] = []
@@ -345,7 +369,8 @@ def _bed_summits(path: str) -> np.ndarray:
             if not line.strip() or line.startswith(_BED_SKIPPED):
                 continue
             fields = line.rstrip("\r\n").split("\t")
-            text = fields[9].strip() if len(fields) > 9 else ""
+            # narrowPeak has 10 columns; BED12's column 10 is the block count, not a summit
+            text = fields[9].strip() if len(fields) == 10 else ""
             if text in ("", "."):
                 out.append(-1)
                 continue
@@ -732,8 +757,10 @@ class GenomicIndexer:
         gi = cls(chrs, starts, ends, strands, binsize_out, stepsize, flank, zero_padding,
                  names=names)
         if len(gi) == 0:
-            log.warning("%s: no window of binsize %s fits in the %d region(s) with "
-                        "zero_padding=False: the indexer is empty", source, binsize, len(df))
+            why = "with zero_padding=False" if not zero_padding else \
+                "(every region has length 0)"
+            log.warning("%s: no window of binsize %s fits in the %d region(s) %s: the indexer "
+                        "is empty", source, binsize, len(df), why)
         if random_state is not None:
             gi = gi[_permutation(len(gi), random_state)]
         return gi

@@ -152,3 +152,76 @@ def test_regions_from_pyranges_and_list():
     assert df[["chrom", "start", "end", "strand"]].values.tolist() == [["chr1", 5, 15, "-"]]
     df = load_regions([Region("chrX", 1, 9, "+")])
     assert df[["chrom", "start", "end", "strand"]].values.tolist() == [["chrX", 1, 9, "+"]]
+
+
+# ---- inputs read as written ----------------------------------------------------------
+def test_gtf_and_gff3_keep_the_file_order(tmp_path):
+    """Window i is feature i of the file, as for BED (pyranges groups by chromosome and
+    strand; the genes below are not in that order)."""
+    rows = [("chr2", 101, 200, "+", "A"), ("chr1", 1, 100, "-", "B"),
+            ("chr1", 2951, 3050, "+", "C")]
+    gtf = tmp_path / "g.gtf"
+    gtf.write_text("".join(f'{c}\tsrc\tgene\t{s}\t{e}\t.\t{st}\t.\tgene_id "{n}"; '
+                           f'gene_name "{n}";\n' for c, s, e, st, n in rows))
+    gff = tmp_path / "g.gff3"
+    gff.write_text("##gff-version 3\n" + "".join(
+        f"{c}\tsrc\tgene\t{s}\t{e}\t.\t{st}\t.\tID={n};Name={n}\n" for c, s, e, st, n in rows)
+        + "##FASTA\n>chr1\nACGT\n")  # GFF3 may end with the sequences
+    want = [[c, s - 1, e, st, n] for c, s, e, st, n in rows]
+    for path in (gtf, gff):
+        got = load_regions(path)[["chrom", "start", "end", "strand", "name"]].values.tolist()
+        assert got == want, path
+        assert list(GenomicIndexer.create_from_file(str(path), 100, 100).names) == \
+            ["A", "B", "C"]
+    empty = tmp_path / "e.gtf"
+    empty.write_text("# nothing\n")
+    with pytest.raises(Exception, match="no features found"):
+        load_regions(empty)
+
+
+def test_dataframe_strands(tmp_path):
+    df = pd.DataFrame({"chrom": ["chr1"] * 4, "start": [0, 10, 20, 30],
+                       "end": [5, 15, 25, 35], "strand": [1, -1, np.nan, 0]})
+    assert load_regions(df)["strand"].tolist() == ["+", "-", ".", "."]
+    as_text = df.assign(strand=["+", "-", None, "."])
+    assert load_regions(as_text)["strand"].tolist() == ["+", "-", ".", "."]
+    with pytest.raises(RegionError, match="region 0 .*has strand 'plus'"):
+        load_regions(df.assign(strand=["plus", "-", "+", "+"]))
+    with pytest.raises(RegionError, match="has strand 2"):
+        load_regions(df.assign(strand=[1, 2, 1, 1]))
+    with pytest.raises(RegionError, match="name the same field twice"):
+        load_regions(df.assign(Chromosome="chr2"))
+
+
+def test_summits_only_from_narrowpeak_lines(tmp_path):
+    """Column 10 is a summit in narrowPeak (10 columns), a block count in BED12."""
+    from genozarr.regions import resize_regions
+
+    bed12 = tmp_path / "b.bed"
+    bed12.write_text("chr1\t1000\t2000\tr\t0\t+\t1000\t2000\t0\t2\t10,10\t0,990\n")
+    peaks = tmp_path / "p.narrowPeak"
+    peaks.write_text("chr1\t1000\t2000\tp\t0\t.\t5\t-1\t-1\t300\n")
+    assert resize_regions(bed12, 10, centre="summit")[["start", "end"]].values.tolist() \
+        == [[1495, 1505]]
+    assert resize_regions(peaks, 10, centre="summit")[["start", "end"]].values.tolist() \
+        == [[1295, 1305]]
+
+
+def test_bed_regions_at_a_url(tmp_path):
+    pytest.importorskip("aiohttp")
+    from genozarr.testing.servers import serve_directory
+
+    (tmp_path / "r.bed").write_text("chr1\t100\t300\nchr1\t1000\t1200\n")
+    with serve_directory(tmp_path) as base:
+        got = load_regions(f"{base}/r.bed")[["chrom", "start", "end"]].values.tolist()
+    assert got == [["chr1", 100, 300], ["chr1", 1000, 1200]]
+
+
+def test_empty_indexer_says_why(caplog):
+    import logging
+
+    zero = pd.DataFrame({"chrom": ["chr1"], "start": [10], "end": [10]})
+    with caplog.at_level(logging.WARNING, logger="genozarr"):
+        assert len(GenomicIndexer.create_from_file(zero, 10, 10)) == 0
+    assert "every region has length 0" in caplog.text and "zero_padding=False" not in \
+        caplog.text

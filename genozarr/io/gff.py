@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import warnings
+from typing import Any
 
 import pandas as pd
 
@@ -71,16 +72,20 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     import pyranges as pr
 
     is_gtf = path.lower().endswith((".gtf", ".gtf.gz"))
-    try:
+
+    def parse(source: str) -> pd.DataFrame:
         with warnings.catch_warnings():
             # pyranges 0.1.x calls DataFrame.set_index(inplace=True), deprecated in pandas 3
             # (pyproject caps pandas below 4, which removes it)
             warnings.filterwarnings("ignore", message="The inplace keyword")
-            gr = pr.read_gtf(path) if is_gtf else pr.read_gff3(path)
+            # as a DataFrame: the file's order (a PyRanges groups by chromosome and strand)
+            return pr.read_gtf(source, as_df=True) if is_gtf else \
+                pr.read_gff3(source, as_df=True)
+
+    try:
+        df = parse(path)
     except Exception as e:  # pyranges raises assorted pandas/ValueErrors for bad input
-        raise MalformedFileError(f"{path}: cannot be parsed as {'GTF' if is_gtf else 'GFF3'}: "
-                                 f"{e}") from e
-    df = gr.df
+        df = _retry_without_trailer(path, parse, is_gtf, e)
     if df.empty:
         raise MalformedFileError(f"{path}: no features found")
     if feature is not None and not isinstance(feature, str):
@@ -121,6 +126,53 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     })
     out.attrs["source"] = path
     return out
+
+
+def _feature_lines(path: str) -> tuple[list[str], bool]:
+    """The lines of a GFF/GTF file before a ``##FASTA`` section (GFF3 may end with the
+    sequences), and whether it has one."""
+    import gzip
+
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    lines = []
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith(("##FASTA", ">")):
+                return lines, True
+            lines.append(line)
+    return lines, False
+
+
+def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
+                           error: Exception) -> pd.DataFrame:
+    """After pyranges failed on ``path``: parse its feature lines alone where a ``##FASTA``
+    section follows them; else a :class:`MalformedFileError` that says what is wrong."""
+    import tempfile
+
+    kind = "GTF" if is_gtf else "GFF3"
+    lines, trailer = _feature_lines(path)
+    features = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
+    if not features:
+        raise MalformedFileError(f"{path}: no features found (no {kind} lines)") from error
+    bad = [ln for ln in features if len(ln.rstrip("\n").split("\t")) != 9]
+    if bad:
+        raise MalformedFileError(
+            f"{path}: cannot be parsed as {kind}: a feature line has "
+            f"{len(bad[0].rstrip(chr(10)).split(chr(9)))} tab-separated columns, not 9: "
+            f"{bad[0].strip()[:80]!r}") from error
+    if trailer:
+        suffix = ".gtf" if is_gtf else ".gff3"
+        with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as tmp:
+            tmp.writelines(lines)
+        try:
+            return parse(tmp.name)
+        except Exception as e:  # as for the whole file
+            raise MalformedFileError(f"{path}: cannot be parsed as {kind}: {e}") from e
+        finally:
+            os.unlink(tmp.name)
+    hint = "" if is_gtf else (" (GTF attributes, 'key \"value\";', in a .gff file? name it "
+                              ".gtf)")
+    raise MalformedFileError(f"{path}: cannot be parsed as {kind}: {error}{hint}") from error
 
 
 def _tell_default(path: str, kept: int, total: int) -> None:
