@@ -588,7 +588,17 @@ class Dataset:
             t = store.region_table
             assert t is not None
             # outside the stored windows, also on other chromosomes: the padding, as
-            # Janggu's partial storage (its plots of predictions show such regions)
+            # Janggu's partial storage (its plots of predictions show such regions); a
+            # chromosome without windows is said once, since a misnamed one ('1' for
+            # 'chr1') looks just the same
+            if chrom not in meta.chroms and (id(store), chrom) not in _TOLD_NO_WINDOWS:
+                _TOLD_NO_WINDOWS.add((id(store), chrom))
+                from genozarr.errors import warn
+
+                warn(f"chromosome {chrom!r} has no windows in store "
+                     f"{store.path or meta.name} (it has {list(meta.chroms)[:8]}): its "
+                     "intervals read as the padding value. Check the name if it should "
+                     "hold data ('chr1' vs '1').")
             out = np.full((end - start, store.n_strands, store.n_conditions), meta.pad_value,
                           dtype=meta.dtype)
             if self.normalizers:  # outside stored windows: the padding, normalized
@@ -894,6 +904,11 @@ class Dataset:
                     f" on other data; dataset {self.name!r} has {n_s} strand(s) and {n_c} "
                     "condition(s). Fit the normalizer on data of this shape, or pass an "
                     "unfitted one (its name) to fit it here")
+
+
+#: ``(id(store), chromosome)`` of interval reads already warned to fall outside every
+#: window of a partial-layout store
+_TOLD_NO_WINDOWS: set[tuple[int, str]] = set()
 
 
 class Cover(Dataset):

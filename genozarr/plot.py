@@ -166,11 +166,17 @@ def _as_tracks(tracks: Any) -> dict[str, tuple[Any, Track | None]]:
         items = list(tracks.items())
     elif isinstance(tracks, Sequence) and not isinstance(tracks, str):
         items = []
-        seen: dict[str, int] = {}
+        taken = {str(getattr(t, "name", "track")) for t in tracks}
+        used: set[str] = set()
         for t in tracks:
-            name = getattr(t, "name", "track")
-            seen[name] = seen.get(name, 0) + 1
-            items.append((name if seen[name] == 1 else f"{name} ({seen[name]})", t))
+            name = label = str(getattr(t, "name", "track"))
+            k = 1
+            # a repeated name: the first "name (k)" that no track holds or took
+            while label in used or (label != name and label in taken):
+                k += 1
+                label = f"{name} ({k})"
+            used.add(label)
+            items.append((label, t))
     else:
         raise ArgumentError(
             "tracks must be a Cover/Bioseq or Track, a list of them or a dict name -> "

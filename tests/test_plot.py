@@ -182,3 +182,18 @@ def test_janggu_alias_and_lazy_name() -> None:
     assert plotGenomeTrack is plot_genome_track
     assert genozarr.plotGenomeTrack is plot_genome_track
     assert genozarr.plot_genome_track is plot_genome_track
+
+
+def test_repeated_track_names_keep_every_track(sample_files: dict[str, str]) -> None:
+    """A list of datasets named x, x and 'x (2)': three panels, each of its own data."""
+    kw = dict(roi=None, genomesize=sample_files["chrom_sizes"], binsize=1000,
+              resolution=1, store_whole_genome=True)
+    files = [sample_files["bigwig_a"], sample_files["bigwig_b"], sample_files["bigwig_a"]]
+    tracks = [Cover.create_from_bigwig(name, f, **kw)
+              for name, f in zip(["x", "x", "x (2)"], files)]
+    fig = plot_genome_track(tracks, CHROM, START, END)
+    assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes] == ["x", "x (3)", "x (2)"]
+    for ax, f in zip(fig.axes, files):
+        (outline,) = _outlines(ax).values()
+        np.testing.assert_allclose(outline.get_data().values, _bigwig(f, CHROM, START, END),
+                                   rtol=1e-6)

@@ -50,7 +50,11 @@ class KerasDataset(keras.utils.PyDataset):
         (:class:`~genozarr.loaders.augment.Augment`, as for the PyTorch loaders),
         reproducible by its seed, the epoch and the batch's windows.
     **kwargs
-        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
+        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``. Keep
+        ``workers=1`` (the default): with more, Keras 3.15's enqueuer carries batches it
+        read ahead at an epoch's end into the next epoch, so within an epoch some windows
+        come twice and others not at all (a plain ``keras.utils.PyDataset`` does the same).
+        genozarr reads and decodes ahead in its own threads either way.
     """
 
     def __init__(self, inputs: Any, targets: Any = None, *, batch_size: int = 32,
@@ -157,7 +161,11 @@ class JangguSequence(keras.utils.PyDataset):
     seed
         Seed of the shuffled orders.
     **kwargs
-        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
+        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``. Keep
+        ``workers=1`` (the default): with more, Keras 3.15's enqueuer carries batches it
+        read ahead at an epoch's end into the next epoch, so within an epoch some windows
+        come twice and others not at all (a plain ``keras.utils.PyDataset`` does the same).
+        genozarr reads and decodes ahead in its own threads either way.
 
     Raises
     ------
