@@ -678,6 +678,10 @@ class Dataset:
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise ArgumentError(f"name must be a non-empty string without '/', got {name!r}")
         storage = normalise_storage(storage)
+        if storage == "sparse" and np.dtype(getattr(source, "dtype", "float32")) == np.float16:
+            raise ArgumentError("storage='sparse' cannot hold float16 (scipy.sparse has no "
+                                "such dtype): use storage='ndarray' or 'zarr' for float16, or "
+                                "dtype='float32' with sparse")
         from genozarr._validate import check_bool
 
         cache, overwrite, channel_last, zero_padding, store_whole_genome = (

@@ -271,6 +271,12 @@ def test_values_past_float16_are_an_error_not_infinity(tmp_path, storage, whole)
     np.testing.assert_array_equal(ok[1][0, 490:500, 0, 0], np.full(10, 1.5, np.float16))
 
 
+def test_sparse_storage_refuses_float16(sample_files):
+    with pytest.raises(ArgumentError, match="storage='sparse' cannot hold float16"):
+        Cover.create_from_bigwig("s", sample_files["bigwig_a"], roi="chr1:0-1000",
+                                 binsize=100, storage="sparse", dtype="float16")
+
+
 def test_cast_to_a_narrower_dtype():
     from genozarr.ingest import _cast
 

@@ -522,3 +522,39 @@ def test_a_store_reused_on_the_other_strand_records_it(tmp_path, storage):
     np.testing.assert_array_equal(again[:][:, :, 0, 0], want)
     assert list(again.gindexer.strand) == ["-"] * 3
     assert open_store(minus.garray.path)["region_strand"].values.tolist() == ["-"] * 3
+
+
+@pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr"])
+def test_in_memory_xarray_views_index_like_numpy(tmp_path, storage):
+    """``to_xarray()`` of any dataset: integer, list and stepped selections equal numpy on
+    the stored array (in-memory views took contiguous slices only)."""
+    from genozarr import Cover
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 3, size=(9, 10, 1, 2)).astype(np.float32)
+    gi = GenomicIndexer(["chr1"] * 9, np.arange(9) * 10, np.arange(9) * 10 + 10,
+                        ["+"] * 9, 10, 10)
+    cover = Cover.create_from_array("x", values, gi, storage=storage,
+                                    store=str(tmp_path / "x.zarr") if storage == "zarr"
+                                    else None)
+    data = cover.to_xarray()["data"]
+    np.testing.assert_array_equal(data.isel(region=3).values, values[3])
+    np.testing.assert_array_equal(data.isel(region=-1).values, values[-1])
+    np.testing.assert_array_equal(data.isel(region=[4, 1, 7]).values, values[[4, 1, 7]])
+    np.testing.assert_array_equal(data.isel(region=slice(1, 8, 3)).values, values[1:8:3])
+    np.testing.assert_array_equal(data.isel(region=2, position=5).values, values[2, 5])
+
+
+def test_genozarr_engine_datatree_group_and_drop_variables(tmp_path):
+    from genozarr import Cover
+
+    values = np.arange(2 * 50, dtype=np.float32).reshape(2, 50, 1, 1)
+    gi = GenomicIndexer(["chr1", "chr2"], [0, 0], [50, 50], ["+", "+"], 50, 50)
+    Cover.create_from_array("w", values, gi, store_whole_genome=True, storage="zarr",
+                            store=str(tmp_path / "w.zarr"),
+                            genomesize={"chr1": 50, "chr2": 50})
+    node = xr.open_datatree(tmp_path / "w.zarr", engine="genozarr", group="chr1")
+    assert list(node.data_vars) == ["data"] and not node.children
+    np.testing.assert_array_equal(node["data"].values[:, 0, 0], values[0, :, 0, 0])
+    dropped = xr.open_datatree(tmp_path / "w.zarr", engine="genozarr", drop_variables=["data"])
+    assert "data" not in dropped["chr1"].data_vars and "chr2" in dropped.children

@@ -44,9 +44,21 @@ class _BackendArray:
     def __getitem__(self, key: Any) -> np.ndarray:
         key = key if isinstance(key, tuple) else (key,)
         first = key[0] if key else slice(None)
-        if not isinstance(first, slice) or first.step not in (None, 1):
-            raise IndexError("only contiguous first-axis slices are supported")
-        start, stop, _ = first.indices(self.shape[0])
+        if isinstance(first, (int, np.integer)) and not isinstance(first, bool):
+            # an integer (dask hands one on for .isel(region=3)): that row, axis dropped
+            i = int(first) + (self.shape[0] if first < 0 else 0)
+            if not 0 <= i < self.shape[0]:
+                raise IndexError(f"index {int(first)} out of range for {self.shape[0]} rows")
+            return self[(slice(i, i + 1),) + tuple(key[1:])][0]
+        if not isinstance(first, slice):  # a list or array of rows: read their span
+            rows = np.arange(self.shape[0])[first]
+            if rows.size == 0:
+                return self[(slice(0, 0),) + tuple(key[1:])]
+            lo = int(rows.min())
+            return self[(slice(lo, int(rows.max()) + 1),) + tuple(key[1:])][rows - lo]
+        start, stop, step = first.indices(self.shape[0])
+        if step != 1:
+            return self[(np.arange(start, stop, step),) + tuple(key[1:])]
         block = self.backend.read_range(self.name, start, max(start, stop))
         return np.asarray(block)[(slice(None),) + tuple(key[1:])]
 

@@ -46,7 +46,7 @@ def _zarr_open(store: Any, *, group: str | None, tree: bool,
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
             if tree:
-                return xr.open_datatree(store, **kwargs)
+                return xr.open_datatree(store, group=group, **kwargs)
             return xr.open_dataset(store, group=group, **kwargs)
     except GenozarrError:
         raise
@@ -117,22 +117,31 @@ def open_store_dataset(path: str | os.PathLike | Any,
 
 
 def open_store_tree(path: str | os.PathLike | Any,
-                    storage_options: dict[str, Any] | None = None) -> Any:
+                    storage_options: dict[str, Any] | None = None, group: str | None = None,
+                    drop_variables: str | Iterable[str] | None = None) -> Any:
     """A store as an :class:`xarray.DataTree` (lazily indexed, not dask): one child per
-    chromosome in the whole-genome layout, the data at the root in the partial one.
-    ``path`` may also be a store opened with :func:`genozarr.store.open.open_resolved`."""
+    chromosome in the whole-genome layout, the data at the root in the partial one;
+    ``group`` roots the tree at that node (a chromosome) and ``drop_variables`` leaves
+    variables out, as xarray's zarr engine does. ``path`` may also be a store opened with
+    :func:`genozarr.store.open.open_resolved`."""
     import xarray as xr
 
     opened, meta = _open_checked(path, storage_options)
     path = opened.path
     store = opened.zarr_store()
     if meta.whole_genome and meta.format_version == 1:
-        root = _zarr_open(store, group=None, tree=False, opened=opened)
+        root = _zarr_open(store, group=None, tree=False, opened=opened,
+                          drop_variables=drop_variables)
         tree = xr.DataTree.from_dict({f"/{c}": _v1_chrom(root, meta, c) for c in meta.chroms})
+        if group:
+            tree = tree[group.strip("/")].copy()
+            tree.orphan()
     elif meta.whole_genome:
-        tree = _zarr_open(store, group=None, tree=True, opened=opened)
+        tree = _zarr_open(store, group=group, tree=True, opened=opened,
+                          drop_variables=drop_variables)
     else:
-        tree = xr.DataTree(_zarr_open(store, group=None, tree=False, opened=opened))
+        tree = xr.DataTree(_zarr_open(store, group=group, tree=False, opened=opened,
+                                      drop_variables=drop_variables))
     tree.attrs = _attrs(meta, path)
     return tree
 
@@ -170,8 +179,10 @@ class GenozarrBackendEntrypoint(BackendEntrypoint):
 
     def open_datatree(self, filename_or_obj: Any, *,
                       drop_variables: str | Iterable[str] | None = None,
+                      group: str | None = None,
                       storage_options: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        return open_store_tree(_path_or_opened(filename_or_obj), storage_options)
+        return open_store_tree(_path_or_opened(filename_or_obj), storage_options, group,
+                               drop_variables)
 
 
 def _path_or_opened(filename_or_obj: Any) -> Any:
