@@ -904,10 +904,11 @@ class Dataset:
                     continue
                 raise ArgumentError(
                     f"normalizer {getattr(norm, 'name', type(norm).__name__)!r} holds {key} "
-                    f"of shape {value.shape} (strand, condition){' fitted' if fitted else ''}"
-                    f" on other data; dataset {self.name!r} has {n_s} strand(s) and {n_c} "
-                    "condition(s). Fit the normalizer on data of this shape, or pass an "
-                    "unfitted one (its name) to fit it here")
+                    f"of shape {value.shape} (strand, condition), "
+                    f"{'fitted on' if fitted else 'given for'} data of another shape; "
+                    f"dataset {self.name!r} has {n_s} strand(s) and {n_c} condition(s). Fit "
+                    "the normalizer on data of this shape, or pass an unfitted one (its "
+                    "name) to fit it here")
 
 
 #: ``(id(store), chromosome)`` of interval reads already warned to fall outside every
