@@ -83,13 +83,12 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
     if rng is not None:
         starts = rng.permutation(starts)
     if shard is not None:
-        parts = tuple(shard) if isinstance(shard, (tuple, list)) else ()
-        if len(parts) != 2 or any(isinstance(v, (bool, np.bool_))
-                                  or not isinstance(v, (int, np.integer)) for v in parts) \
-                or not 0 <= parts[0] < parts[1]:
-            raise ArgumentError(f"shard must be (k, m), integers with 0 <= k < m, got "
-                                f"{shard!r}")
-        k, m = int(parts[0]), int(parts[1])
+        rule = f"shard must be (k, m), integers with 0 <= k < m, got {shard!r}"
+        if not isinstance(shard, (tuple, list)) or len(shard) != 2:
+            raise ArgumentError(rule)
+        k, m = (_int_arg("shard", v, 0) for v in shard)
+        if not k < m:
+            raise ArgumentError(rule)
         starts = starts[k::m]
     # the blocks' windows one after the other, in block order
     lengths = np.minimum(block_size, n - starts)

@@ -42,7 +42,7 @@ from genozarr.store._lru import _ChunkCache
 from genozarr.store.layout import MARKER_FILE
 
 __all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "write_strings", "read_strings",
-           "check_chunk_bytes", "ZARR_VERSIONS"]
+           "check_chunk_bytes", "index_crc_ok", "ZARR_VERSIONS"]
 
 #: a directory pinned by an open descriptor (Linux): it stays the directory the reader
 #: opened, whatever is renamed or exchanged at its old path
@@ -64,6 +64,14 @@ def _zarr_supported() -> bool:
 def _native_dtype(array: Any) -> np.dtype:
     dt = array.dtype
     return np.dtype(dt.to_native_dtype()) if hasattr(dt, "to_native_dtype") else np.dtype(dt)
+
+
+def index_crc_ok(raw: bytes) -> bool:
+    """Whether a shard index read with its CRC32C (the sharding codec's default index:
+    the table's bytes, then their CRC32C, 4 bytes little endian) matches it."""
+    import google_crc32c
+
+    return int(google_crc32c.value(raw[:-4])) == int.from_bytes(raw[-4:], "little")
 
 
 def check_chunk_bytes(where: str, header: bytes, size: int, nbytes: int, compressed: bool,
@@ -155,12 +163,10 @@ class _ChunkReader:
         """A shard's ``(per_shard, 2)`` index from its last ``per_shard * 16 + 4`` bytes,
         CRC32C checked (and, given the bytes before the index, checked to point within
         them); ``damaged(why)`` makes the error."""
-        import google_crc32c
-
         size = self.per_shard * 16 + 4
         if len(raw) != size:
             raise damaged(f"its index is {len(raw)} bytes, not {size}")
-        if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+        if not index_crc_ok(raw):
             raise damaged("its index fails its CRC32C checksum")
         index = np.frombuffer(raw[:-4], dtype="<u8").reshape(self.per_shard, 2)
         if data_bytes is not None:

@@ -346,7 +346,7 @@ def _checked_store_class() -> type:
         return _CHECKED
     from zarr.storage import WrapperStore
 
-    from genozarr.store._direct import _file_id, check_chunk_bytes
+    from genozarr.store._direct import _file_id, check_chunk_bytes, index_crc_ok
 
     class _Checked(WrapperStore):  # type: ignore[misc,type-arg]
         """A read-only zarr store over one store version: see :class:`CheckedStore`."""
@@ -452,10 +452,7 @@ def _checked_store_class() -> type:
                     "(overwrite=True).")
             if isinstance(byte_range, SuffixByteRequest) and want >= 4 \
                     and (await self._array_meta(array))[1]:
-                import google_crc32c
-
-                raw = buf.to_bytes()
-                if google_crc32c.value(raw[:-4]) != int.from_bytes(raw[-4:], "little"):
+                if not index_crc_ok(buf.to_bytes()):
                     if await self._gone():
                         raise self._replaced(key)
                     raise StoreError(
