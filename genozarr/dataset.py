@@ -1284,8 +1284,13 @@ class Bioseq(Dataset):
     def _seqtype_or_none(self) -> str | None:
         return self.seqtype
 
-    def _finish(self, x: np.ndarray) -> np.ndarray:
+    def _finish(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """One-hot of codes ``x``; into ``out`` (float32, the served shape) where given,
+        for channel-last data."""
         codes = x[:, :, 0, 0]
+        if out is not None and self.channel_last:
+            onehot(codes, self.order, self.seqtype, out=out[:, :, 0, :])
+            return out
         hot = onehot(codes, self.order, self.seqtype)
         hot = hot[:, :, None, :]
         return super()._finish(hot)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -601,13 +602,29 @@ def test_spawned_persistent_workers(index_cover: Cover) -> None:
             np.testing.assert_array_equal(xa, xb)
 
 
-@pytest.mark.parametrize("channel_last", [True, False])
+@pytest.mark.parametrize("channel_last,pin", [(True, False), (False, False), (True, True),
+                                               (False, True)])
 def test_workers_send_sequence_as_codes(sample_files: dict[str, str], tmp_path: Path,
-                                        channel_last: bool) -> None:
+                                        channel_last: bool, pin: bool,
+                                        monkeypatch: Any) -> None:
     """With workers, Bioseq batches travel as uint8 codes and are one-hot encoded in the
     training process: the batches equal the datasets' own reads (minus-strand windows
-    reverse-complemented, order 2, channel order), in the inputs' structure."""
+    reverse-complemented, order 2, channel order), in the inputs' structure. With
+    ``pin_memory`` where CUDA is there, each array is copied out of its slot, and the
+    sequence encoded, straight into a page-locked tensor (here a stand-in allocator that
+    counts them): the same batches, every tensor from it."""
     import pandas as pd
+
+    import genozarr.loaders.torch as gt
+
+    pinned: list[tuple[int, ...]] = []
+    if pin:
+        def page_locked(shape: tuple[int, ...], dtype: Any) -> Any:
+            pinned.append(tuple(shape))
+            return torch.empty(shape, dtype=dtype)
+
+        monkeypatch.setattr(gt, "_pinned_empty", page_locked)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
 
     roi = pd.read_csv(sample_files["roi"], sep="\t", header=None).iloc[:, :3]
     roi.columns = ["chrom", "start", "end"]
@@ -620,16 +637,22 @@ def test_workers_send_sequence_as_codes(sample_files: dict[str, str], tmp_path: 
                                        storage="zarr", store=tmp_path / "c.zarr")
     n = len(dna)
     loader = torch_loader({"seq": dna, "cov": cov}, np.arange(n), batch_size=16, shuffle=True,
-                          seed=2, num_workers=2)
+                          seed=2, num_workers=2, pin_memory=pin)
     assert loader.dataset.compact == [0]  # the Bioseq: sent as codes
     seen = []
-    for x, y in loader:
-        idx = y.numpy()
-        assert x["seq"].dtype == torch.float32
-        np.testing.assert_array_equal(x["seq"].numpy(), dna[idx])
-        np.testing.assert_array_equal(x["cov"].numpy(), cov[idx])
-        seen.append(idx)
+    with warnings.catch_warnings():  # pin_memory without an accelerator: PyTorch warns
+        warnings.filterwarnings("ignore", "'pin_memory' argument is set as true")
+        for x, y in loader:
+            idx = y.numpy()
+            assert x["seq"].dtype == torch.float32
+            np.testing.assert_array_equal(x["seq"].numpy(), dna[idx])
+            np.testing.assert_array_equal(x["cov"].numpy(), cov[idx])
+            seen.append(idx)
     assert sorted(np.concatenate(seen).tolist()) == list(range(n))
+    if pin:  # sequence, coverage and target of every batch
+        assert sorted(pinned) == sorted(
+            shape for idx in seen
+            for shape in ((len(idx), *dna.shape[1:]), (len(idx), *cov.shape[1:]), (len(idx),)))
     assert torch_loader(dna, batch_size=16).dataset.compact == []  # no workers: one-hot
 
 
@@ -648,15 +671,16 @@ def _count_slot_batches(monkeypatch: Any) -> list[Any]:
     return received
 
 
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")  # 4 workers on 2 cores
 @pytest.mark.parametrize("workers,persistent,prefetch,map_style", [
     (1, False, 1, False), (2, True, 2, False), (2, False, 4, False), (2, False, 2, True),
-    (1, False, 3, True)])
+    (1, False, 3, True), (4, True, 1, False)])
 def test_workers_send_batches_through_shared_memory_slots(index_cover: Cover, workers: int,
                                                           persistent: bool, prefetch: int,
                                                           map_style: bool,
                                                           monkeypatch: Any) -> None:
-    """Worker batches (iterable and map-style) travel through a ring of prefetch_factor x
-    workers + 2 shared-memory slots: every batch of 3 passes (the consumer slow now and
+    """Worker batches (iterable and map-style) travel through shared-memory slots, at most
+    prefetch_factor x workers + 2 per worker: every batch of 3 passes (the consumer slow now and
     then, so that the workers run ahead, and holding every batch to the end) still holds
     its own windows' values (window i holds i), every window once per pass; a pass left
     after two batches does not disturb the next; slots were used (the loader received
@@ -685,6 +709,32 @@ def test_workers_send_batches_through_shared_memory_slots(index_cover: Cover, wo
             it = iter(loader)
             next(it), next(it)
             del it
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")  # 4 workers on 2 cores
+def test_worker_slots_are_made_as_needed(index_cover: Cover, monkeypatch: Any) -> None:
+    """A worker makes a batch slot only when none of its slots is free (the training
+    process marks a slot free once it has read the batch out). Map-style with 4 workers
+    and prefetch_factor 2 deals the 52 batches in turn: each worker has at most 2 batches
+    requested and 1 being read, so it uses at most 3 slots (4 allowed here), where a ring
+    of prefetch_factor x workers + 2 = 10 slots each would use all 10 over its 13 batches.
+    Every batch holds its own windows, every window once."""
+    received = _count_slot_batches(monkeypatch)
+    loader = torch_loader(index_cover, np.arange(N), batch_size=2, shuffle=True, seed=5,
+                          num_workers=4, prefetch_factor=2, map_style=True)
+    assert loader.dataset.slots == 10  # the most a worker may make
+    held = list(loader)
+    assert len(received) == len(held) == -(-N // 2)
+    slots: dict[int, set[int]] = {}
+    for pid, slot in received:
+        slots.setdefault(pid, set()).add(slot)
+    assert len(slots) == 4
+    assert max(len(s) for s in slots.values()) <= 4
+    for x, y in held:
+        np.testing.assert_array_equal(
+            x.numpy(), np.broadcast_to(y.numpy()[:, None, None, None].astype("float64"),
+                                       x.shape))
+    assert sorted(np.concatenate([y.numpy() for _, y in held]).tolist()) == list(range(N))
 
 
 @pytest.mark.parametrize("map_style", [False, True])

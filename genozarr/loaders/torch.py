@@ -202,11 +202,14 @@ class _SlotBatch:
     """A batch on its way from a DataLoader worker to the training process: its arrays lie
     in slot ``key = (worker pid, slot)`` of the worker's shared memory at ``layout``
     (``(offset, shape, dtype)`` each); ``storage`` is the slot itself the first time the
-    slot is used in a pass (the training process keeps it), else None."""
+    slot is used in a pass (the training process keeps it), else None. ``worker`` and
+    ``seq`` (the worker's batch number) tell the worker when the slot is free again."""
 
     def __init__(self, key: tuple[int, int], storage: torch.Tensor | None,
-                 layout: list[tuple[int, tuple[int, ...], str]]) -> None:
+                 layout: list[tuple[int, tuple[int, ...], str]], worker: int = 0,
+                 seq: int = 0) -> None:
         self.key, self.storage, self.layout = key, storage, layout
+        self.worker, self.seq = worker, seq
 
     def _unread(self, *args: Any) -> Any:
         raise TypeError(
@@ -218,63 +221,115 @@ class _SlotBatch:
     __iter__ = __getitem__ = _unread  # (not __len__: a batch stays truthy)
 
 
+def _new_read_marks(num_workers: int) -> torch.Tensor | None:
+    """Per worker, the number of the last batch the training process has read out of its
+    slots (-1: none this pass), in shared memory; None where there is none."""
+    marks = torch.full((max(num_workers, 1),), -1, dtype=torch.int64)
+    try:
+        return marks.share_memory_()
+    except (RuntimeError, OSError) as err:  # pragma: no cover - no shared memory
+        log.debug("no shared memory for batch slots (%s): batches travel as tensors", err)
+        return None
+
+
 class _Slots:
-    """A DataLoader worker's ring of ``n`` shared-memory batch slots.
+    """A DataLoader worker's shared-memory batch slots, made as they are needed.
 
     PyTorch sends a worker's tensor by moving it to a new shared-memory segment and
     handing its file descriptor to the training process over a socket connection of its
     own: 4-5 ms of CPU per batch of 2 MB, more than reading the batch. Here each batch is
-    copied into the next slot of a ring the worker made once, and only where it lies
-    travels; the training process copies it out before handing it on (``docs/tuning.md``).
+    copied into a free slot the worker made earlier, and only where it lies travels; the
+    training process copies it out before handing it on, then records in ``read`` (shared
+    memory, one number per worker) the number of the worker's last batch it has read. A
+    worker's batches are read in the order it made them, so a slot is free once the batch
+    in it is numbered at most that.
 
-    A slot is written again ``n`` batches later. The DataLoader has at most
-    ``prefetch_factor * num_workers`` batches requested or waiting at any time besides the
-    one being handed on, so with ``n`` above that no slot is written while it is read.
+    A worker makes a new slot only when none is free: while the training process keeps
+    up, about ``prefetch_factor + 2`` of them, whatever the number of workers. At most
+    ``n`` (the most batches the DataLoader can have requested or waiting at once, besides
+    the one being handed on, could need) and at most ``SLOT_BYTES_MAX / workers`` bytes;
+    past either, a batch travels as tensors.
     """
 
-    def __init__(self, n: int, workers: int) -> None:
-        self.n, self.workers = n, workers
-        self.storages: list[torch.Tensor | None] = [None] * n
-        self.sent = [False] * n
+    def __init__(self, n: int, workers: int, worker: int, read: torch.Tensor) -> None:
+        self.n, self.workers, self.worker = n, workers, worker
+        self.read = read.numpy()
+        self.storages: list[torch.Tensor] = []
+        self.seqs: list[int] = []  # the batch number in each slot (-1: free this pass)
+        self.sent: list[bool] = []
         self.count = 0
         self.pass_id = -1
-        self.off = False  # batches too large for the shared-memory budget
 
     def at_pass(self, pass_id: int) -> None:
         """The loader's pass now: in a new one the training process holds none of the
-        slots (it drops them after each pass); send each again with its next batch. The
-        ring goes on where it was: a batch of the last pass may still be in flight."""
+        slots (it drops them after each pass, and has read or dropped every batch of the
+        last one before it asks for this pass's); send each again with its next batch."""
         if pass_id != self.pass_id:
             self.pass_id = pass_id
-            self.sent = [False] * self.n
+            self.sent = [False] * len(self.storages)
+            self.seqs = [-1] * len(self.storages)
+
+    def _free_slot(self, total: int) -> int | None:
+        """A slot of at least ``total`` bytes whose batch has been read, made if needed;
+        None where none can be made."""
+        read = int(self.read[self.worker])
+        free = [s for s, seq in enumerate(self.seqs) if seq <= read]
+        for s in free:
+            if self.storages[s].numel() >= total:
+                return s
+        if free:  # free but too small (a larger batch than before): replace it
+            s = free[0]
+        elif len(self.storages) >= self.n or (
+                (len(self.storages) + 1) * total * self.workers > SLOT_BYTES_MAX):
+            log.debug("no free batch slot (%d made, batches of %d bytes): sent as tensors",
+                      len(self.storages), total)
+            return None
+        else:
+            s = len(self.storages)
+            self.storages.append(torch.empty(0, dtype=torch.uint8))
+            self.seqs.append(-1)
+            self.sent.append(False)
+        self.storages[s] = torch.empty(max(total, 1), dtype=torch.uint8).share_memory_()
+        self.sent[s] = False
+        return s
 
     def put(self, parts: list[np.ndarray]) -> _SlotBatch | None:
-        """Copy ``parts`` into the next slot; None where they travel as tensors instead."""
-        if self.off:
-            return None
+        """Copy ``parts`` into a free slot; None where they travel as tensors instead."""
         layout, total = [], 0
         for part in parts:
             if not isinstance(part, np.ndarray) or part.dtype.hasobject:
                 return None
             layout.append((total, tuple(part.shape), part.dtype.str))
             total += -(-part.nbytes // _SLOT_ALIGN) * _SLOT_ALIGN
-        if total * self.n * self.workers > SLOT_BYTES_MAX:
-            log.debug("batches of %d bytes exceed the slots' shared-memory budget: sent as "
-                      "tensors", total)
-            self.off = True
+        s = self._free_slot(total)
+        if s is None:
             return None
-        s = self.count % self.n
+        seq = self.count
         self.count += 1
         storage = self.storages[s]
-        if storage is None or storage.numel() < total:
-            storage = torch.empty(max(total, 1), dtype=torch.uint8).share_memory_()
-            self.storages[s], self.sent[s] = storage, False
         buf = storage.numpy()
         for (off, shape, dtype), part in zip(layout, parts):
             np.copyto(_slot_view(buf, off, shape, dtype), part)
-        batch = _SlotBatch((os.getpid(), s), None if self.sent[s] else storage, layout)
+        self.seqs[s] = seq
+        batch = _SlotBatch((os.getpid(), s), None if self.sent[s] else storage, layout,
+                           self.worker, seq)
         self.sent[s] = True
         return batch
+
+
+def _pinned_empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """A new tensor in page-locked memory (from PyTorch's caching host allocator, which
+    reuses the memory of freed ones: no page faults, no second copy to pin it)."""
+    return torch.empty(shape, dtype=dtype, pin_memory=True)
+
+
+def _copy_out(view: np.ndarray, pin: bool) -> torch.Tensor:
+    """A new tensor holding ``view`` (an array in a batch slot): copied once, straight
+    into page-locked memory with ``pin``."""
+    if not pin:
+        return torch.from_numpy(view.copy())
+    src = torch.from_numpy(view)
+    return _pinned_empty(tuple(src.shape), src.dtype).copy_(src)
 
 
 class _Structured(Structured):
@@ -331,9 +386,11 @@ class _EpochDatasets:
         _share_stores(self._s.datasets)
         #: positions (in the flat list of datasets) sent as codes from workers
         self.compact: list[int] = []
-        #: shared-memory batch slots per worker (0: batches travel as tensors); set by
-        #: torch_loader, whose GenozarrDataLoader receives them (see _Slots)
+        #: the most shared-memory batch slots per worker (0: batches travel as tensors);
+        #: set by torch_loader, whose GenozarrDataLoader receives them (see _Slots)
         self.slots = 0
+        #: per worker, the last batch the training process read out of a slot (_Slots)
+        self._read_marks: torch.Tensor | None = None
         self._ring: _Slots | None = None
         self._ring_pid = -1
         #: the loader's passes, counted by GenozarrDataLoader (workers resend their slots)
@@ -341,13 +398,14 @@ class _EpochDatasets:
 
     def _worker_ring(self) -> _Slots | None:
         """In a DataLoader worker, with slots: this worker's ring, told the loader's pass."""
-        if not self.slots:
+        if not self.slots or self._read_marks is None:
             return None
         info = get_worker_info()
         if info is None:
             return None
         if self._ring is None or self._ring_pid != os.getpid():
-            self._ring, self._ring_pid = _Slots(self.slots, info.num_workers), os.getpid()
+            self._ring = _Slots(self.slots, info.num_workers, info.id, self._read_marks)
+            self._ring_pid = os.getpid()
         self._ring.at_pass(self._pass.value)
         return self._ring
 
@@ -379,8 +437,14 @@ class _EpochDatasets:
         leaves = list(leaves)
         for i in self.compact:
             codes = leaves[i] if isinstance(leaves[i], np.ndarray) else leaves[i].numpy()
-            hot = torch.from_numpy(self._s.datasets[i]._finish(codes[:, :, None, None]))
-            leaves[i] = hot.pin_memory() if pin else hot
+            dataset = self._s.datasets[i]
+            if pin and dataset.channel_last:  # encoded straight into page-locked memory
+                hot = _pinned_empty((len(codes), *dataset.shape[1:]), torch.float32)
+                dataset._finish(codes[:, :, None, None], out=hot.numpy())
+            else:
+                hot = torch.from_numpy(dataset._finish(codes[:, :, None, None]))
+                hot = _pinned_empty(tuple(hot.shape), hot.dtype).copy_(hot) if pin else hot
+            leaves[i] = hot
         return self._s.rebuild(leaves)
 
     def _receive(self, batch: _SlotBatch, slots: dict[tuple[int, int], torch.Tensor],
@@ -394,12 +458,13 @@ class _EpochDatasets:
         out: list[Any] = []
         for i, (off, shape, dtype) in enumerate(batch.layout):
             view = _slot_view(buf, off, shape, dtype)
-            if i in self.compact:
-                out.append(view)
-            else:
-                t = torch.from_numpy(view.copy())
-                out.append(t.pin_memory() if pin else t)
+            out.append(view if i in self.compact else _copy_out(view, pin))
         return out
+
+    def _mark_read(self, batch: _SlotBatch) -> None:
+        """Tell ``batch``'s worker that its slot is free (every array copied out)."""
+        if self._read_marks is not None:
+            self._read_marks[batch.worker] = batch.seq
 
     @property
     def epoch(self) -> int:
@@ -861,6 +926,8 @@ class GenozarrDataLoader(DataLoader):
         ds = self.dataset
         if isinstance(ds, _EpochDatasets) and self.num_workers > 0 and (ds.compact or ds.slots):
             ds._pass.value = ds._pass.value + 1  # before the workers see this pass's indices
+            if ds._read_marks is not None:  # no batch of this pass read yet
+                ds._read_marks.fill_(-1)
             pin = bool(self.pin_memory) and torch.cuda.is_available()
             return self._expanded(ds, super().__iter__(), pin)
         return super().__iter__()
@@ -869,8 +936,12 @@ class GenozarrDataLoader(DataLoader):
         """The batches of a pass whose workers send flat lists or slots' batches."""
         slots: dict[tuple[int, int], torch.Tensor] = {}  # the workers send each again per pass
         for item in it:
-            leaves = ds._receive(item, slots, pin) if isinstance(item, _SlotBatch) else item
-            yield ds.expand(leaves, pin)
+            if isinstance(item, _SlotBatch):
+                batch = ds.expand(ds._receive(item, slots, pin), pin)
+                ds._mark_read(item)  # codes too are read: expand encoded them
+                yield batch
+            else:
+                yield ds.expand(item, pin)
 
     def __len__(self) -> int:
         if isinstance(self.dataset, TorchIterableDataset):
@@ -878,10 +949,16 @@ class GenozarrDataLoader(DataLoader):
         return super().__len__()
 
 
-def _ring_slots(num_workers: int, dataloader_kwargs: dict[str, Any]) -> int:
-    """Shared-memory slots per worker: more than the batches the DataLoader can have
-    requested or waiting at once, besides the one being handed on (see _Slots)."""
-    return int(dataloader_kwargs.get("prefetch_factor") or 2) * num_workers + 2
+def _use_slots(dataset: _EpochDatasets, num_workers: int,
+               dataloader_kwargs: dict[str, Any]) -> bool:
+    """Give ``dataset``'s workers batch slots: at most one more than the batches the
+    DataLoader can have requested or waiting at once, besides the one being handed on
+    (see _Slots); False where there is no shared memory for them."""
+    dataset._read_marks = _new_read_marks(num_workers)
+    if dataset._read_marks is None:
+        return False
+    dataset.slots = int(dataloader_kwargs.get("prefetch_factor") or 2) * num_workers + 2
+    return True
 
 
 def _whole_batch(batch: Any) -> Any:
@@ -970,11 +1047,13 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
     ``use_distributed_sampler=False`` (the loader shards itself).
 
     **Batches from workers.** With ``num_workers > 0`` (and no ``collate_fn``; map-style
-    without ``persistent_workers``) each worker copies its batches into a ring of
-    ``prefetch_factor * num_workers + 2`` shared-memory slots made once, and this process
-    copies each batch out into new tensors before handing it on (sequence codes are
-    one-hot encoded here): moving a batch costs a fraction of what PyTorch's own tensor
-    transfer costs (``docs/tuning.md``). A caller may keep batches as long as it likes.
+    without ``persistent_workers``) each worker copies its batches into shared-memory
+    slots of its own, made as they are needed (about ``prefetch_factor + 1`` per worker),
+    and this process copies each batch out into new tensors before handing it on
+    (sequence codes are one-hot encoded here; with ``pin_memory``, straight into
+    page-locked memory) and marks the slot free: moving a batch costs a fraction of what
+    PyTorch's own tensor transfer costs (``docs/tuning.md``). A caller may keep batches
+    as long as it likes.
     Only the returned loader reads the slots: for a library that rebuilds it as a
     ``DataLoader`` of another class, pass ``shared_slots=False``.
 
@@ -1007,8 +1086,8 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
         # slots only with workers made anew each pass: a map-style worker learns of a new
         # pass only through the pass count, which a persistent worker may read while it
         # still serves the last pass's requests (whose batches the DataLoader then drops)
-        if slots and not dataloader_kwargs.get("persistent_workers"):
-            dataset.slots = _ring_slots(num_workers, dataloader_kwargs)
+        if slots and not dataloader_kwargs.get("persistent_workers") and _use_slots(
+                dataset, num_workers, dataloader_kwargs):
             dataloader_kwargs = {**dataloader_kwargs, "collate_fn": _whole_batch}
         return GenozarrDataLoader(dataset, batch_size=batch_size, sampler=sampler,
                                   num_workers=num_workers, drop_last=drop_last,
@@ -1023,6 +1102,6 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
                                    world_size=world_size, num_workers=num_workers,
                                    compact_sequence=compact)
     if slots:
-        dataset.slots = _ring_slots(num_workers, dataloader_kwargs)
+        _use_slots(dataset, num_workers, dataloader_kwargs)
     return GenozarrDataLoader(dataset, batch_size=None, num_workers=num_workers,
                               pin_memory=pin_memory, epoch=epoch, **dataloader_kwargs)
