@@ -78,7 +78,7 @@ def case_genozarr_bigwig(p: dict) -> dict:
     c = _data.corpus(p["quick"])
     files = c[p["files"]]
     sizes = _subset(c, p.get("genome"))
-    opts = {"scheduler": "processes", "num_workers": 2, "progress": False}
+    opts = {"scheduler": "processes", "num_workers": p.get("workers", 2), "progress": False}
     if p.get("compressor"):
         opts["compressor"] = p["compressor"]
     genozarr.set_options(**opts)

@@ -75,7 +75,8 @@ def case_fasta_store(p: dict) -> dict:
     from genozarr import Bioseq
 
     c = _fasta(p)
-    genozarr.set_options(scheduler="processes", num_workers=2, progress=False)
+    genozarr.set_options(scheduler="processes", num_workers=p.get("workers", 2),
+                         progress=False)
     tmp = tempfile.mkdtemp(prefix="gzbench_")
 
     out = os.path.join(tmp, "dna.zarr")

@@ -27,7 +27,7 @@ Measures, in one run (medians of ``--repeat``, runs interleaved):
 - block-shuffled ``genozarr.batches`` over stores reopened with 1 decode thread and with
   the default (the cores, at most 4): thread scaling inside one process;
 - ``genozarr.loaders.torch_loader`` (block-shuffled) with 1 and with N worker processes
-  (N = the core count, at most 4), each worker with its default share of the cores
+  (N = the core count, at most 4; ``--workers`` lists others), each worker with its default share of the cores
   (``cores // N`` decode threads) and with 1 decode thread, when PyTorch is installed;
   beside a plain DataLoader handing over ready-made batches of the same tensors through 1
   and N workers, nothing read (``plain DataLoader transport``: PyTorch's own way of
@@ -266,12 +266,16 @@ def main() -> None:
     parser.add_argument("--random-batches", type=int, default=40)
     parser.add_argument("--choices", nargs="+", default=list(CHOICES), choices=list(CHOICES))
     parser.add_argument("--no-torch", action="store_true", help="skip the DataLoader rows")
+    parser.add_argument("--workers", type=int, nargs="+",
+                        help="DataLoader worker counts of the torch_loader rows (default: 1 "
+                             "and the core count, at most 4)")
     args = parser.parse_args()
     from genozarr import set_options
 
     try:
         import torch  # noqa: F401
-        workers = [] if args.no_torch else [1, max(2, min(4, os.cpu_count() or 1))]
+        workers = [] if args.no_torch else (
+            args.workers or [1, max(2, min(4, os.cpu_count() or 1))])
     except ImportError:
         workers = []
     # a cache smaller than the data, as for a real corpus (and no store kept decoded in
@@ -363,18 +367,18 @@ def main() -> None:
         one_t, many_t = rate("threads 1")[0], rate("threads None")[0]
         print(f"\nthread scaling: {decode_threads()} decode threads / 1 = "
               f"{many_t / one_t:.2f}x (target >= {0.7 * decode_threads():.1f}x)")
-        if len(workers) == 2:
+        for w in workers[1:]:
             for tag, what in (("", "default threads"), (" t1", "1 decode thread each")):
                 one = rate(f"torch {workers[0]}{tag}")[0]
-                many = rate(f"torch {workers[1]}{tag}")[0]
-                print(f"worker scaling ({what}): {workers[1]} workers / 1 worker = "
-                      f"{many / one:.2f}x (target >= {0.7 * workers[1]:.1f}x)")
+                many = rate(f"torch {w}{tag}")[0]
+                print(f"worker scaling ({what}): {w} workers / {workers[0]} = "
+                      f"{many / one:.2f}x (target >= {0.7 * w / workers[0]:.1f}x)")
         for w in workers:
             print(f"torch_loader / plain DataLoader transport, {w} worker(s): "
                   f"{rate(f'torch {w}')[0] / rate(f'transport {w}')[0]:.2f}x")
-        if len(workers) == 2:
-            print(f"plain DataLoader transport scaling: {workers[1]} workers / 1 worker = "
-                  f"{rate(f'transport {workers[1]}')[0] / rate(f'transport {workers[0]}')[0]:.2f}x")
+        for w in workers[1:]:
+            print(f"plain DataLoader transport scaling: {w} workers / {workers[0]} = "
+                  f"{rate(f'transport {w}')[0] / rate(f'transport {workers[0]}')[0]:.2f}x")
         print("\nvs decode: windows/s over the windows/s at which Blosc decodes the default "
               "stores; target for block-shuffled >= 0.9.")
 
