@@ -464,7 +464,7 @@ class _EpochDatasets:
     def _mark_read(self, batch: _SlotBatch) -> None:
         """Tell ``batch``'s worker that its slot is free (every array copied out)."""
         if self._read_marks is not None:
-            self._read_marks[batch.worker] = batch.seq
+            self._read_marks.numpy()[batch.worker] = batch.seq
 
     @property
     def epoch(self) -> int:
