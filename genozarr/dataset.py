@@ -853,10 +853,12 @@ class Dataset:
                 coords = {"region_strand": (("region",), mine.astype(object))}
         if store.whole_genome and not windows_recorded:
             gi = self.gindexer
-            mine = (gi.chrs.astype(str), gi.starts, gi.ends, gi.strand.astype(str))
+            mine = (gi.chrs.astype(str), gi.starts, gi.ends, gi.strand.astype(str), gi.names)
             stored = read_windows(store) if store.path is not None else None
-            if stored is None or any(len(a) != len(b) or not np.array_equal(
-                    np.asarray(a).astype(str), np.asarray(b).astype(str))
+            if stored is None or any(
+                    (a is None) != (b is None) or (a is not None and b is not None and (
+                        len(a) != len(b) or not np.array_equal(np.asarray(a).astype(str),
+                                                               np.asarray(b).astype(str))))
                     for a, b in zip(stored, mine)):
                 windows = mine
         if not changed and windows is None and coords is None:
@@ -1555,7 +1557,9 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         windows = read_windows(store)
         res = int(meta.resolution or 1)
         if windows is not None:
-            gi = GenomicIndexer(*windows, meta.binsize, meta.stepsize, int(meta.flank))
+            chrom, start, end, strand, names = windows
+            gi = GenomicIndexer(chrom, start, end, strand, meta.binsize, meta.stepsize,
+                                int(meta.flank), names=names)
         else:  # format 1 recorded no windows: tile every chromosome
             sizes = {str(c): int(v) for c, v in meta.chroms.items() if v}
             longest = -(-max(sizes.values()) // res) * res

@@ -346,7 +346,8 @@ def build_store(
             raise ArgumentError("resolution=None needs store_whole_genome=False")
         windows = None
         if gindexer is not None:
-            windows = (gindexer.chrs, gindexer.starts, gindexer.ends, gindexer.strand)
+            windows = (gindexer.chrs, gindexer.starts, gindexer.ends, gindexer.strand,
+                       gindexer.names)
         specs, coords = plan_layout(meta, windows=windows, runs=resolution == 1)
         sized: list[tuple[int, tuple[Callable[..., Any], tuple[Any, ...]]]] = []
         for chrom, length in chroms.items():

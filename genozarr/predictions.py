@@ -400,7 +400,7 @@ def cover_from_array(
             assert res is not None
             arrays = _whole_genome_arrays(x, gindexer, minus, nbins, res, sizes, store_dtype, pad)
             windows = (gindexer.chrs.astype(str), gindexer.starts, gindexer.ends,
-                       gindexer.strand.astype(str))
+                       gindexer.strand.astype(str), gindexer.names)
             specs, coords = plan_layout(meta, windows=windows)
         else:
             chrs, starts, ends, wstrands = gindexer.as_arrays()

@@ -163,6 +163,42 @@ def test_normalizer_change_reuses_the_stored_data(sample_files, tmp_path):
     np.testing.assert_array_equal(open_dataset(z.garray.path)[:], z[:])  # the recipe follows
 
 
+@pytest.mark.parametrize("kind", ["bigwig", "predictions"])
+def test_whole_genome_store_keeps_window_names(sample_files, tmp_path, kind):
+    """A whole-genome store records its windows' names (the BED name column) beside the
+    windows, as the partial layout does: open_dataset gives them back. Reused (cache) for
+    the same windows without names, it records that they have none (no stale names);
+    reused with names again, it gives them back."""
+    import pandas as pd
+
+    bed = pd.read_csv(sample_files["roi"], sep="\t", header=None)
+    names = bed[3].astype(str).tolist()
+    unnamed = bed.iloc[:, :3].set_axis(["chrom", "start", "end"], axis=1)
+    store = tmp_path / "wg.zarr"
+
+    def build(roi):  # noqa: ANN001, ANN202
+        if kind == "predictions":
+            gi = GenomicIndexer.create_from_file(roi, 1000, 1000)
+            return Cover.create_from_array("p", np.ones((len(gi), 20, 1, 1), "float32"), gi,
+                                           resolution=50, store_whole_genome=True,
+                                           storage="zarr", store=store, overwrite=True)
+        return Cover.create_from_bigwig("bw", sample_files["bigwig_a"], roi=roi, binsize=1000,
+                                        resolution=50, store_whole_genome=True,
+                                        storage="zarr", store=store, cache=True)
+
+    built = build(sample_files["roi"])
+    assert list(built.gindexer.names) == names
+    again = open_dataset(store)
+    assert again.gindexer.names is not None and list(again.gindexer.names) == names
+    np.testing.assert_array_equal(again.gindexer.starts, bed[1].to_numpy())
+    build(unnamed)
+    assert open_dataset(store).gindexer.names is None
+    build(sample_files["roi"])
+    assert list(open_dataset(store).gindexer.names) == names
+    genozarr.write_store(genozarr.open_store(store), tmp_path / "copy.zarr")  # via xarray
+    assert list(open_dataset(tmp_path / "copy.zarr").gindexer.names) == names
+
+
 def test_setting_gindexer_serves_the_new_windows(sample_files):
     cover = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], roi=sample_files["roi"],
                                      binsize=200, resolution=50)

@@ -38,6 +38,7 @@ from genozarr.errors import StoreFormatError
 
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
            "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "REGION_NAME", "WINDOW_COORDS",
+           "WINDOW_NAME",
            "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "sharding",
            "plan_layout", "Labeled", "LABELS_ATTR", "decode_labels", "labeled_values",
            "window_coords"]
@@ -55,6 +56,8 @@ REGION_COORDS = ("region_chrom", "region_start", "region_end", "region_strand")
 #: stores without it (built from unnamed regions, or before it existed) stay valid
 REGION_NAME = "region_name"
 WINDOW_COORDS = ("window_chrom", "window_start", "window_end", "window_strand")
+#: the windows' names (from the regions' name column), where they have names: strings
+WINDOW_NAME = "window_name"
 #: attribute of an array of integer codes that holds the labels the codes index (format 3:
 #: ``window_chrom`` and ``window_strand``)
 LABELS_ATTR = "labels"
@@ -243,7 +246,7 @@ def _labels(values: Any) -> np.ndarray:
 def plan_layout(
     meta: StoreMeta, *, n_regions: int | None = None,
     region_table: dict[str, np.ndarray] | None = None,
-    windows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+    windows: tuple[Any, ...] | None = None,
     chunk_bytes: int | None = None, runs: bool = False,
 ) -> tuple[dict[str, ArraySpec], dict[str, tuple[tuple[str, ...], np.ndarray]]]:
     """Array specs and coordinate arrays of a new store (format :data:`FORMAT_VERSION`).
@@ -259,7 +262,8 @@ def plan_layout(
         included), and optionally ``name`` (written as the coordinate ``region_name``).
     windows
         Whole-genome layout: ``(chrom, start, end, strand)`` of the dataset's windows
-        (without flank), written to the ``genozarr-windows`` group.
+        (without flank), or ``(chrom, start, end, strand, names)`` (names None: none),
+        written to the ``genozarr-windows`` group.
     chunk_bytes
         Decoded bytes per chunk (default: ``set_options(chunk_bytes=...)``).
     runs
@@ -393,11 +397,17 @@ def labeled_values(arr: Any, where: str, codes: np.ndarray | None = None,
 
 def window_coords(windows: tuple[Any, ...], format_version: int = FORMAT_VERSION,
                   ) -> dict[str, tuple[tuple[str, ...], Any]]:
-    """The arrays of the ``genozarr-windows`` group for ``(chrom, start, end, strand)``:
-    chromosomes and strands as :class:`Labeled` codes (format 3; strings in format 2,
-    for rewriting the windows of a format-2 store), starts and ends as integers."""
+    """The arrays of the ``genozarr-windows`` group for ``(chrom, start, end, strand)``,
+    or ``(chrom, start, end, strand, names)``: chromosomes and strands as :class:`Labeled`
+    codes (format 3; strings in format 2, for rewriting the windows of a format-2 store),
+    starts and ends as integers, names (where not None) as strings."""
     out: dict[str, tuple[tuple[str, ...], Any]] = {}
-    for key, values in zip(WINDOW_COORDS, windows):
+    if len(windows) > 4 and windows[4] is not None:
+        names = _labels(windows[4])
+        if len(names) != len(windows[0]):
+            raise StoreFormatError(f"{len(names)} window names for {len(windows[0])} windows")
+        out[f"{WINDOWS}/{WINDOW_NAME}"] = (("window",), names)
+    for key, values in zip(WINDOW_COORDS, windows[:4]):
         if not isinstance(values, Labeled):
             values = np.asarray(values)
             if values.dtype.kind in "OUS":

@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.store.layout import WINDOW_COORDS, WINDOWS, labeled_values, window_coords
+from genozarr.store.layout import (
+    WINDOW_COORDS,
+    WINDOW_NAME,
+    WINDOWS,
+    labeled_values,
+    window_coords,
+)
 
 __all__ = ["make_recipe", "jsonable", "update_served", "read_windows", "SERVED_KEYS"]
 
@@ -87,9 +93,10 @@ def make_recipe(dataset: str, constructor: str, args: dict[str, Any], inputs: li
     return recipe
 
 
-def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
-    """``(chrom, start, end, strand)`` of the windows recorded in a whole-genome zarr store,
-    or None when it has none (format 1)."""
+def read_windows(store: Any) -> tuple[Any, ...] | None:
+    """``(chrom, start, end, strand, names)`` of the windows recorded in a whole-genome
+    zarr store (names None where the windows have none), or None when it records no
+    windows (format 1)."""
     backend = store.backend
     group = getattr(backend, "group", None)
     if group is None or WINDOWS not in group:
@@ -115,7 +122,11 @@ def read_windows(store: Any) -> tuple[np.ndarray, ...] | None:
     chrom, strand = labels(WINDOW_COORDS[0]), labels(WINDOW_COORDS[3])
     start, end = (np.asarray(values[k] if k in values else arrays[k][...], dtype=np.int64)
                   for k in WINDOW_COORDS[1:3])
-    return chrom, start, end, strand
+    names = None
+    if WINDOW_NAME in g:
+        arrays[WINDOW_NAME] = g[WINDOW_NAME]
+        names = np.asarray(labels(WINDOW_NAME), dtype=object)
+    return chrom, start, end, strand, names
 
 
 def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,

@@ -19,6 +19,7 @@ from genozarr.store.layout import (
     DATA,
     REGION_COORDS,
     WINDOW_COORDS,
+    WINDOW_NAME,
     WINDOWS,
     StoreMeta,
     labeled_values,
@@ -156,6 +157,8 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
             decoded = {k: labeled_values(w[k], f"{WINDOWS}/{k}") for k in WINDOW_COORDS}
             windows = tuple(np.asarray(w[k].values) if v is None else v
                             for k, v in decoded.items())
+            if WINDOW_NAME in w:  # the windows' names, where they have names
+                windows += (np.asarray(w[WINDOW_NAME].values, dtype=object),)
     else:
         if DATA not in obj.data_vars or obj[DATA].dims[0] != "region":
             raise ArgumentError(
