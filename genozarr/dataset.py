@@ -185,6 +185,15 @@ def _own_windows(block: np.ndarray, span: np.ndarray) -> np.ndarray:
     return block if block.flags.c_contiguous and span.flags.owndata else block.copy()
 
 
+def _same_values(a: Any, b: Any) -> bool:
+    """Whether two window columns (or two absent ones, None) hold the same values, compared
+    as text."""
+    if a is None or b is None:
+        return a is None and b is None
+    return len(a) == len(b) and np.array_equal(np.asarray(a).astype(str),
+                                               np.asarray(b).astype(str))
+
+
 class Dataset:
     """A genomic dataset: windows of a :class:`~genozarr.regions.GenomicIndexer` read from a
     :class:`~genozarr.store.Store`.
@@ -855,11 +864,7 @@ class Dataset:
             gi = self.gindexer
             mine = (gi.chrs.astype(str), gi.starts, gi.ends, gi.strand.astype(str), gi.names)
             stored = read_windows(store) if store.path is not None else None
-            if stored is None or any(
-                    (a is None) != (b is None) or (a is not None and b is not None and (
-                        len(a) != len(b) or not np.array_equal(np.asarray(a).astype(str),
-                                                               np.asarray(b).astype(str))))
-                    for a, b in zip(stored, mine)):
+            if stored is None or not all(_same_values(a, b) for a, b in zip(stored, mine)):
                 windows = mine
         if not changed and windows is None and coords is None:
             return

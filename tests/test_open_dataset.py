@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import numpy as np
 import pyBigWig
@@ -176,7 +177,7 @@ def test_whole_genome_store_keeps_window_names(sample_files, tmp_path, kind):
     unnamed = bed.iloc[:, :3].set_axis(["chrom", "start", "end"], axis=1)
     store = tmp_path / "wg.zarr"
 
-    def build(roi):  # noqa: ANN001, ANN202
+    def build(roi: Any) -> Cover:
         if kind == "predictions":
             gi = GenomicIndexer.create_from_file(roi, 1000, 1000)
             return Cover.create_from_array("p", np.ones((len(gi), 20, 1, 1), "float32"), gi,

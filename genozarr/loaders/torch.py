@@ -245,7 +245,7 @@ class _Slots:
     in it is numbered at most that.
 
     A worker makes a new slot only when none is free: while the training process keeps
-    up, about ``prefetch_factor + 2`` of them, whatever the number of workers. At most
+    up, about ``prefetch_factor + 1`` of them, whatever the number of workers. At most
     ``n`` (the most batches the DataLoader can have requested or waiting at once, besides
     the one being handed on, could need) and at most ``SLOT_BYTES_MAX / workers`` bytes;
     past either, a batch travels as tensors.
