@@ -737,6 +737,81 @@ def test_worker_slots_are_made_as_needed(index_cover: Cover, monkeypatch: Any) -
     assert sorted(np.concatenate([y.numpy() for _, y in held]).tolist()) == list(range(N))
 
 
+def test_batch_pool_reuses_only_freed_memory() -> None:
+    """The training process's batch arrays come from blocks that return to the pool when
+    the last tensor, view or array using them is freed: a freed block serves the next
+    array of its size (its pages already faulted in); a block in use, even through a
+    slice or a numpy array of a tensor, is never handed out; free blocks past the pool's
+    bytes are dropped."""
+    import gc
+
+    from genozarr.loaders.torch import _BatchPool
+
+    pool = _BatchPool()
+    made = pool.array((4, 8), np.float32)
+    address = made.ctypes.data
+    first = torch.from_numpy(made)
+    first[:] = 1.0
+    held = first[1].numpy()  # a numpy view of a slice holds the block
+    del made, first
+    gc.collect()
+    second = pool.array((4, 8), np.float32)
+    assert second.ctypes.data != address  # the block is in use
+    second[:] = 2.0
+    assert held.tolist() == [1.0] * 8
+    del held
+    gc.collect()
+    third = pool.array((2, 16), np.float32)  # 128 bytes again: the freed block
+    assert third.ctypes.data == address
+    small = _BatchPool(max_bytes=100)
+    a = small.array((4, 8), np.float32)
+    del a
+    assert small._free_bytes == 0  # 128 bytes do not fit a pool of 100
+
+
+def test_loader_batches_come_from_the_pool(sample_files: dict[str, str], tmp_path: Path,
+                                           monkeypatch: Any) -> None:
+    """With workers, every array the training process hands on (copied out of a slot, or
+    a one-hot batch encoded from codes) is a pool array: one per dataset per batch;
+    blocks freed by earlier batches serve later ones; after the pass, with the batches
+    dropped, every block is back in the pool."""
+    import gc
+
+    import genozarr.loaders.torch as gt
+
+    pool = gt._BatchPool(max_bytes=2**30)
+    taken: list[tuple[int, ...]] = []
+    array = pool.array
+
+    blocks: dict[int, int] = {}  # address -> bytes of every block the pool handed out
+
+    def counted(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        taken.append(tuple(shape))
+        out = array(shape, dtype)
+        blocks[out.ctypes.data] = out.nbytes
+        return out
+
+    monkeypatch.setattr(pool, "array", counted)
+    monkeypatch.setattr(gt, "_POOL", pool)
+    with set_options(chunk_bytes=8192):
+        dna = Bioseq.create_from_refgenome("dna", sample_files["fasta"],
+                                           roi=sample_files["roi"], binsize=100,
+                                           storage="zarr", store=tmp_path / "s.zarr")
+    n = len(dna)
+    loader = torch_loader(dna, np.arange(n), batch_size=16, shuffle=True, seed=1,
+                          num_workers=2)
+    sizes = []
+    for x, y in loader:
+        np.testing.assert_array_equal(x.numpy(), dna[y.numpy()])
+        sizes.append(len(y))
+    assert sum(sizes) == n
+    assert sorted(taken) == sorted([(k, *dna.shape[1:]) for k in sizes] + [(k,) for k in sizes])
+    del x, y
+    gc.collect()
+    assert len(blocks) < len(taken)  # freed blocks served later batches
+    assert pool._free_bytes == sum(blocks.values())  # and every block is back
+
+
 @pytest.mark.parametrize("map_style", [False, True])
 def test_batches_too_large_for_the_slots_travel_as_tensors(index_cover: Cover,
                                                            monkeypatch: Any,
