@@ -741,8 +741,8 @@ def test_batch_pool_reuses_only_freed_memory() -> None:
     """The training process's batch arrays come from blocks that return to the pool when
     the last tensor, view or array using them is freed: a freed block serves the next
     array of its size (its pages already faulted in); a block in use, even through a
-    slice or a numpy array of a tensor, is never handed out; free blocks past the pool's
-    bytes are dropped."""
+    slice or a numpy array of a tensor, is never handed out; a forked process starts with
+    no free blocks; free blocks past the pool's bytes are dropped."""
     import gc
 
     from genozarr.loaders.torch import _BatchPool
@@ -763,6 +763,11 @@ def test_batch_pool_reuses_only_freed_memory() -> None:
     gc.collect()
     third = pool.array((2, 16), np.float32)  # 128 bytes again: the freed block
     assert third.ctypes.data == address
+    del third
+    gc.collect()
+    assert pool._free_bytes == 128
+    pool._after_fork()  # in a forked process: the parent's free blocks are not served
+    assert pool._free_bytes == 0 and not pool._free
     small = _BatchPool(max_bytes=100)
     a = small.array((4, 8), np.float32)
     del a

@@ -366,7 +366,16 @@ class _BatchPool:
                 self._free_bytes += block.nbytes
 
 
+    def _after_fork(self) -> None:
+        """In a forked process: a new lock (a thread of the parent may have held it) and
+        no free blocks (the parent's, copied)."""
+        self._lock = threading.Lock()
+        self._free, self._free_bytes = {}, 0
+
+
 _POOL = _BatchPool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOL._after_fork)
 
 
 def _pinned_empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
