@@ -584,17 +584,27 @@ def test_real_process_group_two_ranks(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_spawned_persistent_workers(index_cover: Cover) -> None:
+def test_spawned_persistent_workers(index_cover: Cover, monkeypatch: Any) -> None:
     """Workers started with 'spawn' (the loader pickles: zarr store, structure, shared
-    epoch) serve the same epochs as forked ones, and follow set_epoch while persistent."""
+    epoch and read marks) serve the same epochs as forked ones, and follow set_epoch
+    while persistent; their batches come through slots, and the read marks they see are
+    the training process's (at most prefetch_factor + 2 slots per worker, where marks
+    never seen would let a worker make all 6 and then send tensors)."""
     kw = dict(batch_size=8, shuffle=True, seed=2, num_workers=2)
     spawned = torch_loader(index_cover, {"i": np.arange(N)}, persistent_workers=True,
                            multiprocessing_context="spawn", **kw)
     forked = torch_loader(index_cover, {"i": np.arange(N)}, **kw)
+    received = _count_slot_batches(monkeypatch)
     for epoch in (0, 1, 5):
         spawned.set_epoch(epoch)
         forked.set_epoch(epoch)
+        received.clear()
         a = [(x.numpy(), y["i"].numpy()) for x, y in spawned]
+        assert len(received) == len(a)
+        slots: dict[int, set[int]] = {}
+        for pid, slot in received:
+            slots.setdefault(pid, set()).add(slot)
+        assert max(len(s) for s in slots.values()) <= 4
         b = [(x.numpy(), y["i"].numpy()) for x, y in forked]
         assert len(a) == len(b)
         for (xa, ia), (xb, ib) in zip(a, b):
