@@ -531,7 +531,8 @@ def test_channel_first_and_batches_cover_every_item_once(genome, vcf, tmp_path):
     np.testing.assert_array_equal(first[:4], np.moveaxis(ds[:4], -1, 1))
 
 
-def test_torch_adapters(genome, vcf):
+@pytest.mark.parametrize("pin", [False, True])
+def test_torch_adapters(genome, vcf, pin, monkeypatch):
     torch = pytest.importorskip("torch")
     from torch.utils.data import DataLoader
 
@@ -543,6 +544,23 @@ def test_torch_adapters(genome, vcf):
     np.testing.assert_array_equal(x.numpy(), ds[:5])
     total = sum(len(b) for b in torch_loader(ds, batch_size=16, shuffle=True, seed=0))
     assert total == len(ds)
+    # with workers: sequence codes through slots, one-hot encoded in this process (into
+    # reused memory; with pin_memory where CUDA is there, into page-locked memory: here a
+    # stand-in allocator); every item once, as the dataset reads it
+    if pin:
+        import genozarr.loaders.torch as gt
+
+        monkeypatch.setattr(gt, "_pinned_empty",
+                            lambda shape, dtype: torch.empty(shape, dtype=dtype))
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    seen = []
+    with warnings.catch_warnings():  # pin_memory without an accelerator: PyTorch warns
+        warnings.filterwarnings("ignore", "'pin_memory' argument is set as true")
+        for x, i in torch_loader(ds, np.arange(len(ds)), batch_size=16, shuffle=True, seed=0,
+                                 num_workers=2, pin_memory=pin):
+            np.testing.assert_array_equal(x.numpy(), ds[i.numpy()])
+            seen.append(i.numpy())
+    assert sorted(np.concatenate(seen).tolist()) == list(range(len(ds)))
 
 
 def test_store_recipe_and_reopen(genome, vcf, tmp_path):
