@@ -365,7 +365,6 @@ class _BatchPool:
                 self._free.setdefault(block.nbytes, []).append(block)
                 self._free_bytes += block.nbytes
 
-
     def _after_fork(self) -> None:
         """In a forked process: a new lock (a thread of the parent may have held it) and
         no free blocks (the parent's, copied)."""
@@ -501,12 +500,15 @@ class _EpochDatasets:
         for i in self.compact:
             codes = leaves[i] if isinstance(leaves[i], np.ndarray) else leaves[i].numpy()
             dataset = self._s.datasets[i]
-            if pin and dataset.channel_last:  # encoded straight into page-locked memory
-                hot = _pinned_empty((len(codes), *dataset.shape[1:]), torch.float32)
-                dataset._finish(codes[:, :, None, None], out=hot.numpy())
-            elif dataset.channel_last:  # into reused memory (see _BatchPool)
-                out = _POOL.array((len(codes), *dataset.shape[1:]), np.float32)
-                hot = torch.from_numpy(dataset._finish(codes[:, :, None, None], out=out))
+            if dataset.channel_last:  # encoded straight into page-locked or reused memory
+                shape = (len(codes), *dataset.shape[1:])
+                if pin:  # the tensor the caching host allocator made (it tracks its use)
+                    hot = _pinned_empty(shape, torch.float32)
+                    out = hot.numpy()
+                else:
+                    out = _POOL.array(shape, np.float32)
+                    hot = torch.from_numpy(out)
+                dataset._finish(codes[:, :, None, None], out=out)
             else:
                 hot = torch.from_numpy(dataset._finish(codes[:, :, None, None]))
                 hot = _pinned_empty(tuple(hot.shape), hot.dtype).copy_(hot) if pin else hot

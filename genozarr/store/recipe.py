@@ -105,7 +105,8 @@ def read_windows(store: Any) -> tuple[Any, ...] | None:
     from genozarr.store.open import read_whole
 
     g = group[WINDOWS]
-    arrays = {key: g[key] for key in WINDOW_COORDS}
+    keys = WINDOW_COORDS + ((WINDOW_NAME,) if WINDOW_NAME in g else ())  # names: optional
+    arrays = {key: g[key] for key in keys}
     # the numeric arrays (label codes, starts, ends) in one round trip; strings (format 2)
     # straight from their files where the store is local
     numeric = [key for key, arr in arrays.items() if arr.dtype.kind in "iu"]
@@ -122,10 +123,7 @@ def read_windows(store: Any) -> tuple[Any, ...] | None:
     chrom, strand = labels(WINDOW_COORDS[0]), labels(WINDOW_COORDS[3])
     start, end = (np.asarray(values[k] if k in values else arrays[k][...], dtype=np.int64)
                   for k in WINDOW_COORDS[1:3])
-    names = None
-    if WINDOW_NAME in g:
-        arrays[WINDOW_NAME] = g[WINDOW_NAME]
-        names = np.asarray(labels(WINDOW_NAME), dtype=object)
+    names = np.asarray(labels(WINDOW_NAME), dtype=object) if WINDOW_NAME in arrays else None
     return chrom, start, end, strand, names
 
 
