@@ -141,8 +141,9 @@ def _cache_rows(datasets: Sequence[Any]) -> int:
         store = getattr(_root(d), "garray", None)
         if store is None or not isinstance(store.backend, ZarrBackend) or store.whole_genome:
             continue
-        arr = store.backend.array(store.meta.array_path())
-        row_bytes = int(np.prod(arr.shape[1:], dtype=np.int64)) * arr.dtype.itemsize
+        name = store.meta.array_path()
+        row_bytes = int(np.prod(store.backend.shape(name)[1:], dtype=np.int64)) * \
+            store.backend.dtype(name).itemsize  # decoded: bfloat16 is cached as float32
         rows = min(rows, store.backend.cache_bytes // 2 // max(row_bytes, 1))
     return rows
 

@@ -34,6 +34,7 @@ from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.genome import check_within, chrom_sizes
 from genozarr.regions import GenomicIndexer, RegionsLike, load_regions
 from genozarr.store.backend import normalise_storage
+from genozarr.store.dtypes import check_store_dtype, value_dtype
 from genozarr.store.handle import Store, load_store
 
 if TYPE_CHECKING:
@@ -541,7 +542,7 @@ class Dataset:
         out = None  # the one chromosome's windows are the batch; several fill a new one
         if len(groups) != 1:
             out = np.empty((len(idx), nb, store.n_strands, store.n_conditions),
-                           store.meta.dtype)
+                           value_dtype(store.meta.dtype))
         for name, sel, offsets in groups:
             lo, hi = int(offsets.min()), int(offsets.max()) + nb
             if hi - lo <= max(4 * nb * len(offsets), 1 << 16):
@@ -609,7 +610,7 @@ class Dataset:
                      "intervals read as the padding value. Check the name if it should "
                      "hold data ('chr1' vs '1').")
             out = np.full((end - start, store.n_strands, store.n_conditions), meta.pad_value,
-                          dtype=meta.dtype)
+                          dtype=value_dtype(meta.dtype))
             if self.normalizers:  # outside stored windows: the padding, normalized
                 out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]
             hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
@@ -687,10 +688,16 @@ class Dataset:
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise ArgumentError(f"name must be a non-empty string without '/', got {name!r}")
         storage = normalise_storage(storage)
-        if storage == "sparse" and np.dtype(getattr(source, "dtype", "float32")) == np.float16:
+        dtype = check_store_dtype(getattr(source, "dtype", "float32"))
+        if storage == "sparse" and dtype == "float16":
             raise ArgumentError("storage='sparse' cannot hold float16 (scipy.sparse has no "
                                 "such dtype): use storage='ndarray' or 'zarr' for float16, or "
                                 "dtype='float32' with sparse")
+        if storage != "zarr" and dtype == "bfloat16":
+            raise ArgumentError(
+                f"dtype='bfloat16' is a storage type of zarr stores (storage='zarr'), served "
+                f"as float32; numpy has no bfloat16 for storage={storage!r}: use "
+                "storage='zarr', or dtype='float16' or 'float32' in memory")
         from genozarr._validate import check_bool
 
         cache, overwrite, channel_last, zero_padding, store_whole_genome = (
@@ -983,8 +990,10 @@ class Cover(Dataset):
             'ndarray', 'sparse', 'zarr' ('hdf5' maps to 'zarr').
         dtype
             Stored and returned dtype (``'float16'`` halves the bytes: see the docs'
-            tuning page). A value the dtype cannot hold (past 65504 in float16, NaN or
-            out of range in an integer dtype) raises ArgumentError during the build.
+            tuning page). ``'bfloat16'`` (``storage='zarr'`` only) halves them too and
+            keeps float32's range with 8 significant bits; it is served as float32. A
+            value the dtype cannot hold (past 65504 in float16, NaN or out of range in an
+            integer dtype) raises ArgumentError during the build.
         overwrite
             Rebuild even if a cached store matches.
         cache

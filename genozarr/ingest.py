@@ -20,6 +20,7 @@ import numpy as np
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import chrom_mapping
 from genozarr.regions import GenomicIndexer
+from genozarr.store.dtypes import is_bfloat16, largest, store_dtype
 from genozarr.store.handle import Store
 from genozarr.store.layout import DATA, StoreMeta, array_path, plan_layout
 
@@ -154,30 +155,21 @@ def _window_values(source: Source, chrom: str, start: int, end: int, length: int
     return data if resolution == 1 else collapse(data, resolution, source.collapser)
 
 
-def _largest(dtype: np.dtype) -> float:
-    """The largest magnitude a numeric dtype holds."""
-    if dtype.kind == "f":
-        return float(np.finfo(dtype).max)
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return float(max(info.max, -int(info.min)))
-    return 1.0  # bool: 0 and 1
-
-
 def _cast(values: np.ndarray, dtype: str, source: Source, where: str) -> np.ndarray:
     """``values`` as ``dtype``. A value the dtype cannot hold is an error naming it and the
     inputs, not an infinity (float16 from 65520 on) or a wrapped integer; values that fit
     are cast as numpy casts them (rounded to the dtype's precision, truncated to
     integers). Only casts to a narrower range are checked: float32 -> float32 or
     int32 -> float32 cost nothing more."""
-    target = np.dtype(dtype)
-    if values.dtype == target or values.size == 0 or target.kind not in "fiu" \
+    target = store_dtype(dtype)
+    floating = target.kind == "f" or is_bfloat16(target)
+    if values.dtype == target or values.size == 0 or not (floating or target.kind in "iu") \
             or values.dtype.kind not in "fiub" or (
-                _largest(values.dtype) <= _largest(target) and target.kind != "u"):
+                largest(values.dtype) <= largest(target) and target.kind != "u"):
         return values.astype(target, copy=False)
     problem = None
-    if target.kind == "f":
-        top = _largest(target)
+    if floating:
+        top = largest(target)
         lo, hi = values.min(), values.max()  # NaN propagates: then look closer
         with np.errstate(over="ignore"):
             out = values.astype(target, copy=False)
@@ -253,7 +245,7 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
         e = min(s + step, b1)
         values = source.read_binned(chrom, s * resolution, e * resolution, resolution)
         if out is None:
-            out = np.empty((b1 - b0,) + values.shape[1:], dtype=dtype)
+            out = np.empty((b1 - b0,) + values.shape[1:], dtype=store_dtype(dtype))
         out[s - b0:e - b0] = _cast(values, dtype, source,
                                    f"{chrom}:{s * resolution}-{e * resolution}")
     return array_path(chrom), b0, out
@@ -326,14 +318,14 @@ def build_store(
     from genozarr.store.builder import BuildPlan, build
 
     n_s, n_c = len(source.strands), len(source.conditions)
-    itemsize = np.dtype(source.dtype).itemsize
+    itemsize = store_dtype(source.dtype).itemsize
     meta = StoreMeta(
         name=name, kind=source.kind, layout="whole_genome" if whole_genome else "partial",
         resolution=resolution,
         binsize=None if gindexer is None else gindexer.binsize,
         stepsize=None if gindexer is None else gindexer.stepsize,
         flank=0 if gindexer is None else gindexer.flank,
-        dtype=str(np.dtype(source.dtype)), conditions=list(source.conditions),
+        dtype=str(store_dtype(source.dtype)), conditions=list(source.conditions),
         strands=list(source.strands), chroms={k: int(v) for k, v in chroms.items()},
         sources=[str(f) for f in source.files], cache_key=cache_key, seqtype=seqtype,
         pad_value=source.pad_value, recipe=dict(recipe or {}),

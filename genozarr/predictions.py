@@ -102,10 +102,9 @@ def prepare_array(array: Any, n_windows: int, channel_last: bool = True) -> np.n
 
 def _store_dtype(x: np.ndarray, dtype: Any, padding_value: float) -> np.dtype:
     if dtype is not None:
-        out = np.dtype(dtype)
-        if out.kind not in "biuf":
-            raise ArgumentError(f"dtype must be a numeric dtype, got {out}")
-        return out
+        from genozarr.store.dtypes import check_store_dtype, store_dtype
+
+        return store_dtype(check_store_dtype(dtype))
     out = x.dtype
     if out.kind == "f":
         return out
@@ -302,7 +301,9 @@ def cover_from_array(
         Rebuild a cached store.
     dtype
         Stored dtype; default the array's (integer arrays become float64 when
-        ``padding_value`` is not an integer).
+        ``padding_value`` is not an integer). ``'bfloat16'`` (``storage='zarr'`` only)
+        stores half the bytes of float32 with float32's range and 8 significant bits, and
+        is served as float32.
     storage_options
         fsspec options for a remote ``store``.
 
@@ -338,6 +339,7 @@ def cover_from_array(
     from genozarr.store.backend import normalise_storage
     from genozarr.store.builder import BuildPlan, build, reuse_cached, store_location
     from genozarr.store.cache import cache_key
+    from genozarr.store.dtypes import value_dtype
     from genozarr.store.layout import DATA, StoreMeta, plan_layout
     from genozarr.store.recipe import make_recipe
 
@@ -365,6 +367,12 @@ def cover_from_array(
             "windows of different lengths can only be stored with store_whole_genome=False")
     pad = float(padding_value)
     store_dtype = _store_dtype(x, dtype, pad)
+    work = value_dtype(store_dtype)  # bfloat16: assembled in float32, rounded as written
+    if work != store_dtype and storage != "zarr":
+        raise ArgumentError(
+            f"dtype='bfloat16' is a storage type of zarr stores (storage='zarr'), served as "
+            f"float32; numpy has no bfloat16 for storage={storage!r}: use storage='zarr', "
+            "or dtype='float16' or 'float32' in memory")
     sizes = _genome_sizes(gindexer, genomesize)
     minus = gindexer.strand.astype(str) == "-"
     meta = StoreMeta(
@@ -398,7 +406,7 @@ def cover_from_array(
         table = None
         if store_whole_genome:
             assert res is not None
-            arrays = _whole_genome_arrays(x, gindexer, minus, nbins, res, sizes, store_dtype, pad)
+            arrays = _whole_genome_arrays(x, gindexer, minus, nbins, res, sizes, work, pad)
             windows = (gindexer.chrs.astype(str), gindexer.starts, gindexer.ends,
                        gindexer.strand.astype(str), gindexer.names)
             specs, coords = plan_layout(meta, windows=windows)
@@ -407,7 +415,7 @@ def cover_from_array(
             table = {"chrom": chrs.astype(str).astype(object), "start": starts, "end": ends,
                      "strand": wstrands.astype(str).astype(object),
                      **({} if gindexer.names is None else {"name": gindexer.names})}
-            arrays = {DATA: _partial_rows(x.astype(store_dtype, copy=False), minus, nbins)}
+            arrays = {DATA: _partial_rows(x.astype(work, copy=False), minus, nbins)}
             specs, coords = plan_layout(meta, n_regions=len(gindexer), region_table=table)
         plan = BuildPlan(meta, specs, coords, table, arrays=arrays)
         built = build(plan, storage=storage, path=path, storage_options=storage_options,

@@ -52,6 +52,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 from genozarr.regions import GenomicIndexer
+from genozarr.store.dtypes import value_dtype
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -217,7 +218,7 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
             "binsize) before converting it")
     split = strand == "split"
     meta = cover.garray.meta
-    stored = np.dtype(meta.dtype)
+    stored = value_dtype(meta.dtype)
     if cover.normalizers:  # read_genomic returns at least float32 then
         stored = np.result_type(stored, np.float32)
     nbins = int(cover.window_bins)

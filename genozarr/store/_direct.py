@@ -39,6 +39,7 @@ import numpy as np
 
 from genozarr.errors import StoreError
 from genozarr.store._lru import _ChunkCache
+from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import MARKER_FILE
 
 __all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "write_strings", "read_strings",
@@ -144,7 +145,10 @@ class _ChunkReader:
     def _init_layout(self, array: Any) -> None:
         self.metadata = array.metadata
         self.chunk_shape = tuple(int(c) for c in array.chunks)
+        #: the stored dtype (bfloat16 chunks are widened to float32 as they are read)
         self.dtype = _native_dtype(array)
+        #: what a chunk is decoded into (bfloat16: its bits, as Blosc takes no such buffer)
+        self.decode_dtype = np.dtype(np.uint16) if is_bfloat16(self.dtype) else self.dtype
         self.fill_value = array.fill_value
         codecs = list(array.metadata.codecs)
         sharding = _sharding_codec(codecs)
@@ -181,9 +185,17 @@ class _ChunkReader:
         self._index[shard] = index
         return index
 
-    def _decode(self, raw: bytes, out: np.ndarray, where: Callable[[], str]) -> np.ndarray:
-        """Decode one stored chunk into ``out``. Its size (and Blosc frame header) is
-        checked first, inline; ``where()`` names the chunk, built only for a message."""
+    def _filled(self) -> np.ndarray:
+        """A chunk of the fill value (a chunk not stored), as read."""
+        out = np.empty(self.chunk_shape, dtype=self.dtype)
+        out.fill(self.fill_value)
+        return widen(out)
+
+    def _decode(self, raw: bytes, where: Callable[[], str]) -> np.ndarray:
+        """Decode one stored chunk (a bfloat16 one widened to float32). Its size (and
+        Blosc frame header) is checked first, inline; ``where()`` names the chunk, built
+        only for a message."""
+        out = np.empty(self.chunk_shape, dtype=self.decode_dtype)
         size = len(raw)
         if self.compressed:
             if size < 16 or int.from_bytes(raw[4:8], "little") != self.nbytes \
@@ -200,7 +212,7 @@ class _ChunkReader:
                 check_chunk_bytes(where(), raw[:16], size, self.nbytes, False,
                                   self.chunk_shape, self.dtype)
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
-        return out
+        return out if out.dtype == self.dtype else widen(out.view(self.dtype))
 
 
 def _readable(array: Any) -> bool:
@@ -227,7 +239,8 @@ def _readable(array: Any) -> bool:
         return False
     dtype = _native_dtype(array)
     endian = str(getattr(codecs[0].endian, "value", codecs[0].endian))
-    if dtype.kind not in "biuf" or (dtype.itemsize > 1 and endian != "little"):
+    if (dtype.kind not in "biuf" and not is_bfloat16(dtype)) or (
+            dtype.itemsize > 1 and endian != "little"):
         return False
     return len(codecs) == 1 or (len(codecs) == 2 and isinstance(codecs[1], BloscCodec))
 
@@ -429,7 +442,8 @@ class DirectChunks(_ChunkReader):
 
     def read(self, index: int) -> np.ndarray:
         """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too);
-        in a sharded array, inner chunk ``index``.
+        in a sharded array, inner chunk ``index``. A bfloat16 chunk is returned as
+        float32.
 
         Parameters
         ----------
@@ -444,13 +458,11 @@ class DirectChunks(_ChunkReader):
             missing because the store was replaced or removed after it was opened.
         """
         raw = self._raw(index)
-        out = np.empty(self.chunk_shape, dtype=self.dtype)
         if raw is None:
-            out.fill(self.fill_value)
-            return out
+            return self._filled()
         if self.by_path:
             self.check_alive(self.chunk_file(index))
-        return self._decode(raw, out, lambda: self._where(index))
+        return self._decode(raw, lambda: self._where(index))
 
 
 def kept_bytes() -> _ChunkCache:
@@ -637,7 +649,7 @@ class RemoteChunks(_ChunkReader):
 
     def read(self, index: int) -> np.ndarray:
         """Chunk (inner chunk, when sharded) ``index`` along the first axis, full chunk
-        shape.
+        shape; a bfloat16 chunk as float32.
 
         Raises
         ------
@@ -646,16 +658,14 @@ class RemoteChunks(_ChunkReader):
             storage fails.
         """
         raw = self._stored(index)
-        out = np.empty(self.chunk_shape, dtype=self.dtype)
         if raw is None:
-            out.fill(self.fill_value)
-            return out
+            return self._filled()
         if self.sharded:
             shard, j = divmod(index, self.per_shard)
             key = self._key(shard)
-            return self._decode(raw, out, lambda: f"{self.where}/{key} (inner chunk {j})")
+            return self._decode(raw, lambda: f"{self.where}/{key} (inner chunk {j})")
         key = self._key(index)
-        return self._decode(raw, out, lambda: f"{self.where}/{key}")
+        return self._decode(raw, lambda: f"{self.where}/{key}")
 
 
 _UNREAD = object()

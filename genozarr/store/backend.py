@@ -29,8 +29,9 @@ import numpy as np
 
 from genozarr._kernels import regular_windows, window_views
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
-from genozarr.store._direct import DirectChunks, RemoteChunks, kept_bytes
+from genozarr.store._direct import DirectChunks, RemoteChunks, _native_dtype, kept_bytes
 from genozarr.store._lru import _ChunkCache
+from genozarr.store.dtypes import value_dtype, widen
 
 __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES",
            "normalise_storage"]
@@ -411,6 +412,7 @@ class ZarrBackend(Backend):
         self._direct: dict[str, DirectChunks | None] = {}
         self._clen: dict[str, int] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
+        self._dtypes: dict[str, np.dtype] = {}
         self._executor: ThreadPoolExecutor | None = None
         #: remote stores: the stored bytes of chunks read, for all arrays together
         self._stored = kept_bytes()
@@ -443,7 +445,8 @@ class ZarrBackend(Backend):
             with self._whole_lock:
                 on = self._resident_on
                 if on is None:
-                    size = sum(int(self.array(name).nbytes) for name in self.names())
+                    size = sum(math.prod(self.shape(name)) * self.dtype(name).itemsize
+                               for name in self.names())
                     on = size > 0 and _claim(size)
                     log.debug("store %s: %d decoded bytes, memory budget %d: %s", self.path,
                               size, memory_budget(),
@@ -545,6 +548,14 @@ class ZarrBackend(Backend):
             shape = self._shapes[name] = tuple(self.array(name).shape)
         return shape
 
+    def dtype(self, name: str) -> np.dtype:
+        """The dtype of the values read from array ``name``: its stored dtype, except
+        float32 for bfloat16 (widened as each chunk is decoded)."""
+        dtype = self._dtypes.get(name)
+        if dtype is None:
+            dtype = self._dtypes[name] = value_dtype(_native_dtype(self.array(name)))
+        return dtype
+
     def chunk_len(self, name: str) -> int:
         """First-axis length of the chunks read: the inner chunks of a sharded array (one
         ranged read or request each, the shard's index read once), except where a remote
@@ -570,7 +581,7 @@ class ZarrBackend(Backend):
                 block = block[:stop - index * size]
         else:
             try:
-                block = np.array(arr[index * size:stop])
+                block = widen(np.ascontiguousarray(arr[index * size:stop]))
             except GenozarrError:
                 raise
             except Exception as e:  # zarr's and the codecs' own errors: name the chunk
@@ -668,9 +679,10 @@ class ZarrBackend(Backend):
                     arr = self.array(name)
                     size = self.chunk_len(name)
                     # an array and its flags are both shared, or both private
-                    shared = self._share and not np.dtype(arr.dtype).hasobject
+                    dtype = self.dtype(name)
+                    shared = self._share and not dtype.hasobject
                     new = _shared_empty if shared else np.empty
-                    entry = (new(arr.shape, arr.dtype),
+                    entry = (new(arr.shape, dtype),
                              new((-(-arr.shape[0] // size) if arr.shape[0] else 0,), bool))
                     entry[1][:] = False
                     self._whole[name] = entry
@@ -789,7 +801,7 @@ class ZarrBackend(Backend):
         missing = self._to_load(name, ids)
         if not missing:  # the usual case of a batch ahead: its chunks are cached
             return 0
-        chunk_bytes = size * math.prod(arr.shape[1:]) * arr.dtype.itemsize
+        chunk_bytes = size * math.prod(arr.shape[1:]) * self.dtype(name).itemsize
         if not self.resident:
             missing = missing[:self.cache.max_bytes // 4 // max(chunk_bytes, 1)]
         if not missing:
@@ -805,7 +817,7 @@ class ZarrBackend(Backend):
         rows = np.asarray(rows, dtype=np.int64)
         arr = self.array(name)
         size = self.chunk_len(name)
-        out = np.empty((len(rows),) + tuple(arr.shape[1:]), dtype=arr.dtype)
+        out = np.empty((len(rows),) + tuple(arr.shape[1:]), dtype=self.dtype(name))
         if len(rows) == 0:
             return out
         if np.any((rows < 0) | (rows >= arr.shape[0])):
@@ -864,7 +876,7 @@ class ZarrBackend(Backend):
             out[slice(0, k) if dest is None else dest] = picked
             return out
         if out is None:
-            out = np.empty((k, length) + self.shape(name)[1:], dtype=self.array(name).dtype)
+            out = np.empty((k, length) + self.shape(name)[1:], dtype=self.dtype(name))
         if k > 1 and not bool((starts[1:] >= starts[:-1]).all()):  # taken in order of start
             order = np.argsort(starts, kind="stable")
             starts, dest = starts[order], (order if dest is None else dest[order])
@@ -893,7 +905,7 @@ class ZarrBackend(Backend):
         size = self.chunk_len(name)
         start, stop = max(0, start), min(stop, shape[0])
         if stop <= start:
-            return np.empty((0,) + shape[1:], dtype=self.array(name).dtype)
+            return np.empty((0,) + shape[1:], dtype=self.dtype(name))
         first, last = start // size, (stop - 1) // size
         if self.resident:
             missing = self._undecoded(name, np.arange(first, last + 1))
@@ -901,7 +913,7 @@ class ZarrBackend(Backend):
         if first == last:  # within one chunk (a batch read in order, mostly)
             base = first * size
             return _read_only(self._chunk(name, first)[start - base:stop - base], view)
-        out = np.empty((stop - start,) + shape[1:], dtype=self.array(name).dtype)
+        out = np.empty((stop - start,) + shape[1:], dtype=self.dtype(name))
         for cid, block in self._chunks(name, list(range(first, last + 1))):
             lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
             out[lo - start:hi - start] = block[lo - cid * size:hi - cid * size]

@@ -28,6 +28,7 @@ import numpy as np
 
 from genozarr.errors import GenozarrError
 from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
+from genozarr.store.dtypes import store_dtype
 from genozarr.store.handle import Store
 from genozarr.store.layout import ArraySpec, StoreMeta
 from genozarr.store.write import EarlyFlush, StoreWriter, write_block
@@ -200,7 +201,7 @@ def _store_dask(arrays: dict[str, Any], specs: dict[str, ArraySpec], target: str
     sources, targets = [], []
     for name, arr in arrays.items():
         spec = specs[name]
-        sources.append(da.asarray(arr).astype(spec.dtype).rechunk(spec.chunks))
+        sources.append(da.asarray(arr).astype(store_dtype(spec.dtype)).rechunk(spec.chunks))
         targets.append(zarr.open_array(zarr_store(target, "r+", storage_options), path=name,
                                        mode="r+", zarr_format=3))
     da.store(sources, targets, lock=False)

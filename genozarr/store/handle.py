@@ -15,6 +15,7 @@ from genozarr.store.backend import (
     ZarrBackend,
     window_chunks,
 )
+from genozarr.store.dtypes import value_dtype
 from genozarr.store.layout import DATA, REGION_COORDS, REGION_NAME, StoreMeta
 
 __all__ = ["Store", "load_store"]
@@ -106,7 +107,7 @@ class Store:
         if lo == start_bin and hi == stop_bin:
             return self.backend.read_range(name, lo, hi, view)
         out = np.full((width, self.n_strands, self.n_conditions), self.meta.pad_value,
-                      dtype=self.meta.dtype)
+                      dtype=value_dtype(self.meta.dtype))
         if hi > lo:
             out[lo - start_bin:hi - start_bin] = self.backend.read_range(name, lo, hi)
         return out
@@ -126,7 +127,7 @@ class Store:
             return self.backend.read_windows(name, start_bins, nbins, out, rows)
         if out is None:
             out = np.empty((len(start_bins), nbins, self.n_strands, self.n_conditions),
-                           dtype=self.meta.dtype)
+                           dtype=value_dtype(self.meta.dtype))
         dest = np.arange(len(start_bins)) if rows is None else np.asarray(rows)
         if inside.any():
             self.backend.read_windows(name, start_bins[inside], nbins, out, dest[inside])

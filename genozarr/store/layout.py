@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 
 from genozarr.errors import StoreFormatError
+from genozarr.store.dtypes import value_dtype
 
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
            "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "REGION_NAME", "WINDOW_COORDS",
@@ -278,7 +279,8 @@ def plan_layout(
         ``{array path: (dims, values)}`` of the small coordinate arrays.
     """
     n_s, n_c = len(meta.strands), len(meta.conditions)
-    row = n_s * n_c * np.dtype(meta.dtype).itemsize
+    # chunks are sized by the bytes served (a bfloat16 chunk decodes to float32)
+    row = n_s * n_c * value_dtype(meta.dtype).itemsize
     specs: dict[str, ArraySpec] = {}
     coords: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
     labels = {"strand": _labels(meta.strands), "condition": _labels(meta.conditions)}

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from genozarr.errors import GenozarrError, StoreError, StoreFormatError
+from genozarr.store.dtypes import is_bfloat16, register_zarr, store_dtype
 from genozarr.store.layout import DATA, MARKER, MARKER_FILE, StoreMeta
 
 __all__ = ["is_remote", "open_group", "read_marker", "read_meta", "open_store", "zarr_store",
@@ -323,8 +324,8 @@ def _chunk_info(meta: dict[str, Any]) -> tuple[int, bool, tuple[int, ...], str] 
         dtype = meta["data_type"]
         if not isinstance(dtype, str):
             return None
-        np_dtype = np.dtype(dtype)
-        if np_dtype.kind not in "biuf":
+        np_dtype = store_dtype(dtype)
+        if np_dtype.kind not in "biuf" and not is_bfloat16(np_dtype):
             return None
         codecs = [c.get("name") if isinstance(c, dict) else c for c in meta["codecs"]]
         if codecs == ["bytes"]:
@@ -545,6 +546,7 @@ def zarr_store(path: str | os.PathLike, mode: str = "r",
     resolution: writers use it on the version they write)."""
     from zarr.storage import FsspecStore, LocalStore
 
+    register_zarr()
     if is_remote(path):
         return FsspecStore.from_url(str(path), storage_options=storage_options or {},
                                     read_only=(mode == "r"))
@@ -635,6 +637,7 @@ class OpenedStore:
 def _open_zarr_group(store: Any, where: str) -> Any:
     import zarr
 
+    register_zarr()
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
@@ -876,7 +879,7 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
         from genozarr.store._direct import _native_dtype
 
         dtype = _native_dtype(arr)
-        if dtype != np.dtype(meta.dtype):
+        if dtype != store_dtype(meta.dtype):
             raise _refuse(where, "dtype", meta.dtype, str(dtype), f"data array {name!r}")
         got = tuple(int(s) for s in arr.shape)
         if len(got) != len(shape):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from genozarr.errors import ArgumentError
+from genozarr.store.dtypes import value_dtype
 from genozarr.store.layout import (
     DATA,
     REGION_COORDS,
@@ -39,7 +40,7 @@ class _BackendArray:
         self.backend = store.backend
         self.name = name
         self.shape = tuple(store.backend.shape(name))
-        self.dtype = np.dtype(store.meta.dtype)
+        self.dtype = value_dtype(store.meta.dtype)
         self.ndim = len(self.shape)
 
     def __getitem__(self, key: Any) -> np.ndarray:

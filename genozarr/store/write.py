@@ -45,6 +45,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError, GenozarrError, StoreError, StoreFormatError
 from genozarr.store._run import pid_alive
+from genozarr.store.dtypes import register_zarr, store_dtype
 from genozarr.store.layout import (
     FORMAT_VERSION, LABELS_ATTR, MARKER, MARKER_FILE, WINDOWS, ArraySpec, Labeled, StoreMeta,
     marker_bytes,
@@ -113,7 +114,7 @@ def _compressors(dtype: Any, runs: bool = False) -> list[Any]:
 
     if OPTIONS["compressor"] is None:
         return []
-    if np.dtype(dtype).itemsize <= BIT_SHUFFLE_ITEMSIZE:
+    if store_dtype(dtype).itemsize <= BIT_SHUFFLE_ITEMSIZE:
         shuffle = "bitshuffle"
     else:
         shuffle = RUNS_SHUFFLE if runs else "shuffle"
@@ -707,6 +708,7 @@ class StoreWriter:
         from zarr.core.sync import sync
         from zarr.storage import MemoryStore
 
+        register_zarr()
         # zarr assembles the metadata of every node, the coordinate arrays and the
         # consolidated metadata in memory, and the files are then written in one go: each
         # zarr call on a local store costs 2-5 ms of CPU in zarr's event loop and file

@@ -8,7 +8,8 @@ it through xarray's zarr backend over a :class:`~genozarr.store.open.CheckedStor
 consolidated metadata and no CF masking (a stored 0 stays 0), puts the store metadata in
 the attributes, and maps format-1 whole-genome stores (one root array per chromosome with
 dimension ``position_<chrom>``) to the format-2 structure (one group per chromosome with
-``data`` over ``position``), so every caller sees one structure.
+``data`` over ``position``), so every caller sees one structure. A bfloat16 store's data
+are read as float32 (exactly), as genozarr's datasets serve them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from xarray.backends import BackendEntrypoint
 
+from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import DATA, WINDOWS, StoreMeta
 
 __all__ = ["GenozarrBackendEntrypoint", "open_store_tree", "open_store_dataset"]
@@ -46,8 +49,9 @@ def _zarr_open(store: Any, *, group: str | None, tree: bool,
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
             if tree:
-                return xr.open_datatree(store, group=group, **kwargs)
-            return xr.open_dataset(store, group=group, **kwargs)
+                return xr.open_datatree(store, group=group, **kwargs).map_over_datasets(
+                    _widened)
+            return _widened(xr.open_dataset(store, group=group, **kwargs))
     except GenozarrError:
         raise
     except Exception as e:
@@ -59,6 +63,23 @@ def _zarr_open(store: Any, *, group: str | None, tree: bool,
             raise StoreError(f"store {opened.path} was replaced or removed while it was being "
                              "opened; open it again") from e
         raise StoreError(f"cannot open store {opened.path}: {e}") from e
+
+
+def _widened(ds: Any) -> Any:
+    """``ds`` with its bfloat16 variables read as float32, lazily (each block widened as
+    it is read, as genozarr's datasets serve them; :func:`genozarr.store.dtypes.widen`)."""
+    import xarray as xr
+    from xarray.coding.variables import lazy_elemwise_func
+
+    bf16 = [k for k, v in ds.variables.items() if is_bfloat16(v.dtype)]
+    if bf16:
+        ds = ds.copy()  # (a tree node's dataset is a read-only view)
+    for k in bf16:
+        var = ds.variables[k]
+        data = lazy_elemwise_func(var._data, lambda x: widen(np.ascontiguousarray(x)),
+                                  np.dtype(np.float32))
+        ds[k] = xr.Variable(var.dims, data, var.attrs, var.encoding)
+    return ds
 
 
 def _open_checked(path: Any, storage_options: dict[str, Any] | None) -> tuple[Any, StoreMeta]:

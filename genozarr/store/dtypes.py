@@ -1,0 +1,192 @@
+"""Store data types, ``bfloat16`` included.
+
+A store holds numbers of one numpy dtype (bool, integers, floats) or ``bfloat16``: the
+upper 16 bits of a float32 (8 bits of precision, float32's range). numpy has no
+``bfloat16``; :mod:`ml_dtypes` provides one, and :class:`BFloat16` makes it a zarr v3
+data type named ``bfloat16`` (the name of the zarr-extensions registry). genozarr
+registers it on import and declares it as a ``zarr.data_type`` entry point, so zarr and
+xarray open such stores wherever genozarr is installed.
+
+genozarr stores ``bfloat16`` and serves ``float32``: a chunk is widened when it is
+decoded (:func:`widen`: a 16-bit shift, exact), so every array a dataset, a loader or an
+export sees is float32, holding the stored values exactly. The store's bytes on disk,
+over the network and in the stored-bytes cache are half those of float32.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from genozarr.errors import ArgumentError
+
+__all__ = ["BFLOAT16_NAME", "bfloat16", "check_store_dtype", "is_bfloat16", "largest",
+           "register_zarr", "store_dtype", "value_dtype", "widen"]
+
+#: the name of the bfloat16 store dtype (numpy's, through ml_dtypes, and zarr's)
+BFLOAT16_NAME = "bfloat16"
+#: the largest finite bfloat16, 0x7F7F in the upper half of a float32 (about 3.39e38)
+_BF16_MAX = float(np.array(0x7F7F0000, dtype=np.uint32).view(np.float32))
+_BF16: np.dtype | None = None
+_REGISTERED = False
+
+
+def bfloat16() -> np.dtype:
+    """numpy's dtype for bfloat16 values (:mod:`ml_dtypes`, imported on first use: it
+    takes about half a second, so stores of other dtypes never pay for it). Importing it
+    also makes ``np.dtype('bfloat16')`` known."""
+    global _BF16
+    if _BF16 is None:
+        import ml_dtypes
+
+        _BF16 = np.dtype(ml_dtypes.bfloat16)
+    return _BF16
+
+
+def is_bfloat16(dtype: Any) -> bool:
+    """Whether ``dtype`` (a dtype or its name) is bfloat16, without importing
+    :mod:`ml_dtypes`."""
+    return str(getattr(dtype, "name", dtype)) == BFLOAT16_NAME
+
+
+def store_dtype(dtype: Any) -> np.dtype:
+    """The numpy dtype of a store dtype name (``'bfloat16'`` included)."""
+    return bfloat16() if is_bfloat16(dtype) else np.dtype(dtype)
+
+
+def register_zarr() -> None:
+    """Make ``bfloat16`` a zarr v3 data type (:class:`BFloat16`), once per process.
+    genozarr calls this before it opens or creates a zarr store; call it to open a
+    bfloat16 store with zarr or xarray's zarr engine directly."""
+    global _REGISTERED
+    if not _REGISTERED:
+        from zarr.core.dtype import data_type_registry
+
+        data_type_registry.register(BFLOAT16_NAME, _zarr_type())
+        _REGISTERED = True
+
+
+def _zarr_type() -> type:
+    """The zarr data type class, defined when zarr is first needed (zarr is imported
+    lazily by genozarr); :mod:`ml_dtypes` is imported only when an array of it is."""
+    from dataclasses import dataclass
+
+    from zarr.core.dtype.common import DataTypeValidationError
+    from zarr.core.dtype.npy.float import BaseFloat
+
+    @dataclass(frozen=True, kw_only=True)
+    class BFloat16(BaseFloat):  # type: ignore[type-arg]
+        """The zarr v3 data type ``bfloat16`` (the zarr-extensions registry's name),
+        little endian, on :mod:`ml_dtypes`' bfloat16. Fill values are written as zarr
+        writes float fill values (a number, ``"NaN"``, ``"Infinity"``); zarr v2 has no
+        such data type."""
+
+        dtype_cls = np.dtype  # not used: the methods below name the dtype
+        _zarr_v3_name: ClassVar[str] = BFLOAT16_NAME  # type: ignore[misc]
+        _zarr_v2_names: ClassVar[tuple[str, ...]] = ()
+
+        @classmethod
+        def _check_native_dtype(cls, dtype: Any) -> bool:
+            return is_bfloat16(dtype)
+
+        @classmethod
+        def from_native_dtype(cls, dtype: Any) -> BFloat16:
+            if cls._check_native_dtype(dtype):
+                return cls()
+            raise DataTypeValidationError(f"Invalid data type: {dtype}. Expected bfloat16")
+
+        def to_native_dtype(self) -> np.dtype:  # type: ignore[override]
+            return bfloat16()
+
+        @classmethod
+        def _check_json_v2(cls, data: Any) -> bool:
+            return False
+
+        @property
+        def item_size(self) -> int:
+            return 2
+
+    BFloat16.__module__ = __name__
+    BFloat16.__qualname__ = "BFloat16"
+    return BFloat16
+
+
+def check_store_dtype(dtype: Any, where: str = "dtype") -> str:
+    """The name of a store dtype: a numpy bool, integer or float dtype, or ``'bfloat16'``.
+
+    Parameters
+    ----------
+    dtype
+        A dtype or its name.
+    where
+        The argument's name, for the message.
+
+    Returns
+    -------
+    str
+        The dtype's name (``'float32'``, ``'bfloat16'``, ...).
+
+    Raises
+    ------
+    ArgumentError
+        For anything else (complex, strings, objects, unknown names).
+    """
+    if is_bfloat16(dtype):
+        bfloat16()
+        return BFLOAT16_NAME
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind not in "biuf":
+        raise ArgumentError(
+            f"{where} must be a numeric dtype (bool, an integer or float dtype, or "
+            f"'bfloat16'), got {dtype!r}")
+    return dt.name
+
+
+def value_dtype(dtype: Any) -> np.dtype:
+    """The dtype genozarr serves a store dtype as: float32 for ``bfloat16`` (widened
+    exactly), the dtype itself otherwise."""
+    return np.dtype(np.float32) if is_bfloat16(dtype) else np.dtype(dtype)
+
+
+def largest(dtype: np.dtype) -> float:
+    """The largest magnitude a numeric dtype holds (bfloat16 included; 1 for bool)."""
+    if is_bfloat16(dtype):
+        return _BF16_MAX
+    if dtype.kind == "f":
+        return float(np.finfo(dtype).max)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return float(max(info.max, -int(info.min)))
+    return 1.0
+
+
+def widen(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """bfloat16 ``values`` as float32, exactly (each value's 16 bits become the upper half
+    of a float32's: a shift, about 2.5x faster than ``astype``). Other dtypes are returned
+    as they are.
+
+    Parameters
+    ----------
+    values
+        An array; C-contiguous where it is bfloat16.
+    out
+        A C-contiguous float32 array of the same shape to write into; None allocates one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from genozarr.store.dtypes import bfloat16, widen
+    >>> stored = np.array([1.0, 300.5, 70000.0, np.nan], dtype=np.float32).astype(bfloat16())
+    >>> widen(stored).tolist()  # 8 significant bits, float32's range
+    [1.0, 300.0, 70144.0, nan]
+    """
+    if not is_bfloat16(values.dtype):
+        return values
+    if out is None:
+        out = np.empty(values.shape, dtype=np.float32)
+    np.left_shift(values.view(np.uint16), 16, out=out.view(np.uint32), dtype=np.uint32)
+    return out
