@@ -2,14 +2,16 @@
 from zarr stores on disk, against the Blosc decode limit and numpy in memory, for every
 storage choice, and with 1 and N DataLoader worker processes.
 
-Run: ``python benchmarks/serve.py [--n 20000] [--repeat 3] [--quick]``. Generates its data
-in a temporary directory: ``n`` windows of 1 kb, a Cover of 4 Poisson tracks (float32,
+Run: ``python benchmarks/serve.py [--n 20000] [--repeat 3] [--real]``. Generates its data
+in a temporary directory: ``n`` windows of 1 kb, a Cover of 4 Poisson tracks (float32;
+with ``--real`` each window's track scaled by a log-normal factor, so not integers,
 written with ``Cover.create_from_array(storage='zarr')``) and a Bioseq of a random genome
 (uint8 codes in zarr, one-hot per batch), once per storage choice:
 
 - ``zstd-1`` (the default: Blosc zstd level 1, 2 MiB chunks), ``lz4``, ``none``
-  (uncompressed), ``float16`` coverage (zstd-1), and ``sharded`` (zstd-1, 2 MiB shards of
-  64 KiB inner chunks: ``set_options(inner_chunk_bytes=65536)``).
+  (uncompressed), ``float16`` and ``bfloat16`` coverage (zstd-1; bfloat16 is served as
+  float32), and ``sharded`` (zstd-1, 2 MiB shards of 64 KiB inner chunks:
+  ``set_options(inner_chunk_bytes=65536)``).
 
 Measures, in one run (medians of ``--repeat``, runs interleaved):
 
@@ -52,7 +54,8 @@ WINDOW = 1000
 TRACKS = 4
 
 
-def make_data(directory: str, n: int, seed: int = 0, dtype: str = "float32"):  # noqa: ANN201
+def make_data(directory: str, n: int, seed: int = 0, dtype: str = "float32",  # noqa: ANN201
+              real: bool = False):
     from genozarr import Bioseq, Cover, GenomicIndexer
     from genozarr.testing.simulate import write_fasta
 
@@ -66,7 +69,9 @@ def make_data(directory: str, n: int, seed: int = 0, dtype: str = "float32"):  #
                         WINDOW, WINDOW)
     lam = rng.gamma(0.5, 4, size=(n, 1, 1, TRACKS)).astype(np.float32)
     cov = rng.poisson(np.broadcast_to(lam, (n, WINDOW, 1, TRACKS))).astype(np.float32)
-    cover = Cover.create_from_array("cov", cov.astype(dtype), gi, storage="zarr",
+    if real:  # counts scaled per window and track (a normalized signal): not integers
+        cov *= rng.lognormal(0.0, 0.5, size=(n, 1, 1, TRACKS)).astype(np.float32)
+    cover = Cover.create_from_array("cov", cov, gi, storage="zarr", dtype=dtype,
                                     store=os.path.join(directory, "cov.zarr"))
     import pandas as pd
 
@@ -165,11 +170,12 @@ CHOICES = {
     "lz4": {"compressor": "lz4"},
     "none": {"compressor": None},
     "float16": {"dtype": "float16"},
+    "bfloat16": {"dtype": "bfloat16"},
     "sharded": {"inner_chunk_bytes": 65536},
 }
 
 
-def build(directory: str, n: int, choice: str):  # noqa: ANN201
+def build(directory: str, n: int, choice: str, real: bool = False):  # noqa: ANN201
     from genozarr import set_options
 
     options = dict(CHOICES[choice])
@@ -177,7 +183,7 @@ def build(directory: str, n: int, choice: str):  # noqa: ANN201
     path = os.path.join(directory, choice)
     os.makedirs(path, exist_ok=True)
     with set_options(**options):
-        cover, bioseq, cov = make_data(path, n, dtype=dtype)
+        cover, bioseq, cov = make_data(path, n, dtype=dtype, real=real)
     return cover, bioseq, cov
 
 
@@ -266,6 +272,8 @@ def main() -> None:
     parser.add_argument("--random-batches", type=int, default=40)
     parser.add_argument("--choices", nargs="+", default=list(CHOICES), choices=list(CHOICES))
     parser.add_argument("--no-torch", action="store_true", help="skip the DataLoader rows")
+    parser.add_argument("--real", action="store_true",
+                        help="coverage scaled per window and track (not integer counts)")
     parser.add_argument("--workers", type=int, nargs="+",
                         help="DataLoader worker counts of the torch_loader rows (default: 1 "
                              "and the core count, at most 4)")
@@ -284,7 +292,7 @@ def main() -> None:
                                                          chunk_cache_bytes=64 * 2**20,
                                                          memory_cache_bytes=0):
         t0 = time.perf_counter()
-        built = {c: build(d, args.n, c) for c in args.choices}
+        built = {c: build(d, args.n, c, args.real) for c in args.choices}
         cover, bioseq, cov = built[args.choices[0]]
         print(f"generated {args.n} windows x {len(built)} storage choices in "
               f"{time.perf_counter() - t0:.1f} s; {args.choices[0]}: cover chunks "
