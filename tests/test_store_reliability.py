@@ -852,3 +852,49 @@ def test_killing_the_parent_ends_the_workers(tmp_path):
         if proc.poll() is None:
             proc.kill()
 
+
+
+def _scaled_max(k: float):  # noqa: ANN202 - a closure factory: one qualified name for all k
+    def collapse(x: np.ndarray, axis: int = 1) -> np.ndarray:
+        return np.max(x, axis=axis) * k
+    return collapse
+
+
+class _Quantile:
+    """A collapser object whose cache_params() says what it computes."""
+
+    def __init__(self, q: float) -> None:
+        self.q = q
+
+    def __call__(self, x: np.ndarray, axis: int = 1) -> np.ndarray:
+        return np.quantile(x, self.q, axis=axis).astype(np.float32)
+
+    def cache_params(self) -> dict[str, float]:
+        return {"quantile": self.q}
+
+
+def test_collapsers_of_one_name_do_not_share_a_cached_store(sample_files):
+    """A closure's values, a lambda's code and a collapser object's cache_params() enter
+    the cache key: a cached store built with one is not served for another."""
+    import pyBigWig
+
+    from genozarr.dataset import Cover
+
+    bw, roi = sample_files["bigwig_a"], "chr1:0-2000"
+    with pyBigWig.open(bw) as f:
+        raw = np.nan_to_num(np.asarray(f.values("chr1", 0, 2000), dtype=np.float32))
+    bins = raw.reshape(-1, 50)
+
+    def build(collapser):  # noqa: ANN001, ANN202
+        return Cover.create_from_bigwig("c", bw, roi=roi, binsize=1000, resolution=50,
+                                        collapser=collapser, cache=True)[:][..., 0, 0]
+
+    for k in (2.0, 3.0, 2.0):
+        np.testing.assert_allclose(build(_scaled_max(k)).ravel(), bins.max(axis=1) * k,
+                                   rtol=1e-6)
+    for func, want in ((lambda x, axis=1: x.min(axis=axis), bins.min(axis=1)),
+                       (lambda x, axis=1: x.sum(axis=axis), bins.sum(axis=1))):
+        np.testing.assert_allclose(build(func).ravel(), want, rtol=1e-5)
+    for q in (0.25, 0.75):
+        np.testing.assert_allclose(build(_Quantile(q)).ravel(),
+                                   np.quantile(bins, q, axis=1), rtol=1e-6)

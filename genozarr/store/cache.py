@@ -10,9 +10,11 @@ same content.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import types
 from functools import lru_cache
 from typing import Any
 
@@ -111,20 +113,63 @@ def input_digests(path: str | os.PathLike) -> list[str]:
     return digests
 
 
-def _jsonable(value: Any) -> Any:
+def _code_digest(code: types.CodeType) -> str:
+    """SHA256 of a code object: its bytecode, names and constants (nested functions'
+    code objects by their own digest)."""
+    h = hashlib.sha256(code.co_code)
+    h.update(repr(code.co_names).encode())
+    for const in code.co_consts:
+        h.update((_code_digest(const) if isinstance(const, types.CodeType)
+                  else repr(const)).encode())
+    return h.hexdigest()
+
+
+def _callable_params(value: Any, depth: int) -> Any:
+    """A callable in a cache key: its module and qualified name, and for a Python
+    function also its code, its default arguments and the values its closure holds, so
+    that two closures or lambdas of one name (``make_collapser(2)`` and
+    ``make_collapser(3)``) have different keys; a ``functools.partial`` by its function
+    and arguments. Globals the function reads are not in the key."""
+    name = f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', None)}"
+    if isinstance(value, functools.partial):
+        return {"partial": _jsonable(value.func, depth), "args": _jsonable(value.args, depth),
+                "keywords": _jsonable(value.keywords, depth)}
+    if not isinstance(value, types.FunctionType):
+        # builtins and numpy functions (np.mean) by name; other callable objects by name
+        # and their attributes' representation
+        if getattr(value, "__qualname__", None) is not None:
+            return name
+        return f"{type(value).__module__}.{type(value).__qualname__}:{repr(value)}"
+    cells = []
+    for cell in value.__closure__ or ():
+        try:
+            cells.append(_jsonable(cell.cell_contents, depth))
+        except ValueError:  # an empty cell (a name assigned after the function)
+            cells.append(None)
+    return {"callable": name, "code": _code_digest(value.__code__),
+            "defaults": _jsonable(value.__defaults__ or (), depth),
+            "kwdefaults": _jsonable(value.__kwdefaults__ or {}, depth), "closure": cells}
+
+
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    depth += 1
+    if depth > 20:  # a self-referencing closure or structure
+        return "..."
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): _jsonable(v, depth)
+                for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, depth) for v in value]
     if isinstance(value, np.ndarray):
         return {"ndarray": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
                 "shape": list(value.shape), "dtype": str(value.dtype)}
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
+    if hasattr(value, "cache_params") and not isinstance(value, type):
+        # (before callables: a collapser object may have one)
+        return _jsonable(value.cache_params(), depth)
     if callable(value):
-        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', repr(value))}"
-    if hasattr(value, "cache_params"):
-        return _jsonable(value.cache_params())
+        return _callable_params(value, depth)
     return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
