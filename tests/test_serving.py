@@ -904,6 +904,42 @@ def test_a_failing_marker_read_is_not_called_a_replacement(values, tmp_path):
         assert "replaced" not in str(info.value)
 
 
+@pytest.mark.parametrize("inner", [None, 2400])
+def test_a_store_rebuilt_under_a_web_server_is_not_served_mixed(values, tmp_path, inner):
+    """A local store served over HTTP rebuilt in place with other values of the same
+    shape: chunks read after the rebuild are the new build's, so a reader of the old one
+    is told to reopen instead of being served both builds' rows. The marker is read again
+    after chunks arrive: one read serves every chunk that came before it began."""
+    pytest.importorskip("aiohttp")
+    from genozarr import open_store
+    from genozarr.testing.servers import RangeHandler, serve_directory
+
+    options = {"chunk_bytes": 16 * 600} if inner is None else {
+        "chunk_bytes": 16 * 600, "inner_chunk_bytes": inner}
+    _cover(values, tmp_path / "x.zarr", **options)
+    with serve_directory(tmp_path) as base:
+        whole = open_dataset(f"{base}/x.zarr", cache=None)
+        RangeHandler.requests.clear()
+        np.testing.assert_array_equal(whole[:], values)  # every chunk, in one piece
+        chunk_gets = sum(n for (m, p), n in RangeHandler.requests.items()
+                         if m == "GET" and "/data/c." in p)
+        marker_gets = sum(n for (m, p), n in RangeHandler.requests.items()
+                          if m == "GET" and "genozarr-complete" in p)
+        assert chunk_gets >= 12 and 1 <= marker_gets < chunk_gets
+        remote = open_dataset(f"{base}/x.zarr", cache=None)
+        lazy = open_store(f"{base}/x.zarr")
+        np.testing.assert_array_equal(remote[:96], values[:96])
+        np.testing.assert_array_equal(lazy["data"][:8].values, values[:8])
+        with set_options(**options):
+            Cover.create_from_array("c", values + 1, _gi(), storage="zarr",
+                                    store=str(tmp_path / "x.zarr"), overwrite=True)
+        fresh = open_dataset(f"{base}/x.zarr", cache=None)
+        for read in (lambda: remote[190:200], lambda: lazy["data"][190:200].values):
+            with pytest.raises(StoreError, match="replaced or removed while it was open"):
+                read()
+        np.testing.assert_array_equal(fresh[190:200], values[190:200] + 1)
+
+
 def test_a_store_rebuilt_smaller_under_a_web_server_is_not_read_as_zeros(values, tmp_path):
     """A local store served over HTTP has no versions: rebuilt in place with fewer
     windows, the rows past its new end are missing chunks of another build (its marker

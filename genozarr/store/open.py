@@ -367,6 +367,9 @@ def _checked_store_class() -> type:
             self.hold = hold
             self.storage_options = storage_options
             self._arrays: dict[str, Any] | None = None
+            #: checks of the marker of a store without versions (see _unchanged): the one
+            #: running, the one that starts when it ends, and their event loop
+            self._checks: list[Any] = [None, None, None]
             root = getattr(store, "root", None)
             if marker is None and complete and root is not None \
                     and not str(root).startswith("/proc/self/fd/"):
@@ -479,6 +482,35 @@ def _checked_store_class() -> type:
             attrs = doc.get("attributes") if isinstance(doc, dict) else None
             return attrs != self.seen
 
+        async def _unchanged(self) -> bool:
+            """Whether the marker of a store without versions, read after the bytes of a
+            chunk came (now), is still the one seen at open: a version, once replaced,
+            never comes back, so the bytes came from the version opened.
+
+            One read of the marker serves every chunk whose bytes came before it began:
+            a chunk that comes while a read runs waits for the next one, which begins
+            when that read ends. So a store without versions costs about one more
+            request per round trip, not per chunk."""
+            import asyncio
+
+            checks = self._checks
+            loop = asyncio.get_running_loop()
+            if checks[2] is not loop:  # (a new event loop: a forked process)
+                checks[:] = [None, None, loop]
+            running, following = checks[0], checks[1]
+            if running is None or running.done():
+                task = checks[0] = asyncio.ensure_future(self._gone())
+            elif following is not None:
+                task = following
+            else:
+                async def after(previous: Any) -> bool:
+                    await asyncio.wait([previous])
+                    checks[0], checks[1] = checks[1], None  # this one runs now
+                    return await self._gone()
+
+                task = checks[1] = asyncio.ensure_future(after(running))
+            return not await asyncio.shield(task)
+
         async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
             try:
                 buf = await self._store.get(key, prototype, byte_range)
@@ -498,6 +530,10 @@ def _checked_store_class() -> type:
                 if await self._gone():
                     raise self._replaced(key)
                 return buf
+            if self.seen is not None and not await self._unchanged():
+                # a store without versions (a directory a web server serves) rebuilt in
+                # place: these bytes may be the new build's, mixed with the old one's
+                raise self._replaced(key)
             if byte_range is not None:
                 await self._check_range(key, match.group("array") or "", byte_range, buf)
             else:
