@@ -3,12 +3,16 @@ against the same stores on local disk, measured in one run.
 
 Run: ``python benchmarks/serve_remote.py [--n 10000] [--repeat 3] [--latency 0 5 20]``.
 Builds the stores of ``benchmarks/serve.py`` (``n`` windows of 1 kb: 4 float32 coverage
-tracks and one-hot sequence) in a temporary directory, serves that directory on
-127.0.0.1 from a child process (a threaded ``http.server`` with range requests that sleeps
-``latency`` ms before answering each request: a stand-in for object storage) and from a
-moto S3 server, then times one block-shuffled epoch of ``genozarr.batches`` over the
-local stores and over each remote copy, alternating, and prints the median windows/s and
-the ratio to local. Every epoch starts with empty decoded-chunk caches (remotely, with no
+tracks and one-hot sequence) in a temporary directory, copies them in the layout genozarr
+writes to object storage (each store under ``v-<hex>/``, named by the pointer
+``genozarr-current``), serves those copies on 127.0.0.1 from a child process (a threaded
+``http.server`` with range requests that sleeps ``latency`` ms before answering each
+request: a stand-in for object storage) and from a moto S3 server, then times one
+block-shuffled epoch of ``genozarr.batches`` over the local stores and over each remote
+copy, alternating, and prints the median windows/s and the ratio to local. One more row
+serves the local store directories themselves at the largest latency (a web server
+exposing a store directory: no versions, so readers read the completion marker again
+after chunks come). Every epoch starts with empty decoded-chunk caches (remotely, with no
 stored bytes kept either: every chunk is fetched again) and no store kept decoded in
 memory, except in the two "kept in memory" rows: the local store and the copy
 behind the largest latency opened with ``cache='memory'`` (what ``cache='auto'`` does for
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import serve
 from remote_inputs import _wait_for, serve_s3
 
+from genozarr.store.open import POINTER
 from genozarr.testing.servers import RangeHandler, Server, free_port
 
 
@@ -63,6 +70,15 @@ def serve_http(directory: str, latency_ms: float) -> tuple[str, subprocess.Popen
                              "--port", str(port), "--latency", str(latency_ms)])
     _wait_for(port, proc)
     return f"http://127.0.0.1:{port}", proc
+
+
+def versioned_copy(store: str, target: str) -> None:
+    """``store`` (a local store directory) copied to ``target`` in the layout of a store
+    built on object storage: the store under ``v-<hex>/``, named by the pointer."""
+    version = "v-0123456789abcdef"
+    shutil.copytree(store, os.path.join(target, version))
+    with open(os.path.join(target, POINTER), "w") as f:
+        json.dump({"version": version}, f)
 
 
 def _cpu(proc: Any) -> float:
@@ -109,19 +125,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d, set_options(
             progress=False, chunk_cache_bytes=64 * 2**20, memory_cache_bytes=0,
             inner_chunk_bytes=args.inner_chunk_bytes):
-        cover, bioseq, _ = serve.make_data(d, args.n)
+        local_dir, remote_dir = os.path.join(d, "local"), os.path.join(d, "versioned")
+        os.makedirs(local_dir)
+        cover, bioseq, _ = serve.make_data(local_dir, args.n)
+        for name in ("cov.zarr", "seq.zarr"):
+            versioned_copy(os.path.join(local_dir, name), os.path.join(remote_dir, name))
         sources: dict[str, tuple[Any, Any]] = {"local disk": (cover, bioseq)}
         try:
             urls = {}
             servers: dict[str, psutil.Process] = {}  # the HTTP rows' server processes
             for ms in args.latency:
-                url, proc = serve_http(d, ms)
+                url, proc = serve_http(remote_dir, ms)
                 procs.append(proc)
                 urls[ms] = url
                 servers[f"HTTP, {ms:g} ms latency"] = psutil.Process(proc.pid)
                 sources[f"HTTP, {ms:g} ms latency"] = (
                     genozarr.open_dataset(f"{url}/cov.zarr"),
                     genozarr.open_dataset(f"{url}/seq.zarr"))
+            if args.latency:  # a web server exposing the local store directories
+                ms = max(args.latency)
+                url, proc = serve_http(local_dir, ms)
+                procs.append(proc)
+                label = f"HTTP, {ms:g} ms, store directory (no versions)"
+                servers[label] = psutil.Process(proc.pid)
+                sources[label] = (genozarr.open_dataset(f"{url}/cov.zarr"),
+                                  genozarr.open_dataset(f"{url}/seq.zarr"))
             if urls:  # the default for a store that fits in memory: the epochs after the
                 # first read the decoded store from memory, wherever the store lives
                 ms = max(urls)
@@ -133,7 +161,8 @@ def main() -> None:
                     genozarr.open_dataset(f"{urls[ms]}/seq.zarr", cache="memory"))
             if not args.no_s3:
                 options, stop_s3 = serve_s3(
-                    [os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs], root=d)
+                    [os.path.join(r, f) for r, _, fs in os.walk(remote_dir) for f in fs],
+                    root=remote_dir)
                 stops.append(stop_s3)
                 sources["S3 (moto), no added latency"] = (
                     genozarr.open_dataset("s3://bench/cov.zarr", storage_options=options),
