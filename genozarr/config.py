@@ -57,6 +57,10 @@ OPTIONS: dict[str, Any] = {
     "decode_threads": None,
     # 'auto' scheduler switches to processes above this many bases of work
     "parallel_threshold_bases": 20_000_000,
+    # seconds one read of a remote store (a chunk, a shard's part, a metadata document) may
+    # take before it is a StoreError (None: only the storage client's own limits: aiohttp's
+    # 5 minutes per HTTP request, botocore's 60 s per attempt with retries)
+    "remote_timeout": None,
 }
 
 #: the options as shipped (``set_options`` changes ``OPTIONS``, never this)
@@ -89,6 +93,8 @@ _VALIDATORS: dict[str, Any] = {
     "decode_threads": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)
                                               and v >= 1),
     "parallel_threshold_bases": lambda v: isinstance(v, int) and v >= 0,
+    "remote_timeout": lambda v: v is None or (isinstance(v, (int, float))
+                                              and not isinstance(v, bool) and v > 0),
 }
 
 
@@ -127,7 +133,8 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         ``chunk_cache_bytes``, ``memory_cache_bytes`` (None: a quarter of physical memory;
         stores whose decoded arrays fit in it together are kept decoded in memory),
         ``decode_threads`` (None, or the threads decoding chunks of a local store while
-        serving), ``parallel_threshold_bases``.
+        serving), ``parallel_threshold_bases``, ``remote_timeout`` (None, or the seconds
+        one read of a remote store may take before it is a StoreError).
 
     Raises
     ------

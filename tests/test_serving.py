@@ -959,3 +959,43 @@ def test_a_store_rebuilt_smaller_under_a_web_server_is_not_read_as_zeros(values,
         for read in (lambda: remote[190:200], lambda: lazy["data"][190:200].values):
             with pytest.raises(StoreError, match="replaced or removed while it was open"):
                 read()
+
+
+def test_remote_timeout_names_the_read_that_did_not_answer(values, tmp_path):
+    """With ``remote_timeout``, a read of a remote store that gets no answer in time is a
+    StoreError naming it and the option (not a wait for the client's own limits); the
+    same store reads as before once the server answers."""
+    pytest.importorskip("aiohttp")
+    import threading
+    import time
+
+    from genozarr.testing.servers import RangeHandler, serve_directory
+
+    stall = threading.Event()
+
+    class Stalling(RangeHandler):
+        def send_head(self):
+            if stall.is_set() and "/data/c." in self.path:
+                time.sleep(3)
+            return super().send_head()
+
+        def copyfile(self, source, outputfile):
+            try:
+                super().copyfile(source, outputfile)
+            except (BrokenPipeError, ConnectionResetError):  # the reader gave up
+                pass
+
+    _cover(values, tmp_path / "t.zarr", chunk_bytes=16 * 600)
+    with serve_directory(tmp_path, handler=Stalling) as base:
+        remote = open_dataset(f"{base}/t.zarr", cache=None)
+        np.testing.assert_array_equal(remote[:8], values[:8])
+        stall.set()
+        with set_options(remote_timeout=0.5), pytest.raises(
+                StoreError, match=r"t\.zarr/data/c\.[0-9.]+: no answer within 0\.5 s "
+                                  r"\(set_options\(remote_timeout=\.\.\.\)\)"):
+            remote[100:110]
+        stall.clear()
+        np.testing.assert_array_equal(remote[100:110], values[100:110])
+    for bad in (0, -1, True, "10"):
+        with pytest.raises(ArgumentError, match="remote_timeout"):
+            set_options(remote_timeout=bad)

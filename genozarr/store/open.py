@@ -513,7 +513,8 @@ def _checked_store_class() -> type:
 
         async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
             try:
-                buf = await self._store.get(key, prototype, byte_range)
+                buf = await _timed(self._store.get(key, prototype, byte_range),
+                                   f"{self.where}/{key}")
             except GenozarrError:
                 raise
             except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
@@ -563,6 +564,27 @@ def _checked_store_class() -> type:
 
 
 _CHECKED: type | None = None
+
+
+async def _timed(read: Any, where: str) -> Any:
+    """Await ``read`` (a read of a remote store), within ``remote_timeout`` seconds when
+    that option is set; past it, a StoreError naming ``where`` and the option."""
+    import asyncio
+
+    from genozarr.config import OPTIONS
+
+    limit = OPTIONS["remote_timeout"]
+    if limit is None or not is_remote(where):
+        return await read
+    task = asyncio.ensure_future(read)
+    done, _ = await asyncio.wait([task], timeout=limit)
+    if not done:  # (the client's own timeouts raise from the task, as they are)
+        task.cancel()
+        raise StoreError(
+            f"reading {where}: no answer within {limit:g} s (set_options(remote_timeout=...)"
+            "); the storage is unreachable or overloaded. Check the endpoint, or raise "
+            "the limit")
+    return task.result()
 
 
 def _reopen_checked(path: str, storage_options: dict[str, Any] | None, read_only: bool) -> Any:
