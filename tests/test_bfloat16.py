@@ -284,9 +284,15 @@ def test_predictions_store_in_bfloat16(tmp_path, whole):
                         np.arange(n) * length + length,
                         np.where(np.arange(n) % 3, "+", "-").astype(object), length, length)
     x = (10.0 ** rng.uniform(-4, 8, (n, length, 1, 2))).astype(np.float32)
-    cover = Cover.create_from_array("p", x, gi, storage="zarr", store=str(tmp_path / "p"),
-                                    dtype="bfloat16", store_whole_genome=whole,
-                                    genomesize={"chr1": n * length})
+    x[8:16] = 0  # a chunk of zeros: not written, read back as the fill value
+    with set_options(chunk_bytes=8 * length * 2 * 4):  # 8 windows (800 bins) per chunk
+        cover = Cover.create_from_array("p", x, gi, storage="zarr",
+                                        store=str(tmp_path / "p"), dtype="bfloat16",
+                                        store_whole_genome=whole,
+                                        genomesize={"chr1": n * length})
+    data = os.path.join(cover.garray.path, array_path("chr1") if whole else "data")
+    assert "c.0.0.0" in " ".join(os.listdir(data)) and not any(
+        f.startswith("c.1.") for f in os.listdir(data))
     again = open_dataset(cover.garray.path)
     assert again.garray.meta.dtype == "bfloat16"
     got = again[:]
