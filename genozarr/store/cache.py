@@ -134,6 +134,9 @@ def _callable_params(value: Any, depth: int) -> Any:
     if isinstance(value, functools.partial):
         return {"partial": _jsonable(value.func, depth), "args": _jsonable(value.args, depth),
                 "keywords": _jsonable(value.keywords, depth)}
+    if isinstance(value, types.MethodType):  # a bound method: its function and its object
+        return {"method": _callable_params(value.__func__, depth + 1),
+                "self": _jsonable(value.__self__, depth)}
     if not isinstance(value, types.FunctionType):
         # builtins and numpy functions (np.mean) by name; other callable objects by name
         # and their attributes' representation

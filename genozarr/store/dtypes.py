@@ -2,10 +2,12 @@
 
 A store holds numbers of one numpy dtype (bool, integers, floats) or ``bfloat16``: the
 upper 16 bits of a float32 (8 bits of precision, float32's range). numpy has no
-``bfloat16``; :mod:`ml_dtypes` provides one, and :class:`BFloat16` makes it a zarr v3
-data type named ``bfloat16`` (the name of the zarr-extensions registry). genozarr
-registers it on import and declares it as a ``zarr.data_type`` entry point, so zarr and
-xarray open such stores wherever genozarr is installed.
+``bfloat16``; :mod:`ml_dtypes` provides one (imported only when a bfloat16 store is
+built or read), and :func:`register_zarr` makes it a zarr v3 data type named
+``bfloat16`` (the name of the zarr-extensions registry). genozarr registers it before it
+opens or creates a store; other zarr and xarray code opens such stores once
+:func:`register_zarr` has run in the process (zarr 3.1 does not load data types from
+entry points).
 
 genozarr stores ``bfloat16`` and serves ``float32``: a chunk is widened when it is
 decoded (:func:`widen`: a 16-bit shift, exact), so every array a dataset, a loader or an

@@ -49,8 +49,11 @@ def _zarr_open(store: Any, *, group: str | None, tree: bool,
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
             if tree:
-                return xr.open_datatree(store, group=group, **kwargs).map_over_datasets(
-                    _widened)
+                opened_tree = xr.open_datatree(store, group=group, **kwargs)
+                if any(is_bfloat16(v.dtype) for node in opened_tree.subtree
+                       for v in node.variables.values()):
+                    opened_tree = opened_tree.map_over_datasets(_widened)
+                return opened_tree
             return _widened(xr.open_dataset(store, group=group, **kwargs))
     except GenozarrError:
         raise
