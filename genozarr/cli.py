@@ -406,7 +406,7 @@ def info(
          + (f", normalizers: {', '.join(s['normalizers'])}" if s["normalizers"] else "")),
         ("resolution / binsize / flank", f"{s['resolution']} / {s['binsize']} / {s['flank']}"),
         ("chunks", "x".join(map(str, first["chunks"]))),
-        ("dtype", s["dtype"]),
+        ("dtype", s["dtype"] + (" (served as float32)" if s["dtype"] == "bfloat16" else "")),
         ("codec", first["codec"]),
         ("decoded size", f"{_human(s['decoded_bytes'])} ({s['decoded_bytes']} bytes)"),
         ("size on disk", f"{_human(s['disk_bytes'])} ({s['disk_bytes']} bytes)"),

@@ -335,7 +335,24 @@ def test_cli_builds_a_bfloat16_store_and_names_a_bad_dtype(track, tmp_path):
                 {"chrom": ["chr1"] * 4, "start": np.arange(4) * 1000,
                  "end": np.arange(1, 5) * 1000})))
             np.testing.assert_array_equal(built[:][..., 0, 0], want)
+            info = runner.invoke(app, ["info", str(tmp_path / store)])
+            assert info.exit_code == 0 and "bfloat16 (served as float32)" in info.output
         else:
             assert result.exit_code == 1
             assert "dtype must be a numeric dtype" in result.stderr.strip().splitlines()[-1]
             assert "Traceback" not in result.stderr and not (tmp_path / store).exists()
+
+
+def test_memory_budget_is_asked_for_the_float32_served(bf16_store, monkeypatch):
+    """A store kept decoded in memory holds float32: the claim on the memory budget is
+    for those bytes (32 windows x 1,000 bases x 4 bytes, besides the small coordinate
+    arrays), not for the 2 bytes a value stored."""
+    from genozarr.store import backend
+
+    cover, want = bf16_store
+    asked = []
+    monkeypatch.setattr(backend, "_claim", lambda size: asked.append(size) or False)
+    ds = open_dataset(cover.garray.path)  # cache='auto': decided on the first read
+    np.testing.assert_array_equal(ds[:], want)
+    assert not ds.garray.backend.resident
+    assert len(asked) == 1 and 128_000 <= asked[0] < 128_000 + 4_000
