@@ -34,7 +34,7 @@ from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.genome import check_within, chrom_sizes
 from genozarr.regions import GenomicIndexer, RegionsLike, load_regions
 from genozarr.store.backend import normalise_storage
-from genozarr.store.dtypes import check_store_dtype, value_dtype
+from genozarr.store.dtypes import check_storage, check_store_dtype, value_dtype
 from genozarr.store.handle import Store, load_store
 
 if TYPE_CHECKING:
@@ -693,11 +693,7 @@ class Dataset:
             raise ArgumentError("storage='sparse' cannot hold float16 (scipy.sparse has no "
                                 "such dtype): use storage='ndarray' or 'zarr' for float16, or "
                                 "dtype='float32' with sparse")
-        if storage != "zarr" and dtype == "bfloat16":
-            raise ArgumentError(
-                f"dtype='bfloat16' is a storage type of zarr stores (storage='zarr'), served "
-                f"as float32; numpy has no bfloat16 for storage={storage!r}: use "
-                "storage='zarr', or dtype='float16' or 'float32' in memory")
+        check_storage(dtype, storage)
         from genozarr._validate import check_bool
 
         cache, overwrite, channel_last, zero_padding, store_whole_genome = (

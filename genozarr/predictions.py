@@ -339,7 +339,7 @@ def cover_from_array(
     from genozarr.store.backend import normalise_storage
     from genozarr.store.builder import BuildPlan, build, reuse_cached, store_location
     from genozarr.store.cache import cache_key
-    from genozarr.store.dtypes import value_dtype
+    from genozarr.store.dtypes import check_storage, value_dtype
     from genozarr.store.layout import DATA, StoreMeta, plan_layout
     from genozarr.store.recipe import make_recipe
 
@@ -367,12 +367,8 @@ def cover_from_array(
             "windows of different lengths can only be stored with store_whole_genome=False")
     pad = float(padding_value)
     store_dtype = _store_dtype(x, dtype, pad)
+    check_storage(store_dtype, storage)
     work = value_dtype(store_dtype)  # bfloat16: assembled in float32, rounded as written
-    if work != store_dtype and storage != "zarr":
-        raise ArgumentError(
-            f"dtype='bfloat16' is a storage type of zarr stores (storage='zarr'), served as "
-            f"float32; numpy has no bfloat16 for storage={storage!r}: use storage='zarr', "
-            "or dtype='float16' or 'float32' in memory")
     sizes = _genome_sizes(gindexer, genomesize)
     minus = gindexer.strand.astype(str) == "-"
     meta = StoreMeta(

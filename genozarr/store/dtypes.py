@@ -23,8 +23,8 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["BFLOAT16_NAME", "bfloat16", "check_store_dtype", "is_bfloat16", "largest",
-           "register_zarr", "store_dtype", "value_dtype", "widen"]
+__all__ = ["BFLOAT16_NAME", "bfloat16", "check_storage", "check_store_dtype", "is_bfloat16",
+           "largest", "register_zarr", "store_dtype", "value_dtype", "widen"]
 
 #: the name of the bfloat16 store dtype (numpy's, through ml_dtypes, and zarr's)
 BFLOAT16_NAME = "bfloat16"
@@ -146,6 +146,22 @@ def check_store_dtype(dtype: Any, where: str = "dtype") -> str:
             f"{where} must be a numeric dtype (bool, an integer or float dtype, or "
             f"'bfloat16'), got {dtype!r}")
     return dt.name
+
+
+def check_storage(dtype: Any, storage: str) -> None:
+    """Refuse a store dtype the storage cannot hold: bfloat16 only in zarr stores (numpy
+    has no bfloat16 for the in-memory storages).
+
+    Raises
+    ------
+    ArgumentError
+        For bfloat16 with ``storage`` other than ``'zarr'``.
+    """
+    if is_bfloat16(dtype) and storage != "zarr":
+        raise ArgumentError(
+            f"dtype='bfloat16' is a storage type of zarr stores (storage='zarr'), served as "
+            f"float32; numpy has no bfloat16 for storage={storage!r}: use storage='zarr', "
+            "or dtype='float16' or 'float32' in memory")
 
 
 def value_dtype(dtype: Any) -> np.dtype:
