@@ -398,23 +398,51 @@ def test_overwrite_rebuilds_a_cached_store(sim_data, tmp_path):
     np.testing.assert_array_equal(again[:], expected_first)
 
 
+@pytest.mark.parametrize("nan_to_num", [True, False])
 @pytest.mark.parametrize("whole", [False, True])
-def test_flank_past_the_chromosome_start_is_padded_on_the_left(sim_data, whole):
-    """Janggu clipped such a window and left-aligned it; genozarr pads, positions aligned."""
+def test_flank_past_the_chromosome_start_is_padded_on_the_left(sim_data, whole, nan_to_num):
+    """Janggu clipped such a window and left-aligned it; genozarr pads, positions aligned.
+    The padding is the store's pad value (0) with ``nan_to_num=False`` too: NaN marks a
+    gap in the data, not bases outside the chromosome."""
     path = sim_data["bigwigs"][0]
     roi = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [0, 7800], "end": [200, 8000],
                         "strand": ["+", "-"]})
     cov = Cover.create_from_bigwig("bw", path, roi=roi, binsize=200, flank=50,
-                                   store_whole_genome=whole,
+                                   store_whole_genome=whole, nan_to_num=nan_to_num,
                                    genomesize=sim_data["chrom_sizes"])
     assert cov.shape == (2, 300, 1, 1)
     first = cov[0][0][:, 0, 0]
     np.testing.assert_array_equal(first[:50], 0)
-    np.testing.assert_allclose(first[50:], bigwig_values(path, "chr1", 0, 250), rtol=1e-6)
+    np.testing.assert_allclose(first[50:], bigwig_values(path, "chr1", 0, 250,
+                                                         nan_to_num=nan_to_num), rtol=1e-6)
     # chr2 (8000 bp) minus strand: window [7750, 8050) reversed; the 50 bases past the end are 0
     last = cov[1][0][:, 0, 0][::-1]
-    np.testing.assert_allclose(last[:250], bigwig_values(path, "chr2", 7750, 8000), rtol=1e-6)
+    np.testing.assert_allclose(last[:250], bigwig_values(path, "chr2", 7750, 8000,
+                                                         nan_to_num=nan_to_num), rtol=1e-6)
     np.testing.assert_array_equal(last[250:], 0)
+
+
+@pytest.mark.parametrize("nan_to_num", [True, False])
+@pytest.mark.parametrize("whole", [False, True])
+def test_last_bin_of_a_chromosome_keeps_its_data(tmp_path, whole, nan_to_num):
+    """A 5,003 bp chromosome covered by 2.0 (and a gap), at 10 bp: the last bin holds 3
+    bases of data and 7 of padding, mean 3 * 2.0 / 10 = 0.6 in both layouts, also where
+    gaps stay NaN (before, a whole-genome store made the bin NaN, and an export left the
+    chromosome's last 3 bases out)."""
+    bw_path = tmp_path / "a.bw"
+    with pyBigWig.open(str(bw_path), "w") as bw:
+        bw.addHeader([("chr1", 5003)])
+        bw.addEntries(["chr1", "chr1"], [0, 4100], ends=[4000, 5003], values=[2.0, 2.0])
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [3900], "end": [5003]})
+    cov = Cover.create_from_bigwig("m", str(bw_path), roi=roi, binsize=100, resolution=10,
+                                   store_whole_genome=whole, nan_to_num=nan_to_num,
+                                   zero_padding=True)
+    assert cov.shape == (12, 10, 1, 1)
+    values = np.concatenate([cov[i][0][:, 0, 0] for i in range(len(cov))])
+    gap = 0.0 if nan_to_num else np.nan
+    want = np.r_[np.full(10, 2.0), np.full(10, gap), np.full(90, 2.0), 0.6,
+                 np.zeros(9)]  # the last window: one bin of data, then the window's padding
+    np.testing.assert_allclose(values, want, rtol=1e-6)
 
 
 def test_short_window_reads_through_pybigtools_equal_pybigwig(sim_data, roi, monkeypatch):
