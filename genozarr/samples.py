@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from genozarr.errors import ArgumentError, InputFileError, MalformedFileError
 from genozarr.io._remote import is_url
+from genozarr.store.layout import MARKER, WINDOWS
 
 __all__ = ["SampleSheet", "is_sample_sheet", "read_sample_sheet", "RESERVED_COLUMNS"]
 
@@ -32,6 +33,8 @@ _SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")
 RESERVED_COLUMNS = frozenset({"data", "region", "position", "strand", "condition", "window",
                               "region_chrom", "region_start", "region_end", "region_strand",
                               "region_name"})
+#: also refused: the store's own entries, which a metadata array may not shadow
+_RESERVED = RESERVED_COLUMNS | {"zarr.json", MARKER, WINDOWS}
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,31 @@ def _missing(value: Any) -> bool:
         isinstance(value, str) and not value.strip())
 
 
+def _named_columns(frame: Any, source: str) -> Any:
+    """``frame`` without its unnamed columns that hold no value (the column a trailing
+    separator makes); an unnamed column with values, or a name given twice, is an error."""
+    import re
+
+    unnamed = [i for i, c in enumerate(frame.columns)
+               if not c or (source == "DataFrame" and re.fullmatch(r"Unnamed: \d+", c))]
+    keep = []
+    for i in range(len(frame.columns)):
+        if i in unnamed:
+            if not all(_missing(v) for v in frame.iloc[:, i].tolist()):
+                raise MalformedFileError(
+                    f"sample sheet {source}: column {i + 1} has values but no name in the "
+                    "header; name it (or remove its values)")
+        else:
+            keep.append(i)
+    frame = frame.iloc[:, keep]
+    names = list(frame.columns)
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise MalformedFileError(f"sample sheet {source}: column names must be unique, "
+                                 f"{dup} occur more than once in the header")
+    return frame
+
+
 def _typed(column: Any) -> Any:
     """A metadata column read as text: numbers where every cell with a value is one,
     ``None`` for pandas' missing-value spellings, else the stripped text."""
@@ -125,18 +153,26 @@ def _read_table(source: str, storage_options: Any) -> Any:
 
     name = urlsplit(source).path if is_url(source) else source
     sep = "\t" if name.lower().endswith((".tsv", ".tab", ".tsv.gz")) else ","
+    # header=None: the header line is taken as it is written (pandas would rename an
+    # empty name 'Unnamed: 3' and a repeated one 'ct.1'), checked by read_sample_sheet
     kwargs = {"sep": sep, "dtype": str, "keep_default_na": False, "skipinitialspace": True,
+              "header": None,
               "compression": "gzip" if name.lower().endswith(".gz") else None}
+    def with_header(table: Any) -> Any:
+        body = table.iloc[1:].reset_index(drop=True)
+        body.columns = [str(c) for c in table.iloc[0].tolist()]
+        return body
+
     try:
         if not is_url(source):
-            return pd.read_csv(source, **kwargs)
+            return with_header(pd.read_csv(source, **kwargs))
         import fsspec
 
         from genozarr.io._remote import display_url, options_for
 
         try:
             with fsspec.open(source, "rb", **options_for(source, storage_options)) as f:
-                return pd.read_csv(f, **kwargs)
+                return with_header(pd.read_csv(f, **kwargs))
         except pd.errors.EmptyDataError:
             raise
         except Exception as e:  # any failure to fetch: say which URL
@@ -161,9 +197,12 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     sheet
         A CSV/TSV path or URL (the separator is taken from the suffix: ``.tsv``/``.tab``
         tab, ``.csv`` comma; ``.gz`` is decompressed) or a DataFrame. Blanks around cells
-        and column names are ignored; metadata columns whose every value is a number
-        become numbers, and pandas' spellings of a missing value (``NA``, ``nan``, an
-        empty cell ...) become None.
+        and column names are ignored. A file is read as text: its metadata columns whose
+        every value is a number become numbers, and pandas' spellings of a missing value
+        (``NA``, ``nan``, an empty cell ...) become None. A DataFrame's cells keep their
+        types (a column of strings stays text, as the frame holds it; NaN, None and
+        ``pd.NA`` become None). A column without a name and without values (as a
+        trailing separator makes) is ignored.
     file_column
         Column of the input files; relative paths are relative to the sheet's directory
         (or to the sheet's URL; to the working directory for a DataFrame).
@@ -184,8 +223,9 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         The sheet cannot be read.
     MalformedFileError
         An empty sheet, a missing file column, a row without a file or (with a condition
-        column) without a condition name, duplicate condition names, or a metadata
-        column named like one of genozarr's own arrays or with blanks in its name.
+        column) without a condition name, duplicate condition names, a column name given
+        twice, a column with values but no name, or a metadata column named like one of
+        genozarr's own arrays or store entries, or with blanks in its name.
     """
     import pandas as pd
 
@@ -202,6 +242,7 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         rows = [str(i + 2) for i in range(len(frame))]  # line 1 is the header
         where = ("line", "lines")
     frame.columns = [str(c).strip() for c in frame.columns]
+    frame = _named_columns(frame, source)
     if file_column not in frame.columns:
         raise MalformedFileError(
             f"sample sheet {source} has no {file_column!r} column (it has "
@@ -237,13 +278,14 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         raise MalformedFileError(f"sample sheet {source}: condition names must be unique, "
                                  f"{dup} occur more than once")
     columns = [c for c in frame.columns if c not in (file_column, condition_column)]
-    bad = [c for c in columns if c in RESERVED_COLUMNS or not c or "/" in c
-           or any(ch.isspace() for ch in c)]
+    bad = [c for c in columns if c in _RESERVED or not c or "/" in c or c.startswith("__")
+           or set(c) == {"."} or any(ch.isspace() for ch in c)]
     if bad:
         raise MalformedFileError(
             f"sample sheet {source}: metadata columns {bad} are reserved or not valid names "
-            f"(they name coordinates along 'condition': no blanks or '/', and not one of "
-            f"{sorted(RESERVED_COLUMNS)}); rename them, e.g. 'cell type' -> 'cell_type'")
+            f"(they name coordinates along 'condition', stored as arrays of the store: no "
+            f"blanks or '/', not only periods, not starting with '__', and not one of "
+            f"{sorted(_RESERVED)}); rename them, e.g. 'cell type' -> 'cell_type'")
     if base is not None:  # read as text: give numbers and missing values their types
         frame = frame.assign(**{c: _typed(frame[c]) for c in columns})
     metadata = {c: [_plain(v) for v in frame[c].tolist()] for c in columns}

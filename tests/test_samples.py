@@ -161,6 +161,12 @@ def test_sheet_cells_are_read_as_written(tmp_path):
     ("file,condition\na.bw, \nb.bw,\n", "lines 2, 3 have no condition name"),
     ("file,condition\n,a\n", "line 2 has no input file"),
     ("file,condition,cell type\na.bw,a,K562\n", "'cell type' -> 'cell_type'"),
+    # the store's own entries: a metadata array there would replace them
+    ("file,condition,genozarr-complete\na.bw,a,K562\n", r"\['genozarr-complete'\] are reserved"),
+    ("file,condition,zarr.json\na.bw,a,K562\n", r"\['zarr.json'\] are reserved"),
+    ("file,condition,__x,..\na.bw,a,1,2\n", r"\['__x', '..'\] are reserved"),
+    ("file,condition,ct,ct\na.bw,a,K562,x\n", r"\['ct'\] occur more than once in the header"),
+    ("file,condition,,ct\na.bw,a,K562,x\n", "column 3 has values but no name"),
 ])
 def test_malformed_sheets_name_the_problem(tmp_path, text, message):
     sheet = tmp_path / "s.csv"
@@ -168,6 +174,42 @@ def test_malformed_sheets_name_the_problem(tmp_path, text, message):
     with pytest.raises(MalformedFileError, match=message) as info:
         Cover.create_from_bigwig("c", str(sheet), roi=ROI, binsize=1000)
     assert str(sheet) in str(info.value)
+
+
+@pytest.mark.parametrize("sep, suffix", [("\t", "tsv"), (",", "csv")])
+def test_a_trailing_separator_adds_no_column(tmp_path, sep, suffix):
+    """As spreadsheets export them: each line ends with a separator; the empty column
+    is ignored, the metadata are those named."""
+    for name, value in [("a", 1), ("b", 2)]:
+        _bigwig(tmp_path / f"{name}.bw", value)
+    sheet = tmp_path / f"s.{suffix}"
+    sheet.write_text("".join(sep.join(row) + sep + "\n" for row in
+                             [("file", "condition", "ct"), ("a.bw", "A", "K562"),
+                              ("b.bw", "B", "HepG2")]))
+    cover = Cover.create_from_bigwig("c", str(sheet), roi=ROI, binsize=1000)
+    assert cover.conditions == ["A", "B"]
+    assert {k: v.tolist() for k, v in cover.condition_metadata.items()} == {
+        "ct": ["K562", "HepG2"]}
+    np.testing.assert_array_equal(np.asarray(cover[0])[0, 0, 0], [1, 2])
+    # the same table read by pandas itself, as a DataFrame ('Unnamed: 3', no values)
+    frame = pd.read_csv(sheet, sep=sep)
+    assert "Unnamed: 3" in frame.columns
+    frame["file"] = [str(tmp_path / f) for f in frame["file"]]
+    again = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000)
+    assert list(again.condition_metadata) == ["ct"]
+
+
+def test_dataframe_cells_keep_their_types(tmp_path):
+    """A DataFrame is taken as it holds its values: numbers stay numbers, text stays
+    text ('1' is not 1, 'NA' is a word), NaN and None are missing."""
+    frame = pd.DataFrame({"file": [_bigwig(tmp_path / "a.bw", 1), _bigwig(tmp_path / "b.bw", 2)],
+                          "condition": ["a", "b"], "rep": [1, 2], "code": ["1", "2"],
+                          "note": ["NA", None], "depth": [np.nan, 2.5]})
+    meta = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000).condition_metadata
+    assert meta["rep"].tolist() == [1, 2]
+    assert meta["code"].tolist() == ["1", "2"]
+    assert meta["note"].tolist() == ["NA", None]
+    assert pd.isna(meta["depth"].tolist()[0]) and meta["depth"].tolist()[1] == 2.5
 
 
 def test_dataframe_sheet_rows_without_a_value(tmp_path):
