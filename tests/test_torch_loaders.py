@@ -234,6 +234,50 @@ def test_len_of_one_shuffled_shard_without_seed(index_cover: Cover) -> None:
                                  num_workers=2))
 
 
+def test_len_during_a_pass_counts_that_pass() -> None:
+    """Shuffled shards of 2 ranks differ in length from epoch to epoch (103 windows in
+    blocks of 7): ``len(loader)`` inside a pass is the batches that pass serves (before,
+    the next pass's), and before a pass the batches it will serve."""
+    changed = False
+    for rank in range(2):
+        loader = torch_loader(np.arange(N), batch_size=4, shuffle=True, seed=3, rank=rank,
+                              world_size=2, block_size=7)
+        for _ in range(6):
+            before, inside, served = len(loader), [], 0
+            for _ in loader:
+                served += 1
+                inside.append(len(loader))
+            assert before == served and set(inside) == {served}
+            changed |= len(loader) != served  # the next pass's count differs at times
+    assert changed
+
+
+def test_workers_draw_independent_augmentations() -> None:
+    """Two random wrappers through 2 workers: no wrapper of one worker repeats another
+    wrapper's draws (before, wrapper k + 1 of worker 0 had the seed of wrapper k of
+    worker 1: PyTorch seeds worker w with base + w, genozarr wrapper k with seed + k)."""
+    from genozarr.wrappers import RandomSignalScale
+
+    n, length = 64, 10
+    gi = GenomicIndexer(["chr1"] * n, np.arange(n) * length, np.arange(n) * length + length,
+                        ["+"] * n, length, length)
+    ones = np.ones((n, length, 1, 1), "float32")
+    a = RandomSignalScale(Cover.create_from_array("a", ones, gi), 0.5, random_state=1)
+    b = RandomSignalScale(Cover.create_from_array("b", ones, gi), 0.5, random_state=2)
+    for map_style in (False, True):
+        torch.manual_seed(0)
+        loader = torch_loader([a, b, np.arange(n)], batch_size=8, num_workers=2, block_size=8,
+                              map_style=map_style)
+        draws = {}  # (first window of the batch, wrapper) -> its scales
+        for xa, xb, idx in loader:
+            draws[int(idx[0]), "a"] = xa[:, 0, 0, 0].numpy()
+            draws[int(idx[0]), "b"] = xb[:, 0, 0, 0].numpy()
+        assert len(draws) == 16
+        streams = [v.tobytes() for v in draws.values()]
+        assert len(set(streams)) == len(streams), map_style
+        assert all(len(np.unique(v)) == 8 for v in draws.values())  # random, not constant
+
+
 # ------------------------------------------------------------------ ChunkSampler
 @pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("world", [1, 2, 3])

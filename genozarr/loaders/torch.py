@@ -83,7 +83,11 @@ def reseed_augmentations(datasets: list[Any], seed: int) -> None:
     datasets
         Datasets or wrappers.
     seed
-        Base seed; the k-th wrapper found gets ``seed + k``.
+        Base seed; the k-th wrapper found gets a seed drawn from ``(seed, k)`` (numpy's
+        ``SeedSequence``), so that no two (seed, wrapper) pairs share a stream: not
+        ``seed + k``, which gave wrapper k + 1 of the worker seeded ``s`` the stream of
+        wrapper k of the worker seeded ``s + 1`` (PyTorch seeds worker w with
+        ``base_seed + w``).
     """
     from genozarr.wrappers import Wrapper, _RandomWrapper
 
@@ -91,7 +95,9 @@ def reseed_augmentations(datasets: list[Any], seed: int) -> None:
     for d in datasets:
         while isinstance(d, Wrapper):
             if isinstance(d, _RandomWrapper):
-                d.reseed((int(seed) + k) % 2**63)
+                state = np.random.SeedSequence([int(seed) % 2**64, k]).generate_state(
+                    2, np.uint32)
+                d.reseed((int(state[0]) << 31 | int(state[1]) >> 1) % 2**63)
                 k += 1
             d = d.data
 
@@ -951,6 +957,8 @@ class GenozarrDataLoader(DataLoader):
         super().__init__(*args, **kwargs)
         self._next_epoch = 0
         self._seen_sets = -1
+        #: the epoch of the pass being served (None between passes)
+        self._pass_epoch: int | None = None
         self.set_epoch(epoch)
 
     def _holder(self) -> Any:
@@ -986,7 +994,17 @@ class GenozarrDataLoader(DataLoader):
         epoch = self.epoch
         self.set_epoch(epoch)
         self._next_epoch = epoch + 1
+        self._pass_epoch = epoch
         return epoch
+
+    def _tracked(self, it: Any, epoch: int) -> Iterator[Any]:
+        """The batches of ``it``, the pass of ``epoch``: ``len()`` counts its batches
+        until it ends (or is dropped), then the next pass's."""
+        try:
+            yield from it
+        finally:
+            if self._pass_epoch == epoch:
+                self._pass_epoch = None
 
     def __iter__(self) -> Any:
         epoch = self._start_epoch()
@@ -997,7 +1015,9 @@ class GenozarrDataLoader(DataLoader):
             if ds._read_marks is not None:  # no batch of this pass read yet
                 ds._read_marks.fill_(-1)
             pin = bool(self.pin_memory) and torch.cuda.is_available()
-            return self._expanded(ds, super().__iter__(), pin)
+            return self._tracked(self._expanded(ds, super().__iter__(), pin), epoch)
+        if isinstance(ds, TorchIterableDataset):  # a pass's length depends on its epoch
+            return self._tracked(super().__iter__(), epoch)
         return super().__iter__()
 
     def _expanded(self, ds: _EpochDatasets, it: Any, pin: bool) -> Iterator[Any]:
@@ -1012,8 +1032,10 @@ class GenozarrDataLoader(DataLoader):
                 yield ds.expand(item, pin)
 
     def __len__(self) -> int:
+        """Batches of the pass being served, or else of the next pass."""
         if isinstance(self.dataset, TorchIterableDataset):
-            return self.dataset.num_batches(self.epoch)
+            epoch = self._pass_epoch
+            return self.dataset.num_batches(self.epoch if epoch is None else epoch)
         return super().__len__()
 
 
