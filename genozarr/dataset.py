@@ -792,6 +792,10 @@ class Dataset:
 
             if layout_choices():  # another chunking or codec: another store
                 key_args["layout"] = layout_choices()
+            if source.kind == "coverage" and getattr(source, "nan_to_num", True) is False:
+                # bases outside a chromosome hold the pad value, no longer NaN (BigWig,
+                # nan_to_num=False): a store cached before is built again, not reused
+                key_args["outside_chromosome"] = "pad"
             # which contig of each file a region chromosome reads (chrom_map, 'auto'):
             # another mapping, other data; left out where every name is its own
             renamed = [{c: str(n) for c, n in names.items() if c != n}
