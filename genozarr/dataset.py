@@ -1567,13 +1567,15 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
     store = load_store(path, "zarr", storage_options)
     meta = store.meta
     recipe = meta.recipe
+    # how the windows were tiled (views over other regions tile them the same way)
+    zero_padding = bool((recipe.get("args") or {}).get("zero_padding", True))
     if meta.whole_genome:
         windows = read_windows(store)
         res = int(meta.resolution or 1)
         if windows is not None:
             chrom, start, end, strand, names = windows
             gi = GenomicIndexer(chrom, start, end, strand, meta.binsize, meta.stepsize,
-                                int(meta.flank), names=names)
+                                int(meta.flank), zero_padding, names=names)
         else:  # format 1 recorded no windows: tile every chromosome
             sizes = {str(c): int(v) for c, v in meta.chroms.items() if v}
             longest = -(-max(sizes.values()) // res) * res
@@ -1584,7 +1586,8 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         flank = int(meta.flank)
         gi = GenomicIndexer(t["chrom"].astype(str), np.asarray(t["start"]) + flank,
                             np.asarray(t["end"]) - flank, t["strand"].astype(str),
-                            meta.binsize, meta.stepsize, flank, names=t.get("name"))
+                            meta.binsize, meta.stepsize, flank, zero_padding,
+                            names=t.get("name"))
     if normalizer is _UNSET:
         from genozarr.ops.normalizers import normalizer_from_dict
 

@@ -9,11 +9,12 @@ import os
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyBigWig
 import pytest
 
 import genozarr
-from genozarr import Bioseq, Cover, GenomicIndexer, open_dataset
+from genozarr import Bioseq, Cover, GenomicIndexer, open_dataset, view
 from genozarr.errors import ArgumentError, StoreFormatError
 
 NORMALIZERS = {
@@ -122,6 +123,24 @@ def test_bioseq_reopens_at_its_order(sample_files, tmp_path, whole, order):
     assert type(again) is Bioseq and again.order == order
     assert again.channel_last == (order != 2)
     np.testing.assert_array_equal(again[:], original[:])
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_zero_padding_false_reopens_and_views_the_same_windows(sample_files, tmp_path, whole):
+    """chr1:0-450 in windows of 200 without zero padding is 2 windows; the reopened
+    dataset tiles a view's regions the same way (before: zero_padding=True on reopen, so a
+    view gained a padded window chr1:400-450 from a whole-genome store, and was refused by
+    a partial one)."""
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [450], "strand": ["+"]})
+    original = Cover.create_from_bigwig("zp", sample_files["bigwig_a"], roi=roi, binsize=200,
+                                        resolution=50, zero_padding=False,
+                                        store_whole_genome=whole, store=str(tmp_path / "z"))
+    again = open_dataset(tmp_path / "z")
+    assert again.gindexer.zero_padding is False
+    for cover in (original, again):
+        windows = view(cover, roi)
+        assert windows.gindexer.tostr() == ["chr1:0-200", "chr1:200-400"]
+        np.testing.assert_array_equal(windows[:], original[:])
 
 
 def test_seq_and_array_reopen(sample_files, tmp_path):
