@@ -255,6 +255,9 @@ class Wrapper:
                 raise IndexError(f"index {i} out of range for {type(self).__name__} of length {n}")
             return self.read(np.array([i % n]))
         idx = np.atleast_1d(np.arange(len(self))[key])
+        if idx.ndim > 1:  # an index array of several axes: (*key, ...) as the dataset gives
+            out = self.read(idx.ravel())
+            return out.reshape(idx.shape + out.shape[1:])
         return self.read(idx)
 
     def read(self, idx: np.ndarray) -> np.ndarray:

@@ -152,6 +152,10 @@ def test_reduce_dim(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer], aggr
     np.testing.assert_allclose(w[3][0], expected[3], rtol=1e-5)
     np.testing.assert_allclose(w[[5, 1]], expected[[5, 1]], rtol=1e-5)
     np.testing.assert_allclose(w[-1][0], expected[-1], rtol=1e-5)
+    # an index array of two axes: (2, 2, ...) as the dataset gives it (before, the
+    # transform reduced the wrong axes of the unflattened batch)
+    key = np.array([[0, 4], [7, 2]])
+    np.testing.assert_allclose(w[key], expected[key], rtol=1e-5)
 
 
 def test_reduce_dim_bad_arguments(cover: Cover) -> None:
@@ -188,6 +192,9 @@ def test_squeeze_and_transpose(dense: tuple[np.ndarray, GenomicIndexer]) -> None
     assert tr.shape == (12, 3, 8, 1)
     np.testing.assert_array_equal(tr[:], one.transpose(0, 3, 1, 2))
     np.testing.assert_array_equal(tr[2][0], one[2].transpose(2, 0, 1))
+    key = np.array([[3, 1], [0, 5]])  # an index array of two axes
+    np.testing.assert_array_equal(sq[key], one[key][:, :, :, 0, :])
+    np.testing.assert_array_equal(tr[key], one[key].transpose(0, 1, 4, 2, 3))
     with pytest.raises(ArgumentError, match="region axis"):
         Transpose(c, (1, 0, 2, 3))
 
