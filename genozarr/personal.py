@@ -71,6 +71,7 @@ from genozarr.errors import (
     ArgumentError,
     InputFileError,
     MalformedFileError,
+    MissingChromosomeWarning,
     SkippedCallsWarning,
     UnphasedGenotypeError,
     warn,
@@ -538,7 +539,20 @@ class PersonalSource(Source):
         vcf, missing = match_chroms(chroms, list(self._contigs), self.variants, mapping)
         self.chrom_names = [fa, vcf]
         self.absent = frozenset(missing)
-        if missing:
+        if missing and len(set(missing)) == len(set(chroms)) and self._contigs:
+            # not one chromosome of the regions in the VCF: every window would be the
+            # reference, most likely a naming or genome-build mismatch (warned once: the
+            # windows are matched before the calls are checked, and again to build; names
+            # that differ by a 'chr' prefix only are an error of match_chroms)
+            if getattr(self, "_warned_absent", None) == missing:
+                return
+            self._warned_absent = missing
+            warn(f"{self.variants} has no contig of the regions' chromosomes {missing[:5]} "
+                 f"(its contigs: {list(self._contigs)[:5]}): every window is the reference "
+                 "for every haplotype. Is it the genome's build? Contigs named otherwise "
+                 "can be renamed with 'bcftools annotate --rename-chrs'",
+                 MissingChromosomeWarning)
+        elif missing:
             log.info("%s has no variants on %s: those windows are the reference for every "
                      "haplotype", self.variants, missing[:10])
 

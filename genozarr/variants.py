@@ -387,14 +387,40 @@ class VariantStreamer:
                 f"{self.variants}: reading by regions needs an index; compress and index the "
                 "file ('bgzip file.vcf && tabix -p vcf file.vcf.gz', or 'bcftools index' "
                 "for BCF) or pass regions=None to read it all")
+        absent = []
         for chrom, start, end in self._regions:
-            try:
-                found = vcf.fetch(chrom, start, end)
-            except ValueError:  # a contig the file does not have: no variants there
+            found = None
+            for name in self._vcf_names(chrom):
+                try:
+                    found = vcf.fetch(name, start, end)
+                    break
+                except ValueError:  # a contig the file does not have
+                    continue
+            if found is None:
+                if chrom not in absent:
+                    absent.append(chrom)
                 continue
             for rec in found:
                 if start <= rec.pos - 1 < end:  # each record once over merged regions
                     yield rec
+        if absent:
+            warn(f"{self.variants}: the regions name contigs the file does not have, so "
+                 f"no variant is read there: {absent[:5]} (its contigs: "
+                 f"{list(vcf.header.contigs)[:5]}); regions use the VCF's names, or the "
+                 "genome's where chrom_map maps them", SkippedVariantsWarning)
+
+    def _vcf_names(self, chrom: str) -> list[str]:
+        """The names to try for a region's contig ``chrom``: itself, then the VCF name that
+        ``chrom_map`` maps to it ('auto': the name with or without 'chr'; a dict: the
+        keys whose value it is)."""
+        from genozarr.genome import toggle_chr
+
+        names = [chrom]
+        if self.chrom_map == "auto":
+            names.append(toggle_chr(chrom))
+        elif isinstance(self.chrom_map, dict):
+            names += [k for k, v in self.chrom_map.items() if v == chrom and k != chrom]
+        return names
 
     def _genome_chrom(self, chrom: str) -> str | None:
         """The genome's name of a VCF contig, or None when the genome lacks it."""
@@ -723,8 +749,9 @@ class _Columns:
             else self.buffers[name][0]
 
     def flush(self) -> None:
-        """Append the buffered rows to the zarr arrays (group mode)."""
-        if not self.buffered:
+        """Append the buffered rows to the zarr arrays (group mode); an array of no rows
+        is created too (no variant scored: an empty store, as an empty Dataset)."""
+        if not self.buffered and all(name in self.arrays for name in self.buffers):
             return
         for name in list(self.buffers):
             values = self.joined(name)
@@ -733,7 +760,8 @@ class _Columns:
                 arr = self._create(name, values)
             if values.dtype.kind in "OUST":
                 values = values.astype(object)
-            arr.append(values, axis=0)
+            if len(values):
+                arr.append(values, axis=0)
             self.buffers[name] = []
         self.buffered = 0
 

@@ -470,6 +470,26 @@ def test_a_vcf_without_contig_lines(genome, vcf):
     check_all(got, genome, vcf["records"], 1)
 
 
+def test_a_vcf_naming_none_of_the_chromosomes_warns(genome, vcf):
+    """A VCF whose contigs are 'Chr1', 'Chr2' against a genome's 'chr1', 'chr2': every
+    window is the reference, and a warning says so (once; before, only a log record)."""
+    from genozarr.errors import MissingChromosomeWarning
+
+    renamed = genome["dir"] / "renamed.vcf"
+    renamed.write_text("".join(
+        line.replace("ID=chr", "ID=Chr") if line.startswith("##contig")
+        else line if line.startswith("#") else "C" + line[1:]
+        for line in Path(vcf["path"]).read_text().splitlines(keepends=True)))
+    with pytest.warns(MissingChromosomeWarning, match=r"no contig of .*'chr1', 'chr2'") as seen:
+        plain = build(genome, str(renamed), roi=ROI, binsize=40)
+    assert len([w for w in seen if w.category is MissingChromosomeWarning]) == 1
+    reference = Bioseq.create_from_refgenome("ref", genome["fasta"], roi=ROI, binsize=40)
+    per_window = len(plain) // len(reference)  # samples x haplotypes, window-major
+    # every haplotype is the reference
+    np.testing.assert_array_equal(plain[:], np.repeat(reference[:], per_window, axis=0))
+    assert not np.array_equal(build(genome, vcf["path"], roi=ROI, binsize=40)[:], plain[:])
+
+
 def test_all_samples_by_default_and_bad_samples(genome, vcf):
     source = PersonalSource(genome["fasta"], vcf["path"])
     assert source.samples == SAMPLES

@@ -466,9 +466,23 @@ def test_indexed_vcf_streams_by_region(genome, vcf, tmp_path, csi):
     assert os.path.exists(gz + (".csi" if csi else ".tbi"))
     regions = [Region("chr1", 50, 130), Region("chr1", 100, 110), Region("chr2", 0, 100),
                Region("chrUn", 0, 10)]
-    (batch,) = list(VariantStreamer(genome["fasta"], gz, binsize=21, batch_size=50,
-                                    regions=regions))
+    with pytest.warns(SkippedVariantsWarning, match=r"contigs the file does not have.*chrUn"):
+        (batch,) = list(VariantStreamer(genome["fasta"], gz, binsize=21, batch_size=50,
+                                        regions=regions))
     assert batch.names == ["ins", "del", "multi", "multi", "mixed", "mixed", "mixed", "snv2"]
+    # regions in the genome's names where they differ from the VCF's (here: '1', '2'),
+    # through chrom_map: the same variants, no warning
+    renamed = tmp_path / "renamed.vcf"
+    renamed.write_text("".join(
+        line.replace("ID=chr", "ID=") if line.startswith("##contig")
+        else line if line.startswith("#") else line[3:]
+        for line in Path(vcf["path"]).read_text().splitlines(keepends=True)))
+    gz1 = pysam.tabix_index(str(renamed), preset="vcf", force=True, csi=csi)
+    for chrom_map in ("auto", {"1": "chr1", "2": "chr2"}):
+        (same,) = list(VariantStreamer(genome["fasta"], gz1, binsize=21, batch_size=50,
+                                       regions=regions[:3], chrom_map=chrom_map))
+        assert same.names == batch.names
+        np.testing.assert_array_equal(same.alt, batch.alt)
     bed = tmp_path / "regions.bed"
     bed.write_text("chr1\t50\t130\nchr2\t0\t100\n")
     (same,) = list(VariantStreamer(genome["fasta"], gz, binsize=21, batch_size=50,
@@ -576,6 +590,23 @@ def test_score_variants_in_memory_without_logfc(genome, vcf):
     assert set(ds.data_vars) == {"ref", "alt", "diff"}  # negative scores: no logfc
     assert ds.sizes["variant"] == len(expected_rows(vcf, genome, 21))
     np.testing.assert_array_equal(ds["diff"].values, ds["alt"].values - ds["ref"].values)
+
+
+def test_score_variants_of_no_variant_makes_an_empty_store(genome, tmp_path):
+    """A VCF of no variant scores to an empty store, as to an empty Dataset in memory
+    (before: KeyError 'ref' from the store, whose arrays were never created)."""
+    empty = tmp_path / "empty.vcf"
+    empty.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n"
+                     "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    streamer = VariantStreamer(genome["fasta"], str(empty), binsize=21, batch_size=4)
+    memory = score_variants(toy_model, streamer, conditions=["gc", "a_mid"])
+    stored = score_variants(toy_model, streamer, tmp_path / "e.zarr", conditions=["gc", "a_mid"])
+    plain = xr.open_zarr(tmp_path / "e.zarr")
+    for ds in (memory, stored, plain):
+        assert dict(ds.sizes) == {"variant": 0, "condition": 2}
+        assert {"ref", "alt", "diff"} <= set(ds.data_vars)
+        assert ds["ref"].dims == ("variant", "condition")
+        assert list(ds["condition"].values) == ["gc", "a_mid"]
 
 
 def test_score_variants_checks_the_model(genome, vcf, tmp_path):
