@@ -204,3 +204,38 @@ def test_opening_over_http_reads_the_coordinates_together(tmp_path, tracks):
     np.testing.assert_array_equal(st.region_table["end"], gi.ends)
     assert st.region_table["strand"].tolist() == gi.strand.tolist()
     np.testing.assert_array_equal(st.read_rows(np.arange(len(gi))), local_rows(tracks, gi, 50))
+
+
+def test_a_forked_child_reading_an_http_store_leaves_the_parent_working(tmp_path):
+    """A forked child (a DataLoader worker) reads a store the parent reads over HTTP; the
+    parent then reads it again. Before, the child closed the inherited connections,
+    which took their sockets out of the epoll instance it shares with the parent's
+    event loop, and the parent's next read waited forever."""
+    import multiprocessing
+
+    from genozarr import set_options
+
+    pytest.importorskip("aiohttp")
+    track = np.random.default_rng(5).poisson(2.0, size=(30_000, 1, 1)).astype("float32")
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [30_000], "strand": ["+"]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=500, stepsize=100)
+    with set_options(chunk_bytes=4096):  # 2 windows a chunk: a read makes many requests
+        build_store(ArraySource("m", {"chr1": track}, ["x"], ["+"]), gi, name="f",
+                    whole_genome=False, resolution=1, chroms={"chr1": 30_000},
+                    storage="zarr", path=str(tmp_path / "web.zarr"), cache_key="k")
+    want = np.stack([track[r.start:r.end] for r in gi])
+    rows = np.arange(len(gi))
+    with serve_directory(tmp_path) as base:
+        st = load_store(f"{base}/web.zarr", "zarr")
+        st.backend.resident = False  # chunks fetched on each read (not kept decoded)
+        np.testing.assert_array_equal(st.read_rows(rows[:5]), want[:5])
+        child = multiprocessing.get_context("fork").Process(target=st.read_rows, args=(rows,))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        got: list[np.ndarray] = []
+        reader = threading.Thread(target=lambda: got.append(st.read_rows(rows)), daemon=True)
+        reader.start()
+        reader.join(60)
+        assert not reader.is_alive(), "the parent's read after the child's hangs"
+        np.testing.assert_array_equal(got[0], want)

@@ -103,13 +103,26 @@ def kind_of(what: str | None, url: str = "") -> str:
     return "file"
 
 
+#: htslib's separator of a data file's URL and its index's URL
+#: (``https://host/a.bam?sig=1##idx##https://host/a.bam.bai?sig=2``): a signed URL's index
+#: has a signature of its own, so it cannot be found by changing the file name
+INDEX_SEPARATOR = "##idx##"
+
+
 def display_url(url: str) -> str:
-    """The URL without a password (``user:secret@host`` -> ``user:***@host``)."""
+    """The URL as messages show it: without a password (``user:secret@host`` ->
+    ``user:***@host``) or query values (a signed URL's signature: ``?X-Amz-Signature=...``
+    -> ``?X-Amz-Signature=***``); both parts of ``data##idx##index``."""
+    if INDEX_SEPARATOR in url:
+        return INDEX_SEPARATOR.join(display_url(u) for u in url.split(INDEX_SEPARATOR, 1))
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
+    if parts.query:
+        parts = parts._replace(query="&".join(
+            f"{item.partition('=')[0]}=***" if "=" in item else item
+            for item in parts.query.split("&")))
+    return urlunsplit(parts)
 
 
 def _split(url: str) -> tuple[str, str]:
@@ -243,11 +256,27 @@ def options_for(url: str, storage_options: Mapping[str, Any] | None) -> dict[str
     return dict(storage_options)
 
 
+def _http_timeout() -> Any:
+    """aiohttp's limits for inputs read over HTTP: no limit on a whole request (aiohttp's
+    default, 5 minutes in all, failed the download of any input that took longer), 30 s
+    to connect, and 5 minutes without a byte received."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
+
+
 def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
     import fsspec
 
+    options = options_for(url, storage_options)
+    if url.split("://", 1)[0].lower() in ("http", "https"):
+        client = dict(options.get("client_kwargs") or {})
+        if "timeout" not in client:  # the user's limits, where given, stay
+            with contextlib.suppress(ImportError):  # (no aiohttp: fsspec says so)
+                client["timeout"] = _http_timeout()
+                options = {**options, "client_kwargs": client}
     try:
-        return fsspec.core.url_to_fs(url, **options_for(url, storage_options))
+        return fsspec.core.url_to_fs(url, **options)
     except (ImportError, ValueError, TypeError) as e:
         raise InputFileError(f"cannot read {display_url(url)}: no filesystem for this URL "
                              f"({type(e).__name__}: {e}); for s3:// install s3fs "
@@ -319,6 +348,49 @@ def _reset_lock() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_lock)
+
+
+#: in a forked child: the parent's fsspec filesystems, with their network sessions, kept
+#: referenced and never closed here (see :func:`keep_inherited_clients`)
+_INHERITED: list[Any] = []
+
+
+def keep_inherited_clients(*objects: Any) -> None:
+    """In a forked child: never close the network clients inherited from the parent.
+
+    A child made by ``fork`` shares its parent's sockets and the epoll instance of the
+    parent's event loop. Closing an inherited aiohttp connection in the child (fsspec's
+    session finalizer once the child drops a filesystem, or the connector's ``__del__``)
+    removes the socket from that shared epoll instance, and the parent's next request on
+    the connection then waits forever (a DataLoader worker reading a store served over
+    HTTP hung its parent that way). So the child keeps every filesystem fsspec had cached
+    (fsspec empties its cache in a new process) and detaches their session finalizers;
+    the child opens clients of its own. ``objects`` (what a reader held of the parent's
+    clients) are kept too.
+    """
+    import sys
+    import weakref
+
+    _INHERITED.extend(o for o in objects if o is not None)
+    spec = sys.modules.get("fsspec.spec")
+    if spec is None:  # fsspec never imported: no client to keep
+        return
+    classes = [spec.AbstractFileSystem]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        cache = cls.__dict__.get("_cache")
+        if isinstance(cache, dict):
+            _INHERITED.extend(cache.values())
+    for fin in list(getattr(weakref.finalize, "_registry", None) or ()):
+        info = fin.peek()
+        if info is not None and isinstance(info[0], spec.AbstractFileSystem):
+            _INHERITED.append(info[0])
+            fin.detach()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=keep_inherited_clients)
 
 
 def input_cache_dir() -> Path:
@@ -475,42 +547,64 @@ def fetch(url: str, what: str = "input", storage_options: Mapping[str, Any] | No
 
 def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | None
            ) -> RemoteCopy:
-    fs, rpath = _filesystem(url, storage_options)
-    name = _split(url)[1]
+    data_url, _, given_index = url.partition(INDEX_SEPARATOR)
+    fs, rpath = _filesystem(data_url, storage_options)
+    name = _split(data_url)[1]
     if not name:
-        raise InputFileError(f"cannot read {what} file {display_url(url)}: the URL names a "
-                             "directory, not a file")
+        raise InputFileError(f"cannot read {what} file {display_url(data_url)}: the URL "
+                             "names a directory, not a file")
     try:
         info = _info(fs, rpath)
     except Exception as e:
-        raise _failure(e, url, what) from e
+        raise _failure(e, data_url, what) from e
     local_name = _safe_name(name)
-    files = [{"name": local_name, "url": url, "rpath": rpath, "validator": _validator(info),
-              "of": None}]
-    candidates, first_only = _index_names(kind, name)
+    files = [{"name": local_name, "url": data_url, "rpath": rpath, "fs": fs,
+              "validator": _validator(info), "of": None}]
+    if given_index:  # data##idx##index: the index at a URL of its own (a signed URL)
+        if not is_url(given_index):
+            raise InputFileError(f"{display_url(url)}: the index after {INDEX_SEPARATOR!r} "
+                                 "must be a URL too")
+        index_fs, index_path = _filesystem(given_index, storage_options)
+        try:
+            index_info = _info(index_fs, index_path)
+        except Exception as e:
+            raise _failure(e, given_index, f"{what} index", of=data_url) from e
+        suffix = _split(given_index)[1].lower().rpartition(".")[2]
+        files.append({"name": f"{local_name}.{suffix}", "url": given_index,
+                      "rpath": index_path, "fs": index_fs,
+                      "validator": _validator(index_info), "of": data_url})
+        candidates, first_only = [], True
+    else:
+        candidates, first_only = _index_names(kind, name)
     tried = []
     for index_name in candidates:
         index_url = _with_name(url, index_name)
-        tried.append(display_url(index_url))
         _, index_path = _filesystem(index_url, storage_options)
         try:
             index_info = _info(fs, index_path)
         except Exception as e:
             if _is_absent(e):
+                status = _status(e)[0]
+                tried.append(display_url(index_url)
+                             + (f" (HTTP {status})" if status is not None else ""))
                 continue
             raise _failure(e, index_url, f"{what} index", of=url) from e
         # the local name follows the data file's local name, as htslib looks for it
         files.append({"name": local_name + index_name[len(name):]
                       if index_name.startswith(name) else _safe_name(index_name),
-                      "url": index_url, "rpath": index_path,
+                      "url": index_url, "rpath": index_path, "fs": fs,
                       "validator": _validator(index_info), "of": url})
         if first_only:
             break
     if kind == "bam" and len(files) == 1:
+        signed = bool(urlsplit(data_url).query)
         raise MissingIndexError(
             f"the BAM file {display_url(url)} has no index next to it (tried "
             f"{', '.join(tried)}); build one with 'samtools index' and upload it beside the "
-            "BAM file")
+            "BAM file" + (
+                ". The URL has a query (a signed URL?), which the index URLs tried keep; "
+                "a signed index has a signature of its own: give it after the BAM file's "
+                f"URL as '<BAM URL>{INDEX_SEPARATOR}<index URL>'" if signed else ""))
     validated = all(f["validator"]["etag"] or f["validator"]["modified"]
                     or f["validator"]["version_id"] for f in files)
     url_key = hashlib.sha256(url.encode()).hexdigest()[:16]
@@ -532,7 +626,7 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
         entries = []
         for f in files:
             size = f["validator"]["size"]
-            sha = _download(fs, f["rpath"], f["url"], directory / f["name"],
+            sha = _download(f["fs"], f["rpath"], f["url"], directory / f["name"],
                             int(size) if size is not None else None,
                             what if f["of"] is None else f"{what} index", f["of"])
             entries.append({"name": f["name"], "url": display_url(f["url"]),

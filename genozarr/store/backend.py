@@ -29,6 +29,7 @@ import numpy as np
 
 from genozarr._kernels import regular_windows, window_views
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
+from genozarr.io._remote import keep_inherited_clients
 from genozarr.store._direct import DirectChunks, RemoteChunks, _native_dtype, kept_bytes
 from genozarr.store._lru import _ChunkCache
 from genozarr.store.dtypes import value_dtype, widen
@@ -401,6 +402,9 @@ class ZarrBackend(Backend):
             cache_bytes = OPTIONS["chunk_cache_bytes"]
         self.cache_bytes = cache_bytes
         self.root = opened.root if opened is not None else root
+        #: the completion marker of the version opened first: a copy of this backend
+        #: (pickled, or in a forked child) refuses a store rebuilt since
+        self.marker = opened.marker if opened is not None else None
         self._reset()
         self._opened = opened
 
@@ -486,9 +490,10 @@ class ZarrBackend(Backend):
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
                 "cache_bytes": self.cache_bytes, "root": self.root,
-                "resident_mode": self.resident_mode}
+                "resident_mode": self.resident_mode, "marker": self.marker}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("marker", None)
         self.__dict__.update(state)
         self._reset()
 
@@ -499,6 +504,9 @@ class ZarrBackend(Backend):
         covers them)."""
         if self._pid != _PROCESS[0]:
             whole, flags_lock, share = self._whole, self._flags_lock, self._share
+            if self.remote:  # the parent's clients: kept, never closed here
+                keep_inherited_clients(self._opened, self._group, self._arrays,
+                                       self._direct)
             self._reset()
             if share and whole:
                 self._whole, self._flags_lock = dict(whole), flags_lock
@@ -524,8 +532,11 @@ class ZarrBackend(Backend):
 
             if self._opened is None:
                 self._opened = open_resolved(self.path, self.storage_options,
-                                             require_complete=False, root=self.root)
+                                             require_complete=False, root=self.root,
+                                             marker=self.marker)
                 self.root = self._opened.root
+                if self.marker is None:
+                    self.marker = self._opened.marker
             self._group = self._opened.group()
         return self._group
 
