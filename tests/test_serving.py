@@ -940,6 +940,35 @@ def test_a_store_rebuilt_under_a_web_server_is_not_served_mixed(values, tmp_path
         np.testing.assert_array_equal(fresh[190:200], values[190:200] + 1)
 
 
+@pytest.mark.parametrize("where", ["local", "http"])
+def test_a_copy_of_a_dataset_refuses_a_store_rebuilt_since(values, tmp_path, where):
+    """A pickled copy of a dataset (what spawned DataLoader workers and dask get) made
+    before its store was rebuilt with other values is refused when it reads, as the
+    original is over HTTP; before, the copy opened the new build and served its values
+    under the old dataset's windows."""
+    import contextlib
+    import pickle
+
+    from genozarr.testing.servers import serve_directory
+
+    options = {"chunk_bytes": 16 * 600}
+    _cover(values, tmp_path / "x.zarr", **options)
+    served = serve_directory(tmp_path) if where == "http" else \
+        contextlib.nullcontext(str(tmp_path))
+    with served as base:
+        ds = open_dataset(f"{base}/x.zarr", cache=None)
+        np.testing.assert_array_equal(ds[:8], values[:8])
+        blob = pickle.dumps(ds)
+        np.testing.assert_array_equal(pickle.loads(blob)[8:16], values[8:16])  # unchanged
+        with set_options(**options):
+            Cover.create_from_array("c", values + 1, _gi(), storage="zarr",
+                                    store=str(tmp_path / "x.zarr"), overwrite=True)
+        with pytest.raises(StoreError, match="replaced or removed since it was opened"):
+            pickle.loads(blob)[:]
+        np.testing.assert_array_equal(open_dataset(f"{base}/x.zarr")[190:200],
+                                      values[190:200] + 1)
+
+
 def test_a_store_rebuilt_smaller_under_a_web_server_is_not_read_as_zeros(values, tmp_path):
     """A local store served over HTTP has no versions: rebuilt in place with fewer
     windows, the rows past its new end are missing chunks of another build (its marker
@@ -972,10 +1001,11 @@ def test_remote_timeout_names_the_read_that_did_not_answer(values, tmp_path):
     from genozarr.testing.servers import RangeHandler, serve_directory
 
     stall = threading.Event()
+    stall_all = threading.Event()
 
     class Stalling(RangeHandler):
         def send_head(self):
-            if stall.is_set() and "/data/c." in self.path:
+            if (stall.is_set() and "/data/c." in self.path) or stall_all.is_set():
                 time.sleep(3)
             return super().send_head()
 
@@ -996,6 +1026,14 @@ def test_remote_timeout_names_the_read_that_did_not_answer(values, tmp_path):
             remote[100:110]
         stall.clear()
         np.testing.assert_array_equal(remote[100:110], values[100:110])
+        # opening: the first reads (version pointer, completion marker) are bounded too
+        stall_all.set()
+        started = time.monotonic()
+        with set_options(remote_timeout=0.5), pytest.raises(
+                StoreError, match=r"t\.zarr/genozarr-current: no answer within 0\.5 s"):
+            open_dataset(f"{base}/t.zarr", cache=None)
+        assert time.monotonic() - started < 2.5  # one limit, not the server's 3 s stall
+        stall_all.clear()
     for bad in (0, -1, True, "10"):
         with pytest.raises(ArgumentError, match="remote_timeout"):
             set_options(remote_timeout=bad)

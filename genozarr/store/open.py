@@ -119,8 +119,24 @@ def _remote_fs(path: str | os.PathLike, storage_options: dict[str, Any] | None
 
 
 def _remote_read(fs: Any, key: str) -> bytes | None:
-    """An object's bytes, or None when it does not exist."""
+    """An object's bytes, or None when it does not exist; within ``remote_timeout``
+    seconds when that option is set (an asynchronous fsspec filesystem: HTTP, S3, GCS),
+    past it a StoreError naming the object."""
+    from genozarr.config import OPTIONS
+
+    limit = OPTIONS["remote_timeout"]
     try:
+        if limit is not None and getattr(fs, "async_impl", False):
+            from fsspec.asyn import sync
+            from fsspec.exceptions import FSTimeoutError
+
+            try:
+                return sync(fs.loop, fs._cat_file, key, timeout=limit)
+            except FSTimeoutError:
+                raise StoreError(
+                    f"reading {fs.unstrip_protocol(key)}: no answer within {limit:g} s "
+                    "(set_options(remote_timeout=...)); the storage is unreachable or "
+                    "overloaded. Check the endpoint, or raise the limit") from None
         return fs.cat_file(key)
     except FileNotFoundError as e:
         if _missing_bucket(e):
@@ -732,7 +748,8 @@ def _missing(path: str, storage_options: dict[str, Any] | None) -> StoreError:
 
 
 def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
-                  require_complete: bool = True, root: str | None = None) -> OpenedStore:
+                  require_complete: bool = True, root: str | None = None,
+                  marker: dict[str, Any] | None = None) -> OpenedStore:
     """Resolve the version published at ``path`` once, hold it, and check its marker.
 
     Parameters
@@ -747,6 +764,10 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
         Remote stores: a version prefix resolved before (a pickled reader): open exactly
         that one. Ignored for local stores (a local version is pinned by a descriptor,
         which does not cross processes).
+    marker
+        The completion marker the store had when it was first opened (a pickled or forked
+        reader): a store published since with another marker (rebuilt from other inputs
+        or settings) is refused, not read in its place.
 
     Returns
     -------
@@ -784,16 +805,24 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
                 continue
             io_root = hold.io_root
         try:
-            marker = _marker_at(io_root, storage_options)
+            found_marker = _marker_at(io_root, storage_options)
         except GenozarrError:
             raise
         except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
             raise storage_error("read store", path, e) from e
-        if marker is None and hold is not None \
+        if found_marker is None and hold is not None \
                 and not hold.same_as(resolve_root(path, storage_options)):
             hold.release()
             continue  # exchanged away and deleted meanwhile: the path names another one
-        if marker is None and require_complete:
+        if marker is not None and found_marker != marker:
+            if hold is not None:
+                hold.release()
+            raise StoreError(
+                f"store {path} was replaced or removed since it was opened (a copy of a "
+                "dataset, pickled or in a worker process, reads the version first opened). "
+                "Reopen the store (genozarr.open_dataset, genozarr.open_store, load_store) "
+                "to read the current version.")
+        if found_marker is None and require_complete:
             if hold is not None:
                 hold.release()
             if remote and found == str(path).rstrip("/") \
@@ -803,7 +832,8 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
                 f"{path} is not a complete genozarr store (no completion marker {MARKER}); it "
                 "was interrupted while being written or is not a genozarr store. Rebuild it."
             )
-        return OpenedStore(path, found, storage_options, hold, marker is not None, marker)
+        return OpenedStore(path, found, storage_options, hold, found_marker is not None,
+                           found_marker)
     raise StoreError(f"could not open store {path}: it was replaced again and again while "
                      "being opened; retry")
 
