@@ -237,8 +237,10 @@ class VariantStreamer:
         False (default): indels and every ALT allele of multi-allelic records too.
     regions
         Optional regions (BED path, DataFrame, list of :class:`~genozarr.genome.Region`;
-        VCF chromosome names): only variants whose ``POS`` lies in them are read, through
-        the file's index (bgzip + tabix ``.tbi``/``.csi``, or BCF + ``.csi``).
+        VCF chromosome names, or the genome's where ``chrom_map`` maps them): only
+        variants whose ``POS`` lies in them are read, through the file's index (bgzip +
+        tabix ``.tbi``/``.csi``, or BCF + ``.csi``). A region on a contig the file does
+        not have reads nothing, with a :class:`~genozarr.errors.SkippedVariantsWarning`.
     chrom_map
         How VCF chromosome names map to the genome's: None (exact), ``'auto'`` (``1`` and
         ``chr1`` match each other when only one exists) or a dict ``{vcf_name:
