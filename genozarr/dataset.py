@@ -32,6 +32,7 @@ from genozarr._kernels import (
 from genozarr._validate import check_int
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.genome import check_within, chrom_sizes
+from genozarr.io._remote import fetch_inputs
 from genozarr.regions import GenomicIndexer, RegionsLike, load_regions
 from genozarr.store.backend import normalise_storage
 from genozarr.store.dtypes import check_storage, check_store_dtype, value_dtype
@@ -1037,6 +1038,7 @@ class Cover(Dataset):
         bigwigfiles, conditions, sheet_meta = resolve_inputs(
             bigwigfiles, conditions, "BigWig", input_storage_options)
         files = as_file_list(bigwigfiles, "BigWig", storage_options=input_storage_options)
+        fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
         source = BigWigSource(files, conditions, nan_to_num=nan_to_num, collapser=collapser,
                               dtype=dtype)
         args = dict(source="bigwig", nan_to_num=nan_to_num, collapser=source.collapser,
@@ -1117,6 +1119,7 @@ class Cover(Dataset):
         bamfiles, conditions, sheet_meta = resolve_inputs(
             bamfiles, conditions, "BAM", input_storage_options)
         files = as_file_list(bamfiles, "BAM", storage_options=input_storage_options)
+        fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
         source = BamSource(files, conditions, stranded=stranded, min_mapq=min_mapq,
                            pairedend=pairedend, template_extension=template_extension,
                            include_flagged=include_flagged, dtype=dtype)
@@ -1188,6 +1191,7 @@ class Cover(Dataset):
         bedfiles, conditions, sheet_meta = resolve_inputs(
             bedfiles, conditions, "BED", input_storage_options)
         files = as_file_list(bedfiles, "BED", storage_options=input_storage_options)
+        fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
         source = BedSource(files, conditions, mode=mode, minoverlap=minoverlap,
                            collapser=collapser, dtype=dtype)
         if genomesize is None and roi is None:
@@ -1377,6 +1381,7 @@ class Bioseq(Dataset):
         order_ = _int_or_none("order", order)
         alphabet_size(seqtype)
         (fasta,) = as_file_list(refgenome, "FASTA", storage_options=input_storage_options)
+        fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
         source = FastaSource(fasta, seqtype)
         args = dict(source="fasta", seqtype=seqtype, binsize=binsize, stepsize=stepsize,
                     flank=flank, zero_padding=zero_padding)

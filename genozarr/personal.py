@@ -77,6 +77,7 @@ from genozarr.errors import (
     warn,
 )
 from genozarr.ingest import Source
+from genozarr.io._remote import fetch_inputs
 from genozarr.regions import GenomicIndexer
 
 __all__ = ["PersonalBioseq", "PersonalSource", "create_personal", "HAPLOTYPES",
@@ -1240,6 +1241,7 @@ def create_personal(
     flank = check_int("flank", flank, 0, allow_none=False)
     (fasta,) = as_file_list(refgenome, "FASTA", storage_options=input_storage_options)
     (vcf,) = as_file_list(variants, "VCF/BCF", storage_options=input_storage_options)
+    fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
     source = PersonalSource(fasta, vcf, samples, unphased)
     # the windows, as Dataset._create tiles them, to check the calls over them first
     if roi is None:

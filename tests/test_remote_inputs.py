@@ -472,3 +472,34 @@ def test_dataset_constructors_read_urls(files, served, s3_files, tmp_path):
     seq_local = Bioseq.create_from_refgenome("lfa", str(files / "sample.fa"), roi=roi,
                                              binsize=200)
     np.testing.assert_array_equal(seq[:], seq_local[:])
+
+
+def test_regions_at_urls_use_the_input_options_and_are_revalidated(files, served, s3,
+                                                                   tmp_path):
+    """Regions of interest in a bucket are read with ``input_storage_options`` (before:
+    without them, NoCredentialsError), and regions on a web server changed between two
+    builds of one process are read anew (before: the first build's copy was reused)."""
+    from genozarr.dataset import Cover
+
+    options, client = s3
+    client.upload_file(str(files / "sample.bed"), "inputs", "roi/sample.bed")
+    client.upload_file(str(files / "sample_a.bw"), "inputs", "roi/sample_a.bw")
+    kw = {"binsize": 200, "resolution": 50}
+    local = Cover.create_from_bigwig("l", str(files / "sample_a.bw"),
+                                     roi=str(files / "sample.bed"), **kw)
+    remote = Cover.create_from_bigwig("r", "s3://inputs/roi/sample_a.bw",
+                                      roi="s3://inputs/roi/sample.bed",
+                                      input_storage_options=options, **kw)
+    np.testing.assert_array_equal(remote[:], local[:])
+    served_root, base = served
+    lines = (files / "sample.bed").read_text().splitlines(keepends=True)
+    (served_root / "changing.bed").write_text("".join(lines))
+    first = Cover.create_from_bigwig("c", str(files / "sample_a.bw"),
+                                     roi=f"{base}/changing.bed", **kw)
+    assert len(first) == len(local)
+    (served_root / "changing.bed").write_text("".join(lines[:1]))
+    os.utime(served_root / "changing.bed", (1e9, 1e9))  # another modification time
+    again = Cover.create_from_bigwig("c", str(files / "sample_a.bw"),
+                                     roi=f"{base}/changing.bed", **kw)
+    chrom, start, end = lines[0].split("\t")[:3]
+    assert len(again) == -(-(int(end) - int(start)) // 200) < len(first)

@@ -658,6 +658,23 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
         files={p: f["url"] for p, f in zip(paths, files)}, downloaded=downloaded)
 
 
+def fetch_inputs(inputs: Mapping[str, Any],
+                 storage_options: Mapping[str, Any] | None = None) -> None:
+    """Fetch (or revalidate) the URLs among ``inputs`` (``{what: path or other value}``,
+    e.g. a dataset's regions and genome sizes) with ``storage_options``, so that their
+    later reads (:func:`localize`) get this build's copy, fetched with the options of the
+    other inputs; other values are left alone.
+
+    Raises
+    ------
+    InputFileError
+        If a URL cannot be read.
+    """
+    for what, value in inputs.items():
+        if isinstance(value, str) and is_url(value):
+            fetch(value, what, storage_options)
+
+
 def fetched(url: str, what: str | None = None) -> RemoteCopy:
     """The copy of ``url`` this process made (or reused) last, still on disk; else a
     fresh :func:`fetch` with the options last used for it (none if never fetched)."""
