@@ -18,7 +18,7 @@ Commands (``genozarr COMMAND --help`` for each):
 
 **Build spec.** A TOML (``.toml``) or YAML (``.yaml``/``.yml``) file describes one
 dataset with top-level keys, or several under ``datasets`` (a list of tables; keys given
-at the top level are defaults for every entry)::
+at the top level are defaults for every entry whose kind takes them)::
 
     # spec.toml
     roi = "regions.bed"          # shared by the datasets below
@@ -48,7 +48,7 @@ constructor (:meth:`~genozarr.dataset.Cover.create_from_bigwig`,
 ``stepsize``, ``flank``, ``resolution``, ``normalizer``, ``storage`` (default ``'zarr'``),
 ``store_whole_genome``, ``genomesize``, ``conditions``, ``collapser``, ``mode``,
 ``stranded``, ``min_mapq``, ``order``. Relative paths (``files``, ``roi``,
-``genomesize``, ``store``) are relative to the spec file. An unknown key is an error that
+``genomesize``, ``store``, ``variants``) are relative to the spec file. An unknown key is an error that
 lists the valid ones.
 
 Errors in the input (missing files, bad regions, bad specs) print one line,
@@ -158,8 +158,11 @@ def _stats_lines(s: dict[str, Any]) -> list[str]:
                 + ", ".join(f"{b} {bf[b]:.1%}" for b in "ACGT") + ")"]
     if "mean" not in st:
         return [f"codes: {st.get('code_counts')}"]
+    missing = st.get("missing_fraction", {})
     return [f"{c}: mean {st['mean'][c]:.4g}, max {st['max'][c]:.4g}, "
-            f"nonzero {st['nonzero_fraction'][c]:.1%}" for c in s["conditions"]]
+            f"nonzero {st['nonzero_fraction'][c]:.1%}"
+            + (f", no data {missing[c]:.1%}" if missing.get(c) else "")
+            for c in s["conditions"]]
 
 
 def _stats_text(s: dict[str, Any]) -> str:
@@ -485,12 +488,19 @@ def plot(
     plottype: Annotated[str | None, typer.Option(
         help="line, heatmap or seqplot for every track (default by kind).")] = None,
     stacked: Annotated[bool, typer.Option(help="One panel per condition.")] = False,
-    width: Annotated[float, typer.Option(help="Figure width in inches.")] = 10.0,
-    dpi: Annotated[int, typer.Option(help="Resolution of the PNG.")] = 110,
+    width: Annotated[float, typer.Option(min=1.0, help="Figure width in inches.")] = 10.0,
+    dpi: Annotated[int, typer.Option(min=10, help="Resolution of the PNG.")] = 110,
 ) -> None:
     """Plot a region of one or more stores as a PNG (genome-browser-like panels)."""
+    from matplotlib.figure import Figure
+
     from genozarr.plot import plot_genome_track
 
+    formats = Figure().canvas.get_supported_filetypes()
+    suffix = output.suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise ArgumentError(f"--output {output}: matplotlib writes no {suffix or 'unnamed'!r} "
+                            f"files; use one of {', '.join(sorted(formats))} (png by default)")
     tracks: dict[str, Any] = {}
     for path in [store, *(track or [])]:
         ds = open_dataset(_need_file(path, "store"))

@@ -80,22 +80,28 @@ def _stats(path: str, kind: str, storage_options: dict[str, Any] | None) -> dict
                 drop_axis=list(range(1, arr.ndim)), new_axis=1)
             counts += np.asarray(dask.compute(da.sum(per_block, axis=0))[0])
         return {"code_counts": counts}
-    sums, maxs, nonzero, n = [], [], [], 0
+    # NaN is a bin without data (nan_to_num=False, predictions): not counted, so that the
+    # mean and the non-zero fraction are over the bins with a value
+    sums, maxs, nonzero, valid, n = [], [], [], [], 0
     for var in arrays:
         arr = var.data.astype("float64")
         axes = tuple(range(arr.ndim - 1))
-        s, m, nz = dask.compute(np.nansum(arr, axis=axes), np.nanmax(arr, axis=axes),
-                                (arr != 0).sum(axis=axes))
+        known = ~np.isnan(arr)
+        s, m, nz, v = dask.compute(np.nansum(arr, axis=axes), np.nanmax(arr, axis=axes),
+                                   ((arr != 0) & known).sum(axis=axes), known.sum(axis=axes))
         sums.append(s)
         maxs.append(m)
         nonzero.append(nz)
+        valid.append(v)
         n += int(np.prod(arr.shape[:-1]))
-    total = np.sum(sums, axis=0)
+    total, counted = np.sum(sums, axis=0), np.sum(valid, axis=0)
     return {
-        "mean": {c: float(x) / max(n, 1) for c, x in zip(conds, total)},
+        "mean": {c: float(x) / k if k else float("nan")
+                 for c, x, k in zip(conds, total, counted)},
         "max": {c: float(x) for c, x in zip(conds, np.max(maxs, axis=0))},
-        "nonzero_fraction": {c: float(x) / max(n, 1)
-                             for c, x in zip(conds, np.sum(nonzero, axis=0))},
+        "nonzero_fraction": {c: float(x) / k if k else float("nan")
+                             for c, x, k in zip(conds, np.sum(nonzero, axis=0), counted)},
+        "missing_fraction": {c: 1 - float(k) / max(n, 1) for c, k in zip(conds, counted)},
     }
 
 
@@ -110,7 +116,8 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
     stats
         Also compute per-condition statistics of the served values (normalizers
         applied; reads every chunk): ``mean``, ``max``, ``nonzero_fraction`` for coverage
-        (over all stored bins, strands pooled);
+        (over the stored bins with a value, strands pooled; NaN is a bin without data) and
+        ``missing_fraction`` (the bins that are NaN);
         ``base_fraction`` (A, C, G, T, N) and ``gc_fraction`` for sequence.
     storage_options
         fsspec options for remote stores.

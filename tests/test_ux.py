@@ -39,6 +39,29 @@ def test_region_coordinates_are_loaded_for_selection(sample_files, tmp_path):
     np.testing.assert_array_equal(sel["data"].values, cover.read_genomic(keep))
 
 
+def test_info_stats_count_nan_as_no_data(tmp_path):
+    """A prediction store with NaN bins (no data): mean and non-zero fraction over the
+    bins with a value (before: NaN bins counted in the mean's divisor and as non-zero),
+    and the NaN share as missing_fraction; against numpy."""
+    from genozarr import Cover, GenomicIndexer
+    from genozarr.summary import store_summary
+
+    rng = np.random.default_rng(3)
+    values = rng.poisson(1.0, size=(6, 10, 1, 2)).astype("float32")
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:, :, :, 1] = np.nan  # a condition without any data
+    gi = GenomicIndexer(["chr1"] * 6, np.arange(6) * 10, np.arange(6) * 10 + 10,
+                        ["+"] * 6, 10, 10)
+    Cover.create_from_array("p", values, gi, storage="zarr", store=str(tmp_path / "p.zarr"))
+    st = store_summary(tmp_path / "p.zarr", stats=True)["stats"]
+    first = values[..., 0]
+    assert st["mean"]["Cond_0"] == pytest.approx(np.nanmean(first))
+    assert st["nonzero_fraction"]["Cond_0"] == pytest.approx(
+        (first[~np.isnan(first)] != 0).mean())
+    assert st["missing_fraction"]["Cond_0"] == pytest.approx(np.isnan(first).mean())
+    assert np.isnan(st["mean"]["Cond_1"]) and st["missing_fraction"]["Cond_1"] == 1.0
+
+
 def test_info_stats_on_a_multi_chunk_sequence_store(sample_files, tmp_path):
     """Base counts over a sequence store with several chunks per chromosome equal the
     FASTA's letters counted with pysam."""
