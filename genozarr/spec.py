@@ -28,7 +28,7 @@ SPEC_KINDS: dict[str, tuple[str, str, str]] = {
     "refgenome": ("Bioseq", "create_from_refgenome", "refgenome"),
     "seq": ("Bioseq", "create_from_seq", "fastafile"),
 }
-_PATH_KEYS = ("files", "roi", "genomesize", "store")
+_PATH_KEYS = ("files", "roi", "genomesize", "store", "variants")
 
 
 def need_file(path: str | os.PathLike, what: str) -> str:
@@ -96,9 +96,15 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries) \
             or not entries:
         raise ArgumentError(f"{path}: 'datasets' must be a non-empty list of tables")
+    # top-level keys are defaults for the entries whose kind takes them (resolution
+    # for the coverage kinds, not refgenome); a key no kind takes is an error below
+    kinds = {str(e.get("kind", raw.get("kind", ""))).lower() for e in entries}
+    taken = {k for kind in kinds & set(SPEC_KINDS) for k in _valid_keys(kind)}
     out = []
     for i, entry in enumerate(entries):
-        spec = {**raw, **entry}
+        kind = str(entry.get("kind", raw.get("kind", ""))).lower()
+        valid = set(_valid_keys(kind)) if kind in SPEC_KINDS else set()
+        spec = {**{k: v for k, v in raw.items() if k in valid or k not in taken}, **entry}
         where = f"{path}: dataset {spec.get('name', i)!r}"
         for key in ("name", "kind"):
             if key not in spec:
@@ -128,7 +134,7 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
         inputs = spec["files"] if isinstance(spec["files"], list) else [spec["files"]]
         for f in inputs:
             need_file(f, f"{where}: input file")
-        for key in ("roi", "genomesize"):
+        for key in ("roi", "genomesize", "variants"):
             if isinstance(spec.get(key), str) and not (key == "roi" and _is_region(spec[key])):
                 need_file(spec[key], f"{where}: {key}")
         spec.setdefault("storage", "zarr")
@@ -192,7 +198,8 @@ def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) 
             raise ArgumentError(f"dataset {name!r}: kind refgenome takes one FASTA file, "
                                 f"got {len(files)}")
         files = files[0]
-    if "store" not in spec and out is not None and spec.get("storage") == "zarr":
+    if "store" not in spec and out is not None and \
+            str(spec.get("storage")).lower() in ("zarr", "hdf5"):  # hdf5: Janggu's name
         spec["store"] = str(Path(out) / f"{name}.zarr")
     cls = getattr(dataset, cls_name)
     try:

@@ -205,6 +205,14 @@ def test_plot_writes_png(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
     bad = _run("plot", out / "signal.zarr", "chr9", 0, 100, "-o", png)
     assert bad.exit_code == 1
     assert bad.stderr.startswith("genozarr: error: chromosome 'chr9' is not in store")
+    # option values matplotlib cannot use: usage errors, or one line (was a traceback)
+    for option in (("--width", 0), ("--dpi", 0), ("--width", -3)):
+        assert _run("plot", out / "signal.zarr", "chr1", 1000, 4000, "-o", png,
+                    *option).exit_code == 2
+    odd = _run("plot", out / "signal.zarr", "chr1", 1000, 4000, "-o", tmp_path / "x.unknown")
+    assert odd.exit_code == 1 and odd.stderr.startswith("genozarr: error: --output ")
+    assert "matplotlib writes no 'unknown' files" in odd.stderr
+    assert not (tmp_path / "x.unknown").exists()
 
 
 # ---------------------------------------------------------------------------- trim
@@ -284,6 +292,51 @@ def test_build_toml_and_yaml(tmp_path: Path, sample_files: dict[str, str]) -> No
     result = _run("build", yaml, "--no-progress")
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(open_dataset(tmp_path / "sig_yaml.zarr")[:], sig[:])
+
+
+def test_build_spec_defaults_hdf5_and_variants(tmp_path: Path,
+                                               sample_files: dict[str, str]) -> None:
+    """A top-level key applies to the entries whose kind takes it (resolution: not to a
+    refgenome entry, which was refused); storage='hdf5' (Janggu's name for zarr) goes to
+    --out as 'zarr' does; a relative variants path is relative to the spec file, as the
+    other paths (it was relative to the working directory, after --check passed)."""
+    import pysam
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for key in ("roi", "bigwig_a", "fasta", "fai"):
+        os.symlink(sample_files[key], inputs / Path(sample_files[key]).name)
+    with pysam.FastaFile(sample_files["fasta"]) as fa:
+        ref = fa.fetch("chr1", 99, 100)
+    alt = "A" if ref != "A" else "C"
+    (inputs / "v.vcf").write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##FORMAT=<ID=GT,Number=1,Type=String,"
+        "Description=\"Genotype\">\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+        f"chr1\t100\t.\t{ref}\t{alt}\t.\tPASS\t.\tGT\t1|1\n")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        'binsize = 200\nresolution = 50\nroi = "inputs/sample.bed"\n\n'
+        '[[datasets]]\nname = "sig"\nkind = "bigwig"\nfiles = "inputs/sample_a.bw"\n'
+        'storage = "hdf5"\n\n'
+        '[[datasets]]\nname = "dna"\nkind = "refgenome"\nfiles = "inputs/sample.fa"\n\n'
+        '[[datasets]]\nname = "me"\nkind = "refgenome"\nfiles = "inputs/sample.fa"\n'
+        'variants = "inputs/v.vcf"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cwd = os.getcwd()
+    os.chdir(elsewhere)
+    try:
+        with pytest.warns(UserWarning, match="hdf5"):
+            result = _run("build", spec, "--out", tmp_path / "out", "--no-progress")
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    sig = open_dataset(tmp_path / "out" / "sig.zarr")
+    assert sig.shape[1] == 4  # 200 bp at 50 bp
+    dna = open_dataset(tmp_path / "out" / "dna.zarr")
+    assert dna.shape[1:] == (200, 1, 4)  # one base per position: no resolution
+    personal = open_dataset(tmp_path / "out" / "me.zarr")
+    assert personal.samples == ["S1"]
 
 
 @pytest.mark.parametrize("spec, message", [
