@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from typing import Any
 
 import psutil
@@ -74,11 +75,16 @@ def serve_http(directory: str, latency_ms: float) -> tuple[str, subprocess.Popen
 
 def versioned_copy(store: str, target: str) -> None:
     """``store`` (a local store directory) copied to ``target`` in the layout of a store
-    built on object storage: the store under ``v-<hex>/``, named by the pointer."""
-    version = "v-0123456789abcdef"
+    built on object storage: the store under ``v-<hex>/``, named by the pointer. The
+    version name is new for every copy (a published version is never written again:
+    readers that resolved it would read two builds' chunks), and the pointer is replaced
+    in one rename, after the copy."""
+    version = f"v-{uuid.uuid4().hex[:16]}"
     shutil.copytree(store, os.path.join(target, version))
-    with open(os.path.join(target, POINTER), "w") as f:
+    tmp = os.path.join(target, f".{POINTER}.{uuid.uuid4().hex[:8]}")
+    with open(tmp, "w") as f:
         json.dump({"version": version}, f)
+    os.replace(tmp, os.path.join(target, POINTER))
 
 
 def _cpu(proc: Any) -> float:
