@@ -134,7 +134,8 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         stores whose decoded arrays fit in it together are kept decoded in memory),
         ``decode_threads`` (None, or the threads decoding chunks of a local store while
         serving), ``parallel_threshold_bases``, ``remote_timeout`` (None, or the seconds
-        one read of a remote store may take before it is a StoreError).
+        one read of a remote store may take before it is a StoreError; also the wait for
+        each answer of a remote input's server).
 
     Raises
     ------

@@ -503,3 +503,40 @@ def test_regions_at_urls_use_the_input_options_and_are_revalidated(files, served
                                      roi=f"{base}/changing.bed", **kw)
     chrom, start, end = lines[0].split("\t")[:3]
     assert len(again) == -(-(int(end) - int(start)) // 200) < len(first)
+
+
+def test_remote_timeout_bounds_input_reads(files, tmp_path):
+    """set_options(remote_timeout=...) bounds a remote input's requests too: a server that
+    answers after 3 s fails a read limited to 0.5 s at once, naming the URL (before: the
+    read waited for the server, whatever the option)."""
+    import threading
+    import time
+
+    from genozarr import set_options
+
+    stall = threading.Event()
+
+    class Slow(RangeHandler):
+        def send_head(self):
+            if stall.is_set():
+                time.sleep(3)
+            return super().send_head()
+
+        def copyfile(self, source, outputfile):
+            try:
+                super().copyfile(source, outputfile)
+            except (BrokenPipeError, ConnectionResetError):  # the reader gave up
+                pass
+
+    shutil.copy2(files / "sample_a.bw", tmp_path / "slow.bw")
+    with serve_directory(tmp_path, handler=Slow) as base:
+        stall.set()
+        started = time.monotonic()
+        with set_options(remote_timeout=0.5), pytest.raises(
+                InputFileError, match=r"cannot read BigWig file http://.*/slow\.bw: no answer "
+                                      r"in time \(.*Timeout.*; set_options\(remote_timeout"
+                                      r"=0\.5\)\)"):
+            as_file_list(f"{base}/slow.bw", "BigWig")
+        assert time.monotonic() - started < 2.5
+        stall.clear()
+        assert len(as_file_list(f"{base}/slow.bw", "BigWig")) == 1

@@ -188,6 +188,13 @@ def _reason(exc: BaseException) -> str:
     if status is not None:
         return f"HTTP {status}{' ' + message if message else ''}"
     nodes = list(_chain(exc))
+    timeout = next((n for n in nodes if _timed_out(n)), None)
+    if timeout is not None:
+        from genozarr.config import OPTIONS
+
+        limit = OPTIONS["remote_timeout"]
+        return (f"no answer in time ({type(timeout).__name__}"
+                + (f"; set_options(remote_timeout={limit:g})" if limit else "") + ")")
     for node in nodes:
         if isinstance(node, ConnectionRefusedError):
             where = next((f" by {n.host}:{n.port}" for n in nodes
@@ -204,6 +211,12 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is a request that got no answer in time (asyncio's, aiohttp's,
+    botocore's or fsspec's timeout)."""
+    return isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
+
+
 def _is_absent(exc: BaseException) -> bool:
     """Whether a failed request means "no such file" (404/410, or a 403 of an object
     store, which answers 403 for missing keys to whoever may not list the bucket)."""
@@ -216,7 +229,7 @@ def _is_absent(exc: BaseException) -> bool:
         # fsspec's http filesystem turns every failure into FileNotFoundError: only one
         # with no connection problem behind it is an absent file
         return not any(isinstance(n, ConnectionError) or "Connector" in type(n).__name__
-                       for n in _chain(exc) if n is not exc)
+                       or _timed_out(n) for n in _chain(exc) if n is not exc)
     return False
 
 
@@ -259,22 +272,35 @@ def options_for(url: str, storage_options: Mapping[str, Any] | None) -> dict[str
 def _http_timeout() -> Any:
     """aiohttp's limits for inputs read over HTTP: no limit on a whole request (aiohttp's
     default, 5 minutes in all, failed the download of any input that took longer), 30 s
-    to connect, and 5 minutes without a byte received."""
+    to connect, and 5 minutes without a byte received (``set_options(remote_timeout=...)``
+    seconds where set)."""
     import aiohttp
 
-    return aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
+    from genozarr.config import OPTIONS
+
+    limit = OPTIONS["remote_timeout"]
+    return aiohttp.ClientTimeout(total=None, sock_connect=min(30, limit or 30),
+                                 sock_read=limit or 300)
 
 
 def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
     import fsspec
 
+    from genozarr.config import OPTIONS
+
     options = options_for(url, storage_options)
-    if url.split("://", 1)[0].lower() in ("http", "https"):
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("http", "https"):
         client = dict(options.get("client_kwargs") or {})
         if "timeout" not in client:  # the user's limits, where given, stay
             with contextlib.suppress(ImportError):  # (no aiohttp: fsspec says so)
                 client["timeout"] = _http_timeout()
                 options = {**options, "client_kwargs": client}
+    elif scheme in ("s3", "s3a") and OPTIONS["remote_timeout"] is not None \
+            and "config_kwargs" not in options:
+        limit = OPTIONS["remote_timeout"]  # botocore: per attempt, to connect and to read
+        options = {**options, "config_kwargs": {"connect_timeout": limit,
+                                                "read_timeout": limit}}
     try:
         return fsspec.core.url_to_fs(url, **options)
     except (ImportError, ValueError, TypeError) as e:
