@@ -849,7 +849,11 @@ class ZarrBackend(Backend):
             starts, ends = np.r_[0, bounds], np.r_[bounds, len(rows)]
             local = rows - chunk_ids * size
             first = local[starts]
+            # a chunk's rows are one slice when they are consecutive; a repeated row (an
+            # oversampling view) makes sorted rows look consecutive ([0, 0, 2]): take them
             runs = (local[ends - 1] - first) == (ends - starts - 1)
+            if len(rows) > 1 and bool((rows[1:] == rows[:-1]).any()):
+                runs[:] = False
             spans = dict(zip(chunk_ids[starts].tolist(),
                              zip(starts.tolist(), ends.tolist(), first.tolist(), runs.tolist())))
             for cid, block in self._chunks(name, list(spans)):
