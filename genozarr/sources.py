@@ -254,7 +254,8 @@ class BamSource(_AbsentChromsAsZeros, Source):
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes[i]
 
-    def _counts(self, i: int, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
+    def _counts(self, i: int, chrom: str, start: int, end: int, resolution: int,
+                blocks: bool = False) -> np.ndarray:
         from genozarr.io.bam import count_5prime
 
         if self._is_absent(i, chrom):
@@ -263,7 +264,8 @@ class BamSource(_AbsentChromsAsZeros, Source):
         counts = count_5prime(self.paths[i], chrom, start, end, min_mapq=self.min_mapq,
                               pairedend=self.pairedend,
                               template_extension=self.template_extension,
-                              include_flagged=self.include_flagged, resolution=resolution)
+                              include_flagged=self.include_flagged, resolution=resolution,
+                              all_midpoints=blocks)
         if not self.stranded:
             counts = counts.sum(axis=1, keepdims=True)
         return counts[:, :, None]
@@ -272,7 +274,12 @@ class BamSource(_AbsentChromsAsZeros, Source):
         return self._counts(i, chrom, start, end, 1)
 
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
-        parts = [self._counts(i, self.chrom_names[i][chrom], start, end, resolution)
+        # the whole-genome layout reads chromosomes in blocks: a fragment across two of
+        # them counts at its midpoint wherever its read 1 is (pairedend='midpoint'); a
+        # window of the partial layout (read_file) counts, as Janggu's, the fragments whose
+        # read 1 is within template_extension of it
+        parts = [self._counts(i, self.chrom_names[i][chrom], start, end, resolution,
+                              blocks=True)
                  for i in range(len(self.files))]
         return np.concatenate(parts, axis=-1)
 
@@ -452,9 +459,10 @@ class FastaSource(Source):
         else:
             from genozarr.io.fasta import read_sequence
 
-        # the encoding table reads both cases: no upper-casing pass
+        # the encoding table reads both cases: no upper-casing pass; outside the sequence,
+        # '-', the unknown letter's code in every alphabet ('N' is asparagine in protein)
         if end - start <= self.PIECE_BASES:
-            seq = read_sequence(self.paths[0], chrom, start, end, upper=False)
+            seq = read_sequence(self.paths[0], chrom, start, end, b"-", upper=False)
             return encode_sequence(seq, self.seqtype).reshape(-1, 1, 1)
         # a long interval piece by piece into one array: the text and bytes of a piece stay
         # in the CPU caches (a whole 8 Mb block at once ran 4-5x slower per base)
@@ -463,7 +471,7 @@ class FastaSource(Source):
         out = np.empty((end - start, 1, 1), dtype=np.uint8)
         for lo in range(start, end, self.PIECE_BASES):
             hi = min(lo + self.PIECE_BASES, end)
-            seq = read_sequence(self.paths[0], chrom, lo, hi, upper=False)
+            seq = read_sequence(self.paths[0], chrom, lo, hi, b"-", upper=False)
             out[lo - start:hi - start, 0, 0] = encode_sequence(seq, self.seqtype)
         return out
 

@@ -673,3 +673,44 @@ def test_genome_plan_runs_against_a_window_by_window_walk(monkeypatch, block):
                     else:
                         step = plan.run_step(r) if b - a > 1 else 0
                         assert got == ("abc"[chrom[a]], int(first[a]), step)
+
+
+@pytest.mark.parametrize("fragment", [400, 3000])
+def test_midpoints_across_whole_genome_blocks_count_once(tmp_path, monkeypatch, fragment):
+    """pairedend='midpoint' in the whole-genome layout, read in blocks of 1,024 bases: every
+    proper pair counts once at its fragment midpoint on read 1's strand, against a pysam
+    loop over the file, also where read 1 lies in the block before its midpoint's or the
+    fragment is longer than the first reach (3,000 > 2 x 1,024 bases: a second fetch).
+    Before, a fragment whose read 1 was in another block than its midpoint was dropped."""
+    import genozarr.ingest
+    from genozarr.testing.simulate import simulate_bam
+
+    sizes = {"chr1": 20_000, "chr2": 9_000}
+    bam = simulate_bam(tmp_path / "pe.bam", sizes, 3_001, seed=9, paired=True,
+                       fragment_length=fragment)
+    want = {c: np.zeros((n, 2)) for c, n in sizes.items()}
+    with pysam.AlignmentFile(bam) as f:
+        for r in f:
+            if r.flag & (0x4 | 0x100 | 0x800 | 0x200 | 0x400):
+                continue
+            if r.is_paired:
+                if not r.is_proper_pair or r.next_reference_id != r.reference_id or \
+                        not r.is_read1:
+                    continue
+                pos = min(r.reference_start, r.next_reference_start) + \
+                    abs(r.template_length) // 2
+            else:
+                pos = r.reference_end - 1 if r.is_reverse else r.reference_start
+            if 0 <= pos < sizes[r.reference_name]:
+                want[r.reference_name][pos, int(r.is_reverse)] += 1
+    assert sum(w.sum() for w in want.values()) > 1_000
+    monkeypatch.setattr(genozarr.ingest, "_TASK_BYTES", 8192)  # tasks of 1,024 bases
+    from genozarr import set_options
+
+    with set_options(chunk_bytes=4096, scheduler="sync"):
+        cov = Cover.create_from_bam("mid", bam, roi=None, genomesize=sizes, binsize=1000,
+                                    store_whole_genome=True, storage="zarr",
+                                    pairedend="midpoint", store=str(tmp_path / "m.zarr"))
+    for chrom, n in sizes.items():
+        np.testing.assert_array_equal(cov.garray.read_bins(chrom, 0, n)[:, :, 0], want[chrom],
+                                      err_msg=chrom)

@@ -405,10 +405,15 @@ def bam_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
         _close(handle)
 
 
+#: ``count_5prime(..., all_midpoints=True)``: bases fetched beyond both ends of a block at
+#: least (fragments up to twice as long are found in one pass)
+MIDPOINT_REACH = 1024
+
+
 def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
                  min_mapq: int | None = None, pairedend: str = "5prime",
                  template_extension: int = 0, include_flagged: bool = False,
-                 resolution: int = 1) -> np.ndarray:
+                 resolution: int = 1, all_midpoints: bool = False) -> np.ndarray:
     """Count reads at their 5' ends (or fragment midpoints) in ``[start, end)``.
 
     Parameters
@@ -433,6 +438,14 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
         Also count QC-failed (0x200) and duplicate (0x400) reads.
     resolution
         Bases per bin of the result.
+    all_midpoints
+        ``'midpoint'``: count every fragment whose midpoint lies in ``[start, end)``,
+        wherever its read 1 lies: reads are fetched at least :data:`MIDPOINT_REACH`
+        bases beyond both ends, and again farther when a fragment seen there is longer
+        than twice the reach. For blocks of a chromosome read one after another (the
+        whole-genome layout), whose ends are not the user's: a fragment across two blocks
+        counts once, in the block of its midpoint. (Fragments longer than a whole block
+        beyond both of its ends, of which neither read is fetched, are not seen.)
 
     Returns
     -------
@@ -473,13 +486,23 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     length = int(bam.lengths[tid])
     check_span(chrom, start, end, length, path)
     ext = max(int(template_extension), 0)
-    lo, hi = max(start - ext, 0), min(end + ext, length)
+    midpoint = pairedend == "midpoint"
+    if midpoint and all_midpoints:
+        ext = max(ext, MIDPOINT_REACH)
     skip = ALWAYS_SKIPPED | (0 if include_flagged else SKIPPED_UNLESS_INCLUDED)
     mapq = None if min_mapq is None or int(min_mapq) <= 0 else int(min_mapq)
     try:
-        flags, positions, quals = _scan(bam, path, chrom, tid, lo, hi,
-                                        midpoint=pairedend == "midpoint",
-                                        with_mapq=mapq is not None)
+        while True:
+            lo, hi = max(start - ext, 0), min(end + ext, length)
+            flags, positions, quals, longest = _scan(bam, path, chrom, tid, lo, hi,
+                                                     midpoint=midpoint,
+                                                     with_mapq=mapq is not None)
+            # a fragment whose midpoint is inside has its read 1 within half its length
+            # of it; its other read is then among those fetched: fetch farther where a
+            # fragment seen is longer than twice the reach
+            if not (midpoint and all_midpoints) or longest // 2 + 1 <= ext:
+                break
+            ext = longest // 2 + 1
     except GenozarrError:
         raise
     except ValueError as e:  # "fetch called on bamfile without index": the index went away
@@ -523,8 +546,10 @@ _MATE_ELSEWHERE = 0x10000
 
 
 def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoint: bool,
-          with_mapq: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Flags, counting positions and (optionally) MAPQs of the reads fetched on ``[lo, hi)``.
+          with_mapq: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """Flags, counting positions and (optionally) MAPQs of the reads fetched on ``[lo, hi)``,
+    and (``midpoint``) the longest fragment (``|TLEN|``) of a pair on this chromosome among
+    them (0 otherwise).
 
     The Python loop reads as few attributes per read as it can (flag and one position;
     mate fields only for paired reads) and appends to lists (faster than item assignment
@@ -538,9 +563,10 @@ def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoi
     flags: list[int] = []
     positions: list[int] = []
     quals: list[int] = []
+    longest = 0
     if hi <= lo:
         empty = np.empty(0, dtype=np.int64)
-        return empty, empty, (empty if with_mapq else None)
+        return empty, empty, (empty if with_mapq else None), longest
     add_flag, add_pos, add_q = flags.append, positions.append, quals.append
     read = None
     try:
@@ -551,11 +577,15 @@ def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoi
             if flag & 0x1:
                 if read.next_reference_id != tid:
                     flag |= _MATE_ELSEWHERE
-                elif midpoint and flag & 0x40:
-                    add_flag(flag)
-                    add_pos(min(read.reference_start, read.next_reference_start)
-                            + abs(read.template_length) // 2)
-                    continue
+                elif midpoint:
+                    size = abs(read.template_length)
+                    if size > longest:
+                        longest = size
+                    if flag & 0x40:
+                        add_flag(flag)
+                        add_pos(min(read.reference_start, read.next_reference_start)
+                                + size // 2)
+                        continue
             add_flag(flag)
             add_pos(read.reference_end - 1 if flag & 0x14 == 0x10 else read.reference_start)
     except TypeError as e:  # reference_end is None: a mapped read without CIGAR
@@ -568,4 +598,4 @@ def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoi
             f"-b -e \"ncigar > 0 || flag.unmap\" -o fixed.bam {path}', and index the "
             "result") from e
     return (np.array(flags, dtype=np.int64), np.array(positions, dtype=np.int64),
-            np.array(quals, dtype=np.int64) if with_mapq else None)
+            np.array(quals, dtype=np.int64) if with_mapq else None, longest)
