@@ -793,9 +793,11 @@ class Dataset:
 
             if layout_choices():  # another chunking or codec: another store
                 key_args["layout"] = layout_choices()
-            if source.kind == "coverage" and getattr(source, "nan_to_num", True) is False:
+            if (source.kind == "coverage" and getattr(source, "nan_to_num", True) is False) \
+                    or (seqtype is not None and seqtype != "dna"):
                 # bases outside a chromosome hold the pad value, no longer NaN (BigWig,
-                # nan_to_num=False): a store cached before is built again, not reused
+                # nan_to_num=False) or 'N' (asparagine for protein): a store cached
+                # before is built again, not reused
                 key_args["outside_chromosome"] = "pad"
             # which contig of each file a region chromosome reads (chrom_map, 'auto'):
             # another mapping, other data; left out where every name is its own

@@ -197,6 +197,48 @@ def test_protein(tmp_path):
     assert [alphabet[i] for i in np.argmax(ds[1][0][:, 0], axis=1)] == list("ACDEF")
 
 
+@pytest.mark.parametrize("whole", [False, True])
+def test_protein_windows_past_the_sequence_are_padded_not_asparagine(tmp_path, whole):
+    """Positions before a protein's start (a flank) and past its end are all-zero rows,
+    in both layouts (before: the partial layout encoded its 'N' padding, asparagine)."""
+    import pysam
+
+    fa = tmp_path / "p.fa"
+    fa.write_text(">p1\nMKVLA\n")
+    pysam.faidx(str(fa))
+    roi = pd.DataFrame({"chrom": ["p1"], "start": [0], "end": [5]})
+    ds = Bioseq.create_from_refgenome("prot", str(fa), roi=roi, binsize=8, flank=2,
+                                      seqtype="protein", store_whole_genome=whole,
+                                      zero_padding=True)
+    x = ds[0][0][:, 0]  # positions -2 .. 10
+    alphabet = "ACDEFGHIKLMNPQRSTVWY"
+    assert x.shape == (12, 20)
+    assert [alphabet[i] for i in np.argmax(x[2:7], axis=1)] == list("MKVLA")
+    assert x[2:7].sum() == 5
+    assert x[:2].sum() == 0 and x[7:].sum() == 0  # padding: no amino acid
+
+
+def test_chromosomes_differing_by_case_only(tmp_path):
+    """'Chr1' and 'chr1': a whole-genome zarr store is refused before anything is written
+    (zarr's consolidated metadata sorts names case-blind and mixes such groups up: the
+    store was published, then unreadable as 'damaged'); the partial layout and an
+    in-memory store hold both, as numpy says."""
+    from genozarr.errors import StoreFormatError
+
+    fa = tmp_path / "case.fa"
+    fa.write_text(">Chr1\nAAAAACCCCC\n>chr1\nGGGGGTTTTT\n")
+    with pytest.raises(StoreFormatError, match="'Chr1' and 'chr1' differ by case only"):
+        Bioseq.create_from_refgenome("case", str(fa), roi=None, binsize=10,
+                                     store_whole_genome=True, storage="zarr",
+                                     store=str(tmp_path / "s.zarr"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.fa", "case.fa.fai"]
+    for kw in ({"store_whole_genome": False, "storage": "zarr",
+                "store": str(tmp_path / "p.zarr")},
+               {"store_whole_genome": True, "storage": "ndarray"}):
+        ds = Bioseq.create_from_refgenome("case", str(fa), roi=None, binsize=10, **kw)
+        np.testing.assert_array_equal(ds[:][:, :, 0], [[A] * 5 + [C] * 5, [G] * 5 + [T] * 5])
+
+
 def test_create_from_seq_lengths(tmp_path):
     fa = tmp_path / "s.fa"
     fa.write_text(">a\nACGT\n>b\nAC\n")

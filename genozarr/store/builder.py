@@ -147,6 +147,10 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         backend: Backend = (SparseBackend(arrays) if storage == "sparse"
                             else MemoryBackend(arrays))
         return Store(plan.meta, backend, None, plan.region_table)
+    if plan.meta.whole_genome:  # before anything is written
+        from genozarr.store.layout import check_chrom_cases
+
+        check_chrom_cases(plan.meta.chroms)
     writer = StoreWriter(path, plan.meta, plan.specs, plan.coords, storage_options,
                          replace=overwrite, keep_same_key=keep_same_key)
     # a local store's files are flushed to disk while the build runs: those of its

@@ -88,6 +88,26 @@ def check_chrom_name(chrom: str) -> str:
     return chrom
 
 
+def check_chrom_cases(chroms: Any) -> None:
+    """Check that no two chromosome names of a whole-genome store differ by case only
+    (``Chr1`` and ``chr1``): zarr's consolidated metadata sorts node names case-blind and
+    then mixes such groups' children up, so the store could not be read.
+
+    Raises
+    ------
+    StoreFormatError
+        Naming the names, before anything is written.
+    """
+    seen: dict[str, str] = {}
+    for chrom in chroms:
+        other = seen.setdefault(str(chrom).casefold(), str(chrom))
+        if other != str(chrom):
+            raise StoreFormatError(
+                f"chromosomes {other!r} and {chrom!r} differ by case only; zarr's "
+                "consolidated metadata cannot tell their groups apart in a whole-genome "
+                "store. Use store_whole_genome=False, or rename one of them")
+
+
 def array_path(chrom: str | None, format_version: int = FORMAT_VERSION) -> str:
     """Path of the data array of a chromosome (whole genome) or of ``data`` (partial)."""
     if chrom is None:
