@@ -205,7 +205,8 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
         out[col] = values.astype(np.int64)
     for chrom in out["chrom"].unique():
         check_chrom_name(chrom, source)
-    out["name"] = df["name"].astype(str).to_numpy() if "name" in df else "."
+    out["name"] = (df["name"].where(df["name"].notna(), ".").astype(str).to_numpy()
+                   if "name" in df else ".")  # a missing name (None, NaN) is '.'
     out["score"] = (
         pd.to_numeric(df["score"], errors="coerce").to_numpy() if "score" in df else np.nan
     )
@@ -363,8 +364,8 @@ def _bed_summits(path: str) -> np.ndarray:
     with open(path, "rb") as fh:
         compressed = fh.read(2) == b"\x1f\x8b"
     out: list[int] = []
-    with (gzip.open(path, "rt", encoding="utf-8", newline="") if compressed
-          else open(path, encoding="utf-8", newline="")) as fh:
+    with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if compressed
+          else open(path, encoding="utf-8-sig", newline="")) as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip() or line.startswith(_BED_SKIPPED):
                 continue
@@ -711,11 +712,10 @@ class GenomicIndexer:
         (3, Region(chrom='chr1', start=200, end=250, strand='.'))
         """
         binsize, stepsize, flank = cls._check_args(binsize, stepsize, flank)
-        resizing = centre is not None or width is not None or genomesize is not None
-        df = regions if isinstance(regions, pd.DataFrame) and "strand" in regions and \
-            regions.attrs.get("source") and not resizing else \
-            load_regions(regions, feature=feature, centre=centre, width=width,
-                         genomesize=genomesize)
+        # every table is checked, one load_regions made too: pandas keeps a frame's attrs
+        # through assign, copy and filtering, so an edited table looks like a loaded one
+        df = load_regions(regions, feature=feature, centre=centre, width=width,
+                          genomesize=genomesize)
         return cls._from_frame(df, binsize, stepsize, flank, zero_padding, collapse, random_state)
 
     @classmethod

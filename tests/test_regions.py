@@ -225,3 +225,51 @@ def test_empty_indexer_says_why(caplog):
         assert len(GenomicIndexer.create_from_file(zero, 10, 10)) == 0
     assert "every region has length 0" in caplog.text and "zero_padding=False" not in \
         caplog.text
+
+
+def test_an_edited_table_of_loaded_regions_is_checked(tmp_path):
+    """A table from load_regions widened past the chromosome start keeps pandas' attrs;
+    tiling it is refused as a fresh table is (before: tiled unchecked into windows with
+    negative coordinates, or an empty indexer for start > end)."""
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t100\t300\tp\t0\t+\n")
+    df = load_regions(str(bed))
+    wide = df.assign(start=df.start - 500, end=df.end + 500)
+    assert wide.attrs  # what let the table through unchecked
+    with pytest.raises(RegionError, match="negative start"):
+        GenomicIndexer.create_from_file(wide, 200, None)
+    with pytest.raises(RegionError, match="start > end"):
+        GenomicIndexer.create_from_file(df.assign(end=df.start - 1), 200, None)
+    with pytest.raises(RegionError, match="empty"):
+        GenomicIndexer.create_from_file(df[df.start > 10_000], 200, None)
+    gi = GenomicIndexer.create_from_file(df.assign(end=df.end + 100), 200, None)
+    assert gi.tostr() == ["chr1:100-300", "chr1:300-400"]
+
+
+def test_missing_region_names_are_dots(tmp_path):
+    """No name is '.': a BED line with fewer columns than the others (was ''), a missing
+    DataFrame cell (was 'None' / 'nan'); and unnamed windows are not named '/0'."""
+    bed = tmp_path / "mixed.bed"
+    bed.write_text("chr1\t0\t300\nchr1\t1000\t1100\tpeakA\t0\t+\n")
+    assert load_regions(str(bed))["name"].tolist() == [".", "peakA"]
+    gi = GenomicIndexer.create_from_file(str(bed), 100, None)
+    assert list(gi.names) == [".", ".", ".", "peakA"]
+    frame = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [0, 500, 900],
+                          "end": [200, 600, 1000], "name": ["peakA", None, np.nan]})
+    assert load_regions(frame)["name"].tolist() == ["peakA", ".", "."]
+
+
+def test_gff3_unknown_strand_and_bed_byte_order_mark(tmp_path):
+    """GFF3's strand '?' (relevant but unknown) reads as '.'; a BED file starting with a
+    byte-order mark and a track line reads its data (both were errors)."""
+    gff = tmp_path / "a.gff3"
+    gff.write_text("##gff-version 3\n"
+                   "chr1\tsrc\tgene\t101\t200\t.\t+\t.\tID=g1\n"
+                   "chr1\tsrc\tgene\t501\t600\t.\t?\t.\tID=g2\n")
+    got = load_regions(str(gff))
+    assert got[["start", "end", "strand"]].values.tolist() == [[100, 200, "+"],
+                                                               [500, 600, "."]]
+    bed = tmp_path / "bom.bed"
+    bed.write_bytes(b"\xef\xbb\xbftrack name=x\nchr1\t5\t10\n")
+    assert load_regions(str(bed))[["chrom", "start", "end"]].values.tolist() == [
+        ["chr1", 5, 10]]

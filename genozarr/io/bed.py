@@ -25,9 +25,11 @@ def _is_gzip(path: str) -> bool:
 
 
 def _open_text(path: str) -> Any:
+    # utf-8-sig: a byte-order mark (as some editors write) is not part of the first line,
+    # so a 'track' or '#' line after it is still a header
     if _is_gzip(path):
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _data_lines(path: str) -> tuple[list[int], list[int], int]:
@@ -136,7 +138,8 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     else:
         df["score"] = np.nan
     if not bedgraph and nfields > 3:
-        df["name"] = raw[3].fillna(".").astype(str).to_numpy(dtype=object)
+        # a line with fewer columns than others has '' there: no name, as '.'
+        df["name"] = raw[3].fillna(".").replace({"": "."}).astype(str).to_numpy(dtype=object)
     else:
         df["name"] = "."
     if not bedgraph and nfields > 5:

@@ -121,7 +121,8 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         "end": df["End"].astype("int64").to_numpy(),
         "name": name.astype(str).to_numpy(dtype=object),
         "score": score.astype("float64").to_numpy(),
-        "strand": df["Strand"].astype(str).replace({"nan": "."}).to_numpy(dtype=object)
+        # '?' (GFF3: relevant but unknown) is no strand, as '.'
+        "strand": df["Strand"].astype(str).replace({"nan": ".", "?": "."}).to_numpy(dtype=object)
         if "Strand" in df.columns else ".",
     })
     out.attrs["source"] = path
