@@ -742,10 +742,11 @@ class Dataset:
                       if v]
         if sizes is not None:
             unknown = [c for c in chroms if c not in sizes]
-            if unknown:
+            if unknown:  # genome sizes named as the files are: chrom_map matches them too
                 from genozarr.genome import chrom_mapping
 
-                chrom_mapping(chroms, sizes, "genomesize", None)
+                named = chrom_mapping(unknown, sizes, "genomesize", chrom_map)
+                sizes = {**sizes, **{c: sizes[named[c]] for c in unknown}}
         source.resolve_chroms(chroms, chrom_map)
         if sizes is None:
             sizes = {}
@@ -799,6 +800,9 @@ class Dataset:
                 # nan_to_num=False) or 'N' (asparagine for protein): a store cached
                 # before is built again, not reused
                 key_args["outside_chromosome"] = "pad"
+            if getattr(source, "pairedend", None) == "midpoint" and store_whole_genome:
+                # every fragment at its midpoint across blocks (before: some dropped)
+                key_args["midpoints"] = "all"
             # which contig of each file a region chromosome reads (chrom_map, 'auto'):
             # another mapping, other data; left out where every name is its own
             renamed = [{c: str(n) for c, n in names.items() if c != n}

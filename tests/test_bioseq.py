@@ -273,3 +273,16 @@ def test_backends_and_layouts_agree_on_simulated_genome(sim_data):
         seq = seq[::-1].translate(str.maketrans("ACGT", "TGCA"))
     expected = np.array([[float(b == x) for x in "ACGT"] for b in seq], "float32")
     np.testing.assert_array_equal(ds[0][0][:, 0], expected)
+
+
+def test_genome_sizes_named_as_the_files_with_chrom_map(tmp_path):
+    """Regions say 'chr1', the FASTA and its genome sizes '1': chrom_map='auto' matches the
+    sizes' names too (before: an error asking for chrom_map='auto', which was given)."""
+    fa = tmp_path / "g.fa"
+    fa.write_text(">1\n" + "ACGT" * 50 + "\n>2\n" + "GGGGCCCC" * 10 + "\n")
+    sizes = tmp_path / "g.chrom.sizes"
+    sizes.write_text("1\t200\n2\t80\n")
+    ds = Bioseq.create_from_refgenome("dna", str(fa), roi=["chr1:0-8"], binsize=8,
+                                      chrom_map="auto", genomesize=str(sizes))
+    assert ds.gindexer.tostr() == ["chr1:0-8"]
+    np.testing.assert_array_equal(ds[0][0][:, 0], [A, C, G, T, A, C, G, T])
