@@ -48,8 +48,8 @@ constructor (:meth:`~genozarr.dataset.Cover.create_from_bigwig`,
 ``stepsize``, ``flank``, ``resolution``, ``normalizer``, ``storage`` (default ``'zarr'``),
 ``store_whole_genome``, ``genomesize``, ``conditions``, ``collapser``, ``mode``,
 ``stranded``, ``min_mapq``, ``order``. Relative paths (``files``, ``roi``,
-``genomesize``, ``store``, ``variants``) are relative to the spec file. An unknown key is an error that
-lists the valid ones.
+``genomesize``, ``store``, ``variants``) are relative to the spec file. An unknown key is
+an error that lists the valid ones.
 
 Errors in the input (missing files, bad regions, bad specs) print one line,
 ``genozarr: error: ...``, to stderr and exit with status 1.

@@ -579,7 +579,7 @@ def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoi
                     flag |= _MATE_ELSEWHERE
                 elif midpoint:
                     size = abs(read.template_length)
-                    if size > longest:
+                    if size > longest:  # noqa: PLR1730 - cheaper than max() per read
                         longest = size
                     if flag & 0x40:
                         add_flag(flag)

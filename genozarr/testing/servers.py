@@ -104,12 +104,15 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
             n //= 2
             self.close_connection = True
         source.seek(start)
-        while n > 0:
-            block = source.read(min(n, 1 << 20))
-            if not block:
-                break
-            outputfile.write(block)
-            n -= len(block)
+        try:
+            while n > 0:
+                block = source.read(min(n, 1 << 20))
+                if not block:
+                    break
+                outputfile.write(block)
+                n -= len(block)
+        except (BrokenPipeError, ConnectionResetError):  # the reader gave up (a timeout)
+            self.close_connection = True
 
 
 @contextlib.contextmanager
