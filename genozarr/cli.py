@@ -452,8 +452,14 @@ def export(
     from genozarr.export import export_to_bed, export_to_bigwig
 
     fmt = fmt.lower()
+    # bad option values are usage errors (exit 2), as typer's own checks (trim -r 0)
     if fmt not in ("bigwig", "bed"):
-        raise ArgumentError(f"--format must be bigwig or bed, got {fmt!r}")
+        raise typer.BadParameter(f"must be bigwig or bed, got {fmt!r}", param_hint="--format")
+    from genozarr.export import OVERLAP_MODES
+
+    if overlap not in OVERLAP_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(OVERLAP_MODES)}, got "
+                                 f"{overlap!r}", param_hint="--overlap")
     if genomesize is not None:
         _need_file(genomesize, "genome size file")
     cover = open_dataset(_need_file(store, "store"))
@@ -496,11 +502,17 @@ def plot(
 
     from genozarr.plot import plot_genome_track
 
+    from genozarr.plot import _ALIASES, PLOTTYPES
+
+    if plottype is not None and _ALIASES.get(plottype, plottype) not in PLOTTYPES:
+        raise typer.BadParameter(f"must be one of {', '.join(PLOTTYPES)}, got {plottype!r}",
+                                 param_hint="--plottype")
     formats = Figure().canvas.get_supported_filetypes()
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in formats:
-        raise ArgumentError(f"--output {output}: matplotlib writes no {suffix or 'unnamed'!r} "
-                            f"files; use one of {', '.join(sorted(formats))} (png by default)")
+        raise typer.BadParameter(f"{output}: matplotlib writes no {suffix or 'unnamed'!r} "
+                                 f"files; use one of {', '.join(sorted(formats))} (png by "
+                                 "default)", param_hint="--output")
     tracks: dict[str, Any] = {}
     for path in [store, *(track or [])]:
         ds = open_dataset(_need_file(path, "store"))
