@@ -249,6 +249,28 @@ def test_no_partial_files_left(files, served):
     assert leftovers == []
 
 
+def test_a_file_replaced_during_its_download_is_named_so(files, tmp_path):
+    """The server's file is replaced by a shorter one between the size read and the
+    download: the error says the file changed (not only 'the download ended after N of M
+    bytes'), and no copy is left to be read as valid."""
+    path = tmp_path / "replaced.bw"
+    shutil.copy2(files / "sample_a.bw", path)
+
+    class Replacing(RangeHandler):
+        def send_head(self):
+            if self.command == "GET" and path.stat().st_size > 1000:
+                path.write_bytes(path.read_bytes()[:1000])  # a new, shorter version
+            return super().send_head()
+
+    with serve_directory(tmp_path, handler=Replacing) as base, pytest.raises(
+            InputFileError, match=r"replaced\.bw: the download ended after 1000 of \d+ "
+                                  r"bytes; the file changed on the server while it was "
+                                  r"downloaded \(it is 1000 bytes now\)"):
+        as_file_list(f"{base}/replaced.bw", "BigWig")
+    assert not [p for p in _remote.input_cache_dir().rglob("*-replaced.bw/*/*")
+                if p.is_file()]
+
+
 # ------------------------------------------------------------------------------ errors
 
 def test_http_404_says_cannot_read(served):

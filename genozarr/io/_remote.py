@@ -442,6 +442,19 @@ def _unwritable(url: str, where: Path, e: OSError) -> InputFileError:
         "directory with room for the remote inputs")
 
 
+def _why_short(fs: Any, rpath: str, size: int) -> str:
+    """Why a download got another number of bytes than the file's size said: the file was
+    replaced on the server meanwhile (its size now differs), or the transfer broke."""
+    try:
+        now = _info(fs, rpath).get("size")
+    except Exception:  # noqa: BLE001 - the server is gone too: the transfer broke
+        now = None
+    if now is not None and int(now) != size:
+        return (f"the file changed on the server while it was downloaded (it is {now} bytes "
+                "now); read it again to get the new version")
+    return "the connection broke or the server cut the file short; try again"
+
+
 def _download(fs: Any, rpath: str, url: str, dest: Path, size: int | None, what: str,
               of: str | None) -> str:
     """Copy one remote file to ``dest`` (atomically), returning its SHA256."""
@@ -483,7 +496,7 @@ def _download(fs: Any, rpath: str, url: str, dest: Path, size: int | None, what:
             raise InputFileError(
                 f"cannot read {what} file {display_url(url)}"
                 f"{f' (the index of {display_url(of)})' if of else ''}: the download ended "
-                f"after {n} of {size} bytes")
+                f"after {n} of {size} bytes; " + _why_short(fs, rpath, size))
         try:
             os.replace(tmp, dest)
         except OSError as e:
