@@ -159,7 +159,8 @@ def _stats_lines(s: dict[str, Any]) -> list[str]:
     if "mean" not in st:
         return [f"codes: {st.get('code_counts')}"]
     missing = st.get("missing_fraction", {})
-    return [f"{c}: mean {st['mean'][c]:.4g}, max {st['max'][c]:.4g}, "
+    return [f"{c}: no data" if st["mean"][c] is None else
+            f"{c}: mean {st['mean'][c]:.4g}, max {st['max'][c]:.4g}, "
             f"nonzero {st['nonzero_fraction'][c]:.1%}"
             + (f", no data {missing[c]:.1%}" if missing.get(c) else "")
             for c in s["conditions"]]

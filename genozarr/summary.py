@@ -96,10 +96,11 @@ def _stats(path: str, kind: str, storage_options: dict[str, Any] | None) -> dict
         n += int(np.prod(arr.shape[:-1]))
     total, counted = np.sum(sums, axis=0), np.sum(valid, axis=0)
     return {
-        "mean": {c: float(x) / k if k else float("nan")
-                 for c, x, k in zip(conds, total, counted)},
-        "max": {c: float(x) for c, x in zip(conds, np.max(maxs, axis=0))},
-        "nonzero_fraction": {c: float(x) / k if k else float("nan")
+        # None (JSON null, not NaN) for a condition without any value
+        "mean": {c: float(x) / k if k else None for c, x, k in zip(conds, total, counted)},
+        "max": {c: float(x) if k else None
+                for c, x, k in zip(conds, np.max(maxs, axis=0), counted)},
+        "nonzero_fraction": {c: float(x) / k if k else None
                              for c, x, k in zip(conds, np.sum(nonzero, axis=0), counted)},
         "missing_fraction": {c: 1 - float(k) / max(n, 1) for c, k in zip(conds, counted)},
     }
@@ -116,8 +117,9 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
     stats
         Also compute per-condition statistics of the served values (normalizers
         applied; reads every chunk): ``mean``, ``max``, ``nonzero_fraction`` for coverage
-        (over the stored bins with a value, strands pooled; NaN is a bin without data) and
-        ``missing_fraction`` (the bins that are NaN);
+        (over the stored bins with a value, strands pooled; NaN is a bin without data;
+        None for a condition without any value) and ``missing_fraction`` (the bins that
+        are NaN);
         ``base_fraction`` (A, C, G, T, N) and ``gc_fraction`` for sequence.
     storage_options
         fsspec options for remote stores.

@@ -59,7 +59,16 @@ def test_info_stats_count_nan_as_no_data(tmp_path):
     assert st["nonzero_fraction"]["Cond_0"] == pytest.approx(
         (first[~np.isnan(first)] != 0).mean())
     assert st["missing_fraction"]["Cond_0"] == pytest.approx(np.isnan(first).mean())
-    assert np.isnan(st["mean"]["Cond_1"]) and st["missing_fraction"]["Cond_1"] == 1.0
+    assert st["mean"]["Cond_1"] is None and st["missing_fraction"]["Cond_1"] == 1.0
+    assert st["max"]["Cond_1"] is None and st["nonzero_fraction"]["Cond_1"] is None
+    import json
+
+    json.loads(json.dumps(st), parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
+    from genozarr.cli import _stats_lines
+
+    lines = _stats_lines({"conditions": ["Cond_0", "Cond_1"], "stats": st})
+    assert lines[1] == "Cond_1: no data"
+    assert lines[0].endswith(f", no data {np.isnan(first).mean():.1%}")
 
 
 def test_info_stats_on_a_multi_chunk_sequence_store(sample_files, tmp_path):
