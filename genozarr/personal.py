@@ -533,11 +533,22 @@ class PersonalSource(Source):
 
     def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
         """Match region chromosome names to the FASTA's (all needed) and the VCF's (a
-        chromosome the VCF lacks has no variants: every haplotype is the reference)."""
+        chromosome the VCF lacks has no variants: every haplotype is the reference).
+
+        A dict ``mapping`` renames a chromosome in the file that uses the new name: an
+        entry whose key the file has and whose value it lacks is left out for that file,
+        so ``{'chr1': '1'}`` matches a FASTA of ``chr1`` and a VCF of ``1``."""
         from genozarr.genome import chrom_mapping, match_chroms
 
-        fa = chrom_mapping(chroms, self._sizes, self.fasta, mapping)
-        vcf, missing = match_chroms(chroms, list(self._contigs), self.variants, mapping)
+        def per_file(names: Any) -> Any:
+            if not isinstance(mapping, dict):
+                return mapping
+            have = set(names)
+            return {k: v for k, v in mapping.items() if v in have or k not in have}
+
+        fa = chrom_mapping(chroms, self._sizes, self.fasta, per_file(self._sizes))
+        vcf, missing = match_chroms(chroms, list(self._contigs), self.variants,
+                                    per_file(self._contigs))
         self.chrom_names = [fa, vcf]
         self.absent = frozenset(missing)
         if missing and len(set(missing)) == len(set(chroms)) and self._contigs:

@@ -490,6 +490,25 @@ def test_a_vcf_naming_none_of_the_chromosomes_warns(genome, vcf):
     assert not np.array_equal(build(genome, vcf["path"], roi=ROI, binsize=40)[:], plain[:])
 
 
+def test_a_chrom_map_dict_renames_in_the_file_that_needs_it(genome, vcf):
+    """FASTA 'chr1'/'chr2', VCF '1'/'2': chrom_map={'chr1': '1', 'chr2': '2'} renames for
+    the VCF only, and the haplotypes equal those of the VCF named like the FASTA (before:
+    the dict applied to the FASTA too, which has no '1': an error)."""
+    renamed = genome["dir"] / "numbered.vcf"
+    renamed.write_text("".join(
+        line.replace("ID=chr", "ID=") if line.startswith("##contig")
+        else line if line.startswith("#") else line[3:]
+        for line in Path(vcf["path"]).read_text().splitlines(keepends=True)))
+    want = build(genome, vcf["path"], roi=ROI, binsize=40)
+    got = build(genome, str(renamed), roi=ROI, binsize=40,
+                chrom_map={"chr1": "1", "chr2": "2"})
+    np.testing.assert_array_equal(got[:], want[:])
+    from genozarr.errors import ChromosomeNamingError
+
+    with pytest.raises(ChromosomeNamingError, match="'chr2' vs '2'"):  # chr2 not mapped
+        build(genome, str(renamed), roi=ROI, binsize=40, chrom_map={"chr1": "1"})
+
+
 def test_all_samples_by_default_and_bad_samples(genome, vcf):
     source = PersonalSource(genome["fasta"], vcf["path"])
     assert source.samples == SAMPLES
