@@ -195,16 +195,11 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
 
         if self._is_absent(i, chrom):
             return np.zeros((end - start, 1, 1), dtype=np.float32)
-        values = read_values(self.paths[i], chrom, start, end, nan_to_num=self.nan_to_num)
-        if not self.nan_to_num:
-            # read_values gives NaN outside the chromosome too; a store holds its pad value
-            # there (a flank before the start, the last bin's bases past the end), as with
-            # nan_to_num=True, so a collapsed edge bin keeps the data it has
-            length = self._sizes[i][chrom]
-            if start < 0:
-                values[:min(-start, len(values))] = self.pad_value
-            if end > length:
-                values[max(length - start, 0):] = self.pad_value
+        # outside the chromosome the store's pad value, not NaN (nan_to_num=False): a flank
+        # before the start, the last bin's bases past the end; a collapsed edge bin keeps
+        # the data it has
+        values = read_values(self.paths[i], chrom, start, end, nan_to_num=self.nan_to_num,
+                             pad=self.pad_value)
         return values.reshape(-1, 1, 1)
 
     def read_file_binned(self, i: int, chrom: str, start: int, end: int,

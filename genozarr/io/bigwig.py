@@ -268,13 +268,13 @@ def _decode(path: str | os.PathLike, local: str, sig: Any, chrom: str, lo: int, 
 
 
 def read_values(path: str | os.PathLike, chrom: str, start: int, end: int, *,
-                nan_to_num: bool = True) -> np.ndarray:
+                nan_to_num: bool = True, pad: float | None = None) -> np.ndarray:
     """Per-base values of ``[start, end)`` as float32.
 
     Bases without data (not covered by any interval of the file) are NaN, or 0 with
     ``nan_to_num=True`` (as is a value stored as NaN); so are positions outside the
-    chromosome. The decoder is chosen per read (see the module doc); every decoder gives
-    the same values.
+    chromosome, unless ``pad`` is given. The decoder is chosen per read (see the module
+    doc); every decoder gives the same values.
 
     Parameters
     ----------
@@ -286,6 +286,9 @@ def read_values(path: str | os.PathLike, chrom: str, start: int, end: int, *,
         0-based half-open interval; may run past either end of the chromosome.
     nan_to_num
         Replace missing values by 0.
+    pad
+        The value of positions outside the chromosome (a store's pad value); None: as
+        bases without data.
 
     Returns
     -------
@@ -302,7 +305,7 @@ def read_values(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     MalformedFileError
         If a data block of the interval cannot be decoded (truncated or corrupt file).
     """
-    out, gaps = _values(path, chrom, start, end, 0.0 if nan_to_num else np.nan)
+    out, gaps = _values(path, chrom, start, end, 0.0 if nan_to_num else np.nan, pad)
     if nan_to_num and gaps:
         # an integer multiply of the bits (see the kernel): faster than a masked copyto
         # (itself ~7x faster than np.nan_to_num) on the gaps of sparse files
@@ -352,9 +355,10 @@ def read_binned_values(path: str | os.PathLike, chrom: str, start: int, end: int
 
 
 def _values(path: str | os.PathLike, chrom: str, start: int, end: int,
-            fill: float) -> tuple[np.ndarray, bool]:
-    """float32 values of ``[start, end)``, ``fill`` outside the chromosome and in the gaps,
-    or NaN in the gaps where the second item is True (see :func:`read_values`)."""
+            fill: float, pad: float | None = None) -> tuple[np.ndarray, bool]:
+    """float32 values of ``[start, end)``, ``fill`` in the gaps (or NaN there where the
+    second item is True) and outside the chromosome, unless ``pad`` is given for there
+    (see :func:`read_values`)."""
     from genozarr.genome import check_chrom_name, check_span
     from genozarr.io._remote import localize
 
@@ -369,11 +373,12 @@ def _values(path: str | os.PathLike, chrom: str, start: int, end: int,
             f"{path}: chromosome {chrom!r} not found; the file has {list(sizes)[:10]}")
     check_span(chrom, start, end, length, str(path))
     lo, hi = max(int(start), 0), min(int(end), length)
+    outside = fill if pad is None else pad
     if hi <= lo:
-        return np.full(int(end) - int(start), fill, dtype=np.float32), False
+        return np.full(int(end) - int(start), outside, dtype=np.float32), False
     out, filled = _decode(path, local, sig, chrom, lo, hi, fill)
     if lo > start or hi < end:  # padding outside the chromosome
-        padded = np.full(int(end) - int(start), fill, dtype=np.float32)
+        padded = np.full(int(end) - int(start), outside, dtype=np.float32)
         padded[lo - start:hi - start] = out
         out = padded
     return out, not filled and not np.isnan(fill)
