@@ -381,7 +381,14 @@ if hasattr(os, "register_at_fork"):
 _INHERITED: list[Any] = []
 
 
-def keep_inherited_clients(*objects: Any) -> None:
+def keep_objects(*objects: Any) -> None:
+    """In a forked child: keep ``objects`` (what a reader held of the parent's network
+    clients) referenced for the child's life, so they are never closed here (see
+    :func:`keep_inherited_clients`, which the fork itself runs)."""
+    _INHERITED.extend(o for o in objects if o is not None)
+
+
+def keep_inherited_clients() -> None:
     """In a forked child: never close the network clients inherited from the parent.
 
     A child made by ``fork`` shares its parent's sockets and the epoll instance of the
@@ -391,13 +398,12 @@ def keep_inherited_clients(*objects: Any) -> None:
     the connection then waits forever (a DataLoader worker reading a store served over
     HTTP hung its parent that way). So the child keeps every filesystem fsspec had cached
     (fsspec empties its cache in a new process) and detaches their session finalizers;
-    the child opens clients of its own. ``objects`` (what a reader held of the parent's
-    clients) are kept too.
+    the child opens clients of its own. Run at every fork (``os.register_at_fork``);
+    readers keep what else they held with :func:`keep_objects`.
     """
     import sys
     import weakref
 
-    _INHERITED.extend(o for o in objects if o is not None)
     spec = sys.modules.get("fsspec.spec")
     if spec is None:  # fsspec never imported: no client to keep
         return

@@ -29,7 +29,7 @@ import numpy as np
 
 from genozarr._kernels import regular_windows, window_views
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
-from genozarr.io._remote import keep_inherited_clients
+from genozarr.io._remote import keep_objects
 from genozarr.store._direct import DirectChunks, RemoteChunks, _native_dtype, kept_bytes
 from genozarr.store._lru import _ChunkCache
 from genozarr.store.dtypes import value_dtype, widen
@@ -504,9 +504,10 @@ class ZarrBackend(Backend):
         covers them)."""
         if self._pid != _PROCESS[0]:
             whole, flags_lock, share = self._whole, self._flags_lock, self._share
-            if self.remote:  # the parent's clients: kept, never closed here
-                keep_inherited_clients(self._opened, self._group, self._arrays,
-                                       self._direct)
+            if self.remote:  # what this reader held of the parent's clients: never
+                # closed here (fsspec's cached filesystems were kept at the fork, by
+                # genozarr.io._remote.keep_inherited_clients)
+                keep_objects(self._opened, self._group, self._arrays, self._direct)
             self._reset()
             if share and whole:
                 self._whole, self._flags_lock = dict(whole), flags_lock
@@ -842,7 +843,8 @@ class ZarrBackend(Backend):
             # result and copies it again: 2.7x slower for 64 rows of 16 kB
             return np.take(whole, rows, axis=0, out=out, mode="clip")
         chunk_ids = rows // size
-        if len(rows) == 1 or bool(np.all(rows[1:] >= rows[:-1])):
+        steps = np.diff(rows)
+        if bool((steps >= 0).all()):
             # sorted rows (sequential or block-shuffled batches): copy straight into `out`,
             # one slice per chunk whose rows are consecutive, else one take
             bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
@@ -852,7 +854,7 @@ class ZarrBackend(Backend):
             # a chunk's rows are one slice when they are consecutive; a repeated row (an
             # oversampling view) makes sorted rows look consecutive ([0, 0, 2]): take them
             runs = (local[ends - 1] - first) == (ends - starts - 1)
-            if len(rows) > 1 and bool((rows[1:] == rows[:-1]).any()):
+            if bool((steps == 0).any()):
                 runs[:] = False
             spans = dict(zip(chunk_ids[starts].tolist(),
                              zip(starts.tolist(), ends.tolist(), first.tolist(), runs.tolist())))

@@ -128,15 +128,8 @@ def _remote_read(fs: Any, key: str) -> bytes | None:
     try:
         if limit is not None and getattr(fs, "async_impl", False):
             from fsspec.asyn import sync
-            from fsspec.exceptions import FSTimeoutError
 
-            try:
-                return sync(fs.loop, fs._cat_file, key, timeout=limit)
-            except FSTimeoutError:
-                raise StoreError(
-                    f"reading {fs.unstrip_protocol(key)}: no answer within {limit:g} s "
-                    "(set_options(remote_timeout=...)); the storage is unreachable or "
-                    "overloaded. Check the endpoint, or raise the limit") from None
+            return sync(fs.loop, _timed, fs._cat_file(key), fs.unstrip_protocol(key))
         return fs.cat_file(key)
     except FileNotFoundError as e:
         if _missing_bucket(e):
