@@ -595,6 +595,89 @@ def test_concurrent_reads_of_many_shards_keep_their_files_apart(values, tmp_path
         np.testing.assert_array_equal(cover[idx], values[idx])
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_batch_decodes_its_inner_chunks_once_each_in_groups(values, tmp_path, monkeypatch,
+                                                               threads):
+    """A batch's inner chunks not cached are read as groups (one per decode thread): each
+    decoded once, the inner chunks of zeros (not stored) read as zeros, the rows numpy's."""
+    from genozarr.store.backend import _ChunkCache
+
+    _cover(values, tmp_path / "g.zarr", inner_chunk_bytes=1200, chunk_bytes=16 * 600)
+    cover = open_dataset(tmp_path / "g.zarr", cache=None)
+    backend = cover.garray.backend
+    assert backend.array("data").chunks[0] == 2 and backend.array("data").shards[0] == 16
+    backend.threads = threads
+    groups: list[list[int]] = []
+    decoded: list[int] = []
+    read_many, decode = DirectChunks.read_many, DirectChunks._decode
+
+    def counting_read_many(self, indices):
+        groups.append(list(indices))
+        return read_many(self, indices)
+
+    def counting_decode(self, raw, where):
+        decoded.append(1)
+        return decode(self, raw, where)
+
+    monkeypatch.setattr(DirectChunks, "read_many", counting_read_many)
+    monkeypatch.setattr(DirectChunks, "_decode", counting_decode)
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        backend.cache = _ChunkCache(10 * 2**20)
+        groups.clear()
+        decoded.clear()
+        rows = np.sort(rng.choice(N, 70, replace=False))
+        np.testing.assert_array_equal(cover[rows], values[rows])
+        chunks = np.unique(rows // 2)
+        zeros = np.arange(20, 45)  # inner chunks of rows 40..89: all zeros, not stored
+        assert sorted(c for g in groups for c in g) == chunks.tolist()  # each once
+        assert len(groups) == threads
+        assert len(decoded) == len(np.setdiff1d(chunks, zeros))
+        again = len(decoded)
+        np.testing.assert_array_equal(cover[rows], values[rows])  # now from the cache
+        assert len(decoded) == again
+
+
+def test_chunks_asked_for_by_two_threads_at_once_are_loaded_once():
+    """get_or_load_many: the keys cached are hits, the others are loaded together, once
+    even when another thread asks for some of them meanwhile (it waits for them); a
+    failed load leaves nothing behind, so the next call loads again."""
+    import threading
+    import time
+
+    from genozarr.store._lru import _ChunkCache
+
+    cache = _ChunkCache(10_000, size=len)
+    cache.put(0, b"a0")
+    loads: list[list[int]] = []
+    started = threading.Event()
+
+    def load_many(keys):
+        loads.append(list(keys))
+        started.set()
+        time.sleep(0.05)
+        return [b"v%d" % k for k in keys]
+
+    got: dict[str, list] = {}
+    first = threading.Thread(target=lambda: got.__setitem__(
+        "first", cache.get_or_load_many([0, 1, 2, 3], load_many)))
+    first.start()
+    assert started.wait(5)
+    got["second"] = cache.get_or_load_many([3, 2, 4], load_many)  # 2 and 3 being loaded
+    first.join()
+    assert got["first"] == [b"a0", b"v1", b"v2", b"v3"]
+    assert got["second"] == [b"v3", b"v2", b"v4"]
+    assert sorted(loads) == [[1, 2, 3], [4]]  # each key loaded once
+
+    def failing(keys):
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        cache.get_or_load_many([5, 1], failing)
+    assert cache.get_or_load_many([5], load_many) == [b"v5"]
+    assert cache.get_cached([1]) == [b"v1"]
+
+
 def test_remote_damaged_shard_index_is_named(values, http_dir):
     pytest.importorskip("aiohttp")
     root, base = http_dir

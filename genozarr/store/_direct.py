@@ -440,6 +440,23 @@ class DirectChunks(_ChunkReader):
         where = self._label(self.chunk_file(index))
         return where + (f" (inner chunk {index % self.per_shard})" if self.per_shard else "")
 
+    def read_many(self, indices: list[int]) -> list[np.ndarray]:
+        """:meth:`read` of each of ``indices``: the stored bytes of all of them read first,
+        then decoded one after another, so that a thread holds the GIL only briefly between
+        two decodes (which release it), and the store is checked once for the group.
+
+        Raises
+        ------
+        StoreError
+            As :meth:`read`.
+        """
+        raws = [self._raw(index) for index in indices]
+        if self.by_path and indices:
+            self.check_alive(self.chunk_file(indices[0]))
+        return [self._filled() if raw is None else
+                self._decode(raw, lambda index=index: self._where(index))
+                for index, raw in zip(indices, raws)]
+
     def read(self, index: int) -> np.ndarray:
         """Chunk ``index`` along the first axis, full chunk shape (the edge chunk too);
         in a sharded array, inner chunk ``index``. A bfloat16 chunk is returned as

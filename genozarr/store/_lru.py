@@ -80,6 +80,46 @@ class _ChunkCache:
         with self._lock:
             return key not in self._data and key not in self._loading
 
+    def get_or_load_many(self, keys: list[Any],
+                         load_many: Callable[[list[Any]], list[Any]]) -> list[Any]:
+        """The values of ``keys`` (distinct), as :meth:`get_or_load` gives them one by one,
+        but with one acquisition of the lock to look them up and one to cache the loaded
+        ones, and the missing ones loaded together by ``load_many(missing keys)`` (a list
+        of their values, in order). A key another thread is loading is waited for, not
+        loaded again."""
+        values: list[Any] = [None] * len(keys)
+        mine: list[int] = []
+        theirs: list[tuple[int, threading.Event]] = []
+        with self._lock:
+            for i, key in enumerate(keys):
+                value = self._hit_locked(key)
+                if value is not None:
+                    values[i] = value
+                    continue
+                event = self._loading.get(key)
+                if event is None:
+                    self.misses += 1
+                    self._loading[key] = threading.Event()
+                    mine.append(i)
+                else:
+                    theirs.append((i, event))
+        if mine:
+            try:
+                loaded = load_many([keys[i] for i in mine])
+                with self._lock:
+                    for i, value in zip(mine, loaded):
+                        values[i] = value
+                        self._put_locked(keys[i], value)
+            finally:
+                with self._lock:
+                    events = [self._loading.pop(keys[i]) for i in mine]
+                for event in events:
+                    event.set()
+        for i, event in theirs:  # loaded by another thread (or loaded here if it failed)
+            event.wait()
+            values[i] = self.get_or_load(keys[i], lambda k=keys[i]: load_many([k])[0])
+        return values
+
     def get_or_load(self, key: Any, load: Callable[[], Any]) -> Any:
         """The cached value of ``key``, or ``load()`` (cached), loading it only once."""
         while True:
