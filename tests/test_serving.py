@@ -638,6 +638,36 @@ def test_a_batch_decodes_its_inner_chunks_once_each_in_groups(values, tmp_path, 
         assert len(decoded) == again
 
 
+@pytest.mark.parametrize("first", [True, False], ids=["decoded", "to_decode"])
+def test_a_read_serves_the_array_it_checked_when_memory_is_released_meanwhile(
+        values, tmp_path, monkeypatch, first):
+    """release_memory() from another thread between a read's check of the decoded chunks
+    and its copy (here: forced in between) makes a new, empty array: the read still decodes
+    into and serves the one it checked, never the new one's uninitialised rows."""
+    _cover(values, tmp_path / "m.zarr", chunk_bytes=16 * 600)
+    cover = open_dataset(tmp_path / "m.zarr", cache="memory")
+    backend = cover.garray.backend
+    backend.share_with_workers()  # arrays in fresh shared memory: a new one reads as zeros
+    if first:
+        np.testing.assert_array_equal(cover[:], values)  # every chunk decoded
+    undecoded = type(backend)._undecoded
+    released = []
+
+    def release_after(self, *args, **kwargs):
+        missing = undecoded(self, *args, **kwargs)
+        if not released:
+            released.append(True)
+            self.release_memory()
+        return missing
+
+    monkeypatch.setattr(type(backend), "_undecoded", release_after)
+    rows = np.array([3, 17, 18, 150, 202])
+    np.testing.assert_array_equal(cover[rows], values[rows])
+    assert released
+    np.testing.assert_array_equal(cover[rows], values[rows])  # the new array, decoded
+    np.testing.assert_array_equal(cover[:], values)
+
+
 def test_chunks_asked_for_by_two_threads_at_once_are_loaded_once():
     """get_or_load_many: the keys cached are hits, the others are loaded together, once
     even when another thread asks for some of them meanwhile (it waits for them); a

@@ -441,8 +441,9 @@ class ZarrBackend(Backend):
         self._whole_lock = threading.Lock()
         #: orders the flags and the rows they vouch for (between processes, once shared)
         self._flags_lock = _FlagsLock()
-        #: resident arrays with every chunk decoded (in this process's view)
-        self._complete: set[str] = set()
+        #: resident arrays with every chunk decoded (in this process's view): the flags
+        #: of the array found complete (a release makes a new array, never complete)
+        self._complete: dict[str, np.ndarray] = {}
         #: resident chunks being decoded: ``{(name, chunk id): set when done}``
         self._decoding: dict[tuple[str, int], threading.Event] = {}
         #: threads decoding (and, remotely, fetching) chunks in parallel
@@ -495,6 +496,17 @@ class ZarrBackend(Backend):
             self._complete.clear()
             if self.resident_mode == "auto":  # decided again on the next read
                 self._apply_mode()
+
+    def close(self) -> None:
+        """Let the store version go now (its hold, its decode threads, the arrays kept
+        decoded); a later read opens the store again."""
+        opened, executor = self._opened, self._executor
+        self.release_memory()
+        self._reset()
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if opened is not None:
+            opened.release()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "storage_options": self.storage_options,
@@ -735,11 +747,12 @@ class ZarrBackend(Backend):
                     self._whole[name] = entry
         return entry
 
-    def _decode_into(self, name: str, cid: int) -> None:
-        """Decode chunk ``cid`` of ``name`` into the resident array, once: a thread asking
-        for a chunk another thread is decoding waits for it (it never decodes it again)."""
-        whole, done = self._resident(name)
-        key = (name, cid)
+    def _decode_into(self, name: str, cid: int, entry: tuple[np.ndarray, np.ndarray]) -> None:
+        """Decode chunk ``cid`` of ``name`` into the resident array ``entry`` (see
+        :meth:`_resident`), once: a thread asking for a chunk another thread is decoding
+        waits for it (it never decodes it again)."""
+        whole, done = entry
+        key = (name, cid, id(done))
         while not done[cid]:
             with self._whole_lock:
                 if done[cid]:
@@ -764,32 +777,39 @@ class ZarrBackend(Backend):
                     del self._decoding[key]
                 event.set()
 
-    def _fill_group(self, name: str, ids: list[int]) -> None:
-        """Decode the chunks ``ids`` not yet decoded into the resident array, in this
-        thread (also a read-ahead task of the decode pool: it waits on no pool task)."""
-        _, done = self._resident(name)
-        todo = [cid for cid in ids if not done[cid]]
+    def _fill_group(self, name: str, ids: list[int],
+                    entry: tuple[np.ndarray, np.ndarray]) -> None:
+        """Decode the chunks ``ids`` not yet decoded into the resident array ``entry``, in
+        this thread (also a read-ahead task of the decode pool: it waits on no pool
+        task)."""
+        todo = [cid for cid in ids if not entry[1][cid]]
         for cid in todo:
-            self._decode_into(name, cid)
+            self._decode_into(name, cid, entry)
 
-    def _undecoded(self, name: str, ids: np.ndarray) -> list[int]:
+    def _undecoded(self, name: str, ids: np.ndarray,
+                   entry: tuple[np.ndarray, np.ndarray]) -> list[int]:
         """The chunks among ``ids`` (repeats and ids out of range ignored) not yet decoded
-        into the resident array, in order."""
-        if name in self._complete:
+        into the resident array ``entry``, in order.
+
+        A read resolves its resident array once (:meth:`_resident`) and passes it to this
+        and to :meth:`_fill`: the arrays may be released (:meth:`release_memory`) and made
+        anew by another thread meanwhile, and the read must decode into and serve the one
+        whose flags it checked."""
+        _, done = entry
+        if self._complete.get(name) is done:
             return []
-        _, done = self._resident(name)
         ids = np.asarray(self._in_range(name, ids), dtype=np.int64)
         with self._flags_lock.hold():  # rows another process decoded come with their flags
             missing = ids[~done[ids]].tolist()
             if not missing and bool(done.all()):
-                self._complete.add(name)
+                self._complete[name] = done
         return missing
 
     def _to_load(self, name: str, ids: np.ndarray) -> list[int]:
         """The chunks among ``ids`` (repeats and ids out of range ignored) still to decode:
         not yet in the resident array, or neither cached nor being decoded."""
         if self.resident:
-            return self._undecoded(name, ids)
+            return self._undecoded(name, ids, self._resident(name))
         return [cid for cid in self._in_range(name, ids) if self.cache.wanted((name, cid))]
 
     def _in_range(self, name: str, ids: np.ndarray) -> list[int]:
@@ -808,21 +828,28 @@ class ZarrBackend(Backend):
                 if isinstance(d, RemoteChunks) and d.latency is not None]
         return max(seen) if seen else None
 
-    def _fill(self, name: str, missing: list[int]) -> np.ndarray:
+    def _fill(self, name: str, missing: list[int],
+              entry: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Decode the chunks ``missing`` (see :meth:`_undecoded`) into the resident array
-        (in parallel, the caller's thread taking a share); return the array."""
-        whole, _ = self._resident(name)
+        ``entry`` (in parallel, the caller's thread taking a share); return the array."""
+        whole, _ = entry
         self._start(name, missing)
         if len(missing) > 1 and self.threads > 1:
             groups = self._groups(name, missing)
             pool = self._pool()
-            futures = [pool.submit(self._fill_group, name, g) for g in groups[1:]]
-            self._fill_group(name, groups[0])
+            futures = [pool.submit(self._fill_group, name, g, entry) for g in groups[1:]]
+            self._fill_group(name, groups[0], entry)
             for fut in futures:
                 fut.result()
         elif missing:
-            self._fill_group(name, missing)
+            self._fill_group(name, missing, entry)
         return whole
+
+    def _read_resident(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """The resident array ``name`` with the chunks ``ids`` decoded into it (one array
+        resolved for both steps: see :meth:`_undecoded`)."""
+        entry = self._resident(name)
+        return self._fill(name, self._undecoded(name, ids, entry), entry)
 
     def prefetch_rows(self, name: str, rows: np.ndarray, *, fetch_only: bool = False) -> int:
         """Start decoding, in background threads, the chunks holding ``rows`` that are not
@@ -837,7 +864,8 @@ class ZarrBackend(Backend):
     def prefetch_chunks(self, name: str, ids: np.ndarray, *, fetch_only: bool = False) -> int:
         """:meth:`prefetch_rows` for the chunks ``ids`` (repeats and ids out of range
         ignored)."""
-        if name in self._complete and self.resident:  # every chunk decoded already
+        entry = self._resident(name) if self.resident else None
+        if entry is not None and self._complete.get(name) is entry[1]:  # all decoded already
             return 0
         arr = self.array(name)
         size = self.chunk_len(name)
@@ -845,19 +873,22 @@ class ZarrBackend(Backend):
             if isinstance(self._direct.get(name), RemoteChunks):
                 self._start(name, self._to_load(name, ids))
             return 0
-        missing = self._to_load(name, ids)
+        missing = (self._undecoded(name, ids, entry) if entry is not None
+                   else self._to_load(name, ids))
         if not missing:  # the usual case of a batch ahead: its chunks are cached
             return 0
         chunk_bytes = size * math.prod(arr.shape[1:]) * self.dtype(name).itemsize
-        if not self.resident:
+        if entry is None:
             missing = missing[:self.cache.max_bytes // 4 // max(chunk_bytes, 1)]
         if not missing:
             return 0
         self._start(name, missing)
-        task = self._fill_group if self.resident else self._load_group
         pool = self._pool()
         for group in self._groups(name, missing):  # one task per thread, not per chunk
-            pool.submit(task, name, group)
+            if entry is not None:
+                pool.submit(self._fill_group, name, group, entry)
+            else:
+                pool.submit(self._load_group, name, group)
         return len(missing) * chunk_bytes
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
@@ -870,7 +901,7 @@ class ZarrBackend(Backend):
         if np.any((rows < 0) | (rows >= arr.shape[0])):
             raise IndexError(f"rows out of range for array {name!r} of length {arr.shape[0]}")
         if self.resident:
-            whole = self._fill(name, self._undecoded(name, rows // size))
+            whole = self._read_resident(name, rows // size)
             if len(rows) > 1 and bool((np.diff(rows) == 1).all()):  # consecutive rows:
                 out[...] = whole[rows[0]:rows[-1] + 1]  # one copy
                 return out
@@ -921,7 +952,7 @@ class ZarrBackend(Backend):
         size = self.chunk_len(name)
         if self.resident:
             first, last = starts // size, (starts + length - 1) // size
-            whole = self._fill(name, self._undecoded(name, window_chunks(first, last)))
+            whole = self._read_resident(name, window_chunks(first, last))
             picked = window_views(whole, starts, length)
             if out is None:
                 return picked.copy() if np.may_share_memory(picked, whole) else picked
@@ -960,8 +991,8 @@ class ZarrBackend(Backend):
             return np.empty((0,) + shape[1:], dtype=self.dtype(name))
         first, last = start // size, (stop - 1) // size
         if self.resident:
-            missing = self._undecoded(name, np.arange(first, last + 1))
-            return _read_only(self._fill(name, missing)[start:stop], view)
+            whole = self._read_resident(name, np.arange(first, last + 1))
+            return _read_only(whole[start:stop], view)
         if first == last:  # within one chunk (a batch read in order, mostly)
             base = first * size
             return _read_only(self._chunk(name, first)[start - base:stop - base], view)
