@@ -788,7 +788,10 @@ class Dataset:
             key_args = dict(args, kind=source.kind, resolution=resolution,
                             condition_metadata=condition_metadata or {},
                             whole_genome=store_whole_genome, conditions=source.conditions,
-                            chroms=region_sizes if store_whole_genome else None,
+                            # the partial layout's chromosome lengths are the files'
+                            # (in the key with them) unless given: then they are keyed
+                            chroms=region_sizes if store_whole_genome or genomesize
+                            is not None else None,
                             seqtype=seqtype)
             from genozarr.config import layout_choices
 
@@ -827,14 +830,28 @@ class Dataset:
         if cache and not overwrite and path is not None:
             built = reuse_cached(path, key, storage, storage_options)
         fresh = built is None  # built here: its recipe holds these windows already
+        extra = {} if order is None else {"order": order, "seqtype": seqtype}
         if built is None:
+            def served(new: Store) -> dict[str, Any]:
+                # the normalizers fitted on the new version before it is published: a
+                # reader never opens it without them (nor a build stopped here leaves it so)
+                from genozarr.store.recipe import jsonable
+
+                unpublished = cls(name, gindexer, new, channel_last=channel_last,
+                                  normalizers=norms, **extra)
+                unpublished._fit_normalizers()
+                return jsonable(unpublished._served())
+
             built = build_store(
                 source, gindexer, name=name, whole_genome=store_whole_genome,
                 resolution=resolution, chroms=region_sizes, storage=storage, path=path,
                 cache_key=key, storage_options=storage_options, recipe=recipe,
                 seqtype=seqtype, overwrite=overwrite, condition_metadata=condition_metadata,
-                keep_same_key=bool(cache))
-        extra = {} if order is None else {"order": order, "seqtype": seqtype}
+                keep_same_key=bool(cache), before_publish=served if norms else None,
+                # windows past the lengths given are padding, as in the whole-genome
+                # layout (a personal genome's windows follow its haplotypes instead)
+                limits=region_sizes if genomesize is not None
+                and getattr(source, "positional", True) else None)
         obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms, **extra)
         if norms:
             obj._fit_normalizers()
@@ -1623,4 +1640,6 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         obj = Cover(meta.name, gi, store, channel_last=channel_last, normalizers=norms)
     if any(not getattr(n, "fitted", True) for n in norms):
         obj._fit_normalizers()
+    elif normalizer is not _UNSET:  # fitted elsewhere: of this store's strands and conditions
+        obj._check_normalizer_shapes()
     return obj

@@ -48,6 +48,9 @@ class Source(ABC):
     #: bytes per value of the per-base blocks :meth:`read_file` returns (float32 decodes;
     #: 1 for sequence codes): bounds the memory of a whole-genome task's reads
     read_itemsize: int = 4
+    #: whether base ``p`` of a read is position ``p`` of the inputs (False: a personal
+    #: genome, whose windows follow a haplotype through its insertions and deletions)
+    positional: bool = True
 
     @abstractmethod
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
@@ -139,12 +142,14 @@ def _chunks_per_task(chunk_bytes: int, chunk_bases: int | None = None) -> int:
 
 
 def _window_values(source: Source, chrom: str, start: int, end: int, length: int,
-                   resolution: int | None) -> np.ndarray:
+                   resolution: int | None, limit: int = 0) -> np.ndarray:
     """Values of one partial-layout row: data on ``[start, end)`` then padding to
-    ``length`` bases, collapsed to the resolution (``None``: one value)."""
+    ``length`` bases, collapsed to the resolution (``None``: one value). ``limit`` (> 0):
+    the chromosome's length as the dataset has it (``genomesize``), past which the row is
+    padding too, even where a file holds more."""
     from genozarr._kernels import collapse
 
-    data = source.read(chrom, start, end)
+    data = source.read(chrom, start, min(end, max(start, limit)) if limit > 0 else end)
     if data.shape[0] < length:
         pad = np.full((length - data.shape[0],) + data.shape[1:], source.pad_value,
                       dtype=data.dtype)
@@ -200,10 +205,11 @@ def _cast(values: np.ndarray, dtype: str, source: Source, where: str) -> np.ndar
 
 def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                length: int | None, resolution: int | None, dtype: str,
-               row0: int) -> tuple[str, int, np.ndarray]:
+               row0: int, sizes: Mapping[str, int] | None = None) -> tuple[str, int, np.ndarray]:
+    sizes = sizes or {}
     out = np.stack([
         _window_values(source, c, int(s), int(e), int(length if length is not None else e - s),
-                       resolution)
+                       resolution, int(sizes.get(c, 0) or 0))
         for c, s, e in zip(chroms, starts, ends)
     ])
     where = f"{chroms[0]}:{int(starts[0])}-... (windows {row0} to {row0 + len(out) - 1})" \
@@ -269,6 +275,8 @@ def build_store(
     overwrite: bool = False,
     condition_metadata: dict[str, list[Any]] | None = None,
     keep_same_key: bool = True,
+    before_publish: Callable[[Store], dict[str, Any] | None] | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> Store:
     """Read ``source`` over the indexer's windows (or whole chromosomes) into a store.
 
@@ -310,6 +318,12 @@ def build_store(
     keep_same_key
         Keep a store already published at ``path`` with the same cache key (a cached
         build: first writer wins); False replaces it with this build.
+    before_publish
+        Called with the complete new version before it is published; what it returns is
+        set in its recipe (see :func:`genozarr.store.builder.build`).
+    limits
+        Partial layout: chromosome lengths past which a window is padding, even where the
+        files hold more (the lengths the user gave, ``genomesize``).
 
     Returns
     -------
@@ -380,8 +394,9 @@ def build_store(
         for r0 in range(0, n, clen):
             r1 = min(r0 + clen, n)
             tasks.append((_rows_task, (source, chrs[r0:r1], starts[r0:r1], ends[r0:r1],
-                                       length, resolution, meta.dtype, r0)))
+                                       length, resolution, meta.dtype, r0, limits)))
         work = int((ends - starts).sum())
     plan = BuildPlan(meta, specs, coords, table, tasks=tasks, work_bases=work)
     return build(plan, storage=storage, path=path, storage_options=storage_options,
-                 overwrite=overwrite, label=name, keep_same_key=keep_same_key)
+                 overwrite=overwrite, label=name, keep_same_key=keep_same_key,
+                 before_publish=before_publish)

@@ -457,6 +457,7 @@ class PersonalSource(Source):
     """
 
     kind = "sequence"
+    positional = False  # a window follows its haplotype, not the reference's positions
 
     def __init__(self, fasta: str, variants: str, samples: Sequence[str] | None = None,
                  unphased: str = "error") -> None:

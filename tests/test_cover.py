@@ -714,3 +714,39 @@ def test_midpoints_across_whole_genome_blocks_count_once(tmp_path, monkeypatch, 
     for chrom, n in sizes.items():
         np.testing.assert_array_equal(cov.garray.read_bins(chrom, 0, n)[:, :, 0], want[chrom],
                                       err_msg=chrom)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_a_window_past_the_given_chromosome_length_is_padding(tmp_path, whole):
+    """genomesize shorter than the files: a window running past it is padding there in
+    both layouts (the files hold data past it: 1.0 per base, a read at every base, A)."""
+    import pyBigWig
+    import pysam
+
+    from genozarr import Bioseq
+
+    bw = pyBigWig.open(str(tmp_path / "one.bw"), "w")
+    bw.addHeader([("chr1", 1000)])
+    bw.addEntries(["chr1"], [0], ends=[1000], values=[1.0])
+    bw.close()
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
+    with pysam.AlignmentFile(str(tmp_path / "one.bam"), "wb", header=header) as f:
+        for p in range(990):
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence, a.flag = f"r{p}", "A" * 10, 0
+            a.reference_id, a.reference_start, a.mapping_quality = 0, p, 60
+            a.cigartuples = [(0, 10)]
+            a.query_qualities = pysam.qualitystring_to_array("I" * 10)
+            f.write(a)
+    pysam.index(str(tmp_path / "one.bam"))
+    (tmp_path / "one.fa").write_text(">chr1\n" + "A" * 1000 + "\n")
+    kw = dict(roi=["chr1:700-900"], genomesize={"chr1": 800}, store_whole_genome=whole)
+    signal = Cover.create_from_bigwig("w", str(tmp_path / "one.bw"), resolution=1,
+                                      **kw)[:][0, :, 0, 0]
+    reads = Cover.create_from_bam("b", str(tmp_path / "one.bam"), resolution=1,
+                                  **kw)[:][0, :, 0, 0]
+    seq = Bioseq.create_from_refgenome("s", str(tmp_path / "one.fa"), **kw)[:][0, :, 0, :]
+    np.testing.assert_array_equal(signal, np.r_[np.ones(100), np.zeros(100)])
+    np.testing.assert_array_equal(reads, np.r_[np.ones(100), np.zeros(100)])
+    np.testing.assert_array_equal(seq[:100, 0], np.ones(100))  # A
+    np.testing.assert_array_equal(seq[100:], np.zeros((100, 4)))  # padding: no base

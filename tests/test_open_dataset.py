@@ -183,6 +183,113 @@ def test_normalizer_change_reuses_the_stored_data(sample_files, tmp_path):
     np.testing.assert_array_equal(open_dataset(z.garray.path)[:], z[:])  # the recipe follows
 
 
+def test_a_store_is_published_with_its_fitted_normalizers(sample_files, tmp_path,
+                                                        monkeypatch):
+    """The normalizers are fitted on the new version before it is published: the recipe it
+    is published with holds them, fitted (so no reader opens it raw), and a build stopped
+    during the fit publishes nothing."""
+    import genozarr.ops.normalizers as norm_mod
+    from genozarr.errors import StoreError
+    from genozarr.store.write import StoreWriter
+
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=50, storage="zarr",
+              store=str(tmp_path / "z.zarr"))
+    raw = Cover.create_from_bigwig("raw", sample_files["bigwig_a"], roi=kw["roi"],
+                                   binsize=200, resolution=50)[:].astype("float64")
+
+    def stopped(self, data):
+        raise KeyboardInterrupt("stopped during the fit")
+
+    with monkeypatch.context() as m:
+        m.setattr(norm_mod.ZScore, "_fit", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            Cover.create_from_bigwig("z", sample_files["bigwig_a"], normalizer="zscore", **kw)
+    assert not os.path.exists(kw["store"])
+    with pytest.raises(StoreError, match="does not exist"):
+        open_dataset(kw["store"])
+
+    published: list[dict] = []
+    commit = StoreWriter.commit
+
+    def recording(self, *args, **kwargs):
+        with open(os.path.join(self.tmp, "zarr.json")) as f:
+            published.append(json.load(f)["attributes"]["genozarr"]["recipe"])
+        return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(StoreWriter, "commit", recording)
+    z = Cover.create_from_bigwig("z", sample_files["bigwig_a"], normalizer="zscore", **kw)
+    (zscore,) = published[0]["normalizers"]
+    assert zscore["type"] == "zscore"
+    mean, std = raw.mean(), raw.std(ddof=1)
+    np.testing.assert_allclose(np.ravel(zscore["params"]["mean"]), [mean], rtol=1e-6)
+    np.testing.assert_allclose(np.ravel(zscore["params"]["std"]), [std], rtol=1e-6)
+    np.testing.assert_allclose(open_dataset(kw["store"])[:], (raw - mean) / std,
+                               rtol=1e-4, atol=1e-5)
+    assert len(published) == 1  # recorded before publishing: no second version after
+    np.testing.assert_array_equal(open_dataset(kw["store"])[:], z[:])
+
+
+class Log2(genozarr.LogTransform):
+    """A subclass keeping its parent's name: log2(x + 1)."""
+
+    def kernel(self, x, lengths=None):
+        return np.log2(x.astype(np.float32) + 1)
+
+
+def test_a_normalizer_subclass_reopens_as_itself_not_as_its_parent(sample_files, tmp_path):
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=50, storage="zarr")
+    raw = Cover.create_from_bigwig("raw", sample_files["bigwig_a"], **kw)[:]
+    log2 = Cover.create_from_bigwig("l", sample_files["bigwig_a"], normalizer=Log2(),
+                                    store=str(tmp_path / "l.zarr"), **kw)
+    again = open_dataset(tmp_path / "l.zarr")
+    assert type(again.normalizers[0]) is Log2
+    np.testing.assert_allclose(again[:], np.log2(raw + 1), rtol=1e-6)
+    np.testing.assert_array_equal(again[:], log2[:])
+
+    class Local(genozarr.LogTransform):  # not importable again: explained, and supplied
+        def kernel(self, x, lengths=None):
+            return 3 * x
+
+    Cover.create_from_bigwig("m", sample_files["bigwig_a"], normalizer=Local(),
+                             store=str(tmp_path / "m.zarr"), **kw)
+    with pytest.raises(StoreFormatError, match="Local that cannot be restored"):
+        open_dataset(tmp_path / "m.zarr")
+    np.testing.assert_allclose(open_dataset(tmp_path / "m.zarr", normalizer=Local())[:],
+                               3 * raw, rtol=1e-6)
+
+
+def test_a_fitted_normalizer_given_at_open_must_fit_the_store(sample_files, tmp_path):
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=50, storage="zarr")
+    two = Cover.create_from_bigwig("two", [sample_files["bigwig_a"], sample_files["bigwig_b"]],
+                                   normalizer="zscore", **kw)
+    Cover.create_from_bigwig("one", sample_files["bigwig_a"], store=str(tmp_path / "o.zarr"),
+                             **kw)
+    with pytest.raises(ArgumentError, match="1 condition"):
+        open_dataset(tmp_path / "o.zarr", normalizer=two.normalizers[0])
+
+
+def test_partial_layout_keys_the_chromosome_lengths_it_is_given(sample_files, tmp_path,
+                                                                monkeypatch):
+    """A cached partial-layout store built with other chromosome lengths (genomesize) is
+    another store: its lengths (an export's BigWig header) are the ones given."""
+    from genozarr.genome import chrom_sizes
+
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path))
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=50, storage="zarr", cache=True)
+    sizes = {c: int(n) for c, n in chrom_sizes(sample_files["chrom_sizes"]).items()}
+    first = Cover.create_from_bigwig("g", sample_files["bigwig_a"], genomesize=sizes, **kw)
+    shorter = {c: int(n) - 10 for c, n in sizes.items()}
+    second = Cover.create_from_bigwig("g", sample_files["bigwig_a"], genomesize=shorter, **kw)
+    assert first.garray.path != second.garray.path
+    assert second.chrom_sizes == shorter
+    assert open_dataset(second.garray.path).chrom_sizes == shorter
+    gi = second.gindexer
+    inside = np.array([e <= shorter[c] for c, e in zip(gi.chrs, gi.ends)])
+    assert 0 < inside.sum() < len(gi)  # windows at the chromosome ends read padding now
+    np.testing.assert_array_equal(second[inside], first[inside])
+    assert not np.array_equal(second[~inside], first[~inside])
+
+
 @pytest.mark.parametrize("kind", ["bigwig", "predictions"])
 def test_whole_genome_store_keeps_window_names(sample_files, tmp_path, kind):
     """A whole-genome store records its windows' names (the BED name column) beside the

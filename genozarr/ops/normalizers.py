@@ -267,9 +267,17 @@ class Normalizer(abc.ABC):
         -------
         dict
             ``{"type": name, "params": {...}}``; statistics as nested lists of floats
-            (NaN as None, infinities as ``"inf"``/``"-inf"``).
+            (NaN as None, infinities as ``"inf"``/``"-inf"``). A class other than the
+            built-in normalizer of its ``name`` (a subclass) is recorded too, as
+            ``"class": "module:qualname"`` (None where it cannot be imported again, e.g.
+            a class defined in a script), so that it is not rebuilt as the built-in one.
         """
-        return {"type": self.name, "params": {k: _encode(v) for k, v in self.params().items()}}
+        d: dict[str, Any] = {"type": self.name,
+                             "params": {k: _encode(v) for k, v in self.params().items()}}
+        if _TYPES.get(self.name) is not type(self):
+            d["class"] = _func_ref(type(self))
+            d["repr"] = f"{type(self).__module__}.{type(self).__qualname__}"
+        return d
 
     def cache_params(self) -> dict[str, Any]:
         """JSON-able description including fitted statistics (enters cache keys)."""
@@ -704,6 +712,20 @@ def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
         closure): pass it with ``open_dataset(..., normalizer=...)`` instead.
     """
     kind = d.get("type") if isinstance(d, dict) else None
+    if isinstance(d, dict) and "class" in d:  # a class of its own (a subclass)
+        ref, text = d.get("class"), d.get("repr")
+        why = "it is not importable by module:qualname (defined in a script?)"
+        if ref:
+            try:
+                cls = _import_ref(ref)
+                if not (isinstance(cls, type) and issubclass(cls, Normalizer)):
+                    raise TypeError(f"{ref} is not a Normalizer class")
+                return cls(**{k: _decode(v) for k, v in dict(d.get("params") or {}).items()})
+            except Exception as err:
+                why = f"restoring {ref!r} failed ({err})"
+        raise StoreFormatError(
+            f"the store was normalized with the normalizer class {text} that cannot be "
+            f"restored: {why}; supply it with open_dataset(..., normalizer=...)")
     if kind == FunctionNormalizer.name:
         ref, text = d.get("ref"), d.get("repr")
         why = "it is not importable by module:qualname"

@@ -104,7 +104,8 @@ def _slice_block(name: str, start: int, values: np.ndarray) -> Block:
 
 def build(plan: BuildPlan, *, storage: str, path: str | None,
           storage_options: dict[str, Any] | None = None, overwrite: bool = False,
-          label: str = "store", keep_same_key: bool = True) -> Store:
+          label: str = "store", keep_same_key: bool = True,
+          before_publish: Callable[[Store], dict[str, Any] | None] | None = None) -> Store:
     """Run a plan and return the built :class:`~genozarr.store.handle.Store`.
 
     Parameters
@@ -126,6 +127,12 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         Keep a store published at ``path`` with the same cache key instead of this build
         (a cached build); False replaces it (see
         :class:`~genozarr.store.write.StoreWriter`).
+    before_publish
+        Stores with a ``path``: called with the new version, complete but not yet
+        published (a :class:`Store` over it), before it is published; the entries of the
+        dict it returns are set in the recipe the version is published with (the served
+        settings: normalizers fitted on the new data), so no reader ever opens the store
+        without them.
 
     Returns
     -------
@@ -172,6 +179,8 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
                   on_result=None if early is None else early.add)
         if lazy:
             _store_dask(lazy, plan.specs, writer.tmp, storage_options)
+        if before_publish is not None:
+            _served_before_publish(plan, writer, storage_options, before_publish)
         final = writer.commit(early.finish() if early is not None else frozenset())
     except BaseException as e:
         if early is not None:
@@ -188,6 +197,21 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         return store.to_backend(storage)
     finally:
         writer.close()
+
+
+def _served_before_publish(plan: BuildPlan, writer: StoreWriter,
+                           storage_options: dict[str, Any] | None,
+                           served: Callable[[Store], dict[str, Any] | None]) -> None:
+    """Call ``served`` with a :class:`Store` over the unpublished version and set what it
+    returns in that version's recipe (its root metadata)."""
+    backend = ZarrBackend(writer.tmp, storage_options, root=writer.tmp, resident=False)
+    try:  # (no path: read through this backend, not opened as a published store)
+        changed = served(Store(plan.meta, backend, None, plan.region_table))
+    finally:
+        backend.close()
+    if changed:
+        plan.meta.recipe = dict(plan.meta.recipe, **changed)
+        writer.set_meta(plan.meta)
 
 
 #: errors of the storage itself, never of an input file

@@ -882,6 +882,12 @@ class StoreWriter:
             raise self.error(e, "publish") from e
         return self.final
 
+    def set_meta(self, meta: StoreMeta) -> None:
+        """Replace the store metadata of the new version before it is published (its root
+        metadata document is rewritten and flushed)."""
+        self.meta = meta
+        _replace_root_attrs(self.tmp, self.storage_options, meta, self.final)
+
     @property
     def tmp_key(self) -> str:
         """The new version's key prefix on object storage."""
@@ -1040,35 +1046,43 @@ def rewrite_root_attrs(path: str | os.PathLike, storage_options: dict[str, Any] 
         if opened.meta().cache_key != meta.cache_key:
             log.info("store %s now holds another build; not recording served settings", path)
             return False
-        root = opened.io_root  # the version checked above, even if exchanged meanwhile
-        doc = _root_doc(root, storage_options)
-        if not isinstance(doc, dict):
-            raise StoreError(f"cannot read the root metadata of {path}")
-        doc.setdefault("attributes", {})["genozarr"] = meta.to_attrs()
-        content = json.dumps(doc).encode()
-        try:
-            if is_remote(root):
-                fs, key = _fs(root, storage_options)
-                fs.pipe_file(f"{key}/zarr.json", content)
-                return True
-            tmp = os.path.join(root, f".zarr.json.{uuid.uuid4().hex[:12]}")
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(content)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, os.path.join(root, "zarr.json"))
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            _fsync_dir(root)
-        except GenozarrError:
-            raise
-        except Exception as e:
-            raise storage_error("update store", str(path), e) from e
+        # the version checked above, even if exchanged meanwhile
+        _replace_root_attrs(opened.io_root, storage_options, meta, str(path))
         return True
     finally:
         opened.release()
+
+
+def _replace_root_attrs(root: str, storage_options: dict[str, Any] | None, meta: StoreMeta,
+                        where: str) -> None:
+    """Replace the ``genozarr`` attribute in the root metadata document of the version at
+    ``root`` in one step (local: a new file, flushed, renamed over ``zarr.json``; remote:
+    one PUT); ``where`` names the store in messages."""
+    doc = _root_doc(root, storage_options)
+    if not isinstance(doc, dict):
+        raise StoreError(f"cannot read the root metadata of {where}")
+    doc.setdefault("attributes", {})["genozarr"] = meta.to_attrs()
+    content = json.dumps(doc).encode()
+    try:
+        if is_remote(root):
+            fs, key = _fs(root, storage_options)
+            fs.pipe_file(f"{key}/zarr.json", content)
+            return
+        tmp = os.path.join(root, f".zarr.json.{uuid.uuid4().hex[:12]}")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(content)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, os.path.join(root, "zarr.json"))
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        _fsync_dir(root)
+    except GenozarrError:
+        raise
+    except Exception as e:
+        raise storage_error("update store", where, e) from e
 
 
 def _fsync_dir(path: str | os.PathLike) -> None:
