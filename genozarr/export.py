@@ -178,6 +178,18 @@ class _Chrom:
             self.clash = np.zeros(0, bool)
         self.prev_end = prev_end
 
+    @classmethod
+    def whole(cls, chrom: str, size: int) -> _Chrom:
+        """A whole chromosome of a whole-genome store without windows (built with no
+        ``roi`` and no ``binsize``): one extent, ``[0, size)``."""
+        ch = cls.__new__(cls)
+        ch.chrom, ch.size = chrom, size
+        ch.idx = np.zeros(0, dtype=np.int64)
+        ch.wstart, ch.wend = np.array([0]), np.array([size])
+        ch.lo, ch.hi = np.array([0]), np.array([size])
+        ch.clash, ch.prev_end = np.zeros(0, bool), np.zeros(0, np.int64)
+        return ch
+
     @property
     def overlapping(self) -> bool:
         return bool(self.clash.any())
@@ -315,31 +327,53 @@ def _window_blocks(cover: Any, ch: _Chrom, mode: str) -> Iterator[Block]:
             yield s, e, v
             continue
         if mode == "mean":
-            w = np.ones(len(s), dtype=np.int64)
             v = v.astype(np.float64)
-            if carry is not None:
-                s, e, v, w = (np.concatenate([c, t]) for c, t in zip(carry, (s, e, v, w)))
-        elif carry is not None:
+        if carry is not None:
             s, e, v = (np.concatenate([c, t]) for c, t in zip(carry, (s, e, v)))
         order = np.lexsort((-e, s))  # by start; the longest (uncut) bin first
         s, e, v = s[order], e[order], v[order]
-        head = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if len(s) else np.zeros(0, int)
-        gs, ge = s[head], np.maximum.reduceat(e, head) if len(s) else e
-        if mode == "mean":
-            w = w[order]
-            sums = np.add.reduceat(v, head, axis=0) if len(s) else v
-            cnt = np.add.reduceat(w, head) if len(s) else w
-        else:
-            gv = v[head]
-        # bins starting before the next window's data can get no more values
+        # bins starting before the next window's data can get no more values; the others
+        # wait for the next batch of windows, as they are
         nxt = ch.lo[k1] if k1 < n else np.iinfo(np.int64).max
-        done = gs < nxt
+        done = s < nxt
+        carry = (s[~done], e[~done], v[~done])
+        s, e, v = s[done], e[done], v[done]
+        if not len(s):
+            continue
+        head = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
         if mode == "mean":
-            yield gs[done], ge[done], sums[done] / cnt[done, None, None]
-            carry = (gs[~done], ge[~done], sums[~done], cnt[~done])
+            yield _mean_of_bins(s, e, v, head)
         else:
-            yield gs[done], ge[done], gv[done]
-            carry = (gs[~done], ge[~done], gv[~done])
+            yield s[head], np.maximum.reduceat(e, head), v[head]
+
+
+def _mean_of_bins(s: np.ndarray, e: np.ndarray, v: np.ndarray, head: np.ndarray) -> Block:
+    """The mean of the windows' values per bin: bins ``[s, e)`` sorted by start (the
+    longest first among equal starts), ``head`` the first of each start. A bin that some
+    windows have cut short (a window ending inside it) is split at each cut: each part is
+    the mean of the windows that cover it."""
+    gs, ge = s[head], np.maximum.reduceat(e, head)
+    counts = np.diff(np.r_[head, len(s)])
+    means = np.add.reduceat(v, head, axis=0) / counts[:, None, None]
+    ragged = np.flatnonzero(np.minimum.reduceat(e, head) != ge)
+    if not ragged.size:
+        return gs, ge, means
+    keep = np.ones(len(head), dtype=bool)
+    keep[ragged] = False
+    out_s, out_e, out_v = [gs[keep]], [ge[keep]], [means[keep]]
+    for g in ragged.tolist():
+        a, b = int(head[g]), int(head[g] + counts[g])
+        ends, values = e[a:b], v[a:b]
+        lo = int(gs[g])
+        for end in np.unique(ends).tolist():  # ascending: the windows past it get fewer
+            covering = ends >= end
+            out_s.append(np.array([lo]))
+            out_e.append(np.array([end]))
+            out_v.append(values[covering].mean(axis=0)[None])
+            lo = end
+    s, e, v = np.concatenate(out_s), np.concatenate(out_e), np.concatenate(out_v)
+    order = np.argsort(s, kind="stable")
+    return s[order], e[order], v[order]
 
 
 def _blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
@@ -439,6 +473,14 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     # plan and check every chromosome before a file is written
     chrs = np.asarray(cover.gindexer.chrs).astype(str)
     plan = []
+    if not len(chrs) and cover.garray.whole_genome:  # no windows: every stored chromosome
+        if getattr(cover, "normalizers", None):
+            raise ArgumentError(
+                f"{cover.name} is a whole-genome store without windows and with normalizers, "
+                "which apply to windows: give it windows (roi, or binsize to tile the "
+                "genome) to export its normalized values, or export it without normalizers")
+        stored = {c for c, n in cover.chrom_sizes.items() if n}
+        plan = [_Chrom.whole(c, int(n)) for c, n in sizes.items() if n and c in stored]
     for chrom, size in sizes.items():
         sel = np.flatnonzero(chrs == chrom)
         if not len(sel):

@@ -671,6 +671,57 @@ def test_overlap_mean_is_the_same_in_small_blocks(tmp_path, monkeypatch, block_b
         np.testing.assert_allclose(_all_values(bw, "chr1"), want, rtol=1e-6)
 
 
+def test_overlap_mean_splits_a_bin_a_region_end_cuts(tmp_path):
+    """A region ending inside a bin cuts its last window's bin there: the bases past the
+    cut are the mean of the other windows only (hand-worked: 5 | 2.0 | 3.0)."""
+    import pyBigWig
+
+    # region A: chr1:1000-1255 gives windows 1000-1200 and 1200-1400 (data to 1255);
+    # region B: chr1:1200-1400 gives one window
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [1000, 1200], "end": [1255, 1400]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=200, stepsize=200)
+    pred = np.zeros((len(gi), 20, 1), dtype="float32")  # 20 bins of 10 bp
+    pred[0], pred[1], pred[2] = 5.0, 1.0, 3.0
+    cover = Cover.create_from_array("p", pred, gi, genomesize={"chr1": 5000}, resolution=10)
+    (path,) = cover.export_to_bigwig(tmp_path, overlap="mean")
+    with pyBigWig.open(path) as bw:
+        assert bw.intervals("chr1") == ((1000, 1200, 5.0), (1200, 1255, 2.0), (1255, 1400, 3.0))
+    (bed,) = cover.export_to_bed(tmp_path / "bed", overlap="mean")
+    lines = [ln.split("\t") for ln in Path(bed).read_text().splitlines()]
+    assert [(int(a), int(b), float(c)) for _, a, b, c in lines if 1240 <= int(a) < 1270] == [
+        (1240, 1250, 2.0), (1250, 1255, 2.0), (1255, 1260, 3.0), (1260, 1270, 3.0)]
+
+
+def test_a_whole_genome_store_without_windows_exports_every_chromosome(tmp_path,
+                                                                       sample_files):
+    """A whole-genome store built with no roi and no binsize has no windows: its export
+    holds every chromosome, the stored 10 bp means of the source (numpy on pyBigWig)."""
+    import pyBigWig
+
+    from genozarr.genome import chrom_sizes
+
+    sizes = {c: int(n) for c, n in chrom_sizes(sample_files["chrom_sizes"]).items()}
+    cover = Cover.create_from_bigwig("wg", sample_files["bigwig_a"], resolution=10,
+                                     collapser="mean", store_whole_genome=True,
+                                     genomesize=sizes, storage="zarr",
+                                     store=str(tmp_path / "wg.zarr"))
+    assert len(cover) == 0
+    (path,) = cover.export_to_bigwig(tmp_path / "out")
+    with pyBigWig.open(sample_files["bigwig_a"]) as src, pyBigWig.open(path) as bw:
+        assert bw.chroms() == sizes
+        for chrom, n in sizes.items():
+            raw = np.nan_to_num(np.asarray(src.values(chrom, 0, n), dtype=np.float64))
+            padded = np.zeros(-(-n // 10) * 10)
+            padded[:n] = raw
+            want = np.repeat(padded.reshape(-1, 10).mean(axis=1), 10)[:n]
+            np.testing.assert_allclose(np.asarray(bw.values(chrom, 0, n)), want, rtol=1e-5,
+                                       atol=1e-6)
+    with pytest.raises(ArgumentError, match="without windows and with normalizers"):
+        Cover.create_from_bigwig("wgz", sample_files["bigwig_a"], resolution=10,
+                                 store_whole_genome=True, genomesize=sizes,
+                                 normalizer="zscore").export_to_bigwig(tmp_path / "z")
+
+
 def test_export_reads_only_the_public_interface(tmp_path):
     """The dataset layer of the export needs only the public reading interface."""
     import pyBigWig

@@ -921,3 +921,21 @@ def test_slot_batches_outside_their_loader_say_so(index_cover: Cover) -> None:
         assert ours.dataset.slots == 0
         x, y = next(iter(rebuilt(ours)))
         np.testing.assert_array_equal(x.numpy()[:, 0, 0, 0], y.numpy().astype("float64"))
+
+
+@pytest.mark.parametrize("map_style", [False, True], ids=["iterable", "map_style"])
+def test_two_passes_iterated_at_once_keep_inputs_and_targets_together(
+        index_cover: Cover, map_style: bool) -> None:
+    """zip(loader, loader): two passes, each with workers of its own, read at the same
+    time. Each pass has its own slot marks, so a batch of one is never marked read by the
+    other and overwritten before it is copied out: every window's coverage is its index."""
+    loader = torch_loader(np.arange(N), index_cover, batch_size=4, shuffle=True, seed=5,
+                          num_workers=2, map_style=map_style)
+    served = 0
+    for _ in range(6):
+        for a, b in zip(loader, loader):
+            for x, y in (a, b):
+                want = x.numpy().astype("float64")[:, None, None, None]
+                assert (y.numpy() == want).all(), "a batch of another window's coverage"
+                served += len(x)
+    assert served >= 6 * 2 * (N - 4)

@@ -535,11 +535,6 @@ class _EpochDatasets:
             out.append(view if i in self.compact else _copy_out(view, pin))
         return out
 
-    def _mark_read(self, batch: _SlotBatch) -> None:
-        """Tell ``batch``'s worker that its slot is free (every array copied out)."""
-        if self._read_marks is not None:
-            self._read_marks.numpy()[batch.worker] = batch.seq
-
     @property
     def epoch(self) -> int:
         """The epoch: mixed into the augmentation's draws and, for the iterable dataset,
@@ -1011,22 +1006,33 @@ class GenozarrDataLoader(DataLoader):
         log.debug("GenozarrDataLoader: epoch %d", epoch)
         ds = self.dataset
         if isinstance(ds, _EpochDatasets) and self.num_workers > 0 and (ds.compact or ds.slots):
+            if ds._read_marks is not None and not self.persistent_workers:
+                # workers made for this pass: read marks and a pass count of its own, so
+                # that a second pass iterated at the same time (zip(loader, loader)) never
+                # marks this one's slots read, nor restarts its workers' slots
+                ds._read_marks = _new_read_marks(self.num_workers)
+                ds._pass = _SharedEpoch(0)
             ds._pass.value = ds._pass.value + 1  # before the workers see this pass's indices
-            if ds._read_marks is not None:  # no batch of this pass read yet
-                ds._read_marks.fill_(-1)
+            marks = ds._read_marks
+            if marks is not None:  # no batch of this pass read yet
+                marks.fill_(-1)
             pin = bool(self.pin_memory) and torch.cuda.is_available()
-            return self._tracked(self._expanded(ds, super().__iter__(), pin), epoch)
+            return self._tracked(self._expanded(ds, super().__iter__(), pin, marks), epoch)
         if isinstance(ds, TorchIterableDataset):  # a pass's length depends on its epoch
             return self._tracked(super().__iter__(), epoch)
         return super().__iter__()
 
-    def _expanded(self, ds: _EpochDatasets, it: Any, pin: bool) -> Iterator[Any]:
-        """The batches of a pass whose workers send flat lists or slots' batches."""
+    def _expanded(self, ds: _EpochDatasets, it: Any, pin: bool,
+                  marks: torch.Tensor | None) -> Iterator[Any]:
+        """The batches of a pass whose workers send flat lists or slots' batches (``marks``:
+        the pass's read marks, see :class:`_Slots`)."""
         slots: dict[tuple[int, int], torch.Tensor] = {}  # the workers send each again per pass
+        read = marks.numpy() if marks is not None else None
         for item in it:
             if isinstance(item, _SlotBatch):
                 batch = ds.expand(ds._receive(item, slots, pin), pin)
-                ds._mark_read(item)  # codes too are read: expand encoded them
+                if read is not None:  # its slot is free: codes too are read (expanded)
+                    read[item.worker] = item.seq
                 yield batch
             else:
                 yield ds.expand(item, pin)
