@@ -898,3 +898,24 @@ def test_collapsers_of_one_name_do_not_share_a_cached_store(sample_files):
     for q in (0.25, 0.75):
         np.testing.assert_allclose(build(_Quantile(q)).ravel(),
                                    np.quantile(bins, q, axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("array", ["region_start", "region_chrom", "strand"])
+def test_a_damaged_coordinate_chunk_is_named(tmp_path, array):
+    """A coordinate array's chunk cut short (zarr's zstd codec, not checked by size) is a
+    StoreError naming the store and the array when the store is opened, not the codec's
+    own error."""
+    from genozarr import Cover, open_dataset
+
+    n = 12
+    gi = GenomicIndexer(["chr1"] * n, np.arange(n) * 100, np.arange(n) * 100 + 100,
+                        ["+"] * n, 100, 100)
+    values = np.arange(n * 100, dtype="float32").reshape(n, 100, 1, 1)
+    Cover.create_from_array("c", values, gi, storage="zarr", store=str(tmp_path / "c.zarr"))
+    chunks = [p for p in (tmp_path / "c.zarr" / array).rglob("*")
+              if p.is_file() and p.name != "zarr.json"]
+    assert chunks
+    for chunk in chunks:
+        chunk.write_bytes(chunk.read_bytes()[:-7])
+    with pytest.raises(StoreError, match=rf"c\.zarr/{array}"):
+        open_dataset(tmp_path / "c.zarr")[:]

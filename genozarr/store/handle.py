@@ -225,6 +225,7 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
             keys["name"] = REGION_NAME
         table = {
             col: values if values.dtype.kind in "iu" else np.array(values.tolist(), dtype=object)
-            for col, values in zip(keys, read_whole([g[key] for key in keys.values()]))}
+            for col, values in zip(keys, read_whole([g[key] for key in keys.values()],
+                                                    str(path)))}
     store = Store(meta, backend, str(path), table)
     return store.to_backend(storage)

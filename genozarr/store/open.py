@@ -885,17 +885,37 @@ def _refuse(where: str, field: str, expected: Any, found: Any, what: str) -> Sto
         "it (overwrite=True).")
 
 
-def read_whole(arrays: list[Any]) -> list[np.ndarray]:
+def read_whole(arrays: list[Any], where: str | None = None) -> list[np.ndarray]:
     """The values of whole zarr arrays, read concurrently: one round trip for all of them
-    on object storage, not one per array."""
+    on object storage, not one per array.
+
+    Raises
+    ------
+    StoreError
+        Where an array cannot be read or decoded (a damaged or truncated chunk: zarr's and
+        the codecs' own errors), naming the store ``where`` and the array.
+    """
     import asyncio
 
     from zarr.core.sync import sync
 
     async def read() -> list[Any]:
-        return await asyncio.gather(*(arr.async_array.getitem(Ellipsis) for arr in arrays))
+        return await asyncio.gather(*(arr.async_array.getitem(Ellipsis) for arr in arrays),
+                                    return_exceptions=True)
 
-    return [np.asarray(values) for values in sync(read())] if arrays else []
+    if not arrays:
+        return []
+    results = sync(read())
+    for arr, value in zip(arrays, results):
+        if not isinstance(value, BaseException):
+            continue
+        if isinstance(value, GenozarrError) or not isinstance(value, Exception):
+            raise value
+        raise StoreError(
+            f"cannot read array {where or 'of the store'}/{getattr(arr, 'path', '?')}: "
+            f"{type(value).__name__}: {value}. The store is damaged or unreachable; rebuild "
+            "it (overwrite=True) or check the storage") from value
+    return [np.asarray(values) for values in results]
 
 
 def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
@@ -986,7 +1006,7 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
             stored[label] = group[f"{prefix}{label}"]
         except KeyError:
             pass
-    for label, values in zip(stored, read_whole(list(stored.values()))):
+    for label, values in zip(stored, read_whole(list(stored.values()), where)):
         want = list(meta.strands if label == "strand" else meta.conditions)
         have = [str(v) for v in values.tolist()]
         if have != [str(w) for w in want]:

@@ -110,7 +110,7 @@ def read_windows(store: Any) -> tuple[Any, ...] | None:
     # the numeric arrays (label codes, starts, ends) in one round trip; strings (format 2)
     # straight from their files where the store is local
     numeric = [key for key, arr in arrays.items() if arr.dtype.kind in "iu"]
-    values = dict(zip(numeric, read_whole([arrays[key] for key in numeric])))
+    values = dict(zip(numeric, read_whole([arrays[key] for key in numeric], store.path)))
 
     def labels(key: str) -> np.ndarray:
         arr = arrays[key]
