@@ -37,10 +37,12 @@ Windows and overlaps
     a region (past its end + flank) and bases outside the chromosome are left out (a bin
     straddling either is cut to it). For a whole-genome store the stored bins under the
     windows are written once however the windows overlap; a Cover tiling the genome
-    (``roi=None``) thus exports its whole chromosomes. In the partial layout (one row per
-    window) overlapping windows carry separate values: ``overlap='error'`` (default)
-    raises before any file is written, ``overlap='mean'`` writes the mean of the windows
-    covering a bin (the bins of overlapping windows must then be aligned to each other).
+    (``roi=None``) thus exports its whole chromosomes, and so does a whole-genome store
+    without windows (built with no ``roi`` and no ``binsize``). In the partial layout (one
+    row per window) overlapping windows carry separate values: ``overlap='error'``
+    (default) raises before any file is written, ``overlap='mean'`` writes the mean of the
+    windows covering a base (the bins of overlapping windows must then be aligned to each
+    other; a bin a region end cuts short is split there).
 Missing values
     NaN values are not written (a BigWig has no NaN; ``pyBigWig.values`` reads them back
     as NaN); the BED files leave them out too.
