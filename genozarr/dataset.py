@@ -852,6 +852,8 @@ class Dataset:
                 # layout (a personal genome's windows follow its haplotypes instead)
                 limits=region_sizes if genomesize is not None
                 and getattr(source, "positional", True) else None)
+            # a version another build published first was kept: its windows are that build's
+            fresh = not built.kept_existing
         obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms, **extra)
         if norms:
             obj._fit_normalizers()

@@ -428,3 +428,41 @@ def test_cli_build_info_export_show_the_normalized_dataset(sample_files, tmp_pat
     region = built.gindexer[0]
     got = np.array(bw.values(region.chrom, region.start, region.start + 50))
     np.testing.assert_allclose(got, served[0, 0, 0, 0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_a_build_that_loses_the_publish_race_records_its_own_settings(sample_files, tmp_path,
+                                                                      monkeypatch, whole):
+    """Two cached builds of one store: a raw one publishes while a zscore one (other
+    windows, in the whole-genome layout) is about to. The zscore build keeps the version
+    published first and records its own served settings on it, so the store opens as the
+    dataset built last."""
+    from genozarr.genome import chrom_sizes
+    from genozarr.store.write import StoreWriter
+
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path))
+    sizes = {c: int(n) for c, n in chrom_sizes(sample_files["chrom_sizes"]).items()}
+    kw = dict(binsize=200, resolution=50, storage="zarr", cache=True,
+              store_whole_genome=whole, genomesize=sizes)
+    roi = pd.read_csv(sample_files["roi"], sep="\t", header=None).iloc[:, :3]
+    roi.columns = ["chrom", "start", "end"]
+    commit = StoreWriter.commit
+    raced: list[Any] = []
+
+    def another_first(self, *args, **kwargs):
+        if not raced and self.expect_key is None:
+            raced.append(None)  # (the other build commits through here too)
+            raced[0] = Cover.create_from_bigwig(  # the same store, raw: published first
+                "bw", sample_files["bigwig_a"], roi=roi.groupby("chrom").head(1) if whole else roi, **kw)
+        return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(StoreWriter, "commit", another_first)
+    z = Cover.create_from_bigwig("bw", sample_files["bigwig_a"], roi=roi, normalizer="zscore",
+                                 **kw)
+    monkeypatch.setattr(StoreWriter, "commit", commit)
+    assert raced and raced[0].garray.path == z.garray.path
+    again = open_dataset(z.garray.path)
+    assert [type(n).__name__ for n in again.normalizers] == ["ZScore"]
+    assert len(again) == len(z) and len(raced[0]) < len(z) if whole else len(again) == len(z)
+    np.testing.assert_array_equal(again.gindexer.starts, z.gindexer.starts)
+    np.testing.assert_array_equal(again[:], z[:])

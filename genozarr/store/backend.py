@@ -309,7 +309,8 @@ class MemoryBackend(Backend):
 
 class SparseBackend(Backend):
     """scipy CSR matrices of shape ``(first axis, product of the rest)``; every value is
-    kept (Janggu dropped values <= 0), rows are densified on read."""
+    kept (Janggu dropped values <= 0) except the sign of a zero (-0.0 reads as 0.0, as in
+    a zarr chunk holding only zeros), rows are densified on read."""
 
     storage = "sparse"
 
@@ -561,6 +562,12 @@ class ZarrBackend(Backend):
                     self.marker = self._opened.marker
             self._group = self._opened.group()
         return self._group
+
+    def stored_meta(self) -> Any:
+        """The :class:`~genozarr.store.layout.StoreMeta` of the version this backend reads
+        (as stored: the recipe it was published with or last recorded)."""
+        self.group  # noqa: B018 - opens the version
+        return self._opened.meta()
 
     def array(self, name: str) -> Any:
         self._check_process()

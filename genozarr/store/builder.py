@@ -193,7 +193,11 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
     try:  # open the version we published (or kept) before the writer lets it go
         backend = ZarrBackend(final, storage_options, root=writer.root)
         backend.group
-        store = Store(plan.meta, backend, final, plan.region_table)
+        # a version another writer published first is served with its own metadata (its
+        # recipe holds that writer's served settings, which the caller may record over)
+        meta = backend.stored_meta() if writer.kept_existing else plan.meta
+        store = Store(meta, backend, final, plan.region_table)
+        store.kept_existing = writer.kept_existing
         return store.to_backend(storage)
     finally:
         writer.close()

@@ -46,6 +46,9 @@ class Store:
         self._row_lookup: dict[tuple[str, int, int], int] | None = None
         #: whole-genome layout: the data array of each chromosome read
         self._chrom_paths: dict[str, str] = {}
+        #: a build's store: the version another writer published first with the same cache
+        #: key was kept instead of this build's (its recipe and windows are that writer's)
+        self.kept_existing = False
 
     # ------------------------------------------------------------ geometry
     @property
@@ -179,7 +182,9 @@ class Store:
             return self
         arrays = {name: self.dense(name) for name in self.array_names()}
         backend: Backend = MemoryBackend(arrays) if storage == "ndarray" else SparseBackend(arrays)
-        return Store(self.meta, backend, self.path, self.region_table)
+        store = Store(self.meta, backend, self.path, self.region_table)
+        store.kept_existing = self.kept_existing
+        return store
 
 
 def load_store(path: str | os.PathLike, storage: str = "zarr",

@@ -648,6 +648,10 @@ class StoreWriter:
         self.remote = is_remote(path)
         self.root: str | None = None
         self.published = False
+        #: after :meth:`commit`: whether a version published by another writer (same cache
+        #: key) was kept instead of this one (its metadata, served settings included, are
+        #: that writer's)
+        self.kept_existing = False
         self.tmp = ""
         self.created: list[str] = []
         self._fd: int | None = None  # local: a shared lock on our own directory
@@ -921,6 +925,7 @@ class StoreWriter:
                 _rmtree_store(self.tmp)
                 self.root = str(final)
                 self.published = True  # nothing of ours is left to remove
+                self.kept_existing = True
                 return
             if not exists:
                 os.rename(self.tmp, final)
@@ -962,6 +967,7 @@ class StoreWriter:
             # published between the look at the pointer above and the one at the marker
             self.root = resolve_root(self.final, self.storage_options)
             self.published = True
+            self.kept_existing = True
             return
         fs.pipe_file(f"{root}/{POINTER}", json.dumps({"version": self.version}).encode())
         self.published = True
