@@ -360,7 +360,17 @@ class BedSource(Source):
         from genozarr.io.bed import bed_paint
 
         return bed_paint(self.frames[i], chrom, start, end, mode=self.mode,
-                         categories=self.categories)
+                         categories=self.categories, dtype=self._paint_dtype)
+
+    @property
+    def _paint_dtype(self) -> Any:
+        """float64 where the stored dtype holds more than float32 does exactly (float64,
+        integers of 4 bytes or more: a score of 16777217 stays 16777217), else float32."""
+        from genozarr.store.dtypes import store_dtype
+
+        dt = np.dtype(store_dtype(self.dtype))
+        wide = dt.itemsize >= 8 or (dt.kind in "iu" and dt.itemsize >= 4)
+        return np.float64 if wide else np.float32
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         """Per-base values of file ``i`` over one dataset window ``[start, end)`` (flank

@@ -750,3 +750,20 @@ def test_a_window_past_the_given_chromosome_length_is_padding(tmp_path, whole):
     np.testing.assert_array_equal(reads, np.r_[np.ones(100), np.zeros(100)])
     np.testing.assert_array_equal(seq[:100, 0], np.ones(100))  # A
     np.testing.assert_array_equal(seq[100:], np.zeros((100, 4)))  # padding: no base
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int32"])
+def test_bed_scores_keep_the_precision_of_the_dtype(tmp_path, dtype):
+    """BED scores are painted in float64 for a float64 or 4-byte integer dataset: 16777217
+    (not a float32) stays 16777217, 3.7 stays 3.7 in float64 (3 in int32)."""
+    bed = tmp_path / "scores.bed"
+    bed.write_text("chr1\t0\t10\ta\t16777217\t+\nchr1\t10\t20\tb\t3.7\t+\n")
+    roi = tmp_path / "roi.bed"
+    roi.write_text("chr1\t0\t20\n")
+    for storage in ("ndarray", "sparse", "zarr"):
+        cover = Cover.create_from_bed("s", str(bed), roi=str(roi), mode="score", resolution=10,
+                                      binsize=20, collapser="max", dtype=dtype,
+                                      genomesize={"chr1": 100}, storage=storage)
+        got = cover[:][0, :, 0, 0]
+        want = [16777217, 3.7] if dtype == "float64" else [16777217, 3]
+        assert got.tolist() == want, storage

@@ -205,7 +205,8 @@ def _grouped(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
 
 
 def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str = "binary",
-              categories: list[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+              categories: list[Any] | None = None,
+              dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """BED features painted base by base onto ``[start, end)``, and where they lie.
 
     Where features overlap the larger value wins; bases outside any feature are 0.
@@ -221,11 +222,13 @@ def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str =
         ``score_category``/``name_category`` (one-hot over ``categories``).
     categories
         Category list for the category modes (see :func:`bed_categories`).
+    dtype
+        Of the values (float32, or float64 where scores must not be rounded to float32).
 
     Returns
     -------
     tuple of numpy.ndarray
-        ``(values, covered)``: float32 values and a boolean mask, both of shape
+        ``(values, covered)``: values of ``dtype`` and a boolean mask, both of shape
         ``(end - start, C)`` (C is 1 or the number of categories); ``covered`` is True at
         the bases under a feature of that condition (features of unknown categories are
         ignored).
@@ -236,7 +239,7 @@ def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str =
     ncond = len(categories) if mode.endswith("category") else 1
     if mode.endswith("category") and not categories:
         raise ArgumentError(f"mode {mode!r} needs categories")
-    out = np.zeros((n, ncond), dtype=np.float32)
+    out = np.zeros((n, ncond), dtype=dtype)
     covered = np.zeros((n, ncond), dtype=bool)  # bases under a feature (for minoverlap)
     group = _grouped(df).get(chrom)
     if group is not None and n > 0:
