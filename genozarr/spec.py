@@ -142,6 +142,15 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
     names = [s["name"] for s in out]
     if len(set(names)) != len(names):
         raise ArgumentError(f"{path}: dataset names must be unique, got {names}")
+    # one store per dataset: two entries with the same store (a top-level 'store' is a
+    # default for every entry) would build one over the other
+    stores = [str(s["store"]) for s in out if s.get("store") is not None]
+    shared = sorted({p for p in stores if stores.count(p) > 1})
+    if shared:
+        raise ArgumentError(
+            f"{path}: datasets {[s['name'] for s in out if str(s.get('store')) in shared]} "
+            f"would share the store {shared[0]}; give each dataset a store of its own (a "
+            "top-level 'store' is a default for every dataset)")
     return out
 
 

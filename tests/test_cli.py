@@ -454,3 +454,18 @@ def test_entry_point_subprocess(tmp_path: Path) -> None:
     version = subprocess.run([sys.executable, "-c", code, "--version"],
                              capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("genozarr ")
+
+
+def test_build_spec_refuses_datasets_sharing_a_store(tmp_path: Path) -> None:
+    """A top-level 'store' is a default for every dataset: two datasets would be built
+    into one store, the second over the first; refused before anything is built."""
+    for name in ("a.bw", "b.bw"):
+        (tmp_path / name).write_bytes(b"")
+    path = tmp_path / "spec.toml"
+    path.write_text('store = "s.zarr"\n[[datasets]]\nname = "one"\nkind = "bigwig"\n'
+                    'files = "a.bw"\n[[datasets]]\nname = "two"\nkind = "bigwig"\n'
+                    'files = "b.bw"\n')
+    result = _run("build", path)
+    assert result.exit_code == 1
+    assert "datasets ['one', 'two'] would share the store" in result.stderr
+    assert not (tmp_path / "s.zarr").exists()

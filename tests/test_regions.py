@@ -273,3 +273,12 @@ def test_gff3_unknown_strand_and_bed_byte_order_mark(tmp_path):
     bed.write_bytes(b"\xef\xbb\xbftrack name=x\nchr1\t5\t10\n")
     assert load_regions(str(bed))[["chrom", "start", "end"]].values.tolist() == [
         ["chr1", 5, 10]]
+
+
+def test_gff3_names_are_unescaped(tmp_path):
+    """GFF3 escapes ';', '=', ',' and '%' in attribute values as %XX: names read decoded."""
+    gff = tmp_path / "e.gff3"
+    gff.write_text("##gff-version 3\n"
+                   "chr1\tsrc\tgene\t101\t200\t.\t+\t.\tID=g1;Name=Gamma%2Cx\n"
+                   "chr1\tsrc\tgene\t301\t400\t.\t+\t.\tID=g2;Name=a%3Bb%25\n")
+    assert load_regions(str(gff))["name"].tolist() == ["Gamma,x", "a;b%"]

@@ -12,6 +12,7 @@ import os
 import threading
 import warnings
 from typing import Any
+from urllib.parse import unquote
 
 import pandas as pd
 
@@ -112,6 +113,8 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     for attr in reversed(_NAME_ATTRIBUTES):
         if attr in df.columns:
             vals = df[attr]
+            if not is_gtf:  # GFF3 escapes ';', '=', ',' ... as %XX in attribute values
+                vals = vals.map(lambda v: unquote(v) if isinstance(v, str) else v)
             name = vals.where(vals.notna(), name).astype(object)
     score = pd.to_numeric(df["Score"].astype(str).replace(".", None), errors="coerce") \
         if "Score" in df.columns else pd.Series(float("nan"), index=df.index)
