@@ -913,6 +913,11 @@ class Dataset:
         """
         if not self.normalizers:
             return
+        if all(getattr(n, "fitted", True) for n in self.normalizers):
+            # nothing to fit (a new store's normalizers are fitted before it is published):
+            # no lazy view of the store to open
+            self._check_normalizer_shapes()
+            return
         from genozarr.store.view import as_xarray
 
         ds = as_xarray(self.garray)
@@ -1640,8 +1645,6 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
                      normalizers=norms)
     else:
         obj = Cover(meta.name, gi, store, channel_last=channel_last, normalizers=norms)
-    if any(not getattr(n, "fitted", True) for n in norms):
-        obj._fit_normalizers()
-    elif normalizer is not _UNSET:  # fitted elsewhere: of this store's strands and conditions
-        obj._check_normalizer_shapes()
+    if normalizer is not _UNSET or any(not getattr(n, "fitted", True) for n in norms):
+        obj._fit_normalizers()  # the unfitted ones; and every one checked against the store
     return obj

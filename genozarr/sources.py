@@ -279,6 +279,17 @@ class BamSource(_AbsentChromsAsZeros, Source):
         return np.concatenate(parts, axis=-1)
 
 
+def _paint_dtype(dtype: str) -> Any:
+    """What BED features are painted in for a store of ``dtype``: float64 where it holds
+    more than float32 does exactly (float64, integers of 4 bytes or more: a score of
+    16777217 stays 16777217), else float32."""
+    from genozarr.store.dtypes import store_dtype
+
+    dt = np.dtype(store_dtype(dtype))
+    wide = dt.itemsize >= 8 or (dt.kind in "iu" and dt.itemsize >= 4)
+    return np.float64 if wide else np.float32
+
+
 class BedSource(Source):
     """BED features as coverage: modes binary, score, bedgraph, categorical
     (= score_category) and name_category.
@@ -310,6 +321,7 @@ class BedSource(Source):
         self.minoverlap = minoverlap
         self.collapser = _check_collapser(collapser, "max")
         self.dtype = dtype
+        self._paint_dtype = _paint_dtype(dtype)
         self.strands = ["."]
         if self.mode in ("score", "bedgraph"):
             for f, df in zip(files, self.frames):
@@ -362,15 +374,6 @@ class BedSource(Source):
         return bed_paint(self.frames[i], chrom, start, end, mode=self.mode,
                          categories=self.categories, dtype=self._paint_dtype)
 
-    @property
-    def _paint_dtype(self) -> Any:
-        """float64 where the stored dtype holds more than float32 does exactly (float64,
-        integers of 4 bytes or more: a score of 16777217 stays 16777217), else float32."""
-        from genozarr.store.dtypes import store_dtype
-
-        dt = np.dtype(store_dtype(self.dtype))
-        wide = dt.itemsize >= 8 or (dt.kind in "iu" and dt.itemsize >= 4)
-        return np.float64 if wide else np.float32
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         """Per-base values of file ``i`` over one dataset window ``[start, end)`` (flank

@@ -445,8 +445,9 @@ class ZarrBackend(Backend):
         #: resident arrays with every chunk decoded (in this process's view): the flags
         #: of the array found complete (a release makes a new array, never complete)
         self._complete: dict[str, np.ndarray] = {}
-        #: resident chunks being decoded: ``{(name, chunk id): set when done}``
-        self._decoding: dict[tuple[str, int], threading.Event] = {}
+        #: resident chunks being decoded: ``{(name, chunk id, id of the array's flags):
+        #: set when done}``
+        self._decoding: dict[tuple[str, int, int], threading.Event] = {}
         #: threads decoding (and, remotely, fetching) chunks in parallel
         self.threads = FETCH_THREADS if self.remote else decode_threads()
 
@@ -616,21 +617,27 @@ class ZarrBackend(Backend):
         stop = min((index + 1) * size, arr.shape[0])
         direct = self._direct.get(name)
         if direct is not None:
-            block = direct.read(index)
-            if stop - index * size < size:
-                block = block[:stop - index * size]
-        else:
-            try:
-                block = widen(np.ascontiguousarray(arr[index * size:stop]))
-            except GenozarrError:
-                raise
-            except Exception as e:  # zarr's and the codecs' own errors: name the chunk
-                key = arr.metadata.encode_chunk_key((index,) + (0,) * (arr.ndim - 1))
-                raise StoreError(
-                    f"cannot read chunk {self.path}/{name}/{key} (rows {index * size} to "
-                    f"{stop}): {type(e).__name__}: {e}. The store is damaged or unreachable; "
-                    "rebuild it (overwrite=True) or check the storage") from e
+            return self._shared(name, index, direct.read(index))
+        try:
+            block = widen(np.ascontiguousarray(arr[index * size:stop]))
+        except GenozarrError:
+            raise
+        except Exception as e:  # zarr's and the codecs' own errors: name the chunk
+            key = arr.metadata.encode_chunk_key((index,) + (0,) * (arr.ndim - 1))
+            raise StoreError(
+                f"cannot read chunk {self.path}/{name}/{key} (rows {index * size} to "
+                f"{stop}): {type(e).__name__}: {e}. The store is damaged or unreachable; "
+                "rebuild it (overwrite=True) or check the storage") from e
         block.flags.writeable = False  # shared through the cache: never modified in place
+        return block
+
+    def _shared(self, name: str, index: int, block: np.ndarray) -> np.ndarray:
+        """Chunk ``index`` as read directly (the full chunk shape) cut to the array's rows
+        (the edge chunk), made read-only: it is shared through the cache."""
+        rows = self.shape(name)[0] - index * self.chunk_len(name)  # from this chunk's first
+        if rows < len(block):
+            block = block[:rows]
+        block.flags.writeable = False  # never modified in place
         return block
 
     def _chunk(self, name: str, index: int) -> np.ndarray:
@@ -663,14 +670,8 @@ class ZarrBackend(Backend):
 
     def _load_many(self, name: str, direct: DirectChunks, ids: list[int]) -> list[np.ndarray]:
         """:meth:`_load_chunk` of each of ``ids`` (a local array read directly)."""
-        size = self.chunk_len(name)
-        rows = self.shape(name)[0]
-        blocks = direct.read_many(ids)
-        for i, (cid, block) in enumerate(zip(ids, blocks)):
-            if (cid + 1) * size > rows:  # the edge chunk
-                block = blocks[i] = block[:rows - cid * size]
-            block.flags.writeable = False  # shared through the cache
-        return blocks
+        return [self._shared(name, cid, block)
+                for cid, block in zip(ids, direct.read_many(ids))]
 
     def _start(self, name: str, ids: list[int]) -> None:
         """Remote arrays: start fetching the stored bytes of chunks ``ids``, all at once
@@ -812,11 +813,13 @@ class ZarrBackend(Backend):
                 self._complete[name] = done
         return missing
 
-    def _to_load(self, name: str, ids: np.ndarray) -> list[int]:
+    def _to_load(self, name: str, ids: np.ndarray,
+                  entry: tuple[np.ndarray, np.ndarray] | None) -> list[int]:
         """The chunks among ``ids`` (repeats and ids out of range ignored) still to decode:
-        not yet in the resident array, or neither cached nor being decoded."""
-        if self.resident:
-            return self._undecoded(name, ids, self._resident(name))
+        not yet in the resident array ``entry``, or (None: no resident array) neither
+        cached nor being decoded."""
+        if entry is not None:
+            return self._undecoded(name, ids, entry)
         return [cid for cid in self._in_range(name, ids) if self.cache.wanted((name, cid))]
 
     def _in_range(self, name: str, ids: np.ndarray) -> list[int]:
@@ -878,10 +881,9 @@ class ZarrBackend(Backend):
         size = self.chunk_len(name)
         if fetch_only:
             if isinstance(self._direct.get(name), RemoteChunks):
-                self._start(name, self._to_load(name, ids))
+                self._start(name, self._to_load(name, ids, entry))
             return 0
-        missing = (self._undecoded(name, ids, entry) if entry is not None
-                   else self._to_load(name, ids))
+        missing = self._to_load(name, ids, entry)
         if not missing:  # the usual case of a batch ahead: its chunks are cached
             return 0
         chunk_bytes = size * math.prod(arr.shape[1:]) * self.dtype(name).itemsize
