@@ -287,6 +287,73 @@ def test_damaged_chunks_raise_naming_the_chunk(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+def test_a_lost_chunk_file_is_an_error_not_the_fill_value(tmp_path, capsys):
+    """The marker records which chunk files were written: one missing later (a store
+    copied in part) raises naming it, on genozarr's direct path and through zarr; the
+    fill-value chunks that were never written still read as the fill value."""
+    path = tmp_path / "s.zarr"
+    values = tracks(1)
+    values["chr1"][1500:2000] = 0  # windows 15-19: chunk 3 holds only the fill value
+    with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+        build_store(ArraySource("mem", values, ["a", "b"], ["."]), gindexer(), name="r",
+                    whole_genome=False, resolution=1, chroms=SIZES, storage="zarr",
+                    path=str(path), cache_key="key-lost")
+    want = np.stack([values[r.chrom][r.start:r.end] for r in gindexer()])
+    assert not (path / "data" / "c.3.0.0.0").exists()
+    assert read_marker(path)["chunks"]["data"] == {"grid": 12, "absent": [[3, 4]]}
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), want)
+    lost = path / "data" / "c.7.0.0.0"
+    lost.unlink()
+    st = load_store(path, "zarr")
+    np.testing.assert_array_equal(st.read_rows(ROWS[:35]), want[:35])
+    with pytest.raises(StoreError, match="is missing: the store's completion marker") as info:
+        st.read_rows(ROWS[35:40])
+    assert str(lost) in str(info.value)
+    with pytest.raises(StoreError, match="is missing") as info:  # through zarr and dask
+        np.asarray(open_store(path)["data"])
+    assert "data/c.7.0.0.0" in str(info.value)
+    from genozarr.cli import main
+
+    assert main(["info", str(path), "--stats"]) == 1
+    assert "is missing" in capsys.readouterr().err
+
+
+def test_a_lost_shard_or_coordinate_file_is_an_error(tmp_path):
+    """Whole-genome stores keep their chunks in shard files; a lost shard, or a lost
+    chunk of a window coordinate, is an error naming it."""
+    from genozarr import Cover, open_dataset
+
+    gi = GenomicIndexer(["chr1", "chr1", "chr2"], [0, 1000, 500], [1000, 2000, 1500],
+                        ["+", "+", "-"], 1000, 1000)
+    values = np.random.default_rng(5).uniform(1, 2, (3, 1000, 1, 1)).astype("float32")
+    for lost in ("chr2/data/c.0.0.0", "genozarr-windows/window_start/c/0"):
+        store = tmp_path / f"w{len(lost)}.zarr"
+        Cover.create_from_array("c", values, gi, storage="zarr", store=str(store),
+                                store_whole_genome=True, genomesize={"chr1": 2000,
+                                                                     "chr2": 1500})
+        np.testing.assert_array_equal(open_dataset(store)[:], values[:, :, :, :])
+        (store / lost).unlink()
+        with pytest.raises(StoreError, match="is missing") as info:
+            open_dataset(store)[:]
+        assert f"{store}/{lost}" in str(info.value)
+
+
+def test_a_store_without_a_chunk_inventory_still_reads(tmp_path):
+    """A store published before markers held the inventory reads as before: a chunk
+    file that is not there is the fill value."""
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    marker = path / MARKER_FILE
+    doc = json.loads(marker.read_text())
+    del doc["attributes"]["chunks"]
+    marker.write_text(json.dumps(doc))
+    (path / "data" / "c.2.0.0.0").unlink()
+    want = expected(1)
+    want[10:15] = 0
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), want)
+    np.testing.assert_array_equal(open_store(path)["data"].values, want)
+
+
 def test_commit_fsyncs_every_file_before_the_marker(tmp_path, monkeypatch):
     """Every file of a new store is flushed once before its completion marker is written,
     in the early-flush threads while the build runs: the metadata and coordinate files
@@ -675,6 +742,24 @@ def test_s3_damaged_chunks_raise_naming_the_chunk(s3):
     assert url in str(info.value) and "data/c.3.0.0.0" in str(info.value)
 
 
+def test_s3_a_lost_chunk_object_is_an_error(s3):
+    import fsspec
+
+    url = "s3://reliability/lost.zarr"
+    build(url, 1, storage_options=s3)
+    fs, root = fsspec.core.url_to_fs(url, **s3)
+    (version,) = _versions(url, s3)
+    assert read_marker(url, s3)["chunks"]["data"] == {"grid": 12, "absent": []}
+    fs.rm(f"{root}/{version}/data/c.4.0.0.0")
+    st = load_store(url, "zarr", s3)
+    np.testing.assert_array_equal(st.read_rows(ROWS[:20]), expected(1)[:20])
+    for read in (lambda: st.read_rows(ROWS[20:25]),
+                 lambda: open_store(url, storage_options=s3)["data"].values):
+        with pytest.raises(StoreError, match="is missing") as info:
+            read()
+        assert url in str(info.value) and "data/c.4.0.0.0" in str(info.value)
+
+
 def test_s3_missing_bucket_names_the_url(s3):
     url = "s3://no-such-bucket/x.zarr"
     said = "bucket does not exist|bucket 'no-such-bucket' does not exist"
@@ -749,19 +834,26 @@ def test_s3_served_windows_update_publishes_a_new_version(s3):
 
 
 # ---------------------------------------------------------------------------- windows
+def _windows_store(path: Path, roi):
+    """A whole-genome Cover of ``tracks(4)`` at ``path`` over the windows of ``roi`` (the
+    store is reused for other windows, which are recorded in it)."""
+    from genozarr.dataset import Cover
+
+    return Cover._create(
+        "w", ArraySource("mem", tracks(4), ["a", "b"], ["."]), roi=roi, genomesize=SIZES,
+        binsize=200, stepsize=None, flank=0, resolution=100, storage="zarr",
+        cache=True, overwrite=False, channel_last=True, zero_padding=True,
+        random_state=None, store_whole_genome=True, store=str(path), args={"t": 4})
+
+
 def test_served_windows_update_under_an_open_dataset(tmp_path, monkeypatch):
     import genozarr
-    from genozarr.dataset import Cover
 
     path = tmp_path / "w.zarr"
     t = tracks(4)
 
     def create(roi):
-        return Cover._create(
-            "w", ArraySource("mem", t, ["a", "b"], ["."]), roi=roi, genomesize=SIZES,
-            binsize=200, stepsize=None, flank=0, resolution=100, storage="zarr",
-            cache=True, overwrite=False, channel_last=True, zero_padding=True,
-            random_state=None, store_whole_genome=True, store=str(path), args={"t": 4})
+        return _windows_store(path, roi)
 
     roi_a = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [1000], "strand": ["+"]})
     roi_b = pd.DataFrame({"chrom": ["chr2"], "start": [400], "end": [1600], "strand": ["+"]})
@@ -780,6 +872,22 @@ def test_served_windows_update_under_an_open_dataset(tmp_path, monkeypatch):
     gc.collect()
     sweep_stale(path)
     assert os.listdir(tmp_path) == ["w.zarr"]
+
+
+def test_new_windows_are_not_recorded_over_a_store_with_lost_chunks(tmp_path):
+    """Recording new windows starts a new version from the store's files: a store that
+    lost a chunk file is refused then, not republished with the file as fill values."""
+    path = tmp_path / "w.zarr"
+    _windows_store(path, pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [1000],
+                                       "strand": ["+"]}))
+    marker = read_marker(path)
+    (path / "chr1" / "data" / "c.0.0.0").unlink()
+    with pytest.raises(StoreError, match="is incomplete: 1 chunk file") as info:
+        _windows_store(path, pd.DataFrame({"chrom": ["chr1"], "start": [400], "end": [1600],
+                             "strand": ["+"]}))
+    assert str(path) in str(info.value) and "chr1/data/c.0" in str(info.value)
+    assert read_marker(path) == marker  # nothing published
+    assert siblings(tmp_path, "w.zarr") == []
 
 
 # ---------------------------------------------------------------------------- workers

@@ -22,7 +22,9 @@ file never reads as values; :func:`check_chunk_bytes` is the one check, also use
 chunks zarr reads). A missing chunk file reads as the fill value only while the store it
 belongs to is still there: the reader remembers the completion marker it opened and raises
 :class:`~genozarr.errors.StoreError` ("replaced or removed, reopen it") when the marker is
-gone or is another one.
+gone or is another one; and only where the marker's chunk inventory
+(:class:`~genozarr.store.layout.ChunkInventory`) records the chunk file as not written
+(one written and lost since is a StoreError naming it).
 """
 
 from __future__ import annotations
@@ -271,8 +273,14 @@ class DirectChunks(_ChunkReader):
     """Reads the chunks of one zarr v3 array straight from a local directory store."""
 
     def __init__(self, directory: str, array: Any, root: str | None = None,
-                 where: str | None = None, keep: Any = None, complete: bool = False) -> None:
+                 where: str | None = None, keep: Any = None, complete: bool = False,
+                 inventory: Any = None) -> None:
         self.directory = directory
+        #: the chunk files the store held when it was published
+        #: (:class:`~genozarr.store.layout.ChunkInventory`; None: not recorded), and this
+        #: array's path in it: a missing one is an error, not the fill value
+        self.inventory = inventory
+        self.path = str(getattr(array, "path", "") or "")
         #: the store's root directory and the identity of the completion marker it held
         #: when this reader was made (None: no marker, e.g. a store being written)
         self.root = root
@@ -338,7 +346,8 @@ class DirectChunks(_ChunkReader):
             if where is not None and not isinstance(where, str):
                 where = None
             return cls(directory, array, root, where, outer,
-                       bool(getattr(outer, "complete", False)))
+                       bool(getattr(outer, "complete", False)),
+                       getattr(outer, "inventory", None))
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
             return None
 
@@ -375,6 +384,20 @@ class DirectChunks(_ChunkReader):
                 f"(reading {self._label(path)}). Reopen the store (genozarr.open_dataset, "
                 "genozarr.open_store, load_store) to read the current version.")
 
+    def _check_missing(self, path: str, outer: int) -> None:
+        """Raise when chunk (shard) file ``outer``, found missing at ``path``, should be
+        there: the store was replaced or removed since it was opened, or it was written
+        when the store was published (lost since).
+
+        Raises
+        ------
+        StoreError
+            As :meth:`check_alive`, or naming the lost chunk file.
+        """
+        self.check_alive(path)
+        if self.inventory is not None:
+            self.inventory.check_present(self.path, outer, self._label(path))
+
     def _damaged(self, path: str, why: str) -> StoreError:
         return StoreError(f"shard {self._label(path)} is damaged: {why}; the store was "
                           "truncated or edited. Rebuild it (overwrite=True).")
@@ -395,7 +418,7 @@ class DirectChunks(_ChunkReader):
                 f.seek(total - size)
                 raw = f.read(size)
         except FileNotFoundError:
-            self.check_alive(path)
+            self._check_missing(path, shard)
             index = None
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
@@ -430,7 +453,7 @@ class DirectChunks(_ChunkReader):
             with open(path, "rb") as f:
                 return f.read()
         except FileNotFoundError:  # never written (all fill value), or the store is gone
-            self.check_alive(path)
+            self._check_missing(path, index)
             return None
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
@@ -919,12 +942,19 @@ def read_strings(arr: Any) -> np.ndarray | None:
     fill = str(arr.metadata.fill_value)
     vlen = VLenUTF8()
     out = np.empty(n, dtype=object)
+    outer = arr.store_path.store
+    inventory, where = getattr(outer, "inventory", None), getattr(outer, "where", None)
     for i, c0 in enumerate(range(0, n, clen)):
-        target = os.path.join(directory, arr.metadata.encode_chunk_key((i,)))
+        key = arr.metadata.encode_chunk_key((i,))
+        target = os.path.join(directory, key)
+        if isinstance(where, str) and where:  # named under the store path the user gave
+            target = "/".join((where.rstrip("/"), str(arr.path), key))
         try:
-            with open(target, "rb") as f:
+            with open(os.path.join(directory, key), "rb") as f:
                 data = f.read()
         except FileNotFoundError:
+            if inventory is not None:
+                inventory.check_present(str(arr.path), i, target)
             out[c0:c0 + clen] = fill
             continue
         try:

@@ -24,17 +24,22 @@ only) kept whole-genome chromosomes as root arrays named by the chromosome with 
 
 Values are stored in genomic (plus-strand) orientation; minus-strand windows are flipped
 on read. A store is valid only when its completion marker (group ``genozarr-complete``)
-holds its cache key.
+holds its cache key. The marker also records which chunk files of each array were written
+(:func:`chunk_inventory`), so that a chunk file missing from a copy of the store is an
+error, not the fill value (:class:`ChunkInventory`).
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from genozarr.errors import StoreFormatError
+from genozarr.errors import StoreError, StoreFormatError
 from genozarr.store.dtypes import value_dtype
 
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
@@ -42,7 +47,7 @@ __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MAR
            "WINDOW_NAME",
            "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "sharding",
            "plan_layout", "Labeled", "LABELS_ATTR", "decode_labels", "labeled_values",
-           "window_coords"]
+           "window_coords", "CHUNK_KEY", "first_index", "chunk_inventory", "ChunkInventory"]
 
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
@@ -63,6 +68,14 @@ WINDOW_NAME = "window_name"
 #: ``window_chrom`` and ``window_strand``)
 LABELS_ATTR = "labels"
 _RESERVED_NODES = {MARKER, WINDOWS, "zarr.json"}
+#: the chunk keys of zarr v3's default chunk key encoding: ``<array path>/c.<i>.<j>...``
+#: (what genozarr writes) or ``<array path>/c/<i>/<j>...`` (zarr's default separator)
+CHUNK_KEY = re.compile(r"^(?:(?P<array>.+)/)?c(?P<index>(?:/\d+)+|(?:\.\d+)+)$")
+
+
+def first_index(match: re.Match[str]) -> int:
+    """The chunk index along the first axis in a :data:`CHUNK_KEY` match."""
+    return int(re.split(r"[./]", match.group("index"), maxsplit=2)[1])
 
 Layout = Literal["partial", "whole_genome"]
 Kind = Literal["coverage", "sequence"]
@@ -456,11 +469,145 @@ def condition_coords(meta: StoreMeta) -> dict[str, np.ndarray]:
     return out
 
 
-def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION) -> bytes:
+def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
+                 chunks: dict[str, Any] | None = None) -> bytes:
     """Content of the completion marker: the ``zarr.json`` of an empty zarr group whose
-    attributes hold the cache key (a group, so zarr lists it without warnings)."""
+    attributes hold the cache key (a group, so zarr lists it without warnings) and, when
+    given, the chunk inventory (``chunks``, :func:`chunk_inventory`)."""
     import json
 
-    return json.dumps({"zarr_format": 3, "node_type": "group",
-                       "attributes": {"cache_key": cache_key,
-                                      "format_version": format_version}}).encode()
+    attrs: dict[str, Any] = {"cache_key": cache_key, "format_version": format_version}
+    if chunks is not None:
+        attrs["chunks"] = chunks
+    return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attrs}).encode()
+
+
+def _first_axis_grid(doc: Any) -> int | None:
+    """The number of chunks (shards) along the first axis of the array whose metadata
+    document is ``doc``; None for anything else, or an array also cut along another
+    axis (such arrays are left out of the inventory)."""
+    if not isinstance(doc, dict) or doc.get("node_type") != "array":
+        return None
+    try:
+        shape = [int(n) for n in doc["shape"]]
+        grid = doc["chunk_grid"]
+        chunks = [int(n) for n in grid["configuration"]["chunk_shape"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if grid.get("name") != "regular" or len(shape) != len(chunks) or not shape \
+            or any(c <= 0 for c in chunks) \
+            or any(-(-n // c) > 1 for n, c in zip(shape[1:], chunks[1:])):
+        return None
+    return -(-shape[0] // chunks[0])
+
+
+def chunk_inventory(metadata: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """Which chunk files of each array a version holds, as its completion marker records it.
+
+    Parameters
+    ----------
+    metadata
+        The version's consolidated metadata: array path -> its ``zarr.json`` document.
+    keys
+        Every file (object) key of the version, relative to its root.
+
+    Returns
+    -------
+    dict
+        ``{array path: {"grid": chunk files along the first axis, "absent": [[start,
+        stop], ...]}}``: the chunk files (shard files of a sharded array) not written,
+        as ranges of their index along the first axis (chunks holding only the fill
+        value are not written). Arrays cut along another axis are left out.
+    """
+    grids = {path.strip("/"): n for path, n in
+             ((path, _first_axis_grid(doc)) for path, doc in metadata.items())
+             if n is not None}
+    stored: dict[str, set[int]] = {path: set() for path in grids}
+    for key in keys:
+        match = CHUNK_KEY.match(key)
+        if match is None:
+            continue
+        array = match.group("array") or ""
+        if array in stored:
+            stored[array].add(first_index(match))
+    out = {}
+    for path, grid in sorted(grids.items()):
+        runs: list[list[int]] = []
+        for i in range(grid):
+            if i in stored[path]:
+                continue
+            if runs and runs[-1][1] == i:
+                runs[-1][1] = i + 1
+            else:
+                runs.append([i, i + 1])
+        out[path] = {"grid": grid, "absent": runs}
+    return out
+
+
+class ChunkInventory:
+    """The chunk files a published version holds, read from its completion marker
+    (:func:`chunk_inventory`): a chunk file recorded as written and missing now was lost
+    after publication (a store copied in part, files deleted), and must not read as the
+    fill value.
+
+    Parameters
+    ----------
+    chunks
+        The marker's ``chunks`` attribute.
+    """
+
+    def __init__(self, chunks: dict[str, Any]) -> None:
+        self._arrays: dict[str, tuple[int, list[int], list[int]]] = {}
+        for path, entry in chunks.items():
+            runs = sorted((int(a), int(b)) for a, b in entry["absent"])
+            self._arrays[str(path).strip("/")] = (int(entry["grid"]), [a for a, _ in runs],
+                                                  [b for _, b in runs])
+
+    @classmethod
+    def from_marker(cls, attrs: dict[str, Any] | None) -> ChunkInventory | None:
+        """The inventory in marker attributes ``attrs``; None when they hold none (a store
+        published before inventories were recorded, or a marker not readable as one)."""
+        chunks = (attrs or {}).get("chunks") if isinstance(attrs, dict) else None
+        if not isinstance(chunks, dict):
+            return None
+        try:
+            return cls(chunks)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def written(self, array: str, index: int) -> bool:
+        """Whether chunk (shard) file ``index`` along the first axis of ``array`` (its
+        path in the store) was written when the version was published; False for an
+        array or index the inventory does not hold."""
+        entry = self._arrays.get(array.strip("/"))
+        if entry is None or not 0 <= index < entry[0]:
+            return False
+        k = bisect_right(entry[1], index) - 1
+        return k < 0 or index >= entry[2][k]
+
+    def lost(self, keys: Iterable[str]) -> list[str]:
+        """The chunk files recorded as written that ``keys`` (every file key of the
+        version, relative to its root) lack, as keys ``<array path>/c<index>...``."""
+        present: dict[str, set[int]] = {}
+        for key in keys:
+            match = CHUNK_KEY.match(key)
+            if match is not None:
+                present.setdefault(match.group("array") or "", set()).add(first_index(match))
+        return [f"{path}/c.{i}" for path, (grid, _, _) in sorted(self._arrays.items())
+                for i in range(grid)
+                if self.written(path, i) and i not in present.get(path, ())]
+
+    def check_present(self, array: str, index: int, where: str) -> None:
+        """Raise when chunk file ``index`` of ``array``, found missing at ``where``, was
+        written when the version was published.
+
+        Raises
+        ------
+        StoreError
+            Naming the chunk file.
+        """
+        if self.written(array, index):
+            raise StoreError(
+                f"chunk {where} is missing: the store's completion marker records it as "
+                "written, so the store is incomplete (copied in part, or files deleted "
+                "since). Copy it again or rebuild it (overwrite=True).")

@@ -15,7 +15,8 @@ keeps reading that version:
   version only when it can take the exclusive lock (otherwise a later sweep does);
 - every read goes through :class:`CheckedStore`, which refuses to read a missing chunk as
   the fill value once the version's completion marker is gone (the store was replaced or
-  removed: :class:`~genozarr.errors.StoreError`, "reopen it"), checks the stored size of
+  removed: :class:`~genozarr.errors.StoreError`, "reopen it") or where the marker's chunk
+  inventory records the chunk as written (lost since: "is missing"), checks the stored size of
   every chunk before zarr decodes it, and turns the storage layer's own errors
   (connection refused, missing bucket) into :class:`~genozarr.errors.StoreError` naming
   the store.
@@ -36,7 +37,15 @@ import numpy as np
 
 from genozarr.errors import GenozarrError, StoreError, StoreFormatError
 from genozarr.store.dtypes import is_bfloat16, register_zarr, store_dtype
-from genozarr.store.layout import DATA, MARKER, MARKER_FILE, StoreMeta
+from genozarr.store.layout import (
+    CHUNK_KEY,
+    DATA,
+    MARKER,
+    MARKER_FILE,
+    ChunkInventory,
+    StoreMeta,
+    first_index,
+)
 
 __all__ = ["is_remote", "open_group", "read_marker", "read_meta", "open_store", "zarr_store",
            "open_resolved", "resolve_root", "OpenedStore", "CheckedStore", "check_arrays",
@@ -47,9 +56,6 @@ log = logging.getLogger(__name__)
 #: the pointer object of a versioned remote store: JSON ``{"version": "v-<hex>"}``
 POINTER = "genozarr-current"
 _VERSION_NAME = re.compile(r"^v-[0-9a-f]+$")
-#: the chunk keys of zarr v3's default chunk key encoding: ``<array path>/c.<i>.<j>...``
-#: (what genozarr writes) or ``<array path>/c/<i>/<j>...`` (zarr's default separator)
-_CHUNK_KEY = re.compile(r"^(?:(?P<array>.+)/)?c(?:(?:/\d+)+|(?:\.\d+)+)$")
 
 
 def is_remote(path: str | os.PathLike) -> bool:
@@ -365,10 +371,14 @@ def _checked_store_class() -> type:
                      hold: ReaderHold | None = None,
                      storage_options: dict[str, Any] | None = None,
                      marker: tuple[str, Any] | None = None,
-                     seen: dict[str, Any] | None = None) -> None:
+                     seen: dict[str, Any] | None = None,
+                     inventory: ChunkInventory | None = None) -> None:
             super().__init__(store)
             self.where = where
             self.complete = complete
+            #: the chunk files the version held when it was published (from its marker):
+            #: one of them missing now is an error, not the fill value
+            self.inventory = inventory
             #: the completion marker's attributes when the version was opened: a marker
             #: with others means a rebuild published over this version (a store without
             #: versions, such as a directory a web server serves)
@@ -390,7 +400,7 @@ def _checked_store_class() -> type:
 
         def _with_store(self, store: Any) -> Any:
             return type(self)(store, self.where, self.complete, self.hold,
-                              self.storage_options, self._marker, self.seen)
+                              self.storage_options, self._marker, self.seen, self.inventory)
 
         def _replaced(self, key: str) -> StoreError:
             return StoreError(
@@ -408,7 +418,7 @@ def _checked_store_class() -> type:
             if self.hold is not None:  # a local version pinned by a descriptor
                 return _reopen_checked, (self.where, self.storage_options, self.read_only)
             return type(self), (self._store, self.where, self.complete, None,
-                                self.storage_options, None, self.seen)
+                                self.storage_options, None, self.seen, self.inventory)
 
         def _keep_root(self, raw: bytes | None) -> None:
             """Take the chunk sizes of every array from the root metadata document ``raw``
@@ -528,7 +538,7 @@ def _checked_store_class() -> type:
                 raise
             except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
                 raise storage_error("read store", f"{self.where}/{key}", e) from e
-            match = _CHUNK_KEY.match(key)
+            match = CHUNK_KEY.match(key)
             if match is None:
                 if key == "zarr.json" and byte_range is None and self._arrays is None \
                         and buf is not None:  # opening the group: no second read later
@@ -539,6 +549,9 @@ def _checked_store_class() -> type:
             if buf is None:
                 if await self._gone():
                     raise self._replaced(key)
+                if self.inventory is not None:
+                    self.inventory.check_present(match.group("array") or "",
+                                                 first_index(match), f"{self.where}/{key}")
                 return buf
             if self.seen is not None and not await self._unchanged():
                 # a store without versions (a directory a web server serves) rebuilt in
@@ -670,7 +683,8 @@ class OpenedStore:
             else None
         return _checked_store_class()(zarr_store(self.io_root, "r", self.storage_options),
                                       self.path, self.complete, self.hold,
-                                      self.storage_options, None, seen)
+                                      self.storage_options, None, seen,
+                                      ChunkInventory.from_marker(self.marker))
 
     def group(self) -> Any:
         """The version's zarr v3 group (consolidated metadata)."""

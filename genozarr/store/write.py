@@ -48,10 +48,11 @@ from genozarr.store._run import pid_alive
 from genozarr.store.dtypes import register_zarr, store_dtype
 from genozarr.store.layout import (
     FORMAT_VERSION, LABELS_ATTR, MARKER, MARKER_FILE, WINDOWS, ArraySpec, Labeled, StoreMeta,
-    marker_bytes,
+    ChunkInventory, chunk_inventory, marker_bytes,
 )
 from genozarr.store.open import (
-    POINTER, is_remote, read_marker, read_pointer, resolve_root, storage_error, zarr_store,
+    POINTER, _marker_at, is_remote, read_marker, read_pointer, resolve_root, storage_error,
+    zarr_store,
 )
 
 __all__ = ["StoreWriter", "write_block", "remove_store", "sweep_stale", "check_store_path",
@@ -804,14 +805,21 @@ class StoreWriter:
         attrs["genozarr"] = self.meta.to_attrs()
         doc["attributes"] = attrs
         content = json.dumps(doc).encode()
+        inventory = ChunkInventory.from_marker(_marker_at(source, self.storage_options))
         if self.remote:
             fs, src = _fs(source, self.storage_options)
             _, dst = _fs(self.tmp, self.storage_options)
-            files = [f for f in fs.find(src) if wanted(f[len(src) + 1:])]
+            found = fs.find(src)
+            _check_lost(inventory, [f[len(src) + 1:] for f in found], source)
+            files = [f for f in found if wanted(f[len(src) + 1:])]
             if files:
                 fs.copy(files, [f"{dst}/{f[len(src) + 1:]}" for f in files])
             fs.pipe_file(f"{dst}/zarr.json", content)
             return
+        if inventory is not None:
+            _check_lost(inventory, [
+                os.path.relpath(os.path.join(top, name), source).replace(os.sep, "/")
+                for top, _, names in os.walk(source) for name in names], source)
         for dirpath, _, names in os.walk(source):
             rel_dir = os.path.relpath(dirpath, source)
             for name in names:
@@ -865,7 +873,8 @@ class StoreWriter:
         try:
             if not self._consolidated:
                 self._consolidate()
-            marker = marker_bytes(self.meta.cache_key, self.meta.format_version)
+            marker = marker_bytes(self.meta.cache_key, self.meta.format_version,
+                                  self._inventory())
             if self.remote:
                 self._rfs.pipe_file(f"{self.tmp_key}/{MARKER_FILE}", marker)
                 self._publish_remote()
@@ -885,6 +894,22 @@ class StoreWriter:
         except Exception as e:
             raise self.error(e, "publish") from e
         return self.final
+
+    def _inventory(self) -> dict[str, Any]:
+        """Which chunk files of each array the new version holds (:func:`chunk_inventory`),
+        from a listing of its files and its consolidated metadata."""
+        if self.remote:
+            prefix = self.tmp_key.rstrip("/") + "/"
+            root_doc = json.loads(self._rfs.cat_file(f"{prefix}zarr.json"))
+            keys = [key[len(prefix):] for key in self._rfs.find(prefix)
+                    if key.startswith(prefix)]
+        else:
+            with open(os.path.join(self.tmp, "zarr.json"), "rb") as f:
+                root_doc = json.loads(f.read())
+            keys = [os.path.relpath(os.path.join(top, name), self.tmp).replace(os.sep, "/")
+                    for top, _, names in os.walk(self.tmp) for name in names]
+        metadata = (root_doc.get("consolidated_metadata") or {}).get("metadata") or {}
+        return chunk_inventory(metadata, keys)
 
     def set_meta(self, meta: StoreMeta) -> None:
         """Replace the store metadata of the new version before it is published (its root
@@ -1008,6 +1033,25 @@ class StoreWriter:
 
     def __del__(self) -> None:
         self.close()
+
+
+def _check_lost(inventory: ChunkInventory | None, keys: list[str], source: str) -> None:
+    """Refuse to start a new version from version ``source`` (file keys ``keys``) when
+    it lacks chunk files its marker records as written (it would publish them as fill
+    values).
+
+    Raises
+    ------
+    StoreError
+        Naming the store and the first lost chunk files.
+    """
+    lost = inventory.lost(keys) if inventory is not None else []
+    if lost:
+        raise StoreError(
+            f"store {source} is incomplete: {len(lost)} chunk file(s) its completion marker "
+            f"records as written are missing ({', '.join(lost[:3])}"
+            f"{', ...' if len(lost) > 3 else ''}; copied in part, or files deleted since). "
+            "Copy it again or rebuild it (overwrite=True).")
 
 
 def _retire(fs: Any, prefix: str) -> None:
