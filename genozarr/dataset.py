@@ -1327,7 +1327,7 @@ class Bioseq(Dataset):
         return ["".join(p) for p in product(alphabet, repeat=self.order)]
 
     def _element_shape_channel_last(self) -> tuple[int, ...]:
-        length = self.window_bins - self.order + 1
+        length = max(self.window_bins - self.order + 1, 0)  # (0: a dataset without windows)
         return (length, 1, alphabet_size(self.seqtype) ** self.order)
 
     @property
@@ -1338,6 +1338,9 @@ class Bioseq(Dataset):
         """One-hot of codes ``x``; into ``out`` (float32, the served shape) where given,
         for channel-last data."""
         codes = x[:, :, 0, 0]
+        if codes.shape[1] < self.order:  # windows of no length (a store without windows)
+            length, _, channels = self._element_shape_channel_last()
+            return super()._finish(np.zeros((len(codes), length, 1, channels), "float32"))
         if out is not None and self.channel_last:
             onehot(codes, self.order, self.seqtype, out=out[:, :, 0, :])
             return out

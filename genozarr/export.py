@@ -41,8 +41,9 @@ Windows and overlaps
     without windows (built with no ``roi`` and no ``binsize``). In the partial layout (one
     row per window) overlapping windows carry separate values: ``overlap='error'``
     (default) raises before any file is written, ``overlap='mean'`` writes the mean of the
-    windows covering a base (the bins of overlapping windows must then be aligned to each
-    other; a bin a region end cuts short is split there).
+    windows covering a base that have a value there (NaN, no data, is left out of the
+    mean; the bins of overlapping windows must then be aligned to each other; a bin a
+    region end cuts short is split there).
 Missing values
     NaN values are not written (a BigWig has no NaN; ``pyBigWig.values`` reads them back
     as NaN); the BED files leave them out too.
@@ -353,10 +354,11 @@ def _mean_of_bins(s: np.ndarray, e: np.ndarray, v: np.ndarray, head: np.ndarray)
     """The mean of the windows' values per bin: bins ``[s, e)`` sorted by start (the
     longest first among equal starts), ``head`` the first of each start. A bin that some
     windows have cut short (a window ending inside it) is split at each cut: each part is
-    the mean of the windows that cover it."""
+    the mean of the windows that cover it. NaN (no data) is left out of a mean; a bin
+    no window has data for stays NaN (not written)."""
     gs, ge = s[head], np.maximum.reduceat(e, head)
     counts = np.diff(np.r_[head, len(s)])
-    means = np.add.reduceat(v, head, axis=0) / counts[:, None, None]
+    means = _nanmean_reduceat(v, head)
     ragged = np.flatnonzero(np.minimum.reduceat(e, head) != ge)
     if not ragged.size:
         return gs, ge, means
@@ -371,11 +373,20 @@ def _mean_of_bins(s: np.ndarray, e: np.ndarray, v: np.ndarray, head: np.ndarray)
             covering = ends >= end
             out_s.append(np.array([lo]))
             out_e.append(np.array([end]))
-            out_v.append(values[covering].mean(axis=0)[None])
+            out_v.append(_nanmean_reduceat(values[covering], np.zeros(1, dtype=np.intp)))
             lo = end
     s, e, v = np.concatenate(out_s), np.concatenate(out_e), np.concatenate(out_v)
     order = np.argsort(s, kind="stable")
     return s[order], e[order], v[order]
+
+
+def _nanmean_reduceat(v: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """The mean of ``v`` (float64) over the rows from each of ``head`` to the next,
+    NaN left out (NaN where every row is NaN)."""
+    known = ~np.isnan(v)
+    sums = np.add.reduceat(np.where(known, v, 0.0), head, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / np.add.reduceat(known, head, axis=0, dtype=np.int64)
 
 
 def _blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:

@@ -248,7 +248,10 @@ def cover_from_array(
 
     ``cover[i]`` returns ``array[i]`` (in the layout given by ``channel_last``), whatever
     the strand of window ``i``: values are stored in genomic orientation and minus-strand
-    windows are flipped back on read, as for every Cover.
+    windows are flipped back on read, as for every Cover. With ``store_whole_genome=True``
+    the parts of a window that are not stored (past a chromosome end, or the padding of a
+    region's zero-padded last window: see ``store_whole_genome``) read as
+    ``padding_value`` instead; the partial layout keeps every row as given.
 
     Parameters
     ----------

@@ -466,6 +466,8 @@ def create_from_anndata(adata: ad.AnnData, gindexer: GenomicIndexer | None = Non
     if name is None:
         name = str(info.get("name") or "anndata")
     resolution = kwargs.pop("resolution", None)
+    if not kwargs.get("channel_last", True):  # served channel first: the array given so
+        x = np.moveaxis(x, 3, 1)                            # (n, C, L, S)
     return Cover.create_from_array(name, x, gindexer, genomesize=genomesize,
                                    conditions=conds, resolution=resolution, storage=storage,
                                    **kwargs)

@@ -98,8 +98,10 @@ def _stats(path: str, kind: str, storage_options: dict[str, Any] | None) -> dict
     return {
         # None (JSON null, not NaN) for a condition without any value
         "mean": {c: float(x) / k if k else None for c, x, k in zip(conds, total, counted)},
+        # fmax: a chromosome without any value of a condition (NaN) does not hide the
+        # others' maximum
         "max": {c: float(x) if k else None
-                for c, x, k in zip(conds, np.max(maxs, axis=0), counted)},
+                for c, x, k in zip(conds, np.fmax.reduce(np.asarray(maxs), axis=0), counted)},
         "nonzero_fraction": {c: float(x) / k if k else None
                              for c, x, k in zip(conds, np.sum(nonzero, axis=0), counted)},
         "missing_fraction": {c: 1 - float(k) / max(n, 1) for c, k in zip(conds, counted)},

@@ -75,6 +75,15 @@ def test_higher_orders(genome):
     assert ds3.conditions[42] == "GGG"
 
 
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_a_whole_genome_store_without_windows_has_an_empty_shape(genome, order):
+    """No roi and no binsize: a store without windows, every axis of its shape >= 0 (at
+    order > 1 the position axis was 1 - order)."""
+    ds = Bioseq.create_from_refgenome("dna", genome, order=order)
+    assert len(ds) == 0 and ds.shape == (0, 0, 1, 4 ** order)
+    assert ds[:].shape == ds.shape
+
+
 def test_padding_at_chromosome_ends(genome):
     ds = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c2", 0, 6, "+")), binsize=4,
                                       stepsize=4, flank=2)

@@ -307,6 +307,26 @@ def test_bigwig_flank_past_the_chromosome_start_is_cut(tmp_path):
         (0, 50, 4.0), (50, 100, 3.0), (100, 150, 2.0), (150, 200, 1.0), (200, 230, 0.0))
 
 
+def test_overlap_mean_leaves_windows_without_data_out(tmp_path):
+    """overlap='mean' averages the windows that have a value at a base: NaN (no data) in
+    one of them leaves it out, and a base no window has data for is not written."""
+    import pyBigWig
+
+    gi = GenomicIndexer(["chr1"] * 3, [0, 50, 100], [100, 150, 200], ["+"] * 3, 100, 50)
+    x = np.array([[1.0, np.nan], [3.0, np.nan], [5.0, 7.0]]).reshape(3, 2, 1, 1)
+    cover = Cover.create_from_array("pred", x, gi, genomesize={"chr1": 300})
+    (path,) = cover.export_to_bigwig(tmp_path, overlap="mean")
+    # bins: [0,50) window 0; [50,100) windows 0 (NaN) and 1 (3); [100,150) windows 1 (NaN)
+    # and 2 (5); [150,200) window 2 (7)
+    assert pyBigWig.open(path).intervals("chr1") == (
+        (0, 50, 1.0), (50, 100, 3.0), (100, 150, 5.0), (150, 200, 7.0))
+    x[1, 0] = np.nan  # [50,100) now has no data in any window: left out
+    cover = Cover.create_from_array("pred", x, gi, genomesize={"chr1": 300})
+    (path,) = cover.export_to_bigwig(tmp_path / "b", overlap="mean")
+    assert pyBigWig.open(path).intervals("chr1") == (
+        (0, 50, 1.0), (100, 150, 5.0), (150, 200, 7.0))
+
+
 def test_overlapping_windows_error_or_mean(tmp_path):
     import pyBigWig
 

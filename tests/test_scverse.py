@@ -233,6 +233,19 @@ def test_round_trip(cover: Cover) -> None:
     np.testing.assert_allclose(sparse[:][:, 0, 0, :], _served_sum(cover).sum(axis=1), rtol=1e-6)
 
 
+def test_round_trip_channel_first(cover: Cover) -> None:
+    """channel_last=False (passed on to create_from_array) serves the condition axis
+    second; it was refused with a message asking for channel_last=False."""
+    adata = scverse.to_anndata(cover, aggregate=None)
+    last = scverse.create_from_anndata(adata, obsm="profile", name="prof")
+    first = scverse.create_from_anndata(adata, obsm="profile", name="prof",
+                                        channel_last=False)
+    assert first.shape == (len(cover), len(CELL_TYPES)) + last.shape[1:3]
+    np.testing.assert_array_equal(first[:], np.moveaxis(last[:], 3, 1))
+    np.testing.assert_allclose(first[:][:, :, :, 0], np.moveaxis(_served_sum(cover), 2, 1),
+                               rtol=1e-6)
+
+
 def test_round_trip_profile(cover: Cover) -> None:
     adata = scverse.to_anndata(cover, aggregate=None)
     back = scverse.create_from_anndata(adata, obsm="profile", name="prof")

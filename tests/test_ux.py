@@ -71,6 +71,25 @@ def test_info_stats_count_nan_as_no_data(tmp_path):
     assert lines[0].endswith(f", no data {np.isnan(first).mean():.1%}")
 
 
+@pytest.mark.parametrize("whole", [False, True])
+def test_info_stats_max_over_chromosomes_without_data(tmp_path, whole):
+    """A condition without any value on one chromosome (NaN there) has the maximum of
+    the others: whole-genome stores take it per chromosome, and a NaN one did not hide
+    the rest (it gave NaN)."""
+    from genozarr import Cover, GenomicIndexer
+    from genozarr.summary import store_summary
+
+    values = np.random.default_rng(4).uniform(0, 9, size=(2, 100, 1, 2)).astype("float32")
+    values[1, :, :, 0] = np.nan  # condition 0: no data on chr2
+    gi = GenomicIndexer(["chr1", "chr2"], [0, 0], [100, 100], ["+", "+"], 100, 100)
+    Cover.create_from_array("p", values, gi, storage="zarr", store=str(tmp_path / "p.zarr"),
+                            store_whole_genome=whole, genomesize={"chr1": 100, "chr2": 100})
+    st = store_summary(tmp_path / "p.zarr", stats=True)["stats"]
+    for k, cond in enumerate(["Cond_0", "Cond_1"]):
+        assert st["max"][cond] == pytest.approx(float(np.nanmax(values[..., k])))
+        assert st["mean"][cond] == pytest.approx(float(np.nanmean(values[..., k])))
+
+
 def test_info_stats_on_a_multi_chunk_sequence_store(sample_files, tmp_path):
     """Base counts over a sequence store with several chunks per chromosome equal the
     FASTA's letters counted with pysam."""
