@@ -482,27 +482,27 @@ def test_chrom_map_is_part_of_the_key(two_contigs, cache, whole):
     assert plain.garray.path == a.garray.path
 
 
-def test_a_build_without_cache_replaces_a_store_of_the_same_key(tmp_path):
+#: what :func:`_collapse_by_global` computes: a module-level global, not in the cache key
+_HOW = {"collapse": np.max}
+
+
+def _collapse_by_global(x, axis=1):  # noqa: ANN001, ANN201
+    return _HOW["collapse"](x, axis=axis)
+
+
+def test_a_build_without_cache_replaces_a_store_of_the_same_key(tmp_path, monkeypatch):
     """``storage='zarr'`` without ``cache`` is rebuilt by each call, also where the key is
-    the same (a callable object enters the key by its type and repr, which are the same
-    here though it computes something else)."""
+    the same (a function enters the key by its code, not by the globals it reads, which
+    here make it compute something else)."""
     from genozarr import Cover, open_dataset
     from genozarr.testing.simulate import write_bigwig
 
     bw = write_bigwig(tmp_path / "n.bw", {"chr1": np.arange(1000, dtype=float)})
-
-    class Collapse:
-        def __init__(self, how):
-            self.how = how
-
-        def __call__(self, x, axis=1):
-            return self.how(x, axis=axis)
-
-        def __repr__(self):
-            return "Collapse()"
-
-    covers = [Cover.create_from_bigwig("nc", bw, binsize=100, resolution=10, storage="zarr",
-                                       collapser=Collapse(how)) for how in (np.max, np.min)]
+    covers = []
+    for how in (np.max, np.min):
+        monkeypatch.setitem(_HOW, "collapse", how)
+        covers.append(Cover.create_from_bigwig("nc", bw, binsize=100, resolution=10,
+                                               storage="zarr", collapser=_collapse_by_global))
     assert covers[0].garray.path == covers[1].garray.path  # the same key
     np.testing.assert_array_equal(covers[1][0][0, :3, 0, 0], [0, 10, 20])
     np.testing.assert_array_equal(open_dataset(covers[1].garray.path)[0][0, :3, 0, 0],

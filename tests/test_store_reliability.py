@@ -968,8 +968,8 @@ def _scaled_max(k: float):  # noqa: ANN202 - a closure factory: one qualified na
     return collapse
 
 
-class _Quantile:
-    """A collapser object whose cache_params() says what it computes."""
+class _QuantileNoParams:
+    """A collapser object without cache_params(), whose repr leaves its parameter out."""
 
     def __init__(self, q: float) -> None:
         self.q = q
@@ -977,13 +977,21 @@ class _Quantile:
     def __call__(self, x: np.ndarray, axis: int = 1) -> np.ndarray:
         return np.quantile(x, self.q, axis=axis).astype(np.float32)
 
+    def __repr__(self) -> str:
+        return "Quantile()"
+
+
+class _Quantile(_QuantileNoParams):
+    """A collapser object whose cache_params() says what it computes."""
+
     def cache_params(self) -> dict[str, float]:
         return {"quantile": self.q}
 
 
 def test_collapsers_of_one_name_do_not_share_a_cached_store(sample_files):
-    """A closure's values, a lambda's code and a collapser object's cache_params() enter
-    the cache key: a cached store built with one is not served for another."""
+    """A closure's values, a lambda's code and a collapser object's cache_params() (or,
+    without it, its attributes) enter the cache key: a cached store built with one is
+    not served for another."""
     import pyBigWig
 
     from genozarr.dataset import Cover
@@ -1005,6 +1013,10 @@ def test_collapsers_of_one_name_do_not_share_a_cached_store(sample_files):
         np.testing.assert_allclose(build(func).ravel(), want, rtol=1e-5)
     for q in (0.25, 0.75):
         np.testing.assert_allclose(build(_Quantile(q)).ravel(),
+                                   np.quantile(bins, q, axis=1), rtol=1e-6)
+    # without cache_params(), an object's attributes enter the key (not only its repr)
+    for q in (0.25, 0.75):
+        np.testing.assert_allclose(build(_QuantileNoParams(q)).ravel(),
                                    np.quantile(bins, q, axis=1), rtol=1e-6)
 
 

@@ -129,7 +129,8 @@ def _callable_params(value: Any, depth: int) -> Any:
     function also its code, its default arguments and the values its closure holds, so
     that two closures or lambdas of one name (``make_collapser(2)`` and
     ``make_collapser(3)``) have different keys; a ``functools.partial`` by its function
-    and arguments. Globals the function reads are not in the key."""
+    and arguments; another callable object by its class, representation, attributes and
+    the code of its ``__call__``. Globals the function reads are not in the key."""
     name = f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', None)}"
     if isinstance(value, functools.partial):
         return {"partial": _jsonable(value.func, depth), "args": _jsonable(value.args, depth),
@@ -138,11 +139,20 @@ def _callable_params(value: Any, depth: int) -> Any:
         return {"method": _callable_params(value.__func__, depth + 1),
                 "self": _jsonable(value.__self__, depth)}
     if not isinstance(value, types.FunctionType):
-        # builtins and numpy functions (np.mean) by name; other callable objects by name
-        # and their attributes' representation
+        # builtins and numpy functions (np.mean) by name; other callable objects by their
+        # class, representation, attributes and the code of their __call__ (a repr that
+        # leaves a parameter out does not make two objects share a store)
         if getattr(value, "__qualname__", None) is not None:
             return name
-        return f"{type(value).__module__}.{type(value).__qualname__}:{repr(value)}"
+        out: dict[str, Any] = {
+            "object": f"{type(value).__module__}.{type(value).__qualname__}",
+            "repr": repr(value)}
+        if isinstance(getattr(value, "__dict__", None), dict):
+            out["attrs"] = _jsonable(vars(value), depth)
+        call = getattr(type(value), "__call__", None)
+        if isinstance(call, types.FunctionType):
+            out["call"] = _callable_params(call, depth + 1)
+        return out
     cells = []
     for cell in value.__closure__ or ():
         try:
