@@ -301,8 +301,10 @@ class ReduceDim(Wrapper):
         'sum' (default), 'mean', 'max', or a callable ``f(batch, axis=tuple)`` as numpy's
         reductions.
     axis
-        Axes to aggregate (of the full shape, region axis 0 excluded); default ``(1, 2)``
-        as Janggu.
+        Axes to aggregate (of the full shape, region axis 0 excluded); default the
+        position and strand axes: ``(1, 2)`` as Janggu for a channel-last dataset,
+        ``(2, 3)`` for a channel-first one (Janggu's ``(1, 2)`` summed its conditions
+        there), ``(1, 2)`` where the wrapped axes' roles are not known.
 
     Examples
     --------
@@ -327,7 +329,12 @@ class ReduceDim(Wrapper):
         else:
             raise ArgumentError(
                 f"ReduceDim aggregator must be 'sum', 'mean', 'max' or a callable, got {aggregator!r}")
-        self.axis = _axis_tuple((1, 2) if axis is None else axis, len(data.shape), "ReduceDim")
+        if axis is None:
+            roles = _roles(data)
+            axis = (tuple(i for i, r in enumerate(roles, 1) if r in ("position", "strand"))
+                    if roles.count("position") == 1 and roles.count("strand") == 1
+                    else (1, 2))
+        self.axis = _axis_tuple(axis, len(data.shape), "ReduceDim")
 
     @property
     def element_shape(self) -> tuple[int, ...]:

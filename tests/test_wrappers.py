@@ -298,6 +298,10 @@ def test_channel_last_false_transposes(sample_files: dict[str, str]) -> None:
         # wrappers find the channel axis wherever it is
         assert ReduceDim(first, axis=(2, 3)).shape == (len(last), last.shape[-1])
         np.testing.assert_allclose(ReduceDim(first, axis=(2, 3))[:], ReduceDim(last)[:])
+        # the default sums position and strand in either layout (a fixed (1, 2) summed
+        # the conditions of a channel-first dataset)
+        assert ReduceDim(first).axis == (2, 3) and ReduceDim(last).axis == (1, 2)
+        np.testing.assert_allclose(ReduceDim(first)[:], last[:].sum(axis=(1, 2)), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------- random_state

@@ -826,7 +826,9 @@ class ChunkSampler(Sampler[int]):
     with ``drop_last``, cut) to a multiple of ``num_replicas`` and rank ``r`` takes the
     ``r``-th contiguous part, so every rank serves the same number of samples (a
     ``DistributedDataParallel`` step needs every rank). Padding repeats the first indices
-    of the stream (fewer than ``num_replicas`` windows are served twice per epoch);
+    of the stream (fewer than ``num_replicas`` windows are served twice per epoch; a
+    stream shorter than that is repeated as often as needed, so with fewer windows than
+    ranks a window is served more than twice);
     ``drop_last=True`` instead leaves out the last (fewer than ``num_replicas``) windows
     of the stream. Contiguous parts rather than ``DistributedSampler``'s every
     ``num_replicas``-th index keep each rank on its own chunks.
