@@ -623,11 +623,11 @@ class ZarrBackend(Backend):
         except GenozarrError:
             raise
         except Exception as e:  # zarr's and the codecs' own errors: name the chunk
+            from genozarr.store.open import unreadable
+
             key = arr.metadata.encode_chunk_key((index,) + (0,) * (arr.ndim - 1))
-            raise StoreError(
-                f"cannot read chunk {self.path}/{name}/{key} (rows {index * size} to "
-                f"{stop}): {type(e).__name__}: {e}. The store is damaged or unreachable; "
-                "rebuild it (overwrite=True) or check the storage") from e
+            raise unreadable(f"chunk {self.path}/{name}/{key} (rows {index * size} to "
+                             f"{stop})", e) from e
         block.flags.writeable = False  # shared through the cache: never modified in place
         return block
 

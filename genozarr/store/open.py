@@ -49,7 +49,7 @@ from genozarr.store.layout import (
 
 __all__ = ["is_remote", "open_group", "read_marker", "read_meta", "open_store", "zarr_store",
            "open_resolved", "resolve_root", "OpenedStore", "CheckedStore", "check_arrays",
-           "POINTER", "storage_error"]
+           "POINTER", "storage_error", "unreadable"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,14 @@ def _missing_bucket(error: BaseException) -> bool:
         return True
     cause = error.__cause__ or error.__context__
     return cause is not None and "NoSuchBucket" in type(cause).__name__
+
+
+def unreadable(what: str, error: BaseException) -> StoreError:
+    """A :class:`StoreError` for a chunk or array that zarr or a codec failed to read
+    (``what``: e.g. ``"chunk <store>/<array>/<key> (rows 0 to 10)"``), naming the error."""
+    return StoreError(f"cannot read {what}: {type(error).__name__}: {error}. The store is "
+                      "damaged or unreachable; rebuild it (overwrite=True) or check the "
+                      "storage")
 
 
 def storage_error(action: str, where: str, error: BaseException) -> StoreError:
@@ -925,10 +933,8 @@ def read_whole(arrays: list[Any], where: str | None = None) -> list[np.ndarray]:
             continue
         if isinstance(value, GenozarrError) or not isinstance(value, Exception):
             raise value
-        raise StoreError(
-            f"cannot read array {where or 'of the store'}/{getattr(arr, 'path', '?')}: "
-            f"{type(value).__name__}: {value}. The store is damaged or unreachable; rebuild "
-            "it (overwrite=True) or check the storage") from value
+        raise unreadable(f"array {where or 'of the store'}/{getattr(arr, 'path', '?')}",
+                         value) from value
     return [np.asarray(values) for values in results]
 
 
