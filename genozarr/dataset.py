@@ -690,10 +690,6 @@ class Dataset:
             raise ArgumentError(f"name must be a non-empty string without '/', got {name!r}")
         storage = normalise_storage(storage)
         dtype = check_store_dtype(getattr(source, "dtype", "float32"))
-        if storage == "sparse" and dtype == "float16":
-            raise ArgumentError("storage='sparse' cannot hold float16 (scipy.sparse has no "
-                                "such dtype): use storage='ndarray' or 'zarr' for float16, or "
-                                "dtype='float32' with sparse")
         check_storage(dtype, storage)
         from genozarr._validate import check_bool
 

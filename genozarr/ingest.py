@@ -20,7 +20,7 @@ import numpy as np
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import chrom_mapping
 from genozarr.regions import GenomicIndexer
-from genozarr.store.dtypes import is_bfloat16, largest, store_dtype
+from genozarr.store.dtypes import fit_problem, store_dtype
 from genozarr.store.handle import Store
 from genozarr.store.layout import DATA, StoreMeta, array_path, plan_layout
 
@@ -162,45 +162,18 @@ def _window_values(source: Source, chrom: str, start: int, end: int, length: int
 
 def _cast(values: np.ndarray, dtype: str, source: Source, where: str) -> np.ndarray:
     """``values`` as ``dtype``. A value the dtype cannot hold is an error naming it and the
-    inputs, not an infinity (float16 from 65520 on) or a wrapped integer; values that fit
-    are cast as numpy casts them (rounded to the dtype's precision, truncated to
-    integers). Only casts to a narrower range are checked: float32 -> float32 or
-    int32 -> float32 cost nothing more."""
+    inputs (:func:`~genozarr.store.dtypes.fit_problem`), not an infinity or a wrapped
+    integer; values that fit are cast as numpy casts them (rounded to the dtype's
+    precision, truncated to integers)."""
     target = store_dtype(dtype)
-    floating = target.kind == "f" or is_bfloat16(target)
-    if values.dtype == target or values.size == 0 or not (floating or target.kind in "iu") \
-            or values.dtype.kind not in "fiub" or (
-                largest(values.dtype) <= largest(target) and target.kind != "u"):
-        return values.astype(target, copy=False)
-    problem = None
-    if floating:
-        top = largest(target)
-        lo, hi = values.min(), values.max()  # NaN propagates: then look closer
-        with np.errstate(over="ignore"):
-            out = values.astype(target, copy=False)
-        if not (-top <= lo and hi <= top):  # past the range is inf after the cast
-            overflow = np.isinf(out)
-            if values.dtype.kind == "f":
-                overflow &= ~np.isinf(values)  # infinities of the input stay infinities
-            if overflow.any():
-                bad = values[overflow]
-                problem = (f"holds {float(bad[np.argmax(np.abs(bad))]):g}, past the largest "
-                           f"{target.name} ({top:g})")
-    elif values.dtype.kind == "f" and np.isnan(values).any():
-        problem = "holds NaN (missing values), which an integer dtype cannot store"
-    else:
-        lo, hi = float(values.min()), float(values.max())
-        info = np.iinfo(target)
-        if lo < info.min or hi > info.max:
-            problem = (f"holds {hi if hi > info.max else lo:g}, outside the range of "
-                       f"{target.name} ({info.min} to {info.max})")
-        out = values.astype(target, copy=False)
+    problem = fit_problem(values, target)
     if problem is not None:
         files = ", ".join(str(f) for f in getattr(source, "files", [])) or "the input"
         raise ArgumentError(
             f"dtype={target.name!r}: the data of {files} at {where} {problem}; choose a wider "
             "dtype (float32, the default) or scale the input")
-    return out
+    with np.errstate(over="ignore"):  # (a value just past the largest rounds to it)
+        return values.astype(target, copy=False)
 
 
 def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray,

@@ -342,7 +342,7 @@ def cover_from_array(
     from genozarr.store.backend import normalise_storage
     from genozarr.store.builder import BuildPlan, build, reuse_cached, store_location
     from genozarr.store.cache import cache_key
-    from genozarr.store.dtypes import check_storage, value_dtype
+    from genozarr.store.dtypes import check_storage, fit_problem, value_dtype
     from genozarr.store.layout import DATA, StoreMeta, plan_layout
     from genozarr.store.recipe import make_recipe
 
@@ -371,6 +371,11 @@ def cover_from_array(
     pad = float(padding_value)
     store_dtype = _store_dtype(x, dtype, pad)
     check_storage(store_dtype, storage)
+    for what, values in (("the array", x), ("padding_value", np.array([pad]))):
+        problem = fit_problem(values, store_dtype)
+        if problem is not None:
+            raise ArgumentError(f"dtype={str(store_dtype)!r}: {what} {problem}; choose a "
+                                "wider dtype (float32, the default) or scale the values")
     work = value_dtype(store_dtype)  # bfloat16: assembled in float32, rounded as written
     sizes = _genome_sizes(gindexer, genomesize)
     minus = gindexer.strand.astype(str) == "-"

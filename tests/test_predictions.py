@@ -7,6 +7,7 @@ returns and with what pyBigWig / pandas read from the exported files.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -305,6 +306,48 @@ def test_bigwig_flank_past_the_chromosome_start_is_cut(tmp_path):
     # genomic orientation: bins 5..0 from -50; the bin before 0 and the end past 230 are cut
     assert pyBigWig.open(path).intervals("chr1") == (
         (0, 50, 4.0), (50, 100, 3.0), (100, 150, 2.0), (150, 200, 1.0), (200, 230, 0.0))
+
+
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize(("dtype", "value", "said"), [
+    ("float16", 70000.0, "holds 70000, past the largest float16 (65504)"),
+    ("int8", 300.0, "holds 300, outside the range of int8 (-128 to 127)"),
+    ("int16", np.nan, "holds NaN"),
+    ("bfloat16", 3.4e38, "holds 3.4e+38, past the largest bfloat16 (3.38953e+38)"),
+])
+def test_a_value_the_dtype_cannot_hold_is_refused(tmp_path, whole, dtype, value, said):
+    """As for files: a value a narrower dtype cannot hold is an error at build time, not
+    an infinity or a wrapped integer (70000 served as inf in float16, 300 as 44 in
+    int8); values that fit are cast as numpy casts them."""
+    gi = GenomicIndexer(["chr1", "chr1"], [0, 100], [100, 200], ["+", "+"], 100, 100)
+    x = np.full((2, 4, 1, 1), 7.0, dtype="float32")
+    x[1, 2] = value
+    storage = "zarr" if dtype == "bfloat16" else "ndarray"
+    with pytest.raises(ArgumentError, match=re.escape(f"dtype='{dtype}': the array {said}")):
+        Cover.create_from_array("d", x, gi, dtype=dtype, storage=storage,
+                                store_whole_genome=whole, store=str(tmp_path / "d.zarr"))
+    x[1, 2] = 100.0  # fits
+    cover = Cover.create_from_array("d", x, gi, dtype=dtype, storage=storage,
+                                    store_whole_genome=whole, store=str(tmp_path / "d.zarr"))
+    np.testing.assert_array_equal(cover[:], x)
+    with pytest.raises(ArgumentError, match="padding_value holds NaN"):
+        Cover.create_from_array("d", x, gi, dtype="int16", padding_value=np.nan)
+
+
+def test_float16_is_refused_for_sparse_storage(tmp_path):
+    """scipy.sparse has no float16: building or opening one as 'sparse' is an
+    ArgumentError saying so, not scipy's own error."""
+    from genozarr import open_dataset
+
+    gi = GenomicIndexer(["chr1"], [0], [100], ["+"], 100, 100)
+    x = np.ones((1, 4, 1, 1), dtype="float32")
+    with pytest.raises(ArgumentError, match="storage='sparse' cannot hold float16"):
+        Cover.create_from_array("h", x, gi, dtype="float16", storage="sparse")
+    Cover.create_from_array("h", x, gi, dtype="float16", storage="zarr",
+                            store=str(tmp_path / "h.zarr"))
+    with pytest.raises(ArgumentError, match="storage='sparse' cannot hold float16"):
+        open_dataset(tmp_path / "h.zarr", storage="sparse")
+    np.testing.assert_array_equal(open_dataset(tmp_path / "h.zarr", storage="ndarray")[:], x)
 
 
 def test_overlap_mean_leaves_windows_without_data_out(tmp_path):

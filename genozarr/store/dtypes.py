@@ -23,7 +23,8 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["BFLOAT16_NAME", "bfloat16", "check_storage", "check_store_dtype", "is_bfloat16",
+__all__ = ["BFLOAT16_NAME", "bfloat16", "check_storage", "check_store_dtype", "fit_problem",
+           "is_bfloat16",
            "largest", "register_zarr", "store_dtype", "value_dtype", "widen"]
 
 #: the name of the bfloat16 store dtype (numpy's, through ml_dtypes, and zarr's)
@@ -150,13 +151,18 @@ def check_store_dtype(dtype: Any, where: str = "dtype") -> str:
 
 def check_storage(dtype: Any, storage: str) -> None:
     """Refuse a store dtype the storage cannot hold: bfloat16 only in zarr stores (numpy
-    has no bfloat16 for the in-memory storages).
+    has no bfloat16 for the in-memory storages), float16 not in ``'sparse'`` (scipy.sparse
+    has no such dtype).
 
     Raises
     ------
     ArgumentError
-        For bfloat16 with ``storage`` other than ``'zarr'``.
+        For bfloat16 with ``storage`` other than ``'zarr'``, or float16 with ``'sparse'``.
     """
+    if storage == "sparse" and not is_bfloat16(dtype) and np.dtype(dtype) == np.float16:
+        raise ArgumentError("storage='sparse' cannot hold float16 (scipy.sparse has no such "
+                            "dtype): use storage='ndarray' or 'zarr' for float16, or "
+                            "dtype='float32' with sparse")
     if is_bfloat16(dtype) and storage != "zarr":
         raise ArgumentError(
             f"dtype='bfloat16' is a storage type of zarr stores (storage='zarr'), served as "
@@ -180,6 +186,59 @@ def largest(dtype: np.dtype) -> float:
         info = np.iinfo(dtype)
         return float(max(info.max, -int(info.min)))
     return 1.0
+
+
+def fit_problem(values: np.ndarray, dtype: Any) -> str | None:
+    """Why ``values`` cannot be stored as ``dtype`` (None: every value can): a value past
+    the largest of a float dtype, which the cast would make an infinity (float16 from
+    65520 on; infinities of the input stay infinities), or NaN or a value outside the range
+    of an integer dtype, which the cast would make a wrapped integer. Only casts to a
+    narrower range are looked at: float32 -> float32 or int32 -> float32 cost nothing.
+
+    Parameters
+    ----------
+    values
+        Numbers (bool, int or float).
+    dtype
+        The store dtype (``'bfloat16'`` included).
+
+    Returns
+    -------
+    str or None
+        E.g. ``'holds 70000, past the largest float16 (65504)'``.
+    """
+    target = store_dtype(dtype)
+    floating = target.kind == "f" or is_bfloat16(target)
+    if values.dtype == target or values.size == 0 or not (floating or target.kind in "iu") \
+            or values.dtype.kind not in "fiub" or (
+                largest(values.dtype) <= largest(target) and target.kind != "u"):
+        return None
+    if floating:
+        top = largest(target)
+        lo, hi = values.min(), values.max()  # NaN propagates: then look closer
+        if -top <= lo and hi <= top:
+            return None
+        with np.errstate(invalid="ignore"):
+            big = (values > top) | (values < -top)  # (NaN: neither)
+        if values.dtype.kind == "f":
+            big &= ~np.isinf(values)  # infinities of the input stay infinities
+        if not big.any():
+            return None
+        candidates = values[big]
+        with np.errstate(over="ignore"):  # a value just past the largest may round to it
+            over = candidates[np.isinf(candidates.astype(target))]
+        if not over.size:
+            return None
+        return (f"holds {float(over[np.argmax(np.abs(over))]):g}, past the largest "
+                f"{target.name} ({top:g})")
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        return "holds NaN (missing values), which an integer dtype cannot store"
+    lo, hi = float(values.min()), float(values.max())
+    info = np.iinfo(target)
+    if lo < info.min or hi > info.max:
+        return (f"holds {hi if hi > info.max else lo:g}, outside the range of {target.name} "
+                f"({info.min} to {info.max})")
+    return None
 
 
 def widen(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

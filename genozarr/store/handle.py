@@ -180,6 +180,9 @@ class Store:
         """This store with its arrays moved to an in-memory backend (``ndarray``/``sparse``)."""
         if storage == self.backend.storage:
             return self
+        from genozarr.store.dtypes import check_storage
+
+        check_storage(self.meta.dtype, storage)
         arrays = {name: self.dense(name) for name in self.array_names()}
         backend: Backend = MemoryBackend(arrays) if storage == "ndarray" else SparseBackend(arrays)
         store = Store(self.meta, backend, self.path, self.region_table)
