@@ -197,12 +197,20 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
     if is_twobit(path):  # the .2bit suffix or the 2bit magic number
         return twobit_chrom_sizes(str(path))
     # .chrom.sizes, .genome, .fai: tab separated name, length (further columns ignored)
+    import io
+
     import pandas as pd
 
     try:
-        table = pd.read_csv(
-            path, sep="\t", header=None, comment="#", usecols=[0, 1], dtype={0: str, 1: str}
-        )
+        with open(path, encoding="utf-8", errors="replace", newline=None) as f:
+            # comment lines start with '#'; a '#' inside a name is part of it (PanSN names,
+            # 'sample#haplotype#contig'), so pandas' comment= (which cuts every line at its
+            # first '#') is not used
+            text = "".join(line for line in f if not line.startswith("#"))
+        table = pd.read_csv(io.StringIO(text), sep="\t", header=None, usecols=[0, 1],
+                            dtype={0: str, 1: str})
+    except pd.errors.EmptyDataError:
+        raise MalformedFileError(f"{path}: chromosome sizes file is empty") from None
     except (ValueError, pd.errors.ParserError) as e:
         raise MalformedFileError(
             f"{path}: expected a chromosome sizes table (name<TAB>length per line): {e}"

@@ -72,6 +72,11 @@ class Source(ABC):
             for i in range(len(self.files))
         ]
 
+    def read_window(self, chrom: str, start: int, end: int, limit: int = 0) -> np.ndarray:
+        """One partial-layout window ``[start, end)``: :meth:`read` of it, cut at ``limit``
+        (> 0: the chromosome's length as the dataset has it; the caller pads the rest)."""
+        return self.read(chrom, start, min(end, max(start, limit)) if limit > 0 else end)
+
     def read(self, chrom: str, start: int, end: int) -> np.ndarray:
         """All files on ``[start, end)`` of region chromosome ``chrom``: ``(L, S, C)``."""
         parts = [self.read_file(i, self.chrom_names[i][chrom], start, end)
@@ -149,7 +154,7 @@ def _window_values(source: Source, chrom: str, start: int, end: int, length: int
     padding too, even where a file holds more."""
     from genozarr._kernels import collapse
 
-    data = source.read(chrom, start, min(end, max(start, limit)) if limit > 0 else end)
+    data = source.read_window(chrom, start, end, limit)
     if data.shape[0] < length:
         pad = np.full((length - data.shape[0],) + data.shape[1:], source.pad_value,
                       dtype=data.dtype)

@@ -205,8 +205,10 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
         out[col] = values.astype(np.int64)
     for chrom in out["chrom"].unique():
         check_chrom_name(chrom, source)
-    out["name"] = (df["name"].where(df["name"].notna(), ".").astype(str).to_numpy()
-                   if "name" in df else ".")  # a missing name (None, NaN) is '.'
+    # a missing name (None, NaN) is '.'; as objects first (a categorical column cannot take
+    # a value that is not one of its categories)
+    out["name"] = (df["name"].astype(object).where(df["name"].notna(), ".").astype(str)
+                   .to_numpy() if "name" in df else ".")
     out["score"] = (
         pd.to_numeric(df["score"], errors="coerce").to_numpy() if "score" in df else np.nan
     )
@@ -218,7 +220,7 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
                                index=raw.index)
             bad = numbers.notna() & ~numbers.isin([1, -1, 0])
         else:
-            text = raw.where(raw.notna(), ".").astype(str).str.strip()
+            text = raw.astype(object).where(raw.notna(), ".").astype(str).str.strip()
             strand = text.replace({"1": "+", "-1": "-", "+1": "+", "0": ".", "": ".",
                                    "*": ".", "nan": ".", "None": "."})
             bad = ~strand.isin(["+", "-", "."])
@@ -360,7 +362,11 @@ def _pre_load(roi: RegionsLike) -> RegionsLike:
 def _bed_summits(path: str) -> np.ndarray:
     """narrowPeak column 10 (summit offset from the start) of every region line of a BED
     file, in the order :func:`genozarr.io.bed.read_bed` reads them; -1 where absent
-    (lines of another number of columns, such as BED12, have none)."""
+    (lines of another number of columns, such as BED12, have none). A URL is read from
+    its local copy, as ``read_bed`` reads it."""
+    from genozarr.io._remote import localize
+
+    path = localize(path, "bed")
     with open(path, "rb") as fh:
         compressed = fh.read(2) == b"\x1f\x8b"
     out: list[int] = []

@@ -375,15 +375,25 @@ class BedSource(Source):
                          categories=self.categories, dtype=self._paint_dtype)
 
 
-    def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+    def read_file(self, i: int, chrom: str, start: int, end: int,
+                  window_end: int | None = None) -> np.ndarray:
         """Per-base values of file ``i`` over one dataset window ``[start, end)`` (flank
         included): with ``minoverlap``, all zero unless the file's features cover at least
-        that fraction of the window (Janggu's rule)."""
+        that fraction of the window (Janggu's rule). ``window_end``: where the window
+        ends when the read stops before it (at the chromosome end: the bases past it are
+        part of the window, uncovered, as those before the chromosome start are)."""
         values, covered = self._paint(i, chrom, start, end)
-        if self.minoverlap is not None and end > start and \
-                covered.any(axis=1).mean() < self.minoverlap:
+        length = (end if window_end is None else max(end, window_end)) - start
+        if self.minoverlap is not None and length > 0 and \
+                covered.any(axis=1).sum() / length < self.minoverlap:
             values[:] = 0
         return values[:, None, :]
+
+    def read_window(self, chrom: str, start: int, end: int, limit: int = 0) -> np.ndarray:
+        stop = min(end, max(start, limit)) if limit > 0 else end
+        parts = [self.read_file(i, self.chrom_names[i][chrom], start, stop, end)
+                 for i in range(len(self.files))]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
         """Values over a block of a chromosome (whole-genome layout), collapsed to the

@@ -18,6 +18,23 @@ def test_sizes_from_dict_and_file(tmp_path):
     assert chrom_sizes(fai) == {"chr1": 100}
 
 
+def test_sizes_files_with_hash_in_names(tmp_path):
+    """A '#' inside a name is part of it (PanSN names, 'sample#haplotype#contig'), in a
+    .chrom.sizes file and in the .fai pysam writes; lines starting with '#' are comments.
+    pandas' comment='#' cut the names there (the .fai: an error, the sizes file: NaN)."""
+    import pysam
+
+    fa = tmp_path / "p.fa"
+    fa.write_text(">HG002#1#chr1\nACGTACGTAC\n>HG002#2#chr1\nACGTAC\n")
+    pysam.faidx(str(fa))
+    want = {"HG002#1#chr1": 10, "HG002#2#chr1": 6}
+    assert chrom_sizes(fa) == want
+    assert chrom_sizes(tmp_path / "p.fa.fai") == want
+    sizes = tmp_path / "p.chrom.sizes"
+    sizes.write_text("# a comment\r\nchr1\t100\r\nHG002#1#chr2\t50\r\n")
+    assert chrom_sizes(sizes) == {"chr1": 100, "HG002#1#chr2": 50}
+
+
 def test_sizes_from_fasta_bam_bigwig(tmp_path):
     import pyBigWig
     import pysam

@@ -394,6 +394,19 @@ def test_minoverlap_over_the_window_then_collapsed(files: dict[str, str]) -> Non
     np.testing.assert_array_equal(got, [[1], [0]])          # 30/60 and 10/60
 
 
+def test_minoverlap_window_past_the_chromosome_end(files: dict[str, str]) -> None:
+    """The bases of a window's flank past the chromosome end (genomesize) are part of the
+    window, uncovered, as those before its start: [85, 185) on a chromosome of 160 has 10
+    of 100 bases covered (was 10 of the 75 read)."""
+    roi = frame(("chr1", 110, 160))
+    for genomesize in ({"chr1": 160}, None):
+        kw = dict(binsize=50, flank=25, genomesize=genomesize)
+        np.testing.assert_array_equal(_bed(files, roi, minoverlap=0.12, **kw), 0)
+        got = _bed(files, roi, minoverlap=0.1, **kw)
+        np.testing.assert_array_equal(got[0, 65:75], 1)        # bases 150..160 of [85, 185)
+        np.testing.assert_array_equal(np.delete(got[0], range(65, 75)), 0)
+
+
 def test_minoverlap_of_a_zero_padded_last_window(files: dict[str, str]) -> None:
     # [0, 100) and the partial window [100, 160): its 10 covered bases are 10/60 of it,
     # not 10/100 of the padded window

@@ -217,6 +217,21 @@ def test_bed_regions_at_a_url(tmp_path):
     assert got == [["chr1", 100, 300], ["chr1", 1000, 1200]]
 
 
+def test_narrowpeak_summits_at_a_url(tmp_path):
+    """centre='summit' reads the summits of a URL from its local copy (it opened the URL
+    as a file name: FileNotFoundError)."""
+    pytest.importorskip("aiohttp")
+    from genozarr.regions import resize_regions
+    from genozarr.testing.servers import serve_directory
+
+    (tmp_path / "p.narrowPeak").write_text("chr1\t100\t200\tp1\t0\t.\t5\t1\t1\t10\n"
+                                           "chr1\t300\t400\tp2\t0\t.\t5\t1\t1\t90\n")
+    with serve_directory(tmp_path) as base:
+        got = resize_regions(f"{base}/p.narrowPeak", 10, "summit")
+    # summits at 100 + 10 and 300 + 90, windows of 10 centred there
+    assert got[["start", "end"]].values.tolist() == [[105, 115], [385, 395]]
+
+
 def test_empty_indexer_says_why(caplog):
     import logging
 
@@ -282,3 +297,34 @@ def test_gff3_names_are_unescaped(tmp_path):
                    "chr1\tsrc\tgene\t101\t200\t.\t+\t.\tID=g1;Name=Gamma%2Cx\n"
                    "chr1\tsrc\tgene\t301\t400\t.\t+\t.\tID=g2;Name=a%3Bb%25\n")
     assert load_regions(str(gff))["name"].tolist() == ["Gamma,x", "a;b%"]
+
+
+@pytest.mark.parametrize("gzip_it", [False, True])
+def test_gff_lines_pyranges_misreads(tmp_path, gzip_it):
+    """Feature lines pyranges 0.1 misreads are read from a cleaned copy: a '#' inside a
+    line (pandas' comment='#' cut 'Name=c#d' to 'c', and a PanSN seqid 'HG002#1#chr1'
+    failed), GFF3 attributes '.' (failed: 'name it .gtf'), an unescaped '=' in a value
+    (failed), a blank after ';' (' Name' read as another key, the name lost), and GTF
+    attributes without a blank after ';' (two read as one value)."""
+    import gzip
+
+    gff = ("##gff-version 3\n"
+           "chr1\tsrc\tgene\t21\t30\t.\t+\t.\tID=a\n"
+           "chr1\tsrc\tgene\t11\t20\t.\t-\t.\t.\n"
+           "chr1\tsrc\tgene\t31\t40\t.\t+\t.\tID=x;Name=c#d;Note=e=f\n"
+           "HG002#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tID=y; Name=sp\n")
+    gtf = ('chr1\tsrc\tgene\t21\t30\t.\t+\t.\tgene_id "G1";gene_name "NoSpace";\n'
+           'chr1\tsrc\tgene\t31\t40\t.\t-\t.\tgene_id "G2"; gene_name "Spaced";\n'
+           'P#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tgene_id "G3"; gene_name "X#1";\n')
+    want_gff = [["chr1", 20, 30, "a", "+"], ["chr1", 10, 20, ".", "-"],
+                ["chr1", 30, 40, "c#d", "+"], ["HG002#1#chr1", 40, 50, "sp", "+"]]
+    want_gtf = [["chr1", 20, 30, "NoSpace", "+"], ["chr1", 30, 40, "Spaced", "-"],
+                ["P#1#chr1", 40, 50, "X#1", "+"]]
+    for name, text, want in (("a.gff3", gff, want_gff), ("a.gtf", gtf, want_gtf)):
+        path = tmp_path / (name + (".gz" if gzip_it else ""))
+        if gzip_it:
+            path.write_bytes(gzip.compress(text.encode()))
+        else:
+            path.write_text(text)
+        got = load_regions(str(path))
+        assert got[["chrom", "start", "end", "name", "strand"]].values.tolist() == want

@@ -537,3 +537,16 @@ def test_region_names_survive_reopening(tmp_path):
     out = genozarr.write_store(view, tmp_path / "copy.zarr")
     np.testing.assert_array_equal(genozarr.open_dataset(out).gindexer.names,
                                   cover.gindexer.names)
+
+
+def test_categorical_name_and_strand_columns_with_missing_values():
+    """A DataFrame's categorical name or strand column with a missing value reads it as
+    '.', as an object column does (pandas refused the '.': a TypeError)."""
+    frame = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, 10], "end": [10, 20],
+                          "name": ["a", None], "strand": ["+", None]})
+    want = load_regions(frame)[["name", "strand"]].values.tolist()
+    assert want == [["a", "+"], [".", "."]]
+    for column in ("name", "strand"):
+        cat = frame.astype({column: "category"})
+        assert load_regions(cat)[["name", "strand"]].values.tolist() == want
+

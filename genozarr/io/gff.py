@@ -3,12 +3,19 @@
 Without a ``feature``, only the ``gene`` lines are read (an annotation holds genes,
 transcripts, exons, CDS... and regions of interest are nearly always the genes); the
 choice is logged once per file at INFO level. ``feature='*'`` reads every line.
+
+pyranges 0.1 misreads some valid feature lines without a complaint (a '#' inside a line
+cuts it there; a GFF3 blank after ';', a GTF attribute without one) and fails on others
+(GFF3 attributes ``.``, a '=' inside a value). Every file is scanned once for such lines
+(one more pass over it), and a file that has them, or that pyranges fails on, is parsed
+from a cleaned copy of its feature lines.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import warnings
 from typing import Any
@@ -84,6 +91,8 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
                 pr.read_gff3(source, as_df=True)
 
     try:
+        if _needs_cleaning(path, is_gtf):
+            raise _NeedsCleaning("feature lines pyranges would misread")
         df = parse(path)
     except Exception as e:  # pyranges raises assorted pandas/ValueErrors for bad input
         df = _retry_without_trailer(path, parse, is_gtf, e)
@@ -118,8 +127,14 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
             name = vals.where(vals.notna(), name).astype(object)
     score = pd.to_numeric(df["Score"].astype(str).replace(".", None), errors="coerce") \
         if "Score" in df.columns else pd.Series(float("nan"), index=df.index)
+    chrom = df["Chromosome"].astype(str)
+    if not is_gtf:  # GFF3 escapes seqids too ('%23' for '#')
+        chrom = chrom.map(unquote)
+    else:  # the '#' of a cleaned copy (_clean_line)
+        chrom = chrom.str.replace(_GTF_HASH, "#", regex=False)
+        name = name.map(lambda v: v.replace(_GTF_HASH, "#") if isinstance(v, str) else v)
     out = pd.DataFrame({
-        "chrom": df["Chromosome"].astype(str).to_numpy(dtype=object),
+        "chrom": chrom.to_numpy(dtype=object),
         "start": df["Start"].astype("int64").to_numpy(),
         "end": df["End"].astype("int64").to_numpy(),
         "name": name.astype(str).to_numpy(dtype=object),
@@ -135,11 +150,8 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
 def _feature_lines(path: str) -> tuple[list[str], bool]:
     """The lines of a GFF/GTF file before a ``##FASTA`` section (GFF3 may end with the
     sequences), and whether it has one."""
-    import gzip
-
-    opener = gzip.open if path.lower().endswith(".gz") else open
     lines = []
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+    with _open_lines(path) as f:
         for line in f:
             if line.startswith(("##FASTA", ">")):
                 return lines, True
@@ -147,14 +159,79 @@ def _feature_lines(path: str) -> tuple[list[str], bool]:
     return lines, False
 
 
+class _NeedsCleaning(Exception):
+    """A file pyranges would misread: parse a cleaned copy (:func:`_clean_line`)."""
+
+
+#: what a '#' of a GTF line is written as in the cleaned copy (GTF has no escapes)
+_GTF_HASH = "\u2063"
+#: a GTF attribute separator without the blank pyranges splits on (``'a "x";b "y"'``)
+_GTF_TIGHT = re.compile(r';[^\s]')
+
+
+def _open_lines(path: str) -> Any:
+    import gzip
+
+    return gzip.open(path, "rt", encoding="utf-8", errors="replace") \
+        if path.lower().endswith(".gz") else \
+        open(path, encoding="utf-8", errors="replace")
+
+
+def _needs_cleaning(path: str, is_gtf: bool) -> bool:
+    """Whether pyranges would misread a feature line of ``path`` without a complaint: a
+    '#' inside it (pandas' ``comment='#'`` cuts the line there: ``Name=c#d`` read as
+    ``c``), in GFF3 a blank after an attribute's ';' (the next key read with the blank),
+    in GTF no blank after it (two attributes read as one value)."""
+    with _open_lines(path) as f:
+        for line in f:
+            if line.startswith(("##FASTA", ">")):
+                return False
+            if line.startswith("#") or not line.strip():
+                continue
+            if "#" in line:
+                return True
+            attributes = line.rstrip("\r\n").rsplit("\t", 1)[-1]
+            if (_GTF_TIGHT.search(attributes) is not None) if is_gtf else "; " in attributes:
+                return True
+    return False
+
+
+def _clean_line(line: str, is_gtf: bool) -> str:
+    """A feature line as pyranges reads it right: '#' escaped as ``%23`` in the seqid and
+    the attributes (unescaped again after parsing), attributes separated as the format
+    says (GFF3 ``key=value;...``, a '=' inside a value escaped as ``%3D``, entries that
+    are not ``key=value`` such as ``.`` left out; GTF ``key "value"; ...``)."""
+    if line.startswith("#") or not line.strip():
+        return line
+    cols = line.rstrip("\r\n").split("\t")
+    if len(cols) != 9:
+        return line
+    if is_gtf:  # (GTF has no escapes: a stand-in character, put back after parsing)
+        cols[0] = cols[0].replace("#", _GTF_HASH)
+        entries = [e.strip() for e in cols[8].replace("#", _GTF_HASH).split(";")]
+        cols[8] = " ".join(f"{e};" for e in entries if e)
+        return "\t".join(cols) + "\n"
+    cols[0] = cols[0].replace("#", "%23")
+    kept = []
+    for entry in (e.strip() for e in cols[8].split(";")):
+        if "=" not in entry:
+            continue
+        key, value = entry.split("=", 1)
+        kept.append(f"{key.strip().replace('#', '%23')}="
+                    f"{value.strip().replace('=', '%3D').replace('#', '%23')}")
+    cols[8] = ";".join(kept) or "genozarr_no_attributes=."
+    return "\t".join(cols) + "\n"
+
+
 def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
                            error: Exception) -> pd.DataFrame:
-    """After pyranges failed on ``path``: parse its feature lines alone where a ``##FASTA``
-    section follows them; else a :class:`MalformedFileError` that says what is wrong."""
+    """After pyranges failed on ``path`` (or would misread it): parse a cleaned copy of
+    its feature lines (:func:`_clean_line`; a ``##FASTA`` section after them left out);
+    else a :class:`MalformedFileError` that says what is wrong."""
     import tempfile
 
     kind = "GTF" if is_gtf else "GFF3"
-    lines, trailer = _feature_lines(path)
+    lines, _ = _feature_lines(path)
     features = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
     if not features:
         raise MalformedFileError(f"{path}: no features found (no {kind} lines)") from error
@@ -164,19 +241,21 @@ def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
             f"{path}: cannot be parsed as {kind}: a feature line has "
             f"{len(bad[0].rstrip(chr(10)).split(chr(9)))} tab-separated columns, not 9: "
             f"{bad[0].strip()[:80]!r}") from error
-    if trailer:
-        suffix = ".gtf" if is_gtf else ".gff3"
-        with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as tmp:
-            tmp.writelines(lines)
-        try:
-            return parse(tmp.name)
-        except Exception as e:  # as for the whole file
-            raise MalformedFileError(f"{path}: cannot be parsed as {kind}: {e}") from e
-        finally:
-            os.unlink(tmp.name)
     hint = "" if is_gtf else (" (GTF attributes, 'key \"value\";', in a .gff file? name it "
                               ".gtf)")
-    raise MalformedFileError(f"{path}: cannot be parsed as {kind}: {error}{hint}") from error
+    if not is_gtf and any('"' in ln.rsplit("\t", 1)[-1] and "=" not in ln.rsplit("\t", 1)[-1]
+                          for ln in features):
+        raise MalformedFileError(f"{path}: cannot be parsed as {kind}: its attributes are "
+                                 f"not key=value{hint}") from error
+    suffix = ".gtf" if is_gtf else ".gff3"
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as tmp:
+        tmp.writelines(_clean_line(line, is_gtf) for line in lines)
+    try:
+        return parse(tmp.name)
+    except Exception as e:  # as for the whole file
+        raise MalformedFileError(f"{path}: cannot be parsed as {kind}: {e}{hint}") from e
+    finally:
+        os.unlink(tmp.name)
 
 
 def _tell_default(path: str, kept: int, total: int) -> None:
