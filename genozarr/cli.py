@@ -130,7 +130,9 @@ def _command(func: Callable[..., Any]) -> Callable[..., Any]:
     return app.command()(wrapper)
 
 
-def _human(n: float) -> str:
+def _human(n: float | None) -> str:
+    if n is None:
+        return "unknown"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -413,7 +415,8 @@ def info(
         ("dtype", s["dtype"] + (" (served as float32)" if s["dtype"] == "bfloat16" else "")),
         ("codec", first["codec"]),
         ("decoded size", f"{_human(s['decoded_bytes'])} ({s['decoded_bytes']} bytes)"),
-        ("size on disk", f"{_human(s['disk_bytes'])} ({s['disk_bytes']} bytes)"),
+        ("size on disk", f"{_human(s['disk_bytes'])} ({s['disk_bytes']} bytes)"
+         if s["disk_bytes"] is not None else "unknown (the storage lists no files)"),
         ("compression ratio", f"{s['compression_ratio']:.2f}" if s["compression_ratio"]
          else "-"),
         ("chromosomes", ", ".join(f"{c}: {n:,}" for c, n in s["chroms"].items())),

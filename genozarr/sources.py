@@ -93,22 +93,37 @@ def _named(url: str, local: str) -> Any:
 
 
 def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[str]:
-    """Condition names: given, or the file names without their extensions."""
+    """Condition names: given, or the file names without their extensions.
+
+    Raises
+    ------
+    ArgumentError
+        For another number of names than files, or a name given twice (two files of one
+        name in different folders: pass ``conditions=``), which a selection by condition
+        or an export could not tell apart.
+    """
     if conditions is not None:
         names = [str(c) for c in ([conditions] if isinstance(conditions, str) else conditions)]
         if len(names) != len(files):
             raise ArgumentError(
                 f"conditions has {len(names)} names for {len(files)} files: {names}")
-        return names
-    from genozarr.io._remote import is_url
+    else:
+        from genozarr.io._remote import is_url
 
-    names = []
-    for f in files:
-        base = Path(unquote(urlsplit(f).path) if is_url(f) else f).name
-        for ext in (".gz", ".bigwig", ".bw", ".bam", ".bedgraph", ".bed", ".narrowPeak"):
-            if base.endswith(ext):
-                base = base[: -len(ext)]
-        names.append(base)
+        names = []
+        for f in files:
+            base = Path(unquote(urlsplit(f).path) if is_url(f) else f).name
+            for ext in (".gz", ".bigwig", ".bw", ".bam", ".bedgraph", ".bed", ".narrowPeak"):
+                if base.endswith(ext):
+                    base = base[: -len(ext)]
+            names.append(base)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        given = "given" if conditions is not None else "taken from the file names"
+        raise ArgumentError(
+            f"condition names must be unique; {twice[0]!r} is {given} for "
+            f"{names.count(twice[0])} of the files {files}: pass conditions= with a name "
+            "per file (or a sample sheet)")
     return names
 
 

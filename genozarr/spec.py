@@ -127,6 +127,14 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
                                 f"{kind!r}; valid keys: {', '.join(sorted(valid))}")
         if "files" not in spec:
             raise ArgumentError(f"{where}: missing key 'files' (the input file or files)")
+        names = spec.get("conditions")
+        if names is not None and not all(
+                isinstance(c, str) for c in (names if isinstance(names, list) else [names])):
+            # YAML reads unquoted 010 as 8, 2.10 as 2.1, 1_000 as 1000: the names would
+            # not be the ones written
+            raise ArgumentError(
+                f"{where}: conditions must be strings, got {names!r}; quote names that "
+                "look like numbers (e.g. '010')")
         for key in _PATH_KEYS:
             if key in spec and spec[key] is not None:
                 spec[key] = _resolve(spec[key], path.parent, key)

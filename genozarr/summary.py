@@ -27,13 +27,14 @@ def _codec_text(arr: Any) -> str:
     return ", ".join(parts) or "none"
 
 
-def _disk_bytes(path: str, storage_options: dict[str, Any] | None = None) -> int:
-    """Total size of the files under a store (apparent sizes, as ``du -sb`` of the files)."""
+def _disk_bytes(path: str, storage_options: dict[str, Any] | None = None) -> int | None:
+    """Total size of the files under a store (apparent sizes, as ``du -sb`` of the files);
+    None where the storage lists no files (a web server: a store is never 0 bytes)."""
     if is_remote(path):
         import fsspec
 
         fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
-        return int(fs.du(root, total=True))
+        return int(fs.du(root, total=True)) or None
     text = path[len("file://"):] if path.startswith("file://") else path
     total = 0
     for dirpath, _, files in os.walk(text):
@@ -132,7 +133,8 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
         JSON-serialisable; ``arrays`` maps each data array to its ``shape``, ``dims``,
         ``chunks``, ``dtype``, ``codec``, ``decoded_bytes`` and ``stored_bytes``;
         ``disk_bytes`` is the size of every file of the store and ``compression_ratio``
-        the data arrays' decoded bytes over their stored bytes.
+        the data arrays' decoded bytes over their stored bytes. Sizes are None (and the
+        ratio) where the storage cannot list the store's files (a store on a web server).
     """
     from genozarr.store.layout import DATA
     from genozarr.store.open import open_group, read_meta
@@ -147,10 +149,12 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
         arrays[name] = {
             "shape": list(arr.shape), "dims": list(arr.metadata.dimension_names or ()),
             "chunks": list(arr.chunks), "dtype": str(arr.dtype), "codec": _codec_text(arr),
-            "decoded_bytes": int(arr.nbytes), "stored_bytes": int(arr.nbytes_stored()),
+            # None where the storage lists no files (its metadata document is stored)
+            "decoded_bytes": int(arr.nbytes), "stored_bytes": int(arr.nbytes_stored()) or None,
         }
     decoded = sum(a["decoded_bytes"] for a in arrays.values())
-    stored = sum(a["stored_bytes"] for a in arrays.values())
+    sizes = [a["stored_bytes"] for a in arrays.values()]
+    stored = None if None in sizes else sum(sizes)
     out: dict[str, Any] = {
         "store": path, "name": meta.name, "kind": meta.kind, "layout": meta.layout,
         "dims": (["region", "position", "strand", "condition"] if meta.layout == "partial"

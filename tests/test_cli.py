@@ -372,7 +372,9 @@ def test_build_spec_errors(tmp_path: Path, spec: str | bytes, message: str) -> N
 
 @pytest.mark.parametrize("extra, message", [
     ("genomesize: 5\nstore_whole_genome: true\n", "a genome size source is a dict"),
-    ("conditions: 5\n", "dataset 'x': TypeError"),
+    ("conditions: 5\n", "dataset 'x': conditions must be strings, got 5"),
+    # YAML reads unquoted 010 as 8 (octal), 2.10 as 2.1: names other than the ones written
+    ("conditions: [010]\n", "conditions must be strings, got [8]; quote names"),
     ("store_whole_genome: 'false'\n", "store_whole_genome must be True or False, got 'false'"),
 ])
 def test_build_spec_values_of_the_wrong_type(tmp_path: Path, sample_files: dict[str, str],

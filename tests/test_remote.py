@@ -181,6 +181,34 @@ def test_http_read_only(http_root, tracks):
         open_store(f"{base}/missing.zarr")
 
 
+def test_info_of_a_store_on_a_web_server_says_its_size_is_unknown(tmp_path, tracks, capsys):
+    """A web server that lists no directories: the size of a store read over HTTP is
+    unknown (None, 'unknown'), not 0 bytes as a listing of nothing made it; one that
+    lists them gives the size on disk."""
+    pytest.importorskip("aiohttp")
+    from genozarr.cli import main
+    from genozarr.summary import store_summary
+
+    class NoListing(http.server.SimpleHTTPRequestHandler):
+        def list_directory(self, path):  # noqa: ANN001, ANN202
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    build_store(source(tracks), gindexer(), name="i", whole_genome=False, resolution=50,
+                chroms=SIZES, storage="zarr", path=str(tmp_path / "info.zarr"), cache_key="k")
+    local = store_summary(tmp_path / "info.zarr")
+    assert local["disk_bytes"] > 0 and local["compression_ratio"] > 0
+    with serve_directory(tmp_path, handler=NoListing) as base:
+        remote = store_summary(f"{base}/info.zarr")
+        assert main(["info", f"{base}/info.zarr"]) == 0
+    assert remote["disk_bytes"] is None and remote["compression_ratio"] is None
+    assert remote["arrays"]["data"]["stored_bytes"] is None
+    assert remote["decoded_bytes"] == local["decoded_bytes"]
+    assert "unknown (the storage lists no files)" in capsys.readouterr().out
+
+
 def test_opening_over_http_reads_the_coordinates_together(tmp_path, tracks):
     """Opening a store over HTTP reads the root metadata once and the region coordinates
     of a partial layout (4 arrays) concurrently: each request for one waits until all 4

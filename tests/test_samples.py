@@ -212,6 +212,40 @@ def test_dataframe_cells_keep_their_types(tmp_path):
     assert pd.isna(meta["depth"].tolist()[0]) and meta["depth"].tolist()[1] == 2.5
 
 
+def test_whole_number_metadata_stay_exact_integers(tmp_path):
+    """A column of whole numbers (none missing) is an int64 coordinate, so an ID past
+    2**53 stays itself (as float64, 2**53 + 1 became 2**53 and selected both
+    conditions); with a missing value it stays float64 with NaN."""
+    big = 2**53
+    frame = pd.DataFrame({"file": [_bigwig(tmp_path / "a.bw", 1), _bigwig(tmp_path / "b.bw", 2)],
+                          "condition": ["a", "b"], "donor": [big, big + 1],
+                          "rep": [1.0, None]})
+    view = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000, storage="zarr",
+                                    store=str(tmp_path / "c.zarr")).to_xarray()
+    assert view["donor"].dtype == np.int64 and view["donor"].values.tolist() == [big, big + 1]
+    assert view.sel(condition=view.donor == big + 1)["condition"].values.tolist() == ["b"]
+    assert view["rep"].dtype == np.float64 and np.isnan(view["rep"].values[1])
+    import genozarr
+
+    opened = genozarr.open_store(tmp_path / "c.zarr")
+    assert opened["donor"].values.tolist() == [big, big + 1]
+
+
+def test_condition_names_must_be_unique(tmp_path):
+    """Two files of one name in different folders (or a name given twice) would give two
+    conditions of one name, which a selection or an export cannot tell apart: refused
+    when the dataset is built, naming the files."""
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r2").mkdir()
+    files = [_bigwig(tmp_path / "r1" / "signal.bw", 1), _bigwig(tmp_path / "r2" / "signal.bw", 2)]
+    with pytest.raises(ArgumentError, match="'signal' is taken from the file names for 2"):
+        Cover.create_from_bigwig("c", files, roi=ROI, binsize=1000)
+    with pytest.raises(ArgumentError, match="'x' is given for 2"):
+        Cover.create_from_bigwig("c", files, roi=ROI, binsize=1000, conditions=["x", "x"])
+    cover = Cover.create_from_bigwig("c", files, roi=ROI, binsize=1000, conditions=["a", "b"])
+    np.testing.assert_array_equal(cover[0][0, 0, 0], [1, 2])
+
+
 def test_dataframe_sheet_rows_without_a_value(tmp_path):
     frame = pd.DataFrame({"file": [_bigwig(tmp_path / "a.bw", 1), None],
                           "condition": ["a", "b"]})

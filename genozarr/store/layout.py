@@ -455,8 +455,9 @@ def window_coords(windows: tuple[Any, ...], format_version: int = FORMAT_VERSION
 
 
 def condition_coords(meta: StoreMeta) -> dict[str, np.ndarray]:
-    """The sample-sheet metadata as arrays along ``condition``: numbers (missing: NaN) as
-    float64 when every value is a number, else strings (missing: '')."""
+    """The sample-sheet metadata as arrays along ``condition``: whole numbers as int64
+    when every value is one (none missing; IDs past 2**53 stay exact), other numbers
+    (missing: NaN) as float64 when every value is a number, else strings (missing: '')."""
     out = {}
     for name, values in meta.condition_metadata.items():
         if len(values) != len(meta.conditions):
@@ -464,7 +465,9 @@ def condition_coords(meta: StoreMeta) -> dict[str, np.ndarray]:
                                    f"for {len(meta.conditions)} conditions")
         numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
                       for v in values)
-        out[name] = (np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        whole = numeric and all(isinstance(v, int) and -2**63 <= v < 2**63 for v in values)
+        out[name] = (np.array(values, dtype=np.int64) if whole else
+                     np.array([np.nan if v is None else v for v in values], dtype=np.float64)
                      if numeric else _labels(["" if v is None else v for v in values]))
     return out
 
