@@ -400,7 +400,7 @@ def test_minoverlap_window_past_the_chromosome_end(files: dict[str, str]) -> Non
     of 100 bases covered (was 10 of the 75 read)."""
     roi = frame(("chr1", 110, 160))
     for genomesize in ({"chr1": 160}, None):
-        kw = dict(binsize=50, flank=25, genomesize=genomesize)
+        kw = {"binsize": 50, "flank": 25, "genomesize": genomesize}
         np.testing.assert_array_equal(_bed(files, roi, minoverlap=0.12, **kw), 0)
         got = _bed(files, roi, minoverlap=0.1, **kw)
         np.testing.assert_array_equal(got[0, 65:75], 1)        # bases 150..160 of [85, 185)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from genozarr._kernels import regular_windows, window_views
-from genozarr.errors import ArgumentError, GenozarrError, StoreError
+from genozarr.errors import ArgumentError, GenozarrError
 from genozarr.io._remote import keep_objects
 from genozarr.store._direct import DirectChunks, RemoteChunks, _native_dtype, kept_bytes
 from genozarr.store._lru import _ChunkCache

@@ -149,7 +149,8 @@ def _callable_params(value: Any, depth: int) -> Any:
             "repr": repr(value)}
         if isinstance(getattr(value, "__dict__", None), dict):
             out["attrs"] = _jsonable(vars(value), depth)
-        call = getattr(type(value), "__call__", None)
+        call = next((vars(c)["__call__"] for c in type(value).__mro__
+                     if "__call__" in vars(c)), None)
         if isinstance(call, types.FunctionType):
             out["call"] = _callable_params(call, depth + 1)
         return out
