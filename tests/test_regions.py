@@ -315,11 +315,12 @@ def test_gff_lines_pyranges_misreads(tmp_path, gzip_it):
            "HG002#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tID=y; Name=sp\n")
     gtf = ('chr1\tsrc\tgene\t21\t30\t.\t+\t.\tgene_id "G1";gene_name "NoSpace";\n'
            'chr1\tsrc\tgene\t31\t40\t.\t-\t.\tgene_id "G2"; gene_name "Spaced";\n'
-           'P#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tgene_id "G3"; gene_name "X#1";\n')
+           'P#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tgene_id "G3"; gene_name "X#1";\n'
+           'chr1\tsrc\tgene\t51\t60\t.\t+\t.\tgene_id "G4"; gene_name "a;b";\n')
     want_gff = [["chr1", 20, 30, "a", "+"], ["chr1", 10, 20, ".", "-"],
                 ["chr1", 30, 40, "c#d", "+"], ["HG002#1#chr1", 40, 50, "sp", "+"]]
     want_gtf = [["chr1", 20, 30, "NoSpace", "+"], ["chr1", 30, 40, "Spaced", "-"],
-                ["P#1#chr1", 40, 50, "X#1", "+"]]
+                ["P#1#chr1", 40, 50, "X#1", "+"], ["chr1", 50, 60, "a;b", "+"]]
     for name, text, want in (("a.gff3", gff, want_gff), ("a.gtf", gtf, want_gtf)):
         path = tmp_path / (name + (".gz" if gzip_it else ""))
         if gzip_it:

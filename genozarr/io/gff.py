@@ -147,16 +147,16 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     return out
 
 
-def _feature_lines(path: str) -> tuple[list[str], bool]:
+def _feature_lines(path: str) -> list[str]:
     """The lines of a GFF/GTF file before a ``##FASTA`` section (GFF3 may end with the
-    sequences), and whether it has one."""
+    sequences)."""
     lines = []
     with _open_lines(path) as f:
         for line in f:
             if line.startswith(("##FASTA", ">")):
-                return lines, True
+                break
             lines.append(line)
-    return lines, False
+    return lines
 
 
 class _NeedsCleaning(Exception):
@@ -165,8 +165,9 @@ class _NeedsCleaning(Exception):
 
 #: what a '#' of a GTF line is written as in the cleaned copy (GTF has no escapes)
 _GTF_HASH = "\u2063"
-#: a GTF attribute separator without the blank pyranges splits on (``'a "x";b "y"'``)
-_GTF_TIGHT = re.compile(r';[^\s]')
+#: a GTF attribute separator without the blank pyranges splits on (``'a "x";b "y"'``):
+#: a ';' followed by another character, outside double quotes (an even number after it)
+_GTF_TIGHT = re.compile(r';(?=\S)(?=(?:[^"]*"[^"]*")*[^"]*$)')
 
 
 def _open_lines(path: str) -> Any:
@@ -208,8 +209,8 @@ def _clean_line(line: str, is_gtf: bool) -> str:
         return line
     if is_gtf:  # (GTF has no escapes: a stand-in character, put back after parsing)
         cols[0] = cols[0].replace("#", _GTF_HASH)
-        entries = [e.strip() for e in cols[8].replace("#", _GTF_HASH).split(";")]
-        cols[8] = " ".join(f"{e};" for e in entries if e)
+        attributes = cols[8].replace("#", _GTF_HASH)
+        cols[8] = _GTF_TIGHT.sub("; ", attributes)  # (a ';' inside quotes is left alone)
         return "\t".join(cols) + "\n"
     cols[0] = cols[0].replace("#", "%23")
     kept = []
@@ -231,7 +232,7 @@ def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
     import tempfile
 
     kind = "GTF" if is_gtf else "GFF3"
-    lines, _ = _feature_lines(path)
+    lines = _feature_lines(path)
     features = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
     if not features:
         raise MalformedFileError(f"{path}: no features found (no {kind} lines)") from error
