@@ -902,6 +902,19 @@ class Dataset:
             return
         update_served(store.path, storage_options, store.meta, changed, windows, coords)
 
+    def _fit_view(self) -> Any:
+        """The raw values normalizers are fitted on, as a lazy xarray object: the store,
+        cut to this dataset's rows in the partial layout (a view's own windows); a
+        whole-genome store whole (every stored value enters, as in Janggu)."""
+        from genozarr.store.view import as_xarray
+
+        ds = as_xarray(self.garray)
+        if self._rows is not None:
+            n = ds.sizes.get("region", len(self._rows))
+            if len(self._rows) != n or not np.array_equal(np.sort(self._rows), np.arange(n)):
+                ds = ds.isel(region=self._rows)
+        return ds
+
     def _fit_normalizers(self) -> None:
         """Fit unfitted normalizers on this dataset's raw values, in order, each on the
         output of the previous ones (dask reductions over a lazy view of the store: one
@@ -914,13 +927,7 @@ class Dataset:
             # no lazy view of the store to open
             self._check_normalizer_shapes()
             return
-        from genozarr.store.view import as_xarray
-
-        ds = as_xarray(self.garray)
-        if self._rows is not None:
-            n = ds.sizes.get("region", len(self._rows))
-            if len(self._rows) != n or not np.array_equal(np.sort(self._rows), np.arange(n)):
-                ds = ds.isel(region=self._rows)
+        ds = self._fit_view()
         for i, norm in enumerate(self.normalizers):
             if hasattr(norm, "fit"):
                 norm.fit(ds)

@@ -332,8 +332,8 @@ def normalize_garray_tpm(data: Any) -> Any:
 
     if isinstance(data, Dataset):
         view = data.subset(slice(None))
-        values = normalize(data.to_xarray(), data.normalizers, fit=False) \
-            if data.normalizers else data.to_xarray()
+        raw = data._fit_view()  # a view's own windows, as normalizer='tpm' fits them
+        values = normalize(raw, data.normalizers, fit=False) if data.normalizers else raw
         view.normalizers = list(data.normalizers) + [TPM().fit(values)]
         return view
     if isinstance(data, np.ndarray):

@@ -560,6 +560,10 @@ def test_normalize_garray_tpm(files: dict[str, str]) -> None:
     built = Cover.create_from_bigwig("t", files["bw_both"], roi=roi, resolution=None,
                                      collapser="sum", normalizer="tpm")
     np.testing.assert_allclose(tpm[:], built[:], rtol=1e-6)
+    # a view's TPM is fitted on the view's windows, as normalizer='tpm' on them (it was
+    # fitted on every window of the store)
+    part = normalize_garray_tpm(genozarr.view(raw, frame(("chr1", 0, 100), ("chr2", 0, 50))))
+    np.testing.assert_allclose(part[:][:, 0, 0, 0], np.array([2, 3]) / 5 * 1e6, rtol=1e-6)
     lazy = normalize_garray_tpm(raw.to_xarray())
     assert float(lazy["data"].sum()) == pytest.approx(1e6, rel=1e-6)
     with pytest.raises(ArgumentError, match="normalizer='tpm'"):

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import genozarr
 import genozarr.ops as ops
-from genozarr import Cover
+from genozarr import Cover, GenomicIndexer
 from genozarr.errors import ArgumentError, StoreFormatError
 from genozarr.ops._reductions import nan_percentile
 from genozarr.ops.normalizers import (
@@ -554,10 +555,10 @@ def test_fitted_statistics_of_another_shape_are_refused(sample_files):
     with pytest.raises(ArgumentError, match=r"mean of shape \(1, 2\).*1 strand\(s\) and 1 "
                                             r"condition"):
         Cover.create_from_bigwig("test", bws[0], normalizer=two, **kw)
-    one = ZScore()
-    Cover.create_from_bigwig("train1", bws[0], normalizer=one, **kw)
-    with pytest.raises(ArgumentError, match="2 condition"):
-        Cover.create_from_bigwig("test2", bws, normalizer=one, **kw)
+    for one in (ZScore(), ZScoreLog()):  # (ZScoreLog's statistics were taken as given)
+        Cover.create_from_bigwig("train1", bws[0], normalizer=one, **kw)
+        with pytest.raises(ArgumentError, match="2 condition"):
+            Cover.create_from_bigwig("test2", bws, normalizer=one, **kw)
     stranded = ZScore(per_strand=True)
     Cover.create_from_bam("b", sample_files["bam"], normalizer=stranded, **kw)
     assert stranded.mean.shape == (2, 1)
@@ -568,6 +569,30 @@ def test_fitted_statistics_of_another_shape_are_refused(sample_files):
     raw = Cover.create_from_bigwig("raw", bws, **kw)[:].astype(np.float64)
     given = Cover.create_from_bigwig("g", bws, normalizer=ZScore(mean=[1.0], std=[2.0]), **kw)
     _close(given[:], (raw - 1.0) / 2.0)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero encountered in log1p:RuntimeWarning")
+def test_zscores_of_infinite_values_are_refused(tmp_path):
+    """A value of -1 has log(x + 1) = -inf: its mean is -inf and the standard deviation
+    NaN, which served every other value as +inf; an infinity in the data does the same
+    to ZScore. Both are refused when fitted; NaN stays missing (left out)."""
+    gi = GenomicIndexer(["chr1"] * 2, [0, 10], [10, 20], ["+"] * 2, 10, 10)
+    x = np.arange(20, dtype="float32").reshape(2, 10, 1, 1)
+    def opened(values, normalizer):  # noqa: ANN001, ANN202
+        store = str(tmp_path / "z.zarr")
+        Cover.create_from_array("z", values, gi, storage="zarr", store=store, overwrite=True)
+        return genozarr.open_dataset(store, normalizer=normalizer)
+
+    x[1, 3] = -1.0
+    with pytest.raises(ArgumentError, match="'zscorelog': log\\(x \\+ 1\\) of the data is -inf"):
+        opened(x, "zscorelog")
+    x[1, 3] = np.inf
+    with pytest.raises(ArgumentError, match="'zscore': the data hold infinite values"):
+        opened(x, "zscore")
+    x[1, 3] = np.nan
+    got = opened(x, "zscorelog")[:]
+    logs = np.log1p(x.astype(np.float64))
+    _close(got, (logs - np.nanmean(logs)) / np.nanstd(logs, ddof=1))
 
 
 @pytest.mark.parametrize("dtype", ["int32", "uint8"])

@@ -290,7 +290,9 @@ class Normalizer(abc.ABC):
 
 
 class LogTransform(Normalizer):
-    """``log(x + 1)`` (as Janggu's ``LogTransform``); stateless."""
+    """``log(x + 1)`` (as Janggu's ``LogTransform``); stateless. Defined for values above
+    -1: -1 gives ``-inf`` and a value below it NaN (which fitted statistics downstream
+    leave out as missing; :class:`ZScoreLog` refuses an infinite logarithm)."""
 
     name = "log"
 
@@ -342,6 +344,11 @@ class ZScore(Normalizer):
 
     def _fit(self, data: Any) -> None:
         n, mu, m2 = _reductions.moments(data_arrays(data), per_strand=self.per_strand)
+        if not np.isfinite(mu[n > 0]).all():  # an infinity (NaN is missing, left out)
+            raise ArgumentError(
+                f"normalizer {self.name!r}: the data hold infinite values, whose mean and "
+                "standard deviation are not numbers (every value would be served as inf "
+                "or NaN); replace them, or normalize without z-scores")
         mean = self.mean if self.mean is not None else mu
         if self.std is None:
             ss = m2 + n * np.square(mu - mean)  # squared deviations around `mean`
@@ -395,8 +402,19 @@ class ZScoreLog(Normalizer):
         self.zscore.reset()
         return self
 
+    @property
+    def _given(self) -> tuple[bool, bool]:
+        """Whether mean and std were given (not fitted), as :attr:`ZScore._given`."""
+        return self.zscore._given
+
     def _fit(self, data: Any) -> None:
-        self.zscore._fit(self.log.transform(data))
+        try:
+            self.zscore._fit(self.log.transform(data))
+        except ArgumentError as e:  # an infinity: log1p(-1)
+            raise ArgumentError(
+                "normalizer 'zscorelog': log(x + 1) of the data is -inf where a value is -1 "
+                "(and NaN below -1, left out as missing): z-scores of it are not numbers. "
+                "Use 'zscore', or shift the data above -1") from e
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         """``(log1p(x) - mean) / std``."""
