@@ -222,7 +222,8 @@ class VariantStreamer:
         Optional features with strands (BED or GFF/GTF path, or a DataFrame, anything
         :func:`~genozarr.regions.load_regions` reads). A variant whose REF span overlaps a
         minus-strand feature gets reverse-complemented windows (as Janggu); all others,
-        and every variant without ``annotation``, are read on the plus strand.
+        and every variant without ``annotation``, are read on the plus strand. Of a
+        GFF/GTF file every feature line counts (see ``annotation_feature``).
     ignore_reference_match
         False (default, Janggu's rule): a variant whose REF allele differs from the genome
         is skipped. True: it is kept, and the REF allele of the VCF replaces the genome's
@@ -247,6 +248,11 @@ class VariantStreamer:
         genome_name}``.
     dtype
         dtype of the one-hot windows.
+    annotation_feature
+        The GFF/GTF feature type of ``annotation`` whose strands count (e.g. ``'gene'``,
+        ``'exon'``); ``'*'`` (default, as Janggu read the file) every line, so a variant
+        in a minus-strand exon of a file with exon lines only, or without a gene line, is
+        minus-strand too. Ignored for BED files and DataFrames.
 
     Notes
     -----
@@ -282,7 +288,8 @@ class VariantStreamer:
     def __init__(self, bioseq: Any, variants: str | os.PathLike, binsize: int,
                  batch_size: int, annotation: Any = None, ignore_reference_match: bool = False,
                  order: int | None = None, *, snv_only: bool = False, regions: Any = None,
-                 chrom_map: Any = None, dtype: Any = "float32") -> None:
+                 chrom_map: Any = None, dtype: Any = "float32",
+                 annotation_feature: str | None = "*") -> None:
         from genozarr.dataset import Bioseq
         from genozarr.io._handles import check_input_file
 
@@ -326,7 +333,8 @@ class VariantStreamer:
             raise ArgumentError(f"chrom_map must be None, 'auto' or a dict, got {chrom_map!r}")
         self.chrom_map = chrom_map
         self.annotation = annotation
-        self._strand_index = _strand_index(annotation) if annotation is not None else None
+        self._strand_index = (_strand_index(annotation, annotation_feature)
+                              if annotation is not None else None)
         self.regions = regions
         self._regions = _merged_regions(regions) if regions is not None else None
         self.skipped: Counter[str] = Counter()
@@ -389,22 +397,28 @@ class VariantStreamer:
                 f"{self.variants}: reading by regions needs an index; compress and index the "
                 "file ('bgzip file.vcf && tabix -p vcf file.vcf.gz', or 'bcftools index' "
                 "for BCF) or pass regions=None to read it all")
+        try:  # the contigs the index has records of
+            known = set(vcf.index.keys())
+        except Exception:  # noqa: BLE001 - an index without names: the header's contigs
+            known = set(vcf.header.contigs)
+        # the regions by the VCF's name of their contig, merged there: a contig named the
+        # genome's way in one region and the VCF's in another is read once
+        spans: dict[str, list[tuple[int, int]]] = {}
         absent = []
         for chrom, start, end in self._regions:
-            found = None
-            for name in self._vcf_names(chrom):
-                try:
-                    found = vcf.fetch(name, start, end)
-                    break
-                except ValueError:  # a contig the file does not have
-                    continue
-            if found is None:
+            name = next((n for n in self._vcf_names(chrom) if n in known), None)
+            if name is None:
                 if chrom not in absent:
                     absent.append(chrom)
                 continue
-            for rec in found:
-                if start <= rec.pos - 1 < end:  # each record once over merged regions
-                    yield rec
+            spans.setdefault(name, []).append((start, end))
+        for name, parts in spans.items():
+            starts, ends = _merge(np.array([a for a, _ in parts], dtype=np.int64),
+                                  np.array([b for _, b in parts], dtype=np.int64))
+            for start, end in zip(starts.tolist(), ends.tolist()):
+                for rec in vcf.fetch(name, start, end):
+                    if start <= rec.pos - 1 < end:  # each record once over merged regions
+                        yield rec
         if absent:
             warn(f"{self.variants}: the regions name contigs the file does not have, so "
                  f"no variant is read there: {absent[:5]} (its contigs: "
@@ -655,11 +669,13 @@ def _splice(span: np.ndarray, at: int, ref_len: int, allele: np.ndarray, offset:
 
 
 # ---------------------------------------------------------------------- annotation, regions
-def _strand_index(annotation: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Merged minus-strand intervals per chromosome: ``{chrom: (starts, ends)}``."""
+def _strand_index(annotation: Any,
+                  feature: str | None = "*") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Merged minus-strand intervals per chromosome: ``{chrom: (starts, ends)}``; from a
+    GFF/GTF file the lines of feature type ``feature`` (``'*'``: every line)."""
     from genozarr.regions import load_regions
 
-    df = load_regions(annotation)
+    df = load_regions(annotation, feature=feature)
     minus = df[df["strand"].astype(str) == "-"]
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for chrom, grp in minus.groupby("chrom", sort=False):

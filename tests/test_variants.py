@@ -356,6 +356,20 @@ def test_annotation_as_gtf_and_dataframe(genome, vcf, annotation):
             (batch,) = list(streamer)
         minus = {n for n, s in zip(batch.names, batch.strands) if s == "-"}
         assert minus == {"ins", "del", "snv2"}
+    # every feature line counts: exons without a gene line (a file of exons only failed:
+    # "no 'gene' lines"; beside gene lines they were left out, the variants plus-strand)
+    exons = genome["dir"] / "exons.gtf"
+    exons.write_text('chr1\ttest\tgene\t56\t90\t.\t-\t.\tgene_id "A";\n'
+                     'chr2\ttest\texon\t1\t50\t.\t-\t.\tgene_id "C";\n')
+    for text, keep, want in ((exons.read_text(), "*", {"ins", "del", "snv2"}),
+                             (exons.read_text().split("\n", 1)[1], "*", {"snv2"}),
+                             (exons.read_text(), "gene", {"ins", "del"})):
+        exons.write_text(text)
+        streamer = VariantStreamer(genome["fasta"], vcf["path"], binsize=21, batch_size=50,
+                                   annotation=str(exons), annotation_feature=keep)
+        with pytest.warns(SkippedVariantsWarning):
+            (batch,) = list(streamer)
+        assert {n for n, s in zip(batch.names, batch.strands) if s == "-"} == want
 
 
 @pytest.mark.parametrize("order", [1, 3])
@@ -483,6 +497,11 @@ def test_indexed_vcf_streams_by_region(genome, vcf, tmp_path, csi):
                                        regions=regions[:3], chrom_map=chrom_map))
         assert same.names == batch.names
         np.testing.assert_array_equal(same.alt, batch.alt)
+        # one contig named both ways, overlapping: each record once (was twice)
+        (mixed,) = list(VariantStreamer(
+            genome["fasta"], gz1, binsize=21, batch_size=50, chrom_map=chrom_map,
+            regions=[Region("chr1", 50, 110), Region("1", 100, 130), Region("2", 0, 100)]))
+        assert mixed.names == batch.names
     bed = tmp_path / "regions.bed"
     bed.write_text("chr1\t50\t130\nchr2\t0\t100\n")
     (same,) = list(VariantStreamer(genome["fasta"], gz, binsize=21, batch_size=50,
