@@ -334,7 +334,9 @@ def test_sweep_keeps_live_and_foreign_writers(tmp_path):
     from genozarr.store.write import sweep_stale
 
     final = tmp_path / "s.zarr"
-    live = tmp_path / f".s.zarr.tmp-{_host()}-{os.getpid()}-abc"
+    # another live process's (this process's own are kept only while one of its writers
+    # writes them: tests/test_store_reliability.py)
+    live = tmp_path / f".s.zarr.tmp-{_host()}-{os.getppid()}-abc"
     foreign = tmp_path / ".s.zarr.tmp-otherhost-1-abc"
     dead = tmp_path / f".s.zarr.tmp-{_host()}-{_dead_pid()}-abc"
     aside = tmp_path / ".s.zarr.old-abc"

@@ -354,6 +354,37 @@ def test_a_store_without_a_chunk_inventory_still_reads(tmp_path):
     np.testing.assert_array_equal(open_store(path)["data"].values, want)
 
 
+def test_temporary_copies_this_process_left_are_swept(tmp_path):
+    """A failed parallel build's tasks that still run can make its temporary directory
+    again after the build removed it (zarr's LocalStore makes its root): the next build
+    of the store removes a temporary directory of this process that none of its writers
+    is writing (it was kept while this process lived), and keeps the one a writer is
+    writing; a write into a removed temporary copy is refused, not made again."""
+    path = tmp_path / "s.zarr"
+    leftover = tmp_path / f".s.zarr.tmp-{store_write._owner_tag()}-{'a' * 12}"
+    leftover.mkdir()
+    (leftover / "data").mkdir()
+    seen = []
+
+    class Sweeping(ArraySource):  # a sweep while the build writes
+        def read_file(self, i, chrom, start, end):  # noqa: ANN001, ANN201
+            if not seen:
+                seen.append(sweep_stale(path))
+                seen.append(siblings(tmp_path, "s.zarr"))
+            return super().read_file(i, chrom, start, end)
+
+    build(path, 1, source_cls=Sweeping)  # (its start sweeps the leftover)
+    removed, during = seen
+    assert not leftover.exists()
+    assert removed == [] and len(during) == 1 and ".tmp-" in during[0]  # its own, kept
+    assert siblings(tmp_path, "s.zarr") == []
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(1))
+    gone = tmp_path / f".x.zarr.tmp-{store_write._owner_tag()}-{'b' * 12}"
+    with pytest.raises(StoreError, match="was stopped: its temporary copy .* is gone"):
+        store_write.write_block(str(gone), "data", 0, np.zeros((5, 100, 1, 2), "float32"))
+    assert not gone.exists()
+
+
 def test_commit_fsyncs_every_file_before_the_marker(tmp_path, monkeypatch):
     """Every file of a new store is flushed once before its completion marker is written,
     in the early-flush threads while the build runs: the metadata and coordinate files

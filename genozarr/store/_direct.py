@@ -805,6 +805,9 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
         direct = DirectChunks.for_array(arr)
     if direct is None:
         return False
+    if not os.path.isdir(direct.directory):  # (making its folders would make it again)
+        raise StoreError(f"the array {direct.directory} is gone (the build writing it was "
+                         "stopped), so nothing is written there")
     clen = direct.chunk_shape[0]
     unit = clen * direct.per_shard if direct.per_shard else clen  # rows per file
     stop = start + len(values)

@@ -360,13 +360,21 @@ def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None
     _remove_if_unused(aside)
 
 
+#: the temporary directories this process's writers are writing (absolute paths): any
+#: other of this process is left over (a failed parallel build's task that was still
+#: running re-created it after the build removed it), see :func:`sweep_stale`
+_OWN_TMP: set[str] = set()
+_OWN_TMP_LOCK = threading.Lock()
+
+
 def sweep_stale(path: str | os.PathLike) -> list[str]:
     """Remove what earlier builds of the local store ``path`` left beside it.
 
     Temporary stores (``.<name>.tmp-<host>-<pid>-<id>``) of a writer on this host whose
-    process no longer runs, and replaced stores (``.<name>.old-<id>``), are deleted when no
-    process holds them (a reader's shared lock, a writer's lock on its own work).
-    Temporary stores of live writers, or of other hosts, are kept.
+    process no longer runs, or of this process that none of its writers is writing, and
+    replaced stores (``.<name>.old-<id>``), are deleted when no process holds them (a
+    reader's shared lock, a writer's lock on its own work). Temporary stores of other live
+    writers, or of other hosts, are kept.
 
     Parameters
     ----------
@@ -396,9 +404,16 @@ def sweep_stale(path: str | os.PathLike) -> list[str]:
         match = _SIBLING.match(entry.name[len(prefix):])
         if match is None:
             continue
-        if match.group("pid") is not None and (match.group("host") != host
-                                               or pid_alive(int(match.group("pid")))):
-            continue  # a live writer's work, or another host's
+        pid = match.group("pid")
+        if pid is not None:
+            if match.group("host") != host:
+                continue  # another host's
+            if int(pid) == os.getpid():
+                with _OWN_TMP_LOCK:
+                    if os.path.abspath(entry.path) in _OWN_TMP:
+                        continue  # being written here
+            elif pid_alive(int(pid)):
+                continue  # a live writer's work
         if entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
             continue
         if not _remove_if_unused(entry.path):
@@ -689,6 +704,8 @@ class StoreWriter:
         sweep_stale(final)
         self.tmp = str(final.parent / f".{final.name}{_TMP}{_owner_tag()}-"
                        f"{uuid.uuid4().hex[:12]}")
+        with _OWN_TMP_LOCK:  # (before the directory exists: a sweep never sees it unheld)
+            _OWN_TMP.add(os.path.abspath(self.tmp))
         os.mkdir(self.tmp)
         self._fd = _lock_dir(self.tmp, exclusive=False)  # sweepers leave it alone
 
@@ -1030,6 +1047,9 @@ class StoreWriter:
         """Release this writer's lock on its version (after the caller opened it)."""
         fd, self._fd = self._fd, None
         _close(fd)
+        if getattr(self, "tmp", None) and not getattr(self, "remote", True):
+            with _OWN_TMP_LOCK:
+                _OWN_TMP.discard(os.path.abspath(self.tmp))
 
     def __del__(self) -> None:
         self.close()
@@ -1391,6 +1411,9 @@ def _open_for_writing(path: str, name: str,
             if found is not None:
                 _WRITING.move_to_end(key)
                 return found
+        if not os.path.isdir(path):  # (zarr's LocalStore would make it again)
+            raise StoreError(f"the build of {_store_of(path)} was stopped: its temporary "
+                             f"copy {path} is gone, so nothing is written there")
     arr = zarr.open_array(zarr_store(path, "r+", storage_options), path=name, mode="r+",
                           zarr_format=3)
     opened = (arr, DirectChunks.for_array(arr))
