@@ -1440,20 +1440,24 @@ class Bioseq(Dataset):
     def create_from_seq(
         cls, name: str, fastafile: str | os.PathLike | Sequence[str | os.PathLike],
         storage: str = "ndarray", seqtype: str = "dna", order: int = 1,
-        fixedlen: int | None = None, cache: bool = False, channel_last: bool = True,
-        store: str | os.PathLike | None = None, *, overwrite: bool = False,
+        fixedlen: int | None = None, datatags: Any = None, cache: bool = False,
+        channel_last: bool = True, overwrite: bool = False,
+        store: str | os.PathLike | None = None, *,
         storage_options: dict[str, Any] | None = None,
         input_storage_options: dict[str, Any] | None = None,
-        datatags: Any = None,
     ) -> Bioseq:
-        """One-hot sequences of the records of FASTA file(s) (e.g. promoters).
+        """One-hot sequences of the records of FASTA file(s) (e.g. promoters). The
+        positional arguments are Janggu's, in Janggu's order (``datatags`` accepted and
+        ignored, as by every constructor), then ``store``.
 
         Parameters
         ----------
         name
             Dataset name.
         fastafile
-            FASTA path(s), optionally gzipped; record names must be unique.
+            FASTA path(s), optionally gzipped, or Biopython-like SeqRecords; the records of
+            several files are read together, one sequence per record (record names must
+            be unique across them).
         storage, cache, overwrite, store, storage_options, channel_last, order, seqtype
             As in :meth:`create_from_refgenome`.
         input_storage_options

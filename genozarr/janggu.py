@@ -264,7 +264,9 @@ def get_genome_size(refgenome: str | os.PathLike, outputfile: str | os.PathLike 
         FASTA file (plain or bgzip-compressed; indexed on demand, as
         :func:`genozarr.genome.chrom_sizes` does).
     outputfile
-        Also write the sizes there, as a ``.chrom.sizes`` table (name, tab, length).
+        Also write the sizes there, as a ``.chrom.sizes`` table (name, tab, length); a
+        directory (Janggu's ``outputdir``, e.g. ``'./'``) gets
+        ``<FASTA name without extensions>.chrom.sizes`` in it.
     skip_random
         Leave out sequences whose name holds ``'_'`` (``chr1_random``,
         ``chrUn_gl000220``, alternative haplotypes), as Janggu.
@@ -292,6 +294,11 @@ def get_genome_size(refgenome: str | os.PathLike, outputfile: str | os.PathLike 
     if skip_random:
         sizes = {k: v for k, v in sizes.items() if "_" not in k}
     if outputfile is not None:
+        if os.path.isdir(outputfile):
+            base = os.path.basename(path)
+            for ext in (".gz", ".fa", ".fasta", ".fna", ".2bit"):
+                base = base[:-len(ext)] if base.endswith(ext) else base
+            outputfile = os.path.join(outputfile, f"{base}.chrom.sizes")
         with open(outputfile, "w", encoding="utf-8") as fh:
             fh.writelines(f"{k}\t{v}\n" for k, v in sizes.items())
         log.info("wrote %d chromosome sizes to %s", len(sizes), outputfile)

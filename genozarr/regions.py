@@ -887,7 +887,9 @@ class GenomicIndexer:
         include, exclude
             Chromosome name(s) to keep / drop; None keeps all.
         start, end
-            Keep windows with ``end > start`` and ``start < end`` of the given bounds.
+            Keep windows that overlap ``[start, end)`` with their flank, as Janggu
+            (``end + flank > start`` and ``start - flank < end``): the windows as
+            ``self[i]`` gives them.
 
         Returns
         -------
@@ -900,9 +902,9 @@ class GenomicIndexer:
         if exclude is not None:
             mask &= ~np.isin(self.chrs.astype(str), [exclude] if isinstance(exclude, str) else list(exclude))
         if start is not None:
-            mask &= self.ends > start
+            mask &= self.ends + self.flank > start
         if end is not None:
-            mask &= self.starts < end
+            mask &= self.starts - self.flank < end
         return np.flatnonzero(mask)
 
     def filter_by_region(self, include: str | Iterable[str] | None = None,

@@ -542,6 +542,11 @@ class RecordsSource(Source):
             out[lo - start:hi - start] = codes[lo:hi]
         return out.reshape(-1, 1, 1)
 
+    def read(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """The record ``chrom`` on ``[start, end)``: one channel, however many files the
+        records came from (``files`` names them all, for the cache key and the recipe)."""
+        return self.read_file(0, chrom, start, end)
+
 
 class ArraySource(Source):
     """Base-resolution tracks held in memory: ``{chrom: array (length, strand, condition)}``."""

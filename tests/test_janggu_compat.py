@@ -198,6 +198,11 @@ def test_regions_from_vcf(files: dict[str, str]) -> None:
     assert df["name"].tolist() == ["rs1", "rs2", "."]
     gi = GenomicIndexer.create_from_file(files["vcf"], binsize=None, stepsize=None, flank=2)
     assert gi.tostr() == ["chr1:98-103", "chr1:498-503", "chr2:8-13"]
+    # region selections see the windows with their flank, as Janggu (the bare windows
+    # [100, 101) and [500, 501) missed [101, 499))
+    assert gi.idx_by_region(include="chr1", start=101, end=499).tolist() == [0, 1]
+    assert gi.filter_by_region(start=102, end=499).tostr() == ["chr1:98-103", "chr1:498-503"]
+    assert gi.idx_by_region(start=103, end=498).tolist() == []
     # a dataset over the variants: the BigWig value at each variant's base
     cover = Cover.create_from_bigwig("v", files["bw_both"], roi=files["vcf"])
     assert cover.shape == (3, 1, 1, 1)
@@ -544,6 +549,11 @@ def test_get_genome_size(files: dict[str, str], tmp_path) -> None:  # noqa: ANN0
     sizes = get_genome_size(files["fasta"], outputfile=out, skip_random=False)
     assert sizes == {**SIZES, "chrUn_random": 50}
     assert out.read_text() == "chr1\t1000\nchr2\t600\nchrUn_random\t50\n"
+    # Janggu's second argument is an output directory ('./'): the file goes in it
+    (tmp_path / "sizes").mkdir()
+    get_genome_size(files["fasta"], str(tmp_path / "sizes"))
+    name = os.path.basename(files["fasta"]).rsplit(".", 1)[0] + ".chrom.sizes"
+    assert (tmp_path / "sizes" / name).read_text() == "chr1\t1000\nchr2\t600\n"
     with pytest.raises(InputFileError, match="downloads nothing"):
         get_genome_size("hg19")
 
@@ -568,6 +578,24 @@ def test_normalize_garray_tpm(files: dict[str, str]) -> None:
     assert float(lazy["data"].sum()) == pytest.approx(1e6, rel=1e-6)
     with pytest.raises(ArgumentError, match="normalizer='tpm'"):
         normalize_garray_tpm(np.ones((2, 1, 1, 1)))
+
+
+def test_create_from_seq_of_several_files_in_janggus_argument_order(tmp_path) -> None:  # noqa: ANN001
+    """The records of several FASTA files are read together (it failed with an
+    IndexError), and the positional arguments are Janggu's: (..., fixedlen, datatags,
+    cache, channel_last, overwrite)."""
+    (tmp_path / "a.fa").write_text(">s1\nACGTA\n>s2\nACGTT\n")
+    (tmp_path / "b.fa").write_text(">s3\nGGGGN\n")
+    files = [str(tmp_path / "a.fa"), str(tmp_path / "b.fa")]
+    dna = Bioseq.create_from_seq("s", files)
+    assert dna.shape == (3, 5, 1, 4) and dna.gindexer.chrs.tolist() == ["s1", "s2", "s3"]
+    eye = np.eye(4, dtype="float32")
+    want = np.stack([eye[[0, 1, 2, 3, 0]], eye[[0, 1, 2, 3, 3]],
+                     np.r_[eye[[2, 2, 2, 2]], np.zeros((1, 4), "float32")]])
+    np.testing.assert_array_equal(dna[:][:, :, 0, :], want)
+    first = Bioseq.create_from_seq("s", files, "ndarray", "dna", 1, None, None, False, False,
+                                   False)
+    np.testing.assert_array_equal(first[:], np.moveaxis(dna[:], 3, 1))  # channel first
 
 
 def test_seqrecords_read_like_a_fasta(tmp_path) -> None:  # noqa: ANN001
