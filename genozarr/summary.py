@@ -28,12 +28,17 @@ def _codec_text(arr: Any) -> str:
 
 
 def _disk_bytes(path: str, storage_options: dict[str, Any] | None = None) -> int | None:
-    """Total size of the files under a store (apparent sizes, as ``du -sb`` of the files);
-    None where the storage lists no files (a web server: a store is never 0 bytes)."""
+    """Total size of the files of the version a store path names (apparent sizes, as
+    ``du -sb`` of the files; on object storage not the replaced versions that wait under
+    the same URL for their readers); None where the storage lists no files (a web server:
+    a store is never 0 bytes)."""
     if is_remote(path):
         import fsspec
 
-        fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
+        from genozarr.store.open import resolve_root
+
+        fs, root = fsspec.core.url_to_fs(resolve_root(path, storage_options),
+                                         **(storage_options or {}))
         return int(fs.du(root, total=True)) or None
     text = path[len("file://"):] if path.startswith("file://") else path
     total = 0

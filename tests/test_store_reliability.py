@@ -791,6 +791,24 @@ def test_s3_a_lost_chunk_object_is_an_error(s3):
         assert url in str(info.value) and "data/c.4.0.0.0" in str(info.value)
 
 
+def test_s3_size_on_disk_is_the_current_version(s3):
+    """A rebuild leaves the replaced version under the URL for its readers: the size on
+    disk of the store counts the version its path names (it counted both)."""
+    import fsspec
+
+    from genozarr.store.open import read_pointer
+    from genozarr.summary import store_summary
+
+    url = "s3://reliability/sized.zarr"
+    build(url, 1, storage_options=s3)
+    build(url, 2, storage_options=s3)
+    assert len(_versions(url, s3)) == 2
+    fs, root = fsspec.core.url_to_fs(url, **s3)
+    current = read_pointer(url, s3)
+    assert store_summary(url, storage_options=s3)["disk_bytes"] == \
+        fs.du(f"{root}/{current}", total=True)
+
+
 def test_s3_missing_bucket_names_the_url(s3):
     url = "s3://no-such-bucket/x.zarr"
     said = "bucket does not exist|bucket 'no-such-bucket' does not exist"
