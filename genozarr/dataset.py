@@ -581,7 +581,8 @@ class Dataset:
 
     def _interval_raw(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Base-resolution ``(end - start, strand, condition)`` genomic-orientation data of an
-        interval, padded outside stored data."""
+        interval, padded outside stored data; where partial-layout windows overlap, the
+        window stored last gives the values."""
         store = self.garray
         meta = store.meta
         start, end = int(start), int(end)

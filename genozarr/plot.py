@@ -277,6 +277,9 @@ def _stored_mask(ds: Dataset, chrom: str, start: int, end: int) -> np.ndarray:
     hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
     for r in hit:
         mask[max(int(t["start"][r]), start) - start:min(int(t["end"][r]), end) - start] = True
+    size = store.meta.chroms.get(chrom) if store.meta.chroms else None
+    if size:  # a window's flank past the chromosome end holds padding, not data
+        mask[max(0, int(size) - start):] = False
     return mask
 
 
@@ -361,12 +364,22 @@ def _heatmap_panel(ax: Axes, name: str, start: int, data: np.ndarray, conds: lis
 
 
 def _onehot_letters(onehot: np.ndarray, alphabet: list[str], order: int) -> list[str]:
-    """Letter per position: the first letter of each k-mer, 'N' for an all-zero row."""
-    hit = onehot.max(axis=1) > 0
-    first = onehot.argmax(axis=1) // (len(alphabet) ** (order - 1)) if order > 1 \
-        else onehot.argmax(axis=1)
+    """Letter per base: the ``n`` k-mers (rows) of an order-``k`` one-hot cover ``n + k - 1``
+    bases; a base is read from the first k-mer holding it that is not all zero (a k-mer
+    with an unknown letter, or running into padding, is), 'N' where none is."""
+    n, size = onehot.shape[0], len(alphabet)
+    hit = onehot.max(axis=1) > 0 if n else np.zeros(0, dtype=bool)
+    code = onehot.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
     letters = [a[0] for a in alphabet]
-    return [letters[i] if h else "N" for i, h in zip(first, hit)]
+    out = []
+    for j in range(n + order - 1 if n else 0):
+        ch = "N"
+        for m in range(max(0, j - order + 1), min(j, n - 1) + 1):
+            if hit[m]:  # base j is letter j - m of k-mer m
+                ch = letters[int(code[m]) // size ** (order - 1 - (j - m)) % size]
+                break
+        out.append(ch)
+    return out
 
 
 def _seq_panel(ax: Axes, name: str, start: int, onehot: np.ndarray, kmers: list[str],
@@ -376,8 +389,9 @@ def _seq_panel(ax: Axes, name: str, start: int, onehot: np.ndarray, kmers: list[
     length = onehot.shape[0]
     alphabet = list(dict.fromkeys(k[0] for k in kmers))
     if length <= max_letters:
-        keep = stored[:length]
-        letters = [ch for ch, k in zip(_onehot_letters(onehot, alphabet, order), keep) if k]
+        every = _onehot_letters(onehot, alphabet, order)  # (one per base: k - 1 more)
+        keep = stored[:len(every)]
+        letters = [ch for ch, k in zip(every, keep) if k]
         x = start + np.flatnonzero(keep)
         colors = [BASE_COLORS.get(ch, "0.5") for ch in letters]
         ax.bar(x, np.ones(len(x)), width=1.0, align="edge", color=colors, alpha=0.18, lw=0)
@@ -455,7 +469,8 @@ def plot_genome_track(
     Each track is read with interval access, ``dataset[chrom, start, end]`` (base
     resolution, genomic orientation, normalizers applied). Bases a track holds no data
     for (outside the stored windows of a ``store_whole_genome=False`` dataset, or past a
-    chromosome end) are left blank on a grey background rather than drawn as zeros.
+    chromosome end) are left blank on a grey background rather than drawn as zeros. Where
+    windows of such a dataset overlap, the window stored last gives the values.
 
     Parameters
     ----------

@@ -140,6 +140,36 @@ def test_sequence_letters_and_onehot(dna: Bioseq, sample_files: dict[str, str]) 
     np.testing.assert_array_equal(coloured, expected)
 
 
+@pytest.mark.parametrize("whole", [False, True])
+def test_letters_of_an_order_2_sequence(sample_files: dict[str, str], whole: bool) -> None:
+    """An order-2 Bioseq draws one letter per base: the last base of the region, which no
+    k-mer starts, was missing, and a base whose k-mer runs into the padding was 'N'."""
+    with pysam.FastaFile(sample_files["fasta"]) as fa:
+        want = fa.fetch(CHROM, 1350, 1410).upper()
+    roi = None if whole else f"{CHROM}:1340-1410"
+    dna2 = Bioseq.create_from_refgenome("dna2", sample_files["fasta"], roi=roi, order=2,
+                                        binsize=None if whole else 70,
+                                        store_whole_genome=whole)
+    fig = plot_genome_track(dna2, CHROM, 1350, 1410)
+    texts = fig.axes[0].texts
+    assert "".join(t.get_text() for t in texts) == want
+    assert texts[-1].get_position()[0] == 1409.5
+
+
+def test_a_window_past_the_chromosome_end_is_blank_there(tmp_path) -> None:
+    """A partial-layout window whose flank runs past the chromosome end holds padding
+    there, drawn blank as in the whole-genome layout (it was drawn as values)."""
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer(["chr1"], [960], [1000], ["+"], 40, 40, 20)  # window 940-1020
+    x = np.arange(80, dtype="float32").reshape(1, 80, 1, 1) + 1
+    cover = Cover.create_from_array("p", x, gi, genomesize={"chr1": 1005})
+    values = _outlines(plot_genome_track(cover, CHROM, 940, 1020).axes[0])["p|Cond_0|."]\
+        .get_data().values
+    np.testing.assert_array_equal(values[:65], x[0, :65, 0, 0])
+    assert np.isnan(values[65:]).all()
+
+
 def test_several_tracks_dict_and_plottypes(signal: Cover, reads: Cover, dna: Bioseq,
                                            tmp_path) -> None:  # noqa: ANN001
     fig = plot_genome_track({"DNA": dna, "BigWig": signal, "BAM": reads}, CHROM, 1000, 2000,
