@@ -146,9 +146,17 @@ def _var_frame(cover: Cover, split: bool) -> Any:
     return pd.DataFrame(cols, index=pd.Index(index, dtype=object))
 
 
-def _result_dtype(stored: np.dtype, aggregate: str | None) -> np.dtype:
+def _result_dtype(stored: np.dtype, aggregate: str | None,
+                  summed_strands: bool = False) -> np.dtype:
+    """The dtype of ``X`` / the profile: the stored one where values are taken as they
+    are (``max``, ``None``), unless two strands are summed first, whose sum it may not
+    hold (uint8 200 + 100; float16 60000 + 60000): then int64 for integers, at least
+    float32 for floats."""
     if aggregate in (None, "max"):
-        return stored
+        if not summed_strands:
+            return stored
+        return np.dtype(np.int64) if stored.kind in "iub" else np.result_type(stored,
+                                                                               np.float32)
     return np.dtype(np.float32) if stored == np.float32 or (
         stored.kind == "f" and stored.itemsize < 4) else np.dtype(np.float64)
 
@@ -224,7 +232,7 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
     nbins = int(cover.window_bins)
     n_strands, n_conds = int(cover.garray.n_strands), int(cover.garray.n_conditions)
     n_vars = n_conds * n_strands if split else n_conds
-    out_dtype = _result_dtype(stored, aggregate)
+    out_dtype = _result_dtype(stored, aggregate, summed_strands=not split and n_strands > 1)
     step = _block_rows(cover, nbins * n_strands * n_conds * max(stored.itemsize, 4) * 2)
 
     want_x = aggregate is not None or nbins == 1
@@ -238,7 +246,7 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
             # (k, L, S, C) -> (k, L, C, S) -> (k, L, C*S): var order cond-major
             vals = np.moveaxis(raw, 2, 3).reshape(len(idx), nbins, n_vars)
         else:
-            vals = raw.sum(axis=2, dtype=np.float64 if aggregate != "max" else None) \
+            vals = raw.sum(axis=2, dtype=np.float64 if aggregate != "max" else out_dtype) \
                 if n_strands > 1 else raw[:, :, 0, :]
         if aggregate == "sum":
             agg = vals.sum(axis=1, dtype=np.float64)

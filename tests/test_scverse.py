@@ -233,6 +233,21 @@ def test_round_trip(cover: Cover) -> None:
     np.testing.assert_allclose(sparse[:][:, 0, 0, :], _served_sum(cover).sum(axis=1), rtol=1e-6)
 
 
+@pytest.mark.parametrize(("dtype", "value"), [("uint8", 200), ("float16", 60000)])
+def test_strands_summed_past_the_stored_dtype(dtype: str, value: float) -> None:
+    """aggregate='max' or None keep the stored dtype, but two strands summed first may
+    not fit it: 200 + 100 in uint8 was stored as 44, 60000 + 60000 in float16 as inf."""
+    gi = GenomicIndexer(["chr1"], [0], [4], ["+"], 4, 4)
+    x = np.zeros((1, 4, 2, 1), dtype=dtype)
+    x[0, 2, :, 0] = [value, value / 2]
+    cover = Cover.create_from_array("s", x, gi, dtype=dtype)
+    want = float(value) * 1.5
+    assert scverse.to_anndata(cover, aggregate="max").X[0, 0] == want
+    profile = scverse.to_anndata(cover, aggregate=None).obsm["profile"]
+    np.testing.assert_array_equal(profile[0, :, 0], [0, 0, want, 0])
+    assert scverse.to_anndata(cover, aggregate="sum").X[0, 0] == want
+
+
 def test_round_trip_channel_first(cover: Cover) -> None:
     """channel_last=False (passed on to create_from_array) serves the condition axis
     second; it was refused with a message asking for channel_last=False."""
