@@ -222,7 +222,10 @@ class Dataset:
     @property
     def gindexer(self) -> GenomicIndexer:
         """The windows served, in order. Assigning another indexer serves its windows
-        (any window of a whole-genome store; stored windows of a partial one)."""
+        (any window of a whole-genome store; stored windows of a partial one). This
+        object serves them; the store keeps the windows recorded when it was built, so
+        ``open_dataset`` of it serves those (build with ``roi`` to record others: a build
+        over the same cached store records its windows in it)."""
         return self._gindexer
 
     @gindexer.setter
