@@ -1512,8 +1512,7 @@ class Bioseq(Dataset):
         gi = GenomicIndexer(regions["chrom"].to_numpy(), regions["start"].to_numpy(),
                             regions["end"].to_numpy(), regions["strand"].to_numpy(),
                             fixedlen, fixedlen, 0, True)
-        source = RecordsSource(files[0], records, seqtype)
-        source.files = files
+        source = RecordsSource(files, records, seqtype)
         args = dict(source="seq", seqtype=seqtype, fixedlen=fixedlen)
         obj = cls._create(
             name, source, constructor="create_from_seq", order=order_, roi=None,

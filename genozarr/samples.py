@@ -229,7 +229,7 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     """
     import pandas as pd
 
-    from genozarr.sources import condition_names
+    from genozarr.sources import file_condition_names
 
     if isinstance(sheet, pd.DataFrame):
         frame, source, base = sheet.copy(), "DataFrame", None
@@ -272,8 +272,8 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         conditions = cells(condition_column, "condition name (fill it in, or drop the "
                                              "column to name conditions after their files)")
     else:
-        conditions = condition_names(files, None)
-    if len(set(conditions)) != len(conditions):
+        conditions = file_condition_names(files)
+    if len(set(conditions)) != len(conditions):  # (named after the sheet, not the files)
         dup = sorted({c for c in conditions if conditions.count(c) > 1})
         raise MalformedFileError(f"sample sheet {source}: condition names must be unique, "
                                  f"{dup} occur more than once")

@@ -92,6 +92,21 @@ def _named(url: str, local: str) -> Any:
     return naming(url, local)
 
 
+def file_condition_names(files: list[str]) -> list[str]:
+    """The condition name of each file: its name without the input extensions (not
+    checked for repeats: see :func:`condition_names`)."""
+    from genozarr.io._remote import is_url
+
+    names = []
+    for f in files:
+        base = Path(unquote(urlsplit(f).path) if is_url(f) else f).name
+        for ext in (".gz", ".bigwig", ".bw", ".bam", ".bedgraph", ".bed", ".narrowPeak"):
+            if base.endswith(ext):
+                base = base[: -len(ext)]
+        names.append(base)
+    return names
+
+
 def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[str]:
     """Condition names: given, or the file names without their extensions.
 
@@ -108,15 +123,7 @@ def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[
             raise ArgumentError(
                 f"conditions has {len(names)} names for {len(files)} files: {names}")
     else:
-        from genozarr.io._remote import is_url
-
-        names = []
-        for f in files:
-            base = Path(unquote(urlsplit(f).path) if is_url(f) else f).name
-            for ext in (".gz", ".bigwig", ".bw", ".bam", ".bedgraph", ".bed", ".narrowPeak"):
-                if base.endswith(ext):
-                    base = base[: -len(ext)]
-            names.append(base)
+        names = file_condition_names(files)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         given = "given" if conditions is not None else "taken from the file names"
@@ -514,10 +521,11 @@ class RecordsSource(Source):
 
     kind = "sequence"
 
-    def __init__(self, name: str, records: dict[str, np.ndarray], seqtype: str = "dna") -> None:
+    def __init__(self, files: list[str], records: dict[str, np.ndarray],
+                 seqtype: str = "dna") -> None:
         from genozarr._kernels import invalid_code
 
-        self.files = [name]
+        self.files = list(files)  # (the records of all of them: one channel)
         self.records = records
         self.seqtype = seqtype
         self.conditions = ["seq"]

@@ -244,6 +244,12 @@ def test_condition_names_must_be_unique(tmp_path):
         Cover.create_from_bigwig("c", files, roi=ROI, binsize=1000, conditions=["x", "x"])
     cover = Cover.create_from_bigwig("c", files, roi=ROI, binsize=1000, conditions=["a", "b"])
     np.testing.assert_array_equal(cover[0][0, 0, 0], [1, 2])
+    # a sample sheet without a condition column says so about the sheet
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("file\tcell\nr1/signal.bw\tA\nr2/signal.bw\tB\n")
+    with pytest.raises(MalformedFileError, match=r"sample sheet .*s\.tsv: condition names "
+                                                 r"must be unique, \['signal'\]"):
+        Cover.create_from_bigwig("c", str(sheet), roi=ROI, binsize=1000)
 
 
 def test_dataframe_sheet_rows_without_a_value(tmp_path):

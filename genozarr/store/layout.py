@@ -504,6 +504,17 @@ def _first_axis_grid(doc: Any) -> int | None:
     return -(-shape[0] // chunks[0])
 
 
+def _stored_chunks(keys: Iterable[str]) -> dict[str, set[int]]:
+    """The chunk files among file keys ``keys``: ``{array path: indices along the first
+    axis}``."""
+    stored: dict[str, set[int]] = {}
+    for key in keys:
+        match = CHUNK_KEY.match(key)
+        if match is not None:
+            stored.setdefault(match.group("array") or "", set()).add(first_index(match))
+    return stored
+
+
 def chunk_inventory(metadata: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
     """Which chunk files of each array a version holds, as its completion marker records it.
 
@@ -525,19 +536,12 @@ def chunk_inventory(metadata: dict[str, Any], keys: Iterable[str]) -> dict[str, 
     grids = {path.strip("/"): n for path, n in
              ((path, _first_axis_grid(doc)) for path, doc in metadata.items())
              if n is not None}
-    stored: dict[str, set[int]] = {path: set() for path in grids}
-    for key in keys:
-        match = CHUNK_KEY.match(key)
-        if match is None:
-            continue
-        array = match.group("array") or ""
-        if array in stored:
-            stored[array].add(first_index(match))
+    stored = _stored_chunks(keys)
     out = {}
     for path, grid in sorted(grids.items()):
         runs: list[list[int]] = []
         for i in range(grid):
-            if i in stored[path]:
+            if i in stored.get(path, ()):
                 continue
             if runs and runs[-1][1] == i:
                 runs[-1][1] = i + 1
@@ -591,11 +595,7 @@ class ChunkInventory:
     def lost(self, keys: Iterable[str]) -> list[str]:
         """The chunk files recorded as written that ``keys`` (every file key of the
         version, relative to its root) lack, as keys ``<array path>/c<index>...``."""
-        present: dict[str, set[int]] = {}
-        for key in keys:
-            match = CHUNK_KEY.match(key)
-            if match is not None:
-                present.setdefault(match.group("array") or "", set()).add(first_index(match))
+        present = _stored_chunks(keys)
         return [f"{path}/c.{i}" for path, (grid, _, _) in sorted(self._arrays.items())
                 for i in range(grid)
                 if self.written(path, i) and i not in present.get(path, ())]

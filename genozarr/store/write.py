@@ -826,29 +826,22 @@ class StoreWriter:
         if self.remote:
             fs, src = _fs(source, self.storage_options)
             _, dst = _fs(self.tmp, self.storage_options)
-            found = fs.find(src)
-            _check_lost(inventory, [f[len(src) + 1:] for f in found], source)
-            files = [f for f in found if wanted(f[len(src) + 1:])]
+            found = {f: f[len(src) + 1:] for f in fs.find(src)}  # key -> relative key
+            _check_lost(inventory, list(found.values()), source)
+            files = [f for f, rel in found.items() if wanted(rel)]
             if files:
-                fs.copy(files, [f"{dst}/{f[len(src) + 1:]}" for f in files])
+                fs.copy(files, [f"{dst}/{found[f]}" for f in files])
             fs.pipe_file(f"{dst}/zarr.json", content)
             return
-        if inventory is not None:
-            _check_lost(inventory, [
-                os.path.relpath(os.path.join(top, name), source).replace(os.sep, "/")
-                for top, _, names in os.walk(source) for name in names], source)
-        for dirpath, _, names in os.walk(source):
-            rel_dir = os.path.relpath(dirpath, source)
-            for name in names:
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
-                if not wanted(rel):
-                    continue
-                target = os.path.join(self.tmp, rel)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                try:
-                    os.link(os.path.join(dirpath, name), target)
-                except OSError:  # another file system, or no hard links: copy
-                    shutil.copyfile(os.path.join(dirpath, name), target)
+        found = _relative_files(source)
+        _check_lost(inventory, found, source)
+        for rel in filter(wanted, found):
+            target = os.path.join(self.tmp, rel)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            try:
+                os.link(os.path.join(source, rel), target)
+            except OSError:  # another file system, or no hard links: copy
+                shutil.copyfile(os.path.join(source, rel), target)
         with open(os.path.join(self.tmp, "zarr.json"), "wb") as f:
             f.write(content)
 
@@ -923,8 +916,7 @@ class StoreWriter:
         else:
             with open(os.path.join(self.tmp, "zarr.json"), "rb") as f:
                 root_doc = json.loads(f.read())
-            keys = [os.path.relpath(os.path.join(top, name), self.tmp).replace(os.sep, "/")
-                    for top, _, names in os.walk(self.tmp) for name in names]
+            keys = _relative_files(self.tmp)
         metadata = (root_doc.get("consolidated_metadata") or {}).get("metadata") or {}
         return chunk_inventory(metadata, keys)
 
@@ -1053,6 +1045,12 @@ class StoreWriter:
 
     def __del__(self) -> None:
         self.close()
+
+
+def _relative_files(root: str) -> list[str]:
+    """Every file under local directory ``root``, as a key relative to it ('/'-separated)."""
+    return [os.path.relpath(os.path.join(top, name), root).replace(os.sep, "/")
+            for top, _, names in os.walk(root) for name in names]
 
 
 def _check_lost(inventory: ChunkInventory | None, keys: list[str], source: str) -> None:
