@@ -746,6 +746,42 @@ def test_s3_two_builders_of_one_key_end_with_one_valid_store(s3):
         assert version == current or fs.exists(f"{root}/{version}/genozarr-retired")
 
 
+def test_s3_a_publisher_never_unmarks_its_version_retired_by_a_later_one(s3, monkeypatch):
+    # two builds publish at once: ours reads the pointer back as naming our version just
+    # before the other build overwrites it and marks ours replaced; ours must not take
+    # that mark away (it would stay, unmarked and never deleted, beside the current one)
+    import fsspec
+
+    url = "s3://reliability/race.zarr"
+    build(url, 1, storage_options=s3)
+    (other,) = _versions(url, s3)
+    fs, root = fsspec.core.url_to_fs(url, **s3)
+    real = store_write.read_pointer
+    raced = []
+
+    def stale_read(*args, **kwargs):
+        name = real(*args, **kwargs)
+        if name != other and name is not None and not raced:  # ours was just published
+            raced.append(name)
+            fs.pipe_file(f"{root}/genozarr-current", json.dumps({"version": other}).encode())
+            store_write._retire(fs, f"{root}/{name}")  # what the other build's loop does
+        return name
+
+    monkeypatch.setattr(store_write, "read_pointer", stale_read)
+    build(url, 2, storage_options=s3)
+    monkeypatch.undo()
+    assert len(raced) == 1
+    fs.invalidate_cache()
+    assert json.loads(fs.cat_file(f"{root}/genozarr-current"))["version"] == other
+    assert fs.exists(f"{root}/{raced[0]}/genozarr-retired")
+    # the current version is never deleted, even marked replaced: a sweep after the grace
+    # period removes ours only
+    monkeypatch.setattr(store_write, "REMOTE_GRACE_SECONDS", 0.0)
+    assert store_write._sweep_remote(fs, root, url, s3) == [f"{url}/{raced[0]}"]
+    assert _versions(url, s3) == [other]
+    np.testing.assert_array_equal(load_store(url, "zarr", s3).read_rows(ROWS), expected(1))
+
+
 def test_s3_damaged_chunks_raise_naming_the_chunk(s3):
     import fsspec
 

@@ -1003,22 +1003,25 @@ class StoreWriter:
             self.published = True
             self.kept_existing = True
             return
+        if current is not None:  # marked first: a version marked long ago by a racing
+            # build must not look stale to a sweep the moment the pointer leaves it
+            _retire(fs, f"{root}/{current}")
         fs.pipe_file(f"{root}/{POINTER}", json.dumps({"version": self.version}).encode())
         self.published = True
         self.root = self.tmp
-        if current is not None:
-            _retire(fs, f"{root}/{current}")
-        elif flat:  # a store written before versioning: deleted now, marker first
+        if flat:  # a store written before versioning: deleted now, marker first
             _delete_flat_remote(fs, root)
         now = read_pointer(self.final, self.storage_options)
         # every other complete version is replaced now: ours if another build published
-        # after us, and one that published between our look at the pointer and our write
+        # after us, and one that published between our look at the pointer and our write.
+        # A mark is never taken away: ``now`` may be stale by the time we look (a racing
+        # build overwrote the pointer and marked ours), and the current version keeps a
+        # racing build's mark harmlessly (a sweep never deletes the current version, and
+        # the build that replaces it marks it again with its own time)
         for name in _remote_versions(fs, root):
             prefix = f"{root}/{name}"
-            if name == now:
-                if fs.exists(f"{prefix}/{RETIRED}"):  # retired by a racing build: not now
-                    fs.rm(f"{prefix}/{RETIRED}")
-            elif not fs.exists(f"{prefix}/{RETIRED}") and fs.exists(f"{prefix}/{MARKER_FILE}"):
+            if name != now and not fs.exists(f"{prefix}/{RETIRED}") \
+                    and fs.exists(f"{prefix}/{MARKER_FILE}"):
                 _retire(fs, prefix)
         _sweep_remote(fs, root, self.final, self.storage_options, keep=self.version)
 
