@@ -230,7 +230,26 @@ class Dataset:
 
     @gindexer.setter
     def gindexer(self, gindexer: GenomicIndexer) -> None:
+        self._check_assigned(gindexer)
         self._set_windows(gindexer)
+
+    def _check_assigned(self, gindexer: GenomicIndexer) -> None:
+        """Refuse windows a user assigns to a whole-genome dataset that start past the end
+        of their chromosome (they would be served as padding alone), as the constructors
+        refuse such regions."""
+        store = self.garray
+        if not (isinstance(gindexer, GenomicIndexer) and store.whole_genome and len(gindexer)):
+            return
+        sizes = store.meta.chroms
+        chrs, starts, ends, _ = gindexer.as_arrays()
+        chrs = np.asarray(chrs).astype(str)
+        known = np.isin(chrs, list(sizes))  # unknown chromosomes: _set_windows says so
+        if known.any():
+            import pandas as pd
+
+            check_within(pd.DataFrame({"chrom": chrs[known], "start": starts[known],
+                                       "end": ends[known]}), sizes,
+                         f"{self.name!r} (store {store.path or store.meta.name})")
 
     def _set_windows(self, gindexer: GenomicIndexer, rows: np.ndarray | None = None) -> None:
         if not isinstance(gindexer, GenomicIndexer):
@@ -659,6 +678,7 @@ class Dataset:
     def with_windows(self, gindexer: GenomicIndexer) -> Dataset:
         """A dataset over other windows of the same store (no copy): any windows of a
         whole-genome store, stored windows of a partial one."""
+        self._check_assigned(gindexer)
         new = copy.copy(self)
         new._set_windows(gindexer)
         return new

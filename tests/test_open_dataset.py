@@ -15,7 +15,7 @@ import pytest
 
 import genozarr
 from genozarr import Bioseq, Cover, GenomicIndexer, open_dataset, view
-from genozarr.errors import ArgumentError, StoreFormatError
+from genozarr.errors import ArgumentError, RegionError, StoreFormatError
 
 NORMALIZERS = {
     "none": None,
@@ -343,6 +343,18 @@ def test_setting_gindexer_serves_the_new_windows(sample_files):
     bw = pyBigWig.open(sample_files["bigwig_a"])
     values = np.nan_to_num(np.array(bw.values("chr1", 100, 300)))
     np.testing.assert_allclose(whole[:][0, :, 0, 0], values.reshape(4, 50).mean(1), rtol=1e-5)
+    # a window running past chr2's end (length 20,000) is padded, as a constructor's is;
+    # one starting past it is refused, as a constructor refuses such a region, whether
+    # assigned or given to with_windows
+    whole.gindexer = GenomicIndexer(["chr2"], [19900], [20100], ["+"], 200, 200)
+    values = np.nan_to_num(np.array(bw.values("chr2", 19900, 20000)))
+    np.testing.assert_allclose(whole[:][0, :, 0, 0], np.r_[values.reshape(2, 50).mean(1), 0, 0],
+                               rtol=1e-5)
+    past = GenomicIndexer(["chr1", "chr2"], [100, 20000], [300, 20200], ["+", "+"], 200, 200)
+    for assign in (lambda: setattr(whole, "gindexer", past), lambda: whole.with_windows(past)):
+        with pytest.raises(RegionError, match="chr2:20000-20200 starts past the end of chr2"):
+            assign()
+    assert whole.gindexer.starts.tolist() == [19900]  # unchanged
 
 
 # ---------------------------------------------------------------------------- s3
