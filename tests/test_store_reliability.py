@@ -85,6 +85,126 @@ def build(path, seed: int, *, overwrite: bool = True, n_conditions: int = 2,
                        storage_options=storage_options)
 
 
+# ---------------------------------------------------------------------------- racing builds
+@pytest.mark.parametrize("other", ["other inputs", "no cache key", "same inputs"])
+def test_a_build_never_serves_a_store_replaced_right_after_its_publish(tmp_path, monkeypatch,
+                                                                       other):
+    # another build publishes at the path between this build's publication and its opening
+    # of what it published: another cache key (or none to tell) is refused, never served
+    # under this build's metadata; the same cache key holds the same values and is served
+    path = tmp_path / "s.zarr"
+    real, calls = store_write.StoreWriter._publish_local, []
+
+    def then_another(self):
+        real(self)
+        calls.append(self.final)
+        if len(calls) == 1:
+            if other == "no cache key":
+                with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+                    build_store(ArraySource("mem", tracks(1), ["a", "b"], ["."]), gindexer(),
+                                name="r", whole_genome=False, resolution=1, chroms=SIZES,
+                                storage="zarr", path=str(path), cache_key=None)
+            else:
+                build(path, 2 if other == "other inputs" else 1, options=False)
+
+    monkeypatch.setattr(store_write.StoreWriter, "_publish_local", then_another)
+    if other == "same inputs":
+        st = build(path, 1)
+        np.testing.assert_array_equal(st.read_rows(ROWS), expected(1))
+        return
+    with pytest.raises(StoreError, match="replaced by another build") as info:
+        if other == "no cache key":  # (ours has none either: only the build tells them apart)
+            with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+                build_store(ArraySource("mem", tracks(1), ["a", "b"], ["."]), gindexer(),
+                            name="r", whole_genome=False, resolution=1, chroms=SIZES,
+                            storage="zarr", path=str(path), cache_key=None)
+        else:
+            build(path, 1)
+    assert str(path) in str(info.value)
+    if other == "other inputs":
+        assert "'key-2'" in str(info.value) and "'key-1'" in str(info.value)
+        np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(2))
+
+
+def test_a_cached_store_is_reused_only_with_its_own_key(tmp_path, monkeypatch):
+    # the marker says key-1, then another build publishes key-2 at the store path before
+    # the store is opened: not reused (the caller builds), never served as key-1
+    from genozarr.store import handle
+    from genozarr.store.builder import reuse_cached
+
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    np.testing.assert_array_equal(reuse_cached(str(path), "key-1", "zarr").read_rows(ROWS),
+                                  expected(1))
+    real = handle.load_store
+
+    def rebuilt_first(*args, **kwargs):
+        build(path, 2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handle, "load_store", rebuilt_first)
+    assert reuse_cached(str(path), "key-1", "zarr") is None
+    assert read_marker(path)["cache_key"] == "key-2"
+
+
+def test_every_build_writes_its_own_marker_and_an_http_reader_sees_any_rebuild(tmp_path):
+    # two stores written from one source share its cache key (write_store keeps it); the
+    # build id in the marker still tells them apart, so a reader of a store without
+    # versions (a directory on a web server) refuses chunks of the second, never mixes them
+    from genozarr.store.builder import write_store
+    from genozarr.testing.servers import serve_directory
+
+    build(tmp_path / "src.zarr", 1)
+    src = open_store(tmp_path / "src.zarr")
+    doubled = src.copy()
+    doubled["data"] = src["data"] * 2
+    doubled["data"].attrs.update(src["data"].attrs)
+    target = tmp_path / "q.zarr"
+    with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+        write_store(src, target)
+        first = read_marker(target)
+        with serve_directory(tmp_path) as base:
+            reader = load_store(f"{base}/q.zarr", "zarr")
+            np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), expected(1)[:5])
+            write_store(doubled, target, overwrite=True)
+            second = read_marker(target)
+            assert first["cache_key"] == second["cache_key"] == "key-1"
+            assert first["build"] != second["build"]
+            with pytest.raises(StoreError, match="replaced or removed while it was open"):
+                reader.read_rows(ROWS[5:])
+            np.testing.assert_array_equal(load_store(f"{base}/q.zarr", "zarr").read_rows(ROWS),
+                                          2 * expected(1))
+
+
+def test_a_copied_reader_refuses_any_rebuild_but_not_recorded_coordinates(tmp_path):
+    # a pickled reader (a DataLoader worker's) reopens its store by path: a rebuild of the
+    # same cache key is another build (refused: its values cannot be told from another
+    # source's), a new version that only records coordinates holds the same chunk files
+    # and keeps the marker (read on)
+    import pickle
+
+    from genozarr.store.open import read_meta
+    from genozarr.store.recipe import update_served
+
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    reader = load_store(path, "zarr")
+    np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), expected(1)[:5])
+    blob = pickle.dumps(reader)
+    before = read_marker(path)
+    strand = np.array(["-"] * len(ROWS), dtype=object)
+    update_served(str(path), None, read_meta(path), {"note": 1},
+                  coords={"region_strand": (("region",), strand)})
+    assert read_marker(path) == before
+    assert list(open_store(path)["region_strand"].values) == ["-"] * len(ROWS)
+    np.testing.assert_array_equal(pickle.loads(blob).read_rows(ROWS), expected(1))
+    build(path, 1)  # the same inputs again: same key, another build
+    after = read_marker(path)
+    assert after["cache_key"] == before["cache_key"] and after["build"] != before["build"]
+    with pytest.raises(StoreError, match="replaced or removed since it was opened"):
+        pickle.loads(blob).read_rows(ROWS)
+
+
 def siblings(directory: Path, store: str) -> list[str]:
     """What builds left beside ``store`` (temporary and replaced stores)."""
     return sorted(p.name for p in directory.iterdir() if p.name.startswith(f".{store}."))
@@ -780,6 +900,55 @@ def test_s3_a_publisher_never_unmarks_its_version_retired_by_a_later_one(s3, mon
     assert store_write._sweep_remote(fs, root, url, s3) == [f"{url}/{raced[0]}"]
     assert _versions(url, s3) == [other]
     np.testing.assert_array_equal(load_store(url, "zarr", s3).read_rows(ROWS), expected(1))
+
+
+def test_s3_a_kept_version_is_the_one_whose_marker_was_read(s3, monkeypatch):
+    # a build finds the same cache key published and keeps it; another build (another
+    # key) publishes just then: the kept version is served, not the newer other one
+    url = "s3://reliability/kept.zarr"
+    build(url, 1, storage_options=s3)
+    real = store_write.StoreWriter._keep_existing
+
+    def then_another(self, marker):
+        keep = real(self, marker)
+        if keep and self.meta.cache_key == "key-1":
+            build(url, 2, storage_options=s3, options=False)
+        return keep
+
+    monkeypatch.setattr(store_write.StoreWriter, "_keep_existing", then_another)
+    st = build(url, 1, overwrite=False, storage_options=s3)
+    monkeypatch.undo()
+    assert st.kept_existing and st.meta.cache_key == "key-1"
+    np.testing.assert_array_equal(st.read_rows(ROWS), expected(1))
+    assert read_marker(url, s3)["cache_key"] == "key-2"  # the path serves the newer one
+
+
+def test_s3_recording_coordinates_never_undoes_a_rebuild_published_meanwhile(s3,
+                                                                            monkeypatch):
+    # a new version that records coordinates of the key-1 store (update_served) is
+    # published only over the version it was made from: a rebuild (key-2) published while
+    # it was being made stays the store
+    from genozarr.store.open import read_meta
+    from genozarr.store.recipe import update_served
+
+    url = "s3://reliability/recorded.zarr"
+    build(url, 1, storage_options=s3)
+    real = store_write.StoreWriter._keep_existing
+
+    def rebuilt_meanwhile(self, marker):
+        keep = real(self, marker)
+        if self.expect_key == "key-1":
+            build(url, 2, storage_options=s3, options=False)
+        return keep
+
+    monkeypatch.setattr(store_write.StoreWriter, "_keep_existing", rebuilt_meanwhile)
+    strand = np.array(["-"] * len(ROWS), dtype=object)
+    update_served(url, s3, read_meta(url, s3), {"note": 1},
+                  coords={"region_strand": (("region",), strand)})
+    monkeypatch.undo()
+    assert read_marker(url, s3)["cache_key"] == "key-2"
+    np.testing.assert_array_equal(load_store(url, "zarr", s3).read_rows(ROWS), expected(2))
+    assert len(_versions(url, s3)) == 2  # the key-1 version (retired) and the rebuild
 
 
 def test_s3_damaged_chunks_raise_naming_the_chunk(s3):

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import GenozarrError
+from genozarr.errors import GenozarrError, StoreError
 from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
 from genozarr.store.dtypes import store_dtype
 from genozarr.store.handle import Store
@@ -193,6 +193,12 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
     try:  # open the version we published (or kept) before the writer lets it go
         backend = ZarrBackend(final, storage_options, root=writer.root)
         backend.group
+        if writer.marker is not None and backend.marker != writer.marker:
+            try:
+                _check_same_build(final, writer.marker, backend.marker)
+            except StoreError:
+                backend.close()
+                raise
         # a version another writer published first is served with its own metadata (its
         # recipe holds that writer's served settings, which the caller may record over)
         meta = backend.stored_meta() if writer.kept_existing else plan.meta
@@ -201,6 +207,32 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         return store.to_backend(storage)
     finally:
         writer.close()
+
+
+def _check_same_build(path: str, published: dict[str, Any],
+                      opened: dict[str, Any] | None) -> None:
+    """After a build published (or kept) the version with marker ``published``: refuse
+    to serve the version opened at ``path`` (marker ``opened``) when another build
+    replaced it in between with other content (:func:`~genozarr.store.layout.same_content`:
+    another cache key, or another build without a cache key); one of the same cache key
+    holds the same values and is served.
+
+    Raises
+    ------
+    StoreError
+        Naming the store and both cache keys.
+    """
+    from genozarr.store.layout import same_content
+
+    if same_content(published, opened):
+        return
+    key = published.get("cache_key")
+    theirs = None if opened is None else opened.get("cache_key")
+    raise StoreError(
+        f"store {path} was replaced by another build (cache key {theirs!r}) just after this "
+        f"build published it (cache key {key!r}): two builds with other inputs or settings "
+        "wrote the same store path at once. Give each dataset its own store path, or "
+        "build it again.")
 
 
 def _served_before_publish(plan: BuildPlan, writer: StoreWriter,
@@ -267,8 +299,13 @@ def reuse_cached(path: str, key: str | None, storage: str,
     marker = read_marker(path, storage_options)
     if key is None or marker is None or marker.get("cache_key") != key:
         return None
-    log.info("reusing cached store %s", path)
     store = load_store(path, storage, storage_options)
+    if store.meta.cache_key != key:  # rebuilt from other inputs since the marker was read
+        log.info("store %s was replaced by another build meanwhile; not reusing it", path)
+        if isinstance(store.backend, ZarrBackend):
+            store.backend.close()
+        return None
+    log.info("reusing cached store %s", path)
     if not is_remote(path):
         sweep_stale(path)
     return store

@@ -473,16 +473,36 @@ def condition_coords(meta: StoreMeta) -> dict[str, np.ndarray]:
 
 
 def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
-                 chunks: dict[str, Any] | None = None) -> bytes:
+                 chunks: dict[str, Any] | None = None, build: str | None = None) -> bytes:
     """Content of the completion marker: the ``zarr.json`` of an empty zarr group whose
     attributes hold the cache key (a group, so zarr lists it without warnings) and, when
-    given, the chunk inventory (``chunks``, :func:`chunk_inventory`)."""
+    given, the chunk inventory (``chunks``, :func:`chunk_inventory`) and the build's own
+    random id (``build``: no two builds write the same marker, so a reader that compares
+    markers tells any rebuild from its store, even one of the same cache key)."""
     import json
 
     attrs: dict[str, Any] = {"cache_key": cache_key, "format_version": format_version}
     if chunks is not None:
         attrs["chunks"] = chunks
+    if build is not None:
+        attrs["build"] = build
     return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attrs}).encode()
+
+
+def same_content(marker: dict[str, Any] | None, other: dict[str, Any] | None) -> bool:
+    """Whether two completion markers (attributes) stand for the same stored content:
+    equal, or equal but for the build id where they hold a cache key (the key is a hash of
+    the inputs and settings: a rebuild of the same key, or the same store with more
+    windows recorded, holds the same values). Without a cache key only the same build
+    counts."""
+    if marker is None or other is None:
+        return marker is other
+    if marker == other:
+        return True
+    if marker.get("cache_key") is None:
+        return False
+    return ({k: v for k, v in marker.items() if k != "build"}
+            == {k: v for k, v in other.items() if k != "build"})
 
 
 def _first_axis_grid(doc: Any) -> int | None:

@@ -781,8 +781,9 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
         which does not cross processes).
     marker
         The completion marker the store had when it was first opened (a pickled or forked
-        reader): a store published since with another marker (rebuilt from other inputs
-        or settings) is refused, not read in its place.
+        reader): a store published since with another marker (any other build: each
+        build's marker holds its own id) is refused, not read in its place. A version that
+        only records new windows keeps its source's marker.
 
     Returns
     -------

@@ -668,6 +668,12 @@ class StoreWriter:
         #: key) was kept instead of this one (its metadata, served settings included, are
         #: that writer's)
         self.kept_existing = False
+        #: after :meth:`commit`: the completion marker (attributes) of the version
+        #: published, ours or the one kept; a reader opened on the path afterwards checks
+        #: it holds this one (another build may have replaced it meanwhile)
+        self.marker: dict[str, Any] | None = None
+        #: the id written into the marker: a new one, or a source's (``copy_from``)
+        self._build: str | None = uuid.uuid4().hex
         self.tmp = ""
         self.created: list[str] = []
         self._fd: int | None = None  # local: a shared lock on our own directory
@@ -822,7 +828,11 @@ class StoreWriter:
         attrs["genozarr"] = self.meta.to_attrs()
         doc["attributes"] = attrs
         content = json.dumps(doc).encode()
-        inventory = ChunkInventory.from_marker(_marker_at(source, self.storage_options))
+        marker = _marker_at(source, self.storage_options)
+        inventory = ChunkInventory.from_marker(marker)
+        # the same values: the new version keeps the source's build id (readers of the
+        # source go on reading the new version)
+        self._build = (marker or {}).get("build")
         if self.remote:
             fs, src = _fs(source, self.storage_options)
             _, dst = _fs(self.tmp, self.storage_options)
@@ -884,7 +894,8 @@ class StoreWriter:
             if not self._consolidated:
                 self._consolidate()
             marker = marker_bytes(self.meta.cache_key, self.meta.format_version,
-                                  self._inventory())
+                                  self._inventory(), build=self._build)
+            self.marker = json.loads(marker)["attributes"]
             if self.remote:
                 self._rfs.pipe_file(f"{self.tmp_key}/{MARKER_FILE}", marker)
                 self._publish_remote()
@@ -958,6 +969,7 @@ class StoreWriter:
                 log.info("store %s was published by another writer; keeping it", final)
                 _rmtree_store(self.tmp)
                 self.root = str(final)
+                self.marker = marker
                 self.published = True  # nothing of ours is left to remove
                 self.kept_existing = True
                 return
@@ -988,7 +1000,9 @@ class StoreWriter:
     def _publish_remote(self) -> None:
         fs, root = self._rfs, self._rroot
         current = read_pointer(self.final, self.storage_options)
-        marker = read_marker(self.final, self.storage_options)  # (a flat store's, if any)
+        # the published version: the one the pointer names now, or a flat store's root
+        published = f"{self.final.rstrip('/')}/{current}" if current else self.final.rstrip("/")
+        marker = _marker_at(published, self.storage_options)
         flat = current is None and (marker is not None or fs.exists(f"{root}/zarr.json"))
         if (current is not None or flat) and not self.replace:  # appeared during the build
             _check_newer(self.final, _stored_version(
@@ -997,12 +1011,24 @@ class StoreWriter:
         if self._keep_existing(marker):
             log.info("store %s was published by another writer; keeping it", self.final)
             _delete_remote_version(fs, self.tmp_key)
-            # the version that marker belongs to: read again, as another writer may have
-            # published between the look at the pointer above and the one at the marker
-            self.root = resolve_root(self.final, self.storage_options)
+            self.root = published  # the version that marker belongs to (whatever was
+            # published since: the caller checks the marker of what it opens)
+            self.marker = marker
             self.published = True
             self.kept_existing = True
             return
+        if self.expect_key is not None:  # only over the version it was made from: another
+            # build published since the look above (ours would put the older data back)
+            again = read_pointer(self.final, self.storage_options)
+            if again != current:
+                log.info("store %s was replaced by another build meanwhile; not publishing",
+                         self.final)
+                _delete_remote_version(fs, self.tmp_key)
+                self.root = resolve_root(self.final, self.storage_options)
+                self.marker = _marker_at(self.root, self.storage_options)
+                self.published = True
+                self.kept_existing = True
+                return
         if current is not None:  # marked first: a version marked long ago by a racing
             # build must not look stale to a sweep the moment the pointer leaves it
             _retire(fs, f"{root}/{current}")
