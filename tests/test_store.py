@@ -484,6 +484,31 @@ def test_chrom_map_is_part_of_the_key(two_contigs, cache, whole):
     assert plain.garray.path == a.garray.path
 
 
+def test_a_callable_objects_cache_key_is_the_same_in_every_process(tmp_path):
+    """A callable object's attributes enter the key; those whose representation holds a
+    memory address (a numpy Generator, an object without __repr__) must not make the key
+    differ from process to process (the cached store would never be found again)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "key.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from genozarr.store.cache import cache_key\n"
+        "class Plain:\n"
+        "    pass\n"
+        "class Q:\n"
+        "    def __init__(self, q):\n"
+        "        self.q, self.rng, self.other = q, np.random.default_rng(0), Plain()\n"
+        "    def __call__(self, x, axis=None):\n"
+        "        return np.quantile(x, self.q, axis=axis)\n"
+        "print(cache_key([], {}, {'collapser': Q(0.5)}), cache_key([], {}, {'collapser': Q(0.9)}))\n")
+    keys = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           check=True).stdout.split() for _ in range(2)]
+    assert keys[0] == keys[1]
+    assert keys[0][0] != keys[0][1]  # the attribute that differs still makes the key
+
+
 #: what :func:`_collapse_by_global` computes: a module-level global, not in the cache key
 _HOW = {"collapse": np.max}
 

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import types
 from functools import lru_cache
 from typing import Any
@@ -146,7 +147,7 @@ def _callable_params(value: Any, depth: int) -> Any:
             return name
         out: dict[str, Any] = {
             "object": f"{type(value).__module__}.{type(value).__qualname__}",
-            "repr": repr(value)}
+            "repr": _stable_repr(value)}
         if isinstance(getattr(value, "__dict__", None), dict):
             out["attrs"] = _jsonable(vars(value), depth)
         call = next((vars(c)["__call__"] for c in type(value).__mro__
@@ -184,7 +185,18 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
         return _jsonable(value.cache_params(), depth)
     if callable(value):
         return _callable_params(value, depth)
-    return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+    return value if isinstance(value, (str, int, float, bool, type(None))) \
+        else _stable_repr(value)
+
+
+#: the memory address in a default representation (``<X object at 0x7f...>``)
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _stable_repr(value: Any) -> str:
+    """``repr(value)`` without memory addresses, which differ in every process (a key
+    holding one would never be found again)."""
+    return _ADDRESS.sub("", repr(value))
 
 
 def cache_key(files: list[str], arrays: dict[str, np.ndarray], args: dict[str, Any]) -> str:
