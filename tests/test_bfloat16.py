@@ -179,6 +179,16 @@ def test_every_reading_path_serves_float32(bf16_store, cache, monkeypatch):
     np.testing.assert_array_equal(rows, want[3:5])
 
 
+@pytest.mark.parametrize("storage", ["ndarray", "sparse"])
+def test_a_bfloat16_store_opens_into_memory_as_float32(bf16_store, storage):
+    # what the zarr store serves (float32) is what the in-memory storages hold
+    cover, want = bf16_store
+    ds = open_dataset(cover.garray.path, storage=storage)
+    got = np.asarray(ds[:])
+    assert got.dtype == np.float32 and ds.garray.backend.storage == storage
+    np.testing.assert_array_equal(got, want)
+
+
 def test_sharded_bfloat16_store(track, tmp_path):
     roi = _windows()
     with set_options(inner_chunk_bytes=8000, chunk_bytes=32_000):

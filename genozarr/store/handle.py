@@ -180,9 +180,10 @@ class Store:
         """This store with its arrays moved to an in-memory backend (``ndarray``/``sparse``)."""
         if storage == self.backend.storage:
             return self
-        from genozarr.store.dtypes import check_storage
+        from genozarr.store.dtypes import check_storage, value_dtype
 
-        check_storage(self.meta.dtype, storage)
+        # what the arrays are served as (a bfloat16 zarr store is loaded as float32)
+        check_storage(value_dtype(self.meta.dtype), storage)
         arrays = {name: self.dense(name) for name in self.array_names()}
         backend: Backend = MemoryBackend(arrays) if storage == "ndarray" else SparseBackend(arrays)
         store = Store(self.meta, backend, self.path, self.region_table)
