@@ -312,15 +312,21 @@ def test_gff_lines_pyranges_misreads(tmp_path, gzip_it):
            "chr1\tsrc\tgene\t21\t30\t.\t+\t.\tID=a\n"
            "chr1\tsrc\tgene\t11\t20\t.\t-\t.\t.\n"
            "chr1\tsrc\tgene\t31\t40\t.\t+\t.\tID=x;Name=c#d;Note=e=f\n"
-           "HG002#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tID=y; Name=sp\n")
+           "HG002#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tID=y; Name=sp\n"
+           "chr1\tmaker#2\tgene\t51\t60\t.\t-\t.\tID=z;Name=src\n"  # '#' in other columns
+           "chr1\tsrc\tgene#x\t61\t70\t.\t-\t.\tID=t;Name=typ\n")
     gtf = ('chr1\tsrc\tgene\t21\t30\t.\t+\t.\tgene_id "G1";gene_name "NoSpace";\n'
            'chr1\tsrc\tgene\t31\t40\t.\t-\t.\tgene_id "G2"; gene_name "Spaced";\n'
            'P#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tgene_id "G3"; gene_name "X#1";\n'
-           'chr1\tsrc\tgene\t51\t60\t.\t+\t.\tgene_id "G4"; gene_name "a;b";\n')
+           'chr1\tsrc\tgene\t51\t60\t.\t+\t.\tgene_id "G4"; gene_name "a;b";\n'
+           'chr1\tsrc#1\tgene\t61\t70\t.\t+\t.\tgene_id "G5"; gene_name "src";\n'
+           'chr1\tsrc\tgene#x\t71\t80\t.\t+\t.\tgene_id "G6"; gene_name "typ";\n')
     want_gff = [["chr1", 20, 30, "a", "+"], ["chr1", 10, 20, ".", "-"],
-                ["chr1", 30, 40, "c#d", "+"], ["HG002#1#chr1", 40, 50, "sp", "+"]]
+                ["chr1", 30, 40, "c#d", "+"], ["HG002#1#chr1", 40, 50, "sp", "+"],
+                ["chr1", 50, 60, "src", "-"]]
     want_gtf = [["chr1", 20, 30, "NoSpace", "+"], ["chr1", 30, 40, "Spaced", "-"],
-                ["P#1#chr1", 40, 50, "X#1", "+"], ["chr1", 50, 60, "a;b", "+"]]
+                ["P#1#chr1", 40, 50, "X#1", "+"], ["chr1", 50, 60, "a;b", "+"],
+                ["chr1", 60, 70, "src", "+"]]
     for name, text, want in (("a.gff3", gff, want_gff), ("a.gtf", gtf, want_gtf)):
         path = tmp_path / (name + (".gz" if gzip_it else ""))
         if gzip_it:
@@ -329,3 +335,5 @@ def test_gff_lines_pyranges_misreads(tmp_path, gzip_it):
             path.write_text(text)
         got = load_regions(str(path))
         assert got[["chrom", "start", "end", "name", "strand"]].values.tolist() == want
+        typ = load_regions(str(path), feature="gene#x")  # the type column unescaped
+        assert typ[["start", "name"]].values.tolist() == [[want[-1][2], "typ"]]

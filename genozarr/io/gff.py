@@ -101,6 +101,9 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     if feature is not None and not isinstance(feature, str):
         raise ArgumentError(f"feature must be a feature type string (or '*' for every line), "
                             f"got {feature!r}")
+    if "Feature" in df.columns:  # a '#' in the type column of a cleaned copy
+        df["Feature"] = df["Feature"].astype(str).map(
+            lambda v: v.replace(_GTF_HASH, "#") if is_gtf else unquote(v))
     if feature != ALL_FEATURES:
         types = df["Feature"].astype(str)
         wanted = DEFAULT_FEATURE if feature is None else feature
@@ -198,8 +201,8 @@ def _needs_cleaning(path: str, is_gtf: bool) -> bool:
 
 
 def _clean_line(line: str, is_gtf: bool) -> str:
-    """A feature line as pyranges reads it right: '#' escaped as ``%23`` in the seqid and
-    the attributes (unescaped again after parsing), attributes separated as the format
+    """A feature line as pyranges reads it right: '#' escaped as ``%23`` in every column
+    (the seqid, type and attributes unescaped again after parsing), attributes separated as the format
     says (GFF3 ``key=value;...``, a '=' inside a value escaped as ``%3D``, entries that
     are not ``key=value`` such as ``.`` left out; GTF ``key "value"; ...``)."""
     if line.startswith("#") or not line.strip():
@@ -208,11 +211,11 @@ def _clean_line(line: str, is_gtf: bool) -> str:
     if len(cols) != 9:
         return line
     if is_gtf:  # (GTF has no escapes: a stand-in character, put back after parsing)
-        cols[0] = cols[0].replace("#", _GTF_HASH)
+        cols[:8] = [c.replace("#", _GTF_HASH) for c in cols[:8]]
         attributes = cols[8].replace("#", _GTF_HASH)
         cols[8] = _GTF_TIGHT.sub("; ", attributes)  # (a ';' inside quotes is left alone)
         return "\t".join(cols) + "\n"
-    cols[0] = cols[0].replace("#", "%23")
+    cols[:8] = [c.replace("#", "%23") for c in cols[:8]]  # (seqid, source, type, ...)
     kept = []
     for entry in (e.strip() for e in cols[8].split(";")):
         if "=" not in entry:
