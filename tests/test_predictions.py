@@ -334,6 +334,20 @@ def test_a_value_the_dtype_cannot_hold_is_refused(tmp_path, whole, dtype, value,
         Cover.create_from_array("d", x, gi, dtype="int16", padding_value=np.nan)
 
 
+def test_integers_at_the_edge_of_int64_are_compared_exactly():
+    """uint64 values are checked as integers: 2**63 - 1 fits int64 (float64 rounds it up
+    to 2**63, past int64's largest); 2**63 does not, and is named exactly."""
+    from genozarr.store.dtypes import fit_problem
+
+    fits = np.array([2**63 - 1, 5], dtype=np.uint64)
+    assert np.array_equal(fits.astype(np.int64).astype(np.uint64), fits)  # numpy agrees
+    assert fit_problem(fits, "int64") is None
+    assert fit_problem(np.array([2**63], dtype=np.uint64), "int64") == (
+        "holds 9223372036854775808, outside the range of int64 "
+        "(-9223372036854775808 to 9223372036854775807)")
+    assert fit_problem(np.array([2.0**63]), "int64").startswith("holds 9.22337e+18, outside")
+
+
 def test_float16_is_refused_for_sparse_storage(tmp_path):
     """scipy.sparse has no float16: building or opening one as 'sparse' is an
     ArgumentError saying so, not scipy's own error."""

@@ -233,11 +233,14 @@ def fit_problem(values: np.ndarray, dtype: Any) -> str | None:
                 f"{target.name} ({top:g})")
     if values.dtype.kind == "f" and np.isnan(values).any():
         return "holds NaN (missing values), which an integer dtype cannot store"
-    lo, hi = float(values.min()), float(values.max())
+    # Python numbers: ints exact (a float rounds 2**63 - 1 up past int64's largest), and
+    # a float compared with an int exactly
+    lo, hi = values.min().item(), values.max().item()
     info = np.iinfo(target)
     if lo < info.min or hi > info.max:
-        return (f"holds {hi if hi > info.max else lo:g}, outside the range of {target.name} "
-                f"({info.min} to {info.max})")
+        bad = hi if hi > info.max else lo
+        return (f"holds {bad:g}" if isinstance(bad, float) else f"holds {bad}") + (
+            f", outside the range of {target.name} ({info.min} to {info.max})")
     return None
 
 
