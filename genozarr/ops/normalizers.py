@@ -410,11 +410,12 @@ class ZScoreLog(Normalizer):
     def _fit(self, data: Any) -> None:
         try:
             self.zscore._fit(self.log.transform(data))
-        except ArgumentError as e:  # an infinity: log1p(-1)
+        except ArgumentError as e:  # an infinity: log1p(-1), or one in the data
             raise ArgumentError(
-                "normalizer 'zscorelog': log(x + 1) of the data is -inf where a value is -1 "
-                "(and NaN below -1, left out as missing): z-scores of it are not numbers. "
-                "Use 'zscore', or shift the data above -1") from e
+                "normalizer 'zscorelog': log(x + 1) of the data is infinite: -inf where a "
+                "value is -1 (NaN below -1 is left out as missing), +inf where a value is "
+                "+inf; z-scores of it are not numbers. Replace infinite values, shift the "
+                "data above -1, or use 'zscore'") from e
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         """``(log1p(x) - mean) / std``."""
