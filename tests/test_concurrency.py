@@ -54,7 +54,12 @@ def run_concurrently(tmp_path: Path, cfg: dict, n: int, tag: str, watch: Path | 
     Path(f"{barrier}.go").touch()
     seen = {"refused": 0, "complete": 0}
     candidates = {e.shape[1:]: e for e in (expected, *also)}
+    deadline = time.monotonic() + 300
     while any(p.poll() is None for p in procs):
+        if time.monotonic() > deadline:  # a hung builder fails the test, never CI's clock
+            for p in procs:
+                p.kill()
+            pytest.fail(f"builders still running after 300 s: {[p.communicate() for p in procs]}")
         if watch is None:
             time.sleep(0.005)
             continue
@@ -115,7 +120,10 @@ def test_two_builders_same_cached_dataset(sim_data, tmp_path, output):
     reports, seen = run_concurrently(tmp_path, cfg, 2, "cache", watch, expected)
     final = check_outcome(reports, expected, watch)
     assert [p.name for p in watch.iterdir()] == [final.name]
-    assert reports[0]["writes"] == reports[1]["writes"] > 0  # both really built
+    # both built, or one that stalled (a busy machine) found the other's store published
+    # first and reused it, as it should: never two partial builds
+    writes = sorted(r["writes"] for r in reports)
+    assert writes[1] > 0 and writes[0] in (0, writes[1]), writes
     # a later call reuses the published store
     cover = crash.build_here(sim_data, 200)
     assert Path(cover.garray.path) == final
