@@ -610,6 +610,11 @@ class Dataset:
         start, end = int(start), int(end)
         if end < start:
             raise RegionError(f"interval {chrom}:{start}-{end} has start > end")
+        length = meta.chroms.get(chrom)
+        if length is not None and start >= length:  # as a region there is refused
+            raise RegionError(
+                f"interval {chrom}:{start}-{end} starts past the end of {chrom} (length "
+                f"{length}) in store {store.path or meta.name}")
         res = meta.resolution or 1
         if store.whole_genome:
             if meta.resolution is None:

@@ -298,6 +298,15 @@ def test_interval_access(sim_data):
                                      store_whole_genome=True)
     with pytest.raises(ChromosomeNotFoundError, match="'chr9' is not in store"):
         whole["chr9", 0, 100]
+    # past a known chromosome's end (chr1: 12,000 bp): refused, as such a region is; an
+    # interval running past it is padded
+    for ds in (cov, whole):
+        with pytest.raises(RegionError, match=r"chr1:12000-12100 starts past the end of "
+                                              r"chr1 \(length 12000\)"):
+            ds["chr1", 12000, 12100]
+    edge = whole["chr1", 11950, 12050][0][:, 0, 0]
+    np.testing.assert_allclose(edge, np.r_[bigwig_values(path, "chr1", 11950, 12000),
+                                           np.zeros(50)])
 
 
 @pytest.mark.parametrize("whole", [False, True])
