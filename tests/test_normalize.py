@@ -248,6 +248,47 @@ def test_percentile_exact_on_heavy_ties_and_outliers():
         assert got == np.percentile(x.astype("float64"), p), p
 
 
+def _percentile_by_sorting(values: np.ndarray, p: float) -> float:
+    """The 'linear' percentile from the sorted values (NaN left out), infinities counted:
+    an order statistic it falls on, or two equal ones, give that value; an infinity
+    interpolated with a finite value gives the infinity."""
+    v = np.sort(values[~np.isnan(values)].astype("float64"))
+    h = (len(v) - 1) * p / 100
+    a, b, f = v[int(np.floor(h))], v[min(int(np.floor(h)) + 1, len(v) - 1)], h - np.floor(h)
+    if f == 0 or a == b:
+        return a
+    if np.isinf(a) or np.isinf(b):
+        return b if np.isposinf(b) and not np.isneginf(a) else a
+    return a + (b - a) * f if f < 0.5 else b - (b - a) * (1 - f)
+
+
+def test_percentile_of_data_with_infinities():
+    """Infinities are values (numpy's order); the histogram narrows over the finite ones.
+    A single inf made every finite value fall in one bin of an infinite interval: the
+    90th percentile of 0..99 with one inf came out 0 (PercentileTrimming then clipped
+    every value to 0), and any percentile of data holding a -inf came out NaN."""
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        x = rng.normal(size=(int(rng.integers(1, 40)), 7, 1, 1)).astype("float32")
+        m = rng.random(x.shape)
+        x[m < 0.08] = np.inf
+        x[(m >= 0.08) & (m < 0.15)] = -np.inf
+        x[(m >= 0.15) & (m < 0.2)] = np.nan
+        chunks = {"region": int(rng.integers(1, 9))}
+        ds = xr.Dataset({"data": (("region", "position", "strand", "condition"), x)}).chunk(chunks)
+        for p in (0, 3, 50, 90, 99, 100):
+            got = nan_percentile([ds["data"].data], p)[0, 0]
+            want = _percentile_by_sorting(x.ravel(), p)
+            assert got == pytest.approx(want, rel=1e-12, nan_ok=True), (trial, p)
+    x = np.arange(100, dtype="float32").reshape(100, 1, 1, 1)
+    x[50] = np.inf
+    ds = xr.Dataset({"data": (("region", "position", "strand", "condition"), x)})
+    norm = PercentileTrimming(90)
+    out = ops.normalize(ds.chunk({"region": 30}), norm)["data"].values
+    assert norm.threshold.ravel().tolist() == [pytest.approx(90.1)]  # numpy: 90.1
+    np.testing.assert_allclose(out, np.minimum(x, np.float32(90.1)))
+
+
 def test_per_strand_statistics(partial):
     ds, arrays, _ = partial
     data = arrays["data"].astype("float64")

@@ -217,6 +217,32 @@ def ranges(arrays: Sequence[Any], *, per_strand: bool = False) -> tuple[np.ndarr
             _by_group(vmax, sc, per_strand).max(axis=0).reshape(shape))
 
 
+def _finite_range_chunk(x: np.ndarray) -> tuple[np.ndarray, ...]:
+    x = x.astype(np.float64, copy=False)
+    neg, pos = np.isneginf(x), np.isposinf(x)
+    inf = neg | pos
+    return (neg.sum(axis=0), pos.sum(axis=0),
+            np.fmin.reduce(np.where(inf, np.nan, x), axis=0, initial=np.inf),
+            np.fmax.reduce(np.where(inf, np.nan, x), axis=0, initial=-np.inf))
+
+
+def _finite_range_combine(*parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    return (np.sum([p[0] for p in parts], axis=0), np.sum([p[1] for p in parts], axis=0),
+            np.min([p[2] for p in parts], axis=0), np.max([p[3] for p in parts], axis=0))
+
+
+def finite_ranges(arrays: Sequence[Any], *, per_strand: bool = False) -> tuple[np.ndarray, ...]:
+    """Counts of -inf and +inf values, and the minimum and maximum finite value, of each
+    group (shapes as :func:`ranges`; no finite value: ``inf, -inf``)."""
+    sc, shape = _sc(arrays), _groups(arrays, per_strand)
+    neg, pos, fmin, fmax = reduce_columns(arrays, _finite_range_chunk, _finite_range_combine,
+                                          desc="finite ranges")
+    return (_by_group(neg, sc, per_strand).sum(axis=0).reshape(shape),
+            _by_group(pos, sc, per_strand).sum(axis=0).reshape(shape),
+            _by_group(fmin, sc, per_strand).min(axis=0).reshape(shape),
+            _by_group(fmax, sc, per_strand).max(axis=0).reshape(shape))
+
+
 # ------------------------------------------------------------------ histograms
 def _hist_chunk(x: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                 n_bins: int) -> tuple[np.ndarray, ...]:
@@ -298,7 +324,10 @@ def histograms(arrays: Sequence[Any], lo: np.ndarray, hi: np.ndarray, n_bins: in
 def nan_percentile(arrays: Sequence[Any], percentile: float, *,
                    per_strand: bool = False) -> np.ndarray:
     """Exact percentile of each group, NaN ignored, as ``numpy.nanpercentile`` with its
-    default ``'linear'`` method, never loading the whole data.
+    default ``'linear'`` method, never loading the whole data. Infinite values count as
+    values; where the percentile falls on an infinite order statistic, or between two
+    equal ones, it is that value (numpy's interpolation gives NaN there: the median of
+    ``[1, 2, inf]`` is 2, not NaN).
 
     The two order statistics around the percentile's rank are found by histogram
     narrowing: :func:`ranges` gives each group's count and range, then every pass
@@ -339,6 +368,23 @@ def nan_percentile(arrays: Sequence[Any], percentile: float, *,
     value = np.full(lo.shape, np.nan)
     done = (count == 0)[:, None] | (lo == hi)
     value[done] = lo[done]
+    if np.isinf(vmin).any() or np.isinf(vmax).any():
+        # infinities: a rank among them is that infinity; the others are narrowed over the
+        # finite values (equal bins over an infinite interval would all be one bin); a
+        # -inf counts as a value below the interval, a +inf falls outside it
+        neg, pos, fmin, fmax = (r.reshape(-1) for r in
+                                finite_ranges(arrays, per_strand=per_strand))
+        infinite = (count > 0) & (np.isinf(vmin) | np.isinf(vmax))
+        for i in np.flatnonzero(infinite):
+            for t in range(2):
+                if ranks[i, t] < neg[i]:
+                    value[i, t], done[i, t] = -np.inf, True
+                elif ranks[i, t] >= count[i] - pos[i]:
+                    value[i, t], done[i, t] = np.inf, True
+                else:
+                    lo[i, t], hi[i, t] = fmin[i], fmax[i]
+                    done[i, t] = fmin[i] == fmax[i]
+                    value[i, t] = fmin[i]
     value[count == 0] = np.nan
     for _ in range(_MAX_PASSES):
         if done.all():
@@ -363,6 +409,12 @@ def nan_percentile(arrays: Sequence[Any], percentile: float, *,
         value[~done] = lo[~done]
     v0, v1 = value[:, 0], value[:, 1]
     frac = h - k0
-    out = v0 + (v1 - v0) * frac
-    out = np.where(frac >= 0.5, v1 - (v1 - v0) * (1 - frac), out)
+    with np.errstate(invalid="ignore"):  # (inf - inf where both are one infinity)
+        out = v0 + (v1 - v0) * frac
+        out = np.where(frac >= 0.5, v1 - (v1 - v0) * (1 - frac), out)
+    # an order statistic that is exactly the percentile, or two equal ones (infinities
+    # included: numpy's interpolation makes NaN of inf * 0 and inf - inf there)
+    out = np.where(np.isposinf(v1) & ~np.isneginf(v0) & (frac > 0), np.inf, out)
+    out = np.where(np.isneginf(v0) & ~np.isposinf(v1), -np.inf, out)
+    out = np.where((frac == 0) | (v0 == v1), v0, out)
     return out.reshape(shape)
