@@ -151,6 +151,27 @@ def test_collapse_errors(partial, whole, whole_tree):
         ops.collapse(xr.Dataset({"x": ("a", [1.0])}), resolution=2 * RES)
 
 
+def test_collapsing_a_store_keeps_its_windows_openable(tmp_path):
+    """A whole-genome store records its windows: collapsed to a resolution that divides
+    their starts, the written store opens as the same windows at the new resolution; to
+    one that does not (windows at 100, 200, ... and resolution 30) collapse refuses (the
+    written store could not be opened: 'not divisible by resolution')."""
+    from genozarr import GenomicIndexer, open_dataset, write_store
+
+    gi = GenomicIndexer(["chr1"] * 3, [0, 100, 200], [100, 200, 300], ["+"] * 3, 100, 100)
+    x = np.random.default_rng(2).poisson(3, size=(3, 10, 1, 1)).astype("float32")
+    Cover.create_from_array("w", x, gi, resolution=10, store_whole_genome=True,
+                            storage="zarr", store=str(tmp_path / "w.zarr"),
+                            genomesize={"chr1": 300})
+    tree = open_store(tmp_path / "w.zarr")
+    with pytest.raises(ArgumentError, match="do not start on a multiple of resolution 30 "
+                                            r"\(one starts at 100\)"):
+        ops.collapse(tree, resolution=30)
+    write_store(ops.collapse(tree, resolution=50, collapser="sum"), tmp_path / "c.zarr")
+    got = open_dataset(tmp_path / "c.zarr")[:]
+    np.testing.assert_allclose(got, x.reshape(3, 2, 5, 1, 1).sum(axis=2))
+
+
 def test_collapse_how_is_an_alias(partial):
     a = ops.collapse(partial, resolution=2 * RES, how="max")
     b = ops.collapse(partial, resolution=2 * RES, collapser="max")

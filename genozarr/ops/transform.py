@@ -150,6 +150,7 @@ def collapse(data: Any, *, resolution: int | None,
             or resolution < 1 or resolution % current:
         raise ArgumentError(f"resolution must be a positive multiple of the store's resolution "
                             f"{current}, got {resolution!r}")
+    _check_windows_collapse(data, resolution)
     for d in datasets:
         length = d.sizes["position"]
         if "region" in d[DATA].dims and resolution is not None \
@@ -176,6 +177,39 @@ def collapse(data: Any, *, resolution: int | None,
     out = map_data(data, one, token)
     out.attrs = _with_resolution(out.attrs, resolution)
     return out
+
+
+def _check_windows_collapse(data: Any, resolution: int | None) -> None:
+    """Refuse to collapse a whole-genome store to a resolution its recorded windows do not
+    start on (start minus flank): the store written from the result could not be opened
+    as the dataset it records.
+
+    Raises
+    ------
+    ArgumentError
+        Naming the first such window.
+    """
+    import xarray as xr
+
+    from genozarr.store.layout import WINDOWS
+
+    if resolution is None or not isinstance(data, xr.DataTree):
+        return
+    flank = int(data.attrs.get("flank", 0) or 0)
+    if WINDOWS in data.children and "window_start" in data[WINDOWS].to_dataset():
+        starts = np.asarray(data[WINDOWS]["window_start"].values, dtype=np.int64) - flank
+    elif data.attrs.get("stepsize"):  # no windows recorded: tiled by stepsize
+        starts = np.array([int(data.attrs["stepsize"]), 0]) - flank
+    else:
+        return
+    bad = np.flatnonzero(starts % int(resolution))
+    if len(bad):
+        raise ArgumentError(
+            f"the store records windows that do not start on a multiple of resolution "
+            f"{resolution} (one starts at {int(starts[bad[0]]) + flank}"
+            f"{f' with flank {flank}' if flank else ''}): its dataset could not be opened "
+            "at that resolution. Collapse to a resolution that divides the window starts "
+            "(minus the flank).")
 
 
 def _with_resolution(attrs: dict[str, Any], resolution: int | None) -> dict[str, Any]:
