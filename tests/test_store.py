@@ -509,6 +509,102 @@ def test_a_callable_objects_cache_key_is_the_same_in_every_process(tmp_path):
     assert keys[0][0] != keys[0][1]  # the attribute that differs still makes the key
 
 
+class _Quantile:
+    """A collapser's state on an instance: its bound method, a closure over it, slots."""
+
+    def __init__(self, q):
+        self.q = q
+
+    def collapse(self, x, axis=1):
+        return np.percentile(x, self.q, axis=axis)
+
+
+class _SlotQuantile:
+    __slots__ = ("q",)
+
+    def __init__(self, q):
+        self.q = q
+
+    def __call__(self, x, axis=1):
+        return np.percentile(x, self.q, axis=axis)
+
+
+def _closure_over(obj):
+    return lambda x, axis=1: np.percentile(x, obj.q, axis=axis)
+
+
+@pytest.mark.parametrize("make", [lambda q: _Quantile(q).collapse, _SlotQuantile,
+                                  lambda q: _closure_over(_Quantile(q))],
+                         ids=["bound method", "slots", "closure over an object"])
+def test_collapsers_that_differ_by_state_have_different_keys(make):
+    """The state a collapser reads from an object (a bound method's instance, a closure
+    cell holding an instance, __slots__) enters the key: q=10 and q=90 shared one key, so
+    a cached build of q=90 served q=10's store."""
+    from genozarr.store.cache import cache_key
+
+    keys = {cache_key([], {}, {"collapser": make(q)}) for q in (10, 90, 10)}
+    assert len(keys) == 2
+
+
+def test_builtin_methods_are_keyed_by_their_object(tmp_path, monkeypatch):
+    """np.maximum.reduce and np.minimum.reduce are both 'ufunc.reduce': the minimum's
+    cached build was served the maximum's store."""
+    from genozarr import Cover
+    from genozarr.testing.simulate import write_bigwig
+
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path / "out"))
+    track = np.random.default_rng(4).gamma(1.0, 2.0, 1000).astype("float32")
+    bw = write_bigwig(tmp_path / "u.bw", {"chr1": track})
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [1000]})
+    for reduce, want in ((np.maximum.reduce, track.reshape(-1, 10).max(1)),
+                         (np.minimum.reduce, track.reshape(-1, 10).min(1))):
+        cover = Cover.create_from_bigwig("u", str(bw), roi=roi, binsize=100, resolution=10,
+                                         collapser=reduce, cache=True)
+        np.testing.assert_allclose(cover[:][:, :, 0, 0].reshape(-1), want, rtol=1e-6)
+
+
+def test_keys_with_sets_are_the_same_in_every_process(tmp_path):
+    """A set (a function's constant, an attribute) is keyed by its sorted items: its order
+    follows string hashing, which differs per process (PYTHONHASHSEED)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "key.py"
+    script.write_text(
+        "from genozarr.store.cache import cache_key\n"
+        "def f(x, axis=1):\n"
+        "    return x.max(axis=axis) if 'a' in {'a', 'b', 'c', 'd', 'e'} else x\n"
+        "class C:\n"
+        "    names = None\n"
+        "    def __init__(self):\n"
+        "        self.names = {'x', 'y', 'z', 'w'}\n"
+        "    def __call__(self, x, axis=1):\n"
+        "        return x\n"
+        "print(cache_key([], {}, {'collapser': f, 'other': C(), 'labels': {'p', 'q', 'r'}}))\n")
+    keys = {subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2", "3")}
+    assert len(keys) == 1, keys
+
+
+def test_derived_keys_of_collapse_and_function_normalizers_tell_lambdas_apart():
+    """Two lambdas share a name: ops.collapse and a function normalizer derived the same
+    cache_key for different results (write_store recorded it for both)."""
+    import xarray as xr
+
+    from genozarr import ops
+    from genozarr.ops.normalizers import FunctionNormalizer
+
+    x = np.arange(40, dtype="float32").reshape(1, 40, 1, 1)
+    ds = xr.Dataset({"data": (("region", "position", "strand", "condition"), x)},
+                    attrs={"resolution": 1, "cache_key": "k"})
+    a = ops.collapse(ds, resolution=10, collapser=lambda v, axis=1: v.max(axis=axis))
+    b = ops.collapse(ds, resolution=10, collapser=lambda v, axis=1: v.min(axis=axis))
+    assert a.attrs["cache_key"] != b.attrs["cache_key"]
+    assert FunctionNormalizer(lambda v: v * 2).cache_params() != \
+        FunctionNormalizer(lambda v: v * 3).cache_params()
+
+
 #: what :func:`_collapse_by_global` computes: a module-level global, not in the cache key
 _HOW = {"collapse": np.max}
 

@@ -679,10 +679,12 @@ class FunctionNormalizer(Normalizer):
         return {"type": self.name, "ref": _func_ref(self.func), "repr": repr(self.func)}
 
     def cache_params(self) -> dict[str, Any]:
-        """The callable's module and qualified name (two lambdas share a name)."""
-        f = self.func
-        return {"normalizer": "function",
-                "func": f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', repr(f))}"}
+        """The callable's module, qualified name and a hash of its code, closure or
+        attributes (:func:`~genozarr.store.cache.callable_token`: two lambdas of one name
+        differ)."""
+        from genozarr.store.cache import callable_token
+
+        return {"normalizer": "function", "func": callable_token(self.func)}
 
 
 def _import_ref(ref: str) -> Any:
@@ -814,6 +816,7 @@ def normalizer_tokens(normalizers: Sequence[Any]) -> list[Any]:
     -------
     list
     """
-    return [n.cache_params() if hasattr(n, "cache_params") else
-            f"{getattr(n, '__module__', '')}.{getattr(n, '__qualname__', repr(n))}"
+    from genozarr.store.cache import callable_token
+
+    return [n.cache_params() if hasattr(n, "cache_params") else callable_token(n)
             for n in normalizers]

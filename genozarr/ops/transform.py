@@ -16,6 +16,7 @@ import numpy as np
 from genozarr.errors import ArgumentError
 from genozarr.ops._layout import DATA, data_datasets, map_data
 from genozarr.ops.normalizers import resolve_normalizers
+from genozarr.store.cache import callable_token
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -172,8 +173,7 @@ def collapse(data: Any, *, resolution: int | None,
                           attrs=_with_resolution(ds.attrs, resolution))
 
     token = {"op": "collapse", "resolution": resolution,
-             "how": kind if isinstance(kind, str) else
-             f"{getattr(kind, '__module__', '')}.{getattr(kind, '__qualname__', repr(kind))}"}
+             "how": kind if isinstance(kind, str) else callable_token(kind)}
     out = map_data(data, one, token)
     out.attrs = _with_resolution(out.attrs, resolution)
     return out

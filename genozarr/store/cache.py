@@ -121,8 +121,30 @@ def _code_digest(code: types.CodeType) -> str:
     h.update(repr(code.co_names).encode())
     for const in code.co_consts:
         h.update((_code_digest(const) if isinstance(const, types.CodeType)
-                  else repr(const)).encode())
+                  else _const_repr(const)).encode())
     return h.hexdigest()
+
+
+def _const_repr(const: Any) -> str:
+    """A code constant's representation, the same in every process: a frozenset's items
+    sorted (its repr follows string hashing, which differs per process)."""
+    if isinstance(const, frozenset):
+        return "frozenset(" + repr(sorted(_const_repr(c) for c in const)) + ")"
+    if isinstance(const, tuple):
+        return "(" + ", ".join(_const_repr(c) for c in const) + ",)"
+    return repr(const)
+
+
+def _object_state(value: Any) -> dict[str, Any]:
+    """An object's attributes: its ``__dict__`` and the ``__slots__`` of its classes."""
+    state = dict(vars(value)) if isinstance(getattr(value, "__dict__", None), dict) else {}
+    for cls in type(value).__mro__:
+        slots = vars(cls).get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and name not in state \
+                    and hasattr(value, name):
+                state[name] = getattr(value, name)
+    return state
 
 
 def _callable_params(value: Any, depth: int) -> Any:
@@ -140,16 +162,22 @@ def _callable_params(value: Any, depth: int) -> Any:
         return {"method": _callable_params(value.__func__, depth + 1),
                 "self": _jsonable(value.__self__, depth)}
     if not isinstance(value, types.FunctionType):
-        # builtins and numpy functions (np.mean) by name; other callable objects by their
-        # class, representation, attributes and the code of their __call__ (a repr that
-        # leaves a parameter out does not make two objects share a store)
+        # builtins and numpy functions (np.mean) by name, a builtin method also by its
+        # object (np.maximum.reduce and np.minimum.reduce are both 'ufunc.reduce'); other
+        # callable objects by their class, representation, attributes and the code of
+        # their __call__ (a repr that leaves a parameter out does not make two objects
+        # share a store)
         if getattr(value, "__qualname__", None) is not None:
-            return name
+            owner = getattr(value, "__self__", None)
+            if owner is None or isinstance(owner, types.ModuleType):
+                return name
+            return {"builtin": name, "self": _jsonable(owner, depth)}
         out: dict[str, Any] = {
             "object": f"{type(value).__module__}.{type(value).__qualname__}",
             "repr": _stable_repr(value)}
-        if isinstance(getattr(value, "__dict__", None), dict):
-            out["attrs"] = _jsonable(vars(value), depth)
+        state = _object_state(value)
+        if state:
+            out["attrs"] = _jsonable(state, depth)
         call = next((vars(c)["__call__"] for c in type(value).__mro__
                      if "__call__" in vars(c)), None)
         if isinstance(call, types.FunctionType):
@@ -166,6 +194,16 @@ def _callable_params(value: Any, depth: int) -> Any:
             "kwdefaults": _jsonable(value.__kwdefaults__ or {}, depth), "closure": cells}
 
 
+def callable_token(func: Any) -> str:
+    """A short description of a callable for derived cache keys and operation logs:
+    ``module.qualname#<16 hex digits>``, the digits a hash of what enters a cache key for
+    it (its code, defaults, closure or attributes: two lambdas of one name differ)."""
+    name = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', None) or type(func).__qualname__}"
+    digest = hashlib.sha256(json.dumps(_jsonable(func), sort_keys=True, default=str)
+                            .encode()).hexdigest()[:16]
+    return f"{name}#{digest}"
+
+
 def _jsonable(value: Any, depth: int = 0) -> Any:
     depth += 1
     if depth > 20:  # a self-referencing closure or structure
@@ -175,6 +213,9 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
                 for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v, depth) for v in value]
+    if isinstance(value, (set, frozenset)):  # sorted: a set's order differs per process
+        return sorted((_jsonable(v, depth) for v in value),
+                      key=lambda v: json.dumps(v, sort_keys=True, default=str))
     if isinstance(value, np.ndarray):
         return {"ndarray": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(),
                 "shape": list(value.shape), "dtype": str(value.dtype)}
@@ -185,8 +226,15 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
         return _jsonable(value.cache_params(), depth)
     if callable(value):
         return _callable_params(value, depth)
-    return value if isinstance(value, (str, int, float, bool, type(None))) \
-        else _stable_repr(value)
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    if type(value).__repr__ is object.__repr__:  # no representation of its own: an
+        # instance (a bound method's, a closure's) by its class and attributes
+        state = _object_state(value)
+        if state:
+            return {"object": f"{type(value).__module__}.{type(value).__qualname__}",
+                    "attrs": _jsonable(state, depth)}
+    return _stable_repr(value)
 
 
 #: the memory address in a default representation (``<X object at 0x7f...>``)
