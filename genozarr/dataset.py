@@ -1078,7 +1078,7 @@ class Cover(Dataset):
         store
             Path or URL of the zarr store (default: under the output directory).
         chrom_map
-            'auto' or a dict to match ``chr1``/``1`` naming differences.
+            'auto' or a dict to match ``chr1``/``1`` (and ``chrM``/``MT``) naming differences.
         storage_options
             fsspec options for remote stores.
         feature

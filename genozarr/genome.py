@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
@@ -35,6 +35,7 @@ __all__ = [
     "match_chroms",
     "MissingChromosomeWarning",
     "toggle_chr",
+    "chrom_twins",
     "check_chrom_name",
     "check_span",
     "MAX_COORDINATE",
@@ -290,6 +291,31 @@ def toggle_chr(name: str) -> str:
     return name[3:] if name.startswith("chr") else "chr" + name
 
 
+#: the names the mitochondrial genome goes by (UCSC 'chrM', Ensembl/NCBI 'MT', ...)
+_MITO = ("chrM", "MT", "chrMT", "M")
+
+
+def chrom_twins(name: str) -> tuple[str, ...]:
+    """The other names a chromosome goes by in other naming schemes, most likely first:
+    the name with its ``chr`` prefix toggled, and for the mitochondrial genome its other
+    names (``chrM`` / ``MT``).
+
+    Examples
+    --------
+    >>> chrom_twins("chr1"), chrom_twins("chrM")
+    (('1',), ('M', 'MT', 'chrMT'))
+    """
+    twins = [toggle_chr(name)]
+    if name in _MITO:
+        twins += [m for m in _MITO if m != name and m not in twins]
+    return tuple(twins)
+
+
+def twin_of(name: str, present: Any) -> str | None:
+    """The first of :func:`chrom_twins` of ``name`` that is in ``present``, or None."""
+    return next((t for t in chrom_twins(name) if t in present), None)
+
+
 def match_chroms(
     wanted: Iterable[str],
     available: Iterable[str],
@@ -299,7 +325,7 @@ def match_chroms(
     """Match region chromosome names to a data source's, tolerating absent chromosomes.
 
     As :func:`chrom_mapping`, except that a chromosome the source lacks (under its name,
-    its ``mapping`` target and, with ``mapping='auto'``, its ``chr``-toggled twin) is
+    its ``mapping`` target and, with ``mapping='auto'``, its twin, :func:`chrom_twins`) is
     returned in a list instead of raising; it maps to its own (target) name. A naming
     mismatch (``chr1`` wanted, only ``1`` available, no mapping) is still an error.
 
@@ -332,8 +358,8 @@ def match_chroms(
         if target in available_set:
             result[name] = target
             continue
-        twin = toggle_chr(target)
-        if twin in available_set:
+        twin = twin_of(target, available_set)
+        if twin is not None:
             if mapping == "auto":
                 result[name] = twin
                 continue
@@ -353,8 +379,9 @@ def match_chroms(
     if twins:
         listed = ", ".join(f"{a!r} vs {c!r}" for a, _, c in twins[:5])
         raise ChromosomeNamingError(
-            f"{source}: chromosome names differ by a 'chr' prefix between the regions and the "
-            f"data ({listed}{', ...' if len(twins) > 5 else ''}). Rename one side, or pass "
+            f"{source}: chromosome names differ by a 'chr' prefix (or chrM/MT) between the "
+            f"regions and the data ({listed}{', ...' if len(twins) > 5 else ''}). Rename one "
+            "side, or pass "
             f"chrom_map='auto' (or an explicit dict) to match them."
         )
     return result, missing
@@ -384,7 +411,7 @@ def chrom_mapping(
         Name of the data source (a file path) for error messages.
     mapping
         ``None`` (default): names must match exactly. ``'auto'``: where a name is
-        missing but its ``chr``-toggled twin (``chr1`` / ``1``) exists, use the twin.
+        missing but a twin (:func:`chrom_twins`: ``chr1`` / ``1``, ``chrM`` / ``MT``) exists, use it.
         A dict: explicit ``{roi_name: data_name}`` renames, other names must match.
 
     Returns

@@ -370,7 +370,7 @@ class BedSource(Source):
         return dict.fromkeys(df["chrom"].unique().tolist(), 0)
 
     def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
-        from genozarr.genome import toggle_chr
+        from genozarr.genome import twin_of
 
         self.chrom_names = []
         for f, df in zip(self.files, self.frames):
@@ -378,16 +378,18 @@ class BedSource(Source):
             names = {}
             for c in chroms:
                 target = mapping.get(c, c) if isinstance(mapping, Mapping) else c
-                if target not in present and mapping == "auto" and toggle_chr(target) in present:
-                    target = toggle_chr(target)
+                if target not in present and mapping == "auto" \
+                        and twin_of(target, present) is not None:
+                    target = twin_of(target, present)
                 names[c] = target
             twins = [c for c in chroms
-                     if names[c] not in present and toggle_chr(names[c]) in present]
+                     if names[c] not in present and twin_of(names[c], present) is not None]
             if twins and mapping != "auto":
                 raise ChromosomeNamingError(
-                    f"{f}: chromosome names differ by a 'chr' prefix between the regions and "
-                    f"the BED file ({twins[0]!r} vs {toggle_chr(twins[0])!r}); pass "
-                    "chrom_map='auto' or rename one side")
+                    f"{f}: chromosome names differ by a 'chr' prefix (or chrM/MT) between the "
+                    f"regions and the BED file ({twins[0]!r} vs "
+                    f"{twin_of(names[twins[0]], present)!r}); pass chrom_map='auto' or rename "
+                    "one side")
             self.chrom_names.append(names)
 
     def _paint(self, i: int, chrom: str, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:

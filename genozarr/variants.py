@@ -429,11 +429,11 @@ class VariantStreamer:
         """The names to try for a region's contig ``chrom``: itself, then the VCF name that
         ``chrom_map`` maps to it ('auto': the name with or without 'chr'; a dict: the
         keys whose value it is)."""
-        from genozarr.genome import toggle_chr
+        from genozarr.genome import chrom_twins
 
         names = [chrom]
         if self.chrom_map == "auto":
-            names.append(toggle_chr(chrom))
+            names += chrom_twins(chrom)
         elif isinstance(self.chrom_map, dict):
             names += [k for k, v in self.chrom_map.items() if v == chrom and k != chrom]
         return names
@@ -444,14 +444,13 @@ class VariantStreamer:
             return self._contigs[chrom]
         except KeyError:
             pass
-        from genozarr.genome import toggle_chr
+        from genozarr.genome import twin_of
 
         name: str | None = chrom
         if isinstance(self.chrom_map, dict):
             name = self.chrom_map.get(chrom, chrom)
         if name not in self._sizes:
-            twin = toggle_chr(chrom)
-            name = twin if self.chrom_map == "auto" and twin in self._sizes else None
+            name = twin_of(chrom, self._sizes) if self.chrom_map == "auto" else None
         self._contigs[chrom] = name
         if name is not None:
             self.contig_lengths[chrom] = self._sizes[name]
@@ -644,9 +643,9 @@ class VariantStreamer:
         hints = []
         if CONTIG in counts:
             missing = [c for c, g in self._contigs.items() if g is None]
-            from genozarr.genome import toggle_chr
+            from genozarr.genome import twin_of
 
-            twins = [c for c in missing if toggle_chr(c) in self._sizes]
+            twins = [c for c in missing if twin_of(c, self._sizes) is not None]
             hints.append(f"contigs absent from {self.genome}: {missing[:5]}"
                          + (" (they differ by a 'chr' prefix: pass chrom_map='auto')"
                             if twins else ""))

@@ -320,6 +320,31 @@ def test_index_arrays_of_several_axes(sim_data, whole):
         np.testing.assert_array_equal(cov[key], full[key])
 
 
+def test_mitochondrial_names_are_matched_as_the_chr_prefix(tmp_path):
+    """UCSC 'chrM' regions over Ensembl 'MT' data: chrom_map='auto' reads MT, as it reads
+    '1' for 'chr1'; without it the mismatch is an error naming both. The mitochondrial
+    coverage was served as zeros with a warning that the file lacks 'chrM'."""
+    bw_path = str(tmp_path / "mt.bw")
+    bw = pyBigWig.open(bw_path, "w")
+    bw.addHeader([("1", 1000), ("MT", 500)])
+    bw.addEntries(["1", "MT"], [0, 0], ends=[100, 100], values=[1.0, 2.0])
+    bw.close()
+    bed = tmp_path / "mt.bed"
+    bed.write_text("1\t0\t20\n" "MT\t10\t30\n")
+    roi = pd.DataFrame({"chrom": ["chr1", "chrM"], "start": [0, 0], "end": [50, 50]})
+    want = np.array([bigwig_values(bw_path, "1", 0, 50), bigwig_values(bw_path, "MT", 0, 50)])
+    got = Cover.create_from_bigwig("mt", bw_path, roi=roi, chrom_map="auto")[:]
+    np.testing.assert_allclose(got[:, :, 0, 0], want)
+    painted = Cover.create_from_bed("b", str(bed), roi=roi, chrom_map="auto")[:][:, :, 0, 0]
+    np.testing.assert_array_equal(painted.nonzero()[1][painted.nonzero()[0] == 1],
+                                  np.arange(10, 30))
+    mito = roi.iloc[[1]]
+    for build in (lambda: Cover.create_from_bigwig("mt", bw_path, roi=mito),
+                  lambda: Cover.create_from_bed("b", str(bed), roi=mito)):
+        with pytest.raises(ChromosomeNamingError, match="'chrM' vs 'MT'"):
+            build()
+
+
 def test_naming_and_bounds_errors(sim_data, tmp_path):
     path = sim_data["bigwigs"][0]
     renamed = pd.DataFrame({"chrom": ["1"], "start": [0], "end": [100]})
