@@ -197,6 +197,16 @@ def test_truncated_gzip_bed(tmp_path):
         read_bed(path)
 
 
+@pytest.mark.parametrize("missing", [".", "NA", "nan", "NaN"])
+def test_bedgraph_values_without_a_number_read_as_missing(tmp_path, missing):
+    """Tools write a missing bedGraph value as '.', 'NA' (R) or 'nan'/'NaN' (Python,
+    numpy): all read as NaN; 'NaN' was refused as not a number while 'NA' was not."""
+    path = tmp_path / "v.bedgraph"
+    path.write_text(f"chr1\t0\t10\t1.5\nchr1\t10\t20\t{missing}\nchr1\t20\t30\tinf\n")
+    score = read_bed(path, bedgraph=True)["score"].to_numpy()
+    assert score[0] == 1.5 and np.isnan(score[1]) and np.isposinf(score[2])
+
+
 def test_header_and_track_lines_are_accepted(bad, sim_data):
     path = bad("header_track.bed")
     df = read_bed(path)
