@@ -754,6 +754,13 @@ class GenomicIndexer:
                 for s, e in zip(df["start"].to_numpy(), df["end"].to_numpy())
             ]
             counts = np.array([len(p[0]) for p in parts], dtype=np.int64)
+            empty = np.flatnonzero((counts == 0) & (lengths == 0))
+            if len(empty) and len(empty) < len(df):  # (all of them: said below)
+                first = df.iloc[int(empty[0])]
+                log.warning("%s: %d region(s) of length 0 (start == end, such as %s:%d) give "
+                            "no window and are left out: the windows do not line up one to "
+                            "one with the regions", source, len(empty), first["chrom"],
+                            int(first["start"]))
             starts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
             ends = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
             chrs = np.repeat(df["chrom"].to_numpy(), counts)

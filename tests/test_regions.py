@@ -242,6 +242,20 @@ def test_empty_indexer_says_why(caplog):
         caplog.text
 
 
+@pytest.mark.parametrize("binsize", [None, 10])
+def test_regions_of_length_zero_left_out_are_said(caplog, binsize):
+    """An insertion point (start == end) among other regions gives no window: the windows
+    no longer line up one to one with the regions, which a warning says (it was silent)."""
+    import logging
+
+    regions = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [0, 40, 50], "end": [20, 40, 60],
+                            "name": ["a", "ins", "b"]})
+    with caplog.at_level(logging.WARNING, logger="genozarr"):
+        gi = GenomicIndexer.create_from_file(regions, binsize, binsize)
+    assert "ins" not in list(gi.names) and len(gi) == (2 if binsize is None else 3)
+    assert "1 region(s) of length 0 (start == end, such as chr1:40)" in caplog.text
+
+
 def test_an_edited_table_of_loaded_regions_is_checked(tmp_path):
     """A table from load_regions widened past the chromosome start keeps pandas' attrs;
     tiling it is refused as a fresh table is (before: tiled unchecked into windows with
