@@ -610,7 +610,9 @@ class Dataset:
         start, end = int(start), int(end)
         if end < start:
             raise RegionError(f"interval {chrom}:{start}-{end} has start > end")
-        length = meta.chroms.get(chrom)
+        # (whole genome: the chromosome lengths are known; a partial store's may be the
+        # reach of its windows, or 0 for BED inputs: outside windows is padding there)
+        length = meta.chroms.get(chrom) if store.whole_genome else None
         if length is not None and start >= length:  # as a region there is refused
             raise RegionError(
                 f"interval {chrom}:{start}-{end} starts past the end of {chrom} (length "

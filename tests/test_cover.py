@@ -298,12 +298,16 @@ def test_interval_access(sim_data):
                                      store_whole_genome=True)
     with pytest.raises(ChromosomeNotFoundError, match="'chr9' is not in store"):
         whole["chr9", 0, 100]
-    # past a known chromosome's end (chr1: 12,000 bp): refused, as such a region is; an
-    # interval running past it is padded
-    for ds in (cov, whole):
-        with pytest.raises(RegionError, match=r"chr1:12000-12100 starts past the end of "
-                                              r"chr1 \(length 12000\)"):
-            ds["chr1", 12000, 12100]
+    # past a whole-genome store's chromosome end (chr1: 12,000 bp): refused, as such a
+    # region is; an interval running past it is padded. The partial layout pads outside
+    # its windows, also there (its lengths may be the windows' reach, 0 for BED inputs)
+    with pytest.raises(RegionError, match=r"chr1:12000-12100 starts past the end of "
+                                          r"chr1 \(length 12000\)"):
+        whole["chr1", 12000, 12100]
+    np.testing.assert_array_equal(cov["chr1", 12000, 12100], 0)
+    bed = Cover.create_from_bed("b", sim_data["roi"], roi=roi, binsize=1000, mode="score")
+    assert bed.garray.meta.chroms == {"chr1": 0}  # a BED file has no lengths
+    assert bed["chr1", 300, 500].shape == (1, 200, 1, 1)
     edge = whole["chr1", 11950, 12050][0][:, 0, 0]
     np.testing.assert_allclose(edge, np.r_[bigwig_values(path, "chr1", 11950, 12000),
                                            np.zeros(50)])
