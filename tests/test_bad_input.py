@@ -197,7 +197,7 @@ def test_truncated_gzip_bed(tmp_path):
         read_bed(path)
 
 
-@pytest.mark.parametrize("missing", [".", "NA", "nan", "NaN"])
+@pytest.mark.parametrize("missing", [".", "NA", "nan", "NaN", "-nan"])
 def test_bedgraph_values_without_a_number_read_as_missing(tmp_path, missing):
     """Tools write a missing bedGraph value as '.', 'NA' (R) or 'nan'/'NaN' (Python,
     numpy): all read as NaN; 'NaN' was refused as not a number while 'NA' was not."""

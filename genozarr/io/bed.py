@@ -128,8 +128,10 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     score_col = 3 if bedgraph else 4
     if nfields > score_col:
         text = raw[score_col].fillna("").astype(str)
-        # no value: '.', 'NA', and NaN as Python and R tools write it ('nan', 'NaN')
-        text = text.mask(text.isin([".", "NA"]) | text.str.lower().eq("nan"), "")
+        # no value: '.', 'NA', and NaN as Python, R and C tools write it ('nan', 'NaN',
+        # '-nan')
+        text = text.mask(text.isin([".", "NA"])
+                         | text.str.lower().isin(["nan", "-nan", "+nan"]), "")
         score = pd.to_numeric(text.where(text.ne("")), errors="coerce")
         bad = score.isna() & text.ne("")
         if bad.any():
