@@ -194,6 +194,20 @@ def test_fai_older_than_fasta_is_rebuilt(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa", "g.fa.fai"]  # no temporaries
 
 
+def test_a_record_appended_after_indexing_is_found(tmp_path):
+    """A record appended to an indexed FASTA, the .fai kept with a newer date (a copy,
+    a server's upload order): every record the .fai lists still matches, but the file
+    holds more after its last one; the index is rebuilt (the record was missing)."""
+    fa = tmp_path / "g.fa"
+    fa.write_text(A)
+    pysam.faidx(str(fa))
+    fa.write_text(A + ">extra\nACGTTGCA\n")
+    set_older(fa, str(fa) + ".fai")
+    seqs = text_sequences(A + ">extra\nACGTTGCA\n")
+    assert fasta_chrom_sizes(fa) == {k: len(v) for k, v in seqs.items()}
+    assert read_sequence(fa, "extra", 0, 8) == b"ACGTTGCA"
+
+
 def test_fai_of_another_fasta_copied_with_its_date(tmp_path):
     """``cp -p`` of another FASTA over an indexed one: the .fai is newer, but wrong."""
     fa, other = tmp_path / "g.fa", tmp_path / "other.fa"

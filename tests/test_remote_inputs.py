@@ -217,12 +217,59 @@ def test_changed_remote_file_gets_a_new_copy_and_key(files, served):
 
 
 def test_server_without_validators_downloads_again(files, served):
+    """Into a directory of its own each time: a build still reading the first copy keeps
+    it (the second download replaced it under its name)."""
     _, base = served
     url = f"{base}/plain/sample_a.bw"
+    before = gets("/plain/sample_a.bw")
     as_file_list(url, "BigWig")
+    path = _remote.fetched(url).path
     _remote._fetched.clear()
     as_file_list(url, "BigWig")
-    assert gets("/plain/sample_a.bw") == 2
+    assert gets("/plain/sample_a.bw") == before + 2
+    assert _remote.fetched(url).path != path and os.path.exists(path)
+
+
+def test_a_copy_of_unknown_size_is_never_reused(files, served, monkeypatch):
+    """A server that gives an ETag but no size (no Content-Length): a download cut short
+    cannot be told, so the copy is not reused by the next build (it was, for good)."""
+    _, base = served
+    real = _remote._info
+    monkeypatch.setattr(_remote, "_info", lambda fs, path: {**real(fs, path), "size": None})
+    url = f"{base}/sample_b.bw"
+    before = gets("/sample_b.bw")
+    for _ in range(2):
+        _remote._fetched.clear()
+        as_file_list(url, "BigWig")
+    assert gets("/sample_b.bw") == before + 2
+
+
+def test_a_bam_replaced_beside_its_old_index_is_refused(files, served, tmp_path):
+    """The server's BAM file is replaced (reads added) and its .bai is not rebuilt: the
+    copies show the old index beside other BAM content, a StaleIndexError naming the
+    URLs; counted from the old index, the added reads were left out silently."""
+    from genozarr.testing.simulate import simulate_bam
+
+    root, base = served
+    sizes = {"c1": 5000, "c2": 4000}
+    first = simulate_bam(tmp_path / "first.bam", sizes, 200, seed=1)
+    second = simulate_bam(tmp_path / "second.bam", sizes, 400, seed=2)
+    shutil.copy(first, root / "replaced.bam")
+    shutil.copy(first + ".bai", root / "replaced.bam.bai")
+    url = f"{base}/replaced.bam"
+    (copy,) = as_file_list(url, "BAM")
+    assert BamSource([copy]).read_file(0, "c1", 0, 5000).sum() > 0
+    shutil.copy(second, root / "replaced.bam")  # the old .bai stays
+    os.utime(root / "replaced.bam", (2e9, 2e9))
+    _remote._fetched.clear()
+    with pytest.raises(StaleIndexError, match=r"replaced\.bam\.bai of .*replaced\.bam is the "
+                                              r"one an earlier copy"):
+        as_file_list(url, "BAM")
+    shutil.copy(second + ".bai", root / "replaced.bam.bai")  # rebuilt: accepted
+    _remote._fetched.clear()
+    (copy,) = as_file_list(url, "BAM")
+    np.testing.assert_array_equal(BamSource([copy]).read_file(0, "c1", 0, 5000),
+                                  BamSource([second]).read_file(0, "c1", 0, 5000))
 
 
 def test_source_pickles_with_local_paths(files, served):

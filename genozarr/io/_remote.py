@@ -23,8 +23,9 @@ record, holding the SHA256 of every downloaded file, computed while downloading)
 written last. Reusing a copy costs one metadata request per file (``HEAD`` for http) and
 reads nothing else: :func:`genozarr.store.cache.input_digests` takes the recorded
 digests, so a remote file is never read twice for a cache key. A server that gives
-neither an ETag nor a modification time cannot be revalidated: such a file is
-downloaded again on every use.
+neither an ETag nor a modification time, or no size, cannot be revalidated: such a file
+is downloaded again on every use, into a directory of its own (a build still reading an
+earlier copy keeps it).
 
 The copies get one modification time for the data file and its indexes: object stores
 report upload times, which say nothing about which file was written first, so the
@@ -41,6 +42,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 import uuid
@@ -50,7 +52,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from genozarr.errors import GenozarrError, InputFileError, MissingIndexError, UnreadableFileError
+from genozarr.errors import (
+    GenozarrError,
+    InputFileError,
+    MissingIndexError,
+    StaleIndexError,
+    UnreadableFileError,
+)
 
 __all__ = ["is_url", "RemoteCopy", "fetch", "localize", "fetched", "input_cache_dir",
            "kind_of", "display_url", "naming"]
@@ -523,6 +531,40 @@ def _download(fs: Any, rpath: str, url: str, dest: Path, size: int | None, what:
     return digest.hexdigest()
 
 
+def _check_index_history(directory: Path, entries: list[dict[str, Any]], url: str) -> None:
+    """Refuse a BAM file downloaded with an index this cache already holds beside other
+    content of that BAM file (an earlier copy of the URL): the BAM file was replaced on
+    the server and its index was not rebuilt. Upload times cannot tell (object stores
+    give upload times in any order), and the index's content checks do not see reads
+    added past the old index's reach: counted from it, they are left out silently.
+
+    Raises
+    ------
+    StaleIndexError
+        Naming both URLs; the new copy is removed.
+    """
+    for other in directory.parent.iterdir():
+        if other == directory:
+            continue
+        try:
+            with open(other / RECORD, encoding="utf-8") as fh:
+                files = json.load(fh).get("files")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if not isinstance(files, list) or len(files) != len(entries):
+            continue
+        same_index = all(isinstance(f, dict) and f.get("sha256") == e["sha256"]
+                         for f, e in zip(files[1:], entries[1:]))
+        if same_index and isinstance(files[0], dict) \
+                and files[0].get("sha256") != entries[0]["sha256"]:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise StaleIndexError(
+                f"the index {entries[1]['url']} of {display_url(url)} is the one an earlier "
+                f"copy of the BAM file had, but the BAM file has changed since: it was not "
+                "rebuilt after the BAM file was replaced, and would leave reads out. Run "
+                "'samtools index' on the new BAM file and upload its index.")
+
+
 def _read_record(directory: Path, expected: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The completion record of a version directory, if it describes a complete copy of
     the ``expected`` files."""
@@ -650,11 +692,18 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
                 ". The URL has a query (a signed URL?), which the index URLs tried keep; "
                 "a signed index has a signature of its own: give it after the BAM file's "
                 f"URL as '<BAM URL>{INDEX_SEPARATOR}<index URL>'" if signed else ""))
-    validated = all(f["validator"]["etag"] or f["validator"]["modified"]
-                    or f["validator"]["version_id"] for f in files)
+    # a copy is reused only where the server identifies the version (an ETag, a
+    # modification time or a version id) and gives the size (a download cut short
+    # without a Content-Length would otherwise be kept as the file)
+    validated = all((f["validator"]["etag"] or f["validator"]["modified"]
+                     or f["validator"]["version_id"]) and f["validator"]["size"] is not None
+                    for f in files)
     url_key = hashlib.sha256(url.encode()).hexdigest()[:16]
     version = hashlib.sha256(json.dumps(
-        [[f["url"], f["validator"]] for f in files] + ([] if validated else ["unvalidated"]),
+        [[f["url"], f["validator"]] for f in files]
+        # unvalidated: a directory of its own per download, so a build still reading an
+        # earlier copy is never given the new one under its name
+        + ([] if validated else ["unvalidated", uuid.uuid4().hex]),
         sort_keys=True, default=str).encode()).hexdigest()[:24]
     directory = input_cache_dir() / f"{url_key}-{local_name[:60]}" / version
     expected = [{"name": f["name"], "validator": f["validator"]} for f in files]
@@ -662,7 +711,7 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
     downloaded = record is None
     if record is None:
         if not validated:
-            logger.info("%s gives no ETag or modification time: downloading it again",
+            logger.info("%s gives no ETag, modification time or size: downloading it again",
                         display_url(url))
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -677,6 +726,8 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
             entries.append({"name": f["name"], "url": display_url(f["url"]),
                             "validator": f["validator"], "sha256": sha,
                             "bytes": os.path.getsize(directory / f["name"])})
+        if kind == "bam" and len(entries) > 1:
+            _check_index_history(directory, entries, url)
         # one modification time for the data file and its indexes (see the module doc)
         now = time.time_ns()
         for f in files:

@@ -220,6 +220,22 @@ def _stale_reason(path: str, fai: str, gzi: str | None) -> str | None:
         except ValueError:
             return f"{fai} line {number} is not a .fai record: {line[:80]!r}"
         records.append((name, length, offset, linebases, linewidth))
+    if gzi is None:  # nothing but line ends after the last record it lists (a record
+        # appended since the index was made: its sequence would be missing silently)
+        fields = lines[-1][1].rstrip(b"\r\n").split(b"\t")
+        try:
+            length, offset, linebases, linewidth = (int(f) for f in fields[1:5])
+        except ValueError:
+            return f"{fai} line {lines[-1][0]} is not a .fai record: {lines[-1][1][:80]!r}"
+        end = offset + (length // linebases) * linewidth + length % linebases \
+            if linebases > 0 else offset
+        with open(path, "rb") as fh:
+            fh.seek(end)
+            tail = fh.read(1 << 16)
+        if tail.strip():
+            return (f"{path} holds more after the last record of {fai} "
+                    f"({fields[0].decode(errors='replace')!r}): {tail.strip()[:40]!r}; "
+                    "a record added since the index was made?")
     try:
         reader = _Uncompressed(path, gzi)
     except (OSError, ValueError) as e:
