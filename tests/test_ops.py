@@ -164,12 +164,46 @@ def test_collapsing_a_store_keeps_its_windows_openable(tmp_path):
                             storage="zarr", store=str(tmp_path / "w.zarr"),
                             genomesize={"chr1": 300})
     tree = open_store(tmp_path / "w.zarr")
-    with pytest.raises(ArgumentError, match="do not start on a multiple of resolution 30 "
-                                            r"\(one starts at 100\)"):
+    with pytest.raises(ArgumentError, match=r"do not fit resolution 30 \(one starts at 100\)"):
         ops.collapse(tree, resolution=30)
+    with pytest.raises(ArgumentError, match=r"do not fit resolution 300 \(one starts at 100"):
+        ops.collapse(tree, resolution=300)
     write_store(ops.collapse(tree, resolution=50, collapser="sum"), tmp_path / "c.zarr")
     got = open_dataset(tmp_path / "c.zarr")[:]
     np.testing.assert_allclose(got, x.reshape(3, 2, 5, 1, 1).sum(axis=2))
+    # windows that start on the grid but are shorter than a bin (100 bp at 200): the
+    # written store served empty windows, shape (3, 0, 1, 1)
+    gaps = GenomicIndexer(["chr1"] * 3, [0, 200, 400], [100, 300, 500], ["+"] * 3, 100, 200)
+    Cover.create_from_array("g", x, gaps, resolution=10, store_whole_genome=True,
+                            storage="zarr", store=str(tmp_path / "g.zarr"),
+                            genomesize={"chr1": 600})
+    with pytest.raises(ArgumentError, match=r"do not fit resolution 200 \(one is 100 bases"):
+        ops.collapse(open_store(tmp_path / "g.zarr"), resolution=200)
+
+
+def test_write_store_keeps_the_key_only_for_data_it_describes(tmp_path):
+    """A copy of a store's data keeps its cache key, a result of genozarr.ops its derived
+    key; data changed by other means (the same attributes, other values) get none, so
+    the store written is never taken for the source's build (a cached build, a reader
+    comparing markers)."""
+    from genozarr import GenomicIndexer, write_store
+    from genozarr.store.open import read_marker
+
+    gi = GenomicIndexer(["chr1"] * 2, [0, 100], [100, 200], ["+"] * 2, 100, 100)
+    x = np.arange(200, dtype="float32").reshape(2, 100, 1, 1)
+    src = Cover.create_from_array("k", x, gi, storage="zarr",
+                                  store=str(tmp_path / "src.zarr")).garray.meta.cache_key
+    ds = open_store(tmp_path / "src.zarr")
+    changed = ds.copy()
+    changed["data"] = ds["data"] * 2
+    derived = ops.collapse(ds, resolution=10)
+    for name, obj, want in (("copy", ds.copy(), src), ("changed", changed, None),
+                            ("ops", derived, derived.attrs["cache_key"])):
+        write_store(obj, tmp_path / f"{name}.zarr")
+        assert read_marker(tmp_path / f"{name}.zarr")["cache_key"] == want, name
+    assert src is not None and derived.attrs["cache_key"] not in (None, src)
+    np.testing.assert_array_equal(open_store(tmp_path / "changed.zarr")["data"].values,
+                                  2 * ds["data"].values)
 
 
 def test_collapse_how_is_an_alias(partial):

@@ -533,17 +533,71 @@ def _closure_over(obj):
     return lambda x, axis=1: np.percentile(x, obj.q, axis=axis)
 
 
+class _PrivateSlot:
+    __slots__ = ("__q",)
+
+    def __init__(self, q):
+        self.__q = q
+
+    def __call__(self, x, axis=1):
+        return np.percentile(x, self.__q, axis=axis)
+
+
+class _Held:
+    """A callable holding an object whose representation leaves its content out."""
+
+    def __init__(self, held):
+        self.held = held
+
+    def __call__(self, x, axis=1):
+        return x.mean(axis=axis)
+
+
+def _series(q):
+    w = pd.Series(np.ones(1000))
+    w[500] = q  # a change in the middle, which pandas' representation leaves out
+    return _Held(w)
+
+
 @pytest.mark.parametrize("make", [lambda q: _Quantile(q).collapse, _SlotQuantile,
-                                  lambda q: _closure_over(_Quantile(q))],
-                         ids=["bound method", "slots", "closure over an object"])
+                                  lambda q: _closure_over(_Quantile(q)), _PrivateSlot,
+                                  lambda q: _Held(np.random.default_rng(q)), _series],
+                         ids=["bound method", "slots", "closure over an object",
+                              "private slots", "numpy generator", "pandas series"])
 def test_collapsers_that_differ_by_state_have_different_keys(make):
     """The state a collapser reads from an object (a bound method's instance, a closure
-    cell holding an instance, __slots__) enters the key: q=10 and q=90 shared one key, so
-    a cached build of q=90 served q=10's store."""
+    cell holding an instance, __slots__, a random generator's state, a Series' values)
+    enters the key: q=10 and q=90 shared one key, so a cached build of q=90 served q=10's
+    store."""
     from genozarr.store.cache import cache_key
 
     keys = {cache_key([], {}, {"collapser": make(q)}) for q in (10, 90, 10)}
     assert len(keys) == 2
+
+
+def test_a_key_does_not_change_once_the_collapser_has_been_used():
+    """A functools.cached_property fills the instance's __dict__ on first use: it is left
+    out of the key, which would otherwise differ before and after the build."""
+    import functools
+
+    from genozarr.store.cache import cache_key
+
+    class Model:
+        def __init__(self):
+            self.factor = 2.0
+
+        @functools.cached_property
+        def scale(self):
+            return self.factor * 3
+
+        def collapse(self, x, axis=1):
+            return x.sum(axis=axis) * self.scale
+
+    model = Model()
+    before = cache_key([], {}, {"collapser": model.collapse})
+    model.collapse(np.ones((2, 3)))
+    assert "scale" in vars(model)
+    assert cache_key([], {}, {"collapser": model.collapse}) == before
 
 
 def test_builtin_methods_are_keyed_by_their_object(tmp_path, monkeypatch):

@@ -86,12 +86,15 @@ def build(path, seed: int, *, overwrite: bool = True, n_conditions: int = 2,
 
 
 # ---------------------------------------------------------------------------- racing builds
-@pytest.mark.parametrize("other", ["other inputs", "no cache key", "same inputs"])
+@pytest.mark.parametrize("other", ["other inputs", "no cache key", "changed copy",
+                                   "same inputs"])
 def test_a_build_never_serves_a_store_replaced_right_after_its_publish(tmp_path, monkeypatch,
                                                                        other):
     # another build publishes at the path between this build's publication and its opening
-    # of what it published: another cache key (or none to tell) is refused, never served
-    # under this build's metadata; the same cache key holds the same values and is served
+    # of what it published: other values are refused, never served under this build's
+    # metadata (another key; no key; a copy whose data were changed outside genozarr.ops,
+    # which keeps no key); the same inputs (every rank of a job building one dataset)
+    # hold the same values and are served
     path = tmp_path / "s.zarr"
     real, calls = store_write.StoreWriter._publish_local, []
 
@@ -104,13 +107,23 @@ def test_a_build_never_serves_a_store_replaced_right_after_its_publish(tmp_path,
                     build_store(ArraySource("mem", tracks(1), ["a", "b"], ["."]), gindexer(),
                                 name="r", whole_genome=False, resolution=1, chroms=SIZES,
                                 storage="zarr", path=str(path), cache_key=None)
+            elif other == "changed copy":
+                from genozarr.store.builder import write_store
+
+                source = open_store(tmp_path / "src.zarr")
+                doubled = source.copy()
+                doubled["data"] = source["data"] * 2
+                doubled["data"].attrs.update(source["data"].attrs)
+                write_store(doubled, path, overwrite=True)
+                assert read_marker(path)["cache_key"] is None  # (not the source's key-1)
             else:
                 build(path, 2 if other == "other inputs" else 1, options=False)
 
+    if other == "changed copy":
+        build(tmp_path / "src.zarr", 1)
     monkeypatch.setattr(store_write.StoreWriter, "_publish_local", then_another)
     if other == "same inputs":
-        st = build(path, 1)
-        np.testing.assert_array_equal(st.read_rows(ROWS), expected(1))
+        np.testing.assert_array_equal(build(path, 1).read_rows(ROWS), expected(1))
         return
     with pytest.raises(StoreError, match="replaced by another build") as info:
         if other == "no cache key":  # (ours has none either: only the build tells them apart)
@@ -147,10 +160,11 @@ def test_a_cached_store_is_reused_only_with_its_own_key(tmp_path, monkeypatch):
     assert read_marker(path)["cache_key"] == "key-2"
 
 
-def test_every_build_writes_its_own_marker_and_an_http_reader_sees_any_rebuild(tmp_path):
-    # two stores written from one source share its cache key (write_store keeps it); the
-    # build id in the marker still tells them apart, so a reader of a store without
-    # versions (a directory on a web server) refuses chunks of the second, never mixes them
+def test_a_copy_with_changed_data_keeps_no_key_and_an_http_reader_sees_it(tmp_path):
+    # write_store keeps the source's cache key for a copy of its data (or genozarr.ops'
+    # derived key), not for data changed by other means (ds["data"] * 2: the same
+    # attributes, other values); so a reader of a store without versions (a directory on a
+    # web server) refuses chunks of the changed one, never mixes them with the first's
     from genozarr.store.builder import write_store
     from genozarr.testing.servers import serve_directory
 
@@ -168,7 +182,7 @@ def test_every_build_writes_its_own_marker_and_an_http_reader_sees_any_rebuild(t
             np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), expected(1)[:5])
             write_store(doubled, target, overwrite=True)
             second = read_marker(target)
-            assert first["cache_key"] == second["cache_key"] == "key-1"
+            assert first["cache_key"] == "key-1" and second["cache_key"] is None
             assert first["build"] != second["build"]
             with pytest.raises(StoreError, match="replaced or removed while it was open"):
                 reader.read_rows(ROWS[5:])
@@ -176,11 +190,11 @@ def test_every_build_writes_its_own_marker_and_an_http_reader_sees_any_rebuild(t
                                           2 * expected(1))
 
 
-def test_a_copied_reader_refuses_any_rebuild_but_not_recorded_coordinates(tmp_path):
-    # a pickled reader (a DataLoader worker's) reopens its store by path: a rebuild of the
-    # same cache key is another build (refused: its values cannot be told from another
-    # source's), a new version that only records coordinates holds the same chunk files
-    # and keeps the marker (read on)
+def test_a_copied_reader_reads_on_over_the_same_values_only(tmp_path):
+    # a pickled reader (a DataLoader worker's) reopens its store by path: a new version
+    # that only records coordinates holds the same chunk files and keeps the marker, a
+    # rebuild of the same cache key (another rank building the same dataset) holds the
+    # same values: read on; a rebuild with another key is refused
     import pickle
 
     from genozarr.store.open import read_meta
@@ -201,6 +215,8 @@ def test_a_copied_reader_refuses_any_rebuild_but_not_recorded_coordinates(tmp_pa
     build(path, 1)  # the same inputs again: same key, another build
     after = read_marker(path)
     assert after["cache_key"] == before["cache_key"] and after["build"] != before["build"]
+    np.testing.assert_array_equal(pickle.loads(blob).read_rows(ROWS), expected(1))
+    build(path, 2)  # other inputs
     with pytest.raises(StoreError, match="replaced or removed since it was opened"):
         pickle.loads(blob).read_rows(ROWS)
 

@@ -86,6 +86,27 @@ def data_arrays(obj: xr.Dataset | xr.DataTree) -> list[Any]:
     return [d[DATA].data for d in data_datasets(obj)]
 
 
+#: attribute naming the data a store's attributes describe: a hash of the dask names of
+#: its data arrays, set by genozarr.open_store and genozarr.ops; write_store keeps the
+#: cache key only where the data are still those (see :func:`data_token`)
+DATA_TOKEN = "data_token"
+
+
+def data_token(obj: Any) -> str | None:
+    """A hash of the dask names of the data arrays of ``obj`` (None where one is not a
+    dask array): an array changed by other means than genozarr.ops (``ds["data"] * 2``)
+    has another name, so its attributes no longer describe it."""
+    import dask.array as da
+
+    try:
+        arrays = data_arrays(obj)
+    except Exception:  # noqa: BLE001 - not a genozarr dataset: nothing to name
+        return None
+    if not arrays or not all(isinstance(a, da.Array) for a in arrays):
+        return None
+    return hashlib.sha256("\n".join(a.name for a in arrays).encode()).hexdigest()
+
+
 def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> Any:
     """Replace every data-bearing dataset ``d`` of ``obj`` by ``fn(d)``.
 
@@ -113,6 +134,7 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
     if isinstance(obj, xr.Dataset):
         out = fn(obj)
         out.attrs = derive_attrs(obj.attrs, token)
+        out.attrs[DATA_TOKEN] = data_token(out)
         return out
     out = obj.copy()
     for node in out.subtree:
@@ -126,6 +148,7 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
         new.attrs = {k: new.attrs[k] for k in local.attrs if k in new.attrs}
         node.dataset = new
     out.attrs = derive_attrs(obj.attrs, token)
+    out.attrs[DATA_TOKEN] = data_token(out)
     return out
 
 

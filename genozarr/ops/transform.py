@@ -181,8 +181,9 @@ def collapse(data: Any, *, resolution: int | None,
 
 def _check_windows_collapse(data: Any, resolution: int | None) -> None:
     """Refuse to collapse a whole-genome store to a resolution its recorded windows do not
-    start on (start minus flank): the store written from the result could not be opened
-    as the dataset it records.
+    fit: windows that do not start on a multiple of it (start minus flank) or whose length
+    is not one (binsize), as the constructors refuse them; the store written from the
+    result could not be opened as the dataset it records (or would serve empty windows).
 
     Raises
     ------
@@ -195,21 +196,30 @@ def _check_windows_collapse(data: Any, resolution: int | None) -> None:
 
     if resolution is None or not isinstance(data, xr.DataTree):
         return
+    res = int(resolution)
     flank = int(data.attrs.get("flank", 0) or 0)
     if WINDOWS in data.children and "window_start" in data[WINDOWS].to_dataset():
-        starts = np.asarray(data[WINDOWS]["window_start"].values, dtype=np.int64) - flank
-    elif data.attrs.get("stepsize"):  # no windows recorded: tiled by stepsize
-        starts = np.array([int(data.attrs["stepsize"]), 0]) - flank
+        windows = data[WINDOWS].to_dataset()
+        starts = np.asarray(windows["window_start"].values, dtype=np.int64)
+        lengths = np.asarray(windows["window_end"].values, dtype=np.int64) - starts
+    elif data.attrs.get("stepsize") or data.attrs.get("binsize"):  # tiled by stepsize
+        step = int(data.attrs.get("stepsize") or data.attrs.get("binsize"))
+        starts = np.array([0, step])
+        lengths = np.array([int(data.attrs.get("binsize") or step)])
     else:
         return
-    bad = np.flatnonzero(starts % int(resolution))
-    if len(bad):
+    what = None
+    if np.any((starts - flank) % res):
+        first = int(starts[np.flatnonzero((starts - flank) % res)[0]])
+        what = f"one starts at {first}{f' with flank {flank}' if flank else ''}"
+    elif np.any((lengths + 2 * flank) % res):
+        first = int(lengths[np.flatnonzero((lengths + 2 * flank) % res)[0]])
+        what = f"one is {first} bases long{f' with flank {flank}' if flank else ''}"
+    if what is not None:
         raise ArgumentError(
-            f"the store records windows that do not start on a multiple of resolution "
-            f"{resolution} (one starts at {int(starts[bad[0]]) + flank}"
-            f"{f' with flank {flank}' if flank else ''}): its dataset could not be opened "
-            "at that resolution. Collapse to a resolution that divides the window starts "
-            "(minus the flank).")
+            f"the store records windows that do not fit resolution {resolution} ({what}): "
+            "its dataset could not be opened at that resolution. Collapse to a resolution "
+            "that divides the window starts (minus the flank) and lengths.")
 
 
 def _with_resolution(attrs: dict[str, Any], resolution: int | None) -> dict[str, Any]:

@@ -213,9 +213,9 @@ def _check_same_build(path: str, published: dict[str, Any],
                       opened: dict[str, Any] | None) -> None:
     """After a build published (or kept) the version with marker ``published``: refuse
     to serve the version opened at ``path`` (marker ``opened``) when another build
-    replaced it in between with other content (:func:`~genozarr.store.layout.same_content`:
-    another cache key, or another build without a cache key); one of the same cache key
-    holds the same values and is served.
+    replaced it in between with other values (:func:`~genozarr.store.layout.same_content`:
+    another cache key, or another build without one); another build of the same key (every
+    rank of a job building one dataset) holds the same values and is served.
 
     Raises
     ------
@@ -230,9 +230,8 @@ def _check_same_build(path: str, published: dict[str, Any],
     theirs = None if opened is None else opened.get("cache_key")
     raise StoreError(
         f"store {path} was replaced by another build (cache key {theirs!r}) just after this "
-        f"build published it (cache key {key!r}): two builds with other inputs or settings "
-        "wrote the same store path at once. Give each dataset its own store path, or "
-        "build it again.")
+        f"build published it (cache key {key!r}): two builds wrote the same store path at "
+        "once. Give each dataset its own store path, or build it again.")
 
 
 def _served_before_publish(plan: BuildPlan, writer: StoreWriter,
@@ -338,7 +337,10 @@ def write_store(ds: Any, path: str | os.PathLike, *, name: str | None = None,
     storage_options
         fsspec options for remote URLs.
     cache_key
-        Key written into the completion marker (default: the ``cache_key`` attribute).
+        Key written into the completion marker (default: the ``cache_key`` attribute,
+        where it still describes the data: data that :func:`genozarr.open_store` opened
+        or :mod:`genozarr.ops` made; none for data changed by other means, such as
+        ``ds["data"] * 2``, which keeps the attributes of ``ds``).
 
     Returns
     -------

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import json
 import os
-import re
 import types
 from functools import lru_cache
 from typing import Any
@@ -136,15 +135,57 @@ def _const_repr(const: Any) -> str:
 
 
 def _object_state(value: Any) -> dict[str, Any]:
-    """An object's attributes: its ``__dict__`` and the ``__slots__`` of its classes."""
-    state = dict(vars(value)) if isinstance(getattr(value, "__dict__", None), dict) else {}
+    """An object's attributes: its ``__dict__`` and the ``__slots__`` of its classes,
+    less the values of ``functools.cached_property`` (filled on first use: the key would
+    change once the object has been used)."""
+    cached = {name for cls in type(value).__mro__ for name, attr in vars(cls).items()
+              if isinstance(attr, functools.cached_property)}
+    state = {k: v for k, v in vars(value).items() if k not in cached} \
+        if isinstance(getattr(value, "__dict__", None), dict) else {}
     for cls in type(value).__mro__:
         slots = vars(cls).get("__slots__", ())
         for name in (slots,) if isinstance(slots, str) else slots:
-            if name not in ("__dict__", "__weakref__") and name not in state \
-                    and hasattr(value, name):
-                state[name] = getattr(value, name)
+            if name in ("__dict__", "__weakref__"):
+                continue
+            stored = f"_{cls.__name__.lstrip('_')}{name}" \
+                if name.startswith("__") and not name.endswith("__") else name  # mangled
+            if stored not in state and hasattr(value, stored):
+                state[stored] = getattr(value, stored)
     return state
+
+
+def _own_repr(value: Any) -> bool:
+    """Whether ``value``'s class has a representation of its own (not object's default
+    ``<X object at 0x...>``)."""
+    return type(value).__repr__ is not object.__repr__
+
+
+def _content(value: Any) -> Any:
+    """The content of objects whose representation does not hold it (None for others):
+    numpy random generators by their state, pandas objects by a hash of their values and
+    index, xarray objects by their values, dims and coordinates."""
+    if isinstance(value, np.random.Generator):
+        value = value.bit_generator
+    if isinstance(value, (np.random.BitGenerator, np.random.RandomState)):
+        state = value.get_state() if isinstance(value, np.random.RandomState) else value.state
+        return {"random": type(value).__name__, "state": _jsonable(state)}
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(value, (pd.Series, pd.DataFrame, pd.Index)):
+        hashed = pd.util.hash_pandas_object(value, index=not isinstance(value, pd.Index))
+        return {"pandas": type(value).__name__, "hash": _jsonable(hashed.to_numpy()),
+                "names": [str(c) for c in getattr(value, "columns", [])]
+                + [str(getattr(value, "name", None))],
+                "dtypes": [str(d) for d in np.atleast_1d(getattr(value, "dtypes", value.dtype))]}
+    xr = sys.modules.get("xarray")
+    if xr is not None and isinstance(value, (xr.DataArray, xr.Dataset)):
+        variables = value.variables if isinstance(value, xr.Dataset) else \
+            {**value.coords.variables, value.name or "<data>": value.variable}
+        return {"xarray": type(value).__name__,
+                "variables": {str(k): [list(v.dims), _jsonable(np.asarray(v.values))]
+                              for k, v in variables.items()}}
+    return None
 
 
 def _callable_params(value: Any, depth: int) -> Any:
@@ -173,8 +214,9 @@ def _callable_params(value: Any, depth: int) -> Any:
                 return name
             return {"builtin": name, "self": _jsonable(owner, depth)}
         out: dict[str, Any] = {
-            "object": f"{type(value).__module__}.{type(value).__qualname__}",
-            "repr": _stable_repr(value)}
+            "object": f"{type(value).__module__}.{type(value).__qualname__}"}
+        if _own_repr(value):  # (the default one says nothing the class and state do not)
+            out["repr"] = repr(value)
         state = _object_state(value)
         if state:
             out["attrs"] = _jsonable(state, depth)
@@ -228,23 +270,23 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
         return _callable_params(value, depth)
     if isinstance(value, (str, int, float, bool, type(None))):
         return value
-    if type(value).__repr__ is object.__repr__:  # no representation of its own: an
-        # instance (a bound method's, a closure's) by its class and attributes
-        state = _object_state(value)
-        if state:
-            return {"object": f"{type(value).__module__}.{type(value).__qualname__}",
-                    "attrs": _jsonable(state, depth)}
-    return _stable_repr(value)
+    content = _content(value)
+    if content is not None:
+        return content
+    if not _own_repr(value) and _python_state(value):  # an instance (a bound method's,
+        # a closure's) by its class and attributes; others by their representation (one
+        # with a memory address makes the key unique: never reused, its state unknown)
+        return {"object": f"{type(value).__module__}.{type(value).__qualname__}",
+                "attrs": _jsonable(_object_state(value), depth)}
+    return repr(value)
 
 
-#: the memory address in a default representation (``<X object at 0x7f...>``)
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-
-
-def _stable_repr(value: Any) -> str:
-    """``repr(value)`` without memory addresses, which differ in every process (a key
-    holding one would never be found again)."""
-    return _ADDRESS.sub("", repr(value))
+def _python_state(value: Any) -> bool:
+    """Whether all of ``value``'s state is in its ``__dict__`` and ``__slots__`` (an
+    instance of a class written in Python), not hidden in a C structure."""
+    if isinstance(getattr(value, "__dict__", None), dict):
+        return True
+    return any("__slots__" in vars(cls) for cls in type(value).__mro__[:-1])
 
 
 def cache_key(files: list[str], arrays: dict[str, np.ndarray], args: dict[str, Any]) -> str:

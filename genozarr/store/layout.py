@@ -490,10 +490,10 @@ def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
 
 
 def same_content(marker: dict[str, Any] | None, other: dict[str, Any] | None) -> bool:
-    """Whether two completion markers (attributes) stand for the same stored content:
-    equal, or equal but for the build id where they hold a cache key (the key is a hash of
-    the inputs and settings: a rebuild of the same key, or the same store with more
-    windows recorded, holds the same values). Without a cache key only the same build
+    """Whether two completion markers (attributes) stand for the same stored values:
+    equal, or equal but for the build id where they hold a cache key (a hash of the inputs
+    and settings: two builds of one key hold the same values; a store whose data were
+    changed outside genozarr gets no key). Without a cache key only the same build
     counts."""
     if marker is None or other is None:
         return marker is other

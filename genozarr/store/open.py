@@ -45,6 +45,7 @@ from genozarr.store.layout import (
     ChunkInventory,
     StoreMeta,
     first_index,
+    same_content,
 )
 
 __all__ = ["is_remote", "open_group", "read_marker", "read_meta", "open_store", "zarr_store",
@@ -507,7 +508,7 @@ def _checked_store_class() -> type:
                 return False
             doc = _json_or_none(marker.to_bytes())
             attrs = doc.get("attributes") if isinstance(doc, dict) else None
-            return attrs != self.seen
+            return not same_content(attrs, self.seen)
 
         async def _unchanged(self) -> bool:
             """Whether the marker of a store without versions, read after the bytes of a
@@ -781,9 +782,9 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
         which does not cross processes).
     marker
         The completion marker the store had when it was first opened (a pickled or forked
-        reader): a store published since with another marker (any other build: each
-        build's marker holds its own id) is refused, not read in its place. A version that
-        only records new windows keeps its source's marker.
+        reader): a store published since with other content
+        (:func:`~genozarr.store.layout.same_content`: another cache key, or another build
+        without one) is refused, not read in its place.
 
     Returns
     -------
@@ -830,7 +831,7 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
                 and not hold.same_as(resolve_root(path, storage_options)):
             hold.release()
             continue  # exchanged away and deleted meanwhile: the path names another one
-        if marker is not None and found_marker != marker:
+        if marker is not None and not same_content(found_marker, marker):
             if hold is not None:
                 hold.release()
             raise StoreError(
@@ -1123,4 +1124,7 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
                  chunks={} if chunks is None else chunks)
     if not meta.whole_genome:  # small coordinates are loaded (selection by value works)
         obj = obj.assign_coords({k: obj[k].compute() for k in obj.coords})
+    from genozarr.ops._layout import DATA_TOKEN, data_token
+
+    obj.attrs[DATA_TOKEN] = data_token(obj)  # the data the attributes describe
     return obj

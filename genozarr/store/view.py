@@ -9,6 +9,7 @@ reads that structure back for :func:`genozarr.store.builder.write_store`.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ from genozarr.store.layout import (
     StoreMeta,
     labeled_values,
 )
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from genozarr.store.handle import Store
@@ -106,7 +109,7 @@ def as_xarray(store: Store) -> Any:
                  for c in meta.chroms}
         tree = xr.DataTree.from_dict(nodes)
         tree.attrs = _attrs(meta, store.path)
-        return tree
+        return _with_token(tree)
     t = store.region_table
     assert t is not None
     coords = dict(labels)
@@ -116,8 +119,35 @@ def as_xarray(store: Store) -> Any:
                    "region_strand": ("region", np.asarray(t["strand"]).astype(str))})
     if t.get("name") is not None:
         coords["region_name"] = ("region", np.asarray(t["name"]).astype(str))
-    return xr.Dataset({DATA: (("region", "position", "strand", "condition"), lazy(DATA))},
-                      coords=coords, attrs=_attrs(meta, store.path))
+    return _with_token(xr.Dataset(
+        {DATA: (("region", "position", "strand", "condition"), lazy(DATA))},
+        coords=coords, attrs=_attrs(meta, store.path)))
+
+
+def _with_token(obj: Any) -> Any:
+    """``obj`` with the token of the data its attributes describe (see
+    :func:`genozarr.ops._layout.data_token`)."""
+    from genozarr.ops._layout import DATA_TOKEN, data_token
+
+    obj.attrs[DATA_TOKEN] = data_token(obj)
+    return obj
+
+
+def _inherited_key(obj: Any, attrs: dict[str, Any]) -> str | None:
+    """The ``cache_key`` attribute, where it still describes the data: the data arrays
+    are those genozarr.open_store opened or genozarr.ops made (their token); data changed
+    by other means (``ds["data"] * 2``) hold other values under the same attributes, and
+    get no key (a store written from them is never taken for the source's build)."""
+    from genozarr.ops._layout import DATA_TOKEN, data_token
+
+    key = attrs.get("cache_key")
+    if key is None or DATA_TOKEN not in attrs:
+        return key
+    if attrs[DATA_TOKEN] != data_token(obj):
+        log.info("the data were changed since their attributes were made (not by "
+                 "genozarr.ops): the store written gets no cache key")
+        return None
+    return key
 
 
 def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None = None
@@ -192,7 +222,7 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
         conditions=[str(c) for c in first["condition"].values],
         strands=[str(s) for s in first["strand"].values],
         chroms=sizes, sources=list(fields.get("sources", [])),
-        cache_key=cache_key if cache_key is not None else fields.get("cache_key"),
+        cache_key=cache_key if cache_key is not None else _inherited_key(obj, attrs),
         pad_value=float(fields.get("pad_value", 0) or 0),
         recipe=dict(fields.get("recipe") or {}),
     )
