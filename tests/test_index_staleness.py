@@ -206,6 +206,15 @@ def test_a_record_appended_after_indexing_is_found(tmp_path):
     seqs = text_sequences(A + ">extra\nACGTTGCA\n")
     assert fasta_chrom_sizes(fa) == {k: len(v) for k, v in seqs.items()}
     assert read_sequence(fa, "extra", 0, 8) == b"ACGTTGCA"
+    # a valid .fai in another order than the file's (sorted by name, last record first)
+    # is kept as it is
+    fai = Path(str(fa) + ".fai")
+    reordered = b"".join(sorted(fai.read_bytes().splitlines(keepends=True), reverse=True))
+    fai.write_bytes(reordered)
+    assert reordered.startswith(b"extra")
+    assert fasta_chrom_sizes(tmp_path / ".." / tmp_path.name / "g.fa") == \
+        {k: len(v) for k, v in seqs.items()}
+    assert fai.read_bytes() == reordered
 
 
 def test_fai_of_another_fasta_copied_with_its_date(tmp_path):

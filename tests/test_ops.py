@@ -197,8 +197,12 @@ def test_write_store_keeps_the_key_only_for_data_it_describes(tmp_path):
     changed = ds.copy()
     changed["data"] = ds["data"] * 2
     derived = ops.collapse(ds, resolution=10)
+    moved = ds.assign_coords(region_start=ds["region_start"] + 1000)
+    loaded = ops.normalize(open_store(tmp_path / "src.zarr").load(), "zscore")
+    loaded["data"] = loaded["data"] * 100  # numpy data: not told apart, so no key
     for name, obj, want in (("copy", ds.copy(), src), ("changed", changed, None),
-                            ("ops", derived, derived.attrs["cache_key"])):
+                            ("ops", derived, derived.attrs["cache_key"]),
+                            ("moved", moved, None), ("loaded", loaded, None)):
         write_store(obj, tmp_path / f"{name}.zarr")
         assert read_marker(tmp_path / f"{name}.zarr")["cache_key"] == want, name
     assert src is not None and derived.attrs["cache_key"] not in (None, src)

@@ -561,9 +561,12 @@ def _series(q):
 
 @pytest.mark.parametrize("make", [lambda q: _Quantile(q).collapse, _SlotQuantile,
                                   lambda q: _closure_over(_Quantile(q)), _PrivateSlot,
-                                  lambda q: _Held(np.random.default_rng(q)), _series],
+                                  lambda q: _Held(np.random.default_rng(q)), _series,
+                                  lambda q: _Held(pd.DataFrame({"a": [1.0, q]})),
+                                  lambda q: _Held(pd.Series([[1], [q]]))],
                          ids=["bound method", "slots", "closure over an object",
-                              "private slots", "numpy generator", "pandas series"])
+                              "private slots", "numpy generator", "pandas series",
+                              "pandas frame", "series of lists"])
 def test_collapsers_that_differ_by_state_have_different_keys(make):
     """The state a collapser reads from an object (a bound method's instance, a closure
     cell holding an instance, __slots__, a random generator's state, a Series' values)

@@ -68,7 +68,8 @@ def expected(seed: int, n_conditions: int = 2) -> np.ndarray:
 
 
 def build(path, seed: int, *, overwrite: bool = True, n_conditions: int = 2,
-          storage_options=None, source_cls=ArraySource, options: bool = True):
+          storage_options=None, source_cls=ArraySource, options: bool = True,
+          keep_same_key: bool = True):
     """Build the partial-layout store of ``seed`` at ``path`` (cache key ``key-<seed>``),
     within ``set_options(chunk_bytes=CHUNK_BYTES, ...)`` unless ``options=False`` (options
     are global: threads building at once set them once, outside)."""
@@ -77,12 +78,12 @@ def build(path, seed: int, *, overwrite: bool = True, n_conditions: int = 2,
         with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
             return build(path, seed, overwrite=overwrite, n_conditions=n_conditions,
                          storage_options=storage_options, source_cls=source_cls,
-                         options=False)
+                         options=False, keep_same_key=keep_same_key)
     return build_store(source_cls("mem", tracks(seed, n_conditions), names, ["."]),
                        gindexer(), name="r", whole_genome=False, resolution=1,
                        chroms=SIZES, storage="zarr", path=str(path),
                        cache_key=f"key-{seed}", overwrite=overwrite,
-                       storage_options=storage_options)
+                       storage_options=storage_options, keep_same_key=keep_same_key)
 
 
 # ---------------------------------------------------------------------------- racing builds
@@ -116,14 +117,17 @@ def test_a_build_never_serves_a_store_replaced_right_after_its_publish(tmp_path,
                 doubled["data"].attrs.update(source["data"].attrs)
                 write_store(doubled, path, overwrite=True)
                 assert read_marker(path)["cache_key"] is None  # (not the source's key-1)
+            elif other == "same inputs":  # as every rank of a job builds (cache=False)
+                build(path, 1, options=False, overwrite=False, keep_same_key=False)
             else:
-                build(path, 2 if other == "other inputs" else 1, options=False)
+                build(path, 2, options=False)
 
     if other == "changed copy":
         build(tmp_path / "src.zarr", 1)
     monkeypatch.setattr(store_write.StoreWriter, "_publish_local", then_another)
     if other == "same inputs":
-        np.testing.assert_array_equal(build(path, 1).read_rows(ROWS), expected(1))
+        np.testing.assert_array_equal(
+            build(path, 1, overwrite=False, keep_same_key=False).read_rows(ROWS), expected(1))
         return
     with pytest.raises(StoreError, match="replaced by another build") as info:
         if other == "no cache key":  # (ours has none either: only the build tells them apart)
@@ -194,14 +198,15 @@ def test_a_copied_reader_reads_on_over_the_same_values_only(tmp_path):
     # a pickled reader (a DataLoader worker's) reopens its store by path: a new version
     # that only records coordinates holds the same chunk files and keeps the marker, a
     # rebuild of the same cache key (another rank building the same dataset) holds the
-    # same values: read on; a rebuild with another key is refused
+    # same values: read on; a rebuild asked for with overwrite=True (what changed may be
+    # outside the key: a global a collapser reads) or with another key is refused
     import pickle
 
     from genozarr.store.open import read_meta
     from genozarr.store.recipe import update_served
 
     path = tmp_path / "s.zarr"
-    build(path, 1)
+    build(path, 1, overwrite=False, keep_same_key=False)
     reader = load_store(path, "zarr")
     np.testing.assert_array_equal(reader.read_rows(ROWS[:5]), expected(1)[:5])
     blob = pickle.dumps(reader)
@@ -212,13 +217,14 @@ def test_a_copied_reader_reads_on_over_the_same_values_only(tmp_path):
     assert read_marker(path) == before
     assert list(open_store(path)["region_strand"].values) == ["-"] * len(ROWS)
     np.testing.assert_array_equal(pickle.loads(blob).read_rows(ROWS), expected(1))
-    build(path, 1)  # the same inputs again: same key, another build
+    build(path, 1, overwrite=False, keep_same_key=False)  # as cache=False rebuilds
     after = read_marker(path)
     assert after["cache_key"] == before["cache_key"] and after["build"] != before["build"]
     np.testing.assert_array_equal(pickle.loads(blob).read_rows(ROWS), expected(1))
-    build(path, 2)  # other inputs
-    with pytest.raises(StoreError, match="replaced or removed since it was opened"):
-        pickle.loads(blob).read_rows(ROWS)
+    for seed in (1, 2):  # overwrite=True: forced; other inputs
+        build(path, seed)
+        with pytest.raises(StoreError, match="replaced or removed since it was opened"):
+            pickle.loads(blob).read_rows(ROWS)
 
 
 def siblings(directory: Path, store: str) -> list[str]:

@@ -222,11 +222,18 @@ def _stale_reason(path: str, fai: str, gzi: str | None) -> str | None:
         records.append((name, length, offset, linebases, linewidth))
     if gzi is None:  # nothing but line ends after the last record it lists (a record
         # appended since the index was made: its sequence would be missing silently)
-        fields = lines[-1][1].rstrip(b"\r\n").split(b"\t")
-        try:
-            length, offset, linebases, linewidth = (int(f) for f in fields[1:5])
-        except ValueError:
-            return f"{fai} line {lines[-1][0]} is not a .fai record: {lines[-1][1][:80]!r}"
+        last = None  # the record that starts last in the file (a .fai in any order)
+        for number, line in lines:
+            fields = line.rstrip(b"\r\n").split(b"\t")
+            try:
+                record = (int(fields[2]), int(fields[1]), int(fields[3]), int(fields[4]))
+            except (ValueError, IndexError):
+                return f"{fai} line {number} is not a .fai record: {line[:80]!r}"
+            if last is None or record[0] > last[0][0]:
+                last = (record, fields[0])
+        assert last is not None
+        (offset, length, linebases, linewidth), name = last
+        fields = [name]
         end = offset + (length // linebases) * linewidth + length % linebases \
             if linebases > 0 else offset
         with open(path, "rb") as fh:

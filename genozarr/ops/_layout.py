@@ -92,19 +92,40 @@ def data_arrays(obj: xr.Dataset | xr.DataTree) -> list[Any]:
 DATA_TOKEN = "data_token"
 
 
+#: the whole-genome layout's node of recorded windows (genozarr.store.layout.WINDOWS)
+_WINDOWS_NODE = "genozarr-windows"
+
+
 def data_token(obj: Any) -> str | None:
-    """A hash of the dask names of the data arrays of ``obj`` (None where one is not a
-    dask array): an array changed by other means than genozarr.ops (``ds["data"] * 2``)
-    has another name, so its attributes no longer describe it."""
+    """A hash of the dask names of the data arrays of ``obj`` and of the values of its
+    coordinates (regions, conditions, strands; a tree's windows), or None where a data
+    array is not a dask array (numpy data cannot be told apart so cheaply): data changed
+    by other means than genozarr.ops (``ds["data"] * 2``, ``assign_coords``) give
+    another token, so the attributes no longer describe them."""
     import dask.array as da
+    import xarray as xr
 
     try:
-        arrays = data_arrays(obj)
+        datasets = data_datasets(obj)
     except Exception:  # noqa: BLE001 - not a genozarr dataset: nothing to name
         return None
+    arrays = [d[DATA].data for d in datasets]
     if not arrays or not all(isinstance(a, da.Array) for a in arrays):
         return None
-    return hashlib.sha256("\n".join(a.name for a in arrays).encode()).hexdigest()
+    h = hashlib.sha256("\n".join(a.name for a in arrays).encode())
+    extra = [obj[_WINDOWS_NODE].to_dataset()] if isinstance(obj, xr.DataTree) \
+        and _WINDOWS_NODE in obj.children else []
+    for d in [*datasets, *extra]:
+        for name in sorted(map(str, d.coords)) + sorted(
+                str(v) for v in d.data_vars if str(v) != DATA):
+            if isinstance(d[name].data, da.Array):  # by name: never computed here
+                h.update(f"{name}:{d[name].data.name}".encode())
+                continue
+            values = np.asarray(d[name].values)
+            h.update(f"{name}:{values.dtype}:{values.shape}".encode())
+            h.update(values.tobytes() if values.dtype.kind not in "OUS"
+                     else "\x00".join(map(str, values.ravel())).encode())
+    return h.hexdigest()
 
 
 def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> Any:

@@ -173,11 +173,19 @@ def _content(value: Any) -> Any:
 
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(value, (pd.Series, pd.DataFrame, pd.Index)):
-        hashed = pd.util.hash_pandas_object(value, index=not isinstance(value, pd.Index))
-        return {"pandas": type(value).__name__, "hash": _jsonable(hashed.to_numpy()),
-                "names": [str(c) for c in getattr(value, "columns", [])]
+        frame = value if isinstance(value, pd.DataFrame) else None
+        try:
+            hashed = _jsonable(pd.util.hash_pandas_object(
+                value, index=not isinstance(value, pd.Index)).to_numpy())
+        except TypeError:  # unhashable values (lists, dicts): their pickle
+            import pickle
+
+            hashed = hashlib.sha256(pickle.dumps(value)).hexdigest()
+        return {"pandas": type(value).__name__, "hash": hashed,
+                "names": ([str(c) for c in frame.columns] if frame is not None else [])
                 + [str(getattr(value, "name", None))],
-                "dtypes": [str(d) for d in np.atleast_1d(getattr(value, "dtypes", value.dtype))]}
+                "dtypes": [str(d) for d in frame.dtypes] if frame is not None
+                else [str(value.dtype)]}
     xr = sys.modules.get("xarray")
     if xr is not None and isinstance(value, (xr.DataArray, xr.Dataset)):
         variables = value.variables if isinstance(value, xr.Dataset) else \

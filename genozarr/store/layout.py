@@ -473,12 +473,15 @@ def condition_coords(meta: StoreMeta) -> dict[str, np.ndarray]:
 
 
 def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
-                 chunks: dict[str, Any] | None = None, build: str | None = None) -> bytes:
+                 chunks: dict[str, Any] | None = None, build: str | None = None,
+                 forced: bool = False) -> bytes:
     """Content of the completion marker: the ``zarr.json`` of an empty zarr group whose
     attributes hold the cache key (a group, so zarr lists it without warnings) and, when
     given, the chunk inventory (``chunks``, :func:`chunk_inventory`) and the build's own
     random id (``build``: no two builds write the same marker, so a reader that compares
-    markers tells any rebuild from its store, even one of the same cache key)."""
+    markers tells any rebuild from its store, even one of the same cache key), and
+    ``forced`` for a build asked to replace the store (``overwrite=True``: the caller
+    says the key does not describe what changed, such as a global a collapser reads)."""
     import json
 
     attrs: dict[str, Any] = {"cache_key": cache_key, "format_version": format_version}
@@ -486,6 +489,8 @@ def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
         attrs["chunks"] = chunks
     if build is not None:
         attrs["build"] = build
+    if forced:
+        attrs["forced"] = True
     return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attrs}).encode()
 
 
@@ -493,13 +498,14 @@ def same_content(marker: dict[str, Any] | None, other: dict[str, Any] | None) ->
     """Whether two completion markers (attributes) stand for the same stored values:
     equal, or equal but for the build id where they hold a cache key (a hash of the inputs
     and settings: two builds of one key hold the same values; a store whose data were
-    changed outside genozarr gets no key). Without a cache key only the same build
+    changed outside genozarr gets no key). Without a cache key, or where a build was
+    forced (``overwrite=True``: what changed may be outside the key), only the same build
     counts."""
     if marker is None or other is None:
         return marker is other
     if marker == other:
         return True
-    if marker.get("cache_key") is None:
+    if marker.get("cache_key") is None or marker.get("forced") or other.get("forced"):
         return False
     return ({k: v for k, v in marker.items() if k != "build"}
             == {k: v for k, v in other.items() if k != "build"})

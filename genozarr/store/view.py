@@ -143,7 +143,8 @@ def _inherited_key(obj: Any, attrs: dict[str, Any]) -> str | None:
     key = attrs.get("cache_key")
     if key is None or DATA_TOKEN not in attrs:
         return key
-    if attrs[DATA_TOKEN] != data_token(obj):
+    if attrs[DATA_TOKEN] is None or attrs[DATA_TOKEN] != data_token(obj):  # (None: numpy
+        # data, which cannot be told from data changed since)
         log.info("the data were changed since their attributes were made (not by "
                  "genozarr.ops): the store written gets no cache key")
         return None

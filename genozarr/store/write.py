@@ -674,6 +674,10 @@ class StoreWriter:
         self.marker: dict[str, Any] | None = None
         #: the id written into the marker: a new one, or a source's (``copy_from``)
         self._build: str | None = uuid.uuid4().hex
+        #: whether the version starts from another's files (``copy_from``), and then
+        #: whether that one's build was forced (the marker says so again)
+        self._copied = copy_from is not None
+        self._forced = False
         self.tmp = ""
         self.created: list[str] = []
         self._fd: int | None = None  # local: a shared lock on our own directory
@@ -833,6 +837,7 @@ class StoreWriter:
         # the same values: the new version keeps the source's build id (readers of the
         # source go on reading the new version)
         self._build = (marker or {}).get("build")
+        self._forced = bool((marker or {}).get("forced"))
         if self.remote:
             fs, src = _fs(source, self.storage_options)
             _, dst = _fs(self.tmp, self.storage_options)
@@ -894,7 +899,8 @@ class StoreWriter:
             if not self._consolidated:
                 self._consolidate()
             marker = marker_bytes(self.meta.cache_key, self.meta.format_version,
-                                  self._inventory(), build=self._build)
+                                  self._inventory(), build=self._build,
+                                  forced=self._forced if self._copied else self.replace)
             self.marker = json.loads(marker)["attributes"]
             if self.remote:
                 self._rfs.pipe_file(f"{self.tmp_key}/{MARKER_FILE}", marker)
