@@ -189,7 +189,8 @@ def test_write_store_keeps_the_key_only_for_data_it_describes(tmp_path):
     from genozarr import GenomicIndexer, write_store
     from genozarr.store.open import read_marker
 
-    gi = GenomicIndexer(["chr1"] * 2, [0, 100], [100, 200], ["+"] * 2, 100, 100)
+    long = "chrUn_KI270742v1"  # past 15 characters: numpy's StringDType keeps it outside
+    gi = GenomicIndexer([long] * 2, [0, 100], [100, 200], ["+"] * 2, 100, 100)
     x = np.arange(200, dtype="float32").reshape(2, 100, 1, 1)
     src = Cover.create_from_array("k", x, gi, storage="zarr",
                                   store=str(tmp_path / "src.zarr")).garray.meta.cache_key
@@ -198,11 +199,13 @@ def test_write_store_keeps_the_key_only_for_data_it_describes(tmp_path):
     changed["data"] = ds["data"] * 2
     derived = ops.collapse(ds, resolution=10)
     moved = ds.assign_coords(region_start=ds["region_start"] + 1000)
+    renamed = ds.assign_coords(region_chrom=ds["region_chrom"].str.replace("742", "743"))
     loaded = ops.normalize(open_store(tmp_path / "src.zarr").load(), "zscore")
     loaded["data"] = loaded["data"] * 100  # numpy data: not told apart, so no key
     for name, obj, want in (("copy", ds.copy(), src), ("changed", changed, None),
                             ("ops", derived, derived.attrs["cache_key"]),
-                            ("moved", moved, None), ("loaded", loaded, None)):
+                            ("moved", moved, None), ("renamed", renamed, None),
+                            ("loaded", loaded, None)):
         write_store(obj, tmp_path / f"{name}.zarr")
         assert read_marker(tmp_path / f"{name}.zarr")["cache_key"] == want, name
     assert src is not None and derived.attrs["cache_key"] not in (None, src)

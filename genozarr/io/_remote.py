@@ -543,6 +543,7 @@ def _check_index_history(directory: Path, entries: list[dict[str, Any]], url: st
     StaleIndexError
         Naming both URLs; the new copy is removed.
     """
+    alike: bool | None = None  # (indexing the copy again: at most once)
     for other in directory.parent.iterdir():
         if other == directory:
             continue
@@ -555,9 +556,12 @@ def _check_index_history(directory: Path, entries: list[dict[str, Any]], url: st
             continue
         same_index = all(isinstance(f, dict) and f.get("sha256") == e["sha256"]
                          for f, e in zip(files[1:], entries[1:]))
-        if same_index and isinstance(files[0], dict) \
-                and files[0].get("sha256") != entries[0]["sha256"] \
-                and not _index_rebuilt_alike(directory, entries):
+        if not (same_index and isinstance(files[0], dict)
+                and files[0].get("sha256") != entries[0]["sha256"]):
+            continue
+        if alike is None:
+            alike = _index_rebuilt_alike(directory, entries)
+        if not alike:
             shutil.rmtree(directory, ignore_errors=True)
             raise StaleIndexError(
                 f"the index {entries[1]['url']} of {display_url(url)} is the one an earlier "

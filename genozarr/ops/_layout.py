@@ -123,8 +123,13 @@ def data_token(obj: Any) -> str | None:
                 continue
             values = np.asarray(d[name].values)
             h.update(f"{name}:{values.dtype}:{values.shape}".encode())
-            h.update(values.tobytes() if values.dtype.kind not in "OUS"
-                     else "\x00".join(map(str, values.ravel())).encode())
+            if values.dtype.kind in "biufcmM":
+                h.update(values.tobytes())
+            else:  # text (numpy's StringDType keeps long strings outside its bytes), each
+                # value length-prefixed
+                for v in values.ravel().tolist():
+                    text = str(v).encode()
+                    h.update(len(text).to_bytes(8, "little") + text)
     return h.hexdigest()
 
 

@@ -228,6 +228,13 @@ def _check_same_build(path: str, published: dict[str, Any],
         return
     key = published.get("cache_key")
     theirs = None if opened is None else opened.get("cache_key")
+    if key is not None and theirs == key:
+        raise StoreError(
+            f"store {path} was replaced by another build of the same cache key just after "
+            "this build published it, and one of them was asked for with overwrite=True "
+            "(what changed may be outside the key): its values cannot be taken for this "
+            "build's. Where several processes build one dataset (the ranks of a job), pass "
+            "overwrite=True in one of them only, or use cache=True; or build again.")
     raise StoreError(
         f"store {path} was replaced by another build (cache key {theirs!r}) just after this "
         f"build published it (cache key {key!r}): two builds wrote the same store path at "
