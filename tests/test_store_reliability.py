@@ -147,6 +147,26 @@ def test_a_build_never_serves_a_store_replaced_right_after_its_publish(tmp_path,
         np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(2))
 
 
+def test_markers_of_one_key_stand_for_the_same_values_whatever_the_chunking():
+    """Two unforced builds of one cache key hold the same values, also chunked otherwise
+    (chunk_bytes is not in the key): the same content; forced or keyless builds are not."""
+    from genozarr.store.builder import _check_same_build
+    from genozarr.store.layout import same_content
+
+    one = {"cache_key": "k", "format_version": 3, "build": "a",
+           "chunks": {"data": {"grid": 1, "absent": []}}}
+    other = dict(one, build="b", chunks={"data": {"grid": 20, "absent": []}})
+    assert same_content(one, other)
+    _check_same_build("P", one, other)  # served
+    for changed in (dict(other, forced=True), dict(other, cache_key="j")):
+        assert not same_content(one, changed)
+    assert not same_content(dict(one, cache_key=None), dict(other, cache_key=None))
+    with pytest.raises(StoreError, match="asked for with overwrite=True"):
+        _check_same_build("P", one, dict(other, forced=True))
+    with pytest.raises(StoreError, match=r"replaced by another build \(cache key 'j'\)"):
+        _check_same_build("P", one, dict(other, cache_key="j"))
+
+
 def test_a_cached_store_is_reused_only_with_its_own_key(tmp_path, monkeypatch):
     # the marker says key-1, then another build publishes key-2 at the store path before
     # the store is opened: not reused (the caller builds), never served as key-1

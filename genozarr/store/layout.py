@@ -496,19 +496,21 @@ def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
 
 def same_content(marker: dict[str, Any] | None, other: dict[str, Any] | None) -> bool:
     """Whether two completion markers (attributes) stand for the same stored values:
-    equal, or equal but for the build id where they hold a cache key (a hash of the inputs
-    and settings: two builds of one key hold the same values; a store whose data were
-    changed outside genozarr gets no key). Without a cache key, or where a build was
-    forced (``overwrite=True``: what changed may be outside the key), only the same build
-    counts."""
+    equal, or, where they hold a cache key, equal but for the build id and the chunk
+    inventory (the key is a hash of the inputs and settings, not of the chunking that
+    ``chunk_bytes`` sets: two builds of one key hold the same values; a store whose data
+    were changed outside genozarr gets no key). Without a cache key, or where a build
+    was forced (``overwrite=True``: what changed may be outside the key), only the same
+    build counts."""
     if marker is None or other is None:
         return marker is other
     if marker == other:
         return True
     if marker.get("cache_key") is None or marker.get("forced") or other.get("forced"):
         return False
-    return ({k: v for k, v in marker.items() if k != "build"}
-            == {k: v for k, v in other.items() if k != "build"})
+    layout = ("build", "chunks")  # (chunk files: the layout, which the key leaves out)
+    return ({k: v for k, v in marker.items() if k not in layout}
+            == {k: v for k, v in other.items() if k not in layout})
 
 
 def _first_axis_grid(doc: Any) -> int | None:
