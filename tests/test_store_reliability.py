@@ -161,6 +161,13 @@ def test_markers_of_one_key_stand_for_the_same_values_whatever_the_chunking():
     for changed in (dict(other, forced=True), dict(other, cache_key="j")):
         assert not same_content(one, changed)
     assert not same_content(dict(one, cache_key=None), dict(other, cache_key=None))
+    # one build, forced, and a version of it recording windows (its coordinate arrays'
+    # inventory changes): the same values; DataLoader workers refused it at each epoch
+    forced = dict(one, forced=True)
+    windows = dict(forced, chunks={"data": {"grid": 1, "absent": []},
+                                   "genozarr-windows/window_strand": {"grid": 1,
+                                                                      "absent": [[0, 1]]}})
+    assert same_content(forced, windows)
     with pytest.raises(StoreError, match="asked for with overwrite=True"):
         _check_same_build("P", one, dict(other, forced=True))
     with pytest.raises(StoreError, match=r"replaced by another build \(cache key 'j'\)"):
@@ -249,6 +256,13 @@ def test_a_copied_reader_reads_on_over_the_same_values_only(tmp_path):
         build(path, seed)
         with pytest.raises(StoreError, match="replaced or removed since it was opened"):
             pickle.loads(blob).read_rows(ROWS)
+    # a forced build's readers read on over a version of it recording coordinates
+    build(path, 1)
+    blob = pickle.dumps(load_store(path, "zarr"))
+    update_served(str(path), None, read_meta(path), {"note": 2},
+                  coords={"region_strand": (("region",), np.array(["+"] * len(ROWS),
+                                                                   dtype=object))})
+    np.testing.assert_array_equal(pickle.loads(blob).read_rows(ROWS), expected(1))
 
 
 def siblings(directory: Path, store: str) -> list[str]:
