@@ -379,8 +379,8 @@ class BedSource(Source):
             for c in chroms:
                 target = mapping.get(c, c) if isinstance(mapping, Mapping) else c
                 if target not in present and mapping == "auto" \
-                        and twin_of(target, present) is not None:
-                    target = twin_of(target, present)
+                        and (twin := twin_of(target, present)) is not None:
+                    target = twin
                 names[c] = target
             twins = [c for c in chroms
                      if names[c] not in present and twin_of(names[c], present) is not None]

@@ -233,7 +233,6 @@ def _stale_reason(path: str, fai: str, gzi: str | None) -> str | None:
                 last = (record, fields[0])
         assert last is not None
         (offset, length, linebases, linewidth), name = last
-        fields = [name]
         end = offset + (length // linebases) * linewidth + length % linebases \
             if linebases > 0 else offset
         with open(path, "rb") as fh:
@@ -241,7 +240,7 @@ def _stale_reason(path: str, fai: str, gzi: str | None) -> str | None:
             tail = fh.read(1 << 16)
         if tail.strip():
             return (f"{path} holds more after the last record of {fai} "
-                    f"({fields[0].decode(errors='replace')!r}): {tail.strip()[:40]!r}; "
+                    f"({name.decode(errors='replace')!r}): {tail.strip()[:40]!r}; "
                     "a record added since the index was made?")
     try:
         reader = _Uncompressed(path, gzi)

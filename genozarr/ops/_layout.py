@@ -92,10 +92,6 @@ def data_arrays(obj: xr.Dataset | xr.DataTree) -> list[Any]:
 DATA_TOKEN = "data_token"
 
 
-#: the whole-genome layout's node of recorded windows (genozarr.store.layout.WINDOWS)
-_WINDOWS_NODE = "genozarr-windows"
-
-
 def data_token(obj: Any) -> str | None:
     """A hash of the dask names of the data arrays of ``obj`` and of the values of its
     coordinates (regions, conditions, strands; a tree's windows), or None where a data
@@ -105,6 +101,8 @@ def data_token(obj: Any) -> str | None:
     import dask.array as da
     import xarray as xr
 
+    from genozarr.store.layout import WINDOWS
+
     try:
         datasets = data_datasets(obj)
     except Exception:  # noqa: BLE001 - not a genozarr dataset: nothing to name
@@ -113,8 +111,8 @@ def data_token(obj: Any) -> str | None:
     if not arrays or not all(isinstance(a, da.Array) for a in arrays):
         return None
     h = hashlib.sha256("\n".join(a.name for a in arrays).encode())
-    extra = [obj[_WINDOWS_NODE].to_dataset()] if isinstance(obj, xr.DataTree) \
-        and _WINDOWS_NODE in obj.children else []
+    extra = [obj[WINDOWS].to_dataset()] if isinstance(obj, xr.DataTree) \
+        and WINDOWS in obj.children else []
     for d in [*datasets, *extra]:
         for name in sorted(map(str, d.coords)) + sorted(
                 str(v) for v in d.data_vars if str(v) != DATA):
@@ -131,6 +129,13 @@ def data_token(obj: Any) -> str | None:
                     text = str(v).encode()
                     h.update(len(text).to_bytes(8, "little") + text)
     return h.hexdigest()
+
+
+def with_data_token(obj: Any) -> Any:
+    """``obj`` with its attribute :data:`DATA_TOKEN` set to :func:`data_token` of its
+    data (the data its attributes describe); returns ``obj``."""
+    obj.attrs[DATA_TOKEN] = data_token(obj)
+    return obj
 
 
 def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> Any:
@@ -160,8 +165,7 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
     if isinstance(obj, xr.Dataset):
         out = fn(obj)
         out.attrs = derive_attrs(obj.attrs, token)
-        out.attrs[DATA_TOKEN] = data_token(out)
-        return out
+        return with_data_token(out)
     out = obj.copy()
     for node in out.subtree:
         if DATA not in node.data_vars:
@@ -174,8 +178,7 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
         new.attrs = {k: new.attrs[k] for k in local.attrs if k in new.attrs}
         node.dataset = new
     out.attrs = derive_attrs(obj.attrs, token)
-    out.attrs[DATA_TOKEN] = data_token(out)
-    return out
+    return with_data_token(out)
 
 
 def region_lengths(ds: xr.Dataset) -> Any:

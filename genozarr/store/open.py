@@ -1124,7 +1124,6 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
                  chunks={} if chunks is None else chunks)
     if not meta.whole_genome:  # small coordinates are loaded (selection by value works)
         obj = obj.assign_coords({k: obj[k].compute() for k in obj.coords})
-    from genozarr.ops._layout import DATA_TOKEN, data_token
+    from genozarr.ops._layout import with_data_token
 
-    obj.attrs[DATA_TOKEN] = data_token(obj)  # the data the attributes describe
-    return obj
+    return with_data_token(obj)  # (the data the attributes describe)

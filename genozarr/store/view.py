@@ -82,6 +82,7 @@ def as_xarray(store: Store) -> Any:
     import dask.array as da
     import xarray as xr
 
+    from genozarr.ops._layout import with_data_token
     from genozarr.store.layout import chunk_length
 
     meta = store.meta
@@ -109,7 +110,7 @@ def as_xarray(store: Store) -> Any:
                  for c in meta.chroms}
         tree = xr.DataTree.from_dict(nodes)
         tree.attrs = _attrs(meta, store.path)
-        return _with_token(tree)
+        return with_data_token(tree)
     t = store.region_table
     assert t is not None
     coords = dict(labels)
@@ -119,18 +120,9 @@ def as_xarray(store: Store) -> Any:
                    "region_strand": ("region", np.asarray(t["strand"]).astype(str))})
     if t.get("name") is not None:
         coords["region_name"] = ("region", np.asarray(t["name"]).astype(str))
-    return _with_token(xr.Dataset(
+    return with_data_token(xr.Dataset(
         {DATA: (("region", "position", "strand", "condition"), lazy(DATA))},
         coords=coords, attrs=_attrs(meta, store.path)))
-
-
-def _with_token(obj: Any) -> Any:
-    """``obj`` with the token of the data its attributes describe (see
-    :func:`genozarr.ops._layout.data_token`)."""
-    from genozarr.ops._layout import DATA_TOKEN, data_token
-
-    obj.attrs[DATA_TOKEN] = data_token(obj)
-    return obj
 
 
 def _inherited_key(obj: Any, attrs: dict[str, Any]) -> str | None:
