@@ -1372,9 +1372,10 @@ class Bioseq(Dataset):
         """One-hot of codes ``x``; into ``out`` (float32, the served shape) where given,
         for channel-last data."""
         codes = x[:, :, 0, 0]
-        if codes.shape[1] < self.order:  # windows of no length (a store without windows)
-            length, _, channels = self._element_shape_channel_last()
-            return super()._finish(np.zeros((len(codes), length, 1, channels), "float32"))
+        if codes.shape[1] < self.order:  # no k-mer fits: windows of no length (a store
+            # without windows), or an interval key shorter than the order
+            _, _, channels = self._element_shape_channel_last()
+            return super()._finish(np.zeros((len(codes), 0, 1, channels), "float32"))
         if out is not None and self.channel_last:
             onehot(codes, self.order, self.seqtype, out=out[:, :, 0, :])
             return out

@@ -295,3 +295,24 @@ def test_genome_sizes_named_as_the_files_with_chrom_map(tmp_path):
                                       chrom_map="auto", genomesize=str(sizes))
     assert ds.gindexer.tostr() == ["chr1:0-8"]
     np.testing.assert_array_equal(ds[0][0][:, 0], [A, C, G, T, A, C, G, T])
+
+
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize("channel_last", [True, False])
+def test_interval_keys_shorter_than_the_order_hold_no_kmer(genome, whole, channel_last):
+    """An interval key of L bases holds L - order + 1 k-mers, none where L < order (it
+    was a whole window of zeros: the dataset's window length, not the key's)."""
+    for order, channels in ((1, 4), (2, 16)):
+        ds = Bioseq.create_from_refgenome("dna", genome, roi=roi(("c1", 0, 10, "+")),
+                                          binsize=5, order=order, store_whole_genome=whole,
+                                          channel_last=channel_last)
+        for start, end in ((2, 6), (2, 3), (2, 2)):
+            got = ds["c1", start, end]
+            length = max(end - start - order + 1, 0)
+            shape = (1, length, 1, channels) if channel_last else (1, channels, length, 1)
+            assert got.shape == shape
+        hand = ds["c1", 1, 4]  # CGT
+        kmers = [C, G, T] if order == 1 else [np.eye(16, dtype="float32")[i]
+                                              for i in (1 * 4 + 2, 2 * 4 + 3)]  # CG, GT
+        np.testing.assert_array_equal(hand[0][:, 0] if channel_last else
+                                      np.moveaxis(hand[0], 0, -1)[:, 0], kmers)
