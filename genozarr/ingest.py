@@ -216,12 +216,32 @@ def _read_step(source: Source, resolution: int) -> int:
 
 
 def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
-                 dtype: str) -> tuple[str, int, np.ndarray]:
+                 dtype: str, length: int | None = None) -> tuple[str, int, np.ndarray]:
+    """Bins ``[b0, b1)`` of chromosome ``chrom`` (``length`` bases: the dataset's, where a
+    last bin runs past it)."""
+    if length is None or b1 * resolution <= length:
+        return array_path(chrom), b0, _genome_block(source, chrom, b0, b1, resolution, dtype)
+    # the chromosome's last bin, partial, is read as a partial-layout row: the data up to
+    # the chromosome's end, then padding. read_binned would read past the end what a source
+    # holds there (a BED feature running past it, a file whose chromosome is longer than
+    # genomesize says), and a BED source's minoverlap counts those bases as uncovered
+    start = (b1 - 1) * resolution
+    last = _cast(_window_values(source, chrom, start, b1 * resolution, resolution,
+                                resolution, limit=length), dtype, source,
+                 f"{chrom}:{start}-{length}")
+    if b1 - 1 == b0:
+        return array_path(chrom), b0, last
+    head = _genome_block(source, chrom, b0, b1 - 1, resolution, dtype)
+    return array_path(chrom), b0, np.concatenate([head, last])
+
+
+def _genome_block(source: Source, chrom: str, b0: int, b1: int, resolution: int,
+                  dtype: str) -> np.ndarray:
+    """Bins ``[b0, b1)`` of ``chrom`` read with ``source.read_binned``, as ``dtype``."""
     step = _read_step(source, resolution)
     if b1 - b0 <= step:
         out = source.read_binned(chrom, b0 * resolution, b1 * resolution, resolution)
-        return array_path(chrom), b0, _cast(out, dtype, source,
-                                            f"{chrom}:{b0 * resolution}-{b1 * resolution}")
+        return _cast(out, dtype, source, f"{chrom}:{b0 * resolution}-{b1 * resolution}")
     # read and collapse in sub-blocks, so that memory stays bounded, each copied into the
     # task's block as it is read
     out = None
@@ -232,7 +252,7 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
             out = np.empty((b1 - b0,) + values.shape[1:], dtype=store_dtype(dtype))
         out[s - b0:e - b0] = _cast(values, dtype, source,
                                    f"{chrom}:{s * resolution}-{e * resolution}")
-    return array_path(chrom), b0, out
+    return out
 
 
 # ---------------------------------------------------------------------------- build
@@ -341,7 +361,7 @@ def build_store(
             for b0 in range(0, spec.shape[0], step):
                 b1 = min(b0 + step, spec.shape[0])
                 sized.append((b1 - b0, (_genome_task, (source, chrom, b0, b1, resolution,
-                                                       meta.dtype))))
+                                                       meta.dtype, int(length)))))
         # the largest first: a build of a few chromosome-sized tasks (coarse resolutions)
         # then ends with its small ones spread over the workers, not with one large task
         # started last (a stable sort: equal tasks keep the genome's order)

@@ -790,6 +790,77 @@ def test_a_window_past_the_given_chromosome_length_is_padding(tmp_path, whole):
     np.testing.assert_array_equal(seq[100:], np.zeros((100, 4)))  # padding: no base
 
 
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_the_last_bin_of_a_chromosome_ends_with_it(tmp_path, whole):
+    """Resolution 100 over a chromosome of 150 bases: the last bin holds 50 bases of the
+    chromosome and 50 of padding, in both layouts, whatever the files hold past the end (a
+    BED feature running past it; a BigWig and a BAM whose chromosome is longer than
+    genomesize). In the whole-genome layout the bin took the BED feature's bases past the
+    end (sum 100, not 50; minoverlap 0.6 kept it) and the files' data past genomesize."""
+    import pysam
+
+    (tmp_path / "f.bed").write_text("chr1\t100\t200\tx\t1\t+\n")
+    bw = pyBigWig.open(str(tmp_path / "one.bw"), "w")
+    bw.addHeader([("chr1", 1000)])
+    bw.addEntries(["chr1"], [0], ends=[1000], values=[1.0])
+    bw.close()
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
+    with pysam.AlignmentFile(str(tmp_path / "one.bam"), "wb", header=header) as f:
+        for p in range(0, 300, 2):  # a read starting at every other base
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence, a.flag = f"r{p}", "A" * 10, 0
+            a.reference_id, a.reference_start, a.mapping_quality = 0, p, 60
+            a.cigartuples = [(0, 10)]
+            a.query_qualities = pysam.qualitystring_to_array("I" * 10)
+            f.write(a)
+    pysam.index(str(tmp_path / "one.bam"))
+    # two windows of one bin each, the second zero-padded past the chromosome end
+    kw = dict(roi=["chr1:0-150"], genomesize={"chr1": 150}, binsize=100, resolution=100,
+              store_whole_genome=whole, collapser="sum")
+    bed = Cover.create_from_bed("b", str(tmp_path / "f.bed"), **kw)[:]
+    np.testing.assert_array_equal(bed[:, 0, 0, 0], [0, 50])
+    covered = Cover.create_from_bed("b", str(tmp_path / "f.bed"), minoverlap=0.6,
+                                    **{**kw, "collapser": "max"})[:]
+    # minoverlap, a fraction of the window less its padding past the region's end (50 of
+    # 50 bases covered), or in the whole-genome layout of each bin (50 of 100: the bases
+    # past the chromosome's end are uncovered)
+    np.testing.assert_array_equal(covered[:, 0, 0, 0], [0, 0] if whole else [0, 1])
+    signal = Cover.create_from_bigwig("w", str(tmp_path / "one.bw"), **kw)[:]
+    np.testing.assert_array_equal(signal[:, 0, 0, 0], [100, 50])
+    kw.pop("collapser")  # (BAM counts are summed)
+    reads = Cover.create_from_bam("r", str(tmp_path / "one.bam"), **kw)[:]
+    np.testing.assert_array_equal(reads[:, 0, 0, 0], [50, 25])  # 5' ends at even bases
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+@pytest.mark.parametrize("nan_to_num", [True, False])
+def test_a_bigwig_without_data_reads_as_missing_values(tmp_path, whole, nan_to_num):
+    """A BigWig whose header names chromosomes but holds no entry (an empty track): every
+    base is missing, 0 (or NaN with nan_to_num=False), beside a file with data (pyBigWig
+    reads no value at all from it: a 0-length array, which failed to join the other
+    file's, or a dataset of zeros where NaN was asked for)."""
+    from genozarr.io.bigwig import read_values
+
+    for name, entries in (("empty", False), ("full", True)):
+        bw = pyBigWig.open(str(tmp_path / f"{name}.bw"), "w")
+        bw.addHeader([("chr1", 1000)])
+        if entries:
+            bw.addEntries(["chr1"], [10], ends=[150], values=[2.0])
+        bw.close()
+    missing = 0.0 if nan_to_num else np.nan
+    np.testing.assert_array_equal(
+        read_values(tmp_path / "empty.bw", "chr1", 0, 100, nan_to_num=nan_to_num),
+        np.full(100, missing, np.float32))
+    cover = Cover.create_from_bigwig("e", [str(tmp_path / "empty.bw"), str(tmp_path / "full.bw")],
+                                     roi=["chr1:0-200"], binsize=100, nan_to_num=nan_to_num,
+                                     store_whole_genome=whole)
+    got = cover[:].reshape(200, 2)
+    np.testing.assert_array_equal(got[:, 0], np.full(200, missing))
+    full = np.full(200, missing)
+    full[10:150] = 2.0
+    np.testing.assert_array_equal(got[:, 1], full)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "int32"])
 def test_bed_scores_keep_the_precision_of_the_dtype(tmp_path, dtype):
     """BED scores are painted in float64 for a float64 or 4-byte integer dataset: 16777217
