@@ -320,7 +320,9 @@ class SparseBackend(Backend):
         self.shapes = {k: v.shape for k, v in arrays.items()}
         self.dtypes = {k: v.dtype for k, v in arrays.items()}
         self.matrices = {
-            k: sparse.csr_matrix(v.reshape(v.shape[0], -1)) for k, v in arrays.items()
+            # (the width from the shape: a reshape to -1 fails on an array of no rows)
+            k: sparse.csr_matrix(v.reshape(v.shape[0], math.prod(v.shape[1:])))
+            for k, v in arrays.items()
         }
 
     def names(self) -> list[str]:
