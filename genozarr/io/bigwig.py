@@ -240,6 +240,14 @@ def _pybigwig_values(path: str | os.PathLike, chrom: str, lo: int, hi: int) -> n
         raise MalformedFileError(
             f"{path}: cannot decode {chrom}:{lo}-{hi}; the BigWig file is truncated or "
             f"corrupt ({e})") from e
+    if out.shape != (hi - lo,):
+        if out.size == 0 and not bw.intervals(chrom, lo, hi):
+            # a file of no data at all (an empty track): pyBigWig reads nothing, not NaN
+            # (its header() would say so, but crashes on some files)
+            return np.full(hi - lo, np.nan, dtype=np.float32)
+        raise MalformedFileError(
+            f"{path}: {chrom}:{lo}-{hi} decodes to {out.size} values, not {hi - lo}; the "
+            "BigWig file is corrupt")
     return out if out.dtype == np.float32 else out.astype(np.float32)
 
 

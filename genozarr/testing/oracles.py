@@ -66,8 +66,9 @@ def bigwig_values(path: str | os.PathLike[str], chrom: str, start: int, end: int
         if length is None:
             raise KeyError(f"{path}: no chromosome {chrom!r}")
         lo, hi = max(start, 0), min(end, length)
-        if hi > lo:
-            out[lo - start:hi - start] = bw.values(chrom, lo, hi, numpy=True)
+        values = bw.values(chrom, lo, hi, numpy=True) if hi > lo else out[:0]
+        if values.size:  # (pyBigWig reads nothing from a file of no data at all)
+            out[lo - start:hi - start] = values
     if nan_to_num:
         out[np.isnan(out)] = 0.0
     return out
