@@ -479,6 +479,21 @@ def test_bed_export_parsed_back_with_pandas(tmp_path, store_whole_genome, resolu
                                       want["value"].to_numpy().astype("float32"))
 
 
+def test_float16_bed_export_reads_back_as_the_stored_values(tmp_path):
+    """A float16 dataset's BED export carries the values the dataset serves (and the
+    BigWig export holds), read back in double: float16's own shortest text (6.04 for
+    6.0390625) read back as another number."""
+    gi = GenomicIndexer.create_from_file(pd.DataFrame({"chrom": ["chr1"], "start": [0],
+                                                       "end": [400]}), binsize=100, stepsize=100)
+    x = np.array([6.04, 0.1, 1e-3, 65504.0], dtype=np.float16).reshape(4, 1, 1, 1)
+    cover = Cover.create_from_array("p", x, gi, genomesize={"chr1": 400})
+    (path,) = cover.export_to_bed(tmp_path)
+    got = pd.read_csv(path, sep="\t", header=None,
+                      float_precision="round_trip")[3].to_numpy(dtype=np.float64)
+    np.testing.assert_array_equal(got, x.ravel().astype(np.float64))
+    np.testing.assert_array_equal(got, cover[:].ravel())
+
+
 # ------------------------------------------------------------------ runs, NaN, round trip
 def _source_signal(sizes: dict[str, int], seed: int, step: int = 1,
                    mean_run: float = 40.0) -> dict[str, np.ndarray]:

@@ -634,6 +634,12 @@ class BedGraphWriter(_TrackWriter):
         if self._name is not None:
             self._fh.write(f'track type=bedGraph name="{self._name}"\n')
 
+    def _values(self, values: Any) -> np.ndarray:
+        # float16 written as its exact value (float64's text, 6.0390625): float16's own
+        # shortest text (6.04) reads back as another number in a float32 or double reader
+        v = super()._values(values)
+        return v.astype(np.float64) if v.dtype == np.float16 else v
+
     def _write(self, chrom: str, starts: np.ndarray, ends: np.ndarray,
                values: np.ndarray) -> None:
         import pandas as pd
