@@ -238,3 +238,48 @@ def test_keras_pydataset_joint_augmentation(data: tuple[Bioseq, Cover, int]) -> 
     np.testing.assert_array_equal(again[0][0][0], ds[0][0][0])  # same seed, same draws
     again.on_epoch_end()
     assert not np.array_equal(again[0][0][0], ds[0][0][0])  # a new epoch, new draws
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_keras_fit_epochs_follow_the_seed_from_epoch_one(data: tuple[Bioseq, Cover, int]
+                                                         ) -> None:
+    """What the KerasDataset docs say of model.fit: a first fit reads one batch of epoch 0
+    to build the model, rewinds (on_epoch_end), then trains epochs 1, 2, ... of the seed's
+    orders, each window once per epoch; epoch counts the on_epoch_end calls."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    from genozarr.loaders.keras import KerasDataset
+
+    seq, _, n = data
+
+    class Recording(KerasDataset):
+        def __getitem__(self, index: int) -> tuple:
+            out = super().__getitem__(index)
+            served.append(out[1].copy())
+            return out
+
+    served: list[np.ndarray] = []
+    def make(cls: type) -> KerasDataset:
+        return cls(seq, np.arange(n), batch_size=48, shuffle=True, seed=3)
+
+    plans = make(KerasDataset)
+    orders = []
+    for _ in range(3):  # the orders of epochs 0, 1, 2, drawn independently of fit
+        orders.append([idx.copy() for idx in plans._plan])
+        plans.on_epoch_end()
+    ds = make(Recording)
+    inputs = keras.Input(shape=seq.shape[1:])
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(ds, epochs=2, verbose=0, shuffle=False)
+    k = len(orders[0])
+    assert len(served) == 1 + 2 * k
+    np.testing.assert_array_equal(served[0], orders[0][0])  # the batch that built the model
+    for e in (1, 2):
+        got = served[1 + (e - 1) * k:1 + e * k]
+        for a, b in zip(got, orders[e]):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.sort(np.concatenate(got)), np.arange(n))
+    assert ds.epoch == 3

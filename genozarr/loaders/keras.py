@@ -40,7 +40,8 @@ class KerasDataset(keras.utils.PyDataset):
     shuffle
         Chunk-aware shuffling, a new order each epoch.
     seed
-        Seed of the first epoch's order (later epochs continue its random stream).
+        Seed of the orders: epoch 0 takes the first drawn from it, each later epoch the
+        next (see Notes for how ``model.fit`` counts epochs).
     drop_last
         Drop the last, smaller batch.
     block_size, buffer_blocks
@@ -50,11 +51,20 @@ class KerasDataset(keras.utils.PyDataset):
         (:class:`~genozarr.loaders.augment.Augment`, as for the PyTorch loaders),
         reproducible by its seed, the epoch and the batch's windows.
     **kwargs
-        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``. Keep
-        ``workers=1`` (the default): with more, Keras 3.15's enqueuer carries batches it
-        read ahead at an epoch's end into the next epoch, so within an epoch some windows
-        come twice and others not at all (a plain ``keras.utils.PyDataset`` does the same).
-        genozarr reads and decodes ahead in its own threads either way.
+        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``: Keras
+        then reads batches ahead in its own threads or processes. genozarr reads and
+        decodes ahead in its own threads either way, so the default (``workers=1``, no
+        read-ahead by Keras) is usually as fast.
+
+    Notes
+    -----
+    :meth:`on_epoch_end` draws the next epoch's order and moves :attr:`epoch` on (the
+    epoch number keys the augmentations). Keras calls it at the end of every epoch and
+    also once before the first epoch of each ``fit``, ``evaluate`` and ``predict`` (it
+    rewinds its iterator, in the first ``fit`` after reading a batch to build the model).
+    So the epochs a first ``model.fit`` trains are epochs 1, 2, ... of the seed's stream,
+    not 0, 1, ...: still the same orders and augmentations for the same seed and the same
+    calls, but offset by one from a PyTorch loader's numbering of the same seed.
     """
 
     def __init__(self, inputs: Any, targets: Any = None, *, batch_size: int = 32,
@@ -161,11 +171,12 @@ class JangguSequence(keras.utils.PyDataset):
     seed
         Seed of the shuffled orders.
     **kwargs
-        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``. Keep
-        ``workers=1`` (the default): with more, Keras 3.15's enqueuer carries batches it
-        read ahead at an epoch's end into the next epoch, so within an epoch some windows
-        come twice and others not at all (a plain ``keras.utils.PyDataset`` does the same).
-        genozarr reads and decodes ahead in its own threads either way.
+        ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``: Keras
+        then reads batches ahead in its own threads or processes. genozarr reads and
+        decodes ahead in its own threads either way, so the default (``workers=1``) is
+        usually as fast. Keras calls :meth:`on_epoch_end` before the first epoch of each
+        ``fit`` too, so with ``shuffle=True`` the first order drawn from ``seed`` is not
+        the first one trained on (as with Janggu's own ``JangguSequence``).
 
     Raises
     ------
