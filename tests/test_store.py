@@ -192,6 +192,33 @@ def test_cache_key_tracks_file_content(tmp_path):
     assert cache_key([str(f)], {"start": np.arange(3)}, {"binsize": 10}) != k1
 
 
+def test_a_store_cached_by_an_earlier_values_revision_is_rebuilt(tmp_path, monkeypatch):
+    """A release that changes the values stored for the same inputs raises
+    VALUES_REVISION: a store cached under the earlier revision (here: one whose values
+    were changed on disk, standing in for the earlier release's values) is not reused."""
+    import zarr
+
+    from genozarr import Cover
+    from genozarr.store import cache
+    from genozarr.testing.simulate import write_bigwig
+
+    bw = write_bigwig(tmp_path / "v.bw", {"chr1": np.arange(1000, dtype=float)})
+
+    def build() -> Cover:
+        return Cover.create_from_bigwig("v", bw, binsize=100, resolution=10, cache=True,
+                                        storage="zarr")
+
+    monkeypatch.setattr(cache, "VALUES_REVISION", cache.VALUES_REVISION - 1)
+    old = build()
+    data = zarr.open_array(f"{old.garray.path}/data", mode="r+")
+    data[0] = -1.0  # "the earlier release's values"
+    assert build().garray.path == old.garray.path  # the same revision: reused as cached
+    monkeypatch.undo()
+    new = build()
+    assert new.garray.path != old.garray.path
+    np.testing.assert_array_equal(new[0][0, :3, 0, 0], [4.5, 14.5, 24.5])
+
+
 @pytest.mark.parametrize("fill", [0, 4, np.nan])
 def test_only_fill_chunks_are_found_whatever_the_sample(fill) -> None:
     """A chunk is skipped only if every value is the fill value: one other value anywhere

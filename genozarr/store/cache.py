@@ -26,6 +26,12 @@ __all__ = ["file_digest", "input_digests", "cache_key"]
 
 _BLOCK = 1 << 20
 
+#: revision of the values a build stores: raised by a release whose fix changes the values
+#: stored for the same inputs and arguments, so that a store cached by an earlier release
+#: has another key and is rebuilt, not reused (2: the whole-genome layout's last partial
+#: bin of a chromosome ends with the chromosome; an empty BigWig reads as missing data)
+VALUES_REVISION = 2
+
 
 @lru_cache(maxsize=1024)
 def _digest(path: str, signature: tuple[int, ...]) -> str:
@@ -318,7 +324,7 @@ def cache_key(files: list[str], arrays: dict[str, np.ndarray], args: dict[str, A
     from genozarr.store.layout import FORMAT_VERSION
 
     h = hashlib.sha256()
-    h.update(f"genozarr-format-{FORMAT_VERSION}".encode())
+    h.update(f"genozarr-format-{FORMAT_VERSION}-values-{VALUES_REVISION}".encode())
     for path in files:
         for digest in input_digests(path):
             h.update(digest.encode())
