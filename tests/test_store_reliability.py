@@ -1295,6 +1295,19 @@ class _QuantileNoParams:
         return "Quantile()"
 
 
+class _QuantileHolder:
+    """Not a collapser itself (not callable): its method is; its repr leaves q out."""
+
+    def __init__(self, q: float) -> None:
+        self.q = q
+
+    def collapse(self, x: np.ndarray, axis: int = 1) -> np.ndarray:
+        return np.quantile(x, self.q, axis=axis).astype(np.float32)
+
+    def __repr__(self) -> str:
+        return "QuantileHolder()"
+
+
 class _Quantile(_QuantileNoParams):
     """A collapser object whose cache_params() says what it computes."""
 
@@ -1332,6 +1345,22 @@ def test_collapsers_of_one_name_do_not_share_a_cached_store(sample_files):
     for q in (0.25, 0.75):
         np.testing.assert_allclose(build(_QuantileNoParams(q)).ravel(),
                                    np.quantile(bins, q, axis=1), rtol=1e-6)
+    # so do those of an object that is not callable, reached through a bound method, a
+    # partial's argument or a closure (it entered by its repr alone, which leaves q out)
+    import functools
+
+    def by_partial(x: np.ndarray, axis: int = 1, *, how: _QuantileHolder) -> np.ndarray:
+        return how.collapse(x, axis=axis)
+
+    def by_closure(how: _QuantileHolder):  # noqa: ANN202
+        return lambda x, axis=1: how.collapse(x, axis=axis)
+
+    for make in (lambda q: _QuantileHolder(q).collapse,
+                 lambda q: functools.partial(by_partial, how=_QuantileHolder(q)),
+                 lambda q: by_closure(_QuantileHolder(q))):
+        for q in (0.25, 0.75):
+            np.testing.assert_allclose(build(make(q)).ravel(),
+                                       np.quantile(bins, q, axis=1), rtol=1e-6)
 
 
 @pytest.mark.parametrize("array", ["region_start", "region_chrom", "strand"])

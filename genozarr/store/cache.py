@@ -287,12 +287,28 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     content = _content(value)
     if content is not None:
         return content
-    if not _own_repr(value) and _python_state(value):  # an instance (a bound method's,
-        # a closure's) by its class and attributes; others by their representation (one
-        # with a memory address makes the key unique: never reused, its state unknown)
-        return {"object": f"{type(value).__module__}.{type(value).__qualname__}",
-                "attrs": _jsonable(_object_state(value), depth)}
+    if _python_state(value) and not (_own_repr(value) and _standard(value)):
+        # an instance (a bound method's, a closure's, a partial's argument) by its class
+        # and attributes, and its representation where its class has one: a repr that
+        # leaves a parameter out does not make two objects share a store. Others (the
+        # standard library's values: paths, decimals, dates, enums) by their
+        # representation (one with a memory address makes the key unique: never reused,
+        # its state unknown)
+        out = {"object": f"{type(value).__module__}.{type(value).__qualname__}",
+               "attrs": _jsonable(_object_state(value), depth)}
+        if _own_repr(value):
+            out["repr"] = repr(value)
+        return out
     return repr(value)
+
+
+def _standard(value: Any) -> bool:
+    """Whether ``value``'s class comes with Python (builtins or the standard library),
+    whose representations hold their values."""
+    import sys
+
+    module = type(value).__module__.split(".")[0]
+    return module == "builtins" or module in sys.stdlib_module_names
 
 
 def _python_state(value: Any) -> bool:
