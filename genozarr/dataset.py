@@ -81,6 +81,16 @@ def _janggu_datatags(datatags: Any) -> None:
              "the dataset name and their cache key", JangguDeprecationWarning, stacklevel=3)
 
 
+def _verbose(verbose: bool) -> Any:
+    """Janggu's ``verbose`` argument: True shows a progress bar for the build (as
+    ``set_options(progress=True)``); False leaves it to the ``progress`` option."""
+    import contextlib
+
+    from genozarr.config import set_options
+
+    return set_options(progress=True) if verbose else contextlib.nullcontext()
+
+
 def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
     """``(chrom, start, end, strand)`` of a genomic-interval key, or None for other keys."""
     if isinstance(key, str):
@@ -645,15 +655,16 @@ class Dataset:
             if self.normalizers:  # outside stored windows: the padding, normalized
                 out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]
             hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
-            if meta.resolution is None and len(hit):
-                raise ArgumentError("interval access is not defined for resolution=None stores")
             if len(hit):
                 rows = store.read_rows(hit)
                 if self.normalizers:  # each row with its own window's length, as ds[i]
                     rows = self._normalize(rows, hit, (t["end"][hit] - t["start"][hit]))
                 for row, r in zip(rows, hit):
                     s, e = int(t["start"][r]), int(t["end"][r])
-                    base = np.repeat(row, res, axis=0) if res > 1 else row
+                    # resolution=None: the window's one value at each of its bases (as
+                    # Janggu's)
+                    rep = res if meta.resolution is not None else max(e - s, 1)
+                    base = np.repeat(row, rep, axis=0) if rep > 1 else row
                     base = base[: e - s]
                     lo, hi = max(s, start), min(e, end)
                     out[lo - start:hi - start] = base[lo - s:hi - s]
@@ -700,7 +711,13 @@ class Dataset:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def _create(
+    def _create(cls, *args: Any, verbose: bool = False, **kwargs: Any) -> Any:
+        """:meth:`_build`, with a progress bar where ``verbose`` (Janggu's flag)."""
+        with _verbose(verbose):
+            return cls._build(*args, **kwargs)
+
+    @classmethod
+    def _build(
         cls, name: str, source: Source, *, roi: RegionsLike | None, genomesize: Any,
         binsize: int | None, stepsize: int | None, flank: int, resolution: int | None,
         storage: str, cache: bool, overwrite: bool, channel_last: bool, zero_padding: bool,
@@ -1022,17 +1039,20 @@ class Cover(Dataset):
         cls, name: str, bigwigfiles: str | os.PathLike | Sequence[str | os.PathLike],
         roi: RegionsLike | None = None, genomesize: Any = None,
         conditions: Sequence[str] | None = None, binsize: int | None = None,
-        stepsize: int | None = None, flank: int = 0, resolution: int | None = 1,
+        stepsize: int | None = None, resolution: int | None = 1, flank: int = 0,
         storage: str = "ndarray", dtype: str = "float32", overwrite: bool = False,
-        cache: bool = False, channel_last: bool = True, normalizer: Any = None,
-        collapser: str | Callable[..., Any] | None = None, zero_padding: bool = True,
-        random_state: Any = None, store_whole_genome: bool = False, nan_to_num: bool = True,
-        store: str | os.PathLike | None = None, *, chrom_map: Any = None,
+        datatags: Any = None, cache: bool = False, store_whole_genome: bool = False,
+        zero_padding: bool = True, normalizer: Any = None,
+        collapser: str | Callable[..., Any] | None = None, random_state: Any = None,
+        nan_to_num: bool = True, verbose: bool = False, *, channel_last: bool = True,
+        store: str | os.PathLike | None = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
         input_storage_options: dict[str, Any] | None = None,
-        datatags: Any = None,
     ) -> Cover:
         """Coverage from BigWig files, one condition per file.
+
+        The positional arguments are Janggu's, in Janggu's order; the others are
+        keyword-only.
 
         Parameters
         ----------
@@ -1077,6 +1097,11 @@ class Cover(Dataset):
             Store whole chromosomes (windows read from them) instead of one row per window.
         nan_to_num
             Missing BigWig values (NaN) become 0.
+        verbose
+            Show a progress bar for the build (as ``set_options(progress=True)``);
+            False leaves it to the ``progress`` option (Janggu's flag).
+        datatags
+            Accepted and ignored (Janggu's labels of cached files).
         store
             Path or URL of the zarr store (default: under the output directory).
         chrom_map
@@ -1109,7 +1134,8 @@ class Cover(Dataset):
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
         return cls._create(
-            name, source, constructor="create_from_bigwig", condition_metadata=sheet_meta, roi=roi,
+            name, source, verbose=verbose,
+            constructor="create_from_bigwig", condition_metadata=sheet_meta, roi=roi,
             genomesize=genomesize, binsize=binsize, stepsize=stepsize, flank=flank,
             resolution=resolution, storage=storage, cache=cache, overwrite=overwrite,
             channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
@@ -1125,13 +1151,13 @@ class Cover(Dataset):
         binsize: int | None = None, stepsize: int | None = None, flank: int = 0,
         resolution: int | None = 1, storage: str = "ndarray", dtype: str = "float32",
         stranded: bool = True, overwrite: bool = False, pairedend: str = "5prime",
-        template_extension: int = 0, aggregate: Callable[..., Any] | None = None,
-        cache: bool = False, channel_last: bool = True, normalizer: Any = None,
-        zero_padding: bool = True, random_state: Any = None, store_whole_genome: bool = False,
-        store: str | os.PathLike | None = None, *, include_flagged: bool = False,
+        template_extension: int = 0, datatags: Any = None, cache: bool = False,
+        normalizer: Any = None, zero_padding: bool = True, random_state: Any = None,
+        store_whole_genome: bool = False, verbose: bool = False, *,
+        aggregate: Callable[..., Any] | None = None, channel_last: bool = True,
+        store: str | os.PathLike | None = None, include_flagged: bool = False,
         chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
         feature: str | None = None, input_storage_options: dict[str, Any] | None = None,
-        datatags: Any = None,
     ) -> Cover:
         """Read 5'-end coverage from BAM files, one condition per file.
 
@@ -1141,15 +1167,18 @@ class Cover(Dataset):
         (0x400) reads unless ``include_flagged=True``. See
         :func:`genozarr.io.bam.count_5prime` for paired-end handling.
 
+        The positional arguments are Janggu's, in Janggu's order; the others are
+        keyword-only.
+
         Parameters
         ----------
         name, roi, genomesize, conditions, binsize, stepsize, flank, storage, dtype
             As in :meth:`create_from_bigwig`.
-        overwrite, cache, channel_last, normalizer, zero_padding, random_state
+        overwrite, datatags, cache, normalizer, zero_padding, random_state
             As in :meth:`create_from_bigwig`.
-        store_whole_genome, store, chrom_map, storage_options, feature
+        store_whole_genome, verbose, channel_last, store, chrom_map, storage_options
             As in :meth:`create_from_bigwig`.
-        input_storage_options
+        feature, input_storage_options
             As in :meth:`create_from_bigwig`.
         bamfiles
             One BAM path or a list (indexed), or a sample sheet (see
@@ -1164,7 +1193,9 @@ class Cover(Dataset):
             '5prime' counts both mates at their 5' ends; 'midpoint' counts read 1 once at
             the fragment midpoint.
         template_extension
-            Widen fetched regions (bp) so fragments whose midpoint lies inside are found.
+            Janggu's argument; genozarr finds every fragment whose midpoint lies in a
+            window (``pairedend='midpoint'``) whatever it is: reads are fetched at least
+            this far (bp) beyond each window, and farther where fragments are longer.
         aggregate
             Optional callable applied to each window's counts after reading (Janggu).
         include_flagged
@@ -1196,7 +1227,8 @@ class Cover(Dataset):
                 list(normalizer) if isinstance(normalizer, (list, tuple)) else [normalizer])
             normalizer = [aggregate, *rest]
         cover = cls._create(
-            name, source, constructor="create_from_bam", condition_metadata=sheet_meta, roi=roi,
+            name, source, verbose=verbose,
+            constructor="create_from_bam", condition_metadata=sheet_meta, roi=roi,
             genomesize=genomesize, binsize=binsize, stepsize=stepsize, flank=flank,
             resolution=resolution, storage=storage, cache=cache, overwrite=overwrite,
             channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
@@ -1210,27 +1242,30 @@ class Cover(Dataset):
         cls, name: str, bedfiles: str | os.PathLike | Sequence[str | os.PathLike],
         roi: RegionsLike | None = None, genomesize: Any = None,
         conditions: Sequence[str] | None = None, binsize: int | None = None,
-        stepsize: int | None = None, flank: int = 0, resolution: int | None = 1,
-        storage: str = "ndarray", dtype: str = "float32", overwrite: bool = False,
-        cache: bool = False, channel_last: bool = True, normalizer: Any = None,
-        collapser: str | Callable[..., Any] | None = None, mode: str = "binary",
-        zero_padding: bool = True, random_state: Any = None, store_whole_genome: bool = False,
-        minoverlap: float | None = None, store: str | os.PathLike | None = None, *,
-        chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
-        feature: str | None = None, input_storage_options: dict[str, Any] | None = None,
-        datatags: Any = None,
+        stepsize: int | None = None, resolution: int | None = 1, flank: int = 0,
+        storage: str = "ndarray", dtype: str = "float32", mode: str = "binary",
+        store_whole_genome: bool = False, overwrite: bool = False, zero_padding: bool = True,
+        normalizer: Any = None, collapser: str | Callable[..., Any] | None = None,
+        minoverlap: float | None = None, random_state: Any = None, datatags: Any = None,
+        cache: bool = False, verbose: bool = False, *, channel_last: bool = True,
+        store: str | os.PathLike | None = None, chrom_map: Any = None,
+        storage_options: dict[str, Any] | None = None, feature: str | None = None,
+        input_storage_options: dict[str, Any] | None = None,
     ) -> Cover:
         """Coverage of BED features.
+
+        The positional arguments are Janggu's, in Janggu's order; the others are
+        keyword-only.
 
         Parameters
         ----------
         name, roi, genomesize, conditions, binsize, stepsize, flank, resolution, storage
             As in :meth:`create_from_bigwig`.
-        dtype, overwrite, cache, channel_last, normalizer, zero_padding, random_state
+        dtype, overwrite, datatags, cache, normalizer, zero_padding, random_state
             As in :meth:`create_from_bigwig`.
-        store_whole_genome, store, chrom_map, storage_options, feature
+        store_whole_genome, verbose, channel_last, store, chrom_map, storage_options
             As in :meth:`create_from_bigwig`.
-        input_storage_options
+        feature, input_storage_options
             As in :meth:`create_from_bigwig`.
         bedfiles
             One BED path or a list (one condition per file, except categorical modes), or
@@ -1273,7 +1308,8 @@ class Cover(Dataset):
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
         return cls._create(
-            name, source, constructor="create_from_bed", condition_metadata=sheet_meta, roi=roi,
+            name, source, verbose=verbose,
+            constructor="create_from_bed", condition_metadata=sheet_meta, roi=roi,
             genomesize=genomesize, binsize=binsize, stepsize=stepsize, flank=flank,
             resolution=resolution, storage=storage, cache=cache, overwrite=overwrite,
             channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
@@ -1285,19 +1321,26 @@ class Cover(Dataset):
     def create_from_array(cls, name: str, array: np.ndarray, gindexer: GenomicIndexer,
                           genomesize: Any = None, conditions: Sequence[str] | None = None,
                           resolution: int | None = None, storage: str = "ndarray",
-                          channel_last: bool = True, store_whole_genome: bool = False,
-                          padding_value: float = 0.0, **kwargs: Any) -> Cover:
+                          overwrite: bool = False, cache: bool = False, datatags: Any = None,
+                          padding_value: float = 0.0, store_whole_genome: bool = False,
+                          verbose: bool = False, *, channel_last: bool = True,
+                          **kwargs: Any) -> Cover:
         """Predictions (numpy) associated with the indexer's windows.
 
-        See :func:`genozarr.predictions.cover_from_array` for the parameters.
+        The positional arguments are Janggu's, in Janggu's order (``datatags`` accepted
+        and ignored; ``verbose`` as in :meth:`create_from_bigwig`). See
+        :func:`genozarr.predictions.cover_from_array` for the parameters.
         """
         from genozarr.predictions import cover_from_array
 
-        return cover_from_array(cls, name, array, gindexer, genomesize=genomesize,
-                                conditions=conditions, resolution=resolution, storage=storage,
-                                channel_last=channel_last,
-                                store_whole_genome=store_whole_genome,
-                                padding_value=padding_value, **kwargs)
+        _janggu_datatags(datatags)
+        with _verbose(verbose):
+            return cover_from_array(cls, name, array, gindexer, genomesize=genomesize,
+                                    conditions=conditions, resolution=resolution,
+                                    storage=storage, channel_last=channel_last,
+                                    store_whole_genome=store_whole_genome,
+                                    padding_value=padding_value, overwrite=overwrite,
+                                    cache=cache, **kwargs)
 
     def to_anndata(self, *, aggregate: str | None = "sum", sparse: bool = False,
                    layer: str | None = None, strand: str = "sum") -> Any:
@@ -1392,15 +1435,15 @@ class Bioseq(Dataset):
     @classmethod
     def create_from_refgenome(
         cls, name: str, refgenome: str | os.PathLike, roi: RegionsLike | None = None,
-        stepsize: int | None = None, binsize: int | None = None, flank: int = 0,
-        order: int = 1, storage: str = "ndarray", cache: bool = False,
-        channel_last: bool = True, zero_padding: bool = True, random_state: Any = None,
-        store_whole_genome: bool = False, seqtype: str = "dna",
-        store: str | os.PathLike | None = None, *, overwrite: bool = False,
+        binsize: int | None = None, stepsize: int | None = None, flank: int = 0,
+        order: int = 1, storage: str = "ndarray", datatags: Any = None, cache: bool = False,
+        overwrite: bool = False, random_state: Any = None, store_whole_genome: bool = False,
+        verbose: bool = False, *, channel_last: bool = True, zero_padding: bool = True,
+        seqtype: str = "dna", store: str | os.PathLike | None = None,
         genomesize: Any = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
         input_storage_options: dict[str, Any] | None = None,
-        datatags: Any = None, variants: str | os.PathLike | None = None,
+        variants: str | os.PathLike | None = None,
         samples: Sequence[str] | None = None, unphased: str = "error",
     ) -> Bioseq:
         """One-hot sequence of windows of a reference genome (FASTA, indexed on demand).
@@ -1454,7 +1497,8 @@ class Bioseq(Dataset):
         args = dict(source="fasta", seqtype=seqtype, binsize=binsize, stepsize=stepsize,
                     flank=flank, zero_padding=zero_padding)
         obj = cls._create(
-            name, source, constructor="create_from_refgenome", order=order_, roi=roi,
+            name, source, verbose=verbose,
+            constructor="create_from_refgenome", order=order_, roi=roi,
             genomesize=genomesize, binsize=binsize, stepsize=stepsize, flank=flank,
             resolution=1, storage=storage, cache=cache, overwrite=overwrite,
             channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
@@ -1473,14 +1517,15 @@ class Bioseq(Dataset):
         cls, name: str, fastafile: str | os.PathLike | Sequence[str | os.PathLike],
         storage: str = "ndarray", seqtype: str = "dna", order: int = 1,
         fixedlen: int | None = None, datatags: Any = None, cache: bool = False,
-        channel_last: bool = True, overwrite: bool = False,
-        store: str | os.PathLike | None = None, *,
+        overwrite: bool = False, verbose: bool = False, *, channel_last: bool = True,
+        store: str | os.PathLike | None = None,
         storage_options: dict[str, Any] | None = None,
         input_storage_options: dict[str, Any] | None = None,
     ) -> Bioseq:
         """One-hot sequences of the records of FASTA file(s) (e.g. promoters). The
         positional arguments are Janggu's, in Janggu's order (``datatags`` accepted and
-        ignored, as by every constructor), then ``store``.
+        ignored, as by every constructor; ``verbose`` as in
+        :meth:`Cover.create_from_bigwig`); the others are keyword-only.
 
         Parameters
         ----------
@@ -1543,7 +1588,8 @@ class Bioseq(Dataset):
         source = RecordsSource(files, records, seqtype)
         args = dict(source="seq", seqtype=seqtype, fixedlen=fixedlen)
         obj = cls._create(
-            name, source, constructor="create_from_seq", order=order_, roi=None,
+            name, source, verbose=verbose,
+            constructor="create_from_seq", order=order_, roi=None,
             genomesize=lengths, binsize=fixedlen, stepsize=fixedlen, flank=0, resolution=1,
             storage=storage, cache=cache, overwrite=overwrite, channel_last=channel_last,
             zero_padding=True, random_state=None, store_whole_genome=False, store=store,

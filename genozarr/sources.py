@@ -288,13 +288,14 @@ class BamSource(_AbsentChromsAsZeros, Source):
         return counts[:, :, None]
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
-        return self._counts(i, chrom, start, end, 1)
+        # pairedend='midpoint': every fragment whose midpoint lies in the window counts,
+        # wherever its read 1 is, as in Janggu (which reads whole chromosomes) and in the
+        # whole-genome layout
+        return self._counts(i, chrom, start, end, 1, blocks=True)
 
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
         # the whole-genome layout reads chromosomes in blocks: a fragment across two of
-        # them counts at its midpoint wherever its read 1 is (pairedend='midpoint'); a
-        # window of the partial layout (read_file) counts, as Janggu's, the fragments whose
-        # read 1 is within template_extension of it
+        # them counts at its midpoint wherever its read 1 is (pairedend='midpoint')
         parts = [self._counts(i, self.chrom_names[i][chrom], start, end, resolution,
                               blocks=True)
                  for i in range(len(self.files))]

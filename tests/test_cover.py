@@ -104,6 +104,12 @@ def test_bigwig_resolution_none_and_whole_vs_partial(sim_data, roi):
     regions = pd.read_csv(roi, sep="\t", header=None)
     for i, (chrom, s, e) in enumerate(regions[[0, 1, 2]].values):
         np.testing.assert_allclose(cov[i][0, 0, 0], bigwig_values(path, chrom, s, e).sum(), rtol=1e-5)
+    # an interval reads each window's one value at every base of it (as Janggu's), the
+    # padding outside the windows (it was an ArgumentError)
+    chrom, s, e = regions[[0, 1, 2]].values[0]
+    got = cov[chrom, s - 10, s + 20][0, :, 0, 0]
+    np.testing.assert_array_equal(got[:10], 0)
+    np.testing.assert_array_equal(got[10:], cov[0][0, 0, 0, 0])
     a = Cover.create_from_bigwig("a", path, roi=roi, binsize=500, resolution=50)
     b = Cover.create_from_bigwig("b", path, roi=roi, binsize=500, resolution=50,
                                  store_whole_genome=True, storage="zarr")
@@ -752,6 +758,18 @@ def test_midpoints_across_whole_genome_blocks_count_once(tmp_path, monkeypatch, 
     for chrom, n in sizes.items():
         np.testing.assert_array_equal(cov.garray.read_bins(chrom, 0, n)[:, :, 0], want[chrom],
                                       err_msg=chrom)
+    # the partial layout counts every fragment of a window too (as Janggu, which reads
+    # whole chromosomes): windows of 500 bases, shorter than the fragments, and
+    # overlapping ones (each counts the fragments of its midpoints); before, a window
+    # counted only the fragments whose read 1 it held (without template_extension)
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [2_000, 2_250, 0],
+                        "end": [12_000, 7_250, 9_000]})
+    part = Cover.create_from_bam("midp", bam, roi=roi, binsize=500, stepsize=500,
+                                 pairedend="midpoint")
+    for i in range(len(part)):
+        w = part.gindexer[i]
+        np.testing.assert_array_equal(part[i][0, :, :, 0], want[w.chrom][w.start:w.end],
+                                      err_msg=str(w))
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -583,7 +584,7 @@ def test_normalize_garray_tpm(files: dict[str, str]) -> None:
 def test_create_from_seq_of_several_files_in_janggus_argument_order(tmp_path) -> None:  # noqa: ANN001
     """The records of several FASTA files are read together (it failed with an
     IndexError), and the positional arguments are Janggu's: (..., fixedlen, datatags,
-    cache, channel_last, overwrite)."""
+    cache, overwrite, verbose)."""
     (tmp_path / "a.fa").write_text(">s1\nACGTA\n>s2\nACGTT\n")
     (tmp_path / "b.fa").write_text(">s3\nGGGGN\n")
     files = [str(tmp_path / "a.fa"), str(tmp_path / "b.fa")]
@@ -593,9 +594,70 @@ def test_create_from_seq_of_several_files_in_janggus_argument_order(tmp_path) ->
     want = np.stack([eye[[0, 1, 2, 3, 0]], eye[[0, 1, 2, 3, 3]],
                      np.r_[eye[[2, 2, 2, 2]], np.zeros((1, 4), "float32")]])
     np.testing.assert_array_equal(dna[:][:, :, 0, :], want)
-    first = Bioseq.create_from_seq("s", files, "ndarray", "dna", 1, None, None, False, False,
+    again = Bioseq.create_from_seq("s", files, "ndarray", "dna", 1, None, None, False, False,
                                    False)
+    np.testing.assert_array_equal(again[:], dna[:])
+    first = Bioseq.create_from_seq("s", files, channel_last=False)
     np.testing.assert_array_equal(first[:], np.moveaxis(dna[:], 3, 1))  # channel first
+
+
+#: the parameters of Janggu 0.10.2's constructors, in order (janggu/data/coverage.py and
+#: dna.py of that release)
+_JANGGU_SIGNATURES = {
+    "Cover.create_from_bam": [
+        "name", "bamfiles", "roi", "genomesize", "conditions", "min_mapq", "binsize",
+        "stepsize", "flank", "resolution", "storage", "dtype", "stranded", "overwrite",
+        "pairedend", "template_extension", "datatags", "cache", "normalizer", "zero_padding",
+        "random_state", "store_whole_genome", "verbose"],
+    "Cover.create_from_bigwig": [
+        "name", "bigwigfiles", "roi", "genomesize", "conditions", "binsize", "stepsize",
+        "resolution", "flank", "storage", "dtype", "overwrite", "datatags", "cache",
+        "store_whole_genome", "zero_padding", "normalizer", "collapser", "random_state",
+        "nan_to_num", "verbose"],
+    "Cover.create_from_bed": [
+        "name", "bedfiles", "roi", "genomesize", "conditions", "binsize", "stepsize",
+        "resolution", "flank", "storage", "dtype", "mode", "store_whole_genome", "overwrite",
+        "zero_padding", "normalizer", "collapser", "minoverlap", "random_state", "datatags",
+        "cache", "verbose"],
+    "Cover.create_from_array": [
+        "name", "array", "gindexer", "genomesize", "conditions", "resolution", "storage",
+        "overwrite", "cache", "datatags", "padding_value", "store_whole_genome", "verbose"],
+    "Bioseq.create_from_refgenome": [
+        "name", "refgenome", "roi", "binsize", "stepsize", "flank", "order", "storage",
+        "datatags", "cache", "overwrite", "random_state", "store_whole_genome", "verbose"],
+    "Bioseq.create_from_seq": [
+        "name", "fastafile", "storage", "seqtype", "order", "fixedlen", "datatags", "cache",
+        "overwrite", "verbose"],
+}
+
+
+@pytest.mark.parametrize("qualname", sorted(_JANGGU_SIGNATURES))
+def test_constructors_take_janggus_positional_arguments_in_janggus_order(qualname: str) -> None:
+    """Every Janggu parameter is accepted positionally at Janggu's place (a call ported
+    from Janggu binds each value to the same name); genozarr's own are keyword-only."""
+    import inspect
+
+    import genozarr
+
+    cls, method = qualname.split(".")
+    params = list(inspect.signature(getattr(getattr(genozarr, cls), method)).parameters.values())
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    assert positional == _JANGGU_SIGNATURES[qualname]
+
+
+def test_verbose_shows_a_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """verbose=True (Janggu's flag) shows the build's bar where the progress option would
+    not (a small build in a non-interactive run)."""
+    from genozarr.testing.simulate import write_bigwig
+
+    bw = write_bigwig(tmp_path / "v.bw", {"chr1": np.arange(2000, dtype=float)})
+    kw = {"roi": ["chr1:0-2000"], "binsize": 100, "storage": "zarr",
+          "store": str(tmp_path / "v.zarr")}
+    Cover.create_from_bigwig("v", bw, verbose=False, **kw)
+    assert capsys.readouterr().err == ""
+    Cover.create_from_bigwig("v", bw, verbose=True, overwrite=True, **kw)
+    assert "%" in capsys.readouterr().err  # tqdm's bar
 
 
 def test_seqrecords_read_like_a_fasta(tmp_path) -> None:  # noqa: ANN001

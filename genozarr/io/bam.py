@@ -433,7 +433,8 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
         Unpaired reads always count at their 5' end.
     template_extension
         Fetch reads this far beyond both window ends, so midpoints inside the window of
-        fragments whose read 1 lies outside are found.
+        fragments whose read 1 lies outside are found (with ``all_midpoints``: at least
+        this far).
     include_flagged
         Also count QC-failed (0x200) and duplicate (0x400) reads.
     resolution
