@@ -1275,7 +1275,8 @@ class Cover(Dataset):
         mode
             'binary', 'score', 'bedgraph', 'categorical'/'score_category' (one condition
             per distinct score), 'name_category' (one per distinct name). Where features
-            overlap, the maximum value wins.
+            overlap, the maximum value wins; in the category modes, the category of the
+            feature later in the file (one category per base, as Janggu's).
         minoverlap
             Fraction of a bin that features must cover for it to get a value.
 

@@ -319,7 +319,9 @@ def normalize_garray_tpm(data: Any) -> Any:
     data
         A :class:`~genozarr.dataset.Cover`: a view of it (same store, no copy) serving
         TPM-normalized values, TPM fitted on its values after its own normalizers. Or an
-        opened store (:class:`xarray.Dataset` or :class:`xarray.DataTree`): normalized
+        opened store (:class:`xarray.Dataset` or :class:`xarray.DataTree`), or a dataset's
+        ``garray`` (:class:`~genozarr.store.Store`, as Janggu's calls pass
+        ``cover.garray``; opened as :func:`genozarr.open_store` opens it): normalized
         lazily (:func:`genozarr.ops.normalize`).
 
     Returns
@@ -347,6 +349,12 @@ def normalize_garray_tpm(data: Any) -> Any:
         raise ArgumentError(
             "normalize_garray_tpm needs the whole dataset, not a batch: pass "
             "normalizer='tpm' (or genozarr.TPM()) to the constructor instead")
+    from genozarr.store.handle import Store
+
+    if isinstance(data, Store):  # cover.garray, as Janggu's calls pass it
+        from genozarr.store.view import as_xarray
+
+        data = as_xarray(data)
     return normalize(data, TPM())
 
 

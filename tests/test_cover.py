@@ -244,11 +244,17 @@ def test_bed_modes(peaks, storage):
                                   bed_oracle(quads, "chr1", 0, 100, lambda v: v[1]))
     cat = Cover.create_from_bed("c", path, roi=roi, mode="name_category", storage=storage)
     assert cat.conditions == ["a", "b"]
-    for k, name in enumerate(["a", "b"]):
-        np.testing.assert_array_equal(
-            cat[0][0][:, 0, k], bed_oracle(quads, "chr1", 0, 100, lambda v: float(v[0] == name)))
+    # one category per base, as Janggu: where a (10-30) and b (25-60) overlap, b, the
+    # later line, wins (one-hot labels stay one-hot)
+    want = np.zeros((100, 2), "float32")
+    want[10:25, 0] = want[90:95, 0] = 1
+    want[25:60, 1] = 1
+    np.testing.assert_array_equal(cat[0][0][:, 0, :], want)
     sc = Cover.create_from_bed("sc", path, roi=roi, mode="categorical", storage=storage)
-    assert sc.shape[-1] == 3  # scores 1.0, 2.5, 4.0
+    assert sc.shape[-1] == 3  # scores 1.0, 2.5, 4.0, in numeric order
+    want = np.zeros((100, 3), "float32")
+    want[10:25, 1] = want[25:60, 2] = want[90:95, 0] = 1
+    np.testing.assert_array_equal(sc[0][0][:, 0, :], want)
 
 
 def test_bed_resolution_and_minoverlap(peaks):

@@ -577,6 +577,10 @@ def test_normalize_garray_tpm(files: dict[str, str]) -> None:
     np.testing.assert_allclose(part[:][:, 0, 0, 0], np.array([2, 3]) / 5 * 1e6, rtol=1e-6)
     lazy = normalize_garray_tpm(raw.to_xarray())
     assert float(lazy["data"].sum()) == pytest.approx(1e6, rel=1e-6)
+    # Janggu's call passes cover.garray (it was refused)
+    of_garray = normalize_garray_tpm(raw.garray)
+    np.testing.assert_allclose(of_garray["data"].values[:, 0, 0, 0],
+                               np.array([2, 2, 3]) / 7 * 1e6, rtol=1e-6)
     with pytest.raises(ArgumentError, match="normalizer='tpm'"):
         normalize_garray_tpm(np.ones((2, 1, 1, 1)))
 

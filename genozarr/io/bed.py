@@ -192,17 +192,21 @@ _by_chrom_cache: dict[int, dict[str, tuple[np.ndarray, ...]]] = {}
 
 
 def _grouped(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
-    """Per chromosome: starts, ends, scores, names, sorted by start (memoised per frame)."""
+    """Per chromosome: starts, ends, scores, names and the features' lines in the file (their
+    order), sorted by start (memoised per frame)."""
     key = id(df)
     hit = _by_chrom_cache.get(key)
     if hit is not None:
         return hit
     groups = {}
+    lines = pd.Series(np.arange(len(df)), index=df.index) if df.index.is_unique else None
     for chrom, sub in df.groupby("chrom", sort=False):
         sub = sub.sort_values("start", kind="stable")
+        order = (lines.loc[sub.index].to_numpy(np.int64) if lines is not None
+                 else np.arange(len(sub)))
         groups[str(chrom)] = (sub["start"].to_numpy(np.int64), sub["end"].to_numpy(np.int64),
                               sub["score"].to_numpy(np.float64),
-                              sub["name"].astype(str).to_numpy(dtype=object))
+                              sub["name"].astype(str).to_numpy(dtype=object), order)
     _by_chrom_cache[key] = groups
     weakref.finalize(df, _by_chrom_cache.pop, key, None)
     return groups
@@ -213,7 +217,9 @@ def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str =
               dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """BED features painted base by base onto ``[start, end)``, and where they lie.
 
-    Where features overlap the larger value wins; bases outside any feature are 0.
+    Where features overlap the larger value wins; in the category modes each base holds one
+    category, that of the feature later in the file (as Janggu's: one-hot labels stay
+    one-hot). Bases outside any feature are 0.
 
     Parameters
     ----------
@@ -247,7 +253,7 @@ def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str =
     covered = np.zeros((n, ncond), dtype=bool)  # bases under a feature (for minoverlap)
     group = _grouped(df).get(chrom)
     if group is not None and n > 0:
-        starts, ends, scores, names = group
+        starts, ends, scores, names, lines = group
         sel = np.nonzero((starts < end) & (ends > start))[0]
         if len(sel):
             s = np.clip(starts[sel], start, end) - start
@@ -265,6 +271,12 @@ def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str =
                 val = np.ones(len(sel))
                 keep = col >= 0
                 s, e, col, val = s[keep], e[keep], col[keep], val[keep]
+            if mode.endswith("category"):  # one category per base: the later line wins
+                for k in np.argsort(lines[sel][keep], kind="stable"):
+                    out[s[k]:e[k]] = 0
+                    out[s[k]:e[k], col[k]] = 1
+                    covered[s[k]:e[k], col[k]] = True
+                return out, covered
             # paint in ascending value order so the larger value wins on overlaps; the
             # first feature on a base sets it (negative scores are kept, not clipped to 0)
             for k in np.argsort(val, kind="stable"):
@@ -279,7 +291,8 @@ def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str =
 def bed_coverage(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str = "binary",
                  categories: list[Any] | None = None, resolution: int = 1,
                  minoverlap: float | None = None, overlap_span: str = "bin") -> np.ndarray:
-    """Paint BED features onto ``[start, end)``; where features overlap the larger value wins.
+    """Paint BED features onto ``[start, end)``; where features overlap the larger value wins
+    (the category modes: the feature later in the file, see :func:`bed_paint`).
 
     Parameters
     ----------

@@ -30,7 +30,8 @@ _BLOCK = 1 << 20
 #: stored for the same inputs and arguments, so that a store cached by an earlier release
 #: has another key and is rebuilt, not reused (2: the whole-genome layout's last partial
 #: bin of a chromosome ends with the chromosome; an empty BigWig reads as missing data;
-#: paired-end midpoints of the partial layout count every fragment of a window)
+#: paired-end midpoints of the partial layout count every fragment of a window;
+#: overlapping BED features of the category modes set one category per base)
 VALUES_REVISION = 2
 
 
