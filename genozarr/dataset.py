@@ -1457,7 +1457,7 @@ class Bioseq(Dataset):
             FASTA path (``.fai`` built if missing).
         roi
             Regions of interest; None tiles every chromosome (needs ``binsize``).
-        stepsize, binsize, flank, zero_padding, random_state
+        binsize, stepsize, flank, zero_padding, random_state
             Windowing, as in :class:`~genozarr.regions.GenomicIndexer`.
         order
             k-mer order: ``4**order`` channels; a window yields ``length - order + 1``
@@ -1470,7 +1470,7 @@ class Bioseq(Dataset):
             Store whole chromosomes instead of one row per window.
         seqtype
             'dna' or 'protein'.
-        genomesize, chrom_map, feature, input_storage_options
+        genomesize, chrom_map, feature, input_storage_options, datatags, verbose
             As for :class:`Cover`.
 
         Returns
@@ -1482,13 +1482,14 @@ class Bioseq(Dataset):
         if variants is not None:  # personal genomes: genozarr.personal
             from genozarr.personal import create_personal
 
-            return create_personal(
-                name, refgenome, roi, stepsize, binsize, flank, order, storage, cache,
-                channel_last, zero_padding, random_state, store_whole_genome, seqtype, store,
-                overwrite=overwrite, genomesize=genomesize, chrom_map=chrom_map,
-                storage_options=storage_options, feature=feature,
-                input_storage_options=input_storage_options, datatags=datatags,
-                variants=variants, samples=samples, unphased=unphased)
+            with _verbose(verbose):
+                return create_personal(
+                    name, refgenome, roi, stepsize, binsize, flank, order, storage, cache,
+                    channel_last, zero_padding, random_state, store_whole_genome, seqtype,
+                    store, overwrite=overwrite, genomesize=genomesize, chrom_map=chrom_map,
+                    storage_options=storage_options, feature=feature,
+                    input_storage_options=input_storage_options, datatags=datatags,
+                    variants=variants, samples=samples, unphased=unphased)
         _janggu_datatags(datatags)
         order_ = _int_or_none("order", order)
         alphabet_size(seqtype)
