@@ -749,8 +749,11 @@ class Dataset:
         stepsize = _int_or_none("stepsize", stepsize)
         resolution = _int_or_none("resolution", resolution)
         flank = _int_or_none("flank", flank, 0) or 0
-        if resolution is not None and flank % resolution:
-            raise ArgumentError(f"flank {flank} is not divisible by resolution {resolution}")
+        if resolution is not None and flank % resolution and store_whole_genome:
+            # (windows must start on the store's bins; in the partial layout a window's
+            # length, binsize + 2 x flank, must hold whole bins: checked by the build)
+            raise ArgumentError(f"flank {flank} is not divisible by resolution {resolution} "
+                                "(store_whole_genome=True: windows must start on the bins)")
         if binsize is not None and resolution is not None and binsize % resolution:
             raise ArgumentError(
                 f"binsize {binsize} is not divisible by resolution {resolution}; choose a "
