@@ -1485,14 +1485,14 @@ class Bioseq(Dataset):
         if variants is not None:  # personal genomes: genozarr.personal
             from genozarr.personal import create_personal
 
-            with _verbose(verbose):
-                return create_personal(
-                    name, refgenome, roi, stepsize, binsize, flank, order, storage, cache,
-                    channel_last, zero_padding, random_state, store_whole_genome, seqtype,
-                    store, overwrite=overwrite, genomesize=genomesize, chrom_map=chrom_map,
-                    storage_options=storage_options, feature=feature,
-                    input_storage_options=input_storage_options, datatags=datatags,
-                    variants=variants, samples=samples, unphased=unphased)
+            return create_personal(
+                name, refgenome, roi, binsize, stepsize, flank, order, storage, datatags,
+                cache, overwrite, random_state, store_whole_genome, verbose,
+                channel_last=channel_last, zero_padding=zero_padding, seqtype=seqtype,
+                store=store, genomesize=genomesize, chrom_map=chrom_map,
+                storage_options=storage_options, feature=feature,
+                input_storage_options=input_storage_options, variants=variants,
+                samples=samples, unphased=unphased)
         _janggu_datatags(datatags)
         order_ = _int_or_none("order", order)
         alphabet_size(seqtype)

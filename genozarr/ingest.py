@@ -382,7 +382,7 @@ def build_store(
                 raise ArgumentError(
                     f"window length {length} (binsize {gindexer.binsize} + 2 x flank "
                     f"{gindexer.flank}) is not divisible by resolution {resolution}; choose "
-                    "a binsize and flank divisible by the resolution"
+                    "a binsize and flank for which it is"
                 )
         table = {"chrom": chrs.astype(object), "start": starts, "end": ends, "strand": strands,
                  **({} if gindexer.names is None else {"name": gindexer.names})}

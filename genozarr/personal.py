@@ -1172,21 +1172,21 @@ class PersonalBioseq(Bioseq):
 
 
 def create_personal(
-    name: str, refgenome: str | os.PathLike, roi: Any = None, stepsize: int | None = None,
-    binsize: int | None = None, flank: int = 0, order: int = 1, storage: str = "ndarray",
-    cache: bool = False, channel_last: bool = True, zero_padding: bool = True,
-    random_state: Any = None, store_whole_genome: bool = False, seqtype: str = "dna",
-    store: str | os.PathLike | None = None, *, overwrite: bool = False,
-    genomesize: Any = None, chrom_map: Any = None,
+    name: str, refgenome: str | os.PathLike, roi: Any = None, binsize: int | None = None,
+    stepsize: int | None = None, flank: int = 0, order: int = 1, storage: str = "ndarray",
+    datatags: Any = None, cache: bool = False, overwrite: bool = False,
+    random_state: Any = None, store_whole_genome: bool = False, verbose: bool = False, *,
+    channel_last: bool = True, zero_padding: bool = True, seqtype: str = "dna",
+    store: str | os.PathLike | None = None, genomesize: Any = None, chrom_map: Any = None,
     storage_options: dict[str, Any] | None = None, feature: str | None = None,
     input_storage_options: dict[str, Any] | None = None,
-    datatags: Any = None, variants: str | os.PathLike,
-    samples: Sequence[str] | None = None, unphased: str = "error",
-    cls: type[PersonalBioseq] | None = None,
+    variants: str | os.PathLike, samples: Sequence[str] | None = None,
+    unphased: str = "error", cls: type[PersonalBioseq] | None = None,
 ) -> PersonalBioseq:
     """Personal one-hot sequences of windows of a reference genome and a phased VCF.
 
-    The arguments of :meth:`genozarr.Bioseq.create_from_refgenome`, plus:
+    The arguments of :meth:`genozarr.Bioseq.create_from_refgenome`, in its order (Janggu's
+    positional ones first, the others keyword-only), plus:
 
     Parameters
     ----------
@@ -1230,6 +1230,28 @@ def create_personal(
     in :mod:`genozarr.personal` and in the "Personal genomes" section of the variant
     guide.
     """
+    from genozarr.dataset import _verbose
+
+    with _verbose(verbose):
+        return _create_personal(
+            name, refgenome, roi, binsize, stepsize, flank, order, storage, datatags, cache,
+            overwrite, random_state, store_whole_genome, channel_last=channel_last,
+            zero_padding=zero_padding, seqtype=seqtype, store=store, genomesize=genomesize,
+            chrom_map=chrom_map, storage_options=storage_options, feature=feature,
+            input_storage_options=input_storage_options, variants=variants, samples=samples,
+            unphased=unphased, cls=cls)
+
+
+def _create_personal(
+    name: str, refgenome: str | os.PathLike, roi: Any, binsize: int | None,
+    stepsize: int | None, flank: int, order: int, storage: str, datatags: Any, cache: bool,
+    overwrite: bool, random_state: Any, store_whole_genome: bool, *, channel_last: bool,
+    zero_padding: bool, seqtype: str, store: str | os.PathLike | None, genomesize: Any,
+    chrom_map: Any, storage_options: dict[str, Any] | None, feature: str | None,
+    input_storage_options: dict[str, Any] | None, variants: str | os.PathLike,
+    samples: Sequence[str] | None, unphased: str, cls: type[PersonalBioseq] | None,
+) -> PersonalBioseq:
+    """:func:`create_personal`, without its progress option."""
     from genozarr._validate import check_int
     from genozarr.genome import chrom_sizes as _chrom_sizes
     from genozarr.sources import as_file_list

@@ -707,6 +707,32 @@ def test_personal_bioseq_create_from_refgenome(genome, vcf):
         PersonalBioseq.create_from_refgenome("personal", genome["fasta"], binsize=50)
 
 
+def test_personal_constructors_take_bioseqs_positional_arguments(genome, vcf):
+    """create_personal and PersonalBioseq.create_from_refgenome take the positional
+    arguments of Bioseq.create_from_refgenome (Janggu's order: binsize, then stepsize), and
+    the same call through each gives the same windows and values (binsize and stepsize
+    were swapped: 100-base windows every 200 bases for 200-base windows every 100)."""
+    import inspect
+
+    from genozarr import Bioseq
+
+    def positional(func: object) -> list[str]:
+        return [p.name for p in inspect.signature(func).parameters.values()
+                if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+    assert positional(create_personal) == positional(Bioseq.create_from_refgenome)
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [400]})
+    makers = (Bioseq.create_from_refgenome, PersonalBioseq.create_from_refgenome,
+              create_personal)
+    with pytest.warns(SkippedCallsWarning):
+        built = [make("p", genome["fasta"], roi, 200, 100, variants=vcf["path"])
+                 for make in makers]
+    for ds in built:
+        assert ds.gindexer.starts.tolist() == [0, 100, 200]
+        assert ds.gindexer.ends.tolist() == [200, 300, 400]
+        np.testing.assert_array_equal(ds[:], built[0][:])
+
+
 # ---------------------------------------------------------------------- random calls
 def random_records(rng: np.random.Generator, seqs: dict, n: int) -> list[tuple]:
     """Random SNVs, MNVs, insertions, deletions and multi-allelic records (overlapping
