@@ -245,7 +245,9 @@ def chrom_sizes(source: GenomeLike) -> dict[str, int]:
         A mapping ``{chrom: length}``, or a path: ``.chrom.sizes``/``.genome``/``.fai``
         (tab separated), a FASTA (``.fa``, ``.fasta``, ``.fna``, optionally ``.gz``;
         indexed on demand), a UCSC 2bit genome (``.2bit``, or any name: recognised by its
-        magic number), a BAM (header ``@SQ`` lines) or a BigWig (header).
+        magic number), a BAM (header ``@SQ`` lines) or a BigWig (header). A path may be
+        an ``http(s)://`` or ``s3://`` URL, read from its local copy (see
+        :mod:`genozarr.io._remote`).
 
     Returns
     -------
@@ -277,6 +279,12 @@ def chrom_sizes(source: GenomeLike) -> dict[str, int]:
     if not isinstance(source, (str, os.PathLike)):
         raise ArgumentError("a genome size source is a dict {chrom: length} or a file path "
                             f"(.chrom.sizes, .fai, FASTA, 2bit, BAM, BigWig), got {source!r}")
+    from genozarr.io._remote import is_url, localize, naming
+
+    if isinstance(source, str) and is_url(source):  # its local copy (fetched once)
+        local = localize(source, "genome sizes")
+        with naming(source, local):
+            return _sizes_from_file(Path(local))
     return _sizes_from_file(Path(source))
 
 

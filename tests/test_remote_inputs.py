@@ -561,6 +561,25 @@ def test_dataset_constructors_read_urls(files, served, s3_files, tmp_path):
     np.testing.assert_array_equal(seq[:], seq_local[:])
 
 
+def test_genome_sizes_at_urls(files, served):
+    """genomesize given as a URL (a .chrom.sizes file, a BigWig) is read from its local
+    copy, as regions are: it was taken as a local path, the '//' of the URL collapsed,
+    and the error said the file did not exist."""
+    from genozarr import chrom_sizes
+    from genozarr.dataset import Cover
+
+    root, base = served
+    want = chrom_sizes(str(files / "sample_a.bw"))
+    (root / "genome.chrom.sizes").write_text("".join(f"{c}\t{n}\n" for c, n in want.items()))
+    assert chrom_sizes(f"{base}/genome.chrom.sizes") == want
+    assert chrom_sizes(f"{base}/sample_a.bw") == want
+    kw = {"roi": _roi(files), "binsize": 200, "resolution": 50}
+    remote = Cover.create_from_bigwig("gs", str(files / "sample_a.bw"),
+                                      genomesize=f"{base}/genome.chrom.sizes", **kw)
+    local = Cover.create_from_bigwig("gs", str(files / "sample_a.bw"), genomesize=want, **kw)
+    np.testing.assert_array_equal(remote[:], local[:])
+
+
 def test_regions_at_urls_use_the_input_options_and_are_revalidated(files, served, s3,
                                                                    tmp_path):
     """Regions of interest in a bucket are read with ``input_storage_options`` (before:
