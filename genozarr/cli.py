@@ -308,7 +308,8 @@ def build(
         "--out", "-o", help="Directory for stores whose spec has no 'store' key "
         "(default: the output root, $GENOZARR_OUTPUT).")] = None,
     progress: Annotated[bool, typer.Option(help="Show ingest progress bars.")] = True,
-    check: Annotated[bool, typer.Option("--check", help="Only validate the spec.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Only validate the spec (its keys "
+                                        "and files; values are checked by the build).")] = False,
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="dask.distributed scheduler address (e.g. tcp://host:8786): "
         "spread the ingest tasks over that cluster's workers.")] = None,
@@ -360,7 +361,15 @@ def build(
                          scheduler="distributed" if client is not None else "auto"):
             for entry in entries:
                 _console(stderr=True).print(f"building {entry['name']} ({entry['kind']})")
-                ds = build_from_spec(entry, out)
+                try:
+                    ds = build_from_spec(entry, out)
+                except GenozarrError as e:  # a value found wrong by the build: say where
+                    message = " ".join(str(e).split()) or type(e).__name__
+                    done = f" ({len(summaries)} dataset(s) before it were built)" \
+                        if summaries else ""
+                    typer.echo(f"genozarr: error: {spec}: dataset {entry['name']!r}: "
+                               f"{message}{done}", err=True)
+                    raise typer.Exit(1) from None
                 path = ds.garray.path
                 if path is None:
                     console.print(f"{ds.name}: built in memory ({entry.get('storage')} "

@@ -86,9 +86,11 @@ def _verbose(verbose: bool) -> Any:
     ``set_options(progress=True)``); False leaves it to the ``progress`` option."""
     import contextlib
 
+    from genozarr._validate import check_bool
     from genozarr.config import set_options
 
-    return set_options(progress=True) if verbose else contextlib.nullcontext()
+    return set_options(progress=True) if check_bool("verbose", verbose) \
+        else contextlib.nullcontext()
 
 
 def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
@@ -1131,6 +1133,9 @@ class Cover(Dataset):
             bigwigfiles, conditions, "BigWig", input_storage_options)
         files = as_file_list(bigwigfiles, "BigWig", storage_options=input_storage_options)
         fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
+        from genozarr._validate import check_bool
+
+        nan_to_num = check_bool("nan_to_num", nan_to_num)  # ("false" from a spec: an error)
         source = BigWigSource(files, conditions, nan_to_num=nan_to_num, collapser=collapser,
                               dtype=dtype)
         args = dict(source="bigwig", nan_to_num=nan_to_num, collapser=source.collapser,
@@ -1218,6 +1223,10 @@ class Cover(Dataset):
             bamfiles, conditions, "BAM", input_storage_options)
         files = as_file_list(bamfiles, "BAM", storage_options=input_storage_options)
         fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
+        from genozarr._validate import check_bool
+
+        stranded = check_bool("stranded", stranded)  # ("false" from a spec: an error)
+        include_flagged = check_bool("include_flagged", include_flagged)
         source = BamSource(files, conditions, stranded=stranded, min_mapq=min_mapq,
                            pairedend=pairedend, template_extension=template_extension,
                            include_flagged=include_flagged, dtype=dtype)

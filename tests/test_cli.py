@@ -376,6 +376,10 @@ def test_build_spec_errors(tmp_path: Path, spec: str | bytes, message: str) -> N
     # YAML reads unquoted 010 as 8 (octal), 2.10 as 2.1: names other than the ones written
     ("conditions: [010]\n", "conditions must be strings, got [8]; quote names"),
     ("store_whole_genome: 'false'\n", "store_whole_genome must be True or False, got 'false'"),
+    # found by the build: the error names the spec and the dataset (it named neither)
+    ("nan_to_num: 'false'\n",
+     "spec.yaml: dataset 'x': nan_to_num must be True or False, got 'false'"),
+    ("normalizer: zscor\n", "spec.yaml: dataset 'x': unknown normalizer 'zscor'"),
 ])
 def test_build_spec_values_of_the_wrong_type(tmp_path: Path, sample_files: dict[str, str],
                                              extra: str, message: str) -> None:
@@ -389,6 +393,27 @@ def test_build_spec_values_of_the_wrong_type(tmp_path: Path, sample_files: dict[
     assert last.startswith("genozarr: error: ") and message in last
     assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_build_spec_bam_flags_of_the_wrong_type(tmp_path: Path,
+                                                sample_files: dict[str, str]) -> None:
+    """stranded and include_flagged written "false" in a spec are errors naming the spec
+    and the dataset (they were taken as true: a two-strand store), after a first dataset
+    that is built; no store of the second."""
+    path = tmp_path / "spec.yaml"
+    first = (f"- name: a\n  kind: bigwig\n  files: {sample_files['bigwig_a']}\n"
+             f"  roi: {sample_files['roi']}\n  binsize: 1000\n  store: a.zarr\n")
+    for key in ("stranded", "include_flagged"):
+        path.write_text("datasets:\n" + first.replace("\n-", "\n -") +
+                        f"- name: r\n  kind: bam\n  files: {sample_files['bam']}\n"
+                        f"  roi: {sample_files['roi']}\n  binsize: 1000\n  store: r.zarr\n"
+                        f"  {key}: 'false'\n")
+        result = _run("build", path, "--no-progress")
+        assert result.exit_code == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert last == (f"genozarr: error: {path}: dataset 'r': {key} must be True or False, "
+                        "got 'false' (1 dataset(s) before it were built)")
+        assert (tmp_path / "a.zarr").exists() and not (tmp_path / "r.zarr").exists()
 
 
 def test_build_spec_roi_as_region_strings(tmp_path: Path, sample_files: dict[str, str]) -> None:
