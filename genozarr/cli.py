@@ -365,10 +365,12 @@ def build(
                     ds = build_from_spec(entry, out)
                 except GenozarrError as e:  # a value found wrong by the build: say where
                     message = " ".join(str(e).split()) or type(e).__name__
+                    where = f"dataset {entry['name']!r}: "
                     done = f" ({len(summaries)} dataset(s) before it were built)" \
                         if summaries else ""
-                    typer.echo(f"genozarr: error: {spec}: dataset {entry['name']!r}: "
-                               f"{message}{done}", err=True)
+                    typer.echo(f"genozarr: error: {spec}: "
+                               f"{'' if message.startswith(where) else where}{message}{done}",
+                               err=True)
                     raise typer.Exit(1) from None
                 path = ds.garray.path
                 if path is None:

@@ -380,6 +380,7 @@ def test_build_spec_errors(tmp_path: Path, spec: str | bytes, message: str) -> N
     ("nan_to_num: 'false'\n",
      "spec.yaml: dataset 'x': nan_to_num must be True or False, got 'false'"),
     ("normalizer: zscor\n", "spec.yaml: dataset 'x': unknown normalizer 'zscor'"),
+    ("binsize: abc\n", "spec.yaml: dataset 'x': binsize must be an integer"),
 ])
 def test_build_spec_values_of_the_wrong_type(tmp_path: Path, sample_files: dict[str, str],
                                              extra: str, message: str) -> None:
@@ -391,6 +392,7 @@ def test_build_spec_values_of_the_wrong_type(tmp_path: Path, sample_files: dict[
     assert result.exit_code == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("genozarr: error: ") and message in last
+    assert last.count("dataset 'x'") <= 1
     assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1
     assert not (tmp_path / "x.zarr").exists()
 
