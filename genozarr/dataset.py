@@ -29,7 +29,7 @@ from genozarr._kernels import (
     regular_windows,
     window_views,
 )
-from genozarr._validate import check_int
+from genozarr._validate import check_bool, check_int
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.genome import check_within, chrom_sizes
 from genozarr.io._remote import fetch_inputs
@@ -86,7 +86,6 @@ def _verbose(verbose: bool) -> Any:
     ``set_options(progress=True)``); False leaves it to the ``progress`` option."""
     import contextlib
 
-    from genozarr._validate import check_bool
     from genozarr.config import set_options
 
     return set_options(progress=True) if check_bool("verbose", verbose) \
@@ -741,8 +740,6 @@ class Dataset:
         storage = normalise_storage(storage)
         dtype = check_store_dtype(getattr(source, "dtype", "float32"))
         check_storage(dtype, storage)
-        from genozarr._validate import check_bool
-
         cache, overwrite, channel_last, zero_padding, store_whole_genome = (
             check_bool(k, v) for k, v in (
                 ("cache", cache), ("overwrite", overwrite), ("channel_last", channel_last),
@@ -1133,8 +1130,6 @@ class Cover(Dataset):
             bigwigfiles, conditions, "BigWig", input_storage_options)
         files = as_file_list(bigwigfiles, "BigWig", storage_options=input_storage_options)
         fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
-        from genozarr._validate import check_bool
-
         nan_to_num = check_bool("nan_to_num", nan_to_num)  # ("false" from a spec: an error)
         source = BigWigSource(files, conditions, nan_to_num=nan_to_num, collapser=collapser,
                               dtype=dtype)
@@ -1223,8 +1218,6 @@ class Cover(Dataset):
             bamfiles, conditions, "BAM", input_storage_options)
         files = as_file_list(bamfiles, "BAM", storage_options=input_storage_options)
         fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
-        from genozarr._validate import check_bool
-
         stranded = check_bool("stranded", stranded)  # ("false" from a spec: an error)
         include_flagged = check_bool("include_flagged", include_flagged)
         source = BamSource(files, conditions, stranded=stranded, min_mapq=min_mapq,

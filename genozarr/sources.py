@@ -271,8 +271,12 @@ class BamSource(_AbsentChromsAsZeros, Source):
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes[i]
 
-    def _counts(self, i: int, chrom: str, start: int, end: int, resolution: int,
-                blocks: bool = False) -> np.ndarray:
+    def _counts(self, i: int, chrom: str, start: int, end: int,
+                resolution: int) -> np.ndarray:
+        """Counts of file ``i`` on ``[start, end)``. pairedend='midpoint': every fragment
+        whose midpoint lies there counts, wherever its read 1 is, in both layouts (as in
+        Janggu, which reads whole chromosomes); a fragment across two blocks of the
+        whole-genome layout counts once, in the block of its midpoint."""
         from genozarr.io.bam import count_5prime
 
         if self._is_absent(i, chrom):
@@ -282,22 +286,16 @@ class BamSource(_AbsentChromsAsZeros, Source):
                               pairedend=self.pairedend,
                               template_extension=self.template_extension,
                               include_flagged=self.include_flagged, resolution=resolution,
-                              all_midpoints=blocks)
+                              all_midpoints=True)
         if not self.stranded:
             counts = counts.sum(axis=1, keepdims=True)
         return counts[:, :, None]
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
-        # pairedend='midpoint': every fragment whose midpoint lies in the window counts,
-        # wherever its read 1 is, as in Janggu (which reads whole chromosomes) and in the
-        # whole-genome layout
-        return self._counts(i, chrom, start, end, 1, blocks=True)
+        return self._counts(i, chrom, start, end, 1)
 
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
-        # the whole-genome layout reads chromosomes in blocks: a fragment across two of
-        # them counts at its midpoint wherever its read 1 is (pairedend='midpoint')
-        parts = [self._counts(i, self.chrom_names[i][chrom], start, end, resolution,
-                              blocks=True)
+        parts = [self._counts(i, self.chrom_names[i][chrom], start, end, resolution)
                  for i in range(len(self.files))]
         return np.concatenate(parts, axis=-1)
 

@@ -4,6 +4,7 @@ pysam loop, hand-worked BED coverage), across layouts, backends and resolutions.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -778,29 +779,31 @@ def test_midpoints_across_whole_genome_blocks_count_once(tmp_path, monkeypatch, 
                                       err_msg=str(w))
 
 
-@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
-def test_a_window_past_the_given_chromosome_length_is_padding(tmp_path, whole):
-    """genomesize shorter than the files: a window running past it is padding there in
-    both layouts (the files hold data past it: 1.0 per base, a read at every base, A)."""
-    import pyBigWig
-    import pysam
-
-    from genozarr import Bioseq
-
-    bw = pyBigWig.open(str(tmp_path / "one.bw"), "w")
-    bw.addHeader([("chr1", 1000)])
-    bw.addEntries(["chr1"], [0], ends=[1000], values=[1.0])
-    bw.close()
+def _ones_and_reads(directory: Path, starts: range) -> None:
+    """``one.bw`` (1.0 at every base of a 1,000-base chr1) and ``one.bam`` (indexed: a
+    forward 10-base read starting at each of ``starts``) in ``directory``."""
+    with pyBigWig.open(str(directory / "one.bw"), "w") as bw:
+        bw.addHeader([("chr1", 1000)])
+        bw.addEntries(["chr1"], [0], ends=[1000], values=[1.0])
     header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
-    with pysam.AlignmentFile(str(tmp_path / "one.bam"), "wb", header=header) as f:
-        for p in range(990):
+    with pysam.AlignmentFile(str(directory / "one.bam"), "wb", header=header) as f:
+        for p in starts:
             a = pysam.AlignedSegment()
             a.query_name, a.query_sequence, a.flag = f"r{p}", "A" * 10, 0
             a.reference_id, a.reference_start, a.mapping_quality = 0, p, 60
             a.cigartuples = [(0, 10)]
             a.query_qualities = pysam.qualitystring_to_array("I" * 10)
             f.write(a)
-    pysam.index(str(tmp_path / "one.bam"))
+    pysam.index(str(directory / "one.bam"))
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_a_window_past_the_given_chromosome_length_is_padding(tmp_path, whole):
+    """genomesize shorter than the files: a window running past it is padding there in
+    both layouts (the files hold data past it: 1.0 per base, a read at every base, A)."""
+    from genozarr import Bioseq
+
+    _ones_and_reads(tmp_path, range(990))
     (tmp_path / "one.fa").write_text(">chr1\n" + "A" * 1000 + "\n")
     kw = dict(roi=["chr1:700-900"], genomesize={"chr1": 800}, store_whole_genome=whole)
     signal = Cover.create_from_bigwig("w", str(tmp_path / "one.bw"), resolution=1,
@@ -860,23 +863,8 @@ def test_the_last_bin_of_a_chromosome_ends_with_it(tmp_path, whole):
     BED feature running past it; a BigWig and a BAM whose chromosome is longer than
     genomesize). In the whole-genome layout the bin took the BED feature's bases past the
     end (sum 100, not 50; minoverlap 0.6 kept it) and the files' data past genomesize."""
-    import pysam
-
     (tmp_path / "f.bed").write_text("chr1\t100\t200\tx\t1\t+\n")
-    bw = pyBigWig.open(str(tmp_path / "one.bw"), "w")
-    bw.addHeader([("chr1", 1000)])
-    bw.addEntries(["chr1"], [0], ends=[1000], values=[1.0])
-    bw.close()
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
-    with pysam.AlignmentFile(str(tmp_path / "one.bam"), "wb", header=header) as f:
-        for p in range(0, 300, 2):  # a read starting at every other base
-            a = pysam.AlignedSegment()
-            a.query_name, a.query_sequence, a.flag = f"r{p}", "A" * 10, 0
-            a.reference_id, a.reference_start, a.mapping_quality = 0, p, 60
-            a.cigartuples = [(0, 10)]
-            a.query_qualities = pysam.qualitystring_to_array("I" * 10)
-            f.write(a)
-    pysam.index(str(tmp_path / "one.bam"))
+    _ones_and_reads(tmp_path, range(0, 300, 2))  # a read starting at every other base
     # two windows of one bin each, the second zero-padded past the chromosome end
     kw = dict(roi=["chr1:0-150"], genomesize={"chr1": 150}, binsize=100, resolution=100,
               store_whole_genome=whole, collapser="sum")

@@ -496,9 +496,8 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
         while True:
             lo, hi = max(start - ext, 0), min(end + ext, length)
             flags, positions, quals, longest = _scan(bam, path, chrom, tid, lo, hi,
-                                                     midpoint=midpoint,
-                                                     with_mapq=mapq is not None,
-                                                     skip=skip, mapq=mapq)
+                                                     midpoint=midpoint, skip=skip,
+                                                     mapq=mapq)
             # a fragment whose midpoint is inside has its read 1 within half its length
             # of it; its other read is then among those fetched: fetch farther where a
             # fragment seen is longer than twice the reach
@@ -548,13 +547,13 @@ _MATE_ELSEWHERE = 0x10000
 
 
 def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoint: bool,
-          with_mapq: bool, skip: int = 0, mapq: int | None = None,
+          skip: int = 0, mapq: int | None = None,
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
-    """Flags, counting positions and (optionally) MAPQs of the reads fetched on ``[lo, hi)``,
-    and (``midpoint``) the longest fragment (``|TLEN|``) among them of a read that counts
-    at its midpoint: read 1 of a proper pair on this chromosome, none of whose flags is in
-    ``skip``, of mapping quality ``mapq`` or more (0 when there is none). Improper pairs
-    (whose TLEN may span a chromosome) do not make a window fetch farther.
+    """Flags, counting positions and (with ``mapq``) MAPQs of the reads fetched on
+    ``[lo, hi)``, and (``midpoint``) the longest fragment (``|TLEN|``) among them of a read
+    that counts at its midpoint: read 1 of a proper pair on this chromosome, none of whose
+    flags is in ``skip``, of mapping quality ``mapq`` or more (0 when there is none).
+    Improper pairs (whose TLEN may span a chromosome) do not make a window fetch farther.
 
     The Python loop reads as few attributes per read as it can (flag and one position;
     mate fields only for paired reads) and appends to lists (faster than item assignment
@@ -568,6 +567,7 @@ def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoi
     flags: list[int] = []
     positions: list[int] = []
     quals: list[int] = []
+    with_mapq = mapq is not None
     longest = 0
     if hi <= lo:
         empty = np.empty(0, dtype=np.int64)
@@ -585,7 +585,7 @@ def _scan(bam: Any, path: str, chrom: str, tid: int, lo: int, hi: int, *, midpoi
                 elif midpoint:
                     size = abs(read.template_length)
                     if size > longest and flag & 0x42 == 0x42 and not flag & skip and (
-                            mapq is None or read.mapping_quality >= mapq):
+                            not with_mapq or read.mapping_quality >= mapq):
                         longest = size
                     if flag & 0x40:
                         add_flag(flag)
