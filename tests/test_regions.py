@@ -319,7 +319,8 @@ def test_gff_lines_pyranges_misreads(tmp_path, gzip_it):
     line (pandas' comment='#' cut 'Name=c#d' to 'c', and a PanSN seqid 'HG002#1#chr1'
     failed), GFF3 attributes '.' (failed: 'name it .gtf'), an unescaped '=' in a value
     (failed), a blank after ';' (' Name' read as another key, the name lost), and GTF
-    attributes without a blank after ';' (two read as one value)."""
+    attributes without a blank after ';' (two read as one value), a '; ' inside a quoted
+    GTF value (failed) and an escaped quote '\\"' in one (the quote dropped)."""
     import gzip
 
     gff = ("##gff-version 3\n"
@@ -333,6 +334,8 @@ def test_gff_lines_pyranges_misreads(tmp_path, gzip_it):
            'chr1\tsrc\tgene\t31\t40\t.\t-\t.\tgene_id "G2"; gene_name "Spaced";\n'
            'P#1#chr1\tsrc\tgene\t41\t50\t.\t+\t.\tgene_id "G3"; gene_name "X#1";\n'
            'chr1\tsrc\tgene\t51\t60\t.\t+\t.\tgene_id "G4"; gene_name "a;b";\n'
+           'chr1\tsrc\tgene\t52\t60\t.\t+\t.\tgene_id "G7"; gene_name "p; q";\n'
+           'chr1\tsrc\tgene\t53\t60\t.\t+\t.\tgene_id "G8"; gene_name "say \\"hi\\"; x";\n'
            'chr1\tsrc#1\tgene\t61\t70\t.\t+\t.\tgene_id "G5"; gene_name "src";\n'
            'chr1\tsrc\tgene#x\t71\t80\t.\t+\t.\tgene_id "G6"; gene_name "typ";\n')
     want_gff = [["chr1", 20, 30, "a", "+"], ["chr1", 10, 20, ".", "-"],
@@ -340,6 +343,7 @@ def test_gff_lines_pyranges_misreads(tmp_path, gzip_it):
                 ["chr1", 50, 60, "src", "-"]]
     want_gtf = [["chr1", 20, 30, "NoSpace", "+"], ["chr1", 30, 40, "Spaced", "-"],
                 ["P#1#chr1", 40, 50, "X#1", "+"], ["chr1", 50, 60, "a;b", "+"],
+                ["chr1", 51, 60, "p; q", "+"], ["chr1", 52, 60, 'say "hi"; x', "+"],
                 ["chr1", 60, 70, "src", "+"]]
     for name, text, want in (("a.gff3", gff, want_gff), ("a.gtf", gtf, want_gtf)):
         path = tmp_path / (name + (".gz" if gzip_it else ""))
@@ -351,3 +355,17 @@ def test_gff_lines_pyranges_misreads(tmp_path, gzip_it):
         assert got[["chrom", "start", "end", "name", "strand"]].values.tolist() == want
         typ = load_regions(str(path), feature="gene#x")  # the type column unescaped
         assert typ[["start", "name"]].values.tolist() == [[want[-1][2], "typ"]]
+
+
+def test_gtf_attribute_without_value_is_named(tmp_path, capsys):
+    """A GTF attribute that is not 'key "value"' fails with the line it is on (pyranges
+    said 'not enough values to unpack' and printed the line to stdout)."""
+    from genozarr.errors import MalformedFileError
+
+    path = tmp_path / "bad.gtf"
+    path.write_text('chr1\tsrc\tgene\t11\t20\t.\t+\t.\tgene_id "g1";\n'
+                    'chr1\tsrc\tgene\t31\t40\t.\t-\t.\tgene_id "g2"; novalue; x "y";\n')
+    with pytest.raises(MalformedFileError, match=r"bad\.gtf.*line 2 has an attribute "
+                       r"without a value \('novalue'"):
+        load_regions(str(path))
+    assert capsys.readouterr().out == ""

@@ -13,6 +13,8 @@ from a cleaned copy of its feature lines.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import re
@@ -86,9 +88,11 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
             # pyranges 0.1.x calls DataFrame.set_index(inplace=True), deprecated in pandas 3
             # (pyproject caps pandas below 4, which removes it)
             warnings.filterwarnings("ignore", message="The inplace keyword")
-            # as a DataFrame: the file's order (a PyRanges groups by chromosome and strand)
-            return pr.read_gtf(source, as_df=True) if is_gtf else \
-                pr.read_gff3(source, as_df=True)
+            # as a DataFrame: the file's order (a PyRanges groups by chromosome and strand);
+            # pyranges prints the GTF line it fails on to stdout: the error says it instead
+            with contextlib.redirect_stdout(io.StringIO()):
+                    return pr.read_gtf(source, as_df=True) if is_gtf else \
+                    pr.read_gff3(source, as_df=True)
 
     try:
         if _needs_cleaning(path, is_gtf):
@@ -135,7 +139,7 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         chrom = chrom.map(unquote)
     else:  # the '#' of a cleaned copy (_clean_line)
         chrom = chrom.str.replace(_GTF_HASH, "#", regex=False)
-        name = name.map(lambda v: v.replace(_GTF_HASH, "#") if isinstance(v, str) else v)
+        name = name.map(_gtf_restore)
     out = pd.DataFrame({
         "chrom": chrom.to_numpy(dtype=object),
         "start": df["Start"].astype("int64").to_numpy(),
@@ -168,9 +172,22 @@ class _NeedsCleaning(Exception):
 
 #: what a '#' of a GTF line is written as in the cleaned copy (GTF has no escapes)
 _GTF_HASH = "\u2063"
+#: what an escaped quote (``\\"``, written by some tools) and a ';' inside a quoted GTF
+#: value are written as in the cleaned copy (pyranges drops every '"' and splits on '; ')
+_GTF_QUOTE = "\u2064"
+_GTF_SEMI = "\u2062"
+#: a ';' inside a quoted GTF value (an odd number of '"' after it)
+_GTF_QUOTED_SEMI = re.compile(r';(?=[^"]*"(?:[^"]*"[^"]*")*[^"]*$)')
 #: a GTF attribute separator without the blank pyranges splits on (``'a "x";b "y"'``):
 #: a ';' followed by another character, outside double quotes (an even number after it)
 _GTF_TIGHT = re.compile(r';(?=\S)(?=(?:[^"]*"[^"]*")*[^"]*$)')
+
+
+def _gtf_restore(value: Any) -> Any:
+    """A GTF attribute value of a cleaned copy with its stand-in characters put back."""
+    if not isinstance(value, str):
+        return value
+    return value.replace(_GTF_HASH, "#").replace(_GTF_QUOTE, '"').replace(_GTF_SEMI, ";")
 
 
 def _open_lines(path: str) -> Any:
@@ -195,7 +212,11 @@ def _needs_cleaning(path: str, is_gtf: bool) -> bool:
             if "#" in line:
                 return True
             attributes = line.rstrip("\r\n").rsplit("\t", 1)[-1]
-            if (_GTF_TIGHT.search(attributes) is not None) if is_gtf else "; " in attributes:
+            if is_gtf:
+                if '\\"' in attributes or _GTF_TIGHT.search(attributes) is not None \
+                        or _GTF_QUOTED_SEMI.search(attributes) is not None:
+                    return True
+            elif "; " in attributes:
                 return True
     return False
 
@@ -210,10 +231,11 @@ def _clean_line(line: str, is_gtf: bool) -> str:
     cols = line.rstrip("\r\n").split("\t")
     if len(cols) != 9:
         return line
-    if is_gtf:  # (GTF has no escapes: a stand-in character, put back after parsing)
+    if is_gtf:  # (GTF has no escapes: stand-in characters, put back after parsing)
         cols[:8] = [c.replace("#", _GTF_HASH) for c in cols[:8]]
-        attributes = cols[8].replace("#", _GTF_HASH)
-        cols[8] = _GTF_TIGHT.sub("; ", attributes)  # (a ';' inside quotes is left alone)
+        attributes = cols[8].replace("#", _GTF_HASH).replace('\\"', _GTF_QUOTE)
+        attributes = _GTF_QUOTED_SEMI.sub(_GTF_SEMI, attributes)
+        cols[8] = _GTF_TIGHT.sub("; ", attributes)
         return "\t".join(cols) + "\n"
     cols[:8] = [c.replace("#", "%23") for c in cols[:8]]  # (seqid, source, type, ...)
     kept = []
@@ -257,9 +279,25 @@ def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
     try:
         return parse(tmp.name)
     except Exception as e:  # as for the whole file
-        raise MalformedFileError(f"{path}: cannot be parsed as {kind}: {e}{hint}") from e
+        where = _bad_gtf_attribute(lines) if is_gtf else None
+        raise MalformedFileError(
+            f"{path}: cannot be parsed as {kind}: {where or e}{hint}") from e
     finally:
         os.unlink(tmp.name)
+
+
+def _bad_gtf_attribute(lines: list[str]) -> str | None:
+    """The first GTF attribute of ``lines`` that is not ``key "value"`` (what pyranges
+    fails on without naming it), as 'line N: ...', or None."""
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("#") or not line.strip():
+            continue
+        attributes = _clean_line(line, True).rstrip("\r\n").split("\t")[-1]
+        for entry in attributes.rstrip("; ").split("; "):
+            if len(entry.split(None, 1)) != 2:
+                return (f"line {number} has an attribute without a value ({entry.strip()!r}; "
+                        f"GTF attributes are 'key \"value\";'): {line.strip()[:80]!r}")
+    return None
 
 
 def _tell_default(path: str, kept: int, total: int) -> None:
