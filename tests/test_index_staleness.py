@@ -217,6 +217,52 @@ def test_a_record_appended_after_indexing_is_found(tmp_path):
     assert fai.read_bytes() == reordered
 
 
+def test_fai_listing_a_record_shorter_than_the_file(tmp_path):
+    """A .fai newer than its FASTA whose length for a record ends on a line end, short of
+    the record's real end: its last bases were served as padding. It is rebuilt."""
+    fa = tmp_path / "g.fa"
+    rng = np.random.default_rng(3)
+    seq = "".join(rng.choice(list("ACGT"), 100))
+    fa.write_text(">a\n" + "".join(seq[i:i + 10] + "\n" for i in range(0, 100, 10))
+                  + ">b\nACGT\n")
+    pysam.faidx(str(fa))
+    fai = Path(str(fa) + ".fai")
+    lines = fai.read_text().splitlines()
+    lines[0] = "\t".join(["a", "90", *lines[0].split("\t")[2:]])
+    fai.write_text("\n".join(lines) + "\n")
+    set_older(fa, str(fai))
+    assert fasta_chrom_sizes(fa) == {"a": 100, "b": 4}
+    assert read_sequence(fa, "a", 80, 100).decode() == seq[80:]
+
+
+@pytest.mark.parametrize("text", [">a\nAC GT\nACGT\n", ">a\nACGT\nACGT\nA C\n",
+                                  ">a\nACGTT\nAC GT\nA\n"])
+def test_blanks_inside_reference_sequence_lines(tmp_path, text):
+    """htslib counts only printable characters as bases but reads by byte offset: with a
+    blank inside sequence lines every window was shifted (served 'ACNGT' for 'ACGT'), or
+    pysam failed with 'No such file or directory'. Now the file is refused by name."""
+    from genozarr.errors import MalformedFileError
+
+    fa = tmp_path / "g.fa"
+    fa.write_text(text)
+    roi = pd.DataFrame({"chrom": ["a"], "start": [0], "end": [8]})
+    with pytest.raises(MalformedFileError, match=r"g\.fa: cannot be read by position.*no "
+                       r"blanks"):
+        Bioseq.create_from_refgenome("s", str(fa), roi=roi, binsize=8)
+    assert not Path(str(fa) + ".fai").exists()
+
+
+def test_blanks_inside_sequence_lines_are_dropped_by_create_from_seq(tmp_path):
+    """As Biopython (which Janggu read with) does: 'AC GT' is the record ACGT (it was
+    encoded as five bases, the blank an N, every later base shifted)."""
+    fa = tmp_path / "s.fa"
+    fa.write_text(">a\nAC GT\nT\tA\n>b\nTTTTTA\n")
+    seqs = Bioseq.create_from_seq("s", str(fa))
+    want = np.eye(4, dtype=np.float32)[["ACGT".index(c) for c in "ACGTTA"]]
+    np.testing.assert_array_equal(seqs[0][0][:, 0, :], want)
+    assert seqs.shape[1] == 6
+
+
 def test_fai_of_another_fasta_copied_with_its_date(tmp_path):
     """``cp -p`` of another FASTA over an indexed one: the .fai is newer, but wrong."""
     fa, other = tmp_path / "g.fa", tmp_path / "other.fa"

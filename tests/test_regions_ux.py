@@ -450,6 +450,14 @@ def test_twobit_reads_like_the_fasta(genome, tmp_path):
     broken.write_bytes(b"not a 2bit file at all")
     with pytest.raises(InputFileError, match="broken.2bit"):
         chrom_sizes(broken)
+    # a truncated file (the last record's bases cut off): py2bit read the missing bases as
+    # T without an error ('NNNNNNNATTTTTTNNN' for chrM)
+    cut = tmp_path / "cut.2bit"
+    with open(tb, "rb") as fh:
+        cut.write_bytes(fh.read()[:-3])
+    with pytest.raises(InputFileError, match=r"cut\.2bit: the 2bit file is truncated: the "
+                       r"bases of 'chrM' \(17\) end at byte \d+, past its end"):
+        read_twobit_sequence(cut, "chrM", 0, 17)
 
 
 @pytest.mark.parametrize("kind", ["fasta", "twobit"])

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 #: evenly spaced: a bgzip check decompresses a block per read
 _MAX_CHECKED_RECORDS = {False: 4096, True: 1024}
 
+#: bytes that are no bases inside a sequence line
+_BLANKS = b" \t\r\v\f"
+
 # (path, signatures of the FASTA, .fai and .gzi) of the indexes checked in this process
 _checked: dict[tuple[Any, ...], str] = {}
 
@@ -44,7 +47,8 @@ def ensure_fai(path: str | os.PathLike) -> str:
 
     An existing ``.fai`` (and, for a bgzip file, ``.gzi``) is used only if it is no older
     than the FASTA and its records match the FASTA's layout: before each recorded offset
-    lies a line ``>name``, and the recorded length ends where a sequence line ends (checked
+    lies a line ``>name``, the first sequence line holds bases only, and the recorded
+    length ends where a sequence line ends, with no more sequence after it (checked
     for every record, or for 4096 evenly spaced ones; 1024 for a bgzip file). A copy of
     another FASTA made with ``cp -p`` or ``rsync`` keeps an old date but fails this check.
     A stale index is rebuilt under a temporary name and renamed into place. The check runs
@@ -76,7 +80,9 @@ def ensure_fai(path: str | os.PathLike) -> str:
         If the index is stale (older than the FASTA, or not matching it) and cannot be
         rebuilt; the message names both files.
     MalformedFileError
-        If a sequence name occurs twice (checked when the index is built).
+        If a sequence name occurs twice, or the index htslib builds does not fit the file
+        (blanks inside sequence lines: htslib counts printable characters as bases but
+        reads by byte offset), checked when the index is built.
     """
     from genozarr.io._handles import check_input_file, file_signature
     from genozarr.io._remote import localize
@@ -149,6 +155,13 @@ def _build_fai(path: str, fai: str, gzi: str | None, stale: str | None) -> None:
                 raise MalformedFileError(
                     f"{path}: sequence name(s) {names[:5]} occur more than once; names must "
                     "be unique (rename the duplicates)")
+        problem = _stale_reason(path, outputs[fai], outputs.get(gzi) if gzi else None,
+                                check_age=False)
+        if problem is not None:  # htslib counts only printable characters as bases
+            raise MalformedFileError(
+                f"{path}: cannot be read by position: the index htslib builds for it does not "
+                f"fit the file ({problem.split(f'{path}: ', 1)[-1]}); a record's sequence "
+                "lines must hold bases only, no blanks, all of one length but the last")
         for final, tmp in sorted(outputs.items(), key=lambda kv: kv[0] == fai):  # .fai last
             os.replace(tmp, final)
     finally:
@@ -192,15 +205,17 @@ class _Uncompressed:
             self._fh.close()
 
 
-def _stale_reason(path: str, fai: str, gzi: str | None) -> str | None:
-    """Why the ``.fai`` (or ``.gzi``) of ``path`` cannot be trusted, or None if it matches."""
+def _stale_reason(path: str, fai: str, gzi: str | None,
+                  check_age: bool = True) -> str | None:
+    """Why the ``.fai`` (or ``.gzi``) of ``path`` cannot be trusted, or None if it matches
+    (``check_age=False``: its records only, not the files' dates)."""
     data_ns = os.stat(path).st_mtime_ns
-    if os.stat(fai).st_mtime_ns < data_ns:
+    if check_age and os.stat(fai).st_mtime_ns < data_ns:
         return f"{fai} is older than {path}"
     if gzi is not None:
         if not os.path.exists(gzi):
             return f"{path} is bgzip-compressed but has no {gzi}"
-        if os.stat(gzi).st_mtime_ns < data_ns:
+        if check_age and os.stat(gzi).st_mtime_ns < data_ns:
             return f"{gzi} is older than {path}"
     with open(fai, "rb") as fh:
         lines = [(number, line) for number, line in enumerate(fh, start=1) if line.strip()]
@@ -283,12 +298,22 @@ def _record_problem(reader: _Uncompressed, name: bytes, length: int, offset: int
         return (f"record {shown!r}: the line before its offset {offset} is "
                 f"{header[:60].decode('utf-8', 'replace')!r}, not '>{shown}'")
     if length:
+        first = reader.read(offset, min(linebases, length) + 2)
+        bases = first[:min(linebases, length)]
+        if bases.translate(None, _BLANKS) != bases or not first[len(bases):].startswith(
+                (b"\n", b"\r\n")) and len(first) > len(bases):
+            return (f"record {shown!r}: its first sequence line is not {linebases} bases and "
+                    f"a line end: {first[:60]!r}")
         last = offset + ((length - 1) // linebases) * linewidth + (length - 1) % linebases
-        tail = reader.read(last, 2)
+        tail = reader.read(last, 256)
         if (not tail or tail[:1] in (b"\n", b"\r", b">") or tail[:1].isspace()
-                or tail[1:] not in (b"", b"\n", b"\r")):
+                or tail[1:2] not in (b"", b"\n", b"\r")):
             return (f"record {shown!r}: its recorded length {length} does not end at the end "
                     "of a sequence line")
+        after = tail[1:].lstrip()
+        if after and not after.startswith(b">"):  # more bases after the recorded length
+            return (f"record {shown!r}: more sequence follows its recorded length {length} "
+                    f"({after[:20]!r})")
     return None
 
 
@@ -434,11 +459,11 @@ def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
         ) from e
     check_span(chrom, start, end, length, str(path))
     return padded_fetch(lambda lo, hi: fa.fetch(chrom, lo, hi), start, end, length, pad,
-                        upper=upper)
+                        upper=upper, source=f"{path} ({chrom})")
 
 
 def padded_fetch(fetch: Callable[[int, int], str], start: int, end: int, length: int,
-                 pad: bytes = b"N", *, upper: bool = True) -> bytes:
+                 pad: bytes = b"N", *, upper: bool = True, source: str = "") -> bytes:
     """Upper-case sequence of ``[start, end)`` of a sequence of ``length`` bases, read with
     ``fetch(lo, hi)`` (called only for a non-empty part within the sequence), with
     ``pad`` at the positions outside it.
@@ -455,14 +480,29 @@ def padded_fetch(fetch: Callable[[int, int], str], start: int, end: int, length:
         One byte used for positions outside the sequence.
     upper
         Upper-case the bases (False: as ``fetch`` returns them).
+    source
+        The file read, named in errors.
 
     Returns
     -------
     bytes
         ``end - start`` bytes.
+
+    Raises
+    ------
+    InputFileError
+        If ``fetch`` fails (htslib and py2bit raise OSError or RuntimeError without the
+        file's name) or returns fewer bases than asked for: a truncated or damaged file.
     """
     lo, hi = max(start, 0), min(end, length)
-    text = fetch(lo, hi) if hi > lo else ""
+    try:
+        text = fetch(lo, hi) if hi > lo else ""
+    except (OSError, RuntimeError) as e:
+        raise InputFileError(f"{source}: cannot read bases {lo}-{hi} ({e}); is the file "
+                             "truncated or damaged?") from e
+    if hi > lo and len(text) != hi - lo:
+        raise InputFileError(f"{source}: {len(text)} bases read where {hi - lo} were asked "
+                             f"for ({lo}-{hi}); is the file truncated or damaged?")
     seq = (text.upper() if upper else text).encode("ascii")
     if lo == start and hi == end:
         return seq
@@ -481,7 +521,8 @@ def iter_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, bytes]]:
     Yields
     ------
     tuple of (str, bytes)
-        Record name (up to the first whitespace) and upper-case sequence.
+        Record name (up to the first whitespace) and upper-case sequence (blanks inside
+        sequence lines left out).
     """
     import pysam
 
@@ -493,7 +534,10 @@ def iter_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, bytes]]:
     try:
         with pysam.FastxFile(path) as fh:
             for rec in fh:
-                yield rec.name, (rec.sequence or "").upper().encode("ascii")
+                # blanks inside sequence lines are no bases (pysam keeps them; Biopython,
+                # which Janggu read with, drops them)
+                yield rec.name, (rec.sequence or "").upper().encode("ascii").translate(
+                    None, _BLANKS)
     except (OSError, ValueError) as e:
         raise InputFileError(f"{path}: cannot be read as FASTA: {e}") from e
 

@@ -72,12 +72,68 @@ def open_twobit(path: str) -> Any:
 
     with captured_stderr() as err:  # py2bit prints its reason on the C stderr
         try:
-            return py2bit.open(path, False)
+            handle = py2bit.open(path, False)
         except (RuntimeError, OSError) as e:
             failure = e
+        else:
+            try:
+                _check_layout(path)
+            except BaseException:
+                handle.close()
+                raise
+            return handle
     raise InputFileError(
         f"{path} is not a 2bit file or cannot be opened: {failure}"
         f"{'; ' + err.reason() if err.text else ''}") from failure
+
+
+# (path, size, mtime_ns) of the files whose layout was checked in this process
+_checked: set[tuple[str, int, int]] = set()
+
+
+def _check_layout(path: str) -> None:
+    """Raise :class:`InputFileError` if a record of ``path`` ends past the end of the file:
+    py2bit reads the missing bytes of a truncated file as ``T`` without an error."""
+    import struct
+
+    st = os.stat(path)
+    key = (path, st.st_size, st.st_mtime_ns)
+    if key in _checked:
+        return
+    size = st.st_size
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        def read(offset: int, n: int) -> bytes:
+            data = os.pread(fd, n, offset)
+            if len(data) != n:
+                raise InputFileError(f"{path}: the 2bit file is truncated: {n} bytes at "
+                                     f"offset {offset} lie past its end ({size} bytes)")
+            return data
+
+        head = read(0, 16)
+        endian = "<" if head[:4] == _MAGIC_BYTES[0] else ">"
+        _, version, count, _ = struct.unpack(endian + "IIII", head)
+        width = "Q" if version == 1 else "I"
+        pos, records = 16, []
+        for _ in range(count):
+            n = read(pos, 1)[0]
+            name = read(pos + 1, n).decode("ascii", "replace")
+            pos += 1 + n
+            records.append((name, struct.unpack(endian + width,
+                                                read(pos, struct.calcsize(width)))[0]))
+            pos += struct.calcsize(width)
+        for name, offset in records:
+            dna_size, n_blocks = struct.unpack(endian + "II", read(offset, 8))
+            at = offset + 8 + 8 * n_blocks
+            (n_masks,) = struct.unpack(endian + "I", read(at, 4))
+            end = at + 4 + 8 * n_masks + 4 + (dna_size + 3) // 4
+            if end > size:
+                raise InputFileError(
+                    f"{path}: the 2bit file is truncated: the bases of {name!r} "
+                    f"({dna_size}) end at byte {end}, past its end ({size} bytes)")
+    finally:
+        os.close(fd)
+    _checked.add(key)
 
 
 def _handle(path: str | os.PathLike) -> Any:
@@ -177,4 +233,4 @@ def read_twobit_sequence(path: str | os.PathLike, chrom: str, start: int, end: i
     # py2bit reads end=0 as "to the end of the sequence": padded_fetch asks only for
     # non-empty ranges
     return padded_fetch(lambda lo, hi: tb.sequence(chrom, lo, hi), start, end, length, pad,
-                        upper=upper)
+                        upper=upper, source=f"{path} ({chrom})")
