@@ -369,3 +369,22 @@ def test_gtf_attribute_without_value_is_named(tmp_path, capsys):
                        r"without a value \('novalue'"):
         load_regions(str(path))
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("name, line", [
+    ("f.gff3", "chr1\tsrc\tgene\t5.9\t20.7\t.\t+\t.\tID=x\n"),
+    ("f.gtf", 'chr1\tsrc\tgene\t1e1\t2e1\t.\t+\t.\tgene_id "x";\n'),
+    ("f.gff3", "chr1\tsrc\tgene\tten\t20\t.\t+\t.\tID=x\n"),
+])
+def test_gff_coordinates_that_are_not_whole_numbers(tmp_path, name, line):
+    """'5.9'..'20.7' was read as [4, 20) and '1e1'..'2e1' as [9, 20) without a complaint
+    (a BED file's '10.5' is refused); a start that is no number failed with pandas'
+    "unsupported operand type(s) for -" and a hint at GTF attributes."""
+    from genozarr.errors import MalformedFileError
+
+    path = tmp_path / name
+    first = "ID=a" if name.endswith(".gff3") else 'gene_id "a";'
+    path.write_text(f"chr1\tsrc\tgene\t1\t50\t.\t+\t.\t{first}\n" + line)
+    with pytest.raises(MalformedFileError, match=rf"{name}: .*line 2: start and end "
+                       r"\('[^']+', '[^']+'\) must be whole numbers"):
+        load_regions(str(path))

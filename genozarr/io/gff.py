@@ -102,6 +102,10 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         df = _retry_without_trailer(path, parse, is_gtf, e)
     if df.empty:
         raise MalformedFileError(f"{path}: no features found")
+    if not all(pd.api.types.is_integer_dtype(df[c]) for c in ("Start", "End")):
+        # pyranges reads '5.9' or '1e1' as a float, cut to an integer without a complaint
+        where = _bad_coordinate(_feature_lines(path)) or "start or end not whole numbers"
+        raise MalformedFileError(f"{path}: {where}")
     if feature is not None and not isinstance(feature, str):
         raise ArgumentError(f"feature must be a feature type string (or '*' for every line), "
                             f"got {feature!r}")
@@ -262,6 +266,9 @@ def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
     if not features:
         raise MalformedFileError(f"{path}: no features found (no {kind} lines)") from error
     bad = [ln for ln in features if len(ln.rstrip("\n").split("\t")) != 9]
+    where = None if bad else _bad_coordinate(lines)
+    if where:
+        raise MalformedFileError(f"{path}: cannot be parsed as {kind}: {where}") from error
     if bad:
         raise MalformedFileError(
             f"{path}: cannot be parsed as {kind}: a feature line has "
@@ -284,6 +291,19 @@ def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
             f"{path}: cannot be parsed as {kind}: {where or e}{hint}") from e
     finally:
         os.unlink(tmp.name)
+
+
+def _bad_coordinate(lines: list[str]) -> str | None:
+    """The first feature line of ``lines`` whose start or end (columns 4 and 5) is not a
+    whole number, as 'line N ...', or None."""
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("#") or not line.strip():
+            continue
+        cols = line.rstrip("\r\n").split("\t")
+        if len(cols) >= 5 and not all(c.strip().isdigit() for c in cols[3:5]):
+            return (f"line {number}: start and end ({cols[3]!r}, {cols[4]!r}) must be whole "
+                    f"numbers: {line.strip()[:80]!r}")
+    return None
 
 
 def _bad_gtf_attribute(lines: list[str]) -> str | None:
