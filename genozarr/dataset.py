@@ -791,7 +791,10 @@ class Dataset:
             if unknown:  # genome sizes named as the files are: chrom_map matches them too
                 from genozarr.genome import chrom_mapping
 
-                named = chrom_mapping(unknown, sizes, "genomesize", chrom_map)
+                named = chrom_mapping(
+                    unknown, sizes, f"genomesize {os.fspath(genomesize)}"
+                    if isinstance(genomesize, (str, os.PathLike)) else "genomesize",
+                    chrom_map)
                 sizes = {**sizes, **{c: sizes[named[c]] for c in unknown}}
         source.resolve_chroms(chroms, chrom_map)
         if sizes is None:

@@ -348,8 +348,9 @@ class BedSource(Source):
             for f, df in zip(files, self.frames):
                 if df["score"].isna().all():
                     raise ArgumentError(
-                        f"{f}: mode={mode!r} needs a score column ({'4th' if mode == 'bedgraph' else '5th'}"
-                        " column), but the file has none")
+                        f"{f}: mode={mode!r} needs scores (the "
+                        f"{'4th' if mode == 'bedgraph' else '5th'} column), but the file has "
+                        "none: no such column, or every score is '.' or nan")
         if self.mode.endswith("category"):
             if len(files) != 1:
                 raise ArgumentError(f"mode={mode!r} takes exactly one BED file, got {len(files)}")

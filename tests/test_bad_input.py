@@ -889,3 +889,19 @@ def test_bam_header_line_htslib_cannot_parse(sim_data, tmp_path):
     assert "'chr1'" in str(info.value)
     with pytest.raises(ChromosomeNotFoundError):
         count_5prime(bam, "chr1 ", 0, 10)
+
+
+def test_bed_scores_all_missing_and_genomesize_file_lacking_a_chromosome(tmp_path, sim_data):
+    """A BED file whose 5th column is all '.' is said to have no scores (it was said to
+    have no column); a genomesize file without a region's chromosome is named."""
+    bed = tmp_path / "n.bed"
+    bed.write_text("chr1\t0\t10\tx\t.\t+\nchr1\t20\t30\ty\tnan\t-\n")
+    with expect(ArgumentError, bed, r"mode='score' needs scores \(the 5th column\)",
+                r"every score is '\.' or nan"):
+        Cover.create_from_bed("b", str(bed), roi=str(bed), binsize=10, mode="score")
+    sizes = tmp_path / "g.sizes"
+    sizes.write_text("chr1\t20000\n")
+    roi = pd.DataFrame({"chrom": ["chr2"], "start": [0], "end": [100]})
+    with expect(ChromosomeNotFoundError, sizes, r"\['chr2'\] not found"):
+        Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=roi, binsize=100,
+                                 genomesize=str(sizes))
