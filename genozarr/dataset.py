@@ -656,6 +656,9 @@ class Dataset:
             if self.normalizers:  # outside stored windows: the padding, normalized
                 out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]
             hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
+            if self._rows is not None:  # a view holds its own windows only (as Janggu's
+                # subsets: a held-out split does not read the other split's windows)
+                hit = np.intersect1d(hit, self._rows)
             if len(hit):
                 rows = store.read_rows(hit)
                 if self.normalizers:  # each row with its own window's length, as ds[i]
@@ -1480,10 +1483,21 @@ class Bioseq(Dataset):
             'dna' or 'protein'.
         genomesize, chrom_map, feature, input_storage_options, datatags, verbose
             As for :class:`Cover`.
+        variants
+            A VCF/BCF file: the dataset serves personal genomes, the reference with each
+            sample's variants applied (a :class:`~genozarr.personal.PersonalBioseq`, see
+            :func:`~genozarr.personal.create_personal`); None, the reference.
+        samples
+            With ``variants``: the samples to serve (None: every sample of the file).
+        unphased
+            With ``variants``: an unphased heterozygous call is an error (``'error'``),
+            keeps the reference on both haplotypes (``'ref'``) or takes the ALT allele on
+            both (``'alt'``).
 
         Returns
         -------
         Bioseq
+            A :class:`~genozarr.personal.PersonalBioseq` when ``variants`` is given.
         """
         from genozarr.sources import FastaSource, as_file_list
 
@@ -1552,10 +1566,16 @@ class Bioseq(Dataset):
         fixedlen
             Pad (with N, i.e. all-zero rows) or truncate every sequence at its end to this
             length. Without it, sequences of unequal length are an error.
+        datatags, verbose
+            As in :meth:`create_from_refgenome`.
 
         Returns
         -------
         Bioseq
+
+        Notes
+        -----
+        Blanks inside sequence lines are not bases: they are left out, as Biopython does.
         """
         import pandas as pd
 

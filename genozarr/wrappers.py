@@ -361,6 +361,11 @@ class SqueezeDim(Wrapper):
         Dataset or wrapper.
     axis
         Axes to drop (each must have length 1); None drops every length-1 axis.
+
+    Notes
+    -----
+    A genomic-interval key reads as many positions as the interval has bases: where the
+    windows have one position (``resolution=None``), that axis stays in its batches.
     """
 
     def __init__(self, data: Any, axis: int | Sequence[int] | None = None) -> None:
@@ -387,8 +392,10 @@ class SqueezeDim(Wrapper):
         return tuple(r for i, r in enumerate(_roles(self.data), 1) if i not in self.axis)
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Squeeze the axes of a batch."""
-        return np.squeeze(batch, axis=self.axis) if self.axis else batch
+        """Squeeze the axes of a batch (those of length 1 in it: an interval key's
+        positions are kept)."""
+        axes = tuple(a for a in self.axis if batch.shape[a] == 1)
+        return np.squeeze(batch, axis=axes) if axes else batch
 
 
 class Transpose(Wrapper):

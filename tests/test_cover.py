@@ -326,6 +326,36 @@ def test_interval_access(sim_data):
                                            np.zeros(50)])
 
 
+def test_interval_keys_of_views_read_their_own_windows(sim_data):
+    """A view of a partial store (split_train_test, subset, with_windows) reads only its
+    own windows by interval, padding elsewhere, as Janggu's subsets: the chr2 test split
+    served the chr1 training windows' values. A whole-genome store's views read it all."""
+    from genozarr.janggu import split_train_test, subset
+
+    path = sim_data["bigwigs"][0]
+    roi = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [0, 0], "end": [3000, 2000]})
+    cov = Cover.create_from_bigwig("bw", path, roi=roi, binsize=1000, stepsize=500)
+    train, test = split_train_test(cov, ["chr2"])
+    truth1 = bigwig_values(path, "chr1", 900, 1300)
+    truth2 = bigwig_values(path, "chr2", 400, 900)
+    assert truth1.any() and truth2.any()
+    np.testing.assert_allclose(cov["chr1", 900, 1300][0][:, 0, 0], truth1)
+    np.testing.assert_array_equal(test["chr1", 900, 1300], 0)
+    np.testing.assert_allclose(test["chr2", 400, 900][0][:, 0, 0], truth2)
+    np.testing.assert_allclose(train["chr1", 900, 1300][0][:, 0, 0], truth1)
+    np.testing.assert_array_equal(train["chr2", 400, 900], 0)
+    np.testing.assert_array_equal(subset(cov, include_regions="chr2")["chr1", 900, 1300], 0)
+    # one window of chr1, [1000, 2000): the interval's bases before it are padding
+    one = cov.with_windows(cov.gindexer[[2]])
+    assert (one.gindexer.starts[0], one.gindexer.ends[0]) == (1000, 2000)
+    np.testing.assert_allclose(one["chr1", 900, 1300][0][:, 0, 0],
+                               np.r_[np.zeros(100), truth1[100:]])
+    whole = Cover.create_from_bigwig("bw", path, roi=roi, binsize=1000, stepsize=500,
+                                     store_whole_genome=True)
+    np.testing.assert_allclose(split_train_test(whole, ["chr2"])[1]["chr1", 900, 1300][0][:, 0, 0],
+                               truth1)
+
+
 @pytest.mark.parametrize("whole", [False, True])
 def test_index_arrays_of_several_axes(sim_data, whole):
     """An integer array key of any shape selects as numpy does on the whole batch."""

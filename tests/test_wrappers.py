@@ -199,6 +199,23 @@ def test_squeeze_and_transpose(dense: tuple[np.ndarray, GenomicIndexer]) -> None
         Transpose(c, (1, 0, 2, 3))
 
 
+def test_squeeze_interval_keys_keep_their_positions(
+        dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    """Windows of one position (resolution=None): an interval key reads one value per
+    base, and SqueezeDim keeps that axis (it raised 'cannot select an axis to squeeze out
+    which has size not equal to one'; Janggu squeezes the result's length-1 axes)."""
+    arr, gi = dense
+    one = arr[:, :1, :1, :2]  # (12, 1, 1, 2): a value per 8 bp window
+    c = Cover.create_from_array("one", one, gi, resolution=None)
+    sq = SqueezeDim(c)
+    assert sq.shape == (12, 2)
+    got = sq["chr1", 4, 20]
+    want = np.repeat(one[:3, 0, 0, :], 8, axis=0)[4:20]
+    assert got.shape == (1, 16, 2)
+    np.testing.assert_array_equal(got[0], want)
+    np.testing.assert_array_equal(sq[[3, 5]], one[[3, 5], 0, 0, :])
+
+
 def test_random_signal_scale(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer]) -> None:
     arr = np.nan_to_num(dense[0])
     base = NanToNumConverter(cover)
