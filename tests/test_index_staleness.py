@@ -252,6 +252,23 @@ def test_blanks_inside_reference_sequence_lines(tmp_path, text):
     assert not Path(str(fa) + ".fai").exists()
 
 
+def test_blanks_at_line_ends_of_a_reference_are_read(tmp_path):
+    """Blanks after the bases of every line (the same number on each) leave the layout
+    htslib reads by: the file is read, and its index is not taken for stale."""
+    fa = tmp_path / "g.fa"
+    fa.write_text(">a\nACGT \nTTGA \nCC \n>b\nGGAT\t\nA\t\n")
+    assert fasta_chrom_sizes(fa) == {"a": 10, "b": 5}
+    assert read_sequence(fa, "a", 0, 10) == b"ACGTTTGACC"
+    assert read_sequence(fa, "b", 2, 5) == b"ATA"
+    fai = Path(str(fa) + ".fai")
+    built = fai.stat().st_mtime_ns
+    from genozarr.io import fasta
+
+    fasta._checked.clear()  # checked again, as in a new process
+    ensure_fai(fa)
+    assert fai.stat().st_mtime_ns == built
+
+
 def test_blanks_inside_sequence_lines_are_dropped_by_create_from_seq(tmp_path):
     """As Biopython (which Janggu read with) does: 'AC GT' is the record ACGT (it was
     encoded as five bases, the blank an N, every later base shifted)."""

@@ -297,20 +297,22 @@ def _record_problem(reader: _Uncompressed, name: bytes, length: int, offset: int
     if not header.startswith(b">") or header[1:].split()[:1] != [name]:
         return (f"record {shown!r}: the line before its offset {offset} is "
                 f"{header[:60].decode('utf-8', 'replace')!r}, not '>{shown}'")
-    if length:
-        first = reader.read(offset, min(linebases, length) + 2)
-        bases = first[:min(linebases, length)]
-        if bases.translate(None, _BLANKS) != bases or not first[len(bases):].startswith(
-                (b"\n", b"\r\n")) and len(first) > len(bases):
-            return (f"record {shown!r}: its first sequence line is not {linebases} bases and "
-                    f"a line end: {first[:60]!r}")
+    if length:  # the first line: bases, then blanks (if any) up to its line end
+        n = min(linebases, length)
+        first = reader.read(offset, n + max(linewidth - linebases, 1))
+        bases, rest = first[:n], first[n:]
+        if bases.translate(None, _BLANKS) != bases or rest.strip() or \
+                (rest and not rest.endswith(b"\n")):
+            return (f"record {shown!r}: its first sequence line is not {linebases} bases "
+                    f"and a line end: {first[:60]!r}")
         last = offset + ((length - 1) // linebases) * linewidth + (length - 1) % linebases
         tail = reader.read(last, 256)
+        line_end, _, after = tail[1:].partition(b"\n")
         if (not tail or tail[:1] in (b"\n", b"\r", b">") or tail[:1].isspace()
-                or tail[1:2] not in (b"", b"\n", b"\r")):
+                or line_end.strip()):
             return (f"record {shown!r}: its recorded length {length} does not end at the end "
                     "of a sequence line")
-        after = tail[1:].lstrip()
+        after = after.lstrip()
         if after and not after.startswith(b">"):  # more bases after the recorded length
             return (f"record {shown!r}: more sequence follows its recorded length {length} "
                     f"({after[:20]!r})")
