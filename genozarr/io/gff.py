@@ -180,8 +180,11 @@ _GTF_HASH = "\u2063"
 #: value are written as in the cleaned copy (pyranges drops every '"' and splits on '; ')
 _GTF_QUOTE = "\u2064"
 _GTF_SEMI = "\u2062"
-#: a ';' inside a quoted GTF value (an odd number of '"' after it)
-_GTF_QUOTED_SEMI = re.compile(r';(?=[^"]*"(?:[^"]*"[^"]*")*[^"]*$)')
+#: a quoted GTF value
+_GTF_QUOTED = re.compile(r'"[^"]*"')
+#: a '"' after a blank, then a '; ' before the next '"': a quoted value holding '; ' (or
+#: a value ending in a blank: :data:`_GTF_QUOTED` tells)
+_GTF_OPEN_SEMI = re.compile(r' "[^"]*; ')
 #: a GTF attribute separator without the blank pyranges splits on (``'a "x";b "y"'``):
 #: a ';' followed by another character, outside double quotes (an even number after it)
 _GTF_TIGHT = re.compile(r';(?=\S)(?=(?:[^"]*"[^"]*")*[^"]*$)')
@@ -217,9 +220,11 @@ def _needs_cleaning(path: str, is_gtf: bool) -> bool:
                 return True
             attributes = line.rstrip("\r\n").rsplit("\t", 1)[-1]
             if is_gtf:
-                if '\\"' in attributes or _GTF_TIGHT.search(attributes) is not None \
-                        or _GTF_QUOTED_SEMI.search(attributes) is not None:
+                if '\\"' in attributes or _GTF_TIGHT.search(attributes) is not None:
                     return True
+                if _GTF_OPEN_SEMI.search(attributes) is not None and any(
+                        "; " in q for q in _GTF_QUOTED.findall(attributes)):
+                    return True  # a '; ' inside a quoted value
             elif "; " in attributes:
                 return True
     return False
@@ -238,7 +243,7 @@ def _clean_line(line: str, is_gtf: bool) -> str:
     if is_gtf:  # (GTF has no escapes: stand-in characters, put back after parsing)
         cols[:8] = [c.replace("#", _GTF_HASH) for c in cols[:8]]
         attributes = cols[8].replace("#", _GTF_HASH).replace('\\"', _GTF_QUOTE)
-        attributes = _GTF_QUOTED_SEMI.sub(_GTF_SEMI, attributes)
+        attributes = _GTF_QUOTED.sub(lambda m: m.group(0).replace(";", _GTF_SEMI), attributes)
         cols[8] = _GTF_TIGHT.sub("; ", attributes)
         return "\t".join(cols) + "\n"
     cols[:8] = [c.replace("#", "%23") for c in cols[:8]]  # (seqid, source, type, ...)
