@@ -630,6 +630,33 @@ def test_a_key_does_not_change_once_the_collapser_has_been_used():
     assert cache_key([], {}, {"collapser": model.collapse}) == before
 
 
+def test_objects_referring_to_themselves_are_keyed_once():
+    """A collapser object whose attributes refer back to it (a model holding its layers,
+    each holding the model) was walked once per path, up to 20 levels: ten references
+    took minutes. Now each object is described once, and the key still follows its
+    state."""
+    from genozarr.store.cache import cache_key
+
+    class Layer:
+        def __init__(self, owner, k):
+            self.owner, self.k = owner, k
+
+    class Model:
+        def __init__(self, ks):
+            self.layers = [Layer(self, k) for k in ks]
+            self.me = self
+
+        def __call__(self, x, axis=1):
+            return x.sum(axis=axis)
+
+    key = cache_key([], {}, {"collapser": Model(range(200))})
+    assert key == cache_key([], {}, {"collapser": Model(range(200))})
+    assert key != cache_key([], {}, {"collapser": Model([*range(199), 7])})
+    shared = Model([1])
+    twice = cache_key([], {}, {"a": shared, "b": shared})
+    assert twice == cache_key([], {}, {"a": Model([1]), "b": Model([1])})
+
+
 def test_builtin_methods_are_keyed_by_their_object(tmp_path, monkeypatch):
     """np.maximum.reduce and np.minimum.reduce are both 'ufunc.reduce': the minimum's
     cached build was served the maximum's store."""

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 import types
 from functools import lru_cache
 from typing import Any
@@ -262,9 +263,45 @@ def callable_token(func: Any) -> str:
     return f"{name}#{digest}"
 
 
+# one walk of _jsonable per thread: {id: (object, result)} of the objects described so far
+# (the object kept, so that its id is not reused by another during the walk), and the ids
+# of the objects being described (a reference back to one of them is a cycle)
+_walk = threading.local()
+
+
 def _jsonable(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON-able data for a cache key. Objects (instances with Python state,
+    callables) are described once per walk: a second reference gives the same description
+    again, and a reference back to an object being described (``obj.owner = obj``) gives
+    ``{"cycle": class}``, so that the work follows the number of objects, not of paths."""
+    state = getattr(_walk, "state", None)
+    if state is None:
+        _walk.state = ({}, set())
+        try:
+            return _jsonable(value, depth)
+        finally:
+            _walk.state = None
+    if isinstance(value, (str, int, float, bool, type(None), bytes, dict, list, tuple, set,
+                          frozenset, np.ndarray, np.generic)):
+        return _describe(value, depth)
+    memo, active = state
+    key = id(value)
+    if key in active:
+        return {"cycle": f"{type(value).__module__}.{type(value).__qualname__}"}
+    if key in memo:
+        return memo[key][1]
+    active.add(key)
+    try:
+        result = _describe(value, depth)
+    finally:
+        active.discard(key)
+    memo[key] = (value, result)
+    return result
+
+
+def _describe(value: Any, depth: int) -> Any:
     depth += 1
-    if depth > 20:  # a self-referencing closure or structure
+    if depth > 20:  # a deep (or self-referencing) structure
         return "..."
     if isinstance(value, dict):
         return {str(k): _jsonable(v, depth)
