@@ -178,7 +178,7 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
         ``L == 1`` (``resolution=None``) and None otherwise.
     sparse
         Return ``X`` (or the layer) as a :class:`scipy.sparse.csr_matrix`, built block
-        by block.
+        by block (16-bit floats as float32: scipy.sparse holds none).
     layer
         Put the matrix in ``layers[layer]`` instead of ``X`` (``X`` is then None).
     strand
@@ -238,6 +238,10 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
     want_x = aggregate is not None or nbins == 1
     profile = (np.empty((n, nbins, n_vars), dtype=out_dtype) if aggregate is None else None)
     dense = np.empty((n, n_vars), dtype=out_dtype) if want_x and not sparse else None
+    if sparse and out_dtype.itemsize < 4 and out_dtype.kind not in "iub":
+        x_dtype = np.dtype(np.float32)  # scipy.sparse holds no 16-bit floats
+    else:
+        x_dtype = out_dtype
     blocks: list[Any] = []
     for lo in range(0, n, step):
         idx = np.arange(lo, min(lo + step, n), dtype=np.int64)
@@ -259,7 +263,7 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
             agg = vals[:, 0, :] if nbins == 1 else None
         if agg is None:
             continue
-        agg = np.asarray(agg).astype(out_dtype, copy=False)
+        agg = np.asarray(agg).astype(x_dtype, copy=False)
         if sparse:
             from scipy import sparse as sp
 
@@ -273,8 +277,8 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
             from scipy import sparse as sp
 
             matrix = sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix(
-                (0, n_vars), dtype=out_dtype)
-            matrix = sp.csr_matrix(matrix, dtype=out_dtype)
+                (0, n_vars), dtype=x_dtype)
+            matrix = sp.csr_matrix(matrix, dtype=x_dtype)
         else:
             matrix = dense
     uns_info = {"name": cover.name, "resolution": meta.resolution,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dask.array as da
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -181,6 +182,36 @@ def test_collapsing_a_store_keeps_its_windows_openable(tmp_path):
         ops.collapse(open_store(tmp_path / "g.zarr"), resolution=200)
 
 
+def test_collapsing_a_genome_whose_last_window_is_cut_at_the_chromosome_end(tmp_path):
+    """A whole-genome store tiled with binsize 100 over a 1,037 bp chromosome records its
+    last window as 1000-1037 (zero padding): collapse refused every resolution but 1
+    ('one is 37 bases long') although the constructors build that store at 50 bp. The
+    collapsed store serves what a build at 50 bp serves."""
+    import pyBigWig
+
+    from genozarr import open_dataset, write_store
+
+    values = np.random.default_rng(5).gamma(2.0, 1.0, 1037).astype("float32")
+    path = str(tmp_path / "s.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 1037)])
+        bw.addEntries("chr1", 0, values=values.tolist(), span=1, step=1)
+    kw = dict(binsize=100, genomesize={"chr1": 1037}, store_whole_genome=True,
+              storage="zarr")
+    Cover.create_from_bigwig("b", path, resolution=1, store=str(tmp_path / "b1.zarr"), **kw)
+    direct = Cover.create_from_bigwig("b", path, resolution=50,
+                                      store=str(tmp_path / "b50.zarr"), **kw)
+    assert (direct.gindexer.starts[-1], direct.gindexer.ends[-1]) == (1000, 1037)
+    collapsed = ops.collapse(open_store(tmp_path / "b1.zarr"), resolution=50,
+                             collapser="mean")
+    write_store(collapsed, tmp_path / "c50.zarr")
+    got = open_dataset(tmp_path / "c50.zarr")[:]
+    assert got.shape == direct.shape == (11, 2, 1, 1)
+    np.testing.assert_allclose(got, direct[:], rtol=1e-6)
+    np.testing.assert_allclose(got[:10, :, 0, 0].ravel(),
+                               values[:1000].reshape(20, 50).mean(axis=1), rtol=1e-5)
+
+
 def test_write_store_keeps_the_key_only_for_data_it_describes(tmp_path):
     """A copy of a store's data keeps its cache key, a result of genozarr.ops its derived
     key; data changed by other means (the same attributes, other values) get none, so
@@ -211,6 +242,34 @@ def test_write_store_keeps_the_key_only_for_data_it_describes(tmp_path):
     assert src is not None and derived.attrs["cache_key"] not in (None, src)
     np.testing.assert_array_equal(open_store(tmp_path / "changed.zarr")["data"].values,
                                   2 * ds["data"].values)
+
+
+def test_condition_sources_follow_the_conditions(tmp_path):
+    """write_store of ds.isel(condition=...) records the input file of each condition:
+    reordered, the sources stayed in the build's order (to_anndata paired condition 'c'
+    with the first file); subset, three sources for two conditions."""
+    import pyBigWig
+
+    from genozarr import open_dataset, to_anndata, write_store
+
+    files = []
+    for j in range(3):
+        files.append(str(tmp_path / f"f{j}.bw"))
+        with pyBigWig.open(files[-1], "w") as bw:
+            bw.addHeader([("chr1", 1000)])
+            bw.addEntries(["chr1"], [0], ends=[1000], values=[float(j + 1)])
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [300]})
+    Cover.create_from_bigwig("m", files, roi=roi, binsize=200, resolution=None,
+                             conditions=["a", "b", "c"], storage="zarr",
+                             store=str(tmp_path / "m.zarr"))
+    ds = open_store(tmp_path / "m.zarr")
+    for order in ([2, 0, 1], [2, 0]):
+        out = tmp_path / f"m{len(order)}.zarr"
+        write_store(ds.isel(condition=order), out)
+        adata = to_anndata(open_dataset(out))
+        assert list(adata.var_names) == [["a", "b", "c"][k] for k in order]
+        assert list(adata.var["source"]) == [files[k] for k in order]
+        np.testing.assert_array_equal(adata.X, [[k + 1.0 for k in order]])
 
 
 def test_collapse_how_is_an_alias(partial):

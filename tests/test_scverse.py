@@ -248,6 +248,22 @@ def test_strands_summed_past_the_stored_dtype(dtype: str, value: float) -> None:
     assert scverse.to_anndata(cover, aggregate="sum").X[0, 0] == want
 
 
+def test_sparse_x_of_a_float16_store() -> None:
+    """scipy.sparse holds no float16: a sparse X of values kept in the stored dtype
+    (max of one strand, resolution=None) failed with scipy's 'does not support dtype
+    float16'. It is float32, with the values the dense X has."""
+    gi = GenomicIndexer(["chr1"] * 3, [0, 4, 8], [4, 8, 12], ["+"] * 3, 4, 4)
+    x = np.zeros((3, 4, 1, 2), dtype="float16")
+    x[0, 1, 0, 0], x[2, 3, 0, 1] = 1.5, -2.25
+    cover = Cover.create_from_array("h", x, gi, dtype="float16")
+    dense = scverse.to_anndata(cover, aggregate="max").X
+    sparse = scverse.to_anndata(cover, aggregate="max", sparse=True).X
+    assert dense.dtype == np.float16 and sparse.dtype == np.float32
+    np.testing.assert_array_equal(sparse.toarray(), x.max(axis=(1, 2)).astype("float32"))
+    np.testing.assert_array_equal(dense, x.max(axis=(1, 2)))
+    assert sparse.nnz == 1  # -2.25 is no maximum: that window's max is 0
+
+
 def test_round_trip_channel_first(cover: Cover) -> None:
     """channel_last=False (passed on to create_from_array) serves the condition axis
     second; it was refused with a message asking for channel_last=False."""

@@ -192,7 +192,7 @@ def _check_windows_collapse(data: Any, resolution: int | None) -> None:
     """
     import xarray as xr
 
-    from genozarr.store.layout import WINDOWS
+    from genozarr.store.layout import WINDOWS, labeled_values
 
     if resolution is None or not isinstance(data, xr.DataTree):
         return
@@ -201,7 +201,16 @@ def _check_windows_collapse(data: Any, resolution: int | None) -> None:
     if WINDOWS in data.children and "window_start" in data[WINDOWS].to_dataset():
         windows = data[WINDOWS].to_dataset()
         starts = np.asarray(windows["window_start"].values, dtype=np.int64)
-        lengths = np.asarray(windows["window_end"].values, dtype=np.int64) - starts
+        ends = np.asarray(windows["window_end"].values, dtype=np.int64)
+        lengths = ends - starts
+        if "window_chrom" in windows:  # a window cut at its chromosome's end (zero
+            # padding) is served as binsize bases, padded: its length need not fit
+            sizes = {str(k): int(v) for k, v in dict(data.attrs.get("chroms") or {}).items()}
+            chroms = labeled_values(windows["window_chrom"], f"{WINDOWS}/window_chrom")
+            if chroms is None:
+                chroms = np.asarray(windows["window_chrom"].values)
+            chrom_ends = np.array([sizes.get(str(c), -1) for c in chroms], dtype=np.int64)
+            lengths = lengths[ends != chrom_ends]
     elif data.attrs.get("stepsize") or data.attrs.get("binsize"):  # tiled by stepsize
         step = int(data.attrs.get("stepsize") or data.attrs.get("binsize"))
         starts = np.array([0, step])

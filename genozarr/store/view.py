@@ -143,6 +143,21 @@ def _inherited_key(obj: Any, attrs: dict[str, Any]) -> str | None:
     return key
 
 
+def _condition_sources(sources: list[Any], recorded: list[str],
+                       conditions: list[str]) -> list[Any]:
+    """The input files of ``conditions`` where the attributes record one per condition
+    (``sources`` aligned with the ``recorded`` conditions): reordered and subset with the
+    conditions (``ds.isel(condition=...)``); left out where a condition is not among the
+    recorded ones. Sources that are not one per condition (a BED file of categories) are
+    the inputs of every condition and stay as they are."""
+    if not recorded or len(sources) != len(recorded) or recorded == conditions:
+        return sources
+    by_condition = dict(zip(recorded, sources))
+    if len(by_condition) != len(recorded) or any(c not in by_condition for c in conditions):
+        return []
+    return [by_condition[c] for c in conditions]
+
+
 def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None = None
                      ) -> tuple[StoreMeta, dict[str, Any], dict[str, np.ndarray] | None,
                                 tuple[np.ndarray, ...] | None]:
@@ -204,6 +219,9 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
         str(k): [None if (isinstance(v, float) and np.isnan(v)) else v
                  for v in np.asarray(first[k].values).tolist()]
         for k in first.coords if k != "condition" and first[k].dims == ("condition",)}
+    conditions = [str(c) for c in first["condition"].values]
+    sources = _condition_sources(list(fields.get("sources", [])),
+                                 [str(c) for c in attrs.get("conditions", [])], conditions)
     resolution = fields.get("resolution")
     fields.update(
         name=name or fields.get("name") or "store",
@@ -212,9 +230,9 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
         binsize=fields.get("binsize"), stepsize=fields.get("stepsize"),
         flank=int(fields.get("flank", 0) or 0),
         dtype=str(first[DATA].dtype),
-        conditions=[str(c) for c in first["condition"].values],
+        conditions=conditions,
         strands=[str(s) for s in first["strand"].values],
-        chroms=sizes, sources=list(fields.get("sources", [])),
+        chroms=sizes, sources=sources,
         cache_key=cache_key if cache_key is not None else _inherited_key(obj, attrs),
         pad_value=float(fields.get("pad_value", 0) or 0),
         recipe=dict(fields.get("recipe") or {}),
