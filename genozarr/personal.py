@@ -46,9 +46,13 @@ the window end keeps the reference. ``*`` and ``.`` ALT alleles carry nothing.
 Per haplotype, a record whose REF span overlaps that of a variant already applied (in
 position order, then file order) is skipped; so are symbolic ALT alleles (``<DEL>``,
 breakends), alleles with letters other than ``ACGTN`` and records whose REF differs from
-the genome. Skipped calls are counted (record x sample x haplotype, for the records that
-overlap a window) and reported in one :class:`~genozarr.errors.SkippedCallsWarning` per
-build.
+the genome. GT is read wherever it is in FORMAT; a record whose FORMAT has no GT has
+missing calls (reason ``no GT field``). Skipped calls are counted (record x sample x
+haplotype, for the records that overlap a window) and reported in one
+:class:`~genozarr.errors.SkippedCallsWarning` per build. Malformed records (fewer sample
+columns than the header, a negative or unreadable allele index, a bad POS) are a
+:class:`~genozarr.errors.MalformedFileError` naming the file and the record; an index
+older than its file a :class:`~genozarr.errors.StaleIndexError`.
 """
 
 from __future__ import annotations
@@ -95,7 +99,8 @@ SYMBOLIC = "symbolic ALT"
 NON_ACGTN = "non-ACGTN allele"
 MISMATCH = "reference mismatch"
 OVERLAP = "overlaps an applied variant"
-REASONS = (SYMBOLIC, NON_ACGTN, MISMATCH, OVERLAP)
+NO_GT = "no GT field"
+REASONS = (SYMBOLIC, NON_ACGTN, MISMATCH, OVERLAP, NO_GT)
 
 # allele kinds
 _OK, _EMPTY, _SYMBOLIC, _NON_ACGTN = 0, 1, 2, 3
@@ -130,6 +135,7 @@ class _Records:
     alts: list[list[str]]       # upper case; [] for ALT '.'
     gt: np.ndarray              # int16 (n, n_samples, 2), -1 missing
     phased: np.ndarray          # bool (n, n_samples)
+    no_gt: np.ndarray           # bool (n,): FORMAT without GT (calls missing)
 
     def __len__(self) -> int:
         return len(self.pos0)
@@ -137,13 +143,14 @@ class _Records:
     @classmethod
     def empty(cls, n_samples: int) -> _Records:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], [],
-                   np.zeros((0, n_samples, 2), np.int16), np.zeros((0, n_samples), bool))
+                   np.zeros((0, n_samples, 2), np.int16), np.zeros((0, n_samples), bool),
+                   np.zeros(0, bool))
 
     def take(self, index: np.ndarray) -> _Records:
         index = np.asarray(index, dtype=np.int64)
         return _Records(self.pos0[index], self.span[index], [self.ids[i] for i in index],
                         [self.refs[i] for i in index], [self.alts[i] for i in index],
-                        self.gt[index], self.phased[index])
+                        self.gt[index], self.phased[index], self.no_gt[index])
 
     def overlapping(self, start: int, end: int, max_span: int) -> _Records:
         """The records whose REF span overlaps ``[start, end)``."""
@@ -168,10 +175,12 @@ def _parse_one_gt(text: str, where: str) -> tuple[int, int, bool]:
     if text in ("", "."):
         return -1, -1, True
     parts = _GT_SPLIT.split(text.lstrip("|/"))
-    try:
-        values = [-1 if p == "." else int(p) for p in parts]
-    except ValueError:
-        raise MalformedFileError(f"{where}: cannot read the genotype {text!r}") from None
+    if not all(p == "." or (p.isascii() and p.isdigit()) for p in parts):
+        why = (" (a negative allele index; alleles are 0 for REF, 1, 2, ... for the ALT "
+               "alleles, '.' missing)" if any(p[:1] == "-" and p[1:].isdigit() for p in parts)
+               else "")
+        raise MalformedFileError(f"{where}: cannot read the genotype {text!r}{why}")
+    values = [-1 if p == "." else int(p) for p in parts]
     if len(values) == 1:
         return values[0], values[0], True
     if len(values) != 2:
@@ -181,9 +190,10 @@ def _parse_one_gt(text: str, where: str) -> tuple[int, int, bool]:
     return values[0], values[1], "/" not in text.lstrip("|/")
 
 
-def _parse_gts(gts: list[str], where: str) -> tuple[np.ndarray, np.ndarray]:
+def _parse_gts(gts: list[str], where: str | Any) -> tuple[np.ndarray, np.ndarray]:
     """Alleles ``(n, 2)`` (int16, -1 missing) and phased flags of GT values; the common
-    ``a|b`` / ``a/b`` with single-digit alleles are decoded with numpy."""
+    ``a|b`` / ``a/b`` with single-digit alleles are decoded with numpy. ``where``: the
+    place named in errors, or a function of the value's index giving it."""
     n = len(gts)
     alleles = np.empty((n, 2), dtype=np.int16)
     phased = np.empty(n, dtype=bool)
@@ -208,20 +218,27 @@ def _parse_gts(gts: list[str], where: str) -> tuple[np.ndarray, np.ndarray]:
             phased[fast] = sep == ord("|")
             slow += [int(i) for i in fast[~good]]
     for i in slow:
-        a, b, p = _parse_one_gt(gts[i], where)
+        a, b, p = _parse_one_gt(gts[i], where(i) if callable(where) else where)
         alleles[i] = a, b
         phased[i] = p
     return alleles, phased
 
 
-def _parse_lines(lines: list[str], cols: Sequence[int], where: str,
-                 n_cols: int | None = None) -> _Records:
+def _parse_lines(lines: list[str], cols: Sequence[int], name: str,
+                 n_cols: int | None = None, htslib: bool = False) -> _Records:
     """VCF text lines -> records of the samples in columns ``cols`` (0-based among the
     line's ``n_cols`` sample columns).
 
     Lines whose FORMAT is ``GT`` and whose calls all have the form ``a|b`` or ``a/b``
     with one-digit alleles (the usual phased VCF) are decoded together with numpy; the
-    others one call at a time.
+    others one call at a time. ``name``: the file named in errors; ``htslib``: the lines
+    are pysam's text of records htslib parsed (not the file's own text).
+
+    A record with fewer sample columns than ``n_cols``, a POS that is not a positive
+    integer or an unreadable genotype is a :class:`~genozarr.errors.MalformedFileError`
+    naming the file and the record. GT is read wherever it is in FORMAT; a record whose
+    FORMAT has no GT (or that has no FORMAT) has missing calls and is flagged in
+    ``no_gt``.
     """
     n_s = len(cols)
     if not lines:
@@ -229,26 +246,50 @@ def _parse_lines(lines: list[str], cols: Sequence[int], where: str,
     n_cols = max(cols) + 1 if n_cols is None else n_cols
     width = 4 * n_cols - 1
     getter = operator.itemgetter(*cols)
-    pos0, ids, refs, alts = [], [], [], []
+    pos_text, ids, refs, alts = [], [], [], []
     fast: list[int] = []
     tails: list[str] = []
     slow: dict[int, Sequence[str]] = {}
+    no_gt: list[int] = []
+    missing = ["."] * n_s
     for k, line in enumerate(lines):
         f = line.rstrip("\n").split("\t", 9)
-        if len(f) < 8:
-            raise MalformedFileError(f"{where}: a record has {len(f)} columns: {line[:80]!r}")
-        pos0.append(int(f[1]) - 1)
-        ids.append("" if f[2] == "." else f[2])
-        refs.append(f[3].upper())
-        alts.append([] if f[4] == "." else f[4].upper().split(","))
-        if len(f) < 10:  # no calls
-            slow[k] = ["."] * n_s
+        if len(f) < 10:
+            if len(f) < 8:
+                raise MalformedFileError(
+                    f"{name}: the record {_at(f)} has {len(f)} tab-separated column(s), a "
+                    f"VCF record at least 8: {line[:80]!r}")
+            if len(f) == 9:
+                raise MalformedFileError(
+                    f"{name}: the record {_at(f)} has no sample column after its FORMAT "
+                    f"{f[8]!r}; the samples read are {n_cols}")
+            slow[k] = missing  # no FORMAT: no calls
+            no_gt.append(k)
         elif f[8] == "GT" and len(f[9]) == width:
             fast.append(k)
             tails.append(f[9])
         else:
-            slow[k] = _calls(f, getter, n_s, n_cols)
-    n = len(pos0)
+            calls = _calls(f, getter, n_s, n_cols, name, htslib)
+            if calls is None:
+                slow[k] = missing
+                no_gt.append(k)
+            else:
+                slow[k] = calls
+        pos_text.append(f[1])
+        ids.append("" if f[2] == "." else f[2])
+        refs.append(f[3].upper())
+        alts.append([] if f[4] == "." else f[4].upper().split(","))
+    n = len(pos_text)
+    try:
+        pos = np.array(pos_text, dtype=np.int64)
+    except (ValueError, OverflowError):
+        pos = None
+    if pos is None or pos.min() < 1:
+        k = next(i for i, t in enumerate(pos_text)
+                 if not (t.isascii() and t.isdigit() and int(t) >= 1))
+        raise MalformedFileError(
+            f"{name}: the record {_at(lines[k].split(chr(9), 2))} has the POS "
+            f"{pos_text[k]!r}, not a positive integer")
     gt = np.empty((n, n_s, 2), dtype=np.int16)
     phased = np.empty((n, n_s), dtype=bool)
     if fast:
@@ -265,29 +306,64 @@ def _parse_lines(lines: list[str], cols: Sequence[int], where: str,
         phased[ok] = sep[good][:, c] == ord("|")
         for j in np.flatnonzero(~good):
             k = int(rows[j])
-            slow[k] = _calls(lines[k].rstrip("\n").split("\t", 9), getter, n_s, n_cols)
+            slow[k] = _calls(lines[k].rstrip("\n").split("\t", 9), getter, n_s, n_cols,
+                             name, htslib) or missing
     if slow:
         keys = sorted(slow)
+
+        def where(i: int) -> str:
+            return f"{name}: the record {_at(lines[keys[i // n_s]].split(chr(9), 2))}"
+
         alleles, flags = _parse_gts([g for k in keys for g in slow[k]], where)
         gt[keys] = alleles.reshape(len(keys), n_s, 2)
         phased[keys] = flags.reshape(len(keys), n_s)
-    return _Records(np.asarray(pos0, dtype=np.int64),
-                    np.fromiter(map(len, refs), dtype=np.int64, count=n), ids, refs, alts,
-                    gt, phased)
+    flagged = np.zeros(n, dtype=bool)
+    flagged[no_gt] = True
+    return _Records(pos - 1, np.fromiter(map(len, refs), dtype=np.int64, count=n), ids,
+                    refs, alts, gt, phased, flagged)
 
 
-def _calls(f: list[str], getter: Any, n_s: int, n_cols: int) -> Sequence[str]:
-    """The GT values of the listed samples of one record split as ``split('\\t', 9)``."""
+def _at(f: Sequence[str]) -> str:
+    """``contig:POS`` of a record split on tabs (as much of it as there is)."""
+    return ":".join(f[:2]) if len(f) > 1 else repr(f[0][:40]) if f else "''"
+
+
+#: pysam's text of a GT that htslib holds as 'vector end' (a sample that drops trailing
+#: FORMAT fields, GT not first): a missing call
+_HTSLIB_GT_END = "-65"
+
+
+def _calls(f: list[str], getter: Any, n_s: int, n_cols: int, name: str = "",
+           htslib: bool = False) -> Sequence[str] | None:
+    """The GT values of the listed samples of one record split as ``split('\\t', 9)``
+    (GT wherever it is in FORMAT; a sample that drops it: missing), or None for a
+    FORMAT without GT."""
     fmt = f[8]
     values = f[9].split("\t")
-    if len(values) < n_cols or not (fmt == "GT" or fmt.startswith("GT:")):
-        return ["."] * n_s  # no GT field (or missing columns): missing calls
+    if len(values) < n_cols:
+        raise MalformedFileError(
+            f"{name}: the record {_at(f)} has {len(values)} sample column(s), the header "
+            f"names {n_cols} sample(s)")
+    if fmt == "GT" or fmt.startswith("GT:"):
+        index = 0
+    else:
+        keys = fmt.split(":")
+        if "GT" not in keys:
+            return None
+        index = keys.index("GT")
     picked = getter(values)
     if n_s == 1:
         picked = (picked,)
     if fmt == "GT":
         return picked
-    return [x.partition(":")[0] for x in picked]
+    if index == 0:
+        return [x.partition(":")[0] for x in picked]
+    out = []
+    for x in picked:
+        sub = x.split(":")
+        value = sub[index] if len(sub) > index else "."
+        out.append("." if htslib and value == _HTSLIB_GT_END else value)
+    return out
 
 
 def _concat(parts: list[_Records], n_samples: int) -> _Records:
@@ -299,7 +375,8 @@ def _concat(parts: list[_Records], n_samples: int) -> _Records:
                     np.concatenate([p.span for p in parts]),
                     [x for p in parts for x in p.ids], [x for p in parts for x in p.refs],
                     [x for p in parts for x in p.alts], np.concatenate([p.gt for p in parts]),
-                    np.concatenate([p.phased for p in parts]))
+                    np.concatenate([p.phased for p in parts]),
+                    np.concatenate([p.no_gt for p in parts]))
 
 
 # per process: open handles (per thread) and whole-file tables of unindexed files
@@ -316,11 +393,13 @@ def _open_vcf(path: str, name: str | None = None) -> Any:
     import pysam
 
     from genozarr.io._handles import captured_stderr
+    from genozarr.variants import check_vcf_compression
 
+    check_vcf_compression(path, name)
     try:
         with captured_stderr() as err:
             return pysam.VariantFile(path, "r")
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, NotImplementedError) as e:
         raise InputFileError(
             f"{name or path}: cannot be read as VCF/BCF: {err.reason(str(e))}") from e
 
@@ -335,6 +414,9 @@ def _handle(path: str, samples: tuple[str, ...] | None = None) -> Any:
     with _lock:
         h = _handles.get(key)
     if h is None:
+        from genozarr.variants import check_vcf_index
+
+        check_vcf_index(path)  # once per handle: the file may have been rewritten
         if samples is None:
             import pysam
 
@@ -347,12 +429,16 @@ def _handle(path: str, samples: tuple[str, ...] | None = None) -> Any:
     return h
 
 
-def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str]:
-    """Sample names, contigs (name -> length, 0 unknown) and the access mode of a VCF/BCF:
+def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str, str]:
+    """Sample names, contigs (name -> length, 0 unknown), the access mode of a VCF/BCF:
     'tabix' (bgzip VCF with an index), 'fetch' (indexed BCF) or 'scan' (no index: read
-    whole, once per process)."""
+    whole, once per process), and the format ('VCF' or 'BCF'). An index older than the
+    file is a :class:`~genozarr.errors.StaleIndexError`."""
+    from genozarr.variants import check_vcf_index
+
     vf = _open_vcf(path, name)
     try:
+        fmt = str(vf.format)
         samples = list(vf.header.samples)
         contigs = {str(c): int(vf.header.contigs[c].length or 0) for c in vf.header.contigs}
         index = vf.index
@@ -361,6 +447,7 @@ def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str]:
                 contigs.setdefault(str(c), 0)
         mode = "scan"
         if index is not None:
+            check_vcf_index(path, name)
             mode = "fetch"
             if vf.format == "VCF" and vf.compression == "BGZF":
                 try:
@@ -372,7 +459,7 @@ def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str]:
                     pass
     finally:
         vf.close()
-    return samples, contigs, mode
+    return samples, contigs, mode, fmt
 
 
 # ------------------------------------------------------------------------- blocks
@@ -427,6 +514,14 @@ def _resolve_overlaps(pos0: np.ndarray, end: np.ndarray, applied: np.ndarray
     return out
 
 
+def _record_at(rec: Any) -> str:
+    return f"{rec.chrom}:{rec.pos}"
+
+
+def _line_at(line: str) -> str:
+    return _at(line.split("\t", 2))
+
+
 def _describe(rec: _Records, r: int, chrom: str) -> str:
     alts = ",".join(rec.alts[r]) or "."
     name = f" {rec.ids[r]}" if rec.ids[r] else ""
@@ -474,16 +569,21 @@ class PersonalSource(Source):
         #: the local file read for ``variants`` (itself, or the copy of a URL)
         self.vcf_path = localize(variants, "VCF/BCF")
         self.unphased = unphased
-        file_samples, self._contigs, self.mode = _vcf_layout(self.vcf_path, variants)
+        file_samples, self._contigs, self.mode, fmt = _vcf_layout(self.vcf_path, variants)
         if samples is None:
             samples = file_samples
         elif isinstance(samples, str):
             samples = [samples]
         samples = [str(s) for s in samples]
+        if not file_samples:
+            raise ArgumentError(f"{variants}: the file has no samples (genotype columns); "
+                                "personal genomes need phased genotypes")
         if not samples:
-            raise ArgumentError(f"{variants}: no samples given (and the file has none)"
-                                if file_samples else f"{variants}: the file has no samples "
-                                "(genotype columns); personal genomes need phased genotypes")
+            raise ArgumentError(
+                f"samples={samples!r} lists no sample; list some of the file's "
+                f"{len(file_samples)} samples ({file_samples[:5]}"
+                f"{' ...' if len(file_samples) > 5 else ''}) or pass samples=None for all "
+                f"of them ({variants})")
         dup = sorted({s for s in samples if samples.count(s) > 1})
         if dup:
             raise ArgumentError(f"samples lists {dup} more than once")
@@ -494,7 +594,11 @@ class PersonalSource(Source):
                 f"{file_samples[:10]}" + (f" and {len(file_samples) - 10} more"
                                           if len(file_samples) > 10 else ""))
         self.samples = samples
-        if self.mode == "tabix":  # lines hold every sample of the file
+        #: lines read with every sample column of the file (a bgzip VCF through tabix, a
+        #: text VCF scanned whole: a record that lacks one is an error, whichever samples
+        #: are listed); else with the listed samples only (BCF, through pysam)
+        self.all_columns = self.mode == "tabix" or (self.mode == "scan" and fmt == "VCF")
+        if self.all_columns:  # lines hold every sample of the file
             order = {s: i for i, s in enumerate(file_samples)}
         else:  # records read with subset_samples: the listed ones, in file order
             kept = [s for s in file_samples if s in set(samples)]
@@ -602,21 +706,25 @@ class PersonalSource(Source):
             if table is None:
                 return _Records.empty(len(self.samples))
             return table.overlapping(start, end, int(table.span.max()))
-        where = f"{self.variants} ({vchrom}:{start + 1}-{end})"
+        from genozarr.variants import read_checked
+
         if self.mode == "tabix":
             tb = _handle(self.vcf_path)
             try:
-                lines = list(tb.fetch(vchrom, start, end))
+                found = tb.fetch(vchrom, start, end)
             except ValueError:  # a contig the index lacks: no records
-                lines = []
-            recs = _parse_lines(lines, self.columns, where, self.n_columns)
+                found = iter(())
+            lines = list(read_checked(found, self.variants, _line_at))
+            recs = _parse_lines(lines, self.columns, self.variants, self.n_columns)
         else:
             vf = _handle(self.vcf_path, tuple(self.samples))
             try:
-                lines = [str(r) for r in vf.fetch(vchrom, start, end)]
+                found = vf.fetch(vchrom, start, end)
             except ValueError:
-                lines = []
-            recs = _parse_lines(lines, self.columns, where, self.n_columns)
+                found = iter(())
+            lines = [str(r) for r in read_checked(found, self.variants, _record_at)]
+            recs = _parse_lines(lines, self.columns, self.variants, self.n_columns,
+                                htslib=True)
         if len(recs) and (np.any(np.diff(recs.pos0) < 0)):
             recs = recs.take(np.argsort(recs.pos0, kind="stable"))
         keep = recs.pos0 + recs.span > start
@@ -629,23 +737,24 @@ class PersonalSource(Source):
             table = _tables.get(key)
         if table is not None:
             return table
-        from genozarr.io._handles import captured_stderr
+        from genozarr.variants import read_checked
 
         vf = _open_vcf(self.vcf_path, self.variants)
         try:
-            vf.subset_samples(self.samples)
+            if not self.all_columns:
+                vf.subset_samples(self.samples)
             lines: dict[str, list[str]] = {}
             # htslib warns on stderr of each contig the header does not list (the file
-            # is valid without ##contig lines); kept at debug level
-            with captured_stderr():
-                for r in vf:
-                    lines.setdefault(r.chrom, []).append(str(r))
+            # is valid without ##contig lines); read_checked keeps that at debug level,
+            # and turns a record htslib cannot parse into a MalformedFileError
+            for r in read_checked(vf, self.variants, _record_at):
+                lines.setdefault(r.chrom, []).append(str(r))
         finally:
             vf.close()
         table = {}
         for chrom, chunk in lines.items():
-            recs = _parse_lines(chunk, self.columns, f"{self.variants} ({chrom})",
-                                 self.n_columns)
+            recs = _parse_lines(chunk, self.columns, self.variants, self.n_columns,
+                                htslib=True)
             if np.any(np.diff(recs.pos0) < 0):
                 recs = recs.take(np.argsort(recs.pos0, kind="stable"))
             table[chrom] = recs
@@ -806,6 +915,11 @@ def _resolve(src: PersonalSource, chrom: str, lo: int, hi: int, ref_lo: int,
                          np.where(carried_kind[ev_rec, ev_hap] == _SYMBOLIC,
                                   REASONS.index(SYMBOLIC), REASONS.index(NON_ACGTN)))
     applied[bad] = 0
+    if rec.no_gt.any():  # FORMAT without GT: every call of the record is missing
+        g_rec = np.repeat(np.flatnonzero(rec.no_gt), n_hap)
+        ev_rec = np.concatenate([ev_rec, g_rec])
+        ev_hap = np.concatenate([ev_hap, np.tile(np.arange(n_hap), len(g_rec) // n_hap)])
+        ev_reason = np.concatenate([ev_reason, np.full(len(g_rec), REASONS.index(NO_GT))])
     end = rec.pos0 + rec.span
     over = _resolve_overlaps(rec.pos0, end, applied)
     if over:

@@ -38,9 +38,12 @@ import numpy as np
 from genozarr._validate import check_int
 from genozarr.errors import (
     ArgumentError,
+    GenozarrError,
     InputFileError,
+    MalformedFileError,
     MissingIndexError,
     SkippedVariantsWarning,
+    StaleIndexError,
     StoreError,
     warn,
 )
@@ -95,6 +98,120 @@ def variant_offset(binsize: int) -> int:
     """
     binsize = check_int("binsize", binsize, 1, allow_none=False)
     return (binsize - 1) // 2
+
+
+# ---------------------------------------------------------------------- file checks
+def check_vcf_compression(path: str, name: str | None = None) -> None:
+    """Refuse a VCF compressed with plain gzip (htslib reads bgzip only), with the
+    command that recompresses it. ``name``: the file (or URL) named in the message."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(18)
+    except OSError:  # unreadable: pysam's open says why
+        return
+    # gzip magic; BGZF is gzip with FLG.FEXTRA and a 'BC' extra subfield
+    if head[:2] == b"\x1f\x8b" and not (head[3:4] == b"\x04" and head[12:14] == b"BC"):
+        base = path.removesuffix(".gz")
+        stem, ext = os.path.splitext(base)
+        new = f"{stem}.bgz{ext or '.vcf'}.gz"
+        raise InputFileError(
+            f"{name or path} is compressed with plain gzip, not bgzip (block gzip, which "
+            "htslib needs to read a VCF); recompress it with bgzip: "
+            f"'gunzip -c {path} | bgzip > {new}' (then 'tabix -p vcf {new}' to index it)")
+
+
+def _when(ns: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(sep=" ", timespec="seconds")
+
+
+def check_vcf_index(path: str, name: str | None = None) -> None:
+    """Raise :class:`~genozarr.errors.StaleIndexError` where an index next to the VCF/BCF
+    file ``path`` (``.tbi``, ``.csi``) is older than the file: htslib only warns and then
+    misses records or fails to read them. Two ``stat`` calls per index; run once per file
+    open."""
+    try:
+        data_ns = os.stat(path).st_mtime_ns
+    except OSError:
+        return
+    for ext in (".csi", ".tbi"):
+        index = path + ext
+        try:
+            index_ns = os.stat(index).st_mtime_ns
+        except OSError:
+            continue
+        if index_ns >= data_ns:
+            continue
+        try:
+            import gzip
+
+            with gzip.open(path, "rb") as fh:
+                bcf = fh.read(3) == b"BCF"
+        except (OSError, EOFError):
+            bcf = False
+        kind = "BCF" if bcf else "VCF"
+        csi = ext == ".csi"
+        fix = (f"'bcftools index {path}'" if bcf else
+               f"'tabix -p vcf{' -C' if csi else ''} {path}' or pysam.tabix_index("
+               f"{path!r}, preset='vcf', force=True{', csi=True' if csi else ''})")
+        raise StaleIndexError(
+            f"the index {index} is older than its {kind} file {name or path} (index written "
+            f"{_when(index_ns)}, {kind} {_when(data_ns)}): the file was rewritten after it "
+            "was indexed, so the index points at the wrong records (htslib only warns, then "
+            f"misses records or fails to read them); rebuild it with {fix}")
+
+
+def read_checked(items: Iterable[Any], name: str, where: Callable[[Any], str],
+                 batch: int = 4096) -> Iterator[Any]:
+    """``items`` (records or lines read by pysam/htslib), with a read error turned into a
+    :class:`~genozarr.errors.MalformedFileError` naming the file ``name``, the last
+    record read before it (``where(item)`` gives its ``contig:POS``) and htslib's reason.
+
+    Items are read in batches of ``batch``, each with htslib's stderr captured (its
+    reason for a failure is printed there only), and handed on through
+    :func:`itertools.chain`: nothing is done per item in Python."""
+    from itertools import chain
+
+    return chain.from_iterable(_checked_batches(iter(items), name, where, batch))
+
+
+def _checked_batches(it: Iterator[Any], name: str, where: Callable[[Any], str],
+                     batch: int) -> Iterator[list[Any]]:
+    from itertools import islice
+
+    from genozarr.io._handles import captured_stderr
+
+    last = None
+    while True:
+        chunk: list[Any] = []
+        try:
+            with captured_stderr() as err:
+                chunk.extend(islice(it, batch))
+        except GenozarrError:
+            raise
+        except (OSError, ValueError) as e:
+            raise read_error(name, chunk[-1] if chunk else last, where, e,
+                             err.reason(str(e) or type(e).__name__)) from e
+        if not chunk:
+            return
+        last = chunk[-1]
+        yield chunk
+        if len(chunk) < batch:
+            return
+
+
+def read_error(name: str, last: Any, where: Callable[[Any], str], error: Exception,
+               reason: str | None = None) -> MalformedFileError:
+    """The error for a record of ``name`` that pysam/htslib cannot read: it names the file,
+    the record read before it (``where(last)``; None: the first) and the reason."""
+    after = f"the record after {where(last)}" if last is not None else "its first record"
+    why = reason or str(error) or type(error).__name__
+    return MalformedFileError(f"{name}: cannot read {after}: {why}")
+
+
+def _record_at(rec: Any) -> str:
+    return f"{rec.chrom}:{rec.pos}"
 
 
 @dataclass
@@ -296,6 +413,7 @@ class VariantStreamer:
         self.binsize = check_int("binsize", binsize, 1, allow_none=False)
         self.batch_size = check_int("batch_size", batch_size, 1, allow_none=False)
         self.variants = check_input_file(variants, "VCF/BCF")
+        check_vcf_compression(self.variants)
         self.ignore_reference_match = bool(ignore_reference_match)
         self.snv_only = bool(snv_only)
         self.dtype = np.dtype(dtype)
@@ -381,17 +499,27 @@ class VariantStreamer:
 
         from genozarr.io._handles import captured_stderr
 
+        check_vcf_compression(self.variants)
         try:
             with captured_stderr() as err:
-                return pysam.VariantFile(self.variants, "r")
-        except (OSError, ValueError) as e:
+                vcf = pysam.VariantFile(self.variants, "r")
+        except (OSError, ValueError, NotImplementedError) as e:
             raise InputFileError(
                 f"{self.variants}: cannot be read as VCF/BCF: {err.reason(str(e))}") from e
+        if self._regions is not None and vcf.index is not None:
+            try:  # the index is read for regions only
+                check_vcf_index(self.variants)
+            except StaleIndexError:
+                vcf.close()
+                raise
+        return vcf
 
-    def _records(self, vcf: Any) -> Iterator[Any]:
+    def _records(self, vcf: Any) -> tuple[Iterator[Any], list[str]]:
+        """The records to read (every one, or those in the regions, by the index) and the
+        regions' contigs the file lacks (warned about at the end of the pass by the
+        caller: records are read with htslib's stderr captured)."""
         if self._regions is None:
-            yield from vcf
-            return
+            return iter(vcf), []
         if vcf.index is None:
             raise MissingIndexError(
                 f"{self.variants}: reading by regions needs an index; compress and index the "
@@ -404,7 +532,7 @@ class VariantStreamer:
         # the regions by the VCF's name of their contig, merged there: a contig named the
         # genome's way in one region and the VCF's in another is read once
         spans: dict[str, list[tuple[int, int]]] = {}
-        absent = []
+        absent: list[str] = []
         for chrom, start, end in self._regions:
             name = next((n for n in self._vcf_names(chrom) if n in known), None)
             if name is None:
@@ -412,13 +540,19 @@ class VariantStreamer:
                     absent.append(chrom)
                 continue
             spans.setdefault(name, []).append((start, end))
-        for name, parts in spans.items():
-            starts, ends = _merge(np.array([a for a, _ in parts], dtype=np.int64),
-                                  np.array([b for _, b in parts], dtype=np.int64))
-            for start, end in zip(starts.tolist(), ends.tolist()):
-                for rec in vcf.fetch(name, start, end):
-                    if start <= rec.pos - 1 < end:  # each record once over merged regions
-                        yield rec
+
+        def fetched() -> Iterator[Any]:
+            for name, parts in spans.items():
+                starts, ends = _merge(np.array([a for a, _ in parts], dtype=np.int64),
+                                      np.array([b for _, b in parts], dtype=np.int64))
+                for start, end in zip(starts.tolist(), ends.tolist()):
+                    for rec in vcf.fetch(name, start, end):
+                        if start <= rec.pos - 1 < end:  # each record once over merged regions
+                            yield rec
+
+        return fetched(), absent
+
+    def _warn_absent(self, vcf: Any, absent: list[str]) -> None:
         if absent:
             warn(f"{self.variants}: the regions name contigs the file does not have, so "
                  f"no variant is read there: {absent[:5]} (its contigs: "
@@ -470,7 +604,16 @@ class VariantStreamer:
         add = rows.append
         vcf = self._open_vcf()
         try:
-            for rec in self._records(vcf):
+            records, absent = self._records(vcf)
+            it, rec = iter(records), None
+            while True:
+                # (next() in a try, not a wrapping generator: no Python frame per record)
+                try:
+                    rec = next(it)
+                except StopIteration:
+                    break
+                except (OSError, ValueError) as e:
+                    raise read_error(self.variants, rec, _record_at, e) from e
                 alleles = rec.alleles
                 if alleles is None or len(alleles) < 2:
                     skipped[MISSING] += 1
@@ -520,6 +663,7 @@ class VariantStreamer:
                     yield _Candidates(rows)
                     rows = []
                     add = rows.append
+            self._warn_absent(vcf, absent)
         finally:
             vcf.close()
         if rows:

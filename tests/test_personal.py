@@ -27,8 +27,11 @@ from genozarr import Bioseq, set_options  # noqa: E402
 from genozarr._kernels import decode_codes  # noqa: E402
 from genozarr.errors import (  # noqa: E402
     ArgumentError,
+    InputFileError,
+    MalformedFileError,
     SkippedCallsWarning,
     SkippedVariantsWarning,
+    StaleIndexError,
     UnphasedGenotypeError,
 )
 from genozarr.personal import (  # noqa: E402
@@ -386,7 +389,7 @@ def test_skipped_calls_warning_counts(genome, vcf):
     assert "6 ALT call(s)" in message and "of 6 record(s)" in message
     for reason, n in SKIPPED.items():
         assert f"{n} {reason}" in message
-    assert set(SKIPPED) == set(REASONS)
+    assert set(SKIPPED) | {"no GT field"} == set(REASONS)
     # only the records overlapping the windows count; none here: no warning
     roi = pd.DataFrame({"chrom": ["chr2"], "start": [0], "end": [100]})
     with warnings.catch_warnings():
@@ -886,3 +889,168 @@ def test_fasta_and_vcf_over_http(genome, vcf, served):
     assert source.mode == "tabix" and not source.vcf_path.startswith("http")
     again = pickle.loads(pickle.dumps(source))
     assert again.vcf_path == source.vcf_path
+
+
+# ---------------------------------------------------------------------- malformed input
+SMALL_HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=400>\n"
+                '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+                '##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Quality">\n'
+                "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t")
+
+
+def text_vcf(genome, name: str, body: str, samples=("S1", "S2", "S3"),
+             tabix: bool = False) -> str:
+    """A VCF written as text (plain, or bgzip + tabix)."""
+    path = genome["dir"] / f"{name}.vcf"
+    path.write_text(SMALL_HEADER + "\t".join(samples) + "\n" + body)
+    if tabix:
+        return pysam.tabix_index(str(path), preset="vcf", force=True)
+    return str(path)
+
+
+def rec_line(seqs, pos0: int, fmt: str, *calls: str) -> str:
+    c1 = seqs["chr1"]
+    return "\t".join(["chr1", str(pos0 + 1), ".", c1[pos0], _oth(c1[pos0]), ".", ".", ".",
+                      fmt, *calls]) + "\n"
+
+
+@pytest.mark.parametrize("tabix", [False, True])
+def test_gt_anywhere_in_format_and_records_without_gt(genome, tabix):
+    """GT read wherever it is in FORMAT ('GQ:GT', invalid but unambiguous; a sample that
+    drops it: missing); a record whose FORMAT has no GT keeps the reference and counts
+    2 x samples calls 'no GT field' (was: every call silently missing)."""
+    seqs = genome["seqs"]
+    body = (rec_line(seqs, 20, "GQ:GT", "30:1|0", "20:0|1", "5")        # S3 drops GT
+            + rec_line(seqs, 40, "GQ", "30", "20", "10")                 # no GT at all
+            + rec_line(seqs, 60, "GT:GQ", "1|1:3", "0|0:4", ".:5"))
+    path = text_vcf(genome, f"gq_gt_{tabix}", body, tabix=tabix)
+    records = [  # the same calls, as the truth reads them
+        ("chr1", 20, seqs["chr1"][20], [_oth(seqs["chr1"][20])], "a", {"S1": "1|0", "S2": "0|1"}),
+        ("chr1", 60, seqs["chr1"][60], [_oth(seqs["chr1"][60])], "c", {"S1": "1|1"})]
+    with pytest.warns(SkippedCallsWarning, match=r"6 no GT field") as seen:
+        ds = create_personal("gq", genome["fasta"], roi="chr1:0-100", binsize=100,
+                             variants=path, samples=SAMPLES)
+    assert len([w for w in seen if w.category is SkippedCallsWarning]) == 1
+    assert dict(ds.skipped) == {"no GT field": 6}
+    check_all(ds, genome, records, 1)
+    for sample, hap, base in (("S1", 0, 1), ("S1", 1, 0), ("S2", 1, 1), ("S3", 0, 0)):
+        got = ds[ds.index_of(0, sample, hap)][0][20].argmax()
+        assert "ACGT"[got] == (_oth(seqs["chr1"][20]) if base else seqs["chr1"][20])
+
+
+@pytest.mark.parametrize("tabix", [False, True])
+def test_fewer_sample_columns_than_the_header_is_an_error(genome, tabix):
+    """A record with 2 sample columns under a header of 3: an error naming the file, the
+    record and the counts, whichever samples are listed (was: bgzip + tabix read every
+    call as missing, silently; a plain VCF gave a bare OSError or, for a listed sample
+    whose column is there, read it)."""
+    seqs = genome["seqs"]
+    body = rec_line(seqs, 10, "GT", "1|0", "1|1", "0|0") + rec_line(seqs, 30, "GT", "1|1", "1|1")
+    path = text_vcf(genome, f"fewer_{tabix}", body, tabix=tabix)
+    for samples in (["S1"], SAMPLES):
+        with pytest.raises(MalformedFileError) as e:
+            create_personal("f", genome["fasta"], roi="chr1:0-100", binsize=50,
+                            variants=path, samples=samples)
+        message = str(e.value)
+        assert message.startswith(path) and "chr1:31" in message
+        assert re.search(r"\b2\b.*\b3\b", message), message
+
+
+@pytest.mark.parametrize("tabix", [False, True])
+@pytest.mark.parametrize("call", ["-3|1", "0|-1", "a|b"])
+def test_bad_allele_index_is_an_error(genome, tabix, call):
+    """A negative allele index was read as a missing allele with bgzip + tabix (the
+    reference, silently); now a MalformedFileError naming the file and the record in every
+    mode."""
+    seqs = genome["seqs"]
+    body = rec_line(seqs, 10, "GT", "0|0", "0|0", "0|0") + rec_line(seqs, 30, "GT", call, "1|1", "0|0")
+    path = text_vcf(genome, f"neg_{tabix}_{call.replace('|', '_')}", body, tabix=tabix)
+    with pytest.raises(MalformedFileError, match=re.escape(path)) as e:
+        create_personal("n", genome["fasta"], roi="chr1:0-100", binsize=50, variants=path,
+                        samples=["S1"])
+    assert "chr1:31" in str(e.value) or "chr1:11" in str(e.value)
+
+
+BAD_RECORDS = {
+    "7 columns": "chr1\t60\t.\tA\tC\t.\t.\n",
+    "4 columns": "chr1\t60\t.\tA\n",
+    "POS 6x0": "chr1\t6x0\t.\tA\tC\t.\t.\t.\tGT\t1|0\t0|0\t0|0\n",
+    "POS -5": "chr1\t-5\t.\tA\tC\t.\t.\t.\tGT\t1|0\t0|0\t0|0\n",
+    "spaces": "chr1 60 . A C . . . GT 1|0 0|0 0|0\n",
+    "ends after FORMAT": "chr1\t60\t.\tA\tC\t.\t.\t.\tGT\n",
+}
+
+
+@pytest.mark.parametrize("tabix", [False, True])
+@pytest.mark.parametrize("bad", list(BAD_RECORDS))
+def test_malformed_records_name_the_file(genome, tabix, bad):
+    """Malformed records: a MalformedFileError naming the file and where (was a bare
+    OSError 'truncated file' / ValueError naming nothing, or with bgzip + tabix a ValueError
+    or the reference)."""
+    seqs = genome["seqs"]
+    body = BAD_RECORDS[bad] + rec_line(seqs, 69, "GT", "1|0", "0|0", "0|0")
+    try:
+        path = text_vcf(genome, f"bad_{tabix}_{bad.replace(' ', '_')}", body, tabix=tabix)
+    except OSError:
+        pytest.skip("tabix does not index this line")
+    with pytest.raises(MalformedFileError, match=re.escape(path)) as e:
+        create_personal("m", genome["fasta"], roi="chr1:0-100", binsize=50, variants=path,
+                        samples=["S1"])
+    message = str(e.value)
+    # where: the record (read by genozarr) or htslib's reason after 'its first record'
+    assert re.search(r"record chr1:(60|6x0|-5) |its first record", message), message
+
+
+def test_record_checks_of_the_line_parser():
+    """genozarr's own parser of tabix lines: POS and columns checked, record named."""
+    from genozarr.personal import _parse_lines
+
+    good = "chr1\t5\t.\tA\tC\t.\t.\t.\tGT\t0|1\t1|1"
+    for line, what in (("chr1\t6x0\t.\tA\tC\t.\t.\t.\tGT\t0|1\t1|1", "POS '6x0'"),
+                       ("chr1\t-5\t.\tA\tC\t.\t.\t.\tGT\t0|1\t1|1", "POS '-5'"),
+                       ("chr1\t0\t.\tA\tC\t.\t.\t.\tGT\t0|1\t1|1", "POS '0'"),
+                       ("chr1\t7\t.\tA\tC\t.\t.\t.\tGT\t0|1", "chr1:7 has 1 sample"),
+                       ("chr1\t7\t.\tA\tC\t.\t.\t.\tGQ:GT\t3:-1|1\t4:1|1", "chr1:7: cannot"),
+                       ("chr1\t7\t.\tA\tC\t.\t.", "chr1:7 has 7")):
+        with pytest.raises(MalformedFileError, match=re.escape("the.vcf: the record ")) as e:
+            _parse_lines([good, line], [0, 1], "the.vcf", 2)
+        assert what in str(e.value), str(e.value)
+    recs = _parse_lines([good, "chr1\t9\t.\tA\tC\t.\t.\t.\tGQ:DP:GT\t3:4:1|0\t2\t"], [0, 1],
+                        "the.vcf", 2)
+    assert recs.gt.tolist() == [[[0, 1], [1, 1]], [[1, 0], [-1, -1]]]
+    assert recs.no_gt.tolist() == [False, False] and recs.pos0.tolist() == [4, 8]
+
+
+def test_plain_gzip_and_empty_samples(genome, vcf):
+    import gzip
+
+    path = str(genome["dir"] / "plain_gzip.vcf.gz")
+    with gzip.open(path, "wt") as fh:
+        fh.write(Path(vcf["path"]).read_text())
+    with pytest.raises(InputFileError, match=r"plain gzip.*bgzip") as e:
+        create_personal("g", genome["fasta"], binsize=50, variants=path)
+    assert path in str(e.value) and "gunzip -c" in str(e.value)
+    with pytest.raises(ArgumentError, match=r"samples=\[\] lists no sample") as e:
+        create_personal("s", genome["fasta"], binsize=50, variants=vcf["path"], samples=[])
+    assert "has none" not in str(e.value) and "S1" in str(e.value)
+
+
+@pytest.mark.parametrize("csi", [False, True])
+def test_stale_index_is_an_error(genome, vcf, tmp_path, csi):
+    """An index older than its VCF (the file rewritten after indexing): StaleIndexError
+    naming both and the fix (was: records missed, the reference served silently, or a bare
+    OSError 'truncated file')."""
+    import os
+
+    path = tmp_path / "calls.vcf"
+    path.write_text(Path(vcf["path"]).read_text())
+    gz = pysam.tabix_index(str(path), preset="vcf", force=True, csi=csi)
+    index = gz + (".csi" if csi else ".tbi")
+    fresh = build(genome, gz, roi=ROI, binsize=40)
+    check_all(fresh, genome, vcf["records"], 1)
+    st = os.stat(gz)
+    os.utime(index, ns=(st.st_atime_ns, st.st_mtime_ns - 10**9))   # index older than file
+    with pytest.raises(StaleIndexError) as e:
+        build(genome, gz, roi=ROI, binsize=40)
+    message = str(e.value)
+    assert index in message and gz in message and "tabix -p vcf" in message

@@ -700,3 +700,44 @@ def test_variants_docs_page_runs(tmp_path, monkeypatch):
     with pysam.VariantFile(str(tmp_path / "effects.vcf.gz")) as vf:
         assert len(list(vf)) == 7
     assert len(pd.read_csv(tmp_path / "effects.bed", sep="\t")) == 7
+
+
+# ---------------------------------------------------------------------- bad input files
+def test_stale_index_plain_gzip_and_malformed_records(genome, vcf, tmp_path):
+    """An index older than the VCF is a StaleIndexError (regions= read through it; was a
+    bare OSError 'truncated file'); a plain-gzip VCF an InputFileError saying to use bgzip
+    (was NotImplementedError); a malformed record a MalformedFileError naming the file and
+    the record before it (was a bare OSError)."""
+    import gzip
+
+    from genozarr.errors import InputFileError, MalformedFileError, StaleIndexError
+    from genozarr.genome import Region
+
+    plain = tmp_path / "stale.vcf"
+    plain.write_text(Path(vcf["path"]).read_text())
+    gz = pysam.tabix_index(str(plain), preset="vcf", force=True, csi=True)
+    regions = [Region("chr1", 50, 130)]
+    (fresh,) = list(VariantStreamer(genome["fasta"], gz, binsize=21, batch_size=50,
+                                    regions=regions))
+    assert fresh.names == ["ins", "del", "multi", "multi", "mixed", "mixed", "mixed"]
+    st = os.stat(gz)
+    os.utime(gz + ".csi", ns=(st.st_atime_ns, st.st_mtime_ns - 10**9))
+    with pytest.raises(StaleIndexError) as e:
+        list(VariantStreamer(genome["fasta"], gz, binsize=21, batch_size=50, regions=regions))
+    assert gz + ".csi" in str(e.value) and "tabix -p vcf -C" in str(e.value)
+
+    zipped = str(tmp_path / "plain.vcf.gz")
+    with gzip.open(zipped, "wt") as fh:
+        fh.write(Path(vcf["path"]).read_text())
+    with pytest.raises(InputFileError, match=r"plain gzip.*bgzip") as e:
+        list(VariantStreamer(genome["fasta"], zipped, binsize=21, batch_size=50))
+    assert zipped in str(e.value)
+
+    lines = Path(vcf["path"]).read_text().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    for bad in ("chr1\t6x0\t.\tA\tC\t.\t.\t.\n", "chr1\t60\t.\tA\tC\t.\t.\n"):
+        broken = tmp_path / "broken.vcf"
+        broken.write_text("".join(lines[:first + 2]) + bad + "".join(lines[first + 2:]))
+        with pytest.raises(MalformedFileError) as e:
+            list(VariantStreamer(genome["fasta"], str(broken), binsize=21, batch_size=2))
+        assert str(broken) in str(e.value) and "after chr1:41" in str(e.value)
