@@ -838,7 +838,10 @@ class Dataset:
                 if gindexer.names is not None:  # names are stored: they make the store
                     regions_key["name"] = np.asarray(gindexer.names, dtype=object)
             key_args = dict(args, kind=source.kind, resolution=resolution,
-                            condition_metadata=condition_metadata or {},
+                            # (the columns in their order: the key's dicts are sorted)
+                            condition_metadata=[[c, list(v)] for c, v in
+                                                condition_metadata.items()]
+                            if condition_metadata else {},
                             whole_genome=store_whole_genome, conditions=source.conditions,
                             # the partial layout's chromosome lengths are the files'
                             # (in the key with them) unless given: then they are keyed

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from genozarr.errors import ArgumentError, InputFileError, MalformedFileError
 from genozarr.io._remote import is_url
-from genozarr.store.layout import MARKER, WINDOWS
+from genozarr.store.layout import MARKER, WINDOWS, metadata_values
 
 __all__ = ["SampleSheet", "is_sample_sheet", "read_sample_sheet", "RESERVED_COLUMNS"]
 
@@ -48,7 +48,8 @@ class SampleSheet:
     conditions
         Condition names, unique.
     metadata
-        ``{column: values}`` per condition, JSON-able (str, int, float or None).
+        ``{column: values}`` per condition, JSON-able (str, int, float, bool or None),
+        each column as the store keeps it (see :func:`genozarr.store.layout.metadata_kind`).
     source
         Where the sheet came from (a path, or ``'DataFrame'``).
     """
@@ -127,15 +128,23 @@ def _named_columns(frame: Any, source: str) -> Any:
 
 
 def _typed(column: Any) -> Any:
-    """A metadata column read as text: numbers where every cell with a value is one,
-    ``None`` for pandas' missing-value spellings, else the stripped text."""
+    """A metadata column read as text: numbers where every cell with a value is one and
+    each whole number is read exactly (``12345678901234567891`` beside ``1.5`` would be
+    rounded to a float64: the column stays text), ``None`` for pandas' missing-value
+    spellings, else the stripped text."""
+    import re
+
     import pandas as pd
 
     text = column.map(lambda v: None if v.strip() in _NA_CELLS else v.strip())
     try:
-        return pd.to_numeric(text)
-    except (ValueError, TypeError):
+        numbers = pd.to_numeric(text)
+    except (ValueError, TypeError, OverflowError):
         return text
+    for cell, number in zip(text.tolist(), numbers.tolist()):
+        if cell is not None and re.fullmatch(r"[+-]?\d+", cell) and int(cell) != number:
+            return text
+    return numbers
 
 
 def _join_url(sheet_url: str, relative: str) -> str:
@@ -155,12 +164,26 @@ def _read_table(source: str, storage_options: Any) -> Any:
     sep = "\t" if name.lower().endswith((".tsv", ".tab", ".tsv.gz")) else ","
     # header=None: the header line is taken as it is written (pandas would rename an
     # empty name 'Unnamed: 3' and a repeated one 'ct.1'), checked by read_sample_sheet
+    # (the python engine: a row with fewer cells than the header has None where it has
+    # no cell, an empty cell is ''; the C engine gives '' for both)
     kwargs = {"sep": sep, "dtype": str, "keep_default_na": False, "skipinitialspace": True,
-              "header": None,
+              "header": None, "engine": "python",
               "compression": "gzip" if name.lower().endswith(".gz") else None}
+
     def with_header(table: Any) -> Any:
+        header = [str(c) for c in table.iloc[0].tolist()]
         body = table.iloc[1:].reset_index(drop=True)
-        body.columns = [str(c) for c in table.iloc[0].tolist()]
+        # a row shorter than the header (an unnamed trailing column aside): its last
+        # cells would be missing values without a word
+        named = max((i + 1 for i, c in enumerate(header) if c.strip()), default=0)
+        for i, row in enumerate(body.itertuples(index=False)):
+            if any(v is None for v in row[:named]):
+                cells = sum(v is not None for v in row)
+                raise MalformedFileError(
+                    f"sample sheet {source}: line {i + 2} has {cells} cells where the "
+                    f"header has {len(header)}; fill in its missing cells (an empty cell, "
+                    "between separators, is a missing value)")
+        body.columns = header
         return body
 
     try:
@@ -173,7 +196,7 @@ def _read_table(source: str, storage_options: Any) -> Any:
         try:
             with fsspec.open(source, "rb", **options_for(source, storage_options)) as f:
                 return with_header(pd.read_csv(f, **kwargs))
-        except pd.errors.EmptyDataError:
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, MalformedFileError):
             raise
         except Exception as e:  # any failure to fetch: say which URL
             raise InputFileError(f"cannot read sample sheet {display_url(source)}: "
@@ -183,7 +206,16 @@ def _read_table(source: str, storage_options: Any) -> Any:
     except pd.errors.EmptyDataError as e:
         raise MalformedFileError(f"sample sheet {source} is empty: it needs a header line "
                                  "and one row per input file") from e
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as e:
+    except pd.errors.ParserError as e:
+        import re
+
+        count = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        if count:  # a row longer than the header
+            raise MalformedFileError(
+                f"sample sheet {source}: line {count[2]} has {count[3]} cells where the "
+                f"header has {count[1]}; remove its extra cells (or name their column)") from e
+        raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
+    except (OSError, UnicodeDecodeError) as e:
         raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
 
 
@@ -198,14 +230,20 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         A CSV/TSV path or URL (the separator is taken from the suffix: ``.tsv``/``.tab``
         tab, ``.csv`` comma; ``.gz`` is decompressed) or a DataFrame. Blanks around cells
         and column names are ignored. A file is read as text: its metadata columns whose
-        every value is a number become numbers, and pandas' spellings of a missing value
-        (``NA``, ``nan``, an empty cell ...) become None. A DataFrame's cells keep their
-        types (a column of strings stays text, as the frame holds it; NaN, None and
-        ``pd.NA`` become None). A column without a name and without values (as a
-        trailing separator makes) is ignored.
+        every value is a number become numbers (unless a whole number would be rounded:
+        then the column stays text), and pandas' spellings of a missing value (``NA``,
+        ``nan``, an empty cell ...) become None. A DataFrame's cells keep their types (a
+        column of strings stays text, as the frame holds it; NaN, None and ``pd.NA``
+        become None; a column of True/False stays bool). A column is kept as the store
+        keeps it (:func:`genozarr.store.layout.metadata_kind`): one that holds True/False
+        and a missing value, values of different kinds (``1``, ``'x'``) or a whole number
+        past int64 (or one a float64 would round) becomes text: ``'True'``, ``'1'``,
+        ``'12345678901234567891'``, missing values None. A column without a name and
+        without values (as a trailing separator makes) is ignored.
     file_column
-        Column of the input files; relative paths are relative to the sheet's directory
-        (or to the sheet's URL; to the working directory for a DataFrame).
+        Column of the input files; relative paths are relative to the folder the sheet
+        is given in (a link to a sheet: the link's folder, not its target's), or to the
+        sheet's URL; to the working directory for a DataFrame.
     condition_column
         Column of the condition names, read as text (``01`` stays ``01``); when absent,
         the file names without their extensions.
@@ -220,12 +258,14 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     Raises
     ------
     InputFileError
-        The sheet cannot be read.
+        The sheet cannot be read, or an input file it lists (a local path) does not exist
+        (naming the sheet and the line or row).
     MalformedFileError
-        An empty sheet, a missing file column, a row without a file or (with a condition
-        column) without a condition name, duplicate condition names, a column name given
-        twice, a column with values but no name, or a metadata column named like one of
-        genozarr's own arrays or store entries, or with blanks in its name.
+        An empty sheet, a row with fewer or more cells than the header, a missing file
+        column, a row without a file or (with a condition column) without a condition
+        name, duplicate condition names, a column name given twice, a column with values
+        but no name, or a metadata column named like one of genozarr's own arrays or
+        store entries, or with blanks in its name.
     """
     import pandas as pd
 
@@ -238,7 +278,10 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     else:
         source = str(sheet)
         frame = _read_table(source, storage_options)
-        base = source if is_url(source) else Path(source).resolve().parent
+        # (the folder the sheet is given in, as for a spec: a link to a sheet elsewhere
+        # names the files beside the link)
+        base = source if is_url(source) else Path(
+            os.path.abspath(os.path.expanduser(source))).parent
         rows = [str(i + 2) for i in range(len(frame))]  # line 1 is the header
         where = ("line", "lines")
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -288,7 +331,18 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
             f"{sorted(_RESERVED)}); rename them, e.g. 'cell type' -> 'cell_type'")
     if base is not None:  # read as text: give numbers and missing values their types
         frame = frame.assign(**{c: _typed(frame[c]) for c in columns})
-    metadata = {c: [_plain(v) for v in frame[c].tolist()] for c in columns}
+    # each column as the store keeps it: True/False with a missing value, a mixture of
+    # kinds or a whole number past int64 as text (the same here as in the store)
+    metadata = {c: metadata_values(_plain(v) for v in frame[c].tolist()) for c in columns}
+    # the input files last (after the sheet's own problems): one that does not exist is
+    # named with its line (a URL is fetched by the build, which names it)
+    absent = [(r, f) for r, f in zip(rows, files) if not is_url(f) and not os.path.exists(f)]
+    if absent:
+        one = len(absent) == 1
+        raise InputFileError(
+            f"sample sheet {source}: {where[not one]} {', '.join(r for r, _ in absent)} "
+            f"{'names an input file that does' if one else 'name input files that do'} not "
+            f"exist: {', '.join(f for _, f in absent)}")
     return SampleSheet(files, conditions, metadata, source)
 
 

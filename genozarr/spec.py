@@ -142,6 +142,8 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
         inputs = spec["files"] if isinstance(spec["files"], list) else [spec["files"]]
         for f in inputs:
             need_file(f, f"{where}: input file")
+        if kind in ("bigwig", "bam", "bed"):
+            _check_sheet(inputs, spec.get("conditions"), where)
         for key in ("roi", "genomesize", "variants"):
             if isinstance(spec.get(key), str) and not (key == "roi" and _is_region(spec[key])):
                 need_file(spec[key], f"{where}: {key}")
@@ -160,6 +162,25 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
             f"would share the store {shared[0]}; give each dataset a store of its own (a "
             "top-level 'store' is a default for every dataset)")
     return out
+
+
+def _check_sheet(inputs: list[Any], conditions: Any, where: str) -> None:
+    """Read a local sample sheet given as ``files`` (a URL is read by the build, as other
+    URL inputs): its problems, and input files it lists that do not exist, are errors
+    naming the spec and the dataset before anything is built."""
+    from genozarr.io._remote import is_url
+    from genozarr.samples import is_sample_sheet, read_sample_sheet
+
+    if len(inputs) != 1 or not isinstance(inputs[0], str) or not is_sample_sheet(inputs[0]) \
+            or is_url(inputs[0]):
+        return
+    try:
+        sheet = read_sample_sheet(inputs[0])
+    except GenozarrError as e:
+        raise type(e)(f"{where}: {e}") from e
+    if conditions is not None:
+        raise ArgumentError(f"{where}: the sample sheet {sheet.source} names the conditions; "
+                            "remove the key 'conditions'")
 
 
 def _valid_keys(kind: str) -> list[str]:
@@ -184,6 +205,12 @@ def _resolve(value: Any, base: Path, key: str) -> Any:
         return [_resolve(v, base, key) for v in value]
     if not isinstance(value, str) or "://" in value:
         return value
+    if key == "files":
+        from genozarr.samples import is_sample_sheet
+
+        if is_sample_sheet(value):  # the sheet's folder as given (its paths are
+            # relative to it, also where the sheet is a link to one elsewhere)
+            return os.path.abspath(base / os.path.expanduser(value))
     if key == "roi" and _is_region(value) and not (base / value).exists():
         return value  # a region string ('chr1:1000-2000'), not a file of that name
     value = os.path.expanduser(value)

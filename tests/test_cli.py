@@ -498,3 +498,52 @@ def test_build_spec_refuses_datasets_sharing_a_store(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "datasets ['one', 'two'] would share the store" in result.stderr
     assert not (tmp_path / "s.zarr").exists()
+
+
+@pytest.mark.parametrize("sheet, message", [
+    ("path,condition\nsample_a.bw,a\n", "has no 'file' column (it has ['path', 'condition'])"),
+    ("file,condition\nsample_a.bw,a\nnope.bw,b\n",
+     "line 3 names an input file that does not exist: {dir}/nope.bw"),
+    ("file,condition,ct\nsample_a.bw,a\n", "line 2 has 2 cells where the header has 3"),
+    (None, "the sample sheet {dir}/s.csv names the conditions; remove the key 'conditions'"),
+])
+def test_build_check_reads_the_sample_sheet(tmp_path: Path, sample_files: dict[str, str],
+                                            sheet: str | None, message: str) -> None:
+    """--check reads a spec's sheet as the build does (it said 'spec is valid' for a sheet
+    without a file column or listing a missing file, and the build failed): one error line
+    naming the spec, the dataset, the sheet and the line."""
+    os.symlink(sample_files["bigwig_a"], tmp_path / "sample_a.bw")
+    (tmp_path / "s.csv").write_text(sheet or "file,condition\nsample_a.bw,a\n")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "s"\nkind = "bigwig"\nfiles = "s.csv"\nroi = "chr1:0-1000"\n'
+                    'binsize = 200\nstore = "s.zarr"\n'
+                    + ('conditions = ["x"]\n' if sheet is None else ""))
+    result = _run("build", spec, "--check")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"genozarr: error: {spec}: dataset 's': ")
+    assert message.format(dir=tmp_path) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_build_check_passes_a_good_sheet_and_keeps_a_linked_sheet_folder(
+        tmp_path: Path, sample_files: dict[str, str]) -> None:
+    """A sheet given in a spec as a link keeps the link's folder (the spec resolved the
+    link, and the sheet's paths were read beside its target: a file there of the same
+    name was built)."""
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    os.symlink(sample_files["bigwig_a"], tmp_path / "A" / "x.bw")
+    os.symlink(sample_files["bigwig_b"], tmp_path / "B" / "x.bw")
+    (tmp_path / "B" / "s.csv").write_text("file,condition\nx.bw,x\n")
+    os.symlink(tmp_path / "B" / "s.csv", tmp_path / "A" / "s.csv")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "s"\nkind = "bigwig"\nfiles = "A/s.csv"\nroi = "chr1:0-1000"\n'
+                    'binsize = 1000\nstore = "s.zarr"\n')
+    result = _run("build", spec, "--check")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("1 dataset(s), spec is valid")
+    result = _run("build", spec, "--no-progress")
+    assert result.exit_code == 0, result.output
+    built = open_dataset(tmp_path / "s.zarr")
+    np.testing.assert_allclose(built[0][0, :, 0, 0], _bigwig(sample_files["bigwig_a"],
+                                                             "chr1")[:1000], rtol=1e-6)

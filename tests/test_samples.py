@@ -167,6 +167,11 @@ def test_sheet_cells_are_read_as_written(tmp_path):
     ("file,condition,__x,..\na.bw,a,1,2\n", r"\['__x', '..'\] are reserved"),
     ("file,condition,ct,ct\na.bw,a,K562,x\n", r"\['ct'\] occur more than once in the header"),
     ("file,condition,,ct\na.bw,a,K562,x\n", "column 3 has values but no name"),
+    # a row with fewer cells than the header (it got missing values without a word), or
+    # more
+    ("file,condition,ct,rep\na.bw,a,K562\nb.bw,b,HepG2,2\n",
+     "line 2 has 3 cells where the header has 4"),
+    ("file,condition\na.bw,a\nb.bw,b,x\n", "line 3 has 3 cells where the header has 2"),
 ])
 def test_malformed_sheets_name_the_problem(tmp_path, text, message):
     sheet = tmp_path / "s.csv"
@@ -283,3 +288,110 @@ def test_sheet_at_a_url_resolves_its_paths_against_the_url(tmp_path):
         np.testing.assert_array_equal(cover[0][0, :, 0, 0], np.full(1000, 3, np.float32))
         with pytest.raises(InputFileError, match=f"sample sheet {base}/sheets/none.csv"):
             read_sample_sheet(f"{base}/sheets/none.csv")
+
+
+def test_bool_and_mixed_metadata_are_the_same_in_the_store(tmp_path):
+    """A DataFrame's True/False column is a bool coordinate (it was the strings
+    'True'/'False': selecting by it selected nothing); True/False with a missing value,
+    and a column mixing kinds, are text, in condition_metadata as in the store."""
+    frame = pd.DataFrame({"file": [_bigwig(tmp_path / f"{c}.bw", v) for c, v in
+                                   (("a", 1), ("b", 2), ("c", 3))],
+                          "condition": ["a", "b", "c"], "treated": [True, False, True],
+                          "flag": [True, None, False], "m": [1, "x", 2.5]})
+    store = tmp_path / "c.zarr"
+    cover = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000, storage="zarr",
+                                     store=str(store))
+    meta = cover.condition_metadata
+    assert meta["treated"].tolist() == [True, False, True]
+    assert meta["flag"].tolist() == ["True", None, "False"]
+    assert meta["m"].tolist() == ["1", "x", "2.5"]
+    for ds in (genozarr.open_store(store), cover.to_xarray(),
+               Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000).to_xarray()):
+        assert ds["treated"].dtype == np.bool_
+        treated = ds.sel(condition=ds.treated == True)
+        assert treated["condition"].values.tolist() == ["a", "c"]
+        assert ds.sel(condition=ds.treated)["condition"].values.tolist() == ["a", "c"]
+        # the values of files a and c (1 and 3 at every base)
+        np.testing.assert_array_equal(treated["data"].values[0, :, 0, :],
+                                      np.tile([1, 3], (1000, 1)))
+        assert ds["flag"].values.tolist() == ["True", "", "False"]
+        assert ds["m"].values.tolist() == ["1", "x", "2.5"]
+    assert genozarr.open_dataset(store).condition_metadata["treated"].tolist() == [
+        True, False, True]
+
+
+def test_whole_numbers_past_int64_stay_exact_as_text(tmp_path):
+    """20-digit IDs (past int64) were a float64 coordinate: both became
+    1.2345678901234567e19 and one selection took both. They are text now, the same in
+    condition_metadata; so is a column where a float64 would round a whole number."""
+    _bigwig(tmp_path / "a.bw", 1)
+    _bigwig(tmp_path / "b.bw", 2)
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("file,condition,sample_id,mixed\n"
+                     "a.bw,a,12345678901234567891,9007199254740993\n"
+                     "b.bw,b,12345678901234567892,1.5\n")
+    store = tmp_path / "c.zarr"
+    cover = Cover.create_from_bigwig("c", str(sheet), roi=ROI, binsize=1000, storage="zarr",
+                                     store=str(store))
+    ids = ["12345678901234567891", "12345678901234567892"]
+    assert cover.condition_metadata["sample_id"].tolist() == ids
+    assert cover.condition_metadata["mixed"].tolist() == ["9007199254740993", "1.5"]
+    ds = genozarr.open_store(store)
+    assert ds["sample_id"].values.tolist() == ids
+    assert ds["mixed"].values.tolist() == ["9007199254740993", "1.5"]
+    sel = ds.sel(condition=ds.sample_id == ids[1])
+    assert sel["condition"].values.tolist() == ["b"]
+    np.testing.assert_array_equal(sel["data"].values[0, :, 0, 0], np.full(1000, 2.0))
+    # a DataFrame's Python ints past int64
+    frame = pd.DataFrame({"file": [str(tmp_path / "a.bw"), str(tmp_path / "b.bw")],
+                          "condition": ["a", "b"], "sample_id": [2**64 + 1, 2**64 + 2]})
+    view = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000).to_xarray()
+    assert view["sample_id"].values.tolist() == [str(2**64 + 1), str(2**64 + 2)]
+
+
+def test_missing_input_file_names_the_sheet_and_line(tmp_path):
+    from genozarr.errors import InputFileError
+
+    _bigwig(tmp_path / "a.bw", 1)
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("file,condition\na.bw,a\nmissing.bw,b\n")
+    with pytest.raises(InputFileError, match=rf"sample sheet {sheet}: line 3 names an input "
+                                             rf"file that does not exist: .*missing\.bw$"):
+        Cover.create_from_bigwig("c", str(sheet), roi=ROI, binsize=1000)
+    frame = pd.DataFrame({"file": [str(tmp_path / "a.bw"), str(tmp_path / "x.bw")]})
+    with pytest.raises(InputFileError, match=r"sample sheet DataFrame: the row at index 1 "
+                                             r"names an input file that does not exist"):
+        Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000)
+
+
+def test_a_linked_sheet_reads_the_files_beside_the_link(tmp_path):
+    """Relative paths of a sheet given as a link are relative to the link's folder (they
+    were relative to the target's: B/x.bw was read for A/s.csv)."""
+    import os
+
+    for sub, value in (("A", 1), ("B", 50)):
+        (tmp_path / sub).mkdir()
+        _bigwig(tmp_path / sub / "x.bw", value)
+    (tmp_path / "B" / "s.csv").write_text("file,condition\nx.bw,x\n")
+    os.symlink(tmp_path / "B" / "s.csv", tmp_path / "A" / "s.csv")
+    cover = Cover.create_from_bigwig("c", str(tmp_path / "A" / "s.csv"), roi=ROI, binsize=1000)
+    assert cover.garray.meta.sources == [str(tmp_path / "A" / "x.bw")]
+    np.testing.assert_array_equal(cover[0][0, :, 0, 0], np.ones(1000, np.float32))
+
+
+def test_cached_store_keeps_the_sheets_column_order(tmp_path, monkeypatch):
+    """The same sheet with its metadata columns in another order is another store: the
+    key sorted the columns, so cache=True served the first order."""
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path / "out"))
+    frame = pd.DataFrame({"file": [_bigwig(tmp_path / f"{c}.bw", v) for c, v in
+                                   (("a", 1), ("b", 2))],
+                          "condition": ["a", "b"], "z_col": [1, 2], "a_col": ["x", "y"]})
+    first = Cover.create_from_bigwig("x", frame, roi=ROI, binsize=1000, cache=True)
+    again = Cover.create_from_bigwig("x", frame, roi=ROI, binsize=1000, cache=True)
+    other = Cover.create_from_bigwig("x", frame[["file", "condition", "a_col", "z_col"]],
+                                     roi=ROI, binsize=1000, cache=True)
+    assert again.garray.path == first.garray.path != other.garray.path
+    assert list(first.condition_metadata.columns) == ["z_col", "a_col"]
+    assert list(other.condition_metadata.columns) == ["a_col", "z_col"]
+    assert list(genozarr.open_dataset(other.garray.path).condition_metadata.columns) == [
+        "a_col", "z_col"]

@@ -454,21 +454,56 @@ def window_coords(windows: tuple[Any, ...], format_version: int = FORMAT_VERSION
     return out
 
 
+def metadata_kind(values: Any) -> str:
+    """How a column of condition metadata is kept: ``'bool'`` (every value True or False,
+    none missing), ``'int'`` (every value a whole number within int64, none missing),
+    ``'float'`` (every value a number or missing, each exact as a float64) or ``'text'``
+    (anything else: a mixture of kinds, True/False with a missing value, a whole number
+    past int64 that a float64 would round)."""
+    present = [v for v in values if v is not None]
+    complete = len(present) == len(values)
+    if complete and present and all(isinstance(v, bool) for v in present):
+        return "bool"
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return "text"
+    if complete and all(isinstance(v, int) and -2**63 <= v < 2**63 for v in present):
+        return "int"
+
+    def exact(v: Any) -> bool:
+        try:
+            return not isinstance(v, int) or float(v) == v
+        except OverflowError:
+            return False
+
+    return "float" if all(exact(v) for v in present) else "text"
+
+
+def metadata_values(values: Any) -> list[Any]:
+    """A column of condition metadata as it is kept (see :func:`metadata_kind`): a text
+    column holds the text of each value (``True`` -> ``'True'``), None where missing;
+    other columns as they are."""
+    values = list(values)
+    if metadata_kind(values) != "text":
+        return values
+    return [None if v is None else v if isinstance(v, str) else str(v) for v in values]
+
+
 def condition_coords(meta: StoreMeta) -> dict[str, np.ndarray]:
-    """The sample-sheet metadata as arrays along ``condition``: whole numbers as int64
-    when every value is one (none missing; IDs past 2**53 stay exact), other numbers
-    (missing: NaN) as float64 when every value is a number, else strings (missing: '')."""
+    """The sample-sheet metadata as arrays along ``condition``, by
+    :func:`metadata_kind`: bool; whole numbers as int64 (IDs past 2**53 stay exact);
+    other numbers as float64 (missing: NaN); else strings (missing: ''; whole numbers
+    past int64 as their digits)."""
     out = {}
     for name, values in meta.condition_metadata.items():
         if len(values) != len(meta.conditions):
             raise StoreFormatError(f"condition metadata {name!r} has {len(values)} values "
                                    f"for {len(meta.conditions)} conditions")
-        numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-                      for v in values)
-        whole = numeric and all(isinstance(v, int) and -2**63 <= v < 2**63 for v in values)
-        out[name] = (np.array(values, dtype=np.int64) if whole else
+        kind = metadata_kind(values)
+        out[name] = (np.array(values, dtype=np.bool_) if kind == "bool" else
+                     np.array(values, dtype=np.int64) if kind == "int" else
                      np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-                     if numeric else _labels(["" if v is None else v for v in values]))
+                     if kind == "float" else
+                     _labels(["" if v is None else v for v in metadata_values(values)]))
     return out
 
 
