@@ -196,8 +196,8 @@ def test_collapsing_a_genome_whose_last_window_is_cut_at_the_chromosome_end(tmp_
     with pyBigWig.open(path, "w") as bw:
         bw.addHeader([("chr1", 1037)])
         bw.addEntries("chr1", 0, values=values.tolist(), span=1, step=1)
-    kw = dict(binsize=100, genomesize={"chr1": 1037}, store_whole_genome=True,
-              storage="zarr")
+    kw = {"binsize": 100, "genomesize": {"chr1": 1037}, "store_whole_genome": True,
+          "storage": "zarr"}
     Cover.create_from_bigwig("b", path, resolution=1, store=str(tmp_path / "b1.zarr"), **kw)
     direct = Cover.create_from_bigwig("b", path, resolution=50,
                                       store=str(tmp_path / "b50.zarr"), **kw)
