@@ -62,6 +62,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,8 +111,14 @@ def _console(stderr: bool = False) -> Console:
 def _clean_errors() -> Iterator[None]:
     """Turn input errors (GenozarrError, and OSError such as a missing file or a
     permission problem) into one line on stderr and exit status 1."""
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        # a warning as one line, without the source line Python shows (typer's own)
+        typer.echo(f"genozarr: warning: {' '.join(str(message).split())}", err=True)
+
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
     except (GenozarrError, OSError) as e:
         message = " ".join(str(e).split()) or type(e).__name__
         typer.echo(f"genozarr: error: {message}", err=True)
@@ -533,11 +540,31 @@ def plot(
         ds = open_dataset(_need_file(path, "store"))
         label = ds.name if ds.name not in tracks else f"{ds.name} ({path})"
         tracks[label] = ds
+    _check_plot_region(tracks, chrom, start, end)
     fig = plot_genome_track(tracks, chrom, start, end, plottypes=plottype, stacked=stacked)
     fig.set_figwidth(width)
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=dpi)
     typer.echo(str(output))
+
+
+def _check_plot_region(tracks: dict[str, Any], chrom: str, start: int, end: int) -> None:
+    """A chromosome none of the stores holds, or a region past its end (where a store
+    knows the length), is an error: a partial store would draw an empty panel."""
+    from genozarr.errors import ChromosomeNotFoundError, RegionError
+
+    chroms = [ds.garray.meta.chroms for ds in tracks.values()]
+    if not any(chrom in c for c in chroms):
+        names = list(dict.fromkeys(n for c in chroms for n in c))
+        where = (f"store {next(iter(tracks.values())).garray.path}" if len(tracks) == 1
+                 else f"any of the {len(tracks)} stores")
+        raise ChromosomeNotFoundError(
+            f"chromosome {chrom!r} is not in {where} (it holds "
+            f"{names[:10]}{' ...' if len(names) > 10 else ''})")
+    lengths = [int(c[chrom]) for c in chroms if c.get(chrom)]
+    if lengths and start >= max(lengths):
+        raise RegionError(f"{chrom}:{start}-{end} starts past the end of {chrom} (length "
+                          f"{max(lengths)})")
 
 
 # ---------------------------------------------------------------------------- trim

@@ -656,9 +656,9 @@ class Dataset:
             if self.normalizers:  # outside stored windows: the padding, normalized
                 out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]
             hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
-            if self._rows is not None:  # a view holds its own windows only (as Janggu's
-                # subsets: a held-out split does not read the other split's windows)
-                hit = np.intersect1d(hit, self._rows)
+            # a view holds its own windows only (as Janggu's subsets: a held-out split
+            # does not read the other split's windows)
+            hit = self._own_rows(hit)
             if len(hit):
                 rows = store.read_rows(hit)
                 if self.normalizers:  # each row with its own window's length, as ds[i]
@@ -676,6 +676,19 @@ class Dataset:
         if self.normalizers:
             out = self._normalize(out[None], np.zeros(1, dtype=np.int64))[0]
         return out
+
+    def _own_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The store rows among ``rows`` that hold this dataset's windows (all of them
+        but for a view of a partial store), in their order."""
+        if self._rows is None:
+            return rows
+        cached = getattr(self, "_own_mask", None)
+        if cached is None or cached[0] is not self._rows:  # (a view copies its parent's)
+            table = self.garray.region_table
+            mask = np.zeros(len(table["chrom"]) if table is not None else 0, dtype=bool)
+            mask[self._rows] = True
+            cached = self._own_mask = (self._rows, mask)
+        return rows[cached[1][rows]]
 
     def read_interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
         """One genomic interval at base resolution: ``(end - start, S, C)`` (channel order

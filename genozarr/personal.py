@@ -414,9 +414,11 @@ def _handle(path: str, samples: tuple[str, ...] | None = None) -> Any:
     with _lock:
         h = _handles.get(key)
     if h is None:
-        from genozarr.variants import check_vcf_index
+        from genozarr.variants import TABIX_INDEXES, VARIANTFILE_INDEXES, check_vcf_index
 
-        check_vcf_index(path)  # once per handle: the file may have been rewritten
+        # once per handle (the file may have been rewritten): the index that reader loads
+        check_vcf_index(path, order=TABIX_INDEXES if samples is None
+                        else VARIANTFILE_INDEXES)
         if samples is None:
             import pysam
 
@@ -434,7 +436,7 @@ def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str, s
     'tabix' (bgzip VCF with an index), 'fetch' (indexed BCF) or 'scan' (no index: read
     whole, once per process), and the format ('VCF' or 'BCF'). An index older than the
     file is a :class:`~genozarr.errors.StaleIndexError`."""
-    from genozarr.variants import check_vcf_index
+    from genozarr.variants import TABIX_INDEXES, VARIANTFILE_INDEXES, check_vcf_index
 
     vf = _open_vcf(path, name)
     try:
@@ -447,7 +449,6 @@ def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str, s
                 contigs.setdefault(str(c), 0)
         mode = "scan"
         if index is not None:
-            check_vcf_index(path, name)
             mode = "fetch"
             if vf.format == "VCF" and vf.compression == "BGZF":
                 try:
@@ -457,6 +458,9 @@ def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str, s
                     mode = "tabix"
                 except (OSError, ValueError):
                     pass
+            # the index the records are read through (TabixFile / VariantFile)
+            check_vcf_index(path, name, order=TABIX_INDEXES if mode == "tabix"
+                            else VARIANTFILE_INDEXES)
     finally:
         vf.close()
     return samples, contigs, mode, fmt
@@ -515,7 +519,9 @@ def _resolve_overlaps(pos0: np.ndarray, end: np.ndarray, applied: np.ndarray
 
 
 def _record_at(rec: Any) -> str:
-    return f"{rec.chrom}:{rec.pos}"
+    from genozarr.variants import _record_at as at
+
+    return at(rec)
 
 
 def _line_at(line: str) -> str:

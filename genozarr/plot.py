@@ -275,6 +275,9 @@ def _stored_mask(ds: Dataset, chrom: str, start: int, end: int) -> np.ndarray:
         mask[:] = True
         return mask
     hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
+    own = getattr(ds, "_own_rows", None)
+    if own is not None:  # a view holds its own windows only (as its interval reads)
+        hit = own(hit)
     for r in hit:
         mask[max(int(t["start"][r]), start) - start:min(int(t["end"][r]), end) - start] = True
     size = store.meta.chroms.get(chrom) if store.meta.chroms else None
@@ -571,7 +574,7 @@ def plot_genome_track(
         axes = list(fig.subplots(len(panels), 1, sharex=True, squeeze=False,
                                  gridspec_kw={"height_ratios": heights})[:, 0])
     else:
-        axes = [ax] if not isinstance(ax, Sequence) else list(ax)
+        axes = list(np.ravel(ax)) if isinstance(ax, (Sequence, np.ndarray)) else [ax]
         if len(axes) != len(panels):
             raise ArgumentError(f"ax holds {len(axes)} Axes for {len(panels)} panels")
         fig = axes[0].figure

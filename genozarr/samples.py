@@ -157,7 +157,11 @@ def _join_url(sheet_url: str, relative: str) -> str:
 
 
 def _read_table(source: str, storage_options: Any) -> Any:
-    """The sheet at ``source`` (a path or URL), every cell as text."""
+    """The sheet at ``source`` (a path or URL), every cell as text; ``attrs["lines"]``
+    holds each row's line number in the file (blank lines counted)."""
+    import gzip
+    import io
+
     import pandas as pd
 
     name = urlsplit(source).path if is_url(source) else source
@@ -167,40 +171,48 @@ def _read_table(source: str, storage_options: Any) -> Any:
     # (the python engine: a row with fewer cells than the header has None where it has
     # no cell, an empty cell is ''; the C engine gives '' for both)
     kwargs = {"sep": sep, "dtype": str, "keep_default_na": False, "skipinitialspace": True,
-              "header": None, "engine": "python",
-              "compression": "gzip" if name.lower().endswith(".gz") else None}
+              "header": None, "engine": "python"}
 
-    def with_header(table: Any) -> Any:
+    def table_of(data: bytes) -> Any:
+        if name.lower().endswith(".gz"):
+            data = gzip.decompress(data)
+        text = data.decode("utf-8")
+        # the lines pandas reads (it skips blank ones), by their number in the file
+        lines = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        table = pd.read_csv(io.StringIO(text), **kwargs)
         header = [str(c) for c in table.iloc[0].tolist()]
         body = table.iloc[1:].reset_index(drop=True)
+        numbers = lines[1:len(body) + 1] if len(lines) > len(body) else \
+            list(range(2, len(body) + 2))  # (a quoted cell over several lines)
         # a row shorter than the header (an unnamed trailing column aside): its last
         # cells would be missing values without a word
         named = max((i + 1 for i, c in enumerate(header) if c.strip()), default=0)
-        for i, row in enumerate(body.itertuples(index=False)):
+        for line, row in zip(numbers, body.itertuples(index=False)):
             if any(v is None for v in row[:named]):
                 cells = sum(v is not None for v in row)
                 raise MalformedFileError(
-                    f"sample sheet {source}: line {i + 2} has {cells} cells where the "
+                    f"sample sheet {source}: line {line} has {cells} cells where the "
                     f"header has {len(header)}; fill in its missing cells (an empty cell, "
                     "between separators, is a missing value)")
         body.columns = header
+        body.attrs["lines"] = numbers
         return body
 
     try:
         if not is_url(source):
-            return with_header(pd.read_csv(source, **kwargs))
+            with open(source, "rb") as fh:
+                return table_of(fh.read())
         import fsspec
 
         from genozarr.io._remote import display_url, options_for
 
         try:
             with fsspec.open(source, "rb", **options_for(source, storage_options)) as f:
-                return with_header(pd.read_csv(f, **kwargs))
-        except (pd.errors.EmptyDataError, pd.errors.ParserError, MalformedFileError):
-            raise
+                data = f.read()
         except Exception as e:  # any failure to fetch: say which URL
             raise InputFileError(f"cannot read sample sheet {display_url(source)}: "
                                  f"{type(e).__name__}: {e}") from e
+        return table_of(data)
     except FileNotFoundError as e:
         raise InputFileError(f"sample sheet {source} does not exist") from e
     except pd.errors.EmptyDataError as e:
@@ -215,7 +227,7 @@ def _read_table(source: str, storage_options: Any) -> Any:
                 f"sample sheet {source}: line {count[2]} has {count[3]} cells where the "
                 f"header has {count[1]}; remove its extra cells (or name their column)") from e
         raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, UnicodeDecodeError, EOFError) as e:
         raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
 
 
@@ -282,7 +294,7 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         # names the files beside the link)
         base = source if is_url(source) else Path(
             os.path.abspath(os.path.expanduser(source))).parent
-        rows = [str(i + 2) for i in range(len(frame))]  # line 1 is the header
+        rows = [str(n) for n in frame.attrs.get("lines", range(2, len(frame) + 2))]
         where = ("line", "lines")
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = _named_columns(frame, source)

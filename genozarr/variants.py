@@ -111,38 +111,45 @@ def check_vcf_compression(path: str, name: str | None = None) -> None:
         return
     # gzip magic; BGZF is gzip with FLG.FEXTRA and a 'BC' extra subfield
     if head[:2] == b"\x1f\x8b" and not (head[3:4] == b"\x04" and head[12:14] == b"BC"):
-        base = path.removesuffix(".gz")
-        stem, ext = os.path.splitext(base)
-        new = f"{stem}.bgz{ext or '.vcf'}.gz"
+        plain = path.removesuffix(".gz")
         raise InputFileError(
             f"{name or path} is compressed with plain gzip, not bgzip (block gzip, which "
             "htslib needs to read a VCF); recompress it with bgzip: "
-            f"'gunzip -c {path} | bgzip > {new}' (then 'tabix -p vcf {new}' to index it)")
+            f"'gunzip {path} && bgzip {plain}' (then 'tabix -p vcf {plain}.gz' to index it)")
 
 
 def _when(ns: int) -> str:
     import datetime
 
-    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(sep=" ", timespec="seconds")
+    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(sep=" ",
+                                                                timespec="milliseconds")
 
 
-def check_vcf_index(path: str, name: str | None = None) -> None:
-    """Raise :class:`~genozarr.errors.StaleIndexError` where an index next to the VCF/BCF
-    file ``path`` (``.tbi``, ``.csi``) is older than the file: htslib only warns and then
-    misses records or fails to read them. Two ``stat`` calls per index; run once per file
-    open."""
+#: the index each pysam reader loads where a file has both: ``TabixFile`` the ``.tbi``,
+#: ``VariantFile`` the ``.csi``
+TABIX_INDEXES = (".tbi", ".csi")
+VARIANTFILE_INDEXES = (".csi", ".tbi")
+
+
+def check_vcf_index(path: str, name: str | None = None,
+                    order: tuple[str, ...] = VARIANTFILE_INDEXES) -> None:
+    """Raise :class:`~genozarr.errors.StaleIndexError` where the index htslib loads for
+    the VCF/BCF file ``path`` (the first of ``order`` next to it: :data:`TABIX_INDEXES`
+    for a ``TabixFile``, :data:`VARIANTFILE_INDEXES` for a ``VariantFile``) is older than
+    the file: htslib only warns and then misses records or fails to read them. A few
+    ``stat`` calls; run once per file open."""
     try:
         data_ns = os.stat(path).st_mtime_ns
     except OSError:
         return
-    for ext in (".csi", ".tbi"):
+    for ext in order:
         index = path + ext
         try:
             index_ns = os.stat(index).st_mtime_ns
         except OSError:
             continue
         if index_ns >= data_ns:
-            continue
+            return  # the one htslib loads (another one next to it is not read)
         try:
             import gzip
 

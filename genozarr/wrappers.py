@@ -242,12 +242,17 @@ class Wrapper:
         """Transform a batch read from the wrapped dataset (region axis first)."""
         raise NotImplementedError  # pragma: no cover - interface
 
+    def transform_interval(self, batch: np.ndarray) -> np.ndarray:
+        """Transform what a genomic-interval key read (one base per position: as many
+        positions as the interval has bases); :meth:`transform` unless overridden."""
+        return self.transform(batch)
+
     def __getitem__(self, key: Any) -> np.ndarray:
         """A batch for every key, as the wrapped dataset (``w[i]`` has a leading axis of
         length 1; a genomic interval key is read from the dataset and transformed)."""
         if isinstance(key, str) or (isinstance(key, tuple) and key and isinstance(key[0], str)) \
                 or all(hasattr(key, a) for a in ("chrom", "start", "end")):
-            return self.transform(np.array(self.data[key], copy=True))
+            return self.transform_interval(np.array(self.data[key], copy=True))
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             n = len(self)
             i = int(key)
@@ -392,9 +397,14 @@ class SqueezeDim(Wrapper):
         return tuple(r for i, r in enumerate(_roles(self.data), 1) if i not in self.axis)
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Squeeze the axes of a batch (those of length 1 in it: an interval key's
-        positions are kept)."""
-        axes = tuple(a for a in self.axis if batch.shape[a] == 1)
+        """Squeeze the axes of a batch."""
+        return np.squeeze(batch, axis=self.axis) if self.axis else batch
+
+    def transform_interval(self, batch: np.ndarray) -> np.ndarray:
+        """Squeeze the axes of an interval key's batch but its position axis (which has
+        as many positions as the interval has bases, one or more)."""
+        roles = _roles(self.data)
+        axes = tuple(a for a in self.axis if roles[a - 1] != "position")
         return np.squeeze(batch, axis=axes) if axes else batch
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,13 @@ def test_plot_writes_png(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
     bad = _run("plot", out / "signal.zarr", "chr9", 0, 100, "-o", png)
     assert bad.exit_code == 1
     assert bad.stderr.startswith("genozarr: error: chromosome 'chr9' is not in store")
+    # a partial store: the same (it drew an empty panel and exited 0), and past the end
+    bad = _run("plot", out / "reads.zarr", "chr9", 0, 100, "-o", png)
+    assert bad.exit_code == 1, bad.output
+    assert bad.stderr.startswith("genozarr: error: chromosome 'chr9' is not in store")
+    length = open_dataset(out / "reads.zarr").garray.meta.chroms["chr1"]
+    bad = _run("plot", out / "reads.zarr", "chr1", length + 10, length + 100, "-o", png)
+    assert bad.exit_code == 1 and f"starts past the end of chr1 (length {length})" in bad.stderr
     # option values matplotlib cannot use: usage errors, or one line (was a traceback)
     for option in (("--width", 0), ("--dpi", 0), ("--width", -3)):
         assert _run("plot", out / "signal.zarr", "chr1", 1000, 4000, "-o", png,
@@ -334,11 +342,15 @@ def test_build_spec_defaults_hdf5_and_variants(tmp_path: Path,
     cwd = os.getcwd()
     os.chdir(elsewhere)
     try:
-        with pytest.warns(UserWarning, match="hdf5"):
+        with warnings.catch_warnings():  # (the suite turns genozarr's warnings to errors)
+            warnings.simplefilter("default")
             result = _run("build", spec, "--out", tmp_path / "out", "--no-progress")
     finally:
         os.chdir(cwd)
     assert result.exit_code == 0, result.output
+    # a warning is one line on stderr (without Python's source line of the caller)
+    warned = [line for line in result.stderr.splitlines() if "hdf5" in line]
+    assert len(warned) == 1 and warned[0].startswith("genozarr: warning: ")
     sig = open_dataset(tmp_path / "out" / "sig.zarr")
     assert sig.shape[1] == 4  # 200 bp at 50 bp
     dna = open_dataset(tmp_path / "out" / "dna.zarr")

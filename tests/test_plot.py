@@ -183,6 +183,24 @@ def test_several_tracks_dict_and_plottypes(signal: Cover, reads: Cover, dna: Bio
     assert (tmp_path / "three.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_views_bases_outside_its_windows_are_gaps(reads: Cover) -> None:
+    """A view (a split, a subset) holds its own windows only: the other windows' bases
+    were drawn as zeros (the view reads padding there), not as gaps."""
+    from genozarr import view
+
+    k = int(np.flatnonzero((reads.gindexer.chrs == CHROM)
+                           & (reads.gindexer.starts == 6000))[0])
+    (other,) = [i for i in range(len(reads)) if i != k][:1]
+    part = view(reads, [other])
+    assert (reads.gindexer.starts[k], reads.gindexer.ends[k]) == (6000, 7000)
+    values = _outlines(plot_genome_track(part, CHROM, 6500, 7000).axes[0])[
+        "reads|sample|+"].get_data().values
+    assert reads[CHROM, 6500, 7000].any() and np.isnan(values).all()
+    whole = _outlines(plot_genome_track(reads, CHROM, 6500, 7000).axes[0])[
+        "reads|sample|+"].get_data().values
+    np.testing.assert_array_equal(whole, reads[CHROM, 6500, 7000][0][:, 0, 0])
+
+
 def test_draws_into_given_axes(signal: Cover) -> None:
     from matplotlib.figure import Figure
 
@@ -191,6 +209,8 @@ def test_draws_into_given_axes(signal: Cover) -> None:
     out = plot_genome_track([signal, signal], CHROM, START, END, ax=list(axes))
     assert out is fig
     assert axes[1].get_ylabel() == "signal (2)"
+    # the array of Axes subplots returns (it was taken for one Axes)
+    assert plot_genome_track([signal, signal], CHROM, START, END, ax=axes) is fig
     with pytest.raises(ArgumentError, match="1 Axes for 2 panels"):
         plot_genome_track([signal, signal], CHROM, START, END, ax=axes[0])
 

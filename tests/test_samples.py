@@ -172,6 +172,10 @@ def test_sheet_cells_are_read_as_written(tmp_path):
     ("file,condition,ct,rep\na.bw,a,K562\nb.bw,b,HepG2,2\n",
      "line 2 has 3 cells where the header has 4"),
     ("file,condition\na.bw,a\nb.bw,b,x\n", "line 3 has 3 cells where the header has 2"),
+    # the file's line numbers, blank lines counted (they were the rows' numbers)
+    ("file,condition,age\na.bw,A,1\n\nb.bw,B\n", "line 4 has 2 cells where the header has 3"),
+    ("\nfile,condition\n\na.bw,\n", "line 4 has no condition name"),
+    ("file,condition\n\na.bw,a\n\nb.bw,b,x\n", "line 5 has 3 cells where the header has 2"),
 ])
 def test_malformed_sheets_name_the_problem(tmp_path, text, message):
     sheet = tmp_path / "s.csv"

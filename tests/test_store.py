@@ -656,6 +656,21 @@ def test_objects_referring_to_themselves_are_keyed_once():
     twice = cache_key([], {}, {"a": shared, "b": shared})
     assert twice == cache_key([], {}, {"a": Model([1]), "b": Model([1])})
 
+    # an object reached first past the depth limit (described '...' there) and then
+    # near the top: its state is in the key (a description by object alone hid it)
+    class Node:
+        def __init__(self, child):
+            self.child = child
+
+    def args(p):
+        shared = Layer(None, p)
+        deep = [shared]
+        for _ in range(9):
+            deep = Node(deep)
+        return {"a_deep": deep, "b_shared": shared}
+
+    assert cache_key([], {}, args(1)) != cache_key([], {}, args(2))
+
 
 def test_builtin_methods_are_keyed_by_their_object(tmp_path, monkeypatch):
     """np.maximum.reduce and np.minimum.reduce are both 'ufunc.reduce': the minimum's

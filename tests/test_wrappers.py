@@ -214,6 +214,8 @@ def test_squeeze_interval_keys_keep_their_positions(
     assert got.shape == (1, 16, 2)
     np.testing.assert_array_equal(got[0], want)
     np.testing.assert_array_equal(sq[[3, 5]], one[[3, 5], 0, 0, :])
+    # the same rank for a one-base interval (not squeezed because it has length 1)
+    np.testing.assert_array_equal(sq["chr1", 9, 10], one[1:2, 0, :, :])
 
 
 def test_random_signal_scale(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer]) -> None:

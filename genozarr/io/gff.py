@@ -13,8 +13,6 @@ from a cleaned copy of its feature lines.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import os
 import re
@@ -83,16 +81,12 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
 
     is_gtf = path.lower().endswith((".gtf", ".gtf.gz"))
 
+    _quiet_pyranges()
+
     def parse(source: str) -> pd.DataFrame:
-        with warnings.catch_warnings():
-            # pyranges 0.1.x calls DataFrame.set_index(inplace=True), deprecated in pandas 3
-            # (pyproject caps pandas below 4, which removes it)
-            warnings.filterwarnings("ignore", message="The inplace keyword")
-            # as a DataFrame: the file's order (a PyRanges groups by chromosome and strand);
-            # pyranges prints the GTF line it fails on to stdout: the error says it instead
-            with contextlib.redirect_stdout(io.StringIO()):
-                    return pr.read_gtf(source, as_df=True) if is_gtf else \
-                    pr.read_gff3(source, as_df=True)
+        # as a DataFrame: the file's order (a PyRanges groups by chromosome and strand)
+        return pr.read_gtf(source, as_df=True) if is_gtf else \
+            pr.read_gff3(source, as_df=True)
 
     try:
         if _needs_cleaning(path, is_gtf):
@@ -188,6 +182,26 @@ _GTF_OPEN_SEMI = re.compile(r' "[^"]*; ')
 #: a GTF attribute separator without the blank pyranges splits on (``'a "x";b "y"'``):
 #: a ';' followed by another character, outside double quotes (an even number after it)
 _GTF_TIGHT = re.compile(r';(?=\S)(?=(?:[^"]*"[^"]*")*[^"]*$)')
+
+
+_quieted = False
+
+
+def _quiet_pyranges() -> None:
+    """Once per process: pyranges 0.1.x calls ``DataFrame.set_index(inplace=True)``,
+    deprecated in pandas 3 (pyproject caps pandas below 4, which removes it), and prints
+    the GTF line it fails on to stdout (the errors here say it): its deprecation warning
+    is filtered and its prints go to the debug log. (Not by swapping ``sys.stdout`` or
+    the warning filters around each read: other threads would lose their output.)"""
+    global _quieted
+    if _quieted:
+        return
+    import pyranges.readers
+
+    warnings.filterwarnings("ignore", message="The inplace keyword", module="pyranges")
+    pyranges.readers.print = lambda *args, **kwargs: log.debug(  # type: ignore[attr-defined]
+        "pyranges: %s", " ".join(map(str, args)))
+    _quieted = True
 
 
 def _gtf_restore(value: Any) -> Any:

@@ -92,8 +92,9 @@ _checked: set[tuple[str, int, int]] = set()
 
 
 def _check_layout(path: str) -> None:
-    """Raise :class:`InputFileError` if a record of ``path`` ends past the end of the file:
-    py2bit reads the missing bytes of a truncated file as ``T`` without an error."""
+    """Raise :class:`InputFileError` if the sequence stored last in ``path`` ends past the
+    end of the file (a cut file: py2bit reads the missing bases as ``T`` without an
+    error). One read of the index, two of that sequence's header."""
     import struct
 
     st = os.stat(path)
@@ -113,23 +114,33 @@ def _check_layout(path: str) -> None:
         head = read(0, 16)
         endian = "<" if head[:4] == _MAGIC_BYTES[0] else ">"
         _, version, count, _ = struct.unpack(endian + "IIII", head)
-        width = "Q" if version == 1 else "I"
-        pos, records = 16, []
+        width = 8 if version == 1 else 4
+        # the index (name length, name, offset per record) in one read: at most 256 +
+        # width bytes a record
+        index = os.pread(fd, min(count * (1 + 255 + width), max(size - 16, 0)), 16)
+        at, last = 0, (None, -1)
         for _ in range(count):
-            n = read(pos, 1)[0]
-            name = read(pos + 1, n).decode("ascii", "replace")
-            pos += 1 + n
-            records.append((name, struct.unpack(endian + width,
-                                                read(pos, struct.calcsize(width)))[0]))
-            pos += struct.calcsize(width)
-        for name, offset in records:
+            if at >= len(index) or at + 1 + index[at] + width > len(index):
+                raise InputFileError(f"{path}: the 2bit file is truncated: its index of "
+                                     f"{count} sequences ends past its end ({size} bytes)")
+            n = index[at]
+            name = bytes(index[at + 1:at + 1 + n])
+            (offset,) = struct.unpack_from(endian + ("Q" if width == 8 else "I"), index,
+                                           at + 1 + n)
+            at += 1 + n + width
+            if offset > last[1]:
+                last = (name, offset)
+        # the sequence stored last ends the file: a cut file lacks its end
+        name, offset = last
+        if name is not None:
+            shown = name.decode("ascii", "replace")
             dna_size, n_blocks = struct.unpack(endian + "II", read(offset, 8))
             at = offset + 8 + 8 * n_blocks
             (n_masks,) = struct.unpack(endian + "I", read(at, 4))
             end = at + 4 + 8 * n_masks + 4 + (dna_size + 3) // 4
             if end > size:
                 raise InputFileError(
-                    f"{path}: the 2bit file is truncated: the bases of {name!r} "
+                    f"{path}: the 2bit file is truncated: the bases of {shown!r} "
                     f"({dna_size}) end at byte {end}, past its end ({size} bytes)")
     finally:
         os.close(fd)

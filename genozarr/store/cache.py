@@ -263,17 +263,18 @@ def callable_token(func: Any) -> str:
     return f"{name}#{digest}"
 
 
-# one walk of _jsonable per thread: {id: (object, result)} of the objects described so far
-# (the object kept, so that its id is not reused by another during the walk), and the ids
-# of the objects being described (a reference back to one of them is a cycle)
+# one walk of _jsonable per thread: {(id, depth): (object, result)} of the objects
+# described so far (the object kept, so that its id is not reused by another during the
+# walk), and the ids of the objects being described (a reference back to one is a cycle)
 _walk = threading.local()
 
 
 def _jsonable(value: Any, depth: int = 0) -> Any:
     """``value`` as JSON-able data for a cache key. Objects (instances with Python state,
-    callables) are described once per walk: a second reference gives the same description
-    again, and a reference back to an object being described (``obj.owner = obj``) gives
-    ``{"cycle": class}``, so that the work follows the number of objects, not of paths."""
+    callables) are described once per walk and depth: a second reference at the same
+    depth gives the same description again, and a reference back to an object being
+    described (``obj.owner = obj``) gives ``{"cycle": class}``, so that the work follows
+    the number of objects, not of paths."""
     state = getattr(_walk, "state", None)
     if state is None:
         _walk.state = ({}, set())
@@ -285,16 +286,16 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
                           frozenset, np.ndarray, np.generic)):
         return _describe(value, depth)
     memo, active = state
-    key = id(value)
-    if key in active:
+    if id(value) in active:
         return {"cycle": f"{type(value).__module__}.{type(value).__qualname__}"}
+    key = (id(value), depth)  # (a description cut at the depth limit holds only there)
     if key in memo:
         return memo[key][1]
-    active.add(key)
+    active.add(id(value))
     try:
         result = _describe(value, depth)
     finally:
-        active.discard(key)
+        active.discard(id(value))
     memo[key] = (value, result)
     return result
 
