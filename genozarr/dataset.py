@@ -655,7 +655,7 @@ class Dataset:
                           dtype=value_dtype(meta.dtype))
             if self.normalizers:  # outside stored windows: the padding, normalized
                 out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]
-            hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
+            hit = store.rows_overlapping(chrom, start, end)
             # a view holds its own windows only (as Janggu's subsets: a held-out split
             # does not read the other split's windows)
             hit = self._own_rows(hit)

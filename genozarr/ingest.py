@@ -52,6 +52,14 @@ class Source(ABC):
     #: genome, whose windows follow a haplotype through its insertions and deletions)
     positional: bool = True
 
+    @property
+    def merges_windows(self) -> bool:
+        """Whether a base's value in :meth:`read_window` is the same whichever window reads
+        it, so that nearby windows of a partial-layout task are read as one span and cut
+        (not so where a value depends on the window: BED ``minoverlap``, personal
+        genomes)."""
+        return self.positional and type(self).read_window is Source.read_window
+
     @abstractmethod
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         """Chromosome sizes of file ``i`` (from its header or index)."""
@@ -152,9 +160,16 @@ def _window_values(source: Source, chrom: str, start: int, end: int, length: int
     ``length`` bases, collapsed to the resolution (``None``: one value). ``limit`` (> 0):
     the chromosome's length as the dataset has it (``genomesize``), past which the row is
     padding too, even where a file holds more."""
+    return _finish_window(source, source.read_window(chrom, start, end, limit), length,
+                          resolution)
+
+
+def _finish_window(source: Source, data: np.ndarray, length: int,
+                   resolution: int | None) -> np.ndarray:
+    """A window's data (its bases, up to where the read stopped) padded to ``length`` and
+    collapsed to the resolution."""
     from genozarr._kernels import collapse
 
-    data = source.read_window(chrom, start, end, limit)
     if data.shape[0] < length:
         pad = np.full((length - data.shape[0],) + data.shape[1:], source.pad_value,
                       dtype=data.dtype)
@@ -185,14 +200,56 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
                length: int | None, resolution: int | None, dtype: str,
                row0: int, sizes: Mapping[str, int] | None = None) -> tuple[str, int, np.ndarray]:
     sizes = sizes or {}
-    out = np.stack([
-        _window_values(source, c, int(s), int(e), int(length if length is not None else e - s),
-                       resolution, int(sizes.get(c, 0) or 0))
-        for c, s, e in zip(chroms, starts, ends)
-    ])
+    rows: list[Any] = [None] * len(chroms)
+    spans = _window_spans(source, chroms, starts, ends) if source.merges_windows else \
+        [[k] for k in range(len(chroms))]
+    for members in spans:
+        c = str(chroms[members[0]])
+        limit = int(sizes.get(c, 0) or 0)
+        if len(members) == 1:
+            k = members[0]
+            s, e = int(starts[k]), int(ends[k])
+            rows[k] = _window_values(source, c, s, e, int(length if length is not None
+                                                          else e - s), resolution, limit)
+            continue
+        # nearby windows of one chromosome: one read of their span, cut per window
+        lo = int(min(starts[k] for k in members))
+        data = source.read_window(c, lo, int(max(ends[k] for k in members)), limit)
+        for k in members:
+            s, e = int(starts[k]), int(ends[k])
+            rows[k] = _finish_window(source, data[s - lo:e - lo],
+                                     int(length if length is not None else e - s), resolution)
+    out = np.stack(rows)
     where = f"{chroms[0]}:{int(starts[0])}-... (windows {row0} to {row0 + len(out) - 1})" \
         if len(out) else "no window"
     return DATA, row0, _cast(out, dtype, source, where)
+
+
+#: windows of a partial-layout task closer than this many bases are read as one span
+_MERGE_GAP = 4096
+
+
+def _window_spans(source: Source, chroms: np.ndarray, starts: np.ndarray,
+                  ends: np.ndarray) -> list[list[int]]:
+    """The task's windows (indices) grouped into spans read at once: by chromosome and
+    start, a window joins the span before it where it starts at most :data:`_MERGE_GAP`
+    bases after the span's end and the span stays within the bases one whole-genome read
+    holds (:data:`_READ_BYTES`)."""
+    if len(chroms) < 2:
+        return [[k] for k in range(len(chroms))]
+    most = _read_step(source, 1)
+    order = np.lexsort((np.asarray(starts), np.asarray(chroms, dtype=str)))
+    spans: list[list[int]] = []
+    chrom, lo, hi = None, 0, 0
+    for k in order.tolist():
+        c, s, e = chroms[k], int(starts[k]), int(ends[k])
+        if c == chrom and s <= hi + _MERGE_GAP and max(hi, e) - lo <= most:
+            spans[-1].append(k)
+            hi = max(hi, e)
+        else:
+            spans.append([k])
+            chrom, lo, hi = c, s, e
+    return spans
 
 
 #: bytes of per-base values (bases x strands x input channels) one read of a whole-genome

@@ -274,7 +274,7 @@ def _stored_mask(ds: Dataset, chrom: str, start: int, end: int) -> np.ndarray:
     if t is None:  # pragma: no cover - partial stores always have a region table
         mask[:] = True
         return mask
-    hit = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < end) & (t["end"] > start))
+    hit = store.rows_overlapping(chrom, start, end)
     own = getattr(ds, "_own_rows", None)
     if own is not None:  # a view holds its own windows only (as its interval reads)
         hit = own(hit)

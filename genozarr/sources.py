@@ -413,6 +413,12 @@ class BedSource(Source):
             values[:] = 0
         return values[:, None, :]
 
+    @property
+    def merges_windows(self) -> bool:
+        """Nearby windows are read as one span unless ``minoverlap`` makes a window's
+        values depend on the window."""
+        return self.minoverlap is None
+
     def read_window(self, chrom: str, start: int, end: int, limit: int = 0) -> np.ndarray:
         stop = min(end, max(start, limit)) if limit > 0 else end
         parts = [self.read_file(i, self.chrom_names[i][chrom], start, stop, end)

@@ -44,6 +44,9 @@ class Store:
         self.path = path
         self.region_table = region_table
         self._row_lookup: dict[tuple[str, int, int], int] | None = None
+        #: partial layout, per chromosome: its rows by start, their starts and ends, and
+        #: the longest row (for :meth:`rows_overlapping`)
+        self._by_start: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, int]] | None = None
         #: whole-genome layout: the data array of each chromosome read
         self._chrom_paths: dict[str, str] = {}
         #: a build's store: the version another writer published first with the same cache
@@ -79,6 +82,35 @@ class Store:
                 f"window {chrom}:{start}-{end} is not stored in this partial-genome store; "
                 "views of a store_whole_genome=False dataset must use windows of its ROI"
             ) from None
+
+    def rows_overlapping(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Partial layout: the rows whose bases (flank included) overlap
+        ``chrom:[start, end)``, in ascending order; a binary search in an index built on
+        first use, not a scan of every row."""
+        if self._by_start is None:
+            t = self.region_table
+            assert t is not None
+            chroms = np.asarray(t["chrom"])
+            starts = np.asarray(t["start"], dtype=np.int64)
+            ends = np.asarray(t["end"], dtype=np.int64)
+            order = np.lexsort((starts, chroms.astype(str)))
+            names, first = np.unique(chroms[order].astype(str), return_index=True)
+            bounds = list(first) + [len(order)]
+            index = {}
+            for k, name in enumerate(names.tolist()):
+                rows = order[bounds[k]:bounds[k + 1]]
+                index[name] = (rows, starts[rows], ends[rows],
+                               int((ends[rows] - starts[rows]).max()) if len(rows) else 0)
+            self._by_start = index
+        entry = self._by_start.get(str(chrom))
+        if entry is None:
+            return np.zeros(0, dtype=np.int64)
+        rows, starts, ends, longest = entry
+        lo = int(np.searchsorted(starts, int(start) - longest, side="left"))
+        hi = int(np.searchsorted(starts, int(end), side="left"))
+        near = slice(lo, hi)
+        hit = rows[near][ends[near] > int(start)]
+        return np.sort(hit)
 
     # ------------------------------------------------------------ reads
     def read_rows(self, rows: np.ndarray) -> np.ndarray:
