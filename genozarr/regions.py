@@ -573,19 +573,26 @@ class Resize:
                               feature=self.feature if self.feature is not None else feature)
 
 
-def _tile_one(start: int, end: int, binsize: int, stepsize: int, zero_padding: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Tile ``[start, end)`` into windows; vectorised per region."""
-    length = end - start
-    n_full = max(0, (length - binsize) // stepsize + 1) if length >= binsize else 0
-    starts = start + stepsize * np.arange(n_full, dtype=np.int64)
-    ends = starts + binsize
+def _tile(starts: np.ndarray, ends: np.ndarray, binsize: int, stepsize: int,
+          zero_padding: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tile every region ``[start, end)`` into windows of ``binsize`` every ``stepsize``
+    bases, with a last, shorter window where the tiling stops short of the end
+    (``zero_padding``): the windows' starts and ends, region after region, and the
+    number of windows of each region (all at once: no loop over regions)."""
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    length = ends - starts
+    n_full = np.where(length >= binsize, (length - binsize) // stepsize + 1, 0)
+    counts = n_full.copy()
     if zero_padding:
-        next_start = start + stepsize * n_full
-        last_end = ends[-1] if n_full else start
-        if next_start < end and last_end < end:
-            starts = np.append(starts, next_start)
-            ends = np.append(ends, end)
-    return starts, ends
+        next_start = starts + stepsize * n_full
+        last_end = np.where(n_full > 0, starts + stepsize * (n_full - 1) + binsize, starts)
+        counts += (next_start < ends) & (last_end < ends)
+    region = np.repeat(np.arange(len(starts)), counts)
+    k = np.arange(len(region), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    win_starts = starts[region] + stepsize * k
+    win_ends = np.where(k < n_full[region], win_starts + binsize, ends[region])
+    return win_starts, win_ends, counts
 
 
 class GenomicIndexer:
@@ -749,11 +756,8 @@ class GenomicIndexer:
                         f"{source}: every region has length 0; give regions with end > start "
                         "or a binsize")
             step = stepsize or binsize
-            parts = [
-                _tile_one(s, e, binsize, step, zero_padding)
-                for s, e in zip(df["start"].to_numpy(), df["end"].to_numpy())
-            ]
-            counts = np.array([len(p[0]) for p in parts], dtype=np.int64)
+            starts, ends, counts = _tile(df["start"].to_numpy(), df["end"].to_numpy(),
+                                         binsize, step, zero_padding)
             empty = np.flatnonzero((counts == 0) & (lengths == 0))
             if len(empty) and len(empty) < len(df):  # (all of them: said below)
                 first = df.iloc[int(empty[0])]
@@ -761,8 +765,6 @@ class GenomicIndexer:
                             "no window and are left out: the windows do not line up one to "
                             "one with the regions", source, len(empty), first["chrom"],
                             int(first["start"]))
-            starts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-            ends = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
             chrs = np.repeat(df["chrom"].to_numpy(), counts)
             strands = np.repeat(df["strand"].to_numpy(), counts)
             stepsize, binsize_out = step, binsize

@@ -388,3 +388,31 @@ def test_gff_coordinates_that_are_not_whole_numbers(tmp_path, name, line):
     with pytest.raises(MalformedFileError, match=rf"{name}: .*line 2: start and end "
                        r"\('[^']+', '[^']+'\) must be whole numbers"):
         load_regions(str(path))
+
+
+def test_tiling_all_regions_at_once_matches_a_loop_per_region():
+    """Windows of many regions are tiled with numpy at once (a Python loop per region took
+    3.5 s for 1,000,000 regions): the same windows as a plain loop, region by region,
+    with and without the last, shorter window of zero padding."""
+    from genozarr.regions import _tile
+
+    def loop(start, end, binsize, step, zero_padding):
+        out, s = [], start
+        while s + binsize <= end:
+            out.append((s, s + binsize))
+            s += step
+        if zero_padding and s < end and (not out or out[-1][1] < end):
+            out.append((s, end))
+        return out
+
+    rng = np.random.default_rng(8)
+    for _ in range(500):
+        n = int(rng.integers(0, 12))
+        starts = rng.integers(0, 1000, n)
+        ends = starts + rng.integers(0, 600, n)
+        binsize, step = int(rng.integers(1, 250)), int(rng.integers(1, 300))
+        zero_padding = bool(rng.integers(0, 2))
+        want = [loop(int(s), int(e), binsize, step, zero_padding) for s, e in zip(starts, ends)]
+        got_starts, got_ends, counts = _tile(starts, ends, binsize, step, zero_padding)
+        assert counts.tolist() == [len(w) for w in want]
+        assert list(zip(got_starts.tolist(), got_ends.tolist())) == [x for w in want for x in w]
