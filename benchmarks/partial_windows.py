@@ -108,11 +108,11 @@ def main() -> None:
     for n in args.n:
         roi = tiled(sizes, n)
         builds = {
-            "Cover.create_from_bam (5', resolution 50)": lambda: Cover.create_from_bam(
+            "Cover.create_from_bam (5', resolution 50)": lambda roi=roi: Cover.create_from_bam(
                 "b", corpus["bam"], roi=roi, binsize=100, resolution=50),
-            "Cover.create_from_bigwig (resolution 50)": lambda: Cover.create_from_bigwig(
+            "Cover.create_from_bigwig (resolution 50)": lambda roi=roi: Cover.create_from_bigwig(
                 "w", bigwig, roi=roi, binsize=100, resolution=50),
-            "Bioseq.create_from_refgenome": lambda: Bioseq.create_from_refgenome(
+            "Bioseq.create_from_refgenome": lambda roi=roi: Bioseq.create_from_refgenome(
                 "s", corpus["fasta"], roi=roi, binsize=100),
         }
         for name, build in builds.items():
@@ -130,7 +130,7 @@ def main() -> None:
             reach = int(roi.loc[roi["chrom"] == chrom, "end"].max()) - 1000
             keys = rng.integers(0, reach, 100)
 
-            def keys_read() -> float:
+            def keys_read(ds: Any = ds, chrom: str = chrom, keys: Any = keys) -> float:
                 return float(sum(ds[chrom, int(a), int(a) + 1000].sum() for a in keys))
 
             fast, total = timed(keys_read, args.repeat)
