@@ -271,6 +271,13 @@ class BamSource(_AbsentChromsAsZeros, Source):
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes[i]
 
+    @property
+    def merges_windows(self) -> bool:
+        """Not with ``pairedend='midpoint'``: how far a window's read reaches for read 1 of
+        long fragments depends on the fragments it meets (:func:`count_5prime`), so a
+        window read within a span could count a fragment it misses when read alone."""
+        return self.pairedend != "midpoint"
+
     def _counts(self, i: int, chrom: str, start: int, end: int,
                 resolution: int) -> np.ndarray:
         """Counts of file ``i`` on ``[start, end)``. pairedend='midpoint': every fragment
@@ -416,8 +423,18 @@ class BedSource(Source):
     @property
     def merges_windows(self) -> bool:
         """Nearby windows are read as one span unless ``minoverlap`` makes a window's
-        values depend on the window."""
-        return self.minoverlap is None
+        values depend on the window, or a category mode paints a channel per category
+        (a span's painting would hold them all: windows are read one by one there)."""
+        return self.minoverlap is None and not self.mode.endswith("category")
+
+    def channels_per_file(self) -> int:
+        """One channel per category in the category modes (what bounds a read's bases)."""
+        return len(self.categories) if self.mode.endswith("category") else 1
+
+    @property
+    def read_itemsize(self) -> int:  # type: ignore[override]
+        """Bytes per painted value (float64 for wide store dtypes)."""
+        return int(np.dtype(self._paint_dtype).itemsize)
 
     def read_window(self, chrom: str, start: int, end: int, limit: int = 0) -> np.ndarray:
         stop = min(end, max(start, limit)) if limit > 0 else end

@@ -1016,3 +1016,47 @@ def test_rows_overlapping_an_interval(sim_data):
         b = a + int(rng.integers(0, 1500))
         want = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < b) & (t["end"] > a))
         np.testing.assert_array_equal(store.rows_overlapping(chrom, a, b), want)
+
+
+def test_midpoint_counts_do_not_depend_on_neighbouring_windows(tmp_path):
+    """pairedend='midpoint' reads each window by itself: how far a read reaches for read 1
+    of a long fragment depends on the fragments it meets, so a window read within a span
+    of neighbours counted a 5,000 bp fragment it misses alone (1 vs 0). With
+    template_extension half the fragment, every window counts it."""
+    path = str(tmp_path / "long.bam")
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 20000}]}
+    with pysam.AlignmentFile(path, "wb", header=header) as out:
+        for start, flag, mate, tlen in ((1000, 0x1 | 0x2 | 0x20 | 0x40, 5950, 5000),
+                                        (5950, 0x1 | 0x2 | 0x10 | 0x80, 1000, -5000)):
+            read = pysam.AlignedSegment(out.header)
+            read.query_name, read.flag, read.reference_id = "frag", flag, 0
+            read.reference_start, read.mapping_quality, read.cigarstring = start, 60, "50M"
+            read.query_sequence = "A" * 50
+            read.query_qualities = pysam.qualitystring_to_array("I" * 50)
+            read.next_reference_id, read.next_reference_start = 0, mate
+            read.template_length = tlen
+            out.write(read)
+    pysam.index(path)
+
+    def counts(starts, **kw):
+        roi = pd.DataFrame({"chrom": "chr1", "start": starts, "end": [s + 100 for s in starts]})
+        cov = Cover.create_from_bam("m", path, roi=roi, binsize=100, pairedend="midpoint",
+                                    stranded=False, **kw)
+        return cov[:].sum(axis=(1, 2, 3)).tolist()
+
+    assert counts([3450]) == [0] and counts([1000, 3450]) == [0, 0]
+    assert counts([3450], template_extension=2600) == [1]
+    assert counts([1000, 3450], template_extension=2600) == [0, 1]
+
+
+def test_which_sources_read_nearby_windows_as_one_span(sim_data):
+    """Where a window's values depend on the window (BED minoverlap, paired-end midpoints)
+    or a span would hold a channel per category, windows are read one by one."""
+    from genozarr.sources import BamSource, BedSource, BigWigSource
+
+    assert BigWigSource(sim_data["bigwigs"][:1]).merges_windows
+    assert BamSource([sim_data["bam"]]).merges_windows
+    assert not BamSource([sim_data["bam_pe"]], pairedend="midpoint").merges_windows
+    assert BedSource([sim_data["peaks"]]).merges_windows
+    assert not BedSource([sim_data["peaks"]], minoverlap=0.5).merges_windows
+    assert not BedSource([sim_data["peaks"]], mode="name_category").merges_windows

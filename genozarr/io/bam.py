@@ -445,8 +445,10 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
         bases beyond both ends, and again farther when a fragment seen there is longer
         than twice the reach. For blocks of a chromosome read one after another (the
         whole-genome layout), whose ends are not the user's: a fragment across two blocks
-        counts once, in the block of its midpoint. (Fragments longer than a whole block
-        beyond both of its ends, of which neither read is fetched, are not seen.)
+        counts once, in the block of its midpoint. A fragment longer than twice the reach
+        whose read 1 lies beyond it is found only where a fragment fetched is long enough
+        to widen the fetch to it: ``template_extension`` (half the longest fragment)
+        makes the reach long enough for every one.
 
     Returns
     -------
