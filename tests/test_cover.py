@@ -1010,10 +1010,17 @@ def test_rows_overlapping_an_interval(sim_data):
     store = Cover.create_from_bigwig("w", sim_data["bigwigs"][0], roi=roi,
                                      resolution=None).garray
     t = store.region_table
-    for _ in range(200):
-        chrom = str(rng.choice(["chr1", "chr2", "chr9"]))
-        a = int(rng.integers(-100, 8000))
-        b = a + int(rng.integers(0, 1500))
+    queries = [(str(rng.choice(["chr1", "chr2", "chr9"])), int(a), int(a + d))
+               for a, d in zip(rng.integers(-100, 8000, 200), rng.integers(0, 1500, 200))]
+    for chrom, a, b in queries:
+        want = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < b) & (t["end"] > a))
+        np.testing.assert_array_equal(store.rows_overlapping(chrom, a, b), want)
+    # chromosome names held as numpy's StringDType (it does not cast to '<U' directly)
+    from numpy.dtypes import StringDType
+
+    store.region_table = {**t, "chrom": np.asarray(t["chrom"], dtype=StringDType())}
+    store._by_start = None
+    for chrom, a, b in queries[:50]:
         want = np.flatnonzero((t["chrom"] == chrom) & (t["start"] < b) & (t["end"] > a))
         np.testing.assert_array_equal(store.rows_overlapping(chrom, a, b), want)
 

@@ -91,10 +91,13 @@ class Store:
             t = self.region_table
             assert t is not None
             chroms = np.asarray(t["chrom"])
+            # (numpy's StringDType casts to fixed-width strings through object)
+            chroms = chroms.astype(object if chroms.dtype.kind == "T" else chroms.dtype)
+            chroms = chroms.astype(str)
             starts = np.asarray(t["start"], dtype=np.int64)
             ends = np.asarray(t["end"], dtype=np.int64)
-            order = np.lexsort((starts, chroms.astype(str)))
-            names, first = np.unique(chroms[order].astype(str), return_index=True)
+            order = np.lexsort((starts, chroms))
+            names, first = np.unique(chroms[order], return_index=True)
             bounds = list(first) + [len(order)]
             index = {}
             for k, name in enumerate(names.tolist()):
