@@ -981,18 +981,17 @@ BAD_RECORDS = {
 }
 
 
-@pytest.mark.parametrize("tabix", [False, True])
-@pytest.mark.parametrize("bad", list(BAD_RECORDS))
+@pytest.mark.parametrize(("bad", "tabix"), [(bad, tabix) for bad in BAD_RECORDS
+                                             for tabix in (False, True)
+                                             # (tabix refuses to index that file)
+                                             if not (bad == "spaces" and tabix)])
 def test_malformed_records_name_the_file(genome, tabix, bad):
     """Malformed records: a MalformedFileError naming the file and where (was a bare
     OSError 'truncated file' / ValueError naming nothing, or with bgzip + tabix a ValueError
     or the reference)."""
     seqs = genome["seqs"]
     body = BAD_RECORDS[bad] + rec_line(seqs, 69, "GT", "1|0", "0|0", "0|0")
-    try:
-        path = text_vcf(genome, f"bad_{tabix}_{bad.replace(' ', '_')}", body, tabix=tabix)
-    except OSError:
-        pytest.skip("tabix does not index this line")
+    path = text_vcf(genome, f"bad_{tabix}_{bad.replace(' ', '_')}", body, tabix=tabix)
     with pytest.raises(MalformedFileError, match=re.escape(path)) as e:
         create_personal("m", genome["fasta"], roi="chr1:0-100", binsize=50, variants=path,
                         samples=["S1"])
