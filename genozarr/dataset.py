@@ -655,10 +655,7 @@ class Dataset:
                           dtype=value_dtype(meta.dtype))
             if self.normalizers:  # outside stored windows: the padding, normalized
                 out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]
-            hit = store.rows_overlapping(chrom, start, end)
-            # a view holds its own windows only (as Janggu's subsets: a held-out split
-            # does not read the other split's windows)
-            hit = self._own_rows(hit)
+            hit = self._stored_rows(chrom, start, end)
             if len(hit):
                 rows = store.read_rows(hit)
                 if self.normalizers:  # each row with its own window's length, as ds[i]
@@ -677,9 +674,11 @@ class Dataset:
             out = self._normalize(out[None], np.zeros(1, dtype=np.int64))[0]
         return out
 
-    def _own_rows(self, rows: np.ndarray) -> np.ndarray:
-        """The store rows among ``rows`` that hold this dataset's windows (all of them
-        but for a view of a partial store), in their order."""
+    def _stored_rows(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Partial layout: the store rows of this dataset's windows that overlap
+        ``chrom:[start, end)``, ascending. A view holds its own windows only (as Janggu's
+        subsets: a held-out split does not read the other split's windows)."""
+        rows = self.garray.rows_overlapping(chrom, start, end)
         if self._rows is None:
             return rows
         cached = getattr(self, "_own_mask", None)

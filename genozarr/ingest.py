@@ -201,18 +201,11 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
                row0: int, sizes: Mapping[str, int] | None = None) -> tuple[str, int, np.ndarray]:
     sizes = sizes or {}
     rows: list[Any] = [None] * len(chroms)
-    spans = _window_spans(source, chroms, starts, ends) if source.merges_windows else \
-        [[k] for k in range(len(chroms))]
-    for members in spans:
+    for members in _window_spans(source, chroms, starts, ends):
+        # nearby windows of one chromosome (or one window): one read of their span, cut
+        # per window
         c = str(chroms[members[0]])
         limit = int(sizes.get(c, 0) or 0)
-        if len(members) == 1:
-            k = members[0]
-            s, e = int(starts[k]), int(ends[k])
-            rows[k] = _window_values(source, c, s, e, int(length if length is not None
-                                                          else e - s), resolution, limit)
-            continue
-        # nearby windows of one chromosome: one read of their span, cut per window
         lo = int(min(starts[k] for k in members))
         data = source.read_window(c, lo, int(max(ends[k] for k in members)), limit)
         for k in members:
@@ -234,8 +227,9 @@ def _window_spans(source: Source, chroms: np.ndarray, starts: np.ndarray,
     """The task's windows (indices) grouped into spans read at once: by chromosome and
     start, a window joins the span before it where it starts at most :data:`_MERGE_GAP`
     bases after the span's end and the span stays within the bases one whole-genome read
-    holds (:data:`_READ_BYTES`)."""
-    if len(chroms) < 2:
+    holds (:data:`_READ_BYTES`); every window by itself for a source whose values depend
+    on the window (:attr:`Source.merges_windows`)."""
+    if len(chroms) < 2 or not source.merges_windows:
         return [[k] for k in range(len(chroms))]
     most = _read_step(source, 1)
     order = np.lexsort((np.asarray(starts), np.asarray(chroms, dtype=str)))

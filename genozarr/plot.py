@@ -274,10 +274,9 @@ def _stored_mask(ds: Dataset, chrom: str, start: int, end: int) -> np.ndarray:
     if t is None:  # pragma: no cover - partial stores always have a region table
         mask[:] = True
         return mask
-    hit = store.rows_overlapping(chrom, start, end)
-    own = getattr(ds, "_own_rows", None)
-    if own is not None:  # a view holds its own windows only (as its interval reads)
-        hit = own(hit)
+    # (a dataset's own windows: a view's only, as its interval reads; a wrapper's store)
+    stored = getattr(ds, "_stored_rows", store.rows_overlapping)
+    hit = stored(chrom, start, end)
     for r in hit:
         mask[max(int(t["start"][r]), start) - start:min(int(t["end"][r]), end) - start] = True
     size = store.meta.chroms.get(chrom) if store.meta.chroms else None

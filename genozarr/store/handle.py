@@ -91,8 +91,8 @@ class Store:
             t = self.region_table
             assert t is not None
             chroms = np.asarray(t["chrom"])
-            # (numpy's StringDType casts to fixed-width strings through object)
-            chroms = chroms.astype(object if chroms.dtype.kind == "T" else chroms.dtype)
+            if chroms.dtype.kind == "T":  # (numpy's StringDType casts to '<U' via object)
+                chroms = chroms.astype(object)
             chroms = chroms.astype(str)
             starts = np.asarray(t["start"], dtype=np.int64)
             ends = np.asarray(t["end"], dtype=np.int64)
