@@ -83,6 +83,14 @@ from genozarr.errors import (
 from genozarr.ingest import Source
 from genozarr.io._remote import fetch_inputs
 from genozarr.regions import GenomicIndexer
+from genozarr.variants import (
+    TABIX_INDEXES,
+    VARIANTFILE_INDEXES,
+    _record_at,
+    check_vcf_compression,
+    check_vcf_index,
+    read_checked,
+)
 
 __all__ = ["PersonalBioseq", "PersonalSource", "create_personal", "HAPLOTYPES",
            "UNPHASED_RULES", "condition_names"]
@@ -393,8 +401,6 @@ def _open_vcf(path: str, name: str | None = None) -> Any:
     import pysam
 
     from genozarr.io._handles import captured_stderr
-    from genozarr.variants import check_vcf_compression
-
     check_vcf_compression(path, name)
     try:
         with captured_stderr() as err:
@@ -414,8 +420,6 @@ def _handle(path: str, samples: tuple[str, ...] | None = None) -> Any:
     with _lock:
         h = _handles.get(key)
     if h is None:
-        from genozarr.variants import TABIX_INDEXES, VARIANTFILE_INDEXES, check_vcf_index
-
         # once per handle (the file may have been rewritten): the index that reader loads
         check_vcf_index(path, order=TABIX_INDEXES if samples is None
                         else VARIANTFILE_INDEXES)
@@ -436,8 +440,6 @@ def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str, s
     'tabix' (bgzip VCF with an index), 'fetch' (indexed BCF) or 'scan' (no index: read
     whole, once per process), and the format ('VCF' or 'BCF'). An index older than the
     file is a :class:`~genozarr.errors.StaleIndexError`."""
-    from genozarr.variants import TABIX_INDEXES, VARIANTFILE_INDEXES, check_vcf_index
-
     vf = _open_vcf(path, name)
     try:
         fmt = str(vf.format)
@@ -516,12 +518,6 @@ def _resolve_overlaps(pos0: np.ndarray, end: np.ndarray, applied: np.ndarray
             else:
                 last_end, last_group = int(end[r]), int(group[r])
     return out
-
-
-def _record_at(rec: Any) -> str:
-    from genozarr.variants import _record_at as at
-
-    return at(rec)
 
 
 def _line_at(line: str) -> str:
@@ -712,8 +708,6 @@ class PersonalSource(Source):
             if table is None:
                 return _Records.empty(len(self.samples))
             return table.overlapping(start, end, int(table.span.max()))
-        from genozarr.variants import read_checked
-
         if self.mode == "tabix":
             tb = _handle(self.vcf_path)
             try:
@@ -743,8 +737,6 @@ class PersonalSource(Source):
             table = _tables.get(key)
         if table is not None:
             return table
-        from genozarr.variants import read_checked
-
         vf = _open_vcf(self.vcf_path, self.variants)
         try:
             if not self.all_columns:

@@ -118,13 +118,6 @@ def check_vcf_compression(path: str, name: str | None = None) -> None:
             f"'gunzip {path} && bgzip {plain}' (then 'tabix -p vcf {plain}.gz' to index it)")
 
 
-def _when(ns: int) -> str:
-    import datetime
-
-    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(sep=" ",
-                                                                timespec="milliseconds")
-
-
 #: the index each pysam reader loads where a file has both: ``TabixFile`` the ``.tbi``,
 #: ``VariantFile`` the ``.csi``
 TABIX_INDEXES = (".tbi", ".csi")
@@ -150,9 +143,11 @@ def check_vcf_index(path: str, name: str | None = None,
             continue
         if index_ns >= data_ns:
             return  # the one htslib loads (another one next to it is not read)
-        try:
-            import gzip
+        import gzip
 
+        from genozarr.io._handles import mtime_text
+
+        try:
             with gzip.open(path, "rb") as fh:
                 bcf = fh.read(3) == b"BCF"
         except (OSError, EOFError):
@@ -164,9 +159,9 @@ def check_vcf_index(path: str, name: str | None = None,
                f"{path!r}, preset='vcf', force=True{', csi=True' if csi else ''})")
         raise StaleIndexError(
             f"the index {index} is older than its {kind} file {name or path} (index written "
-            f"{_when(index_ns)}, {kind} {_when(data_ns)}): the file was rewritten after it "
-            "was indexed, so the index points at the wrong records (htslib only warns, then "
-            f"misses records or fails to read them); rebuild it with {fix}")
+            f"{mtime_text(index_ns)}, {kind} {mtime_text(data_ns)}): the file was rewritten "
+            "after it was indexed, so the index points at the wrong records (htslib only "
+            f"warns, then misses records or fails to read them); rebuild it with {fix}")
 
 
 def read_checked(items: Iterable[Any], name: str, where: Callable[[Any], str],

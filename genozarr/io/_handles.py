@@ -172,6 +172,16 @@ def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = Non
     return path
 
 
+def mtime_text(ns: int) -> str:
+    """A modification time (``st_mtime_ns``) as local date and time to the millisecond,
+    for messages comparing two files' times (an index and its data file written within
+    a second read apart)."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(sep=" ",
+                                                                timespec="milliseconds")
+
+
 def stat_signature(st: os.stat_result) -> tuple[int, int, int, int]:
     """``(size, mtime_ns, inode, ctime_ns)`` of a file's ``stat``: what tells a changed file
     from the one read before. Size and modification time alone miss a file replaced by

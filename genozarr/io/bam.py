@@ -15,7 +15,6 @@ always; failing QC (0x200) and PCR/optical duplicates (0x400) unless
 
 from __future__ import annotations
 
-import datetime
 import gzip
 import logging
 import os
@@ -75,10 +74,6 @@ def find_bam_index(path: str | os.PathLike) -> str | None:
 
 def _fix(path: str) -> str:
     return f"rebuild it with 'samtools index {path}' or genozarr.io.bam.index_bam()"
-
-
-def _when(ns: int) -> str:
-    return datetime.datetime.fromtimestamp(ns / 1e9).isoformat(sep=" ", timespec="seconds")
 
 
 def check_bam(path: str | os.PathLike) -> str:
@@ -217,14 +212,14 @@ def _index_n_ref(index: str) -> int | None:
 
 
 def _verify_index(path: str, index: str) -> None:
-    from genozarr.io._handles import captured_stderr, check_input_file
+    from genozarr.io._handles import captured_stderr, check_input_file, mtime_text
 
     check_input_file(index, "BAM index", of=path)
     bam_ns, index_ns = os.stat(path).st_mtime_ns, os.stat(index).st_mtime_ns
     if index_ns < bam_ns:
         raise StaleIndexError(
             f"the index {index} is older than its BAM file {path} (index written "
-            f"{_when(index_ns)}, BAM {_when(bam_ns)}): the BAM was rewritten after it was "
+            f"{mtime_text(index_ns)}, BAM {mtime_text(bam_ns)}): the BAM was rewritten after it was "
             "indexed, so the index may point at the wrong reads (htslib only warns, then "
             f"returns wrong or zero counts); {_fix(path)}")
     n_index = _index_n_ref(index)
