@@ -170,7 +170,7 @@ class _NeedsCleaning(Exception):
 
 #: what a '#' of a GTF line is written as in the cleaned copy (GTF has no escapes)
 _GTF_HASH = "\u2063"
-#: what an escaped quote (``\\"``, written by some tools) and a ';' inside a quoted GTF
+#: what an escaped quote (``\"``, written by some tools) and a ';' inside a quoted GTF
 #: value are written as in the cleaned copy (pyranges drops every '"' and splits on '; ')
 _GTF_QUOTE = "\u2064"
 _GTF_SEMI = "\u2062"
