@@ -10,6 +10,10 @@ windows merge: what every build did before). Rows:
 - ``Cover.create_from_bam`` (stranded 5' counts, resolution 50), ``Cover.create_from_bigwig``
   (resolution 50) and ``Bioseq.create_from_refgenome`` over ``n`` windows of 100 bp tiling
   the benchmark corpus's chromosomes from their starts;
+- the same three builds over ``--scattered`` windows of 200 bp at random places (20,000 by
+  default: peaks, say; 2.5 kb apart on average on the 50 Mb corpus), no resolution, where
+  a BAM source merges windows across gaps of fewer than ``READS_PER_FETCH`` reads
+  (``genozarr.sources``) and the others across gaps under ``_MERGE_GAP`` bases;
 - 100 interval keys ``ds[chrom, a, a + 1000]`` at random places of the BigWig store
   reopened with ``genozarr.open_dataset`` (the baseline: the same keys finding their rows
   with a scan of every row, as before).
@@ -18,7 +22,8 @@ Each build is timed as the median of ``repeat`` runs after one warm-up run, in t
 process (in-memory storage, genozarr's default scheduler). The values of the two builds
 are checked to be equal.
 
-Usage: ``python benchmarks/partial_windows.py [--n 100000 ...] [--repeat 3] [--quick]``.
+Usage: ``python benchmarks/partial_windows.py [--n 100000 ...] [--scattered 20000 ...]
+[--repeat 3] [--quick]``.
 """
 
 from __future__ import annotations
@@ -56,6 +61,17 @@ def tiled(sizes: dict[str, int], n: int, binsize: int = 100) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     return pd.DataFrame({"chrom": chrom, "start": start, "end": start + binsize,
                          "strand": rng.choice(["+", "-"], len(start))})
+
+
+def scattered(sizes: dict[str, int], n: int, binsize: int = 200) -> pd.DataFrame:
+    """``n`` windows of ``binsize`` at random places of the chromosomes (peaks, say): on
+    the 50 Mb corpus, 20,000 windows lie 2.5 kb apart on average."""
+    rng = np.random.default_rng(1)
+    chroms = np.array(list(sizes))
+    lengths = np.array([sizes[c] for c in chroms])
+    which = rng.choice(len(chroms), n, p=lengths / lengths.sum())
+    start = (rng.random(n) * (lengths[which] - binsize)).astype(np.int64)
+    return pd.DataFrame({"chrom": chroms[which], "start": start, "end": start + binsize})
 
 
 def timed(build: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -96,15 +112,36 @@ def scan_rows(store: Any) -> Callable[[], None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--scattered", type=int, nargs="*", default=[20_000],
+                        help="windows at random places (none: skip these rows)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="the small corpus")
     args = parser.parse_args()
     corpus = _data.corpus(args.quick)
     sizes = corpus["chrom_sizes"]
     bigwig = corpus["bigwigs_1bp"][0]
-    print(f"partial-layout builds of n tiled 100 bp windows; corpus {corpus['dir']}; "
+    print(f"partial-layout builds of n tiled 100 bp windows (and of scattered 200 bp "
+          f"windows); corpus {corpus['dir']}; "
           f"cores {os.cpu_count()}; median of {args.repeat} runs")
     print(f"{'workload':52} {'n':>9} {'genozarr s':>11} {'per window s':>13} {'speed-up':>9}")
+    def compare(builds: dict[str, Callable[[], Any]], n: int) -> None:
+        for name, build in builds.items():
+            fast, a = timed(build, args.repeat)
+            slow, b = timed(per_window(build), args.repeat)
+            if not np.array_equal(a[:], b[:]):
+                raise SystemExit(f"{name}: the values differ from the per-window build")
+            print(f"{name:52} {n:>9,} {fast:>11.2f} {slow:>13.2f} {slow / fast:>8.1f}x")
+
+    for n in args.scattered:
+        roi = scattered(sizes, n)
+        compare({
+            "scattered 200 bp: Cover.create_from_bam (5')": lambda roi=roi:
+                Cover.create_from_bam("b", corpus["bam"], roi=roi, binsize=200),
+            "scattered 200 bp: Cover.create_from_bigwig": lambda roi=roi:
+                Cover.create_from_bigwig("w", bigwig, roi=roi, binsize=200),
+            "scattered 200 bp: Bioseq.create_from_refgenome": lambda roi=roi:
+                Bioseq.create_from_refgenome("s", corpus["fasta"], roi=roi, binsize=200),
+        }, len(roi))
     for n in args.n:
         roi = tiled(sizes, n)
         builds = {
@@ -115,12 +152,7 @@ def main() -> None:
             "Bioseq.create_from_refgenome": lambda roi=roi: Bioseq.create_from_refgenome(
                 "s", corpus["fasta"], roi=roi, binsize=100),
         }
-        for name, build in builds.items():
-            fast, a = timed(build, args.repeat)
-            slow, b = timed(per_window(build), args.repeat)
-            if not np.array_equal(a[:], b[:]):
-                raise SystemExit(f"{name}: the values differ from the per-window build")
-            print(f"{name:52} {len(roi):>9,} {fast:>11.2f} {slow:>13.2f} {slow / fast:>8.1f}x")
+        compare(builds, len(roi))
         with tempfile.TemporaryDirectory() as tmp:
             Cover.create_from_bigwig("w", bigwig, roi=roi, binsize=100, resolution=50,
                                      storage="zarr", store=os.path.join(tmp, "w.zarr"))

@@ -51,6 +51,10 @@ class Source(ABC):
     #: whether base ``p`` of a read is position ``p`` of the inputs (False: a personal
     #: genome, whose windows follow a haplotype through its insertions and deletions)
     positional: bool = True
+    #: windows of a partial-layout task at most this many bases apart are read as one
+    #: span (None: :data:`_MERGE_GAP`); a source whose fetches cost more than the bases
+    #: between them sets a larger one (BAM: from its reads' density)
+    merge_gap: int | None = None
 
     @property
     def merges_windows(self) -> bool:
@@ -199,19 +203,23 @@ def _cast(values: np.ndarray, dtype: str, source: Source, where: str) -> np.ndar
 def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                length: int | None, resolution: int | None, dtype: str,
                row0: int, sizes: Mapping[str, int] | None = None) -> tuple[str, int, np.ndarray]:
+    from genozarr.io._handles import checks_once
+
     sizes = sizes or {}
     rows: list[Any] = [None] * len(chroms)
-    for members in _window_spans(source, chroms, starts, ends):
-        # nearby windows of one chromosome (or one window): one read of their span, cut
-        # per window
-        c = str(chroms[members[0]])
-        limit = int(sizes.get(c, 0) or 0)
-        lo = int(min(starts[k] for k in members))
-        data = source.read_window(c, lo, int(max(ends[k] for k in members)), limit)
-        for k in members:
-            s, e = int(starts[k]), int(ends[k])
-            rows[k] = _finish_window(source, data[s - lo:e - lo],
-                                     int(length if length is not None else e - s), resolution)
+    with checks_once():  # each input file checked on disk at its first window only
+        for members in _window_spans(source, chroms, starts, ends):
+            # nearby windows of one chromosome (or one window): one read of their span,
+            # cut per window
+            c = str(chroms[members[0]])
+            limit = int(sizes.get(c, 0) or 0)
+            lo = int(min(starts[k] for k in members))
+            data = source.read_window(c, lo, int(max(ends[k] for k in members)), limit)
+            for k in members:
+                s, e = int(starts[k]), int(ends[k])
+                rows[k] = _finish_window(source, data[s - lo:e - lo],
+                                         int(length if length is not None else e - s),
+                                         resolution)
     out = np.stack(rows)
     where = f"{chroms[0]}:{int(starts[0])}-... (windows {row0} to {row0 + len(out) - 1})" \
         if len(out) else "no window"
@@ -225,19 +233,22 @@ _MERGE_GAP = 4096
 def _window_spans(source: Source, chroms: np.ndarray, starts: np.ndarray,
                   ends: np.ndarray) -> list[list[int]]:
     """The task's windows (indices) grouped into spans read at once: by chromosome and
-    start, a window joins the span before it where it starts at most :data:`_MERGE_GAP`
-    bases after the span's end and the span stays within the bases one whole-genome read
+    start, a window joins the span before it where it starts at most
+    :attr:`Source.merge_gap` (default :data:`_MERGE_GAP`) bases after the span's end and the span stays within the bases one whole-genome read
     holds (:data:`_READ_BYTES`); every window by itself for a source whose values depend
     on the window (:attr:`Source.merges_windows`)."""
     if len(chroms) < 2 or not source.merges_windows:
         return [[k] for k in range(len(chroms))]
     most = _read_step(source, 1)
+    # a negative _MERGE_GAP reads every window by itself, whatever the source's gap (the
+    # baseline of benchmarks/partial_windows.py, and tests)
+    gap = _MERGE_GAP if source.merge_gap is None or _MERGE_GAP < 0 else source.merge_gap
     order = np.lexsort((np.asarray(starts), np.asarray(chroms, dtype=str)))
     spans: list[list[int]] = []
     chrom, lo, hi = None, 0, 0
     for k in order.tolist():
         c, s, e = chroms[k], int(starts[k]), int(ends[k])
-        if c == chrom and s <= hi + _MERGE_GAP and max(hi, e) - lo <= most:
+        if c == chrom and s <= hi + gap and max(hi, e) - lo <= most:
             spans[-1].append(k)
             hi = max(hi, e)
         else:

@@ -237,6 +237,15 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
                                   self.collapser).reshape(-1, 1, 1)
 
 
+#: BAM reads whose decoding costs about what one more fetch (an index lookup and the
+#: decompression of the BGZF block it lands in) does: two windows of a partial-layout task
+#: with fewer reads than this between them are read as one span (a 100k-window build
+#: measured fastest at a gap of about this many reads: ``benchmarks/partial_windows.py``)
+READS_PER_FETCH = 320
+#: bounds of a BAM source's gap between windows read as one span (bases)
+MERGE_GAP_MIN, MERGE_GAP_MAX = 512, 65_536
+
+
 class BamSource(_AbsentChromsAsZeros, Source):
     """Read 5' ends counted per base and strand (see :func:`genozarr.io.bam.count_5prime`);
     a chromosome a file lacks reads as zeros (with a warning)."""
@@ -245,15 +254,20 @@ class BamSource(_AbsentChromsAsZeros, Source):
                  stranded: bool = True, min_mapq: int | None = None, pairedend: str = "5prime",
                  template_extension: int = 0, include_flagged: bool = False,
                  dtype: str = "float32") -> None:
+        from genozarr.io._handles import checks_once
         from genozarr.io.bam import bam_chrom_sizes, check_bam
 
         if pairedend not in ("5prime", "midpoint"):
             raise ArgumentError(f"pairedend must be '5prime' or 'midpoint', got {pairedend!r}")
         self.paths = _local(files, "BAM")
-        for f, p in zip(files, self.paths):
-            with _named(f, p):
-                check_bam(p)
         self.files = files
+        self._sizes = []
+        with checks_once():  # each file checked once for the three reads below
+            for f, p in zip(files, self.paths):
+                with _named(f, p):
+                    check_bam(p)
+                    self._sizes.append(bam_chrom_sizes(p))
+            self.merge_gap = self._merge_gap()
         self.conditions = condition_names(files, conditions)
         self.stranded = stranded
         self.strands = ["+", "-"] if stranded else ["."]
@@ -263,10 +277,25 @@ class BamSource(_AbsentChromsAsZeros, Source):
         self.include_flagged = include_flagged
         self.collapser = "sum"
         self.dtype = dtype
-        self._sizes = []
-        for f, p in zip(files, self.paths):
+
+    def _merge_gap(self) -> int | None:
+        """Bases between two windows below which they are read as one span: as many as
+        hold :data:`READS_PER_FETCH` reads at the files' mean density (from their
+        indexes), within [:data:`MERGE_GAP_MIN`, :data:`MERGE_GAP_MAX`]; None (the
+        default gap) where an index keeps no read counts."""
+        from genozarr.io.bam import mapped_reads
+
+        reads, bases = 0, 0
+        for f, p, sizes in zip(self.files, self.paths, self._sizes):
             with _named(f, p):
-                self._sizes.append(bam_chrom_sizes(p))
+                n = mapped_reads(p)
+            if n is None:
+                return None
+            reads, bases = reads + n, bases + sum(sizes.values())
+        if reads <= 0 or bases <= 0:
+            return MERGE_GAP_MAX
+        gap = int(READS_PER_FETCH * bases / reads)
+        return min(max(gap, MERGE_GAP_MIN), MERGE_GAP_MAX)
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes[i]

@@ -1000,6 +1000,55 @@ def test_nearby_windows_read_as_one_span_hold_each_windows_values(sim_data, monk
                                                         minoverlap=0.5, **kw)[:], minover[:])
 
 
+def _sparse_bam(path, length, positions, rng):
+    """A BAM of one chromosome with 50 bp forward/reverse reads at ``positions`` and, in
+    the file but not mapped, as many unplaced reads; indexed."""
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": length}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for i, pos in enumerate(np.sort(positions).tolist()):
+            read = pysam.AlignedSegment(out.header)
+            read.query_name, read.reference_id, read.reference_start = f"r{i}", 0, pos
+            read.flag, read.mapping_quality = int(rng.choice([0, 16])), 60
+            read.cigarstring, read.query_sequence = "50M", "A" * 50
+            out.write(read)
+        for i in range(len(positions)):
+            read = pysam.AlignedSegment(out.header)
+            read.query_name, read.flag, read.query_sequence = f"u{i}", 4, "C" * 50
+            read.reference_id = read.next_reference_id = -1
+            out.write(read)
+    pysam.index(str(path))
+    return str(path)
+
+
+def test_bam_windows_merge_across_gaps_of_few_reads(tmp_path):
+    """A BAM source reads windows with fewer than READS_PER_FETCH reads between them (at
+    the files' mean density, counted by their indexes) as one span: a fetch costs what
+    decoding that many reads does. Scattered windows so read hold each window's counts."""
+    from genozarr.sources import MERGE_GAP_MAX, MERGE_GAP_MIN, READS_PER_FETCH, BamSource
+
+    rng = np.random.default_rng(5)
+    a = _sparse_bam(tmp_path / "a.bam", 200_000, rng.integers(0, 199_900, 2_000), rng)
+    b = _sparse_bam(tmp_path / "b.bam", 200_000, rng.integers(0, 199_900, 6_000), rng)
+    with pysam.AlignmentFile(a) as f:  # mapped reads, counted by reading them
+        mapped = sum(not r.is_unmapped for r in f.fetch(until_eof=True))
+    assert mapped == 2_000
+    assert BamSource([a]).merge_gap == READS_PER_FETCH * 200_000 // 2_000 == 32_000
+    # two files: their mean density (8,000 reads over 2 x 200 kb)
+    assert BamSource([a, b]).merge_gap == READS_PER_FETCH * 400_000 // 8_000 == 16_000
+    dense = _sparse_bam(tmp_path / "d.bam", 20_000, rng.integers(0, 19_900, 30_000), rng)
+    assert BamSource([dense]).merge_gap == MERGE_GAP_MIN
+    empty = _sparse_bam(tmp_path / "e.bam", 200_000, np.array([], int), rng)
+    assert BamSource([empty]).merge_gap == MERGE_GAP_MAX
+    starts = np.sort(rng.choice(np.arange(0, 199_000, 1000), 80, replace=False))
+    roi = pd.DataFrame({"chrom": "chr1", "start": starts, "end": starts + 300})
+    cover = Cover.create_from_bam("c", [a, b], roi=roi, binsize=300, stranded=True)
+    for i, s in enumerate(starts.tolist()):
+        for k, path in enumerate((a, b)):
+            np.testing.assert_array_equal(cover[i][0, :, :, k],
+                                          brute_force_5prime(path, "chr1", s, s + 300))
+    assert cover[:].sum() > 100
+
+
 def test_rows_overlapping_an_interval(sim_data):
     """The partial store's interval lookup (a binary search by start) finds what a scan
     of every row finds."""

@@ -163,6 +163,69 @@ def test_bam_handle_reopened_when_the_index_changes(sim_data, tmp_path):
                                   pysam_counts(str(bam), "chr1", 1000, 3000))
 
 
+# ------------------------------------------------------------- checks once per task
+def test_checks_once_computes_once_per_block():
+    from genozarr.io._handles import checks_once, once
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert [once("k", compute) for _ in range(3)] == [1, 2, 3]  # outside: every time
+    with checks_once():
+        assert [once("k", compute) for _ in range(3)] == [4, 4, 4]
+        with checks_once():  # nested: the outer block's values
+            assert once("k", compute) == 4
+        assert once("other", compute) == 5
+
+        def fails():
+            calls.append(1)
+            raise OSError("gone")
+
+        for _ in range(2):  # an error is not remembered: computed again
+            with pytest.raises(OSError):
+                once("bad", fails)
+        assert len(calls) == 7
+    assert once("k", compute) == 8  # after the block: computed again
+
+
+def test_scattered_windows_check_each_input_once_per_task(sim_data, monkeypatch):
+    """A partial-layout build over windows read one by one checks its BAM (index present,
+    not stale) and signs its FASTA handle once per build task, not once per window; the
+    values stay those of a plain pysam loop."""
+    import genozarr
+    import genozarr.io._handles as handles
+    import genozarr.io.bam as bam_module
+    from genozarr import ingest
+
+    monkeypatch.setattr(ingest, "_MERGE_GAP", -10**9)  # every window read by itself
+    starts = np.arange(200, 11_000, 400)
+    roi = pd.DataFrame({"chrom": "chr1", "start": starts, "end": starts + 100})
+    checks, signs = [], []
+    real_check, real_sign = bam_module._check_bam, handles._signature
+    monkeypatch.setattr(bam_module, "_check_bam",
+                        lambda path: checks.append(path) or real_check(path))
+    monkeypatch.setattr(handles, "_signature",
+                        lambda kind, path: signs.append(kind) or real_sign(kind, path))
+    with genozarr.set_options(scheduler="sync", progress=False):
+        cover = Cover.create_from_bam("c", [sim_data["bam"]], roi=roi, binsize=100,
+                                      stranded=False)
+        seq = Bioseq.create_from_refgenome("s", sim_data["fasta"], roi=roi, binsize=100)
+    assert len(starts) == 27
+    # once when the source is made (outside any task), once in the build's one task
+    assert len(checks) == 2, checks
+    assert signs.count("fasta") <= 3, signs
+    for i, s in enumerate(starts):
+        truth = pysam_counts(sim_data["bam"], "chr1", int(s), int(s) + 100).sum(axis=1)
+        np.testing.assert_array_equal(cover[i][0][:, 0, 0], truth)
+    with pysam.FastaFile(sim_data["fasta"]) as fa:
+        text = fa.fetch("chr1", int(starts[-1]), int(starts[-1]) + 100).upper()
+    onehot = np.array([[float(c == b) for b in "ACGT"] for c in text], np.float32)
+    np.testing.assert_array_equal(seq[len(starts) - 1][0][:, 0, :], onehot)
+
+
 # ------------------------------------------------------------------------------ FASTA
 A = ">a first record\n" + "ACGTACGTAC\n" * 3 + "AC\n>b\n" + "GGGGCCCCTT\n" * 2
 B = ">b\n" + "TTTTAAAA\n" * 2 + ">a\n" + "CCCCGGGGAA\n" * 4 + ">c\nNNNN\n"

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HandleKind", "get_handle", "close_handles", "max_open_handles",
            "check_input_file", "captured_stderr", "CapturedStderr", "index_files",
-           "file_signature", "stat_signature"]
+           "file_signature", "stat_signature", "checks_once", "once"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,69 @@ def max_open_handles(n: int | None = None) -> int:
         with _lock:
             _evict_over_limit()
     return old
+
+
+#: what :func:`checks_once` remembers in this thread (None: outside such a block)
+_scope = threading.local()
+
+
+@contextlib.contextmanager
+def checks_once() -> Iterator[None]:
+    """Within the block, in this thread, what :func:`once` computes is computed once per
+    key: an input file's checks on disk (its ``stat`` signature, the signature of its
+    handle and index, :func:`genozarr.io.bam.check_bam`) run at its first read only.
+
+    An ingest task reading many windows of the same files one after another (a
+    partial-layout build over scattered windows) pays those checks once instead of at
+    every window. A file replaced while the block runs is noticed at the next block
+    (the next task), not within it: the block's reads go on through the handle opened
+    first. Blocks nest (the outermost one counts); errors are not remembered.
+
+    Yields
+    ------
+    None
+    """
+    if getattr(_scope, "memo", None) is not None:
+        yield
+        return
+    _scope.memo = {}
+    try:
+        yield
+    finally:
+        _scope.memo = None
+
+
+def once(key: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``, or, inside a :func:`checks_once` block, what it gave for ``key``
+    the first time in the block.
+
+    Parameters
+    ----------
+    key
+        Hashable; name the check and the file (``("check_bam", path)``).
+    compute
+        Computes the value (an exception propagates and nothing is remembered).
+
+    Returns
+    -------
+    object
+    """
+    memo = getattr(_scope, "memo", None)
+    if memo is None:
+        return compute()
+    try:
+        return memo[key]
+    except KeyError:
+        value = memo[key] = compute()
+        return value
+
+
+def _remember(key: Any, value: Any) -> None:
+    """Inside a :func:`checks_once` block, make ``value`` what :func:`once` gives for
+    ``key`` (a value computed again after a change genozarr made itself)."""
+    memo = getattr(_scope, "memo", None)
+    if memo is not None:
+        memo[key] = value
 
 
 def _describe_permissions(path: str) -> str:
@@ -410,7 +473,7 @@ def get_handle(kind: HandleKind, path: str) -> Any:
     if kind not in _OPENERS:
         raise ArgumentError(f"handle kind must be one of {_KINDS}, got {kind!r}")
     path = localize(path, kind)  # a URL reads its local copy (genozarr.io._remote)
-    sig = _signature(kind, path)
+    sig = once(("handle", kind, path), lambda: _signature(kind, path))
     key = (os.getpid(), threading.get_ident(), kind, path)
     with _lock:
         entry = _cache.get(key)
@@ -426,6 +489,7 @@ def get_handle(kind: HandleKind, path: str) -> Any:
 
         ensure_fai(path)  # may rebuild the index: sign the file with the index in use
         sig = _signature(kind, path)
+        _remember(("handle", kind, path), sig)
     try:
         handle = _OPENERS[kind](path)
     except InputFileError:

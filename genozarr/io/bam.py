@@ -118,6 +118,13 @@ def check_bam(path: str | os.PathLike) -> str:
         If a read the index points at cannot be read (truncated or corrupt BAM, or an
         index of another file).
     """
+    from genozarr.io._handles import once
+
+    return once(("check_bam", os.fspath(path)), lambda: _check_bam(path))
+
+
+def _check_bam(path: str | os.PathLike) -> str:
+    """:func:`check_bam`, every time."""
     from genozarr.io._handles import check_input_file, file_signature
     from genozarr.io._remote import localize
 
@@ -398,6 +405,28 @@ def bam_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
         return dict(zip(handle.references, (int(n) for n in handle.lengths)))
     finally:
         _close(handle)
+
+
+def mapped_reads(path: str | os.PathLike) -> int | None:
+    """Mapped reads of an indexed BAM file as its index counts them (no read is decoded),
+    or None where the index keeps no such counts.
+
+    Parameters
+    ----------
+    path
+        BAM file with an index (see :func:`check_bam`), or its URL.
+
+    Returns
+    -------
+    int or None
+    """
+    from genozarr.io._handles import get_handle
+
+    bam = get_handle("bam", check_bam(os.fspath(path)))
+    try:
+        return int(sum(s.mapped for s in bam.get_index_statistics()))
+    except (ValueError, AttributeError, OSError):  # no counts in this index
+        return None
 
 
 #: ``count_5prime(..., all_midpoints=True)``: bases fetched beyond both ends of a block at

@@ -99,9 +99,9 @@ def _pybigtools_reader(path: str, purpose: str = "values") -> Any:
     reader's block cache into every ``records`` iterator, so those readers must never
     decode ``values`` (which fills it).
     """
-    from genozarr.io._handles import file_signature
+    from genozarr.io._handles import file_signature, once
 
-    sig = file_signature(path)
+    sig = once(("signature", path), lambda: file_signature(path))
     key = (os.getpid(), threading.get_ident(), path, purpose)
     with _pbt_lock:
         entry = _pbt_cache.get(key)
@@ -132,9 +132,9 @@ def _file_info(path: str | os.PathLike, local: str) -> tuple[Any, dict[str, int]
     ``path``), cached per file and re-read when it changed; the first read opens it with
     :func:`genozarr.io._handles.get_handle`, which reports a missing or unreadable file or
     one that is not a BigWig."""
-    from genozarr.io._handles import file_signature, get_handle
+    from genozarr.io._handles import file_signature, get_handle, once
 
-    sig = file_signature(local)
+    sig = once(("signature", local), lambda: file_signature(local))
     with _info_lock:
         entry = _info_cache.get(local)
         if entry is not None and sig is not None and entry[0] == sig:
