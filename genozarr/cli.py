@@ -488,12 +488,17 @@ def export(
     if not isinstance(cover, Cover):
         raise ArgumentError(f"{store} is a sequence store; only coverage stores export to "
                             f"{fmt}")
-    if fmt == "bigwig":
-        paths = export_to_bigwig(cover, outdir, genomesize=genomesize, overlap=overlap,
-                                 skip_zeros=skip_zeros)
-    else:
-        paths = export_to_bed(cover, outdir, genomesize=genomesize, overlap=overlap,
-                              skip_zeros=skip_zeros)
+    from genozarr.export import _OverlapError
+
+    try:
+        if fmt == "bigwig":
+            paths = export_to_bigwig(cover, outdir, genomesize=genomesize, overlap=overlap,
+                                     skip_zeros=skip_zeros)
+        else:
+            paths = export_to_bed(cover, outdir, genomesize=genomesize, overlap=overlap,
+                                  skip_zeros=skip_zeros)
+    except _OverlapError as e:  # advice in the command's terms: --overlap mean
+        raise ArgumentError(e.naming("--overlap mean")) from None
     for p in paths:
         typer.echo(p)
 

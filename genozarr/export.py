@@ -35,21 +35,39 @@ Windows and overlaps
     What is written is the Cover's windows, flank included, sorted by chromosome (in the
     order of the chromosome sizes) and start; the padded tail of a partial last window of
     a region (past its end + flank) and bases outside the chromosome are left out (a bin
-    straddling either is cut to it). For a whole-genome store the stored bins under the
-    windows are written once however the windows overlap; a Cover tiling the genome
-    (``roi=None``) thus exports its whole chromosomes, and so does a whole-genome store
-    without windows (built with no ``roi`` and no ``binsize``). In the partial layout (one
-    row per window) overlapping windows carry separate values: ``overlap='error'``
-    (default) raises before any file is written, ``overlap='mean'`` writes the mean of the
+    straddling either is cut to it). The chromosome ends there at the smaller of its
+    export length (below) and the length the Cover's store records (when it records
+    one): an export ``genomesize`` longer than the store's declares the longer chromosome
+    in the header but writes nothing past the store's length, in both layouts (a
+    whole-genome store holds nothing there, and a partial-layout row's bases there lie
+    past the chromosome the Cover was built for). For a whole-genome store the stored
+    bins under the windows are written once however the windows overlap; a Cover tiling
+    the genome (``roi=None``) thus exports its whole chromosomes, and so does a
+    whole-genome store without windows (built with no ``roi`` and no ``binsize``). In the
+    partial layout (one row per window) overlapping windows carry separate values:
+    ``overlap='error'`` (default) raises before any file is written (its message names the
+    format being written), ``overlap='mean'`` writes the mean of the
     windows covering a base that have a value there (NaN, no data, is left out of the
     mean; the bins of overlapping windows must then be aligned to each other; a bin a
     region end cuts short is split there).
-Missing values
+Missing and infinite values
     NaN values are not written (a BigWig has no NaN; ``pyBigWig.values`` reads them back
-    as NaN); the BED files leave them out too.
+    as NaN); the BED files leave them out too. A BigWig holds finite float32 values:
+    infinities and values past float32's range raise
+    :class:`~genozarr.errors.ArgumentError` naming the file, position and value (clip or
+    scale them first), and no file is created or replaced (see
+    :mod:`genozarr.io.export`); the BED files are text and write them (``inf``,
+    ``-inf``, ``1e+39``).
+Input
+    A Cover (or a view of one). A wrapper (:mod:`genozarr.wrappers`) transforms the values
+    it reads, so it raises :class:`~genozarr.errors.ArgumentError`: build a Cover from its
+    values with ``Cover.create_from_array(name, wrapper[:], wrapper.gindexer, ...)``.
 Chromosome sizes
-    From ``genomesize``, else the Cover's store metadata, else the largest window end on
-    each chromosome. The BigWig header lists them in that order.
+    From ``genomesize`` (all of its chromosomes, in its order), else the Cover's store
+    metadata (in its order: for a Cover from predictions, see
+    :meth:`Cover.create_from_array <genozarr.dataset.Cover.create_from_array>`), with the
+    largest window end on each chromosome the store does not record appended. The BigWig
+    header lists them in that order, and the files hold the chromosomes in that order.
 """
 
 from __future__ import annotations
@@ -90,6 +108,21 @@ _PROCESS_BASES = 16 * 2**20
 
 # (starts, ends, values (m, strand, condition)) of sorted, non-overlapping entries
 Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class _OverlapError(ArgumentError):
+    """Overlapping windows that the ``overlap`` mode cannot write: the message is
+    ``parts`` joined by how the caller passes that mode, ``overlap='mean'`` in Python;
+    :meth:`naming` words it for another interface (the command line's ``--overlap
+    mean``)."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+        super().__init__(self.naming("overlap='mean'"))
+
+    def naming(self, option: str) -> str:
+        """The message with ``option`` as the way to ask for averaged windows."""
+        return option.join(self.parts)
 
 
 class _Bins(NamedTuple):
@@ -158,8 +191,19 @@ def _sizes(cover: Any, genomesize: Any) -> dict[str, int]:
     return sizes
 
 
+def _data_end(cover: Any, chrom: str, size: int) -> int:
+    """Where data may be written on ``chrom``: its export length ``size`` cut to the
+    length the Cover's store records (none recorded: ``size``). Nothing is stored past the
+    store's length in the whole-genome layout (``read_bins`` pads there), and in the
+    partial layout the rows' bases there lie past the chromosome the Cover was built for,
+    so neither layout writes them, whatever ``genomesize`` the export is given."""
+    stored = int(cover.chrom_sizes.get(chrom, 0) or 0)
+    return min(size, stored) if stored > 0 else size
+
+
 class _Chrom:
-    """The windows of one chromosome, sorted, with their data extents ``[lo, hi)``."""
+    """The windows of one chromosome, sorted, with their data extents ``[lo, hi)``, cut to
+    ``[0, size)`` (``size``: see :func:`_data_end`)."""
 
     def __init__(self, cover: Any, chrom: str, size: int, sel: np.ndarray) -> None:
         gi = cover.gindexer
@@ -197,21 +241,24 @@ class _Chrom:
     def overlapping(self) -> bool:
         return bool(self.clash.any())
 
-    def check_overlaps(self, cover: Any, overlap: str) -> None:
+    def check_overlaps(self, cover: Any, overlap: str, fmt: str,
+                       output_dir: str | os.PathLike) -> None:
         """Partial layout: raise for overlapping windows (``'error'``) or for overlapping
-        windows whose bins are not aligned (``'mean'``)."""
+        windows whose bins are not aligned (``'mean'``); ``fmt`` names the file format
+        being written (``'BigWig'``, ``'BED'``), ``output_dir`` where."""
         if not self.overlapping:
             return
         chrom = self.chrom
+        what = f"{cover.name}: cannot write {fmt} files to {output_dir}:"
         if overlap == "error":
             k = int(np.flatnonzero(self.clash)[0]) + 1
-            raise ArgumentError(
-                f"{cover.name}: windows overlap on {chrom} (the window at {chrom}:"
+            raise _OverlapError(
+                f"{what} windows overlap on {chrom} (the window at {chrom}:"
                 f"{self.lo[k]}-{self.hi[k]}, flank included, overlaps the previous one ending "
-                f"at {int(self.prev_end[k - 1])}); a BigWig holds one value per base. Export "
-                "non-overlapping windows (stepsize >= binsize + 2 * flank), build the Cover "
-                "with store_whole_genome=True, or pass overlap='mean' to average the "
-                "overlapping windows")
+                f"at {int(self.prev_end[k - 1])}); a {fmt} file holds one value per base. "
+                "Export non-overlapping windows (stepsize >= binsize + 2 * flank), or pass ",
+                " to average the overlapping windows (a Cover whose overlapping windows "
+                "agree where they overlap can also be built with store_whole_genome=True)")
         # clusters of windows linked by overlaps must share one bin grid
         cluster = np.cumsum(np.r_[True, ~self.clash])
         first = np.r_[0, np.flatnonzero(cluster[1:] != cluster[:-1]) + 1]
@@ -223,11 +270,11 @@ class _Chrom:
             bad = (self.wstart - self.wstart[head]) % res != 0
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise ArgumentError(
-                f"{cover.name}: windows on {chrom} overlap with bins that are not aligned to "
-                f"each other (the window at {chrom}:{self.lo[k]}-{self.hi[k]}), so "
-                "overlap='mean' cannot average them; use windows whose starts differ by "
-                "multiples of the resolution")
+            raise _OverlapError(
+                f"{what} windows on {chrom} overlap with bins that are not aligned to "
+                f"each other (the window at {chrom}:{self.lo[k]}-{self.hi[k]}), so ",
+                " cannot average them; use windows whose starts differ by multiples of the "
+                "resolution")
 
 
 # ---------------------------------------------------------------------------- reading
@@ -477,10 +524,36 @@ def _progress_bar(total: int, desc: str) -> Any:
 
 
 # ---------------------------------------------------------------------------- export
+#: what the export reads of a Cover (:func:`_check_cover`)
+_COVER_INTERFACE = ("name", "gindexer", "resolution", "strands", "conditions",
+                    "chrom_sizes", "window_bins", "read_genomic", "garray")
+
+
+def _check_cover(cover: Any, output_dir: str | os.PathLike, fmt: str) -> None:
+    """Raise for what is not a Cover (or an object with its reading interface). A wrapper
+    (:mod:`genozarr.wrappers`) is refused too: it transforms the values it reads (and its
+    output need not be a track), so the Cover it wraps does not hold what it serves."""
+    from genozarr.wrappers import Wrapper
+
+    if isinstance(cover, Wrapper) or not all(hasattr(cover, a) for a in _COVER_INTERFACE):
+        kind = type(cover).__name__
+        what = (f"a {kind} transforms the values it reads, so the Cover it wraps does not "
+                "hold what it serves. " if isinstance(cover, Wrapper) else "")
+        raise ArgumentError(
+            f"cannot write {fmt} files in {output_dir} from a {kind}: export writes a Cover "
+            f"(genozarr.Cover); {what}Build a Cover from the values to write with "
+            "Cover.create_from_array(name, values, gindexer, genomesize=...), e.g. values = "
+            "wrapper[:] (or a model's predictions for its windows) and gindexer = "
+            "wrapper.gindexer; values of shape (n, condition), (n, position, condition) or "
+            "(n, position, strand, condition)")
+
+
 def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap: str,
             suffix: str, writer_cls: type, merge: bool, skip_zeros: bool = False) -> list[str]:
     if overlap not in OVERLAP_MODES:
         raise ArgumentError(f"overlap must be one of {OVERLAP_MODES}, got {overlap!r}")
+    fmt = "BigWig" if writer_cls is BigWigWriter else "BED"
+    _check_cover(cover, output_dir, fmt)
     targets = _output_paths(cover, output_dir, suffix)
     sizes = _sizes(cover, genomesize)
     # plan and check every chromosome before a file is written
@@ -493,14 +566,15 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
                 "which apply to windows: give it windows (roi, or binsize to tile the "
                 "genome) to export its normalized values, or export it without normalizers")
         stored = {c for c, n in cover.chrom_sizes.items() if n}
-        plan = [_Chrom.whole(c, int(n)) for c, n in sizes.items() if n and c in stored]
+        plan = [_Chrom.whole(c, _data_end(cover, c, int(n))) for c, n in sizes.items()
+                if n and c in stored]
     for chrom, size in sizes.items():
         sel = np.flatnonzero(chrs == chrom)
         if not len(sel):
             continue
-        ch = _Chrom(cover, chrom, int(size), sel)
+        ch = _Chrom(cover, chrom, _data_end(cover, chrom, int(size)), sel)
         if not cover.garray.whole_genome:
-            ch.check_overlaps(cover, overlap)
+            ch.check_overlaps(cover, overlap, fmt, output_dir)
         plan.append(ch)
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     from genozarr.config import OPTIONS
@@ -569,8 +643,10 @@ def export_to_bigwig(cover: Any, output_dir: str | os.PathLike, genomesize: Any 
     output_dir
         Directory for the files (created if missing).
     genomesize
-        Chromosome sizes (dict or file) for the BigWig header; default: the Cover's store
-        metadata, else the largest window end per chromosome.
+        Chromosome sizes (dict or file) for the BigWig header, in its order; default: the
+        Cover's store metadata, else the largest window end per chromosome. Nothing past
+        the length the store records for a chromosome is written (see the module
+        documentation).
     overlap
         'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
     skip_zeros
@@ -588,8 +664,10 @@ def export_to_bigwig(cover: Any, output_dir: str | os.PathLike, genomesize: Any 
     Raises
     ------
     ArgumentError
-        For names that cannot be file names, or overlapping windows with
-        ``overlap='error'`` (before any file is written).
+        For what is not a Cover (a wrapper included), names that cannot be file names, or
+        overlapping windows with ``overlap='error'`` (before any file is written); for an
+        infinite value or one past float32's range (naming its position; no file is
+        created or replaced).
     ChromosomeNotFoundError
         If ``genomesize`` lacks a chromosome of the windows.
 
@@ -639,6 +717,15 @@ def export_to_bed(cover: Any, output_dir: str | os.PathLike, genomesize: Any = N
     -------
     list of str
         Paths of the written files.
+
+    Raises
+    ------
+    ArgumentError
+        As :func:`export_to_bigwig`, except that infinite values and values past
+        float32's range are written (as ``inf``, ``-inf``, ``1e+39``): a text file holds
+        them.
+    ChromosomeNotFoundError
+        If ``genomesize`` lacks a chromosome of the windows.
     """
     return _export(cover, output_dir, genomesize, overlap, ".bed", BedGraphWriter, merge,
                    skip_zeros)

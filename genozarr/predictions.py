@@ -154,8 +154,9 @@ def _resolve_resolution(gindexer: GenomicIndexer, length: int,
 
 
 def _genome_sizes(gindexer: GenomicIndexer, genomesize: Any) -> dict[str, int]:
-    """Chromosome lengths of the indexer's chromosomes: from ``genomesize`` or, without
-    it, the largest window end (flank included) on each chromosome."""
+    """Chromosome lengths of the indexer's chromosomes: from ``genomesize``, in its order,
+    or, without it, the largest window end (flank included) on each chromosome, in the
+    order the windows first reach them."""
     from genozarr.genome import chrom_sizes
 
     chrs, _, ends, _ = gindexer.as_arrays()
@@ -167,7 +168,8 @@ def _genome_sizes(gindexer: GenomicIndexer, genomesize: Any) -> dict[str, int]:
             raise ChromosomeNotFoundError(
                 f"genomesize has no length for chromosome(s) {missing[:5]} of the indexer; it "
                 f"has {list(given)[:8]}")
-        return {c: int(given[c]) for c in chroms}
+        have = set(chroms)
+        return {c: int(n) for c, n in given.items() if c in have}
     chr_str = chrs.astype(str)
     return {c: int(ends[chr_str == c].max()) for c in chroms}
 
@@ -269,9 +271,13 @@ def cover_from_array(
         The windows the predictions were made for, e.g. ``dataset.gindexer`` of the
         model's input.
     genomesize
-        Chromosome lengths (dict or file). Without it they are inferred as the largest
-        window end (flank included) on each chromosome: enough for the windows, but a
-        BigWig exported from such a Cover declares chromosomes that short.
+        Chromosome lengths (dict or file). The Cover records the chromosomes that hold
+        windows (others are left out), in the order of ``genomesize``; an exported BigWig
+        declares them in that order (unless the export is given its own ``genomesize``),
+        and nothing past these lengths is exported. Without it the lengths are inferred as
+        the largest window end (flank included) on each chromosome, in the order the
+        windows first reach the chromosomes: enough for the windows, but a BigWig exported
+        from such a Cover declares chromosomes that short.
     conditions
         Condition names; default ``Cond_0, Cond_1, ...`` (as Janggu).
     resolution

@@ -1085,3 +1085,243 @@ def test_writer_errors_keep_an_older_file(tmp_path):
     assert path.read_bytes() == b"old"
     with pytest.raises(NotAFileError, match=str(tmp_path)):
         write_bigwig(tmp_path, {"chr1": 10}, [])
+
+
+# ------------------------------------------------------------------ export: edge cases
+def _dense_bigwig(path: str | Path, chrom: str) -> np.ndarray:
+    """A BigWig's entries on ``chrom`` (``intervals()``) base by base, NaN where none."""
+    import pyBigWig
+
+    with pyBigWig.open(str(path)) as bw:
+        out = np.full(bw.chroms(chrom), np.nan)
+        for start, end, value in bw.intervals(chrom) or ():
+            out[start:end] = value
+    return out
+
+
+def _dense_bed(path: str | Path, sizes: dict[str, int]) -> tuple[dict[str, np.ndarray],
+                                                                 list[str]]:
+    """The lines of an exported BED file base by base (NaN where none), and the
+    chromosomes in the order the lines hold them."""
+    out = {c: np.full(n, np.nan) for c, n in sizes.items()}
+    order: list[str] = []
+    for line in Path(path).read_text().splitlines():
+        chrom, start, end, value = line.split("\t")
+        assert np.isnan(out[chrom][int(start):int(end)]).all()  # no overlapping lines
+        out[chrom][int(start):int(end)] = float(value)
+        if not order or order[-1] != chrom:
+            order.append(chrom)
+    return out, order
+
+
+@pytest.mark.parametrize("store_whole_genome", [False, True])
+@pytest.mark.parametrize(("resolution", "stored"), [(1, 995), (10, 995), (10, 1000)])
+def test_export_writes_nothing_past_the_stored_chromosome_length(
+        tmp_path, store_whole_genome, resolution, stored):
+    """An export genomesize longer than the Cover's chromosome declares the longer
+    chromosome but writes nothing past the stored length, in both layouts: never the
+    whole-genome store's padding (-1 here) as data, nor a partial row's bases past the
+    chromosome (numpy on the predictions, cut at the stored length)."""
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [800], "end": [1000]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100)
+    nbins = 100 // resolution
+    x = np.arange(1, 2 * nbins + 1, dtype="float32").reshape(2, nbins, 1)  # no -1, no 0
+    cover = Cover.create_from_array("g", x, gi, genomesize={"chr1": stored},
+                                    store_whole_genome=store_whole_genome, padding_value=-1,
+                                    resolution=resolution)
+    want = np.full(2000, np.nan)
+    want[800:1000] = np.repeat(x.ravel().astype(np.float64), resolution)
+    want[stored:] = np.nan
+    (bw,) = cover.export_to_bigwig(tmp_path / "bw", genomesize={"chr1": 2000})
+    got = _dense_bigwig(bw, "chr1")
+    assert got.shape == (2000,)  # the header keeps the export length
+    np.testing.assert_array_equal(got, want)
+    (bed,) = cover.export_to_bed(tmp_path / "bed", genomesize={"chr1": 2000})
+    np.testing.assert_array_equal(_dense_bed(bed, {"chr1": 2000})[0]["chr1"], want)
+
+
+def test_a_store_without_windows_writes_nothing_past_its_chromosomes(tmp_path,
+                                                                     sample_files):
+    """A whole-genome store without windows exported with longer chromosomes writes its
+    stored 10 bp means (numpy on pyBigWig's values of the source) and nothing past its
+    chromosomes' ends, where the store would read as padding (0)."""
+    import pyBigWig
+
+    from genozarr.genome import chrom_sizes
+
+    sizes = {c: int(n) for c, n in chrom_sizes(sample_files["chrom_sizes"]).items()}
+    cover = Cover.create_from_bigwig("wg", sample_files["bigwig_a"], resolution=10,
+                                     collapser="mean", store_whole_genome=True,
+                                     genomesize=sizes)
+    longer = {c: n + 1005 for c, n in sizes.items()}
+    (path,) = cover.export_to_bigwig(tmp_path / "out", genomesize=longer)
+    with pyBigWig.open(sample_files["bigwig_a"]) as src:
+        for chrom, n in sizes.items():
+            got = _dense_bigwig(path, chrom)
+            assert got.shape == (longer[chrom],)
+            raw = np.nan_to_num(np.asarray(src.values(chrom, 0, n), dtype=np.float64))
+            padded = np.zeros(-(-n // 10) * 10)
+            padded[:n] = raw
+            want = np.repeat(padded.reshape(-1, 10).mean(axis=1), 10)[:n]
+            np.testing.assert_allclose(got[:n], want, rtol=1e-5, atol=1e-6)
+            assert np.isnan(got[n:]).all()
+
+
+@pytest.mark.parametrize("bad", [-np.inf, np.inf, 1e39, -1e39])
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize("process", [False, True])
+def test_bigwig_export_refuses_values_float32_cannot_hold(tmp_path, monkeypatch, bad, whole,
+                                                          process):
+    """A BigWig holds finite float32 values: an infinity or a value past float32's range
+    is an ArgumentError naming the file, position and value, and no file is created or
+    replaced. The BED export writes them as text (numpy on the predictions); clipped,
+    the BigWig holds the clipped values."""
+    import genozarr.export
+
+    monkeypatch.setattr(genozarr.export, "_PROCESS_BASES", 0 if process else 2**62)
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [200]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100)
+    x = np.random.default_rng(3).normal(size=(2, 4, 1, 2))  # float64, resolution 25
+    x[1, 2, 0, 1] = bad  # window 1, bin 2: chr1:150-175, condition b
+    sizes = {"chr1": 1000}
+    cover = Cover.create_from_array("p", x, gi, genomesize=sizes, conditions=["a", "b"],
+                                    store_whole_genome=whole)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "p.a.bigwig").write_bytes(b"older")
+    with pytest.raises(ArgumentError) as info:
+        cover.export_to_bigwig(out)
+    message = str(info.value)
+    assert str(out / "p.b.bigwig") in message
+    assert f"the value at chr1:150-175 is {bad:g}" in message
+    assert "Clip or scale" in message
+    assert sorted(p.name for p in out.iterdir()) == ["p.a.bigwig"]  # no part file left
+    assert (out / "p.a.bigwig").read_bytes() == b"older"
+    want = {c: np.full(1000, np.nan) for c in "ab"}
+    for ci, c in enumerate("ab"):
+        want[c][:200] = np.repeat(x[:, :, 0, ci].ravel(), 25)
+    for bed, c in zip(cover.export_to_bed(tmp_path / "bed"), "ab"):
+        np.testing.assert_array_equal(_dense_bed(bed, sizes)[0]["chr1"], want[c])
+    top = float(np.finfo(np.float32).max)
+    clipped = Cover.create_from_array("p", np.clip(x, -top, top), gi, genomesize=sizes,
+                                      conditions=["a", "b"], store_whole_genome=whole)
+    for bw, c in zip(clipped.export_to_bigwig(out), "ab"):
+        np.testing.assert_array_equal(
+            _dense_bigwig(bw, "chr1"),
+            np.clip(want[c], -top, top).astype(np.float32).astype(np.float64))
+
+
+@pytest.mark.parametrize("export", ["export_to_bigwig", "export_to_bed"])
+def test_exporting_a_wrapper_says_how_to_build_a_cover(tmp_path, export):
+    """A wrapper transforms what it reads, so its Cover's values are not what it serves:
+    exporting it is an ArgumentError saying what export takes and how to build it, and
+    what it suggests writes the wrapper's values (numpy: the mean over position and
+    strand of each window)."""
+    import genozarr.export
+    from genozarr.wrappers import ReduceDim
+
+    gi = _indexer()
+    x = _predictions(gi, 50, strands=2, conditions=2)
+    cover = Cover.create_from_array("pred", x, gi, genomesize=SIZES, conditions=["a", "b"])
+    wrapper = ReduceDim(cover, aggregator="mean")
+    write = getattr(genozarr.export, export)
+    with pytest.raises(ArgumentError, match=re.escape(
+            "from a ReduceDim: export writes a Cover (genozarr.Cover); a ReduceDim "
+            "transforms the values it reads")) as info:
+        write(wrapper, tmp_path / "out")
+    assert "Cover.create_from_array(name, values, gindexer" in str(info.value)
+    assert "wrapper.gindexer" in str(info.value)
+    assert not (tmp_path / "out").exists()
+    values = wrapper[:]
+    rebuilt = Cover.create_from_array("pred", values, wrapper.gindexer, genomesize=SIZES,
+                                      conditions=["a", "b"])
+    paths = write(rebuilt, tmp_path / "out")
+    mean = x.astype(np.float64).mean(axis=(1, 2))
+    for ci, path in enumerate(paths):
+        want = {c: np.full(n, np.nan) for c, n in SIZES.items()}
+        for i in range(len(gi)):
+            lo, hi = _data_extent(gi, i)
+            want[gi[i].chrom][lo:hi] = mean[i, ci]
+        got = (_dense_bed(path, SIZES)[0] if export == "export_to_bed"
+               else {c: _dense_bigwig(path, c) for c in SIZES})
+        for chrom in SIZES:
+            np.testing.assert_allclose(got[chrom], want[chrom], rtol=1e-6)
+
+
+def test_overlap_errors_name_the_format_and_the_option_of_the_interface(tmp_path):
+    """The overlap error names the format written and how to ask for the mean where it
+    is asked for: overlap='mean' in Python, --overlap mean on the command line; what it
+    suggests writes the mean of the overlapping windows (numpy)."""
+    from typer.testing import CliRunner
+
+    from genozarr.cli import app
+
+    gi = GenomicIndexer.create_from_file(
+        pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [300]}), binsize=100,
+        stepsize=50)
+    x = np.random.default_rng(0).random((len(gi), 4, 1))  # resolution 25
+    store = tmp_path / "pr.zarr"
+    cover = Cover.create_from_array("pr", x, gi, storage="zarr", store=str(store))
+    for write, fmt in ((cover.export_to_bigwig, "BigWig"), (cover.export_to_bed, "BED")):
+        with pytest.raises(ArgumentError) as info:
+            write(tmp_path / "py")
+        message = str(info.value)
+        assert f"pr: cannot write {fmt} files to {tmp_path / 'py'}: windows overlap on " \
+               f"chr1" in message
+        assert f"a {fmt} file holds one value per base" in message
+        assert "or pass overlap='mean' to average the overlapping windows" in message
+        assert "agree where they overlap can also be built with store_whole_genome=True" \
+            in message
+    assert not (tmp_path / "py").exists()
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", str(store), str(tmp_path / "cli"), "--format",
+                                 "bed"])
+    assert result.exit_code == 1
+    assert "a BED file holds one value per base" in result.stderr
+    assert "or pass --overlap mean to average" in result.stderr
+    assert "overlap='mean'" not in result.stderr and "BigWig" not in result.stderr
+    result = runner.invoke(app, ["export", str(store), str(tmp_path / "cli"), "--format",
+                                 "bed", "--overlap", "mean"])
+    assert result.exit_code == 0, result.output
+    acc, cnt = np.zeros(300), np.zeros(300)
+    for i in range(len(gi)):
+        lo, hi = _data_extent(gi, i)
+        acc[lo:hi] += np.repeat(x[i, :, 0], 25)[:hi - lo]
+        cnt[lo:hi] += 1
+    got = _dense_bed(tmp_path / "cli" / "pr.Cond_0.bed", {"chr1": 300})[0]["chr1"]
+    np.testing.assert_allclose(got, acc / cnt, rtol=1e-12)
+
+
+def test_chromosome_order_follows_genomesize(tmp_path):
+    """create_from_array with genomesize records the windows' chromosomes in
+    genomesize's order (shuffled windows notwithstanding; chromosomes without windows
+    are left out), and the export writes them in that order; without genomesize, in the
+    order the windows first reach them. Values: numpy, one per window."""
+    import pyBigWig
+
+    sizes = {"chr1": 1000, "chr2": 600, "chrX": 700, "chr3": 500, "chr10": 300}
+    roi = pd.DataFrame({"chrom": ["chr1", "chr2", "chr3", "chr10"],
+                        "start": [0, 100, 0, 0], "end": [400, 500, 500, 300]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100, random_state=7)
+    first_seen = list(dict.fromkeys(np.asarray(gi.chrs).astype(str).tolist()))
+    assert first_seen != ["chr1", "chr2", "chr3", "chr10"]  # the windows are shuffled
+    x = np.random.default_rng(5).normal(size=(len(gi), 1))
+    cover = Cover.create_from_array("p", x, gi, genomesize=sizes)
+    kept = {c: n for c, n in sizes.items() if c != "chrX"}
+    assert list(cover.chrom_sizes.items()) == list(kept.items())
+    want = {c: np.full(n, np.nan) for c, n in kept.items()}
+    for i in range(len(gi)):
+        want[gi[i].chrom][int(gi.starts[i]):int(gi.ends[i])] = x[i, 0]
+    (bw,) = cover.export_to_bigwig(tmp_path / "bw")
+    with pyBigWig.open(bw) as f:
+        assert list(f.chroms().items()) == list(kept.items())
+    for chrom in kept:
+        np.testing.assert_array_equal(_dense_bigwig(bw, chrom),
+                                      want[chrom].astype(np.float32).astype(np.float64))
+    (bed,) = cover.export_to_bed(tmp_path / "bed")
+    got, order = _dense_bed(bed, kept)
+    assert order == list(kept)
+    for chrom in kept:
+        np.testing.assert_array_equal(got[chrom], want[chrom])
+    inferred = Cover.create_from_array("q", x, gi)
+    assert list(inferred.chrom_sizes) == first_seen

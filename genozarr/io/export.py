@@ -18,6 +18,9 @@ Runs and missing values
     and across calls (``merge=False`` keeps one entry per value given). NaN means "no
     data" and is left out (``pyBigWig.values`` reads it back as NaN, ``intervals()`` skips
     it); a BigWig stores float32, so values are compared (and merged) as float32 there.
+    A BigWig holds no infinity either: an infinite value, or one past float32's range, is
+    an :class:`~genozarr.errors.ArgumentError` that names the file, the value and its
+    position (a bedGraph file writes such values as text: ``inf``, ``-inf``, ``1e+39``).
 Files
     A file is written under a temporary name next to it (``.<name>.<pid>.part``) and renamed
     when complete: an error leaves no partial file (and an older file of that name
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,16 @@ log = logging.getLogger(__name__)
 Track = tuple[str, int, int, np.ndarray]
 
 _FLUSH_ENTRIES = 1 << 20  # entries buffered per file before they are written
+_F32_MAX = float(np.finfo(np.float32).max)  # a BigWig's largest value
+
+
+class _Unwritable(Exception):
+    """A value a file cannot hold: ``values[index]`` (raised by ``_values``, turned into an
+    :class:`ArgumentError` naming its position by :func:`_values_of`)."""
+
+    def __init__(self, index: int, value: Any, why: str) -> None:
+        super().__init__(why)
+        self.index, self.value, self.why = index, value, why
 
 
 def safe_file_part(text: Any, what: str) -> str:
@@ -270,7 +283,8 @@ class _TrackWriter:
             raise ArgumentError(f"{self.path}: start must be an integer, got {start!r}")
         if not isinstance(span, (int, np.integer)) or isinstance(span, bool) or span < 1:
             raise ArgumentError(f"{self.path}: span must be a positive integer, got {span!r}")
-        v = self._values(values)
+        v = _values_of(self, values, chrom,
+                       lambda k: (int(start) + k * int(span), int(start) + (k + 1) * int(span)))
         starts = int(start) + int(span) * np.arange(len(v), dtype=np.int64)
         self.add_intervals(chrom, starts, starts + int(span), v)
 
@@ -530,8 +544,20 @@ class BigWigWriter(_TrackWriter):
                                  f"{e}") from e
 
     def _values(self, values: Any) -> np.ndarray:
-        # a BigWig holds float32: compare and merge what will be stored
-        return super()._values(values).astype(np.float32, copy=False)
+        # a BigWig holds float32: compare and merge what will be stored. pyBigWig refuses
+        # infinities (and values past float32's range, which the cast makes infinite)
+        # mid-file without saying where: refused here, before they are buffered
+        v = super()._values(values)
+        if v.dtype.kind != "f":
+            return v.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):
+            out = v.astype(np.float32, copy=False)
+        inf = np.isinf(out)
+        if inf.any():
+            k = int(np.flatnonzero(inf)[0])
+            raise _Unwritable(k, v[k], "infinite" if np.isinf(v[k]) else
+                              f"past float32's largest, +-{_F32_MAX:.6g}")
+        return out
 
     def _write(self, chrom: str, starts: np.ndarray, ends: np.ndarray,
                values: np.ndarray) -> None:
@@ -673,9 +699,10 @@ def add_shared(writers: list[_TrackWriter], chrom: str, starts: np.ndarray, ends
     if not writers:
         return
     _check_open(writers)
-    values = [w._values(v) for w, v in zip(writers, columns)]
     starts = np.asarray(starts, dtype=np.int64).reshape(-1)
     ends = np.asarray(ends, dtype=np.int64).reshape(-1)
+    values = [_values_of(w, v, chrom, lambda k: (starts[k], ends[k]))
+              for w, v in zip(writers, columns)]
     for w, v in zip(writers, values):
         if not len(starts) == len(ends) == len(v):
             raise ArgumentError(f"{w.path}: {len(starts)} starts, {len(ends)} ends and "
@@ -733,7 +760,9 @@ def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, f
             w.add_intervals(chrom, starts[keep], ends[keep], np.asarray(v)[keep])
         return
     _check_open(writers)
-    values = [w._values(v) for w, v in zip(writers, columns)]
+    values = [_values_of(w, v, chrom, lambda k: (max(first + k * span, lo),
+                                                 min(first + (k + 1) * span, hi)))
+              for w, v in zip(writers, columns)]
     for w, v in zip(writers, values):
         if len(v) != n:
             raise ArgumentError(f"{w.path}: {len(v)} values for {n} bins")
@@ -755,6 +784,26 @@ def add_shared_bins(writers: list[_TrackWriter], chrom: str, lo: int, hi: int, f
             ends[-1] = min(int(ends[-1]), hi)
             w._add(starts, ends, runs)
         w._end = hi
+
+
+def _values_of(writer: _TrackWriter, values: Any, chrom: str,
+               where: Callable[[int], tuple[int, int]]) -> np.ndarray:
+    """``writer._values(values)``; a value the file cannot hold is an ArgumentError that
+    names the file and the value's position (``where(k)``: the entry of ``values[k]``)."""
+    try:
+        return writer._values(values)
+    except _Unwritable as e:
+        try:
+            start, end = where(e.index)
+            at = f"{chrom}:{start}-{end}"
+        except IndexError:  # more values than entries: reported by the caller's checks
+            at = f"{chrom} (value {e.index})"
+        raise ArgumentError(
+            f"cannot write the {writer.kind} file {writer.path}: the value at {at} is "
+            f"{float(e.value):g} ({e.why}); a {writer.kind} file holds finite float32 values. "
+            "Clip or scale the values to a finite float32 range before writing them (e.g. "
+            "numpy.clip, or numpy.nan_to_num for infinities such as a log-probability of "
+            "-inf); a bedGraph file writes them as text") from None
 
 
 def _check_open(writers: list[_TrackWriter]) -> None:
@@ -800,7 +849,8 @@ def write_bigwig(path: str | os.PathLike, chrom_sizes: Mapping[str, int],
     ------
     ArgumentError
         For invalid sizes or names, entries outside a chromosome, unsorted or overlapping
-        entries, chromosomes out of header order.
+        entries, chromosomes out of header order, infinite values or values past float32's
+        range.
     ChromosomeNotFoundError
         For a track on a chromosome missing from ``chrom_sizes``.
     InputFileError
