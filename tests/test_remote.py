@@ -17,7 +17,7 @@ from genozarr.regions import GenomicIndexer
 from genozarr.sources import ArraySource
 from genozarr.store import FORMAT_VERSION, load_store, open_store
 from genozarr.store.open import read_marker
-from genozarr.testing.servers import RangeHandler, moto_s3, serve_directory
+from genozarr.testing.servers import FaultyHandler, RangeHandler, moto_s3, serve_directory
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -272,3 +272,174 @@ def test_a_forked_child_reading_an_http_store_leaves_the_parent_working(tmp_path
         reader.join(60)
         assert not reader.is_alive(), "the parent's read after the child's hangs"
         np.testing.assert_array_equal(got[0], want)
+
+
+# --- misbehaving web servers: errors name the URL and the cause, values are never wrong ---
+
+ROWS, WIDTH, TRACKS = 203, 50, 3
+
+
+def _windows(n: int = ROWS) -> GenomicIndexer:
+    starts = np.arange(n) * WIDTH
+    return GenomicIndexer(np.full(n, "chr1", dtype=object), starts, starts + WIDTH,
+                          np.full(n, "+", dtype=object), WIDTH, WIDTH)
+
+
+@pytest.fixture(scope="module")
+def rows() -> np.ndarray:
+    x = np.random.default_rng(7).poisson(2.0, size=(ROWS, WIDTH, 1, TRACKS))
+    return x.astype(np.float32)
+
+
+def _sharded(rows: np.ndarray, path, **options) -> None:
+    """A sharded store of ``rows`` at ``path``: inner chunks of 4 rows (2400 bytes), shards
+    of 16 rows (4 inner chunks); ``options`` add to or override these."""
+    from genozarr import Cover, set_options
+
+    with set_options(**{"inner_chunk_bytes": 2400, "chunk_bytes": 16 * 600, **options}):
+        Cover.create_from_array("c", rows, _windows(), storage="zarr", store=str(path))
+
+
+def test_a_transient_error_on_a_shard_is_not_replayed(rows, tmp_path):
+    """A shard's index answers 500 once, then the server recovers: the read that met the
+    error fails, the next read of the shard's other inner chunks asks again and gets the
+    values (before, the failed fetch shared by the shard's inner chunks was re-raised for
+    each of them, without a request)."""
+    pytest.importorskip("aiohttp")
+    from genozarr import open_dataset
+
+    class FailsOnce(RangeHandler):
+        failed = False
+
+        def send_head(self):
+            if self.path.endswith("/data/c.1.0.0.0") and not FailsOnce.failed:
+                FailsOnce.failed = True
+                self.send_error(500)
+                return None
+            return super().send_head()
+
+    _sharded(rows, tmp_path / "s.zarr")
+    with serve_directory(tmp_path, handler=FailsOnce) as base:
+        ds = open_dataset(f"{base}/s.zarr", cache=None)
+        with pytest.raises(StoreError, match="500"):
+            ds[16:32]
+        np.testing.assert_array_equal(ds[16:32], rows[16:32])
+        np.testing.assert_array_equal(ds[0:ROWS], rows)
+
+
+def _reads(url: str, rows_: slice = slice(0, ROWS)):
+    """Reads of ``rows_`` of the store at ``url``: through genozarr's own reader
+    (open_dataset) and through zarr (open_store)."""
+    from genozarr import open_dataset
+
+    return {"open_dataset": lambda: open_dataset(url, cache=None)[rows_],
+            "open_store": lambda: open_store(url)["data"][rows_].values}
+
+
+@pytest.mark.parametrize("compressor", [None, "zstd"])
+def test_a_server_answering_another_range_is_refused(rows, tmp_path, compressor):
+    """A server (proxy, cache) answers each ranged request with bytes 8 further on, with
+    the right length and a Content-Range that says so: a StoreError naming the shard's
+    URL, not values (uncompressed, those bytes decoded to wrong values silently); a
+    server that answers right serves the written values."""
+    pytest.importorskip("aiohttp")
+
+    class Shifted(FaultyHandler):
+        faulty, shift = "/shifted/", 8
+
+    _sharded(rows, tmp_path / "s.zarr", compressor=compressor)
+    (tmp_path / "shifted").symlink_to(tmp_path)
+    with serve_directory(tmp_path, handler=Shifted) as base:
+        for how, read in _reads(f"{base}/shifted/s.zarr").items():
+            with pytest.raises(StoreError, match="another range") as info:
+                read()
+            assert f"{base}/shifted/s.zarr/data/c." in str(info.value), how
+        for how, read in _reads(f"{base}/s.zarr").items():
+            np.testing.assert_array_equal(read(), rows, err_msg=how)
+
+
+def test_a_damaged_inner_chunk_read_through_zarr_names_the_url(rows, tmp_path):
+    """An inner chunk of a shard damaged on the server (its Blosc header overwritten; the
+    shard's index intact) read through zarr (open_store): a StoreError naming the URL,
+    not zarr's 'error during blosc decompression'."""
+    pytest.importorskip("aiohttp")
+    _sharded(rows, tmp_path / "s.zarr")
+    shard = tmp_path / "s.zarr" / "data" / "c.0.0.0.0"  # rows 0 to 16
+    raw = bytearray(shard.read_bytes())
+    index = np.frombuffer(bytes(raw[-(4 * 16 + 4):-4]), dtype="<u8").reshape(4, 2)
+    offset = int(index[1, 0])
+    raw[offset:offset + 16] = bytes(range(16))
+    shard.write_bytes(bytes(raw))
+    with serve_directory(tmp_path) as base:
+        url = f"{base}/s.zarr"
+        np.testing.assert_array_equal(open_store(url)["data"][0:4].values, rows[0:4])
+        with pytest.raises(StoreError, match="damaged") as info:
+            _ = open_store(url)["data"][4:8].values
+    assert f"{url}/data/" in str(info.value)
+
+
+def test_a_short_answer_is_named_as_the_servers(rows, tmp_path):
+    """A server answers ranged requests with 7 bytes fewer than asked (a consistent 206):
+    the message names the URL and says what the server returned, not that the store is
+    to be rebuilt."""
+    pytest.importorskip("aiohttp")
+
+    class Short(FaultyHandler):
+        faulty, short = "/data/c", 7
+
+    _sharded(rows, tmp_path / "s.zarr")
+    with serve_directory(tmp_path, handler=Short) as base:
+        for how, read in _reads(f"{base}/s.zarr").items():
+            with pytest.raises(StoreError, match="returned only") as info:
+                read()
+            assert f"{base}/s.zarr/data/c." in str(info.value), how
+            assert "Rebuild" not in str(info.value) and "rebuild" not in str(info.value)
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+def test_an_html_page_for_a_chunk_is_named_as_the_servers(rows, tmp_path, sharded):
+    """A chunk (shard) file gone from a server that answers missing files with an HTML page
+    and status 200: the message names the URL and says the server returned an HTML page
+    (before: 'the server ignores range requests', or 'damaged ... rebuild it')."""
+    pytest.importorskip("aiohttp")
+
+    class Soft404(FaultyHandler):
+        faulty, soft_404 = "/data/c", True
+
+    if sharded:
+        _sharded(rows, tmp_path / "s.zarr")
+    else:
+        _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
+    (tmp_path / "s.zarr" / "data" / "c.1.0.0.0").unlink()  # rows 16 to 32
+    with serve_directory(tmp_path, handler=Soft404) as base:
+        for how, read in _reads(f"{base}/s.zarr", slice(16, 32)).items():
+            with pytest.raises(StoreError, match="HTML page") as info:
+                read()
+            assert f"{base}/s.zarr/data/c" in str(info.value), how
+
+
+def test_a_stalled_store_read_names_the_timeout_option(rows, tmp_path):
+    """A server sends a chunk's headers, then nothing; the client's own read timeout ends
+    the wait: the message names the URL, says no answer came in time and names
+    set_options(remote_timeout=...), not the credentials."""
+    aiohttp = pytest.importorskip("aiohttp")
+    import threading as th
+
+    from genozarr import open_dataset
+
+    release = th.Event()
+
+    class Stalls(FaultyHandler):
+        faulty, stall = r"/data/c\.1\.", release  # rows 16 to 32
+
+    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
+    options = {"client_kwargs": {"timeout": aiohttp.ClientTimeout(sock_read=0.5)}}
+    try:
+        with serve_directory(tmp_path, handler=Stalls) as base:
+            with pytest.raises(StoreError, match=r"set_options\(remote_timeout") as info:
+                open_dataset(f"{base}/s.zarr", options, cache=None)[16:32]
+            assert f"{base}/s.zarr/data/c.1.0.0.0" in str(info.value)
+            assert "no answer in time" in str(info.value)
+            assert "credentials" not in str(info.value)
+    finally:
+        release.set()

@@ -31,7 +31,13 @@ from genozarr.sources import (
     condition_names,
 )
 from genozarr.store.cache import cache_key, input_digests
-from genozarr.testing.servers import RangeHandler, free_port, moto_s3, serve_directory
+from genozarr.testing.servers import (
+    FaultyHandler,
+    RangeHandler,
+    free_port,
+    moto_s3,
+    serve_directory,
+)
 
 pytest.importorskip("s3fs")
 moto_server = pytest.importorskip("moto.server")
@@ -241,7 +247,8 @@ def test_a_copy_of_unknown_size_is_never_reused(files, served, monkeypatch):
     for _ in range(2):
         _remote._fetched.clear()
         as_file_list(url, "BigWig")
-    assert gets("/sample_b.bw") == before + 2
+    # each time: the download, then its completeness probe (Range: bytes=<n>-, a 416)
+    assert gets("/sample_b.bw") == before + 2 * 2
 
 
 def test_a_bam_replaced_beside_its_old_index_is_refused(files, served, tmp_path):
@@ -640,3 +647,64 @@ def test_remote_timeout_bounds_input_reads(files, tmp_path):
         assert time.monotonic() - started < 2.5
         stall.clear()
         assert len(as_file_list(f"{base}/slow.bw", "BigWig")) == 1
+
+
+# ------------------------------------------------------------------- misbehaving servers
+
+def _copies_of(url: str, name: str) -> list[Path]:
+    """The copies of ``url`` (file ``name``) in the input cache."""
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return list(_remote.input_cache_dir().glob(f"{key}-*/*/{name}"))
+
+
+def _read(kind: str, path: str) -> np.ndarray:
+    if kind == "BigWig":
+        return BigWigSource(as_file_list(path, "BigWig")).read_file(0, "chr1", 100, 5100)
+    bed = BedSource(as_file_list(path, "BED"))
+    return bed.read_file(0, "chr1", 0, 30000)
+
+
+@pytest.mark.parametrize(("name", "kind"), [("sample_a.bw", "BigWig"), ("sample.bed", "BED")])
+def test_an_input_cut_short_without_a_size_is_refused(tmp_path, name, kind):
+    """A server that sends no Content-Length (the body ends when the connection closes)
+    drops the connection after 60% of the file: an InputFileError naming the URL and the
+    cut, and no copy kept (the cut copy was read as the whole file: a BED with fewer rows,
+    the last one cut mid-line). Sent whole, such a file is read as the local one."""
+    from genozarr.resources import resource_path
+
+    original = resource_path(name)
+    shutil.copy(original, tmp_path / name)
+
+    class Cut(FaultyHandler):
+        faulty, unsized = "", 0.6
+
+    class Whole(FaultyHandler):
+        faulty, unsized = "", 1.0
+
+    with serve_directory(tmp_path, handler=Cut) as base:
+        url = f"{base}/{name}"
+        with pytest.raises(InputFileError, match="cut short after") as info:
+            _read(kind, url)
+        assert url in str(info.value)
+        assert _copies_of(url, name) == []
+    with serve_directory(tmp_path, handler=Whole) as base:
+        np.testing.assert_array_equal(_read(kind, f"{base}/{name}"),
+                                      _read(kind, original))
+
+
+def test_an_html_page_for_a_missing_bam_index_is_not_the_index(files, tmp_path):
+    """A server answers the missing ``.csi`` with an HTML page and status 200 (a soft
+    404): it is taken as absent and the ``.bai`` beside it is used (before: a
+    StaleIndexError blaming the HTML page as a stale index)."""
+    for name in ("sample.bam", "sample.bam.bai"):
+        shutil.copy(files / name, tmp_path / name)
+
+    class Soft404(FaultyHandler):
+        faulty, soft_404 = "", True
+
+    local = BamSource(as_file_list(str(files / "sample.bam"), "BAM"))
+    with serve_directory(tmp_path, handler=Soft404) as base:
+        remote = BamSource(as_file_list(f"{base}/sample.bam", "BAM"))
+        got = remote.read_file(0, "chr1", 0, 30000)
+    assert os.path.isfile(remote.paths[0] + ".bai") and got.sum() > 0
+    np.testing.assert_array_equal(got, local.read_file(0, "chr1", 0, 30000))

@@ -328,6 +328,13 @@ def _info(fs: Any, rpath: str) -> dict[str, Any]:
     return info
 
 
+def _a_page(info: Mapping[str, Any]) -> bool:
+    """Whether a remote file's metadata says it is a web page (Content-Type text/html),
+    which no index file is."""
+    mimetype = str(info.get("mimetype") or info.get("ContentType") or "")
+    return mimetype.partition(";")[0].strip().lower() in ("text/html", "application/xhtml+xml")
+
+
 def _validator(info: Mapping[str, Any]) -> dict[str, Any]:
     """What identifies one version of a remote file: size, ETag, modification time."""
     etag = info.get("ETag") or info.get("etag") or info.get("e_tag")
@@ -469,6 +476,40 @@ def _why_short(fs: Any, rpath: str, size: int) -> str:
     return "the connection broke or the server cut the file short; try again"
 
 
+async def _bytes_past(fs: Any, rpath: str, n: int) -> tuple[int, int]:
+    """``(status, body bytes)`` of the answer to ``Range: bytes=<n>-`` for ``rpath`` on
+    fsspec's HTTP filesystem ``fs`` (416: nothing past ``n``); the body is counted, not
+    kept."""
+    kw = fs.kwargs.copy()
+    headers = {**kw.pop("headers", {}), "Range": f"bytes={n}-"}
+    session = await fs.set_session()
+    async with session.get(fs.encode_url(rpath), headers=headers, **kw) as r:
+        if r.status == 416:
+            return 416, 0
+        fs._raise_not_found_for_status(r, rpath)
+        got = 0
+        async for block in r.content.iter_chunked(_CHUNK):
+            got += len(block)
+        return r.status, got
+
+
+def _complete(fs: Any, rpath: str, n: int) -> bool:
+    """Whether ``n`` bytes are all of ``rpath``, for a download whose size the server did
+    not give (no Content-Length: the body ends when the connection closes, so a dropped
+    connection looks like the end of the file): a ``Range: bytes=<n>-`` request must find
+    nothing past them (416, or an empty body), or, from a server that ignores ranges (200),
+    the whole file again, of ``n`` bytes. Other filesystems (which give sizes) are taken
+    as complete."""
+    if not hasattr(fs, "set_session") or not hasattr(fs, "encode_url"):
+        return True
+    from fsspec.asyn import sync
+
+    status, got = sync(fs.loop, _bytes_past, fs, rpath, n)
+    if status == 416 or got == 0:
+        return True
+    return status == 200 and got == n
+
+
 def _download(fs: Any, rpath: str, url: str, dest: Path, size: int | None, what: str,
               of: str | None) -> str:
     """Copy one remote file to ``dest`` (atomically), returning its SHA256."""
@@ -511,6 +552,13 @@ def _download(fs: Any, rpath: str, url: str, dest: Path, size: int | None, what:
                 f"cannot read {what} file {display_url(url)}"
                 f"{f' (the index of {display_url(of)})' if of else ''}: the download ended "
                 f"after {n} of {size} bytes; " + _why_short(fs, rpath, size))
+        if size is None and not _complete(fs, rpath, n):
+            raise InputFileError(
+                f"cannot read {what} file {display_url(url)}"
+                f"{f' (the index of {display_url(of)})' if of else ''}: the download was "
+                f"cut short after {n} bytes (the server gives no size, Content-Length, and "
+                "holds more bytes past them): the connection broke or the server cut the "
+                "file short; try again")
         try:
             os.replace(tmp, dest)
         except OSError as e:
@@ -699,6 +747,13 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
                              + (f" (HTTP {status})" if status is not None else ""))
                 continue
             raise _failure(e, index_url, f"{what} index", of=url) from e
+        if _a_page(index_info):
+            # a web page answered with status 200 for a missing file (a "soft 404" of
+            # static site hosting): no index there, try the next candidate
+            tried.append(f"{display_url(index_url)} (an HTML page)")
+            logger.info("%s answers an HTML page, not an index: taken as absent",
+                        display_url(index_url))
+            continue
         # the local name follows the data file's local name, as htslib looks for it
         files.append({"name": local_name + index_name[len(name):]
                       if index_name.startswith(name) else _safe_name(index_name),

@@ -111,6 +111,12 @@ def check_chunk_bytes(where: str, header: bytes, size: int, nbytes: int, compres
             return
     elif size == nbytes:
         return
+    head = header.lstrip().lower()
+    if "://" in where and (head.startswith((b"<!doctype html", b"<html"))):
+        raise StoreError(
+            f"reading {where}: the server returned an HTML page ({size} bytes) instead of "
+            "the chunk: an error or login page of the server or a proxy. Check the URL and "
+            "the server; the store itself may be intact.")
     raise StoreError(
         f"chunk {where} is damaged: it holds {size} bytes that do not decode to one chunk "
         f"of {tuple(shape)} {np.dtype(dtype)} ({nbytes} bytes); the store was truncated or "
@@ -683,7 +689,15 @@ class RemoteChunks(_ChunkReader):
             fut = self._pending.pop(index, None)
         if fut is None:
             fut = self._submit([index])[index]
-        raw = fut.result()[index]
+        try:
+            raw = fut.result()[index]
+        except BaseException:
+            # a shard's inner chunks share one fetch: forget it for all of them, so that
+            # the next read of any of them asks again (a transient failure is not kept)
+            with self._lock:
+                for i in [i for i, f in self._pending.items() if f is fut]:
+                    del self._pending[i]
+            raise
         self.kept.put((self.prefix, index), _FILL if raw is None else raw)
         return raw
 

@@ -116,8 +116,20 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
         errno.EROFS: "the file system is read-only; choose another store path",
     }.get(code)  # type: ignore[arg-type]
     if hint is None and is_remote(where):
+        from genozarr.io._remote import _chain, _timed_out
+
         if isinstance(error, FileNotFoundError) and _missing_bucket(error):
             hint = "the bucket does not exist; create it or fix the URL"
+        elif any(_timed_out(e) for e in _chain(error)):
+            from genozarr.config import OPTIONS
+
+            limit = OPTIONS["remote_timeout"]
+            detail = f": {error}" if str(error) else ""
+            cause = f"no answer in time ({type(error).__name__}{detail})"
+            hint = ("the storage did not answer within "
+                    + (f"remote_timeout={limit:g} s" if limit else "the client's default limit")
+                    + "; it is unreachable or overloaded: check the endpoint, or bound the "
+                    "wait with genozarr.set_options(remote_timeout=...) (seconds)")
         else:
             hint = "check the URL, the endpoint (storage_options) and the credentials"
     filename = getattr(error, "filename", None)
@@ -364,6 +376,33 @@ def _chunk_info(meta: dict[str, Any]) -> tuple[int, bool, tuple[int, ...], str] 
         return None
 
 
+def _inner_chunk_info(meta: dict[str, Any]) -> tuple[int, bool, tuple[int, ...], str] | None:
+    """:func:`_chunk_info` of the inner chunks of a sharded array (each read by a ranged
+    request), from its zarr v3 metadata document; None where the array is not sharded or
+    its inner chunks cannot be checked."""
+    try:
+        codecs = meta["codecs"]
+        if len(codecs) != 1 or not isinstance(codecs[0], dict) \
+                or codecs[0].get("name") != "sharding_indexed":
+            return None
+        config = codecs[0].get("configuration") or {}
+        inner = {**meta, "codecs": config["codecs"],
+                 "chunk_grid": {"name": "regular",
+                                "configuration": {"chunk_shape": config["chunk_shape"]}}}
+        return _chunk_info(inner)
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+def _array_checks(meta: Any) -> tuple[Any, bool, Any]:
+    """What :class:`CheckedStore` checks of an array's chunks, from its zarr v3 metadata
+    document: ``(chunk sizes, whether its shards have a CRC32C index, inner chunk
+    sizes)`` (None where not known)."""
+    if not isinstance(meta, dict):
+        return None, False, None
+    return _chunk_info(meta), _crc_indexed(meta), _inner_chunk_info(meta)
+
+
 def _checked_store_class() -> type:
     """:class:`CheckedStore`, defined on first use (zarr is imported lazily)."""
     global _CHECKED
@@ -435,12 +474,12 @@ def _checked_store_class() -> type:
             doc = _json_or_none(raw) if raw is not None else None
             consolidated = (doc or {}).get("consolidated_metadata") or {}
             metadata = consolidated.get("metadata") or {}
-            self._arrays = {k: (_chunk_info(v), _crc_indexed(v)) for k, v in metadata.items()
+            self._arrays = {k: _array_checks(v) for k, v in metadata.items()
                             if isinstance(v, dict)}
 
         async def _array_meta(self, array: str) -> Any:
-            """``(chunk sizes or None, whether its shards have a CRC32C index)`` of
-            ``array`` (from the root's consolidated metadata)."""
+            """:func:`_array_checks` of ``array`` (from the root's consolidated
+            metadata)."""
             if self._arrays is None:
                 from zarr.core.buffer import default_buffer_prototype
 
@@ -451,14 +490,15 @@ def _checked_store_class() -> type:
 
                 raw = await self._store.get(f"{array}/zarr.json", default_buffer_prototype())
                 doc = _json_or_none(raw.to_bytes()) if raw is not None else None
-                self._arrays[array] = (_chunk_info(doc), _crc_indexed(doc)) \
-                    if isinstance(doc, dict) else (None, False)
+                self._arrays[array] = _array_checks(doc)
             return self._arrays[array]
 
         async def _check_range(self, key: str, array: str, byte_range: Any,
                                buf: Any) -> None:
             """Check a ranged read of chunk (shard) ``key``: as many bytes as asked for,
-            and a shard index that passes its CRC32C (zarr reads sharded arrays so)."""
+            a shard index that passes its CRC32C, and an inner chunk whose size (and Blosc
+            frame header) is one inner chunk's (zarr reads sharded arrays so: the index,
+            then each inner chunk by one ranged request)."""
             from zarr.abc.store import RangeByteRequest, SuffixByteRequest
 
             if isinstance(byte_range, RangeByteRequest):
@@ -478,10 +518,32 @@ def _checked_store_class() -> type:
             if got < want:
                 if await self._gone():
                     raise self._replaced(key)
+                if is_remote(self.where):
+                    raise StoreError(
+                        f"reading {where}: asked for {what}, the server returned only {got} "
+                        f"bytes: the server or a proxy cut its answer short, or the file "
+                        "it serves is shorter than the store wrote it. Check the server; "
+                        "if the file there is truncated, rebuild the store (overwrite=True)")
                 raise StoreError(
                     f"chunk {where} is damaged: {what} could not be read (only {got} "
                     "bytes came); the store was truncated or edited. Rebuild it "
                     "(overwrite=True).")
+            if isinstance(byte_range, RangeByteRequest):
+                _, indexed, inner = await self._array_meta(array)
+                if indexed and inner is not None and inner[1]:
+                    # inner chunks start with a Blosc frame header: its decoded size must be
+                    # one inner chunk's and its frame fit the bytes read (one inner chunk, as
+                    # zarr reads them, or several neighbours, as RemoteChunks coalesces them)
+                    nbytes, _, shape, dtype = inner
+                    header = bytes(buf.as_numpy_array()[:16])
+                    frame = int.from_bytes(header[12:16], "little") if got >= 16 else -1
+                    if got < 16 or int.from_bytes(header[4:8], "little") != nbytes \
+                            or not 16 <= frame <= got:
+                        if await self._gone():
+                            raise self._replaced(key)
+                        check_chunk_bytes(f"{where} ({what})", header,
+                                          got if frame > got or frame < 16 else frame,
+                                          nbytes, True, shape, dtype)
             if isinstance(byte_range, SuffixByteRequest) and want >= 4 \
                     and (await self._array_meta(array))[1]:
                 if not index_crc_ok(buf.to_bytes()):
@@ -623,9 +685,126 @@ def _reopen_checked(path: str, storage_options: dict[str, Any] | None, read_only
     return open_resolved(path, storage_options, require_complete=False).zarr_store()
 
 
+_RANGE_ASKED = re.compile(r"bytes=(\d*)-(\d*)$")
+_RANGE_GIVEN = re.compile(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+
+
+def check_range_answer(url: str, asked: str, status: int, content_range: str | None,
+                       content_type: str | None, size: int) -> None:
+    """Check the answer to a ranged HTTP request before its bytes are used.
+
+    Parameters
+    ----------
+    url
+        The object's URL, for the message.
+    asked
+        The request's ``Range`` header (``bytes=a-b``, ``bytes=a-`` or ``bytes=-n``).
+    status
+        The answer's status (a 2xx one).
+    content_range, content_type
+        The answer's ``Content-Range`` and ``Content-Type`` headers (None: absent).
+    size
+        Bytes in the answer's body.
+
+    Raises
+    ------
+    StoreError
+        When a 206 answer holds other bytes than those asked for (its ``Content-Range``
+        starts or ends elsewhere, is missing, or disagrees with the body's length), or a
+        200 answer is an HTML page. A 200 answer with other content (a server that
+        ignores ranges) is left to the caller, which names it by the body's length.
+    """
+    m = _RANGE_ASKED.match(asked)
+    if m is None:  # pragma: no cover - fsspec builds these headers
+        return
+    a, b = m.groups()
+    what = f"Range: {asked}" if a else f"its last {b} bytes"
+    if status != 206:
+        if content_type is not None and "html" in content_type.lower():
+            raise StoreError(
+                f"reading {url}: asked for {what}, the server answered status {status} with "
+                f"an HTML page ({size} bytes, Content-Type {content_type}), not the "
+                "store's bytes: an error or login page of the server or a proxy. Check the "
+                "URL and the server; the store itself may be intact")
+        return
+    given = _RANGE_GIVEN.match(content_range or "")
+    if given is None:
+        raise StoreError(
+            f"reading {url}: asked for {what}, the server answered 206 (partial content) "
+            f"without a valid Content-Range ({content_range!r}): which bytes came is "
+            "unknown, so they are not used. Serve the store from a server that answers "
+            "range requests correctly")
+    x, y, total = int(given.group(1)), int(given.group(2)), given.group(3)
+    n = None if total == "*" else int(total)
+    if a:  # bytes=a-b or bytes=a-
+        start, last = int(a), (int(b) if b else None)
+        good = x == start and (y == last or (n is not None and y == n - 1
+                                             and (last is None or y < last)))
+    else:  # the last b bytes
+        good = n is None or (x == max(n - int(b), 0) and y == n - 1)
+    if not good and a and b and x == int(a) and y < int(b) and size == y - x + 1 \
+            and (n is None or y < n - 1):
+        raise StoreError(
+            f"reading {url}: asked for {what}, the server returned only {size} bytes "
+            f"(206, Content-Range {content_range!r}) though the file is longer: the server "
+            "or a proxy cut its answer short; the store itself may be intact. Check the "
+            "server, or try again")
+    if not good or size != y - x + 1:
+        raise StoreError(
+            f"reading {url}: asked for {what}, the server answered 206 with {size} bytes "
+            f"of Content-Range {content_range!r}: the bytes of another range (a server, "
+            "proxy or cache that mixes up ranges). They are not used, as they would give "
+            "wrong values; serve the store from a server that answers range requests "
+            "correctly")
+
+
+def _checked_http_class() -> type:
+    """:class:`CheckedHTTPFileSystem`, defined on first use (fsspec is imported lazily)."""
+    global _CHECKED_HTTP
+    if _CHECKED_HTTP is not None:
+        return _CHECKED_HTTP
+    from fsspec.implementations.http import HTTPFileSystem
+
+    class _CheckedHTTP(HTTPFileSystem):  # type: ignore[misc]
+        """fsspec's HTTP filesystem whose ranged reads check the answer: fsspec's own
+        ``_cat_file`` neither checks a 206 answer's ``Content-Range`` nor tells it from a
+        200 one, so a server, proxy or cache that answers another range than the one
+        asked for gave wrong values silently (:func:`check_range_answer`)."""
+
+        async def _cat_file(self, url: str, start: int | None = None,
+                            end: int | None = None, **kwargs: Any) -> bytes:
+            if start is None and end is None:
+                return await super()._cat_file(url, **kwargs)
+            if start == end:
+                return b""
+            kw = self.kwargs.copy()
+            kw.update(kwargs)
+            headers = kw.pop("headers", {}).copy()
+            headers["Range"] = asked = await self._process_limits(url, start, end)
+            kw["headers"] = headers
+            session = await self.set_session()
+            async with session.get(self.encode_url(url), **kw) as r:
+                out = await r.read()
+                self._raise_not_found_for_status(r, url)
+                check_range_answer(url, asked, r.status, r.headers.get("Content-Range"),
+                                   r.headers.get("Content-Type"), len(out))
+            return out
+
+    _CheckedHTTP.__name__ = _CheckedHTTP.__qualname__ = "CheckedHTTPFileSystem"
+    _CheckedHTTP.__module__ = __name__
+    _CHECKED_HTTP = _CheckedHTTP
+    globals()["CheckedHTTPFileSystem"] = _CheckedHTTP
+    return _CheckedHTTP
+
+
+_CHECKED_HTTP: type | None = None
+
+
 def __getattr__(name: str) -> Any:
     if name == "CheckedStore":
         return _checked_store_class()
+    if name == "CheckedHTTPFileSystem":
+        return _checked_http_class()
     raise AttributeError(name)
 
 
@@ -637,6 +816,10 @@ def zarr_store(path: str | os.PathLike, mode: str = "r",
 
     register_zarr()
     if is_remote(path):
+        if str(path).split("://", 1)[0].lower() in ("http", "https"):
+            fs = _checked_http_class()(**{"asynchronous": True, **(storage_options or {})})
+            return FsspecStore(fs=fs, path=fs._strip_protocol(str(path)),
+                               read_only=(mode == "r"))
         return FsspecStore.from_url(str(path), storage_options=storage_options or {},
                                     read_only=(mode == "r"))
     return LocalStore(str(_local(path)), read_only=(mode == "r"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import io
 import logging
 import os
 import re
@@ -19,7 +20,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-__all__ = ["RangeHandler", "Server", "free_port", "moto_s3", "serve_directory"]
+__all__ = ["FaultyHandler", "RangeHandler", "Server", "free_port", "moto_s3",
+           "serve_directory"]
 
 
 def free_port() -> int:
@@ -113,6 +115,84 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
                 n -= len(block)
         except (BrokenPipeError, ConnectionResetError):  # the reader gave up (a timeout)
             self.close_connection = True
+
+
+class FaultyHandler(RangeHandler):
+    """:class:`RangeHandler` with the faults of misbehaving servers, proxies and caches,
+    on the paths ``faulty`` (a regular expression searched in the request path) matches.
+    Subclass it and set the class attributes:
+
+    ``shift``
+        Answer ``Range: bytes=a-b`` with bytes ``a + shift`` to ``b + shift`` (and a
+        Content-Range that says so); suffix ranges are answered right.
+    ``soft_404``
+        Answer a missing file with status 200 and an HTML page (static site hosting).
+    ``stall``
+        Send the headers, then the body only once this event is set (or after 60 s).
+    ``short``
+        Answer ``Range: bytes=a-b`` with this many bytes fewer (206, with a Content-Length
+        and a Content-Range that agree with the body).
+    ``unsized``
+        Answer a request without ``Range`` with no Content-Length (the body ends when the
+        connection closes, as HTTP/1.0 servers do) and only this fraction of the file;
+        ranged requests are answered in full.
+    """
+
+    faulty: ClassVar[str] = ""
+    shift: ClassVar[int] = 0
+    soft_404: ClassVar[bool] = False
+    stall: ClassVar[threading.Event | None] = None
+    short: ClassVar[int] = 0
+    unsized: ClassVar[float | None] = None
+
+    #: what a soft 404 answers
+    PAGE = b"<!DOCTYPE html><html><body><h1>Page not found</h1></body></html>\n"
+
+    def send_head(self) -> Any:
+        self._cut = 0  # (one handler serves the requests of a kept-alive connection)
+        if not re.search(type(self).faulty, self.path):
+            return super().send_head()
+        asked = re.match(r"bytes=(\d+)-(\d+)$", self.headers.get("Range") or "")
+        if asked and self.shift:
+            del self.headers["Range"]
+            self.headers["Range"] = (f"bytes={int(asked.group(1)) + self.shift}-"
+                                     f"{int(asked.group(2)) + self.shift}")
+        path = self.translate_path(self.path.split("?")[0])
+        if self.soft_404 and not os.path.isfile(path):
+            RangeHandler.requests[(self.command, self.path)] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(self.PAGE)))
+            self.end_headers()
+            self._span = (0, len(self.PAGE))
+            return io.BytesIO(self.PAGE)
+        if self.unsized is not None and "Range" not in self.headers \
+                and os.path.isfile(path):
+            RangeHandler.requests[(self.command, self.path)] += 1
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("ETag", '"unsized"')
+            self.end_headers()
+            self.close_connection = True
+            self._span = (0, int(os.path.getsize(path) * self.unsized))
+            return open(path, "rb")
+        self._cut = self.short if asked else 0
+        f = super().send_head()
+        if f is not None and self._cut:
+            start, n = self._span
+            self._span = (start, n - self._cut)
+        if self.stall is not None:
+            self.stall.wait(60)
+        return f
+
+    def send_header(self, keyword: str, value: str) -> None:
+        cut = getattr(self, "_cut", 0)
+        if cut and keyword == "Content-Length":
+            value = str(int(value) - cut)
+        elif cut and keyword == "Content-Range":
+            first, last, size = re.match(r"bytes (\d+)-(\d+)/(\d+)", value).groups()
+            value = f"bytes {first}-{int(last) - cut}/{size}"
+        super().send_header(keyword, value)
 
 
 @contextlib.contextmanager
