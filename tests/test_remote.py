@@ -443,3 +443,28 @@ def test_a_stalled_store_read_names_the_timeout_option(rows, tmp_path):
             assert "credentials" not in str(info.value)
     finally:
         release.set()
+
+
+def test_a_process_reading_over_http_closes_its_sessions(tmp_path):
+    """A process that read a store over HTTP ends without aiohttp's "Unclosed client
+    session" warning (genozarr's checked HTTP filesystem closes its sessions at exit), and
+    read the values written."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np, genozarr\n"
+        "ds = genozarr.open_dataset(sys.argv[1])\n"
+        "print(float(np.asarray(ds[0:3]).sum()))\n")
+    values = np.arange(10 * 100, dtype="float32").reshape(10, 100, 1, 1)
+    from genozarr import Cover
+
+    gi = GenomicIndexer(np.full(10, "chr1", dtype=object), np.arange(10) * 100,
+                        np.arange(10) * 100 + 100, np.full(10, "+", dtype=object), 100, 100)
+    Cover.create_from_array("c", values, gi, storage="zarr", store=str(tmp_path / "c.zarr"))
+    with serve_directory(tmp_path) as base:
+        done = subprocess.run([sys.executable, "-c", script, f"{base}/c.zarr"],
+                              capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip()) == float(values[0:3].sum())
+    assert "Unclosed" not in done.stderr, done.stderr

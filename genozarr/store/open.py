@@ -794,10 +794,27 @@ def _checked_http_class() -> type:
     _CheckedHTTP.__module__ = __name__
     _CHECKED_HTTP = _CheckedHTTP
     globals()["CheckedHTTPFileSystem"] = _CheckedHTTP
+    import atexit
+
+    atexit.register(_close_http_sessions)
     return _CheckedHTTP
 
 
 _CHECKED_HTTP: type | None = None
+
+
+def _close_http_sessions() -> None:
+    """At exit, close the HTTP sessions of the :class:`CheckedHTTPFileSystem` instances
+    (asynchronous ones, which fsspec leaves open; aiohttp then warns "Unclosed client
+    session" as the interpreter ends)."""
+    cls = _CHECKED_HTTP
+    for fs in list(getattr(cls, "_cache", {}).values()):
+        session = getattr(fs, "_session", None)
+        if session is not None and not session.closed:
+            try:
+                cls.close_session(getattr(session, "_loop", None), session)
+            except Exception as e:  # noqa: BLE001 - at exit: nothing to do about it
+                log.debug("closing the HTTP session of %r failed: %s", fs, e)
 
 
 def __getattr__(name: str) -> Any:
