@@ -534,7 +534,12 @@ class Dataset:
                        + 2 * self.gindexer.flank)
         x = x.astype(np.result_type(x.dtype, np.float32), copy=True)
         for norm in self.normalizers:
+            order = self._condition_order(norm)
+            if order is not None:  # into the order the statistics were fitted in, and back
+                x = x[..., order[0]]
             x = norm.transform_batch(x, lengths) if hasattr(norm, "transform_batch") else norm(x)
+            if order is not None:
+                x = x[..., order[1]]
         return x
 
     def _genome_plan(self) -> _GenomePlan:
@@ -1003,13 +1008,20 @@ class Dataset:
             if hasattr(norm, "fit"):
                 norm.fit(ds)
             if i + 1 < len(self.normalizers) and hasattr(norm, "transform"):
-                ds = norm.transform(ds)
+                order = self._condition_order(norm)
+                if order is None:
+                    ds = norm.transform(ds)
+                else:  # statistics fitted on the conditions in another order
+                    ds = norm.transform(ds.isel(condition=order[0])).isel(condition=order[1])
         self._check_normalizer_shapes()
 
     def _check_normalizer_shapes(self) -> None:
         """Refuse fitted statistics of another shape than this dataset's (strand,
         condition): a normalizer fitted on 2 conditions and reused on 1 would broadcast
-        the batch to 2, one fitted on 1 condition would serve its statistics for all."""
+        the batch to 2, one fitted on 1 condition would serve its statistics for all.
+        Statistics restored from a store's recipe count as fitted unless the recipe says
+        they were given. Statistics fitted on other condition names are refused too (see
+        :meth:`_condition_order`)."""
         n_s, n_c = self.garray.n_strands, self.garray.n_conditions
         for norm in self.normalizers:
             params = norm.params() if hasattr(norm, "params") else {}
@@ -1028,6 +1040,44 @@ class Dataset:
                     f"dataset {self.name!r} has {n_s} strand(s) and {n_c} condition(s). Fit "
                     "the normalizer on data of this shape, or pass an unfitted one (its "
                     "name) to fit it here")
+            self._condition_order(norm, warn=True)
+
+    def _condition_order(self, norm: Any,
+                         warn: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+        """How to match ``norm``'s per-condition statistics to this dataset's conditions
+        by name: None where they apply as they are (same names in the same order; names
+        unknown, as for given statistics or an older recipe: by position; statistics with
+        one value for every condition: broadcast; other names: by position, with a
+        :class:`~genozarr.errors.ConditionNamesWarning` when ``warn``); else
+        ``(to_fitted, back)``, the condition indices that put a batch in the order the
+        statistics were fitted in (``x[..., to_fitted]``) and the ones that restore this
+        dataset's order."""
+        fitted_on = getattr(norm, "conditions", None)
+        mine = [str(c) for c in (self.garray.meta.conditions or [])]
+        if fitted_on is None or not mine:
+            return None
+        fitted_on = [str(c) for c in fitted_on]
+        if fitted_on == mine:
+            return None
+        params = norm.params() if hasattr(norm, "params") else {}
+        if not any(isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] > 1
+                   for v in params.values()):
+            return None  # one value for every condition: nothing to match by name
+        if sorted(fitted_on) == sorted(mine) and len(set(mine)) == len(mine):
+            return (np.array([mine.index(c) for c in fitted_on]),
+                    np.array([fitted_on.index(c) for c in mine]))
+        if warn:  # other names (statistics of one cell line's tracks reused on another's)
+            from genozarr.errors import ConditionNamesWarning
+            from genozarr.errors import warn as _warn
+
+            _warn(f"normalizer {getattr(norm, 'name', type(norm).__name__)!r} was fitted on "
+                  f"the conditions {fitted_on}, dataset {self.name!r} has the conditions "
+                  f"{mine}: its statistics are applied by position ({fitted_on[0]!r}'s to "
+                  f"{mine[0]!r}, ...). Where the same tracks have other names, give the "
+                  "dataset the training set's names (conditions=...) to match them by "
+                  "name; set the normalizer's .conditions = None to apply it by position "
+                  "without this warning", ConditionNamesWarning)
+        return None
 
 
 #: ``(id(store), chromosome)`` of interval reads already warned to fall outside every
@@ -1101,7 +1151,13 @@ class Cover(Dataset):
             tuning page). ``'bfloat16'`` (``storage='zarr'`` only) halves them too and
             keeps float32's range with 8 significant bits; it is served as float32. A
             value the dtype cannot hold (past 65504 in float16, NaN or out of range in an
-            integer dtype) raises ArgumentError during the build.
+            integer dtype) raises ArgumentError during the build. An integer dtype
+            truncates fractional values toward zero (as ``numpy.astype``: 2.9 is stored
+            as 2, -0.5 as 0), with no error; normalizers are fitted on and applied to
+            the stored values. With a normalizer, values are served as
+            ``numpy.result_type(dtype, 'float32')``: float32 for float16, bfloat16,
+            float32 and integers of up to 16 bits, float64 for float64 and wider
+            integers.
         overwrite
             Rebuild even if a cached store matches.
         cache
@@ -1109,7 +1165,11 @@ class Cover(Dataset):
         channel_last
             False moves the condition axis to position 1.
         normalizer
-            Name, normalizer object, callable or a list of them (see genozarr.ops).
+            Name, normalizer object, callable or a list of them (see genozarr.ops). A
+            callable receives a batch ``(windows, position, strand, condition)`` and must
+            return an array of the same shape (another shape raises ArgumentError). A
+            fitted normalizer is matched to this dataset's conditions by name (see
+            :mod:`genozarr.ops.normalizers`).
         collapser
             'sum', 'mean' (default), 'max' or a callable over (bins, resolution, strand).
         zero_padding
@@ -1221,7 +1281,12 @@ class Cover(Dataset):
             window (``pairedend='midpoint'``) whatever it is: reads are fetched at least
             this far (bp) beyond each window, and farther where fragments are longer.
         aggregate
-            Optional callable applied to each window's counts after reading (Janggu).
+            Optional callable applied to each window's counts after reading (Janggu),
+            before the normalizers (which are fitted on its output). It receives a batch
+            ``(windows, position, strand, condition)`` and must return an array of the
+            same shape, treating each value independently (``numpy.log1p``); another
+            shape raises ArgumentError naming it and both shapes. To sum the strands, use
+            ``stranded=False``.
         include_flagged
             Count QC-fail (0x200) and duplicate (0x400) reads too.
 

@@ -116,6 +116,13 @@ class SkippedVariantsWarning(GenozarrWarning):
     with the count per reason."""
 
 
+class ConditionNamesWarning(GenozarrWarning):
+    """A fitted normalizer is applied to a dataset whose condition names are not those it
+    was fitted on (another set of names, as when statistics fitted on one cell line's
+    tracks are reused on another's): its per-condition statistics are applied by
+    position, as Janggu does."""
+
+
 class UnphasedGenotypeError(ArgumentError):
     """A listed sample has an unphased heterozygous genotype (``0/1``) where personal
     sequences need to know which haplotype carries the ALT allele; the message names the

@@ -419,7 +419,10 @@ def test_to_dict_round_trip_is_bit_identical(label, norm, partial):
         assert d["ref"] in ("numpy:log1p", f"{_double.__module__}:_double")
         assert back.func is norm.func
     else:
-        assert set(d) == {"type", "params"} and d["type"] == norm.name
+        assert set(d) <= {"type", "params", "given", "conditions"} and d["type"] == norm.name
+        if hasattr(norm, "_given"):  # fitted statistics restore as fitted, with the names
+            assert back._given == norm._given
+            assert back.conditions == norm.conditions == ["a", "b", "c"]
     # the lazy path of the rebuilt instance (fitted: fit=False) gives the same numbers
     np.testing.assert_array_equal(ops.normalize(ds, back, fit=False)["data"].values,
                                   norm.transform(ds)["data"].values)
@@ -427,14 +430,16 @@ def test_to_dict_round_trip_is_bit_identical(label, norm, partial):
 
 def test_to_dict_shapes_and_non_finite_statistics():
     z = ZScore(mean=[[0.5, 1.5, 2.5]], std=[[1.0, 2.0, 4.0]], per_strand=False)
-    assert z.to_dict() == {"type": "zscore", "params": {
+    assert z.to_dict() == {"type": "zscore", "given": [True, True], "params": {
         "per_strand": False, "mean": [[0.5, 1.5, 2.5]], "std": [[1.0, 2.0, 4.0]]}}
     t = PercentileTrimming(99, threshold=[1.0, np.nan, np.inf])
     d, back = _roundtrip(t)
-    assert d == {"type": "perctrim", "params": {"percentile": 99.0, "per_strand": False,
-                                                "threshold": [[1.0, None, "inf"]]}}
+    assert d == {"type": "perctrim", "given": True,
+                 "params": {"percentile": 99.0, "per_strand": False,
+                            "threshold": [[1.0, None, "inf"]]}}
     np.testing.assert_array_equal(back.threshold, [[1.0, np.nan, np.inf]])
-    assert TPM(scale=[2.0, 3.0]).to_dict() == {"type": "tpm", "params": {"scale": [[2.0, 3.0]]}}
+    assert TPM(scale=[2.0, 3.0]).to_dict() == {"type": "tpm", "given": True,
+                                               "params": {"scale": [[2.0, 3.0]]}}
     assert RegionLength(1000).to_dict() == {"type": "binsizenorm", "params": {"unit": 1000.0}}
     assert LogTransform().to_dict() == {"type": "log", "params": {}}
     # an unfitted normalizer round trips unfitted
@@ -671,3 +676,145 @@ def test_interval_reads_normalize_each_window_with_its_length(sim_data):
     both = cover["chr1", 1100, 1250]  # window 2 (200 bp) and the 50-bp window 3
     _close(both[0, :100], raw[2][0, 100:].astype(np.float64) / 200)
     _close(both[0, 100:], raw[3][0, :50].astype(np.float64) / 50)
+
+
+def _train_stats(raw):
+    """Mean and standard deviation (ddof=1) of each condition of a raw Cover."""
+    vals = _per_condition(_store_arrays(raw))
+    return (np.array([np.mean(v) for v in vals]), np.array([np.std(v, ddof=1) for v in vals]))
+
+
+def test_restored_fitted_statistics_are_checked_against_the_shape(sample_files, tmp_path):
+    """Statistics restored from a store's recipe keep whether they were fitted: fitted on
+    one condition, they are refused on two (not broadcast), and reused on one condition
+    they apply the training statistics. A recipe of an older genozarr (no ``given``)
+    counts as fitted; given statistics still broadcast."""
+    kw = {"binsize": 200, "resolution": 10, "genomesize": sample_files["chrom_sizes"]}
+    bws = [sample_files["bigwig_a"], sample_files["bigwig_b"]]
+    store = str(tmp_path / "train.zarr")
+    Cover.create_from_bigwig("train", bws[0], roi=sample_files["roi_train"], normalizer="zscore",
+                             storage="zarr", store=store, **kw)
+    restored = genozarr.open_dataset(store).normalizers[0]
+    assert restored.mean.shape == (1, 1) and restored._given == (False, False)
+    with pytest.raises(ArgumentError, match=r"mean of shape \(1, 1\) \(strand, condition\), "
+                                            r"fitted on data of another shape.*1 strand\(s\) "
+                                            r"and 2 condition\(s\)"):
+        Cover.create_from_bigwig("test", bws, roi=sample_files["roi_test"], normalizer=restored,
+                                 **kw)
+    old = {"type": "zscore", "params": restored.to_dict()["params"]}  # older recipe
+    with pytest.raises(ArgumentError, match=r"mean of shape \(1, 1\).*2 condition\(s\)"):
+        Cover.create_from_bigwig("test", bws, roi=sample_files["roi_test"],
+                                 normalizer=normalizer_from_dict(old), **kw)
+    # the matching reuse applies the training statistics (numpy on the raw training store)
+    mean, std = _train_stats(Cover.create_from_bigwig("rtrain", bws[0],
+                                                      roi=sample_files["roi_train"], **kw))
+    raw_test = Cover.create_from_bigwig("rtest", bws[0], roi=sample_files["roi_test"], **kw)
+    test = Cover.create_from_bigwig("test", bws[0], roi=sample_files["roi_test"],
+                                    normalizer=genozarr.open_dataset(store).normalizers, **kw)
+    _close(test[:], (raw_test[:].astype("float64") - mean) / std)
+    # given statistics restore as given and still broadcast to every condition
+    given = normalizer_from_dict(json.loads(json.dumps(ZScore(mean=[1.0], std=[2.0]).to_dict())))
+    raw = Cover.create_from_bigwig("raw", bws, roi=sample_files["roi_test"], **kw)
+    got = Cover.create_from_bigwig("g", bws, roi=sample_files["roi_test"], normalizer=given, **kw)
+    _close(got[:], (raw[:].astype("float64") - 1.0) / 2.0)
+
+
+def test_reused_statistics_follow_condition_names(sample_files, tmp_path):
+    """A normalizer fitted on conditions ``['a', 'b']`` and reused on the same files given
+    as ``['b', 'a']`` applies each condition's own training statistics, also after the
+    test store is reopened; other names apply by position with a ConditionNamesWarning;
+    statistics without names (set to None) apply by position."""
+    kw = {"binsize": 200, "resolution": 10, "genomesize": sample_files["chrom_sizes"]}
+    bws = [sample_files["bigwig_a"], sample_files["bigwig_b"]]
+    z = ZScore()
+    Cover.create_from_bigwig("train", bws, roi=sample_files["roi_train"], conditions=["a", "b"],
+                             normalizer=[z], **kw)
+    mean, std = _train_stats(Cover.create_from_bigwig("rtrain", bws, conditions=["a", "b"],
+                                                      roi=sample_files["roi_train"], **kw))
+    assert not np.allclose(mean[0], mean[1])
+    swapped = {"roi": sample_files["roi_test"], "conditions": ["b", "a"], **kw}
+    raw = Cover.create_from_bigwig("rtest", bws[::-1], **swapped)[:].astype("float64")
+    want = (raw - mean[::-1]) / std[::-1]  # test condition 0 is 'b': b's statistics
+    store = str(tmp_path / "test.zarr")
+    test = Cover.create_from_bigwig("test", bws[::-1], normalizer=[z], storage="zarr",
+                                    store=store, **swapped)
+    _close(test[:], want)
+    _close(genozarr.open_dataset(store)[:], want)
+    assert z.conditions == ["a", "b"]
+    assert normalizer_from_dict(z.to_dict()).conditions == ["a", "b"]
+    # a chain fitted after a reordered normalizer sees each condition's own z-scores
+    chained = Cover.create_from_bigwig("test", bws[::-1], normalizer=[z, "perctrim"], **swapped)
+    thr = np.array([np.percentile(want[..., c], 99) for c in range(2)])
+    _close(chained[:], np.minimum(want, thr))
+    # other names (another cell line's tracks): by position, as Janggu, with a warning
+    from genozarr.errors import ConditionNamesWarning
+
+    raw_xy = Cover.create_from_bigwig("rtest", bws, roi=sample_files["roi_test"],
+                                      conditions=["x", "y"], **kw)[:].astype("float64")
+    with pytest.warns(ConditionNamesWarning, match=r"fitted on the conditions \['a', 'b'\], "
+                                                   r"dataset 'test' has the conditions "
+                                                   r"\['x', 'y'\]"):
+        other = Cover.create_from_bigwig("test", bws, roi=sample_files["roi_test"],
+                                         conditions=["x", "y"], normalizer=[z], **kw)
+    _close(other[:], (raw_xy - mean) / std)
+    z.conditions = None  # unnamed (user-given, older recipes): by position
+    test = Cover.create_from_bigwig("test", bws[::-1], normalizer=[z], **swapped)
+    _close(test[:], (raw - mean) / std)
+
+
+def test_callable_of_another_shape_is_refused(sim_data):
+    """A callable normalizer or ``aggregate`` must keep the shape: a strand sum (Janggu
+    style) is an ArgumentError naming the callable and both shapes, when read and when a
+    normalizer is fitted on its output."""
+    kw = {"roi": sim_data["roi"], "binsize": 200, "resolution": 10}
+
+    def strand_sum(x):
+        return x.sum(axis=2, keepdims=True)
+
+    cov = Cover.create_from_bam("c", sim_data["bam"], aggregate=strand_sum, **kw)
+    n, p, s, c = len(cov), 20, 2, 1
+    assert cov.garray.n_strands == s and cov.garray.n_conditions == c
+    with pytest.raises(ArgumentError, match=rf"callable <function .*strand_sum.*returned an "
+                                            rf"array of shape \({n}, {p}, 1, {c}\) for values "
+                                            rf"of shape \({n}, {p}, {s}, {c}\).*input's shape"):
+        cov[:]
+    with pytest.raises(ArgumentError, match=r"strand_sum.*returned an array of shape"):
+        Cover.create_from_bam("c", sim_data["bam"], aggregate=strand_sum, normalizer="zscore",
+                              **kw)
+    with pytest.raises(ArgumentError, match=r"shape \(\) for values of shape \(2, 3\)"):
+        FunctionNormalizer(np.sum).transform_batch(np.ones((2, 3)), None)
+
+
+def test_edited_function_warns_on_reopen(sample_files, tmp_path, monkeypatch):
+    """A store records a hash of a module function's code: reopened after the function
+    was edited, it warns that the store was built with another version of it."""
+    import importlib
+    import sys
+
+    from genozarr.errors import GenozarrWarning
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    module = tmp_path / "genozarr_test_edited_norm.py"
+    module.write_text("def f(x):\n    return x * 2\n")
+    importlib.invalidate_caches()
+    try:
+        mod = importlib.import_module("genozarr_test_edited_norm")
+        kw = {"roi": sample_files["roi_test"], "binsize": 200, "resolution": 10}
+        x = Cover.create_from_bigwig("r", sample_files["bigwig_a"], **kw)[:].astype("float64")
+        store = str(tmp_path / "f.zarr")
+        built = Cover.create_from_bigwig("f", sample_files["bigwig_a"], storage="zarr",
+                                         store=store, normalizer=mod.f, **kw)
+        assert x.any()
+        _close(built[:], x * 2.0)
+        del sys.modules["genozarr_test_edited_norm"]
+        _close(genozarr.open_dataset(store)[:], x * 2.0)  # unchanged: no warning (an error)
+        module.write_text("def f(x):\n    return x * 5.0  # edited\n")
+        del sys.modules["genozarr_test_edited_norm"]
+        importlib.invalidate_caches()
+        with pytest.warns(GenozarrWarning, match=r"another version of the function "
+                                                 r"'genozarr_test_edited_norm:f'"):
+            again = genozarr.open_dataset(store)
+        _close(again[:], x * 5.0)
+    finally:
+        sys.modules.pop("genozarr_test_edited_norm", None)

@@ -29,9 +29,19 @@ then scales each condition to sum to one million over the fitted data.
 ``numpy.nanpercentile`` (method ``'linear'``), found by histogram narrowing.
 
 **Serialization.** :meth:`Normalizer.to_dict` and :func:`normalizer_from_dict` round trip
-a normalizer, fitted statistics included, through JSON (the store recipe).
+a normalizer, fitted statistics included, through JSON (the store recipe), with whether
+each statistic was fitted or given and the names of the conditions it was fitted on.
 :meth:`Normalizer.cache_params` enters cache keys, so other statistics never match a
 stale store.
+
+**Conditions.** Fitted statistics are matched to a dataset's conditions by name
+(:attr:`Normalizer.conditions`): a normalizer fitted on conditions ``['a', 'b']`` applied
+to a dataset of conditions ``['b', 'a']`` uses each condition's own statistics; other
+names (statistics of one cell line's tracks reused on another's) apply by position, as
+in Janggu, with a :class:`~genozarr.errors.ConditionNamesWarning`. Statistics with one
+value for every condition (given as a scalar or one value, or fitted on one condition and
+applied to one) broadcast, and statistics without names (given by the user, or recorded
+by an older genozarr) apply by position.
 """
 
 from __future__ import annotations
@@ -46,7 +56,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, StoreFormatError
+from genozarr.errors import ArgumentError, GenozarrWarning, StoreFormatError, warn
 from genozarr.ops import _reductions
 from genozarr.ops._layout import DATA, data_arrays, map_data, region_lengths
 
@@ -128,6 +138,9 @@ class Normalizer(abc.ABC):
     name: ClassVar[str] = "normalizer"
     #: whether :meth:`kernel` uses ``lengths``
     uses_lengths: ClassVar[bool] = False
+    #: names of the conditions the statistics were fitted on, in the order of their
+    #: condition axis (None: unknown, or nothing fitted); set by :meth:`fit`
+    conditions: list[str] | None = None
 
     @property
     def fitted(self) -> bool:
@@ -158,6 +171,7 @@ class Normalizer(abc.ABC):
             t0 = time.perf_counter()
             with progress_label(f"fit {type(self).__name__}"):
                 self._fit(data)
+            self.conditions = _condition_names(data)
             log.info("fitted %r in %.1f s", self, time.perf_counter() - t0)
         return self
 
@@ -271,9 +285,17 @@ class Normalizer(abc.ABC):
             built-in normalizer of its ``name`` (a subclass) is recorded too, as
             ``"class": "module:qualname"`` (None where it cannot be imported again, e.g.
             a class defined in a script), so that it is not rebuilt as the built-in one.
+            A normalizer with statistics records ``"given"`` (whether each was given
+            rather than fitted: a bool, or one per statistic) and, once fitted,
+            ``"conditions"`` (:attr:`conditions`).
         """
         d: dict[str, Any] = {"type": self.name,
                              "params": {k: _encode(v) for k, v in self.params().items()}}
+        given = getattr(self, "_given", None)
+        if given is not None:
+            d["given"] = list(given) if isinstance(given, tuple) else bool(given)
+        if self.conditions is not None:
+            d["conditions"] = [str(c) for c in self.conditions]
         if _TYPES.get(self.name) is not type(self):
             d["class"] = _func_ref(type(self))
             d["repr"] = f"{type(self).__module__}.{type(self).__qualname__}"
@@ -340,6 +362,7 @@ class ZScore(Normalizer):
             self.mean = None
         if not self._given[1]:
             self.std = None
+        self.conditions = None
         return self
 
     def _fit(self, data: Any) -> None:
@@ -400,12 +423,17 @@ class ZScoreLog(Normalizer):
     def reset(self) -> ZScoreLog:
         """Forget fitted statistics; returns ``self``."""
         self.zscore.reset()
+        self.conditions = None
         return self
 
     @property
     def _given(self) -> tuple[bool, bool]:
         """Whether mean and std were given (not fitted), as :attr:`ZScore._given`."""
         return self.zscore._given
+
+    @_given.setter
+    def _given(self, value: tuple[bool, bool]) -> None:
+        self.zscore._given = value
 
     def _fit(self, data: Any) -> None:
         try:
@@ -464,6 +492,7 @@ class PercentileTrimming(Normalizer):
         """Forget a fitted threshold; returns ``self``."""
         if not self._given:
             self.threshold = None
+            self.conditions = None
         return self
 
     def _fit(self, data: Any) -> None:
@@ -548,6 +577,7 @@ class TPM(Normalizer):
         """Forget a fitted scale; returns ``self``."""
         if not self._given:
             self.scale = None
+            self.conditions = None
         return self
 
     def _fit(self, data: Any) -> None:
@@ -591,6 +621,7 @@ class CPM(Normalizer):
         """Forget a fitted total; returns ``self``."""
         if not self._given:
             self.total = None
+            self.conditions = None
         return self
 
     def _fit(self, data: Any) -> None:
@@ -648,7 +679,8 @@ class BPM(TPM):
 
 class FunctionNormalizer(Normalizer):
     """A user callable applied to numpy data, per batch and per dask chunk. It must act on
-    each value independently and keep the shape (``numpy.log1p``, ``lambda x: x * 2``).
+    each value independently and keep the shape (``numpy.log1p``, ``lambda x: x * 2``):
+    an output of another shape raises :class:`~genozarr.errors.ArgumentError`.
 
     Parameters
     ----------
@@ -662,8 +694,21 @@ class FunctionNormalizer(Normalizer):
         self.func = func
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-        """``func(x)``."""
-        return np.asarray(self.func(x))
+        """``func(x)``.
+
+        Raises
+        ------
+        ArgumentError
+            When ``func(x)`` does not have the shape of ``x``.
+        """
+        y = np.asarray(self.func(x))
+        if y.shape != np.shape(x):
+            raise ArgumentError(
+                f"the callable {self.func!r} (a normalizer, or create_from_bam's aggregate) "
+                f"returned an array of shape {y.shape} for values of shape {np.shape(x)}: "
+                "it must act on each value and return the input's shape (to sum the "
+                "strands, build with stranded=False)")
+        return y
 
     def out_dtype(self, dtype: Any) -> None:
         """Unknown: dask probes the function."""
@@ -674,9 +719,14 @@ class FunctionNormalizer(Normalizer):
         return {"func": self.func}
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"type": "callable", "ref": "module:qualname" or None, "repr": ...}``; ``ref``
-        is None unless importing it gives back this very function."""
-        return {"type": self.name, "ref": _func_ref(self.func), "repr": repr(self.func)}
+        """``{"type": "callable", "ref": "module:qualname" or None, "repr": ...,
+        "token": ...}``; ``ref`` is None unless importing it gives back this very function;
+        ``token`` is :func:`~genozarr.store.cache.callable_token` (a hash of its code), so
+        that :func:`normalizer_from_dict` notices a function edited since."""
+        from genozarr.store.cache import callable_token
+
+        return {"type": self.name, "ref": _func_ref(self.func), "repr": repr(self.func),
+                "token": callable_token(self.func)}
 
     def cache_params(self) -> dict[str, Any]:
         """The callable's module, qualified name and a hash of its code, closure or
@@ -685,6 +735,35 @@ class FunctionNormalizer(Normalizer):
         from genozarr.store.cache import callable_token
 
         return {"normalizer": "function", "func": callable_token(self.func)}
+
+
+def _condition_names(data: Any) -> list[str] | None:
+    """The ``condition`` coordinate of an opened store (None where it has none)."""
+    from genozarr.ops._layout import data_datasets
+
+    try:
+        ds = data_datasets(data)[0]
+        return [str(c) for c in ds["condition"].values] if "condition" in ds.coords else None
+    except Exception:  # noqa: BLE001 - not a store's data: no names
+        return None
+
+
+def _restore_state(norm: Normalizer, d: dict[str, Any]) -> Normalizer:
+    """Set what :meth:`Normalizer.to_dict` records beside the parameters: whether each
+    statistic was given (a record without it, from an older genozarr, counts as fitted,
+    so that its statistics are checked against a dataset's shape) and the conditions."""
+    given = getattr(norm, "_given", None)
+    if given is not None:
+        value = d.get("given", False)
+        if isinstance(given, tuple):
+            value = tuple(bool(v) for v in value) if isinstance(value, (list, tuple)) \
+                else (bool(value),) * len(given)
+        else:
+            value = any(value) if isinstance(value, (list, tuple)) else bool(value)
+        norm._given = value  # type: ignore[attr-defined]
+    conditions = d.get("conditions")
+    norm.conditions = [str(c) for c in conditions] if isinstance(conditions, list) else None
+    return norm
 
 
 def _import_ref(ref: str) -> Any:
@@ -723,14 +802,22 @@ def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
     Returns
     -------
     Normalizer
-        Fitted when the original was; its statistics count as given (``reset`` keeps
-        them).
+        Fitted when the original was; statistics the original was given count as given
+        (``reset`` keeps them), fitted ones as fitted (checked against a dataset's shape,
+        matched to its conditions by name: see the module docs). A record without this
+        (older genozarr) counts as fitted, without condition names.
 
     Raises
     ------
     StoreFormatError
         For an unknown type, or a callable that cannot be imported again (a lambda, a
         closure): pass it with ``open_dataset(..., normalizer=...)`` instead.
+
+    Warns
+    -----
+    GenozarrWarning
+        When an imported callable's code differs from the recorded one (the store was
+        built with another version of the function).
     """
     kind = d.get("type") if isinstance(d, dict) else None
     if isinstance(d, dict) and "class" in d:  # a class of its own (a subclass)
@@ -741,7 +828,8 @@ def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
                 cls = _import_ref(ref)
                 if not (isinstance(cls, type) and issubclass(cls, Normalizer)):
                     raise TypeError(f"{ref} is not a Normalizer class")
-                return cls(**{k: _decode(v) for k, v in dict(d.get("params") or {}).items()})
+                return _restore_state(
+                    cls(**{k: _decode(v) for k, v in dict(d.get("params") or {}).items()}), d)
             except Exception as err:
                 why = f"restoring {ref!r} failed ({err})"
         raise StoreFormatError(
@@ -752,16 +840,28 @@ def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
         why = "it is not importable by module:qualname"
         if ref:
             try:
-                return FunctionNormalizer(_import_ref(ref))
+                func = _import_ref(ref)
             except Exception as err:
                 why = f"importing {ref!r} failed ({err})"
+            else:
+                from genozarr.store.cache import callable_token
+
+                token = d.get("token")
+                if token is not None and callable_token(func) != token:
+                    warn(f"the store was normalized with another version of the function "
+                         f"{ref!r} ({text}): its code differs from the recorded one, so the "
+                         "values served now differ from those the store was built with; "
+                         "rebuild the store, or restore the function's code",
+                         GenozarrWarning)
+                return FunctionNormalizer(func)
         raise StoreFormatError(
             f"the store was normalized with a callable ({text}) that cannot be restored: "
             f"{why}; supply it with open_dataset(..., normalizer=...)")
     if kind not in _TYPES:
         raise StoreFormatError(f"unknown normalizer {d!r} in the store recipe; known types: "
                                f"{sorted(_TYPES)}")
-    return _TYPES[kind](**{k: _decode(v) for k, v in dict(d.get("params") or {}).items()})
+    return _restore_state(
+        _TYPES[kind](**{k: _decode(v) for k, v in dict(d.get("params") or {}).items()}), d)
 
 
 def resolve_normalizers(normalizer: Any) -> list[Any]:
