@@ -1053,19 +1053,34 @@ class Dataset:
         statistics were fitted in (``x[..., to_fitted]``) and the ones that restore this
         dataset's order."""
         fitted_on = getattr(norm, "conditions", None)
-        mine = [str(c) for c in (self.garray.meta.conditions or [])]
-        if fitted_on is None or not mine:
+        if fitted_on is None:
             return None
-        fitted_on = [str(c) for c in fitted_on]
-        if fitted_on == mine:
+        # worked out once per fit (a batch of a store of thousands of conditions would
+        # otherwise pay for the names each time)
+        cache = self.__dict__.setdefault("_condition_orders", {})
+        hit = cache.get(id(norm))
+        if hit is not None and hit[0] is fitted_on and not warn:
+            return hit[1]
+        order = self._match_conditions(norm, fitted_on, warn)
+        cache[id(norm)] = (fitted_on, order)
+        return order
+
+    def _match_conditions(self, norm: Any, names: list[str],
+                          warn: bool) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`_condition_order` of ``norm`` fitted on the conditions ``names``."""
+        mine = [str(c) for c in (self.garray.meta.conditions or [])]
+        fitted_on = [str(c) for c in names]
+        if not mine or fitted_on == mine:
             return None
         params = norm.params() if hasattr(norm, "params") else {}
         if not any(isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] > 1
                    for v in params.values()):
             return None  # one value for every condition: nothing to match by name
         if sorted(fitted_on) == sorted(mine) and len(set(mine)) == len(mine):
-            return (np.array([mine.index(c) for c in fitted_on]),
-                    np.array([fitted_on.index(c) for c in mine]))
+            at_mine = {c: i for i, c in enumerate(mine)}
+            at_fitted = {c: i for i, c in enumerate(fitted_on)}
+            return (np.array([at_mine[c] for c in fitted_on]),
+                    np.array([at_fitted[c] for c in mine]))
         if warn:  # other names (statistics of one cell line's tracks reused on another's)
             from genozarr.errors import ConditionNamesWarning
             from genozarr.errors import warn as _warn
@@ -1734,6 +1749,29 @@ def _size_cache(store: Store, cache: str | int | None) -> None:
         store.backend.resident = False
 
 
+def _restore_normalizers(recorded: list[Any], path: Any) -> list[Any]:
+    """The recorded normalizers, restored; one that cannot be (a lambda, a local function)
+    raises naming its place in the list and how to pass it while the others are restored
+    with their fitted statistics."""
+    from genozarr.errors import StoreFormatError
+    from genozarr.ops.normalizers import normalizer_from_dict
+
+    out = []
+    for i, d in enumerate(recorded):
+        try:
+            out.append(normalizer_from_dict(d))
+        except StoreFormatError as e:
+            if len(recorded) == 1:
+                raise
+            places = ", ".join("f" if k == i else "None" for k in range(len(recorded)))
+            raise StoreFormatError(
+                f"{e}. It is normalizer {i} of the {len(recorded)} the store {path} records: "
+                f"pass it and restore the others as recorded, fitted statistics included, "
+                f"with open_dataset(..., normalizer=[{places}]) (a name such as 'zscore' "
+                "instead of None would fit that normalizer again on this store)") from e
+    return out
+
+
 def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
                  storage: str = "zarr", normalizer: Any = _UNSET,
                  channel_last: bool | None = None,
@@ -1755,7 +1793,11 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         'zarr' reads from the store on access; 'ndarray' or 'sparse' load it into memory.
     normalizer
         Replaces the recorded normalizers (None: raw values); needed where the store was
-        normalized with a callable that cannot be imported by name.
+        normalized with a callable that cannot be imported by name. A list as long as
+        the recorded one may hold None for the entries to restore as recorded (fitted
+        statistics included): ``normalizer=[my_function, None]`` passes the callable and
+        keeps the second normalizer's statistics (a name, ``'zscore'``, would fit it
+        again on this store).
     channel_last
         Replaces the recorded channel order.
     cache
@@ -1820,10 +1862,18 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
                             np.asarray(t["end"]) - flank, t["strand"].astype(str),
                             meta.binsize, meta.stepsize, flank, zero_padding,
                             names=t.get("name"))
+    recorded = list(recipe.get("normalizers", []))
     if normalizer is _UNSET:
-        from genozarr.ops.normalizers import normalizer_from_dict
+        norms = _restore_normalizers(recorded, path)
+    elif isinstance(normalizer, (list, tuple)) and any(n is None for n in normalizer):
+        if len(normalizer) != len(recorded):
+            raise ArgumentError(
+                f"normalizer: {len(normalizer)} entries with None (restore as recorded), but "
+                f"the store {path} records {len(recorded)} normalizer(s)")
+        from genozarr.ops.normalizers import normalizer_from_dict, resolve_normalizers
 
-        norms = [normalizer_from_dict(d) for d in recipe.get("normalizers", [])]
+        norms = [normalizer_from_dict(d) if n is None else resolve_normalizers(n)[0]
+                 for n, d in zip(normalizer, recorded)]
     else:
         from genozarr.ops.normalizers import resolve_normalizers
 

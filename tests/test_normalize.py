@@ -818,3 +818,30 @@ def test_edited_function_warns_on_reopen(sample_files, tmp_path, monkeypatch):
         _close(again[:], x * 5.0)
     finally:
         sys.modules.pop("genozarr_test_edited_norm", None)
+
+
+def test_unrestorable_callable_passed_back_with_the_others_restored(sample_files, tmp_path):
+    """A store normalized with ``[lambda, fitted ZScore]``: opening it names the lambda's
+    place and how to pass it; ``normalizer=[f, None]`` restores the ZScore with its
+    recorded (training) statistics, where ``'zscore'`` would fit it on this store."""
+    from genozarr.errors import StoreFormatError
+
+    kw = {"binsize": 200, "resolution": 10, "genomesize": sample_files["chrom_sizes"]}
+    bw = sample_files["bigwig_a"]
+    z = ZScore()
+    Cover.create_from_bigwig("train", bw, roi=sample_files["roi_train"], normalizer=[z], **kw)
+    store = str(tmp_path / "test.zarr")
+    test = Cover.create_from_bigwig("test", bw, roi=sample_files["roi_test"],
+                                    normalizer=[lambda x: x * 2, z], storage="zarr",
+                                    store=store, **kw)
+    raw = Cover.create_from_bigwig("raw", bw, roi=sample_files["roi_test"], **kw)
+    want = (2 * raw[:].astype("float64") - float(z.mean.ravel()[0])) / float(z.std.ravel()[0])
+    _close(test[:], want)
+    with pytest.raises(StoreFormatError, match=r"normalizer 0 of the 2.*normalizer=\[f, None\]"):
+        genozarr.open_dataset(store)
+    again = genozarr.open_dataset(store, normalizer=[lambda x: x * 2, None])
+    _close(again[:], want)
+    refit = genozarr.open_dataset(store, normalizer=[lambda x: x * 2, "zscore"])
+    assert not np.allclose(refit[:], want, atol=1e-3)  # fitted on the test windows instead
+    with pytest.raises(ArgumentError, match=r"3 entries with None.*records 2"):
+        genozarr.open_dataset(store, normalizer=[None, None, None])

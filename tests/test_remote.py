@@ -468,3 +468,32 @@ def test_a_process_reading_over_http_closes_its_sessions(tmp_path):
     assert done.returncode == 0, done.stderr
     assert float(done.stdout.strip()) == float(values[0:3].sum())
     assert "Unclosed" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("asked,status,content_range,size,refused", [
+    ("bytes=0-99", 206, "bytes 0-99/1000", 100, None),
+    ("bytes=0-99", 206, "bytes 0-99/*", 100, None),
+    ("bytes=900-1099", 206, "bytes 900-999/1000", 100, None),  # to the end of the file
+    ("bytes=900-1099", 206, "bytes 900-999/*", 100, None),  # total unknown (RFC 9110)
+    ("bytes=900-", 206, "bytes 900-999/*", 100, None),
+    ("bytes=-100", 206, "bytes 900-999/1000", 100, None),
+    ("bytes=-2000", 206, "bytes 0-999/1000", 1000, None),
+    ("bytes=0-99", 200, None, 1000, None),  # ranges ignored: named by the caller
+    ("bytes=0-99", 206, "bytes 8-107/1000", 100, "another range"),
+    ("bytes=0-99", 206, "bytes 8-107/*", 100, "another range"),
+    ("bytes=0-99", 206, "bytes 0-49/1000", 50, "only 50 bytes"),
+    ("bytes=0-99", 206, None, 100, "without a valid Content-Range"),
+    ("bytes=0-99", 206, "bytes 0-99/1000", 90, "another range"),  # body and header differ
+])
+def test_range_answers_checked(asked, status, content_range, size, refused):
+    """A 206 answer is used only when its Content-Range is the range asked for (or its
+    part up to the end of the file, whether or not the total is known)."""
+    from genozarr.store.open import check_range_answer
+
+    url = "http://127.0.0.1:1/s.zarr/data/c/0"
+    if refused is None:
+        check_range_answer(url, asked, status, content_range, "application/octet-stream", size)
+    else:
+        with pytest.raises(StoreError, match=refused) as info:
+            check_range_answer(url, asked, status, content_range, None, size)
+        assert url in str(info.value)

@@ -738,12 +738,14 @@ def check_range_answer(url: str, asked: str, status: int, content_range: str | N
     n = None if total == "*" else int(total)
     if a:  # bytes=a-b or bytes=a-
         start, last = int(a), (int(b) if b else None)
-        good = x == start and (y == last or (n is not None and y == n - 1
-                                             and (last is None or y < last)))
+        # an unknown total ('*'): the answer may end before the last byte asked for (the
+        # end of the file), as with a known total
+        good = x == start and (y == last or (last is None or y < last)
+                               and (n is None or y == n - 1))
     else:  # the last b bytes
         good = n is None or (x == max(n - int(b), 0) and y == n - 1)
     if not good and a and b and x == int(a) and y < int(b) and size == y - x + 1 \
-            and (n is None or y < n - 1):
+            and n is not None and y < n - 1:
         raise StoreError(
             f"reading {url}: asked for {what}, the server returned only {size} bytes "
             f"(206, Content-Range {content_range!r}) though the file is longer: the server "
