@@ -1492,8 +1492,9 @@ class Bioseq(Dataset):
     Sequences are stored compactly as uint8 codes (one byte per base) and one-hot encoded
     per batch with a lookup table. ``bioseq[i]`` has shape ``(length - order + 1, 1,
     4**order)`` for DNA (``20**order`` for protein) with ``channel_last=True``. Letters
-    other than the alphabet (N, IUPAC ambiguity codes) encode as all zeros; lower case
-    encodes like upper case.
+    other than the alphabet (N, IUPAC ambiguity codes) encode as all zeros, except ``U``
+    in DNA, read as ``T`` (Janggu encodes it as all zeros); lower case encodes like upper
+    case.
     """
 
     def __init__(self, *args: Any, order: int = 1, seqtype: str = "dna", **kwargs: Any) -> None:

@@ -416,3 +416,80 @@ def test_tiling_all_regions_at_once_matches_a_loop_per_region():
         got_starts, got_ends, counts = _tile(starts, ends, binsize, step, zero_padding)
         assert counts.tolist() == [len(w) for w in want]
         assert list(zip(got_starts.tolist(), got_ends.tolist())) == [x for w in want for x in w]
+
+
+def _python_bed(text):
+    """(data line numbers, skipped line indices, most fields, rows) of BED text, by plain
+    Python: lines split as Python's reader splits them, blank and header lines skipped."""
+    data, skipped, fields, rows = [], [], 0, []
+    for i, line in enumerate(text.splitlines(keepends=True)):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            skipped.append(i)
+            continue
+        data.append(i + 1)
+        parts = line.rstrip("\r\n").split("\t")
+        fields = max(fields, len(parts))
+        rows.append(parts)
+    return data, skipped, fields, rows
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_bed_scan_and_parse_match_a_python_reading(tmp_path, seed):
+    """read_bed scans line ends and tabs with numpy and parses coordinates as integers in
+    pandas' reader: on random BED text (headers, blank and whitespace-only lines, CRLF, a
+    byte-order mark, non-ASCII names, ragged columns, gzip, several scan blocks) the
+    lines, fields and values equal a plain Python reading of the text; coordinates that
+    are not plain integers (5.0, +7, 1e2) read as before."""
+    import gzip
+
+    from genozarr.io import bed
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(int(rng.integers(1, 400))):
+        kind = rng.integers(0, 14)
+        if kind == 0:
+            out.append(str(rng.choice(["# comment", "track name=x", "browser position",
+                                       "", "   ", "\t", "\u00a0", "\u3000"])))
+            continue
+        start = int(rng.integers(0, 10**6))
+        cols = [str(rng.choice(["chr1", "chr2", "tig\u00e9", "2"])), str(start),
+                str(start + int(rng.integers(0, 500)))]
+        if seed % 3 == 1 and kind == 1:  # coordinates pandas' integer parser refuses
+            cols[1] = str(rng.choice([f"{start}.0", f"+{start}", f"{start / 100:g}e2"]))
+        more = int(rng.integers(0, 4))
+        cols += [f"n{i}", f"{rng.random():.3f}", str(rng.choice(["+", "-", "."]))][:more]
+        out.append("\t".join(cols))
+    end = "\r\n" if seed % 4 == 2 else "\n"
+    text = ("\ufeff" if seed % 5 == 3 else "") + end.join(out) + ("" if seed % 2 else end)
+    path = tmp_path / ("r.bed.gz" if seed % 3 == 0 else "r.bed")
+    raw = text.encode("utf-8")
+    path.write_bytes(gzip.compress(raw) if seed % 3 == 0 else raw)
+    data, skipped, fields, rows = _python_bed(text.removeprefix("\ufeff"))
+    old_block = bed._SCAN_BYTES
+    try:
+        bed._SCAN_BYTES = int(rng.integers(16, 4096))  # lines across block ends
+        assert bed._data_lines(str(path)) == (data, skipped, fields)
+        if not rows:
+            return
+        got = bed.read_bed(str(path))
+    finally:
+        bed._SCAN_BYTES = old_block
+    assert got["chrom"].tolist() == [r[0] for r in rows]
+    assert got["start"].tolist() == [int(float(r[1])) for r in rows]
+    assert got["end"].tolist() == [int(r[2]) for r in rows]
+    assert got["name"].tolist() == [r[3] if len(r) > 3 and r[3] else "." for r in rows]
+    want = [float(r[4]) if len(r) > 4 and r[4] else np.nan for r in rows]
+    np.testing.assert_array_equal(got["score"].to_numpy(), np.array(want))
+    assert got["strand"].tolist() == [r[5] if len(r) > 5 and r[5] else "." for r in rows]
+
+
+def test_bed_with_bare_carriage_returns_reads_its_lines(tmp_path):
+    """A BED file with old Mac line ends (a bare CR) is split there, as Python's reader
+    splits it."""
+    from genozarr.io.bed import read_bed
+
+    path = tmp_path / "mac.bed"
+    path.write_bytes(b"track x\rchr1\t5\t9\rchr2\t1\t3\r")
+    got = read_bed(str(path))
+    assert got[["chrom", "start", "end"]].values.tolist() == [["chr1", 5, 9], ["chr2", 1, 3]]
