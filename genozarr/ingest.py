@@ -11,6 +11,7 @@ a ``dask.distributed`` cluster.
 from __future__ import annotations
 
 import logging
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -451,8 +452,13 @@ def build_store(
         specs, coords = plan_layout(meta, n_regions=n, region_table=table,
                                     runs=resolution == 1)
         clen = specs[DATA].chunks[0]
-        for r0 in range(0, n, clen):
-            r1 = min(r0 + clen, n)
+        # several chunks of rows per task, as in the whole genome (nearby windows of a
+        # task are read as one span, and regions in no order are denser per task), but at
+        # least about four tasks where there are chunks for them
+        row_bytes = math.prod(specs[DATA].shape[1:]) * itemsize
+        per_task = min(_chunks_per_task(clen * row_bytes), max(1, -(-n // clen) // 4))
+        for r0 in range(0, n, clen * per_task):
+            r1 = min(r0 + clen * per_task, n)
             tasks.append((_rows_task, (source, chrs[r0:r1], starts[r0:r1], ends[r0:r1],
                                        length, resolution, meta.dtype, r0, limits)))
         work = int((ends - starts).sum())
