@@ -1020,8 +1020,8 @@ class Dataset:
         condition): a normalizer fitted on 2 conditions and reused on 1 would broadcast
         the batch to 2, one fitted on 1 condition would serve its statistics for all.
         Statistics restored from a store's recipe count as fitted unless the recipe says
-        they were given. Statistics fitted on other condition names are refused too (see
-        :meth:`_condition_order`)."""
+        they were given. Statistics fitted on other condition names apply by position,
+        with a warning (see :meth:`_condition_order`)."""
         n_s, n_c = self.garray.n_strands, self.garray.n_conditions
         for norm in self.normalizers:
             params = norm.params() if hasattr(norm, "params") else {}

@@ -235,9 +235,10 @@ def _window_spans(source: Source, chroms: np.ndarray, starts: np.ndarray,
                   ends: np.ndarray) -> list[list[int]]:
     """The task's windows (indices) grouped into spans read at once: by chromosome and
     start, a window joins the span before it where it starts at most
-    :attr:`Source.merge_gap` (default :data:`_MERGE_GAP`) bases after the span's end and the span stays within the bases one whole-genome read
-    holds (:data:`_READ_BYTES`); every window by itself for a source whose values depend
-    on the window (:attr:`Source.merges_windows`)."""
+    :attr:`Source.merge_gap` (default :data:`_MERGE_GAP`) bases after the span's end and
+    the span stays within the bases one whole-genome read holds (:data:`_READ_BYTES`);
+    every window by itself for a source whose values depend on the window
+    (:attr:`Source.merges_windows`)."""
     if len(chroms) < 2 or not source.merges_windows:
         return [[k] for k in range(len(chroms))]
     most = _read_step(source, 1)

@@ -239,8 +239,8 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
 
 #: BAM reads whose decoding costs about what one more fetch (an index lookup and the
 #: decompression of the BGZF block it lands in) does: two windows of a partial-layout task
-#: with fewer reads than this between them are read as one span (a 100k-window build
-#: measured fastest at a gap of about this many reads: ``benchmarks/partial_windows.py``)
+#: with fewer reads than this between them are read as one span (10,000 sorted windows
+#: of the benchmark corpus built fastest at a gap of about this many reads, ``docs/tuning.md``)
 READS_PER_FETCH = 320
 #: bounds of a BAM source's gap between windows read as one span (bases)
 MERGE_GAP_MIN, MERGE_GAP_MAX = 512, 65_536

@@ -235,7 +235,7 @@ def test_killed_builds_never_leave_a_valid_partial_store(sim_data, tmp_path, out
            "binsize": 200}
     # a full build first tells where the store goes and how many block writes it makes
     # (a build task writes a block of one or more chunks)
-    import genozarr.store.builder as builder
+    from genozarr.store import builder
 
     counted = [0]
     real_write = builder.write_block

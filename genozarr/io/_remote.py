@@ -547,18 +547,16 @@ def _download(fs: Any, rpath: str, url: str, dest: Path, size: int | None, what:
                 os.fsync(dst.fileno())
             except OSError as e:
                 raise _LocalWriteError() from e
+        cannot = (f"cannot read {what} file {display_url(url)}"
+                  f"{f' (the index of {display_url(of)})' if of else ''}")
         if size is not None and n != size:
-            raise InputFileError(
-                f"cannot read {what} file {display_url(url)}"
-                f"{f' (the index of {display_url(of)})' if of else ''}: the download ended "
-                f"after {n} of {size} bytes; " + _why_short(fs, rpath, size))
+            raise InputFileError(f"{cannot}: the download ended after {n} of {size} bytes; "
+                                 + _why_short(fs, rpath, size))
         if size is None and not _complete(fs, rpath, n):
             raise InputFileError(
-                f"cannot read {what} file {display_url(url)}"
-                f"{f' (the index of {display_url(of)})' if of else ''}: the download was "
-                f"cut short after {n} bytes (the server gives no size, Content-Length, and "
-                "holds more bytes past them): the connection broke or the server cut the "
-                "file short; try again")
+                f"{cannot}: the download was cut short after {n} bytes (the server gives no "
+                "size, Content-Length, and holds more bytes past them): the connection broke "
+                "or the server cut the file short; try again")
         try:
             os.replace(tmp, dest)
         except OSError as e:

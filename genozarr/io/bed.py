@@ -32,6 +32,11 @@ def _open_text(path: str) -> Any:
     return open(path, encoding="utf-8-sig", newline="")
 
 
+def _skipped(line: str) -> bool:
+    """Whether a BED line is blank or a header (``#``, ``track``, ``browser``)."""
+    return not line.strip() or line.startswith(_HEADER_PREFIXES)
+
+
 def _data_lines(path: str) -> tuple[list[int], list[int], int]:
     """Line numbers (1-based) of data lines, 0-based indices of skipped lines, max fields.
 
@@ -112,8 +117,7 @@ def _scan_piece(piece: bytes) -> tuple[np.ndarray, np.ndarray, int]:
     maybe = np.flatnonzero(_MAYBE_SKIPPED[first] | empty)
     skip = np.zeros(len(starts), dtype=bool)
     for k in maybe.tolist():
-        line = piece[starts[k]:ends[k]].decode("utf-8")
-        skip[k] = not line.strip() or line.startswith(_HEADER_PREFIXES)
+        skip[k] = _skipped(piece[starts[k]:ends[k]].decode("utf-8"))
     data = np.flatnonzero(~skip)
     most = 0
     if len(data):
@@ -129,7 +133,7 @@ def _data_lines_text(path: str) -> tuple[list[int], list[int], int]:
     try:
         with _open_text(path) as fh:
             for i, line in enumerate(fh):
-                if not line.strip() or line.startswith(_HEADER_PREFIXES):
+                if _skipped(line):
                     skipped.append(i)
                 else:
                     data.append(i + 1)
@@ -154,10 +158,7 @@ def _read_integers(path: str, skipped: list[int],
     dtype: dict[int, Any] = {k: str for k in range(nfields)}
     dtype[1] = dtype[2] = np.int64
     try:
-        raw = pd.read_csv(path, sep="\t", header=None, dtype=dtype, skiprows=skipped,
-                          names=list(range(nfields)), keep_default_na=False,
-                          na_values=[], quoting=3,
-                          compression="gzip" if _is_gzip(path) else None)
+        raw = _read_table(path, skipped, nfields, dtype)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError, TypeError):
         return None, {}
     coords = {"start": raw[1], "end": raw[2]}
@@ -165,6 +166,14 @@ def _read_integers(path: str, skipped: list[int],
         if values.dtype != np.int64 or bool(((values < 0) | (values >= 2**62)).any()):
             return None, {}
     return raw, coords
+
+
+def _read_table(path: str, skipped: list[int], nfields: int, dtype: Any) -> pd.DataFrame:
+    """The file's data lines as ``nfields`` columns of ``dtype`` (no value is taken as
+    missing: an absent field is NaN, an empty one '')."""
+    return pd.read_csv(path, sep="\t", header=None, dtype=dtype, skiprows=skipped,
+                       names=list(range(nfields)), keep_default_na=False, na_values=[],
+                       quoting=3, compression="gzip" if _is_gzip(path) else None)
 
 
 def _bad(path: str, lines: list[int], row: int, problem: str) -> MalformedFileError:
@@ -213,10 +222,7 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     raw, coords = _read_integers(path, skipped, nfields)
     if raw is None:  # something to report (or 5.0 for 5): read as text, checked below
         try:
-            raw = pd.read_csv(path, sep="\t", header=None, dtype=str, skiprows=skipped,
-                              names=list(range(nfields)), keep_default_na=False,
-                              na_values=[], quoting=3,
-                              compression="gzip" if _is_gzip(path) else None)
+            raw = _read_table(path, skipped, nfields, str)
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
             raise MalformedFileError(f"{path}: not a tab-separated BED file: {e}") from e
     short = raw[2].isna() | (raw[2] == "") if nfields >= 3 else pd.Series(True, raw.index)

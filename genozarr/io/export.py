@@ -283,8 +283,9 @@ class _TrackWriter:
             raise ArgumentError(f"{self.path}: start must be an integer, got {start!r}")
         if not isinstance(span, (int, np.integer)) or isinstance(span, bool) or span < 1:
             raise ArgumentError(f"{self.path}: span must be a positive integer, got {span!r}")
-        v = _values_of(self, values, chrom,
-                       lambda k: (int(start) + k * int(span), int(start) + (k + 1) * int(span)))
+        # 1-D numbers; converted to what the file holds (and checked) once, by add_shared,
+        # which names a value it cannot hold by its bin
+        v = _TrackWriter._values(self, values)
         starts = int(start) + int(span) * np.arange(len(v), dtype=np.int64)
         self.add_intervals(chrom, starts, starts + int(span), v)
 
