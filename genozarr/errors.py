@@ -25,10 +25,14 @@ __all__ = [
     "StoreError",
     "StoreFormatError",
     "GenozarrWarning",
+    "JangguDeprecationWarning",
+    "MissingChromosomeWarning",
     "MalformedHeaderWarning",
     "SkippedVariantsWarning",
     "UnphasedGenotypeError",
     "SkippedCallsWarning",
+    "ConditionNamesWarning",
+    "EmptyConditionWarning",
     "warn",
 ]
 
@@ -121,6 +125,15 @@ class ConditionNamesWarning(GenozarrWarning):
     was fitted on (another set of names, as when statistics fitted on one cell line's
     tracks are reused on another's): its per-condition statistics are applied by
     position, as Janggu does."""
+
+
+class EmptyConditionWarning(GenozarrWarning):
+    """A z-score normalizer (``'zscore'``, ``'zscorelog'``) was fitted on data where a
+    condition holds no value but NaN (a BigWig without data over the regions read with
+    ``nan_to_num=False``, an all-NaN array): its mean and standard deviation are
+    undefined, and the fit records mean 0 and standard deviation 1 for it (unless given),
+    so its values are served unchanged; issued once per fit, naming the dataset and the
+    conditions, never when fitted statistics are restored from a store."""
 
 
 class UnphasedGenotypeError(ArgumentError):

@@ -14,7 +14,7 @@ import xarray as xr
 import genozarr
 import genozarr.ops as ops
 from genozarr import Cover, GenomicIndexer
-from genozarr.errors import ArgumentError, StoreFormatError
+from genozarr.errors import ArgumentError, EmptyConditionWarning, StoreFormatError
 from genozarr.ops._reductions import nan_percentile
 from genozarr.ops.normalizers import (
     TPM,
@@ -643,6 +643,48 @@ def test_zscores_of_infinite_values_are_refused(tmp_path):
     got = opened(x, "zscorelog")[:]
     logs = np.log1p(x.astype(np.float64))
     _close(got, (logs - np.nanmean(logs)) / np.nanstd(logs, ddof=1))
+
+
+@pytest.mark.parametrize("name", ["zscore", "zscorelog"])
+def test_zscore_of_a_condition_without_values_warns(tmp_path, name):
+    """A condition with no value but NaN (a BigWig without data on the ROI's chromosome,
+    read with nan_to_num=False) has no mean nor deviation (Janggu's are NaN): the fit
+    records mean 0 and standard deviation 1 for it, with an EmptyConditionWarning naming
+    the dataset and the condition (it was silent), so its values are served unchanged;
+    the other condition is z-scored as numpy computes it (NaN left out, ddof=1). Fitted
+    statistics restored on reopening the store do not warn again."""
+    import warnings
+
+    from genozarr.testing.simulate import write_bigwig
+
+    sizes = {"chr1": 1000, "chr2": 500}
+    full = np.full(1000, np.nan)
+    full[10:50], full[50:120], full[130:200] = 1.0, 3.0, 6.0
+    bws = [write_bigwig(tmp_path / "empty.bw", {"chr2": np.ones(500)}, sizes),
+           write_bigwig(tmp_path / "full.bw", {"chr1": full}, sizes)]
+    store = str(tmp_path / "s.zarr")
+    with pytest.warns(EmptyConditionWarning,
+                      match=rf"normalizer '{name}' fitted on dataset 'ds': condition 'empty' "
+                            r"holds only NaN values.*records mean 0 and standard deviation 1"):
+        cover = Cover.create_from_bigwig("ds", bws, conditions=["empty", "full"],
+                                         roi=["chr1:0-200"], binsize=100, nan_to_num=False,
+                                         normalizer=name, storage="zarr", store=store)
+    raw = full[:200] if name == "zscore" else np.log1p(full[:200])
+    mean, std = np.nanmean(raw), np.nanstd(raw, ddof=1)
+    norm = cover.normalizers[0]
+    np.testing.assert_allclose(norm.mean, [[0.0, mean]])
+    np.testing.assert_allclose(norm.std, [[1.0, std]])
+    got = cover[:].reshape(200, 2)
+    assert np.isnan(got[:, 0]).all()
+    _close(got[:, 1], (raw - mean) / std)
+    # the statistics reused on data where the condition has values: served unchanged
+    x = np.array([0.0, 2.0, 5.0]).reshape(1, 3, 1, 1).repeat(2, axis=3)
+    want = x if name == "zscore" else np.log1p(x)
+    _close(norm.transform_batch(x, None)[..., 0], want[..., 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = genozarr.open_dataset(store)
+        np.testing.assert_array_equal(again[:], cover[:])
 
 
 @pytest.mark.parametrize("dtype", ["int32", "uint8"])

@@ -338,9 +338,21 @@ class ZScore(Normalizer):
     std
         Fixed standard deviation; None computes it on the first fit, as the sample
         standard deviation (``ddof=1``, as Janggu) around ``mean``. A zero deviation is
-        replaced by 1 (constant tracks become ``x - mean``).
+        replaced by 1, so a constant condition is served as ``x - mean`` (zeros), where
+        Janggu's ``(x - mean) / std`` gives NaN; so is a condition with a single value
+        (whose sample deviation is undefined).
     per_strand
         Statistics per (strand, condition) instead of per condition.
+
+    Warns
+    -----
+    EmptyConditionWarning
+        At fit time, when a condition (a (strand, condition) with ``per_strand``) holds no
+        value but NaN: its mean and deviation are undefined (Janggu's are NaN, and so is
+        every value it serves); the fit records mean 0 (unless given) and standard
+        deviation 1 (unless given) for it, so its values are served unchanged, NaN on
+        this data and as they are on other data the statistics are applied to. Not
+        issued when fitted statistics are restored (:func:`genozarr.open_dataset`).
     """
 
     name = "zscore"
@@ -365,7 +377,9 @@ class ZScore(Normalizer):
         self.conditions = None
         return self
 
-    def _fit(self, data: Any) -> None:
+    def _fit(self, data: Any, label: str | None = None) -> None:
+        """Fit the unknown statistics; ``label`` names the normalizer in messages (that
+        of :class:`ZScoreLog` when it fits the log values)."""
         n, mu, m2 = _reductions.moments(data_arrays(data), per_strand=self.per_strand)
         if not np.isfinite(mu[n > 0]).all():  # an infinity (NaN is missing, left out)
             raise ArgumentError(
@@ -378,6 +392,8 @@ class ZScore(Normalizer):
             std = np.sqrt(np.divide(ss, n - 1, out=np.zeros_like(ss), where=n > 1))
             self.std = np.where(std > 0, std, 1.0)
         self.mean = np.broadcast_to(mean, np.broadcast_shapes(np.shape(mean), mu.shape)).copy()
+        if (n == 0).any():
+            _warn_empty(label or self.name, data, n == 0, self.mean, self.std)
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         """``(x - mean) / std``."""
@@ -396,7 +412,14 @@ class ZScoreLog(Normalizer):
     Parameters
     ----------
     mean, std, per_strand
-        As for :class:`ZScore`, on the log scale.
+        As for :class:`ZScore`, on the log scale (a zero deviation is replaced by 1).
+
+    Warns
+    -----
+    EmptyConditionWarning
+        At fit time, when a condition holds no value but NaN after ``log(x + 1)`` (all
+        NaN, or below -1): as for :class:`ZScore`, mean 0 and standard deviation 1 are
+        recorded for it, and its values are served as ``log(x + 1)``.
     """
 
     name = "zscorelog"
@@ -437,7 +460,7 @@ class ZScoreLog(Normalizer):
 
     def _fit(self, data: Any) -> None:
         try:
-            self.zscore._fit(self.log.transform(data))
+            self.zscore._fit(self.log.transform(data), self.name)
         except ArgumentError as e:  # an infinity: log1p(-1), or one in the data
             raise ArgumentError(
                 "normalizer 'zscorelog': log(x + 1) of the data is infinite: -inf where a "
@@ -735,6 +758,49 @@ class FunctionNormalizer(Normalizer):
         from genozarr.store.cache import callable_token
 
         return {"normalizer": "function", "func": callable_token(self.func)}
+
+
+def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
+                std: np.ndarray) -> None:
+    """Warn that the groups ``empty`` (``(1 or S, C)``) of a z-score fit hold no value but
+    NaN, naming the dataset, the conditions and the statistics recorded for them."""
+    from genozarr.errors import EmptyConditionWarning
+    from genozarr.ops._layout import data_datasets
+
+    ds = data_datasets(data)[0]
+    dataset = ds.attrs.get("name")
+    where = f"dataset {str(dataset)!r}" if dataset else "the data"
+    conds = [str(c) for c in ds["condition"].values] if "condition" in ds.coords \
+        else [str(i) for i in range(empty.shape[1])]
+    strands = [str(c) for c in ds["strand"].values] if "strand" in ds.coords \
+        else [str(i) for i in range(empty.shape[0])]
+    mean, std = (np.broadcast_to(v, empty.shape) for v in (mean, std))
+    names, stats = [], set()
+    for s, c in zip(*np.nonzero(empty)):
+        names.append(conds[c] if empty.shape[0] == 1 else f"{conds[c]} (strand {strands[s]})")
+        stats.add((float(mean[s, c]), float(std[s, c])))
+    one = len(names) == 1
+    its, it = ("its", "it") if one else ("their", "them")
+    logged = label == ZScoreLog.name
+    values = "log(x + 1) of its values" if logged and one else \
+        "log(x + 1) of their values" if logged else f"{its} values"
+    if stats == {(0.0, 1.0)}:
+        used = (f"mean 0 and standard deviation 1 for {it}, which serve {values} "
+                "unchanged ((x - 0) / 1): NaN on this data, and as they are on any other "
+                "data these statistics are applied to (a test set)")
+    else:  # a mean or deviation was given
+        used = ", ".join(f"mean {m:g} and standard deviation {d:g}" for m, d in sorted(stats))
+        used += (f" for {it}, which serve {values} as (x - mean) / std (NaN on this "
+                 "data)")
+    warn(f"normalizer {label!r} fitted on {where}: "
+         + (f"condition {names[0]!r} holds" if one else f"conditions {names} hold")
+         + (" only NaN values after log(x + 1) (values that are NaN or below -1)" if logged
+            else " only NaN values")
+         + f", so {its} mean and standard deviation are undefined; the fit records {used}."
+         " To avoid this, give the condition data over the regions (a BigWig without "
+         "entries there reads as NaN with nan_to_num=False, as 0 with nan_to_num=True), "
+         "leave it out, or give the statistics (ZScore(mean=..., std=...))",
+         EmptyConditionWarning)
 
 
 def _condition_names(data: Any) -> list[str] | None:
