@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sys
-from collections.abc import Collection, Hashable, Iterator, Sequence
+from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = ["compute", "dask_callbacks", "in_notebook", "progress_bar", "progress_enabled",
@@ -138,6 +138,49 @@ def _local_scheduler(objs: Sequence[Any], kwargs: dict[str, Any]) -> bool:
 
     get = get_scheduler(scheduler=kwargs.get("scheduler"), collections=list(objs))
     return get is None or getattr(get, "__module__", "").startswith("dask.")
+
+
+def compute_graph(graph: Mapping[Hashable, Any], keys: list[Hashable], desc: str, unit: str,
+                  *, scheduler: str, leave: bool = False, **kwargs: Any) -> list[Any]:
+    """Run the tasks ``keys`` of a low-level dask graph on one of dask's local schedulers,
+    with a bar over them.
+
+    :func:`dask.compute` of many separate collections (one ``dask.delayed`` call per
+    task) costs time quadratic in their number in dask 2025-2026 (each collection's graph
+    is culled against all the others: 16,000 empty tasks took 13 s); one graph holding
+    them all is scheduled in linear time (0.4 s).
+
+    Parameters
+    ----------
+    graph
+        ``{key: task}``, for example the merged graphs of ``dask.delayed`` calls.
+    keys
+        The keys to compute, in order; the bar counts them.
+    desc, unit, leave
+        As :func:`compute`.
+    scheduler
+        A local scheduler: 'sync', 'threads' or 'processes'.
+    **kwargs
+        Passed to the scheduler's ``get`` (``pool``, ``chunksize``, ...).
+
+    Returns
+    -------
+    list
+        The tasks' results, in the order of ``keys``.
+    """
+    from dask.base import get_scheduler
+
+    get = get_scheduler(scheduler=scheduler)
+    bar = progress_bar(len(keys), desc, unit, leave=leave) if progress_enabled() else None
+    if bar is None:  # callbacks registered globally run (dask reads them itself)
+        return list(get(graph, keys, **kwargs))
+    from dask.callbacks import Callback
+
+    with bar:
+        callbacks = [*Callback.active, dask_callbacks(bar, keys)]
+        result = list(get(graph, keys, callbacks=callbacks, **kwargs))
+        bar.refresh()  # updates are drawn at most every 0.1 s: draw the last one
+        return result
 
 
 def compute(objs: Sequence[Any], counted: Collection[Hashable], desc: str, unit: str, *,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import zarr
 
 from genozarr.errors import StoreError, StoreFormatError
 from genozarr.ingest import build_store
@@ -405,7 +406,8 @@ def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
     """A whole-genome store of many contigs is created with each repeated label array
     (every contig's strand and condition) made once and copied, and its files written by
     several threads: every file equals those of a store made array by array, one file
-    after the other, and the store reads the FASTA's sequence."""
+    after the other (consolidated by zarr's own MemoryStore), and the store reads the
+    FASTA's sequence."""
     from genozarr import Bioseq, set_options
     from genozarr.store import write as store_write
 
@@ -433,6 +435,8 @@ def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
     threaded = build(tmp_path / "a.zarr")
     monkeypatch.setattr(store_write, "_MANY_FILES", 10**9)
     monkeypatch.setattr(store_write, "_repeated_coords", lambda coords: {})
+    # and its metadata consolidated where zarr's own MemoryStore lists its folders
+    monkeypatch.setattr(store_write, "_listed_memory_store", lambda: zarr.storage.MemoryStore)
     build(tmp_path / "b.zarr")
     a, b = files(tmp_path / "a.zarr"), files(tmp_path / "b.zarr")
     assert len(a) > 6 * len(contigs) and a.keys() == b.keys()
@@ -445,6 +449,68 @@ def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
         window = threaded[name, 0, 100][0, :, 0, :]
         np.testing.assert_array_equal(window.argmax(axis=1),
                                       [lut[c] for c in contigs[name][:100]])
+
+
+def test_listed_memory_store_lists_as_zarrs_memory_store():
+    """The memory store a new store's metadata is assembled in lists a folder from an index
+    of its keys (zarr's looks at every key for each folder, which made consolidating the
+    metadata of n contigs quadratic): the same names as zarr's MemoryStore for every
+    folder, after keys are added, replaced and deleted."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    from genozarr.store import write as store_write
+
+    rng = np.random.default_rng(3)
+    listed = store_write._listed_memory_store()({})
+    plain = zarr.storage.MemoryStore({})
+    buf = default_buffer_prototype().buffer.from_bytes(b"x")
+
+    async def names(store, prefix):
+        return sorted([name async for name in store.list_dir(prefix)])
+
+    def check():
+        keys = set(plain._store_dict)
+        folders = {""} | {"/".join(k.split("/")[:d]) for k in keys
+                          for d in range(1, k.count("/") + 1)}
+        for prefix in sorted(folders) + ["nothing", "a/"]:
+            assert sync(names(listed, prefix)) == sync(names(plain, prefix)), prefix
+        return len(folders)
+
+    paths = ["/".join(rng.choice(list("abc"), rng.integers(1, 5))) + "/zarr.json"
+             for _ in range(200)]
+    for step, key in enumerate(paths):
+        for store in (listed, plain):
+            sync(store.set(key, buf))
+        if step % 40 == 0:
+            assert check() > 1
+    for key in paths[::3]:
+        for store in (listed, plain):
+            if key in store._store_dict:
+                sync(store.delete(key))
+    check()
+    for store in (listed, plain):
+        store.set_sync("zz/new/zarr.json", buf)
+    assert sync(names(listed, "zz")) == ["new"]
+    check()
+
+
+def test_early_flush_names_files_by_real_path_under_a_linked_folder(tmp_path):
+    """An early flush of a build's files (the build's folder reached through a link)
+    reports the real paths publication compares with, found from the folder's own."""
+    from genozarr.store.write import EarlyFlush
+
+    real = tmp_path / "real"
+    (real / "a" / "b").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    files = [str(tmp_path / "link" / "a" / "b" / "c.bin"), str(tmp_path / "link" / "d")]
+    for path in files:
+        with open(path, "wb") as f:
+            f.write(b"1")
+    early = EarlyFlush(root=str(tmp_path / "link"))
+    early.add(files)
+    assert early.finish() == {os.path.realpath(p) for p in files}
+    assert os.path.realpath(files[0]) == str(real / "a" / "b" / "c.bin")
 
 
 def test_a_forked_child_reopens_a_zarr_store(tmp_path):

@@ -117,8 +117,13 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
 
     from dask.callbacks import Callback
 
-    from genozarr._progress import compute
+    from genozarr._progress import compute_graph
 
+    # one graph for all the tasks: dask.compute of one collection per task costs time
+    # quadratic in the number of tasks (a store of thousands of contigs has one task each)
+    graph: dict[Any, Any] = {}
+    for d in delayed:
+        graph.update(d.__dask_graph__())
     keys = [d.key for d in delayed]
     watch = contextlib.nullcontext()
     if on_result is not None:
@@ -131,8 +136,8 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
         watch = Callback(posttask=posttask)
     try:
         with watch:
-            results = list(compute(delayed, keys, f"build {label}", "task", leave=True,
-                                   **kwargs))
+            results = compute_graph(graph, keys, f"build {label}", "task", leave=True,
+                                    **kwargs)
     except BrokenProcessPool as e:
         shutdown_pool()
         raise ArgumentError(

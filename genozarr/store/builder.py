@@ -162,7 +162,7 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
                          replace=overwrite, keep_same_key=keep_same_key)
     # a local store's files are flushed to disk while the build runs: those of its
     # metadata and coordinates now, a task's as it finishes
-    early = None if writer.remote else EarlyFlush()
+    early = None if writer.remote else EarlyFlush(root=writer.tmp)
     if early is not None:
         early.add(writer.created)
     try:
