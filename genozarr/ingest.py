@@ -299,6 +299,52 @@ def _genome_task(source: Source, chrom: str, b0: int, b1: int, resolution: int,
     return array_path(chrom), b0, np.concatenate([head, last])
 
 
+def _genome_tasks(source: Source, parts: list[tuple[str, int, int, int]], resolution: int,
+                  dtype: str) -> list[tuple[str, int, np.ndarray]]:
+    """Several small whole-genome tasks in one: :func:`_genome_task` of each ``(chrom, b0,
+    b1, length)`` in ``parts`` (whole contigs of a genome of many), its input files checked
+    on disk once."""
+    from genozarr.io._handles import checks_once
+
+    with checks_once():
+        return [_genome_task(source, chrom, b0, b1, resolution, dtype, length)
+                for chrom, b0, b1, length in parts]
+
+
+def _group_small(sized: list[tuple[int, tuple[Callable[..., Any], tuple[Any, ...]]]],
+                 budget: int, row_bytes: int, source: Source, resolution: int,
+                 dtype: str) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+    """The tasks of ``sized`` (``(bins, task)``, largest first), those of fewer bins
+    joined into tasks of up to ``budget`` bytes each (:func:`_genome_tasks`).
+
+    A genome of thousands of contigs has a task per contig, each of a few kb: scheduling,
+    sending and starting a task costs more than reading such a contig. Joined, they keep
+    at least as many tasks as a build of the same bytes in large chromosomes would have
+    (four or more where there is data for them)."""
+    total = sum(bins for bins, _ in sized) * row_bytes
+    budget = max(row_bytes, min(budget, total // 4))
+    out: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    group: list[tuple[str, int, int, int]] = []
+    held = 0
+    for bins, task in sized:
+        fn, args = task
+        if bins * row_bytes * 2 > budget or fn is not _genome_task:
+            out.append(task)
+            continue
+        if group and held + bins * row_bytes > budget:
+            out.append((_genome_tasks, (source, group, resolution, dtype)))
+            group, held = [], 0
+        _, chrom, b0, b1, _, _, length = args
+        group.append((chrom, b0, b1, length))
+        held += bins * row_bytes
+    if len(group) == 1:
+        chrom, b0, b1, length = group[0]
+        out.append((_genome_task, (source, chrom, b0, b1, resolution, dtype, length)))
+    elif group:
+        out.append((_genome_tasks, (source, group, resolution, dtype)))
+    return out
+
+
 def _genome_block(source: Source, chrom: str, b0: int, b1: int, resolution: int,
                   dtype: str) -> np.ndarray:
     """Bins ``[b0, b1)`` of ``chrom`` read with ``source.read_binned``, as ``dtype``."""
@@ -430,7 +476,8 @@ def build_store(
         # then ends with its small ones spread over the workers, not with one large task
         # started last (a stable sort: equal tasks keep the genome's order)
         sized.sort(key=lambda item: -item[0])
-        tasks.extend(task for _, task in sized)
+        tasks.extend(_group_small(sized, _TASK_BYTES, n_s * n_c * itemsize, source,
+                                  resolution, meta.dtype))
         work = int(sum(chroms.values()))
     else:
         assert gindexer is not None

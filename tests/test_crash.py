@@ -57,10 +57,11 @@ real_write = builder.write_block
 def write_block(*args, **kwargs):
     if cfg.get("slow"):
         time.sleep(cfg["slow"])
-    real_write(*args, **kwargs)
+    written = real_write(*args, **kwargs)
     writes[0] += 1
     if at == "write" and writes[0] == kill["k"]:
         die()
+    return written
 
 
 builder.write_block = write_block

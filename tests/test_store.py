@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 import zarr
 
+from genozarr import ingest
 from genozarr.errors import StoreError, StoreFormatError
 from genozarr.ingest import build_store
 from genozarr.regions import GenomicIndexer
@@ -404,10 +405,11 @@ def test_windows_cut_from_a_span_equal_fancy_indexing(offsets):
 
 def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
     """A whole-genome store of many contigs is created with each repeated label array
-    (every contig's strand and condition) made once and copied, and its files written by
-    several threads: every file equals those of a store made array by array, one file
-    after the other (consolidated by zarr's own MemoryStore), and the store reads the
-    FASTA's sequence."""
+    (every contig's strand and condition) made once and copied, its files written by
+    several threads, and its contigs read by a few tasks of several each: every file
+    equals those of a store made array by array, one file after the other (consolidated
+    by zarr's own MemoryStore), a task per contig; the store reads the FASTA's
+    sequence, as the same dataset built in memory."""
     from genozarr import Bioseq, set_options
     from genozarr.store import write as store_write
 
@@ -416,10 +418,11 @@ def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
     fa = tmp_path / "g.fa"
     fa.write_text("".join(f">{name}\n{seq}\n" for name, seq in contigs.items()))
 
-    def build(path):
+    def build(path, storage="zarr"):
         with set_options(scheduler="sync", progress=False):
-            return Bioseq.create_from_refgenome("dna", str(fa), binsize=100, storage="zarr",
-                                                store=str(path), store_whole_genome=True)
+            return Bioseq.create_from_refgenome("dna", str(fa), binsize=100, storage=storage,
+                                                store=None if path is None else str(path),
+                                                store_whole_genome=True)
 
     def files(path):
         out = {}
@@ -432,7 +435,19 @@ def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
     assert len(store_write._repeated_coords(
         {f"s{i}/strand": (("strand",), np.array(["+"])) for i in range(3)})) == 2
     monkeypatch.setattr(store_write, "_MANY_FILES", 1)
+    joined = []
+    genome_tasks = ingest._genome_tasks
+    monkeypatch.setattr(ingest, "_genome_tasks",
+                        lambda source, parts, *a: joined.append(len(parts))
+                        or genome_tasks(source, parts, *a))
     threaded = build(tmp_path / "a.zarr")
+    # the contigs are read by a few tasks of several each (more than four, of up to a
+    # quarter of the genome), in memory as on disk
+    assert sum(joined) == len(contigs) and 4 <= len(joined) <= 5, joined
+    memory = build(None, "ndarray")
+    assert sum(joined) == 2 * len(contigs)
+    # a store made as before: a task per contig,
+    monkeypatch.setattr(ingest, "_group_small", lambda sized, *a: [t for _, t in sized])
     monkeypatch.setattr(store_write, "_MANY_FILES", 10**9)
     monkeypatch.setattr(store_write, "_repeated_coords", lambda coords: {})
     # and its metadata consolidated where zarr's own MemoryStore lists its folders
@@ -445,10 +460,11 @@ def test_many_contigs_store_files_equal_the_plain_ones(tmp_path, monkeypatch):
     ma, mb = (json.loads(x[MARKER_FILE])["attributes"] for x in (a, b))
     assert ma.pop("build") != mb.pop("build") and ma == mb
     lut = {c: i for i, c in enumerate("ACGT")}
-    for name in ("s0", "s39"):
+    for name in ("s0", "s17", "s39"):
         window = threaded[name, 0, 100][0, :, 0, :]
         np.testing.assert_array_equal(window.argmax(axis=1),
                                       [lut[c] for c in contigs[name][:100]])
+    np.testing.assert_array_equal(memory[:], threaded[:])
 
 
 def test_listed_memory_store_lists_as_zarrs_memory_store():

@@ -5,7 +5,8 @@ and coordinates from :func:`~genozarr.store.layout.plan_layout`, plus what fills
 arrays) and hands it to :func:`build`:
 
 - ingest (:func:`genozarr.ingest.build_store`) fills the arrays with *tasks*, functions
-  that each return one chunk-aligned block ``(array path, first-axis offset, values)``;
+  that each return one chunk-aligned block ``(array path, first-axis offset, values)``
+  (or a list of them: the small contigs of a genome of many, read by one task);
 - predictions (:meth:`Cover.create_from_array <genozarr.dataset.Cover.create_from_array>`)
   and :func:`write_store` give whole *arrays* (numpy or dask).
 
@@ -38,7 +39,7 @@ __all__ = ["BuildPlan", "build", "store_location", "reuse_cached", "write_store"
 log = logging.getLogger(__name__)
 
 Block = tuple[str, int, np.ndarray]
-Task = tuple[Callable[..., Block], tuple[Any, ...]]
+Task = tuple[Callable[..., Block | list[Block]], tuple[Any, ...]]
 
 
 @dataclass
@@ -57,7 +58,7 @@ class BuildPlan:
         Partial layout: ``chrom``, ``start``, ``end``, ``strand`` of every row.
     tasks
         ``(function, args)``; each call returns one chunk-aligned block
-        ``(array path, first-axis offset, values)``. Functions and arguments must pickle
+        ``(array path, first-axis offset, values)``, or a list of them. Functions and arguments must pickle
         (tasks may run in other processes). They start in this order on dask's local
         schedulers (:func:`~genozarr.store._run.run_tasks`).
     arrays
@@ -75,21 +76,25 @@ class BuildPlan:
     work_bases: int = 0
 
 
-def _block_task(fn: Callable[..., Block], args: tuple[Any, ...], target: str | None,
-                storage_options: dict[str, Any] | None, fill: float) -> Block | list[str]:
-    """Run one task: write its block into ``target`` and return the files written, or,
-    with ``target`` None, return the block."""
+def _block_task(fn: Callable[..., Block | list[Block]], args: tuple[Any, ...],
+                target: str | None, storage_options: dict[str, Any] | None,
+                fill: float) -> list[Block] | list[str]:
+    """Run one task: write its block (or blocks) into ``target`` and return the files
+    written, or, with ``target`` None, return the blocks."""
     from genozarr.store._direct import _only
 
-    path, start, values = fn(*args)
+    result = fn(*args)
+    blocks = result if isinstance(result, list) else [result]
     if target is None:
-        return path, start, values
-    # a fresh array already reads as its fill value; a block with data is known from a
-    # sample of its values, without a pass over all of them
-    values = np.ascontiguousarray(values)
-    if _only(values, fill):
-        return []
-    return write_block(target, path, start, values, storage_options)
+        return blocks
+    written: list[str] = []
+    for path, start, values in blocks:
+        # a fresh array already reads as its fill value; a block with data is known from
+        # a sample of its values, without a pass over all of them
+        values = np.ascontiguousarray(values)
+        if not _only(values, fill):
+            written += write_block(target, path, start, values, storage_options)
+    return written
 
 
 def _array_blocks(name: str, spec: ArraySpec, values: np.ndarray) -> list[Task]:
@@ -149,8 +154,9 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
             else:
                 arrays[name] = np.full(spec.shape, fill, dtype=spec.dtype)
         tasks = [(_block_task, (fn, args, None, None, fill)) for fn, args in plan.tasks]
-        for name, start, values in run_tasks(tasks, plan.work_bases, label):
-            arrays[name][start:start + len(values)] = values
+        for blocks in run_tasks(tasks, plan.work_bases, label):
+            for name, start, values in blocks:
+                arrays[name][start:start + len(values)] = values
         backend: Backend = (SparseBackend(arrays) if storage == "sparse"
                             else MemoryBackend(arrays))
         return Store(plan.meta, backend, None, plan.region_table)
