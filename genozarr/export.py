@@ -191,13 +191,14 @@ def _sizes(cover: Any, genomesize: Any) -> dict[str, int]:
     return sizes
 
 
-def _data_end(cover: Any, chrom: str, size: int) -> int:
+def _data_end(stored_sizes: dict[str, int], chrom: str, size: int) -> int:
     """Where data may be written on ``chrom``: its export length ``size`` cut to the
-    length the Cover's store records (none recorded: ``size``). Nothing is stored past the
-    store's length in the whole-genome layout (``read_bins`` pads there), and in the
-    partial layout the rows' bases there lie past the chromosome the Cover was built for,
-    so neither layout writes them, whatever ``genomesize`` the export is given."""
-    stored = int(cover.chrom_sizes.get(chrom, 0) or 0)
+    length the Cover's store records (``stored_sizes``, its ``chrom_sizes``; none
+    recorded: ``size``). Nothing is stored past the store's length in the whole-genome
+    layout (``read_bins`` pads there), and in the partial layout the rows' bases there
+    lie past the chromosome the Cover was built for, so neither layout writes them,
+    whatever ``genomesize`` the export is given."""
+    stored = int(stored_sizes.get(chrom, 0) or 0)
     return min(size, stored) if stored > 0 else size
 
 
@@ -558,6 +559,7 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     sizes = _sizes(cover, genomesize)
     # plan and check every chromosome before a file is written
     chrs = np.asarray(cover.gindexer.chrs).astype(str)
+    stored_sizes = cover.chrom_sizes  # (made anew at each call)
     plan = []
     if not len(chrs) and cover.garray.whole_genome:  # no windows: every stored chromosome
         if getattr(cover, "normalizers", None):
@@ -565,14 +567,18 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
                 f"{cover.name} is a whole-genome store without windows and with normalizers, "
                 "which apply to windows: give it windows (roi, or binsize to tile the "
                 "genome) to export its normalized values, or export it without normalizers")
-        stored = {c for c, n in cover.chrom_sizes.items() if n}
-        plan = [_Chrom.whole(c, _data_end(cover, c, int(n))) for c, n in sizes.items()
-                if n and c in stored]
+        stored = {c for c, n in stored_sizes.items() if n}
+        plan = [_Chrom.whole(c, _data_end(stored_sizes, c, int(n)))
+                for c, n in sizes.items() if n and c in stored]
+    # each chromosome's windows, in their order (found once: a genome of many contigs)
+    order = np.argsort(chrs, kind="stable")
+    names, first = np.unique(chrs[order], return_index=True)
+    windows_of = dict(zip(names.tolist(), np.split(order, first[1:])))
     for chrom, size in sizes.items():
-        sel = np.flatnonzero(chrs == chrom)
-        if not len(sel):
+        sel = windows_of.get(chrom)
+        if sel is None or not len(sel):
             continue
-        ch = _Chrom(cover, chrom, _data_end(cover, chrom, int(size)), sel)
+        ch = _Chrom(cover, chrom, _data_end(stored_sizes, chrom, int(size)), sel)
         if not cover.garray.whole_genome:
             ch.check_overlaps(cover, overlap, fmt, output_dir)
         plan.append(ch)
