@@ -437,6 +437,9 @@ def _checked_store_class() -> type:
             #: checks of the marker of a store without versions (see _unchanged): the one
             #: running, the one that starts when it ends, and their event loop
             self._checks: list[Any] = [None, None, None]
+            #: the marker's bytes last found to stand for the version seen (a store of
+            #: many contigs has a large marker: its chunk inventory)
+            self._same: bytes | None = None
             root = getattr(store, "root", None)
             if marker is None and complete and root is not None \
                     and not str(root).startswith("/proc/self/fd/"):
@@ -568,9 +571,15 @@ def _checked_store_class() -> type:
                 return True
             if self.seen is None:
                 return False
-            doc = _json_or_none(marker.to_bytes())
+            raw = marker.to_bytes()
+            if raw == self._same:  # the bytes found the same before: no parse
+                return False
+            doc = _json_or_none(raw)
             attrs = doc.get("attributes") if isinstance(doc, dict) else None
-            return not same_content(attrs, self.seen)
+            if not same_content(attrs, self.seen):
+                return True
+            self._same = raw
+            return False
 
         async def _unchanged(self) -> bool:
             """Whether the marker of a store without versions, read after the bytes of a
