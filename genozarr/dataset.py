@@ -984,7 +984,7 @@ class Dataset:
         whole-genome store whole (every stored value enters, as in Janggu)."""
         from genozarr.store.view import as_xarray
 
-        ds = as_xarray(self.garray)
+        ds = as_xarray(self.garray, through_backend=True)
         if self._rows is not None:
             n = ds.sizes.get("region", len(self._rows))
             if len(self._rows) != n or not np.array_equal(np.sort(self._rows), np.arange(n)):

@@ -887,3 +887,41 @@ def test_unrestorable_callable_passed_back_with_the_others_restored(sample_files
     assert not np.allclose(refit[:], want, atol=1e-3)  # fitted on the test windows instead
     with pytest.raises(ArgumentError, match=r"3 entries with None.*records 2"):
         genozarr.open_dataset(store, normalizer=[None, None, None])
+
+
+@pytest.mark.parametrize("layout", [{"chunk_bytes": 4096},
+                                    {"chunk_bytes": 8192, "inner_chunk_bytes": 1000}])
+@pytest.mark.parametrize("wg", [False, True])
+def test_zscore_fit_on_a_zarr_store_reads_through_its_backend(sim_data, raw_covers, layout,
+                                                              wg, tmp_path):
+    """Normalizers fit on a zarr store's values read through its own backend (not xarray's
+    opening of every chromosome's group, 6 ms a chromosome), in dask chunks of whole
+    stored chunks, sharded stores included: the statistics of numpy on every stored
+    value (NaN left out, ddof=1)."""
+    from genozarr.store.view import as_xarray
+
+    with genozarr.set_options(progress=False, **layout):
+        cover = Cover.create_from_bam("z", sim_data["bam"], roi=sim_data["roi"], binsize=200,
+                                      resolution=10, storage="zarr", store_whole_genome=wg,
+                                      genomesize=sim_data["chrom_sizes"],
+                                      store=str(tmp_path / "z.zarr"))
+    backend, meta = cover.garray.backend, cover.garray.meta
+    names = [meta.array_path(c) for c in meta.chroms] if wg else ["data"]
+    assert any(backend.shape(n)[0] > backend.chunk_len(n) for n in names)
+    view = as_xarray(cover.garray, through_backend=True)
+    nodes = ops._layout.data_datasets(view)
+    assert len(nodes) == len(names)
+    for name, node in zip(names, nodes):
+        chunks, clen = node["data"].data.chunks[0], backend.chunk_len(name)
+        assert all(c % clen == 0 for c in chunks[:-1]), (chunks, clen)
+        np.testing.assert_array_equal(node["data"].values, cover.garray.dense(name))
+    values = np.concatenate([np.asarray(a, dtype="float64").reshape(-1, a.shape[-2],
+                                                                   a.shape[-1])
+                             for a in _store_arrays(cover).values()])
+    opened = genozarr.open_dataset(str(tmp_path / "z.zarr"), normalizer="zscore")
+    norm = opened.normalizers[0]
+    np.testing.assert_allclose(norm.mean.ravel(), np.nanmean(values, axis=(0, 1)),
+                               rtol=1e-10)
+    np.testing.assert_allclose(norm.std.ravel(),
+                               np.nanstd(values.reshape(-1, values.shape[-1]), axis=0,
+                                         ddof=1), rtol=1e-10)
