@@ -925,3 +925,28 @@ def test_zscore_fit_on_a_zarr_store_reads_through_its_backend(sim_data, raw_cove
     np.testing.assert_allclose(norm.std.ravel(),
                                np.nanstd(values.reshape(-1, values.shape[-1]), axis=0,
                                          ddof=1), rtol=1e-10)
+
+
+def test_empty_condition_warning_with_statistics_given_per_strand():
+    """Statistics given per (strand, condition) for a fit grouped by condition: a condition
+    of NaN only is named once in the warning (the fit crashed on broadcasting the given
+    (2, 2) statistics to the (1, 2) groups), and the other is fitted around the given
+    mean as numpy computes it."""
+    import pandas as pd
+
+    from genozarr.store.view import as_xarray
+
+    roi = pd.DataFrame({"chrom": ["chr1"] * 4, "start": [0, 100, 200, 300],
+                        "end": [100, 200, 300, 400]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100)
+    arr = np.random.default_rng(0).normal(size=(4, 10, 2, 2)).astype("float32")
+    arr[..., 1] = np.nan
+    cov = Cover.create_from_array("x", arr, gi, conditions=["a", "b"], resolution=10)
+    z = ZScore(mean=np.zeros((2, 2)))
+    with pytest.warns(EmptyConditionWarning,
+                      match=r"condition 'b' holds only NaN.*records mean 0 and standard "
+                            r"deviation 1 for it"):
+        z.fit(as_xarray(cov.garray))
+    a = arr[..., 0].astype("float64")
+    want = np.sqrt((a ** 2).sum() / (a.size - 1))
+    np.testing.assert_allclose(np.asarray(z.std), [[want, 1.0], [want, 1.0]], rtol=1e-6)

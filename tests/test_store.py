@@ -509,6 +509,14 @@ def test_listed_memory_store_lists_as_zarrs_memory_store():
         store.set_sync("zz/new/zarr.json", buf)
     assert sync(names(listed, "zz")) == ["new"]
     check()
+    # a read-only copy lists the same dict: changes made through either are seen by both,
+    # and so are keys added to the dict itself
+    copy = listed.with_read_only(True)
+    assert sync(names(copy, "")) == sync(names(listed, ""))
+    sync(listed.set("yy/zarr.json", buf))
+    assert "yy" in sync(names(copy, ""))
+    listed._store_dict["xx/a/zarr.json"] = buf
+    assert sync(names(listed, "xx")) == ["a"] == sync(names(copy, "xx"))
 
 
 def test_early_flush_names_files_by_real_path_under_a_linked_folder(tmp_path):

@@ -774,10 +774,15 @@ def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
         else [str(i) for i in range(empty.shape[1])]
     strands = [str(c) for c in ds["strand"].values] if "strand" in ds.coords \
         else [str(i) for i in range(empty.shape[0])]
-    mean, std = (np.broadcast_to(v, empty.shape) for v in (mean, std))
+    per_strand = empty.shape[0] > 1
+    # (statistics given per strand may be finer than the fit's groups: (S, C) for (1, C))
+    shape = np.broadcast_shapes(empty.shape, np.shape(mean), np.shape(std))
+    empty, mean, std = (np.broadcast_to(v, shape) for v in (empty, mean, std))
     names, stats = [], set()
     for s, c in zip(*np.nonzero(empty)):
-        names.append(conds[c] if empty.shape[0] == 1 else f"{conds[c]} (strand {strands[s]})")
+        name = f"{conds[c]} (strand {strands[s]})" if per_strand else conds[c]
+        if name not in names:
+            names.append(name)
         stats.add((float(mean[s, c]), float(std[s, c])))
     one = len(names) == 1
     its, it = ("its", "it") if one else ("their", "them")

@@ -1453,44 +1453,61 @@ def _listed_memory_store() -> type:
     from zarr.storage import MemoryStore
 
     class ListedMemoryStore(MemoryStore):
-        _children: dict[str, set[str]] | None = None
+        # the index, shared with the store's read-only copies (which list the same dict):
+        # [children by folder, number of keys it was made from], dropped at every change
+        # made through any of them, and remade where the number of keys differs (the dict
+        # changed directly)
+        _held: list[Any]
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._held = [None, -1]
+
+        def with_read_only(self, read_only: bool = False) -> Any:
+            copy = super().with_read_only(read_only)
+            copy._held = self._held
+            return copy
 
         def _index(self) -> dict[str, set[str]]:
-            if self._children is None:
-                children: dict[str, set[str]] = {}
+            children, count = self._held
+            if children is None or count != len(self._store_dict):
+                children = {}
                 for key in self._store_dict:
                     parts = key.split("/")
                     for depth in range(len(parts)):
                         children.setdefault("/".join(parts[:depth]), set()).add(parts[depth])
-                self._children = children
-            return self._children
+                self._held[:] = [children, len(self._store_dict)]
+            return children
+
+        def _changed(self) -> None:
+            self._held[0] = None
 
         async def list_dir(self, prefix: str) -> Any:
             for name in list(self._index().get(prefix.rstrip("/"), ())):
                 yield name
 
         async def set(self, key: str, value: Any, byte_range: Any = None) -> None:
-            self._children = None
+            self._changed()
             await super().set(key, value, byte_range)
 
         async def set_if_not_exists(self, key: str, value: Any) -> None:
-            self._children = None
+            self._changed()
             await super().set_if_not_exists(key, value)
 
         async def delete(self, key: str) -> None:
-            self._children = None
+            self._changed()
             await super().delete(key)
 
         async def clear(self) -> None:
-            self._children = None
+            self._changed()
             await super().clear()
 
         def set_sync(self, key: str, value: Any) -> None:
-            self._children = None
+            self._changed()
             super().set_sync(key, value)
 
         def delete_sync(self, key: str) -> None:
-            self._children = None
+            self._changed()
             super().delete_sync(key)
 
     _LISTED["cls"] = ListedMemoryStore
