@@ -950,3 +950,11 @@ def test_empty_condition_warning_with_statistics_given_per_strand():
     a = arr[..., 0].astype("float64")
     want = np.sqrt((a ** 2).sum() / (a.size - 1))
     np.testing.assert_allclose(np.asarray(z.std), [[want, 1.0], [want, 1.0]], rtol=1e-6)
+
+
+@pytest.mark.parametrize("norm", [ZScore, ZScoreLog])
+def test_zscore_fit_of_a_batch_says_what_it_needs(norm):
+    """A fit given a numpy batch says it needs a dataset; ZScoreLog said its log values
+    were infinite (it took every ArgumentError of the fit for that)."""
+    with pytest.raises(ArgumentError, match="not a genozarr dataset"):
+        norm().fit(np.ones((4, 10, 1, 2)))

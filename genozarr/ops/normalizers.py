@@ -327,6 +327,10 @@ class LogTransform(Normalizer):
         return {}
 
 
+class _InfiniteValues(ArgumentError):
+    """A z-score fit met infinite values (:class:`ZScoreLog` says why they are there)."""
+
+
 class ZScore(Normalizer):
     """``(x - mean) / std`` with per-condition statistics.
 
@@ -382,7 +386,7 @@ class ZScore(Normalizer):
         of :class:`ZScoreLog` when it fits the log values)."""
         n, mu, m2 = _reductions.moments(data_arrays(data), per_strand=self.per_strand)
         if not np.isfinite(mu[n > 0]).all():  # an infinity (NaN is missing, left out)
-            raise ArgumentError(
+            raise _InfiniteValues(
                 f"normalizer {self.name!r}: the data hold infinite values, whose mean and "
                 "standard deviation are not numbers (every value would be served as inf "
                 "or NaN); replace them, or normalize without z-scores")
@@ -461,7 +465,7 @@ class ZScoreLog(Normalizer):
     def _fit(self, data: Any) -> None:
         try:
             self.zscore._fit(self.log.transform(data), self.name)
-        except ArgumentError as e:  # an infinity: log1p(-1), or one in the data
+        except _InfiniteValues as e:  # an infinity: log1p(-1), or one in the data
             raise ArgumentError(
                 "normalizer 'zscorelog': log(x + 1) of the data is infinite: -inf where a "
                 "value is -1 (NaN below -1 is left out as missing), +inf where a value is "
