@@ -156,6 +156,22 @@ def _join_url(sheet_url: str, relative: str) -> str:
     return urlunsplit(parts._replace(path=path, query="", fragment=""))
 
 
+def _record_lines(text: str, sep: str) -> list[int]:
+    """The line on which each record of the sheet ``text`` starts, for the records pandas
+    reads (its python engine: a quoted cell may span lines; a line with no cell or one
+    blank cell is skipped)."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text), delimiter=sep, skipinitialspace=True)
+    starts, before = [], 0
+    for row in reader:
+        if len(row) > 1 or (len(row) == 1 and row[0].strip()):
+            starts.append(before + 1)
+        before = reader.line_num
+    return starts
+
+
 def _read_table(source: str, storage_options: Any) -> Any:
     """The sheet at ``source`` (a path or URL), every cell as text; ``attrs["lines"]``
     holds each row's line number in the file (blank lines counted)."""
@@ -177,13 +193,12 @@ def _read_table(source: str, storage_options: Any) -> Any:
         if name.lower().endswith(".gz"):
             data = gzip.decompress(data)
         text = data.decode("utf-8")
-        # the lines pandas reads (it skips blank ones), by their number in the file
-        lines = [i for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
         table = pd.read_csv(io.StringIO(text), **kwargs)
         header = [str(c) for c in table.iloc[0].tolist()]
         body = table.iloc[1:].reset_index(drop=True)
-        numbers = lines[1:len(body) + 1] if len(lines) > len(body) else \
-            list(range(2, len(body) + 2))  # (a quoted cell over several lines)
+        starts = _record_lines(text, sep)
+        numbers = starts[1:] if len(starts) == len(body) + 1 else \
+            list(range(2, len(body) + 2))  # (should the csv module and pandas disagree)
         # a row shorter than the header (an unnamed trailing column aside): its last
         # cells would be missing values without a word
         named = max((i + 1 for i, c in enumerate(header) if c.strip()), default=0)

@@ -176,6 +176,10 @@ def test_sheet_cells_are_read_as_written(tmp_path):
     ("file,condition,age\na.bw,A,1\n\nb.bw,B\n", "line 4 has 2 cells where the header has 3"),
     ("\nfile,condition\n\na.bw,\n", "line 4 has no condition name"),
     ("file,condition\n\na.bw,a\n\nb.bw,b,x\n", "line 5 has 3 cells where the header has 2"),
+    # ... and the lines of a quoted cell over several lines (it was counted as one)
+    ('file,condition,note\n\na.bw,A,"two\nlines"\n\nb.bw,B,x\nc.bw,C\n',
+     "line 7 has 2 cells where the header has 3"),
+    ('file,condition,note\na.bw,A,"x\n\ny"\nb.bw,,z\n', "line 5 has no condition name"),
 ])
 def test_malformed_sheets_name_the_problem(tmp_path, text, message):
     sheet = tmp_path / "s.csv"
