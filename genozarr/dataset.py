@@ -1194,7 +1194,10 @@ class Cover(Dataset):
         store_whole_genome
             Store whole chromosomes (windows read from them) instead of one row per window.
         nan_to_num
-            Missing BigWig values (NaN) become 0.
+            Missing BigWig values (NaN) become 0. With False they stay NaN, and a collapser
+            that meets one gives NaN for its whole bin (``'mean'``, ``'sum'``, ``'max'``
+            as numpy's, as in Janggu); ``np.nanmean`` or another NaN-aware function as
+            ``collapser`` leaves them out instead.
         verbose
             Show a progress bar for the build (as ``set_options(progress=True)``);
             False leaves it to the ``progress`` option (Janggu's flag).

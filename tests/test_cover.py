@@ -1116,3 +1116,21 @@ def test_which_sources_read_nearby_windows_as_one_span(sim_data):
     assert BedSource([sim_data["peaks"]]).merges_windows
     assert not BedSource([sim_data["peaks"]], minoverlap=0.5).merges_windows
     assert not BedSource([sim_data["peaks"]], mode="name_category").merges_windows
+
+
+def test_missing_values_in_bins_with_nan_to_num_false(tmp_path):
+    """With nan_to_num=False a named collapser gives NaN for a bin with a missing base (as
+    numpy's mean, and Janggu), and np.nanmean as the collapser leaves them out; both as
+    numpy computes them on the BigWig's values."""
+    from genozarr.testing.simulate import write_bigwig
+
+    v = np.arange(100, dtype=float)
+    v[3], v[25:35] = np.nan, np.nan
+    bw = write_bigwig(tmp_path / "a.bw", {"chr1": v}, {"chr1": 100})
+    bins = v.reshape(10, 10)
+    for collapser, want in [("mean", bins.mean(axis=1)),
+                            (np.nanmean, np.nanmean(bins, axis=1))]:
+        cover = Cover.create_from_bigwig("c", [bw], roi=["chr1:0-100"], binsize=100,
+                                         resolution=10, nan_to_num=False,
+                                         collapser=collapser)
+        np.testing.assert_allclose(cover[0].ravel(), want, rtol=1e-6)
