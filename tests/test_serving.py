@@ -339,10 +339,48 @@ def test_memory_cache_decodes_each_chunk_once(values, tmp_path):
 
 
 def _decoded_bytes(path) -> int:
-    """Decoded size of every array of a store, from zarr's own metadata."""
+    """Decoded size of the data arrays of a store (``data``, or each chromosome's), from
+    zarr's own metadata: what a store kept decoded in memory holds."""
     group = zarr.open_group(str(path), mode="r")
     return sum(int(np.prod(a.shape, dtype=np.int64)) * a.dtype.itemsize
-               for _, a in group.arrays())
+               for key, a in group.members(max_depth=None)
+               if isinstance(a, zarr.Array) and key.rpartition("/")[2] == "data")
+
+
+def test_auto_keeps_a_whole_genome_store_in_memory(tmp_path):
+    """cache='auto' sizes a whole-genome store by its chromosomes' data arrays (it counted
+    the root group's arrays: none, so such a store was never kept decoded in memory): one
+    that fits is kept, each chunk decoded once; one byte short, the chunk cache serves."""
+    import gc
+
+    from genozarr.store.backend import memory_in_use
+    from genozarr.testing.simulate import write_bigwig
+
+    rng = np.random.default_rng(4)
+    sizes = {"chr1": 3000, "chr2": 1700}
+    tracks = [{c: rng.random(n).astype("float32") for c, n in sizes.items()} for _ in "ab"]
+    files = [write_bigwig(tmp_path / f"{k}.bw", t, sizes) for k, t in enumerate(tracks)]
+    values = {c: np.stack([t[c] for t in tracks], axis=-1)[:, None, :] for c in sizes}
+    with set_options(chunk_bytes=4096, progress=False):
+        Cover.create_from_bigwig("wg", files, conditions=["a", "b"], binsize=100,
+                                 resolution=1, store_whole_genome=True, storage="zarr",
+                                 store=str(tmp_path / "wg.zarr"))
+    size = _decoded_bytes(tmp_path / "wg.zarr")
+    assert size == sum(v.nbytes for v in values.values())
+    gc.collect()
+    used = memory_in_use()
+    with set_options(memory_cache_bytes=used + size):
+        cover = open_dataset(tmp_path / "wg.zarr")
+        backend = cover.garray.backend
+        assert backend.resident and backend.cache.max_bytes == 0
+        for chrom, v in values.items():
+            np.testing.assert_array_equal(backend.read_range(f"{chrom}/data", 0, len(v)), v)
+        misses = backend.cache.misses
+        np.testing.assert_array_equal(cover["chr2", 100, 600][0], values["chr2"][100:600])
+        assert backend.cache.misses == misses  # nothing decoded again
+        backend.release_memory()
+    with set_options(memory_cache_bytes=used + size - 1):
+        assert not open_dataset(tmp_path / "wg.zarr").garray.backend.resident
 
 
 def test_auto_keeps_a_store_that_fits_decoded_in_memory(values, tmp_path):
@@ -866,7 +904,7 @@ def test_whole_genome_read_ahead_starts_exactly_the_chunks_of_the_windows(tmp_pa
         Bioseq.create_from_refgenome("dna", str(fa), binsize=binsize, stepsize=step,
                                      flank=flank, storage="zarr", store=str(tmp_path / "s.zarr"),
                                      store_whole_genome=True)
-        ds = open_dataset(str(tmp_path / "s.zarr"))
+        ds = open_dataset(str(tmp_path / "s.zarr"), cache=None)  # the chunk cache counts
     backend, gi = ds.garray.backend, ds.gindexer
     assert backend.chunk_len(ds.garray.meta.array_path("c1")) == size
     paths = {ds.garray.meta.array_path(c): c for c in lengths}

@@ -582,7 +582,10 @@ class ZarrBackend(Backend):
         return arr
 
     def names(self) -> list[str]:
-        return [k for k, _ in self.group.arrays()]
+        # the data arrays: one per chromosome in the whole-genome layout (the root group
+        # holds no array there, so a whole-genome store counted 0 bytes and was never kept
+        # decoded in memory by cache='auto')
+        return self.stored_meta().array_paths()
 
     def shape(self, name: str) -> tuple[int, ...]:
         self._check_process()
