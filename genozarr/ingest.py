@@ -207,6 +207,12 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
     from genozarr.io._handles import checks_once
 
     sizes = sizes or {}
+    if _FILE_BY_FILE and len(source.files) > 1 and source.merges_windows \
+            and type(source).read is Source.read:  # (each file read on its own)
+        with checks_once():
+            out = _rows_file_by_file(source, chroms, starts, ends, length, resolution, sizes)
+        where = f"{chroms[0]}:{int(starts[0])}-... (windows {row0} to {row0 + len(out) - 1})"
+        return DATA, row0, _cast(out, dtype, source, where)
     rows: list[Any] = [None] * len(chroms)
     with checks_once():  # each input file checked on disk at its first window only
         for members in _window_spans(source, chroms, starts, ends):
@@ -231,8 +237,47 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
 _MERGE_GAP = 4096
 
 
+#: partial-layout tasks of several files read them file after file where the source reads
+#: them one by one (False: all files span by span, as before; tests and benchmarks)
+_FILE_BY_FILE = True
+
+
+def _rows_file_by_file(source: Source, chroms: np.ndarray, starts: np.ndarray,
+                       ends: np.ndarray, length: int | None, resolution: int | None,
+                       sizes: Mapping[str, int]) -> np.ndarray:
+    """The rows of a partial-layout task of a source that reads its files one by one
+    (:meth:`Source.read`), read file after file: each file's spans of nearby
+    windows are as long as one file's bases allow (not all files' together), and one file
+    is read through before the next, so a handle cache smaller than the number of files
+    is not cycled through at every span (a many-condition build reopened every file at
+    every read past 32 files)."""
+    spans = _window_spans(source, chroms, starts, ends, files=1)
+    out: np.ndarray | None = None
+    for i in range(len(source.files)):
+        names = source.chrom_names[i]
+        for members in spans:
+            c = str(chroms[members[0]])
+            limit = int(sizes.get(c, 0) or 0)
+            lo = int(min(starts[k] for k in members))
+            hi = int(max(ends[k] for k in members))
+            data = source.read_file(i, names[c], lo, min(hi, max(lo, limit)) if limit > 0
+                                    else hi)
+            for k in members:
+                s, e = int(starts[k]), int(ends[k])
+                row = _finish_window(source, data[s - lo:e - lo],
+                                     int(length if length is not None else e - s),
+                                     resolution)
+                if out is None:
+                    width = row.shape[-1]
+                    out = np.empty((len(chroms),) + row.shape[:-1]
+                                   + (width * len(source.files),), dtype=row.dtype)
+                out[k, ..., i * width:(i + 1) * width] = row
+    assert out is not None
+    return out
+
+
 def _window_spans(source: Source, chroms: np.ndarray, starts: np.ndarray,
-                  ends: np.ndarray) -> list[list[int]]:
+                  ends: np.ndarray, files: int | None = None) -> list[list[int]]:
     """The task's windows (indices) grouped into spans read at once: by chromosome and
     start, a window joins the span before it where it starts at most
     :attr:`Source.merge_gap` (default :data:`_MERGE_GAP`) bases after the span's end and
@@ -241,7 +286,7 @@ def _window_spans(source: Source, chroms: np.ndarray, starts: np.ndarray,
     (:attr:`Source.merges_windows`)."""
     if len(chroms) < 2 or not source.merges_windows:
         return [[k] for k in range(len(chroms))]
-    most = _read_step(source, 1)
+    most = _read_step(source, 1, files)
     # a negative _MERGE_GAP reads every window by itself, whatever the source's gap (the
     # baseline of benchmarks/partial_windows.py, and tests)
     gap = _MERGE_GAP if source.merge_gap is None or _MERGE_GAP < 0 else source.merge_gap
@@ -268,10 +313,13 @@ def _window_spans(source: Source, chroms: np.ndarray, starts: np.ndarray,
 _READ_BYTES = 16 * 2**20
 
 
-def _read_step(source: Source, resolution: int) -> int:
-    """Bins of ``resolution`` one read of a whole-genome task covers."""
+def _read_step(source: Source, resolution: int, files: int | None = None) -> int:
+    """Bins of ``resolution`` one read of a whole-genome task covers (``files``: of that
+    many of the source's files at once; default: all, or one where each file is collapsed
+    on its own)."""
     try:
-        files = 1 if resolution > 1 and source.collapses_per_file else len(source.files)
+        if files is None:
+            files = 1 if resolution > 1 and source.collapses_per_file else len(source.files)
         width = files * source.channels_per_file() * len(source.strands)
     except (AttributeError, TypeError):  # a source without files: count one channel
         width = 1
