@@ -1185,3 +1185,41 @@ def test_remote_timeout_names_the_read_that_did_not_answer(values, tmp_path):
     for bad in (0, -1, True, "10"):
         with pytest.raises(ArgumentError, match="remote_timeout"):
             set_options(remote_timeout=bad)
+
+
+@pytest.mark.parametrize("prepared", [False, True])
+def test_a_forked_child_not_prepared_reads_through_the_chunk_cache(values, tmp_path,
+                                                                    prepared):
+    """cache='auto' in a forked child: where the parent prepared the store for its workers
+    (share_with_workers, as the PyTorch datasets do) the child fills the one shared
+    decoded copy; where it did not (a plain DataLoader over a dataset), the child reads
+    through the bounded chunk cache instead of keeping a private decoded copy against the
+    whole memory budget (N workers: N copies). The values are the same either way."""
+    import multiprocessing
+    import os
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork")
+    _cover(values, tmp_path / "a.zarr", chunk_bytes=16 * 600)
+    with set_options(memory_cache_bytes=2**30):
+        cover = open_dataset(tmp_path / "a.zarr")
+        backend = cover.garray.backend
+        if prepared:
+            backend.share_with_workers()
+            assert backend.resident
+        ctx = multiprocessing.get_context("fork")
+        queue = ctx.Queue()
+
+        def child() -> None:
+            got = cover[10:40]
+            queue.put((os.getpid() != os.getppid(), backend.resident,
+                       backend.cache.max_bytes, got))
+
+        proc = ctx.Process(target=child)
+        proc.start()
+        forked, resident, cache_bytes, got = queue.get(timeout=60)
+        proc.join(60)
+    assert proc.exitcode == 0 and forked
+    np.testing.assert_array_equal(got, values[10:40])
+    assert resident is prepared
+    assert cache_bytes == (0 if prepared else 256 * 2**20)

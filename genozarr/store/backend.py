@@ -538,6 +538,12 @@ class ZarrBackend(Backend):
                 self._whole, self._flags_lock = dict(whole), flags_lock
                 self._resident_on = True
                 self.cache = _ChunkCache(0)
+            elif self._resident_on is None:
+                # 'auto' in a child its parent did not prepare (share_with_workers: the
+                # PyTorch datasets do): its siblings are unknown, and each would keep a
+                # private decoded copy against the whole budget (a plain DataLoader's N
+                # workers: N copies), so it reads through the (bounded) chunk cache
+                self._resident_on = False
 
     def share_with_workers(self) -> None:
         """Decide now (in this process) whether the store is kept decoded in memory and, if
