@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,16 +161,22 @@ def _record_lines(text: str, sep: str) -> list[int]:
     """The line on which each record of the sheet ``text`` starts, for the records pandas
     reads (its python engine: a quoted cell may span lines; a line with no cell or one
     blank cell is skipped)."""
+    return [line for line, _ in _record_widths(text, sep)]
+
+
+def _record_widths(text: str, sep: str) -> list[tuple[int, int]]:
+    """``(line it starts on, number of cells)`` of each record pandas reads in ``text``
+    (the header first)."""
     import csv
     import io
 
     reader = csv.reader(io.StringIO(text), delimiter=sep, skipinitialspace=True)
-    starts, before = [], 0
+    rows, before = [], 0
     for row in reader:
         if len(row) > 1 or (len(row) == 1 and row[0].strip()):
-            starts.append(before + 1)
+            rows.append((before + 1, len(row)))
         before = reader.line_num
-    return starts
+    return rows
 
 
 def _read_table(source: str, storage_options: Any) -> Any:
@@ -193,7 +200,21 @@ def _read_table(source: str, storage_options: Any) -> Any:
         if name.lower().endswith(".gz"):
             data = gzip.decompress(data)
         text = data.decode("utf-8")
-        table = pd.read_csv(io.StringIO(text), **kwargs)
+        try:
+            table = pd.read_csv(io.StringIO(text), **kwargs)
+        except pd.errors.ParserError as e:  # a row longer than the header: its line
+            count = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+            if not count:
+                raise
+            # the first record longer than the header, by its line (pandas' own number
+            # counts rows, some of them skipped, not lines)
+            found = [(line, n) for line, n in _record_widths(text, sep)[1:]
+                     if n > int(count[1])]
+            line, cells = found[0] if found else (int(count[2]), int(count[3]))
+            raise MalformedFileError(
+                f"sample sheet {source}: line {line} has {cells} cells where the "
+                f"header has {count[1]}; remove its extra cells (or name their column)"
+            ) from e
         header = [str(c) for c in table.iloc[0].tolist()]
         body = table.iloc[1:].reset_index(drop=True)
         starts = _record_lines(text, sep)
@@ -234,13 +255,6 @@ def _read_table(source: str, storage_options: Any) -> Any:
         raise MalformedFileError(f"sample sheet {source} is empty: it needs a header line "
                                  "and one row per input file") from e
     except pd.errors.ParserError as e:
-        import re
-
-        count = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
-        if count:  # a row longer than the header
-            raise MalformedFileError(
-                f"sample sheet {source}: line {count[2]} has {count[3]} cells where the "
-                f"header has {count[1]}; remove its extra cells (or name their column)") from e
         raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
     except (OSError, UnicodeDecodeError, EOFError) as e:
         raise InputFileError(f"cannot read sample sheet {source}: {e}") from e

@@ -180,6 +180,8 @@ def test_sheet_cells_are_read_as_written(tmp_path):
     ('file,condition,note\n\na.bw,A,"two\nlines"\n\nb.bw,B,x\nc.bw,C\n',
      "line 7 has 2 cells where the header has 3"),
     ('file,condition,note\na.bw,A,"x\n\ny"\nb.bw,,z\n', "line 5 has no condition name"),
+    ('file,condition\na.bw,"x\ny"\nb.bw,B,extra\n', "line 4 has 3 cells where the header has 2"),
+    ("file,condition\n\n\na.bw,B,extra\n", "line 4 has 3 cells where the header has 2"),
 ])
 def test_malformed_sheets_name_the_problem(tmp_path, text, message):
     sheet = tmp_path / "s.csv"
