@@ -1195,9 +1195,9 @@ class Cover(Dataset):
             Store whole chromosomes (windows read from them) instead of one row per window.
         nan_to_num
             Missing BigWig values (NaN) become 0. With False they stay NaN, and a collapser
-            that meets one gives NaN for its whole bin (``'mean'``, ``'sum'``, ``'max'``
-            as numpy's, as in Janggu); ``np.nanmean`` or another NaN-aware function as
-            ``collapser`` leaves them out instead.
+            that meets one gives NaN for its whole bin (``'mean'``, ``'sum'``, ``'max'``,
+            ``'min'``, as numpy's, as in Janggu); ``np.nanmean`` or another NaN-aware
+            function as ``collapser`` leaves them out instead.
         verbose
             Show a progress bar for the build (as ``set_options(progress=True)``);
             False leaves it to the ``progress`` option (Janggu's flag).
@@ -1814,7 +1814,11 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         workers), else keeps a cache of recently decoded chunks; None
         keeps only that chunk cache (``set_options(chunk_cache_bytes=...)``, 256 MiB); an
         int is the chunk cache's size in bytes. Each DataLoader worker process keeps its
-        own.
+        own. ``'auto'`` decides at the first read, by the budget in force then; a
+        process forked from one that did not prepare the store for its workers (the
+        PyTorch datasets of :mod:`genozarr.loaders` do; a plain ``DataLoader`` over the
+        dataset does not) keeps the chunk cache only, so N workers never hold N decoded
+        copies.
 
     Returns
     -------
