@@ -272,6 +272,26 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
     return _iterate(datasets, plan, prefetch)
 
 
+def share_stores(datasets: Sequence[Any]) -> None:
+    """Prepare the stores under ``datasets`` for worker processes forked from now on (the
+    PyTorch DataLoader's, Keras' ``use_multiprocessing``): a store kept decoded in memory
+    is one copy in shared memory that every worker fills and reads, instead of a copy
+    decoded in each; one that is not (too large for the budget, or ``cache=None``) is read
+    through each worker's chunk cache (see ``ZarrBackend.share_with_workers``).
+
+    Parameters
+    ----------
+    datasets
+        Datasets (wrappers included).
+    """
+    from genozarr.store.backend import ZarrBackend
+
+    for root in _roots(datasets):
+        backend = root.garray.backend
+        if isinstance(backend, ZarrBackend):
+            backend.share_with_workers()
+
+
 def _roots(datasets: Sequence[Any]) -> list[Any]:
     """The store-backed datasets under ``datasets`` (wrappers removed)."""
     from genozarr.dataset import Dataset

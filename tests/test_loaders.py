@@ -283,3 +283,45 @@ def test_keras_fit_epochs_follow_the_seed_from_epoch_one(data: tuple[Bioseq, Cov
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(np.sort(np.concatenate(got)), np.arange(n))
     assert ds.epoch == 3
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_keras_pydataset_with_processes_shares_its_stores(tmp_path) -> None:
+    """A Keras PyDataset with worker processes (use_multiprocessing, which Keras forks)
+    prepares its stores for them, as the PyTorch loaders do: a store kept decoded in
+    memory is one shared copy that a forked worker fills and reads (a worker not prepared
+    reads through its chunk cache); the values are those read in this process."""
+    import multiprocessing
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork")
+    from genozarr import GenomicIndexer, open_dataset, set_options
+    from genozarr.loaders.keras import KerasDataset
+
+    values = np.random.default_rng(1).random((300, 20, 1, 2)).astype("float32")
+    gi = GenomicIndexer(np.array(["chr1"] * 300, dtype=object), np.arange(300) * 20,
+                        np.arange(300) * 20 + 20, np.array(["+"] * 300, dtype=object), 20, 20)
+    Cover.create_from_array("c", values, gi, storage="zarr", store=str(tmp_path / "c.zarr"))
+    with set_options(memory_cache_bytes=2**30):
+        for processes in (False, True):
+            cover = open_dataset(tmp_path / "c.zarr")
+            ds = KerasDataset(cover, batch_size=50, workers=2,
+                              use_multiprocessing=processes)
+            backend = cover.garray.backend
+            assert backend._share is processes
+            ctx = multiprocessing.get_context("fork")
+            queue = ctx.Queue()
+
+            def child(ds=ds, backend=backend, queue=queue) -> None:
+                queue.put((ds[1][0], backend.resident))
+
+            proc = ctx.Process(target=child)
+            proc.start()
+            got, resident = queue.get(timeout=60)
+            proc.join(60)
+            assert proc.exitcode == 0 and resident is processes
+            np.testing.assert_array_equal(got, values[50:100])

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from genozarr._validate import check_int
-from genozarr.batching import batch_plan, chunk_rows, read_batch
+from genozarr.batching import batch_plan, chunk_rows, read_batch, share_stores
 from genozarr.errors import ArgumentError
 from genozarr.loaders import Structured
 
@@ -54,7 +54,8 @@ class KerasDataset(keras.utils.PyDataset):
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``: Keras
         then reads batches ahead in its own threads or processes. genozarr reads and
         decodes ahead in its own threads either way, so the default (``workers=1``, no
-        read-ahead by Keras) is usually as fast.
+        read-ahead by Keras) is usually as fast. With worker processes, a store kept
+        decoded in memory (``cache='auto'``) is one copy shared with them.
 
     Notes
     -----
@@ -91,6 +92,10 @@ class KerasDataset(keras.utils.PyDataset):
         self.buffer_blocks = buffer_blocks
         self._rng = np.random.default_rng(seed)
         self._plan = self._make_plan()
+        if self.use_multiprocessing and (self.workers or 1) > 1:
+            # Keras forks its worker processes: one decoded copy of each store kept in
+            # memory, shared with them (else each reads through its chunk cache)
+            share_stores(self._datasets)
 
     def _make_plan(self) -> list[np.ndarray]:
         return batch_plan(self._n, self.batch_size, shuffle=self.shuffle, seed=self._rng,

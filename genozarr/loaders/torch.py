@@ -62,7 +62,7 @@ from torch.utils.data import Dataset as _TorchDataset
 from torch.utils.data import IterableDataset as _TorchIterable
 from torch.utils.data import get_worker_info
 
-from genozarr.batching import batch_plan, batches, chunk_rows, read_batch
+from genozarr.batching import batch_plan, batches, chunk_rows, read_batch, share_stores
 from genozarr.dataset import Bioseq
 from genozarr.errors import ArgumentError
 from genozarr.loaders import Structured
@@ -421,18 +421,6 @@ class _Structured(Structured):
             share_cores(info.num_workers)
 
 
-def _share_stores(datasets: list[Any]) -> None:
-    """Stores kept decoded in memory: one copy in memory shared with the DataLoader workers
-    forked later, instead of a copy decoded in each (see ``ZarrBackend.share_with_workers``)."""
-    from genozarr.batching import _roots
-    from genozarr.store.backend import ZarrBackend
-
-    for root in _roots(datasets):
-        backend = root.garray.backend
-        if isinstance(backend, ZarrBackend):
-            backend.share_with_workers()
-
-
 def _bind(augment: Augment | None, datasets: list[Any]) -> BoundAugment | None:
     if augment is None:
         return None
@@ -451,7 +439,7 @@ class _EpochDatasets:
         self._s = _Structured(inputs, targets)
         self._augment = _bind(augment, self._s.datasets)
         self._epoch = _SharedEpoch(epoch)
-        _share_stores(self._s.datasets)
+        share_stores(self._s.datasets)
         #: positions (in the flat list of datasets) sent as codes from workers
         self.compact: list[int] = []
         #: the most shared-memory batch slots per worker (0: batches travel as tensors);
