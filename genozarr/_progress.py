@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import sys
-from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 __all__ = ["compute", "dask_callbacks", "in_notebook", "progress_bar", "progress_enabled",
@@ -171,14 +171,23 @@ def compute_graph(graph: Mapping[Hashable, Any], keys: list[Hashable], desc: str
     from dask.base import get_scheduler
 
     get = get_scheduler(scheduler=scheduler)
-    bar = progress_bar(len(keys), desc, unit, leave=leave) if progress_enabled() else None
-    if bar is None:  # callbacks registered globally run (dask reads them itself)
+    if not progress_enabled():  # callbacks registered globally run (dask reads them itself)
         return list(get(graph, keys, **kwargs))
+    return _with_bar(keys, desc, unit, leave,
+                     lambda callbacks: list(get(graph, keys, callbacks=callbacks, **kwargs)))
+
+
+def _with_bar(counted: Collection[Hashable], desc: str, unit: str, leave: bool,
+              run: Callable[[list[Any]], Any]) -> Any:
+    """``run(callbacks)`` under a bar over the tasks ``counted``: ``callbacks`` are those
+    registered globally and the bar's (a dask local scheduler's ``callbacks=``)."""
     from dask.callbacks import Callback
 
+    bar = progress_bar(len(counted), desc, unit, leave=leave)
+    if bar is None:  # pragma: no cover - called where progress_enabled() is True
+        return run(list(Callback.active))
     with bar:
-        callbacks = [*Callback.active, dask_callbacks(bar, keys)]
-        result = list(get(graph, keys, callbacks=callbacks, **kwargs))
+        result = run([*Callback.active, dask_callbacks(bar, counted)])
         bar.refresh()  # updates are drawn at most every 0.1 s: draw the last one
         return result
 
@@ -212,13 +221,5 @@ def compute(objs: Sequence[Any], counted: Collection[Hashable], desc: str, unit:
 
     if not progress_enabled() or not _local_scheduler(objs, kwargs):
         return dask.compute(*objs, **kwargs)
-    from dask.callbacks import Callback
-
-    bar = progress_bar(len(counted), desc, unit, leave=leave)
-    if bar is None:  # pragma: no cover - progress_enabled() was True just above
-        return dask.compute(*objs, **kwargs)
-    with bar:
-        callbacks = [*Callback.active, dask_callbacks(bar, counted)]
-        result = dask.compute(*objs, callbacks=callbacks, **kwargs)
-        bar.refresh()  # updates are drawn at most every 0.1 s: draw the last one
-        return result
+    return _with_bar(counted, desc, unit, leave,
+                     lambda callbacks: dask.compute(*objs, callbacks=callbacks, **kwargs))

@@ -10,6 +10,7 @@ a ``dask.distributed`` cluster.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from abc import ABC, abstractmethod
@@ -88,7 +89,7 @@ class Source(ABC):
     def read_window(self, chrom: str, start: int, end: int, limit: int = 0) -> np.ndarray:
         """One partial-layout window ``[start, end)``: :meth:`read` of it, cut at ``limit``
         (> 0: the chromosome's length as the dataset has it; the caller pads the rest)."""
-        return self.read(chrom, start, min(end, max(start, limit)) if limit > 0 else end)
+        return self.read(chrom, start, _limited_end(start, end, limit))
 
     def read(self, chrom: str, start: int, end: int) -> np.ndarray:
         """All files on ``[start, end)`` of region chromosome ``chrom``: ``(L, S, C)``."""
@@ -208,29 +209,53 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
 
     sizes = sizes or {}
     if _FILE_BY_FILE and len(source.files) > 1 and source.merges_windows \
-            and type(source).read is Source.read:  # (each file read on its own)
-        with checks_once():
-            out = _rows_file_by_file(source, chroms, starts, ends, length, resolution, sizes)
-        where = f"{chroms[0]}:{int(starts[0])}-... (windows {row0} to {row0 + len(out) - 1})"
-        return DATA, row0, _cast(out, dtype, source, where)
-    rows: list[Any] = [None] * len(chroms)
+            and type(source).read is Source.read:
+        # a source that reads each file on its own: file after file, each file's spans as
+        # long as one file's bases allow (not all files' together), and one file read
+        # through before the next, so a handle cache smaller than the number of files is
+        # not cycled through at every span (a many-condition build reopened every file at
+        # every read past 32 files)
+        parts: list[tuple[int | None, Callable[..., np.ndarray]]] = [
+            (1, functools.partial(_read_file_window, source, i))
+            for i in range(len(source.files))]
+    else:
+        parts = [(None, source.read_window)]
+    out: np.ndarray | None = None
     with checks_once():  # each input file checked on disk at its first window only
-        for members in _window_spans(source, chroms, starts, ends):
-            # nearby windows of one chromosome (or one window): one read of their span,
-            # cut per window
-            c = str(chroms[members[0]])
-            limit = int(sizes.get(c, 0) or 0)
-            lo = int(min(starts[k] for k in members))
-            data = source.read_window(c, lo, int(max(ends[k] for k in members)), limit)
-            for k in members:
-                s, e = int(starts[k]), int(ends[k])
-                rows[k] = _finish_window(source, data[s - lo:e - lo],
+        for j, (files, read) in enumerate(parts):
+            for members in _window_spans(source, chroms, starts, ends, files=files):
+                # nearby windows of one chromosome (or one window): one read of their
+                # span, cut per window
+                c = str(chroms[members[0]])
+                lo = int(min(starts[k] for k in members))
+                data = read(c, lo, int(max(ends[k] for k in members)),
+                            int(sizes.get(c, 0) or 0))
+                for k in members:
+                    s, e = int(starts[k]), int(ends[k])
+                    row = _finish_window(source, data[s - lo:e - lo],
                                          int(length if length is not None else e - s),
                                          resolution)
-    out = np.stack(rows)
-    where = f"{chroms[0]}:{int(starts[0])}-... (windows {row0} to {row0 + len(out) - 1})" \
-        if len(out) else "no window"
+                    width = row.shape[-1]
+                    if out is None:
+                        out = np.empty((len(chroms),) + row.shape[:-1]
+                                       + (width * len(parts),), dtype=row.dtype)
+                    out[k, ..., j * width:(j + 1) * width] = row
+    assert out is not None  # (a task has windows)
+    where = f"{chroms[0]}:{int(starts[0])}-... (windows {row0} to {row0 + len(out) - 1})"
     return DATA, row0, _cast(out, dtype, source, where)
+
+
+def _read_file_window(source: Source, i: int, chrom: str, start: int, end: int,
+                      limit: int = 0) -> np.ndarray:
+    """:meth:`Source.read_window` of file ``i`` alone."""
+    return source.read_file(i, source.chrom_names[i][chrom], start,
+                            _limited_end(start, end, limit))
+
+
+def _limited_end(start: int, end: int, limit: int) -> int:
+    """Where a read of ``[start, end)`` stops: at ``limit`` (> 0: the chromosome's length
+    as the dataset has it), past which a window is padding."""
+    return min(end, max(start, limit)) if limit > 0 else end
 
 
 #: windows of a partial-layout task closer than this many bases are read as one span
@@ -240,40 +265,6 @@ _MERGE_GAP = 4096
 #: partial-layout tasks of several files read them file after file where the source reads
 #: them one by one (False: all files span by span, as before; tests and benchmarks)
 _FILE_BY_FILE = True
-
-
-def _rows_file_by_file(source: Source, chroms: np.ndarray, starts: np.ndarray,
-                       ends: np.ndarray, length: int | None, resolution: int | None,
-                       sizes: Mapping[str, int]) -> np.ndarray:
-    """The rows of a partial-layout task of a source that reads its files one by one
-    (:meth:`Source.read`), read file after file: each file's spans of nearby
-    windows are as long as one file's bases allow (not all files' together), and one file
-    is read through before the next, so a handle cache smaller than the number of files
-    is not cycled through at every span (a many-condition build reopened every file at
-    every read past 32 files)."""
-    spans = _window_spans(source, chroms, starts, ends, files=1)
-    out: np.ndarray | None = None
-    for i in range(len(source.files)):
-        names = source.chrom_names[i]
-        for members in spans:
-            c = str(chroms[members[0]])
-            limit = int(sizes.get(c, 0) or 0)
-            lo = int(min(starts[k] for k in members))
-            hi = int(max(ends[k] for k in members))
-            data = source.read_file(i, names[c], lo, min(hi, max(lo, limit)) if limit > 0
-                                    else hi)
-            for k in members:
-                s, e = int(starts[k]), int(ends[k])
-                row = _finish_window(source, data[s - lo:e - lo],
-                                     int(length if length is not None else e - s),
-                                     resolution)
-                if out is None:
-                    width = row.shape[-1]
-                    out = np.empty((len(chroms),) + row.shape[:-1]
-                                   + (width * len(source.files),), dtype=row.dtype)
-                out[k, ..., i * width:(i + 1) * width] = row
-    assert out is not None
-    return out
 
 
 def _window_spans(source: Source, chroms: np.ndarray, starts: np.ndarray,

@@ -157,16 +157,10 @@ def _join_url(sheet_url: str, relative: str) -> str:
     return urlunsplit(parts._replace(path=path, query="", fragment=""))
 
 
-def _record_lines(text: str, sep: str) -> list[int]:
-    """The line on which each record of the sheet ``text`` starts, for the records pandas
-    reads (its python engine: a quoted cell may span lines; a line with no cell or one
-    blank cell is skipped)."""
-    return [line for line, _ in _record_widths(text, sep)]
-
-
 def _record_widths(text: str, sep: str) -> list[tuple[int, int]]:
-    """``(line it starts on, number of cells)`` of each record pandas reads in ``text``
-    (the header first)."""
+    """``(line it starts on, number of cells)`` of each record pandas reads in the sheet
+    ``text``, the header first (its python engine: a quoted cell may span lines; a line
+    with no cell or one blank cell is skipped)."""
     import csv
     import io
 
@@ -217,7 +211,7 @@ def _read_table(source: str, storage_options: Any) -> Any:
             ) from e
         header = [str(c) for c in table.iloc[0].tolist()]
         body = table.iloc[1:].reset_index(drop=True)
-        starts = _record_lines(text, sep)
+        starts = [line for line, _ in _record_widths(text, sep)]
         numbers = starts[1:] if len(starts) == len(body) + 1 else \
             list(range(2, len(body) + 2))  # (should the csv module and pandas disagree)
         # a row shorter than the header (an unnamed trailing column aside): its last

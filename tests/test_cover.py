@@ -1169,8 +1169,8 @@ def test_several_files_read_file_by_file_hold_the_values_read_together(sim_data,
     if kind == "bam" and opts.get("collapser") is not None:
         kw.pop("collapser")
     calls = []
-    real = ingest._rows_file_by_file
-    monkeypatch.setattr(ingest, "_rows_file_by_file",
+    real = ingest._read_file_window
+    monkeypatch.setattr(ingest, "_read_file_window",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     by_file = make("f", files, **kw)
     assert calls

@@ -774,8 +774,7 @@ def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
     ds = data_datasets(data)[0]
     dataset = ds.attrs.get("name")
     where = f"dataset {str(dataset)!r}" if dataset else "the data"
-    conds = [str(c) for c in ds["condition"].values] if "condition" in ds.coords \
-        else [str(i) for i in range(empty.shape[1])]
+    conds = _condition_names(data) or [str(i) for i in range(empty.shape[1])]
     strands = [str(c) for c in ds["strand"].values] if "strand" in ds.coords \
         else [str(i) for i in range(empty.shape[0])]
     per_strand = empty.shape[0] > 1
