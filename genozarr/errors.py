@@ -128,12 +128,14 @@ class ConditionNamesWarning(GenozarrWarning):
 
 
 class EmptyConditionWarning(GenozarrWarning):
-    """A z-score normalizer (``'zscore'``, ``'zscorelog'``) was fitted on data where a
-    condition holds no value but NaN (a BigWig without data over the regions read with
-    ``nan_to_num=False``, an all-NaN array): its mean and standard deviation are
-    undefined, and the fit records mean 0 and standard deviation 1 for it (unless given),
-    so its values are served unchanged; issued once per fit, naming the dataset and the
-    conditions, never when fitted statistics are restored from a store."""
+    """A normalizer was fitted on data where a condition holds no value but NaN (a BigWig
+    without data over the regions read with ``nan_to_num=False``, an all-NaN array), so
+    its statistic is undefined: a z-score fit (``'zscore'``, ``'zscorelog'``) records
+    mean 0 and standard deviation 1 for it (unless given), TPM/CPM/RPKM/BPM a divisor of
+    1, ``'perctrim'`` a NaN threshold; either way
+    its values are served unchanged (unscaled, unclipped). Issued once per fit, naming
+    the dataset and the conditions, never when fitted statistics are restored from a
+    store."""
 
 
 class UnphasedGenotypeError(ArgumentError):

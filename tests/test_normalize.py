@@ -958,3 +958,49 @@ def test_zscore_fit_of_a_batch_says_what_it_needs(norm):
     were infinite (it took every ArgumentError of the fit for that)."""
     with pytest.raises(ArgumentError, match="not a genozarr dataset"):
         norm().fit(np.ones((4, 10, 1, 2)))
+
+
+@pytest.mark.parametrize("name", ["tpm", "cpm", "rpkm", "bpm", "perctrim"])
+def test_fit_of_a_condition_without_values_warns(tmp_path, name):
+    """A condition with no value but NaN gives TPM/CPM a total of 0 and PercentileTrimming
+    no percentile; the fits recorded divisor 1 or threshold NaN silently. They now warn
+    (EmptyConditionWarning, naming the dataset and the condition), still serve its
+    values unscaled or unclipped, and fit the other condition as numpy computes it;
+    statistics restored from the store do not warn again."""
+    import warnings
+
+    from genozarr.testing.simulate import write_bigwig
+
+    sizes = {"chr1": 1000, "chr2": 500}
+    full = np.full(1000, np.nan)
+    full[10:50], full[50:120], full[130:200] = 1.0, 3.0, 6.0
+    bws = [write_bigwig(tmp_path / "empty.bw", {"chr2": np.ones(500)}, sizes),
+           write_bigwig(tmp_path / "full.bw", {"chr1": full}, sizes)]
+    store = str(tmp_path / "s.zarr")
+    what = "percentile" if name == "perctrim" else "total" if name in ("cpm", "rpkm") \
+        else "scale"
+    with pytest.warns(EmptyConditionWarning,
+                      match=rf"normalizer '{name}' fitted on dataset 'ds': condition 'empty' "
+                            rf"holds only NaN.*{what}"):
+        cover = Cover.create_from_bigwig("ds", bws, conditions=["empty", "full"],
+                                         roi=["chr1:0-200"], binsize=100, nan_to_num=False,
+                                         normalizer=name, storage="zarr", store=store)
+    got = cover[:].reshape(200, 2)
+    assert np.isnan(got[:, 0]).all()
+    raw = full[:200]
+    if name == "perctrim":
+        thr = np.nanpercentile(raw, 99)
+        np.testing.assert_allclose(np.ravel(cover.normalizers[0].threshold)[1], thr)
+        want = np.minimum(raw, thr)
+    elif name == "cpm":
+        want = raw / (np.nansum(raw) / 1e6)
+    elif name == "rpkm":
+        want = raw / (np.nansum(raw) / 1e6) / (100 / 1000)
+    else:  # tpm, bpm: per kilobase first, then scaled to a million
+        per_kb = raw / (100 / 1000)
+        want = per_kb / (np.nansum(per_kb) / 1e6)
+    _close(got[:, 1], want)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = genozarr.open_dataset(store)
+        np.testing.assert_array_equal(again[:], cover[:])

@@ -496,6 +496,12 @@ class PercentileTrimming(Normalizer):
         Fixed clipping value(s) instead of fitting.
     per_strand
         Percentiles per (strand, condition).
+
+    Warns
+    -----
+    EmptyConditionWarning
+        At fit time, for a condition with no value but NaN: its threshold is NaN, which
+        leaves its values unclipped.
     """
 
     name = "perctrim"
@@ -525,6 +531,18 @@ class PercentileTrimming(Normalizer):
     def _fit(self, data: Any) -> None:
         self.threshold = _reductions.nan_percentile(data_arrays(data), self.percentile,
                                                     per_strand=self.per_strand)
+        if np.isnan(self.threshold).any():
+            from genozarr.errors import EmptyConditionWarning
+
+            where, names, _ = _empty_groups(data, np.isnan(self.threshold))
+            one = len(names) == 1
+            warn(f"normalizer {self.name!r} fitted on {where}: "
+                 + (f"condition {names[0]!r} holds" if one else f"conditions {names} hold")
+                 + " only NaN values, so " + ("its" if one else "their")
+                 + f" {self.percentile:g}th percentile is undefined; the fit records NaN, "
+                 "which leaves " + ("its" if one else "their") + " values unclipped. Give "
+                 "the condition data over the regions, leave it out, or give the threshold "
+                 "(PercentileTrimming(threshold=...))", EmptyConditionWarning)
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         """``where(x > threshold, threshold, x)``."""
@@ -585,6 +603,13 @@ class TPM(Normalizer):
     ----------
     scale
         Fixed per-condition divisor (total / 1e6) instead of fitting.
+
+    Warns
+    -----
+    EmptyConditionWarning
+        At fit time, for a condition with no value but NaN: its divisor is recorded as
+        1, so its values are only divided by the length. (A condition that sums to 0 gets
+        the divisor 1 too, silently: its values are zeros.)
     """
 
     name = "tpm"
@@ -608,8 +633,11 @@ class TPM(Normalizer):
         return self
 
     def _fit(self, data: Any) -> None:
-        scale = _reductions.sums(data_arrays(self.length.transform(data))) / 1e6
+        total, n = _reductions.sums(data_arrays(self.length.transform(data)), counts=True)
+        scale = total / 1e6
         self.scale = np.where(scale != 0, scale, 1.0)
+        if (n == 0).any():
+            _warn_no_values(self, data, n == 0, "scale")
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
         """``x / (lengths / 1000) / scale``."""
@@ -631,6 +659,13 @@ class CPM(Normalizer):
     ----------
     total
         Fixed per-condition total instead of fitting.
+
+    Warns
+    -----
+    EmptyConditionWarning
+        At fit time, for a condition with no value but NaN: its total is recorded as 1,
+        so its values are served unscaled. (A condition that sums to 0 gets the total 1
+        too, silently: its values are zeros.)
     """
 
     name = "cpm"
@@ -652,8 +687,10 @@ class CPM(Normalizer):
         return self
 
     def _fit(self, data: Any) -> None:
-        total = _reductions.sums(data_arrays(data))
+        total, n = _reductions.sums(data_arrays(data), counts=True)
         self.total = np.where(total != 0, total, 1.0)
+        if (n == 0).any():
+            _warn_no_values(self, data, n == 0, "total")
 
     def _per_million(self, dtype: np.dtype) -> np.ndarray:
         assert self.total is not None
@@ -764,11 +801,11 @@ class FunctionNormalizer(Normalizer):
         return {"normalizer": "function", "func": callable_token(self.func)}
 
 
-def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
-                std: np.ndarray) -> None:
-    """Warn that the groups ``empty`` (``(1 or S, C)``) of a z-score fit hold no value but
-    NaN, naming the dataset, the conditions and the statistics recorded for them."""
-    from genozarr.errors import EmptyConditionWarning
+def _empty_groups(data: Any, empty: np.ndarray,
+                  *stats: np.ndarray) -> tuple[str, list[str], list[tuple[float, ...]]]:
+    """Name the groups ``empty`` (``(1 or S, C)``) of a fit: where the data are (``dataset
+    'x'``), the groups' names (conditions, or conditions with their strand when the fit is
+    per strand) and the distinct values of ``stats`` recorded for them."""
     from genozarr.ops._layout import data_datasets
 
     ds = data_datasets(data)[0]
@@ -779,25 +816,37 @@ def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
         else [str(i) for i in range(empty.shape[0])]
     per_strand = empty.shape[0] > 1
     # (statistics given per strand may be finer than the fit's groups: (S, C) for (1, C))
-    shape = np.broadcast_shapes(empty.shape, np.shape(mean), np.shape(std))
-    empty, mean, std = (np.broadcast_to(v, shape) for v in (empty, mean, std))
-    names, stats = [], set()
+    shape = np.broadcast_shapes(empty.shape, *(np.shape(v) for v in stats))
+    empty = np.broadcast_to(empty, shape)
+    stats = tuple(np.broadcast_to(v, shape) for v in stats)
+    names: list[str] = []
+    values: set[tuple[float, ...]] = set()
     for s, c in zip(*np.nonzero(empty)):
         name = f"{conds[c]} (strand {strands[s]})" if per_strand else conds[c]
         if name not in names:
             names.append(name)
-        stats.add((float(mean[s, c]), float(std[s, c])))
+        values.add(tuple(float(v[s, c]) for v in stats))
+    return where, names, sorted(values)
+
+
+def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
+                std: np.ndarray) -> None:
+    """Warn that the groups ``empty`` (``(1 or S, C)``) of a z-score fit hold no value but
+    NaN, naming the dataset, the conditions and the statistics recorded for them."""
+    from genozarr.errors import EmptyConditionWarning
+
+    where, names, stats = _empty_groups(data, empty, mean, std)
     one = len(names) == 1
     its, it = ("its", "it") if one else ("their", "them")
     logged = label == ZScoreLog.name
     values = "log(x + 1) of its values" if logged and one else \
         "log(x + 1) of their values" if logged else f"{its} values"
-    if stats == {(0.0, 1.0)}:
+    if stats == [(0.0, 1.0)]:
         used = (f"mean 0 and standard deviation 1 for {it}, which serve {values} "
                 "unchanged ((x - 0) / 1): NaN on this data, and as they are on any other "
                 "data these statistics are applied to (a test set)")
     else:  # a mean or deviation was given
-        used = ", ".join(f"mean {m:g} and standard deviation {d:g}" for m, d in sorted(stats))
+        used = ", ".join(f"mean {m:g} and standard deviation {d:g}" for m, d in stats)
         used += (f" for {it}, which serve {values} as (x - mean) / std (NaN on this "
                  "data)")
     warn(f"normalizer {label!r} fitted on {where}: "
@@ -809,6 +858,25 @@ def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
          "entries there reads as NaN with nan_to_num=False, as 0 with nan_to_num=True), "
          "leave it out, or give the statistics (ZScore(mean=..., std=...))",
          EmptyConditionWarning)
+
+
+def _warn_no_values(norm: Normalizer, data: Any, empty: np.ndarray, what: str) -> None:
+    """Warn that the conditions ``empty`` (``(1, C)``) of a TPM/CPM fit hold no value but
+    NaN, so that ``what`` (their divisor) is recorded as 1 and their values are served
+    unscaled (a condition of zeros, which sums to 0 too, is data: it is served as zeros,
+    silently)."""
+    from genozarr.errors import EmptyConditionWarning
+
+    where, names, _ = _empty_groups(data, empty)
+    one = len(names) == 1
+    its = "its" if one else "their"
+    warn(f"normalizer {norm.name!r} fitted on {where}: "
+         + (f"condition {names[0]!r} holds" if one else f"conditions {names} hold")
+         + f" only NaN values, so {its} {what} is undefined; the fit records {what} 1 for "
+         + ("it" if one else "them") + f", which leaves {its} values unscaled"
+         + (" (divided by the length in kilobases only)" if norm.uses_lengths else "")
+         + f". Give the condition data over the regions, leave it out, or give {what} "
+         f"({type(norm).__name__}({what}=...))", EmptyConditionWarning)
 
 
 def _condition_names(data: Any) -> list[str] | None:
