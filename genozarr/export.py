@@ -28,9 +28,12 @@ which may not start any).
 
 File names
     ``<name>.<condition>.bigwig`` (``.bed``) for one strand; for two strands
-    ``<name>.<condition>.plus.bigwig`` and ``<name>.<condition>.minus.bigwig``. Dataset and
-    condition names must be plain file-name parts: names with path separators, ``..``,
-    absolute paths or control characters raise :class:`~genozarr.errors.ArgumentError`.
+    ``<name>.<condition>.plus.bigwig`` and ``<name>.<condition>.minus.bigwig``. A
+    condition name is written with ``%``, path separators and control characters
+    percent-encoded (and the dots of ``.`` or ``..``), so that every condition a Cover
+    accepts has a file of its own in the output directory: ``K562/H3K27ac`` gives
+    ``<name>.K562%2FH3K27ac.bigwig``, and :func:`urllib.parse.unquote` gives the name
+    back. The dataset name is a plain file-name part (the Cover refuses ``/`` in it).
 Windows and overlaps
     What is written is the Cover's windows, flank included, sorted by chromosome (in the
     order of the chromosome sizes) and start; the padded tail of a partial last window of
@@ -91,6 +94,7 @@ from genozarr.io.export import (
     BigWigWriter,
     add_shared,
     add_shared_bins,
+    encoded_file_part,
     safe_file_part,
 )
 
@@ -145,7 +149,7 @@ def _output_paths(cover: Any, output_dir: str | os.PathLike,
                   suffix: str) -> list[tuple[int, int, Path]]:
     """``[(strand index, condition index, path)]``; checks every name."""
     name = safe_file_part(cover.name, "dataset")
-    conds = [safe_file_part(c, "condition") for c in cover.conditions]
+    conds = [encoded_file_part(c, "condition") for c in cover.conditions]
     strands = list(cover.strands)
     directory = Path(output_dir)
     if directory.exists() and not directory.is_dir():
@@ -157,7 +161,7 @@ def _output_paths(cover: Any, output_dir: str | os.PathLike,
         for si, strand in enumerate(strands):
             parts = [name, cond]
             if len(strands) > 1:
-                parts.append(_STRAND_NAMES.get(strand, safe_file_part(strand, "strand")))
+                parts.append(_STRAND_NAMES.get(strand, encoded_file_part(strand, "strand")))
             path = directory / (".".join(parts) + suffix)
             if (root / path.name).resolve().parent != root:
                 raise ArgumentError(f"output file {path} would lie outside {directory}")

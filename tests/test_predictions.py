@@ -7,6 +7,7 @@ returns and with what pyBigWig / pandas read from the exported files.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -425,16 +426,42 @@ def test_nan_values_are_not_written(tmp_path):
     assert starts == [0, 100, 150]
 
 
-@pytest.mark.parametrize("bad", ["../x", "/tmp/x", "a/b", "..", "", "a\\b", "x\ny"])
-def test_condition_names_cannot_leave_the_output_directory(tmp_path, bad):
+@pytest.mark.parametrize("cond", ["../x", "/tmp/x", "a/b", "..", ".", "a\\b", "x\ny", "50%",
+                                  "a%2Fb"])
+def test_condition_names_are_encoded_into_file_names(tmp_path, cond):
+    """A condition name that is not a plain file-name part (a path, a separator, a control
+    character) was accepted when building and refused at export; it is now written with
+    those characters percent-encoded, in the output directory, and unquote gives the name
+    back; the file holds the condition's values (pyBigWig / the BED text)."""
+    import urllib.parse
+
+    import pyBigWig
+
     gi = _indexer()
-    x = _predictions(gi, 50, strands=1, conditions=1)
-    cover = Cover.create_from_array("pred", x, gi, conditions=[bad])
+    x = _predictions(gi, 50, strands=1, conditions=2)
+    cover = Cover.create_from_array("pred", x, gi, conditions=["plain", cond],
+                                    genomesize=SIZES)
     out = tmp_path / "out"
+    paths = cover.export_to_bigwig(out) + cover.export_to_bed(out)
+    assert all(os.path.dirname(p) == str(out) for p in paths)
+    names = sorted(os.listdir(out))
+    assert len(names) == 4 and all(n.startswith("pred.") for n in names)
+    odd = [n for n in names if not n.startswith("pred.plain.")]
+    parts = {urllib.parse.unquote(n[len("pred."):n.rindex(".")]) for n in odd}
+    assert parts == {cond}
+    (bw,) = [out / n for n in odd if n.endswith(".bigwig")]
+    f = pyBigWig.open(str(bw))
+    got = np.array(f.values("chr1", 0, 400))
+    want = np.repeat(x[:2, :, 0, 1].ravel(), 50)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_an_empty_condition_name_is_refused_at_export(tmp_path):
+    gi = _indexer()
+    cover = Cover.create_from_array("pred", _predictions(gi, 50, strands=1, conditions=1),
+                                    gi, conditions=[""])
     with pytest.raises(ArgumentError, match="cannot be used in an output file name"):
-        cover.export_to_bigwig(out)
-    with pytest.raises(ArgumentError, match="cannot be used in an output file name"):
-        cover.export_to_bed(out)
+        cover.export_to_bigwig(tmp_path / "out")
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 

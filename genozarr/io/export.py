@@ -56,6 +56,7 @@ __all__ = [
     "BedGraphWriter",
     "merge_runs",
     "safe_file_part",
+    "encoded_file_part",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,46 @@ def safe_file_part(text: Any, what: str) -> str:
             "non-empty, not '.' or '..', and hold no path separator ('/', '\\') or control "
             "character; rename it (e.g. conditions=[...] when building the Cover)")
     return text
+
+
+def encoded_file_part(text: Any, what: str) -> str:
+    """``text`` as one part of a file name, with the characters a file name cannot hold
+    percent-encoded: ``%``, path separators and control characters, and the dots of a
+    name that is ``.`` or ``..``. :func:`urllib.parse.unquote` gives ``text`` back.
+
+    Parameters
+    ----------
+    text
+        A condition or strand name.
+    what
+        What it names, for the error message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ArgumentError
+        For an empty name.
+
+    Examples
+    --------
+    >>> encoded_file_part("K562/H3K27ac", "condition")
+    'K562%2FH3K27ac'
+    >>> encoded_file_part("..", "condition")
+    '%2E%2E'
+    """
+    text = str(text)
+    if not text:
+        raise ArgumentError(f"{what} name {text!r} cannot be used in an output file name: "
+                            "names must be non-empty; rename it (e.g. conditions=[...] when "
+                            "building the Cover)")
+    seps = {"/", "\\", "%", os.sep} | ({os.altsep} if os.altsep else set())
+    if text in (".", ".."):
+        return "%2E" * len(text)
+    return "".join(f"%{ord(ch):02X}" if ch in seps or ord(ch) < 32 or ord(ch) == 127
+                   else ch for ch in text)
 
 
 def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
