@@ -250,6 +250,8 @@ class BamSource(_AbsentChromsAsZeros, Source):
     """Read 5' ends counted per base and strand (see :func:`genozarr.io.bam.count_5prime`);
     a chromosome a file lacks reads as zeros (with a warning)."""
 
+    bins_while_reading = True  # count_5prime counts per bin of the resolution
+
     def __init__(self, files: list[str], conditions: Sequence[str] | None = None, *,
                  stranded: bool = True, min_mapq: int | None = None, pairedend: str = "5prime",
                  template_extension: int = 0, include_flagged: bool = False,

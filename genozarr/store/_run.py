@@ -35,7 +35,7 @@ from typing import Any
 from genozarr.config import OPTIONS
 from genozarr.errors import ArgumentError
 
-__all__ = ["run_tasks", "shared_pool", "shutdown_pool", "start_process"]
+__all__ = ["planned_workers", "run_tasks", "shared_pool", "shutdown_pool", "start_process"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,50 @@ def _active_client() -> Any:
         return default_client()
     except (ValueError, ImportError):
         return None
+
+
+def _scheduler(work_bases: int, n_tasks: int) -> tuple[str, Any]:
+    """The scheduler :func:`run_tasks` runs ``n_tasks`` tasks of ``work_bases`` bases on:
+    ``(name, client)``, the client of ``'distributed'`` (None on dask's local
+    schedulers)."""
+    scheduler = OPTIONS["scheduler"]
+    client = _active_client() if scheduler in ("auto", "distributed") else None
+    if scheduler == "distributed" and client is None:
+        raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
+    if client is not None:
+        return "distributed", client
+    if scheduler == "auto":
+        big = work_bases >= OPTIONS["parallel_threshold_bases"] and n_tasks > 1
+        scheduler = "processes" if big else "sync"
+    return scheduler, None
+
+
+def planned_workers(work_bases: int, n_tasks: int) -> int:
+    """How many tasks :func:`run_tasks` would run at once for ``n_tasks`` tasks of
+    ``work_bases`` bases: 1 on the synchronous scheduler, the local pool's workers, or
+    the threads of an active ``dask.distributed`` cluster.
+
+    Parameters
+    ----------
+    work_bases
+        Bases of work (``scheduler='auto'`` runs small builds synchronously).
+    n_tasks
+        Tasks a plan would have (``'auto'`` runs a single task synchronously).
+
+    Returns
+    -------
+    int
+    """
+    try:
+        scheduler, client = _scheduler(work_bases, n_tasks)
+    except ArgumentError:  # run_tasks says so when the plan runs
+        return 1
+    if client is not None:
+        try:
+            return max(1, sum(client.nthreads().values()))
+        except Exception:  # noqa: BLE001 - a cluster that does not answer: plan for one
+            return 1
+    return 1 if scheduler == "sync" else OPTIONS["num_workers"] or os.cpu_count() or 1
 
 
 def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_bases: int,
@@ -84,13 +128,7 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     """
     import dask
 
-    scheduler = OPTIONS["scheduler"]
-    client = _active_client() if scheduler in ("auto", "distributed") else None
-    if scheduler == "distributed" and client is None:
-        raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
-    if scheduler == "auto" and client is None:
-        big = work_bases >= OPTIONS["parallel_threshold_bases"] and len(tasks) > 1
-        scheduler = "processes" if big else "sync"
+    scheduler, client = _scheduler(work_bases, len(tasks))
     log.info("%s: %d tasks on %s", label, len(tasks),
              "dask.distributed" if client is not None else f"dask {scheduler} scheduler")
     t0 = time.perf_counter()
