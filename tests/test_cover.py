@@ -1000,13 +1000,15 @@ def test_nearby_windows_read_as_one_span_hold_each_windows_values(sim_data, monk
                                                         minoverlap=0.5, **kw)[:], minover[:])
 
 
-def test_shuffled_windows_are_read_by_as_few_tasks_as_run_at_once(sim_data, monkeypatch):
-    """Windows in no genomic order (a shuffled ROI): every task's windows lie all over the
-    chromosome and the spans it reads hold the other tasks' windows too, so each of the
-    (at least four) tasks read most of every file (80 BAMs: 1.7x over, 58 against 39 ms a
-    file). Such a build now plans as many tasks as run at once (one on the synchronous
-    scheduler, two on two worker processes) within a task's memory, and a file's bases
-    are scanned once; rows equal the sorted build's, permuted, and a plain pysam loop."""
+def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypatch):
+    """Windows in no genomic order (a shuffled ROI): a task of consecutive rows has its
+    windows all over the chromosome and the spans it reads hold the other tasks' windows
+    too, so each of the (at least four) tasks read most of every file (80 BAMs: 1.7x
+    over). A build kept in memory now gives each task windows in genomic order (and puts
+    the rows back in the ROI's order); a store, whose tasks write whole chunks of
+    consecutive rows, plans as many tasks as run at once (one on the synchronous
+    scheduler, two on two worker processes). Either way a file's bases are scanned about
+    once; rows equal the sorted build's, permuted, and a plain pysam loop."""
     from genozarr import ingest, set_options
     from genozarr.io import bam as bam_io
     from genozarr.store import _run
@@ -1025,26 +1027,68 @@ def test_shuffled_windows_are_read_by_as_few_tasks_as_run_at_once(sim_data, monk
     monkeypatch.setattr(_run, "run_tasks",
                         lambda t, *a, **k: tasks.append(len(t)) or real_run(t, *a, **k))
     kw = {"binsize": 200, "stepsize": 200, "genomesize": sim_data["chrom_sizes"]}
-    with set_options(chunk_bytes=16_000, scheduler="sync"):  # 10 windows a chunk
-        shuffled = Cover.create_from_bam("s", sim_data["bam"], roi=roi, **kw)
-        assert tasks == [1] and sum(scanned) <= 12_000  # each base of chr1 once
+
+    def build(roi, **more):
         scanned.clear()
         tasks.clear()
-        ordered = Cover.create_from_bam("o", sim_data["bam"], roi=roi.sort_values("start"),
-                                        **kw)
-        assert tasks[0] >= 3  # in order: several tasks, each scanning its own part
-        assert sum(scanned) <= 12_000 + 200 * tasks[0]
+        return Cover.create_from_bam("b", sim_data["bam"], roi=roi, **kw, **more)
+
+    with set_options(chunk_bytes=16_000, scheduler="sync"):  # 10 windows a chunk
+        ordered = build(roi.sort_values("start"))
+        assert tasks[0] >= 3 and sum(scanned) <= 12_000 + 200 * tasks[0]
+        memory = build(roi)
+        assert tasks[0] >= 3 and sum(scanned) <= 12_000 + 200 * tasks[0]
+        store = build(roi, storage="zarr", store=str(tmp_path / "s.zarr"))
+        assert tasks == [1] and sum(scanned) <= 12_000  # each base of chr1 once
     with set_options(chunk_bytes=16_000, scheduler="processes", num_workers=2):
-        tasks.clear()
-        parallel = Cover.create_from_bam("p", sim_data["bam"], roi=roi, **kw)
+        parallel = build(roi, storage="zarr", store=str(tmp_path / "p.zarr"))
         assert tasks == [2]
-    assert len(shuffled) == len(starts)
-    np.testing.assert_array_equal(shuffled[:], ordered[:][order])
-    np.testing.assert_array_equal(parallel[:], shuffled[:])
+    assert len(memory) == len(starts)
+    np.testing.assert_array_equal(memory[:], ordered[:][order])
+    np.testing.assert_array_equal(store[:], memory[:])
+    np.testing.assert_array_equal(parallel[:], memory[:])
     for i in range(0, len(starts), 17):
         s = int(starts[order][i])
-        np.testing.assert_array_equal(shuffled[i][0, :, :, 0],
+        np.testing.assert_array_equal(memory[i][0, :, :, 0],
                                       brute_force_5prime(sim_data["bam"], "chr1", s, s + 200))
+
+
+@pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr"])
+@pytest.mark.parametrize("kind", ["bigwig", "bam", "bed", "bed_minoverlap", "fasta"])
+def test_a_shuffled_roi_holds_the_rows_of_the_sorted_one(sim_data, tmp_path, kind, storage):
+    """Rows of a shuffled ROI (read in genomic order by tasks kept in memory, or by fewer
+    tasks for a store) are the sorted ROI's rows in the shuffled order, for every source,
+    with flanks, both strands, a flank past the chromosome end and two chromosomes."""
+    from genozarr import Bioseq, set_options
+
+    rng = np.random.default_rng(8)
+    starts = np.r_[rng.integers(0, 11_700, 60), rng.integers(0, 7_700, 40), [11_900]]
+    roi = pd.DataFrame({"chrom": ["chr1"] * 60 + ["chr2"] * 40 + ["chr1"],
+                        "start": starts, "end": starts + 100,  # one window each
+                        "strand": rng.choice(["+", "-"], len(starts))})
+    ordered = roi.sort_values(["chrom", "start"], kind="stable").reset_index(drop=True)
+    order = np.argsort(ordered.index.to_numpy())  # (identity: the sorted table's rows)
+    perm = rng.permutation(len(roi))
+    shuffled = ordered.iloc[perm].reset_index(drop=True)
+    kw = {"binsize": 100, "stepsize": 100, "flank": 20, "storage": storage}
+    make = {
+        "bigwig": lambda r, **k: Cover.create_from_bigwig("c", sim_data["bigwigs"], roi=r,
+                                                          resolution=10, **k),
+        "bam": lambda r, **k: Cover.create_from_bam("c", sim_data["bam"], roi=r, **k),
+        "bed": lambda r, **k: Cover.create_from_bed("c", sim_data["peaks"], roi=r, **k),
+        "bed_minoverlap": lambda r, **k: Cover.create_from_bed(
+            "c", sim_data["peaks"], roi=r, minoverlap=0.3, **k),
+        "fasta": lambda r, **k: Bioseq.create_from_refgenome("c", sim_data["fasta"], roi=r,
+                                                             **k),
+    }[kind]
+    more = {"store": str(tmp_path / "s.zarr")} if storage == "zarr" else {}
+    with set_options(chunk_bytes=4096, scheduler="sync"):  # several chunks, tasks
+        a = make(ordered, **kw, **({"store": str(tmp_path / "o.zarr")} if more else {}))
+        b = make(shuffled, **kw, **more)
+    assert len(a) == len(b) > 100
+    got, want = np.asarray(b[:]), np.asarray(a[:])[order][perm]
+    assert got.any()
+    np.testing.assert_array_equal(got, want)
 
 
 def test_bam_files_of_a_whole_genome_build_read_in_steps_of_binned_bytes(sim_data, tmp_path,

@@ -156,7 +156,10 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         tasks = [(_block_task, (fn, args, None, None, fill)) for fn, args in plan.tasks]
         for blocks in run_tasks(tasks, plan.work_bases, label):
             for name, start, values in blocks:
-                arrays[name][start:start + len(values)] = values
+                if isinstance(start, np.ndarray):  # the block's rows, in any order
+                    arrays[name][start] = values
+                else:
+                    arrays[name][start:start + len(values)] = values
         backend: Backend = (SparseBackend(arrays) if storage == "sparse"
                             else MemoryBackend(arrays))
         return Store(plan.meta, backend, None, plan.region_table)
