@@ -33,6 +33,7 @@ __all__ = [
     "SkippedCallsWarning",
     "ConditionNamesWarning",
     "EmptyConditionWarning",
+    "NegativeValuesWarning",
     "warn",
 ]
 
@@ -136,6 +137,14 @@ class EmptyConditionWarning(GenozarrWarning):
     its values are served unchanged (unscaled, unclipped). Issued once per fit, naming
     the dataset and the conditions, never when fitted statistics are restored from a
     store."""
+
+
+class NegativeValuesWarning(GenozarrWarning):
+    """A TPM, CPM, RPKM or BPM normalizer was fitted on data with negative values (the
+    output of ``'zscore'``, say): the condition's total it divides by sums positive and
+    negative values, may cancel to near 0 and make the normalized values arbitrarily
+    large; issued once per fit, naming the dataset and the conditions, with how far the
+    total cancels."""
 
 
 class UnphasedGenotypeError(ArgumentError):

@@ -1004,3 +1004,44 @@ def test_fit_of_a_condition_without_values_warns(tmp_path, name):
         warnings.simplefilter("error")
         again = genozarr.open_dataset(store)
         np.testing.assert_array_equal(again[:], cover[:])
+
+
+@pytest.mark.parametrize("name", ["tpm", "cpm", "rpkm", "bpm"])
+def test_per_million_normalizers_of_negative_values_warn(name):
+    """TPM/CPM after z-scores divide by a total of positive and negative values that
+    cancels to near 0 (the chain ['zscore', 'tpm'] served values of about 1e12 silently):
+    the fit warns, naming the condition and how far its total cancels (checked by hand
+    here); the other order, and counts, fit silently."""
+    import warnings
+
+    import pandas as pd
+
+    from genozarr.errors import NegativeValuesWarning
+    from genozarr.ops.normalizers import resolve_normalizers
+    from genozarr.store.view import as_xarray
+
+    roi = pd.DataFrame({"chrom": ["chr1"] * 4, "start": [0, 100, 200, 300],
+                        "end": [100, 200, 300, 400]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100)
+    arr = np.zeros((4, 10, 1, 2), dtype="float32")
+    arr[..., 0] = 1.0
+    arr[0, :5, 0, 0] = -3.0  # condition 'a': total 35 - 15 = 20 of an absolute 50
+    arr[..., 1] = np.arange(40, dtype="float32").reshape(4, 10, 1)
+    data = as_xarray(Cover.create_from_array("x", arr, gi, conditions=["a", "b"],
+                                             resolution=10).garray)
+    with pytest.warns(NegativeValuesWarning,
+                      match=rf"normalizer '{name}' fitted on dataset 'x': condition 'a' "
+                            r"holds negative values .* cancels to 0\.4 of the sum"):
+        resolve_normalizers(name)[0].fit(data)
+    positive = arr.copy()
+    positive[0, :5, 0, 0] = 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        counts = as_xarray(Cover.create_from_array("y", positive, gi, conditions=["a", "b"],
+                                                   resolution=10).garray)
+        resolve_normalizers(name)[0].fit(counts)
+        ops.normalize(counts, [name, "zscore"])
+    with pytest.warns(NegativeValuesWarning, match="not \\['zscore', 'tpm'\\]"):
+        ops.normalize(as_xarray(Cover.create_from_array(
+            "z", positive + 1, gi, conditions=["a", "b"], resolution=10).garray),
+            ["zscore", name])

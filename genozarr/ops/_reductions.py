@@ -152,17 +152,18 @@ def moments(arrays: Sequence[Any], *, per_strand: bool = False) -> tuple[np.ndar
 
 
 # ------------------------------------------------------------------ sums and ranges
-def _sum_chunk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sum_chunk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ok = ~np.isnan(x)
-    return np.sum(x, axis=0, dtype=np.float64, where=ok), ok.sum(axis=0).astype(np.float64)
+    return (np.sum(x, axis=0, dtype=np.float64, where=ok), ok.sum(axis=0).astype(np.float64),
+            np.sum(np.abs(x), axis=0, dtype=np.float64, where=ok))
 
 
-def _sum_combine(*parts: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+def _sum_combine(*parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
     return tuple(np.sum(p, axis=0) for p in zip(*parts))
 
 
 def sums(arrays: Sequence[Any], *, per_strand: bool = False,
-         counts: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+         counts: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sum of the values of each group (float64), NaN left out.
 
     Parameters
@@ -172,17 +173,19 @@ def sums(arrays: Sequence[Any], *, per_strand: bool = False,
     per_strand
         Groups per (strand, condition).
     counts
-        Also return the number of values (not NaN) of each group, from the same pass.
+        Also return the number of values (not NaN) of each group and the sum of their
+        absolute values, from the same pass.
 
     Returns
     -------
     numpy.ndarray or tuple of numpy.ndarray
-        Shape ``(1 or S, C)``; ``(sums, counts)`` with ``counts=True``.
+        Shape ``(1 or S, C)``; ``(sums, counts, absolute sums)`` with ``counts=True``.
     """
     res = reduce_columns(arrays, _sum_chunk, _sum_combine, desc="sums")
     sc, shape = _sc(arrays), _groups(arrays, per_strand)
-    total, n = (_by_group(r, sc, per_strand).sum(axis=0).reshape(shape) for r in res)
-    return (total, n) if counts else total
+    total, n, absolute = (_by_group(r, sc, per_strand).sum(axis=0).reshape(shape)
+                          for r in res)
+    return (total, n, absolute) if counts else total
 
 
 def _range_chunk(x: np.ndarray) -> tuple[np.ndarray, ...]:

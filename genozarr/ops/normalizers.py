@@ -610,6 +610,9 @@ class TPM(Normalizer):
         At fit time, for a condition with no value but NaN: its divisor is recorded as
         1, so its values are only divided by the length. (A condition that sums to 0 gets
         the divisor 1 too, silently: its values are zeros.)
+    NegativeValuesWarning
+        At fit time, for a condition with negative values (after ``'zscore'``, say),
+        whose total may cancel to near 0.
     """
 
     name = "tpm"
@@ -633,11 +636,11 @@ class TPM(Normalizer):
         return self
 
     def _fit(self, data: Any) -> None:
-        total, n = _reductions.sums(data_arrays(self.length.transform(data)), counts=True)
+        total, n, absolute = _reductions.sums(data_arrays(self.length.transform(data)),
+                                              counts=True)
         scale = total / 1e6
         self.scale = np.where(scale != 0, scale, 1.0)
-        if (n == 0).any():
-            _warn_no_values(self, data, n == 0, "scale")
+        _check_totals(self, data, total, n, absolute, "scale")
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
         """``x / (lengths / 1000) / scale``."""
@@ -666,6 +669,9 @@ class CPM(Normalizer):
         At fit time, for a condition with no value but NaN: its total is recorded as 1,
         so its values are served unscaled. (A condition that sums to 0 gets the total 1
         too, silently: its values are zeros.)
+    NegativeValuesWarning
+        At fit time, for a condition with negative values (after ``'zscore'``, say),
+        whose total may cancel to near 0.
     """
 
     name = "cpm"
@@ -687,10 +693,9 @@ class CPM(Normalizer):
         return self
 
     def _fit(self, data: Any) -> None:
-        total, n = _reductions.sums(data_arrays(data), counts=True)
+        total, n, absolute = _reductions.sums(data_arrays(data), counts=True)
         self.total = np.where(total != 0, total, 1.0)
-        if (n == 0).any():
-            _warn_no_values(self, data, n == 0, "total")
+        _check_totals(self, data, total, n, absolute, "total")
 
     def _per_million(self, dtype: np.dtype) -> np.ndarray:
         assert self.total is not None
@@ -858,6 +863,34 @@ def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
          "entries there reads as NaN with nan_to_num=False, as 0 with nan_to_num=True), "
          "leave it out, or give the statistics (ZScore(mean=..., std=...))",
          EmptyConditionWarning)
+
+
+def _check_totals(norm: Normalizer, data: Any, total: np.ndarray, n: np.ndarray,
+                  absolute: np.ndarray, what: str) -> None:
+    """Warn about the conditions of a TPM/CPM fit whose divisor ``what`` is not a total
+    of counts: those with no value but NaN (:class:`~genozarr.errors.EmptyConditionWarning`)
+    and those with negative values (:class:`~genozarr.errors.NegativeValuesWarning`)."""
+    if (n == 0).any():
+        _warn_no_values(norm, data, n == 0, what)
+    negative = absolute > total  # (equal sums where every value is >= 0)
+    if negative.any():
+        from genozarr.errors import NegativeValuesWarning
+
+        where, names, _ = _empty_groups(data, negative)
+        share = np.divide(np.abs(total), absolute, out=np.zeros_like(total),
+                          where=absolute > 0)[negative]
+        one = len(names) == 1
+        warn(f"normalizer {norm.name!r} fitted on {where}: "
+             + (f"condition {names[0]!r} holds" if one else f"conditions {names} hold")
+             + " negative values (as z-scores or logarithms of values below 1 do), so "
+             + ("its" if one else "their") + f" {what}, a sum of positive and negative "
+             f"values, cancels to {float(share.min()):.3g} of the sum of "
+             + ("its" if one else "their") + " absolute values"
+             + ("" if one else " or less") + f": {type(norm).__name__} is defined for "
+             "counts and other non-negative values, and dividing by a sum that cancels "
+             "makes values arbitrarily large. Apply it before a normalizer that gives "
+             "negative values (['tpm', 'zscore'], not ['zscore', 'tpm'])",
+             NegativeValuesWarning)
 
 
 def _warn_no_values(norm: Normalizer, data: Any, empty: np.ndarray, what: str) -> None:
