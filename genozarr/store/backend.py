@@ -423,6 +423,9 @@ class ZarrBackend(Backend):
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._opened: Any = None
+        #: in a forked child, the parent's opening, whose parsed metadata the child's own
+        #: opening adopts (:meth:`~genozarr.store.open.OpenedStore.adopt`)
+        self._parent_opened: Any = None
         self._group: Any = None
         self._arrays: dict[str, Any] = {}
         self._direct: dict[str, DirectChunks | None] = {}
@@ -529,11 +532,13 @@ class ZarrBackend(Backend):
         covers them)."""
         if self._pid != _PROCESS[0]:
             whole, flags_lock, share = self._whole, self._flags_lock, self._share
+            parent = self._opened
             if self.remote:  # what this reader held of the parent's clients: never
                 # closed here (fsspec's cached filesystems were kept at the fork, by
                 # genozarr.io._remote.keep_inherited_clients)
                 keep_objects(self._opened, self._group, self._arrays, self._direct)
             self._reset()
+            self._parent_opened = parent
             if share and whole:
                 self._whole, self._flags_lock = dict(whole), flags_lock
                 self._resident_on = True
@@ -569,6 +574,9 @@ class ZarrBackend(Backend):
                 self.root = self._opened.root
                 if self.marker is None:
                     self.marker = self._opened.marker
+                parent, self._parent_opened = self._parent_opened, None
+                if parent is not None:
+                    self._opened.adopt(parent)
             self._group = self._opened.group()
         return self._group
 
