@@ -1013,9 +1013,11 @@ def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypa
     from genozarr.io import bam as bam_io
     from genozarr.store import _run
 
-    assert ingest._in_genomic_order(np.array(["b", "b", "a"]), np.array([0, 5, 1]))
-    assert not ingest._in_genomic_order(np.array(["a", "b", "a"]), np.array([0, 5, 9]))
-    assert not ingest._in_genomic_order(np.array(["a", "a"]), np.array([5, 0]))
+    assert ingest._genomic_order(np.array(["b", "b", "a"]), np.array([0, 5, 1])) is None
+    np.testing.assert_array_equal(
+        ingest._genomic_order(np.array(["a", "b", "a"]), np.array([0, 5, 9])), [0, 2, 1])
+    np.testing.assert_array_equal(
+        ingest._genomic_order(np.array(["a", "a"]), np.array([5, 0])), [1, 0])
     starts = np.arange(0, 11_800, 100)
     order = np.random.default_rng(3).permutation(len(starts))
     roi = pd.DataFrame({"chrom": "chr1", "start": starts[order], "end": starts[order] + 200})
