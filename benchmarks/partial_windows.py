@@ -15,6 +15,8 @@ windows merge: what every build did before). Rows:
   corpus), no resolution, where
   a BAM source merges windows across gaps of fewer than ``READS_PER_FETCH`` reads
   (``genozarr.sources``) and the others across gaps under ``_MERGE_GAP`` bases;
+- the same windows in random order (a shuffled ROI: a build kept in memory reads them in
+  genomic order and puts the rows back in the ROI's order);
 - 100 interval keys ``ds[chrom, a, a + 1000]`` at random places of the BigWig store
   reopened with ``genozarr.open_dataset`` (the baseline: the same keys finding their rows
   with a scan of every row, as before).
@@ -67,8 +69,7 @@ def tiled(sizes: dict[str, int], n: int, binsize: int = 100) -> pd.DataFrame:
 def scattered(sizes: dict[str, int], n: int, binsize: int = 200) -> pd.DataFrame:
     """``n`` windows of ``binsize`` at random places of the chromosomes (peaks, say), in
     the order of a sorted BED file: on the 50 Mb corpus, 20,000 windows lie 2.5 kb apart
-    on average. (A build task holds a block of consecutive rows: windows in random order
-    are spread over the genome in every task, and merge far less.)"""
+    on average."""
     rng = np.random.default_rng(1)
     chroms = np.array(list(sizes))
     lengths = np.array([sizes[c] for c in chroms])
@@ -137,14 +138,18 @@ def main() -> None:
                 raise SystemExit(f"{name}: the values differ from the per-window build")
             print(f"{name:52} {n:>9,} {fast:>11.2f} {slow:>13.2f} {slow / fast:>8.1f}x")
 
-    for n in args.scattered:
+    for n, shuffled in ((n, s) for n in args.scattered for s in (False, True)):
         roi = scattered(sizes, n)
+        kind = "scattered 200 bp"
+        if shuffled:
+            roi = roi.sample(frac=1, random_state=0, ignore_index=True)
+            kind = "the same, random order"
         compare({
-            "scattered 200 bp: Cover.create_from_bam (5')": lambda roi=roi:
+            f"{kind}: Cover.create_from_bam (5')": lambda roi=roi:
                 Cover.create_from_bam("b", corpus["bam"], roi=roi, binsize=200),
-            "scattered 200 bp: Cover.create_from_bigwig": lambda roi=roi:
+            f"{kind}: Cover.create_from_bigwig": lambda roi=roi:
                 Cover.create_from_bigwig("w", bigwig, roi=roi, binsize=200),
-            "scattered 200 bp: Bioseq.create_from_refgenome": lambda roi=roi:
+            f"{kind}: Bioseq.create_from_refgenome": lambda roi=roi:
                 Bioseq.create_from_refgenome("s", corpus["fasta"], roi=roi, binsize=200),
         }, len(roi))
     for n in args.n:
