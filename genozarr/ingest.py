@@ -262,10 +262,15 @@ def _rows_task(source: Source, chroms: np.ndarray, starts: np.ndarray, ends: np.
                                        + (width * len(parts),), dtype=row.dtype)
                     out[k, ..., j * width:(j + 1) * width] = row
     assert out is not None  # (a task has windows)
-    rows = f"windows {row0} to {row0 + len(out) - 1}" if np.ndim(row0) == 0 else \
-        f"windows {', '.join(str(r) for r in np.sort(row0)[:3])}, ..."
-    where = f"{chroms[0]}:{int(starts[0])}-... ({rows})"
-    return DATA, row0, _cast(out, dtype, source, where)
+    try:
+        return DATA, row0, _cast(out, dtype, source, "these windows")
+    except ArgumentError:  # name the first window the dtype cannot hold
+        k = next(k for k in range(len(out))
+                 if fit_problem(out[k], store_dtype(dtype)) is not None)
+        row = row0 + k if np.ndim(row0) == 0 else row0[k]
+        _cast(out[k], dtype, source,
+              f"{chroms[k]}:{int(starts[k])}-{int(ends[k])} (window {int(row)})")
+        raise
 
 
 def _read_file_window(source: Source, i: int, chrom: str, start: int, end: int,

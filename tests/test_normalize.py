@@ -1041,6 +1041,12 @@ def test_per_million_normalizers_of_negative_values_warn(name):
                                                    resolution=10).garray)
         resolve_normalizers(name)[0].fit(counts)
         ops.normalize(counts, [name, "zscore"])
+    # an integer store whose only negative value is its dtype's minimum (abs(-128) is
+    # -128 in int8): total -103 of an absolute 153, every value's sign flipped
+    small = np.array([-128, 10, 10, 5], dtype="int8").reshape(1, 4, 1, 1).repeat(4, 0)
+    ints = as_xarray(Cover.create_from_array("i", small, gi, resolution=25).garray)
+    with pytest.warns(NegativeValuesWarning, match=r"cancels to 0\.673 of the sum"):
+        resolve_normalizers(name)[0].fit(ints)
     with pytest.warns(NegativeValuesWarning, match="not \\['zscore', 'tpm'\\]"):
         ops.normalize(as_xarray(Cover.create_from_array(
             "z", positive + 1, gi, conditions=["a", "b"], resolution=10).garray),

@@ -427,7 +427,7 @@ def test_nan_values_are_not_written(tmp_path):
 
 
 @pytest.mark.parametrize("cond", ["../x", "/tmp/x", "a/b", "..", ".", "a\\b", "x\ny", "50%",
-                                  "a%2Fb"])
+                                  "a%2Fb", "a\x85b", "a\u2028b", "é/ü"])
 def test_condition_names_are_encoded_into_file_names(tmp_path, cond):
     """A condition name that is not a plain file-name part (a path, a separator, a control
     character) was accepted when building and refused at export; it is now written with
@@ -454,6 +454,19 @@ def test_condition_names_are_encoded_into_file_names(tmp_path, cond):
     got = np.array(f.values("chr1", 0, 400))
     want = np.repeat(x[:2, :, 0, 1].ravel(), 50)
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_a_file_name_too_long_is_refused_at_export(tmp_path):
+    """A condition name whose encoded file name passes 255 bytes is refused with a clear
+    error naming the file (it was an OSError from the file system), before any file is
+    written."""
+    gi = _indexer()
+    cover = Cover.create_from_array("pred", _predictions(gi, 50, strands=1, conditions=1),
+                                    gi, conditions=["d/" * 70])
+    with pytest.raises(ArgumentError, match=r"is 292 bytes long, more than file systems "
+                                            r"allow \(255\)"):
+        cover.export_to_bigwig(tmp_path / "out")
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 
 def test_an_empty_condition_name_is_refused_at_export(tmp_path):

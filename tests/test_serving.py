@@ -305,6 +305,33 @@ def test_cast_to_a_narrower_dtype():
     assert _cast(same, "float32", Src(), "x") is same
 
 
+@pytest.mark.parametrize("shuffled", [False, True])
+@pytest.mark.parametrize("storage", ["ndarray", "zarr"])
+def test_a_value_past_the_dtype_names_its_window(tmp_path, shuffled, storage):
+    """A value the store's dtype cannot hold names the window it lies in and that window's
+    row, in sorted and shuffled ROIs (a shuffled ROI's task, read in genomic order, named
+    three windows that were not it), whatever the task's windows."""
+    from genozarr import set_options
+    from genozarr.testing.simulate import write_bigwig
+
+    sizes = {"chr1": 20_000, "chr2": 10_000}
+    v1 = np.ones(20_000)
+    v1[15_050] = 1000.0
+    bw = write_bigwig(tmp_path / "big.bw", {"chr1": v1, "chr2": np.ones(10_000)}, sizes)
+    roi = pd.DataFrame({"chrom": ["chr1"] * 199 + ["chr2"] * 99,
+                        "start": np.r_[np.arange(0, 19_900, 100), np.arange(0, 9_900, 100)]})
+    roi["end"] = roi["start"] + 100
+    if shuffled:
+        roi = roi.sample(frac=1, random_state=2, ignore_index=True)
+    row = int(np.flatnonzero((roi["chrom"] == "chr1") & (roi["start"] == 15_000))[0])
+    more = {"store": str(tmp_path / "s.zarr")} if storage == "zarr" else {}
+    with set_options(chunk_bytes=4096, scheduler="sync"), pytest.raises(
+            ArgumentError, match=rf"dtype='uint8': the data of .*big.bw at "
+                                 rf"chr1:15000-15100 \(window {row}\) holds 1000"):
+        Cover.create_from_bigwig("x", bw, roi=roi, binsize=100, dtype="uint8",
+                                 storage=storage, **more)
+
+
 def test_memory_cache_decodes_each_chunk_once(values, tmp_path):
     _cover(values, tmp_path / "m.zarr", chunk_bytes=16 * 600)
     cover = open_dataset(tmp_path / "m.zarr", cache="memory")

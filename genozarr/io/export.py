@@ -116,8 +116,9 @@ def safe_file_part(text: Any, what: str) -> str:
 
 def encoded_file_part(text: Any, what: str) -> str:
     """``text`` as one part of a file name, with the characters a file name cannot hold
-    percent-encoded: ``%``, path separators and control characters, and the dots of a
-    name that is ``.`` or ``..``. :func:`urllib.parse.unquote` gives ``text`` back.
+    percent-encoded (UTF-8, as :func:`urllib.parse.quote` does): ``%``, path separators,
+    control characters and line or paragraph separators, and the dots of a name that is
+    ``.`` or ``..``. :func:`urllib.parse.unquote` gives ``text`` back.
 
     Parameters
     ----------
@@ -142,16 +143,19 @@ def encoded_file_part(text: Any, what: str) -> str:
     >>> encoded_file_part("..", "condition")
     '%2E%2E'
     """
+    import unicodedata
+    import urllib.parse
+
     text = str(text)
     if not text:
         raise ArgumentError(f"{what} name {text!r} cannot be used in an output file name: "
                             "names must be non-empty; rename it (e.g. conditions=[...] when "
                             "building the Cover)")
-    seps = {"/", "\\", "%", os.sep} | ({os.altsep} if os.altsep else set())
     if text in (".", ".."):
         return "%2E" * len(text)
-    return "".join(f"%{ord(ch):02X}" if ch in seps or ord(ch) < 32 or ord(ch) == 127
-                   else ch for ch in text)
+    seps = {"/", "\\", "%", os.sep} | ({os.altsep} if os.altsep else set())
+    return "".join(urllib.parse.quote(ch, safe="") if ch in seps
+                   or unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
 
 
 def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,

@@ -154,8 +154,9 @@ def moments(arrays: Sequence[Any], *, per_strand: bool = False) -> tuple[np.ndar
 # ------------------------------------------------------------------ sums and ranges
 def _sum_chunk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ok = ~np.isnan(x)
+    # the negative values' sum, not np.abs: abs(int8(-128)) is -128
     return (np.sum(x, axis=0, dtype=np.float64, where=ok), ok.sum(axis=0).astype(np.float64),
-            np.sum(np.abs(x), axis=0, dtype=np.float64, where=ok))
+            np.sum(x, axis=0, dtype=np.float64, where=ok & (x < 0)))
 
 
 def _sum_combine(*parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
@@ -183,9 +184,9 @@ def sums(arrays: Sequence[Any], *, per_strand: bool = False,
     """
     res = reduce_columns(arrays, _sum_chunk, _sum_combine, desc="sums")
     sc, shape = _sc(arrays), _groups(arrays, per_strand)
-    total, n, absolute = (_by_group(r, sc, per_strand).sum(axis=0).reshape(shape)
+    total, n, negative = (_by_group(r, sc, per_strand).sum(axis=0).reshape(shape)
                           for r in res)
-    return (total, n, absolute) if counts else total
+    return (total, n, total - 2 * negative) if counts else total
 
 
 def _range_chunk(x: np.ndarray) -> tuple[np.ndarray, ...]:
