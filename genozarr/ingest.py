@@ -150,6 +150,12 @@ class Source(ABC):
 _TASK_BYTES = 8 * 2**20
 
 
+#: decoded bytes of a partial-layout store whose windows are in no genomic order (a
+#: shuffled ROI) up to which the build reads them in genomic order into memory, then writes
+#: the store chunk by chunk (larger ones are read by tasks of consecutive rows)
+_GATHER_BYTES = 256 * 2**20
+
+
 #: bases of input one whole-genome task covers at most (unless one chunk is longer): keeps
 #: enough tasks for every worker at coarse resolutions, where a chunk spans many bases
 _TASK_BASES = 16 * 2**20
@@ -528,6 +534,7 @@ def build_store(
         condition_metadata={k: list(v) for k, v in (condition_metadata or {}).items()},
     )
     tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    gather = False  # (rows read in any order, gathered in memory: see below)
     table = None
     if whole_genome:
         if resolution is None:
@@ -585,16 +592,17 @@ def build_store(
         # windows of the other tasks too, so every task reads most of the input
         order = _genomic_order(chrs, starts) \
             if source.merges_windows and n_chunks > 1 else None
-        if order is not None and path is None:
-            # rows kept in memory (no store written): tasks of windows in genomic order,
-            # whose rows the builder puts back in the regions' order
+        gather = order is not None and path is not None and n * row_bytes <= _GATHER_BYTES
+        if order is not None and (path is None or gather):
+            # tasks of windows in genomic order, whose rows the builder puts back in the
+            # regions' order: in memory, or gathered in memory before a store is written
             groups = [order[r0:r0 + clen * per_task] for r0 in range(0, n, clen * per_task)]
         else:
             if order is not None:
-                # a store's tasks write whole chunks of consecutive rows: as few tasks as
-                # run at once, within the memory a task may hold (80 BAMs: 6 tasks each
-                # read the files 1.7x over, 58 ms a file against 39 ms for the same ROI
-                # sorted)
+                # a store too large to gather: its tasks write whole chunks of consecutive
+                # rows, as few tasks as run at once, within the memory a task may hold (80
+                # BAMs: 6 tasks each read the files 1.7x over, 58 ms a file against 39 ms
+                # for the same ROI sorted)
                 runs = planned_workers(int((ends - starts).sum()), -(-n_chunks // per_task))
                 per_task = min(_chunks_per_task(clen * row_bytes),
                                max(per_task, -(-n_chunks // runs)))
@@ -605,7 +613,8 @@ def build_store(
             tasks.append((_rows_task, (source, chrs[rows], starts[rows], ends[rows],
                                        length, resolution, meta.dtype, row0, limits)))
         work = int((ends - starts).sum())
-    plan = BuildPlan(meta, specs, coords, table, tasks=tasks, work_bases=work)
+    plan = BuildPlan(meta, specs, coords, table, tasks=tasks, work_bases=work,
+                     gather=gather)
     return build(plan, storage=storage, path=path, storage_options=storage_options,
                  overwrite=overwrite, label=name, keep_same_key=keep_same_key,
                  before_publish=before_publish)

@@ -1004,12 +1004,14 @@ def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypa
     """Windows in no genomic order (a shuffled ROI): a task of consecutive rows has its
     windows all over the chromosome and the spans it reads hold the other tasks' windows
     too, so each of the (at least four) tasks read most of every file (80 BAMs: 1.7x
-    over). A build kept in memory now gives each task windows in genomic order (and puts
-    the rows back in the ROI's order); a store, whose tasks write whole chunks of
-    consecutive rows, plans as many tasks as run at once (one on the synchronous
-    scheduler, two on two worker processes). Either way a file's bases are scanned about
-    once; rows equal the sorted build's, permuted, and a plain pysam loop."""
-    from genozarr import ingest, set_options
+    over). A build kept in memory, or a store of up to ingest._GATHER_BYTES, now gives
+    each task windows in genomic order (and puts the rows back in the ROI's order; the
+    store is written once they are all read); a larger store, whose tasks write whole
+    chunks of consecutive rows, plans as many tasks as run at once (one on the
+    synchronous scheduler, two on two worker processes). Either way a file's bases are
+    scanned about once; rows equal the sorted build's, permuted, and a plain pysam
+    loop."""
+    from genozarr import ingest, open_dataset, set_options
     from genozarr.io import bam as bam_io
     from genozarr.store import _run
 
@@ -1040,6 +1042,10 @@ def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypa
         assert tasks[0] >= 3 and sum(scanned) <= 12_000 + 200 * tasks[0]
         memory = build(roi)
         assert tasks[0] >= 3 and sum(scanned) <= 12_000 + 200 * tasks[0]
+        gathered = build(roi, storage="zarr", store=str(tmp_path / "g.zarr"))
+        # the reads, then the writes of the gathered rows (8 chunks a task)
+        assert tasks[0] >= 3 and tasks[1] == 2 and sum(scanned) <= 12_000 + 200 * tasks[0]
+        monkeypatch.setattr(ingest, "_GATHER_BYTES", 0)  # a store too large to gather
         store = build(roi, storage="zarr", store=str(tmp_path / "s.zarr"))
         assert tasks == [1] and sum(scanned) <= 12_000  # each base of chr1 once
     with set_options(chunk_bytes=16_000, scheduler="processes", num_workers=2):
@@ -1048,6 +1054,8 @@ def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypa
     assert len(memory) == len(starts)
     np.testing.assert_array_equal(memory[:], ordered[:][order])
     np.testing.assert_array_equal(store[:], memory[:])
+    np.testing.assert_array_equal(gathered[:], memory[:])
+    np.testing.assert_array_equal(open_dataset(tmp_path / "g.zarr")[:], memory[:])
     np.testing.assert_array_equal(parallel[:], memory[:])
     for i in range(0, len(starts), 17):
         s = int(starts[order][i])

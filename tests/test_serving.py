@@ -330,6 +330,9 @@ def test_a_value_past_the_dtype_names_its_window(tmp_path, shuffled, storage):
                                  rf"chr1:15000-15100 \(window {row}\) holds 1000"):
         Cover.create_from_bigwig("x", bw, roi=roi, binsize=100, dtype="uint8",
                                  storage=storage, **more)
+    if more:  # nothing a later open could take for a store
+        with pytest.raises(StoreError):
+            open_dataset(more["store"])
 
 
 def test_memory_cache_decodes_each_chunk_once(values, tmp_path):

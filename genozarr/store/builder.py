@@ -18,6 +18,7 @@ store atomically with its completion marker (:class:`~genozarr.store.write.Store
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -65,6 +66,10 @@ class BuildPlan:
         ``{array path: numpy or dask array}`` holding whole arrays.
     work_bases
         Bases of input, for the scheduler's choice of processes.
+    gather
+        The tasks' blocks may hold rows in any order (their offset an array of rows): a
+        store written to a path gathers them in memory first, then writes the arrays
+        chunk by chunk.
     """
 
     meta: StoreMeta
@@ -74,6 +79,7 @@ class BuildPlan:
     tasks: list[Task] = field(default_factory=list)
     arrays: dict[str, Any] = field(default_factory=dict)
     work_bases: int = 0
+    gather: bool = False
 
 
 def _block_task(fn: Callable[..., Block | list[Block]], args: tuple[Any, ...],
@@ -95,6 +101,27 @@ def _block_task(fn: Callable[..., Block | list[Block]], args: tuple[Any, ...],
         if not _only(values, fill):
             written += write_block(target, path, start, values, storage_options)
     return written
+
+
+def _gathered(plan: BuildPlan, label: str, names: list[str]) -> dict[str, np.ndarray]:
+    """Arrays ``names`` of ``plan`` in memory: its whole arrays, or the blocks its tasks
+    return put in place (at an offset, or at the rows an array of rows gives)."""
+    from genozarr.store._run import run_tasks
+
+    fill = plan.meta.pad_value
+    arrays: dict[str, np.ndarray] = {}
+    for name in names:
+        spec = plan.specs[name]
+        arrays[name] = np.asarray(plan.arrays[name], dtype=spec.dtype) \
+            if name in plan.arrays else np.full(spec.shape, fill, dtype=spec.dtype)
+    tasks = [(_block_task, (fn, args, None, None, fill)) for fn, args in plan.tasks]
+    for blocks in run_tasks(tasks, plan.work_bases, label):
+        for name, start, values in blocks:
+            if isinstance(start, np.ndarray):  # the block's rows, in any order
+                arrays[name][start] = values
+            else:
+                arrays[name][start:start + len(values)] = values
+    return arrays
 
 
 def _array_blocks(name: str, spec: ArraySpec, values: np.ndarray) -> list[Task]:
@@ -147,19 +174,7 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
 
     fill = plan.meta.pad_value
     if path is None:
-        arrays: dict[str, np.ndarray] = {}
-        for name, spec in plan.specs.items():
-            if name in plan.arrays:
-                arrays[name] = np.asarray(plan.arrays[name], dtype=spec.dtype)
-            else:
-                arrays[name] = np.full(spec.shape, fill, dtype=spec.dtype)
-        tasks = [(_block_task, (fn, args, None, None, fill)) for fn, args in plan.tasks]
-        for blocks in run_tasks(tasks, plan.work_bases, label):
-            for name, start, values in blocks:
-                if isinstance(start, np.ndarray):  # the block's rows, in any order
-                    arrays[name][start] = values
-                else:
-                    arrays[name][start:start + len(values)] = values
+        arrays = _gathered(plan, label, list(plan.specs))
         backend: Backend = (SparseBackend(arrays) if storage == "sparse"
                             else MemoryBackend(arrays))
         return Store(plan.meta, backend, None, plan.region_table)
@@ -167,6 +182,9 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         from genozarr.store.layout import check_chrom_cases
 
         check_chrom_cases(plan.meta.chroms)
+    if plan.gather:  # rows in any order: read into memory, then written chunk by chunk
+        gathered = _gathered(plan, label, [n for n in plan.specs if n not in plan.arrays])
+        plan = dataclasses.replace(plan, tasks=[], arrays={**plan.arrays, **gathered})
     writer = StoreWriter(path, plan.meta, plan.specs, plan.coords, storage_options,
                          replace=overwrite, keep_same_key=keep_same_key)
     # a local store's files are flushed to disk while the build runs: those of its
