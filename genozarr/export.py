@@ -31,10 +31,13 @@ File names
     ``<name>.<condition>.plus.bigwig`` and ``<name>.<condition>.minus.bigwig``. A
     condition name is written with ``%``, path separators, control characters and line
     or paragraph separators percent-encoded (and the dots of ``.`` or ``..``; a file name
-    longer than 255 bytes is refused), so that every condition a Cover
-    accepts has a file of its own in the output directory: ``K562/H3K27ac`` gives
-    ``<name>.K562%2FH3K27ac.bigwig``, and :func:`urllib.parse.unquote` gives the name
-    back. The dataset name is a plain file-name part (the Cover refuses ``/`` in it).
+    that, with the writer's temporary name, passes 255 bytes is refused), so that every
+    condition a Cover accepts has a file of its own in the output directory:
+    ``K562/H3K27ac`` gives ``<name>.K562%2FH3K27ac.bigwig``, and
+    :func:`urllib.parse.unquote` gives the name back (earlier versions refused names with
+    path separators and wrote ``%``, C1 control characters and line separators as they
+    were: a condition ``top5%`` is now written ``<name>.top5%25.bigwig``). The
+    dataset name is a plain file-name part (the Cover refuses ``/`` in it).
 Windows and overlaps
     What is written is the Cover's windows, flank included, sorted by chromosome (in the
     order of the chromosome sizes) and start; the padded tail of a partial last window of
@@ -95,6 +98,7 @@ from genozarr.io.export import (
     BigWigWriter,
     add_shared,
     add_shared_bins,
+    check_name_length,
     encoded_file_part,
     safe_file_part,
 )
@@ -146,10 +150,6 @@ Block = Entries | _Bins
 
 
 # ---------------------------------------------------------------------------- names
-#: bytes a file name may hold on common file systems (ext4, XFS, APFS, NTFS)
-_NAME_MAX = 255
-
-
 def _output_paths(cover: Any, output_dir: str | os.PathLike,
                   suffix: str) -> list[tuple[int, int, Path]]:
     """``[(strand index, condition index, path)]``; checks every name."""
@@ -168,11 +168,7 @@ def _output_paths(cover: Any, output_dir: str | os.PathLike,
             if len(strands) > 1:
                 parts.append(_STRAND_NAMES.get(strand, encoded_file_part(strand, "strand")))
             path = directory / (".".join(parts) + suffix)
-            if len(os.fsencode(path.name)) > _NAME_MAX:
-                raise ArgumentError(
-                    f"output file name {path.name!r} is {len(os.fsencode(path.name))} bytes "
-                    f"long, more than file systems allow ({_NAME_MAX}); give the "
-                    "condition a shorter name (conditions=[...] when building the Cover)")
+            check_name_length(path)
             if (root / path.name).resolve().parent != root:
                 raise ArgumentError(f"output file {path} would lie outside {directory}")
             if path in seen:

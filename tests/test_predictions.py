@@ -456,16 +456,20 @@ def test_condition_names_are_encoded_into_file_names(tmp_path, cond):
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
-def test_a_file_name_too_long_is_refused_at_export(tmp_path):
-    """A condition name whose encoded file name passes 255 bytes is refused with a clear
-    error naming the file (it was an OSError from the file system), before any file is
-    written."""
+@pytest.mark.parametrize("cond", ["d/" * 70, "x" * 240])
+@pytest.mark.parametrize("kind", ["bigwig", "bed"])
+def test_a_file_name_too_long_is_refused_at_export(tmp_path, cond, kind):
+    """A condition whose file name, or the temporary name it is first written as
+    (``.<name>.<pid>.part``), passes 255 bytes is refused with a clear error naming the
+    file, before any file is written: the encoded 280-byte name was an OSError from the
+    file system, and a 252-byte name (past 255 bytes with the temporary suffix) made pyBigWig
+    crash the process."""
     gi = _indexer()
     cover = Cover.create_from_array("pred", _predictions(gi, 50, strands=1, conditions=1),
-                                    gi, conditions=["d/" * 70])
-    with pytest.raises(ArgumentError, match=r"is 292 bytes long, more than file systems "
-                                            r"allow \(255\)"):
-        cover.export_to_bigwig(tmp_path / "out")
+                                    gi, conditions=[cond])
+    with pytest.raises(ArgumentError, match=r"is too long: the temporary file .* bytes, "
+                                            r"more than the 255"):
+        getattr(cover, f"export_to_{kind}")(tmp_path / "out")
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 
@@ -956,8 +960,12 @@ def test_bedgraph_text_is_that_of_pandas_to_csv(tmp_path, dtype):
         values = (rng.normal(size=n) * 10.0 ** rng.integers(-30, 30, n)).astype(dtype)
         values[:6] = [0.0, -0.0, np.inf, -np.inf, 3.0, 1e-5]
     chrom = "chr{1}_x"
-    path = write_bedgraph(tmp_path / "t.bedgraph", {chrom: 10 * n},
-                          [(chrom, 0, 10, values)], merge=False)
+    from genozarr.io import export as export_io
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(export_io, "_TEXT_LINES", 777)  # formatted in slices of 777 lines
+        path = write_bedgraph(tmp_path / "t.bedgraph", {chrom: 10 * n},
+                              [(chrom, 0, 10, values)], merge=False)
     want = io.StringIO()
     pd.DataFrame({"chrom": chrom, "start": np.arange(n) * 10, "end": np.arange(n) * 10 + 10,
                   "value": values}).to_csv(want, sep="\t", header=False, index=False,

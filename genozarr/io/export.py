@@ -57,6 +57,9 @@ __all__ = [
     "merge_runs",
     "safe_file_part",
     "encoded_file_part",
+    "check_name_length",
+    "temporary_path",
+    "NAME_MAX",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,7 @@ log = logging.getLogger(__name__)
 Track = tuple[str, int, int, np.ndarray]
 
 _FLUSH_ENTRIES = 1 << 20  # entries buffered per file before they are written
+_TEXT_LINES = 1 << 16  # bedGraph lines formatted at once
 _F32_MAX = float(np.finfo(np.float32).max)  # a BigWig's largest value
 
 
@@ -156,6 +160,40 @@ def encoded_file_part(text: Any, what: str) -> str:
     seps = {"/", "\\", "%", os.sep} | ({os.altsep} if os.altsep else set())
     return "".join(urllib.parse.quote(ch, safe="") if ch in seps
                    or unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+
+
+#: bytes a file name may hold on common file systems (ext4, XFS, APFS, NTFS)
+NAME_MAX = 255
+
+
+def temporary_path(path: Path) -> Path:
+    """Where a writer writes ``path`` until the file is complete (then renamed to it)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.part")
+
+
+def check_name_length(path: Path) -> None:
+    """Refuse a file name that, with the temporary name a writer uses for it
+    (:func:`temporary_path`), passes :data:`NAME_MAX` bytes (pyBigWig crashed the process
+    on such a name).
+
+    Parameters
+    ----------
+    path
+        The output file.
+
+    Raises
+    ------
+    ArgumentError
+        For a name too long.
+    """
+    tmp = temporary_path(path)
+    size = len(os.fsencode(tmp.name))
+    if size > NAME_MAX:
+        raise ArgumentError(
+            f"output file name {path.name!r} is too long: the temporary file it is written "
+            f"as first ({tmp.name!r}) has {size} bytes, more than the {NAME_MAX} file "
+            "systems allow; give the dataset or condition a shorter name (conditions=[...] "
+            "when building the Cover)")
 
 
 def merge_runs(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
@@ -271,7 +309,8 @@ class _TrackWriter:
         if self.path.is_dir():
             raise NotAFileError(f"cannot write the {self.kind} file {self.path}: it is a "
                                 "directory")
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+        self._tmp = temporary_path(self.path)
+        check_name_length(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -722,8 +761,11 @@ class BedGraphWriter(_TrackWriter):
         # values.astype(str) gives it), 1.7x faster: numpy formats the values, Python's
         # str.format the lines
         line = chrom.replace("{", "{{").replace("}", "}}") + "\t{}\t{}\t{}\n"
-        text = values.tolist() if values.dtype.kind in "iub" else values.astype(str).tolist()
-        self._fh.write("".join(map(line.format, starts.tolist(), ends.tolist(), text)))
+        for i in range(0, len(values), _TEXT_LINES):  # (text of ~300 bytes a value)
+            part = values[i:i + _TEXT_LINES]
+            text = part.tolist() if part.dtype.kind in "iub" else part.astype(str).tolist()
+            self._fh.write("".join(map(line.format, starts[i:i + _TEXT_LINES].tolist(),
+                                       ends[i:i + _TEXT_LINES].tolist(), text)))
 
     def _close_handle(self) -> None:
         fh, self._fh = getattr(self, "_fh", None), None
