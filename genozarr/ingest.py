@@ -152,8 +152,9 @@ _TASK_BYTES = 8 * 2**20
 
 #: decoded bytes of a partial-layout store whose windows are in no genomic order (a
 #: shuffled ROI) up to which the build reads them in genomic order into memory, then writes
-#: the store chunk by chunk (larger ones are read by tasks of consecutive rows)
-_GATHER_BYTES = 256 * 2**20
+#: the store chunk by chunk (larger ones are read by tasks of consecutive rows); the build
+#: holds about twice this while it reads (the array, and the tasks' blocks)
+_GATHER_BYTES = 128 * 2**20
 
 
 #: bases of input one whole-genome task covers at most (unless one chunk is longer): keeps
@@ -168,7 +169,7 @@ def _genomic_order(chroms: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
     import pandas as pd
 
     codes = pd.factorize(np.asarray(chroms, dtype=object))[0]
-    starts = np.asarray(starts)
+    starts = np.asarray(starts, dtype=np.int64)
     step = np.diff(codes)
     if not (step < 0).any() and not (np.diff(starts)[step == 0] < 0).any():
         return None
@@ -341,7 +342,9 @@ _READ_BYTES = 16 * 2**20
 def _read_step(source: Source, resolution: int, files: int | None = None) -> int:
     """Bins of ``resolution`` one read of a whole-genome task covers (``files``: of that
     many of the source's files at once; default: all, or one where each file is collapsed
-    on its own)."""
+    on its own): :data:`_READ_BYTES` of per-base values, or for a source that bins as it
+    reads (:attr:`Source.bins_while_reading`) of binned values of all its files and of
+    per-base values of one file."""
     try:
         per_file = source.channels_per_file() * len(source.strands)
         if files is None:
@@ -601,8 +604,8 @@ def build_store(
             if order is not None:
                 # a store too large to gather: its tasks write whole chunks of consecutive
                 # rows, as few tasks as run at once, within the memory a task may hold (80
-                # BAMs: 6 tasks each read the files 1.7x over, 58 ms a file against 39 ms
-                # for the same ROI sorted)
+                # BAMs, 900 shuffled windows: 6 tasks each read the files 1.7x over, 56 ms a
+                # file against 36-39 ms for the same windows sorted)
                 runs = planned_workers(int((ends - starts).sum()), -(-n_chunks // per_task))
                 per_task = min(_chunks_per_task(clen * row_bytes),
                                max(per_task, -(-n_chunks // runs)))

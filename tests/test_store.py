@@ -620,6 +620,10 @@ def test_a_forked_child_adopts_its_parents_parsed_metadata(tmp_path, monkeypatch
                                    parent.marker)
     other.adopt(parent)
     assert other._group is None and other._meta is None
+    rebuilt = store_open.OpenedStore(parent.path, parent.root, None, None, True,
+                                     {**parent.marker, "build": "another"})
+    rebuilt.adopt(parent)
+    assert rebuilt._group is None and rebuilt._meta is None
     same = store_open.OpenedStore(parent.path, parent.root, None, None, True, parent.marker)
     same.adopt(parent)
     assert same._group is not None and same._meta is parent._meta

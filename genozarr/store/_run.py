@@ -88,6 +88,8 @@ def planned_workers(work_bases: int, n_tasks: int) -> int:
     except ArgumentError:  # run_tasks says so when the plan runs
         return 1
     if client is not None:
+        if getattr(client, "asynchronous", False):  # (its calls return coroutines)
+            return 1
         try:
             return max(1, sum(client.nthreads().values()))
         except Exception:  # noqa: BLE001 - a cluster that does not answer: plan for one

@@ -68,7 +68,8 @@ class BuildPlan:
         Bases of input, for the scheduler's choice of processes.
     gather
         The tasks' blocks may hold rows in any order (their offset an array of rows): a
-        store written to a path gathers them in memory first, then writes the arrays
+        store written to a path gathers them in memory first (the arrays, and the blocks
+        until every task is done: about twice the arrays' size), then writes the arrays
         chunk by chunk.
     """
 
@@ -182,9 +183,6 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         from genozarr.store.layout import check_chrom_cases
 
         check_chrom_cases(plan.meta.chroms)
-    if plan.gather:  # rows in any order: read into memory, then written chunk by chunk
-        gathered = _gathered(plan, label, [n for n in plan.specs if n not in plan.arrays])
-        plan = dataclasses.replace(plan, tasks=[], arrays={**plan.arrays, **gathered})
     writer = StoreWriter(path, plan.meta, plan.specs, plan.coords, storage_options,
                          replace=overwrite, keep_same_key=keep_same_key)
     # a local store's files are flushed to disk while the build runs: those of its
@@ -193,6 +191,11 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
     if early is not None:
         early.add(writer.created)
     try:
+        if plan.gather:  # rows in any order: read into memory, then written chunk by chunk
+            gathered = _gathered(plan, f"{label} (read)",
+                                 [n for n in plan.specs if n not in plan.arrays])
+            plan = dataclasses.replace(plan, tasks=[], arrays={**plan.arrays, **gathered})
+            label = f"{label} (write)"
         fns = list(plan.tasks)
         lazy: dict[str, Any] = {}
         for name, values in plan.arrays.items():

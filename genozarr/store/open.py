@@ -924,8 +924,14 @@ class OpenedStore:
         and completion marker) in the process this one was forked from (a DataLoader
         worker's parent): its zarr group with every array's metadata (consolidated) and its
         genozarr metadata, read from now on through this opening's own store, so that a
-        forked reader does not parse them again (about 0.3 s per worker and epoch for a
-        genome of 2,000 contigs). Another version's, or unparsed metadata, is left."""
+        forked reader does not parse them again (0.6 s per worker and epoch for a genome
+        of 2,000 contigs). Another version's, or unparsed metadata, is left.
+
+        Parameters
+        ----------
+        other
+            The parent process's opening of the store (inherited through the fork).
+        """
         if other is self or other.root != self.root or other.marker != self.marker:
             return
         if self._group is None and other._group is not None:
