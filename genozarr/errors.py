@@ -132,11 +132,12 @@ class EmptyConditionWarning(GenozarrWarning):
     """A normalizer was fitted on data where a condition holds no value but NaN (a BigWig
     without data over the regions read with ``nan_to_num=False``, an all-NaN array), so
     its statistic is undefined: a z-score fit (``'zscore'``, ``'zscorelog'``) records
-    mean 0 and standard deviation 1 for it (unless given), TPM/CPM/RPKM/BPM a divisor of
-    1, ``'perctrim'`` a NaN threshold; either way
-    its values are served unchanged (unscaled, unclipped). Issued once per fit, naming
-    the dataset and the conditions, never when fitted statistics are restored from a
-    store."""
+    mean 0 and standard deviation 1 for it (unless given), so its values are served
+    unchanged; TPM/CPM/RPKM/BPM a divisor of 1 (its values are not scaled, though TPM,
+    RPKM and BPM still divide them by the length); ``'perctrim'`` a NaN threshold (also
+    where the percentile falls between -inf and inf), which leaves them unclipped. Issued
+    once per fit, naming the dataset and the conditions, never when fitted statistics are
+    restored from a store."""
 
 
 class NegativeValuesWarning(GenozarrWarning):

@@ -154,9 +154,12 @@ def moments(arrays: Sequence[Any], *, per_strand: bool = False) -> tuple[np.ndar
 # ------------------------------------------------------------------ sums and ranges
 def _sum_chunk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ok = ~np.isnan(x)
-    # the negative values' sum, not np.abs: abs(int8(-128)) is -128
-    return (np.sum(x, axis=0, dtype=np.float64, where=ok), ok.sum(axis=0).astype(np.float64),
-            np.sum(x, axis=0, dtype=np.float64, where=ok & (x < 0)))
+    total = np.sum(x, axis=0, dtype=np.float64, where=ok)
+    # the negative values' sum (not np.abs: abs(int8(-128)) is -128), where there are any
+    below = x < 0
+    negative = np.sum(x, axis=0, dtype=np.float64, where=below) if below.any() \
+        else np.zeros_like(total)
+    return total, ok.sum(axis=0).astype(np.float64), negative
 
 
 def _sum_combine(*parts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:

@@ -500,8 +500,9 @@ class PercentileTrimming(Normalizer):
     Warns
     -----
     EmptyConditionWarning
-        At fit time, for a condition with no value but NaN: its threshold is NaN, which
-        leaves its values unclipped.
+        At fit time, for a condition without a percentile (no value but NaN, or the
+        percentile between -inf and inf): its threshold is NaN, which leaves its values
+        unclipped.
     """
 
     name = "perctrim"
@@ -537,11 +538,11 @@ class PercentileTrimming(Normalizer):
             where, names, _ = _empty_groups(data, np.isnan(self.threshold))
             one = len(names) == 1
             warn(f"normalizer {self.name!r} fitted on {where}: "
-                 + (f"condition {names[0]!r} holds" if one else f"conditions {names} hold")
-                 + " only NaN values, so " + ("its" if one else "their")
-                 + f" {self.percentile:g}th percentile is undefined; the fit records NaN, "
-                 "which leaves " + ("its" if one else "their") + " values unclipped. Give "
-                 "the condition data over the regions, leave it out, or give the threshold "
+                 + (f"condition {names[0]!r} has" if one else f"conditions {names} have")
+                 + f" no {self.percentile:g}th percentile (only NaN values, or the "
+                 "percentile falls between -inf and inf); the fit records NaN, which leaves "
+                 + ("its" if one else "their") + " values unclipped. Give the condition "
+                 "data over the regions, leave it out, or give the threshold "
                  "(PercentileTrimming(threshold=...))", EmptyConditionWarning)
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -721,6 +722,11 @@ class RPKM(CPM):
     ----------
     total
         Fixed per-condition total instead of fitting.
+
+    Warns
+    -----
+    EmptyConditionWarning, NegativeValuesWarning
+        At fit time, as :class:`CPM`.
     """
 
     name = "rpkm"
@@ -741,6 +747,11 @@ class BPM(TPM):
     ----------
     scale
         Fixed per-condition divisor instead of fitting.
+
+    Warns
+    -----
+    EmptyConditionWarning, NegativeValuesWarning
+        At fit time, as :class:`TPM`.
     """
 
     name = "bpm"
