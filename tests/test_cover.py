@@ -1028,13 +1028,16 @@ def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypa
     monkeypatch.setattr(bam_io, "count_5prime",
                         lambda path, chrom, s, e, **k: scanned.append(e - s)
                         or real_count(path, chrom, s, e, **k))
+    schedulers = []
     monkeypatch.setattr(_run, "run_tasks",
-                        lambda t, *a, **k: tasks.append(len(t)) or real_run(t, *a, **k))
+                        lambda t, *a, **k: tasks.append(len(t))
+                        or schedulers.append(k.get("scheduler")) or real_run(t, *a, **k))
     kw = {"binsize": 200, "stepsize": 200, "genomesize": sim_data["chrom_sizes"]}
 
     def build(roi, **more):
         scanned.clear()
         tasks.clear()
+        schedulers.clear()
         return Cover.create_from_bam("b", sim_data["bam"], roi=roi, **kw, **more)
 
     with set_options(chunk_bytes=16_000, scheduler="sync"):  # 10 windows a chunk
@@ -1043,8 +1046,9 @@ def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypa
         memory = build(roi)
         assert tasks[0] >= 3 and sum(scanned) <= 12_000 + 200 * tasks[0]
         gathered = build(roi, storage="zarr", store=str(tmp_path / "g.zarr"))
-        # the reads, then the writes of the gathered rows (8 chunks a task)
+        # the reads, then the writes of the gathered rows (8 chunks a task, by threads)
         assert tasks[0] >= 3 and tasks[1] == 2 and sum(scanned) <= 12_000 + 200 * tasks[0]
+        assert schedulers == [None, "threads"]
         monkeypatch.setattr(ingest, "_GATHER_BYTES", 0)  # a store too large to gather
         store = build(roi, storage="zarr", store=str(tmp_path / "s.zarr"))
         assert tasks == [1] and sum(scanned) <= 12_000  # each base of chr1 once

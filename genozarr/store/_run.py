@@ -51,11 +51,12 @@ def _active_client() -> Any:
         return None
 
 
-def _scheduler(work_bases: int, n_tasks: int) -> tuple[str, Any]:
-    """The scheduler :func:`run_tasks` runs ``n_tasks`` tasks of ``work_bases`` bases on:
-    ``(name, client)``, the client of ``'distributed'`` (None on dask's local
-    schedulers)."""
-    scheduler = OPTIONS["scheduler"]
+def _scheduler(work_bases: int, n_tasks: int,
+               scheduler: str | None = None) -> tuple[str, Any]:
+    """The scheduler :func:`run_tasks` runs ``n_tasks`` tasks of ``work_bases`` bases on
+    (``scheduler``: instead of the configured one): ``(name, client)``, the client of
+    ``'distributed'`` (None on dask's local schedulers)."""
+    scheduler = scheduler or OPTIONS["scheduler"]
     client = _active_client() if scheduler in ("auto", "distributed") else None
     if scheduler == "distributed" and client is None:
         raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
@@ -98,7 +99,8 @@ def planned_workers(work_bases: int, n_tasks: int) -> int:
 
 
 def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_bases: int,
-              label: str, on_result: Callable[[Any], None] | None = None) -> list[Any]:
+              label: str, on_result: Callable[[Any], None] | None = None,
+              scheduler: str | None = None) -> list[Any]:
     """Run ``(function, args)`` tasks with the configured dask scheduler.
 
     On dask's local schedulers the tasks start in the order given (a build plans its
@@ -116,6 +118,9 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     on_result
         Called in this thread with each task's result as the task finishes, on dask's
         local schedulers (a dask callback); not called on ``dask.distributed``.
+    scheduler
+        A scheduler for these tasks instead of the configured one (``'threads'`` for
+        tasks whose arguments are large arrays of this process).
 
     Returns
     -------
@@ -130,7 +135,7 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     """
     import dask
 
-    scheduler, client = _scheduler(work_bases, len(tasks))
+    scheduler, client = _scheduler(work_bases, len(tasks), scheduler)
     log.info("%s: %d tasks on %s", label, len(tasks),
              "dask.distributed" if client is not None else f"dask {scheduler} scheduler")
     t0 = time.perf_counter()

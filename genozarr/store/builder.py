@@ -205,8 +205,11 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
                 lazy[name] = values
         tasks = [(_block_task, (fn, args, writer.tmp, storage_options, fill))
                  for fn, args in fns]
+        # gathered arrays are written by threads of this process (Blosc and the writes
+        # release the GIL): sent to worker processes, each block was pickled twice more
         run_tasks(tasks, plan.work_bases, label,
-                  on_result=None if early is None else early.add)
+                  on_result=None if early is None else early.add,
+                  scheduler="threads" if plan.gather else None)
         if lazy:
             _store_dask(lazy, plan.specs, writer.tmp, storage_options)
         if before_publish is not None:
