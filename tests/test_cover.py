@@ -1031,7 +1031,7 @@ def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypa
     schedulers = []
     monkeypatch.setattr(_run, "run_tasks",
                         lambda t, *a, **k: tasks.append(len(t))
-                        or schedulers.append(k.get("scheduler")) or real_run(t, *a, **k))
+                        or schedulers.append(k.get("in_process")) or real_run(t, *a, **k))
     kw = {"binsize": 200, "stepsize": 200, "genomesize": sim_data["chrom_sizes"]}
 
     def build(roi, **more):
@@ -1046,9 +1046,10 @@ def test_shuffled_windows_are_read_in_genomic_order(sim_data, tmp_path, monkeypa
         memory = build(roi)
         assert tasks[0] >= 3 and sum(scanned) <= 12_000 + 200 * tasks[0]
         gathered = build(roi, storage="zarr", store=str(tmp_path / "g.zarr"))
-        # the reads, then the writes of the gathered rows (8 chunks a task, by threads)
+        # the reads, then the writes of the gathered rows (8 chunks a task, in this
+        # process)
         assert tasks[0] >= 3 and tasks[1] == 2 and sum(scanned) <= 12_000 + 200 * tasks[0]
-        assert schedulers == [None, "threads"]
+        assert schedulers == [None, True]
         monkeypatch.setattr(ingest, "_GATHER_BYTES", 0)  # a store too large to gather
         store = build(roi, storage="zarr", store=str(tmp_path / "s.zarr"))
         assert tasks == [1] and sum(scanned) <= 12_000  # each base of chr1 once

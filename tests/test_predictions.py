@@ -456,6 +456,20 @@ def test_condition_names_are_encoded_into_file_names(tmp_path, cond):
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("writer", ["BigWigWriter", "BedGraphWriter"])
+@pytest.mark.parametrize("length", [250, 260])
+def test_the_writers_refuse_a_file_name_too_long(tmp_path, writer, length):
+    """The writers themselves refuse a name whose temporary name passes 255 bytes, in an
+    existing directory too (a 260-byte name raised OSError from Path.is_dir, a 250-byte
+    one crashed pyBigWig), creating nothing."""
+    from genozarr.io import export as export_io
+
+    path = tmp_path / ("x" * (length - 7) + ".bigwig")
+    with pytest.raises(ArgumentError, match="is too long"):
+        getattr(export_io, writer)(path, {"chr1": 100})
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("cond", ["d/" * 70, "x" * 240])
 @pytest.mark.parametrize("kind", ["bigwig", "bed"])
 def test_a_file_name_too_long_is_refused_at_export(tmp_path, cond, kind):

@@ -136,3 +136,51 @@ def test_whole_genome_tasks_run_largest_first(sim_data, monkeypatch):
         Cover.create_from_bigwig("w", sim_data["bigwigs"][0], binsize=1000, resolution=1000,
                                  genomesize=sizes, store_whole_genome=True)
     assert chroms == ["chr2", "chr1"]
+
+
+def _thread_name() -> str:
+    import threading
+
+    return threading.current_thread().name
+
+
+def test_threaded_tasks_run_in_a_process_forked_after_them():
+    """Tasks on threads use a pool of the call's own: dask's default thread pool, once
+    started, is not remade in a process forked afterwards, and a threaded build there
+    waited forever (a gathered build, whose writes run on threads, in a DataLoader worker
+    or a multiprocessing child of a process that had run one)."""
+    import multiprocessing
+
+    from genozarr.store._run import run_tasks
+
+    tasks = [(pow, (2, i)) for i in range(4)]
+    with set_options(scheduler="threads"):
+        assert run_tasks(tasks, 0, "parent") == [1, 2, 4, 8]
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def child() -> None:
+        with set_options(scheduler="threads"):
+            queue.put(run_tasks(tasks, 0, "child"))
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    proc.join(60)
+    if proc.exitcode is None:
+        proc.kill()
+    assert proc.exitcode == 0 and queue.get(timeout=5) == [1, 2, 4, 8]
+
+
+def test_tasks_run_in_this_process_follow_the_scheduler():
+    """Tasks run in this process (a gathered build's writes) run in the calling thread on
+    the synchronous scheduler, and otherwise on threads of their own, as many as
+    num_workers (they ran on dask's default pool, one thread per core, whatever the
+    settings)."""
+    from genozarr.store._run import run_tasks
+
+    tasks = [(_thread_name, ()) for _ in range(12)]
+    with set_options(scheduler="sync"):
+        assert set(run_tasks(tasks, 0, "x", in_process=True)) == {_thread_name()}
+    with set_options(scheduler="processes", num_workers=1):
+        names = set(run_tasks(tasks, 0, "x", in_process=True))
+        assert len(names) == 1 and next(iter(names)).startswith("genozarr")

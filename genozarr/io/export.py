@@ -306,11 +306,11 @@ class _TrackWriter:
         self._nbuf = 0
         self._finished = False  # finish() called: no more entries
         self.entries = 0  # entries written
+        check_name_length(self.path)  # (first: is_dir raises on a name too long)
         if self.path.is_dir():
             raise NotAFileError(f"cannot write the {self.kind} file {self.path}: it is a "
                                 "directory")
         self._tmp = temporary_path(self.path)
-        check_name_length(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:

@@ -51,12 +51,11 @@ def _active_client() -> Any:
         return None
 
 
-def _scheduler(work_bases: int, n_tasks: int,
-               scheduler: str | None = None) -> tuple[str, Any]:
-    """The scheduler :func:`run_tasks` runs ``n_tasks`` tasks of ``work_bases`` bases on
-    (``scheduler``: instead of the configured one): ``(name, client)``, the client of
-    ``'distributed'`` (None on dask's local schedulers)."""
-    scheduler = scheduler or OPTIONS["scheduler"]
+def _scheduler(work_bases: int, n_tasks: int) -> tuple[str, Any]:
+    """The scheduler :func:`run_tasks` runs ``n_tasks`` tasks of ``work_bases`` bases on:
+    ``(name, client)``, the client of ``'distributed'`` (None on dask's local
+    schedulers)."""
+    scheduler = OPTIONS["scheduler"]
     client = _active_client() if scheduler in ("auto", "distributed") else None
     if scheduler == "distributed" and client is None:
         raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
@@ -100,7 +99,7 @@ def planned_workers(work_bases: int, n_tasks: int) -> int:
 
 def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_bases: int,
               label: str, on_result: Callable[[Any], None] | None = None,
-              scheduler: str | None = None) -> list[Any]:
+              in_process: bool = False) -> list[Any]:
     """Run ``(function, args)`` tasks with the configured dask scheduler.
 
     On dask's local schedulers the tasks start in the order given (a build plans its
@@ -118,9 +117,10 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     on_result
         Called in this thread with each task's result as the task finishes, on dask's
         local schedulers (a dask callback); not called on ``dask.distributed``.
-    scheduler
-        A scheduler for these tasks instead of the configured one (``'threads'`` for
-        tasks whose arguments are large arrays of this process).
+    in_process
+        Run the tasks in this process (their arguments are large arrays of it): in this
+        thread where the scheduler is synchronous, else in threads (as many as
+        ``num_workers``, or the cores).
 
     Returns
     -------
@@ -135,7 +135,9 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     """
     import dask
 
-    scheduler, client = _scheduler(work_bases, len(tasks), scheduler)
+    scheduler, client = _scheduler(work_bases, len(tasks))
+    if in_process:
+        client, scheduler = None, "sync" if scheduler == "sync" else "threads"
     log.info("%s: %d tasks on %s", label, len(tasks),
              "dask.distributed" if client is not None else f"dask {scheduler} scheduler")
     t0 = time.perf_counter()
@@ -153,7 +155,15 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
         log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)
         return results
     kwargs: dict[str, Any] = {"scheduler": scheduler}
-    if scheduler == "processes":
+    threads = None
+    if scheduler == "threads":
+        # a pool of this call's own: dask's default thread pool is not remade in a
+        # process forked after it started, whose threaded builds then waited forever
+        from concurrent.futures import ThreadPoolExecutor
+
+        threads = kwargs["pool"] = ThreadPoolExecutor(
+            OPTIONS["num_workers"] or os.cpu_count() or 1, thread_name_prefix="genozarr")
+    elif scheduler == "processes":
         kwargs["pool"] = shared_pool(OPTIONS["num_workers"] or os.cpu_count() or 1)
         # one task per submission: dask batches 6 by default, which leaves workers idle
         # when a build has few, large tasks (coarse resolutions, few chromosomes)
@@ -190,6 +200,9 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
             "crash in a native library); lower the number of workers with "
             "genozarr.set_options(num_workers=...) or chunk_bytes, or build in this "
             "process with genozarr.set_options(scheduler='sync')") from e
+    finally:
+        if threads is not None:
+            threads.shutdown(wait=True)
     log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)
     return results
 

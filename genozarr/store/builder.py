@@ -205,11 +205,11 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
                 lazy[name] = values
         tasks = [(_block_task, (fn, args, writer.tmp, storage_options, fill))
                  for fn, args in fns]
-        # gathered arrays are written by threads of this process (Blosc and the writes
-        # release the GIL): sent to worker processes, each block was pickled twice more
+        # gathered arrays are written in this process, by threads unless the scheduler
+        # is synchronous (Blosc and the writes release the GIL): sent to worker
+        # processes, each block was pickled twice more
         run_tasks(tasks, plan.work_bases, label,
-                  on_result=None if early is None else early.add,
-                  scheduler="threads" if plan.gather else None)
+                  on_result=None if early is None else early.add, in_process=plan.gather)
         if lazy:
             _store_dask(lazy, plan.specs, writer.tmp, storage_options)
         if before_publish is not None:
