@@ -1106,6 +1106,36 @@ def test_a_shuffled_roi_holds_the_rows_of_the_sorted_one(sim_data, tmp_path, kin
     np.testing.assert_array_equal(got, want)
 
 
+def test_a_gathered_build_refuses_a_bad_store_path_before_reading(sim_data, tmp_path,
+                                                                    monkeypatch):
+    """A shuffled ROI gathered in memory before its store is written checks the store path
+    first: a directory that is not a genozarr store is refused before any input is read
+    (it was refused after every window had been read), and is left as it was. Unsigned
+    window starts are ordered as numbers (np.diff of [5, 0] wraps around in uint32)."""
+    from genozarr import ingest, set_options
+    from genozarr.errors import StoreError
+    from genozarr.io import bam as bam_io
+
+    np.testing.assert_array_equal(
+        ingest._genomic_order(np.array(["a", "a"]), np.array([5, 0], dtype=np.uint32)),
+        [1, 0])
+    starts = np.arange(0, 11_800, 100)
+    order = np.random.default_rng(4).permutation(len(starts))
+    roi = pd.DataFrame({"chrom": "chr1", "start": starts[order], "end": starts[order] + 200})
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    scanned = []
+    real = bam_io.count_5prime
+    monkeypatch.setattr(bam_io, "count_5prime",
+                        lambda *a, **k: scanned.append(1) or real(*a, **k))
+    with set_options(chunk_bytes=16_000, scheduler="sync"), \
+            pytest.raises(StoreError, match="is not a genozarr store"):
+        Cover.create_from_bam("b", sim_data["bam"], roi=roi, binsize=200, stepsize=200,
+                              storage="zarr", store=str(other))
+    assert scanned == [] and sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
 def test_bam_files_of_a_whole_genome_build_read_in_steps_of_binned_bytes(sim_data, tmp_path,
                                                                          monkeypatch):
     """BAM reads are counted per bin as they are read: a whole-genome read of many files

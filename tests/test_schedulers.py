@@ -184,3 +184,25 @@ def test_tasks_run_in_this_process_follow_the_scheduler():
     with set_options(scheduler="processes", num_workers=1):
         names = set(run_tasks(tasks, 0, "x", in_process=True))
         assert len(names) == 1 and next(iter(names)).startswith("genozarr")
+
+
+def test_an_asynchronous_client_plans_for_one_worker(monkeypatch):
+    """With an asynchronous dask.distributed client (whose calls return coroutines),
+    planning counts one worker instead of calling it (a never-awaited coroutine); a
+    client whose nthreads() fails counts one too; a synchronous one counts its threads."""
+    from genozarr.store import _run
+
+    class Client:
+        def __init__(self, asynchronous: bool, threads: dict | None) -> None:
+            self.asynchronous, self.threads = asynchronous, threads
+
+        def nthreads(self) -> dict:
+            if self.threads is None:
+                raise OSError("no scheduler")
+            return self.threads
+
+    with set_options(scheduler="distributed"):
+        for client, want in [(Client(True, {"a": 4}), 1), (Client(False, None), 1),
+                             (Client(False, {"a": 2, "b": 3}), 5)]:
+            monkeypatch.setattr(_run, "_active_client", lambda c=client: c)
+            assert _run.planned_workers(10**9, 8) == want
