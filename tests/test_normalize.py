@@ -645,6 +645,19 @@ def test_zscores_of_infinite_values_are_refused(tmp_path):
     _close(got, (logs - np.nanmean(logs)) / np.nanstd(logs, ddof=1))
 
 
+def _empty_and_full_bigwigs(tmp_path):
+    """Two BigWigs on chr1 (1,000 bp) and chr2: ``empty`` holds data on chr2 only (NaN on
+    chr1 with nan_to_num=False), ``full`` runs of 1, 3 and 6 over chr1:10-200 (NaN
+    elsewhere); returns their paths and ``full``'s values on chr1."""
+    from genozarr.testing.simulate import write_bigwig
+
+    sizes = {"chr1": 1000, "chr2": 500}
+    full = np.full(1000, np.nan)
+    full[10:50], full[50:120], full[130:200] = 1.0, 3.0, 6.0
+    return [write_bigwig(tmp_path / "empty.bw", {"chr2": np.ones(500)}, sizes),
+            write_bigwig(tmp_path / "full.bw", {"chr1": full}, sizes)], full
+
+
 @pytest.mark.parametrize("name", ["zscore", "zscorelog"])
 def test_zscore_of_a_condition_without_values_warns(tmp_path, name):
     """A condition with no value but NaN (a BigWig without data on the ROI's chromosome,
@@ -655,13 +668,7 @@ def test_zscore_of_a_condition_without_values_warns(tmp_path, name):
     statistics restored on reopening the store do not warn again."""
     import warnings
 
-    from genozarr.testing.simulate import write_bigwig
-
-    sizes = {"chr1": 1000, "chr2": 500}
-    full = np.full(1000, np.nan)
-    full[10:50], full[50:120], full[130:200] = 1.0, 3.0, 6.0
-    bws = [write_bigwig(tmp_path / "empty.bw", {"chr2": np.ones(500)}, sizes),
-           write_bigwig(tmp_path / "full.bw", {"chr1": full}, sizes)]
+    bws, full = _empty_and_full_bigwigs(tmp_path)
     store = str(tmp_path / "s.zarr")
     with pytest.warns(EmptyConditionWarning,
                       match=rf"normalizer '{name}' fitted on dataset 'ds': condition 'empty' "
@@ -969,13 +976,7 @@ def test_fit_of_a_condition_without_values_warns(tmp_path, name):
     statistics restored from the store do not warn again."""
     import warnings
 
-    from genozarr.testing.simulate import write_bigwig
-
-    sizes = {"chr1": 1000, "chr2": 500}
-    full = np.full(1000, np.nan)
-    full[10:50], full[50:120], full[130:200] = 1.0, 3.0, 6.0
-    bws = [write_bigwig(tmp_path / "empty.bw", {"chr2": np.ones(500)}, sizes),
-           write_bigwig(tmp_path / "full.bw", {"chr1": full}, sizes)]
+    bws, full = _empty_and_full_bigwigs(tmp_path)
     store = str(tmp_path / "s.zarr")
     what = "has no 99th percentile \\(only NaN values" if name == "perctrim" \
         else "holds only NaN values.*" + ("total" if name in ("cpm", "rpkm") else "scale")

@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 Track = tuple[str, int, int, np.ndarray]
 
+#: characters that separate the folders of a path (a file-name part may not hold them)
+_SEPARATORS = frozenset({"/", "\\", os.sep} | ({os.altsep} if os.altsep else set()))
 _FLUSH_ENTRIES = 1 << 20  # entries buffered per file before they are written
 _TEXT_LINES = 1 << 16  # bedGraph lines formatted at once
 _F32_MAX = float(np.finfo(np.float32).max)  # a BigWig's largest value
@@ -107,8 +109,7 @@ def safe_file_part(text: Any, what: str) -> str:
     'H3K4me3'
     """
     text = str(text)
-    seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
-    bad = (not text or text in (".", "..") or any(s in text for s in seps)
+    bad = (not text or text in (".", "..") or any(s in text for s in _SEPARATORS)
            or any(ord(ch) < 32 for ch in text) or os.path.isabs(text))
     if bad:
         raise ArgumentError(
@@ -157,8 +158,7 @@ def encoded_file_part(text: Any, what: str) -> str:
                             "building the Cover)")
     if text in (".", ".."):
         return "%2E" * len(text)
-    seps = {"/", "\\", "%", os.sep} | ({os.altsep} if os.altsep else set())
-    return "".join(urllib.parse.quote(ch, safe="") if ch in seps
+    return "".join(urllib.parse.quote(ch, safe="") if ch in _SEPARATORS or ch == "%"
                    or unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
 
 

@@ -536,12 +536,11 @@ class PercentileTrimming(Normalizer):
             from genozarr.errors import EmptyConditionWarning
 
             where, names, _ = _empty_groups(data, np.isnan(self.threshold))
-            one = len(names) == 1
-            warn(f"normalizer {self.name!r} fitted on {where}: "
-                 + (f"condition {names[0]!r} has" if one else f"conditions {names} have")
-                 + f" no {self.percentile:g}th percentile (only NaN values, or the "
-                 "percentile falls between -inf and inf); the fit records NaN, which leaves "
-                 + ("its" if one else "their") + " values unclipped. Give the condition "
+            subject, its, _ = _named(names, "has", "have")
+            warn(f"normalizer {self.name!r} fitted on {where}: {subject} no "
+                 f"{self.percentile:g}th percentile (only NaN values, or the percentile "
+                 f"falls between -inf and inf); the fit records NaN, which leaves {its} "
+                 "values unclipped. Give the condition "
                  "data over the regions, leave it out, or give the threshold "
                  "(PercentileTrimming(threshold=...))", EmptyConditionWarning)
 
@@ -845,6 +844,14 @@ def _empty_groups(data: Any, empty: np.ndarray,
     return where, names, sorted(values)
 
 
+def _named(names: list[str], one: str, many: str) -> tuple[str, str, str]:
+    """The subject of a fit warning about the groups ``names``: ``("condition 'x' <one>",
+    "its", "it")`` for one, ``("conditions [...] <many>", "their", "them")`` for more."""
+    if len(names) == 1:
+        return f"condition {names[0]!r} {one}", "its", "it"
+    return f"conditions {names} {many}", "their", "them"
+
+
 def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
                 std: np.ndarray) -> None:
     """Warn that the groups ``empty`` (``(1 or S, C)``) of a z-score fit hold no value but
@@ -852,11 +859,9 @@ def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
     from genozarr.errors import EmptyConditionWarning
 
     where, names, stats = _empty_groups(data, empty, mean, std)
-    one = len(names) == 1
-    its, it = ("its", "it") if one else ("their", "them")
+    subject, its, it = _named(names, "holds", "hold")
     logged = label == ZScoreLog.name
-    values = "log(x + 1) of its values" if logged and one else \
-        "log(x + 1) of their values" if logged else f"{its} values"
+    values = f"log(x + 1) of {its} values" if logged else f"{its} values"
     if stats == [(0.0, 1.0)]:
         used = (f"mean 0 and standard deviation 1 for {it}, which serve {values} "
                 "unchanged ((x - 0) / 1): NaN on this data, and as they are on any other "
@@ -865,8 +870,7 @@ def _warn_empty(label: str, data: Any, empty: np.ndarray, mean: np.ndarray,
         used = ", ".join(f"mean {m:g} and standard deviation {d:g}" for m, d in stats)
         used += (f" for {it}, which serve {values} as (x - mean) / std (NaN on this "
                  "data)")
-    warn(f"normalizer {label!r} fitted on {where}: "
-         + (f"condition {names[0]!r} holds" if one else f"conditions {names} hold")
+    warn(f"normalizer {label!r} fitted on {where}: {subject}"
          + (" only NaN values after log(x + 1) (values that are NaN or below -1)" if logged
             else " only NaN values")
          + f", so {its} mean and standard deviation are undefined; the fit records {used}."
@@ -890,14 +894,12 @@ def _check_totals(norm: Normalizer, data: Any, total: np.ndarray, n: np.ndarray,
         where, names, _ = _empty_groups(data, negative)
         share = np.divide(np.abs(total), absolute, out=np.zeros_like(total),
                           where=absolute > 0)[negative]
-        one = len(names) == 1
-        warn(f"normalizer {norm.name!r} fitted on {where}: "
-             + (f"condition {names[0]!r} holds" if one else f"conditions {names} hold")
-             + " negative values (as z-scores or logarithms of values below 1 do), so "
-             + ("its" if one else "their") + f" {what}, a sum of positive and negative "
-             f"values, cancels to {float(share.min()):.3g} of the sum of "
-             + ("its" if one else "their") + " absolute values"
-             + ("" if one else " or less") + f": {type(norm).__name__} is defined for "
+        subject, its, _ = _named(names, "holds", "hold")
+        warn(f"normalizer {norm.name!r} fitted on {where}: {subject} negative values (as "
+             f"z-scores or logarithms of values below 1 do), so {its} {what}, a sum of "
+             f"positive and negative values, cancels to {float(share.min()):.3g} of the "
+             f"sum of {its} absolute values" + ("" if len(names) == 1 else " or less")
+             + f": {type(norm).__name__} is defined for "
              "counts and other non-negative values, and dividing by a sum that cancels "
              "makes values arbitrarily large. Apply it before a normalizer that gives "
              "negative values (['tpm', 'zscore'], not ['zscore', 'tpm'])",
@@ -912,12 +914,10 @@ def _warn_no_values(norm: Normalizer, data: Any, empty: np.ndarray, what: str) -
     from genozarr.errors import EmptyConditionWarning
 
     where, names, _ = _empty_groups(data, empty)
-    one = len(names) == 1
-    its = "its" if one else "their"
-    warn(f"normalizer {norm.name!r} fitted on {where}: "
-         + (f"condition {names[0]!r} holds" if one else f"conditions {names} hold")
-         + f" only NaN values, so {its} {what} is undefined; the fit records {what} 1 for "
-         + ("it" if one else "them") + f", which leaves {its} values unscaled"
+    subject, its, it = _named(names, "holds", "hold")
+    warn(f"normalizer {norm.name!r} fitted on {where}: {subject} only NaN values, so {its} "
+         f"{what} is undefined; the fit records {what} 1 for {it}, which leaves {its} "
+         "values unscaled"
          + (" (divided by the length in kilobases only)" if norm.uses_lengths else "")
          + f". Give the condition data over the regions, leave it out, or give {what} "
          f"({type(norm).__name__}({what}=...))", EmptyConditionWarning)

@@ -51,6 +51,11 @@ def _active_client() -> Any:
         return None
 
 
+def _local_workers() -> int:
+    """Tasks dask's local schedulers run at once: ``num_workers``, else the cores."""
+    return OPTIONS["num_workers"] or os.cpu_count() or 1
+
+
 def _scheduler(work_bases: int, n_tasks: int) -> tuple[str, Any]:
     """The scheduler :func:`run_tasks` runs ``n_tasks`` tasks of ``work_bases`` bases on:
     ``(name, client)``, the client of ``'distributed'`` (None on dask's local
@@ -94,7 +99,7 @@ def planned_workers(work_bases: int, n_tasks: int) -> int:
             return max(1, sum(client.nthreads().values()))
         except Exception:  # noqa: BLE001 - a cluster that does not answer: plan for one
             return 1
-    return 1 if scheduler == "sync" else OPTIONS["num_workers"] or os.cpu_count() or 1
+    return 1 if scheduler == "sync" else _local_workers()
 
 
 def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_bases: int,
@@ -161,10 +166,10 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
         # process forked after it started, whose threaded builds then waited forever
         from concurrent.futures import ThreadPoolExecutor
 
-        threads = kwargs["pool"] = ThreadPoolExecutor(
-            OPTIONS["num_workers"] or os.cpu_count() or 1, thread_name_prefix="genozarr")
+        threads = kwargs["pool"] = ThreadPoolExecutor(_local_workers(),
+                                                      thread_name_prefix="genozarr")
     elif scheduler == "processes":
-        kwargs["pool"] = shared_pool(OPTIONS["num_workers"] or os.cpu_count() or 1)
+        kwargs["pool"] = shared_pool(_local_workers())
         # one task per submission: dask batches 6 by default, which leaves workers idle
         # when a build has few, large tasks (coarse resolutions, few chromosomes)
         kwargs["chunksize"] = 1
