@@ -81,3 +81,102 @@ def test_whole_genome_cover_at_50_bp_equals_pybigwig(gapped, tmp_path):
         for k, path in enumerate(gapped):
             expected = bigwig_values(path, chrom, 0, end).astype(np.float64).reshape(-1, RES)
             np.testing.assert_allclose(got[:, k], expected.mean(axis=1), rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------------------------- bin sums from the records
+def _reference_bins(path: str, chrom: str, start: int, end: int, how: str) -> np.ndarray:
+    """numpy's float64 sum (or mean) of pyBigWig's values per bin, gaps and positions
+    outside the chromosome as 0, rounded once to float32."""
+    x = bigwig_values(path, chrom, start, end).astype(np.float64).reshape(-1, RES)
+    return (x.sum(axis=1) if how == "sum" else x.mean(axis=1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def no_nan(tmp_path_factory):
+    """The files of ``gapped`` without the value stored as NaN: pybigtools sums them."""
+    d = tmp_path_factory.mktemp("no_nan_bw")
+    paths = []
+    for seed in (3, 4):
+        src = _write(str(d / f"src{seed}.bw"), seed)
+        path = str(d / f"n{seed}.bw")
+        with pyBigWig.open(src) as bw, pyBigWig.open(path, "w") as out:
+            out.addHeader(list(SIZES.items()))
+            for chrom in SIZES:
+                iv = [t for t in bw.intervals(chrom) if not np.isnan(t[2])]
+                out.addEntries([chrom] * len(iv), [t[0] for t in iv], ends=[t[1] for t in iv],
+                               values=[t[2] for t in iv])
+        paths.append(path)
+    return paths
+
+
+def _count_per_base_reads(monkeypatch) -> list:
+    calls: list = []
+    for name in ("_pybigwig_values", "_window_values", "_records_values"):
+        real = getattr(gbw, name)
+        monkeypatch.setattr(gbw, name, lambda *a, _r=real: calls.append(a) or _r(*a))
+    return calls
+
+
+@pytest.mark.parametrize("how", ["sum", "mean"])
+def test_bin_sums_from_records_equal_numpy(no_nan, monkeypatch, how):
+    """A sum or a mean is the float64 sum of the bin's values rounded once (within 1 ulp
+    of numpy's), over bins inside the chromosome and over bins past either end (those
+    collapsed from their bases); the long inside parts decode no base."""
+    calls = _count_per_base_reads(monkeypatch)
+    for path in no_nan:
+        for chrom, start, end in [("chr1", 0, 200_000), ("chr1", 99_000, 121_000),
+                                  ("chr2", 50_000, 60_050), ("chr2", -500, 60_050),
+                                  ("chr2", 0, 100)]:
+            got = gbw.read_binned_values(path, chrom, start, end, RES, how)
+            assert got.dtype == np.float32 and got.shape == ((end - start) // RES,)
+            np.testing.assert_array_max_ulp(got, _reference_bins(path, chrom, start, end, how),
+                                            maxulp=1)
+    # only the last bin of chr2 (60,000-60,050, past its end at 60,010) was decoded base
+    # by base, in the two reads that hold it, of each file; the bins before 0 hold no base
+    assert [(c, lo, hi) for _, c, lo, hi, *_ in calls] == [("chr2", 60_000, 60_010)] * 4
+
+
+def test_a_value_stored_as_nan_is_not_summed_by_pybigtools(tmp_path, monkeypatch):
+    """pybigtools gives a bin holding a value stored as NaN its fill value (0) as a whole;
+    such a file is read base by base, where the NaN reads as 0 and the bin keeps the
+    other values."""
+    path = str(tmp_path / "nan.bw")
+    starts = np.arange(0, 20_000, 10)
+    values = np.arange(starts.size, dtype=np.float64) % 7 + 1.0
+    values[101] = np.nan  # 1,010-1,020: in the bin 1,000-1,050 with four other runs
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 20_000)])
+        bw.addEntries(["chr1"] * starts.size, starts.tolist(), ends=(starts + 10).tolist(),
+                      values=values.tolist())
+    calls = _count_per_base_reads(monkeypatch)
+    got = gbw.read_binned_values(path, "chr1", 0, 20_000, RES, "sum")
+    expected = _reference_bins(path, "chr1", 0, 20_000, "sum")
+    np.testing.assert_array_max_ulp(got, expected, maxulp=1)
+    assert got[20] == 10 * (values[100] + values[102] + values[103] + values[104])
+    assert calls  # read base by base
+
+
+def test_whole_genome_cover_sums_bins_from_records(no_nan, monkeypatch, tmp_path):
+    calls = _count_per_base_reads(monkeypatch)
+    with genozarr.set_options(scheduler="sync", progress=False):
+        cover = Cover.create_from_bigwig(
+            "sums", no_nan, binsize=20_000, resolution=RES, genomesize=SIZES,
+            store_whole_genome=True, storage="zarr", store=str(tmp_path / "wg.zarr"),
+            collapser="mean")
+    for chrom, size in SIZES.items():
+        end = -(-size // RES) * RES
+        got = cover[chrom, 0, end][0, ::RES, 0, :]
+        for k, path in enumerate(no_nan):
+            np.testing.assert_array_max_ulp(got[:, k], _reference_bins(path, chrom, 0, end,
+                                                                        "mean"), maxulp=1)
+    # the last bin of chr2 (60,000-60,050) runs past its end: collapsed from its bases
+    assert all(hi - lo <= RES for _, c, lo, hi, *_ in calls), calls
+
+
+def test_bin_sums_can_be_turned_off(no_nan, monkeypatch):
+    monkeypatch.setattr(gbw, "BINNED_SUMS", False)
+    calls = _count_per_base_reads(monkeypatch)
+    got = gbw.read_binned_values(no_nan[0], "chr1", 0, 200_000, RES, "mean")
+    np.testing.assert_array_max_ulp(got, _reference_bins(no_nan[0], "chr1", 0, 200_000,
+                                                         "mean"), maxulp=4)
+    assert calls
