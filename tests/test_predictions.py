@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import genozarr
 from genozarr import Cover, GenomicIndexer
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 
@@ -651,6 +652,37 @@ def test_bigwig_round_trip_through_a_whole_genome_store(tmp_path, monkeypatch, b
             assert b.intervals(chrom) == a.intervals(chrom)
     source_bytes, export_bytes = src.stat().st_size, Path(path).stat().st_size
     assert export_bytes <= 1.2 * source_bytes, (source_bytes, export_bytes)
+
+
+@pytest.mark.parametrize("cache", ["auto", None, "memory"])
+def test_an_export_reads_a_store_once_without_keeping_it(tmp_path, cache):
+    """An export reads every bin once: a store whose residency is not decided yet is not
+    kept decoded in memory for it (nor decided), and no chunk enters the chunk cache; a
+    store kept decoded already is read from memory. The files are the same either way."""
+    import pyBigWig
+
+    sizes = {"chr1": 200_000, "chr2": 123_450}
+    tracks = _source_signal(sizes, seed=3, step=1, mean_run=40.0)
+    src = tmp_path / "source.bigwig"
+    _write_source(src, sizes, tracks)
+    Cover.create_from_bigwig("once", str(src), binsize=10_000, resolution=1,
+                             store_whole_genome=True, nan_to_num=False, storage="zarr",
+                             store=str(tmp_path / "s.zarr"), conditions=["signal"])
+    cover = genozarr.open_dataset(tmp_path / "s.zarr", cache=cache)
+    backend = cover.garray.backend
+    if cache == "memory":
+        cover[0]  # decided (and partly decoded) before the export
+        assert backend.resident
+    (path,) = cover.export_to_bigwig(tmp_path / "out")
+    with pyBigWig.open(path) as b:
+        for chrom in sizes:
+            np.testing.assert_array_equal(_all_values(b, chrom), tracks[chrom])
+    if cache == "memory":
+        assert backend.resident and backend.cache.nbytes == 0
+    else:
+        assert backend._resident_on is (None if cache == "auto" else False)
+        assert not backend._whole and backend.cache.nbytes == 0
+        assert backend.cache.misses == 0
 
 
 @pytest.mark.parametrize("skip_zeros", [False, True])

@@ -262,10 +262,14 @@ class Backend(ABC):
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         """First-axis entries ``rows`` of array ``name``."""
 
-    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False,
+                   keep: bool = True) -> np.ndarray:
         """First-axis entries ``[start, stop)`` of array ``name``. ``view``: the caller
         only reads them, so they may be a read-only view of cached chunks (the zarr
-        backend) instead of a new array."""
+        backend) instead of a new array. ``keep=False``: a reader that passes over the
+        data once (an export): the zarr backend decodes the chunks not decoded yet for
+        this read only, neither keeping them decoded in memory nor caching them (a store
+        whose residency is not decided yet stays undecided)."""
         return self.read_rows(name, np.arange(start, stop))
 
     def read_windows(self, name: str, starts: np.ndarray, length: int,
@@ -303,7 +307,8 @@ class MemoryBackend(Backend):
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         return self.arrays[name][rows]
 
-    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False,
+                   keep: bool = True) -> np.ndarray:
         return self.arrays[name][start:stop]
 
 
@@ -336,7 +341,8 @@ class SparseBackend(Backend):
         return m.toarray().astype(self.dtypes[name], copy=False).reshape(
             (len(rows),) + self.shapes[name][1:])
 
-    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False,
+                   keep: bool = True) -> np.ndarray:
         m = self.matrices[name][start:stop]
         return m.toarray().astype(self.dtypes[name], copy=False).reshape(
             (m.shape[0],) + self.shapes[name][1:])
@@ -752,6 +758,27 @@ class ZarrBackend(Backend):
                     block = done.get(cid)
                 yield cid, (block if block is not None else self._chunk(name, cid))
 
+    def _read_once(self, name: str, start: int, stop: int, first: int,
+                   last: int) -> np.ndarray:
+        """Rows ``[start, stop)`` (chunks ``first`` to ``last``) for a reader that passes
+        once: cached chunks are used, the others decoded (in parallel) for this read
+        only, not cached."""
+        size = self.chunk_len(name)
+        ids = list(range(first, last + 1))
+        cached = self.cache.get_cached([(name, cid) for cid in ids])
+        self._start(name, [cid for cid, block in zip(ids, cached) if block is None])
+
+        def load(cid: int, block: np.ndarray | None) -> np.ndarray:
+            return block if block is not None else self._load_chunk(name, cid)
+
+        pool = self._pool() if self.threads > 1 and len(ids) > 1 else None
+        blocks = pool.map(load, ids, cached) if pool is not None else map(load, ids, cached)
+        out = np.empty((stop - start,) + self.shape(name)[1:], dtype=self.dtype(name))
+        for cid, block in zip(ids, blocks):
+            lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
+            out[lo - start:hi - start] = block[lo - cid * size:hi - cid * size]
+        return out
+
     # ------------------------------------------------------------------ resident arrays
     def _resident(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The whole decoded array ``name`` and its decoded flag per chunk (allocated on
@@ -1011,13 +1038,18 @@ class ZarrBackend(Backend):
                 name, int(starts[j]), int(starts[j]) + length)
         return out
 
-    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False,
+                   keep: bool = True) -> np.ndarray:
         shape = self.shape(name)
         size = self.chunk_len(name)
         start, stop = max(0, start), min(stop, shape[0])
         if stop <= start:
             return np.empty((0,) + shape[1:], dtype=self.dtype(name))
         first, last = start // size, (stop - 1) // size
+        if not keep:
+            self._check_process()
+            if not self._resident_on:  # (a resident store: its arrays, as any read)
+                return self._read_once(name, start, stop, first, last)
         if self.resident:
             whole = self._read_resident(name, np.arange(first, last + 1))
             return _read_only(whole[start:stop], view)
