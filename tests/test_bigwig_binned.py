@@ -109,6 +109,13 @@ def no_nan(tmp_path_factory):
     return paths
 
 
+@pytest.fixture
+def any_density(monkeypatch):
+    """Bin sums for files of any density (the files here are dense: they would be
+    decoded base by base, which is faster there)."""
+    monkeypatch.setattr(gbw, "SUMS_BYTES_PER_BASE", float("inf"))
+
+
 def _count_per_base_reads(monkeypatch) -> list:
     calls: list = []
     for name in ("_pybigwig_values", "_window_values", "_records_values"):
@@ -118,7 +125,7 @@ def _count_per_base_reads(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("how", ["sum", "mean"])
-def test_bin_sums_from_records_equal_numpy(no_nan, monkeypatch, how):
+def test_bin_sums_from_records_equal_numpy(no_nan, any_density, monkeypatch, how):
     """A sum or a mean is the float64 sum of the bin's values rounded once (within 1 ulp
     of numpy's), over bins inside the chromosome and over bins past either end (those
     collapsed from their bases); the long inside parts decode no base."""
@@ -136,7 +143,8 @@ def test_bin_sums_from_records_equal_numpy(no_nan, monkeypatch, how):
     assert [(c, lo, hi) for _, c, lo, hi, *_ in calls] == [("chr2", 60_000, 60_010)] * 4
 
 
-def test_a_value_stored_as_nan_is_not_summed_by_pybigtools(tmp_path, monkeypatch):
+def test_a_value_stored_as_nan_is_not_summed_by_pybigtools(tmp_path, any_density,
+                                                            monkeypatch):
     """pybigtools gives a bin holding a value stored as NaN its fill value (0) as a whole;
     such a file is read base by base, where the NaN reads as 0 and the bin keeps the
     other values."""
@@ -156,7 +164,8 @@ def test_a_value_stored_as_nan_is_not_summed_by_pybigtools(tmp_path, monkeypatch
     assert calls  # read base by base
 
 
-def test_whole_genome_cover_sums_bins_from_records(no_nan, monkeypatch, tmp_path):
+def test_whole_genome_cover_sums_bins_from_records(no_nan, any_density, monkeypatch,
+                                                   tmp_path):
     calls = _count_per_base_reads(monkeypatch)
     with genozarr.set_options(scheduler="sync", progress=False):
         cover = Cover.create_from_bigwig(
@@ -173,9 +182,29 @@ def test_whole_genome_cover_sums_bins_from_records(no_nan, monkeypatch, tmp_path
     assert all(hi - lo <= RES for _, c, lo, hi, *_ in calls), calls
 
 
-def test_bin_sums_can_be_turned_off(no_nan, monkeypatch):
+def test_bin_sums_can_be_turned_off(no_nan, any_density, monkeypatch):
     monkeypatch.setattr(gbw, "BINNED_SUMS", False)
     calls = _count_per_base_reads(monkeypatch)
+    got = gbw.read_binned_values(no_nan[0], "chr1", 0, 200_000, RES, "mean")
+    np.testing.assert_array_max_ulp(got, _reference_bins(no_nan[0], "chr1", 0, 200_000,
+                                                         "mean"), maxulp=4)
+    assert calls
+
+
+def test_only_sparse_files_are_summed_from_records(no_nan, tmp_path, monkeypatch):
+    """A file of many records per base (a record every 50 bases or so here) is decoded
+    base by base; one with a few peaks is summed from its records. Both give numpy's
+    sums."""
+    sparse = str(tmp_path / "peaks.bw")
+    with pyBigWig.open(sparse, "w") as bw:
+        bw.addHeader(list(SIZES.items()))
+        bw.addEntries(["chr1"] * 3, [1_000, 50_020, 150_000], ends=[1_400, 50_300, 150_010],
+                      values=[2.5, -1.0, 7.0])
+    calls = _count_per_base_reads(monkeypatch)
+    got = gbw.read_binned_values(sparse, "chr1", 0, 200_000, RES, "mean")
+    np.testing.assert_array_max_ulp(got, _reference_bins(sparse, "chr1", 0, 200_000, "mean"),
+                                    maxulp=1)
+    assert not calls
     got = gbw.read_binned_values(no_nan[0], "chr1", 0, 200_000, RES, "mean")
     np.testing.assert_array_max_ulp(got, _reference_bins(no_nan[0], "chr1", 0, 200_000,
                                                          "mean"), maxulp=4)

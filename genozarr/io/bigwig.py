@@ -54,7 +54,7 @@ from genozarr._kernels import nan_to_zero
 from genozarr.errors import ChromosomeNotFoundError, MalformedFileError, RegionError
 
 __all__ = ["BINNED_SUMS", "PYBIGTOOLS_MAX_OPEN", "PYBIGTOOLS_READ_BUDGET", "RECORD_SPAN_MIN",
-           "WINDOW_MAX_BASES", "bigwig_chrom_sizes", "read_binned_values", "read_values"]
+           "SUMS_BYTES_PER_BASE", "WINDOW_MAX_BASES", "bigwig_chrom_sizes", "read_binned_values", "read_values"]
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,16 @@ WINDOW_MAX_BASES = 32_768
 #: 1 takes it whenever the records are no more than the bases
 RECORD_SPAN_MIN = 512
 #: reads collapsed to bins by a sum or a mean are summed per bin by pybigtools from the
-#: records (1.4-3x faster than decoding every base on dense files, 7-14x on sparse ones,
-#: ``docs/tuning.md``); False: every base is decoded and collapsed, as for max and min
+#: records of files sparse enough (:data:`SUMS_BYTES_PER_BASE`); False: every base is
+#: decoded and collapsed, as for max and min
 BINNED_SUMS = True
+#: a file is summed per bin from its records where its data take at most this many
+#: compressed bytes per base of its chromosomes (about one record per 100 bases or fewer:
+#: peaks, coarse steps; 3-7x faster than decoding every base there). pybigtools spends
+#: 120-200 ns per record, pyBigWig about 2.5 ns per base, so denser files (a record every
+#: 50-60 bases: 0.075-0.13 bytes per base on the benchmark corpus) decode faster base by
+#: base (``docs/tuning.md``)
+SUMS_BYTES_PER_BASE = 0.05
 
 
 #: open pybigtools readers one process (thread) keeps at most; with more files than this
@@ -90,8 +97,8 @@ _pbt_lock = threading.Lock()
 _info_cache: OrderedDict[str, tuple[Any, dict[str, int]]] = OrderedDict()
 # (local path, signature, chrom, RECORD_SPAN_MIN) of chromosomes read with pyBigWig
 _dense: dict[tuple[str, Any, str, int], None] = {}
-# (local path, signature) -> whether pybigtools may sum the file's bins (_sums_ok)
-_summable: dict[tuple[str, Any], bool] = {}
+# (local path, signature, SUMS_BYTES_PER_BASE) -> whether pybigtools sums the file's bins
+_summable: dict[tuple[str, Any, float], bool] = {}
 _info_lock = threading.Lock()
 
 
@@ -404,8 +411,10 @@ def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
     b = start + (hi - start) // resolution * resolution
     if b <= a:
         return None
+    if _summable.get((local, sig, SUMS_BYTES_PER_BASE)) is False:
+        return None  # (known without opening a reader)
     reader = _pybigtools_reader(local)
-    if reader is None or not _sums_ok(reader, local, sig):
+    if reader is None or not _sums_ok(reader, local, sig, _file_info(path, local)[1]):
         return None
     try:
         sums = reader.values(chrom, a, b, bins=(b - a) // resolution, summary="sum",
@@ -428,22 +437,26 @@ def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
     return np.concatenate(parts)
 
 
-def _sums_ok(reader: Any, local: str, sig: Any) -> bool:
-    """Whether pybigtools' bin sums of a file equal the sums of its values with gaps as 0:
-    not where it stores a NaN value, since pybigtools then gives the whole bin its fill
-    value (0) where reading base by base gives the other values of the bin. Told by the
-    sum of the file's total summary (NaN where a value is; unknown, so no, where the file
-    has no such summary); found once per file (version)."""
-    key = (local, sig)
+def _sums_ok(reader: Any, local: str, sig: Any, sizes: dict[str, int]) -> bool:
+    """Whether pybigtools sums the bins of a file (``sizes``: its chromosomes): where its
+    data are sparse enough to be faster so (:data:`SUMS_BYTES_PER_BASE`), and its bin sums
+    equal the sums of its values with gaps as 0, which they do not where it stores a NaN
+    value: pybigtools then gives the whole bin its fill value (0), where reading base by
+    base gives the other values of the bin. Told by the sum of the file's total summary
+    (NaN where a value is; unknown, so no, where the file has no such summary); found once
+    per file (version), so a file is always read the same way."""
+    key = (local, sig, SUMS_BYTES_PER_BASE)
     ok = _summable.get(key)
     if ok is None:
         try:
-            total = float(reader.info()["summary"]["sum"])
+            info = reader.info()
+            total = float(info["summary"]["sum"])
+            density = int(info["primaryDataSize"]) / max(1, sum(sizes.values()))
         except BaseException as e:  # no summary, or pybigtools cannot tell
             if _fatal(e):
                 raise
-            total = float("nan")
-        ok = bool(np.isfinite(total))
+            total = density = float("nan")
+        ok = bool(np.isfinite(total)) and density <= SUMS_BYTES_PER_BASE
         with _info_lock:
             if len(_summable) >= _INFO_MAX:
                 _summable.clear()
