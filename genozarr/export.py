@@ -506,10 +506,13 @@ class _Reader:
         return False
 
     def _read(self, k: int) -> None:
+        from genozarr.store.backend import reading_once
+
         try:
-            for block in _blocks(self.cover, self.plan[k]):
-                if not self._put(k, block):
-                    return
+            with reading_once():  # every bin is read once: the store is not kept for it
+                for block in _blocks(self.cover, self.plan[k]):
+                    if not self._put(k, block):
+                        return
             self._put(k, _END)
         except BaseException as e:  # noqa: BLE001 - raised again in the consumer
             self._put(k, e)

@@ -654,11 +654,13 @@ def test_bigwig_round_trip_through_a_whole_genome_store(tmp_path, monkeypatch, b
     assert export_bytes <= 1.2 * source_bytes, (source_bytes, export_bytes)
 
 
+@pytest.mark.parametrize("whole", [True, False])
 @pytest.mark.parametrize("cache", ["auto", None, "memory"])
-def test_an_export_reads_a_store_once_without_keeping_it(tmp_path, cache):
+def test_an_export_reads_a_store_once_without_keeping_it(tmp_path, cache, whole):
     """An export reads every bin once: a store whose residency is not decided yet is not
     kept decoded in memory for it (nor decided), and no chunk enters the chunk cache; a
-    store kept decoded already is read from memory. The files are the same either way."""
+    store kept decoded already is read from memory. The files are the same either way,
+    for a whole-genome store and for windows tiling the genome (the partial layout)."""
     import pyBigWig
 
     sizes = {"chr1": 200_000, "chr2": 123_450}
@@ -666,8 +668,9 @@ def test_an_export_reads_a_store_once_without_keeping_it(tmp_path, cache):
     src = tmp_path / "source.bigwig"
     _write_source(src, sizes, tracks)
     Cover.create_from_bigwig("once", str(src), binsize=10_000, resolution=1,
-                             store_whole_genome=True, nan_to_num=False, storage="zarr",
-                             store=str(tmp_path / "s.zarr"), conditions=["signal"])
+                             store_whole_genome=whole, nan_to_num=False, storage="zarr",
+                             store=str(tmp_path / "s.zarr"), conditions=["signal"],
+                             genomesize=sizes)
     cover = genozarr.open_dataset(tmp_path / "s.zarr", cache=cache)
     backend = cover.garray.backend
     if cache == "memory":

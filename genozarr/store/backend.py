@@ -203,6 +203,28 @@ def _new_claim_lock() -> None:
     _CLAIM_LOCK = threading.Lock()
 
 
+_ONCE = threading.local()
+
+
+@contextlib.contextmanager
+def reading_once() -> Iterator[None]:
+    """Reads of zarr stores in this thread, inside the ``with`` block, pass over their data
+    once (an export): chunks not decoded yet are decoded for the read only, neither kept
+    decoded in memory nor put in the chunk cache, and a store whose residency is not
+    decided yet (``resident='auto'``) stays undecided; a store kept decoded already is read
+    from memory. As :meth:`Backend.read_range` with ``keep=False``, for every read."""
+    before = getattr(_ONCE, "on", False)
+    _ONCE.on = True
+    try:
+        yield
+    finally:
+        _ONCE.on = before
+
+
+def _reading_once() -> bool:
+    return getattr(_ONCE, "on", False)
+
+
 #: this process's id, set again in a forked child: what :meth:`ZarrBackend._check_process`
 #: compares on every read, without a system call each time
 _PROCESS = [os.getpid()]
@@ -484,6 +506,14 @@ class ZarrBackend(Backend):
                     self._resident_on = on
         return on
 
+    def _resident_now(self) -> bool:
+        """:attr:`resident` for a read: inside :func:`reading_once`, whether the store is
+        kept decoded already, without deciding it."""
+        if _reading_once():
+            self._check_process()
+            return bool(self._resident_on)
+        return self.resident
+
     @resident.setter
     def resident(self, value: bool | str) -> None:
         self.release_memory()
@@ -726,6 +756,9 @@ class ZarrBackend(Backend):
         looked up under one acquisition of the cache's lock (and the chunks found there
         are not looked up again when others are missing)."""
         self._check_process()
+        if _reading_once():
+            yield from self._chunks_once(name, ids)
+            return
         cached = self.cache.get_cached([(name, cid) for cid in ids])
         if all(block is not None for block in cached):  # one lock for a batch's chunks
             yield from zip(ids, cached)
@@ -764,20 +797,27 @@ class ZarrBackend(Backend):
         once: cached chunks are used, the others decoded (in parallel) for this read
         only, not cached."""
         size = self.chunk_len(name)
-        ids = list(range(first, last + 1))
+        out = np.empty((stop - start,) + self.shape(name)[1:], dtype=self.dtype(name))
+        for cid, block in self._chunks_once(name, list(range(first, last + 1))):
+            lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
+            out[lo - start:hi - start] = block[lo - cid * size:hi - cid * size]
+        return out
+
+    def _chunks_once(self, name: str, ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`_chunks` for a reader that passes once: cached chunks are used, the
+        others decoded (in parallel, a bounded number ahead) and not cached."""
         cached = self.cache.get_cached([(name, cid) for cid in ids])
-        self._start(name, [cid for cid, block in zip(ids, cached) if block is None])
 
         def load(cid: int, block: np.ndarray | None) -> np.ndarray:
             return block if block is not None else self._load_chunk(name, cid)
 
         pool = self._pool() if self.threads > 1 and len(ids) > 1 else None
-        blocks = pool.map(load, ids, cached) if pool is not None else map(load, ids, cached)
-        out = np.empty((stop - start,) + self.shape(name)[1:], dtype=self.dtype(name))
-        for cid, block in zip(ids, blocks):
-            lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
-            out[lo - start:hi - start] = block[lo - cid * size:hi - cid * size]
-        return out
+        window = max(8 * self.threads, 64)
+        for w0 in range(0, len(ids), window):
+            part, known = ids[w0:w0 + window], cached[w0:w0 + window]
+            self._start(name, [cid for cid, block in zip(part, known) if block is None])
+            blocks = pool.map(load, part, known) if pool is not None else map(load, part, known)
+            yield from zip(part, blocks)
 
     # ------------------------------------------------------------------ resident arrays
     def _resident(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -955,7 +995,7 @@ class ZarrBackend(Backend):
             return out
         if np.any((rows < 0) | (rows >= arr.shape[0])):
             raise IndexError(f"rows out of range for array {name!r} of length {arr.shape[0]}")
-        if self.resident:
+        if self._resident_now():
             whole = self._read_resident(name, rows // size)
             if len(rows) > 1 and bool((np.diff(rows) == 1).all()):  # consecutive rows:
                 out[...] = whole[rows[0]:rows[-1] + 1]  # one copy
@@ -1005,7 +1045,7 @@ class ZarrBackend(Backend):
         k = len(starts)
         dest = None if rows is None else np.asarray(rows)  # None: rows 0 .. k - 1
         size = self.chunk_len(name)
-        if self.resident:
+        if self._resident_now():
             first, last = starts // size, (starts + length - 1) // size
             whole = self._read_resident(name, window_chunks(first, last))
             picked = window_views(whole, starts, length)
@@ -1046,7 +1086,7 @@ class ZarrBackend(Backend):
         if stop <= start:
             return np.empty((0,) + shape[1:], dtype=self.dtype(name))
         first, last = start // size, (stop - 1) // size
-        if not keep:
+        if not keep or _reading_once():
             self._check_process()
             if not self._resident_on:  # (a resident store: its arrays, as any read)
                 return self._read_once(name, start, stop, first, last)
