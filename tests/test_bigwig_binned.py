@@ -143,25 +143,39 @@ def test_bin_sums_from_records_equal_numpy(no_nan, any_density, monkeypatch, how
     assert [(c, lo, hi) for _, c, lo, hi, *_ in calls] == [("chr2", 60_000, 60_010)] * 4
 
 
-def test_a_value_stored_as_nan_is_not_summed_by_pybigtools(tmp_path, any_density,
-                                                            monkeypatch):
-    """pybigtools gives a bin holding a value stored as NaN its fill value (0) as a whole;
-    such a file is read base by base, where the NaN reads as 0 and the bin keeps the
-    other values."""
-    path = str(tmp_path / "nan.bw")
+def test_a_value_stored_as_nan_reads_as_0_in_its_bin(tmp_path, any_density, monkeypatch):
+    """A value stored as NaN adds 0 to its bin, whose other values stay (as base by base;
+    pybigtools' own bin sums gave such a bin 0 as a whole), also in a file without a
+    total summary (which tells nothing of its NaN)."""
     starts = np.arange(0, 20_000, 10)
     values = np.arange(starts.size, dtype=np.float64) % 7 + 1.0
     values[101] = np.nan  # 1,010-1,020: in the bin 1,000-1,050 with four other runs
+    path = str(tmp_path / "nan.bw")
     with pyBigWig.open(path, "w") as bw:
         bw.addHeader([("chr1", 20_000)])
         bw.addEntries(["chr1"] * starts.size, starts.tolist(), ends=(starts + 10).tolist(),
                       values=values.tolist())
     calls = _count_per_base_reads(monkeypatch)
     got = gbw.read_binned_values(path, "chr1", 0, 20_000, RES, "sum")
-    expected = _reference_bins(path, "chr1", 0, 20_000, "sum")
-    np.testing.assert_array_max_ulp(got, expected, maxulp=1)
+    np.testing.assert_array_max_ulp(got, _reference_bins(path, "chr1", 0, 20_000, "sum"),
+                                    maxulp=1)
     assert got[20] == 10 * (values[100] + values[102] + values[103] + values[104])
-    assert calls  # read base by base
+    assert not calls  # summed from the records
+
+
+def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypatch):
+    """A fixed-step file whose span is longer than its step holds overlapping records:
+    such a read is decoded base by base, where pyBigWig's values decide (each base once),
+    not summed record by record (each overlap twice)."""
+    path = str(tmp_path / "windows.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 100_000)])
+        bw.addEntries("chr1", 0, values=[1.0] * 199, span=1_000, step=500)
+    calls = _count_per_base_reads(monkeypatch)
+    got = gbw.read_binned_values(path, "chr1", 0, 100_000, 1_000, "mean")
+    x = bigwig_values(path, "chr1", 0, 100_000).astype(np.float64).reshape(-1, 1_000)
+    np.testing.assert_array_equal(got, x.mean(axis=1).astype(np.float32))
+    assert got[0] == 1.0 and calls  # the file is sparse, the read went base by base
 
 
 def test_whole_genome_cover_sums_bins_from_records(no_nan, any_density, monkeypatch,

@@ -70,8 +70,10 @@ def sparse_files(tmp_path_factory):
 
 @pytest.fixture(params=["records", "values"])
 def path_forced(request, monkeypatch):
-    """Force one decoder for long reads; yields the calls of each decoder."""
+    """Force one decoder for long reads (bins are not summed from the records: every
+    base is decoded); yields the calls of each decoder."""
     monkeypatch.setattr(gbw, "RECORD_SPAN_MIN", 1 if request.param == "records" else 0)
+    monkeypatch.setattr(gbw, "BINNED_SUMS", False)
     calls = {"records": 0, "values": 0}
     real_records, real_values = gbw._records_values, gbw._pybigwig_values
 
@@ -163,6 +165,28 @@ def test_whole_genome_cover_equals_pybigwig(sparse_files, path_forced, resolutio
                 np.testing.assert_array_equal(got[:, k], expected)
     which, calls = path_forced
     assert calls[which] > 0 and calls["values" if which == "records" else "records"] == 0
+
+
+def test_whole_genome_cover_sums_sparse_bins_from_records(sparse_files, tmp_path,
+                                                          monkeypatch):
+    """At 50 bp the bins of these sparse files are summed from their records (the file
+    with a value stored as NaN too: it reads as 0, as base by base); only the last bin
+    of chr2, past its end, is decoded base by base."""
+    decoded = []
+    for name in ("_pybigwig_values", "_window_values", "_records_values"):
+        real = getattr(gbw, name)
+        monkeypatch.setattr(gbw, name, lambda *a, _r=real: decoded.append(a[1:4]) or _r(*a))
+    with genozarr.set_options(scheduler="sync", progress=False):
+        cover = Cover.create_from_bigwig(
+            "sparse", sparse_files, binsize=20_000, resolution=RES, genomesize=SIZES,
+            store_whole_genome=True, storage="zarr", store=str(tmp_path / "wg.zarr"),
+            collapser="mean")
+    for chrom, size in SIZES.items():
+        got = cover[chrom, 0, size][0, ::RES, 0, :]
+        for k, path in enumerate(sparse_files):
+            expected = _bins(bigwig_values(path, chrom, 0, size), RES).astype(np.float32)
+            np.testing.assert_array_max_ulp(got[:, k], expected, maxulp=1)
+    assert set(decoded) == {("chr2", 120_000, 120_025)}, decoded
 
 
 @pytest.mark.parametrize("resolution", [1, RES])

@@ -15,10 +15,10 @@ float64 values cast back exactly), NaN where the file has no data:
 - Longer ones elsewhere (dense files) by pyBigWig's ``values(numpy=True)``, which decodes
   straight into a float32 array and is the fastest per-base decoder there.
 
-Reads collapsed to bins by a sum or a mean (:func:`read_binned_values`, a whole-genome
-store at a resolution above 1 bp) decode no base at all: pybigtools sums each bin from the
-file's records (``values(..., bins=n, summary='sum', exact=True)``, in float64), a cost
-that follows the records, not the bases (:data:`BINNED_SUMS`).
+Reads of a sparse file collapsed to bins by a sum or a mean (:func:`read_binned_values`,
+a whole-genome store at a resolution above 1 bp) decode no base at all: each bin is summed
+from the file's records (pybigtools ``records``, in float64), a cost that follows the
+records, not the bases (:data:`BINNED_SUMS`, :data:`SUMS_BYTES_PER_BASE`).
 
 Whether a chromosome is sparse is found out on the read itself, at a bounded cost: its
 records are pulled lazily up to the budget of the interval (``(end - start) //
@@ -64,17 +64,16 @@ WINDOW_MAX_BASES = 32_768
 #: per this many bases, else decoded by pyBigWig's ``values``; 0 disables the records path,
 #: 1 takes it whenever the records are no more than the bases
 RECORD_SPAN_MIN = 512
-#: reads collapsed to bins by a sum or a mean are summed per bin by pybigtools from the
-#: records of files sparse enough (:data:`SUMS_BYTES_PER_BASE`); False: every base is
-#: decoded and collapsed, as for max and min
+#: reads collapsed to bins by a sum or a mean are summed per bin from the records of files
+#: sparse enough (:data:`SUMS_BYTES_PER_BASE`); False: every base is decoded and
+#: collapsed, as for max and min
 BINNED_SUMS = True
 #: a file is summed per bin from its records where its data take at most this many
-#: compressed bytes per base of its chromosomes (about one record per 100 bases or fewer:
-#: peaks, coarse steps; 3-7x faster than decoding every base there). pybigtools spends
-#: 120-200 ns per record, pyBigWig about 2.5 ns per base, so denser files (a record every
-#: 50-60 bases: 0.075-0.13 bytes per base on the benchmark corpus) decode faster base by
-#: base (``docs/tuning.md``)
-SUMS_BYTES_PER_BASE = 0.05
+#: compressed bytes per base of its chromosomes (about one record per 200 bases or fewer:
+#: peaks, coarse steps). A record costs about 0.45 us to sum (pybigtools' tuple, then
+#: numpy), a base about 2.5-4 ns to decode and collapse, so denser files decode faster
+#: base by base (``docs/tuning.md``)
+SUMS_BYTES_PER_BASE = 0.03
 
 
 #: open pybigtools readers one process (thread) keeps at most; with more files than this
@@ -97,7 +96,8 @@ _pbt_lock = threading.Lock()
 _info_cache: OrderedDict[str, tuple[Any, dict[str, int]]] = OrderedDict()
 # (local path, signature, chrom, RECORD_SPAN_MIN) of chromosomes read with pyBigWig
 _dense: dict[tuple[str, Any, str, int], None] = {}
-# (local path, signature, SUMS_BYTES_PER_BASE) -> whether pybigtools sums the file's bins
+# (local path, signature, SUMS_BYTES_PER_BASE) -> whether the file's bins are summed from its
+# records (_sparse_file)
 _summable: dict[tuple[str, Any, float], bool] = {}
 _info_lock = threading.Lock()
 
@@ -345,13 +345,14 @@ def read_binned_values(path: str | os.PathLike, chrom: str, start: int, end: int
     counted as 0: the values of ``collapse(read_values(path, chrom, start, end)[:, None,
     None], resolution, how)[:, 0, 0]``.
 
-    A sum or a mean is summed per bin by pybigtools from the file's records, in float64
-    (see :data:`BINNED_SUMS`): it may differ from the float32 collapse of the decoded values
-    in the last bits, being the exact sum rounded once. Otherwise (max, min, or where
-    pybigtools cannot read the file) the gaps are not replaced base by base first: the
-    bins are collapsed as decoded, and only the bins that hold a gap are collapsed again
-    with it replaced (see :func:`genozarr._kernels.collapse_nan_as_zero`). Bins that run
-    past either end of the chromosome are collapsed from their bases.
+    On a sparse file (:data:`SUMS_BYTES_PER_BASE`) a sum or a mean is summed per bin from
+    the file's records, in float64 (see :data:`BINNED_SUMS`): it may differ from the
+    float32 collapse of the decoded values in the last bits, being the exact sum rounded
+    once. Otherwise (a denser file, max, min, records that overlap, or where pybigtools
+    cannot read the file) the gaps are not replaced base by base first: the bins are
+    collapsed as decoded, and only the bins that hold a gap are collapsed again with it
+    replaced (see :func:`genozarr._kernels.collapse_nan_as_zero`). Bins that run past
+    either end of the chromosome are collapsed from their bases.
 
     Parameters
     ----------
@@ -401,9 +402,10 @@ def _binned_per_base(path: str | os.PathLike, chrom: str, start: int, end: int,
 def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
                  resolution: int, how: str) -> np.ndarray | None:
     """Sums (``how='sum'``) or means (``'mean'``) of the bins of ``[start, end)``, gaps
-    counted as 0, summed by pybigtools from the records in float64 (the bins running past
-    an end of the chromosome from their bases); None where pybigtools cannot read them,
-    or where a bin sums to NaN (a value stored as NaN, which reads as 0 base by base)."""
+    counted as 0, from the records of a sparse file (:data:`SUMS_BYTES_PER_BASE`), in
+    float64 (the bins running past an end of the chromosome from their bases); None for a
+    denser file, where records overlap (pyBigWig's values then decide which one a base
+    reads), or where pybigtools cannot read them."""
     local, sig, length = _locate(path, chrom, start, end)
     lo, hi = max(start, 0), min(end, length)
     # the bins wholly inside the chromosome: [a, b)
@@ -411,19 +413,20 @@ def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
     b = start + (hi - start) // resolution * resolution
     if b <= a:
         return None
-    if _summable.get((local, sig, SUMS_BYTES_PER_BASE)) is False:
+    key = (local, sig, SUMS_BYTES_PER_BASE)
+    if _summable.get(key) is False:
         return None  # (known without opening a reader)
-    reader = _pybigtools_reader(local)
-    if reader is None or not _sums_ok(reader, local, sig, _file_info(path, local)[1]):
+    reader = _pybigtools_reader(local, "records")
+    if reader is None or not _sparse_file(reader, key, _file_info(path, local)[1]):
         return None
     try:
-        sums = reader.values(chrom, a, b, bins=(b - a) // resolution, summary="sum",
-                             exact=True, fillna=0.0)
+        sums = _sum_records(reader.records(chrom, a, b), a, (b - a) // resolution,
+                            resolution)
     except BaseException as e:  # the per-base path reads it and reports the error
         if _fatal(e):
             raise
         return None
-    if sums.shape != ((b - a) // resolution,) or np.isnan(sums).any():
+    if sums is None:
         return None
     if how == "mean":
         sums /= resolution
@@ -437,26 +440,68 @@ def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
     return np.concatenate(parts)
 
 
-def _sums_ok(reader: Any, local: str, sig: Any, sizes: dict[str, int]) -> bool:
-    """Whether pybigtools sums the bins of a file (``sizes``: its chromosomes): where its
-    data are sparse enough to be faster so (:data:`SUMS_BYTES_PER_BASE`), and its bin sums
-    equal the sums of its values with gaps as 0, which they do not where it stores a NaN
-    value: pybigtools then gives the whole bin its fill value (0), where reading base by
-    base gives the other values of the bin. Told by the sum of the file's total summary
-    (NaN where a value is; unknown, so no, where the file has no such summary); found once
-    per file (version), so a file is always read the same way."""
-    key = (local, sig, SUMS_BYTES_PER_BASE)
+#: records summed at once by :func:`_sum_records` (bounds the memory of a read)
+_RECORDS_BATCH = 1 << 16
+_RECORD = np.dtype([("start", np.int64), ("end", np.int64), ("value", np.float64)])
+
+
+def _sum_records(records: Any, a: int, n: int, resolution: int) -> np.ndarray | None:
+    """float64 sums of the ``n`` bins of ``resolution`` bases from ``a`` of the values of
+    ``records`` (``(start, end, value)``, sorted), gaps as 0 and a value stored as NaN as 0
+    (as read base by base); None where two records overlap."""
+    sums = np.zeros(n, dtype=np.float64)
+    b = a + n * resolution
+    done = a  # the end of the records summed so far
+    while True:
+        batch = np.fromiter(itertools.islice(records, _RECORDS_BATCH), dtype=_RECORD)
+        if not batch.size:
+            return sums
+        starts = np.maximum(batch["start"], a)
+        ends = np.minimum(batch["end"], b)
+        keep = ends > starts
+        if not keep.all():
+            starts, ends, batch = starts[keep], ends[keep], batch[keep]
+            if not starts.size:
+                continue
+        if starts[0] < done or (starts[1:] < ends[:-1]).any():
+            return None
+        done = int(ends[-1])
+        values = batch["value"]
+        values[np.isnan(values)] = 0.0
+        starts -= a
+        ends -= a
+        first, last = starts // resolution, (ends - 1) // resolution
+        one = first == last  # a record inside one bin
+        sums += np.bincount(first[one], weights=values[one] * (ends[one] - starts[one]),
+                            minlength=n)
+        if one.all():
+            continue
+        s, e, v, f, l = (x[~one] for x in (starts, ends, values, first, last))
+        # a record over several bins (records do not overlap: each bin is added to
+        # once per record, and the bins wholly covered by a record by it only)
+        np.add.at(sums, f, v * ((f + 1) * resolution - s))
+        np.add.at(sums, l, v * (e - l * resolution))
+        inner = l - f - 1
+        if inner.any():
+            k = int(inner.sum())
+            idx = np.repeat(f + 1 - np.cumsum(np.r_[0, inner[:-1]]), inner) + np.arange(k)
+            sums[idx] += np.repeat(v, inner) * resolution
+
+
+def _sparse_file(reader: Any, key: tuple[str, Any, float], sizes: dict[str, int]) -> bool:
+    """Whether a file (``key``: its local path, signature and the threshold; ``sizes``:
+    its chromosomes) is sparse enough that bins are summed from its records
+    (:data:`SUMS_BYTES_PER_BASE`), from the size of its data in its header; found once per
+    file (version), so a file is always read the same way."""
     ok = _summable.get(key)
     if ok is None:
         try:
-            info = reader.info()
-            total = float(info["summary"]["sum"])
-            density = int(info["primaryDataSize"]) / max(1, sum(sizes.values()))
-        except BaseException as e:  # no summary, or pybigtools cannot tell
+            density = int(reader.info()["primaryDataSize"]) / max(1, sum(sizes.values()))
+        except BaseException as e:  # pybigtools cannot tell
             if _fatal(e):
                 raise
-            total = density = float("nan")
-        ok = bool(np.isfinite(total)) and density <= SUMS_BYTES_PER_BASE
+            density = float("inf")
+        ok = density <= SUMS_BYTES_PER_BASE
         with _info_lock:
             if len(_summable) >= _INFO_MAX:
                 _summable.clear()
