@@ -145,8 +145,7 @@ def test_bin_sums_from_records_equal_numpy(no_nan, any_density, monkeypatch, how
 
 def test_a_value_stored_as_nan_reads_as_0_in_its_bin(tmp_path, any_density, monkeypatch):
     """A value stored as NaN adds 0 to its bin, whose other values stay (as base by base;
-    pybigtools' own bin sums gave such a bin 0 as a whole), also in a file without a
-    total summary (which tells nothing of its NaN)."""
+    pybigtools' own bin sums gave such a bin 0 as a whole)."""
     starts = np.arange(0, 20_000, 10)
     values = np.arange(starts.size, dtype=np.float64) % 7 + 1.0
     values[101] = np.nan  # 1,010-1,020: in the bin 1,000-1,050 with four other runs
@@ -163,10 +162,13 @@ def test_a_value_stored_as_nan_reads_as_0_in_its_bin(tmp_path, any_density, monk
     assert not calls  # summed from the records
 
 
-def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypatch):
+@pytest.mark.parametrize("batch", [1 << 16, 1, 2])
+def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypatch, batch):
     """A fixed-step file whose span is longer than its step holds overlapping records:
     such a read is decoded base by base, where pyBigWig's values decide (each base once),
-    not summed record by record (each overlap twice)."""
+    not summed record by record (each overlap twice); also where the overlap is between
+    two batches of records."""
+    monkeypatch.setattr(gbw, "_RECORDS_BATCH", batch)
     path = str(tmp_path / "windows.bw")
     with pyBigWig.open(path, "w") as bw:
         bw.addHeader([("chr1", 100_000)])
@@ -178,8 +180,12 @@ def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypat
     assert got[0] == 1.0 and calls  # the file is sparse, the read went base by base
 
 
+@pytest.mark.parametrize("batch", [1 << 16, 3])
 def test_whole_genome_cover_sums_bins_from_records(no_nan, any_density, monkeypatch,
-                                                   tmp_path):
+                                                   tmp_path, batch):
+    """A whole-genome Cover at 50 bp summed from the records (taken 65,536 or 3 at a
+    time) equals numpy's means of pyBigWig's values within 1 ulp."""
+    monkeypatch.setattr(gbw, "_RECORDS_BATCH", batch)
     calls = _count_per_base_reads(monkeypatch)
     with genozarr.set_options(scheduler="sync", progress=False):
         cover = Cover.create_from_bigwig(

@@ -16,9 +16,10 @@ float64 values cast back exactly), NaN where the file has no data:
   straight into a float32 array and is the fastest per-base decoder there.
 
 Reads of a sparse file collapsed to bins by a sum or a mean (:func:`read_binned_values`,
-a whole-genome store at a resolution above 1 bp) decode no base at all: each bin is summed
-from the file's records (pybigtools ``records``, in float64), a cost that follows the
-records, not the bases (:data:`BINNED_SUMS`, :data:`SUMS_BYTES_PER_BASE`).
+a whole-genome store at a resolution above 1 bp) decode no base inside the chromosome:
+each bin is summed from the file's records (pybigtools ``records``, in float64), a cost
+that follows the records, not the bases (:data:`BINNED_SUMS`,
+:data:`SUMS_BYTES_PER_BASE`).
 
 Whether a chromosome is sparse is found out on the read itself, at a bounded cost: its
 records are pulled lazily up to the budget of the interval (``(end - start) //
@@ -53,8 +54,9 @@ import numpy as np
 from genozarr._kernels import nan_to_zero
 from genozarr.errors import ChromosomeNotFoundError, MalformedFileError, RegionError
 
-__all__ = ["BINNED_SUMS", "PYBIGTOOLS_MAX_OPEN", "PYBIGTOOLS_READ_BUDGET", "RECORD_SPAN_MIN",
-           "SUMS_BYTES_PER_BASE", "WINDOW_MAX_BASES", "bigwig_chrom_sizes", "read_binned_values", "read_values"]
+__all__ = ["BINNED_SUMS", "PYBIGTOOLS_MAX_OPEN", "PYBIGTOOLS_READ_BUDGET",
+           "RECORD_SPAN_MIN", "SUMS_BYTES_PER_BASE", "WINDOW_MAX_BASES",
+           "bigwig_chrom_sizes", "read_binned_values", "read_values"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,8 @@ BINNED_SUMS = True
 #: compressed bytes per base of its chromosomes (about one record per 200 bases or fewer:
 #: peaks, coarse steps). A record costs about 0.45 us to sum (pybigtools' tuple, then
 #: numpy), a base about 2.5-4 ns to decode and collapse, so denser files decode faster
-#: base by base (``docs/tuning.md``)
+#: base by base (``docs/tuning.md``). The density is the file's average: a file dense on
+#: a few chromosomes only is summed everywhere (the same values, more slowly there)
 SUMS_BYTES_PER_BASE = 0.03
 
 
@@ -99,6 +102,8 @@ _dense: dict[tuple[str, Any, str, int], None] = {}
 # (local path, signature, SUMS_BYTES_PER_BASE) -> whether the file's bins are summed from its
 # records (_sparse_file)
 _summable: dict[tuple[str, Any, float], bool] = {}
+# (local path, signature, chrom) of chromosomes whose records overlap (read base by base)
+_overlapping: dict[tuple[str, Any, str], None] = {}
 _info_lock = threading.Lock()
 
 
@@ -348,7 +353,8 @@ def read_binned_values(path: str | os.PathLike, chrom: str, start: int, end: int
     On a sparse file (:data:`SUMS_BYTES_PER_BASE`) a sum or a mean is summed per bin from
     the file's records, in float64 (see :data:`BINNED_SUMS`): it may differ from the
     float32 collapse of the decoded values in the last bits, being the exact sum rounded
-    once. Otherwise (a denser file, max, min, records that overlap, or where pybigtools
+    once, and a mean whose float32 sum would overflow (values near float32's largest)
+    stays finite. Otherwise (a denser file, max, min, records that overlap, or where pybigtools
     cannot read the file) the gaps are not replaced base by base first: the bins are
     collapsed as decoded, and only the bins that hold a gap are collapsed again with it
     replaced (see :func:`genozarr._kernels.collapse_nan_as_zero`). Bins that run past
@@ -416,6 +422,8 @@ def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
     key = (local, sig, SUMS_BYTES_PER_BASE)
     if _summable.get(key) is False:
         return None  # (known without opening a reader)
+    if (local, sig, chrom) in _overlapping:
+        return None
     reader = _pybigtools_reader(local, "records")
     if reader is None or not _sparse_file(reader, key, _file_info(path, local)[1]):
         return None
@@ -426,11 +434,16 @@ def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
         if _fatal(e):
             raise
         return None
-    if sums is None:
+    if sums is None:  # overlapping records: every later read of them goes base by base
+        with _info_lock:
+            if len(_overlapping) >= _DENSE_MAX:
+                _overlapping.clear()
+            _overlapping[(local, sig, chrom)] = None
         return None
     if how == "mean":
         sums /= resolution
-    out = sums.astype(np.float32)
+    with np.errstate(over="ignore"):  # a sum past float32's range is inf, as base by base
+        out = sums.astype(np.float32)
     if a == start and b == end:
         return out
     parts = [_binned_per_base(path, chrom, start, a, resolution, how)] if a > start else []

@@ -35,7 +35,7 @@ from genozarr.store._lru import _ChunkCache
 from genozarr.store.dtypes import value_dtype, widen
 
 __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES",
-           "normalise_storage"]
+           "normalise_storage", "reading_once"]
 
 STORAGES = ("ndarray", "sparse", "zarr")
 
@@ -209,10 +209,19 @@ _ONCE = threading.local()
 @contextlib.contextmanager
 def reading_once() -> Iterator[None]:
     """Reads of zarr stores in this thread, inside the ``with`` block, pass over their data
-    once (an export): chunks not decoded yet are decoded for the read only, neither kept
-    decoded in memory nor put in the chunk cache, and a store whose residency is not
-    decided yet (``resident='auto'``) stays undecided; a store kept decoded already is read
-    from memory. As :meth:`Backend.read_range` with ``keep=False``, for every read."""
+    once (an export).
+
+    The chunks a read needs that are not decoded yet are decoded for that read only:
+    neither kept decoded in memory nor put in the chunk cache (a remote store still keeps
+    the stored bytes it fetched, within its bounded budget), and a store whose residency
+    is not decided yet (``resident='auto'``) stays undecided; a store kept decoded already
+    is read from memory. As :meth:`Backend.read_range` with ``keep=False``, for the reads
+    (``read_rows``, ``read_windows``, ``read_range``; not read-ahead).
+
+    Yields
+    ------
+    None
+    """
     before = getattr(_ONCE, "on", False)
     _ONCE.on = True
     try:
@@ -805,19 +814,31 @@ class ZarrBackend(Backend):
 
     def _chunks_once(self, name: str, ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         """:meth:`_chunks` for a reader that passes once: cached chunks are used, the
-        others decoded (in parallel, a bounded number ahead) and not cached."""
+        others decoded (in parallel, one share per decode thread, a bounded number
+        ahead) and not cached."""
         cached = self.cache.get_cached([(name, cid) for cid in ids])
+        direct = self._direct.get(name)
+        small = isinstance(direct, DirectChunks) and direct.nbytes <= GROUP_READ_BYTES
 
-        def load(cid: int, block: np.ndarray | None) -> np.ndarray:
-            return block if block is not None else self._load_chunk(name, cid)
+        def load(group: list[int]) -> list[np.ndarray]:
+            if small and len(group) > 1:  # read and decoded together, as _load_group does
+                return self._load_many(name, direct, group)
+            return [self._load_chunk(name, cid) for cid in group]
 
         pool = self._pool() if self.threads > 1 and len(ids) > 1 else None
         window = max(8 * self.threads, 64)
         for w0 in range(0, len(ids), window):
             part, known = ids[w0:w0 + window], cached[w0:w0 + window]
-            self._start(name, [cid for cid, block in zip(part, known) if block is None])
-            blocks = pool.map(load, part, known) if pool is not None else map(load, part, known)
-            yield from zip(part, blocks)
+            missing = [cid for cid, block in zip(part, known) if block is None]
+            done: dict[int, np.ndarray] = {}
+            if missing:
+                self._start(name, missing)
+                groups = self._groups(name, missing)
+                results = pool.map(load, groups) if pool is not None else map(load, groups)
+                for group, blocks in zip(groups, results):
+                    done.update(zip(group, blocks))
+            for cid, block in zip(part, known):
+                yield cid, (block if block is not None else done[cid])
 
     # ------------------------------------------------------------------ resident arrays
     def _resident(self, name: str) -> tuple[np.ndarray, np.ndarray]:
