@@ -15,6 +15,9 @@ corpus, peaks only):
   largest absolute difference (target 0) and the bases each file covers.
 
 Every measurement runs in its own process (median of ``repeat`` runs after a warm-up).
+An export case builds its store first, then stops the build's worker processes, so its
+peak RSS (of the process tree: ``_data.report``) is the larger of the build's and the
+export's, the fork server and the writer processes included.
 
 Usage: ``python benchmarks/export.py [--quick] [--json rows.json]``.
 """
@@ -88,8 +91,14 @@ def _compare(source: str, exported: str, sizes: dict[str, int]) -> tuple[float, 
 def case_export(p: dict) -> dict:
     from genozarr.export import export_to_bigwig
 
+    from genozarr.store._run import shutdown_pool
+
     with _case(p) as (files, sizes, tmp):
         cover = _ingest(files, sizes, os.path.join(tmp, "bw.zarr"))
+        # the build's worker processes would idle through the export, counted in its
+        # peak memory (the process tree's); the writers fork from the fork server, which
+        # stays (and is counted)
+        shutdown_pool()
         out = os.path.join(tmp, "out")
 
         written: list[str] = []
