@@ -471,6 +471,25 @@ def test_the_writers_refuse_a_file_name_too_long(tmp_path, writer, length):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("pid", [7, 4_194_304])
+def test_the_longest_name_taken_does_not_depend_on_the_process_id(tmp_path, monkeypatch,
+                                                                   pid):
+    """Names of up to 238 bytes are taken and longer ones refused, whatever the id of the
+    process (its digits are part of the temporary name: the limit moved between 243 and
+    248 bytes with them)."""
+    from genozarr.io import export as export_io
+
+    monkeypatch.setattr(os, "getpid", lambda: pid)
+    ok = tmp_path / ("x" * (238 - 7) + ".bigwig")
+    export_io.check_name_length(ok)
+    with pytest.raises(ArgumentError, match="is too long"):
+        export_io.check_name_length(ok.with_name("y" + ok.name))
+    with export_io.BedGraphWriter(tmp_path / ("z" * (238 - 9) + ".bedgraph"),
+                                  {"chr1": 100}) as w:
+        w.add("chr1", 0, 10, np.array([1.0]))
+    assert len(list(tmp_path.iterdir())) == 1
+
+
 @pytest.mark.parametrize("cond", ["d/" * 70, "x" * 240])
 @pytest.mark.parametrize("kind", ["bigwig", "bed"])
 def test_a_file_name_too_long_is_refused_at_export(tmp_path, cond, kind):

@@ -171,10 +171,16 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.part")
 
 
+#: digits of the widest process id (32 bits) a temporary name is checked with, so that
+#: whether a name fits does not depend on the id of the process writing it
+_PID_DIGITS = 10
+
+
 def check_name_length(path: Path) -> None:
     """Refuse a file name that, with the temporary name a writer uses for it
-    (:func:`temporary_path`), passes :data:`NAME_MAX` bytes (pyBigWig crashed the process
-    on such a name).
+    (:func:`temporary_path`), can pass :data:`NAME_MAX` bytes (pyBigWig crashed the process
+    on such a name): names of up to ``NAME_MAX - 17`` (238) bytes are taken, whatever the
+    id of the process (up to :data:`_PID_DIGITS` digits in the temporary name).
 
     Parameters
     ----------
@@ -186,12 +192,12 @@ def check_name_length(path: Path) -> None:
     ArgumentError
         For a name too long.
     """
-    tmp = temporary_path(path)
-    size = len(os.fsencode(tmp.name))
+    size = len(os.fsencode(f".{path.name}.")) + _PID_DIGITS + len(".part")
     if size > NAME_MAX:
         raise ArgumentError(
             f"output file name {path.name!r} is too long: the temporary file it is written "
-            f"as first ({tmp.name!r}) has {size} bytes, more than the {NAME_MAX} file "
+            f"as first ({temporary_path(path).name!r}, with a process id of up to "
+            f"{_PID_DIGITS} digits) has up to {size} bytes, more than the {NAME_MAX} file "
             "systems allow; give the dataset or condition a shorter name (conditions=[...] "
             "when building the Cover)")
 
