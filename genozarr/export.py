@@ -303,13 +303,6 @@ def _block_rows(cover: Any, per_row: int) -> int:
     return max(1, _BLOCK_BYTES // ((_AHEAD + 2) * _reader_threads() * 8 * cells))
 
 
-def _read_once(cover: Any, chrom: str, lo_bin: int, hi_bin: int) -> np.ndarray:
-    """Stored bins ``[lo_bin, hi_bin)`` of ``chrom``, read for this pass only: an export
-    reads every bin once, so a store is not kept decoded in memory for it, nor are its
-    chunks cached (a store already kept decoded is read from memory)."""
-    return cover.garray.read_bins(chrom, lo_bin, hi_bin, view=True, keep=False)
-
-
 def _whole_genome_blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
     """Stored bins under the windows of a whole-genome store, read with
     ``garray.read_bins`` in blocks of bounded size."""
@@ -323,12 +316,16 @@ def _whole_genome_blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
     b = np.maximum.reduceat(ch.hi, first)
     b0, b1 = a // res, -(-b // res)
     block = _block_rows(cover, 1)
+
+    def read(lo_bin: int, hi_bin: int) -> np.ndarray:  # (only read: views where they can)
+        return cover.garray.read_bins(ch.chrom, lo_bin, hi_bin, view=True)
+
     i, n = 0, len(a)
     while i < n:
         if b1[i] - b0[i] > block:  # one long interval: read it piece by piece
             for lo_bin in range(int(b0[i]), int(b1[i]), block):
                 hi_bin = min(lo_bin + block, int(b1[i]))
-                yield _cut_range(_read_once(cover, ch.chrom, lo_bin, hi_bin), lo_bin,
+                yield _cut_range(read(lo_bin, hi_bin), lo_bin,
                                  hi_bin, res, int(a[i]), int(b[i]))
             i += 1
             continue
@@ -337,11 +334,11 @@ def _whole_genome_blocks(cover: Any, ch: _Chrom) -> Iterator[Block]:
         while j < n and b1[j] - b0[i] <= block:
             j += 1
         if j == i + 1:  # a single one (a chromosome tiled by the windows): no gather
-            yield _cut_range(_read_once(cover, ch.chrom, int(b0[i]), int(b1[i])),
+            yield _cut_range(read(int(b0[i]), int(b1[i])),
                              int(b0[i]), int(b1[i]), res, int(a[i]), int(b[i]))
             i = j
             continue
-        span = _read_once(cover, ch.chrom, int(b0[i]), int(b1[j - 1]))
+        span = read(int(b0[i]), int(b1[j - 1]))
         counts = b1[i:j] - b0[i:j]
         bins = np.repeat(b0[i:j] - np.cumsum(np.r_[0, counts[:-1]]), counts) \
             + np.arange(int(counts.sum()), dtype=np.int64)

@@ -412,8 +412,8 @@ def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
     float64 (the bins running past an end of the chromosome from their bases); None for a
     denser file, where records overlap (pyBigWig's values then decide which one a base
     reads), or where pybigtools cannot read them."""
-    local, sig, length = _locate(path, chrom, start, end)
-    lo, hi = max(start, 0), min(end, length)
+    local, sig, sizes = _locate(path, chrom, start, end)
+    lo, hi = max(start, 0), min(end, sizes[chrom])
     # the bins wholly inside the chromosome: [a, b)
     a = start + -(-(lo - start) // resolution) * resolution
     b = start + (hi - start) // resolution * resolution
@@ -425,7 +425,7 @@ def _binned_sums(path: str | os.PathLike, chrom: str, start: int, end: int,
     if (local, sig, chrom) in _overlapping:
         return None
     reader = _pybigtools_reader(local, "records")
-    if reader is None or not _sparse_file(reader, key, _file_info(path, local)[1]):
+    if reader is None or not _sparse_file(reader, key, sizes):
         return None
     try:
         sums = _sum_records(reader.records(chrom, a, b), a, (b - a) // resolution,
@@ -523,8 +523,8 @@ def _sparse_file(reader: Any, key: tuple[str, Any, float], sizes: dict[str, int]
 
 
 def _locate(path: str | os.PathLike, chrom: str, start: int,
-            end: int) -> tuple[str, Any, int]:
-    """``(local file, its signature, chromosome length)`` for a read of ``[start, end)``
+            end: int) -> tuple[str, Any, dict[str, int]]:
+    """``(local file, its signature, its chromosome sizes)`` for a read of ``[start, end)``
     of ``chrom``, after the checks every read makes (see :func:`read_values`' Raises)."""
     from genozarr.genome import check_chrom_name, check_span
     from genozarr.io._remote import localize
@@ -539,7 +539,7 @@ def _locate(path: str | os.PathLike, chrom: str, start: int,
         raise ChromosomeNotFoundError(
             f"{path}: chromosome {chrom!r} not found; the file has {list(sizes)[:10]}")
     check_span(chrom, start, end, length, str(path))
-    return local, sig, length
+    return local, sig, sizes
 
 
 def _values(path: str | os.PathLike, chrom: str, start: int, end: int,
@@ -547,8 +547,8 @@ def _values(path: str | os.PathLike, chrom: str, start: int, end: int,
     """float32 values of ``[start, end)``, ``fill`` in the gaps (or NaN there where the
     second item is True) and outside the chromosome, unless ``pad`` is given for there
     (see :func:`read_values`)."""
-    local, sig, length = _locate(path, chrom, start, end)
-    lo, hi = max(int(start), 0), min(int(end), length)
+    local, sig, sizes = _locate(path, chrom, start, end)
+    lo, hi = max(int(start), 0), min(int(end), sizes[chrom])
     outside = fill if pad is None else pad
     if hi <= lo:
         return np.full(int(end) - int(start), outside, dtype=np.float32), False

@@ -215,8 +215,8 @@ def reading_once() -> Iterator[None]:
     neither kept decoded in memory nor put in the chunk cache (a remote store still keeps
     the stored bytes it fetched, within its bounded budget), and a store whose residency
     is not decided yet (``resident='auto'``) stays undecided; a store kept decoded already
-    is read from memory. As :meth:`Backend.read_range` with ``keep=False``, for the reads
-    (``read_rows``, ``read_windows``, ``read_range``; not read-ahead).
+    is read from memory. For the reads (``read_rows``, ``read_windows``, ``read_range``),
+    not read-ahead.
 
     Yields
     ------
@@ -293,14 +293,11 @@ class Backend(ABC):
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         """First-axis entries ``rows`` of array ``name``."""
 
-    def read_range(self, name: str, start: int, stop: int, view: bool = False,
-                   keep: bool = True) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         """First-axis entries ``[start, stop)`` of array ``name``. ``view``: the caller
         only reads them, so they may be a read-only view of cached chunks (the zarr
-        backend) instead of a new array. ``keep=False``: a reader that passes over the
-        data once (an export): the zarr backend decodes the chunks not decoded yet for
-        this read only, neither keeping them decoded in memory nor caching them (a store
-        whose residency is not decided yet stays undecided)."""
+        backend) instead of a new array (a read that passes over the data once:
+        :func:`reading_once`)."""
         return self.read_rows(name, np.arange(start, stop))
 
     def read_windows(self, name: str, starts: np.ndarray, length: int,
@@ -338,8 +335,7 @@ class MemoryBackend(Backend):
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         return self.arrays[name][rows]
 
-    def read_range(self, name: str, start: int, stop: int, view: bool = False,
-                   keep: bool = True) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         return self.arrays[name][start:stop]
 
 
@@ -372,8 +368,7 @@ class SparseBackend(Backend):
         return m.toarray().astype(self.dtypes[name], copy=False).reshape(
             (len(rows),) + self.shapes[name][1:])
 
-    def read_range(self, name: str, start: int, stop: int, view: bool = False,
-                   keep: bool = True) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         m = self.matrices[name][start:stop]
         return m.toarray().astype(self.dtypes[name], copy=False).reshape(
             (m.shape[0],) + self.shapes[name][1:])
@@ -800,18 +795,6 @@ class ZarrBackend(Backend):
                     block = done.get(cid)
                 yield cid, (block if block is not None else self._chunk(name, cid))
 
-    def _read_once(self, name: str, start: int, stop: int, first: int,
-                   last: int) -> np.ndarray:
-        """Rows ``[start, stop)`` (chunks ``first`` to ``last``) for a reader that passes
-        once: cached chunks are used, the others decoded (in parallel) for this read
-        only, not cached."""
-        size = self.chunk_len(name)
-        out = np.empty((stop - start,) + self.shape(name)[1:], dtype=self.dtype(name))
-        for cid, block in self._chunks_once(name, list(range(first, last + 1))):
-            lo, hi = max(start, cid * size), min(stop, (cid + 1) * size)
-            out[lo - start:hi - start] = block[lo - cid * size:hi - cid * size]
-        return out
-
     def _chunks_once(self, name: str, ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         """:meth:`_chunks` for a reader that passes once: cached chunks are used, the
         others decoded (in parallel, one share per decode thread, a bounded number
@@ -1099,22 +1082,17 @@ class ZarrBackend(Backend):
                 name, int(starts[j]), int(starts[j]) + length)
         return out
 
-    def read_range(self, name: str, start: int, stop: int, view: bool = False,
-                   keep: bool = True) -> np.ndarray:
+    def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         shape = self.shape(name)
         size = self.chunk_len(name)
         start, stop = max(0, start), min(stop, shape[0])
         if stop <= start:
             return np.empty((0,) + shape[1:], dtype=self.dtype(name))
         first, last = start // size, (stop - 1) // size
-        if not keep or _reading_once():
-            self._check_process()
-            if not self._resident_on:  # (a resident store: its arrays, as any read)
-                return self._read_once(name, start, stop, first, last)
-        if self.resident:
+        if self._resident_now():
             whole = self._read_resident(name, np.arange(first, last + 1))
             return _read_only(whole[start:stop], view)
-        if first == last:  # within one chunk (a batch read in order, mostly)
+        if first == last and not _reading_once():  # within one chunk (a batch in order)
             base = first * size
             return _read_only(self._chunk(name, first)[start - base:stop - base], view)
         out = np.empty((stop - start,) + shape[1:], dtype=self.dtype(name))

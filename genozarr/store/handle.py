@@ -134,22 +134,21 @@ class Store:
         return path
 
     def read_bins(self, chrom: str, start_bin: int, stop_bin: int,
-                  view: bool = False, keep: bool = True) -> np.ndarray:
+                  view: bool = False) -> np.ndarray:
         """Whole-genome layout: bins ``[start_bin, stop_bin)`` of ``chrom``, padded with the
-        store's pad value outside the chromosome. ``view``: the caller only reads them;
-        ``keep=False``: it reads them once (see
+        store's pad value outside the chromosome. ``view``: the caller only reads them (see
         :meth:`~genozarr.store.backend.Backend.read_range`)."""
         name = self._chrom_array(chrom)
         n = self.backend.shape(name)[0]
         lo, hi = max(start_bin, 0), min(stop_bin, n)
         width = stop_bin - start_bin
         if lo == start_bin and hi == stop_bin:
-            return self.backend.read_range(name, lo, hi, view, keep)
+            return self.backend.read_range(name, lo, hi, view)
         out = np.full((width, self.n_strands, self.n_conditions), self.meta.pad_value,
                       dtype=value_dtype(self.meta.dtype))
         if hi > lo:
             out[lo - start_bin:hi - start_bin] = self.backend.read_range(name, lo, hi,
-                                                                          True, keep)
+                                                                          view=True)
         return out
 
     def read_windows(self, chrom: str, start_bins: np.ndarray, nbins: int,
