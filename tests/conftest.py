@@ -57,3 +57,17 @@ def sample_files() -> dict[str, str]:
     from genozarr.resources import SAMPLE_FILES, resource_path
 
     return {key: resource_path(key) for key in SAMPLE_FILES}
+
+
+@pytest.fixture
+def bigwig_base_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """The reads of :mod:`genozarr.io.bigwig` that decode bases (its three per-base
+    decoders), as the arguments of each call (path, chromosome, start, end, ...), made
+    from this fixture's set-up on."""
+    import genozarr.io.bigwig as gbw
+
+    calls: list[tuple] = []
+    for name in ("_pybigwig_values", "_window_values", "_records_values"):
+        real = getattr(gbw, name)
+        monkeypatch.setattr(gbw, name, lambda *a, _r=real: calls.append(a) or _r(*a))
+    return calls

@@ -5,6 +5,8 @@ nearly every bin, and on either path of ``collapse_nan_as_zero``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyBigWig
 import pytest
@@ -69,15 +71,21 @@ def test_read_binned_values_equals_collapse_of_pybigwig(gapped, monkeypatch, sha
             np.testing.assert_array_equal(got, again)
 
 
-def test_whole_genome_cover_at_50_bp_equals_pybigwig(gapped, tmp_path):
+def _whole_genome_means(files: list[str], tmp_path) -> Iterator[tuple[str, int, np.ndarray]]:
+    """A whole-genome Cover of ``files`` at 50 bp (mean collapser, synchronous build): each
+    chromosome's end rounded up to the bins, and its bins (one column per file)."""
     with genozarr.set_options(scheduler="sync", progress=False):
         cover = Cover.create_from_bigwig(
-            "gapped", gapped, binsize=20_000, resolution=RES, genomesize=SIZES,
+            "wg", files, binsize=20_000, resolution=RES, genomesize=SIZES,
             store_whole_genome=True, storage="zarr", store=str(tmp_path / "wg.zarr"),
             collapser="mean")
     for chrom, size in SIZES.items():
         end = -(-size // RES) * RES
-        got = cover[chrom, 0, end][0, ::RES, 0, :]
+        yield chrom, end, cover[chrom, 0, end][0, ::RES, 0, :]
+
+
+def test_whole_genome_cover_at_50_bp_equals_pybigwig(gapped, tmp_path):
+    for chrom, end, got in _whole_genome_means(gapped, tmp_path):
         for k, path in enumerate(gapped):
             expected = bigwig_values(path, chrom, 0, end).astype(np.float64).reshape(-1, RES)
             np.testing.assert_allclose(got[:, k], expected.mean(axis=1), rtol=1e-6, atol=1e-6)
@@ -93,7 +101,7 @@ def _reference_bins(path: str, chrom: str, start: int, end: int, how: str) -> np
 
 @pytest.fixture(scope="module")
 def no_nan(tmp_path_factory):
-    """The files of ``gapped`` without the value stored as NaN: pybigtools sums them."""
+    """The files of ``gapped`` without the value stored as NaN."""
     d = tmp_path_factory.mktemp("no_nan_bw")
     paths = []
     for seed in (3, 4):
@@ -116,20 +124,12 @@ def any_density(monkeypatch):
     monkeypatch.setattr(gbw, "SUMS_BYTES_PER_BASE", float("inf"))
 
 
-def _count_per_base_reads(monkeypatch) -> list:
-    calls: list = []
-    for name in ("_pybigwig_values", "_window_values", "_records_values"):
-        real = getattr(gbw, name)
-        monkeypatch.setattr(gbw, name, lambda *a, _r=real: calls.append(a) or _r(*a))
-    return calls
-
-
 @pytest.mark.parametrize("how", ["sum", "mean"])
-def test_bin_sums_from_records_equal_numpy(no_nan, any_density, monkeypatch, how):
+def test_bin_sums_from_records_equal_numpy(no_nan, any_density, bigwig_base_reads, how):
     """A sum or a mean is the float64 sum of the bin's values rounded once (within 1 ulp
     of numpy's), over bins inside the chromosome and over bins past either end (those
     collapsed from their bases); the long inside parts decode no base."""
-    calls = _count_per_base_reads(monkeypatch)
+    calls = bigwig_base_reads
     for path in no_nan:
         for chrom, start, end in [("chr1", 0, 200_000), ("chr1", 99_000, 121_000),
                                   ("chr2", 50_000, 60_050), ("chr2", -500, 60_050),
@@ -143,7 +143,8 @@ def test_bin_sums_from_records_equal_numpy(no_nan, any_density, monkeypatch, how
     assert [(c, lo, hi) for _, c, lo, hi, *_ in calls] == [("chr2", 60_000, 60_010)] * 4
 
 
-def test_a_value_stored_as_nan_reads_as_0_in_its_bin(tmp_path, any_density, monkeypatch):
+def test_a_value_stored_as_nan_reads_as_0_in_its_bin(tmp_path, any_density,
+                                                       bigwig_base_reads):
     """A value stored as NaN adds 0 to its bin, whose other values stay (as base by base;
     pybigtools' own bin sums gave such a bin 0 as a whole)."""
     starts = np.arange(0, 20_000, 10)
@@ -154,7 +155,7 @@ def test_a_value_stored_as_nan_reads_as_0_in_its_bin(tmp_path, any_density, monk
         bw.addHeader([("chr1", 20_000)])
         bw.addEntries(["chr1"] * starts.size, starts.tolist(), ends=(starts + 10).tolist(),
                       values=values.tolist())
-    calls = _count_per_base_reads(monkeypatch)
+    calls = bigwig_base_reads
     got = gbw.read_binned_values(path, "chr1", 0, 20_000, RES, "sum")
     np.testing.assert_array_max_ulp(got, _reference_bins(path, "chr1", 0, 20_000, "sum"),
                                     maxulp=1)
@@ -163,7 +164,8 @@ def test_a_value_stored_as_nan_reads_as_0_in_its_bin(tmp_path, any_density, monk
 
 
 @pytest.mark.parametrize("batch", [1 << 16, 1, 2])
-def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypatch, batch):
+def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypatch, batch,
+                                                             bigwig_base_reads):
     """A fixed-step file whose span is longer than its step holds overlapping records:
     such a read is decoded base by base, where pyBigWig's values decide (each base once),
     not summed record by record (each overlap twice); also where the overlap is between
@@ -173,7 +175,7 @@ def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypat
     with pyBigWig.open(path, "w") as bw:
         bw.addHeader([("chr1", 100_000)])
         bw.addEntries("chr1", 0, values=[1.0] * 199, span=1_000, step=500)
-    calls = _count_per_base_reads(monkeypatch)
+    calls = bigwig_base_reads
     got = gbw.read_binned_values(path, "chr1", 0, 100_000, 1_000, "mean")
     x = bigwig_values(path, "chr1", 0, 100_000).astype(np.float64).reshape(-1, 1_000)
     np.testing.assert_array_equal(got, x.mean(axis=1).astype(np.float32))
@@ -182,19 +184,12 @@ def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypat
 
 @pytest.mark.parametrize("batch", [1 << 16, 3])
 def test_whole_genome_cover_sums_bins_from_records(no_nan, any_density, monkeypatch,
-                                                   tmp_path, batch):
+                                                   tmp_path, batch, bigwig_base_reads):
     """A whole-genome Cover at 50 bp summed from the records (taken 65,536 or 3 at a
     time) equals numpy's means of pyBigWig's values within 1 ulp."""
     monkeypatch.setattr(gbw, "_RECORDS_BATCH", batch)
-    calls = _count_per_base_reads(monkeypatch)
-    with genozarr.set_options(scheduler="sync", progress=False):
-        cover = Cover.create_from_bigwig(
-            "sums", no_nan, binsize=20_000, resolution=RES, genomesize=SIZES,
-            store_whole_genome=True, storage="zarr", store=str(tmp_path / "wg.zarr"),
-            collapser="mean")
-    for chrom, size in SIZES.items():
-        end = -(-size // RES) * RES
-        got = cover[chrom, 0, end][0, ::RES, 0, :]
+    calls = bigwig_base_reads
+    for chrom, end, got in _whole_genome_means(no_nan, tmp_path):
         for k, path in enumerate(no_nan):
             np.testing.assert_array_max_ulp(got[:, k], _reference_bins(path, chrom, 0, end,
                                                                         "mean"), maxulp=1)
@@ -202,16 +197,16 @@ def test_whole_genome_cover_sums_bins_from_records(no_nan, any_density, monkeypa
     assert all(hi - lo <= RES for _, c, lo, hi, *_ in calls), calls
 
 
-def test_bin_sums_can_be_turned_off(no_nan, any_density, monkeypatch):
+def test_bin_sums_can_be_turned_off(no_nan, any_density, monkeypatch, bigwig_base_reads):
     monkeypatch.setattr(gbw, "BINNED_SUMS", False)
-    calls = _count_per_base_reads(monkeypatch)
+    calls = bigwig_base_reads
     got = gbw.read_binned_values(no_nan[0], "chr1", 0, 200_000, RES, "mean")
     np.testing.assert_array_max_ulp(got, _reference_bins(no_nan[0], "chr1", 0, 200_000,
                                                          "mean"), maxulp=4)
     assert calls
 
 
-def test_only_sparse_files_are_summed_from_records(no_nan, tmp_path, monkeypatch):
+def test_only_sparse_files_are_summed_from_records(no_nan, tmp_path, bigwig_base_reads):
     """A file of many records per base (a record every 50 bases or so here) is decoded
     base by base; one with a few peaks is summed from its records. Both give numpy's
     sums."""
@@ -220,7 +215,7 @@ def test_only_sparse_files_are_summed_from_records(no_nan, tmp_path, monkeypatch
         bw.addHeader(list(SIZES.items()))
         bw.addEntries(["chr1"] * 3, [1_000, 50_020, 150_000], ends=[1_400, 50_300, 150_010],
                       values=[2.5, -1.0, 7.0])
-    calls = _count_per_base_reads(monkeypatch)
+    calls = bigwig_base_reads
     got = gbw.read_binned_values(sparse, "chr1", 0, 200_000, RES, "mean")
     np.testing.assert_array_max_ulp(got, _reference_bins(sparse, "chr1", 0, 200_000, "mean"),
                                     maxulp=1)

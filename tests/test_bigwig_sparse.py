@@ -11,6 +11,8 @@ values, NaN -> 0, as genozarr's ``nan_to_num`` contract says).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pyBigWig
@@ -149,15 +151,22 @@ def _bins(values: np.ndarray, res: int) -> np.ndarray:
     return full.reshape(-1, res).mean(axis=1)
 
 
-@pytest.mark.parametrize("resolution", [1, RES])
-def test_whole_genome_cover_equals_pybigwig(sparse_files, path_forced, resolution, tmp_path):
+def _whole_genome_bins(files: list[str], resolution: int,
+                       tmp_path) -> Iterator[tuple[str, int, np.ndarray]]:
+    """A whole-genome Cover of ``files`` (mean collapser, synchronous build): each
+    chromosome, its size and its bins (one column per file)."""
     with genozarr.set_options(scheduler="sync", progress=False):
         cover = Cover.create_from_bigwig(
-            "sparse", sparse_files, binsize=20_000, resolution=resolution, genomesize=SIZES,
+            "sparse", files, binsize=20_000, resolution=resolution, genomesize=SIZES,
             store_whole_genome=True, storage="zarr", store=str(tmp_path / "wg.zarr"),
             collapser="mean")
     for chrom, size in SIZES.items():
-        got = cover[chrom, 0, size][0, ::resolution, 0, :]
+        yield chrom, size, cover[chrom, 0, size][0, ::resolution, 0, :]
+
+
+@pytest.mark.parametrize("resolution", [1, RES])
+def test_whole_genome_cover_equals_pybigwig(sparse_files, path_forced, resolution, tmp_path):
+    for chrom, size, got in _whole_genome_bins(sparse_files, resolution, tmp_path):
         for k, path in enumerate(sparse_files):
             expected = _bins(bigwig_values(path, chrom, 0, size), resolution)
             np.testing.assert_allclose(got[:, k], expected, rtol=1e-6, atol=1e-6)
@@ -168,25 +177,16 @@ def test_whole_genome_cover_equals_pybigwig(sparse_files, path_forced, resolutio
 
 
 def test_whole_genome_cover_sums_sparse_bins_from_records(sparse_files, tmp_path,
-                                                          monkeypatch):
+                                                          bigwig_base_reads):
     """At 50 bp the bins of these sparse files are summed from their records (the file
     with a value stored as NaN too: it reads as 0, as base by base); only the last bin
     of chr2, past its end, is decoded base by base."""
-    decoded = []
-    for name in ("_pybigwig_values", "_window_values", "_records_values"):
-        real = getattr(gbw, name)
-        monkeypatch.setattr(gbw, name, lambda *a, _r=real: decoded.append(a[1:4]) or _r(*a))
-    with genozarr.set_options(scheduler="sync", progress=False):
-        cover = Cover.create_from_bigwig(
-            "sparse", sparse_files, binsize=20_000, resolution=RES, genomesize=SIZES,
-            store_whole_genome=True, storage="zarr", store=str(tmp_path / "wg.zarr"),
-            collapser="mean")
-    for chrom, size in SIZES.items():
-        got = cover[chrom, 0, size][0, ::RES, 0, :]
+    for chrom, size, got in _whole_genome_bins(sparse_files, RES, tmp_path):
         for k, path in enumerate(sparse_files):
             expected = _bins(bigwig_values(path, chrom, 0, size), RES).astype(np.float32)
             np.testing.assert_array_max_ulp(got[:, k], expected, maxulp=1)
-    assert set(decoded) == {("chr2", 120_000, 120_025)}, decoded
+    decoded = {(c, lo, hi) for _, c, lo, hi, *_ in bigwig_base_reads}
+    assert decoded == {("chr2", 120_000, 120_025)}, decoded
 
 
 @pytest.mark.parametrize("resolution", [1, RES])

@@ -658,6 +658,15 @@ def _empty_and_full_bigwigs(tmp_path):
             write_bigwig(tmp_path / "full.bw", {"chr1": full}, sizes)], full
 
 
+def _empty_and_full_cover(bws: list[str], name: str, store: str) -> Cover:
+    """A Cover of the two BigWigs of :func:`_empty_and_full_bigwigs` (conditions 'empty'
+    and 'full', two windows of 100 bp, NaN kept) with the normalizer ``name``, built into
+    the zarr store ``store``."""
+    return Cover.create_from_bigwig("ds", bws, conditions=["empty", "full"],
+                                    roi=["chr1:0-200"], binsize=100, nan_to_num=False,
+                                    normalizer=name, storage="zarr", store=store)
+
+
 @pytest.mark.parametrize("name", ["zscore", "zscorelog"])
 def test_zscore_of_a_condition_without_values_warns(tmp_path, name):
     """A condition with no value but NaN (a BigWig without data on the ROI's chromosome,
@@ -673,9 +682,7 @@ def test_zscore_of_a_condition_without_values_warns(tmp_path, name):
     with pytest.warns(EmptyConditionWarning,
                       match=rf"normalizer '{name}' fitted on dataset 'ds': condition 'empty' "
                             r"holds only NaN values.*records mean 0 and standard deviation 1"):
-        cover = Cover.create_from_bigwig("ds", bws, conditions=["empty", "full"],
-                                         roi=["chr1:0-200"], binsize=100, nan_to_num=False,
-                                         normalizer=name, storage="zarr", store=store)
+        cover = _empty_and_full_cover(bws, name, store)
     raw = full[:200] if name == "zscore" else np.log1p(full[:200])
     mean, std = np.nanmean(raw), np.nanstd(raw, ddof=1)
     norm = cover.normalizers[0]
@@ -983,9 +990,7 @@ def test_fit_of_a_condition_without_values_warns(tmp_path, name):
     with pytest.warns(EmptyConditionWarning,
                       match=rf"normalizer '{name}' fitted on dataset 'ds': condition 'empty' "
                             rf"{what}"):
-        cover = Cover.create_from_bigwig("ds", bws, conditions=["empty", "full"],
-                                         roi=["chr1:0-200"], binsize=100, nan_to_num=False,
-                                         normalizer=name, storage="zarr", store=store)
+        cover = _empty_and_full_cover(bws, name, store)
     got = cover[:].reshape(200, 2)
     assert np.isnan(got[:, 0]).all()
     raw = full[:200]
