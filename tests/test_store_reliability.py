@@ -297,6 +297,36 @@ def test_rebuild_keeps_open_readers_on_their_version(tmp_path):
     np.testing.assert_array_equal(load_store(path, "ndarray").read_rows(ROWS), new)
 
 
+def test_a_read_running_when_its_reader_closes_stays_in_its_store(tmp_path):
+    """``ZarrBackend.close()`` lets the version go while a read in another thread may still
+    hold an array's chunk reader: that read goes on in the store it opened. (The descriptor
+    that named the directory was closed with the hold, the next store opened in the process
+    got its number, and such a read returned that store's chunks.)"""
+    a, b = tmp_path / "a.zarr", tmp_path / "b.zarr"
+    build(a, 1)
+    build(b, 2)
+    reader = load_store(a, "zarr")
+    np.testing.assert_array_equal(reader.read_rows(ROWS[:3]), expected(1)[:3])
+    backend = reader.backend
+    in_flight = backend._direct["data"]  # what a read running in another thread holds
+    backend.close()
+    other = load_store(b, "zarr")
+    np.testing.assert_array_equal(other.read_rows(ROWS[:3]), expected(2)[:3])
+    chunk = in_flight.read(0)
+    k = min(len(chunk), len(ROWS))
+    np.testing.assert_array_equal(chunk[:k], expected(1)[:k])
+    # the closed reader opens its store again for the next read
+    np.testing.assert_array_equal(reader.read_rows(ROWS), expected(1))
+    # decode threads shut down by close() under a read that still gives them work: the
+    # work runs in the reading thread (it raised "cannot schedule new futures")
+    pool = backend._pool()
+    backend.close()
+    assert pool.submit(lambda x: x * 2, 21).result() == 42
+    assert list(pool.map(len, ["ab", "c"])) == [2, 1]
+    with pytest.raises(ZeroDivisionError):
+        pool.submit(lambda: 1 / 0).result()
+
+
 def test_store_removed_under_reader_raises_never_fill(tmp_path, monkeypatch):
     """Where locks do not protect a reader (a file system without flock), the replaced store
     is deleted at once: the reader gets StoreError naming the store, never fill values."""

@@ -22,7 +22,7 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -394,6 +394,23 @@ def _read_only(rows: np.ndarray, view: bool) -> np.ndarray:
 GROUP_READ_BYTES = 256 * 2**10
 
 
+class _DecodePool(ThreadPoolExecutor):
+    """The decode threads of a :class:`ZarrBackend`. A task given after :meth:`ZarrBackend.close`
+    shut them down (by a read that was running in another thread) runs in the thread that
+    gives it, instead of failing that read."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future:
+        try:
+            return super().submit(fn, *args, **kwargs)
+        except RuntimeError:  # shut down (by close(), or at the interpreter's exit)
+            done: Future = Future()
+            try:
+                done.set_result(fn(*args, **kwargs))
+            except BaseException as e:  # noqa: BLE001 - raised by result(), as from a thread
+                done.set_exception(e)
+            return done
+
+
 class ZarrBackend(Backend):
     """Arrays of a zarr v3 store, read chunk by chunk with a decoded-chunk cache.
 
@@ -546,7 +563,10 @@ class ZarrBackend(Backend):
 
     def close(self) -> None:
         """Let the store version go now (its hold, its decode threads, the arrays kept
-        decoded); a later read opens the store again."""
+        decoded); a later read opens the store again. Meant for when no other thread reads
+        through this backend: a read running meanwhile does not fail and reads nothing of
+        another store (the chunks it still needs are decoded in its own thread), but those
+        it had not looked up yet come from the version a reopening finds."""
         opened, executor = self._opened, self._executor
         self.release_memory()
         self._reset()
@@ -601,30 +621,38 @@ class ZarrBackend(Backend):
             for name in self.names():
                 self._resident(name)
 
+    def _opening(self) -> Any:
+        """The :class:`~genozarr.store.open.OpenedStore` of the version read (opened now
+        if needed; a local reference, which a :meth:`close` in another thread does not
+        take away)."""
+        self._check_process()
+        opened = self._opened
+        if opened is None:
+            from genozarr.store.open import open_resolved
+
+            opened = open_resolved(self.path, self.storage_options, require_complete=False,
+                                   root=self.root, marker=self.marker)
+            self.root = opened.root
+            if self.marker is None:
+                self.marker = opened.marker
+            parent, self._parent_opened = self._parent_opened, None
+            if parent is not None:
+                opened.adopt(parent)
+            self._opened = opened
+        return opened
+
     @property
     def group(self) -> Any:
         self._check_process()
-        if self._group is None:
-            from genozarr.store.open import open_resolved
-
-            if self._opened is None:
-                self._opened = open_resolved(self.path, self.storage_options,
-                                             require_complete=False, root=self.root,
-                                             marker=self.marker)
-                self.root = self._opened.root
-                if self.marker is None:
-                    self.marker = self._opened.marker
-                parent, self._parent_opened = self._parent_opened, None
-                if parent is not None:
-                    self._opened.adopt(parent)
-            self._group = self._opened.group()
-        return self._group
+        group = self._group
+        if group is None:
+            group = self._group = self._opening().group()
+        return group
 
     def stored_meta(self) -> Any:
         """The :class:`~genozarr.store.layout.StoreMeta` of the version this backend reads
         (as stored: the recipe it was published with or last recorded)."""
-        self.group  # noqa: B018 - opens the version
-        return self._opened.meta()
+        return self._opening().meta()
 
     def array(self, name: str) -> Any:
         self._check_process()
@@ -709,7 +737,7 @@ class ZarrBackend(Backend):
         if self._executor is None:
             with _POOL_LOCK:
                 if self._executor is None:
-                    self._executor = ThreadPoolExecutor(
+                    self._executor = _DecodePool(
                         max_workers=self.threads, thread_name_prefix="genozarr-decode")
         return self._executor
 

@@ -257,15 +257,37 @@ def read_marker(path: str | os.PathLike,
 
 
 # ---------------------------------------------------------------------------- holds
+class _Pin:
+    """A descriptor of a directory that names it for reads (``/proc/self/fd/<n>``), closed
+    only when nothing refers to it any more: the number is never given to another file
+    while a reader may still read through it."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __del__(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+
+
 class ReaderHold:
     """An open descriptor of a local store version directory, held while a reader uses it.
 
-    Reads go through the descriptor (:attr:`io_root`, ``/proc/self/fd/<n>`` on Linux), so
-    they stay in this directory when a rebuild exchanges it away from the store path. The
-    descriptor holds a shared ``flock``: a publisher removes a replaced version only when
-    it gets the exclusive lock, so a version stays on disk while any reader holds it. The
-    hold ends when released or garbage-collected (the descriptor is closed, never unlocked
-    explicitly, so a forked child closing its copy does not release the parent's lock).
+    Reads go through a descriptor of the directory (:attr:`io_root`,
+    ``/proc/self/fd/<n>`` on Linux), so they stay in this directory when a rebuild
+    exchanges it away from the store path. The hold's descriptor holds a shared ``flock``:
+    a publisher removes a replaced version only when it gets the exclusive lock, so a
+    version stays on disk while any reader holds it. The hold ends when released or
+    garbage-collected (the descriptor is closed, never unlocked explicitly, so a forked
+    child closing its copy does not release the parent's lock).
+
+    Reads name the directory through a second descriptor of their own (without the lock),
+    closed only when the hold and every zarr store made over it are gone, not when the
+    hold is released: a read still running in another thread when the reader lets the
+    version go (``ZarrBackend.close``) goes on in this directory, instead of through a
+    descriptor number the system may already have given to another store's directory.
     """
 
     def __init__(self, root: str, fd: int | None, locked: bool) -> None:
@@ -273,10 +295,16 @@ class ReaderHold:
         self.fd = fd
         self.locked = locked
         self.io_root = root
+        self._pin: _Pin | None = None
         if fd is not None:
-            pinned = f"/proc/self/fd/{fd}"
+            try:
+                pin = _Pin(os.open(f"/proc/self/fd/{fd}",
+                                   os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)))
+            except OSError:  # no /proc: read by the directory's name
+                return
+            pinned = f"/proc/self/fd/{pin.fd}"
             if os.path.isdir(pinned):
-                self.io_root = pinned
+                self._pin, self.io_root = pin, pinned
 
     @classmethod
     def acquire(cls, root: str) -> ReaderHold | None:
