@@ -163,6 +163,55 @@ def test_bam_handle_reopened_when_the_index_changes(sim_data, tmp_path):
                                   pysam_counts(str(bam), "chr1", 1000, 3000))
 
 
+def test_a_handle_another_thread_reads_through_is_not_closed(sim_data, tmp_path):
+    """Handles are per thread, and the least recently used ones are closed over the limit,
+    but never another running thread's: a thread's BAM iterator goes on while another
+    thread opens more files than the limit (it failed as a truncated file when its handle
+    was closed under it); the handles of a thread that ended are closed."""
+    import threading
+
+    from genozarr.io import _handles
+
+    bams = []
+    for k in range(4):
+        path = tmp_path / f"r{k}.bam"
+        shutil.copy(sim_data["bam"], path)
+        index_bam(path)
+        bams.append(str(path))
+    with pysam.AlignmentFile(bams[0]) as f:
+        want = sum(1 for _ in f.fetch())
+    assert want > 20
+    reading, opened = threading.Event(), threading.Event()
+    counted: list[int] = []
+
+    def reader() -> None:
+        n = 0
+        for n, _ in enumerate(get_handle("bam", bams[0]).fetch(), start=1):
+            if n == 10:  # the other thread opens its files now
+                reading.set()
+                opened.wait(30)
+        counted.append(n)
+
+    old = _handles.max_open_handles(1)
+    try:
+        get_handle("bam", bams[3])  # this thread's: the reader's own open is over the limit
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert reading.wait(30)
+        for path in bams[1:]:  # each over the limit of 1
+            get_handle("bam", path)
+        opened.set()
+        thread.join(30)
+        assert counted == [want]
+        ident = thread.ident
+        assert any(key[1] == ident for key in _handles._cache)
+        get_handle("bam", bams[1])  # over the limit: the ended thread's handle goes
+        assert not any(key[1] == ident for key in _handles._cache)
+    finally:
+        opened.set()
+        _handles.max_open_handles(old)
+
+
 # ------------------------------------------------------------- checks once per task
 def test_checks_once_computes_once_per_block():
     from genozarr.io._handles import checks_once, once

@@ -6,7 +6,9 @@ process id (and the thread id, since pysam and pyBigWig handles are not thread-s
 dask worker process, forked or spawned, opens its own handles lazily on first use. A
 handle is reopened when the file or its index (``.bai``/``.csi`` of a BAM, ``.fai``/``.gzi``
 of a FASTA) changed on disk since it was opened (path, size or mtime), and the least
-recently used handle is closed once more than :func:`max_open_handles` are open.
+recently used handle is closed once more than :func:`max_open_handles` are open (the
+opening thread's own, or one of a thread that ended: never a handle another running
+thread may be reading through).
 
 Before a file is opened, :func:`check_input_file` turns the everyday problems (missing
 file, a directory, permission denied) into :class:`~genozarr.errors.InputFileError`
@@ -68,7 +70,8 @@ if hasattr(os, "register_at_fork"):
 
 
 def max_open_handles(n: int | None = None) -> int:
-    """Get, or set, how many handles one process keeps open at most.
+    """Get, or set, how many handles one process keeps open at most (a thread never closes
+    another running thread's handles: with several threads reading, more may be open).
 
     Parameters
     ----------
@@ -426,11 +429,24 @@ def _close(handle: Any) -> None:
         logger.debug("closing %r failed: %s", handle, e)
 
 
-def _evict_over_limit() -> None:
-    while len(_cache) > _max_open:
-        key, (_, handle) = _cache.popitem(last=False)
-        logger.debug("closing least recently used handle %s", key)
-        _close(handle)
+def _evict_over_limit(keep: Any = None) -> None:
+    """Close the least recently used handles while more than the limit are open (the
+    caller holds ``_lock``): those of threads that ended and the calling thread's own but
+    ``keep`` (the key of the handle being handed out), never a handle of another running
+    thread, which may be reading through it (a BAM iterator whose file is closed under it
+    fails as a truncated file). The limit is then exceeded while other threads hold more
+    handles than it."""
+    if len(_cache) <= _max_open:
+        return
+    me = threading.get_ident()
+    running = {t.ident for t in threading.enumerate()}
+    for key in list(_cache):  # the least recently used first
+        if len(_cache) <= _max_open:
+            break
+        if key != keep and (key[1] == me or key[1] not in running):
+            _, handle = _cache.pop(key)
+            logger.debug("closing least recently used handle %s", key)
+            _close(handle)
 
 
 def _is_stale(kind: str, handle: Any, path: str) -> bool:
@@ -503,7 +519,7 @@ def get_handle(kind: HandleKind, path: str) -> Any:
         if old is not None:  # another call of this thread raced us (re-entrancy): keep one
             _close(old[1])
         _cache[key] = (sig, handle)
-        _evict_over_limit()
+        _evict_over_limit(keep=key)
     return handle
 
 
