@@ -1174,6 +1174,65 @@ def test_a_store_rebuilt_smaller_under_a_web_server_is_not_read_as_zeros(values,
                 read()
 
 
+def test_windows_recorded_anew_under_a_web_server_are_not_opened_mixed(sim_data, tmp_path):
+    """A whole-genome store served over HTTP whose windows are recorded anew while a reader
+    opens it (another region list of as many windows over the same cached store: a new
+    version with the build's id and values, other windows) gives the reader the old
+    windows, the new ones or a StoreError; it gave the chromosomes of one version with the
+    starts of the other, without an error. The server here serves the old version's files
+    for the first k requests, then the new one's, as when a publish exchanges the
+    directory under it."""
+    pytest.importorskip("aiohttp")
+    import shutil
+
+    from genozarr.testing.servers import RangeHandler, serve_directory
+
+    work = tmp_path / "work" / "w.zarr"
+    rois = {"v1": pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [0, 0],
+                                "end": [4000, 3000]}),
+            "v2": pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [0, 0],
+                                "end": [3000, 4000]})}
+    want = {}
+    for v, roi in rois.items():
+        ds = Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=roi, binsize=200,
+                                      resolution=10, storage="zarr", store=str(work),
+                                      cache=True, store_whole_genome=True)
+        want[v] = ([(str(c), int(a)) for c, a in zip(ds.gindexer.chrs, ds.gindexer.starts)],
+                   ds[:])
+        shutil.copytree(work, tmp_path / v / "w.zarr")
+    assert len(want["v1"][0]) == len(want["v2"][0]) and want["v1"][0] != want["v2"][0]
+    old, new = str(tmp_path / "v1"), str(tmp_path / "v2")
+
+    class Swapping(RangeHandler):
+        after = 0
+        count = 0
+
+        def send_head(self):
+            Swapping.count += 1
+            return super().send_head()
+
+        def translate_path(self, path):
+            local = super().translate_path(path)
+            return new + local[len(old):] if Swapping.count > Swapping.after else local
+
+    outcomes = set()
+    with serve_directory(old, handler=Swapping) as base:
+        for k in range(30):
+            Swapping.count, Swapping.after = 0, k
+            try:
+                ds = open_dataset(f"{base}/w.zarr", cache=None)
+                got = [(str(c), int(a)) for c, a in zip(ds.gindexer.chrs, ds.gindexer.starts)]
+                x = ds[:]
+            except StoreError as e:
+                assert "replaced or removed" in str(e)
+                outcomes.add("error")
+                continue
+            same = [v for v, (w, y) in want.items() if got == w and np.array_equal(x, y)]
+            assert same, f"after {k} requests: windows and values of neither version"
+            outcomes.add(same[0])
+    assert {"v1", "v2"} <= outcomes
+
+
 def test_remote_timeout_names_the_read_that_did_not_answer(values, tmp_path):
     """With ``remote_timeout``, a read of a remote store that gets no answer in time is a
     StoreError naming it and the option (not a wait for the client's own limits); the

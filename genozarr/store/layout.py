@@ -509,14 +509,17 @@ def condition_coords(meta: StoreMeta) -> dict[str, np.ndarray]:
 
 def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
                  chunks: dict[str, Any] | None = None, build: str | None = None,
-                 forced: bool = False) -> bytes:
+                 forced: bool = False, version: str | None = None) -> bytes:
     """Content of the completion marker: the ``zarr.json`` of an empty zarr group whose
     attributes hold the cache key (a group, so zarr lists it without warnings) and, when
     given, the chunk inventory (``chunks``, :func:`chunk_inventory`) and the build's own
     random id (``build``: no two builds write the same marker, so a reader that compares
     markers tells any rebuild from its store, even one of the same cache key), and
     ``forced`` for a build asked to replace the store (``overwrite=True``: the caller
-    says the key does not describe what changed, such as a global a collapser reads)."""
+    says the key does not describe what changed, such as a global a collapser reads),
+    and the random id of this version (``version``: a version that records new windows
+    keeps the build's id, with the same values, but not this one; a reader of a store
+    without versions tells its coordinates from another version's by it)."""
     import json
 
     attrs: dict[str, Any] = {"cache_key": cache_key, "format_version": format_version}
@@ -526,13 +529,15 @@ def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
         attrs["build"] = build
     if forced:
         attrs["forced"] = True
+    if version is not None:
+        attrs["version"] = version
     return json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attrs}).encode()
 
 
 def same_content(marker: dict[str, Any] | None, other: dict[str, Any] | None) -> bool:
     """Whether two completion markers (attributes) stand for the same stored values:
-    equal, or, where they hold a cache key, equal but for the build id and the chunk
-    inventory (the key is a hash of the inputs and settings, not of the chunking that
+    equal, or, where they hold a cache key, equal but for the build and version ids and the
+    chunk inventory (the key is a hash of the inputs and settings, not of the chunking that
     ``chunk_bytes`` sets: two builds of one key hold the same values; a store whose data
     were changed outside genozarr gets no key). Without a cache key, or where a build
     was forced (``overwrite=True``: what changed may be outside the key), only the same
@@ -546,7 +551,8 @@ def same_content(marker: dict[str, Any] | None, other: dict[str, Any] | None) ->
         # inventory of its coordinate arrays changes)
     if marker.get("cache_key") is None or marker.get("forced") or other.get("forced"):
         return False
-    layout = ("build", "chunks")  # (chunk files: the layout, which the key leaves out)
+    # (chunk files: the layout, which the key leaves out; the ids of the build and version)
+    layout = ("build", "chunks", "version")
     return ({k: v for k, v in marker.items() if k not in layout}
             == {k: v for k, v in other.items() if k not in layout})
 

@@ -422,13 +422,17 @@ def _inner_chunk_info(meta: dict[str, Any]) -> tuple[int, bool, tuple[int, ...],
         return None
 
 
-def _array_checks(meta: Any) -> tuple[Any, bool, Any]:
+def _array_checks(meta: Any) -> tuple[Any, bool, Any, bool]:
     """What :class:`CheckedStore` checks of an array's chunks, from its zarr v3 metadata
     document: ``(chunk sizes, whether its shards have a CRC32C index, inner chunk
-    sizes)`` (None where not known)."""
+    sizes, whether it holds coordinates)`` (None where not known). Coordinates (the window
+    table, labels) are the arrays of one dimension, and arrays not known as data arrays:
+    a store's data arrays have a strand and a condition axis."""
     if not isinstance(meta, dict):
-        return None, False, None
-    return _chunk_info(meta), _crc_indexed(meta), _inner_chunk_info(meta)
+        return None, False, None, True
+    shape = meta.get("shape")
+    coordinates = not isinstance(shape, list) or len(shape) < 3
+    return _chunk_info(meta), _crc_indexed(meta), _inner_chunk_info(meta), coordinates
 
 
 def _checked_store_class() -> type:
@@ -465,9 +469,11 @@ def _checked_store_class() -> type:
             #: checks of the marker of a store without versions (see _unchanged): the one
             #: running, the one that starts when it ends, and their event loop
             self._checks: list[Any] = [None, None, None]
-            #: the marker's bytes last found to stand for the version seen (a store of
-            #: many contigs has a large marker: its chunk inventory)
+            #: the marker's bytes last found to stand for the values seen (a store of
+            #: many contigs has a large marker: its chunk inventory), and those of the very
+            #: version seen
             self._same: bytes | None = None
+            self._exact: bytes | None = None
             root = getattr(store, "root", None)
             if marker is None and complete and root is not None \
                     and not str(root).startswith("/proc/self/fd/"):
@@ -560,7 +566,7 @@ def _checked_store_class() -> type:
                     "bytes came); the store was truncated or edited. Rebuild it "
                     "(overwrite=True).")
             if isinstance(byte_range, RangeByteRequest):
-                _, indexed, inner = await self._array_meta(array)
+                _, indexed, inner, _ = await self._array_meta(array)
                 if indexed and inner is not None and inner[1]:
                     # inner chunks start with a Blosc frame header: its decoded size must be
                     # one inner chunk's and its frame fit the bytes read (one inner chunk, as
@@ -584,34 +590,48 @@ def _checked_store_class() -> type:
                         f"shard {where} is damaged: its index fails its CRC32C checksum; "
                         "the store was truncated or edited. Rebuild it (overwrite=True).")
 
-        async def _gone(self) -> bool:
-            """Whether this version's completion marker is gone (removed), or, in a store
-            without versions, is another build's (replaced)."""
-            if not self.complete:
-                return False
+        async def _marker_now(self) -> bytes | None:
+            """The bytes of the completion marker now (None: there is none)."""
             from zarr.core.buffer import default_buffer_prototype
 
             try:  # a get, not exists: fsspec's HTTP exists() says False for any error
                 marker = await self._store.get(MARKER_FILE, default_buffer_prototype())
             except Exception as e:  # noqa: BLE001 - storage errors
                 raise storage_error("read store", f"{self.where}/{MARKER_FILE}", e) from e
-            if marker is None:
+            return None if marker is None else marker.to_bytes()
+
+        def _differs(self, raw: bytes | None, exact: bool = False) -> bool:
+            """Whether the completion marker ``raw`` (None: none) is not this version's:
+            missing, or, in a store without versions, another build's (replaced), or with
+            ``exact`` another version's at all (a version that records new windows keeps
+            the build's values and id, not the coordinates)."""
+            if raw is None:
                 return True
-            if self.seen is None:
+            if self.seen is None or raw == self._exact:
                 return False
-            raw = marker.to_bytes()
-            if raw == self._same:  # the bytes found the same before: no parse
+            if not exact and raw == self._same:  # the bytes found the same before
                 return False
             doc = _json_or_none(raw)
             attrs = doc.get("attributes") if isinstance(doc, dict) else None
-            if not same_content(attrs, self.seen):
+            if attrs == self.seen:
+                self._exact = raw
+                return False
+            if exact or not same_content(attrs, self.seen):
                 return True
             self._same = raw
             return False
 
-        async def _unchanged(self) -> bool:
+        async def _gone(self) -> bool:
+            """Whether this version's completion marker is gone (removed), or, in a store
+            without versions, is another build's (replaced)."""
+            if not self.complete:
+                return False
+            return self._differs(await self._marker_now())
+
+        async def _unchanged(self, exact: bool = False) -> bool:
             """Whether the marker of a store without versions, read after the bytes of a
-            chunk came (now), is still the one seen at open: a version, once replaced,
+            chunk came (now), still stands for the version seen at open (``exact``: is
+            still that version's, for a chunk of coordinates): a version, once replaced,
             never comes back, so the bytes came from the version opened.
 
             One read of the marker serves every chunk whose bytes came before it began:
@@ -626,17 +646,17 @@ def _checked_store_class() -> type:
                 checks[:] = [None, None, loop]
             running, following = checks[0], checks[1]
             if running is None or running.done():
-                task = checks[0] = asyncio.ensure_future(self._gone())
+                task = checks[0] = asyncio.ensure_future(self._marker_now())
             elif following is not None:
                 task = following
             else:
-                async def after(previous: Any) -> bool:
+                async def after(previous: Any) -> bytes | None:
                     await asyncio.wait([previous])
                     checks[0], checks[1] = checks[1], None  # this one runs now
-                    return await self._gone()
+                    return await self._marker_now()
 
                 task = checks[1] = asyncio.ensure_future(after(running))
-            return not await asyncio.shield(task)
+            return not self._differs(await asyncio.shield(task), exact)
 
         async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
             try:
@@ -661,9 +681,12 @@ def _checked_store_class() -> type:
                     self.inventory.check_present(match.group("array") or "",
                                                  first_index(match), f"{self.where}/{key}")
                 return buf
-            if self.seen is not None and not await self._unchanged():
+            if self.seen is not None and not await self._unchanged(
+                    (await self._array_meta(match.group("array") or ""))[3]):
                 # a store without versions (a directory a web server serves) rebuilt in
                 # place: these bytes may be the new build's, mixed with the old one's
+                # (coordinates: or another version's of the same build, whose windows
+                # differ from those of the metadata read at open)
                 raise self._replaced(key)
             if byte_range is not None:
                 await self._check_range(key, match.group("array") or "", byte_range, buf)

@@ -902,7 +902,8 @@ class StoreWriter:
                 self._consolidate()
             marker = marker_bytes(self.meta.cache_key, self.meta.format_version,
                                   self._inventory(), build=self._build,
-                                  forced=self._forced if self._copied else self.replace)
+                                  forced=self._forced if self._copied else self.replace,
+                                  version=uuid.uuid4().hex)
             self.marker = json.loads(marker)["attributes"]
             if self.remote:
                 self._rfs.pipe_file(f"{self.tmp_key}/{MARKER_FILE}", marker)
