@@ -1248,6 +1248,44 @@ if __name__ == "__main__":
 '''
 
 
+STOPPED_BUILD = r'''
+import os, sys, time
+if __name__ == "__main__":
+    from genozarr.config import set_options
+    from genozarr.store._run import run_tasks
+
+    def fails():
+        time.sleep(0.1)
+        raise RuntimeError("boom")
+
+    def writes(path):  # as a build task writes into the temporary store
+        time.sleep(0.6)
+        open(path, "w").close()
+
+    out = sys.argv[1]
+    tasks = [(fails, ()), (writes, (os.path.join(out, "running"),))]
+    tasks += [(writes, (os.path.join(out, f"queued{k}"),)) for k in range(4)]
+    with set_options(scheduler="processes", num_workers=2, progress=False):
+        try:
+            run_tasks(tasks, 0, "stopped")
+        except RuntimeError as e:
+            print(e, sorted(os.listdir(out)))
+'''
+
+
+def test_a_stopped_build_leaves_no_task_running(tmp_path):
+    """A build stopped by a failed task (or Ctrl-C) removes its temporary store once the
+    error reaches it: the tasks the kept pool was still running went on writing into it
+    (an interrupted build left a temporary directory of chunk files). The error now comes
+    once the running tasks have ended, and the queued ones never run."""
+    script, out = tmp_path / "stopped.py", tmp_path / "out"
+    script.write_text(STOPPED_BUILD)
+    out.mkdir()
+    result = subprocess.run([sys.executable, str(script), str(out)], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.stdout.strip() == "boom ['running']", result.stdout + result.stderr
+
+
 def _descendants(pid: int) -> set[int]:
     parents = {}
     for entry in os.listdir("/proc"):

@@ -205,9 +205,17 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
             "crash in a native library); lower the number of workers with "
             "genozarr.set_options(num_workers=...) or chunk_bytes, or build in this "
             "process with genozarr.set_options(scheduler='sync')") from e
+    except BaseException:
+        if scheduler == "processes":
+            # a failed task or an interrupt (Ctrl-C) stops the build, but dask leaves the
+            # tasks already given to the kept pool running: they would go on writing into
+            # the build's temporary store while the caller removes it. The pool's queued
+            # tasks are cancelled and its running ones finished first
+            shutdown_pool()
+        raise
     finally:
         if threads is not None:
-            threads.shutdown(wait=True)
+            threads.shutdown(wait=True, cancel_futures=True)
     log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)
     return results
 
