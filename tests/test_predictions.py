@@ -1221,6 +1221,48 @@ def test_shared_entries_written_once_per_file_equal_separate_adds(tmp_path):
         w.abort()
 
 
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_interrupt_while_a_writer_process_starts_leaves_nothing(tmp_path, monkeypatch,
+                                                                  when):
+    """Ctrl-C while a ``BigWigWriter(process=True)`` is being made (the export starts one
+    per file): the writer process ends and no partial file is left, whether the interrupt
+    comes before the writer knows its process or after; both were left behind, the
+    process waiting for entries."""
+    import time
+
+    import genozarr.store._run as run
+    from genozarr.io.export import BigWigWriter
+
+    started = []
+    real = run.start_process
+
+    def interrupted(*args):
+        proc = real(*args)
+        started.append(proc)
+        if when == "before":
+            raise KeyboardInterrupt
+        return proc
+
+    monkeypatch.setattr(run, "start_process", interrupted)
+    if when == "after":
+        real_open = BigWigWriter._open
+
+        def open_then_interrupt(self):
+            real_open(self)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(BigWigWriter, "_open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        BigWigWriter(tmp_path / "x.bw", {"chr1": 1000}, process=True)
+    [proc] = started
+    proc.join(10)
+    assert not proc.is_alive()
+    deadline = time.monotonic() + 5  # (the process removes its file as it ends)
+    while list(tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_writer_errors_keep_an_older_file(tmp_path):
     from genozarr.errors import NotAFileError
     from genozarr.io.export import write_bigwig

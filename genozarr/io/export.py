@@ -322,7 +322,11 @@ class _TrackWriter:
         except OSError as e:
             raise InputFileError(f"cannot write the {self.kind} file {self.path}: {e}") from e
         self._closed = False
-        self._open()
+        try:
+            self._open()
+        except BaseException:  # an interrupt too: no writer process or partial file left
+            self.abort()
+            raise
 
     # -------------------------------------------------------- backend hooks
     def _open(self) -> None:
@@ -553,8 +557,11 @@ def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
                           validate=False)  # (checked by the writer in the parent)
         bw.close()
         conn.send(None)
-    except EOFError:  # the writer in the parent went away: nothing to report to
-        pass
+    except EOFError:  # the writer in the parent went away: nothing to report to, and
+        try:          # its file is never completed
+            os.unlink(path)
+        except OSError:
+            pass
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         try:
             conn.send(f"{type(e).__name__}: {e}")
@@ -709,11 +716,13 @@ class BigWigWriter(_TrackWriter):
 
     def abort(self) -> None:
         proc, conn = self._proc, self._conn
-        if proc is not None and not self._closed:  # stop it: no zoom levels for a
-            self._proc = self._conn = None        # file that is discarded
-            proc.terminate()
-            proc.join()
-            conn.close()
+        if not self._closed and (proc is not None or conn is not None):
+            self._proc = self._conn = None  # stop it: no zoom levels for a discarded file
+            if proc is not None:
+                proc.terminate()
+                proc.join()
+            if conn is not None:  # (a process started as an interrupt came, not known
+                conn.close()      # here, ends at the closed pipe and removes its file)
         super().abort()
 
 
