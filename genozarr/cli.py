@@ -618,18 +618,43 @@ def main(argv: list[str] | None = None) -> int:
         Exit status: 0 on success, 1 on an input error (one line on stderr), 2 on a usage
         error.
     """
-    try:
-        app(args=argv, prog_name="genozarr")  # standalone: exits through SystemExit
-    except SystemExit as e:
-        code = e.code
-        if code is None or isinstance(code, int):
-            return int(code or 0)
-        typer.echo(str(code), err=True)
-        return 1
-    except (GenozarrError, OSError) as e:  # raised outside a command
-        typer.echo(f"genozarr: error: {' '.join(str(e).split())}", err=True)
-        return 1
+    with _terminated_as_exit():
+        try:
+            app(args=argv, prog_name="genozarr")  # standalone: exits through SystemExit
+        except SystemExit as e:
+            code = e.code
+            if code is None or isinstance(code, int):
+                return int(code or 0)
+            typer.echo(str(code), err=True)
+            return 1
+        except (GenozarrError, OSError) as e:  # raised outside a command
+            typer.echo(f"genozarr: error: {' '.join(str(e).split())}", err=True)
+            return 1
     return 0
+
+
+@contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """While the block runs, SIGTERM (a job scheduler's time limit, ``kill``) ends the
+    command through ``SystemExit(143)``, as Ctrl-C does through KeyboardInterrupt: a build
+    or export then removes its temporary store, partial files and writer processes on the
+    way out, instead of dying where it stands. Only where SIGTERM has Python's default
+    handling, in the main thread."""
+    import signal
+    import threading
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover

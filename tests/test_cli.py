@@ -559,3 +559,35 @@ def test_build_check_passes_a_good_sheet_and_keeps_a_linked_sheet_folder(
     built = open_dataset(tmp_path / "s.zarr")
     np.testing.assert_allclose(built[0][0, :, 0, 0], _bigwig(sample_files["bigwig_a"],
                                                              "chr1")[:1000], rtol=1e-6)
+
+
+def test_export_ended_by_sigterm_leaves_no_partial_file(tmp_path):
+    """SIGTERM (a job scheduler's time limit) ends ``genozarr export`` as Ctrl-C does: its
+    partial BigWig is removed on the way out (exit status 143); it was left behind, named
+    after the dead process, where no later export removes it."""
+    import signal
+    import time
+
+    from genozarr import GenomicIndexer
+
+    n, width = 200, 10_000
+    starts = np.arange(n) * width
+    gi = GenomicIndexer(np.full(n, "chr1", dtype=object), starts, starts + width,
+                        np.full(n, "+", dtype=object), width, width)
+    values = np.random.default_rng(0).random((n, width, 1, 1)).astype("float32")
+    Cover.create_from_array("c", values, gi, storage="zarr", store=str(tmp_path / "c.zarr"))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "genozarr.cli", "export",
+                             str(tmp_path / "c.zarr"), str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.is_dir() and any(p.suffix == ".part" for p in out.iterdir())):
+            assert proc.poll() is None and time.monotonic() < deadline, "no export began"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(out.iterdir()) == []
