@@ -708,3 +708,32 @@ def test_an_html_page_for_a_missing_bam_index_is_not_the_index(files, tmp_path):
         got = remote.read_file(0, "chr1", 0, 30000)
     assert os.path.isfile(remote.paths[0] + ".bai") and got.sum() > 0
     np.testing.assert_array_equal(got, local.read_file(0, "chr1", 0, 30000))
+
+
+def test_a_lost_connection_and_a_server_error_are_named_as_such():
+    """fsspec wraps a connection reset in a FileNotFoundError: a remote input's reason read
+    "FileNotFoundError: <url>", like a missing file, and a store read advised checking the
+    credentials; an HTTP 5xx answer on a store chunk advised that too."""
+    from genozarr.io._remote import _reason
+    from genozarr.store.open import storage_error
+
+    url = "http://127.0.0.1:9/s.zarr/data/c.0.0.0.0"
+    try:
+        try:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        except ConnectionResetError as e:
+            raise FileNotFoundError(url) from e
+    except FileNotFoundError as e:
+        lost = e
+    assert _reason(lost) == ("connection lost (reset by the server or the network): "
+                             "[Errno 104] Connection reset by peer")
+    message = str(storage_error("read store", url, lost))
+    assert "the connection was lost" in message and "check the URL" not in message
+
+    class ServerError(Exception):  # as aiohttp.ClientResponseError carries it
+        status, message = 503, "Service Unavailable"
+
+    message = str(storage_error("read store", url, ServerError("503, Service Unavailable")))
+    assert "the server answered HTTP 503" in message and "check the URL" not in message
+    missing = str(storage_error("read store", url, FileNotFoundError(url)))
+    assert "check the URL" in missing  # (a missing object: the URL may be wrong)

@@ -213,6 +213,9 @@ def _reason(exc: BaseException) -> str:
         if name in ("ClientConnectorError", "EndpointConnectionError", "ConnectTimeoutError",
                     "ServerDisconnectedError", "ClientPayloadError", "ReadTimeoutError"):
             return f"{name}: {node}"
+    for node in nodes:  # (fsspec wraps a lost connection in a FileNotFoundError)
+        if isinstance(node, ConnectionResetError) or type(node).__name__ == "ClientOSError":
+            return f"connection lost (reset by the server or the network): {node}"
     for node in _chain(exc):
         if isinstance(node, (PermissionError,)):
             return f"access denied ({node})"

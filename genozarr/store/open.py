@@ -120,6 +120,12 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
 
         if isinstance(error, FileNotFoundError) and _missing_bucket(error):
             hint = "the bucket does not exist; create it or fix the URL"
+        elif (status := _server_error(error)) is not None:
+            hint = (f"the server answered HTTP {status}, an error of its own (not a missing "
+                    "store or bad credentials); retry, or check the server")
+        elif any(isinstance(e, ConnectionResetError) or type(e).__name__ == "ClientOSError"
+                 for e in _chain(error)):
+            hint = "the connection was lost (reset by the server or the network); retry"
         elif any(_timed_out(e) for e in _chain(error)):
             from genozarr.config import OPTIONS
 
@@ -135,6 +141,14 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
     filename = getattr(error, "filename", None)
     detail = f"{cause} ({filename})" if filename and str(filename) not in cause else cause
     return StoreError(f"cannot {action} {where}: {detail}" + (f"; {hint}" if hint else ""))
+
+
+def _server_error(error: BaseException) -> int | None:
+    """The HTTP status of a server error (5xx) in ``error``'s chain, else None."""
+    from genozarr.io._remote import _status
+
+    status, _ = _status(error)
+    return status if status is not None and 500 <= status < 600 else None
 
 
 def _remote_fs(path: str | os.PathLike, storage_options: dict[str, Any] | None
