@@ -1286,6 +1286,46 @@ def test_a_stopped_build_leaves_no_task_running(tmp_path):
     assert result.stdout.strip() == "boom ['running']", result.stdout + result.stderr
 
 
+SHARED_POOL = r'''
+import sys, threading, time
+if __name__ == "__main__":
+    from genozarr.config import set_options
+    from genozarr.store._run import run_tasks
+
+    def fails():
+        raise RuntimeError("boom")
+
+    def slow(k):
+        time.sleep(0.2)
+        return k
+
+    got = []
+    with set_options(scheduler="processes", num_workers=2, progress=False):
+        run_tasks([(slow, (0,))], 0, "warm-up")
+        other = threading.Thread(target=lambda: got.append(
+            run_tasks([(slow, (k,)) for k in range(8)], 0, "other")))
+        other.start()
+        time.sleep(0.1)
+        try:
+            run_tasks([(fails, ())], 0, "failing")
+        except RuntimeError as e:
+            print(e)
+        other.join()
+    print(got)
+'''
+
+
+def test_a_stopped_build_leaves_the_builds_of_other_threads_running(tmp_path):
+    """Stopping a failed build's tasks does not touch those of a build in another thread,
+    which shares the kept process pool: that build completes."""
+    script = tmp_path / "shared.py"
+    script.write_text(SHARED_POOL)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.stdout.split("\n")[:2] == ["boom", "[[0, 1, 2, 3, 4, 5, 6, 7]]"], \
+        result.stdout + result.stderr
+
+
 def _descendants(pid: int) -> set[int]:
     parents = {}
     for entry in os.listdir("/proc"):

@@ -160,7 +160,7 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
         log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)
         return results
     kwargs: dict[str, Any] = {"scheduler": scheduler}
-    threads = None
+    threads = tracked = None
     if scheduler == "threads":
         # a pool of this call's own: dask's default thread pool is not remade in a
         # process forked after it started, whose threaded builds then waited forever
@@ -169,7 +169,7 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
         threads = kwargs["pool"] = ThreadPoolExecutor(_local_workers(),
                                                       thread_name_prefix="genozarr")
     elif scheduler == "processes":
-        kwargs["pool"] = shared_pool(_local_workers())
+        kwargs["pool"] = tracked = _Tracked(shared_pool(_local_workers()))
         # one task per submission: dask batches 6 by default, which leaves workers idle
         # when a build has few, large tasks (coarse resolutions, few chromosomes)
         kwargs["chunksize"] = 1
@@ -206,18 +206,45 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
             "genozarr.set_options(num_workers=...) or chunk_bytes, or build in this "
             "process with genozarr.set_options(scheduler='sync')") from e
     except BaseException:
-        if scheduler == "processes":
+        if tracked is not None:
             # a failed task or an interrupt (Ctrl-C) stops the build, but dask leaves the
-            # tasks already given to the kept pool running: they would go on writing into
-            # the build's temporary store while the caller removes it. The pool's queued
-            # tasks are cancelled and its running ones finished first
-            shutdown_pool()
+            # tasks it gave the kept pool running: they would go on writing into the
+            # build's temporary store while the caller removes it. Its queued tasks are
+            # cancelled and its running ones finished first (the pool, which builds in
+            # other threads may share, is kept)
+            tracked.stop()
         raise
     finally:
         if threads is not None:
             threads.shutdown(wait=True, cancel_futures=True)
     log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)
     return results
+
+
+class _Tracked:
+    """The kept process pool as one :func:`run_tasks` call gives it to dask: the futures of
+    the tasks it submits are kept until they are done, so that a build that stops can
+    cancel and wait for its own tasks (builds in other threads share the pool)."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._max_workers = pool._max_workers  # (what dask's processes scheduler reads)
+        self._futures: set[Any] = set()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        future = self._pool.submit(fn, *args, **kwargs)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        return future
+
+    def stop(self) -> None:
+        """Cancel the tasks not started yet and wait for the running ones."""
+        from concurrent.futures import wait
+
+        futures = list(self._futures)
+        for future in futures:
+            future.cancel()
+        wait(futures)
 
 
 def _run_distributed(client: Any, delayed: list[Any], label: str) -> list[Any]:
