@@ -1026,10 +1026,14 @@ class Dataset:
         for norm in self.normalizers:
             params = norm.params() if hasattr(norm, "params") else {}
             given = getattr(norm, "_given", True)
-            fitted = not (any(given) if isinstance(given, tuple) else given)
+            # a flag per statistic (ZScore's mean and std): one given, the other fitted
+            per_stat = dict(zip(getattr(norm, "_statistics", ()), given)) \
+                if isinstance(given, tuple) else {}
             for key, value in params.items():
                 if not isinstance(value, np.ndarray) or value.ndim != 2:
                     continue
+                fitted = not per_stat.get(
+                    key, any(given) if isinstance(given, tuple) else given)
                 s, c = value.shape
                 if s in (1, n_s) and (c == n_c or (c == 1 and not fitted)):
                     continue

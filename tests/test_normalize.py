@@ -740,6 +740,27 @@ def _train_stats(raw):
     return (np.array([np.mean(v) for v in vals]), np.array([np.std(v, ddof=1) for v in vals]))
 
 
+@pytest.mark.parametrize("cls", [ZScore, genozarr.ZScoreLog])
+def test_a_statistic_fitted_beside_a_given_one_is_checked_against_the_shape(sample_files, cls):
+    """A z-score with its mean given and its deviation fitted on one condition is refused
+    on two conditions, as a wholly fitted one is: the fitted deviation of condition a was
+    applied to condition b without an error. The given mean alone still broadcasts."""
+    kw = {"binsize": 200, "resolution": 10, "genomesize": sample_files["chrom_sizes"],
+          "roi": sample_files["roi_test"]}
+    bws = [sample_files["bigwig_a"], sample_files["bigwig_b"]]
+    z = cls(mean=0.0)
+    Cover.create_from_bigwig("one", bws[0], normalizer=z, **kw)
+    assert z.std.shape == (1, 1) and z._given == (True, False)
+    with pytest.raises(ArgumentError, match=r"std of shape \(1, 1\) \(strand, condition\), "
+                                            r"fitted on data of another shape.*1 strand\(s\) "
+                                            r"and 2 condition\(s\)"):
+        Cover.create_from_bigwig("two", bws, normalizer=z, **kw)
+    both = cls(mean=0.0, std=2.0)  # given, both: one value for every condition
+    raw = Cover.create_from_bigwig("raw", bws, **kw)[:].astype("float64")
+    x = np.log1p(raw) if cls is genozarr.ZScoreLog else raw
+    _close(Cover.create_from_bigwig("g", bws, normalizer=both, **kw)[:], x / 2.0)
+
+
 def test_restored_fitted_statistics_are_checked_against_the_shape(sample_files, tmp_path):
     """Statistics restored from a store's recipe keep whether they were fitted: fitted on
     one condition, they are refused on two (not broadcast), and reused on one condition

@@ -360,6 +360,8 @@ class ZScore(Normalizer):
     """
 
     name = "zscore"
+    #: the statistics that :attr:`_given` flags, in its order
+    _statistics = ("mean", "std")
 
     def __init__(self, mean: Any = None, std: Any = None, per_strand: bool = False) -> None:
         self._given = (mean is not None, std is not None)
@@ -452,6 +454,8 @@ class ZScoreLog(Normalizer):
         self.zscore.reset()
         self.conditions = None
         return self
+
+    _statistics = ZScore._statistics
 
     @property
     def _given(self) -> tuple[bool, bool]:
