@@ -350,6 +350,23 @@ def test_integers_at_the_edge_of_int64_are_compared_exactly():
     assert fit_problem(np.array([2.0**63]), "int64").startswith("holds 9.22337e+18, outside")
 
 
+@pytest.mark.parametrize("dtype", ["int16", "int32", "int64", "uint64"])
+def test_float16_nan_and_infinity_are_refused_for_every_integer_dtype(dtype):
+    """float16 values fit int32's range whole, but NaN and infinities do not: they were
+    stored as the smallest int32 / int64 without an error (int16 refused them)."""
+    from genozarr.store.dtypes import fit_problem
+
+    assert fit_problem(np.array([1.0, np.nan], np.float16), dtype) == (
+        "holds NaN (missing values), which an integer dtype cannot store")
+    assert fit_problem(np.array([1.0, np.inf], np.float16), dtype).startswith("holds inf")
+    assert fit_problem(np.array([1.0, -2.0 if dtype != "uint64" else 2.0], np.float16),
+                       dtype) is None
+    gi = GenomicIndexer(["chr1"], [0], [3], ["+"], 3, 3)
+    with pytest.raises(ArgumentError, match=f"dtype='{dtype}': the array holds NaN"):
+        Cover.create_from_array("i", np.array([np.nan, np.inf, 1.0], np.float16
+                                              ).reshape(1, 3, 1, 1), gi, dtype=dtype)
+
+
 def test_float16_is_refused_for_sparse_storage(tmp_path):
     """scipy.sparse has no float16: building or opening one as 'sparse' is an
     ArgumentError saying so, not scipy's own error."""

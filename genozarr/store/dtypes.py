@@ -209,9 +209,11 @@ def fit_problem(values: np.ndarray, dtype: Any) -> str | None:
     """
     target = store_dtype(dtype)
     floating = target.kind == "f" or is_bfloat16(target)
+    # (floats into integers are always looked at: NaN and infinities, whatever the ranges)
     if values.dtype == target or values.size == 0 or not (floating or target.kind in "iu") \
             or values.dtype.kind not in "fiub" or (
-                largest(values.dtype) <= largest(target) and target.kind != "u"):
+                largest(values.dtype) <= largest(target) and target.kind != "u"
+                and not (values.dtype.kind == "f" and target.kind in "iu")):
         return None
     if floating:
         top = largest(target)
