@@ -598,7 +598,7 @@ class Dataset:
         if plan.stored_bins is not None:
             stored = plan.stored_bins[idx]
             for j in np.flatnonzero(stored < nb):
-                out[j, int(stored[j]):] = store.meta.pad_value
+                out[j, int(stored[j]):] = store.meta.served_pad
         return out
 
     def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -656,7 +656,7 @@ class Dataset:
                      f"{store.path or meta.name} (it has {list(meta.chroms)[:8]}): its "
                      "intervals read as the padding value. Check the name if it should "
                      "hold data ('chr1' vs '1').")
-            out = np.full((end - start, store.n_strands, store.n_conditions), meta.pad_value,
+            out = np.full((end - start, store.n_strands, store.n_conditions), meta.served_pad,
                           dtype=value_dtype(meta.dtype))
             if self.normalizers:  # outside stored windows: the padding, normalized
                 out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]

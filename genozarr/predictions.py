@@ -348,7 +348,7 @@ def cover_from_array(
     from genozarr.store.backend import normalise_storage
     from genozarr.store.builder import BuildPlan, build, reuse_cached, store_location
     from genozarr.store.cache import cache_key
-    from genozarr.store.dtypes import check_storage, fit_problem, value_dtype
+    from genozarr.store.dtypes import check_storage, fit_problem, is_bfloat16, value_dtype
     from genozarr.store.layout import DATA, StoreMeta, plan_layout
     from genozarr.store.recipe import make_recipe
 
@@ -383,6 +383,12 @@ def cover_from_array(
             raise ArgumentError(f"dtype={str(store_dtype)!r}: {what} {problem}; choose a "
                                 "wider dtype (float32, the default) or scale the values")
     work = value_dtype(store_dtype)  # bfloat16: assembled in float32, rounded as written
+    if is_bfloat16(store_dtype) and x.dtype.itemsize >= 4 and x.dtype != work:
+        # rounded to bfloat16 once, from the values given: through float32 first, a float64
+        # (or a large integer) rounds twice, one bfloat16 step off at times, or past the
+        # largest bfloat16 to an infinity
+        with np.errstate(over="ignore"):
+            x = x.astype(store_dtype).astype(work)
     sizes = _genome_sizes(gindexer, genomesize)
     minus = gindexer.strand.astype(str) == "-"
     meta = StoreMeta(

@@ -311,6 +311,43 @@ def test_predictions_store_in_bfloat16(tmp_path, whole):
         Cover.create_from_array("p", x, gi, dtype="bfloat16")
 
 
+@pytest.mark.parametrize("whole", [False, True])
+def test_float64_predictions_round_to_bfloat16_once(tmp_path, whole):
+    """float64 values are rounded to bfloat16 as ml_dtypes rounds them, to nearest even,
+    once: through float32 first, 1 + 2**-8 + 2**-40 became 1.0 (not 1.0078125), and
+    3.3961775292304597e38, which rounds to bfloat16's largest, became an infinity."""
+    from genozarr import GenomicIndexer
+
+    values = np.array([1 + 2**-8 + 2**-40, 3.3961775292304597e38, -(1 + 3 * 2**-9 - 2**-40),
+                       0.1, 7.0])
+    x = values.reshape(1, 5, 1, 1)
+    gi = GenomicIndexer(["chr1"], [0], [5], ["+"], 5, 5)
+    cover = Cover.create_from_array("f", x, gi, storage="zarr", dtype="bfloat16",
+                                    store=str(tmp_path / "f"), store_whole_genome=whole,
+                                    genomesize={"chr1": 5})
+    want = values.astype(bfloat16()).astype(np.float32)  # ml_dtypes, from float64 directly
+    assert want[0] == np.float32(1.0078125) and np.isfinite(want[1])
+    np.testing.assert_array_equal(open_dataset(cover.garray.path)[:].ravel(), want)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_padding_outside_the_windows_is_the_value_the_store_holds(tmp_path, dtype):
+    """A padding value the store's dtype cannot hold (0.1) is served as the store holds it
+    everywhere: an interval outside the windows of a partial bfloat16 store served
+    float32(0.1), a value the store never held, beside bfloat16(0.1) inside the rows."""
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer(["chr1"], [0], [50], ["+"], 50, 50)
+    held = np.float32(np.array(0.1).astype(bfloat16() if dtype == "bfloat16" else dtype))
+    for whole in (False, True):
+        cover = Cover.create_from_array("p", np.ones((1, 50, 1, 1), np.float32), gi,
+                                        storage="zarr", dtype=dtype, padding_value=0.1,
+                                        store=str(tmp_path / f"p{whole}"),
+                                        store_whole_genome=whole, genomesize={"chr1": 100})
+        for got in (cover["chr1", 60, 62], cover["chr1", 95, 105]):
+            np.testing.assert_array_equal(np.float32(got[0, -2:, 0, 0]), [held, held])
+
+
 def test_chunks_and_shuffle_buffer_are_sized_by_the_float32_served(track, tmp_path):
     from genozarr.batching import _cache_rows
 

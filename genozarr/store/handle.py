@@ -144,7 +144,7 @@ class Store:
         width = stop_bin - start_bin
         if lo == start_bin and hi == stop_bin:
             return self.backend.read_range(name, lo, hi, view)
-        out = np.full((width, self.n_strands, self.n_conditions), self.meta.pad_value,
+        out = np.full((width, self.n_strands, self.n_conditions), self.meta.served_pad,
                       dtype=value_dtype(self.meta.dtype))
         if hi > lo:
             out[lo - start_bin:hi - start_bin] = self.backend.read_range(name, lo, hi,

@@ -213,6 +213,17 @@ class StoreMeta:
     format_version: int = FORMAT_VERSION
     encoding_type: str = ENCODING_TYPE
 
+    @property
+    def served_pad(self) -> Any:
+        """The pad value as the store holds it (rounded to :attr:`dtype`: a bfloat16 store
+        holds bfloat16(0.1) for 0.1), in the dtype reads serve: what a read gives outside
+        the stored windows and chromosomes, as the arrays' fill value gives it inside."""
+        from genozarr.store.dtypes import store_dtype, value_dtype
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            held = np.asarray(self.pad_value).astype(store_dtype(self.dtype))
+            return held.astype(value_dtype(self.dtype))[()]
+
     def to_attrs(self) -> dict[str, Any]:
         """JSON-able dictionary for the zarr group attributes."""
         return asdict(self)
