@@ -553,6 +553,11 @@ def _check_cover(cover: Any, output_dir: str | os.PathLike, fmt: str) -> None:
     output need not be a track), so the Cover it wraps does not hold what it serves."""
     from genozarr.wrappers import Wrapper
 
+    kind = getattr(getattr(getattr(cover, "garray", None), "meta", None), "kind", None)
+    if kind not in (None, "coverage") and not isinstance(cover, Wrapper):
+        raise ArgumentError(
+            f"cannot write {fmt} files in {output_dir} from {getattr(cover, 'name', cover)!r}:"
+            f" it holds {kind}, and only coverage datasets (genozarr.Cover) export")
     if isinstance(cover, Wrapper) or not all(hasattr(cover, a) for a in _COVER_INTERFACE):
         kind = type(cover).__name__
         what = (f"a {kind} transforms the values it reads, so the Cover it wraps does not "
@@ -564,6 +569,46 @@ def _check_cover(cover: Any, output_dir: str | os.PathLike, fmt: str) -> None:
             "wrapper[:] (or a model's predictions for its windows) and gindexer = "
             "wrapper.gindexer; values of shape (n, condition), (n, position, condition) or "
             "(n, position, strand, condition)")
+
+
+#: most BigWig files written by processes of their own (beyond the cores they add nothing
+#: but memory); more are written in this process
+_MAX_WRITER_PROCESSES = max(2, os.cpu_count() or 1)
+#: descriptors this process holds for a writer process (its pipe, its sentinel, slack)
+_FDS_PER_PROCESS = 4
+#: descriptors kept free for everything else (stores, inputs, the decode threads' reads)
+_FDS_SPARE = 64
+
+
+def _check_open_files(needed: int, fmt: str, output_dir: str | os.PathLike) -> None:
+    """Make sure this process may open ``needed`` more files at once for the export's
+    writers (all are open until the last chromosome is written): the soft limit is raised
+    up to the hard one where it is lower; past the hard limit, an ArgumentError. (pyBigWig
+    crashed the process when it could not open a file: a segmentation fault and partial
+    files left.)"""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 0
+    want = needed + in_use + _FDS_SPARE
+    if soft == resource.RLIM_INFINITY or want <= soft:
+        return
+    if hard == resource.RLIM_INFINITY or want <= hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            return
+        except (ValueError, OSError):
+            pass
+    raise ArgumentError(
+        f"cannot write {needed} {fmt} files at once in {output_dir}: this process may open "
+        f"{hard if hard != resource.RLIM_INFINITY else soft} files at most ({in_use} open "
+        "now), and every file of an export stays open until it is complete. Raise the "
+        "limit (ulimit -n), or export a Cover of fewer conditions")
 
 
 def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap: str,
@@ -605,8 +650,10 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     extra = {}
     if writer_cls is BigWigWriter and OPTIONS["scheduler"] != "sync" and \
             len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES and \
+            len(targets) <= _MAX_WRITER_PROCESSES and \
             not multiprocessing.current_process().daemon:  # a daemon may not have children
         extra["process"] = True
+    _check_open_files(len(targets) * (_FDS_PER_PROCESS if extra else 1), fmt, output_dir)
     t0 = time.perf_counter()
     with contextlib.ExitStack() as stack:
         writers = [(si, ci, stack.enter_context(writer_cls(path, sizes, merge=merge, **extra)))

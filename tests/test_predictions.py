@@ -1531,3 +1531,65 @@ def test_chromosome_order_follows_genomesize(tmp_path):
         np.testing.assert_array_equal(got[chrom], want[chrom])
     inferred = Cover.create_from_array("q", x, gi)
     assert list(inferred.chrom_sizes) == first_seen
+
+
+MANY_CONDITIONS = r"""
+import os, resource, sys
+import numpy as np
+from genozarr import Cover, GenomicIndexer
+from genozarr.errors import ArgumentError
+from genozarr.export import export_to_bigwig
+
+soft, hard = (int(v) for v in sys.argv[2:4])
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+n = 300
+gi = GenomicIndexer(["chr1"] * 10, np.arange(10) * 100, np.arange(10) * 100 + 100,
+                    ["+"] * 10, 100, 100)
+x = np.random.default_rng(0).random((10, 10, 1, n), dtype="float32")
+cov = Cover.create_from_array("p", x, gi, genomesize={"chr1": 1000},
+                              conditions=[f"t{i}" for i in range(n)])
+try:
+    paths = export_to_bigwig(cov, sys.argv[1])
+except ArgumentError as e:
+    print("refused:", e)
+else:
+    import pyBigWig
+    ok = all(np.allclose(pyBigWig.open(p).values("chr1", 0, 1000), x[:, :, 0, k].repeat(10,
+             axis=1).ravel()) for k, p in enumerate(paths))
+    print("exported", len(paths), ok, resource.getrlimit(resource.RLIMIT_NOFILE)[0] > soft)
+"""
+
+
+def test_an_export_of_more_files_than_may_be_open_is_refused_or_raises_the_limit(tmp_path):
+    """An export keeps every file open until it is complete: 300 conditions under a limit
+    of 256 open files crashed the process in pyBigWig (a segmentation fault, partial files
+    left). The soft limit is now raised where the hard one allows; past it, an error
+    before any file is made."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "many.py"
+    script.write_text(MANY_CONDITIONS)
+    run = [sys.executable, str(script)]
+    low = subprocess.run(run + [str(tmp_path / "low"), "256", "256"], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert low.stdout.startswith("refused: cannot write 300 BigWig files at once"), \
+        low.stdout + low.stderr
+    assert not (tmp_path / "low").exists() or not os.listdir(tmp_path / "low")
+    raised = subprocess.run(run + [str(tmp_path / "up"), "256", "4096"], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert raised.stdout.strip() == "exported 300 True True", raised.stdout + raised.stderr
+
+
+def test_a_bioseq_is_refused_by_the_export(tmp_path):
+    """Only coverage exports: a Bioseq gave an IndexError after its files were opened."""
+    from genozarr import Bioseq
+    from genozarr.export import export_to_bed, export_to_bigwig
+
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\n" + "ACGT" * 50 + "\n")
+    seq = Bioseq.create_from_refgenome("dna", str(fasta), binsize=50)
+    for export in (export_to_bigwig, export_to_bed):
+        with pytest.raises(ArgumentError, match="it holds sequence, and only coverage"):
+            export(seq, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
