@@ -1226,7 +1226,7 @@ def export_to_vcf(results: Any, path: str | os.PathLike, *,
                                  alleles=(refs[i], alts[i]), id=ids[i] or None)
             for key, _, _, values in cols:
                 value = float(values[i])
-                if np.isfinite(value):
+                if not np.isnan(value):  # (no score: left out; an infinity is written)
                     rec.info[key] = value
             rec.info["VE_STRAND"] = strands[i]
             out.write(rec)

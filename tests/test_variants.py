@@ -637,6 +637,22 @@ def test_score_variants_checks_the_model(genome, vcf, tmp_path):
     assert not os.listdir(tmp_path)  # nothing left behind
 
 
+def test_vcf_export_keeps_infinite_scores(genome, vcf, tmp_path):
+    """An infinite score (a model's log output of 0) is written as such, as the BED export
+    writes it; only a missing score (NaN) is left out. Infinities were left out too."""
+    streamer = VariantStreamer(genome["fasta"], vcf["path"], binsize=21, batch_size=4)
+    with pytest.warns(SkippedVariantsWarning):
+        ds = score_variants(toy_model, streamer, tmp_path / "effects.zarr",
+                            conditions=["gc", "a"]).load()
+    ds["ref"].values[0, 0] = -np.inf
+    ds["alt"].values[0, 1] = np.inf
+    ds["diff"].values[1, 0] = np.nan
+    with pysam.VariantFile(export_to_vcf(ds, tmp_path / "e.vcf")) as vf:
+        first, second = list(vf)[:2]
+    assert first.info["ref_gc"] == -np.inf and first.info["alt_a"] == np.inf
+    assert "diff_gc" not in second.info and "diff_a" in second.info
+
+
 def test_exports_read_back(genome, vcf, tmp_path):
     streamer = VariantStreamer(genome["fasta"], vcf["path"], binsize=21, batch_size=4)
     with pytest.warns(SkippedVariantsWarning):
