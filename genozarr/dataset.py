@@ -828,7 +828,11 @@ class Dataset:
             # end are padded
             frame = regions if regions is not None else gindexer.to_dataframe()
             known = frame["chrom"].map(region_sizes) > 0
-            check_within(frame[known], region_sizes, str(source.files[0]))
+            # (named after where the lengths come from: a BED file holds none)
+            check_within(frame[known], region_sizes,
+                         str(source.files[0]) if genomesize is None else
+                         f"genomesize {os.fspath(genomesize)}"
+                         if isinstance(genomesize, (str, os.PathLike)) else "genomesize")
         if store_whole_genome:
             if resolution is None:
                 if binsize is None:

@@ -383,12 +383,22 @@ class BedSource(Source):
         self._paint_dtype = _paint_dtype(dtype)
         self.strands = ["."]
         if self.mode in ("score", "bedgraph"):
+            from genozarr.store.dtypes import fit_problem
+
             for f, df in zip(files, self.frames):
                 if df["score"].isna().all():
                     raise ArgumentError(
                         f"{f}: mode={mode!r} needs scores (the "
                         f"{'4th' if mode == 'bedgraph' else '5th'} column), but the file has "
                         "none: no such column, or every score is '.' or nan")
+                # a score past what the features are painted in (float32 for most
+                # stores) would become an infinity there, before the store's own check
+                problem = fit_problem(df["score"].to_numpy(dtype=np.float64),
+                                      np.dtype(self._paint_dtype).name)
+                if problem is not None:
+                    raise ArgumentError(
+                        f"{f}: a score in the file {problem} (dtype={dtype!r}); choose "
+                        "dtype='float64' or scale the scores")
         if self.mode.endswith("category"):
             if len(files) != 1:
                 raise ArgumentError(f"mode={mode!r} takes exactly one BED file, got {len(files)}")
@@ -428,6 +438,16 @@ class BedSource(Source):
                     f"regions and the BED file ({twins[0]!r} vs "
                     f"{twin_of(names[twins[0]], present)!r}); pass chrom_map='auto' or rename "
                     "one side")
+            if present and chroms and not present & set(names.values()):
+                # features may be absent from a chromosome, but from every one of them:
+                # the names differ ('Chr1', 'NC_000001.11', a trailing blank)
+                from genozarr.errors import warn
+                from genozarr.genome import MissingChromosomeWarning
+
+                warn(f"{f} has features on none of the regions' chromosomes (it has "
+                     f"{sorted(present)[:5]}, the regions {list(chroms)[:5]}): it gives 0 "
+                     "everywhere. Check the chromosome names, or map them with chrom_map",
+                     MissingChromosomeWarning)
             self.chrom_names.append(names)
 
     def _paint(self, i: int, chrom: str, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:

@@ -905,3 +905,75 @@ def test_bed_scores_all_missing_and_genomesize_file_lacking_a_chromosome(tmp_pat
     with expect(ChromosomeNotFoundError, sizes, r"\['chr2'\] not found"):
         Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=roi, binsize=100,
                                  genomesize=str(sizes))
+
+
+# ------------------------------------------------------------- BED and GFF/GTF (an audit)
+def test_bed_on_none_of_the_regions_chromosomes_warns(tmp_path):
+    """A BED file whose features lie on none of the regions' chromosomes ('Chr1',
+    'NC_000001.11', a trailing blank) gave 0 everywhere without a word, where BigWig and
+    BAM files warn; features absent from some chromosomes only are no warning."""
+    import warnings
+
+    from genozarr.errors import MissingChromosomeWarning
+
+    roi = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [0, 0], "end": [20, 20]})
+    for chrom in ("Chr1", "NC_000001.11", "chr1 "):
+        bed = tmp_path / "x.bed"
+        bed.write_text(f"{chrom}\t0\t10\n")
+        with pytest.warns(MissingChromosomeWarning,
+                          match=r"x\.bed has features on none of the regions' chromosomes"):
+            cov = Cover.create_from_bed("x", str(bed), roi=roi, binsize=20)
+        assert cov[:].sum() == 0
+    bed.write_text("chr1\t0\t10\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingChromosomeWarning)
+        cov = Cover.create_from_bed("x", str(bed), roi=roi, binsize=20)
+    assert cov[0].sum() == 10 and cov[1].sum() == 0
+
+
+def test_bed_scores_past_float32_are_refused_not_infinite(tmp_path):
+    """A score of 1e39 became an infinity in a float32 store (painted in float32 before the
+    store's own check); float64 keeps it."""
+    bed = tmp_path / "s.bed"
+    bed.write_text("chr1\t0\t10\tf\t1e39\nchr1\t10\t20\tg\t2\n")
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [20]})
+    with pytest.raises(ArgumentError, match=r"s\.bed: a score in the file holds 1e\+39, past "
+                                            r"the largest float32"):
+        Cover.create_from_bed("s", str(bed), roi=roi, binsize=20, mode="score")
+    cov = Cover.create_from_bed("s", str(bed), roi=roi, binsize=20, mode="score",
+                                dtype="float64", resolution=1)
+    np.testing.assert_array_equal(cov[0][0, :, 0, 0], [1e39] * 10 + [2.0] * 10)
+
+
+def test_a_region_past_its_chromosome_names_where_the_length_comes_from(tmp_path):
+    """The chromosome length of a BED coverage comes from genomesize (a BED file has none):
+    the error named the BED file."""
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t0\t10\n")
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [60], "end": [70]})
+    with pytest.raises(RegionError, match=r"^genomesize: region chr1:60-70 starts past the end"):
+        Cover.create_from_bed("r", str(bed), roi=roi, binsize=10, genomesize={"chr1": 50})
+
+
+def test_gff_and_gtf_are_read_by_their_content(tmp_path):
+    """Compression is found from the content, not the name, and a byte-order mark is left
+    out, as for BED files: a plain file named .gtf.gz raised gzip's own error, a gzip file
+    without .gz read as garbage columns, and a GFF3 file starting with a byte-order mark
+    was refused; a truncated gzip file is a MalformedFileError naming it."""
+    from genozarr.regions import load_regions
+
+    gtf = 'chr1\ts\tgene\t5\t20\t.\t+\t.\tgene_id "g1";\n'
+    (tmp_path / "plain.gtf.gz").write_text(gtf)
+    with gzip.open(tmp_path / "packed.gtf", "wt") as f:
+        f.write(gtf)
+    (tmp_path / "bom.gff3").write_text("##gff-version 3\nchr1\ts\tgene\t5\t20\t.\t+\t.\tID=g1\n",
+                                       encoding="utf-8-sig")
+    for name in ("plain.gtf.gz", "packed.gtf", "bom.gff3"):
+        got = load_regions(str(tmp_path / name))
+        assert got[["chrom", "start", "end", "name", "strand"]].values.tolist() == [
+            ["chr1", 4, 20, "g1", "+"]], name
+    data = gzip.compress(gtf.encode() * 2000)
+    (tmp_path / "cut.gtf.gz").write_bytes(data[:len(data) // 2])
+    with pytest.raises(MalformedFileError, match=r"cut\.gtf\.gz: gzip-compressed GFF/GTF file "
+                                                 "is truncated or corrupt"):
+        load_regions(str(tmp_path / "cut.gtf.gz"))

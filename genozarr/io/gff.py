@@ -88,12 +88,19 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         return pr.read_gtf(source, as_df=True) if is_gtf else \
             pr.read_gff3(source, as_df=True)
 
+    import gzip
+    import zlib
+
     try:
-        if _needs_cleaning(path, is_gtf):
-            raise _NeedsCleaning("feature lines pyranges would misread")
-        df = parse(path)
-    except Exception as e:  # pyranges raises assorted pandas/ValueErrors for bad input
-        df = _retry_without_trailer(path, parse, is_gtf, e)
+        try:
+            if _unlike_its_name(path) or _needs_cleaning(path, is_gtf):
+                raise _NeedsCleaning("feature lines pyranges would misread")
+            df = parse(path)
+        except Exception as e:  # pyranges raises assorted pandas/ValueErrors for bad input
+            df = _retry_without_trailer(path, parse, is_gtf, e)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise MalformedFileError(f"{path}: gzip-compressed GFF/GTF file is truncated or "
+                                 f"corrupt: {e}") from e
     if df.empty:
         raise MalformedFileError(f"{path}: no features found")
     if not all(pd.api.types.is_integer_dtype(df[c]) for c in ("Start", "End")):
@@ -212,11 +219,32 @@ def _gtf_restore(value: Any) -> Any:
 
 
 def _open_lines(path: str) -> Any:
+    """The file's lines: gzip-compressed or not as its content says (not its name), a
+    byte-order mark left out."""
     import gzip
 
-    return gzip.open(path, "rt", encoding="utf-8", errors="replace") \
-        if path.lower().endswith(".gz") else \
-        open(path, encoding="utf-8", errors="replace")
+    from genozarr.io.bed import _is_gzip
+
+    return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") \
+        if _is_gzip(path) else open(path, encoding="utf-8-sig", errors="replace")
+
+
+def _unlike_its_name(path: str) -> bool:
+    """Whether pyranges, which goes by the name (``.gz``: gzip), would misread ``path``:
+    compressed without the suffix or plain with it, or text starting with a byte-order
+    mark."""
+    import gzip
+
+    from genozarr.io.bed import _is_gzip
+
+    compressed = _is_gzip(path)
+    if compressed != path.lower().endswith(".gz"):
+        return True
+    try:
+        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as f:
+            return f.read(3) == b"\xef\xbb\xbf"
+    except (OSError, EOFError):
+        return False
 
 
 def _needs_cleaning(path: str, is_gtf: bool) -> bool:
