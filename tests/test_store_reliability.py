@@ -567,6 +567,32 @@ def test_a_store_without_a_chunk_inventory_still_reads(tmp_path):
     np.testing.assert_array_equal(open_store(path)["data"].values, want)
 
 
+def test_a_block_being_encoded_when_its_build_stops_is_not_written(tmp_path, monkeypatch):
+    """A task's first write into an array checks that the temporary store is there, then
+    encodes its block: a build stopped meanwhile (its temporary store removed, as a failed
+    build on dask.distributed does while other tasks run) made the folders again and wrote
+    the chunk (an audit: a temporary directory of chunk files left). The write now fails
+    and leaves nothing."""
+    import shutil
+
+    import genozarr.store._direct as direct
+
+    build(tmp_path / "s.zarr", 1)
+    work = tmp_path / ".s.zarr.tmp-work"
+    shutil.copytree(tmp_path / "s.zarr", work)
+    store_write._WRITING.clear()  # (this process has not opened the array yet)
+    real_only = direct._only
+
+    def stopped_meanwhile(values, fill):
+        shutil.rmtree(work, ignore_errors=True)
+        return real_only(values, fill)
+
+    monkeypatch.setattr(direct, "_only", stopped_meanwhile)
+    with pytest.raises(StoreError, match="The build stopped"):
+        store_write.write_block(str(work), "data", 0, np.full((5, 100, 1, 2), 7, "float32"))
+    assert not work.exists()
+
+
 def test_temporary_copies_this_process_left_are_swept(tmp_path):
     """A failed parallel build's tasks that still run can make its temporary directory
     again after the build removed it (zarr's LocalStore makes its root): the next build

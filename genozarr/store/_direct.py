@@ -822,6 +822,9 @@ def write_chunks(arr: Any, start: int, values: np.ndarray, *, fsync: bool = Fals
     if not os.path.isdir(direct.directory):  # (making its folders would make it again)
         raise StoreError(f"the array {direct.directory} is gone (the build writing it was "
                          "stopped), so nothing is written there")
+    # its folder exists: never made again below, so a build stopped (its temporary store
+    # removed) while this block is encoded gets an error here, not a folder made anew
+    direct.folders.add(direct.directory)
     clen = direct.chunk_shape[0]
     unit = clen * direct.per_shard if direct.per_shard else clen  # rows per file
     stop = start + len(values)
