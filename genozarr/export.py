@@ -571,9 +571,9 @@ def _check_cover(cover: Any, output_dir: str | os.PathLike, fmt: str) -> None:
             "(n, position, strand, condition)")
 
 
-#: most BigWig files written by processes of their own (beyond the cores they add nothing
-#: but memory); more are written in this process
-_MAX_WRITER_PROCESSES = max(2, os.cpu_count() or 1)
+#: most BigWig files written by processes of their own (hundreds of processes add nothing
+#: but memory); an export of more writes them all in this process
+_MAX_WRITER_PROCESSES = max(8, 2 * (os.cpu_count() or 1))
 #: descriptors this process holds for a writer process (its pipe, its sentinel, slack)
 _FDS_PER_PROCESS = 4
 #: descriptors kept free for everything else (stores, inputs, the decode threads' reads)
