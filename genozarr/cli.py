@@ -73,7 +73,8 @@ import typer
 
 from genozarr.dataset import open_dataset
 from genozarr.errors import ArgumentError, GenozarrError
-from genozarr.spec import SPEC_KINDS, build_from_spec, load_spec, need_file as _need_file
+from genozarr.spec import SPEC_KINDS, build_from_spec, check_stores, load_spec
+from genozarr.spec import need_file as _need_file
 from genozarr.summary import store_summary
 
 if TYPE_CHECKING:
@@ -350,6 +351,10 @@ def build(
     from genozarr.config import set_options
 
     entries = load_spec(spec)
+    try:
+        check_stores(entries, out)
+    except ArgumentError as e:
+        raise ArgumentError(f"{spec}: {e}") from None
     console = _console()
     if check:
         for e in entries:
@@ -361,7 +366,11 @@ def build(
     if scheduler is not None:
         from distributed import Client
 
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler)
+        except ValueError as e:  # not an address ('missing port number')
+            raise ArgumentError(f"--scheduler {scheduler!r} is not a scheduler address "
+                                f"(tcp://HOST:PORT): {e}") from None
         _console(stderr=True).print(f"ingest on dask.distributed: {client.dashboard_link}")
     try:
         with set_options(progress="auto" if progress else False,

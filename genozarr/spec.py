@@ -214,7 +214,41 @@ def _resolve(value: Any, base: Path, key: str) -> Any:
     if key == "roi" and _is_region(value) and not (base / value).exists():
         return value  # a region string ('chr1:1000-2000'), not a file of that name
     value = os.path.expanduser(value)
-    return value if os.path.isabs(value) else str((base / value).resolve())
+    # (not resolved: a link keeps its own name, which names conditions, as in the call)
+    return value if os.path.isabs(value) else os.path.abspath(base / value)
+
+
+def _default_store(spec: dict[str, Any], out: str | os.PathLike | None) -> str | None:
+    """Where :func:`build_from_spec` builds ``spec`` when it names no store: ``<out>/
+    <name>.zarr`` for a zarr store and an ``out`` directory, else None."""
+    if out is None or str(spec.get("storage")).lower() not in ("zarr", "hdf5"):
+        return None  # (hdf5: Janggu's name for zarr)
+    return str(Path(out) / f"{spec['name']}.zarr")
+
+
+def check_stores(entries: list[dict[str, Any]], out: str | os.PathLike | None) -> None:
+    """Raise where two entries of a spec would build one store, counting the stores
+    ``out`` gives the entries that name none (``<out>/<name>.zarr``).
+
+    Raises
+    ------
+    ArgumentError
+        Naming the datasets and the store.
+    """
+    def key(s: dict[str, Any]) -> str | None:
+        store = s.get("store")
+        store = _default_store(s, out) if store is None else str(store)
+        if store is None or "://" in store:
+            return store
+        return os.path.normpath(os.path.abspath(store))
+
+    stores = [key(s) for s in entries]
+    for store in dict.fromkeys(stores):
+        names = [s["name"] for s, k in zip(entries, stores) if store is not None and k == store]
+        if len(names) > 1:
+            raise ArgumentError(
+                f"datasets {names} would share the store {store}; give each dataset a "
+                "store of its own (without 'store', a dataset is built at OUT/NAME.zarr)")
 
 
 def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) -> Dataset:
@@ -242,9 +276,8 @@ def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) 
             raise ArgumentError(f"dataset {name!r}: kind refgenome takes one FASTA file, "
                                 f"got {len(files)}")
         files = files[0]
-    if "store" not in spec and out is not None and \
-            str(spec.get("storage")).lower() in ("zarr", "hdf5"):  # hdf5: Janggu's name
-        spec["store"] = str(Path(out) / f"{name}.zarr")
+    if "store" not in spec and (default := _default_store({**spec, "name": name}, out)):
+        spec["store"] = default
     cls = getattr(dataset, cls_name)
     try:
         return getattr(cls, ctor)(name, files, **spec)

@@ -591,3 +591,35 @@ def test_export_ended_by_sigterm_leaves_no_partial_file(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert list(out.iterdir()) == []
+
+
+def test_a_spec_names_conditions_after_its_links_and_checks_default_stores(
+        tmp_path: Path, sample_files: dict[str, str]) -> None:
+    """Input files that are links keep their own names, which name the conditions, as in
+    the Python call (a spec resolved them: conditions named after the link targets, and
+    another cache key); a store that another dataset's default store (OUT/NAME.zarr) is
+    refused before anything is built (the second overwrote the first); a --scheduler
+    value that is no address is one line (a traceback)."""
+    for name, key in (("k562.bw", "bigwig_a"), ("hepg2.bw", "bigwig_b")):
+        os.symlink(sample_files[key], tmp_path / name)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'roi = "{sample_files["roi"]}"\nbinsize = 200\n[[datasets]]\nname = "x"\n'
+                    'kind = "bigwig"\nfiles = ["k562.bw", "hepg2.bw"]\n')
+    assert _run("build", spec, "--out", tmp_path / "out", "--no-progress").exit_code == 0
+    built = open_dataset(tmp_path / "out" / "x.zarr")
+    called = Cover.create_from_bigwig("x", [str(tmp_path / "k562.bw"),
+                                            str(tmp_path / "hepg2.bw")],
+                                      roi=sample_files["roi"], binsize=200)
+    assert built.conditions == called.conditions == ["k562", "hepg2"]
+    np.testing.assert_array_equal(built[:], called[:])
+    spec.write_text(f'roi = "{sample_files["roi"]}"\nbinsize = 200\n[[datasets]]\nname = "a"\n'
+                    'kind = "bigwig"\nfiles = "k562.bw"\n[[datasets]]\nname = "b"\n'
+                    'kind = "bigwig"\nfiles = "hepg2.bw"\nstore = "out2/a.zarr"\n')
+    for extra in (["--check"], ["--no-progress"]):
+        result = _run("build", spec, "--out", tmp_path / "out2", *extra)
+        assert result.exit_code == 1 and "datasets ['a', 'b'] would share the store" in \
+            result.output, result.output
+    assert not (tmp_path / "out2").exists()
+    result = _run("build", spec, "--out", tmp_path / "out3", "--scheduler", "notanaddress")
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and \
+        "is not a scheduler address" in result.output, result.output
