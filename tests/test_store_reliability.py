@@ -593,6 +593,32 @@ def test_a_block_being_encoded_when_its_build_stops_is_not_written(tmp_path, mon
     assert not work.exists()
 
 
+def test_files_written_while_a_failed_build_is_removed_are_removed(tmp_path, monkeypatch):
+    """Tasks of a failed build that still run (dask.distributed does not wait for them)
+    wrote into its temporary store while it was being removed: the directories holding
+    their files stayed (an audit: chunk files left beside the store). The removal is done
+    again until the directory is gone."""
+    calls = []
+    real = store_write._rmtree_store
+
+    def with_a_late_write(path):
+        real(path)
+        calls.append(path)
+        if len(calls) == 1:  # a task's file that came in while it was removed
+            os.makedirs(os.path.join(path, "data"), exist_ok=True)
+            with open(os.path.join(path, "data", "c.3.0.0.0"), "wb") as f:
+                f.write(b"late")
+
+    class Failing(ArraySource):
+        def read_file(self, i, chrom, start, end):
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(store_write, "_rmtree_store", with_a_late_write)
+    with pytest.raises(RuntimeError, match="boom"):
+        build(tmp_path / "s.zarr", 1, source_cls=Failing)
+    assert len(calls) == 2 and siblings(tmp_path, "s.zarr") == []
+
+
 def test_temporary_copies_this_process_left_are_swept(tmp_path):
     """A failed parallel build's tasks that still run can make its temporary directory
     again after the build removed it (zarr's LocalStore makes its root): the next build

@@ -253,14 +253,23 @@ def _run_distributed(client: Any, delayed: list[Any], label: str) -> list[Any]:
     from genozarr._progress import progress_bar
 
     futures = client.compute(delayed)
-    bar = progress_bar(len(futures), f"build {label}", "task", leave=True)
-    if bar is not None:
-        from distributed import as_completed
+    try:
+        bar = progress_bar(len(futures), f"build {label}", "task", leave=True)
+        if bar is not None:
+            from distributed import as_completed
 
-        with bar:
-            for _ in as_completed(futures):
-                bar.update(1)
-    return client.gather(futures)
+            with bar:
+                for _ in as_completed(futures):
+                    bar.update(1)
+        return client.gather(futures)
+    except BaseException:
+        # the build stops: its tasks not started yet are dropped (running ones go on; the
+        # caller's removal of the temporary store deals with what they write)
+        try:
+            client.cancel(futures)
+        except Exception as e:  # noqa: BLE001 - a client already closed: nothing to cancel
+            log.debug("%s: could not cancel the tasks: %s", label, e)
+        raise
 
 
 #: modules the fork server imports once, so that forked workers start without imports

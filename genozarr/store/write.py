@@ -240,6 +240,11 @@ def _exchange(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 
 
 # ---------------------------------------------------------------------------- deleting
+#: pauses before an aborted build removes its temporary store again, where files came in
+#: while it was removed (seconds; 1.55 s in all)
+_ABORT_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
 def _rmtree_store(path: str | os.PathLike) -> None:
     """Delete a local store directory, its completion marker first: a deletion interrupted
     half way leaves a directory that reads as incomplete, never one that reads as valid.
@@ -1068,6 +1073,15 @@ class StoreWriter:
                     _delete_remote_version(self._rfs, self.tmp_key)
                 else:
                     _rmtree_store(self.tmp)
+                    # tasks of the stopped build that still run (on dask.distributed,
+                    # which does not wait for them) may write while it is removed: again
+                    # until it is gone, after which they write nothing (they never make
+                    # its folders again)
+                    for pause in _ABORT_PAUSES:
+                        if not os.path.lexists(self.tmp):
+                            break
+                        time.sleep(pause)
+                        _rmtree_store(self.tmp)
         except Exception as e:  # noqa: BLE001 - cleaning up after another error
             log.warning("could not remove the temporary store %s: %s", self.tmp, e)
         finally:
