@@ -366,11 +366,17 @@ def build(
     if scheduler is not None:
         from distributed import Client
 
-        try:
-            client = Client(scheduler)
+        from distributed.comm import normalize_address, parse_address
+        from distributed.comm.addressing import parse_host_port
+
+        try:  # (checked first: a Client that fails to start stays the default client)
+            protocol, location = parse_address(normalize_address(scheduler))
+            if protocol in ("tcp", "tls"):
+                parse_host_port(location)
         except ValueError as e:  # not an address ('missing port number')
             raise ArgumentError(f"--scheduler {scheduler!r} is not a scheduler address "
                                 f"(tcp://HOST:PORT): {e}") from None
+        client = Client(scheduler)
         _console(stderr=True).print(f"ingest on dask.distributed: {client.dashboard_link}")
     try:
         with set_options(progress="auto" if progress else False,
