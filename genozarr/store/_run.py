@@ -241,7 +241,7 @@ class _Tracked:
         """Cancel the tasks not started yet and wait for the running ones."""
         from concurrent.futures import wait
 
-        futures = list(self._futures)
+        futures = list(self._futures.copy())  # (done callbacks discard from other threads)
         for future in futures:
             future.cancel()
         wait(futures)
