@@ -213,13 +213,20 @@ def _reason(exc: BaseException) -> str:
         if name in ("ClientConnectorError", "EndpointConnectionError", "ConnectTimeoutError",
                     "ServerDisconnectedError", "ClientPayloadError", "ReadTimeoutError"):
             return f"{name}: {node}"
-    for node in nodes:  # (fsspec wraps a lost connection in a FileNotFoundError)
-        if isinstance(node, ConnectionResetError) or type(node).__name__ == "ClientOSError":
-            return f"connection lost (reset by the server or the network): {node}"
+    lost = _connection_lost(exc)
+    if lost is not None:
+        return f"connection lost (reset by the server or the network): {lost}"
     for node in _chain(exc):
         if isinstance(node, (PermissionError,)):
             return f"access denied ({node})"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _connection_lost(exc: BaseException) -> BaseException | None:
+    """The error in ``exc``'s chain that says the connection was lost (reset by the server
+    or the network; fsspec wraps it in a FileNotFoundError), else None."""
+    return next((n for n in _chain(exc) if isinstance(n, ConnectionResetError)
+                 or type(n).__name__ == "ClientOSError"), None)
 
 
 def _timed_out(exc: BaseException) -> bool:

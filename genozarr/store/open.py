@@ -116,15 +116,14 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
         errno.EROFS: "the file system is read-only; choose another store path",
     }.get(code)  # type: ignore[arg-type]
     if hint is None and is_remote(where):
-        from genozarr.io._remote import _chain, _timed_out
+        from genozarr.io._remote import _chain, _connection_lost, _timed_out
 
         if isinstance(error, FileNotFoundError) and _missing_bucket(error):
             hint = "the bucket does not exist; create it or fix the URL"
         elif (status := _server_error(error)) is not None:
             hint = (f"the server answered HTTP {status}, an error of its own (not a missing "
                     "store or bad credentials); retry, or check the server")
-        elif any(isinstance(e, ConnectionResetError) or type(e).__name__ == "ClientOSError"
-                 for e in _chain(error)):
+        elif _connection_lost(error) is not None:
             hint = "the connection was lost (reset by the server or the network); retry"
         elif any(_timed_out(e) for e in _chain(error)):
             from genozarr.config import OPTIONS
