@@ -166,9 +166,10 @@ def encoded_file_part(text: Any, what: str) -> str:
 NAME_MAX = 255
 
 
-def temporary_path(path: Path) -> Path:
-    """Where a writer writes ``path`` until the file is complete (then renamed to it)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.part")
+def temporary_path(path: Path, pid: int | None = None) -> Path:
+    """Where a writer writes ``path`` until the file is complete (then renamed to it);
+    ``pid``: the id of the writing process (default this one's)."""
+    return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.part")
 
 
 #: digits of the widest process id (32 bits) a temporary name is checked with, so that
@@ -192,7 +193,7 @@ def check_name_length(path: Path) -> None:
     ArgumentError
         For a name too long.
     """
-    size = len(os.fsencode(f".{path.name}.")) + _PID_DIGITS + len(".part")
+    size = len(os.fsencode(temporary_path(path, 10 ** (_PID_DIGITS - 1)).name))
     if size > NAME_MAX:
         raise ArgumentError(
             f"output file name {path.name!r} is too long: the temporary file it is written "
