@@ -597,8 +597,11 @@ class Dataset:
                 store.read_windows(name, offsets, nb, out, sel)
         if plan.stored_bins is not None:
             stored = plan.stored_bins[idx]
-            for j in np.flatnonzero(stored < nb):
-                out[j, int(stored[j]):] = store.meta.served_pad
+            short = np.flatnonzero(stored < nb)
+            if len(short):
+                pad = store.meta.served_pad  # (worked out from the dtype: once a batch)
+                for j in short:
+                    out[j, int(stored[j]):] = pad
         return out
 
     def _orient(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
