@@ -886,6 +886,42 @@ def test_improper_pairs_do_not_widen_the_midpoint_fetch(tmp_path, monkeypatch):
     assert fetched == [(1100 - bam_io.MIDPOINT_REACH, 1200 + bam_io.MIDPOINT_REACH)]
 
 
+@pytest.mark.parametrize("resolution", [1, 50, None])
+def test_a_read_past_the_chromosome_end_counts_nothing_there(tmp_path, resolution):
+    """Aligners place reads past the end of a circular chrM. A reverse read whose 5' end
+    (reference_end - 1 = 1009) lies past the chromosome's 1,000 bases was counted there by
+    a partial-layout window running past the end (and in its bin sums); the whole-genome
+    layout and the window's zero padding count nothing past the end."""
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chrM", "LN": 1000}]}
+    path = str(tmp_path / "m.bam")
+    with pysam.AlignmentFile(path, "wb", header=header) as f:
+        for name, start, length in (("inside", 950, 10), ("overhang", 980, 30)):
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence, a.flag = name, "A" * length, 0x10
+            a.reference_id, a.reference_start, a.mapping_quality = 0, start, 60
+            a.cigartuples = [(0, length)]
+            a.query_qualities = pysam.qualitystring_to_array("I" * length)
+            f.write(a)
+    pysam.index(path)
+    # expected, from pysam: reverse 5' ends inside the chromosome and the window 900-1100
+    expected = np.zeros((200, 2), np.float32)
+    with pysam.AlignmentFile(path) as f:
+        for read in f:
+            end5 = read.reference_end - 1
+            if end5 < 1000:
+                expected[end5 - 900, 1] += 1
+    assert expected.sum() == 1
+    if resolution is None:
+        expected = expected.sum(axis=0, keepdims=True)
+    elif resolution > 1:
+        expected = expected.reshape(-1, resolution, 2).sum(axis=1)
+    # (a whole-genome store of one bin per window needs windows on its bin grid)
+    for whole in (False,) if resolution is None else (False, True):
+        cover = Cover.create_from_bam("m", path, roi=["chrM:900-1100"], binsize=200,
+                                      resolution=resolution, store_whole_genome=whole)
+        np.testing.assert_array_equal(np.asarray(cover[0])[0, :, :, 0], expected)
+
+
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
 def test_the_last_bin_of_a_chromosome_ends_with_it(tmp_path, whole):
     """Resolution 100 over a chromosome of 150 bases: the last bin holds 50 bases of the

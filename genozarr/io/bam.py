@@ -558,7 +558,9 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     nbins = -(-n // resolution)
     offset = positions[keep] - start
     reverse = (flags[keep] & 0x10) != 0
-    inside = (offset >= 0) & (offset < n)
+    # an aligner may place a read past the chromosome end (chrM is circular): what lies
+    # past it counts 0 here, as in the whole-genome layout
+    inside = (offset >= 0) & (offset < min(n, length - start))
     if not inside.all():
         offset, reverse = offset[inside], reverse[inside]
     if resolution > 1:
