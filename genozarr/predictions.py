@@ -407,7 +407,10 @@ def cover_from_array(
     key = None
     if cache or storage == "zarr" or store is not None:
         chrs, starts, ends, wstrands = gindexer.as_arrays()
-        key = cache_key([], {"chrom": chrs, "start": starts, "end": ends, "strand": wstrands},
+        windows_key = {"chrom": chrs, "start": starts, "end": ends, "strand": wstrands}
+        if gindexer.names is not None:  # names are stored (both layouts): they make the store
+            windows_key["name"] = np.asarray(gindexer.names, dtype=object)
+        key = cache_key([], windows_key,
                         {"source": "array", "array": np.ascontiguousarray(x),
                          "resolution": res, "whole_genome": bool(store_whole_genome),
                          "conditions": conds, "chroms": sizes, "padding_value": pad,

@@ -235,6 +235,28 @@ def test_cached_store_is_reused(tmp_path):
     assert other.garray.path != first.garray.path
 
 
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_a_cached_store_is_not_reused_for_other_window_names(tmp_path, whole):
+    """Stores hold the windows' names (``region_name``); the array's cache key left them
+    out, so a build over the same windows with other names reused the first store and
+    served its names (an audit)."""
+    x = np.arange(10, dtype="float32").reshape(2, 5, 1, 1)
+
+    def indexer(names: list[str]) -> GenomicIndexer:
+        return GenomicIndexer(["chr1"] * 2, [0, 10], [10, 20], ["+"] * 2, 10, 10,
+                              names=names)
+
+    first = Cover.create_from_array("p", x, indexer(["geneA", "geneB"]), cache=True,
+                                    store_whole_genome=whole, genomesize={"chr1": 20})
+    second = Cover.create_from_array("p", x, indexer(["geneX", "geneY"]), cache=True,
+                                     store_whole_genome=whole, genomesize={"chr1": 20})
+    assert second.garray.path != first.garray.path
+    reopened = genozarr.open_dataset(second.garray.path)
+    assert list(reopened.gindexer.names) == ["geneX", "geneY"]
+    assert list(genozarr.open_dataset(first.garray.path).gindexer.names) == ["geneA", "geneB"]
+    np.testing.assert_array_equal(reopened[:], x)
+
+
 # ------------------------------------------------------------------ Cover -> BigWig
 def _expected_base_values(gi: GenomicIndexer, x: np.ndarray, resolution: int) -> dict:
     """``{(chrom, start, end): (position, strand, condition)}`` base values of each window's
@@ -1593,3 +1615,19 @@ def test_a_bioseq_is_refused_by_the_export(tmp_path):
         with pytest.raises(ArgumentError, match="it holds sequence, and only coverage"):
             export(seq, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not os.listdir(tmp_path / "out")
+
+
+@pytest.mark.parametrize("option", [{"merge": "no"}, {"skip_zeros": "false"}, {"merge": 0}])
+def test_export_flags_must_be_booleans(tmp_path, option):
+    """``merge="no"`` (a string from a script or a spec file) was truthy and merged the
+    runs; a flag is now True or False, checked before any file is made."""
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [20]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=10, stepsize=10)
+    cover = Cover.create_from_array("pred", np.ones((2, 10, 1, 1)), gi,
+                                    genomesize={"chr1": 20})
+    (name,) = option
+    with pytest.raises(ArgumentError, match=f"{name} must be True or False"):
+        cover.export_to_bed(tmp_path / "out", **option)
+    assert not (tmp_path / "out").exists()
+    (bed,) = cover.export_to_bed(tmp_path / "ok", merge=np.bool_(True))
+    assert Path(bed).read_text().splitlines() == ["chr1\t0\t20\t1.0"]
