@@ -389,7 +389,7 @@ def _concat(parts: list[_Records], n_samples: int) -> _Records:
 
 # per process: open handles (per thread) and whole-file tables of unindexed files
 _lock = threading.Lock()
-_handles: dict[tuple[Any, ...], Any] = {}
+_handles: OrderedDict[tuple[Any, ...], Any] = OrderedDict()  # least recently used first
 _tables: dict[tuple[Any, ...], dict[str, _Records]] = {}
 _blocks: OrderedDict[tuple[Any, ...], _Block] = OrderedDict()
 _readahead: dict[tuple[Any, ...], tuple[int, int]] = {}  # (source, chrom) -> last block
@@ -419,6 +419,8 @@ def _handle(path: str, samples: tuple[str, ...] | None = None) -> Any:
     key = (os.getpid(), threading.get_ident(), path, samples, file_signature(path))
     with _lock:
         h = _handles.get(key)
+        if h is not None:
+            _handles.move_to_end(key)
     if h is None:
         # once per handle (the file may have been rewritten): the index that reader loads
         check_vcf_index(path, order=TABIX_INDEXES if samples is None
@@ -432,7 +434,41 @@ def _handle(path: str, samples: tuple[str, ...] | None = None) -> Any:
             h.subset_samples(list(samples))
         with _lock:
             _handles[key] = h
+            done = _unused_handles(key)
+        for old in done:
+            _close_quietly(old)
     return h
+
+
+def _unused_handles(keep: tuple[Any, ...]) -> list[Any]:
+    """Take out of :data:`_handles` (the caller holds ``_lock``) and return the handles to
+    close: this thread's handles of ``keep``'s file and samples as the file was before it
+    was rewritten, then the least recently used while more are open than
+    :func:`genozarr.io._handles.max_open_handles` allows, of threads (or processes) that
+    ended and this thread's own but ``keep``; never another running thread's, which may be
+    reading through it. Before, every handle stayed open: a build per rewritten or per new
+    VCF left one more file open, until the process could open none."""
+    from genozarr.io import _handles as io_handles
+
+    pid, me = keep[0], keep[1]
+    out = [_handles.pop(k) for k in list(_handles)
+           if k[:4] == keep[:4] and k != keep]
+    limit = io_handles._max_open
+    if len(_handles) > limit:
+        running = {t.ident for t in threading.enumerate()}
+        for k in list(_handles):
+            if len(_handles) <= limit:
+                break
+            if k != keep and (k[0] != pid or k[1] == me or k[1] not in running):
+                out.append(_handles.pop(k))
+    return out
+
+
+def _close_quietly(handle: Any) -> None:
+    try:
+        handle.close()
+    except Exception as e:  # noqa: BLE001 - a handle that cannot close is dropped anyway
+        log.debug("closing %r failed: %s", handle, e)
 
 
 def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str, str]:

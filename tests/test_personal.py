@@ -1058,3 +1058,45 @@ def test_stale_index_is_an_error(genome, vcf, tmp_path, csi):
     if csi:
         pysam.tabix_index(gz, preset="vcf", force=True)  # a fresh .tbi; the .csi stays old
         check_all(build(genome, gz, roi=ROI, binsize=40), genome, vcf["records"], 1)
+
+
+def test_vcf_handles_stay_bounded_across_rewritten_and_new_files(genome, vcf):
+    """Every indexed VCF a build read kept an open handle for the life of the process,
+    and a VCF rewritten in place one more: a notebook regenerating its calls, or a build
+    per sample's VCF, ran out of file descriptors (an audit: +1 open file per build; an
+    unrelated BigWig then 'could not be opened'). Handles of a rewritten file are closed,
+    and at most max_open_handles stay open."""
+    import os
+
+    import genozarr.personal as gp
+    from genozarr.io._handles import max_open_handles
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    d = genome["dir"] / "handles"
+    d.mkdir()
+    recs = main_records(genome["seqs"])
+    roi = ROI.iloc[:1]
+    old = max_open_handles(3)
+    try:
+        same = d / "same.vcf.gz"
+        before = None
+        for i in range(8):  # the same file rewritten, then 8 new files
+            write_vcf(same, recs[: len(recs) - i % 3], genome["seqs"])
+            pysam.tabix_index(str(same), preset="vcf", force=True)
+            os.utime(same, ns=(10**18 + i, 10**18 + i))  # another signature each time
+            build(genome, str(same), roi=roi, binsize=120)[:]
+            before = open_fds() if before is None else before
+        assert open_fds() <= before
+        assert sum(1 for k in gp._handles if str(same) in k[2]) == 1
+        for i in range(8):
+            path = write_vcf(d / f"v{i}.vcf.gz", recs, genome["seqs"])
+            pysam.tabix_index(path, preset="vcf", force=True)
+            ds = build(genome, path, roi=roi, binsize=120)
+            assert check_all(ds, genome, recs, 1) == len(ds)  # values still right
+        mine = [k for k in gp._handles if k[0] == os.getpid()]
+        assert len(mine) <= 3
+        assert open_fds() <= before + 3
+    finally:
+        max_open_handles(old)
