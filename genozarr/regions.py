@@ -191,9 +191,11 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     )
     for col in ("start", "end"):
         values = pd.to_numeric(out[col], errors="coerce")
-        if values.isna().any() or (values != values.round()).any():
-            row = int(values.isna().to_numpy().nonzero()[0][0]) if values.isna().any() else 0
-            raise RegionError(f"{source}: region {row}: {col} must be an integer")
+        bad = (values.isna() | (values != values.round())).to_numpy()
+        if bad.any():
+            row = int(bad.nonzero()[0][0])  # the first bad row, missing or fractional
+            raise RegionError(f"{source}: region {row}: {col} must be an integer, got "
+                              f"{_plain(df[col].iloc[row])!r}")
         huge = values.abs() > MAX_COORDINATE
         if huge.any():
             row = int(huge.to_numpy().nonzero()[0][0])

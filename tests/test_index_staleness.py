@@ -348,7 +348,8 @@ def test_fai_listing_a_record_shorter_than_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("text", [">a\nAC GT\nACGT\n", ">a\nACGT\nACGT\nA C\n",
-                                  ">a\nACGTT\nAC GT\nA\n"])
+                                  ">a\nACGTT\nAC GT\nA\n",
+                                  ">a\nACGTACGT\nACGTACGT\n>b\nACGTACGT\nACG\tA\n"])
 def test_blanks_inside_reference_sequence_lines(tmp_path, text):
     """htslib counts only printable characters as bases but reads by byte offset: with a
     blank inside sequence lines every window was shifted (served 'ACNGT' for 'ACGT'), or
@@ -359,9 +360,11 @@ def test_blanks_inside_reference_sequence_lines(tmp_path, text):
     fa.write_text(text)
     roi = pd.DataFrame({"chrom": ["a"], "start": [0], "end": [8]})
     with pytest.raises(MalformedFileError, match=r"g\.fa: cannot be read by position.*no "
-                       r"blanks"):
+                       r"blanks") as info:
         Bioseq.create_from_refgenome("s", str(fa), roi=roi, binsize=8)
     assert not Path(str(fa) + ".fai").exists()
+    # the index was just built: neither its temporary name nor "added since" in the message
+    assert ".tmp" not in str(info.value) and "since" not in str(info.value)
 
 
 def test_blanks_at_line_ends_of_a_reference_are_read(tmp_path):

@@ -193,6 +193,16 @@ def test_dataframe_strands(tmp_path):
         load_regions(df.assign(Chromosome="chr2"))
 
 
+def test_a_fractional_coordinate_names_its_own_row():
+    """A fractional start in row 2 was reported as region 0 (the row of a missing value
+    was found, a fractional one was not)."""
+    df = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [0, 10, 20.5], "end": [5, 15, 25]})
+    with pytest.raises(RegionError, match=r"region 2: start must be an integer, got 20\.5"):
+        load_regions(df)
+    with pytest.raises(RegionError, match=r"region 1: end must be an integer, got nan"):
+        load_regions(df.assign(start=[0, 10, 20], end=[5, None, 25]))
+
+
 def test_summits_only_from_narrowpeak_lines(tmp_path):
     """Column 10 is a summit in narrowPeak (10 columns), a block count in BED12."""
     from genozarr.regions import resize_regions

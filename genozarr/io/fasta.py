@@ -158,9 +158,13 @@ def _build_fai(path: str, fai: str, gzi: str | None, stale: str | None) -> None:
         problem = _stale_reason(path, outputs[fai], outputs.get(gzi) if gzi else None,
                                 check_age=False)
         if problem is not None:  # htslib counts only printable characters as bases
+            # (said of the index just built: not its temporary name, nor a guess that the
+            # file changed since)
+            detail = problem.split(f"{path}: ", 1)[-1].replace(outputs[fai], fai)
+            detail = detail.removesuffix("; a record added since the index was made?")
             raise MalformedFileError(
                 f"{path}: cannot be read by position: the index htslib builds for it does not "
-                f"fit the file ({problem.split(f'{path}: ', 1)[-1]}); a record's sequence "
+                f"fit the file ({detail}); a record's sequence "
                 "lines must hold bases only, no blanks, all of one length but the last")
         for final, tmp in sorted(outputs.items(), key=lambda kv: kv[0] == fai):  # .fai last
             os.replace(tmp, final)
