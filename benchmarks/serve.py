@@ -10,8 +10,9 @@ written with ``Cover.create_from_array(storage='zarr')``) and a Bioseq of a rand
 
 - ``zstd-1`` (the default: Blosc zstd level 1, 2 MiB chunks), ``lz4``, ``none``
   (uncompressed), ``float16`` and ``bfloat16`` coverage (zstd-1; bfloat16 is served as
-  float32), and ``sharded`` (zstd-1, 2 MiB shards of 64 KiB inner chunks:
-  ``set_options(inner_chunk_bytes=65536)``).
+  float32), ``sharded`` (zstd-1, 2 MiB shards of 64 KiB inner chunks:
+  ``set_options(inner_chunk_bytes=65536)``), and ``sharded-lz4`` / ``sharded-lz4-16k``
+  (Blosc lz4, inner chunks of 64 / 16 KiB).
 
 Measures, in one run (medians of ``--repeat``, runs interleaved):
 
@@ -172,6 +173,8 @@ CHOICES = {
     "float16": {"dtype": "float16"},
     "bfloat16": {"dtype": "bfloat16"},
     "sharded": {"inner_chunk_bytes": 65536},
+    "sharded-lz4": {"inner_chunk_bytes": 65536, "compressor": "lz4"},
+    "sharded-lz4-16k": {"inner_chunk_bytes": 16384, "compressor": "lz4"},
 }
 
 
