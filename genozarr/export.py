@@ -92,6 +92,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from genozarr._validate import check_bool
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError
 from genozarr.io.export import (
     BedGraphWriter,
@@ -615,6 +616,8 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
             suffix: str, writer_cls: type, merge: bool, skip_zeros: bool = False) -> list[str]:
     if overlap not in OVERLAP_MODES:
         raise ArgumentError(f"overlap must be one of {OVERLAP_MODES}, got {overlap!r}")
+    merge = check_bool("merge", merge)  # "no" from a script or spec is not True
+    skip_zeros = check_bool("skip_zeros", skip_zeros)
     fmt = "BigWig" if writer_cls is BigWigWriter else "BED"
     _check_cover(cover, output_dir, fmt)
     targets = _output_paths(cover, output_dir, suffix)
