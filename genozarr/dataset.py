@@ -861,7 +861,13 @@ class Dataset:
                 regions_key = {"chrom": chrs, "start": starts, "end": ends}
                 if gindexer.names is not None:  # names are stored: they make the store
                     regions_key["name"] = np.asarray(gindexer.names, dtype=object)
-            key_args = dict(args, kind=source.kind, resolution=resolution,
+            # a whole-genome store holds every base whatever the windows: their tiling
+            # (binsize, stepsize, flank, zero_padding) is recorded by _record_served, not
+            # keyed, so another tiling over the genome reuses the store
+            tiling = ("binsize", "stepsize", "flank", "zero_padding")
+            key_args = dict({k: v for k, v in args.items()
+                             if not (store_whole_genome and k in tiling)},
+                            kind=source.kind, resolution=resolution,
                             # (the columns in their order: the key's dicts are sorted)
                             condition_metadata=[[c, list(v)] for c, v in
                                                 condition_metadata.items()]
@@ -978,6 +984,17 @@ class Dataset:
             stored = read_windows(store) if store.path is not None else None
             if stored is None or not all(_same_values(a, b) for a, b in zip(stored, mine)):
                 windows = mine
+            # the windows' tiling, which open_dataset restores them with (a store reused
+            # for another binsize, stepsize, flank or zero_padding: not in its cache key)
+            meta = store.meta
+            tiling = {"binsize": gi.binsize, "stepsize": gi.stepsize, "flank": int(gi.flank)}
+            args = dict(recipe.get("args") or {})
+            want = jsonable(dict(tiling, zero_padding=bool(gi.zero_padding)))
+            if any(getattr(meta, k) != v for k, v in tiling.items()) or \
+                    any(args.get(k) != v for k, v in want.items()):
+                meta.binsize, meta.stepsize, meta.flank = (tiling["binsize"],
+                                                           tiling["stepsize"], tiling["flank"])
+                changed["args"] = dict(args, **want)
         if not changed and windows is None and coords is None:
             return
         if store.path is None:

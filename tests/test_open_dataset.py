@@ -183,6 +183,43 @@ def test_normalizer_change_reuses_the_stored_data(sample_files, tmp_path):
     np.testing.assert_array_equal(open_dataset(z.garray.path)[:], z[:])  # the recipe follows
 
 
+@pytest.mark.parametrize("kind", ["cover", "bioseq"])
+def test_a_whole_genome_store_is_reused_for_another_tiling(sample_files, kind):
+    """A whole-genome store holds every base whatever the windows: another binsize,
+    stepsize, flank or zero_padding over it rebuilt the whole genome (they were in its
+    cache key). It is now reused; the last tiling is recorded, and open_dataset gives it
+    with the values of a store built afresh for it."""
+    def make(**kw: Any) -> Any:
+        common = dict(roi=sample_files["roi"], store_whole_genome=True,
+                      genomesize=sample_files["chrom_sizes"], **kw)
+        if kind == "cover":
+            return Cover.create_from_bigwig("wg", sample_files["bigwig_a"], resolution=50,
+                                            **common)
+        return Bioseq.create_from_refgenome("wgs", sample_files["fasta"], order=2, **common)
+
+    tilings = [{"binsize": 200}, {"binsize": 400}, {"binsize": 200, "flank": 50},
+               {"binsize": 200, "stepsize": 100}, {"binsize": 250, "zero_padding": False}]
+    paths = set()
+    stamps = None
+    for tiling in tilings:
+        cached = make(cache=True, **tiling)
+        paths.add(cached.garray.path)
+        chunks = sorted(
+            os.path.join(root, f) for root, _, files in os.walk(cached.garray.path)
+            for f in files if f.startswith("c."))
+        now = [os.stat(c).st_mtime_ns for c in chunks]
+        assert stamps is None or now == stamps  # the data were not written again
+        stamps = now
+        fresh = make(**tiling)  # in memory, built for this tiling
+        np.testing.assert_array_equal(cached[:], fresh[:])
+        again = open_dataset(cached.garray.path)
+        gi, want = again.gindexer, fresh.gindexer
+        assert (gi.binsize, gi.stepsize, gi.flank, gi.zero_padding) == \
+            (want.binsize, want.stepsize, want.flank, want.zero_padding), tiling
+        np.testing.assert_array_equal(again[:], fresh[:])
+    assert len(paths) == 1
+
+
 def test_a_store_is_published_with_its_fitted_normalizers(sample_files, tmp_path,
                                                         monkeypatch):
     """The normalizers are fitted on the new version before it is published: the recipe it
