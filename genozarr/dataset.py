@@ -1008,7 +1008,10 @@ class Dataset:
         whole-genome store whole (every stored value enters, as in Janggu)."""
         from genozarr.store.view import as_xarray
 
-        ds = as_xarray(self.garray, through_backend=True)
+        # in the dtype batches are normalized in (_normalize: float32 at least): a callable
+        # fitted on an int16 or float16 store saw values wrapped or rounded where the
+        # served batches' were not, and its fitted successors took the wrong statistics
+        ds = as_xarray(self.garray, through_backend=True, widen=True)
         if self._rows is not None:
             n = ds.sizes.get("region", len(self._rows))
             if len(self._rows) != n or not np.array_equal(np.sort(self._rows), np.arange(n)):

@@ -1078,3 +1078,38 @@ def test_per_million_normalizers_of_negative_values_warn(name):
         ops.normalize(as_xarray(Cover.create_from_array(
             "z", positive + 1, gi, conditions=["a", "b"], resolution=10).garray),
             ["zscore", name])
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float16"])
+def test_a_callable_is_fitted_in_the_dtype_it_is_served_in(tmp_path, dtype):
+    """Batches are normalized in float32 at least, but normalizers were fitted on the
+    store's own dtype: np.square of an int16 count of 310 wrapped (96,100 -> 30,564) while
+    fitting, so the following CPM divided by a wrong total (values 3x too large); on a
+    float16 store np.log1p was fitted in float16. Both now fit on float32 values, as
+    served. Expected values: numpy on the counts pysam reads."""
+    import pysam
+
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 2000}]}
+    path = str(tmp_path / "r.bam")
+    with pysam.AlignmentFile(path, "wb", header=header) as f:
+        for k, start in enumerate([120] * 310 + [530] * 40 + [1711] * 3):
+            a = pysam.AlignedSegment()
+            a.query_name, a.query_sequence, a.flag = f"r{k}", "A" * 20, 0
+            a.reference_id, a.reference_start, a.mapping_quality = 0, start, 60
+            a.cigartuples = [(0, 20)]
+            a.query_qualities = pysam.qualitystring_to_array("I" * 20)
+            f.write(a)
+    pysam.index(path)
+    counts = np.zeros(2000)
+    with pysam.AlignmentFile(path) as f:
+        for read in f:
+            counts[read.reference_start] += 1
+    bins = counts.reshape(-1, 50).sum(axis=1)  # 5' ends per 50 bp bin
+    func, then = (np.square, "cpm") if dtype == "int16" else (np.log1p, "zscore")
+    cover = Cover.create_from_bam("r", path, roi=["chr1:0-2000"], binsize=2000,
+                                  resolution=50, stranded=False, dtype=dtype,
+                                  normalizer=[func, then])
+    x = func(bins)
+    expected = x / x.sum() * 1e6 if then == "cpm" else (x - x.mean()) / x.std(ddof=1)
+    got = cover[:][0, :, 0, 0].astype(np.float64)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

@@ -75,7 +75,7 @@ def _attrs(meta: StoreMeta, path: str | None) -> dict[str, Any]:
     return attrs
 
 
-def as_xarray(store: Store, *, through_backend: bool = False) -> Any:
+def as_xarray(store: Store, *, through_backend: bool = False, widen: bool = False) -> Any:
     """The store as a lazy xarray object (dask arrays), in the structure of
     :func:`genozarr.open_store`: a Dataset (partial layout) or a DataTree with one child
     per chromosome (whole-genome layout).
@@ -84,7 +84,8 @@ def as_xarray(store: Store, *, through_backend: bool = False) -> Any:
     then its arrays are read through the store's own backend, as an in-memory store's
     are (what fitting normalizers needs: the values, labeled with the store's strands and
     conditions, without xarray's own opening of every chromosome's group, about 6 ms a
-    chromosome)."""
+    chromosome). ``widen`` (with ``through_backend``): the data as a batch is served
+    to normalizers, in float32 at least (an int16 or float16 store widened)."""
     import dask.array as da
     import xarray as xr
 
@@ -110,9 +111,11 @@ def as_xarray(store: Store, *, through_backend: bool = False) -> Any:
         if stored is not None:  # a zarr store: whole chunks of its own (each decoded once)
             size = stored(name)
             clen = max(size, clen // size * size)
-        return da.from_array(src, chunks=(clen,) + tuple(-1 for _ in src.shape[1:]),
-                             name=f"genozarr-{name}-{uuid.uuid4().hex}",
-                             meta=np.empty((0,) * src.ndim, src.dtype))
+        arr = da.from_array(src, chunks=(clen,) + tuple(-1 for _ in src.shape[1:]),
+                            name=f"genozarr-{name}-{uuid.uuid4().hex}",
+                            meta=np.empty((0,) * src.ndim, src.dtype))
+        served = np.result_type(src.dtype, np.float32)
+        return arr.astype(served) if widen and served != src.dtype else arr
 
     if meta.whole_genome:
         nodes = {f"/{c}": xr.Dataset({DATA: (("position", "strand", "condition"),
