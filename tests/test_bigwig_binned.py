@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 import pyBigWig
 import pytest
 
@@ -180,6 +181,28 @@ def test_overlapping_records_are_read_as_pybigwig_reads_them(tmp_path, monkeypat
     x = bigwig_values(path, "chr1", 0, 100_000).astype(np.float64).reshape(-1, 1_000)
     np.testing.assert_array_equal(got, x.mean(axis=1).astype(np.float32))
     assert got[0] == 1.0 and calls  # the file is sparse, the read went base by base
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_overlapping_records_in_short_windows_read_as_pybigwig_reads_them(tmp_path, whole):
+    """Short windows (the partial layout, and chromosomes of at most WINDOW_MAX_BASES in
+    the whole-genome one) were read by pybigtools' values, which adds up records that
+    overlap a base (span 10, step 5: 1 + 2 = 3 where pyBigWig reads 2); an audit."""
+    path = str(tmp_path / "sliding.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 40_000), ("chr2", 3_000)])
+        bw.addEntries("chr1", 0, values=[float(i + 1) for i in range(7_990)], span=10,
+                      step=5)
+        bw.addEntries("chr2", 0, values=[float(i + 1) for i in range(590)], span=10, step=5)
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"], "start": [0, 39_000, 0],
+                        "end": [200, 39_200, 200]})
+    cover = Cover.create_from_bigwig("s", path, roi=roi, binsize=200, store_whole_genome=whole,
+                                     genomesize={"chr1": 40_000, "chr2": 3_000})
+    got = np.asarray(cover[:])[:, :, 0, 0]
+    with pyBigWig.open(path) as bw:
+        for row, (chrom, start, end) in enumerate(roi.itertuples(index=False)):
+            np.testing.assert_array_equal(got[row], bw.values(chrom, start, end, numpy=True))
+    assert got[0, 5] == 2.0  # record 2 (5-15), the last over base 5
 
 
 @pytest.mark.parametrize("batch", [1 << 16, 3])

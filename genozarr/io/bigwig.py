@@ -5,7 +5,14 @@ float64 values cast back exactly), NaN where the file has no data:
 
 - Short intervals (up to :data:`WINDOW_MAX_BASES`: the windows of the partial layout) are
   decoded by pybigtools' ``values``, which reads only the data blocks overlapping the
-  interval and is 3-10x faster there than pyBigWig on bedGraph-style files.
+  interval and is 3-10x faster there than pyBigWig on bedGraph-style files. pybigtools
+  adds up records that overlap a base (a fixedStep section of span > step, as
+  sliding-window tracks are written) where pyBigWig takes the last one: the first
+  :data:`OVERLAP_CHECKS` windows of each chromosome of a file are also read as per-base
+  means, which differ from the sums exactly there; a chromosome where they differ is
+  read by pyBigWig from then on. Records overlapping only past those windows (an
+  invalid bedGraph-style file, which UCSC's tools refuse to write) would still be
+  added up there.
 - Longer ones (the chromosome blocks of the whole-genome layout) where the file is
   *sparse* (at most one record per :data:`RECORD_SPAN_MIN` bases: peaks only, large gaps)
   are painted from the file's records (pybigtools ``records``: only the covered runs, as
@@ -54,7 +61,7 @@ import numpy as np
 from genozarr._kernels import nan_to_zero
 from genozarr.errors import ChromosomeNotFoundError, MalformedFileError, RegionError
 
-__all__ = ["BINNED_SUMS", "PYBIGTOOLS_MAX_OPEN", "PYBIGTOOLS_READ_BUDGET",
+__all__ = ["BINNED_SUMS", "OVERLAP_CHECKS", "PYBIGTOOLS_MAX_OPEN", "PYBIGTOOLS_READ_BUDGET",
            "RECORD_SPAN_MIN", "SUMS_BYTES_PER_BASE", "WINDOW_MAX_BASES",
            "bigwig_chrom_sizes", "read_binned_values", "read_values"]
 
@@ -91,6 +98,10 @@ PYBIGTOOLS_MAX_OPEN = 32
 PYBIGTOOLS_READ_BUDGET = 2048
 _INFO_MAX = 4096  # files whose chromosome sizes are cached
 _DENSE_MAX = 100_000  # (file, chromosome) pairs remembered as too dense for records
+#: short windows of a chromosome of a file checked for overlapping records (a fixedStep
+#: section of span > step), which pybigtools adds up where pyBigWig takes the last one;
+#: one found, the chromosome is read by pyBigWig (module doc)
+OVERLAP_CHECKS = 32
 
 # (pid, thread id, path, purpose) -> [(size, mtime_ns), pybigtools reader or None, reads]
 _pbt_cache: OrderedDict[tuple[int, int, str, str], list[Any]] = OrderedDict()
@@ -102,8 +113,11 @@ _dense: dict[tuple[str, Any, str, int], None] = {}
 # (local path, signature, SUMS_BYTES_PER_BASE) -> whether the file's bins are summed from its
 # records (_sparse_file)
 _summable: dict[tuple[str, Any, float], bool] = {}
-# (local path, signature, chrom) of chromosomes whose records overlap (read base by base)
+# (local path, signature, chrom) of chromosomes whose records overlap (read base by base,
+# by pyBigWig)
 _overlapping: dict[tuple[str, Any, str], None] = {}
+# (local path, signature, chrom) -> windows found free of overlapping records
+_checked: dict[tuple[str, Any, str], int] = {}
 _info_lock = threading.Lock()
 
 
@@ -191,18 +205,39 @@ def bigwig_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     return dict(_file_info(path, localize(os.fspath(path), "bigwig"))[1])
 
 
-def _window_values(path: str, chrom: str, start: int, end: int) -> np.ndarray | None:
+def _window_values(path: str, chrom: str, start: int, end: int,
+                   check: tuple[str, Any, str] | None = None) -> np.ndarray | None:
     """float32 values of ``[start, end)`` (inside the chromosome) by pybigtools, NaN where
-    there is no data; None where pybigtools cannot read them."""
+    there is no data; None where pybigtools cannot read them, or (``check``: the key of
+    the file's chromosome, while fewer than :data:`OVERLAP_CHECKS` of its windows were
+    checked) where records overlap in the window."""
     reader = _pybigtools_reader(path)
     if reader is None:
         return None
     try:
-        return reader.values(chrom, start, end, fillna=None).astype(np.float32)
+        values = reader.values(chrom, start, end, fillna=None)
+        # pybigtools adds up the records overlapping a base (a fixedStep section of span
+        # > step), where pyBigWig takes the last one: their per-base mean differs from
+        # the sum exactly there
+        means = None if check is None else reader.values(
+            chrom, start, end, bins=end - start, summary="mean", exact=True, fillna=None)
     except BaseException as e:  # pyBigWig reads it and reports the error
         if _fatal(e):
             raise
         return None
+    if check is not None:
+        clean = np.array_equal(values, means, equal_nan=True)
+        with _info_lock:
+            if len(_overlapping) >= _DENSE_MAX or len(_checked) >= _DENSE_MAX:
+                _overlapping.clear()
+                _checked.clear()
+            if clean:
+                _checked[check] = _checked.get(check, 0) + 1
+            else:  # this chromosome of the file is read by pyBigWig from now on
+                _overlapping[check] = None
+        if not clean:
+            return None
+    return values.astype(np.float32)
 
 
 def _records_values(path: str, chrom: str, lo: int, hi: int, budget: int,
@@ -278,9 +313,12 @@ def _decode(path: str | os.PathLike, local: str, sig: Any, chrom: str, lo: int, 
             fill: float) -> tuple[np.ndarray, bool]:
     """Values of ``[lo, hi)`` (non-empty, inside the chromosome) and whether missing data
     already reads as ``fill`` (else it is NaN)."""
-    if hi - lo <= WINDOW_MAX_BASES:
-        # a short window (partial layout): pybigtools reads only the blocks it overlaps
-        out = _window_values(local, chrom, lo, hi)
+    if hi - lo <= WINDOW_MAX_BASES and (local, sig, chrom) not in _overlapping:
+        # a short window (partial layout): pybigtools reads only the blocks it overlaps;
+        # the first windows of a chromosome are checked for overlapping records
+        key = (local, sig, chrom)
+        check = key if _checked.get(key, 0) < OVERLAP_CHECKS else None
+        out = _window_values(local, chrom, lo, hi, check)
         if out is not None:
             return out, False
     elif RECORD_SPAN_MIN > 0:
