@@ -358,6 +358,23 @@ def test_a_value_the_dtype_cannot_hold_is_refused(tmp_path, whole, dtype, value,
         Cover.create_from_array("d", x, gi, dtype="int16", padding_value=np.nan)
 
 
+@pytest.mark.parametrize("value, said", [(np.nan, "holds NaN (missing values)"),
+                                         (0.3, "holds 0.3; bool stores 0 and 1 only"),
+                                         (310.0, "holds 310; bool stores 0 and 1 only")])
+def test_a_bool_store_takes_zeros_and_ones_only(value, said):
+    """dtype='bool' skipped the check every other dtype gets: NaN (missing data), 0.3 and
+    310 were all stored as True."""
+    gi = GenomicIndexer(["chr1", "chr1"], [0, 100], [100, 200], ["+", "+"], 100, 100)
+    x = np.zeros((2, 4, 1, 1), dtype="float32")
+    x[0, 1] = 1.0
+    x[1, 2] = value
+    with pytest.raises(ArgumentError, match=re.escape(f"dtype='bool': the array {said}")):
+        Cover.create_from_array("b", x, gi, dtype="bool")
+    x[1, 2] = 1.0
+    cover = Cover.create_from_array("b", x, gi, dtype="bool")
+    np.testing.assert_array_equal(cover[:], x.astype(bool))
+
+
 def test_integers_at_the_edge_of_int64_are_compared_exactly():
     """uint64 values are checked as integers: 2**63 - 1 fits int64 (float64 rounds it up
     to 2**63, past int64's largest); 2**63 does not, and is named exactly."""
@@ -1631,3 +1648,42 @@ def test_export_flags_must_be_booleans(tmp_path, option):
     assert not (tmp_path / "out").exists()
     (bed,) = cover.export_to_bed(tmp_path / "ok", merge=np.bool_(True))
     assert Path(bed).read_text().splitlines() == ["chr1\t0\t20\t1.0"]
+
+
+def test_long_runs_are_split_into_entries_libbigwig_can_zoom(tmp_path):
+    """A whole-genome export over a chromosome of 600 Mb holding one short feature wrote
+    a run of 0 of 600 Mb as one entry, and libBigWig crashed the process (SIGSEGV) making
+    the zoom levels (entries averaging over about 2**28 bases); an audit. Runs longer than
+    MAX_ENTRY_BASES are now several entries of the same value. Run in a child process, so
+    that a crash fails this test only."""
+    import subprocess
+    import sys
+
+    import pyBigWig
+
+    from genozarr.io.export import MAX_ENTRY_BASES, split_long_entries
+
+    starts, ends, values = split_long_entries(np.array([0, 10, 25]), np.array([10, 25, 26]),
+                                              np.array([1.0, 2.0, 3.0]), 4)
+    assert list(zip(starts.tolist(), ends.tolist(), values.tolist())) == [
+        (0, 4, 1.0), (4, 8, 1.0), (8, 10, 1.0), (10, 14, 2.0), (14, 18, 2.0),
+        (18, 22, 2.0), (22, 25, 2.0), (25, 26, 3.0)]
+    (tmp_path / "one.bed").write_text("chr1\t1000\t2000\tpeak\t1\n")
+    script = (
+        "import genozarr, sys\n"
+        "from genozarr import Cover\n"
+        "genozarr.set_options(scheduler='sync')\n"
+        "c = Cover.create_from_bed('seg', 'one.bed', genomesize={'chr1': 600_000_000},\n"
+        "                          binsize=100_000, resolution=10_000,\n"
+        "                          store_whole_genome=True)\n"
+        "print(c.export_to_bigwig('out')[0])\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with pyBigWig.open(str(tmp_path / done.stdout.strip())) as bw:
+        iv = bw.intervals("chr1")
+        assert iv[0] == (0, 10_000, 1.0)  # the feature's bin (resolution 10 kb)
+        assert all(e - s <= MAX_ENTRY_BASES and v == 0.0 for s, e, v in iv[1:])
+        assert [iv[k][1] == iv[k + 1][0] for k in range(len(iv) - 1)] == [True] * (
+            len(iv) - 1) and iv[-1][1] == 600_000_000
+        assert bw.header()["nLevels"] > 0

@@ -26,8 +26,10 @@ Files
     when complete: an error leaves no partial file (and an older file of that name
     untouched).
     BigWig files get up to 10 zoom levels (``addHeader(..., maxZooms=10)``), so genome
-    browsers draw whole chromosomes quickly. Errors are :mod:`genozarr.errors` exceptions
-    that name the file.
+    browsers draw whole chromosomes quickly; a run longer than :data:`MAX_ENTRY_BASES`
+    (64 Mi bases) is written as several entries of its value, as libBigWig cannot make
+    zoom levels over entries of hundreds of megabases. Errors are
+    :mod:`genozarr.errors` exceptions that name the file.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ __all__ = [
     "check_name_length",
     "temporary_path",
     "NAME_MAX",
+    "MAX_ENTRY_BASES",
+    "split_long_entries",
 ]
 
 log = logging.getLogger(__name__)
@@ -541,6 +545,28 @@ class _TrackWriter:
         self.entries += len(starts)
 
 
+#: longest BigWig entry written: libBigWig (pyBigWig 0.3) crashes the process while it
+#: makes the zoom levels of a file whose entries average more than about 2**28 bases (a
+#: constant or empty track over chromosomes of 540 Mb and more), so longer runs are
+#: written as several entries of the same value
+MAX_ENTRY_BASES = 1 << 26
+
+
+def split_long_entries(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
+                       longest: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The entries ``[starts, ends)`` with those longer than ``longest`` bases cut into
+    consecutive pieces of at most ``longest`` bases, each with the entry's value."""
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    pieces = -(-(ends - starts) // longest)
+    first = np.repeat(starts, pieces)
+    offset = np.arange(len(first), dtype=np.int64) - np.repeat(np.cumsum(pieces) - pieces,
+                                                               pieces)
+    new_starts = first + offset * longest
+    new_ends = np.minimum(new_starts + longest, np.repeat(ends, pieces))
+    return new_starts, new_ends, np.repeat(values, pieces)
+
+
 def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
     """Body of the process of a ``BigWigWriter(..., process=True)``: open the file, add the
     entries that come through ``conn`` (``(chrom, starts, ends, values)``; None: done),
@@ -661,6 +687,8 @@ class BigWigWriter(_TrackWriter):
 
     def _write(self, chrom: str, starts: np.ndarray, ends: np.ndarray,
                values: np.ndarray) -> None:
+        if len(starts) and int((ends - starts).max()) > MAX_ENTRY_BASES:
+            starts, ends, values = split_long_entries(starts, ends, values, MAX_ENTRY_BASES)
         item = (chrom, np.ascontiguousarray(starts), np.ascontiguousarray(ends),
                 np.ascontiguousarray(values, dtype=np.float64))
         if self._conn is None:

@@ -208,6 +208,14 @@ def fit_problem(values: np.ndarray, dtype: Any) -> str | None:
         E.g. ``'holds 70000, past the largest float16 (65504)'``.
     """
     target = store_dtype(dtype)
+    if target.kind == "b" and values.dtype.kind != "b" and values.size:
+        # numpy makes any value but 0 True: NaN (missing data) would read as present
+        if values.dtype.kind == "f" and np.isnan(values).any():
+            return "holds NaN (missing values), which bool cannot store"
+        bad = (values != 0) & (values != 1)
+        if bad.any():
+            return f"holds {float(values[bad].flat[0]):g}; bool stores 0 and 1 only"
+        return None
     floating = target.kind == "f" or is_bfloat16(target)
     # (floats into integers are always looked at: NaN and infinities, whatever the ranges)
     if values.dtype == target or values.size == 0 or not (floating or target.kind in "iu") \
