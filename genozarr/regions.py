@@ -217,7 +217,9 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     if "strand" in df:
         raw = df["strand"]
         if raw.dtype.kind in "iuf":  # 1 / -1 / 0 (NaN: none), as numbers
-            numbers = pd.to_numeric(raw, errors="coerce")
+            # (as float64: a nullable Int64 column's <NA> is NaN, and comparisons plain
+            # booleans)
+            numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
             strand = pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "."),
                                index=raw.index)
             bad = numbers.notna() & ~numbers.isin([1, -1, 0])

@@ -185,6 +185,9 @@ def test_dataframe_strands(tmp_path):
     assert load_regions(df)["strand"].tolist() == ["+", "-", ".", "."]
     as_text = df.assign(strand=["+", "-", None, "."])
     assert load_regions(as_text)["strand"].tolist() == ["+", "-", ".", "."]
+    # pandas' nullable integers: <NA> is no strand (numpy's select refused the column)
+    nullable = df.assign(strand=pd.array([1, -1, None, 0], dtype="Int64"))
+    assert load_regions(nullable)["strand"].tolist() == ["+", "-", ".", "."]
     with pytest.raises(RegionError, match="region 0 .*has strand 'plus'"):
         load_regions(df.assign(strand=["plus", "-", "+", "+"]))
     with pytest.raises(RegionError, match="has strand 2"):

@@ -353,6 +353,16 @@ def test_map_style_loader_with_sampler(index_cover: Cover, workers: int) -> None
     assert counts.min() == 1 and len(allidx) == 2 * -(-N // 2)  # one padded window
 
 
+@pytest.mark.parametrize("map_style", [False, True])
+def test_a_numpy_batch_size_serves_as_an_int(index_cover: Cover, map_style: bool) -> None:
+    """torch's BatchSampler (map-style) refused np.int64(10) with 'batch_size should be a
+    positive integer value, but got batch_size=10'."""
+    got = [y.numpy() for _, y in torch_loader(index_cover, np.arange(N),
+                                               batch_size=np.int64(10), map_style=map_style)]
+    assert [len(b) for b in got] == [10] * (N // 10) + ([N % 10] if N % 10 else [])
+    np.testing.assert_array_equal(np.concatenate(got), np.arange(N))
+
+
 def test_sampler_with_torch_dataset_serves_plan_batches(index_cover: Cover) -> None:
     from torch.utils.data import DataLoader
 

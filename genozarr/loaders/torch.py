@@ -1159,6 +1159,8 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
         if key in dataloader_kwargs:
             raise ArgumentError(f"torch_loader makes its own {key}: do not pass {key!r}")
     num_workers = int(check_int("num_workers", num_workers, 0, allow_none=False))
+    # a Python int: torch's BatchSampler refuses numpy's (np.int64(8): "got batch_size=8")
+    batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
     rank, world_size = distributed_rank(rank, world_size)
     seed = _check_seed(seed)
     if shuffle and seed is None:
