@@ -504,8 +504,10 @@ class Dataset:
                    for name, _, first in self._genome_plan().by_chromosome(idx))
 
     def subset(self, index: Any) -> Dataset:
-        """A dataset over windows ``index`` (ints, a slice or a boolean mask) of this one,
-        sharing its store (no copy)."""
+        """A dataset over windows ``index`` (an int, ints, a slice or a boolean mask) of
+        this one, sharing its store (no copy); an int gives a dataset of one window."""
+        if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+            index = [index]  # (the indexer's [int] is one Region, not an indexer)
         new = copy.copy(self)
         new._gindexer = self.gindexer[index]
         new._minus = self._minus[index]

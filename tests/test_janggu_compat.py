@@ -544,6 +544,17 @@ def test_subset_by_chromosome(two_chrom_cover: Cover) -> None:
     assert both[1].tolist() == [3, 4]
 
 
+def test_subset_by_one_int_is_a_dataset_of_one_window(two_chrom_cover: Cover) -> None:
+    """Dataset.subset(3) raised a TypeError (the indexer's [3] is a Region)."""
+    one = two_chrom_cover.subset(3)
+    assert len(one) == 1 and one.gindexer.tostr() == two_chrom_cover.gindexer.tostr()[3:4]
+    np.testing.assert_array_equal(one[:], two_chrom_cover[3])
+    np.testing.assert_array_equal(two_chrom_cover.subset(np.int64(-1))[:],
+                                  two_chrom_cover[[4]])
+    with pytest.raises(IndexError):
+        two_chrom_cover.subset(5)
+
+
 def test_get_genome_size(files: dict[str, str], tmp_path) -> None:  # noqa: ANN001
     assert get_genome_size(files["fasta"]) == SIZES                       # no chrUn_random
     out = tmp_path / "g.chrom.sizes"
