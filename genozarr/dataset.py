@@ -12,7 +12,7 @@ import bisect
 import copy
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -207,6 +207,25 @@ def _same_values(a: Any, b: Any) -> bool:
                                                np.asarray(b).astype(str))
 
 
+def _tail_windows(frame: Any, sizes: Mapping[str, int], stepsize: int | None) -> np.ndarray:
+    """Which windows of ``frame`` (``chrom``, ``start``, ``end``) start past the end of
+    their chromosome as the tail of a tiling that starts on it: a region running past the
+    end tiles into windows there, which the constructors serve as padding. A tail window
+    lies a whole number of steps (``stepsize``) after a window of its chromosome that
+    starts on it; other windows past the end are refused, as regions starting past the
+    end are."""
+    lengths = frame["chrom"].map(sizes).to_numpy(dtype=np.int64)
+    starts = frame["start"].to_numpy(dtype=np.int64)
+    past = starts >= lengths
+    if not past.any() or not stepsize:
+        return np.zeros(len(frame), dtype=bool)
+    chrom = frame["chrom"].to_numpy().astype(str)
+    phase = (starts % int(stepsize)).tolist()
+    on = set(zip(chrom[~past].tolist(), np.asarray(phase)[~past].tolist()))
+    return past & np.fromiter(((c, r) in on for c, r in zip(chrom.tolist(), phase)),
+                              dtype=bool, count=len(frame))
+
+
 class Dataset:
     """A genomic dataset: windows of a :class:`~genozarr.regions.GenomicIndexer` read from a
     :class:`~genozarr.store.Store`.
@@ -258,9 +277,12 @@ class Dataset:
         if known.any():
             import pandas as pd
 
-            check_within(pd.DataFrame({"chrom": chrs[known], "start": starts[known],
-                                       "end": ends[known]}), sizes,
-                         f"{self.name!r} (store {store.path or store.meta.name})")
+            frame = pd.DataFrame({"chrom": chrs[known], "start": starts[known],
+                                  "end": ends[known]})
+            # a tail window (a region's past the end: padding) is checked for its end only
+            tail = _tail_windows(frame, sizes, gindexer.stepsize)
+            frame.loc[tail, "start"] = frame["chrom"][tail].map(sizes) - 1
+            check_within(frame, sizes, f"{self.name!r} (store {store.path or store.meta.name})")
 
     def _set_windows(self, gindexer: GenomicIndexer, rows: np.ndarray | None = None) -> None:
         if not isinstance(gindexer, GenomicIndexer):

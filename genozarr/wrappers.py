@@ -113,9 +113,13 @@ def view(dataset: Any,
                 f"the dataset's (binsize {gi.binsize}, flank {gi.flank})")
         new_gi = roi
     else:
+        # one value per region only where the dataset serves one (a partial store of
+        # resolution None); a whole-genome store without windows serves the regions in
+        # bins of its resolution, padded to the longest (they were served 0 bins long)
         new_gi = GenomicIndexer.create_from_file(
             roi, binsize=gi.binsize, stepsize=gi.stepsize, flank=gi.flank,
-            zero_padding=gi.zero_padding, collapse=gi.binsize is None)
+            zero_padding=gi.zero_padding,
+            collapse=gi.binsize is None and not dataset.garray.whole_genome)
     store = dataset.garray
     if store.whole_genome:
         missing = sorted(set(new_gi.chrs.astype(str)) - set(store.meta.chroms))

@@ -22,7 +22,7 @@ from genozarr import (
     Transpose,
     view,
 )
-from genozarr.errors import ArgumentError, ChromosomeNotFoundError
+from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 
 BASES = "ACGT"
 
@@ -339,3 +339,55 @@ def test_random_state_same_order_for_cover_and_bioseq(sample_files: dict[str, st
     np.testing.assert_array_equal(perm_s[:], plain_s[expected])
     other = Cover.create_from_bigwig("c", sample_files["bigwig_a"], **kw, random_state=12)
     assert other.gindexer.tostr() != perm_c.gindexer.tostr()
+
+
+def _signal(tmp_path, sizes: dict[str, int]) -> tuple[str, dict[str, np.ndarray]]:
+    """A 1 bp BigWig of random values and its values (numpy)."""
+    rng = np.random.default_rng(21)
+    values = {c: rng.random(n).astype(np.float32) for c, n in sizes.items()}
+    path = str(tmp_path / "signal.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader(list(sizes.items()))
+        for c, v in values.items():
+            bw.addEntries(c, 0, values=v.astype(float).tolist(), span=1, step=1)
+    return path, values
+
+
+def test_a_whole_genome_dataset_is_viewed_over_its_own_tail_windows(tmp_path):
+    """A region running past its chromosome's end tiles into a window past the end, which
+    the constructor serves as padding; a view over the same regions, or over the
+    dataset's own windows, refused that window as 'starting past the end' (an audit).
+    A window past the end on its own is still refused."""
+    path, values = _signal(tmp_path, {"chr1": 2000, "chr2": 3000})
+    bed = tmp_path / "past.bed"
+    bed.write_text("chr2\t2500\t3300\n")
+    ds = Cover.create_from_bigwig("d", path, roi=str(bed), binsize=500, resolution=100,
+                                  store_whole_genome=True)
+    expected = np.zeros((2, 5), np.float32)
+    expected[0] = values["chr2"][2500:3000].reshape(5, 100).mean(axis=1)
+    np.testing.assert_allclose(ds[:][:, :, 0, 0], expected, rtol=1e-6)
+    for other in (view(ds, str(bed)), view(ds, ds.gindexer), ds.with_windows(ds.gindexer)):
+        assert other.gindexer.tostr() == ["chr2:2500-3000", "chr2:3000-3300"]
+        np.testing.assert_array_equal(other[:], ds[:])
+    alone = GenomicIndexer(["chr2"], [3000], [3500], ["."], 500, 500)
+    with pytest.raises(RegionError, match="starts past the end of chr2"):
+        ds.with_windows(alone)
+
+
+def test_a_windowless_whole_genome_dataset_views_regions_of_any_length(tmp_path):
+    """A whole-genome dataset built without windows (roi=None, no binsize), viewed over
+    regions of unequal lengths, served windows of 0 bins (shape (2, 0, 1, 1)); they are
+    served in bins of the store's resolution, padded to the longest region, as
+    with_windows(GenomicIndexer.create_from_file(bed, None, None)) serves them."""
+    path, values = _signal(tmp_path, {"chr1": 2000, "chr2": 3000})
+    ds = Cover.create_from_bigwig("w", path, resolution=100, store_whole_genome=True)
+    bed = tmp_path / "roi.bed"
+    bed.write_text("chr1\t0\t2000\nchr2\t0\t1500\n")
+    v = view(ds, str(bed))
+    got = v[:]
+    assert got.shape == (2, 20, 1, 1)
+    np.testing.assert_allclose(got[0, :, 0, 0], values["chr1"].reshape(20, 100).mean(axis=1),
+                               rtol=1e-6)
+    np.testing.assert_allclose(got[1, :15, 0, 0],
+                               values["chr2"][:1500].reshape(15, 100).mean(axis=1), rtol=1e-6)
+    assert (got[1, 15:] == 0).all()  # padded to the longest region
