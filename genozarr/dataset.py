@@ -755,7 +755,14 @@ class Dataset:
         as :func:`genozarr.open_store` gives."""
         from genozarr.store.view import as_xarray
 
-        return as_xarray(self.garray)
+        store = self.garray
+        windows = None
+        if store.whole_genome and store.path is None and len(self.gindexer):
+            # an in-memory store records no windows: this dataset's, as a zarr store holds
+            # the windows of the dataset built over it (write_store keeps them)
+            gi = self.gindexer
+            windows = (gi.chrs, gi.starts, gi.ends, gi.strand, gi.names)
+        return as_xarray(store, windows=windows)
 
     # ------------------------------------------------------------------ building
     @classmethod

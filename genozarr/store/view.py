@@ -75,7 +75,8 @@ def _attrs(meta: StoreMeta, path: str | None) -> dict[str, Any]:
     return attrs
 
 
-def as_xarray(store: Store, *, through_backend: bool = False, widen: bool = False) -> Any:
+def as_xarray(store: Store, *, through_backend: bool = False, widen: bool = False,
+              windows: tuple[Any, ...] | None = None) -> Any:
     """The store as a lazy xarray object (dask arrays), in the structure of
     :func:`genozarr.open_store`: a Dataset (partial layout) or a DataTree with one child
     per chromosome (whole-genome layout).
@@ -85,7 +86,10 @@ def as_xarray(store: Store, *, through_backend: bool = False, widen: bool = Fals
     are (what fitting normalizers needs: the values, labeled with the store's strands and
     conditions, without xarray's own opening of every chromosome's group, about 6 ms a
     chromosome). ``widen`` (with ``through_backend``): the data as a batch is served
-    to normalizers, in float32 at least (an int16 or float16 store widened)."""
+    to normalizers, in float32 at least (an int16 or float16 store widened). ``windows``
+    (``(chrom, start, end, strand, names)``): the ``genozarr-windows`` group of a
+    whole-genome store held in memory, which records none of its own (a zarr store's
+    are its recorded ones)."""
     import dask.array as da
     import xarray as xr
 
@@ -121,6 +125,13 @@ def as_xarray(store: Store, *, through_backend: bool = False, widen: bool = Fals
         nodes = {f"/{c}": xr.Dataset({DATA: (("position", "strand", "condition"),
                                              lazy(meta.array_path(c)))}, coords=labels)
                  for c in meta.chroms}
+        if windows is not None:
+            columns = dict(zip(WINDOW_COORDS, windows[:4]))
+            group = {k: (("window",), np.asarray(v).astype(
+                np.int64 if k in WINDOW_COORDS[1:3] else str)) for k, v in columns.items()}
+            if len(windows) > 4 and windows[4] is not None:
+                group[WINDOW_NAME] = (("window",), np.asarray(windows[4]).astype(str))
+            nodes[f"/{WINDOWS}"] = xr.Dataset(group)
         tree = xr.DataTree.from_dict(nodes)
         tree.attrs = _attrs(meta, store.path)
         return with_data_token(tree)
