@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from genozarr.errors import ArgumentError, InputFileError, MalformedFileError
+from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
 from genozarr.io._remote import is_url
 from genozarr.store.layout import MARKER, WINDOWS, metadata_values
 
@@ -182,6 +182,11 @@ def _read_table(source: str, storage_options: Any) -> Any:
     import pandas as pd
 
     name = urlsplit(source).path if is_url(source) else source
+    shown = source  # in messages: a URL without its secrets
+    if is_url(source):
+        from genozarr.io._remote import display_url
+
+        shown = display_url(source)
     sep = "\t" if name.lower().endswith((".tsv", ".tab", ".tsv.gz")) else ","
     # header=None: the header line is taken as it is written (pandas would rename an
     # empty name 'Unnamed: 3' and a repeated one 'ct.1'), checked by read_sample_sheet
@@ -206,7 +211,7 @@ def _read_table(source: str, storage_options: Any) -> Any:
                      if n > int(count[1])]
             line, cells = found[0] if found else (int(count[2]), int(count[3]))
             raise MalformedFileError(
-                f"sample sheet {source}: line {line} has {cells} cells where the "
+                f"sample sheet {shown}: line {line} has {cells} cells where the "
                 f"header has {count[1]}; remove its extra cells (or name their column)"
             ) from e
         header = [str(c) for c in table.iloc[0].tolist()]
@@ -221,7 +226,7 @@ def _read_table(source: str, storage_options: Any) -> Any:
             if any(v is None for v in row[:named]):
                 cells = sum(v is not None for v in row)
                 raise MalformedFileError(
-                    f"sample sheet {source}: line {line} has {cells} cells where the "
+                    f"sample sheet {shown}: line {line} has {cells} cells where the "
                     f"header has {len(header)}; fill in its missing cells (an empty cell, "
                     "between separators, is a missing value)")
         body.columns = header
@@ -229,29 +234,26 @@ def _read_table(source: str, storage_options: Any) -> Any:
         return body
 
     try:
-        if not is_url(source):
-            with open(source, "rb") as fh:
-                return table_of(fh.read())
-        import fsspec
+        local = source
+        if is_url(source):
+            # through the input cache, as every remote input: its errors name the URL
+            # without secrets and say what the server answered (HTTP 500, refused ...)
+            from genozarr.io._remote import fetch
 
-        from genozarr.io._remote import display_url, options_for
-
-        try:
-            with fsspec.open(source, "rb", **options_for(source, storage_options)) as f:
-                data = f.read()
-        except Exception as e:  # any failure to fetch: say which URL
-            raise InputFileError(f"cannot read sample sheet {display_url(source)}: "
-                                 f"{type(e).__name__}: {e}") from e
-        return table_of(data)
+            local = fetch(source, "sample sheet", storage_options, kind="file").path
+        with open(local, "rb") as fh:
+            return table_of(fh.read())
+    except GenozarrError:
+        raise
     except FileNotFoundError as e:
-        raise InputFileError(f"sample sheet {source} does not exist") from e
+        raise InputFileError(f"sample sheet {shown} does not exist") from e
     except pd.errors.EmptyDataError as e:
-        raise MalformedFileError(f"sample sheet {source} is empty: it needs a header line "
+        raise MalformedFileError(f"sample sheet {shown} is empty: it needs a header line "
                                  "and one row per input file") from e
     except pd.errors.ParserError as e:
-        raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
+        raise InputFileError(f"cannot read sample sheet {shown}: {e}") from e
     except (OSError, UnicodeDecodeError, EOFError) as e:
-        raise InputFileError(f"cannot read sample sheet {source}: {e}") from e
+        raise InputFileError(f"cannot read sample sheet {shown}: {e}") from e
 
 
 def read_sample_sheet(sheet: Any, *, file_column: str = "file",
@@ -317,6 +319,10 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         # names the files beside the link)
         base = source if is_url(source) else Path(
             os.path.abspath(os.path.expanduser(source))).parent
+        if is_url(source):  # named in messages (and the sheet's source) without secrets
+            from genozarr.io._remote import display_url
+
+            source = display_url(source)
         rows = [str(n) for n in frame.attrs.get("lines", range(2, len(frame) + 2))]
         where = ("line", "lines")
     frame.columns = [str(c).strip() for c in frame.columns]

@@ -13,7 +13,9 @@ import os
 import pickle
 import re
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,7 @@ import pytest
 from genozarr.errors import InputFileError, MissingIndexError, StaleIndexError, UnreadableFileError
 from genozarr.io import _remote
 from genozarr.io._remote import is_url, options_for
+from genozarr.regions import load_regions
 from genozarr.sources import (
     BamSource,
     BedSource,
@@ -160,6 +163,24 @@ def test_bed_over_http(files, served):
     pd.testing.assert_frame_equal(remote.frames[0], local.frames[0])
 
 
+@pytest.mark.parametrize("name", ["genes.gtf", "genes.gff3"])
+def test_gff_and_gtf_regions_at_urls(files, served, name):
+    """GFF/GTF regions at a URL raised FileNotFoundError (the file was opened by its URL);
+    they are read from their copy, as BED regions are."""
+    root, base = served
+    if name.endswith(".gtf"):
+        lines = [f'chr1\tsrc\tgene\t{s + 1}\t{s + 200}\t.\t+\t.\tgene_id "g{k}";'
+                 for k, s in enumerate((100, 900))]
+    else:
+        lines = [f"chr1\tsrc\tgene\t{s + 1}\t{s + 200}\t.\t-\t.\tID=g{k}"
+                 for k, s in enumerate((100, 900))]
+    (root / name).write_text("\n".join(lines) + "\n")
+    remote = load_regions(f"{base}/{name}")
+    assert remote[["chrom", "start", "end"]].values.tolist() == [["chr1", 100, 300],
+                                                                 ["chr1", 900, 1100]]
+    pd.testing.assert_frame_equal(remote, load_regions(str(root / name)))
+
+
 def test_io_readers_take_urls(files, served):
     """The io functions accept a URL directly (default options), through the copy."""
     from genozarr.io.bam import check_bam, count_5prime
@@ -267,7 +288,9 @@ def test_a_bam_replaced_beside_its_old_index_is_refused(files, served, tmp_path)
     (copy,) = as_file_list(url, "BAM")
     assert BamSource([copy]).read_file(0, "c1", 0, 5000).sum() > 0
     shutil.copy(second, root / "replaced.bam")  # the old .bai stays
-    os.utime(root / "replaced.bam", (2e9, 2e9))
+    # (a minute newer than the index: within REMOTE_INDEX_SLACK, the dates do not tell)
+    bai_time = (root / "replaced.bam.bai").stat().st_mtime
+    os.utime(root / "replaced.bam", (bai_time + 60, bai_time + 60))
     _remote._fetched.clear()
     with pytest.raises(StaleIndexError, match=r"replaced\.bam\.bai of .*replaced\.bam is the "
                                               r"one an earlier copy"):
@@ -290,11 +313,115 @@ def test_a_bam_replaced_beside_its_old_index_is_refused(files, served, tmp_path)
     pysam.index(requal)
     assert Path(requal + ".bai").read_bytes() == Path(second + ".bai").read_bytes()
     shutil.copy(requal, root / "replaced.bam")
-    os.utime(root / "replaced.bam", (2.1e9, 2.1e9))
+    bai_time = (root / "replaced.bam.bai").stat().st_mtime
+    os.utime(root / "replaced.bam", (bai_time + 120, bai_time + 120))
     _remote._fetched.clear()
     (copy,) = as_file_list(url, "BAM")
     np.testing.assert_array_equal(BamSource([copy]).read_file(0, "c1", 0, 5000),
                                   BamSource([second]).read_file(0, "c1", 0, 5000))
+
+
+def test_an_index_the_server_dates_hours_before_its_bam_is_refused(files, served, tmp_path):
+    """A first copy of a BAM file whose .bai the server dates two hours before it (the
+    BAM replaced, reads added, the index not rebuilt): counted from the copies, which get
+    one time, the added reads were left out (29 of 200 counted; an audit). The server's
+    dates now refuse it, beyond REMOTE_INDEX_SLACK (an hour: upload order)."""
+    from genozarr.testing.simulate import simulate_bam
+
+    root, base = served
+    sizes = {"c1": 5000, "c2": 4000}
+    first = simulate_bam(tmp_path / "old.bam", sizes, 200, seed=3)
+    second = simulate_bam(tmp_path / "new.bam", sizes, 400, seed=4)
+    shutil.copy(second, root / "dated.bam")
+    shutil.copy(first + ".bai", root / "dated.bam.bai")
+    now = time.time()
+    os.utime(root / "dated.bam.bai", (now - 7200, now - 7200))
+    os.utime(root / "dated.bam", (now, now))
+    with pytest.raises(StaleIndexError, match=r"dated\.bam\.bai \(.*\) is older than its BAM "
+                                              r"file .*dated\.bam \(.*\) on the server, by "
+                                              r"2\.0 h"):
+        as_file_list(f"{base}/dated.bam", "BAM")
+    shutil.copy(second + ".bai", root / "dated.bam.bai")  # rebuilt, uploaded first
+    os.utime(root / "dated.bam.bai", (now - 600, now - 600))
+    _remote._fetched.clear()
+    (copy,) = as_file_list(f"{base}/dated.bam", "BAM")
+    np.testing.assert_array_equal(BamSource([copy]).read_file(0, "c1", 0, 5000),
+                                  BamSource([second]).read_file(0, "c1", 0, 5000))
+
+
+def test_a_file_changed_during_its_copy_is_copied_again(files, tmp_path):
+    """A file rewritten on the server (same size) while it was downloaded was recorded
+    under its old validators: a build read bytes of both versions (an audit). Its
+    validators are asked again after the copy; changed, it is copied once more."""
+    path = tmp_path / "peaks.bed"
+    v1 = "".join(f"chr1\t{k:05d}\t{k + 200:05d}\n" for k in range(0, 20000, 1000))
+    v2 = "".join(f"chr1\t{k:05d}\t{k + 200:05d}\n" for k in range(500, 20500, 1000))
+    assert len(v1) == len(v2)
+    path.write_text(v1)
+    changed = []
+
+    class Rewriting(RangeHandler):
+        def send_head(self):
+            if self.command == "GET" and not changed:
+                changed.append(True)
+                path.write_text(v2)  # after the validators were read, before the body
+                os.utime(path, (time.time() + 5, time.time() + 5))
+            return super().send_head()
+
+    with serve_directory(tmp_path, handler=Rewriting) as base:
+        copy = _remote.fetch(f"{base}/peaks.bed", "BED")
+        assert Path(copy.path).read_text() == v2 and changed
+        # recorded under the validators of what was copied: the next fetch reuses it
+        _remote._fetched.clear()
+        again = _remote.fetch(f"{base}/peaks.bed", "BED")
+        assert not again.downloaded and again.path == copy.path
+
+
+def test_one_download_of_a_version_at_a_time(files, tmp_path):
+    """Two processes copying the same URL into one input cache: the second replaced the
+    files under the first's finished copy (a new BAM beside the old index's time, a false
+    StaleIndexError; an audit). A version is now downloaded under an exclusive lock of its
+    directory; the second waits, then reuses the copy (each file is fetched once). Two
+    threads calling _fetch, which takes no in-process lock, stand in for the processes."""
+    import threading
+
+    for name in ("sample.bam", "sample.bam.bai"):
+        shutil.copy2(files / name, tmp_path / name)
+    gets: list[str] = []
+
+    class Slow(RangeHandler):
+        def send_head(self):
+            if self.command == "GET" and "Range" not in self.headers:
+                gets.append(self.path)
+                if self.path.endswith(".bam"):
+                    time.sleep(0.5)  # the second caller arrives while this one copies
+            return super().send_head()
+
+    with serve_directory(tmp_path, handler=Slow) as base:
+        url = f"{base}/sample.bam"
+        copies: list[Any] = []
+        errors: list[BaseException] = []
+
+        def copy() -> None:
+            try:
+                copies.append(_remote._fetch(url, "BAM", "bam", None))
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=copy) for _ in range(2)]
+        for t in threads:
+            t.start()
+            time.sleep(0.1)
+        for t in threads:
+            t.join(60)
+    assert not errors and len(copies) == 2
+    # one download of each file (the .csi candidates are asked for by each caller)
+    assert gets.count("/sample.bam") == 1 and gets.count("/sample.bam.bai") == 1
+    assert copies[0].path == copies[1].path
+    assert [c.downloaded for c in copies].count(True) == 1
+    np.testing.assert_array_equal(BamSource([copies[0].path]).read_file(0, "chr1", 0, 1000),
+                                  BamSource([str(files / "sample.bam")]).read_file(
+                                      0, "chr1", 0, 1000))
 
 
 def test_source_pickles_with_local_paths(files, served):

@@ -296,7 +296,8 @@ def test_sheet_at_a_url_resolves_its_paths_against_the_url(tmp_path):
         assert cover.conditions == ["my file"]
         assert cover.condition_metadata["assay"].tolist() == ["ATAC"]
         np.testing.assert_array_equal(cover[0][0, :, 0, 0], np.full(1000, 3, np.float32))
-        with pytest.raises(InputFileError, match=f"sample sheet {base}/sheets/none.csv"):
+        with pytest.raises(InputFileError, match=f"sample sheet file {base}/sheets/none.csv: "
+                                                 "HTTP 404 Not Found"):
             read_sample_sheet(f"{base}/sheets/none.csv")
 
 
@@ -405,3 +406,33 @@ def test_cached_store_keeps_the_sheets_column_order(tmp_path, monkeypatch):
     assert list(other.condition_metadata.columns) == ["a_col", "z_col"]
     assert list(genozarr.open_dataset(other.garray.path).condition_metadata.columns) == [
         "a_col", "z_col"]
+
+
+def test_a_sheet_url_that_fails_says_why_without_its_secret(tmp_path):
+    """A sample sheet at a URL answering HTTP 500 read as 'FileNotFoundError' with
+    fsspec's hint about glob characters, naming the URL with its token (an audit); it
+    now says what the server answered, and hides query values, as for other inputs."""
+    from http import HTTPStatus
+
+    from genozarr.errors import InputFileError, MalformedFileError
+    from genozarr.samples import read_sample_sheet
+    from genozarr.testing.servers import RangeHandler, serve_directory
+
+    class Failing(RangeHandler):
+        def send_head(self):
+            if "err500" in self.path:
+                self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+                return None
+            return super().send_head()
+
+    (tmp_path / "empty.csv").write_text("")
+    with serve_directory(tmp_path, handler=Failing) as base:
+        with pytest.raises(InputFileError) as info:
+            read_sample_sheet(f"{base}/err500/s.csv?token=SECRET123")
+        text = str(info.value)
+        assert "HTTP 500" in text and "SECRET123" not in text and "token=***" in text
+        assert "glob" not in text and text.count("sample sheet") == 1
+        with pytest.raises(MalformedFileError, match=r"empty\.csv\?token=\*\*\* is empty") \
+                as info:
+            read_sample_sheet(f"{base}/empty.csv?token=SECRET123")
+        assert "SECRET123" not in str(info.value)

@@ -29,8 +29,15 @@ earlier copy keeps it).
 
 The copies get one modification time for the data file and its indexes: object stores
 report upload times, which say nothing about which file was written first, so the
-"index older than its data file" rule of the local checks does not apply to remote
-inputs (the content checks of the indexes still do).
+"index older than its data file" rule of the local checks applies to remote inputs only
+where the server says a BAM or VCF file's index is older than it by more than an hour
+(:data:`REMOTE_INDEX_SLACK`); the content checks of the indexes still apply.
+
+One process downloads a version directory at a time (an exclusive ``flock`` of the
+directory; another one waits, then reuses the copy), and a file whose validators
+differ once it is copied (it changed on the server meanwhile, so the bytes may mix two
+versions) is not recorded: it is copied once more, and an error says so if it changed
+again.
 """
 
 from __future__ import annotations
@@ -711,8 +718,106 @@ def fetch(url: str, what: str = "input", storage_options: Mapping[str, Any] | No
     return copy
 
 
-def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | None
-           ) -> RemoteCopy:
+def _download_version(directory: Path, files: list[dict[str, Any]], url: str, what: str,
+                      kind: str) -> dict[str, Any] | None:
+    """Download ``files`` (the data file and its indexes) into ``directory`` and write
+    its completion record; None (nothing recorded, the copies removed) where a file's
+    validators differ once it is copied: the server's file changed meanwhile, and the
+    bytes may mix both versions."""
+    entries = []
+    for f in files:
+        size = f["validator"]["size"]
+        sha = _download(f["fs"], f["rpath"], f["url"], directory / f["name"],
+                        int(size) if size is not None else None,
+                        what if f["of"] is None else f"{what} index", f["of"])
+        entries.append({"name": f["name"], "url": display_url(f["url"]),
+                        "validator": f["validator"], "sha256": sha,
+                        "bytes": os.path.getsize(directory / f["name"])})
+    for f in files:
+        try:
+            now = _validator(_info(f["fs"], f["rpath"]))
+        except Exception as e:
+            raise _failure(e, f["url"], what if f["of"] is None else f"{what} index",
+                           f["of"]) from e
+        if now != f["validator"]:
+            logger.info("%s changed on the server while it was copied (%s, now %s)",
+                        display_url(f["url"]), f["validator"], now)
+            for g in files:
+                with contextlib.suppress(OSError):
+                    (directory / g["name"]).unlink()
+            return None
+    if kind == "bam" and len(entries) > 1:
+        _check_index_history(directory, entries, url)
+    # one modification time for the data file and its indexes (see the module doc)
+    now_ns = time.time_ns()
+    for f in files:
+        os.utime(directory / f["name"], ns=(now_ns, now_ns))
+    record = {"url": display_url(url), "kind": kind, "files": entries,
+              "downloaded": datetime.datetime.now(datetime.UTC).isoformat()}
+    tmp = directory / f".{RECORD}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(record, fh, indent=1, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, directory / RECORD)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _unwritable(url, directory, e) from e
+    return record
+
+
+#: an index on the server older than its data file by more than this (seconds) is stale
+#: (object stores give upload times, in whatever order a tool uploads: the slack keeps
+#: files uploaded together from being refused)
+REMOTE_INDEX_SLACK = 3600.0
+
+
+def _modified_seconds(value: Any) -> float | None:
+    """A server's modification time (``Last-Modified`` text, an ISO time, a number) as
+    seconds since the epoch; None where it cannot be read."""
+    if value is None:
+        return None
+    text = str(value)
+    with contextlib.suppress(ValueError, TypeError):
+        return float(text)
+    with contextlib.suppress(ValueError, TypeError):
+        when = datetime.datetime.fromisoformat(text)
+        return (when if when.tzinfo else when.replace(tzinfo=datetime.UTC)).timestamp()
+    import email.utils
+
+    with contextlib.suppress(ValueError, TypeError, IndexError):
+        return email.utils.parsedate_to_datetime(text).timestamp()
+    return None
+
+
+def _check_index_dates(files: list[dict[str, Any]], what: str) -> None:
+    """Refuse an index the server says is older than its data file by more than
+    :data:`REMOTE_INDEX_SLACK` (a BAM or VCF file replaced, its index not rebuilt: reads
+    past the old index's reach would be left out silently).
+
+    Raises
+    ------
+    StaleIndexError
+        Naming both URLs and their times.
+    """
+    data = _modified_seconds(files[0]["validator"]["modified"])
+    if data is None:
+        return
+    for f in files[1:]:
+        index = _modified_seconds(f["validator"]["modified"])
+        if index is not None and data - index > REMOTE_INDEX_SLACK:
+            raise StaleIndexError(
+                f"the index {display_url(f['url'])} ({f['validator']['modified']}) is older "
+                f"than its {what} file {display_url(files[0]['url'])} "
+                f"({files[0]['validator']['modified']}) on the server, by "
+                f"{(data - index) / 3600:.1f} h: the file was replaced and its index not "
+                "rebuilt; rebuild the index and upload it beside the file")
+
+
+def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | None,
+           _retries: int = 1) -> RemoteCopy:
     data_url, _, given_index = url.partition(INDEX_SEPARATOR)
     fs, rpath = _filesystem(data_url, storage_options)
     name = _split(data_url)[1]
@@ -791,6 +896,8 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
         # earlier copy is never given the new one under its name
         + ([] if validated else ["unvalidated", uuid.uuid4().hex]),
         sort_keys=True, default=str).encode()).hexdigest()[:24]
+    if kind in ("bam", "vcf") and len(files) > 1:
+        _check_index_dates(files, what)
     directory = input_cache_dir() / f"{url_key}-{local_name[:60]}" / version
     expected = [{"name": f["name"], "validator": f["validator"]} for f in files]
     record = _read_record(directory, expected) if validated else None
@@ -803,34 +910,26 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise _unwritable(url, directory, e) from e
-        entries = []
-        for f in files:
-            size = f["validator"]["size"]
-            sha = _download(f["fs"], f["rpath"], f["url"], directory / f["name"],
-                            int(size) if size is not None else None,
-                            what if f["of"] is None else f"{what} index", f["of"])
-            entries.append({"name": f["name"], "url": display_url(f["url"]),
-                            "validator": f["validator"], "sha256": sha,
-                            "bytes": os.path.getsize(directory / f["name"])})
-        if kind == "bam" and len(entries) > 1:
-            _check_index_history(directory, entries, url)
-        # one modification time for the data file and its indexes (see the module doc)
-        now = time.time_ns()
-        for f in files:
-            os.utime(directory / f["name"], ns=(now, now))
-        record = {"url": display_url(url), "kind": kind, "files": entries,
-                  "downloaded": datetime.datetime.now(datetime.UTC).isoformat()}
-        tmp = directory / f".{RECORD}.{uuid.uuid4().hex[:12]}.tmp"
+        from genozarr.store.write import _close, _lock_dir
+
+        # one process downloads a version at a time: another one copying the same URL
+        # replaced the files under a finished copy (a new data file beside the old
+        # index's time: a StaleIndexError), so the second waits, then reuses the copy
+        lock = _lock_dir(directory, exclusive=True, block=True) if validated else None
         try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(record, fh, indent=1, default=str)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, directory / RECORD)
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise _unwritable(url, directory, e) from e
+            record = _read_record(directory, expected) if validated else None
+            downloaded = record is None
+            if record is None:
+                record = _download_version(directory, files, url, what, kind)
+        finally:
+            _close(lock)
+        if record is None:  # changed on the server while it was copied: once more
+            if _retries <= 0:
+                raise InputFileError(
+                    f"cannot read {what} file {display_url(url)}: it changed on the server "
+                    "while it was copied (its ETag or modification time differs after the "
+                    "download), twice; try again once it is no longer being written")
+            return _fetch(url, what, kind, storage_options, _retries=_retries - 1)
     else:
         logger.debug("reusing the copy of %s in %s", display_url(url), directory)
     paths = [str(directory / e["name"]) for e in record["files"]]

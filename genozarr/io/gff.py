@@ -74,8 +74,9 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         message lists the types the file has and what to pass).
     """
     from genozarr.io._handles import check_input_file
+    from genozarr.io._remote import localize
 
-    path = os.fspath(path)
+    path = localize(os.fspath(path), "gff")  # a URL: its copy in the input cache
     check_input_file(path, "GFF/GTF")  # missing, a directory, permission denied
     import pyranges as pr
 
