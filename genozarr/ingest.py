@@ -520,6 +520,7 @@ def build_store(
     -------
     Store
     """
+    from genozarr.io._remote import recorded_name
     from genozarr.store.builder import BuildPlan, build
 
     n_s, n_c = len(source.strands), len(source.conditions)
@@ -532,7 +533,8 @@ def build_store(
         flank=0 if gindexer is None else gindexer.flank,
         dtype=str(store_dtype(source.dtype)), conditions=list(source.conditions),
         strands=list(source.strands), chroms={k: int(v) for k, v in chroms.items()},
-        sources=[str(f) for f in source.files], cache_key=cache_key, seqtype=seqtype,
+        sources=[recorded_name(f) for f in source.files], cache_key=cache_key,
+        seqtype=seqtype,
         pad_value=source.pad_value, recipe=dict(recipe or {}),
         condition_metadata={k: list(v) for k, v in (condition_metadata or {}).items()},
     )

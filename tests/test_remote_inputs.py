@@ -695,6 +695,29 @@ def test_dataset_constructors_read_urls(files, served, s3_files, tmp_path):
     np.testing.assert_array_equal(seq[:], seq_local[:])
 
 
+def test_a_store_records_urls_without_their_secrets(files, served, tmp_path):
+    """A store built from signed URLs recorded them whole (sources, the recipe's inputs
+    and regions: the token 4 times in zarr.json), so sharing the store shared the token
+    (an audit). URLs are recorded as messages show them; the values and the cache key
+    (content digests) are those of the local files."""
+    from genozarr import open_dataset
+    from genozarr.dataset import Cover
+
+    root, base = served
+    shutil.copy(files / "sample.bed", root / "regions.bed")
+    kw = {"binsize": 200, "resolution": 50, "storage": "zarr"}
+    signed = Cover.create_from_bigwig("sbw", f"{base}/sample_a.bw?token=SECRET123",
+                                      roi=f"{base}/regions.bed?token=SECRET123",
+                                      store=tmp_path / "s.zarr", **kw)
+    local = Cover.create_from_bigwig("lbw", str(files / "sample_a.bw"),
+                                     roi=str(files / "sample.bed"), **kw)
+    np.testing.assert_array_equal(signed[:], local[:])
+    text = "".join(p.read_text(errors="replace") for p in (tmp_path / "s.zarr").rglob("*.json"))
+    assert "SECRET123" not in text and "token=***" in text
+    again = open_dataset(tmp_path / "s.zarr")
+    np.testing.assert_array_equal(again[:], local[:])
+
+
 def test_genome_sizes_at_urls(files, served):
     """genomesize given as a URL (a .chrom.sizes file, a BigWig) is read from its local
     copy, as regions are: it was taken as a local path, the '//' of the URL collapsed,

@@ -68,7 +68,7 @@ from genozarr.errors import (
 )
 
 __all__ = ["is_url", "RemoteCopy", "fetch", "localize", "fetched", "input_cache_dir",
-           "kind_of", "display_url", "naming"]
+           "kind_of", "display_url", "recorded_name", "naming"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,14 @@ def kind_of(what: str | None, url: str = "") -> str:
 #: (``https://host/a.bam?sig=1##idx##https://host/a.bam.bai?sig=2``): a signed URL's index
 #: has a signature of its own, so it cannot be found by changing the file name
 INDEX_SEPARATOR = "##idx##"
+
+
+def recorded_name(path: Any) -> str:
+    """``path`` as a store records it: a URL as :func:`display_url` shows it (no
+    password, no query values: a signed URL's token stays out of a store that is
+    shared), any other path as it is."""
+    text = str(path)
+    return display_url(text) if is_url(text) else text
 
 
 def display_url(url: str) -> str:

@@ -77,14 +77,18 @@ def make_recipe(dataset: str, constructor: str, args: dict[str, Any], inputs: li
     channel_last, order
         Served settings.
     """
+    from genozarr.io._remote import recorded_name
     from genozarr.store.cache import file_digest
 
     files = []
     for path in inputs:
-        entry: dict[str, Any] = {"path": str(path)}
+        entry: dict[str, Any] = {"path": recorded_name(path)}
         if os.path.isfile(path):
             entry["sha256"] = file_digest(path)
         files.append(entry)
+    # a URL is recorded without its query values or password (a signed URL's token in a
+    # store that is shared)
+    args = {k: recorded_name(v) if isinstance(v, str) else v for k, v in args.items()}
     recipe: dict[str, Any] = {"dataset": dataset, "constructor": constructor,
                               "args": jsonable(args), "inputs": files, "normalizers": [],
                               "channel_last": bool(channel_last)}
