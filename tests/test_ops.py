@@ -339,3 +339,78 @@ def test_ops_are_plain_functions(partial):
     np.testing.assert_allclose(out["data"].values, (partial["data"].values - 1) / 2, rtol=1e-6)
     with pytest.raises(ArgumentError, match="not fitted"):
         ops.normalize(partial, ZScore(), fit=False)
+
+
+def test_a_key_the_data_no_longer_hold_is_neither_written_nor_chained(tmp_path):
+    """Data opened with xarray's genozarr engine carry the store's attributes but no token
+    of what they held: changed (data * 2) and written over the store path, a later
+    cached build served the doubled values as its own. genozarr.ops chained the key of
+    changed data into a derived one (two stores of other values under one key). Both
+    now get no key (an audit)."""
+    from genozarr import GenomicIndexer, write_store
+    from genozarr.store.open import read_marker
+
+    gi = GenomicIndexer(["chr1"] * 2, [0, 100], [100, 200], ["+"] * 2, 100, 100)
+    x = np.arange(200, dtype="float32").reshape(2, 100, 1, 1)
+    Cover.create_from_array("k", x, gi, storage="zarr", store=str(tmp_path / "src.zarr"))
+    engine = xr.open_dataset(tmp_path / "src.zarr", engine="genozarr")
+    doubled = engine.assign(data=engine["data"] * 2)
+    ds = open_store(tmp_path / "src.zarr")
+    changed = ds.assign(data=ds["data"] * 2)
+    for name, obj in (("engine", doubled), ("chained", ops.collapse(changed, resolution=10)),
+                      ("normalized", ops.normalize(changed, "binsizenorm"))):
+        assert obj.attrs.get("cache_key") is None or name == "engine", name
+        write_store(obj, tmp_path / f"{name}.zarr")
+        assert read_marker(tmp_path / f"{name}.zarr")["cache_key"] is None, name
+    ok = ops.collapse(ds, resolution=10)  # unchanged data: a derived key, as before
+    assert ok.attrs["cache_key"] not in (None, ds.attrs["cache_key"])
+
+
+def test_a_fitted_normalizer_matches_conditions_by_name(tmp_path):
+    """genozarr.ops applied fitted per-condition statistics by position: conditions
+    reordered took each other's, a selected condition gave values of two conditions
+    under a shape of one (an audit). They are matched by name now."""
+    from genozarr import GenomicIndexer, write_store
+
+    rng = np.random.default_rng(5)
+    gi = GenomicIndexer(["chr1"] * 4, np.arange(4) * 50, np.arange(4) * 50 + 50, ["+"] * 4,
+                        50, 50)
+    x = np.stack([rng.normal(1, 1, (4, 50)), rng.normal(10, 3, (4, 50))], -1)[:, :, None, :]
+    Cover.create_from_array("z", x.astype("float32"), gi, conditions=["A", "B"],
+                            storage="zarr", store=str(tmp_path / "z.zarr"))
+    ds = open_store(tmp_path / "z.zarr")
+    z = ZScore().fit(ds)
+    raw = ds["data"].values.astype(np.float64)
+    mean, std = raw.mean(axis=(0, 1, 2)), raw.std(axis=(0, 1, 2), ddof=1)
+    want = (raw - mean) / std
+    reordered = ops.normalize(ds.sel(condition=["B", "A"]), z)
+    np.testing.assert_allclose(reordered["data"].values, want[..., ::-1], rtol=1e-5, atol=1e-6)
+    only_b = ops.normalize(ds.sel(condition=["B"]), z)
+    assert only_b["data"].values.shape == (4, 50, 1, 1)
+    np.testing.assert_allclose(only_b["data"].values, want[..., 1:], rtol=1e-5, atol=1e-6)
+    write_store(only_b, tmp_path / "b.zarr")
+    np.testing.assert_allclose(open_store(tmp_path / "b.zarr")["data"].values, want[..., 1:],
+                               rtol=1e-5, atol=1e-6)
+    other = ds.assign_coords(condition=["C", "D"])
+    with pytest.warns(Warning, match="apply by position"):
+        ops.normalize(other, z)
+    with pytest.raises(ArgumentError, match="fitted on 2 conditions"):
+        ops.normalize(other.sel(condition=["C"]), z)
+
+
+def test_write_store_refuses_data_its_attributes_do_not_describe(tmp_path):
+    """A crop of the positions was written shifted to the window's start and padded with
+    zeros; an edited resolution attribute cut every row, keeping the cache key (an
+    audit). The shapes are compared first."""
+    from genozarr import GenomicIndexer, write_store
+
+    gi = GenomicIndexer(["chr1"] * 2, [0, 100], [100, 200], ["+"] * 2, 100, 100)
+    x = np.arange(200, dtype="float32").reshape(2, 100, 1, 1)
+    Cover.create_from_array("k", x, gi, storage="zarr", store=str(tmp_path / "src.zarr"))
+    ds = open_store(tmp_path / "src.zarr")
+    for name, obj in (("crop", ds.isel(position=slice(25, 75))),
+                      ("resolution", ds.assign_attrs(resolution=20))):
+        with pytest.raises(ArgumentError, match=r"have the shape \(2, (50|100), 1, 1\), the "
+                                                r"attributes describe"):
+            write_store(obj, tmp_path / f"{name}.zarr")
+        assert not (tmp_path / f"{name}.zarr").exists()

@@ -159,12 +159,19 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
     """
     import xarray as xr
 
+    from genozarr.store.view import _inherited_key
+
     data_datasets(obj)  # validates
     if _is_format1(obj):
         return _tree_to_format1(map_data(_format1_to_tree(obj), fn, token))
+    # a key the data no longer hold (changed by other means than genozarr.ops) is not
+    # chained: the result gets none, as write_store gives the data themselves
+    attrs = dict(obj.attrs)
+    if attrs.get("cache_key") and _inherited_key(obj, attrs) is None:
+        attrs.pop("cache_key")
     if isinstance(obj, xr.Dataset):
         out = fn(obj)
-        out.attrs = derive_attrs(obj.attrs, token)
+        out.attrs = derive_attrs(attrs, token)
         return with_data_token(out)
     out = obj.copy()
     for node in out.subtree:
@@ -177,7 +184,7 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
         new = new.drop_vars(inherited)
         new.attrs = {k: new.attrs[k] for k in local.attrs if k in new.attrs}
         node.dataset = new
-    out.attrs = derive_attrs(obj.attrs, token)
+    out.attrs = derive_attrs(attrs, token)
     return with_data_token(out)
 
 

@@ -41,12 +41,16 @@ names (statistics of one cell line's tracks reused on another's) apply by positi
 in Janggu, with a :class:`~genozarr.errors.ConditionNamesWarning`. Statistics with one
 value for every condition (given as a scalar or one value, or fitted on one condition and
 applied to one) broadcast, and statistics without names (given by the user, or recorded
-by an older genozarr) apply by position.
+by an older genozarr) apply by position. :func:`genozarr.ops.normalize` and
+:meth:`Normalizer.transform` match them the same way, and a selection of the fitted
+conditions (``ds.sel(condition=[...])``) takes their own statistics; other names of
+another number of conditions are an :class:`~genozarr.errors.ArgumentError`.
 """
 
 from __future__ import annotations
 
 import abc
+import copy
 import importlib
 import logging
 import math
@@ -125,6 +129,7 @@ def _decode(value: Any) -> Any:
         return math.nan if v is None else float(v)
 
     return np.array(one(value), dtype=np.float64) if isinstance(value, list) else value
+
 
 
 class Normalizer(abc.ABC):
@@ -257,7 +262,60 @@ class Normalizer(abc.ABC):
             :meth:`cache_params`.
         """
         self._check_fitted()
-        return map_data(data, self._transform_dataset, self.cache_params())
+        norm = self._for_conditions(data)
+        return map_data(data, norm._transform_dataset, norm.cache_params())
+
+    def _for_conditions(self, data: Any) -> Normalizer:
+        """This normalizer with its per-condition statistics matched to the conditions of
+        ``data`` by name (see the module docs): itself where they apply as they are (same
+        names in the same order, no names, one value for every condition, or other names
+        of as many conditions: by position, with a
+        :class:`~genozarr.errors.ConditionNamesWarning`); else a copy holding the
+        statistics of the data's conditions, in their order (the conditions reordered, or
+        some of them selected). They applied by position: a reordered condition took
+        another's statistics, a subset gave values of the wrong shape.
+
+        Raises
+        ------
+        ArgumentError
+            Where the data have conditions the statistics were not fitted on, and not as
+            many.
+        """
+        from genozarr.ops._layout import data_datasets
+
+        if self.conditions is None:
+            return self
+        first = data_datasets(data)[0]
+        if "condition" not in first.coords:
+            return self
+        mine = [str(c) for c in np.asarray(first["condition"].values)]
+        fitted = [str(c) for c in self.conditions]
+        columns = {k: v for k, v in self.params().items()
+                   if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] > 1}
+        if mine == fitted or not columns:
+            return self
+        if set(mine) <= set(fitted) and len(set(mine)) == len(mine) and all(
+                v.shape[1] == len(fitted) and getattr(self, k, None) is v
+                for k, v in columns.items()):
+            at = {c: i for i, c in enumerate(fitted)}
+            index = np.array([at[c] for c in mine])
+            new = copy.copy(self)
+            for k, v in columns.items():
+                setattr(new, k, v[:, index])
+            new.conditions = list(mine)
+            return new
+        if len(mine) != len(fitted):
+            raise ArgumentError(
+                f"{type(self).__name__} was fitted on {len(fitted)} conditions "
+                f"{fitted[:6]}, the data have {len(mine)}: {mine[:6]}; select conditions "
+                "it was fitted on (ds.sel(condition=...)), or fit it anew")
+        from genozarr.errors import ConditionNamesWarning
+
+        warn(f"{type(self).__name__} was fitted on the conditions {fitted[:6]}, the data "
+             f"have {mine[:6]}: its statistics apply by position ({fitted[0]!r}'s to "
+             f"{mine[0]!r}, ...); set its .conditions = None to apply it so without this "
+             "warning", ConditionNamesWarning)
+        return self
 
     def _transform_dataset(self, ds: xr.Dataset) -> xr.Dataset:
         import xarray as xr

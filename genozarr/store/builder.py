@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import GenozarrError, StoreError
+from genozarr.errors import ArgumentError, GenozarrError, StoreError
 from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
 from genozarr.store.dtypes import store_dtype
 from genozarr.store.handle import Store
@@ -408,6 +408,17 @@ def write_store(ds: Any, path: str | os.PathLike, *, name: str | None = None,
 
     specs, coords = plan_layout(meta, n_regions=None if table is None else len(table["chrom"]),
                                 region_table=table, windows=windows)
+    for key, arr in arrays.items():  # the attributes describe these data, or nothing is
+        # written (a crop of the positions was written shifted, padded with zeros; a
+        # resolution attribute edited cut every row)
+        want = tuple(specs[key].shape)
+        if tuple(arr.shape) != want:
+            raise ArgumentError(
+                f"write_store: the data {key!r} have the shape {tuple(arr.shape)}, the "
+                f"attributes describe {want} (resolution {meta.resolution}, binsize "
+                f"{meta.binsize}, flank {meta.flank}, {len(meta.strands)} strands, "
+                f"{len(meta.conditions)} conditions): data cut or changed along position "
+                "keep their layout only through genozarr.ops; set the attributes to match")
     plan = BuildPlan(meta, specs, coords, table, arrays=arrays)
     build(plan, storage="zarr", path=path, storage_options=storage_options, overwrite=True,
           label=meta.name)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from xarray.backends import BackendEntrypoint
 
+from genozarr.ops._layout import DATA_TOKEN
 from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import DATA, WINDOWS, StoreMeta
 
@@ -31,6 +32,10 @@ __all__ = ["GenozarrBackendEntrypoint", "open_store_tree", "open_store_dataset"]
 def _attrs(meta: StoreMeta, path: str) -> dict[str, Any]:
     attrs = {k: v for k, v in meta.to_attrs().items() if v is not None and k != "recipe"}
     attrs["store"] = path
+    # no token of the data (xarray's lazy arrays have no dask names): the cache key is
+    # not kept for what is written from them, changed or not (genozarr.open_store's
+    # data keep it while unchanged)
+    attrs[DATA_TOKEN] = None
     return attrs
 
 
