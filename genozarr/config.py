@@ -78,21 +78,25 @@ def layout_choices() -> dict[str, Any]:
     return {k: OPTIONS[k] for k in LAYOUT_OPTIONS if OPTIONS[k] != DEFAULTS[k]}
 
 
+def _int(v: Any) -> bool:
+    """An int, not a bool (True would pass as 1: compression_level=True wrote
+    ``"clevel": true`` into zarr.json, inner_chunk_bytes=True inner chunks of one row)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 _VALIDATORS: dict[str, Any] = {
     "scheduler": lambda v: v in _SCHEDULERS,
-    "num_workers": lambda v: v is None or (isinstance(v, int) and v > 0),
+    "num_workers": lambda v: v is None or (_int(v) and v > 0),
     "progress": lambda v: v in (True, False, "auto"),
-    "chunk_bytes": lambda v: isinstance(v, int) and v >= 4096,
-    "inner_chunk_bytes": lambda v: v is None or (isinstance(v, int) and v >= 1),
-    "shard_chunks": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+    "chunk_bytes": lambda v: _int(v) and v >= 4096,
+    "inner_chunk_bytes": lambda v: v is None or (_int(v) and v >= 1),
+    "shard_chunks": lambda v: _int(v) and v >= 1,
     "compressor": lambda v: v in ("zstd", "lz4", "lz4hc", "zlib", "blosclz", None),
-    "compression_level": lambda v: isinstance(v, int) and 0 <= v <= 9,
-    "chunk_cache_bytes": lambda v: isinstance(v, int) and v >= 0,
-    "memory_cache_bytes": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)
-                                                  and v >= 0),
-    "decode_threads": lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)
-                                              and v >= 1),
-    "parallel_threshold_bases": lambda v: isinstance(v, int) and v >= 0,
+    "compression_level": lambda v: _int(v) and 0 <= v <= 9,
+    "chunk_cache_bytes": lambda v: _int(v) and v >= 0,
+    "memory_cache_bytes": lambda v: v is None or (_int(v) and v >= 0),
+    "decode_threads": lambda v: v is None or (_int(v) and v >= 1),
+    "parallel_threshold_bases": lambda v: _int(v) and v >= 0,
     "remote_timeout": lambda v: v is None or (isinstance(v, (int, float))
                                               and not isinstance(v, bool) and v > 0),
 }

@@ -410,12 +410,16 @@ def cover_from_array(
         windows_key = {"chrom": chrs, "start": starts, "end": ends, "strand": wstrands}
         if gindexer.names is not None:  # names are stored (both layouts): they make the store
             windows_key["name"] = np.asarray(gindexer.names, dtype=object)
-        key = cache_key([], windows_key,
-                        {"source": "array", "array": np.ascontiguousarray(x),
-                         "resolution": res, "whole_genome": bool(store_whole_genome),
-                         "conditions": conds, "chroms": sizes, "padding_value": pad,
-                         "dtype": str(store_dtype), "binsize": gindexer.binsize,
-                         "flank": gindexer.flank})
+        key_args = {"source": "array", "array": np.ascontiguousarray(x),
+                    "resolution": res, "whole_genome": bool(store_whole_genome),
+                    "conditions": conds, "chroms": sizes, "padding_value": pad,
+                    "dtype": str(store_dtype), "binsize": gindexer.binsize,
+                    "flank": gindexer.flank}
+        from genozarr.config import layout_choices
+
+        if layout_choices():  # another chunking or codec: another store (as for files)
+            key_args["layout"] = layout_choices()
+        key = cache_key([], windows_key, key_args)
         meta.cache_key = key
         path = store_location(name, key, store)
     built = None

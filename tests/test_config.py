@@ -50,4 +50,22 @@ def test_options_are_validated_and_scoped():
     for bad in (0, True, 2.0):
         with pytest.raises(ArgumentError):
             set_options(shard_chunks=bad)
+    # a bool is no integer for any option (compression_level=True wrote "clevel": true
+    # into zarr.json; inner_chunk_bytes=True made inner chunks of one row; an audit)
+    for name in ("num_workers", "chunk_bytes", "inner_chunk_bytes", "compression_level",
+                 "chunk_cache_bytes", "memory_cache_bytes", "decode_threads",
+                 "parallel_threshold_bases"):
+        for bad in (True, False):
+            with pytest.raises(ArgumentError, match=name):
+                set_options(**{name: bad})
     assert get_options() == before
+
+
+def test_auto_runs_processes_above_the_threshold_only():
+    """'auto' ran processes at exactly parallel_threshold_bases; the docs say above."""
+    from genozarr.store._run import _scheduler
+
+    with set_options(scheduler="auto", parallel_threshold_bases=1000):
+        assert _scheduler(1000, 4)[0] == "sync"
+        assert _scheduler(1001, 4)[0] == "processes"
+        assert _scheduler(10_000, 1)[0] == "sync"

@@ -391,6 +391,14 @@ def test_a_fitted_normalizer_matches_conditions_by_name(tmp_path):
     write_store(only_b, tmp_path / "b.zarr")
     np.testing.assert_allclose(open_store(tmp_path / "b.zarr")["data"].values, want[..., 1:],
                                rtol=1e-5, atol=1e-6)
+    from genozarr.ops import ZScoreLog
+
+    zl = ZScoreLog().fit(ds.assign(data=abs(ds["data"])))
+    logged = np.log(np.abs(raw) + 1)
+    want_log = (logged - logged.mean(axis=(0, 1, 2))) / logged.std(axis=(0, 1, 2), ddof=1)
+    got = ops.normalize(abs(ds["data"]).to_dataset().assign_attrs(ds.attrs)
+                        .sel(condition=["B"]), zl)["data"].values
+    np.testing.assert_allclose(got, want_log[..., 1:], rtol=1e-5, atol=1e-5)
     other = ds.assign_coords(condition=["C", "D"])
     with pytest.warns(Warning, match="apply by position"):
         ops.normalize(other, z)

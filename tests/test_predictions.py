@@ -257,6 +257,23 @@ def test_a_cached_store_is_not_reused_for_other_window_names(tmp_path, whole):
     np.testing.assert_array_equal(reopened[:], x)
 
 
+def test_a_cached_prediction_store_follows_the_layout_options(tmp_path):
+    """create_from_array(cache=True) left the layout options (chunk_bytes, compressor)
+    out of its key and reused a store laid out otherwise, as files' builds do not (an
+    audit)."""
+    import zarr
+
+    gi = _indexer()
+    x = _predictions(gi, 50)
+    first = Cover.create_from_array("pred", x, gi, cache=True)
+    with genozarr.set_options(chunk_bytes=8192, compressor="lz4"):
+        other = Cover.create_from_array("pred", x, gi, cache=True)
+    assert other.garray.path != first.garray.path
+    arr = zarr.open_group(other.garray.path, mode="r")["data"]
+    assert "lz4" in str(arr.metadata.codecs)
+    np.testing.assert_array_equal(other[:], first[:])
+
+
 # ------------------------------------------------------------------ Cover -> BigWig
 def _expected_base_values(gi: GenomicIndexer, x: np.ndarray, resolution: int) -> dict:
     """``{(chrom, start, end): (position, strand, condition)}`` base values of each window's

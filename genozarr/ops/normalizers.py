@@ -294,15 +294,23 @@ class Normalizer(abc.ABC):
                    if isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] > 1}
         if mine == fitted or not columns:
             return self
+        # the object holding each statistic: this one, or the z-score inside ZScoreLog
+        inner = getattr(self, "zscore", None)
+        holders = {k: "zscore" if inner is not None and getattr(inner, k, None) is v
+                   else "self" if getattr(self, k, None) is v else None
+                   for k, v in columns.items()}
         if set(mine) <= set(fitted) and len(set(mine)) == len(mine) and all(
-                v.shape[1] == len(fitted) and getattr(self, k, None) is v
-                for k, v in columns.items()):
+                v.shape[1] == len(fitted) and holders[k] for k, v in columns.items()):
             at = {c: i for i, c in enumerate(fitted)}
             index = np.array([at[c] for c in mine])
             new = copy.copy(self)
+            if "zscore" in holders.values():
+                new.zscore = copy.copy(inner)
             for k, v in columns.items():
-                setattr(new, k, v[:, index])
+                setattr(new if holders[k] == "self" else new.zscore, k, v[:, index])
             new.conditions = list(mine)
+            if "zscore" in holders.values():
+                new.zscore.conditions = list(mine)
             return new
         if len(mine) != len(fitted):
             raise ArgumentError(

@@ -67,7 +67,7 @@ def _scheduler(work_bases: int, n_tasks: int) -> tuple[str, Any]:
     if client is not None:
         return "distributed", client
     if scheduler == "auto":
-        big = work_bases >= OPTIONS["parallel_threshold_bases"] and n_tasks > 1
+        big = work_bases > OPTIONS["parallel_threshold_bases"] and n_tasks > 1  # (above)
         scheduler = "processes" if big else "sync"
     return scheduler, None
 
