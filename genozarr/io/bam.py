@@ -257,12 +257,61 @@ def _verify_index(path: str, index: str) -> None:
         _close(handle)
 
 
+def _probe_tail(handle: Any, path: str, index: str, tid: int) -> None:
+    """Read through the index the reads of the last stretch of reference ``tid`` (the last
+    reference with reads: the end of the file's mapped reads) that holds any (windows of
+    1 kb, 4 kb, ... from its end), then the record where the index's reach ends: it must
+    not be a read of ``tid``. The index of another BAM file that shares this file's
+    first reads (the same header, then reads added) ends its last chunk where the other
+    file's reads end: the reads past it were never fetched (93 of 133 counted in a
+    window, silently), while the first reads of each reference pass every other check."""
+    from genozarr.io._handles import captured_stderr
+
+    name, length = handle.references[tid], int(handle.lengths[tid])
+    span = 1 << 10
+    with captured_stderr() as err:
+        try:
+            while True:
+                start = max(0, length - span)
+                found = False
+                for read in handle.fetch(tid=tid, start=start, stop=length):
+                    found = True
+                    if read.reference_id != tid:
+                        raise StaleIndexError(
+                            f"the index {index} does not match {path}: where it places the "
+                            f"reads of {name}:{start}-{length}, the BAM has a read on "
+                            f"reference id {read.reference_id}; the index belongs to another "
+                            f"BAM file (or an earlier version of this one); {_fix(path)}")
+                if found or start == 0:
+                    break
+                span *= 4
+            if not found:
+                return
+            handle.seek(handle.tell())  # where the index's chunks end, read on in order
+            after = next(handle, None)
+        except (OSError, ValueError) as e:
+            raise MalformedFileError(
+                f"{path}: the reads its index {index} places at the end of {name} cannot be "
+                f"read ({err.reason(str(e))}): the index belongs to another BAM file (or an "
+                "earlier version of this one), or the BAM file is truncated or corrupt; "
+                f"check it with 'samtools quickcheck {path}' and {_fix(path)}") from e
+    if after is not None and after.reference_id == tid:
+        raise StaleIndexError(
+            f"the index {index} does not match {path}: it ends the reads of {name} before "
+            f"the BAM does (a read at {name}:{after.reference_start} lies past the last one "
+            "it reaches); the index belongs to another BAM file (or an earlier version of "
+            f"this one, with reads added since); {_fix(path)}")
+
+
 def _probe(handle: Any, path: str, index: str) -> None:
-    """Read the first read of each reference the index lists reads for: it must be there."""
+    """Read the first read of each reference the index lists reads for: it must be there;
+    and the reads at the end of the last such reference (:func:`_probe_tail`)."""
     from genozarr.io._handles import captured_stderr
 
     with_reads = [(tid, st.mapped) for tid, st in enumerate(handle.get_index_statistics())
                   if st.mapped > 0]
+    if with_reads:
+        _probe_tail(handle, path, index, with_reads[-1][0])
     if len(with_reads) > _MAX_PROBES:
         picks = np.unique(np.linspace(0, len(with_reads) - 1, _MAX_PROBES).astype(int))
         with_reads = [with_reads[i] for i in picks]
