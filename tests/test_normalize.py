@@ -860,6 +860,12 @@ def test_callable_of_another_shape_is_refused(sim_data):
                               **kw)
     with pytest.raises(ArgumentError, match=r"shape \(\) for values of shape \(2, 3\)"):
         FunctionNormalizer(np.sum).transform_batch(np.ones((2, 3)), None)
+    # a scalar before a fitted normalizer: dask probed the callable itself and wrapped the
+    # ArgumentError in its own ValueError ("dtype inference failed"; an audit)
+    for extra in ({"aggregate": np.sum, "normalizer": "zscore"},
+                  {"normalizer": [np.sum, "tpm"]}):
+        with pytest.raises(ArgumentError, match=r"sum.*returned an array of shape \(\)"):
+            Cover.create_from_bam("c", sim_data["bam"], **extra, **kw)
 
 
 def test_edited_function_warns_on_reopen(sample_files, tmp_path, monkeypatch):

@@ -333,6 +333,12 @@ class Normalizer(abc.ABC):
             var = var.chunk({"strand": -1, "condition": -1})
         args = [var, region_lengths(ds)] if self.uses_lengths else [var]
         dtype = self.out_dtype(var.dtype)
+        if dtype is None and not self.uses_lengths:
+            # the kernel on a value of every strand and condition, here: dask would call it
+            # on its own probe and wrap an ArgumentError of ours (a callable that changes
+            # the shape) in a ValueError ("dtype inference failed") except did not catch
+            probe = np.ones((1,) * (var.ndim - 2) + tuple(var.shape[-2:]), dtype=var.dtype)
+            dtype = np.asarray(self._block(probe)).dtype
         out = xr.apply_ufunc(self._block, *args, dask="parallelized", keep_attrs=True,
                              output_dtypes=None if dtype is None else [dtype])
         return ds.assign({DATA: out.transpose(*var.dims)})
