@@ -251,6 +251,12 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
     """
     if not datasets:
         raise ArgumentError("batches needs at least one dataset")
+    for d in datasets:
+        if isinstance(d, (list, tuple, dict)):
+            raise ArgumentError(
+                f"batches takes datasets as separate arguments, got a {type(d).__name__}: "
+                "batches(x, y), or batches(*datasets); labels in a Python list: pass "
+                "np.asarray(labels)")
     lengths = {len(d) for d in datasets}
     if len(lengths) != 1:
         raise ArgumentError(

@@ -368,3 +368,21 @@ def test_flags_are_booleans(sample_files):
     flagged = Cover.create_from_bigwig("c", sample_files["bigwig_a"], **kw,
                                        store_whole_genome=np.bool_(False))
     assert flagged.shape == (2, 10, 1, 1) and not flagged.garray.whole_genome
+
+
+def test_structures_batches_and_loaders_cannot_serve_are_refused():
+    """A list or dict given to batches as one dataset, a list inside a list or dict of
+    datasets, or labels in a Python list failed deep inside numpy indexing (TypeError),
+    or only at the first batch (a nested list taken for a dataset of its items; an
+    audit). They are ArgumentErrors naming what to pass."""
+    from genozarr.loaders import flatten
+
+    x = np.arange(10)
+    for bad in ([x, [x, x]], {"a": [x, x]}, [0, 1, 2], {"a": x, "b": [1, 2]}):
+        with pytest.raises(ArgumentError, match="inside the list or dict of datasets"):
+            flatten(bad)
+    for args in (([x, x],), ({"a": x},), (x, [1] * 10)):
+        with pytest.raises(ArgumentError, match="batches takes datasets as separate"):
+            list(batches(*args, batch_size=4))
+    got = [b for b in batches(x, np.asarray([1] * 10), batch_size=4)]
+    assert [len(b[0]) for b in got] == [4, 4, 2]

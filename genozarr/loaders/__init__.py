@@ -100,15 +100,32 @@ def flatten(structure: Any) -> tuple[list[Any], Callable[[list[Any]], Any]]:
         keys = list(structure)
         if not keys:
             raise ArgumentError("an empty dict of datasets was given")
-        return [structure[k] for k in keys], _Rebuild("dict", keys=keys)
+        leaves = [structure[k] for k in keys]
+        _check_leaves(leaves)
+        return leaves, _Rebuild("dict", keys=keys)
     if isinstance(structure, (list, tuple)):
         if not structure:
             raise ArgumentError("an empty list of datasets was given")
-        return list(structure), _Rebuild("sequence", container=type(structure))
+        leaves = list(structure)
+        _check_leaves(leaves)
+        return leaves, _Rebuild("sequence", container=type(structure))
     if not hasattr(structure, "__getitem__") or not hasattr(structure, "__len__"):
         raise ArgumentError(
             f"expected a dataset, a list/tuple or a dict of datasets, got {type(structure).__name__}")
     return [structure], _Rebuild("leaf")
+
+
+def _check_leaves(leaves: list[Any]) -> None:
+    """Refuse a list, tuple or dict inside a list or dict of datasets (one level only: a
+    nested list was taken for a dataset whose windows are its items) and a Python list
+    of labels (make it an array)."""
+    for leaf in leaves:
+        if isinstance(leaf, (list, tuple, Mapping, str)) or not (
+                hasattr(leaf, "__getitem__") and hasattr(leaf, "__len__")):
+            raise ArgumentError(
+                f"a {type(leaf).__name__} inside the list or dict of datasets: give datasets "
+                "one level deep (a list, tuple or dict of datasets, wrappers or arrays); "
+                "for labels in a Python list, pass np.asarray(labels)")
 
 
 def unflatten(rebuild: Callable[[list[Any]], Any], leaves: list[Any]) -> Any:

@@ -55,7 +55,10 @@ class KerasDataset(keras.utils.PyDataset):
         then reads batches ahead in its own threads or processes. genozarr reads and
         decodes ahead in its own threads either way, so the default (``workers=1``, no
         read-ahead by Keras) is usually as fast. With worker processes, a store kept
-        decoded in memory (``cache='auto'``) is one copy shared with them.
+        decoded in memory (``cache='auto'``) is one copy shared with them. Keras 3.15's
+        own read-ahead with ``workers > 1`` served some batches twice and others not at
+        all in an epoch (81-85 distinct windows of 94), a plain ``PyDataset`` alike: keep
+        ``workers=1`` where every window must be seen once per epoch.
 
     Notes
     -----
