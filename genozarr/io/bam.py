@@ -39,6 +39,9 @@ SKIPPED_UNLESS_INCLUDED = 0x200 | 0x400
 
 #: at most this many reference sequences are probed when an index is checked (evenly spaced)
 _MAX_PROBES = 256
+#: records read on past the index's reach at the end of the last reference (the probe of
+#: :func:`_probe_tail` stops there and accepts the index)
+_TAIL_SCAN = 100_000
 
 # (path, BAM signature, index path, index signature) of the BAM files checked in this process
 _checked: dict[tuple[Any, ...], str] = {}
@@ -260,11 +263,14 @@ def _verify_index(path: str, index: str) -> None:
 def _probe_tail(handle: Any, path: str, index: str, tid: int) -> None:
     """Read through the index the reads of the last stretch of reference ``tid`` (the last
     reference with reads: the end of the file's mapped reads) that holds any (windows of
-    1 kb, 4 kb, ... from its end), then the record where the index's reach ends: it must
-    not be a read of ``tid``. The index of another BAM file that shares this file's
-    first reads (the same header, then reads added) ends its last chunk where the other
-    file's reads end: the reads past it were never fetched (93 of 133 counted in a
-    window, silently), while the first reads of each reference pass every other check."""
+    1 kb, 4 kb, ... from its end), then on in file order from where the index's reach
+    ends: no read of ``tid`` there may reach into the window. The index of another BAM
+    file that shares this file's first reads (the same header, then reads added) ends
+    its last chunk where the other file's reads end: the reads past it were never
+    fetched (93 of 133 counted in a window, silently), while the first reads of each
+    reference pass every other check. Reads of ``tid`` there that end before the window
+    are skipped (up to :data:`_TAIL_SCAN` records): short reads after a long one reaching
+    into the window lie in bins the query does not visit, in a valid index."""
     from genozarr.io._handles import captured_stderr
 
     name, length = handle.references[tid], int(handle.lengths[tid])
@@ -287,8 +293,20 @@ def _probe_tail(handle: Any, path: str, index: str, tid: int) -> None:
                 span *= 4
             if not found:
                 return
-            handle.seek(handle.tell())  # where the index's chunks end, read on in order
-            after = next(handle, None)
+            # where the index's chunks end, read on in file order: reads of tid that end
+            # before the window are legitimately outside the chunks fetched (short reads
+            # after a long one that reaches into the window, in bins the query does not
+            # visit); one that reaches into the window was missed
+            handle.seek(handle.tell())
+            after = None
+            for _, record in zip(range(_TAIL_SCAN), handle):
+                if record.reference_id != tid:
+                    break
+                end = record.reference_end if record.reference_end is not None else \
+                    record.reference_start + 1
+                if end > start:
+                    after = record
+                    break
         except (OSError, ValueError) as e:
             raise MalformedFileError(
                 f"{path}: the reads its index {index} places at the end of {name} cannot be "
