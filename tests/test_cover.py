@@ -15,6 +15,7 @@ import pytest
 from genozarr import Cover
 from genozarr.errors import ArgumentError, ChromosomeNamingError, ChromosomeNotFoundError, RegionError
 from genozarr.testing.oracles import bigwig_values
+from genozarr.testing.simulate import write_bam
 
 STORAGES = ["ndarray", "sparse", "zarr"]
 
@@ -815,16 +816,7 @@ def _ones_and_reads(directory: Path, starts: range) -> None:
     with pyBigWig.open(str(directory / "one.bw"), "w") as bw:
         bw.addHeader([("chr1", 1000)])
         bw.addEntries(["chr1"], [0], ends=[1000], values=[1.0])
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
-    with pysam.AlignmentFile(str(directory / "one.bam"), "wb", header=header) as f:
-        for p in starts:
-            a = pysam.AlignedSegment()
-            a.query_name, a.query_sequence, a.flag = f"r{p}", "A" * 10, 0
-            a.reference_id, a.reference_start, a.mapping_quality = 0, p, 60
-            a.cigartuples = [(0, 10)]
-            a.query_qualities = pysam.qualitystring_to_array("I" * 10)
-            f.write(a)
-    pysam.index(str(directory / "one.bam"))
+    write_bam(directory / "one.bam", {"chr1": 1000}, [{"start": p, "length": 10} for p in starts])
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
@@ -854,23 +846,15 @@ def test_improper_pairs_do_not_widen_the_midpoint_fetch(tmp_path, monkeypatch):
     pairs: 660 s instead of 1 s for 1,000 windows). Counts against a hand-worked case."""
     import genozarr.io.bam as bam_io
 
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 100_000}]}
     path = str(tmp_path / "pe.bam")
     # (start, flag, mate start, tlen): a proper pair, fragment 1000-1300 (midpoint 1150);
     # an improper pair of TLEN 90,000 (not counted) whose read 1 is near the window
     reads = [(1000, 0x1 | 0x2 | 0x20 | 0x40, 1250, 300), (1100, 0x1 | 0x20 | 0x40, 90_000,
                                                           90_050),
              (1250, 0x1 | 0x2 | 0x10 | 0x80, 1000, -300)]
-    with pysam.AlignmentFile(path, "wb", header=header) as f:
-        for k, (start, flag, mate, tlen) in enumerate(reads):
-            a = pysam.AlignedSegment()
-            a.query_name, a.query_sequence, a.flag = f"r{k}", "A" * 50, flag
-            a.reference_id, a.reference_start, a.mapping_quality = 0, start, 60
-            a.cigartuples = [(0, 50)]
-            a.next_reference_id, a.next_reference_start, a.template_length = 0, mate, tlen
-            a.query_qualities = pysam.qualitystring_to_array("I" * 50)
-            f.write(a)
-    pysam.index(path)
+    write_bam(path, {"chr1": 100_000},
+              [{"start": start, "length": 50, "flag": flag, "mate_start": mate, "tlen": tlen}
+               for start, flag, mate, tlen in reads])
     fetched = []
     scan = bam_io._scan
 
@@ -892,17 +876,9 @@ def test_a_read_past_the_chromosome_end_counts_nothing_there(tmp_path, resolutio
     (reference_end - 1 = 1009) lies past the chromosome's 1,000 bases was counted there by
     a partial-layout window running past the end (and in its bin sums); the whole-genome
     layout and the window's zero padding count nothing past the end."""
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chrM", "LN": 1000}]}
-    path = str(tmp_path / "m.bam")
-    with pysam.AlignmentFile(path, "wb", header=header) as f:
-        for name, start, length in (("inside", 950, 10), ("overhang", 980, 30)):
-            a = pysam.AlignedSegment()
-            a.query_name, a.query_sequence, a.flag = name, "A" * length, 0x10
-            a.reference_id, a.reference_start, a.mapping_quality = 0, start, 60
-            a.cigartuples = [(0, length)]
-            a.query_qualities = pysam.qualitystring_to_array("I" * length)
-            f.write(a)
-    pysam.index(path)
+    path = write_bam(tmp_path / "m.bam", {"chrM": 1000},
+                     [{"name": name, "start": start, "length": length, "flag": 0x10}
+                      for name, start, length in (("inside", 950, 10), ("overhang", 980, 30))])
     # expected, from pysam: reverse 5' ends inside the chromosome and the window 900-1100
     expected = np.zeros((200, 2), np.float32)
     with pysam.AlignmentFile(path) as f:
@@ -1287,19 +1263,11 @@ def test_midpoint_counts_do_not_depend_on_neighbouring_windows(tmp_path):
     of neighbours counted a 5,000 bp fragment it misses alone (1 vs 0). With
     template_extension half the fragment, every window counts it."""
     path = str(tmp_path / "long.bam")
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 20000}]}
-    with pysam.AlignmentFile(path, "wb", header=header) as out:
-        for start, flag, mate, tlen in ((1000, 0x1 | 0x2 | 0x20 | 0x40, 5950, 5000),
-                                        (5950, 0x1 | 0x2 | 0x10 | 0x80, 1000, -5000)):
-            read = pysam.AlignedSegment(out.header)
-            read.query_name, read.flag, read.reference_id = "frag", flag, 0
-            read.reference_start, read.mapping_quality, read.cigarstring = start, 60, "50M"
-            read.query_sequence = "A" * 50
-            read.query_qualities = pysam.qualitystring_to_array("I" * 50)
-            read.next_reference_id, read.next_reference_start = 0, mate
-            read.template_length = tlen
-            out.write(read)
-    pysam.index(path)
+    write_bam(path, {"chr1": 20000},
+              [{"name": "frag", "start": start, "length": 50, "flag": flag,
+                "mate_start": mate, "tlen": tlen}
+               for start, flag, mate, tlen in ((1000, 0x1 | 0x2 | 0x20 | 0x40, 5950, 5000),
+                                               (5950, 0x1 | 0x2 | 0x10 | 0x80, 1000, -5000))])
 
     def counts(starts, **kw):
         roi = pd.DataFrame({"chrom": "chr1", "start": starts, "end": [s + 100 for s in starts]})

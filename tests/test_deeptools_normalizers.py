@@ -5,11 +5,11 @@ is known without running genozarr."""
 from __future__ import annotations
 
 import numpy as np
-import pysam
 import pytest
 
 import genozarr
 from genozarr import Cover
+from genozarr.testing.simulate import write_bam
 
 # forward reads of 10 bp: 5' ends at these positions of chr1 (1,000 bp)
 STARTS = [5, 15, 25, 120, 130, 450, 460, 470, 480, 990]
@@ -17,18 +17,8 @@ STARTS = [5, 15, 25, 120, 130, 450, 460, 470, 480, 990]
 
 @pytest.fixture(scope="module")
 def bam(tmp_path_factory):
-    path = tmp_path_factory.mktemp("dt") / "r.bam"
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
-    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
-        for i, start in enumerate(STARTS):
-            a = pysam.AlignedSegment()
-            a.query_name, a.query_sequence = f"r{i}", "A" * 10
-            a.flag, a.reference_id, a.reference_start = 0, 0, start
-            a.mapping_quality, a.cigar = 60, [(0, 10)]
-            a.query_qualities = pysam.qualitystring_to_array("I" * 10)
-            out.write(a)
-    pysam.index(str(path))
-    return str(path)
+    return write_bam(tmp_path_factory.mktemp("dt") / "r.bam", {"chr1": 1000},
+                     [{"start": start, "length": 10} for start in STARTS])
 
 
 def _cover(bam: str, normalizer: object) -> Cover:

@@ -24,6 +24,7 @@ from genozarr.io._handles import close_handles, get_handle
 from genozarr.io.bam import check_bam, count_5prime, find_bam_index, index_bam
 from genozarr.io.fasta import ensure_fai, fasta_chrom_sizes, read_sequence
 from genozarr.store.cache import cache_key, file_digest, input_digests
+from genozarr.testing.simulate import write_bam as write_placed_reads
 
 ROI = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [1000, 2000], "end": [3000, 4000]})
 
@@ -581,20 +582,13 @@ def test_short_reads_after_a_long_one_at_the_end_are_a_valid_index(tmp_path):
     before the window are skipped; counts equal pysam's, with a BAI and with a CSI."""
     rng = np.random.default_rng(0)
     length = 100_000
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": length}]}
-
-    def read(name: str, pos: int, n: int) -> pysam.AlignedSegment:
-        a = pysam.AlignedSegment()
-        a.query_name, a.reference_id, a.reference_start = name, 0, pos
-        a.cigartuples, a.mapping_quality, a.flag = [(0, n)], 60, 0
-        a.query_sequence = "ACGT" * (n // 4)
-        return a
-
     path = tmp_path / "long.bam"
-    with pysam.AlignmentFile(str(path), "wb", header=header) as f:
-        f.write(read("long", 97_000, 2_100))  # crosses 98,304; ends past 98,976
-        for i, p in enumerate(np.sort(rng.integers(97_001, 98_200, 30_000))):
-            f.write(read(f"r{i}", int(p), 100))
+    # one read crossing 98,304 and ending past 98,976, then short ones ending before it
+    write_placed_reads(path, {"chr1": length},
+              [{"name": "long", "start": 97_000, "length": 2_100}]
+              + [{"name": f"r{i}", "start": int(p), "length": 100}
+                 for i, p in enumerate(np.sort(rng.integers(97_001, 98_200, 30_000)))],
+              index=False)
     for csi in (False, True):
         for old in (str(path) + ".bai", str(path) + ".csi"):
             Path(old).unlink(missing_ok=True)

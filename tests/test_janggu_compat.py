@@ -42,6 +42,7 @@ from genozarr.janggu import (
     subset,
 )
 from genozarr.regions import check_gindexer_compatibility, load_regions, parse_region
+from genozarr.testing.simulate import write_bam
 
 SIZES = {"chr1": 1000, "chr2": 600}
 
@@ -101,23 +102,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     bw.close()
     out["bw_both"] = str(d / "both.bw")
 
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 1000}]}
-    unsorted = str(d / "unsorted.bam")
-    with pysam.AlignmentFile(unsorted, "wb", header=header) as bam:
-        for k, (pos, reverse) in enumerate([(100, False), (100, False), (300, False),
-                                            (500, True)]):
-            a = pysam.AlignedSegment(bam.header)
-            a.query_name = f"r{k}"
-            a.query_sequence = "A" * 20
-            a.flag = 16 if reverse else 0
-            a.reference_id = 0
-            a.reference_start = pos
-            a.mapping_quality = 60
-            a.cigarstring = "20M"
-            a.query_qualities = pysam.qualitystring_to_array("I" * 20)
-            bam.write(a)
-    pysam.sort("-o", str(d / "chr1only.bam"), unsorted)
-    pysam.index(str(d / "chr1only.bam"))
+    write_bam(d / "chr1only.bam", {"chr1": 1000},
+              [{"start": pos, "length": 20, "flag": 16 if reverse else 0}
+               for pos, reverse in [(100, False), (100, False), (300, False), (500, True)]])
     out["bam_chr1"] = str(d / "chr1only.bam")
 
     rng = np.random.default_rng(5)

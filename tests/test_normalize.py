@@ -1095,17 +1095,11 @@ def test_a_callable_is_fitted_in_the_dtype_it_is_served_in(tmp_path, dtype):
     served. Expected values: numpy on the counts pysam reads."""
     import pysam
 
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "chr1", "LN": 2000}]}
-    path = str(tmp_path / "r.bam")
-    with pysam.AlignmentFile(path, "wb", header=header) as f:
-        for k, start in enumerate([120] * 310 + [530] * 40 + [1711] * 3):
-            a = pysam.AlignedSegment()
-            a.query_name, a.query_sequence, a.flag = f"r{k}", "A" * 20, 0
-            a.reference_id, a.reference_start, a.mapping_quality = 0, start, 60
-            a.cigartuples = [(0, 20)]
-            a.query_qualities = pysam.qualitystring_to_array("I" * 20)
-            f.write(a)
-    pysam.index(path)
+    from genozarr.testing.simulate import write_bam
+
+    path = write_bam(tmp_path / "r.bam", {"chr1": 2000},
+                     [{"start": start, "length": 20}
+                      for start in [120] * 310 + [530] * 40 + [1711] * 3])
     counts = np.zeros(2000)
     with pysam.AlignmentFile(path) as f:
         for read in f:

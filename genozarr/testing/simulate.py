@@ -40,6 +40,7 @@ __all__ = [
     "simulate_dataset",
     "simulate_genome",
     "simulate_gtf",
+    "write_bam",
     "write_bigwig",
     "write_chrom_sizes",
     "write_fasta",
@@ -1036,6 +1037,81 @@ def write_chrom_sizes(path: PathLike, chrom_sizes: Mapping[str, int]) -> str:
     path = _ensure_parent(path)
     with open(path, "w") as fh:
         fh.write("".join(f"{c}\t{int(s)}\n" for c, s in chrom_sizes.items()))
+    return path
+
+
+def write_bam(
+    path: PathLike,
+    chrom_sizes: Mapping[str, int],
+    reads: Iterable[Mapping[str, Any]],
+    *,
+    index: bool = True,
+) -> str:
+    """Write given reads to a coordinate-sorted BAM (and its ``.bai``): small hand-made
+    cases for tests, where each read's place matters.
+
+    Parameters
+    ----------
+    path
+        Output path.
+    chrom_sizes
+        The header's references (name to length), in order.
+    reads
+        One mapping per read: ``start`` (0-based leftmost base) and ``length`` (bases, one
+        ``M`` operation), and optionally ``chrom`` (default: the first reference),
+        ``flag`` (0), ``name`` (``r<k>``, ``k`` the read's place in ``reads``), ``mapq``
+        (60), ``sequence`` (``length`` A's), and for a paired read ``mate_start`` and
+        ``tlen`` (its mate on the same reference). Qualities are all ``I``. Reads are
+        written sorted by reference, then start (stable).
+    index
+        Write the ``.bai`` index with ``pysam.index``.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Examples
+    --------
+    >>> import os, tempfile, pysam
+    >>> path = write_bam(os.path.join(tempfile.mkdtemp(), "r.bam"), {"chr1": 1000},
+    ...                  [{"start": 30, "length": 10}, {"start": 5, "length": 10, "flag": 16}])
+    >>> [(r.reference_start, r.is_reverse) for r in pysam.AlignmentFile(path)]
+    [(5, True), (30, False)]
+    """
+    import pysam
+
+    path = _ensure_parent(path)
+    names = list(chrom_sizes)
+    if not names:
+        raise ArgumentError("write_bam: chrom_sizes names no reference")
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+              "SQ": [{"SN": c, "LN": int(n)} for c, n in chrom_sizes.items()]}
+    rows = []
+    for k, read in enumerate(reads):
+        chrom = read.get("chrom", names[0])
+        if chrom not in chrom_sizes:
+            raise ArgumentError(f"write_bam: read {k} is on {chrom!r}, not in chrom_sizes")
+        rows.append((names.index(chrom), int(read["start"]), k, read))
+    rows.sort(key=lambda row: row[:3])
+    with pysam.AlignmentFile(path, "wb", header=header) as out:
+        for tid, start, k, read in rows:
+            length = int(read["length"])
+            a = pysam.AlignedSegment(out.header)
+            a.query_name = str(read.get("name", f"r{k}"))
+            a.query_sequence = str(read.get("sequence", "A" * length))
+            a.flag = int(read.get("flag", 0))
+            a.reference_id, a.reference_start = tid, start
+            a.mapping_quality = int(read.get("mapq", 60))
+            a.cigartuples = [(0, length)]
+            a.query_qualities = pysam.qualitystring_to_array("I" * len(a.query_sequence))
+            if "mate_start" in read:
+                a.next_reference_id = tid
+                a.next_reference_start = int(read["mate_start"])
+                a.template_length = int(read.get("tlen", 0))
+            out.write(a)
+    if index:
+        pysam.index(path)
     return path
 
 
