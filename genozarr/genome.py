@@ -175,6 +175,21 @@ def check_span(chrom: str, start: int, end: int, length: int, source: str) -> No
             "genome build?) or clip the region to the chromosome")
 
 
+def _starts_like_fasta(path: Path) -> bool:
+    """Whether the file's text (after gzip/bgzip decompression) starts with ``>``, a FASTA
+    header: no sizes table starts so."""
+    import gzip
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        opener = gzip.open if head == b"\x1f\x8b" else open
+        with opener(path, "rb") as f:
+            return f.read(1) == b">"
+    except (OSError, EOFError):  # unreadable or a damaged gzip stream: not recognised here
+        return False
+
+
 def _sizes_from_file(path: Path) -> dict[str, int]:
     """Read chromosome sizes from a path whose format is guessed from its name/content."""
     from genozarr.io._handles import check_input_file
@@ -197,6 +212,10 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
 
     if is_twobit(path):  # the .2bit suffix or the 2bit magic number
         return twobit_chrom_sizes(str(path))
+    if _starts_like_fasta(path):  # other names: .fa.bgz, .fas, .seq, none ...
+        from genozarr.io.fasta import fasta_chrom_sizes
+
+        return fasta_chrom_sizes(str(path))
     # .chrom.sizes, .genome, .fai: tab separated name, length (further columns ignored)
     import io
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pysam
 import pytest
 
 from genozarr.errors import ChromosomeNamingError, ChromosomeNotFoundError, MalformedFileError
@@ -51,6 +52,27 @@ def test_sizes_from_fasta_bam_bigwig(tmp_path):
     h.addHeader([("c1", 70), ("c2", 40)])
     h.close()
     assert chrom_sizes(bw) == {"c1": 70, "c2": 40}
+
+
+@pytest.mark.parametrize("name", ["g.fa.bgz", "g.fas", "genome"])
+def test_sizes_from_a_fasta_of_any_name(tmp_path, name):
+    """A FASTA (bgzipped or plain) whose name has no FASTA suffix was read as a sizes
+    table ('expected a chromosome sizes table', or binary garbage as a length); it is
+    recognised by its first character. Sizes against pysam."""
+    import shutil
+
+    from genozarr.testing.simulate import write_fasta
+
+    fa = write_fasta(tmp_path / "plain.fa", {"chr1": "ACGT" * 30, "chr2": "GATTACA" * 5})
+    path = tmp_path / name
+    if name.endswith(".bgz"):
+        pysam.tabix_compress(fa, str(path))
+    else:
+        shutil.copy(fa, path)
+    with pysam.FastaFile(fa) as ref:
+        want = dict(zip(ref.references, ref.lengths))
+    assert want == {"chr1": 120, "chr2": 35}
+    assert chrom_sizes(path) == want
 
 
 def test_malformed_sizes_file(tmp_path):

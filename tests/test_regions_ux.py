@@ -69,8 +69,9 @@ def write_narrowpeak(path, rows=NARROWPEAK, gz=False):
     return str(path)
 
 
-def write_2bit(path, records):
-    """A UCSC 2bit file (version 0, little endian), written by hand from the format spec:
+def write_2bit(path, records, endian="<"):
+    """A UCSC 2bit file (version 0, little endian or ``endian``), written by hand from the
+    format spec:
     header (magic, version, count, reserved), index (name size, name, offset), then per
     sequence: dnaSize, N blocks, mask blocks, reserved, 4 bases per byte (T=0 C=1 A=2 G=3,
     first base in the high bits). Runs of N make N blocks, lower-case runs mask blocks."""
@@ -88,17 +89,18 @@ def write_2bit(path, records):
                 if i + j < len(upper):
                     byte |= code.get(upper[i + j], 0)
             packed.append(byte)
-        body = struct.pack("<II", len(seq), len(nblocks))
-        body += b"".join(struct.pack("<I", s) for s, _ in nblocks)
-        body += b"".join(struct.pack("<I", n) for _, n in nblocks)
-        body += struct.pack("<I", len(mblocks))
-        body += b"".join(struct.pack("<I", s) for s, _ in mblocks)
-        body += b"".join(struct.pack("<I", n) for _, n in mblocks)
-        bodies.append(body + struct.pack("<I", 0) + bytes(packed))
-    out = struct.pack("<IIII", 0x1A412743, 0, len(records), 0)
+        body = struct.pack(endian + "II", len(seq), len(nblocks))
+        body += b"".join(struct.pack(endian + "I", s) for s, _ in nblocks)
+        body += b"".join(struct.pack(endian + "I", n) for _, n in nblocks)
+        body += struct.pack(endian + "I", len(mblocks))
+        body += b"".join(struct.pack(endian + "I", s) for s, _ in mblocks)
+        body += b"".join(struct.pack(endian + "I", n) for _, n in mblocks)
+        bodies.append(body + struct.pack(endian + "I", 0) + bytes(packed))
+    out = struct.pack(endian + "IIII", 0x1A412743, 0, len(records), 0)
     offset = 16 + sum(1 + len(name.encode()) + 4 for name, _ in records)
     for (name, _), body in zip(records, bodies):
-        out += struct.pack("<B", len(name.encode())) + name.encode() + struct.pack("<I", offset)
+        out += struct.pack("<B", len(name.encode())) + name.encode() \
+            + struct.pack(endian + "I", offset)
         offset += len(body)
     with open(path, "wb") as fh:
         fh.write(out + b"".join(bodies))
@@ -434,8 +436,15 @@ def test_twobit_reads_like_the_fasta(genome, tmp_path):
                 s = int(rng.integers(-20, length + 5))
                 e = s + int(rng.integers(0, 60))
                 assert read_twobit_sequence(tb, name, s, e) == read_sequence(fa, name, s, e)
-    # masked bases read upper case, N blocks as N (hand-worked)
+    # masked bases read upper case, N blocks as N (hand-worked); upper=False too (the
+    # docstring said masked bases stay lower case: the file is read without its mask)
     assert genome["records"][0][1][:7] == "N" * 7
+    masked = [(name, m.start(), m.end()) for name, seq in genome["records"]
+              for m in re.finditer(r"[a-z]+", seq)]
+    assert masked
+    for name, s, e in masked:
+        assert read_twobit_sequence(tb, name, s, e, upper=False) == \
+            read_sequence(fa, name, s, e) == read_sequence(fa, name, s, e, upper=False).upper()
     assert read_twobit_sequence(tb, "chrB", 5, 9)[:2] == b"NN"
     assert read_twobit_sequence(tb, "chrM", 14, 17) == b"NNN"
     assert read_twobit_sequence(tb, "chrM", 3, 3) == b""  # py2bit reads end=0 as "all"
@@ -500,6 +509,18 @@ def test_long_sequence_reads_in_pieces_equal_one_read(genome, kind, monkeypatch)
     for name, seq in genome["records"]:
         np.testing.assert_array_equal(whole.read_interval(name, 0, len(seq))[:, 0],
                                       onehot[encode_sequence(seq)])
+
+
+def test_a_big_endian_twobit_is_refused_as_such(genome, tmp_path):
+    """py2bit reads little-endian 2bit files only: a big-endian one (valid by the spec)
+    was recognised, then refused as 'not a 2bit file'; now the message says what it is.
+    The little-endian file of the same records reads."""
+    from genozarr.errors import InputFileError
+
+    big = write_2bit(tmp_path / "big.2bit", genome["records"], endian=">")
+    with pytest.raises(InputFileError, match=r"big\.2bit is a big-endian 2bit file.*FASTA"):
+        chrom_sizes(big)
+    assert chrom_sizes(genome["twobit"]) == {"chrB": 1237, "chrA": 990, "chrM": 17}
 
 
 def test_bioseq_from_twobit_equals_bioseq_from_fasta(genome):

@@ -5,7 +5,9 @@ A 2bit file packs four bases per byte and records runs of ``N`` ("N blocks") and
 soft-masked, lower-case bases ("mask blocks") separately. Sequences are returned upper
 case, so masked bases read (and encode) like unmasked ones, and N blocks read as ``N``.
 A file is recognised by its magic number ``0x1A412743`` (either byte order) or by the
-suffix ``.2bit`` (:func:`is_twobit`).
+suffix ``.2bit`` (:func:`is_twobit`); py2bit reads little-endian files only (those
+faToTwoBit writes on x86 and ARM machines), and a big-endian one is refused with a message
+saying so.
 
 py2bit handles are not thread-safe and cannot cross processes: they are kept in the handle
 cache of :mod:`genozarr.io._handles` (kind ``"twobit"``), one per process, thread and file,
@@ -70,6 +72,16 @@ def open_twobit(path: str) -> Any:
             f"{path}: reading 2bit genomes needs py2bit ('pip install py2bit')") from e
     from genozarr.io._handles import captured_stderr
 
+    try:
+        with open(path, "rb") as fh:
+            big_endian = fh.read(4) == _MAGIC_BYTES[1]
+    except OSError:
+        big_endian = False
+    if big_endian:
+        raise InputFileError(
+            f"{path} is a big-endian 2bit file, which py2bit (genozarr's 2bit reader) cannot "
+            "read; convert it on this machine (twoBitToFa, then faToTwoBit) or give the "
+            "genome as FASTA")
     with captured_stderr() as err:  # py2bit prints its reason on the C stderr
         try:
             handle = py2bit.open(path, False)
@@ -199,7 +211,8 @@ def read_twobit_sequence(path: str | os.PathLike, chrom: str, start: int, end: i
     """Upper-case sequence of ``[start, end)``; positions outside the sequence are ``pad``
     (as :func:`genozarr.io.fasta.read_sequence`).
 
-    Soft-masked (lower-case) bases are returned upper case; N blocks as ``N``.
+    Soft-masked (lower-case) bases are returned upper case, whatever ``upper`` says: the
+    file is read without its mask blocks. N blocks read as ``N``.
 
     Parameters
     ----------
@@ -212,7 +225,8 @@ def read_twobit_sequence(path: str | os.PathLike, chrom: str, start: int, end: i
     pad
         One byte used for positions outside the sequence.
     upper
-        Upper-case the bases (False: soft-masked bases stay lower case).
+        Accepted for the interface of :func:`genozarr.io.fasta.read_sequence`: the bases
+        are upper case either way (False skips an upper-casing pass that changes nothing).
 
     Returns
     -------
