@@ -757,9 +757,11 @@ class Dataset:
 
         store = self.garray
         windows = None
-        if store.whole_genome and store.path is None and len(self.gindexer):
-            # an in-memory store records no windows: this dataset's, as a zarr store holds
-            # the windows of the dataset built over it (write_store keeps them)
+        on_disk = store.backend.storage == "zarr" and store.path is not None
+        if store.whole_genome and not on_disk and len(self.gindexer):
+            # an in-memory store (with a store path or not) records no windows: this
+            # dataset's, as a zarr store holds the windows of the dataset built over it
+            # (write_store keeps them)
             gi = self.gindexer
             windows = (gi.chrs, gi.starts, gi.ends, gi.strand, gi.names)
         return as_xarray(store, windows=windows)

@@ -220,18 +220,26 @@ def test_a_whole_genome_store_is_reused_for_another_tiling(sample_files, kind):
     assert len(paths) == 1
 
 
-@pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr"])
+@pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr", "ndarray-with-store",
+                                     "ndarray-reopened"])
 def test_an_in_memory_whole_genome_cover_round_trips_its_windows(tmp_path, storage):
     """to_xarray() of a whole-genome Cover held in memory had no genozarr-windows group
     (a zarr store's has), so write_store + open_dataset gave one window per chromosome
-    instead of the dataset's windows (an audit)."""
+    instead of the dataset's windows (an audit); also when the data held in memory have
+    a store path (storage='ndarray' with store=, or open_dataset(storage='ndarray'))."""
     gi = GenomicIndexer.create_from_file(
         pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [500], "strand": ["+"]}),
         binsize=100, stepsize=100)
     x = np.arange(40, dtype="float32").reshape(4, 10, 1, 1)
-    kw = {"store": str(tmp_path / "in.zarr")} if storage == "zarr" else {}
+    reopen = storage == "ndarray-reopened"
+    kw = {"store": str(tmp_path / "in.zarr")} if storage != "ndarray" and storage != "sparse" \
+        else {}
+    storage = {"ndarray-with-store": "ndarray", "ndarray-reopened": "zarr"}.get(storage, storage)
     cover = Cover.create_from_array("p", x, gi, genomesize={"chr1": 1000}, resolution=10,
                                     storage=storage, store_whole_genome=True, **kw)
+    if reopen:
+        cover = open_dataset(cover.garray.path, storage="ndarray")
+        assert cover.gindexer.tostr() == gi.tostr()
     genozarr.write_store(cover.to_xarray(), tmp_path / "out.zarr")
     back = open_dataset(tmp_path / "out.zarr")
     assert back.gindexer.tostr() == gi.tostr()

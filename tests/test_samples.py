@@ -436,3 +436,27 @@ def test_a_sheet_url_that_fails_says_why_without_its_secret(tmp_path):
                 as info:
             read_sample_sheet(f"{base}/empty.csv?token=SECRET123")
         assert "SECRET123" not in str(info.value)
+
+
+def test_missing_text_metadata_and_column_order_survive_write_store(sheet, tmp_path):
+    """A missing text value (None in condition_metadata, '' in the stored coordinate)
+    came back as '' after open_store / xarray's engine -> write_store -> open_dataset
+    (missing numbers came back as None), and the columns in xarray's order, not the
+    sheet's (an audit)."""
+    import xarray as xr
+
+    frame = sheet["frame"].assign(file=[str(sheet["root"] / f) for f in sheet["frame"].file])
+    frame = frame[["file", "condition", "replicate", "note", "cell_type"]]  # not sorted
+    store = tmp_path / "c.zarr"
+    cover = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000, storage="zarr",
+                                     store=str(store))
+    want = {"replicate": [1, 2, 1, 2], "note": [None, "deep", None, None],
+            "cell_type": CELLS}
+    assert {k: v.tolist() for k, v in cover.condition_metadata.items()} == want
+    for i, obj in enumerate((genozarr.open_store(store), cover.to_xarray(),
+                             xr.open_dataset(store, engine="genozarr"))):
+        back = genozarr.open_dataset(genozarr.write_store(obj, tmp_path / f"w{i}.zarr"))
+        meta = back.condition_metadata
+        assert list(meta) == list(want)
+        assert {k: v.tolist() for k, v in meta.items()} == want
+        np.testing.assert_array_equal(back[:], cover[:])

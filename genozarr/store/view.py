@@ -239,10 +239,23 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
             table["name"] = np.asarray(obj["region_name"].values)
         sizes = {str(k): int(v) for k, v in dict(fields.get("chroms") or {}).items()}
         layout = "partial"
-    fields["condition_metadata"] = {
-        str(k): [None if (isinstance(v, float) and np.isnan(v)) else v
-                 for v in np.asarray(first[k].values).tolist()]
-        for k in first.coords if k != "condition" and first[k].dims == ("condition",)}
+    # missing values: NaN in a number column, '' in a text one (condition_coords); the
+    # columns in the order the store recorded (xarray may sort coordinates by name)
+    columns = [str(k) for k in first.coords
+               if k != "condition" and first[k].dims == ("condition",)]
+    recorded_order = [str(k) for k in dict(fields.get("condition_metadata") or {})]
+    columns.sort(key=lambda k: (recorded_order.index(k) if k in recorded_order
+                                else len(recorded_order)))
+
+    def _missing(v: Any, text: bool) -> bool:
+        return (isinstance(v, float) and np.isnan(v)) or (text and v == "")
+
+    fields["condition_metadata"] = {}
+    for k in columns:
+        values = np.asarray(first[k].values)
+        text = values.dtype.kind in "UOT"  # T: numpy 2's StringDType
+        fields["condition_metadata"][k] = [None if _missing(v, text) else v
+                                           for v in values.tolist()]
     conditions = [str(c) for c in first["condition"].values]
     sources = _condition_sources(list(fields.get("sources", [])),
                                  [str(c) for c in attrs.get("conditions", [])], conditions)
