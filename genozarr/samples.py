@@ -359,8 +359,11 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         conditions = file_condition_names(files)
     if len(set(conditions)) != len(conditions):  # (named after the sheet, not the files)
         dup = sorted({c for c in conditions if conditions.count(c) > 1})
+        places = "; ".join(
+            f"{c!r} on {where[1]} {', '.join(r for r, d in zip(rows, conditions) if d == c)}"
+            for c in dup)
         raise MalformedFileError(f"sample sheet {source}: condition names must be unique, "
-                                 f"{dup} occur more than once")
+                                 f"{dup} occur more than once ({places})")
     columns = [c for c in frame.columns if c not in (file_column, condition_column)]
     bad = [c for c in columns if c in _RESERVED or not c or "/" in c or c.startswith("__")
            or set(c) == {"."} or any(ch.isspace() for ch in c)]

@@ -182,6 +182,9 @@ def test_sheet_cells_are_read_as_written(tmp_path):
     ('file,condition,note\na.bw,A,"x\n\ny"\nb.bw,,z\n', "line 5 has no condition name"),
     ('file,condition\na.bw,"x\ny"\nb.bw,B,extra\n', "line 4 has 3 cells where the header has 2"),
     ("file,condition\n\n\na.bw,B,extra\n", "line 4 has 3 cells where the header has 2"),
+    # duplicate condition names name their lines (the docs said so; they did not)
+    ("file,condition\na.bw,A\nb.bw,B\n\nc.bw,A\nd.bw,B\n",
+     r"\['A', 'B'\] occur more than once \('A' on lines 2, 5; 'B' on lines 3, 6\)"),
 ])
 def test_malformed_sheets_name_the_problem(tmp_path, text, message):
     sheet = tmp_path / "s.csv"

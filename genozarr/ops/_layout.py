@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from genozarr.errors import ArgumentError
+from genozarr.store.layout import DATA_TOKEN
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -86,10 +87,6 @@ def data_arrays(obj: xr.Dataset | xr.DataTree) -> list[Any]:
     return [d[DATA].data for d in data_datasets(obj)]
 
 
-#: attribute naming the data a store's attributes describe: a hash of the dask names of
-#: its data arrays, set by genozarr.open_store and genozarr.ops; write_store keeps the
-#: cache key only where the data are still those (see :func:`data_token`)
-DATA_TOKEN = "data_token"
 
 
 def data_token(obj: Any) -> str | None:

@@ -42,7 +42,7 @@ import numpy as np
 from genozarr.errors import StoreError, StoreFormatError
 from genozarr.store.dtypes import value_dtype
 
-__all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
+__all__ = ["FORMAT_VERSION", "DATA_TOKEN", "READABLE_VERSIONS", "StoreMeta", "ArraySpec", "MARKER",
            "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "REGION_NAME", "WINDOW_COORDS",
            "WINDOW_NAME",
            "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "sharding",
@@ -56,6 +56,11 @@ MARKER = "genozarr-complete"  # a zarr group whose attributes hold the cache key
 MARKER_FILE = f"{MARKER}/zarr.json"
 WINDOWS = "genozarr-windows"
 DATA = "data"
+#: attribute naming the data a store's attributes describe (not stored): a hash of the
+#: dask names of its data arrays, set by genozarr.open_store and genozarr.ops;
+#: write_store keeps the cache key only where the data are still those
+#: (:func:`genozarr.ops._layout.data_token`)
+DATA_TOKEN = "data_token"
 #: the region coordinates every partial-layout store has
 REGION_COORDS = ("region_chrom", "region_start", "region_end", "region_strand")
 #: the optional region coordinate of window names (column ``name`` of a region table);

@@ -154,7 +154,8 @@ def _inherited_key(obj: Any, attrs: dict[str, Any]) -> str | None:
     are those genozarr.open_store opened or genozarr.ops made (their token); data changed
     by other means (``ds["data"] * 2``) hold other values under the same attributes, and
     get no key (a store written from them is never taken for the source's build)."""
-    from genozarr.ops._layout import DATA_TOKEN, data_token
+    from genozarr.ops._layout import data_token
+    from genozarr.store.layout import DATA_TOKEN
 
     key = attrs.get("cache_key")
     if key is None or DATA_TOKEN not in attrs:

@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 from xarray.backends import BackendEntrypoint
 
-from genozarr.ops._layout import DATA_TOKEN
 from genozarr.store.dtypes import is_bfloat16, widen
-from genozarr.store.layout import DATA, WINDOWS, StoreMeta
+from genozarr.store.layout import DATA, DATA_TOKEN, WINDOWS, StoreMeta
 
 __all__ = ["GenozarrBackendEntrypoint", "open_store_tree", "open_store_dataset"]
 
