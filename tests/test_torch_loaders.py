@@ -459,6 +459,28 @@ def test_reverse_complement_channel_first(seqs: tuple[list[str], Path]) -> None:
                                                           -1, 0))
 
 
+def test_channel_first_sequence_from_workers_is_contiguous(seqs: tuple[list[str], Path]
+                                                           ) -> None:
+    """A channel-first Bioseq sent from worker processes as codes was one-hot encoded into
+    a strided view (np.moveaxis): x.view(len(x), -1) failed with workers and worked
+    without (an audit). Both are contiguous now, with the same values."""
+    from genozarr.loaders.torch import torch_loader
+
+    strings, path = seqs
+    dna = Bioseq.create_from_seq("dna", path, channel_last=False)
+    for workers in (0, 2):
+        loader = torch_loader(dna, np.arange(len(strings)), batch_size=8, shuffle=False,
+                              num_workers=workers)
+        seen = []
+        for x, y in loader:
+            assert x.is_contiguous(), workers
+            rows = y.numpy()
+            np.testing.assert_array_equal(x.view(len(x), -1).numpy(),
+                                          dna.read(rows).reshape(len(rows), -1))
+            seen.extend(rows.tolist())
+        assert sorted(seen) == list(range(len(strings)))
+
+
 @pytest.fixture(scope="module")
 def joint(seqs: tuple[list[str], Path]) -> tuple[list[str], Bioseq, Cover, np.ndarray]:
     """A Bioseq and a stranded Cover at resolution 10 over the same windows; the cover's

@@ -504,7 +504,10 @@ class _EpochDatasets:
                     hot = torch.from_numpy(out)
                 dataset._finish(codes[:, :, None, None], out=out)
             else:
-                hot = torch.from_numpy(dataset._finish(codes[:, :, None, None]))
+                # (channel first: a strided view of the encoded array, made contiguous
+                # as the batches served in the loading process are)
+                hot = torch.from_numpy(np.ascontiguousarray(
+                    dataset._finish(codes[:, :, None, None])))
                 hot = _pinned_empty(tuple(hot.shape), hot.dtype).copy_(hot) if pin else hot
             leaves[i] = hot
         return self._s.rebuild(leaves)
