@@ -272,12 +272,20 @@ def test_killed_builds_never_leave_a_valid_partial_store(sim_data, tmp_path, out
         crashes += 1
         if kill["at"] != "delay":  # killed before publishing: nothing at the final path
             assert not final.exists()
+        if kill["at"] == "write":  # killed mid-write: its temporary store is left
+            assert leftovers(cache_dir)
         # the final path and every temporary beside it: complete and right, or refused
         candidates = [final, *cache_dir.iterdir()] if cache_dir.exists() else [final]
         assert_no_partial_store(candidates, {str(p): expected for p in candidates})
         if read_marker(final) is not None:  # a delay that landed after publishing
             shutil.rmtree(final)
     assert crashes >= 7
+    if not leftovers(cache_dir):
+        # a random delay outlasted its build (or landed after its publish), and that build
+        # swept the others' temporaries: leave one more, to see the next build sweep it
+        rc, _, err = run_worker(tmp_path, dict(cfg, kill={"at": "write", "k": 1}, slow=0.01),
+                                "kill-last")
+        assert rc == -signal.SIGKILL, err
     assert leftovers(cache_dir)  # the kills did leave temporary stores behind ...
     cover = build_here(sim_data, 200)
     assert Path(cover.garray.path) == final
