@@ -44,7 +44,8 @@ OPTIONS: dict[str, Any] = {
     # Blosc codec for new stores
     "compressor": "zstd",
     "compression_level": 1,
-    # bytes of decoded chunks kept per open zarr array on the serving path
+    # bytes of decoded chunks kept per open zarr store (all its arrays together) on the
+    # serving path
     "chunk_cache_bytes": 256 * 2**20,
     # zarr stores are kept decoded in memory as they are read (later epochs decode nothing)
     # while their decoded arrays fit in this many bytes, all of a process's stores together,
