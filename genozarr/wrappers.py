@@ -401,8 +401,10 @@ class SqueezeDim(Wrapper):
         return tuple(r for i, r in enumerate(_roles(self.data), 1) if i not in self.axis)
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Squeeze the axes of a batch."""
-        return np.squeeze(batch, axis=self.axis) if self.axis else batch
+        """Squeeze the axes of a batch (those it has: a 1-D ``janggu.Array`` reports
+        the shape ``(n, 1)``, as Janggu's does, and serves 1-D batches)."""
+        axes = tuple(a for a in self.axis if a < batch.ndim)
+        return np.squeeze(batch, axis=axes) if axes else batch
 
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
         """Squeeze the axes of an interval key's batch but its position axis (which has

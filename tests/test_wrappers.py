@@ -176,6 +176,20 @@ def test_nan_to_num(dense: tuple[np.ndarray, GenomicIndexer]) -> None:
     assert w.shape == cover.shape and w.name == cover.name
 
 
+def test_squeeze_over_a_one_dimensional_janggu_array() -> None:
+    """A 1-D janggu.Array reports the shape (n, 1), as Janggu's does, and serves 1-D
+    batches: SqueezeDim over it raised numpy's AxisError on every read (an audit)."""
+    from genozarr.janggu import Array
+
+    labels = np.arange(10.0) * 3
+    sq = SqueezeDim(Array("y", labels))
+    assert sq.shape == (10,)
+    np.testing.assert_array_equal(sq[2:5], labels[2:5])
+    np.testing.assert_array_equal(sq[[7, 1]], labels[[7, 1]])
+    two = Array("y2", labels.reshape(5, 2))  # a 2-D Array: nothing to squeeze
+    np.testing.assert_array_equal(SqueezeDim(two)[1:3], labels.reshape(5, 2)[1:3])
+
+
 def test_squeeze_and_transpose(dense: tuple[np.ndarray, GenomicIndexer]) -> None:
     arr, gi = dense
     one = arr[:, :, :1, :]
