@@ -705,6 +705,11 @@ def collapse(values: np.ndarray, resolution: int, how: Collapser = "sum") -> np.
             out = np.einsum("ij->i", flat)
             if how == "mean":
                 out /= resolution
+                bad = ~np.isfinite(out)
+                if bad.any():  # a sum past the dtype's range (values near float32's
+                    # largest) whose mean is within it: those bins added in float64
+                    out[bad] = (flat[bad].sum(axis=1, dtype=np.float64)
+                                / resolution).astype(out.dtype)
             return out.reshape(lead + (n_bins, n_strands, n_conditions))
         if arr.dtype.kind == "f" and n_bins:
             # ufunc.reduceat over the flat (position, channel) view: 5-15x faster than a

@@ -770,3 +770,35 @@ def test_collapse_nan_as_zero_rejects_callables_and_bad_resolutions():
             K.collapse_nan_as_zero(np.zeros((4, 1, 1), np.float32), bad, "sum")
     with pytest.raises(ArgumentError, match="multiple of resolution 3"):
         K.collapse_nan_as_zero(np.full((4, 1, 1), np.nan, np.float32), 3, "sum")
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_bin_means_of_values_near_the_float32_largest_are_finite(tmp_path, whole):
+    """A bin mean of float32 values near float32's largest was inf: the one-channel sums
+    run in float32 (einsum), and the sum left float32's range though the mean is within
+    it (an audit). Those bins are added in float64; a bin sum past the range stays inf
+    (documented), and NaN stays NaN. Against numpy in float64, end to end from a BigWig
+    in both layouts."""
+    import pyBigWig
+
+    from genozarr import Cover
+
+    big = float(np.float32(np.finfo(np.float32).max * np.float32(0.9)))
+    x = np.ones((2, 100, 1, 1), np.float32)
+    x[0, :50] = big
+    x[1, 50:] = big
+    x[1, 60] = np.nan
+    want = x.astype(np.float64).reshape(2, 2, 50).mean(axis=2).astype(np.float32)
+    got = collapse(x, 50, "mean")
+    np.testing.assert_array_equal(got[:, :, 0, 0], want)
+    assert np.isfinite(got[0]).all() and np.isnan(got[1, 1, 0, 0])
+    assert np.isinf(collapse(x, 50, "sum")[0, 0, 0, 0])
+    path = str(tmp_path / "big.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 1000)])
+        bw.addEntries("chr1", 0, values=[big] * 500 + [1.0] * 500, span=1, step=1)
+    cover = Cover.create_from_bigwig("b", path, roi=["chr1:0-1000"], binsize=1000,
+                                     resolution=50, collapser="mean", store_whole_genome=whole,
+                                     genomesize={"chr1": 1000} if whole else None)
+    np.testing.assert_array_equal(cover[0][0, :, 0, 0],
+                                  np.repeat(np.float32([big, 1.0]), 10))
