@@ -12,6 +12,7 @@ import bisect
 import copy
 import logging
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ import numpy as np
 from genozarr._kernels import (
     DNA_ALPHABET,
     PROTEIN_ALPHABET,
+    _seqtype,
     alphabet_size,
     encode_sequence,
     factorize_labels,
@@ -30,7 +32,13 @@ from genozarr._kernels import (
     window_views,
 )
 from genozarr._validate import check_bool, check_int
-from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
+from genozarr.errors import (
+    ArgumentError,
+    ChromosomeNotFoundError,
+    GenozarrWarning,
+    RegionError,
+    StoreError,
+)
 from genozarr.genome import check_within, chrom_sizes
 from genozarr.io._remote import fetch_inputs
 from genozarr.regions import GenomicIndexer, RegionsLike, load_regions
@@ -1014,7 +1022,14 @@ class Dataset:
         if store.whole_genome and not windows_recorded:
             gi = self.gindexer
             mine = (gi.chrs.astype(str), gi.starts, gi.ends, gi.strand.astype(str), gi.names)
-            stored = read_windows(store) if store.path is not None else None
+            stored = None
+            if store.path is not None:
+                # a store held in memory (storage='ndarray') keeps no zarr group: its
+                # windows are read from the store on disk (they were recorded anew, the
+                # store rewritten, at each reuse)
+                on_disk = store if getattr(store.backend, "group", None) is not None \
+                    else load_store(store.path, "zarr", storage_options)
+                stored = read_windows(on_disk)
             if stored is None or not all(_same_values(a, b) for a, b in zip(stored, mine)):
                 windows = mine
             # the windows' tiling, which open_dataset restores them with (a store reused
@@ -1023,8 +1038,11 @@ class Dataset:
             tiling = {"binsize": gi.binsize, "stepsize": gi.stepsize, "flank": int(gi.flank)}
             args = dict(recipe.get("args") or {})
             want = jsonable(dict(tiling, zero_padding=bool(gi.zero_padding)))
+            given = dict(args)  # as the build was called: a stepsize of None is the binsize
+            if given.get("stepsize") is None:
+                given["stepsize"] = given.get("binsize")
             if any(getattr(meta, k) != v for k, v in tiling.items()) or \
-                    any(args.get(k) != v for k, v in want.items()):
+                    any(given.get(k) != v for k, v in want.items()):
                 meta.binsize, meta.stepsize, meta.flank = (tiling["binsize"],
                                                            tiling["stepsize"], tiling["flank"])
                 changed["args"] = dict(args, **want)
@@ -1033,7 +1051,22 @@ class Dataset:
         if store.path is None:
             store.meta.recipe = dict(recipe, **changed)
             return
-        update_served(store.path, storage_options, store.meta, changed, windows, coords)
+        try:
+            update_served(store.path, storage_options, store.meta, changed, windows, coords)
+        except StoreError as e:
+            # a store this process may not write (a shared read-only cache, a full disk):
+            # the dataset serves its settings all the same; only the record is left out
+            import errno
+
+            cause = e.__cause__
+            if getattr(cause, "errno", None) not in (errno.EACCES, errno.EPERM, errno.EROFS,
+                                                    errno.ENOSPC, errno.EDQUOT):
+                raise
+            what = ", ".join(sorted(changed)) or "windows"
+            warnings.warn(
+                f"{store.path}: this dataset's settings ({what}) are served but not "
+                f"recorded in the store ({e}); open_dataset() of it gives the settings "
+                "recorded before", GenozarrWarning, stacklevel=3)
 
     def _fit_view(self) -> Any:
         """The raw values normalizers are fitted on, as a lazy xarray object: the store,
@@ -1566,7 +1599,7 @@ class Bioseq(Dataset):
 
     def __init__(self, *args: Any, order: int = 1, seqtype: str = "dna", **kwargs: Any) -> None:
         self.order = int(order)
-        self.seqtype = seqtype
+        self.seqtype = _seqtype(seqtype)  # 'DNA' is 'dna' everywhere after this
         super().__init__(*args, **kwargs)
         self._check_order()
 
@@ -1677,7 +1710,7 @@ class Bioseq(Dataset):
                 samples=samples, unphased=unphased)
         _janggu_datatags(datatags)
         order_ = _int_or_none("order", order)
-        alphabet_size(seqtype)
+        seqtype = _seqtype(seqtype)  # checked, lower case (keys, recipes)
         (fasta,) = as_file_list(refgenome, "FASTA", storage_options=input_storage_options)
         fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
         source = FastaSource(fasta, seqtype)
@@ -1749,7 +1782,7 @@ class Bioseq(Dataset):
         from genozarr.io.fasta import seqrecords_as_fasta
 
         _janggu_datatags(datatags)
-        alphabet_size(seqtype)
+        seqtype = _seqtype(seqtype)  # checked, lower case (keys, recipes)
         fastafile = seqrecords_as_fasta(fastafile)  # Biopython SeqRecords, as Janggu takes
         files = as_file_list(fastafile, "FASTA", storage_options=input_storage_options)
         fixedlen = _int_or_none("fixedlen", fixedlen)
@@ -1763,6 +1796,11 @@ class Bioseq(Dataset):
         if not records:
             raise MalformedFileError(f"{', '.join(files)}: no sequences found")
         lengths = {k: len(v) for k, v in records.items()}
+        empty = [k for k, n in lengths.items() if n == 0]
+        if empty:  # a window of no bases (Janggu served it as padding, of a record
+            # that holds none) is a FASTA written wrong; exports refuse its length 0
+            raise MalformedFileError(
+                f"{', '.join(files)}: record(s) {empty[:5]} hold no bases; remove them")
         if fixedlen is None:
             distinct = sorted(set(lengths.values()))
             if len(distinct) > 1:

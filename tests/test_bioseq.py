@@ -206,6 +206,40 @@ def test_protein(tmp_path):
     assert [alphabet[i] for i in np.argmax(ds[1][0][:, 0], axis=1)] == list("ACDEF")
 
 
+def test_seqtype_in_upper_case_is_dna(tmp_path):
+    """seqtype='DNA' was accepted and encoded as DNA, but the dataset kept 'DNA' and
+    compared it with 'dna' later: 20 protein channel names for 4 channels, and reverse
+    complements refused (an audit). The seqtype is now lower case from the start."""
+    from genozarr.testing.simulate import write_fasta
+    from genozarr.wrappers import RandomOrientation
+
+    fa = write_fasta(tmp_path / "g.fa", {"chr1": "ACGTTGCAAC"})
+    lower = Bioseq.create_from_refgenome("g", fa, roi=["chr1:0-10"], binsize=10)
+    for ds in (Bioseq.create_from_refgenome("g", fa, roi=["chr1:0-10"], binsize=10,
+                                            seqtype="DNA"),
+               Bioseq.create_from_seq("s", fa, seqtype="Dna")):
+        assert ds.seqtype == "dna" and ds.conditions == ["A", "C", "G", "T"]
+        np.testing.assert_array_equal(ds[:], lower[:])
+        # reverse complemented by some seeds (it was refused as protein)
+        rc = lower[:][:, ::-1, :, ::-1]
+        served = [RandomOrientation(ds, random_state=seed)[:] for seed in range(10)]
+        assert all(np.array_equal(x, lower[:]) or np.array_equal(x, rc) for x in served)
+        assert any(np.array_equal(x, rc) for x in served)
+
+
+def test_empty_records_are_refused_by_name(tmp_path):
+    """An empty FASTA record gave a window of 0 bases (and exports refused its length
+    0), or, all records empty, 'binsize must be ... >= 1, got 0' for a binsize nobody
+    gave (an audit). Now a MalformedFileError naming the records."""
+    fa = tmp_path / "e.fa"
+    fa.write_text(">a\nACGT\n>b\n>c\nAC\n")
+    with pytest.raises(MalformedFileError, match=r"e\.fa: record\(s\) \['b'\] hold no bases"):
+        Bioseq.create_from_seq("s", str(fa), fixedlen=4)
+    fa.write_text(">a\n>b\n")
+    with pytest.raises(MalformedFileError, match=r"\['a', 'b'\] hold no bases"):
+        Bioseq.create_from_seq("s", str(fa))
+
+
 @pytest.mark.parametrize("whole", [False, True])
 def test_protein_windows_past_the_sequence_are_padded_not_asparagine(tmp_path, whole):
     """Positions before a protein's start (a flank) and past its end are all-zero rows,

@@ -679,6 +679,9 @@ def test_seqrecords_read_like_a_fasta(tmp_path) -> None:  # noqa: ANN001
         list(iter_seqrecords([SeqRecord("A", "two words")]))
     with pytest.raises(MalformedFileError, match="non-ASCII"):
         list(iter_seqrecords([SeqRecord("AC\u00e9", "s")]))
+    # a repeated id is named as the user's (it named the temporary FASTA written from them)
+    with pytest.raises(MalformedFileError, match=r"^SeqRecord list: id 's1' occurs twice"):
+        Bioseq.create_from_seq("s", records + [SeqRecord("AAAAA", "s1")])
 
 
 # ---------------------------------------------------------------------------- keras

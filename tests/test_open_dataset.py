@@ -220,6 +220,41 @@ def test_a_whole_genome_store_is_reused_for_another_tiling(sample_files, kind):
     assert len(paths) == 1
 
 
+def test_the_same_whole_genome_call_writes_nothing_and_a_read_only_store_serves(
+        sample_files, monkeypatch):
+    """The first reuse of every whole-genome store (cache=True, the same arguments)
+    rewrote its metadata: the recipe holds the stepsize as given (None), compared with
+    the resolved one. On a read-only cache (or a full disk) that reuse failed with a
+    StoreError (an audit). Now the same call writes nothing, and a store that cannot
+    record another dataset's settings serves them with a warning."""
+    import errno
+
+    import genozarr.store.recipe as recipe_mod
+    from genozarr.errors import GenozarrWarning, StoreError
+
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=50, store_whole_genome=True,
+              genomesize=sample_files["chrom_sizes"], cache=True)
+    first = Cover.create_from_bigwig("ro", sample_files["bigwig_a"], **kw)
+    root = os.path.join(first.garray.path, "zarr.json")
+    stamp = os.stat(root).st_mtime_ns, os.stat(root).st_ino
+    again = Cover.create_from_bigwig("ro", sample_files["bigwig_a"], **kw)
+    assert again.garray.path == first.garray.path
+    assert (os.stat(root).st_mtime_ns, os.stat(root).st_ino) == stamp  # not rewritten
+    np.testing.assert_array_equal(again[:], first[:])
+
+    def refused(*args, **kwargs):
+        raise StoreError("cannot update store: Permission denied") from PermissionError(
+            errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(recipe_mod, "update_served", refused)
+    with pytest.warns(GenozarrWarning, match="served but not recorded"):
+        flanked = Cover.create_from_bigwig("ro", sample_files["bigwig_a"], flank=50, **kw)
+    fresh = Cover.create_from_bigwig("ro", sample_files["bigwig_a"], flank=50,
+                                     **dict(kw, cache=False))
+    np.testing.assert_array_equal(flanked[:], fresh[:])
+    assert (os.stat(root).st_mtime_ns, os.stat(root).st_ino) == stamp
+
+
 @pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr", "ndarray-with-store",
                                      "ndarray-reopened"])
 def test_an_in_memory_whole_genome_cover_round_trips_its_windows(tmp_path, storage):

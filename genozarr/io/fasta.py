@@ -644,8 +644,14 @@ def seqrecords_as_fasta(fastafile: Any, directory: str | os.PathLike | None = No
 
     if not is_seqrecords(fastafile):
         return fastafile
+    records = list(iter_seqrecords(fastafile))
+    seen: set[str] = set()
+    for name, _ in records:  # named here: the file written below is genozarr's own
+        if name in seen:
+            raise MalformedFileError(f"SeqRecord list: id {name!r} occurs twice")
+        seen.add(name)
     content = b"".join(b">" + name.encode("utf-8") + b"\n" + seq + b"\n"
-                       for name, seq in iter_seqrecords(fastafile))
+                       for name, seq in records)
     digest = hashlib.sha256(content).hexdigest()
     if directory is None:
         from genozarr.config import output_dir
