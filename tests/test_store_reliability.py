@@ -1545,3 +1545,72 @@ def test_a_damaged_coordinate_chunk_is_named(tmp_path, array):
         chunk.write_bytes(chunk.read_bytes()[:-7])
     with pytest.raises(StoreError, match=rf"c\.zarr/{array}"):
         open_dataset(tmp_path / "c.zarr")[:]
+
+
+def test_os_errors_opening_a_store_are_named_not_taken_for_an_incomplete_store(
+        tmp_path, monkeypatch):
+    """Too many open files, or a marker this process may not read, made a complete store
+    'not a complete genozarr store ... Rebuild it' (and cache=True took it as absent); a
+    directory it may not open was 'replaced again and again' after 50 retries (an audit).
+    The OS error is named now."""
+    import builtins
+    import errno
+
+    import genozarr
+    import genozarr.store.open as open_mod
+    from genozarr import GenomicIndexer
+    from genozarr.errors import StoreError
+    from genozarr.store.layout import MARKER_FILE
+
+    gi = GenomicIndexer.create_from_file(["chr1:0-100"], binsize=50, stepsize=50)
+    path = str(tmp_path / "s.zarr")
+    x = np.arange(2 * 50, dtype="float32").reshape(2, 50, 1, 1)
+    genozarr.Cover.create_from_array("s", x, gi, storage="zarr", store=path)
+    real_open = builtins.open
+
+    def no_files(file, *args, **kwargs):
+        if str(file).endswith(MARKER_FILE):
+            raise OSError(errno.EMFILE, "Too many open files", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_files)
+    with pytest.raises(StoreError, match="too many open files.*ulimit -n"):
+        genozarr.open_dataset(path)
+    with pytest.raises(StoreError, match="too many open files"):
+        open_mod.read_marker(path)
+    monkeypatch.setattr(builtins, "open", real_open)
+
+    def refused(cls, root):
+        raise PermissionError(errno.EACCES, "Permission denied", root)
+
+    monkeypatch.setattr(open_mod.ReaderHold, "acquire", classmethod(refused))
+    with pytest.raises(StoreError, match="Permission denied.*may not"):
+        genozarr.open_dataset(path)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(genozarr.open_dataset(path)[:], x)
+
+
+def test_a_store_opened_by_a_relative_path_is_the_same_store_after_chdir(tmp_path,
+                                                                          monkeypatch):
+    """A dataset opened as 'x.zarr' kept that relative path: a pickled copy (what a
+    spawn or forkserver worker gets) made after os.chdir opened another directory's
+    x.zarr ('replaced or removed') or none (an audit). Local store paths are absolute."""
+    import pickle
+
+    import genozarr
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer.create_from_file(["chr1:0-100"], binsize=50, stepsize=50)
+    values = {}
+    for d, offset in (("a", 0.0), ("b", 1000.0)):
+        (tmp_path / d).mkdir()
+        values[d] = np.arange(100, dtype="float32").reshape(2, 50, 1, 1) + offset
+        monkeypatch.chdir(tmp_path / d)
+        built = genozarr.Cover.create_from_array("x", values[d], gi, storage="zarr",
+                                                 store="x.zarr")
+        assert built.garray.path == str(tmp_path / d / "x.zarr")
+    monkeypatch.chdir(tmp_path / "a")
+    ds = genozarr.open_dataset("x.zarr")
+    assert ds.garray.path == str(tmp_path / "a" / "x.zarr")
+    monkeypatch.chdir(tmp_path / "b")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(ds))[:], values["a"])

@@ -316,15 +316,19 @@ def store_location(name: str, key: str | None, store: str | os.PathLike | None) 
     """Where a dataset's zarr store goes: ``store`` if given, else under the output
     directory, named by the cache key (so a dataset with the same name but other data
     never replaces a store another dataset still reads)."""
+    from genozarr.store.open import is_remote
+
     if store is not None:
-        return str(store)
+        # a local path made absolute: a copy of the dataset (pickled into a worker, or
+        # used after os.chdir) reads the same store
+        return str(store) if is_remote(str(store)) else os.path.abspath(store)
     from genozarr.config import output_dir
     from genozarr.store.write import check_dataset_name
 
     check_dataset_name(name)  # it names a directory of the output root
 
     assert key is not None
-    return str(output_dir() / "datasets" / name / f"{key[:20]}.zarr")
+    return os.path.abspath(output_dir() / "datasets" / name / f"{key[:20]}.zarr")
 
 
 def reuse_cached(path: str, key: str | None, storage: str,

@@ -256,8 +256,10 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
         Newer format version, or arrays that disagree with the metadata (dtype, shape,
         chunk shape, strands, conditions, bins, regions).
     """
-    from genozarr.store.open import check_arrays, open_resolved, read_whole
+    from genozarr.store.open import check_arrays, is_remote, open_resolved, read_whole
 
+    if not is_remote(str(path)):  # absolute: copies made after an os.chdir read it too
+        path = os.path.abspath(path)
     opened = open_resolved(path, storage_options)
     meta = opened.meta()
     check_arrays(opened.group(), meta, str(path))

@@ -114,6 +114,8 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
         errno.EPERM: "this process may not write there; choose a writable store path or "
                      "output root (GENOZARR_OUTPUT)",
         errno.EROFS: "the file system is read-only; choose another store path",
+        errno.EMFILE: "this process has too many open files; close datasets it no longer "
+                      "uses, or raise the limit (ulimit -n)",
     }.get(code)  # type: ignore[arg-type]
     if hint is None and is_remote(where):
         from genozarr.io._remote import _chain, _connection_lost, _timed_out
@@ -240,8 +242,10 @@ def _marker_at(root: str, storage_options: dict[str, Any] | None) -> dict[str, A
         try:
             with open(os.path.join(root, MARKER_FILE), "rb") as f:
                 content = _json_or_none(f.read())
-        except (OSError, ValueError):
+        except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
+        except OSError as e:  # EACCES, EMFILE, EIO ...: a marker that may be there
+            raise storage_error("read store", root, e) from e
     try:
         return dict(content["attributes"])
     except (KeyError, TypeError, ValueError):
@@ -1114,8 +1118,10 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
                 raise _missing(path, storage_options)
             try:
                 hold = ReaderHold.acquire(found)
-            except OSError:
+            except (FileNotFoundError, NotADirectoryError):
                 continue  # gone between resolving and opening: resolve again
+            except OSError as e:  # EACCES, EMFILE ...: not a race, said as it is
+                raise storage_error("open store", path, e) from e
             if hold is None:  # a replaced version being deleted: resolve again
                 time.sleep(0.001 * attempt)
                 continue
