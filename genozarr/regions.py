@@ -694,7 +694,8 @@ class GenomicIndexer:
             Window length. None uses each region as one window (as Janggu): the binsize
             is then the longest region's length, and shorter regions are zero-padded
             windows (with ``zero_padding=False`` they yield no window, as in Janggu); with
-            ``collapse=True`` (one value per region) the binsize stays None.
+            ``collapse=True`` (one value per region) the binsize is the regions' length
+            where all have the same, else None.
         stepsize
             Step between window starts; defaults to ``binsize``.
         flank
@@ -886,8 +887,10 @@ class GenomicIndexer:
                              "end": self.ends + f, "strand": self.strand.astype(str)})
 
     def tostr(self) -> list[str]:
-        """Windows as ``'chrom:start-end'`` strings (flank included, as Janggu)."""
-        return [f"{r.chrom}:{r.start}-{r.end}" for r in self]
+        """Windows as ``'chrom:start-end'`` strings (flank included, as Janggu; a flank
+        reaching before the chromosome start is cut at 0, as Janggu does, so
+        :func:`parse_region` reads every string)."""
+        return [f"{r.chrom}:{max(r.start, 0)}-{r.end}" for r in self]
 
     def idx_by_region(self, include: str | Iterable[str] | None = None,
                       exclude: str | Iterable[str] | None = None,
@@ -911,7 +914,10 @@ class GenomicIndexer:
         """
         mask = np.ones(len(self), dtype=bool)
         if include is not None:
-            mask &= np.isin(self.chrs.astype(str), [include] if isinstance(include, str) else list(include))
+            include = [include] if isinstance(include, str) else list(include)
+        # an empty include is every chromosome, as in Janggu ("[] means all chromosomes")
+        if include:
+            mask &= np.isin(self.chrs.astype(str), include)
         if exclude is not None:
             mask &= ~np.isin(self.chrs.astype(str), [exclude] if isinstance(exclude, str) else list(exclude))
         if start is not None:
@@ -975,7 +981,8 @@ def _permutation(n: int, random_state: Any) -> np.ndarray:
     if isinstance(random_state, np.random.Generator):
         return random_state.permutation(n)
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        return np.random.default_rng(int(random_state)).permutation(n)
+        # Janggu's order: sklearn's check_random_state(seed) is RandomState(seed)
+        return np.random.RandomState(int(random_state)).permutation(n)
     raise ArgumentError(f"random_state must be an int or a numpy random generator, got {random_state!r}")
 
 

@@ -105,6 +105,39 @@ def test_random_state_permutes_reproducibly():
     assert sorted(a.starts.tolist()) == c.starts.tolist() and a.starts.tolist() != c.starts.tolist()
 
 
+def test_an_int_random_state_gives_janggus_order():
+    """Janggu shuffles with sklearn's check_random_state(seed).permutation, which is
+    numpy's RandomState(seed); genozarr used default_rng(seed), another order for the
+    same seed (an audit). RandomState and Generator objects are used as given."""
+    df = frame(("c", 0, 1000, "."), ("d", 0, 500, "-"))
+    plain = GenomicIndexer.create_from_file(df, 100, 100)
+    for seed in (0, 43, 2**31 - 1):
+        order = np.random.RandomState(seed).permutation(len(plain))
+        gi = GenomicIndexer.create_from_file(df, 100, 100, random_state=seed)
+        assert gi.tostr() == [plain.tostr()[i] for i in order]
+    gen = GenomicIndexer.create_from_file(df, 100, 100,
+                                          random_state=np.random.default_rng(5))
+    order = np.random.default_rng(5).permutation(len(plain))
+    assert gen.tostr() == [plain.tostr()[i] for i in order]
+
+
+def test_an_empty_include_is_every_chromosome_and_tostr_parses_back():
+    """Janggu: include=[] means all chromosomes; genozarr selected none (an audit). A
+    flanked window's string started below 0 ('chr1:-5-15'), which parse_region refuses;
+    it is cut at 0, as Janggu's."""
+    from genozarr.regions import parse_region
+
+    df = frame(("chr1", 0, 300, "+"), ("chr2", 0, 200, "+"), ("chrX", 0, 100, "+"))
+    gi = GenomicIndexer.create_from_file(df, 100, 100)
+    assert gi.idx_by_region(include=[]).tolist() == list(range(6))
+    assert gi.idx_by_region(include=[], exclude="chrX").tolist() == list(range(5))
+    assert gi.idx_by_region(include=iter(["chr2"])).tolist() == [3, 4]  # an iterator
+    assert len(gi.filter_by_region(include=[])) == 6
+    flanked = GenomicIndexer.create_from_file(["chr1:0-20"], 10, 10, flank=5)
+    assert flanked.tostr() == ["chr1:0-15", "chr1:5-25"]
+    assert [(r.start, r.end) for r in map(parse_region, flanked.tostr())] == [(0, 15), (5, 25)]
+
+
 def test_filter_and_export(tmp_path):
     df = frame(("chr1", 0, 300, "+"), ("chr2", 0, 200, "-"))
     gi = GenomicIndexer.create_from_file(df, 100, 100)
