@@ -202,7 +202,8 @@ def split_train_test(datasets: Any, holdout_chroms: str | Sequence[str]) -> tupl
     Raises
     ------
     ArgumentError
-        Without a genomic dataset, or when the datasets' windows differ.
+        Without a genomic dataset, when the datasets' windows differ, or when
+        ``holdout_chroms`` is empty.
 
     Examples
     --------
@@ -216,6 +217,10 @@ def split_train_test(datasets: Any, holdout_chroms: str | Sequence[str]) -> tupl
     (2, [0, 2], [1])
     """
     holdout = _chrom_list(holdout_chroms, "holdout_chroms")
+    if not holdout:  # idx_by_region reads include=[] as every chromosome (as Janggu)
+        raise ArgumentError(
+            "split_train_test: holdout_chroms names no chromosome; the test part would hold "
+            "every window (Janggu's include=[] means all chromosomes), the training ones too")
     train = _index_by_chroms(datasets, None, holdout)
     test = _index_by_chroms(datasets, holdout, None)
     return _rebuild(datasets, train), _rebuild(datasets, test)

@@ -981,8 +981,10 @@ def _permutation(n: int, random_state: Any) -> np.ndarray:
     if isinstance(random_state, np.random.Generator):
         return random_state.permutation(n)
     if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        # Janggu's order: sklearn's check_random_state(seed) is RandomState(seed)
-        return np.random.RandomState(int(random_state)).permutation(n)
+        seed = int(random_state)
+        if 0 <= seed < 2**32:  # Janggu's order: sklearn's check_random_state(seed)
+            return np.random.RandomState(seed).permutation(n)
+        return np.random.default_rng(seed).permutation(n)  # (RandomState refuses it)
     raise ArgumentError(f"random_state must be an int or a numpy random generator, got {random_state!r}")
 
 

@@ -497,6 +497,11 @@ def test_split_train_test_one_dataset(two_chrom_cover: Cover) -> None:
     np.testing.assert_array_equal(train[:], two_chrom_cover[:3])
     np.testing.assert_array_equal(test[:], two_chrom_cover[3:])
     assert train.garray is two_chrom_cover.garray            # a view: the same store
+    # an empty holdout list: idx_by_region reads include=[] as every chromosome (as
+    # Janggu), so the test part would hold the training windows; refused
+    with pytest.raises(ArgumentError, match="holdout_chroms names no chromosome"):
+        split_train_test(two_chrom_cover, [])
+    assert len(subset(two_chrom_cover, include_regions=[])) == 5  # Janggu's subset: all
 
 
 def test_split_train_test_structures(two_chrom_cover: Cover) -> None:

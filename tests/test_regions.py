@@ -115,6 +115,8 @@ def test_an_int_random_state_gives_janggus_order():
         order = np.random.RandomState(seed).permutation(len(plain))
         gi = GenomicIndexer.create_from_file(df, 100, 100, random_state=seed)
         assert gi.tostr() == [plain.tostr()[i] for i in order]
+    big = GenomicIndexer.create_from_file(df, 100, 100, random_state=2**40)  # RandomState
+    assert sorted(big.tostr()) == sorted(plain.tostr())  # refuses seeds past 2**32 - 1
     gen = GenomicIndexer.create_from_file(df, 100, 100,
                                           random_state=np.random.default_rng(5))
     order = np.random.default_rng(5).permutation(len(plain))

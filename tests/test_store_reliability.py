@@ -1614,3 +1614,22 @@ def test_a_store_opened_by_a_relative_path_is_the_same_store_after_chdir(tmp_pat
     assert ds.garray.path == str(tmp_path / "a" / "x.zarr")
     monkeypatch.chdir(tmp_path / "b")
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(ds))[:], values["a"])
+
+
+def test_file_urls_and_overlong_names_after_paths_are_made_absolute(tmp_path):
+    """Local store paths are made absolute; a file:// URL was made '<cwd>/file:/...'
+    (open_dataset: 'does not exist'), and a path component over 255 bytes gave 'cannot
+    read store: File name too long' instead of the ArgumentError naming the component
+    (a review of this session's change)."""
+    import genozarr
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer.create_from_file(["chr1:0-100"], binsize=50, stepsize=50)
+    x = np.arange(100, dtype="float32").reshape(2, 50, 1, 1)
+    path = tmp_path / "s.zarr"
+    genozarr.Cover.create_from_array("s", x, gi, storage="zarr", store=str(path))
+    np.testing.assert_array_equal(genozarr.open_dataset(f"file://{path}")[:], x)
+    long = tmp_path / ("x" * 300) / "s.zarr"
+    with pytest.raises(ArgumentError, match="has a component of 300 bytes"):
+        genozarr.Cover.create_from_array("s", x, gi, storage="zarr", store=str(long),
+                                         cache=True)

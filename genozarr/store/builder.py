@@ -321,7 +321,8 @@ def store_location(name: str, key: str | None, store: str | os.PathLike | None) 
     if store is not None:
         # a local path made absolute: a copy of the dataset (pickled into a worker, or
         # used after os.chdir) reads the same store
-        return str(store) if is_remote(str(store)) else os.path.abspath(store)
+        text = str(store)
+        return text if is_remote(text) or "://" in text else os.path.abspath(text)
     from genozarr.config import output_dir
     from genozarr.store.write import check_dataset_name
 

@@ -258,8 +258,8 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
     """
     from genozarr.store.open import check_arrays, is_remote, open_resolved, read_whole
 
-    if not is_remote(str(path)):  # absolute: copies made after an os.chdir read it too
-        path = os.path.abspath(path)
+    if not is_remote(str(path)) and "://" not in str(path):  # (file:// left as it is)
+        path = os.path.abspath(path)  # absolute: copies made after an os.chdir read it
     opened = open_resolved(path, storage_options)
     meta = opened.meta()
     check_arrays(opened.group(), meta, str(path))

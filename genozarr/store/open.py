@@ -245,6 +245,10 @@ def _marker_at(root: str, storage_options: dict[str, Any] | None) -> dict[str, A
         except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
         except OSError as e:  # EACCES, EMFILE, EIO ...: a marker that may be there
+            import errno
+
+            if e.errno == errno.ENAMETOOLONG:  # no store can be there (the path is checked
+                return None                    # and named where a store is written)
             raise storage_error("read store", root, e) from e
     try:
         return dict(content["attributes"])
