@@ -1,9 +1,10 @@
 """``Cover`` and ``Bioseq``: indexer + reader + store + per-batch transforms, with
 numpy-like access.
 
-``dataset[i]``, ``dataset[a:b]``, ``dataset[[i, j]]`` return numpy arrays; an integer
-drops the first axis as numpy does. ``dataset['chr1', start, end]`` (optionally with a
-strand) returns the data of any genomic interval at base resolution.
+``dataset[i]``, ``dataset[a:b]``, ``dataset[[i, j]]`` return numpy arrays; every key
+returns a batch, an integer one of one window (as Janggu's). ``dataset['chr1', start,
+end]`` (optionally with a strand) returns the data of any genomic interval at base
+resolution.
 """
 
 from __future__ import annotations
@@ -676,6 +677,11 @@ class Dataset:
             bins = store.read_bins(chrom, b0, b1)
             base = np.repeat(bins, res, axis=0) if res > 1 else bins
             out = base[start - b0 * res:end - b0 * res]
+            if res > 1 and length and end > length:
+                # the last bin of a chromosome ending inside it holds the mean of the bases
+                # there; repeated, it covered bases past the end, which are padding
+                out = out.copy()
+                out[length - start:] = meta.served_pad
         else:
             t = store.region_table
             assert t is not None
@@ -696,6 +702,9 @@ class Dataset:
             if self.normalizers:  # outside stored windows: the padding, normalized
                 out = self._normalize(out[None], np.zeros(1, np.int64), np.ones(1))[0]
             hit = self._stored_rows(chrom, start, end)
+            # bases past a known chromosome end keep the padding (a window's last bin
+            # running past it holds the mean of the bases inside; 0: length not known)
+            known = int(meta.chroms.get(chrom) or 0)
             if len(hit):
                 rows = store.read_rows(hit)
                 if self.normalizers:  # each row with its own window's length, as ds[i]
@@ -708,7 +717,10 @@ class Dataset:
                     base = np.repeat(row, rep, axis=0) if rep > 1 else row
                     base = base[: e - s]
                     lo, hi = max(s, start), min(e, end)
-                    out[lo - start:hi - start] = base[lo - s:hi - s]
+                    if known and rep > 1:
+                        hi = min(hi, known)
+                    if hi > lo:
+                        out[lo - start:hi - start] = base[lo - s:hi - s]
             return out
         if self.normalizers:
             out = self._normalize(out[None], np.zeros(1, dtype=np.int64))[0]

@@ -1358,3 +1358,22 @@ def test_several_files_read_file_by_file_hold_the_values_read_together(sim_data,
         np.testing.assert_allclose(by_file[:], together[:], rtol=1e-6)
     else:
         np.testing.assert_array_equal(by_file[:], together[:])
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_an_interval_key_past_the_chromosome_end_is_padding_there(tmp_path, whole):
+    """At resolution > 1 the last bin of a chromosome ending inside it holds the mean of
+    its bases (with the padding, as documented); an interval key repeated that value over
+    the bases past the end, where resolution 1 gives the padding (an audit). The bases
+    past the end are padding. chr2 has 311 bases of 5.0 (pyBigWig writes them)."""
+    path = str(tmp_path / "e.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 400), ("chr2", 311)])
+        bw.addEntries("chr2", 0, values=[5.0] * 311, span=1, step=1)
+    assert bigwig_values(path, "chr2", 300, 311).tolist() == [5.0] * 11
+    cover = Cover.create_from_bigwig("e", path, roi=["chr2:250-320"], binsize=70,
+                                     resolution=10, store_whole_genome=whole,
+                                     genomesize={"chr1": 400, "chr2": 311})
+    want = np.array([5.0] * 10 + [0.5] + [0.0] * 9, np.float32)  # bin 310-320: 5 / 10
+    np.testing.assert_array_equal(cover["chr2", 300, 320][0, :, 0, 0], want)
+    np.testing.assert_array_equal(cover["chr2", 300, 320, "-"][0, :, 0, 0], want[::-1])
