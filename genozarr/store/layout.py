@@ -32,6 +32,7 @@ error, not the fill value (:class:`ChunkInventory`).
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -72,7 +73,10 @@ WINDOW_NAME = "window_name"
 #: attribute of an array of integer codes that holds the labels the codes index (format 3:
 #: ``window_chrom`` and ``window_strand``)
 LABELS_ATTR = "labels"
-_RESERVED_NODES = {MARKER, WINDOWS, "zarr.json"}
+#: object marking a remote version as replaced (JSON ``{"retired_at": <unix time>}``);
+#: a node of that name is not copied into a store's next version
+RETIRED = "genozarr-retired"
+_RESERVED_NODES = {MARKER, WINDOWS, RETIRED, "zarr.json"}
 #: the chunk keys of zarr v3's default chunk key encoding: ``<array path>/c.<i>.<j>...``
 #: (what genozarr writes) or ``<array path>/c/<i>/<j>...`` (zarr's default separator)
 CHUNK_KEY = re.compile(r"^(?:(?P<array>.+)/)?c(?P<index>(?:/\d+)+|(?:\.\d+)+)$")
@@ -107,9 +111,11 @@ def check_chrom_name(chrom: str) -> str:
 
 
 def check_chrom_cases(chroms: Any) -> None:
-    """Check that no two chromosome names of a whole-genome store differ by case only
-    (``Chr1`` and ``chr1``): zarr's consolidated metadata sorts node names case-blind and
-    then mixes such groups' children up, so the store could not be read.
+    """Check that no two chromosome names of a whole-genome store differ by case or
+    Unicode form only (``Chr1`` and ``chr1``; ``chr1`` and ``chr\uff11``; a precomposed
+    ``é`` and ``e`` plus an accent): zarr's consolidated metadata sorts node names by
+    ``NFKC`` form, case-blind, and then mixes such groups' children up, so the store could
+    not be read.
 
     Raises
     ------
@@ -118,12 +124,13 @@ def check_chrom_cases(chroms: Any) -> None:
     """
     seen: dict[str, str] = {}
     for chrom in chroms:
-        other = seen.setdefault(str(chrom).casefold(), str(chrom))
+        key = unicodedata.normalize("NFKC", str(chrom)).casefold()  # zarr's sort key
+        other = seen.setdefault(key, str(chrom))
         if other != str(chrom):
             raise StoreFormatError(
-                f"chromosomes {other!r} and {chrom!r} differ by case only; zarr's "
-                "consolidated metadata cannot tell their groups apart in a whole-genome "
-                "store. Use store_whole_genome=False, or rename one of them")
+                f"chromosomes {other!r} and {chrom!r} differ by case or Unicode form "
+                "only; zarr's consolidated metadata cannot tell their groups apart in a "
+                "whole-genome store. Use store_whole_genome=False, or rename one of them")
 
 
 def array_path(chrom: str | None, format_version: int = FORMAT_VERSION) -> str:

@@ -47,8 +47,8 @@ from genozarr.errors import ArgumentError, GenozarrError, StoreError, StoreForma
 from genozarr.store._run import pid_alive
 from genozarr.store.dtypes import register_zarr, store_dtype
 from genozarr.store.layout import (
-    FORMAT_VERSION, LABELS_ATTR, MARKER, MARKER_FILE, WINDOWS, ArraySpec, Labeled, StoreMeta,
-    ChunkInventory, chunk_inventory, marker_bytes,
+    FORMAT_VERSION, LABELS_ATTR, MARKER, MARKER_FILE, RETIRED, WINDOWS, ArraySpec, Labeled,
+    StoreMeta, ChunkInventory, chunk_inventory, marker_bytes,
 )
 from genozarr.store.open import (
     POINTER, _marker_at, is_remote, read_marker, read_pointer, resolve_root, storage_error,
@@ -98,8 +98,6 @@ CHUNK_KEY_ENCODING = {"name": "default", "separator": "."}
 REMOTE_GRACE_SECONDS = 3600.0
 #: seconds after which an unpublished remote version (a writer that died) is deleted
 REMOTE_ABANDON_SECONDS = 2 * 86400.0
-#: object marking a remote version as replaced: JSON ``{"retired_at": <unix time>}``
-RETIRED = "genozarr-retired"
 #: seconds a publisher waits for another publisher of the same directory
 PUBLISH_LOCK_TIMEOUT = 120.0
 
