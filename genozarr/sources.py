@@ -275,7 +275,10 @@ class BamSource(_AbsentChromsAsZeros, Source):
         self.strands = ["+", "-"] if stranded else ["."]
         self.min_mapq = min_mapq
         self.pairedend = pairedend
-        self.template_extension = int(template_extension)
+        from genozarr._validate import check_int
+
+        self.template_extension = int(check_int("template_extension", template_extension, 0,
+                                                allow_none=False))
         self.include_flagged = include_flagged
         self.collapser = "sum"
         self.dtype = dtype

@@ -1377,3 +1377,24 @@ def test_an_interval_key_past_the_chromosome_end_is_padding_there(tmp_path, whol
     want = np.array([5.0] * 10 + [0.5] + [0.0] * 9, np.float32)  # bin 310-320: 5 / 10
     np.testing.assert_array_equal(cover["chr2", 300, 320][0, :, 0, 0], want)
     np.testing.assert_array_equal(cover["chr2", 300, 320, "-"][0, :, 0, 0], want[::-1])
+
+
+def test_a_fractional_min_mapq_rounds_up_and_template_extension_is_checked(tmp_path):
+    """min_mapq=20.5 was read as 20, so a read of MAPQ 20 ('a lower mapping quality')
+    was counted; template_extension='x' raised int()'s ValueError (an audit). Counts
+    against a pysam loop keeping reads of MAPQ >= 20.5."""
+    path = write_bam(tmp_path / "q.bam", {"chr1": 100},
+                     [{"start": 10, "length": 10, "mapq": 20},
+                      {"start": 30, "length": 10, "mapq": 21}])
+    want = np.zeros(100, np.float32)
+    with pysam.AlignmentFile(path) as f:
+        for read in f:
+            if read.mapping_quality >= 20.5:
+                want[read.reference_start] += 1
+    assert want.sum() == 1
+    cover = Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100,
+                                  stranded=False, min_mapq=20.5)
+    np.testing.assert_array_equal(cover[0][0, :, 0, 0], want)
+    with pytest.raises(ArgumentError, match="template_extension must be an integer >= 0"):
+        Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100,
+                              template_extension="x")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import os
 import zlib
 from typing import Any
@@ -584,7 +585,9 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     if midpoint and all_midpoints:
         ext = max(ext, MIDPOINT_REACH)
     skip = ALWAYS_SKIPPED | (0 if include_flagged else SKIPPED_UNLESS_INCLUDED)
-    mapq = None if min_mapq is None or int(min_mapq) <= 0 else int(min_mapq)
+    # at least min_mapq: a fractional threshold rounds up (20.5 keeps MAPQ 21, not 20)
+    mapq = None if min_mapq is None else math.ceil(float(min_mapq))
+    mapq = None if mapq is None or mapq <= 0 else mapq
     try:
         while True:
             lo, hi = max(start - ext, 0), min(end + ext, length)
