@@ -180,10 +180,10 @@ def _starts_like_fasta(path: Path) -> bool:
     header: no sizes table starts so."""
     import gzip
 
+    from genozarr.io.fasta import _is_compressed
+
     try:
-        with open(path, "rb") as f:
-            head = f.read(2)
-        opener = gzip.open if head == b"\x1f\x8b" else open
+        opener = gzip.open if _is_compressed(str(path)) else open
         with opener(path, "rb") as f:
             return f.read(1) == b">"
     except (OSError, EOFError):  # unreadable or a damaged gzip stream: not recognised here

@@ -268,12 +268,15 @@ def test_chromosomes_differing_by_case_only(tmp_path):
     in-memory store hold both, as numpy says."""
     from genozarr.errors import StoreFormatError
 
+    def whole_genome_zarr(fasta, store):
+        return Bioseq.create_from_refgenome("g", str(fasta), roi=None, binsize=10,
+                                            store_whole_genome=True, storage="zarr",
+                                            store=str(tmp_path / store))
+
     fa = tmp_path / "case.fa"
     fa.write_text(">Chr1\nAAAAACCCCC\n>chr1\nGGGGGTTTTT\n")
     with pytest.raises(StoreFormatError, match="'Chr1' and 'chr1' differ by case or Unicode"):
-        Bioseq.create_from_refgenome("case", str(fa), roi=None, binsize=10,
-                                     store_whole_genome=True, storage="zarr",
-                                     store=str(tmp_path / "s.zarr"))
+        whole_genome_zarr(fa, "s.zarr")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.fa", "case.fa.fai"]
     # zarr sorts names by their NFKC form too: a full-width digit, or an accent written
     # as a combining mark, gave a published store read as damaged (an audit)
@@ -281,18 +284,14 @@ def test_chromosomes_differing_by_case_only(tmp_path):
         uni = tmp_path / f"u{len(b)}.fa"
         uni.write_text(f">{a}\nAAAAACCCCC\n>{b}\nGGGGGTTTTT\n", encoding="utf-8")
         with pytest.raises(StoreFormatError, match="differ by case or Unicode form only"):
-            Bioseq.create_from_refgenome("uni", str(uni), roi=None, binsize=10,
-                                         store_whole_genome=True, storage="zarr",
-                                         store=str(tmp_path / "u.zarr"))
+            whole_genome_zarr(uni, "u.zarr")
         assert not (tmp_path / "u.zarr").exists()
     # a chromosome named like the marker of a retired remote version was left out of
     # a cached store's next version (reserved now)
     retired = tmp_path / "r.fa"
     retired.write_text(">genozarr-retired\nAAAAACCCCC\n")
     with pytest.raises(StoreFormatError, match="'genozarr-retired' cannot name a zarr group"):
-        Bioseq.create_from_refgenome("r", str(retired), roi=None, binsize=10,
-                                     store_whole_genome=True, storage="zarr",
-                                     store=str(tmp_path / "r.zarr"))
+        whole_genome_zarr(retired, "r.zarr")
     for kw in ({"store_whole_genome": False, "storage": "zarr",
                 "store": str(tmp_path / "p.zarr")},
                {"store_whole_genome": True, "storage": "ndarray"}):

@@ -250,7 +250,7 @@ def test_the_same_whole_genome_call_writes_nothing_and_a_read_only_store_serves(
     with pytest.warns(GenozarrWarning, match="served but not recorded"):
         flanked = Cover.create_from_bigwig("ro", sample_files["bigwig_a"], flank=50, **kw)
     fresh = Cover.create_from_bigwig("ro", sample_files["bigwig_a"], flank=50,
-                                     **dict(kw, cache=False))
+                                     **{**kw, "cache": False})
     np.testing.assert_array_equal(flanked[:], fresh[:])
     assert (os.stat(root).st_mtime_ns, os.stat(root).st_ino) == stamp
 

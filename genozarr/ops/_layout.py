@@ -87,8 +87,6 @@ def data_arrays(obj: xr.Dataset | xr.DataTree) -> list[Any]:
     return [d[DATA].data for d in data_datasets(obj)]
 
 
-
-
 def data_token(obj: Any) -> str | None:
     """A hash of the dask names of the data arrays of ``obj`` and of the values of its
     coordinates (regions, conditions, strands; a tree's windows), or None where a data

@@ -131,7 +131,6 @@ def _decode(value: Any) -> Any:
     return np.array(one(value), dtype=np.float64) if isinstance(value, list) else value
 
 
-
 class Normalizer(abc.ABC):
     """Base class of genozarr's normalizers (see the module docs).
 

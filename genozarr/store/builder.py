@@ -316,20 +316,17 @@ def store_location(name: str, key: str | None, store: str | os.PathLike | None) 
     """Where a dataset's zarr store goes: ``store`` if given, else under the output
     directory, named by the cache key (so a dataset with the same name but other data
     never replaces a store another dataset still reads)."""
-    from genozarr.store.open import is_remote
+    from genozarr.store.open import absolute_store_path
 
     if store is not None:
-        # a local path made absolute: a copy of the dataset (pickled into a worker, or
-        # used after os.chdir) reads the same store
-        text = str(store)
-        return text if is_remote(text) or "://" in text else os.path.abspath(text)
+        return absolute_store_path(store)
     from genozarr.config import output_dir
     from genozarr.store.write import check_dataset_name
 
     check_dataset_name(name)  # it names a directory of the output root
 
     assert key is not None
-    return os.path.abspath(output_dir() / "datasets" / name / f"{key[:20]}.zarr")
+    return absolute_store_path(output_dir() / "datasets" / name / f"{key[:20]}.zarr")
 
 
 def reuse_cached(path: str, key: str | None, storage: str,

@@ -256,10 +256,9 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
         Newer format version, or arrays that disagree with the metadata (dtype, shape,
         chunk shape, strands, conditions, bins, regions).
     """
-    from genozarr.store.open import check_arrays, is_remote, open_resolved, read_whole
+    from genozarr.store.open import absolute_store_path, check_arrays, open_resolved, read_whole
 
-    if not is_remote(str(path)) and "://" not in str(path):  # (file:// left as it is)
-        path = os.path.abspath(path)  # absolute: copies made after an os.chdir read it
+    path = absolute_store_path(path)
     opened = open_resolved(path, storage_options)
     meta = opened.meta()
     check_arrays(opened.group(), meta, str(path))

@@ -70,6 +70,14 @@ def _local(path: str | os.PathLike) -> Path:
     return Path(text[len("file://"):] if text.startswith("file://") else text)
 
 
+def absolute_store_path(path: str | os.PathLike) -> str:
+    """``path`` as a store is known by: a local path made absolute (a copy of a dataset,
+    pickled into a worker or used after ``os.chdir``, reads the same store); a URL,
+    ``file://`` ones included, as given."""
+    text = str(path)
+    return text if "://" in text else os.path.abspath(text)
+
+
 def _missing_bucket(error: BaseException) -> bool:
     """Whether a storage error says that the bucket does not exist (S3's and GCS's
     ``NoSuchBucket``), as opposed to a missing object: the URL, which may well contain the
