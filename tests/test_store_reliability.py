@@ -1633,3 +1633,27 @@ def test_file_urls_and_overlong_names_after_paths_are_made_absolute(tmp_path):
     with pytest.raises(ArgumentError, match="has a component of 300 bytes"):
         genozarr.Cover.create_from_array("s", x, gi, storage="zarr", store=str(long),
                                          cache=True)
+
+
+def test_a_store_built_at_a_file_url_is_written_at_its_path(tmp_path, monkeypatch):
+    """store='file:///abs/s.zarr' was written under '<cwd>/file:/abs/s.zarr' and then
+    not found; it is written at /abs/s.zarr, read back by its path and by the URL, and
+    built again there as at the plain path."""
+    import genozarr
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer.create_from_file(["chr1:0-100"], binsize=50, stepsize=50)
+    x = np.arange(100, dtype="float32").reshape(2, 50, 1, 1)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    path = tmp_path / "s.zarr"
+    built = genozarr.Cover.create_from_array("s", x, gi, storage="zarr",
+                                             store=f"file://{path}")
+    assert os.listdir(tmp_path / "cwd") == []
+    assert (path / "zarr.json").is_file()
+    np.testing.assert_array_equal(built[:], x)
+    np.testing.assert_array_equal(genozarr.open_dataset(str(path))[:], x)
+    np.testing.assert_array_equal(genozarr.open_dataset(f"file://{path}")[:], x)
+    genozarr.Cover.create_from_array("s", x + 1, gi, storage="zarr", store=f"file://{path}")
+    np.testing.assert_array_equal(genozarr.open_dataset(str(path))[:], x + 1)  # rebuilt there
+    assert os.listdir(tmp_path / "cwd") == []

@@ -51,8 +51,8 @@ from genozarr.store.layout import (
     StoreMeta, ChunkInventory, chunk_inventory, marker_bytes,
 )
 from genozarr.store.open import (
-    POINTER, _marker_at, is_remote, read_marker, read_pointer, resolve_root, storage_error,
-    zarr_store,
+    POINTER, _local, _marker_at, is_remote, read_marker, read_pointer, resolve_root,
+    storage_error, zarr_store,
 )
 
 __all__ = ["StoreWriter", "write_block", "remove_store", "sweep_stale", "check_store_path",
@@ -200,7 +200,7 @@ def _resolve_final(path: str | os.PathLike) -> Path:
     """The store location to write for ``path``: parent directories resolved, and a user's
     symbolic link at the store path followed to its target, which is written in its place
     (the link is never followed into a delete: the target is replaced as a store)."""
-    final = Path(os.path.abspath(os.fspath(path)))
+    final = Path(os.path.abspath(_local(path)))  # a file:// URL: its path
     for _ in range(40):
         final = Path(os.path.realpath(final.parent)) / final.name
         if not final.is_symlink():
