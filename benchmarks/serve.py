@@ -11,8 +11,9 @@ written with ``Cover.create_from_array(storage='zarr')``) and a Bioseq of a rand
 - ``zstd-1`` (the default: Blosc zstd level 1, 2 MiB chunks), ``lz4``, ``none``
   (uncompressed), ``float16`` and ``bfloat16`` coverage (zstd-1; bfloat16 is served as
   float32), ``sharded`` (zstd-1, 2 MiB shards of 64 KiB inner chunks:
-  ``set_options(inner_chunk_bytes=65536)``), and ``sharded-lz4`` / ``sharded-lz4-16k``
-  (Blosc lz4, inner chunks of 64 / 16 KiB).
+  ``set_options(inner_chunk_bytes=65536)``), ``sharded-lz4`` / ``sharded-lz4-16k``
+  (Blosc lz4, inner chunks of 64 / 16 KiB), and ``sharded-lz4-row`` / ``sharded-none-row``
+  (inner chunks of one window, ``inner_chunk_bytes=1``: Blosc lz4 / uncompressed).
 
 Measures, in one run (medians of ``--repeat``, runs interleaved):
 
@@ -175,6 +176,8 @@ CHOICES = {
     "sharded": {"inner_chunk_bytes": 65536},
     "sharded-lz4": {"inner_chunk_bytes": 65536, "compressor": "lz4"},
     "sharded-lz4-16k": {"inner_chunk_bytes": 16384, "compressor": "lz4"},
+    "sharded-lz4-row": {"inner_chunk_bytes": 1, "compressor": "lz4"},
+    "sharded-none-row": {"inner_chunk_bytes": 1, "compressor": None},
 }
 
 

@@ -5,6 +5,8 @@ written, and with plain zarr reading the same store."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -664,46 +666,65 @@ def test_concurrent_reads_of_many_shards_keep_their_files_apart(values, tmp_path
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_a_batch_decodes_its_inner_chunks_once_each_in_groups(values, tmp_path, monkeypatch,
-                                                               threads):
-    """A batch's inner chunks not cached are read as groups (one per decode thread): each
-    decoded once, the inner chunks of zeros (not stored) read as zeros, the rows numpy's."""
+@pytest.mark.parametrize("inner", [600, 1200])
+def test_a_batch_gathers_its_inner_chunks_once_each(values, tmp_path, monkeypatch, threads,
+                                                    inner):
+    """Rows of a local sharded store's small inner chunks are gathered straight from them:
+    each inner chunk a read needs is read once, shared out among the decode threads, the
+    inner chunks of zeros (not stored) read as zeros; the rows are numpy's for sorted,
+    unsorted and repeated rows, and nothing is decoded ahead. Inner chunks of one row
+    never enter the chunk cache; of several rows, those decoded for some of their rows
+    are cached (a second read decodes only the chunks it takes whole)."""
+    import genozarr.store.backend as backend_module
     from genozarr.store.backend import _ChunkCache
 
-    _cover(values, tmp_path / "g.zarr", inner_chunk_bytes=1200, chunk_bytes=16 * 600)
+    per = inner // 600  # rows per inner chunk: 1 (decoded straight into the batch) or 2
+    _cover(values, tmp_path / "g.zarr", inner_chunk_bytes=inner, chunk_bytes=16 * 600)
     cover = open_dataset(tmp_path / "g.zarr", cache=None)
     backend = cover.garray.backend
-    assert backend.array("data").chunks[0] == 2 and backend.array("data").shards[0] == 16
+    assert backend.array("data").chunks[0] == per and backend.array("data").shards[0] == 16
     backend.threads = threads
-    groups: list[list[int]] = []
-    decoded: list[int] = []
-    read_many, decode = DirectChunks.read_many, DirectChunks._decode
+    monkeypatch.setattr(backend_module, "_GATHER_THREAD_BYTES", 0)  # threads for any size
+    reads: list[int] = []
+    calls: list[str] = []
+    raw, gather = DirectChunks._raw, DirectChunks.gather
 
-    def counting_read_many(self, indices):
-        groups.append(list(indices))
-        return read_many(self, indices)
+    def counting_raw(self, index):
+        reads.append(index)
+        return raw(self, index)
 
-    def counting_decode(self, raw, where):
-        decoded.append(1)
-        return decode(self, raw, where)
+    def counting_gather(self, jobs, out, keep=None):
+        calls.append(threading.current_thread().name)
+        return gather(self, jobs, out, keep)
 
-    monkeypatch.setattr(DirectChunks, "read_many", counting_read_many)
-    monkeypatch.setattr(DirectChunks, "_decode", counting_decode)
+    monkeypatch.setattr(DirectChunks, "_raw", counting_raw)
+    monkeypatch.setattr(DirectChunks, "gather", counting_gather)
     rng = np.random.default_rng(5)
-    for _ in range(5):
+    for case in range(6):
         backend.cache = _ChunkCache(10 * 2**20)
-        groups.clear()
-        decoded.clear()
-        rows = np.sort(rng.choice(N, 70, replace=False))
+        reads.clear()
+        calls.clear()
+        rows = rng.choice(N, 70, replace=case == 5)
+        if case % 2 == 0:
+            rows = np.sort(rows)
         np.testing.assert_array_equal(cover[rows], values[rows])
-        chunks = np.unique(rows // 2)
-        zeros = np.arange(20, 45)  # inner chunks of rows 40..89: all zeros, not stored
-        assert sorted(c for g in groups for c in g) == chunks.tolist()  # each once
-        assert len(groups) == threads
-        assert len(decoded) == len(np.setdiff1d(chunks, zeros))
-        again = len(decoded)
-        np.testing.assert_array_equal(cover[rows], values[rows])  # now from the cache
-        assert len(decoded) == again
+        assert sorted(reads) == np.unique(rows // per).tolist()  # each once
+        assert len(calls) == threads
+        assert any(name.startswith("genozarr-decode") for name in calls) == (threads > 1)
+        assert cover.prefetch(rows) == 0  # nothing decoded ahead
+        reads.clear()
+        np.testing.assert_array_equal(cover[rows], values[rows])
+        chunks = np.unique(rows // per)
+        whole = set(chunks[np.bincount(np.unique(rows) // per, minlength=chunks.max() + 1)
+                           [chunks] == per].tolist())
+        if per == 1:
+            assert sorted(reads) == chunks.tolist() and backend.cache.nbytes == 0
+        else:
+            zeros = set(range(40 // per, 90 // per))  # not stored: never decoded nor cached
+            assert set(reads) - zeros <= whole  # partly used chunks came from the cache
+            assert backend.cache.nbytes > 0
+    np.testing.assert_array_equal(cover[40:90], 0)  # not stored: zeros
+    np.testing.assert_array_equal(cover[np.arange(N)], values)
 
 
 @pytest.mark.parametrize("first", [True, False], ids=["decoded", "to_decode"])

@@ -53,6 +53,16 @@ class _ChunkCache:
         with self._lock:
             self._put_locked(key, value)
 
+    def put_many(self, items: list[tuple[Any, Any]]) -> None:
+        """:meth:`put` of each ``(key, value)`` of ``items``, under one acquisition of the
+        lock (each counted as a miss: it was loaded)."""
+        if not items:
+            return
+        with self._lock:
+            self.misses += len(items)
+            for key, value in items:
+                self._put_locked(key, value)
+
     def _put_locked(self, key: Any, value: Any) -> None:
         if self.size(value) > self.max_bytes or key in self._data:
             return

@@ -392,6 +392,13 @@ def _read_only(rows: np.ndarray, view: bool) -> np.ndarray:
 #: decode dominates, and a chunk is cached (and seen by other threads) as soon as it is
 #: decoded
 GROUP_READ_BYTES = 256 * 2**10
+#: chunks a decode thread gathers at least (:meth:`ZarrBackend._gather`): fewer are
+#: gathered in the caller's thread alone
+_GATHER_SHARE = 8
+#: decoded bytes of a chunk from which :meth:`ZarrBackend._gather` shares a batch's chunks
+#: among the decode threads (Blosc decodes a 16 KiB chunk in about 10 us: less than
+#: handing the GIL from thread to thread costs)
+_GATHER_THREAD_BYTES = 32 * 2**10
 
 
 class _DecodePool(ThreadPoolExecutor):
@@ -985,7 +992,11 @@ class ZarrBackend(Backend):
         the others decode when the rows are read), so that read-ahead never evicts the
         chunks in use. With ``fetch_only``, only start fetching their stored bytes from a
         remote store (read-ahead further out: no decoded memory is used; nothing locally).
-        Returns the decoded bytes of the chunks started (0 with ``fetch_only``)."""
+        Returns the decoded bytes of the chunks started (0 with ``fetch_only``, and for
+        the small inner chunks :meth:`read_rows` gathers past the cache: nothing of them is
+        decoded ahead)."""
+        if not self._resident_now() and self._gatherer(name) is not None:
+            return 0
         return self.prefetch_chunks(name, np.asarray(rows, dtype=np.int64)
                                     // self.chunk_len(name), fetch_only=fetch_only)
 
@@ -1035,6 +1046,10 @@ class ZarrBackend(Backend):
             # rows checked above; with out=, mode='raise' (the default) buffers the whole
             # result and copies it again: 2.7x slower for 64 rows of 16 kB
             return np.take(whole, rows, axis=0, out=out, mode="clip")
+        direct = self._gatherer(name)
+        if direct is not None:
+            self._gather(name, direct, rows, size, out)
+            return out
         chunk_ids = rows // size
         steps = np.diff(rows)
         if bool((steps >= 0).all()):
@@ -1066,6 +1081,79 @@ class ZarrBackend(Backend):
             sel = order[groups[cid]]
             out[sel] = block[rows[sel] - cid * size]
         return out
+
+    def _gatherer(self, name: str) -> DirectChunks | None:
+        """The direct reader of array ``name`` where rows are gathered straight from its
+        chunks, past the chunk cache (:meth:`DirectChunks.gather`): the small inner
+        chunks of a local sharded array, where the cache's bookkeeping per chunk costs
+        more than decoding the chunk again."""
+        self.array(name)  # its reader made
+        direct = self._direct.get(name)
+        if isinstance(direct, DirectChunks) and direct.per_shard and direct.gathers \
+                and direct.nbytes <= GROUP_READ_BYTES:
+            return direct
+        return None
+
+    def _gather(self, name: str, direct: DirectChunks, rows: np.ndarray, size: int,
+                out: np.ndarray) -> None:
+        """Rows ``rows`` (in range) of a :meth:`_gatherer` array into ``out``: one job per
+        chunk (its rows of ``out`` and of the chunk, as slices where they are
+        consecutive), the jobs shared out among the decode threads. Chunks of several
+        rows are looked up in the chunk cache first, and the ones decoded for only some
+        of their rows are cached (a block-shuffled or random order comes back to them);
+        a chunk of one row is only ever read whole, straight into ``out``."""
+        order = None if bool((rows[1:] >= rows[:-1]).all()) else np.argsort(rows, kind="stable")
+        srows = rows if order is None else rows[order]
+        cids = srows // size
+        local = srows - cids * size
+        bounds = np.flatnonzero(cids[1:] != cids[:-1]) + 1
+        starts, ends = np.r_[0, bounds], np.r_[bounds, len(rows)]
+        counts = ends - starts
+        first = local[starts]
+        # a chunk's rows are one slice when consecutive (a repeated row, as an
+        # oversampling view makes, never is)
+        runs = (local[ends - 1] - first) == counts - 1
+        if bool((srows[1:] == srows[:-1]).any()):
+            runs[:] = False
+        if order is None:
+            dst0, consec = starts, np.ones(len(starts), dtype=bool)
+        else:
+            step = np.r_[0, np.cumsum(np.diff(order) == 1)]
+            dst0, consec = order[starts], (step[ends - 1] - step[starts]) == counts - 1
+        jobs = [(cid, slice(d, d + n) if c else order[a:a + n],
+                 slice(f, f + n) if r else local[a:a + n])
+                for cid, a, n, f, r, d, c in zip(
+                    cids[starts].tolist(), starts.tolist(), counts.tolist(), first.tolist(),
+                    runs.tolist(), dst0.tolist(), consec.tolist())]
+        cache = self.cache if (size > 1 and self.cache.max_bytes > 0
+                               and not _reading_once()) else None
+        if cache is not None:
+            cached = cache.get_cached([(name, job[0]) for job in jobs])
+            todo = []
+            for job, block in zip(jobs, cached):
+                if block is None:
+                    todo.append(job)
+                else:
+                    out[job[1]] = block[job[2]]
+            jobs = todo
+        # threads only for chunks that take a while to decode: for small ones, handing
+        # the GIL back and forth between threads costs more than the decoding they share
+        threads = (self.threads if len(jobs) >= 2 * _GATHER_SHARE
+                   and direct.nbytes >= _GATHER_THREAD_BYTES else 1)
+        share = -(-len(jobs) // threads) if jobs else 1
+        keeps: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(threads)]
+        kept = None if cache is None else keeps
+        futures = ([self._pool().submit(direct.gather, jobs[g:g + share], out,
+                                        None if kept is None else kept[g // share])
+                    for g in range(share, len(jobs), share)] if threads > 1 else [])
+        try:
+            direct.gather(jobs[:share], out, None if kept is None else kept[0])
+        finally:
+            for fut in futures:
+                fut.result()
+        if cache is not None:
+            cache.put_many([((name, cid), self._shared(name, cid, block))
+                            for part in keeps for cid, block in part])
 
     def read_windows(self, name: str, starts: np.ndarray, length: int,
                      out: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
