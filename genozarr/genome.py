@@ -180,10 +180,10 @@ def _starts_like_fasta(path: Path) -> bool:
     header: no sizes table starts so."""
     import gzip
 
-    from genozarr.io.fasta import _is_compressed
+    from genozarr.io._handles import is_gzip
 
     try:
-        opener = gzip.open if _is_compressed(str(path)) else open
+        opener = gzip.open if is_gzip(path) else open
         with opener(path, "rb") as f:
             return f.read(1) == b">"
     except (OSError, EOFError):  # unreadable or a damaged gzip stream: not recognised here

@@ -371,10 +371,10 @@ def _bed_summits(path: str) -> np.ndarray:
     from genozarr.io._remote import localize
 
     path = localize(path, "bed")
-    with open(path, "rb") as fh:
-        compressed = fh.read(2) == b"\x1f\x8b"
+    from genozarr.io._handles import is_gzip
+
     out: list[int] = []
-    with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if compressed
+    with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if is_gzip(path)
           else open(path, encoding="utf-8-sig", newline="")) as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip() or line.startswith(_BED_SKIPPED):

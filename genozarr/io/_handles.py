@@ -166,6 +166,12 @@ def _describe_permissions(path: str) -> str:
     return f" (mode {stat.filemode(st.st_mode)}, owner uid {st.st_uid}{you})"
 
 
+def is_gzip(path: str | os.PathLike) -> bool:
+    """Whether the file at ``path`` starts with the gzip magic bytes (gzip or bgzip)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
 def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = None) -> str:
     """Check that ``path`` is an existing, regular, readable file.
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from genozarr.errors import ArgumentError, MalformedFileError
+from genozarr.io._handles import is_gzip
 
 __all__ = ["read_bed", "bed_paint", "bed_coverage", "bed_categories", "BED_COLUMNS"]
 
@@ -19,15 +20,10 @@ BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 _HEADER_PREFIXES = ("#", "track", "browser")
 
 
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
 def _open_text(path: str) -> Any:
     # utf-8-sig: a byte-order mark (as some editors write) is not part of the first line,
     # so a 'track' or '#' line after it is still a header
-    if _is_gzip(path):
+    if is_gzip(path):
         return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
     return open(path, encoding="utf-8-sig", newline="")
 
@@ -50,7 +46,7 @@ def _data_lines(path: str) -> tuple[list[int], list[int], int]:
     fields = 0
     line0 = 0  # lines before the block
     try:
-        with (gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")) as fh:
+        with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
             carry = b""
             first = True
             while True:
@@ -173,7 +169,7 @@ def _read_table(path: str, skipped: list[int], nfields: int, dtype: Any) -> pd.D
     missing: an absent field is NaN, an empty one '')."""
     return pd.read_csv(path, sep="\t", header=None, dtype=dtype, skiprows=skipped,
                        names=list(range(nfields)), keep_default_na=False, na_values=[],
-                       quoting=3, compression="gzip" if _is_gzip(path) else None)
+                       quoting=3, compression="gzip" if is_gzip(path) else None)
 
 
 def _bad(path: str, lines: list[int], row: int, problem: str) -> MalformedFileError:

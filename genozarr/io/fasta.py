@@ -19,6 +19,7 @@ from genozarr.errors import (
     RegionError,
     StaleIndexError,
 )
+from genozarr.io._handles import is_gzip
 
 __all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records",
            "is_seqrecords", "iter_seqrecords", "seqrecords_as_fasta"]
@@ -34,11 +35,6 @@ _BLANKS = b" \t\r\v\f"
 
 # (path, signatures of the FASTA, .fai and .gzi) of the indexes checked in this process
 _checked: dict[tuple[Any, ...], str] = {}
-
-
-def _is_compressed(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def ensure_fai(path: str | os.PathLike) -> str:
@@ -90,7 +86,7 @@ def ensure_fai(path: str | os.PathLike) -> str:
     path = localize(path, "fasta")  # a URL: its local copy, with the .fai/.gzi found
     check_input_file(path, "FASTA")
     fai = path + ".fai"
-    compressed = _is_compressed(path)
+    compressed = is_gzip(path)
     gzi = path + ".gzi" if compressed else None
 
     def signature() -> tuple[Any, ...]:
@@ -355,9 +351,7 @@ def _index_problem(path: str, fai: str, reason: str) -> tuple[str, bool]:
 def _header_lines(path: str) -> Iterator[bytes]:
     import gzip
 
-    with open(path, "rb") as fh:
-        compressed = fh.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
+    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
         for line in fh:
             if line.startswith(b">"):
                 yield line
@@ -367,10 +361,8 @@ def _count_headers(path: str) -> int:
     """Number of lines starting with '>' (counted in blocks, without splitting lines)."""
     import gzip
 
-    with open(path, "rb") as fh:
-        compressed = fh.read(2) == b"\x1f\x8b"
     count, last = 0, b"\n"
-    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
+    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
         while block := fh.read(1 << 24):
             count += block.count(b"\n>") + (last == b"\n" and block[:1] == b">")
             last = block[-1:]

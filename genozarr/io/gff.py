@@ -224,10 +224,10 @@ def _open_lines(path: str) -> Any:
     byte-order mark left out."""
     import gzip
 
-    from genozarr.io.bed import _is_gzip
+    from genozarr.io._handles import is_gzip
 
     return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") \
-        if _is_gzip(path) else open(path, encoding="utf-8-sig", errors="replace")
+        if is_gzip(path) else open(path, encoding="utf-8-sig", errors="replace")
 
 
 def _unlike_its_name(path: str) -> bool:
@@ -236,9 +236,9 @@ def _unlike_its_name(path: str) -> bool:
     mark."""
     import gzip
 
-    from genozarr.io.bed import _is_gzip
+    from genozarr.io._handles import is_gzip
 
-    compressed = _is_gzip(path)
+    compressed = is_gzip(path)
     if compressed != path.lower().endswith(".gz"):
         return True
     try:
