@@ -1333,3 +1333,17 @@ def test_a_forked_child_not_prepared_reads_through_the_chunk_cache(values, tmp_p
     np.testing.assert_array_equal(got, values[10:40])
     assert resident is prepared
     assert cache_bytes == (0 if prepared else 256 * 2**20)
+
+
+@pytest.mark.parametrize("keep", [0, 100])
+def test_a_shard_shorter_than_its_index_is_named_once(values, tmp_path, keep):
+    """A shard file cut below the size of its index gave 'cannot read chunk <shard>: shard
+    <shard> is damaged ...' (the StoreError, an OSError, wrapped again)."""
+    _cover(values, tmp_path / "s.zarr", inner_chunk_bytes=2400, chunk_bytes=48 * 600)
+    shard = tmp_path / "s.zarr" / "data" / "c.0.0.0.0"
+    shard.write_bytes(shard.read_bytes()[:keep])
+    with pytest.raises(StoreError) as err:
+        open_dataset(tmp_path / "s.zarr", cache=None)[[0]]
+    assert str(err.value).startswith(f"shard {shard} is damaged: {keep} bytes, less than its "
+                                     "index")
+    assert str(err.value).count(str(shard)) == 1

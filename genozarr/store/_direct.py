@@ -426,6 +426,8 @@ class DirectChunks(_ChunkReader):
         except FileNotFoundError:
             self._check_missing(path, shard)
             index = None
+        except StoreError:  # (an OSError too) the shard is damaged: said as it is
+            raise
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
         else:
