@@ -1068,11 +1068,9 @@ class Dataset:
         except StoreError as e:
             # a store this process may not write (a shared read-only cache, a full disk):
             # the dataset serves its settings all the same; only the record is left out
-            import errno
+            from genozarr.store.open import UNWRITABLE_ERRNOS
 
-            cause = e.__cause__
-            if getattr(cause, "errno", None) not in (errno.EACCES, errno.EPERM, errno.EROFS,
-                                                    errno.ENOSPC, errno.EDQUOT):
+            if getattr(e.__cause__, "errno", None) not in UNWRITABLE_ERRNOS:
                 raise
             what = ", ".join(sorted(changed)) or "windows"
             warnings.warn(

@@ -24,6 +24,7 @@ keeps reading that version:
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -66,15 +67,18 @@ def is_remote(path: str | os.PathLike) -> bool:
 
 
 def _local(path: str | os.PathLike) -> Path:
-    text = str(path)
-    return Path(text[len("file://"):] if text.startswith("file://") else text)
+    from genozarr.io._remote import local_form
+
+    return Path(local_form(path))
 
 
 def absolute_store_path(path: str | os.PathLike) -> str:
-    """``path`` as a store is known by: a local path made absolute (a copy of a dataset,
-    pickled into a worker or used after ``os.chdir``, reads the same store); a URL,
-    ``file://`` ones included, as given."""
-    text = str(path)
+    """``path`` as a store is known by: a local path (a ``file://`` URL's path, ``~``
+    expanded) made absolute (a copy of a dataset, pickled into a worker or used after
+    ``os.chdir``, reads the same store); any other URL as given."""
+    from genozarr.io._remote import local_form
+
+    text = local_form(path)
     return text if "://" in text else os.path.abspath(text)
 
 
@@ -87,6 +91,12 @@ def _missing_bucket(error: BaseException) -> bool:
         return True
     cause = error.__cause__ or error.__context__
     return cause is not None and "NoSuchBucket" in type(cause).__name__
+
+
+#: the errors that say a store cannot be written here (permissions, a read-only or full
+#: file system), as opposed to a damaged store or a failing storage
+UNWRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC,
+                               errno.EDQUOT})
 
 
 def unreadable(what: str, error: BaseException) -> StoreError:
@@ -110,8 +120,6 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
     error
         The error the storage layer raised.
     """
-    import errno
-
     cause = getattr(error, "strerror", None) or str(error) or type(error).__name__
     code = getattr(error, "errno", None)
     hint = {
@@ -253,8 +261,6 @@ def _marker_at(root: str, storage_options: dict[str, Any] | None) -> dict[str, A
         except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
         except OSError as e:  # EACCES, EMFILE, EIO ...: a marker that may be there
-            import errno
-
             if e.errno == errno.ENAMETOOLONG:  # no store can be there (the path is checked
                 return None                    # and named where a store is written)
             raise storage_error("read store", root, e) from e
