@@ -469,7 +469,7 @@ def info(
 def export(
     store: Annotated[str, typer.Argument(
         metavar="STORE", help="A coverage store.", show_default=False)],
-    outdir: Annotated[Path, typer.Argument(
+    outdir: Annotated[str, typer.Argument(
         metavar="OUTDIR", help="Output directory.", show_default=False)],
     fmt: Annotated[str, typer.Option("--format", "-f",
                                      help="bigwig or bed (bedGraph-like).")] = "bigwig",
@@ -529,8 +529,8 @@ def plot(
         metavar="START", help="Region start (0-based).", show_default=False)],
     end: Annotated[int, typer.Argument(
         metavar="END", help="Region end (exclusive).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="PNG file to write.")]
-    = Path("genozarr_plot.png"),
+    output: Annotated[str, typer.Option("--output", "-o", help="PNG file to write.")]
+    = "genozarr_plot.png",
     track: Annotated[list[str] | None, typer.Option(
         "--track", "-t", help="Another store to plot below (repeatable).")] = None,
     plottype: Annotated[str | None, typer.Option(
@@ -549,6 +549,12 @@ def plot(
     if plottype is not None and _ALIASES.get(plottype, plottype) not in PLOTTYPES:
         raise typer.BadParameter(f"must be one of {', '.join(PLOTTYPES)}, got {plottype!r}",
                                  param_hint="--plottype")
+    from genozarr.io._remote import local_form
+
+    given, output = output, Path(local_form(output))  # a file:// URL: its path
+    if "://" in str(output):
+        raise typer.BadParameter(f"{given}: the plot is written to a local file",
+                                 param_hint="--output")
     formats = Figure().canvas.get_supported_filetypes()
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in formats:

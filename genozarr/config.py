@@ -111,10 +111,17 @@ def output_dir() -> Path:
     Path
         ``$GENOZARR_OUTPUT``, else ``$JANGGU_OUTPUT``, else ``~/genozarr_results``.
     """
+    from genozarr.io._remote import local_form
+
     for var in ("GENOZARR_OUTPUT", "JANGGU_OUTPUT"):
         value = os.environ.get(var)
         if value:
-            return Path(value).expanduser()
+            root = local_form(value)  # a file:// URL: its path
+            if "://" in root:
+                raise ArgumentError(
+                    f"${var}={value}: the output root must be a local directory; build "
+                    "a store at a URL with store='<url>'")
+            return Path(root)
     return Path.home() / "genozarr_results"
 
 

@@ -619,6 +619,12 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     merge = check_bool("merge", merge)  # "no" from a script or spec is not True
     skip_zeros = check_bool("skip_zeros", skip_zeros)
     fmt = "BigWig" if writer_cls is BigWigWriter else "BED"
+    from genozarr.io._remote import local_form
+
+    given, output_dir = output_dir, local_form(output_dir)  # a file:// URL: its path
+    if "://" in output_dir:
+        raise ArgumentError(f"cannot write {fmt} files to {given}: exports are written to a "
+                            "local directory (copy them to object storage afterwards)")
     _check_cover(cover, output_dir, fmt)
     targets = _output_paths(cover, output_dir, suffix)
     sizes = _sizes(cover, genomesize)

@@ -298,9 +298,10 @@ def chrom_sizes(source: GenomeLike) -> dict[str, int]:
     if not isinstance(source, (str, os.PathLike)):
         raise ArgumentError("a genome size source is a dict {chrom: length} or a file path "
                             f"(.chrom.sizes, .fai, FASTA, 2bit, BAM, BigWig), got {source!r}")
-    from genozarr.io._remote import is_url, localize, naming
+    from genozarr.io._remote import is_url, local_form, localize, naming
 
-    if isinstance(source, str) and is_url(source):  # its local copy (fetched once)
+    source = local_form(source)
+    if is_url(source):  # its local copy (fetched once)
         local = localize(source, "genome sizes")
         with naming(source, local):
             return _sizes_from_file(Path(local))

@@ -313,12 +313,13 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         rows = [repr(i) for i in frame.index]
         where = ("the row at index", "the rows at index")
     else:
-        source = str(sheet)
+        from genozarr.io._remote import local_form
+
+        source = local_form(sheet)  # a file:// URL: its path; ~ expanded
         frame = _read_table(source, storage_options)
         # (the folder the sheet is given in, as for a spec: a link to a sheet elsewhere
         # names the files beside the link)
-        base = source if is_url(source) else Path(
-            os.path.abspath(os.path.expanduser(source))).parent
+        base = source if is_url(source) else Path(os.path.abspath(source)).parent
         if is_url(source):  # named in messages (and the sheet's source) without secrets
             from genozarr.io._remote import display_url
 
@@ -345,8 +346,10 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         return [str(v).strip() for v in values]
 
     files = []
+    from genozarr.io._remote import local_form
+
     for f in cells(file_column, "input file"):
-        f = os.path.expanduser(f)
+        f = local_form(f)  # a file:// URL: its path; ~ expanded
         if isinstance(base, str) and not is_url(f) and not os.path.isabs(f):
             f = _join_url(base, f)
         elif isinstance(base, Path) and not is_url(f) and not os.path.isabs(f):

@@ -61,20 +61,21 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
         the URL and the cause: ``HTTP 404 Not Found``, connection refused, ...).
     """
     from genozarr.io._handles import check_input_file
-    from genozarr.io._remote import fetch, is_url
+    from genozarr.io._remote import fetch, is_url, local_form
 
-    items = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    items = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
     if not items:
         raise ArgumentError(f"no {what} files given")
     out = []
     for f in items:
-        if not isinstance(f, (str, os.PathLike)):
+        if not isinstance(f, (str, bytes, os.PathLike)):
             raise ArgumentError(f"{what} files must be paths, got {f!r}")
+        f = local_form(f)  # a file:// URL: its path; ~ expanded
         if is_url(f):
-            fetch(str(f), what, storage_options)
+            fetch(f, what, storage_options)
         else:
             check_input_file(f, what)
-        out.append(str(f))
+        out.append(f)
     return out
 
 

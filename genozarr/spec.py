@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
+from genozarr.io._remote import local_form
 
 if TYPE_CHECKING:
     from genozarr.dataset import Dataset
@@ -237,7 +238,7 @@ def check_stores(entries: list[dict[str, Any]], out: str | os.PathLike | None) -
     """
     def key(s: dict[str, Any]) -> str | None:
         store = s.get("store")
-        store = _default_store(s, out) if store is None else str(store)
+        store = _default_store(s, out) if store is None else local_form(store)
         if store is None or "://" in store:
             return store
         return os.path.normpath(os.path.abspath(store))

@@ -60,6 +60,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from genozarr.errors import (
+    ArgumentError,
     GenozarrError,
     InputFileError,
     MissingIndexError,
@@ -99,6 +100,42 @@ def is_url(path: Any) -> bool:
         return False
     m = _SCHEME.match(path)
     return m is not None and m.group(1).lower() != "file"
+
+
+def local_form(path: str | os.PathLike | bytes) -> str:
+    """A path or URL in the form genozarr reads and writes it: bytes decoded as the file
+    system does (:func:`os.fsdecode`), a ``file://`` URL as its local path
+    (``file:///data/x`` and ``file://localhost/data/x`` are ``/data/x``), a leading ``~``
+    expanded to the home directory; other URLs as given.
+
+    Parameters
+    ----------
+    path
+        A local path (``str``, ``bytes`` or path-like) or a URL.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ArgumentError
+        For a ``file://`` URL that names no absolute local path (``file://host/x``,
+        ``file://relative``).
+    """
+    text = os.fsdecode(path) if isinstance(path, (bytes, os.PathLike)) else str(path)
+    m = _SCHEME.match(text)
+    if m is None:
+        return os.path.expanduser(text)
+    if m.group(1).lower() != "file":
+        return text
+    rest = text[m.end():]
+    if rest.lower().startswith("localhost/"):
+        rest = rest[len("localhost"):]
+    if not rest.startswith("/"):
+        raise ArgumentError(f"{text}: a file:// URL must name an absolute local path "
+                            "(file:///path/to/file), or give the path itself")
+    return rest
 
 
 def kind_of(what: str | None, url: str = "") -> str:
@@ -991,7 +1028,7 @@ def localize(path: str | os.PathLike, what: str | None = None) -> str:
     """
     if isinstance(path, str) and is_url(path):
         return fetched(path, what).path
-    return os.fspath(path)
+    return local_form(path)
 
 
 @contextlib.contextmanager

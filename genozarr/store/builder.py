@@ -316,9 +316,12 @@ def store_location(name: str, key: str | None, store: str | os.PathLike | None) 
     """Where a dataset's zarr store goes: ``store`` if given, else under the output
     directory, named by the cache key (so a dataset with the same name but other data
     never replaces a store another dataset still reads)."""
+    from genozarr.io._remote import local_form
     from genozarr.store.open import absolute_store_path
+    from genozarr.store.write import check_store_path
 
     if store is not None:
+        check_store_path(local_form(store))  # '.', '' name no store (not the cwd)
         return absolute_store_path(store)
     from genozarr.config import output_dir
     from genozarr.store.write import check_dataset_name
