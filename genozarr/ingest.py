@@ -22,12 +22,12 @@ import numpy as np
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import chrom_mapping
 from genozarr.regions import GenomicIndexer
-from genozarr.store._run import planned_workers
+from genozarr.store._run import planned_workers, shutdown_pool
 from genozarr.store.dtypes import fit_problem, store_dtype
 from genozarr.store.handle import Store
 from genozarr.store.layout import DATA, StoreMeta, array_path, plan_layout
 
-__all__ = ["Source", "build_store"]
+__all__ = ["Source", "build_store", "shutdown_pool"]
 
 log = logging.getLogger(__name__)
 

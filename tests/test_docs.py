@@ -147,3 +147,30 @@ def test_docs_build(tmp_path):
         assert name in api, f"{name} missing from the API page"
     assert "genozarr-complete" in (out / "format.html").read_text()
     assert "JANGGU_OUTPUT" in (out / "coming-from-janggu.html").read_text()
+
+
+def test_documented_names_exist(monkeypatch):
+    """Every ``genozarr.<module>.<name>`` the pages name in code spans resolves (the tuning
+    page named ``genozarr.ingest.shutdown_pool()``, which did not exist)."""
+    import importlib
+
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    names = sorted({m.group(1) for page in DOCS.glob("*.md")
+                    for m in re.finditer(r"`(genozarr(?:\.\w+)+)(?:\([^`]*\))?`",
+                                         page.read_text())})
+    assert "genozarr.ingest.shutdown_pool" in names and len(names) > 20
+    missing = []
+    for name in names:
+        parts = name.split(".")
+        for k in range(len(parts), 0, -1):  # the longest importable module, then attributes
+            try:
+                obj = importlib.import_module(".".join(parts[:k]))
+            except ImportError:
+                continue
+            try:
+                for attr in parts[k:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                missing.append(name)
+            break
+    assert missing == []
