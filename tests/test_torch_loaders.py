@@ -971,3 +971,27 @@ def test_two_passes_iterated_at_once_keep_inputs_and_targets_together(
                 assert (y.numpy() == want).all(), "a batch of another window's coverage"
                 served += len(x)
     assert served >= 6 * 2 * (N - 4)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_two_passes_at_once_with_persistent_workers_share_one_pass(index_cover: Cover,
+                                                                   workers: int) -> None:
+    """With persistent workers PyTorch hands every iter() the same iterator, reset: two
+    passes iterated at once (zip(loader, loader)) share one pass's batches, as with a
+    plain DataLoader. It raised a bare KeyError (a worker's slot sent to the other pass,
+    or with batches PyTorch dropped at the reset). Every window comes once, with its own
+    coverage; a pass broken off early and the next whole pass serve every window too."""
+    loader = torch_loader(np.arange(N), index_cover, batch_size=4, shuffle=True, seed=3,
+                          num_workers=workers, persistent_workers=True)
+    for _ in range(3):
+        seen = []
+        for a, b in zip(loader, loader):
+            for x, y in (a, b):
+                assert (y.numpy() == x.numpy().astype("float64")[:, None, None, None]).all()
+                seen.extend(x.tolist())
+        assert sorted(seen) == list(range(N))  # (26 batches: 13 pairs)
+        for k, _ in enumerate(loader):  # broken off early
+            if k == 1:
+                break
+        whole = np.concatenate([x.numpy() for x, _ in loader])
+        assert sorted(whole.tolist()) == list(range(N))

@@ -274,8 +274,12 @@ class _Slots:
         last one before it asks for this pass's); send each again with its next batch."""
         if pass_id != self.pass_id:
             self.pass_id = pass_id
-            self.sent = [False] * len(self.storages)
-            self.seqs = [-1] * len(self.storages)
+            self.restart()
+
+    def restart(self) -> None:
+        """Send each slot again with its next batch, all of them free (a new pass)."""
+        self.sent = [False] * len(self.storages)
+        self.seqs = [-1] * len(self.storages)
 
     def _free_slot(self, total: int) -> int | None:
         """A slot of at least ``total`` bytes whose batch has been read, made if needed;
@@ -779,6 +783,11 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
                          block_size=self.block_size, buffer_blocks=self.buffer_blocks,
                          prefetch=self.prefetch, shard=(k, m) if m > 1 else None)
         ring = self._worker_ring()
+        if ring is not None:
+            # every pass of a worker sends its slots again, whatever pass number it reads:
+            # with persistent workers a second iter() can count its pass before this
+            # worker starts the first one, whose batches PyTorch then drops
+            ring.restart()
         for j, batch in enumerate(stream):
             parts = list(batch)
             if self._augment is not None:  # (never with compact)
@@ -1010,16 +1019,24 @@ class GenozarrDataLoader(DataLoader):
             if marks is not None:  # no batch of this pass read yet
                 marks.fill_(-1)
             pin = bool(self.pin_memory) and torch.cuda.is_available()
-            return self._tracked(self._expanded(ds, super().__iter__(), pin, marks), epoch)
+            it = super().__iter__()
+            # the slots the workers sent this pass: with persistent workers PyTorch hands
+            # every iter() the same iterator, reset, so the passes iterated at the same
+            # time (zip(loader, loader)) share its batches and so the slots they came in
+            slots: dict[tuple[int, int], torch.Tensor] = {}
+            if self.persistent_workers:
+                slots = it.__dict__.setdefault("_genozarr_slots", slots)
+                slots.clear()  # a new pass: the workers send their slots again
+            return self._tracked(self._expanded(ds, it, pin, marks, slots), epoch)
         if isinstance(ds, TorchIterableDataset):  # a pass's length depends on its epoch
             return self._tracked(super().__iter__(), epoch)
         return super().__iter__()
 
-    def _expanded(self, ds: _EpochDatasets, it: Any, pin: bool,
-                  marks: torch.Tensor | None) -> Iterator[Any]:
+    def _expanded(self, ds: _EpochDatasets, it: Any, pin: bool, marks: torch.Tensor | None,
+                  slots: dict[tuple[int, int], torch.Tensor]) -> Iterator[Any]:
         """The batches of a pass whose workers send flat lists or slots' batches (``marks``:
-        the pass's read marks, see :class:`_Slots`)."""
-        slots: dict[tuple[int, int], torch.Tensor] = {}  # the workers send each again per pass
+        the pass's read marks, see :class:`_Slots`; ``slots``: the slots received in the
+        pass)."""
         read = marks.numpy() if marks is not None else None
         for item in it:
             if isinstance(item, _SlotBatch):
