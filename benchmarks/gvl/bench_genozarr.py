@@ -66,6 +66,8 @@ STORAGE = {
     "lz4": {"compressor": "lz4"},
     "none": {"compressor": None},
     "sharded": {"inner_chunk_bytes": 65536},
+    "sharded-lz4-row": {"inner_chunk_bytes": 1, "compressor": "lz4"},
+    "sharded-none-row": {"inner_chunk_bytes": 1, "compressor": None},
 }
 
 
