@@ -995,3 +995,26 @@ def test_two_passes_at_once_with_persistent_workers_share_one_pass(index_cover: 
                 break
         whole = np.concatenate([x.numpy() for x, _ in loader])
         assert sorted(whole.tolist()) == list(range(N))
+
+
+def _worker_options(batch: Any) -> tuple[Any, Any]:
+    """(a collate_fn: runs in the worker, after its dataset's first read)"""
+    from genozarr.config import get_options
+
+    return get_options()["remote_timeout"], get_options()["chunk_cache_bytes"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("context", ["spawn", "forkserver"])
+def test_spawned_workers_take_the_training_process_options(index_cover: Cover,
+                                                           context: str) -> None:
+    """A worker started with spawn or forkserver started from genozarr's default options:
+    remote_timeout=None there let a stalled server hang the loader past the timeout set.
+    The options as they are when a pass starts are the workers' (a second pass with other
+    options, new workers, takes those)."""
+    loader = torch_loader(index_cover, batch_size=32, num_workers=1,
+                          multiprocessing_context=context, collate_fn=_worker_options)
+    with set_options(remote_timeout=7, chunk_cache_bytes=12345):
+        assert set(loader) == {(7, 12345)}
+    with set_options(remote_timeout=3):
+        assert set(loader) == {(3, 268435456)}

@@ -63,6 +63,7 @@ from torch.utils.data import IterableDataset as _TorchIterable
 from torch.utils.data import get_worker_info
 
 from genozarr.batching import batch_plan, batches, chunk_rows, read_batch, share_stores
+from genozarr.config import OPTIONS, get_options
 from genozarr.dataset import Bioseq
 from genozarr.errors import ArgumentError
 from genozarr.loaders import Structured
@@ -410,13 +411,21 @@ class _Structured(Structured):
     def __init__(self, inputs: Any, targets: Any) -> None:
         super().__init__(inputs, targets)
         self._pid = os.getpid()
+        #: genozarr's options in the training process (see :meth:`check_worker`), taken
+        #: again as each pass starts (GenozarrDataLoader)
+        self.options = get_options()
 
     def check_worker(self) -> None:
-        """In a new worker process: reseed augmentations from the worker's seed."""
+        """In a new worker process: genozarr's options as the training process has them
+        (a worker started with spawn or forkserver starts from the defaults, and
+        would, e.g., wait on a stalled server past ``remote_timeout``), and augmentations
+        reseeded from the worker's seed."""
         if self._pid == os.getpid():
             return
         self._pid = os.getpid()
         info = get_worker_info()
+        if info is not None:
+            OPTIONS.update(self.options)
         seed = info.seed if info is not None else int(torch.initial_seed())
         reseed_augmentations(self.datasets, seed)
         if info is not None:  # one of N workers: decode with a share of the cores
@@ -1007,6 +1016,8 @@ class GenozarrDataLoader(DataLoader):
         epoch = self._start_epoch()
         log.debug("GenozarrDataLoader: epoch %d", epoch)
         ds = self.dataset
+        if isinstance(ds, _EpochDatasets):  # the options new workers take (check_worker)
+            ds._s.options = get_options()
         if isinstance(ds, _EpochDatasets) and self.num_workers > 0 and (ds.compact or ds.slots):
             if ds._read_marks is not None and not self.persistent_workers:
                 # workers made for this pass: read marks and a pass count of its own, so
