@@ -497,3 +497,38 @@ def test_range_answers_checked(asked, status, content_range, size, refused):
         with pytest.raises(StoreError, match=refused) as info:
             check_range_answer(url, asked, status, content_range, None, size)
         assert url in str(info.value)
+
+
+@pytest.mark.parametrize("page", ["genozarr-current", "genozarr-complete/zarr.json",
+                                  "region_start/c/0"])
+def test_an_html_page_for_the_pointer_marker_or_coordinates_says_so(tmp_path, page):
+    """A server (or proxy) answering the version pointer, the completion marker or a
+    coordinate chunk with an HTML page: 'is not a complete genozarr store ... Rebuild it'
+    (pointer, marker) or 'Zstd decompression error ... rebuild it' (coordinates) before;
+    now the URL read and the server's HTML page are named."""
+    pytest.importorskip("aiohttp")
+    import json
+    import shutil
+
+    from genozarr import Cover, open_dataset
+
+    class Soft404(FaultyHandler):
+        faulty, soft_404 = "/c.zarr/", True
+
+    gi = GenomicIndexer.create_from_file(
+        pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [2000]}), binsize=100,
+        stepsize=100)
+    Cover.create_from_array("c", np.ones((20, 100, 1, 1), "float32"), gi, storage="zarr",
+                            store=str(tmp_path / "local.zarr"))
+    version = "v-0123456789abcdef"  # the object-storage layout: a version and its pointer
+    shutil.copytree(tmp_path / "local.zarr", tmp_path / "srv" / "c.zarr" / version)
+    (tmp_path / "srv" / "c.zarr" / "genozarr-current").write_text(
+        json.dumps({"version": version}))
+    base = tmp_path / "srv" / "c.zarr"
+    (base / page if page == "genozarr-current" else base / version / page).unlink()
+    with serve_directory(tmp_path / "srv", handler=Soft404) as url:
+        with pytest.raises(StoreError, match=r"the server returned an HTML page \(\d+ bytes\) "
+                                             r"instead of") as info:
+            open_dataset(f"{url}/c.zarr", cache=None)[:]
+    assert f"{url}/c.zarr/" in str(info.value) and page in str(info.value)
+    assert "Rebuild" not in str(info.value)

@@ -45,7 +45,7 @@ from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import MARKER_FILE
 
 __all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "write_strings", "read_strings",
-           "check_chunk_bytes", "index_crc_ok", "ZARR_VERSIONS"]
+           "check_chunk_bytes", "html_answer", "index_crc_ok", "ZARR_VERSIONS"]
 
 #: a directory pinned by an open descriptor (Linux): it stays the directory the reader
 #: opened, whatever is renamed or exchanged at its old path
@@ -75,6 +75,32 @@ def index_crc_ok(raw: bytes) -> bool:
     import google_crc32c
 
     return int(google_crc32c.value(raw[:-4])) == int.from_bytes(raw[-4:], "little")
+
+
+def html_answer(where: str, head: bytes, size: int | None = None,
+                what: str = "the chunk") -> StoreError | None:
+    """The StoreError for what a server answered for ``where`` (a URL) when it is an HTML
+    page (an error or login page of the server or a proxy), else None.
+
+    Parameters
+    ----------
+    where
+        The URL read (a local path: never a page).
+    head
+        The first bytes answered (a few dozen suffice).
+    size
+        The bytes answered in all (default ``len(head)``).
+    what
+        What was expected, for the message.
+    """
+    start = bytes(head[:64]).lstrip().lower()
+    if "://" not in where or not start.startswith((b"<!doctype html", b"<html")):
+        return None
+    return StoreError(
+        f"reading {where}: the server returned an HTML page "
+        f"({len(head) if size is None else size} bytes) instead of {what}: an error or "
+        "login page of the server or a proxy. Check the URL and the server; the store "
+        "itself may be intact.")
 
 
 def check_chunk_bytes(where: str, header: bytes, size: int, nbytes: int, compressed: bool,
@@ -111,12 +137,9 @@ def check_chunk_bytes(where: str, header: bytes, size: int, nbytes: int, compres
             return
     elif size == nbytes:
         return
-    head = header.lstrip().lower()
-    if "://" in where and (head.startswith((b"<!doctype html", b"<html"))):
-        raise StoreError(
-            f"reading {where}: the server returned an HTML page ({size} bytes) instead of "
-            "the chunk: an error or login page of the server or a proxy. Check the URL and "
-            "the server; the store itself may be intact.")
+    page = html_answer(where, header, size)
+    if page is not None:
+        raise page
     raise StoreError(
         f"chunk {where} is damaged: it holds {size} bytes that do not decode to one chunk "
         f"of {tuple(shape)} {np.dtype(dtype)} ({nbytes} bytes); the store was truncated or "

@@ -206,12 +206,27 @@ def _json_or_none(raw: bytes | None) -> Any:
         return None
 
 
+def _remote_json(fs: Any, key: str, what: str) -> Any:
+    """:func:`_remote_read` of a JSON document (None: absent or not JSON), except that an
+    HTML page the server answered instead (an error or login page) is a StoreError that
+    says so, not a store without that document."""
+    raw = _remote_read(fs, key)
+    content = _json_or_none(raw)
+    if content is None and raw is not None:
+        from genozarr.store._direct import html_answer
+
+        page = html_answer(fs.unstrip_protocol(key), raw, what=what)
+        if page is not None:
+            raise page
+    return content
+
+
 def read_pointer(path: str | os.PathLike, storage_options: dict[str, Any] | None = None
                  ) -> str | None:
     """The version a store's pointer names (``v-<hex>``), or None without a pointer."""
     if is_remote(path):
         fs, root = _remote_fs(path, storage_options)
-        content = _json_or_none(_remote_read(fs, f"{root}/{POINTER}"))
+        content = _remote_json(fs, f"{root}/{POINTER}", "the store's version pointer")
     else:
         try:
             content = _json_or_none((_local(path) / POINTER).read_bytes())
@@ -253,7 +268,7 @@ def _marker_at(root: str, storage_options: dict[str, Any] | None) -> dict[str, A
     """The completion marker's attributes at a resolved root (None when absent)."""
     if is_remote(root):
         fs, key = _remote_fs(root, storage_options)
-        content = _json_or_none(_remote_read(fs, f"{key}/{MARKER_FILE}"))
+        content = _remote_json(fs, f"{key}/{MARKER_FILE}", "the store's completion marker")
     else:
         try:
             with open(os.path.join(root, MARKER_FILE), "rb") as f:
@@ -477,7 +492,7 @@ def _checked_store_class() -> type:
         return _CHECKED
     from zarr.storage import WrapperStore
 
-    from genozarr.store._direct import _file_id, check_chunk_bytes, index_crc_ok
+    from genozarr.store._direct import _file_id, check_chunk_bytes, html_answer, index_crc_ok
 
     class _Checked(WrapperStore):  # type: ignore[misc,type-arg]
         """A read-only zarr store over one store version: see :class:`CheckedStore`."""
@@ -727,11 +742,14 @@ def _checked_store_class() -> type:
                 await self._check_range(key, match.group("array") or "", byte_range, buf)
             else:
                 info = (await self._array_meta(match.group("array") or ""))[0]
+                data = buf.as_numpy_array()
                 if info is not None:
                     nbytes, compressed, shape, dtype = info
-                    data = buf.as_numpy_array()
                     check_chunk_bytes(f"{self.where}/{key}", bytes(data[:16]), len(buf),
                                       nbytes, compressed, shape, dtype)
+                elif (page := html_answer(f"{self.where}/{key}", bytes(data[:64]),
+                                          len(buf))) is not None:
+                    raise page  # (arrays of other codecs: coordinates, labels)
             return buf
 
         async def _get_many(self, requests: Any) -> Any:
