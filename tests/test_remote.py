@@ -526,9 +526,8 @@ def test_an_html_page_for_the_pointer_marker_or_coordinates_says_so(tmp_path, pa
         json.dumps({"version": version}))
     base = tmp_path / "srv" / "c.zarr"
     (base / page if page == "genozarr-current" else base / version / page).unlink()
-    with serve_directory(tmp_path / "srv", handler=Soft404) as url:
-        with pytest.raises(StoreError, match=r"the server returned an HTML page \(\d+ bytes\) "
-                                             r"instead of") as info:
-            open_dataset(f"{url}/c.zarr", cache=None)[:]
+    with serve_directory(tmp_path / "srv", handler=Soft404) as url, pytest.raises(
+            StoreError, match=r"the server returned an HTML page \(\d+ bytes\) instead of") as info:
+        open_dataset(f"{url}/c.zarr", cache=None)[:]
     assert f"{url}/c.zarr/" in str(info.value) and page in str(info.value)
     assert "Rebuild" not in str(info.value)
