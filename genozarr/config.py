@@ -20,6 +20,11 @@ from genozarr.errors import ArgumentError
 
 __all__ = ["output_dir", "set_options", "get_options", "OPTIONS"]
 
+#: the process that imported this module: another one (os.getpid() differs) is a fork of
+#: it (directly, or of a fork server), which inherited the options of the process it was
+#: forked from (a spawned process imports anew)
+IMPORT_PID = os.getpid()
+
 _SCHEDULERS = ("auto", "sync", "threads", "processes", "distributed")
 
 OPTIONS: dict[str, Any] = {
@@ -79,10 +84,20 @@ def layout_choices() -> dict[str, Any]:
     return {k: OPTIONS[k] for k in LAYOUT_OPTIONS if OPTIONS[k] != DEFAULTS[k]}
 
 
+def _float(v: Any) -> bool:
+    """A float (numpy's too)."""
+    import numpy as np
+
+    return isinstance(v, (float, np.floating))
+
+
 def _int(v: Any) -> bool:
-    """An int, not a bool (True would pass as 1: compression_level=True wrote
-    ``"clevel": true`` into zarr.json, inner_chunk_bytes=True inner chunks of one row)."""
-    return isinstance(v, int) and not isinstance(v, bool)
+    """An int (numpy's integers too: sizes worked out with numpy), not a bool (True would
+    pass as 1: compression_level=True wrote ``"clevel": true`` into zarr.json,
+    inner_chunk_bytes=True inner chunks of one row)."""
+    import numpy as np
+
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 _VALIDATORS: dict[str, Any] = {
@@ -98,8 +113,7 @@ _VALIDATORS: dict[str, Any] = {
     "memory_cache_bytes": lambda v: v is None or (_int(v) and v >= 0),
     "decode_threads": lambda v: v is None or (_int(v) and v >= 1),
     "parallel_threshold_bases": lambda v: _int(v) and v >= 0,
-    "remote_timeout": lambda v: v is None or (isinstance(v, (int, float))
-                                              and not isinstance(v, bool) and v > 0),
+    "remote_timeout": lambda v: v is None or ((_int(v) or _float(v)) and v > 0),
 }
 
 
@@ -164,6 +178,10 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
                 )
             if not _VALIDATORS[key](value):
                 raise ArgumentError(f"invalid value {value!r} for genozarr option {key!r}")
+            if _int(value):  # a numpy number kept as Python's (it goes into JSON)
+                kwargs[key] = int(value)
+            elif _float(value):
+                kwargs[key] = float(value)
             self.old[key] = OPTIONS[key]
         OPTIONS.update(kwargs)
 

@@ -1012,9 +1012,29 @@ def test_spawned_workers_take_the_training_process_options(index_cover: Cover,
     remote_timeout=None there let a stalled server hang the loader past the timeout set.
     The options as they are when a pass starts are the workers' (a second pass with other
     options, new workers, takes those)."""
+    import multiprocessing
+
+    if context == "forkserver":  # (a fork server started since has genozarr imported)
+        multiprocessing.get_context("forkserver").set_forkserver_preload(["genozarr.config"])
     loader = torch_loader(index_cover, batch_size=32, num_workers=1,
                           multiprocessing_context=context, collate_fn=_worker_options)
     with set_options(remote_timeout=7, chunk_cache_bytes=12345):
         assert set(loader) == {(7, 12345)}
     with set_options(remote_timeout=3):
         assert set(loader) == {(3, 268435456)}
+
+
+def test_forked_workers_keep_the_options_they_inherit(index_cover: Cover) -> None:
+    """A forked worker has the training process's options as they are when it forks; the
+    snapshot a dataset took when it was made (for spawned workers) must not undo options
+    set since (a review found remote_timeout and chunk_cache_bytes reset in fork workers
+    of a plain DataLoader)."""
+    from torch.utils.data import DataLoader
+
+    from genozarr.loaders.torch import TorchDataset
+
+    ds = TorchDataset(index_cover)
+    with set_options(remote_timeout=5.0, chunk_cache_bytes=0):
+        loader = DataLoader(ds, batch_size=32, num_workers=1,
+                            multiprocessing_context="fork", collate_fn=_worker_options)
+        assert set(loader) == {(5.0, 0)}

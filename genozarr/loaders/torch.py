@@ -62,6 +62,7 @@ from torch.utils.data import Dataset as _TorchDataset
 from torch.utils.data import IterableDataset as _TorchIterable
 from torch.utils.data import get_worker_info
 
+from genozarr import config
 from genozarr.batching import batch_plan, batches, chunk_rows, read_batch, share_stores
 from genozarr.config import OPTIONS, get_options
 from genozarr.dataset import Bioseq
@@ -412,8 +413,9 @@ class _Structured(Structured):
         super().__init__(inputs, targets)
         self._pid = os.getpid()
         #: genozarr's options in the training process (see :meth:`check_worker`), taken
-        #: again as each pass starts (GenozarrDataLoader)
+        #: again as each pass starts (GenozarrDataLoader), and that process
         self.options = get_options()
+        self.options_pid = os.getpid()
 
     def check_worker(self) -> None:
         """In a new worker process: genozarr's options as the training process has them
@@ -424,7 +426,11 @@ class _Structured(Structured):
             return
         self._pid = os.getpid()
         info = get_worker_info()
-        if info is not None:
+        forked = config.IMPORT_PID != os.getpid() and os.getppid() == self.options_pid
+        if info is not None and not forked:
+            # a worker started with spawn (genozarr imported anew) or forkserver (forked
+            # from the server's import) starts from the default options; one forked from
+            # the training process has that process's own, as they are now
             OPTIONS.update(self.options)
         seed = info.seed if info is not None else int(torch.initial_seed())
         reseed_augmentations(self.datasets, seed)
@@ -1017,7 +1023,7 @@ class GenozarrDataLoader(DataLoader):
         log.debug("GenozarrDataLoader: epoch %d", epoch)
         ds = self.dataset
         if isinstance(ds, _EpochDatasets):  # the options new workers take (check_worker)
-            ds._s.options = get_options()
+            ds._s.options, ds._s.options_pid = get_options(), os.getpid()
         if isinstance(ds, _EpochDatasets) and self.num_workers > 0 and (ds.compact or ds.slots):
             if ds._read_marks is not None and not self.persistent_workers:
                 # workers made for this pass: read marks and a pass count of its own, so
