@@ -5,6 +5,8 @@ written, and with plain zarr reading the same store."""
 
 from __future__ import annotations
 
+import errno
+import os
 import threading
 
 import numpy as np
@@ -83,7 +85,8 @@ def test_direct_reader_reads_shards_written_by_zarr(values, tmp_path):
 def test_whole_genome_sharded_store(tmp_path, sample_files):
     import pyBigWig
 
-    kw = dict(roi=sample_files["roi"], binsize=200, resolution=10, storage="zarr",
+    # windows of 10 bins across inner chunks of 16 (at least a window's bins: 10)
+    kw = dict(roi=sample_files["roi"], binsize=100, resolution=10, storage="zarr",
               store_whole_genome=True, genomesize=sample_files["chrom_sizes"])
     with set_options(inner_chunk_bytes=64, chunk_bytes=4096):  # 16 bins per inner chunk
         cover = Cover.create_from_bigwig("wg", sample_files["bigwig_a"], **kw)
@@ -97,6 +100,34 @@ def test_whole_genome_sharded_store(tmp_path, sample_files):
         raw = np.nan_to_num(np.asarray(bw.values(gi.chrs[i], int(gi.starts[i]),
                                                  int(gi.ends[i])), dtype=np.float32))
         np.testing.assert_allclose(row[:, 0, 0], raw.reshape(-1, 10).mean(1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("inner", [1, 64, 400])
+def test_whole_genome_inner_chunks_hold_at_least_a_window(tmp_path, sample_files, inner):
+    """inner_chunk_bytes=1 made a whole-genome store of one bin per inner chunk (millions
+    per shard, built and read at about 20 us per base); an inner chunk holds at least one
+    window's bins (here 200 bp at resolution 10: 20 bins), more where the bytes say so.
+    The values are pyBigWig's, as from the default layout."""
+    import pyBigWig
+
+    kw = {"roi": sample_files["roi"], "binsize": 200, "resolution": 10, "storage": "zarr",
+          "store_whole_genome": True, "genomesize": sample_files["chrom_sizes"]}
+    with set_options(inner_chunk_bytes=inner, chunk_bytes=4096):
+        cover = Cover.create_from_bigwig("wg", sample_files["bigwig_a"],
+                                         store=str(tmp_path / "s.zarr"), **kw)
+    default = Cover.create_from_bigwig("wg", sample_files["bigwig_a"], **kw,
+                                       store=str(tmp_path / "d.zarr"))
+    for chrom in cover.garray.meta.chroms:
+        arr = cover.garray.backend.array(cover.garray.meta.array_path(chrom))
+        assert arr.chunks[0] == max(20, inner // 4)
+    np.testing.assert_array_equal(cover[:], default[:])
+    gi = cover.gindexer
+    order = np.random.default_rng(1).permutation(len(gi))[:10]
+    with pyBigWig.open(sample_files["bigwig_a"]) as bw:
+        for i, row in zip(order, cover.read_genomic(order)):  # plus-strand orientation
+            raw = np.nan_to_num(np.asarray(bw.values(gi.chrs[i], int(gi.starts[i]),
+                                                     int(gi.ends[i])), dtype=np.float32))
+            np.testing.assert_allclose(row[:, 0, 0], raw.reshape(-1, 10).mean(1), rtol=1e-6)
 
 
 @pytest.mark.parametrize("shard_chunks", [8, 3, 1])
@@ -649,9 +680,11 @@ def test_concurrent_reads_of_many_shards_keep_their_files_apart(values, tmp_path
     """Decode threads read inner chunks of more shards than descriptors are kept open:
     a descriptor closed under one thread must never serve another shard's bytes."""
     import genozarr.store._direct as direct_mod
+    import genozarr.store.backend as backend_module
     from genozarr.store.backend import _ChunkCache
 
-    monkeypatch.setattr(direct_mod, "_MAX_FDS", 2)
+    monkeypatch.setattr(direct_mod, "_fd_cap", lambda: 2)
+    monkeypatch.setattr(backend_module, "_GATHER_THREAD_BYTES", 0)  # threads share a batch
     # 600-byte rows: shards of 8 rows (26 shards), inner chunks of 1 row
     _cover(values, tmp_path / "f.zarr", inner_chunk_bytes=600, chunk_bytes=8 * 600)
     cover = open_dataset(tmp_path / "f.zarr")
@@ -663,6 +696,47 @@ def test_concurrent_reads_of_many_shards_keep_their_files_apart(values, tmp_path
         backend.cache = _ChunkCache(0)  # every read decodes
         idx = np.sort(rng.choice(N, 60, replace=False))
         np.testing.assert_array_equal(cover[idx], values[idx])
+
+
+def test_readers_of_many_sharded_stores_share_the_open_file_budget(values, tmp_path,
+                                                                   monkeypatch):
+    """Each reader kept up to 256 shard files open (a sixteenth of the open-file limit):
+    17 sharded stores read in a random order ran out of files ('Too many open files') at
+    a limit of 4096. Now the readers holding files share a quarter of the limit, and a
+    reader whose open fails for the process's limit closes its own files first."""
+    import genozarr.store._direct as direct_mod
+
+    monkeypatch.setattr(direct_mod, "_FD_BUDGET", 64)
+    covers = []
+    for k in range(17):  # shards of 6 rows: 34 shard files each
+        _cover(values, tmp_path / f"s{k}.zarr", inner_chunk_bytes=600, chunk_bytes=4096)
+        covers.append(open_dataset(tmp_path / f"s{k}.zarr", cache=None))
+    before = len(os.listdir("/proc/self/fd"))
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        for cover in covers:
+            idx = rng.permutation(N)[:60]
+            np.testing.assert_array_equal(cover[idx], values[idx])
+    held = len(os.listdir("/proc/self/fd")) - before
+    assert held <= 17 * 8  # at least 8 each, the 64 shared out beyond that
+    reader = covers[0].garray.backend._direct["data"]
+    real_open = os.open
+    calls = []
+
+    def full(path, flags, *args):  # the process's limit reached on the first try
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, flags, *args)
+
+    assert reader._fds  # files of its own to close
+    monkeypatch.setattr(direct_mod.os, "open", full)
+    reader._index.clear()
+    with reader._fd_lock:
+        reader._close_fds()
+    reader._fds[-1] = real_open(os.devnull, os.O_RDONLY)  # one held, to be closed
+    np.testing.assert_array_equal(covers[0][[5]], values[[5]])
+    assert len(calls) >= 2 and -1 not in reader._fds
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -29,10 +29,12 @@ gone or is another one; and only where the marker's chunk inventory
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
@@ -345,7 +347,7 @@ class DirectChunks(_ChunkReader):
     def _pread(self, shard: int, size: int, offset: int, index: int) -> bytes:
         """``size`` bytes at ``offset`` of shard file ``shard``, through a kept descriptor.
 
-        Descriptors are opened, used and closed (when more than :data:`_MAX_FDS` are open)
+        Descriptors are opened, used and closed (when more than :func:`_fd_cap` are open)
         under one lock: a descriptor closed by one thread while another reads through it
         could be reused by the system for another shard file, and the read would return
         that file's bytes. A read of a few kB from the page cache takes microseconds, so
@@ -353,13 +355,31 @@ class DirectChunks(_ChunkReader):
         with self._fd_lock:
             fd = self._fds.get(shard)
             if fd is None:
-                fd = self._fds[shard] = os.open(self.chunk_file(index), os.O_RDONLY)
-                while len(self._fds) > _MAX_FDS:
+                _HOLDERS.add(self)
+                try:
+                    fd = os.open(self.chunk_file(index), os.O_RDONLY)
+                except OSError as e:
+                    if e.errno != errno.EMFILE or not self._fds:
+                        raise
+                    self._close_fds()  # the process's limit reached: ours go first
+                    fd = os.open(self.chunk_file(index), os.O_RDONLY)
+                self._fds[shard] = fd
+                cap = _fd_cap()
+                while len(self._fds) > cap:
                     _, old = self._fds.popitem(last=False)
                     os.close(old)
             else:
                 self._fds.move_to_end(shard)
             return os.pread(fd, size, offset)
+
+    def _close_fds(self) -> None:
+        """Close the shard files this reader keeps open (the caller holds ``_fd_lock``)."""
+        while self._fds:
+            _, fd = self._fds.popitem(last=False)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     @classmethod
     def for_array(cls, array: Any) -> DirectChunks | None:
@@ -845,23 +865,31 @@ _BLOSC: Any = None
 _EMPTY = 2**64 - 1
 
 
-def _max_fds() -> int:
-    """Shard files one reader keeps open: a sixteenth of the process's limit on open
-    files, from 16 to 256 (64 under the common limit of 1024; a fully random read of a
-    store of more shards than that opens and closes a file per inner chunk)."""
+def _fd_budget() -> int:
+    """Shard files all the readers of this process keep open together: a quarter of its
+    limit on open files (256 under the common limit of 1024)."""
     try:
         import resource
 
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except (ImportError, OSError, ValueError):  # pragma: no cover - no such limit
-        return 64
-    if soft == resource.RLIM_INFINITY:
         return 256
-    return max(16, min(256, soft // 16))
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(64, soft // 4)
 
 
-#: shard files a reader keeps open
-_MAX_FDS = _max_fds()
+#: shard files all readers keep open together (:func:`_fd_cap` shares it out)
+_FD_BUDGET = _fd_budget()
+#: the readers that opened shard files (their number shares out :data:`_FD_BUDGET`)
+_HOLDERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _fd_cap() -> int:
+    """Shard files one reader may keep open now: :data:`_FD_BUDGET` shared by the readers
+    holding some, from 8 to 256 each (a fully random read of a store of more shards than
+    its reader keeps opens and closes a file per inner chunk)."""
+    return max(8, min(256, _FD_BUDGET // max(1, len(_HOLDERS))))
 #: inner chunks of one shard at most this many bytes apart are fetched in one request
 _COALESCE_GAP = 256 * 2**10
 #: decoded bytes of the chunks a remote reader fetches ahead and keeps until they are read,

@@ -141,18 +141,20 @@ def array_path(chrom: str | None, format_version: int = FORMAT_VERSION) -> str:
     return chrom if format_version == 1 else f"{chrom}/{DATA}"
 
 
-def sharding(row_bytes: int, clen: int,
-             inner_bytes: int | None = None) -> tuple[int, int | None]:
+def sharding(row_bytes: int, clen: int, inner_bytes: int | None = None,
+             min_rows: int = 1) -> tuple[int, int | None]:
     """Chunk length rounded to a multiple of the inner chunk length, and that inner
     length (None: not sharded), for inner chunks of about ``inner_bytes`` (default:
-    ``set_options(inner_chunk_bytes=...)``)."""
+    ``set_options(inner_chunk_bytes=...)``), of at least ``min_rows`` rows (a window's
+    bins in the whole-genome layout: one bin per inner chunk made a chromosome's shards
+    of millions of inner chunks, built and read at about 20 us per base)."""
     if inner_bytes is None:
         from genozarr.config import OPTIONS
 
         inner_bytes = OPTIONS["inner_chunk_bytes"]
     if inner_bytes is None:
         return clen, None
-    inner = max(1, min(clen, inner_bytes // max(int(row_bytes), 1)))
+    inner = max(1, min(clen, max(inner_bytes // max(int(row_bytes), 1), int(min_rows))))
     return clen // inner * inner, inner
 
 
@@ -346,7 +348,8 @@ def plan_layout(
             raise StoreFormatError("the whole-genome layout needs a resolution")
         for chrom, length in meta.chroms.items():
             nbins = -(-int(length) // meta.resolution)
-            clen, inner = sharding(row, chunk_length(row, nbins, chunk_bytes))
+            clen, inner = sharding(row, chunk_length(row, nbins, chunk_bytes),
+                                   min_rows=meta.nbins if meta.binsize is not None else 1)
             if inner is None:
                 clen, inner = _whole_genome_shard(clen, nbins)
             specs[array_path(chrom)] = ArraySpec(
