@@ -551,10 +551,11 @@ def plot(
                                  param_hint="--plottype")
     from genozarr.io._remote import local_form
 
-    given, output = output, Path(local_form(output))  # a file:// URL: its path
-    if "://" in str(output):
-        raise typer.BadParameter(f"{given}: the plot is written to a local file",
+    text = local_form(output)  # a file:// URL: its path
+    if "://" in text:
+        raise typer.BadParameter(f"{output}: the plot is written to a local file",
                                  param_hint="--output")
+    output = Path(text)
     formats = Figure().canvas.get_supported_filetypes()
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in formats:

@@ -69,3 +69,29 @@ def test_auto_runs_processes_above_the_threshold_only():
         assert _scheduler(1000, 4)[0] == "sync"
         assert _scheduler(1001, 4)[0] == "processes"
         assert _scheduler(10_000, 1)[0] == "sync"
+
+
+def test_numpy_integers_are_integer_options(tmp_path):
+    """Sizes worked out with numpy (np.int64) were refused ('invalid value np.int64(4096)');
+    they are taken, kept as Python ints (they go into zarr.json), and a store built with
+    them has the chunks they say. numpy's bools are not integers here, as bools are not."""
+    from genozarr import GenomicIndexer
+
+    with set_options(chunk_bytes=np.int64(8192), compression_level=np.int32(3),
+                     inner_chunk_bytes=np.uint16(800)):
+        options = get_options()
+        assert [type(options[k]) for k in ("chunk_bytes", "compression_level",
+                                           "inner_chunk_bytes")] == [int, int, int]
+        gi = GenomicIndexer.create_from_file(["chr1:0-10000"], binsize=100, stepsize=100)
+        x = np.arange(10000, dtype="float32").reshape(100, 100, 1, 1)
+        cover = Cover.create_from_array("c", x, gi, storage="zarr", store=str(tmp_path / "c"))
+    arr = cover.garray.backend.array("data")
+    assert (arr.shards[0], arr.chunks[0]) == (20, 2)  # 8192 // 400 rows, 800 // 400
+    np.testing.assert_array_equal(cover[:], x)
+    for bad in (np.bool_(True), np.float64(4096.0)):
+        with pytest.raises(ArgumentError, match="invalid value"):
+            set_options(chunk_bytes=bad)
+    for timeout in (np.int64(5), np.float32(2.5)):
+        with set_options(remote_timeout=timeout):
+            assert get_options()["remote_timeout"] == float(timeout)
+            assert type(get_options()["remote_timeout"]) in (int, float)

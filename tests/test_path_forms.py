@@ -41,6 +41,7 @@ def test_local_form(tmp_path, monkeypatch):
     assert local_form("~/x.bw") == str(tmp_path / "x.bw")
     assert local_form("s3://bucket/~/x.bw") == "s3://bucket/~/x.bw"
     assert local_form("rel/x.bw") == "rel/x.bw"
+    assert local_form("file:///data/my%20peaks.bed") == "/data/my peaks.bed"  # as_uri()
     for bad in ("file://host/data/x.bw", "file://x.bw"):
         with pytest.raises(ArgumentError, match="absolute local path"):
             local_form(bad)
@@ -111,9 +112,13 @@ def test_cli_export_and_plot_to_file_urls(tmp_path, cwd):
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == [str(tmp_path / "out" / "s.Cond_0.bigwig")]
     result = runner.invoke(app, ["plot", str(store), "chr1", "0", "100", "-o",
-                                 f"file://{tmp_path / 'p.png'}"])
+                                 (tmp_path / "p q.png").as_uri()])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "p.png").stat().st_size > 0
+    assert (tmp_path / "p q.png").stat().st_size > 0
+    result = runner.invoke(app, ["plot", str(store), "chr1", "0", "100", "-o",
+                                 "s3://bucket/p.png"])
+    said = " ".join(result.output.replace("│", " ").split())  # (rich wraps the box)
+    assert result.exit_code == 2 and "the plot is written to a local file" in said, said
     assert os.listdir(cwd) == []
 
 

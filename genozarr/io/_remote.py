@@ -104,9 +104,9 @@ def is_url(path: Any) -> bool:
 
 def local_form(path: str | os.PathLike | bytes) -> str:
     """A path or URL in the form genozarr reads and writes it: bytes decoded as the file
-    system does (:func:`os.fsdecode`), a ``file://`` URL as its local path
-    (``file:///data/x`` and ``file://localhost/data/x`` are ``/data/x``), a leading ``~``
-    expanded to the home directory; other URLs as given.
+    system does (:func:`os.fsdecode`), a ``file://`` URL as its local path, percent-decoded
+    (``file:///data/x``, ``file://localhost/data/x`` are ``/data/x``; ``file:///a%20b`` is
+    ``/a b``), a leading ``~`` expanded to the home directory; other URLs as given.
 
     Parameters
     ----------
@@ -135,7 +135,9 @@ def local_form(path: str | os.PathLike | bytes) -> str:
     if not rest.startswith("/"):
         raise ArgumentError(f"{text}: a file:// URL must name an absolute local path "
                             "(file:///path/to/file), or give the path itself")
-    return rest
+    from urllib.parse import unquote
+
+    return unquote(rest)  # percent-encoded as Path.as_uri() writes it (%20: a space)
 
 
 def kind_of(what: str | None, url: str = "") -> str:
