@@ -229,6 +229,12 @@ class _ChunkReader:
         Blosc frame header) is checked first, inline; ``where()`` names the chunk, built
         only for a message."""
         out = np.empty(self.chunk_shape, dtype=self.decode_dtype)
+        self._decode_into(raw, out, where)
+        return out if out.dtype == self.dtype else widen(out.view(self.dtype))
+
+    def _decode_into(self, raw: bytes, out: np.ndarray, where: Callable[[], str]) -> None:
+        """Decode one stored chunk into ``out`` (C-contiguous, of the chunk's shape and
+        :attr:`decode_dtype`), after checking its size (and Blosc frame header)."""
         size = len(raw)
         if self.compressed:
             if size < 16 or int.from_bytes(raw[4:8], "little") != self.nbytes \
@@ -245,7 +251,6 @@ class _ChunkReader:
                 check_chunk_bytes(where(), raw[:16], size, self.nbytes, False,
                                   self.chunk_shape, self.dtype)
             out.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
-        return out if out.dtype == self.dtype else widen(out.view(self.dtype))
 
 
 def _readable(array: Any) -> bool:
@@ -554,8 +559,7 @@ class DirectChunks(_ChunkReader):
         StoreError
             As :meth:`read`.
         """
-        blosc = _blosc()
-        rows, nbytes, compressed = self.chunk_shape[0], self.nbytes, self.compressed
+        rows = self.chunk_shape[0]
         whole = slice(0, rows)
         scratch = None
         for cid, dst, src in jobs:
@@ -574,22 +578,7 @@ class DirectChunks(_ChunkReader):
                 elif scratch is None:
                     scratch = np.empty(self.chunk_shape, dtype=self.dtype)
                 target = scratch
-            size = len(raw)
-            if compressed:
-                if size < 16 or int.from_bytes(raw[4:8], "little") != nbytes \
-                        or int.from_bytes(raw[12:16], "little") != size:
-                    check_chunk_bytes(self._where(cid), raw[:16], size, nbytes, True,
-                                      self.chunk_shape, self.dtype)
-                try:
-                    blosc.decompress(raw, target)
-                except Exception as e:  # numcodecs raises RuntimeError
-                    raise StoreError(f"chunk {self._where(cid)} is damaged: {e}. Rebuild "
-                                     "the store (overwrite=True).") from e
-            else:
-                if size != nbytes:
-                    check_chunk_bytes(self._where(cid), raw[:16], size, nbytes, False,
-                                      self.chunk_shape, self.dtype)
-                target.reshape(-1).view(np.uint8)[:] = np.frombuffer(raw, dtype=np.uint8)
+            self._decode_into(raw, target, lambda cid=cid: self._where(cid))
             if not into:
                 out[dst] = scratch[src]
         if self.by_path and jobs:
@@ -890,6 +879,8 @@ def _fd_cap() -> int:
     holding some, from 8 to 256 each (a fully random read of a store of more shards than
     its reader keeps opens and closes a file per inner chunk)."""
     return max(8, min(256, _FD_BUDGET // max(1, len(_HOLDERS))))
+
+
 #: inner chunks of one shard at most this many bytes apart are fetched in one request
 _COALESCE_GAP = 256 * 2**10
 #: decoded bytes of the chunks a remote reader fetches ahead and keeps until they are read,

@@ -401,6 +401,23 @@ _GATHER_SHARE = 8
 _GATHER_THREAD_BYTES = 32 * 2**10
 
 
+def _chunk_runs(rows: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
+    """Sorted ``rows`` grouped by the chunk of ``size`` rows each lies in: the chunk ids,
+    each group's ``starts`` and ``ends`` in ``rows``, every row's ``local`` row in its
+    chunk, each group's ``first`` local row, and whether its rows are one run of
+    consecutive rows (a repeated row, as an oversampling view makes, never is: sorted
+    ``[0, 0, 2]`` would look consecutive)."""
+    ids = rows // size
+    bounds = np.flatnonzero(ids[1:] != ids[:-1]) + 1
+    starts, ends = np.r_[0, bounds], np.r_[bounds, len(rows)]
+    local = rows - ids * size
+    first = local[starts]
+    runs = (local[ends - 1] - first) == (ends - starts - 1)
+    if bool((rows[1:] == rows[:-1]).any()):
+        runs[:] = False
+    return ids[starts], starts, ends, local, first, runs
+
+
 class _DecodePool(ThreadPoolExecutor):
     """The decode threads of a :class:`ZarrBackend`. A task given after :meth:`ZarrBackend.close`
     shut them down (by a read that was running in another thread) runs in the thread that
@@ -1055,16 +1072,8 @@ class ZarrBackend(Backend):
         if bool((steps >= 0).all()):
             # sorted rows (sequential or block-shuffled batches): copy straight into `out`,
             # one slice per chunk whose rows are consecutive, else one take
-            bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
-            starts, ends = np.r_[0, bounds], np.r_[bounds, len(rows)]
-            local = rows - chunk_ids * size
-            first = local[starts]
-            # a chunk's rows are one slice when they are consecutive; a repeated row (an
-            # oversampling view) makes sorted rows look consecutive ([0, 0, 2]): take them
-            runs = (local[ends - 1] - first) == (ends - starts - 1)
-            if bool((steps == 0).any()):
-                runs[:] = False
-            spans = dict(zip(chunk_ids[starts].tolist(),
+            cids, starts, ends, local, first, runs = _chunk_runs(rows, size)
+            spans = dict(zip(cids.tolist(),
                              zip(starts.tolist(), ends.tolist(), first.tolist(), runs.tolist())))
             for cid, block in self._chunks(name, list(spans)):
                 a, b, f, run = spans[cid]
@@ -1103,18 +1112,9 @@ class ZarrBackend(Backend):
         of their rows are cached (a block-shuffled or random order comes back to them);
         a chunk of one row is only ever read whole, straight into ``out``."""
         order = None if bool((rows[1:] >= rows[:-1]).all()) else np.argsort(rows, kind="stable")
-        srows = rows if order is None else rows[order]
-        cids = srows // size
-        local = srows - cids * size
-        bounds = np.flatnonzero(cids[1:] != cids[:-1]) + 1
-        starts, ends = np.r_[0, bounds], np.r_[bounds, len(rows)]
+        cids, starts, ends, local, first, runs = _chunk_runs(
+            rows if order is None else rows[order], size)
         counts = ends - starts
-        first = local[starts]
-        # a chunk's rows are one slice when consecutive (a repeated row, as an
-        # oversampling view makes, never is)
-        runs = (local[ends - 1] - first) == counts - 1
-        if bool((srows[1:] == srows[:-1]).any()):
-            runs[:] = False
         if order is None:
             dst0, consec = starts, np.ones(len(starts), dtype=bool)
         else:
@@ -1123,7 +1123,7 @@ class ZarrBackend(Backend):
         jobs = [(cid, slice(d, d + n) if c else order[a:a + n],
                  slice(f, f + n) if r else local[a:a + n])
                 for cid, a, n, f, r, d, c in zip(
-                    cids[starts].tolist(), starts.tolist(), counts.tolist(), first.tolist(),
+                    cids.tolist(), starts.tolist(), counts.tolist(), first.tolist(),
                     runs.tolist(), dst0.tolist(), consec.tolist())]
         cache = self.cache if (size > 1 and self.cache.max_bytes > 0
                                and not _reading_once()) else None
@@ -1141,13 +1141,13 @@ class ZarrBackend(Backend):
         threads = (self.threads if len(jobs) >= 2 * _GATHER_SHARE
                    and direct.nbytes >= _GATHER_THREAD_BYTES else 1)
         share = -(-len(jobs) // threads) if jobs else 1
-        keeps: list[list[tuple[int, np.ndarray]]] = [[] for _ in range(threads)]
-        kept = None if cache is None else keeps
+        # each share's chunks decoded for part of their rows, to cache (None: no cache)
+        keeps: list[Any] = [[] if cache is not None else None for _ in range(threads)]
         futures = ([self._pool().submit(direct.gather, jobs[g:g + share], out,
-                                        None if kept is None else kept[g // share])
+                                        keeps[g // share])
                     for g in range(share, len(jobs), share)] if threads > 1 else [])
         try:
-            direct.gather(jobs[:share], out, None if kept is None else kept[0])
+            direct.gather(jobs[:share], out, keeps[0])
         finally:
             for fut in futures:
                 fut.result()
