@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
-from genozarr.io._remote import is_url
+from genozarr.io._remote import is_url, local_form
 from genozarr.store.layout import MARKER, WINDOWS, metadata_values
 
 __all__ = ["SampleSheet", "is_sample_sheet", "read_sample_sheet", "RESERVED_COLUMNS"]
@@ -313,8 +313,6 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         rows = [repr(i) for i in frame.index]
         where = ("the row at index", "the rows at index")
     else:
-        from genozarr.io._remote import local_form
-
         source = local_form(sheet)  # a file:// URL: its path; ~ expanded
         frame = _read_table(source, storage_options)
         # (the folder the sheet is given in, as for a spec: a link to a sheet elsewhere
@@ -346,8 +344,6 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         return [str(v).strip() for v in values]
 
     files = []
-    from genozarr.io._remote import local_form
-
     for f in cells(file_column, "input file"):
         f = local_form(f)  # a file:// URL: its path; ~ expanded
         if isinstance(base, str) and not is_url(f) and not os.path.isabs(f):

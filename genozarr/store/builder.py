@@ -321,7 +321,8 @@ def store_location(name: str, key: str | None, store: str | os.PathLike | None) 
     from genozarr.store.write import check_store_path
 
     if store is not None:
-        check_store_path(local_form(store))  # '.', '' name no store (not the cwd)
+        store = local_form(store)
+        check_store_path(store)  # '.', '' name no store (not the cwd)
         return absolute_store_path(store)
     from genozarr.config import output_dir
     from genozarr.store.write import check_dataset_name

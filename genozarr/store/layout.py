@@ -44,8 +44,8 @@ from genozarr.errors import StoreError, StoreFormatError
 from genozarr.store.dtypes import value_dtype
 
 __all__ = ["FORMAT_VERSION", "DATA_TOKEN", "READABLE_VERSIONS", "StoreMeta", "ArraySpec",
-           "MARKER", "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "REGION_NAME", "WINDOW_COORDS",
-           "WINDOW_NAME",
+           "MARKER", "MARKER_FILE", "WINDOWS", "DATA", "REGION_COORDS", "REGION_NAME",
+           "WINDOW_COORDS", "WINDOW_NAME",
            "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "sharding",
            "plan_layout", "Labeled", "LABELS_ATTR", "decode_labels", "labeled_values",
            "window_coords", "CHUNK_KEY", "first_index", "chunk_inventory", "ChunkInventory"]
