@@ -66,6 +66,14 @@ _LAZY = {
     "create_from_anndata": "genozarr.scverse",
 }
 
+# submodules reachable as attributes after ``import genozarr`` (``genozarr.export.<name>``,
+# as the docs write them), imported on first use
+_SUBMODULES = frozenset({
+    "batching", "cli", "config", "dataset", "errors", "export", "genome", "ingest", "io",
+    "janggu", "loaders", "ops", "personal", "plot", "predictions", "regions", "samples",
+    "scverse", "sources", "spec", "store", "summary", "testing", "variants", "wrappers",
+})
+
 __all__ = [
     "Bioseq",
     "Cover",
@@ -89,8 +97,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:  # (import_module sets the attribute on this module too)
+        return import_module(f"genozarr.{name}")
     raise AttributeError(f"module 'genozarr' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)

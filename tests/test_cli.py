@@ -497,6 +497,32 @@ def test_entry_point_subprocess(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("genozarr ")
 
 
+def test_python_dash_m(tmp_path: Path) -> None:
+    """``python -m genozarr`` is the same command line, with the same exit statuses."""
+    missing = subprocess.run([sys.executable, "-m", "genozarr", "info", str(tmp_path / "nope")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert missing.stderr == f"genozarr: error: store {tmp_path / 'nope'} does not exist\n"
+    version = subprocess.run([sys.executable, "-m", "genozarr", "--version"],
+                             capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("genozarr ")
+
+
+def test_submodules_reachable_after_import_genozarr() -> None:
+    """The docs write ``genozarr.export.export_to_bigwig`` and the like: after a plain
+    ``import genozarr`` (a fresh interpreter, where nothing imported them yet) every
+    public submodule is reachable as an attribute, and an unknown name still fails."""
+    code = ("import genozarr, sys; "
+            "assert 'genozarr.export' not in sys.modules; "
+            "print(genozarr.export.export_to_bigwig.__module__, "
+            "genozarr.predictions.__name__, genozarr.loaders.__name__); "
+            "getattr(genozarr, 'no_such_module')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["genozarr.export", "genozarr.predictions",
+                                   "genozarr.loaders"]
+    assert "module 'genozarr' has no attribute 'no_such_module'" in done.stderr
+
+
 def test_build_spec_refuses_datasets_sharing_a_store(tmp_path: Path) -> None:
     """A top-level 'store' is a default for every dataset: two datasets would be built
     into one store, the second over the first; refused before anything is built."""
