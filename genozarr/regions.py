@@ -379,7 +379,8 @@ def _bed_summits(path: str) -> np.ndarray:
         for number, line in enumerate(fh, start=1):
             if not line.strip() or line.startswith(_BED_SKIPPED):
                 continue
-            fields = line.rstrip("\r\n").split("\t")
+            # (trailing tabs, which read_bed reads as empty columns, are not a column 11)
+            fields = line.rstrip().split("\t")
             # narrowPeak has 10 columns; BED12's column 10 is the block count, not a summit
             text = fields[9].strip() if len(fields) == 10 else ""
             if text in ("", "."):

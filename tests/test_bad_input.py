@@ -945,6 +945,20 @@ def test_bed_scores_past_float32_are_refused_not_infinite(tmp_path):
     np.testing.assert_array_equal(cov[0][0, :, 0, 0], [1e39] * 10 + [2.0] * 10)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bed_infinite_scores_stay_infinite_in_every_dtype(tmp_path, dtype):
+    """Scores inf and -inf are painted as infinities (a score without value paints 0): in
+    a float64 store they became +-1.797e308, the largest finite float64."""
+    bed = tmp_path / "s.bed"
+    bed.write_text("chr1\t0\t10\tf\tinf\nchr1\t20\t30\tg\t-inf\nchr1\t30\t35\th\t.\n")
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [40]})
+    for storage in ("ndarray", "zarr"):
+        cov = Cover.create_from_bed("s", str(bed), roi=roi, binsize=40, mode="score",
+                                    dtype=dtype, genomesize={"chr1": 100}, storage=storage)
+        want = [np.inf] * 10 + [0.0] * 10 + [-np.inf] * 10 + [0.0] * 10
+        np.testing.assert_array_equal(cov[0][0, :, 0, 0], want)
+
+
 def test_a_region_past_its_chromosome_names_where_the_length_comes_from(tmp_path):
     """The chromosome length of a BED coverage comes from genomesize (a BED file has none):
     the error named the BED file."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import weakref
 import zlib
@@ -33,14 +34,17 @@ def _skipped(line: str) -> bool:
     return not line.strip() or line.startswith(_HEADER_PREFIXES)
 
 
-def _data_lines(path: str) -> tuple[list[int], list[int], int]:
-    """Line numbers (1-based) of data lines, 0-based indices of skipped lines, max fields.
+def _data_lines(path: str) -> tuple[list[int], list[int], int, str | io.StringIO]:
+    """Line numbers (1-based) of data lines, 0-based indices of skipped lines, max fields,
+    and what pandas is to read (:func:`_read_table`): the file, or its text with ``\\n``
+    line ends.
 
     The file is scanned in blocks of bytes with numpy (line ends, tabs per line); only
     lines that may be blank or a header (first byte ``#``, ``t``, ``b``, whitespace, or
     not ASCII) are decoded and looked at in Python. A file with a bare ``\\r`` line end
-    (which Python's and pandas' readers also split lines at) is read line by line
-    instead (:func:`_data_lines_text`)."""
+    is read line by line instead (:func:`_data_lines_text`), and its text is given to
+    pandas with ``\\n`` line ends: pandas' reader does not count an empty line between
+    two ``\\r`` as a line, so the skipped lines' indices would miss their lines."""
     data: list[np.ndarray] = []
     skipped: list[int] = []
     fields = 0
@@ -80,7 +84,7 @@ def _data_lines(path: str) -> tuple[list[int], list[int], int]:
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise MalformedFileError(f"{path}: gzip-compressed BED file is truncated or corrupt: "
                                  f"{e}") from e
-    return np.concatenate(data).tolist() if data else [], skipped, fields
+    return np.concatenate(data).tolist() if data else [], skipped, fields, path
 
 
 #: bytes of a BED file :func:`_data_lines` scans at once
@@ -123,27 +127,31 @@ def _scan_piece(piece: bytes) -> tuple[np.ndarray, np.ndarray, int]:
     return data, np.flatnonzero(skip), most
 
 
-def _data_lines_text(path: str) -> tuple[list[int], list[int], int]:
-    """:func:`_data_lines` line by line, through Python's text reader."""
+def _data_lines_text(path: str) -> tuple[list[int], list[int], int, io.StringIO]:
+    """:func:`_data_lines` line by line, through Python's text reader, and the text with
+    ``\\n`` line ends."""
     data, skipped, fields = [], [], 0
+    text = io.StringIO()
     try:
         with _open_text(path) as fh:
             for i, line in enumerate(fh):
+                line = line.rstrip("\r\n")
+                text.write(line + "\n")
                 if _skipped(line):
                     skipped.append(i)
                 else:
                     data.append(i + 1)
-                    fields = max(fields, line.rstrip("\r\n").count("\t") + 1)
+                    fields = max(fields, line.count("\t") + 1)
     except UnicodeDecodeError as e:
         raise MalformedFileError(f"{path}: not a text BED file (line {len(data) + len(skipped) + 1} "
                                  f"is not UTF-8: {e.reason})") from e
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise MalformedFileError(f"{path}: gzip-compressed BED file is truncated or corrupt: "
                                  f"{e}") from e
-    return data, skipped, fields
+    return data, skipped, fields, text
 
 
-def _read_integers(path: str, skipped: list[int],
+def _read_integers(path: str | io.StringIO, skipped: list[int],
                    nfields: int) -> tuple[pd.DataFrame | None, dict[str, pd.Series]]:
     """The file's columns (text, but start and end parsed as int64 by pandas' reader:
     3x faster than text then ``pandas.to_numeric``) and the coordinates; ``(None, {})``
@@ -164,12 +172,19 @@ def _read_integers(path: str, skipped: list[int],
     return raw, coords
 
 
-def _read_table(path: str, skipped: list[int], nfields: int, dtype: Any) -> pd.DataFrame:
+def _read_table(path: str | io.StringIO, skipped: list[int], nfields: int,
+                dtype: Any) -> pd.DataFrame:
     """The file's data lines as ``nfields`` columns of ``dtype`` (no value is taken as
-    missing: an absent field is NaN, an empty one '')."""
+    missing: an absent field is NaN, an empty one ''); ``path`` is a file or the text of
+    one (:func:`_data_lines`)."""
+    if isinstance(path, io.StringIO):
+        path.seek(0)
+        compression = None
+    else:
+        compression = "gzip" if is_gzip(path) else None
     return pd.read_csv(path, sep="\t", header=None, dtype=dtype, skiprows=skipped,
                        names=list(range(nfields)), keep_default_na=False, na_values=[],
-                       quoting=3, compression="gzip" if is_gzip(path) else None)
+                       quoting=3, compression=compression)
 
 
 def _bad(path: str, lines: list[int], row: int, problem: str) -> MalformedFileError:
@@ -210,15 +225,15 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
 
     path = localize(path, "bed")  # a URL: its copy in the input cache
     check_input_file(path, "BED")  # missing, a directory, permission denied
-    lines, skipped, nfields = _data_lines(path)
+    lines, skipped, nfields, source = _data_lines(path)
     if not lines:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c == "score" else
                                           ("int64" if c in ("start", "end") else object))
                              for c in BED_COLUMNS})
-    raw, coords = _read_integers(path, skipped, nfields)
+    raw, coords = _read_integers(source, skipped, nfields)
     if raw is None:  # something to report (or 5.0 for 5): read as text, checked below
         try:
-            raw = _read_table(path, skipped, nfields, str)
+            raw = _read_table(source, skipped, nfields, str)
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
             raise MalformedFileError(f"{path}: not a tab-separated BED file: {e}") from e
     short = raw[2].isna() | (raw[2] == "") if nfields >= 3 else pd.Series(True, raw.index)
@@ -381,7 +396,9 @@ def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str =
             if mode == "binary":
                 col, val = np.zeros(len(sel), int), np.ones(len(sel))
             elif mode in ("score", "bedgraph"):
-                col, val = np.zeros(len(sel), int), np.nan_to_num(scores[sel])
+                # no score (NaN) paints 0; infinities stay infinities in every dtype
+                col = np.zeros(len(sel), int)
+                val = np.nan_to_num(scores[sel], posinf=np.inf, neginf=-np.inf)
             else:
                 keys = scores[sel] if mode == "score_category" else names[sel]
                 lookup = {(float(c) if mode == "score_category" else str(c)): k

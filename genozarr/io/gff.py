@@ -135,9 +135,14 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     for attr in reversed(_NAME_ATTRIBUTES):
         if attr in df.columns:
             vals = df[attr]
-            if not is_gtf:  # GFF3 escapes ';', '=', ',' ... as %XX in attribute values
-                vals = vals.map(lambda v: unquote(v) if isinstance(v, str) else v)
-            name = vals.where(vals.notna(), name).astype(object)
+            # GFF3 escapes ';', '=', ',' ... as %XX in attribute values; a GTF value of a
+            # cleaned copy has stand-in characters
+            vals = vals.map(_gtf_restore if is_gtf else
+                            (lambda v: unquote(v) if isinstance(v, str) else v))
+            # an empty value (GFF3 'Name=', GTF 'gene_name ""') is no name: the next
+            # attribute names the row
+            named = vals.notna() & (vals.astype(str).str.strip() != "")
+            name = vals.where(named, name).astype(object)
     score = pd.to_numeric(df["Score"].astype(str).replace(".", None), errors="coerce") \
         if "Score" in df.columns else pd.Series(float("nan"), index=df.index)
     chrom = df["Chromosome"].astype(str)
@@ -145,7 +150,6 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         chrom = chrom.map(unquote)
     else:  # the '#' of a cleaned copy (_clean_line)
         chrom = chrom.str.replace(_GTF_HASH, "#", regex=False)
-        name = name.map(_gtf_restore)
     out = pd.DataFrame({
         "chrom": chrom.to_numpy(dtype=object),
         "start": df["Start"].astype("int64").to_numpy(),
@@ -156,8 +160,56 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         "strand": df["Strand"].astype(str).replace({"nan": ".", "?": "."}).to_numpy(dtype=object)
         if "Strand" in df.columns else ".",
     })
+    _check_rows(path, out, df["Score"] if "Score" in df.columns else None)
     out.attrs["source"] = path
     return out
+
+
+def _check_rows(path: str, out: pd.DataFrame, score_text: pd.Series | None) -> None:
+    """A :class:`MalformedFileError` for the first row read whose start is below 1 or past
+    its end + 1 (GFF coordinates are 1-based and closed; a zero-length feature has start =
+    end + 1), whose strand is not ``+ - . ?`` or whose score is neither a number nor
+    ``.``: named by its line, with the coordinates as the file writes them."""
+    problems = []
+    bad = out["start"].to_numpy() < 0
+    if bad.any():
+        k = int(bad.nonzero()[0][0])
+        problems.append((k, f"start must be >= 1 (GFF coordinates are 1-based), got "
+                            f"{out['start'].iat[k] + 1}"))
+    bad = out["start"].to_numpy() > out["end"].to_numpy()
+    if bad.any():
+        k = int(bad.nonzero()[0][0])
+        problems.append((k, f"start {out['start'].iat[k] + 1} > end {out['end'].iat[k]}"))
+    bad = ~out["strand"].isin(["+", "-", "."]).to_numpy()
+    if bad.any():
+        k = int(bad.nonzero()[0][0])
+        problems.append((k, f"strand must be '+', '-', '.' or '?', got "
+                            f"{out['strand'].iat[k]!r}"))
+    if score_text is not None:
+        bad = (out["score"].isna() & ~score_text.astype(str).isin([".", "nan", "NA"])
+               ).to_numpy()
+        if bad.any():
+            k = int(bad.nonzero()[0][0])
+            problems.append((k, f"score (6th column) must be a number or '.', got "
+                                f"{score_text.iat[k]!r}"))
+    if not problems:
+        return
+    k, problem = min(problems)
+    where = _line_of(path, int(out["start"].iat[k]) + 1, int(out["end"].iat[k]))
+    raise MalformedFileError(f"{path}: {where + ': ' if where else ''}{problem}")
+
+
+def _line_of(path: str, start: int, end: int) -> str | None:
+    """'line N' of the first feature line of ``path`` with GFF ``start`` and ``end``
+    (columns 4 and 5), or None."""
+    for number, line in enumerate(_feature_lines(path), start=1):
+        if line.startswith("#") or not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) >= 5 and cols[3].strip().isdigit() and cols[4].strip().isdigit() \
+                and (int(cols[3]), int(cols[4])) == (start, end):
+            return f"line {number}"
+    return None
 
 
 def _feature_lines(path: str) -> list[str]:
@@ -182,6 +234,11 @@ _GTF_HASH = "\u2063"
 #: value are written as in the cleaned copy (pyranges drops every '"' and splits on '; ')
 _GTF_QUOTE = "\u2064"
 _GTF_SEMI = "\u2062"
+#: what an empty or blank quoted GTF value (``gene_name ""``) is written as in the cleaned
+#: copy: pyranges reads ``""`` as the text 'NA' and fails on ``" "``; read back as ''
+_GTF_EMPTY = "\u2061"
+#: an empty or blank quoted GTF value
+_GTF_BLANK = re.compile(r'"\s*"')
 #: a quoted GTF value
 _GTF_QUOTED = re.compile(r'"[^"]*"')
 #: a '"' after a blank, then a '; ' before the next '"': a quoted value holding '; ' (or
@@ -216,6 +273,8 @@ def _gtf_restore(value: Any) -> Any:
     """A GTF attribute value of a cleaned copy with its stand-in characters put back."""
     if not isinstance(value, str):
         return value
+    if value == _GTF_EMPTY:
+        return ""
     return value.replace(_GTF_HASH, "#").replace(_GTF_QUOTE, '"').replace(_GTF_SEMI, ";")
 
 
@@ -265,6 +324,9 @@ def _needs_cleaning(path: str, is_gtf: bool) -> bool:
             if is_gtf:
                 if '\\"' in attributes or _GTF_TIGHT.search(attributes) is not None:
                     return True
+                if _GTF_BLANK.search(attributes) is not None and any(
+                        not q.strip('" \t') for q in _GTF_QUOTED.findall(attributes)):
+                    return True  # an empty value
                 if _GTF_OPEN_SEMI.search(attributes) is not None and any(
                         "; " in q for q in _GTF_QUOTED.findall(attributes)):
                     return True  # a '; ' inside a quoted value
@@ -286,7 +348,9 @@ def _clean_line(line: str, is_gtf: bool) -> str:
     if is_gtf:  # (GTF has no escapes: stand-in characters, put back after parsing)
         cols[:8] = [c.replace("#", _GTF_HASH) for c in cols[:8]]
         attributes = cols[8].replace("#", _GTF_HASH).replace('\\"', _GTF_QUOTE)
-        attributes = _GTF_QUOTED.sub(lambda m: m.group(0).replace(";", _GTF_SEMI), attributes)
+        attributes = _GTF_QUOTED.sub(
+            lambda m: m.group(0).replace(";", _GTF_SEMI) if m.group(0).strip('" \t')
+            else f'"{_GTF_EMPTY}"', attributes)
         cols[8] = _GTF_TIGHT.sub("; ", attributes)
         return "\t".join(cols) + "\n"
     cols[:8] = [c.replace("#", "%23") for c in cols[:8]]  # (seqid, source, type, ...)
