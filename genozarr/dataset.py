@@ -114,7 +114,8 @@ def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
                 f"a genomic interval key is (chrom, start, end[, strand]), got {key!r}")
         chrom, start, end = key[0], key[1], key[2]
         strand = key[3] if len(key) == 4 else "+"
-        return chrom, int(check_int("start", start, 0)), int(check_int("end", end, 0)), strand
+        return (chrom, int(check_int("start", start, 0, allow_none=False)),
+                int(check_int("end", end, 0, allow_none=False)), strand)
     if all(hasattr(key, a) for a in ("chrom", "start", "end")) and not isinstance(key, np.ndarray):
         strand = getattr(key, "strand", "+") or "+"
         return str(key.chrom), int(key.start), int(key.end), "+" if strand == "." else strand

@@ -144,9 +144,11 @@ def _as_index(roi: Any, n: int) -> np.ndarray | None:
             or hasattr(roi, "df"):
         return None
     if isinstance(roi, (range, np.ndarray)) or (
-            isinstance(roi, Sequence) and len(roi) and
+            isinstance(roi, Sequence) and
             all(isinstance(r, (int, np.integer, bool, np.bool_)) for r in roi)):
         arr = np.asarray(roi)
+        if arr.size == 0 and arr.dtype != bool:  # [] selects no window, as ds[[]] does
+            return np.empty(0, dtype=np.int64)
         if arr.dtype == bool:
             if arr.shape != (n,):
                 raise ArgumentError(f"a boolean mask for view needs {n} entries, got {arr.shape}")
@@ -313,7 +315,8 @@ class ReduceDim(Wrapper):
         Axes to aggregate (of the full shape, region axis 0 excluded); default the
         position and strand axes: ``(1, 2)`` as Janggu for a channel-last dataset,
         ``(2, 3)`` for a channel-first one (Janggu's ``(1, 2)`` summed its conditions
-        there), ``(1, 2)`` where the wrapped axes' roles are not known.
+        there), the position axis alone where :class:`SqueezeDim` dropped the strand
+        axis, ``(1, 2)`` where the wrapped axes' roles are not known.
 
     Examples
     --------
@@ -340,8 +343,9 @@ class ReduceDim(Wrapper):
                 f"ReduceDim aggregator must be 'sum', 'mean', 'max' or a callable, got {aggregator!r}")
         if axis is None:
             roles = _roles(data)
+            # (the strand axis may be squeezed away: the position axis alone then)
             axis = (tuple(i for i, r in enumerate(roles, 1) if r in ("position", "strand"))
-                    if roles.count("position") == 1 and roles.count("strand") == 1
+                    if roles.count("position") == 1 and roles.count("strand") <= 1
                     else (1, 2))
         self.axis = _axis_tuple(axis, len(data.shape), "ReduceDim")
 

@@ -300,6 +300,29 @@ def test_per_strand_statistics(partial):
     np.testing.assert_allclose(t.threshold, np.nanpercentile(flat, 80, axis=0), rtol=1e-12)
 
 
+def test_reset_keeps_a_given_scalar_mean_for_data_of_other_conditions(tmp_path):
+    """ZScore(mean=0) fitted on 3 conditions kept the mean spread to (1, 3) after reset(),
+    so a refit on 2 conditions failed with numpy's broadcast error. The given scalar is
+    kept; the refit takes each condition's deviation around it (as numpy computes it)."""
+    rng = np.random.default_rng(0)
+    gi = GenomicIndexer.create_from_file(["chr1:0-1000"], binsize=100, stepsize=100)
+    raw = {}
+    for name, c in (("three", 3), ("two", 2)):
+        raw[name] = rng.exponential(2, (len(gi), 100, 1, c)).astype(np.float32)
+        Cover.create_from_array(name, raw[name], gi, resolution=1, storage="zarr",
+                                store=str(tmp_path / name))
+    for z in (ZScore(mean=0.0), ZScoreLog(mean=0.0)):
+        genozarr.open_dataset(str(tmp_path / "three"), normalizer=z)
+        z.reset()
+        assert np.shape(z.mean) == () and z.mean == 0.0
+        two = genozarr.open_dataset(str(tmp_path / "two"), normalizer=z)
+        x = raw["two"].astype(np.float64)
+        if isinstance(z, ZScoreLog):
+            x = np.log(x + 1.0)
+        std = np.sqrt((x ** 2).sum(axis=(0, 1, 2)) / (x[..., 0].size - 1))
+        np.testing.assert_allclose(two[:], x / std, rtol=1e-5)
+
+
 def test_given_statistics_and_lists(partial):
     ds, arrays, _ = partial
     data = arrays["data"].astype("float64")

@@ -158,6 +158,22 @@ def test_reduce_dim(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer], aggr
     np.testing.assert_allclose(w[key], expected[key], rtol=1e-5)
 
 
+@pytest.mark.parametrize("channel_last", [True, False])
+def test_reduce_dim_of_squeezed_dataset_keeps_conditions(channel_last: bool) -> None:
+    """Over a SqueezeDim that dropped the strand axis, the default reduces the position
+    axis alone, in either layout: it fell back to (1, 2), summing the conditions in too
+    ((2,) per window instead of (2, 3))."""
+    gi = GenomicIndexer(["chr1"] * 2, [0, 10], [10, 20], ["+"] * 2, 10, 10)
+    arr = np.arange(60.0).reshape(2, 10, 1, 3)
+    cover = Cover.create_from_array("c", arr if channel_last else np.moveaxis(arr, -1, 1), gi,
+                                    channel_last=channel_last)
+    reduced = ReduceDim(SqueezeDim(cover))
+    assert reduced.shape == (2, 3)
+    np.testing.assert_array_equal(reduced[:], arr.sum(axis=(1, 2)))
+    np.testing.assert_array_equal(ReduceDim(SqueezeDim(cover), axis=(1, 2))[:],
+                                  arr.sum(axis=(1, 2, 3)))  # Janggu's axes, when asked
+
+
 def test_reduce_dim_bad_arguments(cover: Cover) -> None:
     with pytest.raises(ArgumentError, match="aggregator"):
         ReduceDim(cover, aggregator="median")
@@ -230,6 +246,21 @@ def test_squeeze_interval_keys_keep_their_positions(
     np.testing.assert_array_equal(sq[[3, 5]], one[[3, 5], 0, 0, :])
     # the same rank for a one-base interval (not squeezed because it has length 1)
     np.testing.assert_array_equal(sq["chr1", 9, 10], one[1:2, 0, :, :])
+
+
+def test_empty_list_view_and_none_in_an_interval_key(
+        dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    """``view(ds, [])`` selects no window, as ``ds[[]]``, an empty int array or an all-False
+    mask do (it raised 'the regions of interest are empty'); ``None`` as an interval
+    key's start or end is refused by name (it raised int()'s TypeError)."""
+    arr, gi = dense
+    c = Cover.create_from_array("c", arr, gi)
+    for key in ([], np.array([], dtype=int), [False] * len(c)):
+        v = view(c, key)
+        assert v.shape == (0,) + arr.shape[1:] and v[:].shape == (0,) + arr.shape[1:]
+    for key in (("chr1", None, 10), ("chr1", 0, None)):
+        with pytest.raises(ArgumentError, match=r"(start|end) must be an integer >= 0, got None"):
+            c[key]
 
 
 def test_random_signal_scale(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer]) -> None:

@@ -438,6 +438,9 @@ class ZScore(Normalizer):
         self._given = (mean is not None, std is not None)
         self.mean = _as_stat(mean, "mean")
         self.std = _as_stat(std, "std")
+        # the mean as given (a fit spreads it over the data's conditions; reset() goes
+        # back to it, so that data of another number of conditions can be fitted)
+        self._given_mean = self.mean
         self.per_strand = bool(per_strand)
 
     @property
@@ -447,8 +450,7 @@ class ZScore(Normalizer):
 
     def reset(self) -> ZScore:
         """Forget fitted statistics (user-given ones are kept); returns ``self``."""
-        if not self._given[0]:
-            self.mean = None
+        self.mean = getattr(self, "_given_mean", self.mean) if self._given[0] else None
         if not self._given[1]:
             self.std = None
         self.conditions = None
