@@ -258,10 +258,17 @@ class BamSource(_AbsentChromsAsZeros, Source):
                  template_extension: int = 0, include_flagged: bool = False,
                  dtype: str = "float32") -> None:
         from genozarr.io._handles import checks_once
-        from genozarr.io.bam import bam_chrom_sizes, check_bam
+        from genozarr.io.bam import PAIREDEND_MODES, bam_chrom_sizes, check_bam
 
-        if pairedend not in ("5prime", "midpoint"):
-            raise ArgumentError(f"pairedend must be '5prime' or 'midpoint', got {pairedend!r}")
+        if pairedend not in PAIREDEND_MODES:
+            raise ArgumentError(f"pairedend must be '5prime', 'both' or 'midpoint', got "
+                                f"{pairedend!r}")
+        if min_mapq is not None and (isinstance(min_mapq, (bool, np.bool_)) or
+                                     not isinstance(min_mapq, (int, float, np.integer,
+                                                               np.floating))
+                                     or not np.isfinite(min_mapq)):
+            raise ArgumentError(f"min_mapq must be a number (a mapping quality) or None, "
+                                f"got {min_mapq!r}")
         self.paths = _local(files, "BAM")
         self.files = files
         self._sizes = []

@@ -757,6 +757,50 @@ def test_genome_plan_runs_against_a_window_by_window_walk(monkeypatch, block):
                         assert got == ("abc"[chrom[a]], int(first[a]), step)
 
 
+@pytest.mark.parametrize("whole", [False, True])
+def test_paired_5prime_counts_each_fragment_once_as_janggu(tmp_path, whole):
+    """pairedend='5prime' (the default) counts read 1 of each proper pair once, at its 5'
+    end, as Janggu's loop does (read 2 skipped "so as not to double count fragments");
+    it counted both mates, twice Janggu's total. 'both' counts every read of a proper
+    pair at its own 5' end. Against pysam loops over the file (Janggu's, with genozarr's
+    5' base of a reverse read, ``reference_end - 1``), in both layouts."""
+    from genozarr.testing.simulate import simulate_bam
+
+    sizes = {"chr1": 20_000, "chr2": 9_000}
+    bam = simulate_bam(tmp_path / "pe.bam", sizes, 3_001, seed=4, paired=True,
+                       fragment_length=300)
+    janggu = {c: np.zeros((n, 2)) for c, n in sizes.items()}
+    both = {c: np.zeros((n, 2)) for c, n in sizes.items()}
+    with pysam.AlignmentFile(bam) as f:
+        for r in f:
+            if r.flag & (0x4 | 0x100 | 0x800 | 0x200 | 0x400):
+                continue
+            if r.is_paired and not (r.is_proper_pair
+                                    and r.next_reference_id == r.reference_id):
+                continue
+            pos = r.reference_end - 1 if r.is_reverse else r.reference_start
+            if not 0 <= pos < sizes[r.reference_name]:
+                continue
+            both[r.reference_name][pos, int(r.is_reverse)] += 1
+            if r.is_read2:
+                continue
+            if r.is_paired:  # Janggu: the fragment's 5' end, on read 1's strand
+                pos = max(r.reference_end, r.next_reference_start + r.query_length) - 1 \
+                    if r.is_reverse else min(r.reference_start, r.next_reference_start)
+            janggu[r.reference_name][pos, int(r.is_reverse)] += 1
+    assert sum(w.sum() for w in janggu.values()) > 1_000
+    assert sum(w.sum() for w in both.values()) > 1.9 * sum(w.sum() for w in janggu.values())
+    for mode, want in (("5prime", janggu), ("both", both)):
+        kw = ({"roi": None, "genomesize": sizes, "store_whole_genome": True,
+               "storage": "zarr", "store": str(tmp_path / f"{mode}.zarr")} if whole else
+              {"roi": pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [0, 0],
+                                    "end": [20_000, 9_000]})})
+        cov = Cover.create_from_bam(mode, bam, binsize=1000, pairedend=mode, **kw)
+        for chrom, n in sizes.items():
+            got = cov[chrom, 0, n][0, :, :, 0]
+            np.testing.assert_array_equal(got, want[chrom], err_msg=f"{mode} {chrom}")
+
+
 @pytest.mark.parametrize("fragment", [400, 3000])
 def test_midpoints_across_whole_genome_blocks_count_once(tmp_path, monkeypatch, fragment):
     """pairedend='midpoint' in the whole-genome layout, read in blocks of 1,024 bases: every
@@ -896,6 +940,24 @@ def test_a_read_past_the_chromosome_end_counts_nothing_there(tmp_path, resolutio
         cover = Cover.create_from_bam("m", path, roi=["chrM:900-1100"], binsize=200,
                                       resolution=resolution, store_whole_genome=whole)
         np.testing.assert_array_equal(np.asarray(cover[0])[0, :, :, 0], expected)
+
+
+def test_reads_starting_past_the_chromosome_end_are_not_a_stale_index(tmp_path):
+    """Reads placed past a chromosome's end (a BAM reheadered to shorter contigs, a
+    circular chrM) made a freshly built, valid index fail as stale ("it ends the reads of
+    chr1 before the BAM does"; on a last reference with only such reads, "the BAM has a
+    read on chrM at 120"), and rebuilding it, as the message said, changed nothing. They
+    count nothing; the reads inside count as pysam finds them."""
+    path = write_bam(tmp_path / "p.bam", {"chr1": 1000, "chrM": 100},
+                     [{"start": s, "length": 20} for s in (100, 500, 1200, 1300)]
+                     + [{"chrom": "chrM", "start": s, "length": 20} for s in (120, 130)])
+    for whole in (False, True):
+        cov = Cover.create_from_bam("p", path, roi=["chr1:0-1000", "chrM:0-100"],
+                                    binsize=100, resolution=100, store_whole_genome=whole)
+        got = np.asarray(cov[:])[:, 0, 0, 0]
+        want = np.zeros(11)
+        want[[1, 5]] = 1  # the forward 5' ends at 100 and 500; none on chrM
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
@@ -1398,3 +1460,11 @@ def test_a_fractional_min_mapq_rounds_up_and_template_extension_is_checked(tmp_p
     with pytest.raises(ArgumentError, match="template_extension must be an integer >= 0"):
         Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100,
                               template_extension="x")
+    # (a text min_mapq raised float()'s "could not convert string to float: 'x'")
+    for bad in ("x", True, float("nan")):
+        with pytest.raises(ArgumentError, match=r"min_mapq must be a number \(a mapping "
+                                                r"quality\) or None, got"):
+            Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100, min_mapq=bad)
+    with pytest.raises(ArgumentError, match="pairedend must be '5prime', 'both' or "
+                                            "'midpoint', got 'ends'"):
+        Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100, pairedend="ends")

@@ -297,7 +297,9 @@ def _probe_tail(handle: Any, path: str, index: str, tid: int) -> None:
             # where the index's chunks end, read on in file order: reads of tid that end
             # before the window are legitimately outside the chunks fetched (short reads
             # after a long one that reaches into the window, in bins the query does not
-            # visit); one that reaches into the window was missed
+            # visit); one that reaches into the window was missed. (A read an aligner
+            # placed past the chromosome end, after the window, is not in it: the fetch
+            # stops at the first such read, and they count 0.)
             handle.seek(handle.tell())
             after = None
             for _, record in zip(range(_TAIL_SCAN), handle):
@@ -305,7 +307,7 @@ def _probe_tail(handle: Any, path: str, index: str, tid: int) -> None:
                     break
                 end = record.reference_end if record.reference_end is not None else \
                     record.reference_start + 1
-                if end > start:
+                if end > start and record.reference_start < length:
                     after = record
                     break
         except (OSError, ValueError) as e:
@@ -356,7 +358,10 @@ def _probe(handle: Any, path: str, index: str) -> None:
                 f"read there{failure}: the BAM file is truncated or corrupt, or the index "
                 f"belongs to another file; check the BAM with 'samtools quickcheck {path}' "
                 f"and {_fix(path)}")
-        if read.reference_id != tid or not 0 <= read.reference_start < lengths[tid]:
+        # (a read placed past the chromosome end, as aligners do on a circular chrM or a
+        # BAM reheadered to shorter contigs, is where a whole-reference fetch finds it;
+        # it counts 0)
+        if read.reference_id != tid or read.reference_start < 0:
             where = (names[read.reference_id] if 0 <= read.reference_id < len(names)
                      else f"reference id {read.reference_id}")
             raise StaleIndexError(
@@ -497,6 +502,9 @@ def mapped_reads(path: str | os.PathLike) -> int | None:
         return None
 
 
+#: the ``pairedend`` values of :func:`count_5prime`
+PAIREDEND_MODES = ("5prime", "both", "midpoint")
+
 #: ``count_5prime(..., all_midpoints=True)``: bases fetched beyond both ends of a block at
 #: least (fragments up to twice as long are found in one pass)
 MIDPOINT_REACH = 1024
@@ -519,10 +527,13 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     min_mapq
         Skip reads with a lower mapping quality.
     pairedend
-        ``'5prime'``: every read of a proper pair counts at its own 5' end (Janggu's rule).
-        ``'midpoint'``: read 1 of each proper pair counts once at the fragment midpoint
-        ``min(start, mate start) + |TLEN| // 2``, on read 1's strand; read 2 is not counted.
-        Unpaired reads always count at their 5' end.
+        ``'5prime'`` (Janggu's rule): read 1 of each proper pair counts once, at its 5'
+        end, on its strand; read 2 is not counted (one count per fragment). ``'both'``:
+        every read of a proper pair counts at its own 5' end (both ends of a fragment,
+        such as the two Tn5 insertions of an ATAC-seq fragment). ``'midpoint'``: read 1 of
+        each proper pair counts once at the fragment midpoint ``min(start, mate start) +
+        |TLEN| // 2``, on read 1's strand; read 2 is not counted. Unpaired reads always
+        count at their 5' end.
     template_extension
         Fetch reads this far beyond both window ends, so midpoints inside the window of
         fragments whose read 1 lies outside are found (with ``all_midpoints``: at least
@@ -565,8 +576,9 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     from genozarr.genome import check_span
     from genozarr.io._handles import get_handle
 
-    if pairedend not in ("5prime", "midpoint"):
-        raise ArgumentError(f"pairedend must be '5prime' or 'midpoint', got {pairedend!r}")
+    if pairedend not in PAIREDEND_MODES:
+        raise ArgumentError(f"pairedend must be '5prime', 'both' or 'midpoint', got "
+                            f"{pairedend!r}")
     path = check_bam(os.fspath(path))
     bam = get_handle("bam", path)
     # names are looked up in the binary reference list, never through htslib's parsed
@@ -621,7 +633,7 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     paired = (flags & 0x1) != 0
     if paired.any():
         proper = ((flags & 0x2) != 0) & ((flags & (0x8 | _MATE_ELSEWHERE)) == 0)
-        if pairedend == "midpoint":
+        if pairedend != "both":  # one count per fragment: read 1's
             proper &= (flags & 0x40) != 0
         keep &= ~paired | proper
     n = end - start
