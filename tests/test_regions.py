@@ -481,6 +481,28 @@ def test_gff_line_errors_name_the_line_as_written(tmp_path, name, line, problem)
         load_regions(str(path))
 
 
+def test_gff_scores_are_checked_on_the_rows_kept(tmp_path):
+    """With a feature type selected (the default 'gene'), the score check compared the
+    kept rows with the file's rows by label: a valid file failed ("got '.'") and a bad
+    score after the selection was read as none."""
+    from genozarr.errors import MalformedFileError
+    from genozarr.io.gff import read_gff
+
+    path = tmp_path / "mixed.gff3"
+    path.write_text("chr1\tsrc\tmRNA\t1\t100\t.\t+\t.\tID=m1\n"
+                    "chr1\tsrc\tgene\t10\t100\t7\t+\t.\tID=g1\n"
+                    "chr1\tsrc\tgene\t200\t300\t.\t-\t.\tID=g2\n")
+    got = read_gff(str(path))
+    assert got["name"].tolist() == ["g1", "g2"]
+    np.testing.assert_array_equal(got["score"].to_numpy(), [7.0, np.nan])
+    bad = tmp_path / "bad.gff3"
+    bad.write_text("chr1\tsrc\tmRNA\t1\t100\t5\t+\t.\tID=m1\n"
+                   "chr1\tsrc\tgene\t10\t100\tabc\t+\t.\tID=g1\n")
+    with pytest.raises(MalformedFileError, match=r"bad\.gff3: line 2: score \(6th column\) "
+                                                 r"must be a number or '\.', got 'abc'"):
+        read_gff(str(bad))
+
+
 def test_gff_zero_length_feature_and_empty_names(tmp_path):
     """A zero-length feature (GFF3: start = end + 1) is an empty region. An empty name
     value (GTF 'gene_name ""', which pyranges reads as the text 'NA'; a blank one, which

@@ -21,6 +21,7 @@ import warnings
 from typing import Any
 from urllib.parse import unquote
 
+import numpy as np
 import pandas as pd
 
 from genozarr.errors import ArgumentError, MalformedFileError
@@ -185,13 +186,13 @@ def _check_rows(path: str, out: pd.DataFrame, score_text: pd.Series | None) -> N
         k = int(bad.nonzero()[0][0])
         problems.append((k, f"strand must be '+', '-', '.' or '?', got "
                             f"{out['strand'].iat[k]!r}"))
-    if score_text is not None:
-        bad = (out["score"].isna() & ~score_text.astype(str).isin([".", "nan", "NA"])
-               ).to_numpy()
+    if score_text is not None:  # (by position: the rows of out are those kept, renumbered)
+        text = score_text.astype(str).to_numpy()
+        bad = out["score"].isna().to_numpy() & ~np.isin(text, [".", "nan", "NA"])
         if bad.any():
             k = int(bad.nonzero()[0][0])
             problems.append((k, f"score (6th column) must be a number or '.', got "
-                                f"{score_text.iat[k]!r}"))
+                                f"{text[k]!r}"))
     if not problems:
         return
     k, problem = min(problems)
