@@ -350,7 +350,11 @@ def test_fai_listing_a_record_shorter_than_the_file(tmp_path):
 
 @pytest.mark.parametrize("text", [">a\nAC GT\nACGT\n", ">a\nACGT\nACGT\nA C\n",
                                   ">a\nACGTT\nAC GT\nA\n",
-                                  ">a\nACGTACGT\nACGTACGT\n>b\nACGTACGT\nACG\tA\n"])
+                                  ">a\nACGTACGT\nACGTACGT\n>b\nACGTACGT\nACG\tA\n",
+                                  # a middle line, every line of one byte width: htslib's
+                                  # index fits the first and last lines (served ACGTANCTG..)
+                                  ">a\nACGT \nA CTG\nGGGG \nAC\n",
+                                  ">a desc x\nACGT\n ACG\nACGT\n"])
 def test_blanks_inside_reference_sequence_lines(tmp_path, text):
     """htslib counts only printable characters as bases but reads by byte offset: with a
     blank inside sequence lines every window was shifted (served 'ACNGT' for 'ACGT'), or
@@ -437,6 +441,56 @@ def test_bgzip_fasta_with_stale_gzi(tmp_path):
         assert read_sequence(gz, name, 0, len(seq)).decode() == seq
     with pysam.FastaFile(str(gz)) as fa:
         assert fa.fetch("a") == seqs["a"]
+
+
+def test_bgzip_fasta_with_a_record_appended_after_indexing(tmp_path):
+    """A bgzip FASTA replaced (``cp -p``) by a version with one more record: its first
+    blocks are the same, so the old .fai and .gzi fit every record they list, and the new
+    record was left out silently (a plain FASTA was already checked for this)."""
+    gz = tmp_path / "g.fa.gz"
+    plain, more = tmp_path / "a.fa", tmp_path / "b.fa"
+    plain.write_text(A)
+    more.write_text(A + ">extra\nACGTTGCA\n")
+    pysam.tabix_compress(str(plain), str(gz))
+    assert "extra" not in fasta_chrom_sizes(gz)
+    pysam.tabix_compress(str(more), str(tmp_path / "b.fa.gz"))
+    set_older(tmp_path / "b.fa.gz", str(gz) + ".fai")
+    shutil.copy2(tmp_path / "b.fa.gz", gz)
+    from genozarr.io import fasta
+
+    fasta._checked.clear()  # as in a new process
+    seqs = text_sequences(A + ">extra\nACGTTGCA\n")
+    assert fasta_chrom_sizes(gz) == {k: len(v) for k, v in seqs.items()}
+    assert read_sequence(gz, "extra", 0, 8) == b"ACGTTGCA"
+
+
+def test_bgzip_fasta_recompressed_in_other_blocks(tmp_path, capfd):
+    """The same text compressed in other BGZF blocks (an older date, the old .fai and .gzi
+    kept): checking the old .gzi failed with htslib's bare 'OSError: Error closing BGZFile
+    object' (its close raised over the reason found) and htslib's messages on stderr. The
+    index is rebuilt and the sequences read right."""
+    rng = np.random.default_rng(6)
+    text = "".join(f">c{i}\n" + "\n".join("".join(rng.choice(list("ACGT"), 60))
+                                        for _ in range(2500)) + "\n" for i in range(3))
+    fa = tmp_path / "g.fa"
+    fa.write_text(text)
+    gz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(fa), str(gz))
+    assert fasta_chrom_sizes(gz) == {f"c{i}": 150_000 for i in range(3)}
+    raw = text.encode()
+    for k, part in enumerate((raw[:100_003], raw[100_003:])):
+        (tmp_path / f"p{k}").write_bytes(part)
+        pysam.tabix_compress(str(tmp_path / f"p{k}"), str(tmp_path / f"p{k}.gz"))
+    gz.write_bytes((tmp_path / "p0.gz").read_bytes() + (tmp_path / "p1.gz").read_bytes())
+    set_older(gz, str(gz) + ".fai")
+    from genozarr.io import fasta
+
+    fasta._checked.clear()
+    capfd.readouterr()
+    seqs = text_sequences(text)
+    for name, seq in seqs.items():
+        assert read_sequence(gz, name, 0, len(seq)).decode() == seq
+    assert "bgzf" not in capfd.readouterr().err
 
 
 def test_fasta_handle_reopened_when_the_index_is_rebuilt(tmp_path):

@@ -152,7 +152,7 @@ def _build_fai(path: str, fai: str, gzi: str | None, stale: str | None) -> None:
                     f"{path}: sequence name(s) {names[:5]} occur more than once; names must "
                     "be unique (rename the duplicates)")
         problem = _stale_reason(path, outputs[fai], outputs.get(gzi) if gzi else None,
-                                check_age=False)
+                                check_age=False) or _blank_before_a_base(path)
         if problem is not None:  # htslib counts only printable characters as bases
             # (said of the index just built: not its temporary name, nor a guess that the
             # file changed since)
@@ -167,6 +167,69 @@ def _build_fai(path: str, fai: str, gzi: str | None, stale: str | None) -> None:
     finally:
         for tmp in outputs.values():
             Path(tmp).unlink(missing_ok=True)
+
+
+#: bytes of a FASTA file :func:`_blank_before_a_base` looks at at once
+_SCAN_BYTES = 16 * 2**20
+_IS_BLANK = np.zeros(256, dtype=bool)
+_IS_BLANK[list(_BLANKS)] = True
+#: a blank, or a line end: what may follow a blank in a sequence line
+_BLANK_OR_END = _IS_BLANK.copy()
+_BLANK_OR_END[ord("\n")] = True
+
+
+def _blank_before_a_base(path: str) -> str | None:
+    """The first sequence line of ``path`` holding a blank before a base (``'A CTG'``,
+    ``' ACGT'``), as 'line N holds a blank before a base: ...', or None. Blanks after a
+    line's last base are harmless when every line has them alike (htslib counts them in
+    the line width); one before a base shifts every position read by offset. The whole
+    file is read once, when its index is built (numpy over blocks of
+    :data:`_SCAN_BYTES`, however long its lines; header lines, which may hold blanks, are
+    left out)."""
+    import gzip
+
+    line0 = 0  # lines before the block
+    header = False  # whether the line running into the block is a header line
+    prev = ord("\n")  # the byte before the block
+    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
+        while True:
+            block = fh.read(_SCAN_BYTES)
+            if not block:
+                return None
+            arr = np.frombuffer(block, dtype=np.uint8)
+            if prev == ord("\n"):  # a line starts with the block
+                header = arr[0] == ord(">")
+            # a blank whose next byte is neither a blank nor a line end (position p - 1
+            # for the pair that straddles the blocks; a blank at the file's end is fine).
+            # (blanks, line ends and other control bytes are all below 33, bases above:
+            # most blocks hold none but their line ends, found in two passes)
+            newline = arr == 10
+            ends = np.flatnonzero(newline)
+            bad: Any = ()
+            low = arr < 33
+            if _IS_BLANK[prev] or np.count_nonzero(low) != len(ends):
+                blank = np.flatnonzero(low & ~newline)
+                blank = blank[_IS_BLANK[arr[blank]]]
+                nxt = arr[np.minimum(blank + 1, len(arr) - 1)]
+                bad = blank[~_BLANK_OR_END[nxt] & (blank + 1 < len(arr))] + 1
+                if _IS_BLANK[prev] and not _BLANK_OR_END[arr[0]]:
+                    bad = np.r_[0, bad]
+            if len(bad):
+                line = np.searchsorted(ends, bad)  # (bad is the pair's second byte)
+                starts = np.r_[0, ends + 1][line]
+                in_header = np.where(line == 0, header, arr[np.minimum(starts, len(arr) - 1)]
+                                     == ord(">"))
+                if not in_header.all():
+                    k = int(np.flatnonzero(~in_header)[0])
+                    stop = block.find(b"\n", int(starts[k]))
+                    shown = block[int(starts[k]):stop if stop >= 0 else None][:60]
+                    return (f"line {line0 + int(line[k]) + 1} holds a blank before a base: "
+                            f"{shown.decode('utf-8', 'replace')!r}")
+            if len(ends):
+                line0 += len(ends)
+                if ends[-1] + 1 < len(arr):
+                    header = arr[ends[-1] + 1] == ord(">")
+            prev = int(arr[-1])
 
 
 class _Uncompressed:
@@ -235,33 +298,44 @@ def _stale_reason(path: str, fai: str, gzi: str | None,
         except ValueError:
             return f"{fai} line {number} is not a .fai record: {line[:80]!r}"
         records.append((name, length, offset, linebases, linewidth))
-    if gzi is None:  # nothing but line ends after the last record it lists (a record
-        # appended since the index was made: its sequence would be missing silently)
-        last = None  # the record that starts last in the file (a .fai in any order)
-        for number, line in lines:
-            fields = line.rstrip(b"\r\n").split(b"\t")
-            try:
-                record = (int(fields[2]), int(fields[1]), int(fields[3]), int(fields[4]))
-            except (ValueError, IndexError):
-                return f"{fai} line {number} is not a .fai record: {line[:80]!r}"
-            if last is None or record[0] > last[0][0]:
-                last = (record, fields[0])
-        assert last is not None
-        (offset, length, linebases, linewidth), name = last
-        end = offset + (length // linebases) * linewidth + length % linebases \
-            if linebases > 0 else offset
-        with open(path, "rb") as fh:
-            fh.seek(end)
-            tail = fh.read(1 << 16)
-        if tail.strip():
-            return (f"{path} holds more after the last record of {fai} "
-                    f"({name.decode(errors='replace')!r}): {tail.strip()[:40]!r}; "
-                    "a record added since the index was made?")
+    last = None  # the record that starts last in the file (a .fai in any order)
+    for number, line in lines:
+        fields = line.rstrip(b"\r\n").split(b"\t")
+        try:
+            record = (int(fields[2]), int(fields[1]), int(fields[3]), int(fields[4]))
+        except (ValueError, IndexError):
+            return f"{fai} line {number} is not a .fai record: {line[:80]!r}"
+        if last is None or record[0] > last[0][0]:
+            last = (record, fields[0])
+    assert last is not None
+    (offset, length, linebases, linewidth), name = last
+    end = offset + (length // linebases) * linewidth + length % linebases \
+        if linebases > 0 else offset
+    from genozarr.io._handles import captured_stderr
+
+    # (htslib prints a stale .gzi's bad block offsets: kept out of the user's terminal,
+    # as the index is rebuilt)
+    with captured_stderr():
+        return _tail_and_records_problem(path, fai, gzi, end, name, records)
+
+
+def _tail_and_records_problem(path: str, fai: str, gzi: str | None, end: int, name: bytes,
+                              records: list[tuple[bytes, int, int, int, int]]) -> str | None:
+    """:func:`_stale_reason`'s checks of the file's content: nothing after the last record
+    (at uncompressed offset ``end``), and each of ``records`` where the index says."""
     try:
         reader = _Uncompressed(path, gzi)
     except (OSError, ValueError) as e:
         return f"{gzi or path} cannot be read: {e}"
     try:
+        # nothing but line ends after the last record it lists (a record appended since
+        # the index was made: its sequence would be missing silently; in a bgzip file the
+        # blocks before it are the same, so the old .gzi still reaches it)
+        tail = reader.read(end, 1 << 16)
+        if tail.strip():
+            return (f"{path} holds more after the last record of {fai} "
+                    f"({name.decode(errors='replace')!r}): {tail.strip()[:40]!r}; "
+                    "a record added since the index was made?")
         for record in records:
             problem = _record_problem(reader, *record)
             if problem:
@@ -269,7 +343,10 @@ def _stale_reason(path: str, fai: str, gzi: str | None,
     except (OSError, ValueError) as e:
         return f"{fai} cannot be checked against {path}: {e}"
     finally:
-        reader.close()
+        try:
+            reader.close()
+        except OSError:  # htslib's close reports the read error already returned
+            pass
     return None
 
 
