@@ -205,6 +205,33 @@ def test_overlapping_records_in_short_windows_read_as_pybigwig_reads_them(tmp_pa
     assert got[0, 5] == 2.0  # record 2 (5-15), the last over base 5
 
 
+def test_overlap_checks_count_windows_with_data_and_values_that_cancel(tmp_path):
+    """Two holes in the check of short windows for overlapping records (an audit):
+    windows without data counted among the OVERLAP_CHECKS windows, so a sliding-window
+    track starting after 32 empty windows was served sums (1 + 1 = 2 where pyBigWig reads
+    1); and records of values that cancel (1 then -1) have equal per-base sum and mean
+    (0), so 0 was served where pyBigWig reads -1 or 1. Every window against pyBigWig."""
+    from genozarr.io.bigwig import read_values
+
+    slide = str(tmp_path / "slide.bw")
+    with pyBigWig.open(slide, "w") as bw:
+        bw.addHeader([("chr1", 400_000)])
+        bw.addEntries("chr1", 200_000, values=[1.0] * 7000, span=50, step=25)
+    starts = np.arange(0, 399_000, 5000)  # 40 windows before the data, 40 over it
+    roi = pd.DataFrame({"chrom": "chr1", "start": starts, "end": starts + 200})
+    got = np.asarray(Cover.create_from_bigwig("s", slide, roi=roi, binsize=200)[:])
+    for row, start in enumerate(starts):
+        want = bigwig_values(slide, "chr1", int(start), int(start) + 200)
+        np.testing.assert_array_equal(got[row, :, 0, 0], np.nan_to_num(want), err_msg=start)
+    assert got[:, :, 0, 0].max() == 1.0
+    cancel = str(tmp_path / "cancel.bw")
+    with pyBigWig.open(cancel, "w") as bw:
+        bw.addHeader([("chr1", 1000)])
+        bw.addEntries("chr1", 100, values=[1.0, -1.0] * 5, span=20, step=10)
+    np.testing.assert_array_equal(read_values(cancel, "chr1", 100, 140),
+                                  bigwig_values(cancel, "chr1", 100, 140))
+
+
 @pytest.mark.parametrize("batch", [1 << 16, 3])
 def test_whole_genome_cover_sums_bins_from_records(no_nan, any_density, monkeypatch,
                                                    tmp_path, batch, bigwig_base_reads):

@@ -8,11 +8,12 @@ float64 values cast back exactly), NaN where the file has no data:
   interval and is 3-10x faster there than pyBigWig on bedGraph-style files. pybigtools
   adds up records that overlap a base (a fixedStep section of span > step, as
   sliding-window tracks are written) where pyBigWig takes the last one: the first
-  :data:`OVERLAP_CHECKS` windows of each chromosome of a file are also read as per-base
-  means, which differ from the sums exactly there; a chromosome where they differ is
-  read by pyBigWig from then on. Records overlapping only past those windows (an
-  invalid bedGraph-style file, which UCSC's tools refuse to write) would still be
-  added up there.
+  :data:`OVERLAP_CHECKS` windows holding data of each chromosome of a file are also
+  read as per-base means and maxima, which both equal the sums only where no two
+  records overlap (or those that do hold 0); a chromosome where they differ is read by
+  pyBigWig from then on. Records overlapping only past those windows (a chromosome
+  whose sections change kind after them, or an invalid bedGraph-style file, which
+  UCSC's tools refuse to write) would still be added up there.
 - Longer ones (the chromosome blocks of the whole-genome layout) where the file is
   *sparse* (at most one record per :data:`RECORD_SPAN_MIN` bases: peaks only, large gaps)
   are painted from the file's records (pybigtools ``records``: only the covered runs, as
@@ -98,9 +99,9 @@ PYBIGTOOLS_MAX_OPEN = 32
 PYBIGTOOLS_READ_BUDGET = 2048
 _INFO_MAX = 4096  # files whose chromosome sizes are cached
 _DENSE_MAX = 100_000  # (file, chromosome) pairs remembered as too dense for records
-#: short windows of a chromosome of a file checked for overlapping records (a fixedStep
-#: section of span > step), which pybigtools adds up where pyBigWig takes the last one;
-#: one found, the chromosome is read by pyBigWig (module doc)
+#: short windows holding data of a chromosome of a file checked for overlapping records (a
+#: fixedStep section of span > step), which pybigtools adds up where pyBigWig takes the
+#: last one; one found, the chromosome is read by pyBigWig (module doc)
 OVERLAP_CHECKS = 32
 
 # (pid, thread id, path, purpose) -> [(size, mtime_ns), pybigtools reader or None, reads]
@@ -217,22 +218,26 @@ def _window_values(path: str, chrom: str, start: int, end: int,
     try:
         values = reader.values(chrom, start, end, fillna=None)
         # pybigtools adds up the records overlapping a base (a fixedStep section of span
-        # > step), where pyBigWig takes the last one: their per-base mean differs from
-        # the sum exactly there
-        means = None if check is None else reader.values(
-            chrom, start, end, bins=end - start, summary="mean", exact=True, fillna=None)
+        # > step), where pyBigWig takes the last one: the sum of a base's values equals
+        # both their mean and their maximum only where one record covers it, or where
+        # every record covering it holds 0 (the mean alone misses values that cancel,
+        # 1 and -1; the maximum alone misses a 0 beside another value)
+        summaries = [] if check is None else [
+            reader.values(chrom, start, end, bins=end - start, summary=summary, exact=True,
+                          fillna=None) for summary in ("mean", "max")]
     except BaseException as e:  # pyBigWig reads it and reports the error
         if _fatal(e):
             raise
         return None
     if check is not None:
-        clean = np.array_equal(values, means, equal_nan=True)
+        clean = all(np.array_equal(values, other, equal_nan=True) for other in summaries)
         with _info_lock:
             if len(_overlapping) >= _DENSE_MAX or len(_checked) >= _DENSE_MAX:
                 _overlapping.clear()
                 _checked.clear()
-            if clean:
-                _checked[check] = _checked.get(check, 0) + 1
+            if clean:  # (a window without data shows no overlap: it is no check)
+                if not np.isnan(values).all():
+                    _checked[check] = _checked.get(check, 0) + 1
             else:  # this chromosome of the file is read by pyBigWig from now on
                 _overlapping[check] = None
         if not clean:
