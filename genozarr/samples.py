@@ -14,6 +14,7 @@ selected by them::
 
 from __future__ import annotations
 
+import math
 import os
 import posixpath
 import re
@@ -377,6 +378,13 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     # each column as the store keeps it: True/False with a missing value, a mixture of
     # kinds or a whole number past int64 as text (the same here as in the store)
     metadata = {c: metadata_values(_plain(v) for v in frame[c].tolist()) for c in columns}
+    for c, values in metadata.items():  # JSON, where the store keeps them, has no infinity
+        endless = [r for r, v in zip(rows, values) if isinstance(v, float) and math.isinf(v)]
+        if endless:
+            raise MalformedFileError(
+                f"sample sheet {source}: metadata column {c!r} holds an infinity ("
+                f"{where[len(endless) > 1]} {', '.join(endless)}); the store keeps metadata "
+                "as JSON, which has none: write a number, or leave the cell empty")
     # the input files last (after the sheet's own problems): one that does not exist is
     # named with its line (a URL is fetched by the build, which names it)
     absent = [(r, f) for r, f in zip(rows, files) if not is_url(f) and not os.path.exists(f)]

@@ -392,6 +392,10 @@ def _conditions_and_strands(adata: Any) -> tuple[list[str], list[str], np.ndarra
                 return uniq_c, ["+", "-"], order
         if len(set(uniq_s)) == 1 and len(set(conds.tolist())) == len(conds):
             return conds.tolist(), uniq_s[:1], None
+    elif "condition" in var:  # (strands summed: the condition column names the vars)
+        conds = np.asarray(var["condition"]).astype(str)
+        if len(set(conds.tolist())) == len(conds):
+            return conds.tolist(), ["."], None
     return [str(v) for v in adata.var_names], ["."], None
 
 

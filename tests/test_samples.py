@@ -185,6 +185,10 @@ def test_sheet_cells_are_read_as_written(tmp_path):
     # duplicate condition names name their lines (the docs said so; they did not)
     ("file,condition\na.bw,A\nb.bw,B\n\nc.bw,A\nd.bw,B\n",
      r"\['A', 'B'\] occur more than once \('A' on lines 2, 5; 'B' on lines 3, 6\)"),
+    # an infinity was written into the store's root zarr.json as a bare Infinity (not
+    # JSON: readers other than Python's fail on it)
+    ("file,condition,dose\na.bw,a,inf\nb.bw,b,2\nc.bw,c,-inf\n",
+     r"metadata column 'dose' holds an infinity \(lines 2, 4\)"),
 ])
 def test_malformed_sheets_name_the_problem(tmp_path, text, message):
     sheet = tmp_path / "s.csv"
@@ -215,6 +219,24 @@ def test_a_trailing_separator_adds_no_column(tmp_path, sep, suffix):
     frame["file"] = [str(tmp_path / f) for f in frame["file"]]
     again = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000)
     assert list(again.condition_metadata) == ["ct"]
+
+
+def test_category_modes_refuse_a_sheet_by_name(tmp_path):
+    """The category modes name their conditions after one BED file's categories; a sheet
+    names one per file: it failed with '2 categories [1, 2] but 1 conditions', naming
+    neither the sheet nor why."""
+    bed = tmp_path / "cats.bed"
+    bed.write_text("chr1\t0\t100\tx\t1\nchr1\t200\t300\ty\t2\n")
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("file\tlab\ncats.bed\tL1\n")
+    for mode in ("categorical", "score_category", "name_category"):
+        with pytest.raises(ArgumentError, match=rf"mode='{mode}' names its conditions after "
+                                                r"the categories .* give the BED file itself"):
+            Cover.create_from_bed("c", str(sheet), roi=ROI, binsize=1000, mode=mode,
+                                  genomesize={"chr1": 5000})
+    plain = Cover.create_from_bed("c", str(bed), roi=ROI, binsize=1000, mode="categorical",
+                                  genomesize={"chr1": 5000})
+    assert plain.conditions == ["1", "2"]
 
 
 def test_dataframe_cells_keep_their_types(tmp_path):

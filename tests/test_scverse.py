@@ -231,6 +231,10 @@ def test_round_trip(cover: Cover) -> None:
     np.testing.assert_allclose(back[:][:, 0, 0, :], _served_sum(cover).mean(axis=1), rtol=1e-6)
     sparse = scverse.create_from_anndata(scverse.to_anndata(cover, sparse=True), name="sp")
     np.testing.assert_allclose(sparse[:][:, 0, 0, :], _served_sum(cover).sum(axis=1), rtol=1e-6)
+    # var names changed (strands summed, no strand column): the condition column still
+    # names the conditions, as the docstring says (they were taken from the var names)
+    adata.var_names = [f"v{i}" for i in range(adata.n_vars)]
+    assert scverse.create_from_anndata(adata).conditions == CELL_TYPES
 
 
 @pytest.mark.parametrize(("dtype", "value"), [("uint8", 200), ("float16", 60000)])
