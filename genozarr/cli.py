@@ -590,8 +590,10 @@ def _check_plot_region(tracks: dict[str, Any], chrom: str, start: int, end: int)
             f"{names[:10]}{' ...' if len(names) > 10 else ''})")
     lengths = [int(c[chrom]) for c in chroms if c.get(chrom)]
     if lengths and start >= max(lengths):
-        raise RegionError(f"{chrom}:{start}-{end} starts past the end of {chrom} (length "
-                          f"{max(lengths)})")
+        raise RegionError(
+            f"{chrom}:{start}-{end} starts past the end of {chrom} as the store(s) record it "
+            f"({max(lengths)} bases: the chromosome's length, or, for a store made from an "
+            "array without genomesize, the end of its last window)")
 
 
 # ---------------------------------------------------------------------------- trim

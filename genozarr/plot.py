@@ -385,13 +385,19 @@ def _onehot_letters(onehot: np.ndarray, alphabet: list[str], order: int) -> list
 
 
 def _seq_panel(ax: Axes, name: str, start: int, onehot: np.ndarray, kmers: list[str],
-               order: int, max_letters: int, stored: np.ndarray) -> None:
+               order: int, max_letters: int, stored: np.ndarray,
+               letters_of: Callable[[list[str]], list[str]] | None = None) -> None:
+    """``letters_of(alphabet)``: the letter of every base of the region (for order >= 2,
+    read from k-mers starting up to ``k - 1`` bases before it; default: from ``onehot``,
+    the k-mers starting in it)."""
     from matplotlib.colors import to_rgb
 
     length = onehot.shape[0]
     alphabet = list(dict.fromkeys(k[0] for k in kmers))
-    if length <= max_letters:
-        every = _onehot_letters(onehot, alphabet, order)  # (one per base: k - 1 more)
+    if length + order - 1 <= max_letters:
+        every = letters_of(alphabet) if letters_of is not None else \
+            _onehot_letters(onehot, alphabet, order)  # (one per base: k - 1 more)
+        length = len(every)
         keep = stored[:len(every)]
         letters = [ch for ch, k in zip(every, keep) if k]
         x = start + np.flatnonzero(keep)
@@ -461,8 +467,8 @@ def _panel_height(kind: str, data: np.ndarray, stacked: bool) -> float:
 def plot_genome_track(
     tracks: Dataset | Track | Sequence[Dataset | Track] | Mapping[str, Dataset | Track],
     chrom: str, start: int,
-    end: int, *, figsize: tuple[float, float] | None = None,
-    plottypes: str | Sequence[str | None] | Mapping[str, str] | None = None,
+    end: int, figsize: tuple[float, float] | None = None,
+    plottypes: str | Sequence[str | None] | Mapping[str, str] | None = None, *,
     ax: Axes | Sequence[Axes] | None = None, stacked: bool = False,
     title: str | None = None, max_letters: int = 100,
 ) -> Figure:
@@ -485,7 +491,8 @@ def plot_genome_track(
     chrom, start, end
         The region, 0-based half-open.
     figsize
-        Figure size in inches; default 10 wide and about 1.7 per panel.
+        Figure size in inches; default 10 wide and about 1.7 per panel. (``figsize`` and
+        ``plottypes`` may be given by position, in Janggu's order.)
     plottypes
         ``'line'``, ``'heatmap'`` or ``'seqplot'`` for every track, a list with one entry
         per track, or a dict ``{label: plottype}``; None (or a None entry) gives
@@ -586,8 +593,19 @@ def plot_genome_track(
             x_data = x_data.astype(np.result_type(x_data.dtype, np.float32), copy=True)
             x_data[~stored[: len(x_data)]] = np.nan
         if kind == "seqplot" and isinstance(ds, Bioseq):
+            letters_of = None
+            if ds.order > 1:  # a base's letter from a k-mer holding it, which may start
+                # before the region or run past its end: the first bases (or all of a
+                # region shorter than k) were 'N' or left out
+                lead = min(start, ds.order - 1)
+
+                def letters_of(alphabet: list[str], ds: Any = ds, lead: int = lead) -> list[str]:
+                    wider = np.asarray(ds[chrom, start - lead, end + ds.order - 1])[0]
+                    every = _onehot_letters(_channel_last(ds, wider)[:, 0, :], alphabet,
+                                            ds.order)
+                    return every[lead:lead + end - start]
             _seq_panel(axis, name, start, x_data[:, 0, :], conds, ds.order, max_letters,
-                       stored)
+                       stored, letters_of)
         elif kind == "seqplot":
             _letter_panel(axis, name, start, x_data, conds)
         elif kind == "heatmap":

@@ -156,6 +156,28 @@ def test_letters_of_an_order_2_sequence(sample_files: dict[str, str], whole: boo
     assert texts[-1].get_position()[0] == 1409.5
 
 
+@pytest.mark.parametrize("order", [2, 3])
+def test_letters_from_kmers_starting_before_the_region(tmp_path, order: int) -> None:
+    """A base's letter comes from a k-mer holding it, which may start before the region:
+    a region starting where the k-mer runs into an N (or, in a partial store, into the
+    window's padding) drew 'N' for a known base, and a region shorter than k drew
+    nothing. Against the FASTA text for every region of a small genome."""
+    fa = tmp_path / "g.fa"
+    genome = "ACGTACGTACNNNNNGATTACAGATTACA"
+    fa.write_text(f">chr1\n{genome}\n")
+    whole = Bioseq.create_from_refgenome("w", str(fa), order=order)
+    part = Bioseq.create_from_refgenome("p", str(fa), roi="chr1:0-10", binsize=10,
+                                        order=order)
+    for ds, n in ((whole, len(genome)), (part, 10)):
+        for start in range(n):
+            for end in range(start + 1, min(n, start + 12) + 1):
+                texts = plot_genome_track(ds, "chr1", start, end).axes[0].texts
+                got = "".join(t.get_text() for t in texts)
+                assert got == genome[start:end], (ds.name, start, end)
+                assert [t.get_position()[0] for t in texts] == \
+                    [x + 0.5 for x in range(start, end)]
+
+
 def test_a_window_past_the_chromosome_end_is_blank_there(tmp_path) -> None:
     """A partial-layout window whose flank runs past the chromosome end holds padding
     there, drawn blank as in the whole-genome layout (it was drawn as values)."""
@@ -228,8 +250,12 @@ def test_bad_arguments(signal: Cover) -> None:
         plot_genome_track(signal, "chrX", 0, 100)
 
 
-def test_janggu_alias_and_lazy_name() -> None:
+def test_janggu_alias_and_lazy_name(signal: Cover) -> None:
     assert plotGenomeTrack is plot_genome_track
+    # Janggu's positional order: tracks, chrom, start, end, figsize, plottypes (a
+    # figsize by position raised TypeError)
+    fig = plotGenomeTrack([signal], "chr1", 1000, 3000, (6, 4), "heatmap")
+    assert tuple(fig.get_size_inches()) == (6.0, 4.0) and fig.axes[0].images
     assert genozarr.plotGenomeTrack is plot_genome_track
     assert genozarr.plot_genome_track is plot_genome_track
 
