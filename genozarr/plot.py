@@ -26,7 +26,7 @@ registered with pyplot, so nothing pops up and nothing leaks; save it with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np

@@ -175,8 +175,8 @@ def _check_rows(path: str, out: pd.DataFrame, score_text: pd.Series | None) -> N
     bad = out["start"].to_numpy() < 0
     if bad.any():
         k = int(bad.nonzero()[0][0])
-        problems.append((k, f"start must be >= 1 (GFF coordinates are 1-based), got "
-                            f"{out['start'].iat[k] + 1}"))
+        problems.append((k, (f"start must be >= 1 (GFF coordinates are 1-based), got "
+                             f"{out['start'].iat[k] + 1}")))
     bad = out["start"].to_numpy() > out["end"].to_numpy()
     if bad.any():
         k = int(bad.nonzero()[0][0])
@@ -184,15 +184,15 @@ def _check_rows(path: str, out: pd.DataFrame, score_text: pd.Series | None) -> N
     bad = ~out["strand"].isin(["+", "-", "."]).to_numpy()
     if bad.any():
         k = int(bad.nonzero()[0][0])
-        problems.append((k, f"strand must be '+', '-', '.' or '?', got "
-                            f"{out['strand'].iat[k]!r}"))
+        problems.append((k, (f"strand must be '+', '-', '.' or '?', got "
+                             f"{out['strand'].iat[k]!r}")))
     if score_text is not None:  # (by position: the rows of out are those kept, renumbered)
         text = score_text.astype(str).to_numpy()
         bad = out["score"].isna().to_numpy() & ~np.isin(text, [".", "nan", "NA"])
         if bad.any():
             k = int(bad.nonzero()[0][0])
-            problems.append((k, f"score (6th column) must be a number or '.', got "
-                                f"{text[k]!r}"))
+            problems.append((k, (f"score (6th column) must be a number or '.', got "
+                                 f"{text[k]!r}")))
     if not problems:
         return
     k, problem = min(problems)
