@@ -1400,9 +1400,8 @@ class Cover(Dataset):
         stranded
             Keep forward/reverse counts as two strand channels; False sums them.
         pairedend
-            '5prime' (Janggu's rule) counts read 1 of each proper pair once, at its 5' end;
-            'both' counts both mates at their 5' ends (both ends of each fragment);
-            'midpoint' counts read 1 once at the fragment midpoint.
+            '5prime' counts both mates at their 5' ends (as Janggu); 'midpoint' counts read
+            1 once at the fragment midpoint.
         template_extension
             Janggu's argument; genozarr finds every fragment whose midpoint lies in a
             window (``pairedend='midpoint'``) whatever it is: reads are fetched at least

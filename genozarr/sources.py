@@ -261,8 +261,7 @@ class BamSource(_AbsentChromsAsZeros, Source):
         from genozarr.io.bam import PAIREDEND_MODES, bam_chrom_sizes, check_bam
 
         if pairedend not in PAIREDEND_MODES:
-            raise ArgumentError(f"pairedend must be '5prime', 'both' or 'midpoint', got "
-                                f"{pairedend!r}")
+            raise ArgumentError(f"pairedend must be '5prime' or 'midpoint', got {pairedend!r}")
         if min_mapq is not None and (isinstance(min_mapq, (bool, np.bool_)) or
                                      not isinstance(min_mapq, (int, float, np.integer,
                                                                np.floating))

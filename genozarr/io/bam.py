@@ -503,7 +503,7 @@ def mapped_reads(path: str | os.PathLike) -> int | None:
 
 
 #: the ``pairedend`` values of :func:`count_5prime`
-PAIREDEND_MODES = ("5prime", "both", "midpoint")
+PAIREDEND_MODES = ("5prime", "midpoint")
 
 #: ``count_5prime(..., all_midpoints=True)``: bases fetched beyond both ends of a block at
 #: least (fragments up to twice as long are found in one pass)
@@ -527,13 +527,11 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     min_mapq
         Skip reads with a lower mapping quality.
     pairedend
-        ``'5prime'`` (Janggu's rule): read 1 of each proper pair counts once, at its 5'
-        end, on its strand; read 2 is not counted (one count per fragment). ``'both'``:
-        every read of a proper pair counts at its own 5' end (both ends of a fragment,
-        such as the two Tn5 insertions of an ATAC-seq fragment). ``'midpoint'``: read 1 of
-        each proper pair counts once at the fragment midpoint ``min(start, mate start) +
-        |TLEN| // 2``, on read 1's strand; read 2 is not counted. Unpaired reads always
-        count at their 5' end.
+        ``'5prime'``: every read of a proper pair counts at its own 5' end, both mates (as
+        Janggu 0.10.2, which counts a read at its fragment's 5' end: the same base unless
+        the mates overhang each other). ``'midpoint'``: read 1 of each proper pair counts
+        once at the fragment midpoint ``min(start, mate start) + |TLEN| // 2``, on read
+        1's strand; read 2 is not counted. Unpaired reads always count at their 5' end.
     template_extension
         Fetch reads this far beyond both window ends, so midpoints inside the window of
         fragments whose read 1 lies outside are found (with ``all_midpoints``: at least
@@ -577,8 +575,7 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     from genozarr.io._handles import get_handle
 
     if pairedend not in PAIREDEND_MODES:
-        raise ArgumentError(f"pairedend must be '5prime', 'both' or 'midpoint', got "
-                            f"{pairedend!r}")
+        raise ArgumentError(f"pairedend must be '5prime' or 'midpoint', got {pairedend!r}")
     path = check_bam(os.fspath(path))
     bam = get_handle("bam", path)
     # names are looked up in the binary reference list, never through htslib's parsed
@@ -633,7 +630,7 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     paired = (flags & 0x1) != 0
     if paired.any():
         proper = ((flags & 0x2) != 0) & ((flags & (0x8 | _MATE_ELSEWHERE)) == 0)
-        if pairedend != "both":  # one count per fragment: read 1's
+        if pairedend == "midpoint":
             proper &= (flags & 0x40) != 0
         keep &= ~paired | proper
     n = end - start

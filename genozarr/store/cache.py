@@ -32,10 +32,8 @@ _BLOCK = 1 << 20
 #: has another key and is rebuilt, not reused (2: the whole-genome layout's last partial
 #: bin of a chromosome ends with the chromosome; an empty BigWig reads as missing data;
 #: paired-end midpoints of the partial layout count every fragment of a window;
-#: overlapping BED features of the category modes set one category per base; 3: BAM
-#: pairedend='5prime' counts read 1 of a proper pair only, as Janggu, where it counted
-#: both mates, now pairedend='both')
-VALUES_REVISION = 3
+#: overlapping BED features of the category modes set one category per base)
+VALUES_REVISION = 2
 
 
 @lru_cache(maxsize=1024)
