@@ -464,6 +464,32 @@ def test_bgzip_fasta_with_a_record_appended_after_indexing(tmp_path):
     assert read_sequence(gz, "extra", 0, 8) == b"ACGTTGCA"
 
 
+@pytest.mark.parametrize("text", [b">chr1 first\nACGTACGTAA\n>chr2\nGGGCCCATAT",
+                                  b">c\nACGT\nACGT", b">c\nACGT\nAC", b">c\nACGT\nACGT\n"])
+def test_bgzip_fasta_without_a_final_line_end(tmp_path, text):
+    """A bgzip FASTA whose last line is full and has no line end: the check for records
+    appended after indexing read one byte past the data, where BGZF refuses to seek, and
+    the file (read before) was refused as one the index does not fit. Read as the plain
+    file is, also with indexes built before (by pysam)."""
+    plain = tmp_path / "g.fa"
+    plain.write_bytes(text)
+    seqs = text_sequences(text.decode())
+    gz = tmp_path / "g.fa.gz"
+    pysam.tabix_compress(str(plain), str(gz))
+    for indexed_before in (False, True):
+        from genozarr.io import fasta
+
+        fasta._checked.clear()
+        if indexed_before:
+            for p in (str(gz) + ".fai", str(gz) + ".gzi"):
+                os.remove(p)
+            pysam.faidx(str(gz))
+        for path in (plain, gz):
+            assert fasta_chrom_sizes(path) == {k: len(v) for k, v in seqs.items()}
+            for name, seq in seqs.items():
+                assert read_sequence(path, name, 0, len(seq)).decode() == seq
+
+
 def test_bgzip_fasta_recompressed_in_other_blocks(tmp_path, capfd):
     """The same text compressed in other BGZF blocks (an older date, the old .fai and .gzi
     kept): checking the old .gzi failed with htslib's bare 'OSError: Error closing BGZFile
