@@ -64,7 +64,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -376,11 +376,20 @@ def build(
         except ValueError as e:  # not an address ('missing port number')
             raise ArgumentError(f"--scheduler {scheduler!r} is not a scheduler address "
                                 f"(tcp://HOST:PORT): {e}") from None
-        client = Client(scheduler)
+        try:  # (not made the default client: one that fails to start would stay it, and
+            # later computes of this process would wait on it; current for the build only)
+            client = Client(scheduler, set_as_default=False)
+        except OSError:  # cannot be reached: its message says so (one line, by main())
+            raise
+        except Exception as e:  # noqa: BLE001 - an address distributed cannot use
+            # ('inproc://x', a protocol whose package is missing): one line, not a traceback
+            raise ArgumentError(f"--scheduler {scheduler!r}: dask.distributed cannot "
+                                f"connect to it ({type(e).__name__}: {e})") from None
         _console(stderr=True).print(f"ingest on dask.distributed: {client.dashboard_link}")
     try:
         with set_options(progress="auto" if progress else False,
-                         scheduler="distributed" if client is not None else "auto"):
+                         scheduler="distributed" if client is not None else "auto"), \
+                (client.as_current() if client is not None else nullcontext()):
             for entry in entries:
                 _console(stderr=True).print(f"building {entry['name']} ({entry['kind']})")
                 try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import itertools
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,6 +129,10 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
                                 f"{kind!r}; valid keys: {', '.join(sorted(valid))}")
         if "files" not in spec:
             raise ArgumentError(f"{where}: missing key 'files' (the input file or files)")
+        if kind == "refgenome" and isinstance(spec["files"], list) and len(spec["files"]) != 1:
+            raise ArgumentError(f"{where}: kind refgenome takes one FASTA file, got "
+                                f"{len(spec['files'])}")
+        _check_types(spec, kind, where)
         names = spec.get("conditions")
         if names is not None and not all(
                 isinstance(c, str) for c in (names if isinstance(names, list) else [names])):
@@ -182,6 +187,29 @@ def _check_sheet(inputs: list[Any], conditions: Any, where: str) -> None:
     if conditions is not None:
         raise ArgumentError(f"{where}: the sample sheet {sheet.source} names the conditions; "
                             "remove the key 'conditions'")
+
+
+#: spec keys whose values are whole numbers (or None), whatever their default
+_INT_KEYS = frozenset({"binsize", "stepsize", "flank", "resolution", "order",
+                       "template_extension"})
+
+
+def _check_types(spec: dict[str, Any], kind: str, where: str) -> None:
+    """The types ``--check`` can tell without building: whole numbers where the
+    constructor takes them (:data:`_INT_KEYS`), true/false where its default is a bool
+    (YAML/TOML read ``"200"`` and ``"false"`` as text, which the build refuses)."""
+    from genozarr import dataset
+
+    cls_name, ctor, _ = SPEC_KINDS[kind]
+    params = inspect.signature(getattr(getattr(dataset, cls_name), ctor)).parameters
+    for key, value in spec.items():
+        if value is None or key not in params:
+            continue
+        if isinstance(params[key].default, bool) and not isinstance(value, bool):
+            raise ArgumentError(f"{where}: {key} must be True or False, got {value!r}")
+        if key in _INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ArgumentError(f"{where}: {key} must be an integer, got {value!r} "
+                                "(numbers are written without quotes)")
 
 
 def _valid_keys(kind: str) -> list[str]:
@@ -241,7 +269,9 @@ def check_stores(entries: list[dict[str, Any]], out: str | os.PathLike | None) -
         store = _default_store(s, out) if store is None else local_form(store)
         if store is None or "://" in store:
             return store
-        return os.path.normpath(os.path.abspath(store))
+        # the folders it lies in with their links followed: 'alias/x.zarr' with alias a
+        # link to 'real' is 'real/x.zarr' (a store not built yet has no link to follow)
+        return os.path.realpath(os.path.abspath(store))
 
     stores = [key(s) for s in entries]
     for store in dict.fromkeys(stores):
@@ -250,6 +280,14 @@ def check_stores(entries: list[dict[str, Any]], out: str | os.PathLike | None) -
             raise ArgumentError(
                 f"datasets {names} would share the store {store}; give each dataset a "
                 "store of its own (without 'store', a dataset is built at OUT/NAME.zarr)")
+    # a store inside another one: building the outer one replaces the inner one (or,
+    # built after it, waits on the publish lock the open inner dataset holds)
+    for (a_name, a), (b_name, b) in itertools.permutations(
+            [(s["name"], k) for s, k in zip(entries, stores) if k is not None], 2):
+        if b.startswith(a.rstrip("/") + ("/" if "://" in a else os.sep)):
+            raise ArgumentError(
+                f"the store {b} of dataset {b_name!r} lies inside the store {a} of dataset "
+                f"{a_name!r}; give each dataset a store of its own, outside the others")
 
 
 def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) -> Dataset:

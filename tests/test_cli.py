@@ -413,8 +413,8 @@ def test_build_spec_values_of_the_wrong_type(tmp_path: Path, sample_files: dict[
 def test_build_spec_bam_flags_of_the_wrong_type(tmp_path: Path,
                                                 sample_files: dict[str, str]) -> None:
     """stranded and include_flagged written "false" in a spec are errors naming the spec
-    and the dataset (they were taken as true: a two-strand store), after a first dataset
-    that is built; no store of the second."""
+    and the dataset (they were taken as true: a two-strand store), found before anything
+    is built (the first dataset was built before)."""
     path = tmp_path / "spec.yaml"
     first = (f"- name: a\n  kind: bigwig\n  files: {sample_files['bigwig_a']}\n"
              f"  roi: {sample_files['roi']}\n  binsize: 1000\n  store: a.zarr\n")
@@ -427,8 +427,8 @@ def test_build_spec_bam_flags_of_the_wrong_type(tmp_path: Path,
         assert result.exit_code == 1
         last = result.stderr.strip().splitlines()[-1]
         assert last == (f"genozarr: error: {path}: dataset 'r': {key} must be True or False, "
-                        "got 'false' (1 dataset(s) before it were built)")
-        assert (tmp_path / "a.zarr").exists() and not (tmp_path / "r.zarr").exists()
+                        "got 'false'")
+        assert not (tmp_path / "a.zarr").exists() and not (tmp_path / "r.zarr").exists()
 
 
 def test_build_spec_roi_as_region_strings(tmp_path: Path, sample_files: dict[str, str]) -> None:
@@ -651,3 +651,56 @@ def test_a_spec_names_conditions_after_its_links_and_checks_default_stores(
     result = _run("build", spec, "--out", tmp_path / "out3", "--scheduler", "notanaddress")
     assert result.exit_code == 1 and result.output.count("\n") == 1 and \
         "is not a scheduler address" in result.output, result.output
+
+
+def test_spec_stores_through_links_or_inside_each_other_are_refused(
+        tmp_path: Path, sample_files: dict[str, str]) -> None:
+    """Two stores that are one folder through a link ('alias' -> 'real'), or a store
+    inside another's, were built one over the other: the build exited 0 and the first
+    store was gone (or, the outer one listed first, it waited 120 s on its own publish
+    lock). Both are refused before anything is built, also by --check. --check refuses
+    what the build refuses by the spec's own rules (two FASTA files for refgenome, a
+    quoted number, a quoted boolean); a scheduler address dask cannot use is one line."""
+    (tmp_path / "real").mkdir()
+    os.symlink("real", tmp_path / "alias")
+    head = (f'roi = "{sample_files["roi"]}"\nbinsize = 200\n[[datasets]]\nname = "a"\n'
+            f'kind = "bigwig"\nfiles = "{sample_files["bigwig_a"]}"\n')
+    spec = tmp_path / "spec.toml"
+    cases = [('store = "real/x.zarr"', 'store = "alias/x.zarr"',
+              r"datasets \['a', 'b'\] would share the store .*real/x\.zarr"),
+             ('store = "outer.zarr"', 'store = "outer.zarr/inner.zarr"',
+              (r"the store .*outer\.zarr/inner\.zarr of dataset 'b' lies inside the store "
+               r".*outer\.zarr of dataset 'a'")),
+             ('store = "outer.zarr/inner.zarr"', 'store = "outer.zarr"',
+              (r"the store .*outer\.zarr/inner\.zarr of dataset 'a' lies inside the store "
+               r".*outer\.zarr of dataset 'b'"))]
+    for a_store, b_store, message in cases:
+        spec.write_text(head + a_store + '\n[[datasets]]\nname = "b"\nkind = "bigwig"\n'
+                        f'files = "{sample_files["bigwig_b"]}"\n' + b_store + "\n")
+        for extra in (["--check"], ["--no-progress"]):
+            result = _run("build", spec, *extra)
+            assert result.exit_code == 1 and re.search(message, result.output), result.output
+        assert list((tmp_path / "real").iterdir()) == [] and not (tmp_path / "outer.zarr").exists()
+    fasta = sample_files["fasta"]
+    for entry, message in (
+            (f'name = "d"\nkind = "refgenome"\nfiles = ["{fasta}", "{fasta}"]\n',
+             "kind refgenome takes one FASTA file, got 2"),
+            (f'name = "d"\nkind = "refgenome"\nfiles = "{fasta}"\nbinsize = "200"\n',
+             "binsize must be an integer, got '200'"),
+            ((f'name = "d"\nkind = "refgenome"\nfiles = "{fasta}"\nbinsize = 200\n'
+              'zero_padding = "false"\n'), "zero_padding must be True or False, got 'false'")):
+        spec.write_text(f'roi = "{sample_files["roi"]}"\n[[datasets]]\n' + entry)
+        result = _run("build", spec, "--check")
+        assert result.exit_code == 1 and message in result.output, result.output
+    spec.write_text(head)
+    for address in ("inproc://x", "ucx://host:1"):
+        result = _run("build", spec, "--out", tmp_path / "o", "--scheduler", address)
+        assert result.exit_code == 1, result.output
+        assert "dask.distributed cannot connect to it" in result.output, result.output
+        assert "Traceback" not in result.output and result.output.count("\n") == 1
+        # and it left no default client behind (the Client that failed to start was made
+        # the default: every later dask compute of the process waited on it)
+        import distributed
+
+        with pytest.raises(ValueError, match="No clients found"):
+            distributed.default_client()
