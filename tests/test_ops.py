@@ -422,3 +422,84 @@ def test_write_store_refuses_data_its_attributes_do_not_describe(tmp_path):
                                                 r"attributes describe"):
             write_store(obj, tmp_path / f"{name}.zarr")
         assert not (tmp_path / f"{name}.zarr").exists()
+
+
+def test_ops_on_a_store_opened_by_the_xarray_engine_stay_lazy(tmp_path, monkeypatch):
+    """A store opened with xarray's genozarr engine holds lazily indexed arrays, not dask:
+    collapse read every chromosome at the call (np.asarray), normalize computed at once
+    and returned numpy. Both now read no chunk until computed, and give the values they
+    give for genozarr.open_store."""
+    import zarr.storage
+
+    from genozarr.ops import LogTransform
+    from genozarr.testing.simulate import write_bigwig
+
+    write_bigwig(tmp_path / "a.bw", {"chr1": np.arange(1000, dtype=float),
+                                     "chr2": np.arange(600, dtype=float)[::-1].copy()})
+    Cover.create_from_bigwig("a", str(tmp_path / "a.bw"), roi=None, binsize=100,
+                             storage="zarr", store=str(tmp_path / "a.zarr"),
+                             store_whole_genome=True)
+    reads = []
+    real = zarr.storage.LocalStore.get
+
+    async def get(self, key, *args, **kwargs):
+        if "/data/c" in key:
+            reads.append(key)
+        return await real(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(zarr.storage.LocalStore, "get", get)
+    for op in (lambda t: ops.collapse(t, resolution=10),
+               lambda t: ops.normalize(t, LogTransform())):
+        tree = xr.open_datatree(tmp_path / "a.zarr", engine="genozarr")
+        reads.clear()
+        out = op(tree)
+        assert reads == []
+        want = op(open_store(tmp_path / "a.zarr"))
+        for chrom in ("chr1", "chr2"):
+            assert isinstance(out[chrom]["data"].data, da.Array)
+            np.testing.assert_array_equal(out[chrom]["data"].values, want[chrom]["data"].values)
+        assert reads
+
+
+def test_write_store_refuses_windows_on_a_dropped_chromosome(tmp_path):
+    """A tree with a chromosome dropped but its windows kept was written, and
+    open_dataset then refused the store ('chromosomes ['chr2'] are not in its store'):
+    write_store refuses it, and writes it without the windows group, which opens."""
+    import genozarr
+    from genozarr.testing.simulate import write_bigwig
+
+    write_bigwig(tmp_path / "b.bw", {"chr1": np.arange(1000, dtype=float),
+                                     "chr2": np.ones(500)})
+    Cover.create_from_bigwig("b", str(tmp_path / "b.bw"), roi=None, binsize=100,
+                             storage="zarr", store=str(tmp_path / "b.zarr"),
+                             store_whole_genome=True)
+    tree = open_store(tmp_path / "b.zarr")
+    with pytest.raises(ArgumentError, match=r"the windows \(genozarr-windows\) lie on "
+                                            r"chromosomes \['chr2'\]"):
+        genozarr.write_store(tree.drop_nodes("chr2"), str(tmp_path / "c.zarr"))
+    assert not (tmp_path / "c.zarr").exists()
+    genozarr.write_store(tree.drop_nodes(["chr2", "genozarr-windows"]),
+                         str(tmp_path / "d.zarr"))
+    got = genozarr.open_dataset(str(tmp_path / "d.zarr"))
+    np.testing.assert_array_equal(got["chr1", 0, 1000][0, :, 0, 0], np.arange(1000))
+
+
+def test_open_store_loads_coordinates_here_not_on_a_cluster(tmp_path):
+    """open_store loads a partial store's coordinates through the default dask scheduler:
+    with a dask.distributed client active, on its workers (which may not reach a local
+    store; in the suite, a cluster whose workers had died hung it). They are read here."""
+    import dask
+
+    from genozarr.testing.simulate import write_bigwig
+
+    write_bigwig(tmp_path / "a.bw", {"chr1": np.arange(1000, dtype=float)})
+    Cover.create_from_bigwig("a", str(tmp_path / "a.bw"), roi=pd.DataFrame(
+        {"chrom": ["chr1"] * 3, "start": [0, 300, 600], "end": [100, 400, 700]}),
+        binsize=100, storage="zarr", store=str(tmp_path / "a.zarr"))
+
+    def elsewhere(*args, **kwargs):
+        raise AssertionError("computed through the configured scheduler")
+
+    with dask.config.set(scheduler=elsewhere):
+        ds = open_store(tmp_path / "a.zarr")
+    np.testing.assert_array_equal(ds["region_start"].values, [0, 300, 600])

@@ -183,6 +183,21 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
     return with_data_token(out)
 
 
+def lazy(var: xr.DataArray) -> xr.DataArray:
+    """``var`` as dask where a store opened by xarray's ``genozarr`` engine (or
+    ``xr.open_zarr`` without ``chunks``) gives a lazily indexed array: chunked as stored,
+    so that the ops read nothing until their result is computed (``np.asarray`` of such an
+    array reads the whole of it). Arrays in memory, and dask ones, stay as they are."""
+    if var.chunks is not None or getattr(var.variable, "_in_memory", True):
+        return var
+    stored = var.encoding.get("preferred_chunks") or var.encoding.get("chunks")
+    if isinstance(stored, dict):
+        return var.chunk({d: c for d, c in stored.items() if d in var.dims})
+    if stored and len(stored) == var.ndim:
+        return var.chunk(dict(zip(var.dims, stored)))
+    return var.chunk("auto")
+
+
 def region_lengths(ds: xr.Dataset) -> Any:
     """Bases summarised by each value of ``ds.data``: the window length per region in the
     partial layout (flanks included), the resolution for a chromosome.

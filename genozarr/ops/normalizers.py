@@ -327,7 +327,9 @@ class Normalizer(abc.ABC):
     def _transform_dataset(self, ds: xr.Dataset) -> xr.Dataset:
         import xarray as xr
 
-        var = ds[DATA]
+        from genozarr.ops._layout import lazy
+
+        var = lazy(ds[DATA])  # (a store opened by xarray's engine: dask, read when computed)
         if var.chunks is not None:  # the kernel needs whole (strand, condition) blocks
             var = var.chunk({"strand": -1, "condition": -1})
         args = [var, region_lengths(ds)] if self.uses_lengths else [var]

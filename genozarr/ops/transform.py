@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from genozarr.errors import ArgumentError
-from genozarr.ops._layout import DATA, data_datasets, map_data
+from genozarr.ops._layout import DATA, data_datasets, lazy, map_data
 from genozarr.ops.normalizers import resolve_normalizers
 from genozarr.store.cache import callable_token
 
@@ -163,7 +163,7 @@ def collapse(data: Any, *, resolution: int | None,
     def one(ds: xr.Dataset) -> xr.Dataset:
         import xarray as xr
 
-        var = ds[DATA]
+        var = lazy(ds[DATA])
         axis = var.dims.index("position")
         factor = var.shape[axis] if resolution is None else int(resolution) // current
         pad_value = float(ds.attrs.get("pad_value", 0) or 0)

@@ -1463,8 +1463,9 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
     opener = xr.open_datatree if meta.whole_genome else xr.open_dataset
     obj = opener(opened, engine="genozarr", storage_options=storage_options,
                  chunks={} if chunks is None else chunks)
-    if not meta.whole_genome:  # small coordinates are loaded (selection by value works)
-        obj = obj.assign_coords({k: obj[k].compute() for k in obj.coords})
+    if not meta.whole_genome:  # small coordinates are loaded (selection by value works),
+        # here: not on a dask.distributed client's workers, which may not reach the store
+        obj = obj.assign_coords({k: obj[k].compute(scheduler="sync") for k in obj.coords})
     from genozarr.ops._layout import with_data_token
 
     return with_data_token(obj)  # (the data the attributes describe)

@@ -223,6 +223,13 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
                             for k, v in decoded.items())
             if WINDOW_NAME in w:  # the windows' names, where they have names
                 windows += (np.asarray(w[WINDOW_NAME].values, dtype=object),)
+            lost = [str(c) for c in dict.fromkeys(np.asarray(windows[0]).tolist())
+                    if str(c) not in chroms]
+            if lost:  # (the store would be written, and open_dataset refuse it)
+                raise ArgumentError(
+                    f"the windows ({WINDOWS}) lie on chromosomes {lost[:10]} the DataTree has "
+                    f"no group for (dropped?); keep those chromosomes, or drop the "
+                    f"{WINDOWS} group too (a store without windows)")
     else:
         if DATA not in obj.data_vars or obj[DATA].dims[0] != "region":
             raise ArgumentError(
