@@ -604,8 +604,9 @@ class PersonalSource(Source):
         self.reference = FastaSource(fasta, "dna")
         self.fasta = fasta
         self.variants = variants
-        #: the local file read for ``variants`` (itself, or the copy of a URL)
-        self.vcf_path = localize(variants, "VCF/BCF")
+        #: the local file read for ``variants`` (itself, or the copy of a URL), absolute:
+        #: build tasks run where the working directory may be another
+        self.vcf_path = os.path.abspath(localize(variants, "VCF/BCF"))
         self.unphased = unphased
         file_samples, self._contigs, self.mode, fmt = _vcf_layout(self.vcf_path, variants)
         if samples is None:

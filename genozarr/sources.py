@@ -80,10 +80,13 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
 
 
 def _local(files: list[str], what: str) -> list[str]:
-    """The local files to read for ``files``: themselves, or the copies of URLs."""
+    """The local files to read for ``files``: themselves, or the copies of URLs; absolute,
+    as the caller's working directory makes them (build tasks run in worker processes
+    whose working directory is another: the kept pool's is where it was started, a
+    dask.distributed worker's its own, so a relative name read another file there)."""
     from genozarr.io._remote import localize
 
-    return [localize(f, what) for f in files]
+    return [os.path.abspath(localize(f, what)) for f in files]
 
 
 def _named(url: str, local: str) -> Any:

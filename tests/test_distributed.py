@@ -83,3 +83,42 @@ def test_cli_build_on_a_cluster(client, sim_data, tmp_path):
                                        binsize=1000, resolution=10)
     np.testing.assert_array_equal(open_dataset(tmp_path / "sig.zarr")[:], ref[:])
     assert ref[:].sum() > 0
+
+
+def _slow_sum(x, axis=1):  # a collapser slow enough for the client to close meanwhile
+    import time
+
+    time.sleep(0.5)
+    return x.sum(axis=axis)
+
+
+def test_a_client_closed_during_a_build_is_named(client, tmp_path):
+    """A second Client of the cluster, closed while a build runs on it: dask's
+    'FutureCancelledError ... cancelled for reason: unknown' said nothing of the client;
+    a StoreError names the build and the cause, and nothing is published."""
+    import sys
+    import threading
+
+    import cloudpickle
+
+    from genozarr.errors import StoreError
+    from genozarr.testing.simulate import simulate_bigwig
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # (workers cannot import it)
+    sizes = {f"chr{i}": 40_000 for i in range(1, 7)}
+    path = simulate_bigwig(tmp_path / "s.bw", sizes, seed=1)
+    other = distributed.Client(client.cluster, set_as_default=False)
+    try:
+        with set_options(scheduler="distributed"), other.as_current():
+            assert distributed.default_client() is other
+            threading.Timer(1.5, other.close).start()
+            with pytest.raises(StoreError, match=r"build s: its dask\.distributed Client was "
+                                                 r"closed while the build ran"):
+                Cover.create_from_bigwig("s", str(path), genomesize=sizes, binsize=1000,
+                                         resolution=10, collapser=_slow_sum,
+                                         store_whole_genome=True, storage="zarr",
+                                         store=str(tmp_path / "s.zarr"))
+    finally:
+        other.close()
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert not (tmp_path / "s.zarr").exists()

@@ -206,3 +206,114 @@ def test_an_asynchronous_client_plans_for_one_worker(monkeypatch):
                              (Client(False, {"a": 2, "b": 3}), 5)]:
             monkeypatch.setattr(_run, "_active_client", lambda c=client: c)
             assert _run.planned_workers(10**9, 8) == want
+
+
+def test_relative_inputs_are_the_callers_files_after_a_chdir(tmp_path, monkeypatch):
+    """The kept pool's workers keep the working directory of the process that started it:
+    after a chdir (a notebook's %cd), a relative input name read the file of that name in
+    the old directory (the store held A's values; its recipe recorded B's digest). Input
+    paths are made absolute where the build is called."""
+    from genozarr.store._run import shutdown_pool
+    from genozarr.testing.simulate import simulate_bigwig
+
+    sizes = {"chr1": 50_000}
+    for name, seed in (("A", 1), ("B", 2)):
+        (tmp_path / name).mkdir()
+        simulate_bigwig(tmp_path / name / "sig.bw", sizes, seed=seed)
+    shutdown_pool()  # the pool starts in A
+    kw = dict(genomesize=sizes, binsize=1000)
+    with set_options(scheduler="processes", num_workers=2, chunk_bytes=4096):
+        monkeypatch.chdir(tmp_path / "A")
+        Cover.create_from_bigwig("a", "sig.bw", **kw)
+        monkeypatch.chdir(tmp_path / "B")
+        got = Cover.create_from_bigwig("b", "sig.bw", **kw)
+    shutdown_pool()
+    with set_options(scheduler="sync"):
+        want = Cover.create_from_bigwig("b", str(tmp_path / "B" / "sig.bw"), **kw)
+        other = Cover.create_from_bigwig("a", str(tmp_path / "A" / "sig.bw"), **kw)
+    assert not np.array_equal(want[:], other[:])
+    np.testing.assert_array_equal(got[:], want[:])
+
+
+_NESTED = """
+import multiprocessing as mp, sys, threading, time
+import genozarr, genozarr.ingest
+from genozarr.testing.simulate import simulate_bigwig
+
+SIZES = {"chr1": 50_000, "chr2": 50_000}
+
+
+def build(path, scheduler, **options):
+    with genozarr.set_options(scheduler=scheduler, chunk_bytes=4096, progress=False,
+                              **options):
+        try:
+            genozarr.Cover.create_from_bigwig("c", path, genomesize=SIZES, binsize=1000)
+            return "ok"
+        except Exception as e:
+            return f"{type(e).__name__}: {e}"
+
+
+def child(path):
+    print("child:", build(path, "processes", num_workers=2), flush=True)
+
+
+def slow(x, axis=1):
+    time.sleep(0.3)
+    return x.sum(axis=axis)
+
+
+if __name__ == "__main__":
+    path = simulate_bigwig(sys.argv[1], SIZES, seed=1)
+    # a daemonic process may not start processes: 'auto' (above the threshold) picks
+    # threads there, 'processes' says why
+    with mp.get_context("spawn").Pool(1) as pool:
+        print("daemon auto:", pool.apply(build, (path, "auto"),
+                                         {"parallel_threshold_bases": 0}), flush=True)
+        print("daemon processes:", pool.apply(build, (path, "processes")), flush=True)
+    # a multiprocessing child that built on the kept pool exits (it hung at exit)
+    p = mp.get_context("fork").Process(target=child, args=(path,))
+    p.start()
+    p.join(60)
+    print("child exit:", p.exitcode, p.is_alive(), flush=True)
+    if p.is_alive():
+        p.kill()
+    # shutdown_pool() while a build runs in another thread: the build goes on (it died
+    # with "RuntimeError: cannot schedule new futures after shutdown")
+    out = {}
+
+    def run():
+        with genozarr.set_options(scheduler="processes", num_workers=2, progress=False,
+                                  chunk_bytes=4096):
+            try:
+                genozarr.Cover.create_from_bigwig("s", path, genomesize=SIZES, binsize=1000,
+                                                  resolution=10, collapser=slow,
+                                                  store_whole_genome=True)
+                out["r"] = "ok"
+            except Exception as e:
+                out["r"] = f"{type(e).__name__}: {e}"
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(1.0)
+    genozarr.ingest.shutdown_pool()
+    t.join(120)
+    print("shutdown during build:", out.get("r"), flush=True)
+"""
+
+
+def test_builds_in_daemonic_and_child_processes_and_a_pool_shut_down_meanwhile(tmp_path):
+    """A build on the processes scheduler inside a daemonic process (a Pool worker, a
+    dask.distributed worker) failed with multiprocessing's bare AssertionError; inside a
+    multiprocessing child it made the child hang at exit (atexit hooks do not run there:
+    its exit joined the kept pool's idle workers); shutdown_pool() while a build ran in
+    another thread broke it with a bare RuntimeError."""
+    script = tmp_path / "nested.py"
+    script.write_text(_NESTED)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "s.bw")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+    assert lines.get("daemon auto") == "ok", done.stdout + done.stderr
+    assert lines.get("daemon processes", "").startswith(
+        "ArgumentError: scheduler='processes' cannot run in a daemonic process"), done.stdout
+    assert lines.get("child") == "ok" and lines.get("child exit") == "0 False", done.stdout
+    assert lines.get("shutdown during build") == "ok", done.stdout + done.stderr

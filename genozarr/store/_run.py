@@ -33,7 +33,7 @@ from multiprocessing import context as _mp_context
 from typing import Any
 
 from genozarr.config import OPTIONS
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, StoreError
 
 __all__ = ["planned_workers", "run_tasks", "shared_pool", "shutdown_pool", "start_process"]
 
@@ -66,9 +66,17 @@ def _scheduler(work_bases: int, n_tasks: int) -> tuple[str, Any]:
         raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
     if client is not None:
         return "distributed", client
+    import multiprocessing
+
+    daemonic = multiprocessing.current_process().daemon  # (may not start processes)
     if scheduler == "auto":
         big = work_bases > OPTIONS["parallel_threshold_bases"] and n_tasks > 1  # (above)
-        scheduler = "processes" if big else "sync"
+        scheduler = ("threads" if daemonic else "processes") if big else "sync"
+    elif scheduler == "processes" and daemonic:
+        raise ArgumentError(
+            "scheduler='processes' cannot run in a daemonic process (a multiprocessing "
+            "Pool worker, a dask.distributed worker), which may not start processes: use "
+            "scheduler='threads' or 'sync' there, or 'auto', which picks threads")
     return scheduler, None
 
 
@@ -232,7 +240,14 @@ class _Tracked:
         self._futures: set[Any] = set()
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        future = self._pool.submit(fn, *args, **kwargs)
+        try:
+            future = self._pool.submit(fn, *args, **kwargs)
+        except RuntimeError:  # the pool was shut down (shutdown_pool() in another thread,
+            # after the tasks it had were done): the build goes on with a new one
+            if not getattr(self._pool, "_shutdown_thread", False):
+                raise
+            self._pool = shared_pool(self._max_workers)
+            future = self._pool.submit(fn, *args, **kwargs)
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
         return future
@@ -262,14 +277,25 @@ def _run_distributed(client: Any, delayed: list[Any], label: str) -> list[Any]:
                 for _ in as_completed(futures):
                     bar.update(1)
         return client.gather(futures)
-    except BaseException:
-        # the build stops: its tasks not started yet are dropped (running ones go on; the
-        # caller's removal of the temporary store deals with what they write)
-        try:
-            client.cancel(futures)
-        except Exception as e:  # noqa: BLE001 - a client already closed: nothing to cancel
-            log.debug("%s: could not cancel the tasks: %s", label, e)
+    except Exception as e:
+        _cancel(client, futures, label)
+        if type(e).__name__ in ("CancelledError", "FutureCancelledError") and \
+                getattr(client, "status", "running") in ("closing", "closed"):
+            raise StoreError(f"build {label}: its dask.distributed Client was closed while "
+                             "the build ran; nothing was published") from e
         raise
+    except BaseException:
+        _cancel(client, futures, label)
+        raise
+
+
+def _cancel(client: Any, futures: list[Any], label: str) -> None:
+    """Cancel a stopped build's tasks not started yet (running ones go on; the caller's
+    removal of the temporary store deals with what they write)."""
+    try:
+        client.cancel(futures)
+    except Exception as e:  # noqa: BLE001 - a client already closed: nothing to cancel
+        log.debug("%s: could not cancel the tasks: %s", label, e)
 
 
 #: modules the fork server imports once, so that forked workers start without imports
@@ -313,21 +339,28 @@ def shared_pool(n: int) -> Any:
     if pool is None:
         pool = _process_pool(max(1, int(n)))
         _POOL.update(pool=pool, key=key)
-        if not _POOL.get("atexit"):
+        if _POOL.get("atexit") != os.getpid():
             # stopped while the interpreter is whole: left to the garbage collector of a
             # finalizing interpreter, the pool's wake-up callback finds its modules gone
-            # and prints an ignored AttributeError
+            # and prints an ignored AttributeError. A multiprocessing child runs no atexit
+            # hooks: its exit joins its non-daemonic children first, the pool's idle
+            # workers, which wait for it forever; a finalizer stops them before that
+            import multiprocessing.util
+
             atexit.register(shutdown_pool)
-            _POOL["atexit"] = True
+            multiprocessing.util.Finalize(None, shutdown_pool, exitpriority=100)
+            _POOL["atexit"] = os.getpid()
     return pool
 
 
 def shutdown_pool() -> None:
-    """Stop the worker processes kept by :func:`shared_pool` (a no-op without a pool)."""
+    """Stop the worker processes kept by :func:`shared_pool` (a no-op without a pool),
+    once the tasks given to them are done: a build running in another thread meanwhile
+    goes on, its later tasks in a new pool."""
     pool, key = _POOL["pool"], _POOL["key"]
     _POOL.update(pool=None, key=None)
     if pool is not None and key is not None and key[0] == os.getpid():
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True)
 
 
 def _process_pool(n: int) -> Any:
