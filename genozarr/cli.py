@@ -376,6 +376,12 @@ def build(
         except ValueError as e:  # not an address ('missing port number')
             raise ArgumentError(f"--scheduler {scheduler!r} is not a scheduler address "
                                 f"(tcp://HOST:PORT): {e}") from None
+        if protocol not in _SCHEDULER_PROTOCOLS:  # ('inproc://' lives in one process; a
+            # Client that fails on it waits 60 s at the interpreter's exit to close)
+            raise ArgumentError(
+                f"--scheduler {scheduler!r}: the protocol {protocol!r} cannot reach a "
+                f"scheduler from this command; give a {', '.join(_SCHEDULER_PROTOCOLS)} "
+                "address (tcp://HOST:PORT)")
         try:  # (not made the default client: one that fails to start would stay it, and
             # later computes of this process would wait on it; current for the build only)
             client = Client(scheduler, set_as_default=False)
@@ -582,6 +588,10 @@ def plot(
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=dpi)
     typer.echo(str(output))
+
+
+#: the protocols of a ``--scheduler`` address (a scheduler in another process)
+_SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss")
 
 
 def _check_plot_region(tracks: dict[str, Any], chrom: str, start: int, end: int) -> None:

@@ -90,10 +90,13 @@ def _local(files: list[str], what: str) -> list[str]:
 
 
 def _named(url: str, local: str) -> Any:
-    """A context in which errors about the local copy of a URL name the URL."""
-    from genozarr.io._remote import naming
+    """A context in which errors about the local copy of a URL name the URL (a local
+    file, whose path :func:`_local` made absolute, is named as given)."""
+    import contextlib
 
-    return naming(url, local)
+    from genozarr.io._remote import is_url, naming
+
+    return naming(url, local) if is_url(url) else contextlib.nullcontext()
 
 
 def file_condition_names(files: list[str]) -> list[str]:

@@ -99,6 +99,23 @@ def test_bam_index_older_than_bam(sim_data, tmp_path):
     check_bam_values(Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000), str(bam))
 
 
+def test_a_relative_bam_with_a_stale_picard_index_is_named_right(sim_data, tmp_path,
+                                                                 monkeypatch):
+    """A BAM given by a relative name, its index named x.bai beside it and older: the
+    message named the index '/x.bai' and ended '(local copy: <the BAM>)', as for a URL
+    (input paths are made absolute for the build's workers)."""
+    shutil.copy(sim_data["bam"], tmp_path / "x.bam")
+    shutil.copy(sim_data["bam"] + ".bai", tmp_path / "x.bai")
+    set_older(str(tmp_path / "x.bai"), tmp_path / "x.bam")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StaleIndexError) as info:
+        Cover.create_from_bam("c", "x.bam", roi=ROI, binsize=2000)
+    message = str(info.value)
+    assert f"the index {tmp_path / 'x.bai'} is older than its BAM file" in message
+    assert "local copy" not in message and "/x.bai is" not in message.replace(
+        str(tmp_path / "x.bai"), "")
+
+
 def test_bam_index_with_other_reference_count(sim_data, tmp_path):
     """An index of a BAM with three reference sequences, next to one with two: htslib
     reads chr1 through the index's first (empty) reference and returns zero counts."""
