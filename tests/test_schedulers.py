@@ -221,7 +221,7 @@ def test_relative_inputs_are_the_callers_files_after_a_chdir(tmp_path, monkeypat
         (tmp_path / name).mkdir()
         simulate_bigwig(tmp_path / name / "sig.bw", sizes, seed=seed)
     shutdown_pool()  # the pool starts in A
-    kw = dict(genomesize=sizes, binsize=1000)
+    kw = {"genomesize": sizes, "binsize": 1000}
     with set_options(scheduler="processes", num_workers=2, chunk_bytes=4096):
         monkeypatch.chdir(tmp_path / "A")
         Cover.create_from_bigwig("a", "sig.bw", **kw)
