@@ -1440,6 +1440,10 @@ class Cover(Dataset):
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
         if aggregate is not None:  # applied first, so fitted normalizers see its output
+            if not callable(aggregate):  # (a text value was taken for a normalizer name:
+                # "unknown normalizer 'false'")
+                raise ArgumentError(f"aggregate must be a callable applied to each window's "
+                                    f"counts (numpy.log1p), or None; got {aggregate!r}")
             rest = [] if normalizer is None else (
                 list(normalizer) if isinstance(normalizer, (list, tuple)) else [normalizer])
             normalizer = [aggregate, *rest]

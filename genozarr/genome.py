@@ -373,6 +373,10 @@ def match_chroms(
     ChromosomeNamingError
         When names differ only by the ``chr`` prefix and no mapping was given.
     """
+    if not (mapping is None or mapping == "auto" or isinstance(mapping, Mapping)):
+        # (a spec's chrom_map: 50.0, [1, 2] or true passed where names matched anyway)
+        raise ArgumentError(f"chrom_map must be None, 'auto' or a mapping {{region name: "
+                            f"name in the file}}, got {mapping!r}")
     available = list(available)
     available_set = set(available)
     result: dict[str, str] = {}

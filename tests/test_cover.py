@@ -1465,3 +1465,11 @@ def test_a_fractional_min_mapq_rounds_up_and_template_extension_is_checked(tmp_p
     with pytest.raises(ArgumentError, match="pairedend must be '5prime' or 'midpoint', "
                                             "got 'ends'"):
         Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100, pairedend="ends")
+    # (a text aggregate said "unknown normalizer 'false'"; a chrom_map of another type
+    # passed unseen where the names matched)
+    with pytest.raises(ArgumentError, match="aggregate must be a callable applied to each "
+                                            "window's counts"):
+        Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100, aggregate="false")
+    for bad in (50.0, [1, 2], True):
+        with pytest.raises(ArgumentError, match=r"chrom_map must be None, 'auto' or a mapping"):
+            Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100, chrom_map=bad)
