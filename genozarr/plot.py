@@ -26,7 +26,7 @@ registered with pyplot, so nothing pops up and nothing leaks; save it with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -384,19 +384,30 @@ def _onehot_letters(onehot: np.ndarray, alphabet: list[str], order: int) -> list
     return out
 
 
+def _region_letters(ds: Any, chrom: str, start: int, end: int, onehot: np.ndarray,
+                    kmers: list[str]) -> list[str]:
+    """The letter of every base of ``chrom:start-end`` of a Bioseq whose one-hot k-mers
+    starting in the region are ``onehot``. For order >= 2 a base's letter comes from a
+    k-mer holding it, which may start before the region or run past its end: those
+    k-mers are read too (from the region's k-mers alone, its first bases, or all of a
+    region shorter than k, were 'N' or left out)."""
+    alphabet = list(dict.fromkeys(k[0] for k in kmers))
+    if ds.order == 1:
+        return _onehot_letters(onehot, alphabet, 1)
+    lead = min(start, ds.order - 1)
+    wider = np.asarray(ds[chrom, start - lead, end + ds.order - 1])[0]
+    every = _onehot_letters(_channel_last(ds, wider)[:, 0, :], alphabet, ds.order)
+    return every[lead:lead + end - start]
+
+
 def _seq_panel(ax: Axes, name: str, start: int, onehot: np.ndarray, kmers: list[str],
-               order: int, max_letters: int, stored: np.ndarray,
-               letters_of: Callable[[list[str]], list[str]] | None = None) -> None:
-    """``letters_of(alphabet)``: the letter of every base of the region (for order >= 2,
-    read from k-mers starting up to ``k - 1`` bases before it; default: from ``onehot``,
-    the k-mers starting in it)."""
+               order: int, stored: np.ndarray, every: list[str] | None) -> None:
+    """The letter ``every`` base of the region (:func:`_region_letters`), or, where None
+    (a region of more than ``max_letters`` bases), the one-hot k-mers as an image."""
     from matplotlib.colors import to_rgb
 
     length = onehot.shape[0]
-    alphabet = list(dict.fromkeys(k[0] for k in kmers))
-    if length + order - 1 <= max_letters:
-        every = letters_of(alphabet) if letters_of is not None else \
-            _onehot_letters(onehot, alphabet, order)  # (one per base: k - 1 more)
+    if every is not None:
         length = len(every)
         keep = stored[:len(every)]
         letters = [ch for ch, k in zip(every, keep) if k]
@@ -593,19 +604,9 @@ def plot_genome_track(
             x_data = x_data.astype(np.result_type(x_data.dtype, np.float32), copy=True)
             x_data[~stored[: len(x_data)]] = np.nan
         if kind == "seqplot" and isinstance(ds, Bioseq):
-            letters_of = None
-            if ds.order > 1:  # a base's letter from a k-mer holding it, which may start
-                # before the region or run past its end: the first bases (or all of a
-                # region shorter than k) were 'N' or left out
-                lead = min(start, ds.order - 1)
-
-                def letters_of(alphabet: list[str], ds: Any = ds, lead: int = lead) -> list[str]:
-                    wider = np.asarray(ds[chrom, start - lead, end + ds.order - 1])[0]
-                    every = _onehot_letters(_channel_last(ds, wider)[:, 0, :], alphabet,
-                                            ds.order)
-                    return every[lead:lead + end - start]
-            _seq_panel(axis, name, start, x_data[:, 0, :], conds, ds.order, max_letters,
-                       stored, letters_of)
+            every = _region_letters(ds, chrom, start, end, x_data[:, 0, :], conds) \
+                if end - start <= max_letters else None
+            _seq_panel(axis, name, start, x_data[:, 0, :], conds, ds.order, stored, every)
         elif kind == "seqplot":
             _letter_panel(axis, name, start, x_data, conds)
         elif kind == "heatmap":
