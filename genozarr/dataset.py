@@ -1506,18 +1506,16 @@ class Cover(Dataset):
         -------
         Cover
         """
-        from genozarr.samples import is_sample_sheet, resolve_inputs
+        from genozarr.samples import resolve_inputs, sheet_of
         from genozarr.sources import BedSource, as_file_list
 
         _janggu_datatags(datatags)
-        if str(mode).endswith(("categorical", "category")):
-            sheet = bedfiles[0] if isinstance(bedfiles, (list, tuple)) and \
-                len(bedfiles) == 1 else bedfiles
-            if is_sample_sheet(sheet):  # (it names one condition per file)
-                raise ArgumentError(
-                    f"mode={mode!r} names its conditions after the categories of one BED "
-                    "file, which a sample sheet (one condition per file, with its "
-                    "metadata) cannot describe: give the BED file itself")
+        if str(mode).endswith(("categorical", "category")) and sheet_of(bedfiles) is not None:
+            # (a sheet names one condition per file)
+            raise ArgumentError(
+                f"mode={mode!r} names its conditions after the categories of one BED "
+                "file, which a sample sheet (one condition per file, with its "
+                "metadata) cannot describe: give the BED file itself")
         bedfiles, conditions, sheet_meta = resolve_inputs(
             bedfiles, conditions, "BED", input_storage_options)
         files = as_file_list(bedfiles, "BED", storage_options=input_storage_options)

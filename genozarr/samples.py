@@ -397,17 +397,24 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     return SampleSheet(files, conditions, metadata, source)
 
 
+def sheet_of(files: Any) -> Any:
+    """The sample sheet a constructor's file argument gives (itself, or the one item of a
+    list), or None where it is no sheet."""
+    if isinstance(files, (list, tuple)) and len(files) == 1 and is_sample_sheet(files[0]):
+        return files[0]
+    return files if is_sample_sheet(files) else None
+
+
 def resolve_inputs(files: Any, conditions: Any, what: str,
                    storage_options: dict[str, Any] | None = None,
                    ) -> tuple[Any, Any, dict[str, list]]:
     """``(files, conditions, metadata)`` of a constructor's file argument, which may be a
     sample sheet, or a list holding one sheet (then ``conditions`` must be None: the sheet
     names them); ``storage_options`` are those of the input files, used for a sheet URL."""
-    if isinstance(files, (list, tuple)) and len(files) == 1 and is_sample_sheet(files[0]):
-        files = files[0]
-    if not is_sample_sheet(files):
+    given = sheet_of(files)
+    if given is None:
         return files, conditions, {}
-    sheet = read_sample_sheet(files, storage_options=storage_options)
+    sheet = read_sample_sheet(given, storage_options=storage_options)
     if conditions is not None:
         raise ArgumentError(f"the {what} inputs come from the sample sheet {sheet.source}, "
                             "which names the conditions: pass conditions=None")

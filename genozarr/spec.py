@@ -129,9 +129,8 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
                                 f"{kind!r}; valid keys: {', '.join(sorted(valid))}")
         if "files" not in spec:
             raise ArgumentError(f"{where}: missing key 'files' (the input file or files)")
-        if kind == "refgenome" and isinstance(spec["files"], list) and len(spec["files"]) != 1:
-            raise ArgumentError(f"{where}: kind refgenome takes one FASTA file, got "
-                                f"{len(spec['files'])}")
+        if kind == "refgenome":
+            _one_fasta(spec["files"], where)
         _check_types(spec, kind, where)
         names = spec.get("conditions")
         if names is not None and not all(
@@ -187,6 +186,15 @@ def _check_sheet(inputs: list[Any], conditions: Any, where: str) -> None:
     if conditions is not None:
         raise ArgumentError(f"{where}: the sample sheet {sheet.source} names the conditions; "
                             "remove the key 'conditions'")
+
+
+def _one_fasta(files: Any, where: str) -> Any:
+    """The one FASTA file of a refgenome entry (``files`` a path or a list of one)."""
+    if not isinstance(files, list):
+        return files
+    if len(files) != 1:
+        raise ArgumentError(f"{where}: kind refgenome takes one FASTA file, got {len(files)}")
+    return files[0]
 
 
 #: spec keys whose values are whole numbers (or None), whatever their default
@@ -310,11 +318,8 @@ def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) 
     cls_name, ctor, file_arg = SPEC_KINDS[spec.pop("kind")]
     name = spec.pop("name")
     files = spec.pop("files")
-    if file_arg in ("refgenome",) and isinstance(files, list):
-        if len(files) != 1:
-            raise ArgumentError(f"dataset {name!r}: kind refgenome takes one FASTA file, "
-                                f"got {len(files)}")
-        files = files[0]
+    if file_arg == "refgenome":
+        files = _one_fasta(files, f"dataset {name!r}")
     if "store" not in spec and (default := _default_store({**spec, "name": name}, out)):
         spec["store"] = default
     cls = getattr(dataset, cls_name)

@@ -240,6 +240,11 @@ _GTF_SEMI = "\u2062"
 _GTF_EMPTY = "\u2061"
 #: an empty or blank quoted GTF value
 _GTF_BLANK = re.compile(r'"\s*"')
+
+
+def _blank_quoted(quoted: str) -> bool:
+    """Whether a quoted GTF value (``'""'``, ``'" "'``) holds nothing but blanks."""
+    return not quoted.strip('" \t')
 #: a quoted GTF value
 _GTF_QUOTED = re.compile(r'"[^"]*"')
 #: a '"' after a blank, then a '; ' before the next '"': a quoted value holding '; ' (or
@@ -326,7 +331,7 @@ def _needs_cleaning(path: str, is_gtf: bool) -> bool:
                 if '\\"' in attributes or _GTF_TIGHT.search(attributes) is not None:
                     return True
                 if _GTF_BLANK.search(attributes) is not None and any(
-                        not q.strip('" \t') for q in _GTF_QUOTED.findall(attributes)):
+                        _blank_quoted(q) for q in _GTF_QUOTED.findall(attributes)):
                     return True  # an empty value
                 if _GTF_OPEN_SEMI.search(attributes) is not None and any(
                         "; " in q for q in _GTF_QUOTED.findall(attributes)):
@@ -350,8 +355,8 @@ def _clean_line(line: str, is_gtf: bool) -> str:
         cols[:8] = [c.replace("#", _GTF_HASH) for c in cols[:8]]
         attributes = cols[8].replace("#", _GTF_HASH).replace('\\"', _GTF_QUOTE)
         attributes = _GTF_QUOTED.sub(
-            lambda m: m.group(0).replace(";", _GTF_SEMI) if m.group(0).strip('" \t')
-            else f'"{_GTF_EMPTY}"', attributes)
+            lambda m: f'"{_GTF_EMPTY}"' if _blank_quoted(m.group(0))
+            else m.group(0).replace(";", _GTF_SEMI), attributes)
         cols[8] = _GTF_TIGHT.sub("; ", attributes)
         return "\t".join(cols) + "\n"
     cols[:8] = [c.replace("#", "%23") for c in cols[:8]]  # (seqid, source, type, ...)

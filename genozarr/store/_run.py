@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import multiprocessing
 import os
 import sys
 import threading
@@ -66,8 +67,6 @@ def _scheduler(work_bases: int, n_tasks: int) -> tuple[str, Any]:
         raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
     if client is not None:
         return "distributed", client
-    import multiprocessing
-
     daemonic = multiprocessing.current_process().daemon  # (may not start processes)
     if scheduler == "auto":
         big = work_bases > OPTIONS["parallel_threshold_bases"] and n_tasks > 1  # (above)
