@@ -323,6 +323,33 @@ def test_reset_keeps_a_given_scalar_mean_for_data_of_other_conditions(tmp_path):
         np.testing.assert_allclose(two[:], x / std, rtol=1e-5)
 
 
+def test_reset_of_a_restored_normalizer_keeps_the_given_scalar_mean(tmp_path):
+    """A ZScore(mean=0) recorded in a store fitted on 3 conditions came back with the mean
+    spread to (1, 3) as the given value, so after reset() a fit on 2 conditions failed
+    with numpy's broadcast error. The given scalar is recorded and restored."""
+    from genozarr.testing.simulate import simulate_bigwig
+
+    files = [simulate_bigwig(str(tmp_path / f"b{i}.bw"), {"chr1": 5000}, seed=i)
+             for i in range(3)]
+    opts = {"roi": ["chr1:0-4000"], "binsize": 200, "resolution": 1}
+    raw = Cover.create_from_bigwig("raw", bigwigfiles=files[:2], **opts)[:]
+    for z in (ZScore(mean=0.0), ZScoreLog(mean=0.0)):
+        store = str(tmp_path / z.name)
+        Cover.create_from_bigwig("c", bigwigfiles=files, storage="zarr", store=store,
+                                 normalizer=z, **opts)
+        restored = genozarr.open_dataset(store).normalizers[0]
+        assert np.shape(restored.mean) == (1, 3) and restored._given == (True, False)
+        restored.reset()
+        assert np.shape(restored.mean) == () and restored.mean == 0.0
+        two = Cover.create_from_bigwig("c", bigwigfiles=files[:2], normalizer=restored,
+                                       **opts)
+        x = raw.astype(np.float64)
+        if isinstance(z, ZScoreLog):
+            x = np.log(x + 1.0)
+        std = np.sqrt((x ** 2).sum(axis=(0, 1, 2)) / (x[..., 0].size - 1))
+        np.testing.assert_allclose(two[:], x / std, rtol=1e-5)
+
+
 def test_given_statistics_and_lists(partial):
     ds, arrays, _ = partial
     data = arrays["data"].astype("float64")
@@ -442,10 +469,13 @@ def test_to_dict_round_trip_is_bit_identical(label, norm, partial):
         assert d["ref"] in ("numpy:log1p", f"{_double.__module__}:_double")
         assert back.func is norm.func
     else:
-        assert set(d) <= {"type", "params", "given", "conditions"} and d["type"] == norm.name
+        assert set(d) <= {"type", "params", "given", "given_mean", "conditions"}
+        assert d["type"] == norm.name and ("given_mean" in d) == (label == "zscore-fixed-mean")
         if hasattr(norm, "_given"):  # fitted statistics restore as fitted, with the names
             assert back._given == norm._given
             assert back.conditions == norm.conditions == ["a", "b", "c"]
+        if "given_mean" in d:  # the mean as given, before the fit spread it
+            assert np.shape(back._given_mean) == () and back._given_mean == 1.0
     # the lazy path of the rebuilt instance (fitted: fit=False) gives the same numbers
     np.testing.assert_array_equal(ops.normalize(ds, back, fit=False)["data"].values,
                                   norm.transform(ds)["data"].values)

@@ -486,6 +486,16 @@ class ZScore(Normalizer):
         """``mean``, ``std`` (None until fitted) and ``per_strand``."""
         return {"per_strand": self.per_strand, "mean": self.mean, "std": self.std}
 
+    def to_dict(self) -> dict[str, Any]:
+        """As :meth:`Normalizer.to_dict`; a given mean that a fit spread over the
+        conditions is also recorded as given (``"given_mean"``): :meth:`reset` goes back
+        to it."""
+        d = super().to_dict()
+        given = getattr(self, "_given_mean", None)
+        if self._given[0] and given is not None and np.shape(given) != np.shape(self.mean):
+            d["given_mean"] = _encode(given)
+        return d
+
 
 class ZScoreLog(Normalizer):
     """:class:`LogTransform` then :class:`ZScore` (statistics of the log values).
@@ -529,6 +539,13 @@ class ZScoreLog(Normalizer):
         self.zscore.reset()
         self.conditions = None
         return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """As :meth:`ZScore.to_dict` (the given mean is on the log scale)."""
+        d = super().to_dict()
+        if "given_mean" in (z := self.zscore.to_dict()):
+            d["given_mean"] = z["given_mean"]
+        return d
 
     _statistics = ZScore._statistics
 
@@ -1028,6 +1045,11 @@ def _restore_state(norm: Normalizer, d: dict[str, Any]) -> Normalizer:
         norm._given = value  # type: ignore[attr-defined]
     conditions = d.get("conditions")
     norm.conditions = [str(c) for c in conditions] if isinstance(conditions, list) else None
+    zscore = getattr(norm, "zscore", norm)  # ZScoreLog holds its ZScore
+    if isinstance(zscore, ZScore) and zscore._given[0] and "given_mean" in d:
+        # the mean as given, not as a fit spread it (reset() goes back to it); a record
+        # without it (older genozarr) keeps the recorded mean
+        zscore._given_mean = _as_stat(_decode(d["given_mean"]), "mean")
     return norm
 
 
