@@ -1510,14 +1510,15 @@ class Cover(Dataset):
         from genozarr.sources import BedSource, as_file_list
 
         _janggu_datatags(datatags)
-        if str(mode).endswith(("categorical", "category")) and sheet_of(bedfiles) is not None:
+        if (str(mode).endswith(("categorical", "category"))
+                and sheet_of(bedfiles, bed=True) is not None):
             # (a sheet names one condition per file)
             raise ArgumentError(
                 f"mode={mode!r} names its conditions after the categories of one BED "
                 "file, which a sample sheet (one condition per file, with its "
                 "metadata) cannot describe: give the BED file itself")
         bedfiles, conditions, sheet_meta = resolve_inputs(
-            bedfiles, conditions, "BED", input_storage_options)
+            bedfiles, conditions, "BED", input_storage_options, bed=True)
         files = as_file_list(bedfiles, "BED", storage_options=input_storage_options)
         fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
         source = BedSource(files, conditions, mode=mode, minoverlap=minoverlap,

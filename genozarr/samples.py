@@ -397,21 +397,46 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     return SampleSheet(files, conditions, metadata, source)
 
 
-def sheet_of(files: Any) -> Any:
+def _bed_lines(path: Any) -> bool:
+    """Whether a local file's first line holding data reads as a BED line (chromosome,
+    then two whole numbers: a sheet's first line is its header); False where it cannot
+    be read, so that reading it as a sheet says what is wrong."""
+    import gzip
+
+    name = str(path)
+    if is_url(name) or not os.path.isfile(name):
+        return False
+    try:
+        opener = gzip.open if name.lower().endswith(".gz") else open
+        with opener(name, "rt", encoding="utf-8", errors="replace", newline=None) as f:
+            for _, line in zip(range(1000), f):
+                if not line.strip() or line.startswith(("#", "track", "browser")):
+                    continue
+                fields = line.split("\t") if "\t" in line else line.split()
+                return len(fields) >= 3 and all(f.strip().isdigit() for f in fields[1:3])
+    except (OSError, EOFError, ValueError):
+        pass
+    return False
+
+
+def sheet_of(files: Any, *, bed: bool = False) -> Any:
     """The sample sheet a constructor's file argument gives (itself, or the one item of a
-    list), or None where it is no sheet."""
-    if isinstance(files, (list, tuple)) and len(files) == 1 and is_sample_sheet(files[0]):
-        return files[0]
-    return files if is_sample_sheet(files) else None
+    list), or None where it is no sheet. With ``bed``, a local file named as a sheet
+    (``peaks.tsv``) whose lines read as BED lines is a BED file, not a sheet."""
+    one = files[0] if isinstance(files, (list, tuple)) and len(files) == 1 else files
+    if not is_sample_sheet(one) or (bed and _bed_lines(one)):
+        return None
+    return one
 
 
 def resolve_inputs(files: Any, conditions: Any, what: str,
-                   storage_options: dict[str, Any] | None = None,
+                   storage_options: dict[str, Any] | None = None, *, bed: bool = False,
                    ) -> tuple[Any, Any, dict[str, list]]:
     """``(files, conditions, metadata)`` of a constructor's file argument, which may be a
     sample sheet, or a list holding one sheet (then ``conditions`` must be None: the sheet
-    names them); ``storage_options`` are those of the input files, used for a sheet URL."""
-    given = sheet_of(files)
+    names them); ``storage_options`` are those of the input files, used for a sheet URL;
+    ``bed`` as for :func:`sheet_of`."""
+    given = sheet_of(files, bed=bed)
     if given is None:
         return files, conditions, {}
     sheet = read_sample_sheet(given, storage_options=storage_options)

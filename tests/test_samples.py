@@ -239,6 +239,38 @@ def test_category_modes_refuse_a_sheet_by_name(tmp_path):
     assert plain.conditions == ["1", "2"]
 
 
+def test_a_bed_file_named_as_a_sheet_is_read_as_bed(tmp_path):
+    """A BED file named ``peaks.tsv`` (or ``.csv.gz``) was read as a sample sheet and
+    refused for lacking a 'file' column; its lines read as BED lines, so it is a BED
+    file. A sheet keeps being a sheet (its first line is a header)."""
+    import gzip
+
+    lines = "track name=x\nchr1\t100\t1500\tp1\t5\t+\nchr1\t2500\t2600\tp2\t3\t-\n"
+    tsv = tmp_path / "peaks.tsv"
+    tsv.write_text(lines)
+    gz = tmp_path / "peaks.csv.gz"
+    gz.write_bytes(gzip.compress(lines.encode()))
+    for path in (tsv, gz):
+        for given in (str(path), [str(path)]):
+            c = Cover.create_from_bed("c", given, roi=["chr1:600-3600"], binsize=1000,
+                                      resolution=1000, genomesize={"chr1": 5000},
+                                      collapser="mean")
+            assert c.conditions == [path.name.removesuffix(".gz")]
+            # windows 600-1600, 1600-2600, 2600-3600: 900, 100 and 0 bases covered
+            np.testing.assert_allclose(np.asarray(c[:]).ravel(), [0.9, 0.1, 0.0], rtol=1e-6)
+    cats = Cover.create_from_bed("c", str(tsv), roi=["chr1:0-3000"], binsize=1000,
+                                 resolution=1000, mode="score_category",
+                                 genomesize={"chr1": 5000})
+    assert cats.conditions == ["3", "5"]
+    bed = tmp_path / "p.bed"
+    bed.write_text(lines)
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("file\tlab\np.bed\tL1\n")
+    by_sheet = Cover.create_from_bed("c", str(sheet), roi=ROI, binsize=1000,
+                                      genomesize={"chr1": 5000})
+    assert by_sheet.condition_metadata["lab"].tolist() == ["L1"]
+
+
 def test_dataframe_cells_keep_their_types(tmp_path):
     """A DataFrame is taken as it holds its values: numbers stay numbers, text stays
     text ('1' is not 1, 'NA' is a word), NaN and None are missing."""
