@@ -1955,6 +1955,8 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         Missing or incomplete store.
     StoreFormatError
         A store of a newer format, or a recorded normalizer that cannot be restored.
+    ArgumentError
+        A ``normalizer`` for a sequence store, or one that does not fit the store.
 
     Examples
     --------
@@ -1995,6 +1997,12 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
                             np.asarray(t["end"]) - flank, t["strand"].astype(str),
                             meta.binsize, meta.stepsize, flank, zero_padding,
                             names=t.get("name"))
+    if meta.kind == "sequence" and normalizer is not _UNSET and normalizer is not None \
+            and not (isinstance(normalizer, (list, tuple)) and len(normalizer) == 0):
+        # (as Bioseq's constructors: a normalizer would be fitted on the base codes)
+        raise ArgumentError(
+            f"normalizer: the store {path} holds sequences (a Bioseq), which are served "
+            f"one-hot and take no normalizer; got {normalizer!r}")
     recorded = list(recipe.get("normalizers", []))
     if normalizer is _UNSET:
         norms = _restore_normalizers(recorded, path)

@@ -125,6 +125,22 @@ def test_bioseq_reopens_at_its_order(sample_files, tmp_path, whole, order):
     np.testing.assert_array_equal(again[:], original[:])
 
 
+def test_a_sequence_store_takes_no_normalizer(sample_files, tmp_path):
+    """open_dataset fitted a normalizer given for a sequence store on its base codes, and
+    every read then failed ('codes must be an integer array'); it is refused at open, as
+    Bioseq's constructors take none. None and [] mean none, as before."""
+    original = Bioseq.create_from_refgenome(
+        "dna", sample_files["fasta"], roi=sample_files["roi"], binsize=200,
+        storage="zarr", store=str(tmp_path / "dna.zarr"))
+    for norm in ("zscore", ["tpm"], lambda x: x):
+        with pytest.raises(ArgumentError, match=r"holds sequences \(a Bioseq\), which are "
+                                                r"served one-hot and take no normalizer"):
+            open_dataset(tmp_path / "dna.zarr", normalizer=norm)
+    for norm in (None, []):
+        again = open_dataset(tmp_path / "dna.zarr", normalizer=norm)
+        np.testing.assert_array_equal(again[:3], original[:3])
+
+
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
 def test_zero_padding_false_reopens_and_views_the_same_windows(sample_files, tmp_path, whole):
     """chr1:0-450 in windows of 200 without zero padding is 2 windows; the reopened
