@@ -14,6 +14,7 @@ import copy
 import logging
 import os
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -690,8 +691,9 @@ class Dataset:
             # Janggu's partial storage (its plots of predictions show such regions); a
             # chromosome without windows is said once, since a misnamed one ('1' for
             # 'chr1') looks just the same
-            if chrom not in meta.chroms and (id(store), chrom) not in _TOLD_NO_WINDOWS:
-                _TOLD_NO_WINDOWS.add((id(store), chrom))
+            told = _TOLD_NO_WINDOWS.setdefault(store, set())
+            if chrom not in meta.chroms and chrom not in told:
+                told.add(chrom)
                 from genozarr.errors import warn
 
                 warn(f"chromosome {chrom!r} has no windows in store "
@@ -1203,9 +1205,9 @@ class Dataset:
         return None
 
 
-#: ``(id(store), chromosome)`` of interval reads already warned to fall outside every
-#: window of a partial-layout store
-_TOLD_NO_WINDOWS: set[tuple[int, str]] = set()
+#: per store (held weakly: an id could be a later store's), the chromosomes of interval
+#: reads already warned to fall outside every window of the partial-layout store
+_TOLD_NO_WINDOWS: weakref.WeakKeyDictionary[Store, set[str]] = weakref.WeakKeyDictionary()
 
 
 class Cover(Dataset):

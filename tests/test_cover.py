@@ -293,6 +293,28 @@ def test_bed_score_mode_needs_scores(tmp_path):
         Cover.create_from_bed("s", str(p), roi=str(p), mode="score")
 
 
+def test_every_new_store_warns_of_a_chromosome_without_windows(sim_data):
+    """The warning was remembered by id(store): a later store given a collected one's
+    id never warned, and the record grew by a store per dataset."""
+    import gc
+    import warnings
+
+    from genozarr import dataset as dataset_module
+
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [2000]})
+    before = len(dataset_module._TOLD_NO_WINDOWS)
+    for _ in range(12):
+        cov = Cover.create_from_bigwig("bw", sim_data["bigwigs"][0], roi=roi, binsize=1000)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cov["1", 0, 100]
+            cov["1", 0, 100]  # once per store and chromosome
+        assert sum("'1' has no windows in store" in str(w.message) for w in caught) == 1
+        del cov
+        gc.collect()
+    assert len(dataset_module._TOLD_NO_WINDOWS) <= before
+
+
 def test_interval_access(sim_data):
     path = sim_data["bigwigs"][0]
     roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [4000], "strand": ["+"]})
