@@ -7,6 +7,7 @@ Messages name the file (or store) and the problem, and say what was expected.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 __all__ = [
@@ -38,8 +39,33 @@ __all__ = [
 ]
 
 
+#: a URL's password (``scheme://user:secret@``) and its query (``?X-Amz-Signature=...``)
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"<>]*:)([^\s/@'\"<>]+)(@)")
+_URL_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s?#'\"<>]*\?)([^\s#'\"<>()\[\]{},;]*)")
+
+
+def hide_secrets(text: str) -> str:
+    """``text`` with the passwords and query values of the URLs it holds replaced by
+    ``***`` (as :func:`genozarr.io._remote.display_url` shows one URL), so that no message
+    or warning shows a signed URL's token, wherever the URL was put into it."""
+    def query(m: re.Match[str]) -> str:
+        q, tail = m.group(2), ""
+        while q and q[-1] in ".:":  # the sentence's punctuation after the URL
+            q, tail = q[:-1], q[-1] + tail
+        items = (f"{i.partition('=')[0]}=***" if "=" in i else i for i in q.split("&"))
+        return m.group(1) + "&".join(items) + tail
+
+    if "://" not in text:
+        return text
+    return _URL_QUERY.sub(query, _URL_PASSWORD.sub(r"\1***\3", text))
+
+
 class GenozarrError(Exception):
-    """Base class of every error raised by genozarr."""
+    """Base class of every error raised by genozarr. Its message shows no URL's password
+    or query values (:func:`hide_secrets`)."""
+
+    def __str__(self) -> str:
+        return hide_secrets(super().__str__())
 
 
 class InputFileError(GenozarrError, OSError):
@@ -75,7 +101,7 @@ class ChromosomeNotFoundError(GenozarrError, KeyError):
     """A region names a chromosome the data or genome does not have."""
 
     def __str__(self) -> str:  # KeyError quotes its message; show it plainly
-        return str(self.args[0]) if self.args else ""
+        return hide_secrets(str(self.args[0])) if self.args else ""
 
 
 class ChromosomeNamingError(ChromosomeNotFoundError):
@@ -181,4 +207,4 @@ def warn(message: str, category: type[Warning] = GenozarrWarning, stacklevel: in
     while frame is not None and frame.f_globals.get("__name__", "").startswith("genozarr"):
         frame = frame.f_back
         level += 1
-    warnings.warn(message, category, stacklevel=level)
+    warnings.warn(hide_secrets(message), category, stacklevel=level)

@@ -33,6 +33,7 @@ import pandas as pd
 from genozarr._validate import check_int
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import MAX_COORDINATE, GenomeLike, Region, check_chrom_name, chrom_sizes
+from genozarr.io._remote import names_url
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -363,6 +364,7 @@ def _pre_load(roi: RegionsLike) -> RegionsLike:
 
 
 # ---------------------------------------------------------------------------- resizing
+@names_url("bed")
 def _bed_summits(path: str) -> np.ndarray:
     """narrowPeak column 10 (summit offset from the start) of every region line of a BED
     file, in the order :func:`genozarr.io.bed.read_bed` reads them; -1 where absent

@@ -887,3 +887,66 @@ def test_a_lost_connection_and_a_server_error_are_named_as_such():
     assert "the server answered HTTP 503" in message and "check the URL" not in message
     missing = str(storage_error("read store", url, FileNotFoundError(url)))
     assert "check the URL" in missing  # (a missing object: the URL may be wrong)
+
+
+def test_messages_and_warnings_show_no_url_secret(files, served):
+    """A signed URL's token was shown by messages that put the input's name into their
+    text themselves (a FASTA record named twice, condition names taken twice from file
+    names) and by warnings; every genozarr message and warning hides it."""
+    from genozarr import Bioseq, Cover
+    from genozarr.errors import (
+        ArgumentError,
+        GenozarrWarning,
+        MalformedFileError,
+        hide_secrets,
+        warn,
+    )
+
+    root, base = served
+    secret = "SECRET8f3a"
+    (root / "dup.fa").write_text(">a\nACGT\n>a\nACGT\n")
+    with pytest.raises(MalformedFileError) as e:
+        Bioseq.create_from_seq("s", f"{base}/dup.fa?X-Amz-Signature={secret}")
+    assert f"{base}/dup.fa?X-Amz-Signature=***: sequence name 'a' occurs twice" in str(e.value)
+    for d in ("d1", "d2"):
+        (root / d).mkdir(exist_ok=True)
+        shutil.copy2(files / "sample_a.bw", root / d / "s.bw")
+    urls = [f"{base}/{d}/s.bw?sig={secret}&Expires=1" for d in ("d1", "d2")]
+    with pytest.raises(ArgumentError, match="condition names must be unique") as e:
+        Cover.create_from_bigwig("c", urls, roi=_roi(files), binsize=200)
+    assert secret not in str(e.value) and f"{base}/d1/s.bw?sig=***&Expires=***" in str(e.value)
+    with pytest.warns(GenozarrWarning) as caught:
+        warn(f"{urls[0]} lacks 'chrZ'")
+    assert str(caught[0].message) == f"{base}/d1/s.bw?sig=***&Expires=*** lacks 'chrZ'"
+    # passwords too; the sentence's punctuation stays; a text without URL is unchanged
+    assert hide_secrets("s3://user:pw@host/k.bam: at http://h/x?t=abc.") == \
+        "s3://user:***@host/k.bam: at http://h/x?t=***."
+    assert hide_secrets("chr1:0-100 (a=b?c)") == "chr1:0-100 (a=b?c)"
+
+
+def test_a_malformed_regions_file_at_a_url_is_named_by_its_url(files, served):
+    """A regions file at a URL was named by its copy in the input cache alone."""
+    from genozarr.errors import MalformedFileError
+
+    root, base = served
+    (root / "bad_regions.bed").write_text("chr1\tx\t10\n")
+    with pytest.raises(MalformedFileError,
+                       match=rf"^{re.escape(base)}/bad_regions\.bed: line 1: start must be"):
+        load_regions(f"{base}/bad_regions.bed")
+
+
+def test_a_signed_bam_index_is_named_by_its_own_url(files, served, tmp_path):
+    """The copy of x.bam is a prefix of its index's copy x.bam.bai; renaming the first in
+    a message turned the index into 'x.bam?sig=***.bai'."""
+    from genozarr.testing.simulate import simulate_bam
+
+    root, base = served
+    other = simulate_bam(tmp_path / "other.bam", {"c1": 5000, "c2": 4000, "c3": 3000}, 200)
+    shutil.copy2(files / "sample.bam", root / "signed.bam")
+    shutil.copy2(other + ".bai", root / "signed.bam.bai")
+    (url,) = as_file_list(f"{base}/signed.bam?sig=1", "BAM")
+    with pytest.raises(StaleIndexError) as e:
+        BamSource([url])
+    message = str(e.value)
+    assert f"{base}/signed.bam.bai does not match {base}/signed.bam?sig=***" in message
+    assert "?sig=***.bai" not in message

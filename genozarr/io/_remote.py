@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -53,10 +54,10 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from genozarr.errors import (
@@ -69,9 +70,11 @@ from genozarr.errors import (
 )
 
 __all__ = ["is_url", "RemoteCopy", "fetch", "localize", "fetched", "input_cache_dir",
-           "kind_of", "display_url", "recorded_name", "naming"]
+           "kind_of", "display_url", "recorded_name", "naming", "names_url"]
 
 logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 #: bytes read per request while downloading
@@ -1033,6 +1036,20 @@ def localize(path: str | os.PathLike, what: str | None = None) -> str:
     return local_form(path)
 
 
+def names_url(what: str) -> Callable[[F], F]:
+    """Decorator of a reader ``func(path, ...)``: where ``path`` is a URL, the errors that
+    name its local copy name the URL (:func:`naming`); ``what`` as for :func:`localize`."""
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(path: Any, *args: Any, **kwargs: Any) -> Any:
+            if not (isinstance(path, str) and is_url(path)):
+                return func(path, *args, **kwargs)
+            with naming(path, localize(path, what)):
+                return func(path, *args, **kwargs)
+        return cast(F, wrapper)
+    return decorate
+
+
 @contextlib.contextmanager
 def naming(url: str, local: str) -> Iterator[None]:
     """Inside the block, genozarr errors that name the local copy ``local`` of ``url`` (or
@@ -1045,7 +1062,9 @@ def naming(url: str, local: str) -> Iterator[None]:
         directory = os.path.dirname(local) + os.sep
         base = _split(url)[0]
         text = str(e)
-        renamed = text.replace(local, display_url(url)).replace(directory, base)
+        # (the copy's name alone: x.bam in x.bam.bai is the index's, named by its folder)
+        renamed = re.sub(re.escape(local) + r"(?![\w.-])", lambda _: display_url(url), text)
+        renamed = renamed.replace(directory, base)
         if renamed == text:
             raise
         try:

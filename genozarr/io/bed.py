@@ -14,6 +14,7 @@ import pandas as pd
 
 from genozarr.errors import ArgumentError, MalformedFileError
 from genozarr.io._handles import is_gzip
+from genozarr.io._remote import names_url
 
 __all__ = ["read_bed", "bed_paint", "bed_coverage", "bed_categories", "BED_COLUMNS"]
 
@@ -191,6 +192,7 @@ def _bad(path: str, lines: list[int], row: int, problem: str) -> MalformedFileEr
     return MalformedFileError(f"{path}: line {lines[row]}: {problem}")
 
 
+@names_url("bed")
 def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     """Read a BED (3 to 12 columns) or bedGraph file, plain or gzipped.
 

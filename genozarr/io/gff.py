@@ -26,6 +26,7 @@ import pandas as pd
 
 from genozarr.errors import ArgumentError, MalformedFileError
 from genozarr.io._handles import stat_signature
+from genozarr.io._remote import names_url
 
 __all__ = ["read_gff", "DEFAULT_FEATURE", "ALL_FEATURES"]
 
@@ -43,6 +44,7 @@ _told_lock = threading.Lock()
 _NAME_ATTRIBUTES = ("gene_name", "Name", "gene_id", "ID", "transcript_id")
 
 
+@names_url("gff")
 def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFrame:
     """Read a GFF3 or GTF file as regions.
 
