@@ -582,6 +582,27 @@ class FastaSource(Source):
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         return self._sizes
 
+    def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
+        from genozarr.errors import ChromosomeNamingError, ChromosomeNotFoundError
+
+        try:
+            super().resolve_chroms(chroms, mapping)
+        except ChromosomeNotFoundError as e:
+            if self.twobit or isinstance(e, ChromosomeNamingError):
+                raise
+            from genozarr.io.fasta import empty_records
+
+            # a record without bases is not in the index: say so, not 'not found'
+            named = {c: mapping.get(c, c) if isinstance(mapping, Mapping) else c
+                     for c in chroms}
+            empty = empty_records(self.paths[0], named.values())
+            if not empty:
+                raise
+            raise ChromosomeNotFoundError(
+                f"{self.files[0]}: the record(s) {empty[:5]} of the regions hold no bases "
+                "(a header line with no sequence after it), so no window can be read "
+                "there; leave those regions out, or give the sequence") from e
+
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         from genozarr._kernels import encode_sequence
         from genozarr.genome import check_span

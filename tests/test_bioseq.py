@@ -3,12 +3,14 @@ protein, padding at chromosome ends, layouts and backends."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from genozarr import Bioseq
-from genozarr.errors import MalformedFileError
+from genozarr.errors import ChromosomeNotFoundError, MalformedFileError
 
 A, C, G, T = np.eye(4, dtype="float32")
 N = np.zeros(4, "float32")
@@ -238,6 +240,30 @@ def test_empty_records_are_refused_by_name(tmp_path):
     fa.write_text(">a\n>b\n")
     with pytest.raises(MalformedFileError, match=r"\['a', 'b'\] hold no bases"):
         Bioseq.create_from_seq("s", str(fa))
+
+
+@pytest.mark.parametrize("suffix", [".fa", ".fa.gz"])
+def test_regions_on_an_empty_reference_record_say_it_is_empty(tmp_path, suffix):
+    """Regions on a FASTA record without bases (left out of the index) were refused as
+    'not found; the source has [...]', the record being in the file; the message says it
+    holds no bases. A name the file does not have at all stays 'not found'."""
+    import pysam
+
+    text = ">a\n\n>b desc\nACGT\n>c\n>d\nAC\n"
+    fa = tmp_path / f"r{suffix}"
+    if suffix == ".fa.gz":
+        (tmp_path / "r.fa").write_text(text)
+        pysam.tabix_compress(str(tmp_path / "r.fa"), str(fa))
+    else:
+        fa.write_text(text)
+    with pytest.raises(ChromosomeNotFoundError,
+                       match=rf"r{re.escape(suffix)}: the record\(s\) \['a', 'c'\] of the "
+                             r"regions hold no bases"):
+        Bioseq.create_from_refgenome("s", str(fa), roi=["c:0-2", "b:0-4", "a:0-2"])
+    with pytest.raises(ChromosomeNotFoundError, match=r"\['x'\] not found; the source has"):
+        Bioseq.create_from_refgenome("s", str(fa), roi=["x:0-2", "b:0-4"])
+    ok = Bioseq.create_from_refgenome("s", str(fa), roi=["b:0-4"])
+    assert np.asarray(ok[0])[0, :, 0].argmax(axis=-1).tolist() == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("whole", [False, True])

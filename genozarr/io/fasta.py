@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -451,16 +451,34 @@ def _count_headers(path: str) -> int:
     return count
 
 
+def _record_names(path: str) -> Iterator[str]:
+    """The names of a FASTA file's header lines, in file order (empty records too, which
+    its index leaves out)."""
+    for line in _header_lines(path):
+        fields = line[1:].split()
+        yield fields[0].decode("utf-8", "replace") if fields else ""
+
+
 def _duplicate_names(path: str) -> list[str]:
     seen: set[str] = set()
     dups: list[str] = []
-    for line in _header_lines(path):
-        fields = line[1:].split()
-        name = fields[0].decode("utf-8", "replace") if fields else ""
+    for name in _record_names(path):
         if name in seen and name not in dups:
             dups.append(name)
         seen.add(name)
     return dups
+
+
+def empty_records(path: str | os.PathLike, names: Iterable[str]) -> list[str]:
+    """Those of ``names`` that ``path`` holds as records without bases (a header line
+    followed by none), which its index leaves out; read through the whole file, for a
+    message."""
+    from genozarr.io._remote import localize
+
+    path = localize(path, "fasta")
+    sizes = fasta_chrom_sizes(path)
+    wanted = {n for n in names if n not in sizes}
+    return [n for n in dict.fromkeys(_record_names(path)) if n in wanted] if wanted else []
 
 
 def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
