@@ -695,3 +695,29 @@ def test_short_reads_after_a_long_one_at_the_end_are_a_valid_index(tmp_path):
         counts = count_5prime(str(path), "chr1", 96_000, 100_000)
         want = pysam_counts(str(path), "chr1", 96_000, 100_000)[:, 0]
         np.testing.assert_array_equal(counts[:, 0], want)
+
+
+def test_files_rewritten_over_and_over_are_remembered_once(tmp_path):
+    """The per-process record of checked FASTA and BAM files kept an entry per version of
+    a file: a session rewriting its input each iteration grew it by one every time. One
+    entry per path now (the version checked last), at most a fixed number of paths; each
+    version is still checked, and read with its own values."""
+    from genozarr.io import bam, fasta
+
+    fa, reads = tmp_path / "g.fa", tmp_path / "r.bam"
+    n_fasta, n_bam = len(fasta._checked), len(bam._checked)
+    for k in range(6):
+        seq = "ACGT"[k % 4] * 50 + "T" * 50
+        fa.write_text(f">c\n{seq}\n")
+        os.utime(fa, ns=(10**18 + k, 10**18 + k))  # a new version, whatever the clock
+        assert read_sequence(fa, "c", 48, 52).decode() == seq[48:52]
+        write_placed_reads(reads, {"c": 100}, [{"start": 10 * k, "length": 5}])
+        cov = Cover.create_from_bam("b", str(reads), roi=["c:0-100"], binsize=100,
+                                    resolution=1)
+        assert np.flatnonzero(np.asarray(cov[0])[0, :, 0, 0]).tolist() == [10 * k]
+    assert len(fasta._checked) == n_fasta + 1 and len(bam._checked) == n_bam + 1
+    small = type(fasta._checked)(limit=3)
+    for k in range(5):
+        small.add(f"/f{k}", (k,))
+    assert len(small) == 3 and ("/f4", (4,)) in small and ("/f0", (0,)) not in small
+    assert ("/f4", (3,)) not in small  # another version of the path: not checked

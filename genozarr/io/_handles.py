@@ -272,6 +272,39 @@ def file_signature(path: str) -> tuple[int, int, int, int] | None:
     return stat_signature(st)
 
 
+class CheckedFiles:
+    """The files (with their indexes) checked in this process, as ``path -> signature``
+    (their :func:`file_signature` tuple): one entry per path, the one checked last, so
+    that a file rewritten over and over in a long session adds none; at most ``limit``
+    paths, the oldest forgotten first (checked again if read again)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._seen: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, item: tuple[str, tuple[Any, ...]]) -> bool:
+        path, signature = item
+        with self._lock:
+            return self._seen.get(path) == signature
+
+    def add(self, path: str, signature: tuple[Any, ...]) -> None:
+        """Record ``path`` as checked in the state ``signature``."""
+        with self._lock:
+            self._seen[path] = signature
+            self._seen.move_to_end(path)
+            while len(self._seen) > self.limit:
+                self._seen.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every file (each is checked again when next read)."""
+        with self._lock:
+            self._seen.clear()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
 def index_files(kind: str, path: str) -> list[str]:
     """Index files of ``path`` that htslib reads with it (those that exist).
 

@@ -27,6 +27,7 @@ import numpy as np
 from genozarr.errors import (ArgumentError, ChromosomeNotFoundError, GenozarrError,
                              InputFileError, MalformedFileError, MalformedHeaderWarning,
                              MissingIndexError, StaleIndexError, UnsupportedFormatError, warn)
+from genozarr.io._handles import CheckedFiles
 
 __all__ = ["check_bam", "index_bam", "bam_chrom_sizes", "count_5prime", "find_bam_index",
            "ALWAYS_SKIPPED", "SKIPPED_UNLESS_INCLUDED"]
@@ -44,8 +45,8 @@ _MAX_PROBES = 256
 #: :func:`_probe_tail` stops there and accepts the index)
 _TAIL_SCAN = 100_000
 
-# (path, BAM signature, index path, index signature) of the BAM files checked in this process
-_checked: dict[tuple[Any, ...], str] = {}
+# the BAM files checked in this process, with (BAM signature, index path, index signature)
+_checked = CheckedFiles()
 # BAM files whose header problem was reported in this process
 _header_warned: set[str] = set()
 
@@ -135,8 +136,8 @@ def _check_bam(path: str | os.PathLike) -> str:
     path = localize(path, "bam")
     check_input_file(path, "BAM")
     index = find_bam_index(path)
-    key = (path, file_signature(path), index, file_signature(index) if index else None)
-    if key in _checked:
+    key = (file_signature(path), index, file_signature(index) if index else None)
+    if (path, key) in _checked:
         return path
     _check_format(path)
     if index is None:
@@ -144,7 +145,7 @@ def _check_bam(path: str | os.PathLike) -> str:
             f"{path} has no index (.bai/.csi); build one with 'samtools index {path}' or "
             "genozarr.io.bam.index_bam()")
     _verify_index(path, index)
-    _checked[key] = index
+    _checked.add(path, key)
     return path
 
 

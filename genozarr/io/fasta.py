@@ -19,7 +19,7 @@ from genozarr.errors import (
     RegionError,
     StaleIndexError,
 )
-from genozarr.io._handles import is_gzip
+from genozarr.io._handles import CheckedFiles, is_gzip
 
 __all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records",
            "is_seqrecords", "iter_seqrecords", "seqrecords_as_fasta"]
@@ -33,8 +33,9 @@ _MAX_CHECKED_RECORDS = {False: 4096, True: 1024}
 #: bytes that are no bases inside a sequence line
 _BLANKS = b" \t\r\v\f"
 
-# (path, signatures of the FASTA, .fai and .gzi) of the indexes checked in this process
-_checked: dict[tuple[Any, ...], str] = {}
+# the FASTA files whose indexes were checked in this process, with the signatures of the
+# FASTA, .fai and .gzi then
+_checked = CheckedFiles()
 
 
 def ensure_fai(path: str | os.PathLike) -> str:
@@ -90,10 +91,10 @@ def ensure_fai(path: str | os.PathLike) -> str:
     gzi = path + ".gzi" if compressed else None
 
     def signature() -> tuple[Any, ...]:
-        return (path, file_signature(path), file_signature(fai),
+        return (file_signature(path), file_signature(fai),
                 file_signature(gzi) if gzi else None)
 
-    if signature() in _checked:
+    if (path, signature()) in _checked:
         return fai
     stale = None
     if os.path.exists(fai):
@@ -102,11 +103,11 @@ def ensure_fai(path: str | os.PathLike) -> str:
             check_input_file(gzi, "BGZF index", of=path)
         stale = _stale_reason(path, fai, gzi)
         if stale is None:
-            _checked[signature()] = fai
+            _checked.add(path, signature())
             return fai
         logger.info("%s: rebuilding its index: %s", path, stale)
     _build_fai(path, fai, gzi, stale)
-    _checked[signature()] = fai
+    _checked.add(path, signature())
     return fai
 
 
