@@ -607,15 +607,13 @@ class VariantStreamer:
         vcf = self._open_vcf()
         try:
             records, absent = self._records(vcf)
-            it, rec = iter(records), None
-            while True:
-                # (next() in a try, not a wrapping generator: no Python frame per record)
-                try:
-                    rec = next(it)
-                except StopIteration:
-                    break
-                except (OSError, ValueError) as e:
-                    raise read_error(self.variants, rec, _record_at, e) from e
+            # read in batches with htslib's stderr captured, which holds its reason for a
+            # record it cannot read (read_checked: no Python frame per record)
+            for rec in read_checked(records, self.variants, _record_at):
+                if rec.pos < 1:  # POS 0 (htslib refuses a negative POS itself)
+                    raise MalformedFileError(
+                        f"{self.variants}: the record {rec.chrom}:0 has the POS '0', not a "
+                        "positive integer")
                 alleles = rec.alleles
                 if alleles is None or len(alleles) < 2:
                     skipped[MISSING] += 1

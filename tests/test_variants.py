@@ -757,3 +757,23 @@ def test_stale_index_plain_gzip_and_malformed_records(genome, vcf, tmp_path):
         with pytest.raises(MalformedFileError) as e:
             list(VariantStreamer(genome["fasta"], str(broken), binsize=21, batch_size=2))
         assert str(broken) in str(e.value) and "after chr1:41" in str(e.value)
+
+
+def test_a_streamed_record_htslib_cannot_read_names_its_reason_and_pos_0_is_refused(
+        genome, vcf, tmp_path):
+    """The VariantStreamer gave 'truncated file' as the reason for a record htslib cannot
+    read (its reason went to stderr only), and skipped a record of POS 0 as 'window
+    outside the chromosome' where the docs (and personal genomes) refuse it."""
+    from genozarr.errors import MalformedFileError
+
+    lines = Path(vcf["path"]).read_text().splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    cases = {"chr1\tabc\t.\tA\tC\t.\t.\t.\n": r"Could not parse the position 'abc'",
+             "chr1\t0\t.\tA\tC\t.\t.\t.\n": r"the record chr1:0 has the POS '0', not a "
+                                            r"positive integer"}
+    for bad, reason in cases.items():
+        broken = tmp_path / "broken.vcf"
+        broken.write_text("".join(lines[:first]) + bad + "".join(lines[first:]))
+        with pytest.raises(MalformedFileError, match=rf"broken\.vcf: .*{reason}") as e:
+            list(VariantStreamer(genome["fasta"], str(broken), binsize=21, batch_size=2))
+        assert "truncated file" not in str(e.value)
