@@ -1657,3 +1657,17 @@ def test_a_store_built_at_a_file_url_is_written_at_its_path(tmp_path, monkeypatc
     genozarr.Cover.create_from_array("s", x + 1, gi, storage="zarr", store=f"file://{path}")
     np.testing.assert_array_equal(genozarr.open_dataset(str(path))[:], x + 1)  # rebuilt there
     assert os.listdir(tmp_path / "cwd") == []
+
+
+@pytest.mark.parametrize("text", ['{"zarr_format": 3, "node_type": "gro', "", "\x00" * 16])
+def test_a_damaged_root_metadata_file_is_named_as_such(tmp_path, text):
+    """A store whose zarr.json was cut or overwritten was 'not a genozarr store (no
+    readable zarr v3 group): Expecting value: line 2 column 1'; the message names the
+    damaged file and says to rebuild the store."""
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    np.testing.assert_array_equal(load_store(str(path), "zarr").read_rows(ROWS), expected(1))
+    (path / "zarr.json").write_text(text)
+    with pytest.raises(StoreError, match=r"s\.zarr: its zarr\.json \(the group's metadata\) "
+                                         r"is damaged, not JSON .*rebuild it"):
+        open_store(str(path))

@@ -1073,6 +1073,10 @@ def _open_zarr_group(store: Any, where: str) -> Any:
             return zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=True)
     except GenozarrError:
         raise
+    except json.JSONDecodeError as e:  # a store whose metadata file was cut or overwritten
+        raise StoreError(
+            f"{where}: its zarr.json (the group's metadata) is damaged, not JSON ({e}); the "
+            "store cannot be read: rebuild it") from e
     except (FileNotFoundError, KeyError, ValueError, TypeError) as e:
         raise StoreError(f"{where} is not a genozarr store (no readable zarr v3 group): {e}") from e
     except Exception as e:  # zarr raises its own GroupNotFoundError / NodeTypeValidationError
