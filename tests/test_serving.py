@@ -831,6 +831,41 @@ def test_a_read_serves_the_array_it_checked_when_memory_is_released_meanwhile(
     np.testing.assert_array_equal(cover[:], values)
 
 
+def test_a_read_decoding_a_chunk_when_the_backend_is_closed_serves_it(values, tmp_path,
+                                                                     monkeypatch):
+    """close() from another thread while a read decoded a chunk into a store kept in
+    memory (here: forced in between) replaced the table of chunks being decoded: the read
+    failed with KeyError, and threads waiting for that chunk waited forever."""
+    import threading
+
+    _cover(values, tmp_path / "m.zarr", chunk_bytes=16 * 600)
+    cover = open_dataset(tmp_path / "m.zarr", cache="memory")
+    backend = cover.garray.backend
+    load = type(backend)._load_chunk
+    closed, waiting = threading.Event(), []
+
+    def close_meanwhile(self, *args, **kwargs):
+        if not closed.is_set():
+            closed.set()
+            # another reader now waits for this chunk, and another thread closes
+            waiter = threading.Thread(target=lambda: waiting.append(cover[[4]]), daemon=True)
+            waiter.start()
+            closer = threading.Thread(target=self.close, daemon=True)
+            closer.start()
+            closer.join(10)
+            waiting.append(waiter)
+        return load(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(backend), "_load_chunk", close_meanwhile)
+    rows = np.array([3])  # one chunk: decoded in this thread
+    np.testing.assert_array_equal(cover[rows], values[rows])
+    assert closed.is_set()
+    waiting[0].join(10)
+    assert not waiting[0].is_alive()
+    np.testing.assert_array_equal(waiting[1], values[[4]])
+    np.testing.assert_array_equal(cover[:], values)  # reopened after close()
+
+
 def test_chunks_asked_for_by_two_threads_at_once_are_loaded_once():
     """get_or_load_many: the keys cached are hits, the others are loaded together, once
     even when another thread asks for some of them meanwhile (it waits for them); a

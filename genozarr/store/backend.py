@@ -903,14 +903,17 @@ class ZarrBackend(Backend):
         waits for it (it never decodes it again)."""
         whole, done = entry
         key = (name, cid, id(done))
+        # the lock and the table of the resident arrays this read resolved: close() makes
+        # new ones for later reads while this one may still run
+        lock, decoding, flags_lock = self._whole_lock, self._decoding, self._flags_lock
         while not done[cid]:
-            with self._whole_lock:
+            with lock:
                 if done[cid]:
                     return
-                event = self._decoding.get(key)
+                event = decoding.get(key)
                 lead = event is None
                 if lead:
-                    event = self._decoding[key] = threading.Event()
+                    event = decoding[key] = threading.Event()
             if not lead:
                 event.wait()  # then done, or decode it here if that thread failed
                 continue
@@ -919,12 +922,12 @@ class ZarrBackend(Backend):
                 lo, hi = cid * self.chunk_len(name), min((cid + 1) * self.chunk_len(name),
                                                          whole.shape[0])
                 whole[lo:hi] = block[:hi - lo]
-                with self._whole_lock, self._flags_lock.hold():
+                with lock, flags_lock.hold():
                     done[cid] = True  # after its rows are in place
                     self.cache.misses += 1
             finally:
-                with self._whole_lock:
-                    del self._decoding[key]
+                with lock:
+                    decoding.pop(key, None)
                 event.set()
 
     def _fill_group(self, name: str, ids: list[int],
