@@ -40,6 +40,7 @@ from genozarr.errors import (
     GenozarrWarning,
     RegionError,
     StoreError,
+    hide_secrets,
 )
 from genozarr.genome import check_within, chrom_sizes
 from genozarr.io._remote import fetch_inputs
@@ -1076,10 +1077,10 @@ class Dataset:
             if getattr(e.__cause__, "errno", None) not in UNWRITABLE_ERRNOS:
                 raise
             what = ", ".join(sorted(changed)) or "windows"
-            warnings.warn(
+            warnings.warn(hide_secrets(
                 f"{store.path}: this dataset's settings ({what}) are served but not "
                 f"recorded in the store ({e}); open_dataset() of it gives the settings "
-                "recorded before", GenozarrWarning, stacklevel=3)
+                "recorded before"), GenozarrWarning, stacklevel=3)
 
     def _fit_view(self) -> Any:
         """The raw values normalizers are fitted on, as a lazy xarray object: the store,
@@ -1801,10 +1802,8 @@ class Bioseq(Dataset):
         import pandas as pd
 
         from genozarr.errors import MalformedFileError
-        from genozarr.io.fasta import iter_fasta_records
+        from genozarr.io.fasta import iter_fasta_records, seqrecords_as_fasta
         from genozarr.sources import RecordsSource, as_file_list
-
-        from genozarr.io.fasta import seqrecords_as_fasta
 
         _janggu_datatags(datatags)
         seqtype = _seqtype(seqtype)  # checked, lower case (keys, recipes)

@@ -36,6 +36,7 @@ __all__ = [
     "EmptyConditionWarning",
     "NegativeValuesWarning",
     "warn",
+    "hide_secrets",
 ]
 
 
@@ -61,8 +62,12 @@ def hide_secrets(text: str) -> str:
 
 
 class GenozarrError(Exception):
-    """Base class of every error raised by genozarr. Its message shows no URL's password
-    or query values (:func:`hide_secrets`)."""
+    """Base class of every error raised by genozarr. Its message (and its ``args``, which
+    ``repr`` and pickling show) holds no URL's password or query values
+    (:func:`hide_secrets`)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(hide_secrets(a) if isinstance(a, str) else a for a in args))
 
     def __str__(self) -> str:
         return hide_secrets(super().__str__())
