@@ -779,6 +779,14 @@ class GenomicIndexer:
             names = None if region_names is None else _window_names(region_names, counts)
         gi = cls(chrs, starts, ends, strands, binsize_out, stepsize, flank, zero_padding,
                  names=names)
+        if flank and len(gi) and int(gi.ends.max()) + flank > MAX_COORDINATE:
+            # (each region's end is checked as read; a window's flank reaches further)
+            k = int(np.argmax(gi.ends))
+            raise RegionError(
+                f"{source}: the window {gi.chrs[k]}:{gi.starts[k]}-{gi.ends[k]} with its flank "
+                f"of {flank} ends at {int(gi.ends[k]) + flank}, past the largest position "
+                f"genozarr reads ({MAX_COORDINATE} = 2**32 - 1, the limit of BigWig and BAM "
+                "files): use a smaller flank, or leave that region out")
         if len(gi) == 0:
             why = "with zero_padding=False" if not zero_padding else \
                 "(every region has length 0)"

@@ -624,3 +624,17 @@ def test_bed_with_bare_carriage_returns_reads_its_lines(tmp_path):
     path.write_bytes(b"track x\rchr1\t5\t9\rchr2\t1\t3\r")
     got = read_bed(str(path))
     assert got[["chrom", "start", "end"]].values.tolist() == [["chr1", 5, 9], ["chr2", 1, 3]]
+
+
+def test_a_flank_reaching_past_the_largest_position_is_refused_when_tiling():
+    """A window whose flank ran past 2**32 - 1 was built, and indexing it then failed
+    (its Region refuses such coordinates); the tiling refuses it, naming the window. A
+    flank that stays within the limit still indexes."""
+    last = 2**32 - 1
+    roi = pd.DataFrame({"chrom": ["chrA"], "start": [last - 100], "end": [last]})
+    with pytest.raises(RegionError, match=rf"the window chrA:{last - 10}-{last} with its "
+                                          rf"flank of 20 ends at {last + 20}, past"):
+        GenomicIndexer.create_from_file(roi, binsize=10, stepsize=10, flank=20)
+    gi = GenomicIndexer.create_from_file(roi.assign(end=last - 20), binsize=10, stepsize=10,
+                                         flank=20)
+    assert gi[len(gi) - 1].end == last and gi[0].start == last - 120
