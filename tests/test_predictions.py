@@ -364,9 +364,13 @@ def test_a_value_the_dtype_cannot_hold_is_refused(tmp_path, whole, dtype, value,
     x = np.full((2, 4, 1, 1), 7.0, dtype="float32")
     x[1, 2] = value
     storage = "zarr" if dtype == "bfloat16" else "ndarray"
-    with pytest.raises(ArgumentError, match=re.escape(f"dtype='{dtype}': the array {said}")):
+    with pytest.raises(ArgumentError, match=re.escape(f"dtype='{dtype}': the array {said}")) \
+            as e:
         Cover.create_from_array("d", x, gi, dtype=dtype, storage=storage,
                                 store_whole_genome=whole, store=str(tmp_path / "d.zarr"))
+    # (it advised 'a wider dtype (float32, the default)', float32 having just failed)
+    assert "dtype='float64' holds any number" in str(e.value) and "float32, the" not in \
+        str(e.value)
     x[1, 2] = 100.0  # fits
     cover = Cover.create_from_array("d", x, gi, dtype=dtype, storage=storage,
                                     store_whole_genome=whole, store=str(tmp_path / "d.zarr"))
