@@ -842,3 +842,38 @@ def test_janggu_names_from_genozarr(two_chrom_cover: Cover) -> None:
     np.testing.assert_array_equal(two_chrom_cover["chr1", 0, 100][0],
                                   two_chrom_cover.read_interval("chr1", 0, 100))
     assert two_chrom_cover.conditions == ["both"]
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # torch
+@pytest.mark.parametrize("channel_last", [True, False])
+def test_janggu_sequence_weights_examples_of_coverage_targets(keras_torch,
+                                                              channel_last) -> None:  # noqa: ANN001
+    """Keras 3 does not spread one weight per example over a coverage target of 4 axes:
+    the weights had no effect (all weight on one window or another gave the same loss),
+    or failed with channel_last=False. They weight each example's elements now; the loss
+    is numpy's: sum_i w_i * (sum of the per-element mean squared errors of example i) /
+    (number of per-element losses)."""
+    from genozarr.loaders.keras import JangguSequence
+
+    keras = keras_torch
+    rng = np.random.default_rng(5)
+    gi = GenomicIndexer.create_from_file(["chr1:0-1200"], binsize=200, stepsize=200)
+    raw = rng.uniform(0, 2, (len(gi), 4, 1, 2)).astype(np.float32)  # resolution 50
+    raw[0] += 100.0
+    target = Cover.create_from_array("t", raw, gi, resolution=50, channel_last=channel_last)
+    y = np.asarray(target[:], dtype=np.float64)
+    x = np.zeros((len(gi), 3), dtype=np.float32)
+    inputs = keras.Input((3,))
+    out = keras.layers.Reshape(target.shape[1:])(
+        keras.layers.Dense(int(np.prod(target.shape[1:])), kernel_initializer="zeros")(inputs))
+    model = keras.Model(inputs, out)
+    model.compile(optimizer="sgd", loss="mse")  # the model predicts 0 everywhere
+    per_element = (y ** 2).mean(axis=-1)  # mse reduces the last axis
+    for k in (0, 3):
+        w = np.zeros(len(gi))
+        w[k] = 1.0
+        seq = JangguSequence(x, target, sample_weights=w, batch_size=len(gi), as_dict=False)
+        want = per_element[k].sum() / per_element.size
+        assert model.evaluate(seq, verbose=0) == pytest.approx(want, rel=1e-5)
+    model.fit(JangguSequence(x, target, sample_weights=np.ones(len(gi)), batch_size=2,
+                             as_dict=False), verbose=0)

@@ -150,6 +150,19 @@ def _named(datasets: Any, what: str) -> dict[str, Any]:
     return out
 
 
+def _example_weights(w: np.ndarray, y: Any) -> np.ndarray:
+    """One weight per example ``w`` as Keras 3 applies it to the target ``y``: spread over
+    ``y``'s shape without its last axis (the one Keras' losses reduce), so that every
+    element of an example carries its weight. Keras 3 does not spread one weight per
+    example over a target of three or more axes (a coverage batch): it weighted nothing
+    (or failed), where Janggu's Keras 2 weighted each example's mean loss."""
+    shape = getattr(y, "shape", None)
+    if shape is None or len(shape) <= 2:
+        return w
+    return np.ascontiguousarray(np.broadcast_to(
+        w.reshape((-1,) + (1,) * (len(shape) - 2)), tuple(shape[:-1])))
+
+
 class JangguSequence(keras.utils.PyDataset):
     """Janggu's ``JangguSequence``: batches of inputs, outputs and sample weights for
     ``model.fit`` / ``predict`` / ``evaluate`` (a Keras 3 ``PyDataset``).
@@ -167,7 +180,12 @@ class JangguSequence(keras.utils.PyDataset):
     outputs
         The same, or None.
     sample_weights
-        Array of one weight per example (or a dict of them per output), or None.
+        Array of one weight per example (or a dict of them per output), or None. For a
+        target of three or more axes (a coverage batch), each example's weight is given
+        to every element of it (the target's shape without its last axis, which Keras'
+        losses reduce): Keras 3 does not spread one weight per example over such a
+        target itself. The loss is then the weighted sum of the per-element losses over
+        their number.
     batch_size
         Examples per batch; the last batch may be smaller.
     shuffle
@@ -235,7 +253,19 @@ class JangguSequence(keras.utils.PyDataset):
         if self.sample_weights is None:
             return (x,) if y is None else (x, y)
         w = self.sample_weights
-        sw = {k: v[idx] for k, v in w.items()} if isinstance(w, dict) else w[idx]
+        targets = list(y.values()) if isinstance(y, Mapping) else \
+            list(y) if isinstance(y, (list, tuple)) else [y]
+        if isinstance(w, dict):
+            sw: Any = {k: _example_weights(v[idx], y[k] if isinstance(y, Mapping) else y)
+                       for k, v in w.items()}
+        elif all(np.ndim(t) <= 2 for t in targets):  # Keras spreads them itself
+            sw = w[idx]
+        elif isinstance(y, Mapping):  # one weight per example, for every output
+            sw = {k: _example_weights(w[idx], v) for k, v in y.items()}
+        elif isinstance(y, (list, tuple)):
+            sw = [_example_weights(w[idx], v) for v in y]
+        else:
+            sw = _example_weights(w[idx], y)
         return (x, y, sw)
 
     def on_epoch_end(self) -> None:
