@@ -266,6 +266,23 @@ def test_regions_on_an_empty_reference_record_say_it_is_empty(tmp_path, suffix):
     assert np.asarray(ok[0])[0, :, 0].argmax(axis=-1).tolist() == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize("suffix", [".fa", ".fa.gz"])
+def test_an_empty_last_record_is_named_when_htslib_cannot_index_it(tmp_path, suffix):
+    """A FASTA ending with a record without bases cannot be indexed by htslib, which
+    says 'File truncated at line 4'; the message names the empty record."""
+    import pysam
+
+    from genozarr.errors import MissingIndexError
+
+    fa = tmp_path / f"e{suffix}"
+    (tmp_path / "e.fa").write_text(">a\nACGT\n>c\n\n")
+    if suffix == ".fa.gz":
+        pysam.tabix_compress(str(tmp_path / "e.fa"), str(fa))
+    with pytest.raises(MissingIndexError, match=r"its last record 'c' holds no bases \(a "
+                                                r"header line ends the file\)"):
+        Bioseq.create_from_refgenome("s", str(fa), roi=["a:0-4"])
+
+
 @pytest.mark.parametrize("whole", [False, True])
 def test_protein_windows_past_the_sequence_are_padded_not_asparagine(tmp_path, whole):
     """Positions before a protein's start (a flank) and past its end are all-zero rows,

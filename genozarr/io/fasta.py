@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,10 @@ def _build_fai(path: str, fai: str, gzi: str | None, stale: str | None) -> None:
                 failure = None
         if failure is not None:
             problem, read_only = _index_problem(path, fai, err.reason(str(failure)))
+            if "truncated" in problem and (last := _empty_last_record(path)) is not None:
+                problem = (f"its last record {last!r} holds no bases (a header line ends the "
+                           f"file), which htslib cannot index ({problem}): remove that "
+                           "header, or give its sequence")
             if stale is not None:
                 cls = StaleIndexError if read_only else MissingIndexError
                 raise cls(f"the index {fai} of {path} is stale ({stale}) and could not be "
@@ -168,6 +173,31 @@ def _build_fai(path: str, fai: str, gzi: str | None, stale: str | None) -> None:
     finally:
         for tmp in outputs.values():
             Path(tmp).unlink(missing_ok=True)
+
+
+def _empty_last_record(path: str) -> str | None:
+    """The name of a FASTA file's last record where it holds no bases (its header is the
+    file's last line holding text), else None."""
+    import gzip
+
+    last = b""
+    try:
+        if is_gzip(path):
+            with gzip.open(path, "rb") as fh:
+                for line in fh:
+                    if line.strip():
+                        last = line
+        else:
+            with open(path, "rb") as fh:
+                fh.seek(max(0, os.path.getsize(path) - 65536))
+                lines = [line for line in fh.read().splitlines() if line.strip()]
+                last = lines[-1] if lines else b""
+    except (OSError, EOFError, zlib.error):
+        return None
+    if not last.startswith(b">"):
+        return None
+    fields = last[1:].split()
+    return fields[0].decode("utf-8", "replace") if fields else ""
 
 
 #: bytes of a FASTA file :func:`_blank_before_a_base` looks at at once
