@@ -41,8 +41,11 @@ __all__ = [
 
 
 #: a URL's password (``scheme://user:secret@``) and its query (``?X-Amz-Signature=...``)
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"<>]*:)([^\s/@'\"<>]+)(@)")
-_URL_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s?#'\"<>]*\?)([^\s#'\"<>()\[\]{},;]*)")
+#: (a scheme of at most 32 characters: a long dotted word before '://' is not scanned
+#: again from each of its letters)
+_URL_PASSWORD = re.compile(
+    r"(\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/:@'\"<>]*:)([^\s/'\"<>]+)(@)")
+_URL_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s?#'\"<>]*\?)([^\s#'\"<>]*)")
 
 
 def hide_secrets(text: str) -> str:
@@ -51,7 +54,7 @@ def hide_secrets(text: str) -> str:
     or warning shows a signed URL's token, wherever the URL was put into it."""
     def query(m: re.Match[str]) -> str:
         q, tail = m.group(2), ""
-        while q and q[-1] in ".:":  # the sentence's punctuation after the URL
+        while q and q[-1] in ".:,;)]}":  # the sentence's punctuation after the URL
             q, tail = q[:-1], q[-1] + tail
         items = (f"{i.partition('=')[0]}=***" if "=" in i else i for i in q.split("&"))
         return m.group(1) + "&".join(items) + tail

@@ -410,7 +410,8 @@ def _bed_lines(path: Any) -> bool:
         opener = gzip.open if name.lower().endswith(".gz") else open
         with opener(name, "rt", encoding="utf-8", errors="replace", newline=None) as f:
             for _, line in zip(range(1000), f):
-                if not line.strip() or line.startswith(("#", "track", "browser")):
+                if not line.strip() or line.startswith("#") or \
+                        re.match(r"(track|browser)(\s|$)", line):  # not 'track_id'
                     continue
                 fields = line.split("\t") if "\t" in line else line.split()
                 return len(fields) >= 3 and all(f.strip().isdigit() for f in fields[1:3])

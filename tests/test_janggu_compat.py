@@ -847,7 +847,7 @@ def test_janggu_names_from_genozarr(two_chrom_cover: Cover) -> None:
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # torch
 @pytest.mark.parametrize("channel_last", [True, False])
 def test_janggu_sequence_weights_examples_of_coverage_targets(keras_torch,
-                                                              channel_last) -> None:  # noqa: ANN001
+                                                              channel_last) -> None:
     """Keras 3 does not spread one weight per example over a coverage target of 4 axes:
     the weights had no effect (all weight on one window or another gave the same loss),
     or failed with channel_last=False. They weight each example's elements now; the loss

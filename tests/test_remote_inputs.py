@@ -923,6 +923,12 @@ def test_messages_and_warnings_show_no_url_secret(files, served):
     assert hide_secrets("s3://user:pw@host/k.bam: at http://h/x?t=abc.") == \
         "s3://user:***@host/k.bam: at http://h/x?t=***."
     assert hide_secrets("chr1:0-100 (a=b?c)") == "chr1:0-100 (a=b?c)"
+    # a query value holding ',' or ';' (X-Amz-SignedHeaders=host;range) is hidden whole,
+    # and so is every item after it; a password holding '@'
+    assert hide_secrets("(https://h/x.bw?fields=a,b&X-Amz-SignedHeaders=host;range&"
+                        "X-Amz-Signature=S3CR3T), next") == \
+        "(https://h/x.bw?fields=***&X-Amz-SignedHeaders=***&X-Amz-Signature=***), next"
+    assert hide_secrets("s3://user:p@ss@host/k") == "s3://user:***@host/k"
 
 
 def test_a_malformed_regions_file_at_a_url_is_named_by_its_url(files, served):
@@ -951,3 +957,10 @@ def test_a_signed_bam_index_is_named_by_its_own_url(files, served, tmp_path):
     message = str(e.value)
     assert f"{base}/signed.bam.bai does not match {base}/signed.bam?sig=***" in message
     assert "?sig=***.bai" not in message
+    # the copy's own name at the end of a sentence is still the URL's, query included
+    from genozarr.errors import MalformedFileError
+
+    with pytest.raises(MalformedFileError) as e, _remote.naming(f"{base}/x.bed?sig=1",
+                                                                "/cache/ab12/x.bed"):
+        raise MalformedFileError("cannot read /cache/ab12/x.bed.")
+    assert str(e.value).startswith(f"cannot read {base}/x.bed?sig=***.")

@@ -269,6 +269,14 @@ def test_a_bed_file_named_as_a_sheet_is_read_as_bed(tmp_path):
     by_sheet = Cover.create_from_bed("c", str(sheet), roi=ROI, binsize=1000,
                                       genomesize={"chr1": 5000})
     assert by_sheet.condition_metadata["lab"].tolist() == ["L1"]
+    # a sheet whose first column starts like a UCSC 'track' line stays a sheet (its
+    # header was skipped as one, and its first row read as a BED line)
+    sheet.write_text("track_id\treplicate\ttimepoint\tfile\tcondition\n"
+                     "T1\t1\t0\tp.bed\tctrl\n")
+    by_sheet = Cover.create_from_bed("c", str(sheet), roi=ROI, binsize=1000,
+                                      genomesize={"chr1": 5000})
+    assert by_sheet.conditions == ["ctrl"]
+    assert by_sheet.condition_metadata["track_id"].tolist() == ["T1"]
 
 
 def test_dataframe_cells_keep_their_types(tmp_path):

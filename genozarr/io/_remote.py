@@ -1063,7 +1063,8 @@ def naming(url: str, local: str) -> Iterator[None]:
         base = _split(url)[0]
         text = str(e)
         # (the copy's name alone: x.bam in x.bam.bai is the index's, named by its folder)
-        renamed = re.sub(re.escape(local) + r"(?![\w.-])", lambda _: display_url(url), text)
+        renamed = re.sub(re.escape(local) + r"(?![\w-]|\.\w)", lambda _: display_url(url),
+                         text)
         renamed = renamed.replace(directory, base)
         if renamed == text:
             raise
