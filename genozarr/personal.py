@@ -86,6 +86,7 @@ from genozarr.regions import GenomicIndexer
 from genozarr.variants import (
     TABIX_INDEXES,
     VARIANTFILE_INDEXES,
+    _not_a_sequence,
     _record_at,
     check_vcf_compression,
     check_vcf_index,
@@ -293,11 +294,17 @@ def _parse_lines(lines: list[str], cols: Sequence[int], name: str,
     except (ValueError, OverflowError):
         pos = None
     if pos is None or pos.min() < 1:
-        k = next(i for i, t in enumerate(pos_text)
-                 if not (t.isascii() and t.isdigit() and int(t) >= 1))
-        raise MalformedFileError(
-            f"{name}: the record {_at(lines[k].split(chr(9), 2))} has the POS "
-            f"{pos_text[k]!r}, not a positive integer")
+        # POS 0 is VCF's telomere, for breakends and symbolic alleles (not applied, and
+        # counted as such); htslib refuses a negative POS itself
+        bad = [i for i, t in enumerate(pos_text)
+               if not (t.isascii() and t.isdigit() and int(t) >= 1)
+               and not (t == "0" and alts[i] and all(_not_a_sequence(a) for a in alts[i]))]
+        if bad:
+            k = bad[0]
+            raise MalformedFileError(
+                f"{name}: the record {_at(lines[k].split(chr(9), 2))} has the POS "
+                f"{pos_text[k]!r}, not a positive integer (POS 0 is a telomere's, for a "
+                "breakend or a symbolic allele only)")
     gt = np.empty((n, n_s, 2), dtype=np.int16)
     phased = np.empty((n, n_s), dtype=bool)
     if fast:

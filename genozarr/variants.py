@@ -77,6 +77,11 @@ _ACGT = re.compile(r"[ACGT]+")
 _BASE_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
 #: ALT alleles that stand for "no allele": VCF's missing value and the spanning deletion
 _MISSING_ALLELES = frozenset({".", "*"})
+
+
+def _not_a_sequence(alt: str) -> bool:
+    """Whether an ALT allele is missing, symbolic (``<DEL>``) or a breakend."""
+    return alt in _MISSING_ALLELES or alt[:1] == "<" or "[" in alt or "]" in alt
 #: the variables :func:`score_variants` writes, in order
 VARIABLES = ("ref", "alt", "diff", "logfc")
 #: the per-variant coordinates :func:`score_variants` writes, in order
@@ -610,14 +615,17 @@ class VariantStreamer:
             # read in batches with htslib's stderr captured, which holds its reason for a
             # record it cannot read (read_checked: no Python frame per record)
             for rec in read_checked(records, self.variants, _record_at):
-                if rec.pos < 1:  # POS 0 (htslib refuses a negative POS itself)
-                    raise MalformedFileError(
-                        f"{self.variants}: the record {rec.chrom}:0 has the POS '0', not a "
-                        "positive integer")
                 alleles = rec.alleles
                 if alleles is None or len(alleles) < 2:
                     skipped[MISSING] += 1
                     continue
+                if rec.pos < 1 and not all(_not_a_sequence(a) for a in alleles[1:]):
+                    # POS 0 is VCF's telomere, for breakends and symbolic alleles (skipped
+                    # below as such); htslib refuses a negative POS itself
+                    raise MalformedFileError(
+                        f"{self.variants}: the record {rec.chrom}:0 has the POS '0', not a "
+                        "positive integer (POS 0 is a telomere's, for a breakend or a "
+                        "symbolic allele only)")
                 rid = rec.rid
                 try:
                     chrom, gchrom = names[rid]

@@ -1014,6 +1014,15 @@ def test_record_checks_of_the_line_parser():
         with pytest.raises(MalformedFileError, match=re.escape("the.vcf: the record ")) as e:
             _parse_lines([good, line], [0, 1], "the.vcf", 2)
         assert what in str(e.value), str(e.value)
+    # POS 0 is VCF 4.3's telomere, for breakends and symbolic alleles only
+    for alt in ("N[chr2:10[", "<DEL>", "<INS>,]chr2:5]N"):
+        telomere = _parse_lines([f"chr1\t0\t.\tN\t{alt}\t.\t.\t.\tGT\t0|1\t1|1", good],
+                                [0, 1], "the.vcf", 2)
+        assert telomere.pos0.tolist() == [-1, 4]
+    with pytest.raises(MalformedFileError, match=r"POS '0', not a positive integer \(POS 0 is "
+                                                 r"a telomere's"):
+        _parse_lines([good, "chr1\t0\t.\tN\t<DEL>,C\t.\t.\t.\tGT\t0|1\t1|1"], [0, 1],
+                     "the.vcf", 2)
     recs = _parse_lines([good, "chr1\t9\t.\tA\tC\t.\t.\t.\tGQ:DP:GT\t3:4:1|0\t2\t"], [0, 1],
                         "the.vcf", 2)
     assert recs.gt.tolist() == [[[0, 1], [1, 1]], [[1, 0], [-1, -1]]]
@@ -1100,3 +1109,23 @@ def test_vcf_handles_stay_bounded_across_rewritten_and_new_files(genome, vcf):
         assert open_fds() <= before + 3
     finally:
         max_open_handles(old)
+
+
+@pytest.mark.parametrize("tabix", [False, True])
+def test_a_telomere_breakend_at_pos_0_is_not_applied(genome, tabix):
+    """POS 0 is VCF 4.3's telomere, for breakends and symbolic alleles: such a record
+    was refused as a POS that is not a positive integer; it is not applied, and the
+    other records are, as without it."""
+    seqs = genome["seqs"]
+    calls = rec_line(seqs, 3, "GT", "1|0", "0|1", "1|1") + \
+        rec_line(seqs, 69, "GT", "0|1", "0|0", "1|0")
+    telomere = "chr1\t0\t.\tN\tN[chr2:10[\t.\t.\t.\tGT\t0|1\t1|1\t0|0\n"
+    plain = build(genome, text_vcf(genome, f"plain_{tabix}", calls, tabix=tabix),
+                  roi="chr1:0-100", binsize=50)
+    got = build(genome, text_vcf(genome, f"telomere_{tabix}", telomere + calls, tabix=tabix),
+                roi="chr1:0-100", binsize=50)
+    np.testing.assert_array_equal(got[:], plain[:])
+    assert not np.array_equal(plain[:], build(genome, text_vcf(genome, f"none_{tabix}", "",
+                                                               tabix=tabix),
+                                              roi="chr1:0-100", binsize=50)[:])
+

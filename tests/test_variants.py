@@ -777,3 +777,15 @@ def test_a_streamed_record_htslib_cannot_read_names_its_reason_and_pos_0_is_refu
         with pytest.raises(MalformedFileError, match=rf"broken\.vcf: .*{reason}") as e:
             list(VariantStreamer(genome["fasta"], str(broken), binsize=21, batch_size=2))
         assert "truncated file" not in str(e.value)
+    # POS 0 is VCF 4.3's telomere, for a breakend or symbolic allele: skipped as such
+    before = VariantStreamer(genome["fasta"], vcf["path"], binsize=21, batch_size=100)
+    with pytest.warns(SkippedVariantsWarning):
+        plain = list(before)
+    telomere = tmp_path / "telomere.vcf"
+    telomere.write_text("".join(lines[:first]) + "chr1\t0\t.\tN\t.[chr2:10[\t.\t.\t.\n"
+                        + "".join(lines[first:]))
+    streamer = VariantStreamer(genome["fasta"], str(telomere), binsize=21, batch_size=100)
+    with pytest.warns(SkippedVariantsWarning):
+        got = list(streamer)
+    assert [b.names for b in got] == [b.names for b in plain]
+    assert streamer.skipped["symbolic ALT"] == before.skipped["symbolic ALT"] + 1
