@@ -598,10 +598,14 @@ class FastaSource(Source):
             empty = empty_records(self.paths[0], named.values())
             if not empty:
                 raise
+            absent = [c for c in dict.fromkeys(named.values())
+                      if c not in self._sizes and c not in empty]
             raise ChromosomeNotFoundError(
                 f"{self.files[0]}: the record(s) {empty[:5]} of the regions hold no bases "
                 "(a header line with no sequence after it), so no window can be read "
-                "there; leave those regions out, or give the sequence") from e
+                "there; leave those regions out, or give the sequence"
+                + (f"; and {absent[:5]} are not in the file (it has "
+                   f"{list(self._sizes)[:10]})" if absent else "")) from e
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         from genozarr._kernels import encode_sequence

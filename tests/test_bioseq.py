@@ -262,6 +262,9 @@ def test_regions_on_an_empty_reference_record_say_it_is_empty(tmp_path, suffix):
         Bioseq.create_from_refgenome("s", str(fa), roi=["c:0-2", "b:0-4", "a:0-2"])
     with pytest.raises(ChromosomeNotFoundError, match=r"\['x'\] not found; the source has"):
         Bioseq.create_from_refgenome("s", str(fa), roi=["x:0-2", "b:0-4"])
+    with pytest.raises(ChromosomeNotFoundError, match=r"\['c'\] of the regions hold no bases"
+                                                      r".*; and \['x'\] are not in the file"):
+        Bioseq.create_from_refgenome("s", str(fa), roi=["x:0-2", "c:0-2"])
     ok = Bioseq.create_from_refgenome("s", str(fa), roi=["b:0-4"])
     assert np.asarray(ok[0])[0, :, 0].argmax(axis=-1).tolist() == [0, 1, 2, 3]
 

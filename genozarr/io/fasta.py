@@ -502,14 +502,35 @@ def _duplicate_names(path: str) -> list[str]:
 
 def empty_records(path: str | os.PathLike, names: Iterable[str]) -> list[str]:
     """Those of ``names`` that ``path`` holds as records without bases (a header line
-    followed by none), which its index leaves out; read through the whole file, for a
-    message."""
+    followed by none), which its index leaves out; read through the whole file (in
+    blocks, the header lines found by a pattern), for a message."""
+    import gzip
+    import re
+
     from genozarr.io._remote import localize
 
     path = localize(path, "fasta")
     sizes = fasta_chrom_sizes(path)
     wanted = {n for n in names if n not in sizes}
-    return [n for n in dict.fromkeys(_record_names(path)) if n in wanted] if wanted else []
+    if not wanted:
+        return []
+    found: dict[str, None] = {}
+    header = re.compile(rb"\n>(\S*)")
+    tail = b"\n"  # the unfinished last line of the block before
+    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
+        while block := fh.read(_SCAN_BYTES):
+            text = tail + block
+            cut = text.rfind(b"\n")
+            for m in header.finditer(text, 0, max(cut, 0)):
+                name = m.group(1).decode("utf-8", "replace")
+                if name in wanted:
+                    found[name] = None
+            tail = text[cut:] if cut >= 0 else text
+        for m in header.finditer(tail + b"\n"):
+            name = m.group(1).decode("utf-8", "replace")
+            if name in wanted:
+                found[name] = None
+    return list(found)
 
 
 def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
