@@ -537,6 +537,11 @@ class Dataset:
         return sum(self.garray.prefetch_bins(name, first, nb, fetch_only)
                    for name, _, first in self._genome_plan().by_chromosome(idx))
 
+    def _view_windows(self, windows: np.ndarray) -> Dataset:
+        """What :func:`~genozarr.wrappers.view` of window indices ``windows`` (into
+        :attr:`gindexer`) gives: the items of those windows, in their order."""
+        return self.subset(windows)
+
     def subset(self, index: Any) -> Dataset:
         """A dataset over windows ``index`` (an int, ints, a slice or a boolean mask) of
         this one, sharing its store (no copy); an int gives a dataset of one window."""

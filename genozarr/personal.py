@@ -1284,6 +1284,18 @@ class PersonalBioseq(Bioseq):
         rows = super().chunk_rows
         return rows if self.garray.backend.storage != "zarr" else rows * self.items_per_window
 
+    def _view_windows(self, windows: np.ndarray) -> PersonalBioseq:
+        """Every item (sample x haplotype) of ``windows`` (indices into :attr:`gindexer`),
+        window by window: :func:`~genozarr.wrappers.view` by window indices, as a view by
+        their regions (of a :meth:`subset`, its items of those windows)."""
+        per = self.items_per_window
+        items = (np.asarray(windows, dtype=np.int64)[:, None] * per + np.arange(per)).ravel()
+        if self._items is not None:
+            items = items[np.isin(items, self._items)]
+        new = copy.copy(self)
+        new._items = items
+        return new
+
     def subset(self, index: Any) -> PersonalBioseq:
         """A dataset over items ``index`` (ints, a slice or a boolean mask) of this one,
         sharing its store."""

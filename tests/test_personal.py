@@ -1129,3 +1129,29 @@ def test_a_telomere_breakend_at_pos_0_is_not_applied(genome, tabix):
                                                                tabix=tabix),
                                               roi="chr1:0-100", binsize=50)[:])
 
+
+def test_a_view_by_window_indices_takes_every_item_of_those_windows(genome, vcf):
+    """view() checked window indices against the windows but handed them to subset(),
+    which counts items (window x sample x haplotype): view(ds, slice(None)) kept the
+    first n_windows items, view(ds, [1]) the item 1 (window 0). A view by window indices
+    now holds every item of those windows, in their order, as a view by their regions."""
+    from genozarr import view
+
+    ds = build(genome, vcf["path"], roi=ROI, binsize=40)
+    per = 2 * len(SAMPLES)
+    n = len(ds.gindexer)
+    assert len(view(ds, slice(None))) == len(ds) == n * per
+    np.testing.assert_array_equal(view(ds, slice(None))[:], ds[:])
+    picked = [2, 0]
+    want = [ds.index_of(w, s, h) for w in picked for s in SAMPLES for h in (0, 1)]
+    got = view(ds, picked)
+    assert len(got) == len(picked) * per
+    assert got.window_of(np.arange(len(got))).tolist() == [2] * per + [0] * per
+    np.testing.assert_array_equal(got[:], ds[want])
+    mask = np.zeros(n, dtype=bool)
+    mask[n - 1] = True
+    np.testing.assert_array_equal(view(ds, mask)[:], ds[[ds.index_of(n - 1, s, h)
+                                                         for s in SAMPLES for h in (0, 1)]])
+    # of a subset: its items of those windows
+    sub = ds.subset(np.arange(0, len(ds), 2))
+    assert view(sub, [0]).window_of(np.arange(per // 2)).tolist() == [0] * (per // 2)
