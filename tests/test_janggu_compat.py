@@ -877,3 +877,41 @@ def test_janggu_sequence_weights_examples_of_coverage_targets(keras_torch,
         assert model.evaluate(seq, verbose=0) == pytest.approx(want, rel=1e-5)
     model.fit(JangguSequence(x, target, sample_weights=np.ones(len(gi)), batch_size=2,
                              as_dict=False), verbose=0)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # torch
+def test_janggu_sequence_weights_per_position_and_own_losses(keras_torch) -> None:  # noqa: ANN001
+    """Weights of one value per position are handed on as given (spreading them failed);
+    with spread_weights=False a loss of one's own that reduces every axis but the batch's
+    gets one weight per example, as Keras weights it (spreading weighted nothing); a
+    dict of weights naming no output is handed on, as Keras ignores it."""
+    from genozarr.loaders.keras import JangguSequence
+
+    keras = keras_torch
+    rng = np.random.default_rng(9)
+    y = rng.uniform(0, 2, (6, 5, 2)).astype(np.float32)
+    x = np.zeros((6, 3), dtype=np.float32)
+    inputs = keras.Input((3,))
+    out = keras.layers.Reshape((5, 2))(keras.layers.Dense(10, kernel_initializer="zeros")(inputs))
+    per_element = (y.astype(np.float64) ** 2).mean(axis=-1)  # (6, 5): mse, prediction 0
+    model = keras.Model(inputs, out)
+    model.compile(optimizer="sgd", loss="mse")
+    w = rng.uniform(0, 1, (6, 5))
+    seq = JangguSequence(x, y, sample_weights=w, batch_size=6, as_dict=False)
+    assert model.evaluate(seq, verbose=0) == pytest.approx(
+        (per_element * w).sum() / per_element.size, rel=1e-5)
+
+    y4 = y[:, :, None, :]  # a coverage target of 4 axes
+    own = keras.Model(inputs, keras.layers.Reshape((5, 1, 2))(
+        keras.layers.Dense(10, kernel_initializer="zeros")(inputs)))
+    own.compile(optimizer="sgd", loss=lambda yt, yp: keras.ops.mean(  # one value per
+        keras.ops.square(yt - yp), axis=(1, 2, 3)))                   # example
+    one = np.array([1.0, 0, 0, 0, 0, 0])
+    seq = JangguSequence(x, y4, sample_weights=one, batch_size=6, as_dict=False,
+                         spread_weights=False)
+    assert own.evaluate(seq, verbose=0) == pytest.approx(
+        (y.astype(np.float64) ** 2)[0].mean() / 6, rel=1e-5)
+    labels = Array("lab", y)
+    seq = JangguSequence(Array("x", x), labels, sample_weights={"lab": one, "extra": one},
+                         batch_size=6)
+    assert set(seq[0][2]) == {"lab", "extra"}

@@ -157,7 +157,7 @@ def _example_weights(w: np.ndarray, y: Any) -> np.ndarray:
     example over a target of three or more axes (a coverage batch): it weighted nothing
     (or failed), where Janggu's Keras 2 weighted each example's mean loss."""
     shape = getattr(y, "shape", None)
-    if shape is None or len(shape) <= 2:
+    if shape is None or len(shape) <= 2 or w.ndim != 1:  # (weights per position: as given)
         return w
     return np.ascontiguousarray(np.broadcast_to(
         w.reshape((-1,) + (1,) * (len(shape) - 2)), tuple(shape[:-1])))
@@ -185,7 +185,8 @@ class JangguSequence(keras.utils.PyDataset):
         to every element of it (the target's shape without its last axis, which Keras'
         losses reduce): Keras 3 does not spread one weight per example over such a
         target itself. The loss is then the weighted sum of the per-element losses over
-        their number.
+        their number. Weights of more than one axis (per position) are handed on as
+        given.
     batch_size
         Examples per batch; the last batch may be smaller.
     shuffle
@@ -196,6 +197,11 @@ class JangguSequence(keras.utils.PyDataset):
         and outputs. False: as given, a list for a list, one array for one dataset.
     seed
         Seed of the shuffled orders.
+    spread_weights
+        True (default): spread one weight per example over a target of three or more
+        axes, as above, for Keras' own losses (which reduce the last axis only). False:
+        hand the weights on as given, for a loss of your own that reduces every axis but
+        the batch's (it returns one value per example, which Keras weights itself).
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``: Keras
         then reads batches ahead in its own threads or processes. genozarr reads and
@@ -213,8 +219,10 @@ class JangguSequence(keras.utils.PyDataset):
 
     def __init__(self, inputs: Any, outputs: Any = None, sample_weights: Any = None,
                  batch_size: int = 32, shuffle: bool = False, as_dict: bool = True, *,
-                 seed: int | None = None, **kwargs: Any) -> None:
+                 seed: int | None = None, spread_weights: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.spread_weights = bool(spread_weights)
         self.batch_size = check_int("batch_size", batch_size, 1, allow_none=False)
         self.as_dict = bool(as_dict)
         if self.as_dict:
@@ -256,9 +264,9 @@ class JangguSequence(keras.utils.PyDataset):
         targets = list(y.values()) if isinstance(y, Mapping) else \
             list(y) if isinstance(y, (list, tuple)) else [y]
         if isinstance(w, dict):
-            sw: Any = {k: _example_weights(v[idx], y[k] if isinstance(y, Mapping) else y)
-                       for k, v in w.items()}
-        elif all(np.ndim(t) <= 2 for t in targets):  # Keras spreads them itself
+            sw: Any = {k: _example_weights(v[idx], y.get(k) if isinstance(y, Mapping) else y)
+                       if self.spread_weights else v[idx] for k, v in w.items()}
+        elif not self.spread_weights or all(np.ndim(t) <= 2 for t in targets):  # as given
             sw = w[idx]
         elif isinstance(y, Mapping):  # one weight per example, for every output
             sw = {k: _example_weights(w[idx], v) for k, v in y.items()}
