@@ -112,8 +112,12 @@ def _take(obj: Any, index: np.ndarray) -> Any:
     can (datasets read the same store)."""
     from genozarr.dataset import Dataset
 
+    from genozarr.wrappers import Wrapper
+
     if isinstance(obj, (Dataset, Array)):
         return obj.subset(index)
+    if isinstance(obj, Wrapper):  # the examples of the dataset it wraps, as for a dataset
+        return obj._rewrap(_take(obj.data, index))
     if _is_genomic(obj):
         from genozarr.wrappers import view
 

@@ -1155,3 +1155,19 @@ def test_a_view_by_window_indices_takes_every_item_of_those_windows(genome, vcf)
     # of a subset: its items of those windows
     sub = ds.subset(np.arange(0, len(ds), 2))
     assert view(sub, [0]).window_of(np.arange(per // 2)).tolist() == [0] * (per // 2)
+
+
+def test_split_train_test_of_a_wrapped_personal_genome_keeps_parts_aligned(genome, vcf):
+    """A wrapper around a personal genome was split through view() (window indices since
+    view() takes every item of a window) while the dataset itself and the labels were
+    split by subset(): the parts differed in length. A wrapper is split as the dataset
+    it wraps."""
+    from genozarr.janggu import split_train_test
+    from genozarr.wrappers import ReduceDim
+
+    ds = build(genome, vcf["path"], roi=ROI, binsize=40)
+    labels = np.arange(len(ds))
+    (bare, bare_y), _ = split_train_test((ds, labels), holdout_chroms="chr2")
+    (wrapped, wrapped_y), _ = split_train_test((ReduceDim(ds), labels), holdout_chroms="chr2")
+    assert len(wrapped) == len(wrapped_y) == len(bare) == len(bare_y)
+    np.testing.assert_array_equal(wrapped[:], ReduceDim(bare)[:])
