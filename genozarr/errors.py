@@ -41,11 +41,11 @@ __all__ = [
 
 
 #: a URL's password (``scheme://user:secret@``) and its query (``?X-Amz-Signature=...``)
-#: (a scheme of at most 32 characters: a long dotted word before '://' is not scanned
+#: (a scheme of at most 64 characters: a long dotted word before '://' is not scanned
 #: again from each of its letters)
 _URL_PASSWORD = re.compile(
-    r"(\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/:@'\"<>]*:)([^\s/'\"<>]+)(@)")
-_URL_QUERY = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s?#'\"<>]*\?)([^\s#'\"<>]*)")
+    r"([A-Za-z][A-Za-z0-9+.-]{0,63}://[^\s/:@'\"<>]*:)([^\s/'\"<>]+)(@)")
+_URL_QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,63}://[^\s?#'\"<>]*\?)([^\s#'\"<>]*)")
 
 
 def hide_secrets(text: str) -> str:

@@ -294,8 +294,8 @@ def _parse_lines(lines: list[str], cols: Sequence[int], name: str,
     except (ValueError, OverflowError):
         pos = None
     if pos is None or pos.min() < 1:
-        # POS 0 is VCF's telomere, for breakends and symbolic alleles (not applied, and
-        # counted as such); htslib refuses a negative POS itself
+        # POS 0 is VCF's telomere, for breakends and symbolic alleles (not applied: before
+        # every window, they are not counted); htslib refuses a negative POS itself
         bad = [i for i, t in enumerate(pos_text)
                if not (t.isascii() and t.isdigit() and int(t) >= 1)
                and not (t == "0" and alts[i] and all(_not_a_sequence(a) for a in alts[i]))]

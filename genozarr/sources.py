@@ -598,8 +598,11 @@ class FastaSource(Source):
             empty = empty_records(self.paths[0], named.values())
             if not empty:
                 raise
+            from genozarr.genome import twin_of
+
             absent = [c for c in dict.fromkeys(named.values())
-                      if c not in self._sizes and c not in empty]
+                      if c not in self._sizes and c not in empty
+                      and not (mapping == "auto" and twin_of(c, self._sizes) is not None)]
             raise ChromosomeNotFoundError(
                 f"{self.files[0]}: the record(s) {empty[:5]} of the regions hold no bases "
                 "(a header line with no sequence after it), so no window can be read "

@@ -249,7 +249,7 @@ def test_regions_on_an_empty_reference_record_say_it_is_empty(tmp_path, suffix):
     holds no bases. A name the file does not have at all stays 'not found'."""
     import pysam
 
-    text = ">a\n\n>b desc\nACGT\n>c\n>d\nAC\n"
+    text = ">a\n\n>b desc\nACGT\n> c\n>d\nAC\n"
     fa = tmp_path / f"r{suffix}"
     if suffix == ".fa.gz":
         (tmp_path / "r.fa").write_text(text)
@@ -265,6 +265,10 @@ def test_regions_on_an_empty_reference_record_say_it_is_empty(tmp_path, suffix):
     with pytest.raises(ChromosomeNotFoundError, match=r"\['c'\] of the regions hold no bases"
                                                       r".*; and \['x'\] are not in the file"):
         Bioseq.create_from_refgenome("s", str(fa), roi=["x:0-2", "c:0-2"])
+    # a name found through chrom_map='auto' is not said to be missing; '> e' is record e
+    with pytest.raises(ChromosomeNotFoundError) as e:
+        Bioseq.create_from_refgenome("s", str(fa), roi=["chrb:0-4", "c:0-2"], chrom_map="auto")
+    assert "['c'] of the regions hold no bases" in str(e.value) and "not in" not in str(e.value)
     ok = Bioseq.create_from_refgenome("s", str(fa), roi=["b:0-4"])
     assert np.asarray(ok[0])[0, :, 0].argmax(axis=-1).tolist() == [0, 1, 2, 3]
 

@@ -515,7 +515,7 @@ def empty_records(path: str | os.PathLike, names: Iterable[str]) -> list[str]:
     if not wanted:
         return []
     found: dict[str, None] = {}
-    header = re.compile(rb"\n>(\S*)")
+    header = re.compile(rb"\n>[ \t]*(\S*)")  # ('> chrB' is chrB, as htslib reads it)
     tail = b"\n"  # the unfinished last line of the block before
     with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
         while block := fh.read(_SCAN_BYTES):
