@@ -111,7 +111,6 @@ def _take(obj: Any, index: np.ndarray) -> Any:
     """The examples ``index`` of one dataset, array or wrapper, sharing storage where it
     can (datasets read the same store)."""
     from genozarr.dataset import Dataset
-
     from genozarr.wrappers import Wrapper
 
     if isinstance(obj, (Dataset, Array)):
@@ -176,6 +175,17 @@ def _index_by_chroms(structure: Any, include: list[str] | None,
             raise ArgumentError(
                 f"{getattr(leaf, 'name', type(leaf).__name__)!r} has {len(leaf)} examples, "
                 f"the genomic datasets {n}")
+    from genozarr.personal import PersonalBioseq
+    from genozarr.wrappers import Wrapper
+
+    base = genomic[0]
+    while isinstance(base, Wrapper):  # the dataset it wraps
+        base = base.data
+    if isinstance(base, PersonalBioseq):
+        # a personal genome's examples are its items (window x sample x haplotype): those
+        # of the windows, by their place in the dataset (a subset's own order)
+        windows = np.asarray(base.window_of(np.arange(len(base))), dtype=np.int64)
+        return np.flatnonzero(np.isin(windows, index))
     return index
 
 
@@ -187,7 +197,9 @@ def split_train_test(datasets: Any, holdout_chroms: str | Sequence[str]) -> tupl
     them. Datasets are split without copying (:meth:`~genozarr.dataset.Dataset.subset`:
     the views read the same store, with the same fitted normalizers); numpy arrays and
     :class:`Array` objects in the structure are split along the windows of the genomic
-    datasets (all of which must have the same windows).
+    datasets (all of which must have the same windows). A personal genome's examples are
+    its items (window x sample x haplotype): each part holds every item of its windows,
+    and arrays beside it are split along its items.
 
     Parameters
     ----------

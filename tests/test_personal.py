@@ -1157,11 +1157,13 @@ def test_a_view_by_window_indices_takes_every_item_of_those_windows(genome, vcf)
     assert view(sub, [0]).window_of(np.arange(per // 2)).tolist() == [0] * (per // 2)
 
 
-def test_split_train_test_of_a_wrapped_personal_genome_keeps_parts_aligned(genome, vcf):
+def test_split_train_test_of_a_personal_genome_splits_its_items_by_window(genome, vcf):
     """A wrapper around a personal genome was split through view() (window indices since
     view() takes every item of a window) while the dataset itself and the labels were
     split by subset(): the parts differed in length. A wrapper is split as the dataset
-    it wraps."""
+    it wraps; and the window indices of the held-out chromosomes were taken as item
+    indices (the first items, of other windows): the parts now hold every item of their
+    windows."""
     from genozarr.janggu import split_train_test
     from genozarr.wrappers import ReduceDim
 
@@ -1171,3 +1173,15 @@ def test_split_train_test_of_a_wrapped_personal_genome_keeps_parts_aligned(genom
     (wrapped, wrapped_y), _ = split_train_test((ReduceDim(ds), labels), holdout_chroms="chr2")
     assert len(wrapped) == len(wrapped_y) == len(bare) == len(bare_y)
     np.testing.assert_array_equal(wrapped[:], ReduceDim(bare)[:])
+    # the parts hold every item of the windows off and on chr2, with their labels (the
+    # window indices were taken as item indices: the first items, of other windows)
+    chr2 = ds.gindexer.chrs.astype(str) == "chr2"
+    on = np.isin(ds.window_of(np.arange(len(ds))), np.flatnonzero(chr2))
+    (train, train_y), (test, test_y) = split_train_test((ds, labels), holdout_chroms="chr2")
+    assert train_y.tolist() == np.flatnonzero(~on).tolist()
+    assert test_y.tolist() == np.flatnonzero(on).tolist()
+    np.testing.assert_array_equal(train[:], ds[train_y])
+    np.testing.assert_array_equal(test[:], ds[test_y])
+    half = ds.subset(np.arange(len(ds))[::-1])  # a subset in its own order
+    (_, half_y), _ = split_train_test((half, labels[::-1]), holdout_chroms="chr2")
+    assert sorted(half_y.tolist()) == np.flatnonzero(~on).tolist()
