@@ -40,28 +40,47 @@ __all__ = [
 ]
 
 
-#: a URL's password (``scheme://user:secret@``) and its query (``?X-Amz-Signature=...``)
-#: (a scheme of at most 64 characters: a long dotted word before '://' is not scanned
-#: again from each of its letters)
-_URL_PASSWORD = re.compile(
-    r"([A-Za-z][A-Za-z0-9+.-]{0,63}://[^\s/:@'\"<>]*:)([^\s/'\"<>]+)(@)")
-_URL_QUERY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,63}://[^\s?#'\"<>]*\?)([^\s#'\"<>]*)")
+#: where the part of a URL after its ``://`` ends: a blank, a quote, ``<>`` or ``#`` (a
+#: fragment, or the ``##idx##`` before an index's URL)
+_URL_END = re.compile(r"[\s'\"<>#]")
+
+
+def _hide_in_url(rest: str) -> str:
+    """What follows a URL's ``://`` (up to :data:`_URL_END`), its password and query
+    values replaced by ``***``."""
+    cut = min([k for k in (rest.find("/"), rest.find("?")) if k >= 0] or [len(rest)])
+    authority, tail = rest[:cut], rest[cut:]
+    at = authority.rfind("@")  # (a password may hold '@': the host follows the last)
+    if at > 0 and ":" in authority[:at]:
+        authority = authority[:authority.index(":")] + ":***" + authority[at:]
+    mark = tail.find("?")
+    if mark >= 0:
+        q, end = tail[mark + 1:], ""
+        while q and q[-1] in ".:,;)]}":  # the sentence's punctuation after the URL
+            q, end = q[:-1], q[-1] + end
+        items = (f"{i.partition('=')[0]}=***" if "=" in i else i for i in q.split("&"))
+        tail = tail[:mark + 1] + "&".join(items) + end
+    return authority + tail
 
 
 def hide_secrets(text: str) -> str:
     """``text`` with the passwords and query values of the URLs it holds replaced by
     ``***`` (as :func:`genozarr.io._remote.display_url` shows one URL), so that no message
-    or warning shows a signed URL's token, wherever the URL was put into it."""
-    def query(m: re.Match[str]) -> str:
-        q, tail = m.group(2), ""
-        while q and q[-1] in ".:,;)]}":  # the sentence's punctuation after the URL
-            q, tail = q[:-1], q[-1] + tail
-        items = (f"{i.partition('=')[0]}=***" if "=" in i else i for i in q.split("&"))
-        return m.group(1) + "&".join(items) + tail
-
-    if "://" not in text:
+    or warning shows a signed URL's token, wherever the URL was put into it. Each URL is
+    read once from its ``://`` on (linear in the text's length)."""
+    i = text.find("://")
+    if i < 0:
         return text
-    return _URL_QUERY.sub(query, _URL_PASSWORD.sub(r"\1***\3", text))
+    parts, pos = [], 0
+    while i >= 0:
+        start = i + 3
+        m = _URL_END.search(text, start)
+        end = m.start() if m else len(text)
+        parts += [text[pos:start], _hide_in_url(text[start:end])]
+        pos = end
+        i = text.find("://", end)
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 class GenozarrError(Exception):

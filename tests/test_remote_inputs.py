@@ -929,6 +929,9 @@ def test_messages_and_warnings_show_no_url_secret(files, served):
                         "X-Amz-Signature=S3CR3T), next") == \
         "(https://h/x.bw?fields=***&X-Amz-SignedHeaders=***&X-Amz-Signature=***), next"
     assert hide_secrets("s3://user:p@ss@host/k") == "s3://user:***@host/k"
+    # whatever comes before '://' (a scheme of 80 letters); each URL read once
+    assert hide_secrets("x" * 80 + "://u:pw@h/x") == "x" * 80 + "://u:***@h/x"
+    assert hide_secrets("a://" * 3 + "h?t=1 b") == "a://" * 3 + "h?t=*** b"
 
 
 def test_a_malformed_regions_file_at_a_url_is_named_by_its_url(files, served):
