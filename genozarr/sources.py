@@ -593,16 +593,21 @@ class FastaSource(Source):
             from genozarr.io.fasta import empty_records
 
             # a record without bases is not in the index: say so, not 'not found'
+            from genozarr.genome import chrom_twins, twin_of
+
+            auto = mapping == "auto"
             named = {c: mapping.get(c, c) if isinstance(mapping, Mapping) else c
                      for c in chroms}
-            empty = empty_records(self.paths[0], named.values())
+            missing = [c for c in dict.fromkeys(named.values()) if c not in self._sizes
+                       and not (auto and twin_of(c, self._sizes) is not None)]
+
+            def forms(c: str) -> tuple[str, ...]:  # with 'auto', an empty twin too ('2')
+                return (c, *chrom_twins(c)) if auto else (c,)
+
+            empty = empty_records(self.paths[0], [f for c in missing for f in forms(c)])
             if not empty:
                 raise
-            from genozarr.genome import twin_of
-
-            absent = [c for c in dict.fromkeys(named.values())
-                      if c not in self._sizes and c not in empty
-                      and not (mapping == "auto" and twin_of(c, self._sizes) is not None)]
+            absent = [c for c in missing if not any(f in empty for f in forms(c))]
             raise ChromosomeNotFoundError(
                 f"{self.files[0]}: the record(s) {empty[:5]} of the regions hold no bases "
                 "(a header line with no sequence after it), so no window can be read "

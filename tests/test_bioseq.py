@@ -269,6 +269,11 @@ def test_regions_on_an_empty_reference_record_say_it_is_empty(tmp_path, suffix):
     with pytest.raises(ChromosomeNotFoundError) as e:
         Bioseq.create_from_refgenome("s", str(fa), roi=["chrb:0-4", "c:0-2"], chrom_map="auto")
     assert "['c'] of the regions hold no bases" in str(e.value) and "not in" not in str(e.value)
+    fa.with_name("chr.fa").write_text(">chrb\nACGT\n>chrc\n>chrd\nAC\n")
+    with pytest.raises(ChromosomeNotFoundError, match=r"\['chrc'\] of the regions hold no "
+                                                      r"bases.*; and \['x'\] are not in"):
+        Bioseq.create_from_refgenome("s", str(fa.with_name("chr.fa")),
+                                     roi=["b:0-4", "c:0-2", "x:0-1"], chrom_map="auto")
     ok = Bioseq.create_from_refgenome("s", str(fa), roi=["b:0-4"])
     assert np.asarray(ok[0])[0, :, 0].argmax(axis=-1).tolist() == [0, 1, 2, 3]
 
