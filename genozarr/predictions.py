@@ -381,9 +381,8 @@ def cover_from_array(
         problem = fit_problem(values, store_dtype)
         if problem is not None:
             raise ArgumentError(f"dtype={str(store_dtype)!r}: {what} {problem}; choose a "
-                                "dtype that holds it (dtype='float64' holds any number; "
-                                "without dtype, the array's own is kept) or scale the "
-                                "values")
+                                "dtype that holds it (dtype='float64' holds any number) "
+                                "or scale the values")
     work = value_dtype(store_dtype)  # bfloat16: assembled in float32, rounded as written
     if is_bfloat16(store_dtype) and x.dtype.itemsize >= 4 and x.dtype != work:
         # rounded to bfloat16 once, from the values given: through float32 first, a float64
