@@ -476,6 +476,9 @@ def test_to_dict_round_trip_is_bit_identical(label, norm, partial):
             assert back.conditions == norm.conditions == ["a", "b", "c"]
         if "given_mean" in d:  # the mean as given, before the fit spread it
             assert np.shape(back._given_mean) == () and back._given_mean == 1.0
+            d["given_mean"] = None  # a NaN scalar, as _encode records it
+            again = normalizer_from_dict(d)
+            assert np.shape(again._given_mean) == () and np.isnan(again._given_mean)
     # the lazy path of the rebuilt instance (fitted: fit=False) gives the same numbers
     np.testing.assert_array_equal(ops.normalize(ds, back, fit=False)["data"].values,
                                   norm.transform(ds)["data"].values)

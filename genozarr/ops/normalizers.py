@@ -1049,7 +1049,8 @@ def _restore_state(norm: Normalizer, d: dict[str, Any]) -> Normalizer:
     if isinstance(zscore, ZScore) and zscore._given[0] and "given_mean" in d:
         # the mean as given, not as a fit spread it (reset() goes back to it); a record
         # without it (older genozarr) keeps the recorded mean
-        zscore._given_mean = _as_stat(_decode(d["given_mean"]), "mean")
+        value = _decode(d["given_mean"])  # (a scalar NaN is recorded as None)
+        zscore._given_mean = _as_stat(math.nan if value is None else value, "mean")
     return norm
 
 
