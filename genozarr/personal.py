@@ -88,6 +88,7 @@ from genozarr.variants import (
     VARIANTFILE_INDEXES,
     _not_a_sequence,
     _record_at,
+    _symbolic,
     check_vcf_compression,
     check_vcf_index,
     read_checked,
@@ -903,7 +904,7 @@ def _resolve(src: PersonalSource, chrom: str, lo: int, hi: int, ref_lo: int,
             if alt in ("*", "."):
                 codes_r.append(np.zeros(0, np.uint8))
                 continue
-            if alt[:1] == "<" or "[" in alt or "]" in alt:
+            if _symbolic(alt):
                 kind[r, j] = _SYMBOLIC
             elif not ref_ok or _ACGTN.fullmatch(alt) is None:
                 kind[r, j] = _NON_ACGTN

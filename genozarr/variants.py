@@ -77,16 +77,21 @@ _ACGT = re.compile(r"[ACGT]+")
 _BASE_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
 #: ALT alleles that stand for "no allele": VCF's missing value and the spanning deletion
 _MISSING_ALLELES = frozenset({".", "*"})
-
-
-def _not_a_sequence(alt: str) -> bool:
-    """Whether an ALT allele is missing, symbolic (``<DEL>``) or a breakend."""
-    return alt in _MISSING_ALLELES or alt[:1] == "<" or "[" in alt or "]" in alt
 #: the variables :func:`score_variants` writes, in order
 VARIABLES = ("ref", "alt", "diff", "logfc")
 #: the per-variant coordinates :func:`score_variants` writes, in order
 COORDINATES = ("variant_chrom", "variant_pos", "variant_id", "variant_ref", "variant_alt",
                "variant_strand", "variant_allele")
+
+
+def _symbolic(alt: str) -> bool:
+    """Whether an ALT allele is symbolic (``<DEL>``) or a breakend (``N[chr2:10[``)."""
+    return alt[:1] == "<" or "[" in alt or "]" in alt
+
+
+def _not_a_sequence(alt: str) -> bool:
+    """Whether an ALT allele is missing, symbolic or a breakend."""
+    return alt in _MISSING_ALLELES or _symbolic(alt)
 
 
 def variant_offset(binsize: int) -> int:
@@ -653,7 +658,7 @@ class VariantStreamer:
                 for k, alt in enumerate(alts, 1):
                     if alt in _MISSING_ALLELES:
                         skipped[MISSING] += 1
-                    elif alt[:1] == "<" or "[" in alt or "]" in alt:
+                    elif _symbolic(alt):
                         skipped[SYMBOLIC] += 1
                     elif snv_only and (len(alts) != 1 or len(ref) != 1 or len(alt) != 1):
                         skipped[NOT_SNV] += 1
