@@ -482,18 +482,12 @@ def _count_headers(path: str) -> int:
     return count
 
 
-def _record_names(path: str) -> Iterator[str]:
-    """The names of a FASTA file's header lines, in file order (empty records too, which
-    its index leaves out)."""
-    for line in _header_lines(path):
-        fields = line[1:].split()
-        yield fields[0].decode("utf-8", "replace") if fields else ""
-
-
 def _duplicate_names(path: str) -> list[str]:
     seen: set[str] = set()
     dups: list[str] = []
-    for name in _record_names(path):
+    for line in _header_lines(path):
+        fields = line[1:].split()
+        name = fields[0].decode("utf-8", "replace") if fields else ""
         if name in seen and name not in dups:
             dups.append(name)
         seen.add(name)
@@ -505,6 +499,7 @@ def empty_records(path: str | os.PathLike, names: Iterable[str]) -> list[str]:
     followed by none), which its index leaves out; read through the whole file (in
     blocks, the header lines found by a pattern), for a message."""
     import gzip
+    import itertools
     import re
 
     from genozarr.io._remote import localize
@@ -518,7 +513,8 @@ def empty_records(path: str | os.PathLike, names: Iterable[str]) -> list[str]:
     header = re.compile(rb"\n>[ \t]*(\S*)")  # ('> chrB' is chrB, as htslib reads it)
     tail = b"\n"  # the unfinished last line of the block before
     with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
-        while block := fh.read(_SCAN_BYTES):
+        # (a line end after the last block ends the file's last line)
+        for block in itertools.chain(iter(lambda: fh.read(_SCAN_BYTES), b""), [b"\n"]):
             text = tail + block
             cut = text.rfind(b"\n")
             for m in header.finditer(text, 0, max(cut, 0)):
@@ -526,10 +522,6 @@ def empty_records(path: str | os.PathLike, names: Iterable[str]) -> list[str]:
                 if name in wanted:
                     found[name] = None
             tail = text[cut:] if cut >= 0 else text
-        for m in header.finditer(tail + b"\n"):
-            name = m.group(1).decode("utf-8", "replace")
-            if name in wanted:
-                found[name] = None
     return list(found)
 
 
