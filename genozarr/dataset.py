@@ -537,10 +537,16 @@ class Dataset:
         return sum(self.garray.prefetch_bins(name, first, nb, fetch_only)
                    for name, _, first in self._genome_plan().by_chromosome(idx))
 
+    def _examples_of(self, windows: np.ndarray) -> np.ndarray:
+        """The places in this dataset of the examples of window indices ``windows`` (into
+        :attr:`gindexer`), window by window: the windows themselves (a personal genome:
+        its items of each window)."""
+        return np.asarray(windows, dtype=np.int64)
+
     def _view_windows(self, windows: np.ndarray) -> Dataset:
         """What :func:`~genozarr.wrappers.view` of window indices ``windows`` (into
-        :attr:`gindexer`) gives: the items of those windows, in their order."""
-        return self.subset(windows)
+        :attr:`gindexer`) gives: the examples of those windows, in their order."""
+        return self.subset(self._examples_of(windows))
 
     def subset(self, index: Any) -> Dataset:
         """A dataset over windows ``index`` (an int, ints, a slice or a boolean mask) of

@@ -175,18 +175,14 @@ def _index_by_chroms(structure: Any, include: list[str] | None,
             raise ArgumentError(
                 f"{getattr(leaf, 'name', type(leaf).__name__)!r} has {len(leaf)} examples, "
                 f"the genomic datasets {n}")
-    from genozarr.personal import PersonalBioseq
+    from genozarr.dataset import Dataset
     from genozarr.wrappers import Wrapper
 
     base = genomic[0]
     while isinstance(base, Wrapper):  # the dataset it wraps
         base = base.data
-    if isinstance(base, PersonalBioseq):
-        # a personal genome's examples are its items (window x sample x haplotype): those
-        # of the windows, by their place in the dataset (a subset's own order)
-        windows = np.asarray(base.window_of(np.arange(len(base))), dtype=np.int64)
-        return np.flatnonzero(np.isin(windows, index))
-    return index
+    # the examples of those windows (a personal genome's: its items of each window)
+    return base._examples_of(index) if isinstance(base, Dataset) else index
 
 
 def split_train_test(datasets: Any, holdout_chroms: str | Sequence[str]) -> tuple[Any, Any]:

@@ -1285,17 +1285,20 @@ class PersonalBioseq(Bioseq):
         rows = super().chunk_rows
         return rows if self.garray.backend.storage != "zarr" else rows * self.items_per_window
 
-    def _view_windows(self, windows: np.ndarray) -> PersonalBioseq:
-        """Every item (sample x haplotype) of ``windows`` (indices into :attr:`gindexer`),
-        window by window: :func:`~genozarr.wrappers.view` by window indices, as a view by
-        their regions (of a :meth:`subset`, its items of those windows)."""
-        per = self.items_per_window
-        items = (np.asarray(windows, dtype=np.int64)[:, None] * per + np.arange(per)).ravel()
-        if self._items is not None:
-            items = items[np.isin(items, self._items)]
-        new = copy.copy(self)
-        new._items = items
-        return new
+    def _examples_of(self, windows: np.ndarray) -> np.ndarray:
+        """The places of the items (sample x haplotype) of ``windows`` (indices into
+        :attr:`gindexer`), window by window, each window's in item order: what
+        :func:`~genozarr.wrappers.view` by window indices and ``split_train_test`` take,
+        as a view by the windows' regions (of a :meth:`subset`, its items of those
+        windows)."""
+        ids = self._ids(np.arange(len(self)))
+        order = np.argsort(ids, kind="stable")  # by item, so by window
+        by_window = ids[order] // self.items_per_window
+        windows = np.asarray(windows, dtype=np.int64)
+        lo = np.searchsorted(by_window, windows, "left")
+        hi = np.searchsorted(by_window, windows, "right")
+        return np.concatenate([order[a:b] for a, b in zip(lo, hi)] or
+                              [np.empty(0, dtype=np.int64)])
 
     def subset(self, index: Any) -> PersonalBioseq:
         """A dataset over items ``index`` (ints, a slice or a boolean mask) of this one,
