@@ -477,7 +477,9 @@ class _RandomWrapper(Wrapper):
     """A wrapper drawing random numbers from its own generator.
 
     Forked processes (DataLoader workers) get fresh entropy unless a loader reseeds them
-    with :meth:`reseed`, so workers never repeat one another's draws.
+    with :meth:`reseed`, so workers never repeat one another's draws. A view or a part of
+    :func:`~genozarr.janggu.split_train_test` draws from a stream of its own, spawned from
+    this wrapper's, so reading one part does not change another's draws.
     """
 
     def __init__(self, data: Any, random_state: RandomStateLike = None) -> None:
@@ -506,6 +508,16 @@ class _RandomWrapper(Wrapper):
                 f"random_state must be an int, a numpy Generator/RandomState or None, got "
                 f"{random_state!r}")
         self._pid = os.getpid()
+
+    def _rewrap(self, data: Any) -> Wrapper:
+        # a part (view or split) draws from a stream of its own, spawned from this one, so
+        # that reading one part never moves another's (or this wrapper's) draws
+        new = super()._rewrap(data)
+        try:
+            new._rng = self.rng.spawn(1)[0]
+        except TypeError:  # a bit generator without a SeedSequence (a legacy one)
+            new._rng = np.random.default_rng(self.rng.integers(2**63))
+        return new
 
     @property
     def rng(self) -> np.random.Generator:

@@ -20,6 +20,7 @@ from genozarr import (
     ReduceDim,
     SqueezeDim,
     Transpose,
+    split_train_test,
     view,
 )
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
@@ -274,6 +275,43 @@ def test_random_signal_scale(cover: Cover, dense: tuple[np.ndarray, GenomicIndex
     assert (per >= 0.8).all() and (per <= 1.2).all() and per.std() > 0
     again = RandomSignalScale(base, deviance=0.2, random_state=3)[:]
     np.testing.assert_array_equal(out, again)
+
+
+def test_split_parts_of_a_random_wrapper_draw_from_their_own_streams() -> None:
+    """The parts ``split_train_test`` (and ``view``) make of a random wrapper shared its
+    generator: the training part's augmentation depended on how often the test part had
+    been read (an audit). Each part now draws from a stream of its own, spawned from the
+    wrapper's seed, so a seeded training part gives the same batches whatever else is
+    read."""
+    arr = np.arange(1, 6 * 4 * 1 * 2 + 1, dtype=np.float32).reshape(6, 4, 1, 2)
+    gi = GenomicIndexer(["chr1"] * 3 + ["chr2"] * 3, [0, 4, 8] * 2, [4, 8, 12] * 2,
+                        ["+"] * 6, 4, 4)
+    cover = Cover.create_from_array("c", arr, gi)
+
+    def train_batches(read_test_first: bool, read_parent_first: bool) -> np.ndarray:
+        w = RandomSignalScale(cover, deviance=0.5, random_state=9)
+        train, test = split_train_test(w, "chr2")
+        if read_parent_first:
+            w[:]
+        if read_test_first:
+            test[:]
+            test[:]
+        return np.stack([train[:], train[:]])
+
+    ref = train_batches(False, False)
+    for flags in ((True, False), (False, True), (True, True)):
+        np.testing.assert_array_equal(train_batches(*flags), ref)
+    # the values are the rows of the training windows, each scaled per condition
+    factors = ref / arr[:3]
+    np.testing.assert_allclose(factors, factors[:, :, :1, :1, :].repeat(4, 2), rtol=1e-6)
+    assert (np.abs(factors - 1) <= 0.5 + 1e-6).all() and factors.std() > 0
+    # the parent's own stream is not moved by its parts' draws
+    w = RandomSignalScale(cover, deviance=0.5, random_state=9)
+    alone = w[:]
+    w = RandomSignalScale(cover, deviance=0.5, random_state=9)
+    part = view(w, gi)
+    part[:]
+    np.testing.assert_array_equal(w[:], alone)
 
 
 def test_random_orientation_cover(dense: tuple[np.ndarray, GenomicIndexer]) -> None:
