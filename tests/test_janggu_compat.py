@@ -883,8 +883,11 @@ def test_janggu_sequence_weights_examples_of_coverage_targets(keras_torch,
 def test_janggu_sequence_weights_per_position_and_own_losses(keras_torch) -> None:  # noqa: ANN001
     """Weights of one value per position are handed on as given (spreading them failed);
     with spread_weights=False a loss of one's own that reduces every axis but the batch's
-    gets one weight per example, as Keras weights it (spreading weighted nothing); a
-    dict of weights naming no output is handed on, as Keras ignores it."""
+    gets one weight per example, as Keras weights it (spreading weighted nothing). A
+    dict of weights naming only some outputs weighs the others' examples 1 (Keras 3
+    failed with a KeyError), and one naming something that is not an output is refused
+    by name (as Keras 2 refused it; Keras 3 ignored it beside real outputs and failed
+    without them)."""
     from genozarr.loaders.keras import JangguSequence
 
     keras = keras_torch
@@ -912,6 +915,21 @@ def test_janggu_sequence_weights_per_position_and_own_losses(keras_torch) -> Non
     assert own.evaluate(seq, verbose=0) == pytest.approx(
         (y.astype(np.float64) ** 2)[0].mean() / 6, rel=1e-5)
     labels = Array("lab", y)
-    seq = JangguSequence(Array("x", x), labels, sample_weights={"lab": one, "extra": one},
+    with pytest.raises(ArgumentError, match=r"sample_weights name \['extra'\], which are "
+                                            r"not outputs; the outputs are \['lab'\]"):
+        JangguSequence(Array("x", x), labels, sample_weights={"lab": one, "extra": one},
+                       batch_size=6)
+
+    # two named outputs, weights for one of them: the other's examples weigh 1 each
+    named = keras.Input((3,), name="x")
+    heads = {k: keras.layers.Reshape((5, 2), name=k)(
+        keras.layers.Dense(10, kernel_initializer="zeros")(named)) for k in ("a", "b")}
+    two = keras.Model(named, heads)
+    two.compile(optimizer="sgd", loss={"a": "mse", "b": "mse"})
+    yb = rng.uniform(0, 2, (6, 5, 2)).astype(np.float32)
+    seq = JangguSequence({"x": x}, {"a": y, "b": yb}, sample_weights={"a": one},
                          batch_size=6)
-    assert set(seq[0][2]) == {"lab", "extra"}
+    got = two.evaluate(seq, verbose=0, return_dict=True)
+    assert got["a_loss"] == pytest.approx(
+        (y.astype(np.float64) ** 2).mean(axis=-1)[0].sum() / 30, rel=1e-5)
+    assert got["b_loss"] == pytest.approx((yb.astype(np.float64) ** 2).mean(), rel=1e-5)

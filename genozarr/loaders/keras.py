@@ -180,13 +180,14 @@ class JangguSequence(keras.utils.PyDataset):
     outputs
         The same, or None.
     sample_weights
-        Array of one weight per example (or a dict of them per output), or None. For a
-        target of three or more axes (a coverage batch), each example's weight is given
-        to every element of it (the target's shape without its last axis, which Keras'
-        losses reduce): Keras 3 does not spread one weight per example over such a
-        target itself. The loss is then the weighted sum of the per-element losses over
-        their number. Weights of more than one axis (per position) are handed on as
-        given.
+        Array of one weight per example, or a dict of them by output name (an output
+        the dict does not name weighs every example 1; a name that is no output is
+        refused, as Keras 2 refused it), or None. For a target of three or more axes (a
+        coverage batch), each example's weight is given to every element of it (the
+        target's shape without its last axis, which Keras' losses reduce): Keras 3 does
+        not spread one weight per example over such a target itself. The loss is then
+        the weighted sum of the per-element losses over their number. Weights of more
+        than one axis (per position) are handed on as given.
     batch_size
         Examples per batch; the last batch may be smaller.
     shuffle
@@ -214,7 +215,8 @@ class JangguSequence(keras.utils.PyDataset):
     ------
     ArgumentError
         When the datasets differ in length, a dataset has no name with ``as_dict=True``,
-        or dicts are given with ``as_dict=False``.
+        dicts are given with ``as_dict=False``, or a dict of sample weights names
+        something that is not an output.
     """
 
     def __init__(self, inputs: Any, outputs: Any = None, sample_weights: Any = None,
@@ -243,6 +245,14 @@ class JangguSequence(keras.utils.PyDataset):
                 raise ArgumentError(
                     f"sample_weights need one weight per example ({self._n}), got "
                     f"{sorted(lengths)}")
+            if isinstance(weights, dict) and isinstance(outputs, Mapping):
+                unknown = [k for k in weights if k not in outputs]
+                if unknown:  # as Keras 2 refused them (Keras 3 fails inside fit)
+                    raise ArgumentError(
+                        f"sample_weights name {unknown}, which are not outputs; the outputs "
+                        f"are {list(outputs)}")
+                ones = np.ones(self._n)  # an output without weights: each example 1
+                weights = {k: weights.get(k, ones) for k in outputs}
             sample_weights = weights
         self.sample_weights = sample_weights
         self.shuffle = bool(shuffle)
