@@ -104,7 +104,9 @@ _HANDLER_FLAG = "_genozarr_cli_handler"
 def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False,
+    # markup off: paths and condition names are printed as they are ('[bold]A' is a name,
+    # and '[/x]' made rich fail)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
                    width=None if sys.stdout.isatty() else 120)
 
 
@@ -586,7 +588,12 @@ def plot(
     fig = plot_genome_track(tracks, chrom, start, end, plottypes=plottype, stacked=stacked)
     fig.set_figwidth(width)
     output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(output, dpi=dpi)
+    try:
+        fig.savefig(output, dpi=dpi)
+    except (RuntimeError, ValueError) as e:  # a format whose tool is missing (pgf: LaTeX)
+        output.unlink(missing_ok=True)
+        raise GenozarrError(f"{output}: matplotlib could not write the plot: "
+                              f"{' '.join(str(e).split())}") from e
     typer.echo(str(output))
 
 

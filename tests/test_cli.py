@@ -140,6 +140,40 @@ def test_info_text(demo_dir: tuple[Path, str]) -> None:
         assert expected in text, expected
 
 
+def test_info_prints_brackets_in_names_and_paths_as_they_are(
+        tmp_path: Path, sample_files: dict[str, str]) -> None:
+    """Condition names and paths were read as rich markup: '[bold]A' was shown as 'A', a
+    folder 'm[b]d' as 'md', and a condition '[/x]' made info (and build's summary) fail
+    with a traceback (an audit)."""
+    store = tmp_path / "m[b]d" / "s.zarr"
+    Cover.create_from_bigwig("s", [sample_files["bigwig_a"], sample_files["bigwig_b"]],
+                             roi=sample_files["roi"], binsize=1000, resolution=100,
+                             conditions=["[bold]A", "[/x]"], storage="zarr", store=store)
+    for args in (("info", store), ("info", store, "--stats")):
+        result = _run(*args)
+        assert result.exit_code == 0, result.output
+        assert "[bold]A, [/x]" in result.stdout and "m[b]d" in result.stdout
+
+
+def test_plot_a_format_matplotlib_cannot_write_is_one_line(
+        demo_dir: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A format listed by matplotlib whose writer fails (pgf without LaTeX) gave a
+    124-line traceback; now one error line, and no file left."""
+    from matplotlib.figure import Figure
+
+    def fail(self, fname, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        Path(fname).write_text("partial")
+        raise RuntimeError("'xelatex' not found; did you install\nLaTeX?")
+
+    monkeypatch.setattr(Figure, "savefig", fail)
+    out, _ = demo_dir
+    result = _run("plot", out / "signal.zarr", "chr1", 1000, 4000, "-o", tmp_path / "x.pgf")
+    assert result.exit_code == 1
+    assert result.stderr == (f"genozarr: error: {tmp_path / 'x.pgf'}: matplotlib could not "
+                             "write the plot: 'xelatex' not found; did you install LaTeX?\n")
+    assert not (tmp_path / "x.pgf").exists()
+
+
 # ---------------------------------------------------------------------------- export
 def test_export_bigwig_round_trip(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = demo_dir
