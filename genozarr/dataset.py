@@ -933,8 +933,10 @@ class Dataset:
             # (binsize, stepsize, flank, zero_padding) is recorded by _record_served, not
             # keyed, so another tiling over the genome reuses the store
             tiling = ("binsize", "stepsize", "flank", "zero_padding")
-            key_args = dict({k: v for k, v in args.items()
-                             if not (store_whole_genome and k in tiling)},
+            # an input's path recorded in the recipe (a personal genome's VCF) is not
+            # keyed: its content is, with source.files, so a moved file reuses the store
+            key_args = dict({k: v for k, v in args.items() if k != "variants"
+                             and not (store_whole_genome and k in tiling)},
                             kind=source.kind, resolution=resolution,
                             # (the columns in their order: the key's dicts are sorted)
                             condition_metadata=[[c, list(v)] for c, v in

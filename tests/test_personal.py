@@ -10,7 +10,9 @@ first ``end - start`` bases from its reference start on, then a plain Python one
 from __future__ import annotations
 
 import bisect
+import hashlib
 import inspect
+import os
 import pickle
 import re
 import warnings
@@ -640,6 +642,41 @@ def test_store_recipe_and_reopen(genome, vcf, tmp_path):
                   storage="zarr", cache=True, samples=["S2"])
     assert again.garray.meta.cache_key != other.garray.meta.cache_key
     assert len(other) == len(again) // 3
+
+
+def test_the_cache_key_holds_the_vcf_content_and_index_not_its_path(genome, vcf, tmp_path,
+                                                                      monkeypatch):
+    """The VCF's path was in the cache key of a personal genome (renaming or moving it, or
+    spelling its path another way, built the store again) and its index was not, though
+    the docs promise keys by content, the VCF's index included (an audit)."""
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path / "out"))
+    kw = dict(roi=ROI, binsize=40, storage="zarr", cache=True)
+    gz = str(tmp_path / "a" / "calls.vcf.gz")
+    os.makedirs(os.path.dirname(gz))
+    pysam.tabix_compress(vcf["path"], gz)
+    pysam.tabix_index(gz, preset="vcf")
+    first = build(genome, gz, **kw)
+    moved = str(tmp_path / "b" / "renamed.vcf.gz")
+    os.makedirs(os.path.dirname(moved))
+    os.rename(gz, moved)
+    os.rename(gz + ".tbi", moved + ".tbi")
+    again = build(genome, os.path.relpath(moved), **kw)
+    assert again.garray.path == first.garray.path
+    np.testing.assert_array_equal(again[:], first[:])
+    # the index is read, so it is keyed: the digests of the VCF and of its index
+    from genozarr.store.cache import input_digests
+
+    def sha(path: str) -> str:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    assert input_digests(moved) == [sha(moved), f".tbi:{sha(moved + '.tbi')}"]
+    os.remove(moved + ".tbi")
+    pysam.tabix_index(moved, preset="vcf", csi=True)
+    assert input_digests(moved) == [sha(moved), f".csi:{sha(moved + '.csi')}"]
+    other = build(genome, moved, **kw)
+    assert other.garray.meta.cache_key != first.garray.meta.cache_key
+    np.testing.assert_array_equal(other[:], first[:])
 
 
 def test_open_dataset_gives_personal_bioseq(genome, vcf, tmp_path):

@@ -73,7 +73,8 @@ def file_digest(path: str | os.PathLike) -> str:
 
 def _index_files(path: str) -> list[str]:
     """The index files read together with ``path``: the ``.csi``/``.bai`` htslib picks for a
-    BAM file, and ``.fai``/``.gzi`` for a FASTA file (those that exist)."""
+    BAM file, ``.fai``/``.gzi`` for a FASTA file and ``.tbi``/``.csi`` for a VCF/BCF file
+    (those that exist)."""
     from genozarr.io.bam import find_bam_index
 
     found = []
@@ -81,16 +82,19 @@ def _index_files(path: str) -> list[str]:
     if bam_index is not None:
         found.append(bam_index)
     found += [p for p in (path + ".fai", path + ".gzi") if os.path.isfile(p)]
+    if path.lower().endswith((".vcf.gz", ".vcf.bgz", ".bcf")):
+        found += [p for p in (path + ".tbi", path + ".csi")
+                  if os.path.isfile(p) and p not in found]
     return found
 
 
 def input_digests(path: str | os.PathLike) -> list[str]:
     """Digests of an input file and of the index files read with it.
 
-    A BAM file is read through its ``.bai``/``.csi`` index and a FASTA file through its
-    ``.fai`` (and ``.gzi``), so a store built from them depends on the indexes too: a
-    re-indexed file whose index changed gets another cache key. Files without an index
-    give just their own digest.
+    A BAM file is read through its ``.bai``/``.csi`` index, a FASTA file through its
+    ``.fai`` (and ``.gzi``) and a VCF/BCF file through its ``.tbi``/``.csi``, so a store
+    built from them depends on the indexes too: a re-indexed file whose index changed
+    gets another cache key. Files without an index give just their own digest.
 
     A URL is looked up through its copy in the input cache (the one this process fetched,
     else fetched now: :func:`genozarr.io._remote.fetched`): the digests recorded when
