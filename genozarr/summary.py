@@ -59,7 +59,7 @@ def _data_arrays(obj: Any) -> list[Any]:
 
 def _stats(path: str, kind: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
     """Per-condition statistics of what the dataset serves (normalizers applied), computed
-    over the whole store with dask."""
+    over the whole store with dask; for sequence, counts of the stored base codes."""
     import dask
 
     from genozarr.dataset import open_dataset
@@ -128,7 +128,8 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
         (over the stored bins with a value, strands pooled; NaN is a bin without data;
         None for a condition without any value) and ``missing_fraction`` (the bins that
         are NaN);
-        ``base_fraction`` (A, C, G, T, N) and ``gc_fraction`` for sequence.
+        ``base_fraction`` (A, C, G, T, N) and ``gc_fraction`` for sequence, of the
+        stored bases (the forward strand, whatever the strand of the windows served).
     storage_options
         fsspec options for remote stores.
 
