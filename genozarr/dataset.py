@@ -961,6 +961,10 @@ class Dataset:
             if getattr(source, "pairedend", None) == "midpoint" and store_whole_genome:
                 # every fragment at its midpoint across blocks (before: some dropped)
                 key_args["midpoints"] = "all"
+            if getattr(source, "pairedend", None) == "midpoint":
+                # read 1 placed past the chromosome end counts at its fragment's midpoint
+                # (before: not fetched): a store cached before is built again
+                key_args["read1_past_end"] = "fetched"
             # which contig of each file a region chromosome reads (chrom_map, 'auto'):
             # another mapping, other data; left out where every name is its own
             renamed = [{c: str(n) for c, n in names.items() if c != n}

@@ -1361,6 +1361,26 @@ def test_midpoint_counts_do_not_depend_on_neighbouring_windows(tmp_path):
     assert counts([1000, 3450], template_extension=2600) == [0, 1]
 
 
+@pytest.mark.parametrize("whole_genome", [False, True])
+def test_a_read_1_placed_past_the_chromosome_end_counts_at_its_midpoint(tmp_path,
+                                                                        whole_genome):
+    """A proper pair whose read 1 starts past the chromosome's end (an aligner places some
+    so on a circular chrM) has its midpoint inside: it was not fetched, so not counted
+    (an audit). Hand-worked: mates at 900 and 1005 of a 1,000 bp chromosome, fragment
+    150 bp, midpoint min(900, 1005) + 150 // 2 = 975, on read 1's (reverse) strand."""
+    path = str(tmp_path / "past.bam")
+    write_bam(path, {"chr1": 1000},
+              [{"name": "frag", "start": start, "length": 45, "flag": flag,
+                "mate_start": mate, "tlen": tlen}
+               for start, flag, mate, tlen in ((900, 0x1 | 0x2 | 0x20 | 0x80, 1005, 150),
+                                               (1005, 0x1 | 0x2 | 0x10 | 0x40, 900, -150))])
+    cov = Cover.create_from_bam("m", path, roi=["chr1:900-1000"], binsize=100,
+                                pairedend="midpoint", store_whole_genome=whole_genome)
+    expected = np.zeros((1, 100, 2, 1), np.float32)
+    expected[0, 75, 1, 0] = 1
+    np.testing.assert_array_equal(cov[:], expected)
+
+
 def test_which_sources_read_nearby_windows_as_one_span(sim_data):
     """Where a window's values depend on the window (BED minoverlap, paired-end midpoints)
     or a span would hold a channel per category, windows are read one by one."""

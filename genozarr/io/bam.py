@@ -600,7 +600,9 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     mapq = None if mapq is None or mapq <= 0 else mapq
     try:
         while True:
-            lo, hi = max(start - ext, 0), min(end + ext, length)
+            # (a read placed past the chromosome end, as aligners place some on a
+            # circular chrM, is fetched too: its fragment's midpoint may lie inside)
+            lo, hi = max(start - ext, 0), end + ext if midpoint else min(end + ext, length)
             flags, positions, quals, longest = _scan(bam, path, chrom, tid, lo, hi,
                                                      midpoint=midpoint, skip=skip,
                                                      mapq=mapq)
