@@ -592,3 +592,69 @@ def test_a_build_that_loses_the_publish_race_records_its_own_settings(sample_fil
     assert len(again) == len(z) and len(raced[0]) < len(z) if whole else len(again) == len(z)
     np.testing.assert_array_equal(again.gindexer.starts, z.gindexer.starts)
     np.testing.assert_array_equal(again[:], z[:])
+
+
+# ---------------------------------------------------------------------------- many contigs
+def _contigs_store(tmp_path, n: int, **options: Any) -> tuple[str, dict[str, np.ndarray]]:
+    """A whole-genome Cover store of a BigWig of ``n`` contigs of different lengths, and
+    the BigWig's values."""
+    from genozarr.testing.simulate import write_bigwig
+
+    rng = np.random.default_rng(3)
+    values = {f"ctg{i}": rng.random(int(k)).astype(np.float32)
+              for i, k in enumerate(rng.integers(20, 90, n))}
+    bw = write_bigwig(tmp_path / "many.bw", values, {c: len(v) for c, v in values.items()})
+    path = str(tmp_path / f"contigs{n}.zarr")
+    with genozarr.set_options(**options):
+        Cover.create_from_bigwig("c", bw, roi=[f"{c}:0-10" for c in values], binsize=10,
+                                 store_whole_genome=True, storage="zarr", store=path)
+    return path, values
+
+
+@pytest.mark.parametrize("options", [{}, {"inner_chunk_bytes": 64}, {"compressor": "lz4"}])
+def test_root_metadata_parsed_as_zarr_parses_it(tmp_path, options):
+    """genozarr parses a store's consolidated metadata itself (arrays that differ only in
+    shape parsed once: thousands of contigs took seconds in zarr's parse); the result
+    equals zarr's own, node for node, and a root without consolidated metadata is left to
+    zarr."""
+    import zarr
+
+    from genozarr.store.open import _consolidated_group, array_metadata, open_resolved
+
+    path, _ = _contigs_store(tmp_path, 30, **options)
+    store = open_resolved(path).zarr_store()
+    ours = _consolidated_group(store)
+    theirs = zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=True)
+    assert ours.metadata == theirs.metadata
+    flat = {k: v for k, v in theirs.metadata.consolidated_metadata.flattened_metadata.items()
+            if v.node_type == "array"}
+    assert array_metadata(ours) == flat and len(flat) >= 90
+    plain = tmp_path / "plain.zarr"
+    zarr.open_group(str(plain), mode="w", zarr_format=3).create_array("x", shape=(3,),
+                                                                      dtype="i4")
+    assert _consolidated_group(zarr.storage.LocalStore(str(plain), read_only=True)) is None
+
+
+def test_opening_a_store_of_many_contigs_opens_only_the_arrays_it_reads(tmp_path,
+                                                                         monkeypatch):
+    """Opening a whole-genome store checked each contig's arrays, and its first read
+    summed their sizes, through one zarr call per array (seconds for thousands of
+    contigs): the shapes and dtypes now come from the parsed metadata. The values read
+    are the array's."""
+    import zarr
+
+    path, values = _contigs_store(tmp_path, 60)
+    opened: list[str] = []
+    getitem = zarr.Group.__getitem__
+
+    def counting(self, key):
+        opened.append(key)
+        return getitem(self, key)
+
+    monkeypatch.setattr(zarr.Group, "__getitem__", counting)
+    ds = open_dataset(path)
+    got = ds["ctg41", 0, len(values["ctg41"])]
+    np.testing.assert_array_equal(got[0, :, 0, 0], values["ctg41"])
+    data = [k for k in opened if k.endswith("/data")]
+    assert len(data) <= 2 and "ctg41/data" in data, opened
+    assert len(opened) <= 12, opened  # and the windows and labels: 9

@@ -505,6 +505,9 @@ class ZarrBackend(Backend):
         self._clen: dict[str, int] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._dtypes: dict[str, np.dtype] = {}
+        #: every array's zarr metadata from the consolidated metadata (shapes and dtypes
+        #: without opening each array: thousands of contigs took seconds)
+        self._array_meta: dict[str, Any] | None = None
         self._executor: ThreadPoolExecutor | None = None
         #: remote stores: the stored bytes of chunks read, for all arrays together
         self._stored = kept_bytes()
@@ -697,15 +700,24 @@ class ZarrBackend(Backend):
         self._check_process()
         shape = self._shapes.get(name)
         if shape is None:  # zarr's shape property is read per call: kept, as the arrays are
-            shape = self._shapes[name] = tuple(self.array(name).shape)
+            shape = self._shapes[name] = tuple(int(n) for n in self._meta_of(name).shape)
         return shape
+
+    def _meta_of(self, name: str) -> Any:
+        """Array ``name``'s zarr metadata (consolidated), else the opened array."""
+        if self._array_meta is None:
+            from genozarr.store.open import array_metadata
+
+            self._array_meta = array_metadata(self.group)
+        found = self._array_meta.get(name)
+        return found if found is not None else self.array(name)
 
     def dtype(self, name: str) -> np.dtype:
         """The dtype of the values read from array ``name``: its stored dtype, except
         float32 for bfloat16 (widened as each chunk is decoded)."""
         dtype = self._dtypes.get(name)
         if dtype is None:
-            dtype = self._dtypes[name] = value_dtype(_native_dtype(self.array(name)))
+            dtype = self._dtypes[name] = value_dtype(_native_dtype(self._meta_of(name)))
         return dtype
 
     def chunk_len(self, name: str) -> int:

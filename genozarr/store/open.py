@@ -24,6 +24,7 @@ keeps reading that version:
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import logging
@@ -1068,6 +1069,9 @@ def _open_zarr_group(store: Any, where: str) -> Any:
 
     register_zarr()
     try:
+        group = _consolidated_group(store)
+        if group is not None:
+            return group
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
             return zarr.open_group(store, mode="r", zarr_format=3, use_consolidated=True)
@@ -1084,6 +1088,80 @@ def _open_zarr_group(store: Any, where: str) -> Any:
             raise StoreError(
                 f"{where} is not a genozarr store (no readable zarr v3 group): {e}") from e
         raise storage_error("read store", where, e) from e
+
+
+def _consolidated_group(store: Any) -> Any | None:
+    """The zarr group of ``store``'s root ``zarr.json`` with its inline consolidated
+    metadata, parsed as zarr parses it but with arrays whose metadata differ only in
+    their shape parsed once (a store of thousands of contigs holds thousands of equal
+    label arrays, and data arrays that differ in length only: zarr's own parse took 0.4 ms
+    per array, seconds per open). None where the document is not such a zarr v3 group (or
+    cannot be read): zarr opens it then, and says what is wrong."""
+    from dataclasses import replace
+
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.group import AsyncGroup, ConsolidatedMetadata, Group, GroupMetadata
+    from zarr.core.metadata.v3 import ArrayV3Metadata
+    from zarr.core.sync import sync
+    from zarr.storage import StorePath
+
+    raw = sync(store.get("zarr.json", default_buffer_prototype()))
+    try:
+        doc = json.loads(raw.to_bytes()) if raw is not None else None
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or doc.get("zarr_format") != 3 \
+            or doc.get("node_type") != "group":
+        return None
+    consolidated = doc.get("consolidated_metadata")
+    if not isinstance(consolidated, dict) or consolidated.get("kind") != "inline" \
+            or not isinstance(consolidated.get("metadata"), dict):
+        return None
+    flat: dict[str, Any] = {}
+    parsed: dict[str, Any] = {}  # an array's metadata but its shape -> its parse
+    try:
+        for path, node in consolidated["metadata"].items():
+            if not isinstance(node, dict) or node.get("zarr_format") != 3:
+                return None
+            if node.get("node_type") == "group":
+                if (node.get("consolidated_metadata") or {}).get("metadata"):
+                    return None  # (zarr writes the children at the root: flat)
+                flat[path] = GroupMetadata.from_dict(
+                    {k: v for k, v in node.items() if k != "consolidated_metadata"})
+                continue
+            shape = node.get("shape")
+            if node.get("node_type") != "array" or not isinstance(shape, list):
+                return None
+            key = json.dumps([len(shape), {k: v for k, v in node.items() if k != "shape"}],
+                             sort_keys=True)
+            first = parsed.get(key)
+            if first is None:
+                first = parsed[key] = ArrayV3Metadata.from_dict(dict(node))
+            if list(first.shape) != shape:  # zarr's own update_shape validates again
+                first = copy.copy(first)
+                object.__setattr__(first, "shape", tuple(int(n) for n in shape))
+            flat[path] = first
+        root = GroupMetadata.from_dict({k: v for k, v in doc.items()
+                                        if k != "consolidated_metadata"})
+    except (TypeError, ValueError, KeyError):
+        return None
+    # nested as zarr nests it: each group holds its children's metadata
+    children: dict[str, dict[str, str]] = {}
+    for path in flat:
+        parent, _, name = path.rpartition("/")
+        children.setdefault(parent, {})[name] = path
+
+    def nest(parent: str) -> dict[str, Any]:
+        out = {}
+        for name, path in children.get(parent, {}).items():
+            node = flat[path]
+            if isinstance(node, GroupMetadata):
+                node = replace(node, consolidated_metadata=ConsolidatedMetadata(nest(path)))
+            out[name] = node
+        return out
+
+    root = replace(root, consolidated_metadata=ConsolidatedMetadata(nest("")))
+    return Group(AsyncGroup(metadata=root, store_path=StorePath(store)))
 
 
 def _missing(path: str, storage_options: dict[str, Any] | None) -> StoreError:
@@ -1285,6 +1363,26 @@ def read_whole(arrays: list[Any], where: str | None = None) -> list[np.ndarray]:
     return [np.asarray(values) for values in results]
 
 
+def array_metadata(group: Any) -> dict[str, Any]:
+    """Every array's zarr metadata in ``group``'s consolidated metadata, by path (empty
+    where the group was opened without it): read without a call into zarr's event loop
+    per array (about 0.5 ms each, seconds for a genome of thousands of contigs)."""
+    from zarr.core.group import GroupMetadata
+
+    found: dict[str, Any] = {}
+
+    def walk(metadata: Any, prefix: str) -> None:
+        consolidated = getattr(metadata, "consolidated_metadata", None)
+        for name, node in (consolidated.metadata if consolidated is not None else {}).items():
+            if isinstance(node, GroupMetadata):
+                walk(node, f"{prefix}{name}/")
+            else:
+                found[f"{prefix}{name}"] = node
+
+    walk(group.metadata, "")
+    return found
+
+
 def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
     """Refuse a store whose arrays disagree with its ``genozarr`` metadata.
 
@@ -1334,9 +1432,10 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
     fields = (("bins per chromosome", "strands", "conditions") if meta.whole_genome
               else ("number of regions", "bins per window", "strands", "conditions"))
     first = None
+    arrays = array_metadata(group)
     for name, shape in expected.items():
         try:
-            arr = group[name]
+            arr = arrays[name] if name in arrays else group[name]
         except KeyError:
             raise StoreFormatError(
                 f"{where}: the data array {name!r} named by the genozarr metadata "
@@ -1360,7 +1459,7 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
             raise _refuse(where, "chunk shape", (chunks[0],) + got[1:], chunks,
                           f"data array {name!r}")
         if first is None:
-            first = (name, arr)
+            first = name
     # labels: those of the partial layout, or of the first chromosome
     if meta.whole_genome and meta.chroms:
         chrom = next(iter(meta.chroms))
@@ -1380,7 +1479,7 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
             field = "strands" if label == "strand" else "conditions"
             raise _refuse(where, field, want, have, f"the {prefix}{label} labels")
     if first is not None:
-        _probe_first_chunk(first[1], where)
+        _probe_first_chunk(group[first], where)
 
 
 def _probe_first_chunk(arr: Any, where: str) -> None:
