@@ -323,6 +323,33 @@ def test_reset_keeps_a_given_scalar_mean_for_data_of_other_conditions(tmp_path):
         np.testing.assert_allclose(two[:], x / std, rtol=1e-5)
 
 
+def test_a_given_statistic_for_another_number_of_conditions_is_refused_by_name():
+    """ZScore(mean=[3 values]) fitted on 2 conditions failed with numpy's broadcast error,
+    and ZScore(std=[3 values]) kept a fitted mean before the dataset refused it (an
+    audit); both are refused by name before the fit, and the object stays unfitted. A
+    given value per condition, or one for all, is fitted around as before (numpy)."""
+    rng = np.random.default_rng(4)
+    gi = GenomicIndexer.create_from_file(["chr1:0-400"], binsize=100, stepsize=100)
+    raw = rng.exponential(2, (len(gi), 100, 1, 2)).astype(np.float32)
+    cover = Cover.create_from_array("two", raw, gi)
+    for z, key in ((ZScore(mean=[1.0, 2.0, 3.0]), "mean"), (ZScore(std=[1.0, 2.0, 3.0]), "std"),
+                   (ZScoreLog(mean=[[1.0, 2.0, 3.0]]), "mean"),
+                   (ZScore(mean=[[0.0, 0.0], [1.0, 1.0]]), "mean")):
+        shape = (2, 2) if key == "mean" and np.shape(z.mean) == (2, 2) else (1, 3)
+        with pytest.raises(ArgumentError, match=rf"normalizer '{z.name}' holds {key} of shape "
+                           rf"\({shape[0]}, {shape[1]}\) \(strand, condition\), given for "
+                           r"data of another shape: the data have 1 strand\(s\) and 2 "
+                           r"condition\(s\)"):
+            ops.normalize(cover.to_xarray(), z)
+        assert not z.fitted
+    x = raw.astype(np.float64)
+    for given in ([1.0, 2.0], 1.5):
+        out = ops.normalize(cover.to_xarray(), ZScore(mean=given))
+        mean = np.broadcast_to(np.asarray(given), (2,))
+        std = np.sqrt(((x - mean) ** 2).sum(axis=(0, 1, 2)) / (x[..., 0].size - 1))
+        np.testing.assert_allclose(np.asarray(out["data"]), (x - mean) / std, rtol=1e-5)
+
+
 def test_reset_of_a_restored_normalizer_keeps_the_given_scalar_mean(tmp_path):
     """A ZScore(mean=0) recorded in a store fitted on 3 conditions came back with the mean
     spread to (1, 3) as the given value, so after reset() a fit on 2 conditions failed

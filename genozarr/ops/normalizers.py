@@ -461,12 +461,24 @@ class ZScore(Normalizer):
     def _fit(self, data: Any, label: str | None = None) -> None:
         """Fit the unknown statistics; ``label`` names the normalizer in messages (that
         of :class:`ZScoreLog` when it fits the log values)."""
-        n, mu, m2 = _reductions.moments(data_arrays(data), per_strand=self.per_strand)
+        arrays = data_arrays(data)
+        n, mu, m2 = _reductions.moments(arrays, per_strand=self.per_strand)
         if not np.isfinite(mu[n > 0]).all():  # an infinity (NaN is missing, left out)
             raise _InfiniteValues(
                 f"normalizer {self.name!r}: the data hold infinite values, whose mean and "
                 "standard deviation are not numbers (every value would be served as inf "
                 "or NaN); replace them, or normalize without z-scores")
+        n_s, n_c = _reductions._sc(arrays)
+        for key, given in (("mean", self.mean), ("std", self.std)):
+            shape = np.shape(given)
+            if given is not None and shape != () and (
+                    len(shape) != 2 or shape[0] not in (1, n_s) or shape[1] not in (1, n_c)):
+                # (before the fit: a broadcast error, or a fitted mean left behind)
+                raise ArgumentError(
+                    f"normalizer {label or self.name!r} holds {key} of shape {shape} "
+                    "(strand, condition), given for data of another shape: the data have "
+                    f"{n_s} strand(s) and {n_c} condition(s). Give one value per "
+                    "condition (or per strand and condition), or one for all")
         mean = self.mean if self.mean is not None else mu
         if self.std is None:
             ss = m2 + n * np.square(mu - mean)  # squared deviations around `mean`
