@@ -200,6 +200,8 @@ def _read_table(source: str, storage_options: Any) -> Any:
         if name.lower().endswith(".gz"):
             data = gzip.decompress(data)
         text = data.decode("utf-8")
+        if "\r" in text and "\n" not in text:  # old Mac line ends (Excel's "CSV (Mac)")
+            text = text.replace("\r", "\n")
         try:
             table = pd.read_csv(io.StringIO(text), **kwargs)
         except pd.errors.ParserError as e:  # a row longer than the header: its line
@@ -342,7 +344,8 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
             raise MalformedFileError(
                 f"sample sheet {source}: {where[not one]} {', '.join(empty)} "
                 f"{'has' if one else 'have'} no {what} (column {column!r})")
-        return [str(v).strip() for v in values]
+        # (a path given as bytes, as in a file list: its local path)
+        return [(os.fsdecode(v) if isinstance(v, bytes) else str(v)).strip() for v in values]
 
     files = []
     for f in cells(file_column, "input file"):

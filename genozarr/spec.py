@@ -148,7 +148,7 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
         for f in inputs:
             need_file(f, f"{where}: input file")
         if kind in ("bigwig", "bam", "bed"):
-            _check_sheet(inputs, spec.get("conditions"), where)
+            _check_sheet(inputs, spec.get("conditions"), where, bed=kind == "bed")
         for key in ("roi", "genomesize", "variants"):
             if isinstance(spec.get(key), str) and not (key == "roi" and _is_region(spec[key])):
                 need_file(spec[key], f"{where}: {key}")
@@ -169,15 +169,18 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
     return out
 
 
-def _check_sheet(inputs: list[Any], conditions: Any, where: str) -> None:
+def _check_sheet(inputs: list[Any], conditions: Any, where: str, *, bed: bool = False,
+                 ) -> None:
     """Read a local sample sheet given as ``files`` (a URL is read by the build, as other
     URL inputs): its problems, and input files it lists that do not exist, are errors
-    naming the spec and the dataset before anything is built."""
+    naming the spec and the dataset before anything is built. With ``bed`` (kind bed), a
+    file named as a sheet whose lines read as BED lines is a BED file, as the build
+    reads it (:func:`genozarr.samples.sheet_of`)."""
     from genozarr.io._remote import is_url
-    from genozarr.samples import is_sample_sheet, read_sample_sheet
+    from genozarr.samples import read_sample_sheet, sheet_of
 
-    if len(inputs) != 1 or not isinstance(inputs[0], str) or not is_sample_sheet(inputs[0]) \
-            or is_url(inputs[0]):
+    if len(inputs) != 1 or not isinstance(inputs[0], str) or is_url(inputs[0]) \
+            or sheet_of(inputs[0], bed=bed) is None:
         return
     try:
         sheet = read_sample_sheet(inputs[0])

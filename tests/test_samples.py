@@ -279,6 +279,53 @@ def test_a_bed_file_named_as_a_sheet_is_read_as_bed(tmp_path):
     assert by_sheet.condition_metadata["track_id"].tolist() == ["T1"]
 
 
+def test_the_cli_reads_a_bed_file_named_as_a_sheet_as_bed(tmp_path):
+    """A spec whose BED input is named peaks.tsv was refused as a sheet without a 'file'
+    column by build and build --check, where the Python constructor reads it as BED (an
+    audit). Hand-worked: windows 0-100 ... 900-1000; the peaks cover 100-250 and
+    600-700, so the bins' covered fractions are 0, 1, 0.5, 0, 0, 0, 1, 0, 0, 0."""
+    from typer.testing import CliRunner
+
+    from genozarr.cli import app
+
+    (tmp_path / "peaks.tsv").write_text("chr1\t100\t250\tp1\t5\nchr1\t600\t700\tp2\t3\n")
+    (tmp_path / "roi.bed").write_text("chr1\t0\t1000\n")
+    (tmp_path / "g.sizes").write_text("chr1\t1000\n")
+    spec = tmp_path / "spec.toml"
+    spec.write_text('name = "pk"\nkind = "bed"\nfiles = "peaks.tsv"\nroi = "roi.bed"\n'
+                    'binsize = 100\nresolution = 100\ngenomesize = "g.sizes"\n'
+                    'collapser = "mean"\nstore = "pk.zarr"\n')
+    for args in (["build", str(spec), "--check"], ["build", str(spec), "--no-progress"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    built = genozarr.open_dataset(tmp_path / "pk.zarr")
+    assert built.conditions == ["peaks.tsv"]
+    np.testing.assert_allclose(np.asarray(built[:]).ravel(),
+                               [0, 1, 0.5, 0, 0, 0, 1, 0, 0, 0], rtol=1e-6)
+
+
+def test_a_sheet_with_old_mac_line_ends_and_bytes_paths(tmp_path):
+    """A sheet with CR-only line ends (Excel's "CSV (Macintosh)") failed with pandas'
+    "new-line character seen in unquoted field"; a DataFrame's file column holding bytes
+    was read as "b'...'" (a file list takes bytes as the local path). Both are read as
+    pandas/os read them (an audit)."""
+    import os
+
+    from genozarr.samples import read_sample_sheet
+
+    a, b = _bigwig(tmp_path / "a.bw", 1.0), _bigwig(tmp_path / "b.bw", 2.0)
+    mac = tmp_path / "samples.csv"
+    mac.write_bytes(b"file,condition,cell\ra.bw,x,K562\rb.bw,y,HepG2\r")
+    sheet = read_sample_sheet(mac)
+    assert sheet.files == [a, b] and sheet.conditions == ["x", "y"]
+    assert sheet.metadata == {"cell": ["K562", "HepG2"]}
+    frame = pd.DataFrame({"file": [os.fsencode(b), os.fsencode(a)], "condition": ["p", "q"]})
+    c = Cover.create_from_bigwig("c", frame, roi=["chr1:0-100"], binsize=100,
+                                 resolution=100)
+    assert c.conditions == ["p", "q"]
+    np.testing.assert_allclose(np.asarray(c[:]).ravel(), [2.0, 1.0])
+
+
 def test_dataframe_cells_keep_their_types(tmp_path):
     """A DataFrame is taken as it holds its values: numbers stay numbers, text stays
     text ('1' is not 1, 'NA' is a word), NaN and None are missing."""
