@@ -481,6 +481,59 @@ def test_gff_line_errors_name_the_line_as_written(tmp_path, name, line, problem)
         load_regions(str(path))
 
 
+@pytest.mark.parametrize("cleaned", [False, True])
+def test_gff_errors_name_the_offending_line_not_its_twin(tmp_path, cleaned):
+    """A bad line was named by the first line of the same start and end (a valid one
+    before it), and a negative start by no line (an audit); now by its own line, also
+    through the cleaned copy genozarr parses for lines pyranges misreads (a '#' in a
+    value), with comment and blank lines counted."""
+    from genozarr.errors import MalformedFileError
+    from genozarr.io.gff import read_gff
+
+    odd = "#x" if cleaned else "x"
+    cases = [
+        ("a.gff3", ("##gff-version 3\n"
+                    f"chr1\tsrc\tgene\t10\t20\t.\t+\t.\tID=g0;Note={odd}\n"
+                    "# a comment\n\n"
+                    "chr1\tsrc\tgene\t10\t20\t.\tx\t.\tID=g1\n"),
+         None, r"line 5: strand must be '\+', '-', '\.' or '\?', got 'x'"),
+        ("b.gtf", (f'chr1\tsrc\tgene\t10\t20\t.\t+\t.\tgene_id "g0"; note "{odd}";\n'
+                   'chr1\tsrc\texon\t10\t20\tbad\t+\t.\tgene_id "g0";\n'),
+         "*", r"line 2: score \(6th column\) must be a number or '\.', got 'bad'"),
+        ("c.gff3", ("##gff-version 3\n"
+                    f"chr1\tsrc\tgene\t10\t20\t.\t+\t.\tID=g0;Note={odd}\n"
+                    "chr1\tsrc\tgene\t-5\t20\t.\t+\t.\tID=g1\n"),
+         # (the cleaned copy is checked for whole numbers first: '-5' is refused there)
+         None, (r"cannot be parsed as GFF3: line 3: start and end \('-5', '20'\) must be "
+                r"whole numbers >= 1 \(GFF coordinates are 1-based\): .*") if cleaned
+         else r"line 3: start must be >= 1 \(GFF coordinates are 1-based\), got -5"),
+    ]
+    for name, text, feature, problem in cases:
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(MalformedFileError, match=rf"{name}: {problem}$"):
+            read_gff(str(path), feature=feature)
+
+
+@pytest.mark.parametrize("where", ["middle", "end"])
+def test_a_gtf_comment_after_a_feature_line_is_read(tmp_path, where):
+    """A GTF with a '#' comment line after a feature line failed ("cannot be parsed as
+    GTF: 'float' object has no attribute 'rstrip'": pyranges' reader fails on it, and
+    the cleaned copy kept the comment). Hand-worked: 1-based closed 10-20 and 30-40 are
+    0-based 9-20 and 29-40."""
+    from genozarr.io.gff import read_gff
+
+    lines = ['chr1\tsrc\tgene\t10\t20\t.\t+\t.\tgene_id "g0";\n',
+             'chr1\tsrc\tgene\t30\t40\t.\t-\t.\tgene_id "g1";\n']
+    lines.insert(1 if where == "middle" else 2, "# a comment\n")
+    path = tmp_path / "c.gtf"
+    path.write_text("".join(lines))
+    got = read_gff(str(path))
+    assert got[["chrom", "start", "end", "name", "strand"]].values.tolist() == [
+        ["chr1", 9, 20, "g0", "+"], ["chr1", 29, 40, "g1", "-"]]
+    assert load_regions(str(path))[["start", "end"]].values.tolist() == [[9, 20], [29, 40]]
+
+
 def test_gff_scores_are_checked_on_the_rows_kept(tmp_path):
     """With a feature type selected (the default 'gene'), the score check compared the
     kept rows with the file's rows by label: a valid file failed ("got '.'") and a bad

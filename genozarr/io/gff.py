@@ -163,16 +163,19 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
         "strand": df["Strand"].astype(str).replace({"nan": ".", "?": "."}).to_numpy(dtype=object)
         if "Strand" in df.columns else ".",
     })
-    _check_rows(path, out, df["Score"] if "Score" in df.columns else None)
+    _check_rows(path, out, df["Score"] if "Score" in df.columns else None,
+                df.index.to_numpy())
     out.attrs["source"] = path
     return out
 
 
-def _check_rows(path: str, out: pd.DataFrame, score_text: pd.Series | None) -> None:
+def _check_rows(path: str, out: pd.DataFrame, score_text: pd.Series | None,
+                features: np.ndarray) -> None:
     """A :class:`MalformedFileError` for the first row read whose start is below 1 or past
     its end + 1 (GFF coordinates are 1-based and closed; a zero-length feature has start =
     end + 1), whose strand is not ``+ - . ?`` or whose score is neither a number nor
-    ``.``: named by its line, with the coordinates as the file writes them."""
+    ``.``: named by its line (``features``: each row's place among the file's feature
+    lines, as pyranges numbers them), with the coordinates as the file writes them."""
     problems = []
     bad = out["start"].to_numpy() < 0
     if bad.any():
@@ -198,19 +201,19 @@ def _check_rows(path: str, out: pd.DataFrame, score_text: pd.Series | None) -> N
     if not problems:
         return
     k, problem = min(problems)
-    where = _line_of(path, int(out["start"].iat[k]) + 1, int(out["end"].iat[k]))
+    where = _line_of(path, int(features[k]))
     raise MalformedFileError(f"{path}: {where + ': ' if where else ''}{problem}")
 
 
-def _line_of(path: str, start: int, end: int) -> str | None:
-    """'line N' of the first feature line of ``path`` with GFF ``start`` and ``end``
-    (columns 4 and 5), or None."""
+def _line_of(path: str, feature: int) -> str | None:
+    """'line N' of feature line ``feature`` (counted from 0, comment and blank lines left
+    out) of ``path``, or None."""
+    seen = -1
     for number, line in enumerate(_feature_lines(path), start=1):
         if line.startswith("#") or not line.strip():
             continue
-        cols = line.split("\t")
-        if len(cols) >= 5 and cols[3].strip().isdigit() and cols[4].strip().isdigit() \
-                and (int(cols[3]), int(cols[4])) == (start, end):
+        seen += 1
+        if seen == feature:
             return f"line {number}"
     return None
 
@@ -402,7 +405,9 @@ def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
                                  f"not key=value{hint}") from error
     suffix = ".gtf" if is_gtf else ".gff3"
     with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as tmp:
-        tmp.writelines(_clean_line(line, is_gtf) for line in lines)
+        # (comment lines left out: pyranges' GTF reader fails on one after a feature
+        # line; the feature lines keep their order, by which errors name their line)
+        tmp.writelines(_clean_line(line, is_gtf) for line in lines if not line.startswith("#"))
     try:
         return parse(tmp.name)
     except Exception as e:  # as for the whole file
@@ -422,7 +427,7 @@ def _bad_coordinate(lines: list[str]) -> str | None:
         cols = line.rstrip("\r\n").split("\t")
         if len(cols) >= 5 and not all(c.strip().isdigit() for c in cols[3:5]):
             return (f"line {number}: start and end ({cols[3]!r}, {cols[4]!r}) must be whole "
-                    f"numbers: {line.strip()[:80]!r}")
+                    f"numbers >= 1 (GFF coordinates are 1-based): {line.strip()[:80]!r}")
     return None
 
 
