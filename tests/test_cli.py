@@ -158,7 +158,8 @@ def test_info_prints_brackets_in_names_and_paths_as_they_are(
 def test_plot_a_format_matplotlib_cannot_write_is_one_line(
         demo_dir: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A format listed by matplotlib whose writer fails (pgf without LaTeX) gave a
-    124-line traceback; now one error line, and no file left."""
+    124-line traceback; now one error line, and no file left. A plot already at the
+    output path is kept (a review: the first fix removed it)."""
     from matplotlib.figure import Figure
 
     def fail(self, fname, **kwargs):  # noqa: ANN001, ANN003, ANN202
@@ -172,6 +173,12 @@ def test_plot_a_format_matplotlib_cannot_write_is_one_line(
     assert result.stderr == (f"genozarr: error: {tmp_path / 'x.pgf'}: matplotlib could not "
                              "write the plot: 'xelatex' not found; did you install LaTeX?\n")
     assert not (tmp_path / "x.pgf").exists()
+    kept = tmp_path / "kept.png"
+    kept.write_bytes(b"an earlier plot")
+    result = _run("plot", out / "signal.zarr", "chr1", 1000, 4000, "-o", kept)
+    assert result.exit_code == 1 and "matplotlib could not write the plot" in result.stderr
+    assert kept.read_bytes() == b"an earlier plot"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.png"]
 
 
 # ---------------------------------------------------------------------------- export

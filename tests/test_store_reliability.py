@@ -747,6 +747,29 @@ def test_metadata_disagreeing_with_the_arrays_is_refused(tmp_path, edit):
         assert field in msg or (field == "chunk shape" and "chunk" in msg), msg
 
 
+@pytest.mark.parametrize("value", ["200", 200.0, -5, float("inf")])
+def test_a_whole_genome_data_array_whose_shape_is_no_count_is_refused(tmp_path, value):
+    """genozarr's own parse of the root metadata (arrays equal but for their shape parsed
+    once) took a shape written as '200' or 200.0 without zarr's check and served the
+    store (a review); such a store is refused, as zarr refuses it. (Chromosomes longer
+    than a chunk: their data arrays differ in their shape only.)"""
+    path = tmp_path / "w.zarr"
+    sizes = {"chr1": 20000, "chr2": 10000}
+    values = {c: np.ones((n, 1, 2), np.float32) for c, n in sizes.items()}
+    with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+        build_store(ArraySource("mem", values, ["a", "b"], ["."]), None, name="w",
+                    whole_genome=True, resolution=1, chroms=sizes, storage="zarr",
+                    path=str(path))
+    load_store(path)
+    doc = json.loads((path / "zarr.json").read_text())
+    node = doc["consolidated_metadata"]["metadata"]["chr2/data"]
+    node["shape"][0] = value
+    (path / "zarr.json").write_text(json.dumps(doc))
+    with pytest.raises(StoreError, match=r"is not a genozarr store \(no readable zarr v3 "
+                                         r"group\): Expected .*(integers|non-negative)"):
+        load_store(path)
+
+
 def test_whole_genome_bins_per_chromosome_disagreeing_is_refused(tmp_path):
     path = tmp_path / "w.zarr"
     with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):

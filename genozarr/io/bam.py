@@ -602,7 +602,8 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
         while True:
             # (a read placed past the chromosome end, as aligners place some on a
             # circular chrM, is fetched too: its fragment's midpoint may lie inside)
-            lo, hi = max(start - ext, 0), end + ext if midpoint else min(end + ext, length)
+            # (htslib takes no stop past 2**31 - 1)
+            lo, hi = max(start - ext, 0), min(end + ext, 2**31 - 1 if midpoint else length)
             flags, positions, quals, longest = _scan(bam, path, chrom, tid, lo, hi,
                                                      midpoint=midpoint, skip=skip,
                                                      mapq=mapq)

@@ -1130,7 +1130,8 @@ def _consolidated_group(store: Any) -> Any | None:
                     {k: v for k, v in node.items() if k != "consolidated_metadata"})
                 continue
             shape = node.get("shape")
-            if node.get("node_type") != "array" or not isinstance(shape, list):
+            if node.get("node_type") != "array" or not isinstance(shape, list) or not all(
+                    type(n) is int and n >= 0 for n in shape):  # else zarr says what is wrong
                 return None
             key = json.dumps([len(shape), {k: v for k, v in node.items() if k != "shape"}],
                              sort_keys=True)
@@ -1139,7 +1140,7 @@ def _consolidated_group(store: Any) -> Any | None:
                 first = parsed[key] = ArrayV3Metadata.from_dict(dict(node))
             if list(first.shape) != shape:  # zarr's own update_shape validates again
                 first = copy.copy(first)
-                object.__setattr__(first, "shape", tuple(int(n) for n in shape))
+                object.__setattr__(first, "shape", tuple(shape))
             flat[path] = first
         root = GroupMetadata.from_dict({k: v for k, v in doc.items()
                                         if k != "consolidated_metadata"})
