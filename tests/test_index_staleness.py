@@ -441,6 +441,28 @@ def test_fai_of_another_fasta_copied_with_its_date(tmp_path):
         assert rebuilt.fetch("a", 0, 30) == truth
 
 
+@pytest.mark.parametrize("records", [1, 5000])
+def test_fai_of_a_same_size_file_whose_middle_line_moved(tmp_path, records):
+    """A FASTA replaced by one of the same size, older than its .fai (as `cp -p` leaves
+    it), whose middle lines are of other lengths: the index passed every check, and the
+    bases after the changed line were read at the old offsets (a line end served as N;
+    an audit). Now a line end inside each record is checked (the last full line's where a
+    file has thousands of records), and the index is refused."""
+    from genozarr.errors import MissingIndexError
+    from genozarr.io.fasta import ensure_fai
+
+    fa = tmp_path / "g.fa"
+    others = "".join(f">x{i}\nACGTACGTAC\nACGTACGTAC\nAC\n" for i in range(records - 1))
+    fa.write_text(f"{others}>chr1\nAAAAAAAAAA\nCCCCCCCCCC\nGGGGGGGGGG\nTT\n")
+    ensure_fai(str(fa))
+    fai = str(fa) + ".fai"
+    fa.write_text(f"{others}>chr1\nAAAAAAAAAA\nCCCCCCCCC\nGGGGGGGGGGG\nTT\n")
+    set_older(fa, fai)
+    with pytest.raises(MissingIndexError, match=r"record 'chr1': its sequence line \d does "
+                       r"not end after 10 bases, as the index records"):
+        ensure_fai(str(fa))
+
+
 def test_bgzip_fasta_with_stale_gzi(tmp_path):
     """A bgzip FASTA replaced by another one with an older date: .fai and .gzi rebuilt."""
     plain_a, plain_b = tmp_path / "a.fa", tmp_path / "b.fa"

@@ -359,8 +359,10 @@ def _tail_and_records_problem(path: str, fai: str, gzi: str | None, end: int, na
     except (OSError, ValueError) as e:
         return f"{gzi or path} cannot be read: {e}"
     try:
+        # line ends checked per record: up to 8, fewer where there are many records
+        lines = max(1, min(8, 4096 // max(len(records), 1)))
         for record in records:
-            problem = _record_problem(reader, *record)
+            problem = _record_problem(reader, *record, lines=lines)
             if problem:
                 return f"{fai} does not match {path}: {problem}"
         # nothing but line ends after the last record it lists (a record appended since
@@ -387,9 +389,10 @@ def _tail_and_records_problem(path: str, fai: str, gzi: str | None, end: int, na
 
 
 def _record_problem(reader: _Uncompressed, name: bytes, length: int, offset: int,
-                    linebases: int, linewidth: int) -> str | None:
+                    linebases: int, linewidth: int, lines: int = 8) -> str | None:
     """Whether one ``.fai`` record fits the file: a ``>name`` line ends just before
-    ``offset`` and the last base ends a line."""
+    ``offset``, ``lines`` sequence lines spread over the record end where the index says,
+    and the last base ends a line."""
     shown = name.decode("utf-8", "replace")
     if length < 0 or offset <= 0 or (length and (linebases <= 0 or linewidth < linebases)):
         return f"record {shown!r} has impossible values (length {length}, offset {offset})"
@@ -418,6 +421,19 @@ def _record_problem(reader: _Uncompressed, name: bytes, length: int, offset: int
                 (rest and not rest.endswith(b"\n")):
             return (f"record {shown!r}: its first sequence line is not {linebases} bases "
                     f"and a line end: {first[:60]!r}")
+        # line ends inside the record, at lines spread over it (one: the middle one): a
+        # line of another length (an uneven file of the same size, as `cp -p` leaves it,
+        # so with another line of the other length) moves the line ends between them
+        full = (length - 1) // linebases  # lines before the last one
+        n = min(lines, full - 1)
+        for k in sorted({int(k) for k in ([full // 2] if n == 1 else
+                                          np.linspace(1, full - 1, n))} if n > 0 else ()):
+            end = offset + k * linewidth + linebases  # its last base, blanks, line end
+            got = reader.read(end - 1, linewidth - linebases + 1)
+            if len(got) != linewidth - linebases + 1 or got[:1].isspace() \
+                    or got[:1] == b">" or got[1:].strip() or not got.endswith(b"\n"):
+                return (f"record {shown!r}: its sequence line {k + 1} does not end after "
+                        f"{linebases} bases, as the index records")
         last = offset + ((length - 1) // linebases) * linewidth + (length - 1) % linebases
         tail = reader.read(last, 256)
         line_end, _, after = tail[1:].partition(b"\n")
