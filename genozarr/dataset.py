@@ -553,6 +553,9 @@ class Dataset:
         this one, sharing its store (no copy); an int gives a dataset of one window."""
         if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
             index = [index]  # (the indexer's [int] is one Region, not an indexer)
+        if not isinstance(index, slice) and np.ndim(index) != 1:
+            raise ArgumentError(f"subset takes an int, a 1-D sequence of window indices, a "
+                                f"slice or a boolean mask, got shape {np.shape(index)}")
         new = copy.copy(self)
         new._gindexer = self.gindexer[index]
         new._minus = self._minus[index]
@@ -787,7 +790,9 @@ class Dataset:
     def to_xarray(self) -> Any:
         """The dataset's store as a lazy xarray object (dask arrays): an
         :class:`xarray.Dataset` (partial layout) or :class:`xarray.DataTree` (whole genome),
-        as :func:`genozarr.open_store` gives."""
+        as :func:`genozarr.open_store` gives. A whole-genome tree's ``genozarr-windows``
+        are the windows the store records (those of the dataset built over it, not a
+        view's); a store held in memory records none, and has this dataset's."""
         from genozarr.store.view import as_xarray
 
         store = self.garray

@@ -155,6 +155,10 @@ def _as_index(roi: Any, n: int) -> np.ndarray | None:
             return np.flatnonzero(arr)
         if arr.dtype.kind not in "iu":
             return None
+        if arr.ndim != 1:  # (a view is a list of windows: a 2-D index gave one that
+            raise ArgumentError(  # served an extra axis)
+                f"view takes a 1-D sequence of window indices, got an array of shape "
+                f"{arr.shape}; flatten it (.ravel()) for those windows in that order")
         if arr.size and (arr.min() < -n or arr.max() >= n):
             raise IndexError(f"view index out of range for a dataset of {n} windows")
         return np.arange(n)[arr]

@@ -277,6 +277,26 @@ def test_random_signal_scale(cover: Cover, dense: tuple[np.ndarray, GenomicIndex
     np.testing.assert_array_equal(out, again)
 
 
+@pytest.mark.parametrize("whole_genome", [False, True])
+def test_view_and_subset_refuse_a_2d_index(tmp_path, whole_genome: bool) -> None:
+    """A 2-D index built a view whose len and shape said (2, ...) but whose reads had an
+    extra axis (or failed with numpy's TypeError; an audit); it is refused by name."""
+    gi = GenomicIndexer(["chr1"] * 4, [0, 10, 20, 30], [10, 20, 30, 40], ["+"] * 4, 10, 10)
+    arr = np.arange(40.0, dtype=np.float32).reshape(4, 10, 1, 1)
+    key = np.array([[0, 1], [2, 3]])
+    for storage in ("ndarray", "zarr"):
+        c = Cover.create_from_array("c", arr, gi, store_whole_genome=whole_genome,
+                                    storage=storage, store=tmp_path / f"{storage}.zarr")
+        assert c[key].shape == (2, 2, 10, 1, 1)  # plain indexing takes it, as numpy
+        with pytest.raises(ArgumentError, match=r"view takes a 1-D sequence of window "
+                                                r"indices, got an array of shape \(2, 2\)"):
+            view(c, key)
+        with pytest.raises(ArgumentError, match=r"subset takes .* got shape \(2, 2\)"):
+            c.subset(key)
+        v = view(c, key.ravel()[::-1])
+        np.testing.assert_array_equal(v[:], arr[::-1])
+
+
 def test_split_parts_of_a_random_wrapper_draw_from_their_own_streams() -> None:
     """The parts ``split_train_test`` (and ``view``) make of a random wrapper shared its
     generator: the training part's augmentation depended on how often the test part had
