@@ -352,8 +352,9 @@ class Dataset:
             dims = ("window", "condition", "position", "strand")
         facts = [("shape", f"{self.shape}  ({', '.join(dims)})"),
                  ("layout", "whole genome" if meta.whole_genome else "partial"),
-                 ("storage", self.garray.backend.storage
-                  + (f" at {self.garray.path}" if self.garray.path else ""))]
+                 ("storage", self.garray.backend.storage  # (a URL without its secrets)
+                  + (f" at {hide_secrets(str(self.garray.path))}" if self.garray.path
+                     else ""))]
         if isinstance(self, Bioseq):
             facts.append(("sequence", f"{self.seqtype}, order {self.order}"))
         else:

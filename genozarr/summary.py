@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import GenozarrError, StoreError
+from genozarr.errors import GenozarrError, StoreError, hide_secrets
 from genozarr.store.open import is_remote
 
 __all__ = ["store_summary"]
@@ -162,7 +162,9 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
     sizes = [a["stored_bytes"] for a in arrays.values()]
     stored = None if None in sizes else sum(sizes)
     out: dict[str, Any] = {
-        "store": path, "name": meta.name, "kind": meta.kind, "layout": meta.layout,
+        # (a URL without its password and query values)
+        "store": hide_secrets(path), "name": meta.name, "kind": meta.kind,
+        "layout": meta.layout,
         "dims": (["region", "position", "strand", "condition"] if meta.layout == "partial"
                  else ["position", "strand", "condition"]),
         "n_regions": arrays[DATA]["shape"][0] if meta.layout == "partial" else None,

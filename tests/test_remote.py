@@ -209,6 +209,39 @@ def test_info_of_a_store_on_a_web_server_says_its_size_is_unknown(tmp_path, trac
     assert "unknown (the storage lists no files)" in capsys.readouterr().out
 
 
+def test_a_store_url_shows_no_password_and_refuses_a_query_string(tmp_path, tracks, capsys):
+    """A store URL's password showed in the dataset's repr, open_store's 'store'
+    attribute, store_summary and `genozarr info` (errors hid it); a store URL with a query
+    string (a signed URL) was put before every key, so the store read as incomplete:
+    "Rebuild it" (an audit). The password is hidden; the query string is refused by
+    name, before any request."""
+    pytest.importorskip("aiohttp")
+    import genozarr
+    from genozarr.cli import main
+    from genozarr.summary import store_summary
+
+    build_store(source(tracks), gindexer(), name="p", whole_genome=False, resolution=50,
+                chroms=SIZES, storage="zarr", path=str(tmp_path / "p.zarr"), cache_key="k")
+    RangeHandler.requests.clear()
+    with serve_directory(tmp_path) as base:
+        url = base.replace("http://", "http://user:SECRETPW@") + "/p.zarr"
+        ds = genozarr.open_dataset(url)
+        np.testing.assert_array_equal(ds[:], genozarr.open_dataset(tmp_path / "p.zarr")[:])
+        shown = url.replace("SECRETPW", "***")
+        assert f"zarr at {shown}" in repr(ds) and "SECRETPW" not in ds._repr_html_()
+        assert open_store(url).attrs["store"] == shown
+        assert store_summary(url)["store"] == shown
+        capsys.readouterr()
+        assert main(["info", url]) == 0
+        out = capsys.readouterr().out
+        assert "user:***@" in out and "SECRETPW" not in out
+        asked = len(RangeHandler.requests)
+        with pytest.raises(StoreError, match=r"p\.zarr\?token=\*\*\*: a store URL cannot carry "
+                                             r"a query string or fragment"):
+            genozarr.open_dataset(f"{base}/p.zarr?token=SECRET")
+        assert len(RangeHandler.requests) == asked
+
+
 def test_opening_over_http_reads_the_coordinates_together(tmp_path, tracks):
     """Opening a store over HTTP reads the root metadata once and the region coordinates
     of a partial layout (4 arrays) concurrently: each request for one waits until all 4

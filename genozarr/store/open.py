@@ -1219,6 +1219,17 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
     """
     path = str(path)
     remote = is_remote(path)
+    if remote and ("?" in path or "#" in path):
+        from urllib.parse import urlsplit
+
+        if urlsplit(path).query or urlsplit(path).fragment:
+            # each of the store's files is the URL plus its key: a query would end up
+            # inside every key (every file then reads as missing: "rebuild it")
+            raise StoreError(
+                f"store {path}: a store URL cannot carry a query string or fragment (a "
+                "store is many files, each at the store's URL plus its key); pass "
+                "credentials in storage_options (e.g. {'headers': {'Authorization': ...}} "
+                "over HTTP, or the object store's keys)")
     for attempt in range(50):
         found = root if (root is not None and remote) else resolve_root(path, storage_options)
         hold = None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, hide_secrets
 from genozarr.store.dtypes import value_dtype
 from genozarr.store.layout import (
     DATA,
@@ -71,7 +71,7 @@ class _BackendArray:
 def _attrs(meta: StoreMeta, path: str | None) -> dict[str, Any]:
     attrs = {k: v for k, v in meta.to_attrs().items() if v is not None and k != "recipe"}
     if path is not None:
-        attrs["store"] = path
+        attrs["store"] = hide_secrets(path)  # (a URL's password: not into what is written)
     return attrs
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from xarray.backends import BackendEntrypoint
 
+from genozarr.errors import hide_secrets
 from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import DATA, DATA_TOKEN, WINDOWS, StoreMeta
 
@@ -30,7 +31,7 @@ __all__ = ["GenozarrBackendEntrypoint", "open_store_tree", "open_store_dataset"]
 
 def _attrs(meta: StoreMeta, path: str) -> dict[str, Any]:
     attrs = {k: v for k, v in meta.to_attrs().items() if v is not None and k != "recipe"}
-    attrs["store"] = path
+    attrs["store"] = hide_secrets(path)  # (a URL's password: not into what is written)
     # no token of the data (xarray's lazy arrays have no dask names): the cache key is
     # not kept for what is written from them, changed or not (genozarr.open_store's
     # data keep it while unchanged)
