@@ -278,6 +278,44 @@ def test_workers_draw_independent_augmentations() -> None:
         assert all(len(np.unique(v)) == 8 for v in draws.values())  # random, not constant
 
 
+def test_workers_of_different_ranks_draw_different_augmentations() -> None:
+    """Every rank seeding torch alike (DDP practice): worker w of each rank got the same
+    worker seed, so the ranks' random wrappers drew the same augmentations (an audit);
+    the rank is now mixed into the workers' seeds, iterable and map-style. Rank 0 keeps
+    its seeds."""
+    from genozarr.wrappers import RandomSignalScale
+
+    n, length = 64, 10
+    gi = GenomicIndexer(["chr1"] * n, np.arange(n) * length, np.arange(n) * length + length,
+                        ["+"] * n, length, length)
+    ones = Cover.create_from_array("c", np.ones((n, length, 1, 1), "float32"), gi)
+    for map_style in (False, True):
+        scales = {}
+        for rank in (0, 1):
+            torch.manual_seed(0)  # the same on every rank
+            loader = torch_loader(RandomSignalScale(ones, 0.5), np.arange(n), batch_size=8,
+                                  num_workers=1, rank=rank, world_size=2, block_size=8,
+                                  map_style=map_style)
+            scales[rank] = np.concatenate([x[:, 0, 0, 0].numpy() for x, _ in loader])
+        assert len(scales[0]) == len(scales[1]) == n // 2, map_style
+        assert len(np.intersect1d(scales[0], scales[1])) == 0, map_style
+        assert ((scales[0] >= 0.5) & (scales[0] <= 1.5)).all()
+
+
+def test_a_batch_index_past_the_end_is_refused_as_one_item_is() -> None:
+    """__getitems__ (the DataLoader's batched read) took each index modulo the length: a
+    sampler of another dataset was served other windows silently (an audit). As
+    __getitem__, it raises IndexError; negative indices keep Python's meaning."""
+    ds = TorchDataset(np.arange(10.0)[:, None], np.arange(10))
+    with pytest.raises(IndexError, match="index 12 out of range for a dataset of 10"):
+        ds.__getitems__([3, 12])
+    with pytest.raises(IndexError, match="index 12 out of range for a dataset of 10"):
+        list(torch.utils.data.DataLoader(ds, sampler=[12, 13, 3], batch_size=3))
+    with pytest.raises(IndexError, match="index -11 out of range"):
+        ds.__getitems__([-11])
+    assert [int(y) for _, y in ds.__getitems__([9, -1, -10])] == [9, 9, 0]
+
+
 # ------------------------------------------------------------------ ChunkSampler
 @pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("world", [1, 2, 3])

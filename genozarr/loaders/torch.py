@@ -17,8 +17,8 @@
 
 Everything works with ``num_workers > 0``: zarr stores reopen in each worker process
 (their backends pickle as a URL and reset after a fork), and random augmentation wrappers
-are reseeded per worker from PyTorch's worker seed, so workers never repeat one another's
-draws.
+are reseeded per worker from PyTorch's worker seed and the ``torch.distributed`` rank, so
+workers never repeat one another's draws, on one rank or across ranks.
 
 **Sharding (iterable).** With ``R`` ranks of ``W`` DataLoader workers each, the epoch's
 :func:`~genozarr.batching.batch_plan` (the same seed on every rank, mixed with the epoch)
@@ -412,6 +412,9 @@ class _Structured(Structured):
     def __init__(self, inputs: Any, targets: Any) -> None:
         super().__init__(inputs, targets)
         self._pid = os.getpid()
+        #: the torch.distributed rank the loader serves (set by the loaders that know it;
+        #: None: torch.distributed's, else 0), mixed into the workers' augmentation seeds
+        self.rank: int | None = None
         #: genozarr's options in the training process (see :meth:`check_worker`), taken
         #: again as each pass starts (GenozarrDataLoader), and that process
         self.options = get_options()
@@ -433,6 +436,10 @@ class _Structured(Structured):
             # the training process has that process's own, as they are now
             OPTIONS.update(self.options)
         seed = info.seed if info is not None else int(torch.initial_seed())
+        rank = self.rank if self.rank is not None else distributed_rank()[0]
+        if rank:  # worker w of every rank has the same torch seed when every rank seeds
+            seed = int(np.random.SeedSequence([seed, rank]).generate_state(  # torch alike
+                1, np.uint64)[0])
         reseed_augmentations(self.datasets, seed)
         if info is not None:  # one of N workers: decode with a share of the cores
             from genozarr.store.backend import share_cores
@@ -615,7 +622,12 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
         worker's next slot (or the flat list of its tensors), which that loader's
         ``collate_fn`` passes on as it is."""
         self._s.check_worker()
-        idx = np.asarray(indices, dtype=np.int64) % max(self._s.length, 1)
+        idx = np.asarray(indices, dtype=np.int64)
+        n = self._s.length
+        if idx.size and (idx.min() < -n or idx.max() >= n):  # (as __getitem__: a sampler
+            bad = idx[(idx < -n) | (idx >= n)][0]  # of another dataset served others)
+            raise IndexError(f"index {int(bad)} out of range for a dataset of {n}")
+        idx = idx % max(n, 1)
         parts = self._read(idx)
         ring = self._worker_ring()
         if ring is not None:  # the whole batch (torch_loader's collate_fn keeps it)
@@ -691,6 +703,7 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         self.batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
         self.shuffle = bool(shuffle)
         self.rank, self.world_size = distributed_rank(rank, world_size)
+        self._s.rank = self.rank
         self.seed = _check_seed(seed)
         if self.shuffle and self.seed is None and self.world_size > 1:
             log.info("TorchIterableDataset: shuffle with seed=None on %d ranks: using seed 0 "
@@ -1205,6 +1218,7 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
     slots = bool(shared_slots) and num_workers > 0 and "collate_fn" not in dataloader_kwargs
     if map_style:
         dataset = TorchDataset(inputs, targets, augment=augment, epoch=epoch)
+        dataset._s.rank = rank  # (its workers' augmentation seeds)
         rows = _chunk_rows_of(dataset) if block_size is None else block_size
         sampler = ChunkSampler(dataset, rows, shuffle=shuffle, seed=seed, drop_last=False,
                                num_replicas=world_size, rank=rank, batch_size=batch_size,
