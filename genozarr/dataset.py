@@ -554,6 +554,8 @@ class Dataset:
         this one, sharing its store (no copy); an int gives a dataset of one window."""
         if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
             index = [index]  # (the indexer's [int] is one Region, not an indexer)
+        if index is Ellipsis:
+            index = slice(None)
         if not isinstance(index, slice) and np.ndim(index) != 1:
             raise ArgumentError(f"subset takes an int, a 1-D sequence of window indices, a "
                                 f"slice or a boolean mask, got shape {np.shape(index)}")

@@ -374,7 +374,12 @@ def write_store(ds: Any, path: str | os.PathLike, *, name: str | None = None,
         :class:`xarray.DataTree` with one child per chromosome holding ``data``
         ``(position, strand, condition)`` (whole-genome layout): what
         :func:`genozarr.open_store` returns, typically after
-        :func:`genozarr.ops.normalize` or :func:`genozarr.ops.collapse`.
+        :func:`genozarr.ops.normalize` or :func:`genozarr.ops.collapse`. Its ``data``
+        may have its dimensions in any order (they are written in the stored one). What
+        is written is the store: values, labels, windows and metadata, not the served
+        settings of a dataset built over the source (its recipe: normalizers, one-hot
+        order, channel order); :func:`genozarr.open_dataset` of the copy serves the
+        values as stored, with the defaults or the options it is given.
     path
         Store location (directory or fsspec URL).
     name

@@ -1219,9 +1219,11 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
     """
     path = str(path)
     remote = is_remote(path)
-    if remote and ("?" in path or "#" in path):
+    if remote and ("?" in path or "#" in path) and path.lower().startswith(("http://",
+                                                                              "https://")):
         from urllib.parse import urlsplit
 
+        # (in an object store's key, '?' and '#' are characters like any other)
         if urlsplit(path).query or urlsplit(path).fragment:
             # each of the store's files is the URL plus its key: a query would end up
             # inside every key (every file then reads as missing: "rebuild it")

@@ -183,6 +183,16 @@ def _condition_sources(sources: list[Any], recorded: list[str],
     return [by_condition[c] for c in conditions]
 
 
+def _stored_order(var: Any, dims: tuple[str, ...], where: str) -> Any:
+    """The data of ``var`` with its axes in the stored order ``dims`` (a transposed
+    variable, ``.transpose("region", "position", "condition", "strand")``, was written
+    as it was: strands and conditions swapped where their numbers agree)."""
+    if sorted(var.dims) != sorted(dims):
+        raise ArgumentError(f"{where}: 'data' has the dimensions {tuple(var.dims)}; a genozarr "
+                            f"store holds {dims}")
+    return var.transpose(*dims).data
+
+
 def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None = None
                      ) -> tuple[StoreMeta, dict[str, Any], dict[str, np.ndarray] | None,
                                 tuple[np.ndarray, ...] | None]:
@@ -212,7 +222,9 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
         first = next(iter(chroms.values())).to_dataset()
         res = int(fields.get("resolution") or 1)
         lengths = dict(fields.get("chroms") or {})
-        arrays = {array_path(c): node[DATA].data for c, node in chroms.items()}
+        arrays = {array_path(c): _stored_order(node[DATA], ("position", "strand", "condition"),
+                                               f"group {c!r}")
+                  for c, node in chroms.items()}
         sizes = {c: int(lengths.get(c, node.sizes["position"] * res))
                  for c, node in chroms.items()}
         layout = "whole_genome"
@@ -240,7 +252,8 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
         if missing:
             raise ArgumentError(f"a partial-layout Dataset needs the coordinates {missing}")
         first = obj
-        arrays = {DATA: obj[DATA].data}
+        arrays = {DATA: _stored_order(obj[DATA], ("region", "position", "strand", "condition"),
+                                      "the Dataset")}
         table = {col: np.asarray(obj[key].values) for col, key in
                  zip(("chrom", "start", "end", "strand"), REGION_COORDS)}
         if "region_name" in obj.coords:

@@ -125,14 +125,9 @@ def open_store_dataset(path: str | os.PathLike | Any,
     StoreFormatError
         Newer format version, or arrays that disagree with the metadata.
     """
-    from genozarr.errors import ChromosomeNotFoundError
-
     opened, meta = _open_checked(path, storage_options)
     path = opened.path
-    if group is not None and meta.whole_genome and group not in meta.chroms \
-            and group != WINDOWS:
-        raise ChromosomeNotFoundError(
-            f"chromosome {group!r} is not in store {path} (it has {list(meta.chroms)[:8]})")
+    _check_group(group, meta, path)
     store = opened.zarr_store()
     if meta.whole_genome and meta.format_version == 1:
         root = _zarr_open(store, group=None, tree=False, opened=opened)
@@ -143,6 +138,24 @@ def open_store_dataset(path: str | os.PathLike | Any,
                         opened=opened)
     ds.attrs = _attrs(meta, path)
     return ds
+
+
+def _check_group(group: str | None, meta: StoreMeta, path: str) -> None:
+    """ChromosomeNotFoundError for a ``group`` that is neither a stored chromosome nor
+    the windows (a partial-layout store has no groups): zarr's own was a bare KeyError
+    without the store's path."""
+    from genozarr.errors import ChromosomeNotFoundError
+
+    if group is None or group.strip("/") == "":
+        return
+    name = group.strip("/")
+    if not meta.whole_genome:
+        raise ChromosomeNotFoundError(
+            f"store {path} is in the partial layout, which has no groups (no {name!r}): "
+            "open it without group=")
+    if name not in meta.chroms and name != WINDOWS:
+        raise ChromosomeNotFoundError(
+            f"chromosome {name!r} is not in store {path} (it has {list(meta.chroms)[:8]})")
 
 
 def open_store_tree(path: str | os.PathLike | Any,
@@ -157,6 +170,7 @@ def open_store_tree(path: str | os.PathLike | Any,
 
     opened, meta = _open_checked(path, storage_options)
     path = opened.path
+    _check_group(group, meta, path)
     store = opened.zarr_store()
     if meta.whole_genome and meta.format_version == 1:
         root = _zarr_open(store, group=None, tree=False, opened=opened,
