@@ -588,17 +588,14 @@ def plot(
     fig = plot_genome_track(tracks, chrom, start, end, plottypes=plottype, stacked=stacked)
     fig.set_figwidth(width)
     output.parent.mkdir(parents=True, exist_ok=True)
-    # written beside it, then renamed: a failed plot leaves no part-written file and
-    # keeps a plot already there
-    part = output.with_name(f".{output.name}.part-{os.getpid()}{output.suffix}")
+    existed = os.path.lexists(output)
     try:
-        fig.savefig(part, dpi=dpi, format=suffix)
-        os.replace(part, output)
-    except (RuntimeError, ValueError) as e:  # a format whose tool is missing (pgf: LaTeX),
-        raise GenozarrError(f"{output}: matplotlib could not write the plot: "  # too large
+        fig.savefig(output, dpi=dpi)
+    except (RuntimeError, ValueError) as e:  # a tool missing (pgf: LaTeX), a size too large
+        if not existed:  # a file it started is removed; one that was there is left
+            output.unlink(missing_ok=True)
+        raise GenozarrError(f"{output}: matplotlib could not write the plot: "
                             f"{' '.join(str(e).split())}") from e
-    finally:
-        part.unlink(missing_ok=True)
     typer.echo(str(output))
 
 

@@ -159,15 +159,31 @@ def test_plot_a_format_matplotlib_cannot_write_is_one_line(
         demo_dir: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A format listed by matplotlib whose writer fails (pgf without LaTeX) gave a
     124-line traceback; now one error line, and no file left. A plot already at the
-    output path is kept (a review: the first fix removed it)."""
+    output path is kept when matplotlib fails before writing (an image too large; a
+    review: the first fix removed it), and a plot through a link writes the link's
+    target, as before (a review: a file written beside it and renamed replaced the
+    link)."""
     from matplotlib.figure import Figure
 
+    out, _ = demo_dir
+    target = tmp_path / "real" / "t.png"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    (tmp_path / "link.png").symlink_to(target)
+    result = _run("plot", out / "signal.zarr", "chr1", 1000, 4000, "-o", tmp_path / "link.png")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "link.png").is_symlink() and target.read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "link.png").unlink()
+    target.unlink()
+    target.parent.rmdir()
+
     def fail(self, fname, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        if Path(fname).suffix == ".png":  # as an image too large: before the file opens
+            raise ValueError("Image size of 11000000x264 pixels is too large.")
         Path(fname).write_text("partial")
         raise RuntimeError("'xelatex' not found; did you install\nLaTeX?")
 
     monkeypatch.setattr(Figure, "savefig", fail)
-    out, _ = demo_dir
     result = _run("plot", out / "signal.zarr", "chr1", 1000, 4000, "-o", tmp_path / "x.pgf")
     assert result.exit_code == 1
     assert result.stderr == (f"genozarr: error: {tmp_path / 'x.pgf'}: matplotlib could not "

@@ -446,7 +446,7 @@ def test_fai_of_a_same_size_file_whose_middle_line_moved(tmp_path, records):
     """A FASTA replaced by one of the same size, older than its .fai (as `cp -p` leaves
     it), whose middle lines are of other lengths: the index passed every check, and the
     bases after the changed line were read at the old offsets (a line end served as N;
-    an audit). Now a line end inside each record is checked (the last full line's where a
+    an audit). Now line ends inside each record are checked (the middle line's where a
     file has thousands of records), and the index is refused."""
     from genozarr.errors import MissingIndexError
     from genozarr.io.fasta import ensure_fai
