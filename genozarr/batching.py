@@ -178,9 +178,12 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
             shard: tuple[int, int] | None = None) -> Iterator[tuple[np.ndarray, ...]]:
     """Iterate over aligned minibatches of one or more datasets.
 
-    Every batch is a tuple with one numpy array per dataset, holding the same windows
+    Every batch is a tuple with one numpy array per dataset, holding the same indices
     (``datasets[k][idx]`` for the batch's indices ``idx``). One epoch visits every window
-    exactly once (the last batch may be smaller unless ``drop_last``).
+    exactly once (the last batch may be smaller unless ``drop_last``). Datasets are paired
+    by index, not by their windows: build them over the same regions (each may differ in
+    binsize, flank or resolution, as inputs and targets do), or over regions paired
+    row by row on purpose; only their lengths are checked.
 
     Parameters
     ----------
