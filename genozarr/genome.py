@@ -226,9 +226,12 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
             # comment lines start with '#'; a '#' inside a name is part of it (PanSN names,
             # 'sample#haplotype#contig'), so pandas' comment= (which cuts every line at its
             # first '#') is not used
-            text = "".join(line for line in f if not line.startswith("#"))
+            lines = [(number, line) for number, line in enumerate(f, start=1)
+                     if not line.startswith("#") and line.strip()]
+        text = "".join(line for _, line in lines)
+        # (no missing-value spellings: a chromosome named 'NA' or 'None' is a name)
         table = pd.read_csv(io.StringIO(text), sep="\t", header=None, usecols=[0, 1],
-                            dtype={0: str, 1: str})
+                            dtype={0: str, 1: str}, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError:
         raise MalformedFileError(f"{path}: chromosome sizes file is empty") from None
     except (ValueError, pd.errors.ParserError) as e:
@@ -243,10 +246,11 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
     bad = lengths.isna() | (lengths < 0) | (lengths != lengths.round()) \
         | (lengths > MAX_COORDINATE)
     if bad.any():
-        line = int(bad.to_numpy().nonzero()[0][0]) + 1
+        row = int(bad.to_numpy().nonzero()[0][0])  # (its line: comments and blanks counted)
+        line = lines[row][0] if len(lines) == len(table) else row + 1
         raise MalformedFileError(
             f"{path}: line {line}: chromosome length must be a non-negative integer of at "
-            f"most {MAX_COORDINATE}, got {table[1].iloc[line - 1]!r}"
+            f"most {MAX_COORDINATE}, got {table[1].iloc[row]!r}"
         )
     if table[0].duplicated().any():
         dup = table[0][table[0].duplicated()].iloc[0]
@@ -289,10 +293,10 @@ def chrom_sizes(source: GenomeLike) -> dict[str, int]:
                 raise ArgumentError(
                     f"chromosome {chrom!r}: length must be an integer, got {length!r}"
                 ) from e
-            if length_int < 0 or length_int != length:
-                raise ArgumentError(
-                    f"chromosome {chrom!r}: length must be a non-negative integer, got {length!r}"
-                )
+            if length_int < 0 or length_int != length or length_int > MAX_COORDINATE:
+                raise ArgumentError(  # (as a file's: a longer one failed later, elsewhere)
+                    f"chromosome {chrom!r}: length must be a non-negative integer of at most "
+                    f"{MAX_COORDINATE}, got {length!r}")
             sizes[str(chrom)] = length_int
         return sizes
     if not isinstance(source, (str, os.PathLike)):

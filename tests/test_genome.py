@@ -117,3 +117,27 @@ def test_chrom_sizes_file_lengths_are_whole_numbers_in_range(tmp_path, length):
         chrom_sizes(str(path))
     path.write_text("chr2\t500\nchr1\t1000.0\n")
     assert chrom_sizes(str(path)) == {"chr2": 500, "chr1": 1000}
+
+
+def test_chrom_sizes_files_keep_na_names_and_name_the_bad_line(tmp_path):
+    """A chromosome named NA, NULL or None was renamed 'nan' (pandas' missing values); a
+    bad length after comment or blank lines was named by its row, not its line; a dict
+    took lengths past 2**32 - 1 that a file refuses, and failed later, elsewhere (an
+    audit)."""
+    from genozarr.errors import ArgumentError
+    from genozarr.regions import GenomicIndexer
+
+    sizes = tmp_path / "g.chrom.sizes"
+    sizes.write_text("NA\t100\nNULL\t50\nNone\t20\n")
+    assert chrom_sizes(sizes) == {"NA": 100, "NULL": 50, "None": 20}
+    assert GenomicIndexer.create_from_genome(str(sizes), 50).tostr() == [
+        "NA:0-50", "NA:50-100", "NULL:0-50", "None:0-20"]
+    bad = tmp_path / "bad.chrom.sizes"
+    bad.write_text("# my genome\n# built 2024\nchr1\t100\n\nchr2\t1.5e\n")
+    with pytest.raises(MalformedFileError, match=r"line 5: chromosome length must be .* "
+                                                 r"got '1\.5e'"):
+        chrom_sizes(bad)
+    with pytest.raises(ArgumentError, match=r"chromosome 'a': length must be a non-negative "
+                                            r"integer of at most 4294967295, got 8589934592"):
+        chrom_sizes({"a": 2**33})
+    assert chrom_sizes({"a": 2**32 - 1}) == {"a": 2**32 - 1}
