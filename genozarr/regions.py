@@ -871,7 +871,12 @@ class GenomicIndexer:
     def __getitem__(self, index: Any) -> Any:
         """An integer gives a :class:`Region` (flank included); a slice, list or array
         gives a new GenomicIndexer over those windows."""
-        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        if isinstance(index, (bool, np.bool_)):
+            raise IndexError("a window index must be an integer, a slice, a list or an array, "
+                             f"not {index!r}")
+        if isinstance(index, np.ndarray) and index.ndim == 0 and index.dtype.kind in "iu":
+            index = int(index)  # (a 0-d array: an integer)
+        if isinstance(index, (int, np.integer)):
             i = int(index)
             if i < -len(self) or i >= len(self):
                 raise IndexError(f"window {i} out of range for {len(self)} windows")
@@ -995,6 +1000,9 @@ def _permutation(n: int, random_state: Any) -> np.ndarray:
         seed = int(random_state)
         if 0 <= seed < 2**32:  # Janggu's order: sklearn's check_random_state(seed)
             return np.random.RandomState(seed).permutation(n)
+        if seed < 0:
+            raise ArgumentError(f"random_state must be a non-negative int or a numpy random "
+                                f"generator, got {random_state!r}")
         return np.random.default_rng(seed).permutation(n)  # (RandomState refuses it)
     raise ArgumentError(f"random_state must be an int or a numpy random generator, got {random_state!r}")
 

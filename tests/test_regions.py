@@ -691,3 +691,19 @@ def test_a_flank_reaching_past_the_largest_position_is_refused_when_tiling():
     gi = GenomicIndexer.create_from_file(roi.assign(end=last - 20), binsize=10, stepsize=10,
                                          flank=20)
     assert gi[len(gi) - 1].end == last and gi[0].start == last - 120
+
+
+def test_indexer_items_of_a_0d_array_a_bool_and_a_negative_seed():
+    """gi[np.array(1)] built an indexer of 0-d columns (len failed); gi[True] one of 2-D
+    columns; random_state=-1 gave numpy's raw error (an audit). A 0-d integer array is an
+    integer, a bool is refused, and so is a negative seed, by name."""
+    gi = GenomicIndexer(["chr1"] * 3, [0, 10, 20], [10, 20, 30], ["+"] * 3, 10, 10)
+    assert gi[np.array(1)] == gi[1] == Region("chr1", 10, 20, "+")
+    for flag in (True, False, np.bool_(True)):
+        with pytest.raises(IndexError, match="a window index must be an integer"):
+            gi[flag]
+    assert gi[np.array([True, False, True])].tostr() == ["chr1:0-10", "chr1:20-30"]
+    with pytest.raises(ArgumentError, match=r"random_state must be a non-negative int or a "
+                                            r"numpy random generator, got -1"):
+        GenomicIndexer.create_from_file(["chr1:0-30"], binsize=10, stepsize=10,
+                                        random_state=-1)
