@@ -359,10 +359,10 @@ def _tail_and_records_problem(path: str, fai: str, gzi: str | None, end: int, na
     except (OSError, ValueError) as e:
         return f"{gzi or path} cannot be read: {e}"
     try:
-        # line ends checked per record: up to 8, fewer where there are many records (in a
-        # bgzip file each may cost a block's decompression: none past 512 records)
-        budget = 4096 // max(len(records), 1) if gzi is None else 512 // max(len(records), 1)
-        lines = min(8, max(budget, 1 if gzi is None else 0))
+        # line ends checked per record: up to 8, fewer where there are many records, at
+        # least 1 (in a bgzip file each may cost a block's decompression: fewer sooner)
+        budget = (4096 if gzi is None else 512) // max(len(records), 1)
+        lines = min(8, max(budget, 1))
         for record in records:
             problem = _record_problem(reader, *record, lines=lines)
             if problem:
