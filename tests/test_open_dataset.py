@@ -726,3 +726,29 @@ def test_object_store_keys_may_hold_question_marks_and_hashes():
         ds = open_dataset(url)
         np.testing.assert_array_equal(ds[:], x)
         np.testing.assert_array_equal(ds.subset(...)[:], x)
+
+
+def test_group_names_with_slashes_and_chained_urls_with_a_query(tmp_path):
+    """group='/chr1' of a format-1 store gave a bare KeyError, and group=None (or '/') a
+    ValueError; a chained URL (simplecache::https://...?token=) with a query string
+    escaped the refusal and read as an incomplete store (a review)."""
+    import shutil
+
+    import xarray as xr
+
+    from genozarr.errors import StoreError
+
+    src = os.path.join(os.path.dirname(__file__), "data", "archives", "format1",
+                       "cover_whole_genome.zarr")
+    path = str(tmp_path / "f1.zarr")
+    shutil.copytree(src, path)
+    chr1 = xr.open_dataset(path, engine="genozarr", group="chr1")
+    for group in ("/chr1", "chr1/"):
+        xr.testing.assert_identical(xr.open_dataset(path, engine="genozarr", group=group), chr1)
+    for group in (None, "/", ""):
+        root = xr.open_dataset(path, engine="genozarr", group=group)
+        assert list(root.data_vars) == [] and set(root.sizes) == {"strand", "condition"}
+    for url in ("simplecache::https://example.invalid/x.zarr?token=1",
+                "filecache::http://example.invalid/x.zarr#frag"):
+        with pytest.raises(StoreError, match="a store URL cannot carry a query string"):
+            open_dataset(url)

@@ -1219,12 +1219,13 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
     """
     path = str(path)
     remote = is_remote(path)
-    if remote and ("?" in path or "#" in path) and path.lower().startswith(("http://",
+    last = path.rsplit("::", 1)[-1]  # (a chained URL: simplecache::https://...)
+    if remote and ("?" in last or "#" in last) and last.lower().startswith(("http://",
                                                                               "https://")):
         from urllib.parse import urlsplit
 
         # (in an object store's key, '?' and '#' are characters like any other)
-        if urlsplit(path).query or urlsplit(path).fragment:
+        if urlsplit(last).query or urlsplit(last).fragment:
             # each of the store's files is the URL plus its key: a query would end up
             # inside every key (every file then reads as missing: "rebuild it")
             raise StoreError(

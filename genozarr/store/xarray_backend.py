@@ -128,11 +128,13 @@ def open_store_dataset(path: str | os.PathLike | Any,
     opened, meta = _open_checked(path, storage_options)
     path = opened.path
     _check_group(group, meta, path)
+    group = None if group is None else (group.strip("/") or None)  # ('/chr1': 'chr1')
     store = opened.zarr_store()
     if meta.whole_genome and meta.format_version == 1:
         root = _zarr_open(store, group=None, tree=False, opened=opened)
         ds = (_v1_chrom(root, meta, group) if group is not None
-              else root[["strand", "condition"]].drop_vars(list(root.data_vars)))
+              else root[["strand", "condition"]].drop_vars(list(root.data_vars),
+                                                           errors="ignore"))
     else:
         ds = _zarr_open(store, group=group, tree=False, drop_variables=drop_variables,
                         opened=opened)
