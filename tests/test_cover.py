@@ -1338,17 +1338,23 @@ def test_rows_overlapping_an_interval(sim_data):
         np.testing.assert_array_equal(store.rows_overlapping(chrom, a, b), want)
 
 
+def _write_pair(path: str, length: int, mates: tuple, read_length: int = 50,
+                **kw: object) -> None:
+    """A BAM of one chromosome holding one read pair: ``mates`` are two
+    ``(start, flag, mate_start, tlen)``."""
+    write_bam(path, {"chr1": length},
+              [{"name": "frag", "start": start, "length": read_length, "flag": flag,
+                "mate_start": mate, "tlen": tlen} for start, flag, mate, tlen in mates], **kw)
+
+
 def test_midpoint_counts_do_not_depend_on_neighbouring_windows(tmp_path):
     """pairedend='midpoint' reads each window by itself: how far a read reaches for read 1
     of a long fragment depends on the fragments it meets, so a window read within a span
     of neighbours counted a 5,000 bp fragment it misses alone (1 vs 0). With
     template_extension half the fragment, every window counts it."""
     path = str(tmp_path / "long.bam")
-    write_bam(path, {"chr1": 20000},
-              [{"name": "frag", "start": start, "length": 50, "flag": flag,
-                "mate_start": mate, "tlen": tlen}
-               for start, flag, mate, tlen in ((1000, 0x1 | 0x2 | 0x20 | 0x40, 5950, 5000),
-                                               (5950, 0x1 | 0x2 | 0x10 | 0x80, 1000, -5000))])
+    _write_pair(path, 20000, ((1000, 0x1 | 0x2 | 0x20 | 0x40, 5950, 5000),
+                              (5950, 0x1 | 0x2 | 0x10 | 0x80, 1000, -5000)))
 
     def counts(starts, **kw):
         roi = pd.DataFrame({"chrom": "chr1", "start": starts, "end": [s + 100 for s in starts]})
@@ -1369,11 +1375,8 @@ def test_a_read_1_placed_past_the_chromosome_end_counts_at_its_midpoint(tmp_path
     (an audit). Hand-worked: mates at 900 and 1005 of a 1,000 bp chromosome, fragment
     150 bp, midpoint min(900, 1005) + 150 // 2 = 975, on read 1's (reverse) strand."""
     path = str(tmp_path / "past.bam")
-    write_bam(path, {"chr1": 1000},
-              [{"name": "frag", "start": start, "length": 45, "flag": flag,
-                "mate_start": mate, "tlen": tlen}
-               for start, flag, mate, tlen in ((900, 0x1 | 0x2 | 0x20 | 0x80, 1005, 150),
-                                               (1005, 0x1 | 0x2 | 0x10 | 0x40, 900, -150))])
+    _write_pair(path, 1000, ((900, 0x1 | 0x2 | 0x20 | 0x80, 1005, 150),
+                             (1005, 0x1 | 0x2 | 0x10 | 0x40, 900, -150)), read_length=45)
     cov = Cover.create_from_bam("m", path, roi=["chr1:900-1000"], binsize=100,
                                 pairedend="midpoint", store_whole_genome=whole_genome)
     expected = np.zeros((1, 100, 2, 1), np.float32)
@@ -1391,11 +1394,9 @@ def test_a_midpoint_window_at_the_end_of_a_2_gb_chromosome(tmp_path):
 
     length = 2**31 - 100
     path = str(tmp_path / "big.bam")
-    write_bam(path, {"chr1": length},
-              [{"name": "f", "start": 1000, "length": 45, "flag": 0x1 | 0x2 | 0x20 | 0x40,
-                "mate_start": 1100, "tlen": 145},
-               {"name": "f", "start": 1100, "length": 45, "flag": 0x1 | 0x2 | 0x10 | 0x80,
-                "mate_start": 1000, "tlen": -145}], index=False)
+    _write_pair(path, length, ((1000, 0x1 | 0x2 | 0x20 | 0x40, 1100, 145),
+                               (1100, 0x1 | 0x2 | 0x10 | 0x80, 1000, -145)), read_length=45,
+                index=False)
     pysam.index(path, "-c")  # (a .bai holds chromosomes of up to 2**29 bases)
     for kw in ({}, {"all_midpoints": True}, {"template_extension": 500}):
         end = count_5prime(path, "chr1", length - 1000, length, pairedend="midpoint", **kw)
