@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -479,13 +480,26 @@ def _index_problem(path: str, fai: str, reason: str) -> tuple[str, bool]:
     return f"htslib says: {reason}{hint}", False
 
 
-def _header_lines(path: str) -> Iterator[bytes]:
-    import gzip
+#: a header line's name: its first word after the '>' ('> chrB' is chrB, as htslib reads it)
+_HEADER_NAME = re.compile(rb"\n>[^\S\n]*(\S*)")
 
+
+def _record_names(path: str) -> Iterator[str]:
+    """The names of a FASTA file's header lines, in file order (records without bases
+    too, which its index leaves out), read in blocks (the header lines found by
+    :data:`_HEADER_NAME`)."""
+    import gzip
+    import itertools
+
+    tail = b"\n"  # the unfinished last line of the block before
     with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
-        for line in fh:
-            if line.startswith(b">"):
-                yield line
+        # (a line end after the last block ends the file's last line)
+        for block in itertools.chain(iter(lambda: fh.read(_SCAN_BYTES), b""), [b"\n"]):
+            text = tail + block
+            cut = text.rfind(b"\n")
+            for m in _HEADER_NAME.finditer(text, 0, max(cut, 0)):
+                yield m.group(1).decode("utf-8", "replace")
+            tail = text[cut:] if cut >= 0 else text
 
 
 def _count_headers(path: str) -> int:
@@ -503,9 +517,7 @@ def _count_headers(path: str) -> int:
 def _duplicate_names(path: str) -> list[str]:
     seen: set[str] = set()
     dups: list[str] = []
-    for line in _header_lines(path):
-        fields = line[1:].split()
-        name = fields[0].decode("utf-8", "replace") if fields else ""
+    for name in _record_names(path):
         if name in seen and name not in dups:
             dups.append(name)
         seen.add(name)
@@ -515,11 +527,7 @@ def _duplicate_names(path: str) -> list[str]:
 def empty_records(path: str | os.PathLike, names: Iterable[str]) -> list[str]:
     """Those of ``names`` that ``path`` holds as records without bases (a header line
     followed by none), which its index leaves out; read through the whole file (in
-    blocks, the header lines found by a pattern), for a message."""
-    import gzip
-    import itertools
-    import re
-
+    blocks: :func:`_record_names`), for a message."""
     from genozarr.io._remote import localize
 
     path = localize(path, "fasta")
@@ -527,20 +535,7 @@ def empty_records(path: str | os.PathLike, names: Iterable[str]) -> list[str]:
     wanted = {n for n in names if n not in sizes}
     if not wanted:
         return []
-    found: dict[str, None] = {}
-    header = re.compile(rb"\n>[ \t]*(\S*)")  # ('> chrB' is chrB, as htslib reads it)
-    tail = b"\n"  # the unfinished last line of the block before
-    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
-        # (a line end after the last block ends the file's last line)
-        for block in itertools.chain(iter(lambda: fh.read(_SCAN_BYTES), b""), [b"\n"]):
-            text = tail + block
-            cut = text.rfind(b"\n")
-            for m in header.finditer(text, 0, max(cut, 0)):
-                name = m.group(1).decode("utf-8", "replace")
-                if name in wanted:
-                    found[name] = None
-            tail = text[cut:] if cut >= 0 else text
-    return list(found)
+    return [n for n in dict.fromkeys(_record_names(path)) if n in wanted]
 
 
 def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
