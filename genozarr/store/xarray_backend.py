@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 from xarray.backends import BackendEntrypoint
 
-from genozarr.errors import hide_secrets
 from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import DATA, DATA_TOKEN, WINDOWS, StoreMeta
 
@@ -30,8 +29,9 @@ __all__ = ["GenozarrBackendEntrypoint", "open_store_tree", "open_store_dataset"]
 
 
 def _attrs(meta: StoreMeta, path: str) -> dict[str, Any]:
-    attrs = {k: v for k, v in meta.to_attrs().items() if v is not None and k != "recipe"}
-    attrs["store"] = hide_secrets(path)  # (a URL's password: not into what is written)
+    from genozarr.store.view import _attrs as store_attrs
+
+    attrs = store_attrs(meta, path)  # (as genozarr.open_store's)
     # no token of the data (xarray's lazy arrays have no dask names): the cache key is
     # not kept for what is written from them, changed or not (genozarr.open_store's
     # data keep it while unchanged)
@@ -127,8 +127,7 @@ def open_store_dataset(path: str | os.PathLike | Any,
     """
     opened, meta = _open_checked(path, storage_options)
     path = opened.path
-    _check_group(group, meta, path)
-    group = None if group is None else (group.strip("/") or None)  # ('/chr1': 'chr1')
+    group = _check_group(group, meta, path)
     store = opened.zarr_store()
     if meta.whole_genome and meta.format_version == 1:
         root = _zarr_open(store, group=None, tree=False, opened=opened)
@@ -142,15 +141,16 @@ def open_store_dataset(path: str | os.PathLike | Any,
     return ds
 
 
-def _check_group(group: str | None, meta: StoreMeta, path: str) -> None:
-    """ChromosomeNotFoundError for a ``group`` that is neither a stored chromosome nor
-    the windows (a partial-layout store has no groups): zarr's own was a bare KeyError
-    without the store's path."""
+def _check_group(group: str | None, meta: StoreMeta, path: str) -> str | None:
+    """``group`` without its slashes (None for the root: ``'/'``, ``''``), after a
+    ChromosomeNotFoundError for one that is neither a stored chromosome nor the windows
+    (a partial-layout store has no groups): zarr's own was a bare KeyError without the
+    store's path."""
     from genozarr.errors import ChromosomeNotFoundError
 
-    if group is None or group.strip("/") == "":
-        return
-    name = group.strip("/")
+    name = None if group is None else (group.strip("/") or None)
+    if name is None:
+        return None
     if not meta.whole_genome:
         raise ChromosomeNotFoundError(
             f"store {path} is in the partial layout, which has no groups (no {name!r}): "
@@ -158,6 +158,7 @@ def _check_group(group: str | None, meta: StoreMeta, path: str) -> None:
     if name not in meta.chroms and name != WINDOWS:
         raise ChromosomeNotFoundError(
             f"chromosome {name!r} is not in store {path} (it has {list(meta.chroms)[:8]})")
+    return name
 
 
 def open_store_tree(path: str | os.PathLike | Any,
