@@ -544,11 +544,6 @@ class Dataset:
         its items of each window)."""
         return np.asarray(windows, dtype=np.int64)
 
-    def _view_windows(self, windows: np.ndarray) -> Dataset:
-        """What :func:`~genozarr.wrappers.view` of window indices ``windows`` (into
-        :attr:`gindexer`) gives: the examples of those windows, in their order."""
-        return self.subset(self._examples_of(windows))
-
     def subset(self, index: Any) -> Dataset:
         """A dataset over windows ``index`` (an int, ints, a slice or a boolean mask) of
         this one, sharing its store (no copy); an int gives a dataset of one window."""

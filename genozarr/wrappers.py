@@ -105,7 +105,7 @@ def view(dataset: Any,
     gi = dataset.gindexer
     index = _as_index(roi, len(gi))
     if index is not None:
-        return dataset._view_windows(index)
+        return dataset.subset(dataset._examples_of(index))  # those windows' examples
     if isinstance(roi, GenomicIndexer):
         if roi.flank != gi.flank or (gi.binsize is not None and roi.binsize != gi.binsize):
             raise ArgumentError(

@@ -83,8 +83,10 @@ def _index_files(path: str) -> list[str]:
         found.append(bam_index)
     found += [p for p in (path + ".fai", path + ".gzi") if os.path.isfile(p)]
     if path.lower().endswith((".vcf.gz", ".vcf.bgz", ".bcf")):
-        found += [p for p in (path + ".tbi", path + ".csi")
-                  if os.path.isfile(p) and p not in found]
+        from genozarr.variants import TABIX_INDEXES
+
+        found += [path + ext for ext in TABIX_INDEXES
+                  if os.path.isfile(path + ext) and path + ext not in found]
     return found
 
 
