@@ -5,6 +5,8 @@ completion marker working there too."""
 from __future__ import annotations
 
 import http.server
+import json
+import os
 import threading
 
 import numpy as np
@@ -16,6 +18,7 @@ from genozarr.ingest import build_store
 from genozarr.regions import GenomicIndexer
 from genozarr.sources import ArraySource
 from genozarr.store import FORMAT_VERSION, load_store, open_store
+from genozarr.store.layout import MARKER_FILE, ChunkInventory
 from genozarr.store.open import read_marker
 from genozarr.testing.servers import FaultyHandler, RangeHandler, moto_s3, serve_directory
 
@@ -564,3 +567,64 @@ def test_an_html_page_for_the_pointer_marker_or_coordinates_says_so(tmp_path, pa
         open_dataset(f"{url}/c.zarr", cache=None)[:]
     assert f"{url}/c.zarr/" in str(info.value) and page in str(info.value)
     assert "Rebuild" not in str(info.value)
+
+
+class _NoListing(RangeHandler):
+    """An object store that grants reads but not listing (S3 without ``s3:ListBucket``):
+    a missing key answers 403, not 404. With ``everything``, every key answers 403 (no
+    read access)."""
+
+    everything = False
+
+    def send_head(self):
+        path = self.translate_path(self.path.split("?")[0])
+        if type(self).everything or not os.path.isfile(path):
+            RangeHandler.requests[(self.command, self.path)] += 1
+            self.send_error(403)
+            return None
+        return super().send_head()
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_store_in_a_bucket_that_answers_403_for_missing_keys(rows, tmp_path, sharded,
+                                                                whole):
+    """A store directory uploaded as it is to a bucket that may not be listed: the missing
+    version pointer and the chunks never written (all fill value) answer 403. Before, the
+    store could not be opened ("check ... the credentials"), and with a pointer answering
+    404 every read of an unwritten chunk failed so (an audit). The pointer's 403 is read as
+    no pointer when the group at the URL is readable; chunks the completion marker's
+    inventory records as not written are the fill value, without a request."""
+    pytest.importorskip("aiohttp")
+    from genozarr import Cover, open_dataset, set_options
+
+    values = rows.copy()
+    values[40:150] = 0  # whole chunks of zeros: not written
+    options = {"inner_chunk_bytes": 2400, "chunk_bytes": 16 * 600} if sharded \
+        else {"chunk_bytes": 8 * 600}
+    with set_options(**options):
+        Cover.create_from_array("c", values, _windows(), storage="zarr",
+                                store=str(tmp_path / "s.zarr"), store_whole_genome=whole)
+    inventory = ChunkInventory.from_marker(json.loads(
+        (tmp_path / "s.zarr" / MARKER_FILE).read_text())["attributes"])
+    data = "chr1/data" if whole else "data"
+    grid = inventory._arrays[data][0]
+    unwritten = [i for i in range(grid) if inventory.absent(data, i)]
+    written = {int(p.name.split(".")[1]) for p in (tmp_path / "s.zarr" / data).glob("c.*")}
+    assert unwritten and written and written.isdisjoint(unwritten)
+    RangeHandler.requests.clear()
+    with serve_directory(tmp_path, handler=_NoListing) as base:
+        reads = _reads(f"{base}/s.zarr")
+        if whole:  # (open_store gives a tree of chromosomes)
+            reads["open_store"] = lambda: open_store(f"{base}/s.zarr")["chr1/data"].values \
+                .reshape(values.shape)
+        for name, read in reads.items():
+            np.testing.assert_array_equal(read(), values, err_msg=name)
+        asked = {path for (_, path) in RangeHandler.requests}
+        assert not any(f"/{data}/c.{i}." in p for p in asked for i in unwritten)
+        _NoListing.everything = True
+        try:
+            with pytest.raises(StoreError, match="403.*credentials"):
+                open_dataset(f"{base}/s.zarr")
+        finally:
+            _NoListing.everything = False

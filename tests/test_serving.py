@@ -619,9 +619,13 @@ def test_remote_chunks_are_fetched_together_once_and_kept(values, tmp_path, inne
         assert handler.state["most"] >= (4 if inner is None else 2)
         gets = {p: n for (m, p), n in RangeHandler.requests.items()
                 if m == "GET" and "/c." in p}
-        # unsharded: one request per chunk; sharded: each shard's index, then one ranged
-        # request for its run of neighbouring inner chunks (shards 0 and 2, of 12 each)
-        assert sum(gets.values()) == (8 if inner is None else 4)
+        # unsharded: one request per chunk written (chunks 3 and 4 hold only zeros: not
+        # written, and the marker's inventory says so); sharded: each shard's index, then
+        # one ranged request for its run of neighbouring inner chunks (shards 0 and 2)
+        written = sorted(int(f.name.split(".")[1])
+                         for f in (tmp_path / "r.zarr" / "data").glob("c.*"))
+        assert inner is not None or (3 not in written and 4 not in written)
+        assert sum(gets.values()) == (6 if inner is None else 4)
         assert all(n == (1 if inner is None else 2) for n in gets.values())
         # a chunk decoded again (its decoded copy dropped) is not fetched again
         for cid in ids:
@@ -637,7 +641,7 @@ def test_remote_chunks_are_fetched_together_once_and_kept(values, tmp_path, inne
         np.testing.assert_array_equal(np.concatenate(got), values[order])
         gets = [n for (m, p), n in RangeHandler.requests.items() if m == "GET" and "/c." in p]
         if inner is None:
-            assert gets == [1] * -(-N // rows)
+            assert gets == [1] * len(written)
         assert backend.latency is not None and backend.latency >= 0.05
 
 
@@ -1195,8 +1199,10 @@ def test_a_server_that_ignores_ranges_is_named(values, tmp_path):
 
 
 def test_a_failing_marker_read_is_not_called_a_replacement(values, tmp_path):
-    """A chunk that was never written (all fill value) makes the reader check the marker;
-    a server error there is reported as such."""
+    """The marker read that checks a store without versions after a chunk's bytes came
+    fails with a server error: reported as such, not as a replacement. (A chunk never
+    written, which made the reader check the marker, is now the fill value without a
+    request: the marker's inventory records it.)"""
     pytest.importorskip("aiohttp")
     from genozarr.testing.servers import RangeHandler, serve_directory
 
@@ -1213,8 +1219,9 @@ def test_a_failing_marker_read_is_not_called_a_replacement(values, tmp_path):
     with serve_directory(tmp_path, handler=Unavailable) as base:
         remote = open_dataset(f"{base}/m.zarr", cache=None)
         Unavailable.down = True
+        np.testing.assert_array_equal(remote[48:52], values[48:52])  # never written
         with pytest.raises(StoreError, match="503") as info:
-            remote[48:52]
+            remote[0:4]
         assert "replaced" not in str(info.value)
 
 
@@ -1239,7 +1246,8 @@ def test_a_store_rebuilt_under_a_web_server_is_not_served_mixed(values, tmp_path
                          if m == "GET" and "/data/c." in p)
         marker_gets = sum(n for (m, p), n in RangeHandler.requests.items()
                           if m == "GET" and "genozarr-complete" in p)
-        assert chunk_gets >= 12 and 1 <= marker_gets < chunk_gets
+        written = len(list((tmp_path / "x.zarr" / "data").glob("c.*")))
+        assert chunk_gets >= written >= 11 and 1 <= marker_gets < chunk_gets
         remote = open_dataset(f"{base}/x.zarr", cache=None)
         lazy = open_store(f"{base}/x.zarr")
         np.testing.assert_array_equal(remote[:96], values[:96])

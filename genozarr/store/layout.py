@@ -690,6 +690,13 @@ class ChunkInventory:
         k = bisect_right(entry[1], index) - 1
         return k < 0 or index >= entry[2][k]
 
+    def absent(self, array: str, index: int) -> bool:
+        """Whether chunk (shard) file ``index`` along the first axis of ``array`` was not
+        written when the version was published (it holds only the fill value); False for
+        an array or index the inventory does not hold (unknown, not absent)."""
+        entry = self._arrays.get(array.strip("/"))
+        return entry is not None and 0 <= index < entry[0] and not self.written(array, index)
+
     def lost(self, keys: Iterable[str]) -> list[str]:
         """The chunk files recorded as written that ``keys`` (every file key of the
         version, relative to its root) lack, as keys ``<array path>/c<index>...``."""

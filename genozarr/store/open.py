@@ -16,7 +16,8 @@ keeps reading that version:
 - every read goes through :class:`CheckedStore`, which refuses to read a missing chunk as
   the fill value once the version's completion marker is gone (the store was replaced or
   removed: :class:`~genozarr.errors.StoreError`, "reopen it") or where the marker's chunk
-  inventory records the chunk as written (lost since: "is missing"), checks the stored size of
+  inventory records the chunk as written (lost since: "is missing"; one recorded as not
+  written is the fill value without a request), checks the stored size of
   every chunk before zarr decodes it, and turns the storage layer's own errors
   (connection refused, missing bucket) into :class:`~genozarr.errors.StoreError` naming
   the store.
@@ -198,6 +199,17 @@ def _remote_read(fs: Any, key: str) -> bytes | None:
         return None
 
 
+def _forbidden(error: BaseException) -> bool:
+    """Whether ``error`` is an access refusal (HTTP 403, or a PermissionError of the
+    storage layer)."""
+    from genozarr.io._remote import _chain, _status
+
+    status, _ = _status(error)
+    if status is not None:
+        return status == 403
+    return any(isinstance(node, PermissionError) for node in _chain(error))
+
+
 def _json_or_none(raw: bytes | None) -> Any:
     if raw is None:
         return None
@@ -227,7 +239,14 @@ def read_pointer(path: str | os.PathLike, storage_options: dict[str, Any] | None
     """The version a store's pointer names (``v-<hex>``), or None without a pointer."""
     if is_remote(path):
         fs, root = _remote_fs(path, storage_options)
-        content = _remote_json(fs, f"{root}/{POINTER}", "the store's version pointer")
+        try:
+            content = _remote_json(fs, f"{root}/{POINTER}", "the store's version pointer")
+        except Exception as e:
+            if not _forbidden(e) or _remote_read(fs, f"{root}/zarr.json") is None:
+                raise
+            # an object store that may not be listed answers 403 for a missing key: the
+            # group at the URL itself is readable, so this is a store without versions
+            return None
     else:
         try:
             content = _json_or_none((_local(path) / POINTER).read_bytes())
@@ -710,6 +729,15 @@ def _checked_store_class() -> type:
             return not self._differs(await asyncio.shield(task), exact)
 
         async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
+            match = CHUNK_KEY.match(key)
+            if match is not None and self.inventory is not None \
+                    and self.inventory.absent(match.group("array") or "", first_index(match)):
+                # never written: the fill value of the version opened, without a request
+                # (an object store that may not be listed answers 403 for a missing key)
+                if self._marker is not None \
+                        and _file_id(self._marker[0]) != self._marker[1]:
+                    raise self._replaced(key)
+                return None
             try:
                 buf = await _timed(self._store.get(key, prototype, byte_range),
                                    f"{self.where}/{key}")
@@ -717,7 +745,6 @@ def _checked_store_class() -> type:
                 raise
             except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
                 raise storage_error("read store", f"{self.where}/{key}", e) from e
-            match = CHUNK_KEY.match(key)
             if match is None:
                 if key == "zarr.json" and byte_range is None and self._arrays is None \
                         and buf is not None:  # opening the group: no second read later
