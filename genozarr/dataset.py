@@ -1822,11 +1822,22 @@ class Bioseq(Dataset):
         import pandas as pd
 
         from genozarr.errors import MalformedFileError
-        from genozarr.io.fasta import iter_fasta_records, seqrecords_as_fasta
+        from genozarr.io.fasta import (
+            is_seqrecords,
+            iter_fasta_records,
+            seqrecords_as_fasta,
+            seqrecords_seqtype,
+        )
         from genozarr.sources import RecordsSource, as_file_list
 
         _janggu_datatags(datatags)
         seqtype = _seqtype(seqtype)  # checked, lower case (keys, recipes)
+        from_records = is_seqrecords(fastafile)
+        if from_records and seqrecords_seqtype(fastafile) not in (None, seqtype):
+            raise ArgumentError(
+                f"the SeqRecords' alphabet is {seqrecords_seqtype(fastafile)}, but seqtype="
+                f"{seqtype!r}: pass seqtype={seqrecords_seqtype(fastafile)!r} (Janggu took "
+                "the type from the records' alphabet)")
         fastafile = seqrecords_as_fasta(fastafile)  # Biopython SeqRecords, as Janggu takes
         files = as_file_list(fastafile, "FASTA", storage_options=input_storage_options)
         fixedlen = _int_or_none("fixedlen", fixedlen)
@@ -1836,6 +1847,13 @@ class Bioseq(Dataset):
             for rec_name, seq in iter_fasta_records(f):
                 if rec_name in records:
                     raise MalformedFileError(f"{f}: sequence name {rec_name!r} occurs twice")
+                amino = seq.translate(None, _NOT_AMINO_ONLY) if seqtype == "dna" else b""
+                if amino:  # (a protein encoded as DNA is all-zero rows but for A, C, G, T)
+                    raise MalformedFileError(
+                        f"{'SeqRecord list' if from_records else f}: record {rec_name!r} "
+                        "holds letters that are amino acids and no "
+                        f"nucleotide code ({', '.join(sorted(set(amino.decode())))}): for "
+                        "protein sequences pass seqtype='protein'")
                 records[rec_name] = encode_sequence(seq, seqtype)
         if not records:
             raise MalformedFileError(f"{', '.join(files)}: no sequences found")
@@ -1873,6 +1891,10 @@ class Bioseq(Dataset):
 
 
 _UNSET: Any = object()
+
+#: every byte but the upper-case letters of amino acids that are no IUPAC nucleotide
+#: code (``bytes.translate`` deletes these, keeping those)
+_NOT_AMINO_ONLY = bytes(b for b in range(256) if chr(b) not in "EFIJLOPQZ")
 
 
 def _size_cache(store: Store, cache: str | int | None) -> None:

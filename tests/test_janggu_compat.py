@@ -689,6 +689,75 @@ def test_seqrecords_read_like_a_fasta(tmp_path) -> None:  # noqa: ANN001
         Bioseq.create_from_seq("s", records + [SeqRecord("AAAAA", "s1")])
 
 
+class _Alphabets:
+    """Stand-ins for Biopython 1.77's alphabet classes (only their class names count)."""
+
+    class Alphabet:
+        pass
+
+    class ProteinAlphabet(Alphabet):
+        pass
+
+    class NucleotideAlphabet(Alphabet):
+        pass
+
+    class DNAAlphabet(NucleotideAlphabet):
+        pass
+
+    class IUPACProtein(ProteinAlphabet):
+        pass
+
+    class Gapped:  # an AlphabetEncoder: wraps another alphabet
+        def __init__(self, alphabet: object) -> None:
+            self.alphabet = alphabet
+
+
+class _Seq(str):
+    """A ``Bio.Seq.Seq`` of Biopython 1.77: a string with an ``alphabet``."""
+
+    def __new__(cls, letters: str, alphabet: object) -> _Seq:
+        seq = super().__new__(cls, letters)
+        seq.alphabet = alphabet
+        return seq
+
+
+def test_protein_sequences_are_not_encoded_as_dna(tmp_path) -> None:  # noqa: ANN001
+    """Protein SeqRecords with seqtype left at 'dna' were one-hot encoded as DNA: alanine,
+    cysteine, glycine and threonine as bases, every other amino acid an all-zero row (an
+    audit; Janggu 0.10.2 took the type from the records' alphabet). A record alphabet that
+    disagrees with seqtype is refused, and so are letters of amino acids that are no
+    nucleotide code in DNA records (Biopython 1.78 and later carry no alphabet); a
+    sequence holding whitespace, which the FASTA written from the records dropped, too."""
+    a = _Alphabets
+    protein = [SeqRecord(_Seq("MKTAYIAK", a.IUPACProtein()), "p1"),
+               SeqRecord(_Seq("GCTWWHEE", a.IUPACProtein()), "p2")]
+    with pytest.raises(ArgumentError, match=r"alphabet is protein, but seqtype='dna'"):
+        Bioseq.create_from_seq("p", protein)
+    ds = Bioseq.create_from_seq("p", protein, seqtype="protein")
+    assert ds.shape == (2, 8, 1, 20)
+    np.testing.assert_array_equal(ds[:].sum(axis=(1, 2, 3)), [8, 8])  # one letter a row
+    dna = [SeqRecord(_Seq("ACGT", a.Gapped(a.DNAAlphabet())), "d1")]
+    with pytest.raises(ArgumentError, match=r"alphabet is dna, but seqtype='protein'"):
+        Bioseq.create_from_seq("d", dna, seqtype="protein")
+    np.testing.assert_array_equal(Bioseq.create_from_seq("d", dna)[0][0, :, 0],
+                                  np.eye(4, dtype=np.float32))
+    # no alphabet (Biopython >= 1.78), or a FASTA file: the letters tell
+    with pytest.raises(MalformedFileError,
+                       match=r"^SeqRecord list: record 'x' holds letters that are amino "
+                             r"acids and no nucleotide code \(E, L\)"):
+        Bioseq.create_from_seq("x", [SeqRecord("MKLE", "x")])
+    fasta = tmp_path / "p.fa"
+    fasta.write_text(">ok\nACGTNRYKM\n>prot\nMKTAYIAKQR\n")
+    with pytest.raises(MalformedFileError, match=r"p\.fa: record 'prot' .* \(I, Q\)"):
+        Bioseq.create_from_seq("f", str(fasta), fixedlen=10)
+    assert Bioseq.create_from_seq("f", str(fasta), seqtype="protein", fixedlen=10).shape \
+        == (2, 10, 1, 20)
+    with pytest.raises(MalformedFileError, match=r"record 's' holds whitespace or '>'"):
+        Bioseq.create_from_seq("w", [SeqRecord("AC GT", "s")])
+    with pytest.raises(MalformedFileError, match=r"record 's' holds whitespace or '>'"):
+        Bioseq.create_from_seq("w", [SeqRecord("AC\n>zz\nGT", "s")])
+
+
 # ---------------------------------------------------------------------------- keras
 @pytest.fixture
 def keras_torch():  # noqa: ANN201

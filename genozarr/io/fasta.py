@@ -24,7 +24,7 @@ from genozarr.errors import (
 from genozarr.io._handles import CheckedFiles, is_gzip
 
 __all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records",
-           "is_seqrecords", "iter_seqrecords", "seqrecords_as_fasta"]
+           "is_seqrecords", "iter_seqrecords", "seqrecords_as_fasta", "seqrecords_seqtype"]
 
 logger = logging.getLogger(__name__)
 
@@ -764,7 +764,50 @@ def iter_seqrecords(records: Any) -> Iterator[tuple[str, bytes]]:
         except UnicodeEncodeError as e:
             raise MalformedFileError(
                 f"SeqRecord list: record {name!r} holds a non-ASCII letter ({e.reason})") from e
+        if seq.translate(None, _NOT_IN_LINES) or b">" in seq:
+            # (blanks would be dropped, and a line break and '>' start another record, in
+            # the FASTA file the records are read as)
+            raise MalformedFileError(
+                f"SeqRecord list: the sequence of record {name!r} holds whitespace or '>', "
+                "which are not letters")
         yield name, seq
+
+
+#: every byte but blanks and line breaks (``bytes.translate`` deletes these, keeping those)
+_NOT_IN_LINES = bytes(b for b in range(256) if not chr(b).isspace())
+
+
+def seqrecords_seqtype(records: Any) -> str | None:
+    """The sequence type the Biopython alphabet of ``records`` names: ``'protein'``,
+    ``'dna'`` (DNA, RNA, nucleotides), or None where the records carry no alphabet that
+    says (Biopython 1.78 and later dropped alphabets) or where they disagree.
+
+    Janggu 0.10.2 encoded ``SeqRecord`` lists by the first record's alphabet, whatever
+    ``seqtype`` said.
+
+    Parameters
+    ----------
+    records
+        A ``SeqRecord`` or a list of them (see :func:`is_seqrecords`).
+
+    Returns
+    -------
+    str or None
+    """
+    if _is_seqrecord(records):
+        records = [records]
+    kinds = set()
+    for rec in records:
+        alphabet = getattr(getattr(rec, "seq", None), "alphabet", None)
+        for _ in range(8):  # (an AlphabetEncoder, e.g. Gapped, wraps the alphabet)
+            inner = getattr(alphabet, "alphabet", None)
+            if inner is None or inner is alphabet:
+                break
+            alphabet = inner
+        names = {c.__name__ for c in type(alphabet).__mro__} if alphabet is not None else set()
+        kinds.add("protein" if "ProteinAlphabet" in names
+                  else "dna" if "NucleotideAlphabet" in names else None)
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def seqrecords_as_fasta(fastafile: Any, directory: str | os.PathLike | None = None) -> Any:
