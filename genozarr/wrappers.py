@@ -175,6 +175,31 @@ def _roles(data: Any) -> tuple[str | None, ...]:
     return (None,) * (len(data.shape) - 1)
 
 
+def _interval_roles(data: Any) -> tuple[str | None, ...]:
+    """Roles of the non-region axes of what a genomic-interval key reads from ``data``:
+    its :func:`_roles`, but where a :class:`SqueezeDim` below kept a position axis of
+    windows of one position (see :attr:`Wrapper.interval_roles`)."""
+    return data.interval_roles if isinstance(data, Wrapper) else _roles(data)
+
+
+def _kept_position(data: Any) -> int | None:
+    """The axis of an interval key's batch read from ``data`` that its window batches lack
+    (a position axis a :class:`SqueezeDim` kept), or None where they have the same axes."""
+    roles, kept = _roles(data), _interval_roles(data)
+    if len(kept) == len(roles):
+        return None
+    for p, role in enumerate(kept, 1):
+        if role == "position" and kept[:p - 1] + kept[p:] == roles:
+            return p
+    raise AssertionError(f"interval roles {kept} do not extend {roles}")  # pragma: no cover
+
+
+def _on_interval(axes: Sequence[int], kept: int | None) -> tuple[int, ...]:
+    """Window-batch axes ``axes`` as axes of an interval key's batch with the extra
+    position axis ``kept`` (None: none)."""
+    return tuple(a if kept is None or a < kept else a + 1 for a in axes)
+
+
 def _root(data: Any) -> Any:
     while isinstance(data, Wrapper):
         data = data.data
@@ -208,8 +233,13 @@ class Wrapper:
 
     @property
     def gindexer(self) -> GenomicIndexer:
-        """The wrapped dataset's indexer."""
+        """The wrapped dataset's indexer; setting it sets the wrapped dataset's (as
+        Janggu's wrappers do)."""
         return self.data.gindexer
+
+    @gindexer.setter
+    def gindexer(self, gindexer: GenomicIndexer) -> None:
+        self.data.gindexer = gindexer
 
     @property
     def garray(self) -> Any:
@@ -231,6 +261,18 @@ class Wrapper:
         """Role (``'position'``, ``'strand'``, ``'condition'`` or None) of each non-region
         axis of a batch."""
         return _roles(self.data)
+
+    @property
+    def interval_roles(self) -> tuple[str | None, ...]:
+        """Roles of the non-region axes of what a genomic-interval key reads: those of
+        :attr:`axis_roles`, plus a position axis that a :class:`SqueezeDim` below dropped
+        from windows of one position (``resolution=None``) and kept for the interval's
+        bases. Wrappers above such a one act on each base as they act on a window."""
+        kept = _kept_position(self.data)
+        if kept is None:
+            return self.axis_roles
+        roles = list(self.axis_roles)
+        return tuple(roles[:kept - 1] + ["position"] + roles[kept - 1:])
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -347,10 +389,14 @@ class ReduceDim(Wrapper):
                 f"ReduceDim aggregator must be 'sum', 'mean', 'max' or a callable, got {aggregator!r}")
         if axis is None:
             roles = _roles(data)
-            # (the strand axis may be squeezed away: the position axis alone then)
-            axis = (tuple(i for i, r in enumerate(roles, 1) if r in ("position", "strand"))
-                    if roles.count("position") == 1 and roles.count("strand") <= 1
-                    else (1, 2))
+            if None in roles:  # (not known: Janggu's default)
+                axis = (1, 2)
+            else:  # (either may be squeezed away: the other alone then)
+                axis = tuple(i for i, r in enumerate(roles, 1) if r in ("position", "strand"))
+                if not axis:
+                    raise ArgumentError(
+                        f"ReduceDim: {data!r} has no position or strand axis to aggregate "
+                        f"(its axes: {', '.join(roles)}); give the axis")
         self.axis = _axis_tuple(axis, len(data.shape), "ReduceDim")
 
     @property
@@ -366,6 +412,12 @@ class ReduceDim(Wrapper):
     def transform(self, batch: np.ndarray) -> np.ndarray:
         """Aggregate the axes of a batch."""
         return np.asarray(self.aggregator(batch, axis=self.axis))
+
+    def transform_interval(self, batch: np.ndarray) -> np.ndarray:
+        """Aggregate the axes of an interval key's batch (at each base, where a
+        :class:`SqueezeDim` below kept a position axis)."""
+        return np.asarray(self.aggregator(
+            batch, axis=_on_interval(self.axis, _kept_position(self.data))))
 
 
 class SqueezeDim(Wrapper):
@@ -418,8 +470,18 @@ class SqueezeDim(Wrapper):
         """Squeeze the axes of an interval key's batch but its position axis (which has
         as many positions as the interval has bases, one or more)."""
         roles = _roles(self.data)
-        axes = tuple(a for a in self.axis if roles[a - 1] != "position")
+        axes = _on_interval([a for a in self.axis if roles[a - 1] != "position"],
+                            _kept_position(self.data))
         return np.squeeze(batch, axis=axes) if axes else batch
+
+    @property
+    def interval_roles(self) -> tuple[str | None, ...]:
+        """Roles of an interval key's axes: the squeezed ones but a position axis."""
+        kept = _kept_position(self.data)
+        roles = _interval_roles(self.data)
+        dropped = set(_on_interval([a for a in self.axis if _roles(self.data)[a - 1]
+                                    != "position"], kept))
+        return tuple(r for i, r in enumerate(roles, 1) if i not in dropped)
 
 
 class Transpose(Wrapper):
@@ -460,6 +522,16 @@ class Transpose(Wrapper):
     def transform(self, batch: np.ndarray) -> np.ndarray:
         """Transpose a batch."""
         return np.ascontiguousarray(np.transpose(batch, self.axis))
+
+    def transform_interval(self, batch: np.ndarray) -> np.ndarray:
+        """Transpose an interval key's batch; a position axis a :class:`SqueezeDim` below
+        kept stays where it is."""
+        kept = _kept_position(self.data)
+        if kept is None:
+            return self.transform(batch)
+        order = [0] + list(_on_interval(self.axis[1:], kept))
+        order.insert(kept, kept)
+        return np.ascontiguousarray(np.transpose(batch, order))
 
 
 class NanToNumConverter(Wrapper):
@@ -558,7 +630,15 @@ class RandomSignalScale(_RandomWrapper):
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
         """Scale a batch."""
-        ax = self._axis_of("condition")
+        return self._scale(batch, self._axis_of("condition"))
+
+    def transform_interval(self, batch: np.ndarray) -> np.ndarray:
+        """Scale an interval key's batch: one factor per condition, at every base."""
+        roles = self.interval_roles
+        return self._scale(batch, roles.index("condition") + 1 if "condition" in roles
+                           else None)
+
+    def _scale(self, batch: np.ndarray, ax: int | None) -> np.ndarray:
         shape = [1] * batch.ndim
         shape[0] = batch.shape[0]
         if ax is not None:

@@ -249,6 +249,57 @@ def test_squeeze_interval_keys_keep_their_positions(
     np.testing.assert_array_equal(sq["chr1", 9, 10], one[1:2, 0, :, :])
 
 
+def test_wrappers_over_a_squeeze_that_kept_positions_act_at_each_base(
+        dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    """An interval key through SqueezeDim keeps the position axis of windows of one
+    position; wrappers above it used their window axes on that batch: ReduceDim summed
+    the bases instead of the conditions, RandomSignalScale drew a factor per base,
+    Transpose and a second SqueezeDim failed with numpy's errors (an audit). They now act
+    at each base as on a window; the kept axis stays where SqueezeDim left it."""
+    arr, gi = dense
+    one = np.abs(arr[:, :1, :, :]) + 1  # (12, 1, 2, 3): a value per 8 bp window
+    c = Cover.create_from_array("one", one, gi, resolution=None)
+    want = np.repeat(one[:3, 0], 8, axis=0)[4:20]  # (16 bases, strand, condition)
+    sq = SqueezeDim(c, axis=1)
+    assert sq.shape == (12, 2, 3) and sq.interval_roles == ("position", "strand", "condition")
+    np.testing.assert_array_equal(sq["chr1", 4, 20], want[None])
+    reduced = ReduceDim(sq)  # the strand axis (the position axis was squeezed away)
+    assert reduced.axis == (1,) and reduced.shape == (12, 3)
+    np.testing.assert_array_equal(reduced[:], one[:, 0].sum(axis=1))
+    np.testing.assert_array_equal(reduced["chr1", 4, 20], want.sum(axis=1)[None])
+    np.testing.assert_array_equal(ReduceDim(sq, "max", axis=2)["chr1", 4, 20],
+                                  want.max(axis=2)[None])
+    tr = Transpose(sq, (0, 2, 1))
+    assert tr.shape == (12, 3, 2)
+    np.testing.assert_array_equal(tr["chr1", 4, 20], want.transpose(0, 2, 1)[None])
+    np.testing.assert_array_equal(ReduceDim(tr, axis=2)["chr1", 4, 20],
+                                  want.sum(axis=1)[None])
+    unstranded = Cover.create_from_array("u", one[:, :, :1], gi, resolution=None)
+    twice = SqueezeDim(SqueezeDim(unstranded, axis=1), axis=1)
+    assert twice.shape == (12, 3)
+    np.testing.assert_array_equal(twice["chr1", 4, 20], want[None, :, 0])
+    np.testing.assert_array_equal(twice[[2, 0]], one[[2, 0], 0, 0])
+    scaled = RandomSignalScale(sq, 0.5, random_state=0)["chr1", 4, 20][0] / want
+    np.testing.assert_allclose(scaled, np.broadcast_to(scaled[0, 0], scaled.shape),
+                               rtol=1e-6)  # one factor per condition, at every base
+    assert len(np.unique(scaled[0, 0].round(6))) == 3
+    with pytest.raises(ArgumentError, match="no position or strand axis to aggregate"):
+        ReduceDim(SqueezeDim(unstranded))
+
+
+def test_setting_a_wrappers_gindexer_sets_the_wrapped_datasets(
+        dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    """``wrapper.gindexer = gi`` raised AttributeError; Janggu's wrappers pass it to the
+    wrapped dataset (an audit)."""
+    arr, gi = dense
+    c = Cover.create_from_array("g", arr, gi, store_whole_genome=True)
+    w = NanToNumConverter(ReduceDim(c))
+    other = GenomicIndexer(["chr1"] * 2, [16, 80], [24, 88], ["+"] * 2, 8, 8)
+    w.gindexer = other
+    assert c.gindexer is other and len(w) == 2
+    np.testing.assert_array_equal(w[:], np.nan_to_num(arr[[2, 10]].sum(axis=(1, 2))))
+
+
 def test_empty_list_view_and_none_in_an_interval_key(
         dense: tuple[np.ndarray, GenomicIndexer]) -> None:
     """``view(ds, [])`` selects no window, as ``ds[[]]``, an empty int array or an all-False
