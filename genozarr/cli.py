@@ -582,7 +582,10 @@ def plot(
     tracks: dict[str, Any] = {}
     for path in [store, *(track or [])]:
         ds = open_dataset(_need_file(path, "store"))
-        label = ds.name if ds.name not in tracks else f"{ds.name} ({path})"
+        label, k = ds.name, 1
+        while label in tracks:  # a repeated name: its path, then numbered (a panel each)
+            label = f"{ds.name} ({path})" if k == 1 else f"{ds.name} ({path}, {k})"
+            k += 1
         tracks[label] = ds
     _check_plot_region(tracks, chrom, start, end)
     fig = plot_genome_track(tracks, chrom, start, end, plottypes=plottype, stacked=stacked)

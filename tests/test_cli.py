@@ -289,6 +289,30 @@ def test_plot_writes_png(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
         assert result.exit_code == 2 and "Invalid value for" in result.output, args
 
 
+def test_plot_draws_a_panel_for_every_store_given(demo_dir: tuple[Path, str],
+                                                  tmp_path: Path, monkeypatch) -> None:
+    """The same store given three times drew two panels (the third took the second's
+    label), exiting 0 (an audit): one panel per store given, as documented."""
+    import genozarr.plot
+
+    out, _ = demo_dir
+    drawn: list[list[str]] = []
+    real = genozarr.plot.plot_genome_track
+
+    def spy(tracks, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        drawn.append(list(tracks))
+        return real(tracks, *args, **kwargs)
+
+    monkeypatch.setattr(genozarr.plot, "plot_genome_track", spy)
+    store = out / "signal.zarr"
+    result = _run("plot", store, "chr1", 1000, 1200, "-t", store, "-t", store, "-t",
+                  out / "reads.zarr", "-o", tmp_path / "x.png", "--dpi", 20)
+    assert result.exit_code == 0, result.output
+    name = open_dataset(store).name
+    assert drawn == [[name, f"{name} ({store})", f"{name} ({store}, 2)",
+                      open_dataset(out / "reads.zarr").name]]
+
+
 # ---------------------------------------------------------------------------- trim
 def test_trim_hand_checked(tmp_path: Path) -> None:
     bed = tmp_path / "in.bed"
