@@ -361,8 +361,10 @@ class ReduceDim(Wrapper):
         Axes to aggregate (of the full shape, region axis 0 excluded); default the
         position and strand axes: ``(1, 2)`` as Janggu for a channel-last dataset,
         ``(2, 3)`` for a channel-first one (Janggu's ``(1, 2)`` summed its conditions
-        there), the position axis alone where :class:`SqueezeDim` dropped the strand
-        axis, ``(1, 2)`` where the wrapped axes' roles are not known.
+        there), the one of them that remains where :class:`SqueezeDim` dropped the other
+        (an :class:`~genozarr.errors.ArgumentError` where it dropped both), ``(1, 2)``
+        where the wrapped axes' roles are not known. An interval key read through a
+        :class:`SqueezeDim` that kept its position axis is aggregated at each base.
 
     Examples
     --------
@@ -434,7 +436,9 @@ class SqueezeDim(Wrapper):
     Notes
     -----
     A genomic-interval key reads as many positions as the interval has bases: where the
-    windows have one position (``resolution=None``), that axis stays in its batches.
+    windows have one position (``resolution=None``), that axis stays in its batches, where
+    it was (:attr:`~Wrapper.interval_roles`), and wrappers above act at each base of it as
+    on a window.
     """
 
     def __init__(self, data: Any, axis: int | Sequence[int] | None = None) -> None:
