@@ -988,6 +988,13 @@ def test_janggu_sequence_weights_per_position_and_own_losses(keras_torch) -> Non
                                             r"not outputs; the outputs are \['lab'\]"):
         JangguSequence(Array("x", x), labels, sample_weights={"lab": one, "extra": one},
                        batch_size=6)
+    # a dict of weights without named outputs, and one number, were taken: fit then failed
+    # with "Invalid dtype: object" and the construction with len()'s TypeError (an audit)
+    with pytest.raises(ArgumentError, match=r"a dict of sample_weights names outputs: it "
+                                            r"needs as_dict=True"):
+        JangguSequence(x, labels, sample_weights={"lab": one}, batch_size=6, as_dict=False)
+    with pytest.raises(ArgumentError, match=r"one weight per example \(6\), got a single"):
+        JangguSequence(x, y, sample_weights=np.float64(1.0), batch_size=6, as_dict=False)
 
     # two named outputs, weights for one of them: the other's examples weigh 1 each
     named = keras.Input((3,), name="x")

@@ -215,8 +215,9 @@ class JangguSequence(keras.utils.PyDataset):
     ------
     ArgumentError
         When the datasets differ in length, a dataset has no name with ``as_dict=True``,
-        dicts are given with ``as_dict=False``, or a dict of sample weights names
-        something that is not an output.
+        dicts (of datasets or of sample weights) are given with ``as_dict=False``, sample
+        weights are not one per example, or a dict of sample weights names something
+        that is not an output.
     """
 
     def __init__(self, inputs: Any, outputs: Any = None, sample_weights: Any = None,
@@ -237,10 +238,18 @@ class JangguSequence(keras.utils.PyDataset):
         self._s = Structured(inputs, outputs)
         self._n = self._s.length
         if sample_weights is not None:
+            if isinstance(sample_weights, Mapping) and not self.as_dict:
+                raise ArgumentError(
+                    "a dict of sample_weights names outputs: it needs as_dict=True (with "
+                    "as_dict=False, give one array of weights)")
             weights = ({k: np.asarray(v) for k, v in sample_weights.items()}
                        if isinstance(sample_weights, Mapping) else np.asarray(sample_weights))
-            lengths = {len(w) for w in (weights.values() if isinstance(weights, dict)
-                                         else [weights])}
+            given = list(weights.values()) if isinstance(weights, dict) else [weights]
+            if any(np.ndim(w) == 0 for w in given):
+                raise ArgumentError(
+                    f"sample_weights need one weight per example ({self._n}), got a single "
+                    "value")
+            lengths = {len(w) for w in given}
             if lengths != {self._n}:
                 raise ArgumentError(
                     f"sample_weights need one weight per example ({self._n}), got "
