@@ -1847,6 +1847,10 @@ class Bioseq(Dataset):
             for rec_name, seq in iter_fasta_records(f):
                 if rec_name in records:
                     raise MalformedFileError(f"{f}: sequence name {rec_name!r} occurs twice")
+                if not rec_name:  # (it would name a chromosome '')
+                    raise MalformedFileError(
+                        f"{f}: record {len(records) + 1} has no name (a '>' line without "
+                        "one)")
                 amino = seq.translate(None, _NOT_AMINO_ONLY) if seqtype == "dna" else b""
                 if amino:  # (a protein encoded as DNA is all-zero rows but for A, C, G, T)
                     raise MalformedFileError(

@@ -756,6 +756,10 @@ def test_protein_sequences_are_not_encoded_as_dna(tmp_path) -> None:  # noqa: AN
         Bioseq.create_from_seq("w", [SeqRecord("AC GT", "s")])
     with pytest.raises(MalformedFileError, match=r"record 's' holds whitespace or '>'"):
         Bioseq.create_from_seq("w", [SeqRecord("AC\n>zz\nGT", "s")])
+    nameless = tmp_path / "n.fa"
+    nameless.write_text(">a\nACGT\n>  no name\nACGT\n")  # it named a chromosome ''
+    with pytest.raises(MalformedFileError, match=r"n\.fa: record 2 has no name"):
+        Bioseq.create_from_seq("n", str(nameless))
 
 
 # ---------------------------------------------------------------------------- keras
