@@ -481,6 +481,33 @@ def test_a_stalled_store_read_names_the_timeout_option(rows, tmp_path):
         release.set()
 
 
+def test_opening_a_stalled_store_keeps_to_remote_timeout(rows, tmp_path):
+    """remote_timeout bounds every read of a remote store: the check of the first data
+    chunk that opening makes waited for the server's own limit (60 s here) instead (an
+    audit)."""
+    pytest.importorskip("aiohttp")
+    import threading as th
+    import time
+
+    from genozarr import open_dataset, set_options
+
+    release = th.Event()
+
+    class Stalls(FaultyHandler):
+        faulty, stall = r"/data/c\.0\.", release  # the first chunk, which opening checks
+
+    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
+    try:
+        with serve_directory(tmp_path, handler=Stalls) as base, set_options(remote_timeout=1):
+            t = time.perf_counter()
+            with pytest.raises(StoreError, match=r"no answer within 1 s \(set_options\("
+                                                 r"remote_timeout"):
+                open_dataset(f"{base}/s.zarr", cache=None)
+            assert time.perf_counter() - t < 30
+    finally:
+        release.set()
+
+
 def test_a_process_reading_over_http_closes_its_sessions(tmp_path):
     """A process that read a store over HTTP ends without aiohttp's "Unclosed client
     session" warning (genozarr's checked HTTP filesystem closes its sessions at exit), and

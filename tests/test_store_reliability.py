@@ -390,6 +390,23 @@ def test_opened_stores_pickle_as_their_path(tmp_path):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(st)).read_rows(ROWS), expected(1))
 
 
+def test_a_pickled_open_store_refuses_a_store_rebuilt_since(tmp_path):
+    """An open_store object pickled (what dask.distributed and the processes scheduler
+    do) reopened the store by its path when unpickled: after a rebuild with other values
+    it served the new build's data under the old build's coordinates (an audit). It now
+    refuses a version with other content, as a pickled dataset does."""
+    import pickle
+
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    blob = pickle.dumps(open_store(path))
+    np.testing.assert_array_equal(pickle.loads(blob)["data"].values, expected(1))
+    build(path, 2)
+    with pytest.raises(StoreError, match="replaced or removed since it was opened"):
+        pickle.loads(blob)
+    np.testing.assert_array_equal(open_store(path)["data"].values, expected(2))
+
+
 POLL_BUILDER = r'''
 import importlib.util, json, os, sys
 cfg = json.loads(sys.argv[1])

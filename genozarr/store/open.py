@@ -522,7 +522,8 @@ def _checked_store_class() -> type:
                      storage_options: dict[str, Any] | None = None,
                      marker: tuple[str, Any] | None = None,
                      seen: dict[str, Any] | None = None,
-                     inventory: ChunkInventory | None = None) -> None:
+                     inventory: ChunkInventory | None = None,
+                     opened: dict[str, Any] | None = None) -> None:
             super().__init__(store)
             self.where = where
             self.complete = complete
@@ -534,6 +535,9 @@ def _checked_store_class() -> type:
             #: versions, such as a directory a web server serves)
             self.seen = seen
             self.hold = hold
+            #: the completion marker's attributes when the version was opened: a copy
+            #: unpickled elsewhere refuses a store published since with other content
+            self.opened = opened
             self.storage_options = storage_options
             self._arrays: dict[str, Any] | None = None
             #: checks of the marker of a store without versions (see _unchanged): the one
@@ -555,7 +559,8 @@ def _checked_store_class() -> type:
 
         def _with_store(self, store: Any) -> Any:
             return type(self)(store, self.where, self.complete, self.hold,
-                              self.storage_options, self._marker, self.seen, self.inventory)
+                              self.storage_options, self._marker, self.seen, self.inventory,
+                              self.opened)
 
         def _replaced(self, key: str) -> StoreError:
             return StoreError(
@@ -571,9 +576,11 @@ def _checked_store_class() -> type:
 
         def __reduce__(self) -> Any:
             if self.hold is not None:  # a local version pinned by a descriptor
-                return _reopen_checked, (self.where, self.storage_options, self.read_only)
+                return _reopen_checked, (self.where, self.storage_options, self.read_only,
+                                         self.opened)
             return type(self), (self._store, self.where, self.complete, None,
-                                self.storage_options, None, self.seen, self.inventory)
+                                self.storage_options, None, self.seen, self.inventory,
+                                self.opened)
 
         def _keep_root(self, raw: bytes | None) -> None:
             """Take the chunk sizes of every array from the root metadata document ``raw``
@@ -821,9 +828,13 @@ async def _timed(read: Any, where: str) -> Any:
     return task.result()
 
 
-def _reopen_checked(path: str, storage_options: dict[str, Any] | None, read_only: bool) -> Any:
-    """Unpickle a reader's store in another process: the version published now."""
-    return open_resolved(path, storage_options, require_complete=False).zarr_store()
+def _reopen_checked(path: str, storage_options: dict[str, Any] | None, read_only: bool,
+                    opened: dict[str, Any] | None = None) -> Any:
+    """Unpickle a reader's store in another process: the version published now, refused
+    (StoreError) where it holds other content than the one ``opened`` (the completion
+    marker's attributes the reader saw) describes."""
+    return open_resolved(path, storage_options, require_complete=False,
+                         marker=opened).zarr_store()
 
 
 _RANGE_ASKED = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -1036,7 +1047,7 @@ class OpenedStore:
         return _checked_store_class()(zarr_store(self.io_root, "r", self.storage_options),
                                       self.path, self.complete, self.hold,
                                       self.storage_options, None, seen,
-                                      ChunkInventory.from_marker(self.marker))
+                                      ChunkInventory.from_marker(self.marker), self.marker)
 
     def group(self) -> Any:
         """The version's zarr v3 group (consolidated metadata)."""
@@ -1557,7 +1568,9 @@ def _probe_first_chunk(arr: Any, where: str) -> None:
         return size, header
 
     try:
-        found = sync(probe())
+        found = sync(_timed(probe(), f"{where}/{path}"))
+    except GenozarrError:
+        raise
     except Exception as e:  # noqa: BLE001 - storage errors
         raise storage_error("read store", where, e) from e
     if found is None:
