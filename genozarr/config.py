@@ -13,6 +13,7 @@ Options are set with :func:`set_options`, globally or as a context manager, as i
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,8 @@ def _int(v: Any) -> bool:
 
 _VALIDATORS: dict[str, Any] = {
     "scheduler": lambda v: v in _SCHEDULERS,
-    "num_workers": lambda v: v is None or (_int(v) and v > 0),
+    # (a process pool's size must fit a C int, and more processes than this is a mistake)
+    "num_workers": lambda v: v is None or (_int(v) and 0 < v <= 2**15),
     "progress": lambda v: v in (True, False, "auto"),
     "chunk_bytes": lambda v: _int(v) and v >= 4096,
     "inner_chunk_bytes": lambda v: v is None or (_int(v) and v >= 1),
@@ -163,6 +165,14 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         one read of a remote store may take before it is a StoreError; also the wait for
         each answer of a remote input's server).
 
+    Notes
+    -----
+    Options are the process's, as xarray's and dask's are: a ``with`` block changes them
+    for every thread until it ends, so a build in another thread meanwhile is made with
+    them too; set options before starting threads that build. Blocks that end in another
+    order than they began (in several threads) still leave the options as they were
+    before the first began.
+
     Raises
     ------
     ArgumentError
@@ -186,7 +196,27 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         OPTIONS.update(kwargs)
 
     def __enter__(self) -> set_options:
+        with _BLOCKS_LOCK:
+            _BLOCKS.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        OPTIONS.update(self.old)
+        with _BLOCKS_LOCK:
+            at = next((i for i, b in enumerate(_BLOCKS) if b is self), None)
+            if at is None:  # (exited twice, or never entered)
+                OPTIONS.update(self.old)
+                return
+            del _BLOCKS[at]
+            for key, old in self.old.items():
+                # a block that began after this one and still runs set the key since: it
+                # restores, when it ends, what this one found
+                later = next((b for b in _BLOCKS[at:] if key in b.old), None)
+                if later is not None:
+                    later.old[key] = old
+                else:
+                    OPTIONS[key] = old
+
+
+#: the ``with set_options(...)`` blocks running, in the order they began
+_BLOCKS: list[set_options] = []
+_BLOCKS_LOCK = threading.Lock()

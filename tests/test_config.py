@@ -61,6 +61,29 @@ def test_options_are_validated_and_scoped():
     assert get_options() == before
 
 
+def test_blocks_that_end_out_of_order_restore_the_options_before_them():
+    """Two set_options blocks (two threads) ending in another order than they began left
+    the first block's value for good: each restored what it found (an audit). The
+    options are those before the first block once both have ended, and the block still
+    running keeps its value meanwhile."""
+    before = get_options()
+    first = set_options(compressor="lz4", chunk_bytes=8192)
+    first.__enter__()
+    second = set_options(compressor=None)
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert get_options()["compressor"] is None          # the running block's
+    assert get_options()["chunk_bytes"] == before["chunk_bytes"]
+    second.__exit__(None, None, None)
+    assert get_options() == before
+    # nested blocks as before; and a num_workers no process pool can have is refused
+    with set_options(compressor="lz4"), set_options(compressor="zlib"):
+        assert get_options()["compressor"] == "zlib"
+    assert get_options() == before
+    with pytest.raises(ArgumentError, match="num_workers"):
+        set_options(num_workers=2**31)
+
+
 def test_auto_runs_processes_above_the_threshold_only():
     """'auto' ran processes at exactly parallel_threshold_bases; the docs say above."""
     from genozarr.store._run import _scheduler
