@@ -503,3 +503,63 @@ def test_open_store_loads_coordinates_here_not_on_a_cluster(tmp_path):
     with dask.config.set(scheduler=elsewhere):
         ds = open_store(tmp_path / "a.zarr")
     np.testing.assert_array_equal(ds["region_start"].values, [0, 300, 600])
+
+
+def test_ops_normalize_and_collapse_keep_values_of_narrow_stores(tmp_path):
+    """Found by an audit, each against numpy on the stored values:
+    - a callable normalizer ran on int8 counts as they were (100 * 2 overflowed to -56);
+      a dataset serves them in float32 at least, and so does ops.normalize now;
+    - a sum collapse of a float16 store turned sums past 65504 into inf; it is float32;
+    - length normalizers took the first axis for the regions: data with the position
+      axis first got other windows' lengths (or numpy's broadcast error);
+    - given statistics of another (strand, condition) shape were applied (a total per
+      condition of 3 to a selection of 1: the first condition's), or failed in numpy;
+    - a mean per strand with per_strand=False fitted the deviations of both strands'
+      values around each strand's mean;
+    - the dtype attribute kept the source's dtype."""
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer(["chr1"] * 3, [0, 100, 200], [100, 200, 250], ["+"] * 3, 100, 100)
+    counts = np.zeros((3, 100, 1, 3), dtype="int8")
+    counts[:, :50] = 100
+    counts[2, 50:] = 0
+    Cover.create_from_array("c", counts, gi, storage="zarr", store=str(tmp_path / "c.zarr"),
+                            conditions=["s0", "s1", "s2"])
+    ds = open_store(tmp_path / "c.zarr")
+    doubled = ops.normalize(ds, lambda x: x * 2)
+    assert doubled["data"].dtype == np.float32 and doubled.attrs["dtype"] == "float32"
+    np.testing.assert_array_equal(doubled["data"].values, counts.astype(np.float32) * 2)
+    assert ops.collapse(ds, resolution=10, collapser="mean").attrs["dtype"] == "float64"
+
+    half = np.full((3, 100, 1, 1), 1000.0, dtype="float16")
+    Cover.create_from_array("h", half, gi, storage="zarr", store=str(tmp_path / "h.zarr"))
+    summed = ops.collapse(open_store(tmp_path / "h.zarr"), resolution=100, collapser="sum")
+    assert summed["data"].dtype == np.float32
+    np.testing.assert_array_equal(summed["data"].values[:2, 0, 0, 0], [100_000.0] * 2)
+
+    lengths = np.array([100, 100, 50.0])
+    by_length = counts.astype(np.float64) / lengths[:, None, None, None]
+    for data in (ds, ds.transpose("position", "region", "strand", "condition")):
+        got = ops.normalize(data, "binsizenorm")["data"].transpose(
+            "region", "position", "strand", "condition").values
+        np.testing.assert_allclose(got, by_length, rtol=1e-6)
+
+    with pytest.raises(ArgumentError, match=r"'cpm' holds total of shape \(1, 3\).*1 "
+                                            r"condition\(s\)"):
+        ops.normalize(ds.sel(condition=["s1"]), ops.CPM(total=[1e6, 2e6, 4e6]))
+    with pytest.raises(ArgumentError, match=r"holds total of shape \(1, 2\)"):
+        ops.normalize(ds, ops.CPM(total=[1e6, 2e6]))
+    stranded = xr.Dataset(
+        {"data": (("region", "position", "strand", "condition"),
+                  np.arange(24.0).reshape(2, 6, 2, 1))},
+        coords={"strand": ["+", "-"], "condition": ["a"],
+                "region_chrom": ("region", ["chr1"] * 2), "region_start": ("region", [0, 6]),
+                "region_end": ("region", [6, 12]), "region_strand": ("region", ["+"] * 2)},
+        attrs={"resolution": 1, "layout": "partial"})
+    with pytest.raises(ArgumentError, match=r"means that differ by strand .*per_strand=True"):
+        ops.normalize(stranded, ZScore(mean=[[0.0], [10.0]]))
+    fitted = ops.normalize(stranded, ZScore(mean=[[0.0], [10.0]], per_strand=True))
+    x = np.arange(24.0).reshape(2, 6, 2, 1)
+    sd = [np.sqrt(((x[:, :, s] - m) ** 2).sum() / (x[:, :, s].size - 1)) for s, m in
+          ((0, 0.0), (1, 10.0))]
+    np.testing.assert_allclose(fitted["data"].values[:, :, 1, 0], (x[:, :, 1, 0] - 10) / sd[1])

@@ -166,7 +166,7 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
         attrs.pop("cache_key")
     if isinstance(obj, xr.Dataset):
         out = fn(obj)
-        out.attrs = derive_attrs(attrs, token)
+        out.attrs = _with_dtype(derive_attrs(attrs, token), [out])
         return with_data_token(out)
     out = obj.copy()
     for node in out.subtree:
@@ -179,8 +179,16 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
         new = new.drop_vars(inherited)
         new.attrs = {k: new.attrs[k] for k in local.attrs if k in new.attrs}
         node.dataset = new
-    out.attrs = derive_attrs(attrs, token)
+    out.attrs = _with_dtype(derive_attrs(attrs, token), data_datasets(out))
     return with_data_token(out)
+
+
+def _with_dtype(attrs: dict[str, Any], datasets: list[xr.Dataset]) -> dict[str, Any]:
+    """``attrs`` with the ``dtype`` attribute (``docs/format.md``: the dtype of the data
+    arrays) of the result's data, where it records one: an operation may widen them."""
+    if "dtype" in attrs and datasets:
+        attrs["dtype"] = str(np.dtype(datasets[0][DATA].dtype))
+    return attrs
 
 
 def lazy(var: xr.DataArray) -> xr.DataArray:

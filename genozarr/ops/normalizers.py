@@ -262,7 +262,37 @@ class Normalizer(abc.ABC):
         """
         self._check_fitted()
         norm = self._for_conditions(data)
+        norm._check_shapes(data)
         return map_data(data, norm._transform_dataset, norm.cache_params())
+
+    def _check_shapes(self, data: Any) -> None:
+        """Refuse statistics (given or fitted) of another (strand, condition) shape than
+        the data's: they broadcast to another shape, or a data array of one condition
+        took the first of several.
+
+        Raises
+        ------
+        ArgumentError
+            Naming the statistic, its shape and the data's strands and conditions.
+        """
+        from genozarr.ops._layout import data_datasets
+
+        first = data_datasets(data)[0][DATA]
+        n_s, n_c = int(first.sizes["strand"]), int(first.sizes["condition"])
+        inner = getattr(self, "zscore", None)  # (ZScoreLog's statistics)
+        stats = list(self.params().items()) + (
+            list(inner.params().items()) if isinstance(inner, Normalizer) else [])
+        for key, value in stats:
+            if not isinstance(value, np.ndarray) or value.ndim != 2:
+                continue
+            s, c = value.shape
+            if s in (1, n_s) and c in (1, n_c):
+                continue
+            raise ArgumentError(
+                f"normalizer {self.name!r} holds {key} of shape {value.shape} (strand, "
+                f"condition); the data have {n_s} strand(s) and {n_c} condition(s). Give "
+                "one value per condition (or per strand and condition), or one for all, "
+                "or fit it on data of this shape")
 
     def _for_conditions(self, data: Any) -> Normalizer:
         """This normalizer with its per-condition statistics matched to the conditions of
@@ -330,6 +360,12 @@ class Normalizer(abc.ABC):
         from genozarr.ops._layout import lazy
 
         var = lazy(ds[DATA])  # (a store opened by xarray's engine: dask, read when computed)
+        dims = var.dims
+        if "region" in dims and dims[0] != "region":  # (lengths are per row of region)
+            var = var.transpose("region", *(d for d in dims if d != "region"))
+        served = np.result_type(var.dtype, np.float32)
+        if served != var.dtype:  # (in float32 at least, as a dataset serves them: a
+            var = var.astype(served)  # callable on int8 counts overflowed)
         if var.chunks is not None:  # the kernel needs whole (strand, condition) blocks
             var = var.chunk({"strand": -1, "condition": -1})
         args = [var, region_lengths(ds)] if self.uses_lengths else [var]
@@ -342,7 +378,7 @@ class Normalizer(abc.ABC):
             dtype = np.asarray(self._block(probe)).dtype
         out = xr.apply_ufunc(self._block, *args, dask="parallelized", keep_attrs=True,
                              output_dtypes=None if dtype is None else [dtype])
-        return ds.assign({DATA: out.transpose(*var.dims)})
+        return ds.assign({DATA: out.transpose(*dims)})
 
     def _block(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         return self.kernel(x, lengths)
@@ -480,6 +516,16 @@ class ZScore(Normalizer):
                     f"{n_s} strand(s) and {n_c} condition(s). Give one value per "
                     "condition (or per strand and condition), or one for all")
         mean = self.mean if self.mean is not None else mu
+        if self.std is None and not self.per_strand and np.ndim(mean) == 2 \
+                and len(mean) > 1 and not all(np.array_equal(row, mean[0], equal_nan=True)
+                                              for row in np.asarray(mean)[1:]):
+            # (the moments pooled over strands: deviations around means that differ by
+            # strand would mix the strands' values around each strand's mean)
+            raise ArgumentError(
+                f"normalizer {label or self.name!r} holds means that differ by strand "
+                f"{np.shape(mean)} and fits the standard deviation over both strands "
+                "(per_strand=False): pass per_strand=True, one mean per condition, or the "
+                "std too")
         if self.std is None:
             ss = m2 + n * np.square(mu - mean)  # squared deviations around `mean`
             std = np.sqrt(np.divide(ss, n - 1, out=np.zeros_like(ss), where=n > 1))

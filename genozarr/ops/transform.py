@@ -31,7 +31,10 @@ def normalize(data: Any, normalizer: Any, *, fit: bool = True) -> Any:
 
     Unfitted normalizers are fitted first, in order, each on the output of the previous
     ones (dask reductions, chunk by chunk: the only computation); already fitted ones are
-    used unchanged. Statistics of a DataTree are pooled over all its chromosomes.
+    used unchanged. Statistics of a DataTree are pooled over all its chromosomes. Each
+    normalizer gets the values in float32 at least (an int or float16 store widened, as
+    a dataset serves them), with the region axis first; statistics of another (strand,
+    condition) shape than the data's are refused.
 
     Parameters
     ----------
@@ -74,6 +77,10 @@ def _collapse_array(arr: Any, axis: int, factor: int, how: Any, pad_value: float
 
     if not isinstance(arr, da.Array):
         arr = da.asarray(np.asarray(arr))
+    if arr.dtype == np.float16 and (how == "sum" or callable(how)):
+        # a sum of float16 values past 65504 is inf: summed in float32 (an ingest refuses
+        # such a store; a lazy collapse cannot, and widens it)
+        arr = arr.astype(np.float32)
     rest = arr.shape[axis] % factor
     if rest:
         pad_shape = list(arr.shape)
@@ -103,7 +110,8 @@ def collapse(data: Any, *, resolution: int | None,
     ``resolution // current`` consecutive positions are aggregated with the ingest's
     kernel (``genozarr._kernels.collapse``) per dask chunk. A chromosome whose bin count
     is not a multiple of the factor gets its last bin padded with the store's
-    ``pad_value`` (0), as at ingest.
+    ``pad_value`` (0), as at ingest. A float16 store is summed (or given to a callable)
+    in float32: its sums may pass float16's largest value.
 
     Parameters
     ----------
