@@ -361,8 +361,9 @@ class ReduceDim(Wrapper):
         Axes to aggregate (of the full shape, region axis 0 excluded); default the
         position and strand axes: ``(1, 2)`` as Janggu for a channel-last dataset,
         ``(2, 3)`` for a channel-first one (Janggu's ``(1, 2)`` summed its conditions
-        there), the one of them that remains where :class:`SqueezeDim` dropped the other
-        (an :class:`~genozarr.errors.ArgumentError` where it dropped both), ``(1, 2)``
+        there), the one of them that remains where a :class:`SqueezeDim` or a
+        ``ReduceDim`` below dropped the other (an :class:`~genozarr.errors.ArgumentError`
+        where neither remains), ``(1, 2)``
         where the wrapped axes' roles are not known. An interval key read through a
         :class:`SqueezeDim` that kept its position axis is aggregated at each base.
 
@@ -420,6 +421,13 @@ class ReduceDim(Wrapper):
         :class:`SqueezeDim` below kept a position axis)."""
         return np.asarray(self.aggregator(
             batch, axis=_on_interval(self.axis, _kept_position(self.data))))
+
+    @property
+    def interval_roles(self) -> tuple[str | None, ...]:
+        """Roles of the axes of an interval key's batch that remain."""
+        dropped = set(_on_interval(self.axis, _kept_position(self.data)))
+        return tuple(r for i, r in enumerate(_interval_roles(self.data), 1)
+                     if i not in dropped)
 
 
 class SqueezeDim(Wrapper):

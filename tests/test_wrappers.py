@@ -285,6 +285,16 @@ def test_wrappers_over_a_squeeze_that_kept_positions_act_at_each_base(
     assert len(np.unique(scaled[0, 0].round(6))) == 3
     with pytest.raises(ArgumentError, match="no position or strand axis to aggregate"):
         ReduceDim(SqueezeDim(unstranded))
+    # channel first: the kept axis comes after a condition axis that a ReduceDim drops
+    first = Cover.create_from_array("f", np.moveaxis(one, -1, 1), gi, resolution=None,
+                                    channel_last=False)  # (12, 3 conditions, 1, 2 strands)
+    means = ReduceDim(SqueezeDim(first), "mean", axis=1)  # the conditions: (12, strand)
+    assert means.shape == (12, 2) and means.interval_roles == ("position", "strand")
+    np.testing.assert_allclose(means["chr1", 4, 20], want.mean(axis=2)[None], rtol=1e-6)
+    np.testing.assert_allclose(ReduceDim(means)["chr1", 4, 20],
+                               want.mean(axis=2).sum(axis=1)[None], rtol=1e-6)
+    # a ReduceDim that dropped the position axis: the default reduces the strand axis left
+    np.testing.assert_array_equal(ReduceDim(ReduceDim(c, axis=1))[:], one.sum(axis=(1, 2)))
 
 
 def test_setting_a_wrappers_gindexer_sets_the_wrapped_datasets(
