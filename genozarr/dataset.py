@@ -1897,8 +1897,8 @@ class Bioseq(Dataset):
 _UNSET: Any = object()
 
 #: every byte but the upper-case letters of amino acids that are no IUPAC nucleotide
-#: code (``bytes.translate`` deletes these, keeping those)
-_NOT_AMINO_ONLY = bytes(b for b in range(256) if chr(b) not in "EFIJLOPQZ")
+#: code, inosine's I aside (``bytes.translate`` deletes these, keeping those)
+_NOT_AMINO_ONLY = bytes(b for b in range(256) if chr(b) not in "EFJLOPQZ")
 
 
 def _size_cache(store: Store, cache: str | int | None) -> None:
@@ -2003,7 +2003,8 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
     StoreFormatError
         A store of a newer format, or a recorded normalizer that cannot be restored.
     ArgumentError
-        A ``normalizer`` for a sequence store, or one that does not fit the store.
+        A ``normalizer`` for a sequence store, or one that does not fit the store; a
+        ``channel_last`` that is not a bool.
 
     Examples
     --------
@@ -2018,6 +2019,9 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
     """
     from genozarr.store.handle import load_store
     from genozarr.store.recipe import read_windows
+
+    if channel_last is not None:  # (a "false" from a config file is true to bool())
+        channel_last = check_bool("channel_last", channel_last)
 
     storage = normalise_storage(storage)
     store = load_store(path, "zarr", storage_options)

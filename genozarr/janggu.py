@@ -47,7 +47,8 @@ class Array:
     array
         The values; the first axis indexes the examples.
     conditions
-        Condition (label) names, optional.
+        Condition (label) names, optional: one per entry of the last axis of
+        :attr:`shape`.
 
     Examples
     --------
@@ -67,6 +68,13 @@ class Array:
         self.data = data
         self.conditions = None if conditions is None else [str(c) for c in (
             [conditions] if isinstance(conditions, str) else conditions)]
+        width = self.shape[-1]  # (a 1-d array: one condition, as its shape says)
+        if self.conditions is not None and len(self.conditions) != width:
+            # (as Janggu asserted: the names label the last axis)
+            raise ArgumentError(
+                f"Array {name!r}: {len(self.conditions)} condition name(s) "
+                f"{self.conditions[:4]} for the last axis of shape {self.shape}, which has "
+                f"{width}")
 
     def __repr__(self) -> str:
         return f"Array('{self.name}', shape={self.shape})"
@@ -91,6 +99,8 @@ class Array:
 
     def subset(self, index: Any) -> Array:
         """The examples ``index`` (ints, a slice or a boolean mask) as a new Array."""
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            index = [index]  # (an example keeps its axis, as a batch)
         return Array(self.name, self.data[index], self.conditions)
 
 

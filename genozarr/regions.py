@@ -740,6 +740,34 @@ class GenomicIndexer:
         return cls._from_frame(df, binsize, stepsize, flank, zero_padding, collapse, random_state)
 
     @classmethod
+    def create_from_region(
+        cls, chrom: str, start: int, end: int, strand: str, binsize: int | None,
+        stepsize: int | None, flank: int = 0, zero_padding: bool = True,
+    ) -> GenomicIndexer:
+        """Tile one region into windows, as Janggu's ``create_from_region``:
+        :meth:`create_from_file` of that region.
+
+        Parameters
+        ----------
+        chrom, start, end, strand
+            The region (0-based, half-open; strand ``'+'``, ``'-'`` or ``'.'``).
+        binsize, stepsize, flank, zero_padding
+            As in :meth:`create_from_file`.
+
+        Returns
+        -------
+        GenomicIndexer
+
+        Examples
+        --------
+        >>> GenomicIndexer.create_from_region("chr1", 0, 250, "+", 100, 100).tostr()
+        ['chr1:0-100', 'chr1:100-200', 'chr1:200-250']
+        """
+        region = pd.DataFrame({"chrom": [chrom], "start": [start], "end": [end],
+                               "strand": [strand]})
+        return cls.create_from_file(region, binsize, stepsize, flank, zero_padding)
+
+    @classmethod
     def _from_frame(
         cls, df: pd.DataFrame, binsize: int | None, stepsize: int | None, flank: int,
         zero_padding: bool, collapse: bool, random_state: Any,
@@ -749,11 +777,25 @@ class GenomicIndexer:
         region_names = _region_names(df)
         names = region_names
         if binsize is None and collapse:
-            # one window per region, summarised by one value: any lengths
-            chrs, starts, ends, strands = (df["chrom"].to_numpy(), df["start"].to_numpy(),
-                                           df["end"].to_numpy(), df["strand"].to_numpy())
-            binsize_out = int(lengths[0]) if len(lengths) and len(np.unique(lengths)) == 1 \
-                else None
+            # one window per region, summarised by one value: any lengths but 0 (a region
+            # of no bases gives no window, as without collapse, and in Janggu)
+            keep = lengths > 0
+            if not keep.all() and keep.any():
+                first = df.iloc[int(np.flatnonzero(~keep)[0])]
+                log.warning("%s: %d region(s) of length 0 (start == end, such as %s:%d) give "
+                            "no window and are left out: the windows do not line up one to "
+                            "one with the regions", source, int((~keep).sum()),
+                            first["chrom"], int(first["start"]))
+            if len(keep) and not keep.any():
+                raise RegionError(
+                    f"{source}: every region has length 0; give regions with end > start")
+            chrs, starts, ends, strands = (df["chrom"].to_numpy()[keep],
+                                           df["start"].to_numpy()[keep],
+                                           df["end"].to_numpy()[keep],
+                                           df["strand"].to_numpy()[keep])
+            kept_lengths = lengths[keep]
+            binsize_out = int(kept_lengths[0]) if len(np.unique(kept_lengths)) == 1 else None
+            names = None if region_names is None else np.asarray(region_names)[keep]
         else:
             if binsize is None:
                 # Janggu: the binsize is the longest region; every region is one window

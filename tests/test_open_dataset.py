@@ -139,6 +139,13 @@ def test_a_sequence_store_takes_no_normalizer(sample_files, tmp_path):
     for norm in (None, []):
         again = open_dataset(tmp_path / "dna.zarr", normalizer=norm)
         np.testing.assert_array_equal(again[:3], original[:3])
+    # channel_last as the constructors check it: a string ("false" from a config file)
+    # was true to bool(), and the data came back channel last without a word (an audit)
+    with pytest.raises(ArgumentError, match=r"channel_last must be True or False, got "
+                                            r"'false'"):
+        open_dataset(tmp_path / "dna.zarr", channel_last="false")
+    np.testing.assert_array_equal(open_dataset(tmp_path / "dna.zarr", channel_last=False)[:3],
+                                  np.moveaxis(original[:3], -1, 1))
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])

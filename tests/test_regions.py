@@ -308,17 +308,21 @@ def test_empty_indexer_says_why(caplog):
         caplog.text
 
 
-@pytest.mark.parametrize("binsize", [None, 10])
-def test_regions_of_length_zero_left_out_are_said(caplog, binsize):
+@pytest.mark.parametrize("binsize, collapse", [(None, False), (10, False), (None, True)])
+def test_regions_of_length_zero_left_out_are_said(caplog, binsize, collapse):
     """An insertion point (start == end) among other regions gives no window: the windows
-    no longer line up one to one with the regions, which a warning says (it was silent)."""
+    no longer line up one to one with the regions, which a warning says (it was silent).
+    With collapse=True (resolution=None datasets) it had a window of its own, where
+    Janggu, and genozarr without collapse, give none (an audit)."""
     import logging
 
     regions = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [0, 40, 50], "end": [20, 40, 60],
                             "name": ["a", "ins", "b"]})
     with caplog.at_level(logging.WARNING, logger="genozarr"):
-        gi = GenomicIndexer.create_from_file(regions, binsize, binsize)
+        gi = GenomicIndexer.create_from_file(regions, binsize, binsize, collapse=collapse)
     assert "ins" not in list(gi.names) and len(gi) == (2 if binsize is None else 3)
+    if collapse:
+        assert gi.tostr() == ["chr1:0-20", "chr1:50-60"] and list(gi.names) == ["a", "b"]
     assert "1 region(s) of length 0 (start == end, such as chr1:40)" in caplog.text
 
 
@@ -707,3 +711,16 @@ def test_indexer_items_of_a_0d_array_a_bool_and_a_negative_seed():
                                             r"numpy random generator, got -1"):
         GenomicIndexer.create_from_file(["chr1:0-30"], binsize=10, stepsize=10,
                                         random_state=-1)
+
+
+def test_create_from_region_tiles_one_region_as_janggu():
+    """Janggu's GenomicIndexer.create_from_region was missing (AttributeError on ported
+    code, an audit); it tiles one region as create_from_file does."""
+    gi = GenomicIndexer.create_from_region("chr1", 0, 250, "+", 100, 100)
+    assert gi.tostr() == ["chr1:0-100", "chr1:100-200", "chr1:200-250"]  # Janggu 0.10.2's
+    minus = GenomicIndexer.create_from_region("chr2", 10, 60, "-", 20, 10, flank=5,
+                                              zero_padding=False)
+    assert minus.starts.tolist() == [10, 20, 30, 40] and minus.ends.tolist() == [30, 40, 50, 60]
+    first = minus[0]  # (with its flank)
+    assert (first.chrom, first.start, first.end, first.strand) == ("chr2", 5, 35, "-")
+    assert (minus.binsize, minus.stepsize, minus.flank) == (20, 10, 5)

@@ -764,17 +764,11 @@ def iter_seqrecords(records: Any) -> Iterator[tuple[str, bytes]]:
         except UnicodeEncodeError as e:
             raise MalformedFileError(
                 f"SeqRecord list: record {name!r} holds a non-ASCII letter ({e.reason})") from e
-        if seq.translate(None, _NOT_IN_LINES) or b">" in seq:
-            # (blanks would be dropped, and a line break and '>' start another record, in
-            # the FASTA file the records are read as)
+        if b">" in seq:  # (a header line in the FASTA file the records are read as)
             raise MalformedFileError(
-                f"SeqRecord list: the sequence of record {name!r} holds whitespace or '>', "
-                "which are not letters")
+                f"SeqRecord list: the sequence of record {name!r} holds '>', which is not "
+                "a letter")
         yield name, seq
-
-
-#: every byte but blanks and line breaks (``bytes.translate`` deletes these, keeping those)
-_NOT_IN_LINES = bytes(b for b in range(256) if not chr(b).isspace())
 
 
 def seqrecords_seqtype(records: Any) -> str | None:
