@@ -1156,21 +1156,31 @@ class Dataset:
             # a flag per statistic (ZScore's mean and std): one given, the other fitted
             per_stat = dict(zip(getattr(norm, "_statistics", ()), given)) \
                 if isinstance(given, tuple) else {}
-            for key, value in params.items():
-                if not isinstance(value, np.ndarray) or value.ndim != 2:
-                    continue
-                fitted = not per_stat.get(
-                    key, any(given) if isinstance(given, tuple) else given)
+            stats = [(key, value, not per_stat.get(
+                key, any(given) if isinstance(given, tuple) else given))
+                for key, value in params.items()
+                if isinstance(value, np.ndarray) and value.ndim == 2]
+            name = getattr(norm, "name", type(norm).__name__)
+            strands = getattr(norm, "strands", None)
+            if strands is not None and strands != n_s and any(f for _, _, f in stats):
+                # (pooled statistics of two strands describe each strand's values, not
+                # their sum in unstranded data: their shape, (1, C), fits either)
+                raise ArgumentError(
+                    f"normalizer {name!r} was fitted on data of {strands} strand(s); "
+                    f"dataset {self.name!r} has {n_s} strand(s) and {n_c} condition(s). "
+                    "Fit it on data of this shape: pass an unfitted one (its name), or "
+                    "call its reset() first")
+            for key, value, fitted in sorted(stats, key=lambda t: not t[2]):  # fitted first
                 s, c = value.shape
                 if s in (1, n_s) and (c == n_c or (c == 1 and not fitted)):
                     continue
                 raise ArgumentError(
-                    f"normalizer {getattr(norm, 'name', type(norm).__name__)!r} holds {key} "
+                    f"normalizer {name!r} holds {key} "
                     f"of shape {value.shape} (strand, condition), "
                     f"{'fitted on' if fitted else 'given for'} data of another shape; "
                     f"dataset {self.name!r} has {n_s} strand(s) and {n_c} condition(s). Fit "
-                    "the normalizer on data of this shape, or pass an unfitted one (its "
-                    "name) to fit it here")
+                    "the normalizer on data of this shape: pass an unfitted one (its "
+                    "name), or call its reset() first")
             self._condition_order(norm, warn=True)
 
     def _condition_order(self, norm: Any,

@@ -1196,3 +1196,39 @@ def test_a_callable_is_fitted_in_the_dtype_it_is_served_in(tmp_path, dtype):
     expected = x / x.sum() * 1e6 if then == "cpm" else (x - x.mean()) / x.std(ddof=1)
     got = cover[:][0, :, 0, 0].astype(np.float64)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_a_normalizer_fitted_on_two_strands_is_refused_on_one(tmp_path):
+    """Statistics pooled over strands have the shape (1, C) whatever the strands: a
+    normalizer fitted on stranded data was reused on unstranded data (each value the sum of
+    both strands) without a word, serving z-scores of mean 1.4 instead of 0 (an audit; the
+    Janggu page says other strands are refused). The strands of the fit are recorded, kept
+    through the store's recipe, and checked; reset() fits anew. A refusal names the fitted
+    statistic first (it named a mean given as one number)."""
+    gi = GenomicIndexer(["chr1"] * 4, np.arange(4) * 10, np.arange(4) * 10 + 10,
+                        ["+"] * 4, 10, 10)
+    rng = np.random.default_rng(3)
+    two = rng.poisson(2.0, (4, 10, 2, 1)).astype("float32")
+    one = two.sum(axis=2, keepdims=True)
+    stores = {}
+    for name, arr in (("two", two), ("one", one), ("c3", rng.random((4, 10, 1, 3))),
+                      ("c2", rng.random((4, 10, 1, 2)))):
+        Cover.create_from_array(name, arr, gi, storage="zarr", store=str(tmp_path / name))
+        stores[name] = tmp_path / name
+    z = ops.ZScore()
+    genozarr.open_dataset(stores["two"], normalizer=z)
+    assert z.strands == 2 and z.to_dict()["strands"] == 2
+    for reused in (z, normalizer_from_dict(json.loads(json.dumps(z.to_dict())))):
+        with pytest.raises(ArgumentError, match=r"'zscore' was fitted on data of 2 strand\(s\);"
+                                                r" dataset 'one' has 1 strand\(s\)"):
+            genozarr.open_dataset(stores["one"], normalizer=reused)
+    with pytest.raises(ArgumentError, match=r"fitted on data of 2 strand\(s\); the data have 1"):
+        ops.normalize(genozarr.open_store(stores["one"]), z, fit=False)
+    served = genozarr.open_dataset(stores["one"], normalizer=z.reset())[:]
+    np.testing.assert_allclose(served.mean(), 0, atol=1e-6)
+    assert z.strands == 1
+    given = ops.ZScore(mean=1.0)
+    genozarr.open_dataset(stores["c3"], normalizer=given)
+    with pytest.raises(ArgumentError, match=r"holds std of shape \(1, 3\) .*fitted on .*"
+                                            r"reset\(\)"):
+        genozarr.open_dataset(stores["c2"], normalizer=given)

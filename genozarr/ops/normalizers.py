@@ -145,6 +145,10 @@ class Normalizer(abc.ABC):
     #: names of the conditions the statistics were fitted on, in the order of their
     #: condition axis (None: unknown, or nothing fitted); set by :meth:`fit`
     conditions: list[str] | None = None
+    #: number of strands of the data the statistics were fitted on (None: unknown, or
+    #: nothing fitted); set by :meth:`fit`: statistics pooled over two strands do not
+    #: describe unstranded data (the sum of both), nor the reverse
+    strands: int | None = None
 
     @property
     def fitted(self) -> bool:
@@ -176,6 +180,7 @@ class Normalizer(abc.ABC):
             with progress_label(f"fit {type(self).__name__}"):
                 self._fit(data)
             self.conditions = _condition_names(data)
+            self.strands = _strand_count(data)
             log.info("fitted %r in %.1f s", self, time.perf_counter() - t0)
         return self
 
@@ -279,6 +284,11 @@ class Normalizer(abc.ABC):
 
         first = data_datasets(data)[0][DATA]
         n_s, n_c = int(first.sizes["strand"]), int(first.sizes["condition"])
+        if self.strands is not None and self.strands != n_s:
+            raise ArgumentError(
+                f"normalizer {self.name!r} was fitted on data of {self.strands} strand(s); "
+                f"the data have {n_s} strand(s): fit it on data of this shape (call its "
+                "reset() first)")
         inner = getattr(self, "zscore", None)  # (ZScoreLog's statistics)
         stats = list(self.params().items()) + (
             list(inner.params().items()) if isinstance(inner, Normalizer) else [])
@@ -396,7 +406,7 @@ class Normalizer(abc.ABC):
             a class defined in a script), so that it is not rebuilt as the built-in one.
             A normalizer with statistics records ``"given"`` (whether each was given
             rather than fitted: a bool, or one per statistic) and, once fitted,
-            ``"conditions"`` (:attr:`conditions`).
+            ``"conditions"`` (:attr:`conditions`) and ``"strands"`` (:attr:`strands`).
         """
         d: dict[str, Any] = {"type": self.name,
                              "params": {k: _encode(v) for k, v in self.params().items()}}
@@ -405,6 +415,8 @@ class Normalizer(abc.ABC):
             d["given"] = list(given) if isinstance(given, tuple) else bool(given)
         if self.conditions is not None:
             d["conditions"] = [str(c) for c in self.conditions]
+        if self.strands is not None:
+            d["strands"] = int(self.strands)
         if _TYPES.get(self.name) is not type(self):
             d["class"] = _func_ref(type(self))
             d["repr"] = f"{type(self).__module__}.{type(self).__qualname__}"
@@ -492,6 +504,7 @@ class ZScore(Normalizer):
         if not self._given[1]:
             self.std = None
         self.conditions = None
+        self.strands = None
         return self
 
     def _fit(self, data: Any, label: str | None = None) -> None:
@@ -596,6 +609,7 @@ class ZScoreLog(Normalizer):
         """Forget fitted statistics; returns ``self``."""
         self.zscore.reset()
         self.conditions = None
+        self.strands = None
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -681,6 +695,7 @@ class PercentileTrimming(Normalizer):
         if not self._given:
             self.threshold = None
             self.conditions = None
+            self.strands = None
         return self
 
     def _fit(self, data: Any) -> None:
@@ -787,6 +802,7 @@ class TPM(Normalizer):
         if not self._given:
             self.scale = None
             self.conditions = None
+            self.strands = None
         return self
 
     def _fit(self, data: Any) -> None:
@@ -844,6 +860,7 @@ class CPM(Normalizer):
         if not self._given:
             self.total = None
             self.conditions = None
+            self.strands = None
         return self
 
     def _fit(self, data: Any) -> None:
@@ -1077,6 +1094,17 @@ def _warn_no_values(norm: Normalizer, data: Any, empty: np.ndarray, what: str) -
          f"({type(norm).__name__}({what}=...))", EmptyConditionWarning)
 
 
+def _strand_count(data: Any) -> int | None:
+    """The number of strands of an opened store's data (None where it has no strand
+    axis)."""
+    from genozarr.ops._layout import data_datasets
+
+    try:
+        return int(data_datasets(data)[0][DATA].sizes["strand"])
+    except Exception:  # noqa: BLE001 - not a store's data: unknown
+        return None
+
+
 def _condition_names(data: Any) -> list[str] | None:
     """The ``condition`` coordinate of an opened store (None where it has none)."""
     from genozarr.ops._layout import data_datasets
@@ -1103,6 +1131,9 @@ def _restore_state(norm: Normalizer, d: dict[str, Any]) -> Normalizer:
         norm._given = value  # type: ignore[attr-defined]
     conditions = d.get("conditions")
     norm.conditions = [str(c) for c in conditions] if isinstance(conditions, list) else None
+    strands = d.get("strands")
+    norm.strands = strands if isinstance(strands, int) and not isinstance(strands, bool) \
+        else None
     zscore = getattr(norm, "zscore", norm)  # ZScoreLog holds its ZScore
     if isinstance(zscore, ZScore) and zscore._given[0] and "given_mean" in d:
         # the mean as given, not as a fit spread it (reset() goes back to it); a record
