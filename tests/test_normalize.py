@@ -496,11 +496,12 @@ def test_to_dict_round_trip_is_bit_identical(label, norm, partial):
         assert d["ref"] in ("numpy:log1p", f"{_double.__module__}:_double")
         assert back.func is norm.func
     else:
-        assert set(d) <= {"type", "params", "given", "given_mean", "conditions"}
+        assert set(d) <= {"type", "params", "given", "given_mean", "conditions", "strands"}
         assert d["type"] == norm.name and ("given_mean" in d) == (label == "zscore-fixed-mean")
         if hasattr(norm, "_given"):  # fitted statistics restore as fitted, with the names
             assert back._given == norm._given
             assert back.conditions == norm.conditions == ["a", "b", "c"]
+            assert back.strands == norm.strands is not None
         if "given_mean" in d:  # the mean as given, before the fit spread it
             assert np.shape(back._given_mean) == () and back._given_mean == 1.0
             d["given_mean"] = None  # a NaN scalar, as _encode records it
@@ -691,7 +692,8 @@ def test_fitted_statistics_of_another_shape_are_refused(sample_files):
     stranded = ZScore(per_strand=True)
     Cover.create_from_bam("b", sample_files["bam"], normalizer=stranded, **kw)
     assert stranded.mean.shape == (2, 1)
-    with pytest.raises(ArgumentError, match=r"\(2, 1\)"):
+    with pytest.raises(ArgumentError, match=r"fitted on data of 2 strand\(s\); dataset 'u' "
+                                            r"has 1 strand\(s\)"):
         Cover.create_from_bam("u", sample_files["bam"], stranded=False, normalizer=stranded,
                               **kw)
     # given statistics broadcast as given: one value for every condition
