@@ -388,6 +388,8 @@ def test_opened_stores_pickle_as_their_path(tmp_path):
     again = pickle.loads(pickle.dumps(ds))
     np.testing.assert_array_equal(again["data"].values, expected(1))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(st)).read_rows(ROWS), expected(1))
+    # a bytes path, as every other opener takes one (it was "does not exist": an audit)
+    np.testing.assert_array_equal(open_store(os.fsencode(path))["data"].values, expected(1))
 
 
 def test_a_pickled_open_store_refuses_a_store_rebuilt_since(tmp_path):
@@ -398,9 +400,15 @@ def test_a_pickled_open_store_refuses_a_store_rebuilt_since(tmp_path):
     import pickle
 
     path = tmp_path / "s.zarr"
-    build(path, 1)
+    build(path, 1, overwrite=False)  # (a forced build's content is its own only)
     blob = pickle.dumps(open_store(path))
     np.testing.assert_array_equal(pickle.loads(blob)["data"].values, expected(1))
+    build(path, 1, overwrite=False, keep_same_key=False)  # the same content and chunks
+    np.testing.assert_array_equal(pickle.loads(blob)["data"].values, expected(1))
+    with set_options(chunk_bytes=2 * CHUNK_BYTES, scheduler="sync", progress=False):
+        build(path, 1, overwrite=False, keep_same_key=False, options=False)
+    with pytest.raises(StoreError, match="replaced since it was opened, with other chunks"):
+        pickle.loads(blob)  # (its arrays hold the chunk grid it opened: a reshape error)
     build(path, 2)
     with pytest.raises(StoreError, match="replaced or removed since it was opened"):
         pickle.loads(blob)

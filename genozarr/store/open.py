@@ -577,7 +577,7 @@ def _checked_store_class() -> type:
         def __reduce__(self) -> Any:
             if self.hold is not None:  # a local version pinned by a descriptor
                 return _reopen_checked, (self.where, self.storage_options, self.read_only,
-                                         self.opened)
+                                         _marker_token(self.opened))
             return type(self), (self._store, self.where, self.complete, None,
                                 self.storage_options, None, self.seen, self.inventory,
                                 self.opened)
@@ -828,13 +828,37 @@ async def _timed(read: Any, where: str) -> Any:
     return task.result()
 
 
+def _marker_token(marker: dict[str, Any] | None) -> tuple[dict[str, Any], str] | None:
+    """A completion marker's attributes as a pickled reader carries them: without the
+    chunk inventory (large for a genome of many contigs: pickled with every task of a
+    dask graph), which is represented by its SHA256."""
+    if marker is None:
+        return None
+    import hashlib
+
+    chunks = json.dumps(marker.get("chunks"), sort_keys=True).encode()
+    return ({k: v for k, v in marker.items() if k != "chunks"},
+            hashlib.sha256(chunks).hexdigest())
+
+
 def _reopen_checked(path: str, storage_options: dict[str, Any] | None, read_only: bool,
-                    opened: dict[str, Any] | None = None) -> Any:
+                    opened: tuple[dict[str, Any], str] | None = None) -> Any:
     """Unpickle a reader's store in another process: the version published now, refused
-    (StoreError) where it holds other content than the one ``opened`` (the completion
-    marker's attributes the reader saw) describes."""
-    return open_resolved(path, storage_options, require_complete=False,
-                         marker=opened).zarr_store()
+    (StoreError) where it holds other content than the one ``opened``
+    (:func:`_marker_token` of the completion marker the reader saw) describes, or other
+    chunk files (a rebuild of the same content with other chunks: the reader's arrays
+    hold the chunk grid it opened)."""
+    found = open_resolved(path, storage_options, require_complete=False,
+                          marker=None if opened is None else opened[0])
+    token = _marker_token(found.marker)
+    if opened is not None and (token is None or token[1] != opened[1]):
+        found.release()
+        raise StoreError(
+            f"store {path} was replaced since it was opened, with other chunks (a copy of a "
+            "dataset, pickled or in a worker process, reads the version first opened). "
+            "Reopen the store (genozarr.open_dataset, genozarr.open_store, load_store) to "
+            "read the current version.")
+    return found.zarr_store()
 
 
 _RANGE_ASKED = re.compile(r"bytes=(\d*)-(\d*)$")
@@ -1255,7 +1279,7 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
     StoreError
         Missing, incomplete, replaced, unreachable or non-genozarr store.
     """
-    path = str(path)
+    path = os.fsdecode(path) if isinstance(path, bytes) else str(path)  # (as every opener)
     remote = is_remote(path)
     last = path.rsplit("::", 1)[-1]  # (a chained URL: simplecache::https://...)
     if remote and ("?" in last or "#" in last) and last.lower().startswith(("http://",
