@@ -347,6 +347,12 @@ def test_chromosomes_differing_by_case_only(tmp_path):
     retired.write_text(">genozarr-retired\nAAAAACCCCC\n")
     with pytest.raises(StoreFormatError, match="'genozarr-retired' cannot name a zarr group"):
         whole_genome_zarr(retired, "r.zarr")
+    # a backslash: zarr's local store lists it as '/', so the store read back as nested
+    # groups (an audit)
+    slash = tmp_path / "b.fa"
+    slash.write_text(">chrUn\\alt\nAAAAACCCCC\n")
+    with pytest.raises(StoreFormatError, match=r"'chrUn\\\\alt' cannot name a zarr group"):
+        whole_genome_zarr(slash, "b.zarr")
     for kw in ({"store_whole_genome": False, "storage": "zarr",
                 "store": str(tmp_path / "p.zarr")},
                {"store_whole_genome": True, "storage": "ndarray"}):

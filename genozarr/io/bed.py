@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import weakref
 import zlib
 from typing import Any
@@ -19,9 +20,6 @@ from genozarr.io._remote import names_url
 __all__ = ["read_bed", "bed_paint", "bed_coverage", "bed_categories", "BED_COLUMNS"]
 
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
-_HEADER_PREFIXES = ("#", "track", "browser")
-
-
 def _open_text(path: str) -> Any:
     # utf-8-sig: a byte-order mark (as some editors write) is not part of the first line,
     # so a 'track' or '#' line after it is still a header
@@ -31,8 +29,14 @@ def _open_text(path: str) -> Any:
 
 
 def _skipped(line: str) -> bool:
-    """Whether a BED line is blank or a header (``#``, ``track``, ``browser``)."""
-    return not line.strip() or line.startswith(_HEADER_PREFIXES)
+    """Whether a BED line is blank or a header: a comment (``#``), or a UCSC ``track`` or
+    ``browser`` line (the word, then whitespace or nothing: a chromosome named ``trackA``
+    or ``browser_1`` starts a data line)."""
+    return not line.strip() or line.startswith("#") or _UCSC_HEADER.match(line) is not None
+
+
+#: a UCSC header line's start
+_UCSC_HEADER = re.compile(r"(track|browser)(\s|$)")
 
 
 def _data_lines(path: str) -> tuple[list[int], list[int], int, str | io.StringIO]:
@@ -196,8 +200,9 @@ def _bad(path: str, lines: list[int], row: int, problem: str) -> MalformedFileEr
 def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     """Read a BED (3 to 12 columns) or bedGraph file, plain or gzipped.
 
-    ``track``, ``browser`` and ``#`` lines are skipped. Coordinates are 0-based half-open
-    as in the file.
+    Blank lines, ``#`` comments and UCSC ``track`` and ``browser`` lines (the word, then
+    whitespace) are skipped: a chromosome named ``trackA`` starts a data line.
+    Coordinates are 0-based half-open as in the file.
 
     Parameters
     ----------

@@ -93,20 +93,21 @@ Kind = Literal["coverage", "sequence"]
 def check_chrom_name(chrom: str) -> str:
     """Check that a chromosome name can name a zarr group (whole-genome layout).
 
-    Any legal zarr v3 node name works: not empty, no ``/``, not only periods, not starting
-    with ``__``, and not one of genozarr's own node names.
+    Any legal zarr v3 node name works: not empty, no ``/`` (nor ``\\``, which zarr's local
+    store lists as one), not only periods, not starting with ``__``, and not one of
+    genozarr's own node names.
 
     Raises
     ------
     StoreFormatError
         For a name zarr cannot store.
     """
-    if (not chrom or "/" in chrom or "\x00" in chrom or set(chrom) == {"."}
-            or chrom.startswith("__") or chrom in _RESERVED_NODES):
+    if (not chrom or "/" in chrom or "\\" in chrom or "\x00" in chrom
+            or set(chrom) == {"."} or chrom.startswith("__") or chrom in _RESERVED_NODES):
         raise StoreFormatError(
             f"chromosome name {chrom!r} cannot name a zarr group in a whole-genome store "
-            "(empty, contains '/' or NUL, only periods, starts with '__', or is reserved: "
-            f"{sorted(_RESERVED_NODES)}); use store_whole_genome=False")
+            "(empty, contains '/', '\\' or NUL, only periods, starts with '__', or is "
+            f"reserved: {sorted(_RESERVED_NODES)}); use store_whole_genome=False")
     return chrom
 
 
