@@ -105,7 +105,7 @@ def factorize_labels(values: Any) -> tuple[np.ndarray, list[Any]]:
 
 def _seqtype(seqtype: object) -> str:
     """Return the normalised alphabet name or raise ArgumentError."""
-    key = seqtype.lower() if isinstance(seqtype, str) else seqtype
+    key = seqtype.lower() if isinstance(seqtype, str) else None  # (a list: unhashable)
     if key not in _ALPHABETS:
         raise ArgumentError(
             f"seqtype must be one of {sorted(_ALPHABETS)}, got {seqtype!r}."

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._validate import check_bool
 from genozarr.errors import ArgumentError
 
 __all__ = ["batches", "batch_plan", "chunk_rows", "read_batch"]
@@ -78,6 +79,13 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
     batch_size = _int_arg("batch_size", batch_size, 1)
     block_size = _int_arg("block_size", block_size, 1)
     buffer_blocks = _int_arg("buffer_blocks", buffer_blocks, 1)
+    shuffle = check_bool("shuffle", shuffle)  # ("false" was true)
+    drop_last = check_bool("drop_last", drop_last)
+    if not (seed is None or isinstance(seed, np.random.Generator)
+            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+                and seed >= 0)):
+        raise ArgumentError(f"seed must be an integer >= 0, a numpy Generator or None, got "
+                            f"{seed!r}")
     starts = np.arange(0, n, block_size)
     rng = np.random.default_rng(seed) if shuffle else None
     if rng is not None:

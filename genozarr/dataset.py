@@ -831,6 +831,11 @@ class Dataset:
 
         if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
             raise ArgumentError(f"name must be a non-empty string without '/', got {name!r}")
+        if not (chrom_map is None or (isinstance(chrom_map, str) and chrom_map == "auto")
+                or isinstance(chrom_map, Mapping)):
+            # (create_from_bed never looked at it: chrom_map='Auto' was ignored)
+            raise ArgumentError(f"chrom_map must be None, 'auto' or a mapping {{region name: "
+                                f"name in the file}}, got {chrom_map!r}")
         storage = normalise_storage(storage)
         dtype = check_store_dtype(getattr(source, "dtype", "float32"))
         check_storage(dtype, storage)

@@ -75,8 +75,13 @@ class Region:
     strand: StrandLabel = "."
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", int(self.start))
-        object.__setattr__(self, "end", int(self.end))
+        for what in ("start", "end"):
+            value = getattr(self, what)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+                # (int() truncated 2.5 to 2 and took True as 1 and '100' as 100)
+                raise RegionError(f"region {self.chrom}: {what} must be an integer, got "
+                                  f"{value!r}")
+            object.__setattr__(self, what, int(value))
         check_chrom_name(self.chrom, "region")
         if max(abs(self.start), abs(self.end)) > MAX_COORDINATE:
             raise RegionError(

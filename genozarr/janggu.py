@@ -99,8 +99,8 @@ class Array:
 
     def subset(self, index: Any) -> Array:
         """The examples ``index`` (ints, a slice or a boolean mask) as a new Array."""
-        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
-            index = [index]  # (an example keeps its axis, as a batch)
+        if np.ndim(index) == 0 and np.issubdtype(np.asarray(index).dtype, np.integer):
+            index = [int(index)]  # (an example keeps its axis, as a batch)
         return Array(self.name, self.data[index], self.conditions)
 
 
@@ -312,6 +312,12 @@ def get_genome_size(refgenome: str | os.PathLike, outputfile: str | os.PathLike 
     """
     from genozarr.genome import chrom_sizes
 
+    if not isinstance(refgenome, (str, os.PathLike)) or (
+            outputfile is not None and not isinstance(outputfile, (str, os.PathLike))):
+        # (open() takes an int, or True, as a file descriptor: it closed stdout)
+        raise ArgumentError(
+            f"get_genome_size: refgenome and outputfile are paths, got {refgenome!r} and "
+            f"{outputfile!r}")
     path = os.fspath(refgenome)
     if not os.path.isfile(path):
         raise InputFileError(

@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 import pandas as pd
 
-from genozarr._validate import check_int
+from genozarr._validate import check_bool, check_int
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import MAX_COORDINATE, GenomeLike, Region, check_chrom_name, chrom_sizes
 from genozarr.io._remote import names_url
+from genozarr.io.bed import _skipped as _bed_skipped
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -52,7 +53,6 @@ _CENTRES = ("summit", "midpoint")
 #: column 10; the first one present is used
 _SUMMIT_COLUMNS = ("summit", "peak", "Summit", "Peak")
 #: lines of a BED file that are not regions (as :func:`genozarr.io.bed.read_bed` skips)
-_BED_SKIPPED = ("#", "track", "browser")
 
 REGION_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 _GFF_SUFFIXES = (".gff", ".gff3", ".gtf", ".gff.gz", ".gff3.gz", ".gtf.gz")
@@ -379,7 +379,7 @@ def _bed_summits(path: str) -> np.ndarray:
     with (gzip.open(path, "rt", encoding="utf-8-sig", newline="") if is_gzip(path)
           else open(path, encoding="utf-8-sig", newline="")) as fh:
         for number, line in enumerate(fh, start=1):
-            if not line.strip() or line.startswith(_BED_SKIPPED):
+            if _bed_skipped(line):
                 continue
             # (trailing tabs, which read_bed reads as empty columns, are not a column 11)
             fields = line.rstrip().split("\t")
@@ -472,7 +472,7 @@ def resize_regions(roi: RegionsLike, width: int, centre: Centre = "midpoint", *,
     >>> resize_regions(peaks, 100)[["start", "end", "name"]].values.tolist()
     [[150, 250, 'a'], [0, 100, 'b']]
     """
-    width_ = check_int("width", width, 1)
+    width_ = check_int("width", width, 1, allow_none=False)  # (None: a bare AssertionError)
     assert width_ is not None
     if centre not in _CENTRES:
         raise ArgumentError(f"centre must be 'summit' or 'midpoint', got {centre!r}")
@@ -602,6 +602,23 @@ def _tile(starts: np.ndarray, ends: np.ndarray, binsize: int, stepsize: int,
     return win_starts, win_ends, counts
 
 
+def _coordinates(what: str, values: ArrayLike) -> np.ndarray:
+    """``values`` as a 1-d int64 array of window coordinates: integers (numbers holding
+    integers, as pandas gives columns with missing values, are taken), not bools or
+    fractions (which ``astype`` truncated)."""
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind in "bUSV":
+            raise TypeError
+        out = raw.astype(np.int64).ravel()
+        if raw.dtype.kind in "fO" and not np.array_equal(out, raw.astype(np.float64).ravel()):
+            raise TypeError
+    except (TypeError, ValueError, OverflowError):
+        raise ArgumentError(f"GenomicIndexer: {what} must hold integer coordinates, got "
+                            f"{values!r}"[:300]) from None
+    return out
+
+
 class GenomicIndexer:
     """Maps integer indices to genomic windows, as Janggu's ``GenomicIndexer``.
 
@@ -647,14 +664,22 @@ class GenomicIndexer:
         zero_padding: bool = True,
         names: ArrayLike | None = None,
     ) -> None:
-        self.chrs = np.asarray(chrs, dtype=object)
-        self.starts = np.asarray(starts, dtype=np.int64)
-        self.ends = np.asarray(ends, dtype=np.int64)
-        self.strand = np.asarray(strands, dtype=object)
+        # (the create_from_* constructors check these too; a direct call took flank=True
+        # as 1, 2.5 as 2 and binsize='x' as it was)
+        binsize, stepsize, flank = self._check_args(binsize, stepsize, flank)
+        self.chrs = np.asarray(chrs, dtype=object).ravel()
+        self.starts = _coordinates("starts", starts)
+        self.ends = _coordinates("ends", ends)
+        self.strand = np.asarray(strands, dtype=object).ravel()
+        if not len(self.chrs) == len(self.starts) == len(self.ends) == len(self.strand):
+            raise ArgumentError(
+                f"GenomicIndexer: chrs, starts, ends and strands have {len(self.chrs)}, "
+                f"{len(self.starts)}, {len(self.ends)} and {len(self.strand)} entries; "
+                "give one of each per window")
         self.binsize = binsize
         self.stepsize = stepsize
-        self.flank = int(flank)
-        self.zero_padding = zero_padding
+        self.flank = flank
+        self.zero_padding = check_bool("zero_padding", zero_padding)
         self.names = None
         if names is not None:
             # no copy for an object array (slicing an indexer passes its names on)

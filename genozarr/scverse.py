@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genozarr._validate import check_bool
 from genozarr.errors import ArgumentError
 from genozarr.regions import GenomicIndexer
 from genozarr.store.dtypes import value_dtype
@@ -213,6 +214,7 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
     if not isinstance(cover, Dataset) or cover.garray.meta.kind != "coverage":
         raise ArgumentError(
             f"to_anndata needs a Cover (coverage dataset), got {type(cover).__name__}")
+    sparse = check_bool("sparse", sparse)  # ("false" was true)
     if aggregate is not None and aggregate not in _AGGREGATES:
         raise ArgumentError(f"aggregate must be one of {_AGGREGATES} or None, got {aggregate!r}")
     if strand not in _STRAND_MODES:

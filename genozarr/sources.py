@@ -384,7 +384,10 @@ class BedSource(Source):
 
         if mode not in self.MODES:
             raise ArgumentError(f"mode must be one of {self.MODES}, got {mode!r}")
-        if minoverlap is not None and not (0 < minoverlap <= 1):
+        if minoverlap is not None and (
+                not isinstance(minoverlap, (int, float, np.integer, np.floating))
+                or isinstance(minoverlap, (bool, np.bool_)) or not 0 < minoverlap <= 1):
+            # (True passed as 1.0; a string failed in a comparison)
             raise ArgumentError(f"minoverlap must be a fraction in (0, 1], got {minoverlap!r}")
         self.mode = "score_category" if mode == "categorical" else mode
         self.files = files

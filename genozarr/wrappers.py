@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._validate import check_bool
 from genozarr.dataset import Bioseq, Dataset
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.regions import GenomicIndexer, RegionsLike
@@ -589,11 +590,12 @@ class _RandomWrapper(Wrapper):
         if isinstance(random_state, np.random.Generator):
             self._rng = random_state
         elif random_state is None or (isinstance(random_state, (int, np.integer))
-                                      and not isinstance(random_state, bool)):
+                                      and not isinstance(random_state, bool)
+                                      and random_state >= 0):  # (numpy's raw error)
             self._rng = np.random.default_rng(None if random_state is None else int(random_state))
         else:
             raise ArgumentError(
-                f"random_state must be an int, a numpy Generator/RandomState or None, got "
+                f"random_state must be an int >= 0, a numpy Generator/RandomState or None, got "
                 f"{random_state!r}")
         self._pid = os.getpid()
 
@@ -732,7 +734,7 @@ class RandomShift(_RandomWrapper):
             raise ArgumentError(f"RandomShift shift must be a non-negative integer, got {shift!r}")
         super().__init__(data, random_state)
         self.shift = int(shift)
-        self.batchwise = bool(batchwise)
+        self.batchwise = check_bool("batchwise", batchwise)
         if self._axis_of("position") is None:
             raise ArgumentError(f"RandomShift: {data!r} has no position axis")
 

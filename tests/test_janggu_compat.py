@@ -495,6 +495,7 @@ def test_array_dataset() -> None:
         Array("y", np.zeros((4, 3)), conditions=["only"])
     named = Array("y", np.arange(12).reshape(4, 3), conditions=["a", "b", "c"])
     assert named.subset(2).shape == (1, 3) and named.subset(2).conditions == ["a", "b", "c"]
+    assert named.subset(np.array(2)).shape == named.subset(np.int64(-1)).shape == (1, 3)
 
 
 def test_split_train_test_one_dataset(two_chrom_cover: Cover) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from genozarr._validate import check_int
+from genozarr._validate import check_bool, check_int
 from genozarr.batching import batch_plan, chunk_rows, read_batch, share_stores
 from genozarr.errors import ArgumentError
 from genozarr.loaders import Structured
@@ -225,9 +225,9 @@ class JangguSequence(keras.utils.PyDataset):
                  seed: int | None = None, spread_weights: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.spread_weights = bool(spread_weights)
+        self.spread_weights = check_bool("spread_weights", spread_weights)
         self.batch_size = check_int("batch_size", batch_size, 1, allow_none=False)
-        self.as_dict = bool(as_dict)
+        self.as_dict = check_bool("as_dict", as_dict)
         if self.as_dict:
             inputs = _named(inputs, "inputs")
             outputs = None if outputs is None else _named(outputs, "outputs")
@@ -264,7 +264,7 @@ class JangguSequence(keras.utils.PyDataset):
                 weights = {k: weights.get(k, ones) for k in outputs}
             sample_weights = weights
         self.sample_weights = sample_weights
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_bool("shuffle", shuffle)
         self._rng = np.random.default_rng(seed)
         self.indices = self._rng.permutation(self._n) if self.shuffle else np.arange(self._n)
 

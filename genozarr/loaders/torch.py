@@ -63,6 +63,7 @@ from torch.utils.data import IterableDataset as _TorchIterable
 from torch.utils.data import get_worker_info
 
 from genozarr import config
+from genozarr._validate import check_bool
 from genozarr.batching import batch_plan, batches, chunk_rows, read_batch, share_stores
 from genozarr.config import OPTIONS, get_options
 from genozarr.dataset import Bioseq
@@ -701,7 +702,7 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         self.compact = [i for i, d in enumerate(self._s.datasets)
                         if compact_sequence and isinstance(d, Bioseq)]
         self.batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_bool("shuffle", shuffle)
         self.rank, self.world_size = distributed_rank(rank, world_size)
         self._s.rank = self.rank
         self.seed = _check_seed(seed)
@@ -709,7 +710,7 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
             log.info("TorchIterableDataset: shuffle with seed=None on %d ranks: using seed 0 "
                      "so that every rank plans the same order", self.world_size)
             self.seed = 0
-        self.drop_last = bool(drop_last)
+        self.drop_last = check_bool("drop_last", drop_last)
         self.block_size = block_size
         self.buffer_blocks = buffer_blocks
         self.prefetch = prefetch
@@ -911,12 +912,12 @@ class ChunkSampler(Sampler[int]):
                                 f"{type(dataset_or_n).__name__}")
         self.chunk_rows = default_rows if chunk_rows is None else int(
             check_int("chunk_rows", chunk_rows, 1, allow_none=False))
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_bool("shuffle", shuffle)
         self.rank, self.num_replicas = distributed_rank(rank, num_replicas)
         self.seed = _check_seed(seed)
         if self.shuffle and self.seed is None and self.num_replicas > 1:
             self.seed = 0
-        self.drop_last = bool(drop_last)
+        self.drop_last = check_bool("drop_last", drop_last)
         self.batch_size = int(check_int("batch_size", batch_size, 1, allow_none=False))
         self.buffer_blocks = int(check_int("buffer_blocks", buffer_blocks, 1, allow_none=False))
         self.epoch = 0

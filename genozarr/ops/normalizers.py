@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from genozarr._validate import check_bool
 from genozarr.errors import ArgumentError, GenozarrWarning, StoreFormatError, warn
 from genozarr.ops import _reductions
 from genozarr.ops._layout import DATA, data_arrays, map_data, region_lengths
@@ -98,10 +99,17 @@ def _out_dtype(dtype: Any) -> np.dtype:
 
 def _as_stat(value: Any, name: str) -> np.ndarray | None:
     """A statistic as float64: scalar, ``(1, C)`` from one value per condition, or
-    ``(S, C)``."""
+    ``(S, C)``. Numbers only (a bool or a string was taken as one); a divisor (``std``,
+    ``scale``, ``total``) must be positive where it is known (0 served inf, a negative one
+    flipped the values' sign)."""
     if value is None:
         return None
+    if np.asarray(value).dtype.kind not in "iuf":
+        raise ArgumentError(f"{name} must be a number, one per condition or an array "
+                            f"(strand, condition) of numbers, got {value!r}")
     v = np.asarray(value, dtype=np.float64)
+    if name in ("std", "scale", "total") and (v <= 0).any():
+        raise ArgumentError(f"{name} divides the values: it must be positive, got {value!r}")
     if v.ndim > 2:
         raise ArgumentError(f"{name} must be a scalar, one value per condition or an array "
                             f"(strand, condition), got shape {v.shape}")
@@ -128,6 +136,8 @@ def _decode(value: Any) -> Any:
             return [one(i) for i in v]
         return math.nan if v is None else float(v)
 
+    if isinstance(value, str) and value in ("inf", "-inf"):  # (a scalar infinity)
+        return float(value)
     return np.array(one(value), dtype=np.float64) if isinstance(value, list) else value
 
 
@@ -491,7 +501,7 @@ class ZScore(Normalizer):
         # the mean as given (a fit spreads it over the data's conditions; reset() goes
         # back to it, so that data of another number of conditions can be fitted)
         self._given_mean = self.mean
-        self.per_strand = bool(per_strand)
+        self.per_strand = check_bool("per_strand", per_strand)
 
     @property
     def fitted(self) -> bool:
@@ -683,7 +693,7 @@ class PercentileTrimming(Normalizer):
         self.percentile = float(percentile)
         self._given = threshold is not None
         self.threshold = _as_stat(threshold, "threshold")
-        self.per_strand = bool(per_strand)
+        self.per_strand = check_bool("per_strand", per_strand)
 
     @property
     def fitted(self) -> bool:

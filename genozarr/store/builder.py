@@ -321,6 +321,8 @@ def store_location(name: str, key: str | None, store: str | os.PathLike | None) 
     from genozarr.store.write import check_store_path
 
     if store is not None:
+        if not isinstance(store, (str, bytes, os.PathLike)):  # (str(False) named a store)
+            raise ArgumentError(f"store must be a path or URL (or None), got {store!r}")
         store = local_form(store)
         check_store_path(store)  # '.', '' name no store (not the cwd)
         return absolute_store_path(store)

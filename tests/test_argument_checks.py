@@ -1,0 +1,123 @@
+"""Arguments of the wrong type are refused by name, where they were taken silently (a value
+truncated, a string read as true, a path named after ``str(value)``) or failed deep inside
+with another library's error (an audit that called the public API with wrong types)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import genozarr
+from genozarr import Cover, GenomicIndexer, Region
+from genozarr.errors import ArgumentError, RegionError
+from genozarr.janggu import get_genome_size
+from genozarr.ops.normalizers import CPM, TPM, ZScore
+from genozarr.resources import resource_path
+from genozarr.wrappers import RandomShift
+
+
+@pytest.fixture(scope="module")
+def cover() -> Cover:
+    gi = GenomicIndexer(["chr1"] * 6, np.arange(6) * 10, np.arange(6) * 10 + 10,
+                        ["+"] * 6, 10, 10)
+    return Cover.create_from_array("c", np.arange(60.0).reshape(6, 10, 1, 1), gi)
+
+
+def test_indexers_and_regions_refuse_what_they_truncated():
+    for kw, name in ((dict(flank=True), "flank"), (dict(flank=2.5), "flank"),
+                     (dict(binsize="x"), "binsize"), (dict(stepsize=-5), "stepsize"),
+                     (dict(zero_padding="false"), "zero_padding")):
+        args = {"binsize": 200, "stepsize": 200, **kw}
+        with pytest.raises(ArgumentError, match=name):
+            GenomicIndexer(["chr1"], [0], [200], ["+"], **args)
+    with pytest.raises(ArgumentError, match="starts must hold integer coordinates"):
+        GenomicIndexer(["chr1"], [0.5], [200], ["+"], 200, 200)
+    with pytest.raises(ArgumentError, match="2, 1, 1 and 1 entries"):
+        GenomicIndexer(["chr1", "chr2"], [0], [200], ["+"], 200, 200)
+    # integers held in floats or a nullable integer column are coordinates
+    gi = GenomicIndexer(["chr1"], pd.array([5], dtype="Int64"), np.array([205.0]), ["+"],
+                        200, 200, flank=np.int64(3))
+    assert gi.starts.tolist() == [5] and gi.ends.tolist() == [205] and gi.flank == 3
+    for start in (2.5, True, "100"):
+        with pytest.raises(RegionError, match="start must be an integer"):
+            Region("chr1", start, 100)
+    assert Region("chr1", np.int64(2), 100).start == 2
+
+
+def test_a_store_path_must_be_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gi = GenomicIndexer(["chr1"], [0], [10], ["+"], 10, 10)
+    for store in (False, 0, 2.5, [], {}):
+        with pytest.raises(ArgumentError, match="store must be a path or URL"):
+            Cover.create_from_array("s", np.ones((1, 10, 1, 1)), gi, storage="zarr",
+                                    store=store)
+    assert os.listdir(tmp_path) == []  # (a store named 'False' was written here)
+
+
+def test_get_genome_size_takes_paths_only(tmp_path):
+    """outputfile=True was taken as file descriptor 1: the sizes went to stdout and it was
+    closed (the next print failed)."""
+    code = ("from genozarr.janggu import get_genome_size\n"
+            "from genozarr.resources import resource_path\n"
+            "try:\n"
+            "    get_genome_size(resource_path('sample.fa'), outputfile=True)\n"
+            "except Exception as e:\n"
+            "    print(type(e).__name__)\n"
+            "print('still open')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "GENOZARR_OUTPUT": str(tmp_path)}, timeout=120)
+    assert done.stdout.split() == ["ArgumentError", "still", "open"], done
+    sizes = get_genome_size(resource_path("sample.fa"), outputfile=tmp_path / "s.sizes")
+    assert (tmp_path / "s.sizes").read_text().split("\n")[0] == \
+        f"{next(iter(sizes))}\t{next(iter(sizes.values()))}"
+
+
+def test_divisors_and_numbers_of_normalizers():
+    """CPM(total=0) served inf, ZScore(std=0) inf and NaN, a negative total flipped the
+    sign; mean=True and total='100' were numbers."""
+    for make, name in ((lambda: CPM(total=0), "total"), (lambda: CPM(total=[1e6, -1]), "total"),
+                       (lambda: ZScore(std=0.0), "std"), (lambda: TPM(scale=0), "scale")):
+        with pytest.raises(ArgumentError, match=f"{name} divides the values"):
+            make()
+    for make, name in ((lambda: ZScore(mean=True), "mean"), (lambda: CPM(total="100"), "total")):
+        with pytest.raises(ArgumentError, match=f"{name} must be a number"):
+            make()
+    assert float(ZScore(mean=-2.0, std=0.5).std) == 0.5
+
+
+@pytest.mark.parametrize("flag", ["shuffle", "drop_last"])
+def test_flags_are_booleans(cover, flag):
+    """drop_last='false' dropped the last batch (a non-empty string is true)."""
+    with pytest.raises(ArgumentError, match=flag):
+        list(genozarr.batches(cover, batch_size=4, **{flag: "false"}))
+    assert len(list(genozarr.batches(cover, batch_size=4, drop_last=False))) == 2
+    with pytest.raises(ArgumentError, match="per_strand"):
+        ZScore(per_strand="no")
+    with pytest.raises(ArgumentError, match="batchwise"):
+        RandomShift(cover, 2, batchwise="false")
+
+
+def test_seeds_chrom_maps_and_other_values_are_named(cover, tmp_path):
+    with pytest.raises(ArgumentError, match="seed must be an integer >= 0"):
+        list(genozarr.batches(cover, batch_size=4, shuffle=True, seed=-1))
+    with pytest.raises(ArgumentError, match="random_state must be an int >= 0"):
+        RandomShift(cover, 2, random_state=-1)
+    with pytest.raises(ArgumentError, match="seqtype must be one of"):
+        genozarr.Bioseq.create_from_refgenome("d", resource_path("sample.fa"),
+                                              roi=resource_path("sample.bed"), binsize=200,
+                                              seqtype=["dna"])
+    with pytest.raises(ArgumentError, match="width must be an integer"):
+        genozarr.resize_regions(resource_path("sample.bed"), None)
+    bed = dict(roi=resource_path("sample.bed"), binsize=200,
+               genomesize=resource_path("sample.chrom.sizes"))
+    with pytest.raises(ArgumentError, match="chrom_map must be None, 'auto' or a mapping"):
+        Cover.create_from_bed("b", resource_path("peaks.bed"), chrom_map="Auto", **bed)
+    for bad in (True, "0.5", [0.5]):
+        with pytest.raises(ArgumentError, match="minoverlap must be a fraction"):
+            Cover.create_from_bed("b", resource_path("peaks.bed"), resolution=50,
+                                  minoverlap=bad, **bed)
