@@ -63,6 +63,10 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
     from genozarr.io._handles import check_input_file
     from genozarr.io._remote import fetch, is_url, local_form
 
+    if not isinstance(files, (str, bytes, os.PathLike)) and not (
+            hasattr(files, "__iter__") and not isinstance(files, Mapping)):
+        raise ArgumentError(f"{what} files must be a path, a URL or a list of them, got "
+                            f"{files!r}")
     items = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
     if not items:
         raise ArgumentError(f"no {what} files given")
@@ -125,6 +129,10 @@ def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[
         or an export could not tell apart.
     """
     if conditions is not None:
+        if not isinstance(conditions, str) and not (
+                hasattr(conditions, "__iter__") and not isinstance(conditions, Mapping)):
+            raise ArgumentError(f"conditions must be a name or a list of names, got "
+                                f"{conditions!r}")
         names = [str(c) for c in ([conditions] if isinstance(conditions, str) else conditions)]
         if len(names) != len(files):
             raise ArgumentError(

@@ -333,6 +333,9 @@ class Wrapper:
 
 
 def _axis_tuple(axis: int | Sequence[int], ndim: int, what: str) -> tuple[int, ...]:
+    if not isinstance(axis, (int, np.integer, list, tuple, np.ndarray)) \
+            or isinstance(axis, bool):
+        raise ArgumentError(f"{what}: axis must be an integer or a tuple of them, got {axis!r}")
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
@@ -512,6 +515,9 @@ class Transpose(Wrapper):
     def __init__(self, data: Any, axis: Sequence[int]) -> None:
         super().__init__(data)
         ndim = len(data.shape)
+        if not isinstance(axis, (list, tuple, np.ndarray)):
+            raise ArgumentError(f"Transpose: axis must be a permutation of "
+                                f"{tuple(range(ndim))}, got {axis!r}")
         axes = tuple(int(a) % ndim if isinstance(a, (int, np.integer)) else a for a in axis)
         if sorted(axes) != list(range(ndim)):
             raise ArgumentError(f"Transpose: axis {tuple(axis)} is not a permutation of "

@@ -121,3 +121,32 @@ def test_seeds_chrom_maps_and_other_values_are_named(cover, tmp_path):
         with pytest.raises(ArgumentError, match="minoverlap must be a fraction"):
             Cover.create_from_bed("b", resource_path("peaks.bed"), resolution=50,
                                   minoverlap=bad, **bed)
+
+
+def test_input_files_and_condition_names_are_named():
+    """None or a number as the input files, or as the condition names, gave
+    "'NoneType' object is not iterable" from deep inside."""
+    roi = dict(roi=resource_path("sample.bed"), binsize=200)
+    for files in (None, 3, {"a": resource_path("sample_a.bw")}):
+        with pytest.raises(ArgumentError, match="BigWig files must be a path, a URL or a list"):
+            Cover.create_from_bigwig("x", files, **roi)
+    with pytest.raises(ArgumentError, match="conditions must be a name or a list of names"):
+        Cover.create_from_bigwig("x", resource_path("sample_a.bw"), conditions=5, **roi)
+    named = Cover.create_from_bigwig("x", [resource_path("sample_a.bw")],
+                                     conditions=pd.Index(["a"]), **roi)
+    assert named.conditions == ["a"]
+
+
+def test_wrapper_axes_are_named(cover):
+    """ReduceDim(axis=2.5) gave "'float' object is not iterable", Transpose(axis=None)
+    "'NoneType' object is not iterable"."""
+    from genozarr import ReduceDim, SqueezeDim, Transpose
+
+    with pytest.raises(ArgumentError, match="ReduceDim: axis must be an integer"):
+        ReduceDim(cover, axis=2.5)
+    with pytest.raises(ArgumentError, match="SqueezeDim: axis must be an integer"):
+        SqueezeDim(cover, axis=True)
+    with pytest.raises(ArgumentError, match=r"Transpose: axis must be a permutation"):
+        Transpose(cover, None)
+    assert ReduceDim(cover, axis=np.array([1, 2])).shape == (6, 1)
+    assert Transpose(cover, np.array([0, 3, 1, 2])).shape == (6, 1, 10, 1)
