@@ -81,13 +81,16 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
     buffer_blocks = _int_arg("buffer_blocks", buffer_blocks, 1)
     shuffle = check_bool("shuffle", shuffle)  # ("false" was true)
     drop_last = check_bool("drop_last", drop_last)
-    if not (seed is None or isinstance(seed, np.random.Generator)
-            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-                and seed >= 0)):
-        raise ArgumentError(f"seed must be an integer >= 0, a numpy Generator or None, got "
-                            f"{seed!r}")
     starts = np.arange(0, n, block_size)
-    rng = np.random.default_rng(seed) if shuffle else None
+    rng = None
+    if shuffle:
+        try:  # (anything numpy takes as a seed; its own errors named no argument)
+            if isinstance(seed, (bool, np.bool_)):
+                raise TypeError
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"seed must be an integer >= 0, a numpy Generator or None, "
+                                f"got {seed!r}") from None
     if rng is not None:
         starts = rng.permutation(starts)
     if shard is not None:

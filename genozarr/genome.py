@@ -77,11 +77,13 @@ class Region:
     def __post_init__(self) -> None:
         for what in ("start", "end"):
             value = getattr(self, what)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+            raw = np.asarray(value) if not isinstance(value, (str, bytes, bool)) else None
+            if raw is None or raw.ndim or raw.dtype.kind not in "iuf" \
+                    or (raw.dtype.kind == "f" and not float(raw).is_integer()):
                 # (int() truncated 2.5 to 2 and took True as 1 and '100' as 100)
                 raise RegionError(f"region {self.chrom}: {what} must be an integer, got "
                                   f"{value!r}")
-            object.__setattr__(self, what, int(value))
+            object.__setattr__(self, what, int(raw))
         check_chrom_name(self.chrom, "region")
         if max(abs(self.start), abs(self.end)) > MAX_COORDINATE:
             raise RegionError(

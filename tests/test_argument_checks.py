@@ -78,12 +78,15 @@ def test_get_genome_size_takes_paths_only(tmp_path):
 
 
 def test_divisors_and_numbers_of_normalizers():
-    """CPM(total=0) served inf, ZScore(std=0) inf and NaN, a negative total flipped the
-    sign; mean=True and total='100' were numbers."""
-    for make, name in ((lambda: CPM(total=0), "total"), (lambda: CPM(total=[1e6, -1]), "total"),
+    """CPM(total=0) served inf, ZScore(std=0) inf and NaN; mean=True and total='100' were
+    numbers. A negative total stays (a fit after a z-score records one, with a warning,
+    and its store must open again); NaN statistics given as None stay missing."""
+    for make, name in ((lambda: CPM(total=0), "total"), (lambda: CPM(total=[1e6, 0]), "total"),
                        (lambda: ZScore(std=0.0), "std"), (lambda: TPM(scale=0), "scale")):
         with pytest.raises(ArgumentError, match=f"{name} divides the values"):
             make()
+    assert float(CPM(total=-2.0).total) == -2.0
+    assert np.isnan(ZScore(mean=[None, 1.0]).mean).tolist() == [[True, False]]
     for make, name in ((lambda: ZScore(mean=True), "mean"), (lambda: CPM(total="100"), "total")):
         with pytest.raises(ArgumentError, match=f"{name} must be a number"):
             make()

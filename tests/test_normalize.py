@@ -1234,3 +1234,21 @@ def test_a_normalizer_fitted_on_two_strands_is_refused_on_one(tmp_path):
     with pytest.raises(ArgumentError, match=r"holds std of shape \(1, 3\) .*fitted on .*"
                                             r"reset\(\)"):
         genozarr.open_dataset(stores["c2"], normalizer=given)
+
+
+def test_a_negative_total_fitted_after_a_zscore_restores(tmp_path):
+    """A CPM fitted after a z-score records a negative total (a NegativeValuesWarning says
+    so); the refusal of divisors <= 0 given to a constructor, added first, refused it when
+    a store's recipe was restored, so such a store could not be opened (a review)."""
+    gi = GenomicIndexer(["chr1"] * 4, np.arange(4) * 10, np.arange(4) * 10 + 10,
+                        ["+"] * 4, 10, 10)
+    x = np.random.default_rng(5).poisson(1.0, (4, 10, 1, 1)).astype("float32")
+    Cover.create_from_array("n", x, gi, storage="zarr", store=str(tmp_path / "n.zarr"))
+    with pytest.warns(genozarr.errors.NegativeValuesWarning):
+        ds = genozarr.open_dataset(tmp_path / "n.zarr", normalizer=["zscore", "cpm"])
+    cpm = ds.normalizers[1]  # z-scores sum to about 0: a total of either sign, not 0
+    assert float(np.asarray(cpm.total).ravel()[0]) != 0
+    for total in (cpm.total, -abs(cpm.total)):
+        cpm.total = total
+        back = normalizer_from_dict(json.loads(json.dumps(cpm.to_dict())))
+        np.testing.assert_array_equal(back.total, total)

@@ -415,6 +415,32 @@ def test_a_pickled_open_store_refuses_a_store_rebuilt_since(tmp_path):
     np.testing.assert_array_equal(open_store(path)["data"].values, expected(2))
 
 
+def test_a_pickled_open_store_reads_on_after_the_store_records_other_windows(tmp_path):
+    """A cached whole-genome store reused by a dataset of other windows records them (a new
+    version of the same build: the window arrays rewritten, the data as they were); a
+    pickled open_store reader of it reads on. The refusal of other chunks, added first,
+    compared every array's chunks and refused it (a review)."""
+    import pickle
+
+    from genozarr import Cover
+    from genozarr.resources import resource_path
+    from genozarr.store.layout import MARKER_FILE
+
+    path = tmp_path / "w.zarr"
+    named = pd.DataFrame({"chrom": ["chr1"] * 2, "start": [0, 1000], "end": [1000, 2000],
+                          "name": ["a", "b"]})
+    kw = dict(binsize=1000, resolution=50, store_whole_genome=True, storage="zarr",
+              cache=True, store=str(path))
+    Cover.create_from_bigwig("w", resource_path("sample_a.bw"), roi=named, **kw)
+    ds = open_store(path)
+    want = ds["chr1"]["data"].values
+    blob = pickle.dumps(ds)
+    marker = (path / MARKER_FILE).read_bytes()
+    Cover.create_from_bigwig("w", resource_path("sample_a.bw"), roi=named.iloc[:, :3], **kw)
+    assert (path / MARKER_FILE).read_bytes() != marker  # (other windows recorded)
+    np.testing.assert_array_equal(pickle.loads(blob)["chr1"]["data"].values, want)
+
+
 POLL_BUILDER = r'''
 import importlib.util, json, os, sys
 cfg = json.loads(sys.argv[1])

@@ -100,16 +100,21 @@ def _out_dtype(dtype: Any) -> np.dtype:
 def _as_stat(value: Any, name: str) -> np.ndarray | None:
     """A statistic as float64: scalar, ``(1, C)`` from one value per condition, or
     ``(S, C)``. Numbers only (a bool or a string was taken as one); a divisor (``std``,
-    ``scale``, ``total``) must be positive where it is known (0 served inf, a negative one
-    flipped the values' sign)."""
+    ``scale``, ``total``) must not be 0 (it served inf)."""
     if value is None:
         return None
-    if np.asarray(value).dtype.kind not in "iuf":
+    try:
+        if isinstance(value, (bool, np.bool_, str, bytes)) \
+                or np.asarray(value).dtype.kind in "bUS":
+            raise TypeError
+        v = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
         raise ArgumentError(f"{name} must be a number, one per condition or an array "
-                            f"(strand, condition) of numbers, got {value!r}")
-    v = np.asarray(value, dtype=np.float64)
-    if name in ("std", "scale", "total") and (v <= 0).any():
-        raise ArgumentError(f"{name} divides the values: it must be positive, got {value!r}")
+                            f"(strand, condition) of numbers, got {value!r}") from None
+    if name in ("std", "scale", "total") and (v == 0).any():
+        # (a fit never records 0: a condition without signal gets 1; a negative one, fitted
+        # after a z-score, is warned about and kept)
+        raise ArgumentError(f"{name} divides the values: it must not be 0, got {value!r}")
     if v.ndim > 2:
         raise ArgumentError(f"{name} must be a scalar, one value per condition or an array "
                             f"(strand, condition), got shape {v.shape}")

@@ -831,14 +831,18 @@ async def _timed(read: Any, where: str) -> Any:
 def _marker_token(marker: dict[str, Any] | None) -> tuple[dict[str, Any], str] | None:
     """A completion marker's attributes as a pickled reader carries them: without the
     chunk inventory (large for a genome of many contigs: pickled with every task of a
-    dask graph), which is represented by its SHA256."""
+    dask graph), and the SHA256 of the data arrays' part of it (their chunk grid: a
+    version that records new windows rewrites the window arrays only, and a reader's
+    coordinates are loaded when it opens)."""
     if marker is None:
         return None
     import hashlib
 
-    chunks = json.dumps(marker.get("chunks"), sort_keys=True).encode()
+    chunks = marker.get("chunks")
+    data = {k: v for k, v in chunks.items() if str(k).rsplit("/", 1)[-1] == DATA} \
+        if isinstance(chunks, dict) else chunks
     return ({k: v for k, v in marker.items() if k != "chunks"},
-            hashlib.sha256(chunks).hexdigest())
+            hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest())
 
 
 def _reopen_checked(path: str, storage_options: dict[str, Any] | None, read_only: bool,
@@ -848,6 +852,8 @@ def _reopen_checked(path: str, storage_options: dict[str, Any] | None, read_only
     (:func:`_marker_token` of the completion marker the reader saw) describes, or other
     chunk files (a rebuild of the same content with other chunks: the reader's arrays
     hold the chunk grid it opened)."""
+    if isinstance(opened, dict):  # (pickled by genozarr before the token: the marker)
+        opened = (opened, _marker_token(opened)[1])  # type: ignore[index]
     found = open_resolved(path, storage_options, require_complete=False,
                           marker=None if opened is None else opened[0])
     token = _marker_token(found.marker)
