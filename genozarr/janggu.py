@@ -312,13 +312,13 @@ def get_genome_size(refgenome: str | os.PathLike, outputfile: str | os.PathLike 
     """
     from genozarr.genome import chrom_sizes
 
-    if not isinstance(refgenome, (str, os.PathLike)) or (
-            outputfile is not None and not isinstance(outputfile, (str, os.PathLike))):
+    if not isinstance(refgenome, (str, bytes, os.PathLike)) or (
+            outputfile is not None and not isinstance(outputfile, (str, bytes, os.PathLike))):
         # (open() takes an int, or True, as a file descriptor: it closed stdout)
         raise ArgumentError(
             f"get_genome_size: refgenome and outputfile are paths, got {refgenome!r} and "
             f"{outputfile!r}")
-    path = os.fspath(refgenome)
+    path = os.fsdecode(refgenome)
     if not os.path.isfile(path):
         raise InputFileError(
             f"{path}: no such FASTA file (get_genome_size reads the chromosome sizes of a "

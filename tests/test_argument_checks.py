@@ -73,6 +73,7 @@ def test_get_genome_size_takes_paths_only(tmp_path):
                           env={**os.environ, "GENOZARR_OUTPUT": str(tmp_path)}, timeout=120)
     assert done.stdout.split() == ["ArgumentError", "still", "open"], done
     sizes = get_genome_size(resource_path("sample.fa"), outputfile=tmp_path / "s.sizes")
+    assert get_genome_size(os.fsencode(resource_path("sample.fa"))) == sizes  # bytes paths
     assert (tmp_path / "s.sizes").read_text().split("\n")[0] == \
         f"{next(iter(sizes))}\t{next(iter(sizes.values()))}"
 

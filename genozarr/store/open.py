@@ -578,9 +578,10 @@ def _checked_store_class() -> type:
             if self.hold is not None:  # a local version pinned by a descriptor
                 return _reopen_checked, (self.where, self.storage_options, self.read_only,
                                          _marker_token(self.opened))
+            # (a remote reader keeps the version prefix it resolved: it needs no marker to
+            # check, and one of many contigs would be pickled with every task)
             return type(self), (self._store, self.where, self.complete, None,
-                                self.storage_options, None, self.seen, self.inventory,
-                                self.opened)
+                                self.storage_options, None, self.seen, self.inventory)
 
         def _keep_root(self, raw: bytes | None) -> None:
             """Take the chunk sizes of every array from the root metadata document ``raw``
