@@ -47,6 +47,9 @@ def test_indexers_and_regions_refuse_what_they_truncated():
         with pytest.raises(RegionError, match="start must be an integer"):
             Region("chr1", start, 100)
     assert Region("chr1", np.int64(2), 100).start == 2
+    # integer-valued numbers and 0-d arrays are integers (a review: refused by the first fix)
+    assert (Region("chr1", 5.0, np.array(9)).start, Region("chr1", 5.0, np.array(9)).end) \
+        == (5, 9)
 
 
 def test_a_store_path_must_be_a_path(tmp_path, monkeypatch):
@@ -109,6 +112,13 @@ def test_flags_are_booleans(cover, flag):
 def test_seeds_chrom_maps_and_other_values_are_named(cover, tmp_path):
     with pytest.raises(ArgumentError, match="seed must be an integer >= 0"):
         list(genozarr.batches(cover, batch_size=4, shuffle=True, seed=-1))
+    # what numpy takes as a seed is taken (a review), and an unshuffled plan has no seed
+    from genozarr.batching import batch_plan
+
+    for seed in (np.random.SeedSequence(3), [1, 42], np.uint32(7)):
+        plan = batch_plan(10, 3, shuffle=True, seed=seed)
+        assert sorted(np.concatenate(plan).tolist()) == list(range(10))
+    assert len(batch_plan(10, 3, seed=-1)) == 4
     with pytest.raises(ArgumentError, match="random_state must be an int >= 0"):
         RandomShift(cover, 2, random_state=-1)
     with pytest.raises(ArgumentError, match="seqtype must be one of"):
