@@ -390,8 +390,11 @@ class BedSource(Source):
                  dtype: str = "float32") -> None:
         from genozarr.io.bed import bed_categories, read_bed
 
+        from genozarr.store.dtypes import check_store_dtype
+
         if mode not in self.MODES:
             raise ArgumentError(f"mode must be one of {self.MODES}, got {mode!r}")
+        check_store_dtype(dtype)  # (before numpy's own error in the painting below)
         if minoverlap is not None and (
                 not isinstance(minoverlap, (int, float, np.integer, np.floating))
                 or isinstance(minoverlap, (bool, np.bool_)) or not 0 < minoverlap <= 1):

@@ -643,7 +643,8 @@ class RandomSignalScale(_RandomWrapper):
     """
 
     def __init__(self, data: Any, deviance: float, random_state: RandomStateLike = None) -> None:
-        if not 0 <= float(deviance) < 1:
+        if not isinstance(deviance, (int, float, np.integer, np.floating)) \
+                or isinstance(deviance, (bool, np.bool_)) or not 0 <= float(deviance) < 1:
             raise ArgumentError(f"RandomSignalScale deviance must be in [0, 1), got {deviance!r}")
         super().__init__(data, random_state)
         self.deviance = float(deviance)

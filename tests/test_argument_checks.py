@@ -164,3 +164,23 @@ def test_wrapper_axes_are_named(cover):
         Transpose(cover, None)
     assert ReduceDim(cover, axis=np.array([1, 2])).shape == (6, 1)
     assert Transpose(cover, np.array([0, 3, 1, 2])).shape == (6, 1, 10, 1)
+
+
+def test_more_values_named():
+    """create_from_bed(dtype=2.5) gave numpy's "Cannot interpret '2.5' as a data type",
+    RandomSignalScale(deviance=None) a float() error, FunctionNormalizer(None) failed when
+    first applied."""
+    from genozarr import RandomSignalScale
+    from genozarr.ops.normalizers import FunctionNormalizer
+
+    with pytest.raises(ArgumentError, match="dtype"):
+        Cover.create_from_bed("b", resource_path("peaks.bed"), roi=resource_path("sample.bed"),
+                              binsize=200, genomesize=resource_path("sample.chrom.sizes"),
+                              dtype=2.5)
+    gi = GenomicIndexer(["chr1"], [0], [10], ["+"], 10, 10)
+    cov = Cover.create_from_array("c", np.ones((1, 10, 1, 1)), gi)
+    for bad in (None, True, "0.1"):
+        with pytest.raises(ArgumentError, match="deviance must be in"):
+            RandomSignalScale(cov, bad)
+    with pytest.raises(ArgumentError, match="needs a callable"):
+        FunctionNormalizer(None)

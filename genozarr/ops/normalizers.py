@@ -956,6 +956,8 @@ class FunctionNormalizer(Normalizer):
     name = "callable"
 
     def __init__(self, func: Callable[[np.ndarray], np.ndarray]) -> None:
+        if not callable(func):  # (it failed when first applied: 'not callable')
+            raise ArgumentError(f"FunctionNormalizer needs a callable, got {func!r}")
         self.func = func
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
