@@ -1848,11 +1848,11 @@ class Bioseq(Dataset):
         _janggu_datatags(datatags)
         seqtype = _seqtype(seqtype)  # checked, lower case (keys, recipes)
         from_records = is_seqrecords(fastafile)
-        if from_records and seqrecords_seqtype(fastafile) not in (None, seqtype):
+        alphabet = seqrecords_seqtype(fastafile) if from_records else None
+        if alphabet not in (None, seqtype):
             raise ArgumentError(
-                f"the SeqRecords' alphabet is {seqrecords_seqtype(fastafile)}, but seqtype="
-                f"{seqtype!r}: pass seqtype={seqrecords_seqtype(fastafile)!r} (Janggu took "
-                "the type from the records' alphabet)")
+                f"the SeqRecords' alphabet is {alphabet}, but seqtype={seqtype!r}: pass "
+                f"seqtype={alphabet!r} (Janggu took the type from the records' alphabet)")
         fastafile = seqrecords_as_fasta(fastafile)  # Biopython SeqRecords, as Janggu takes
         files = as_file_list(fastafile, "FASTA", storage_options=input_storage_options)
         fixedlen = _int_or_none("fixedlen", fixedlen)

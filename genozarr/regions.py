@@ -52,7 +52,6 @@ _CENTRES = ("summit", "midpoint")
 #: DataFrame columns read as the summit offset (0-based, from ``start``), as narrowPeak's
 #: column 10; the first one present is used
 _SUMMIT_COLUMNS = ("summit", "peak", "Summit", "Peak")
-#: lines of a BED file that are not regions (as :func:`genozarr.io.bed.read_bed` skips)
 
 REGION_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 _GFF_SUFFIXES = (".gff", ".gff3", ".gtf", ".gff.gz", ".gff3.gz", ".gtf.gz")
@@ -619,6 +618,14 @@ def _coordinates(what: str, values: ArrayLike) -> np.ndarray:
     return out
 
 
+def _warn_left_out(df: pd.DataFrame, source: str, empty: np.ndarray) -> None:
+    """Say that the regions of length 0 at rows ``empty`` of ``df`` give no window."""
+    first = df.iloc[int(empty[0])]
+    log.warning("%s: %d region(s) of length 0 (start == end, such as %s:%d) give no window "
+                "and are left out: the windows do not line up one to one with the regions",
+                source, len(empty), first["chrom"], int(first["start"]))
+
+
 class GenomicIndexer:
     """Maps integer indices to genomic windows, as Janggu's ``GenomicIndexer``.
 
@@ -806,11 +813,7 @@ class GenomicIndexer:
             # of no bases gives no window, as without collapse, and in Janggu)
             keep = lengths > 0
             if not keep.all() and keep.any():
-                first = df.iloc[int(np.flatnonzero(~keep)[0])]
-                log.warning("%s: %d region(s) of length 0 (start == end, such as %s:%d) give "
-                            "no window and are left out: the windows do not line up one to "
-                            "one with the regions", source, int((~keep).sum()),
-                            first["chrom"], int(first["start"]))
+                _warn_left_out(df, source, np.flatnonzero(~keep))
             if len(keep) and not keep.any():
                 raise RegionError(
                     f"{source}: every region has length 0; give regions with end > start")
@@ -835,11 +838,7 @@ class GenomicIndexer:
                                          binsize, step, zero_padding)
             empty = np.flatnonzero((counts == 0) & (lengths == 0))
             if len(empty) and len(empty) < len(df):  # (all of them: said below)
-                first = df.iloc[int(empty[0])]
-                log.warning("%s: %d region(s) of length 0 (start == end, such as %s:%d) give "
-                            "no window and are left out: the windows do not line up one to "
-                            "one with the regions", source, len(empty), first["chrom"],
-                            int(first["start"]))
+                _warn_left_out(df, source, empty)
             chrs = np.repeat(df["chrom"].to_numpy(), counts)
             strands = np.repeat(df["strand"].to_numpy(), counts)
             stepsize, binsize_out = step, binsize

@@ -28,6 +28,11 @@ def is_remote(path: Any) -> bool:
     return is_url(path)
 
 
+def _list_like(value: Any) -> bool:
+    """Whether ``value`` is a sequence of items (iterable, not a mapping)."""
+    return hasattr(value, "__iter__") and not isinstance(value, Mapping)
+
+
 def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: str, *,
                  storage_options: Mapping[str, Any] | None = None) -> list[str]:
     """One path or URL, or a list of them, each checked to be a readable file.
@@ -63,8 +68,7 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
     from genozarr.io._handles import check_input_file
     from genozarr.io._remote import fetch, is_url, local_form
 
-    if not isinstance(files, (str, bytes, os.PathLike)) and not (
-            hasattr(files, "__iter__") and not isinstance(files, Mapping)):
+    if not isinstance(files, (str, bytes, os.PathLike)) and not _list_like(files):
         raise ArgumentError(f"{what} files must be a path, a URL or a list of them, got "
                             f"{files!r}")
     items = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
@@ -129,8 +133,7 @@ def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[
         or an export could not tell apart.
     """
     if conditions is not None:
-        if not isinstance(conditions, str) and not (
-                hasattr(conditions, "__iter__") and not isinstance(conditions, Mapping)):
+        if not isinstance(conditions, str) and not _list_like(conditions):
             raise ArgumentError(f"conditions must be a name or a list of names, got "
                                 f"{conditions!r}")
         names = [str(c) for c in ([conditions] if isinstance(conditions, str) else conditions)]

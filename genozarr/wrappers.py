@@ -201,6 +201,13 @@ def _on_interval(axes: Sequence[int], kept: int | None) -> tuple[int, ...]:
     return tuple(a if kept is None or a < kept else a + 1 for a in axes)
 
 
+def _interval_roles_without(data: Any, axes: Sequence[int]) -> tuple[str | None, ...]:
+    """Roles of an interval key's batch read from ``data`` without its window-batch axes
+    ``axes`` (dropped by a wrapper)."""
+    dropped = set(_on_interval(axes, _kept_position(data)))
+    return tuple(r for i, r in enumerate(_interval_roles(data), 1) if i not in dropped)
+
+
 def _root(data: Any) -> Any:
     while isinstance(data, Wrapper):
         data = data.data
@@ -429,9 +436,7 @@ class ReduceDim(Wrapper):
     @property
     def interval_roles(self) -> tuple[str | None, ...]:
         """Roles of the axes of an interval key's batch that remain."""
-        dropped = set(_on_interval(self.axis, _kept_position(self.data)))
-        return tuple(r for i, r in enumerate(_interval_roles(self.data), 1)
-                     if i not in dropped)
+        return _interval_roles_without(self.data, self.axis)
 
 
 class SqueezeDim(Wrapper):
@@ -485,19 +490,19 @@ class SqueezeDim(Wrapper):
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
         """Squeeze the axes of an interval key's batch but its position axis (which has
         as many positions as the interval has bases, one or more)."""
-        roles = _roles(self.data)
-        axes = _on_interval([a for a in self.axis if roles[a - 1] != "position"],
-                            _kept_position(self.data))
+        axes = _on_interval(self._squeezed_on_interval(), _kept_position(self.data))
         return np.squeeze(batch, axis=axes) if axes else batch
+
+    def _squeezed_on_interval(self) -> list[int]:
+        """The squeezed window-batch axes that an interval key's batch squeezes too: all
+        but a position axis."""
+        roles = _roles(self.data)
+        return [a for a in self.axis if roles[a - 1] != "position"]
 
     @property
     def interval_roles(self) -> tuple[str | None, ...]:
         """Roles of an interval key's axes: the squeezed ones but a position axis."""
-        kept = _kept_position(self.data)
-        roles = _interval_roles(self.data)
-        dropped = set(_on_interval([a for a in self.axis if _roles(self.data)[a - 1]
-                                    != "position"], kept))
-        return tuple(r for i, r in enumerate(roles, 1) if i not in dropped)
+        return _interval_roles_without(self.data, self._squeezed_on_interval())
 
 
 class Transpose(Wrapper):
@@ -623,8 +628,9 @@ class _RandomWrapper(Wrapper):
             self._pid = os.getpid()
         return self._rng
 
-    def _axis_of(self, role: str) -> int | None:
-        roles = self.axis_roles
+    def _axis_of(self, role: str, roles: tuple[str | None, ...] | None = None) -> int | None:
+        """The axis of ``role`` among ``roles`` (default :attr:`axis_roles`)."""
+        roles = self.axis_roles if roles is None else roles
         return roles.index(role) + 1 if role in roles else None
 
 
@@ -655,9 +661,7 @@ class RandomSignalScale(_RandomWrapper):
 
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
         """Scale an interval key's batch: one factor per condition, at every base."""
-        roles = self.interval_roles
-        return self._scale(batch, roles.index("condition") + 1 if "condition" in roles
-                           else None)
+        return self._scale(batch, self._axis_of("condition", self.interval_roles))
 
     def _scale(self, batch: np.ndarray, ax: int | None) -> np.ndarray:
         shape = [1] * batch.ndim

@@ -538,6 +538,7 @@ def _checked_store_class() -> type:
             #: the completion marker's attributes when the version was opened: a copy
             #: unpickled elsewhere refuses a store published since with other content
             self.opened = opened
+            self._opened_token: Any = None  # (:func:`_marker_token` of it, once pickled)
             self.storage_options = storage_options
             self._arrays: dict[str, Any] | None = None
             #: checks of the marker of a store without versions (see _unchanged): the one
@@ -576,8 +577,10 @@ def _checked_store_class() -> type:
 
         def __reduce__(self) -> Any:
             if self.hold is not None:  # a local version pinned by a descriptor
+                if self._opened_token is None:  # (a dask graph pickles it with every task)
+                    self._opened_token = _marker_token(self.opened)
                 return _reopen_checked, (self.where, self.storage_options, self.read_only,
-                                         _marker_token(self.opened))
+                                         self._opened_token)
             # (a remote reader keeps the version prefix it resolved: it needs no marker to
             # check, and one of many contigs would be pickled with every task)
             return type(self), (self._store, self.where, self.complete, None,
