@@ -8,7 +8,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["check_bool", "check_int"]
+__all__ = ["check_bool", "check_int", "check_number"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:
@@ -41,3 +41,19 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise ArgumentError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def check_number(name: str, value: Any) -> float:
+    """``value`` as a Python float, checked to be a finite real number (numpy ones included,
+    bool and strings not).
+
+    Raises
+    ------
+    ArgumentError
+        Naming the argument and the value given.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)) \
+            or not np.isfinite(value):
+        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
+    return float(value)

@@ -184,3 +184,24 @@ def test_more_values_named():
             RandomSignalScale(cov, bad)
     with pytest.raises(ArgumentError, match="needs a callable"):
         FunctionNormalizer(None)
+
+
+def test_probabilities_units_and_dtype_values_named():
+    """Augment(reverse_complement=None) and RegionLength(unit=None) failed inside float();
+    a numpy scalar given as dtype (np.int64(7)) was read as its type by numpy."""
+    from genozarr.loaders.augment import Augment
+    from genozarr.ops.normalizers import RegionLength
+
+    for bad in (None, "0.5", True, float("nan")):
+        with pytest.raises(ArgumentError, match="reverse_complement must be a finite number"):
+            Augment(reverse_complement=bad)
+        with pytest.raises(ArgumentError, match="unit must be a finite number"):
+            RegionLength(unit=bad)
+    assert Augment(reverse_complement=np.float32(0.25)).reverse_complement == 0.25
+    assert RegionLength(unit=np.int64(1000)).unit == 1000.0
+    gi = GenomicIndexer(["chr1"], [0], [10], ["+"], 10, 10)
+    for bad in (np.int64(7), np.float32(1.0)):
+        with pytest.raises(ArgumentError, match="dtype must be a numeric dtype"):
+            Cover.create_from_array("c", np.ones((1, 10, 1, 1)), gi, dtype=bad)
+    assert Cover.create_from_array("c", np.ones((1, 10, 1, 1)), gi,
+                                   dtype=np.dtype("int64"))[0].dtype == np.int64

@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._validate import check_number
 from genozarr.errors import ArgumentError
 
 __all__ = ["Augment", "BoundAugment", "Layout", "layout_of", "reverse_complement_windows",
@@ -274,8 +275,8 @@ class Augment:
 
     def __init__(self, reverse_complement: float = 0.5, shift: int = 0,
                  seed: int | None = None) -> None:
-        p = float(reverse_complement)
-        if isinstance(reverse_complement, bool) or not 0.0 <= p <= 1.0:
+        p = check_number("reverse_complement", reverse_complement)
+        if not 0.0 <= p <= 1.0:
             raise ArgumentError(
                 f"reverse_complement must be a probability in [0, 1], got {reverse_complement!r}")
         if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from genozarr._validate import check_bool
+from genozarr._validate import check_bool, check_number
 from genozarr.errors import ArgumentError, GenozarrWarning, StoreFormatError, warn
 from genozarr.ops import _reductions
 from genozarr.ops._layout import DATA, data_arrays, map_data, region_lengths
@@ -756,7 +756,7 @@ class RegionLengthNormalization(Normalizer):
     uses_lengths = True
 
     def __init__(self, unit: float = 1) -> None:
-        if not float(unit) > 0:
+        if not check_number("unit", unit) > 0:
             raise ArgumentError(f"unit must be > 0, got {unit!r}")
         self.unit = float(unit)
 

@@ -139,7 +139,8 @@ def check_store_dtype(dtype: Any, where: str = "dtype") -> str:
         bfloat16()
         return BFLOAT16_NAME
     try:
-        dt = np.dtype(dtype)
+        # numpy reads a scalar (np.int64(7)) as its type: a value is not a dtype
+        dt = None if isinstance(dtype, np.generic) else np.dtype(dtype)
     except TypeError:
         dt = None
     if dt is None or dt.kind not in "biuf":
