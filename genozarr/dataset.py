@@ -1963,6 +1963,32 @@ def _restore_normalizers(recorded: list[Any], path: Any) -> list[Any]:
     return out
 
 
+def _check_recorded_windows(meta: Any, start: np.ndarray, end: np.ndarray,
+                            where: str) -> None:
+    """Refuse recorded windows of a whole-genome store that its metadata cannot have
+    tiled: a start before 0, no length, or a length over ``binsize`` (the windows of an
+    edited ``binsize`` would be served cut to it; the windows recorded are cut at their
+    region's end, so shorter ones are the tail windows).
+
+    Raises
+    ------
+    StoreFormatError
+        Naming the store and the first such window.
+    """
+    from genozarr.errors import StoreFormatError
+
+    start, end = np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64)
+    bad = (start < 0) | (end <= start)
+    if meta.binsize is not None:
+        bad |= end - start > int(meta.binsize)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise StoreFormatError(
+            f"{where}: recorded window {i} ({int(start[i])}-{int(end[i])}) does not fit the "
+            f"genozarr metadata (binsize {meta.binsize}); the store was edited or damaged. "
+            "Rebuild it (overwrite=True).")
+
+
 def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
                  storage: str = "zarr", normalizer: Any = _UNSET,
                  channel_last: bool | None = None,
@@ -2049,6 +2075,7 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         res = int(meta.resolution or 1)
         if windows is not None:
             chrom, start, end, strand, names = windows
+            _check_recorded_windows(meta, start, end, str(path))
             gi = GenomicIndexer(chrom, start, end, strand, meta.binsize, meta.stepsize,
                                 int(meta.flank), zero_padding, names=names)
         else:  # format 1 recorded no windows: tile every chromosome

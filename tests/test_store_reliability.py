@@ -13,6 +13,7 @@ import errno
 import gc
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -778,6 +779,15 @@ EDITS = {
     "conditions": lambda s: _edit_meta(s, lambda m: m.update(conditions=["a", "b"])),
     "condition names": lambda s: _edit_meta(s, lambda m: m.update(conditions=["z"])),
     "strands": lambda s: _edit_meta(s, lambda m: m.update(strands=["+", "-"])),
+    # (an audit: served 7 for the positions without data, a TypeError, an AttributeError,
+    # channel_last "no" read as true)
+    "pad_value": lambda s: _edit_array(s, "data", lambda d: d.update(fill_value=7.0)),
+    "unknown dtype": lambda s: _edit_meta(s, lambda m: m.update(dtype="garbage")),
+    "recipe": lambda s: _edit_meta(s, lambda m: m.update(recipe="garbage")),
+    "recipe 'args'": lambda s: _edit_meta(s, lambda m: m["recipe"].update(args=[1])),
+    "recipe 'channel_last'": lambda s: _edit_meta(
+        s, lambda m: m["recipe"].update(channel_last="no")),
+    "sequence kind": lambda s: _edit_meta(s, lambda m: m.update(kind="sequence")),
 }
 
 
@@ -788,7 +798,8 @@ def test_metadata_disagreeing_with_the_arrays_is_refused(tmp_path, edit):
     np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(1, 1))
     EDITS[edit](path)
     field = {"meta dtype": "dtype", "chunk shape (inner)": "chunk shape",
-             "condition names": "conditions"}.get(edit, edit)
+             "condition names": "conditions", "unknown dtype": "dtype",
+             "sequence kind": "dtype"}.get(edit, edit)
     for opener in (lambda: load_store(path, "zarr"), lambda: open_store(path),
                    lambda: xr.open_dataset(path, engine="genozarr")):
         with pytest.raises(StoreFormatError) as info:
@@ -819,6 +830,78 @@ def test_a_whole_genome_data_array_whose_shape_is_no_count_is_refused(tmp_path, 
     with pytest.raises(StoreError, match=r"is not a genozarr store \(no readable zarr v3 "
                                          r"group\): Expected .*(integers|non-negative)"):
         load_store(path)
+
+
+@pytest.mark.filterwarnings("ignore:Consolidated metadata")
+def test_an_array_rechunked_after_the_build_is_refused_not_read_as_fill(tmp_path):
+    """An array rewritten by zarr with other chunks kept the marker's inventory of the old
+    chunk grid: chunks it recorded as never written (all fill) were served as fill although
+    they now hold data (an audit)."""
+    import zarr
+
+    path = tmp_path / "w.zarr"
+    values = {"chr1": np.zeros((5000, 1, 1), np.float32)}
+    values["chr1"][4000:] = np.arange(1, 1001, dtype=np.float32)[:, None, None]
+    with set_options(chunk_bytes=4096, shard_chunks=1, scheduler="sync", progress=False):
+        build_store(ArraySource("mem", values, ["a"], ["."]), None, name="w",
+                    whole_genome=True, resolution=1, chroms={"chr1": 5000}, storage="zarr",
+                    path=str(path))
+    marker = json.loads((path / MARKER_FILE).read_text())["attributes"]["chunks"]["chr1/data"]
+    assert marker["grid"] == 5 and marker["absent"] == [[0, 3]]
+    np.testing.assert_array_equal(open_store(path)["chr1"]["data"].values, values["chr1"])
+    group = zarr.open_group(path, mode="r", use_consolidated=False)
+    old = group["chr1/data"]
+    attrs, dims = dict(old.attrs), old.metadata.dimension_names
+    shutil.rmtree(path / "chr1" / "data")
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    new = group.create_array("chr1/data", shape=(5000, 1, 1), dtype="float32",
+                             chunks=(2048, 1, 1), fill_value=0.0, dimension_names=dims,
+                             attributes=attrs,
+                             chunk_key_encoding={"name": "default", "separator": "."})
+    new[...] = values["chr1"]
+    zarr.consolidate_metadata(str(path))
+    np.testing.assert_array_equal(zarr.open_group(path, mode="r")["chr1/data"][...],
+                                  values["chr1"])  # (zarr itself reads the data)
+    for opener in (lambda: load_store(path), lambda: open_store(path)):
+        with pytest.raises(StoreFormatError, match="has 3 chunk files along its first axis.*"
+                                                   "marker records 5") as info:
+            opener()
+        assert str(path) in str(info.value)
+
+
+def test_a_root_without_consolidated_metadata_is_named_as_such(tmp_path):
+    """The message said "not a genozarr store (no readable zarr v3 group)" (an audit)."""
+    path = tmp_path / "one.zarr"
+    build(path, 1, n_conditions=1)
+    _edit_json(path / "zarr.json", lambda doc: doc.pop("consolidated_metadata"))
+    with pytest.raises(StoreError, match="holds no consolidated metadata.*"
+                                         "zarr.consolidate_metadata") as info:
+        load_store(path)
+    assert str(path) in str(info.value)
+
+
+def test_recorded_windows_that_do_not_fit_the_metadata_are_refused(tmp_path):
+    """A whole-genome store's binsize edited from 200 to 100 served each recorded window of
+    200 bases cut to its first 100; a window start edited below 0 served padding (an
+    audit)."""
+    import zarr
+
+    from genozarr import Cover, GenomicIndexer, open_dataset
+
+    gi = GenomicIndexer(["chr1"] * 4, [0, 200, 400, 600], [200, 400, 600, 800], ["+"] * 4,
+                        200, 200)
+    for damage in ("binsize", "start"):
+        path = tmp_path / f"{damage}.zarr"
+        cover = Cover.create_from_array("c", np.arange(800.0).reshape(4, 200, 1, 1), gi,
+                                        storage="zarr", store=path, store_whole_genome=True)
+        np.testing.assert_array_equal(open_dataset(path)[:], cover[:])
+        if damage == "binsize":
+            _edit_meta(path, lambda m: m.update(binsize=100))
+        else:
+            zarr.open_array(path / "genozarr-windows" / "window_start", mode="r+")[0] = -400
+        with pytest.raises(StoreFormatError, match="recorded window 0 .* does not fit") as info:
+            open_dataset(path)
+        assert str(path) in str(info.value)
 
 
 def test_whole_genome_bins_per_chromosome_disagreeing_is_refused(tmp_path):

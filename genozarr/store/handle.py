@@ -261,7 +261,7 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
     path = absolute_store_path(path)
     opened = open_resolved(path, storage_options)
     meta = opened.meta()
-    check_arrays(opened.group(), meta, str(path))
+    check_arrays(opened.group(), meta, str(path), opened.marker)
     backend = ZarrBackend(str(path), storage_options, opened=opened)
     table = None
     if meta.layout == "partial":

@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from genozarr.errors import StoreError, StoreFormatError
+from genozarr.errors import ArgumentError, StoreError, StoreFormatError
 from genozarr.store.dtypes import value_dtype
 
 __all__ = ["FORMAT_VERSION", "DATA_TOKEN", "READABLE_VERSIONS", "StoreMeta", "ArraySpec",
@@ -267,7 +267,54 @@ class StoreMeta:
                                                                               "sequence"):
             raise StoreFormatError(
                 f"{where} has unknown layout {meta.layout!r} or kind {meta.kind!r}")
+        meta._check_values(where)
         return meta
+
+    def _check_values(self, where: str) -> None:
+        """Refuse metadata values a reader would fail on deep inside (or read as another
+        value): an unknown dtype, a sequence store of a non-integer dtype, a recipe that
+        is not a mapping, or recipe fields of the wrong type (``channel_last: "no"`` is
+        true to ``bool``).
+
+        Raises
+        ------
+        StoreFormatError
+            Naming the store and the field.
+        """
+        from genozarr.store.dtypes import check_store_dtype
+
+        def refuse(what: str, value: Any, rule: str) -> StoreFormatError:
+            return StoreFormatError(
+                f"{where}: the genozarr metadata's {what} is {value!r}, not {rule}; the "
+                "store was edited or damaged. Rebuild it (overwrite=True).")
+
+        try:
+            name = check_store_dtype(self.dtype)
+        except ArgumentError:
+            raise refuse("dtype", self.dtype, "a numeric dtype") from None
+        if self.kind == "sequence" and name not in ("uint8", "int8", "uint16", "int16",
+                                                    "uint32", "int32", "uint64", "int64"):
+            raise refuse("dtype", self.dtype, "an integer dtype (a sequence store holds "
+                         "base codes)")
+        recipe = self.recipe
+        if not isinstance(recipe, dict):
+            raise refuse("recipe", recipe, "a mapping")
+        args = recipe.get("args")
+        if args is not None and not isinstance(args, dict):
+            raise refuse("recipe 'args'", args, "a mapping")
+        flags = [("recipe 'channel_last'", recipe, "channel_last")]
+        if args:
+            flags.append(("recipe 'args.zero_padding'", args, "zero_padding"))
+        for shown, holder, key in flags:
+            if key in holder and not isinstance(holder[key], bool):
+                raise refuse(shown, holder[key], "true or false")
+        norms = recipe.get("normalizers", [])
+        if not isinstance(norms, list) or not all(isinstance(n, dict) for n in norms):
+            raise refuse("recipe 'normalizers'", norms, "a list of mappings")
+        order = recipe.get("order")
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int)
+                                  or order < 1):
+            raise refuse("recipe 'order'", order, "an integer >= 1")
 
     @property
     def whole_genome(self) -> bool:

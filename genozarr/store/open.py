@@ -29,6 +29,7 @@ import copy
 import errno
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -1154,6 +1155,11 @@ def _open_zarr_group(store: Any, where: str) -> Any:
             f"{where}: its zarr.json (the group's metadata) is damaged, not JSON ({e}); the "
             "store cannot be read: rebuild it") from e
     except (FileNotFoundError, KeyError, ValueError, TypeError) as e:
+        if isinstance(e, ValueError) and "onsolidated metadata" in str(e):
+            raise StoreError(
+                f"{where}: its zarr.json holds no consolidated metadata, which genozarr "
+                "writes with every store (a tool that rewrote the root left it out): run "
+                "zarr.consolidate_metadata on the store, or rebuild it") from e
         raise StoreError(f"{where} is not a genozarr store (no readable zarr v3 group): {e}") from e
     except Exception as e:  # zarr raises its own GroupNotFoundError / NodeTypeValidationError
         if type(e).__module__.startswith("zarr"):
@@ -1470,15 +1476,19 @@ def array_metadata(group: Any) -> dict[str, Any]:
     return found
 
 
-def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
+def check_arrays(group: Any, meta: StoreMeta, where: str,
+                 marker: dict[str, Any] | None = None) -> None:
     """Refuse a store whose arrays disagree with its ``genozarr`` metadata.
 
     Checks, from the (consolidated) array metadata: every data array exists, has the
     metadata's dtype, the shape it implies (bins per window or per chromosome, strands,
-    conditions; in the partial layout as many rows as region coordinates), and chunks cut
-    along the first axis only; the ``strand`` and ``condition`` labels (of the first
-    chromosome in the whole-genome layout) equal the metadata's; and the stored size of the
-    first chunk of the first data array matches its chunk shape.
+    conditions; in the partial layout as many rows as region coordinates), chunks cut
+    along the first axis only, and the fill value the metadata's ``pad_value``; the
+    ``strand`` and ``condition`` labels (of the first chromosome in the whole-genome
+    layout) equal the metadata's; every array of the completion marker's chunk inventory
+    has as many chunk files along its first axis as the inventory records (an array
+    rechunked or resized since would read written chunks as never written); and the
+    stored size of the first chunk of the first data array matches its chunk shape.
 
     Parameters
     ----------
@@ -1488,6 +1498,8 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
         Its metadata.
     where
         The store path, for messages.
+    marker
+        The completion marker's attributes (its chunk inventory), if any.
 
     Raises
     ------
@@ -1545,8 +1557,13 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
         if chunks[1:] != got[1:] or not 1 <= chunks[0]:
             raise _refuse(where, "chunk shape", (chunks[0],) + got[1:], chunks,
                           f"data array {name!r}")
+        fill = getattr(arr, "fill_value", meta.pad_value)
+        if not _same_value(fill, meta.served_pad):
+            raise _refuse(where, "pad_value", _plain(meta.served_pad), _plain(fill),
+                          f"the fill value of {name!r}")
         if first is None:
             first = name
+    _check_inventory(arrays, marker, where)
     # labels: those of the partial layout, or of the first chromosome
     if meta.whole_genome and meta.chroms:
         chrom = next(iter(meta.chroms))
@@ -1567,6 +1584,49 @@ def check_arrays(group: Any, meta: StoreMeta, where: str) -> None:
             raise _refuse(where, field, want, have, f"the {prefix}{label} labels")
     if first is not None:
         _probe_first_chunk(group[first], where)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two fill values are the same number (NaN equal to NaN)."""
+    try:
+        x, y = float(a), float(b)
+    except (TypeError, ValueError):
+        return False
+    return x == y or (math.isnan(x) and math.isnan(y))
+
+
+def _check_inventory(arrays: dict[str, Any], marker: dict[str, Any] | None,
+                     where: str) -> None:
+    """Refuse arrays whose chunk (shard) files along the first axis are not as many as
+    the completion marker's inventory records for them: the inventory's indices would
+    name other chunks (a chunk with data read as never written, so as the fill value)."""
+    chunks = (marker or {}).get("chunks") if isinstance(marker, dict) else None
+    if not isinstance(chunks, dict) or not arrays:
+        return
+    for path, entry in chunks.items():
+        arr = arrays.get(str(path).strip("/"))
+        if arr is None or not isinstance(entry, dict):
+            continue
+        try:
+            shape = [int(n) for n in arr.shape]
+            outer = [int(n) for n in arr.chunk_grid.chunk_shape]
+            recorded = int(entry["grid"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue
+        have = -(-shape[0] // outer[0]) if shape and outer and outer[0] > 0 and not any(
+            -(-n // c) > 1 for n, c in zip(shape[1:], outer[1:])) else None
+        if have != recorded:
+            raise StoreFormatError(
+                f"{where}: array {str(path).strip('/')!r} has {have} chunk files along its "
+                f"first axis (shape {tuple(shape)}, chunks {tuple(outer)}); the store's "
+                f"completion marker records {recorded}. The array was rechunked or resized "
+                "after the store was built (its record of the chunks never written no longer "
+                "applies); rebuild the store (overwrite=True).")
 
 
 def _probe_first_chunk(arr: Any, where: str) -> None:

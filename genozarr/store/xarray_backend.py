@@ -97,7 +97,7 @@ def _open_checked(path: Any, storage_options: dict[str, Any] | None) -> tuple[An
 
     opened = path if isinstance(path, OpenedStore) else open_resolved(path, storage_options)
     meta = opened.meta()
-    check_arrays(opened.group(), meta, opened.path)
+    check_arrays(opened.group(), meta, opened.path, opened.marker)
     return opened, meta
 
 
