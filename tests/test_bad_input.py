@@ -991,3 +991,98 @@ def test_gff_and_gtf_are_read_by_their_content(tmp_path):
     with pytest.raises(MalformedFileError, match=r"cut\.gtf\.gz: gzip-compressed GFF/GTF file "
                                                  "is truncated or corrupt"):
         load_regions(str(tmp_path / "cut.gtf.gz"))
+
+
+def _in_subprocess(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (a C library's crash ends that process only)."""
+    import sys
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+@pytest.mark.parametrize("damage", ["cut", "bins", "chunks"])
+def test_a_damaged_bam_index_is_refused_before_htslib_reads_it(sim_data, tmp_path, damage):
+    """htslib read a cut or corrupt .bai into a double free or a segmentation fault,
+    ending the process, before genozarr's checks ran (an audit: 3 of 30 damaged indexes).
+    The index's counts are now walked against its length first."""
+    import struct
+    import time
+
+    bam = tmp_path / "x.bam"
+    shutil.copy(sim_data["bam"], bam)
+    good = Path(sim_data["bam"] + ".bai").read_bytes()
+    data = bytearray(good)
+    if damage == "cut":
+        data = data[:len(data) // 2]
+    elif damage == "bins":  # the first reference's number of bins
+        data[8:12] = struct.pack("<i", 1 << 28)
+    else:  # the first bin's number of chunks
+        data[16:20] = struct.pack("<i", -5)
+    time.sleep(0.01)
+    Path(str(bam) + ".bai").write_bytes(bytes(data))  # (newer than the BAM: not stale)
+    done = _in_subprocess(
+        "from genozarr.io.bam import check_bam\n"
+        f"try:\n    check_bam({str(bam)!r})\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n")
+    assert done.returncode == 0, done.stderr[-2000:]
+    why = {"cut": "it is cut short", "bins": "it is cut short",
+           "chunks": "a negative number of chunks"}[damage]
+    assert done.stdout.startswith(f"StaleIndexError the index {bam}.bai of {bam} cannot be "
+                                  f"loaded ({why}"), done.stdout
+    Path(str(bam) + ".bai").write_bytes(good)  # the genuine index passes the walk
+    from genozarr.io.bam import _index_damage
+
+    assert _index_damage(str(bam) + ".bai") is None
+
+
+def _twobit(path: Path, records: dict[str, bytes]) -> bytes:
+    """A little-endian 2bit file of sequences without N or mask blocks."""
+    import struct
+
+    codes = {"T": 0, "C": 1, "A": 2, "G": 3}
+    bodies = []
+    for seq in records.values():
+        packed = bytearray()
+        for i in range(0, len(seq), 4):
+            q = seq[i:i + 4].ljust(4, "T")
+            packed.append(sum(codes[b] << (6 - 2 * k) for k, b in enumerate(q)))
+        bodies.append(struct.pack("<IIII", len(seq), 0, 0, 0) + bytes(packed))
+    offset = 16 + sum(1 + len(c) + 4 for c in records)
+    index = b""
+    for chrom, body in zip(records, bodies):
+        index += bytes([len(chrom)]) + chrom.encode() + struct.pack("<I", offset)
+        offset += len(body)
+    data = struct.pack("<IIII", 0x1A412743, 0, len(records), 0) + index + b"".join(bodies)
+    path.write_bytes(data)
+    return data
+
+
+@pytest.mark.parametrize("damage", ["n_blocks", "name"])
+def test_a_damaged_2bit_header_is_refused_before_py2bit_reads_it(tmp_path, damage):
+    """A 2bit file whose N-block count was damaged crashed the process in py2bit (2 of 3
+    runs); a name in its index that is not text gave py2bit's bare RuntimeError (an
+    audit)."""
+    rng = np.random.default_rng(3)
+    seqs = {c: "".join(rng.choice(list("ACGT"), n)) for c, n in (("chr1", 500), ("chr2", 300))}
+    path = tmp_path / "g.2bit"
+    data = bytearray(_twobit(path, seqs))
+    from genozarr.io.twobit import read_twobit_sequence
+
+    assert read_twobit_sequence(path, "chr2", 0, 300).decode() == seqs["chr2"]
+    first = 16 + sum(1 + len(c) + 4 for c in seqs)  # chr1's record
+    if damage == "n_blocks":
+        data[first + 6] = 0x10  # 0 -> 0x100000 N blocks
+        want = "the 1048576 N blocks of 'chr1' end at byte"
+    else:
+        data[18] = 0xE8  # 'chr1' -> b'c\xe8r1'
+        want = "the name of its sequence 1 in its index (b'c\\\\xe8r1') is not text"
+    bad = tmp_path / "bad.2bit"
+    bad.write_bytes(bytes(data))
+    done = _in_subprocess(
+        "from genozarr.io.twobit import twobit_chrom_sizes\n"
+        f"try:\n    twobit_chrom_sizes({str(bad)!r})\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith(f"InputFileError {bad}: the 2bit file is damaged"), done.stdout
+    assert want.replace("\\\\", "\\") in done.stdout, done.stdout

@@ -139,6 +139,12 @@ def _check_bam(path: str | os.PathLike) -> str:
     key = (file_signature(path), index, file_signature(index) if index else None)
     if (path, key) in _checked:
         return path
+    if index is not None:  # (before pysam opens the BAM: it loads the index too)
+        check_input_file(index, "BAM index", of=path)
+        damage = _index_damage(index)
+        if damage is not None:
+            raise StaleIndexError(f"the index {index} of {path} cannot be loaded ({damage}); "
+                                  f"{_fix(path)}")
     _check_format(path)
     if index is None:
         raise MissingIndexError(
@@ -220,6 +226,72 @@ def _index_n_ref(index: str) -> int | None:
             return int.from_bytes(n_ref, "little", signed=True) if len(n_ref) == 4 else None
     except (OSError, EOFError, zlib.error):
         return None
+    return None
+
+
+class _Cut(Exception):
+    """An index's counts run past its end."""
+
+
+def _index_damage(index: str) -> str | None:
+    """Why the BAI or CSI index ``index`` is damaged, or None: its counts (bins, chunks,
+    intervals per reference sequence) walked against its length. htslib reads a cut or
+    corrupt index without these checks and may crash the process (a double free or a
+    segmentation fault) before it reports anything, so genozarr walks it first. Not a
+    BAI or CSI index at all: None (the checks that follow say so)."""
+    import struct
+
+    try:
+        with open(index, "rb") as fh:
+            data = fh.read()
+        if data[:2] == b"\x1f\x8b":  # CSI: BGZF, concatenated gzip members
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError, zlib.error) as e:
+                return f"its compressed data are damaged: {e}"
+    except OSError:
+        return None
+    csi = data[:4] == b"CSI\x01"
+    if not (csi or data[:4] == b"BAI\x01"):
+        return None
+    view, end = memoryview(data), len(data)
+    i32, u32_i32, u64_i32 = struct.Struct("<i"), struct.Struct("<Ii"), struct.Struct("<IQi")
+
+    def take(pos: int, fmt: struct.Struct) -> tuple[int, ...]:
+        if pos + fmt.size > end:
+            raise _Cut
+        return fmt.unpack_from(view, pos)
+
+    try:
+        pos = 4
+        if csi:
+            _, _, l_aux = take(pos, struct.Struct("<iii"))
+            if l_aux < 0:
+                return f"a negative length of its auxiliary data ({l_aux})"
+            pos += 12 + l_aux
+        (n_ref,), pos = take(pos, i32), pos + 4
+        if n_ref < 0:
+            return f"a negative number of reference sequences ({n_ref})"
+        bin_fmt = u64_i32 if csi else u32_i32
+        for ref in range(n_ref):
+            (n_bin,), pos = take(pos, i32), pos + 4
+            if n_bin < 0:
+                return f"a negative number of bins ({n_bin}) for reference {ref}"
+            for _ in range(n_bin):
+                n_chunk = take(pos, bin_fmt)[-1]
+                if n_chunk < 0:
+                    return f"a negative number of chunks ({n_chunk}) for reference {ref}"
+                pos += bin_fmt.size + 16 * n_chunk
+            if not csi:  # BAI's linear index
+                (n_intv,), pos = take(pos, i32), pos + 4
+                if n_intv < 0:
+                    return f"a negative number of intervals ({n_intv}) for reference {ref}"
+                pos += 8 * n_intv
+        if pos > end:
+            raise _Cut
+    except _Cut:
+        return (f"it is cut short: its counts run past its end ({end} bytes"
+                f"{' uncompressed' if csi else ''})")
     return None
 
 

@@ -82,6 +82,13 @@ def open_twobit(path: str) -> Any:
             f"{path} is a big-endian 2bit file, which py2bit (genozarr's 2bit reader) cannot "
             "read; convert it on this machine (twoBitToFa, then faToTwoBit) or give the "
             "genome as FASTA")
+    try:
+        with open(path, "rb") as fh:
+            is_twobit = fh.read(4) == _MAGIC_BYTES[0]
+    except OSError:
+        is_twobit = False
+    if is_twobit:  # before py2bit, which reads a damaged file into a crash (a double free)
+        _check_layout(path)
     with captured_stderr() as err:  # py2bit prints its reason on the C stderr
         try:
             handle = py2bit.open(path, False)
@@ -104,9 +111,10 @@ _checked: set[tuple[str, int, int]] = set()
 
 
 def _check_layout(path: str) -> None:
-    """Raise :class:`InputFileError` if the sequence stored last in ``path`` ends past the
-    end of the file (a cut file: py2bit reads the missing bases as ``T`` without an
-    error). One read of the index, two of that sequence's header."""
+    """Raise :class:`InputFileError` if a sequence of ``path`` has a name that is not
+    text, or its header or bases lie past the end of the file (a cut file: py2bit reads
+    the missing bases as ``T`` without an error; a damaged block count crashes py2bit).
+    One read of the index, two of each sequence's header."""
     import struct
 
     st = os.stat(path)
@@ -130,24 +138,31 @@ def _check_layout(path: str) -> None:
         # the index (name length, name, offset per record) in one read: at most 256 +
         # width bytes a record
         index = os.pread(fd, min(count * (1 + 255 + width), max(size - 16, 0)), 16)
-        at, last = 0, (None, -1)
+        at, records = 0, []
         for _ in range(count):
             if at >= len(index) or at + 1 + index[at] + width > len(index):
                 raise InputFileError(f"{path}: the 2bit file is truncated: its index of "
                                      f"{count} sequences ends past its end ({size} bytes)")
             n = index[at]
             name = bytes(index[at + 1:at + 1 + n])
+            try:
+                name.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputFileError(
+                    f"{path}: the 2bit file is damaged: the name of its sequence "
+                    f"{len(records) + 1} in its index ({name!r}) is not text") from None
             (offset,) = struct.unpack_from(endian + ("Q" if width == 8 else "I"), index,
                                            at + 1 + n)
             at += 1 + n + width
-            if offset > last[1]:
-                last = (name, offset)
-        # the sequence stored last ends the file: a cut file lacks its end
-        name, offset = last
-        if name is not None:
-            shown = name.decode("ascii", "replace")
+            records.append((name, offset))
+        for name, offset in records:  # every header, and the bases, inside the file
+            shown = name.decode("utf-8", "replace")
             dna_size, n_blocks = struct.unpack(endian + "II", read(offset, 8))
             at = offset + 8 + 8 * n_blocks
+            if at + 4 > size:
+                raise InputFileError(
+                    f"{path}: the 2bit file is damaged or truncated: the {n_blocks} N blocks "
+                    f"of {shown!r} end at byte {at}, past its end ({size} bytes)")
             (n_masks,) = struct.unpack(endian + "I", read(at, 4))
             end = at + 4 + 8 * n_masks + 4 + (dna_size + 3) // 4
             if end > size:
