@@ -12,7 +12,7 @@ import pytest
 
 from genozarr import Bioseq, Cover, GenomicIndexer, set_options
 from genozarr.batching import batch_plan
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, GenozarrWarning
 
 torch = pytest.importorskip("torch")
 
@@ -153,6 +153,42 @@ def test_each_pass_is_the_next_epoch(index_cover: Cover) -> None:
     assert loader.epoch == 0
     np.testing.assert_array_equal(np.concatenate(_served(loader)), passes[0])
     np.testing.assert_array_equal(np.concatenate(_served(loader)), passes[1])
+
+
+def test_map_style_passes_follow_the_dataset_epoch(index_cover: Cover) -> None:
+    """A map-style loader overwrote the epoch a trainer set on its dataset with its own
+    pass count (the next pass replayed epoch 0's order and draws; an audit)."""
+    kw = {"batch_size": 8, "shuffle": True, "seed": 3, "map_style": True}
+    want = np.concatenate(_served(torch_loader(index_cover, np.arange(N), epoch=5, **kw)))
+    loader = torch_loader(index_cover, np.arange(N), **kw)
+    first = np.concatenate(_served(loader))
+    assert not np.array_equal(first, want)
+    loader.dataset.set_epoch(5)
+    assert loader.epoch == 5
+    np.testing.assert_array_equal(np.concatenate(_served(loader)), want)
+    assert loader.dataset.epoch == 5 and loader.epoch == 6
+    loader.sampler.set_epoch(0)  # the sampler's is followed too
+    np.testing.assert_array_equal(np.concatenate(_served(loader)), first)
+
+
+def test_persistent_workers_warn_of_options_set_between_passes(index_cover: Cover) -> None:
+    """Persistent workers keep the options of their first pass (set_options later does not
+    reach a running worker process): a pass that starts with other options says so."""
+    loader = torch_loader(index_cover, np.arange(N), batch_size=8, num_workers=1,
+                          persistent_workers=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GenozarrWarning)
+        _served(loader)
+        _served(loader)  # the same options: no warning
+    with set_options(remote_timeout=30), pytest.warns(
+            GenozarrWarning, match="remote_timeout changed since this loader's persistent "
+                                   "workers started"):
+        _served(loader)
+    fresh = torch_loader(index_cover, np.arange(N), batch_size=8, num_workers=1)
+    with set_options(remote_timeout=30), warnings.catch_warnings():
+        warnings.simplefilter("error", GenozarrWarning)
+        _served(fresh)
+        _served(fresh)  # workers made for each pass take the options anew
 
 
 @pytest.mark.parametrize("option", [None, 3])

@@ -67,7 +67,7 @@ from genozarr._validate import check_bool
 from genozarr.batching import batch_plan, batches, chunk_rows, read_batch, share_stores
 from genozarr.config import OPTIONS, get_options
 from genozarr.dataset import Bioseq
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, warn
 from genozarr.loaders import Structured
 from genozarr.loaders.augment import Augment, BoundAugment, indices_key
 from genozarr.wrappers import Wrapper
@@ -975,31 +975,39 @@ class GenozarrDataLoader(DataLoader):
 
     Made by :func:`torch_loader`. Each pass serves :attr:`epoch`, then the next pass
     ``epoch + 1``; :meth:`set_epoch` chooses the next pass's epoch. A trainer that calls
-    ``set_epoch`` on the sampler (map-style) or the dataset (iterable) instead is
-    followed: the next pass serves that epoch.
+    ``set_epoch`` on the sampler (map-style) or the dataset instead is followed: the next
+    pass serves that epoch.
     """
 
     def __init__(self, *args: Any, epoch: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._next_epoch = 0
-        self._seen_sets = -1
+        self._seen_sets: tuple[int, int] | None = None
         #: the epoch of the pass being served (None between passes)
         self._pass_epoch: int | None = None
+        #: the options the persistent workers took at their first pass (None: not yet)
+        self._worker_options: dict[str, Any] | None = None
         self.set_epoch(epoch)
 
-    def _holder(self) -> Any:
-        """The object whose epoch orders a pass: the sampler (map-style) or the dataset."""
-        sampler = self.sampler
-        return sampler if isinstance(sampler, ChunkSampler) else self.dataset
+    def _holders(self) -> tuple[Any, Any]:
+        """The objects whose ``set_epoch`` a trainer may call: the sampler and the
+        dataset."""
+        return self.sampler, self.dataset
 
-    def _sets(self) -> int:
-        return int(getattr(self._holder(), "_epoch_sets", 0))
+    def _sets(self) -> tuple[int, int]:
+        return tuple(int(getattr(obj, "_epoch_sets", 0))  # type: ignore[return-value]
+                     for obj in self._holders())
 
     @property
     def epoch(self) -> int:
         """The epoch the next pass serves."""
-        if self._sets() != self._seen_sets:  # set_epoch called on the sampler or dataset
-            return int(self._holder().epoch)
+        sets = self._sets()
+        if self._seen_sets is not None and sets != self._seen_sets:
+            # set_epoch called on the sampler or the dataset (the one called last wins
+            # where both were: the dataset's, as a trainer calls it after the sampler's)
+            changed = [obj for obj, now, seen in zip(self._holders(), sets, self._seen_sets)
+                       if now != seen]
+            return int(changed[-1].epoch)
         return self._next_epoch
 
     def set_epoch(self, epoch: int) -> None:
@@ -1023,6 +1031,22 @@ class GenozarrDataLoader(DataLoader):
         self._pass_epoch = epoch
         return epoch
 
+    def _check_worker_options(self, options: dict[str, Any]) -> None:
+        """Warn where persistent workers, started at an earlier pass, keep other options
+        than the training process has now (``set_options`` between passes does not reach
+        a worker process that is already running)."""
+        if not (self.persistent_workers and self.num_workers > 0):
+            return
+        if self._worker_options is None or getattr(self, "_iterator", None) is None:
+            self._worker_options = dict(options)  # the workers start with this pass
+            return
+        changed = sorted(k for k in options if options[k] != self._worker_options.get(k))
+        if changed:
+            warn(f"genozarr options {', '.join(changed)} changed since this loader's "
+                 "persistent workers started; they keep the options of their first pass. "
+                 "Make the loader again for the new options to reach its workers.")
+            self._worker_options = dict(options)  # (said once per change)
+
     def _tracked(self, it: Any, epoch: int) -> Iterator[Any]:
         """The batches of ``it``, the pass of ``epoch``: ``len()`` counts its batches
         until it ends (or is dropped), then the next pass's."""
@@ -1038,6 +1062,7 @@ class GenozarrDataLoader(DataLoader):
         ds = self.dataset
         if isinstance(ds, _EpochDatasets):  # the options new workers take (check_worker)
             ds._s.options, ds._s.options_pid = get_options(), os.getpid()
+            self._check_worker_options(ds._s.options)
         if isinstance(ds, _EpochDatasets) and self.num_workers > 0 and (ds.compact or ds.slots):
             if ds._read_marks is not None and not self.persistent_workers:
                 # workers made for this pass: read marks and a pass count of its own, so
