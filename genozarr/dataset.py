@@ -847,11 +847,15 @@ class Dataset:
         stepsize = _int_or_none("stepsize", stepsize)
         resolution = _int_or_none("resolution", resolution)
         flank = _int_or_none("flank", flank, 0) or 0
-        if resolution is not None and flank % resolution and store_whole_genome:
+        # (resolution=None stores bins of binsize in the whole-genome layout)
+        bins = resolution if resolution is not None or not store_whole_genome else binsize
+        if bins is not None and flank % bins and store_whole_genome:
             # (windows must start on the store's bins; in the partial layout a window's
             # length, binsize + 2 x flank, must hold whole bins: checked by the build)
-            raise ArgumentError(f"flank {flank} is not divisible by resolution {resolution} "
-                                "(store_whole_genome=True: windows must start on the bins)")
+            raise ArgumentError(
+                f"flank {flank} is not divisible by resolution {bins}"
+                f"{' (resolution=None: bins of binsize)' if resolution is None else ''} "
+                "(store_whole_genome=True: windows must start on the bins)")
         if binsize is not None and resolution is not None and binsize % resolution:
             raise ArgumentError(
                 f"binsize {binsize} is not divisible by resolution {resolution}; choose a "
@@ -882,7 +886,9 @@ class Dataset:
                     regions, binsize, stepsize, flank, zero_padding,
                     collapse=resolution is None, random_state=random_state)
         chroms = list(dict.fromkeys(str(c) for c in dict.fromkeys(gindexer.chrs.tolist())))
-        if all_chroms:
+        if all_chroms or (tiled and store_whole_genome):
+            # (Janggu's whole-genome store over roi=None: every chromosome, also one too
+            # short for a window without zero_padding, read by interval and fitted on)
             chroms = [str(c) for c, v in (sizes if sizes is not None else file_sizes).items()
                       if v]
         if sizes is not None:
@@ -1117,6 +1123,17 @@ class Dataset:
         # fitted on an int16 or float16 store saw values wrapped or rounded where the
         # served batches' were not, and its fitted successors took the wrong statistics
         ds = as_xarray(self.garray, through_backend=True, widen=True)
+        if self.garray.whole_genome and not self.garray.meta.chroms:
+            # no chromosome stored (no region held a window): fitted on no values, as a
+            # partial-layout dataset of no window is (a tree without data arrays is none)
+            import xarray as xr
+
+            meta = self.garray.meta
+            empty = np.zeros((0, 1, len(meta.strands), len(meta.conditions)), np.float32)
+            return xr.Dataset({"data": (("region", "position", "strand", "condition"), empty)},
+                              coords={"strand": list(meta.strands),
+                                      "condition": list(meta.conditions)},
+                              attrs=dict(ds.attrs))
         if self._rows is not None:
             n = ds.sizes.get("region", len(self._rows))
             if len(self._rows) != n or not np.array_equal(np.sort(self._rows), np.arange(n)):

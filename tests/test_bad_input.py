@@ -501,6 +501,61 @@ def test_no_window_fits_gives_an_empty_dataset(sim_data, storage, tmp_path):
     assert cover[:].shape == (0, 100, 1, 1)
 
 
+def test_no_window_fits_a_whole_genome_dataset_with_a_normalizer(tmp_path):
+    """A whole-genome build of no window with a normalizer failed: the fit got a tree
+    without chromosomes, refused as "not a genozarr dataset" (an audit). It is empty, fitted
+    on no values as the partial layout's is."""
+    from genozarr.errors import EmptyConditionWarning
+    from genozarr.testing.simulate import write_bigwig
+
+    bw = write_bigwig(tmp_path / "a.bw", {"chr1": np.arange(170, dtype=float)})
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [160], "end": [169]})
+    for whole in (False, True):
+        with pytest.warns(EmptyConditionWarning):
+            cover = Cover.create_from_bigwig("t", bw, roi=roi, binsize=16, resolution=4,
+                                             zero_padding=False, store_whole_genome=whole,
+                                             normalizer="zscore")
+        assert cover.shape == (0, 4, 1, 1) and cover[:].shape == (0, 4, 1, 1)
+        assert cover.normalizers[0].mean.ravel().tolist() == [0.0]
+
+
+@pytest.mark.parametrize("kind", ["cover", "bioseq"])
+def test_a_whole_genome_store_over_no_roi_holds_every_chromosome(tmp_path, kind):
+    """roi=None with store_whole_genome=True left out each chromosome too short for a
+    window without zero_padding: it could not be read by interval, and normalizers were
+    fitted without it (an audit). As Janggu's store: every chromosome of the genome."""
+    from genozarr.testing.simulate import write_bigwig
+
+    if kind == "cover":
+        bw = write_bigwig(tmp_path / "a.bw", {"chr1": np.ones(100), "chr2": np.full(30, 5.0)})
+        ds = Cover.create_from_bigwig("t", bw, roi=None, binsize=50, store_whole_genome=True,
+                                      zero_padding=False, normalizer="zscore")
+        values = np.concatenate([np.ones(100), np.full(30, 5.0)])
+        np.testing.assert_allclose(ds.normalizers[0].mean.ravel(), [values.mean()])
+        np.testing.assert_allclose(ds["chr2", 0, 10].ravel(),
+                                   (5.0 - values.mean()) / values.std(ddof=1), rtol=1e-5)
+    else:
+        fa = tmp_path / "g.fa"
+        fa.write_text(">chr1\n" + "A" * 100 + "\n>chr2\n" + "GGCC" * 5 + "\n")
+        ds = Bioseq.create_from_refgenome("t", str(fa), roi=None, binsize=50,
+                                          store_whole_genome=True, zero_padding=False)
+        np.testing.assert_array_equal(ds["chr2", 0, 4][0, :, 0, :],
+                                      [ONEHOT[b] for b in "GGCC"])
+    assert list(ds.garray.meta.chroms) == ["chr1", "chr2"]
+    assert [str(r) for r in ds.gindexer] == ["chr1:0-50(.)", "chr1:50-100(.)"]
+
+
+def test_flank_off_the_bins_of_resolution_none_is_named(sim_data):
+    """With store_whole_genome=True and resolution=None (bins of binsize), a flank that is
+    no multiple of binsize was refused as a window "not divisible by resolution", with
+    advice to trim the regions (an audit)."""
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [100], "end": [300]})
+    with pytest.raises(ArgumentError, match=r"flank 10 is not divisible by resolution 50 "
+                                            r"\(resolution=None: bins of binsize\)"):
+        Cover.create_from_bigwig("c", sim_data["bigwigs"][0], roi=roi, binsize=50,
+                                 resolution=None, flank=10, store_whole_genome=True)
+
+
 # ------------------------------------------------------------------------------ stores
 def test_existing_directory_that_is_not_a_store(sim_data, tmp_path):
     from genozarr.store.open import open_store
