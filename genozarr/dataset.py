@@ -259,6 +259,42 @@ class Dataset:
         self.channel_last = bool(channel_last)
         self.normalizers = list(normalizers or [])
         self._set_windows(gindexer, rows)
+        self._record_statistics()
+
+    def _record_statistics(self) -> None:
+        """Take note of the normalizers' statistics this dataset serves with (see
+        :meth:`_check_statistics`)."""
+        self._statistics = [(id(n), _statistics_token(n)) for n in self.normalizers]
+
+    def _check_statistics(self) -> None:
+        """Refuse to serve with statistics changed since they were fitted (or restored)
+        for this dataset: a normalizer object shared with another dataset and reset and
+        refitted there, or its statistics edited in place, changed the values this one
+        served (and its store records the statistics it was built with). A list of
+        normalizers the user changed (another object in it) is served as it is.
+
+        Raises
+        ------
+        ArgumentError
+            Naming the normalizer and the dataset.
+        """
+        before = getattr(self, "_statistics", None)
+        if not self.normalizers and not before:
+            return
+        now = [(id(n), _statistics_token(n)) for n in self.normalizers]
+        if before is None or [i for i, _ in now] != [i for i, _ in before]:
+            self._statistics = now
+            return
+        for norm, (_, new), (_, old) in zip(self.normalizers, now, before):
+            if new != old:
+                name = getattr(norm, "name", type(norm).__name__)
+                raise ArgumentError(
+                    f"the statistics of normalizer {name!r} of dataset {self.name!r} changed "
+                    "after they were fitted for it (the object was reset and refitted on "
+                    "other data, or edited): this dataset would serve other values than "
+                    "it was built with. Give each dataset its own normalizer object (or a "
+                    "copy: copy.deepcopy) to refit one, or open its store again "
+                    "(genozarr.open_dataset) to serve the statistics it records")
 
     # ------------------------------------------------------------------ windows
     @property
@@ -555,6 +591,9 @@ class Dataset:
             raise ArgumentError(f"subset takes an int, a 1-D sequence of window indices, a "
                                 f"slice or a boolean mask, got shape {np.shape(index)}")
         new = copy.copy(self)
+        # (the fitted normalizer objects are shared; the list is the view's own: a view
+        # that dropped or added one changed its parent)
+        new.normalizers = list(self.normalizers)
         new._gindexer = self.gindexer[index]
         new._minus = self._minus[index]
         new._any_minus = bool(new._minus.any())
@@ -580,6 +619,7 @@ class Dataset:
         else:
             lengths = (self.gindexer.ends[idx] - self.gindexer.starts[idx]
                        + 2 * self.gindexer.flank)
+        self._check_statistics()
         x = x.astype(np.result_type(x.dtype, np.float32), copy=True)
         for norm in self.normalizers:
             order = self._condition_order(norm)
@@ -782,6 +822,7 @@ class Dataset:
         whole-genome store, stored windows of a partial one."""
         self._check_assigned(gindexer)
         new = copy.copy(self)
+        new.normalizers = list(self.normalizers)  # (as subset's)
         new._set_windows(gindexer)
         return new
 
@@ -1151,6 +1192,7 @@ class Dataset:
             # nothing to fit (a new store's normalizers are fitted before it is published):
             # no lazy view of the store to open
             self._check_normalizer_shapes()
+            self._record_statistics()
             return
         ds = self._fit_view()
         for i, norm in enumerate(self.normalizers):
@@ -1163,6 +1205,7 @@ class Dataset:
                 else:  # statistics fitted on the conditions in another order
                     ds = norm.transform(ds.isel(condition=order[0])).isel(condition=order[1])
         self._check_normalizer_shapes()
+        self._record_statistics()
 
     def _check_normalizer_shapes(self) -> None:
         """Refuse fitted statistics of another shape than this dataset's (strand,
@@ -1978,6 +2021,19 @@ def _restore_normalizers(recorded: list[Any], path: Any) -> list[Any]:
                 f"with open_dataset(..., normalizer=[{places}]) (a name such as 'zscore' "
                 "instead of None would fit that normalizer again on this store)") from e
     return out
+
+
+def _statistics_token(norm: Any) -> tuple[Any, ...]:
+    """The values of a normalizer's statistics (its parameters, and those of a
+    ``ZScoreLog``'s inner z-score), compared by value: a reset and refit, or an edit in
+    place, gives another token."""
+    def parts(obj: Any) -> list[tuple[str, Any]]:
+        params = obj.params() if callable(getattr(obj, "params", None)) else {}
+        return [(str(k), (v.shape, v.dtype.str, v.tobytes()) if isinstance(v, np.ndarray)
+                 else repr(v)) for k, v in sorted(params.items(), key=lambda kv: str(kv[0]))]
+
+    inner = getattr(norm, "zscore", None)
+    return tuple(parts(norm) + (parts(inner) if inner is not None else []))
 
 
 def _check_recorded_windows(meta: Any, start: np.ndarray, end: np.ndarray,

@@ -1305,6 +1305,7 @@ class PersonalBioseq(Bioseq):
         sharing its store."""
         ids = self._items if self._items is not None else np.arange(len(self))
         new = copy.copy(self)
+        new.normalizers = list(self.normalizers)  # (as Dataset.subset's)
         new._items = np.atleast_1d(ids[index]).astype(np.int64)
         return new
 

@@ -694,6 +694,17 @@ class GenomicIndexer:
             if len(self.names) != len(self.chrs):
                 raise ArgumentError(f"names has {len(self.names)} entries for "
                                     f"{len(self.chrs)} windows")
+        # read-only (a caller's writable array copied, so that it stays the caller's): a
+        # dataset derives its reads from its windows once, so a window edited in place
+        # (gi.starts += 100) was served by some reads and not others; make a new indexer
+        # (and assign it) instead. An indexer's own arrays (read-only) are not copied.
+        for attr in ("chrs", "starts", "ends", "strand", "names"):
+            values = getattr(self, attr)
+            if values is not None:
+                values = values.copy() if values.flags.writeable \
+                    and attr in ("chrs", "strand", "names") else values.view()
+                values.flags.writeable = False
+                setattr(self, attr, values)
 
     # ------------------------------------------------------------------ constructors
     @staticmethod

@@ -5,9 +5,11 @@ reused on a test set, and cache keys that follow the normalizer."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import dask
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -1252,3 +1254,98 @@ def test_a_negative_total_fitted_after_a_zscore_restores(tmp_path):
         cpm.total = total
         back = normalizer_from_dict(json.loads(json.dumps(cpm.to_dict())))
         np.testing.assert_array_equal(back.total, total)
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_normalizer_function_working_in_place_leaves_an_in_memory_store(tmp_path, whole):
+    """A Janggu-style normalizer function that writes into its input (np.log1p(x, out=x))
+    was fitted through (the later z-score's fit ran it over) views of a storage='ndarray'
+    store: the store then held log1p of the data, and batches got log1p twice (an audit;
+    zarr stores were right)."""
+    import pyBigWig
+
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "s.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 2000)])
+        bw.addEntries("chr1", 0, values=(rng.random(2000) * 10).tolist(), span=1, step=1)
+
+    def inplace_log1p(x: np.ndarray) -> np.ndarray:
+        np.log1p(x, out=x)
+        return x
+
+    roi = tmp_path / "roi.bed"
+    roi.write_text("chr1\t0\t1000\n")
+    kw = dict(roi=str(roi), binsize=200, store_whole_genome=whole)
+    raw = Cover.create_from_bigwig("raw", path, **kw)
+    stored = np.array(raw.garray.dense(raw.garray.meta.array_paths()[0]), copy=True)
+    for storage in ("ndarray", "zarr"):
+        cover = Cover.create_from_bigwig(
+            "c", path, normalizer=[inplace_log1p, "zscore"], storage=storage,
+            store=str(tmp_path / f"{storage}{whole}.zarr") if storage == "zarr" else None, **kw)
+        fit = np.log1p(stored.astype(np.float64))  # (a whole-genome store: fitted whole)
+        x = np.log1p(raw[:].astype(np.float64))
+        np.testing.assert_allclose(cover[:], (x - fit.mean()) / fit.std(ddof=1), atol=1e-5)
+        np.testing.assert_array_equal(
+            cover.garray.dense(cover.garray.meta.array_paths()[0]), stored)  # the raw values
+
+
+def test_a_shared_normalizer_refitted_elsewhere_is_refused_not_served(tmp_path):
+    """A ZScore fitted by dataset A, then reset and refitted by dataset C (or edited in
+    place), changed the values A served, which then disagreed with A's store (an audit).
+    A refuses to serve with the changed statistics; its store serves its own; a view's
+    list of normalizers is its own (clearing it emptied its parent's)."""
+    import copy
+
+    import pyBigWig
+
+    raw_a = np.arange(40.0).reshape(4, 10, 1, 1)
+
+    def cover(name: str, scale: float, normalizer: Any, **kw: Any) -> Cover:
+        path = str(tmp_path / f"{name}.bw")
+        with pyBigWig.open(path, "w") as bw:
+            bw.addHeader([("chr1", 40)])
+            bw.addEntries("chr1", 0, values=(raw_a.ravel() * scale).tolist(), span=1, step=1)
+        return Cover.create_from_bigwig(name, path, roi=pd.DataFrame(
+            {"chrom": ["chr1"], "start": [0], "end": [40]}), binsize=10,
+            normalizer=normalizer, **kw)
+
+    z = ZScore()
+    a = cover("A", 1, [z], storage="zarr", store=str(tmp_path / "a.zarr"))
+    want = (raw_a - raw_a.mean()) / raw_a.std(ddof=1)
+    np.testing.assert_allclose(a[:], want, rtol=1e-5)
+    b = cover("B", 3, [z])  # reused as fitted
+    np.testing.assert_allclose(b[:], (raw_a * 3 - raw_a.mean()) / raw_a.std(ddof=1),
+                               rtol=1e-5)
+    view = a.subset([0, 1])
+    view.normalizers.clear()
+    assert a.normalizers == [z] and view.normalizers == []
+    spare = copy.deepcopy(z)
+    z.reset()
+    c = cover("C", 10, [z])
+    np.testing.assert_allclose(c[:], (raw_a - raw_a.mean()) / raw_a.std(ddof=1), rtol=1e-5)
+    for ds in (a, b, a.subset([2])):
+        with pytest.raises(ArgumentError, match="statistics of normalizer 'zscore' of dataset "
+                                                f"'{ds.name}' changed after"):
+            ds[0]
+    np.testing.assert_allclose(genozarr.open_dataset(tmp_path / "a.zarr")[:], want, rtol=1e-5)
+    a.normalizers = [spare]  # a list of other objects is served as it is
+    np.testing.assert_allclose(a[:], want, rtol=1e-5)
+    spare.mean[...] = 100  # edited in place
+    with pytest.raises(ArgumentError, match="changed after"):
+        a[:]
+
+
+def test_indexer_windows_are_read_only():
+    """A GenomicIndexer shared by two datasets and edited in place (gi.starts += 100) was
+    served by one dataset and not the other (each derives its reads once; an audit).
+    Its arrays are read-only views; the caller's arrays stay writable."""
+    starts = np.arange(4) * 10
+    chrs = np.array(["chr1"] * 4, dtype=object)
+    gi = GenomicIndexer(chrs, starts, starts + 10, ["+"] * 4, 10, 10, names=list("abcd"))
+    for values in (gi.chrs, gi.starts, gi.ends, gi.strand, gi.names, gi[1:].starts):
+        with pytest.raises(ValueError, match="read-only"):
+            values[0] = values[1]
+    starts[0] = 5  # (the caller's own arrays)
+    chrs[0] = "chr2"
+    assert gi.starts[0] == 0 and gi.chrs[0] == "chr1"

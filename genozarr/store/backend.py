@@ -306,7 +306,7 @@ class Backend(ABC):
         one, all within the array): a new array of shape ``(len(starts), length) + row
         shape``, or, with ``out``, written into ``out[rows]`` (``rows``: the row of ``out``
         of each window; default the first ones) and ``out`` returned."""
-        picked = np.stack([self.read_range(name, s, s + length)
+        picked = np.stack([self.read_range(name, s, s + length, view=True)
                            for s in np.asarray(starts).tolist()])
         if out is None:
             return picked
@@ -336,7 +336,9 @@ class MemoryBackend(Backend):
         return self.arrays[name][rows]
 
     def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
-        return self.arrays[name][start:stop]
+        # (a copy, or a read-only view: a caller writing into what it got, such as a
+        # normalizer function working in place while it is fitted, changed the store)
+        return _read_only(self.arrays[name][start:stop], view)
 
 
 class SparseBackend(Backend):
