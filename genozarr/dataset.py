@@ -1629,6 +1629,8 @@ class Cover(Dataset):
             # Janggu's rule: each chromosome extends to the largest end among the ROI's
             # regions on it (flank included)
             frame = load_regions(roi, feature=feature)
+            if not isinstance(roi, (str, os.PathLike)) and not hasattr(roi, "columns"):
+                roi = frame  # (an iterator of regions is read once: the build reads roi too)
             _flank = 0 if flank is None else int(flank)
             genomesize = {str(c): int(e) + _flank
                           for c, e in frame.groupby("chrom", sort=False)["end"].max().items()}

@@ -22,7 +22,7 @@ import gzip
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -168,6 +168,24 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _strand_values(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Strands as '+', '-' or '.' (1 / -1 / 0 and NaN as numbers; '*', '', None, NaN as
+    '.'; bytes decoded), and where a value is none of these."""
+    if raw.dtype.kind in "iuf":  # 1 / -1 / 0 (NaN: none), as numbers
+        # (as float64: a nullable Int64 column's <NA> is NaN, and comparisons plain
+        # booleans)
+        numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
+        strand = pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "."),
+                           index=raw.index)
+        return strand, numbers.notna() & ~numbers.isin([1, -1, 0])
+    raw = raw.astype(object).map(lambda v: v.decode("utf-8", "replace")
+                                 if isinstance(v, bytes) else v)
+    text = raw.where(raw.notna(), ".").astype(str).str.strip()
+    strand = text.replace({"1": "+", "-1": "-", "+1": "+", "0": ".", "": ".",
+                           "*": ".", "nan": ".", "None": "."})
+    return strand, ~strand.isin(["+", "-", "."])
+
+
 def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Return a copy of ``df`` with the standard region columns and validated values."""
     both = [f"{old}/{new}" for old, new in _PYRANGES_NAMES.items()
@@ -182,6 +200,11 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
             f"{source}: regions need columns chrom, start, end (or Chromosome, Start, End); "
             f"missing {missing}"
         )
+    gone = df["chrom"].isna().to_numpy()
+    if gone.any():  # (read as a chromosome named 'None' or 'nan', served as zeros)
+        row = int(gone.nonzero()[0][0])
+        raise RegionError(f"{source}: region {row} has no chromosome "
+                          f"({_plain(df['chrom'].iloc[row])!r})")
     out = pd.DataFrame(
         {
             "chrom": df["chrom"].astype(str).to_numpy(),
@@ -191,7 +214,9 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     )
     for col in ("start", "end"):
         values = pd.to_numeric(out[col], errors="coerce")
-        bad = (values.isna() | (values != values.round())).to_numpy()
+        flags = df[col].map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy() \
+            if df[col].dtype.kind in "bO" else np.zeros(len(df), bool)  # (True read as 1)
+        bad = (values.isna() | (values != values.round())).to_numpy() | flags
         if bad.any():
             row = int(bad.nonzero()[0][0])  # the first bad row, missing or fractional
             raise RegionError(f"{source}: region {row}: {col} must be an integer, got "
@@ -216,18 +241,7 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     )
     if "strand" in df:
         raw = df["strand"]
-        if raw.dtype.kind in "iuf":  # 1 / -1 / 0 (NaN: none), as numbers
-            # (as float64: a nullable Int64 column's <NA> is NaN, and comparisons plain
-            # booleans)
-            numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
-            strand = pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "."),
-                               index=raw.index)
-            bad = numbers.notna() & ~numbers.isin([1, -1, 0])
-        else:
-            text = raw.astype(object).where(raw.notna(), ".").astype(str).str.strip()
-            strand = text.replace({"1": "+", "-1": "-", "+1": "+", "0": ".", "": ".",
-                                   "*": ".", "nan": ".", "None": "."})
-            bad = ~strand.isin(["+", "-", "."])
+        strand, bad = _strand_values(raw)
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
             raise RegionError(
@@ -314,6 +328,10 @@ def load_regions(roi: RegionsLike, *, feature: str | None = None,
 def _read_regions(roi: RegionsLike, feature: str | None
                   ) -> tuple[pd.DataFrame, str, str | None]:
     """The regions as read, before normalising: ``(frame, source, path or None)``."""
+    if isinstance(roi, bytes):  # a path as bytes (it was iterated byte by byte)
+        roi = os.fsdecode(roi)
+    if isinstance(roi, Mapping):  # columns by name, as a DataFrame takes them
+        roi = pd.DataFrame(dict(roi))
     if isinstance(roi, (str, os.PathLike)):
         path = Path(roi)
         source = roi if isinstance(roi, str) and "://" in roi else str(path)  # URLs as given
@@ -678,6 +696,16 @@ class GenomicIndexer:
         self.starts = _coordinates("starts", starts)
         self.ends = _coordinates("ends", ends)
         self.strand = np.asarray(strands, dtype=object).ravel()
+        strand = self.strand
+        if not ((strand == "+") | (strand == "-") | (strand == ".")).all():
+            # (-1, b'-', '*' or None were kept as given and read as '+')
+            values, bad = _strand_values(pd.Series(strand, dtype=object))
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise ArgumentError(
+                    f"GenomicIndexer: window {row} has strand {_plain(self.strand[row])!r}; "
+                    "a strand is '+', '-' or '.' (or 1, -1, 0)")
+            self.strand = values.to_numpy(dtype=object)
         if not len(self.chrs) == len(self.starts) == len(self.ends) == len(self.strand):
             raise ArgumentError(
                 f"GenomicIndexer: chrs, starts, ends and strands have {len(self.chrs)}, "

@@ -146,7 +146,10 @@ def _as_index(roi: Any, n: int) -> np.ndarray | None:
         return None
     if isinstance(roi, (range, np.ndarray)) or (
             isinstance(roi, Sequence) and
-            all(isinstance(r, (int, np.integer, bool, np.bool_)) for r in roi)):
+            all(isinstance(r, (int, np.integer, bool, np.bool_)) for r in roi)) or (
+            # a pandas Series or Index, a torch tensor: of integers or booleans (as ds[...]
+            # takes them; they were read as a list of regions)
+            hasattr(roi, "__array__") and np.asarray(roi).dtype.kind in "biu"):
         arr = np.asarray(roi)
         if arr.size == 0 and arr.dtype != bool:  # [] selects no window, as ds[[]] does
             return np.empty(0, dtype=np.int64)

@@ -729,3 +729,51 @@ def test_create_from_region_tiles_one_region_as_janggu():
     first = minus[0]  # (with its flank)
     assert (first.chrom, first.start, first.end, first.strand) == ("chr2", 5, 35, "-")
     assert (minus.binsize, minus.stepsize, minus.flank) == (20, 10, 5)
+
+
+def test_indexer_strands_are_read_as_the_regions_readers_read_them():
+    """GenomicIndexer kept strands as given: -1, b'-', '*' and None were served as '+'
+    (an audit); they are read as load_regions reads them, and others are refused."""
+    from genozarr import Cover
+
+    pred = np.arange(4.0, dtype="float32").reshape(1, 4, 1)
+    for strand, want in (("-", "-"), (-1, "-"), (b"-", "-"), (1, "+"), ("*", "."),
+                         (None, "."), (0, ".")):
+        gi = GenomicIndexer(["chr1"], [0], [4], [strand], 4, 4)
+        assert gi.strand.tolist() == [want]
+        cover = Cover.create_from_array("p", pred, gi)
+        flipped = [3.0, 2.0, 1.0, 0.0] if want == "-" else [0.0, 1.0, 2.0, 3.0]
+        assert np.asarray(cover["chr1", 0, 4])[0, :, 0, 0].tolist() == flipped
+    with pytest.raises(ArgumentError, match=r"window 1 has strand 'x'"):
+        GenomicIndexer(["chr1"] * 2, [0, 4], [4, 8], ["+", "x"], 4, 4)
+
+
+def test_regions_given_as_bytes_columns_or_an_iterator_and_missing_chromosomes(tmp_path):
+    """A bytes path was iterated byte by byte, a dict of columns read as region strings;
+    create_from_bed(store_whole_genome=True) read an iterator of regions twice (empty
+    the second time); a missing chromosome became one named 'None' or 'nan' and a start
+    of True one of 1 (an audit)."""
+    from genozarr import Cover
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t0\t100\t.\t0\t-\n")
+    want = load_regions(str(bed))[["chrom", "start", "end", "strand"]]
+    for roi in (str(bed).encode(), {"chrom": ["chr1"], "start": [0], "end": [100],
+                                    "strand": ["-"]}):
+        got = load_regions(roi)[["chrom", "start", "end", "strand"]]
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True))
+    peaks = tmp_path / "p.bed"
+    peaks.write_text("chr1\t10\t20\n")
+    kw = {"binsize": 100, "store_whole_genome": True}
+    listed = Cover.create_from_bed("c", str(peaks), roi=[Region("chr1", 0, 100, "+")], **kw)
+    once = Cover.create_from_bed("c", str(peaks), roi=iter([Region("chr1", 0, 100, "+")]),
+                                 **kw)
+    np.testing.assert_array_equal(once[:], listed[:])
+    assert listed[:].sum() == 10
+    for chrom in (None, np.nan):
+        with pytest.raises(RegionError, match="region 0 has no chromosome"):
+            load_regions(pd.DataFrame({"chrom": [chrom, "chr1"], "start": [0, 0],
+                                       "end": [100, 100]}))
+    with pytest.raises(RegionError, match="region 1: start must be an integer, got True"):
+        load_regions(pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, True],
+                                   "end": [100, 100]}))

@@ -325,6 +325,22 @@ def test_empty_list_view_and_none_in_an_interval_key(
             c[key]
 
 
+def test_view_takes_window_indices_in_a_series_index_or_tensor(
+        dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    """A pandas Series or Index of window indices (or a boolean Series, a torch tensor)
+    was read as a list of regions ("region 0 of the list (int) has no 'chrom'"), though
+    ``ds[...]`` takes them (an audit)."""
+    import torch
+
+    arr, gi = dense
+    c = Cover.create_from_array("c", arr, gi)
+    want = view(c, [3, 1])[:]
+    for key in (pd.Series([3, 1]), pd.Index([3, 1]), torch.tensor([3, 1])):
+        np.testing.assert_array_equal(view(c, key)[:], want)
+    mask = pd.Series(np.isin(np.arange(len(c)), [1, 3]))
+    np.testing.assert_array_equal(view(c, mask)[:], view(c, [1, 3])[:])
+
+
 def test_random_signal_scale(cover: Cover, dense: tuple[np.ndarray, GenomicIndexer]) -> None:
     arr = np.nan_to_num(dense[0])
     base = NanToNumConverter(cover)
