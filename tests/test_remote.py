@@ -508,6 +508,81 @@ def test_opening_a_stalled_store_keeps_to_remote_timeout(rows, tmp_path):
         release.set()
 
 
+def test_a_stalled_marker_read_after_a_chunk_keeps_to_remote_timeout(rows, tmp_path):
+    """The completion marker read again after a chunk's bytes came (a store without
+    versions on a web server) waited for the server (20 s in the audit) past
+    remote_timeout."""
+    pytest.importorskip("aiohttp")
+    import threading as th
+    import time
+
+    from genozarr import open_dataset, set_options
+
+    release = th.Event()
+
+    class Stalls(FaultyHandler):
+        faulty, stall = r"(?!)", release  # nothing while the store is opened
+
+    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
+    try:
+        with serve_directory(tmp_path, handler=Stalls) as base, set_options(remote_timeout=1):
+            ds = open_dataset(f"{base}/s.zarr", cache=None)
+            np.testing.assert_array_equal(ds[0:16], rows[0:16])
+            Stalls.faulty = r"genozarr-complete/zarr\.json"
+            t = time.perf_counter()
+            with pytest.raises(StoreError, match=r"genozarr-complete/zarr.json: no answer "
+                                                 r"within 1 s \(set_options\(remote_timeout"):
+                ds[16:32]
+            assert time.perf_counter() - t < 15
+    finally:
+        release.set()
+
+
+def test_a_failed_open_whose_marker_read_fails_too_names_the_first_error(rows, tmp_path):
+    """The root zarr.json answering 500, then the completion marker 503 when read again to
+    tell a replaced store from a failing one: aiohttp's raw ClientResponseError escaped
+    (an audit); the StoreError of the first failure is raised."""
+    pytest.importorskip("aiohttp")
+    from genozarr import open_dataset
+
+    class Fails(RangeHandler):
+        marker_reads = 0
+
+        def send_head(self):
+            path = self.path.split("?")[0]
+            if path.endswith("/s.zarr/zarr.json"):
+                self.send_error(500)
+                return None
+            if path.endswith("/genozarr-complete/zarr.json"):
+                type(self).marker_reads += 1
+                if type(self).marker_reads > 1:
+                    self.send_error(503)
+                    return None
+            return super().send_head()
+
+    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
+    with serve_directory(tmp_path, handler=Fails) as base:
+        with pytest.raises(StoreError, match=r"s.zarr/zarr.json: 500") as info:
+            open_dataset(f"{base}/s.zarr", cache=None)
+    assert Fails.marker_reads >= 2, Fails.marker_reads
+
+
+def test_a_coordinate_cut_short_without_a_length_is_a_store_error(rows, tmp_path):
+    """A coordinate chunk sent without a Content-Length and cut short reached zstd as a
+    whole file: open_store raised its bare RuntimeError, naming no store (an audit)."""
+    pytest.importorskip("aiohttp")
+
+    class Cuts(FaultyHandler):
+        faulty, unsized = r"/region_end/c", 0.5
+
+    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
+    with serve_directory(tmp_path, handler=Cuts) as base:
+        with pytest.raises(StoreError, match=r"cannot decode the coordinate 'region_end' of "
+                                             r"store http://.*/s.zarr: RuntimeError") as info:
+            open_store(f"{base}/s.zarr")
+        assert "cut its answer short" in str(info.value)
+
+
 def test_a_process_reading_over_http_closes_its_sessions(tmp_path):
     """A process that read a store over HTTP ends without aiohttp's "Unclosed client
     session" warning (genozarr's checked HTTP filesystem closes its sessions at exit), and

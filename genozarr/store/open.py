@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import GenozarrError, StoreError, StoreFormatError
+from genozarr.errors import GenozarrError, StoreError, StoreFormatError, hide_secrets
 from genozarr.store.dtypes import is_bfloat16, register_zarr, store_dtype
 from genozarr.store.layout import (
     CHUNK_KEY,
@@ -600,14 +600,10 @@ def _checked_store_class() -> type:
             """:func:`_array_checks` of ``array`` (from the root's consolidated
             metadata)."""
             if self._arrays is None:
-                from zarr.core.buffer import default_buffer_prototype
-
-                raw = await self._store.get("zarr.json", default_buffer_prototype())
+                raw = await self._metadata_read("zarr.json")
                 self._keep_root(raw.to_bytes() if raw is not None else None)
             if array not in self._arrays:
-                from zarr.core.buffer import default_buffer_prototype
-
-                raw = await self._store.get(f"{array}/zarr.json", default_buffer_prototype())
+                raw = await self._metadata_read(f"{array}/zarr.json")
                 doc = _json_or_none(raw.to_bytes()) if raw is not None else None
                 self._arrays[array] = _array_checks(doc)
             return self._arrays[array]
@@ -672,14 +668,23 @@ def _checked_store_class() -> type:
                         f"shard {where} is damaged: its index fails its CRC32C checksum; "
                         "the store was truncated or edited. Rebuild it (overwrite=True).")
 
-        async def _marker_now(self) -> bytes | None:
-            """The bytes of the completion marker now (None: there is none)."""
+        async def _metadata_read(self, key: str) -> Any:
+            """A metadata document of the version (a ``zarr.json``, the completion
+            marker), within ``remote_timeout``; storage errors as a StoreError naming
+            it (a read after a chunk's, to check it, hung past the limit)."""
             from zarr.core.buffer import default_buffer_prototype
 
+            where = f"{self.where}/{key}"
             try:  # a get, not exists: fsspec's HTTP exists() says False for any error
-                marker = await self._store.get(MARKER_FILE, default_buffer_prototype())
+                return await _timed(self._store.get(key, default_buffer_prototype()), where)
+            except GenozarrError:
+                raise
             except Exception as e:  # noqa: BLE001 - storage errors
-                raise storage_error("read store", f"{self.where}/{MARKER_FILE}", e) from e
+                raise storage_error("read store", where, e) from e
+
+        async def _marker_now(self) -> bytes | None:
+            """The bytes of the completion marker now (None: there is none)."""
+            marker = await self._metadata_read(MARKER_FILE)
             return None if marker is None else marker.to_bytes()
 
         def _differs(self, raw: bytes | None, exact: bool = False) -> bool:
@@ -1089,8 +1094,13 @@ class OpenedStore:
         if self._group is None:
             try:
                 self._group = _open_zarr_group(self.zarr_store(), self.path)
-            except StoreError:
-                if self.complete and _marker_at(self.io_root, self.storage_options) is None:
+            except StoreError as first:
+                try:
+                    gone = self.complete and \
+                        _marker_at(self.io_root, self.storage_options) is None
+                except Exception:  # noqa: BLE001 - the marker unreadable too (a server
+                    raise first from None  # failing): the first error says what happened
+                if gone:
                     raise StoreError(
                         f"store {self.path} was replaced or removed while it was being "
                         "opened; open it again") from None
@@ -1717,7 +1727,22 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
                  chunks={} if chunks is None else chunks)
     if not meta.whole_genome:  # small coordinates are loaded (selection by value works),
         # here: not on a dask.distributed client's workers, which may not reach the store
-        obj = obj.assign_coords({k: obj[k].compute(scheduler="sync") for k in obj.coords})
+        import dask
+
+        loaded = {}
+        for k in obj.coords:
+            try:
+                with dask.config.set(scheduler="sync"):
+                    loaded[k] = obj[k].variable.compute()  # (itself alone, not its coords)
+            except GenozarrError:
+                raise
+            except (RuntimeError, ValueError, TypeError) as e:  # a codec's own error
+                raise StoreError(
+                    f"cannot decode the coordinate {k!r} of store {hide_secrets(str(path))}: "
+                    f"{type(e).__name__}: {e}. Its chunk is damaged, or (a remote store) the "
+                    "server cut its answer short; check the server, or rebuild the store "
+                    "(overwrite=True)") from e
+        obj = obj.assign_coords(loaded)
     from genozarr.ops._layout import with_data_token
 
     return with_data_token(obj)  # (the data the attributes describe)
