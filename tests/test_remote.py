@@ -561,9 +561,9 @@ def test_a_failed_open_whose_marker_read_fails_too_names_the_first_error(rows, t
             return super().send_head()
 
     _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
-    with serve_directory(tmp_path, handler=Fails) as base:
-        with pytest.raises(StoreError, match=r"s.zarr/zarr.json: 500") as info:
-            open_dataset(f"{base}/s.zarr", cache=None)
+    with serve_directory(tmp_path, handler=Fails) as base, \
+            pytest.raises(StoreError, match=r"s.zarr/zarr.json: 500"):
+        open_dataset(f"{base}/s.zarr", cache=None)
     assert Fails.marker_reads >= 2, Fails.marker_reads
 
 
