@@ -263,38 +263,44 @@ class Dataset:
 
     def _record_statistics(self) -> None:
         """Take note of the normalizers' statistics this dataset serves with (see
-        :meth:`_check_statistics`)."""
-        self._statistics = [(id(n), _statistics_token(n)) for n in self.normalizers]
+        :meth:`_check_statistics`): per normalizer its id, the version of its statistics
+        and whether it was fitted then."""
+        self._statistics = [(id(n), _statistics_version(n), bool(getattr(n, "fitted", True)))
+                            for n in self.normalizers]
 
     def _check_statistics(self) -> None:
         """Refuse to serve with statistics changed since they were fitted (or restored)
         for this dataset: a normalizer object shared with another dataset and reset and
-        refitted there, or its statistics edited in place, changed the values this one
-        served (and its store records the statistics it was built with). A list of
-        normalizers the user changed (another object in it) is served as it is.
+        refitted there, or a statistic of it set anew, changed the values this one served
+        (and its store records the statistics it was built with). A list of normalizers
+        the user changed (another object in it), or one fitted since (it was not when
+        noted), is served as it is. Per batch: a comparison of versions.
 
         Raises
         ------
         ArgumentError
             Naming the normalizer and the dataset.
         """
-        before = getattr(self, "_statistics", None)
-        if not self.normalizers and not before:
+        before = self.__dict__.get("_statistics")
+        norms = self.normalizers
+        if before is not None and len(before) == len(norms) and all(
+                i == id(n) and v == _statistics_version(n)
+                for (i, v, _), n in zip(before, norms)):
             return
-        now = [(id(n), _statistics_token(n)) for n in self.normalizers]
-        if before is None or [i for i, _ in now] != [i for i, _ in before]:
-            self._statistics = now
+        if before is None or [i for i, _, _ in before] != [id(n) for n in norms]:
+            self._record_statistics()
             return
-        for norm, (_, new), (_, old) in zip(self.normalizers, now, before):
-            if new != old:
+        for norm, (_, old, fitted) in zip(norms, before):
+            if fitted and _statistics_version(norm) != old:
                 name = getattr(norm, "name", type(norm).__name__)
                 raise ArgumentError(
                     f"the statistics of normalizer {name!r} of dataset {self.name!r} changed "
                     "after they were fitted for it (the object was reset and refitted on "
-                    "other data, or edited): this dataset would serve other values than "
-                    "it was built with. Give each dataset its own normalizer object (or a "
-                    "copy: copy.deepcopy) to refit one, or open its store again "
-                    "(genozarr.open_dataset) to serve the statistics it records")
+                    "other data, or a statistic set anew): this dataset would serve other "
+                    "values than it was built with. Give each dataset its own normalizer "
+                    "object (or a copy: copy.deepcopy) to refit one, or open its store "
+                    "again (genozarr.open_dataset) to serve the statistics it records")
+        self._record_statistics()  # (one not fitted when noted is now)
 
     # ------------------------------------------------------------------ windows
     @property
@@ -2025,17 +2031,13 @@ def _restore_normalizers(recorded: list[Any], path: Any) -> list[Any]:
     return out
 
 
-def _statistics_token(norm: Any) -> tuple[Any, ...]:
-    """The values of a normalizer's statistics (its parameters, and those of a
-    ``ZScoreLog``'s inner z-score), compared by value: a reset and refit, or an edit in
-    place, gives another token."""
-    def parts(obj: Any) -> list[tuple[str, Any]]:
-        params = obj.params() if callable(getattr(obj, "params", None)) else {}
-        return [(str(k), (v.shape, v.dtype.str, v.tobytes()) if isinstance(v, np.ndarray)
-                 else repr(v)) for k, v in sorted(params.items(), key=lambda kv: str(kv[0]))]
-
-    inner = getattr(norm, "zscore", None)
-    return tuple(parts(norm) + (parts(inner) if inner is not None else []))
+def _statistics_version(norm: Any) -> tuple[Any, Any]:
+    """The version of a normalizer's statistics (and of a ``ZScoreLog``'s inner z-score):
+    :class:`~genozarr.ops.normalizers.Normalizer` counts every statistic set (a reset, a
+    fit) and keeps its arrays read-only. A function holds no statistics: its version
+    never changes."""
+    return (getattr(norm, "_version", None),
+            getattr(getattr(norm, "zscore", None), "_version", None))
 
 
 def _check_recorded_windows(meta: Any, start: np.ndarray, end: np.ndarray,

@@ -1331,9 +1331,17 @@ def test_a_shared_normalizer_refitted_elsewhere_is_refused_not_served(tmp_path):
     np.testing.assert_allclose(genozarr.open_dataset(tmp_path / "a.zarr")[:], want, rtol=1e-5)
     a.normalizers = [spare]  # a list of other objects is served as it is
     np.testing.assert_allclose(a[:], want, rtol=1e-5)
-    spare.mean[...] = 100  # edited in place
+    with pytest.raises(ValueError, match="read-only"):
+        spare.mean[...] = 100  # (statistics are set, not edited in place)
+    spare.mean = spare.mean + 100
     with pytest.raises(ArgumentError, match="changed after"):
         a[:]
+    late = PercentileTrimming(99)  # added unfitted, fitted after a read noted it
+    a.normalizers = [late]
+    with pytest.raises(ArgumentError, match="not fitted"):
+        a[:]
+    late.fit(a.to_xarray())
+    np.testing.assert_allclose(a[:], np.minimum(raw_a, np.percentile(raw_a, 99)), rtol=1e-5)
 
 
 def test_indexer_windows_are_read_only():

@@ -165,6 +165,27 @@ class Normalizer(abc.ABC):
     #: describe unstranded data (the sum of both), nor the reverse
     strands: int | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Every public attribute set (a fit, ``reset``, a statistic given) counts a new
+        version of the normalizer, which datasets serving with it check (a shared object
+        refitted elsewhere must not change what they serve); arrays are kept as read-only
+        copies, so that a statistic is changed by setting it, not in place."""
+        if not name.startswith("_"):
+            if isinstance(value, np.ndarray) and value.flags.writeable:
+                value = value.copy()
+                value.flags.writeable = False
+            object.__setattr__(self, "_version", self.__dict__.get("_version", 0) + 1)
+        object.__setattr__(self, name, value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled or copied (``copy.deepcopy``): the statistics read-only, as set."""
+        for name, value in state.items():
+            if not name.startswith("_") and isinstance(value, np.ndarray) \
+                    and value.flags.writeable:
+                value = value.copy()
+                value.flags.writeable = False
+            self.__dict__[name] = value
+
     @property
     def fitted(self) -> bool:
         """Whether the statistics are known (always True for stateless normalizers)."""
