@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -44,16 +45,21 @@ def check_bool(name: str, value: Any) -> bool:
 
 
 def check_number(name: str, value: Any) -> float:
-    """``value`` as a Python float, checked to be a finite real number (numpy ones included,
-    bool and strings not).
+    """``value`` as a Python float, checked to be a finite real number: anything ``float``
+    takes as one (numpy scalars, ``Fraction``, ``Decimal``, a one-value torch tensor), not
+    bool, strings or None.
 
     Raises
     ------
     ArgumentError
         Naming the argument and the value given.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
-                                                                     np.floating)) \
-            or not np.isfinite(value):
+    number = None
+    if not isinstance(value, (bool, np.bool_, str, bytes)) and hasattr(value, "__float__"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+    if number is None or not math.isfinite(number):
         raise ArgumentError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+    return number

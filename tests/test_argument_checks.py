@@ -199,6 +199,13 @@ def test_probabilities_units_and_dtype_values_named():
             RegionLength(unit=bad)
     assert Augment(reverse_complement=np.float32(0.25)).reverse_complement == 0.25
     assert RegionLength(unit=np.int64(1000)).unit == 1000.0
+    from decimal import Decimal
+    from fractions import Fraction
+
+    import torch
+
+    for number in (Fraction(1, 4), Decimal("0.25"), torch.tensor(0.25)):  # (float takes)
+        assert Augment(reverse_complement=number).reverse_complement == 0.25
     gi = GenomicIndexer(["chr1"], [0], [10], ["+"], 10, 10)
     for bad in (np.int64(7), np.float32(1.0)):
         with pytest.raises(ArgumentError, match="dtype must be a numeric dtype"):
