@@ -971,6 +971,15 @@ class Dataset:
                     raise ArgumentError("store_whole_genome=True with resolution=None needs binsize")
                 resolution = binsize
             missing = [c for c, v in region_sizes.items() if v == 0]
+            if missing and genomesize is None and len(gindexer):
+                # a chromosome no input file has (read as zeros, with a warning): as Janggu,
+                # it extends to the largest end of the regions on it (flank included)
+                frame = regions if regions is not None else gindexer.to_dataframe()
+                ends = frame.groupby("chrom", sort=False)["end"].max()
+                for c in missing:
+                    if c in ends.index:
+                        region_sizes[c] = int(ends[c]) + flank
+                missing = [c for c, v in region_sizes.items() if v == 0]
             if missing:
                 raise ArgumentError(
                     f"store_whole_genome=True needs chromosome lengths for {missing[:5]}; pass "
@@ -1790,7 +1799,8 @@ class Bioseq(Dataset):
         name
             Dataset name.
         refgenome
-            FASTA path (``.fai`` built if missing).
+            FASTA path (``.fai`` built if missing), or Biopython ``SeqRecord`` objects (a
+            list of them), as Janggu takes.
         roi
             Regions of interest; None tiles every chromosome (needs ``binsize``).
         binsize, stepsize, flank, zero_padding, random_state
@@ -1840,6 +1850,16 @@ class Bioseq(Dataset):
         _janggu_datatags(datatags)
         order_ = _int_or_none("order", order)
         seqtype = _seqtype(seqtype)  # checked, lower case (keys, recipes)
+        from genozarr.io.fasta import is_seqrecords, seqrecords_as_fasta, seqrecords_seqtype
+
+        if is_seqrecords(refgenome):  # Biopython SeqRecords, as Janggu takes (and
+            # create_from_seq): a FASTA file holding them, named by their content
+            alphabet = seqrecords_seqtype(refgenome)
+            if alphabet not in (None, seqtype):
+                raise ArgumentError(
+                    f"the SeqRecords' alphabet is {alphabet}, but seqtype={seqtype!r}: pass "
+                    f"seqtype={alphabet!r} (Janggu took the type from the records' alphabet)")
+            refgenome = seqrecords_as_fasta(refgenome)
         (fasta,) = as_file_list(refgenome, "FASTA", storage_options=input_storage_options)
         fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
         source = FastaSource(fasta, seqtype)

@@ -176,6 +176,11 @@ def _roles(data: Any) -> tuple[str | None, ...]:
         return data.axis_roles
     if isinstance(data, Dataset):
         return _ROLES_LAST if data.channel_last else _ROLES_FIRST
+    from genozarr.janggu import Array
+
+    if isinstance(data, Array) and len(data.shape) == 4:
+        # (Janggu's wrappers take an Array of 4 axes as a dataset's, channel last)
+        return _ROLES_LAST
     return (None,) * (len(data.shape) - 1)
 
 

@@ -34,6 +34,7 @@ from genozarr.errors import (
     StoreError,
 )
 from genozarr.io.bed import read_bed
+from genozarr.regions import load_regions
 
 BAD = Path(__file__).parent / "data" / "bad"
 ONEHOT = {"A": [1, 0, 0, 0], "C": [0, 1, 0, 0], "G": [0, 0, 1, 0], "T": [0, 0, 0, 1],
@@ -392,6 +393,27 @@ def test_roi_on_absent_chromosome(bad, sim_data, kind):
             fwd = sum(1 for r in bam.fetch("chr1", 900, 1300) if not r.is_reverse
                       and not (r.flag & 0xF04) and 1000 <= r.reference_start < 1200)
         assert cover[0][0, :, 0, 0].sum() == fwd
+
+
+@pytest.mark.parametrize("kind", ["bigwig", "bam"])
+def test_roi_on_absent_chromosome_in_a_whole_genome_store(bad, sim_data, kind):
+    """The same with store_whole_genome=True raised "needs chromosome lengths for
+    ['chr9']" (an audit running Janggu's test_fulltilebigwig2 / test_fulltilebam2); as
+    Janggu, the chromosome extends to the largest end of the regions on it, read as zeros,
+    and the dataset equals the partial layout's."""
+    from genozarr.genome import MissingChromosomeWarning
+
+    roi = bad("absent_chrom.bed")
+    data = {"bigwig": sim_data["bigwigs"][0], "bam": sim_data["bam"]}[kind]
+    make = Cover.create_from_bigwig if kind == "bigwig" else Cover.create_from_bam
+    with pytest.warns(MissingChromosomeWarning, match="chr9"):
+        partial = make("c", data, roi=roi, binsize=200)
+    with pytest.warns(MissingChromosomeWarning, match="chr9"):
+        whole = make("c", data, roi=roi, binsize=200, store_whole_genome=True)
+    ends = load_regions(roi).groupby("chrom")["end"].max()
+    assert whole.garray.meta.chroms["chr9"] == int(ends["chr9"])
+    np.testing.assert_array_equal(whole[:], partial[:])
+    assert whole[:].any() and not whole[1].any()
 
 
 def test_roi_on_absent_chromosome_with_genomesize(bad, sim_data):

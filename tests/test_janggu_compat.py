@@ -1024,3 +1024,47 @@ def test_janggu_sequence_weights_per_position_and_own_losses(keras_torch) -> Non
     assert got["a_loss"] == pytest.approx(
         (y.astype(np.float64) ** 2).mean(axis=-1)[0].sum() / 30, rel=1e-5)
     assert got["b_loss"] == pytest.approx((yb.astype(np.float64) ** 2).mean(), rel=1e-5)
+
+
+def test_create_from_refgenome_takes_seqrecords_as_janggu(files: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """Janggu's test_dna_loading_from_seqrecord gives create_from_refgenome a list of
+    SeqRecords; genozarr refused them ("FASTA files must be paths"; an audit that ran
+    Janggu's own tests). They serve the FASTA's windows, in both layouts."""
+    records = [SeqRecord(seq, name) for name, seq in
+               ((n, s.decode()) for n, s in iter_fasta_records(files["fasta"]))]
+    roi = ["chr1:100-300", "chr2:0-200"]
+    for whole in (False, True):
+        kw = {"roi": roi, "binsize": 100, "order": 2, "store_whole_genome": whole}
+        got = Bioseq.create_from_refgenome("r", records, **kw)
+        want = Bioseq.create_from_refgenome("r", files["fasta"], **kw)
+        assert got.shape == want.shape == (4, 99, 1, 16)
+        np.testing.assert_array_equal(got[:], want[:])
+
+
+def test_janggu_wrappers_take_an_array_of_four_axes() -> None:
+    """Janggu's test_randomorientation and test_randomshift wrap a plain Array of shape
+    (n, position, strand, channel); genozarr refused it ("has no position axis")."""
+    from genozarr import Array, RandomOrientation, RandomShift
+
+    x = np.random.default_rng(0).random((6, 5, 2, 3))
+    flips = RandomOrientation(Array("t", x), random_state=1)[:]
+    for i in range(6):  # each item as it is, or with position and strand reversed
+        assert np.array_equal(flips[i], x[i]) or np.array_equal(flips[i], x[i, ::-1, ::-1])
+    assert not all(np.array_equal(flips[i], x[i]) for i in range(6))
+    shifted = RandomShift(Array("t", x), 2, random_state=0)[:]
+    assert shifted.shape == x.shape
+    for i in range(6):  # a shift of at most 2 positions, padded with zeros
+        assert any(np.array_equal(shifted[i], np.roll(x[i], k, axis=0) * _kept(k, 5)[:, None,
+                                                                                        None])
+                   for k in range(-2, 3))
+
+
+def _kept(k: int, n: int) -> np.ndarray:
+    """1 where a shift by ``k`` of ``n`` positions keeps a value, 0 where it pads."""
+    keep = np.ones(n)
+    if k > 0:
+        keep[:k] = 0
+    elif k < 0:
+        keep[k:] = 0
+    return keep
