@@ -33,6 +33,7 @@ from genozarr._kernels import (
     regular_windows,
     window_views,
 )
+from genozarr import _versions
 from genozarr._validate import check_bool, check_int
 from genozarr.errors import (
     ArgumentError,
@@ -267,6 +268,7 @@ class Dataset:
         and whether it was fitted then."""
         self._statistics = [(id(n), _statistics_version(n), bool(getattr(n, "fitted", True)))
                             for n in self.normalizers]
+        self._statistics_seen = _versions.changes
 
     def _check_statistics(self) -> None:
         """Refuse to serve with statistics changed since they were fitted (or restored)
@@ -274,18 +276,22 @@ class Dataset:
         refitted there, or a statistic of it set anew, changed the values this one served
         (and its store records the statistics it was built with). A list of normalizers
         the user changed (another object in it), or one fitted since (it was not when
-        noted), is served as it is. Per batch: a comparison of versions.
+        noted), is served as it is. Per batch: one comparison, of the count of statistics
+        set in this process (:mod:`genozarr._versions`), unless one was set meanwhile.
 
         Raises
         ------
         ArgumentError
             Naming the normalizer and the dataset.
         """
+        if self.__dict__.get("_statistics_seen") == _versions.changes:
+            return  # no statistic of any normalizer set since this dataset looked
         before = self.__dict__.get("_statistics")
         norms = self.normalizers
         if before is not None and len(before) == len(norms) and all(
                 i == id(n) and v == _statistics_version(n)
                 for (i, v, _), n in zip(before, norms)):
+            self._statistics_seen = _versions.changes
             return
         if before is None or [i for i, _, _ in before] != [id(n) for n in norms]:
             self._record_statistics()

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from genozarr import _versions
 from genozarr._validate import check_bool, check_number
 from genozarr.errors import ArgumentError, GenozarrWarning, StoreFormatError, warn
 from genozarr.ops import _reductions
@@ -175,6 +176,7 @@ class Normalizer(abc.ABC):
                 value = value.copy()
                 value.flags.writeable = False
             object.__setattr__(self, "_version", self.__dict__.get("_version", 0) + 1)
+            _versions.bump()
         object.__setattr__(self, name, value)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
