@@ -33,7 +33,6 @@ from genozarr._kernels import (
     regular_windows,
     window_views,
 )
-from genozarr import _versions
 from genozarr._validate import check_bool, check_int
 from genozarr.errors import (
     ArgumentError,
@@ -260,53 +259,6 @@ class Dataset:
         self.channel_last = bool(channel_last)
         self.normalizers = list(normalizers or [])
         self._set_windows(gindexer, rows)
-        self._record_statistics()
-
-    def _record_statistics(self) -> None:
-        """Take note of the normalizers' statistics this dataset serves with (see
-        :meth:`_check_statistics`): per normalizer its id, the version of its statistics
-        and whether it was fitted then."""
-        self._statistics = [(id(n), _statistics_version(n), bool(getattr(n, "fitted", True)))
-                            for n in self.normalizers]
-        self._statistics_seen = _versions.changes
-
-    def _check_statistics(self) -> None:
-        """Refuse to serve with statistics changed since they were fitted (or restored)
-        for this dataset: a normalizer object shared with another dataset and reset and
-        refitted there, or a statistic of it set anew, changed the values this one served
-        (and its store records the statistics it was built with). A list of normalizers
-        the user changed (another object in it), or one fitted since (it was not when
-        noted), is served as it is. Per batch: one comparison, of the count of statistics
-        set in this process (:mod:`genozarr._versions`), unless one was set meanwhile.
-
-        Raises
-        ------
-        ArgumentError
-            Naming the normalizer and the dataset.
-        """
-        if self.__dict__.get("_statistics_seen") == _versions.changes:
-            return  # no statistic of any normalizer set since this dataset looked
-        before = self.__dict__.get("_statistics")
-        norms = self.normalizers
-        if before is not None and len(before) == len(norms) and all(
-                i == id(n) and v == _statistics_version(n)
-                for (i, v, _), n in zip(before, norms)):
-            self._statistics_seen = _versions.changes
-            return
-        if before is None or [i for i, _, _ in before] != [id(n) for n in norms]:
-            self._record_statistics()
-            return
-        for norm, (_, old, fitted) in zip(norms, before):
-            if fitted and _statistics_version(norm) != old:
-                name = getattr(norm, "name", type(norm).__name__)
-                raise ArgumentError(
-                    f"the statistics of normalizer {name!r} of dataset {self.name!r} changed "
-                    "after they were fitted for it (the object was reset and refitted on "
-                    "other data, or a statistic set anew): this dataset would serve other "
-                    "values than it was built with. Give each dataset its own normalizer "
-                    "object (or a copy: copy.deepcopy) to refit one, or open its store "
-                    "again (genozarr.open_dataset) to serve the statistics it records")
-        self._record_statistics()  # (one not fitted when noted is now)
 
     # ------------------------------------------------------------------ windows
     @property
@@ -631,7 +583,6 @@ class Dataset:
         else:
             lengths = (self.gindexer.ends[idx] - self.gindexer.starts[idx]
                        + 2 * self.gindexer.flank)
-        self._check_statistics()
         x = x.astype(np.result_type(x.dtype, np.float32), copy=True)
         for norm in self.normalizers:
             order = self._condition_order(norm)
@@ -1213,7 +1164,7 @@ class Dataset:
             # nothing to fit (a new store's normalizers are fitted before it is published):
             # no lazy view of the store to open
             self._check_normalizer_shapes()
-            self._record_statistics()
+            self._own_statistics()
             return
         ds = self._fit_view()
         for i, norm in enumerate(self.normalizers):
@@ -1226,7 +1177,18 @@ class Dataset:
                 else:  # statistics fitted on the conditions in another order
                     ds = norm.transform(ds.isel(condition=order[0])).isel(condition=order[1])
         self._check_normalizer_shapes()
-        self._record_statistics()
+        self._own_statistics()
+
+    def _own_statistics(self) -> None:
+        """Serve with copies of the fitted normalizers (the objects given stay fitted, to
+        be reused for other datasets): as Janggu normalized at build time, a shared object
+        reset and refitted elsewhere, or a statistic of it edited, does not change what
+        this dataset serves, nor set it apart from the statistics its store records.
+        Views share the copies. A normalizer that is not genozarr's is kept as given."""
+        from genozarr.ops.normalizers import Normalizer
+
+        self.normalizers = [copy.deepcopy(n) if isinstance(n, Normalizer) else n
+                            for n in self.normalizers]
 
     def _check_normalizer_shapes(self) -> None:
         """Refuse fitted statistics of another shape than this dataset's (strand,
@@ -2055,15 +2017,6 @@ def _restore_normalizers(recorded: list[Any], path: Any) -> list[Any]:
                 f"with open_dataset(..., normalizer=[{places}]) (a name such as 'zscore' "
                 "instead of None would fit that normalizer again on this store)") from e
     return out
-
-
-def _statistics_version(norm: Any) -> tuple[Any, Any]:
-    """The version of a normalizer's statistics (and of a ``ZScoreLog``'s inner z-score):
-    :class:`~genozarr.ops.normalizers.Normalizer` counts every statistic set (a reset, a
-    fit) and keeps its arrays read-only. A function holds no statistics: its version
-    never changes."""
-    return (getattr(norm, "_version", None),
-            getattr(getattr(norm, "zscore", None), "_version", None))
 
 
 def _check_recorded_windows(meta: Any, start: np.ndarray, end: np.ndarray,

@@ -60,7 +60,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from genozarr import _versions
 from genozarr._validate import check_bool, check_number
 from genozarr.errors import ArgumentError, GenozarrWarning, StoreFormatError, warn
 from genozarr.ops import _reductions
@@ -165,28 +164,6 @@ class Normalizer(abc.ABC):
     #: nothing fitted); set by :meth:`fit`: statistics pooled over two strands do not
     #: describe unstranded data (the sum of both), nor the reverse
     strands: int | None = None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        """Every public attribute set (a fit, ``reset``, a statistic given) counts a new
-        version of the normalizer, which datasets serving with it check (a shared object
-        refitted elsewhere must not change what they serve); arrays are kept as read-only
-        copies, so that a statistic is changed by setting it, not in place."""
-        if not name.startswith("_"):
-            if isinstance(value, np.ndarray) and value.flags.writeable:
-                value = value.copy()
-                value.flags.writeable = False
-            object.__setattr__(self, "_version", self.__dict__.get("_version", 0) + 1)
-            _versions.bump()
-        object.__setattr__(self, name, value)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickled or copied (``copy.deepcopy``): the statistics read-only, as set."""
-        for name, value in state.items():
-            if not name.startswith("_") and isinstance(value, np.ndarray) \
-                    and value.flags.writeable:
-                value = value.copy()
-                value.flags.writeable = False
-            self.__dict__[name] = value
 
     @property
     def fitted(self) -> bool:
