@@ -47,7 +47,7 @@ def check_bool(name: str, value: Any) -> bool:
 def check_number(name: str, value: Any) -> float:
     """``value`` as a Python float, checked to be a finite real number: anything ``float``
     takes as one (numpy scalars, ``Fraction``, ``Decimal``, a one-value torch tensor), not
-    bool, strings or None.
+    bool, complex numbers, strings or None.
 
     Raises
     ------
@@ -55,7 +55,8 @@ def check_number(name: str, value: Any) -> float:
         Naming the argument and the value given.
     """
     number = None
-    if not isinstance(value, (bool, np.bool_, str, bytes)) and hasattr(value, "__float__"):
+    if not isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating)) \
+            and hasattr(value, "__float__"):
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):

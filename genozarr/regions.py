@@ -331,7 +331,10 @@ def _read_regions(roi: RegionsLike, feature: str | None
     if isinstance(roi, bytes):  # a path as bytes (it was iterated byte by byte)
         roi = os.fsdecode(roi)
     if isinstance(roi, Mapping):  # columns by name, as a DataFrame takes them
-        roi = pd.DataFrame(dict(roi))
+        try:
+            roi = pd.DataFrame(dict(roi))
+        except ValueError as e:  # scalars only, columns of other lengths
+            raise RegionError(f"regions given as a mapping of columns: {e}") from None
     if isinstance(roi, (str, os.PathLike)):
         path = Path(roi)
         source = roi if isinstance(roi, str) and "://" in roi else str(path)  # URLs as given
@@ -371,6 +374,8 @@ def _finish_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def _pre_load(roi: RegionsLike) -> RegionsLike:
     """A BedTool backed by a file as its path; a region string as a one-item list."""
+    if isinstance(roi, bytes):  # a path (or a region text) as bytes
+        roi = os.fsdecode(roi)
     fn = getattr(roi, "fn", None)  # a pybedtools BedTool backed by a file
     if not isinstance(roi, (str, os.PathLike, pd.DataFrame)) and \
             isinstance(fn, (str, os.PathLike)) and os.path.isfile(fn):
@@ -697,9 +702,17 @@ class GenomicIndexer:
         self.ends = _coordinates("ends", ends)
         self.strand = np.asarray(strands, dtype=object).ravel()
         strand = self.strand
-        if not ((strand == "+") | (strand == "-") | (strand == ".")).all():
-            # (-1, b'-', '*' or None were kept as given and read as '+')
-            values, bad = _strand_values(pd.Series(strand, dtype=object))
+        try:
+            known = bool(((strand == "+") | (strand == "-") | (strand == ".")).all())
+        except TypeError:  # (pandas' NA has no truth value)
+            known = False
+        if not known:
+            # (-1, b'-', '*' or None were kept as given and read as '+'); numbers read as
+            # numbers (1.0 / -1.0 / NaN), as the region readers read them
+            raw = strands if isinstance(strands, pd.Series) else np.asarray(strands)
+            raw = pd.Series(np.ravel(raw) if raw.dtype.kind in "iuf" else strand,
+                            dtype=None if raw.dtype.kind in "iuf" else object)
+            values, bad = _strand_values(raw)
             if bad.any():
                 row = int(bad.to_numpy().nonzero()[0][0])
                 raise ArgumentError(

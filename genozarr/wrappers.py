@@ -176,12 +176,16 @@ def _roles(data: Any) -> tuple[str | None, ...]:
         return data.axis_roles
     if isinstance(data, Dataset):
         return _ROLES_LAST if data.channel_last else _ROLES_FIRST
+    return (None,) * (len(data.shape) - 1)
+
+
+def _janggu_array_roles(data: Any) -> tuple[str | None, ...] | None:
+    """The roles Janggu's ``RandomOrientation`` and ``RandomShift`` give a plain
+    :class:`~genozarr.janggu.Array` of four axes: a dataset's, channel last (None for
+    anything else)."""
     from genozarr.janggu import Array
 
-    if isinstance(data, Array) and len(data.shape) == 4:
-        # (Janggu's wrappers take an Array of 4 axes as a dataset's, channel last)
-        return _ROLES_LAST
-    return (None,) * (len(data.shape) - 1)
+    return _ROLES_LAST if isinstance(data, Array) and len(data.shape) == 4 else None
 
 
 def _interval_roles(data: Any) -> tuple[str | None, ...]:
@@ -714,6 +718,12 @@ class RandomOrientation(_RandomWrapper):
         if self._axis_of("position") is None:
             raise ArgumentError(f"RandomOrientation: {data!r} has no position axis")
 
+    @property
+    def axis_roles(self) -> tuple[str | None, ...]:
+        """As :attr:`Wrapper.axis_roles`; a plain ``Array`` of four axes has a dataset's
+        (Janggu's wrappers take it so)."""
+        return _janggu_array_roles(self.data) or super().axis_roles
+
     def transform(self, batch: np.ndarray) -> np.ndarray:
         """Flip a random half of a batch."""
         flip = self.rng.random(batch.shape[0]) < 0.5
@@ -756,6 +766,12 @@ class RandomShift(_RandomWrapper):
         self.batchwise = check_bool("batchwise", batchwise)
         if self._axis_of("position") is None:
             raise ArgumentError(f"RandomShift: {data!r} has no position axis")
+
+    @property
+    def axis_roles(self) -> tuple[str | None, ...]:
+        """As :attr:`Wrapper.axis_roles`; a plain ``Array`` of four axes has a dataset's
+        (Janggu's wrappers take it so)."""
+        return _janggu_array_roles(self.data) or super().axis_roles
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
         """Shift the items of a batch."""

@@ -169,7 +169,17 @@ def _check_records(path: str, size: int, endian: str,
                    records: list[tuple[bytes, int]]) -> None:
     """Raise :class:`InputFileError` for the first record (``(name, offset)``) whose
     header, N and mask blocks or bases lie past the end of the file (``size`` bytes)."""
-    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    for name, at in records:  # (as Python ints: a damaged 64-bit offset overflows int64)
+        if at + 8 > size:
+            raise InputFileError(
+                f"{path}: the 2bit file is truncated: the header of "
+                f"{name.decode('utf-8', 'replace')!r} at byte {at} lies past its end "
+                f"({size} bytes)")
+    try:
+        mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    except (OSError, ValueError):  # a file system that cannot map files: read them
+        with open(path, "rb") as f:
+            mapped = np.frombuffer(f.read(), dtype=np.uint8)
     u32 = np.dtype(endian + "u4")
 
     def numbers(at: np.ndarray) -> np.ndarray:  # the 4-byte integers at offsets ``at``
@@ -180,11 +190,6 @@ def _check_records(path: str, size: int, endian: str,
         return i, records[i][0].decode("utf-8", "replace")
 
     offset = np.array([o for _, o in records], dtype=np.int64)
-    bad = offset + 8 > size
-    if bad.any():
-        i, shown = first(bad)
-        raise InputFileError(f"{path}: the 2bit file is truncated: the header of {shown!r} "
-                             f"at byte {offset[i]} lies past its end ({size} bytes)")
     dna_size, n_blocks = numbers(offset), numbers(offset + 4)
     at = offset + 8 + 8 * n_blocks
     bad = at + 4 > size
