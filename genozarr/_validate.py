@@ -55,7 +55,11 @@ def check_number(name: str, value: Any) -> float:
         Naming the argument and the value given.
     """
     number = None
-    if not isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating)) \
+    dtype = getattr(value, "dtype", None)  # (an array or tensor of a bool, complex or text)
+    typed_ok = dtype is None or not ("complex" in str(dtype) or "bool" in str(dtype)
+                                     or getattr(dtype, "kind", None) in ("U", "S", "O"))
+    if typed_ok and not isinstance(value, (bool, np.bool_, str, bytes, complex,
+                                           np.complexfloating)) \
             and hasattr(value, "__float__"):
         try:
             number = float(value)

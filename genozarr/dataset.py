@@ -1184,11 +1184,20 @@ class Dataset:
         be reused for other datasets): as Janggu normalized at build time, a shared object
         reset and refitted elsewhere, or a statistic of it edited, does not change what
         this dataset serves, nor set it apart from the statistics its store records.
-        Views share the copies. A normalizer that is not genozarr's is kept as given."""
-        from genozarr.ops.normalizers import Normalizer
+        Views share the copies. A normalizer that is not genozarr's, a function (which
+        holds no statistics; it may hold what cannot be copied, or much memory), and one
+        that cannot be copied are kept as given."""
+        from genozarr.ops.normalizers import FunctionNormalizer, Normalizer
 
-        self.normalizers = [copy.deepcopy(n) if isinstance(n, Normalizer) else n
-                            for n in self.normalizers]
+        def own(norm: Any) -> Any:
+            if not isinstance(norm, Normalizer) or isinstance(norm, FunctionNormalizer):
+                return norm
+            try:
+                return copy.deepcopy(norm)
+            except Exception:  # noqa: BLE001 - a subclass holding a lock, an open file
+                return norm
+
+        self.normalizers = [own(n) for n in self.normalizers]
 
     def _check_normalizer_shapes(self) -> None:
         """Refuse fitted statistics of another shape than this dataset's (strand,

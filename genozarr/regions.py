@@ -178,8 +178,16 @@ def _strand_values(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         strand = pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "."),
                            index=raw.index)
         return strand, numbers.notna() & ~numbers.isin([1, -1, 0])
-    raw = raw.astype(object).map(lambda v: v.decode("utf-8", "replace")
-                                 if isinstance(v, bytes) else v)
+    def one(v: Any) -> Any:  # bytes decoded, numbers among other values by their sign
+        if isinstance(v, bytes):
+            return v.decode("utf-8", "replace")
+        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+                v, (bool, np.bool_)) and v in (1, -1, 0):
+            return {1: "+", -1: "-", 0: "."}[int(v)]
+        return v
+
+    # (a list, not Series.map, which reads a column of numbers and None as floats: '1.0')
+    raw = pd.Series([one(v) for v in raw.astype(object)], index=raw.index, dtype=object)
     text = raw.where(raw.notna(), ".").astype(str).str.strip()
     strand = text.replace({"1": "+", "-1": "-", "+1": "+", "0": ".", "": ".",
                            "*": ".", "nan": ".", "None": "."})

@@ -206,6 +206,10 @@ def test_probabilities_units_and_dtype_values_named():
 
     for number in (Fraction(1, 4), Decimal("0.25"), torch.tensor(0.25)):  # (float takes)
         assert Augment(reverse_complement=number).reverse_complement == 0.25
+    for bad in (np.complex128(0.25), torch.tensor(0.25 + 0j), torch.tensor(True),
+                np.array(True), np.array("0.25")):
+        with pytest.raises(ArgumentError, match="reverse_complement must be a finite number"):
+            Augment(reverse_complement=bad)
     gi = GenomicIndexer(["chr1"], [0], [10], ["+"], 10, 10)
     for bad in (np.int64(7), np.float32(1.0)):
         with pytest.raises(ArgumentError, match="dtype must be a numeric dtype"):

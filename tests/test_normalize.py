@@ -1337,6 +1337,31 @@ def test_a_shared_normalizer_refitted_elsewhere_leaves_earlier_datasets(tmp_path
     np.testing.assert_allclose(a[:], np.minimum(raw_a, np.percentile(raw_a, 99)), rtol=1e-5)
 
 
+def test_a_function_normalizer_that_cannot_be_copied_is_kept_as_given(tmp_path):
+    """The datasets' own copies of fitted normalizers took functions too: a callable
+    holding a lock (or an open file) failed the build with deepcopy's TypeError, and a
+    bound method copied its object (a review). Functions are kept as given."""
+    import threading
+
+    class Scaled:
+        def __init__(self) -> None:
+            self.lock, self.k = threading.Lock(), 2.0
+
+        def __call__(self, x: np.ndarray) -> np.ndarray:
+            with self.lock:
+                return x * self.k
+
+    scaled = Scaled()
+    gi = GenomicIndexer(["chr1"] * 2, [0, 10], [10, 20], ["+"] * 2, 10, 10)
+    raw = np.arange(20.0).reshape(2, 10, 1, 1)
+    path = tmp_path / "s.zarr"
+    Cover.create_from_array("c", raw, gi, storage="zarr", store=str(path))
+    cover = genozarr.open_dataset(path, normalizer=[scaled, "zscore"])
+    assert cover.normalizers[0].func is scaled
+    x = raw * 2.0
+    np.testing.assert_allclose(cover[:], (x - x.mean()) / x.std(ddof=1), rtol=1e-5)
+
+
 def test_indexer_windows_are_read_only():
     """A GenomicIndexer shared by two datasets and edited in place (gi.starts += 100) was
     served by one dataset and not the other (each derives its reads once; an audit).

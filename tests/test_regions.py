@@ -746,6 +746,10 @@ def test_indexer_strands_are_read_as_the_regions_readers_read_them():
         assert np.asarray(cover["chr1", 0, 4])[0, :, 0, 0].tolist() == flipped
     with pytest.raises(ArgumentError, match=r"window 1 has strand 'x'"):
         GenomicIndexer(["chr1"] * 2, [0, 4], [4, 8], ["+", "x"], 4, 4)
+    for strands in ([1, -1, None], [1.0, -1.0, None], np.array([1.0, -1.0, np.nan]),
+                    pd.array([1, -1, None], dtype="Int64")):  # (a review: '1.0' refused)
+        gi = GenomicIndexer(["chr1"] * 3, [0, 4, 8], [4, 8, 12], strands, 4, 4)
+        assert gi.strand.tolist() == ["+", "-", "."]
 
 
 def test_regions_given_as_bytes_columns_or_an_iterator_and_missing_chromosomes(tmp_path):
