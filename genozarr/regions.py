@@ -178,6 +178,7 @@ def _strand_values(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         strand = pd.Series(np.select([numbers > 0, numbers < 0], ["+", "-"], "."),
                            index=raw.index)
         return strand, numbers.notna() & ~numbers.isin([1, -1, 0])
+
     def one(v: Any) -> Any:  # bytes decoded, numbers among other values by their sign
         if isinstance(v, bytes):
             return v.decode("utf-8", "replace")
@@ -336,8 +337,6 @@ def load_regions(roi: RegionsLike, *, feature: str | None = None,
 def _read_regions(roi: RegionsLike, feature: str | None
                   ) -> tuple[pd.DataFrame, str, str | None]:
     """The regions as read, before normalising: ``(frame, source, path or None)``."""
-    if isinstance(roi, bytes):  # a path as bytes (it was iterated byte by byte)
-        roi = os.fsdecode(roi)
     if isinstance(roi, Mapping):  # columns by name, as a DataFrame takes them
         try:
             roi = pd.DataFrame(dict(roi))
@@ -382,8 +381,8 @@ def _finish_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
 
 def _pre_load(roi: RegionsLike) -> RegionsLike:
     """A BedTool backed by a file as its path; a region string as a one-item list."""
-    if isinstance(roi, bytes):  # a path (or a region text) as bytes
-        roi = os.fsdecode(roi)
+    if isinstance(roi, bytes):  # a path (or a region text) as bytes: it was iterated
+        roi = os.fsdecode(roi)  # byte by byte, as a list of regions
     fn = getattr(roi, "fn", None)  # a pybedtools BedTool backed by a file
     if not isinstance(roi, (str, os.PathLike, pd.DataFrame)) and \
             isinstance(fn, (str, os.PathLike)) and os.path.isfile(fn):

@@ -179,13 +179,6 @@ def _roles(data: Any) -> tuple[str | None, ...]:
     return (None,) * (len(data.shape) - 1)
 
 
-def _janggu_array_roles(data: Any) -> tuple[str | None, ...] | None:
-    """The roles Janggu's ``RandomOrientation`` and ``RandomShift`` give a plain
-    :class:`~genozarr.janggu.Array` of four axes: a dataset's, channel last (None for
-    anything else)."""
-    from genozarr.janggu import Array
-
-    return _ROLES_LAST if isinstance(data, Array) and len(data.shape) == 4 else None
 
 
 def _interval_roles(data: Any) -> tuple[str | None, ...]:
@@ -646,6 +639,23 @@ class _RandomWrapper(Wrapper):
         return roles.index(role) + 1 if role in roles else None
 
 
+class _JangguArrayAxes:
+    """For :class:`RandomOrientation` and :class:`RandomShift`: a plain
+    :class:`~genozarr.janggu.Array` of four axes has a dataset's axes, channel last, as
+    Janggu's wrappers take it."""
+
+    data: Any
+
+    @property
+    def axis_roles(self) -> tuple[str | None, ...]:
+        """As :attr:`Wrapper.axis_roles`; a four-axis ``Array``'s are a dataset's."""
+        from genozarr.janggu import Array
+
+        if isinstance(self.data, Array) and len(self.data.shape) == 4:
+            return _ROLES_LAST
+        return super().axis_roles  # type: ignore[misc]
+
+
 class RandomSignalScale(_RandomWrapper):
     """Scale every item and condition by a random factor ``1 + uniform(-deviance,
     deviance)`` (signal-height augmentation).
@@ -694,7 +704,7 @@ def _revcomp_permutation(order: int) -> np.ndarray:
     return (rc * 4 ** np.arange(order - 1, -1, -1)).sum(axis=1)
 
 
-class RandomOrientation(_RandomWrapper):
+class RandomOrientation(_JangguArrayAxes, _RandomWrapper):
     """Present each item in a random orientation: with probability 1/2 a Cover item has
     its position and strand axes reversed, a Bioseq item is reverse-complemented (position
     axis reversed, k-mer channels complemented; any order).
@@ -718,12 +728,6 @@ class RandomOrientation(_RandomWrapper):
         if self._axis_of("position") is None:
             raise ArgumentError(f"RandomOrientation: {data!r} has no position axis")
 
-    @property
-    def axis_roles(self) -> tuple[str | None, ...]:
-        """As :attr:`Wrapper.axis_roles`; a plain ``Array`` of four axes has a dataset's
-        (Janggu's wrappers take it so)."""
-        return _janggu_array_roles(self.data) or super().axis_roles
-
     def transform(self, batch: np.ndarray) -> np.ndarray:
         """Flip a random half of a batch."""
         flip = self.rng.random(batch.shape[0]) < 0.5
@@ -741,7 +745,7 @@ class RandomOrientation(_RandomWrapper):
         return batch
 
 
-class RandomShift(_RandomWrapper):
+class RandomShift(_JangguArrayAxes, _RandomWrapper):
     """Shift each item along its position axis by a random number of bins in
     ``[-shift, shift]``, filling with zeros (all-zero one-hot rows for a Bioseq).
 
@@ -766,12 +770,6 @@ class RandomShift(_RandomWrapper):
         self.batchwise = check_bool("batchwise", batchwise)
         if self._axis_of("position") is None:
             raise ArgumentError(f"RandomShift: {data!r} has no position axis")
-
-    @property
-    def axis_roles(self) -> tuple[str | None, ...]:
-        """As :attr:`Wrapper.axis_roles`; a plain ``Array`` of four axes has a dataset's
-        (Janggu's wrappers take it so)."""
-        return _janggu_array_roles(self.data) or super().axis_roles
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
         """Shift the items of a batch."""

@@ -292,8 +292,7 @@ class StoreMeta:
             name = check_store_dtype(self.dtype)
         except ArgumentError:
             raise refuse("dtype", self.dtype, "a numeric dtype") from None
-        if self.kind == "sequence" and name not in ("uint8", "int8", "uint16", "int16",
-                                                    "uint32", "int32", "uint64", "int64"):
+        if self.kind == "sequence" and (name == "bfloat16" or np.dtype(name).kind not in "iu"):
             raise refuse("dtype", self.dtype, "an integer dtype (a sequence store holds "
                          "base codes)")
         recipe = self.recipe
