@@ -139,9 +139,10 @@ def _check_bam(path: str | os.PathLike) -> str:
     key = (file_signature(path), index, file_signature(index) if index else None)
     if (path, key) in _checked:
         return path
+    n_ref = None
     if index is not None:  # (before pysam opens the BAM: it loads the index too)
         check_input_file(index, "BAM index", of=path)
-        damage = _index_damage(index)
+        n_ref, damage = _walk_index(index)
         if damage is not None:
             raise StaleIndexError(f"the index {index} of {path} cannot be loaded ({damage}); "
                                   f"{_fix(path)}")
@@ -150,7 +151,7 @@ def _check_bam(path: str | os.PathLike) -> str:
         raise MissingIndexError(
             f"{path} has no index (.bai/.csi); build one with 'samtools index {path}' or "
             "genozarr.io.bam.index_bam()")
-    _verify_index(path, index)
+    _verify_index(path, index, n_ref)
     _checked.add(path, key)
     return path
 
@@ -207,38 +208,18 @@ def _check_format(path: str) -> None:
         raise UnsupportedFormatError(f"{path} is a {fmt} file, not BAM")
 
 
-def _index_n_ref(index: str) -> int | None:
-    """Number of reference sequences an index describes (its ``n_ref`` field), or None when
-    the file is neither a BAI nor a CSI index."""
-    try:
-        with open(index, "rb") as fh:
-            head = fh.read(8)
-        if head[:4] == b"BAI\x01" and len(head) == 8:
-            return int.from_bytes(head[4:8], "little", signed=True)
-        if head[:2] == b"\x1f\x8b":  # CSI is BGZF-compressed
-            with gzip.open(index, "rb") as fh:
-                head = fh.read(16)
-                if head[:4] != b"CSI\x01" or len(head) < 16:
-                    return None
-                l_aux = int.from_bytes(head[12:16], "little", signed=True)
-                fh.read(max(l_aux, 0))
-                n_ref = fh.read(4)
-            return int.from_bytes(n_ref, "little", signed=True) if len(n_ref) == 4 else None
-    except (OSError, EOFError, zlib.error):
-        return None
-    return None
-
-
 class _Cut(Exception):
     """An index's counts run past its end."""
 
 
-def _index_damage(index: str) -> str | None:
-    """Why the BAI or CSI index ``index`` is damaged, or None: its counts (bins, chunks,
-    intervals per reference sequence) walked against its length. htslib reads a cut or
-    corrupt index without these checks and may crash the process (a double free or a
-    segmentation fault) before it reports anything, so genozarr walks it first. Not a
-    BAI or CSI index at all: None (the checks that follow say so)."""
+def _walk_index(index: str) -> tuple[int | None, str | None]:
+    """``(n_ref, damage)`` of the BAI or CSI index ``index``: the number of reference
+    sequences it describes, and why it is damaged (None: it is not), its counts (bins,
+    chunks, intervals per reference sequence) walked against its length. htslib reads a
+    cut or corrupt index without these checks and may crash the process (a double free
+    or a segmentation fault) before it reports anything, so genozarr walks it first. Not
+    a BAI or CSI index at all, or unreadable: ``(None, None)`` (the checks that follow say
+    so)."""
     import struct
 
     try:
@@ -248,12 +229,12 @@ def _index_damage(index: str) -> str | None:
             try:
                 data = gzip.decompress(data)
             except (OSError, EOFError, zlib.error) as e:
-                return f"its compressed data are damaged: {e}"
+                return None, f"its compressed data are damaged: {e}"
     except OSError:
-        return None
+        return None, None
     csi = data[:4] == b"CSI\x01"
     if not (csi or data[:4] == b"BAI\x01"):
-        return None
+        return None, None
     view, end = memoryview(data), len(data)
     i32, u32_i32, u64_i32 = struct.Struct("<i"), struct.Struct("<Ii"), struct.Struct("<IQi")
 
@@ -262,40 +243,46 @@ def _index_damage(index: str) -> str | None:
             raise _Cut
         return fmt.unpack_from(view, pos)
 
+    n_ref = None
     try:
         pos = 4
         if csi:
             _, _, l_aux = take(pos, struct.Struct("<iii"))
             if l_aux < 0:
-                return f"a negative length of its auxiliary data ({l_aux})"
+                return None, f"a negative length of its auxiliary data ({l_aux})"
             pos += 12 + l_aux
         (n_ref,), pos = take(pos, i32), pos + 4
         if n_ref < 0:
-            return f"a negative number of reference sequences ({n_ref})"
+            return n_ref, f"a negative number of reference sequences ({n_ref})"
         bin_fmt = u64_i32 if csi else u32_i32
         for ref in range(n_ref):
             (n_bin,), pos = take(pos, i32), pos + 4
             if n_bin < 0:
-                return f"a negative number of bins ({n_bin}) for reference {ref}"
+                return n_ref, f"a negative number of bins ({n_bin}) for reference {ref}"
             for _ in range(n_bin):
                 n_chunk = take(pos, bin_fmt)[-1]
                 if n_chunk < 0:
-                    return f"a negative number of chunks ({n_chunk}) for reference {ref}"
+                    return n_ref, (f"a negative number of chunks ({n_chunk}) for reference "
+                                   f"{ref}")
                 pos += bin_fmt.size + 16 * n_chunk
             if not csi:  # BAI's linear index
                 (n_intv,), pos = take(pos, i32), pos + 4
                 if n_intv < 0:
-                    return f"a negative number of intervals ({n_intv}) for reference {ref}"
+                    return n_ref, (f"a negative number of intervals ({n_intv}) for "
+                                   f"reference {ref}")
                 pos += 8 * n_intv
         if pos > end:
             raise _Cut
     except _Cut:
-        return (f"it is cut short: its counts run past its end ({end} bytes"
-                f"{' uncompressed' if csi else ''})")
-    return None
+        return n_ref, (f"it is cut short: its counts run past its end ({end} bytes"
+                       f"{' uncompressed' if csi else ''})")
+    return n_ref, None
 
 
-def _verify_index(path: str, index: str) -> None:
+def _verify_index(path: str, index: str, n_index: int | None) -> None:
+    """The index checks after pysam can load it: no older than the BAM, ``n_index``
+    (its number of reference sequences, from :func:`_walk_index`; None: not a BAI or CSI
+    index) the BAM header's, the reads it points at of the right reference sequence."""
     from genozarr.io._handles import captured_stderr, check_input_file, mtime_text
 
     check_input_file(index, "BAM index", of=path)
@@ -306,7 +293,6 @@ def _verify_index(path: str, index: str) -> None:
             f"{mtime_text(index_ns)}, BAM {mtime_text(bam_ns)}): the BAM was rewritten after it was "
             "indexed, so the index may point at the wrong reads (htslib only warns, then "
             f"returns wrong or zero counts); {_fix(path)}")
-    n_index = _index_n_ref(index)
     try:
         handle = _open(path, index)  # the BAM itself opened in _check_format
     except InputFileError as e:

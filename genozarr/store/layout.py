@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -48,7 +48,8 @@ __all__ = ["FORMAT_VERSION", "DATA_TOKEN", "READABLE_VERSIONS", "StoreMeta", "Ar
            "WINDOW_COORDS", "WINDOW_NAME",
            "marker_bytes", "array_path", "check_chrom_name", "chunk_length", "sharding",
            "plan_layout", "Labeled", "LABELS_ATTR", "decode_labels", "labeled_values",
-           "window_coords", "CHUNK_KEY", "first_index", "chunk_inventory", "ChunkInventory"]
+           "window_coords", "CHUNK_KEY", "first_axis_grid", "first_index", "chunk_inventory",
+           "ChunkInventory"]
 
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
@@ -642,8 +643,14 @@ def _first_axis_grid(doc: Any) -> int | None:
         chunks = [int(n) for n in grid["configuration"]["chunk_shape"]]
     except (KeyError, TypeError, ValueError):
         return None
-    if grid.get("name") != "regular" or len(shape) != len(chunks) or not shape \
-            or any(c <= 0 for c in chunks) \
+    return first_axis_grid(shape, chunks) if grid.get("name") == "regular" else None
+
+
+def first_axis_grid(shape: Sequence[int], chunks: Sequence[int]) -> int | None:
+    """The number of chunks (shards) along the first axis of an array of ``shape`` cut
+    into (outer) ``chunks``; None where it is also cut along another axis (or the two do
+    not fit)."""
+    if len(shape) != len(chunks) or not shape or any(c <= 0 for c in chunks) \
             or any(-(-n // c) > 1 for n, c in zip(shape[1:], chunks[1:])):
         return None
     return -(-shape[0] // chunks[0])

@@ -48,6 +48,7 @@ from genozarr.store.layout import (
     MARKER_FILE,
     ChunkInventory,
     StoreMeta,
+    first_axis_grid,
     first_index,
     same_content,
 )
@@ -1569,6 +1570,8 @@ def check_arrays(group: Any, meta: StoreMeta, where: str,
                           f"data array {name!r}")
         fill = getattr(arr, "fill_value", meta.pad_value)
         if not _same_value(fill, meta.served_pad):
+            from genozarr.regions import _plain
+
             raise _refuse(where, "pad_value", _plain(meta.served_pad), _plain(fill),
                           f"the fill value of {name!r}")
         if first is None:
@@ -1594,11 +1597,6 @@ def check_arrays(group: Any, meta: StoreMeta, where: str,
             raise _refuse(where, field, want, have, f"the {prefix}{label} labels")
     if first is not None:
         _probe_first_chunk(group[first], where)
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python number it holds (for messages)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -1628,8 +1626,7 @@ def _check_inventory(arrays: dict[str, Any], marker: dict[str, Any] | None,
             recorded = int(entry["grid"])
         except (AttributeError, KeyError, TypeError, ValueError):
             continue
-        have = -(-shape[0] // outer[0]) if shape and outer and outer[0] > 0 and not any(
-            -(-n // c) > 1 for n, c in zip(shape[1:], outer[1:])) else None
+        have = first_axis_grid(shape, outer)  # (as the inventory counted them)
         if have != recorded:
             raise StoreFormatError(
                 f"{where}: array {str(path).strip('/')!r} has {have} chunk files along its "
