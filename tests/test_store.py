@@ -221,6 +221,20 @@ def test_a_store_cached_by_an_earlier_values_revision_is_rebuilt(tmp_path, monke
     np.testing.assert_array_equal(new[0][0, :3, 0, 0], [4.5, 14.5, 24.5])
 
 
+def test_the_values_revision_is_past_every_revision_of_earlier_values(monkeypatch):
+    """Revision 2 keys name stores built before fixes that changed stored values (BED lines
+    on chromosomes named like 'trackA' dropped, a line lost after a bare CR, ...), and
+    revision 3 keys stores whose paired-end '5prime' counts were halved: neither may key a
+    store again, or such a store cached by an earlier release is reused."""
+    from genozarr.store import cache
+
+    assert cache.VALUES_REVISION >= 4
+    now = cache.cache_key([], {}, {"a": 1})
+    for earlier in (2, 3):
+        monkeypatch.setattr(cache, "VALUES_REVISION", earlier)
+        assert cache.cache_key([], {}, {"a": 1}) != now
+
+
 @pytest.mark.parametrize("fill", [0, 4, np.nan])
 def test_only_fill_chunks_are_found_whatever_the_sample(fill) -> None:
     """A chunk is skipped only if every value is the fill value: one other value anywhere

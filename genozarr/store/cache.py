@@ -32,8 +32,14 @@ _BLOCK = 1 << 20
 #: has another key and is rebuilt, not reused (2: the whole-genome layout's last partial
 #: bin of a chromosome ends with the chromosome; an empty BigWig reads as missing data;
 #: paired-end midpoints of the partial layout count every fragment of a window;
-#: overlapping BED features of the category modes set one category per base)
-VALUES_REVISION = 2
+#: overlapping BED features of the category modes set one category per base; 3 was used by
+#: releases that counted one mate of a paired-end '5prime' pair, and is never used again;
+#: 4: fixes since revision 2 that changed stored values, among them BED lines on chromosomes
+#: named like UCSC header lines (``trackA``, ``browser1``) no longer dropped, BED files with
+#: bare CR line ends no longer losing a line, BAM reads past a chromosome end counted 0
+#: there, overlapping BigWig records read as pyBigWig reads them, bfloat16 rounded once,
+#: protein sequences no longer encoded as DNA)
+VALUES_REVISION = 4
 
 
 @lru_cache(maxsize=1024)
