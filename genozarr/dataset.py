@@ -322,13 +322,16 @@ class Dataset:
                 )
             rows = None
         elif rows is None:
-            if len(gindexer) == len(store.region_table["chrom"]) and _same_windows(
-                    gindexer, store.region_table):
+            table = store.region_table
+            if len(gindexer) == len(table["chrom"]) and _same_windows(gindexer, table) and (
+                    not store.repeated_windows or np.array_equal(
+                        np.asarray(gindexer.strand).astype(str),
+                        np.asarray(table["strand"]).astype(str))):
                 rows = np.arange(len(gindexer))
-            else:
-                chrs, starts, ends, _ = gindexer.as_arrays()
-                rows = np.array([store.row_of(str(c), s, e)
-                                 for c, s, e in zip(chrs, starts, ends)], dtype=np.int64)
+            else:  # (windows of the same coordinates: those this dataset holds first)
+                chrs, starts, ends, strands = gindexer.as_arrays()
+                rows = store.rows_of(chrs, starts, ends, strands,
+                                     getattr(self, "_rows", None))
         self._gindexer = gindexer
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         strand, labels = factorize_labels(gindexer.strand)

@@ -224,6 +224,37 @@ def test_variable_length_windows_take_one_value_each():
     np.testing.assert_array_equal(cover[:][:, 0, 0, 0], [1.0, 2.0])
 
 
+@pytest.mark.parametrize("storage", ["ndarray", "zarr"])
+def test_windows_of_the_same_coordinates_are_chosen_by_strand_and_by_the_view(tmp_path,
+                                                                            storage):
+    """Two windows of one interval (both strands, or overlapping regions tiled into one
+    window) are two stored rows: a view, ``with_windows`` or an assigned indexer takes the
+    row of the window's strand, and one that the dataset it is chosen from holds (the
+    coordinates alone took the last row: the other window's predictions)."""
+    from genozarr import Region, view
+
+    store = {} if storage == "ndarray" else {"store": str(tmp_path / "p.zarr")}
+    gi = GenomicIndexer(["chr1"] * 3, [0, 0, 0], [10, 10, 10], ["-", "+", "+"], 10, 10)
+    pred = np.arange(1, 4, dtype=np.float32)[:, None, None] * np.ones((3, 10, 1))
+    cover = Cover.create_from_array("pred", pred, gi, storage=storage, **store)
+    np.testing.assert_array_equal(cover[:][:, 0, 0, 0], [1, 2, 3])
+    minus = view(cover, [Region("chr1", 0, 10, "-")])
+    np.testing.assert_array_equal(minus[:][:, :, 0, 0], np.ones((1, 10)))
+    one = cover.with_windows(GenomicIndexer(["chr1"], [0], [10], ["-"], 10, 10))
+    np.testing.assert_array_equal(one[:][:, 0, 0, 0], [1])
+    # a view holding the third row reads its own row for its own window
+    third = view(cover, [2])
+    again = view(third, [Region("chr1", 0, 10, "+")])
+    np.testing.assert_array_equal(again[:][:, 0, 0, 0], [3])
+    # the same window asked for twice: the rows of that strand, in order
+    both = view(cover, [Region("chr1", 0, 10, "+")] * 2)
+    np.testing.assert_array_equal(both[:][:, 0, 0, 0], [2, 3])
+    # an indexer with the stored coordinates and other strands: chosen by strand
+    cover.gindexer = GenomicIndexer(["chr1"] * 3, [0, 0, 0], [10, 10, 10],
+                                    ["+", "+", "-"], 10, 10)
+    np.testing.assert_array_equal(cover[:][:, 0, 0, 0], [2, 3, 1])
+
+
 def test_cached_store_is_reused(tmp_path):
     gi = _indexer()
     x = _predictions(gi, 50)

@@ -43,7 +43,8 @@ class Store:
         self.backend = backend
         self.path = path
         self.region_table = region_table
-        self._row_lookup: dict[tuple[str, int, int], int] | None = None
+        self._row_lookup: dict[tuple[str, int, int], list[int]] | None = None
+        self._repeated: bool | None = None
         #: partial layout, per chromosome: its rows by start, their starts and ends, and
         #: the longest row (for :meth:`rows_overlapping`)
         self._by_start: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, int]] | None = None
@@ -66,22 +67,64 @@ class Store:
     def n_conditions(self) -> int:
         return len(self.meta.conditions)
 
-    def row_of(self, chrom: str, start: int, end: int) -> int:
-        """Row of the partial-layout window ``chrom:start-end`` (flank included)."""
+    def rows_of(self, chrs: Any, starts: Any, ends: Any, strands: Any,
+                held: np.ndarray | None = None) -> np.ndarray:
+        """Rows of the partial-layout windows ``chrs:starts-ends`` (flank included).
+
+        Where several stored rows have a window's coordinates (one interval stored on both
+        strands, or overlapping regions tiled into one window), a row among ``held`` (the
+        rows of the dataset the windows are chosen from) comes first, then one of the
+        window's strand; the k-th request of such a window takes the k-th of its rows, so
+        a dataset's own windows, asked for in order, give its own rows.
+        """
         if self._row_lookup is None:
             t = self.region_table
             assert t is not None
-            self._row_lookup = {
-                (c, int(s), int(e)): i
-                for i, (c, s, e) in enumerate(zip(t["chrom"], t["start"], t["end"]))
-            }
-        try:
-            return self._row_lookup[(chrom, int(start), int(end))]
-        except KeyError:
-            raise ArgumentError(
-                f"window {chrom}:{start}-{end} is not stored in this partial-genome store; "
-                "views of a store_whole_genome=False dataset must use windows of its ROI"
-            ) from None
+            lookup: dict[tuple[str, int, int], list[int]] = {}
+            for i, key in enumerate(zip(np.asarray(t["chrom"]).astype(str).tolist(),
+                                        np.asarray(t["start"]).tolist(),
+                                        np.asarray(t["end"]).tolist())):
+                lookup.setdefault(key, []).append(i)
+            self._row_lookup = lookup
+        lookup = self._row_lookup
+        rows = np.empty(len(chrs), dtype=np.int64)
+        own = stored_strand = None
+        taken: dict[tuple[str, int, int, str], int] = {}
+        for j, (c, s, e, strand) in enumerate(zip(chrs, starts, ends, strands)):
+            found = lookup.get((str(c), int(s), int(e)))
+            if found is None:
+                raise ArgumentError(
+                    f"window {c}:{s}-{e} is not stored in this partial-genome store; views "
+                    "of a store_whole_genome=False dataset must use windows of its ROI")
+            if len(found) > 1:
+                if held is not None:
+                    if own is None:
+                        own = np.zeros(len(self.region_table["chrom"]), dtype=bool)
+                        own[held] = True
+                    found = [r for r in found if own[r]] or found
+                if stored_strand is None:
+                    stored_strand = np.asarray(self.region_table["strand"]).astype(str)
+                found = [r for r in found if stored_strand[r] == str(strand)] or found
+                key = (str(c), int(s), int(e), str(strand))
+                k = taken.get(key, 0)
+                taken[key] = k + 1
+                rows[j] = found[k % len(found)]
+            else:
+                rows[j] = found[0]
+        return rows
+
+    @property
+    def repeated_windows(self) -> bool:
+        """Partial layout: whether two stored rows have the same coordinates."""
+        if self._repeated is None:
+            t = self.region_table
+            assert t is not None
+            frame = {"chrom": np.asarray(t["chrom"]).astype(str),
+                     "start": np.asarray(t["start"]), "end": np.asarray(t["end"])}
+            import pandas as pd
+
+            self._repeated = bool(pd.DataFrame(frame).duplicated().any())
+        return self._repeated
 
     def rows_overlapping(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Partial layout: the rows whose bases (flank included) overlap
