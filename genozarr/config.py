@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -169,9 +170,11 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
     -----
     Options are the process's, as xarray's and dask's are: a ``with`` block changes them
     for every thread until it ends, so a build in another thread meanwhile is made with
-    them too; set options before starting threads that build. Blocks that end in another
-    order than they began (in several threads) still leave the options as they were
-    before the first began.
+    them too; set options before starting threads that build. A block begins where
+    ``set_options(...)`` is called (it sets the options there, before ``with`` enters it).
+    Blocks that end in another order than they began (in several threads) still leave the
+    options as they were before the first began, and each keeps its own values until
+    it ends unless a block that began after it set them since.
 
     Raises
     ------
@@ -180,7 +183,6 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        self.old: dict[str, Any] = {}
         for key, value in kwargs.items():
             if key not in OPTIONS:
                 raise ArgumentError(
@@ -192,31 +194,39 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
                 kwargs[key] = int(value)
             elif _float(value):
                 kwargs[key] = float(value)
-            self.old[key] = OPTIONS[key]
-        OPTIONS.update(kwargs)
+        # a block begins here, where it sets the options (a block made in another thread
+        # before this one is entered began first): the values it found and its place
+        # among the running blocks are taken at once
+        with _BLOCKS_LOCK:
+            self.old: dict[str, Any] = {key: OPTIONS[key] for key in kwargs}
+            OPTIONS.update(kwargs)
+            _BLOCKS[:] = [ref for ref in _BLOCKS if ref() is not None]
+            _BLOCKS.append(weakref.ref(self))
 
     def __enter__(self) -> set_options:
-        with _BLOCKS_LOCK:
-            _BLOCKS.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
         with _BLOCKS_LOCK:
-            at = next((i for i, b in enumerate(_BLOCKS) if b is self), None)
-            if at is None:  # (exited twice, or never entered)
+            blocks = [b for b in (ref() for ref in _BLOCKS) if b is not None]
+            at = next((i for i, b in enumerate(blocks) if b is self), None)
+            if at is None:  # (exited twice)
                 OPTIONS.update(self.old)
                 return
-            del _BLOCKS[at]
+            del blocks[at]
+            _BLOCKS[:] = [weakref.ref(b) for b in blocks]
             for key, old in self.old.items():
-                # a block that began after this one and still runs set the key since: it
-                # restores, when it ends, what this one found
-                later = next((b for b in _BLOCKS[at:] if key in b.old), None)
+                # a block that began after this one and still runs (or options set for
+                # good since: an object kept) set the key since: it restores, when it
+                # ends, what this one found
+                later = next((b for b in blocks[at:] if key in b.old), None)
                 if later is not None:
                     later.old[key] = old
                 else:
                     OPTIONS[key] = old
 
 
-#: the ``with set_options(...)`` blocks running, in the order they began
-_BLOCKS: list[set_options] = []
+#: the ``set_options(...)`` blocks running, in the order they began (set their options):
+#: weak references, so that options set for good (an object not kept) leave none behind
+_BLOCKS: list[weakref.ref[set_options]] = []
 _BLOCKS_LOCK = threading.Lock()

@@ -84,6 +84,44 @@ def test_blocks_that_end_out_of_order_restore_the_options_before_them():
         set_options(num_workers=2**31)
 
 
+def test_blocks_made_in_one_order_and_entered_in_another_keep_their_values():
+    """A block begins where set_options(...) sets its options: two threads each making a
+    block before entering it (made A, made B, entered B, entered A) undid B's value
+    while B ran when A ended, and left A's value for good when B ended (an audit). The
+    same with four threads of 2,000 blocks each left an option changed."""
+    import threading
+
+    before = get_options()
+    first = set_options(chunk_bytes=8192)
+    second = set_options(chunk_bytes=16384)
+    second.__enter__()
+    first.__enter__()
+    first.__exit__(None, None, None)
+    assert get_options()["chunk_bytes"] == 16384  # the running block's own value
+    second.__exit__(None, None, None)
+    assert get_options() == before
+    set_options(chunk_bytes=4096 * 3)  # options set for good (the object not kept) ...
+    assert get_options()["chunk_bytes"] == 4096 * 3
+    set_options(chunk_bytes=before["chunk_bytes"])  # ... and back
+    wrong: list[int] = []
+
+    def work(t: int) -> None:
+        for j in range(2000):
+            mine = 4096 * (t * 10_000 + j + 1000)  # never the value before
+            with set_options(chunk_bytes=mine):
+                sum(range(50))
+                if get_options()["chunk_bytes"] == before["chunk_bytes"]:
+                    wrong.append(mine)  # a running block's value undone
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert get_options() == before
+    assert not wrong
+
+
 def test_auto_runs_processes_above_the_threshold_only():
     """'auto' ran processes at exactly parallel_threshold_bases; the docs say above."""
     from genozarr.store._run import _scheduler
