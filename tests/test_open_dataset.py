@@ -243,6 +243,39 @@ def test_a_whole_genome_store_is_reused_for_another_tiling(sample_files, kind):
     assert len(paths) == 1
 
 
+def test_a_whole_genome_store_reused_over_other_regions_names_them_in_its_recipe(tmp_path):
+    """A whole-genome store reused over another region file recorded the new windows and
+    binsize, but its recipe still named the first region file (args['roi'] and its digest
+    among the inputs); regions given as a frame name none."""
+    from genozarr.store.cache import file_digest
+    from genozarr.store.open import read_meta
+    from genozarr.testing.simulate import write_bigwig
+
+    bw = write_bigwig(tmp_path / "a.bw", {"chr1": np.arange(2000, dtype=float)})
+    first, second = tmp_path / "a.bed", tmp_path / "b.bed"
+    first.write_text("chr1\t0\t1000\n")
+    second.write_text("chr1\t1000\t1800\n")
+
+    def build(roi: Any, binsize: int) -> Cover:
+        return Cover.create_from_bigwig("t", bw, roi=roi, binsize=binsize, resolution=10,
+                                        store_whole_genome=True, cache=True, storage="zarr",
+                                        store=str(tmp_path / "t.zarr"))
+
+    a = build(str(first), 200)
+    b = build(str(second), 100)
+    assert a.garray.meta.cache_key == b.garray.meta.cache_key  # reused
+    recipe = read_meta(b.garray.path).recipe
+    assert recipe["args"]["roi"] == str(second) and recipe["args"]["binsize"] == 100
+    assert recipe["inputs"] == [{"path": str(bw), "sha256": file_digest(bw)},
+                                {"path": str(second), "sha256": file_digest(second)}]
+    assert open_dataset(b.garray.path).gindexer.starts[0] == 1000
+    frame = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [400]})
+    build(frame, 200)
+    recipe = read_meta(b.garray.path).recipe
+    assert "roi" not in recipe["args"]
+    assert recipe["inputs"] == [{"path": str(bw), "sha256": file_digest(bw)}]
+
+
 def test_the_same_whole_genome_call_writes_nothing_and_a_read_only_store_serves(
         sample_files, monkeypatch):
     """The first reuse of every whole-genome store (cache=True, the same arguments)
