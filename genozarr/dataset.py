@@ -1594,12 +1594,18 @@ class Cover(Dataset):
             As in :meth:`create_from_bigwig`.
         store_whole_genome, verbose, channel_last, store, chrom_map, storage_options
             As in :meth:`create_from_bigwig`.
-        feature, input_storage_options
+        input_storage_options
             As in :meth:`create_from_bigwig`.
+        feature
+            GFF feature type to keep when ``roi`` or a file of ``bedfiles`` is a GFF/GTF
+            file (None: ``gene`` lines; ``'*'``: every line).
         bedfiles
             One BED path or a list (one condition per file, except categorical modes), or
             a sample sheet (see :mod:`genozarr.samples`; not in the categorical modes,
-            whose conditions are the categories of one file).
+            whose conditions are the categories of one file). GFF/GTF files (by their
+            suffix) are read as features too: their feature lines (``feature``),
+            0-based, with the name of :func:`genozarr.io.gff.read_gff` and the 6th column
+            as the score.
         collapser
             Reduction within a bin at resolution > 1; default 'max'.
         mode
@@ -1630,7 +1636,7 @@ class Cover(Dataset):
         files = as_file_list(bedfiles, "BED", storage_options=input_storage_options)
         fetch_inputs({"regions": roi, "genome sizes": genomesize}, input_storage_options)
         source = BedSource(files, conditions, mode=mode, minoverlap=minoverlap,
-                           collapser=collapser, dtype=dtype)
+                           collapser=collapser, dtype=dtype, feature=feature)
         if genomesize is None and roi is None:
             raise ArgumentError(
                 "create_from_bed needs genomesize when roi is None (a BED file has no "

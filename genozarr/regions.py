@@ -54,7 +54,8 @@ _CENTRES = ("summit", "midpoint")
 _SUMMIT_COLUMNS = ("summit", "peak", "Summit", "Peak")
 
 REGION_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
-_GFF_SUFFIXES = (".gff", ".gff3", ".gtf", ".gff.gz", ".gff3.gz", ".gtf.gz")
+_GFF_SUFFIXES = (".gff", ".gff3", ".gtf", ".gff.gz", ".gff3.gz", ".gtf.gz", ".gff.bgz",
+                 ".gff3.bgz", ".gtf.bgz")
 _VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")
 
 #: ``chrom:start-end`` with optional thousands separators and an optional strand, given

@@ -390,8 +390,10 @@ class BedSource(Source):
 
     def __init__(self, files: list[str], conditions: Sequence[str] | None = None, *,
                  mode: str = "binary", minoverlap: float | None = None, collapser: Any = None,
-                 dtype: str = "float32") -> None:
+                 dtype: str = "float32", feature: str | None = None) -> None:
         from genozarr.io.bed import bed_categories, read_bed
+        from genozarr.io.gff import read_gff
+        from genozarr.regions import _GFF_SUFFIXES
 
         from genozarr.store.dtypes import check_store_dtype
 
@@ -407,9 +409,16 @@ class BedSource(Source):
         self.files = files
         self.paths = _local(files, "BED")
         self.frames = []
-        for f, p in zip(files, self.paths):
+        gff = [Path(urlsplit(str(f)).path).name.lower().endswith(_GFF_SUFFIXES) for f in files]
+        for f, p, is_gff in zip(files, self.paths, gff):
+            if is_gff and mode == "bedgraph":
+                raise ArgumentError(f"{f}: a GFF/GTF file has no bedGraph value column; "
+                                    "mode='score' paints its score column (the 6th)")
             with _named(f, p):
-                self.frames.append(read_bed(p, bedgraph=(mode == "bedgraph")))
+                # GFF/GTF features as Janggu read them (through pybedtools): the feature
+                # lines that regions read (feature=), 0-based, named, scored
+                self.frames.append(read_gff(p, feature=feature) if is_gff
+                                   else read_bed(p, bedgraph=(mode == "bedgraph")))
         self.minoverlap = minoverlap
         self.collapser = _check_collapser(collapser, "max")
         self.dtype = dtype
@@ -418,12 +427,12 @@ class BedSource(Source):
         if self.mode in ("score", "bedgraph"):
             from genozarr.store.dtypes import fit_problem
 
-            for f, df in zip(files, self.frames):
+            for f, df, is_gff in zip(files, self.frames, gff):
                 if df["score"].isna().all():
+                    column = "4th" if mode == "bedgraph" else "6th" if is_gff else "5th"
                     raise ArgumentError(
-                        f"{f}: mode={mode!r} needs scores (the "
-                        f"{'4th' if mode == 'bedgraph' else '5th'} column), but the file has "
-                        "none: no such column, or every score is '.' or nan")
+                        f"{f}: mode={mode!r} needs scores (the {column} column), but the file "
+                        "has none: no such column, or every score is '.' or nan")
                 # a score past what the features are painted in (float32 for most
                 # stores) would become an infinity there, before the store's own check
                 problem = fit_problem(df["score"].to_numpy(dtype=np.float64),
@@ -436,6 +445,9 @@ class BedSource(Source):
             if len(files) != 1:
                 raise ArgumentError(f"mode={mode!r} takes exactly one BED file, got {len(files)}")
             self.categories = bed_categories(self.frames[0], self.mode)
+            if not self.categories:
+                raise ArgumentError(f"{files[0]}: the file has no features, so no categories "
+                                    f"for mode={mode!r} (its conditions)")
             self.conditions = ([str(c) for c in conditions] if conditions is not None
                                else [str(c) for c in self.categories])
             if len(self.conditions) != len(self.categories):

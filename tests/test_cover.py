@@ -293,6 +293,42 @@ def test_bed_score_mode_needs_scores(tmp_path):
         Cover.create_from_bed("s", str(p), roi=str(p), mode="score")
 
 
+def test_gff_and_gtf_files_are_bed_features(tmp_path):
+    """Janggu read create_from_bed's files through pybedtools, GFF/GTF included; genozarr
+    read every file as BED ("start must be a non-negative integer, got 'src'"). Hand-worked:
+    the gene 11-20 (1-based, closed) paints bases 10-19 with its score 5; the exon only
+    with feature='*'; the names are the categories of name_category."""
+    gtf = tmp_path / "genes.gtf"
+    gtf.write_text('chr1\tsrc\tgene\t11\t20\t5\t+\t.\tgene_id "a"; gene_name "A";\n'
+                   'chr1\tsrc\texon\t25\t27\t2\t+\t.\tgene_id "a";\n')
+    sizes = {"chr1": 100}
+    genes = Cover.create_from_bed("b", str(gtf), roi="chr1:0-30", mode="score",
+                                  genomesize=sizes)
+    np.testing.assert_array_equal(genes[0][0, :, 0, 0], [0] * 10 + [5] * 10 + [0] * 10)
+    every = Cover.create_from_bed("b", str(gtf), roi="chr1:0-30", mode="score",
+                                  genomesize=sizes, feature="*")
+    np.testing.assert_array_equal(every[0][0, :, 0, 0],
+                                  [0] * 10 + [5] * 10 + [0] * 4 + [2] * 3 + [0] * 3)
+    names = Cover.create_from_bed("b", str(gtf), roi="chr1:0-30", mode="name_category",
+                                  genomesize=sizes, feature="*")
+    assert names.conditions == ["A", "a"]
+    np.testing.assert_array_equal(names[0][0, :, 0].sum(0), [10, 3])
+    with pytest.raises(ArgumentError, match="genes.gtf: a GFF/GTF file has no bedGraph"):
+        Cover.create_from_bed("b", str(gtf), roi="chr1:0-30", mode="bedgraph",
+                              genomesize=sizes)
+
+
+def test_a_file_without_features_has_no_categories_and_says_which(tmp_path):
+    """An empty BED file in a category mode said only "mode 'score_category' needs
+    categories"."""
+    empty = tmp_path / "empty.bed"
+    empty.write_text("# only a comment\n")
+    for mode in ("score_category", "name_category"):
+        with pytest.raises(ArgumentError, match=r"empty\.bed: the file has no features, so "
+                                                f"no categories for mode='{mode}'"):
+            Cover.create_from_bed("c", str(empty), roi="chr1:0-30", mode=mode)
+
+
 def test_every_new_store_warns_of_a_chromosome_without_windows(sim_data):
     """The warning was remembered by id(store): a later store given a collected one's
     id never warned, and the record grew by a store per dataset."""

@@ -578,6 +578,21 @@ def test_gff_zero_length_feature_and_empty_names(tmp_path):
                    'chr1\tsrc\tgene\t21\t30\t.\t+\t.\tgene_id "g3"; gene_name "NA";\n')
     assert read_gff(str(gtf))["name"].tolist() == ["g1", "g2", "NA"]
 
+@pytest.mark.parametrize("kind", ["gtf", "gff3"])
+def test_bgzip_gff_files_are_read_as_gff(tmp_path, kind):
+    """A bgzipped GFF/GTF named '.gtf.bgz' / '.gff3.bgz' (as '.vcf.bgz') was read as a BED
+    file: 'start must be a non-negative integer, got 's''."""
+    import pysam
+
+    attrs = 'gene_id "a";' if kind == "gtf" else "ID=a"
+    src = tmp_path / f"a.{kind}"
+    src.write_text(f"chr1\ts\tgene\t10\t20\t.\t-\t.\t{attrs}\n")
+    pysam.tabix_compress(str(src), f"{src}.bgz", force=True)
+    got = load_regions(f"{src}.bgz")
+    assert got[["chrom", "start", "end", "name", "strand"]].values.tolist() == [
+        ["chr1", 9, 20, "a", "-"]]
+
+
 def test_tiling_all_regions_at_once_matches_a_loop_per_region():
     """Windows of many regions are tiled with numpy at once (a Python loop per region took
     3.5 s for 1,000,000 regions): the same windows as a plain loop, region by region,

@@ -83,7 +83,7 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     check_input_file(path, "GFF/GTF")  # missing, a directory, permission denied
     import pyranges as pr
 
-    is_gtf = path.lower().endswith((".gtf", ".gtf.gz"))
+    is_gtf = path.lower().endswith((".gtf", ".gtf.gz", ".gtf.bgz"))
 
     _quiet_pyranges()
 
