@@ -9,7 +9,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["check_bool", "check_int", "check_number"]
+__all__ = ["check_bool", "check_int", "check_name", "check_number"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:
@@ -28,6 +28,23 @@ def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = Tru
         rule = f"an integer >= {minimum}" + (" or None" if allow_none else "")
         raise ArgumentError(f"{name} must be {rule}, got {value!r}")
     return int(value)
+
+
+def check_name(value: Any) -> str:
+    """A dataset's name, checked: a non-empty string without ``/`` or ``\\`` that does not
+    start with ``.`` (it names the store's folder and exported files).
+
+    Raises
+    ------
+    ArgumentError
+        Naming the rule and the value given.
+    """
+    if not isinstance(value, str) or not value or "/" in value or "\\" in value \
+            or value.startswith("."):
+        raise ArgumentError(
+            f"name must be a non-empty string without '/' or '\\' that does not start with "
+            f"'.', got {value!r}")
+    return value
 
 
 def check_bool(name: str, value: Any) -> bool:

@@ -400,6 +400,8 @@ def build(
                 (client.as_current() if client is not None else nullcontext()):
             for entry in entries:
                 _console(stderr=True).print(f"building {entry['name']} ({entry['kind']})")
+                if not progress and "verbose" in entry:  # (--no-progress over the spec's)
+                    entry = dict(entry, verbose=False)
                 try:
                     ds = build_from_spec(entry, out)
                 except GenozarrError as e:  # a value found wrong by the build: say where

@@ -33,7 +33,7 @@ from genozarr._kernels import (
     regular_windows,
     window_views,
 )
-from genozarr._validate import check_bool, check_int
+from genozarr._validate import check_bool, check_int, check_name
 from genozarr.errors import (
     ArgumentError,
     ChromosomeNotFoundError,
@@ -836,8 +836,7 @@ class Dataset:
         from genozarr.store.cache import cache_key
         from genozarr.store.recipe import make_recipe
 
-        if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-            raise ArgumentError(f"name must be a non-empty string without '/', got {name!r}")
+        check_name(name)
         if not (chrom_map is None or (isinstance(chrom_map, str) and chrom_map == "auto")
                 or isinstance(chrom_map, Mapping)):
             # (create_from_bed never looked at it: chrom_map='Auto' was ignored)

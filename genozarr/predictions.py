@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genozarr._validate import check_name
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.regions import GenomicIndexer
 
@@ -37,15 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["cover_from_array", "prepare_array"]
 
 log = logging.getLogger(__name__)
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name or "/" in name or "\\" in name \
-            or name.startswith("."):
-        raise ArgumentError(
-            f"name must be a non-empty string without '/' or '\\' that does not start with "
-            f"'.', got {name!r}")
-    return name
 
 
 def prepare_array(array: Any, n_windows: int, channel_last: bool = True) -> np.ndarray:
@@ -352,7 +344,7 @@ def cover_from_array(
     from genozarr.store.layout import DATA, StoreMeta, plan_layout
     from genozarr.store.recipe import make_recipe
 
-    name = _check_name(name)
+    name = check_name(name)
     if not isinstance(gindexer, GenomicIndexer):
         raise ArgumentError(f"gindexer must be a GenomicIndexer, got {type(gindexer).__name__}")
     storage = normalise_storage(storage)

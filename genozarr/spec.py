@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from genozarr._validate import check_name
 from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
 from genozarr.io._remote import local_form
 
@@ -81,12 +82,12 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
         if suffix == ".toml":
             raw = tomllib.loads(text)
         elif suffix in (".yaml", ".yml"):
-            raw = yaml.safe_load(text)
+            raw = yaml.load(text, Loader=_unique_keys_loader())  # (a SafeLoader)
         else:
             try:
                 raw = tomllib.loads(text)
             except tomllib.TOMLDecodeError:
-                raw = yaml.safe_load(text)
+                raw = yaml.load(text, Loader=_unique_keys_loader())
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
         raise MalformedFileError(f"{path}: cannot parse the spec: {e}") from e
     if not isinstance(raw, dict):
@@ -113,6 +114,10 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
                 raise ArgumentError(f"{where}: missing key {key!r}")
             if not isinstance(spec[key], str):
                 raise ArgumentError(f"{where}: {key} must be a string, got {spec[key]!r}")
+        try:  # (the build's rule, so that --check finds a name the build refuses)
+            check_name(spec["name"])
+        except ArgumentError as e:
+            raise ArgumentError(f"{where}: {e}") from None
         kind = str(spec["kind"]).lower()
         if kind not in SPEC_KINDS:
             raise ArgumentError(f"{where}: unknown kind {spec['kind']!r}; valid kinds: "
@@ -167,6 +172,33 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
             f"would share the store {shared[0]}; give each dataset a store of its own (a "
             "top-level 'store' is a default for every dataset)")
     return out
+
+
+def _unique_keys_loader() -> Any:
+    """PyYAML's SafeLoader refusing a key given twice in one mapping (it keeps the last:
+    ``files: a.bw`` then ``files: b.bw`` built from b.bw alone), as TOML refuses it."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node)
+            try:
+                duplicate = key in seen
+            except TypeError:  # a key that cannot be one: the SafeLoader says so
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"found the key {key!r} twice", key_node.start_mark)
+            seen.add(key)
+        return loader.construct_mapping(node)
+
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return Loader
 
 
 def _check_sheet(inputs: list[Any], conditions: Any, where: str, *, bed: bool = False,

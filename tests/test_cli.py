@@ -480,8 +480,9 @@ def test_build_spec_values_of_the_wrong_type(tmp_path: Path, sample_files: dict[
                                              extra: str, message: str) -> None:
     """Values of the wrong type in a spec: one error line, no traceback, no store."""
     path = tmp_path / "spec.yaml"
+    binsize = "" if extra.startswith("binsize:") else "binsize: 1000\n"  # (a key once)
     path.write_text(f"name: x\nkind: bigwig\nfiles: {sample_files['bigwig_a']}\n"
-                    f"roi: {sample_files['roi']}\nbinsize: 1000\nstore: x.zarr\n" + extra)
+                    f"roi: {sample_files['roi']}\n{binsize}store: x.zarr\n" + extra)
     result = _run("build", path, "--no-progress")
     assert result.exit_code == 1
     last = result.stderr.strip().splitlines()[-1]
@@ -644,6 +645,44 @@ def test_build_check_reads_the_sample_sheet(tmp_path: Path, sample_files: dict[s
     assert result.stderr.startswith(f"genozarr: error: {spec}: dataset 's': ")
     assert message.format(dir=tmp_path) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("spec, message", [
+    # the build's name rule (--check said "spec is valid", the build refused the name)
+    ("name: a/b\nkind: bigwig\nfiles: a.bw\n",
+     "dataset 'a/b': name must be a non-empty string without '/'"),
+    ("name: ../up\nkind: bigwig\nfiles: a.bw\n", "that does not start with '.'"),
+    # a YAML key given twice (PyYAML kept the last: b.bw alone, binsize 500), as TOML
+    ("name: x\nkind: bigwig\nfiles: a.bw\nfiles: b.bw\n", "found the key 'files' twice"),
+    ("name: x\ndatasets:\n  - kind: bigwig\n    binsize: 10\n    binsize: 20\n",
+     "found the key 'binsize' twice"),
+])
+def test_build_check_refuses_what_the_build_refuses(tmp_path: Path, spec: str,
+                                                    message: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec)
+    for extra in (["--check"], []):
+        result = _run("build", path, *extra)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith("genozarr: error: ")
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_progress_hides_the_bars_a_spec_asks_for(tmp_path: Path,
+                                                   sample_files: dict[str, str]) -> None:
+    """--no-progress hides the bars (docs/cli.md) also where the spec says verbose: true
+    (Janggu's flag: a progress bar for the build), which showed three."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'name = "v"\nkind = "bigwig"\nfiles = "{sample_files["bigwig_a"]}"\n'
+                    f'roi = "{sample_files["roi"]}"\nbinsize = 1000\nverbose = true\n'
+                    'store = "v.zarr"\n')
+    shown = _run("build", spec)
+    assert shown.exit_code == 0, shown.output
+    assert "%|" in shown.stderr  # the spec's bars, without --no-progress
+    hidden = _run("build", spec, "--no-progress")
+    assert hidden.exit_code == 0, hidden.output
+    assert "%|" not in hidden.stderr
 
 
 def test_build_check_passes_a_good_sheet_and_keeps_a_linked_sheet_folder(
