@@ -35,6 +35,19 @@ def _int_arg(name: str, value: Any, minimum: int) -> int:
     return int(check_int(name, value, minimum, allow_none=False))  # type: ignore[arg-type]
 
 
+def seed_generator(seed: Any) -> np.random.Generator:
+    """numpy's generator of ``seed`` (anything :func:`numpy.random.default_rng` takes as a
+    seed but a bool), or an :class:`~genozarr.errors.ArgumentError` naming the argument
+    (numpy's own errors named none)."""
+    try:
+        if isinstance(seed, (bool, np.bool_)):
+            raise TypeError
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"seed must be an integer >= 0, a numpy Generator or None, "
+                            f"got {seed!r}") from None
+
+
 def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
                seed: int | np.random.Generator | None = None, drop_last: bool = False,
                block_size: int = 1, buffer_blocks: int = 4,
@@ -82,15 +95,7 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
     shuffle = check_bool("shuffle", shuffle)  # ("false" was true)
     drop_last = check_bool("drop_last", drop_last)
     starts = np.arange(0, n, block_size)
-    rng = None
-    if shuffle:
-        try:  # (anything numpy takes as a seed; its own errors named no argument)
-            if isinstance(seed, (bool, np.bool_)):
-                raise TypeError
-            rng = np.random.default_rng(seed)
-        except (TypeError, ValueError):
-            raise ArgumentError(f"seed must be an integer >= 0, a numpy Generator or None, "
-                                f"got {seed!r}") from None
+    rng = seed_generator(seed) if shuffle else None
     if rng is not None:
         starts = rng.permutation(starts)
     if shard is not None:

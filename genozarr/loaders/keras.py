@@ -14,11 +14,32 @@ import keras
 import numpy as np
 
 from genozarr._validate import check_bool, check_int
-from genozarr.batching import batch_plan, chunk_rows, read_batch, share_stores
-from genozarr.errors import ArgumentError
+from genozarr.batching import (
+    batch_plan,
+    chunk_rows,
+    read_batch,
+    seed_generator,
+    share_stores,
+)
+from genozarr.errors import ArgumentError, GenozarrWarning, warn
 from genozarr.loaders import Structured
 
 __all__ = ["KerasDataset", "JangguSequence"]
+
+
+def _warn_read_ahead(loader: keras.utils.PyDataset, shuffle: bool) -> None:
+    """Warn where Keras reads batches ahead (``workers > 1``, or ``use_multiprocessing``
+    with a worker) of a shuffled sequence: it carries batches read under one epoch's order
+    into the next, so an epoch serves some windows twice and others not at all (a plain
+    ``PyDataset`` that reshuffles in ``on_epoch_end`` alike)."""
+    workers = loader.workers or 0  # (Keras' own test for an enqueuer)
+    if shuffle and (workers > 1 or (workers > 0 and loader.use_multiprocessing)):
+        warn(f"{type(loader).__name__}(shuffle=True) with Keras' read-ahead (workers="
+             f"{loader.workers}, use_multiprocessing={loader.use_multiprocessing}): Keras "
+             "serves batches read under the previous epoch's order, so an epoch sees some "
+             "windows twice and others not at all; keep workers=1 and "
+             "use_multiprocessing=False where every window must be seen once per epoch",
+             GenozarrWarning)
 
 
 class KerasDataset(keras.utils.PyDataset):
@@ -56,26 +77,32 @@ class KerasDataset(keras.utils.PyDataset):
         decodes ahead in its own threads either way, so the default (``workers=1``, no
         read-ahead by Keras) is usually as fast. With worker processes, a store kept
         decoded in memory (``cache='auto'``) is one copy shared with them. Keras 3.15's
-        own read-ahead with ``workers > 1`` served some batches twice and others not at
+        own read-ahead (``workers > 1``, or ``use_multiprocessing=True`` with a worker)
+        of a shuffled sequence served some batches twice and others not at
         all in an epoch (81-85 distinct windows of 94), a plain ``PyDataset`` alike: keep
-        ``workers=1`` where every window must be seen once per epoch.
+        ``workers=1`` and ``use_multiprocessing=False`` where every window must be seen
+        once per epoch (a warning says so otherwise). Random wrappers
+        (:class:`~genozarr.wrappers.RandomOrientation`, ...) draw from one stream in the
+        order batches are read, so under Keras' read-ahead their draws are not
+        reproducible by their seed; ``augment`` is (its draws are keyed by the epoch and
+        the windows).
 
     Notes
     -----
     :meth:`on_epoch_end` draws the next epoch's order and moves :attr:`epoch` on (the
     epoch number keys the augmentations). Keras calls it at the end of every epoch and
-    also once before the first epoch of each ``fit``, ``evaluate`` and ``predict`` (it
-    rewinds its iterator, in the first ``fit`` after reading a batch to build the model).
-    So the epochs a first ``model.fit`` trains are epochs 1, 2, ... of the seed's stream,
-    not 0, 1, ...: still the same orders and augmentations for the same seed and the same
-    calls, but offset by one from a PyTorch loader's numbering of the same seed.
+    also once before the first epoch of each ``fit`` and ``evaluate`` (it rewinds its
+    iterator, in the first ``fit`` after reading a batch to build the model); ``predict``
+    serves the current epoch and calls it only at its end. So the epochs a first
+    ``model.fit`` trains are epochs 1, 2, ... of the seed's stream, not 0, 1, ...: still
+    the same orders and augmentations for the same seed and the same calls, but offset
+    by one from a PyTorch loader's numbering of the same seed.
     """
 
     def __init__(self, inputs: Any, targets: Any = None, *, batch_size: int = 32,
                  shuffle: bool = False, seed: int | None = None, drop_last: bool = False,
                  block_size: int | None = None, buffer_blocks: int = 4,
                  augment: Any = None, **kwargs: Any) -> None:
-        from genozarr.errors import ArgumentError
         from genozarr.loaders.augment import Augment
 
         super().__init__(**kwargs)
@@ -93,8 +120,9 @@ class KerasDataset(keras.utils.PyDataset):
         self.block_size = block_size if block_size is not None else \
             max(chunk_rows(d) for d in self._datasets)
         self.buffer_blocks = buffer_blocks
-        self._rng = np.random.default_rng(seed)
+        self._rng = seed_generator(seed)
         self._plan = self._make_plan()
+        _warn_read_ahead(self, shuffle)
         if self.use_multiprocessing and (self.workers or 1) > 1:
             # Keras forks its worker processes: one decoded copy of each store kept in
             # memory, shared with them (else each reads through its chunk cache)
@@ -209,15 +237,19 @@ class JangguSequence(keras.utils.PyDataset):
         decodes ahead in its own threads either way, so the default (``workers=1``) is
         usually as fast. Keras calls :meth:`on_epoch_end` before the first epoch of each
         ``fit`` too, so with ``shuffle=True`` the first order drawn from ``seed`` is not
-        the first one trained on (as with Janggu's own ``JangguSequence``).
+        the first one trained on (as with Janggu's own ``JangguSequence``). Keras' own
+        read-ahead (``workers > 1``, or ``use_multiprocessing=True``) of a shuffled
+        sequence serves some examples twice and others not at all in an epoch: keep
+        ``workers=1`` and ``use_multiprocessing=False`` where every example must be seen
+        once per epoch (a warning says so otherwise).
 
     Raises
     ------
     ArgumentError
         When the datasets differ in length, a dataset has no name with ``as_dict=True``,
         dicts (of datasets or of sample weights) are given with ``as_dict=False``, sample
-        weights are not one per example, or a dict of sample weights names something
-        that is not an output.
+        weights are given without outputs or are not one per example, a dict of sample
+        weights names something that is not an output, or ``seed`` is not a seed.
     """
 
     def __init__(self, inputs: Any, outputs: Any = None, sample_weights: Any = None,
@@ -238,6 +270,9 @@ class JangguSequence(keras.utils.PyDataset):
         self._s = Structured(inputs, outputs)
         self._n = self._s.length
         if sample_weights is not None:
+            if outputs is None:  # (Keras' fit failed on the batches: "Invalid dtype")
+                raise ArgumentError("sample_weights weigh the outputs' losses: they need "
+                                    "outputs (got outputs=None)")
             if isinstance(sample_weights, Mapping) and not self.as_dict:
                 raise ArgumentError(
                     "a dict of sample_weights names outputs: it needs as_dict=True (with "
@@ -265,8 +300,9 @@ class JangguSequence(keras.utils.PyDataset):
             sample_weights = weights
         self.sample_weights = sample_weights
         self.shuffle = check_bool("shuffle", shuffle)
-        self._rng = np.random.default_rng(seed)
+        self._rng = seed_generator(seed)
         self.indices = self._rng.permutation(self._n) if self.shuffle else np.arange(self._n)
+        _warn_read_ahead(self, self.shuffle)
 
     def __len__(self) -> int:
         return -(-self._n // self.batch_size)
