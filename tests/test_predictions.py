@@ -380,6 +380,24 @@ def test_bigwig_flank_past_the_chromosome_start_is_cut(tmp_path):
         (0, 50, 4.0), (50, 100, 3.0), (100, 150, 2.0), (150, 200, 1.0), (200, 230, 0.0))
 
 
+@pytest.mark.parametrize(("dtype", "values", "stored"), [
+    ("uint16", [-0.5, 2.9, -0.99], [0, 2, 0]),
+    ("uint8", [255.5, 0.5, 254.9], [255, 0, 254]),
+    ("int8", [127.9, -128.9, 3.5], [127, -128, 3]),
+])
+def test_integer_dtypes_truncate_toward_zero_up_to_their_range(dtype, values, stored):
+    """The docs: an integer dtype truncates toward zero (-0.5 is stored as 0), with no
+    error. The range check compared the values before truncation: uint16 refused -0.5,
+    uint8 255.5 and int8 127.9, all of which the cast stores within range."""
+    gi = GenomicIndexer(["chr1"], [0], [3], ["+"], 3, 3)
+    x = np.array(values, dtype="float32").reshape(1, 3, 1, 1)
+    cover = Cover.create_from_array("t", x, gi, dtype=dtype)
+    np.testing.assert_array_equal(cover[:][0, :, 0, 0], stored)
+    np.testing.assert_array_equal(x.astype(dtype)[0, :, 0, 0], stored)  # numpy's cast
+    with pytest.raises(ArgumentError, match="outside the range"):
+        Cover.create_from_array("t", x + np.float32(np.sign(x) * 1.0), gi, dtype=dtype)
+
+
 @pytest.mark.parametrize("whole", [False, True])
 @pytest.mark.parametrize(("dtype", "value", "said"), [
     ("float16", 70000.0, "holds 70000, past the largest float16 (65504)"),

@@ -17,6 +17,7 @@ over the network and in the stored-bytes cache are half those of float32.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -248,7 +249,11 @@ def fit_problem(values: np.ndarray, dtype: Any) -> str | None:
     # a float compared with an int exactly
     lo, hi = values.min().item(), values.max().item()
     info = np.iinfo(target)
-    if lo < info.min or hi > info.max:
+
+    def stored(v: float) -> float:  # the cast truncates toward zero
+        return math.trunc(v) if isinstance(v, float) and math.isfinite(v) else v
+
+    if stored(lo) < info.min or stored(hi) > info.max:
         bad = hi if hi > info.max else lo
         return (f"holds {bad:g}" if isinstance(bad, float) else f"holds {bad}") + (
             f", outside the range of {target.name} ({info.min} to {info.max})")
