@@ -132,6 +132,19 @@ def _same_windows(gindexer: GenomicIndexer, table: dict[str, np.ndarray]) -> boo
             and np.array_equal(chrs.astype(str), np.asarray(table["chrom"]).astype(str)))
 
 
+def _same_indexer(a: GenomicIndexer, b: GenomicIndexer | None) -> bool:
+    """Whether two indexers hold the same windows (flank included) on the same strands,
+    in order."""
+    if b is None or len(a) != len(b):
+        return False
+    if a is b:
+        return True
+    (ca, sa, ea, ta), (cb, sb, eb, tb) = a.as_arrays(), b.as_arrays()
+    return (np.array_equal(sa, sb) and np.array_equal(ea, eb)
+            and np.array_equal(np.asarray(ca).astype(str), np.asarray(cb).astype(str))
+            and np.array_equal(np.asarray(ta).astype(str), np.asarray(tb).astype(str)))
+
+
 #: windows whose steps :meth:`_GenomePlan.run_step` compares at a time (bounded memory)
 _STEP_BLOCK = 1 << 20
 
@@ -323,15 +336,17 @@ class Dataset:
             rows = None
         elif rows is None:
             table = store.region_table
-            if len(gindexer) == len(table["chrom"]) and _same_windows(gindexer, table) and (
+            held = getattr(self, "_rows", None)
+            if held is not None and _same_indexer(gindexer, getattr(self, "_gindexer", None)):
+                rows = held  # (its own windows again: its own rows, repeated ones included)
+            elif len(gindexer) == len(table["chrom"]) and _same_windows(gindexer, table) and (
                     not store.repeated_windows or np.array_equal(
                         np.asarray(gindexer.strand).astype(str),
                         np.asarray(table["strand"]).astype(str))):
                 rows = np.arange(len(gindexer))
             else:  # (windows of the same coordinates: those this dataset holds first)
                 chrs, starts, ends, strands = gindexer.as_arrays()
-                rows = store.rows_of(chrs, starts, ends, strands,
-                                     getattr(self, "_rows", None))
+                rows = store.rows_of(chrs, starts, ends, strands, held)
         self._gindexer = gindexer
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
         strand, labels = factorize_labels(gindexer.strand)

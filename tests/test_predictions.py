@@ -249,6 +249,12 @@ def test_windows_of_the_same_coordinates_are_chosen_by_strand_and_by_the_view(tm
     # the same window asked for twice: the rows of that strand, in order
     both = view(cover, [Region("chr1", 0, 10, "+")] * 2)
     np.testing.assert_array_equal(both[:][:, 0, 0, 0], [2, 3])
+    # a view holding them in the other order: its own windows give its own rows
+    rev = view(cover, [2, 1])
+    np.testing.assert_array_equal(rev.with_windows(rev.gindexer)[:][:, 0, 0, 0], [3, 2])
+    swapped = view(cover, [2, 1, 0])
+    swapped.gindexer = swapped.gindexer
+    np.testing.assert_array_equal(swapped[:][:, 0, 0, 0], [3, 2, 1])
     # an indexer with the stored coordinates and other strands: chosen by strand
     cover.gindexer = GenomicIndexer(["chr1"] * 3, [0, 0, 0], [10, 10, 10],
                                     ["+", "+", "-"], 10, 10)

@@ -43,7 +43,9 @@ class Store:
         self.backend = backend
         self.path = path
         self.region_table = region_table
-        self._row_lookup: dict[tuple[str, int, int], list[int]] | None = None
+        self._row_lookup: dict[tuple[str, int, int], int] | None = None
+        self._repeats: list[list[int]] = []
+        self._repeated_arrays: tuple[np.ndarray, np.ndarray] | None = None
         self._repeated: bool | None = None
         #: partial layout, per chromosome: its rows by start, their starts and ends, and
         #: the longest row (for :meth:`rows_overlapping`)
@@ -72,46 +74,95 @@ class Store:
         """Rows of the partial-layout windows ``chrs:starts-ends`` (flank included).
 
         Where several stored rows have a window's coordinates (one interval stored on both
-        strands, or overlapping regions tiled into one window), a row among ``held`` (the
-        rows of the dataset the windows are chosen from) comes first, then one of the
-        window's strand; the k-th request of such a window takes the k-th of its rows, so
-        a dataset's own windows, asked for in order, give its own rows.
+        strands, or overlapping regions tiled into one window), the rows among ``held``
+        (the rows of the dataset the windows are chosen from, in its order) come first,
+        then those of the window's strand; the k-th request of such a window takes the
+        k-th of those rows, so a dataset's own windows, asked for in its order, give its
+        own rows.
         """
         if self._row_lookup is None:
             t = self.region_table
             assert t is not None
-            lookup: dict[tuple[str, int, int], list[int]] = {}
-            for i, key in enumerate(zip(np.asarray(t["chrom"]).astype(str).tolist(),
-                                        np.asarray(t["start"]).tolist(),
-                                        np.asarray(t["end"]).tolist())):
-                lookup.setdefault(key, []).append(i)
-            self._row_lookup = lookup
+            # a window's row, or -1 - k for the k-th window of several rows (_repeats)
+            lookup: dict[tuple[str, int, int], int] = {}
+            repeats: list[list[int]] = []
+            for i, key in enumerate(zip(t["chrom"], t["start"].tolist(), t["end"].tolist())):
+                found = lookup.setdefault(key, i)
+                if found != i:
+                    if found >= 0:
+                        lookup[key] = -1 - len(repeats)
+                        repeats.append([found, i])
+                    else:
+                        repeats[-1 - found].append(i)
+            self._row_lookup, self._repeats = lookup, repeats
         lookup = self._row_lookup
         rows = np.empty(len(chrs), dtype=np.int64)
-        own = stored_strand = None
-        taken: dict[tuple[str, int, int, str], int] = {}
-        for j, (c, s, e, strand) in enumerate(zip(chrs, starts, ends, strands)):
-            found = lookup.get((str(c), int(s), int(e)))
-            if found is None:
+        for j, (c, s, e) in enumerate(zip(chrs, starts, ends)):
+            row = lookup.get((c, int(s), int(e)), None)
+            if row is None:
                 raise ArgumentError(
                     f"window {c}:{s}-{e} is not stored in this partial-genome store; views "
                     "of a store_whole_genome=False dataset must use windows of its ROI")
-            if len(found) > 1:
-                if held is not None:
-                    if own is None:
-                        own = np.zeros(len(self.region_table["chrom"]), dtype=bool)
-                        own[held] = True
-                    found = [r for r in found if own[r]] or found
-                if stored_strand is None:
-                    stored_strand = np.asarray(self.region_table["strand"]).astype(str)
-                found = [r for r in found if stored_strand[r] == str(strand)] or found
-                key = (str(c), int(s), int(e), str(strand))
-                k = taken.get(key, 0)
-                taken[key] = k + 1
-                rows[j] = found[k % len(found)]
-            else:
-                rows[j] = found[0]
+            rows[j] = row
+        repeated = np.flatnonzero(rows < 0)
+        if len(repeated):
+            rows[repeated] = self._choose_repeated(rows[repeated], np.asarray(strands)[repeated],
+                                                   held)
         return rows
+
+    def _choose_repeated(self, groups: np.ndarray, strands: np.ndarray,
+                         held: np.ndarray | None) -> np.ndarray:
+        """The rows of windows of several stored rows (``groups``: ``-1 - k`` for the k-th
+        group of rows of one window's coordinates), by the rule of :meth:`rows_of`, for
+        all the windows at once."""
+        rep_group, rep_row = self._repeated_rows()
+        stored = np.asarray(self.region_table["strand"]).astype(str)
+        names, codes = np.unique(np.concatenate([stored[rep_row],
+                                                 np.asarray(strands).astype(str)]),
+                                 return_inverse=True)
+        n_names, n_groups = len(names), int(rep_group.max()) + 1
+        cand_strand, want_strand = codes[:len(rep_row)], codes[len(rep_row):]
+        group = -1 - groups
+        order = rep_row  # rows of a group in store order, unless held
+        eligible = np.ones(len(rep_row), dtype=bool)
+        if held is not None and not (len(held) == len(stored)
+                                     and np.array_equal(held, np.arange(len(held)))):
+            # (a dataset over every row in store order orders nothing)
+            place = np.zeros(len(stored), dtype=np.int64)  # place among those held; 0: not
+            place[held[::-1]] = np.arange(len(held), 0, -1)
+            cand_place = place[rep_row]
+            some_held = np.bincount(rep_group[cand_place > 0], minlength=n_groups) > 0
+            eligible = (cand_place > 0) | ~some_held[rep_group]
+            order = np.where(some_held[rep_group], cand_place, rep_row)
+        cand_key = rep_group * n_names + cand_strand  # (group, strand)
+        want_key = group * n_names + want_strand
+        by_strand = np.bincount(cand_key[eligible], minlength=n_groups * n_names)[want_key]
+        by_group = np.bincount(rep_group[eligible], minlength=n_groups)[group]
+        # the k-th request of each (group, strand)
+        sort = np.argsort(want_key, kind="stable")
+        first = np.searchsorted(want_key[sort], want_key[sort])
+        kth = np.empty(len(want_key), dtype=np.int64)
+        kth[sort] = np.arange(len(want_key)) - first
+        kept = np.flatnonzero(eligible)
+        out = np.empty(len(group), dtype=np.int64)
+        strand_ok = by_strand > 0
+        for mask, keys, cand, count in ((strand_ok, want_key, cand_key, by_strand),
+                                        (~strand_ok, group, rep_group, by_group)):
+            if mask.any():
+                ranked = kept[np.lexsort((order[kept], cand[kept]))]
+                start = np.searchsorted(cand[ranked], keys[mask])
+                out[mask] = rep_row[ranked[start + kth[mask] % count[mask]]]
+        return out
+
+    def _repeated_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(group, row)`` of every row of the windows stored in several rows."""
+        if self._repeated_arrays is None:
+            sizes = [len(g) for g in self._repeats]
+            self._repeated_arrays = (
+                np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
+                np.fromiter((r for g in self._repeats for r in g), dtype=np.int64,
+                            count=sum(sizes)))
+        return self._repeated_arrays
 
     @property
     def repeated_windows(self) -> bool:
