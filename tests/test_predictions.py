@@ -404,6 +404,18 @@ def test_integer_dtypes_truncate_toward_zero_up_to_their_range(dtype, values, st
         Cover.create_from_array("t", x + np.float32(np.sign(x) * 1.0), gi, dtype=dtype)
 
 
+def test_the_value_an_integer_dtype_cannot_hold_is_the_one_named():
+    """With values compared as truncated, the message named 255.5 (stored as 255) where
+    -1 was the value uint8 cannot hold."""
+    from genozarr.store.dtypes import fit_problem
+
+    assert fit_problem(np.array([-1.0, 255.5]), "uint8") == \
+        "holds -1, outside the range of uint8 (0 to 255)"
+    assert fit_problem(np.array([0.0, 256.5]), "uint8") == \
+        "holds 256.5, outside the range of uint8 (0 to 255)"
+    assert fit_problem(np.array([255.5]), "uint8") is None
+
+
 @pytest.mark.parametrize("whole", [False, True])
 @pytest.mark.parametrize(("dtype", "value", "said"), [
     ("float16", 70000.0, "holds 70000, past the largest float16 (65504)"),

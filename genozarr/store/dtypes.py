@@ -254,7 +254,7 @@ def fit_problem(values: np.ndarray, dtype: Any) -> str | None:
         return math.trunc(v) if isinstance(v, float) and math.isfinite(v) else v
 
     if stored(lo) < info.min or stored(hi) > info.max:
-        bad = hi if hi > info.max else lo
+        bad = hi if stored(hi) > info.max else lo
         return (f"holds {bad:g}" if isinstance(bad, float) else f"holds {bad}") + (
             f", outside the range of {target.name} ({info.min} to {info.max})")
     return None
