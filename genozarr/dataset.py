@@ -1667,6 +1667,8 @@ class Cover(Dataset):
         args = dict(source="bed", mode=mode, minoverlap=minoverlap, collapser=source.collapser,
                     dtype=dtype, binsize=binsize, stepsize=stepsize, flank=flank,
                     zero_padding=zero_padding)
+        if source.gff:  # the feature lines read of a GFF/GTF file: other lines, other data
+            args["feature"] = feature
         return cls._create(
             name, source, verbose=verbose,
             constructor="create_from_bed", condition_metadata=sheet_meta, roi=roi,

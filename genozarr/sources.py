@@ -409,7 +409,9 @@ class BedSource(Source):
         self.files = files
         self.paths = _local(files, "BED")
         self.frames = []
-        gff = [Path(urlsplit(str(f)).path).name.lower().endswith(_GFF_SUFFIXES) for f in files]
+        gff = [Path(urlsplit(str(f)).path if is_remote(f) else str(f)).name.lower()
+               .endswith(_GFF_SUFFIXES) for f in files]
+        self.gff = any(gff)
         for f, p, is_gff in zip(files, self.paths, gff):
             if is_gff and mode == "bedgraph":
                 raise ArgumentError(f"{f}: a GFF/GTF file has no bedGraph value column; "

@@ -316,6 +316,19 @@ def test_gff_and_gtf_files_are_bed_features(tmp_path):
     with pytest.raises(ArgumentError, match="genes.gtf: a GFF/GTF file has no bedGraph"):
         Cover.create_from_bed("b", str(gtf), roi="chr1:0-30", mode="bedgraph",
                               genomesize=sizes)
+    # feature= is in the cache key (a store cached for the genes was reused for '*')
+    for feature, total in ((None, 50), ("*", 56), ("exon", 6)):
+        cached = Cover.create_from_bed("b", str(gtf), roi="chr1:0-30", mode="score",
+                                       genomesize=sizes, feature=feature, cache=True,
+                                       storage="zarr", store=str(tmp_path / "b.zarr"))
+        assert cached[:].sum() == total, feature
+    # a folder named with '#' is part of a local path, not a URL's fragment
+    (tmp_path / "run#1").mkdir()
+    moved = tmp_path / "run#1" / "genes.gtf"
+    moved.write_text(gtf.read_text())
+    np.testing.assert_array_equal(
+        Cover.create_from_bed("b", str(moved), roi="chr1:0-30", mode="score",
+                              genomesize=sizes)[:], genes[:])
 
 
 def test_a_file_without_features_has_no_categories_and_says_which(tmp_path):
