@@ -185,6 +185,8 @@ def _unique_keys_loader() -> Any:
     def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
         seen: set[Any] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor': keys it
+                continue  # brings in are overridden by the mapping's own, as YAML says
             key = loader.construct_object(key_node)
             try:
                 duplicate = key in seen

@@ -669,6 +669,20 @@ def test_build_check_refuses_what_the_build_refuses(tmp_path: Path, spec: str,
         assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_yaml_merge_keys_are_not_keys_given_twice(tmp_path: Path,
+                                                  sample_files: dict[str, str]) -> None:
+    """'<<: *anchor' brings in an anchored mapping's keys, which the mapping's own
+    override (YAML's merge): the duplicate-key check refused every merge ('could not
+    determine a constructor for the tag ...merge')."""
+    from genozarr.spec import load_spec
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"datasets:\n  - &d {{name: a, kind: bigwig, files: "
+                    f"{sample_files['bigwig_a']}, roi: {sample_files['roi']}, binsize: 100}}\n"
+                    "  - {<<: *d, name: b, binsize: 200}\n")
+    assert [(e["name"], e["binsize"]) for e in load_spec(spec)] == [("a", 100), ("b", 200)]
+
+
 def test_no_progress_hides_the_bars_a_spec_asks_for(tmp_path: Path,
                                                    sample_files: dict[str, str]) -> None:
     """--no-progress hides the bars (docs/cli.md) also where the spec says verbose: true
