@@ -174,7 +174,10 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
     ``set_options(...)`` is called (it sets the options there, before ``with`` enters it).
     Blocks that end in another order than they began (in several threads) still leave the
     options as they were before the first began, and each keeps its own values until
-    it ends unless a block that began after it set them since.
+    it ends unless a block that began after it set them since. Options set for good
+    while a block runs (``set_options(...)`` without ``with``) are undone when it ends,
+    as in xarray, unless the object it returns is kept: a kept object counts as a block
+    that began and has not ended.
 
     Raises
     ------
@@ -204,10 +207,15 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
             _BLOCKS.append(weakref.ref(self))
 
     def __enter__(self) -> set_options:
+        with _BLOCKS_LOCK:
+            self._depth = getattr(self, "_depth", 0) + 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         with _BLOCKS_LOCK:
+            self._depth = getattr(self, "_depth", 1) - 1
+            if self._depth > 0:  # (the same object entered again inside itself)
+                return
             blocks = [b for b in (ref() for ref in _BLOCKS) if b is not None]
             at = next((i for i, b in enumerate(blocks) if b is self), None)
             if at is None:  # (exited twice)

@@ -100,6 +100,11 @@ def test_blocks_made_in_one_order_and_entered_in_another_keep_their_values():
     assert get_options()["chunk_bytes"] == 16384  # the running block's own value
     second.__exit__(None, None, None)
     assert get_options() == before
+    with set_options(chunk_bytes=8192) as block:  # the same object entered inside itself
+        with block:
+            pass
+        assert get_options()["chunk_bytes"] == 8192
+    assert get_options() == before
     set_options(chunk_bytes=4096 * 3)  # options set for good (the object not kept) ...
     assert get_options()["chunk_bytes"] == 4096 * 3
     set_options(chunk_bytes=before["chunk_bytes"])  # ... and back
