@@ -827,6 +827,28 @@ def _train_stats(raw):
     return (np.array([np.mean(v) for v in vals]), np.array([np.std(v, ddof=1) for v in vals]))
 
 
+def test_ops_refuse_statistics_fitted_on_one_condition_for_several(sample_files):
+    """ops.normalize and Normalizer.transform applied statistics fitted on one condition
+    to every condition of a two-condition store (the second served with the first's mean
+    and deviation), where a Cover refuses them (an audit); one value given is still for
+    every condition."""
+    kw = dict(binsize=200, resolution=10, roi=sample_files["roi_train"])
+    bws = [sample_files["bigwig_a"], sample_files["bigwig_b"]]
+    one = Cover.create_from_bigwig("one", bws[0], **kw)
+    two = Cover.create_from_bigwig("two", bws, **kw)
+    for norm in (ZScore(), genozarr.ZScoreLog(), genozarr.PercentileTrimming(90)):
+        norm.fit(one.to_xarray())
+        for apply in (lambda n: ops.normalize(two.to_xarray(), n),
+                      lambda n: n.transform(two.to_xarray())):
+            with pytest.raises(ArgumentError, match=r"of shape \(1, 1\) \(strand, condition\), "
+                                                    r"fitted on data of another shape.*2 "
+                                                    r"condition\(s\)"):
+                apply(norm)
+    given = ZScore(mean=1.0, std=2.0)
+    stored = two.to_xarray()["data"].values.astype(np.float64)
+    _close(ops.normalize(two.to_xarray(), given)["data"].values, (stored - 1.0) / 2.0)
+
+
 @pytest.mark.parametrize("cls", [ZScore, genozarr.ZScoreLog])
 def test_a_statistic_fitted_beside_a_given_one_is_checked_against_the_shape(sample_files, cls):
     """A z-score with its mean given and its deviation fitted on one condition is refused

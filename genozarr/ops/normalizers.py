@@ -307,17 +307,24 @@ class Normalizer(abc.ABC):
         inner = getattr(self, "zscore", None)  # (ZScoreLog's statistics)
         stats = list(self.params().items()) + (
             list(inner.params().items()) if isinstance(inner, Normalizer) else [])
+        given = getattr(self, "_given", True)  # (a flag per statistic: ZScore's mean, std)
+        per_stat = dict(zip(getattr(self, "_statistics", ()), given)) \
+            if isinstance(given, tuple) else {}
         for key, value in stats:
             if not isinstance(value, np.ndarray) or value.ndim != 2:
                 continue
             s, c = value.shape
-            if s in (1, n_s) and c in (1, n_c):
+            fitted = not per_stat.get(key, any(given) if isinstance(given, tuple) else given)
+            # (one value given is for every condition; one fitted describes one condition:
+            # applied to several, its statistics were served for the others too)
+            if s in (1, n_s) and (c == n_c or (c == 1 and not fitted)):
                 continue
             raise ArgumentError(
                 f"normalizer {self.name!r} holds {key} of shape {value.shape} (strand, "
-                f"condition); the data have {n_s} strand(s) and {n_c} condition(s). Give "
-                "one value per condition (or per strand and condition), or one for all, "
-                "or fit it on data of this shape")
+                f"condition), {'fitted on' if fitted else 'given for'} data of another "
+                f"shape; the data have {n_s} strand(s) and {n_c} condition(s). Give one "
+                "value per condition (or per strand and condition), or one for all, or fit "
+                "it on data of this shape (call its reset() first)")
 
     def _for_conditions(self, data: Any) -> Normalizer:
         """This normalizer with its per-condition statistics matched to the conditions of
