@@ -646,6 +646,13 @@ def _coordinates(what: str, values: ArrayLike) -> np.ndarray:
     except (TypeError, ValueError, OverflowError):
         raise ArgumentError(f"GenomicIndexer: {what} must hold integer coordinates, got "
                             f"{values!r}"[:300]) from None
+    wrapped = raw.dtype.kind == "u" and (raw.ravel() > np.iinfo(np.int64).max).any()
+    if wrapped or (len(out) and np.abs(out).max() > MAX_COORDINATE):
+        # (uint64 past int64's range wrapped to negative starts)
+        bad = raw.ravel()[np.flatnonzero(raw.ravel() > np.iinfo(np.int64).max)[0]] \
+            if wrapped else out[np.argmax(np.abs(out))]
+        raise ArgumentError(f"GenomicIndexer: {what} holds {int(bad)}, past +-{MAX_COORDINATE} "
+                            "(2**32 - 1, the largest position BigWig and BAM files hold)")
     return out
 
 

@@ -1163,3 +1163,80 @@ def test_a_damaged_2bit_header_is_refused_before_py2bit_reads_it(tmp_path, damag
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith(f"InputFileError {bad}: the 2bit file is damaged"), done.stdout
     assert want.replace("\\\\", "\\") in done.stdout, done.stdout
+
+
+# ----------------------------------------------------------- sequences past 2**31 bases
+def test_bigwig_windows_of_a_chromosome_of_2_31_bases_or_more(tmp_path):
+    """pybigtools 0.3 read every base of a chromosome of 2**31 bases or more as missing
+    data: its short windows (the partial layout, interval keys) were served as zeros
+    (an audit). They are read by pyBigWig; the values are pyBigWig's."""
+    path = str(tmp_path / "long.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 2**31), ("chr2", 10_000)])
+        bw.addEntries(["chr1", "chr1"], [100, 1_000_000_000], ends=[150, 1_000_000_100],
+                      values=[1.0, 1.0])
+        bw.addEntries(["chr2"], [0], ends=[150], values=[1.0])
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1", "chr2"],
+                        "start": [0, 999_999_950, 0], "end": [200, 1_000_000_150, 200]})
+    cover = Cover.create_from_bigwig("long", path, roi=roi, binsize=200)
+    with pyBigWig.open(path) as bw:
+        want = [np.nan_to_num(np.asarray(bw.values(c, s, e), dtype=np.float32))
+                for c, s, e in roi.itertuples(index=False)]
+    np.testing.assert_array_equal(cover[:][:, :, 0, 0], np.stack(want))
+    assert [w.sum() for w in want] == [50, 100, 150]
+    np.testing.assert_array_equal(cover["chr1", 100, 160][0, :, 0, 0], [1] * 50 + [0] * 10)
+
+
+def test_a_fasta_sequence_longer_than_htslib_reads_is_refused(tmp_path):
+    """pysam gives 2**31 - 1 as the length of any longer sequence and fetches nothing past
+    it: the bases there were served as N (an audit). Refused by name; the file is sparse
+    (a few kB on disk)."""
+    length = 2**31 + 100
+    path = tmp_path / "long.fa"
+    header = b">chr1\n"
+    with open(path, "wb") as f:
+        f.write(header + b"ACGT")
+        f.seek(len(header) + length - 4)
+        f.write(b"ACGT\n")
+    (tmp_path / "long.fa.fai").write_text(f"chr1\t{length}\t{len(header)}\t{length}\t"
+                                          f"{length + 1}\n")
+    from genozarr.io.fasta import fasta_chrom_sizes, read_sequence
+
+    for read in (lambda: fasta_chrom_sizes(str(path)),
+                 lambda: read_sequence(str(path), "chr1", 0, 4),
+                 lambda: Bioseq.create_from_refgenome("s", str(path), roi="chr1:0-100")):
+        with expect(InputFileError, path, r"sequence 'chr1' has 2147483748 bases; htslib "
+                                          r"\(pysam\) reads FASTA sequences of up to 2\*\*31 "
+                                          r"- 1"):
+            read()
+
+
+def test_a_bam_reference_longer_than_the_sam_limit_is_refused(tmp_path):
+    """A reference of 3e9 bases (past the SAM specification's 2**31 - 1) failed every read
+    as 'the index belongs to another BAM file ... or the BAM file is truncated or
+    corrupt' (htslib reads no position past the limit)."""
+    path = str(tmp_path / "long.bam")
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+              "SQ": [{"SN": "chr1", "LN": 3_000_000_000}]}
+    with pysam.AlignmentFile(path, "wb", header=header) as f:
+        read = pysam.AlignedSegment(f.header)
+        read.query_name, read.reference_id, read.reference_start = "r0", 0, 100
+        read.query_sequence, read.cigarstring, read.mapping_quality = "A" * 50, "50M", 60
+        f.write(read)
+    pysam.index(path, "-c")
+    with expect(InputFileError, path, r"reference 'chr1' has 3000000000 bases, more than the "
+                                      r"2\*\*31 - 1"):
+        Cover.create_from_bam("bam", path, roi="chr1:0-200", binsize=200)
+
+
+def test_indexer_coordinates_past_the_largest_position_are_refused():
+    """GenomicIndexer(...) took uint64 starts past int64's range as negative ones (2**64 -
+    200 became -200) and starts past 2**32 - 1, which every region reader refuses."""
+    from genozarr import GenomicIndexer
+
+    for starts in (np.array([2**64 - 200], dtype=np.uint64), np.array([5_000_000_000])):
+        with pytest.raises(ArgumentError, match=r"starts holds .*past \+-4294967295"):
+            GenomicIndexer(["chr1"], starts, starts + np.uint64(100), ["+"], 100, 100)
+    gi = GenomicIndexer(["chr1"], np.array([4_000_000_000], dtype=np.uint64),
+                        np.array([4_000_000_100], dtype=np.uint64), ["+"], 100, 100)
+    assert gi.starts.tolist() == [4_000_000_000]

@@ -383,11 +383,23 @@ def _probe_tail(handle: Any, path: str, index: str, tid: int) -> None:
             f"this one, with reads added since); {_fix(path)}")
 
 
+#: the longest reference the SAM specification allows, and htslib reads positions of
+HTS_MAX_LENGTH = 2**31 - 1
+
+
 def _probe(handle: Any, path: str, index: str) -> None:
     """Read the first read of each reference the index lists reads for: it must be there;
     and the reads at the end of the last such reference (:func:`_probe_tail`)."""
     from genozarr.io._handles import captured_stderr
 
+    too_long = [(n, int(length)) for n, length in zip(handle.references, handle.lengths)
+                if int(length) > HTS_MAX_LENGTH]
+    if too_long:  # (htslib reads no position past it: every read below failed as corrupt)
+        raise InputFileError(
+            f"{path}: reference {too_long[0][0]!r} has {too_long[0][1]} bases, more than the "
+            f"2**31 - 1 = {HTS_MAX_LENGTH} a SAM/BAM reference may have (the SAM "
+            "specification's limit, which htslib reads up to): split it into pieces of at "
+            "most that length")
     with_reads = [(tid, st.mapped) for tid, st in enumerate(handle.get_index_statistics())
                   if st.mapped > 0]
     if with_reads:

@@ -314,11 +314,18 @@ def _pybigwig_values(path: str | os.PathLike, chrom: str, lo: int, hi: int) -> n
     return out if out.dtype == np.float32 else out.astype(np.float32)
 
 
+#: chromosomes of this length or more are read by pyBigWig: pybigtools 0.3's ``values``
+#: read every base of such a chromosome as missing data (NaN), which served 0 (its
+#: ``records`` read them)
+PYBIGTOOLS_VALUES_MAX_LENGTH = 2**31
+
+
 def _decode(path: str | os.PathLike, local: str, sig: Any, chrom: str, lo: int, hi: int,
-            fill: float) -> tuple[np.ndarray, bool]:
-    """Values of ``[lo, hi)`` (non-empty, inside the chromosome) and whether missing data
-    already reads as ``fill`` (else it is NaN)."""
-    if hi - lo <= WINDOW_MAX_BASES and (local, sig, chrom) not in _overlapping:
+            fill: float, length: int) -> tuple[np.ndarray, bool]:
+    """Values of ``[lo, hi)`` (non-empty, inside the chromosome of ``length`` bases) and
+    whether missing data already reads as ``fill`` (else it is NaN)."""
+    if hi - lo <= WINDOW_MAX_BASES and (local, sig, chrom) not in _overlapping \
+            and length < PYBIGTOOLS_VALUES_MAX_LENGTH:
         # a short window (partial layout): pybigtools reads only the blocks it overlaps;
         # the first windows of a chromosome are checked for overlapping records
         key = (local, sig, chrom)
@@ -595,7 +602,7 @@ def _values(path: str | os.PathLike, chrom: str, start: int, end: int,
     outside = fill if pad is None else pad
     if hi <= lo:
         return np.full(int(end) - int(start), outside, dtype=np.float32), False
-    out, filled = _decode(path, local, sig, chrom, lo, hi, fill)
+    out, filled = _decode(path, local, sig, chrom, lo, hi, fill, sizes[chrom])
     if lo > start or hi < end:  # padding outside the chromosome
         padded = np.full(int(end) - int(start), outside, dtype=np.float32)
         padded[lo - start:hi - start] = out
