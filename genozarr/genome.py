@@ -88,7 +88,7 @@ class Region:
         if max(abs(self.start), abs(self.end)) > MAX_COORDINATE:
             raise RegionError(
                 f"region {self.chrom}:{self.start}-{self.end}: coordinates must lie within "
-                f"+-{MAX_COORDINATE} (2**32 - 1, the largest position BigWig and BAM files "
+                f"+-{MAX_COORDINATE} (2**32 - 1, the largest position BigWig and BED files "
                 "can hold)")
         if self.end < self.start:
             raise RegionError(f"region {self.chrom}:{self.start}-{self.end} has start > end")

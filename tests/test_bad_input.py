@@ -1187,46 +1187,60 @@ def test_bigwig_windows_of_a_chromosome_of_2_31_bases_or_more(tmp_path):
     np.testing.assert_array_equal(cover["chr1", 100, 160][0, :, 0, 0], [1] * 50 + [0] * 10)
 
 
-def test_a_fasta_sequence_longer_than_htslib_reads_is_refused(tmp_path):
+def test_a_fasta_sequence_longer_than_htslib_reads_is_refused_when_read(tmp_path):
     """pysam gives 2**31 - 1 as the length of any longer sequence and fetches nothing past
-    it: the bases there were served as N (an audit). Refused by name; the file is sparse
-    (a few kB on disk)."""
+    it: the bases there were served as N (an audit). A read of it is refused by name; its
+    length is the index's; the other sequences read as before. The file is sparse (a few
+    kB on disk)."""
     length = 2**31 + 100
     path = tmp_path / "long.fa"
-    header = b">chr1\n"
+    first = b">chr1\n"
+    second = b">chr2\nACGTAC\n"
     with open(path, "wb") as f:
-        f.write(header + b"ACGT")
-        f.seek(len(header) + length - 4)
-        f.write(b"ACGT\n")
-    (tmp_path / "long.fa.fai").write_text(f"chr1\t{length}\t{len(header)}\t{length}\t"
-                                          f"{length + 1}\n")
+        f.write(first + b"ACGT")
+        f.seek(len(first) + length - 4)
+        f.write(b"ACGT\n" + second)
+    (tmp_path / "long.fa.fai").write_text(
+        f"chr1\t{length}\t{len(first)}\t{length}\t{length + 1}\n"
+        f"chr2\t6\t{len(first) + length + 1 + 6}\t6\t7\n")
     from genozarr.io.fasta import fasta_chrom_sizes, read_sequence
 
-    for read in (lambda: fasta_chrom_sizes(str(path)),
-                 lambda: read_sequence(str(path), "chr1", 0, 4),
+    assert fasta_chrom_sizes(str(path)) == {"chr1": length, "chr2": 6}
+    assert read_sequence(str(path), "chr2", 0, 6) == b"ACGTAC"
+    for read in (lambda: read_sequence(str(path), "chr1", 0, 4),
                  lambda: Bioseq.create_from_refgenome("s", str(path), roi="chr1:0-100")):
         with expect(InputFileError, path, r"sequence 'chr1' has 2147483748 bases; htslib "
                                           r"\(pysam\) reads FASTA sequences of up to 2\*\*31 "
                                           r"- 1"):
             read()
+    seq = Bioseq.create_from_refgenome("s", str(path), roi="chr2:0-6")
+    np.testing.assert_array_equal(seq[0][0, :, 0].argmax(1), [0, 1, 2, 3, 0, 1])
 
 
 def test_a_bam_reference_longer_than_the_sam_limit_is_refused(tmp_path):
     """A reference of 3e9 bases (past the SAM specification's 2**31 - 1) failed every read
     as 'the index belongs to another BAM file ... or the BAM file is truncated or
     corrupt' (htslib reads no position past the limit)."""
-    path = str(tmp_path / "long.bam")
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"},
-              "SQ": [{"SN": "chr1", "LN": 3_000_000_000}]}
-    with pysam.AlignmentFile(path, "wb", header=header) as f:
-        read = pysam.AlignedSegment(f.header)
-        read.query_name, read.reference_id, read.reference_start = "r0", 0, 100
-        read.query_sequence, read.cigarstring, read.mapping_quality = "A" * 50, "50M", 60
-        f.write(read)
-    pysam.index(path, "-c")
-    with expect(InputFileError, path, r"reference 'chr1' has 3000000000 bases, more than the "
+    def bam(path: str, reads_on: int) -> str:
+        header = {"HD": {"VN": "1.6", "SO": "coordinate"},
+                  "SQ": [{"SN": "chr1", "LN": 3_000_000_000}, {"SN": "chr2", "LN": 10_000}]}
+        with pysam.AlignmentFile(path, "wb", header=header) as f:
+            read = pysam.AlignedSegment(f.header)
+            read.query_name, read.reference_id, read.reference_start = "r0", reads_on, 100
+            read.query_sequence, read.cigarstring, read.mapping_quality = "A" * 50, "50M", 60
+            f.write(read)
+        pysam.index(path, "-c")
+        return path
+
+    long = bam(str(tmp_path / "long.bam"), 0)
+    with expect(InputFileError, long, r"reference 'chr1' has 3000000000 bases, more than the "
                                       r"2\*\*31 - 1"):
-        Cover.create_from_bam("bam", path, roi="chr1:0-200", binsize=200)
+        Cover.create_from_bam("bam", long, roi="chr1:0-200", binsize=200)
+    # a reference of no read (in a header too long for the SAM specification) is read by
+    # no one: the other references read as before
+    other = bam(str(tmp_path / "other.bam"), 1)
+    cover = Cover.create_from_bam("bam", other, roi="chr2:0-200", binsize=200, stranded=False)
+    assert cover[:].sum() == 1
 
 
 def test_indexer_coordinates_past_the_largest_position_are_refused():
@@ -1234,7 +1248,8 @@ def test_indexer_coordinates_past_the_largest_position_are_refused():
     200 became -200) and starts past 2**32 - 1, which every region reader refuses."""
     from genozarr import GenomicIndexer
 
-    for starts in (np.array([2**64 - 200], dtype=np.uint64), np.array([5_000_000_000])):
+    for starts in (np.array([2**64 - 200], dtype=np.uint64), np.array([5_000_000_000]),
+                   np.array([-2**63])):
         with pytest.raises(ArgumentError, match=r"starts holds .*past \+-4294967295"):
             GenomicIndexer(["chr1"], starts, starts + np.uint64(100), ["+"], 100, 100)
     gi = GenomicIndexer(["chr1"], np.array([4_000_000_000], dtype=np.uint64),

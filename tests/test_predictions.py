@@ -261,6 +261,19 @@ def test_windows_of_the_same_coordinates_are_chosen_by_strand_and_by_the_view(tm
     np.testing.assert_array_equal(cover[:][:, 0, 0, 0], [2, 3, 1])
 
 
+def test_windows_chosen_by_coordinates_on_chromosomes_named_by_numbers():
+    """An indexer of chromosomes given as numbers (1, np.int64(2)) stores them as text:
+    choosing its own windows again (in another order, or assigned) compared the numbers
+    with the stored text ("window 2:0-10 is not stored"; a review of this change)."""
+    gi = GenomicIndexer([1, np.int64(1), 2], [0, 10, 0], [10, 20, 10], ["+"] * 3, 10, 10)
+    pred = np.arange(1, 4, dtype=np.float32)[:, None, None] * np.ones((3, 10, 1))
+    cover = Cover.create_from_array("pred", pred, gi)
+    np.testing.assert_array_equal(cover.with_windows(cover.gindexer[::-1])[:][:, 0, 0, 0],
+                                  [3, 2, 1])
+    cover.gindexer = GenomicIndexer([2, 1], [0, 0], [10, 10], ["+", "+"], 10, 10)
+    np.testing.assert_array_equal(cover[:][:, 0, 0, 0], [3, 1])
+
+
 def test_cached_store_is_reused(tmp_path):
     gi = _indexer()
     x = _predictions(gi, 50)

@@ -392,16 +392,17 @@ def _probe(handle: Any, path: str, index: str) -> None:
     and the reads at the end of the last such reference (:func:`_probe_tail`)."""
     from genozarr.io._handles import captured_stderr
 
-    too_long = [(n, int(length)) for n, length in zip(handle.references, handle.lengths)
-                if int(length) > HTS_MAX_LENGTH]
-    if too_long:  # (htslib reads no position past it: every read below failed as corrupt)
+    with_reads = [(tid, st.mapped) for tid, st in enumerate(handle.get_index_statistics())
+                  if st.mapped > 0]
+    too_long = [(handle.references[tid], int(handle.lengths[tid])) for tid, _ in with_reads
+                if int(handle.lengths[tid]) > HTS_MAX_LENGTH]
+    if too_long:  # (htslib reads no position past it: every read below failed as corrupt;
+        # a reference without reads is read by no one)
         raise InputFileError(
             f"{path}: reference {too_long[0][0]!r} has {too_long[0][1]} bases, more than the "
             f"2**31 - 1 = {HTS_MAX_LENGTH} a SAM/BAM reference may have (the SAM "
             "specification's limit, which htslib reads up to): split it into pieces of at "
             "most that length")
-    with_reads = [(tid, st.mapped) for tid, st in enumerate(handle.get_index_statistics())
-                  if st.mapped > 0]
     if with_reads:
         _probe_tail(handle, path, index, with_reads[-1][0])
     if len(with_reads) > _MAX_PROBES:

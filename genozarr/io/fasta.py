@@ -561,14 +561,15 @@ def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     with open(fai) as f:  # htslib keeps one of duplicate .fai entries silently
         records = [line.split("\t", 2)[:2] for line in f if line.strip()]
     listed = [r[0] for r in records]
-    _check_lengths(path, records)
     if len(set(listed)) != len(listed):  # an existing .fai built by another tool
         seen: set[str] = set()
         dups = sorted({n for n in listed if n in seen or seen.add(n)})
         raise MalformedFileError(
             f"{path}: sequence names must be unique, but {dups[:5]} appear more than once "
             "(rename the duplicates)")
-    return dict(zip(names, (int(n) for n in fa.lengths)))
+    # (pysam gives a longer sequence the length 2**31 - 1: its own is the index's; a read
+    # of it is refused, see read_sequence)
+    return dict(zip(names, (int(n) for n in fa.lengths)), **_long_sequences(records))
 
 
 #: the longest sequence htslib reads: pysam gives this length for any longer one, and
@@ -576,17 +577,11 @@ def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
 HTS_MAX_LENGTH = 2**31 - 1
 
 
-def _check_lengths(path: str, records: list[list[str]]) -> None:
-    """Refuse a FASTA holding a sequence longer than htslib reads (its ``.fai`` records,
-    ``[name, length]``): pysam cut it to :data:`HTS_MAX_LENGTH` bases, and the bases past
-    that were served as padding."""
-    for record in records:
-        if len(record) == 2 and record[1].strip().isdigit() \
-                and int(record[1]) > HTS_MAX_LENGTH:
-            raise InputFileError(
-                f"{path}: sequence {record[0]!r} has {int(record[1])} bases; htslib (pysam) "
-                f"reads FASTA sequences of up to 2**31 - 1 = {HTS_MAX_LENGTH} bases: split "
-                "it into pieces of at most that length")
+def _long_sequences(records: list[list[str]]) -> dict[str, int]:
+    """``{name: length}`` of the sequences longer than htslib reads, from ``.fai`` records
+    ``[name, length]``."""
+    return {r[0]: int(r[1]) for r in records
+            if len(r) == 2 and r[1].strip().isdigit() and int(r[1]) > HTS_MAX_LENGTH}
 
 
 def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
@@ -633,7 +628,13 @@ def read_sequence(path: str | os.PathLike, chrom: str, start: int, end: int,
             f"{path}: sequence {chrom!r} not found; the file has {list(fa.references)[:10]}"
         ) from e
     if length >= HTS_MAX_LENGTH:  # (pysam's length of any longer sequence too)
-        fasta_chrom_sizes(path)
+        # pysam cut such a sequence there, and the bases past it were served as N
+        true = fasta_chrom_sizes(path)[chrom]
+        if true > HTS_MAX_LENGTH:
+            raise InputFileError(
+                f"{path}: sequence {chrom!r} has {true} bases; htslib (pysam) reads FASTA "
+                f"sequences of up to 2**31 - 1 = {HTS_MAX_LENGTH} bases: split it into "
+                "pieces of at most that length")
     check_span(chrom, start, end, length, str(path))
     return padded_fetch(lambda lo, hi: fa.fetch(chrom, lo, hi), start, end, length, pad,
                         upper=upper, source=f"{path} ({chrom})")

@@ -86,7 +86,9 @@ class Store:
             # a window's row, or -1 - k for the k-th window of several rows (_repeats)
             lookup: dict[tuple[str, int, int], int] = {}
             repeats: list[list[int]] = []
-            for i, key in enumerate(zip(t["chrom"], t["start"].tolist(), t["end"].tolist())):
+            for i, key in enumerate(zip(np.asarray(t["chrom"]).astype(str).tolist(),
+                                        np.asarray(t["start"]).tolist(),
+                                        np.asarray(t["end"]).tolist())):
                 found = lookup.setdefault(key, i)
                 if found != i:
                     if found >= 0:
@@ -98,7 +100,7 @@ class Store:
         lookup = self._row_lookup
         rows = np.empty(len(chrs), dtype=np.int64)
         for j, (c, s, e) in enumerate(zip(chrs, starts, ends)):
-            row = lookup.get((c, int(s), int(e)), None)
+            row = lookup.get((str(c), int(s), int(e)), None)  # (names given as numbers)
             if row is None:
                 raise ArgumentError(
                     f"window {c}:{s}-{e} is not stored in this partial-genome store; views "
