@@ -73,6 +73,7 @@ import numpy as np
 from genozarr.dataset import Bioseq
 from genozarr.errors import (
     ArgumentError,
+    ChromosomeNamingError,
     InputFileError,
     MalformedFileError,
     MissingChromosomeWarning,
@@ -698,9 +699,19 @@ class PersonalSource(Source):
             have = set(names)
             return {k: v for k, v in mapping.items() if v in have or k not in have}
 
-        fa = chrom_mapping(chroms, self._sizes, self.fasta, per_file(self._sizes))
-        vcf, missing = match_chroms(chroms, list(self._contigs), self.variants,
-                                    per_file(self._contigs))
+        try:
+            fa = chrom_mapping(chroms, self._sizes, self.fasta, per_file(self._sizes))
+            vcf, missing = match_chroms(chroms, list(self._contigs), self.variants,
+                                        per_file(self._contigs))
+        except ChromosomeNamingError as e:
+            if not isinstance(mapping, dict):
+                raise
+            # (the message asked for "an explicit dict" of one who gave one the other way
+            # round: VariantStreamer's dict maps VCF names to the genome's)
+            raise ChromosomeNamingError(
+                f"{e} The chrom_map given, {dict(list(mapping.items())[:5])}, maps none of "
+                "these: here it maps the regions' (genome's) chromosome names to a file's, "
+                "e.g. {'chr1': '1'} for a FASTA of chr1 and a VCF of 1") from None
         self.chrom_names = [fa, vcf]
         self.absent = frozenset(missing)
         if missing and len(set(missing)) == len(set(chroms)) and self._contigs:

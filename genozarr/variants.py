@@ -340,7 +340,8 @@ class VariantStreamer:
     ----------
     bioseq
         The reference genome: a :class:`~genozarr.dataset.Bioseq` built with
-        ``store_whole_genome=True`` (DNA), or a FASTA path (indexed on demand).
+        ``store_whole_genome=True`` (DNA), or a FASTA path (indexed on demand) or a UCSC
+        2bit path (or their URLs).
     variants
         VCF (plain or bgzip) or BCF file.
     binsize
@@ -440,19 +441,28 @@ class VariantStreamer:
                 raise ArgumentError(f"Bioseq {bioseq.name!r} holds {bioseq.seqtype}, not DNA")
             self._sizes = dict(bioseq.chrom_sizes)
             self._fasta: str | None = None
+            self._twobit = False
             self.genome = f"Bioseq {bioseq.name!r}" + (f" ({store.path})" if store.path else "")
             default_order = int(bioseq.order)
         elif isinstance(bioseq, (str, os.PathLike)):
+            from genozarr.io._remote import localize
             from genozarr.io.fasta import ensure_fai, fasta_chrom_sizes
+            from genozarr.io.twobit import is_twobit, twobit_chrom_sizes
 
             self._fasta = os.fspath(bioseq)
-            ensure_fai(self._fasta)
-            self._sizes = fasta_chrom_sizes(self._fasta)
-            self.genome = self._fasta
+            local = localize(self._fasta, "genome")
+            self._twobit = is_twobit(local)  # (a 2bit file was read as a FASTA: "no .fai")
+            if self._twobit:
+                self._fasta = local
+                self._sizes = twobit_chrom_sizes(local)
+            else:
+                ensure_fai(self._fasta)
+                self._sizes = fasta_chrom_sizes(self._fasta)
+            self.genome = os.fspath(bioseq)
             default_order = 1
         else:
             raise ArgumentError(
-                "bioseq must be a whole-genome Bioseq or a FASTA path, got "
+                "bioseq must be a whole-genome Bioseq, or a FASTA or 2bit path, got "
                 f"{type(bioseq).__name__}")
         self.order = check_int("order", default_order if order is None else order, 1,
                                allow_none=False)
@@ -688,8 +698,10 @@ class VariantStreamer:
 
         if self._fasta is not None:
             from genozarr.io.fasta import read_sequence
+            from genozarr.io.twobit import read_twobit_sequence
 
-            return encode_sequence(read_sequence(self._fasta, chrom, start, end, pad=b"N"))
+            read = read_twobit_sequence if self._twobit else read_sequence
+            return encode_sequence(read(self._fasta, chrom, start, end, pad=b"N"))
         size = self._sizes[chrom]
         lo, hi = max(start, 0), min(end, size)
         codes = np.asarray(self.bioseq.garray.read_bins(chrom, lo, hi))[:, 0, 0]
@@ -883,10 +895,11 @@ def _merged_regions(regions: Any) -> list[tuple[str, int, int]]:
 
 # ---------------------------------------------------------------------- scoring
 def _as_scores(value: Any, n: int, what: str) -> np.ndarray:
-    """A model's output as a ``(n, n_conditions)`` array."""
+    """A model's output as a ``(n, n_conditions)`` array of its own (a model that returns
+    one buffer it reuses gave the reference scores the alternative ones)."""
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
-    arr = np.asarray(value)
+    arr = np.array(value, copy=True)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] != n:

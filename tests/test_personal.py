@@ -512,6 +512,13 @@ def test_a_chrom_map_dict_renames_in_the_file_that_needs_it(genome, vcf):
 
     with pytest.raises(ChromosomeNamingError, match="'chr2' vs '2'"):  # chr2 not mapped
         build(genome, str(renamed), roi=ROI, binsize=40, chrom_map={"chr1": "1"})
+    # the other way round (VariantStreamer's direction): the message says which it takes
+    # (it asked for "an explicit dict" of one who had given one)
+    with pytest.raises(ChromosomeNamingError,
+                       match=r"The chrom_map given, \{'1': 'chr1', '2': 'chr2'\}, maps none "
+                             r"of these: here it maps the regions' \(genome's\) chromosome "
+                             r"names to a file's, e.g. \{'chr1': '1'\}"):
+        build(genome, str(renamed), roi=ROI, binsize=40, chrom_map={"1": "chr1", "2": "chr2"})
 
 
 def test_all_samples_by_default_and_bad_samples(genome, vcf):

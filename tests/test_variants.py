@@ -287,6 +287,23 @@ def test_windows_match_hand_spliced_sequences(genome, vcf, binsize, order):
     assert dict(streamer.skipped) == SKIPPED
 
 
+def test_a_2bit_genome_gives_the_windows_of_its_fasta(genome, vcf, tmp_path):
+    """A 2bit genome path was read as a FASTA ("no usable .fai index ... not a FASTA
+    file"), though Bioseq and personal genomes take 2bit files (an audit): its windows
+    are the hand-spliced ones, as the FASTA's."""
+    import warnings
+
+    from test_regions_ux import write_2bit
+
+    twobit = write_2bit(tmp_path / "genome.2bit", list(genome["seqs"].items()))
+    streamer = VariantStreamer(twobit, vcf["path"], binsize=20, batch_size=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedVariantsWarning)
+        got = collect(streamer)
+    check_windows(got, expected_rows(vcf, genome, 20), genome, 20, 1)
+    assert dict(streamer.skipped) == SKIPPED
+
+
 @pytest.mark.parametrize("binsize", [20, 21])
 @pytest.mark.parametrize("order", [1, 2, 3])
 @pytest.mark.parametrize("strand", ["+", "-"])
@@ -609,6 +626,30 @@ def test_score_variants_in_memory_without_logfc(genome, vcf):
     assert set(ds.data_vars) == {"ref", "alt", "diff"}  # negative scores: no logfc
     assert ds.sizes["variant"] == len(expected_rows(vcf, genome, 21))
     np.testing.assert_array_equal(ds["diff"].values, ds["alt"].values - ds["ref"].values)
+
+
+def test_score_variants_keeps_scores_of_a_model_that_reuses_its_output(genome, vcf):
+    """A model writing into one output buffer it returns each call (numpy's out=) had
+    its reference scores replaced by the alternative ones before they were kept
+    (an audit): the scores are those of a model returning fresh arrays."""
+    buffer = np.empty((4, 1), dtype=np.float32)
+
+    def reusing(x):
+        n = len(x)
+        np.sum(x[..., [1, 2]], axis=(1, 2, 3), out=buffer[:n, 0])
+        return buffer[:n]
+
+    def fresh(x):
+        return x[..., [1, 2]].sum(axis=(1, 2, 3))[:, None]
+
+    runs = []
+    for model in (reusing, fresh):
+        streamer = VariantStreamer(genome["fasta"], vcf["path"], binsize=21, batch_size=4)
+        with pytest.warns(SkippedVariantsWarning):
+            runs.append(score_variants(model, streamer))
+    for key in ("ref", "alt", "diff"):
+        np.testing.assert_array_equal(runs[0][key].values, runs[1][key].values)
+    assert (runs[1]["diff"].values != 0).any()
 
 
 def test_score_variants_of_no_variant_makes_an_empty_store(genome, tmp_path):
