@@ -988,9 +988,11 @@ class Dataset:
                             if condition_metadata else {},
                             whole_genome=store_whole_genome, conditions=source.conditions,
                             # the partial layout's chromosome lengths are the files'
-                            # (in the key with them) unless given: then they are keyed
-                            chroms=region_sizes if store_whole_genome or genomesize
-                            is not None else None,
+                            # (in the key with them) unless given: then they are keyed,
+                            # in their order (the store's and its exports' chromosome
+                            # order; the key's dicts are sorted)
+                            chroms=[[c, n] for c, n in region_sizes.items()]
+                            if store_whole_genome or genomesize is not None else None,
                             seqtype=seqtype)
             from genozarr.config import layout_choices
 

@@ -405,7 +405,10 @@ def cover_from_array(
             windows_key["name"] = np.asarray(gindexer.names, dtype=object)
         key_args = {"source": "array", "array": np.ascontiguousarray(x),
                     "resolution": res, "whole_genome": bool(store_whole_genome),
-                    "conditions": conds, "chroms": sizes, "padding_value": pad,
+                    "conditions": conds, "padding_value": pad,
+                    # in their order: the store's and its exports' (the key's dicts are
+                    # sorted)
+                    "chroms": [[c, n] for c, n in sizes.items()],
                     "dtype": str(store_dtype), "binsize": gindexer.binsize,
                     "flank": gindexer.flank}
         from genozarr.config import layout_choices

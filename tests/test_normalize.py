@@ -5,6 +5,7 @@ reused on a test set, and cache keys that follow the normalizer."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import dask
@@ -539,7 +540,10 @@ def test_callables_that_cannot_be_imported():
 
     for func in (lambda x: x * 3, closure):
         d = FunctionNormalizer(func).to_dict()
-        assert d["type"] == "callable" and d["ref"] is None and d["repr"] == repr(func)
+        # (no memory address: the same recipe in every process; an audit found every
+        # cache reuse rewriting the store's metadata for the address alone)
+        assert d["type"] == "callable" and d["ref"] is None and d["repr"] == \
+            re.sub(r" at 0x[0-9a-f]+", "", repr(func)) and "0x" not in d["repr"]
         with pytest.raises(StoreFormatError, match=r"callable .* cannot be restored.*"
                                                    r"open_dataset\(\.\.\., normalizer=\.\.\.\)"):
             normalizer_from_dict(json.loads(json.dumps(d)))

@@ -792,3 +792,60 @@ def test_group_names_with_slashes_and_chained_urls_with_a_query(tmp_path):
                 "filecache::http://example.invalid/x.zarr#frag"):
         with pytest.raises(StoreError, match="a store URL cannot carry a query string"):
             open_dataset(url)
+
+
+def test_a_reuse_with_the_same_function_normalizer_rewrites_nothing(sample_files, tmp_path):
+    """The recipe recorded a function normalizer (and a partial collapser) by repr, with
+    its memory address: every reuse in another process (here: the same function made
+    anew) rewrote the store's metadata, and two builds of one call wrote other bytes (an
+    audit)."""
+    import functools
+
+    def make():
+        def double(x):
+            return x * 2
+        return double
+
+    def build(norm: Any) -> Cover:
+        return Cover.create_from_bigwig(
+            "f", sample_files["bigwig_a"], roi=sample_files["roi"], binsize=200,
+            resolution=50, collapser=functools.partial(np.mean, axis=1), normalizer=norm,
+            storage="zarr", cache=True, store=str(tmp_path / "f.zarr"))
+
+    first = build(make())
+    root = os.path.join(first.garray.path, "zarr.json")
+    before = (open(root, "rb").read(), os.stat(root).st_mtime_ns)
+    assert b" at 0x" not in before[0]
+    again = build(make())  # another function object, the same code: reused
+    assert again.garray.meta.cache_key == first.garray.meta.cache_key
+    assert (open(root, "rb").read(), os.stat(root).st_mtime_ns) == before
+
+
+def test_the_order_of_genomesize_keys_its_store(tmp_path):
+    """genomesize orders a store's chromosomes (and its exports' headers), but the cache
+    key sorted it: the same call gave the header of whichever order was cached first (an
+    audit)."""
+    gi = GenomicIndexer(["chr1", "chr2"], [0, 0], [100, 100], ["+", "+"], 100, 100)
+    pred = np.ones((2, 100, 1, 1), dtype=np.float32)
+    headers = []
+    for order in (["chr1", "chr2"], ["chr2", "chr1"]):
+        sizes = {c: {"chr1": 4000, "chr2": 3000}[c] for c in order}
+        cover = Cover.create_from_array("p", pred, gi, genomesize=sizes, cache=True,
+                                        storage="zarr")
+        out = tmp_path / "_".join(order)
+        [path] = cover.export_to_bigwig(str(out))
+        with pyBigWig.open(path) as bw:
+            headers.append(list(bw.chroms()))
+        assert list(cover.garray.meta.chroms) == order
+    assert headers == [["chr1", "chr2"], ["chr2", "chr1"]]
+    from genozarr.testing.simulate import write_bigwig
+
+    bw = write_bigwig(tmp_path / "s.bw", {"chr1": np.ones(400), "chr2": np.ones(300)})
+    stores = []
+    for order in (["chr1", "chr2"], ["chr2", "chr1"]):  # a whole-genome store alike
+        sizes = {c: {"chr1": 400, "chr2": 300}[c] for c in order}
+        whole = Cover.create_from_bigwig("w", bw, genomesize=sizes, store_whole_genome=True,
+                                         binsize=100, cache=True, storage="zarr")
+        assert list(whole.garray.meta.chroms) == order
+        stores.append(whole.garray.path)
+    assert stores[0] != stores[1]

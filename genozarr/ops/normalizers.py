@@ -998,9 +998,10 @@ class FunctionNormalizer(Normalizer):
         ``token`` is :func:`~genozarr.store.cache.callable_token` (a hash of its code), so
         that :func:`normalizer_from_dict` notices a function edited since."""
         from genozarr.store.cache import callable_token
+        from genozarr.store.recipe import stable_repr
 
-        return {"type": self.name, "ref": _func_ref(self.func), "repr": repr(self.func),
-                "token": callable_token(self.func)}
+        return {"type": self.name, "ref": _func_ref(self.func),
+                "repr": stable_repr(self.func), "token": callable_token(self.func)}
 
     def cache_params(self) -> dict[str, Any]:
         """The callable's module, qualified name and a hash of its code, closure or

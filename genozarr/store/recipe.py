@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from typing import Any
 
@@ -35,12 +36,20 @@ from genozarr.store.layout import (
     window_coords,
 )
 
-__all__ = ["make_recipe", "jsonable", "update_served", "read_windows", "SERVED_KEYS"]
+__all__ = ["make_recipe", "jsonable", "stable_repr", "update_served", "read_windows",
+           "SERVED_KEYS"]
 
 log = logging.getLogger(__name__)
 
 #: recipe keys that change what a store serves but not what it stores
 SERVED_KEYS = ("normalizers", "channel_last", "order")
+
+
+def stable_repr(value: Any) -> str:
+    """``repr(value)`` without memory addresses (``<function f at 0x7f...>`` ->
+    ``<function f>``): the same in every process, so a recipe recording it is the same
+    for the same build, and a reuse of the store does not see a change."""
+    return re.sub(r" at 0x[0-9A-Fa-f]+", "", repr(value))
 
 
 def jsonable(value: Any) -> Any:
@@ -56,8 +65,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if callable(value):
-        return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
-    return repr(value)
+        name = getattr(value, "__qualname__", None) or stable_repr(value)  # (a partial)
+        return f"{getattr(value, '__module__', '?')}:{name}"
+    return stable_repr(value)
 
 
 def make_recipe(dataset: str, constructor: str, args: dict[str, Any], inputs: list[str], *,
