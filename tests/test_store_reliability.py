@@ -1055,6 +1055,44 @@ def test_disk_full_is_a_store_error(tmp_path, monkeypatch, where):
     np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(1))
 
 
+def test_a_temporary_copy_that_cannot_be_removed_is_said_so(tmp_path, monkeypatch):
+    """A task's storage error said "its temporary copy is removed" where the removal had
+    failed (too many open files: shutil.rmtree fails silently; an audit); the message
+    says where the copy stays, and the next build of the store removes it."""
+    import genozarr.store._direct as direct
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(direct, "write_chunks", full)
+    monkeypatch.setattr(store_write, "_rmtree_store", lambda path: None)
+    path = tmp_path / "s.zarr"
+    with pytest.raises(StoreError, match=r"nothing was published.*the temporary copy "
+                                         r".*\.s\.zarr\.tmp-.* could not be removed; the "
+                                         r"next build of this store removes it"):
+        build(path, 1)
+    assert [n for n in os.listdir(tmp_path) if ".tmp-" in n]
+    monkeypatch.undo()
+    build(path, 1)
+    assert os.listdir(tmp_path) == ["s.zarr"]
+    np.testing.assert_array_equal(load_store(path, "zarr").read_rows(ROWS), expected(1))
+
+
+def test_an_error_as_the_build_starts_flushing_removes_its_temporary_copy(tmp_path,
+                                                                        monkeypatch):
+    """The first flush of a build (a thread that cannot start, under a memory limit; an
+    interrupt) ran before the part of the build that removes its temporary copy on an
+    error: the copy stayed (an audit)."""
+    def no_thread(self, paths):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(store_write.EarlyFlush, "add", no_thread)
+    path = tmp_path / "s.zarr"
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        build(path, 1)
+    assert os.listdir(tmp_path) == []
+
+
 def test_permission_denied_on_the_output_root(tmp_path, monkeypatch):
     root = tmp_path / "root"
     root.mkdir()
@@ -1828,3 +1866,11 @@ def test_a_damaged_root_metadata_file_is_named_as_such(tmp_path, text):
     with pytest.raises(StoreError, match=r"s\.zarr: its zarr\.json \(the group's metadata\) "
                                          r"is damaged, not JSON .*rebuild it"):
         open_store(str(path))
+
+
+def test_a_writer_stopped_early_in_its_making_closes_quietly():
+    """An interrupt early in StoreWriter.__init__ left an object without its lock
+    descriptor, whose __del__ printed "Exception ignored ... no attribute '_fd'"."""
+    writer = store_write.StoreWriter.__new__(store_write.StoreWriter)
+    writer.close()
+    writer.close()

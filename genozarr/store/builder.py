@@ -185,12 +185,14 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         check_chrom_cases(plan.meta.chroms)
     writer = StoreWriter(path, plan.meta, plan.specs, plan.coords, storage_options,
                          replace=overwrite, keep_same_key=keep_same_key)
-    # a local store's files are flushed to disk while the build runs: those of its
-    # metadata and coordinates now, a task's as it finishes
-    early = None if writer.remote else EarlyFlush(root=writer.tmp)
-    if early is not None:
-        early.add(writer.created)
+    early = None
     try:
+        # a local store's files are flushed to disk while the build runs: those of its
+        # metadata and coordinates now, a task's as it finishes (in the try: an error
+        # here, a thread that cannot start, must remove the temporary version too)
+        early = None if writer.remote else EarlyFlush(root=writer.tmp)
+        if early is not None:
+            early.add(writer.created)
         if plan.gather:  # rows in any order: read into memory, then written chunk by chunk
             gathered = _gathered(plan, f"{label} (read)",
                                  [n for n in plan.specs if n not in plan.arrays])
@@ -222,6 +224,9 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         if isinstance(e, OSError) and not isinstance(e, GenozarrError) \
                 and e.errno in _STORAGE_ERRNOS:
             raise writer.error(e) from e  # the disk filled up under zarr's own writes
+        if isinstance(e, StoreError) and getattr(e, "stopped", False):
+            # (a task's storage error: whether its temporary copy is gone is known now)
+            raise StoreError(f"{e}; {writer.removal()}") from e
         raise
     try:  # open the version we published (or kept) before the writer lets it go
         backend = ZarrBackend(final, storage_options, root=writer.root)

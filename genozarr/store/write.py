@@ -882,9 +882,18 @@ class StoreWriter:
         what = {"create": "create store", "publish": "publish store"}.get(action, "write store")
         err = storage_error(what, self.final, e)
         if not self.published:
-            err = StoreError(f"{err}. Nothing was published at {self.final}; the temporary "
-                             "copy was removed")
+            err = StoreError(f"{err}. Nothing was published at {self.final}; "
+                             f"{self.removal()}")
         return err
+
+    def removal(self) -> str:
+        """What became of the unpublished temporary version, for a message (after
+        :meth:`abort`)."""
+        if self.remote or not self.tmp or not os.path.lexists(self.tmp):
+            return "the temporary copy was removed"
+        # (an error such as too many open files may also keep its removal from working)
+        return (f"the temporary copy {self.tmp} could not be removed; the next build of "
+                "this store removes it")
 
     # -------------------------------------------------------------- writing
     def write(self, name: str, start: int, values: np.ndarray) -> None:
@@ -1087,7 +1096,7 @@ class StoreWriter:
 
     def close(self) -> None:
         """Release this writer's lock on its version (after the caller opened it)."""
-        fd, self._fd = self._fd, None
+        fd, self._fd = getattr(self, "_fd", None), None  # (stopped early in __init__)
         _close(fd)
         if getattr(self, "tmp", None) and not getattr(self, "remote", True):
             with _OWN_TMP_LOCK:
@@ -1612,5 +1621,8 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
 
 
 def _build_stopped(error: StoreError) -> StoreError:
-    return StoreError(f"{error}. The build stopped: nothing was published, and its "
-                      "temporary copy is removed")
+    """A task's storage error: the build it belongs to says what became of its temporary
+    copy (see ``stopped``)."""
+    err = StoreError(f"{error}. The build stopped: nothing was published")
+    err.stopped = True  # type: ignore[attr-defined]
+    return err
