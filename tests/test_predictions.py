@@ -1433,6 +1433,49 @@ def test_writer_errors_keep_an_older_file(tmp_path):
         write_bigwig(tmp_path, {"chr1": 10}, [])
 
 
+def test_a_bigwig_libbigwig_could_not_finish_is_an_error_and_no_file(tmp_path, monkeypatch):
+    """libBigWig says only on stderr that closing a file failed (a full disk: "[bwClose]
+    There was an error while finishing writing a bigWig file! The output is likely
+    truncated."); the truncated file was published under its final name and the export
+    returned (an audit on a full tmpfs). Now an error naming the file, and no file (an
+    older one kept), in this process and in a writer process."""
+    from genozarr.errors import InputFileError
+    from genozarr.io import export as io_export
+    from genozarr.io.export import BigWigWriter
+
+    class Failing:  # a writer whose close reports the failure as libBigWig does
+        def close(self) -> None:
+            os.write(2, b"[bwClose] There was an error while finishing writing a bigWig "
+                        b"file! The output is likely truncated.\n")
+
+    with pytest.raises(OSError, match=r"\[bwClose\] There was an error"):
+        io_export._close_bigwig(Failing())
+    real = io_export._close_bigwig
+
+    def failing_close(bw):  # the file written, then the failure libBigWig reports
+        real(bw)
+        io_export._close_bigwig(Failing())
+
+    monkeypatch.setattr(io_export, "_close_bigwig", failing_close)
+    path = tmp_path / "full.bw"
+    path.write_bytes(b"old")
+    with pytest.raises(InputFileError, match=rf"cannot write the BigWig file {path}: "
+                                             r".*There was an error"):
+        with BigWigWriter(path, {"chr1": 1000}, process=False) as w:
+            w.add("chr1", 0, 10, np.arange(5.0))
+    assert path.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.bw"]
+    # a writer process's body (run here, so that it closes with the failing close)
+    # reports the error to its parent, which raises it naming the file
+    import multiprocessing
+
+    parent, child = multiprocessing.Pipe()
+    parent.send(("chr1", np.array([0]), np.array([10]), np.array([1.0])))
+    parent.send(None)
+    io_export._child_writer(child, str(tmp_path / "child.bw"), [("chr1", 1000)])
+    assert "There was an error" in parent.recv()
+
+
 # ------------------------------------------------------------------ export: edge cases
 def _dense_bigwig(path: str | Path, chrom: str) -> np.ndarray:
     """A BigWig's entries on ``chrom`` (``intervals()``) base by base, NaN where none."""

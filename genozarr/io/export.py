@@ -567,6 +567,20 @@ def split_long_entries(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
     return new_starts, new_ends, np.repeat(values, pieces)
 
 
+def _close_bigwig(bw: Any) -> None:
+    """Close a pyBigWig writer (its zoom levels and index are written then), raising
+    ``OSError`` where libBigWig says the file could not be finished: it reports a failed
+    write (a full disk) only on ``stderr`` ("[bwClose] There was an error while finishing
+    writing a bigWig file! The output is likely truncated."), and the truncated file was
+    published as complete."""
+    from genozarr.io._handles import captured_stderr
+
+    with captured_stderr() as err:
+        bw.close()
+    if "error" in err.text.lower():
+        raise OSError(" ".join(err.text.split())[:300])
+
+
 def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
     """Body of the process of a ``BigWigWriter(..., process=True)``: open the file, add the
     entries that come through ``conn`` (``(chrom, starts, ends, values)``; None: done),
@@ -582,7 +596,7 @@ def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
             chrom, starts, ends, values = item
             bw.addEntries([chrom] * len(starts), starts, ends=ends, values=values,
                           validate=False)  # (checked by the writer in the parent)
-        bw.close()
+        _close_bigwig(bw)
         conn.send(None)
     except EOFError:  # the writer in the parent went away: nothing to report to, and
         try:          # its file is never completed
@@ -741,7 +755,10 @@ class BigWigWriter(_TrackWriter):
             return
         bw, self._bw = getattr(self, "_bw", None), None
         if bw is not None:
-            bw.close()
+            try:
+                _close_bigwig(bw)
+            except OSError as e:
+                raise InputFileError(f"cannot write the BigWig file {self.path}: {e}") from e
 
     def abort(self) -> None:
         proc, conn = self._proc, self._conn
