@@ -1049,6 +1049,9 @@ def test_disk_full_is_a_store_error(tmp_path, monkeypatch, where):
     with pytest.raises(StoreError, match="No space left on device") as info:
         build(path, 1)
     assert str(path) in str(info.value) and "file system is full" in str(info.value)
+    # (a failure as it was published said its removed copy could not be removed)
+    assert "could not be removed" not in str(info.value)
+    assert "the temporary copy was removed" in str(info.value)
     monkeypatch.undo()
     assert os.listdir(tmp_path) == []
     build(path, 1)  # nothing left behind blocks the next build

@@ -567,18 +567,26 @@ def split_long_entries(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
     return new_starts, new_ends, np.repeat(values, pieces)
 
 
-def _close_bigwig(bw: Any) -> None:
-    """Close a pyBigWig writer (its zoom levels and index are written then), raising
-    ``OSError`` where libBigWig says the file could not be finished: it reports a failed
-    write (a full disk) only on ``stderr`` ("[bwClose] There was an error while finishing
-    writing a bigWig file! The output is likely truncated."), and the truncated file was
-    published as complete."""
-    from genozarr.io._handles import captured_stderr
+#: the magic number that begins and ends a BigWig file, as libBigWig writes it (either byte
+#: order)
+_BIGWIG_MAGIC = (0x888FFC26).to_bytes(4, "little"), (0x888FFC26).to_bytes(4, "big")
 
-    with captured_stderr() as err:
-        bw.close()
-    if "error" in err.text.lower():
-        raise OSError(" ".join(err.text.split())[:300])
+
+def _close_bigwig(bw: Any, path: str | os.PathLike) -> None:
+    """Close a pyBigWig writer (its zoom levels and index are written then), raising
+    ``OSError`` where the file at ``path`` it wrote does not end with the BigWig magic
+    number: libBigWig reports a failed write (a full disk, a file size limit) on stderr at
+    most, and the truncated file was published as complete."""
+    bw.close()
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(size - 4, 0))
+        end = f.read(4)
+    if size < 8 or end not in _BIGWIG_MAGIC:
+        raise OSError(f"the file libBigWig wrote ends short ({size} bytes, not ending with "
+                      "the BigWig magic number): a write failed (a full disk, or a file size "
+                      "limit)")
 
 
 def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
@@ -596,7 +604,7 @@ def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
             chrom, starts, ends, values = item
             bw.addEntries([chrom] * len(starts), starts, ends=ends, values=values,
                           validate=False)  # (checked by the writer in the parent)
-        _close_bigwig(bw)
+        _close_bigwig(bw, path)
         conn.send(None)
     except EOFError:  # the writer in the parent went away: nothing to report to, and
         try:          # its file is never completed
@@ -756,7 +764,7 @@ class BigWigWriter(_TrackWriter):
         bw, self._bw = getattr(self, "_bw", None), None
         if bw is not None:
             try:
-                _close_bigwig(bw)
+                _close_bigwig(bw, self._tmp)
             except OSError as e:
                 raise InputFileError(f"cannot write the BigWig file {self.path}: {e}") from e
 

@@ -934,6 +934,7 @@ class StoreWriter:
         except GenozarrError:
             raise
         except Exception as e:
+            self.abort()  # (first: the error says whether the temporary copy is gone)
             raise self.error(e, "publish") from e
         return self.final
 
