@@ -9,7 +9,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["check_bool", "check_int", "check_name", "check_number"]
+__all__ = ["check_bool", "check_int", "check_name", "check_number", "plain"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:
@@ -85,3 +85,8 @@ def check_number(name: str, value: Any) -> float:
     if number is None or not math.isfinite(number):
         raise ArgumentError(f"{name} must be a finite number, got {value!r}")
     return number
+
+
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for messages); anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 import pandas as pd
 
-from genozarr._validate import check_bool, check_int
+from genozarr._validate import check_bool, check_int, plain
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import MAX_COORDINATE, GenomeLike, Region, check_chrom_name, chrom_sizes
 from genozarr.io._remote import names_url
@@ -164,11 +164,6 @@ _PYRANGES_NAMES = {"Chromosome": "chrom", "Start": "start", "End": "end", "Name"
                    "Score": "score", "Strand": "strand"}
 
 
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python value, for messages."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _strand_values(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Strands as '+', '-' or '.' (1 / -1 / 0 and NaN as numbers; '*', '', None, NaN as
     '.'; bytes decoded), and where a value is none of these."""
@@ -214,7 +209,7 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
     if gone.any():  # (read as a chromosome named 'None' or 'nan', served as zeros)
         row = int(gone.nonzero()[0][0])
         raise RegionError(f"{source}: region {row} has no chromosome "
-                          f"({_plain(df['chrom'].iloc[row])!r})")
+                          f"({plain(df['chrom'].iloc[row])!r})")
     out = pd.DataFrame(
         {
             "chrom": df["chrom"].astype(str).to_numpy(),
@@ -230,7 +225,7 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
         if bad.any():
             row = int(bad.nonzero()[0][0])  # the first bad row, missing or fractional
             raise RegionError(f"{source}: region {row}: {col} must be an integer, got "
-                              f"{_plain(df[col].iloc[row])!r}")
+                              f"{plain(df[col].iloc[row])!r}")
         huge = values.abs() > MAX_COORDINATE
         if huge.any():
             row = int(huge.to_numpy().nonzero()[0][0])
@@ -256,7 +251,7 @@ def _normalise_frame(df: pd.DataFrame, source: str) -> pd.DataFrame:
             row = int(bad.to_numpy().nonzero()[0][0])
             raise RegionError(
                 f"{source}: region {row} ({out['chrom'].iloc[row]}:{out['start'].iloc[row]}-"
-                f"{out['end'].iloc[row]}) has strand {_plain(raw.iloc[row])!r}; a strand is "
+                f"{out['end'].iloc[row]}) has strand {plain(raw.iloc[row])!r}; a strand is "
                 "'+', '-' or '.' (or 1, -1, 0)")
         out["strand"] = strand.to_numpy()
     else:
@@ -732,7 +727,7 @@ class GenomicIndexer:
             if bad.any():
                 row = int(bad.to_numpy().nonzero()[0][0])
                 raise ArgumentError(
-                    f"GenomicIndexer: window {row} has strand {_plain(self.strand[row])!r}; "
+                    f"GenomicIndexer: window {row} has strand {plain(self.strand[row])!r}; "
                     "a strand is '+', '-' or '.' (or 1, -1, 0)")
             self.strand = values.to_numpy(dtype=object)
         if not len(self.chrs) == len(self.starts) == len(self.ends) == len(self.strand):

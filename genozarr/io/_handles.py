@@ -40,9 +40,13 @@ if TYPE_CHECKING:
 
 __all__ = ["HandleKind", "get_handle", "close_handles", "max_open_handles",
            "check_input_file", "captured_stderr", "CapturedStderr", "index_files",
-           "file_signature", "stat_signature", "checks_once", "once"]
+           "file_signature", "stat_signature", "checks_once", "once", "HTS_MAX_LENGTH"]
 
 logger = logging.getLogger(__name__)
+
+#: the longest sequence htslib (pysam) reads, the SAM specification's limit on a reference:
+#: pysam gives any longer FASTA sequence this length, and fetches no position past it
+HTS_MAX_LENGTH = 2**31 - 1
 
 HandleKind = Literal["bam", "fasta", "bigwig", "twobit"]
 

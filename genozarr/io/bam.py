@@ -27,7 +27,7 @@ import numpy as np
 from genozarr.errors import (ArgumentError, ChromosomeNotFoundError, GenozarrError,
                              InputFileError, MalformedFileError, MalformedHeaderWarning,
                              MissingIndexError, StaleIndexError, UnsupportedFormatError, warn)
-from genozarr.io._handles import CheckedFiles
+from genozarr.io._handles import HTS_MAX_LENGTH, CheckedFiles
 
 __all__ = ["check_bam", "index_bam", "bam_chrom_sizes", "count_5prime", "find_bam_index",
            "ALWAYS_SKIPPED", "SKIPPED_UNLESS_INCLUDED"]
@@ -383,10 +383,6 @@ def _probe_tail(handle: Any, path: str, index: str, tid: int) -> None:
             f"this one, with reads added since); {_fix(path)}")
 
 
-#: the longest reference the SAM specification allows, and htslib reads positions of
-HTS_MAX_LENGTH = 2**31 - 1
-
-
 def _probe(handle: Any, path: str, index: str) -> None:
     """Read the first read of each reference the index lists reads for: it must be there;
     and the reads at the end of the last such reference (:func:`_probe_tail`)."""
@@ -674,7 +670,7 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
             # (a read placed past the chromosome end, as aligners place some on a
             # circular chrM, is fetched too: its fragment's midpoint may lie inside)
             # (htslib takes no stop past 2**31 - 1)
-            lo, hi = max(start - ext, 0), min(end + ext, 2**31 - 1 if midpoint else length)
+            lo, hi = max(start - ext, 0), min(end + ext, HTS_MAX_LENGTH if midpoint else length)
             flags, positions, quals, longest = _scan(bam, path, chrom, tid, lo, hi,
                                                      midpoint=midpoint, skip=skip,
                                                      mapq=mapq)

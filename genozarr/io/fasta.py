@@ -21,7 +21,7 @@ from genozarr.errors import (
     RegionError,
     StaleIndexError,
 )
-from genozarr.io._handles import CheckedFiles, is_gzip
+from genozarr.io._handles import HTS_MAX_LENGTH, CheckedFiles, is_gzip
 
 __all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records",
            "is_seqrecords", "iter_seqrecords", "seqrecords_as_fasta", "seqrecords_seqtype"]
@@ -570,11 +570,6 @@ def fasta_chrom_sizes(path: str | os.PathLike) -> dict[str, int]:
     # (pysam gives a longer sequence the length 2**31 - 1: its own is the index's; a read
     # of it is refused, see read_sequence)
     return dict(zip(names, (int(n) for n in fa.lengths)), **_long_sequences(records))
-
-
-#: the longest sequence htslib reads: pysam gives this length for any longer one, and
-#: fetches no base past it
-HTS_MAX_LENGTH = 2**31 - 1
 
 
 def _long_sequences(records: list[list[str]]) -> dict[str, int]:

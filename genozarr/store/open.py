@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._validate import plain
 from genozarr.errors import GenozarrError, StoreError, StoreFormatError, hide_secrets
 from genozarr.store.dtypes import is_bfloat16, register_zarr, store_dtype
 from genozarr.store.layout import (
@@ -1570,9 +1571,7 @@ def check_arrays(group: Any, meta: StoreMeta, where: str,
                           f"data array {name!r}")
         fill = getattr(arr, "fill_value", meta.pad_value)
         if not _same_value(fill, meta.served_pad):
-            from genozarr.regions import _plain
-
-            raise _refuse(where, "pad_value", _plain(meta.served_pad), _plain(fill),
+            raise _refuse(where, "pad_value", plain(meta.served_pad), plain(fill),
                           f"the fill value of {name!r}")
         if first is None:
             first = name
