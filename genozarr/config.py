@@ -200,6 +200,7 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         # a block begins here, where it sets the options (a block made in another thread
         # before this one is entered began first): the values it found and its place
         # among the running blocks are taken at once
+        self._depth = 0  # how many times it is entered now
         with _BLOCKS_LOCK:
             self.old: dict[str, Any] = {key: OPTIONS[key] for key in kwargs}
             OPTIONS.update(kwargs)
@@ -208,12 +209,12 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
 
     def __enter__(self) -> set_options:
         with _BLOCKS_LOCK:
-            self._depth = getattr(self, "_depth", 0) + 1
+            self._depth += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         with _BLOCKS_LOCK:
-            self._depth = getattr(self, "_depth", 1) - 1
+            self._depth -= 1
             if self._depth > 0:  # (the same object entered again inside itself)
                 return
             blocks = [b for b in (ref() for ref in _BLOCKS) if b is not None]

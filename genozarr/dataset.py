@@ -139,10 +139,9 @@ def _same_indexer(a: GenomicIndexer, b: GenomicIndexer | None) -> bool:
         return False
     if a is b:
         return True
-    (ca, sa, ea, ta), (cb, sb, eb, tb) = a.as_arrays(), b.as_arrays()
-    return (np.array_equal(sa, sb) and np.array_equal(ea, eb)
-            and np.array_equal(np.asarray(ca).astype(str), np.asarray(cb).astype(str))
-            and np.array_equal(np.asarray(ta).astype(str), np.asarray(tb).astype(str)))
+    chrom, start, end, strand = b.as_arrays()
+    return _same_windows(a, {"chrom": chrom, "start": start, "end": end}) and np.array_equal(
+        np.asarray(a.strand).astype(str), np.asarray(strand).astype(str))
 
 
 #: windows whose steps :meth:`_GenomePlan.run_step` compares at a time (bounded memory)
@@ -1062,7 +1061,7 @@ class Dataset:
         obj = cls(name, gindexer, built, channel_last=channel_last, normalizers=norms, **extra)
         if norms:
             obj._fit_normalizers()
-        obj._record_served(storage_options, windows_recorded=fresh, recipe=recipe)
+        obj._record_served(storage_options, windows_recorded=fresh, built_recipe=recipe)
         return obj
 
     def _served(self) -> dict[str, Any]:
@@ -1075,18 +1074,18 @@ class Dataset:
 
     def _record_served(self, storage_options: dict[str, Any] | None = None, *,
                        windows_recorded: bool = False,
-                       recipe: dict[str, Any] | None = None) -> None:
+                       built_recipe: dict[str, Any] | None = None) -> None:
         """Record the served settings (and whole-genome windows) in the store's recipe
         where they differ from what it holds, so :func:`open_dataset` gives this dataset.
         ``windows_recorded``: the store was just built over this dataset's windows, so
-        reading its windows back to compare them is skipped. ``recipe``: the recipe of the
-        build that reuses the store; where it records other windows, the regions it
+        reading its windows back to compare them is skipped. ``built_recipe``: the recipe
+        of the build that reuses the store; where it records other windows, the regions it
         names (``args['roi']`` and the inputs) are recorded with them."""
         from genozarr.store.recipe import jsonable, read_windows, update_served
 
         store = self.garray
         served = jsonable(self._served())
-        built, recipe = recipe, store.meta.recipe
+        recipe = store.meta.recipe
         changed = {k: v for k, v in served.items() if recipe.get(k) != v}
         windows = None
         coords = None
@@ -1128,18 +1127,18 @@ class Dataset:
                 meta.binsize, meta.stepsize, meta.flank = (tiling["binsize"],
                                                            tiling["stepsize"], tiling["flank"])
                 changed["args"] = dict(args, **want)
-            if built is not None and (windows is not None or "args" in changed):
+            if built_recipe is not None and (windows is not None or "args" in changed):
                 # the windows of another region list: the recipe names that list (a path,
                 # and its digest among the inputs), or none (regions given as a frame)
                 args = dict(changed.get("args") or args)
-                roi = (built.get("args") or {}).get("roi")
+                roi = (built_recipe.get("args") or {}).get("roi")
                 if args.get("roi") != roi:
                     args.pop("roi", None)
                     if roi is not None:
                         args["roi"] = roi
                     changed["args"] = args
-                if recipe.get("inputs") != built.get("inputs"):
-                    changed["inputs"] = built.get("inputs")
+                if recipe.get("inputs") != built_recipe.get("inputs"):
+                    changed["inputs"] = built_recipe.get("inputs")
         if not changed and windows is None and coords is None:
             return
         if store.path is None:

@@ -641,12 +641,12 @@ def _coordinates(what: str, values: ArrayLike) -> np.ndarray:
     except (TypeError, ValueError, OverflowError):
         raise ArgumentError(f"GenomicIndexer: {what} must hold integer coordinates, got "
                             f"{values!r}"[:300]) from None
-    wrapped = raw.dtype.kind == "u" and (raw.ravel() > np.iinfo(np.int64).max).any()
-    far = (out > MAX_COORDINATE) | (out < -MAX_COORDINATE)  # (np.abs(-2**63) is negative)
-    if wrapped or far.any():
-        # (uint64 past int64's range wrapped to negative starts)
-        bad = raw.ravel()[np.flatnonzero(raw.ravel() > np.iinfo(np.int64).max)[0]] \
-            if wrapped else out[np.flatnonzero(far)[0]]
+    values = raw.ravel() if raw.dtype.kind == "u" else out  # (uint64 wraps in int64)
+    far = values > MAX_COORDINATE
+    if raw.dtype.kind != "u":
+        far |= out < -MAX_COORDINATE  # (not np.abs: np.abs(-2**63) is negative)
+    if far.any():
+        bad = values[np.flatnonzero(far)[0]]
         raise ArgumentError(f"GenomicIndexer: {what} holds {int(bad)}, past +-{MAX_COORDINATE} "
                             "(2**32 - 1, the largest position BigWig and BED files hold)")
     return out

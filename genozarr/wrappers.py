@@ -179,8 +179,6 @@ def _roles(data: Any) -> tuple[str | None, ...]:
     return (None,) * (len(data.shape) - 1)
 
 
-
-
 def _interval_roles(data: Any) -> tuple[str | None, ...]:
     """Roles of the non-region axes of what a genomic-interval key reads from ``data``:
     its :func:`_roles`, but where a :class:`SqueezeDim` below kept a position axis of
