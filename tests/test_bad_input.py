@@ -1255,3 +1255,55 @@ def test_indexer_coordinates_past_the_largest_position_are_refused():
     gi = GenomicIndexer(["chr1"], np.array([4_000_000_000], dtype=np.uint64),
                         np.array([4_000_000_100], dtype=np.uint64), ["+"], 100, 100)
     assert gi.starts.tolist() == [4_000_000_000]
+
+
+NO_DESCRIPTORS = r"""
+import os, resource, sys
+import numpy as np
+import pyBigWig
+from genozarr.io import bigwig
+from genozarr.io.bigwig import bigwig_chrom_sizes
+
+path = sys.argv[1]
+with pyBigWig.open(path, "w") as bw:
+    bw.addHeader([("chr1", 1000)])
+    bw.addEntries("chr1", 0, values=np.ones(100), span=1, step=1)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+for free in range(6):
+    bigwig._info_cache.clear()
+    held = []
+    try:
+        while True:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+    except OSError:
+        pass
+    for _ in range(free):
+        os.close(held.pop())
+    try:
+        got = bigwig_chrom_sizes(path)
+    except Exception as e:
+        got = f"{type(e).__name__}: {e}"
+    for fd in held:
+        os.close(fd)
+    print(free, got)
+"""
+
+
+def test_a_bigwig_opened_with_no_descriptor_left_names_the_cause(tmp_path):
+    """With no file descriptor left for libBigWig, the error said the file is "not a
+    BigWig file or cannot be opened: ... Couldn't open ... for reading". The system's
+    reason (too many open files) is named now, for every count of free descriptors
+    that fails; with enough of them the same call reads the header."""
+    import sys
+
+    script = tmp_path / "nofd.py"
+    script.write_text(NO_DESCRIPTORS)
+    path = tmp_path / "a.bw"
+    run = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
+                         text=True, timeout=120, check=False)
+    lines = run.stdout.splitlines()
+    assert len(lines) == 6, run.stdout + run.stderr
+    failed = [line for line in lines if "Error" in line]
+    assert failed and lines[-1] == "5 {'chr1': 1000}", run.stdout
+    for line in failed:
+        assert str(path) in line and "Too many open files" in line, line

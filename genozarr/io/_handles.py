@@ -441,6 +441,13 @@ def _open_bigwig(path: str) -> Any:
             failure: Exception | None = e
         else:
             failure = None
+        if failure is not None or handle is None:
+            # libBigWig says "Couldn't open" for any reason: the system's (no descriptor
+            # left, permission denied) is named instead where a plain open fails too
+            try:
+                os.close(os.open(path, os.O_RDONLY))
+            except OSError as e:
+                raise e from failure
     if failure is not None or handle is None:
         raise RuntimeError(f"{failure or 'pyBigWig.open returned None'}"
                            f"{'; ' + err.reason() if err.text else ''}")
