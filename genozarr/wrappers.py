@@ -29,6 +29,7 @@ Differences from Janggu 0.10.2, all deliberate:
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -48,6 +49,19 @@ _ROLES_LAST = ("position", "strand", "condition")
 _ROLES_FIRST = ("condition", "position", "strand")
 
 RandomStateLike = int | np.integer | np.random.Generator | np.random.RandomState | None
+
+
+def _janggu_array(init: Callable[..., None]) -> Callable[..., None]:
+    """Take the wrapped dataset as ``array=`` too, Janggu's name for ``data``."""
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if "array" in kwargs:
+            if args or "data" in kwargs:
+                raise ArgumentError(f"{type(self).__name__} got the dataset twice: give "
+                                    "data (or Janggu's array=) once")
+            args = (kwargs.pop("array"),)
+        init(self, *args, **kwargs)
+    return __init__
 
 
 # ---------------------------------------------------------------------------- views
@@ -226,9 +240,11 @@ class Wrapper:
     Parameters
     ----------
     data
-        A :class:`~genozarr.dataset.Dataset` or another wrapper.
+        A :class:`~genozarr.dataset.Dataset` or another wrapper. Every wrapper takes it
+        as ``array=`` too, Janggu's name.
     """
 
+    @_janggu_array
     def __init__(self, data: Any) -> None:
         if not hasattr(data, "__getitem__") or not hasattr(data, "shape"):
             raise ArgumentError(f"{type(self).__name__} wraps a dataset, got {type(data).__name__}")
@@ -391,6 +407,7 @@ class ReduceDim(Wrapper):
     ((2, 3), [[10.0, 10.0, 10.0]])
     """
 
+    @_janggu_array
     def __init__(self, data: Any, aggregator: str | Callable[..., Any] | None = None,
                  axis: int | Sequence[int] | None = None) -> None:
         super().__init__(data)
@@ -461,6 +478,7 @@ class SqueezeDim(Wrapper):
     on a window.
     """
 
+    @_janggu_array
     def __init__(self, data: Any, axis: int | Sequence[int] | None = None) -> None:
         super().__init__(data)
         shape = data.shape
@@ -520,6 +538,7 @@ class Transpose(Wrapper):
         (``axis[0] == 0``).
     """
 
+    @_janggu_array
     def __init__(self, data: Any, axis: Sequence[int]) -> None:
         super().__init__(data)
         ndim = len(data.shape)
@@ -585,6 +604,7 @@ class _RandomWrapper(Wrapper):
     this wrapper's, so reading one part does not change another's draws.
     """
 
+    @_janggu_array
     def __init__(self, data: Any, random_state: RandomStateLike = None) -> None:
         super().__init__(data)
         self.random_state = random_state
@@ -668,6 +688,7 @@ class RandomSignalScale(_RandomWrapper):
         Seed or generator.
     """
 
+    @_janggu_array
     def __init__(self, data: Any, deviance: float, random_state: RandomStateLike = None) -> None:
         if not isinstance(deviance, (int, float, np.integer, np.floating)) \
                 or isinstance(deviance, (bool, np.bool_)) or not 0 <= float(deviance) < 1:
@@ -715,6 +736,7 @@ class RandomOrientation(_JangguArrayAxes, _RandomWrapper):
         Seed or generator.
     """
 
+    @_janggu_array
     def __init__(self, data: Any, random_state: RandomStateLike = None) -> None:
         super().__init__(data, random_state)
         root = _root(data)
@@ -759,6 +781,7 @@ class RandomShift(_JangguArrayAxes, _RandomWrapper):
         Seed or generator.
     """
 
+    @_janggu_array
     def __init__(self, data: Any, shift: int, batchwise: bool = False,
                  random_state: RandomStateLike = None) -> None:
         if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:

@@ -193,6 +193,26 @@ def test_nan_to_num(dense: tuple[np.ndarray, GenomicIndexer]) -> None:
     assert w.shape == cover.shape and w.name == cover.name
 
 
+def test_wrappers_take_the_dataset_by_janggus_keyword_array(
+        dense: tuple[np.ndarray, GenomicIndexer], cover: Cover) -> None:
+    """Janggu names each wrapper's dataset ``array`` (``ReduceDim(array=cover)``); that
+    gave a TypeError. Values against numpy; the dataset given twice is refused."""
+    arr = dense[0]
+    np.testing.assert_array_equal(ReduceDim(array=cover, aggregator="max")[2:5],
+                                  arr[2:5].max(axis=(1, 2)))
+    np.testing.assert_array_equal(NanToNumConverter(array=cover)[:], np.nan_to_num(arr))
+    np.testing.assert_array_equal(Transpose(array=cover, axis=(0, 3, 1, 2))[0],
+                                  arr[:1].transpose(0, 3, 1, 2))
+    assert SqueezeDim(array=ReduceDim(cover, axis=(1,))).shape == (12, 2, 3)
+    flipped = RandomOrientation(array=cover, random_state=3)[:]
+    kept = RandomOrientation(cover, random_state=3)[:]
+    np.testing.assert_array_equal(flipped, kept)
+    assert RandomShift(array=cover, shift=2, random_state=1).shape == cover.shape
+    assert RandomSignalScale(array=cover, deviance=0.1, random_state=1).shape == cover.shape
+    with pytest.raises(ArgumentError, match="ReduceDim got the dataset twice"):
+        ReduceDim(cover, array=cover)
+
+
 def test_squeeze_over_a_one_dimensional_janggu_array() -> None:
     """A 1-D janggu.Array reports the shape (n, 1), as Janggu's does, and serves 1-D
     batches: SqueezeDim over it raised numpy's AxisError on every read (an audit)."""
