@@ -107,16 +107,28 @@ def _named(url: str, local: str) -> Any:
     return naming(url, local) if is_url(url) else contextlib.nullcontext()
 
 
+#: extensions a default condition name goes without: a compression's, then a format's
+#: (in any case: ENCODE names its files ``.bigWig``, as Janggu's ``os.path.splitext``
+#: dropped)
+_COMPRESSIONS = (".gz", ".bgz")
+_FORMATS = (".bigwig", ".bw", ".bam", ".cram", ".bedgraph", ".bdg", ".bed", ".narrowpeak",
+            ".broadpeak", ".gappedpeak", ".gff", ".gff3", ".gtf")
+
+
 def file_condition_names(files: list[str]) -> list[str]:
-    """The condition name of each file: its name without the input extensions (not
-    checked for repeats: see :func:`condition_names`)."""
+    """The condition name of each file: its name without its compression and format
+    extensions, in any case (``ENCFF001AAA.bigWig`` and ``peaks.narrowPeak.gz`` give
+    ``ENCFF001AAA`` and ``peaks``); not checked for repeats: see
+    :func:`condition_names`."""
     from genozarr.io._remote import is_url
 
     names = []
     for f in files:
         base = Path(unquote(urlsplit(f).path) if is_url(f) else f).name
-        for ext in (".gz", ".bigwig", ".bw", ".bam", ".bedgraph", ".bed", ".narrowPeak"):
-            if base.endswith(ext):
+        for extensions in (_COMPRESSIONS, _FORMATS):
+            ext = next((e for e in extensions if base.lower().endswith(e)
+                        and len(base) > len(e)), None)
+            if ext:
                 base = base[: -len(ext)]
         names.append(base)
     return names

@@ -151,6 +151,43 @@ def test_input_files_and_condition_names_are_named():
     assert named.conditions == ["a"]
 
 
+def test_default_condition_names_drop_extensions_in_any_case(tmp_path):
+    """Condition names are the file names without their extensions, as Janggu's
+    ``os.path.splitext``: ``ENCFF001AAA.bigWig`` (ENCODE's spelling), ``s2.BW``,
+    ``p.broadPeak`` and ``q.bedGraph`` kept theirs (only lower-case ones of a short list
+    were dropped). Values from numpy (each file holds its own constant)."""
+    from genozarr.testing.simulate import write_bigwig
+
+    names = ["ENCFF001AAA.bigWig", "s2.BW", "s3.bw", "s4.bigwig.gz"]
+    files = [write_bigwig(str(tmp_path / n), {"chr1": np.full(200, k + 1.0)})
+             for k, n in enumerate(names[:3])]
+    cover = Cover.create_from_bigwig("e", files, roi="chr1:0-200", binsize=100)
+    assert cover.conditions == ["ENCFF001AAA", "s2", "s3"]
+    np.testing.assert_array_equal(cover[0][0, :, 0, :], np.tile([1.0, 2.0, 3.0], (100, 1)))
+    for name in ("p.broadPeak", "q.bedGraph", "r.narrowPeak.gz", "t.BED"):
+        text = "chr1\t10\t50\tx\t1\t.\n"
+        path = tmp_path / name
+        if name.endswith(".gz"):
+            import gzip
+
+            path.write_bytes(gzip.compress(text.encode()))
+        else:
+            path.write_text(text)
+    beds = [str(tmp_path / n) for n in ("p.broadPeak", "q.bedGraph", "r.narrowPeak.gz",
+                                        "t.BED")]
+    peaks = Cover.create_from_bed("b", beds, roi="chr1:0-200", binsize=100,
+                                  genomesize={"chr1": 200})
+    assert peaks.conditions == ["p", "q", "r", "t"]
+    want = np.zeros(100)
+    want[10:50] = 1
+    for k in range(4):
+        np.testing.assert_array_equal(peaks[0][0, :, 0, k], want)
+    from genozarr.sources import file_condition_names
+
+    assert file_condition_names([".bw", "a.bed.bw", "x.sorted.BAM", "y.txt"]) == \
+        [".bw", "a.bed", "x.sorted", "y.txt"]
+
+
 def test_wrapper_axes_are_named(cover):
     """ReduceDim(axis=2.5) gave "'float' object is not iterable", Transpose(axis=None)
     "'NoneType' object is not iterable"."""
