@@ -655,7 +655,9 @@ def trim(
     else:
         frame["score"] = score.fillna(0)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, sep="\t", header=False, index=False)
+    from genozarr.io.bed import write_bed
+
+    write_bed(frame, out)
     typer.echo(f"{out}: {len(frame)} regions ({len(before) - len(frame)} dropped), starts "
                f"and ends multiples of {resolution}")
 

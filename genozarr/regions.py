@@ -1090,7 +1090,9 @@ class GenomicIndexer:
         df.insert(3, "name", "." if self.names is None else self.names.astype(str))
         df.insert(4, "score", 0)
         df = df[["chrom", "start", "end", "name", "score", "strand"]]
-        df.to_csv(filename, sep="\t", header=False, index=False)
+        from genozarr.io.bed import write_bed
+
+        write_bed(df, filename)
 
     def as_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(chrom, start, end, strand)`` arrays of the windows with flank applied."""

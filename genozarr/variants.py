@@ -1317,5 +1317,7 @@ def export_to_bed(results: Any, path: str | os.PathLike, *,
     })
     for key, _, _, values in cols:
         frame[key] = values
-    frame.to_csv(path, sep="\t", index=False, na_rep="nan")
+    from genozarr.io.bed import write_bed
+
+    write_bed(frame, path, header=True, na_rep="nan")
     return path

@@ -329,6 +329,30 @@ def test_trim_hand_checked(tmp_path: Path) -> None:
     assert "3 regions (1 dropped)" in result.stdout
 
 
+def test_trim_and_region_exports_keep_names_with_quotes(tmp_path: Path) -> None:
+    """BED writers quoted names as CSV: a name in double quotes came back in three pairs
+    of them (genozarr's reader, as BED's, takes quotes as text). Names are written as
+    they are; a name with a tab is refused by name."""
+    from genozarr.errors import ArgumentError
+    from genozarr.io.bed import read_bed
+    from genozarr.regions import GenomicIndexer
+
+    bed = tmp_path / "in.bed"
+    bed.write_text('chr1\t3\t107\t"peak1"\t5\t+\nchr1\t200\t300\tsay "hi"\t0\t-\n')
+    out = tmp_path / "out.bed"
+    result = _run("trim", bed, out, "--resolution", 10)
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines() == ['chr1\t10\t100\t"peak1"\t5\t+',
+                                            'chr1\t200\t300\tsay "hi"\t0\t-']
+    gi = GenomicIndexer.create_from_file(str(out), binsize=None, stepsize=None)
+    gi.export_to_bed(tmp_path / "gi.bed")
+    assert list(read_bed(tmp_path / "gi.bed")["name"]) == ['"peak1"', 'say "hi"']
+    tabbed = GenomicIndexer(["chr1"], [0], [10], ["+"], 10, 10, names=["a\tb"])
+    with pytest.raises(ArgumentError, match=r"t.bed: the 'name' of row 0 .* holds a tab"):
+        tabbed.export_to_bed(tmp_path / "t.bed")
+    assert not (tmp_path / "t.bed").exists()
+
+
 # ---------------------------------------------------------------------------- build
 TOML_SPEC = """\
 roi = "{roi}"

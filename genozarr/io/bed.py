@@ -17,7 +17,7 @@ from genozarr.errors import ArgumentError, MalformedFileError
 from genozarr.io._handles import is_gzip
 from genozarr.io._remote import names_url
 
-__all__ = ["read_bed", "bed_paint", "bed_coverage", "bed_categories", "BED_COLUMNS"]
+__all__ = ["read_bed", "write_bed", "bed_paint", "bed_coverage", "bed_categories", "BED_COLUMNS"]
 
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
 def _open_text(path: str) -> Any:
@@ -301,6 +301,48 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
     df = df[BED_COLUMNS]
     df.attrs["source"] = path
     return df
+
+
+def write_bed(frame: pd.DataFrame, path: str | os.PathLike, *, header: bool = False,
+              na_rep: str = "") -> None:
+    """Write a table as tab-separated BED text, each field as it is.
+
+    pandas' CSV quoting would write a name holding a double quote (``say "hi"``) in
+    quotes, its quotes doubled, which BED readers (genozarr's included) take as the name:
+    fields are written unquoted, and a field that a BED line cannot hold is refused.
+
+    Parameters
+    ----------
+    frame
+        The columns in their order.
+    path
+        Output file (``.gz``: gzip-compressed, as pandas infers).
+    header
+        Write the column names as a first line.
+    na_rep
+        Text of a missing value.
+
+    Raises
+    ------
+    ArgumentError
+        Where a text field holds a tab or a line break (it would split the line), naming
+        the file, the column and the row.
+    """
+    import csv
+
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        text = values.astype(str)
+        bad = text.str.contains(r"[\t\n\r]", regex=True).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ArgumentError(
+                f"{os.fspath(path)}: the {column!r} of row {row} ({text.iloc[row]!r}) holds a "
+                "tab or a line break, which a BED line cannot hold; rename it")
+    frame.to_csv(path, sep="\t", header=header, index=False, na_rep=na_rep,
+                 quoting=csv.QUOTE_NONE)
 
 
 def bed_categories(df: pd.DataFrame, mode: str) -> list[Any]:
