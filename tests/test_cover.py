@@ -655,6 +655,33 @@ def test_count_5prime_strands_and_bins_against_a_pysam_loop(sim_data, resolution
     assert total > 100
 
 
+def test_count_5prime_on_a_genome_of_many_contigs_looks_names_up_once(tmp_path):
+    """Each window's contig was looked up in pysam's tuple of names, which pysam builds at
+    each access (a pass over every contig per window: hours for 1e5 windows over 100,000
+    contigs), and the first check of a BAM read the tuples once per contig with reads
+    (quadratic). The table of names is now made once per handle. Counts of 3,000 contigs'
+    windows against a pysam loop; an unknown name is refused by name."""
+    from genozarr.io import bam as bam_io
+
+    rng = np.random.default_rng(11)
+    sizes = {f"ctg{i}": 300 for i in range(3000)}
+    reads = [{"chrom": f"ctg{c}", "start": int(s), "length": 20, "flag": int(f)}
+             for c, s, f in zip(rng.integers(0, 3000, 4000), rng.integers(0, 280, 4000),
+                                rng.choice([0, 16], 4000))]
+    path = write_bam(tmp_path / "many.bam", sizes, reads)
+    for chrom in ("ctg0", "ctg1499", "ctg2999"):
+        got = bam_io.count_5prime(path, chrom, 0, 300)
+        np.testing.assert_array_equal(got, brute_force_5prime(path, chrom, 0, 300))
+    from genozarr.io._handles import get_handle
+
+    handle = get_handle("bam", path)
+    tids, lengths = bam_io._references(handle)
+    assert bam_io._references(handle)[0] is tids  # (made once for the handle)
+    assert tids["ctg2999"] == 2999 and lengths[2999] == 300 and len(tids) == 3000
+    with pytest.raises(ChromosomeNotFoundError, match=r"many.bam: chromosome 'ctgX' not in"):
+        bam_io.count_5prime(path, "ctgX", 0, 10)
+
+
 @pytest.fixture(scope="module")
 def long_bigwig(tmp_path_factory):
     """A BigWig with a chromosome longer than a whole-genome read's largest range (64 Ki

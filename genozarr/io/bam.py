@@ -19,7 +19,9 @@ import gzip
 import logging
 import math
 import os
+import threading
 import zlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -383,6 +385,34 @@ def _probe_tail(handle: Any, path: str, index: str, tid: int) -> None:
             f"this one, with reads added since); {_fix(path)}")
 
 
+#: ``id(handle) -> (handle, {name: tid}, lengths)`` of the BAM handles read last
+_reference_tables: OrderedDict[int, tuple[Any, dict[str, int], tuple[int, ...]]] = \
+    OrderedDict()
+_reference_lock = threading.Lock()
+
+
+def _references(bam: Any) -> tuple[dict[str, int], tuple[int, ...]]:
+    """``({name: tid}, lengths)`` of an open BAM handle's binary reference list, made once
+    per handle: pysam builds its tuples of names and lengths at each access, so a lookup
+    in them cost a pass over every reference (minutes per build of a genome of 100,000
+    contigs). The first of two references of one name is kept, as ``list.index``."""
+    key = id(bam)
+    with _reference_lock:
+        entry = _reference_tables.get(key)
+        if entry is not None and entry[0] is bam:
+            _reference_tables.move_to_end(key)
+            return entry[1], entry[2]
+    tids: dict[str, int] = {}
+    for tid, name in enumerate(bam.references):
+        tids.setdefault(name, tid)
+    lengths = tuple(int(n) for n in bam.lengths)
+    with _reference_lock:
+        _reference_tables[key] = (bam, tids, lengths)
+        while len(_reference_tables) > 64:
+            _reference_tables.popitem(last=False)
+    return tids, lengths
+
+
 def _probe(handle: Any, path: str, index: str) -> None:
     """Read the first read of each reference the index lists reads for: it must be there;
     and the reads at the end of the last such reference (:func:`_probe_tail`)."""
@@ -390,8 +420,10 @@ def _probe(handle: Any, path: str, index: str) -> None:
 
     with_reads = [(tid, st.mapped) for tid, st in enumerate(handle.get_index_statistics())
                   if st.mapped > 0]
-    too_long = [(handle.references[tid], int(handle.lengths[tid])) for tid, _ in with_reads
-                if int(handle.lengths[tid]) > HTS_MAX_LENGTH]
+    # (pysam builds the tuples of names and lengths at each access: read them once)
+    names, lengths = handle.references, handle.lengths
+    too_long = [(names[tid], int(lengths[tid])) for tid, _ in with_reads
+                if int(lengths[tid]) > HTS_MAX_LENGTH]
     if too_long:  # (htslib reads no position past it: every read below failed as corrupt;
         # a reference without reads is read by no one)
         raise InputFileError(
@@ -404,7 +436,6 @@ def _probe(handle: Any, path: str, index: str) -> None:
     if len(with_reads) > _MAX_PROBES:
         picks = np.unique(np.linspace(0, len(with_reads) - 1, _MAX_PROBES).astype(int))
         with_reads = [with_reads[i] for i in picks]
-    names, lengths = handle.references, handle.lengths
     for tid, mapped in with_reads:
         name = names[tid]
         with captured_stderr() as err:
@@ -648,14 +679,13 @@ def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
     bam = get_handle("bam", path)
     # names are looked up in the binary reference list, never through htslib's parsed
     # header text: a header line htslib cannot parse would make every name lookup fail
-    references = bam.references
-    try:
-        tid = references.index(chrom)
-    except ValueError:
+    tids, lengths = _references(bam)
+    tid = tids.get(chrom)
+    if tid is None:
         raise ChromosomeNotFoundError(
             f"{path}: chromosome {chrom!r} not in the BAM header; it has "
-            f"{list(references)[:10]}") from None
-    length = int(bam.lengths[tid])
+            f"{list(tids)[:10]}") from None
+    length = lengths[tid]
     check_span(chrom, start, end, length, path)
     ext = max(int(template_extension), 0)
     midpoint = pairedend == "midpoint"
