@@ -149,10 +149,15 @@ def _genome_sizes(gindexer: GenomicIndexer, genomesize: Any) -> dict[str, int]:
     """Chromosome lengths of the indexer's chromosomes: from ``genomesize``, in its order,
     or, without it, the largest window end (flank included) on each chromosome, in the
     order the windows first reach them."""
+    import pandas as pd
+
     from genozarr.genome import chrom_sizes
 
     chrs, _, ends, _ = gindexer.as_arrays()
-    chroms = list(dict.fromkeys(chrs.astype(str).tolist()))
+    # the chromosomes in the order the windows first reach them, in one pass (a mask per
+    # chromosome was windows x chromosomes: minutes for a genome of many contigs)
+    codes, uniques = pd.factorize(chrs.astype(str))
+    chroms = [str(c) for c in uniques]
     if genomesize is not None:
         given = chrom_sizes(genomesize)
         missing = [c for c in chroms if c not in given]
@@ -162,8 +167,9 @@ def _genome_sizes(gindexer: GenomicIndexer, genomesize: Any) -> dict[str, int]:
                 f"has {list(given)[:8]}")
         have = set(chroms)
         return {c: int(n) for c, n in given.items() if c in have}
-    chr_str = chrs.astype(str)
-    return {c: int(ends[chr_str == c].max()) for c in chroms}
+    largest = np.full(len(chroms), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(largest, codes, np.asarray(ends, dtype=np.int64))
+    return {c: int(n) for c, n in zip(chroms, largest)}
 
 
 def _partial_rows(x: np.ndarray, minus: np.ndarray, nbins: int) -> np.ndarray:
