@@ -186,6 +186,36 @@ def test_bed_coverage_matches_per_base_brute_force(features, window, mode, resol
     np.testing.assert_array_equal(got, bins.astype(np.float32))
 
 
+def test_bed_coverage_of_features_on_many_chromosomes_in_file_order():
+    """Features of 400 chromosomes in shuffled file order (each chromosome's lines apart,
+    equal starts): the grouping by chromosome (one sort for all now, a groupby and a sort
+    per chromosome before) gives each chromosome its own features. Per-base maximum and
+    the last-drawn category against a plain loop over the lines."""
+    rng = np.random.default_rng(8)
+    n = 3000
+    df = pd.DataFrame({"chrom": [f"c{i}" for i in rng.integers(0, 400, n)],
+                       "start": rng.integers(0, 40, n)})
+    df["end"] = df["start"] + rng.integers(1, 20, n)
+    df["score"] = rng.integers(1, 9, n).astype(float)
+    df["name"] = "."
+    df["strand"] = "."
+    for chrom in ("c0", "c17", "c399"):
+        got = bed_coverage(df, chrom, 0, 60, mode="score")[:, 0]
+        want = np.zeros(60)
+        for c, s, e, v in zip(df["chrom"], df["start"], df["end"], df["score"]):
+            if c == chrom:
+                want[s:e] = np.maximum(want[s:e], v)
+        np.testing.assert_array_equal(got, want.astype(np.float32))
+        categories = sorted(df["score"].unique())
+        cats = bed_coverage(df, chrom, 0, 60, mode="score_category", categories=categories)
+        onehot = np.zeros((60, len(categories)), np.float32)
+        for c, s, e, v in zip(df["chrom"], df["start"], df["end"], df["score"]):
+            if c == chrom:  # the feature later in the file wins
+                onehot[s:e] = 0
+                onehot[s:e, categories.index(v)] = 1
+        np.testing.assert_array_equal(cats, onehot)
+
+
 # ------------------------------------------------------------------------------ BigWig
 @FUZZ
 @given(runs=st.lists(st.tuples(st.integers(0, 20), st.integers(1, 15),

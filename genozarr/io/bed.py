@@ -382,15 +382,22 @@ def _grouped(df: pd.DataFrame) -> dict[str, tuple[np.ndarray, ...]]:
     hit = _by_chrom_cache.get(key)
     if hit is not None:
         return hit
+    # one stable sort by (chromosome, start) and slices of it: a groupby, a sort and a
+    # lookup per chromosome cost about 1 ms each (minutes for 100,000 contigs)
+    codes, uniques = pd.factorize(df["chrom"], sort=False)
+    starts = df["start"].to_numpy(np.int64)
+    kept = np.flatnonzero(codes >= 0)  # (a missing name is no chromosome, as groupby's)
+    order = kept[np.lexsort((starts[kept], codes[kept]))]  # (stable: file order in ties)
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    ends = df["end"].to_numpy(np.int64)[order]
+    scores = df["score"].to_numpy(np.float64)[order]
+    names = df["name"].astype(str).to_numpy(dtype=object)[order]
+    starts = starts[order]
     groups = {}
-    lines = pd.Series(np.arange(len(df)), index=df.index) if df.index.is_unique else None
-    for chrom, sub in df.groupby("chrom", sort=False):
-        sub = sub.sort_values("start", kind="stable")
-        order = (lines.loc[sub.index].to_numpy(np.int64) if lines is not None
-                 else np.arange(len(sub)))
-        groups[str(chrom)] = (sub["start"].to_numpy(np.int64), sub["end"].to_numpy(np.int64),
-                              sub["score"].to_numpy(np.float64),
-                              sub["name"].astype(str).to_numpy(dtype=object), order)
+    for k, chrom in enumerate(uniques):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        groups[str(chrom)] = (starts[lo:hi], ends[lo:hi], scores[lo:hi], names[lo:hi],
+                              order[lo:hi].astype(np.int64))
     _by_chrom_cache[key] = groups
     weakref.finalize(df, _by_chrom_cache.pop, key, None)
     return groups
