@@ -434,6 +434,9 @@ def info(
     stats: Annotated[bool, typer.Option("--stats", help="Also compute per-condition "
                                         "statistics (reads the whole store).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    trust_callables: Annotated[bool, typer.Option(
+        "--trust-callables", help="Import and run a normalizer function or class of "
+        "your own that the store's recipe names (only for stores you trust).")] = False,
 ) -> None:
     """Summarise a store: dims, chunks, codec, size on disk, compression ratio.
 
@@ -441,7 +444,8 @@ def info(
     size on disk (all files), compression ratio (decoded bytes / stored bytes of the data
     arrays), chromosomes, source files, cache key and format version.
     """
-    s = store_summary(_need_file(store, "store"), stats=stats)
+    s = store_summary(_need_file(store, "store"), stats=stats,
+                      trust_callables=trust_callables)
     if as_json:
         typer.echo(json.dumps(s, indent=2))
         return
@@ -498,6 +502,9 @@ def export(
         help="Overlapping windows of a partial store: error or mean.")] = "error",
     skip_zeros: Annotated[bool, typer.Option(
         "--skip-zeros", help="Leave bins holding 0 out (as positions without data).")] = False,
+    trust_callables: Annotated[bool, typer.Option(
+        "--trust-callables", help="Import and run a normalizer function or class of "
+        "your own that the store's recipe names (only for stores you trust).")] = False,
 ) -> None:
     """Export a coverage store to BigWig (or BED) files, one per condition.
 
@@ -518,7 +525,7 @@ def export(
                                  f"{overlap!r}", param_hint="--overlap")
     if genomesize is not None:
         _need_file(genomesize, "genome size file")
-    cover = open_dataset(_need_file(store, "store"))
+    cover = open_dataset(_need_file(store, "store"), trust_callables=trust_callables)
     if not isinstance(cover, Cover):
         raise ArgumentError(f"{store} is a sequence store; only coverage stores export to "
                             f"{fmt}")
@@ -557,6 +564,9 @@ def plot(
     stacked: Annotated[bool, typer.Option(help="One panel per condition.")] = False,
     width: Annotated[float, typer.Option(min=1.0, help="Figure width in inches.")] = 10.0,
     dpi: Annotated[int, typer.Option(min=10, help="Resolution of the PNG.")] = 110,
+    trust_callables: Annotated[bool, typer.Option(
+        "--trust-callables", help="Import and run a normalizer function or class of "
+        "your own that the store's recipe names (only for stores you trust).")] = False,
 ) -> None:
     """Plot a region of one or more stores as a PNG (genome-browser-like panels)."""
     from matplotlib.figure import Figure
@@ -583,7 +593,7 @@ def plot(
                                  "default)", param_hint="--output")
     tracks: dict[str, Any] = {}
     for path in [store, *(track or [])]:
-        ds = open_dataset(_need_file(path, "store"))
+        ds = open_dataset(_need_file(path, "store"), trust_callables=trust_callables)
         label, k = ds.name, 1
         while label in tracks:  # a repeated name: its path, then numbered (a panel each)
             label = f"{ds.name} ({path})" if k == 1 else f"{ds.name} ({path}, {k})"

@@ -2046,7 +2046,8 @@ def _size_cache(store: Store, cache: str | int | None) -> None:
         store.backend.resident = False
 
 
-def _restore_normalizers(recorded: list[Any], path: Any) -> list[Any]:
+def _restore_normalizers(recorded: list[Any], path: Any,
+                         trust_callables: bool = False) -> list[Any]:
     """The recorded normalizers, restored; one that cannot be (a lambda, a local function)
     raises naming its place in the list and how to pass it while the others are restored
     with their fitted statistics."""
@@ -2056,7 +2057,7 @@ def _restore_normalizers(recorded: list[Any], path: Any) -> list[Any]:
     out = []
     for i, d in enumerate(recorded):
         try:
-            out.append(normalizer_from_dict(d))
+            out.append(normalizer_from_dict(d, trust_callables))
         except StoreFormatError as e:
             if len(recorded) == 1:
                 raise
@@ -2098,7 +2099,8 @@ def _check_recorded_windows(meta: Any, start: np.ndarray, end: np.ndarray,
 def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
                  storage: str = "zarr", normalizer: Any = _UNSET,
                  channel_last: bool | None = None,
-                 cache: str | int | None = "auto") -> Dataset:
+                 cache: str | int | None = "auto",
+                 trust_callables: bool = False) -> Dataset:
     """Open a store as the :class:`Cover` or :class:`Bioseq` that was built over it.
 
     The store's recipe gives the dataset class, its windows (the stored rows of a partial
@@ -2138,6 +2140,13 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         PyTorch datasets of :mod:`genozarr.loaders` do; a plain ``DataLoader`` over the
         dataset does not) keeps the chunk cache only, so N workers never hold N decoded
         copies.
+    trust_callables
+        Restore a normalizer function or class of your own that the recipe names by its
+        import path (``mylab.norms:scale``): it is imported and runs on the values
+        served. A recipe is data from wherever the store came from, and a crafted one
+        could name any function, so only numpy's ufuncs (``numpy:log1p``) and genozarr's
+        classes are restored without it; pass True for stores you trust, or pass the
+        function with ``normalizer=``.
 
     Returns
     -------
@@ -2148,7 +2157,8 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
     StoreError
         Missing or incomplete store.
     StoreFormatError
-        A store of a newer format, or a recorded normalizer that cannot be restored.
+        A store of a newer format, or a recorded normalizer that cannot be restored (or
+        is not trusted: see ``trust_callables``).
     ArgumentError
         A ``normalizer`` for a sequence store, or one that does not fit the store; a
         ``channel_last`` that is not a bool.
@@ -2169,6 +2179,7 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
 
     if channel_last is not None:  # (a "false" from a config file is true to bool())
         channel_last = check_bool("channel_last", channel_last)
+    trust_callables = check_bool("trust_callables", trust_callables)
 
     storage = normalise_storage(storage)
     store = load_store(path, "zarr", storage_options)
@@ -2204,7 +2215,7 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
             f"one-hot and take no normalizer; got {normalizer!r}")
     recorded = list(recipe.get("normalizers", []))
     if normalizer is _UNSET:
-        norms = _restore_normalizers(recorded, path)
+        norms = _restore_normalizers(recorded, path, trust_callables)
     elif isinstance(normalizer, (list, tuple)) and any(n is None for n in normalizer):
         if len(normalizer) != len(recorded):
             raise ArgumentError(
@@ -2212,7 +2223,8 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
                 f"the store {path} records {len(recorded)} normalizer(s)")
         from genozarr.ops.normalizers import normalizer_from_dict, resolve_normalizers
 
-        norms = [normalizer_from_dict(d) if n is None else resolve_normalizers(n)[0]
+        norms = [normalizer_from_dict(d, trust_callables) if n is None
+                 else resolve_normalizers(n)[0]
                  for n, d in zip(normalizer, recorded)]
     else:
         from genozarr.ops.normalizers import resolve_normalizers
@@ -2234,4 +2246,15 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         obj = Cover(meta.name, gi, store, channel_last=channel_last, normalizers=norms)
     if normalizer is not _UNSET or any(not getattr(n, "fitted", True) for n in norms):
         obj._fit_normalizers()  # the unfitted ones; and every one checked against the store
+    elif norms:
+        # the recorded statistics checked against the data too: an edited recipe's mean
+        # of another shape was served broadcast (a batch of 2 strands from a 1-strand
+        # store), one condition's statistics for every condition
+        from genozarr.errors import StoreFormatError
+
+        try:
+            obj._fit_normalizers()
+        except ArgumentError as e:
+            raise StoreFormatError(f"the store {path} records normalizer statistics that do "
+                                   f"not fit its data: {e}") from e
     return obj

@@ -57,14 +57,15 @@ def _data_arrays(obj: Any) -> list[Any]:
     return [obj["data"]]
 
 
-def _stats(path: str, kind: str, storage_options: dict[str, Any] | None) -> dict[str, Any]:
+def _stats(path: str, kind: str, storage_options: dict[str, Any] | None,
+           trust_callables: bool = False) -> dict[str, Any]:
     """Per-condition statistics of what the dataset serves (normalizers applied), computed
     over the whole store with dask; for sequence, counts of the stored base codes."""
     import dask
 
     from genozarr.dataset import open_dataset
 
-    ds = open_dataset(path, storage_options)
+    ds = open_dataset(path, storage_options, trust_callables=trust_callables)
     view = ds.to_xarray()
     if ds.normalizers and kind != "sequence":
         from genozarr.ops import normalize
@@ -115,7 +116,8 @@ def _stats(path: str, kind: str, storage_options: dict[str, Any] | None) -> dict
 
 
 def store_summary(path: str | os.PathLike, *, stats: bool = False,
-                  storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
+                  storage_options: dict[str, Any] | None = None,
+                  trust_callables: bool = False) -> dict[str, Any]:
     """Describe a store: layout, dims, chunks, codec, sizes and (optionally) statistics.
 
     Parameters
@@ -132,6 +134,9 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
         stored bases (the forward strand, whatever the strand of the windows served).
     storage_options
         fsspec options for remote stores.
+    trust_callables
+        For ``stats``: restore a normalizer function or class of the user's that the
+        store's recipe names (see :func:`genozarr.open_dataset`).
 
     Returns
     -------
@@ -182,7 +187,7 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
     }
     if stats:
         try:
-            st = _stats(path, meta.kind, storage_options)
+            st = _stats(path, meta.kind, storage_options, trust_callables)
         except GenozarrError:
             raise
         except RuntimeError as e:  # the Blosc codec on a damaged chunk, through zarr

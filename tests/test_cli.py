@@ -129,6 +129,32 @@ def test_info_json_sizes_match_the_files(demo_dir: tuple[Path, str]) -> None:
     assert s["stats"]["nonzero_fraction"]["sample"] == pytest.approx((reads != 0).mean())
 
 
+def _times_three(x):
+    return x * 3
+
+
+def test_commands_restore_the_users_normalizer_only_when_trusted(tmp_path: Path) -> None:
+    """``info --stats``, ``export`` and ``plot`` open a store as its dataset: a normalizer
+    function of the user's module, which its recipe names by import path, is refused
+    (a recipe could name any function) unless ``--trust-callables`` is given; then the
+    exported values are three times the stored ones (numpy)."""
+    from genozarr.testing.simulate import write_bigwig
+
+    x = np.arange(40, dtype=np.float32)
+    bw = write_bigwig(str(tmp_path / "a.bw"), {"chr1": x})
+    store = tmp_path / "s.zarr"
+    Cover.create_from_bigwig("s", bw, roi="chr1:0-40", binsize=10, storage="zarr",
+                             store=str(store), normalizer=_times_three)
+    for args in (("info", store, "--stats"), ("export", store, tmp_path / "o"),
+                 ("plot", store, "chr1", 0, 40, "-o", tmp_path / "p.png")):
+        refused = _run(*args)
+        assert refused.exit_code == 1 and "--trust-callables" in refused.output
+        assert "not trusted to run code" in refused.output, refused.output
+        assert _run(*args, "--trust-callables").exit_code == 0
+    (path,) = list((tmp_path / "o").iterdir())
+    np.testing.assert_array_equal(_bigwig(str(path), "chr1"), 3 * x.ravel())
+
+
 def test_info_text(demo_dir: tuple[Path, str]) -> None:
     out, _ = demo_dir
     result = _run("info", out / "signal.zarr")

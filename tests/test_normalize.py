@@ -461,7 +461,7 @@ def _double(x):
 def _roundtrip(norm):
     d = norm.to_dict()
     text = json.dumps(d, allow_nan=False)  # strict JSON: no NaN literals
-    back = normalizer_from_dict(json.loads(text))
+    back = normalizer_from_dict(json.loads(text), trust_callables=True)
     assert type(back) is type(norm)
     assert back.to_dict() == d
     return d, back
@@ -548,9 +548,63 @@ def test_callables_that_cannot_be_imported():
                                                    r"open_dataset\(\.\.\., normalizer=\.\.\.\)"):
             normalizer_from_dict(json.loads(json.dumps(d)))
     with pytest.raises(StoreFormatError, match="importing 'no_such_module:f' failed"):
-        normalizer_from_dict({"type": "callable", "ref": "no_such_module:f", "repr": "f"})
+        normalizer_from_dict({"type": "callable", "ref": "no_such_module:f", "repr": "f"},
+                             trust_callables=True)
     with pytest.raises(StoreFormatError, match="unknown normalizer"):
         normalizer_from_dict({"type": "quantile", "params": {}})
+
+
+def test_a_recipe_imports_and_runs_nothing_untrusted(tmp_path):
+    """A crafted recipe naming ``pickle:loads`` as a normalizer function made
+    ``open_dataset`` call it on the stored values (float32 values spelling a pickle ran a
+    command at the first read), and a class record imported any module before its
+    ``Normalizer`` check. Untrusted records are refused before anything is imported or
+    called; numpy's ufuncs and genozarr's classes restore as before, and
+    ``trust_callables=True`` restores the user's own."""
+    import pickle
+    import subprocess
+    import sys
+
+    import genozarr
+    from genozarr import Cover, GenomicIndexer
+    from genozarr.store.handle import load_store
+    from genozarr.store.recipe import update_served
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (subprocess.call, (["touch", str(marker)],))
+
+    raw = np.frombuffer(pickle.dumps(Payload()).ljust(400, b"."), dtype=np.uint8)
+    values = raw[: raw.size // 4 * 4].view(np.float32)
+    n = values.size // 4
+    gi = GenomicIndexer(["chr1"] * n, np.arange(n) * 4, np.arange(n) * 4 + 4, ["+"] * n, 4, 4)
+    store = str(tmp_path / "p.zarr")
+    Cover.create_from_array("p", values[: n * 4].reshape(n, 4, 1, 1), gi, storage="zarr",
+                            store=store)
+    opened = load_store(store)
+    update_served(store, None, opened.meta, {"normalizers": [
+        {"type": "callable", "ref": "pickle:loads", "repr": "loads"}]})
+    with pytest.raises(StoreFormatError, match=r"\(pickle:loads\), which restoring would "
+                                               "import and run on the values served"):
+        genozarr.open_dataset(store)[:]
+    assert not marker.exists()
+    for ref, trusted in (("numpy:log1p", True), ("numpy:load", False), ("os:system", False),
+                         ("numpy:core.umath.log1p", False)):
+        record = {"type": "callable", "ref": ref, "repr": ref}
+        if trusted:
+            assert normalizer_from_dict(record).func is np.log1p
+        else:
+            with pytest.raises(StoreFormatError, match="not trusted to run code"):
+                normalizer_from_dict(record)
+    sys.modules.pop("antigravity", None)
+    with pytest.raises(StoreFormatError, match="not trusted to run code"):
+        normalizer_from_dict({"class": "antigravity:geohash", "repr": "x", "params": {}})
+    assert "antigravity" not in sys.modules  # (its import opens a web browser)
+    own = {"class": "genozarr.ops.normalizers:LogTransform", "repr": "LogTransform()",
+           "params": {}}
+    assert type(normalizer_from_dict(own)) is LogTransform
 
 
 def test_normalizer_is_abstract():
@@ -1004,13 +1058,18 @@ def test_edited_function_warns_on_reopen(sample_files, tmp_path, monkeypatch):
         assert x.any()
         _close(built[:], x * 2.0)
         del sys.modules["genozarr_test_edited_norm"]
-        _close(genozarr.open_dataset(store)[:], x * 2.0)  # unchanged: no warning (an error)
+        with pytest.raises(StoreFormatError, match=r"genozarr_test_edited_norm:f\), which "
+                                                    "restoring would import and run"):
+            genozarr.open_dataset(store)  # (a recipe is not trusted to import code)
+        assert "genozarr_test_edited_norm" not in sys.modules  # nothing imported
+        # unchanged: no warning (an error)
+        _close(genozarr.open_dataset(store, trust_callables=True)[:], x * 2.0)
         module.write_text("def f(x):\n    return x * 5.0  # edited\n")
         del sys.modules["genozarr_test_edited_norm"]
         importlib.invalidate_caches()
         with pytest.warns(GenozarrWarning, match=r"another version of the function "
                                                  r"'genozarr_test_edited_norm:f'"):
-            again = genozarr.open_dataset(store)
+            again = genozarr.open_dataset(store, trust_callables=True)
         _close(again[:], x * 5.0)
     finally:
         sys.modules.pop("genozarr_test_edited_norm", None)

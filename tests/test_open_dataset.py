@@ -395,7 +395,9 @@ def test_a_normalizer_subclass_reopens_as_itself_not_as_its_parent(sample_files,
     raw = Cover.create_from_bigwig("raw", sample_files["bigwig_a"], **kw)[:]
     log2 = Cover.create_from_bigwig("l", sample_files["bigwig_a"], normalizer=Log2(),
                                     store=str(tmp_path / "l.zarr"), **kw)
-    again = open_dataset(tmp_path / "l.zarr")
+    with pytest.raises(StoreFormatError, match=r"class test_open_dataset.Log2 .* not trusted"):
+        open_dataset(tmp_path / "l.zarr")
+    again = open_dataset(tmp_path / "l.zarr", trust_callables=True)
     assert type(again.normalizers[0]) is Log2
     np.testing.assert_allclose(again[:], np.log2(raw + 1), rtol=1e-6)
     np.testing.assert_array_equal(again[:], log2[:])
@@ -407,9 +409,37 @@ def test_a_normalizer_subclass_reopens_as_itself_not_as_its_parent(sample_files,
     Cover.create_from_bigwig("m", sample_files["bigwig_a"], normalizer=Local(),
                              store=str(tmp_path / "m.zarr"), **kw)
     with pytest.raises(StoreFormatError, match="Local that cannot be restored"):
-        open_dataset(tmp_path / "m.zarr")
+        open_dataset(tmp_path / "m.zarr", trust_callables=True)
     np.testing.assert_allclose(open_dataset(tmp_path / "m.zarr", normalizer=Local())[:],
                                3 * raw, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mean", [[[2.0, 3.0], [4.0, 5.0]], [[2.0]], [[1.0, 2.0, 3.0]]])
+def test_recorded_statistics_of_another_shape_are_refused_at_open(sample_files, tmp_path,
+                                                                  mean):
+    """An edited recipe whose fitted z-score mean has another shape than the store's
+    (strand, condition) was served: a (2, 2) mean on a 1-strand store gave batches of 2
+    strands, a (1, 1) mean applied one condition's statistic to both, a (1, 3) mean failed
+    at the first read with numpy's broadcast error. Refused at open, naming the store; the
+    recorded statistics as built still serve (x - mean) / std against numpy."""
+    from genozarr.store.handle import load_store
+    from genozarr.store.recipe import update_served
+
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=50)
+    files = [sample_files["bigwig_a"], sample_files["bigwig_b"]]
+    raw = Cover.create_from_bigwig("raw", files, **kw)[:].astype(np.float64)
+    path = str(tmp_path / "z.zarr")
+    Cover.create_from_bigwig("z", files, normalizer="zscore", storage="zarr", store=path, **kw)
+    again = open_dataset(path)
+    z = again.normalizers[0]
+    np.testing.assert_allclose(again[:], (raw - z.mean[0]) / z.std[0], rtol=1e-5, atol=1e-6)
+    opened = load_store(path)
+    recorded = json.loads(json.dumps(opened.meta.recipe["normalizers"]))
+    recorded[0]["params"]["mean"] = mean
+    update_served(path, None, opened.meta, {"normalizers": recorded})
+    with pytest.raises(StoreFormatError, match=r"z.zarr records normalizer statistics that "
+                                               r"do not fit its data: .* holds mean of shape"):
+        open_dataset(path)
 
 
 def test_a_fitted_normalizer_given_at_open_must_fit_the_store(sample_files, tmp_path):

@@ -31,6 +31,11 @@ then scales each condition to sum to one million over the fitted data.
 **Serialization.** :meth:`Normalizer.to_dict` and :func:`normalizer_from_dict` round trip
 a normalizer, fitted statistics included, through JSON (the store recipe), with whether
 each statistic was fitted or given and the names of the conditions it was fitted on.
+A function or a :class:`Normalizer` subclass of the user's is recorded by its import
+path; a recipe is data from wherever the store came from, and a function it names runs
+on the values served (``pickle:loads`` would run any code the values spell), so such a
+record is imported only when trusted (``trust_callables=True``); numpy's ufuncs
+(``numpy:log1p``) and genozarr's own classes need no trust.
 :meth:`Normalizer.cache_params` enters cache keys, so other statistics never match a
 stale store.
 
@@ -1168,6 +1173,29 @@ def _restore_state(norm: Normalizer, d: dict[str, Any]) -> Normalizer:
     return norm
 
 
+def _trusted_ref(ref: str, kind: str) -> bool:
+    """Whether a recipe's import path may be imported without the user's trust: numpy's
+    ufuncs (pure arithmetic on the values) and genozarr's own normalizer classes. The
+    module is checked by name before anything is imported."""
+    module, _, qualname = ref.partition(":")
+    if kind == "callable" and module == "numpy" and qualname.isidentifier():
+        import numpy
+
+        return isinstance(getattr(numpy, qualname, None), numpy.ufunc)
+    if kind == "class" and (module == "genozarr" or module.startswith("genozarr.")):
+        return True
+    return False
+
+
+def _untrusted(ref: str, text: Any) -> StoreFormatError:
+    return StoreFormatError(
+        f"the store was normalized with {text} ({ref}), which restoring would import and "
+        "run on the values served; a store's recipe is not trusted to run code (a crafted "
+        "one could name any function): pass it with open_dataset(..., normalizer=...), or "
+        "open the store with trust_callables=True (genozarr's commands: "
+        "--trust-callables) if you trust where it came from")
+
+
 def _import_ref(ref: str) -> Any:
     module, _, qualname = ref.partition(":")
     obj: Any = importlib.import_module(module)
@@ -1193,13 +1221,18 @@ _TYPES: dict[str, type[Normalizer]] = {cls.name: cls for cls in (
     CPM, RPKM, BPM, FunctionNormalizer)}
 
 
-def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
+def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> Normalizer:
     """Rebuild a normalizer from :meth:`Normalizer.to_dict`.
 
     Parameters
     ----------
     d
         The dict (as read back from JSON).
+    trust_callables
+        Import the function or :class:`Normalizer` subclass a record names by its import
+        path (a normalizer of the user's own module). Without it, only numpy's ufuncs
+        and genozarr's classes are: a record from an untrusted store could name any
+        function, which would run on the values served.
 
     Returns
     -------
@@ -1212,8 +1245,9 @@ def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
     Raises
     ------
     StoreFormatError
-        For an unknown type, or a callable that cannot be imported again (a lambda, a
-        closure): pass it with ``open_dataset(..., normalizer=...)`` instead.
+        For an unknown type, a callable that cannot be imported again (a lambda, a
+        closure): pass it with ``open_dataset(..., normalizer=...)`` instead, or one that
+        is not trusted (see ``trust_callables``).
 
     Warns
     -----
@@ -1225,6 +1259,8 @@ def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
     if isinstance(d, dict) and "class" in d:  # a class of its own (a subclass)
         ref, text = d.get("class"), d.get("repr")
         why = "it is not importable by module:qualname (defined in a script?)"
+        if ref and not trust_callables and not _trusted_ref(str(ref), "class"):
+            raise _untrusted(str(ref), f"the normalizer class {text}")
         if ref:
             try:
                 cls = _import_ref(ref)
@@ -1240,6 +1276,8 @@ def normalizer_from_dict(d: dict[str, Any]) -> Normalizer:
     if kind == FunctionNormalizer.name:
         ref, text = d.get("ref"), d.get("repr")
         why = "it is not importable by module:qualname"
+        if ref and not trust_callables and not _trusted_ref(str(ref), "callable"):
+            raise _untrusted(str(ref), f"the callable {text}")
         if ref:
             try:
                 func = _import_ref(ref)
