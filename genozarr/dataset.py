@@ -924,8 +924,11 @@ class Dataset:
         source.resolve_chroms(chroms, chrom_map)
         if sizes is None:
             sizes = {}
+            # (each file's sizes asked once: a BED source works them out at each call, so
+            # asking per chromosome was chromosomes x features)
+            known = [source.file_chrom_sizes(i) for i in range(len(source.files))]
             for c in chroms:  # the longest any input file knows (a file may lack it)
-                sizes[c] = int(max(source.file_chrom_sizes(i).get(source.chrom_names[i][c], 0)
+                sizes[c] = int(max(known[i].get(source.chrom_names[i][c], 0)
                                    for i in range(len(source.files))))
         region_sizes = {c: sizes[c] for c in chroms}
         if any(region_sizes.values()) and not tiled:
