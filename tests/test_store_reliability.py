@@ -1724,6 +1724,57 @@ def test_collapsers_of_one_name_do_not_share_a_cached_store(sample_files):
                                        np.quantile(bins, q, axis=1), rtol=1e-6)
 
 
+SPECIAL_CHUNK = r"""
+import os, sys, glob
+import numpy as np
+import genozarr
+from genozarr.errors import StoreError
+from genozarr.testing.simulate import write_bigwig
+
+d, kind, sharded = sys.argv[1], sys.argv[2], sys.argv[3] == "sharded"
+rng = np.random.default_rng(0)
+bw = write_bigwig(f"{d}/a.bw", {"chr1": rng.random(2000), "chr2": rng.random(20000)})
+store = f"{d}/s.zarr"
+options = dict(inner_chunk_bytes=4096) if sharded else dict(shard_chunks=1)
+with genozarr.set_options(chunk_bytes=16384, **options):
+    ds = genozarr.Cover.create_from_bigwig("s", bw, roi="chr2:0-20000", binsize=200,
+                                           storage="zarr", store=store,
+                                           store_whole_genome=True)
+want = ds[:]
+files = sorted(f for f in glob.glob(f"{store}/chr2/data/c/**", recursive=True)
+               if os.path.isfile(f)) or sorted(glob.glob(f"{store}/chr2/data/c.*"))
+last = files[-1]
+os.remove(last)
+if kind == "fifo":
+    os.mkfifo(last)
+else:
+    os.symlink("/dev/zero", last)
+again = genozarr.open_dataset(store)
+try:
+    again[:]
+except StoreError as e:
+    print("refused:", e)
+else:
+    print("served", bool(np.array_equal(again[:], want)))
+"""
+
+
+@pytest.mark.parametrize("sharded", ["sharded", "plain"])
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_a_chunk_that_is_not_a_regular_file_is_refused(tmp_path, kind, sharded):
+    """An edited store whose chunk file is a FIFO hung the read for ever; one whose chunk is
+    a link to /dev/zero read until memory ran out. The chunk is refused by name, with
+    its kind (the read runs in another process, so a regression cannot hang the suite)."""
+    script = tmp_path / "special.py"
+    script.write_text(SPECIAL_CHUNK)
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), kind, sharded],
+                         capture_output=True, text=True, timeout=120, check=False,
+                         env=dict(os.environ, GENOZARR_OUTPUT=str(tmp_path / "out")))
+    what = "a FIFO" if kind == "fifo" else "a device"
+    assert run.stdout.startswith("refused: cannot read chunk"), run.stdout + run.stderr
+    assert "chr2/data/c" in run.stdout and f"it is {what}, not a regular file" in run.stdout
+
+
 @pytest.mark.parametrize("array", ["region_start", "region_chrom", "strand"])
 def test_a_damaged_coordinate_chunk_is_named(tmp_path, array):
     """A coordinate array's chunk cut short (zarr's zstd codec, not checked by size) is a

@@ -32,6 +32,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
+import stat
 import threading
 import time
 import weakref
@@ -362,12 +363,12 @@ class DirectChunks(_ChunkReader):
             if fd is None:
                 _HOLDERS.add(self)
                 try:
-                    fd = os.open(self.chunk_file(index), os.O_RDONLY)
+                    fd = _open_chunk_file(self.chunk_file(index))
                 except OSError as e:
                     if e.errno != errno.EMFILE or not self._fds:
                         raise
                     self._close_fds()  # the process's limit reached: ours go first
-                    fd = os.open(self.chunk_file(index), os.O_RDONLY)
+                    fd = _open_chunk_file(self.chunk_file(index))
                 self._fds[shard] = fd
                 cap = _fd_cap()
                 while len(self._fds) > cap:
@@ -464,7 +465,15 @@ class DirectChunks(_ChunkReader):
         path = self.chunk_file(shard * self.per_shard)
         size = self.per_shard * 16 + 4
         try:
-            with open(path, "rb") as f:
+            try:
+                fd = _open_chunk_file(path)
+            except OSError as e:
+                if e.errno != errno.EMFILE or not self._fds:
+                    raise
+                with self._fd_lock:  # the process's limit reached: ours go first
+                    self._close_fds()
+                fd = _open_chunk_file(path)
+            with os.fdopen(fd, "rb") as f:
                 total = f.seek(0, os.SEEK_END)
                 if total < size:
                     raise self._damaged(path, f"{total} bytes, less than its index "
@@ -506,7 +515,7 @@ class DirectChunks(_ChunkReader):
                                  f"{e.strerror or e}") from e
         path = self.chunk_file(index)
         try:
-            with open(path, "rb") as f:
+            with os.fdopen(_open_chunk_file(path), "rb") as f:
                 return f.read()
         except FileNotFoundError:  # never written (all fill value), or the store is gone
             self._check_missing(path, index)
@@ -872,6 +881,33 @@ def _fd_budget() -> int:
 _FD_BUDGET = _fd_budget()
 #: the readers that opened shard files (their number shares out :data:`_FD_BUDGET`)
 _HOLDERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _open_chunk_file(path: str) -> int:
+    """A read-only descriptor of a chunk or shard file, refused unless it is a regular file:
+    a FIFO in its place would block the read for ever, a link to ``/dev/zero`` read until
+    memory ran out (an edited store). Opened without blocking (a FIFO with no writer),
+    which changes nothing for a regular file.
+
+    Raises
+    ------
+    OSError
+        As ``os.open`` (``FileNotFoundError`` for a missing file), and ``IsADirectoryError``
+        with the file's kind for anything but a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if (
+            stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "a directory" if \
+            stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file"
+        raise IsADirectoryError(errno.EISDIR, f"it is {kind}, not a regular file", path)
+    return fd
 
 
 def _fd_cap() -> int:
