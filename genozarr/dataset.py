@@ -2063,7 +2063,7 @@ def _restore_normalizers(recorded: list[Any], path: Any,
             out.append(normalizer_from_dict(d, trust_callables))
         except StoreFormatError as e:
             if len(recorded) == 1:
-                raise
+                raise StoreFormatError(f"{path}: {e}") from e
             places = ", ".join("f" if k == i else "None" for k in range(len(recorded)))
             raise StoreFormatError(
                 f"{e}. It is normalizer {i} of the {len(recorded)} the store {path} records: "

@@ -1928,3 +1928,126 @@ def test_a_writer_stopped_early_in_its_making_closes_quietly():
     writer = store_write.StoreWriter.__new__(store_write.StoreWriter)
     writer.close()
     writer.close()
+
+
+#: edits of a store's genozarr metadata: (field, value, what the refusal names)
+EDITED_FIELDS = [
+    ("resolution", 0, "resolution is 0"),
+    ("resolution", "10", "resolution is '10'"),
+    ("binsize", 10**15, "binsize is 1000000000000000"),
+    ("binsize", "200", "binsize is '200'"),
+    ("stepsize", 0, "stepsize is 0"),
+    ("flank", None, "flank is None"),
+    ("flank", 10**15, "flank is 1000000000000000"),
+    ("conditions", None, "conditions is None"),
+    ("strands", "+", "strands is '+'"),
+    ("pad_value", "x", "pad_value is 'x'"),
+    ("chroms", [["chr1", 400]], "chroms is [['chr1', 400]]"),
+    ("chroms", {"chr1": None}, "chroms is {'chr1': None}"),
+    ("name", 3, "name is 3"),
+]
+
+
+@pytest.mark.parametrize("whole_genome", [False, True])
+def test_edited_metadata_fields_are_refused_naming_the_field(tmp_path, whole_genome):
+    """A store whose genozarr metadata was edited failed with an unrelated error deep
+    inside (ZeroDivisionError for resolution 0, TypeError for '10', AttributeError for
+    chroms as a list), or opened and then asked for petabytes at the first read (a
+    binsize or flank of 10**15). Each edit is refused at open with a StoreFormatError
+    naming the store and the field; the metadata itself replaced by null too."""
+    import genozarr
+
+    gi = GenomicIndexer(["chr1"] * 4, np.arange(4) * 100, np.arange(4) * 100 + 100,
+                        ["+"] * 4, 100, 100)
+    x = np.arange(40, dtype=np.float32).reshape(4, 10, 1, 1)
+    src = tmp_path / "src.zarr"
+    genozarr.Cover.create_from_array("s", x, gi, storage="zarr", store=str(src),
+                                     resolution=10, store_whole_genome=whole_genome,
+                                     genomesize={"chr1": 400})
+    edits = EDITED_FIELDS + [(None, None, "the genozarr metadata is None, not a mapping")]
+    for k, (field, value, named) in enumerate(edits):
+        path = tmp_path / f"e{k}.zarr"
+        shutil.copytree(src, path)
+        doc = json.loads((path / "zarr.json").read_text())
+        if field is None:
+            doc["attributes"]["genozarr"] = None
+        else:
+            doc["attributes"]["genozarr"][field] = value
+        (path / "zarr.json").write_text(json.dumps(doc))
+        with pytest.raises(StoreFormatError) as info:
+            genozarr.open_dataset(str(path))[:]
+        assert str(path) in str(info.value) and named in str(info.value), (field, info.value)
+    np.testing.assert_array_equal(genozarr.open_dataset(str(src))[:], x)
+
+
+def test_edited_normalizer_records_and_array_metadata_are_refused_by_name(tmp_path):
+    """A recorded z-score with a parameter its class does not take, or with an empty list
+    of 'given' flags, failed with a TypeError or an IndexError; an array's
+    ``dimension_names`` removed from the consolidated metadata, with xarray's KeyError.
+    Each is a StoreFormatError naming the store now."""
+    import genozarr
+    from genozarr.testing.simulate import write_bigwig
+
+    rng = np.random.default_rng(2)
+    bw = write_bigwig(str(tmp_path / "a.bw"), {"chr1": rng.random(1000)})
+    src = tmp_path / "src.zarr"
+    genozarr.Cover.create_from_bigwig("z", bw, roi="chr1:0-1000", binsize=100,
+                                      normalizer="zscore", storage="zarr", store=str(src))
+
+    def edited(k: int, edit) -> Path:
+        path = tmp_path / f"n{k}.zarr"
+        shutil.copytree(src, path)
+        doc = json.loads((path / "zarr.json").read_text())
+        edit(doc)
+        (path / "zarr.json").write_text(json.dumps(doc))
+        return path
+
+    def norm(doc):
+        return doc["attributes"]["genozarr"]["recipe"]["normalizers"][0]
+
+    for k, (edit, named) in enumerate([
+            (lambda d: norm(d)["params"].update(evil=1), "unexpected keyword argument"),
+            (lambda d: norm(d).update(given=[]), "cannot be restored")]):
+        path = edited(k, edit)
+        with pytest.raises(StoreFormatError, match=named) as info:
+            genozarr.open_dataset(str(path))
+        assert str(path) in str(info.value) and "'zscore'" in str(info.value)
+    path = edited(9, lambda d: d["consolidated_metadata"]["metadata"]["condition"].update(
+        dimension_names=None))
+    with pytest.raises(StoreFormatError, match="dimension_names") as info:
+        open_store(str(path))
+    assert str(path) in str(info.value)
+    assert genozarr.open_dataset(str(src)).normalizers[0].fitted
+
+
+def test_a_marker_calling_a_written_chunk_absent_serves_the_same_from_both_openers(tmp_path):
+    """An edited completion marker whose inventory calls an existing chunk file never
+    written: open_store served that chunk's fill value (0) while open_dataset read the
+    file, and coordinate arrays so marked gave windows on chromosome '' at 0. A local
+    file is read whatever the inventory says, by both; runs outside the grid make the
+    inventory unusable, not a reason to serve the fill value."""
+    import genozarr
+    from genozarr.store.layout import ChunkInventory
+
+    gi = GenomicIndexer(["chr1"] * 4, np.arange(4) * 100, np.arange(4) * 100 + 100,
+                        ["+"] * 4, 100, 100)
+    x = np.arange(400, dtype=np.float32).reshape(4, 100, 1, 1) + 1
+    path = tmp_path / "s.zarr"
+    genozarr.Cover.create_from_array("x", x, gi, storage="zarr", store=str(path),
+                                     genomesize={"chr1": 1000})
+    marker = path / "genozarr-complete" / "zarr.json"
+    doc = json.loads(marker.read_text())
+    for array in ("data", "region_chrom", "region_start"):
+        doc["attributes"]["chunks"][array]["absent"] = [[0, 1]]
+    marker.write_text(json.dumps(doc))
+    np.testing.assert_array_equal(genozarr.open_dataset(str(path))[:], x)
+    opened = open_store(str(path))
+    np.testing.assert_array_equal(opened["data"].values, x)
+    assert opened["region_chrom"].values.tolist() == ["chr1"] * 4
+    assert opened["region_start"].values.tolist() == [0, 100, 200, 300]
+    for runs in ([[-5, 1]], [[0, 10**15]], [[1, 1]]):
+        assert ChunkInventory.from_marker({"chunks": {"data": {"grid": 1, "absent": runs}}}) \
+            is None
+    kept = ChunkInventory.from_marker({"chunks": {"data": {"grid": 3, "absent": [[1, 3]]}}})
+    assert kept is not None and [kept.absent("data", i) for i in range(3)] == \
+        [False, True, True]

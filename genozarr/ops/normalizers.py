@@ -1300,8 +1300,17 @@ def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> No
     if kind not in _TYPES:
         raise StoreFormatError(f"unknown normalizer {d!r} in the store recipe; known types: "
                                f"{sorted(_TYPES)}")
-    return _restore_state(
-        _TYPES[kind](**{k: _decode(v) for k, v in dict(d.get("params") or {}).items()}), d)
+    try:
+        params = d.get("params") or {}
+        if not isinstance(params, dict):
+            raise TypeError(f"its params are {params!r}, not a mapping")
+        return _restore_state(
+            _TYPES[kind](**{k: _decode(v) for k, v in params.items()}), d)
+    except (TypeError, ValueError, IndexError, KeyError, ArgumentError) as e:
+        # (an edited record: a parameter the class does not take, a flag list of
+        # another length, a statistic that is not a number)
+        raise StoreFormatError(f"the normalizer {kind!r} the store recipe records cannot be "
+                               f"restored: {e}; the store was edited or damaged") from e
 
 
 def resolve_normalizers(normalizer: Any) -> list[Any]:

@@ -247,6 +247,9 @@ class StoreMeta:
     @classmethod
     def from_attrs(cls, attrs: dict[str, Any], where: str) -> StoreMeta:
         """Parse and version-check the ``genozarr`` attribute of a store at ``where``."""
+        if not isinstance(attrs, dict):
+            raise StoreFormatError(f"{where}: the genozarr metadata is {attrs!r}, not a "
+                                   "mapping; the store was edited or damaged")
         version = attrs.get("format_version")
         if attrs.get("encoding_type") != ENCODING_TYPE or version is None:
             raise StoreFormatError(f"{where} is not a genozarr store (no genozarr metadata)")
@@ -289,6 +292,35 @@ class StoreMeta:
                 f"{where}: the genozarr metadata's {what} is {value!r}, not {rule}; the "
                 "store was edited or damaged. Rebuild it (overwrite=True).")
 
+        def count(value: Any) -> bool:  # (a bool is no number of bases)
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        # the tiling (a window's length in bases: 2**32 - 1 at most, as a coordinate; a
+        # binsize of 10**15 opened and then asked for petabytes at the first read)
+        for what, lowest in (("resolution", 1), ("binsize", 1), ("stepsize", 1)):
+            value = getattr(self, what)
+            if value is not None and not (count(value) and lowest <= value < 2**32):
+                raise refuse(what, value, f"None or an integer from {lowest} to 2**32 - 1")
+        if not (count(self.flank) and 0 <= self.flank < 2**32):
+            raise refuse("flank", self.flank, "an integer from 0 to 2**32 - 1")
+        if self.binsize is not None and self.binsize + 2 * self.flank >= 2**32:
+            raise refuse("binsize + 2 * flank", self.binsize + 2 * self.flank,
+                         "below 2**32 bases")
+        if not isinstance(self.name, str):
+            raise refuse("name", self.name, "a text")
+        for what in ("conditions", "strands", "sources"):
+            value = getattr(self, what)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise refuse(what, value, "a list of names")
+        if not isinstance(self.chroms, dict) or not all(
+                isinstance(c, str) and count(n) and n >= 0 for c, n in self.chroms.items()):
+            raise refuse("chroms", self.chroms, "a mapping of names to lengths")
+        if not isinstance(self.pad_value, (int, float)) or isinstance(self.pad_value, bool):
+            raise refuse("pad_value", self.pad_value, "a number")
+        if not isinstance(self.condition_metadata, dict) or not all(
+                isinstance(v, list) for v in self.condition_metadata.values()):
+            raise refuse("condition_metadata", self.condition_metadata,
+                         "a mapping of names to lists")
         try:
             name = check_store_dtype(self.dtype)
         except ArgumentError:
@@ -718,8 +750,11 @@ class ChunkInventory:
     def __init__(self, chunks: dict[str, Any]) -> None:
         self._arrays: dict[str, tuple[int, list[int], list[int]]] = {}
         for path, entry in chunks.items():
+            grid = int(entry["grid"])
             runs = sorted((int(a), int(b)) for a, b in entry["absent"])
-            self._arrays[str(path).strip("/")] = (int(entry["grid"]), [a for a, _ in runs],
+            if grid < 0 or any(not 0 <= a < b <= grid for a, b in runs):
+                raise ValueError(f"absent runs {runs} outside the grid of {grid} chunk files")
+            self._arrays[str(path).strip("/")] = (grid, [a for a, _ in runs],
                                                   [b for _, b in runs])
 
     @classmethod

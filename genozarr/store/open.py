@@ -513,7 +513,7 @@ def _checked_store_class() -> type:
     global _CHECKED
     if _CHECKED is not None:
         return _CHECKED
-    from zarr.storage import WrapperStore
+    from zarr.storage import LocalStore, WrapperStore
 
     from genozarr.store._direct import _file_id, check_chunk_bytes, html_answer, index_crc_ok
 
@@ -750,9 +750,13 @@ def _checked_store_class() -> type:
         async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
             match = CHUNK_KEY.match(key)
             if match is not None and self.inventory is not None \
+                    and not isinstance(self._store, LocalStore) \
                     and self.inventory.absent(match.group("array") or "", first_index(match)):
                 # never written: the fill value of the version opened, without a request
-                # (an object store that may not be listed answers 403 for a missing key)
+                # (an object store that may not be listed answers 403 for a missing key).
+                # A local file is read whatever the inventory says, as the serving path
+                # reads it: an edited marker calling a chunk absent served its fill value
+                # here and its data there
                 if self._marker is not None \
                         and _file_id(self._marker[0]) != self._marker[1]:
                     raise self._replaced(key)
@@ -1719,8 +1723,13 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
     opened = open_resolved(path, storage_options)
     meta = opened.meta()
     opener = xr.open_datatree if meta.whole_genome else xr.open_dataset
-    obj = opener(opened, engine="genozarr", storage_options=storage_options,
-                 chunks={} if chunks is None else chunks)
+    try:
+        obj = opener(opened, engine="genozarr", storage_options=storage_options,
+                     chunks={} if chunks is None else chunks)
+    except KeyError as e:  # (xarray's: an array's zarr metadata lacks what it needs)
+        raise StoreFormatError(
+            f"store {hide_secrets(str(path))}: {e.args[0] if e.args else e}; the store's "
+            "metadata was edited or damaged. Rebuild it (overwrite=True).") from e
     if not meta.whole_genome:  # small coordinates are loaded (selection by value works),
         # here: not on a dask.distributed client's workers, which may not reach the store
         import dask
