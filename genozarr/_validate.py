@@ -9,7 +9,7 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["check_bool", "check_int", "check_name", "check_number", "plain"]
+__all__ = ["check_bool", "check_int", "check_name", "check_number", "name_list", "path_text", "plain"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:
@@ -90,3 +90,36 @@ def check_number(name: str, value: Any) -> float:
 def plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (for messages); anything else as it is."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def path_text(path: Any) -> str:
+    """A path or URL as text: ``os.PathLike`` objects through ``__fspath__`` and bytes
+    decoded as the file system does (``str()`` of a PathLike that is not a
+    ``pathlib.Path`` is its repr: a store was written under ``<__main__.P object ...>``);
+    anything else as ``str``."""
+    import os
+
+    if isinstance(path, (str, bytes, os.PathLike)):
+        return os.fsdecode(path)
+    return str(path)
+
+
+def name_list(name: str, value: Any) -> list[str]:
+    """Names given as one name or an ordered collection of them (list, tuple, array,
+    pandas Series or Index, generator), as a list of str: bytes decoded as UTF-8 (their
+    ``str`` is ``"b'x'"``), numpy strings as Python's.
+
+    Raises
+    ------
+    ArgumentError
+        For a set (it has no order: names would be matched to files or channels in hash
+        order, another in each process), a mapping, or anything else that is not names.
+    """
+    from collections.abc import Mapping, Set
+
+    if isinstance(value, (str, bytes, np.str_, np.bytes_)):
+        value = [value]
+    if isinstance(value, (Set, Mapping)) or not hasattr(value, "__iter__"):
+        what = "a set, which has no order" if isinstance(value, Set) else repr(value)
+        raise ArgumentError(f"{name} must be a name or a list of names in order, got {what}")
+    return [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v) for v in value]

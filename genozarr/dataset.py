@@ -105,6 +105,10 @@ def _verbose(verbose: bool) -> Any:
 
 def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
     """``(chrom, start, end, strand)`` of a genomic-interval key, or None for other keys."""
+    if isinstance(key, (bytes, np.bytes_)):  # (bytes names decoded, as by every reader)
+        key = key.decode()
+    if isinstance(key, tuple) and key and isinstance(key[0], (bytes, np.bytes_)):
+        key = (key[0].decode(), *key[1:])
     if isinstance(key, str):
         from genozarr.regions import parse_region
 
@@ -566,6 +570,8 @@ class Dataset:
         this one, sharing its store (no copy); an int gives a dataset of one window."""
         if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
             index = [index]  # (the indexer's [int] is one Region, not an indexer)
+        if isinstance(index, tuple):  # (numpy reads a tuple as an index per axis)
+            index = list(index)
         if index is Ellipsis:
             index = slice(None)
         if not isinstance(index, slice) and np.ndim(index) != 1:

@@ -304,7 +304,9 @@ def chrom_sizes(source: GenomeLike) -> dict[str, int]:
                 raise ArgumentError(  # (as a file's: a longer one failed later, elsewhere)
                     f"chromosome {chrom!r}: length must be a non-negative integer of at most "
                     f"{MAX_COORDINATE}, got {length!r}")
-            sizes[str(chrom)] = length_int
+            # (a bytes name decoded: its str is "b'chr1'", a chromosome of no file)
+            sizes[chrom.decode() if isinstance(chrom, (bytes, np.bytes_)) else str(chrom)] = \
+                length_int
         return sizes
     if not isinstance(source, (str, os.PathLike)):
         raise ArgumentError("a genome size source is a dict {chrom: length} or a file path "

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genozarr._validate import check_name
+from genozarr._validate import check_name, name_list
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
 from genozarr.regions import GenomicIndexer
 
@@ -65,6 +65,10 @@ def prepare_array(array: Any, n_windows: int, channel_last: bool = True) -> np.n
     ArgumentError
         For a wrong number of dimensions or windows, or more than two strands.
     """
+    if isinstance(array, np.ma.MaskedArray) and np.ma.is_masked(array):
+        # (np.asarray serves the values under the mask)
+        raise ArgumentError("array is a masked array with masked entries: fill them first "
+                            "(array.filled(np.nan), or another value)")
     x = np.asarray(array)
     if x.dtype.kind not in "biuf":
         raise ArgumentError(f"array must hold numbers (bool, int or float), got dtype {x.dtype}")
@@ -359,7 +363,7 @@ def cover_from_array(
     if conditions is None:
         conds = [f"Cond_{i}" for i in range(n_conditions)]
     else:
-        conds = [str(c) for c in ([conditions] if isinstance(conditions, str) else conditions)]
+        conds = name_list("conditions", conditions)
         if len(conds) != n_conditions:
             raise ArgumentError(
                 f"conditions has {len(conds)} names for {n_conditions} conditions in the array "

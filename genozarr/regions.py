@@ -1057,14 +1057,17 @@ class GenomicIndexer:
         numpy.ndarray
             Sorted integer indices.
         """
+        from genozarr._validate import name_list
+
         mask = np.ones(len(self), dtype=bool)
+        # (a bytes name decoded: list(b'chr1') was a list of integers, matching nothing)
         if include is not None:
-            include = [include] if isinstance(include, str) else list(include)
+            include = name_list("include", include)
         # an empty include is every chromosome, as in Janggu ("[] means all chromosomes")
         if include:
             mask &= np.isin(self.chrs.astype(str), include)
         if exclude is not None:
-            mask &= ~np.isin(self.chrs.astype(str), [exclude] if isinstance(exclude, str) else list(exclude))
+            mask &= ~np.isin(self.chrs.astype(str), name_list("exclude", exclude))
         if start is not None:
             mask &= self.ends + self.flank > start
         if end is not None:

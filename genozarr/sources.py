@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from genozarr._validate import name_list
 from genozarr.errors import ArgumentError, ChromosomeNamingError
 from genozarr.ingest import Source
 
@@ -71,6 +73,10 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
     if not isinstance(files, (str, bytes, os.PathLike)) and not _list_like(files):
         raise ArgumentError(f"{what} files must be a path, a URL or a list of them, got "
                             f"{files!r}")
+    if isinstance(files, AbstractSet):  # (their order is the conditions')
+        raise ArgumentError(f"{what} files must be a path, a URL or a list of them in order, "
+                            "got a set, which has no order (the conditions would follow "
+                            "the files in hash order, another in each process)")
     items = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
     if not items:
         raise ArgumentError(f"no {what} files given")
@@ -145,10 +151,7 @@ def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[
         or an export could not tell apart.
     """
     if conditions is not None:
-        if not isinstance(conditions, str) and not _list_like(conditions):
-            raise ArgumentError(f"conditions must be a name or a list of names, got "
-                                f"{conditions!r}")
-        names = [str(c) for c in ([conditions] if isinstance(conditions, str) else conditions)]
+        names = name_list("conditions", conditions)
         if len(names) != len(files):
             raise ArgumentError(
                 f"conditions has {len(names)} names for {len(files)} files: {names}")

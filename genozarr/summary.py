@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._validate import path_text
 from genozarr.errors import GenozarrError, StoreError, hide_secrets
 from genozarr.store.open import is_remote
 
@@ -150,7 +151,7 @@ def store_summary(path: str | os.PathLike, *, stats: bool = False,
     from genozarr.store.layout import DATA
     from genozarr.store.open import open_group, read_meta
 
-    path = str(path)
+    path = path_text(path)
     meta = read_meta(path, storage_options)
     group = open_group(path, "r", storage_options)
     names = meta.array_paths()

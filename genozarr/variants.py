@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genozarr._validate import check_int
+from genozarr._validate import check_bool, check_int, name_list
 from genozarr.errors import (
     ArgumentError,
     GenozarrError,
@@ -425,10 +425,13 @@ class VariantStreamer:
 
         self.binsize = check_int("binsize", binsize, 1, allow_none=False)
         self.batch_size = check_int("batch_size", batch_size, 1, allow_none=False)
-        self.variants = check_input_file(variants, "VCF/BCF")
+        from genozarr.io._remote import local_form
+
+        self.variants = check_input_file(local_form(variants), "VCF/BCF")
         check_vcf_compression(self.variants)
-        self.ignore_reference_match = bool(ignore_reference_match)
-        self.snv_only = bool(snv_only)
+        self.ignore_reference_match = check_bool("ignore_reference_match",
+                                                 ignore_reference_match)
+        self.snv_only = check_bool("snv_only", snv_only)
         self.dtype = np.dtype(dtype)
         self.bioseq = bioseq
         if isinstance(bioseq, Bioseq):
@@ -1025,6 +1028,8 @@ def score_variants(predict: Callable[[np.ndarray], Any], streamer: VariantStream
     import xarray as xr
 
     chunk_variants = check_int("chunk_variants", chunk_variants, 1, allow_none=False)
+    if conditions is not None:
+        conditions = name_list("conditions", conditions)
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ArgumentError(f"dtype must be a floating-point dtype, got {dtype}")
@@ -1034,7 +1039,12 @@ def score_variants(predict: Callable[[np.ndarray], Any], streamer: VariantStream
     if path is not None:
         import zarr
 
-        final = Path(os.fspath(path)).absolute()
+        from genozarr.io._remote import local_form
+
+        text = local_form(path)  # (a file:// URL is its path, as for every writer)
+        if "://" in text:
+            raise ArgumentError(f"path: score_variants writes a local store; got {text!r}")
+        final = Path(text).absolute()
         if final.exists() and not overwrite:
             raise StoreError(f"{final} exists; pass overwrite=True to replace it")
         final.parent.mkdir(parents=True, exist_ok=True)

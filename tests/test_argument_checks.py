@@ -253,3 +253,86 @@ def test_probabilities_units_and_dtype_values_named():
             Cover.create_from_array("c", np.ones((1, 10, 1, 1)), gi, dtype=bad)
     assert Cover.create_from_array("c", np.ones((1, 10, 1, 1)), gi,
                                    dtype=np.dtype("int64"))[0].dtype == np.int64
+
+
+class _PathLike:
+    """An ``os.PathLike`` that is not a ``pathlib.Path`` (its ``str`` is its repr)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __fspath__(self):
+        return self.path
+
+
+def test_path_like_objects_and_file_urls_name_the_same_place(tmp_path, monkeypatch):
+    """write_store, open_store and store_summary took ``str()`` of a path: an os.PathLike
+    other than pathlib.Path wrote a store into the working directory under
+    ``<__main__.PL object at 0x...>`` and could not be opened; score_variants wrote a
+    ``file://`` URL under ``./file:/...`` and VariantStreamer did not find a ``file://``
+    VCF. Each names the same place as the plain path now; values against numpy."""
+    import pysam
+
+    import genozarr
+    from genozarr import VariantStreamer, score_variants
+
+    monkeypatch.chdir(tmp_path)
+    gi = GenomicIndexer(["chr1"] * 3, [0, 10, 20], [10, 20, 30], ["+"] * 3, 10, 10)
+    x = np.arange(30, dtype=np.float32).reshape(3, 10, 1, 1)
+    src = tmp_path / "src.zarr"
+    Cover.create_from_array("s", x, gi, storage="zarr", store=str(src))
+    copy = _PathLike(tmp_path / "copy.zarr")
+    genozarr.write_store(genozarr.open_store(_PathLike(src)), copy)
+    assert sorted(os.listdir(tmp_path)) == ["copy.zarr", "src.zarr"]
+    np.testing.assert_array_equal(genozarr.open_store(copy)["data"].values, x)
+    from genozarr.summary import store_summary
+
+    assert store_summary(_PathLike(src))["arrays"]
+    fasta = resource_path("sample.fa")
+    base = pysam.FastaFile(fasta).fetch("chr1", 499, 500)
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=30000>\n#CHROM\tPOS\tID\t"
+                   f"REF\tALT\tQUAL\tFILTER\tINFO\nchr1\t500\tv0\t{base}\t"
+                   f"{'A' if base != 'A' else 'C'}\t.\t.\t.\n")
+    streamer = VariantStreamer(fasta, f"file://{vcf}", 100, 8)
+    out = tmp_path / "effects.zarr"
+    score_variants(lambda b: np.asarray(b).reshape(len(b), -1)[:, :400].sum(1), streamer,
+                   f"file://{out}")
+    assert out.is_dir() and not (tmp_path / "file:").exists()
+    with pytest.raises(ArgumentError, match="snv_only must be True or False"):
+        VariantStreamer(fasta, str(vcf), 100, 8, snv_only="False")
+
+
+def test_unordered_or_bytes_names_are_refused_or_decoded(tmp_path):
+    """Condition names given as a set were matched to the files in hash order (another in
+    each process); bytes names became ``"b'x'"``; a genome size mapping with bytes keys
+    made a chromosome ``b'chr1'`` that reads as zeros; ``idx_by_region(include=b'chr1')``
+    matched nothing; ``subset`` of a tuple and a bytes interval key failed inside numpy;
+    a z-score mean labelled by condition (pandas) was applied by place; a masked array's
+    masked entries were served. Values against the str / list forms."""
+    from genozarr import ZScore, chrom_sizes
+    from genozarr.sources import condition_names
+
+    bw = [resource_path("sample_a.bw"), resource_path("sample_b.bw")]
+    roi = dict(roi=resource_path("sample.bed"), binsize=200, resolution=50)
+    for files, conditions in ((bw, {"a", "b"}), (set(bw), None)):
+        with pytest.raises(ArgumentError, match="in order, got a set, which has no order"):
+            Cover.create_from_bigwig("s", files, conditions=conditions, **roi)
+    assert condition_names(bw, [b"x", np.str_("y")]) == ["x", "y"]
+    assert chrom_sizes({b"chr1": 30000}) == {"chr1": 30000}
+    cover = Cover.create_from_bigwig("s", bw, **roi)
+    gi = cover.gindexer
+    assert list(gi.idx_by_region(include=b"chr1")) == list(gi.idx_by_region(include="chr1"))
+    assert list(gi.idx_by_region(exclude=b"chr1")) == list(gi.idx_by_region(exclude="chr1"))
+    np.testing.assert_array_equal(cover.subset((7, 2, 7))[:], cover[[7, 2, 7]])
+    np.testing.assert_array_equal(cover[b"chr1", 1000, 1100], cover["chr1", 1000, 1100])
+    with pytest.raises(ArgumentError, match="labelled \\['b', 'a'\\] would be applied by "
+                                            "place"):
+        ZScore(mean=pd.Series({"b": 2.0, "a": 1.0}), std=[1.0, 1.0])
+    assert ZScore(mean=pd.Series([1.0, 2.0]), std=[1.0, 1.0]).mean.tolist() == [[1.0, 2.0]]
+    masked = np.ma.masked_array(np.ones((len(gi), 4, 1, 1)))
+    masked[0, 0, 0, 0] = np.ma.masked
+    with pytest.raises(ArgumentError, match="masked array with masked entries"):
+        Cover.create_from_array("p", masked, gi)
+    with pytest.raises(ArgumentError, match="got a set"):
+        Cover.create_from_array("p", np.ones((len(gi), 4, 1, 2)), gi, conditions={"u", "v"})

@@ -108,6 +108,14 @@ def _as_stat(value: Any, name: str) -> np.ndarray | None:
     ``scale``, ``total``) must not be 0 (it served inf)."""
     if value is None:
         return None
+    index = getattr(value, "index", None) if hasattr(value, "to_numpy") else None
+    if index is not None and not (type(index).__name__ == "RangeIndex"
+                                  and index.start == 0 and index.step == 1):
+        # (a pandas Series labelled by conditions: its labels were dropped and the values
+        # applied by place, whatever the dataset's condition order)
+        raise ArgumentError(f"{name}: give the statistics as an array in the dataset's "
+                            f"condition order; a pandas object labelled {list(index)[:5]} "
+                            "would be applied by place, not by its labels")
     try:
         if isinstance(value, (bool, np.bool_, str, bytes)) \
                 or np.asarray(value).dtype.kind in "bUS":

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from genozarr._kernels import regular_windows, window_views
+from genozarr._validate import path_text
 from genozarr.errors import ArgumentError, GenozarrError
 from genozarr.io._remote import keep_objects
 from genozarr.store._direct import DirectChunks, RemoteChunks, _native_dtype, kept_bytes
@@ -478,7 +479,7 @@ class ZarrBackend(Backend):
     def __init__(self, path: str, storage_options: dict[str, Any] | None = None,
                  cache_bytes: int | None = None, *, root: str | None = None,
                  opened: Any = None, resident: bool | str = "auto") -> None:
-        self.path = str(path)
+        self.path = path_text(path)
         if resident != "auto":
             resident = bool(resident)
         self.resident_mode: bool | str = resident

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._validate import path_text
 from genozarr.errors import ArgumentError, GenozarrError, StoreError
 from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
 from genozarr.store.dtypes import store_dtype
@@ -417,7 +418,7 @@ def write_store(ds: Any, path: str | os.PathLike, *, name: str | None = None,
     from genozarr.store.open import is_remote, read_marker
     from genozarr.store.view import meta_from_xarray
 
-    path = str(path)
+    path = path_text(path)
     if (read_marker(path, storage_options) is not None
             or (not is_remote(path) and os.path.exists(path))) and not overwrite:
         raise StoreError(f"{path} already exists; pass overwrite=True to replace it")

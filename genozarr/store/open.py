@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr._validate import plain
+from genozarr._validate import path_text, plain
 from genozarr.errors import GenozarrError, StoreError, StoreFormatError, hide_secrets
 from genozarr.store.dtypes import is_bfloat16, register_zarr, store_dtype
 from genozarr.store.layout import (
@@ -67,7 +67,7 @@ _VERSION_NAME = re.compile(r"^v-[0-9a-f]+$")
 
 def is_remote(path: str | os.PathLike) -> bool:
     """True for fsspec URLs other than ``file://``."""
-    text = str(path)
+    text = path_text(path)
     return "://" in text and not text.startswith("file://")
 
 
@@ -1311,7 +1311,7 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
     StoreError
         Missing, incomplete, replaced, unreachable or non-genozarr store.
     """
-    path = os.fsdecode(path) if isinstance(path, bytes) else str(path)  # (as every opener)
+    path = path_text(path)  # (as every opener)
     remote = is_remote(path)
     last = path.rsplit("::", 1)[-1]  # (a chained URL: simplecache::https://...)
     if remote and ("?" in last or "#" in last) and last.lower().startswith(("http://",

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._validate import path_text
 from genozarr.errors import ArgumentError, GenozarrError, StoreError, StoreFormatError
 from genozarr.store._run import pid_alive
 from genozarr.store.dtypes import register_zarr, store_dtype
@@ -658,7 +659,7 @@ class StoreWriter:
                  storage_options: dict[str, Any] | None = None, *,
                  replace: bool = False, expect_key: str | None = None,
                  copy_from: str | None = None, keep_same_key: bool = True) -> None:
-        self.final = str(path)
+        self.final = path_text(path)
         self.replace = bool(replace)
         self.keep_same_key = bool(keep_same_key)
         self.meta = meta
