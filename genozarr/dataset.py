@@ -1241,7 +1241,7 @@ class Dataset:
 
         self.normalizers = [own(n) for n in self.normalizers]
 
-    def _check_normalizer_shapes(self) -> None:
+    def _check_normalizer_shapes(self, warn: bool = True) -> None:
         """Refuse fitted statistics of another shape than this dataset's (strand,
         condition): a normalizer fitted on 2 conditions and reused on 1 would broadcast
         the batch to 2, one fitted on 1 condition would serve its statistics for all.
@@ -1280,7 +1280,7 @@ class Dataset:
                     f"dataset {self.name!r} has {n_s} strand(s) and {n_c} condition(s). Fit "
                     "the normalizer on data of this shape: pass an unfitted one (its "
                     "name), or call its reset() first")
-            self._condition_order(norm, warn=True)
+            self._condition_order(norm, warn=warn)
 
     def _condition_order(self, norm: Any,
                          warn: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
@@ -2153,9 +2153,10 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         Restore a normalizer function or class of your own that the recipe names by its
         import path (``mylab.norms:scale``): it is imported and runs on the values
         served. A recipe is data from wherever the store came from, and a crafted one
-        could name any function, so only numpy's ufuncs (``numpy:log1p``) and genozarr's
-        classes are restored without it; pass True for stores you trust, or pass the
-        function with ``normalizer=``.
+        could name any function, so only numpy's ufuncs (``numpy:log1p``), its
+        ``nan_to_num``, ``round`` and ``fix``, and genozarr's classes are restored
+        without it; pass True for stores you trust, or pass the function with
+        ``normalizer=``.
 
     Returns
     -------
@@ -2261,8 +2262,8 @@ def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None
         # store), one condition's statistics for every condition
         from genozarr.errors import StoreFormatError
 
-        try:
-            obj._fit_normalizers()
+        try:  # (no warning of other condition names: the build warned of them)
+            obj._check_normalizer_shapes(warn=False)
         except ArgumentError as e:
             raise StoreFormatError(f"the store {path} records normalizer statistics that do "
                                    f"not fit its data: {e}") from e

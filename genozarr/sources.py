@@ -113,9 +113,9 @@ def _named(url: str, local: str) -> Any:
     return naming(url, local) if is_url(url) else contextlib.nullcontext()
 
 
-#: extensions a default condition name goes without: a compression's, then a format's
-#: (in any case: ENCODE names its files ``.bigWig``, as Janggu's ``os.path.splitext``
-#: dropped)
+#: extensions a default condition name goes without: a compression's, then a format's,
+#: in any case (ENCODE names its files ``.bigWig``; Janggu's ``os.path.splitext`` drops
+#: the last extension whatever its case, and keeps a format's before ``.gz``)
 _COMPRESSIONS = (".gz", ".bgz")
 _FORMATS = (".bigwig", ".bw", ".bam", ".cram", ".bedgraph", ".bdg", ".bed", ".narrowpeak",
             ".broadpeak", ".gappedpeak", ".gff", ".gff3", ".gtf")

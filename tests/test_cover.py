@@ -717,6 +717,54 @@ def test_windows_of_a_span_collapsed_together_equal_one_by_one(sim_data, resolut
             np.testing.assert_allclose(got, want.reshape(-1, 10).sum(axis=1), rtol=1e-5)
 
 
+FORK_WHILE_LOOKING_UP = r"""
+import multiprocessing as mp, sys, threading
+from genozarr.io import bam
+
+path = sys.argv[1]
+print("parent", int(bam.count_5prime(path, "chr1", 0, 1000).sum()), flush=True)
+held, release = threading.Event(), threading.Event()
+
+def holder():
+    with bam._reference_lock:  # another thread inside a lookup when the process forks
+        held.set()
+        release.wait()
+
+threading.Thread(target=holder, daemon=True).start()
+held.wait()
+
+def child(q):
+    q.put(int(bam.count_5prime(path, "chr1", 0, 1000).sum()))
+
+ctx = mp.get_context("fork")
+q = ctx.Queue()
+p = ctx.Process(target=child, args=(q,))
+p.start()
+release.set()
+p.join(30)
+print("hung" if p.is_alive() else f"child {q.get()}")
+if p.is_alive():
+    p.kill()
+"""
+
+
+def test_a_process_forked_during_a_contig_lookup_reads_its_bam(sim_data, tmp_path):
+    """The table of a BAM's contig names has a lock of its own: a process forked while
+    another thread held it waited for ever at its first read (the parent's lock came
+    held into the child). The child starts with a fresh lock and table, and counts what
+    the parent counts."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork.py"
+    script.write_text(FORK_WHILE_LOOKING_UP)
+    run = subprocess.run([sys.executable, str(script), sim_data["bam"]], capture_output=True,
+                         text=True, timeout=120, check=False)
+    lines = run.stdout.split()
+    assert lines[:1] == ["parent"] and len(lines) == 4, run.stdout + run.stderr
+    assert lines[2:] == ["child", lines[1]] and int(lines[1]) > 0, run.stdout
+
+
 @pytest.fixture(scope="module")
 def long_bigwig(tmp_path_factory):
     """A BigWig with a chromosome longer than a whole-genome read's largest range (64 Ki

@@ -442,6 +442,28 @@ def test_recorded_statistics_of_another_shape_are_refused_at_open(sample_files, 
         open_dataset(path)
 
 
+def test_statistics_reused_under_other_condition_names_warn_at_the_build_only(
+        sample_files, tmp_path):
+    """The shape check of recorded statistics at open warned again, at every open, that
+    they were fitted on other condition names (as the build had), so an open failed under
+    ``-W error``. It warns at the build only; the values opened are the values built."""
+    import warnings
+
+    from genozarr.errors import ConditionNamesWarning
+
+    kw = dict(roi=sample_files["roi"], binsize=200, resolution=50)
+    files = [sample_files["bigwig_a"], sample_files["bigwig_b"]]
+    a = Cover.create_from_bigwig("A", files, conditions=["a", "b"], normalizer="zscore", **kw)
+    path = str(tmp_path / "b.zarr")
+    with pytest.warns(ConditionNamesWarning):
+        b = Cover.create_from_bigwig("B", files, conditions=["c", "d"], storage="zarr",
+                                     store=path, normalizer=a.normalizers[0], **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = open_dataset(path)
+        np.testing.assert_array_equal(again[:], b[:])
+
+
 def test_a_fitted_normalizer_given_at_open_must_fit_the_store(sample_files, tmp_path):
     kw = dict(roi=sample_files["roi"], binsize=200, resolution=50, storage="zarr")
     two = Cover.create_from_bigwig("two", [sample_files["bigwig_a"], sample_files["bigwig_b"]],

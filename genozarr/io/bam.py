@@ -391,6 +391,18 @@ _reference_tables: OrderedDict[int, tuple[Any, dict[str, int], tuple[int, ...]]]
 _reference_lock = threading.Lock()
 
 
+def _forget_references() -> None:
+    """After ``fork``: a fresh lock (the parent's may have been held by another thread)
+    and no tables (the child opens handles of its own)."""
+    global _reference_lock
+    _reference_tables.clear()
+    _reference_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_references)
+
+
 def _references(bam: Any) -> tuple[dict[str, int], tuple[int, ...]]:
     """``({name: tid}, lengths)`` of an open BAM handle's binary reference list, made once
     per handle: pysam builds its tuples of names and lengths at each access, so a lookup

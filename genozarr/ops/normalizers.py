@@ -35,7 +35,8 @@ A function or a :class:`Normalizer` subclass of the user's is recorded by its im
 path; a recipe is data from wherever the store came from, and a function it names runs
 on the values served (``pickle:loads`` would run any code the values spell), so such a
 record is imported only when trusted (``trust_callables=True``); numpy's ufuncs
-(``numpy:log1p``) and genozarr's own classes need no trust.
+(``numpy:log1p``), a few of its other arithmetic functions (``numpy:nan_to_num``) and
+genozarr's own classes need no trust.
 :meth:`Normalizer.cache_params` enters cache keys, so other statistics never match a
 stale store.
 
@@ -1181,6 +1182,11 @@ def _restore_state(norm: Normalizer, d: dict[str, Any]) -> Normalizer:
     return norm
 
 
+#: numpy functions other than ufuncs that a recipe may name without trust: arithmetic on
+#: the values only
+_NUMPY_PURE = frozenset({"nan_to_num", "round", "around", "fix", "real_if_close"})
+
+
 def _trusted_ref(ref: str, kind: str) -> bool:
     """Whether a recipe's import path may be imported without the user's trust: numpy's
     ufuncs (pure arithmetic on the values) and genozarr's own normalizer classes. The
@@ -1189,10 +1195,9 @@ def _trusted_ref(ref: str, kind: str) -> bool:
     if kind == "callable" and module == "numpy" and qualname.isidentifier():
         import numpy
 
-        return isinstance(getattr(numpy, qualname, None), numpy.ufunc)
-    if kind == "class" and (module == "genozarr" or module.startswith("genozarr.")):
-        return True
-    return False
+        return qualname in _NUMPY_PURE or isinstance(getattr(numpy, qualname, None),
+                                                     numpy.ufunc)
+    return kind == "class" and (module == "genozarr" or module.startswith("genozarr."))
 
 
 def _untrusted(ref: str, text: Any) -> StoreFormatError:

@@ -892,8 +892,8 @@ def _open_chunk_file(path: str) -> int:
     Raises
     ------
     OSError
-        As ``os.open`` (``FileNotFoundError`` for a missing file), and ``IsADirectoryError``
-        with the file's kind for anything but a regular file.
+        As ``os.open`` (``FileNotFoundError`` for a missing file), and with ``EINVAL`` and
+        the file's kind for anything but a regular file.
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
@@ -906,7 +906,7 @@ def _open_chunk_file(path: str) -> int:
         kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if (
             stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "a directory" if \
             stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file"
-        raise IsADirectoryError(errno.EISDIR, f"it is {kind}, not a regular file", path)
+        raise OSError(errno.EINVAL, f"it is {kind}, not a regular file", path)
     return fd
 
 
