@@ -65,3 +65,32 @@ autodoc_mock_imports = ["torch", "keras"]
 html_theme = "alabaster"
 html_static_path = ["_static"]
 html_title = f"genozarr {release}"
+
+
+
+def _no_inline_type(app, what, name, obj, options, lines):
+    """Napoleon reads the first line of an attribute's docstring as ``type: text`` when it
+    holds a colon ("Bases per stored bin (None: one value per window)." rendered as
+    "one value per window). Type: Bases per stored bin (None"). Types are in the
+    signatures here, never inline: the text napoleon took for a type is put back in front
+    of the rest of the line (runs after napoleon: priority 600 > 500)."""
+    if what not in ("attribute", "property", "data"):
+        return
+    for i, line in enumerate(lines):
+        if line.startswith(":type: "):
+            head = line[len(":type: "):]
+            del lines[i]
+            while i > 0 and not lines[i - 1].strip():
+                del lines[i - 1]
+                i -= 1
+            first = next((j for j, text in enumerate(lines) if text.strip()), None)
+            if first is None:
+                lines.insert(0, head)
+            else:
+                indent = lines[first][:len(lines[first]) - len(lines[first].lstrip())]
+                lines[first] = f"{indent}{head}: {lines[first].lstrip()}"
+            return
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _no_inline_type, priority=600)

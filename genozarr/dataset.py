@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from genozarr.ingest import Source
 
-__all__ = ["Dataset", "Cover", "Bioseq"]
+__all__ = ["Dataset", "Cover", "Bioseq", "open_dataset"]
 
 log = logging.getLogger(__name__)
 
