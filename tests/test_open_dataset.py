@@ -561,6 +561,43 @@ def test_setting_gindexer_serves_the_new_windows(sample_files):
         with pytest.raises(RegionError, match="chr2:20000-20200 starts past the end of chr2"):
             assign()
     assert whole.gindexer.starts.tolist() == [19900]  # unchanged
+    # the tail of a tiling running past the end (a whole number of steps after a window
+    # starting on chr2) is padding; the same window off the steps is refused; a window
+    # ending past the padding limit (the chromosome's length or 1 Mb) is refused by its
+    # span, tail or not
+    tiled = GenomicIndexer(["chr2"] * 3 + ["chr1"], [19900, 20000, 20100, 0],
+                           [20100, 20200, 20300, 200], ["+"] * 4, 200, 100)
+    whole.gindexer = tiled
+    np.testing.assert_array_equal(whole[2:3], 0)
+    off = GenomicIndexer(["chr2"] * 2, [19900, 20050], [20100, 20250], ["+"] * 2, 200, 100)
+    with pytest.raises(RegionError, match="chr2:20050-20250 starts past the end of chr2 "
+                                          r"\(length 20000\)"):
+        whole.gindexer = off
+    far = GenomicIndexer(["chr2"] * 2, [19900, 19900 + 100 * 12000],
+                         [20100, 20100 + 100 * 12000], ["+"] * 2, 200, 100)
+    with pytest.raises(RegionError, match="chr2"):
+        whole.with_windows(far)
+    assert whole.gindexer.starts.tolist() == [19900, 20000, 20100, 0]  # unchanged
+
+
+def test_a_partial_store_opens_with_one_label_object_per_chromosome(tmp_path):
+    """Opening a partial store made a str per window for its chromosome and strand labels,
+    twice (about 350 bytes of memory a window); the windows now share one str per label.
+    The windows and values opened equal those built (random chromosomes and strands)."""
+    rng = np.random.default_rng(4)
+    n = 3000
+    chrs = rng.choice(["chr1", "chr2", "chrX"], n)
+    starts = rng.integers(0, 10**6, n)
+    gi = GenomicIndexer(chrs, starts, starts + 10, rng.choice(["+", "-"], n), 10, 10)
+    x = rng.random((n, 1)).astype(np.float32)
+    path = str(tmp_path / "p.zarr")
+    built = Cover.create_from_array("p", x, gi, storage="zarr", store=path)
+    again = open_dataset(path)
+    assert again.gindexer.tostr() == built.gindexer.tostr()
+    np.testing.assert_array_equal(again[:], built[:])
+    labels = again.gindexer.chrs
+    assert len({id(c) for c in labels}) == 3 and sorted(set(labels)) == ["chr1", "chr2", "chrX"]
+    assert len({id(s) for s in again.gindexer.strand}) == 2
 
 
 # ---------------------------------------------------------------------------- s3

@@ -323,6 +323,19 @@ class Store:
         return store
 
 
+def _labels_of(values: np.ndarray, shared: bool) -> np.ndarray:
+    """Text labels as an object array of str; ``shared``: one str object per distinct
+    label (a window's chromosome and strand: a str of its own per window cost about 60
+    bytes each, a million windows' worth at every open of a partial store)."""
+    if not shared or len(values) == 0:
+        return np.array(values.tolist(), dtype=object)
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    names = np.array([str(u) for u in uniques] + [""], dtype=object)
+    return names[codes]
+
+
 def load_store(path: str | os.PathLike, storage: str = "zarr",
                storage_options: dict[str, Any] | None = None) -> Store:
     """Open a complete store at ``path`` with the requested backend.
@@ -366,7 +379,7 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
         if REGION_NAME in g:  # optional: region names from the ROI's name column
             keys["name"] = REGION_NAME
         table = {
-            col: values if values.dtype.kind in "iu" else np.array(values.tolist(), dtype=object)
+            col: values if values.dtype.kind in "iu" else _labels_of(values, col != "name")
             for col, values in zip(keys, read_whole([g[key] for key in keys.values()],
                                                     str(path)))}
     store = Store(meta, backend, str(path), table)
