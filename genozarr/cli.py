@@ -106,8 +106,14 @@ def _console(stderr: bool = False) -> Console:
 
     # markup off: paths and condition names are printed as they are ('[bold]A' is a name,
     # and '[/x]' made rich fail)
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False,
-                   width=None if sys.stdout.isatty() else 120)
+    options: dict[str, Any] = dict(highlight=False, soft_wrap=False, markup=False)
+    stream = sys.stderr if stderr else sys.stdout
+    if stream is None:  # (started with the stream closed: what it would print is dropped)
+        import io
+
+        return Console(file=io.StringIO(), width=120, **options)
+    tty = sys.stdout is not None and sys.stdout.isatty()
+    return Console(stderr=stderr, width=None if tty else 120, **options)
 
 
 @contextmanager
@@ -687,6 +693,14 @@ def main(argv: list[str] | None = None) -> int:
         Exit status: 0 on success, 1 on an input error (one line on stderr), 2 on a usage
         error.
     """
+    for stream in (sys.stdout, sys.stderr):
+        # a path or a condition name the terminal's encoding cannot show (LANG=C,
+        # PYTHONIOENCODING=ascii) is printed escaped, not a UnicodeEncodeError traceback
+        # after the work is done
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
     with _terminated_as_exit():
         try:
             app(args=argv, prog_name="genozarr")  # standalone: exits through SystemExit

@@ -1307,3 +1307,66 @@ def test_a_bigwig_opened_with_no_descriptor_left_names_the_cause(tmp_path):
     assert failed and lines[-1] == "5 {'chr1': 1000}", run.stdout
     for line in failed:
         assert str(path) in line and "Too many open files" in line, line
+
+
+@pytest.mark.parametrize("process", [False, True])
+def test_a_bigwig_export_into_a_folder_it_may_not_write_names_the_cause(shared_dir, process):
+    """pyBigWig ends the process (a segmentation fault) when it cannot create the file it
+    is asked to write; the export into a folder this user may not write did just that
+    (its writer process said only "Broken pipe"). The file is made first: an error names
+    it and the cause, and nothing is written."""
+    from genozarr.io.export import BigWigWriter
+
+    out = shared_dir / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+
+    def export():
+        with BigWigWriter(out / "x.bigwig", {"chr1": 1000}, process=process) as w:
+            w.add("chr1", 0, 10, np.ones(4))
+
+    with expect(InputFileError, str(out / "x.bigwig"), r"Permission denied"):
+        unprivileged(export)
+    assert os.listdir(out) == []
+
+
+def test_seqrecords_with_an_output_root_that_cannot_be_written_name_it(tmp_path,
+                                                                          monkeypatch):
+    """SeqRecords are read through a FASTA file under the output root, even for an
+    in-memory Bioseq; an output root that is a file (or read-only) raised pathlib's bare
+    NotADirectoryError / PermissionError. An InputFileError names the folder and says
+    how to choose another; with a writable root the one-hot values are the records'."""
+    from types import SimpleNamespace
+
+    records = [SimpleNamespace(id="r1", seq="ACGTN")]
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(blocker))
+    with pytest.raises(InputFileError, match=r"cannot write the SeqRecords as a FASTA file "
+                                             r"in .*not_a_folder.*GENOZARR_OUTPUT"):
+        Bioseq.create_from_seq("recs", records)
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path / "root"))
+    seq = Bioseq.create_from_seq("recs", records)
+    np.testing.assert_array_equal(seq[0][0, :, 0, :],
+                                  [ONEHOT[b] if b in ONEHOT else [0] * 4 for b in "ACGTN"])
+
+
+def test_a_store_another_user_may_not_read_is_named_with_a_read_hint(shared_dir):
+    """A store whose files another user's modes keep out (written under umask 077) was
+    refused as 'cannot read store /proc/self/fd/4: ... this process may not write there'
+    (the descriptor the reader holds, and a write hint). The store's own path is named,
+    with a hint about reading."""
+    from genozarr import GenomicIndexer, open_dataset
+
+    gi = GenomicIndexer(["chr1"] * 2, [0, 10], [10, 20], ["+"] * 2, 10, 10)
+    store = shared_dir / "s.zarr"
+    Cover.create_from_array("s", np.ones((2, 10, 1, 1)), gi, storage="zarr", store=str(store))
+    os.chmod(store, 0o711)  # (the folder may be entered; its files not read)
+    for dirpath, dirs, files in os.walk(store):
+        for name in files:
+            os.chmod(os.path.join(dirpath, name), 0o600)
+        for name in dirs:
+            os.chmod(os.path.join(dirpath, name), 0o700)
+    with pytest.raises(StoreError, match="may not read there") as info:
+        unprivileged(lambda: open_dataset(str(store)))
+    assert str(store) in str(info.value) and "/proc/self/fd" not in str(info.value)

@@ -888,3 +888,36 @@ def test_spec_stores_through_links_or_inside_each_other_are_refused(
 
         with pytest.raises(ValueError, match="No clients found"):
             distributed.default_client()
+
+
+def test_the_command_line_prints_what_the_terminal_cannot_show_and_runs_without_stdout(
+        tmp_path: Path) -> None:
+    """``genozarr info`` of a store under a non-ASCII folder, on a stdout that encodes
+    ASCII only (LANG=C, PYTHONIOENCODING=ascii), ended in a UnicodeEncodeError traceback
+    (after the work, for build and demo); with stdout closed (a cron job's '>&-') every
+    command failed at once on ``sys.stdout.isatty()``. The name is printed escaped, and a
+    closed stdout drops the output."""
+    from genozarr.testing.simulate import write_bigwig
+
+    folder = tmp_path / "données"
+    folder.mkdir()
+    bw = write_bigwig(str(folder / "a.bw"), {"chr1": np.ones(100)})
+    store = folder / "s.zarr"
+    Cover.create_from_bigwig("s", bw, roi="chr1:0-100", binsize=50, storage="zarr",
+                             store=str(store))
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    run = subprocess.run([sys.executable, "-m", "genozarr", "info", str(store)], env=env,
+                         capture_output=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr.decode()
+    assert b"donn\\xe9es" in run.stdout
+    closed = subprocess.run([sys.executable, "-m", "genozarr", "export", str(store),
+                             str(tmp_path / "out")], preexec_fn=lambda: os.close(1),
+                            capture_output=False, stderr=subprocess.PIPE, timeout=120,
+                            check=False)
+    assert closed.returncode == 0, closed.stderr.decode()
+    info = subprocess.run([sys.executable, "-m", "genozarr", "info", str(store)],
+                          preexec_fn=lambda: os.close(1), stderr=subprocess.PIPE,
+                          timeout=120, check=False)
+    assert info.returncode == 0, info.stderr.decode()
+    (path,) = list((tmp_path / "out").iterdir())
+    np.testing.assert_array_equal(_bigwig(str(path), "chr1"), np.ones(100))

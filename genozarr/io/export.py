@@ -657,6 +657,15 @@ class BigWigWriter(_TrackWriter):
         super().__init__(path, chrom_sizes, merge=merge)
 
     def _open(self) -> None:
+        # libBigWig cannot create a file there (a folder this process may not write):
+        # pyBigWig.open(..., "w") then ends the process (a segmentation fault), and its
+        # writer process only with a broken pipe. The file is made first, here: the
+        # system's reason is an error naming it
+        try:
+            os.close(os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
+        except OSError as e:
+            raise InputFileError(f"cannot write the BigWig file {self.path}: "
+                                 f"{e.strerror or e} ({self._tmp.parent})") from e
         if self.process:
             import multiprocessing
 

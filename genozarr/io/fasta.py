@@ -862,11 +862,21 @@ def seqrecords_as_fasta(fastafile: Any, directory: str | os.PathLike | None = No
 
         directory = output_dir() / "seqrecords"
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{digest[:32]}.fa"
-    if not path.is_file() or path.stat().st_size != len(content):
-        tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        tmp.write_bytes(content)
-        os.replace(tmp, path)
-        logger.info("wrote %d bytes of SeqRecords to %s", len(content), path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not path.is_file() or path.stat().st_size != len(content):
+            tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
+            try:
+                tmp.write_bytes(content)
+                os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            logger.info("wrote %d bytes of SeqRecords to %s", len(content), path)
+    except OSError as e:  # (a read-only output root, GENOZARR_OUTPUT naming a file)
+        raise InputFileError(
+            f"cannot write the SeqRecords as a FASTA file in {folder}: {e.strerror or e}; "
+            "the records are read through one there: choose a writable output root "
+            "(GENOZARR_OUTPUT)") from e
     return str(path)

@@ -127,13 +127,16 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
     """
     cause = getattr(error, "strerror", None) or str(error) or type(error).__name__
     code = getattr(error, "errno", None)
+    reading = action.startswith(("read", "open", "list"))
+    denied = ("this process may not read there (the store's files belong to another user, "
+              "or their modes keep others out); ask for read access, or copy the store"
+              if reading else "this process may not write there; choose a writable store "
+              "path or output root (GENOZARR_OUTPUT)")
     hint = {
         errno.ENOSPC: "the file system is full; free space or choose another store path",
         errno.EDQUOT: "the disk quota is exhausted; free space or choose another store path",
-        errno.EACCES: "this process may not write there; choose a writable store path or "
-                      "output root (GENOZARR_OUTPUT)",
-        errno.EPERM: "this process may not write there; choose a writable store path or "
-                     "output root (GENOZARR_OUTPUT)",
+        errno.EACCES: denied,
+        errno.EPERM: denied,
         errno.EROFS: "the file system is read-only; choose another store path",
         errno.EMFILE: "this process has too many open files; close datasets it no longer "
                       "uses, or raise the limit (ulimit -n)",
@@ -162,7 +165,23 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
             hint = "check the URL, the endpoint (storage_options) and the credentials"
     filename = getattr(error, "filename", None)
     detail = f"{cause} ({filename})" if filename and str(filename) not in cause else cause
-    return StoreError(f"cannot {action} {where}: {detail}" + (f"; {hint}" if hint else ""))
+    return StoreError(_unpinned(f"cannot {action} {where}: {detail}"
+                                + (f"; {hint}" if hint else "")))
+
+
+_PINNED_PATH = re.compile(r"/proc/self/fd/(\d+)")
+
+
+def _unpinned(text: str) -> str:
+    """``text`` with the paths of directories read through a held descriptor
+    (``/proc/self/fd/<n>``, see :class:`ReaderHold`) named by the folder they are."""
+    def folder(match: re.Match[str]) -> str:
+        try:
+            return os.readlink(match.group(0))
+        except OSError:
+            return match.group(0)
+
+    return _PINNED_PATH.sub(folder, text)
 
 
 def _server_error(error: BaseException) -> int | None:
