@@ -494,7 +494,18 @@ class Dataset:
     # ------------------------------------------------------------------ reading
     def read(self, idx: np.ndarray) -> np.ndarray:
         """The served batch of windows ``idx`` (integer positions): oriented to each
-        window's strand, normalized, encoded and in the dataset's channel order."""
+        window's strand, normalized, encoded and in the dataset's channel order.
+
+        Parameters
+        ----------
+        idx
+            Window positions (integers, in any order, repeats allowed).
+
+        Returns
+        -------
+        numpy.ndarray
+            One row per position of ``idx``: ``(len(idx),) + element_shape``.
+        """
         return self._finish(self._read_oriented(idx))
 
     def _read_oriented(self, idx: np.ndarray, view: bool = False) -> np.ndarray:
@@ -550,8 +561,20 @@ class Dataset:
 
     def prefetch(self, idx: np.ndarray, fetch_only: bool = False) -> int:
         """Start decoding, in background threads, the chunks windows ``idx`` need (a no-op
-        for in-memory data); with ``fetch_only``, only start fetching their stored bytes
-        from a remote store. Returns the decoded bytes of the chunks started."""
+        for in-memory data).
+
+        Parameters
+        ----------
+        idx
+            Window positions.
+        fetch_only
+            Only start fetching the chunks' stored bytes from a remote store.
+
+        Returns
+        -------
+        int
+            The decoded bytes of the chunks started.
+        """
         idx = np.asarray(idx, dtype=np.int64)
         if self._rows is not None:
             return self.garray.prefetch_rows(self._rows[idx], fetch_only)
@@ -568,8 +591,24 @@ class Dataset:
         return np.asarray(windows, dtype=np.int64)
 
     def subset(self, index: Any) -> Dataset:
-        """A dataset over windows ``index`` (an int, ints, a slice or a boolean mask) of
-        this one, sharing its store (no copy); an int gives a dataset of one window."""
+        """A dataset over some windows of this one, sharing its store (no copy).
+
+        Parameters
+        ----------
+        index
+            An int (a dataset of one window), ints (a list, tuple or array), a slice or a
+            boolean mask.
+
+        Returns
+        -------
+        Dataset
+            Of the same class, serving those windows in that order.
+
+        Raises
+        ------
+        ArgumentError
+            For an index of more than one dimension.
+        """
         if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
             index = [index]  # (the indexer's [int] is one Region, not an indexer)
         if isinstance(index, tuple):  # (numpy reads a tuple as an index per axis)
@@ -786,8 +825,26 @@ class Dataset:
         return rows[cached[1][rows]]
 
     def read_interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
-        """One genomic interval at base resolution: ``(end - start, S, C)`` (channel order
-        applied), reverse-complemented / flipped for ``strand='-'``, normalized."""
+        """One genomic interval at base resolution, normalized and in channel order.
+
+        Parameters
+        ----------
+        chrom, start, end
+            The interval (0-based, end exclusive).
+        strand
+            ``'-'`` reverse-complements a sequence and flips coverage (strands swapped);
+            ``'+'`` or ``'.'`` read it as stored.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(end - start, S, C)`` (channels first where the dataset is).
+
+        Raises
+        ------
+        ArgumentError
+            For another strand.
+        """
         if strand not in ("+", "-", "."):
             raise ArgumentError(f"strand must be '+', '-' or '.', got {strand!r}")
 
@@ -798,16 +855,48 @@ class Dataset:
 
     # ------------------------------------------------------------------ views & xarray
     def to_torch(self, targets: Any = None, **kwargs: Any) -> Any:
-        """A ready :class:`torch.utils.data.DataLoader` over this dataset (and ``targets``);
-        see :func:`genozarr.loaders.torch.torch_loader` for the options (batch size,
-        shuffle, workers, ranks, augmentation)."""
+        """A ready :class:`torch.utils.data.DataLoader` over this dataset.
+
+        Parameters
+        ----------
+        targets
+            Datasets or arrays served with it as targets (None: inputs only).
+        **kwargs
+            The options of :func:`genozarr.loaders.torch.torch_loader` (batch size,
+            shuffle, workers, ranks, augmentation).
+
+        Returns
+        -------
+        torch.utils.data.DataLoader
+        """
         from genozarr.loaders.torch import torch_loader
 
         return torch_loader(self, targets, **kwargs)
 
     def with_windows(self, gindexer: GenomicIndexer) -> Dataset:
-        """A dataset over other windows of the same store (no copy): any windows of a
-        whole-genome store, stored windows of a partial one."""
+        """A dataset over other windows of the same store (no copy).
+
+        Parameters
+        ----------
+        gindexer
+            The windows: any windows of a whole-genome store, stored windows of a partial
+            one.
+
+        Returns
+        -------
+        Dataset
+            Of the same class, with this one's normalizers and channel order.
+
+        Raises
+        ------
+        RegionError
+            For a window of a whole-genome store that starts past its chromosome's end
+            (not a tail window of a tiling).
+        ChromosomeNotFoundError
+            For a chromosome a whole-genome store does not hold.
+        ArgumentError
+            For a window a partial store does not hold.
+        """
         self._check_assigned(gindexer)
         new = copy.copy(self)
         new.normalizers = list(self.normalizers)  # (as subset's)

@@ -1026,15 +1026,32 @@ class GenomicIndexer:
         return self.ends - self.starts
 
     def to_dataframe(self, flank: bool = False) -> pd.DataFrame:
-        """Windows as a DataFrame ``chrom, start, end, strand`` (optionally with flank)."""
+        """The windows as a table.
+
+        Parameters
+        ----------
+        flank
+            Include the flank in the starts and ends.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``chrom``, ``start``, ``end``, ``strand``; a row per window, in order.
+        """
         f = self.flank if flank else 0
         return pd.DataFrame({"chrom": self.chrs.astype(str), "start": self.starts - f,
                              "end": self.ends + f, "strand": self.strand.astype(str)})
 
     def tostr(self) -> list[str]:
-        """Windows as ``'chrom:start-end'`` strings (flank included, as Janggu; a flank
-        reaching before the chromosome start is cut at 0, as Janggu does, so
-        :func:`parse_region` reads every string)."""
+        """The windows as ``'chrom:start-end'`` strings (flank included, as Janggu; a
+        flank reaching before the chromosome start is cut at 0, as Janggu does, so
+        :func:`parse_region` reads every string).
+
+        Returns
+        -------
+        list of str
+            One per window, in order.
+        """
         return [f"{r.chrom}:{max(r.start, 0)}-{r.end}" for r in self]
 
     def idx_by_region(self, include: str | Iterable[str] | None = None,
@@ -1077,7 +1094,17 @@ class GenomicIndexer:
     def filter_by_region(self, include: str | Iterable[str] | None = None,
                          exclude: str | Iterable[str] | None = None,
                          start: int | None = None, end: int | None = None) -> GenomicIndexer:
-        """A new indexer with the windows selected by :meth:`idx_by_region`."""
+        """A new indexer with the windows selected by :meth:`idx_by_region`.
+
+        Parameters
+        ----------
+        include, exclude, start, end
+            As :meth:`idx_by_region`.
+
+        Returns
+        -------
+        GenomicIndexer
+        """
         return self[self.idx_by_region(include, exclude, start, end)]
 
     def export_to_bed(self, filename: str | os.PathLike) -> None:
@@ -1098,7 +1125,13 @@ class GenomicIndexer:
         write_bed(df, filename)
 
     def as_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(chrom, start, end, strand)`` arrays of the windows with flank applied."""
+        """The windows' coordinates with the flank applied.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(chrom, start, end, strand)``, one entry per window.
+        """
         return self.chrs, self.starts - self.flank, self.ends + self.flank, self.strand
 
 
