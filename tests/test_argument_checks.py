@@ -319,6 +319,10 @@ def test_unordered_or_bytes_names_are_refused_or_decoded(tmp_path):
         with pytest.raises(ArgumentError, match="in order, got a set, which has no order"):
             Cover.create_from_bigwig("s", files, conditions=conditions, **roi)
     assert condition_names(bw, [b"x", np.str_("y")]) == ["x", "y"]
+    named = {"u": 1, "v": 2}  # (a dict's keys are ordered: accepted)
+    assert condition_names(bw, named.keys()) == ["u", "v"]
+    assert Cover.create_from_bigwig("k", dict.fromkeys(bw).keys(), **roi).conditions == \
+        ["sample_a", "sample_b"]
     assert chrom_sizes({b"chr1": 30000}) == {"chr1": 30000}
     cover = Cover.create_from_bigwig("s", bw, **roi)
     gi = cover.gindexer
