@@ -106,7 +106,7 @@ def _console(stderr: bool = False) -> Console:
 
     # markup off: paths and condition names are printed as they are ('[bold]A' is a name,
     # and '[/x]' made rich fail)
-    options: dict[str, Any] = dict(highlight=False, soft_wrap=False, markup=False)
+    options: dict[str, Any] = {"highlight": False, "soft_wrap": False, "markup": False}
     stream = sys.stderr if stderr else sys.stdout
     if stream is None:  # (started with the stream closed: what it would print is dropped)
         import io
@@ -693,14 +693,30 @@ def main(argv: list[str] | None = None) -> int:
         Exit status: 0 on success, 1 on an input error (one line on stderr), 2 on a usage
         error.
     """
+    # a path or a condition name the terminal's encoding cannot show (PYTHONIOENCODING=
+    # ascii) is printed escaped, not a UnicodeEncodeError traceback after the work is done;
+    # only a stream that would fail is changed (Python's own C-locale streams pass file
+    # names' bytes through with surrogateescape), and only while the command runs
+    restore = []
     for stream in (sys.stdout, sys.stderr):
-        # a path or a condition name the terminal's encoding cannot show (LANG=C,
-        # PYTHONIOENCODING=ascii) is printed escaped, not a UnicodeEncodeError traceback
-        # after the work is done
-        try:
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            pass
+        if getattr(stream, "errors", None) == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                continue
+            restore.append(stream)
+    try:
+        return _run(argv)
+    finally:
+        for stream in restore:
+            try:
+                stream.reconfigure(errors="strict")  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                pass
+
+
+def _run(argv: list[str] | None) -> int:
+    """:func:`main` once its streams are set up."""
     with _terminated_as_exit():
         try:
             app(args=argv, prog_name="genozarr")  # standalone: exits through SystemExit

@@ -288,9 +288,10 @@ class Dataset:
         sizes = store.meta.chroms
         chrs, starts, ends, _ = gindexer.as_arrays()
         codes, names = factorize_labels(chrs)
-        names = [str(c) for c in names]
-        # (unknown chromosomes, length -1: _set_windows says so)
-        lengths = np.array([sizes.get(c, -1) for c in names], dtype=np.int64)[codes]
+        names = [c.decode() if isinstance(c, (bytes, np.bytes_)) else str(c) for c in names]
+        # (unknown chromosomes, and missing ones (code -1), length -1: _set_windows says so)
+        table = np.array([sizes.get(c, -1) for c in names] + [-1], dtype=np.int64)
+        lengths = table[np.where(codes >= 0, codes, len(names))]
         starts = np.asarray(starts, dtype=np.int64)
         ends = np.asarray(ends, dtype=np.int64)
         known = lengths >= 0

@@ -1074,17 +1074,22 @@ class GenomicIndexer:
         numpy.ndarray
             Sorted integer indices.
         """
-        from genozarr._validate import name_list
+        def names(value: Any) -> list[str]:
+            # one name or a collection of them (a set too: only membership counts); a bytes
+            # name decoded (list(b'chr1') was a list of integers, matching nothing)
+            if isinstance(value, (str, bytes, np.str_, np.bytes_)):
+                value = [value]
+            return [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v)
+                    for v in value]
 
         mask = np.ones(len(self), dtype=bool)
-        # (a bytes name decoded: list(b'chr1') was a list of integers, matching nothing)
         if include is not None:
-            include = name_list("include", include)
+            include = names(include)
         # an empty include is every chromosome, as in Janggu ("[] means all chromosomes")
         if include:
             mask &= np.isin(self.chrs.astype(str), include)
         if exclude is not None:
-            mask &= ~np.isin(self.chrs.astype(str), name_list("exclude", exclude))
+            mask &= ~np.isin(self.chrs.astype(str), names(exclude))
         if start is not None:
             mask &= self.ends + self.flank > start
         if end is not None:

@@ -328,12 +328,17 @@ def test_unordered_or_bytes_names_are_refused_or_decoded(tmp_path):
     gi = cover.gindexer
     assert list(gi.idx_by_region(include=b"chr1")) == list(gi.idx_by_region(include="chr1"))
     assert list(gi.idx_by_region(exclude=b"chr1")) == list(gi.idx_by_region(exclude="chr1"))
+    # (membership only: a set of chromosomes is fine here, as in Janggu)
+    assert list(gi.idx_by_region(include={"chr1", "chr2"})) == \
+        list(gi.idx_by_region(include=["chr1", "chr2"]))
     np.testing.assert_array_equal(cover.subset((7, 2, 7))[:], cover[[7, 2, 7]])
     np.testing.assert_array_equal(cover[b"chr1", 1000, 1100], cover["chr1", 1000, 1100])
     with pytest.raises(ArgumentError, match="labelled \\['b', 'a'\\] would be applied by "
                                             "place"):
         ZScore(mean=pd.Series({"b": 2.0, "a": 1.0}), std=[1.0, 1.0])
     assert ZScore(mean=pd.Series([1.0, 2.0]), std=[1.0, 1.0]).mean.tolist() == [[1.0, 2.0]]
+    numbered = pd.Series([1.0, 2.0], index=pd.Index([0, 1]))  # (positions, not labels)
+    assert ZScore(mean=numbered, std=[1.0, 1.0]).mean.tolist() == [[1.0, 2.0]]
     masked = np.ma.masked_array(np.ones((len(gi), 4, 1, 1)))
     masked[0, 0, 0, 0] = np.ma.masked
     with pytest.raises(ArgumentError, match="masked array with masked entries"):

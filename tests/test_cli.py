@@ -921,3 +921,30 @@ def test_the_command_line_prints_what_the_terminal_cannot_show_and_runs_without_
     assert info.returncode == 0, info.stderr.decode()
     (path,) = list((tmp_path / "out").iterdir())
     np.testing.assert_array_equal(_bigwig(str(path), "chr1"), np.ones(100))
+
+
+def test_main_escapes_only_a_strict_stream_and_only_while_it_runs(tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    """main() made stdout escape what it cannot encode for good, and replaced the
+    surrogateescape of Python's C-locale streams (file names' bytes printed as
+    '\\udcff'). Only a strict stream is changed, and back when the command ends."""
+    import io
+
+    from genozarr.cli import main
+    from genozarr.testing.simulate import write_bigwig
+
+    folder = tmp_path / "données"
+    folder.mkdir()
+    bw = write_bigwig(str(folder / "a.bw"), {"chr1": np.ones(100)})
+    store = folder / "s.zarr"
+    Cover.create_from_bigwig("s", bw, roi="chr1:0-100", binsize=50, storage="zarr",
+                             store=str(store))
+    for encoding, errors, shown in (("ascii", "strict", b"donn\\xe9es"),
+                                    ("utf-8", "surrogateescape", "données".encode())):
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding=encoding, errors=errors, write_through=True)
+        monkeypatch.setattr(sys, "stdout", out)
+        code = main(["info", str(store)])
+        monkeypatch.undo()
+        assert code == 0 and out.errors == errors
+        assert shown in raw.getvalue(), raw.getvalue()[:300]

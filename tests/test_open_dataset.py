@@ -557,7 +557,9 @@ def test_setting_gindexer_serves_the_new_windows(sample_files):
     np.testing.assert_allclose(whole[:][0, :, 0, 0], np.r_[values.reshape(2, 50).mean(1), 0, 0],
                                rtol=1e-5)
     past = GenomicIndexer(["chr1", "chr2"], [100, 20000], [300, 20200], ["+", "+"], 200, 200)
-    for assign in (lambda: setattr(whole, "gindexer", past), lambda: whole.with_windows(past)):
+    as_bytes = GenomicIndexer(np.array([b"chr2"]), [20000], [20200], ["+"], 200, 200)
+    for assign in (lambda: setattr(whole, "gindexer", past), lambda: whole.with_windows(past),
+                   lambda: whole.with_windows(as_bytes)):
         with pytest.raises(RegionError, match="chr2:20000-20200 starts past the end of chr2"):
             assign()
     assert whole.gindexer.starts.tolist() == [19900]  # unchanged

@@ -110,8 +110,7 @@ def _as_stat(value: Any, name: str) -> np.ndarray | None:
     if value is None:
         return None
     index = getattr(value, "index", None) if hasattr(value, "to_numpy") else None
-    if index is not None and not (type(index).__name__ == "RangeIndex"
-                                  and index.start == 0 and index.step == 1):
+    if index is not None and list(index) != list(range(len(index))):
         # (a pandas Series labelled by conditions: its labels were dropped and the values
         # applied by place, whatever the dataset's condition order)
         raise ArgumentError(f"{name}: give the statistics as an array in the dataset's "
