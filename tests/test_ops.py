@@ -563,3 +563,59 @@ def test_ops_normalize_and_collapse_keep_values_of_narrow_stores(tmp_path):
     sd = [np.sqrt(((x[:, :, s] - m) ** 2).sum() / (x[:, :, s].size - 1)) for s, m in
           ((0, 0.0), (1, 10.0))]
     np.testing.assert_allclose(fitted["data"].values[:, :, 1, 0], (x[:, :, 1, 0] - 10) / sd[1])
+
+
+def test_statistics_per_strand_refuse_strands_in_another_order(tmp_path):
+    """Statistics per strand were matched to the data's strands by place: data with the
+    strands reordered (``isel(strand=[1, 0])``) had their '+' values z-scored with the '-'
+    statistics. Fitting on, or applying to, such data is refused; in the store's order
+    the values are (x - mean) / std per strand against numpy."""
+    from genozarr import GenomicIndexer
+
+    rng = np.random.default_rng(6)
+    gi = GenomicIndexer(["chr1"] * 20, np.arange(20) * 10, np.arange(20) * 10 + 10,
+                        ["+"] * 20, 10, 10)
+    x = rng.normal([[1.0], [5.0]], [[1.0], [3.0]], size=(20, 10, 2, 1)).astype(np.float32)
+    path = str(tmp_path / "s.zarr")
+    Cover.create_from_array("s", x, gi, storage="zarr", store=path)
+    obj = open_store(path)
+    z = ZScore(per_strand=True).fit(obj)
+    got = ops.normalize(obj, z, fit=False)["data"].values
+    flat = x.astype(np.float64).transpose(2, 0, 1, 3).reshape(2, -1)
+    want = (x - flat.mean(1)[:, None]) / flat.std(1, ddof=1)[:, None]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    swapped = obj.isel(strand=[1, 0])
+    with pytest.raises(ArgumentError, match=r"the data have \['-', '\+'\]"):
+        ops.normalize(swapped, z, fit=False)
+    with pytest.raises(ArgumentError, match="statistics per strand"):
+        ZScore(per_strand=True).fit(swapped)
+    pooled = ZScore().fit(obj)  # (one value per condition: any strand order)
+    np.testing.assert_array_equal(ops.normalize(swapped, pooled, fit=False)["data"].values,
+                                  ops.normalize(obj, pooled, fit=False)["data"].values[:, :,
+                                                                                       ::-1])
+
+
+def test_a_fit_on_a_tree_opened_by_the_xarray_engine_reads_chunk_by_chunk(tmp_path):
+    """A store opened with xarray's genozarr engine holds lazily indexed arrays: a fit took
+    their ``.data``, reading each chromosome's whole array as one block where the docs
+    promise one chunk at a time. The arrays reduced are dask arrays in the stored chunks,
+    and the statistics equal those fitted through open_store."""
+    from genozarr.config import set_options
+    from genozarr.ops._layout import data_arrays
+    from genozarr.testing.simulate import write_bigwig
+
+    rng = np.random.default_rng(1)
+    bw = write_bigwig(str(tmp_path / "a.bw"), {"chr1": rng.random(30000),
+                                               "chr2": rng.random(9000)})
+    path = str(tmp_path / "w.zarr")
+    with set_options(chunk_bytes=16384):
+        Cover.create_from_bigwig("w", bw, roi=None, binsize=1000, store_whole_genome=True,
+                                 storage="zarr", store=path)
+    tree = xr.open_datatree(path, engine="genozarr")
+    arrays = data_arrays(tree)
+    assert all(isinstance(a, da.Array) for a in arrays)
+    assert max(max(a.chunks[0]) for a in arrays) == 4096  # (16 KiB of float32)
+    via_engine = ZScore().fit(tree)
+    via_store = ZScore().fit(open_store(path))
+    np.testing.assert_allclose(via_engine.mean, via_store.mean, rtol=1e-12)
+    np.testing.assert_allclose(via_engine.std, via_store.std, rtol=1e-12)

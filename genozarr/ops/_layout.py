@@ -84,7 +84,9 @@ def data_arrays(obj: xr.Dataset | xr.DataTree) -> list[Any]:
     -------
     list
     """
-    return [d[DATA].data for d in data_datasets(obj)]
+    # (lazily indexed arrays of xarray's genozarr engine as dask in their stored chunks:
+    # their .data read each whole array at once, where a fit is to hold one chunk)
+    return [lazy(d[DATA]).data for d in data_datasets(obj)]
 
 
 def data_token(obj: Any) -> str | None:

@@ -204,6 +204,8 @@ class Normalizer(abc.ABC):
         if not self.fitted:
             from genozarr._progress import progress_label
 
+            if getattr(self, "per_strand", False):
+                _check_strand_order(data, type(self).__name__)
             t0 = time.perf_counter()
             with progress_label(f"fit {type(self).__name__}"):
                 self._fit(data)
@@ -312,6 +314,11 @@ class Normalizer(abc.ABC):
 
         first = data_datasets(data)[0][DATA]
         n_s, n_c = int(first.sizes["strand"]), int(first.sizes["condition"])
+        inner = getattr(self, "zscore", None)  # (ZScoreLog's statistics)
+        if any(isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] == 2
+               for v in list(self.params().values()) + (
+                   list(inner.params().values()) if isinstance(inner, Normalizer) else [])):
+            _check_strand_order(data, type(self).__name__)
         if self.strands is not None and self.strands != n_s:
             raise ArgumentError(
                 f"normalizer {self.name!r} was fitted on data of {self.strands} strand(s); "
@@ -1141,6 +1148,29 @@ def _strand_count(data: Any) -> int | None:
         return int(data_datasets(data)[0][DATA].sizes["strand"])
     except Exception:  # noqa: BLE001 - not a store's data: unknown
         return None
+
+
+def _check_strand_order(data: Any, name: str) -> None:
+    """Refuse statistics per strand for data whose strands are not a store's ``'+'``,
+    ``'-'`` in that order (``ds.isel(strand=[1, 0])``): they are matched to strands by
+    place, so the '+' values took the '-' statistics.
+
+    Raises
+    ------
+    ArgumentError
+        Naming the data's strands.
+    """
+    from genozarr.ops._layout import data_datasets
+
+    first = data_datasets(data)[0]
+    if "strand" not in first.coords or first.sizes.get("strand", 0) != 2:
+        return
+    labels = [str(v) for v in np.asarray(first["strand"].values)]
+    if set(labels) == {"+", "-"} and labels != ["+", "-"]:
+        raise ArgumentError(
+            f"{name}: statistics per strand apply to the strands in a store's order "
+            f"['+', '-'], the data have {labels}; normalize the store's order, then "
+            "reorder (or fit per_strand=False)")
 
 
 def _condition_names(data: Any) -> list[str] | None:

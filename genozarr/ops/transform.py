@@ -52,6 +52,16 @@ def normalize(data: Any, normalizer: Any, *, fit: bool = True) -> Any:
     xarray.Dataset or xarray.DataTree
         Same type as ``data``, with a derived ``cache_key``.
 
+    Notes
+    -----
+    Only stored values are normalized. A whole-genome store holds no values outside its
+    chromosomes: a window's flank before a chromosome's start (or past its end) is
+    padding made up when a dataset reads it, and a :class:`~genozarr.dataset.Cover` with
+    a normalizer serves the normalized padding (a z-score's ``-mean / std``), while a
+    store written from this result (``write_store``) and opened again pads with its
+    ``pad_value`` (0). Statistics per strand apply to the strands in a store's order
+    (``'+'``, ``'-'``); data with the strands reordered are refused.
+
     Examples
     --------
     >>> import genozarr, genozarr.ops  # doctest: +SKIP
