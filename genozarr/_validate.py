@@ -115,13 +115,14 @@ def name_list(name: str, value: Any) -> list[str]:
         For a set (it has no order: names would be matched to files or channels in hash
         order, another in each process), a mapping, or anything else that is not names.
     """
-    from collections.abc import Mapping
+    from collections.abc import KeysView, Mapping, Set
 
     if isinstance(value, (str, bytes, np.str_, np.bytes_)):
         value = [value]
-    # (a dict's keys are ordered, though a collections.abc.Set: they pass)
-    if isinstance(value, (set, frozenset, Mapping)) or not hasattr(value, "__iter__"):
-        what = "a set, which has no order" if isinstance(value, (set, frozenset)) \
-            else repr(value)
+    # (a dict's keys are ordered, though a collections.abc.Set: they pass; its items are
+    # pairs, not names)
+    unordered = isinstance(value, Set) and not isinstance(value, KeysView)
+    if unordered or isinstance(value, Mapping) or not hasattr(value, "__iter__"):
+        what = "a set, which has no order" if unordered else repr(value)
         raise ArgumentError(f"{name} must be a name or a list of names in order, got {what}")
     return [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v) for v in value]

@@ -699,18 +699,22 @@ def main(argv: list[str] | None = None) -> int:
     # names' bytes through with surrogateescape), and only while the command runs
     restore = []
     for stream in (sys.stdout, sys.stderr):
-        if getattr(stream, "errors", None) == "strict":
+        errors = getattr(stream, "errors", None)
+        utf = str(getattr(stream, "encoding", "") or "").lower().replace("-", "") \
+            .startswith("utf")
+        # (an ASCII stream with surrogateescape still fails on real non-ASCII text)
+        if errors == "strict" or (errors == "surrogateescape" and not utf):
             try:
                 stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
             except (AttributeError, ValueError, OSError):
                 continue
-            restore.append(stream)
+            restore.append((stream, errors))
     try:
         return _run(argv)
     finally:
-        for stream in restore:
+        for stream, errors in restore:
             try:
-                stream.reconfigure(errors="strict")  # type: ignore[union-attr]
+                stream.reconfigure(errors=errors)  # type: ignore[union-attr]
             except (AttributeError, ValueError, OSError):
                 pass
 

@@ -288,10 +288,14 @@ class Dataset:
         sizes = store.meta.chroms
         chrs, starts, ends, _ = gindexer.as_arrays()
         codes, names = factorize_labels(chrs)
+        where = f"{self.name!r} (store {store.path or store.meta.name})"
+        if (codes < 0).any():  # (None or NaN: served as another chromosome's windows)
+            k = int(np.flatnonzero(codes < 0)[0])
+            raise ArgumentError(f"{where}: window {k} ({chrs[k]!r}:{starts[k]}-{ends[k]}) "
+                                "has no chromosome")
         names = [c.decode() if isinstance(c, (bytes, np.bytes_)) else str(c) for c in names]
-        # (unknown chromosomes, and missing ones (code -1), length -1: _set_windows says so)
-        table = np.array([sizes.get(c, -1) for c in names] + [-1], dtype=np.int64)
-        lengths = table[np.where(codes >= 0, codes, len(names))]
+        # (unknown chromosomes, length -1: _set_windows says so)
+        lengths = np.array([sizes.get(c, -1) for c in names], dtype=np.int64)[codes]
         starts = np.asarray(starts, dtype=np.int64)
         ends = np.asarray(ends, dtype=np.int64)
         known = lengths >= 0
@@ -301,7 +305,6 @@ class Dataset:
         if past.any() and step:
             key = codes.astype(np.int64) * step + starts % step  # (chromosome, phase)
             tail = past & np.isin(key, np.unique(key[known & ~past]))
-        where = f"{self.name!r} (store {store.path or store.meta.name})"
         bad = np.flatnonzero(past & ~tail)
         if len(bad):
             k = int(bad[0])

@@ -1079,6 +1079,10 @@ class GenomicIndexer:
             # name decoded (list(b'chr1') was a list of integers, matching nothing)
             if isinstance(value, (str, bytes, np.str_, np.bytes_)):
                 value = [value]
+            if not hasattr(value, "__iter__") or isinstance(value, np.ndarray) \
+                    and value.ndim == 0:
+                raise ArgumentError(f"chromosomes to include or exclude must be a name or "
+                                    f"a collection of names, got {value!r}")
             return [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v)
                     for v in value]
 

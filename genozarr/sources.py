@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, KeysView, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -72,7 +73,8 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
     if not isinstance(files, (str, bytes, os.PathLike)) and not _list_like(files):
         raise ArgumentError(f"{what} files must be a path, a URL or a list of them, got "
                             f"{files!r}")
-    if isinstance(files, (set, frozenset)):  # (their order is the conditions')
+    if isinstance(files, AbstractSet) and not isinstance(files, KeysView):
+        # (their order is the conditions'; a dict's keys are ordered)
         raise ArgumentError(f"{what} files must be a path, a URL or a list of them in order, "
                             "got a set, which has no order (the conditions would follow "
                             "the files in hash order, another in each process)")

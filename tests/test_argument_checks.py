@@ -319,8 +319,10 @@ def test_unordered_or_bytes_names_are_refused_or_decoded(tmp_path):
         with pytest.raises(ArgumentError, match="in order, got a set, which has no order"):
             Cover.create_from_bigwig("s", files, conditions=conditions, **roi)
     assert condition_names(bw, [b"x", np.str_("y")]) == ["x", "y"]
-    named = {"u": 1, "v": 2}  # (a dict's keys are ordered: accepted)
+    named = {"u": 1, "v": 2}  # (a dict's keys are ordered: accepted; its items are pairs)
     assert condition_names(bw, named.keys()) == ["u", "v"]
+    with pytest.raises(ArgumentError, match="got a set"):
+        condition_names(bw, named.items())
     assert Cover.create_from_bigwig("k", dict.fromkeys(bw).keys(), **roi).conditions == \
         ["sample_a", "sample_b"]
     assert chrom_sizes({b"chr1": 30000}) == {"chr1": 30000}
@@ -331,6 +333,8 @@ def test_unordered_or_bytes_names_are_refused_or_decoded(tmp_path):
     # (membership only: a set of chromosomes is fine here, as in Janggu)
     assert list(gi.idx_by_region(include={"chr1", "chr2"})) == \
         list(gi.idx_by_region(include=["chr1", "chr2"]))
+    with pytest.raises(ArgumentError, match="a name or a collection of names, got 1"):
+        gi.idx_by_region(include=1)
     np.testing.assert_array_equal(cover.subset((7, 2, 7))[:], cover[[7, 2, 7]])
     np.testing.assert_array_equal(cover[b"chr1", 1000, 1100], cover["chr1", 1000, 1100])
     with pytest.raises(ArgumentError, match="labelled \\['b', 'a'\\] would be applied by "

@@ -940,6 +940,7 @@ def test_main_escapes_only_a_strict_stream_and_only_while_it_runs(tmp_path: Path
     Cover.create_from_bigwig("s", bw, roi="chr1:0-100", binsize=50, storage="zarr",
                              store=str(store))
     for encoding, errors, shown in (("ascii", "strict", b"donn\\xe9es"),
+                                    ("ascii", "surrogateescape", b"donn\\xe9es"),
                                     ("utf-8", "surrogateescape", "données".encode())):
         raw = io.BytesIO()
         out = io.TextIOWrapper(raw, encoding=encoding, errors=errors, write_through=True)

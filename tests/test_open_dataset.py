@@ -558,6 +558,10 @@ def test_setting_gindexer_serves_the_new_windows(sample_files):
                                rtol=1e-5)
     past = GenomicIndexer(["chr1", "chr2"], [100, 20000], [300, 20200], ["+", "+"], 200, 200)
     as_bytes = GenomicIndexer(np.array([b"chr2"]), [20000], [20200], ["+"], 200, 200)
+    for chrs in (["chr1", None], [None, None]):  # (served as another chromosome's before)
+        with pytest.raises(ArgumentError, match="window .* has no chromosome"):
+            whole.gindexer = GenomicIndexer(chrs, [100, 5000], [300, 5200], ["+"] * 2, 200,
+                                            200)
     for assign in (lambda: setattr(whole, "gindexer", past), lambda: whole.with_windows(past),
                    lambda: whole.with_windows(as_bytes)):
         with pytest.raises(RegionError, match="chr2:20000-20200 starts past the end of chr2"):

@@ -587,8 +587,9 @@ def test_statistics_per_strand_refuse_strands_in_another_order(tmp_path):
     swapped = obj.isel(strand=[1, 0])
     with pytest.raises(ArgumentError, match=r"the data have \['-', '\+'\]"):
         ops.normalize(swapped, z, fit=False)
-    with pytest.raises(ArgumentError, match="statistics per strand"):
-        ZScore(per_strand=True).fit(swapped)
+    for unfitted in (ZScore(per_strand=True), ops.ZScoreLog(per_strand=True)):
+        with pytest.raises(ArgumentError, match="statistics per strand"):
+            unfitted.fit(swapped)
     pooled = ZScore().fit(obj)  # (one value per condition: any strand order)
     np.testing.assert_array_equal(ops.normalize(swapped, pooled, fit=False)["data"].values,
                                   ops.normalize(obj, pooled, fit=False)["data"].values[:, :,

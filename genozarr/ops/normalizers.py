@@ -204,7 +204,8 @@ class Normalizer(abc.ABC):
         if not self.fitted:
             from genozarr._progress import progress_label
 
-            if getattr(self, "per_strand", False):
+            if getattr(self, "per_strand", False) or getattr(  # (ZScoreLog: its z-score's)
+                    getattr(self, "zscore", None), "per_strand", False):
                 _check_strand_order(data, type(self).__name__)
             t0 = time.perf_counter()
             with progress_label(f"fit {type(self).__name__}"):
