@@ -9,7 +9,8 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["check_bool", "check_int", "check_name", "check_number", "name_list", "path_text", "plain"]
+__all__ = ["check_bool", "check_int", "check_name", "check_number", "name_list", "path_text",
+           "plain"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:
@@ -115,13 +116,14 @@ def name_list(name: str, value: Any) -> list[str]:
         For a set (it has no order: names would be matched to files or channels in hash
         order, another in each process), a mapping, or anything else that is not names.
     """
-    from collections.abc import KeysView, Mapping, Set
+    from collections.abc import KeysView, Mapping
+    from collections.abc import Set as AbstractSet
 
     if isinstance(value, (str, bytes, np.str_, np.bytes_)):
         value = [value]
     # (a dict's keys are ordered, though a collections.abc.Set: they pass; its items are
     # pairs, not names)
-    unordered = isinstance(value, Set) and not isinstance(value, KeysView)
+    unordered = isinstance(value, AbstractSet) and not isinstance(value, KeysView)
     if unordered or isinstance(value, Mapping) or not hasattr(value, "__iter__"):
         what = "a set, which has no order" if unordered else repr(value)
         raise ArgumentError(f"{name} must be a name or a list of names in order, got {what}")
