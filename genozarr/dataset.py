@@ -1895,9 +1895,20 @@ class Bioseq(Dataset):
         return super()._finish(hot)
 
     def read(self, idx: np.ndarray) -> np.ndarray:
-        """The served batch of windows ``idx`` (see :meth:`Dataset.read`): the stored codes
-        are only read, into a new one-hot array, so windows read in order are encoded
-        straight from the cached chunks, not from a copy of them."""
+        """The served batch of windows ``idx``: the stored codes are only read, into a new
+        one-hot array, so windows read in order are encoded straight from the cached
+        chunks, not from a copy of them.
+
+        Parameters
+        ----------
+        idx
+            Window positions (integers, in any order, repeats allowed).
+
+        Returns
+        -------
+        numpy.ndarray
+            One-hot, ``(len(idx),) + element_shape``.
+        """
         return self._finish(self._read_oriented(idx, view=True))
 
     @classmethod

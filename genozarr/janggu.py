@@ -98,7 +98,18 @@ class Array:
         return len(self.shape)
 
     def subset(self, index: Any) -> Array:
-        """The examples ``index`` (ints, a slice or a boolean mask) as a new Array."""
+        """Some examples as a new Array.
+
+        Parameters
+        ----------
+        index
+            An int (an Array of one example), ints, a slice or a boolean mask.
+
+        Returns
+        -------
+        Array
+            With this one's name and conditions.
+        """
         if np.ndim(index) == 0 and np.issubdtype(np.asarray(index).dtype, np.integer):
             index = [int(index)]  # (an example keeps its axis, as a batch)
         return Array(self.name, self.data[index], self.conditions)

@@ -510,12 +510,23 @@ class VariantStreamer:
         self._warn_skipped()
 
     def flow(self) -> Iterator[VariantBatch]:
-        """The batches (Janggu's name for iterating)."""
+        """The batches (Janggu's name for iterating).
+
+        Returns
+        -------
+        Iterator of VariantBatch
+            As ``iter(streamer)``.
+        """
         return iter(self)
 
     def get_variant_count(self) -> int:
         """Number of window pairs a pass yields (reads the file and the genome once,
-        without one-hot encoding; no warning)."""
+        without one-hot encoding; no warning).
+
+        Returns
+        -------
+        int
+        """
         return sum(len(part) for part in self._parts())
 
     # ------------------------------------------------------------------ reading
