@@ -153,14 +153,13 @@ def _genome_sizes(gindexer: GenomicIndexer, genomesize: Any) -> dict[str, int]:
     """Chromosome lengths of the indexer's chromosomes: from ``genomesize``, in its order,
     or, without it, the largest window end (flank included) on each chromosome, in the
     order the windows first reach them."""
-    import pandas as pd
-
+    from genozarr._kernels import factorize_labels
     from genozarr.genome import chrom_sizes
 
     chrs, _, ends, _ = gindexer.as_arrays()
     # the chromosomes in the order the windows first reach them, in one pass (a mask per
     # chromosome was windows x chromosomes: minutes for a genome of many contigs)
-    codes, uniques = pd.factorize(chrs.astype(str))
+    codes, uniques = factorize_labels(chrs.astype(str))
     chroms = [str(c) for c in uniques]
     if genomesize is not None:
         given = chrom_sizes(genomesize)

@@ -890,13 +890,8 @@ def test_spec_stores_through_links_or_inside_each_other_are_refused(
             distributed.default_client()
 
 
-def test_the_command_line_prints_what_the_terminal_cannot_show_and_runs_without_stdout(
-        tmp_path: Path) -> None:
-    """``genozarr info`` of a store under a non-ASCII folder, on a stdout that encodes
-    ASCII only (LANG=C, PYTHONIOENCODING=ascii), ended in a UnicodeEncodeError traceback
-    (after the work, for build and demo); with stdout closed (a cron job's '>&-') every
-    command failed at once on ``sys.stdout.isatty()``. The name is printed escaped, and a
-    closed stdout drops the output."""
+def _store_in_a_non_ascii_folder(tmp_path: Path) -> Path:
+    """A store of ones (chr1, 100 bases) built under ``tmp_path/données``."""
     from genozarr.testing.simulate import write_bigwig
 
     folder = tmp_path / "données"
@@ -905,6 +900,17 @@ def test_the_command_line_prints_what_the_terminal_cannot_show_and_runs_without_
     store = folder / "s.zarr"
     Cover.create_from_bigwig("s", bw, roi="chr1:0-100", binsize=50, storage="zarr",
                              store=str(store))
+    return store
+
+
+def test_the_command_line_prints_what_the_terminal_cannot_show_and_runs_without_stdout(
+        tmp_path: Path) -> None:
+    """``genozarr info`` of a store under a non-ASCII folder, on a stdout that encodes
+    ASCII only (LANG=C, PYTHONIOENCODING=ascii), ended in a UnicodeEncodeError traceback
+    (after the work, for build and demo); with stdout closed (a cron job's '>&-') every
+    command failed at once on ``sys.stdout.isatty()``. The name is printed escaped, and a
+    closed stdout drops the output."""
+    store = _store_in_a_non_ascii_folder(tmp_path)
     env = dict(os.environ, PYTHONIOENCODING="ascii")
     run = subprocess.run([sys.executable, "-m", "genozarr", "info", str(store)], env=env,
                          capture_output=True, timeout=120, check=False)
@@ -931,14 +937,8 @@ def test_main_escapes_only_a_strict_stream_and_only_while_it_runs(tmp_path: Path
     import io
 
     from genozarr.cli import main
-    from genozarr.testing.simulate import write_bigwig
 
-    folder = tmp_path / "données"
-    folder.mkdir()
-    bw = write_bigwig(str(folder / "a.bw"), {"chr1": np.ones(100)})
-    store = folder / "s.zarr"
-    Cover.create_from_bigwig("s", bw, roi="chr1:0-100", binsize=50, storage="zarr",
-                             store=str(store))
+    store = _store_in_a_non_ascii_folder(tmp_path)
     for encoding, errors, shown in (("ascii", "strict", b"donn\\xe9es"),
                                     ("ascii", "surrogateescape", b"donn\\xe9es"),
                                     ("utf-8", "surrogateescape", "données".encode())):

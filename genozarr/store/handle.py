@@ -329,9 +329,9 @@ def _labels_of(values: np.ndarray, shared: bool) -> np.ndarray:
     bytes each, a million windows' worth at every open of a partial store)."""
     if not shared or len(values) == 0:
         return np.array(values.tolist(), dtype=object)
-    import pandas as pd
+    from genozarr._kernels import factorize_labels
 
-    codes, uniques = pd.factorize(values)
+    codes, uniques = factorize_labels(values)
     names = np.array([str(u) for u in uniques] + [""], dtype=object)
     return names[codes]
 
