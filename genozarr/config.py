@@ -143,7 +143,14 @@ def output_dir() -> Path:
 
 
 def get_options() -> dict[str, Any]:
-    """Return a copy of the current options."""
+    """Return a copy of the current options.
+
+    Returns
+    -------
+    dict[str, Any]
+        A shallow copy of ``genozarr.config.OPTIONS``: option name to its current value
+        (changing it changes no option; use :class:`set_options` for that).
+    """
     return dict(OPTIONS)
 
 

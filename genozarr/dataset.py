@@ -246,6 +246,29 @@ class Dataset:
     :meth:`read` (served batches), :meth:`read_genomic` (values in genomic orientation),
     :attr:`chunk_rows`, :meth:`prefetch` and :meth:`subset`. Assigning :attr:`gindexer`
     (a Janggu idiom) serves the new windows.
+
+    Parameters
+    ----------
+    name
+        Dataset name.
+    gindexer
+        The windows served, in order (:attr:`gindexer`). A whole-genome store must hold
+        their chromosomes, and their starts minus the flank must be multiples of its
+        resolution; a partial store must hold each window.
+    store
+        The store holding the values (kept as ``garray``).
+    channel_last
+        True (default): batches of shape ``(window, position, strand, condition)``; False
+        moves the condition axis to position 1.
+    rows
+        Partial layout: the store row of each window (one per window, int64); None
+        (default): found from the windows' coordinates and strands
+        (:meth:`~genozarr.store.handle.Store.rows_of`). Ignored in the whole-genome
+        layout.
+    normalizers
+        Normalizers applied, in order, to the values of every read (normalizer objects
+        or callables over a batch ``(window, position, strand, condition)``); None
+        (default): none.
     """
 
     def __init__(self, name: str, gindexer: GenomicIndexer, store: Store, *,
@@ -912,7 +935,17 @@ class Dataset:
         :class:`xarray.Dataset` (partial layout) or :class:`xarray.DataTree` (whole genome),
         as :func:`genozarr.open_store` gives. A whole-genome tree's ``genozarr-windows``
         are the windows the store records (those of the dataset built over it, not a
-        view's); a store held in memory records none, and has this dataset's."""
+        view's); a store held in memory records none, and has this dataset's.
+
+        Returns
+        -------
+        xarray.Dataset or xarray.DataTree
+            Partial layout: a Dataset with variable ``data`` (dims ``(region, position,
+            strand, condition)``) over every stored row, not only this dataset's windows;
+            whole-genome layout: a DataTree with one child per chromosome holding ``data``
+            (dims ``(position, strand, condition)``, ``position`` in bins). Values as
+            stored: no normalizer applied, genomic orientation.
+        """
         from genozarr.store.view import as_xarray
 
         store = self.garray
@@ -1797,6 +1830,61 @@ class Cover(Dataset):
         The positional arguments are Janggu's, in Janggu's order (``datatags`` accepted
         and ignored; ``verbose`` as in :meth:`create_from_bigwig`). See
         :func:`genozarr.predictions.cover_from_array` for the parameters.
+
+        Parameters
+        ----------
+        name
+            Dataset name (names the store directory and exported files).
+        array
+            Predictions, one entry per window of ``gindexer``: ``(n, length, strand,
+            condition)``, ``(n, length, condition)`` (one strand) or ``(n, condition)``
+            (one value per window); with ``channel_last=False`` the condition axis is
+            second. ``strand`` is 1 or 2 (``'+'``, ``'-'``).
+        gindexer
+            The windows the predictions were made for, e.g. ``dataset.gindexer`` of the
+            model's input.
+        genomesize
+            Chromosome lengths (dict or file); default: the largest window end (flank
+            included) per chromosome.
+        conditions
+            Condition names; default ``Cond_0, Cond_1, ...`` (as Janggu).
+        resolution
+            Bases per value; default ``(binsize + 2 * flank) // length``. When given, the
+            position axis must have ``(binsize + 2 * flank) // resolution`` entries, or 1.
+        storage
+            'ndarray' (default), 'sparse' or 'zarr' ('hdf5' maps to 'zarr').
+        overwrite
+            Rebuild a cached store.
+        cache
+            Reuse a store built earlier from the same array content, windows and
+            arguments.
+        datatags
+            Accepted and ignored, with a :class:`~genozarr.errors.JangguDeprecationWarning`
+            when given (Janggu's labels of cached files).
+        padding_value
+            Value of positions without data (whole-genome layout, flanks past a
+            chromosome end); default 0.0.
+        store_whole_genome
+            Scatter the windows into one array per chromosome instead of one row per
+            window; window starts (minus flank) must then be multiples of the resolution.
+        verbose
+            Show a progress bar for the build (as ``set_options(progress=True)``);
+            False leaves it to the ``progress`` option (Janggu's flag).
+        channel_last
+            Whether the condition axis of ``array`` (and of the batches served) is the
+            last (True, default) or the second (False) one.
+        **kwargs
+            More keyword arguments of :func:`~genozarr.predictions.cover_from_array`:
+            ``store`` (path or URL of a zarr store to write), ``dtype`` (stored dtype;
+            default the array's) and ``storage_options`` (fsspec options for a remote
+            ``store``).
+
+        Returns
+        -------
+        Cover
+            A Cover whose ``cover[i][0]`` holds ``array[i]`` (as ``(position, strand,
+            condition)``, or in the layout ``channel_last`` gives), whatever the strand of
+            window ``i``.
         """
         from genozarr.predictions import cover_from_array
 
@@ -1812,7 +1900,30 @@ class Cover(Dataset):
     def to_anndata(self, *, aggregate: str | None = "sum", sparse: bool = False,
                    layer: str | None = None, strand: str = "sum") -> Any:
         """This Cover as an :class:`anndata.AnnData` of windows x conditions; see
-        :func:`genozarr.scverse.to_anndata`."""
+        :func:`genozarr.scverse.to_anndata`.
+
+        Parameters
+        ----------
+        aggregate
+            ``"sum"`` (default), ``"mean"`` or ``"max"`` over the bins of each window
+            (flanks and padding included), into ``X``. None keeps the bins:
+            ``obsm["profile"]`` of shape ``(n, L, n_vars)``; ``X`` is then the single value
+            of each window where ``L == 1`` and None otherwise.
+        sparse
+            Return ``X`` (or the layer) as a :class:`scipy.sparse.csr_matrix` (16-bit
+            floats as float32).
+        layer
+            Put the matrix in ``layers[layer]`` instead of ``X`` (``X`` is then None).
+        strand
+            ``"sum"`` (default) adds the stored strands; ``"split"`` keeps each strand as
+            its own variable ``condition/strand`` (genomic strands).
+
+        Returns
+        -------
+        anndata.AnnData
+            One row (obs) per window, in order, one variable per condition (or per
+            condition and strand); this Cover's normalizers are applied.
+        """
         from genozarr.scverse import to_anndata
 
         return to_anndata(self, aggregate=aggregate, sparse=sparse, layer=layer, strand=strand)
@@ -1821,7 +1932,29 @@ class Cover(Dataset):
     def create_from_anndata(cls, adata: Any, gindexer: GenomicIndexer | None = None,
                             **kwargs: Any) -> Cover:
         """A Cover from an AnnData of regions x conditions; see
-        :func:`genozarr.scverse.create_from_anndata`."""
+        :func:`genozarr.scverse.create_from_anndata`.
+
+        Parameters
+        ----------
+        adata
+            One row per window. ``X`` (dense or sparse), ``layers[layer]`` or
+            ``obsm[obsm]`` holds the values.
+        gindexer
+            The windows of the rows. None (default): built from ``obs`` columns ``chrom``
+            (or ``chr``), ``start``, ``end`` and optional ``strand``, or from
+            ``chrom:start-end`` obs names.
+        **kwargs
+            The keyword arguments of :func:`genozarr.scverse.create_from_anndata`
+            (``name``, ``layer``, ``obsm``, ``conditions``, ``storage``, ``genomesize``)
+            and more of :meth:`create_from_array` (``store``, ``cache``, ``dtype``,
+            ``padding_value``, ``channel_last``, ...).
+
+        Returns
+        -------
+        Cover
+            With a matrix: ``resolution=None`` (one value per window), ``cover[i]`` of
+            shape ``(1, 1, S, C)`` (one position per window).
+        """
         from genozarr.scverse import create_from_anndata
 
         return create_from_anndata(adata, gindexer, **kwargs)
@@ -1829,7 +1962,27 @@ class Cover(Dataset):
     def export_to_bigwig(self, output_dir: str | os.PathLike, genomesize: Any = None, *,
                          overlap: str = "error", skip_zeros: bool = False) -> list[str]:
         """Write one BigWig per condition, ``<name>.<condition>.bigwig``; the arguments
-        are those of :func:`genozarr.export.export_to_bigwig`."""
+        are those of :func:`genozarr.export.export_to_bigwig`.
+
+        Parameters
+        ----------
+        output_dir
+            Directory for the files (created if missing).
+        genomesize
+            Chromosome sizes (dict or file) for the BigWig header, in its order; default:
+            the store metadata's, else the largest window end per chromosome.
+        overlap
+            'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
+        skip_zeros
+            Leave bins holding 0 out of the files, as positions without data (default
+            False).
+
+        Returns
+        -------
+        list of str
+            Paths of the written files, condition by condition (plus strand first for a
+            stranded Cover).
+        """
         from genozarr.export import export_to_bigwig
 
         return export_to_bigwig(self, output_dir, genomesize=genomesize, overlap=overlap,
@@ -1839,7 +1992,29 @@ class Cover(Dataset):
                       overlap: str = "error", merge: bool = False,
                       skip_zeros: bool = False) -> list[str]:
         """Write one bedGraph-like BED per condition; the arguments are those of
-        :func:`genozarr.export.export_to_bed`."""
+        :func:`genozarr.export.export_to_bed`.
+
+        Parameters
+        ----------
+        output_dir
+            Directory for the files (created if missing).
+        genomesize
+            Chromosome sizes (dict or file) to clip bins to; default as for
+            :meth:`export_to_bigwig`.
+        overlap
+            'error' (default) or 'mean', for overlapping windows of a partial-layout Cover.
+        merge
+            Merge runs of equal adjacent values into one line (default False: one line
+            per bin).
+        skip_zeros
+            Leave bins holding 0 out of the files (default False).
+
+        Returns
+        -------
+        list of str
+            Paths of the written files, condition by condition (plus strand first for a
+            stranded Cover).
+        """
         from genozarr.export import export_to_bed
 
         return export_to_bed(self, output_dir, genomesize=genomesize, overlap=overlap,
@@ -1855,6 +2030,18 @@ class Bioseq(Dataset):
     other than the alphabet (N, IUPAC ambiguity codes) encode as all zeros, except ``U``
     in DNA, read as ``T`` (Janggu encodes it as all zeros); lower case encodes like upper
     case.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of :class:`Dataset`: ``name``, ``gindexer``, ``store`` and the keyword-only
+        ``channel_last``, ``rows`` and ``normalizers``.
+    order
+        k-mer length of the one-hot encoding (default 1: one letter per position): each
+        position encodes the ``order`` letters from it on; windows must hold at least
+        ``order`` positions (flanks included).
+    seqtype
+        Alphabet: ``'dna'`` (default) or ``'protein'``, in any case.
     """
 
     def __init__(self, *args: Any, order: int = 1, seqtype: str = "dna", **kwargs: Any) -> None:

@@ -67,7 +67,21 @@ def hide_secrets(text: str) -> str:
     """``text`` with the passwords and query values of the URLs it holds replaced by
     ``***`` (as :func:`genozarr.io._remote.display_url` shows one URL), so that no message
     or warning shows a signed URL's token, wherever the URL was put into it. Each URL is
-    read once from its ``://`` on (linear in the text's length)."""
+    read once from its ``://`` on (linear in the text's length).
+
+    Parameters
+    ----------
+    text
+        Any text: a message, a path, a URL. A URL runs from its ``://`` to the first blank,
+        quote, ``<``, ``>`` or ``#``.
+
+    Returns
+    -------
+    str
+        ``text`` unchanged where it holds no ``://``; else each URL's ``user:password@``
+        shown as ``user:***@`` and each ``key=value`` of its query string as ``key=***``
+        (punctuation closing a sentence after the URL is kept).
+    """
     i = text.find("://")
     if i < 0:
         return text
@@ -86,7 +100,14 @@ def hide_secrets(text: str) -> str:
 class GenozarrError(Exception):
     """Base class of every error raised by genozarr. Its message (and its ``args``, which
     ``repr`` and pickling show) holds no URL's password or query values
-    (:func:`hide_secrets`)."""
+    (:func:`hide_secrets`).
+
+    Parameters
+    ----------
+    *args
+        As for :class:`Exception`, usually the message alone; each string among them is
+        passed through :func:`hide_secrets` first, other objects are kept as given.
+    """
 
     def __init__(self, *args: object) -> None:
         super().__init__(*(hide_secrets(a) if isinstance(a, str) else a for a in args))

@@ -324,6 +324,17 @@ def chrom_sizes(source: GenomeLike) -> dict[str, int]:
 def toggle_chr(name: str) -> str:
     """Return ``name`` with a leading ``chr`` removed, or added when absent.
 
+    Parameters
+    ----------
+    name
+        A chromosome name (``'chr1'``, ``'1'``, ``'chrM'``); the prefix is case sensitive.
+
+    Returns
+    -------
+    str
+        ``name`` without its first three characters if it starts with ``chr``, else
+        ``'chr' + name``.
+
     Examples
     --------
     >>> toggle_chr("chr1"), toggle_chr("1"), toggle_chr("chrM")
@@ -340,6 +351,17 @@ def chrom_twins(name: str) -> tuple[str, ...]:
     """The other names a chromosome goes by in other naming schemes, most likely first:
     the name with its ``chr`` prefix toggled, and for the mitochondrial genome its other
     names (``chrM`` / ``MT``).
+
+    Parameters
+    ----------
+    name
+        A chromosome name.
+
+    Returns
+    -------
+    tuple of str
+        :func:`toggle_chr` of ``name`` first; for a mitochondrial name (``chrM``, ``MT``,
+        ``chrMT``, ``M``) followed by the others of these, ``name`` itself left out.
 
     Examples
     --------

@@ -72,19 +72,76 @@ class Source(ABC):
 
     @abstractmethod
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
-        """Chromosome sizes of file ``i`` (from its header or index)."""
+        """Chromosome sizes of file ``i`` (from its header or index).
+
+        Parameters
+        ----------
+        i
+            Index of the file in :attr:`files`.
+
+        Returns
+        -------
+        dict[str, int]
+            ``{chrom: length in bases}`` under the file's own chromosome names, in the
+            file's order.
+        """
 
     @abstractmethod
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         """Values of file ``i`` on ``[start, end)`` of (file) chromosome ``chrom``:
-        shape ``(end - start, n_strands, n_channels)``, padded outside the chromosome."""
+        shape ``(end - start, n_strands, n_channels)``, padded outside the chromosome.
+
+        Parameters
+        ----------
+        i
+            Index of the file in :attr:`files`.
+        chrom
+            Chromosome as the file names it (see :attr:`chrom_names`).
+        start, end
+            0-based half-open interval, in bases; it may reach outside the chromosome.
+
+        Returns
+        -------
+        numpy.ndarray
+            Per-base values of shape ``(end - start, n_strands, n_channels)`` (position,
+            strand, condition): :attr:`pad_value` outside the chromosome.
+        """
 
     def channels_per_file(self) -> int:
+        """Channels (entries of the condition axis) each file contributes to a read.
+
+        Bounds the memory of a whole-genome task's reads; 1 here, more where a file
+        gives several conditions (BED category modes).
+
+        Returns
+        -------
+        int
+            1.
+        """
         return 1
 
     def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
         """Match region chromosome names to every file's names (see
-        :func:`genozarr.genome.chrom_mapping`)."""
+        :func:`genozarr.genome.chrom_mapping`).
+
+        Sets :attr:`chrom_names`: per file, ``{region chrom: file chrom}``.
+
+        Parameters
+        ----------
+        chroms
+            Chromosome names of the regions.
+        mapping
+            None (default): names must match exactly; ``'auto'``: match ``chr1``/``1``
+            and ``chrM``/``MT`` twins; a dict: explicit ``{region name: file name}``
+            renames.
+
+        Raises
+        ------
+        ChromosomeNotFoundError
+            If a file lacks a chromosome of the regions.
+        ChromosomeNamingError
+            If names differ only by the ``chr`` prefix and no mapping was given.
+        """
         self.chrom_names = [
             chrom_mapping(chroms, self.file_chrom_sizes(i), self.files[i], mapping)
             for i in range(len(self.files))
@@ -92,17 +149,65 @@ class Source(ABC):
 
     def read_window(self, chrom: str, start: int, end: int, limit: int = 0) -> np.ndarray:
         """One partial-layout window ``[start, end)``: :meth:`read` of it, cut at ``limit``
-        (> 0: the chromosome's length as the dataset has it; the caller pads the rest)."""
+        (> 0: the chromosome's length as the dataset has it; the caller pads the rest).
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name.
+        start, end
+            0-based half-open window, in bases (flank included).
+        limit
+            The chromosome's length as the dataset has it: the read stops there (but not
+            before ``start``); 0 or less: no limit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(stop - start, n_strands, n_conditions)``, ``stop = min(end,
+            max(start, limit))`` where ``limit > 0``, else ``end``.
+        """
         return self.read(chrom, start, _limited_end(start, end, limit))
 
     def read(self, chrom: str, start: int, end: int) -> np.ndarray:
-        """All files on ``[start, end)`` of region chromosome ``chrom``: ``(L, S, C)``."""
+        """All files on ``[start, end)`` of region chromosome ``chrom``: ``(L, S, C)``.
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name (mapped to each file's by :attr:`chrom_names`).
+        start, end
+            0-based half-open interval, in bases.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(end - start, n_strands, n_conditions)``: the files' channels
+            concatenated along the last (condition) axis, in the order of :attr:`files`.
+        """
         parts = [self.read_file(i, self.chrom_names[i][chrom], start, end)
                  for i in range(len(self.files))]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
 
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
-        """``read`` collapsed to ``resolution`` (``end - start`` divisible by it)."""
+        """``read`` collapsed to ``resolution`` (``end - start`` divisible by it).
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name.
+        start, end
+            0-based half-open interval, in bases; ``end - start`` a multiple of
+            ``resolution``.
+        resolution
+            Bases per bin; each bin is reduced with :attr:`collapser`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``((end - start) // resolution, n_strands, n_conditions)``; at
+            ``resolution == 1``, :meth:`read` of the interval.
+        """
         from genozarr._kernels import collapse
 
         if resolution == 1:
@@ -130,7 +235,25 @@ class Source(ABC):
     def read_file_binned(self, i: int, chrom: str, start: int, end: int,
                          resolution: int) -> np.ndarray:
         """:meth:`read_file` collapsed to ``resolution`` (``end - start`` divisible by it):
-        shape ``((end - start) // resolution, n_strands, n_channels)``."""
+        shape ``((end - start) // resolution, n_strands, n_channels)``.
+
+        Parameters
+        ----------
+        i
+            Index of the file in :attr:`files`.
+        chrom
+            Chromosome as the file names it.
+        start, end
+            0-based half-open interval, in bases; ``end - start`` a multiple of
+            ``resolution``.
+        resolution
+            Bases per bin; each bin is reduced with :attr:`collapser`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``((end - start) // resolution, n_strands, n_channels)``.
+        """
         from genozarr._kernels import collapse
 
         return collapse(self.read_file(i, chrom, start, end), resolution, self.collapser)

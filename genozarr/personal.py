@@ -126,6 +126,16 @@ _MAX_BLOCKS = 8
 def condition_names(samples: Sequence[str]) -> list[str]:
     """Condition names of a personal-genome store: ``sample|haplotype``, sample-major.
 
+    Parameters
+    ----------
+    samples
+        Sample names, in the store's order.
+
+    Returns
+    -------
+    list of str
+        ``2 * len(samples)`` names: ``sample|0``, ``sample|1`` for each sample in turn.
+
     Examples
     --------
     >>> condition_names(["NA1", "NA2"])
@@ -681,7 +691,22 @@ class PersonalSource(Source):
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
         """The FASTA's chromosome sizes (``i=0``) or the VCF's contigs (``i=1``, with
-        length 0: the lengths are the FASTA's)."""
+        length 0: the lengths are the FASTA's).
+
+        Parameters
+        ----------
+        i
+            0 for the reference genome; any other value (1) for the VCF/BCF file.
+
+        Returns
+        -------
+        dict[str, int]
+            ``{chrom: length in bases}`` (a new dict), the lengths 0 for the VCF.
+
+        See Also
+        --------
+        genozarr.ingest.Source.file_chrom_sizes
+        """
         return dict(self._sizes) if i == 0 else dict.fromkeys(self._contigs, 0)
 
     def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
@@ -690,7 +715,37 @@ class PersonalSource(Source):
 
         A dict ``mapping`` renames a chromosome in the file that uses the new name: an
         entry whose key the file has and whose value it lacks is left out for that file,
-        so ``{'chr1': '1'}`` matches a FASTA of ``chr1`` and a VCF of ``1``."""
+        so ``{'chr1': '1'}`` matches a FASTA of ``chr1`` and a VCF of ``1``.
+
+        Sets ``chrom_names`` (``[FASTA names, VCF names]``) and ``absent`` (the
+        region chromosomes the VCF lacks).
+
+        Parameters
+        ----------
+        chroms
+            Chromosome names of the regions.
+        mapping
+            None: names must match; ``'auto'``: ``chr1``/``1`` and ``chrM``/``MT`` twins
+            match; a dict: ``{region name: file name}`` renames, applied per file as
+            above.
+
+        Raises
+        ------
+        ChromosomeNotFoundError
+            If the reference genome lacks a chromosome of the regions.
+        ChromosomeNamingError
+            If names differ only by the ``chr`` prefix and no mapping (or a dict that
+            does not map them) was given.
+
+        Warns
+        -----
+        MissingChromosomeWarning
+            Once, when the VCF has contigs but none of the regions' chromosomes.
+
+        See Also
+        --------
+        genozarr.ingest.Source.resolve_chroms
+        """
         from genozarr.genome import chrom_mapping, match_chroms
 
         def per_file(names: Any) -> Any:
@@ -734,19 +789,85 @@ class PersonalSource(Source):
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
         """Reference codes of the FASTA (``i=0``) on ``[start, end)`` of its chromosome
         ``chrom``, ``(end - start, 1, 1)``, ``N`` outside it; the VCF (``i=1``) has no values
-        of its own."""
+        of its own.
+
+        Parameters
+        ----------
+        i
+            Must be 0 (the reference genome).
+        chrom
+            Chromosome as the FASTA names it.
+        start, end
+            0-based half-open interval, in bases.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 codes of shape ``(end - start, 1, 1)``.
+
+        Raises
+        ------
+        ArgumentError
+            For ``i != 0``: the VCF is read through :meth:`read`.
+
+        See Also
+        --------
+        genozarr.sources.FastaSource.read_file
+        """
         if i != 0:
             raise ArgumentError("the VCF of a PersonalSource is read through read()")
         return self.reference.read_file(0, chrom, start, end)
 
     def read(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Personal sequences of the window ``[start, end)`` of region chromosome
-        ``chrom``: ``(end - start, 1, 2 * n_samples)`` uint8 codes."""
+        ``chrom``: ``(end - start, 1, 2 * n_samples)`` uint8 codes.
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name.
+        start, end
+            0-based half-open window, in reference coordinates (flank included); the
+            window keeps its length and reference start (see :mod:`genozarr.personal`).
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 codes of shape ``(end - start, 1, 2 * n_samples)``: one column per
+            sample and haplotype, in the order of :attr:`conditions`.
+
+        Raises
+        ------
+        UnphasedGenotypeError
+            With ``unphased='error'``, for an unphased heterozygous call of a listed
+            sample in the window.
+        """
         start, end = int(start), int(end)
         block = self.block(chrom, start, end)
         return splice_window(block, start, end, self).reshape(end - start, 1, -1)
 
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
+        """Not defined: personal genomes have no whole-genome layout.
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name.
+        start, end
+            0-based half-open interval, in bases.
+        resolution
+            Bases per bin.
+
+        Returns
+        -------
+        numpy.ndarray
+            Never: the call always raises.
+
+        Raises
+        ------
+        ArgumentError
+            Always (build with ``store_whole_genome=False``).
+        """
         raise ArgumentError("personal genomes are stored per window (store_whole_genome=False)")
 
     # ------------------------------------------------------------------ VCF access
@@ -824,7 +945,24 @@ class PersonalSource(Source):
 
     # ------------------------------------------------------------------ blocks
     def block(self, chrom: str, start: int, end: int) -> _Block:
-        """A block covering the window ``[start, end)`` (cached per process)."""
+        """A block covering the window ``[start, end)`` (cached per process).
+
+        A cached block that covers the window is reused; otherwise a block from ``start``
+        is read with :meth:`load_block`, longer when the windows are read in order.
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name.
+        start, end
+            0-based half-open window, in bases.
+
+        Returns
+        -------
+        _Block
+            The resolved variants and the reference over ``[lo, hi)``, ``lo <= start``
+            and ``end <= hi``.
+        """
         key = self._key()
         with _lock:
             for (k, c, lo, hi), blk in reversed(_blocks.items()):
@@ -857,7 +995,22 @@ class PersonalSource(Source):
         """Read and resolve the variants over ``[lo, hi)`` of region chromosome
         ``chrom``: the records overlapping it, those linked to them by overlaps on the
         left (so that per-haplotype overlap decisions are the same in every block) and
-        those that deletions pull in from the right."""
+        those that deletions pull in from the right.
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name.
+        lo, hi
+            0-based half-open interval, in bases.
+
+        Returns
+        -------
+        _Block
+            The variants resolved per haplotype over ``[lo, hi)``, with the reference
+            codes they need (from the leftmost linked record to past ``hi`` by the
+            deletions' lengths).
+        """
         n_s = len(self.samples)
         vchrom = None if chrom in self.absent else self.chrom_names[1][chrom]
         a, b = lo, hi
@@ -1172,6 +1325,16 @@ class PersonalBioseq(Bioseq):
     Built by :func:`create_personal` (``Bioseq.create_from_refgenome(...,
     variants=..., samples=...)``), or reopened with :func:`genozarr.open_dataset`.
 
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed to :class:`~genozarr.dataset.Bioseq` (``name``, ``gindexer``, ``store``,
+        ``order``, ``seqtype``, ``channel_last``, ...). The store's conditions must be
+        ``sample|0``, ``sample|1``, ... (else :class:`~genozarr.errors.ArgumentError`).
+    samples
+        The samples the store must hold, in its order (a check: another list raises
+        :class:`~genozarr.errors.ArgumentError`); None takes the store's.
+
     Attributes
     ----------
     samples
@@ -1223,23 +1386,89 @@ class PersonalBioseq(Bioseq):
         return idx if self._items is None else self._items[idx]
 
     def window_of(self, i: Any) -> Any:
-        """Window (index into :attr:`gindexer`) of item(s) ``i``."""
+        """Window (index into :attr:`gindexer`) of item(s) ``i``.
+
+        Parameters
+        ----------
+        i
+            Item index(es) of this dataset (negative ones count from the end).
+
+        Returns
+        -------
+        int or numpy.ndarray
+            An int for a scalar ``i``, else an int64 array of the shape of ``i``.
+
+        Raises
+        ------
+        IndexError
+            For an index out of range.
+        """
         out = self._ids(i) // self.items_per_window
         return int(out) if np.ndim(out) == 0 else out
 
     def condition_of(self, i: Any) -> Any:
-        """Stored condition (``sample|haplotype`` column) of item(s) ``i``."""
+        """Stored condition (``sample|haplotype`` column) of item(s) ``i``.
+
+        Parameters
+        ----------
+        i
+            Item index(es) of this dataset (negative ones count from the end).
+
+        Returns
+        -------
+        int or numpy.ndarray
+            Position along the store's condition axis (``sample * 2 + haplotype``): an
+            int for a scalar ``i``, else an int64 array of the shape of ``i``.
+
+        Raises
+        ------
+        IndexError
+            For an index out of range.
+        """
         out = self._ids(i) % self.items_per_window
         return int(out) if np.ndim(out) == 0 else out
 
     def sample_of(self, i: Any) -> Any:
-        """Sample name(s) of item(s) ``i``."""
+        """Sample name(s) of item(s) ``i``.
+
+        Parameters
+        ----------
+        i
+            Item index(es) of this dataset (negative ones count from the end).
+
+        Returns
+        -------
+        str or numpy.ndarray
+            A str for a scalar ``i``, else an object array of names of the shape of
+            ``i``.
+
+        Raises
+        ------
+        IndexError
+            For an index out of range.
+        """
         c = np.asarray(self.condition_of(i)) // HAPLOTYPES
         names = np.asarray(self.samples, dtype=object)[c]
         return str(names) if np.ndim(names) == 0 else names
 
     def haplotype_of(self, i: Any) -> Any:
-        """Haplotype(s) (0 or 1) of item(s) ``i``."""
+        """Haplotype(s) (0 or 1) of item(s) ``i``.
+
+        Parameters
+        ----------
+        i
+            Item index(es) of this dataset (negative ones count from the end).
+
+        Returns
+        -------
+        int or numpy.ndarray
+            An int for a scalar ``i``, else an int64 array of the shape of ``i``.
+
+        Raises
+        ------
+        IndexError
+            For an index out of range.
+        """
         out = np.asarray(self.condition_of(i)) % HAPLOTYPES
         return int(out) if np.ndim(out) == 0 else out
 
@@ -1256,7 +1485,26 @@ class PersonalBioseq(Bioseq):
     def read_genomic(self, idx: np.ndarray, *, view: bool = False) -> np.ndarray:
         """Items ``idx`` as stored: ``(k, position, 1, 1)`` uint8 codes in genomic
         (plus-strand) orientation (a new array; ``view`` is accepted and changes nothing).
-        Each window's stored row is read once per call."""
+        Each window's stored row is read once per call.
+
+        Parameters
+        ----------
+        idx
+            Item indices of this dataset (integers, negative ones from the end).
+        view
+            Accepted for the :class:`~genozarr.dataset.Dataset` interface; not used.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 codes of shape ``(len(idx), window_bins, 1, 1)`` (item, position,
+            strand, condition).
+
+        Raises
+        ------
+        IndexError
+            For an index out of range.
+        """
         ids = self._ids(idx)
         w, c = np.divmod(ids, self.items_per_window)
         if not len(w):
@@ -1275,7 +1523,22 @@ class PersonalBioseq(Bioseq):
     def prefetch(self, idx: np.ndarray, fetch_only: bool = False) -> int:
         """Start decoding, in background threads, the chunks items ``idx`` need (with
         ``fetch_only``: start fetching their stored bytes from a remote store). Returns
-        the decoded bytes of the chunks started."""
+        the decoded bytes of the chunks started.
+
+        Parameters
+        ----------
+        idx
+            Item indices of this dataset.
+        fetch_only
+            Only fetch the stored bytes (remote zarr stores), decoding nothing.
+
+        Returns
+        -------
+        int
+            Decoded bytes of the chunks whose decoding was started: 0 with
+            ``fetch_only``, for a store that is not zarr, or when the items' chunks are
+            those of the previous call.
+        """
         assert self._rows is not None
         windows, _ = _unique(self._ids(idx) // self.items_per_window)
         rows = self._rows[windows]
@@ -1313,7 +1576,19 @@ class PersonalBioseq(Bioseq):
 
     def subset(self, index: Any) -> PersonalBioseq:
         """A dataset over items ``index`` (ints, a slice or a boolean mask) of this one,
-        sharing its store."""
+        sharing its store.
+
+        Parameters
+        ----------
+        index
+            Item positions of this dataset (ints, a slice or a boolean mask of its length).
+
+        Returns
+        -------
+        PersonalBioseq
+            A shallow copy serving those items, in that order (its own list of
+            normalizers).
+        """
         ids = self._items if self._items is not None else np.arange(len(self))
         new = copy.copy(self)
         new.normalizers = list(self.normalizers)  # (as Dataset.subset's)
@@ -1322,7 +1597,27 @@ class PersonalBioseq(Bioseq):
 
     def read_interval(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
         """Not defined: personal sequences are stored per window (indels move bases
-        between genomic coordinates); index the items instead."""
+        between genomic coordinates); index the items instead.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name.
+        start, end
+            0-based half-open interval, in bases.
+        strand
+            ``'+'`` or ``'-'``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Never: the call always raises.
+
+        Raises
+        ------
+        ArgumentError
+            Always; use :meth:`index_of` and index the items.
+        """
         raise ArgumentError(
             "genomic-interval access is not defined for personal genomes; read items by "
             "index (index_of(window, sample, haplotype))")
@@ -1347,7 +1642,37 @@ class PersonalBioseq(Bioseq):
         variants: str | os.PathLike | None = None, samples: Sequence[str] | None = None,
         unphased: str = "error", **kwargs: Any,
     ) -> PersonalBioseq:
-        """:func:`create_personal` (``variants`` is required)."""
+        """:func:`create_personal` (``variants`` is required).
+
+        Parameters
+        ----------
+        name
+            Dataset name.
+        refgenome
+            Reference genome: FASTA or 2bit path, or URL.
+        roi
+            Regions of interest; None tiles the genome (``binsize`` required).
+        *args
+            The further positional arguments of :func:`create_personal`.
+        variants
+            Phased VCF or BCF file (keyword-only; None raises).
+        samples
+            Samples to store; None takes every sample of the file.
+        unphased
+            Rule for unphased heterozygous calls: ``'error'``, ``'ref'`` or ``'alt'``.
+        **kwargs
+            The keyword arguments of :func:`create_personal`.
+
+        Returns
+        -------
+        PersonalBioseq
+            An instance of ``cls``: ``n_windows * n_samples * 2`` items, window-major.
+
+        Raises
+        ------
+        ArgumentError
+            Without ``variants``, and as :func:`create_personal`.
+        """
         if variants is None:
             raise ArgumentError("PersonalBioseq.create_from_refgenome needs variants "
                                 "(a phased VCF/BCF file)")

@@ -43,6 +43,17 @@ _RESERVED = RESERVED_COLUMNS | {"zarr.json", MARKER, WINDOWS}
 class SampleSheet:
     """Input files, their condition names and metadata (one entry per file).
 
+    Parameters
+    ----------
+    files
+        Input paths or URLs.
+    conditions
+        Condition names, one per file, unique.
+    metadata
+        ``{column: values}``, one value per condition.
+    source
+        Where the sheet came from (a path, or ``'DataFrame'``).
+
     Attributes
     ----------
     files
@@ -64,7 +75,20 @@ class SampleSheet:
 
 def is_sample_sheet(value: Any) -> bool:
     """Whether ``value`` is a sample sheet: a DataFrame, or a path or URL of a CSV/TSV file
-    (a URL's query, as in a signed URL, is not part of its name)."""
+    (a URL's query, as in a signed URL, is not part of its name).
+
+    Parameters
+    ----------
+    value
+        What a ``create_from_*`` constructor was given as its files.
+
+    Returns
+    -------
+    bool
+        True for a :class:`pandas.DataFrame`, or a ``str`` or ``os.PathLike`` whose name
+        ends in ``.csv``, ``.tsv``, ``.tab``, ``.csv.gz`` or ``.tsv.gz`` (any case); the
+        file is not opened.
+    """
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):

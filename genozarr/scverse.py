@@ -440,8 +440,9 @@ def create_from_anndata(adata: ad.AnnData, gindexer: GenomicIndexer | None = Non
     -------
     Cover
         With a matrix: ``resolution=None`` (one value per window), ``cover[i]`` of shape
-        ``(1, S, C)``; var columns ``condition``/``strand`` holding ``+`` and ``-`` for
-        every condition (``to_anndata(..., strand="split")``) become two stored strands.
+        ``(1, 1, S, C)`` (one position per window); var columns ``condition``/``strand``
+        holding ``+`` and ``-`` for every condition (``to_anndata(..., strand="split")``)
+        become two stored strands.
 
     Raises
     ------

@@ -24,7 +24,18 @@ _COLLAPSERS = ("sum", "mean", "max", "min")
 
 def is_remote(path: Any) -> bool:
     """Whether an input is a URL (``http(s)://``, ``s3://``, ...) rather than a local path;
-    see :func:`genozarr.io._remote.is_url`."""
+    see :func:`genozarr.io._remote.is_url`.
+
+    Parameters
+    ----------
+    path
+        A path, URL or anything else (only a ``str`` can be a URL; ``file://`` URLs are
+        local paths).
+
+    Returns
+    -------
+    bool
+    """
     from genozarr.io._remote import is_url
 
     return is_url(path)
@@ -144,6 +155,19 @@ def file_condition_names(files: list[str]) -> list[str]:
 def condition_names(files: list[str], conditions: Sequence[str] | None) -> list[str]:
     """Condition names: given, or the file names without their extensions.
 
+    Parameters
+    ----------
+    files
+        Input paths or URLs, one condition each.
+    conditions
+        One name per file; None takes each file's name without its compression and
+        format extensions (:func:`file_condition_names`).
+
+    Returns
+    -------
+    list of str
+        One unique name per file, in the order of ``files``.
+
     Raises
     ------
     ArgumentError
@@ -224,7 +248,29 @@ class _AbsentChromsAsZeros:
 
 class BigWigSource(_AbsentChromsAsZeros, Source):
     """Per-base BigWig values, one condition per file, unstranded; a chromosome a file
-    lacks reads as zeros (with a warning)."""
+    lacks reads as zeros (with a warning).
+
+    Parameters
+    ----------
+    files
+        BigWig paths or URLs (a URL is read through its local copy in the input cache).
+    conditions
+        One name per file; None: the file names without their extensions
+        (:func:`condition_names`).
+    nan_to_num
+        Bases without data (and values stored as NaN) read as 0; False keeps them NaN.
+    collapser
+        ``'sum'``, ``'mean'``, ``'max'``, ``'min'`` or a callable (see
+        :func:`genozarr._kernels.collapse`) reducing the bases of a bin; None: ``'mean'``.
+    dtype
+        Dtype of the store built from the source.
+
+    Raises
+    ------
+    ArgumentError
+        For an unknown ``collapser``, or condition names that are not one per file or
+        not unique.
+    """
 
     def __init__(self, files: list[str], conditions: Sequence[str] | None = None,
                  nan_to_num: bool = True, collapser: Any = None, dtype: str = "float32") -> None:
@@ -244,9 +290,47 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
                 self._sizes.append(bigwig_chrom_sizes(p))
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        """Chromosome sizes of BigWig file ``i``, from its header.
+
+        Parameters
+        ----------
+        i
+            Index of the file in ``files``.
+
+        Returns
+        -------
+        dict[str, int]
+            ``{chrom: length in bases}``, in the order of the file.
+
+        See Also
+        --------
+        genozarr.ingest.Source.file_chrom_sizes
+        """
         return self._sizes[i]
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        """Per-base values of BigWig file ``i`` on ``[start, end)`` of ``chrom``.
+
+        Parameters
+        ----------
+        i
+            Index of the file in ``files``.
+        chrom
+            Chromosome as the file names it.
+        start, end
+            0-based half-open interval, in bases; it may reach outside the chromosome.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 of shape ``(end - start, 1, 1)``: bases without data are 0 (NaN with
+            ``nan_to_num=False``), bases outside the chromosome ``pad_value``; all zeros
+            on a chromosome the file lacks.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_file
+        """
         from genozarr.io.bigwig import read_values
 
         if self._is_absent(i, chrom):
@@ -260,6 +344,31 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
 
     def read_file_binned(self, i: int, chrom: str, start: int, end: int,
                          resolution: int) -> np.ndarray:
+        """:meth:`read_file` collapsed to ``resolution``: with ``nan_to_num`` and a named
+        collapser, binned by :func:`genozarr.io.bigwig.read_binned_values` (bases without
+        data count as 0), else as :meth:`genozarr.ingest.Source.read_file_binned` does.
+
+        Parameters
+        ----------
+        i
+            Index of the file in ``files``.
+        chrom
+            Chromosome as the file names it.
+        start, end
+            0-based half-open interval, in bases; ``end - start`` a multiple of
+            ``resolution``.
+        resolution
+            Bases per bin.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``((end - start) // resolution, 1, 1)``.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_file_binned
+        """
         # a named collapser of values whose gaps read as 0: the gaps are replaced in the
         # bins that hold one only (read_binned_values), not base by base first
         if resolution == 1 or not self.nan_to_num or not isinstance(self.collapser, str) \
@@ -282,7 +391,39 @@ MERGE_GAP_MIN, MERGE_GAP_MAX = 512, 65_536
 
 class BamSource(_AbsentChromsAsZeros, Source):
     """Read 5' ends counted per base and strand (see :func:`genozarr.io.bam.count_5prime`);
-    a chromosome a file lacks reads as zeros (with a warning)."""
+    a chromosome a file lacks reads as zeros (with a warning).
+
+    Parameters
+    ----------
+    files
+        Indexed BAM paths or URLs (a URL is read through its local copy in the input
+        cache).
+    conditions
+        One name per file; None: the file names without their extensions
+        (:func:`condition_names`).
+    stranded
+        Count the strands apart (strands ``'+'`` and ``'-'``); False sums them (strand
+        ``'.'``).
+    min_mapq
+        Skip reads of a lower mapping quality; None counts every mapping quality.
+    pairedend
+        ``'5prime'`` (every read at its 5' end) or ``'midpoint'`` (read 1 of a proper
+        pair at its fragment's midpoint); see :func:`genozarr.io.bam.count_5prime`.
+    template_extension
+        Bases beyond a window's ends within which reads are fetched (so that midpoints
+        inside the window of fragments whose read 1 lies outside are found); >= 0.
+    include_flagged
+        Also count QC-failed (0x200) and duplicate (0x400) reads.
+    dtype
+        Dtype of the store built from the source.
+
+    Raises
+    ------
+    ArgumentError
+        For an unknown ``pairedend``, a ``min_mapq`` that is not a finite number, a
+        negative ``template_extension``, or condition names that are not one per file or
+        not unique.
+    """
 
     bins_while_reading = True  # count_5prime counts per bin of the resolution
 
@@ -343,6 +484,22 @@ class BamSource(_AbsentChromsAsZeros, Source):
         return min(max(gap, MERGE_GAP_MIN), MERGE_GAP_MAX)
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        """Chromosome sizes of BAM file ``i``, from its header.
+
+        Parameters
+        ----------
+        i
+            Index of the file in ``files``.
+
+        Returns
+        -------
+        dict[str, int]
+            ``{chrom: length in bases}``.
+
+        See Also
+        --------
+        genozarr.ingest.Source.file_chrom_sizes
+        """
         return self._sizes[i]
 
     @property
@@ -373,9 +530,55 @@ class BamSource(_AbsentChromsAsZeros, Source):
         return counts[:, :, None]
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        """Read counts of BAM file ``i`` per base of ``[start, end)`` of ``chrom``.
+
+        Parameters
+        ----------
+        i
+            Index of the file in ``files``.
+        chrom
+            Chromosome as the file names it.
+        start, end
+            0-based half-open interval, in bases; bases outside the chromosome count 0.
+
+        Returns
+        -------
+        numpy.ndarray
+            Counts of shape ``(end - start, n_strands, 1)`` (2 strands, ``'+'`` then
+            ``'-'``, int32, or 1 unstranded: the two summed, int64); all zeros on a
+            chromosome the file lacks.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_file
+        """
         return self._counts(i, chrom, start, end, 1)
 
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
+        """Read counts of every file on ``[start, end)`` of region chromosome ``chrom``,
+        counted per bin of ``resolution`` as the reads are scanned (no per-base values are
+        held).
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name (mapped to each file's by ``chrom_names``).
+        start, end
+            0-based half-open interval, in bases.
+        resolution
+            Bases per bin; a last bin of fewer bases counts those.
+
+        Returns
+        -------
+        numpy.ndarray
+            Counts of shape ``(ceil((end - start) / resolution), n_strands, n_files)``
+            (int32 stranded, int64 unstranded): the counts summed per bin, one condition
+            per file.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_binned
+        """
         parts = [self._counts(i, self.chrom_names[i][chrom], start, end, resolution)
                  for i in range(len(self.files))]
         return np.concatenate(parts, axis=-1)
@@ -400,6 +603,39 @@ class BedSource(Source):
     part of a zero-padded last window past its region end is not part of it); where the
     file's features cover less of it, the window is 0. In the whole-genome layout there
     are no windows at ingest, and the fraction is one of each resolution bin.
+
+    Parameters
+    ----------
+    files
+        BED (bedGraph, narrowPeak, ...) or GFF/GTF paths or URLs (a URL is read through
+        its local copy in the input cache).
+    conditions
+        One name per file; in the category modes (one file), one name per category.
+        None: the file names without their extensions, or the categories.
+    mode
+        One of :attr:`MODES`: ``'binary'`` (1 under a feature), ``'score'`` (the score
+        column: BED's 5th, GFF's 6th), ``'bedgraph'`` (the 4th column),
+        ``'categorical'`` (= ``'score_category'``) or ``'name_category'`` (one-hot over
+        the scores or names, one condition per category).
+    minoverlap
+        Fraction in ``(0, 1]`` of a window (of a resolution bin in the whole-genome
+        layout) the features must cover for it to be non-zero; None: no minimum.
+    collapser
+        ``'sum'``, ``'mean'``, ``'max'``, ``'min'`` or a callable reducing the bases of a
+        bin; None: ``'max'``.
+    dtype
+        Dtype of the store built from the source (wide dtypes paint the features in
+        float64).
+    feature
+        For GFF/GTF files, the feature type (3rd column) to keep; None keeps all.
+
+    Raises
+    ------
+    ArgumentError
+        For an unknown ``mode``, a bad ``minoverlap`` or ``dtype``, ``mode='bedgraph'``
+        with a GFF/GTF file, a score mode on a file without scores (or with a score the
+        painting dtype cannot hold), a category mode on other than one file or on a file
+        without features, or condition names that do not fit.
     """
 
     MODES = ("binary", "score", "bedgraph", "categorical", "score_category", "name_category")
@@ -476,11 +712,55 @@ class BedSource(Source):
             self.conditions = condition_names(files, conditions)
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        """The chromosomes that hold features in file ``i``, each of length 0 (a BED file
+        has no header to give lengths).
+
+        Parameters
+        ----------
+        i
+            Index of the file in ``files``.
+
+        Returns
+        -------
+        dict[str, int]
+            ``{chrom: 0}`` for every chromosome with a feature, in order of appearance.
+
+        See Also
+        --------
+        genozarr.ingest.Source.file_chrom_sizes
+        """
         # a BED file has no header: every chromosome is acceptable (features may be absent)
         df = self.frames[i]
         return dict.fromkeys(df["chrom"].unique().tolist(), 0)
 
     def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
+        """Match region chromosome names to every file's: a chromosome without features in
+        a file reads as 0 there (no error); a file with features on none of them warns.
+
+        Parameters
+        ----------
+        chroms
+            Chromosome names of the regions.
+        mapping
+            None: names as they are; ``'auto'``: a name the file lacks takes its twin
+            (``chr1``/``1``, ``chrM``/``MT``) where the file has it; a dict: explicit
+            ``{region name: file name}`` renames.
+
+        Raises
+        ------
+        ChromosomeNamingError
+            Where names differ only by a ``chr`` prefix (or ``chrM``/``MT``) and
+            ``mapping`` is not ``'auto'``.
+
+        Warns
+        -----
+        MissingChromosomeWarning
+            For a file with features, none of them on the regions' chromosomes.
+
+        See Also
+        --------
+        genozarr.ingest.Source.resolve_chroms
+        """
         from genozarr.genome import twin_of
 
         self.chrom_names = []
@@ -526,7 +806,31 @@ class BedSource(Source):
         included): with ``minoverlap``, all zero unless the file's features cover at least
         that fraction of the window (Janggu's rule). ``window_end``: where the window
         ends when the read stops before it (at the chromosome end: the bases past it are
-        part of the window, uncovered, as those before the chromosome start are)."""
+        part of the window, uncovered, as those before the chromosome start are).
+
+        Parameters
+        ----------
+        i
+            Index of the file in ``files``.
+        chrom
+            Chromosome as the file names it.
+        start, end
+            0-based half-open interval read, in bases (``start`` may be negative).
+        window_end
+            End of the dataset window when it lies past ``end``; None: ``end``. The
+            ``minoverlap`` fraction is of ``max(end, window_end) - start`` bases.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(end - start, 1, n_channels)`` (one channel, or one per category in
+            the category modes), float32 (float64 for wide store dtypes); 0 outside
+            features.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_file
+        """
         values, covered = self._paint(i, chrom, start, end)
         length = (end if window_end is None else max(end, window_end)) - start
         if self.minoverlap is not None and length > 0 and \
@@ -542,7 +846,13 @@ class BedSource(Source):
         return self.minoverlap is None and not self.mode.endswith("category")
 
     def channels_per_file(self) -> int:
-        """One channel per category in the category modes (what bounds a read's bases)."""
+        """One channel per category in the category modes (what bounds a read's bases).
+
+        Returns
+        -------
+        int
+            The number of categories in the category modes, else 1.
+        """
         return len(self.categories) if self.mode.endswith("category") else 1
 
     @property
@@ -551,6 +861,29 @@ class BedSource(Source):
         return int(np.dtype(self._paint_dtype).itemsize)
 
     def read_window(self, chrom: str, start: int, end: int, limit: int = 0) -> np.ndarray:
+        """One partial-layout window ``[start, end)``, read up to ``limit``, whose
+        ``minoverlap`` fraction is of the whole window (see :meth:`read_file`).
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name.
+        start, end
+            0-based half-open window, in bases (flank included).
+        limit
+            The chromosome's length as the dataset has it: the read stops there (not
+            before ``start``); 0 or less: no limit.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(stop - start, 1, n_conditions)``, ``stop = min(end, max(start,
+            limit))`` where ``limit > 0``, else ``end``.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_window
+        """
         stop = min(end, max(start, limit)) if limit > 0 else end
         parts = [self.read_file(i, self.chrom_names[i][chrom], start, stop, end)
                  for i in range(len(self.files))]
@@ -559,7 +892,27 @@ class BedSource(Source):
     def read_binned(self, chrom: str, start: int, end: int, resolution: int) -> np.ndarray:
         """Values over a block of a chromosome (whole-genome layout), collapsed to the
         resolution: there are no windows at ingest, so ``minoverlap`` is a fraction of
-        each resolution bin (at resolution 1, of each base)."""
+        each resolution bin (at resolution 1, of each base).
+
+        Parameters
+        ----------
+        chrom
+            Region chromosome name.
+        start, end
+            0-based half-open interval, in bases.
+        resolution
+            Bases per bin, reduced with ``collapser``; a partial last bin is padded with
+            uncovered bases.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(ceil((end - start) / resolution), 1, n_conditions)``.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_binned
+        """
         from genozarr._kernels import collapse
 
         parts = []
@@ -627,9 +980,42 @@ class FastaSource(Source):
             self._sizes = twobit_chrom_sizes(local) if self.twobit else fasta_chrom_sizes(local)
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        """Sequence lengths of the FASTA (from its ``.fai`` index) or 2bit file.
+
+        Parameters
+        ----------
+        i
+            Index of the file (the source has one; any value gives its sizes).
+
+        Returns
+        -------
+        dict[str, int]
+            ``{record name: length in bases}``.
+
+        See Also
+        --------
+        genozarr.ingest.Source.file_chrom_sizes
+        """
         return self._sizes
 
     def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
+        """As :meth:`genozarr.ingest.Source.resolve_chroms`; a FASTA record of the regions
+        that holds no bases is named as such in the error.
+
+        Parameters
+        ----------
+        chroms
+            Chromosome names of the regions.
+        mapping
+            As in :meth:`genozarr.ingest.Source.resolve_chroms`.
+
+        Raises
+        ------
+        ChromosomeNotFoundError
+            If the file lacks a chromosome of the regions, or its record holds no bases.
+        ChromosomeNamingError
+            If names differ only by the ``chr`` prefix and no mapping was given.
+        """
         from genozarr.errors import ChromosomeNamingError, ChromosomeNotFoundError
 
         try:
@@ -663,6 +1049,27 @@ class FastaSource(Source):
                    f"{list(self._sizes)[:10]})" if absent else "")) from e
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        """Sequence codes of ``[start, end)`` of record ``chrom``.
+
+        Parameters
+        ----------
+        i
+            Index of the file (the source has one; not used).
+        chrom
+            Record name as the file has it.
+        start, end
+            0-based half-open interval, in bases; it may reach outside the record.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 codes of shape ``(end - start, 1, 1)`` (lower case encodes as upper
+            case); outside the record, the code of an unknown letter (``pad_value``).
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_file
+        """
         from genozarr._kernels import encode_sequence
         from genozarr.genome import check_span
 
@@ -689,7 +1096,18 @@ class FastaSource(Source):
 
 
 class RecordsSource(Source):
-    """Sequences held in memory (``Bioseq.create_from_seq``), keyed by record name."""
+    """Sequences held in memory (``Bioseq.create_from_seq``), keyed by record name.
+
+    Parameters
+    ----------
+    files
+        The files the records came from (they name the source in the cache key and the
+        recipe; not read).
+    records
+        ``{record name: uint8 codes}``, each a 1-D array of one code per base.
+    seqtype
+        ``'dna'`` or ``'protein'``: sets the padding code (an unknown letter's).
+    """
 
     kind = "sequence"
 
@@ -709,12 +1127,62 @@ class RecordsSource(Source):
         self.chrom_names = [{k: k for k in records}]
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        """Lengths of the records (of all files: any ``i`` gives them all).
+
+        Parameters
+        ----------
+        i
+            Index of a file (not used).
+
+        Returns
+        -------
+        dict[str, int]
+            ``{record name: length in bases}``.
+
+        See Also
+        --------
+        genozarr.ingest.Source.file_chrom_sizes
+        """
         return {k: len(v) for k, v in self.records.items()}
 
     def resolve_chroms(self, chroms: list[str], mapping: Any = None) -> None:
-        pass
+        """Nothing to match: the regions name the records themselves (``chrom_names`` is
+        set by the constructor); neither argument is used.
+
+        Parameters
+        ----------
+        chroms
+            Chromosome names of the regions (not checked).
+        mapping
+            Ignored.
+
+        See Also
+        --------
+        genozarr.ingest.Source.resolve_chroms
+        """
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        """Codes of record ``chrom`` on ``[start, end)``.
+
+        Parameters
+        ----------
+        i
+            Index of a file (not used: the records of all files are one channel).
+        chrom
+            Record name.
+        start, end
+            0-based half-open interval, in bases; it may reach outside the record.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 codes of shape ``(end - start, 1, 1)``, ``pad_value`` outside the
+            record.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_file
+        """
         codes = self.records[chrom]
         out = np.full(end - start, self.pad_value, dtype=np.uint8)
         lo, hi = max(start, 0), min(end, len(codes))
@@ -724,12 +1192,44 @@ class RecordsSource(Source):
 
     def read(self, chrom: str, start: int, end: int) -> np.ndarray:
         """The record ``chrom`` on ``[start, end)``: one channel, however many files the
-        records came from (``files`` names them all, for the cache key and the recipe)."""
+        records came from (``files`` names them all, for the cache key and the recipe).
+
+        Parameters
+        ----------
+        chrom
+            Record name.
+        start, end
+            0-based half-open interval, in bases.
+
+        Returns
+        -------
+        numpy.ndarray
+            uint8 codes of shape ``(end - start, 1, 1)`` (see :meth:`read_file`).
+        """
         return self.read_file(0, chrom, start, end)
 
 
 class ArraySource(Source):
-    """Base-resolution tracks held in memory: ``{chrom: array (length, strand, condition)}``."""
+    """Base-resolution tracks held in memory: ``{chrom: array (length, strand, condition)}``.
+
+    Parameters
+    ----------
+    name
+        Name of the data (the source's one "file", for the cache key and the recipe).
+    tracks
+        ``{chrom: values}``, each of shape ``(chromosome length, n_strands,
+        n_conditions)``, one value per base.
+    conditions
+        Names along the condition axis of the tracks.
+    strands
+        Names along the strand axis of the tracks.
+    dtype
+        Dtype of the store built from the source.
+    pad_value
+        Value of bases outside a chromosome.
+    collapser
+        How the bases of a bin are reduced (see :func:`genozarr._kernels.collapse`).
+    """
 
     def __init__(self, name: str, tracks: Mapping[str, np.ndarray], conditions: Sequence[str],
                  strands: Sequence[str], dtype: str = "float32", pad_value: float = 0,
@@ -744,9 +1244,46 @@ class ArraySource(Source):
         self.chrom_names = [{k: k for k in self.tracks}]
 
     def file_chrom_sizes(self, i: int) -> dict[str, int]:
+        """Lengths of the tracks.
+
+        Parameters
+        ----------
+        i
+            Index of the file (the source has one; not used).
+
+        Returns
+        -------
+        dict[str, int]
+            ``{chrom: length in bases}``.
+
+        See Also
+        --------
+        genozarr.ingest.Source.file_chrom_sizes
+        """
         return {k: v.shape[0] for k, v in self.tracks.items()}
 
     def read_file(self, i: int, chrom: str, start: int, end: int) -> np.ndarray:
+        """Values of the track of ``chrom`` on ``[start, end)``.
+
+        Parameters
+        ----------
+        i
+            Index of the file (the source has one; not used).
+        chrom
+            Chromosome name, a key of ``tracks``.
+        start, end
+            0-based half-open interval, in bases; it may reach outside the chromosome.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(end - start, n_strands, n_conditions)``, of the track's dtype,
+            ``pad_value`` outside the chromosome.
+
+        See Also
+        --------
+        genozarr.ingest.Source.read_file
+        """
         track = self.tracks[chrom]
         out = np.full((end - start,) + track.shape[1:], self.pad_value, dtype=track.dtype)
         lo, hi = max(start, 0), min(end, track.shape[0])

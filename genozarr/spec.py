@@ -35,7 +35,25 @@ _PATH_KEYS = ("files", "roi", "genomesize", "store", "variants")
 
 
 def need_file(path: str | os.PathLike, what: str) -> str:
-    """``path`` as a string, after checking that a local file exists (URLs pass)."""
+    """``path`` as a string, after checking that a local file exists (URLs pass).
+
+    Parameters
+    ----------
+    path
+        A local path or a URL (anything with ``://``, which is not checked).
+    what
+        What the file is, named in the error message (``"spec"``, ...).
+
+    Returns
+    -------
+    str
+        ``str(path)``.
+
+    Raises
+    ------
+    InputFileError
+        If a local ``path`` does not exist.
+    """
     text = str(path)
     if "://" not in text and not Path(text).exists():
         raise InputFileError(f"{what} {text} does not exist")

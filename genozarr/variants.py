@@ -101,6 +101,21 @@ def variant_offset(binsize: int) -> int:
     left half) and ``binsize // 2`` for an odd one (the centre); both are
     ``(binsize - 1) // 2``.
 
+    Parameters
+    ----------
+    binsize
+        Window length in bases, >= 1.
+
+    Returns
+    -------
+    int
+        ``(binsize - 1) // 2``.
+
+    Raises
+    ------
+    ArgumentError
+        For a ``binsize`` that is not an integer >= 1.
+
     Examples
     --------
     >>> variant_offset(10), variant_offset(11), variant_offset(1)
@@ -235,6 +250,23 @@ class VariantBatch:
         names, chroms, positions, ref_alleles, alt_alleles, ref, alt = batch
 
     ``strands`` and ``allele_index`` are extra attributes.
+
+    Parameters
+    ----------
+    names
+        VCF ``ID`` per variant.
+    chroms
+        Chromosome names as written in the VCF.
+    positions
+        0-based positions, int64, shape ``(n,)``.
+    ref_alleles, alt_alleles
+        REF and ALT alleles.
+    ref, alt
+        One-hot windows, shape ``(n, binsize - order + 1, 1, 4**order)``.
+    strands
+        ``'+'`` or ``'-'`` per variant, shape ``(n,)``.
+    allele_index
+        1-based index of the ALT allele in its record, shape ``(n,)``.
 
     Attributes
     ----------
@@ -1170,7 +1202,23 @@ def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
 
 
 def open_results(path: str | os.PathLike) -> xr.Dataset:
-    """Open a store written by :func:`score_variants` (``xarray.open_zarr``, lazy)."""
+    """Open a store written by :func:`score_variants` (``xarray.open_zarr``, lazy).
+
+    Parameters
+    ----------
+    path
+        Local path of the zarr (format 3, consolidated) store.
+
+    Returns
+    -------
+    xarray.Dataset
+        The scores, read lazily.
+
+    Raises
+    ------
+    StoreError
+        If nothing exists at ``path``.
+    """
     import xarray as xr
 
     if not Path(path).exists():

@@ -318,12 +318,44 @@ class Wrapper:
 
     # -------------------------------------------------------------- access
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Transform a batch read from the wrapped dataset (region axis first)."""
+        """Transform a batch read from the wrapped dataset (region axis first).
+
+        Parameters
+        ----------
+        batch
+            A batch read from the wrapped dataset, region axis first: ``(k,) +
+            data.shape[1:]`` for ``k`` windows; a writable array (:meth:`read` copies a
+            read-only one), which may be modified in place.
+
+        Returns
+        -------
+        numpy.ndarray
+            The batch as this wrapper serves it: ``(k,) + element_shape``.
+
+        Raises
+        ------
+        NotImplementedError
+            In this base class: subclasses implement it.
+        """
         raise NotImplementedError  # pragma: no cover - interface
 
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
         """Transform what a genomic-interval key read (one base per position: as many
-        positions as the interval has bases); :meth:`transform` unless overridden."""
+        positions as the interval has bases); :meth:`transform` unless overridden.
+
+        Parameters
+        ----------
+        batch
+            What a genomic-interval key read from the wrapped dataset (a writable copy),
+            region axis first: one row of as many positions as the interval has bases,
+            e.g. ``(1, end - start, strand, condition)`` from a channel-last Cover.
+
+        Returns
+        -------
+        numpy.ndarray
+            The transformed batch, its non-region axes of the roles
+            :attr:`interval_roles`.
+        """
         return self.transform(batch)
 
     def __getitem__(self, key: Any) -> np.ndarray:
@@ -345,7 +377,20 @@ class Wrapper:
         return self.read(idx)
 
     def read(self, idx: np.ndarray) -> np.ndarray:
-        """The batch of windows ``idx`` (integer positions), transformed by this wrapper."""
+        """The batch of windows ``idx`` (integer positions), transformed by this wrapper.
+
+        Parameters
+        ----------
+        idx
+            Window positions (integers, 1-D, in any order), as
+            :meth:`Dataset.read <genozarr.dataset.Dataset.read>` takes them.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(idx),) + element_shape``: the wrapped dataset's batch (copied where it
+            is read-only) passed through :meth:`transform`.
+        """
         from genozarr.batching import read_batch
 
         batch = read_batch(self.data, np.asarray(idx))
@@ -444,12 +489,39 @@ class ReduceDim(Wrapper):
         return tuple(r for i, r in enumerate(_roles(self.data), 1) if i not in self.axis)
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Aggregate the axes of a batch."""
+        """Aggregate the axes of a batch.
+
+        Parameters
+        ----------
+        batch
+            A batch read from the wrapped dataset, region axis first: ``(k,) +
+            data.shape[1:]`` for ``k`` windows; a writable array (:meth:`read` copies a
+            read-only one), which may be modified in place.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(k,) + element_shape``: the aggregator applied over the axes ``axis``.
+        """
         return np.asarray(self.aggregator(batch, axis=self.axis))
 
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
         """Aggregate the axes of an interval key's batch (at each base, where a
-        :class:`SqueezeDim` below kept a position axis)."""
+        :class:`SqueezeDim` below kept a position axis).
+
+        Parameters
+        ----------
+        batch
+            What a genomic-interval key read from the wrapped dataset (a writable copy),
+            region axis first: one row of as many positions as the interval has bases,
+            e.g. ``(1, end - start, strand, condition)`` from a channel-last Cover.
+
+        Returns
+        -------
+        numpy.ndarray
+            The batch without the aggregated axes (its axes of the roles
+            :attr:`interval_roles`).
+        """
         return np.asarray(self.aggregator(
             batch, axis=_on_interval(self.axis, _kept_position(self.data))))
 
@@ -504,13 +576,41 @@ class SqueezeDim(Wrapper):
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
         """Squeeze the axes of a batch (those it has: a 1-D ``janggu.Array`` reports
-        the shape ``(n, 1)``, as Janggu's does, and serves 1-D batches)."""
+        the shape ``(n, 1)``, as Janggu's does, and serves 1-D batches).
+
+        Parameters
+        ----------
+        batch
+            A batch read from the wrapped dataset, region axis first: ``(k,) +
+            data.shape[1:]`` for ``k`` windows; a writable array (:meth:`read` copies a
+            read-only one), which may be modified in place.
+
+        Returns
+        -------
+        numpy.ndarray
+            A view of ``batch`` without the squeezed axes: ``(k,) + element_shape``
+            (``batch`` itself where it has none of them).
+        """
         axes = tuple(a for a in self.axis if a < batch.ndim)
         return np.squeeze(batch, axis=axes) if axes else batch
 
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
         """Squeeze the axes of an interval key's batch but its position axis (which has
-        as many positions as the interval has bases, one or more)."""
+        as many positions as the interval has bases, one or more).
+
+        Parameters
+        ----------
+        batch
+            What a genomic-interval key read from the wrapped dataset (a writable copy),
+            region axis first: one row of as many positions as the interval has bases,
+            e.g. ``(1, end - start, strand, condition)`` from a channel-last Cover.
+
+        Returns
+        -------
+        numpy.ndarray
+            A view of ``batch`` without the squeezed axes but a position axis (its axes
+            of the roles :attr:`interval_roles`).
+        """
         axes = _on_interval(self._squeezed_on_interval(), _kept_position(self.data))
         return np.squeeze(batch, axis=axes) if axes else batch
 
@@ -566,12 +666,40 @@ class Transpose(Wrapper):
         return tuple(roles[a - 1] for a in self.axis[1:])
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Transpose a batch."""
+        """Transpose a batch.
+
+        Parameters
+        ----------
+        batch
+            A batch read from the wrapped dataset, region axis first: ``(k,) +
+            data.shape[1:]`` for ``k`` windows; a writable array (:meth:`read` copies a
+            read-only one), which may be modified in place.
+
+        Returns
+        -------
+        numpy.ndarray
+            A C-contiguous array of the axes reordered by ``axis``:
+            ``(k,) + element_shape``.
+        """
         return np.ascontiguousarray(np.transpose(batch, self.axis))
 
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
         """Transpose an interval key's batch; a position axis a :class:`SqueezeDim` below
-        kept stays where it is."""
+        kept stays where it is.
+
+        Parameters
+        ----------
+        batch
+            What a genomic-interval key read from the wrapped dataset (a writable copy),
+            region axis first: one row of as many positions as the interval has bases,
+            e.g. ``(1, end - start, strand, condition)`` from a channel-last Cover.
+
+        Returns
+        -------
+        numpy.ndarray
+            A C-contiguous array of the axes reordered (its axes of the roles
+            :attr:`interval_roles`).
+        """
         kept = _kept_position(self.data)
         if kept is None:
             return self.transform(batch)
@@ -590,7 +718,22 @@ class NanToNumConverter(Wrapper):
     """
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """NaN to 0 in a batch."""
+        """NaN to 0 in a batch.
+
+        Parameters
+        ----------
+        batch
+            A batch read from the wrapped dataset, region axis first: ``(k,) +
+            data.shape[1:]`` for ``k`` windows; a writable array (:meth:`read` copies a
+            read-only one), which may be modified in place.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``batch`` itself (converted in place, ``numpy.nan_to_num(batch, copy=False)``):
+            NaN as 0, ``inf`` and ``-inf`` as the dtype's largest and smallest finite
+            values; same shape.
+        """
         return np.nan_to_num(batch, copy=False)
 
 
@@ -697,11 +840,41 @@ class RandomSignalScale(_RandomWrapper):
         self.deviance = float(deviance)
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Scale a batch."""
+        """Scale a batch.
+
+        Parameters
+        ----------
+        batch
+            A batch read from the wrapped dataset, region axis first: ``(k,) +
+            data.shape[1:]`` for ``k`` windows; a writable array (:meth:`read` copies a
+            read-only one), which may be modified in place.
+
+        Returns
+        -------
+        numpy.ndarray
+            A new array of the same shape, of dtype
+            ``numpy.result_type(batch.dtype, 'float32')``: each item times a factor drawn
+            uniformly in ``[1 - deviance, 1 + deviance)``, one per item and condition (one
+            per item where there is no condition axis).
+        """
         return self._scale(batch, self._axis_of("condition"))
 
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
-        """Scale an interval key's batch: one factor per condition, at every base."""
+        """Scale an interval key's batch: one factor per condition, at every base.
+
+        Parameters
+        ----------
+        batch
+            What a genomic-interval key read from the wrapped dataset (a writable copy),
+            region axis first: one row of as many positions as the interval has bases,
+            e.g. ``(1, end - start, strand, condition)`` from a channel-last Cover.
+
+        Returns
+        -------
+        numpy.ndarray
+            A new array of the same shape, of dtype
+            ``numpy.result_type(batch.dtype, 'float32')``.
+        """
         return self._scale(batch, self._axis_of("condition", self.interval_roles))
 
     def _scale(self, batch: np.ndarray, ax: int | None) -> np.ndarray:
@@ -749,7 +922,22 @@ class RandomOrientation(_JangguArrayAxes, _RandomWrapper):
             raise ArgumentError(f"RandomOrientation: {data!r} has no position axis")
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Flip a random half of a batch."""
+        """Flip a random half of a batch.
+
+        Parameters
+        ----------
+        batch
+            A batch read from the wrapped dataset, region axis first: ``(k,) +
+            data.shape[1:]`` for ``k`` windows; a writable array (:meth:`read` copies a
+            read-only one), which may be modified in place.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``batch`` itself, modified in place: each item, with probability 1/2, has its
+            position axis reversed, its strand axis (where there is one) reversed and,
+            for a Bioseq, its k-mer channels complemented.
+        """
         flip = self.rng.random(batch.shape[0]) < 0.5
         if not flip.any():
             return batch
@@ -793,7 +981,22 @@ class RandomShift(_JangguArrayAxes, _RandomWrapper):
             raise ArgumentError(f"RandomShift: {data!r} has no position axis")
 
     def transform(self, batch: np.ndarray) -> np.ndarray:
-        """Shift the items of a batch."""
+        """Shift the items of a batch.
+
+        Parameters
+        ----------
+        batch
+            A batch read from the wrapped dataset, region axis first: ``(k,) +
+            data.shape[1:]`` for ``k`` windows; a writable array (:meth:`read` copies a
+            read-only one), which may be modified in place.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``batch`` itself, modified in place: each item (every item by the same amount
+            with ``batchwise``) moved along its position axis by a number of bins drawn
+            in ``[-shift, shift]``, the positions left empty set to 0.
+        """
         ax = self._axis_of("position")
         assert ax is not None
         n = batch.shape[0]

@@ -172,7 +172,20 @@ NAME_MAX = 255
 
 def temporary_path(path: Path, pid: int | None = None) -> Path:
     """Where a writer writes ``path`` until the file is complete (then renamed to it);
-    ``pid``: the id of the writing process (default this one's)."""
+    ``pid``: the id of the writing process (default this one's).
+
+    Parameters
+    ----------
+    path
+        The output file.
+    pid
+        Process id put into the name; None (default): this process's, :func:`os.getpid`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``.<name>.<pid>.part`` in the directory of ``path`` (a hidden file next to it).
+    """
     return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.part")
 
 
@@ -555,7 +568,25 @@ MAX_ENTRY_BASES = 1 << 26
 def split_long_entries(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
                        longest: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The entries ``[starts, ends)`` with those longer than ``longest`` bases cut into
-    consecutive pieces of at most ``longest`` bases, each with the entry's value."""
+    consecutive pieces of at most ``longest`` bases, each with the entry's value.
+
+    Parameters
+    ----------
+    starts, ends
+        Start and end positions of the entries (0-based, end exclusive, in bases), 1-D of
+        the same length; read as int64.
+    values
+        The value of each entry, 1-D of the same length.
+    longest
+        Most bases in one entry written (a positive number, as :data:`MAX_ENTRY_BASES`).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(starts, ends, values)`` of the pieces, in the order of the entries: int64
+        positions and the values with their dtype. An entry of at most ``longest`` bases
+        is kept as it is; one of 0 bases gives no piece.
+    """
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     pieces = -(-(ends - starts) // longest)

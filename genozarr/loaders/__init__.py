@@ -179,7 +179,21 @@ class Structured:
 
     def rebuild(self, leaves: list[Any]) -> Any:
         """``x`` (no targets) or ``(x, y)`` in the structures of the inputs and targets,
-        from one leaf per dataset of :attr:`datasets`."""
+        from one leaf per dataset of :attr:`datasets`.
+
+        Parameters
+        ----------
+        leaves
+            One item per dataset of :attr:`datasets` (a batch, a tensor, ...), in their
+            order: the inputs' first, then the targets'.
+
+        Returns
+        -------
+        object
+            ``x`` without targets, else the tuple ``(x, y)``; ``x`` and ``y`` are the
+            leaves in the structure of ``inputs`` and ``targets`` (a single leaf, a list
+            or tuple of them, or a dict of them under the same keys).
+        """
         k = len(self.inputs)
         x = self._rebuild_x(leaves[:k])
         if not self.has_targets:

@@ -313,7 +313,23 @@ class Augment:
         return self.bind_layouts([layout_of(d) for d in datasets])
 
     def bind_layouts(self, layouts: Sequence[Layout]) -> BoundAugment:
-        """As :meth:`bind`, from the datasets' :class:`Layout` objects."""
+        """As :meth:`bind`, from the datasets' :class:`Layout` objects.
+
+        Parameters
+        ----------
+        layouts
+            One :class:`Layout` per dataset (see :func:`layout_of`), in the order of the
+            batches' arrays.
+
+        Returns
+        -------
+        BoundAugment
+
+        Raises
+        ------
+        ArgumentError
+            When a dataset cannot be augmented exactly, or the shift cannot move anything.
+        """
         return BoundAugment(self, list(layouts))
 
 

@@ -977,6 +977,13 @@ class GenozarrDataLoader(DataLoader):
     ``epoch + 1``; :meth:`set_epoch` chooses the next pass's epoch. A trainer that calls
     ``set_epoch`` on the sampler (map-style) or the dataset instead is followed: the next
     pass serves that epoch.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        The arguments of ``torch.utils.data.DataLoader`` (the dataset first).
+    epoch
+        The epoch of the first pass (passed to :meth:`set_epoch`).
     """
 
     def __init__(self, *args: Any, epoch: int = 0, **kwargs: Any) -> None:

@@ -216,7 +216,14 @@ class Normalizer(abc.ABC):
         return self
 
     def reset(self) -> Normalizer:
-        """Forget fitted statistics (user-given ones are kept); returns ``self``."""
+        """Forget fitted statistics (user-given ones are kept); returns ``self``.
+
+        Returns
+        -------
+        Normalizer
+            ``self``, unfitted again where it has fitted statistics (this base
+            implementation, for stateless normalizers, changes nothing).
+        """
         return self
 
     def _fit(self, data: xr.Dataset | xr.DataTree) -> None:
@@ -248,7 +255,15 @@ class Normalizer(abc.ABC):
 
     @abc.abstractmethod
     def params(self) -> dict[str, Any]:
-        """Constructor arguments that rebuild this instance, fitted statistics included."""
+        """Constructor arguments that rebuild this instance, fitted statistics included.
+
+        Returns
+        -------
+        dict[str, Any]
+            Keyword arguments of the class's constructor (``type(self)(**params)``
+            rebuilds it); statistics as numpy arrays, None where not fitted yet.
+            :meth:`to_dict` and :meth:`cache_params` encode them for JSON.
+        """
 
     def out_dtype(self, dtype: Any) -> np.dtype | None:
         """Dtype of the kernel's output for input ``dtype`` (None: unknown).
@@ -466,7 +481,14 @@ class Normalizer(abc.ABC):
         return d
 
     def cache_params(self) -> dict[str, Any]:
-        """JSON-able description including fitted statistics (enters cache keys)."""
+        """JSON-able description including fitted statistics (enters cache keys).
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"normalizer": <class name>, **params}``: the :meth:`params` encoded as in
+            :meth:`to_dict` (statistics as nested lists of floats).
+        """
         return {"normalizer": type(self).__name__, **self.to_dict()["params"]}
 
     def __repr__(self) -> str:
@@ -483,11 +505,36 @@ class LogTransform(Normalizer):
     name = "log"
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-        """``log1p(x)``."""
+        """``log1p(x)``.
+
+        Parameters
+        ----------
+        x
+            Values ``(..., strand, condition)``.
+        lengths
+            Ignored (a stateless, elementwise transform).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``log(x + 1)``, same shape as ``x``, of dtype
+            ``numpy.result_type(x.dtype, 'float32')``: ``-inf`` where ``x`` is -1, NaN
+            below.
+
+        See Also
+        --------
+        Normalizer.kernel
+        """
         return np.log1p(x.astype(_out_dtype(x.dtype), copy=False))
 
     def params(self) -> dict[str, Any]:
-        """None."""
+        """None.
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{}``: the constructor takes no argument.
+        """
         return {}
 
 
@@ -542,7 +589,15 @@ class ZScore(Normalizer):
         return self.mean is not None and self.std is not None
 
     def reset(self) -> ZScore:
-        """Forget fitted statistics (user-given ones are kept); returns ``self``."""
+        """Forget fitted statistics (user-given ones are kept); returns ``self``.
+
+        Returns
+        -------
+        ZScore
+            ``self``: a fitted ``mean`` or ``std`` back to None, a given mean back to its
+            value as given, :attr:`~Normalizer.conditions` and
+            :attr:`~Normalizer.strands` to None.
+        """
         self.mean = getattr(self, "_given_mean", self.mean) if self._given[0] else None
         if not self._given[1]:
             self.std = None
@@ -591,19 +646,52 @@ class ZScore(Normalizer):
             _warn_empty(label or self.name, data, n == 0, self.mean, self.std)
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-        """``(x - mean) / std``."""
+        """``(x - mean) / std``.
+
+        Parameters
+        ----------
+        x
+            Values ``(..., strand, condition)`` with all strands and conditions; the
+            statistics broadcast over the last two axes.
+        lengths
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``x``, of dtype ``numpy.result_type(x.dtype, 'float32')``.
+
+        See Also
+        --------
+        Normalizer.kernel
+        """
         assert self.mean is not None and self.std is not None
         dt = _out_dtype(x.dtype)
         return (x.astype(dt, copy=False) - self.mean.astype(dt)) / self.std.astype(dt)
 
     def params(self) -> dict[str, Any]:
-        """``mean``, ``std`` (None until fitted) and ``per_strand``."""
+        """``mean``, ``std`` (None until fitted) and ``per_strand``.
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"per_strand": bool, "mean": ..., "std": ...}``; ``mean`` and ``std`` each a
+            float64 array, 0-d (one value for every condition), ``(1, condition)`` or
+            ``(strand, condition)``, or None until fitted.
+        """
         return {"per_strand": self.per_strand, "mean": self.mean, "std": self.std}
 
     def to_dict(self) -> dict[str, Any]:
         """As :meth:`Normalizer.to_dict`; a given mean that a fit spread over the
         conditions is also recorded as given (``"given_mean"``): :meth:`reset` goes back
-        to it."""
+        to it.
+
+        Returns
+        -------
+        dict[str, Any]
+            The record of :meth:`Normalizer.to_dict`, plus ``"given_mean"`` (encoded as
+            the statistics are) where a mean was given and a fit changed its shape.
+        """
         d = super().to_dict()
         given = getattr(self, "_given_mean", None)
         if self._given[0] and given is not None and np.shape(given) != np.shape(self.mean):
@@ -649,14 +737,28 @@ class ZScoreLog(Normalizer):
         return self.zscore.fitted
 
     def reset(self) -> ZScoreLog:
-        """Forget fitted statistics; returns ``self``."""
+        """Forget fitted statistics; returns ``self``.
+
+        Returns
+        -------
+        ZScoreLog
+            ``self``, its z-score reset (:meth:`ZScore.reset`: given statistics are
+            kept) and :attr:`~Normalizer.conditions`, :attr:`~Normalizer.strands` None.
+        """
         self.zscore.reset()
         self.conditions = None
         self.strands = None
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """As :meth:`ZScore.to_dict` (the given mean is on the log scale)."""
+        """As :meth:`ZScore.to_dict` (the given mean is on the log scale).
+
+        Returns
+        -------
+        dict[str, Any]
+            The record of :meth:`Normalizer.to_dict` (type ``"zscorelog"``, the z-score's
+            :meth:`params`), with the z-score's ``"given_mean"`` where it records one.
+        """
         d = super().to_dict()
         if "given_mean" in (z := self.zscore.to_dict()):
             d["given_mean"] = z["given_mean"]
@@ -684,11 +786,35 @@ class ZScoreLog(Normalizer):
                 "data above -1, or use 'zscore'") from e
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-        """``(log1p(x) - mean) / std``."""
+        """``(log1p(x) - mean) / std``.
+
+        Parameters
+        ----------
+        x
+            Values ``(..., strand, condition)`` with all strands and conditions.
+        lengths
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``x``, of dtype ``numpy.result_type(x.dtype, 'float32')``.
+
+        See Also
+        --------
+        Normalizer.kernel
+        """
         return self.zscore.kernel(self.log.kernel(x, lengths), lengths)
 
     def params(self) -> dict[str, Any]:
-        """As :meth:`ZScore.params`."""
+        """As :meth:`ZScore.params`.
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"per_strand": bool, "mean": ..., "std": ...}`` of the inner
+            :class:`ZScore` (statistics of the log values; None until fitted).
+        """
         return self.zscore.params()
 
 
@@ -734,7 +860,13 @@ class PercentileTrimming(Normalizer):
         return self.threshold is not None
 
     def reset(self) -> PercentileTrimming:
-        """Forget a fitted threshold; returns ``self``."""
+        """Forget a fitted threshold; returns ``self``.
+
+        Returns
+        -------
+        PercentileTrimming
+            ``self``; a given threshold is kept (and nothing is changed then).
+        """
         if not self._given:
             self.threshold = None
             self.conditions = None
@@ -757,7 +889,25 @@ class PercentileTrimming(Normalizer):
                  "(PercentileTrimming(threshold=...))", EmptyConditionWarning)
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-        """``where(x > threshold, threshold, x)``."""
+        """``where(x > threshold, threshold, x)``.
+
+        Parameters
+        ----------
+        x
+            Values ``(..., strand, condition)`` with all strands and conditions.
+        lengths
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``x``, of dtype ``numpy.result_type(x.dtype, 'float32')``;
+            values of a condition whose threshold is NaN are left unclipped.
+
+        See Also
+        --------
+        Normalizer.kernel
+        """
         assert self.threshold is not None
         dt = _out_dtype(x.dtype)
         thr = self.threshold.astype(dt)
@@ -765,7 +915,15 @@ class PercentileTrimming(Normalizer):
         return np.where(x > thr, thr, x)
 
     def params(self) -> dict[str, Any]:
-        """``percentile``, ``per_strand`` and ``threshold`` (None until fitted)."""
+        """``percentile``, ``per_strand`` and ``threshold`` (None until fitted).
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"percentile": float, "per_strand": bool, "threshold": ...}``; the
+            threshold a float64 array, 0-d (one value for every condition),
+            ``(1, condition)`` or ``(strand, condition)``, or None until fitted.
+        """
         return {"percentile": self.percentile, "per_strand": self.per_strand,
                 "threshold": self.threshold}
 
@@ -789,7 +947,31 @@ class RegionLengthNormalization(Normalizer):
         self.unit = float(unit)
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-        """Row ``i`` divided by ``lengths[i] / unit``."""
+        """Row ``i`` divided by ``lengths[i] / unit``.
+
+        Parameters
+        ----------
+        x
+            Values with one row per window along the first axis, e.g. ``(k, position,
+            strand, condition)``.
+        lengths
+            Bases summarised per value of each row: shape ``(k,)`` (or one value for
+            all rows).
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``x``, of dtype ``numpy.result_type(x.dtype, 'float32')``.
+
+        Raises
+        ------
+        ArgumentError
+            When ``lengths`` is None.
+
+        See Also
+        --------
+        Normalizer.kernel
+        """
         if lengths is None:
             raise ArgumentError(f"{self!r} needs the length of each row")
         dt = _out_dtype(x.dtype)
@@ -797,7 +979,13 @@ class RegionLengthNormalization(Normalizer):
         return x.astype(dt, copy=False) / scale.reshape((-1,) + (1,) * (x.ndim - 1))
 
     def params(self) -> dict[str, Any]:
-        """``unit``."""
+        """``unit``.
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"unit": float}``, in bases.
+        """
         return {"unit": self.unit}
 
 
@@ -841,7 +1029,13 @@ class TPM(Normalizer):
         return self.scale is not None
 
     def reset(self) -> TPM:
-        """Forget a fitted scale; returns ``self``."""
+        """Forget a fitted scale; returns ``self``.
+
+        Returns
+        -------
+        TPM
+            ``self``; a given scale is kept (and nothing is changed then).
+        """
         if not self._given:
             self.scale = None
             self.conditions = None
@@ -862,7 +1056,16 @@ class TPM(Normalizer):
         return y / self.scale.astype(y.dtype)
 
     def params(self) -> dict[str, Any]:
-        """``scale`` (None until fitted)."""
+        """``scale`` (None until fitted).
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"scale": ...}``: the divisor (each condition's total of the values
+            divided by the length in kilobases, / 1e6), a float64 array, 0-d (one value
+            for every condition), ``(1, condition)`` or ``(strand, condition)``, or None
+            until fitted.
+        """
         return {"scale": self.scale}
 
 
@@ -899,7 +1102,13 @@ class CPM(Normalizer):
         return self.total is not None
 
     def reset(self) -> CPM:
-        """Forget a fitted total; returns ``self``."""
+        """Forget a fitted total; returns ``self``.
+
+        Returns
+        -------
+        CPM
+            ``self``; a given total is kept (and nothing is changed then).
+        """
         if not self._given:
             self.total = None
             self.conditions = None
@@ -916,12 +1125,37 @@ class CPM(Normalizer):
         return (self.total / 1e6).astype(dtype)
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-        """``x / (total / 1e6)``."""
+        """``x / (total / 1e6)``.
+
+        Parameters
+        ----------
+        x
+            Values ``(..., strand, condition)`` with all strands and conditions.
+        lengths
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``x``, of dtype ``numpy.result_type(x.dtype, 'float32')``.
+
+        See Also
+        --------
+        Normalizer.kernel
+        """
         dt = _out_dtype(x.dtype)
         return x.astype(dt, copy=False) / self._per_million(dt)
 
     def params(self) -> dict[str, Any]:
-        """``total`` (None until fitted)."""
+        """``total`` (None until fitted).
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"total": ...}``: each condition's sum, a float64 array, 0-d (one value
+            for every condition), ``(1, condition)`` or ``(strand, condition)``, or None
+            until fitted.
+        """
         return {"total": self.total}
 
 
@@ -991,10 +1225,27 @@ class FunctionNormalizer(Normalizer):
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         """``func(x)``.
 
+        Parameters
+        ----------
+        x
+            Values ``(..., strand, condition)``, passed to ``func`` as they are.
+        lengths
+            Ignored.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``numpy.asarray(func(x))``: same shape as ``x``, of the dtype ``func``
+            returns.
+
         Raises
         ------
         ArgumentError
             When ``func(x)`` does not have the shape of ``x``.
+
+        See Also
+        --------
+        Normalizer.kernel
         """
         y = np.asarray(self.func(x))
         if y.shape != np.shape(x):
@@ -1006,18 +1257,43 @@ class FunctionNormalizer(Normalizer):
         return y
 
     def out_dtype(self, dtype: Any) -> None:
-        """Unknown: dask probes the function."""
+        """Unknown: dask probes the function.
+
+        Parameters
+        ----------
+        dtype
+            Input dtype (not used).
+
+        Returns
+        -------
+        None
+            Always: :meth:`~Normalizer.transform` finds the output dtype by applying the
+            kernel to a small array of ones of the data's dtype (float32 at least).
+        """
         return None
 
     def params(self) -> dict[str, Any]:
-        """``func``."""
+        """``func``.
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"func": func}``, the callable itself.
+        """
         return {"func": self.func}
 
     def to_dict(self) -> dict[str, Any]:
         """``{"type": "callable", "ref": "module:qualname" or None, "repr": ...,
         "token": ...}``; ``ref`` is None unless importing it gives back this very function;
         ``token`` is :func:`~genozarr.store.cache.callable_token` (a hash of its code), so
-        that :func:`normalizer_from_dict` notices a function edited since."""
+        that :func:`normalizer_from_dict` notices a function edited since.
+
+        Returns
+        -------
+        dict[str, Any]
+            ``ref`` a str or None, ``repr`` the callable's repr without memory addresses,
+            ``token`` a str ``module.qualname#<16 hex digits>``.
+        """
         from genozarr.store.cache import callable_token
         from genozarr.store.recipe import stable_repr
 
@@ -1027,7 +1303,13 @@ class FunctionNormalizer(Normalizer):
     def cache_params(self) -> dict[str, Any]:
         """The callable's module, qualified name and a hash of its code, closure or
         attributes (:func:`~genozarr.store.cache.callable_token`: two lambdas of one name
-        differ)."""
+        differ).
+
+        Returns
+        -------
+        dict[str, Any]
+            ``{"normalizer": "function", "func": "module.qualname#<16 hex digits>"}``.
+        """
         from genozarr.store.cache import callable_token
 
         return {"normalizer": "function", "func": callable_token(self.func)}

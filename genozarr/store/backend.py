@@ -256,7 +256,23 @@ _POOL_LOCK = threading.Lock()
 
 
 def normalise_storage(storage: str) -> str:
-    """Validate ``storage``; Janggu's ``'hdf5'`` maps to ``'zarr'`` with a warning."""
+    """Validate ``storage``; Janggu's ``'hdf5'`` maps to ``'zarr'`` with a warning.
+
+    Parameters
+    ----------
+    storage
+        ``'ndarray'``, ``'sparse'``, ``'zarr'`` or ``'hdf5'``.
+
+    Returns
+    -------
+    str
+        One of :data:`STORAGES`: ``storage`` itself, or ``'zarr'`` for ``'hdf5'``.
+
+    Raises
+    ------
+    ArgumentError
+        For any other value.
+    """
     if storage == "hdf5":
         from genozarr.errors import warn
 
@@ -284,21 +300,74 @@ class Backend(ABC):
 
     @abstractmethod
     def names(self) -> list[str]:
-        """Paths of the arrays held."""
+        """Paths of the arrays held.
+
+        Returns
+        -------
+        list of str
+            The array paths: ``'data'`` in the partial layout, one data array per
+            chromosome (``'<chrom>/data'``; ``'<chrom>'`` in format-1 stores) in the
+            whole-genome layout.
+        """
 
     @abstractmethod
     def shape(self, name: str) -> tuple[int, ...]:
-        """Shape of array ``name``."""
+        """Shape of array ``name``.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+
+        Returns
+        -------
+        tuple of int
+            ``(region, position, strand, condition)`` sizes of the partial layout's
+            ``data`` (one row per window), ``(position, strand, condition)`` of a
+            chromosome's array in the whole-genome layout (``position`` in bins).
+        """
 
     @abstractmethod
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """First-axis entries ``rows`` of array ``name``."""
+        """First-axis entries ``rows`` of array ``name``.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        rows
+            1-D integer array of first-axis indices (rows of the partial layout), each in
+            ``[0, shape(name)[0])``, in any order, repeats allowed.
+
+        Returns
+        -------
+        numpy.ndarray
+            A new array of shape ``(len(rows),) + shape(name)[1:]``, in the order of
+            ``rows``.
+        """
 
     def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         """First-axis entries ``[start, stop)`` of array ``name``. ``view``: the caller
         only reads them, so they may be a read-only view of cached chunks (the zarr
         backend) instead of a new array (a read that passes over the data once:
-        :func:`reading_once`)."""
+        :func:`reading_once`).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        start, stop
+            0-based, half-open range of first-axis indices (rows in the partial layout,
+            bins in the whole-genome layout), within ``[0, shape(name)[0]]``.
+        view
+            The caller only reads the result: it may be a read-only view instead of a
+            copy of its own.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(stop - start,) + shape(name)[1:]``.
+        """
         return self.read_rows(name, np.arange(start, stop))
 
     def read_windows(self, name: str, starts: np.ndarray, length: int,
@@ -306,7 +375,30 @@ class Backend(ABC):
         """Rows ``[s, s + length)`` of array ``name`` for every ``s`` of ``starts`` (at least
         one, all within the array): a new array of shape ``(len(starts), length) + row
         shape``, or, with ``out``, written into ``out[rows]`` (``rows``: the row of ``out``
-        of each window; default the first ones) and ``out`` returned."""
+        of each window; default the first ones) and ``out`` returned.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        starts
+            1-D integer array: the first first-axis index of each window (bins of a
+            chromosome's array in the whole-genome layout), each window
+            ``[s, s + length)`` within ``[0, shape(name)[0]]``.
+        length
+            First-axis entries per window (bins).
+        out
+            Array to write the windows into, of shape ``(n, length) + shape(name)[1:]``
+            with ``n`` covering ``rows``; None returns a new array.
+        rows
+            With ``out``: the row of ``out`` that receives each window (one per start);
+            None: rows ``0`` to ``len(starts) - 1``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``out``, or a new array of shape ``(len(starts), length) + shape(name)[1:]``.
+        """
         picked = np.stack([self.read_range(name, s, s + length, view=True)
                            for s in np.asarray(starts).tolist()])
         if out is None:
@@ -315,12 +407,30 @@ class Backend(ABC):
         return out
 
     def dense(self, name: str) -> np.ndarray:
-        """The whole array as numpy (tests and small stores)."""
+        """The whole array as numpy (tests and small stores).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``shape(name)``.
+        """
         return self.read_range(name, 0, self.shape(name)[0])
 
 
 class MemoryBackend(Backend):
-    """Numpy arrays in memory (``storage='ndarray'``)."""
+    """Numpy arrays in memory (``storage='ndarray'``).
+
+    Parameters
+    ----------
+    arrays
+        ``{array path: numpy array}``; the mapping is copied, the arrays are kept as they
+        are (not copied).
+    """
 
     storage = "ndarray"
 
@@ -328,15 +438,81 @@ class MemoryBackend(Backend):
         self.arrays = dict(arrays)
 
     def names(self) -> list[str]:
+        """Paths of the arrays held, in the order they were given.
+
+        Returns
+        -------
+        list of str
+            The keys of ``arrays``.
+
+        See Also
+        --------
+        Backend.names
+        """
         return list(self.arrays)
 
     def shape(self, name: str) -> tuple[int, ...]:
+        """Shape of array ``name``.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+
+        Returns
+        -------
+        tuple of int
+            The numpy array's shape.
+
+        See Also
+        --------
+        Backend.shape
+        """
         return self.arrays[name].shape
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """First-axis entries ``rows`` of array ``name`` (numpy indexing).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        rows
+            1-D integer array of first-axis indices.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(len(rows),) + shape(name)[1:]``, in the order of ``rows``.
+
+        See Also
+        --------
+        Backend.read_rows
+        """
         return self.arrays[name][rows]
 
     def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
+        """First-axis entries ``[start, stop)`` of array ``name``: a copy, or with ``view``
+        a read-only view of the array held.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        start, stop
+            0-based, half-open range of first-axis indices (a numpy slice).
+        view
+            Return a read-only view instead of a copy.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(stop - start,) + shape(name)[1:]`` for a range within the array.
+
+        See Also
+        --------
+        Backend.read_range
+        """
         # (a copy, or a read-only view: a caller writing into what it got, such as a
         # normalizer function working in place while it is fitted, changed the store)
         return _read_only(self.arrays[name][start:stop], view)
@@ -345,7 +521,14 @@ class MemoryBackend(Backend):
 class SparseBackend(Backend):
     """scipy CSR matrices of shape ``(first axis, product of the rest)``; every value is
     kept (Janggu dropped values <= 0) except the sign of a zero (-0.0 reads as 0.0, as in
-    a zarr chunk holding only zeros), rows are densified on read."""
+    a zarr chunk holding only zeros), rows are densified on read.
+
+    Parameters
+    ----------
+    arrays
+        ``{array path: numpy array}`` of at least one dimension; each is kept as a CSR
+        matrix of shape ``(shape[0], product of shape[1:])``, with its shape and dtype.
+    """
 
     storage = "sparse"
 
@@ -361,17 +544,84 @@ class SparseBackend(Backend):
         }
 
     def names(self) -> list[str]:
+        """Paths of the arrays held, in the order they were given.
+
+        Returns
+        -------
+        list of str
+            The keys of ``arrays``.
+
+        See Also
+        --------
+        Backend.names
+        """
         return list(self.matrices)
 
     def shape(self, name: str) -> tuple[int, ...]:
+        """Shape of array ``name``, as given (not the CSR matrix's).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+
+        Returns
+        -------
+        tuple of int
+            The original array's shape.
+
+        See Also
+        --------
+        Backend.shape
+        """
         return self.shapes[name]
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """First-axis entries ``rows`` of array ``name``, densified.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        rows
+            1-D integer array of first-axis indices.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(len(rows),) + shape(name)[1:]``, in the order of ``rows``, in the
+            original array's dtype.
+
+        See Also
+        --------
+        Backend.read_rows
+        """
         m = self.matrices[name][np.asarray(rows)]
         return m.toarray().astype(self.dtypes[name], copy=False).reshape(
             (len(rows),) + self.shapes[name][1:])
 
     def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
+        """First-axis entries ``[start, stop)`` of array ``name``, densified into a new
+        array.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        start, stop
+            0-based, half-open range of first-axis indices (a slice of the CSR rows).
+        view
+            Ignored: the densified rows are always a new array.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(rows in range,) + shape(name)[1:]``, in the original array's dtype.
+
+        See Also
+        --------
+        Backend.read_range
+        """
         m = self.matrices[name][start:stop]
         return m.toarray().astype(self.dtypes[name], copy=False).reshape(
             (m.shape[0],) + self.shapes[name][1:])
@@ -673,6 +923,7 @@ class ZarrBackend(Backend):
 
     @property
     def group(self) -> Any:
+        """The root ``zarr.Group`` of the store version read (opened on first use)."""
         self._check_process()
         group = self._group
         if group is None:
@@ -681,10 +932,29 @@ class ZarrBackend(Backend):
 
     def stored_meta(self) -> Any:
         """The :class:`~genozarr.store.layout.StoreMeta` of the version this backend reads
-        (as stored: the recipe it was published with or last recorded)."""
+        (as stored: the recipe it was published with or last recorded).
+
+        Returns
+        -------
+        genozarr.store.layout.StoreMeta
+            The metadata of the root group's ``genozarr`` attribute.
+        """
         return self._opening().meta()
 
     def array(self, name: str) -> Any:
+        """The zarr array ``name`` of the version read (opened on first use, then kept,
+        with its direct chunk reader).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+
+        Returns
+        -------
+        zarr.Array
+            The opened array (stored dtype: bfloat16 not widened).
+        """
         self._check_process()
         arr = self._arrays.get(name)
         if arr is None:
@@ -694,12 +964,41 @@ class ZarrBackend(Backend):
         return arr
 
     def names(self) -> list[str]:
+        """Paths of the store's data arrays (coordinate arrays left out).
+
+        Returns
+        -------
+        list of str
+            :meth:`StoreMeta.array_paths <genozarr.store.layout.StoreMeta.array_paths>`
+            of the stored metadata: ``['data']`` in the partial layout, one per
+            chromosome, in chromosome order, in the whole-genome layout.
+
+        See Also
+        --------
+        Backend.names
+        """
         # the data arrays: one per chromosome in the whole-genome layout (the root group
         # holds no array there, so a whole-genome store counted 0 bytes and was never kept
         # decoded in memory by cache='auto')
         return self.stored_meta().array_paths()
 
     def shape(self, name: str) -> tuple[int, ...]:
+        """Shape of array ``name``, from the consolidated metadata (kept once read).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+
+        Returns
+        -------
+        tuple of int
+            The zarr array's shape.
+
+        See Also
+        --------
+        Backend.shape
+        """
         self._check_process()
         shape = self._shapes.get(name)
         if shape is None:  # zarr's shape property is read per call: kept, as the arrays are
@@ -717,7 +1016,18 @@ class ZarrBackend(Backend):
 
     def dtype(self, name: str) -> np.dtype:
         """The dtype of the values read from array ``name``: its stored dtype, except
-        float32 for bfloat16 (widened as each chunk is decoded)."""
+        float32 for bfloat16 (widened as each chunk is decoded).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+
+        Returns
+        -------
+        numpy.dtype
+            The dtype of every array this backend returns for ``name``.
+        """
         dtype = self._dtypes.get(name)
         if dtype is None:
             dtype = self._dtypes[name] = value_dtype(_native_dtype(self._meta_of(name)))
@@ -727,7 +1037,18 @@ class ZarrBackend(Backend):
         """First-axis length of the chunks read: the inner chunks of a sharded array (one
         ranged read or request each, the shard's index read once), except where a remote
         sharded array is read through zarr (whole shards then: through zarr an inner chunk
-        costs a request for the shard's index and one for the chunk)."""
+        costs a request for the shard's index and one for the chunk).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+
+        Returns
+        -------
+        int
+            First-axis entries (rows, or bins in the whole-genome layout) per chunk read.
+        """
         size = self._clen.get(name)
         if size is None:
             arr = self.array(name)
@@ -1029,7 +1350,23 @@ class ZarrBackend(Backend):
         remote store (read-ahead further out: no decoded memory is used; nothing locally).
         Returns the decoded bytes of the chunks started (0 with ``fetch_only``, and for
         the small inner chunks :meth:`read_rows` gathers past the cache: nothing of them is
-        decoded ahead)."""
+        decoded ahead).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        rows
+            First-axis indices about to be read (any order, repeats allowed); rows past
+            the array are ignored.
+        fetch_only
+            Only start fetching the stored bytes of a remote store's chunks.
+
+        Returns
+        -------
+        int
+            Decoded bytes of the chunks whose decoding was started.
+        """
         if not self._resident_now() and self._gatherer(name) is not None:
             return 0
         return self.prefetch_chunks(name, np.asarray(rows, dtype=np.int64)
@@ -1037,7 +1374,23 @@ class ZarrBackend(Backend):
 
     def prefetch_chunks(self, name: str, ids: np.ndarray, *, fetch_only: bool = False) -> int:
         """:meth:`prefetch_rows` for the chunks ``ids`` (repeats and ids out of range
-        ignored)."""
+        ignored).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        ids
+            Chunk indices along the first axis (row // :meth:`chunk_len`).
+        fetch_only
+            Only start fetching the stored bytes of a remote store's chunks.
+
+        Returns
+        -------
+        int
+            Decoded bytes of the chunks whose decoding was started (0 with
+            ``fetch_only``, or when every chunk is decoded, cached or being decoded).
+        """
         entry = self._resident(name) if self.resident else None
         if entry is not None and self._complete.get(name) is entry[1]:  # all decoded already
             return 0
@@ -1065,6 +1418,31 @@ class ZarrBackend(Backend):
         return len(missing) * chunk_bytes
 
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """First-axis entries ``rows`` of array ``name``, each chunk they lie in decoded
+        once (from the resident array, the chunk cache, or straight from the chunks).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        rows
+            1-D integer array of first-axis indices, in any order, repeats allowed.
+
+        Returns
+        -------
+        numpy.ndarray
+            A new array of shape ``(len(rows),) + shape(name)[1:]`` and dtype
+            :meth:`dtype`, in the order of ``rows``.
+
+        Raises
+        ------
+        IndexError
+            When a row lies outside ``[0, shape(name)[0])``.
+
+        See Also
+        --------
+        Backend.read_rows
+        """
         rows = np.asarray(rows, dtype=np.int64)
         arr = self.array(name)
         size = self.chunk_len(name)
@@ -1178,7 +1556,34 @@ class ZarrBackend(Backend):
         """As :meth:`Backend.read_windows`: windows cut out of the decoded chunks they lie
         in, each chunk decoded once (the few windows across a chunk boundary are read as
         ranges), not one :meth:`read_range` per window, each chunk's windows gathered
-        straight into their rows of the batch."""
+        straight into their rows of the batch.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        starts
+            1-D integer array: the first first-axis index (bin) of each window, every
+            window ``[s, s + length)`` within the array.
+        length
+            First-axis entries per window (bins).
+        out
+            Array to write the windows into, of shape ``(n, length) + shape(name)[1:]``;
+            None returns a new array.
+        rows
+            The row of the result that receives each window (one per start); None:
+            rows ``0`` to ``len(starts) - 1``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``out``, or a new array of shape ``(len(starts), length) + shape(name)[1:]``
+            and dtype :meth:`dtype`.
+
+        See Also
+        --------
+        Backend.read_windows
+        """
         starts = np.asarray(starts, dtype=np.int64)
         k = len(starts)
         dest = None if rows is None else np.asarray(rows)  # None: rows 0 .. k - 1
@@ -1217,6 +1622,29 @@ class ZarrBackend(Backend):
         return out
 
     def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
+        """First-axis entries ``[start, stop)`` of array ``name``.
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`names`).
+        start, stop
+            0-based, half-open range of first-axis indices (rows, or bins in the
+            whole-genome layout), clipped to ``[0, shape(name)[0]]``.
+        view
+            The caller only reads the result: a range within one chunk (or of a resident
+            array) is then a read-only view of it instead of a copy.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n,) + shape(name)[1:]``, ``n`` the rows of the clipped range (0 when
+            it is empty), dtype :meth:`dtype`.
+
+        See Also
+        --------
+        Backend.read_range
+        """
         shape = self.shape(name)
         size = self.chunk_len(name)
         start, stop = max(0, start), min(stop, shape[0])

@@ -48,7 +48,7 @@ Task = tuple[Callable[..., Block | list[Block]], tuple[Any, ...]]
 class BuildPlan:
     """Everything :func:`build` needs to write one store.
 
-    Attributes
+    Parameters
     ----------
     meta
         Store metadata (recipe included).
@@ -60,9 +60,9 @@ class BuildPlan:
         Partial layout: ``chrom``, ``start``, ``end``, ``strand`` of every row.
     tasks
         ``(function, args)``; each call returns one chunk-aligned block
-        ``(array path, first-axis offset, values)``, or a list of them. Functions and arguments must pickle
-        (tasks may run in other processes). They start in this order on dask's local
-        schedulers (:func:`~genozarr.store._run.run_tasks`).
+        ``(array path, first-axis offset, values)``, or a list of them. Functions and
+        arguments must pickle (tasks may run in other processes). They start in this
+        order on dask's local schedulers (:func:`~genozarr.store._run.run_tasks`).
     arrays
         ``{array path: numpy or dask array}`` holding whole arrays.
     work_bases
@@ -321,7 +321,33 @@ def _store_dask(arrays: dict[str, Any], specs: dict[str, ArraySpec], target: str
 def store_location(name: str, key: str | None, store: str | os.PathLike | None) -> str:
     """Where a dataset's zarr store goes: ``store`` if given, else under the output
     directory, named by the cache key (so a dataset with the same name but other data
-    never replaces a store another dataset still reads)."""
+    never replaces a store another dataset still reads).
+
+    Parameters
+    ----------
+    name
+        Dataset name (a directory of the output root when ``store`` is None).
+    key
+        The build's cache key; required when ``store`` is None (its first 20 characters
+        name the store).
+    store
+        Store path or URL chosen by the caller; None places it under the output
+        directory.
+
+    Returns
+    -------
+    str
+        A local ``store`` as an absolute path (a ``file://`` URL's path, ``~``
+        expanded), a remote URL as given; without ``store``, the absolute path
+        ``<output dir>/datasets/<name>/<key[:20]>.zarr``.
+
+    Raises
+    ------
+    ArgumentError
+        For a ``store`` that is not a path or URL, a store path or a dataset name that
+        cannot name a store (:func:`~genozarr.store.write.check_store_path`,
+        :func:`~genozarr.store.write.check_dataset_name`).
+    """
     from genozarr.io._remote import local_form
     from genozarr.store.open import absolute_store_path
     from genozarr.store.write import check_store_path
@@ -345,7 +371,25 @@ def reuse_cached(path: str, key: str | None, storage: str,
                  storage_options: dict[str, Any] | None = None) -> Store | None:
     """The published store at ``path`` if its completion marker holds ``key``, loaded with
     ``storage``; else None. Versions of a local store that earlier builds replaced while
-    readers held them are removed once no reader holds them any more."""
+    readers held them are removed once no reader holds them any more.
+
+    Parameters
+    ----------
+    path
+        Store location (as :func:`store_location` gives it).
+    key
+        The cache key wanted; None never reuses.
+    storage
+        ``'ndarray'``, ``'sparse'`` or ``'zarr'``: how the store is loaded.
+    storage_options
+        fsspec options for remote URLs.
+
+    Returns
+    -------
+    Store or None
+        The store, loaded with ``storage``; None when ``path`` holds no published store
+        of ``key`` (none, another key, or rebuilt from other inputs meanwhile).
+    """
     from genozarr.store.handle import load_store
     from genozarr.store.open import is_remote, read_marker
     from genozarr.store.write import sweep_stale

@@ -39,7 +39,13 @@ _REGISTERED = False
 def bfloat16() -> np.dtype:
     """numpy's dtype for bfloat16 values (:mod:`ml_dtypes`, imported on first use: it
     takes about half a second, so stores of other dtypes never pay for it). Importing it
-    also makes ``np.dtype('bfloat16')`` known."""
+    also makes ``np.dtype('bfloat16')`` known.
+
+    Returns
+    -------
+    numpy.dtype
+        ``np.dtype(ml_dtypes.bfloat16)`` (made once, then kept).
+    """
     global _BF16
     if _BF16 is None:
         import ml_dtypes
@@ -50,12 +56,34 @@ def bfloat16() -> np.dtype:
 
 def is_bfloat16(dtype: Any) -> bool:
     """Whether ``dtype`` (a dtype or its name) is bfloat16, without importing
-    :mod:`ml_dtypes`."""
+    :mod:`ml_dtypes`.
+
+    Parameters
+    ----------
+    dtype
+        A numpy dtype, anything with a ``name``, or a name.
+
+    Returns
+    -------
+    bool
+        True when its name is ``'bfloat16'``.
+    """
     return str(getattr(dtype, "name", dtype)) == BFLOAT16_NAME
 
 
 def store_dtype(dtype: Any) -> np.dtype:
-    """The numpy dtype of a store dtype name (``'bfloat16'`` included)."""
+    """The numpy dtype of a store dtype name (``'bfloat16'`` included).
+
+    Parameters
+    ----------
+    dtype
+        A dtype or its name.
+
+    Returns
+    -------
+    numpy.dtype
+        :func:`bfloat16` for bfloat16, else ``np.dtype(dtype)``.
+    """
     return bfloat16() if is_bfloat16(dtype) else np.dtype(dtype)
 
 
@@ -156,6 +184,13 @@ def check_storage(dtype: Any, storage: str) -> None:
     has no bfloat16 for the in-memory storages), float16 not in ``'sparse'`` (scipy.sparse
     has no such dtype).
 
+    Parameters
+    ----------
+    dtype
+        A store dtype or its name (checked already: :func:`check_store_dtype`).
+    storage
+        ``'ndarray'``, ``'sparse'`` or ``'zarr'``.
+
     Raises
     ------
     ArgumentError
@@ -174,12 +209,36 @@ def check_storage(dtype: Any, storage: str) -> None:
 
 def value_dtype(dtype: Any) -> np.dtype:
     """The dtype genozarr serves a store dtype as: float32 for ``bfloat16`` (widened
-    exactly), the dtype itself otherwise."""
+    exactly), the dtype itself otherwise.
+
+    Parameters
+    ----------
+    dtype
+        A store dtype or its name.
+
+    Returns
+    -------
+    numpy.dtype
+        float32 for bfloat16, else ``np.dtype(dtype)``.
+    """
     return np.dtype(np.float32) if is_bfloat16(dtype) else np.dtype(dtype)
 
 
 def largest(dtype: np.dtype) -> float:
-    """The largest magnitude a numeric dtype holds (bfloat16 included; 1 for bool)."""
+    """The largest magnitude a numeric dtype holds (bfloat16 included; 1 for bool).
+
+    Parameters
+    ----------
+    dtype
+        A numpy dtype (not a name).
+
+    Returns
+    -------
+    float
+        The largest finite value of a float dtype (about 3.39e38 for bfloat16); for an
+        integer dtype the larger of its largest value and its smallest value's magnitude
+        (128.0 for int8); 1.0 for anything else.
+    """
     if is_bfloat16(dtype):
         return _BF16_MAX
     if dtype.kind == "f":
@@ -271,6 +330,13 @@ def widen(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         An array; C-contiguous where it is bfloat16.
     out
         A C-contiguous float32 array of the same shape to write into; None allocates one.
+        Ignored for other dtypes.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 values (``out`` where given) for bfloat16 ``values``; ``values`` itself
+        for any other dtype.
 
     Examples
     --------

@@ -59,14 +59,18 @@ class Store:
     # ------------------------------------------------------------ geometry
     @property
     def whole_genome(self) -> bool:
+        """Whether the store has the whole-genome layout (one array per chromosome), not
+        the partial one (one row per window)."""
         return self.meta.layout == "whole_genome"
 
     @property
     def n_strands(self) -> int:
+        """Number of strands stored (length of the ``strand`` dimension)."""
         return len(self.meta.strands)
 
     @property
     def n_conditions(self) -> int:
+        """Number of conditions stored (length of the ``condition`` dimension)."""
         return len(self.meta.conditions)
 
     def rows_of(self, chrs: Any, starts: Any, ends: Any, strands: Any,
@@ -79,6 +83,29 @@ class Store:
         then those of the window's strand; the k-th request of such a window takes the
         k-th of those rows, so a dataset's own windows, asked for in its order, give its
         own rows.
+
+        Parameters
+        ----------
+        chrs, starts, ends
+            Chromosome, start and end (0-based, end exclusive, in bases, flank included) of
+            each window, sequences of the same length; the coordinates must be those of a
+            stored row exactly (chromosome names given as numbers are compared as str).
+        strands
+            Strand of each window (``'+'``, ``'-'``, ``'.'``), one per window: picks among
+            the stored rows of the same coordinates.
+        held
+            Rows of the dataset the windows are chosen from, in its order (1-D integer
+            array); None: the rows of the same coordinates are taken in store order.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 array of the row of each window, in the order of the windows.
+
+        Raises
+        ------
+        ArgumentError
+            For a window not stored in this partial-layout store.
         """
         if self._row_lookup is None:
             t = self.region_table
@@ -182,7 +209,20 @@ class Store:
     def rows_overlapping(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Partial layout: the rows whose bases (flank included) overlap
         ``chrom:[start, end)``, in ascending order; a binary search in an index built on
-        first use, not a scan of every row."""
+        first use, not a scan of every row.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name.
+        start, end
+            0-based, half-open interval on ``chrom``, in bases.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted int64 row indices (empty for a chromosome with no stored row).
+        """
         if self._by_start is None:
             t = self.region_table
             assert t is not None
@@ -213,7 +253,20 @@ class Store:
 
     # ------------------------------------------------------------ reads
     def read_rows(self, rows: np.ndarray) -> np.ndarray:
-        """Partial layout: rows ``(k, position, strand, condition)`` in genomic orientation."""
+        """Partial layout: rows ``(k, position, strand, condition)`` in genomic orientation.
+
+        Parameters
+        ----------
+        rows
+            1-D integer array of row indices of the ``data`` array (in any order, repeats
+            allowed), as :meth:`rows_of` gives them.
+
+        Returns
+        -------
+        numpy.ndarray
+            A new array of shape ``(len(rows), position, strand, condition)`` (``position``
+            in bins, flank included), in the order of ``rows``, in the dtype reads serve.
+        """
         return self.backend.read_rows(DATA, rows)
 
     def _chrom_array(self, chrom: str) -> str:
@@ -233,7 +286,31 @@ class Store:
                   view: bool = False) -> np.ndarray:
         """Whole-genome layout: bins ``[start_bin, stop_bin)`` of ``chrom``, padded with the
         store's pad value outside the chromosome. ``view``: the caller only reads them (see
-        :meth:`~genozarr.store.backend.Backend.read_range`)."""
+        :meth:`~genozarr.store.backend.Backend.read_range`).
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name (one of the store's chromosomes).
+        start_bin, stop_bin
+            0-based, half-open range of bins of ``chrom`` (bins of the store's resolution);
+            it may reach past either end of the chromosome.
+        view
+            The caller only reads the result: a range within the chromosome may be a
+            read-only view of cached chunks instead of a new array (default False).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(stop_bin - start_bin, strand, condition)``, in the dtype reads serve;
+            bins outside the chromosome hold the store's pad value
+            (:attr:`~genozarr.store.layout.StoreMeta.served_pad`).
+
+        Raises
+        ------
+        ChromosomeNotFoundError
+            For a chromosome the store does not have.
+        """
         name = self._chrom_array(chrom)
         n = self.backend.shape(name)[0]
         lo, hi = max(start_bin, 0), min(stop_bin, n)
@@ -254,7 +331,35 @@ class Store:
         condition)``, padded outside the chromosome: windows scattered along a chromosome
         (a shuffled batch) read chunk by chunk, not window by window. With ``out``, they
         are written into ``out[rows]`` (``rows``: the row of ``out`` of each window;
-        default the first ones), and ``out`` is returned."""
+        default the first ones), and ``out`` is returned.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name (one of the store's chromosomes).
+        start_bins
+            1-D integer array: the first bin of each window (read as int64); a window may
+            reach past either end of the chromosome.
+        nbins
+            Bins per window.
+        out
+            Array to write the windows into, of shape ``(n, nbins, strand, condition)``
+            with ``n`` covering ``rows``; None (default): a new array.
+        rows
+            With ``out``: the row of ``out`` that receives each window (one per start);
+            None (default): rows ``0`` to ``len(start_bins) - 1``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``out``, or a new array of shape ``(len(start_bins), nbins, strand,
+            condition)`` in the dtype reads serve.
+
+        Raises
+        ------
+        ChromosomeNotFoundError
+            For a chromosome the store does not have.
+        """
         name = self._chrom_array(chrom)
         start_bins = np.asarray(start_bins, dtype=np.int64)
         inside = (start_bins >= 0) & (start_bins + nbins <= self.backend.shape(name)[0])
@@ -274,7 +379,24 @@ class Store:
     def prefetch_rows(self, rows: np.ndarray, fetch_only: bool = False) -> int:
         """Partial layout: start decoding the chunks of ``rows`` in the background (zarr
         backend only; a no-op otherwise), or with ``fetch_only`` start fetching their
-        stored bytes (remote stores only). Returns the decoded bytes started."""
+        stored bytes (remote stores only). Returns the decoded bytes started.
+
+        Parameters
+        ----------
+        rows
+            Row indices of the ``data`` array about to be read (any order, repeats
+            allowed).
+        fetch_only
+            Only start fetching the stored bytes of a remote store's chunks (default
+            False).
+
+        Returns
+        -------
+        int
+            Decoded bytes of the chunks whose decoding was started: 0 without a zarr
+            backend, for no rows, and with ``fetch_only``
+            (:meth:`~genozarr.store.backend.ZarrBackend.prefetch_rows`).
+        """
         if isinstance(self.backend, ZarrBackend) and len(rows):
             return self.backend.prefetch_rows(DATA, rows, fetch_only=fetch_only)
         return 0
@@ -284,7 +406,29 @@ class Store:
         """Whole-genome layout: start decoding the chunks of the windows
         ``[start_bins, start_bins + nbins)`` of ``chrom`` in the background (zarr backend
         only; a no-op otherwise), or with ``fetch_only`` start fetching their stored bytes
-        (remote stores only). Returns the decoded bytes started."""
+        (remote stores only). Returns the decoded bytes started.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name; one the store does not have prefetches nothing.
+        start_bins
+            1-D integer array: the first bin of each window (windows may reach past the
+            chromosome's ends: only the chunks within it are started).
+        nbins
+            Bins per window.
+        fetch_only
+            Only start fetching the stored bytes of a remote store's chunks (default
+            False).
+
+        Returns
+        -------
+        int
+            Decoded bytes of the chunks whose decoding was started: 0 without a zarr
+            backend, for no windows, for a chromosome not in the store, and with
+            ``fetch_only``
+            (:meth:`~genozarr.store.backend.ZarrBackend.prefetch_chunks`).
+        """
         if (not isinstance(self.backend, ZarrBackend) or not len(start_bins)
                 or chrom not in self.meta.chroms):
             return 0
@@ -299,17 +443,60 @@ class Store:
 
     def dense(self, name: str = DATA) -> np.ndarray:
         """A whole array as numpy: ``data`` (partial layout), or a chromosome's array by
-        its name or path (whole-genome layout)."""
+        its name or path (whole-genome layout).
+
+        Parameters
+        ----------
+        name
+            Array path (one of :meth:`array_names`; default ``'data'``, the partial
+            layout's array), or in the whole-genome layout a chromosome name.
+
+        Returns
+        -------
+        numpy.ndarray
+            The whole array: ``(region, position, strand, condition)`` for ``data``,
+            ``(position, strand, condition)`` for a chromosome's array (``position`` in
+            bins).
+        """
         if self.whole_genome and name in self.meta.chroms:
             name = self.meta.array_path(name)
         return self.backend.dense(name)
 
     def array_names(self) -> list[str]:
-        """Paths of the data arrays (``data``, or one per chromosome)."""
+        """Paths of the data arrays (``data``, or one per chromosome).
+
+        Returns
+        -------
+        list of str
+            ``['data']`` in the partial layout; one path per chromosome, in chromosome
+            order, in the whole-genome layout
+            (:meth:`~genozarr.store.layout.StoreMeta.array_paths`).
+        """
         return self.meta.array_paths()
 
     def to_backend(self, storage: str) -> Store:
-        """This store with its arrays moved to an in-memory backend (``ndarray``/``sparse``)."""
+        """This store with its arrays moved to an in-memory backend (``ndarray``/``sparse``).
+
+        Parameters
+        ----------
+        storage
+            ``'ndarray'`` (numpy arrays) or ``'sparse'`` (scipy.sparse); the storage of the
+            current backend (``'zarr'`` for a store read from disk) returns this store
+            itself.
+
+        Returns
+        -------
+        Store
+            ``self`` when ``storage`` is the backend's own; else a new :class:`Store` with
+            the same metadata, path and region table whose arrays are read whole into
+            memory.
+
+        Raises
+        ------
+        ArgumentError
+            For a float16 store with ``storage='sparse'`` (a bfloat16 store is loaded
+            as float32).
+        """
         if storage == self.backend.storage:
             return self
         from genozarr.store.dtypes import check_storage, value_dtype

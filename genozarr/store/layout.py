@@ -84,7 +84,18 @@ CHUNK_KEY = re.compile(r"^(?:(?P<array>.+)/)?c(?P<index>(?:/\d+)+|(?:\.\d+)+)$")
 
 
 def first_index(match: re.Match[str]) -> int:
-    """The chunk index along the first axis in a :data:`CHUNK_KEY` match."""
+    """The chunk index along the first axis in a :data:`CHUNK_KEY` match.
+
+    Parameters
+    ----------
+    match
+        A match of :data:`CHUNK_KEY` on a chunk key (``c.<i>.<j>...`` or ``c/<i>/<j>...``).
+
+    Returns
+    -------
+    int
+        ``<i>``, the first index of the key.
+    """
     return int(re.split(r"[./]", match.group("index"), maxsplit=2)[1])
 
 Layout = Literal["partial", "whole_genome"]
@@ -97,6 +108,16 @@ def check_chrom_name(chrom: str) -> str:
     Any legal zarr v3 node name works: not empty, no ``/`` (nor ``\\``, which zarr's local
     store lists as one), not only periods, not starting with ``__``, and not one of
     genozarr's own node names.
+
+    Parameters
+    ----------
+    chrom
+        Chromosome name.
+
+    Returns
+    -------
+    str
+        ``chrom``, unchanged.
 
     Raises
     ------
@@ -136,7 +157,26 @@ def check_chrom_cases(chroms: Any) -> None:
 
 
 def array_path(chrom: str | None, format_version: int = FORMAT_VERSION) -> str:
-    """Path of the data array of a chromosome (whole genome) or of ``data`` (partial)."""
+    """Path of the data array of a chromosome (whole genome) or of ``data`` (partial).
+
+    Parameters
+    ----------
+    chrom
+        Chromosome name (whole-genome layout); None for the partial layout.
+    format_version
+        Store format version: 1 kept each chromosome's array at the root.
+
+    Returns
+    -------
+    str
+        ``'data'`` for None; ``'<chrom>/data'`` (format 2 and 3) or ``'<chrom>'``
+        (format 1) for a chromosome.
+
+    Raises
+    ------
+    StoreFormatError
+        For a chromosome name that cannot name a zarr group (:func:`check_chrom_name`).
+    """
     if chrom is None:
         return DATA
     check_chrom_name(chrom)
@@ -149,7 +189,29 @@ def sharding(row_bytes: int, clen: int, inner_bytes: int | None = None,
     length (None: not sharded), for inner chunks of about ``inner_bytes`` (default:
     ``set_options(inner_chunk_bytes=...)``), of at least ``min_rows`` rows (a window's
     bins in the whole-genome layout: one bin per inner chunk made a chromosome's shards
-    of millions of inner chunks, built and read at about 20 us per base)."""
+    of millions of inner chunks, built and read at about 20 us per base).
+
+    Parameters
+    ----------
+    row_bytes
+        Decoded bytes of one first-axis entry (a partial-layout row, all its bins; a bin
+        of a chromosome's array).
+    clen
+        First-axis chunk length (rows), as from :func:`chunk_length`.
+    inner_bytes
+        Decoded bytes per inner chunk; None takes the ``inner_chunk_bytes`` option, and
+        where that is None too, nothing is sharded.
+    min_rows
+        Fewest first-axis entries per inner chunk.
+
+    Returns
+    -------
+    tuple of (int, int or None)
+        ``(chunk length, inner length)`` in first-axis entries: the chunk (shard) length,
+        ``clen`` rounded down to a multiple of the inner length, and that inner length
+        (from 1 to ``clen``; equal to the chunk length, the array is written unsharded);
+        ``(clen, None)`` without sharding.
+    """
     if inner_bytes is None:
         from genozarr.config import OPTIONS
 
@@ -172,7 +234,23 @@ def _whole_genome_shard(clen: int, nbins: int) -> tuple[int, int | None]:
 
 def chunk_length(row_bytes: int, n: int, chunk_bytes: int | None = None) -> int:
     """First-axis chunk length so that one chunk decodes to about ``chunk_bytes``
-    (default: ``set_options(chunk_bytes=...)``), at most ``n``."""
+    (default: ``set_options(chunk_bytes=...)``), at most ``n``.
+
+    Parameters
+    ----------
+    row_bytes
+        Decoded bytes of one first-axis entry (row or bin).
+    n
+        First-axis length of the array.
+    chunk_bytes
+        Decoded bytes per chunk; None takes the ``chunk_bytes`` option.
+
+    Returns
+    -------
+    int
+        First-axis entries per chunk: ``chunk_bytes // row_bytes``, at least 1 and at
+        most ``n`` (1 for an empty array).
+    """
     if chunk_bytes is None:
         from genozarr.config import OPTIONS
 
@@ -182,7 +260,32 @@ def chunk_length(row_bytes: int, n: int, chunk_bytes: int | None = None) -> int:
 
 @dataclass
 class ArraySpec:
-    """Shape, chunking, dtype, dimension names and fill value of one array."""
+    """Shape, chunking, dtype, dimension names and fill value of one array.
+
+    Parameters
+    ----------
+    shape
+        Array shape: ``(region, position, strand, condition)`` for the partial layout's
+        ``data``, ``(position, strand, condition)`` (bins) for a chromosome's array.
+    chunks
+        Chunk shape (the shard shape when ``inner`` is set).
+    dtype
+        Store dtype name (``'bfloat16'`` included).
+    dims
+        Dimension names, one per axis.
+    fill_value
+        Value of the positions no chunk was written for (the store's pad value in
+        :func:`plan_layout`).
+    coordinates
+        Space-separated names of the array's coordinate arrays, written as its
+        ``coordinates`` attribute; None writes none.
+    inner
+        First-axis length of the inner chunks when ``chunks`` is a zarr v3 shard of
+        them (None: not sharded).
+    runs
+        The values come in runs of equal values along the bases (see
+        :data:`genozarr.store.write.RUNS_SHUFFLE`).
+    """
 
     shape: tuple[int, ...]
     chunks: tuple[int, ...]
@@ -207,6 +310,48 @@ class StoreMeta:
     constructor, every argument that shapes what is served, the inputs with their
     digests, and the normalizers with their fitted parameters
     (see :mod:`genozarr.store.recipe`).
+
+    Parameters
+    ----------
+    name
+        Dataset name.
+    kind
+        ``'coverage'`` (Cover) or ``'sequence'`` (Bioseq).
+    layout
+        ``'partial'`` (one row per window) or ``'whole_genome'`` (one array per
+        chromosome).
+    resolution
+        Bases per bin; None: one value per window.
+    binsize
+        Window length in bases, without flank; None for variable-length windows.
+    stepsize
+        Step between window starts, in bases.
+    flank
+        Bases added on both sides of every window.
+    dtype
+        Store dtype name of the data arrays (``'bfloat16'`` included).
+    conditions
+        Condition names (the ``condition`` dimension).
+    strands
+        Strand labels (the ``strand`` dimension).
+    chroms
+        ``{chrom: length in bases}`` of the chromosomes the regions use, in order.
+    sources
+        Input files, in condition order.
+    cache_key
+        SHA256 cache key the store was built for; None: none.
+    seqtype
+        Alphabet of a sequence store (``'dna'``, ``'protein'``); None for coverage.
+    pad_value
+        Value of positions without data.
+    condition_metadata
+        ``{column: [one value per condition]}`` from a sample sheet; empty without one.
+    recipe
+        How the dataset over the store was built (see above).
+    format_version
+        Store format version (default :data:`FORMAT_VERSION`).
+    encoding_type
+        Always ``'genozarr'``.
     """
 
     name: str
@@ -241,12 +386,39 @@ class StoreMeta:
             return held.astype(value_dtype(self.dtype))[()]
 
     def to_attrs(self) -> dict[str, Any]:
-        """JSON-able dictionary for the zarr group attributes."""
+        """JSON-able dictionary for the zarr group attributes.
+
+        Returns
+        -------
+        dict[str, Any]
+            Every field by name (:func:`dataclasses.asdict`).
+        """
         return asdict(self)
 
     @classmethod
     def from_attrs(cls, attrs: dict[str, Any], where: str) -> StoreMeta:
-        """Parse and version-check the ``genozarr`` attribute of a store at ``where``."""
+        """Parse and version-check the ``genozarr`` attribute of a store at ``where``.
+
+        Parameters
+        ----------
+        attrs
+            The ``genozarr`` attribute of the root group; keys that are no field are
+            ignored.
+        where
+            The store, for messages.
+
+        Returns
+        -------
+        StoreMeta
+            The metadata, its values checked.
+
+        Raises
+        ------
+        StoreFormatError
+            For attributes that are not a mapping, not genozarr metadata, of an unknown
+            or newer format version, lacking a required field, or holding a value of the
+            wrong type or range.
+        """
         if not isinstance(attrs, dict):
             raise StoreFormatError(f"{where}: the genozarr metadata is {attrs!r}, not a "
                                    "mapping; the store was edited or damaged")
@@ -362,17 +534,46 @@ class StoreMeta:
         return (self.binsize + 2 * self.flank) // self.resolution
 
     def array_path(self, chrom: str | None = None) -> str:
-        """Path of the data array of ``chrom`` (whole genome) or ``data`` (partial)."""
+        """Path of the data array of ``chrom`` (whole genome) or ``data`` (partial).
+
+        Parameters
+        ----------
+        chrom
+            Chromosome name (whole-genome layout; ignored in the partial layout).
+
+        Returns
+        -------
+        str
+            As :func:`array_path` for this store's layout and format version.
+        """
         return array_path(chrom if self.whole_genome else None, self.format_version)
 
     def array_paths(self) -> list[str]:
-        """Paths of every data array, in chromosome order."""
+        """Paths of every data array, in chromosome order.
+
+        Returns
+        -------
+        list of str
+            ``['data']`` in the partial layout; one path per chromosome of
+            :attr:`chroms` in the whole-genome layout.
+        """
         if self.whole_genome:
             return [self.array_path(c) for c in self.chroms]
         return [DATA]
 
     def chrom_of(self, path: str) -> str | None:
-        """The chromosome whose data array is ``path`` (None in the partial layout)."""
+        """The chromosome whose data array is ``path`` (None in the partial layout).
+
+        Parameters
+        ----------
+        path
+            Path of a data array (as :meth:`array_path` gives it).
+
+        Returns
+        -------
+        str or None
+            The chromosome name; None in the partial layout.
+        """
         if not self.whole_genome:
             return None
         return path if self.format_version == 1 else path.rsplit("/", 1)[0]
@@ -480,6 +681,13 @@ class Labeled:
 
     On disk: an integer array of the smallest signed type that holds the codes, whose
     attribute :data:`LABELS_ATTR` lists the labels.
+
+    Parameters
+    ----------
+    codes
+        1-D integer array: the index into ``labels`` of every entry.
+    labels
+        The distinct labels.
     """
 
     codes: np.ndarray
@@ -487,7 +695,18 @@ class Labeled:
 
     @classmethod
     def of(cls, values: Any) -> Labeled:
-        """Codes of ``values`` (strings), labels in order of first appearance."""
+        """Codes of ``values`` (strings), labels in order of first appearance.
+
+        Parameters
+        ----------
+        values
+            1-D array-like of labels (strings).
+
+        Returns
+        -------
+        Labeled
+            As :meth:`from_codes` gives it.
+        """
         from genozarr._kernels import factorize_labels
 
         codes, labels = factorize_labels(np.asarray(values, dtype=object))
@@ -495,18 +714,57 @@ class Labeled:
 
     @classmethod
     def from_codes(cls, codes: Any, labels: list[str]) -> Labeled:
-        """From codes (any integer type) and their labels."""
+        """From codes (any integer type) and their labels.
+
+        Parameters
+        ----------
+        codes
+            Integer array-like of indices into ``labels``.
+        labels
+            The labels the codes index.
+
+        Returns
+        -------
+        Labeled
+            Codes cast to the smallest of int8, int16, int32 and int64 that holds
+            ``len(labels)``, and a copy of ``labels`` as a list.
+        """
         dtype = next(t for t in (np.int8, np.int16, np.int32, np.int64)
                      if len(labels) <= np.iinfo(t).max)
         return cls(np.asarray(codes).astype(dtype, copy=False), list(labels))
 
     def decode(self) -> np.ndarray:
-        """The labels as an object array of ``str``."""
+        """The labels as an object array of ``str``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Object array of the shape of :attr:`codes`: ``labels[code]`` of each code.
+
+        Raises
+        ------
+        StoreFormatError
+            If a code does not index :attr:`labels`.
+        """
         return decode_labels(self.codes, self.labels, "labels")
 
 
 def decode_labels(codes: np.ndarray, labels: Any, where: str) -> np.ndarray:
     """The object array of ``labels[code]`` for integer ``codes``.
+
+    Parameters
+    ----------
+    codes
+        Integer array of indices into ``labels``.
+    labels
+        The labels, as read from an array's :data:`LABELS_ATTR` attribute.
+    where
+        The array, for messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of the shape of ``codes``.
 
     Raises
     ------
@@ -529,7 +787,28 @@ def labeled_values(arr: Any, where: str, codes: np.ndarray | None = None,
     """The labels of an array stored as :class:`Labeled` codes (a zarr array or an xarray
     variable of integers with a :data:`LABELS_ATTR` attribute), decoded; None for any other
     array (``where`` names it in errors). ``codes``: the array's values, when the caller
-    has read them already."""
+    has read them already.
+
+    Parameters
+    ----------
+    arr
+        A zarr array or an xarray variable.
+    where
+        The array, for messages.
+    codes
+        The array's values, already read; None reads them from ``arr``.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Object array of the labels, one per entry of ``arr``; None when ``arr`` is not an
+        integer array with a :data:`LABELS_ATTR` attribute.
+
+    Raises
+    ------
+    StoreFormatError
+        As :func:`decode_labels`.
+    """
     if arr.dtype.kind in "iu" and LABELS_ATTR in arr.attrs:
         codes = np.asarray(arr[...]) if codes is None else codes
         return decode_labels(codes, arr.attrs[LABELS_ATTR], where)
@@ -541,7 +820,27 @@ def window_coords(windows: tuple[Any, ...], format_version: int = FORMAT_VERSION
     """The arrays of the ``genozarr-windows`` group for ``(chrom, start, end, strand)``,
     or ``(chrom, start, end, strand, names)``: chromosomes and strands as :class:`Labeled`
     codes (format 3; strings in format 2, for rewriting the windows of a format-2 store),
-    starts and ends as integers, names (where not None) as strings."""
+    starts and ends as integers, names (where not None) as strings.
+
+    Parameters
+    ----------
+    windows
+        ``(chrom, start, end, strand)`` or ``(chrom, start, end, strand, names)`` of the
+        windows: equal-length 1-D arrays (chromosomes and strands may already be
+        :class:`Labeled`), starts and ends in bases, names None for none.
+    format_version
+        Format of the store the arrays are for (below 3: strings, not codes).
+
+    Returns
+    -------
+    dict[str, tuple[tuple[str, ...], Any]]
+        ``{array path: (("window",), values)}``, paths under ``genozarr-windows``.
+
+    Raises
+    ------
+    StoreFormatError
+        When there are not as many names as windows.
+    """
     out: dict[str, tuple[tuple[str, ...], Any]] = {}
     if len(windows) > 4 and windows[4] is not None:
         names = _labels(windows[4])
@@ -625,7 +924,28 @@ def marker_bytes(cache_key: str | None, format_version: int = FORMAT_VERSION,
     says the key does not describe what changed, such as a global a collapser reads),
     and the random id of this version (``version``: a version that records new windows
     keeps the build's id, with the same values, but not this one; a reader of a store
-    without versions tells its coordinates from another version's by it)."""
+    without versions tells its coordinates from another version's by it).
+
+    Parameters
+    ----------
+    cache_key
+        The store's cache key (None: none).
+    format_version
+        Format version recorded in the marker.
+    chunks
+        The chunk inventory (:func:`chunk_inventory`); None records none.
+    build
+        The build's random id; None records none.
+    forced
+        The build was asked to replace the store (``overwrite=True``).
+    version
+        The random id of this version; None records none.
+
+    Returns
+    -------
+    bytes
+        The JSON text of the marker group's ``zarr.json``.
+    """
     import json
 
     attrs: dict[str, Any] = {"cache_key": cache_key, "format_version": format_version}
@@ -681,7 +1001,21 @@ def _first_axis_grid(doc: Any) -> int | None:
 def first_axis_grid(shape: Sequence[int], chunks: Sequence[int]) -> int | None:
     """The number of chunks (shards) along the first axis of an array of ``shape`` cut
     into (outer) ``chunks``; None where it is also cut along another axis (or the two do
-    not fit)."""
+    not fit).
+
+    Parameters
+    ----------
+    shape
+        Array shape.
+    chunks
+        Outer chunk (shard) shape.
+
+    Returns
+    -------
+    int or None
+        ``ceil(shape[0] / chunks[0])``; None for shapes of different lengths, an empty
+        shape, a chunk length <= 0, or more than one chunk along a later axis.
+    """
     if len(shape) != len(chunks) or not shape or any(c <= 0 for c in chunks) \
             or any(-(-n // c) > 1 for n, c in zip(shape[1:], chunks[1:])):
         return None
@@ -760,7 +1094,18 @@ class ChunkInventory:
     @classmethod
     def from_marker(cls, attrs: dict[str, Any] | None) -> ChunkInventory | None:
         """The inventory in marker attributes ``attrs``; None when they hold none (a store
-        published before inventories were recorded, or a marker not readable as one)."""
+        published before inventories were recorded, or a marker not readable as one).
+
+        Parameters
+        ----------
+        attrs
+            The attributes of a completion marker, or None.
+
+        Returns
+        -------
+        ChunkInventory or None
+            The inventory of their ``chunks`` entry.
+        """
         chunks = (attrs or {}).get("chunks") if isinstance(attrs, dict) else None
         if not isinstance(chunks, dict):
             return None
@@ -772,7 +1117,20 @@ class ChunkInventory:
     def written(self, array: str, index: int) -> bool:
         """Whether chunk (shard) file ``index`` along the first axis of ``array`` (its
         path in the store) was written when the version was published; False for an
-        array or index the inventory does not hold."""
+        array or index the inventory does not hold.
+
+        Parameters
+        ----------
+        array
+            Array path in the store (leading and trailing ``/`` ignored).
+        index
+            Chunk (shard) index along the first axis.
+
+        Returns
+        -------
+        bool
+            Whether the file was recorded as written.
+        """
         entry = self._arrays.get(array.strip("/"))
         if entry is None or not 0 <= index < entry[0]:
             return False
@@ -782,13 +1140,38 @@ class ChunkInventory:
     def absent(self, array: str, index: int) -> bool:
         """Whether chunk (shard) file ``index`` along the first axis of ``array`` was not
         written when the version was published (it holds only the fill value); False for
-        an array or index the inventory does not hold (unknown, not absent)."""
+        an array or index the inventory does not hold (unknown, not absent).
+
+        Parameters
+        ----------
+        array
+            Array path in the store (leading and trailing ``/`` ignored).
+        index
+            Chunk (shard) index along the first axis.
+
+        Returns
+        -------
+        bool
+            Whether the file was recorded as not written.
+        """
         entry = self._arrays.get(array.strip("/"))
         return entry is not None and 0 <= index < entry[0] and not self.written(array, index)
 
     def lost(self, keys: Iterable[str]) -> list[str]:
         """The chunk files recorded as written that ``keys`` (every file key of the
-        version, relative to its root) lack, as keys ``<array path>/c<index>...``."""
+        version, relative to its root) lack, as keys ``<array path>/c<index>...``.
+
+        Parameters
+        ----------
+        keys
+            Every file (object) key of the version, relative to its root.
+
+        Returns
+        -------
+        list of str
+            ``<array path>/c.<index>`` of each lost chunk file, sorted by array path,
+            then index.
+        """
         present = _stored_chunks(keys)
         return [f"{path}/c.{i}" for path, (grid, _, _) in sorted(self._arrays.items())
                 for i in range(grid)
@@ -797,6 +1180,15 @@ class ChunkInventory:
     def check_present(self, array: str, index: int, where: str) -> None:
         """Raise when chunk file ``index`` of ``array``, found missing at ``where``, was
         written when the version was published.
+
+        Parameters
+        ----------
+        array
+            Array path in the store.
+        index
+            Chunk (shard) index along the first axis.
+        where
+            The missing chunk file, for the message.
 
         Raises
         ------

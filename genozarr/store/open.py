@@ -66,7 +66,18 @@ _VERSION_NAME = re.compile(r"^v-[0-9a-f]+$")
 
 
 def is_remote(path: str | os.PathLike) -> bool:
-    """True for fsspec URLs other than ``file://``."""
+    """True for fsspec URLs other than ``file://``.
+
+    Parameters
+    ----------
+    path
+        A local path or a URL.
+
+    Returns
+    -------
+    bool
+        Whether ``path`` holds ``://`` and does not start with ``file://``.
+    """
     text = path_text(path)
     return "://" in text and not text.startswith("file://")
 
@@ -106,7 +117,21 @@ UNWRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENO
 
 def unreadable(what: str, error: BaseException) -> StoreError:
     """A :class:`StoreError` for a chunk or array that zarr or a codec failed to read
-    (``what``: e.g. ``"chunk <store>/<array>/<key> (rows 0 to 10)"``), naming the error."""
+    (``what``: e.g. ``"chunk <store>/<array>/<key> (rows 0 to 10)"``), naming the error.
+
+    Parameters
+    ----------
+    what
+        What could not be read, put into the message after "cannot read".
+    error
+        The error zarr or the codec raised.
+
+    Returns
+    -------
+    StoreError
+        The error to raise (not raised here), its message naming ``what``, the type and
+        text of ``error``, and advising a rebuild or a check of the storage.
+    """
     return StoreError(f"cannot read {what}: {type(error).__name__}: {error}. The store is "
                       "damaged or unreachable; rebuild it (overwrite=True) or check the "
                       "storage")
@@ -124,6 +149,15 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
         The store path or URL.
     error
         The error the storage layer raised.
+
+    Returns
+    -------
+    StoreError
+        The error to raise (not raised here): ``"cannot <action> <where>: <cause>"``, with
+        a hint where the cause is known (the ``errno`` of a full disk, a quota, a denied
+        access, a read-only file system, too many open files; for a remote ``where`` a
+        missing bucket, a server error, a lost connection, a timeout, else a check of the
+        URL, endpoint and credentials).
     """
     cause = getattr(error, "strerror", None) or str(error) or type(error).__name__
     code = getattr(error, "errno", None)
@@ -288,6 +322,20 @@ def resolve_root(path: str | os.PathLike,
     names (a copy of a versioned remote store). Remote: ``<url>/<version>`` named by the
     pointer, or ``<url>`` without a pointer (a store written before versioning).
 
+    Parameters
+    ----------
+    path
+        Store path or URL, as published.
+    storage_options
+        fsspec options for remote URLs.
+
+    Returns
+    -------
+    str
+        The resolved local directory (absolute, symbolic links resolved) or URL prefix
+        (``path`` without a trailing ``/``, plus ``/<version>`` where a pointer names
+        one). Nothing checks that a store is there.
+
     Raises
     ------
     StoreError
@@ -331,6 +379,19 @@ def read_marker(path: str | os.PathLike,
                 storage_options: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The completion marker of the store published at ``path``, or None when the store is
     absent or incomplete.
+
+    Parameters
+    ----------
+    path
+        Store path or URL, as published (resolved as :func:`resolve_root` does).
+    storage_options
+        fsspec options for remote URLs.
+
+    Returns
+    -------
+    dict[str, Any] or None
+        The ``attributes`` of the version's completion marker; None when there is no
+        marker or it is not readable as one.
 
     Raises
     ------
@@ -537,7 +598,43 @@ def _checked_store_class() -> type:
     from genozarr.store._direct import _file_id, check_chunk_bytes, html_answer, index_crc_ok
 
     class _Checked(WrapperStore):  # type: ignore[misc,type-arg]
-        """A read-only zarr store over one store version: see :class:`CheckedStore`."""
+        """A read-only zarr store over one store version: see :class:`CheckedStore`.
+
+        Parameters
+        ----------
+        store
+            The zarr store it reads through (:func:`zarr_store` of the version's
+            directory, descriptor or URL prefix).
+        where
+            The store path or URL, as messages name it (default empty).
+        complete
+            Whether the version had its completion marker when it was opened: then a
+            missing or short chunk is checked against the marker (gone: the store was
+            replaced or removed). Default False.
+        hold
+            The :class:`ReaderHold` of a local version pinned by a descriptor (None for a
+            remote store): a pickled copy reopens the store instead
+            (``_reopen_checked``).
+        storage_options
+            fsspec options, kept for a pickled copy.
+        marker
+            ``(path, file id)`` of the completion marker of a local version read by its
+            path: a chunk read after the file changed is refused. None (default): taken
+            from the store's root when ``complete`` and the root is not a pinned
+            ``/proc/self/fd/<n>`` descriptor.
+        seen
+            The completion marker's attributes at open, for a store without versions (a
+            directory a web server serves): a chunk read after the marker changed to
+            another build's is refused. None (default): no such check.
+        inventory
+            The version's :class:`~genozarr.store.layout.ChunkInventory`: a chunk recorded
+            as never written is the fill value without a request (remote stores), one
+            recorded as written and missing is an error. None (default): none recorded.
+        opened
+            The completion marker's attributes when the version was opened: a copy
+            unpickled elsewhere refuses a store published since with other content. None
+            (default): not known.
+        """
 
         def __init__(self, store: Any, where: str = "", complete: bool = False,
                      hold: ReaderHold | None = None,
@@ -767,6 +864,37 @@ def _checked_store_class() -> type:
             return not self._differs(await asyncio.shield(task), exact)
 
         async def get(self, key: str, prototype: Any, byte_range: Any = None) -> Any:
+            """Read ``key`` as the wrapped store does, with the checks of this store: a
+            chunk recorded in the inventory as never written is None without a request
+            (a remote store), a chunk's size (or a ranged read's, a shard index's CRC32C)
+            is checked, and the storage layer's errors become
+            :class:`~genozarr.errors.StoreError`.
+
+            Parameters
+            ----------
+            key
+                Key in the store: ``zarr.json``, the completion marker, or a chunk key
+                (``<array>/c/...``).
+            prototype
+                zarr buffer prototype of the result.
+            byte_range
+                zarr byte request (a range, an offset, a suffix); None (default): the
+                whole object.
+
+            Returns
+            -------
+            Any
+                The zarr buffer read, or None where the object does not exist (a chunk
+                that is the fill value).
+
+            Raises
+            ------
+            StoreError
+                When the store was replaced or removed while open, a chunk recorded as
+                written is missing, a chunk or range has the wrong size or fails its
+                checksum, the storage fails, or a remote read takes longer than
+                ``remote_timeout``.
+            """
             match = CHUNK_KEY.match(key)
             if match is not None and self.inventory is not None \
                     and not isinstance(self._store, LocalStore) \
@@ -827,6 +955,23 @@ def _checked_store_class() -> type:
                 yield key, await self.get(key, prototype, byte_range)
 
         async def exists(self, key: str) -> bool:
+            """Whether ``key`` exists in the wrapped store.
+
+            Parameters
+            ----------
+            key
+                Key in the store.
+
+            Returns
+            -------
+            bool
+                The wrapped store's answer.
+
+            Raises
+            ------
+            StoreError
+                When the storage layer raises (naming the store and the key).
+            """
             try:
                 return await self._store.exists(key)
             except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
@@ -1047,7 +1192,24 @@ def __getattr__(name: str) -> Any:
 def zarr_store(path: str | os.PathLike, mode: str = "r",
                storage_options: dict[str, Any] | None = None) -> Any:
     """A plain zarr store object for a local directory or an fsspec URL (no version
-    resolution: writers use it on the version they write)."""
+    resolution: writers use it on the version they write).
+
+    Parameters
+    ----------
+    path
+        Local directory (a ``file://`` URL's path too) or fsspec URL.
+    mode
+        ``'r'`` (default) opens the store read-only; any other mode writable.
+    storage_options
+        fsspec options for remote URLs.
+
+    Returns
+    -------
+    Any
+        A ``zarr.storage.LocalStore`` for a local path; for a URL a
+        ``zarr.storage.FsspecStore``, over a ``CheckedHTTPFileSystem`` (ranged reads
+        checked) for ``http(s)://``.
+    """
     from zarr.storage import FsspecStore, LocalStore
 
     register_zarr()
@@ -1064,6 +1226,22 @@ def zarr_store(path: str | os.PathLike, mode: str = "r",
 # ---------------------------------------------------------------------------- opening
 class OpenedStore:
     """One version of a store, resolved once and held while in use.
+
+    Parameters
+    ----------
+    path
+        The store path or URL as given.
+    root
+        The directory or URL prefix of the version resolved (:func:`resolve_root`).
+    storage_options
+        fsspec options.
+    hold
+        The :class:`ReaderHold` of a local version (its ``io_root`` is where it is
+        read); None for a remote store.
+    complete
+        Whether the completion marker was there when the store was opened.
+    marker
+        The completion marker's attributes then; None (default): none.
 
     Attributes
     ----------
@@ -1104,7 +1282,14 @@ class OpenedStore:
         return ("genozarr-store", self.path, self.root)
 
     def zarr_store(self) -> Any:
-        """A read-only :class:`CheckedStore` over this version."""
+        """A read-only :class:`CheckedStore` over this version.
+
+        Returns
+        -------
+        CheckedStore
+            A new store reading :attr:`io_root`, checking chunks against this opening's
+            completion marker and its chunk inventory.
+        """
         # a remote store without versions (a directory on a web server) is rebuilt in
         # place: its marker, compared when a read fails, tells a rebuild from damage
         seen = self.marker if self.hold is None and self.root == self.path.rstrip("/") \
@@ -1115,7 +1300,20 @@ class OpenedStore:
                                       ChunkInventory.from_marker(self.marker), self.marker)
 
     def group(self) -> Any:
-        """The version's zarr v3 group (consolidated metadata)."""
+        """The version's zarr v3 group (consolidated metadata).
+
+        Returns
+        -------
+        zarr.Group
+            The root group, read through :meth:`zarr_store`; opened on the first call and
+            kept.
+
+        Raises
+        ------
+        StoreError
+            When the group cannot be read, or the store was replaced or removed while it
+            was being opened.
+        """
         if self._group is None:
             try:
                 self._group = _open_zarr_group(self.zarr_store(), self.path)
@@ -1157,7 +1355,19 @@ class OpenedStore:
             self._meta = other._meta
 
     def meta(self) -> StoreMeta:
-        """The checked ``genozarr`` metadata of the root group."""
+        """The checked ``genozarr`` metadata of the root group.
+
+        Returns
+        -------
+        StoreMeta
+            Parsed from the ``genozarr`` attribute on the first call and kept.
+
+        Raises
+        ------
+        StoreFormatError
+            When the group has no ``genozarr`` attribute or it is of a newer or unknown
+            format version, or invalid.
+        """
         if self._meta is None:
             attrs = dict(self.group().attrs)
             if "genozarr" not in attrs:
@@ -1412,6 +1622,28 @@ def open_group(path: str | os.PathLike, mode: str = "r",
 
     Reading resolves the published version and reads it through a :class:`CheckedStore`;
     other modes open ``path`` itself (a version being written).
+
+    Parameters
+    ----------
+    path
+        Store path or URL.
+    mode
+        zarr access mode: ``'r'`` (default) reads the published version, complete or not;
+        any other (``'r+'``, ``'a'``, ``'w'``, ...) is passed to ``zarr.open_group`` over
+        :func:`zarr_store` of ``path``.
+    storage_options
+        fsspec options for remote URLs.
+
+    Returns
+    -------
+    zarr.Group
+        The store's root group.
+
+    Raises
+    ------
+    StoreError
+        Missing store (a local ``path`` that does not exist), no readable zarr v3 group,
+        or an unreachable storage.
     """
     import zarr
 
@@ -1441,6 +1673,12 @@ def read_meta(path: str | os.PathLike, storage_options: dict[str, Any] | None = 
         fsspec options.
     require_complete
         Raise when the completion marker is missing (an interrupted build).
+
+    Returns
+    -------
+    StoreMeta
+        The store's metadata, parsed from the ``genozarr`` attribute of its root group
+        and checked.
 
     Raises
     ------

@@ -48,12 +48,39 @@ SERVED_KEYS = ("normalizers", "channel_last", "order")
 def stable_repr(value: Any) -> str:
     """``repr(value)`` without memory addresses (``<function f at 0x7f...>`` ->
     ``<function f>``): the same in every process, so a recipe recording it is the same
-    for the same build, and a reuse of the store does not see a change."""
+    for the same build, and a reuse of the store does not see a change.
+
+    Parameters
+    ----------
+    value
+        Any object.
+
+    Returns
+    -------
+    str
+        Its ``repr`` with each memory address (``at 0x...``, and the space before it)
+        removed.
+    """
     return re.sub(r" at 0x[0-9A-Fa-f]+", "", repr(value))
 
 
 def jsonable(value: Any) -> Any:
-    """A JSON-able form of an argument value (callables by ``module:qualname``)."""
+    """A JSON-able form of an argument value (callables by ``module:qualname``).
+
+    Parameters
+    ----------
+    value
+        An argument value.
+
+    Returns
+    -------
+    Any
+        Dicts (keys made strings), lists and tuples (as lists) converted item by item;
+        numpy arrays as lists and numpy scalars as Python numbers; strings, numbers, bools
+        and None as they are; a callable as ``'<module>:<qualname>'`` (its
+        :func:`stable_repr` in place of the qualname where it has none, e.g. a partial);
+        anything else as its :func:`stable_repr`.
+    """
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -86,6 +113,14 @@ def make_recipe(dataset: str, constructor: str, args: dict[str, Any], inputs: li
         Input file paths; their SHA256 digests are recorded beside them.
     channel_last, order
         Served settings.
+
+    Returns
+    -------
+    dict[str, Any]
+        The recipe: ``dataset``, ``constructor``, ``args`` (string values without a URL's
+        query values or password, made :func:`jsonable`), ``inputs`` (``{"path": ...,
+        "sha256": ...}`` each, the digest only for local files), ``normalizers`` (empty),
+        ``channel_last``, and ``order`` where given.
     """
     from genozarr.io._remote import recorded_name
     from genozarr.store.cache import file_digest
@@ -110,7 +145,21 @@ def make_recipe(dataset: str, constructor: str, args: dict[str, Any], inputs: li
 def read_windows(store: Any) -> tuple[Any, ...] | None:
     """``(chrom, start, end, strand, names)`` of the windows recorded in a whole-genome
     zarr store (names None where the windows have none), or None when it records no
-    windows (format 1)."""
+    windows (format 1).
+
+    Parameters
+    ----------
+    store
+        A :class:`~genozarr.store.handle.Store` whose backend has a zarr ``group`` (a
+        :class:`~genozarr.store.backend.ZarrBackend`); any other gives None.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        ``(chrom, start, end, strand, names)``: chromosomes and strands as object arrays
+        of ``str``, starts and ends as int64 (bases, 0-based half-open), names an object
+        array or None; one entry per window.
+    """
     backend = store.backend
     group = getattr(backend, "group", None)
     if group is None or WINDOWS not in group:
@@ -160,6 +209,24 @@ def update_served(path: str, storage_options: dict[str, Any] | None, meta: Any,
 
     A reader that opened the store before keeps serving as before. Nothing is recorded
     when the store at ``path`` now holds another build (another cache key).
+
+    Parameters
+    ----------
+    path
+        Local path or fsspec URL of the published store.
+    storage_options
+        fsspec options for remote URLs.
+    meta
+        The store's :class:`~genozarr.store.layout.StoreMeta`; its ``recipe`` is updated
+        with ``served`` in place (whether or not the store is written).
+    served
+        Recipe entries to set (:data:`SERVED_KEYS`, and others such as ``args``).
+    windows
+        Whole-genome layout: ``(chrom, start, end, strand)`` or ``(chrom, start, end,
+        strand, names)`` of the windows to record (:func:`window_coords`); None records
+        none.
+    coords
+        Other coordinate arrays to write, ``{array path: (dims, values)}``; None: none.
     """
     from genozarr.store.write import StoreWriter, rewrite_root_attrs, write_coord
 

@@ -89,7 +89,32 @@ def as_xarray(store: Store, *, through_backend: bool = False, widen: bool = Fals
     to normalizers, in float32 at least (an int16 or float16 store widened). ``windows``
     (``(chrom, start, end, strand, names)``): the ``genozarr-windows`` group of a
     whole-genome store held in memory, which records none of its own (a zarr store's
-    are its recorded ones)."""
+    are its recorded ones).
+
+    Parameters
+    ----------
+    store
+        A built store (any storage).
+    through_backend
+        Read a zarr store's arrays through its backend instead of opening it with
+        :func:`genozarr.open_store` (in-memory stores always are).
+    widen
+        Serve the data as ``numpy.result_type(dtype, float32)`` (only where the arrays
+        are read through the backend).
+    windows
+        ``(chrom, start, end, strand)`` or ``(chrom, start, end, strand, names)`` of the
+        windows, written as the ``genozarr-windows`` child of a whole-genome tree read
+        through the backend; None: no such child.
+
+    Returns
+    -------
+    xarray.Dataset or xarray.DataTree
+        Partial layout: a Dataset with ``data`` over ``(region, position, strand,
+        condition)`` and the region, strand and condition coordinates. Whole-genome
+        layout: a DataTree with one child per chromosome holding ``data`` over
+        ``(position, strand, condition)`` (``position`` in bins). Attributes hold the
+        store metadata (without ``recipe`` and null fields).
+    """
     import dask.array as da
     import xarray as xr
 
@@ -199,11 +224,30 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
     """Metadata, data arrays, region table and windows of a Dataset or DataTree in
     genozarr's structure (what :func:`genozarr.open_store` returns).
 
+    Parameters
+    ----------
+    obj
+        An :class:`xarray.Dataset` (partial layout: ``data`` over ``(region, position,
+        strand, condition)``, ``region`` first and the others in any order, and the
+        ``region_*`` coordinates) or an :class:`xarray.DataTree` (whole-genome layout: one child per
+        chromosome holding ``data``, and optionally ``genozarr-windows``). Its attributes
+        supply the metadata fields they hold.
+    name
+        Dataset name; None takes the ``name`` attribute, else ``'store'``.
+    cache_key
+        Cache key of the new store; None keeps the ``cache_key`` attribute only where
+        it still describes the data.
+
     Returns
     -------
     meta, arrays, region_table, windows
         ``arrays`` maps array paths to (dask) arrays; ``region_table`` is None in the
         whole-genome layout, ``windows`` None in the partial one (or when absent).
+
+    Raises
+    ------
+    ArgumentError
+        When ``obj`` is not in genozarr's structure.
     """
     import xarray as xr
 

@@ -146,6 +146,16 @@ def _name_bytes(name: str) -> int:
 def check_dataset_name(name: str) -> str:
     """Check a dataset name that names a directory of the output root.
 
+    Parameters
+    ----------
+    name
+        Dataset name.
+
+    Returns
+    -------
+    str
+        ``name``, unchanged.
+
     Raises
     ------
     ArgumentError
@@ -163,6 +173,17 @@ def check_dataset_name(name: str) -> str:
 
 def check_store_path(path: str | os.PathLike) -> str:
     """Check a store path or URL before anything is written there.
+
+    Parameters
+    ----------
+    path
+        Local store path or fsspec URL (a remote URL is only checked for NUL and control
+        characters).
+
+    Returns
+    -------
+    str
+        ``path`` as text (:func:`os.fspath`).
 
     Raises
     ------
@@ -340,6 +361,18 @@ def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None
     A local store is moved aside first (the path is free at once), then deleted unless a
     reader holds it (then a later :func:`sweep_stale` deletes it). A symbolic link at the
     store path is removed itself, never its target.
+
+    Parameters
+    ----------
+    path
+        Local store directory or fsspec URL; nothing happens when it does not exist.
+    storage_options
+        fsspec options for remote URLs.
+
+    Raises
+    ------
+    StoreError
+        When the local ``path`` is a file.
     """
     if is_remote(path):
         fs, root = _fs(path, storage_options)
@@ -868,7 +901,13 @@ class StoreWriter:
 
     def open_group(self) -> Any:
         """The new version's zarr group, for writing (its metadata is consolidated again
-        at :meth:`commit`)."""
+        at :meth:`commit`).
+
+        Returns
+        -------
+        zarr.Group
+            The root group of :attr:`tmp`, opened ``r+``.
+        """
         import zarr
 
         self._consolidated = False
@@ -879,7 +918,22 @@ class StoreWriter:
     # -------------------------------------------------------------- errors
     def error(self, e: BaseException, action: str = "write") -> StoreError:
         """A :class:`StoreError` for a storage failure while building this store (disk full,
-        permission denied, missing bucket...), naming the store path and the cause."""
+        permission denied, missing bucket...), naming the store path and the cause.
+
+        Parameters
+        ----------
+        e
+            The storage failure.
+        action
+            ``'create'``, ``'publish'``, or anything else for ``'write'``: what failed,
+            for the message.
+
+        Returns
+        -------
+        StoreError
+            The error to raise (the caller raises it); before publication, it also says
+            what became of the temporary version (:meth:`removal`).
+        """
         what = {"create": "create store", "publish": "publish store"}.get(action, "write store")
         err = storage_error(what, self.final, e)
         if not self.published:
@@ -889,7 +943,13 @@ class StoreWriter:
 
     def removal(self) -> str:
         """What became of the unpublished temporary version, for a message (after
-        :meth:`abort`)."""
+        :meth:`abort`).
+
+        Returns
+        -------
+        str
+            That it was removed, or the local path that could not be removed.
+        """
         if self.remote or not self.tmp or not os.path.lexists(self.tmp):
             return "the temporary copy was removed"
         # (an error such as too many open files may also keep its removal from working)
@@ -898,7 +958,22 @@ class StoreWriter:
 
     # -------------------------------------------------------------- writing
     def write(self, name: str, start: int, values: np.ndarray) -> None:
-        """Write ``values`` at first-axis offset ``start`` of array ``name`` (in process)."""
+        """Write ``values`` at first-axis offset ``start`` of array ``name`` (in process).
+
+        Parameters
+        ----------
+        name
+            Array path (a key of ``arrays``).
+        start
+            First-axis offset (row, or bin in the whole-genome layout) of the block's
+            first entry, on a chunk (shard) boundary.
+        values
+            The block, of shape ``(n,) + the array's shape[1:]``.
+
+        See Also
+        --------
+        write_block
+        """
         write_block(self.tmp, name, start, values, self.storage_options)
 
     def commit(self, flushed: frozenset[str] | set[str] = frozenset()) -> str:
@@ -909,6 +984,26 @@ class StoreWriter:
         not ``keep_same_key``.
         ``flushed``: real paths of files already flushed to disk, complete
         (:meth:`EarlyFlush.finish`), which publication does not flush again.
+
+        Parameters
+        ----------
+        flushed
+            Real paths of files already flushed (local stores).
+
+        Returns
+        -------
+        str
+            The store path (``path`` as given, as text). :attr:`root` then names the
+            version published or kept.
+
+        Raises
+        ------
+        StoreError
+            When the storage fails (the temporary version is then removed), or the store
+            path became a file or a symbolic link during the build.
+        StoreFormatError
+            When a store of a newer format version was published at the path during the
+            build (and ``replace`` is False).
         """
         try:
             if not self._consolidated:
@@ -956,7 +1051,14 @@ class StoreWriter:
 
     def set_meta(self, meta: StoreMeta) -> None:
         """Replace the store metadata of the new version before it is published (its root
-        metadata document is rewritten and flushed)."""
+        metadata document is rewritten and flushed).
+
+        Parameters
+        ----------
+        meta
+            The new metadata, written to the root group's ``genozarr`` attribute and
+            recorded in the marker at :meth:`commit` (its cache key).
+        """
         self.meta = meta
         _replace_root_attrs(self.tmp, self.storage_options, meta, self.final)
 
@@ -1162,6 +1264,15 @@ def rewrite_root_attrs(path: str | os.PathLike, storage_options: dict[str, Any] 
     """Replace the ``genozarr`` attribute of the published version's root metadata in one
     step (local: a new file renamed over ``zarr.json``; remote: one PUT), when that
     version still holds ``meta.cache_key``. Readers see the old or the new document.
+
+    Parameters
+    ----------
+    path
+        Local store path or fsspec URL of a published store.
+    storage_options
+        fsspec options for remote URLs.
+    meta
+        The metadata to write.
 
     Returns
     -------
@@ -1587,6 +1698,22 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
     Runs inside build tasks (any process); opens the array itself. Chunks of local stores
     are written directly (:mod:`genozarr.store._direct`); :meth:`StoreWriter.commit`
     flushes them to disk before it writes the completion marker.
+
+    Parameters
+    ----------
+    path
+        The version being written (:attr:`StoreWriter.tmp`): a local directory or an
+        fsspec URL prefix.
+    name
+        Array path.
+    start
+        First-axis offset (row, or bin in the whole-genome layout) of the block's first
+        entry, on a chunk boundary (a shard boundary in a sharded array).
+    values
+        The block, of shape ``(n,) + the array's shape[1:]``, ending on a chunk (shard)
+        boundary or at the array's end.
+    storage_options
+        fsspec options for remote URLs.
 
     Returns
     -------

@@ -118,8 +118,34 @@ def open_store_dataset(path: str | os.PathLike | Any,
     a tree with :func:`open_store_tree`). ``path`` may also be a store opened with
     :func:`genozarr.store.open.open_resolved`.
 
+    Parameters
+    ----------
+    path
+        Local directory or fsspec URL of the store, or an opened store
+        (:class:`~genozarr.store.open.OpenedStore`).
+    storage_options
+        fsspec options for remote URLs.
+    group
+        A chromosome's group (whole-genome layout) or ``genozarr-windows``; None (or
+        ``'/'``) opens the root.
+    drop_variables
+        Variables to leave out, as xarray's zarr engine takes them (not applied to a
+        format-1 whole-genome store).
+
+    Returns
+    -------
+    xarray.Dataset
+        Lazily indexed (not dask), without CF masking (a stored 0 stays 0); bfloat16
+        variables read as float32. Partial layout, root: ``data`` over ``(region,
+        position, strand, condition)`` with its coordinates; a chromosome's group:
+        ``data`` over ``(position, strand, condition)`` (``position`` in bins).
+        Attributes hold the store metadata.
+
     Raises
     ------
+    ChromosomeNotFoundError
+        For a ``group`` that is not a stored chromosome nor the windows (or any group of
+        a partial-layout store).
     StoreError
         Missing, incomplete, unreachable or non-genozarr store.
     StoreFormatError
@@ -168,7 +194,34 @@ def open_store_tree(path: str | os.PathLike | Any,
     chromosome in the whole-genome layout, the data at the root in the partial one;
     ``group`` roots the tree at that node (a chromosome) and ``drop_variables`` leaves
     variables out, as xarray's zarr engine does. ``path`` may also be a store opened with
-    :func:`genozarr.store.open.open_resolved`."""
+    :func:`genozarr.store.open.open_resolved`.
+
+    Parameters
+    ----------
+    path
+        Local directory or fsspec URL of the store, or an opened store
+        (:class:`~genozarr.store.open.OpenedStore`).
+    storage_options
+        fsspec options for remote URLs.
+    group
+        Node to root the tree at (a chromosome); None: the store's root.
+    drop_variables
+        Variables to leave out.
+
+    Returns
+    -------
+    xarray.DataTree
+        Lazily indexed (not dask); attributes of the root hold the store metadata. In the
+        whole-genome layout each chromosome's child holds ``data`` over ``(position,
+        strand, condition)``.
+
+    Raises
+    ------
+    ChromosomeNotFoundError
+        For a ``group`` that is not a stored chromosome nor the windows.
+    StoreError
+        As :func:`open_store_dataset`.
+    """
     import xarray as xr
 
     opened, meta = _open_checked(path, storage_options)
@@ -201,6 +254,20 @@ class GenozarrBackendEntrypoint(BackendEntrypoint):
     open_dataset_parameters = ("filename_or_obj", "drop_variables", "group", "storage_options")
 
     def guess_can_open(self, filename_or_obj: Any) -> bool:
+        """Whether xarray may pick this engine without being asked: an opened store, or a
+        local store path whose root metadata holds the ``genozarr`` attribute.
+
+        Parameters
+        ----------
+        filename_or_obj
+            What was passed to :func:`xarray.open_dataset`.
+
+        Returns
+        -------
+        bool
+            False for remote URLs (``engine="genozarr"`` opens them) and for anything
+            unreadable.
+        """
         import json
 
         from genozarr.store.open import OpenedStore, is_remote, resolve_root
@@ -220,6 +287,24 @@ class GenozarrBackendEntrypoint(BackendEntrypoint):
                      drop_variables: str | Iterable[str] | None = None,
                      group: str | None = None,
                      storage_options: dict[str, Any] | None = None) -> Any:
+        """Open one group of a store: :func:`open_store_dataset`.
+
+        Parameters
+        ----------
+        filename_or_obj
+            Store path, fsspec URL, or an opened store.
+        drop_variables
+            Variables to leave out.
+        group
+            A chromosome (whole-genome layout); None: the root.
+        storage_options
+            fsspec options for remote URLs.
+
+        Returns
+        -------
+        xarray.Dataset
+            As :func:`open_store_dataset`.
+        """
         return open_store_dataset(_path_or_opened(filename_or_obj), storage_options, group,
                                   drop_variables)
 
@@ -227,6 +312,26 @@ class GenozarrBackendEntrypoint(BackendEntrypoint):
                       drop_variables: str | Iterable[str] | None = None,
                       group: str | None = None,
                       storage_options: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Open a store as a tree: :func:`open_store_tree`.
+
+        Parameters
+        ----------
+        filename_or_obj
+            Store path, fsspec URL, or an opened store.
+        drop_variables
+            Variables to leave out.
+        group
+            Node to root the tree at (a chromosome); None: the root.
+        storage_options
+            fsspec options for remote URLs.
+        **kwargs
+            Other arguments of :func:`xarray.open_datatree`: ignored.
+
+        Returns
+        -------
+        xarray.DataTree
+            As :func:`open_store_tree`.
+        """
         return open_store_tree(_path_or_opened(filename_or_obj), storage_options, group,
                                drop_variables)
 
