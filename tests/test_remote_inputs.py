@@ -493,7 +493,7 @@ def test_connection_refused():
         as_file_list(f"http://127.0.0.1:{port}/a.bw", "BigWig")
 
 
-def test_check_input_file_on_a_url(served):
+def test_check_input_file_on_a_url(served, files):  # (files: what is served)
     from genozarr.io._handles import check_input_file
 
     _, base = served
@@ -502,7 +502,7 @@ def test_check_input_file_on_a_url(served):
     assert check_input_file(f"{base}/sample.bed", "BED") == f"{base}/sample.bed"
 
 
-def test_unwritable_input_cache(served, tmp_path, monkeypatch):
+def test_unwritable_input_cache(served, files, tmp_path, monkeypatch):
     _, base = served
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
