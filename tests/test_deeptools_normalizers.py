@@ -55,3 +55,19 @@ def test_fitted_totals_reused_and_restored(bam, tmp_path):
     np.testing.assert_array_equal(again.transform_batch(x, np.ones(1)),
                                   cpm.transform_batch(x, np.ones(1)))
     assert first[:].dtype == np.float32
+
+
+@pytest.mark.parametrize("norm", [genozarr.ops.normalizers.TPM(scale=np.array(2.0)),
+                                  genozarr.ops.normalizers.RPKM(total=np.array(2.0))])
+def test_length_normalizers_without_lengths_name_themselves(norm):
+    # TPM and RPKM divide by the length through an inner normalizer: the error names
+    # the one the user gave, not RegionLengthNormalization
+    with pytest.raises(genozarr.errors.ArgumentError,
+                       match=rf"^{type(norm).__name__}\(.*needs the length of each row"):
+        norm.transform_batch(np.ones((1, 4, 1, 1), np.float32), None)
+    x = np.arange(8, dtype=np.float32).reshape(2, 4, 1, 1)
+    lengths = np.array([500, 2000])
+    expected = x / (lengths / 1000).reshape(-1, 1, 1, 1) / 2.0
+    if isinstance(norm, genozarr.ops.normalizers.RPKM):
+        expected = expected * 1e6
+    np.testing.assert_allclose(norm.transform_batch(x, lengths), expected, rtol=1e-6)

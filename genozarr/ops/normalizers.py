@@ -1050,8 +1050,34 @@ class TPM(Normalizer):
         _check_totals(self, data, total, n, absolute, "scale")
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-        """``x / (lengths / 1000) / scale``."""
+        """``x / (lengths / 1000) / scale``.
+
+        Parameters
+        ----------
+        x
+            Values ``(k, ..., strand, condition)``, one row per window along the first
+            axis.
+        lengths
+            Bases summarised per value of each row, shape ``(k,)`` (as
+            :meth:`RegionLengthNormalization.kernel`).
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``x``, of dtype ``numpy.result_type(x.dtype, 'float32')``.
+
+        Raises
+        ------
+        ArgumentError
+            When ``lengths`` is None.
+
+        See Also
+        --------
+        Normalizer.kernel
+        """
         assert self.scale is not None
+        if lengths is None:  # (named here: the inner normalizer is not the user's)
+            raise ArgumentError(f"{self!r} needs the length of each row")
         y = self.length.kernel(x, lengths)
         return y / self.scale.astype(y.dtype)
 
@@ -1180,7 +1206,33 @@ class RPKM(CPM):
     uses_lengths = True
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-        """``x / (total / 1e6) / (lengths / 1000)``."""
+        """``x / (total / 1e6) / (lengths / 1000)``.
+
+        Parameters
+        ----------
+        x
+            Values ``(k, ..., strand, condition)``, one row per window along the first
+            axis.
+        lengths
+            Bases summarised per value of each row, shape ``(k,)`` (as
+            :meth:`RegionLengthNormalization.kernel`).
+
+        Returns
+        -------
+        numpy.ndarray
+            Same shape as ``x``, of dtype ``numpy.result_type(x.dtype, 'float32')``.
+
+        Raises
+        ------
+        ArgumentError
+            When ``lengths`` is None.
+
+        See Also
+        --------
+        Normalizer.kernel
+        """
+        if lengths is None:
+            raise ArgumentError(f"{self!r} needs the length of each row")
         y = RegionLengthNormalization(unit=1000).kernel(x, lengths)
         return y / self._per_million(y.dtype)
 
