@@ -1475,11 +1475,40 @@ class PersonalBioseq(Bioseq):
     def index_of(self, window: Any, sample: str | int, haplotype: int) -> int:
         """The item of ``window`` (an index into :attr:`gindexer`), ``sample`` (a name or
         position in :attr:`samples`) and ``haplotype`` (0 or 1) in the full index (before
-        :meth:`subset`)."""
+        :meth:`subset`).
+
+        Parameters
+        ----------
+        window
+            Window index into :attr:`gindexer` (negative ones from the end).
+        sample
+            Sample name, or position in :attr:`samples`.
+        haplotype
+            0 or 1.
+
+        Returns
+        -------
+        int
+            ``(window % n_windows) * 2 * n_samples + sample position * 2 + haplotype``.
+
+        Raises
+        ------
+        ArgumentError
+            For an unknown sample, a sample position or window out of range, or a
+            haplotype other than 0 and 1.
+        """
+        if isinstance(sample, str) and sample not in self.samples:
+            more = " ..." if len(self.samples) > 8 else ""
+            raise ArgumentError(f"no sample {sample!r} in {self.name!r}: its samples are "
+                                f"{list(self.samples)[:8]}{more}")
         s = self.samples.index(sample) if isinstance(sample, str) else int(sample)
         if haplotype not in range(HAPLOTYPES) or not 0 <= s < len(self.samples):
             raise ArgumentError(f"no sample {sample!r} / haplotype {haplotype!r}")
-        return int(window) * self.items_per_window + s * HAPLOTYPES + int(haplotype)
+        n = len(self.gindexer)
+        if not -n <= int(window) < n:
+            raise ArgumentError(f"window {window!r} out of range: {self.name!r} has {n} "
+                                "windows")
+        return int(window) % n * self.items_per_window + s * HAPLOTYPES + int(haplotype)
 
     # ------------------------------------------------------------------ reading
     def read_genomic(self, idx: np.ndarray, *, view: bool = False) -> np.ndarray:

@@ -546,6 +546,17 @@ def test_index_helpers_subset_and_repr(genome, vcf):
     assert n == 6
     assert ds.window_of(13) == 2 and ds.sample_of(13) == "S1" and ds.haplotype_of(13) == 1
     assert ds.index_of(2, "S1", 1) == 13 and ds.index_of(2, 0, 1) == 13
+    n_windows = len(ds) // n
+    assert ds.index_of(-1, "S3", 1) == len(ds) - 1  # negative windows from the end
+    assert ds.index_of(-n_windows, "S1", 0) == 0
+    # an unknown sample or a window out of range: named, not a bare ValueError or an
+    # item past the end
+    with pytest.raises(ArgumentError, match=r"no sample 'S9' .*'S1', 'S2', 'S3'"):
+        ds.index_of(0, "S9", 0)
+    for window in (n_windows, -n_windows - 1):
+        with pytest.raises(ArgumentError, match=rf"window {window} out of range.* "
+                                                rf"{n_windows} windows"):
+            ds.index_of(window, "S1", 0)
     np.testing.assert_array_equal(ds.window_of(np.arange(12)), np.repeat([0, 1], 6))
     assert list(ds.sample_of(np.arange(6))) == ["S1", "S1", "S2", "S2", "S3", "S3"]
     assert ds[5].shape == (1, 50, 1, 4)
