@@ -450,4 +450,9 @@ def cover_from_array(
                       overwrite=overwrite, label=name)
         log.info("%s: %d windows, resolution %s, %s layout, %s storage", name, len(gindexer),
                  res, meta.layout, storage)
-    return cls(name, gindexer, built, channel_last=channel_last)
+    obj = cls(name, gindexer, built, channel_last=channel_last)
+    # a store reused (or published first by another build) may record another
+    # channel_last: open_dataset gives the dataset built last (the windows, strands
+    # included, are in the cache key)
+    obj._record_served(storage_options, windows_recorded=True)
+    return obj

@@ -286,6 +286,27 @@ def test_cached_store_is_reused(tmp_path):
 
 
 @pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_a_reused_store_records_the_last_builds_channel_last(tmp_path, whole):
+    """A store reused by a build with another ``channel_last`` records it: open_dataset
+    gives the dataset built last, as for the file constructors (an audit: it served the
+    first build's axis order)."""
+    gi = _indexer()
+    x = _predictions(gi, 50)
+    served = Cover.create_from_array("pred", x, gi, cache=True, store_whole_genome=whole)[:]
+    last = Cover.create_from_array("pred", np.moveaxis(x, 3, 1), gi, cache=True,
+                                   store_whole_genome=whole, channel_last=False)
+    assert not last.channel_last
+    opened = genozarr.open_dataset(last.garray.path)
+    assert not opened.channel_last
+    assert opened.shape == last.shape == np.moveaxis(x, 3, 1).shape
+    np.testing.assert_array_equal(opened[:], np.moveaxis(served, 3, 1))
+    # and back again
+    first = Cover.create_from_array("pred", x, gi, cache=True, store_whole_genome=whole)
+    assert first.garray.path == last.garray.path
+    np.testing.assert_array_equal(genozarr.open_dataset(first.garray.path)[:], served)
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
 def test_a_cached_store_is_not_reused_for_other_window_names(tmp_path, whole):
     """Stores hold the windows' names (``region_name``); the array's cache key left them
     out, so a build over the same windows with other names reused the first store and
