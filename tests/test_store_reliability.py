@@ -922,6 +922,22 @@ def test_whole_genome_bins_per_chromosome_disagreeing_is_refused(tmp_path):
 
 
 # ---------------------------------------------------------------------------- paths
+def test_remove_store_and_sweep_stale_take_file_urls(tmp_path, monkeypatch):
+    """A ``file://`` URL names its path, as for writing and opening (an audit: both
+    took it as a relative path, and ``remove_store`` left the store in place)."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+    reader = load_store(path, "zarr")
+    build(path, 2)  # the first version waits beside the path for its reader
+    del reader
+    gc.collect()
+    assert sweep_stale(path.as_uri())
+    assert os.listdir(tmp_path) == ["s.zarr"]
+    remove_store(path.as_uri())
+    assert os.listdir(tmp_path) == []
+
+
 def test_symbolic_link_store_path_is_resolved_never_deleted_through(tmp_path):
     real = tmp_path / "real.zarr"
     build(real, 1)

@@ -384,7 +384,7 @@ def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None
             fs.rm(key)
         fs.rm(root, recursive=True)
         return
-    final = Path(os.path.abspath(os.fspath(path)))
+    final = Path(os.path.abspath(_local(path)))  # a file:// URL: its path
     if final.is_symlink():
         final.unlink()  # the link goes, never its target
         return
@@ -425,7 +425,7 @@ def sweep_stale(path: str | os.PathLike) -> list[str]:
     """
     if is_remote(path):
         return []
-    final = Path(os.path.abspath(os.fspath(path)))
+    final = Path(os.path.abspath(_local(path)))  # a file:// URL: its path
     if not final.parent.is_dir():
         return []
     host = socket.gethostname().replace("-", "_")
