@@ -69,6 +69,13 @@ def prepare_array(array: Any, n_windows: int, channel_last: bool = True) -> np.n
         # (np.asarray serves the values under the mask)
         raise ArgumentError("array is a masked array with masked entries: fill them first "
                             "(array.filled(np.nan), or another value)")
+    if hasattr(array, "__dask_graph__") and callable(getattr(array, "compute", None)):
+        # a dask array is computed on the scheduler genozarr's options name (np.asarray
+        # would take dask's default: an active dask.distributed client, whatever they say)
+        from genozarr.store._run import in_process_scheduler
+
+        with in_process_scheduler() as kwargs:
+            array = array.compute(**kwargs)
     x = np.asarray(array)
     if x.dtype.kind not in "biuf":
         raise ArgumentError(f"array must hold numbers (bool, int or float), got dtype {x.dtype}")

@@ -3,6 +3,8 @@ store as the single-process scheduler, each task writing its own chunks."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,3 +124,157 @@ def test_a_client_closed_during_a_build_is_named(client, tmp_path):
         other.close()
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert not (tmp_path / "s.zarr").exists()
+
+
+def _build_on_cluster(tmp_path, collapser, **options):
+    """A whole-genome BigWig build of a few tasks on the active client, with the
+    collapser given (this module's functions go to the workers by value)."""
+    import sys
+
+    import cloudpickle
+
+    from genozarr.testing.simulate import simulate_bigwig
+
+    sizes = {f"chr{i}": 40_000 for i in range(1, 7)}
+    path = simulate_bigwig(tmp_path / "s.bw", sizes, seed=1)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # (workers cannot import it)
+    try:
+        with set_options(scheduler="distributed", **options):
+            return Cover.create_from_bigwig("s", str(path), genomesize=sizes, binsize=1000,
+                                            resolution=10, collapser=collapser,
+                                            store_whole_genome=True, storage="zarr",
+                                            store=str(tmp_path / "s.zarr"))
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def _kill_worker(x, axis=1):  # a worker killed for memory, or a crash in a native library
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_workers_dying_on_a_task_are_named(client, tmp_path):
+    """dask.distributed's KilledWorker named only an internal task key: the error names
+    the build and what to do, as the local process pool's does, and nothing is
+    published (an audit)."""
+    from genozarr.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match=r"^s: dask\.distributed workers died running a "
+                                            r"build task .*scheduler='sync'"):
+        _build_on_cluster(tmp_path, _kill_worker)
+    assert not (tmp_path / "s.zarr").exists()
+    client.wait_for_workers(2, timeout=60)  # (the nannies restart them)
+
+
+def test_a_scheduler_restart_during_a_build_is_named(client, tmp_path):
+    """``client.restart()`` cancels a running build's tasks: dask's bare
+    FutureCancelledError became a StoreError naming the build (an audit)."""
+    import threading
+
+    from genozarr.errors import StoreError
+
+    def restart() -> None:
+        try:
+            client.restart()
+        except Exception:  # noqa: BLE001 - (its own comms closing with the workers)
+            pass
+
+    threading.Timer(1.5, restart).start()
+    with pytest.raises(StoreError, match=r"^build s: its tasks were cancelled on the "
+                                         r"dask\.distributed cluster .*scheduler-restart.* "
+                                         r"Nothing was published$"):
+        _build_on_cluster(tmp_path, _slow_sum)
+    assert not (tmp_path / "s.zarr").exists()
+    client.wait_for_workers(2, timeout=60)
+
+
+def _fail_first(flags: str):
+    """A collapser whose first call fails while every other waits for the file
+    ``flags/go`` (for at most 20 s; one that waited in vain leaves ``flags/late-*``)."""
+    def collapser(x, axis=1):
+        import os
+        import time
+        import uuid
+
+        try:
+            os.close(os.open(os.path.join(flags, "first"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            for _ in range(200):
+                if os.path.exists(os.path.join(flags, "go")):
+                    return x.sum(axis=axis)
+                time.sleep(0.1)
+            open(os.path.join(flags, f"late-{uuid.uuid4().hex}"), "w").close()
+            return x.sum(axis=axis)
+        raise RuntimeError("the first task failed")
+    return collapser
+
+
+def test_a_failed_task_stops_a_build_with_a_progress_bar_at_once(client, tmp_path):
+    """With the progress bar on, the bar's loop ran over every task before the first
+    failed task's error was raised: the others had to finish first (here they wait
+    until the error is seen, so a build that waited for them finds them late)."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    try:
+        with pytest.raises(RuntimeError, match="the first task failed"):
+            _build_on_cluster(tmp_path, _fail_first(str(flags)), progress=True,
+                              chunk_bytes=4096)
+        assert not [f for f in os.listdir(flags) if f.startswith("late-")]
+    finally:
+        (flags / "go").touch()
+    assert not (tmp_path / "s.zarr").exists()
+
+
+_RAN_HERE: list[int] = []
+
+
+def _record_here(block):
+    _RAN_HERE.append(os.getpid())
+    return block
+
+
+@pytest.mark.parametrize("scheduler", ["sync", "threads"])
+def test_a_dask_array_is_computed_on_the_scheduler_the_options_name(client, tmp_path,
+                                                                    scheduler):
+    """``create_from_array`` of a dask array with an active client took dask's default
+    scheduler (the cluster) whatever ``set_options(scheduler=...)`` said (an audit)."""
+    import dask.array as da
+
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer(["chr1"] * 40, np.arange(40) * 100, np.arange(40) * 100 + 100,
+                        ["+"] * 40, 100, 100)
+    x = np.random.default_rng(0).normal(size=(40, 10, 1, 2)).astype("float32")
+    lazy = da.from_array(x, chunks=(10, 10, 1, 2)).map_blocks(_record_here)
+    _RAN_HERE.clear()
+    with set_options(scheduler=scheduler):
+        cover = Cover.create_from_array("p", lazy, gi, resolution=10, storage="zarr",
+                                        store=tmp_path / "p.zarr")
+    assert _RAN_HERE == [os.getpid()] * 4  # every block, in this process
+    np.testing.assert_array_equal(cover[:], x)
+
+
+def test_write_store_computes_on_the_scheduler_the_options_name(client, tmp_path):
+    """``write_store`` of lazy data writes its chunks with ``dask.array.store``: with an
+    active client it took the cluster whatever ``set_options(scheduler=...)`` said."""
+    import xarray as xr
+
+    from genozarr import GenomicIndexer
+    from genozarr import write_store
+
+    gi = GenomicIndexer(["chr1"] * 40, np.arange(40) * 100, np.arange(40) * 100 + 100,
+                        ["+"] * 40, 100, 100)
+    x = np.random.default_rng(1).normal(size=(40, 10, 1, 2)).astype("float32")
+    with set_options(scheduler="sync"):
+        Cover.create_from_array("p", x, gi, resolution=10, storage="zarr",
+                                store=tmp_path / "p.zarr")
+        ds = open_store(tmp_path / "p.zarr")
+        ds["data"] = xr.apply_ufunc(
+            lambda v: v.map_blocks(_record_here), ds["data"] * 2, dask="allowed")
+        _RAN_HERE.clear()
+        write_store(ds, tmp_path / "q.zarr")
+    assert _RAN_HERE and set(_RAN_HERE) == {os.getpid()}
+    np.testing.assert_array_equal(open_store(tmp_path / "q.zarr")["data"].values,
+                                  open_store(tmp_path / "p.zarr")["data"].values * 2)

@@ -109,6 +109,41 @@ def planned_workers(work_bases: int, n_tasks: int) -> int:
     return 1 if scheduler == "sync" else _local_workers()
 
 
+@contextlib.contextmanager
+def in_process_scheduler() -> Iterator[dict[str, Any]]:
+    """Keyword arguments of a dask computation over arrays of this process (``da.store``
+    of lazy arrays), on the configured scheduler.
+
+    ``scheduler='sync'`` runs it in this thread; ``'threads'`` and ``'processes'`` in a
+    pool of threads of its own (the arrays live in this process; dask's default thread
+    pool is not remade in a process forked after it started); ``'auto'`` and
+    ``'distributed'`` on the active ``dask.distributed`` client, else as ``'threads'``.
+
+    Yields
+    ------
+    dict[str, Any]
+        ``scheduler`` (and ``pool``) for :func:`dask.compute` or :func:`dask.array.store`.
+
+    Raises
+    ------
+    ArgumentError
+        With ``scheduler='distributed'`` and no active client.
+    """
+    scheduler = OPTIONS["scheduler"]
+    client = _active_client() if scheduler in ("auto", "distributed") else None
+    if scheduler == "distributed" and client is None:
+        raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
+    if client is not None:
+        yield {"scheduler": client}
+    elif scheduler == "sync":
+        yield {"scheduler": "sync"}
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(_local_workers(), thread_name_prefix="genozarr") as pool:
+            yield {"scheduler": "threads", "pool": pool}
+
+
 def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_bases: int,
               label: str, on_result: Callable[[Any], None] | None = None,
               in_process: bool = False) -> list[Any]:
@@ -273,15 +308,28 @@ def _run_distributed(client: Any, delayed: list[Any], label: str) -> list[Any]:
             from distributed import as_completed
 
             with bar:
-                for _ in as_completed(futures):
+                for future in as_completed(futures):
                     bar.update(1)
+                    if future.status in ("error", "cancelled"):
+                        future.result()  # (raises it) a failed task stops the build at once
         return client.gather(futures)
     except Exception as e:
         _cancel(client, futures, label)
-        if type(e).__name__ in ("CancelledError", "FutureCancelledError") and \
-                getattr(client, "status", "running") in ("closing", "closed"):
-            raise StoreError(f"build {label}: its dask.distributed Client was closed while "
-                             "the build ran; nothing was published") from e
+        kind = type(e).__name__
+        if kind in ("CancelledError", "FutureCancelledError"):
+            if getattr(client, "status", "running") in ("closing", "closed"):
+                raise StoreError(f"build {label}: its dask.distributed Client was closed "
+                                 "while the build ran; nothing was published") from e
+            raise StoreError(f"build {label}: its tasks were cancelled on the "
+                             f"dask.distributed cluster (a scheduler restart?): "
+                             f"{' '.join(str(e).split())} Nothing was published") from e
+        if kind == "KilledWorker":
+            raise ArgumentError(
+                f"{label}: dask.distributed workers died running a build task (a worker "
+                "killed for memory, or a crash in a native library); nothing was "
+                "published. Give the workers more memory or fewer threads each, lower "
+                "genozarr.set_options(chunk_bytes=...), or build in this process with "
+                "genozarr.set_options(scheduler='sync')") from e
         raise
     except BaseException:
         _cancel(client, futures, label)
