@@ -235,6 +235,18 @@ def _same_values(a: Any, b: Any) -> bool:
                                                np.asarray(b).astype(str))
 
 
+
+def _check_window_starts(gindexer: GenomicIndexer, resolution: int) -> None:
+    """Refuse windows of a whole-genome store that do not start (minus the flank) on its
+    bins of ``resolution`` bases."""
+    off = np.flatnonzero((gindexer.starts - gindexer.flank) % resolution)
+    if len(off):
+        raise RegionError(
+            f"window {gindexer[int(off[0])]} starts at a position not divisible by resolution "
+            f"{resolution}; with store_whole_genome=True window starts (minus flank) must be "
+            "multiples of the resolution: trim the regions with `genozarr trim` or "
+            "genozarr.trim_regions")
+
 class Dataset:
     """A genomic dataset: windows of a :class:`~genozarr.regions.GenomicIndexer` read from a
     :class:`~genozarr.store.Store`.
@@ -356,15 +368,7 @@ class Dataset:
                 raise ChromosomeNotFoundError(
                     f"{self.name!r}: chromosomes {missing[:5]} are not in its store "
                     f"{store.path or meta.name} (it has {list(meta.chroms)[:8]})")
-            starts = gindexer.starts - gindexer.flank
-            if np.any(starts % res):
-                bad = int(np.flatnonzero(starts % res)[0])
-                raise RegionError(
-                    f"window {gindexer[bad]} starts at a position not divisible by resolution "
-                    f"{res}; with store_whole_genome=True window starts (minus flank) must be "
-                    "multiples of the resolution: trim the regions with `genozarr trim` or "
-                    "genozarr.trim_regions"
-                )
+            _check_window_starts(gindexer, res)
             rows = None
         elif rows is None:
             table = store.region_table
@@ -581,6 +585,8 @@ class Dataset:
             return 1
         meta = store.meta
         if store.whole_genome:
+            if not meta.chroms:  # (no chromosome, no window: any block size serves)
+                return 1
             size = store.backend.chunk_len(meta.array_path(next(iter(meta.chroms))))
             step = self.gindexer.stepsize or self.gindexer.binsize or 1
             return max(1, size * (meta.resolution or 1) // step)
@@ -1080,6 +1086,7 @@ class Dataset:
                 if binsize is None:
                     raise ArgumentError("store_whole_genome=True with resolution=None needs binsize")
                 resolution = binsize
+            _check_window_starts(gindexer, resolution)  # (before a store is built)
             missing = [c for c, v in region_sizes.items() if v == 0]
             if missing and genomesize is None and len(gindexer):
                 # a chromosome no input file has (read as zeros, with a warning): as Janggu,

@@ -50,7 +50,8 @@ Windows and overlaps
     past the chromosome the Cover was built for). For a whole-genome store the stored
     bins under the windows are written once however the windows overlap; a Cover tiling
     the genome (``roi=None``) thus exports its whole chromosomes, and so does a
-    whole-genome store without windows (built with no ``roi`` and no ``binsize``). In the
+    whole-genome store without windows (built with no ``roi`` and no ``binsize``); a view
+    or split of no window of a Cover with windows writes files without values. In the
     partial layout (one row per window) overlapping windows carry separate values:
     ``overlap='error'`` (default) raises before any file is written (its message names the
     format being written), ``overlap='mean'`` writes the mean of the
@@ -632,7 +633,9 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     chrs = np.asarray(cover.gindexer.chrs).astype(str)
     stored_sizes = cover.chrom_sizes  # (made anew at each call)
     plan = []
-    if not len(chrs) and cover.garray.whole_genome:  # no windows: every stored chromosome
+    if not len(chrs) and cover.garray.whole_genome and cover.gindexer.binsize is None:
+        # built without windows (roi=None, no binsize): every stored chromosome (a view or
+        # a split of no window of a Cover with windows exports no value)
         if getattr(cover, "normalizers", None):
             raise ArgumentError(
                 f"{cover.name} is a whole-genome store without windows and with normalizers, "
@@ -653,6 +656,11 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
         if not cover.garray.whole_genome:
             ch.check_overlaps(cover, overlap, fmt, output_dir)
         plan.append(ch)
+    if not sizes:
+        raise ArgumentError(
+            f"cannot export {cover.name} to {output_dir}: it has no windows and its store "
+            "records no chromosome length, so there is nothing to write (pass genomesize to "
+            "write files without values)")
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     from genozarr.config import OPTIONS
 
