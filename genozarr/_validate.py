@@ -114,7 +114,9 @@ def name_list(name: str, value: Any) -> list[str]:
     ------
     ArgumentError
         For a set (it has no order: names would be matched to files or channels in hash
-        order, another in each process), a mapping, or anything else that is not names.
+        order, another in each process), a mapping, anything else that is not names, or
+        a name holding a NUL character (numpy's strings drop trailing ones: xarray would
+        select ``'A\\x00'`` as ``'A'``).
     """
     from collections.abc import KeysView, Mapping
     from collections.abc import Set as AbstractSet
@@ -127,4 +129,9 @@ def name_list(name: str, value: Any) -> list[str]:
     if unordered or isinstance(value, Mapping) or not hasattr(value, "__iter__"):
         what = "a set, which has no order" if unordered else repr(value)
         raise ArgumentError(f"{name} must be a name or a list of names in order, got {what}")
-    return [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v) for v in value]
+    names = [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v) for v in value]
+    for text in names:
+        if "\x00" in text:
+            raise ArgumentError(f"{name}: {text!r} holds a NUL character; numpy's strings "
+                                "drop it, so a selection by name could find another one")
+    return names

@@ -1493,8 +1493,12 @@ class Cover(Dataset):
         column per sample-sheet metadata column; empty without a sample sheet)."""
         import pandas as pd
 
+        from genozarr.store.layout import metadata_values
+
         meta = self.garray.meta
-        return pd.DataFrame(dict(meta.condition_metadata),
+        # each column as the store's coordinates keep it (a store of an older release
+        # may hold a column's raw values where they are now text)
+        return pd.DataFrame({c: metadata_values(v) for c, v in meta.condition_metadata.items()},
                             index=pd.Index(meta.conditions, name="condition"))
 
     @classmethod

@@ -112,8 +112,9 @@ def _plain(value: Any) -> Any:
     import numpy as np
     import pandas as pd
 
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA \
+            or value is pd.NaT or (isinstance(value, np.datetime64) and np.isnat(value)):
+        return None  # (NaT: a missing date)
     if isinstance(value, (np.integer, np.floating, np.bool_)):
         return value.item()
     if isinstance(value, str):
@@ -382,6 +383,13 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     if condition_column in frame.columns:
         conditions = cells(condition_column, "condition name (fill it in, or drop the "
                                              "column to name conditions after their files)")
+    elif any(c.casefold() == condition_column.casefold() for c in frame.columns):
+        # ('Condition' was kept as metadata, the conditions named after the files)
+        other = next(c for c in frame.columns if c.casefold() == condition_column.casefold())
+        raise MalformedFileError(
+            f"sample sheet {source} has a column {other!r} but no {condition_column!r} "
+            f"column: column names are case-sensitive; name it {condition_column!r} to name "
+            "the conditions, or rename it to keep it as metadata")
     else:
         conditions = file_condition_names(files)
     if len(set(conditions)) != len(conditions):  # (named after the sheet, not the files)
@@ -452,6 +460,16 @@ def sheet_of(files: Any, *, bed: bool = False) -> Any:
     list), or None where it is no sheet. With ``bed``, a local file named as a sheet
     (``peaks.tsv``) whose lines read as BED lines is a BED file, not a sheet."""
     one = files[0] if isinstance(files, (list, tuple)) and len(files) == 1 else files
+    if isinstance(one, (list, tuple)):  # several inputs: none of them may be a sheet
+        for item in one:
+            if is_sample_sheet(item) and not (bed and _bed_lines(item)):
+                shown = "a DataFrame" if not isinstance(item, (str, os.PathLike)) \
+                    else os.fspath(item)
+                raise ArgumentError(
+                    f"the sample sheet {shown} is one of {len(one)} inputs: a sample sheet "
+                    "lists every input of a dataset, so give it alone (files=sheet), or "
+                    "give the input files themselves")
+        return None
     if not is_sample_sheet(one) or (bed and _bed_lines(one)):
         return None
     return one

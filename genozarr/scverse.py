@@ -17,7 +17,9 @@ strands, ``L`` bins per window):
     ``condition/strand`` (``cond/+``, ``cond/-``; ``cond/.`` for unstranded data). Columns
     ``condition`` and ``strand`` (the strand column only with ``strand="split"``), and
     ``source`` (the input file of each condition) where the store records one file per
-    condition.
+    condition; then the sample sheet's metadata columns, if the Cover was built from one
+    (``cell_type``, ``assay``...; one named like a column above gets a ``sheet_`` prefix).
+    :func:`create_from_anndata` does not restore them.
 ``X`` (``n x n_vars``)
     The values of each window aggregated over its bins (flanks and zero padding included,
     exactly what ``cover[i]`` holds): ``"sum"``, ``"mean"`` or ``"max"``. With
@@ -144,7 +146,13 @@ def _var_frame(cover: Cover, split: bool) -> Any:
         if per_cond_source:
             cols["source"] = list(sources)
         index = list(conds)
-    return pd.DataFrame(cols, index=pd.Index(index, dtype=object))
+    frame = pd.DataFrame(cols, index=pd.Index(index, dtype=object))
+    metadata = cover.condition_metadata  # (the sample sheet's columns, typed as stored)
+    for column in metadata.columns:
+        values = metadata.loc[conds, column].to_numpy()
+        name = column if column not in frame.columns else f"sheet_{column}"
+        frame[name] = np.repeat(values, len(strands)) if split else values
+    return frame
 
 
 def _result_dtype(stored: np.dtype, aggregate: str | None,

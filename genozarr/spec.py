@@ -231,6 +231,11 @@ def _check_sheet(inputs: list[Any], conditions: Any, where: str, *, bed: bool = 
     from genozarr.io._remote import is_url
     from genozarr.samples import read_sample_sheet, sheet_of
 
+    if len(inputs) > 1:
+        try:  # (a sheet among other inputs: refused, as the build would)
+            sheet_of(inputs, bed=bed)
+        except GenozarrError as e:
+            raise type(e)(f"{where}: {e}") from e
     if len(inputs) != 1 or not isinstance(inputs[0], str) or is_url(inputs[0]) \
             or sheet_of(inputs[0], bed=bed) is None:
         return

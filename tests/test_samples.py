@@ -572,3 +572,87 @@ def test_missing_text_metadata_and_column_order_survive_write_store(sheet, tmp_p
         assert list(meta) == list(want)
         assert {k: v.tolist() for k, v in meta.items()} == want
         np.testing.assert_array_equal(back[:], cover[:])
+
+
+# ------------------------------------------------------------------ an audit of sheets
+def _frame(sheet, **columns):
+    """The module's four files as a DataFrame sheet with the metadata columns given."""
+    files = [str(sheet["root"] / "data" / f"s{i}.bw") for i in range(len(CELLS))]
+    return pd.DataFrame({"file": files, "condition": [f"c{i}" for i in range(len(CELLS))],
+                         **columns})
+
+
+def test_missing_dates_and_numbers_past_int64_are_kept_as_documented(sheet, tmp_path):
+    """A missing date (NaT) became the text 'NaT'; a whole number past int64 that a
+    float64 holds (2**63) became a float64 coordinate, and an unsigned column in
+    condition_metadata: text in both, as the docs say."""
+    frame = _frame(sheet, date=pd.to_datetime(["2024-01-01", None, "2024-02-01", None]),
+                   id=np.array([1, 2**63, 3, 4], dtype=np.uint64))
+    cover = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000, storage="zarr",
+                                     store=str(tmp_path / "c.zarr"))
+    meta = cover.condition_metadata
+    assert meta["date"].tolist() == ["2024-01-01 00:00:00", None, "2024-02-01 00:00:00", None]
+    assert meta["id"].tolist() == ["1", "9223372036854775808", "3", "4"]
+    ds = genozarr.open_store(tmp_path / "c.zarr")
+    assert ds["date"].values.tolist() == ["2024-01-01 00:00:00", "", "2024-02-01 00:00:00", ""]
+    assert ds.sel(condition=ds["date"] == "")["condition"].values.tolist() == ["c1", "c3"]
+    assert ds["id"].values.tolist() == ["1", "9223372036854775808", "3", "4"]
+    # within int64: an int64 coordinate, as before
+    small = Cover.create_from_bigwig("s", _frame(sheet, id=[1, 2, 3, 2**62]), roi=ROI,
+                                     binsize=1000)
+    assert small.condition_metadata["id"].dtype == np.int64
+
+
+def test_a_condition_column_in_another_case_is_an_error(sheet):
+    """'Condition' was kept as metadata and the conditions named after the files."""
+    frame = _frame(sheet).rename(columns={"condition": "Condition"})
+    with pytest.raises(MalformedFileError, match=r"has a column 'Condition' but no "
+                                                 r"'condition' column: column names are "
+                                                 r"case-sensitive"):
+        Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000)
+
+
+def test_condition_names_with_nul_are_refused(sheet):
+    """numpy's strings drop a trailing NUL: xarray selected 'A\\x00' as 'A', the values
+    of another condition."""
+    frame = _frame(sheet)
+    frame.loc[0, "condition"], frame.loc[1, "condition"] = "A\x00", "A"
+    with pytest.raises(ArgumentError, match="holds a NUL character"):
+        Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000)
+    files = frame["file"].tolist()[:2]
+    with pytest.raises(ArgumentError, match="holds a NUL character"):
+        Cover.create_from_bigwig("c", files, roi=ROI, binsize=1000, conditions=["A\x00", "A"])
+
+
+def test_a_sheet_among_other_inputs_is_an_error(sheet, tmp_path):
+    """A list of several inputs holding a sheet failed later as 'not a BigWig file' (and
+    passed `genozarr build --check`)."""
+    bw = str(sheet["root"] / "data" / "s0.bw")
+    for files in ([sheet["path"], bw], [sheet["path"], sheet["path"]], [_frame(sheet), bw]):
+        with pytest.raises(ArgumentError, match=r"is one of 2 inputs: a sample sheet lists "
+                                                r"every input of a dataset"):
+            Cover.create_from_bigwig("c", files, roi=ROI, binsize=1000)
+    from genozarr.spec import load_spec
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'[[datasets]]\nname = "x"\nkind = "bigwig"\nfiles = ["{sheet["path"]}", '
+                    f'"{bw}"]\nroi = "{tmp_path / "roi.bed"}"\nbinsize = 1000\n')
+    (tmp_path / "roi.bed").write_text("chr1\t0\t1000\n")
+    with pytest.raises(ArgumentError, match=r"dataset 'x': the sample sheet .* is one of 2"):
+        load_spec(spec)
+
+
+def test_to_anndata_keeps_the_sheets_metadata(sheet):
+    pytest.importorskip("anndata")
+    cover = Cover.create_from_bigwig("c", sheet["path"], roi=sheet["roi"], binsize=1000,
+                                     resolution=None)
+    adata = cover.to_anndata()
+    assert adata.var["cell_type"].tolist() == CELLS
+    assert adata.var["replicate"].tolist() == [1, 2, 1, 2]
+    assert adata.var["note"].tolist() == [None, "deep", None, None]
+    np.testing.assert_array_equal(adata.X[:, 2], cover[:][:, 0, 0, 2])
+    split = Cover.create_from_bigwig("c", _frame(sheet, source=["x", "y", "z", "w"]),
+                                     roi=ROI, binsize=1000, resolution=None).to_anndata(
+                                         strand="split")
+    assert split.var["sheet_source"].tolist() == ["x", "y", "z", "w"]  # (source: the file)
+    assert split.var["source"].tolist()[0].endswith("s0.bw")

@@ -864,7 +864,7 @@ def metadata_kind(values: Any) -> str:
     none missing), ``'int'`` (every value a whole number within int64, none missing),
     ``'float'`` (every value a number or missing, each exact as a float64) or ``'text'``
     (anything else: a mixture of kinds, True/False with a missing value, a whole number
-    past int64 that a float64 would round)."""
+    past int64, or one that a float64 would round)."""
     present = [v for v in values if v is not None]
     complete = len(present) == len(values)
     if complete and present and all(isinstance(v, bool) for v in present):
@@ -875,8 +875,8 @@ def metadata_kind(values: Any) -> str:
         return "int"
 
     def exact(v: Any) -> bool:
-        try:
-            return not isinstance(v, int) or float(v) == v
+        try:  # (a whole number past int64 is text, even one a float64 holds: 2**63)
+            return not isinstance(v, int) or (-2**63 <= v < 2**63 and float(v) == v)
         except OverflowError:
             return False
 
