@@ -749,3 +749,41 @@ def test_files_rewritten_over_and_over_are_remembered_once(tmp_path):
         small.add(f"/f{k}", (k,))
     assert len(small) == 3 and ("/f4", (4,)) in small and ("/f0", (0,)) not in small
     assert ("/f4", (3,)) not in small  # another version of the path: not checked
+
+
+def test_close_handles_leaves_other_running_threads_handles_open(tmp_path):
+    """``close_handles`` closed every thread's handles, also under a read of another
+    running thread (htslib crashes the process when a file is closed under a read;
+    ``genozarr.io.bam`` calls it for a path whose read failed, while other threads may
+    read the same file). Another running thread's handle is taken out of the cache and
+    stays usable; its next ``get_handle`` opens a new one."""
+    import threading
+
+    path = tmp_path / "r.bam"
+    write_placed_reads(path, {"chr1": 10_000},
+                       [{"name": f"r{i}", "start": 100 * i, "length": 50} for i in range(50)])
+    opened, closed, done = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+
+    def reader() -> None:
+        try:
+            bam = get_handle("bam", str(path))
+            opened.set()
+            closed.wait(30)
+            seen["count"] = sum(1 for _ in bam.fetch("chr1", 0, 10_000))  # the same handle
+            seen["reopened"] = get_handle("bam", str(path)) is not bam
+        except Exception as e:  # noqa: BLE001 - reported below
+            seen["error"] = e
+        finally:
+            done.set()
+
+    mine = get_handle("bam", str(path))
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert opened.wait(30)
+    assert close_handles(str(path)) == 2  # both threads' handles left the cache
+    closed.set()
+    thread.join(30)
+    assert done.is_set() and "error" not in seen, seen.get("error")
+    assert seen == {"count": 50, "reopened": True}
+    assert mine.is_closed  # the calling thread's own: closed at once

@@ -576,6 +576,12 @@ def get_handle(kind: HandleKind, path: str) -> Any:
 def close_handles(path: str | None = None, kind: str | None = None) -> int:
     """Close this process's cached handles (all, or those of one path and/or kind).
 
+    The calling thread's handles and those of threads that ended are closed at once. A
+    handle of another running thread, which may be reading through it (htslib crashes
+    the process when a file is closed under a read), is only taken out of the cache:
+    that thread opens a new one at its next read, and the old one closes when its last
+    read lets it go.
+
     Parameters
     ----------
     path
@@ -586,14 +592,17 @@ def close_handles(path: str | None = None, kind: str | None = None) -> int:
     Returns
     -------
     int
-        Number of handles closed.
+        Number of handles taken out of the cache.
     """
     pid = os.getpid()
     target = None if path is None else os.fspath(path)
+    me = threading.get_ident()
+    running = {t.ident for t in threading.enumerate()}
     with _lock:
         keys = [k for k in _cache if k[0] == pid and (target is None or k[3] == target)
                 and (kind is None or k[2] == kind)]
-        handles = [_cache.pop(k)[1] for k in keys]
-    for handle in handles:
-        _close(handle)
-    return len(handles)
+        entries = [(k[1], _cache.pop(k)[1]) for k in keys]
+    for thread, handle in entries:
+        if thread == me or thread not in running:
+            _close(handle)
+    return len(entries)
