@@ -307,14 +307,28 @@ def _genomic_axis(ax: Axes, chrom: str, start: int, end: int, bottom: bool) -> N
         ax.tick_params(labelbottom=False)
 
 
+def _condition_colors(n: int) -> list[Any]:
+    """One distinct colour per condition: matplotlib's cycle ``C0``-``C9`` up to 10
+    conditions (repeating after 10, it drew condition ``k`` and ``k + 10`` alike), then
+    ``tab20``, then ``turbo`` sampled evenly."""
+    if n <= 10:
+        return [f"C{i}" for i in range(n)]
+    import matplotlib
+
+    if n <= 20:
+        return [matplotlib.colormaps["tab20"](i) for i in range(n)]
+    return [matplotlib.colormaps["turbo"](i / (n - 1)) for i in range(n)]
+
+
 def _line_panel(ax: Axes, name: str, start: int, data: np.ndarray, conds: list[str],
                 strands: list[str], cond_index: Sequence[int],
                 style: LineTrack | None = None) -> None:
     edges = start + np.arange(data.shape[0] + 1)
     mirrored = len(strands) == 2
     n_lines = 0
+    colors = _condition_colors(len(conds))  # (by condition: the same in every panel)
     for ci in cond_index:
-        color = style.color if style is not None else f"C{ci % 10}"
+        color = style.color if style is not None else colors[ci]
         for si, strand in enumerate(strands):
             y = np.asarray(data[:, si, ci], dtype=float)
             sign = -1.0 if (mirrored and strand == "-") else 1.0

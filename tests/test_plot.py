@@ -273,3 +273,25 @@ def test_repeated_track_names_keep_every_track(sample_files: dict[str, str]) -> 
         (outline,) = _outlines(ax).values()
         np.testing.assert_allclose(outline.get_data().values, _bigwig(f, CHROM, START, END),
                                    rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [3, 11, 25])
+def test_every_overlaid_condition_has_its_own_colour(n: int) -> None:
+    """The colour cycle of 10 drew condition k and k + 10 alike (same colour and line
+    style) in one overlaid panel (an audit)."""
+    import matplotlib.colors as mc
+    import pandas as pd
+
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer.create_from_file(
+        pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [100]}), binsize=100,
+        stepsize=100)
+    cover = Cover.create_from_array("pred", np.arange(n, dtype="float32").reshape(1, n), gi,
+                                    conditions=[f"c{i}" for i in range(n)])
+    fig = plot_genome_track(cover, "chr1", 0, 100)
+    lines = _outlines(fig.axes[0])
+    colours = {mc.to_hex(lines[f"pred|c{i}|."].get_edgecolor()) for i in range(n)}
+    assert len(colours) == n
+    if n <= 10:  # matplotlib's own cycle, as before
+        assert mc.to_hex(lines["pred|c0|."].get_edgecolor()) == mc.to_hex("C0")
