@@ -92,5 +92,39 @@ def _no_inline_type(app, what, name, obj, options, lines):
             return
 
 
+def _reexported(app, env, node, contnode):
+    """Resolve a reference to a name genozarr re-exports (``genozarr.open_store``,
+    ``genozarr.batches``, ``genozarr.store.Store``) to where the API pages document it
+    (``genozarr.store.open.open_store``): the object's own module and name."""
+    import importlib
+
+    if node.get("refdomain") != "py" or not node.get("reftarget", "").startswith("genozarr."):
+        return None
+    parts = node["reftarget"].split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest importable module first
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        break
+    else:
+        return None
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if not module or not qualname or f"{module}.{qualname}" == node["reftarget"]:
+        return None
+    domain = env.get_domain("py")
+    node = node.deepcopy()
+    node["reftarget"] = f"{module}.{qualname}"
+    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"],
+                               node["reftarget"], node, contnode)
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _no_inline_type, priority=600)
+    app.connect("missing-reference", _reexported)
