@@ -51,7 +51,9 @@ Windows and overlaps
     bins under the windows are written once however the windows overlap; a Cover tiling
     the genome (``roi=None``) thus exports its whole chromosomes, and so does a
     whole-genome store without windows (built with no ``roi`` and no ``binsize``); a view
-    or split of no window of a Cover with windows writes files without values. In the
+    or split of no window of a Cover whose windows have a ``binsize`` writes files without
+    values (one of windows of their regions' lengths, ``binsize=None``, exports as a Cover
+    without windows does). In the
     partial layout (one row per window) overlapping windows carry separate values:
     ``overlap='error'`` (default) raises before any file is written (its message names the
     format being written), ``overlap='mean'`` writes the mean of the
@@ -635,7 +637,7 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     plan = []
     if not len(chrs) and cover.garray.whole_genome and cover.gindexer.binsize is None:
         # built without windows (roi=None, no binsize): every stored chromosome (a view or
-        # a split of no window of a Cover with windows exports no value)
+        # a split of no window of a Cover with windows of a binsize exports no value)
         if getattr(cover, "normalizers", None):
             raise ArgumentError(
                 f"{cover.name} is a whole-genome store without windows and with normalizers, "

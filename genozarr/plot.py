@@ -308,16 +308,16 @@ def _genomic_axis(ax: Axes, chrom: str, start: int, end: int, bottom: bool) -> N
 
 
 def _condition_colors(n: int) -> list[Any]:
-    """One distinct colour per condition: matplotlib's cycle ``C0``-``C9`` up to 10
-    conditions (repeating after 10, it drew condition ``k`` and ``k + 10`` alike), then
-    ``tab20``, then ``turbo`` sampled evenly."""
-    if n <= 10:
-        return [f"C{i}" for i in range(n)]
+    """One distinct colour per condition (repeating after 10, the cycle drew condition
+    ``k`` and ``k + 10`` alike): matplotlib's cycle ``C0``-``C9`` for the first 10 (as
+    before, and the user's style), the light shades of ``tab20`` for the next 10, then
+    ``turbo`` at golden-ratio steps, so that neighbours differ; a condition keeps its
+    colour however many follow it."""
     import matplotlib
 
-    if n <= 20:
-        return [matplotlib.colormaps["tab20"](i) for i in range(n)]
-    return [matplotlib.colormaps["turbo"](i / (n - 1)) for i in range(n)]
+    light, turbo = matplotlib.colormaps["tab20"], matplotlib.colormaps["turbo"]
+    return [f"C{i}" if i < 10 else light(2 * (i - 10) + 1) if i < 20
+            else turbo(0.05 + 0.9 * ((i * 0.6180339887) % 1.0)) for i in range(n)]
 
 
 def _line_panel(ax: Axes, name: str, start: int, data: np.ndarray, conds: list[str],

@@ -74,7 +74,7 @@ def prepare_array(array: Any, n_windows: int, channel_last: bool = True) -> np.n
         # would take dask's default: an active dask.distributed client, whatever they say)
         from genozarr.store._run import in_process_scheduler
 
-        with in_process_scheduler() as kwargs:
+        with in_process_scheduler(array) as kwargs:
             array = array.compute(**kwargs)
     x = np.asarray(array)
     if x.dtype.kind not in "biuf":

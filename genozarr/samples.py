@@ -438,8 +438,8 @@ def _bed_lines(path: Any) -> bool:
     be read, so that reading it as a sheet says what is wrong."""
     import gzip
 
-    name = str(path)
-    if is_url(name) or not os.path.isfile(name):
+    name = local_form(str(path)) if isinstance(path, (str, os.PathLike)) else str(path)
+    if is_url(name) or not os.path.isfile(name):  # (a file:// URL: its path)
         return False
     try:
         opener = gzip.open if name.lower().endswith(".gz") else open
@@ -458,11 +458,15 @@ def _bed_lines(path: Any) -> bool:
 def sheet_of(files: Any, *, bed: bool = False) -> Any:
     """The sample sheet a constructor's file argument gives (itself, or the one item of a
     list), or None where it is no sheet. With ``bed``, a local file named as a sheet
-    (``peaks.tsv``) whose lines read as BED lines is a BED file, not a sheet."""
+    (``peaks.tsv``) whose lines read as BED lines is a BED file, not a sheet, and so is
+    every item of a list of several (BED files are often named ``.tsv``); for the other
+    kinds, a sheet among several inputs is an :class:`~genozarr.errors.ArgumentError`."""
     one = files[0] if isinstance(files, (list, tuple)) and len(files) == 1 else files
     if isinstance(one, (list, tuple)):  # several inputs: none of them may be a sheet
+        if bed:  # (BED files are often named .tsv: several of them are BED files)
+            return None
         for item in one:
-            if is_sample_sheet(item) and not (bed and _bed_lines(item)):
+            if is_sample_sheet(item):
                 shown = "a DataFrame" if not isinstance(item, (str, os.PathLike)) \
                     else os.fspath(item)
                 raise ArgumentError(

@@ -150,7 +150,9 @@ def _var_frame(cover: Cover, split: bool) -> Any:
     metadata = cover.condition_metadata  # (the sample sheet's columns, typed as stored)
     for column in metadata.columns:
         values = metadata.loc[conds, column].to_numpy()
-        name = column if column not in frame.columns else f"sheet_{column}"
+        name = column
+        while name in frame.columns or name in metadata.columns and name != column:
+            name = f"sheet_{name}"  # (a column of ours, or another sheet column, has it)
         frame[name] = np.repeat(values, len(strands)) if split else values
     return frame
 

@@ -288,3 +288,21 @@ def test_write_store_computes_on_the_scheduler_the_options_name(client, tmp_path
     assert _RAN_HERE and set(_RAN_HERE) == {os.getpid()}
     np.testing.assert_array_equal(open_store(tmp_path / "q.zarr")["data"].values,
                                   open_store(tmp_path / "p.zarr")["data"].values * 2)
+
+
+def test_a_dask_array_persisted_on_the_client_is_computed_there(client, tmp_path):
+    """A collection persisted on the client holds its futures: only that client can
+    compute it, whatever ``set_options(scheduler=...)`` says (a review: 'Missing
+    dependency' under 'sync' and 'threads')."""
+    import dask.array as da
+
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer(["chr1"] * 4, np.arange(4) * 100, np.arange(4) * 100 + 100,
+                        ["+"] * 4, 100, 100)
+    x = np.arange(4 * 10 * 2, dtype="float32").reshape(4, 10, 1, 2)
+    persisted = client.persist(da.from_array(x, chunks=(2, 10, 1, 2)))
+    for scheduler in ("sync", "threads"):
+        with set_options(scheduler=scheduler):
+            cover = Cover.create_from_array("p", persisted, gi, resolution=10)
+        np.testing.assert_array_equal(cover[:], x)

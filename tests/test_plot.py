@@ -293,5 +293,5 @@ def test_every_overlaid_condition_has_its_own_colour(n: int) -> None:
     lines = _outlines(fig.axes[0])
     colours = {mc.to_hex(lines[f"pred|c{i}|."].get_edgecolor()) for i in range(n)}
     assert len(colours) == n
-    if n <= 10:  # matplotlib's own cycle, as before
-        assert mc.to_hex(lines["pred|c0|."].get_edgecolor()) == mc.to_hex("C0")
+    for i in range(min(n, 10)):  # the first ten: matplotlib's own cycle, as before
+        assert mc.to_hex(lines[f"pred|c{i}|."].get_edgecolor()) == mc.to_hex(f"C{i}")

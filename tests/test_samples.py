@@ -656,3 +656,30 @@ def test_to_anndata_keeps_the_sheets_metadata(sheet):
                                          strand="split")
     assert split.var["sheet_source"].tolist() == ["x", "y", "z", "w"]  # (source: the file)
     assert split.var["source"].tolist()[0].endswith("s0.bw")
+
+
+def test_bed_files_named_as_sheets_in_a_list_stay_bed_files(tmp_path):
+    """BED files named .tsv, given several at once (also as file:// URLs, one of them
+    empty), were refused as 'a sample sheet among other inputs' (a review)."""
+    (tmp_path / "a.tsv").write_text("chr1\t0\t100\nchr1\t300\t400\n")
+    (tmp_path / "empty.tsv").write_text("# no features\n")
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [500]})
+    for files in ([tmp_path / "a.tsv", tmp_path / "empty.tsv"],
+                  [(tmp_path / "a.tsv").as_uri(), (tmp_path / "empty.tsv").as_uri()]):
+        cover = Cover.create_from_bed("b", [str(f) for f in files], roi=roi, binsize=500,
+                                      resolution=100, genomesize={"chr1": 1000})
+        assert cover.conditions == ["a.tsv", "empty.tsv"]
+        np.testing.assert_array_equal(cover[0][0, :, 0, 0], [1, 0, 0, 1, 0])
+        np.testing.assert_array_equal(cover[0][0, :, 0, 1], [0, 0, 0, 0, 0])
+
+
+def test_to_anndata_never_drops_a_sheet_column_on_renaming(sheet):
+    """A sheet column renamed for a clash (source -> sheet_source) overwrote a sheet
+    column of that name (a review)."""
+    pytest.importorskip("anndata")
+    frame = _frame(sheet, sheet_source=["l1", "l2", "l3", "l4"], source=["x", "y", "z", "w"])
+    var = Cover.create_from_bigwig("c", frame, roi=ROI, binsize=1000,
+                                   resolution=None).to_anndata().var
+    assert var["sheet_source"].tolist() == ["l1", "l2", "l3", "l4"]
+    assert var["sheet_sheet_source"].tolist() == ["x", "y", "z", "w"]
+    assert var["source"].tolist()[0].endswith("s0.bw")

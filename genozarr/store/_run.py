@@ -110,7 +110,7 @@ def planned_workers(work_bases: int, n_tasks: int) -> int:
 
 
 @contextlib.contextmanager
-def in_process_scheduler() -> Iterator[dict[str, Any]]:
+def in_process_scheduler(*collections: Any) -> Iterator[dict[str, Any]]:
     """Keyword arguments of a dask computation over arrays of this process (``da.store``
     of lazy arrays), on the configured scheduler.
 
@@ -118,6 +118,13 @@ def in_process_scheduler() -> Iterator[dict[str, Any]]:
     pool of threads of its own (the arrays live in this process; dask's default thread
     pool is not remade in a process forked after it started); ``'auto'`` and
     ``'distributed'`` on the active ``dask.distributed`` client, else as ``'threads'``.
+    Dask ``collections`` persisted on the active client (holding its futures) are
+    computed there whatever the option says: no other scheduler can.
+
+    Parameters
+    ----------
+    *collections
+        The dask collections to be computed.
 
     Yields
     ------
@@ -133,6 +140,11 @@ def in_process_scheduler() -> Iterator[dict[str, Any]]:
     client = _active_client() if scheduler in ("auto", "distributed") else None
     if scheduler == "distributed" and client is None:
         raise ArgumentError("scheduler='distributed' needs an active dask.distributed Client")
+    if client is None and collections and _active_client() is not None:
+        from distributed import futures_of
+
+        if any(futures_of(c) for c in collections):
+            client = _active_client()
     if client is not None:
         yield {"scheduler": client}
     elif scheduler == "sync":

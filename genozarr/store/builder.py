@@ -315,7 +315,7 @@ def _store_dask(arrays: dict[str, Any], specs: dict[str, ArraySpec], target: str
         sources.append(da.asarray(arr).astype(store_dtype(spec.dtype)).rechunk(spec.chunks))
         targets.append(zarr.open_array(zarr_store(target, "r+", storage_options), path=name,
                                        mode="r+", zarr_format=3))
-    with in_process_scheduler() as kwargs:  # (as the options say, a client's or not)
+    with in_process_scheduler(*sources) as kwargs:  # (as the options say, a client's or not)
         da.store(sources, targets, lock=False, **kwargs)
 
 
