@@ -960,7 +960,8 @@ class GenomicIndexer:
         return cls._from_frame(df, binsize, stepsize, flank, zero_padding, False, random_state)
 
     @classmethod
-    def create_from_genomesize(cls, genomesize: GenomeLike) -> GenomicIndexer:
+    def create_from_genomesize(cls, genomesize: GenomeLike = None, *,
+                               gsize: GenomeLike = None) -> GenomicIndexer:
         """One window per chromosome, the whole chromosome (Janggu's
         ``create_from_genomesize``).
 
@@ -969,6 +970,8 @@ class GenomicIndexer:
         genomesize
             Chromosome sizes: a dict ``{chrom: length}`` or anything
             :func:`genozarr.genome.chrom_sizes` reads (``.chrom.sizes``, FASTA, BAM, BigWig).
+        gsize
+            Janggu's name of ``genomesize`` (give one of the two).
 
         Returns
         -------
@@ -983,7 +986,10 @@ class GenomicIndexer:
         >>> gi.tostr()
         ['chr1:0-300', 'chr2:0-120']
         """
-        sizes = chrom_sizes(genomesize)
+        if (genomesize is None) == (gsize is None):
+            raise ArgumentError("create_from_genomesize takes the chromosome sizes once: "
+                                "genomesize (or Janggu's gsize)")
+        sizes = chrom_sizes(genomesize if gsize is None else gsize)
         for chrom in sizes:
             check_chrom_name(chrom, "genome")
         return cls(list(sizes), np.zeros(len(sizes), dtype=np.int64), list(sizes.values()),

@@ -741,7 +741,10 @@ class NanToNumConverter(Wrapper):
 class _RandomWrapper(Wrapper):
     """A wrapper drawing random numbers from its own generator.
 
-    Forked processes (DataLoader workers) get fresh entropy unless a loader reseeds them
+    Without ``random_state`` the generator is seeded from numpy's global random state, so
+    that ``np.random.seed(s)`` before creating the wrapper makes its draws reproducible,
+    as Janggu's wrappers (which drew from numpy's global state) were. Forked processes
+    (DataLoader workers) get fresh entropy unless a loader reseeds them
     with :meth:`reseed`, so workers never repeat one another's draws. A view or a part of
     :func:`~genozarr.janggu.split_train_test` draws from a stream of its own, spawned from
     this wrapper's, so reading one part does not change another's draws.
@@ -759,17 +762,19 @@ class _RandomWrapper(Wrapper):
         Parameters
         ----------
         random_state
-            Seed, :class:`numpy.random.Generator`, legacy ``RandomState`` or None (fresh
-            entropy).
+            Seed, :class:`numpy.random.Generator`, legacy ``RandomState`` or None (a seed
+            drawn from numpy's global random state: ``np.random.seed`` makes it
+            reproducible).
         """
+        if random_state is None:  # (Janggu's wrappers drew from numpy's global state)
+            random_state = int(np.random.randint(0, 2**31 - 1))
         if isinstance(random_state, np.random.RandomState):
             random_state = int(random_state.randint(0, 2**31 - 1))
         if isinstance(random_state, np.random.Generator):
             self._rng = random_state
-        elif random_state is None or (isinstance(random_state, (int, np.integer))
-                                      and not isinstance(random_state, bool)
-                                      and random_state >= 0):  # (numpy's raw error)
-            self._rng = np.random.default_rng(None if random_state is None else int(random_state))
+        elif isinstance(random_state, (int, np.integer)) and not isinstance(
+                random_state, bool) and random_state >= 0:  # (numpy's raw error)
+            self._rng = np.random.default_rng(int(random_state))
         else:
             raise ArgumentError(
                 f"random_state must be an int >= 0, a numpy Generator/RandomState or None, got "

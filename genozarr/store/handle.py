@@ -64,6 +64,12 @@ class Store:
         return self.meta.layout == "whole_genome"
 
     @property
+    def resolution(self) -> int | None:
+        """Bases per stored bin (None: one value per window), as Janggu's
+        ``garray.resolution``."""
+        return self.meta.resolution
+
+    @property
     def n_strands(self) -> int:
         """Number of strands stored (length of the ``strand`` dimension)."""
         return len(self.meta.strands)
