@@ -730,3 +730,104 @@ def test_a_store_in_a_bucket_that_answers_403_for_missing_keys(rows, tmp_path, s
                 open_dataset(f"{base}/s.zarr")
         finally:
             _NoListing.everything = False
+
+
+# ------------------------------------------------------------ what an object store drops
+_N, _W = 64, 50
+
+
+def _faulty_build(s3, url, monkeypatch, fault):
+    """Build a 4-chunk partial store at ``url`` with ``fault`` applied to the S3
+    filesystem class; return the build's error (None) and what a clean reader gets."""
+    import fsspec
+    import s3fs
+
+    import genozarr
+    from genozarr import Cover, set_options
+    from genozarr.store.write import StoreWriter
+
+    options = s3
+    starts = np.arange(_N) * _W
+    windows = GenomicIndexer(np.full(_N, "chr1", dtype=object), starts, starts + _W,
+                             np.full(_N, "+", dtype=object), _W, _W)
+    want = np.random.default_rng(7).poisson(2.0, size=(_N, _W, 1, 2)).astype(np.float32)
+    fault(monkeypatch, s3fs.S3FileSystem, StoreWriter)
+    # (an instance made before has its sync methods bound already: the build makes its own)
+    s3fs.S3FileSystem.clear_instance_cache()
+    error = None
+    try:
+        with set_options(chunk_bytes=16 * _W * 2 * 4):  # (16 rows a chunk: 4 chunk files)
+            Cover.create_from_array("c", want, windows, storage="zarr", store=url,
+                                    storage_options=options)
+    except StoreError as e:
+        error = e
+    monkeypatch.undo()
+    s3fs.S3FileSystem.clear_instance_cache()
+    fsspec.filesystem("s3", **options).invalidate_cache()
+    try:
+        got = genozarr.open_dataset(url, storage_options=options, cache=None)[:]
+    except StoreError as e:
+        got = e
+    return error, got, want
+
+
+def _shard_1(path: str) -> bool:
+    return path.rstrip("/").endswith("/data/c.1.0.0.0")
+
+
+def test_a_listing_that_lags_behind_a_write_is_checked(s3, monkeypatch):
+    """The completion marker's inventory of chunk files came from a listing: a listing
+    leaving out a written chunk file (one that lags behind the writes) recorded it as
+    never written, and every reader served its rows as the fill value, no error (an
+    audit of a hostile network). The files the tasks wrote are asked for one by one."""
+    def fault(mp, fs_class, _):
+        find = fs_class.find
+
+        def stale(self, path, *args, **kwargs):
+            found = find(self, path, *args, **kwargs)
+            return [k for k in found if not _shard_1(k)] if isinstance(found, list) else \
+                {k: v for k, v in found.items() if not _shard_1(k)}
+        mp.setattr(fs_class, "find", stale)
+
+    error, got, want = _faulty_build(s3, "s3://genozarr-test/stale.zarr", monkeypatch, fault)
+    assert error is None
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_chunk_write_the_store_did_not_keep_publishes_nothing(s3, monkeypatch):
+    """A chunk write acknowledged and not kept read as the fill value after a build that
+    reported success; the build now fails, and nothing is published."""
+    def fault(mp, _, writer_class):
+        commit = writer_class.commit
+
+        def lose_then_commit(self, *args, **kwargs):
+            self._rfs.rm(f"{self.tmp_key}/data/c.1.0.0.0")
+            return commit(self, *args, **kwargs)
+        mp.setattr(writer_class, "commit", lose_then_commit)
+
+    error, got, _ = _faulty_build(s3, "s3://genozarr-test/lost.zarr", monkeypatch, fault)
+    assert error is not None and "chunk file data/c.1.0.0.0 was written by the build, but " \
+        "the object store does not hold it" in str(error)
+    assert isinstance(got, StoreError) and "not a complete genozarr store" in str(got)
+
+
+@pytest.mark.parametrize("lost", ["genozarr-current", "genozarr-complete/zarr.json"])
+def test_a_pointer_or_marker_write_the_store_did_not_keep_is_an_error(s3, monkeypatch, lost):
+    """A lost pointer write reported success (and retired the build's own version); a
+    lost marker was reported as 'replaced by another build'."""
+    def fault(mp, fs_class, _):
+        pipe_file = fs_class.pipe_file
+
+        def dropping(self, path, *args, **kwargs):
+            if str(path).endswith(lost):
+                return None
+            return pipe_file(self, path, *args, **kwargs)
+        mp.setattr(fs_class, "pipe_file", dropping)
+
+    url = f"s3://genozarr-test/lost-{lost.split('/')[0]}.zarr"
+    error, got, _ = _faulty_build(s3, url, monkeypatch, fault)
+    message = {"genozarr-current": "does not hold the pointer genozarr-current this build "
+                                   "wrote",
+               "genozarr-complete/zarr.json": "its completion marker cannot be read now"}
+    assert error is not None and message[lost] in str(error)
+    assert isinstance(got, StoreError) and "not a complete genozarr store" in str(got)

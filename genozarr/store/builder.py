@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from genozarr._validate import path_text
-from genozarr.errors import ArgumentError, GenozarrError, StoreError
+from genozarr.errors import ArgumentError, GenozarrError, StoreError, hide_secrets
 from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
 from genozarr.store.dtypes import store_dtype
 from genozarr.store.handle import Store
@@ -86,9 +86,10 @@ class BuildPlan:
 
 def _block_task(fn: Callable[..., Block | list[Block]], args: tuple[Any, ...],
                 target: str | None, storage_options: dict[str, Any] | None,
-                fill: float) -> list[Block] | list[str]:
+                fill: float) -> list[Any]:
     """Run one task: write its block (or blocks) into ``target`` and return the files
-    written, or, with ``target`` None, return the blocks."""
+    written (what :func:`~genozarr.store.write.write_block` returns), or, with ``target``
+    None, return the blocks."""
     from genozarr.store._direct import _only
 
     result = fn(*args)
@@ -211,13 +212,19 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         # gathered arrays are written in this process, by threads unless the scheduler
         # is synchronous (Blosc and the writes release the GIL): sent to worker
         # processes, each block was pickled twice more
-        run_tasks(tasks, plan.work_bases, label,
-                  on_result=None if early is None else early.add, in_process=plan.gather)
+        results = run_tasks(tasks, plan.work_bases, label,
+                            on_result=None if early is None else early.add,
+                            in_process=plan.gather)
+        # (a remote store's tasks name the chunk files they wrote: the object store must
+        # hold each, whatever its listing says)
+        chunks_written = [item for result in results for item in result
+                          if isinstance(item, tuple)]
         if lazy:
             _store_dask(lazy, plan.specs, writer.tmp, storage_options)
         if before_publish is not None:
             _served_before_publish(plan, writer, storage_options, before_publish)
-        final = writer.commit(early.finish() if early is not None else frozenset())
+        final = writer.commit(early.finish() if early is not None else frozenset(),
+                              chunks_written=chunks_written)
     except BaseException as e:
         if early is not None:
             early.close()
@@ -265,6 +272,11 @@ def _check_same_build(path: str, published: dict[str, Any],
 
     if same_content(published, opened):
         return
+    if opened is None:
+        raise StoreError(
+            f"store {hide_secrets(path)} was published by this build, but its completion "
+            "marker cannot be read now (the storage did not keep it, or another build "
+            "removed the store meanwhile): it is not served. Build it again.")
     key = published.get("cache_key")
     theirs = None if opened is None else opened.get("cache_key")
     if key is not None and theirs == key \

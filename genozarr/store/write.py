@@ -44,7 +44,9 @@ from typing import Any
 import numpy as np
 
 from genozarr._validate import path_text
-from genozarr.errors import ArgumentError, GenozarrError, StoreError, StoreFormatError
+from genozarr.errors import (
+    ArgumentError, GenozarrError, StoreError, StoreFormatError, hide_secrets,
+)
 from genozarr.store._run import pid_alive
 from genozarr.store.dtypes import register_zarr, store_dtype
 from genozarr.store.layout import (
@@ -720,6 +722,7 @@ class StoreWriter:
         self._fd: int | None = None  # local: a shared lock on our own directory
         #: whether the version's consolidated metadata is written and current
         self._consolidated = False
+        self._chunks_written: list[tuple[str, int]] = []
         check_store_path(self.final)
         try:
             if self.remote:
@@ -976,7 +979,8 @@ class StoreWriter:
         """
         write_block(self.tmp, name, start, values, self.storage_options)
 
-    def commit(self, flushed: frozenset[str] | set[str] = frozenset()) -> str:
+    def commit(self, flushed: frozenset[str] | set[str] = frozenset(),
+               chunks_written: Any = ()) -> str:
         """Consolidate metadata, write the marker and publish; returns the final path.
 
         If another process published a valid store with the same cache key first, this
@@ -989,6 +993,10 @@ class StoreWriter:
         ----------
         flushed
             Real paths of files already flushed (local stores).
+        chunks_written
+            ``(array path, index along the first axis)`` of the chunk files the build's
+            tasks wrote (remote stores, :func:`write_block`): each must be in the object
+            store, whatever its listing says, or nothing is published.
 
         Returns
         -------
@@ -1005,6 +1013,7 @@ class StoreWriter:
             When a store of a newer format version was published at the path during the
             build (and ``replace`` is False).
         """
+        self._chunks_written = list(chunks_written)
         try:
             if not self._consolidated:
                 self._consolidate()
@@ -1042,12 +1051,44 @@ class StoreWriter:
             root_doc = json.loads(self._rfs.cat_file(f"{prefix}zarr.json"))
             keys = [key[len(prefix):] for key in self._rfs.find(prefix)
                     if key.startswith(prefix)]
+            keys += self._unlisted_chunks(prefix, root_doc, keys)
         else:
             with open(os.path.join(self.tmp, "zarr.json"), "rb") as f:
                 root_doc = json.loads(f.read())
             keys = _relative_files(self.tmp)
         metadata = (root_doc.get("consolidated_metadata") or {}).get("metadata") or {}
         return chunk_inventory(metadata, keys)
+
+    def _unlisted_chunks(self, prefix: str, root_doc: dict[str, Any],
+                         keys: list[str]) -> list[str]:
+        """The keys of chunk files the build's tasks wrote that the object store's listing
+        left out, found by asking for each (a listing may lag behind the writes); one not
+        there is an error: the store acknowledged its write and did not keep it, and its
+        data would read as the fill value."""
+        from genozarr.store.layout import _stored_chunks
+
+        stored = _stored_chunks(keys)
+        metadata = (root_doc.get("consolidated_metadata") or {}).get("metadata") or {}
+        found = []
+        for name, f in sorted(set(self._chunks_written)):
+            if f in stored.get(name, ()):
+                continue
+            ndim = len((metadata.get(name) or {}).get("shape") or [0])
+            key = f"{name}/c{CHUNK_KEY_ENCODING['separator']}" + \
+                CHUNK_KEY_ENCODING["separator"].join([str(f)] + ["0"] * (ndim - 1))
+            self._rfs.invalidate_cache(f"{prefix}{key}")  # (and its folders' listings)
+            try:
+                self._rfs.info(f"{prefix}{key}")
+            except FileNotFoundError:
+                raise StoreError(
+                    f"cannot publish {hide_secrets(self.final)}: its chunk file {key} was "
+                    "written by the build, but the object store does not hold it (a write "
+                    "it acknowledged and did not keep); nothing was published. Build "
+                    "again") from None
+            log.warning("%s: the object store's listing left out chunk file %s, which it "
+                        "holds", hide_secrets(self.final), key)
+            found.append(key)
+        return found
 
     def set_meta(self, meta: StoreMeta) -> None:
         """Replace the store metadata of the new version before it is published (its root
@@ -1163,6 +1204,13 @@ class StoreWriter:
         if flat:  # a store written before versioning: deleted now, marker first
             _delete_flat_remote(fs, root)
         now = read_pointer(self.final, self.storage_options)
+        if now is None:  # (a racing build writes a pointer too: none is a lost write)
+            self.published = False  # (removed by abort: no pointer names it)
+            self.root = None
+            raise StoreError(
+                f"cannot publish {hide_secrets(self.final)}: the object store does not hold "
+                f"the pointer {POINTER} this build wrote (a write it acknowledged and did "
+                "not keep); nothing was published. Build again")
         # every other complete version is replaced now: ours if another build published
         # after us, and one that published between our look at the pointer and our write.
         # A mark is never taken away: ``now`` may be stale by the time we look (a racing
@@ -1717,9 +1765,12 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
 
     Returns
     -------
-    list of str
-        The files written directly (none when zarr wrote the block): what an
-        :class:`EarlyFlush` may flush while later blocks are written.
+    list
+        The files written directly (str; none when zarr wrote the block): what an
+        :class:`EarlyFlush` may flush while later blocks are written. For a remote store,
+        ``(array path, index along the first axis)`` of each chunk file (shard file) the
+        block holds data for, which :meth:`StoreWriter.commit` checks the object store
+        holds.
 
     Raises
     ------
@@ -1737,6 +1788,8 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
         if not write_chunks(arr, start, values, direct=direct, written=written):
             with zarr.config.set({"array.write_empty_chunks": False}):
                 arr[start:start + len(values)] = values
+            if "://" in str(path):
+                written += _chunk_files_with_data(arr, name, start, values)
         return written
     except GenozarrError:
         raise
@@ -1747,6 +1800,29 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
                                                  "fsspec", "gcsfs", "adlfs"):
             raise _build_stopped(storage_error("write store", _store_of(path), e)) from e
         raise
+
+
+def _chunk_files_with_data(arr: Any, name: str, start: int,
+                           values: np.ndarray) -> list[tuple[str, int]]:
+    """``(name, index along the first axis)`` of the chunk files (shard files) of ``arr``
+    that the block at ``start`` holds data for: those zarr writes (it leaves out files
+    holding only the fill value). None for an array also cut along another axis."""
+    from genozarr.store._direct import _only
+    from genozarr.store.layout import first_axis_grid
+
+    outer = tuple(arr.shards or arr.chunks)
+    if first_axis_grid(arr.shape, outer) is None:
+        return []
+    step, fill, n = outer[0], arr.fill_value, len(values)
+    nan_fill = isinstance(fill, (float, np.floating)) and np.isnan(fill)
+    out = []
+    for f in range(start // step, -(-(start + n) // step)):
+        part = np.ascontiguousarray(values[max(f * step - start, 0):min((f + 1) * step - start,
+                                                                        n)])
+        empty = bool(np.isnan(part).all()) if nan_fill else _only(part, fill)
+        if not empty:
+            out.append((name, f))
+    return out
 
 
 def _build_stopped(error: StoreError) -> StoreError:
