@@ -9,8 +9,13 @@ Importing genozarr is cheap: torch, keras and matplotlib are imported only when 
 
 from __future__ import annotations
 
+import os as _os
 from importlib import import_module
 from typing import Any
+
+#: the process that imported genozarr: a process forked from it has another id (and the
+#: numpy global random state of its siblings; see :mod:`genozarr.wrappers`)
+_MAIN_PID = _os.getpid()
 
 from genozarr.config import output_dir, set_options
 from genozarr.dataset import Bioseq, Cover, Dataset, open_dataset

@@ -455,6 +455,28 @@ def _bed_lines(path: Any) -> bool:
     return False
 
 
+def _reads_as_sheet(item: Any) -> bool:
+    """Whether ``item`` is a DataFrame, or a local file named as a sheet whose first line
+    holding data is a header naming a ``file`` column (a URL: not opened, False)."""
+    import pandas as pd
+
+    if isinstance(item, pd.DataFrame):
+        return True
+    if not is_sample_sheet(item) or _bed_lines(item):
+        return False
+    name = local_form(str(item))
+    if is_url(name) or not os.path.isfile(name) or name.lower().endswith(".gz"):
+        return False
+    try:
+        with open(name, encoding="utf-8-sig", errors="replace") as f:
+            for _, line in zip(range(1000), f):
+                if line.strip() and not line.startswith("#"):
+                    return "file" in [c.strip().strip('"') for c in re.split(r"[\t,]", line)]
+    except OSError:
+        pass
+    return False
+
+
 def sheet_of(files: Any, *, bed: bool = False) -> Any:
     """The sample sheet a constructor's file argument gives (itself, or the one item of a
     list), or None where it is no sheet. With ``bed``, a local file named as a sheet
@@ -463,11 +485,11 @@ def sheet_of(files: Any, *, bed: bool = False) -> Any:
     kinds, a sheet among several inputs is an :class:`~genozarr.errors.ArgumentError`."""
     one = files[0] if isinstance(files, (list, tuple)) and len(files) == 1 else files
     if isinstance(one, (list, tuple)):  # several inputs: none of them may be a sheet
-        if bed:  # (BED files are often named .tsv: several of them are BED files)
-            return None
         for item in one:
-            if is_sample_sheet(item):
-                shown = "a DataFrame" if not isinstance(item, (str, os.PathLike)) \
+            # (BED files are often named .tsv: among BED inputs, only what reads as a
+            # sheet, a DataFrame or a local file whose header names a 'file' column)
+            if is_sample_sheet(item) if not bed else _reads_as_sheet(item):
+                shown = "given as a DataFrame" if not isinstance(item, (str, os.PathLike)) \
                     else os.fspath(item)
                 raise ArgumentError(
                     f"the sample sheet {shown} is one of {len(one)} inputs: a sample sheet "

@@ -743,8 +743,9 @@ class _RandomWrapper(Wrapper):
 
     Without ``random_state`` the generator is seeded from numpy's global random state, so
     that ``np.random.seed(s)`` before creating the wrapper makes its draws reproducible,
-    as Janggu's wrappers (which drew from numpy's global state) were. Forked processes
-    (DataLoader workers) get fresh entropy unless a loader reseeds them
+    as Janggu's wrappers (which drew from numpy's global state) were; one created in a
+    forked process mixes in the process id (forked siblings inherit one global state).
+    Forked processes (DataLoader workers) get fresh entropy unless a loader reseeds them
     with :meth:`reseed`, so workers never repeat one another's draws. A view or a part of
     :func:`~genozarr.janggu.split_train_test` draws from a stream of its own, spawned from
     this wrapper's, so reading one part does not change another's draws.
@@ -767,7 +768,14 @@ class _RandomWrapper(Wrapper):
             reproducible).
         """
         if random_state is None:  # (Janggu's wrappers drew from numpy's global state)
-            random_state = int(np.random.randint(0, 2**31 - 1))
+            drawn = int(np.random.randint(0, 2**31 - 1))
+            # a forked process inherits that state: its draw is every sibling's, so the
+            # process id is mixed in there (the process that imported genozarr, or one
+            # started by spawn, draws from the global state alone)
+            from genozarr import _MAIN_PID
+
+            random_state = drawn if os.getpid() == _MAIN_PID else \
+                np.random.default_rng([drawn, os.getpid()])
         if isinstance(random_state, np.random.RandomState):
             random_state = int(random_state.randint(0, 2**31 - 1))
         if isinstance(random_state, np.random.Generator):

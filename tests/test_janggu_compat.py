@@ -1105,3 +1105,20 @@ def test_janggu_names_of_the_api_surface(tmp_path):
     roi = pd.DataFrame({"chrom": ["chr1"] * 2, "start": [0, 200], "end": [200, 400]})
     cover = Cover.create_from_array("p", x, GenomicIndexer.create_from_file(roi, 200, 200))
     assert cover.garray.resolution == cover.resolution == 50
+
+
+def test_unseeded_random_wrappers_made_in_forked_processes_differ():
+    """Forked processes inherit numpy's global state: wrappers seeded from it alone drew
+    the same numbers in every child that made one (a review); a child mixes in its id."""
+    import multiprocessing
+
+    ds = genozarr.Array("x", np.random.default_rng(0).normal(size=(32, 8, 1, 4)))
+    np.random.seed(3)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(3) as pool:
+        draws = pool.map(_draw_in_child, [ds] * 3)
+    assert len({d.tobytes() for d in draws}) == 3
+
+
+def _draw_in_child(ds) -> np.ndarray:
+    return genozarr.RandomSignalScale(ds, deviance=0.5)[:]

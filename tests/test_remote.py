@@ -831,3 +831,26 @@ def test_a_pointer_or_marker_write_the_store_did_not_keep_is_an_error(s3, monkey
                "genozarr-complete/zarr.json": "its completion marker cannot be read now"}
     assert error is not None and message[lost] in str(error)
     assert isinstance(got, StoreError) and "not a complete genozarr store" in str(got)
+
+
+def test_bfloat16_rows_rounding_to_the_fill_value_are_not_a_lost_write(s3):
+    """The check of written chunk files took float32 rows of a bfloat16 store as data
+    where zarr, rounding them as it writes, found only the fill value and wrote no file:
+    the build failed as if the store had lost a write (a review)."""
+    import genozarr
+    from genozarr import Cover, set_options
+
+    starts = np.arange(64) * 1000
+    windows = GenomicIndexer(np.full(64, "chr1", dtype=object), starts, starts + 1000,
+                             np.full(64, "+", dtype=object), 1000, 1000)
+    for value, pad in ((1e-42, 0.0), (1.001, 1.0)):
+        x = np.full((64, 100, 1, 1), value, dtype=np.float32)  # (10 rows a chunk)
+        x[-1] = 5.0  # (the last chunk holds data)
+        url = f"s3://genozarr-test/bf16-{pad}.zarr"
+        with set_options(chunk_bytes=4096):
+            Cover.create_from_array("c", x, windows, resolution=10, dtype="bfloat16",
+                                    padding_value=pad, storage="zarr", store=url,
+                                    storage_options=s3)
+        got = genozarr.open_dataset(url, storage_options=s3, cache=None)[:]
+        np.testing.assert_array_equal(got[:-1], pad)  # (rounded to the pad value)
+        np.testing.assert_array_equal(got[-1], 5.0)

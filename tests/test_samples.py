@@ -683,3 +683,14 @@ def test_to_anndata_never_drops_a_sheet_column_on_renaming(sheet):
     assert var["sheet_source"].tolist() == ["l1", "l2", "l3", "l4"]
     assert var["sheet_sheet_source"].tolist() == ["x", "y", "z", "w"]
     assert var["source"].tolist()[0].endswith("s0.bw")
+
+
+def test_a_sheet_among_bed_inputs_is_an_error(sheet, tmp_path):
+    """Among BED files (often named .tsv), a file whose header names a 'file' column, or
+    a DataFrame, is a sample sheet: an error saying so, not a BED parsing error."""
+    bed = tmp_path / "a.tsv"
+    bed.write_text("chr1\t0\t100\n")
+    for item in (sheet["path"], pd.read_csv(sheet["path"], sep="\t")):
+        with pytest.raises(ArgumentError, match=r"is one of 2 inputs: a sample sheet"):
+            Cover.create_from_bed("b", [item, str(bed)], roi=ROI, binsize=1000,
+                                  genomesize={"chr1": 3000})

@@ -1808,18 +1808,30 @@ def _chunk_files_with_data(arr: Any, name: str, start: int,
     that the block at ``start`` holds data for: those zarr writes (it leaves out files
     holding only the fill value). None for an array also cut along another axis."""
     from genozarr.store._direct import _only
+    from genozarr.store.dtypes import is_bfloat16, widen
     from genozarr.store.layout import first_axis_grid
 
     outer = tuple(arr.shards or arr.chunks)
     if first_axis_grid(arr.shape, outer) is None:
         return []
-    step, fill, n = outer[0], arr.fill_value, len(values)
-    nan_fill = isinstance(fill, (float, np.floating)) and np.isnan(fill)
+    step, n = outer[0], len(values)
+    try:  # (any float kind, ml_dtypes' bfloat16 included)
+        fill = float(arr.fill_value) if arr.dtype.kind in "fV" or is_bfloat16(arr.dtype) \
+            else arr.fill_value
+        nan_fill = isinstance(fill, float) and np.isnan(fill)
+    except (TypeError, ValueError):
+        return []  # (a fill value of another kind: nothing to check)
     out = []
     for f in range(start // step, -(-(start + n) // step)):
-        part = np.ascontiguousarray(values[max(f * step - start, 0):min((f + 1) * step - start,
-                                                                        n)])
-        empty = bool(np.isnan(part).all()) if nan_fill else _only(part, fill)
+        part = values[max(f * step - start, 0):min((f + 1) * step - start, n)]
+        # as zarr compares it: in the stored dtype (float32 rows of a bfloat16 store are
+        # rounded as written: 1e-42 is a stored 0); a file may only be thought empty
+        # where zarr writes it (a file thought written and not written fails the build)
+        stored = np.asarray(part).astype(arr.dtype)
+        if is_bfloat16(arr.dtype):
+            stored = widen(np.ascontiguousarray(stored))
+        stored = np.ascontiguousarray(stored)
+        empty = bool(np.isnan(stored).all()) if nan_fill else _only(stored, fill)
         if not empty:
             out.append((name, f))
     return out
