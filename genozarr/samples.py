@@ -480,9 +480,10 @@ def _reads_as_sheet(item: Any) -> bool:
 def sheet_of(files: Any, *, bed: bool = False) -> Any:
     """The sample sheet a constructor's file argument gives (itself, or the one item of a
     list), or None where it is no sheet. With ``bed``, a local file named as a sheet
-    (``peaks.tsv``) whose lines read as BED lines is a BED file, not a sheet, and so is
-    every item of a list of several (BED files are often named ``.tsv``); for the other
-    kinds, a sheet among several inputs is an :class:`~genozarr.errors.ArgumentError`."""
+    (``peaks.tsv``) whose lines read as BED lines is a BED file, not a sheet. A sheet among
+    several inputs is an :class:`~genozarr.errors.ArgumentError`; among BED inputs (often
+    named ``.tsv``) only a DataFrame, or a local file whose header names a ``file``
+    column, is taken for one."""
     one = files[0] if isinstance(files, (list, tuple)) and len(files) == 1 else files
     if isinstance(one, (list, tuple)):  # several inputs: none of them may be a sheet
         for item in one:

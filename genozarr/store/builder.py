@@ -278,9 +278,8 @@ def _check_same_build(path: str, published: dict[str, Any],
             "marker cannot be read now (the storage did not keep it, or another build "
             "removed the store meanwhile): it is not served. Build it again.")
     key = published.get("cache_key")
-    theirs = None if opened is None else opened.get("cache_key")
-    if key is not None and theirs == key \
-            and (published.get("forced") or (opened or {}).get("forced")):
+    theirs = opened.get("cache_key")
+    if key is not None and theirs == key and (published.get("forced") or opened.get("forced")):
         raise StoreError(
             f"store {path} was replaced by another build of the same cache key just after "
             "this build published it, and one of them was asked for with overwrite=True "

@@ -1806,7 +1806,8 @@ def _chunk_files_with_data(arr: Any, name: str, start: int,
                            values: np.ndarray) -> list[tuple[str, int]]:
     """``(name, index along the first axis)`` of the chunk files (shard files) of ``arr``
     that the block at ``start`` holds data for: those zarr writes (it leaves out files
-    holding only the fill value). None for an array also cut along another axis."""
+    holding only the fill value). None for an array also cut along another axis, or of a
+    fill value that is no number."""
     from genozarr.store._direct import _only
     from genozarr.store.dtypes import is_bfloat16, widen
     from genozarr.store.layout import first_axis_grid
@@ -1825,8 +1826,9 @@ def _chunk_files_with_data(arr: Any, name: str, start: int,
     for f in range(start // step, -(-(start + n) // step)):
         part = values[max(f * step - start, 0):min((f + 1) * step - start, n)]
         # as zarr compares it: in the stored dtype (float32 rows of a bfloat16 store are
-        # rounded as written: 1e-42 is a stored 0); a file may only be thought empty
-        # where zarr writes it (a file thought written and not written fails the build)
+        # rounded as written: 1e-42 is a stored 0). Where the two may differ, the file is
+        # taken for empty (then not checked), never for written where zarr leaves it out
+        # (the build would fail as if the store had lost it)
         stored = np.asarray(part).astype(arr.dtype)
         if is_bfloat16(arr.dtype):
             stored = widen(np.ascontiguousarray(stored))
