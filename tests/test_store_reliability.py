@@ -2067,3 +2067,28 @@ def test_a_marker_calling_a_written_chunk_absent_serves_the_same_from_both_opene
     kept = ChunkInventory.from_marker({"chunks": {"data": {"grid": 3, "absent": [[1, 3]]}}})
     assert kept is not None and [kept.absent("data", i) for i in range(3)] == \
         [False, True, True]
+
+
+def test_a_metadata_document_failing_zarrs_parse_is_named(tmp_path, monkeypatch):
+    """A root metadata document read once as JSON by genozarr's checks and damaged when
+    zarr reads it again (a server answering zeroes) raised json's bare JSONDecodeError
+    from open_store and the xarray engine, naming no store (an audit of a hostile
+    network)."""
+    import json
+
+    import xarray as xr
+
+    path = tmp_path / "s.zarr"
+    build(path, 1)
+
+    real = xr.open_dataset
+
+    def damaged(*args, **kwargs):  # (zarr's own read of the store, under genozarr's engine)
+        if kwargs.get("engine") == "zarr":
+            raise json.JSONDecodeError("Expecting value", "\0\0", 0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(xr, "open_dataset", damaged)
+    with pytest.raises(StoreError, match=rf"cannot open store {path}: a metadata document "
+                                         r"of it is not JSON \(Expecting value"):
+        open_store(path)

@@ -14,6 +14,7 @@ are read as float32 (exactly), as genozarr's datasets serve them.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Iterable
@@ -63,13 +64,18 @@ def _zarr_open(store: Any, *, group: str | None, tree: bool,
     except GenozarrError:
         raise
     except Exception as e:
-        if opened is None or not type(e).__module__.startswith("zarr"):
+        damaged = isinstance(e, json.JSONDecodeError)  # (zarr's parse of a metadata document)
+        if opened is None or not (type(e).__module__.startswith("zarr") or damaged):
             raise
         from genozarr.store.open import _marker_at
 
         if opened.complete and _marker_at(opened.io_root, opened.storage_options) is None:
             raise StoreError(f"store {opened.path} was replaced or removed while it was being "
                              "opened; open it again") from e
+        if damaged:
+            raise StoreError(f"cannot open store {opened.path}: a metadata document of it is "
+                             f"not JSON ({e}); it was edited or damaged, or changed while it "
+                             "was read: open it again, or rebuild it (overwrite=True)") from e
         raise StoreError(f"cannot open store {opened.path}: {e}") from e
 
 
