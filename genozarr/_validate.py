@@ -9,8 +9,8 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["check_bool", "check_int", "check_name", "check_number", "name_list", "path_text",
-           "plain"]
+__all__ = ["check_bool", "check_int", "check_name", "check_number", "name_list", "name_text",
+           "path_text", "plain", "unordered"]
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:
@@ -105,6 +105,22 @@ def path_text(path: Any) -> str:
     return str(path)
 
 
+def name_text(value: Any) -> str:
+    """A name as text: bytes decoded as UTF-8 (their ``str`` is ``"b'x'"``, a name of
+    nothing), numpy strings as Python's, anything else through ``str``."""
+    return value.decode() if isinstance(value, (bytes, np.bytes_)) else str(value)
+
+
+def unordered(value: Any) -> bool:
+    """Whether ``value`` is a set: names or files in it would be matched in hash order,
+    another in each process. A dict's keys are ordered, though a
+    ``collections.abc.Set``: they are not."""
+    from collections.abc import KeysView
+    from collections.abc import Set as AbstractSet
+
+    return isinstance(value, AbstractSet) and not isinstance(value, KeysView)
+
+
 def name_list(name: str, value: Any) -> list[str]:
     """Names given as one name or an ordered collection of them (list, tuple, array,
     pandas Series or Index, generator), as a list of str: bytes decoded as UTF-8 (their
@@ -118,18 +134,16 @@ def name_list(name: str, value: Any) -> list[str]:
         a name holding a NUL character (numpy's strings drop trailing ones: xarray would
         select ``'A\\x00'`` as ``'A'``).
     """
-    from collections.abc import KeysView, Mapping
-    from collections.abc import Set as AbstractSet
+    from collections.abc import Mapping
 
     if isinstance(value, (str, bytes, np.str_, np.bytes_)):
         value = [value]
-    # (a dict's keys are ordered, though a collections.abc.Set: they pass; its items are
-    # pairs, not names)
-    unordered = isinstance(value, AbstractSet) and not isinstance(value, KeysView)
-    if unordered or isinstance(value, Mapping) or not hasattr(value, "__iter__"):
-        what = "a set, which has no order" if unordered else repr(value)
+    # (a dict's keys pass; its items are pairs, not names)
+    is_set = unordered(value)
+    if is_set or isinstance(value, Mapping) or not hasattr(value, "__iter__"):
+        what = "a set, which has no order" if is_set else repr(value)
         raise ArgumentError(f"{name} must be a name or a list of names in order, got {what}")
-    names = [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v) for v in value]
+    names = [name_text(v) for v in value]
     for text in names:
         if "\x00" in text:
             raise ArgumentError(f"{name}: {text!r} holds a NUL character; numpy's strings "

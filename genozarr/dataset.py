@@ -33,7 +33,7 @@ from genozarr._kernels import (
     regular_windows,
     window_views,
 )
-from genozarr._validate import check_bool, check_int, check_name
+from genozarr._validate import check_bool, check_int, check_name, name_text
 from genozarr.errors import (
     ArgumentError,
     ChromosomeNotFoundError,
@@ -328,7 +328,7 @@ class Dataset:
             k = int(np.flatnonzero(codes < 0)[0])
             raise ArgumentError(f"{where}: window {k} ({chrs[k]!r}:{starts[k]}-{ends[k]}) "
                                 "has no chromosome")
-        names = [c.decode() if isinstance(c, (bytes, np.bytes_)) else str(c) for c in names]
+        names = [name_text(c) for c in names]
         # (unknown chromosomes, length -1: _set_windows says so)
         lengths = np.array([sizes.get(c, -1) for c in names], dtype=np.int64)[codes]
         starts = np.asarray(starts, dtype=np.int64)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 
+from genozarr._validate import name_text
 from genozarr.errors import (
     ArgumentError,
     ChromosomeNamingError,
@@ -305,8 +306,7 @@ def chrom_sizes(source: GenomeLike) -> dict[str, int]:
                     f"chromosome {chrom!r}: length must be a non-negative integer of at most "
                     f"{MAX_COORDINATE}, got {length!r}")
             # (a bytes name decoded: its str is "b'chr1'", a chromosome of no file)
-            sizes[chrom.decode() if isinstance(chrom, (bytes, np.bytes_)) else str(chrom)] = \
-                length_int
+            sizes[name_text(chrom)] = length_int
         return sizes
     if not isinstance(source, (str, os.PathLike)):
         raise ArgumentError("a genome size source is a dict {chrom: length} or a file path "

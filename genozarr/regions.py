@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 import pandas as pd
 
-from genozarr._validate import check_bool, check_int, plain
+from genozarr._validate import check_bool, check_int, name_text, plain
 from genozarr.errors import ArgumentError, RegionError
 from genozarr.genome import MAX_COORDINATE, GenomeLike, Region, check_chrom_name, chrom_sizes
 from genozarr.io._remote import names_url
@@ -1089,8 +1089,7 @@ class GenomicIndexer:
                     and value.ndim == 0:
                 raise ArgumentError(f"chromosomes to include or exclude must be a name or "
                                     f"a collection of names, got {value!r}")
-            return [v.decode() if isinstance(v, (bytes, np.bytes_)) else str(v)
-                    for v in value]
+            return [name_text(v) for v in value]
 
         mask = np.ones(len(self), dtype=bool)
         if include is not None:

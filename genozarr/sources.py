@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, KeysView, Mapping, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
-from genozarr._validate import name_list
+from genozarr._validate import name_list, unordered
 from genozarr.errors import ArgumentError, ChromosomeNamingError
 from genozarr.ingest import Source
 
@@ -84,7 +83,7 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike], what: s
     if not isinstance(files, (str, bytes, os.PathLike)) and not _list_like(files):
         raise ArgumentError(f"{what} files must be a path, a URL or a list of them, got "
                             f"{files!r}")
-    if isinstance(files, AbstractSet) and not isinstance(files, KeysView):
+    if unordered(files):
         # (their order is the conditions'; a dict's keys are ordered)
         raise ArgumentError(f"{what} files must be a path, a URL or a list of them in order, "
                             "got a set, which has no order (the conditions would follow "
