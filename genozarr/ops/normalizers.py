@@ -331,18 +331,15 @@ class Normalizer(abc.ABC):
         first = data_datasets(data)[0][DATA]
         n_s, n_c = int(first.sizes["strand"]), int(first.sizes["condition"])
         inner = getattr(self, "zscore", None)  # (ZScoreLog's statistics)
-        if any(isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] == 2
-               for v in list(self.params().values()) + (
-                   list(inner.params().values()) if isinstance(inner, Normalizer) else [])):
+        stats = list(self.params().items()) + (
+            list(inner.params().items()) if isinstance(inner, Normalizer) else [])
+        if any(isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[0] == 2 for _, v in stats):
             _check_strand_order(data, type(self).__name__)
         if self.strands is not None and self.strands != n_s:
             raise ArgumentError(
                 f"normalizer {self.name!r} was fitted on data of {self.strands} strand(s); "
                 f"the data have {n_s} strand(s): fit it on data of this shape (call its "
                 "reset() first)")
-        inner = getattr(self, "zscore", None)  # (ZScoreLog's statistics)
-        stats = list(self.params().items()) + (
-            list(inner.params().items()) if isinstance(inner, Normalizer) else [])
         given = getattr(self, "_given", True)  # (a flag per statistic: ZScore's mean, std)
         per_stat = dict(zip(getattr(self, "_statistics", ()), given)) \
             if isinstance(given, tuple) else {}
