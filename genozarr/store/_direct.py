@@ -362,13 +362,7 @@ class DirectChunks(_ChunkReader):
             fd = self._fds.get(shard)
             if fd is None:
                 _HOLDERS.add(self)
-                try:
-                    fd = _open_chunk_file(self.chunk_file(index))
-                except OSError as e:
-                    if e.errno != errno.EMFILE or not self._fds:
-                        raise
-                    self._close_fds()  # the process's limit reached: ours go first
-                    fd = _open_chunk_file(self.chunk_file(index))
+                fd = self._open_freeing(self.chunk_file(index), locked=True)
                 self._fds[shard] = fd
                 cap = _fd_cap()
                 while len(self._fds) > cap:
@@ -377,6 +371,22 @@ class DirectChunks(_ChunkReader):
             else:
                 self._fds.move_to_end(shard)
             return os.pread(fd, size, offset)
+
+    def _open_freeing(self, path: str, *, locked: bool) -> int:
+        """A descriptor of chunk file ``path`` (:func:`_open_chunk_file`); where the
+        process has no descriptor left, the shard files this reader keeps open go first
+        (``locked``: the caller holds ``_fd_lock``)."""
+        try:
+            return _open_chunk_file(path)
+        except OSError as e:
+            if e.errno != errno.EMFILE or not self._fds:
+                raise
+        if locked:
+            self._close_fds()
+        else:
+            with self._fd_lock:
+                self._close_fds()
+        return _open_chunk_file(path)
 
     def _close_fds(self) -> None:
         """Close the shard files this reader keeps open (the caller holds ``_fd_lock``)."""
@@ -465,15 +475,7 @@ class DirectChunks(_ChunkReader):
         path = self.chunk_file(shard * self.per_shard)
         size = self.per_shard * 16 + 4
         try:
-            try:
-                fd = _open_chunk_file(path)
-            except OSError as e:
-                if e.errno != errno.EMFILE or not self._fds:
-                    raise
-                with self._fd_lock:  # the process's limit reached: ours go first
-                    self._close_fds()
-                fd = _open_chunk_file(path)
-            with os.fdopen(fd, "rb") as f:
+            with os.fdopen(self._open_freeing(path, locked=False), "rb") as f:
                 total = f.seek(0, os.SEEK_END)
                 if total < size:
                     raise self._damaged(path, f"{total} bytes, less than its index "
