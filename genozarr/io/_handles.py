@@ -479,6 +479,16 @@ def _close(handle: Any) -> None:
         logger.debug("closing %r failed: %s", handle, e)
 
 
+def _closable_threads() -> Callable[[int], bool]:
+    """Whether a handle cached for thread ``ident`` may be closed now: the calling
+    thread's, or one of a thread that ended; another running thread may be reading
+    through its own (a BAM iterator whose file is closed under it fails, htslib may
+    crash the process)."""
+    me = threading.get_ident()
+    running = {t.ident for t in threading.enumerate()}
+    return lambda ident: ident == me or ident not in running
+
+
 def _evict_over_limit(keep: Any = None) -> None:
     """Close the least recently used handles while more than the limit are open (the
     caller holds ``_lock``): those of threads that ended and the calling thread's own but
@@ -488,12 +498,11 @@ def _evict_over_limit(keep: Any = None) -> None:
     handles than it."""
     if len(_cache) <= _max_open:
         return
-    me = threading.get_ident()
-    running = {t.ident for t in threading.enumerate()}
+    closable = _closable_threads()
     for key in list(_cache):  # the least recently used first
         if len(_cache) <= _max_open:
             break
-        if key != keep and (key[1] == me or key[1] not in running):
+        if key != keep and closable(key[1]):
             _, handle = _cache.pop(key)
             logger.debug("closing least recently used handle %s", key)
             _close(handle)
@@ -596,13 +605,12 @@ def close_handles(path: str | None = None, kind: str | None = None) -> int:
     """
     pid = os.getpid()
     target = None if path is None else os.fspath(path)
-    me = threading.get_ident()
-    running = {t.ident for t in threading.enumerate()}
+    closable = _closable_threads()
     with _lock:
         keys = [k for k in _cache if k[0] == pid and (target is None or k[3] == target)
                 and (kind is None or k[2] == kind)]
         entries = [(k[1], _cache.pop(k)[1]) for k in keys]
     for thread, handle in entries:
-        if thread == me or thread not in running:
+        if closable(thread):
             _close(handle)
     return len(entries)
