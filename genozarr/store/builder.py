@@ -34,7 +34,7 @@ from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBa
 from genozarr.store.dtypes import store_dtype
 from genozarr.store.handle import Store
 from genozarr.store.layout import ArraySpec, StoreMeta
-from genozarr.store.write import EarlyFlush, StoreWriter, write_block
+from genozarr.store.write import EarlyFlush, StoreWriter, WrittenChunk, write_block
 
 __all__ = ["BuildPlan", "build", "store_location", "reuse_cached", "write_store"]
 
@@ -218,7 +218,7 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         # (a remote store's tasks name the chunk files they wrote: the object store must
         # hold each, whatever its listing says)
         chunks_written = [item for result in results for item in result
-                          if isinstance(item, tuple)]
+                          if isinstance(item, WrittenChunk)]
         if lazy:
             _store_dask(lazy, plan.specs, writer.tmp, storage_options)
         if before_publish is not None:

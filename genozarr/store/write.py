@@ -39,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -59,7 +59,7 @@ from genozarr.store.open import (
 )
 
 __all__ = ["StoreWriter", "write_block", "remove_store", "sweep_stale", "check_store_path",
-           "check_dataset_name", "rewrite_root_attrs", "REMOTE_GRACE_SECONDS"]
+           "check_dataset_name", "rewrite_root_attrs", "REMOTE_GRACE_SECONDS", "WrittenChunk"]
 
 log = logging.getLogger(__name__)
 
@@ -722,7 +722,7 @@ class StoreWriter:
         self._fd: int | None = None  # local: a shared lock on our own directory
         #: whether the version's consolidated metadata is written and current
         self._consolidated = False
-        self._chunks_written: list[tuple[str, int]] = []
+        self._chunks_written: list[WrittenChunk] = []
         check_store_path(self.final)
         try:
             if self.remote:
@@ -994,9 +994,9 @@ class StoreWriter:
         flushed
             Real paths of files already flushed (local stores).
         chunks_written
-            ``(array path, index along the first axis)`` of the chunk files the build's
-            tasks wrote (remote stores, :func:`write_block`): each must be in the object
-            store, whatever its listing says, or nothing is published.
+            :class:`WrittenChunk` of each chunk file the build's tasks wrote (remote
+            stores, :func:`write_block`): each must be in the object store, whatever its
+            listing says, or nothing is published.
 
         Returns
         -------
@@ -1051,7 +1051,7 @@ class StoreWriter:
             root_doc = json.loads(self._rfs.cat_file(f"{prefix}zarr.json"))
             keys = [key[len(prefix):] for key in self._rfs.find(prefix)
                     if key.startswith(prefix)]
-            keys += self._unlisted_chunks(prefix, root_doc, keys)
+            keys += self._unlisted_chunks(prefix, keys)
         else:
             with open(os.path.join(self.tmp, "zarr.json"), "rb") as f:
                 root_doc = json.loads(f.read())
@@ -1059,23 +1059,13 @@ class StoreWriter:
         metadata = (root_doc.get("consolidated_metadata") or {}).get("metadata") or {}
         return chunk_inventory(metadata, keys)
 
-    def _unlisted_chunks(self, prefix: str, root_doc: dict[str, Any],
-                         keys: list[str]) -> list[str]:
+    def _unlisted_chunks(self, prefix: str, keys: list[str]) -> list[str]:
         """The keys of chunk files the build's tasks wrote that the object store's listing
-        left out, found by asking for each (a listing may lag behind the writes); one not
-        there is an error: the store acknowledged its write and did not keep it, and its
-        data would read as the fill value."""
-        from genozarr.store.layout import _stored_chunks
-
-        stored = _stored_chunks(keys)
-        metadata = (root_doc.get("consolidated_metadata") or {}).get("metadata") or {}
+        (``keys``) left out, found by asking for each (a listing may lag behind the
+        writes); one not there is an error: the store acknowledged its write and did not
+        keep it, and its data would read as the fill value."""
         found = []
-        for name, f in sorted(set(self._chunks_written)):
-            if f in stored.get(name, ()):
-                continue
-            ndim = len((metadata.get(name) or {}).get("shape") or [0])
-            key = f"{name}/c{CHUNK_KEY_ENCODING['separator']}" + \
-                CHUNK_KEY_ENCODING["separator"].join([str(f)] + ["0"] * (ndim - 1))
+        for key in sorted({chunk.key for chunk in self._chunks_written} - set(keys)):
             self._rfs.invalidate_cache(f"{prefix}{key}")  # (and its folders' listings)
             try:
                 self._rfs.info(f"{prefix}{key}")
@@ -1768,9 +1758,8 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
     list
         The files written directly (str; none when zarr wrote the block): what an
         :class:`EarlyFlush` may flush while later blocks are written. For a remote store,
-        ``(array path, index along the first axis)`` of each chunk file (shard file) the
-        block holds data for, which :meth:`StoreWriter.commit` checks the object store
-        holds.
+        a :class:`WrittenChunk` of each chunk file (shard file) the block holds data for,
+        which :meth:`StoreWriter.commit` checks the object store holds.
 
     Raises
     ------
@@ -1802,12 +1791,19 @@ def write_block(path: str, name: str, start: int, values: np.ndarray,
         raise
 
 
+class WrittenChunk(NamedTuple):
+    """A chunk file (shard file) a build task wrote into a remote store: its key
+    relative to the version's root, as zarr encodes it (``data/c.3.0.0.0``)."""
+
+    key: str
+
+
 def _chunk_files_with_data(arr: Any, name: str, start: int,
-                           values: np.ndarray) -> list[tuple[str, int]]:
-    """``(name, index along the first axis)`` of the chunk files (shard files) of ``arr``
-    that the block at ``start`` holds data for: those zarr writes (it leaves out files
-    holding only the fill value). None for an array also cut along another axis, or of a
-    fill value that is no number."""
+                           values: np.ndarray) -> list[WrittenChunk]:
+    """The chunk files (shard files) of array ``name`` (``arr``) that the block at
+    ``start`` holds data for: those zarr writes (it leaves out files holding only the
+    fill value). None for an array also cut along another axis, or of a fill value that
+    is no number."""
     from genozarr.store._direct import _only
     from genozarr.store.dtypes import is_bfloat16, widen
     from genozarr.store.layout import first_axis_grid
@@ -1835,7 +1831,8 @@ def _chunk_files_with_data(arr: Any, name: str, start: int,
         stored = np.ascontiguousarray(stored)
         empty = bool(np.isnan(stored).all()) if nan_fill else _only(stored, fill)
         if not empty:
-            out.append((name, f))
+            zeros = (0,) * (len(arr.shape) - 1)
+            out.append(WrittenChunk(f"{name}/{arr.metadata.encode_chunk_key((f, *zeros))}"))
     return out
 
 
