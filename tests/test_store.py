@@ -977,3 +977,97 @@ def test_genozarr_engine_datatree_group_and_drop_variables(tmp_path):
     np.testing.assert_array_equal(node["data"].values[:, 0, 0], values[0, :, 0, 0])
     dropped = xr.open_datatree(tmp_path / "w.zarr", engine="genozarr", drop_variables=["data"])
     assert "data" not in dropped["chr1"].data_vars and "chr2" in dropped.children
+
+
+# ---- the whole-genome tree against xarray's own zarr backend ---------------------------
+def _xarray_zarr_tree(path, chunks=None):
+    """The version published at ``path`` as xarray's zarr backend reads it: the
+    independent reading the genozarr engine's tree must equal."""
+    from genozarr.store.dtypes import register_zarr
+    from genozarr.store.open import open_resolved
+
+    register_zarr()  # (bfloat16)
+    root = open_resolved(str(path), None).root
+    return xr.open_datatree(root, engine="zarr", consolidated=True, zarr_format=3,
+                            mask_and_scale=False, chunks=chunks)
+
+
+def _whole_genome_stores(tmp_path, kind):
+    import pyBigWig
+
+    from genozarr import Bioseq, Cover, set_options
+
+    sizes = {"chr2": 3000, "chr10": 1000, "chr1": 170}  # (not in alphabetical order)
+    path = str(tmp_path / f"{kind}.zarr")
+    if kind == "sequence":
+        rng = np.random.default_rng(3)
+        fasta = tmp_path / "g.fa"
+        fasta.write_text("".join(f">{c}\n{''.join(rng.choice(list('ACGTN'), n))}\n"
+                                 for c, n in sizes.items()))
+        return Bioseq.create_from_refgenome("s", str(fasta), store_whole_genome=True,
+                                            storage="zarr", store=path)
+    rng = np.random.default_rng(5)
+    rows = []
+    for i, cell in enumerate(["K562", "HepG2", "K562"]):
+        bw = str(tmp_path / f"s{i}.bw")
+        with pyBigWig.open(bw, "w") as f:
+            f.addHeader(list(sizes.items()))
+            for chrom, n in sizes.items():
+                f.addEntries(chrom, 0, values=rng.random(n // 10).tolist(), span=10, step=10)
+        rows.append({"file": bw, "condition": f"c{i}", "cell_type": cell, "replicate": i})
+    roi = pd.DataFrame({"chrom": ["chr2", "chr10"], "start": [100, 0], "end": [900, 400]})
+    options = {"inner_chunk_bytes": 480, "chunk_bytes": 4800} if kind == "sharded" else {}
+    with set_options(**options):
+        return Cover.create_from_bigwig("c", pd.DataFrame(rows), roi=roi, binsize=200,
+                                        resolution=10, store_whole_genome=True,
+                                        genomesize=sizes, storage="zarr", store=path,
+                                        dtype="bfloat16" if kind == "bfloat16" else "float32")
+
+
+@pytest.mark.parametrize("kind", ["sheet", "bfloat16", "sharded", "sequence"])
+def test_whole_genome_tree_is_xarrays_zarr_reading(tmp_path, kind):
+    """The genozarr engine builds a whole-genome tree from the consolidated metadata (the
+    labels read once): every node equals xarray's zarr backend's reading of the same
+    version (values, coordinates with the sample-sheet metadata, attributes, encoding),
+    bfloat16 data widened to float32; children in the genome's order, then the windows.
+    ``open_store`` has the same, as dask arrays of the stored chunks (or those asked)."""
+    dataset = _whole_genome_stores(tmp_path, kind)
+    path = dataset.garray.path
+    chroms = list(dataset.garray.meta.chroms)
+    ours = xr.open_datatree(path, engine="genozarr")
+    theirs = _xarray_zarr_tree(path)
+    windows = ["genozarr-windows"]
+    assert list(ours.children) == chroms + windows
+    assert chroms == [c for c in ("chr2", "chr10", "chr1") if c in chroms]
+    assert set(theirs.children) == set(ours.children)
+
+    def same(a, b):
+        for k in b.variables:
+            enc = {e: v for e, v in a[k].encoding.items() if e != "source"}
+            assert enc == {e: v for e, v in b[k].encoding.items() if e != "source"}, k
+        if kind == "bfloat16" and "data" in b:
+            b = b.assign(data=b["data"].astype(np.float32))
+        xr.testing.assert_identical(a, b)
+
+    for name in ours.children:
+        same(ours[name].to_dataset(), theirs[name].to_dataset())
+    if kind == "sheet":
+        assert ours["chr10"]["cell_type"].values.tolist() == ["K562", "HepG2", "K562"]
+        assert ours["chr2"]["replicate"].values.tolist() == [0, 1, 2]
+    # dask: the stored chunks, or those asked for along some dimensions
+    for chunks in ({}, {"position": -1}):
+        lazy = open_store(path, chunks=chunks)
+        again = _xarray_zarr_tree(path, chunks=chunks)
+        for name in lazy.children:
+            same(lazy[name].to_dataset().compute(), again[name].to_dataset().compute())
+            for k in again[name].data_vars:
+                assert lazy[name][k].chunks == again[name][k].chunks, (name, k)
+            for k in again[name].coords:  # (small: loaded, as the partial layout's are)
+                assert lazy[name][k].variable._in_memory, (name, k)
+    # one node, and variables left out
+    node = xr.open_datatree(path, engine="genozarr", group="chr10")
+    same(node.to_dataset().drop_attrs(), theirs["chr10"].to_dataset())
+    dropped = xr.open_datatree(path, engine="genozarr", drop_variables=["data"])
+    assert "data" not in dropped["chr2"] and list(dropped.children) == chroms + windows
+    xr.testing.assert_identical(dropped["chr2"].to_dataset(),
+                                theirs["chr2"].to_dataset().drop_vars("data"))

@@ -1977,12 +1977,18 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
     """
     import xarray as xr
 
+    from genozarr.store.xarray_backend import open_chunked_tree
+
     opened = open_resolved(path, storage_options)
     meta = opened.meta()
-    opener = xr.open_datatree if meta.whole_genome else xr.open_dataset
+    chunks = {} if chunks is None else chunks
     try:
-        obj = opener(opened, engine="genozarr", storage_options=storage_options,
-                     chunks={} if chunks is None else chunks)
+        if meta.whole_genome and meta.format_version >= 2:
+            obj = open_chunked_tree(opened, chunks)
+        else:
+            opener = xr.open_datatree if meta.whole_genome else xr.open_dataset
+            obj = opener(opened, engine="genozarr", storage_options=storage_options,
+                         chunks=chunks)
     except KeyError as e:  # (xarray's: an array's zarr metadata lacks what it needs)
         raise StoreFormatError(
             f"store {hide_secrets(str(path))}: {e.args[0] if e.args else e}; the store's "

@@ -21,12 +21,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from xarray.backends import BackendEntrypoint
+from xarray.backends import BackendArray, BackendEntrypoint
 
 from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import DATA, DATA_TOKEN, WINDOWS, StoreMeta
 
-__all__ = ["GenozarrBackendEntrypoint", "open_store_tree", "open_store_dataset"]
+__all__ = ["GenozarrBackendEntrypoint", "open_chunked_tree", "open_store_tree",
+           "open_store_dataset"]
 
 
 def _attrs(meta: StoreMeta, path: str) -> dict[str, Any]:
@@ -82,18 +83,24 @@ def _zarr_open(store: Any, *, group: str | None, tree: bool,
 def _widened(ds: Any) -> Any:
     """``ds`` with its bfloat16 variables read as float32, lazily (each block widened as
     it is read, as genozarr's datasets serve them; :func:`genozarr.store.dtypes.widen`)."""
-    import xarray as xr
-    from xarray.coding.variables import lazy_elemwise_func
-
     bf16 = [k for k, v in ds.variables.items() if is_bfloat16(v.dtype)]
     if bf16:
         ds = ds.copy()  # (a tree node's dataset is a read-only view)
     for k in bf16:
-        var = ds.variables[k]
-        data = lazy_elemwise_func(var._data, lambda x: widen(np.ascontiguousarray(x)),
-                                  np.dtype(np.float32))
-        ds[k] = xr.Variable(var.dims, data, var.attrs, var.encoding)
+        ds[k] = _widened_variable(ds.variables[k])
     return ds
+
+
+def _widened_variable(var: Any) -> Any:
+    """``var`` read as float32 where it is bfloat16 (lazily), else itself."""
+    if not is_bfloat16(var.dtype):
+        return var
+    import xarray as xr
+    from xarray.coding.variables import lazy_elemwise_func
+
+    data = lazy_elemwise_func(var._data, lambda x: widen(np.ascontiguousarray(x)),
+                              np.dtype(np.float32))
+    return xr.Variable(var.dims, data, var.attrs, var.encoding)
 
 
 def _open_checked(path: Any, storage_options: dict[str, Any] | None) -> tuple[Any, StoreMeta]:
@@ -105,6 +112,141 @@ def _open_checked(path: Any, storage_options: dict[str, Any] | None) -> tuple[An
     meta = opened.meta()
     check_arrays(opened.group(), meta, opened.path, opened.marker)
     return opened, meta
+
+
+class _ZarrData(BackendArray):
+    """A zarr array of a store, lazily indexed by xarray (orthogonal selections read
+    through zarr; other selections are taken from an orthogonal one by xarray)."""
+
+    __slots__ = ("array", "dtype", "shape")
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+        self.shape = tuple(int(n) for n in array.shape)
+        self.dtype = np.dtype(array.dtype)
+
+    def __getitem__(self, key: Any) -> Any:
+        from xarray.core import indexing
+
+        return indexing.explicit_indexing_adapter(key, self.shape,
+                                                  indexing.IndexingSupport.OUTER,
+                                                  self.array.get_orthogonal_selection)
+
+
+def _encoding(array: Any, dims: tuple[str, ...]) -> dict[str, Any]:
+    """The encoding xarray's zarr backend gives a variable read from ``array`` (kept so
+    that ``to_zarr`` writes it back with the same chunks and codecs)."""
+    chunks = tuple(int(c) for c in array.chunks)
+    return {"chunks": chunks, "preferred_chunks": dict(zip(dims, chunks)),
+            "compressors": array.compressors, "filters": array.filters,
+            "shards": array.shards, "serializer": array.serializer,
+            "fill_value": array.fill_value, "dtype": array.dtype}
+
+
+def _whole_genome_tree(opened: Any, meta: StoreMeta, group: str | None,
+                       drop_variables: Any, chunks: Any = None) -> Any:
+    """A format-2 whole-genome store as a tree, built from its consolidated metadata.
+
+    xarray's zarr backend opens every chromosome's group on its own (the group's
+    arrays, two label reads and an index per node, the tree assembled twice: about
+    8 ms a chromosome, minutes for an assembly of tens of thousands of contigs). The
+    groups differ only in their data array: the labels and sample-sheet metadata along
+    ``strand`` and ``condition`` are written alike into each, and those of the first
+    chromosome are checked against the store's metadata
+    (:func:`~genozarr.store.open.check_arrays`); they are read once, from there, and
+    every node gets its data array from the consolidated metadata, without a read.
+    With ``chunks`` (as :func:`xarray.open_datatree` takes them) the arrays are dask
+    arrays (:func:`_chunked`).
+    """
+    import xarray as xr
+    from zarr import Array
+    from zarr.core.array import AsyncArray
+    from zarr.storage import StorePath
+
+    from genozarr.store.open import array_metadata, read_whole
+
+    zgroup = opened.group()
+    arrays = array_metadata(zgroup)
+    store = opened.zarr_store()
+    dropped = {drop_variables} if isinstance(drop_variables, str) \
+        else set(drop_variables or ())
+    chroms = list(meta.chroms) if group is None else [group] if group in meta.chroms else []
+    windows = group in (None, WINDOWS) and any(p.startswith(f"{WINDOWS}/") for p in arrays)
+
+    def array(path: str) -> Any:
+        return Array(AsyncArray(metadata=arrays[path], store_path=StorePath(store, path)))
+
+    def variable(path: str, values: Any = None) -> Any:
+        from xarray.core import indexing
+
+        arr = array(path)
+        dims = tuple(arrays[path].dimension_names or ())
+        data = values if values is not None else indexing.LazilyIndexedArray(_ZarrData(arr))
+        attrs, encoding = dict(arrays[path].attributes), _encoding(arr, dims)
+        if "coordinates" in attrs:  # (as xarray decodes it: the names are coordinates)
+            encoding["coordinates"] = attrs.pop("coordinates")
+        return xr.Variable(dims, data, attrs, encoding)
+
+    nodes: dict[str, Any] = {}
+    if chroms:
+        first = next(iter(meta.chroms)) if group is None else group
+        listed = str(arrays[f"{first}/{DATA}"].attributes.get("coordinates") or "").split()
+        names = [n for n in ("strand", "condition", *listed)
+                 if f"{first}/{n}" in arrays and n not in dropped]
+        values = read_whole([array(f"{first}/{n}") for n in names], opened.path)
+        for v in values:  # (shared by every node: changed in place, they would change all)
+            v.flags.writeable = False
+        coords = xr.Coordinates({n: variable(f"{first}/{n}", v)
+                                 for n, v in zip(names, values)})
+        for chrom in chroms:
+            data = {}
+            if DATA not in dropped:
+                var = _widened_variable(variable(f"{chrom}/{DATA}"))
+                data[DATA] = _chunked_variable(var, DATA, chunks, (opened, chrom))
+            nodes[f"/{chrom}"] = xr.Dataset(data, coords=coords)
+    if windows:  # (xarray's backend would parse the whole store's metadata again)
+        stored = [p for p in arrays if p.startswith(f"{WINDOWS}/") and p.count("/") == 1]
+        ds = xr.Dataset({p.split("/", 1)[1]: variable(p) for p in stored
+                         if p.split("/", 1)[1] not in dropped})
+        ds.attrs = dict(zgroup[WINDOWS].attrs)
+        nodes[f"/{WINDOWS}"] = _chunked(ds, chunks, (opened, WINDOWS))
+    if group is not None:
+        if f"/{group}" not in nodes:
+            from genozarr.errors import ChromosomeNotFoundError
+
+            raise ChromosomeNotFoundError(f"store {opened.path} has no {group!r} group")
+        return xr.DataTree(nodes[f"/{group}"])
+    return xr.DataTree.from_dict(nodes)
+
+
+def _chunked(ds: Any, chunks: Any, token: Any) -> Any:
+    """``ds`` with the variables it does not hold in memory as dask arrays
+    (:func:`_chunked_variable`); None: ``ds`` unchanged."""
+    if chunks is None:
+        return ds
+    out = {k: _chunked_variable(v, k, chunks, token) for k, v in ds.variables.items()
+           if not v._in_memory}
+    coords = {k: v for k, v in out.items() if k in ds.coords}
+    return ds.assign_coords(coords).assign({k: v for k, v in out.items() if k not in coords})
+
+
+def _chunked_variable(var: Any, name: str, chunks: Any, token: Any) -> Any:
+    """``var`` as a dask array, as :func:`xarray.open_dataset` makes it with ``chunks``:
+    a dict gives some dimensions' chunk lengths (the others take the stored chunks,
+    ``preferred_chunks``), ``{}`` the stored chunks; an int or ``"auto"`` is dask's.
+    None: ``var`` unchanged. The dask name is made of ``token`` (the opened version and
+    the node), ``name`` and the chunks."""
+    if chunks is None:
+        return var
+    from dask.base import tokenize
+
+    if isinstance(chunks, dict):
+        preferred = var.encoding.get("preferred_chunks", {})
+        want: Any = {d: chunks.get(d, preferred.get(d, -1)) for d in var.dims}
+    else:
+        want = chunks
+    dask_name = f"open_store-{name}-{tokenize(token, name, str(want))}"
+    return var.chunk(want, from_array_kwargs={"name": dask_name})
 
 
 def _v1_chrom(root: Any, meta: StoreMeta, chrom: str) -> Any:
@@ -232,7 +374,7 @@ def open_store_tree(path: str | os.PathLike | Any,
 
     opened, meta = _open_checked(path, storage_options)
     path = opened.path
-    _check_group(group, meta, path)
+    name = _check_group(group, meta, path)
     store = opened.zarr_store()
     if meta.whole_genome and meta.format_version == 1:
         root = _zarr_open(store, group=None, tree=False, opened=opened,
@@ -242,12 +384,35 @@ def open_store_tree(path: str | os.PathLike | Any,
             tree = tree[group.strip("/")].copy()
             tree.orphan()
     elif meta.whole_genome:
-        tree = _zarr_open(store, group=group, tree=True, opened=opened,
-                          drop_variables=drop_variables)
+        tree = _whole_genome_tree(opened, meta, name, drop_variables)
     else:
         tree = xr.DataTree(_zarr_open(store, group=group, tree=False, opened=opened,
                                       drop_variables=drop_variables))
     tree.attrs = _attrs(meta, path)
+    return tree
+
+
+def open_chunked_tree(opened: Any, chunks: Any) -> Any:
+    """A whole-genome store (format 2 on) as a tree of dask arrays: what
+    :func:`xarray.open_datatree` gives with ``engine="genozarr"`` and ``chunks``, built
+    in one pass (:func:`_whole_genome_tree`) where xarray would build the tree again to
+    chunk it.
+
+    Parameters
+    ----------
+    opened
+        The store version (:class:`~genozarr.store.open.OpenedStore`).
+    chunks
+        Dask chunks as :func:`xarray.open_datatree` takes them (``{}``: the stored ones).
+
+    Returns
+    -------
+    xarray.DataTree
+        As :func:`open_store_tree`, with dask arrays.
+    """
+    opened, meta = _open_checked(opened, None)
+    tree = _whole_genome_tree(opened, meta, None, None, chunks)
+    tree.attrs = _attrs(meta, opened.path)
     return tree
 
 
