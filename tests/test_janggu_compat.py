@@ -768,9 +768,17 @@ def test_protein_sequences_are_not_encoded_as_dna(tmp_path) -> None:  # noqa: AN
                                   Bioseq.create_from_seq("w", [SeqRecord("ACGT", "s")])[:])
     assert Bioseq.create_from_seq("i", [SeqRecord("ACIT", "s")])[0][0, 2].sum() == 0
     nameless = tmp_path / "n.fa"
-    nameless.write_text(">a\nACGT\n>  no name\nACGT\n")  # it named a chromosome ''
+    nameless.write_text(">a\nACGT\n>\nACGT\n")  # it named a chromosome ''
     with pytest.raises(MalformedFileError, match=r"n\.fa: record 2 has no name"):
         Bioseq.create_from_seq("n", str(nameless))
+    # blanks after the '>': the first word names the record, as Biopython (Janggu's
+    # reader) and htslib (create_from_refgenome) name it
+    spaced = tmp_path / "s.fa"
+    spaced.write_text("> seq1 promoter of gene X\nACGTN\n>\tseq2\tx\nTTTTT\n")
+    seqs = Bioseq.create_from_seq("s", str(spaced))
+    assert list(seqs.gindexer.chrs) == ["seq1", "seq2"]
+    np.testing.assert_array_equal(seqs[0][0, :, 0].argmax(-1), [0, 1, 2, 3, 0])
+    assert seqs[0][0, 4].sum() == 0 and (seqs[1][0, :, 0].argmax(-1) == 3).all()
 
 
 # ---------------------------------------------------------------------------- keras

@@ -707,9 +707,12 @@ def iter_fasta_records(path: str | os.PathLike) -> Iterator[tuple[str, bytes]]:
     try:
         with pysam.FastxFile(path) as fh:
             for rec in fh:
-                # blanks inside sequence lines are no bases (pysam keeps them; Biopython,
-                # which Janggu read with, drops them)
-                yield rec.name, (rec.sequence or "").upper().encode("ascii").translate(
+                # a header with blanks after the '>' is named by its first word, as
+                # Biopython (which Janggu read with) and htslib (create_from_refgenome)
+                # name it; pysam gives it no name. Blanks inside sequence lines are no
+                # bases (pysam keeps them; Biopython drops them)
+                name = rec.name or next(iter((rec.comment or "").split(None, 1)), "")
+                yield name, (rec.sequence or "").upper().encode("ascii").translate(
                     None, _BLANKS)
     except (OSError, ValueError) as e:
         raise InputFileError(f"{path}: cannot be read as FASTA: {e}") from e
