@@ -1071,3 +1071,38 @@ def test_whole_genome_tree_is_xarrays_zarr_reading(tmp_path, kind):
     assert "data" not in dropped["chr2"] and list(dropped.children) == chroms + windows
     xr.testing.assert_identical(dropped["chr2"].to_dataset(),
                                 theirs["chr2"].to_dataset().drop_vars("data"))
+
+
+def test_arrays_opened_for_writing_from_their_metadata_files(tmp_path):
+    """Build tasks make each array they write from its ``zarr.json``, parsed once per
+    document but its shape, where ``zarr.open_array`` read it through zarr's event loop:
+    the metadata equal zarr's own opening for arrays of other shapes, chunk shapes,
+    shards and dtypes (bfloat16 too), and what is written through them reads back with
+    zarr; a document that is not an array's is left to zarr."""
+    from genozarr.store.dtypes import bfloat16, register_zarr
+    from genozarr.store.write import _local_array
+
+    register_zarr()
+    root = zarr.open_group(str(tmp_path / "s.zarr"), mode="w", zarr_format=3)
+    specs = {"a/data": ((10, 1, 2), (10, 1, 2), None, "float32"),
+             "b/data": ((25, 1, 2), (10, 1, 2), None, "float32"),
+             "c/data": ((7, 1, 2), (7, 1, 2), None, "float32"),
+             "d/data": ((40, 2, 1), (4, 2, 1), (20, 2, 1), "float32"),
+             "e/data": ((30,), (30,), None, "uint8"),
+             "f/data": ((12, 1, 1), (12, 1, 1), None, "bfloat16")}
+    rng = np.random.default_rng(0)
+    for name, (shape, chunks, shards, dtype) in specs.items():
+        root.create_array(name, shape=shape, chunks=chunks, shards=shards, dtype=dtype)
+    for name, (shape, _, _, dtype) in specs.items():
+        ours = _local_array(str(tmp_path / "s.zarr"), name)
+        theirs = zarr.open_array(str(tmp_path / "s.zarr"), path=name, mode="r")
+        assert ours.metadata == theirs.metadata and ours.shape == shape, name
+        values = rng.integers(0, 9, shape).astype(np.float32 if dtype != "uint8" else dtype)
+        if dtype == "bfloat16":
+            values = values.astype(bfloat16())
+        ours[:] = values
+        np.testing.assert_array_equal(theirs[:], values)
+    assert _local_array(str(tmp_path / "s.zarr"), "a") is None  # a group
+    (tmp_path / "s.zarr" / "a" / "data" / "zarr.json").write_text("{not json")
+    assert _local_array(str(tmp_path / "s.zarr"), "a/data") is None
+    assert _local_array(str(tmp_path / "s.zarr"), "missing/data") is None

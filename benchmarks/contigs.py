@@ -1,0 +1,133 @@
+"""Genomes of many contigs: build, ``open_dataset``, ``open_store`` and the xarray engine's
+tree of a whole-genome store, as the number of contigs grows.
+
+A scaffold-level assembly has thousands to tens of thousands of contigs, and a
+whole-genome store has a group (a data array and its labels) per contig: what costs a
+few milliseconds a contig costs minutes there. The corpus is one BigWig (seeded) of
+``n`` contigs of 1 kb; the store is built at resolution 100 with ``storage='zarr'``.
+
+Every implementation runs in its own process: this checkout, and with ``--baseline
+DIR`` another one (a ``git worktree`` or ``git archive`` of an earlier commit, imported
+through ``PYTHONPATH``) on the same files, in the same run; the table gives both and
+their ratio. Usage: ``python benchmarks/contigs.py [--contigs 500 2000] [--repeat 3]
+[--baseline DIR] [--json rows.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+STEPS = ("build", "open_dataset", "open_store", "open_datatree")
+
+
+def make_bigwig(path: str, n: int) -> None:
+    """One BigWig of ``n`` contigs of 1 kb, values seeded."""
+    import numpy as np
+    import pyBigWig
+
+    rng = np.random.default_rng(n)
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([(f"ctg{i}", 1000) for i in range(n)])
+        for i in range(n):
+            bw.addEntries(f"ctg{i}", 0, values=rng.random(100).tolist(), span=10, step=10)
+
+
+def measure(bigwig: str, workdir: str, repeat: int) -> dict[str, list[float]]:
+    """Seconds of each step, ``repeat`` times (in the process that imports the
+    implementation measured)."""
+    import warnings
+
+    import xarray as xr
+
+    import genozarr
+
+    genozarr.set_options(progress=False)
+    store = os.path.join(workdir, "store.zarr")
+    times: dict[str, list[float]] = {s: [] for s in STEPS}
+    for _ in range(repeat):
+        shutil.rmtree(store, ignore_errors=True)
+        t = time.perf_counter()
+        genozarr.Cover.create_from_bigwig("c", bigwigfiles=[bigwig], resolution=100,
+                                          storage="zarr", store=store)
+        times["build"].append(time.perf_counter() - t)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for step, call in (("open_dataset", lambda: genozarr.open_dataset(store)),
+                               ("open_store", lambda: genozarr.open_store(store)),
+                               ("open_datatree",
+                                lambda: xr.open_datatree(store, engine="genozarr"))):
+                t = time.perf_counter()
+                call()
+                times[step].append(time.perf_counter() - t)
+    return times
+
+
+def _child(source: str, bigwig: str, repeat: int) -> dict[str, list[float]]:
+    env = dict(os.environ, PYTHONPATH=source)
+    work = tempfile.mkdtemp(prefix="gzcontigs_")
+    try:
+        out = subprocess.run([sys.executable, __file__, "--child", bigwig, work,
+                              str(repeat)], env=env, check=True, capture_output=True,
+                             text=True, cwd=work)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--contigs", type=int, nargs="+", default=[500, 2000])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--baseline", help="another checkout to measure beside this one")
+    ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        bigwig, work, repeat = args.child
+        print(json.dumps(measure(bigwig, work, int(repeat))))
+        return
+    impls = {"this": ROOT} | ({"baseline": os.path.abspath(args.baseline)}
+                              if args.baseline else {})
+    rows = []
+    tmp = tempfile.mkdtemp(prefix="gzcontigs_data_")
+    try:
+        for n in args.contigs:
+            bigwig = os.path.join(tmp, f"c{n}.bw")
+            make_bigwig(bigwig, n)
+            got = {name: _child(src, bigwig, args.repeat) for name, src in impls.items()}
+            for step in STEPS:
+                row = {"contigs": n, "step": step}
+                for name, times in got.items():
+                    row[name] = [round(t, 3) for t in times[step]]
+                rows.append(row)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    head = "| contigs | step | this (s) | ms a contig |" + \
+        (" baseline (s) | baseline / this |" if args.baseline else "")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for r in rows:
+        this = r["this"]
+        line = (f"| {r['contigs']} | {r['step']} | {min(this):.2f}-{max(this):.2f} | "
+                f"{1000 * min(this) / r['contigs']:.1f} |")
+        if args.baseline:
+            base = r["baseline"]
+            line += (f" {min(base):.2f}-{max(base):.2f} | "
+                     f"{min(base) / max(this):.1f}-{max(base) / min(this):.1f}x |")
+        print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
