@@ -1887,8 +1887,9 @@ class Cover(Dataset):
         **kwargs
             More keyword arguments of :func:`~genozarr.predictions.cover_from_array`:
             ``store`` (path or URL of a zarr store to write), ``dtype`` (stored dtype;
-            default the array's) and ``storage_options`` (fsspec options for a remote
-            ``store``).
+            default the array's), ``storage_options`` (fsspec options for a remote
+            ``store``) and ``condition_metadata`` (metadata per condition, as a sample
+            sheet's columns).
 
         Returns
         -------
@@ -1968,7 +1969,7 @@ class Cover(Dataset):
         """
         from genozarr.scverse import create_from_anndata
 
-        return create_from_anndata(adata, gindexer, **kwargs)
+        return create_from_anndata(adata, gindexer, cls=cls, **kwargs)
 
     def export_to_bigwig(self, output_dir: str | os.PathLike, genomesize: Any = None, *,
                          overlap: str = "error", skip_zeros: bool = False) -> list[str]:

@@ -253,6 +253,7 @@ def cover_from_array(
     store_whole_genome: bool = False, padding_value: float = 0.0,
     store: str | os.PathLike | None = None, cache: bool = False, *, overwrite: bool = False,
     dtype: Any = None, storage_options: dict[str, Any] | None = None,
+    condition_metadata: Any = None,
 ) -> Cover:
     """A :class:`~genozarr.dataset.Cover` holding predictions for the windows of an indexer.
 
@@ -323,6 +324,12 @@ def cover_from_array(
         is served as float32.
     storage_options
         fsspec options for a remote ``store``.
+    condition_metadata
+        Metadata per condition, as a sample sheet's columns (``cell_type``, ``assay``
+        ...): a :class:`pandas.DataFrame` (one row per condition, indexed by the condition
+        names or in their order) or a mapping ``{column: values}``. Stored and served as
+        a sample sheet's are (``cover.condition_metadata``, coordinates along
+        ``condition``); default none.
 
     Returns
     -------
@@ -331,8 +338,9 @@ def cover_from_array(
     Raises
     ------
     ArgumentError
-        For shapes that do not match the indexer or the resolution, or windows that overlap
-        with different values in the whole-genome layout.
+        For shapes that do not match the indexer or the resolution, windows that overlap
+        with different values in the whole-genome layout, or metadata that are not one
+        value per condition.
     RegionError
         For window starts that are not multiples of the resolution (whole-genome layout).
 
@@ -353,6 +361,7 @@ def cover_from_array(
     >>> cover["chr1", 400, 600][0, ::50, 0, 0]  # genomic orientation: the minus window reversed
     array([7., 6., 5., 4.], dtype=float32)
     """
+    from genozarr.samples import condition_metadata as sheet_columns
     from genozarr.store.backend import normalise_storage
     from genozarr.store.builder import BuildPlan, build, reuse_cached, store_location
     from genozarr.store.cache import cache_key
@@ -376,6 +385,7 @@ def cover_from_array(
                 f"(condition axis of length {n_conditions}): {conds}")
         if len(set(conds)) != len(conds):
             raise ArgumentError(f"condition names must be unique, got {conds}")
+    metadata = {} if condition_metadata is None else sheet_columns(condition_metadata, conds)
     strands = ["."] if n_strands == 1 else ["+", "-"]
     res, nbins = _resolve_resolution(gindexer, x.shape[1], resolution)
     if store_whole_genome and res is None:
@@ -404,7 +414,7 @@ def cover_from_array(
         name=name, kind="coverage", layout="whole_genome" if store_whole_genome else "partial",
         resolution=res, binsize=gindexer.binsize, stepsize=gindexer.stepsize,
         flank=gindexer.flank, dtype=str(store_dtype), conditions=conds, strands=strands,
-        chroms=sizes, sources=[], pad_value=pad,
+        chroms=sizes, sources=[], pad_value=pad, condition_metadata=metadata,
         recipe=make_recipe("Cover", "create_from_array",
                            {"padding_value": pad, "resolution": res,
                             "store_whole_genome": bool(store_whole_genome),
@@ -422,6 +432,8 @@ def cover_from_array(
         key_args = {"source": "array", "array": np.ascontiguousarray(x),
                     "resolution": res, "whole_genome": bool(store_whole_genome),
                     "conditions": conds, "padding_value": pad,
+                    **({"condition_metadata": [[c, v] for c, v in metadata.items()]}
+                       if metadata else {}),
                     # in their order: the store's and its exports' (the key's dicts are
                     # sorted)
                     "chroms": [[c, n] for c, n in sizes.items()],

@@ -18,6 +18,7 @@ import math
 import os
 import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from genozarr.errors import ArgumentError, GenozarrError, InputFileError, Malfor
 from genozarr.io._remote import is_url, local_form
 from genozarr.store.layout import MARKER, WINDOWS, metadata_values
 
-__all__ = ["SampleSheet", "is_sample_sheet", "read_sample_sheet", "RESERVED_COLUMNS"]
+__all__ = ["SampleSheet", "condition_metadata", "is_sample_sheet", "read_sample_sheet",
+           "RESERVED_COLUMNS"]
 
 _SUFFIXES = (".csv", ".tsv", ".tab", ".csv.gz", ".tsv.gz")
 
@@ -284,6 +286,75 @@ def _read_table(source: str, storage_options: Any) -> Any:
         raise InputFileError(f"cannot read sample sheet {shown}: {e}") from e
 
 
+def _bad_names(columns: Any) -> list[str]:
+    """The names among ``columns`` that a metadata column cannot take."""
+    return [c for c in columns if c in _RESERVED or not c or "/" in c or c.startswith("__")
+            or set(c) == {"."} or any(ch.isspace() for ch in c)]
+
+
+def _bad_names_message(bad: list[str]) -> str:
+    return (f"metadata columns {bad} are reserved or not valid names (they name "
+            f"coordinates along 'condition', stored as arrays of the store: no blanks or "
+            f"'/', not only periods, not starting with '__', and not one of "
+            f"{sorted(_RESERVED)}); rename them, e.g. 'cell type' -> 'cell_type'")
+
+
+def condition_metadata(columns: Any, conditions: Sequence[str]) -> dict[str, list[Any]]:
+    """Metadata given per condition, as a store keeps them (the sample sheet's rule).
+
+    Parameters
+    ----------
+    columns
+        A :class:`pandas.DataFrame` (one row per condition: indexed by the condition
+        names, in any order, or in the conditions' order) or a mapping ``{column: values}``
+        with one value per condition in the conditions' order.
+    conditions
+        The condition names.
+
+    Returns
+    -------
+    dict
+        ``{column: [value per condition]}``: numbers, True/False, text, None where
+        missing (:func:`genozarr.store.layout.metadata_values`).
+
+    Raises
+    ------
+    ArgumentError
+        For a column of another length, a name a metadata column cannot take, or an
+        infinite value (the store keeps metadata as JSON).
+    """
+    import pandas as pd
+
+    conditions = [str(c) for c in conditions]
+    if isinstance(columns, pd.DataFrame):
+        frame = columns
+        if sorted(map(str, frame.index)) == sorted(conditions) \
+                and len(frame) == len(conditions):
+            frame = frame.set_axis([str(i) for i in frame.index]).loc[conditions]
+        columns = {c: frame[c].tolist() for c in frame.columns}
+    elif not isinstance(columns, Mapping):
+        raise ArgumentError("condition_metadata must be a DataFrame or a mapping of column "
+                            f"names to values, got {type(columns).__name__}")
+    out: dict[str, list[Any]] = {}
+    for column, values in columns.items():
+        if not isinstance(column, str):
+            raise ArgumentError(f"condition_metadata: column names must be text, got "
+                                f"{column!r}")
+        values = list(values) if not isinstance(values, str) else [values]
+        if len(values) != len(conditions):
+            raise ArgumentError(f"condition_metadata: column {column!r} has {len(values)} "
+                                f"values for {len(conditions)} conditions {conditions}")
+        kept = metadata_values(_plain(v) for v in values)
+        if any(isinstance(v, float) and math.isinf(v) for v in kept):
+            raise ArgumentError(f"condition_metadata: column {column!r} holds an infinity; "
+                                "the store keeps metadata as JSON, which has none")
+        out[column] = kept
+    bad = _bad_names(out)
+    if bad:
+        raise ArgumentError(f"condition_metadata: {_bad_names_message(bad)}")
+    return out
+
+
 def read_sample_sheet(sheet: Any, *, file_column: str = "file",
                       condition_column: str = "condition",
                       storage_options: dict[str, Any] | None = None) -> SampleSheet:
@@ -400,14 +471,9 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
         raise MalformedFileError(f"sample sheet {source}: condition names must be unique, "
                                  f"{dup} occur more than once ({places})")
     columns = [c for c in frame.columns if c not in (file_column, condition_column)]
-    bad = [c for c in columns if c in _RESERVED or not c or "/" in c or c.startswith("__")
-           or set(c) == {"."} or any(ch.isspace() for ch in c)]
+    bad = _bad_names(columns)
     if bad:
-        raise MalformedFileError(
-            f"sample sheet {source}: metadata columns {bad} are reserved or not valid names "
-            f"(they name coordinates along 'condition', stored as arrays of the store: no "
-            f"blanks or '/', not only periods, not starting with '__', and not one of "
-            f"{sorted(_RESERVED)}); rename them, e.g. 'cell type' -> 'cell_type'")
+        raise MalformedFileError(f"sample sheet {source}: {_bad_names_message(bad)}")
     if base is not None:  # read as text: give numbers and missing values their types
         frame = frame.assign(**{c: _typed(frame[c]) for c in columns})
     # each column as the store keeps it: True/False with a missing value, a mixture of

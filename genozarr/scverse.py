@@ -18,8 +18,9 @@ strands, ``L`` bins per window):
     ``condition`` and ``strand`` (the strand column only with ``strand="split"``), and
     ``source`` (the input file of each condition) where the store records one file per
     condition; then the sample sheet's metadata columns, if the Cover was built from one
-    (``cell_type``, ``assay``...; one named like a column above gets a ``sheet_`` prefix).
-    :func:`create_from_anndata` does not restore them.
+    (``cell_type``, ``assay``...; one named like a column above gets a ``sheet_`` prefix,
+    and ``uns["genozarr"]["condition_metadata"]`` maps the var columns to the sheet's
+    names). :func:`create_from_anndata` restores them.
 ``X`` (``n x n_vars``)
     The values of each window aggregated over its bins (flanks and zero padding included,
     exactly what ``cover[i]`` holds): ``"sum"``, ``"mean"`` or ``"max"``. With
@@ -32,8 +33,10 @@ strands, ``L`` bins per window):
     and is None otherwise.
 ``uns["genozarr"]``
     ``name``, ``resolution``, ``binsize``, ``stepsize``, ``flank``, ``strands`` (stored),
-    ``aggregate``, ``strand`` (the mode), ``orientation`` (``"genomic"``) and
-    ``conditions``; keys whose value is None are left out (h5ad cannot store None).
+    ``aggregate``, ``strand`` (the mode), ``orientation`` (``"genomic"``),
+    ``conditions`` and, with sample-sheet metadata, ``condition_metadata`` (``{var
+    column: sheet column}``); keys whose value is None are left out (h5ad cannot store
+    None).
 
 Orientation: every value is read in **genomic** orientation
 (:meth:`~genozarr.dataset.Dataset.read_genomic`, normalizers applied): the strand labels
@@ -47,6 +50,7 @@ multiple of it up to about 64 MiB per block), never the whole dataset at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +72,7 @@ _AGGREGATES = ("sum", "mean", "max")
 _STRAND_MODES = ("sum", "split")
 _BLOCK_BYTES = 64 << 20  # target size of one block of windows read at a time
 _UNS_KEY = "genozarr"
+log = logging.getLogger(__name__)
 
 
 def _import_anndata() -> Any:
@@ -127,7 +132,8 @@ def _obs_frame(gindexer: GenomicIndexer) -> Any:
     return obs
 
 
-def _var_frame(cover: Cover, split: bool) -> Any:
+def _var_frame(cover: Cover, split: bool) -> tuple[Any, dict[str, str]]:
+    """``var``, and ``{var column: sample-sheet column}`` of the metadata columns."""
     import pandas as pd
 
     conds = [str(c) for c in cover.conditions]
@@ -148,13 +154,15 @@ def _var_frame(cover: Cover, split: bool) -> Any:
         index = list(conds)
     frame = pd.DataFrame(cols, index=pd.Index(index, dtype=object))
     metadata = cover.condition_metadata  # (the sample sheet's columns, typed as stored)
+    names = {}
     for column in metadata.columns:
         values = metadata.loc[conds, column].to_numpy()
         name = column
         while name in frame.columns or name in metadata.columns and name != column:
             name = f"sheet_{name}"  # (a column of ours, or another sheet column, has it)
         frame[name] = np.repeat(values, len(strands)) if split else values
-    return frame
+        names[name] = column
+    return frame, names
 
 
 def _result_dtype(stored: np.dtype, aggregate: str | None,
@@ -298,10 +306,13 @@ def to_anndata(cover: Cover, *, aggregate: str | None = "sum", sparse: bool = Fa
                 "flank": int(cover.gindexer.flank), "strands": list(cover.strands),
                 "aggregate": aggregate, "strand": strand, "orientation": "genomic",
                 "conditions": list(cover.conditions)}
+    var, metadata_names = _var_frame(cover, split)
+    if metadata_names:
+        uns_info["condition_metadata"] = metadata_names
     uns = {_UNS_KEY: {k: v for k, v in uns_info.items() if v is not None}}
     adata = anndata.AnnData(
         X=None if layer is not None else matrix,
-        obs=_obs_frame(cover.gindexer), var=_var_frame(cover, split), uns=uns,
+        obs=_obs_frame(cover.gindexer), var=var, uns=uns,
         layers={layer: matrix} if layer is not None and matrix is not None else None,
         obsm={"profile": profile} if profile is not None else None)
     return adata
@@ -415,9 +426,15 @@ def create_from_anndata(adata: ad.AnnData, gindexer: GenomicIndexer | None = Non
                         name: str | None = None, layer: str | None = None,
                         obsm: str | None = None, conditions: Sequence[str] | None = None,
                         storage: str = "ndarray", genomesize: Any = None,
-                        **kwargs: Any) -> Cover:
+                        cls: type[Cover] | None = None, **kwargs: Any) -> Cover:
     """A :class:`~genozarr.dataset.Cover` from an AnnData of regions x conditions (the
     inverse of :func:`to_anndata`), through :meth:`Cover.create_from_array`.
+
+    The ``var`` columns other than ``condition``, ``strand`` and ``source`` become the
+    Cover's condition metadata (as a sample sheet's columns), under the sheet's names
+    where ``uns["genozarr"]["condition_metadata"]`` records them (:func:`to_anndata`); a
+    column whose name a metadata column cannot take, or whose two strands of a condition
+    differ, is left out (logged). ``condition_metadata=`` given replaces them.
 
     Parameters
     ----------
@@ -442,9 +459,11 @@ def create_from_anndata(adata: ad.AnnData, gindexer: GenomicIndexer | None = Non
         'ndarray', 'sparse' or 'zarr'.
     genomesize
         Chromosome lengths (dict or file); default the largest window end per chromosome.
+    cls
+        The Cover class (or a subclass) to build; default :class:`~genozarr.dataset.Cover`.
     **kwargs
         More arguments of :meth:`Cover.create_from_array` (``store``, ``cache``,
-        ``dtype``, ``padding_value``, ``channel_last``, ...).
+        ``dtype``, ``padding_value``, ``channel_last``, ``condition_metadata``, ...).
 
     Returns
     -------
@@ -497,6 +516,38 @@ def create_from_anndata(adata: ad.AnnData, gindexer: GenomicIndexer | None = Non
     resolution = kwargs.pop("resolution", None)
     if not kwargs.get("channel_last", True):  # served channel first: the array given so
         x = np.moveaxis(x, 3, 1)                            # (n, C, L, S)
-    return Cover.create_from_array(name, x, gindexer, genomesize=genomesize,
-                                   conditions=conds, resolution=resolution, storage=storage,
-                                   **kwargs)
+    if "condition_metadata" not in kwargs:
+        kwargs["condition_metadata"] = _var_metadata(adata, info, order) or None
+    return (cls or Cover).create_from_array(name, x, gindexer, genomesize=genomesize,
+                                            conditions=conds, resolution=resolution,
+                                            storage=storage, **kwargs)
+
+
+def _var_metadata(adata: Any, info: dict[str, Any],
+                  order: np.ndarray | None) -> dict[str, list[Any]]:
+    """The condition metadata held by ``var``'s other columns (see
+    :func:`create_from_anndata`): ``{name: [value per condition]}``."""
+    from genozarr.samples import _bad_names, _plain
+
+    var = adata.var
+    recorded = info.get("condition_metadata")
+    names = {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) \
+        else {str(c): str(c) for c in var.columns if c not in ("condition", "strand", "source")}
+    rows = np.arange(len(var)) if order is None else order[:, 0]
+    out: dict[str, list[Any]] = {}
+    left: list[str] = []
+    for column, name in names.items():
+        if column not in var.columns or _bad_names([name]) or name in out:
+            left.append(column)
+            continue
+        values = [_plain(v) for v in var[column].tolist()]
+        kept = [values[i] for i in rows]
+        if order is not None and kept != [values[i] for i in order[:, 1]]:
+            left.append(column)  # (not one value per condition)
+            continue
+        out[name] = kept
+    if left:
+        log.info(
+            "var columns %s are not kept as condition metadata (not one value per "
+            "condition, or not a name a metadata column can take)", left)
+    return out

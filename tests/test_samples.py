@@ -694,3 +694,87 @@ def test_a_sheet_among_bed_inputs_is_an_error(sheet, tmp_path):
         with pytest.raises(ArgumentError, match=r"is one of 2 inputs: a sample sheet"):
             Cover.create_from_bed("b", [item, str(bed)], roi=ROI, binsize=1000,
                                   genomesize={"chr1": 3000})
+
+
+@pytest.mark.parametrize("strand", ["sum", "split"])
+def test_create_from_anndata_restores_the_sheets_metadata(sheet, tmp_path, strand):
+    """The sample sheet's metadata written into ``var`` by to_anndata (a column renamed
+    for a clash included) come back as the Cover's condition metadata, typed as the
+    sheet's store keeps them, through an h5ad file too; a subclass is built as itself."""
+    anndata = pytest.importorskip("anndata")
+    frame = _frame(sheet, cell_type=CELLS, note=[None, "deep", None, None],
+                   source=["x", "y", "z", "w"])
+    cover = Cover.create_from_bigwig("c", frame, roi=sheet["roi"], binsize=1000,
+                                     resolution=None)
+    adata = cover.to_anndata(strand=strand)
+    adata.write_h5ad(tmp_path / "a.h5ad")
+
+    class Mine(Cover):
+        pass
+
+    for ad in (adata, anndata.read_h5ad(tmp_path / "a.h5ad")):
+        back = Mine.create_from_anndata(ad, storage="zarr", store=str(tmp_path / "b.zarr"),
+                                        overwrite=True)
+        assert type(back) is Mine
+        pd.testing.assert_frame_equal(back.condition_metadata, cover.condition_metadata)
+        assert back.condition_metadata["source"].tolist() == ["x", "y", "z", "w"]
+        assert back.condition_metadata["note"].tolist() == [None, "deep", None, None]
+        np.testing.assert_array_equal(back[:].sum(axis=(1, 2)), cover[:].sum(axis=(1, 2)))
+        again = genozarr.open_dataset(str(tmp_path / "b.zarr"))
+        pd.testing.assert_frame_equal(again.condition_metadata, cover.condition_metadata)
+        assert again.to_xarray().sel(
+            condition=again.to_xarray().cell_type == "K562").condition.values.tolist() \
+            == ["c0", "c2"]
+
+
+def test_create_from_anndata_takes_other_var_columns_as_metadata(caplog):
+    """An AnnData made elsewhere: var columns with one value per condition become
+    condition metadata under their own names; one whose name a metadata column cannot
+    take is left out (logged); condition_metadata= given replaces them."""
+    anndata = pytest.importorskip("anndata")
+    obs = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, 100], "end": [100, 200]},
+                       index=["r0", "r1"])
+    var = pd.DataFrame({"cell_type": pd.Categorical(["B", "T", "B"]), "depth": [1.5, None, 3.0],
+                        "bad name": [1, 2, 3]}, index=["c0", "c1", "c2"])
+    adata = anndata.AnnData(X=np.arange(6, dtype=np.float32).reshape(2, 3), obs=obs, var=var)
+    with caplog.at_level("INFO", logger="genozarr.scverse"):
+        cover = Cover.create_from_anndata(adata)
+    meta = cover.condition_metadata
+    assert list(meta.columns) == ["cell_type", "depth"] and cover.conditions == ["c0", "c1",
+                                                                                  "c2"]
+    assert meta["cell_type"].tolist() == ["B", "T", "B"]
+    np.testing.assert_array_equal(meta["depth"].to_numpy(), [1.5, np.nan, 3.0])
+    assert "bad name" in caplog.text
+    np.testing.assert_array_equal(cover[:][:, 0, 0, :], adata.X)
+    given = Cover.create_from_anndata(adata, condition_metadata={"assay": ["a", "b", "c"]})
+    assert list(given.condition_metadata.columns) == ["assay"]
+
+
+def test_create_from_array_takes_condition_metadata(tmp_path):
+    """Predictions with metadata per condition: stored as a sample sheet's (the store's
+    coordinates along ``condition``, reopened), a DataFrame indexed by the conditions
+    aligned by name; wrong lengths, names and infinities refused; the metadata are part
+    of the cache key."""
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer(["chr1", "chr1"], [0, 100], [100, 200], ["+", "+"], 100, 100)
+    x = np.arange(2 * 3, dtype=np.float32).reshape(2, 1, 3)
+    frame = pd.DataFrame({"cell_type": ["T", "B", "NK"], "rep": [2, 1, 1]},
+                         index=["b", "a", "c"])
+    cover = Cover.create_from_array("p", x, gi, conditions=["a", "b", "c"], storage="zarr",
+                                    store=str(tmp_path / "p.zarr"), condition_metadata=frame)
+    assert cover.condition_metadata["cell_type"].tolist() == ["B", "T", "NK"]
+    assert cover.condition_metadata["rep"].tolist() == [1, 2, 1]
+    ds = genozarr.open_store(str(tmp_path / "p.zarr"))
+    assert ds["cell_type"].values.tolist() == ["B", "T", "NK"]
+    assert ds["rep"].dtype == np.int64
+    with pytest.raises(ArgumentError, match=r"column 'rep' has 2 values for 3 conditions"):
+        Cover.create_from_array("p", x, gi, condition_metadata={"rep": [1, 2]})
+    with pytest.raises(ArgumentError, match=r"\['condition'\] are reserved"):
+        Cover.create_from_array("p", x, gi, condition_metadata={"condition": [1, 2, 3]})
+    with pytest.raises(ArgumentError, match=r"'w' holds an infinity"):
+        Cover.create_from_array("p", x, gi, condition_metadata={"w": [1, float("inf"), 2]})
+    keyed = [Cover.create_from_array("p", x, gi, cache=True,
+                                     condition_metadata={"k": [v, 2, 3]}).garray.meta.cache_key
+             for v in (1, 1, 9)]
+    assert keyed[0] == keyed[1] != keyed[2]
