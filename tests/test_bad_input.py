@@ -1370,3 +1370,20 @@ def test_a_store_another_user_may_not_read_is_named_with_a_read_hint(shared_dir)
     with pytest.raises(StoreError, match="may not read there") as info:
         unprivileged(lambda: open_dataset(str(store)))
     assert str(store) in str(info.value) and "/proc/self/fd" not in str(info.value)
+
+
+def test_category_modes_without_categories_are_argument_errors():
+    """bed_paint and bed_coverage of a category mode without categories (None, the
+    default) raised a bare TypeError (len(None)) before their own check (audit 192)."""
+    from genozarr.io.bed import bed_coverage, bed_paint
+
+    df = pd.DataFrame({"chrom": ["chr1"], "start": [2], "end": [5], "name": ["a"],
+                       "score": [1.0]})
+    for call in (lambda c: bed_paint(df, "chr1", 0, 10, mode="name_category", categories=c),
+                 lambda c: bed_coverage(df, "chr1", 0, 10, mode="name_category",
+                                        categories=c)):
+        for categories in (None, []):
+            with pytest.raises(ArgumentError, match="'name_category' needs categories"):
+                call(categories)
+    values, covered = bed_paint(df, "chr1", 0, 10, mode="name_category", categories=["a"])
+    np.testing.assert_array_equal(values[:, 0], [0, 0, 1, 1, 1, 0, 0, 0, 0, 0])

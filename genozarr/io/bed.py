@@ -437,9 +437,9 @@ def bed_paint(df: pd.DataFrame, chrom: str, start: int, end: int, *, mode: str =
     n = end - start
     if mode == "categorical":
         mode = "score_category"
-    ncond = len(categories) if mode.endswith("category") else 1
-    if mode.endswith("category") and not categories:
+    if mode.endswith("category") and not categories:  # (None too: before len())
         raise ArgumentError(f"mode {mode!r} needs categories")
+    ncond = len(categories) if mode.endswith("category") else 1
     out = np.zeros((n, ncond), dtype=dtype)
     covered = np.zeros((n, ncond), dtype=bool)  # bases under a feature (for minoverlap)
     group = _grouped(df).get(chrom)
