@@ -64,7 +64,8 @@ def data_datasets(obj: xr.Dataset | xr.DataTree) -> list[xr.Dataset]:
         out = [obj]
     else:
         out = []
-    if not out or any(tuple(d[DATA].dims[-2:]) != ("strand", "condition") for d in out):
+    if not out or any(tuple(d.variables[DATA].dims[-2:]) != ("strand", "condition")
+                      for d in out):  # (.variables: a DataArray per node costs 0.1 ms)
         raise ArgumentError(
             f"not a genozarr dataset: expected an xarray Dataset with a variable 'data' "
             f"(..., strand, condition) or a DataTree of them, got {type(obj).__name__}; open "
@@ -104,7 +105,7 @@ def data_token(obj: Any) -> str | None:
         datasets = data_datasets(obj)
     except Exception:  # noqa: BLE001 - not a genozarr dataset: nothing to name
         return None
-    arrays = [d[DATA].data for d in datasets]
+    arrays = [d.variables[DATA].data for d in datasets]  # (Variables: no DataArray made)
     if not arrays or not all(isinstance(a, da.Array) for a in arrays):
         return None
     h = hashlib.sha256("\n".join(a.name for a in arrays).encode())
@@ -113,10 +114,11 @@ def data_token(obj: Any) -> str | None:
     for d in [*datasets, *extra]:
         for name in sorted(map(str, d.coords)) + sorted(
                 str(v) for v in d.data_vars if str(v) != DATA):
-            if isinstance(d[name].data, da.Array):  # by name: never computed here
-                h.update(f"{name}:{d[name].data.name}".encode())
+            var = d.variables[name]
+            if isinstance(var.data, da.Array):  # by name: never computed here
+                h.update(f"{name}:{var.data.name}".encode())
                 continue
-            values = np.asarray(d[name].values)
+            values = np.asarray(var.values)
             h.update(f"{name}:{values.dtype}:{values.shape}".encode())
             if values.dtype.kind in "biufcmM":
                 h.update(values.tobytes())
