@@ -1106,3 +1106,49 @@ def test_arrays_opened_for_writing_from_their_metadata_files(tmp_path):
     (tmp_path / "s.zarr" / "a" / "data" / "zarr.json").write_text("{not json")
     assert _local_array(str(tmp_path / "s.zarr"), "a/data") is None
     assert _local_array(str(tmp_path / "s.zarr"), "missing/data") is None
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_store_rebuilt_in_place_gets_other_dask_names(tmp_path, whole):
+    """The dask arrays of a store opened before and after a rebuild at the same path had
+    the same names (the token named the path only): computed together, both gave the
+    first one's values, and their data tokens were equal (audit 191). The same version
+    opened twice keeps its names."""
+    import dask
+
+    from genozarr import Cover
+
+    gi = GenomicIndexer(["chr1", "chr1"], [0, 100], [100, 200], ["+", "+"], 100, 100)
+    path = str(tmp_path / "r.zarr")
+
+    def build(value):
+        Cover.create_from_array("r", np.full((2, 1, 1), value, np.float32), gi, storage="zarr",
+                                store=path, overwrite=True, store_whole_genome=whole,
+                                resolution=100, genomesize={"chr1": 200})
+        return open_store(path)
+
+    def data(obj):
+        return obj["chr1"]["data"] if whole else obj["data"]
+
+    old, again = build(1.0), open_store(path)
+    assert data(old).data.name == data(again).data.name
+    new = build(3.0)
+    assert data(old).data.name != data(new).data.name
+    assert old.attrs["data_token"] != new.attrs["data_token"]
+    a, b = dask.compute(data(old).sum(), data(new).sum())
+    assert (float(a), float(b)) == (2.0, 6.0)
+
+
+def test_whole_genome_metadata_coordinates_are_each_nodes_own(tmp_path):
+    """The sample-sheet metadata of a whole-genome tree are each node's own: changed in
+    place in one node (open_store's, in memory, and the engine's), no other changes, and
+    no error (a shared read-only array refused the edit; audit 191)."""
+    ours = _whole_genome_stores(tmp_path, "sheet")
+    path = ours.garray.path
+    for tree in (open_store(path).compute(), xr.open_datatree(path, engine="genozarr")):
+        first, second = list(tree.children)[:2]
+        ds = tree[first].to_dataset()
+        ds["replicate"] *= 10
+        assert ds["replicate"].values.tolist() == [0, 10, 20]
+        tree[first]["replicate"].values[2] = 99
+        assert tree[second]["replicate"].values.tolist() == [0, 1, 2]

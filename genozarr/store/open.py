@@ -1278,8 +1278,14 @@ class OpenedStore:
     def __repr__(self) -> str:
         return f"OpenedStore({self.path!r}, root={self.root!r})"
 
-    def __dask_tokenize__(self) -> tuple[str, str, str]:
-        return ("genozarr-store", self.path, self.root)
+    def __dask_tokenize__(self) -> tuple[str, str, str, str]:
+        # the build's and the version's random ids: a store rebuilt at the same path (a
+        # local store's root is its path) is another version, whose dask arrays must not
+        # share names with this one's (dask would take one's chunks for the other's)
+        marker = self.marker if isinstance(self.marker, dict) else {}
+        ids = json.dumps([marker.get("build"), marker.get("version"),
+                          marker.get("cache_key")], default=str)
+        return ("genozarr-store", self.path, self.root, ids)
 
     def zarr_store(self) -> Any:
         """A read-only :class:`CheckedStore` over this version.

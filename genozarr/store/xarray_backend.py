@@ -153,8 +153,9 @@ def _whole_genome_tree(opened: Any, meta: StoreMeta, group: str | None,
     groups differ only in their data array: the labels and sample-sheet metadata along
     ``strand`` and ``condition`` are written alike into each, and those of the first
     chromosome are checked against the store's metadata
-    (:func:`~genozarr.store.open.check_arrays`); they are read once, from there, and
-    every node gets its data array from the consolidated metadata, without a read.
+    (:func:`~genozarr.store.open.check_arrays`); they are read once, from there (the
+    indexed labels shared by every node, the metadata copied into each), and every node
+    gets its data array from the consolidated metadata, without a read.
     With ``chunks`` (as :func:`xarray.open_datatree` takes them) the arrays are dask
     arrays (:func:`_chunked`).
     """
@@ -194,15 +195,20 @@ def _whole_genome_tree(opened: Any, meta: StoreMeta, group: str | None,
         names = [n for n in ("strand", "condition", *listed)
                  if f"{first}/{n}" in arrays and n not in dropped]
         values = read_whole([array(f"{first}/{n}") for n in names], opened.path)
-        for v in values:  # (shared by every node: changed in place, they would change all)
-            v.flags.writeable = False
-        coords = xr.Coordinates({n: variable(f"{first}/{n}", v)
-                                 for n, v in zip(names, values)})
+        labels = {n: variable(f"{first}/{n}", v) for n, v in zip(names, values)}
+        # the indexed labels are shared by every node (an index is not changed in place);
+        # the sample-sheet metadata are each node's own copy, as xarray's backend made
+        # them (a node's edited in place changes no other node)
+        indexed = xr.Coordinates({n: v for n, v in labels.items() if v.dims == (n,)})
+        extra = {n: v for n, v in labels.items() if n not in indexed}
         for chrom in chroms:
             data = {}
             if DATA not in dropped:
                 var = _widened_variable(variable(f"{chrom}/{DATA}"))
                 data[DATA] = _chunked_variable(var, DATA, chunks, (opened, chrom))
+            coords = indexed if not extra else xr.Coordinates(
+                {**indexed.variables, **{n: v.copy(deep=True) for n, v in extra.items()}},
+                indexes=indexed.xindexes)
             nodes[f"/{chrom}"] = xr.Dataset(data, coords=coords)
     if windows:  # (xarray's backend would parse the whole store's metadata again)
         stored = [p for p in arrays if p.startswith(f"{WINDOWS}/") and p.count("/") == 1]
