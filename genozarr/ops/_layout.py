@@ -172,17 +172,22 @@ def map_data(obj: Any, fn: Callable[[xr.Dataset], xr.Dataset], token: Any) -> An
         out = fn(obj)
         out.attrs = _with_dtype(derive_attrs(attrs, token), [out])
         return with_data_token(out)
-    out = obj.copy()
-    for node in out.subtree:
-        if DATA not in node.data_vars:
-            continue
+    # the new tree is assembled once from its nodes' datasets: a copy of the tree with
+    # each node's dataset set in turn aligned every node with its parent twice (about
+    # 4 ms a node, seconds for a genome of thousands of contigs)
+    nodes: dict[str, xr.Dataset] = {}
+    for node in obj.subtree:
         local = node.to_dataset(inherit=False)
-        ctx = _node_dataset(out, node)
-        new = fn(ctx)
-        inherited = [k for k in new.coords if k in ctx.coords and k not in local.coords]
-        new = new.drop_vars(inherited)
-        new.attrs = {k: new.attrs[k] for k in local.attrs if k in new.attrs}
-        node.dataset = new
+        if DATA in node.data_vars:
+            ctx = _node_dataset(obj, node)
+            new = fn(ctx)
+            inherited = [k for k in new.coords if k in ctx.coords and k not in local.coords]
+            if inherited:
+                new = new.drop_vars(inherited)
+            new.attrs = {k: new.attrs[k] for k in local.attrs if k in new.attrs}
+            local = new
+        nodes["/" if node is obj else "/" + node.relative_to(obj)] = local
+    out = xr.DataTree.from_dict(nodes, name=obj.name)
     out.attrs = _with_dtype(derive_attrs(attrs, token), data_datasets(out))
     return with_data_token(out)
 

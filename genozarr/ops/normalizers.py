@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import functools
 import importlib
 import logging
 import math
@@ -431,16 +432,30 @@ class Normalizer(abc.ABC):
         served = np.result_type(var.dtype, np.float32)
         if served != var.dtype:  # (in float32 at least, as a dataset serves them: a
             var = var.astype(served)  # callable on int8 counts overflowed)
-        if var.chunks is not None:  # the kernel needs whole (strand, condition) blocks
-            var = var.chunk({"strand": -1, "condition": -1})
+        if var.chunks is not None and any(len(c) > 1 for c in var.chunks[-2:]):
+            var = var.chunk({"strand": -1, "condition": -1})  # the kernel needs whole
+            # (strand, condition) blocks
         args = [var, region_lengths(ds)] if self.uses_lengths else [var]
         dtype = self.out_dtype(var.dtype)
-        if dtype is None and not self.uses_lengths:
+        chromosome = "region" not in dims and var.chunks is not None
+        if dtype is None and (chromosome or not self.uses_lengths):
             # the kernel on a value of every strand and condition, here: dask would call it
             # on its own probe and wrap an ArgumentError of ours (a callable that changes
             # the shape) in a ValueError ("dtype inference failed") except did not catch
             probe = np.ones((1,) * (var.ndim - 2) + tuple(var.shape[-2:]), dtype=var.dtype)
-            dtype = np.asarray(self._block(probe)).dtype
+            dtype = np.asarray(self._block(probe, *[np.asarray(a) for a in args[1:]])).dtype
+        if chromosome:
+            # a chromosome of a whole-genome tree (its length: a number, the resolution):
+            # the kernel on each dask block, and the dataset made from its parts, once per
+            # node; apply_ufunc and assign cost about 3 ms a call (seconds for a genome of
+            # thousands of contigs)
+            kernel = self._block if not self.uses_lengths else functools.partial(
+                self._block, lengths=np.asarray(args[1]))
+            out = xr.Variable(var.dims, var.data.map_blocks(kernel, dtype=dtype),
+                              var.attrs)
+            data_vars = {k: v for k, v in ds.data_vars.items() if k != DATA}
+            return xr.Dataset({DATA: out.transpose(*dims), **data_vars}, coords=ds.coords,
+                              attrs=ds.attrs)
         out = xr.apply_ufunc(self._block, *args, dask="parallelized", keep_attrs=True,
                              output_dtypes=None if dtype is None else [dtype])
         return ds.assign({DATA: out.transpose(*dims)})
