@@ -811,6 +811,54 @@ def test_a_chunk_write_the_store_did_not_keep_publishes_nothing(s3, monkeypatch)
     assert isinstance(got, StoreError) and "not a complete genozarr store" in str(got)
 
 
+def test_lazy_writes_to_object_storage_are_checked_too(s3, monkeypatch, tmp_path):
+    """write_store of dask data (a store opened with open_store) wrote its chunks with
+    dask.array.store through zarr, which named none of them: a chunk write the object
+    store did not keep published a store serving those rows as the fill value. Its
+    blocks are now written as the build's tasks write theirs, and checked."""
+    import fsspec
+    import s3fs
+
+    import genozarr
+    from genozarr import Cover, set_options
+    from genozarr.store.write import StoreWriter
+
+    starts = np.arange(_N) * _W
+    windows = GenomicIndexer(np.full(_N, "chr1", dtype=object), starts, starts + _W,
+                             np.full(_N, "+", dtype=object), _W, _W)
+    want = np.random.default_rng(8).poisson(2.0, size=(_N, _W, 1, 2)).astype(np.float32)
+    with set_options(chunk_bytes=16 * _W * 2 * 4):
+        Cover.create_from_array("c", want, windows, storage="zarr",
+                                store=str(tmp_path / "local.zarr"))
+    lazy = genozarr.open_store(str(tmp_path / "local.zarr"))
+    assert hasattr(lazy["data"].data, "dask")
+    for name, lose in (("kept", False), ("lost", True)):
+        url = f"s3://genozarr-test/lazy-{name}.zarr"
+        if lose:
+            commit = StoreWriter.commit
+
+            def lose_then_commit(self, *args, _commit=commit, **kwargs):
+                self._rfs.rm(f"{self.tmp_key}/data/c.1.0.0.0")
+                return _commit(self, *args, **kwargs)
+            monkeypatch.setattr(StoreWriter, "commit", lose_then_commit)
+        s3fs.S3FileSystem.clear_instance_cache()
+        if lose:
+            with pytest.raises(StoreError, match="chunk file data/c.1.0.0.0 was written by "
+                                                 "the build, but the object store does not "
+                                                 "hold it"), \
+                    set_options(chunk_bytes=16 * _W * 2 * 4):
+                genozarr.ops.write_store(lazy, url, storage_options=s3)
+            monkeypatch.undo()
+            fsspec.filesystem("s3", **s3).invalidate_cache()
+            with pytest.raises(StoreError, match="not a complete genozarr store"):
+                genozarr.open_dataset(url, storage_options=s3, cache=None)
+        else:
+            with set_options(chunk_bytes=16 * _W * 2 * 4):  # (4 chunk files, as stored)
+                genozarr.ops.write_store(lazy, url, storage_options=s3)
+            got = genozarr.open_store(url, storage_options=s3)["data"].values
+            np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("lost", ["genozarr-current", "genozarr-complete/zarr.json"])
 def test_a_pointer_or_marker_write_the_store_did_not_keep_is_an_error(s3, monkeypatch, lost):
     """A lost pointer write reported success (and retired the build's own version); a
