@@ -99,9 +99,28 @@ def register_zarr() -> None:
         _REGISTERED = True
 
 
+def __getattr__(name: str) -> Any:
+    """``BFloat16``, the zarr data type class (made when first asked for): pickle finds
+    it by this name (a bfloat16 array's metadata sent to a dask.distributed worker)."""
+    if name == "BFloat16":
+        return _zarr_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+#: the zarr data type class (one per process: pickle checks it is the one it names)
+_ZARR_TYPE: type | None = None
+
+
 def _zarr_type() -> type:
     """The zarr data type class, defined when zarr is first needed (zarr is imported
     lazily by genozarr); :mod:`ml_dtypes` is imported only when an array of it is."""
+    global _ZARR_TYPE
+    if _ZARR_TYPE is None:
+        _ZARR_TYPE = _make_zarr_type()
+    return _ZARR_TYPE
+
+
+def _make_zarr_type() -> type:
     from dataclasses import dataclass
 
     from zarr.core.dtype.common import DataTypeValidationError

@@ -98,9 +98,13 @@ def _widened_variable(var: Any) -> Any:
     import xarray as xr
     from xarray.coding.variables import lazy_elemwise_func
 
-    data = lazy_elemwise_func(var._data, lambda x: widen(np.ascontiguousarray(x)),
-                              np.dtype(np.float32))
+    data = lazy_elemwise_func(var._data, _widen_block, np.dtype(np.float32))
     return xr.Variable(var.dims, data, var.attrs, var.encoding)
+
+
+def _widen_block(x: np.ndarray) -> np.ndarray:
+    """A block of bfloat16 values as float32 (a function of the module: pickled by name)."""
+    return widen(np.ascontiguousarray(x))
 
 
 def _open_checked(path: Any, storage_options: dict[str, Any] | None) -> tuple[Any, StoreMeta]:
@@ -115,22 +119,59 @@ def _open_checked(path: Any, storage_options: dict[str, Any] | None) -> tuple[An
 
 
 class _ZarrData(BackendArray):
-    """A zarr array of a store, lazily indexed by xarray (orthogonal selections read
-    through zarr; other selections are taken from an orthogonal one by xarray)."""
+    """A zarr array of a store, lazily indexed by xarray (orthogonal selections; other
+    selections are taken from an orthogonal one by xarray). The chunks of a local
+    store's data array are read and decoded straight from their files
+    (:class:`~genozarr.store._direct.DirectChunks`, as datasets read them, with the same
+    checks) where a selection takes a range of rows: through zarr, each read cost a call
+    into zarr's event loop (1-3 ms a chunk). Other selections, and other arrays, are
+    zarr's."""
 
-    __slots__ = ("array", "dtype", "shape")
+    __slots__ = ("array", "direct", "dtype", "shape")
 
     def __init__(self, array: Any) -> None:
         self.array = array
         self.shape = tuple(int(n) for n in array.shape)
         self.dtype = np.dtype(array.dtype)
+        self.direct = None
+        if self.shape and not is_bfloat16(self.dtype):  # (read as float32 directly)
+            from genozarr.store._direct import DirectChunks
+
+            self.direct = DirectChunks.for_array(array)
+
+    def __getstate__(self) -> Any:  # (pickled: to a dask.distributed worker, say)
+        return self.array
+
+    def __setstate__(self, array: Any) -> None:  # (its own reader of the files, there)
+        self.__init__(array)  # type: ignore[misc]
 
     def __getitem__(self, key: Any) -> Any:
         from xarray.core import indexing
 
         return indexing.explicit_indexing_adapter(key, self.shape,
-                                                  indexing.IndexingSupport.OUTER,
-                                                  self.array.get_orthogonal_selection)
+                                                  indexing.IndexingSupport.OUTER, self._read)
+
+    def _read(self, key: tuple[Any, ...]) -> np.ndarray:
+        first = key[0] if key else slice(None)
+        if self.direct is None or not isinstance(first, (slice, int, np.integer)):
+            return self.array.get_orthogonal_selection(key)
+        if isinstance(first, slice):
+            rows = range(*first.indices(self.shape[0]))
+        else:
+            rows = range(int(first), int(first) + 1)
+        if not len(rows):
+            return self.array.get_orthogonal_selection(key)
+        lo, hi = min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1
+        length = self.direct.chunk_shape[0]
+        c0 = lo // length
+        parts = [self.direct.read(i) for i in range(c0, (hi - 1) // length + 1)]
+        block = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        out = block[rows.start - c0 * length::rows.step][:len(rows)] if rows.step > 0 \
+            else block[np.arange(rows.start, rows.stop, rows.step) - c0 * length]
+        for axis in range(len(key) - 1, 0, -1):  # the other axes, one at a time (last
+            if not (isinstance(key[axis], slice) and key[axis] == slice(None)):  # first)
+                out = out[(slice(None),) * axis + (key[axis],)]
+        return out[0] if not isinstance(first, slice) else out
 
 
 def _encoding(array: Any, dims: tuple[str, ...]) -> dict[str, Any]:
