@@ -306,8 +306,9 @@ def condition_metadata(columns: Any, conditions: Sequence[str]) -> dict[str, lis
     ----------
     columns
         A :class:`pandas.DataFrame` (one row per condition: indexed by the condition
-        names, in any order, or in the conditions' order) or a mapping ``{column: values}``
-        with one value per condition in the conditions' order.
+        names, in any order, or with the default index, rows in the conditions' order) or
+        a mapping ``{column: values}`` with one value per condition in the conditions'
+        order.
     conditions
         The condition names.
 
@@ -320,7 +321,8 @@ def condition_metadata(columns: Any, conditions: Sequence[str]) -> dict[str, lis
     Raises
     ------
     ArgumentError
-        For a column of another length, a name a metadata column cannot take, or an
+        For a column of another length, a DataFrame index that neither names each
+        condition once nor is the default, a name a metadata column cannot take, or an
         infinite value (the store keeps metadata as JSON).
     """
     import pandas as pd
@@ -328,9 +330,15 @@ def condition_metadata(columns: Any, conditions: Sequence[str]) -> dict[str, lis
     conditions = [str(c) for c in conditions]
     if isinstance(columns, pd.DataFrame):
         frame = columns
-        if sorted(map(str, frame.index)) == sorted(conditions) \
-                and len(frame) == len(conditions):
-            frame = frame.set_axis([str(i) for i in frame.index]).loc[conditions]
+        labels = [str(i) for i in frame.index]
+        if frame.index.tolist() != list(range(len(frame))):  # labelled rows: by name
+            if sorted(labels) != sorted(conditions) or len(set(labels)) != len(labels):
+                raise ArgumentError(
+                    f"condition_metadata: the DataFrame's index {labels[:8]} does not name "
+                    f"each condition {conditions[:8]} once; index it by the condition "
+                    "names (any order), or give it the default index (rows in the "
+                    "conditions' order)")
+            frame = frame.set_axis(labels).loc[conditions]
         columns = {c: frame[c].tolist() for c in frame.columns}
     elif not isinstance(columns, Mapping):
         raise ArgumentError("condition_metadata must be a DataFrame or a mapping of column "

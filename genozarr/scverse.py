@@ -532,7 +532,9 @@ def _var_metadata(adata: Any, info: dict[str, Any],
     var = adata.var
     recorded = info.get("condition_metadata")
     names = {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) \
-        else {str(c): str(c) for c in var.columns if c not in ("condition", "strand", "source")}
+        else {}
+    names.update({str(c): str(c) for c in var.columns  # (and columns added since)
+                  if c not in ("condition", "strand", "source") and str(c) not in names})
     rows = np.arange(len(var)) if order is None else order[:, 0]
     out: dict[str, list[Any]] = {}
     left: list[str] = []

@@ -712,6 +712,11 @@ def test_create_from_anndata_restores_the_sheets_metadata(sheet, tmp_path, stran
     class Mine(Cover):
         pass
 
+    added = adata.copy()  # a column added after to_anndata is metadata too (a review)
+    added.var["tissue"] = ["liver"] * (len(added.var) - 1) + [None]
+    tissue = Cover.create_from_anndata(added).condition_metadata  # (unstranded: a var
+    assert tissue["tissue"].tolist() == ["liver", "liver", "liver", None]  # per condition)
+    assert tissue["cell_type"].tolist() == CELLS
     for ad in (adata, anndata.read_h5ad(tmp_path / "a.h5ad")):
         back = Mine.create_from_anndata(ad, storage="zarr", store=str(tmp_path / "b.zarr"),
                                         overwrite=True)
@@ -768,6 +773,13 @@ def test_create_from_array_takes_condition_metadata(tmp_path):
     ds = genozarr.open_store(str(tmp_path / "p.zarr"))
     assert ds["cell_type"].values.tolist() == ["B", "T", "NK"]
     assert ds["rep"].dtype == np.int64
+    for index in (["b", "a", "x"], ["a", "a", "c"]):  # labels, not each condition once
+        with pytest.raises(ArgumentError, match=r"does not name each condition"):
+            Cover.create_from_array("p", x, gi, conditions=["a", "b", "c"],
+                                    condition_metadata=frame.set_axis(index))
+    positional = Cover.create_from_array("p", x, gi, conditions=["a", "b", "c"],
+                                         condition_metadata=frame.reset_index(drop=True))
+    assert positional.condition_metadata["cell_type"].tolist() == ["T", "B", "NK"]
     with pytest.raises(ArgumentError, match=r"column 'rep' has 2 values for 3 conditions"):
         Cover.create_from_array("p", x, gi, condition_metadata={"rep": [1, 2]})
     with pytest.raises(ArgumentError, match=r"\['condition'\] are reserved"):
@@ -778,3 +790,26 @@ def test_create_from_array_takes_condition_metadata(tmp_path):
                                      condition_metadata={"k": [v, 2, 3]}).garray.meta.cache_key
              for v in (1, 1, 9)]
     assert keyed[0] == keyed[1] != keyed[2]
+
+
+def test_create_from_anndata_of_split_strands_keeps_one_value_per_condition(caplog):
+    """Stranded data as ``condition/strand`` variables: metadata come back once per
+    condition; a var column whose two strands of a condition differ is not condition
+    metadata (left out, logged)."""
+    pytest.importorskip("anndata")
+    from genozarr import GenomicIndexer
+
+    gi = GenomicIndexer(["chr1", "chr1"], [0, 100], [100, 200], ["+", "+"], 100, 100)
+    x = np.arange(2 * 2 * 3, dtype=np.float32).reshape(2, 1, 2, 3)
+    cover = Cover.create_from_array("s", x, gi, conditions=["a", "b", "c"],
+                                    condition_metadata={"cell": ["T", "B", "T"]})
+    adata = cover.to_anndata(strand="split")
+    assert adata.var["cell"].tolist() == ["T", "T", "B", "B", "T", "T"]
+    adata.var["per_var"] = [1, 2, 3, 4, 5, 6]  # (differs between a condition's strands)
+    with caplog.at_level("INFO", logger="genozarr.scverse"):
+        back = Cover.create_from_anndata(adata)
+    assert back.strands == ["+", "-"]
+    assert list(back.condition_metadata.columns) == ["cell"]
+    assert back.condition_metadata["cell"].tolist() == ["T", "B", "T"]
+    assert "per_var" in caplog.text
+    np.testing.assert_array_equal(back[:][:, 0], cover[:][:, 0])
