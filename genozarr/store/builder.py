@@ -90,20 +90,27 @@ def _block_task(fn: Callable[..., Block | list[Block]], args: tuple[Any, ...],
     """Run one task: write its block (or blocks) into ``target`` and return the files
     written (what :func:`~genozarr.store.write.write_block` returns), or, with ``target``
     None, return the blocks."""
-    from genozarr.store._direct import _only
-
     result = fn(*args)
     blocks = result if isinstance(result, list) else [result]
     if target is None:
         return blocks
     written: list[str] = []
     for path, start, values in blocks:
-        # a fresh array already reads as its fill value; a block with data is known from
-        # a sample of its values, without a pass over all of them
-        values = np.ascontiguousarray(values)
-        if not _only(values, fill):
-            written += write_block(target, path, start, values, storage_options)
+        written += _write_values(path, start, values, target, storage_options, fill)
     return written
+
+
+def _write_values(name: str, start: int, values: np.ndarray, target: str,
+                  storage_options: dict[str, Any] | None, fill: float) -> list[Any]:
+    """Write a block with :func:`~genozarr.store.write.write_block`, unless it holds only
+    the fill value (a fresh array already reads as it; a block with data is known from a
+    sample of its values, without a pass over all of them)."""
+    from genozarr.store._direct import _only
+
+    values = np.ascontiguousarray(values)
+    if _only(values, fill):
+        return []
+    return write_block(target, name, start, values, storage_options)
 
 
 def _gathered(plan: BuildPlan, label: str, names: list[str]) -> dict[str, np.ndarray]:
@@ -344,7 +351,7 @@ def _store_dask(arrays: dict[str, Any], specs: dict[str, ArraySpec], target: str
         sources.append(source)
         starts = np.cumsum((0,) + tuple(source.chunks[0][:-1])) if source.ndim else [0]
         for start, block in zip(starts, source.to_delayed().ravel()):
-            parts.append(dask.delayed(_write_dask_block)(
+            parts.append(dask.delayed(_write_values)(
                 name, int(start), block, target, storage_options, fill,
                 dask_key_name=f"{prefix}-{len(parts)}"))
     if not parts:
@@ -352,16 +359,6 @@ def _store_dask(arrays: dict[str, Any], specs: dict[str, ArraySpec], target: str
     with in_process_scheduler(*sources) as kwargs:  # (as the options say, a client's or not)
         results = dask.compute(*parts, **kwargs)
     return [item for result in results for item in result]
-
-
-def _write_dask_block(name: str, start: int, values: np.ndarray, target: str,
-                      storage_options: dict[str, Any] | None, fill: float) -> list[Any]:
-    from genozarr.store._direct import _only
-
-    values = np.ascontiguousarray(values)
-    if _only(values, fill):  # (a fresh array reads as its fill value)
-        return []
-    return write_block(target, name, start, values, storage_options)
 
 
 # ---------------------------------------------------------------------------- caching
