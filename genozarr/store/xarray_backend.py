@@ -157,8 +157,9 @@ class _ZarrData(BackendArray):
             return self.array.get_orthogonal_selection(key)
         if isinstance(first, slice):
             rows = range(*first.indices(self.shape[0]))
-        else:
-            rows = range(int(first), int(first) + 1)
+        else:  # (a negative row counts from the end)
+            row = int(first) + (self.shape[0] if int(first) < 0 else 0)
+            rows = range(row, row + 1)
         if not len(rows):
             return self.array.get_orthogonal_selection(key)
         lo, hi = min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1
