@@ -316,7 +316,7 @@ def condition_metadata(columns: Any, conditions: Sequence[str]) -> dict[str, lis
     -------
     dict
         ``{column: [value per condition]}``: numbers, True/False, text, None where
-        missing (:func:`genozarr.store.layout.metadata_values`).
+        missing (as ``genozarr.store.layout.metadata_values`` keeps them).
 
     Raises
     ------

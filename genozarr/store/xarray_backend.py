@@ -443,7 +443,7 @@ def open_store_tree(path: str | os.PathLike | Any,
 def open_chunked_tree(opened: Any, chunks: Any) -> Any:
     """A whole-genome store (format 2 on) as a tree of dask arrays: what
     :func:`xarray.open_datatree` gives with ``engine="genozarr"`` and ``chunks``, built
-    in one pass (:func:`_whole_genome_tree`) where xarray would build the tree again to
+    in one pass (``_whole_genome_tree``) where xarray would build the tree again to
     chunk it.
 
     Parameters
