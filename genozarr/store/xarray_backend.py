@@ -165,7 +165,7 @@ class _ZarrData(BackendArray):
         lo, hi = min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1
         length = self.direct.chunk_shape[0]
         c0 = lo // length
-        parts = [self.direct.read(i) for i in range(c0, (hi - 1) // length + 1)]
+        parts = self.direct.read_many(list(range(c0, (hi - 1) // length + 1)))
         block = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
         out = block[rows.start - c0 * length::rows.step][:len(rows)] if rows.step > 0 \
             else block[np.arange(rows.start, rows.stop, rows.step) - c0 * length]
