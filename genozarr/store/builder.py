@@ -219,18 +219,17 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         # gathered arrays are written in this process, by threads unless the scheduler
         # is synchronous (Blosc and the writes release the GIL): sent to worker
         # processes, each block was pickled twice more
-        results = run_tasks(tasks, plan.work_bases, label,
-                            on_result=None if early is None else early.add,
-                            in_process=plan.gather)
+        written = [item for result in run_tasks(
+            tasks, plan.work_bases, label, on_result=None if early is None else early.add,
+            in_process=plan.gather) for item in result]
+        if lazy:
+            lazy_written = _store_dask(lazy, plan.specs, writer.tmp, storage_options, fill)
+            if early is not None:
+                early.add(lazy_written)  # (it takes the files, and leaves the rest)
+            written += lazy_written
         # (a remote store's tasks name the chunk files they wrote: the object store must
         # hold each, whatever its listing says)
-        chunks_written = [item for result in results for item in result
-                          if isinstance(item, WrittenChunk)]
-        if lazy:
-            written = _store_dask(lazy, plan.specs, writer.tmp, storage_options, fill)
-            if early is not None:
-                early.add([w for w in written if isinstance(w, str)])
-            chunks_written += [w for w in written if isinstance(w, WrittenChunk)]
+        chunks_written = [item for item in written if isinstance(item, WrittenChunk)]
         if before_publish is not None:
             _served_before_publish(plan, writer, storage_options, before_publish)
         final = writer.commit(early.finish() if early is not None else frozenset(),
