@@ -36,7 +36,7 @@ import time
 import uuid
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -722,7 +722,6 @@ class StoreWriter:
         self._fd: int | None = None  # local: a shared lock on our own directory
         #: whether the version's consolidated metadata is written and current
         self._consolidated = False
-        self._chunks_written: list[WrittenChunk] = []
         check_store_path(self.final)
         try:
             if self.remote:
@@ -980,7 +979,7 @@ class StoreWriter:
         write_block(self.tmp, name, start, values, self.storage_options)
 
     def commit(self, flushed: frozenset[str] | set[str] = frozenset(),
-               chunks_written: Any = ()) -> str:
+               chunks_written: Iterable[WrittenChunk] = ()) -> str:
         """Consolidate metadata, write the marker and publish; returns the final path.
 
         If another process published a valid store with the same cache key first, this
@@ -1013,12 +1012,12 @@ class StoreWriter:
             When a store of a newer format version was published at the path during the
             build (and ``replace`` is False).
         """
-        self._chunks_written = list(chunks_written)
+        written = {chunk.key for chunk in chunks_written}
         try:
             if not self._consolidated:
                 self._consolidate()
             marker = marker_bytes(self.meta.cache_key, self.meta.format_version,
-                                  self._inventory(), build=self._build,
+                                  self._inventory(written), build=self._build,
                                   forced=self._forced if self._copied else self.replace,
                                   version=uuid.uuid4().hex)
             self.marker = json.loads(marker)["attributes"]
@@ -1043,15 +1042,17 @@ class StoreWriter:
             raise self.error(e, "publish") from e
         return self.final
 
-    def _inventory(self) -> dict[str, Any]:
+    def _inventory(self, written: set[str]) -> dict[str, Any]:
         """Which chunk files of each array the new version holds (:func:`chunk_inventory`),
-        from a listing of its files and its consolidated metadata."""
+        from a listing of its files and its consolidated metadata; ``written``: the keys of
+        the chunk files the build wrote (each asked for where a remote listing leaves it
+        out)."""
         if self.remote:
             prefix = self.tmp_key.rstrip("/") + "/"
             root_doc = json.loads(self._rfs.cat_file(f"{prefix}zarr.json"))
             keys = [key[len(prefix):] for key in self._rfs.find(prefix)
                     if key.startswith(prefix)]
-            keys += self._unlisted_chunks(prefix, keys)
+            keys += self._unlisted_chunks(prefix, keys, written)
         else:
             with open(os.path.join(self.tmp, "zarr.json"), "rb") as f:
                 root_doc = json.loads(f.read())
@@ -1059,13 +1060,13 @@ class StoreWriter:
         metadata = (root_doc.get("consolidated_metadata") or {}).get("metadata") or {}
         return chunk_inventory(metadata, keys)
 
-    def _unlisted_chunks(self, prefix: str, keys: list[str]) -> list[str]:
+    def _unlisted_chunks(self, prefix: str, keys: list[str], written: set[str]) -> list[str]:
         """The keys of chunk files the build's tasks wrote that the object store's listing
         (``keys``) left out, found by asking for each (a listing may lag behind the
         writes); one not there is an error: the store acknowledged its write and did not
         keep it, and its data would read as the fill value."""
         found = []
-        for key in sorted({chunk.key for chunk in self._chunks_written} - set(keys)):
+        for key in sorted(written - set(keys)):
             self._rfs.invalidate_cache(f"{prefix}{key}")  # (and its folders' listings)
             try:
                 self._rfs.info(f"{prefix}{key}")
