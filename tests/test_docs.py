@@ -88,6 +88,15 @@ def test_getting_started_examples(tmp_path, monkeypatch):
     with pyBigWig.open(str(tmp_path / "bw" / "predicted.pred_b.bigwig")) as bw:
         back = np.asarray(bw.values(window.chrom, window.start, window.end))
     np.testing.assert_allclose(back, np.repeat(predictions[5, :, 0, 1], 50), rtol=1e-6)
+    # the shuffled loader's outputs, put back by index: the model run in the store's order
+    import torch
+
+    with torch.no_grad():
+        in_order = ns["model"](torch.from_numpy(ns["dna_cf"][:][..., 0])).numpy()
+    np.testing.assert_allclose(ns["outputs"][:, :, 0, :], in_order.transpose(0, 2, 1),
+                               rtol=1e-5, atol=1e-6)
+    served = np.concatenate([i.numpy() for _, i in ns["loader"]])
+    assert not np.array_equal(served, np.arange(len(served)))  # the example is shuffled
 
 
 @pytest.mark.slow
