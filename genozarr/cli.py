@@ -709,9 +709,20 @@ def main(argv: list[str] | None = None) -> int:
             except (AttributeError, ValueError, OSError):
                 continue
             restore.append((stream, errors))
+    # the command's log handler and level are for its own run: a caller's (in-process use)
+    # are back as they were when it returns
+    logger = logging.getLogger("genozarr")
+    level, handlers = logger.level, list(logger.handlers)
     try:
         return _run(argv)
     finally:
+        logger.setLevel(level)
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+            if h not in handlers:
+                h.close()
+        for h in handlers:
+            logger.addHandler(h)
         for stream, errors in restore:
             try:
                 stream.reconfigure(errors=errors)  # type: ignore[union-attr]

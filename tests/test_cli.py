@@ -166,6 +166,30 @@ def test_info_text(demo_dir: tuple[Path, str]) -> None:
         assert expected in text, expected
 
 
+def test_main_in_process_leaves_the_callers_logging_as_it_was(
+        demo_dir: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from genozarr.cli import main
+
+    logger = logging.getLogger("genozarr")
+    mine = logging.StreamHandler()
+    level, handlers = logger.level, list(logger.handlers)
+    logger.setLevel(logging.INFO)
+    logger.addHandler(mine)
+    try:
+        assert main(["-v", "info", str(demo_dir[0] / "signal.zarr")]) == 0
+        # the command's own handler and level are gone, the caller's back
+        assert logger.level == logging.INFO
+        assert logger.handlers == handlers + [mine]
+        assert main(["info", str(demo_dir[0] / "signal.zarr")]) == 0
+        assert logger.level == logging.INFO and logger.handlers == handlers + [mine]
+    finally:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+    capsys.readouterr()
+
+
 def test_info_prints_brackets_in_names_and_paths_as_they_are(
         tmp_path: Path, sample_files: dict[str, str]) -> None:
     """Condition names and paths were read as rich markup: '[bold]A' was shown as 'A', a
