@@ -443,6 +443,22 @@ def test_gtf_attribute_without_value_is_named(tmp_path, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_the_users_own_pyranges_calls_still_print(tmp_path, capsys):
+    """genozarr sends pyranges' prints to its debug log while it reads a file; the
+    user's own pyranges calls afterwards print as pyranges does."""
+    import pyranges as pr
+
+    good = tmp_path / "good.gtf"
+    good.write_text('chr1\tsrc\tgene\t11\t20\t.\t+\t.\tgene_id "g1";\n')
+    assert load_regions(str(good))[["start", "end"]].values.tolist() == [[10, 20]]
+    bad = tmp_path / "bad.gtf"
+    bad.write_text('chr1\tsrc\tgene\t31\t40\t.\t-\t.\tgene_id "g2"; novalue;\n')
+    capsys.readouterr()
+    with pytest.raises(ValueError):
+        pr.read_gtf(str(bad))
+    assert "novalue" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("name, line", [
     ("f.gff3", "chr1\tsrc\tgene\t5.9\t20.7\t.\t+\t.\tID=x\n"),
     ("f.gtf", 'chr1\tsrc\tgene\t1e1\t2e1\t.\t+\t.\tgene_id "x";\n'),

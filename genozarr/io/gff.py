@@ -89,8 +89,12 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
 
     def parse(source: str) -> pd.DataFrame:
         # as a DataFrame: the file's order (a PyRanges groups by chromosome and strand)
-        return pr.read_gtf(source, as_df=True) if is_gtf else \
-            pr.read_gff3(source, as_df=True)
+        _reading.active = True
+        try:
+            return pr.read_gtf(source, as_df=True) if is_gtf else \
+                pr.read_gff3(source, as_df=True)
+        finally:
+            _reading.active = False
 
     import gzip
     import zlib
@@ -261,22 +265,34 @@ _GTF_TIGHT = re.compile(r';(?=\S)(?=(?:[^"]*"[^"]*")*[^"]*$)')
 
 
 _quieted = False
+#: set in the thread that is reading a file through pyranges for genozarr
+_reading = threading.local()
+
+
+def _pyranges_print(*args: Any, **kwargs: Any) -> None:
+    """pyranges' ``print``: to the debug log in a thread reading for genozarr (the
+    errors here say which line failed), the built-in ``print`` anywhere else."""
+    if getattr(_reading, "active", False):
+        log.debug("pyranges: %s", " ".join(map(str, args)))
+    else:
+        print(*args, **kwargs)
 
 
 def _quiet_pyranges() -> None:
     """Once per process: pyranges 0.1.x calls ``DataFrame.set_index(inplace=True)``,
     deprecated in pandas 3 (pyproject caps pandas below 4, which removes it), and prints
-    the GTF line it fails on to stdout (the errors here say it): its deprecation warning
-    is filtered and its prints go to the debug log. (Not by swapping ``sys.stdout`` or
-    the warning filters around each read: other threads would lose their output.)"""
+    the GTF line it fails on to stdout (the errors here say it). Its deprecation warning
+    is filtered (that message, from the pyranges module only), and its prints go to the
+    debug log while genozarr reads a file (:func:`_pyranges_print`; the user's own calls
+    of pyranges print as before). (Not by swapping ``sys.stdout`` or the warning filters
+    around each read: other threads would lose their output.)"""
     global _quieted
     if _quieted:
         return
     import pyranges.readers
 
     warnings.filterwarnings("ignore", message="The inplace keyword", module="pyranges")
-    pyranges.readers.print = lambda *args, **kwargs: log.debug(  # type: ignore[attr-defined]
-        "pyranges: %s", " ".join(map(str, args)))
+    pyranges.readers.print = _pyranges_print  # type: ignore[attr-defined]
     _quieted = True
 
 
