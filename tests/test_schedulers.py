@@ -104,6 +104,48 @@ def test_workers_import_the_callers_genozarr_from_any_working_directory(tmp_path
     assert worker == parent
 
 
+def test_the_ingest_fork_server_is_genozarrs_own(tmp_path):
+    """genozarr's ingest workers come from a fork server of its own: the process's shared
+    ``forkserver`` server (the user's ``forkserver`` processes) keeps the user's preload
+    list and environment. genozarr used to set that server's preload list and start it
+    with its own environment, which the user's later processes inherited."""
+    import textwrap
+
+    script = tmp_path / "user.py"
+    script.write_text(textwrap.dedent("""
+        import multiprocessing as mp, os, sys
+        from multiprocessing import forkserver
+
+
+        def child(q):
+            q.put([os.environ.get("PYTHONSAFEPATH"),
+                   os.environ.get("GENOZARR_FORKSERVER_PARENT"), "tabnanny" in sys.modules])
+
+
+        if __name__ == "__main__":
+            mp.set_forkserver_preload(["tabnanny"])
+            from genozarr.store import _run
+
+            with _run.shared_pool(2) as pool:
+                parents = set(pool.map(eval, ["__import__('os').getppid()"] * 8))
+                print(len(parents) == 1 and os.getpid() not in parents)
+            print(forkserver._forkserver._preload_modules, forkserver._forkserver._forkserver_pid)
+            ctx = mp.get_context("forkserver")
+            q = ctx.Queue()
+            p = ctx.Process(target=child, args=(q,))
+            p.start()
+            print(q.get())
+            p.join()
+        """))
+    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    ours, shared, child = out.stdout.splitlines()
+    assert ours == "True"  # the workers' parent: a fork server
+    assert shared == "['tabnanny'] None"  # the shared server: not started, list kept
+    assert child == "[None, None, True]"  # the user's child: from the user's server
+
+
 def test_tasks_start_in_the_order_given():
     """run_tasks names the dask keys so that tasks start in the order of the list (dask's
     local schedulers start the ready tasks with the greater key names first). Each task

@@ -489,7 +489,7 @@ def _context() -> tuple[str, Any]:
     context = _NO_MAIN_CONTEXTS[name]() if name in _NO_MAIN_CONTEXTS \
         else multiprocessing.get_context(name)
     if name == "forkserver":
-        context.set_forkserver_preload(_PRELOAD)
+        server = _fork_server()
         if threading.current_thread() is threading.main_thread():
             # started from the main thread, the server may die with this process's main
             # thread (PR_SET_PDEATHSIG fires when the thread that forked it ends)
@@ -497,10 +497,8 @@ def _context() -> tuple[str, Any]:
             saved = {key: os.environ.get(key) for key in env}
             os.environ.update(env)
             try:
-                from multiprocessing import forkserver
-
                 with _main_not_reimported():
-                    forkserver.ensure_running()
+                    server.ensure_running()
             except Exception as e:  # noqa: BLE001 - the pool starts it later anyway
                 log.debug("could not start the fork server early: %s", e)
             finally:
@@ -567,6 +565,51 @@ def _main_not_reimported() -> Iterator[None]:
             spawn.get_preparation_data = original
 
 
+#: genozarr's own fork server, by the process it serves (a forked child makes its own)
+_SERVER: dict[str, Any] = {"pid": None, "server": None}
+
+
+def _fork_server() -> Any:
+    """The fork server of genozarr's worker processes (:data:`_PRELOAD` imported): its
+    own ``multiprocessing.forkserver.ForkServer``, not the one the process's other
+    ``forkserver`` processes share, whose preload list and environment stay the caller's."""
+    if _SERVER["pid"] != os.getpid():
+        from multiprocessing import forkserver
+
+        server = forkserver.ForkServer()
+        server.set_forkserver_preload(_PRELOAD)
+        _SERVER.update(pid=os.getpid(), server=server)
+    return _SERVER["server"]
+
+
+@contextlib.contextmanager
+def _from_own_server() -> Iterator[None]:
+    """Launch ``forkserver`` processes from this thread through :func:`_fork_server`.
+
+    multiprocessing's ``forkserver`` processes ask the module function
+    ``multiprocessing.forkserver.connect_to_new_process`` (the shared server's) for a
+    child; while this context is active, the ones this thread launches ask genozarr's
+    server. Other threads launching processes meanwhile get the shared server.
+    """
+    from multiprocessing import forkserver
+
+    server = _fork_server()
+    with _LAUNCH_LOCK:
+        original = forkserver.connect_to_new_process
+        owner = threading.get_ident()
+
+        def connect_to_new_process(fds: Any) -> Any:
+            if threading.get_ident() == owner:
+                return server.connect_to_new_process(fds)
+            return original(fds)
+
+        forkserver.connect_to_new_process = connect_to_new_process
+        try:
+            yield
+        finally:
+            forkserver.connect_to_new_process = original
+
+
 class _SpawnProcess(_mp_context.SpawnProcess):
     """A ``spawn`` process that does not re-import the caller's ``__main__``."""
 
@@ -587,11 +630,12 @@ _NO_MAIN_CONTEXTS: dict[str, type] = {"spawn": _SpawnContext}
 
 if hasattr(_mp_context, "ForkServerProcess"):  # POSIX
     class _ForkServerProcess(_mp_context.ForkServerProcess):
-        """A ``forkserver`` process that does not re-import the caller's ``__main__``."""
+        """A ``forkserver`` process that does not re-import the caller's ``__main__``,
+        forked by genozarr's own fork server (:func:`_fork_server`)."""
 
         @staticmethod
         def _Popen(process_obj: Any) -> Any:
-            with _main_not_reimported():
+            with _main_not_reimported(), _from_own_server():
                 return _mp_context.ForkServerProcess._Popen(process_obj)
 
     class _ForkServerContext(_mp_context.ForkServerContext):
