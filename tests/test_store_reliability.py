@@ -2036,12 +2036,76 @@ def test_edited_normalizer_records_and_array_metadata_are_refused_by_name(tmp_pa
     assert genozarr.open_dataset(str(src)).normalizers[0].fitted
 
 
-def test_a_marker_calling_a_written_chunk_absent_serves_the_same_from_both_openers(tmp_path):
+@pytest.mark.parametrize("layout", ["partial", "whole-genome"])
+def test_a_rebuilt_store_copied_over_an_older_copy_is_refused(tmp_path, layout):
+    """A store rebuilt so that some chunk files hold only the fill value (not written),
+    then copied over an older copy without deleting files (rsync -a, cp -r src/. dst/):
+    the older copy's chunk files stayed and were served as the new version's rows, with
+    no error (an audit of stores moved by ordinary tools). Every opener now refuses them,
+    naming the file; the same copy made into an empty directory reads right."""
+    import genozarr
+
+    gi = GenomicIndexer(["chr1"] * 8 + ["chr2"] * 8, np.tile(np.arange(8) * 200, 2),
+                        np.tile(np.arange(8) * 200 + 200, 2), ["+"] * 16, 200, 200)
+    src, dst, fresh = tmp_path / "src.zarr", tmp_path / "dst.zarr", tmp_path / "new.zarr"
+    kw = dict(storage="zarr", store=str(src), overwrite=True,
+              genomesize={"chr1": 1600, "chr2": 1600},
+              store_whole_genome=layout == "whole-genome")
+    old = np.full((16, 200, 1, 1), 1.0, "float32")
+    new = np.full((16, 200, 1, 1), 2.0, "float32")
+    new[:8] = 0  # chr1: the fill value
+    with set_options(chunk_bytes=4096, shard_chunks=1, progress=False):
+        genozarr.Cover.create_from_array("x", old, gi, **kw)
+        shutil.copytree(src, dst)
+        genozarr.Cover.create_from_array("x", new, gi, **kw)
+    shutil.copytree(src, dst, dirs_exist_ok=True)  # the new files over the old copy
+    shutil.copytree(src, fresh)
+    np.testing.assert_array_equal(genozarr.open_dataset(fresh)[:], new)
+    stale = sorted(p.relative_to(dst).as_posix() for p in dst.rglob("c*")
+                   if p.is_file() and not (src / p.relative_to(dst)).exists())
+    assert stale, "the rebuild left chunks unwritten"
+    message = r"chunk .*/dst\.zarr/.* should not exist: .* never written .* rsync"
+    with pytest.raises(StoreError, match=message):
+        genozarr.open_dataset(dst)[:]
+    with pytest.raises(StoreError, match=message):
+        genozarr.open_store(dst).compute()
+    with pytest.raises(StoreError, match=message):
+        tree = xr.open_datatree(dst, engine="genozarr") if layout == "whole-genome" else None
+        (tree["chr1"].to_dataset() if tree is not None
+         else xr.open_dataset(dst, engine="genozarr")).compute()
+
+
+def test_a_local_copy_lacking_the_version_its_pointer_names_says_so(tmp_path):
+    """A local copy of a store in the object-storage layout (a version directory and the
+    pointer naming it) whose version directory was renamed or not copied: refused as
+    "is a file, not a genozarr store (a directory)" of a directory (an audit of stores
+    moved by ordinary tools); now the pointer and the version it names are said."""
+    import genozarr
+
+    gi = GenomicIndexer(["chr1"] * 4, np.arange(4) * 100, np.arange(4) * 100 + 100,
+                        ["+"] * 4, 100, 100)
+    x = np.arange(400, dtype=np.float32).reshape(4, 100, 1, 1)
+    genozarr.Cover.create_from_array("x", x, gi, storage="zarr", store=str(tmp_path / "l.zarr"),
+                                     genomesize={"chr1": 1000})
+    version = "v-0123456789abcdef"
+    copy = tmp_path / "copy.zarr"
+    shutil.copytree(tmp_path / "l.zarr", copy / version)
+    (copy / "genozarr-current").write_text(json.dumps({"version": version}))
+    np.testing.assert_array_equal(genozarr.open_dataset(copy)[:], x)
+    (copy / version).rename(copy / "renamed")
+    with pytest.raises(StoreError, match=rf"store {copy}: its version pointer "
+                       rf"\(genozarr-current\) names {version}, which the directory does not "
+                       "hold"):
+        genozarr.open_dataset(copy)
+
+
+def test_a_marker_calling_a_written_chunk_absent_is_refused_by_both_openers(tmp_path):
     """An edited completion marker whose inventory calls an existing chunk file never
     written: open_store served that chunk's fill value (0) while open_dataset read the
-    file, and coordinate arrays so marked gave windows on chromosome '' at 0. A local
-    file is read whatever the inventory says, by both; runs outside the grid make the
-    inventory unusable, not a reason to serve the fill value."""
+    file, and coordinate arrays so marked gave windows on chromosome '' at 0. Later both
+    read the file; now both refuse it, naming it (a file the version did not write is
+    another build's). Runs outside the grid make the inventory unusable, not a reason to
+    serve the fill value."""
     import genozarr
     from genozarr.store.layout import ChunkInventory
 
@@ -2053,14 +2117,43 @@ def test_a_marker_calling_a_written_chunk_absent_serves_the_same_from_both_opene
                                      genomesize={"chr1": 1000})
     marker = path / "genozarr-complete" / "zarr.json"
     doc = json.loads(marker.read_text())
-    for array in ("data", "region_chrom", "region_start"):
+    doc["attributes"]["chunks"]["data"]["absent"] = [[0, 1]]
+    marker.write_text(json.dumps(doc))
+    message = rf"chunk {path}/data/c\.0\.0\.0\.0 should not exist: .* never written"
+    with pytest.raises(StoreError, match=message):
+        genozarr.open_dataset(str(path))[:]
+    with pytest.raises(StoreError, match=message):
+        open_store(str(path))["data"].values
+    doc["attributes"]["chunks"]["data"]["absent"] = []
+    for array in ("region_chrom", "region_start"):
         doc["attributes"]["chunks"][array]["absent"] = [[0, 1]]
+        marker.write_text(json.dumps(doc))
+        for opener in (genozarr.open_dataset, open_store):
+            with pytest.raises(StoreError, match=rf"chunk {path}/{array}/c/0 should not"):
+                opener(str(path))
+        doc["attributes"]["chunks"][array]["absent"] = []
     marker.write_text(json.dumps(doc))
     np.testing.assert_array_equal(genozarr.open_dataset(str(path))[:], x)
-    opened = open_store(str(path))
-    np.testing.assert_array_equal(opened["data"].values, x)
-    assert opened["region_chrom"].values.tolist() == ["chr1"] * 4
-    assert opened["region_start"].values.tolist() == [0, 100, 200, 300]
+    # whole-genome: the windows' names (strings read from their files) and a shard file
+    named = GenomicIndexer(["chr1"] * 4, np.arange(4) * 100, np.arange(4) * 100 + 100,
+                           ["+"] * 4, 100, 100, names=["a", "b", "c", "d"])
+    whole = tmp_path / "w.zarr"
+    with set_options(inner_chunk_bytes=4096):
+        genozarr.Cover.create_from_array("x", x, named, storage="zarr", store=str(whole),
+                                         genomesize={"chr1": 100_000}, store_whole_genome=True)
+    marker = whole / "genozarr-complete" / "zarr.json"
+    doc = json.loads(marker.read_text())
+    for array, key in (("genozarr-windows/window_name", "genozarr-windows/window_name/c/0"),
+                       ("chr1/data", "chr1/data/c.0.0.0")):
+        assert (whole / key).is_file()
+        saved = doc["attributes"]["chunks"][array]["absent"]
+        doc["attributes"]["chunks"][array]["absent"] = [[0, 1]]
+        marker.write_text(json.dumps(doc))
+        with pytest.raises(StoreError, match=rf"chunk {whole}/{key} should not exist"):
+            genozarr.open_dataset(str(whole))[:]
+        doc["attributes"]["chunks"][array]["absent"] = saved
+    marker.write_text(json.dumps(doc))
+    np.testing.assert_array_equal(genozarr.open_dataset(str(whole))[:], x)
     for runs in ([[-5, 1]], [[0, 10**15]], [[1, 1]]):
         assert ChunkInventory.from_marker({"chunks": {"data": {"grid": 1, "absent": runs}}}) \
             is None

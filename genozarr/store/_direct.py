@@ -490,6 +490,8 @@ class DirectChunks(_ChunkReader):
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
         else:
+            if self.inventory is not None:
+                self.inventory.check_not_absent(self.path, shard, self._label(path))
             index = self._parse_index(raw, total - size,
                                       lambda why: self._damaged(path, why))
         return self._keep_index(shard, index)
@@ -518,12 +520,15 @@ class DirectChunks(_ChunkReader):
         path = self.chunk_file(index)
         try:
             with os.fdopen(_open_chunk_file(path), "rb") as f:
-                return f.read()
+                raw = f.read()
         except FileNotFoundError:  # never written (all fill value), or the store is gone
             self._check_missing(path, index)
             return None
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
+        if self.inventory is not None:
+            self.inventory.check_not_absent(self.path, index, self._label(path))
+        return raw
 
     def _where(self, index: int) -> str:
         """Chunk ``index`` as named in messages."""
@@ -1140,6 +1145,8 @@ def read_strings(arr: Any) -> np.ndarray | None:
                 inventory.check_present(str(arr.path), i, target)
             out[c0:c0 + clen] = fill
             continue
+        if inventory is not None:
+            inventory.check_not_absent(str(arr.path), i, target)
         try:
             values = vlen.decode(zstd.decode(data) if zstd is not None else data)
         except (ValueError, RuntimeError, TypeError) as e:

@@ -1200,3 +1200,31 @@ class ChunkInventory:
                 f"chunk {where} is missing: the store's completion marker records it as "
                 "written, so the store is incomplete (copied in part, or files deleted "
                 "since). Copy it again or rebuild it (overwrite=True).")
+
+    def check_not_absent(self, array: str, index: int, where: str) -> None:
+        """Raise when chunk file ``index`` of ``array``, found at ``where`` (a local file),
+        was not written when the version was published: a file of another build (a copy
+        updated over an older one without deleting files), whose values are not this
+        version's (its fill value).
+
+        Parameters
+        ----------
+        array
+            Array path in the store.
+        index
+            Chunk (shard) index along the first axis.
+        where
+            The chunk file, for the message.
+
+        Raises
+        ------
+        StoreError
+            Naming the chunk file.
+        """
+        if self.absent(array, index):
+            raise StoreError(
+                f"chunk {where} should not exist: the store's completion marker records it "
+                "as never written (the fill value), so it is a file of another build (a "
+                "copy updated over an older copy without deleting files: rsync without "
+                "--delete, cp or unzip over it). Copy the store again into an empty "
+                "directory, or rebuild it (overwrite=True).")

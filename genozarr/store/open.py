@@ -901,9 +901,8 @@ def _checked_store_class() -> type:
                     and self.inventory.absent(match.group("array") or "", first_index(match)):
                 # never written: the fill value of the version opened, without a request
                 # (an object store that may not be listed answers 403 for a missing key).
-                # A local file is read whatever the inventory says, as the serving path
-                # reads it: an edited marker calling a chunk absent served its fill value
-                # here and its data there
+                # A local file is read, and refused where it exists (below), as the
+                # serving path does: a file of another build, or an edited marker
                 if self._marker is not None \
                         and _file_id(self._marker[0]) != self._marker[1]:
                     raise self._replaced(key)
@@ -929,6 +928,9 @@ def _checked_store_class() -> type:
                     self.inventory.check_present(match.group("array") or "",
                                                  first_index(match), f"{self.where}/{key}")
                 return buf
+            if self.inventory is not None and isinstance(self._store, LocalStore):
+                self.inventory.check_not_absent(match.group("array") or "",
+                                                first_index(match), f"{self.where}/{key}")
             if self.seen is not None and not await self._unchanged(
                     (await self._array_meta(match.group("array") or ""))[3]):
                 # a store without versions (a directory a web server serves) rebuilt in
@@ -1603,11 +1605,17 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
                 if os.path.islink(local):
                     raise StoreError(f"store {path} is a symbolic link to {found}, which "
                                      "does not exist; rebuild the store or fix the link")
-                if os.path.exists(local):
+                if os.path.exists(local) and not os.path.isdir(local):
                     raise StoreError(f"{path} is a file, not a genozarr store (a directory)")
                 if attempt < 3:  # a store being exchanged by a fallback publish
                     time.sleep(0.005 * (attempt + 1))
                     continue
+                if os.path.isdir(local):  # a copy of a versioned store: its pointer's
+                    raise StoreError(
+                        f"store {path}: its version pointer ({POINTER}) names "
+                        f"{os.path.basename(found)}, which the directory does not hold (the "
+                        "store copied in part, or that directory renamed); copy the store "
+                        "again or rebuild it")
                 raise _missing(path, storage_options)
             try:
                 hold = ReaderHold.acquire(found)
