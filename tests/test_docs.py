@@ -77,6 +77,7 @@ def test_getting_started_examples(tmp_path, monkeypatch):
     assert sorted(Path(p).name for p in paths) == ["predicted.pred_a.bigwig",
                                                    "predicted.pred_b.bigwig"]
     import pyBigWig
+    import pysam
 
     with pyBigWig.open(ns["bigwigs"][1]) as bw:
         region = signal.gindexer[10]
@@ -97,6 +98,21 @@ def test_getting_started_examples(tmp_path, monkeypatch):
                                rtol=1e-5, atol=1e-6)
     served = np.concatenate([i.numpy() for _, i in ns["loader"]])
     assert not np.array_equal(served, np.arange(len(served)))  # the example is shuffled
+    # test-time reverse complement: the reverse complement of each window's sequence (read
+    # with pysam), and the outputs' bins put back in the windows' order
+    x_rc, y_rc, y_back = ns["x_rc"], ns["y_rc"], ns["y_back"]
+    with pysam.FastaFile(ns["fasta"]) as fa:
+        strands = set()
+        for i in range(32):
+            w = ns["dna_cf"].gindexer[i]
+            strands.add(w.strand)
+            seq = fa.fetch(w.chrom, w.start, w.end).upper()
+            rc = seq[::-1].translate(str.maketrans("ACGT", "TGCA"))
+            # (a '-' window is served reverse-complemented: flipped, it is the '+' strand)
+            want = rc if w.strand != "-" else seq
+            assert "".join("ACGT"[c] for c in x_rc[i, :, :, 0].argmax(0)) == want
+        assert strands == {"+", "-"}
+    np.testing.assert_array_equal(y_back, y_rc[:, ::-1, ::-1, :])
 
 
 @pytest.mark.slow
