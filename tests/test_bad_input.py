@@ -1165,6 +1165,34 @@ def test_a_damaged_2bit_header_is_refused_before_py2bit_reads_it(tmp_path, damag
     assert want.replace("\\\\", "\\") in done.stdout, done.stdout
 
 
+def test_a_damaged_2bit_copied_over_a_checked_one_with_its_time_is_refused(tmp_path):
+    """The check of a 2bit file's layout was remembered by its size and modification
+    time: a damaged file of the same size put in its place with the old time (cp -p,
+    rsync -t) skipped the check in a process that had read the good one, and py2bit
+    crashed the process (an audit of clocks and time stamps). Remembered by the file's
+    signature (inode and change time too), the damaged file is refused."""
+    rng = np.random.default_rng(3)
+    seqs = {c: "".join(rng.choice(list("ACGT"), n)) for c, n in (("chr1", 500), ("chr2", 300))}
+    path = tmp_path / "g.2bit"
+    data = bytearray(_twobit(path, seqs))
+    data[16 + sum(1 + len(c) + 4 for c in seqs) + 6] = 0x10  # chr1: 0x100000 N blocks
+    done = _in_subprocess(
+        "import os\n"
+        "from genozarr.io.twobit import read_twobit_sequence\n"
+        f"path = {str(path)!r}\n"
+        "print(read_twobit_sequence(path, 'chr1', 0, 10).decode())\n"
+        "st = os.stat(path)\n"
+        f"open(path + '.new', 'wb').write({bytes(data)!r})\n"
+        "os.replace(path + '.new', path)\n"
+        "os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))\n"
+        "try:\n    read_twobit_sequence(path, 'chr1', 0, 10)\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n")
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    first, second = done.stdout.splitlines()[:2]
+    assert first == seqs["chr1"][:10]
+    assert second.startswith(f"InputFileError {path}: the 2bit file is damaged"), second
+
+
 # ----------------------------------------------------------- sequences past 2**31 bases
 def test_bigwig_windows_of_a_chromosome_of_2_31_bases_or_more(tmp_path):
     """pybigtools 0.3 read every base of a chromosome of 2**31 bases or more as missing

@@ -9,6 +9,7 @@ reads with pysam on the raw input (or with the FASTA text itself).
 from __future__ import annotations
 
 import os
+import time
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +28,15 @@ from genozarr.store.cache import cache_key, file_digest, input_digests
 from genozarr.testing.simulate import write_bam as write_placed_reads
 
 ROI = pd.DataFrame({"chrom": ["chr1", "chr2"], "start": [1000, 2000], "end": [3000, 4000]})
+
+
+@pytest.fixture
+def settled(monkeypatch):
+    """Files written by the test count as settled at once (not "changed lately": what is
+    learnt of them is remembered), as files older than a few seconds are."""
+    from genozarr.io import _handles
+
+    monkeypatch.setattr(_handles, "RACY_SECONDS", 0.0)
 
 
 def pysam_counts(path, chrom, start, end):
@@ -167,7 +177,7 @@ def test_empty_bam_index(sim_data, tmp_path):
     assert "cannot be loaded" in str(info.value) and "empty" in str(info.value)
 
 
-def test_bam_handle_reopened_when_the_index_changes(sim_data, tmp_path):
+def test_bam_handle_reopened_when_the_index_changes(sim_data, tmp_path, settled):
     bam = tmp_path / "reads.bam"
     shutil.copy(sim_data["bam"], bam)
     index_bam(bam)
@@ -258,7 +268,7 @@ def test_checks_once_computes_once_per_block():
     assert once("k", compute) == 8  # after the block: computed again
 
 
-def test_scattered_windows_check_each_input_once_per_task(sim_data, monkeypatch):
+def test_scattered_windows_check_each_input_once_per_task(sim_data, monkeypatch, settled):
     """A partial-layout build over windows read one by one checks its BAM (index present,
     not stale) and signs its FASTA handle once per build task, not once per window; the
     values stay those of a plain pysam loop."""
@@ -564,7 +574,7 @@ def test_bgzip_fasta_recompressed_in_other_blocks(tmp_path, capfd):
     assert "bgzf" not in capfd.readouterr().err
 
 
-def test_fasta_handle_reopened_when_the_index_is_rebuilt(tmp_path):
+def test_fasta_handle_reopened_when_the_index_is_rebuilt(tmp_path, settled):
     fa = tmp_path / "g.fa"
     fa.write_text(A)
     first = get_handle("fasta", str(fa))
@@ -725,7 +735,7 @@ def test_short_reads_after_a_long_one_at_the_end_are_a_valid_index(tmp_path):
         np.testing.assert_array_equal(counts[:, 0], want)
 
 
-def test_files_rewritten_over_and_over_are_remembered_once(tmp_path):
+def test_files_rewritten_over_and_over_are_remembered_once(tmp_path, settled):
     """The per-process record of checked FASTA and BAM files kept an entry per version of
     a file: a session rewriting its input each iteration grew it by one every time. One
     entry per path now (the version checked last), at most a fixed number of paths; each
@@ -787,3 +797,56 @@ def test_close_handles_leaves_other_running_threads_handles_open(tmp_path):
     assert done.is_set() and "error" not in seen, seen.get("error")
     assert seen == {"count": 50, "reopened": True}
     assert mine.is_closed  # the calling thread's own: closed at once
+
+
+@pytest.mark.parametrize("kind", ["bed", "fasta"])
+def test_an_input_rewritten_within_one_time_stamp_step_is_read_again(tmp_path, monkeypatch,
+                                                                      kind):
+    """On a file system with 1-second time stamps (ext2/ext3, HFS+; FAT: 2 s), an input
+    rewritten in place with the same size within one second keeps its size, times and
+    inode: the content hash (cache=True) and the checked index and open handle were
+    remembered by them, and the old content was served (an audit of clocks and time
+    stamps, on a loop-mounted ext2). Emulated here: the file's times frozen at one
+    whole second of now, as such a file system reports both writes."""
+    from genozarr.io import _handles
+
+    path = tmp_path / ("feat.bed" if kind == "bed" else "g.fa")
+    frozen = (int(time.time()) - 1) * 10**9  # the second both writes fall in
+    real_stat = os.stat
+
+    def coarse_stat(p, *args, **kwargs):
+        st = real_stat(p, *args, **kwargs)
+        return _frozen(st, frozen) if os.fspath(p) == str(path) else st
+
+    monkeypatch.setattr(os, "stat", coarse_stat)
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [100]})
+    if kind == "bed":
+        path.write_text("chr1\t10\t20\n")
+        build = lambda: Cover.create_from_bed("cov", str(path), roi=roi,  # noqa: E731
+                                              genomesize={"chr1": 1000}, binsize=100,
+                                              storage="zarr", cache=True)[0].ravel()
+        first = build()
+        assert np.flatnonzero(first).tolist() == list(range(10, 20))
+        with open(path, "r+") as f:  # in place, the same size
+            f.write("chr1\t50\t60\n")
+        assert np.flatnonzero(build()).tolist() == list(range(50, 60))
+    else:
+        path.write_text(">chr1\n" + "A" * 100 + "\n")
+        build = lambda: Bioseq.create_from_refgenome(  # noqa: E731
+            "dna", str(path), roi=roi, binsize=100)[0][0, :, 0, :]
+        assert build().argmax(1).tolist() == [0] * 100
+        with open(path, "r+") as f:
+            f.write(">chr1\n" + "T" * 100 + "\n")
+        assert build().argmax(1).tolist() == [3] * 100
+    assert _handles.changed_lately(os.stat(path))
+
+
+def _frozen(st: os.stat_result, ns: int) -> os.stat_result:
+    """``st`` with its access, modification and change times at ``ns``."""
+    fields = list(st[:10])
+    fields[7] = fields[8] = fields[9] = ns // 10**9
+    extra = {name: getattr(st, name) for name in dir(st)
+             if name.startswith("st_") and name not in os.stat_result.__match_args__}
+    extra.update(st_atime=float(ns // 10**9), st_mtime=float(ns // 10**9),
+                 st_ctime=float(ns // 10**9), st_atime_ns=ns, st_mtime_ns=ns, st_ctime_ns=ns)
+    return os.stat_result(fields, extra)

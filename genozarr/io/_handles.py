@@ -29,6 +29,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -258,13 +259,50 @@ def mtime_text(ns: int) -> str:
                                                                 timespec="milliseconds")
 
 
+#: seconds within which a file's time stamps may not tell two writes apart: FAT keeps
+#: modification times in 2-second steps, ext2/ext3 and HFS+ in whole seconds
+RACY_SECONDS = 3.0
+
+
 def stat_signature(st: os.stat_result) -> tuple[int, int, int, int]:
     """``(size, mtime_ns, inode, ctime_ns)`` of a file's ``stat``: what tells a changed file
     from the one read before. Size and modification time alone miss a file replaced by
     another of the same size with its time kept (``cp -p``, ``rsync -t``, ``os.replace``
     of such a copy); the inode changes when the file is replaced, and the change time on
-    every write and every change of the modification time."""
+    every write and every change of the modification time (but see
+    :func:`changed_lately`)."""
     return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+def _signs_lately(signature: Any) -> bool:
+    """Whether a :func:`stat_signature` inside ``signature`` (nested in tuples) is of a
+    file changed in the last :data:`RACY_SECONDS`."""
+    if not isinstance(signature, tuple):
+        return False
+    if len(signature) == 4 and all(type(x) is int for x in signature):
+        return time.time_ns() - max(signature[1], signature[3]) < RACY_SECONDS * 1e9
+    return any(_signs_lately(x) for x in signature)
+
+
+def changed_lately(st: os.stat_result | None) -> bool:
+    """Whether a file's modification or change time is within :data:`RACY_SECONDS` of
+    now (or ahead of this host's clock): another write of the same size within the same
+    step of the file system's time stamps (a second on some) would leave its
+    :func:`stat_signature` as it is (git's "racily clean" files), so what was learnt of
+    such a file (its content hash, a checked index, an open handle) is not remembered.
+
+    Parameters
+    ----------
+    st
+        The file's ``stat``, or None (no file: False).
+
+    Returns
+    -------
+    bool
+    """
+    if st is None:
+        return False
+    return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_SECONDS * 1e9
 
 
 def file_signature(path: str) -> tuple[int, int, int, int] | None:
@@ -293,7 +331,13 @@ class CheckedFiles:
             return self._seen.get(path) == signature
 
     def add(self, path: str, signature: tuple[Any, ...]) -> None:
-        """Record ``path`` as checked in the state ``signature``."""
+        """Record ``path`` as checked in the state ``signature`` (its files'
+        :func:`stat_signature` tuples); not where one of them changed in the last seconds
+        (:func:`changed_lately`: checked again at the next read)."""
+        if _signs_lately(signature):
+            with self._lock:
+                self._seen.pop(path, None)
+            return
         with self._lock:
             self._seen[path] = signature
             self._seen.move_to_end(path)
@@ -344,8 +388,19 @@ def _signature(kind: str, path: str) -> tuple[Any, ...]:
         raise
     if not stat.S_ISREG(st.st_mode):
         check_input_file(path, _NAMES.get(kind, kind))
-    indexes = tuple((p, file_signature(p)) for p in index_files(kind, path))
+    files = index_files(kind, path)
+    indexes = tuple((p, file_signature(p)) for p in files)
+    if changed_lately(st) or any(changed_lately(_stat_or_none(p)) for p in files):
+        # (a fresh object: equal to no later signature, so the handle is not reused)
+        return stat_signature(st) + indexes + (object(),)
     return stat_signature(st) + indexes
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 class CapturedStderr:

@@ -108,8 +108,8 @@ def open_twobit(path: str) -> Any:
         f"{'; ' + err.reason() if err.text else ''}") from failure
 
 
-# (path, size, mtime_ns) of the files whose layout was checked in this process
-_checked: set[tuple[str, int, int]] = set()
+# (path, signature) of the files whose layout was checked in this process
+_checked: set[tuple[str, tuple[Any, ...]]] = set()
 
 
 def _check_layout(path: str) -> None:
@@ -119,9 +119,11 @@ def _check_layout(path: str) -> None:
     One read of the index, two of each sequence's header."""
     import struct
 
+    from genozarr.io._handles import changed_lately, stat_signature
+
     st = os.stat(path)
-    key = (path, st.st_size, st.st_mtime_ns)
-    if key in _checked:
+    key = (path, stat_signature(st))  # (size and time alone: a same-size copy, cp -p)
+    if key in _checked and not changed_lately(st):
         return
     size = st.st_size
     fd = os.open(path, os.O_RDONLY)

@@ -56,7 +56,8 @@ def file_digest(path: str | os.PathLike) -> str:
 
     Memoised per process on the path and the file's size, modification time, inode and
     change time (:func:`genozarr.io._handles.stat_signature`), so a file is read once per
-    session unless it changes or is replaced.
+    session unless it changes or is replaced; a file changed in the last seconds
+    (:func:`genozarr.io._handles.changed_lately`) is read at every call.
 
     Parameters
     ----------
@@ -72,9 +73,12 @@ def file_digest(path: str | os.PathLike) -> str:
         st = os.stat(path)
     except OSError as e:
         raise InputFileError(f"cannot read input file {path}: {e.strerror}") from e
-    from genozarr.io._handles import stat_signature
+    from genozarr.io._handles import changed_lately, stat_signature
 
-    return _digest(os.fspath(os.path.abspath(path)), stat_signature(st))
+    path, sig = os.fspath(os.path.abspath(path)), stat_signature(st)
+    if changed_lately(st):  # (another write this second could leave the signature alike)
+        return _digest.__wrapped__(path, sig)
+    return _digest(path, sig)
 
 
 def _index_files(path: str) -> list[str]:
