@@ -1173,7 +1173,8 @@ def test_s3_rebuild_keeps_open_readers_then_refuses_after_removal(s3, monkeypatc
     # after the grace period a later build deletes the replaced versions; a reader still
     # on one gets StoreError, never fill values
     second = load_store(url, "zarr", s3)
-    monkeypatch.setattr(store_write, "REMOTE_GRACE_SECONDS", 0.0)
+    # (no grace: a mark of this very second too, the object store's times being seconds)
+    monkeypatch.setattr(store_write, "REMOTE_GRACE_SECONDS", -2.0)
     build(url, 1, storage_options=s3)
     assert len(_versions(url, s3)) == 1
     with pytest.raises(StoreError, match="replaced or removed") as info:
@@ -1259,6 +1260,122 @@ def test_s3_a_publisher_never_unmarks_its_version_retired_by_a_later_one(s3, mon
     assert store_write._sweep_remote(fs, root, url, s3) == [f"{url}/{raced[0]}"]
     assert _versions(url, s3) == [other]
     np.testing.assert_array_equal(load_store(url, "zarr", s3).read_rows(ROWS), expected(1))
+
+
+class _Clock:
+    """``time`` as genozarr.store.write sees it on a host whose clock is ``offset``
+    seconds off."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def __getattr__(self, name):  # monotonic, sleep, ...
+        return getattr(time, name)
+
+
+def test_s3_the_grace_of_a_replaced_version_is_counted_on_the_object_stores_clock(
+        s3, monkeypatch):
+    """The build that replaced a version stamped it with its own clock and a later build
+    compared the stamp with its own: a replacing host 70 minutes behind made the next
+    build delete the version at once, and a reader that had opened it seconds before got
+    StoreError instead of the documented hour (an audit of clocks and time stamps)."""
+    url = "s3://reliability/skew-grace.zarr"
+    build(url, 1, storage_options=s3)
+    reader = load_store(url, "zarr", s3)
+    monkeypatch.setattr(store_write, "time", _Clock(-70 * 60))  # the replacing host
+    build(url, 2, storage_options=s3)
+    monkeypatch.setattr(store_write, "time", time)  # another host, on time
+    build(url, 1, storage_options=s3)
+    np.testing.assert_array_equal(reader.read_rows(ROWS), expected(1))
+    assert len(_versions(url, s3)) == 3  # two replaced versions within their grace
+
+
+def test_s3_a_live_build_is_not_taken_for_abandoned_by_a_host_clock_ahead(s3, monkeypatch):
+    """A build judged another build's unpublished version abandoned by the version's first
+    objects' times (the object store's clock) against its own clock: a host more than two
+    days ahead deleted a live build's version, which then failed (an audit of clocks and
+    time stamps)."""
+    url = "s3://reliability/skew-abandon.zarr"
+    paused, go = threading.Event(), threading.Event()
+
+    class Paused(ArraySource):
+        def read_file(self, i, chrom, start, end):
+            if not paused.is_set():
+                paused.set()
+                assert go.wait(60)
+            return super().read_file(i, chrom, start, end)
+
+    out: list = []
+
+    def first():
+        try:
+            out.append(build(url, 1, storage_options=s3, source_cls=Paused, options=False))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            out.append(e)
+
+    with set_options(chunk_bytes=CHUNK_BYTES, scheduler="sync", progress=False):
+        t = threading.Thread(target=first)
+        t.start()
+        assert paused.wait(60)
+        try:
+            monkeypatch.setattr(store_write, "time", _Clock(2 * 86400 + 3600))
+            build(url, 2, storage_options=s3, options=False)
+        finally:
+            monkeypatch.setattr(store_write, "time", time)
+            go.set()
+            t.join(120)
+    assert not isinstance(out[0], BaseException), out[0]
+    np.testing.assert_array_equal(out[0].read_rows(ROWS), expected(1))
+
+
+def test_remote_sweep_ages_by_the_stores_times_and_a_versions_newest_object(monkeypatch):
+    """The sweep's decisions on an object store's modification times alone: a retired
+    version goes after the grace counted from its mark's time (whatever time the mark
+    holds), an unpublished one only when none of its objects was written for the
+    abandon period (a build running longer than that writes chunks all along)."""
+    now = 10_000_000.0
+    day = 86400.0
+    times = {  # key -> LastModified
+        "b/s/v-1/zarr.json": now - 3 * day, "b/s/v-1/data/c/0": now - 60,  # live, long
+        "b/s/v-2/zarr.json": now - 3 * day, "b/s/v-2/data/c/0": now - 3 * day,  # abandoned
+        "b/s/v-3/zarr.json": now - 3 * day, "b/s/v-3/genozarr-retired": now - 7200,
+        "b/s/v-4/zarr.json": now - 3 * day, "b/s/v-4/genozarr-retired": now - 600,
+    }
+    marks = {"b/s/v-3/genozarr-retired": now, "b/s/v-4/genozarr-retired": now - 9 * day}
+
+    class FakeStore:
+        def invalidate_cache(self, path=None):
+            pass
+
+        def ls(self, root, detail=False):
+            return sorted({k.split("/")[2] for k in times})
+
+        def info(self, key):
+            if key not in times:
+                raise FileNotFoundError(key)
+            return {"name": key, "LastModified": times[key]}
+
+        def find(self, prefix, detail=False):
+            return {k: self.info(k) for k in times if k.startswith(prefix + "/")}
+
+        def cat_file(self, key):
+            if key not in marks:
+                raise FileNotFoundError(key)
+            return json.dumps({"retired_at": marks[key]}).encode()
+
+        def exists(self, key):
+            return key in times
+
+        def rm(self, key, recursive=False):
+            for k in [k for k in times if k == key or k.startswith(key + "/")]:
+                del times[k]
+
+    monkeypatch.setattr(store_write, "read_pointer", lambda *a, **k: None)
+    removed = store_write._sweep_remote(FakeStore(), "b/s", "s3://b/s", None, now=now)
+    assert removed == ["s3://b/s/v-2", "s3://b/s/v-3"]
 
 
 def test_s3_a_kept_version_is_the_one_whose_marker_was_read(s3, monkeypatch):

@@ -570,9 +570,15 @@ def _remote_versions(fs: Any, root: str) -> list[str]:
 def _mtime(fs: Any, key: str) -> float | None:
     """An object's modification time (seconds since the epoch), or None."""
     try:
+        fs.invalidate_cache(key)
         info = fs.info(key)
     except (OSError, ValueError):
         return None
+    return _mtime_of(info)
+
+
+def _mtime_of(info: dict[str, Any]) -> float | None:
+    """The modification time in an fsspec ``info`` entry (seconds since the epoch)."""
     for field in ("LastModified", "mtime", "last_modified", "updated", "created"):
         value = info.get(field)
         if value is None:
@@ -597,28 +603,52 @@ def _delete_remote_version(fs: Any, prefix: str) -> None:
     fs.invalidate_cache(prefix)
 
 
+def _newest_mtime(fs: Any, prefix: str) -> float | None:
+    """The latest modification time of the objects under ``prefix`` (a version's chunks,
+    written all through its build), or None where the object store reports none."""
+    try:
+        fs.invalidate_cache(prefix)
+        infos = fs.find(prefix, detail=True)
+    except (OSError, ValueError):
+        return None
+    times = [t for t in (_mtime_of(info) for info in infos.values()) if t is not None]
+    return max(times) if times else None
+
+
 def _sweep_remote(fs: Any, root: str, url: str, storage_options: dict[str, Any] | None,
-                  keep: str | None = None) -> list[str]:
+                  keep: str | None = None, now: float | None = None) -> list[str]:
     """Delete the versions of a remote store that are retired for longer than
     :data:`REMOTE_GRACE_SECONDS`, or unpublished for longer than
-    :data:`REMOTE_ABANDON_SECONDS`; returns their prefixes."""
+    :data:`REMOTE_ABANDON_SECONDS`; returns their prefixes.
+
+    Ages are measured on the object store's clock (the hosts of the builds that retire,
+    sweep and write a version may keep other times): ``now`` is the modification time of
+    an object this build has just written (this host's clock where the store reports
+    none), a retired version's age is taken from its retirement mark's modification
+    time, and an unpublished one is abandoned only when none of its objects was written
+    for :data:`REMOTE_ABANDON_SECONDS` (a build writes chunks all along)."""
     current = read_pointer(url, storage_options)
-    now = time.time()
+    now = time.time() if now is None else now
     removed = []
     for name in _remote_versions(fs, root):
         if name in (current, keep):
             continue
         prefix = f"{root}/{name}"
-        try:
-            retired = json.loads(fs.cat_file(f"{prefix}/{RETIRED}"))["retired_at"]
-        except (OSError, ValueError, KeyError, TypeError):
-            retired = None
+        retired = _mtime(fs, f"{prefix}/{RETIRED}")
+        if retired is None:  # (a store that reports no times: the time the mark holds)
+            try:
+                retired = float(json.loads(fs.cat_file(f"{prefix}/{RETIRED}"))["retired_at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                retired = None
         if retired is not None:
-            stale = now - float(retired) > REMOTE_GRACE_SECONDS
+            stale = now - retired > REMOTE_GRACE_SECONDS
         else:
             times = [t for t in (_mtime(fs, f"{prefix}/{MARKER_FILE}"),
                                  _mtime(fs, f"{prefix}/zarr.json")) if t is not None]
             stale = bool(times) and now - max(times) > REMOTE_ABANDON_SECONDS
+            if stale:  # (its first objects are old: is any written lately?)
+                newest = _newest_mtime(fs, prefix)
+                stale = newest is None or now - newest > REMOTE_ABANDON_SECONDS
         if stale:
             log.info("removing %s/%s, a replaced or abandoned version", url, name)
             _delete_remote_version(fs, prefix)
@@ -732,6 +762,9 @@ class StoreWriter:
                 self._copy(copy_from)
             else:
                 self._create(arrays, coords)
+            if self.remote:  # (now, by the object store's clock: our root document's time)
+                _sweep_remote(self._rfs, self._rroot, self.final, self.storage_options,
+                              now=_mtime(self._rfs, f"{self.tmp_key}/zarr.json"))
         except BaseException as e:
             self.abort()
             if isinstance(e, GenozarrError) or not isinstance(e, Exception):
@@ -772,7 +805,6 @@ class StoreWriter:
                      self.replace)
         self.version = f"v-{uuid.uuid4().hex[:16]}"
         self.tmp = f"{self.final.rstrip('/')}/{self.version}"
-        _sweep_remote(fs, root, self.final, self.storage_options)
 
     def _create(self, arrays: dict[str, ArraySpec],
                 coords: dict[str, tuple[tuple[str, ...], np.ndarray]]) -> None:
@@ -1213,7 +1245,8 @@ class StoreWriter:
             if name != now and not fs.exists(f"{prefix}/{RETIRED}") \
                     and fs.exists(f"{prefix}/{MARKER_FILE}"):
                 _retire(fs, prefix)
-        _sweep_remote(fs, root, self.final, self.storage_options, keep=self.version)
+        _sweep_remote(fs, root, self.final, self.storage_options, keep=self.version,
+                      now=_mtime(fs, f"{root}/{POINTER}"))
 
     def abort(self) -> None:
         """Remove the unpublished new version (after an error); never raises."""
@@ -1275,7 +1308,9 @@ def _check_lost(inventory: ChunkInventory | None, keys: list[str], source: str) 
 
 
 def _retire(fs: Any, prefix: str) -> None:
-    """Mark a remote version as replaced now (a later build deletes it after the grace)."""
+    """Mark a remote version as replaced now (a later build deletes it after the grace,
+    counted from the mark's modification time on the object store's clock; the time in
+    it, this host's, serves only a store that reports no times)."""
     try:
         fs.pipe_file(f"{prefix}/{RETIRED}", json.dumps({"retired_at": time.time()}).encode())
     except OSError as e:
