@@ -14,12 +14,12 @@ import functools
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, RegionError
+from genozarr.errors import ArgumentError, InputFileError, RegionError
 from genozarr.genome import chrom_mapping
 from genozarr.regions import GenomicIndexer
 from genozarr.store._run import planned_workers, shutdown_pool
@@ -61,6 +61,45 @@ class Source(ABC):
     #: whether :meth:`read_binned` bins as it reads, holding no per-base values (BAM read
     #: counts): a whole-genome read then spans as many bins as its binned values allow
     bins_while_reading: bool = False
+    #: ``(path, signature)`` of every local input file as it was when the source was made,
+    #: before anything read or hashed it (:meth:`record_inputs`, :meth:`check_inputs`)
+    input_state: tuple[tuple[str, Any], ...] = ()
+
+    def record_inputs(self, paths: Sequence[str]) -> None:
+        """Take the state (:func:`genozarr.io._handles.file_signature`) of the local input
+        files ``paths``, added to :attr:`input_state`; called when the source is made,
+        before it reads or hashes them.
+
+        Parameters
+        ----------
+        paths
+            Local files the source reads.
+        """
+        from genozarr.io._handles import file_signature
+
+        self.input_state = self.input_state + tuple((str(p), file_signature(str(p)))
+                                                    for p in paths)
+
+    def check_inputs(self) -> None:
+        """Raise where an input file is not in the state :meth:`record_inputs` took: it was
+        replaced, rewritten or deleted while the build read it, so the values its tasks
+        read (and the content hash of the cache key) may come from two versions of it.
+        A build calls this when its tasks are done, before it publishes anything.
+
+        Raises
+        ------
+        InputFileError
+            Naming the file.
+        """
+        from genozarr.io._handles import file_signature
+
+        for path, signature in self.input_state:
+            if file_signature(path) != signature:
+                raise InputFileError(
+                    f"{path} changed while genozarr read it (replaced, rewritten or "
+                    "deleted during the build): its values may come from two versions of "
+                    "the file, so nothing was published. Build again once it no longer "
+                    "changes")
 
     @property
     def merges_windows(self) -> bool:
@@ -793,7 +832,7 @@ def build_store(
                                        length, resolution, meta.dtype, row0, limits)))
         work = int((ends - starts).sum())
     plan = BuildPlan(meta, specs, coords, table, tasks=tasks, work_bases=work,
-                     gather=gather)
+                     gather=gather, check_inputs=source.check_inputs)
     return build(plan, storage=storage, path=path, storage_options=storage_options,
                  overwrite=overwrite, label=name, keep_same_key=keep_same_key,
                  before_publish=before_publish)

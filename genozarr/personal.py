@@ -626,6 +626,8 @@ class PersonalSource(Source):
         #: the local file read for ``variants`` (itself, or the copy of a URL), absolute:
         #: build tasks run where the working directory may be another
         self.vcf_path = os.path.abspath(localize(variants, "VCF/BCF"))
+        self.input_state = self.reference.input_state
+        self.record_inputs([self.vcf_path])
         self.unphased = unphased
         file_samples, self._contigs, self.mode, fmt = _vcf_layout(self.vcf_path, variants)
         if samples is None:

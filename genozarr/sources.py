@@ -278,6 +278,7 @@ class BigWigSource(_AbsentChromsAsZeros, Source):
         self.files = files
         #: the local files read: the paths themselves, or the copies of URLs
         self.paths = _local(files, "BigWig")
+        self.record_inputs(self.paths)
         self.conditions = condition_names(files, conditions)
         self.strands = ["."]
         self.nan_to_num = nan_to_num
@@ -442,6 +443,7 @@ class BamSource(_AbsentChromsAsZeros, Source):
             raise ArgumentError(f"min_mapq must be a number (a mapping quality) or None, "
                                 f"got {min_mapq!r}")
         self.paths = _local(files, "BAM")
+        self.record_inputs(self.paths)
         self.files = files
         self._sizes = []
         with checks_once():  # each file checked once for the three reads below
@@ -659,6 +661,7 @@ class BedSource(Source):
         self.mode = "score_category" if mode == "categorical" else mode
         self.files = files
         self.paths = _local(files, "BED")
+        self.record_inputs(self.paths)
         self.frames = []
         gff = [Path(urlsplit(str(f)).path if is_remote(f) else str(f)).name.lower()
                .endswith(_GFF_SUFFIXES) for f in files]
@@ -963,6 +966,7 @@ class FastaSource(Source):
 
         self.files = [fasta]
         self.paths = _local(self.files, "FASTA")
+        self.record_inputs(self.paths)
         local = self.paths[0]
         self.seqtype = seqtype
         self.conditions = ["seq"]

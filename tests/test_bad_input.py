@@ -1415,3 +1415,79 @@ def test_category_modes_without_categories_are_argument_errors():
                 call(categories)
     values, covered = bed_paint(df, "chr1", 0, 10, mode="name_category", categories=["a"])
     np.testing.assert_array_equal(values[:, 0], [0, 0, 1, 1, 1, 0, 0, 0, 0, 0])
+
+
+# ----------------------------------------------------------- inputs that change mid-build
+def _flat_bigwig(path: str, value: float, chroms: list[tuple[str, int]]) -> None:
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader(chroms)
+        for chrom, n in chroms:
+            bw.addEntries(chrom, 0, values=[float(value)] * (n // 100), span=100, step=100)
+
+
+@pytest.mark.parametrize("storage", ["zarr", "ndarray"])
+def test_an_input_replaced_during_a_build_publishes_nothing(tmp_path, monkeypatch, storage):
+    """A BigWig replaced (mv) after the first task of a build: the store was published
+    with the first chromosome's values from the old file and the others' from the new,
+    under the old file's cache key, and a later cache=True call with the old file
+    served it (an audit of inputs changing while read). The build now fails, naming
+    the file, and publishes nothing; built again, it holds one file's values."""
+    import shutil
+
+    from genozarr import ingest, set_options
+
+    chroms = [(f"chr{i}", 200_000) for i in range(1, 4)]
+    a, b, signal = (str(tmp_path / n) for n in ("a.bw", "b.bw", "signal.bw"))
+    _flat_bigwig(a, 1.0, chroms)
+    _flat_bigwig(b, 2.0, chroms)
+    shutil.copyfile(a, signal)
+    real, swapped = ingest._genome_task, []
+
+    def task(*args, **kwargs):
+        out = real(*args, **kwargs)
+        if not swapped:  # another process: mv b.bw signal.bw
+            swapped.append(1)
+            shutil.copyfile(b, signal + ".new")
+            os.replace(signal + ".new", signal)
+        return out
+
+    monkeypatch.setattr(ingest, "_genome_task", task)
+    store = tmp_path / "s.zarr"
+    kw = dict(genomesize=dict(chroms), binsize=2000, store_whole_genome=True, storage=storage,
+              **({"store": str(store), "cache": True} if storage == "zarr" else {}))
+    with set_options(scheduler="sync", progress=False, chunk_bytes=4096):
+        with pytest.raises(InputFileError, match=rf"{signal} changed while genozarr read it"):
+            Cover.create_from_bigwig("sig", signal, **kw)
+        assert swapped and not store.exists()
+        again = Cover.create_from_bigwig("sig", signal, **kw)
+    assert {c: np.unique(again[c, 0, 200_000]).tolist() for c, _ in chroms} == \
+        {c: [2.0] for c, _ in chroms}
+
+
+def test_a_bed_file_replaced_before_it_is_hashed_publishes_nothing(tmp_path, monkeypatch):
+    """A BED file is read when its source is made and hashed for the cache key after: one
+    replaced in between was published with the old file's values under the new file's
+    key, which later cache=True calls with the new file served (an audit)."""
+    import shutil
+
+    import genozarr.store.cache as cache
+
+    roi = tmp_path / "roi.bed"
+    roi.write_text("chr1\t0\t10000\n")
+    (tmp_path / "b.bed").write_text("chr1\t5000\t10000\n")
+    peaks = tmp_path / "peaks.bed"
+    peaks.write_text("chr1\t0\t5000\n")
+    real = cache.cache_key
+
+    def replaced_first(*args, **kwargs):  # another process: mv b.bed peaks.bed
+        os.replace(shutil.copyfile(tmp_path / "b.bed", tmp_path / "t.bed"), peaks)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "cache_key", replaced_first)
+    kw = dict(roi=str(roi), binsize=10000, resolution=1000, storage="zarr", cache=True,
+              genomesize={"chr1": 10000})
+    with pytest.raises(InputFileError, match=rf"{peaks} changed while genozarr read it"):
+        Cover.create_from_bed("peaks", str(peaks), **kw)
+    monkeypatch.setattr(cache, "cache_key", real)
+    later = Cover.create_from_bed("peaks", str(peaks), **kw)
+    assert later[0][0, :, 0, 0].tolist() == [0] * 5 + [1] * 5

@@ -72,6 +72,10 @@ class BuildPlan:
         store written to a path gathers them in memory first (the arrays, and the blocks
         until every task is done: about twice the arrays' size), then writes the arrays
         chunk by chunk.
+    check_inputs
+        Called when the tasks are done, before anything is published or returned; raises
+        where the inputs changed while the tasks read them
+        (:meth:`genozarr.ingest.Source.check_inputs`).
     """
 
     meta: StoreMeta
@@ -82,6 +86,7 @@ class BuildPlan:
     arrays: dict[str, Any] = field(default_factory=dict)
     work_bases: int = 0
     gather: bool = False
+    check_inputs: Callable[[], None] | None = None
 
 
 def _block_task(fn: Callable[..., Block | list[Block]], args: tuple[Any, ...],
@@ -185,6 +190,8 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
     fill = plan.meta.pad_value
     if path is None:
         arrays = _gathered(plan, label, list(plan.specs))
+        if plan.check_inputs is not None:
+            plan.check_inputs()
         backend: Backend = (SparseBackend(arrays) if storage == "sparse"
                             else MemoryBackend(arrays))
         return Store(plan.meta, backend, None, plan.region_table)
@@ -230,6 +237,8 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
         # (a remote store's tasks name the chunk files they wrote: the object store must
         # hold each, whatever its listing says)
         chunks_written = [item for item in written if isinstance(item, WrittenChunk)]
+        if plan.check_inputs is not None:  # (the values read: from one state of each)
+            plan.check_inputs()
         if before_publish is not None:
             _served_before_publish(plan, writer, storage_options, before_publish)
         final = writer.commit(early.finish() if early is not None else frozenset(),
