@@ -432,10 +432,11 @@ def _open_vcf(path: str, name: str | None = None) -> Any:
 def _handle(path: str, samples: tuple[str, ...] | None = None) -> Any:
     """An open ``TabixFile`` (``samples=None``) or ``VariantFile`` reading ``samples``
     only, of this process and thread."""
-    from genozarr.io._handles import file_signature
+    from genozarr.io._handles import reuse_signature
 
-    # a file rewritten in place (another size or time) gets a new handle
-    key = (os.getpid(), threading.get_ident(), path, samples, file_signature(path))
+    # a file rewritten in place (another size or time, or changed in the last seconds)
+    # gets a new handle
+    key = (os.getpid(), threading.get_ident(), path, samples, reuse_signature(path))
     with _lock:
         h = _handles.get(key)
         if h is not None:

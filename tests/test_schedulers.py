@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from genozarr import Cover, set_options
 
@@ -73,11 +74,13 @@ def test_ingest_workers_keep_freed_memory(monkeypatch):
     assert _run._keep_freed_memory() is False  # returns before calling mallopt
 
 
-def test_workers_import_the_callers_genozarr_from_any_working_directory(tmp_path):
+@pytest.mark.parametrize("start", ["main thread", "another thread"])
+def test_workers_import_the_callers_genozarr_from_any_working_directory(tmp_path, start):
     """The ingest workers are forked from a fork server, which imports genozarr before it
     takes this process's ``sys.path``. Run from a folder holding another ``genozarr``
     package (a source checkout), the workers still run the caller's genozarr, not that
-    folder's (they used to)."""
+    folder's (they used to; and a pool first started from another thread than the main
+    one did still, a review found)."""
     import textwrap
 
     import genozarr
@@ -90,13 +93,27 @@ def test_workers_import_the_callers_genozarr_from_any_working_directory(tmp_path
     script = tmp_path / "scripts" / "where.py"
     script.parent.mkdir()
     script.write_text(textwrap.dedent("""
+        import sys
+        import threading
+
         import genozarr
         from genozarr.store._run import shared_pool
 
+        out = []
+
+        def run():
+            out.append(shared_pool(1).submit(eval, "__import__('genozarr').__file__").result())
+
         print(genozarr.__file__)
-        print(shared_pool(1).submit(eval, "__import__('genozarr').__file__").result())
+        if sys.argv[1] == "main thread":
+            run()
+        else:
+            t = threading.Thread(target=run)
+            t.start()
+            t.join()
+        print(out[0])
         """))
-    out = subprocess.run([sys.executable, str(script)], cwd=tmp_path / "cwd",
+    out = subprocess.run([sys.executable, str(script), start], cwd=tmp_path / "cwd",
                          capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     parent, worker = out.stdout.split()

@@ -280,13 +280,13 @@ def _signs_lately(signature: Any) -> bool:
     if not isinstance(signature, tuple):
         return False
     if len(signature) == 4 and all(type(x) is int for x in signature):
-        return time.time_ns() - max(signature[1], signature[3]) < RACY_SECONDS * 1e9
+        return _lately(max(signature[1], signature[3]))
     return any(_signs_lately(x) for x in signature)
 
 
 def changed_lately(st: os.stat_result | None) -> bool:
     """Whether a file's modification or change time is within :data:`RACY_SECONDS` of
-    now (or ahead of this host's clock): another write of the same size within the same
+    now: another write of the same size within the same
     step of the file system's time stamps (a second on some) would leave its
     :func:`stat_signature` as it is (git's "racily clean" files), so what was learnt of
     such a file (its content hash, a checked index, an open handle) is not remembered.
@@ -302,7 +302,14 @@ def changed_lately(st: os.stat_result | None) -> bool:
     """
     if st is None:
         return False
-    return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_SECONDS * 1e9
+    return _lately(max(st.st_mtime_ns, st.st_ctime_ns))
+
+
+def _lately(ns: int) -> bool:
+    """Whether a time stamp (ns) is within :data:`RACY_SECONDS` of now, either side (a
+    time further ahead, a clock set wrong or an archive's, is no step a write of now
+    would share)."""
+    return abs(time.time_ns() - ns) < RACY_SECONDS * 1e9
 
 
 def file_signature(path: str) -> tuple[int, int, int, int] | None:
@@ -312,6 +319,28 @@ def file_signature(path: str) -> tuple[int, int, int, int] | None:
     except OSError:
         return None
     return stat_signature(st)
+
+
+def reuse_signature(path: str) -> tuple[Any, ...] | None:
+    """:func:`file_signature` for a cache of open readers or of what was read of a file:
+    with a fresh ``object()`` appended (equal to no other signature, so nothing cached is
+    reused) where the file :func:`changed_lately`.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    tuple or None
+        None when the file does not exist.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return stat_signature(st) + ((object(),) if changed_lately(st) else ())
 
 
 class CheckedFiles:

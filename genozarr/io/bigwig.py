@@ -137,9 +137,9 @@ def _pybigtools_reader(path: str, purpose: str = "values") -> Any:
     reader's block cache into every ``records`` iterator, so those readers must never
     decode ``values`` (which fills it).
     """
-    from genozarr.io._handles import file_signature, once
+    from genozarr.io._handles import once, reuse_signature
 
-    sig = once(("signature", path), lambda: file_signature(path))
+    sig = once(("reader signature", path), lambda: reuse_signature(path))
     key = (os.getpid(), threading.get_ident(), path, purpose)
     with _pbt_lock:
         entry = _pbt_cache.get(key)
@@ -170,12 +170,14 @@ def _file_info(path: str | os.PathLike, local: str) -> tuple[Any, dict[str, int]
     ``path``), cached per file and re-read when it changed; the first read opens it with
     :func:`genozarr.io._handles.get_handle`, which reports a missing or unreadable file or
     one that is not a BigWig."""
-    from genozarr.io._handles import file_signature, get_handle, once
+    from genozarr.io._handles import file_signature, get_handle, once, reuse_signature
 
     sig = once(("signature", local), lambda: file_signature(local))
+    # (unequal to sig where the file changed lately: its sizes are read again)
+    fresh = once(("reader signature", local), lambda: reuse_signature(local))
     with _info_lock:
         entry = _info_cache.get(local)
-        if entry is not None and sig is not None and entry[0] == sig:
+        if entry is not None and sig is not None and entry[0] == sig and fresh == sig:
             _info_cache.move_to_end(local)
             return entry
     bw = get_handle("bigwig", os.fspath(path))

@@ -463,6 +463,20 @@ class DirectChunks(_ChunkReader):
         if self.inventory is not None:
             self.inventory.check_present(self.path, outer, self._label(path))
 
+    def _check_stray(self, path: str, outer: int) -> None:
+        """Raise when chunk (shard) file ``outer``, found at ``path``, was not written when
+        the store was published: the store was replaced since it was opened (a rebuild in
+        place of a store read by path), else it is a file of another build.
+
+        Raises
+        ------
+        StoreError
+            As :meth:`check_alive`, or naming the file.
+        """
+        if self.inventory is not None and self.inventory.absent(self.path, outer):
+            self.check_alive(path)
+            self.inventory.check_not_absent(self.path, outer, self._label(path))
+
     def _damaged(self, path: str, why: str) -> StoreError:
         return StoreError(f"shard {self._label(path)} is damaged: {why}; the store was "
                           "truncated or edited. Rebuild it (overwrite=True).")
@@ -490,8 +504,7 @@ class DirectChunks(_ChunkReader):
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
         else:
-            if self.inventory is not None:
-                self.inventory.check_not_absent(self.path, shard, self._label(path))
+            self._check_stray(path, shard)
             index = self._parse_index(raw, total - size,
                                       lambda why: self._damaged(path, why))
         return self._keep_index(shard, index)
@@ -526,8 +539,7 @@ class DirectChunks(_ChunkReader):
             return None
         except OSError as e:
             raise StoreError(f"cannot read chunk {self._label(path)}: {e.strerror or e}") from e
-        if self.inventory is not None:
-            self.inventory.check_not_absent(self.path, index, self._label(path))
+        self._check_stray(path, index)
         return raw
 
     def _where(self, index: int) -> str:

@@ -490,30 +490,32 @@ def _context() -> tuple[str, Any]:
         else multiprocessing.get_context(name)
     if name == "forkserver":
         server = _fork_server()
+        # started now, not at the first worker's launch, with the environment that makes
+        # it import genozarr from where this process does; started from the main thread,
+        # the server may die with this process's main thread (PR_SET_PDEATHSIG fires when
+        # the thread that forked it ends), not from another thread, which may end first
+        env = _server_import_env()
         if threading.current_thread() is threading.main_thread():
-            # started from the main thread, the server may die with this process's main
-            # thread (PR_SET_PDEATHSIG fires when the thread that forked it ends)
-            env = {_PARENT_ENV: str(os.getpid()), **_server_import_env()}
-            saved = {key: os.environ.get(key) for key in env}
-            os.environ.update(env)
-            try:
-                with _main_not_reimported():
-                    server.ensure_running()
-            except Exception as e:  # noqa: BLE001 - the pool starts it later anyway
-                log.debug("could not start the fork server early: %s", e)
-            finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+            env[_PARENT_ENV] = str(os.getpid())
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            with _main_not_reimported():
+                server.ensure_running()
+        except Exception as e:  # noqa: BLE001 - the pool starts it later anyway
+            log.debug("could not start the fork server early: %s", e)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     return name, context
 
 
 def _server_import_env() -> dict[str, str]:
     """Environment that makes the fork server import genozarr (and the other modules it
-    preloads) from where this process imports them; set while the server is started from
-    the main thread (as scripts and notebooks start it).
+    preloads) from where this process imports them; set while the server is started.
 
     The server runs as ``python -c`` and imports its preload modules with its own
     ``sys.path`` (Python 3.11's server never takes this process's), which starts with the
@@ -567,19 +569,21 @@ def _main_not_reimported() -> Iterator[None]:
 
 #: genozarr's own fork server, by the process it serves (a forked child makes its own)
 _SERVER: dict[str, Any] = {"pid": None, "server": None}
+_SERVER_LOCK = threading.Lock()
 
 
 def _fork_server() -> Any:
     """The fork server of genozarr's worker processes (:data:`_PRELOAD` imported): its
     own ``multiprocessing.forkserver.ForkServer``, not the one the process's other
     ``forkserver`` processes share, whose preload list and environment stay the caller's."""
-    if _SERVER["pid"] != os.getpid():
-        from multiprocessing import forkserver
+    with _SERVER_LOCK:
+        if _SERVER["pid"] != os.getpid():
+            from multiprocessing import forkserver
 
-        server = forkserver.ForkServer()
-        server.set_forkserver_preload(_PRELOAD)
-        _SERVER.update(pid=os.getpid(), server=server)
-    return _SERVER["server"]
+            server = forkserver.ForkServer()
+            server.set_forkserver_preload(_PRELOAD)
+            _SERVER.update(pid=os.getpid(), server=server)
+        return _SERVER["server"]
 
 
 @contextlib.contextmanager

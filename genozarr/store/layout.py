@@ -1177,6 +1177,24 @@ class ChunkInventory:
                 for i in range(grid)
                 if self.written(path, i) and i not in present.get(path, ())]
 
+    def stray(self, key: str) -> bool:
+        """Whether the file ``key`` (relative to the version's root) is a chunk file that
+        the inventory records as not written: a file of another build (see
+        :meth:`check_not_absent`).
+
+        Parameters
+        ----------
+        key
+            A file (object) key of the version, relative to its root.
+
+        Returns
+        -------
+        bool
+        """
+        match = CHUNK_KEY.match(key)
+        return match is not None and self.absent(match.group("array") or "",
+                                                  first_index(match))
+
     def check_present(self, array: str, index: int, where: str) -> None:
         """Raise when chunk file ``index`` of ``array``, found missing at ``where``, was
         written when the version was published.

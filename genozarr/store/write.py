@@ -647,8 +647,8 @@ def _sweep_remote(fs: Any, root: str, url: str, storage_options: dict[str, Any] 
                                  _mtime(fs, f"{prefix}/zarr.json")) if t is not None]
             stale = bool(times) and now - max(times) > REMOTE_ABANDON_SECONDS
             if stale:  # (its first objects are old: is any written lately?)
-                newest = _newest_mtime(fs, prefix)
-                stale = newest is None or now - newest > REMOTE_ABANDON_SECONDS
+                newest = _newest_mtime(fs, prefix)  # (None, a listing that failed: kept)
+                stale = newest is not None and now - newest > REMOTE_ABANDON_SECONDS
         if stale:
             log.info("removing %s/%s, a replaced or abandoned version", url, name)
             _delete_remote_version(fs, prefix)
@@ -895,7 +895,10 @@ class StoreWriter:
         """Start from the files of version ``source`` (see ``copy_from``)."""
         def wanted(rel: str) -> bool:
             top = rel.split("/", 1)[0]
-            return rel != "zarr.json" and top not in (MARKER, WINDOWS) and top != RETIRED
+            # (not a chunk file the source's marker records as never written: another
+            # build's, left by a copy over an older copy; the source reads it as an error)
+            return rel != "zarr.json" and top not in (MARKER, WINDOWS) and top != RETIRED \
+                and not (inventory is not None and inventory.stray(rel))
 
         doc = _root_doc(source, self.storage_options)
         if not isinstance(doc, dict):
