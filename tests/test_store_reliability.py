@@ -1903,9 +1903,11 @@ def test_a_chunk_that_is_not_a_regular_file_is_refused(tmp_path, kind, sharded):
     run = subprocess.run([sys.executable, str(script), str(tmp_path), kind, sharded],
                          capture_output=True, text=True, timeout=120, check=False,
                          env=dict(os.environ, GENOZARR_OUTPUT=str(tmp_path / "out")))
-    what = "a FIFO" if kind == "fifo" else "a device"
+    # (a link is refused as a link now, whatever it names)
+    what = "a FIFO, not a regular file" if kind == "fifo" else \
+        "a symbolic link, not a file of the store"
     assert run.stdout.startswith("refused: cannot read chunk"), run.stdout + run.stderr
-    assert "chr2/data/c" in run.stdout and f"it is {what}, not a regular file" in run.stdout
+    assert "chr2/data/c" in run.stdout and f"it is {what}" in run.stdout
 
 
 @pytest.mark.parametrize("array", ["region_start", "region_chrom", "strand"])
@@ -1935,7 +1937,6 @@ def test_os_errors_opening_a_store_are_named_not_taken_for_an_incomplete_store(
     'not a complete genozarr store ... Rebuild it' (and cache=True took it as absent); a
     directory it may not open was 'replaced again and again' after 50 retries (an audit).
     The OS error is named now."""
-    import builtins
     import errno
 
     import genozarr
@@ -1948,19 +1949,19 @@ def test_os_errors_opening_a_store_are_named_not_taken_for_an_incomplete_store(
     path = str(tmp_path / "s.zarr")
     x = np.arange(2 * 50, dtype="float32").reshape(2, 50, 1, 1)
     genozarr.Cover.create_from_array("s", x, gi, storage="zarr", store=path)
-    real_open = builtins.open
+    real_open = os.open
 
     def no_files(file, *args, **kwargs):
         if str(file).endswith(MARKER_FILE):
             raise OSError(errno.EMFILE, "Too many open files", str(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "open", no_files)
+    monkeypatch.setattr(os, "open", no_files)
     with pytest.raises(StoreError, match="too many open files.*ulimit -n"):
         genozarr.open_dataset(path)
     with pytest.raises(StoreError, match="too many open files"):
         open_mod.read_marker(path)
-    monkeypatch.setattr(builtins, "open", real_open)
+    monkeypatch.setattr(os, "open", real_open)
 
     def refused(cls, root):
         raise PermissionError(errno.EACCES, "Permission denied", root)
@@ -2363,3 +2364,128 @@ def test_a_metadata_document_failing_zarrs_parse_is_named(tmp_path, monkeypatch)
     with pytest.raises(StoreError, match=rf"cannot open store {path}: a metadata document "
                                          r"of it is not JSON \(Expecting value"):
         open_store(path)
+
+
+# ---------------------------------------------------------------------------- untrusted stores
+def _small_store(path: Path) -> np.ndarray:
+    import genozarr
+
+    gi = GenomicIndexer(["chr1"] * 4, np.arange(4) * 100, np.arange(4) * 100 + 100,
+                        ["+"] * 4, 100, 100)
+    x = np.arange(400, dtype=np.float32).reshape(4, 100, 1, 1) + 1
+    genozarr.Cover.create_from_array("x", x, gi, storage="zarr", store=str(path),
+                                     genomesize={"chr1": 1000})
+    return x
+
+
+@pytest.mark.parametrize("what", ["chunk file", "array folder"])
+def test_a_link_inside_a_store_is_refused(tmp_path, what):
+    """A chunk file (or an array's folder) of a store replaced by a symbolic link to a
+    file outside it: that file's bytes were served as the store's values, by open_dataset
+    and open_store (an audit of untrusted stores: a secret read as data)."""
+    import genozarr
+
+    src, path = tmp_path / "src.zarr", tmp_path / "s.zarr"
+    x = _small_store(src)
+    shutil.copytree(src, path)
+    if what == "chunk file":
+        outside = tmp_path / "secret.bin"
+        outside.write_bytes((path / "data" / "c.0.0.0.0").read_bytes())  # a valid chunk
+        (path / "data" / "c.0.0.0.0").unlink()
+        (path / "data" / "c.0.0.0.0").symlink_to(outside)
+        message = "c.0.0.0.0: it is a symbolic link|c.0.0.0.0 is a symbolic link"
+    else:
+        shutil.rmtree(path / "data")
+        (path / "data").symlink_to(src / "data")
+        message = "s.zarr/data( is a symbolic link|/c.0.0.0.0 is reached through a symbolic link)"
+    with pytest.raises(StoreError, match=message):
+        genozarr.open_dataset(path)[:]
+    with pytest.raises(StoreError, match=message):
+        open_store(path)["data"].values
+    np.testing.assert_array_equal(genozarr.open_dataset(src)[:], x)
+
+
+@pytest.mark.parametrize("where", ["genozarr-current", "zarr.json",
+                                   "genozarr-complete/zarr.json", "region_chrom/c/0"])
+def test_a_fifo_in_a_store_is_refused_not_waited_on(tmp_path, where):
+    """A FIFO in place of the version pointer, a metadata document, the completion marker
+    or a coordinate chunk (a tar can carry one): opening the store blocked for ever (an
+    audit of untrusted stores). Now a StoreError naming it."""
+    import genozarr
+
+    path = tmp_path / "s.zarr"
+    _small_store(path)
+    target = path / where
+    if target.exists():
+        target.unlink()
+    os.mkfifo(target)
+    outcome: list = []
+
+    def run():
+        try:
+            genozarr.open_dataset(path)[:]
+            outcome.append(None)
+        except BaseException as e:  # noqa: BLE001 - inspected below
+            outcome.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(60)
+    assert outcome, "opening the store blocked on the FIFO"
+    assert isinstance(outcome[0], StoreError), outcome[0]
+    assert "FIFO" in str(outcome[0]) and str(path) in str(outcome[0])
+
+
+def test_an_array_named_dot_dot_in_the_metadata_is_a_store_error(tmp_path):
+    """An edited store's consolidated metadata with a node named '..': open_store and the
+    xarray engine raised zarr's bare ValueError, naming no store (an audit)."""
+    path = tmp_path / "s.zarr"
+    _small_store(path)
+    doc = json.loads((path / "zarr.json").read_text())
+    nodes = doc["consolidated_metadata"]["metadata"]
+    nodes[".."] = nodes["region_start"]
+    (path / "zarr.json").write_text(json.dumps(doc))
+    with pytest.raises(StoreError, match=rf"cannot open store {path}: .*'\.\.'"):
+        open_store(path)
+    with pytest.raises(StoreError, match=rf"cannot open store {path}"):
+        xr.open_dataset(path, engine="genozarr")
+
+
+def test_no_headers_follow_a_redirect_to_another_host(tmp_path):
+    """A store's server redirecting to another host: the caller's storage_options headers
+    (an API key) went there with every request (an audit of untrusted stores). With
+    headers given, such a redirect is refused; without, it is followed."""
+    pytest.importorskip("aiohttp")
+    import genozarr
+    from genozarr.testing.servers import RangeHandler, serve_directory
+
+    x = _small_store(tmp_path / "srv" / "s.zarr")
+    seen: list = []
+
+    class Recording(RangeHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("X-Api-Key"))
+            return super().do_GET()
+
+        def do_HEAD(self):
+            seen.append(self.headers.get("X-Api-Key"))
+            return super().do_HEAD()
+
+    with serve_directory(tmp_path / "srv", handler=Recording) as other:
+        class Redirecting(RangeHandler):
+            def _moved(self):
+                self.send_response(302)
+                self.send_header("Location", other.replace("127.0.0.1", "localhost")
+                                 + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_HEAD = _moved
+
+        with serve_directory(tmp_path / "srv", handler=Redirecting) as url:
+            with pytest.raises(StoreError, match="redirects to another host"):
+                genozarr.open_dataset(f"{url}/s.zarr", cache=None,
+                                      storage_options={"headers": {"X-Api-Key": "KEY"}})
+            assert "KEY" not in seen
+            np.testing.assert_array_equal(
+                genozarr.open_dataset(f"{url}/s.zarr", cache=None)[:], x)

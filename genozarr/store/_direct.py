@@ -48,6 +48,7 @@ from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import MARKER_FILE
 
 __all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "write_strings", "read_strings",
+           "read_local_file", "check_not_linked",
            "check_chunk_bytes", "html_answer", "index_crc_ok", "ZARR_VERSIONS"]
 
 #: a directory pinned by an open descriptor (Linux): it stays the directory the reader
@@ -333,6 +334,8 @@ class DirectChunks(_ChunkReader):
         #: the store path named in messages (chunk files under it)
         self.where = where
         self._keep = keep  # what keeps a pinned root's descriptor open
+        if root is not None:
+            check_not_linked(root, directory, where)
         self._init_layout(array)
         self._paths: dict[int, str] = {}
         #: folders :func:`write_chunks` made (or found) for chunk files
@@ -413,6 +416,8 @@ class DirectChunks(_ChunkReader):
             return cls(directory, array, root, where, outer,
                        bool(getattr(outer, "complete", False)),
                        getattr(outer, "inventory", None))
+        except StoreError:  # (a folder of the store that is a link: refused)
+            raise
         except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
             return None
 
@@ -903,10 +908,12 @@ _HOLDERS: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _open_chunk_file(path: str) -> int:
-    """A read-only descriptor of a chunk or shard file, refused unless it is a regular file:
-    a FIFO in its place would block the read for ever, a link to ``/dev/zero`` read until
-    memory ran out (an edited store). Opened without blocking (a FIFO with no writer),
-    which changes nothing for a regular file.
+    """A read-only descriptor of a chunk or shard file (or another file of a local store),
+    refused unless it is a regular file and not a symbolic link: a FIFO in its place would
+    block the read for ever, a link to ``/dev/zero`` read until memory ran out, a link to
+    a file outside the store served that file's bytes (an edited or hostile store).
+    Opened without blocking (a FIFO with no writer), which changes nothing for a regular
+    file.
 
     Raises
     ------
@@ -914,7 +921,16 @@ def _open_chunk_file(path: str) -> int:
         As ``os.open`` (``FileNotFoundError`` for a missing file), and with ``EINVAL`` and
         the file's kind for anything but a regular file.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as e:
+        # (a store's files are its own: a link would serve another file's bytes, one
+        # outside the store too, as the store's values)
+        if e.errno == errno.ELOOP and os.path.islink(path):
+            raise OSError(errno.EINVAL, "it is a symbolic link, not a file of the store",
+                          path) from None
+        raise
     try:
         mode = os.fstat(fd).st_mode
     except BaseException:
@@ -927,6 +943,53 @@ def _open_chunk_file(path: str) -> int:
             stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file"
         raise OSError(errno.EINVAL, f"it is {kind}, not a regular file", path)
     return fd
+
+
+def read_local_file(path: str) -> bytes:
+    """The bytes of a file of a local store (:func:`_open_chunk_file`'s checks).
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    OSError
+        As :func:`_open_chunk_file`.
+    """
+    with os.fdopen(_open_chunk_file(path), "rb") as f:
+        return f.read()
+
+
+def check_not_linked(root: str, directory: str, where: str | None = None) -> None:
+    """Raise where a folder between a store's ``root`` and an array's ``directory`` in it is
+    a symbolic link: its chunk files would be another folder's (another store's, or any
+    files), read as this store's.
+
+    Raises
+    ------
+    StoreError
+        Naming the folder.
+    """
+    rel = os.path.relpath(directory, root)
+    if rel.startswith(".."):
+        raise StoreError(f"{where or root}: the array folder {directory} lies outside the "
+                         "store; the store was edited. Rebuild it")
+    current = root
+    for part in rel.split(os.sep):
+        if part in ("", "."):
+            continue
+        current = os.path.join(current, part)
+        if os.path.islink(current):
+            label = "/".join(((where or root).rstrip("/"), os.path.relpath(current, root)))
+            raise StoreError(f"{label} is a symbolic link, not a folder of the store: its "
+                             "files would be read as the store's. Copy the store without "
+                             "links (cp -rL) or rebuild it")
 
 
 def _fd_cap() -> int:
@@ -1150,18 +1213,19 @@ def read_strings(arr: Any) -> np.ndarray | None:
         if isinstance(where, str) and where:  # named under the store path the user gave
             target = "/".join((where.rstrip("/"), str(arr.path), key))
         try:
-            with open(os.path.join(directory, key), "rb") as f:
-                data = f.read()
+            data = read_local_file(os.path.join(directory, key))
         except FileNotFoundError:
             if inventory is not None:
                 inventory.check_present(str(arr.path), i, target)
             out[c0:c0 + clen] = fill
             continue
+        except OSError as e:
+            raise StoreError(f"cannot read chunk {target}: {e.strerror or e}") from e
         if inventory is not None:
             inventory.check_not_absent(str(arr.path), i, target)
         try:
             values = vlen.decode(zstd.decode(data) if zstd is not None else data)
-        except (ValueError, RuntimeError, TypeError) as e:
+        except (ValueError, RuntimeError, TypeError, MemoryError) as e:
             raise StoreError(f"chunk {target} is damaged ({e}); rebuild the store "
                              "(overwrite=True)") from e
         if len(values) != clen:

@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import os
+import stat
 import re
 import time
 import warnings
@@ -230,6 +231,8 @@ def _remote_fs(path: str | os.PathLike, storage_options: dict[str, Any] | None
                ) -> tuple[Any, str]:
     import fsspec
 
+    if str(path).lower().startswith(("http://", "https://")):  # (its redirects checked)
+        return _checked_http_class()(**(storage_options or {})), str(path).rstrip("/")
     fs, root = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
     return fs, root.rstrip("/")
 
@@ -304,9 +307,16 @@ def read_pointer(path: str | os.PathLike, storage_options: dict[str, Any] | None
             # group at the URL itself is readable, so this is a store without versions
             return None
     else:
+        from genozarr.store._direct import read_local_file
+
+        pointer = _local(path) / POINTER
         try:
-            content = _json_or_none((_local(path) / POINTER).read_bytes())
-        except OSError:
+            content = _json_or_none(read_local_file(str(pointer)))
+        except OSError as e:
+            if e.errno == errno.EINVAL:  # a FIFO (would block for ever), a link, a device
+                raise StoreError(f"store {path}: its version pointer {POINTER} cannot be "
+                                 f"read: {e.strerror}; the store was edited. Rebuild it or "
+                                 "copy it again") from e
             return None
     version = content.get("version") if isinstance(content, dict) else None
     if not isinstance(version, str) or not _VERSION_NAME.match(version):
@@ -360,14 +370,19 @@ def _marker_at(root: str, storage_options: dict[str, Any] | None) -> dict[str, A
         fs, key = _remote_fs(root, storage_options)
         content = _remote_json(fs, f"{key}/{MARKER_FILE}", "the store's completion marker")
     else:
+        from genozarr.store._direct import read_local_file
+
         try:
-            with open(os.path.join(root, MARKER_FILE), "rb") as f:
-                content = _json_or_none(f.read())
+            content = _json_or_none(read_local_file(os.path.join(root, MARKER_FILE)))
         except (FileNotFoundError, NotADirectoryError, ValueError):
             return None
         except OSError as e:  # EACCES, EMFILE, EIO ...: a marker that may be there
             if e.errno == errno.ENAMETOOLONG:  # no store can be there (the path is checked
                 return None                    # and named where a store is written)
+            if e.errno == errno.EINVAL:  # a FIFO (would block for ever), a link, a device
+                raise StoreError(f"{root}: its completion marker {MARKER_FILE} cannot be "
+                                 f"read: {e.strerror}; the store was edited. Rebuild it or "
+                                 "copy it again") from e
             raise storage_error("read store", root, e) from e
     try:
         return dict(content["attributes"])
@@ -586,6 +601,31 @@ def _array_checks(meta: Any) -> tuple[Any, bool, Any, bool]:
     shape = meta.get("shape")
     coordinates = not isinstance(shape, list) or len(shape) < 3
     return _chunk_info(meta), _crc_indexed(meta), _inner_chunk_info(meta), coordinates
+
+
+def _check_local_file(path: Any, where: str, root: str | None = None) -> None:
+    """Raise where a file of a local store is there but is no regular file of its own: a
+    symbolic link (its bytes another file's, outside the store too), one under a folder
+    of the store (below ``root``) that is a link, a FIFO (a read would block for ever) or
+    a device (``/dev/zero``: read until memory runs out); a missing file is left to the
+    caller."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return
+    if root is not None and stat.S_ISREG(st.st_mode):
+        parts = os.path.relpath(str(path), root).split(os.sep)[:-1]
+        for depth in range(1, len(parts) + 1):
+            if os.path.islink(os.path.join(root, *parts[:depth])):
+                raise StoreError(f"{where} is reached through a symbolic link (its folder "
+                                 f"{'/'.join(parts[:depth])}); the store was edited. Rebuild "
+                                 "it or copy it again (cp -rL copies what links name)")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a FIFO" if \
+            stat.S_ISFIFO(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode) \
+            else "not a regular file"
+        raise StoreError(f"{where} is {kind}, not a file of the store; the store was edited. "
+                         "Rebuild it or copy it again (cp -rL copies what links name)")
 
 
 def _checked_store_class() -> type:
@@ -907,6 +947,9 @@ def _checked_store_class() -> type:
                         and _file_id(self._marker[0]) != self._marker[1]:
                     raise self._replaced(key)
                 return None
+            if isinstance(self._store, LocalStore):
+                _check_local_file(self._store.root / key, f"{self.where}/{key}",
+                                  str(self._store.root))
             try:
                 buf = await _timed(self._store.get(key, prototype, byte_range),
                                    f"{self.where}/{key}")
@@ -1124,6 +1167,23 @@ def check_range_answer(url: str, asked: str, status: int, content_range: str | N
             "correctly")
 
 
+async def _same_origin(session: Any, context: Any, params: Any) -> None:
+    """aiohttp's hook of a redirect: refuse one to another origin (the request carries
+    the caller's headers or credentials, which would be sent there)."""
+    from yarl import URL
+
+    location = params.response.headers.get("Location")
+    if location is None:
+        return
+    target = params.url.join(URL(location))
+    if (target.scheme, target.host, target.port) != (params.url.scheme, params.url.host,
+                                                       params.url.port):
+        raise StoreError(
+            f"{hide_secrets(str(params.url))}: the server redirects to another host "
+            f"({target.scheme}://{target.host}:{target.port}); genozarr does not send the "
+            "headers or credentials of storage_options there. Use the final URL")
+
+
 def _checked_http_class() -> type:
     """:class:`CheckedHTTPFileSystem`, defined on first use (fsspec is imported lazily)."""
     global _CHECKED_HTTP
@@ -1135,7 +1195,21 @@ def _checked_http_class() -> type:
         """fsspec's HTTP filesystem whose ranged reads check the answer: fsspec's own
         ``_cat_file`` neither checks a 206 answer's ``Content-Range`` nor tells it from a
         200 one, so a server, proxy or cache that answers another range than the one
-        asked for gave wrong values silently (:func:`check_range_answer`)."""
+        asked for gave wrong values silently (:func:`check_range_answer`). Given headers
+        or credentials (``storage_options``), it follows no redirect to another origin
+        (scheme, host and port): aiohttp sent the headers there (:func:`_same_origin`)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            client = dict(self.client_kwargs or {})
+            if self.kwargs.get("headers") or self.kwargs.get("auth") \
+                    or client.get("headers") or client.get("auth"):
+                import aiohttp
+
+                trace = aiohttp.TraceConfig()
+                trace.on_request_redirect.append(_same_origin)
+                client["trace_configs"] = [*client.get("trace_configs", ()), trace]
+                self.client_kwargs = client
 
         async def _cat_file(self, url: str, start: int | None = None,
                             end: int | None = None, **kwargs: Any) -> bytes:
@@ -1629,7 +1703,9 @@ def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | Non
             io_root = hold.io_root
         try:
             found_marker = _marker_at(io_root, storage_options)
-        except GenozarrError:
+        except GenozarrError as e:
+            if hold is not None and str(e).startswith(f"{io_root}:"):  # (the pinned root)
+                raise StoreError(f"store {path}{str(e)[len(io_root):]}") from e
             raise
         except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
             raise storage_error("read store", path, e) from e

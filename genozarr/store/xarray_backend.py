@@ -66,7 +66,10 @@ def _zarr_open(store: Any, *, group: str | None, tree: bool,
         raise
     except Exception as e:
         damaged = isinstance(e, json.JSONDecodeError)  # (zarr's parse of a metadata document)
-        if opened is None or not (type(e).__module__.startswith("zarr") or damaged):
+        # (zarr raises builtin errors too: ValueError for a node named '..' in an edited
+        # store's consolidated metadata)
+        if opened is None or not (type(e).__module__.startswith("zarr") or damaged
+                                  or isinstance(e, ValueError)):
             raise
         from genozarr.store.open import _marker_at
 
