@@ -2278,6 +2278,11 @@ class Bioseq(Dataset):
         fixedlen = _int_or_none("fixedlen", fixedlen)
         order_ = _int_or_none("order", order)
         records: dict[str, np.ndarray] = {}
+        from genozarr.io._handles import file_signature
+        from genozarr.sources import _local
+
+        local = _local(files, "FASTA")  # (their state before they are read: as a source's)
+        state = tuple((p, file_signature(p)) for p in local)
         for f in files:
             for rec_name, seq in iter_fasta_records(f):
                 if rec_name in records:
@@ -2318,6 +2323,7 @@ class Bioseq(Dataset):
                             regions["end"].to_numpy(), regions["strand"].to_numpy(),
                             fixedlen, fixedlen, 0, True)
         source = RecordsSource(files, records, seqtype)
+        source.input_state = state
         args = dict(source="seq", seqtype=seqtype, fixedlen=fixedlen)
         obj = cls._create(
             name, source, verbose=verbose,

@@ -96,10 +96,10 @@ class Source(ABC):
         for path, signature in self.input_state:
             if file_signature(path) != signature:
                 raise InputFileError(
-                    f"{path} changed while genozarr read it (replaced, rewritten or "
-                    "deleted during the build): its values may come from two versions of "
-                    "the file, so nothing was published. Build again once it no longer "
-                    "changes")
+                    f"{path} changed while genozarr read it (replaced, rewritten, deleted, "
+                    "or its times or permissions changed during the build): its values "
+                    "may come from two versions of the file, so nothing was published. "
+                    "Build again once it no longer changes")
 
     @property
     def merges_windows(self) -> bool:

@@ -1491,3 +1491,30 @@ def test_a_bed_file_replaced_before_it_is_hashed_publishes_nothing(tmp_path, mon
     monkeypatch.setattr(cache, "cache_key", real)
     later = Cover.create_from_bed("peaks", str(peaks), **kw)
     assert later[0][0, :, 0, 0].tolist() == [0] * 5 + [1] * 5
+
+
+def test_a_fasta_of_records_replaced_before_it_is_hashed_publishes_nothing(tmp_path,
+                                                                         monkeypatch):
+    """Bioseq.create_from_seq reads its FASTA's records, then hashes the file for the
+    cache key: a file replaced in between was published with the old records under the
+    new file's key (a review). The build fails now, naming it."""
+    import shutil
+
+    import genozarr.store.cache as cache
+
+    seqs = tmp_path / "seqs.fa"
+    seqs.write_text(">r1\nAAAA\n")
+    (tmp_path / "b.fa").write_text(">r1\nCCCC\n")
+    real = cache.cache_key
+
+    def replaced_first(*args, **kwargs):
+        os.replace(shutil.copyfile(tmp_path / "b.fa", tmp_path / "t.fa"), seqs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "cache_key", replaced_first)
+    kw = dict(storage="zarr", cache=True)
+    with pytest.raises(InputFileError, match=rf"{seqs} changed while genozarr read it"):
+        Bioseq.create_from_seq("s", str(seqs), **kw)
+    monkeypatch.setattr(cache, "cache_key", real)
+    later = Bioseq.create_from_seq("s", str(seqs), **kw)
+    assert later[0][0, :, 0, :].argmax(1).tolist() == [1, 1, 1, 1]  # C

@@ -31,6 +31,7 @@ from genozarr.config import set_options
 from genozarr.errors import (
     ArgumentError,
     GenozarrWarning,
+    InputFileError,
     StoreError,
     StoreFormatError,
 )
@@ -2459,7 +2460,12 @@ def test_no_headers_follow_a_redirect_to_another_host(tmp_path):
     import genozarr
     from genozarr.testing.servers import RangeHandler, serve_directory
 
+    import pyBigWig
+
     x = _small_store(tmp_path / "srv" / "s.zarr")
+    with pyBigWig.open(str(tmp_path / "srv" / "a.bw"), "w") as bw:
+        bw.addHeader([("chr1", 1000)])
+        bw.addEntries("chr1", 0, values=[1.0] * 10, span=100, step=100)
     seen: list = []
 
     class Recording(RangeHandler):
@@ -2489,3 +2495,33 @@ def test_no_headers_follow_a_redirect_to_another_host(tmp_path):
             assert "KEY" not in seen
             np.testing.assert_array_equal(
                 genozarr.open_dataset(f"{url}/s.zarr", cache=None)[:], x)
+            # an input file on the web server too (its copy fetched for the build)
+            with pytest.raises(InputFileError, match="redirects to another host"):
+                genozarr.Cover.create_from_bigwig(
+                    "b", f"{url}/a.bw", genomesize={"chr1": 1000}, binsize=100,
+                    input_storage_options={"headers": {"X-Api-Key": "KEY"}})
+            assert "KEY" not in seen
+
+
+def test_a_redirect_from_http_to_https_of_the_same_host_is_followed():
+    """The same host's upgrade to https (port 80 to 443), as web servers force it, is
+    followed with the caller's headers; another host, or another port, is not."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from yarl import URL
+
+    from genozarr.store.open import _same_origin
+
+    def hop(src, location):
+        params = SimpleNamespace(url=URL(src), response=SimpleNamespace(
+            headers={"Location": location}))
+        return asyncio.run(_same_origin(None, None, params))
+
+    assert hop("http://data.example.org/s.zarr/zarr.json",
+               "https://data.example.org/s.zarr/zarr.json") is None
+    assert hop("https://data.example.org/a", "/b") is None  # (relative: the same origin)
+    for location in ("https://cdn.example.org/a", "http://data.example.org:8080/a",
+                     "https://data.example.org:8443/a"):
+        with pytest.raises(StoreError, match="redirects to another host"):
+            hop("http://data.example.org/a", location)

@@ -302,14 +302,22 @@ def _is_absent(exc: BaseException) -> bool:
         return True
     if isinstance(exc, FileNotFoundError):
         # fsspec's http filesystem turns every failure into FileNotFoundError: only one
-        # with no connection problem behind it is an absent file
-        return not any(isinstance(n, ConnectionError) or "Connector" in type(n).__name__
+        # with no connection problem (or refusal of genozarr's) behind it is an absent file
+        from genozarr.errors import GenozarrError
+
+        return not any(isinstance(n, (ConnectionError, GenozarrError))
+                       or "Connector" in type(n).__name__
                        or _timed_out(n) for n in _chain(exc) if n is not exc)
     return False
 
 
 def _failure(exc: BaseException, url: str, what: str, of: str | None = None) -> InputFileError:
     owner = f" (the index of {display_url(of)})" if of else ""
+    from genozarr.errors import GenozarrError
+
+    ours = next((n for n in _chain(exc) if isinstance(n, GenozarrError)), None)
+    if ours is not None:  # (a redirect refused, wrapped by fsspec as FileNotFoundError)
+        return InputFileError(f"cannot read {what} file {display_url(url)}{owner}: {ours}")
     reason = _reason(exc)
     status, _ = _status(exc)
     if status in (401, 403) or (status is None and isinstance(exc, PermissionError)):
@@ -377,6 +385,10 @@ def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[An
         options = {**options, "config_kwargs": {"connect_timeout": limit,
                                                 "read_timeout": limit}}
     try:
+        if scheme in ("http", "https"):  # (no headers sent to another host on a redirect)
+            from genozarr.store.open import _checked_http_class
+
+            return _checked_http_class()(**options), url
         return fsspec.core.url_to_fs(url, **options)
     except (ImportError, ValueError, TypeError) as e:
         raise InputFileError(f"cannot read {display_url(url)}: no filesystem for this URL "

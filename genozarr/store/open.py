@@ -1176,8 +1176,11 @@ async def _same_origin(session: Any, context: Any, params: Any) -> None:
     if location is None:
         return
     target = params.url.join(URL(location))
-    if (target.scheme, target.host, target.port) != (params.url.scheme, params.url.host,
-                                                       params.url.port):
+    same = (target.scheme, target.host, target.port) == (params.url.scheme, params.url.host,
+                                                         params.url.port)
+    upgrade = (params.url.scheme, target.scheme) == ("http", "https") \
+        and target.host == params.url.host and target.port == 443 and params.url.port == 80
+    if not (same or upgrade):  # (http to https of the same host: as browsers and requests)
         raise StoreError(
             f"{hide_secrets(str(params.url))}: the server redirects to another host "
             f"({target.scheme}://{target.host}:{target.port}); genozarr does not send the "
