@@ -219,9 +219,10 @@ def _read_table(source: str, storage_options: Any) -> Any:
     # header=None: the header line is taken as it is written (pandas would rename an
     # empty name 'Unnamed: 3' and a repeated one 'ct.1'), checked by read_sample_sheet
     # (the python engine: a row with fewer cells than the header has None where it has
-    # no cell, an empty cell is ''; the C engine gives '' for both)
-    kwargs = {"sep": sep, "dtype": str, "keep_default_na": False, "skipinitialspace": True,
-              "header": None, "engine": "python"}
+    # no cell, an empty cell is ''; the C engine gives '' for both; dtype=object: pandas
+    # 3's dtype=str makes that None a float NaN)
+    kwargs = {"sep": sep, "dtype": object, "keep_default_na": False,
+              "skipinitialspace": True, "header": None, "engine": "python"}
 
     def table_of(data: bytes) -> Any:
         if name.lower().endswith(".gz"):
