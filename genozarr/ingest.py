@@ -66,7 +66,7 @@ class Source(ABC):
     input_state: tuple[tuple[str, Any], ...] = ()
 
     def record_inputs(self, paths: Sequence[str]) -> None:
-        """Take the state (:func:`genozarr.io._handles.file_signature`) of the local input
+        """Take the state (``genozarr.io._handles.file_signature``) of the local input
         files ``paths``, added to :attr:`input_state`; called when the source is made,
         before it reads or hashes them.
 

@@ -1470,7 +1470,7 @@ def test_a_bed_file_replaced_before_it_is_hashed_publishes_nothing(tmp_path, mon
     key, which later cache=True calls with the new file served (an audit)."""
     import shutil
 
-    import genozarr.store.cache as cache
+    from genozarr.store import cache
 
     roi = tmp_path / "roi.bed"
     roi.write_text("chr1\t0\t10000\n")
@@ -1500,7 +1500,7 @@ def test_a_fasta_of_records_replaced_before_it_is_hashed_publishes_nothing(tmp_p
     new file's key (a review). The build fails now, naming it."""
     import shutil
 
-    import genozarr.store.cache as cache
+    from genozarr.store import cache
 
     seqs = tmp_path / "seqs.fa"
     seqs.write_text(">r1\nAAAA\n")

@@ -9,9 +9,9 @@ reads with pysam on the raw input (or with the FASTA text itself).
 from __future__ import annotations
 
 import os
-import time
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -822,7 +822,7 @@ def test_an_input_rewritten_within_one_time_stamp_step_is_read_again(tmp_path, m
     roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [100]})
     if kind == "bed":
         path.write_text("chr1\t10\t20\n")
-        build = lambda: Cover.create_from_bed("cov", str(path), roi=roi,  # noqa: E731
+        build = lambda: Cover.create_from_bed("cov", str(path), roi=roi,
                                               genomesize={"chr1": 1000}, binsize=100,
                                               storage="zarr", cache=True)[0].ravel()
         first = build()
@@ -840,7 +840,7 @@ def test_an_input_rewritten_within_one_time_stamp_step_is_read_again(tmp_path, m
 
         bigwig(path, 1.0)
         bigwig(tmp_path / "other.bw", 7.0)
-        build = lambda: Cover.create_from_bigwig(  # noqa: E731
+        build = lambda: Cover.create_from_bigwig(
             "s", str(path), roi=roi, binsize=100, storage="zarr", cache=True)[0].ravel()
         assert np.unique(build()).tolist() == [1.0]
         data = (tmp_path / "other.bw").read_bytes()
@@ -850,7 +850,7 @@ def test_an_input_rewritten_within_one_time_stamp_step_is_read_again(tmp_path, m
         assert np.unique(build()).tolist() == [7.0]
     else:
         path.write_text(">chr1\n" + "A" * 100 + "\n")
-        build = lambda: Bioseq.create_from_refgenome(  # noqa: E731
+        build = lambda: Bioseq.create_from_refgenome(
             "dna", str(path), roi=roi, binsize=100)[0][0, :, 0, :]
         assert build().argmax(1).tolist() == [0] * 100
         with open(path, "r+") as f:

@@ -2220,7 +2220,7 @@ def test_a_recorded_recipe_update_does_not_take_in_another_builds_chunk(tmp_path
         build_bed(src, 200, True)
         shutil.copytree(src, dst, dirs_exist_ok=True)
         with pytest.raises(StoreError, match="should not exist"):
-            open_store(dst)["chr1"]["data"].values
+            _ = open_store(dst)["chr1"]["data"].values
         build_bed(dst, 400, False)  # the windows of binsize 400 recorded: a new version
     assert np.unique(open_store(dst)["chr1"]["data"].values).tolist() == [0]
     assert np.unique(genozarr.open_dataset(dst)["chr1", 0, 4000]).tolist() == [0]
@@ -2303,7 +2303,7 @@ def test_a_marker_calling_a_written_chunk_absent_is_refused_by_both_openers(tmp_
     with pytest.raises(StoreError, match=message):
         genozarr.open_dataset(str(path))[:]
     with pytest.raises(StoreError, match=message):
-        open_store(str(path))["data"].values
+        _ = open_store(str(path))["data"].values
     doc["attributes"]["chunks"]["data"]["absent"] = []
     for array in ("region_chrom", "region_start"):
         doc["attributes"]["chunks"][array]["absent"] = [[0, 1]]
@@ -2402,7 +2402,7 @@ def test_a_link_inside_a_store_is_refused(tmp_path, what):
     with pytest.raises(StoreError, match=message):
         genozarr.open_dataset(path)[:]
     with pytest.raises(StoreError, match=message):
-        open_store(path)["data"].values
+        _ = open_store(path)["data"].values
     np.testing.assert_array_equal(genozarr.open_dataset(src)[:], x)
 
 
@@ -2457,10 +2457,10 @@ def test_no_headers_follow_a_redirect_to_another_host(tmp_path):
     (an API key) went there with every request (an audit of untrusted stores). With
     headers given, such a redirect is refused; without, it is followed."""
     pytest.importorskip("aiohttp")
+    import pyBigWig
+
     import genozarr
     from genozarr.testing.servers import RangeHandler, serve_directory
-
-    import pyBigWig
 
     x = _small_store(tmp_path / "srv" / "s.zarr")
     with pyBigWig.open(str(tmp_path / "srv" / "a.bw"), "w") as bw:

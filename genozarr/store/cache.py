@@ -57,7 +57,7 @@ def file_digest(path: str | os.PathLike) -> str:
     Memoised per process on the path and the file's size, modification time, inode and
     change time (:func:`genozarr.io._handles.stat_signature`), so a file is read once per
     session unless it changes or is replaced; a file changed in the last seconds
-    (:func:`genozarr.io._handles.changed_lately`) is read at every call.
+    (``genozarr.io._handles.changed_lately``) is read at every call.
 
     Parameters
     ----------

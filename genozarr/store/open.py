@@ -31,8 +31,8 @@ import json
 import logging
 import math
 import os
-import stat
 import re
+import stat
 import time
 import warnings
 from pathlib import Path
