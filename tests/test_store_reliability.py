@@ -2525,3 +2525,22 @@ def test_a_redirect_from_http_to_https_of_the_same_host_is_followed():
                      "https://data.example.org:8443/a"):
         with pytest.raises(StoreError, match="redirects to another host"):
             hop("http://data.example.org/a", location)
+
+
+def test_coordinates_past_the_memory_limit_are_a_store_error(tmp_path, monkeypatch):
+    """An edited store whose label chunk decompresses to a gigabyte string: open_store's
+    hash of the coordinates ended in a bare MemoryError under a memory limit (an audit of
+    untrusted stores, 4 GB RLIMIT_AS). Now a StoreError naming the store (the memory
+    error itself emulated here)."""
+    import genozarr.ops._layout as layout
+
+    path = tmp_path / "s.zarr"
+    _small_store(path)
+
+    def no_memory(obj):
+        raise MemoryError
+
+    monkeypatch.setattr(layout, "with_data_token", no_memory)
+    with pytest.raises(StoreError, match=rf"cannot open store {path}: its coordinates take "
+                                         "more memory"):
+        open_store(path)

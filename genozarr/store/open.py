@@ -2137,4 +2137,10 @@ def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None =
         obj = obj.assign_coords(loaded)
     from genozarr.ops._layout import with_data_token
 
-    return with_data_token(obj)  # (the data the attributes describe)
+    try:
+        return with_data_token(obj)  # (the data the attributes describe)
+    except MemoryError as e:  # (coordinates of gigabytes: a label chunk of an edited store)
+        raise StoreError(
+            f"cannot open store {hide_secrets(str(path))}: its coordinates take more memory "
+            "than this process may have (an edited or damaged store, e.g. a label chunk "
+            "that decompresses to gigabytes); rebuild it (overwrite=True)") from e
