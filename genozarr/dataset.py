@@ -2278,11 +2278,11 @@ class Bioseq(Dataset):
         fixedlen = _int_or_none("fixedlen", fixedlen)
         order_ = _int_or_none("order", order)
         records: dict[str, np.ndarray] = {}
-        from genozarr.io._handles import file_signature
+        from genozarr.ingest import input_state
         from genozarr.sources import _local
 
-        local = _local(files, "FASTA")  # (their state before they are read: as a source's)
-        state = tuple((p, file_signature(p)) for p in local)
+        # (their state before they are read: as a source's)
+        state = input_state(_local(files, "FASTA"))
         for f in files:
             for rec_name, seq in iter_fasta_records(f):
                 if rec_name in records:

@@ -32,6 +32,24 @@ __all__ = ["Source", "build_store", "shutdown_pool"]
 log = logging.getLogger(__name__)
 
 
+def input_state(paths: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    """``(path, signature)`` of local files now
+    (``genozarr.io._handles.file_signature``): what :attr:`Source.input_state` holds.
+
+    Parameters
+    ----------
+    paths
+        Local files.
+
+    Returns
+    -------
+    tuple
+    """
+    from genozarr.io._handles import file_signature
+
+    return tuple((str(p), file_signature(str(p))) for p in paths)
+
+
 class Source(ABC):
     """Base class of data sources: reads one block of every file at base resolution.
 
@@ -75,10 +93,7 @@ class Source(ABC):
         paths
             Local files the source reads.
         """
-        from genozarr.io._handles import file_signature
-
-        self.input_state = self.input_state + tuple((str(p), file_signature(str(p)))
-                                                    for p in paths)
+        self.input_state = self.input_state + input_state(paths)
 
     def check_inputs(self) -> None:
         """Raise where an input file is not in the state :meth:`record_inputs` took: it was

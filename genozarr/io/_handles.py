@@ -312,13 +312,18 @@ def _lately(ns: int) -> bool:
     return abs(time.time_ns() - ns) < RACY_SECONDS * 1e9
 
 
-def file_signature(path: str) -> tuple[int, int, int, int] | None:
-    """:func:`stat_signature` of a file, or None when it does not exist."""
+def _stat_or_none(path: str) -> os.stat_result | None:
+    """A file's ``stat``, or None where it cannot be had (no such file)."""
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except OSError:
         return None
-    return stat_signature(st)
+
+
+def file_signature(path: str) -> tuple[int, int, int, int] | None:
+    """:func:`stat_signature` of a file, or None when it does not exist."""
+    st = _stat_or_none(path)
+    return None if st is None else stat_signature(st)
 
 
 def reuse_signature(path: str) -> tuple[Any, ...] | None:
@@ -336,9 +341,8 @@ def reuse_signature(path: str) -> tuple[Any, ...] | None:
     tuple or None
         None when the file does not exist.
     """
-    try:
-        st = os.stat(path)
-    except OSError:
+    st = _stat_or_none(path)
+    if st is None:
         return None
     return stat_signature(st) + ((object(),) if changed_lately(st) else ())
 
@@ -417,19 +421,12 @@ def _signature(kind: str, path: str) -> tuple[Any, ...]:
         raise
     if not stat.S_ISREG(st.st_mode):
         check_input_file(path, _NAMES.get(kind, kind))
-    files = index_files(kind, path)
-    indexes = tuple((p, file_signature(p)) for p in files)
-    if changed_lately(st) or any(changed_lately(_stat_or_none(p)) for p in files):
+    stats = [(p, _stat_or_none(p)) for p in index_files(kind, path)]
+    indexes = tuple((p, None if s is None else stat_signature(s)) for p, s in stats)
+    if changed_lately(st) or any(changed_lately(s) for _, s in stats):
         # (a fresh object: equal to no later signature, so the handle is not reused)
         return stat_signature(st) + indexes + (object(),)
     return stat_signature(st) + indexes
-
-
-def _stat_or_none(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
 
 
 class CapturedStderr:

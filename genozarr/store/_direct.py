@@ -48,7 +48,7 @@ from genozarr.store.dtypes import is_bfloat16, widen
 from genozarr.store.layout import MARKER_FILE
 
 __all__ = ["DirectChunks", "RemoteChunks", "write_chunks", "write_strings", "read_strings",
-           "read_local_file", "check_not_linked",
+           "read_local_file", "check_not_linked", "file_kind",
            "check_chunk_bytes", "html_answer", "index_crc_ok", "ZARR_VERSIONS"]
 
 #: a directory pinned by an open descriptor (Linux): it stays the directory the reader
@@ -938,11 +938,26 @@ def _open_chunk_file(path: str) -> int:
         raise
     if not stat.S_ISREG(mode):
         os.close(fd)
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if (
-            stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "a directory" if \
-            stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file"
-        raise OSError(errno.EINVAL, f"it is {kind}, not a regular file", path)
+        raise OSError(errno.EINVAL, f"it is {file_kind(mode)}, not a regular file", path)
     return fd
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``stat`` mode ``mode`` that is not a regular file is, for messages
+    (``"a FIFO"``, ``"a device"``, ``"a symbolic link"`` (of an ``lstat``)...).
+
+    Parameters
+    ----------
+    mode
+        ``st_mode`` of a ``stat`` or ``lstat``.
+
+    Returns
+    -------
+    str
+    """
+    return "a symbolic link" if stat.S_ISLNK(mode) else "a FIFO" if stat.S_ISFIFO(mode) \
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a directory" \
+        if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file"
 
 
 def read_local_file(path: str) -> bytes:

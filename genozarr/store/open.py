@@ -603,29 +603,25 @@ def _array_checks(meta: Any) -> tuple[Any, bool, Any, bool]:
     return _chunk_info(meta), _crc_indexed(meta), _inner_chunk_info(meta), coordinates
 
 
-def _check_local_file(path: Any, where: str, root: str | None = None) -> None:
-    """Raise where a file of a local store is there but is no regular file of its own: a
-    symbolic link (its bytes another file's, outside the store too), one under a folder
-    of the store (below ``root``) that is a link, a FIFO (a read would block for ever) or
-    a device (``/dev/zero``: read until memory runs out); a missing file is left to the
-    caller."""
+def _check_local_file(root: str, key: str, where: str) -> None:
+    """Raise where the file ``key`` of the local store at ``root`` (named ``where``) is
+    there but is no regular file of its own: a symbolic link (its bytes another file's,
+    outside the store too), one under a folder of the store that is a link
+    (:func:`~genozarr.store._direct.check_not_linked`), a FIFO (a read would block for
+    ever) or a device (``/dev/zero``: read until memory runs out); a missing file is left
+    to the caller."""
+    from genozarr.store._direct import check_not_linked, file_kind
+
+    path = os.path.join(root, key)
     try:
         st = os.lstat(path)
     except OSError:
         return
-    if root is not None and stat.S_ISREG(st.st_mode):
-        parts = os.path.relpath(str(path), root).split(os.sep)[:-1]
-        for depth in range(1, len(parts) + 1):
-            if os.path.islink(os.path.join(root, *parts[:depth])):
-                raise StoreError(f"{where} is reached through a symbolic link (its folder "
-                                 f"{'/'.join(parts[:depth])}); the store was edited. Rebuild "
-                                 "it or copy it again (cp -rL copies what links name)")
     if not stat.S_ISREG(st.st_mode):
-        kind = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "a FIFO" if \
-            stat.S_ISFIFO(st.st_mode) else "a directory" if stat.S_ISDIR(st.st_mode) \
-            else "not a regular file"
-        raise StoreError(f"{where} is {kind}, not a file of the store; the store was edited. "
-                         "Rebuild it or copy it again (cp -rL copies what links name)")
+        raise StoreError(f"{where}/{key} is {file_kind(st.st_mode)}, not a file of the "
+                         "store; the store was edited. Rebuild it or copy it again (cp -rL "
+                         "copies what links name)")
+    check_not_linked(root, os.path.dirname(path), where)
 
 
 def _checked_store_class() -> type:
@@ -948,8 +944,7 @@ def _checked_store_class() -> type:
                     raise self._replaced(key)
                 return None
             if isinstance(self._store, LocalStore):
-                _check_local_file(self._store.root / key, f"{self.where}/{key}",
-                                  str(self._store.root))
+                _check_local_file(str(self._store.root), key, self.where)
             try:
                 buf = await _timed(self._store.get(key, prototype, byte_range),
                                    f"{self.where}/{key}")
