@@ -1493,13 +1493,17 @@ class Cover(Dataset):
         column per sample-sheet metadata column; empty without a sample sheet)."""
         import pandas as pd
 
-        from genozarr.store.layout import metadata_values
+        from genozarr.store.layout import metadata_kind, metadata_values
 
         meta = self.garray.meta
+        index = pd.Index(meta.conditions, name="condition")
         # each column as the store's coordinates keep it (a store of an older release
-        # may hold a column's raw values where they are now text)
-        return pd.DataFrame({c: metadata_values(v) for c, v in meta.condition_metadata.items()},
-                            index=pd.Index(meta.conditions, name="condition"))
+        # may hold a column's raw values where they are now text); text as objects, None
+        # where missing (pandas 3 would make it its string dtype, missing values NaN)
+        return pd.DataFrame(
+            {c: pd.Series(metadata_values(v), index=index,
+                          dtype=object if metadata_kind(v) == "text" else None)
+             for c, v in meta.condition_metadata.items()}, index=index)
 
     @classmethod
     def create_from_bigwig(

@@ -165,7 +165,9 @@ def _typed(column: Any) -> Any:
 
     import pandas as pd
 
-    text = column.map(lambda v: None if v.strip() in _NA_CELLS else v.strip())
+    # (object dtype: pandas 3 would infer its string dtype, whose missing value is NaN)
+    text = pd.Series([None if v.strip() in _NA_CELLS else v.strip() for v in column],
+                     index=column.index, name=column.name, dtype=object)
     try:
         numbers = pd.to_numeric(text)
     except (ValueError, TypeError, OverflowError):

@@ -128,7 +128,8 @@ def _obs_frame(gindexer: GenomicIndexer) -> Any:
                        index=pd.Index(names, dtype=object))
     region_names = getattr(gindexer, "names", None)  # indexers carry no names today
     if region_names is not None and len(region_names) == len(gindexer):
-        obs["name"] = np.asarray(region_names).astype(str)
+        obs["name"] = pd.Series(np.asarray(region_names).astype(str), index=obs.index,
+                                dtype=object)
     return obs
 
 
@@ -152,7 +153,11 @@ def _var_frame(cover: Cover, split: bool) -> tuple[Any, dict[str, str]]:
         if per_cond_source:
             cols["source"] = list(sources)
         index = list(conds)
-    frame = pd.DataFrame(cols, index=pd.Index(index, dtype=object))
+    at = pd.Index(index, dtype=object)
+    # (text as objects: pandas 3 would infer its string dtype, which anndata releases for
+    # pandas 2 refuse to write)
+    frame = pd.DataFrame({k: pd.Series(v, index=at, dtype=object) for k, v in cols.items()},
+                         index=at)
     metadata = cover.condition_metadata  # (the sample sheet's columns, typed as stored)
     names = {}
     for column in metadata.columns:
@@ -160,7 +165,9 @@ def _var_frame(cover: Cover, split: bool) -> tuple[Any, dict[str, str]]:
         name = column
         while name in frame.columns or name in metadata.columns and name != column:
             name = f"sheet_{name}"  # (a column of ours, or another sheet column, has it)
-        frame[name] = np.repeat(values, len(strands)) if split else values
+        values = np.repeat(values, len(strands)) if split else values
+        frame[name] = pd.Series(values, index=frame.index,  # (text stays objects)
+                                dtype=object if values.dtype == object else None)
         names[name] = column
     return frame, names
 

@@ -1179,6 +1179,46 @@ def test_damaged_shards_through_zarr_are_named(values, tmp_path, damage):
         ds["data"][16:32].values
 
 
+def test_checked_store_reads_many_ranges_through_its_checks(values, tmp_path):
+    """zarr 3.2 and later read a shard's inner chunks with ``get_ranges`` and, where the
+    store has them, synchronous reads, both of which zarr's WrapperStore hands straight
+    to the wrapped store: the damaged shards above gave zarr's bare 'error during blosc
+    decompression' there. The checked store reads neither past its checks: its
+    ``get_ranges`` reads each range through ``get`` (the bytes of the file; a damaged
+    range a StoreError, not inside an exception group; an absent key zarr's
+    FileNotFoundError in a group), and it offers no synchronous reads."""
+    import asyncio
+
+    from zarr.abc.store import RangeByteRequest
+    from zarr.core.buffer import default_buffer_prototype
+
+    from genozarr.store.open import open_resolved
+
+    _cover(values, tmp_path / "d.zarr", inner_chunk_bytes=2400, chunk_bytes=16 * 600)
+    store = open_resolved(tmp_path / "d.zarr").zarr_store()
+    assert store._supports_sync_io is False
+    shard = tmp_path / "d.zarr" / "data" / "c.1.0.0.0"
+    raw = shard.read_bytes()
+    index = np.frombuffer(raw[-68:-4], "<u8").reshape(4, 2)
+    ranges = [RangeByteRequest(int(o), int(o + n)) for o, n in index[[2, 0, 3]]]
+
+    async def read(key, byte_ranges):
+        return [item async for group in store.get_ranges(
+            key, byte_ranges, prototype=default_buffer_prototype()) for item in group]
+
+    got = dict(asyncio.run(read("data/c.1.0.0.0", ranges)))
+    assert sorted(got) == [0, 1, 2]
+    for i, r in enumerate(ranges):
+        assert got[i].to_bytes() == raw[r.start:r.end]
+    with pytest.raises(BaseExceptionGroup) as info:
+        asyncio.run(read("data/nothing", ranges[:1]))
+    assert info.group_contains(FileNotFoundError)
+    _index_past_the_end(shard)
+    with pytest.raises(StoreError, match=r"d\.zarr/data/c\.1\.0\.0\.0 is damaged"):
+        asyncio.run(read("data/c.1.0.0.0", [RangeByteRequest(int(index[1, 0]) + 100_000,
+                                                             int(sum(index[1])) + 100_000)]))
+
+
 def test_a_server_that_ignores_ranges_is_named(values, tmp_path):
     pytest.importorskip("aiohttp")
     from genozarr import open_store

@@ -68,6 +68,21 @@ def _zarr_supported() -> bool:
         return False
 
 
+def regular_chunk_shape(meta: Any) -> tuple[int, ...] | None:
+    """The chunk shape of zarr v3 array metadata ``meta`` on a regular chunk grid; None
+    for any other grid. Read from the grid's JSON form (``{"name": "regular", ...}``),
+    which every zarr 3 release writes alike (the grid's class was ``RegularChunkGrid`` up
+    to zarr 3.1 and ``RegularChunkGridMetadata`` from 3.2)."""
+    grid = getattr(meta, "chunk_grid", None)
+    try:
+        doc = grid.to_dict()
+        if doc.get("name") != "regular":
+            return None
+        return tuple(int(n) for n in doc["configuration"]["chunk_shape"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
 def _native_dtype(array: Any) -> np.dtype:
     dt = array.dtype
     return np.dtype(dt.to_native_dtype()) if hasattr(dt, "to_native_dtype") else np.dtype(dt)
@@ -261,10 +276,9 @@ def _readable(array: Any) -> bool:
     optionally ``blosc``, either as the array's codecs or inside a ``sharding_indexed``
     codec with zarr's default index, shards along the first axis only."""
     from zarr.codecs import BloscCodec, BytesCodec
-    from zarr.core.chunk_grids import RegularChunkGrid
 
     meta = array.metadata
-    if getattr(meta, "zarr_format", 3) != 3 or not isinstance(meta.chunk_grid, RegularChunkGrid):
+    if getattr(meta, "zarr_format", 3) != 3 or regular_chunk_shape(meta) is None:
         return False
     if tuple(array.chunks[1:]) != tuple(array.shape[1:]):
         return False
@@ -1173,7 +1187,6 @@ def _string_codecs(arr: Any, memory: bool = False) -> tuple[str | None, Any, int
     try:
         from numcodecs import Zstd
         from zarr.codecs import VLenUTF8Codec, ZstdCodec
-        from zarr.core.chunk_grids import RegularChunkGrid
         from zarr.storage import MemoryStore
 
         local = _local_directory(arr)
@@ -1181,14 +1194,14 @@ def _string_codecs(arr: Any, memory: bool = False) -> tuple[str | None, Any, int
             return None
         meta = arr.metadata
         codecs = list(meta.codecs)
-        if (len(arr.shape) != 1
-                or not isinstance(meta.chunk_grid, RegularChunkGrid) or not codecs
+        grid = regular_chunk_shape(meta)
+        if (len(arr.shape) != 1 or grid is None or not codecs
                 or not isinstance(codecs[0], VLenUTF8Codec) or len(codecs) > 2
                 or (len(codecs) == 2 and not isinstance(codecs[1], ZstdCodec))):
             return None
         zstd = (Zstd(level=codecs[1].level, checksum=codecs[1].checksum)
                 if len(codecs) == 2 else None)
-        return None if local is None else local[1], zstd, int(meta.chunk_grid.chunk_shape[0])
+        return None if local is None else local[1], zstd, grid[0]
     except Exception:  # noqa: BLE001 - any surprise: use zarr's own path
         return None
 

@@ -123,7 +123,10 @@ def _zarr_type() -> type:
 def _make_zarr_type() -> type:
     from dataclasses import dataclass
 
-    from zarr.core.dtype.common import DataTypeValidationError
+    try:  # (zarr 3.2 and later; importing it from zarr.core warns there)
+        from zarr.errors import DataTypeValidationError
+    except ImportError:
+        from zarr.core.dtype.common import DataTypeValidationError
     from zarr.core.dtype.npy.float import BaseFloat
 
     @dataclass(frozen=True, kw_only=True)
