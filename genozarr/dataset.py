@@ -680,12 +680,15 @@ class Dataset:
         else:
             lengths = (self.gindexer.ends[idx] - self.gindexer.starts[idx]
                        + 2 * self.gindexer.flank)
+        from genozarr.ops.normalizers import check_kernel_shape
+
         x = x.astype(np.result_type(x.dtype, np.float32), copy=True)
         for norm in self.normalizers:
             order = self._condition_order(norm)
             if order is not None:  # into the order the statistics were fitted in, and back
                 x = x[..., order[0]]
-            x = norm.transform_batch(x, lengths) if hasattr(norm, "transform_batch") else norm(x)
+            y = norm.transform_batch(x, lengths) if hasattr(norm, "transform_batch") else norm(x)
+            x = check_kernel_shape(norm, y, x.shape)  # (a duck-typed one too)
             if order is not None:
                 x = x[..., order[1]]
         return x

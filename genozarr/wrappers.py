@@ -431,7 +431,8 @@ class ReduceDim(Wrapper):
         Dataset or wrapper.
     aggregator
         'sum' (default), 'mean', 'max', or a callable ``f(batch, axis=tuple)`` as numpy's
-        reductions.
+        reductions; what it returns must be the batch without those axes (an
+        :class:`~genozarr.errors.ArgumentError` names the shapes where it is not).
     axis
         Axes to aggregate (of the full shape, region axis 0 excluded); default the
         position and strand axes: ``(1, 2)`` as Janggu for a channel-last dataset,
@@ -503,7 +504,29 @@ class ReduceDim(Wrapper):
         numpy.ndarray
             ``(k,) + element_shape``: the aggregator applied over the axes ``axis``.
         """
-        return np.asarray(self.aggregator(batch, axis=self.axis))
+        return self._aggregate(batch, self.axis)
+
+    def _aggregate(self, batch: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
+        """The aggregator over ``axis`` of ``batch``, checked to have dropped exactly those
+        axes (a callable that ignores ``axis`` would reduce the whole batch to one value,
+        or keep the axes, and be served as the dataset's rows)."""
+        try:
+            out = np.asarray(self.aggregator(batch, axis=axis))
+        except TypeError as e:
+            if "axis" not in str(e):
+                raise
+            raise ArgumentError(
+                f"ReduceDim: the aggregator {self.aggregator!r} takes no axis= keyword; it "
+                f"is called as f(batch, axis={axis}), as numpy's reductions are "
+                "(e.g. lambda x, axis: np.percentile(x, 90, axis=axis))") from e
+        want = tuple(n for i, n in enumerate(batch.shape) if i not in axis)
+        if out.shape != want:
+            raise ArgumentError(
+                f"ReduceDim: the aggregator {self.aggregator!r} returned an array of shape "
+                f"{out.shape} for a batch of shape {batch.shape} aggregated over axes "
+                f"{axis}; expected {want}, the batch's shape without those axes (it must "
+                "reduce over axis= only, without keepdims)")
+        return out
 
     def transform_interval(self, batch: np.ndarray) -> np.ndarray:
         """Aggregate the axes of an interval key's batch (at each base, where a
@@ -522,8 +545,7 @@ class ReduceDim(Wrapper):
             The batch without the aggregated axes (its axes of the roles
             :attr:`interval_roles`).
         """
-        return np.asarray(self.aggregator(
-            batch, axis=_on_interval(self.axis, _kept_position(self.data))))
+        return self._aggregate(batch, _on_interval(self.axis, _kept_position(self.data)))
 
     @property
     def interval_roles(self) -> tuple[str | None, ...]:

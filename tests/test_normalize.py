@@ -5,6 +5,7 @@ reused on a test set, and cache keys that follow the normalizer."""
 from __future__ import annotations
 
 import json
+import warnings
 import re
 from typing import Any
 
@@ -1074,6 +1075,85 @@ def test_edited_function_warns_on_reopen(sample_files, tmp_path, monkeypatch):
         _close(again[:], x * 5.0)
     finally:
         sys.modules.pop("genozarr_test_edited_norm", None)
+
+
+def test_edited_normalizer_subclass_warns_on_reopen(sample_files, tmp_path, monkeypatch):
+    """A store records a hash of a Normalizer subclass's code too: reopened with
+    ``trust_callables=True`` after its ``kernel`` was edited, it warns (it served the
+    edited class's values, 50x the built ones, without a word); the hash also enters
+    the class's cache parameters (an edited class is another cache key)."""
+    import importlib
+    import sys
+
+    from genozarr.errors import GenozarrWarning
+
+    name = "genozarr_test_edited_class"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    module = tmp_path / f"{name}.py"
+    text = ("from genozarr.ops.normalizers import Normalizer\n"
+            "class Scale(Normalizer):\n    name = 'scale'\n"
+            "    def params(self):\n        return {}\n"
+            "    def kernel(self, x, lengths=None):\n        return x * FACTOR\n")
+    module.write_text(text.replace("FACTOR", "2"))
+    importlib.invalidate_caches()
+    try:
+        mod = importlib.import_module(name)
+        kw = {"roi": sample_files["roi_test"], "binsize": 200, "resolution": 10}
+        x = Cover.create_from_bigwig("r", sample_files["bigwig_a"], **kw)[:].astype("float64")
+        store = str(tmp_path / "c.zarr")
+        built = Cover.create_from_bigwig("c", sample_files["bigwig_a"], storage="zarr",
+                                         store=store, normalizer=mod.Scale(), **kw)
+        assert x.any()
+        _close(built[:], x * 2.0)
+        before = mod.Scale().cache_params()
+        del sys.modules[name]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", GenozarrWarning)  # unchanged: no warning
+            _close(genozarr.open_dataset(store, trust_callables=True)[:], x * 2.0)
+        assert importlib.import_module(name).Scale().cache_params() == before
+        module.write_text(text.replace("FACTOR", "100.0"))
+        del sys.modules[name]
+        importlib.invalidate_caches()
+        with pytest.warns(GenozarrWarning, match=r"another version of the normalizer class "
+                                                 rf"'{name}:Scale'"):
+            again = genozarr.open_dataset(store, trust_callables=True)
+        _close(again[:], x * 100.0)
+        after = sys.modules[name].Scale().cache_params()
+        assert after["class_token"] != before["class_token"]
+        assert {k: v for k, v in after.items() if k != "class_token"} == {
+            k: v for k, v in before.items() if k != "class_token"}
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_normalizer_subclass_that_changes_the_shape_is_refused(sample_files):
+    """A subclass whose ``kernel`` sums the conditions (the same kernel as a function is
+    refused) was served as batches of another shape than the dataset's, through ``[]``
+    and the lazy transform alike; both now raise naming the normalizer."""
+    import xarray as xr
+
+    from genozarr.ops.normalizers import Normalizer
+
+    class SumConditions(Normalizer):
+        name = "sumcond"
+
+        def params(self):
+            return {}
+
+        def kernel(self, x, lengths=None):
+            return x.sum(axis=-1)
+
+    gi = GenomicIndexer(["chr1"] * 3, [0, 10, 20], [10, 20, 30], ["+"] * 3, 10, 10)
+    cover = Cover.create_from_array("c", np.ones((3, 10, 1, 2), dtype="float32"), gi)
+    cover.normalizers = [SumConditions()]
+    with pytest.raises(ArgumentError, match=r"SumConditions.*returned an array of shape "
+                                            r"\(3, 10, 1\) for values of shape \(3, 10, 1, 2\)"):
+        cover[:]
+    data = xr.Dataset({"data": (("region", "position", "strand", "condition"),
+                                np.ones((3, 10, 1, 2), dtype="float32"))})
+    with pytest.raises(ArgumentError, match="SumConditions.*must act on each value"):
+        SumConditions().transform(data)["data"].values
 
 
 def test_unrestorable_callable_passed_back_with_the_others_restored(sample_files, tmp_path):

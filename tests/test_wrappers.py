@@ -182,6 +182,28 @@ def test_reduce_dim_bad_arguments(cover: Cover) -> None:
         ReduceDim(cover, axis=0)
 
 
+def test_reduce_dim_callable_that_ignores_axis_is_refused(
+        cover: Cover, dense: tuple[np.ndarray, GenomicIndexer]) -> None:
+    """An aggregator that ignores ``axis`` (the whole batch to one number) or keeps the
+    axes was served as the dataset's rows: ``r[:]`` one number, a torch batch of 2 windows
+    one value (their sum). Refused with the shapes named; a correct one against numpy."""
+    arr = dense[0]
+    ok = ReduceDim(cover, aggregator=lambda b, axis: np.percentile(b, 90, axis=axis))
+    np.testing.assert_allclose(ok[:], np.percentile(arr, 90, axis=(1, 2)), rtol=1e-6)
+    whole = ReduceDim(cover, aggregator=lambda b, axis: b.sum())
+    assert whole.shape == (arr.shape[0], arr.shape[3])
+    with pytest.raises(ArgumentError, match=r"returned an array of shape \(\) for a batch "
+                                            r"of shape .*expected \(%d, %d\)"
+                       % (arr.shape[0], arr.shape[3])):
+        whole[:]
+    kept = ReduceDim(cover, aggregator=lambda b, axis: b.sum(axis=axis, keepdims=True))
+    with pytest.raises(ArgumentError, match="without keepdims"):
+        kept[0]
+    one_arg = ReduceDim(cover, aggregator=lambda b: b.sum())
+    with pytest.raises(ArgumentError, match="takes no axis= keyword"):
+        one_arg[0]
+
+
 def test_nan_to_num(dense: tuple[np.ndarray, GenomicIndexer]) -> None:
     arr = dense[0].copy()
     arr[5, 0, 1, 2] = np.inf

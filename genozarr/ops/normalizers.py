@@ -160,6 +160,21 @@ def _decode(value: Any) -> Any:
     return np.array(one(value), dtype=np.float64) if isinstance(value, list) else value
 
 
+def check_kernel_shape(norm: Any, y: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``y``, what normalizer ``norm`` made of values of ``shape``, as an array; an
+    :class:`~genozarr.errors.ArgumentError` naming ``norm`` where it has another shape (a
+    normalizer acts on each value: a subclass whose ``kernel`` sums an axis would be
+    served as batches of another shape than the dataset's)."""
+    y = np.asarray(y)
+    if y.shape != tuple(shape):
+        name = getattr(norm, "func", None) or norm
+        raise ArgumentError(
+            f"the normalizer {name!r} returned an array of shape {y.shape} for values of "
+            f"shape {tuple(shape)}: a normalizer must act on each value and return the "
+            "input's shape")
+    return y
+
+
 class Normalizer(abc.ABC):
     """Base class of genozarr's normalizers (see the module docs).
 
@@ -296,7 +311,8 @@ class Normalizer(abc.ABC):
         numpy.ndarray
         """
         self._check_fitted()
-        return self.kernel(np.asarray(x), lengths)
+        x = np.asarray(x)
+        return check_kernel_shape(self, self.kernel(x, lengths), x.shape)
 
     def transform(self, data: Any) -> Any:
         """Lazily apply the fitted transform to every ``data`` variable.
@@ -461,7 +477,7 @@ class Normalizer(abc.ABC):
         return ds.assign({DATA: out.transpose(*dims)})
 
     def _block(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-        return self.kernel(x, lengths)
+        return check_kernel_shape(self, self.kernel(x, lengths), np.shape(x))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description that :func:`normalizer_from_dict` rebuilds.
@@ -488,8 +504,11 @@ class Normalizer(abc.ABC):
         if self.strands is not None:
             d["strands"] = int(self.strands)
         if _TYPES.get(self.name) is not type(self):
+            from genozarr.store.cache import class_token
+
             d["class"] = _func_ref(type(self))
             d["repr"] = f"{type(self).__module__}.{type(self).__qualname__}"
+            d["token"] = class_token(type(self))
         return d
 
     def cache_params(self) -> dict[str, Any]:
@@ -501,10 +520,15 @@ class Normalizer(abc.ABC):
             ``{"normalizer": <class name>, **params}``: the :meth:`params` encoded as in
             :meth:`to_dict` (statistics as nested lists of floats).
         """
-        return {"normalizer": type(self).__name__, **self.to_dict()["params"]}
+        d = self.to_dict()
+        out = {"normalizer": type(self).__name__, **d["params"]}
+        if "token" in d:  # a subclass: its code too (an edited method is another key)
+            out["class_token"] = d["token"]
+        return out
 
     def __repr__(self) -> str:
-        params = {k: v for k, v in self.cache_params().items() if k != "normalizer"}
+        params = {k: v for k, v in self.cache_params().items()
+                  if k not in ("normalizer", "class_token")}
         inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{type(self).__name__}({inner})"
 
@@ -1655,10 +1679,20 @@ def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> No
                 cls = _import_ref(ref)
                 if not (isinstance(cls, type) and issubclass(cls, Normalizer)):
                     raise TypeError(f"{ref} is not a Normalizer class")
-                return _restore_state(
+                norm = _restore_state(
                     cls(**{k: _decode(v) for k, v in dict(d.get("params") or {}).items()}), d)
             except Exception as err:
                 why = f"restoring {ref!r} failed ({err})"
+            else:
+                from genozarr.store.cache import class_token
+
+                token = d.get("token")
+                if token is not None and class_token(cls) != token:
+                    warn(f"the store was normalized with another version of the normalizer "
+                         f"class {ref!r} ({text}): its code differs from the recorded one, so "
+                         "the values served now differ from those the store was built with; "
+                         "rebuild the store, or restore the class's code", GenozarrWarning)
+                return norm
         raise StoreFormatError(
             f"the store was normalized with the normalizer class {text} that cannot be "
             f"restored: {why}; supply it with open_dataset(..., normalizer=...)")

@@ -279,6 +279,37 @@ def callable_token(func: Any) -> str:
     return f"{name}#{digest}"
 
 
+def class_token(cls: type) -> str:
+    """:func:`callable_token` of a class of the user's own (a :class:`Normalizer`
+    subclass): ``module.qualname#<16 hex digits>``, the digits a hash of the code of
+    every function, and the plain values, that the class and its bases outside genozarr
+    and the standard library define, so that a method edited since gives another token."""
+    import sys
+
+    parts = []
+    for klass in cls.__mro__:
+        module = str(getattr(klass, "__module__", "")).split(".")[0]
+        if module in ("genozarr", "builtins") or module in sys.stdlib_module_names:
+            continue
+        for attr, value in sorted(vars(klass).items()):
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            if isinstance(value, property):
+                value = [value.fget, value.fset, value.fdel]
+            if isinstance(value, list) and any(isinstance(f, types.FunctionType)
+                                               for f in value):
+                parts.append([klass.__qualname__, attr, _jsonable(value)])
+            elif isinstance(value, types.FunctionType) or (
+                    not attr.startswith("_") and isinstance(
+                        value, (str, int, float, bool, type(None), tuple))):
+                parts.append([klass.__qualname__, attr, _jsonable(value)])
+            # (others: __dict__, __module__, abc's _abc_impl (an address), nested classes)
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str)
+                            .encode()).hexdigest()[:16]
+    return f"{name}#{digest}"
+
+
 # one walk of _jsonable per thread: {(id, depth): (object, result)} of the objects
 # described so far (the object kept, so that its id is not reused by another during the
 # walk), and the ids of the objects being described (a reference back to one is a cycle)
