@@ -1650,9 +1650,10 @@ class Cover(Dataset):
         """Read 5'-end coverage from BAM files, one condition per file.
 
         Reads are counted once at their 5' end (forward: ``reference_start``; reverse: the
-        last aligned base ``reference_end - 1``). Unmapped (0x4), secondary (0x100) and
-        supplementary (0x800) reads are always skipped; QC-fail (0x200) and duplicate
-        (0x400) reads unless ``include_flagged=True``. See
+        last reference base the alignment spans, ``reference_end - 1``, as ``bedtools
+        genomecov -5``; a deletion at a read's end is spanned too). Unmapped (0x4),
+        secondary (0x100) and supplementary (0x800) reads are always skipped; QC-fail
+        (0x200) and duplicate (0x400) reads unless ``include_flagged=True``. See
         :func:`genozarr.io.bam.count_5prime` for paired-end handling.
 
         The positional arguments are Janggu's, in Janggu's order; the others are

@@ -5,8 +5,8 @@ reused on a test set, and cache keys that follow the normalizer."""
 from __future__ import annotations
 
 import json
-import warnings
 import re
+import warnings
 from typing import Any
 
 import dask
@@ -1153,7 +1153,7 @@ def test_normalizer_subclass_that_changes_the_shape_is_refused(sample_files):
     data = xr.Dataset({"data": (("region", "position", "strand", "condition"),
                                 np.ones((3, 10, 1, 2), dtype="float32"))})
     with pytest.raises(ArgumentError, match="SumConditions.*must act on each value"):
-        SumConditions().transform(data)["data"].values
+        _ = SumConditions().transform(data)["data"].values
 
 
 def test_unrestorable_callable_passed_back_with_the_others_restored(sample_files, tmp_path):

@@ -109,3 +109,47 @@ def test_info_stats_on_a_multi_chunk_sequence_store(sample_files, tmp_path):
     total = len(seq)
     for base in "ACGT":
         assert s["stats"]["base_fraction"][base] == pytest.approx(seq.count(base) / total)
+
+
+def test_a_missing_optional_package_names_the_extra_that_installs_it(tmp_path):
+    """Without torch or keras, genozarr's loaders failed with a bare ModuleNotFoundError
+    from their module imports; without aiohttp (or gcsfs) a remote input was told to
+    install s3fs for s3://, and a store URL to check its credentials. Each now names the
+    package and the extra (run in a fresh interpreter with the package hidden)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys
+        for name in ("torch", "keras", "aiohttp"):
+            sys.modules[name] = None
+        import genozarr
+        from genozarr.io._remote import _filesystem
+        for module in ("genozarr.loaders.torch", "genozarr.loaders.keras"):
+            try:
+                __import__(module)
+            except ImportError as e:
+                print(module, "|", e)
+        for url in ("https://example.invalid/a.bw", "gs://bucket/a.bw"):
+            try:
+                _filesystem(url, None)
+            except genozarr.errors.InputFileError as e:
+                print(url, "|", e)
+        try:
+            genozarr.open_store("https://example.invalid/s.zarr")
+        except genozarr.errors.StoreError as e:
+            print("store |", e)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, check=False).stdout
+    lines = dict(line.split(" | ", 1) for line in out.splitlines() if " | " in line)
+    assert "pip install genozarr[torch]" in lines["genozarr.loaders.torch"]
+    assert "pip install genozarr[keras]" in lines["genozarr.loaders.keras"]
+    assert "install aiohttp (pip install 'genozarr[http]')" in \
+        lines["https://example.invalid/a.bw"]
+    assert "s3fs" not in lines["https://example.invalid/a.bw"]
+    assert "install gcsfs (pip install 'genozarr[gcs]')" in lines["gs://bucket/a.bw"]
+    assert "not installed: for https:// install aiohttp (pip install 'genozarr[http]')" \
+        in lines["store"], lines["store"]
+    assert "credentials" not in lines["store"]

@@ -193,8 +193,8 @@ def test_reduce_dim_callable_that_ignores_axis_is_refused(
     whole = ReduceDim(cover, aggregator=lambda b, axis: b.sum())
     assert whole.shape == (arr.shape[0], arr.shape[3])
     with pytest.raises(ArgumentError, match=r"returned an array of shape \(\) for a batch "
-                                            r"of shape .*expected \(%d, %d\)"
-                       % (arr.shape[0], arr.shape[3])):
+                                            rf"of shape .*expected \({arr.shape[0]}, "
+                                            rf"{arr.shape[3]}\)"):
         whole[:]
     kept = ReduceDim(cover, aggregator=lambda b, axis: b.sum(axis=axis, keepdims=True))
     with pytest.raises(ArgumentError, match="without keepdims"):

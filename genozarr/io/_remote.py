@@ -392,8 +392,25 @@ def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[An
         return fsspec.core.url_to_fs(url, **options)
     except (ImportError, ValueError, TypeError) as e:
         raise InputFileError(f"cannot read {display_url(url)}: no filesystem for this URL "
-                             f"({type(e).__name__}: {e}); for s3:// install s3fs "
-                             "(pip install 'genozarr[s3]')") from e
+                             f"({type(e).__name__}: {e}); {install_hint(url)}") from e
+
+
+#: the package fsspec needs for a URL scheme, and genozarr's extra that installs it
+_SCHEME_PACKAGES = {"http": ("aiohttp", "http"), "https": ("aiohttp", "http"),
+                    "s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"),
+                    "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs")}
+
+
+def install_hint(url: str) -> str:
+    """What to install to read ``url``: the package fsspec needs for its scheme and the
+    genozarr extra that brings it (``"for https:// install aiohttp (pip install
+    'genozarr[http]')"``)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    package = _SCHEME_PACKAGES.get(scheme)
+    if package is None:
+        return (f"for {scheme}:// install the fsspec implementation of that scheme"
+                if scheme else "give a local path or a URL")
+    return f"for {scheme}:// install {package[0]} (pip install 'genozarr[{package[1]}]')"
 
 
 def _info(fs: Any, rpath: str) -> dict[str, Any]:

@@ -10,8 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import keras
 import numpy as np
+
+try:
+    import keras
+except ImportError as _error:  # (an optional extra)
+    raise ImportError("genozarr's Keras adapters need the optional package 'keras' (Keras 3): "
+                      "install it with `pip install genozarr[keras]` and a backend (torch, "
+                      "jax or tensorflow)", name="keras") from _error
 
 from genozarr._validate import check_bool, check_int
 from genozarr.batching import (

@@ -56,7 +56,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError as _error:  # (an optional extra)
+    raise ImportError("genozarr's PyTorch loaders need the optional package 'torch': install "
+                      "it with `pip install genozarr[torch]` (or PyTorch's own instructions "
+                      "for your platform)", name="torch") from _error
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data import Dataset as _TorchDataset
 from torch.utils.data import IterableDataset as _TorchIterable

@@ -296,12 +296,12 @@ def class_token(cls: type) -> str:
                 value = value.__func__
             if isinstance(value, property):
                 value = [value.fget, value.fset, value.fdel]
-            if isinstance(value, list) and any(isinstance(f, types.FunctionType)
-                                               for f in value):
-                parts.append([klass.__qualname__, attr, _jsonable(value)])
-            elif isinstance(value, types.FunctionType) or (
-                    not attr.startswith("_") and isinstance(
-                        value, (str, int, float, bool, type(None), tuple))):
+            code = isinstance(value, types.FunctionType) or (
+                isinstance(value, list)
+                and any(isinstance(f, types.FunctionType) for f in value))
+            plain = not attr.startswith("_") and isinstance(
+                value, (str, int, float, bool, type(None), tuple))
+            if code or plain:
                 parts.append([klass.__qualname__, attr, _jsonable(value)])
             # (others: __dict__, __module__, abc's _abc_impl (an address), nested classes)
     name = f"{cls.__module__}.{cls.__qualname__}"

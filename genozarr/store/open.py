@@ -179,7 +179,11 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
     if hint is None and is_remote(where):
         from genozarr.io._remote import _chain, _connection_lost, _timed_out
 
-        if isinstance(error, FileNotFoundError) and _missing_bucket(error):
+        if any(isinstance(e, ImportError) for e in _chain(error)):
+            from genozarr.io._remote import install_hint
+
+            hint = f"a package this URL needs is not installed: {install_hint(where)}"
+        elif isinstance(error, FileNotFoundError) and _missing_bucket(error):
             hint = "the bucket does not exist; create it or fix the URL"
         elif (status := _server_error(error)) is not None:
             hint = (f"the server answered HTTP {status}, an error of its own (not a missing "
