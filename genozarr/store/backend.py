@@ -519,29 +519,30 @@ class MemoryBackend(Backend):
 
 
 class SparseBackend(Backend):
-    """scipy CSR matrices of shape ``(first axis, product of the rest)``; every value is
-    kept (Janggu dropped values <= 0) except the sign of a zero (-0.0 reads as 0.0, as in
-    a zarr chunk holding only zeros), rows are densified on read.
+    """scipy CSR matrices, each row holding ``group`` consecutive first-axis entries of an
+    array (one entry per row where an entry holds :data:`SPARSE_ROW_VALUES` values or
+    more, as a window of a partial store does; several where an entry holds few, as a
+    bin of a whole-genome chromosome does, so that the matrix's row pointers do not cost
+    more than its values); every value is kept (Janggu dropped values <= 0) except the
+    sign of a zero (-0.0 reads as 0.0, as in a zarr chunk holding only zeros), rows are
+    densified on read.
 
     Parameters
     ----------
     arrays
         ``{array path: numpy array}`` of at least one dimension; each is kept as a CSR
-        matrix of shape ``(shape[0], product of shape[1:])``, with its shape and dtype.
+        matrix of shape ``(ceil(shape[0] / group), group * product of shape[1:])``, with
+        its shape and dtype.
     """
 
     storage = "sparse"
 
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
-        from scipy import sparse
-
         self.shapes = {k: v.shape for k, v in arrays.items()}
         self.dtypes = {k: v.dtype for k, v in arrays.items()}
-        self.matrices = {
-            # (the width from the shape: a reshape to -1 fails on an array of no rows)
-            k: sparse.csr_matrix(v.reshape(v.shape[0], math.prod(v.shape[1:])))
-            for k, v in arrays.items()
-        }
+        #: first-axis entries per CSR row, per array
+        self.groups = {k: _sparse_group(v.shape) for k, v in arrays.items()}
+        self.matrices = {k: _grouped_csr(v, self.groups[k]) for k, v in arrays.items()}
 
     def names(self) -> list[str]:
         """Paths of the arrays held, in the order they were given.
@@ -576,6 +577,12 @@ class SparseBackend(Backend):
         """
         return self.shapes[name]
 
+    def _dense(self, name: str, matrix: Any) -> np.ndarray:
+        """CSR rows ``matrix`` of array ``name`` densified, as first-axis entries."""
+        shape = self.shapes[name]
+        return matrix.toarray().astype(self.dtypes[name], copy=False).reshape(
+            (matrix.shape[0] * self.groups[name],) + tuple(shape[1:]))
+
     def read_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         """First-axis entries ``rows`` of array ``name``, densified.
 
@@ -596,9 +603,19 @@ class SparseBackend(Backend):
         --------
         Backend.read_rows
         """
-        m = self.matrices[name][np.asarray(rows)]
-        return m.toarray().astype(self.dtypes[name], copy=False).reshape(
-            (len(rows),) + self.shapes[name][1:])
+        rows = np.asarray(rows)
+        group = self.groups[name]
+        if group == 1:
+            m = self.matrices[name][rows]
+            return m.toarray().astype(self.dtypes[name], copy=False).reshape(
+                (len(rows),) + self.shapes[name][1:])
+        n = self.shapes[name][0]
+        rows = np.where(rows < 0, rows + n, rows)
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            raise IndexError(f"index out of range for {n} entries of {name!r}")
+        blocks, where = np.unique(rows // group, return_inverse=True)
+        dense = self._dense(name, self.matrices[name][blocks])
+        return dense[where.reshape(-1) * group + rows % group]
 
     def read_range(self, name: str, start: int, stop: int, view: bool = False) -> np.ndarray:
         """First-axis entries ``[start, stop)`` of array ``name``, densified into a new
@@ -622,9 +639,38 @@ class SparseBackend(Backend):
         --------
         Backend.read_range
         """
-        m = self.matrices[name][start:stop]
-        return m.toarray().astype(self.dtypes[name], copy=False).reshape(
-            (m.shape[0],) + self.shapes[name][1:])
+        group = self.groups[name]
+        start, stop, _ = slice(start, stop).indices(self.shapes[name][0])
+        stop = max(start, stop)
+        first, last = start // group, -(-stop // group)
+        dense = self._dense(name, self.matrices[name][first:last])
+        return np.ascontiguousarray(dense[start - first * group:stop - first * group])
+
+
+#: a sparse store's CSR rows hold whole first-axis entries of at least this many values
+#: (see :class:`SparseBackend`)
+SPARSE_ROW_VALUES = 4096
+
+
+def _sparse_group(shape: tuple[int, ...]) -> int:
+    """First-axis entries per CSR row of an array of ``shape`` (:class:`SparseBackend`)."""
+    width = math.prod(shape[1:])
+    return 1 if width == 0 or width >= SPARSE_ROW_VALUES else SPARSE_ROW_VALUES // width
+
+
+def _grouped_csr(values: np.ndarray, group: int) -> Any:
+    """``values`` as a CSR matrix of ``group`` first-axis entries per row (zeros past the
+    last entry fill the last row)."""
+    from scipy import sparse
+
+    n, width = values.shape[0], math.prod(values.shape[1:])
+    flat = values.reshape(n, width)  # (the width from the shape: -1 fails on no rows)
+    if group == 1:
+        return sparse.csr_matrix(flat)
+    rows = -(-n // group)
+    r, c = np.nonzero(flat)  # (NaN is not zero: kept, as csr_matrix keeps it)
+    return sparse.csr_matrix((flat[r, c], (r // group, (r % group) * width + c)),
+                             shape=(rows, group * width), dtype=values.dtype)
 
 
 def _read_only(rows: np.ndarray, view: bool) -> np.ndarray:
