@@ -513,7 +513,7 @@ class ReduceDim(Wrapper):
         try:
             out = np.asarray(self.aggregator(batch, axis=axis))
         except TypeError as e:
-            if "axis" not in str(e):
+            if "keyword argument 'axis'" not in str(e):  # (Python's words for it)
                 raise
             raise ArgumentError(
                 f"ReduceDim: the aggregator {self.aggregator!r} takes no axis= keyword; it "

@@ -5,6 +5,7 @@ reused on a test set, and cache keys that follow the normalizer."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from typing import Any
@@ -1125,6 +1126,52 @@ def test_edited_normalizer_subclass_warns_on_reopen(sample_files, tmp_path, monk
             k: v for k, v in before.items() if k != "class_token"}
     finally:
         sys.modules.pop(name, None)
+
+
+def test_class_token_follows_code_and_constants_not_addresses(tmp_path):
+    """A subclass's token is the same in two processes for unchanged code, a default
+    ``object()`` (a memory address in its repr) included; it changes with a public array
+    constant; a record made under another Python version is not compared (the hash of
+    unchanged bytecode differs between versions: it warned on every such reopen)."""
+    import subprocess
+    import sys
+    import warnings as w
+
+    from genozarr.errors import GenozarrWarning
+    from genozarr.ops.normalizers import normalizer_from_dict
+
+    module = tmp_path / "genozarr_test_token_mod.py"
+    text = ("import numpy as np\nfrom genozarr.ops.normalizers import Normalizer\n"
+            "class W(Normalizer):\n    name = 'w'\n    WEIGHTS = np.array([1.0, VALUE])\n"
+            "    def params(self):\n        return {}\n"
+            "    def kernel(self, x, lengths=None, _missing=object()):\n"
+            "        return x * self.WEIGHTS[1]\n")
+    probe = ("import json, genozarr_test_token_mod as m; "
+             "print(json.dumps(m.W().to_dict()))")
+
+    def record(value):
+        module.write_text(text.replace("VALUE", value))
+        out = subprocess.run([sys.executable, "-B", "-c", probe], capture_output=True,
+                             text=True, timeout=120, check=True, cwd=tmp_path,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                 [str(tmp_path), *sys.path])})
+        return json.loads(out.stdout)
+
+    first, again, edited = record("2.0"), record("2.0"), record("50.0")
+    assert first["token"] == again["token"]
+    assert edited["token"] != first["token"]
+    assert first["python"] == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with w.catch_warnings():
+            w.simplefilter("error", GenozarrWarning)  # the module now holds the 50.0 code
+            normalizer_from_dict({**first, "python": "2.7"}, trust_callables=True)
+            normalizer_from_dict(edited, trust_callables=True)
+        with pytest.warns(GenozarrWarning, match="another version of the normalizer class"):
+            normalizer_from_dict(first, trust_callables=True)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("genozarr_test_token_mod", None)
 
 
 def test_normalizer_subclass_that_changes_the_shape_is_refused(sample_files):

@@ -1257,6 +1257,7 @@ def test_sparse_backend_reads_equal_the_dense_array(shape):
         with pytest.raises(IndexError):
             sparse.read_rows("a", np.array([n]))
     assert sparse.read_rows("a", np.array([], dtype=np.int64)).shape == (0,) + shape[1:]
+    assert sparse.read_rows("a", []).shape == (0,) + shape[1:]  # (a list: float when empty)
 
 
 def test_whole_genome_sparse_storage_holds_what_its_values_need(tmp_path):

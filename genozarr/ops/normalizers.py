@@ -160,6 +160,20 @@ def _decode(value: Any) -> Any:
     return np.array(one(value), dtype=np.float64) if isinstance(value, list) else value
 
 
+def _python_version() -> str:
+    """``'3.11'``: the Python version a code hash (``token``) was taken under."""
+    import sys
+
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _same_python(record: dict[str, Any]) -> bool:
+    """Whether a recorded code hash can be compared here: taken under this Python version
+    (bytecode, and so the hash of unchanged code, differs between versions), or under an
+    unrecorded one (an older store)."""
+    return record.get("python") in (None, _python_version())
+
+
 def check_kernel_shape(norm: Any, y: Any, shape: tuple[int, ...]) -> np.ndarray:
     """``y``, what normalizer ``norm`` made of values of ``shape``, as an array; an
     :class:`~genozarr.errors.ArgumentError` naming ``norm`` where it has another shape (a
@@ -489,7 +503,9 @@ class Normalizer(abc.ABC):
             (NaN as None, infinities as ``"inf"``/``"-inf"``). A class other than the
             built-in normalizer of its ``name`` (a subclass) is recorded too, as
             ``"class": "module:qualname"`` (None where it cannot be imported again, e.g.
-            a class defined in a script), so that it is not rebuilt as the built-in one.
+            a class defined in a script), so that it is not rebuilt as the built-in one,
+            with ``"token"`` (:func:`~genozarr.store.cache.class_token`, a hash of its
+            code) and ``"python"`` (the Python version that hash was taken under).
             A normalizer with statistics records ``"given"`` (whether each was given
             rather than fitted: a bool, or one per statistic) and, once fitted,
             ``"conditions"`` (:attr:`conditions`) and ``"strands"`` (:attr:`strands`).
@@ -509,6 +525,7 @@ class Normalizer(abc.ABC):
             d["class"] = _func_ref(type(self))
             d["repr"] = f"{type(self).__module__}.{type(self).__qualname__}"
             d["token"] = class_token(type(self))
+            d["python"] = _python_version()
         return d
 
     def cache_params(self) -> dict[str, Any]:
@@ -1372,21 +1389,25 @@ class FunctionNormalizer(Normalizer):
 
     def to_dict(self) -> dict[str, Any]:
         """``{"type": "callable", "ref": "module:qualname" or None, "repr": ...,
-        "token": ...}``; ``ref`` is None unless importing it gives back this very function;
-        ``token`` is :func:`~genozarr.store.cache.callable_token` (a hash of its code), so
-        that :func:`normalizer_from_dict` notices a function edited since.
+        "token": ..., "python": ...}``; ``ref`` is None unless importing it gives back this
+        very function; ``token`` is :func:`~genozarr.store.cache.callable_token` (a hash of
+        its code), so that :func:`normalizer_from_dict` notices a function edited since,
+        under the same Python version (``python``: the hash of unchanged code differs
+        between versions, so it is not compared across them).
 
         Returns
         -------
         dict[str, Any]
             ``ref`` a str or None, ``repr`` the callable's repr without memory addresses,
-            ``token`` a str ``module.qualname#<16 hex digits>``.
+            ``token`` a str ``module.qualname#<16 hex digits>``, ``python`` a str such as
+            ``'3.11'``.
         """
         from genozarr.store.cache import callable_token
         from genozarr.store.recipe import stable_repr
 
         return {"type": self.name, "ref": _func_ref(self.func),
-                "repr": stable_repr(self.func), "token": callable_token(self.func)}
+                "repr": stable_repr(self.func), "token": callable_token(self.func),
+                "python": _python_version()}
 
     def cache_params(self) -> dict[str, Any]:
         """The callable's module, qualified name and a hash of its code, closure or
@@ -1665,8 +1686,9 @@ def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> No
     Warns
     -----
     GenozarrWarning
-        When an imported callable's code differs from the recorded one (the store was
-        built with another version of the function).
+        When an imported callable's or subclass's code differs from the recorded one
+        (the store was built with another version of it); compared only under the Python
+        version the record was made with, where it says which.
     """
     kind = d.get("type") if isinstance(d, dict) else None
     if isinstance(d, dict) and "class" in d:  # a class of its own (a subclass)
@@ -1687,7 +1709,7 @@ def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> No
                 from genozarr.store.cache import class_token
 
                 token = d.get("token")
-                if token is not None and class_token(cls) != token:
+                if token is not None and _same_python(d) and class_token(cls) != token:
                     warn(f"the store was normalized with another version of the normalizer "
                          f"class {ref!r} ({text}): its code differs from the recorded one, so "
                          "the values served now differ from those the store was built with; "
@@ -1710,7 +1732,7 @@ def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> No
                 from genozarr.store.cache import callable_token
 
                 token = d.get("token")
-                if token is not None and callable_token(func) != token:
+                if token is not None and _same_python(d) and callable_token(func) != token:
                     warn(f"the store was normalized with another version of the function "
                          f"{ref!r} ({text}): its code differs from the recorded one, so the "
                          "values served now differ from those the store was built with; "

@@ -520,10 +520,10 @@ class MemoryBackend(Backend):
 
 class SparseBackend(Backend):
     """scipy CSR matrices, each row holding ``group`` consecutive first-axis entries of an
-    array (one entry per row where an entry holds :data:`SPARSE_ROW_VALUES` values or
-    more, as a window of a partial store does; several where an entry holds few, as a
-    bin of a whole-genome chromosome does, so that the matrix's row pointers do not cost
-    more than its values); every value is kept (Janggu dropped values <= 0) except the
+    array (one entry per row where an entry holds :data:`SPARSE_FEW_VALUES` values or
+    more, as a window of a partial store does; :data:`SPARSE_ROW_VALUES` values' worth
+    where an entry holds fewer, as a bin of a whole-genome chromosome does, so that the
+    matrix's row pointers do not cost more than its values); every value is kept (Janggu dropped values <= 0) except the
     sign of a zero (-0.0 reads as 0.0, as in a zarr chunk holding only zeros), rows are
     densified on read.
 
@@ -603,7 +603,7 @@ class SparseBackend(Backend):
         --------
         Backend.read_rows
         """
-        rows = np.asarray(rows)
+        rows = np.asarray(rows, dtype=np.intp)
         group = self.groups[name]
         if group == 1:
             m = self.matrices[name][rows]
@@ -647,15 +647,18 @@ class SparseBackend(Backend):
         return np.ascontiguousarray(dense[start - first * group:stop - first * group])
 
 
-#: a sparse store's CSR rows hold whole first-axis entries of at least this many values
-#: (see :class:`SparseBackend`)
+#: a sparse store's CSR rows hold this many values where a first-axis entry holds fewer
+#: than :data:`SPARSE_FEW_VALUES` (see :class:`SparseBackend`)
 SPARSE_ROW_VALUES = 4096
+#: first-axis entries of fewer values than this (a whole-genome bin: its strands and
+#: conditions) are kept several to a CSR row; others (a window) one to a row
+SPARSE_FEW_VALUES = 16
 
 
 def _sparse_group(shape: tuple[int, ...]) -> int:
     """First-axis entries per CSR row of an array of ``shape`` (:class:`SparseBackend`)."""
     width = math.prod(shape[1:])
-    return 1 if width == 0 or width >= SPARSE_ROW_VALUES else SPARSE_ROW_VALUES // width
+    return 1 if width == 0 or width >= SPARSE_FEW_VALUES else SPARSE_ROW_VALUES // width
 
 
 def _grouped_csr(values: np.ndarray, group: int) -> Any:

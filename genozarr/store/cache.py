@@ -282,8 +282,13 @@ def callable_token(func: Any) -> str:
 def class_token(cls: type) -> str:
     """:func:`callable_token` of a class of the user's own (a :class:`Normalizer`
     subclass): ``module.qualname#<16 hex digits>``, the digits a hash of the code of
-    every function, and the plain values, that the class and its bases outside genozarr
-    and the standard library define, so that a method edited since gives another token."""
+    every function, and the public values (numbers, text, tuples, lists, dicts, sets,
+    arrays), that the class and its bases outside genozarr and the standard library
+    define, so that a method or constant edited since gives another token. Memory
+    addresses in representations (a default ``object()``) are left out: the token of
+    unchanged code is the same in every process of one Python version (bytecode differs
+    between versions)."""
+    import re
     import sys
 
     parts = []
@@ -300,14 +305,15 @@ def class_token(cls: type) -> str:
                 isinstance(value, list)
                 and any(isinstance(f, types.FunctionType) for f in value))
             plain = not attr.startswith("_") and isinstance(
-                value, (str, int, float, bool, type(None), tuple))
+                value, (str, int, float, bool, type(None), tuple, list, dict, set,
+                        frozenset, np.ndarray, np.generic))
             if code or plain:
                 parts.append([klass.__qualname__, attr, _jsonable(value)])
             # (others: __dict__, __module__, abc's _abc_impl (an address), nested classes)
     name = f"{cls.__module__}.{cls.__qualname__}"
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str)
-                            .encode()).hexdigest()[:16]
-    return f"{name}#{digest}"
+    text = re.sub(r" at 0x[0-9a-fA-F]+", " at 0x", json.dumps(parts, sort_keys=True,
+                                                                default=str))
+    return f"{name}#{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 # one walk of _jsonable per thread: {(id, depth): (object, result)} of the objects
