@@ -174,6 +174,17 @@ def _same_python(record: dict[str, Any]) -> bool:
     return record.get("python") in (None, _python_version())
 
 
+def _warn_if_edited(record: dict[str, Any], token: str, what: str, whose: str) -> None:
+    """Warn where the code hash ``token`` of the callable or class a normalizer ``record``
+    names (``what``) differs from the recorded one, taken under this Python version."""
+    recorded = record.get("token")
+    if recorded is not None and _same_python(record) and token != recorded:
+        warn(f"the store was normalized with another version of the {what}: its code "
+             "differs from the recorded one, so the values served now differ from those "
+             f"the store was built with; rebuild the store, or restore the {whose} code",
+             GenozarrWarning)
+
+
 def check_kernel_shape(norm: Any, y: Any, shape: tuple[int, ...]) -> np.ndarray:
     """``y``, what normalizer ``norm`` made of values of ``shape``, as an array; an
     :class:`~genozarr.errors.ArgumentError` naming ``norm`` where it has another shape (a
@@ -1708,12 +1719,8 @@ def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> No
             else:
                 from genozarr.store.cache import class_token
 
-                token = d.get("token")
-                if token is not None and _same_python(d) and class_token(cls) != token:
-                    warn(f"the store was normalized with another version of the normalizer "
-                         f"class {ref!r} ({text}): its code differs from the recorded one, so "
-                         "the values served now differ from those the store was built with; "
-                         "rebuild the store, or restore the class's code", GenozarrWarning)
+                _warn_if_edited(d, class_token(cls), f"normalizer class {ref!r} ({text})",
+                                "class's")
                 return norm
         raise StoreFormatError(
             f"the store was normalized with the normalizer class {text} that cannot be "
@@ -1731,13 +1738,8 @@ def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> No
             else:
                 from genozarr.store.cache import callable_token
 
-                token = d.get("token")
-                if token is not None and _same_python(d) and callable_token(func) != token:
-                    warn(f"the store was normalized with another version of the function "
-                         f"{ref!r} ({text}): its code differs from the recorded one, so the "
-                         "values served now differ from those the store was built with; "
-                         "rebuild the store, or restore the function's code",
-                         GenozarrWarning)
+                _warn_if_edited(d, callable_token(func), f"function {ref!r} ({text})",
+                                "function's")
                 return FunctionNormalizer(func)
         raise StoreFormatError(
             f"the store was normalized with a callable ({text}) that cannot be restored: "
