@@ -20,6 +20,8 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(genozarr.__path__, "genoz
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name, tmp_path, monkeypatch):
+    if name == "genozarr.loaders.torch":  # (which needs PyTorch, the torch extra)
+        pytest.importorskip("torch")
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,

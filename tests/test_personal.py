@@ -614,7 +614,7 @@ def test_torch_adapters(genome, vcf, pin, monkeypatch):
 
         monkeypatch.setattr(gt, "_pinned_empty",
                             lambda shape, dtype: torch.empty(shape, dtype=dtype))
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(gt, "_can_pin", lambda: True)
     seen = []
     with warnings.catch_warnings():  # pin_memory without an accelerator: PyTorch warns
         warnings.filterwarnings("ignore", "'pin_memory' argument is set as true")

@@ -784,7 +784,7 @@ def test_workers_send_sequence_as_codes(sample_files: dict[str, str], tmp_path: 
             return torch.empty(shape, dtype=dtype)
 
         monkeypatch.setattr(gt, "_pinned_empty", page_locked)
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(gt, "_can_pin", lambda: True)
 
     roi = pd.read_csv(sample_files["roi"], sep="\t", header=None).iloc[:, :3]
     roi.columns = ["chrom", "start", "end"]

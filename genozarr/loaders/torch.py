@@ -396,6 +396,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_POOL._after_fork)
 
 
+def _can_pin() -> bool:
+    """Whether ``pin_memory`` pins: CUDA is there (without it, PyTorch pins nothing either;
+    the tests fake it here, not in PyTorch, whose own pinning would then fail)."""
+    return torch.cuda.is_available()
+
+
 def _pinned_empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     """A new tensor in page-locked memory (from PyTorch's caching host allocator, which
     reuses the memory of freed ones: no page faults, no second copy to pin it)."""
@@ -1087,7 +1093,7 @@ class GenozarrDataLoader(DataLoader):
             marks = ds._read_marks
             if marks is not None:  # no batch of this pass read yet
                 marks.fill_(-1)
-            pin = bool(self.pin_memory) and torch.cuda.is_available()
+            pin = bool(self.pin_memory) and _can_pin()
             it = super().__iter__()
             # the slots the workers sent this pass: with persistent workers PyTorch hands
             # every iter() the same iterator, reset, so the passes iterated at the same
