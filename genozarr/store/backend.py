@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import math
 import os
@@ -530,19 +531,21 @@ class SparseBackend(Backend):
     Parameters
     ----------
     arrays
-        ``{array path: numpy array}`` of at least one dimension; each is kept as a CSR
-        matrix of shape ``(ceil(shape[0] / group), group * product of shape[1:])``, with
-        its shape and dtype.
+        ``{array path: numpy array}`` of at least one dimension (or a :class:`SparseRows`
+        the array was built into, block by block); each is kept as a CSR matrix of shape
+        ``(ceil(shape[0] / group), group * product of shape[1:])``, with its shape and
+        dtype.
     """
 
     storage = "sparse"
 
-    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
-        self.shapes = {k: v.shape for k, v in arrays.items()}
-        self.dtypes = {k: v.dtype for k, v in arrays.items()}
+    def __init__(self, arrays: Mapping[str, np.ndarray | SparseRows]) -> None:
+        self.shapes = {k: tuple(v.shape) for k, v in arrays.items()}
+        self.dtypes = {k: np.dtype(v.dtype) for k, v in arrays.items()}
         #: first-axis entries per CSR row, per array
         self.groups = {k: _sparse_group(v.shape) for k, v in arrays.items()}
-        self.matrices = {k: _grouped_csr(v, self.groups[k]) for k, v in arrays.items()}
+        self.matrices = {k: v.matrix() if isinstance(v, SparseRows)
+                         else _grouped_csr(v, self.groups[k]) for k, v in arrays.items()}
 
     def names(self) -> list[str]:
         """Paths of the arrays held, in the order they were given.
@@ -674,6 +677,150 @@ def _grouped_csr(values: np.ndarray, group: int) -> Any:
     r, c = np.nonzero(flat)  # (NaN is not zero: kept, as csr_matrix keeps it)
     return sparse.csr_matrix((flat[r, c], (r // group, (r % group) * width + c)),
                              shape=(rows, group * width), dtype=values.dtype)
+
+
+class SparseRows:
+    """One array of a :class:`SparseBackend` (its grouped CSR matrix) built from blocks of
+    first-axis entries, as a build's tasks return them (in any order, each entry in one
+    block), keeping only their non-zero values: the dense array is never made, so a sparse
+    build's memory follows its data, not the genome (a 100 Mb chromosome at 1 bp, float32,
+    two strands: 800 MB dense).
+
+    A block covering whole CSR rows becomes a CSR matrix at once; the CSR rows a block
+    fills in part (at most two a block: its first and last) are kept dense, at most
+    :data:`SPARSE_ROW_VALUES` values each, until the matrix is made. Where the fill value
+    is not 0, or a block of rows in any order comes for an array of several entries to a
+    CSR row (a partial store of few values a window, at most 15 a window), the array is
+    kept dense instead, as before.
+
+    Parameters
+    ----------
+    shape, dtype
+        The array's.
+    fill
+        What entries no block covers hold.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any, fill: float = 0) -> None:
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+        self.group = _sparse_group(self.shape)
+        self.width = math.prod(self.shape[1:])
+        #: the array, where it is kept dense
+        self.values: np.ndarray | None = None
+        self._fill = fill
+        #: (first CSR row, CSR matrix of whole rows), or (rows, CSR matrix: one entry a
+        #: row) where an entry is a CSR row
+        self._pieces: list[tuple[Any, Any]] = []
+        #: CSR row -> its values, of the rows blocks fill in part
+        self._partial: dict[int, np.ndarray] = {}
+        #: the [start, stop) of every block (checked disjoint when the matrix is made)
+        self._spans: list[tuple[int, int]] = []
+        if fill != 0:
+            self._densify()
+
+    def _densify(self) -> None:
+        """Keep the array dense from now on (the blocks so far put in place)."""
+        values = np.full(self.shape, self._fill, dtype=self.dtype)
+        if self._pieces or self._partial:
+            values[:] = SparseBackend({"a": self}).dense("a")
+        self.values = values
+        self._pieces, self._partial, self._spans = [], {}, []
+
+    def put(self, start: int | np.ndarray, values: np.ndarray) -> None:
+        """Put a block: entries ``start`` to ``start + len(values)``, or the entries
+        ``start`` (an array of first-axis indices) in its order.
+
+        Parameters
+        ----------
+        start
+            First entry of the block, or its entries.
+        values
+            The block: ``(entries,) + shape[1:]``, cast to the array's dtype.
+        """
+        from scipy import sparse
+
+        if isinstance(start, np.ndarray) and self.group != 1 and self.values is None:
+            self._densify()
+        if self.values is not None:
+            if isinstance(start, np.ndarray):
+                self.values[start] = values
+            else:
+                self.values[start:start + len(values)] = values
+            return
+        n = len(values)
+        flat = np.asarray(values).astype(self.dtype, copy=False).reshape(n, self.width)
+        if isinstance(start, np.ndarray):  # (one entry a CSR row)
+            self._pieces.append((np.asarray(start, dtype=np.int64),
+                                 sparse.csr_matrix(flat, dtype=self.dtype)))
+            return
+        start = int(start)
+        stop, g, end = start + n, self.group, self.shape[0]
+        self._spans.append((start, stop))
+        first = -(-start // g) * g  # the first CSR row the block covers whole
+        last = stop if stop == end else stop // g * g
+        if first < last:
+            self._pieces.append((first // g, _grouped_csr(flat[first - start:last - start], g)))
+        head = min(first, stop)  # the block's parts in CSR rows it fills in part
+        for lo, hi in ((start, head), (max(last, head), stop)):
+            if lo < hi:
+                row = lo // g
+                buf = self._partial.get(row)
+                if buf is None:
+                    buf = self._partial[row] = np.zeros(g * self.width, dtype=self.dtype)
+                buf[(lo - row * g) * self.width:(hi - row * g) * self.width] = \
+                    flat[lo - start:hi - start].reshape(-1)
+
+    def matrix(self) -> Any:
+        """The array's CSR matrix (see :class:`SparseBackend`), its blocks dropped.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix
+            ``(ceil(shape[0] / group), group * product of shape[1:])``.
+
+        Raises
+        ------
+        RuntimeError
+            When two blocks put values in the same entry (a build's tasks never do).
+        """
+        from scipy import sparse
+
+        if self.values is not None:
+            return _grouped_csr(self.values, self.group)
+        g, width = self.group, self.width
+        n_rows = -(-self.shape[0] // g)
+        pieces, self._pieces = self._pieces, []
+        if g == 1:  # every piece's rows, as an array
+            rows = [np.arange(r, r + m.shape[0]) if not isinstance(r, np.ndarray) else r
+                    for r, m in pieces]
+            pieces = [m for _, m in pieces]
+            order = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+            if len(np.unique(order)) != len(order):
+                raise RuntimeError("sparse build: two blocks put values in one entry")
+            stacked = sparse.vstack(pieces, format="csr", dtype=self.dtype) if pieces \
+                else sparse.csr_matrix((0, width), dtype=self.dtype)
+            perm = np.argsort(order, kind="stable")
+            stacked = stacked[perm]
+            counts = np.zeros(n_rows + 1, dtype=np.int64)
+            counts[order[perm] + 1] = np.diff(stacked.indptr)
+            return sparse.csr_matrix((stacked.data, stacked.indices, np.cumsum(counts)),
+                                     shape=(n_rows, width), dtype=self.dtype)
+        spans = sorted(self._spans)
+        if any(a[1] > b[0] for a, b in itertools.pairwise(spans)):
+            raise RuntimeError("sparse build: two blocks put values in one entry")
+        partial, self._partial = self._partial, {}
+        pieces += [(row, sparse.csr_matrix(buf[None, :])) for row, buf in partial.items()]
+        pieces.sort(key=lambda piece: piece[0])
+        parts, at = [], 0
+        for row, m in pieces:
+            if row > at:
+                parts.append(sparse.csr_matrix((row - at, g * width), dtype=self.dtype))
+            parts.append(m)
+            at = row + m.shape[0]
+        if at < n_rows or not parts:
+            parts.append(sparse.csr_matrix((n_rows - at, g * width), dtype=self.dtype))
+        return sparse.vstack(parts, format="csr", dtype=self.dtype)
 
 
 def _read_only(rows: np.ndarray, view: bool) -> np.ndarray:

@@ -30,7 +30,13 @@ import numpy as np
 
 from genozarr._validate import path_text
 from genozarr.errors import ArgumentError, GenozarrError, StoreError, hide_secrets
-from genozarr.store.backend import Backend, MemoryBackend, SparseBackend, ZarrBackend
+from genozarr.store.backend import (
+    Backend,
+    MemoryBackend,
+    SparseBackend,
+    SparseRows,
+    ZarrBackend,
+)
 from genozarr.store.dtypes import store_dtype
 from genozarr.store.handle import Store
 from genozarr.store.layout import ArraySpec, StoreMeta
@@ -118,24 +124,42 @@ def _write_values(name: str, start: int, values: np.ndarray, target: str,
     return write_block(target, name, start, values, storage_options)
 
 
-def _gathered(plan: BuildPlan, label: str, names: list[str]) -> dict[str, np.ndarray]:
+def _gathered(plan: BuildPlan, label: str, names: list[str],
+              sparse: bool = False) -> dict[str, Any]:
     """Arrays ``names`` of ``plan`` in memory: its whole arrays, or the blocks its tasks
-    return put in place (at an offset, or at the rows an array of rows gives)."""
+    return put in place (at an offset, or at the rows an array of rows gives); with
+    ``sparse``, the arrays of its tasks as :class:`~genozarr.store.backend.SparseRows`
+    (their non-zero values only, for a :class:`~genozarr.store.backend.SparseBackend`)."""
     from genozarr.store._run import run_tasks
 
     fill = plan.meta.pad_value
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}
     for name in names:
         spec = plan.specs[name]
-        arrays[name] = np.asarray(plan.arrays[name], dtype=spec.dtype) \
-            if name in plan.arrays else np.full(spec.shape, fill, dtype=spec.dtype)
+        if name in plan.arrays:
+            arrays[name] = np.asarray(plan.arrays[name], dtype=spec.dtype)
+        elif sparse:
+            arrays[name] = SparseRows(spec.shape, spec.dtype, fill)
+        else:
+            arrays[name] = np.full(spec.shape, fill, dtype=spec.dtype)
     tasks = [(_block_task, (fn, args, None, None, fill)) for fn, args in plan.tasks]
-    for blocks in run_tasks(tasks, plan.work_bases, label):
+
+    def put(blocks: list[Block]) -> None:
         for name, start, values in blocks:
-            if isinstance(start, np.ndarray):  # the block's rows, in any order
-                arrays[name][start] = values
+            target = arrays[name]
+            if isinstance(target, SparseRows):
+                target.put(start, values)
+            elif isinstance(start, np.ndarray):  # the block's rows, in any order
+                target[start] = values
             else:
-                arrays[name][start:start + len(values)] = values
+                target[start:start + len(values)] = values
+        # dask's local schedulers keep every task's result until the last task ends: the
+        # blocks put are dropped now, so that the build holds the arrays and the blocks
+        # of the tasks running, not the arrays twice over
+        blocks.clear()
+
+    for blocks in run_tasks(tasks, plan.work_bases, label, on_result=put):
+        put(blocks)  # (on dask.distributed, which calls no on_result)
     return arrays
 
 
@@ -189,7 +213,7 @@ def build(plan: BuildPlan, *, storage: str, path: str | None,
 
     fill = plan.meta.pad_value
     if path is None:
-        arrays = _gathered(plan, label, list(plan.specs))
+        arrays = _gathered(plan, label, list(plan.specs), sparse=storage == "sparse")
         if plan.check_inputs is not None:
             plan.check_inputs()
         backend: Backend = (SparseBackend(arrays) if storage == "sparse"

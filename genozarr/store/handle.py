@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -12,7 +13,9 @@ from genozarr.store.backend import (
     Backend,
     MemoryBackend,
     SparseBackend,
+    SparseRows,
     ZarrBackend,
+    reading_once,
     window_chunks,
 )
 from genozarr.store.dtypes import value_dtype
@@ -509,11 +512,33 @@ class Store:
 
         # what the arrays are served as (a bfloat16 zarr store is loaded as float32)
         check_storage(value_dtype(self.meta.dtype), storage)
-        arrays = {name: self.dense(name) for name in self.array_names()}
-        backend: Backend = MemoryBackend(arrays) if storage == "ndarray" else SparseBackend(arrays)
+        backend: Backend
+        if storage == "ndarray":
+            backend = MemoryBackend({name: self.dense(name) for name in self.array_names()})
+        else:  # read block by block, never the whole dense array
+            backend = SparseBackend({name: self._sparse_rows(name)
+                                     for name in self.array_names()})
         store = Store(self.meta, backend, self.path, self.region_table)
         store.kept_existing = self.kept_existing
         return store
+
+
+    def _sparse_rows(self, name: str) -> SparseRows:
+        """Array ``name`` as :class:`~genozarr.store.backend.SparseRows`, read in blocks
+        of about :data:`SPARSE_READ_BYTES` (decoded)."""
+        shape, dtype = self.backend.shape(name), value_dtype(self.meta.dtype)
+        rows = SparseRows(shape, dtype)
+        entry = max(1, math.prod(shape[1:]) * np.dtype(dtype).itemsize)
+        step = max(1, SPARSE_READ_BYTES // entry)
+        with reading_once():  # (every chunk is read once: none kept in the chunk cache)
+            for start in range(0, shape[0], step):
+                rows.put(start, self.backend.read_range(name, start,
+                                                        min(start + step, shape[0])))
+        return rows
+
+
+#: a store loaded as ``storage='sparse'`` is read this many decoded bytes at a time
+SPARSE_READ_BYTES = 4 << 20
 
 
 def _labels_of(values: np.ndarray, shared: bool) -> np.ndarray:
