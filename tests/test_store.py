@@ -1411,3 +1411,41 @@ def test_whole_genome_sparse_build_never_holds_the_dense_array(tmp_path):
             bwr.values(chrom, 0, size, numpy=True)), rtol=1e-6)
     bwr.close()
 
+
+@pytest.mark.parametrize("whole", [False, True])
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_float16_tracks_summed_past_65504(tmp_path, whole, dtype):
+    """Float16 input tracks collapsed by ``'sum'`` were added and cast back to float16: a
+    bin summing past 65504 became inf in the store, float32 stores too (numpy's overflow
+    warning the only sign; an audit). The sums are now float32: 100 x 1000 = 100000 is
+    kept exactly in a float32 store, and refused for a float16 one (the documented
+    build-time error, not an infinity)."""
+    from genozarr import open_dataset
+    from genozarr._kernels import collapse
+    from genozarr.errors import ArgumentError
+
+    track = np.full((10_000, 1, 1), 1000.0, dtype=np.float16)
+    summed = collapse(track, 100, "sum")
+    assert summed.dtype == np.float32 and (summed == 100_000).all()
+    assert (collapse(track, 100, np.sum) == 100_000).all()  # (a callable too)
+    assert (collapse(track, 100, "max") == 1000).all() and collapse(track, 100, "max").dtype \
+        == np.float16
+    roi = pd.DataFrame({"chrom": ["chr1"], "start": [0], "end": [10_000]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=1000, stepsize=1000)
+    path = tmp_path / "s.zarr"
+
+    def built():
+        return build_store(ArraySource("mem", {"chr1": track}, ["x"], ["."], dtype=dtype), gi,
+                           name="s", whole_genome=whole, resolution=100,
+                           chroms={"chr1": 10_000}, storage="zarr", path=str(path),
+                           cache_key="k")
+
+    if dtype == "float16":
+        with pytest.raises(ArgumentError, match=r"holds 100000, past the largest float16"):
+            built()
+        assert not path.exists()
+    else:
+        built()
+        served = np.asarray(open_dataset(path)[:])
+        assert served.dtype == np.float32 and served.size and (served == 100_000).all()
+
