@@ -74,7 +74,9 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
     seed
         Seed or generator of the shuffle; None draws fresh entropy.
     drop_last
-        Drop the last batch when it is smaller than ``batch_size``.
+        Serve full batches only: unshuffled, the last batch is dropped when it is smaller
+        than ``batch_size``; shuffled, the ``n % batch_size`` windows left out are drawn
+        at random from the whole epoch (each window as likely to be left out).
     block_size
         Windows per block (normally the windows per zarr chunk; 1 gives a full shuffle).
     buffer_blocks
@@ -116,6 +118,13 @@ def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
         for lo, hi in itertools.pairwise(edges):  # the windows of buffer_blocks blocks
             if hi > lo:
                 stream[lo:hi] = rng.permutation(stream[lo:hi])
+    rest = len(stream) % batch_size
+    if drop_last and rest and rng is not None:
+        # the windows left out: any of the epoch's, each as likely. The stream's tail holds
+        # the last group of blocks, mixed together: a short block (n not a multiple of
+        # block_size) is more of a small group, and its windows were left out up to 3x as
+        # often as others
+        stream = np.delete(stream, rng.choice(len(stream), rest, replace=False))
     cut = range(0, len(stream), batch_size)
     plan = [stream[i:i + batch_size] for i in cut]
     if drop_last and plan and len(plan[-1]) < batch_size:
@@ -211,8 +220,10 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
     shuffle
         Serve the windows in a chunk-aware random order (see Notes).
     seed
-        Seed of the order; None draws fresh entropy. The same seed gives the same order:
-        pass ``seed + epoch`` for a new order each epoch.
+        Seed of the order (anything :func:`numpy.random.default_rng` takes); None draws
+        fresh entropy. The same seed gives the same order: pass ``(seed, epoch)`` for a
+        new order each epoch (not ``seed + epoch``, which gives base seed ``s`` at epoch
+        ``e + 1`` the order of base seed ``s + 1`` at epoch ``e``).
     drop_last
         Drop the last, smaller batch.
     block_size

@@ -318,23 +318,31 @@ def test_workers_of_different_ranks_draw_different_augmentations() -> None:
     """Every rank seeding torch alike (DDP practice): worker w of each rank got the same
     worker seed, so the ranks' random wrappers drew the same augmentations (an audit);
     the rank is now mixed into the workers' seeds, iterable and map-style. Rank 0 keeps
-    its seeds."""
+    its seeds. Without workers the ranks' wrappers drew one stream too, whatever their
+    ``random_state`` (a second audit): each rank's stream is now drawn from it and the
+    rank, so the same script reproduces the same draws on each rank."""
     from genozarr.wrappers import RandomSignalScale
 
     n, length = 64, 10
     gi = GenomicIndexer(["chr1"] * n, np.arange(n) * length, np.arange(n) * length + length,
                         ["+"] * n, length, length)
     ones = Cover.create_from_array("c", np.ones((n, length, 1, 1), "float32"), gi)
-    for map_style in (False, True):
+    for workers, map_style, state in [(1, False, None), (1, True, None), (0, False, 5),
+                                      (0, True, 5), (0, False, None)]:
         scales = {}
-        for rank in (0, 1):
+        for rank in (0, 1, 1):
             torch.manual_seed(0)  # the same on every rank
-            loader = torch_loader(RandomSignalScale(ones, 0.5), np.arange(n), batch_size=8,
-                                  num_workers=1, rank=rank, world_size=2, block_size=8,
-                                  map_style=map_style)
-            scales[rank] = np.concatenate([x[:, 0, 0, 0].numpy() for x, _ in loader])
-        assert len(scales[0]) == len(scales[1]) == n // 2, map_style
-        assert len(np.intersect1d(scales[0], scales[1])) == 0, map_style
+            np.random.seed(0)
+            loader = torch_loader(RandomSignalScale(ones, 0.5, random_state=state),
+                                  np.arange(n), batch_size=8, num_workers=workers, rank=rank,
+                                  world_size=2, block_size=8, map_style=map_style)
+            got = np.concatenate([x[:, 0, 0, 0].numpy() for x, _ in loader])
+            if rank in scales:  # (the same run again: the same draws)
+                np.testing.assert_array_equal(got, scales[rank])
+            scales[rank] = got
+        case = (workers, map_style, state)
+        assert len(scales[0]) == len(scales[1]) == n // 2, case
+        assert len(np.intersect1d(scales[0], scales[1])) == 0, case
         assert ((scales[0] >= 0.5) & (scales[0] <= 1.5)).all()
 
 
@@ -364,8 +372,10 @@ def test_chunk_sampler_shards_like_distributed_sampler(world: int, shuffle: bool
     stream = np.concatenate(batch_plan(n, 1, shuffle=shuffle,
                                        seed=_epoch_seed(2, 0) if shuffle else None,
                                        block_size=rows))
-    padded = np.concatenate([stream, stream[:per * world - n]])
-    np.testing.assert_array_equal(np.concatenate(parts), padded)  # contiguous parts
+    served = np.concatenate(parts)  # contiguous parts of the stream, then the padding:
+    np.testing.assert_array_equal(served[:n], stream)  # (shuffled: drawn from the epoch;
+    if not shuffle:                                     # in order, its first windows)
+        np.testing.assert_array_equal(served[n:], stream[:per * world - n])
     counts = np.bincount(np.concatenate(parts), minlength=n)
     assert counts.min() == 1 and counts.sum() - n == per * world - n < world
     dropped = [list(ChunkSampler(n, rows, shuffle=shuffle, seed=2, drop_last=True,
@@ -1112,3 +1122,34 @@ def test_forked_workers_keep_the_options_they_inherit(index_cover: Cover) -> Non
         loader = DataLoader(ds, batch_size=32, num_workers=1,
                             multiprocessing_context="fork", collate_fn=_worker_options)
         assert set(loader) == {(5.0, 0)}
+
+
+def test_chunk_sampler_pads_and_cuts_with_every_window_as_likely() -> None:
+    """Padding ranks to equal lengths repeated the stream's first windows, and
+    ``drop_last`` left out its last ones: those of its first or last group of blocks, in
+    which a short block's windows are a larger share (11 windows, blocks of 4 each
+    shuffled alone, 2 ranks: short-block windows served twice 0.109 of epochs against
+    0.084; an audit). Shuffled,
+    the windows repeated or left out are drawn from the whole epoch: chi-square of the
+    counts per window over 6,000 epochs against uniform; every rank agrees on them, and
+    each window is served once or twice (padding) or at most once (drop_last)."""
+    from scipy import stats
+
+    n, epochs = 11, 6000
+    for drop_last in (False, True):
+        extra = np.zeros(n)
+        for epoch in range(epochs):
+            served = [ChunkSampler(n, 4, seed=3, num_replicas=2, rank=r, epoch=epoch,
+                                   drop_last=drop_last, buffer_blocks=1).epoch_indices()
+                      for r in (0, 1)]
+            counts = np.bincount(np.concatenate(served), minlength=n)
+            assert counts.sum() == (10 if drop_last else 12)
+            assert set(counts.tolist()) <= ({0, 1} if drop_last else {1, 2})
+            extra += counts == (0 if drop_last else 2)
+        assert extra.sum() == epochs
+        assert stats.chisquare(extra).pvalue > 1e-3, (drop_last, extra)
+    # in index order: the first windows repeated, the last left out, as before
+    assert ChunkSampler(11, 4, shuffle=False, num_replicas=2, rank=1).epoch_indices(
+        ).tolist() == [6, 7, 8, 9, 10, 0]
+    assert ChunkSampler(11, 4, shuffle=False, num_replicas=2, rank=1,
+                        drop_last=True).epoch_indices().tolist() == [5, 6, 7, 8, 9]

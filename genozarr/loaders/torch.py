@@ -111,6 +111,21 @@ def reseed_augmentations(datasets: list[Any], seed: int) -> None:
             d = d.data
 
 
+def _rank_streams(datasets: list[Any], rank: int) -> None:
+    """Make every random wrapper of ``datasets`` draw a stream of rank ``rank``'s own,
+    from its present one: loading without worker processes, every rank seeded alike
+    (a seeded DDP script) drew the same factors, shifts and flips on every rank. A
+    worker process reseeds its wrappers from its own seed and the rank instead
+    (:meth:`_Structured.check_worker`)."""
+    from genozarr.wrappers import Wrapper, _RandomWrapper
+
+    for d in datasets:
+        while isinstance(d, Wrapper):
+            if isinstance(d, _RandomWrapper):
+                d.reseed(np.random.default_rng([int(d.rng.integers(2**63)), int(rank)]))
+            d = d.data
+
+
 def distributed_rank(rank: int | None = None,
                      world_size: int | None = None) -> tuple[int, int]:
     """``(rank, world_size)`` of this process for sharding.
@@ -432,6 +447,8 @@ class _Structured(Structured):
         #: again as each pass starts (GenozarrDataLoader), and that process
         self.options = get_options()
         self.options_pid = os.getpid()
+        #: whether the random wrappers' streams were made this rank's, without workers
+        self._ranked = False
 
     def check_worker(self) -> None:
         """In a new worker process: genozarr's options as the training process has them
@@ -439,6 +456,11 @@ class _Structured(Structured):
         would, e.g., wait on a stalled server past ``remote_timeout``), and augmentations
         reseeded from the worker's seed."""
         if self._pid == os.getpid():
+            if not self._ranked:  # (no worker process: the training process's wrappers)
+                self._ranked = True
+                rank = self.rank if self.rank is not None else distributed_rank()[0]
+                if rank:
+                    _rank_streams(self.datasets, rank)
             return
         self._pid = os.getpid()
         info = get_worker_info()
@@ -866,12 +888,13 @@ class ChunkSampler(Sampler[int]):
     **Sharding.** With ``num_replicas`` ranks, the epoch's index stream is padded (or,
     with ``drop_last``, cut) to a multiple of ``num_replicas`` and rank ``r`` takes the
     ``r``-th contiguous part, so every rank serves the same number of samples (a
-    ``DistributedDataParallel`` step needs every rank). Padding repeats the first indices
-    of the stream (fewer than ``num_replicas`` windows are served twice per epoch; a
-    stream shorter than that is repeated as often as needed, so with fewer windows than
-    ranks a window is served more than twice);
-    ``drop_last=True`` instead leaves out the last (fewer than ``num_replicas``) windows
-    of the stream. Contiguous parts rather than ``DistributedSampler``'s every
+    ``DistributedDataParallel`` step needs every rank). Padding repeats fewer than
+    ``num_replicas`` windows of the stream (served twice per epoch; a stream shorter than
+    that is repeated as often as needed, so with fewer windows than ranks a window is
+    served more than twice); ``drop_last=True`` instead leaves out fewer than
+    ``num_replicas`` windows. Shuffled, the windows repeated or left out are drawn at
+    random from the whole epoch (each as likely); in index order, they are the first
+    (repeated) or last (left out). Contiguous parts rather than ``DistributedSampler``'s every
     ``num_replicas``-th index keep each rank on its own chunks.
 
     Parameters
@@ -974,8 +997,20 @@ class ChunkSampler(Sampler[int]):
         stream = np.concatenate(plan) if plan else np.zeros(0, dtype=np.int64)
         per = self.num_samples
         total = per * self.num_replicas
-        if total > len(stream) and len(stream):
-            stream = np.concatenate([stream, np.resize(stream, total - len(stream))])
+        if total != len(stream) and len(stream):
+            # shuffled: the windows padded or left out drawn at random (the same on every
+            # rank), each as likely; the stream's first or last ones were those of its
+            # first or last group of blocks, a short block's more often than others
+            pick = np.random.default_rng([seed, 1]) if self.shuffle else None
+            if total < len(stream):  # (drop_last)
+                cut = len(stream) - total
+                stream = stream[:total] if pick is None else np.delete(
+                    stream, pick.choice(len(stream), cut, replace=False))
+            else:
+                repeats, extra = divmod(total - len(stream), len(stream))
+                more = np.arange(extra) if pick is None else np.sort(
+                    pick.choice(len(stream), extra, replace=False))
+                stream = np.concatenate([stream] * (repeats + 1) + [stream[more]])
         return stream[self.rank * per:(self.rank + 1) * per]
 
     def __iter__(self) -> Iterator[int]:
