@@ -1449,3 +1449,22 @@ def test_float16_tracks_summed_past_65504(tmp_path, whole, dtype):
         served = np.asarray(open_dataset(path)[:])
         assert served.dtype == np.float32 and served.size and (served == 100_000).all()
 
+
+@pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr"])
+def test_region_table_cannot_be_edited_in_place(tmp_path, storage):
+    """A store's ``region_table`` arrays were writable: shifting them in place
+    (``t["start"] += 50``) changed interval reads (built from them once) but not index
+    reads, silently (an audit). They are read-only views now, as a GenomicIndexer's
+    arrays are; the reads stay those of the windows built."""
+    from genozarr import Cover
+
+    roi = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, 1000], "end": [600, 1600]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=200, stepsize=200)
+    values = np.arange(len(gi) * 200, dtype=np.float32).reshape(len(gi), 200, 1, 1)
+    kw = {"store": tmp_path / "c.zarr"} if storage == "zarr" else {}
+    cover = Cover.create_from_array("c", values, gi, storage=storage, **kw)
+    table = cover.garray.region_table
+    for key in ("start", "end"):
+        with pytest.raises(ValueError, match="read-only"):
+            table[key][:] += 50
+    np.testing.assert_array_equal(cover["chr1", 1000, 1200][0, :, 0, 0], values[3, :, 0, 0])

@@ -45,7 +45,10 @@ class Store:
         self.meta = meta
         self.backend = backend
         self.path = path
-        self.region_table = region_table
+        #: read-only views: the rows' lookups are built once from them, so an array
+        #: edited in place would be served by some reads and not others
+        self.region_table = None if region_table is None else {
+            key: _read_only_view(values) for key, values in region_table.items()}
         self._row_lookup: dict[tuple[str, int, int], int] | None = None
         self._repeats: list[list[int]] = []
         self._repeated_arrays: tuple[np.ndarray, np.ndarray] | None = None
@@ -535,6 +538,14 @@ class Store:
                 rows.put(start, self.backend.read_range(name, start,
                                                         min(start + step, shape[0])))
         return rows
+
+
+def _read_only_view(values: Any) -> Any:
+    """A read-only view of a numpy array (anything else as it is)."""
+    if isinstance(values, np.ndarray) and values.flags.writeable:
+        values = values.view()
+        values.flags.writeable = False
+    return values
 
 
 #: a store loaded as ``storage='sparse'`` is read this many decoded bytes at a time
