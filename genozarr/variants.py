@@ -166,11 +166,11 @@ def check_vcf_index(path: str, name: str | None = None,
             index_ns = os.stat(index).st_mtime_ns
         except OSError:
             continue
-        if index_ns >= data_ns:
+        from genozarr.io._handles import mtime_text, older_file
+
+        if not older_file(index_ns, data_ns):
             return  # the one htslib loads (another one next to it is not read)
         import gzip
-
-        from genozarr.io._handles import mtime_text
 
         try:
             with gzip.open(path, "rb") as fh:

@@ -109,6 +109,25 @@ def test_bam_index_older_than_bam(sim_data, tmp_path):
     check_bam_values(Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000), str(bam))
 
 
+def test_bam_index_written_the_same_second_before_its_bam_is_not_stale(sim_data, tmp_path):
+    """An index copied just before its BAM (``cp x.bam.bai x.bam dest/``) is older by a
+    fraction of a millisecond: it was refused as stale, its message printing the same time
+    to the millisecond for both files (an audit). As htslib tells it, an index is older
+    only by whole seconds: the counts equal pysam's; an index of the second before is
+    still refused."""
+    bam = tmp_path / "reads.bam"
+    shutil.copy(sim_data["bam"] + ".bai", str(bam) + ".bai")
+    shutil.copy(sim_data["bam"], bam)
+    second = int(os.stat(bam).st_mtime)
+    os.utime(bam, ns=(second * 10**9 + 500_000_000,) * 2)
+    os.utime(str(bam) + ".bai", ns=(second * 10**9 + 499_900_000,) * 2)
+    check_bam_values(Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000), str(bam))
+    close_handles()
+    os.utime(str(bam) + ".bai", ns=(second * 10**9 - 100_000_000,) * 2)
+    with pytest.raises(StaleIndexError, match="is older than its BAM file"):
+        Cover.create_from_bam("c", str(bam), roi=ROI, binsize=2000)
+
+
 def test_a_relative_bam_with_a_stale_picard_index_is_named_right(sim_data, tmp_path,
                                                                  monkeypatch):
     """A BAM given by a relative name, its index named x.bai beside it and older: the

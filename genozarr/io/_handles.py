@@ -249,6 +249,13 @@ def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = Non
     return path
 
 
+def older_file(index_ns: int, data_ns: int) -> bool:
+    """Whether an index written at ``index_ns`` (``st_mtime_ns``) is older than its data
+    file written at ``data_ns``, as htslib tells it: by whole seconds (an index copied
+    just before its data file, ``cp x.bam.bai x.bam dest/``, is as old, not stale)."""
+    return index_ns // 10**9 < data_ns // 10**9
+
+
 def mtime_text(ns: int) -> str:
     """A modification time (``st_mtime_ns``) as local date and time to the millisecond,
     for messages comparing two files' times (an index and its data file written within

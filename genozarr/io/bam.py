@@ -285,11 +285,11 @@ def _verify_index(path: str, index: str, n_index: int | None) -> None:
     """The index checks after pysam can load it: no older than the BAM, ``n_index``
     (its number of reference sequences, from :func:`_walk_index`; None: not a BAI or CSI
     index) the BAM header's, the reads it points at of the right reference sequence."""
-    from genozarr.io._handles import captured_stderr, check_input_file, mtime_text
+    from genozarr.io._handles import captured_stderr, check_input_file, mtime_text, older_file
 
     check_input_file(index, "BAM index", of=path)
     bam_ns, index_ns = os.stat(path).st_mtime_ns, os.stat(index).st_mtime_ns
-    if index_ns < bam_ns:
+    if older_file(index_ns, bam_ns):
         raise StaleIndexError(
             f"the index {index} is older than its BAM file {path} (index written "
             f"{mtime_text(index_ns)}, BAM {mtime_text(bam_ns)}): the BAM was rewritten after it was "
