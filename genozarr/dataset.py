@@ -37,6 +37,7 @@ from genozarr._validate import check_bool, check_int, check_name, name_text
 from genozarr.errors import (
     ArgumentError,
     ChromosomeNotFoundError,
+    GenomeMismatchError,
     GenozarrWarning,
     RegionError,
     StoreError,
@@ -1065,25 +1066,38 @@ class Dataset:
                     chrom_map)
                 sizes = {**sizes, **{c: sizes[named[c]] for c in unknown}}
         source.resolve_chroms(chroms, chrom_map)
+        where: str | dict[str, str] = f"genomesize {os.fspath(genomesize)}" \
+            if isinstance(genomesize, (str, os.PathLike)) else "genomesize"
         if sizes is None:
-            sizes = {}
+            sizes, where = {}, {}
             # (each file's sizes asked once: a BED source works them out at each call, so
             # asking per chromosome was chromosomes x features)
             known = [source.file_chrom_sizes(i) for i in range(len(source.files))]
-            for c in chroms:  # the longest any input file knows (a file may lack it)
-                sizes[c] = int(max(known[i].get(source.chrom_names[i][c], 0)
-                                   for i in range(len(source.files))))
+            for c in chroms:  # the length the input files that have it agree on
+                held = [(known[i].get(source.chrom_names[i][c], 0), str(source.files[i]))
+                        for i in range(len(source.files))]
+                held = [(int(n), f) for n, f in held if n]
+                if len({n for n, _ in held}) > 1:
+                    (n1, f1), (n2, f2) = held[0], next(h for h in held if h[0] != held[0][0])
+                    raise GenomeMismatchError(
+                        f"chromosome {c} is {n1:,} bp long in {f1} but {n2:,} bp in {f2}: "
+                        "the input files come from different genome builds (hg19 and hg38 "
+                        "name their chromosomes alike), so the same position holds other "
+                        "bases in each. Use files of one build, or pass genomesize to state "
+                        "the lengths (a file's positions past its own length then read as "
+                        "no data)")
+                sizes[c] = held[0][0] if held else 0
+                # (named after where the lengths come from: a BED file holds none)
+                where[c] = held[0][1] if held else str(source.files[0])
         region_sizes = {c: sizes[c] for c in chroms}
         if any(region_sizes.values()) and not tiled:
             # a region must start on its chromosome; its tail (and tail windows) past the
-            # end are padded
-            frame = regions if regions is not None else gindexer.to_dataframe()
+            # end are padded. Windows given as a GenomicIndexer (a personal genome's, made
+            # from the regions): the regions are checked, as when they are given
+            frame = regions if regions is not None else load_regions(roi, feature=feature) \
+                if roi is not None else gindexer.to_dataframe()
             known = frame["chrom"].map(region_sizes) > 0
-            # (named after where the lengths come from: a BED file holds none)
-            check_within(frame[known], region_sizes,
-                         str(source.files[0]) if genomesize is None else
-                         f"genomesize {os.fspath(genomesize)}"
-                         if isinstance(genomesize, (str, os.PathLike)) else "genomesize")
+            check_within(frame[known], region_sizes, where)
         if store_whole_genome:
             if resolution is None:
                 if binsize is None:

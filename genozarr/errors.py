@@ -21,6 +21,7 @@ __all__ = [
     "MalformedFileError",
     "ChromosomeNotFoundError",
     "ChromosomeNamingError",
+    "GenomeMismatchError",
     "RegionError",
     "ArgumentError",
     "StoreError",
@@ -154,6 +155,11 @@ class ChromosomeNotFoundError(GenozarrError, KeyError):
 
 class ChromosomeNamingError(ChromosomeNotFoundError):
     """Chromosome names differ only by a ``chr`` prefix (``chr1`` vs ``1``)."""
+
+
+class GenomeMismatchError(GenozarrError, ValueError):
+    """Input files disagree on a chromosome's length: they come from different genome
+    builds (hg19 and hg38 name their chromosomes alike), so their positions differ."""
 
 
 class RegionError(GenozarrError, ValueError):

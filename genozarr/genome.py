@@ -508,7 +508,8 @@ def chrom_mapping(
     return result
 
 
-def check_within(regions: pd.DataFrame, sizes: Mapping[str, int], source: str) -> None:
+def check_within(regions: pd.DataFrame, sizes: Mapping[str, int],
+                 source: str | Mapping[str, str]) -> None:
     """Raise if a region starts past the end of its chromosome, or ends absurdly far past
     it (ends past it are padded, by at most the chromosome length or 1 Mb, whichever is
     larger: see :func:`check_span`).
@@ -520,14 +521,16 @@ def check_within(regions: pd.DataFrame, sizes: Mapping[str, int], source: str) -
     sizes
         Chromosome lengths.
     source
-        Name used in the error message.
+        Name used in the error message: where the lengths come from (a mapping: per
+        chromosome).
     """
     lengths = regions["chrom"].map(sizes)
     bad = regions["start"] >= lengths
     if bad.any():
         row = regions[bad].iloc[0]
+        where = source if isinstance(source, str) else source[row["chrom"]]
         raise RegionError(
-            f"{source}: region {row['chrom']}:{row['start']}-{row['end']} starts past the end "
+            f"{where}: region {row['chrom']}:{row['start']}-{row['end']} starts past the end "
             f"of {row['chrom']} (length {sizes[row['chrom']]})"
         )
     limit = np.maximum(lengths, MAX_PADDING)
@@ -535,4 +538,4 @@ def check_within(regions: pd.DataFrame, sizes: Mapping[str, int], source: str) -
     if bad.any():
         row = regions[bad].iloc[0]
         check_span(row["chrom"], int(row["start"]), int(row["end"]), int(sizes[row["chrom"]]),
-                   source)
+                   source if isinstance(source, str) else source[row["chrom"]])
