@@ -10,7 +10,6 @@ the caller works on the current one.
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import queue
 import threading
@@ -22,17 +21,22 @@ from typing import Any
 import numpy as np
 
 from genozarr._validate import check_bool
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, get_logger
 
 __all__ = ["batches", "batch_plan", "chunk_rows", "read_batch"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def _int_arg(name: str, value: Any, minimum: int) -> int:
     from genozarr._validate import check_int
 
     return int(check_int(name, value, minimum, allow_none=False))  # type: ignore[arg-type]
+
+
+#: a seed of an order: an integer >= 0, a sequence of them (``(seed, epoch)``), a numpy
+#: Generator, or None (fresh entropy)
+SeedLike = int | Sequence[int] | np.random.Generator | None
 
 
 def seed_generator(seed: Any) -> np.random.Generator:
@@ -44,12 +48,12 @@ def seed_generator(seed: Any) -> np.random.Generator:
             raise TypeError
         return np.random.default_rng(seed)
     except (TypeError, ValueError):
-        raise ArgumentError(f"seed must be an integer >= 0, a numpy Generator or None, "
-                            f"got {seed!r}") from None
+        raise ArgumentError(f"seed must be an integer >= 0, a sequence of them, a numpy "
+                            f"Generator or None, got {seed!r}") from None
 
 
 def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
-               seed: int | np.random.Generator | None = None, drop_last: bool = False,
+               seed: SeedLike = None, drop_last: bool = False,
                block_size: int = 1, buffer_blocks: int = 4,
                shard: tuple[int, int] | None = None) -> list[np.ndarray]:
     """The windows of every batch of one epoch, as :func:`batches` reads them.
@@ -198,7 +202,7 @@ def read_batch(dataset: Any, idx: np.ndarray) -> np.ndarray:
 
 
 def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
-            seed: int | np.random.Generator | None = None, drop_last: bool = False,
+            seed: SeedLike = None, drop_last: bool = False,
             block_size: int | None = None, buffer_blocks: int = 4, prefetch: int = 1,
             shard: tuple[int, int] | None = None) -> Iterator[tuple[np.ndarray, ...]]:
     """Iterate over aligned minibatches of one or more datasets.
@@ -225,7 +229,8 @@ def batches(*datasets: Any, batch_size: int, shuffle: bool = False,
         new order each epoch (not ``seed + epoch``, which gives base seed ``s`` at epoch
         ``e + 1`` the order of base seed ``s + 1`` at epoch ``e``).
     drop_last
-        Drop the last, smaller batch.
+        Serve full batches only (see :func:`batch_plan`: shuffled, the windows left out
+        are drawn from the whole epoch; in order, the last, smaller batch is dropped).
     block_size
         Windows per shuffled block; default: the most windows per zarr chunk among the
         datasets (1, a full shuffle, when all are in memory).

@@ -72,7 +72,7 @@ import numpy as np
 import typer
 
 from genozarr.dataset import open_dataset
-from genozarr.errors import ArgumentError, GenozarrError
+from genozarr.errors import ArgumentError, GenozarrError, get_logger
 from genozarr.spec import SPEC_KINDS, build_from_spec, check_stores, load_spec
 from genozarr.spec import need_file as _need_file
 from genozarr.summary import store_summary
@@ -85,7 +85,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "main",
            "SPEC_KINDS"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 app = typer.Typer(
     name="genozarr",
@@ -373,7 +373,6 @@ def build(
     client = None
     if scheduler is not None:
         from distributed import Client
-
         from distributed.comm import normalize_address, parse_address
         from distributed.comm.addressing import parse_host_port
 
@@ -577,9 +576,7 @@ def plot(
     """Plot a region of one or more stores as a PNG (genome-browser-like panels)."""
     from matplotlib.figure import Figure
 
-    from genozarr.plot import plot_genome_track
-
-    from genozarr.plot import _ALIASES, PLOTTYPES
+    from genozarr.plot import _ALIASES, PLOTTYPES, plot_genome_track
 
     if plottype is not None and _ALIASES.get(plottype, plottype) not in PLOTTYPES:
         raise typer.BadParameter(f"must be one of {', '.join(PLOTTYPES)}, got {plottype!r}",

@@ -33,7 +33,8 @@ OPTIONS: dict[str, Any] = {
     # how ingest tasks run: 'auto' uses an active dask.distributed Client if there is one,
     # else the processes scheduler for large jobs and the synchronous one for small ones
     "scheduler": "auto",
-    # number of worker processes for the local processes scheduler (None: os.cpu_count())
+    # number of worker processes for the local processes scheduler (None: the CPUs this
+    # process may use, available_cpus())
     "num_workers": None,
     # tqdm.auto bars (ingest, normalizer fitting, export): True, False or 'auto' (when
     # stderr is a terminal, or in a notebook)
@@ -118,6 +119,23 @@ _VALIDATORS: dict[str, Any] = {
     "parallel_threshold_bases": lambda v: _int(v) and v >= 0,
     "remote_timeout": lambda v: v is None or ((_int(v) or _float(v)) and v > 0),
 }
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its CPU affinity where the system tells it (a
+    ``taskset``, a container's cpuset, a batch scheduler's allocation), else the machine's
+    count. (A cgroup CPU quota is not read.) What genozarr sizes its thread and process
+    pools by when ``num_workers`` and ``decode_threads`` are None.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # (no affinity on macOS and Windows)
+        return os.cpu_count() or 1
 
 
 def output_dir() -> Path:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import bisect
 import copy
-import logging
 import os
-import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from genozarr.errors import (
     GenozarrWarning,
     RegionError,
     StoreError,
+    get_logger,
     hide_secrets,
 )
 from genozarr.genome import check_within, chrom_sizes
@@ -57,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Dataset", "Cover", "Bioseq", "open_dataset"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def _disk_bytes(path: str) -> int:
@@ -1259,7 +1258,7 @@ class Dataset:
             mine = stored.copy()
             mine[rows] = np.asarray(self.gindexer.strand).astype(str)
             if not np.array_equal(stored, mine):
-                table["strand"] = mine
+                table.replace("strand", mine)
                 coords = {"region_strand": (("region",), mine.astype(object))}
         if store.whole_genome and not windows_recorded:
             gi = self.gindexer
@@ -1315,10 +1314,11 @@ class Dataset:
             if getattr(e.__cause__, "errno", None) not in UNWRITABLE_ERRNOS:
                 raise
             what = ", ".join(sorted(changed)) or "windows"
-            warnings.warn(hide_secrets(
-                f"{store.path}: this dataset's settings ({what}) are served but not "
-                f"recorded in the store ({e}); open_dataset() of it gives the settings "
-                "recorded before"), GenozarrWarning, stacklevel=3)
+            from genozarr.errors import warn
+
+            warn(f"{store.path}: this dataset's settings ({what}) are served but not "
+                 f"recorded in the store ({e}); open_dataset() of it gives the settings "
+                 "recorded before", GenozarrWarning)
 
     def _fit_view(self) -> Any:
         """The raw values normalizers are fitted on, as a lazy xarray object: the store,

@@ -7,6 +7,7 @@ Messages name the file (or store) and the problem, and say what was expected.
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 
@@ -38,6 +39,7 @@ __all__ = [
     "NegativeValuesWarning",
     "warn",
     "hide_secrets",
+    "get_logger",
 ]
 
 
@@ -258,7 +260,47 @@ def warn(message: str, category: type[Warning] = GenozarrWarning, stacklevel: in
     frame = sys._getframe(1)  # the caller of warn: stacklevel 2 for warnings.warn
     level = 2
     # walk out of genozarr's own frames, so the warning names the user's line
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("genozarr"):
+    while frame is not None and _ours(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
         level += 1
     warnings.warn(hide_secrets(message), category, stacklevel=level)
+
+
+def _ours(module: str) -> bool:
+    """Whether ``module`` is genozarr or one of its modules (a user's ``genozarr_pipeline``
+    is not)."""
+    return module == "genozarr" or module.startswith("genozarr.")
+
+
+class _HideSecrets(logging.Filter):
+    """Shows a record's message with :func:`hide_secrets` applied (a store URL's password
+    or a signed URL's token, in a message of any level)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "://" in text:
+            record.msg, record.args = hide_secrets(text), None
+        return True
+
+
+_HIDE_SECRETS = _HideSecrets()
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger ``name`` (a genozarr module's ``__name__``), its messages passed through
+    :func:`hide_secrets`: a filter on each module's logger, as a logger's filters do not
+    apply to its children's records.
+
+    Parameters
+    ----------
+    name
+        Logger name.
+
+    Returns
+    -------
+    logging.Logger
+    """
+    logger = logging.getLogger(name)
+    if _HIDE_SECRETS not in logger.filters:
+        logger.addFilter(_HIDE_SECRETS)
+    return logger

@@ -96,7 +96,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from genozarr._validate import check_bool
-from genozarr.errors import ArgumentError, ChromosomeNotFoundError
+from genozarr.errors import ArgumentError, ChromosomeNotFoundError, get_logger
 from genozarr.io.export import (
     BedGraphWriter,
     BigWigWriter,
@@ -109,7 +109,7 @@ from genozarr.io.export import (
 
 __all__ = ["export_to_bigwig", "export_to_bed", "OVERLAP_MODES"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 OVERLAP_MODES = ("error", "mean")
 _STRAND_NAMES = {"+": "plus", "-": "minus", ".": "unstranded"}
@@ -294,11 +294,11 @@ class _Chrom:
 
 # ---------------------------------------------------------------------------- reading
 def _reader_threads() -> int:
-    """Threads reading chromosomes ahead of the writer: ``num_workers`` (default: the CPU
-    count), at most :data:`_MAX_THREADS`."""
-    from genozarr.config import OPTIONS
+    """Threads reading chromosomes ahead of the writer: ``num_workers`` (default: the CPUs
+    this process may use), at most :data:`_MAX_THREADS`."""
+    from genozarr.config import OPTIONS, available_cpus
 
-    return max(1, min(_MAX_THREADS, OPTIONS["num_workers"] or os.cpu_count() or 1))
+    return max(1, min(_MAX_THREADS, OPTIONS["num_workers"] or available_cpus()))
 
 
 def _block_rows(cover: Any, per_row: int) -> int:
@@ -542,7 +542,7 @@ def _progress_bar(total: int, desc: str) -> Any:
     outside a terminal and a notebook): see :mod:`genozarr._progress`."""
     from genozarr._progress import progress_bar
 
-    return progress_bar(total, desc, unit="chrom")
+    return progress_bar(total, desc, unit="chrom", leave=True)
 
 
 # ---------------------------------------------------------------------------- export
@@ -575,9 +575,16 @@ def _check_cover(cover: Any, output_dir: str | os.PathLike, fmt: str) -> None:
             "(n, position, strand, condition)")
 
 
-#: most BigWig files written by processes of their own (hundreds of processes add nothing
-#: but memory); an export of more writes them all in this process
-_MAX_WRITER_PROCESSES = max(8, 2 * (os.cpu_count() or 1))
+def _writer_processes(files: int) -> bool:
+    """Whether ``files`` BigWig files are written by processes of their own: where there is
+    more than one CPU to run them (``num_workers``, else the CPUs this process may use: on
+    one, 8 writer processes beside the reader took 1.1-2.2x the time of writing in this
+    process), and at most 8 or twice the CPUs (hundreds of processes add nothing but
+    memory; an export of more writes them all in this process)."""
+    from genozarr.config import OPTIONS, available_cpus
+
+    cpus = OPTIONS["num_workers"] or available_cpus()
+    return cpus > 1 and files <= max(8, 2 * cpus)
 #: descriptors this process holds for a writer process (its pipe, its sentinel, slack)
 _FDS_PER_PROCESS = 4
 #: descriptors kept free for everything else (stores, inputs, the decode threads' reads)
@@ -669,7 +676,7 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     extra = {}
     if writer_cls is BigWigWriter and OPTIONS["scheduler"] != "sync" and \
             len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES and \
-            len(targets) <= _MAX_WRITER_PROCESSES and \
+            _writer_processes(len(targets)) and \
             not multiprocessing.current_process().daemon:  # a daemon may not have children
         extra["process"] = True
     _check_open_files(len(targets) * (_FDS_PER_PROCESS if extra else 1), fmt, output_dir)
@@ -705,12 +712,17 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
                     v = values[:, si, ci]
                     keep = v != 0
                     w.add_intervals(ch.chrom, starts[keep], ends[keep], v[keep])
-            log.info("%s: exported %s (%d bp in %d windows; chromosome %d of %d, %.1f s)",
-                     cover.name, ch.chrom, bases, len(ch.idx), k, len(plan),
-                     time.perf_counter() - t0)
+            # (logged at INFO without a bar; with one, which shows it, at DEBUG: an INFO
+            # line written to the terminal under the open bar was glued to its remains)
+            log.log(logging.INFO if bar is None else logging.DEBUG,
+                    "%s: exported %s (%d bp in %d windows; chromosome %d of %d, %.1f s)",
+                    cover.name, ch.chrom, bases, len(ch.idx), k, len(plan),
+                    time.perf_counter() - t0)
             if bar is not None:
                 bar.set_postfix_str(ch.chrom, refresh=False)
                 bar.update(1)
+        if bar is not None:  # (its last state shown: a log file kept its 0 % only)
+            bar.refresh()
         for _, _, w in writers:  # files complete side by side (zoom levels), then close
             w.finish()
     paths = [str(p) for _, _, p in targets]

@@ -11,7 +11,6 @@ a ``dask.distributed`` cluster.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, InputFileError, RegionError
+from genozarr.errors import ArgumentError, InputFileError, RegionError, get_logger
 from genozarr.genome import chrom_mapping
 from genozarr.regions import GenomicIndexer
 from genozarr.store._run import planned_workers, shutdown_pool
@@ -29,7 +28,7 @@ from genozarr.store.layout import DATA, StoreMeta, array_path, plan_layout
 
 __all__ = ["Source", "build_store", "shutdown_pool"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def input_state(paths: Sequence[str]) -> tuple[tuple[str, Any], ...]:

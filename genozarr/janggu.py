@@ -16,20 +16,19 @@ counterpart: a genozarr dataset reads a zarr store (``dataset.garray`` is a
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, InputFileError
+from genozarr.errors import ArgumentError, InputFileError, get_logger
 from genozarr.io.fasta import iter_seqrecords
 
 __all__ = ["Array", "split_train_test", "subset", "get_genome_size", "normalize_garray_tpm",
            "iter_seqrecords"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class Array:

@@ -58,7 +58,6 @@ older than its file a :class:`~genozarr.errors.StaleIndexError`.
 from __future__ import annotations
 
 import copy
-import logging
 import operator
 import os
 import re
@@ -79,6 +78,7 @@ from genozarr.errors import (
     MissingChromosomeWarning,
     SkippedCallsWarning,
     UnphasedGenotypeError,
+    get_logger,
     warn,
 )
 from genozarr.ingest import Source
@@ -98,7 +98,7 @@ from genozarr.variants import (
 __all__ = ["PersonalBioseq", "PersonalSource", "create_personal", "HAPLOTYPES",
            "UNPHASED_RULES", "condition_names"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: haplotypes per sample
 HAPLOTYPES = 2

@@ -19,7 +19,6 @@ Differences from Janggu's ``Cover.create_from_array``:
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from genozarr._validate import check_name, name_list
-from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError
+from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError, get_logger
 from genozarr.regions import GenomicIndexer
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["cover_from_array", "prepare_array"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def prepare_array(array: Any, n_windows: int, channel_last: bool = True) -> np.ndarray:

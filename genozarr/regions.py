@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from genozarr._validate import check_bool, check_int, name_text, plain
-from genozarr.errors import ArgumentError, RegionError
+from genozarr.errors import ArgumentError, RegionError, get_logger
 from genozarr.genome import MAX_COORDINATE, GenomeLike, Region, check_chrom_name, chrom_sizes
 from genozarr.io._remote import names_url
 from genozarr.io.bed import _skipped as _bed_skipped
@@ -43,7 +43,7 @@ __all__ = ["RegionsLike", "load_regions", "parse_region", "GenomicIndexer",
            "check_gindexer_compatibility", "trim_regions", "resize_regions", "Resize",
            "Centre"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 RegionsLike = Union[str, os.PathLike, pd.DataFrame, Sequence[Region], Any]
 #: where :func:`resize_regions` centres a region: its narrowPeak summit or its midpoint

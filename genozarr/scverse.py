@@ -50,14 +50,13 @@ multiple of it up to about 64 MiB per block), never the whole dataset at once.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from genozarr._validate import check_bool
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, get_logger
 from genozarr.regions import GenomicIndexer
 from genozarr.store.dtypes import value_dtype
 
@@ -72,7 +71,7 @@ _AGGREGATES = ("sum", "mean", "max")
 _STRAND_MODES = ("sum", "split")
 _BLOCK_BYTES = 64 << 20  # target size of one block of windows read at a time
 _UNS_KEY = "genozarr"
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def _import_anndata() -> Any:

@@ -234,10 +234,11 @@ class _AbsentChromsAsZeros:
                                   for c in missing[:10])
                 more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
                 lines.append(f"{f} lacks {shown}{more}")
-        if lines:
+        if lines:  # (the first 10 files: 100 files lacking one made 5,000 characters)
+            more = f"; and {len(lines) - 10} more files" if len(lines) > 10 else ""
             warn("chromosomes of the regions are absent from input files, which give zeros "
-                 "there (as in Janggu): " + "; ".join(lines) + ". Check the region file "
-                 "and the genome build if this is not expected",
+                 "there (as in Janggu): " + "; ".join(lines[:10]) + more + ". Check the "
+                 "region file and the genome build if this is not expected",
                  MissingChromosomeWarning)
 
     def _is_absent(self, i: int, chrom: str) -> bool:
@@ -647,7 +648,6 @@ class BedSource(Source):
         from genozarr.io.bed import bed_categories, read_bed
         from genozarr.io.gff import read_gff
         from genozarr.regions import _GFF_SUFFIXES
-
         from genozarr.store.dtypes import check_store_dtype
 
         if mode not in self.MODES:
@@ -1026,10 +1026,9 @@ class FastaSource(Source):
         except ChromosomeNotFoundError as e:
             if self.twobit or isinstance(e, ChromosomeNamingError):
                 raise
-            from genozarr.io.fasta import empty_records
-
             # a record without bases is not in the index: say so, not 'not found'
             from genozarr.genome import chrom_twins, twin_of
+            from genozarr.io.fasta import empty_records
 
             auto = mapping == "auto"
             named = {c: mapping.get(c, c) if isinstance(mapping, Mapping) else c

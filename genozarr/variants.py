@@ -22,7 +22,6 @@ so there the variant sits at ``binsize - 1 - variant_offset(binsize)``.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -45,6 +44,7 @@ from genozarr.errors import (
     SkippedVariantsWarning,
     StaleIndexError,
     StoreError,
+    get_logger,
     warn,
 )
 
@@ -61,7 +61,7 @@ __all__ = [
     "variant_offset",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: reasons a variant (an ALT allele) is skipped; all but ``NOT_SNV`` are warned about
 SYMBOLIC = "symbolic ALT"

@@ -133,3 +133,28 @@ def test_cli_build_shows_ingest_and_fit_bars(bigwig, tmp_path, monkeypatch, flag
             expected = np.nan_to_num(bw.values(chrom, 0, size, numpy=True)).reshape(-1, 10)
             np.testing.assert_allclose(raw[chrom]["data"].values[:, 0, 0],
                                        expected.mean(axis=1), rtol=1e-5, atol=1e-4)
+
+
+def test_export_bar_ends_at_its_total_and_logs_under_it_at_debug(bigwig, tmp_path,
+                                                                  monkeypatch, capfd, caplog):
+    """The export bar was cleared at its end without its last drawing: a log file kept
+    its 0 % only; and each chromosome's INFO line was written under the open bar, glued
+    to its remains on a terminal (an audit). The bar's last drawing is its total; with a
+    bar the per-chromosome lines are DEBUG (INFO without one)."""
+    from genozarr.export import export_to_bigwig
+
+    monkeypatch.setenv("GENOZARR_OUTPUT", str(tmp_path))
+    cov = _build(bigwig)
+    for progress in (True, False):
+        capfd.readouterr()
+        caplog.clear()
+        with genozarr.set_options(progress=progress), \
+                caplog.at_level(logging.DEBUG, logger="genozarr.export"):
+            export_to_bigwig(cov, tmp_path / f"out{progress}")
+        err = capfd.readouterr().err
+        levels = {r.levelno for r in caplog.records if "exported chr" in r.getMessage()}
+        if progress:
+            assert _counts(err, "export sig")[-1] == (2, 2), err
+            assert levels == {logging.DEBUG}
+        else:  # (no bar; stderr may hold log lines where a handler was set up before)
+            assert _counts(err, "export sig") == [] and levels == {logging.INFO}

@@ -1453,9 +1453,9 @@ def test_float16_tracks_summed_past_65504(tmp_path, whole, dtype):
 @pytest.mark.parametrize("storage", ["ndarray", "sparse", "zarr"])
 def test_region_table_cannot_be_edited_in_place(tmp_path, storage):
     """A store's ``region_table`` arrays were writable: shifting them in place
-    (``t["start"] += 50``) changed interval reads (built from them once) but not index
-    reads, silently (an audit). They are read-only views now, as a GenomicIndexer's
-    arrays are; the reads stay those of the windows built."""
+    (``t["start"] += 50``) or replacing them changed interval reads (built from them once)
+    but not index reads, silently (an audit). A read-only mapping of read-only views now,
+    as a GenomicIndexer's arrays are; the reads stay those of the windows built."""
     from genozarr import Cover
 
     roi = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, 1000], "end": [600, 1600]})
@@ -1467,4 +1467,6 @@ def test_region_table_cannot_be_edited_in_place(tmp_path, storage):
     for key in ("start", "end"):
         with pytest.raises(ValueError, match="read-only"):
             table[key][:] += 50
+        with pytest.raises(TypeError):  # (nor a column replaced: a read-only mapping)
+            table[key] = table[key] + 50
     np.testing.assert_array_equal(cover["chr1", 1000, 1200][0, :, 0, 0], values[3, :, 0, 0])

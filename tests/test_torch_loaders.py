@@ -202,6 +202,7 @@ def test_workers_decode_with_a_share_of_the_cores(index_cover: Cover, monkeypatc
     from genozarr.store import backend as backend_module
 
     monkeypatch.setattr(os, "cpu_count", lambda: 4)  # forked workers see the same
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     backend = index_cover.garray.backend
 
     def threads(batch: Any) -> tuple[int, int]:  # runs in the worker, after its first read
@@ -1153,3 +1154,43 @@ def test_chunk_sampler_pads_and_cuts_with_every_window_as_likely() -> None:
         ).tolist() == [6, 7, 8, 9, 10, 0]
     assert ChunkSampler(11, 4, shuffle=False, num_replicas=2, rank=1,
                         drop_last=True).epoch_indices().tolist() == [5, 6, 7, 8, 9]
+
+
+class _DecodeThreadsSeen(torch.utils.data.Dataset):
+    """A user's own Dataset: each item is the decode threads genozarr would use there."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> int:
+        from genozarr.store.backend import decode_threads
+
+        return decode_threads()
+
+
+def test_pools_are_sized_by_the_cpus_this_process_may_use(monkeypatch) -> None:
+    """Thread and process pools were sized by os.cpu_count(): under ``taskset -c 0`` an
+    export started 8 writer processes on one CPU (1.1-2.2x slower than writing in the
+    process), and a plain DataLoader's workers each decoded with every core (genozarr's
+    own loaders only shared them out; an audit). Sizes now follow the CPU affinity, and a
+    worker of any DataLoader decodes with its share."""
+    from genozarr import export
+    from genozarr.config import available_cpus
+    from genozarr.store import _run
+    from genozarr.store.backend import decode_threads
+
+    for cpus, threads in ((1, 1), (4, 4), (16, 4)):
+        monkeypatch.setattr("os.sched_getaffinity", lambda pid, n=cpus: set(range(n)),
+                            raising=False)
+        monkeypatch.setattr("os.cpu_count", lambda: 64)
+        assert available_cpus() == cpus
+        assert decode_threads() == threads and _run._local_workers() == cpus
+        assert export._reader_threads() == min(cpus, export._MAX_THREADS)
+        assert export._writer_processes(8) == (cpus > 1)
+        with set_options(num_workers=1, decode_threads=3):  # (the options win)
+            assert not export._writer_processes(8) and _run._local_workers() == 1
+            assert decode_threads() == 3
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    loader = torch.utils.data.DataLoader(_DecodeThreadsSeen(), batch_size=None, num_workers=2)
+    assert list(map(int, loader)) == [2, 2, 2, 2]  # 4 CPUs, 2 workers: 2 threads each
+    assert decode_threads() == 4  # (this process: all of them)

@@ -153,3 +153,131 @@ def test_a_missing_optional_package_names_the_extra_that_installs_it(tmp_path):
     assert "not installed: for https:// install aiohttp (pip install 'genozarr[http]')" \
         in lines["store"], lines["store"]
     assert "credentials" not in lines["store"]
+
+
+def test_log_messages_hide_the_secrets_of_urls(caplog):
+    """A DEBUG line named a store by its URL with the password in it (an audit): every
+    genozarr logger's messages go through hide_secrets, at every level."""
+    import logging
+
+    from genozarr.errors import get_logger
+
+    for name in ("genozarr.store.backend", "genozarr.io.bam", "genozarr.new_module"):
+        log = get_logger(name)
+        with caplog.at_level(logging.DEBUG, logger=name):
+            caplog.clear()
+            log.debug("store %s: %d bytes", "http://alice:SECRETPW@host/s.zarr?token=T0K", 7)
+            log.info("plain %s", "text")
+        got = [r.getMessage() for r in caplog.records]
+        assert got == ["store http://alice:***@host/s.zarr?token=***: 7 bytes", "plain text"]
+    from genozarr.store import backend  # (its module logger is one of them)
+
+    assert any(type(f).__name__ == "_HideSecrets" for f in backend.log.filters)
+
+
+def test_warnings_name_the_users_line_in_a_module_named_like_genozarr(tmp_path,
+                                                                       monkeypatch):
+    """Frames of any module whose name began with 'genozarr' were skipped as genozarr's:
+    a warning from a user's ``genozarr_pipeline`` named its caller's line, and a filter
+    on that module did not match (an audit). Only genozarr and its modules are skipped."""
+    import sys
+    import warnings
+
+    from genozarr.errors import JangguDeprecationWarning
+
+    (tmp_path / "genozarr_pipeline.py").write_text(
+        "from genozarr.errors import JangguDeprecationWarning, warn\n\n\n"
+        "def run():\n"
+        "    warn('old', JangguDeprecationWarning)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("genozarr_pipeline", None)
+    import genozarr_pipeline
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        genozarr_pipeline.run()
+    assert [(w.category, w.filename.rsplit("/", 1)[-1], w.lineno) for w in seen] == \
+        [(JangguDeprecationWarning, "genozarr_pipeline.py", 5)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", module="genozarr_pipeline")
+        genozarr_pipeline.run()
+    assert seen == []
+
+
+def test_settings_served_but_not_recorded_warn_at_the_users_line(tmp_path, monkeypatch):
+    """The 'served but not recorded' warning (a store this process may not write) pointed
+    into genozarr's code (a fixed stacklevel; an audit): it names the caller's line."""
+    import errno
+    import warnings
+
+    import pyBigWig
+
+    from genozarr.errors import GenozarrWarning, StoreError
+    from genozarr.store import recipe
+
+    path = str(tmp_path / "s.bw")
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr1", 1000)])
+        bw.addEntries(["chr1"], [0], ends=[1000], values=[2.0])
+    kw = {"roi": str(tmp_path / "roi.bed"), "binsize": 200, "storage": "zarr",
+          "store": tmp_path / "c.zarr", "cache": True}
+    (tmp_path / "roi.bed").write_text("chr1\t0\t1000\n")
+    Cover.create_from_bigwig("c", path, **kw)
+
+    def unwritable(*args, **kwargs):  # (a shared cache this process may not write)
+        raise StoreError("read-only file system") from OSError(errno.EROFS, "read-only")
+
+    monkeypatch.setattr(recipe, "update_served", unwritable)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        Cover.create_from_bigwig("c", path, normalizer="zscore", **kw)
+        line = __import__("inspect").currentframe().f_lineno - 1
+    ours = [w for w in seen if issubclass(w.category, GenozarrWarning)]
+    assert [(w.filename, w.lineno) for w in ours] == [(__file__, line)], \
+        [(w.filename, w.lineno, str(w.message)[:80]) for w in seen]
+    assert "served but not recorded" in str(ours[0].message)
+
+
+def test_log_of_values_below_minus_one_gives_nan_without_numpy_warnings():
+    """numpy's bare 'invalid value encountered in log1p' RuntimeWarning came out of
+    ZScoreLog and LogTransform for values below -1 (documented NaN), once per batch
+    holding one, naming no dataset (an audit): the documented NaN and -inf only."""
+    import warnings
+
+    from genozarr.ops.normalizers import LogTransform, ZScoreLog
+
+    x = np.array([-2.0, -1.0, 0.0, np.e - 1], dtype=np.float32).reshape(1, 4, 1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = LogTransform().kernel(x)[0, :, 0, 0]
+        z = ZScoreLog(mean=0.0, std=1.0).kernel(x)[0, :, 0, 0]
+    assert np.isnan(got[0]) and got[1] == -np.inf and got[2] == 0
+    np.testing.assert_allclose(got[3], 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(np.isnan(z), [True, False, False, False])
+
+
+def test_missing_chromosome_warning_names_ten_files_at_most(tmp_path):
+    """One warning listed every file lacking a chromosome: 100 files made 5,151 characters
+    (an audit). It names the first 10 and counts the rest."""
+    import pyBigWig
+
+    from genozarr.errors import MissingChromosomeWarning
+
+    files = []
+    for i in range(12):
+        path = str(tmp_path / f"t{i:02d}.bw")
+        with pyBigWig.open(path, "w") as bw:
+            bw.addHeader([("chr1", 1000)])
+            bw.addEntries(["chr1"], [0], ends=[1000], values=[float(i)])
+        files.append(path)
+    roi = tmp_path / "roi.bed"
+    roi.write_text("chr1\t0\t200\nchr2\t0\t200\n")
+    with pytest.warns(MissingChromosomeWarning) as seen:
+        cover = Cover.create_from_bigwig("c", files, roi=str(roi), binsize=200,
+                                         genomesize={"chr1": 1000, "chr2": 1000})
+    (message,) = [str(w.message) for w in seen if w.category is MissingChromosomeWarning]
+    assert all(f"{f} lacks 'chr2'" in message for f in files[:10])
+    assert files[10] not in message and "; and 2 more files." in message
+    np.testing.assert_array_equal(cover[0][0, 0, 0, :], np.arange(12))
+    assert (cover[1] == 0).all()

@@ -23,7 +23,6 @@ drops them from its cache (they stay referenced until the child exits).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import stat
 import sys
@@ -33,8 +32,13 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Literal
 
-from genozarr.errors import (ArgumentError, InputFileError, NotAFileError,
-                             UnreadableFileError)
+from genozarr.errors import (
+    ArgumentError,
+    InputFileError,
+    NotAFileError,
+    UnreadableFileError,
+    get_logger,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -43,7 +47,7 @@ __all__ = ["HandleKind", "get_handle", "close_handles", "max_open_handles",
            "check_input_file", "captured_stderr", "CapturedStderr", "index_files",
            "file_signature", "stat_signature", "checks_once", "once", "HTS_MAX_LENGTH"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: the longest sequence htslib (pysam) reads, the SAM specification's limit on a reference:
 #: pysam gives any longer FASTA sequence this length, and fetches no position past it

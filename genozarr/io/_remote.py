@@ -47,7 +47,6 @@ import datetime
 import functools
 import hashlib
 import json
-import logging
 import os
 import re
 import shutil
@@ -67,12 +66,13 @@ from genozarr.errors import (
     MissingIndexError,
     StaleIndexError,
     UnreadableFileError,
+    get_logger,
 )
 
 __all__ = ["is_url", "RemoteCopy", "fetch", "localize", "fetched", "input_cache_dir",
            "kind_of", "display_url", "recorded_name", "naming", "names_url"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -16,7 +16,6 @@ always; failing QC (0x200) and PCR/optical duplicates (0x400) unless
 from __future__ import annotations
 
 import gzip
-import logging
 import math
 import os
 import threading
@@ -26,15 +25,25 @@ from typing import Any
 
 import numpy as np
 
-from genozarr.errors import (ArgumentError, ChromosomeNotFoundError, GenozarrError,
-                             InputFileError, MalformedFileError, MalformedHeaderWarning,
-                             MissingIndexError, StaleIndexError, UnsupportedFormatError, warn)
+from genozarr.errors import (
+    ArgumentError,
+    ChromosomeNotFoundError,
+    GenozarrError,
+    InputFileError,
+    MalformedFileError,
+    MalformedHeaderWarning,
+    MissingIndexError,
+    StaleIndexError,
+    UnsupportedFormatError,
+    get_logger,
+    warn,
+)
 from genozarr.io._handles import HTS_MAX_LENGTH, CheckedFiles
 
 __all__ = ["check_bam", "index_bam", "bam_chrom_sizes", "count_5prime", "find_bam_index",
            "ALWAYS_SKIPPED", "SKIPPED_UNLESS_INCLUDED"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: unmapped | secondary | supplementary
 ALWAYS_SKIPPED = 0x4 | 0x100 | 0x800

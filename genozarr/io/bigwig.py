@@ -51,7 +51,6 @@ file).
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import threading
 from collections import OrderedDict
@@ -60,13 +59,13 @@ from typing import Any
 import numpy as np
 
 from genozarr._kernels import nan_to_zero
-from genozarr.errors import ChromosomeNotFoundError, MalformedFileError, RegionError
+from genozarr.errors import ChromosomeNotFoundError, MalformedFileError, RegionError, get_logger
 
 __all__ = ["BINNED_SUMS", "OVERLAP_CHECKS", "PYBIGTOOLS_MAX_OPEN", "PYBIGTOOLS_READ_BUDGET",
            "RECORD_SPAN_MIN", "SUMS_BYTES_PER_BASE", "WINDOW_MAX_BASES",
            "bigwig_chrom_sizes", "read_binned_values", "read_values"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: intervals up to this many bases are decoded with pybigtools' ``values`` (module doc)
 WINDOW_MAX_BASES = 32_768

@@ -34,7 +34,6 @@ Files
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -47,6 +46,7 @@ from genozarr.errors import (
     ChromosomeNotFoundError,
     InputFileError,
     NotAFileError,
+    get_logger,
 )
 
 __all__ = [
@@ -66,7 +66,7 @@ __all__ = [
     "split_long_entries",
 ]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Track = tuple[str, int, int, np.ndarray]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import uuid
@@ -20,13 +19,14 @@ from genozarr.errors import (
     MissingIndexError,
     RegionError,
     StaleIndexError,
+    get_logger,
 )
 from genozarr.io._handles import HTS_MAX_LENGTH, CheckedFiles, is_gzip
 
 __all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records",
            "is_seqrecords", "iter_seqrecords", "seqrecords_as_fasta", "seqrecords_seqtype"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: at most this many records of a ``.fai`` are checked against a plain (or bgzip) FASTA,
 #: evenly spaced: a bgzip check decompresses a block per read

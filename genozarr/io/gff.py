@@ -13,7 +13,6 @@ from a cleaned copy of its feature lines.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -24,13 +23,13 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from genozarr.errors import ArgumentError, MalformedFileError
+from genozarr.errors import ArgumentError, MalformedFileError, get_logger
 from genozarr.io._handles import stat_signature
 from genozarr.io._remote import names_url
 
 __all__ = ["read_gff", "DEFAULT_FEATURE", "ALL_FEATURES"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: the feature type read when ``feature`` is not given
 DEFAULT_FEATURE = "gene"

@@ -16,18 +16,17 @@ reopened when the file changes on disk (size or modification time).
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ChromosomeNotFoundError, InputFileError, RegionError
+from genozarr.errors import ChromosomeNotFoundError, InputFileError, RegionError, get_logger
 
 __all__ = ["TWOBIT_MAGIC", "is_twobit", "twobit_chrom_sizes", "read_twobit_sequence",
            "close_twobit_handles"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: the first four bytes of a 2bit file, as a 32-bit integer in the file's byte order
 TWOBIT_MAGIC = 0x1A412743

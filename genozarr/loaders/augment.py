@@ -57,7 +57,6 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,12 +65,12 @@ from typing import Any
 import numpy as np
 
 from genozarr._validate import check_number
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, get_logger
 
 __all__ = ["Augment", "BoundAugment", "Layout", "layout_of", "reverse_complement_windows",
            "shift_windows", "indices_key"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,7 +130,7 @@ def layout_of(dataset: Any) -> Layout:
     Layout
     """
     from genozarr.dataset import Bioseq, Dataset
-    from genozarr.wrappers import _roles, _root, _revcomp_permutation
+    from genozarr.wrappers import _revcomp_permutation, _roles, _root
 
     name = str(getattr(dataset, "name", type(dataset).__name__))
     root = _root(dataset)

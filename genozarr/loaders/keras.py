@@ -70,7 +70,8 @@ class KerasDataset(keras.utils.PyDataset):
         Seed of the orders: epoch 0 takes the first drawn from it, each later epoch the
         next (see Notes for how ``model.fit`` counts epochs).
     drop_last
-        Drop the last, smaller batch.
+        Serve full batches only (as :func:`genozarr.batches`: shuffled, the windows left
+        out are drawn from the whole epoch).
     block_size, buffer_blocks
         As in :func:`genozarr.batches`.
     augment

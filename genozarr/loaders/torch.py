@@ -47,7 +47,6 @@ Examples
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import threading
@@ -63,17 +62,16 @@ except ImportError as _error:  # (an optional extra)
     raise ImportError("genozarr's PyTorch loaders need the optional package 'torch': install "
                       "it with `pip install genozarr[torch]` (or PyTorch's own instructions "
                       "for your platform)", name="torch") from _error
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Sampler, get_worker_info
 from torch.utils.data import Dataset as _TorchDataset
 from torch.utils.data import IterableDataset as _TorchIterable
-from torch.utils.data import get_worker_info
 
 from genozarr import config
 from genozarr._validate import check_bool
 from genozarr.batching import batch_plan, batches, chunk_rows, read_batch, share_stores
 from genozarr.config import OPTIONS, get_options
 from genozarr.dataset import Bioseq
-from genozarr.errors import ArgumentError, warn
+from genozarr.errors import ArgumentError, get_logger, warn
 from genozarr.loaders import Structured
 from genozarr.loaders.augment import Augment, BoundAugment, indices_key
 from genozarr.wrappers import Wrapper
@@ -81,7 +79,7 @@ from genozarr.wrappers import Wrapper
 __all__ = ["torch_loader", "GenozarrDataLoader", "TorchDataset", "TorchIterableDataset",
            "ChunkSampler", "distributed_rank", "reseed_augmentations"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def reseed_augmentations(datasets: list[Any], seed: int) -> None:
@@ -463,6 +461,7 @@ class _Structured(Structured):
                     _rank_streams(self.datasets, rank)
             return
         self._pid = os.getpid()
+        self._ranked = True  # (a worker: reseeded from its seed and the rank, below)
         info = get_worker_info()
         forked = config.IMPORT_PID != os.getpid() and os.getppid() == self.options_pid
         if info is not None and not forked:
@@ -697,7 +696,9 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         seeds or PyTorch's generator (reproducible under ``torch.manual_seed``); with None
         and several ranks, 0 (as ``DistributedSampler``), since the ranks must agree.
     drop_last
-        Drop each shard's last, smaller batch.
+        Serve full batches only: each shard's windows left out are drawn from its
+        epoch when shuffled, its last, smaller batch dropped in order (see
+        :func:`~genozarr.batching.batch_plan`).
     block_size, buffer_blocks, prefetch
         As in :func:`genozarr.batches`.
     augment
@@ -1004,8 +1005,13 @@ class ChunkSampler(Sampler[int]):
             pick = np.random.default_rng([seed, 1]) if self.shuffle else None
             if total < len(stream):  # (drop_last)
                 cut = len(stream) - total
-                stream = stream[:total] if pick is None else np.delete(
-                    stream, pick.choice(len(stream), cut, replace=False))
+                if pick is not None:  # those drawn, swapped with the last ones: the plan's
+                    # batches before keep their windows (and their boundaries)
+                    out = pick.choice(len(stream), cut, replace=False)
+                    holes = out[out < total]
+                    stream = stream.copy()
+                    stream[holes] = stream[np.setdiff1d(np.arange(total, len(stream)), out)]
+                stream = stream[:total]
             else:
                 repeats, extra = divmod(total - len(stream), len(stream))
                 more = np.arange(extra) if pick is None else np.sort(
@@ -1216,8 +1222,9 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
         from PyTorch's generator now with one rank (reproducible under
         ``torch.manual_seed``), 0 with several.
     drop_last
-        Iterable: drop each shard's last, smaller batch. Map-style: the DataLoader's
-        ``drop_last`` (the sampler pads ranks to equal lengths either way).
+        Iterable: full batches only (each shard's windows left out drawn from its epoch
+        when shuffled, its last, smaller batch dropped in order). Map-style: the
+        DataLoader's ``drop_last`` (the sampler pads ranks to equal lengths either way).
     augment
         Joint augmentation of inputs and targets
         (:class:`~genozarr.loaders.augment.Augment`), applied per batch.

@@ -10,17 +10,16 @@ results (one column per (strand, condition)), merged in a tree and computed with
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError
+from genozarr.errors import ArgumentError, get_logger
 
 __all__ = ["reduce_columns", "moments", "sums", "ranges", "histograms", "nan_percentile"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 HIST_BINS = 1024
 _MAX_PASSES = 80

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import multiprocessing
 import os
 import sys
@@ -34,11 +33,11 @@ from multiprocessing import context as _mp_context
 from typing import Any
 
 from genozarr.config import OPTIONS
-from genozarr.errors import ArgumentError, StoreError
+from genozarr.errors import ArgumentError, StoreError, get_logger
 
 __all__ = ["planned_workers", "run_tasks", "shared_pool", "shutdown_pool", "start_process"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def _active_client() -> Any:
@@ -53,8 +52,11 @@ def _active_client() -> Any:
 
 
 def _local_workers() -> int:
-    """Tasks dask's local schedulers run at once: ``num_workers``, else the cores."""
-    return OPTIONS["num_workers"] or os.cpu_count() or 1
+    """Tasks dask's local schedulers run at once: ``num_workers``, else the CPUs this
+    process may use."""
+    from genozarr.config import available_cpus
+
+    return OPTIONS["num_workers"] or available_cpus()
 
 
 def _scheduler(work_bases: int, n_tasks: int) -> tuple[str, Any]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
-import logging
 import math
 import os
+import sys
 import threading
 import weakref
 from abc import ABC, abstractmethod
@@ -30,7 +30,7 @@ import numpy as np
 
 from genozarr._kernels import regular_windows, window_views
 from genozarr._validate import path_text
-from genozarr.errors import ArgumentError, GenozarrError
+from genozarr.errors import ArgumentError, GenozarrError, get_logger
 from genozarr.io._remote import keep_objects
 from genozarr.store._direct import DirectChunks, RemoteChunks, _native_dtype, kept_bytes
 from genozarr.store._lru import _ChunkCache
@@ -41,7 +41,7 @@ __all__ = ["Backend", "MemoryBackend", "SparseBackend", "ZarrBackend", "STORAGES
 
 STORAGES = ("ndarray", "sparse", "zarr")
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: most threads a local zarr backend decodes chunks with in parallel (Blosc releases the
 #: GIL) when the ``decode_threads`` option is None
@@ -68,14 +68,27 @@ def share_cores(processes: int) -> None:
 
 def decode_threads() -> int:
     """Threads a local zarr backend decodes with: the ``decode_threads`` option, else the
-    cores shared out among the processes serving side by side (see :func:`share_cores`),
-    at most 4."""
-    from genozarr.config import OPTIONS
+    CPUs this process may use shared out among the processes serving side by side (see
+    :func:`share_cores`), at most 4."""
+    from genozarr.config import OPTIONS, available_cpus
 
     n = OPTIONS["decode_threads"]
     if n is not None:
         return int(n)
-    return max(1, min(MAX_DECODE_THREADS, (os.cpu_count() or 1) // _SHARERS))
+    return max(1, min(MAX_DECODE_THREADS, available_cpus() // _sharers()))
+
+
+def _sharers() -> int:
+    """Processes serving side by side: as declared (:func:`share_cores`), else, in a
+    worker of a PyTorch ``DataLoader`` (a user's own ``Dataset`` reading genozarr
+    datasets), its number of workers; else 1."""
+    if _SHARERS > 1:
+        return _SHARERS
+    torch = sys.modules.get("torch")  # (never imported here)
+    get_info = getattr(getattr(getattr(torch, "utils", None), "data", None),
+                       "get_worker_info", None)
+    info = get_info() if get_info is not None else None
+    return max(1, int(getattr(info, "num_workers", 1) or 1))
 
 
 def memory_budget() -> int:
@@ -91,7 +104,7 @@ def memory_budget() -> int:
             n = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
         except (AttributeError, ValueError, OSError):  # not a POSIX system: never
             n = 0
-    return int(n) // _SHARERS
+    return int(n) // _sharers()
 
 
 #: ``[pid, bytes]``: decoded bytes claimed in process ``pid`` by the stores it keeps in

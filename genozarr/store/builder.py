@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from genozarr._validate import path_text
-from genozarr.errors import ArgumentError, GenozarrError, StoreError, hide_secrets
+from genozarr.errors import ArgumentError, GenozarrError, StoreError, get_logger, hide_secrets
 from genozarr.store.backend import (
     Backend,
     MemoryBackend,
@@ -44,7 +43,7 @@ from genozarr.store.write import EarlyFlush, StoreWriter, WrittenChunk, write_bl
 
 __all__ = ["BuildPlan", "build", "store_location", "reuse_cached", "write_store"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 Block = tuple[str, int, np.ndarray]
 Task = tuple[Callable[..., Block | list[Block]], tuple[Any, ...]]

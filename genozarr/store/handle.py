@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from genozarr.store.backend import (
 from genozarr.store.dtypes import value_dtype
 from genozarr.store.layout import DATA, REGION_COORDS, REGION_NAME, StoreMeta
 
-__all__ = ["Store", "load_store"]
+__all__ = ["RegionTable", "Store", "load_store"]
 
 
 class Store:
@@ -45,10 +46,9 @@ class Store:
         self.meta = meta
         self.backend = backend
         self.path = path
-        #: read-only views: the rows' lookups are built once from them, so an array
-        #: edited in place would be served by some reads and not others
-        self.region_table = None if region_table is None else {
-            key: _read_only_view(values) for key, values in region_table.items()}
+        #: read-only (a mapping of read-only views): the rows' lookups are built once from
+        #: it, so a column edited or replaced would be served by some reads and not others
+        self.region_table = None if region_table is None else RegionTable(region_table)
         self._row_lookup: dict[tuple[str, int, int], int] | None = None
         self._repeats: list[list[int]] = []
         self._repeated_arrays: tuple[np.ndarray, np.ndarray] | None = None
@@ -525,7 +525,6 @@ class Store:
         store.kept_existing = self.kept_existing
         return store
 
-
     def _sparse_rows(self, name: str) -> SparseRows:
         """Array ``name`` as :class:`~genozarr.store.backend.SparseRows`, read in blocks
         of about :data:`SPARSE_READ_BYTES` (decoded)."""
@@ -533,11 +532,55 @@ class Store:
         rows = SparseRows(shape, dtype)
         entry = max(1, math.prod(shape[1:]) * np.dtype(dtype).itemsize)
         step = max(1, SPARSE_READ_BYTES // entry)
+        chunk = getattr(self.backend, "chunk_len", None)
+        if chunk is not None:  # whole chunks (read once: no chunk is cached here)
+            clen = chunk(name)
+            step = max(1, step // clen) * clen
         with reading_once():  # (every chunk is read once: none kept in the chunk cache)
             for start in range(0, shape[0], step):
                 rows.put(start, self.backend.read_range(name, start,
                                                         min(start + step, shape[0])))
         return rows
+
+
+class RegionTable(Mapping[str, Any]):
+    """The region table of a partial store (``chrom``, ``start``, ``end``, ``strand``
+    arrays of its rows, ``name`` where recorded): a read-only mapping of read-only
+    arrays.
+
+    Parameters
+    ----------
+    columns
+        Column name to array.
+    """
+
+    def __init__(self, columns: Mapping[str, Any]) -> None:
+        self._columns = {key: _read_only_view(values) for key, values in columns.items()}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._columns[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __repr__(self) -> str:
+        return f"RegionTable({self._columns!r})"
+
+    def replace(self, key: str, values: Any) -> None:
+        """Replace column ``key`` (genozarr's own record of the strands a reused store
+        serves, before any read by interval).
+
+        Parameters
+        ----------
+        key
+            Column name.
+        values
+            Its new array (kept as a read-only view).
+        """
+        self._columns[key] = _read_only_view(values)
 
 
 def _read_only_view(values: Any) -> Any:

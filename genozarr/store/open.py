@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 import errno
 import json
-import logging
 import math
 import os
 import re
@@ -41,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from genozarr._validate import path_text, plain
-from genozarr.errors import GenozarrError, StoreError, StoreFormatError, hide_secrets
+from genozarr.errors import GenozarrError, StoreError, StoreFormatError, get_logger, hide_secrets
 from genozarr.store.dtypes import is_bfloat16, register_zarr, store_dtype
 from genozarr.store.layout import (
     CHUNK_KEY,
@@ -59,7 +58,7 @@ __all__ = ["is_remote", "open_group", "read_marker", "read_meta", "open_store", 
            "open_resolved", "resolve_root", "OpenedStore", "CheckedStore", "check_arrays",
            "POINTER", "storage_error", "unreadable"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: the pointer object of a versioned remote store: JSON ``{"version": "v-<hex>"}``
 POINTER = "genozarr-current"

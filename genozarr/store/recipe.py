@@ -20,7 +20,6 @@ last built over the store.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import warnings
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr.errors import get_logger
 from genozarr.store.layout import (
     WINDOW_COORDS,
     WINDOW_NAME,
@@ -39,7 +39,7 @@ from genozarr.store.layout import (
 __all__ = ["make_recipe", "jsonable", "stable_repr", "update_served", "read_windows",
            "SERVED_KEYS"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: recipe keys that change what a store serves but not what it stores
 SERVED_KEYS = ("normalizers", "channel_last", "order")

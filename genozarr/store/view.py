@@ -9,13 +9,12 @@ reads that structure back for :func:`genozarr.store.builder.write_store`.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from genozarr.errors import ArgumentError, hide_secrets
+from genozarr.errors import ArgumentError, get_logger, hide_secrets
 from genozarr.store.dtypes import value_dtype
 from genozarr.store.layout import (
     DATA,
@@ -27,7 +26,7 @@ from genozarr.store.layout import (
     labeled_values,
 )
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 if TYPE_CHECKING:
     from genozarr.store.handle import Store

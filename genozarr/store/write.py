@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import errno
 import json
-import logging
 import os
 import re
 import shutil
@@ -45,23 +44,45 @@ import numpy as np
 
 from genozarr._validate import path_text
 from genozarr.errors import (
-    ArgumentError, GenozarrError, StoreError, StoreFormatError, hide_secrets,
+    ArgumentError,
+    GenozarrError,
+    StoreError,
+    StoreFormatError,
+    get_logger,
+    hide_secrets,
 )
 from genozarr.store._run import pid_alive
 from genozarr.store.dtypes import register_zarr, store_dtype
 from genozarr.store.layout import (
-    FORMAT_VERSION, LABELS_ATTR, MARKER, MARKER_FILE, RETIRED, WINDOWS, ArraySpec, Labeled,
-    StoreMeta, ChunkInventory, chunk_inventory, marker_bytes,
+    FORMAT_VERSION,
+    LABELS_ATTR,
+    MARKER,
+    MARKER_FILE,
+    RETIRED,
+    WINDOWS,
+    ArraySpec,
+    ChunkInventory,
+    Labeled,
+    StoreMeta,
+    chunk_inventory,
+    marker_bytes,
 )
 from genozarr.store.open import (
-    POINTER, _local, _marker_at, is_remote, read_marker, read_pointer, resolve_root,
-    storage_error, zarr_store,
+    POINTER,
+    _local,
+    _marker_at,
+    is_remote,
+    read_marker,
+    read_pointer,
+    resolve_root,
+    storage_error,
+    zarr_store,
 )
 
 __all__ = ["StoreWriter", "write_block", "remove_store", "sweep_stale", "check_store_path",
            "check_dataset_name", "rewrite_root_attrs", "REMOTE_GRACE_SECONDS", "WrittenChunk"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 #: Blosc block size: Blosc splits a chunk into blocks it compresses independently; its
