@@ -986,6 +986,7 @@ class Dataset:
         feature: str | None = None, gindexer: GenomicIndexer | None = None,
         constructor: str = "", order: int | None = None,
         condition_metadata: dict[str, list[Any]] | None = None,
+        regions_of: Any = None,
     ) -> Any:
         from genozarr.ingest import build_store
         from genozarr.sources import is_remote
@@ -1073,13 +1074,18 @@ class Dataset:
             # asking per chromosome was chromosomes x features)
             known = [source.file_chrom_sizes(i) for i in range(len(source.files))]
             for c in chroms:  # the length the input files that have it agree on
-                held = [(known[i].get(source.chrom_names[i][c], 0), str(source.files[i]))
+                # (length, file, the file's name of it): those that have it
+                held = [(int(known[i].get(source.chrom_names[i][c], 0)),
+                         str(source.files[i]), source.chrom_names[i][c])
                         for i in range(len(source.files))]
-                held = [(int(n), f) for n, f in held if n]
-                if len({n for n, _ in held}) > 1:
-                    (n1, f1), (n2, f2) = held[0], next(h for h in held if h[0] != held[0][0])
+                held = [h for h in held if h[0]]
+                if len({h[0] for h in held}) > 1:
+                    (n1, f1, c1), (n2, f2, c2) = held[0], next(
+                        h for h in held if h[0] != held[0][0])
                     raise GenomeMismatchError(
-                        f"chromosome {c} is {n1:,} bp long in {f1} but {n2:,} bp in {f2}: "
+                        f"chromosome {c} is {n1:,} bp long in {f1}"
+                        f"{f' (as {c1})' if c1 != c else ''} but {n2:,} bp in {f2}"
+                        f"{f' (as {c2})' if c2 != c else ''}: "
                         "the input files come from different genome builds (hg19 and hg38 "
                         "name their chromosomes alike), so the same position holds other "
                         "bases in each. Use files of one build, or pass genomesize to state "
@@ -1091,10 +1097,10 @@ class Dataset:
         region_sizes = {c: sizes[c] for c in chroms}
         if any(region_sizes.values()) and not tiled:
             # a region must start on its chromosome; its tail (and tail windows) past the
-            # end are padded. Windows given as a GenomicIndexer (a personal genome's, made
-            # from the regions): the regions are checked, as when they are given
-            frame = regions if regions is not None else load_regions(roi, feature=feature) \
-                if roi is not None else gindexer.to_dataframe()
+            # end are padded. Windows given as a GenomicIndexer made from regions (a
+            # personal genome's, ``regions_of``): the regions are checked, as when given
+            frame = regions if regions is not None else regions_of \
+                if regions_of is not None else gindexer.to_dataframe()
             known = frame["chrom"].map(region_sizes) > 0
             check_within(frame[known], region_sizes, where)
         if store_whole_genome:

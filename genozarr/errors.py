@@ -273,13 +273,22 @@ def _ours(module: str) -> bool:
 
 
 class _HideSecrets(logging.Filter):
-    """Shows a record's message with :func:`hide_secrets` applied (a store URL's password
-    or a signed URL's token, in a message of any level)."""
+    """Shows a record's message and traceback with :func:`hide_secrets` applied (a store
+    URL's password or a signed URL's token, at any level)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed call: logging's own handler says so
+            return True
         if "://" in text:
             record.msg, record.args = hide_secrets(text), None
+        if record.exc_info and not record.exc_text:  # a traceback, shown as a formatter
+            # would show it (a cause's message may hold the URL)
+            text = logging.Formatter().formatException(record.exc_info)
+            if "://" in text:
+                record.exc_text = hide_secrets(text)
+                record.exc_info = None  # (handlers that render it themselves: the text)
         return True
 
 

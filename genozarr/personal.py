@@ -1826,9 +1826,13 @@ def _create_personal(
                  else {k: v for k, v in source.file_chrom_sizes(0).items() if v})
         gi = GenomicIndexer.create_from_genome(sizes, binsize, stepsize, flank, zero_padding,
                                                random_state)
-    else:
-        gi = GenomicIndexer.create_from_file(roi, binsize, stepsize, flank, zero_padding,
-                                             random_state=random_state, feature=feature)
+        regions = None
+    else:  # (read once: roi may be an iterator; the build checks these regions too)
+        from genozarr.regions import load_regions
+
+        regions = load_regions(roi, feature=feature)
+        gi = GenomicIndexer.create_from_file(regions, binsize, stepsize, flank, zero_padding,
+                                             random_state=random_state)
     source.resolve_chroms(list(dict.fromkeys(gi.chrs.astype(str).tolist())), chrom_map)
     skipped = check_calls(source, gi)
     args = dict(source="fasta+vcf", seqtype="dna", binsize=binsize, stepsize=stepsize,
@@ -1840,6 +1844,7 @@ def _create_personal(
         resolution=1, storage=storage, cache=cache, overwrite=overwrite,
         channel_last=channel_last, zero_padding=zero_padding, random_state=random_state,
         store_whole_genome=False, store=store, args=args, chrom_map=chrom_map,
-        storage_options=storage_options, seqtype="dna", feature=feature, gindexer=gi)
+        storage_options=storage_options, seqtype="dna", feature=feature, gindexer=gi,
+        regions_of=regions)
     obj.skipped = skipped
     return obj

@@ -1470,3 +1470,14 @@ def test_region_table_cannot_be_edited_in_place(tmp_path, storage):
         with pytest.raises(TypeError):  # (nor a column replaced: a read-only mapping)
             table[key] = table[key] + 50
     np.testing.assert_array_equal(cover["chr1", 1000, 1200][0, :, 0, 0], values[3, :, 0, 0])
+    # still a dict for reading: a DataFrame of the rows, copies to change
+    frame = pd.DataFrame(table)
+    assert list(frame.columns[:4]) == ["chrom", "start", "end", "strand"]
+    assert frame["start"].tolist() == gi.to_dataframe()["start"].tolist()
+    mine = table.copy()
+    mine["start"] = mine["start"] + 50  # (a plain dict)
+    # a table set whole (of the same rows) is kept read-only, its lookups built anew
+    cover.garray.region_table = {**table, "chrom": np.asarray(table["chrom"], dtype=str)}
+    with pytest.raises(ValueError, match="read-only"):
+        cover.garray.region_table["end"][:] = 0
+    np.testing.assert_array_equal(cover["chr1", 1000, 1200][0, :, 0, 0], values[3, :, 0, 0])

@@ -1168,6 +1168,33 @@ class _DecodeThreadsSeen(torch.utils.data.Dataset):
         return decode_threads()
 
 
+class _BackendThreadsSeen(torch.utils.data.Dataset):
+    """A user's own Dataset over a genozarr dataset: each item is the decode threads of
+    the store it read, after the read."""
+
+    def __init__(self, cover: Cover) -> None:
+        self.cover = cover
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> int:
+        self.cover[i]
+        return self.cover.garray.backend.threads
+
+
+def test_spawned_workers_of_a_plain_dataloader_decode_with_their_share(
+        index_cover: Cover) -> None:
+    """A store unpickled in a spawned worker chose its decode threads before PyTorch said
+    it was one of N workers: each decoded with every core (a review). The threads are
+    chosen at the first read in the worker."""
+    from genozarr.config import available_cpus
+
+    loader = torch.utils.data.DataLoader(_BackendThreadsSeen(index_cover), batch_size=None,
+                                         num_workers=2, multiprocessing_context="spawn")
+    assert set(map(int, loader)) == {max(1, min(4, available_cpus() // 2))}
+
+
 def test_pools_are_sized_by_the_cpus_this_process_may_use(monkeypatch) -> None:
     """Thread and process pools were sized by os.cpu_count(): under ``taskset -c 0`` an
     export started 8 writer processes on one CPU (1.1-2.2x slower than writing in the

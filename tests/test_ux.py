@@ -3,6 +3,8 @@ region coordinates are loaded, so selections by value work."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -157,9 +159,8 @@ def test_a_missing_optional_package_names_the_extra_that_installs_it(tmp_path):
 
 def test_log_messages_hide_the_secrets_of_urls(caplog):
     """A DEBUG line named a store by its URL with the password in it (an audit): every
-    genozarr logger's messages go through hide_secrets, at every level."""
-    import logging
-
+    genozarr module logger's messages and tracebacks go through hide_secrets, at every
+    level."""
     from genozarr.errors import get_logger
 
     for name in ("genozarr.store.backend", "genozarr.io.bam", "genozarr.new_module"):
@@ -170,9 +171,30 @@ def test_log_messages_hide_the_secrets_of_urls(caplog):
             log.info("plain %s", "text")
         got = [r.getMessage() for r in caplog.records]
         assert got == ["store http://alice:***@host/s.zarr?token=***: 7 bytes", "plain text"]
-    from genozarr.store import backend  # (its module logger is one of them)
+    import importlib
+    import pkgutil
 
-    assert any(type(f).__name__ == "_HideSecrets" for f in backend.log.filters)
+    for module in pkgutil.walk_packages(genozarr.__path__, "genozarr."):
+        if module.name.endswith(("__main__", "make_resources", "loaders.keras")):
+            continue
+        logger = getattr(importlib.import_module(module.name), "log", None) or getattr(
+            importlib.import_module(module.name), "logger", None)
+        if isinstance(logger, logging.Logger):  # (every module logger filters)
+            assert any(type(f).__name__ == "_HideSecrets" for f in logger.filters), \
+                module.name
+    # a traceback's text too (a cause's message holding the URL), and a malformed call
+    # is logging's to report, as before, not an error raised at the call
+    log = get_logger("genozarr.store.backend")
+    with caplog.at_level(logging.DEBUG, logger="genozarr.store.backend"):
+        caplog.clear()
+        try:
+            raise OSError("cannot read http://alice:SECRETPW@host/s.zarr")
+        except OSError:
+            log.debug("failed", exc_info=True)
+    assert "SECRETPW" not in caplog.text and "alice:***@host" in caplog.text
+    record = logging.LogRecord("genozarr.x", logging.DEBUG, __file__, 1, "%d items", (None,),
+                               None)
+    assert next(f for f in log.filters if type(f).__name__ == "_HideSecrets").filter(record)
 
 
 def test_warnings_name_the_users_line_in_a_module_named_like_genozarr(tmp_path,

@@ -991,8 +991,22 @@ class ZarrBackend(Backend):
         #: resident chunks being decoded: ``{(name, chunk id, id of the array's flags):
         #: set when done}``
         self._decoding: dict[tuple[str, int, int], threading.Event] = {}
-        #: threads decoding (and, remotely, fetching) chunks in parallel
-        self.threads = FETCH_THREADS if self.remote else decode_threads()
+        #: threads decoding (and, remotely, fetching) chunks in parallel: chosen at their
+        #: first use in this process (see :attr:`threads`)
+        self._threads: int | None = None
+
+    @property
+    def threads(self) -> int:
+        """Threads decoding (remotely: fetching) chunks in parallel, chosen when first
+        needed in this process: a DataLoader worker that unpickled this store (spawn,
+        forkserver) knows its share of the cores only once it runs."""
+        if self._threads is None:
+            self._threads = FETCH_THREADS if self.remote else decode_threads()
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        self._threads = int(n)
 
     @property
     def resident(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -46,9 +46,7 @@ class Store:
         self.meta = meta
         self.backend = backend
         self.path = path
-        #: read-only (a mapping of read-only views): the rows' lookups are built once from
-        #: it, so a column edited or replaced would be served by some reads and not others
-        self.region_table = None if region_table is None else RegionTable(region_table)
+        self.region_table = region_table
         self._row_lookup: dict[tuple[str, int, int], int] | None = None
         self._repeats: list[list[int]] = []
         self._repeated_arrays: tuple[np.ndarray, np.ndarray] | None = None
@@ -61,6 +59,21 @@ class Store:
         #: a build's store: the version another writer published first with the same cache
         #: key was kept instead of this build's (its recipe and windows are that writer's)
         self.kept_existing = False
+
+    @property
+    def region_table(self) -> RegionTable | None:
+        """Partial layout: the ``(chrom, start, end, strand)`` arrays of the stored rows
+        (``name`` where recorded), read-only (a :class:`RegionTable`): the rows' lookups
+        are built once from it, so a column edited or replaced would be served by some
+        reads and not others. Setting it (a table of the same rows) keeps a read-only
+        copy of the mapping given and builds the lookups anew."""
+        return self._region_table
+
+    @region_table.setter
+    def region_table(self, table: Mapping[str, Any] | None) -> None:
+        self._region_table = None if table is None else RegionTable(table)
+        self._row_lookup = None  # (the lookups built from the table before)
+        self._by_start = None
 
     # ------------------------------------------------------------ geometry
     @property
@@ -543,9 +556,10 @@ class Store:
         return rows
 
 
-class RegionTable(Mapping[str, Any]):
+class RegionTable(dict):
     """The region table of a partial store (``chrom``, ``start``, ``end``, ``strand``
-    arrays of its rows, ``name`` where recorded): a read-only mapping of read-only
+    arrays of its rows, ``name`` where recorded): a dict (``pd.DataFrame(table)``,
+    ``dict(table)``, ``table.copy()`` as before) that refuses changes, of read-only
     arrays.
 
     Parameters
@@ -554,20 +568,18 @@ class RegionTable(Mapping[str, Any]):
         Column name to array.
     """
 
-    def __init__(self, columns: Mapping[str, Any]) -> None:
-        self._columns = {key: _read_only_view(values) for key, values in columns.items()}
+    def __init__(self, columns: Mapping[str, Any] = ()) -> None:
+        super().__init__((key, _read_only_view(values)) for key, values in dict(columns).items())
 
-    def __getitem__(self, key: str) -> Any:
-        return self._columns[key]
+    def __reduce__(self) -> tuple[Any, ...]:  # (pickle sets no item one by one)
+        return type(self), (dict(self),)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns)
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a store's region_table cannot be changed: its rows' lookups are "
+                        "built from it (copy it, table.copy(), to change a copy)")
 
-    def __len__(self) -> int:
-        return len(self._columns)
-
-    def __repr__(self) -> str:
-        return f"RegionTable({self._columns!r})"
+    __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
+    update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
 
     def replace(self, key: str, values: Any) -> None:
         """Replace column ``key`` (genozarr's own record of the strands a reused store
@@ -580,7 +592,7 @@ class RegionTable(Mapping[str, Any]):
         values
             Its new array (kept as a read-only view).
         """
-        self._columns[key] = _read_only_view(values)
+        dict.__setitem__(self, key, _read_only_view(values))
 
 
 def _read_only_view(values: Any) -> Any:
