@@ -124,8 +124,9 @@ _VALIDATORS: dict[str, Any] = {
 def available_cpus() -> int:
     """The CPUs this process may run on: its CPU affinity where the system tells it (a
     ``taskset``, a container's cpuset, a batch scheduler's allocation), else the machine's
-    count. (A cgroup CPU quota is not read.) What genozarr sizes its thread and process
-    pools by when ``num_workers`` and ``decode_threads`` are None.
+    count, and at most its cgroup's CPU quota, rounded up (``docker --cpus``, a Kubernetes
+    CPU limit: the cores stay visible, the time on them is capped). What genozarr sizes
+    its thread and process pools by when ``num_workers`` and ``decode_threads`` are None.
 
     Returns
     -------
@@ -133,9 +134,51 @@ def available_cpus() -> int:
         At least 1.
     """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # (no affinity on macOS and Windows)
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpus()
+    return cpus if quota is None else max(1, min(cpus, quota))
+
+
+#: the cgroup files a CPU quota is read from: v2's ``cpu.max`` (under the process's own
+#: cgroup, then at the root a container sees), v1's CFS quota and period
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _cgroup_cpus() -> int | None:
+    """The CPUs the process's cgroup quota allows, rounded up; None without a quota (or
+    without cgroups)."""
+    import math
+
+    paths = []
+    try:
+        with open("/proc/self/cgroup") as fh:  # v2: '0::/its/path'
+            paths = [line.strip()[3:] for line in fh if line.startswith("0::")]
+    except OSError:
+        pass
+    for path in [*(p for p in paths if p.strip("/")), ""]:
+        try:
+            with open(os.path.join(CGROUP_ROOT, path.lstrip("/"), "cpu.max")) as fh:
+                quota, period = fh.read().split()[:2]
+        except (OSError, ValueError):
+            continue
+        if quota == "max":
+            return None
+        try:
+            return max(1, math.ceil(int(quota) / int(period)))
+        except (ValueError, ZeroDivisionError):
+            return None
+    try:
+        with open(os.path.join(CGROUP_ROOT, "cpu", "cpu.cfs_quota_us")) as fh:
+            quota_us = int(fh.read())
+        with open(os.path.join(CGROUP_ROOT, "cpu", "cpu.cfs_period_us")) as fh:
+            period_us = int(fh.read())
+    except (OSError, ValueError):
+        return None
+    if quota_us <= 0 or period_us <= 0:  # (-1: no quota)
+        return None
+    return max(1, math.ceil(quota_us / period_us))
 
 
 def output_dir() -> Path:

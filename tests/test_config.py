@@ -161,3 +161,36 @@ def test_numpy_integers_are_integer_options(tmp_path):
         with set_options(remote_timeout=timeout):
             assert get_options()["remote_timeout"] == float(timeout)
             assert type(get_options()["remote_timeout"]) in (int, float)
+
+
+def test_available_cpus_follow_the_affinity_and_the_cgroup_quota(monkeypatch, tmp_path):
+    """A container limited by a CPU quota (``docker --cpus=2``, a Kubernetes limit) sees
+    every core of its host in its affinity: pools sized by it ran 64 threads on 2 CPUs'
+    worth of time. The quota caps the count, rounded up: cgroup v2's ``cpu.max`` (the
+    process's cgroup first, then the root), v1's CFS quota and period; no quota (``max``,
+    -1) or no cgroup files: the affinity alone."""
+    from genozarr import config
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(config, "CGROUP_ROOT", str(tmp_path))
+    assert config.available_cpus() == 64  # (no files: no quota)
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert config.available_cpus() == 64
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("250000\n")  # v1: 2.5 CPUs
+    assert config.available_cpus() == 3
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # v2 at the root: 1.5 CPUs
+    assert config.available_cpus() == 2
+    (tmp_path / "cpu.max").write_text("max 100000\n")  # v2: no quota (v1 not read)
+    assert config.available_cpus() == 64
+    own = Path("/proc/self/cgroup").read_text() if Path("/proc/self/cgroup").exists() else ""
+    path = next((line[3:].strip() for line in own.splitlines() if line.startswith("0::")),
+                "/")
+    if path.strip("/"):  # (a process in a cgroup of its own, as in most containers)
+        (tmp_path / path.strip("/")).mkdir(parents=True)
+        (tmp_path / path.strip("/") / "cpu.max").write_text("400000 100000\n")
+        assert config.available_cpus() == 4
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    (tmp_path / "cpu.max").write_text("800000 100000\n")
+    assert config.available_cpus() == 1  # (the affinity, when smaller)
