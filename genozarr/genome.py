@@ -434,9 +434,10 @@ def match_chroms(
         else:
             result[name] = target
             missing.append(name)
-    mapped = [t for t in twins if t[0] != t[1]]
+    mapped = [t for t in twins if isinstance(mapping, Mapping) and t[0] in mapping]
     if mapped:
-        # the chrom_map dict itself names a chromosome the file lacks
+        # the chrom_map dict itself names a chromosome the file lacks (an entry mapping a
+        # name to itself too: "pass an explicit dict" told its author what they had done)
         listed = ", ".join(f"{a!r} -> {b!r}, but the file has {c!r}" for a, b, c in mapped[:5])
         raise ChromosomeNamingError(
             f"{source}: chrom_map maps region chromosomes to names the data does not have "

@@ -141,3 +141,20 @@ def test_chrom_sizes_files_keep_na_names_and_name_the_bad_line(tmp_path):
                                             r"integer of at most 4294967295, got 8589934592"):
         chrom_sizes({"a": 2**33})
     assert chrom_sizes({"a": 2**32 - 1}) == {"a": 2**32 - 1}
+
+
+def test_a_chrom_map_entry_naming_itself_is_the_entry_to_fix():
+    """An explicit chrom_map mapping 'chr1' to 'chr1' where the file says '1' was told to
+    "pass chrom_map='auto' (or an explicit dict)", the dict it had passed (an audit): the
+    message names its entries and the file's names."""
+    from genozarr.genome import match_chroms
+
+    with pytest.raises(ChromosomeNamingError, match=r"x\.bw: chrom_map maps region "
+                       r"chromosomes to names the data does not have \('chr1' -> 'chr1', "
+                       r"but the file has '1', 'chr2' -> 'chr2', but the file has '2'\)"):
+        match_chroms(["chr1", "chr2"], ["1", "2"], "x.bw", {"chr1": "chr1", "chr2": "chr2"})
+    # without a dict, or with entries for other names: the 'chr' prefix message, as before
+    for mapping in (None, {"chrX": "X"}):
+        with pytest.raises(ChromosomeNamingError, match="differ by a 'chr' prefix"):
+            match_chroms(["chr1"], ["1"], "x.bw", mapping)
+    assert match_chroms(["chr1"], ["1"], "x.bw", {"chr1": "1"}) == ({"chr1": "1"}, [])

@@ -1476,6 +1476,10 @@ def test_region_table_cannot_be_edited_in_place(tmp_path, storage):
     assert frame["start"].tolist() == gi.to_dataframe()["start"].tolist()
     mine = table.copy()
     mine["start"] = mine["start"] + 50  # (a plain dict)
+    with pytest.raises(TypeError, match=r"to change a copy: \{key: np\.array\(values\)"):
+        table["start"] = mine["start"]
+    mine = {key: np.array(values) for key, values in table.items()}  # (as the error says)
+    mine["start"][:] += 50
     # a table set whole (of the same rows) is kept read-only, its lookups built anew
     cover.garray.region_table = {**table, "chrom": np.asarray(table["chrom"], dtype=str)}
     with pytest.raises(ValueError, match="read-only"):

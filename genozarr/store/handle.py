@@ -576,7 +576,8 @@ class RegionTable(dict):
 
     def _refuse(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("a store's region_table cannot be changed: its rows' lookups are "
-                        "built from it (copy it, table.copy(), to change a copy)")
+                        "built from it (to change a copy: {key: np.array(values) for key, "
+                        "values in table.items()}, whose arrays are writable)")
 
     __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
     update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
