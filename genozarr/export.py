@@ -296,9 +296,9 @@ class _Chrom:
 def _reader_threads() -> int:
     """Threads reading chromosomes ahead of the writer: ``num_workers`` (default: the CPUs
     this process may use), at most :data:`_MAX_THREADS`."""
-    from genozarr.config import OPTIONS, available_cpus
+    from genozarr.store._run import _local_workers
 
-    return max(1, min(_MAX_THREADS, OPTIONS["num_workers"] or available_cpus()))
+    return max(1, min(_MAX_THREADS, _local_workers()))
 
 
 def _block_rows(cover: Any, per_row: int) -> int:
@@ -581,9 +581,9 @@ def _writer_processes(files: int) -> bool:
     one, 8 writer processes beside the reader took 1.1-2.2x the time of writing in this
     process), and at most 8 or twice the CPUs (hundreds of processes add nothing but
     memory; an export of more writes them all in this process)."""
-    from genozarr.config import OPTIONS, available_cpus
+    from genozarr.store._run import _local_workers
 
-    cpus = OPTIONS["num_workers"] or available_cpus()
+    cpus = _local_workers()
     return cpus > 1 and files <= max(8, 2 * cpus)
 #: descriptors this process holds for a writer process (its pipe, its sentinel, slack)
 _FDS_PER_PROCESS = 4

@@ -96,16 +96,20 @@ def reseed_augmentations(datasets: list[Any], seed: int) -> None:
         wrapper k of the worker seeded ``s + 1`` (PyTorch seeds worker w with
         ``base_seed + w``).
     """
+    for k, d in enumerate(_random_wrappers(datasets)):
+        state = np.random.SeedSequence([int(seed) % 2**64, k]).generate_state(2, np.uint32)
+        d.reseed((int(state[0]) << 31 | int(state[1]) >> 1) % 2**63)
+
+
+def _random_wrappers(datasets: list[Any]) -> Iterator[Any]:
+    """The random augmentation wrappers of ``datasets``, outermost first, dataset by
+    dataset."""
     from genozarr.wrappers import Wrapper, _RandomWrapper
 
-    k = 0
     for d in datasets:
         while isinstance(d, Wrapper):
             if isinstance(d, _RandomWrapper):
-                state = np.random.SeedSequence([int(seed) % 2**64, k]).generate_state(
-                    2, np.uint32)
-                d.reseed((int(state[0]) << 31 | int(state[1]) >> 1) % 2**63)
-                k += 1
+                yield d
             d = d.data
 
 
@@ -115,13 +119,8 @@ def _rank_streams(datasets: list[Any], rank: int) -> None:
     (a seeded DDP script) drew the same factors, shifts and flips on every rank. A
     worker process reseeds its wrappers from its own seed and the rank instead
     (:meth:`_Structured.check_worker`)."""
-    from genozarr.wrappers import Wrapper, _RandomWrapper
-
-    for d in datasets:
-        while isinstance(d, Wrapper):
-            if isinstance(d, _RandomWrapper):
-                d.reseed(np.random.default_rng([int(d.rng.integers(2**63)), int(rank)]))
-            d = d.data
+    for d in _random_wrappers(datasets):
+        d.reseed(np.random.default_rng([int(d.rng.integers(2**63)), int(rank)]))
 
 
 def distributed_rank(rank: int | None = None,

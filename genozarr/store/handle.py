@@ -16,6 +16,7 @@ from genozarr.store.backend import (
     SparseBackend,
     SparseRows,
     ZarrBackend,
+    _read_only,
     reading_once,
     window_chunks,
 )
@@ -598,10 +599,7 @@ class RegionTable(dict):
 
 def _read_only_view(values: Any) -> Any:
     """A read-only view of a numpy array (anything else as it is)."""
-    if isinstance(values, np.ndarray) and values.flags.writeable:
-        values = values.view()
-        values.flags.writeable = False
-    return values
+    return _read_only(values, True) if isinstance(values, np.ndarray) else values
 
 
 #: a store loaded as ``storage='sparse'`` is read this many decoded bytes at a time
