@@ -227,6 +227,17 @@ def run_case(script: str, case: str, *args: str, timeout: float = 600) -> dict:
     return json.loads(line)
 
 
+def status_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process in MB, from
+    ``/proc/self/status``. ``ru_maxrss`` is not used: Linux carries the parent's peak over
+    fork + exec into the child."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 _PEAK = [0]
 
 

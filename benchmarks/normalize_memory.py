@@ -24,18 +24,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _data
+
 ROW_SHAPE = (1000, 2, 2)  # position, strand, condition
 ROW_BYTES = 1000 * 2 * 2 * 4
-
-
-def _status_mb(field: str) -> float:
-    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process in MB. ``ru_maxrss`` is not
-    used: Linux carries the parent's peak over fork + exec into the child."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def generate(path: str, size_mb: int, chunk_mb: float) -> None:
@@ -72,7 +65,7 @@ def child(path: str, out: str, chunk_mb: float) -> None:
     from genozarr.ops.normalizers import PercentileTrimming, ZScore
 
     ds = open_store(path)
-    base = _status_mb("VmHWM")  # peak so far: imports and the opened store
+    base = _data.status_mb("VmHWM")  # peak so far: imports and the opened store
     t0 = time.perf_counter()
     norms = [PercentileTrimming(99), ZScore()]
     lazy = normalize(ds, norms)
@@ -80,7 +73,7 @@ def child(path: str, out: str, chunk_mb: float) -> None:
     with genozarr.set_options(chunk_bytes=int(chunk_mb * 2**20), compression_level=1):
         write_store(lazy, out, overwrite=True)
     t_all = time.perf_counter() - t0
-    peak = _status_mb("VmHWM")
+    peak = _data.status_mb("VmHWM")
     print(json.dumps({"baseline_mb": base, "peak_mb": peak, "fit_s": t_fit,
                       "total_s": t_all, "nbytes_mb": ds["data"].nbytes / 2**20,
                       "zarr_chunk_mb":

@@ -38,23 +38,13 @@ import _data
 CASES = ("ndarray", "sparse", "zarr", "sparse, cached")
 
 
-def _status_mb(field: str) -> float:
-    """``VmRSS`` or ``VmHWM`` of this process in MB (``ru_maxrss`` would carry the
-    parent's peak over fork + exec)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def child(bigwig: str, case: str, store: str) -> None:
     """Run in a fresh process: one build; print its figures as JSON."""
     import genozarr
     from genozarr import Cover
 
     genozarr.set_options(scheduler="threads", num_workers=2)
-    base = _status_mb("VmHWM")
+    base = _data.status_mb("VmHWM")
     t0 = time.perf_counter()
     cover = Cover.create_from_bigwig(
         "c", bigwig, store_whole_genome=True, resolution=1,
@@ -65,7 +55,7 @@ def child(bigwig: str, case: str, store: str) -> None:
     held = sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
                for m in getattr(backend, "matrices", {}).values()) \
         or sum(a.nbytes for a in getattr(backend, "arrays", {}).values())
-    print(json.dumps({"extra_mb": _status_mb("VmHWM") - base, "held_mb": held / 2**20,
+    print(json.dumps({"extra_mb": _data.status_mb("VmHWM") - base, "held_mb": held / 2**20,
                       "seconds": took}))
 
 
