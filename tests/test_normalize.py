@@ -1615,3 +1615,47 @@ def test_zscore_of_values_far_from_zero_within_float32_rounding(center, spread, 
     np.testing.assert_allclose(z.kernel(values), want, rtol=0, atol=1e-6)
     for dtype in (np.float64, np.int32):  # (wider inputs: served as float64)
         assert z.kernel(values.astype(dtype)).dtype == np.float64
+
+
+def test_a_copy_of_a_fitted_zscorelog_has_its_own_statistics(tmp_path):
+    """``copy.copy`` of a fitted ZScoreLog shared the z-score inside it: resetting or
+    refitting the copy changed the statistics of the original, and the values its
+    dataset served (an audit: off by up to 5.1); ZScore's copies were independent."""
+    import copy
+
+    gi = GenomicIndexer(["chr1"] * 3, [0, 10, 20], [10, 20, 30], ["+"] * 3, 10, 10)
+    rng = np.random.default_rng(3)
+    x = (rng.random((3, 10, 1, 1)) * 10).astype("float32")
+    other = (rng.random((3, 10, 1, 1)) * 1000).astype("float32")
+    logs = np.log1p(x.astype(np.float64))
+    want = (logs - logs.mean()) / logs.std(ddof=1)
+    for name in ("zscorelog", "zscore"):
+        Cover.create_from_array(name, x, gi, storage="zarr", store=str(tmp_path / name))
+        ds = genozarr.open_dataset(str(tmp_path / name), normalizer=[name])
+        fitted = ds.normalizers[0]
+        before = (np.array(fitted.mean), np.array(fitted.std))
+        twin = copy.copy(fitted)
+        twin.reset()
+        assert fitted.fitted and not twin.fitted
+        twin.fit(Cover.create_from_array("o", other, gi).to_xarray())
+        np.testing.assert_array_equal(fitted.mean, before[0])
+        np.testing.assert_array_equal(fitted.std, before[1])
+        assert not np.allclose(twin.mean, before[0])
+        if name == "zscorelog":
+            _close(ds[:], want)
+
+
+def test_a_normalizer_repr_is_bounded():
+    """The repr of a normalizer fitted on 10,000 conditions was 400 kB (every statistic
+    listed); statistics of more than 12 values are summarised with their shape, smaller
+    ones listed as before."""
+    big = ZScore(mean=np.arange(10_000.0)[None], std=np.full((1, 10_000), 2.0))
+    text = repr(big)
+    assert len(text) < 300, len(text)
+    assert "mean=<1x10000 values: [[0.000e+00, 1.000e+00, ..., 9.998e+03, 9.999e+03]]>" \
+        in text and "std=<1x10000 values: [[2., 2., ..., 2., 2.]]>" in text
+    assert "\n" not in repr(ZScore(mean=np.ones((4, 100)), std=np.ones((4, 100))))
+    assert repr(ZScore(mean=[[0.0, 1.5]], std=[[1.0, 2.0]])) == \
+        "ZScore(per_strand=False, mean=[[0.0, 1.5]], std=[[1.0, 2.0]])"
+    assert repr(PercentileTrimming(99)) == \
+        "PercentileTrimming(percentile=99.0, per_strand=False, threshold=None)"

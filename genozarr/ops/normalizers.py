@@ -56,6 +56,7 @@ another number of conditions are an :class:`~genozarr.errors.ArgumentError`.
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import functools
 import importlib
@@ -444,9 +445,7 @@ class Normalizer(abc.ABC):
                 v.shape[1] == len(fitted) and holders[k] for k, v in columns.items()):
             at = {c: i for i, c in enumerate(fitted)}
             index = np.array([at[c] for c in mine])
-            new = copy.copy(self)
-            if "zscore" in holders.values():
-                new.zscore = copy.copy(inner)
+            new = copy.copy(self)  # (ZScoreLog's copy has its own z-score)
             for k, v in columns.items():
                 setattr(new if holders[k] == "self" else new.zscore, k, v[:, index])
             new.conditions = list(mine)
@@ -562,8 +561,26 @@ class Normalizer(abc.ABC):
     def __repr__(self) -> str:
         params = {k: v for k, v in self.cache_params().items()
                   if k not in ("normalizer", "class_token")}
-        inner = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        inner = ", ".join(f"{k}={_short_repr(v)}" for k, v in params.items())
         return f"{type(self).__name__}({inner})"
+
+
+#: statistics of more values than this are shown summarised in a normalizer's repr
+_REPR_VALUES = 12
+
+
+def _short_repr(value: Any) -> str:
+    """``repr(value)``; a statistic of more than :data:`_REPR_VALUES` numbers (nested
+    lists, one per condition) summarised as numpy does, with its shape (a fitted
+    normalizer of 10,000 conditions made a repr of 400 kB)."""
+    if isinstance(value, list):
+        with contextlib.suppress(ValueError, TypeError):
+            arr = np.asarray(value, dtype=float)
+            if arr.size > _REPR_VALUES:
+                text = np.array2string(arr, separator=", ", threshold=_REPR_VALUES,
+                                       edgeitems=2, max_line_width=10**6)
+                return f"<{'x'.join(map(str, arr.shape))} values: {' '.join(text.split())}>"
+    return repr(value)
 
 
 class LogTransform(Normalizer):
@@ -812,6 +829,14 @@ class ZScoreLog(Normalizer):
     def __init__(self, mean: Any = None, std: Any = None, per_strand: bool = False) -> None:
         self.log = LogTransform()
         self.zscore = ZScore(mean, std, per_strand)
+
+    def __copy__(self) -> ZScoreLog:
+        # its statistics live in the z-score inside: a copy gets its own (fitting or
+        # resetting a copy changed the original's statistics, and what it served)
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.zscore = copy.copy(self.zscore)
+        return new
 
     @property
     def mean(self) -> np.ndarray | None:
