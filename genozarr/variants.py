@@ -28,7 +28,7 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ from genozarr.errors import (
     StaleIndexError,
     StoreError,
     get_logger,
+    hide_secrets,
     warn,
 )
 
@@ -241,7 +242,7 @@ def _record_at(rec: Any) -> str:
     return f"{rec.chrom}:{rec.pos}"
 
 
-@dataclass
+@dataclass(eq=False)
 class VariantBatch:
     """One batch of :class:`VariantStreamer`: one row per ALT allele.
 
@@ -300,6 +301,18 @@ class VariantBatch:
     def __iter__(self) -> Iterator[Any]:
         return iter((self.names, self.chroms, self.positions, self.ref_alleles,
                      self.alt_alleles, self.ref, self.alt))
+
+    def __eq__(self, other: object) -> bool:
+        # field by field, arrays by value and shape (the dataclass's own comparison of
+        # tuples of arrays raised "truth value of an array ... is ambiguous")
+        if not isinstance(other, VariantBatch):
+            return NotImplemented
+        return all(
+            np.array_equal(x, y) if isinstance(x, np.ndarray) or isinstance(y, np.ndarray)
+            else x == y
+            for x, y in ((getattr(self, f.name), getattr(other, f.name)) for f in fields(self)))
+
+    __hash__ = None  # type: ignore[assignment]  # (mutable, compared by value)
 
 
 @dataclass
@@ -477,7 +490,8 @@ class VariantStreamer:
             self._sizes = dict(bioseq.chrom_sizes)
             self._fasta: str | None = None
             self._twobit = False
-            self.genome = f"Bioseq {bioseq.name!r}" + (f" ({store.path})" if store.path else "")
+            self.genome = hide_secrets(  # (a display name: a store URL's password hidden)
+                f"Bioseq {bioseq.name!r}" + (f" ({store.path})" if store.path else ""))
             default_order = int(bioseq.order)
         elif isinstance(bioseq, (str, os.PathLike)):
             from genozarr.io._remote import localize
@@ -493,7 +507,7 @@ class VariantStreamer:
             else:
                 ensure_fai(self._fasta)
                 self._sizes = fasta_chrom_sizes(self._fasta)
-            self.genome = os.fspath(bioseq)
+            self.genome = hide_secrets(os.fspath(bioseq))
             default_order = 1
         else:
             raise ArgumentError(
@@ -518,8 +532,9 @@ class VariantStreamer:
         self._contigs: dict[str, str | None] = {}
 
     def __repr__(self) -> str:
-        return (f"VariantStreamer({self.variants!r}, genome={self.genome!r}, "
-                f"binsize={self.binsize}, batch_size={self.batch_size}, order={self.order})")
+        return hide_secrets(
+            f"VariantStreamer({self.variants!r}, genome={self.genome!r}, "
+            f"binsize={self.binsize}, batch_size={self.batch_size}, order={self.order})")
 
     # ------------------------------------------------------------------ public
     def __iter__(self) -> Iterator[VariantBatch]:
@@ -1142,7 +1157,7 @@ def score_variants(predict: Callable[[np.ndarray], Any], streamer: VariantStream
         variables = [v for v in VARIABLES if v != "logfc" or non_negative]
         attrs = {
             "genozarr_variant_effects": 1,
-            "variants": streamer.variants,
+            "variants": hide_secrets(streamer.variants),  # (attributes may be saved)
             "genome": streamer.genome,
             "binsize": streamer.binsize,
             "order": streamer.order,

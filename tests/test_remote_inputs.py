@@ -967,3 +967,31 @@ def test_a_signed_bam_index_is_named_by_its_own_url(files, served, tmp_path):
                                                                 "/cache/ab12/x.bed"):
         raise MalformedFileError("cannot read /cache/ab12/x.bed.")
     assert str(e.value).startswith(f"cannot read {base}/x.bed?sig=***.")
+
+
+def test_variant_streamer_shows_no_url_secret(files, served):
+    """``VariantStreamer``'s repr and ``genome``, and the attributes of
+    ``score_variants``'s results (which may be saved), showed a genome or VCF URL's
+    password and signature as given; the streamer still reads through the full URL."""
+    from genozarr.variants import VariantStreamer, score_variants
+
+    root, base = served
+    secret = "SECRETv4r1"
+    host = base.split("://", 1)[1]
+    seq = (files / "sample.fa").read_text().split("\n", 1)[1].replace("\n", "")[:200]
+    (root / "v.vcf").write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=30000>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        f"chr1\t101\tv1\t{seq[100]}\t{'A' if seq[100] != 'A' else 'C'}\t.\t.\t.\n")
+    genome_url = f"http://bob:{secret}@{host}/sample.fa?X-Amz-Signature={secret}"
+    vcf_url = f"http://bob:{secret}@{host}/v.vcf"
+    streamer = VariantStreamer(genome_url, vcf_url, binsize=11, batch_size=4)
+    batches = list(streamer)  # read through the URLs as given
+    assert len(batches) == 1 and batches[0].positions.tolist() == [100]
+    assert "".join("ACGT"[i] for i in batches[0].ref[0, :, 0].argmax(-1)) == seq[95:106]
+    assert secret not in repr(streamer) and secret not in streamer.genome
+    assert f"http://bob:***@{host}/sample.fa?X-Amz-Signature=***" in repr(streamer)
+    assert f"http://bob:***@{host}/v.vcf" in repr(streamer)
+    effects = score_variants(lambda x: x.sum(axis=(1, 2)), streamer)
+    assert secret not in str(effects.attrs)
+    assert effects.attrs["variants"] == f"http://bob:***@{host}/v.vcf"

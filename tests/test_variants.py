@@ -8,6 +8,7 @@ arithmetic (``VariantStreamer.flow`` of janggu/data/dna.py).
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -830,3 +831,25 @@ def test_a_streamed_record_htslib_cannot_read_names_its_reason_and_pos_0_is_refu
         got = list(streamer)
     assert [b.names for b in got] == [b.names for b in plain]
     assert streamer.skipped["symbolic ALT"] == before.skipped["symbolic ALT"] + 1
+
+
+def test_variant_batches_compare_by_value(genome, vcf):
+    """``==`` between two VariantBatches of equal content raised numpy's "truth value of
+    an array ... is ambiguous" (the dataclass compared tuples of arrays), and so did
+    ``in`` over a list of them; now they compare field by field."""
+    first = next(iter(VariantStreamer(genome["fasta"], vcf["path"], binsize=21,
+                                      batch_size=4, snv_only=True)))
+    again = next(iter(VariantStreamer(genome["fasta"], vcf["path"], binsize=21,
+                                      batch_size=4, snv_only=True)))
+    assert first is not again and first == again and again in [first]
+    for name in ("ref", "positions", "names"):
+        changed = copy.deepcopy(again)
+        value = getattr(changed, name)
+        if isinstance(value, list):
+            value[0] = value[0] + "x"
+        else:
+            value.flat[0] = value.flat[0] + 1
+        assert first != changed, name
+    assert first != tuple(first)
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(first)
