@@ -1221,3 +1221,19 @@ def test_pools_are_sized_by_the_cpus_this_process_may_use(monkeypatch) -> None:
     loader = torch.utils.data.DataLoader(_DecodeThreadsSeen(), batch_size=None, num_workers=2)
     assert list(map(int, loader)) == [2, 2, 2, 2]  # 4 CPUs, 2 workers: 2 threads each
     assert decode_threads() == 4  # (this process: all of them)
+
+
+def test_torch_dataset_indices_must_be_integers() -> None:
+    """``TorchDataset`` took ``int(index)``: ``ds[2.7]`` served item 2 and ``ds[True]``
+    item 1, where the dataset itself (as numpy) refuses such keys; a batched read cast
+    float indices the same way. Integer keys of numpy and torch still serve."""
+    ds = TorchDataset(np.arange(10.0)[:, None], np.arange(10))
+    for key in (2.7, 2.0, True, np.float64(3), "3"):
+        with pytest.raises(TypeError, match="indices must be integers"):
+            ds[key]
+    with pytest.raises(TypeError, match="indices must be integers, got float64"):
+        ds.__getitems__([1.5, 2.0])
+    assert int(ds[np.int32(4)][1]) == 4 and int(ds[torch.tensor(5)][1]) == 5
+    assert int(ds[-1][1]) == 9
+    assert [int(y) for _, y in ds.__getitems__(np.array([3, 1], dtype=np.uint8))] == [3, 1]
+    assert ds.__getitems__([]) == []

@@ -48,6 +48,7 @@ Examples
 from __future__ import annotations
 
 import math
+import operator
 import os
 import threading
 import weakref
@@ -642,7 +643,13 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
 
     def __getitem__(self, index: int) -> Any:
         self._s.check_worker()
-        i = int(index)
+        try:  # (an integer: int() served item 2 for 2.7 and item 1 for True)
+            if isinstance(index, (bool, np.bool_)):
+                raise TypeError
+            i = operator.index(index)
+        except TypeError:
+            raise TypeError(f"TorchDataset indices must be integers, got "
+                            f"{type(index).__name__} {index!r}") from None
         if not -self._s.length <= i < self._s.length:
             raise IndexError(f"index {i} out of range for a dataset of {self._s.length}")
         parts = self._read(np.array([i % self._s.length]))
@@ -655,7 +662,11 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
         worker's next slot (or the flat list of its tensors), which that loader's
         ``collate_fn`` passes on as it is."""
         self._s.check_worker()
-        idx = np.asarray(indices, dtype=np.int64)
+        given = np.asarray(indices)
+        if given.size and given.dtype.kind not in "iu":  # (not cast: 2.7 read as 2)
+            raise TypeError(f"TorchDataset indices must be integers, got {given.dtype} "
+                            f"values such as {given.ravel()[0]!r}")
+        idx = given.astype(np.int64, copy=False)
         n = self._s.length
         if idx.size and (idx.min() < -n or idx.max() >= n):  # (as __getitem__: a sampler
             bad = idx[(idx < -n) | (idx >= n)][0]  # of another dataset served others)
