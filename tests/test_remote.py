@@ -19,7 +19,7 @@ from genozarr.regions import GenomicIndexer
 from genozarr.sources import ArraySource
 from genozarr.store import FORMAT_VERSION, load_store, open_store
 from genozarr.store.layout import MARKER_FILE, ChunkInventory
-from genozarr.store.open import read_marker
+from genozarr.store.open import open_resolved, read_marker
 from genozarr.testing.servers import FaultyHandler, RangeHandler, moto_s3, serve_directory
 
 pytest.importorskip("s3fs")
@@ -503,6 +503,43 @@ def test_opening_a_stalled_store_keeps_to_remote_timeout(rows, tmp_path):
             with pytest.raises(StoreError, match=r"no answer within 1 s \(set_options\("
                                                  r"remote_timeout"):
                 open_dataset(f"{base}/s.zarr", cache=None)
+            assert time.perf_counter() - t < 30
+    finally:
+        release.set()
+
+
+def test_remote_timeout_reaches_dask_worker_processes(rows, tmp_path):
+    """A store opened by ``open_store`` and read by dask worker processes (the
+    ``processes`` scheduler, dask.distributed) waited for the server past
+    ``remote_timeout`` set where the graph was computed: the workers read their own,
+    default options (an audit: 61 s against the limit of 1 s). A copy carries the limit
+    of the process that pickled it; in that process the option itself still rules."""
+    pytest.importorskip("aiohttp")
+    import pickle
+    import threading as th
+    import time
+
+    from genozarr import set_options
+
+    release = th.Event()
+
+    class Stalls(FaultyHandler):
+        faulty, stall = r"(?!)", release  # nothing while the store is opened
+
+    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
+    try:
+        with serve_directory(tmp_path, handler=Stalls) as base, set_options(remote_timeout=1):
+            ds = open_store(f"{base}/s.zarr")
+            checked = open_resolved(f"{base}/s.zarr").zarr_store()
+            assert checked._limit() == 1
+            copy = pickle.loads(pickle.dumps(checked))
+            with set_options(remote_timeout=7):  # (this process: the option rules)
+                assert copy._limit() == 7
+            Stalls.faulty = r"/data/c\."  # every data chunk stalls from now on
+            t = time.perf_counter()
+            with pytest.raises(StoreError, match=r"no answer within 1 s \(set_options\("
+                                                 r"remote_timeout"):
+                ds["data"].compute(scheduler="processes", num_workers=1)
             assert time.perf_counter() - t < 30
     finally:
         release.set()

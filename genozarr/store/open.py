@@ -681,9 +681,13 @@ def _checked_store_class() -> type:
                      marker: tuple[str, Any] | None = None,
                      seen: dict[str, Any] | None = None,
                      inventory: ChunkInventory | None = None,
-                     opened: dict[str, Any] | None = None) -> None:
+                     opened: dict[str, Any] | None = None,
+                     carried: tuple[int, float | None] | None = None) -> None:
             super().__init__(store)
             self.where = where
+            #: ``(process id, remote_timeout)`` of the process that pickled this copy: in
+            #: another process (a dask worker) its limit, not that process's options
+            self._carried = carried
             self.complete = complete
             #: the chunk files the version held when it was published (from its marker):
             #: one of them missing now is an error, not the fill value
@@ -719,7 +723,19 @@ def _checked_store_class() -> type:
         def _with_store(self, store: Any) -> Any:
             return type(self)(store, self.where, self.complete, self.hold,
                               self.storage_options, self._marker, self.seen, self.inventory,
-                              self.opened)
+                              self.opened, self._carried)
+
+        def _limit(self) -> float | None:
+            """``remote_timeout`` for this copy's reads: the option of this process, or
+            in a process this copy was unpickled in (a dask worker), the option of the
+            process that pickled it where that one set it (dask's workers do not get the
+            options set in the process that computes)."""
+            from genozarr.config import OPTIONS
+
+            if self._carried is not None and self._carried[0] != os.getpid() \
+                    and self._carried[1] is not None:
+                return self._carried[1]
+            return OPTIONS["remote_timeout"]
 
         def _replaced(self, key: str) -> StoreError:
             return StoreError(
@@ -742,7 +758,8 @@ def _checked_store_class() -> type:
             # (a remote reader keeps the version prefix it resolved: it needs no marker to
             # check, and one of many contigs would be pickled with every task)
             return type(self), (self._store, self.where, self.complete, None,
-                                self.storage_options, None, self.seen, self.inventory)
+                                self.storage_options, None, self.seen, self.inventory, None,
+                                (os.getpid(), self._limit()))
 
         def _keep_root(self, raw: bytes | None) -> None:
             """Take the chunk sizes of every array from the root metadata document ``raw``
@@ -833,7 +850,8 @@ def _checked_store_class() -> type:
 
             where = f"{self.where}/{key}"
             try:  # a get, not exists: fsspec's HTTP exists() says False for any error
-                return await _timed(self._store.get(key, default_buffer_prototype()), where)
+                return await _timed(self._store.get(key, default_buffer_prototype()), where,
+                                    self._limit())
             except GenozarrError:
                 raise
             except Exception as e:  # noqa: BLE001 - storage errors
@@ -950,7 +968,7 @@ def _checked_store_class() -> type:
                 _check_local_file(str(self._store.root), key, self.where)
             try:
                 buf = await _timed(self._store.get(key, prototype, byte_range),
-                                   f"{self.where}/{key}")
+                                   f"{self.where}/{key}", self._limit())
             except GenozarrError:
                 raise
             except Exception as e:  # noqa: BLE001 - fsspec/botocore raise their own errors
@@ -1071,14 +1089,20 @@ def _checked_store_class() -> type:
 _CHECKED: type | None = None
 
 
-async def _timed(read: Any, where: str) -> Any:
-    """Await ``read`` (a read of a remote store), within ``remote_timeout`` seconds when
-    that option is set; past it, a StoreError naming ``where`` and the option."""
+#: :func:`_timed`'s default limit: the ``remote_timeout`` option of this process
+_OPTION: Any = object()
+
+
+async def _timed(read: Any, where: str, limit: Any = _OPTION) -> Any:
+    """Await ``read`` (a read of a remote store), within ``limit`` seconds (default: the
+    ``remote_timeout`` option) when one is set; past it, a StoreError naming ``where``
+    and the option."""
     import asyncio
 
     from genozarr.config import OPTIONS
 
-    limit = OPTIONS["remote_timeout"]
+    if limit is _OPTION:
+        limit = OPTIONS["remote_timeout"]
     if limit is None or not is_remote(where):
         return await read
     task = asyncio.ensure_future(read)
