@@ -501,7 +501,8 @@ class Dataset:
         (``ds['chr1', start, end]``, ``ds['chr1', start, end, '-']``,
         ``ds['chr1:1000-1100']``, or a region object with ``chrom``, ``start``, ``end``
         and optionally ``strand``, such as ``ds[ds.gindexer[4]]``) ``(1, end - start,
-        S, C)`` at base resolution."""
+        S, C)`` at base resolution (``end - start - order + 1`` positions for a Bioseq of
+        ``order`` > 1: one k-mer per position)."""
         if isinstance(key, slice):  # no index array over the whole dataset per batch
             return self.read(np.arange(*key.indices(len(self))))
         interval = _interval_key(key)
