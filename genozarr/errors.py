@@ -7,9 +7,12 @@ Messages name the file (or store) and the problem, and say what was expected.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import re
 import warnings
+from typing import Any
 
 __all__ = [
     "GenozarrError",
@@ -17,6 +20,7 @@ __all__ = [
     "UnreadableFileError",
     "NotAFileError",
     "UnsupportedFormatError",
+    "MissingFileError",
     "MissingIndexError",
     "StaleIndexError",
     "MalformedFileError",
@@ -27,6 +31,7 @@ __all__ = [
     "ArgumentError",
     "StoreError",
     "StoreFormatError",
+    "MissingStoreError",
     "GenozarrWarning",
     "JangguDeprecationWarning",
     "MissingChromosomeWarning",
@@ -135,7 +140,31 @@ class UnsupportedFormatError(InputFileError):
     """An input file is in a format genozarr does not read (CRAM, SAM text for BAM)."""
 
 
-class MissingIndexError(InputFileError, FileNotFoundError):
+class _NotFound:
+    """Of an error for a path where nothing is: ``errno`` is ``ENOENT``, ``strerror`` its
+    text and ``filename`` the path (URL passwords hidden), as on the FileNotFoundError
+    Python raises; ``str()`` is the message alone."""
+
+    def __init__(self, message: object = "", filename: str | os.PathLike | None = None
+                 ) -> None:
+        super().__init__(message)  # type: ignore[call-arg]
+        self.errno = errno.ENOENT
+        self.strerror = os.strerror(errno.ENOENT)
+        self.filename = None if filename is None else hide_secrets(os.fspath(filename))
+
+    def __str__(self) -> str:  # (OSError's would show "[Errno 2] ...: 'filename'")
+        return hide_secrets(BaseException.__str__(self))  # type: ignore[arg-type]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (*self.args[:1], self.filename)  # type: ignore[attr-defined]
+
+
+class MissingFileError(_NotFound, InputFileError, FileNotFoundError):
+    """An input file does not exist (``except FileNotFoundError`` catches it too; its
+    ``filename`` is the path)."""
+
+
+class MissingIndexError(MissingFileError):
     """An indexed file (BAM, FASTA) has no index next to it."""
 
 
@@ -178,6 +207,11 @@ class StoreError(GenozarrError, OSError):
 
 class StoreFormatError(StoreError):
     """A store was written in a format version this genozarr cannot read."""
+
+
+class MissingStoreError(_NotFound, StoreError, FileNotFoundError):
+    """No store exists at a path (``except FileNotFoundError`` catches it too; its
+    ``filename`` is the path)."""
 
 
 class GenozarrWarning(UserWarning):

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
+from genozarr.errors import (
+    ArgumentError,
+    GenozarrError,
+    InputFileError,
+    MalformedFileError,
+    MissingFileError,
+)
 from genozarr.io._remote import is_url, local_form
 from genozarr.store.layout import MARKER, WINDOWS, metadata_values
 
@@ -279,7 +285,7 @@ def _read_table(source: str, storage_options: Any) -> Any:
     except GenozarrError:
         raise
     except FileNotFoundError as e:
-        raise InputFileError(f"sample sheet {shown} does not exist") from e
+        raise MissingFileError(f"sample sheet {shown} does not exist", shown) from e
     except pd.errors.EmptyDataError as e:
         raise MalformedFileError(f"sample sheet {shown} is empty: it needs a header line "
                                  "and one row per input file") from e
@@ -502,10 +508,10 @@ def read_sample_sheet(sheet: Any, *, file_column: str = "file",
     absent = [(r, f) for r, f in zip(rows, files) if not is_url(f) and not os.path.exists(f)]
     if absent:
         one = len(absent) == 1
-        raise InputFileError(
+        raise MissingFileError(
             f"sample sheet {source}: {where[not one]} {', '.join(r for r, _ in absent)} "
             f"{'names an input file that does' if one else 'name input files that do'} not "
-            f"exist: {', '.join(f for _, f in absent)}")
+            f"exist: {', '.join(f for _, f in absent)}", absent[0][1])
     return SampleSheet(files, conditions, metadata, source)
 
 

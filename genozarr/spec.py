@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genozarr._validate import check_name
-from genozarr.errors import ArgumentError, GenozarrError, InputFileError, MalformedFileError
+from genozarr.errors import (
+    ArgumentError,
+    GenozarrError,
+    MalformedFileError,
+    MissingFileError,
+)
 from genozarr.io._remote import local_form
 
 if TYPE_CHECKING:
@@ -51,12 +56,12 @@ def need_file(path: str | os.PathLike, what: str) -> str:
 
     Raises
     ------
-    InputFileError
-        If a local ``path`` does not exist.
+    MissingFileError
+        If a local ``path`` does not exist (an InputFileError and a FileNotFoundError).
     """
     text = str(path)
     if "://" not in text and not Path(text).exists():
-        raise InputFileError(f"{what} {text} does not exist")
+        raise MissingFileError(f"{what} {text} does not exist", text)
     return text
 
 
@@ -78,8 +83,8 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
 
     Raises
     ------
-    InputFileError
-        If the spec file does not exist.
+    MissingFileError
+        If the spec file does not exist (an InputFileError and a FileNotFoundError).
     MalformedFileError
         If it cannot be parsed.
     ArgumentError

@@ -41,6 +41,7 @@ from genozarr.errors import (
     InputFileError,
     MalformedFileError,
     MissingIndexError,
+    MissingStoreError,
     SkippedVariantsWarning,
     StaleIndexError,
     StoreError,
@@ -1237,7 +1238,7 @@ def open_results(path: str | os.PathLike) -> xr.Dataset:
     import xarray as xr
 
     if not Path(path).exists():
-        raise StoreError(f"variant effect store {path} does not exist")
+        raise MissingStoreError(f"variant effect store {path} does not exist", path)
     return xr.open_zarr(os.fspath(path), consolidated=True, zarr_format=3)
 
 

@@ -1518,3 +1518,51 @@ def test_a_fasta_of_records_replaced_before_it_is_hashed_publishes_nothing(tmp_p
     monkeypatch.setattr(cache, "cache_key", real)
     later = Bioseq.create_from_seq("s", str(seqs), **kw)
     assert later[0][0, :, 0, :].argmax(1).tolist() == [1, 1, 1, 1]  # C
+
+
+def test_missing_files_and_stores_are_file_not_found_errors(tmp_path, sample_files):
+    """A missing BAM, BigWig, FASTA, regions file, sample sheet or store raised an
+    InputFileError or StoreError that ``except FileNotFoundError`` missed (a missing
+    index was caught; pysam, zarr and xarray raise FileNotFoundError), with ``errno``
+    and ``filename`` None. They are MissingFileError / MissingStoreError now: still
+    InputFileError / StoreError, messages as before, ``errno`` ENOENT and the path."""
+    import errno
+    import pickle
+
+    import xarray as xr
+
+    from genozarr import Bioseq, Cover, load_regions, open_dataset, open_store
+    from genozarr.errors import InputFileError, MissingFileError, MissingStoreError, StoreError
+
+    gone = str(tmp_path / "nope")
+    roi = sample_files["roi"]
+    inputs = {
+        gone + ".bam": lambda p: Cover.create_from_bam("a", p, roi=roi, binsize=100),
+        gone + ".bw": lambda p: Cover.create_from_bigwig("a", p, roi=roi, binsize=100),
+        gone + ".fa": lambda p: Bioseq.create_from_refgenome("a", p, roi=roi, binsize=100),
+        gone + ".bed": load_regions,
+        gone + ".tsv": lambda p: Cover.create_from_bigwig("a", p, roi=roi, binsize=100),
+    }
+    for path, call in inputs.items():
+        with pytest.raises(FileNotFoundError) as info:
+            call(path)
+        e = info.value
+        assert isinstance(e, MissingFileError) and isinstance(e, InputFileError), path
+        assert (e.errno, e.filename) == (errno.ENOENT, path)
+        assert str(e).endswith(f"{path} does not exist"), str(e)
+        back = pickle.loads(pickle.dumps(e))
+        assert (type(back), str(back), back.filename) == (type(e), str(e), path)
+    for call in (open_dataset, open_store, lambda p: xr.open_dataset(p, engine="genozarr")):
+        with pytest.raises(FileNotFoundError) as info:
+            call(gone + ".zarr")
+        e = info.value
+        assert isinstance(e, MissingStoreError) and isinstance(e, StoreError)
+        assert str(e) == f"store {gone}.zarr does not exist"
+        assert (e.errno, e.filename) == (errno.ENOENT, gone + ".zarr")
+    # a sample sheet naming a missing file: the file
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text(f"file\tcondition\n{sample_files['bigwig_a']}\ta\n{gone}.bw\tb\n")
+    with pytest.raises(FileNotFoundError, match=r"names an input file that does not exist"
+                                                r": .*nope\.bw$") as info:
+        Cover.create_from_bigwig("s", str(sheet), roi=roi, binsize=100)
+    assert info.value.filename == gone + ".bw"

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from genozarr.errors import (
     ArgumentError,
     InputFileError,
+    MissingFileError,
     NotAFileError,
     UnreadableFileError,
     get_logger,
@@ -225,7 +226,7 @@ def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = Non
     try:
         st = os.stat(path)
     except FileNotFoundError as e:
-        raise InputFileError(f"{what} file {path}{owner} does not exist") from e
+        raise MissingFileError(f"{what} file {path}{owner} does not exist", path) from e
     except PermissionError as e:
         raise UnreadableFileError(
             f"{what} file {path}{owner} cannot be read: permission denied on a directory "
@@ -426,7 +427,8 @@ def _signature(kind: str, path: str) -> tuple[Any, ...]:
     try:
         st = os.stat(path)
     except FileNotFoundError as e:
-        raise InputFileError(f"{_NAMES.get(kind, kind)} file {path} does not exist") from e
+        raise MissingFileError(f"{_NAMES.get(kind, kind)} file {path} does not exist",
+                               path) from e
     except OSError:
         check_input_file(path, _NAMES.get(kind, kind))
         raise

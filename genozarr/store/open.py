@@ -40,7 +40,14 @@ from typing import Any
 import numpy as np
 
 from genozarr._validate import path_text, plain
-from genozarr.errors import GenozarrError, StoreError, StoreFormatError, get_logger, hide_secrets
+from genozarr.errors import (
+    GenozarrError,
+    MissingStoreError,
+    StoreError,
+    StoreFormatError,
+    get_logger,
+    hide_secrets,
+)
 from genozarr.store.dtypes import is_bfloat16, register_zarr, store_dtype
 from genozarr.store.layout import (
     CHUNK_KEY,
@@ -1675,16 +1682,16 @@ def _missing(path: str, storage_options: dict[str, Any] | None) -> StoreError:
             bucket = root.split("/", 1)[0]
             if str(path).startswith(("s3://", "s3a://", "gs://", "gcs://", "az://", "abfs://")) \
                     and not fs.exists(bucket):
-                return StoreError(f"store {path} does not exist: the bucket {bucket!r} does not "
-                                  "exist (or these credentials may not see it); create it or "
-                                  "fix the URL")
+                return MissingStoreError(
+                    f"store {path} does not exist: the bucket {bucket!r} does not exist (or "
+                    "these credentials may not see it); create it or fix the URL", path)
         except Exception as e:  # noqa: BLE001 - storage errors
             return storage_error("read store", path, e)
         return StoreError(
             f"{path} is not a complete genozarr store (no completion marker {MARKER}); it does "
             "not exist, was interrupted while being written, or is not a genozarr store. "
             "Rebuild it.")
-    return StoreError(f"store {path} does not exist")
+    return MissingStoreError(f"store {path} does not exist", path)
 
 
 def open_resolved(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
@@ -1837,7 +1844,7 @@ def open_group(path: str | os.PathLike, mode: str = "r",
     if mode == "r":
         return open_resolved(path, storage_options, require_complete=False).group()
     if not is_remote(path) and not _local(path).exists():
-        raise StoreError(f"store {path} does not exist")
+        raise MissingStoreError(f"store {path} does not exist", path)
     try:
         return zarr.open_group(zarr_store(path, mode, storage_options), mode=mode,
                                zarr_format=3)
