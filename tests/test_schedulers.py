@@ -376,3 +376,44 @@ def test_builds_in_daemonic_and_child_processes_and_a_pool_shut_down_meanwhile(t
         "ArgumentError: scheduler='processes' cannot run in a daemonic process"), done.stdout
     assert lines.get("child") == "ok" and lines.get("child exit") == "0 False", done.stdout
     assert lines.get("shutdown during build") == "ok", done.stdout + done.stderr
+
+
+class _TwoArgumentError(Exception):
+    """An exception whose class takes other arguments than its message: unpickling it
+    calls it with the message alone, which fails."""
+
+    def __init__(self, track: str, why: str) -> None:
+        super().__init__(f"track {track}: {why}")
+
+
+def _fails_with(kind: str) -> None:
+    if kind == "two":
+        raise _TwoArgumentError("signal0", "negative coverage")
+    if kind == "caused":
+        try:
+            raise _TwoArgumentError("signal1", "negative coverage")
+        except _TwoArgumentError as e:
+            raise KeyError("chr9") from e
+    raise ValueError("a plain error")
+
+
+def test_an_exception_that_cannot_be_pickled_comes_back_from_worker_processes():
+    """With the processes scheduler, a task raising an exception whose class cannot be
+    unpickled (its own __init__ arguments), or whose cause cannot, reached the caller as
+    an unrelated TypeError from unpickling ("missing 1 required positional argument"):
+    its class and message were lost. It comes back as a RuntimeError naming both; an
+    exception that pickles comes back as itself."""
+    from genozarr.store._run import run_tasks
+
+    with set_options(scheduler="processes", num_workers=1, progress=False):
+        with pytest.raises(RuntimeError, match=r"^test_schedulers\._TwoArgumentError: track "
+                                               r"signal0: negative coverage \(raised in a "
+                                               r"worker process"):
+            run_tasks([(_fails_with, ("two",))], 10**9, "x")
+        with pytest.raises(RuntimeError, match=r"^builtins\.KeyError: 'chr9' \(raised in a "
+                                               r"worker process; it cannot be pickled, or "
+                                               r"its cause cannot"):
+            run_tasks([(_fails_with, ("caused",))], 10**9, "x")
+        with pytest.raises(ValueError, match="^a plain error$"):
+            run_tasks([(_fails_with, ("plain",))], 10**9, "x")
+        assert run_tasks([(abs, (-3,))], 10**9, "x") == [3]  # (the pool still serves)

@@ -208,7 +208,8 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
     names = {getattr(fn, "__name__", "") for fn, _ in tasks}
     name = names.pop() if len(names) == 1 and "" not in names else "genozarr_task"
     prefix, width = f"{name}-{uuid.uuid4().hex}", len(str(len(tasks)))
-    delayed = [dask.delayed(fn, pure=False)(
+    portable = client is None and scheduler == "processes"
+    delayed = [dask.delayed(_PortableErrors(fn) if portable else fn, pure=False)(
         *args, dask_key_name=f"{prefix}-{len(tasks) - 1 - i:0{width}d}")
         for i, (fn, args) in enumerate(tasks)]
     if client is not None:
@@ -275,6 +276,33 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
             threads.shutdown(wait=True, cancel_futures=True)
     log.info("%s: %d tasks done in %.1f s", label, len(tasks), time.perf_counter() - t0)
     return results
+
+
+class _PortableErrors:
+    """``fn`` for a task of worker processes: an exception that would not come back
+    (its unpickling fails, as for a class with an ``__init__`` of its own arguments: the
+    caller got an unrelated TypeError from unpickling) is raised as a RuntimeError naming
+    its class and message instead."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", "")
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.fn(*args)
+        except Exception as e:  # noqa: BLE001 - any task's error, checked and raised again
+            import cloudpickle  # (how dask sends it: with its cause and context, by tblib)
+
+            try:
+                cloudpickle.loads(cloudpickle.dumps(e))
+            except Exception:  # noqa: BLE001 - any failure to come back
+                said = f"{type(e).__module__}.{type(e).__qualname__}: {e}"
+            else:
+                raise
+        # (raised outside the except clause: as its context, the exception would be sent)
+        raise RuntimeError(f"{said} (raised in a worker process; it cannot be pickled, or "
+                           "its cause cannot, so it is named here)")
 
 
 class _Tracked:
