@@ -34,9 +34,11 @@ def _int_arg(name: str, value: Any, minimum: int) -> int:
     return int(check_int(name, value, minimum, allow_none=False))  # type: ignore[arg-type]
 
 
-#: a seed of an order: an integer >= 0, a sequence of them (``(seed, epoch)``), a numpy
-#: Generator, or None (fresh entropy)
-SeedLike = int | Sequence[int] | np.random.Generator | None
+#: a seed of an order: an integer >= 0, a sequence of them (``(seed, epoch)``), anything
+#: else :func:`numpy.random.default_rng` takes (a SeedSequence, a BitGenerator, a
+#: Generator), or None (fresh entropy)
+SeedLike = (int | np.integer | Sequence[int] | np.ndarray | np.random.SeedSequence
+            | np.random.BitGenerator | np.random.Generator | None)
 
 
 def seed_generator(seed: Any) -> np.random.Generator:

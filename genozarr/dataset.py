@@ -31,6 +31,7 @@ from genozarr._kernels import (
     regular_windows,
     window_views,
 )
+from genozarr._typing import FilesLike, PathLike, SequencesLike
 from genozarr._validate import check_bool, check_int, check_name, name_text
 from genozarr.errors import (
     ArgumentError,
@@ -880,11 +881,13 @@ class Dataset:
         Raises
         ------
         ArgumentError
-            For another strand.
+            For another strand, or a start or end that is not a whole number >= 0 (as
+            for an interval key: 0.5 was read as 0).
         """
         if strand not in ("+", "-", "."):
             raise ArgumentError(f"strand must be '+', '-' or '.', got {strand!r}")
-
+        start = check_int("start", start, 0, allow_none=False)
+        end = check_int("end", end, 0, allow_none=False)
         x = np.array(self._interval_raw(chrom, start, end)[None], copy=True)
         if strand == "-":
             orient_windows(x, np.ones(1, dtype=bool), seqtype=self._seqtype_or_none)
@@ -981,7 +984,7 @@ class Dataset:
         cls, name: str, source: Source, *, roi: RegionsLike | None, genomesize: Any,
         binsize: int | None, stepsize: int | None, flank: int, resolution: int | None,
         storage: str, cache: bool, overwrite: bool, channel_last: bool, zero_padding: bool,
-        random_state: Any, store_whole_genome: bool, store: str | os.PathLike | None,
+        random_state: Any, store_whole_genome: bool, store: PathLike | None,
         args: dict[str, Any], normalizer: Any = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, seqtype: str | None = None,
         feature: str | None = None, gindexer: GenomicIndexer | None = None,
@@ -1531,7 +1534,7 @@ class Cover(Dataset):
 
     @classmethod
     def create_from_bigwig(
-        cls, name: str, bigwigfiles: str | os.PathLike | Sequence[str | os.PathLike],
+        cls, name: str, bigwigfiles: FilesLike,
         roi: RegionsLike | None = None, genomesize: Any = None,
         conditions: Sequence[str] | None = None, binsize: int | None = None,
         stepsize: int | None = None, resolution: int | None = 1, flank: int = 0,
@@ -1540,7 +1543,7 @@ class Cover(Dataset):
         zero_padding: bool = True, normalizer: Any = None,
         collapser: str | Callable[..., Any] | None = None, random_state: Any = None,
         nan_to_num: bool = True, verbose: bool = False, *, channel_last: bool = True,
-        store: str | os.PathLike | None = None, chrom_map: Any = None,
+        store: PathLike | None = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
         input_storage_options: dict[str, Any] | None = None,
     ) -> Cover:
@@ -1654,9 +1657,9 @@ class Cover(Dataset):
 
     @classmethod
     def create_from_bam(
-        cls, name: str, bamfiles: str | os.PathLike | Sequence[str | os.PathLike],
+        cls, name: str, bamfiles: FilesLike,
         roi: RegionsLike | None = None, genomesize: Any = None,
-        conditions: Sequence[str] | None = None, min_mapq: int | None = None,
+        conditions: Sequence[str] | None = None, min_mapq: float | None = None,
         binsize: int | None = None, stepsize: int | None = None, flank: int = 0,
         resolution: int | None = 1, storage: str = "ndarray", dtype: str = "float32",
         stranded: bool = True, overwrite: bool = False, pairedend: str = "5prime",
@@ -1664,7 +1667,7 @@ class Cover(Dataset):
         normalizer: Any = None, zero_padding: bool = True, random_state: Any = None,
         store_whole_genome: bool = False, verbose: bool = False, *,
         aggregate: Callable[..., Any] | None = None, channel_last: bool = True,
-        store: str | os.PathLike | None = None, include_flagged: bool = False,
+        store: PathLike | None = None, include_flagged: bool = False,
         chrom_map: Any = None, storage_options: dict[str, Any] | None = None,
         feature: str | None = None, input_storage_options: dict[str, Any] | None = None,
     ) -> Cover:
@@ -1694,7 +1697,8 @@ class Cover(Dataset):
             One BAM path or a list (indexed), or a sample sheet (see
             :mod:`genozarr.samples`).
         min_mapq
-            Skip reads with a lower mapping quality.
+            Skip reads with a lower mapping quality (a fractional value rounds up: 20.5
+            keeps reads of quality 21 and more).
         resolution
             Bases per bin; counts are summed within a bin; None: one count per window.
         stranded
@@ -1760,7 +1764,7 @@ class Cover(Dataset):
 
     @classmethod
     def create_from_bed(
-        cls, name: str, bedfiles: str | os.PathLike | Sequence[str | os.PathLike],
+        cls, name: str, bedfiles: FilesLike,
         roi: RegionsLike | None = None, genomesize: Any = None,
         conditions: Sequence[str] | None = None, binsize: int | None = None,
         stepsize: int | None = None, resolution: int | None = 1, flank: int = 0,
@@ -1769,7 +1773,7 @@ class Cover(Dataset):
         normalizer: Any = None, collapser: str | Callable[..., Any] | None = None,
         minoverlap: float | None = None, random_state: Any = None, datatags: Any = None,
         cache: bool = False, verbose: bool = False, *, channel_last: bool = True,
-        store: str | os.PathLike | None = None, chrom_map: Any = None,
+        store: PathLike | None = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
         input_storage_options: dict[str, Any] | None = None,
     ) -> Cover:
@@ -2000,7 +2004,7 @@ class Cover(Dataset):
 
         return create_from_anndata(adata, gindexer, cls=cls, **kwargs)
 
-    def export_to_bigwig(self, output_dir: str | os.PathLike, genomesize: Any = None, *,
+    def export_to_bigwig(self, output_dir: PathLike, genomesize: Any = None, *,
                          overlap: str = "error", skip_zeros: bool = False) -> list[str]:
         """Write one BigWig per condition, ``<name>.<condition>.bigwig``; the arguments
         are those of :func:`genozarr.export.export_to_bigwig`.
@@ -2029,7 +2033,7 @@ class Cover(Dataset):
         return export_to_bigwig(self, output_dir, genomesize=genomesize, overlap=overlap,
                                 skip_zeros=skip_zeros)
 
-    def export_to_bed(self, output_dir: str | os.PathLike, genomesize: Any = None, *,
+    def export_to_bed(self, output_dir: PathLike, genomesize: Any = None, *,
                       overlap: str = "error", merge: bool = False,
                       skip_zeros: bool = False) -> list[str]:
         """Write one bedGraph-like BED per condition; the arguments are those of
@@ -2141,12 +2145,12 @@ class Bioseq(Dataset):
 
     @classmethod
     def create_from_refgenome(
-        cls, name: str, refgenome: str | os.PathLike, roi: RegionsLike | None = None,
+        cls, name: str, refgenome: SequencesLike, roi: RegionsLike | None = None,
         binsize: int | None = None, stepsize: int | None = None, flank: int = 0,
         order: int = 1, storage: str = "ndarray", datatags: Any = None, cache: bool = False,
         overwrite: bool = False, random_state: Any = None, store_whole_genome: bool = False,
         verbose: bool = False, *, channel_last: bool = True, zero_padding: bool = True,
-        seqtype: str = "dna", store: str | os.PathLike | None = None,
+        seqtype: str = "dna", store: PathLike | None = None,
         genomesize: Any = None, chrom_map: Any = None,
         storage_options: dict[str, Any] | None = None, feature: str | None = None,
         input_storage_options: dict[str, Any] | None = None,
@@ -2244,11 +2248,11 @@ class Bioseq(Dataset):
 
     @classmethod
     def create_from_seq(
-        cls, name: str, fastafile: str | os.PathLike | Sequence[str | os.PathLike],
+        cls, name: str, fastafile: SequencesLike,
         storage: str = "ndarray", seqtype: str = "dna", order: int = 1,
         fixedlen: int | None = None, datatags: Any = None, cache: bool = False,
         overwrite: bool = False, verbose: bool = False, *, channel_last: bool = True,
-        store: str | os.PathLike | None = None,
+        store: PathLike | None = None,
         storage_options: dict[str, Any] | None = None,
         input_storage_options: dict[str, Any] | None = None,
     ) -> Bioseq:
@@ -2445,7 +2449,7 @@ def _check_recorded_windows(meta: Any, start: np.ndarray, end: np.ndarray,
             "Rebuild it (overwrite=True).")
 
 
-def open_dataset(path: str | os.PathLike, storage_options: dict[str, Any] | None = None, *,
+def open_dataset(path: PathLike, storage_options: dict[str, Any] | None = None, *,
                  storage: str = "zarr", normalizer: Any = _UNSET,
                  channel_last: bool | None = None,
                  cache: str | int | None = "auto",

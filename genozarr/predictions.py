@@ -20,12 +20,12 @@ Differences from Janggu's ``Cover.create_from_array``:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genozarr._typing import PathLike
 from genozarr._validate import check_name, name_list
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError, get_logger
 from genozarr.regions import GenomicIndexer
@@ -250,7 +250,7 @@ def cover_from_array(
     genomesize: Any = None, conditions: Sequence[str] | None = None,
     resolution: int | None = None, storage: str = "ndarray", channel_last: bool = True,
     store_whole_genome: bool = False, padding_value: float = 0.0,
-    store: str | os.PathLike | None = None, cache: bool = False, *, overwrite: bool = False,
+    store: PathLike | None = None, cache: bool = False, *, overwrite: bool = False,
     dtype: Any = None, storage_options: dict[str, Any] | None = None,
     condition_metadata: Any = None,
 ) -> Cover:

@@ -429,7 +429,7 @@ class BamSource(_AbsentChromsAsZeros, Source):
     bins_while_reading = True  # count_5prime counts per bin of the resolution
 
     def __init__(self, files: list[str], conditions: Sequence[str] | None = None, *,
-                 stranded: bool = True, min_mapq: int | None = None, pairedend: str = "5prime",
+                 stranded: bool = True, min_mapq: float | None = None, pairedend: str = "5prime",
                  template_extension: int = 0, include_flagged: bool = False,
                  dtype: str = "float32") -> None:
         from genozarr.io._handles import checks_once

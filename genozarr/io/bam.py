@@ -631,7 +631,7 @@ MIDPOINT_REACH = 1024
 
 
 def count_5prime(path: str | os.PathLike, chrom: str, start: int, end: int, *,
-                 min_mapq: int | None = None, pairedend: str = "5prime",
+                 min_mapq: float | None = None, pairedend: str = "5prime",
                  template_extension: int = 0, include_flagged: bool = False,
                  resolution: int = 1, all_midpoints: bool = False) -> np.ndarray:
     """Count reads at their 5' ends (or fragment midpoints) in ``[start, end)``.

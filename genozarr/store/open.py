@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from genozarr._typing import PathLike
 from genozarr._validate import path_text, plain
 from genozarr.errors import (
     GenozarrError,
@@ -2158,7 +2159,7 @@ def _probe_first_chunk(arr: Any, where: str) -> None:
 
 
 # ---------------------------------------------------------------------------- xarray
-def open_store(path: str | os.PathLike, storage_options: dict[str, Any] | None = None,
+def open_store(path: PathLike, storage_options: dict[str, Any] | None = None,
                chunks: Any = None) -> Any:
     """Open a store lazily with dask arrays: the ``genozarr`` xarray backend with chunks.
 
