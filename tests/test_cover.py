@@ -1698,3 +1698,23 @@ def test_a_fractional_min_mapq_rounds_up_and_template_extension_is_checked(tmp_p
     for bad in (50.0, [1, 2], True):
         with pytest.raises(ArgumentError, match=r"chrom_map must be None, 'auto' or a mapping"):
             Cover.create_from_bam("q", path, roi=["chr1:0-100"], binsize=100, chrom_map=bad)
+
+
+def test_interval_key_with_binsizenorm_equals_the_window_read(tmp_path):
+    """An interval key of a partial-layout Cover with the 'binsizenorm' normalizer divides
+    each stored window by its own length, as ``cover[i]`` does: a score of 5 over 100 bp
+    windows reads 5 / 100 both ways; no test compared the two reads (a mutation audit)."""
+    roi = tmp_path / "roi.bed"
+    roi.write_text("chr1\t0\t400\n")
+    feat = tmp_path / "f.bed"
+    feat.write_text("chr1\t0\t400\tx\t5\t+\n")
+    cover = Cover.create_from_bed("b", bedfiles=[str(feat)], roi=str(roi), binsize=100,
+                                  stepsize=100, resolution=1, mode="score",
+                                  normalizer="binsizenorm", genomesize={"chr1": 1000})
+    window = np.asarray(cover[0])
+    assert window.shape == (1, 100, 1, 1)
+    np.testing.assert_allclose(window, 5 / 100, rtol=1e-6)
+    interval = np.asarray(cover["chr1", 0, 100])
+    np.testing.assert_array_equal(interval.reshape(-1), window.reshape(-1))
+    np.testing.assert_allclose(np.asarray(cover["chr1", 100, 300]).reshape(-1),
+                               np.full(200, 5 / 100), rtol=1e-6)

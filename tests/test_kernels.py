@@ -823,3 +823,22 @@ def test_collapse_sums_of_long_bins_stay_within_two_ulps(resolution):
             ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
             assert np.max(np.abs(got - want) / ulp) <= bound + (how == "mean"), \
                 (how, resolution)
+
+
+def test_onehot_large_table_extreme_kmers():
+    """The scatter path of order >= 6 sets the first (AAAAAA, column 0) and the last
+    (TTTTTT, column 4095) k-mer and leaves k-mers with N as zero rows; no test covered the
+    last k-mer of that path (a mutation audit)."""
+    seqs = ["AAAAAAT", "TTTTTTA", "TTTTTTN", "NAAAAAA"]
+    codes = np.stack([encode_sequence(s) for s in seqs])
+    got = onehot(codes, 6, dtype="uint8")
+    assert got.shape == (4, 2, 4096)
+    expected = np.zeros((4, 2, 4096), np.uint8)
+    for r, seq in enumerate(seqs):
+        for i in range(2):
+            kmer = seq[i : i + 6]
+            if "N" not in kmer:  # index = sum(code * 4**(k-1-j)), A=0 C=1 G=2 T=3
+                expected[r, i, sum("ACGT".index(c) * 4 ** (5 - j) for j, c in enumerate(kmer))] = 1
+    assert expected[1, 0, 4095] == 1 and expected[0, 0, 0] == 1  # TTTTTT, AAAAAA
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(got.sum(axis=-1), [[1, 1], [1, 1], [1, 0], [0, 1]])

@@ -1659,3 +1659,35 @@ def test_a_normalizer_repr_is_bounded():
         "ZScore(per_strand=False, mean=[[0.0, 1.5]], std=[[1.0, 2.0]])"
     assert repr(PercentileTrimming(99)) == \
         "PercentileTrimming(percentile=99.0, per_strand=False, threshold=None)"
+
+
+@pytest.mark.parametrize("name", ["cpm", "tpm", "bpm"])
+def test_a_condition_summing_to_zero_is_scaled_by_one(name):
+    """A condition whose values sum to 0 (+1 and -1) records the total/scale 1, as CPM's and
+    TPM's docstrings say, beside the other condition's own statistic; no test pinned the
+    value recorded for a zero sum (a mutation audit)."""
+    from genozarr.errors import NegativeValuesWarning
+    from genozarr.ops.normalizers import resolve_normalizers
+    from genozarr.store.view import as_xarray
+
+    roi = pd.DataFrame({"chrom": ["chr1"] * 4, "start": [0, 100, 200, 300],
+                        "end": [100, 200, 300, 400]})
+    gi = GenomicIndexer.create_from_file(roi, binsize=100, stepsize=100)
+    arr = np.zeros((4, 10, 1, 2), dtype="float32")
+    arr[0, :5, 0, 0] = 1.0
+    arr[0, 5:, 0, 0] = -1.0  # condition 'a': sums to 0
+    arr[..., 1] = 2.0  # condition 'b': total 80
+    data = as_xarray(Cover.create_from_array("x", arr, gi, conditions=["a", "b"],
+                                             resolution=10).garray)
+    norm = resolve_normalizers(name)[0]
+    with pytest.warns(NegativeValuesWarning, match="condition 'a'"):
+        norm.fit(data)
+    lengths = np.full(4, 100.0)
+    if name == "cpm":
+        np.testing.assert_allclose(np.ravel(norm.total), [1.0, 80.0])
+        want = arr.astype("float64") * 1e6 / np.array([1.0, 80.0])
+    else:  # per kilobase (100 bp windows: x / 0.1), then the total / 1e6 of 'b' only
+        scale_b = (arr[..., 1].astype("float64") / 0.1).sum() / 1e6
+        np.testing.assert_allclose(np.ravel(norm.scale), [1.0, scale_b])
+        want = arr.astype("float64") / 0.1 / np.array([1.0, scale_b])
+    _close(norm.kernel(arr, lengths), want)

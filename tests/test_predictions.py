@@ -1883,3 +1883,66 @@ def test_long_runs_are_split_into_entries_libbigwig_can_zoom(tmp_path):
         assert [iv[k][1] == iv[k + 1][0] for k in range(len(iv) - 1)] == [True] * (
             len(iv) - 1) and iv[-1][1] == 600_000_000
         assert bw.header()["nLevels"] > 0
+
+
+def test_whole_genome_partial_last_window_keeps_its_flank():
+    """In the whole-genome layout a partial last window holds data up to its region end
+    plus the flank (predictions.py: 'a partial last window of a region ends at its end +
+    flank'); no test had a partial window with a flank (a mutation audit)."""
+    gi = GenomicIndexer.create_from_file(["chr1:10-260"], binsize=100, stepsize=120, flank=10)
+    # windows without flank: 10-110, 130-230 and the partial 250-260; with the flank of 10:
+    # 0-120, 120-240 and 240-270, i.e. 12 bins of 10 bp each, the last one 3 bins of data
+    assert [(r.start, r.end) for r in gi] == [(0, 120), (120, 240), (240, 270)]
+    x = (100.0 * np.arange(1, 4)[:, None] + np.arange(12)).astype("float32")[:, :, None, None]
+    cover = Cover.create_from_array("p", x, gi, genomesize={"chr1": 1000}, resolution=10,
+                                    store_whole_genome=True, padding_value=-1.0)
+    # bins 0-11: 100..111 (window 0); 12-23: 200..211 (window 1); 24-26: 300, 301, 302
+    # (window 2: 240-250, 250-260 and its flank 260-270); 27-29: padding -1
+    bins = [100 + j for j in range(12)] + [200 + j for j in range(12)] + [300, 301, 302] \
+        + [-1, -1, -1]
+    got = np.asarray(cover["chr1", 0, 300]).reshape(-1)
+    np.testing.assert_array_equal(got, np.repeat(np.float32(bins), 10))
+
+
+def test_whole_genome_overlapping_windows_agree_where_both_are_nan():
+    """Overlapping windows are accepted in the whole-genome layout where their values
+    agree, NaN agreeing with NaN (predictions.py); windows cut from one track that is
+    mostly NaN are stored and served as that track; no test had NaN in an overlap (a
+    mutation audit)."""
+    gi = GenomicIndexer.create_from_region("chr1", 0, 200, "+", binsize=100, stepsize=50)
+    assert [(r.start, r.end) for r in gi] == [(0, 100), (50, 150), (100, 200)]
+    track = np.full(20, np.nan, np.float32)  # 10 bp bins over chr1:0-200
+    track[3], track[7], track[12] = 5.0, 2.0, -1.5  # bins 7 and 12 lie in overlaps
+    x = np.stack([track[r.start // 10: r.start // 10 + 10] for r in gi])[:, :, None, None]
+    cover = Cover.create_from_array("p", x, gi, genomesize={"chr1": 200}, resolution=10,
+                                    store_whole_genome=True, padding_value=np.nan)
+    got = np.asarray(cover["chr1", 0, 200]).reshape(-1)
+    np.testing.assert_array_equal(got, np.repeat(track, 10))
+    np.testing.assert_array_equal(np.asarray(cover[1]).reshape(-1), track[5:15])
+
+
+def test_export_of_a_normalized_whole_genome_cover_writes_cut_bins_whole(tmp_path):
+    """A whole-genome Cover with a normalizer is exported window by window; where one
+    window cuts a bin short (chr1:100-130 ends inside the bin 100-150) and another covers
+    it whole, the bin is written whole: pyBigWig reads back the stored track; no test
+    had such a cut bin (a mutation audit)."""
+    import pyBigWig
+
+    roi = tmp_path / "roi.bed"
+    roi.write_text("chr1\t0\t130\nchr1\t100\t300\n")
+    feat = tmp_path / "f.bed"
+    feat.write_text("chr1\t0\t1000\tx\t5\t+\n")
+    cover = Cover.create_from_bed("b", bedfiles=[str(feat)], roi=str(roi), binsize=100,
+                                  stepsize=100, resolution=50, mode="score",
+                                  store_whole_genome=True, normalizer="binsizenorm",
+                                  genomesize={"chr1": 1000})
+    assert [(r.start, r.end) for r in cover.gindexer] == \
+        [(0, 100), (100, 130), (100, 200), (200, 300)]
+    want = np.asarray(cover["chr1", 0, 300]).reshape(-1)
+    np.testing.assert_allclose(want, 5 / 50, rtol=1e-6)  # score 5 over 50 bp bins
+    for overlap in ("error", "mean"):
+        (path,) = cover.export_to_bigwig(tmp_path / overlap, overlap=overlap)
+        with pyBigWig.open(path) as bw:
+            got = np.array(bw.values("chr1", 0, 300), dtype=np.float32)
+        np.testing.assert_array_equal(np.isnan(got), False)
+        np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -812,3 +812,19 @@ def test_regions_given_as_bytes_columns_or_an_iterator_and_missing_chromosomes(t
     with pytest.raises(RegionError, match="region 1: start must be an integer, got True"):
         load_regions(pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [0, True],
                                    "end": [100, 100]}))
+
+
+def test_to_dataframe_with_flank_widens_both_ends():
+    """``to_dataframe(flank=True)`` widens each window's start and end by the flank, as
+    indexing the windows does (no clipping is documented, so a flank before a chromosome
+    start stays negative); no test checked the end (a mutation audit)."""
+    gi = GenomicIndexer.create_from_file(frame(("chr1", 0, 250, "+"), ("chr2", 100, 300, "-")),
+                                         binsize=100, stepsize=100, flank=10)
+    df = gi.to_dataframe(flank=True)
+    assert list(zip(df["start"], df["end"])) == [(r.start, r.end) for r in gi]
+    assert list(zip(df["start"], df["end"])) == \
+        [(-10, 110), (90, 210), (190, 260), (90, 210), (190, 310)]
+    assert list(df["chrom"]) == ["chr1"] * 3 + ["chr2"] * 2
+    plain = gi.to_dataframe()
+    assert list(zip(plain["start"], plain["end"])) == \
+        [(0, 100), (100, 200), (200, 250), (100, 200), (200, 300)]

@@ -618,3 +618,51 @@ def test_a_windowless_whole_genome_dataset_views_regions_of_any_length(tmp_path)
     np.testing.assert_allclose(got[1, :15, 0, 0],
                                values["chr2"][:1500].reshape(15, 100).mean(axis=1), rtol=1e-6)
     assert (got[1, 15:] == 0).all()  # padded to the longest region
+
+
+@pytest.mark.parametrize("aggregator", ["sum", "mean"])
+def test_reducedim_of_a_plain_array_aggregates_axes_one_and_two(aggregator):
+    """A plain numpy array has no known axis roles, and ReduceDim then aggregates axes
+    (1, 2), Janggu's default (its docstring); no test covered that default (a mutation
+    audit)."""
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    w = ReduceDim(x, aggregator=aggregator)
+    want = getattr(x.astype(np.float64), aggregator)(axis=(1, 2))
+    assert w.shape == (2, 5)
+    got = np.asarray(w[:])
+    assert got.shape == (2, 5)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_random_shift_reaches_every_shift_from_minus_to_plus_shift():
+    """RandomShift(shift=k) draws shifts in [-k, k], both ends included (its docstring):
+    a single 1 in the middle of 2k + 1 bins reaches every bin, about equally often; no
+    test checked the largest shift was drawn (a mutation audit)."""
+    k, n = 3, 700
+    length = 2 * k + 1
+    gi = GenomicIndexer.create_from_region("chr1", 0, length * n, "+", binsize=length,
+                                           stepsize=length)
+    x = np.zeros((n, length, 1, 1), np.float32)
+    x[:, k] = 1  # a one in the middle: shift s moves it to bin k + s
+    cover = Cover.create_from_array("c", x, gi, resolution=1)
+    got = np.asarray(RandomShift(cover, shift=k, random_state=0)[:])[:, :, 0, 0]
+    np.testing.assert_array_equal(got.sum(axis=1), 1)  # never shifted out of the window
+    counts = np.bincount(got.argmax(axis=1), minlength=length)
+    assert counts.shape == (length,) and (counts > 0).all(), counts
+    expected = n / length
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 40, counts  # 6 degrees of freedom: p ~ 1e-6 at 40
+
+
+def test_random_signal_scale_factors_span_one_minus_to_one_plus_deviance():
+    """RandomSignalScale(deviance=d) multiplies by a factor uniform in [1 - d, 1 + d) (its
+    docstring): over 4,000 items of ones the factors reach both ends and average 1; no
+    test checked the upper half of the range (a mutation audit)."""
+    d = 0.5
+    x = np.ones((4000, 1, 1, 1), np.float32)
+    f = np.asarray(RandomSignalScale(x, deviance=d, random_state=0)[:]).ravel()
+    assert f.shape == (4000,)
+    assert (f >= 1 - d).all() and (f <= 1 + d).all()
+    assert f.min() < 1 - d + 0.01 and f.max() > 1 + d - 0.01, (f.min(), f.max())
+    assert abs(f.mean() - 1) < 0.02, f.mean()  # standard error 0.289 / sqrt(4000) = 0.005
+    assert abs((f > 1).mean() - 0.5) < 0.05
