@@ -394,6 +394,13 @@ def _fails_with(kind: str) -> None:
             raise _TwoArgumentError("signal1", "negative coverage")
         except _TwoArgumentError as e:
             raise KeyError("chr9") from e
+    if kind == "genozarr":
+        from genozarr.errors import InputFileError
+
+        try:
+            raise _TwoArgumentError("x.bw", "busy")
+        except _TwoArgumentError as e:
+            raise InputFileError("cannot read BigWig file x.bw: busy") from e
     raise ValueError("a plain error")
 
 
@@ -401,19 +408,55 @@ def test_an_exception_that_cannot_be_pickled_comes_back_from_worker_processes():
     """With the processes scheduler, a task raising an exception whose class cannot be
     unpickled (its own __init__ arguments), or whose cause cannot, reached the caller as
     an unrelated TypeError from unpickling ("missing 1 required positional argument"):
-    its class and message were lost. It comes back as a RuntimeError naming both; an
-    exception that pickles comes back as itself."""
+    its class and message were lost. It comes back as a RuntimeError naming both; one
+    whose cause cannot be pickled comes back as itself (a genozarr error stays one),
+    the cause named by a RuntimeError; an exception that pickles comes back as itself."""
+    from genozarr.errors import InputFileError
     from genozarr.store._run import run_tasks
 
     with set_options(scheduler="processes", num_workers=1, progress=False):
         with pytest.raises(RuntimeError, match=r"^test_schedulers\._TwoArgumentError: track "
                                                r"signal0: negative coverage \(raised in a "
-                                               r"worker process"):
+                                               r"worker process; it cannot be pickled"):
             run_tasks([(_fails_with, ("two",))], 10**9, "x")
-        with pytest.raises(RuntimeError, match=r"^builtins\.KeyError: 'chr9' \(raised in a "
-                                               r"worker process; it cannot be pickled, or "
-                                               r"its cause cannot"):
+        with pytest.raises(KeyError, match="chr9") as info:  # (its cause named instead)
             run_tasks([(_fails_with, ("caused",))], 10**9, "x")
+        assert type(info.value.__cause__) is RuntimeError and str(info.value.__cause__) == (
+            "test_schedulers._TwoArgumentError: track signal1: negative coverage (raised in "
+            "a worker process; it cannot be pickled, so it is named here)")
+        with pytest.raises(InputFileError, match="^cannot read BigWig file x.bw: busy$"):
+            run_tasks([(_fails_with, ("genozarr",))], 10**9, "x")  # (except GenozarrError)
         with pytest.raises(ValueError, match="^a plain error$"):
             run_tasks([(_fails_with, ("plain",))], 10**9, "x")
         assert run_tasks([(abs, (-3,))], 10**9, "x") == [3]  # (the pool still serves)
+
+
+def test_the_work_of_a_build_counts_every_input_file(tmp_path, monkeypatch):
+    """``scheduler='auto'`` compares ``parallel_threshold_bases`` ("bases of work") with
+    the genome's bases times the input files: it counted the genome's alone, so 8
+    BigWigs over a 15 Mb genome (120 Mb to decode) were built in one thread, 2x slower
+    than on the process pool (an audit). Whole-genome and partial builds alike."""
+    from genozarr.store import _run
+    from genozarr.testing.simulate import simulate_bigwig
+
+    sizes = {"chr1": 30_000, "chr2": 20_000}
+    files = [str(tmp_path / f"s{i}.bw") for i in range(3)]
+    for i, f in enumerate(files):
+        simulate_bigwig(f, sizes, seed=i)
+    seen = []
+    real = _run._scheduler
+    monkeypatch.setattr(_run, "_scheduler",
+                        lambda work, n: seen.append(work) or real(work, n))
+    with set_options(scheduler="sync", progress=False):
+        Cover.create_from_bigwig("w", files, genomesize=sizes, binsize=1000,
+                                 store_whole_genome=True)
+        assert seen[-1] == 50_000 * 3
+        Cover.create_from_bigwig("p", files[:2], roi=["chr1:0-4000", "chr2:100-1100"],
+                                 binsize=1000)
+        assert seen[-1] == 5_000 * 2
+        Cover.create_from_bigwig("one", files[0], genomesize=sizes, binsize=1000,
+                                 store_whole_genome=True)
+        assert seen[-1] == 50_000
+    with set_options(scheduler="auto", parallel_threshold_bases=120_000):
+        assert _run._scheduler(50_000 * 3, 4)[0] == "processes"  # (the work above)
+        assert _run._scheduler(50_000, 4)[0] == "sync"

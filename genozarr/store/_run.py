@@ -279,10 +279,11 @@ def run_tasks(tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]], work_base
 
 
 class _PortableErrors:
-    """``fn`` for a task of worker processes: an exception that would not come back
-    (its unpickling fails, as for a class with an ``__init__`` of its own arguments: the
-    caller got an unrelated TypeError from unpickling) is raised as a RuntimeError naming
-    its class and message instead."""
+    """``fn`` for a task of worker processes, whose exceptions come back: one whose
+    unpickling would fail (a class with an ``__init__`` of its own arguments: the caller
+    got an unrelated TypeError from unpickling) comes back with a cause or context that
+    cannot be pickled replaced by a RuntimeError naming it, or, where its own class
+    cannot be, as a RuntimeError naming its class and message."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn = fn
@@ -291,18 +292,34 @@ class _PortableErrors:
     def __call__(self, *args: Any) -> Any:
         try:
             return self.fn(*args)
-        except Exception as e:  # noqa: BLE001 - any task's error, checked and raised again
-            import cloudpickle  # (how dask sends it: with its cause and context, by tblib)
-
-            try:
-                cloudpickle.loads(cloudpickle.dumps(e))
-            except Exception:  # noqa: BLE001 - any failure to come back
-                said = f"{type(e).__module__}.{type(e).__qualname__}: {e}"
-            else:
+        except Exception as e:  # any task's error, checked and raised again
+            if _comes_back(e):
                 raise
+            for link in ("__cause__", "__context__"):  # (the chain, as tblib sends it)
+                inner = getattr(e, link)
+                if inner is not None and not _comes_back(inner):
+                    setattr(e, link, RuntimeError(_named(inner)))
+            if _comes_back(e):  # (its own class pickles: kept, for except clauses)
+                raise
+            said = _named(e)
         # (raised outside the except clause: as its context, the exception would be sent)
-        raise RuntimeError(f"{said} (raised in a worker process; it cannot be pickled, or "
-                           "its cause cannot, so it is named here)")
+        raise RuntimeError(said)
+
+
+def _comes_back(e: BaseException) -> bool:
+    """Whether ``e`` survives being sent from a worker process (as dask sends it)."""
+    import cloudpickle
+
+    try:
+        cloudpickle.loads(cloudpickle.dumps(e))
+    except Exception:  # noqa: BLE001 - any failure to come back
+        return False
+    return True
+
+
+def _named(e: BaseException) -> str:
+    return (f"{type(e).__module__}.{type(e).__qualname__}: {e} (raised in a worker "
+            "process; it cannot be pickled, so it is named here)")
 
 
 class _Tracked:
