@@ -513,7 +513,8 @@ def test_remote_timeout_reaches_dask_worker_processes(rows, tmp_path):
     ``processes`` scheduler, dask.distributed) waited for the server past
     ``remote_timeout`` set where the graph was computed: the workers read their own,
     default options (an audit: 61 s against the limit of 1 s). A copy carries the limit
-    of the process that pickled it; in that process the option itself still rules."""
+    of the process that pickled it, used where the process reading sets none; in the
+    process that pickled it the option itself still rules."""
     pytest.importorskip("aiohttp")
     import pickle
     import threading as th
@@ -535,6 +536,11 @@ def test_remote_timeout_reaches_dask_worker_processes(rows, tmp_path):
             copy = pickle.loads(pickle.dumps(checked))
             with set_options(remote_timeout=7):  # (this process: the option rules)
                 assert copy._limit() == 7
+            copy._carried = ("another process", 1)  # as unpickled elsewhere: the carried
+            with set_options(remote_timeout=None):  # limit, unless that process sets one
+                assert copy._limit() == 1
+            with set_options(remote_timeout=60):
+                assert copy._limit() == 60
             Stalls.faulty = r"/data/c\."  # every data chunk stalls from now on
             t = time.perf_counter()
             with pytest.raises(StoreError, match=r"no answer within 1 s \(set_options\("

@@ -33,6 +33,7 @@ import os
 import re
 import stat
 import time
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -690,11 +691,11 @@ def _checked_store_class() -> type:
                      seen: dict[str, Any] | None = None,
                      inventory: ChunkInventory | None = None,
                      opened: dict[str, Any] | None = None,
-                     carried: tuple[int, float | None] | None = None) -> None:
+                     carried: tuple[str, float | None] | None = None) -> None:
             super().__init__(store)
             self.where = where
-            #: ``(process id, remote_timeout)`` of the process that pickled this copy: in
-            #: another process (a dask worker) its limit, not that process's options
+            #: ``(process token, remote_timeout)`` of the process that pickled this copy:
+            #: in another process (a dask worker) its limit, where that one sets none
             self._carried = carried
             self.complete = complete
             #: the chunk files the version held when it was published (from its marker):
@@ -734,16 +735,17 @@ def _checked_store_class() -> type:
                               self.opened, self._carried)
 
         def _limit(self) -> float | None:
-            """``remote_timeout`` for this copy's reads: the option of this process, or
-            in a process this copy was unpickled in (a dask worker), the option of the
-            process that pickled it where that one set it (dask's workers do not get the
-            options set in the process that computes)."""
+            """``remote_timeout`` for this copy's reads: the option of this process; in
+            another process this copy was unpickled in (a dask worker), where that
+            process set none, the limit of the process that pickled it (dask's workers
+            do not get the options set in the process that computes)."""
             from genozarr.config import OPTIONS
 
-            if self._carried is not None and self._carried[0] != os.getpid() \
-                    and self._carried[1] is not None:
+            limit = OPTIONS["remote_timeout"]
+            if limit is None and self._carried is not None \
+                    and self._carried[0] != _PROCESS_TOKEN:
                 return self._carried[1]
-            return OPTIONS["remote_timeout"]
+            return limit
 
         def _replaced(self, key: str) -> StoreError:
             return StoreError(
@@ -767,7 +769,7 @@ def _checked_store_class() -> type:
             # check, and one of many contigs would be pickled with every task)
             return type(self), (self._store, self.where, self.complete, None,
                                 self.storage_options, None, self.seen, self.inventory, None,
-                                (os.getpid(), self._limit()))
+                                (_PROCESS_TOKEN, self._limit()))
 
         def _keep_root(self, raw: bytes | None) -> None:
             """Take the chunk sizes of every array from the root metadata document ``raw``
@@ -1095,6 +1097,11 @@ def _checked_store_class() -> type:
 
 
 _CHECKED: type | None = None
+
+#: this process's token in a pickled CheckedStore's carried limit (made at import: a
+#: spawned process makes its own, a forked one shares its parent's options and token;
+#: process ids may repeat across hosts and over time)
+_PROCESS_TOKEN = uuid.uuid4().hex
 
 
 #: :func:`_timed`'s default limit: the ``remote_timeout`` option of this process
