@@ -104,6 +104,20 @@ def _verbose(verbose: bool) -> Any:
         else contextlib.nullcontext()
 
 
+def _whole(name: str, value: Any) -> int:
+    """``value`` as an int: an integer of Python, numpy or torch (a 0-d array or tensor
+    too), not a bool; else an ArgumentError naming the argument."""
+    import operator
+
+    if isinstance(value, (bool, np.bool_)) or str(getattr(value, "dtype", "")) in (
+            "bool", "torch.bool"):
+        raise ArgumentError(f"{name} must be an integer, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ArgumentError(f"{name} must be an integer, got {value!r}") from None
+
+
 def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
     """``(chrom, start, end, strand)`` of a genomic-interval key, or None for other keys."""
     if isinstance(key, (bytes, np.bytes_)):  # (bytes names decoded, as by every reader)
@@ -876,18 +890,20 @@ class Dataset:
         Returns
         -------
         numpy.ndarray
-            ``(end - start, S, C)`` (channels first where the dataset is).
+            ``(end - start, S, C)`` (channels first where the dataset is;
+            ``end - start - order + 1`` positions for a Bioseq of ``order`` > 1). Bases
+            before the chromosome start (a flanked window's, ``start < 0``) read as
+            padding.
 
         Raises
         ------
         ArgumentError
-            For another strand, or a start or end that is not a whole number >= 0 (as
-            for an interval key: 0.5 was read as 0).
+            For another strand, or a start or end that is not an integer (0.5 was read
+            as 0).
         """
         if strand not in ("+", "-", "."):
             raise ArgumentError(f"strand must be '+', '-' or '.', got {strand!r}")
-        start = check_int("start", start, 0, allow_none=False)
-        end = check_int("end", end, 0, allow_none=False)
+        start, end = _whole("start", start), _whole("end", end)
         x = np.array(self._interval_raw(chrom, start, end)[None], copy=True)
         if strand == "-":
             orient_windows(x, np.ones(1, dtype=bool), seqtype=self._seqtype_or_none)

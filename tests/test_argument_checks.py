@@ -360,15 +360,27 @@ def test_read_interval_takes_whole_numbers(cover):
     """``read_interval('chr1', 0.5, 100)`` read bases 0-100 (``int()`` of the start) and
     ``read_interval('chr1', 'a', 100)`` raised a bare ValueError of int(), where the
     interval key ``cover['chr1', 0.5, 100]`` is refused; both are ArgumentErrors naming
-    the argument now, and numpy integers still read."""
+    the argument now. Integers of numpy and torch (0-d ones too) still read, and so does
+    a start before the chromosome start (a flanked window's region key, as padding)."""
+    import torch
+
     for start, end, name in ((0.5, 100, "start"), ("a", 100, "start"), (0, 100.0, "end"),
-                             (-1, 100, "start"), (True, 100, "start")):
-        with pytest.raises(ArgumentError, match=f"{name} must be an integer >= 0"):
+                             (True, 100, "start"), (torch.tensor(True), 100, "start")):
+        with pytest.raises(ArgumentError, match=f"{name} must be an integer, got"):
             cover.read_interval("chr1", start, end)
-        with pytest.raises(ArgumentError, match=f"{name} must be an integer >= 0"):
-            cover["chr1", start, end]
-    np.testing.assert_array_equal(cover.read_interval("chr1", np.int64(0), np.int32(100)),
-                                  cover["chr1", 0, 100][0])
+        if not hasattr(start, "dtype"):
+            with pytest.raises(ArgumentError, match=f"{name} must be an integer >= 0"):
+                cover["chr1", start, end]
+    want = cover["chr1", 0, 100][0]
+    for start, end in ((np.int64(0), np.int32(100)), (np.array(0), torch.tensor(100))):
+        np.testing.assert_array_equal(cover.read_interval("chr1", start, end), want)
+    padded = cover.read_interval("chr1", -5, 10)  # 5 bases of padding, then bases 0-10
+    np.testing.assert_array_equal(padded[:5], 0)
+    np.testing.assert_array_equal(padded[5:], want[:10])
+    flanked = GenomicIndexer.create_from_file(["chr1:0-60"], binsize=10, stepsize=10,
+                                              flank=5)
+    assert (flanked[0].start, flanked[0].end) == (-5, 15)
+    np.testing.assert_array_equal(cover[flanked[0]][0], cover.read_interval("chr1", -5, 15))
 
 
 def _admits(hint, value) -> bool:
