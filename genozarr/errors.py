@@ -150,13 +150,15 @@ class _NotFound:
         super().__init__(message)  # type: ignore[call-arg]
         self.errno = errno.ENOENT
         self.strerror = os.strerror(errno.ENOENT)
-        self.filename = None if filename is None else hide_secrets(os.fspath(filename))
+        self.filename = None if filename is None else hide_secrets(
+            os.fsdecode(filename))
 
     def __str__(self) -> str:  # (OSError's would show "[Errno 2] ...: 'filename'")
         return hide_secrets(BaseException.__str__(self))  # type: ignore[arg-type]
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), (*self.args[:1], self.filename)  # type: ignore[attr-defined]
+    def __reduce__(self) -> tuple[Any, ...]:  # (with its notes and other attributes)
+        return (type(self), (*self.args[:1], self.filename),  # type: ignore[attr-defined]
+                self.__dict__ or None)
 
 
 class MissingFileError(_NotFound, InputFileError, FileNotFoundError):

@@ -1550,8 +1550,11 @@ def test_missing_files_and_stores_are_file_not_found_errors(tmp_path, sample_fil
         assert isinstance(e, MissingFileError) and isinstance(e, InputFileError), path
         assert (e.errno, e.filename) == (errno.ENOENT, path)
         assert str(e).endswith(f"{path} does not exist"), str(e)
+        e.add_note("a note")
         back = pickle.loads(pickle.dumps(e))
         assert (type(back), str(back), back.filename) == (type(e), str(e), path)
+        assert back.__notes__ == ["a note"] and back.errno == errno.ENOENT
+    assert MissingFileError("m", os.fsencode(gone)).filename == gone  # (bytes paths)
     for call in (open_dataset, open_store, lambda p: xr.open_dataset(p, engine="genozarr")):
         with pytest.raises(FileNotFoundError) as info:
             call(gone + ".zarr")

@@ -1228,11 +1228,16 @@ def test_torch_dataset_indices_must_be_integers() -> None:
     item 1, where the dataset itself (as numpy) refuses such keys; a batched read cast
     float indices the same way. Integer keys of numpy and torch still serve."""
     ds = TorchDataset(np.arange(10.0)[:, None], np.arange(10))
-    for key in (2.7, 2.0, True, np.float64(3), "3"):
+    for key in (2.7, 2.0, True, np.float64(3), "3", torch.tensor(True), np.array(True)):
         with pytest.raises(TypeError, match="indices must be integers"):
             ds[key]
     with pytest.raises(TypeError, match="indices must be integers, got float64"):
         ds.__getitems__([1.5, 2.0])
+    with pytest.raises(TypeError, match="got object values such as None"):
+        ds.__getitems__([1, None])
+    for big in (2**64 - 1, 2**63):  # (unsigned: were cast, 2**64 - 1 served item 9)
+        with pytest.raises(IndexError, match=f"index {big} out of range"):
+            ds.__getitems__(np.array([1, big], dtype=np.uint64))
     assert int(ds[np.int32(4)][1]) == 4 and int(ds[torch.tensor(5)][1]) == 5
     assert int(ds[-1][1]) == 9
     assert [int(y) for _, y in ds.__getitems__(np.array([3, 1], dtype=np.uint8))] == [3, 1]

@@ -644,7 +644,8 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
     def __getitem__(self, index: int) -> Any:
         self._s.check_worker()
         try:  # (an integer: int() served item 2 for 2.7 and item 1 for True)
-            if isinstance(index, (bool, np.bool_)):
+            if isinstance(index, (bool, np.bool_)) or str(getattr(index, "dtype", "")) in (
+                    "bool", "torch.bool"):
                 raise TypeError
             i = operator.index(index)
         except TypeError:
@@ -664,10 +665,14 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
         self._s.check_worker()
         given = np.asarray(indices)
         if given.size and given.dtype.kind not in "iu":  # (not cast: 2.7 read as 2)
+            bad = next((v for v in given.ravel() if isinstance(v, (bool, np.bool_))
+                        or not isinstance(v, (int, np.integer))), given.ravel()[0])
             raise TypeError(f"TorchDataset indices must be integers, got {given.dtype} "
-                            f"values such as {given.ravel()[0]!r}")
-        idx = given.astype(np.int64, copy=False)
+                            f"values such as {bad!r}")
         n = self._s.length
+        if given.size and given.dtype.kind == "u" and given.max() >= n:  # (no wrap to -1)
+            raise IndexError(f"index {int(given.max())} out of range for a dataset of {n}")
+        idx = given.astype(np.int64, copy=False)
         if idx.size and (idx.min() < -n or idx.max() >= n):  # (as __getitem__: a sampler
             bad = idx[(idx < -n) | (idx >= n)][0]  # of another dataset served others)
             raise IndexError(f"index {int(bad)} out of range for a dataset of {n}")

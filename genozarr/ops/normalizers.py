@@ -445,7 +445,10 @@ class Normalizer(abc.ABC):
                 v.shape[1] == len(fitted) and holders[k] for k, v in columns.items()):
             at = {c: i for i, c in enumerate(fitted)}
             index = np.array([at[c] for c in mine])
-            new = copy.copy(self)  # (ZScoreLog's copy has its own z-score)
+            new = copy.copy(self)
+            # (ZScoreLog's copy has its own z-score; another class's may share it)
+            if "zscore" in holders.values() and new.zscore is inner:
+                new.zscore = copy.copy(inner)
             for k, v in columns.items():
                 setattr(new if holders[k] == "self" else new.zscore, k, v[:, index])
             new.conditions = list(mine)
