@@ -1550,3 +1550,36 @@ def test_batches_kept_by_the_caller_are_never_overwritten(tmp_path, cache):
                                       values[np.arange(start, start + 64) % n])
     assert _BATCHES._bytes - kept_bytes <= 64 * length * 4 * 4
     assert first.base is not None and first.base.nbytes == first.nbytes  # (a pool block)
+
+
+@pytest.mark.parametrize("cache", [None, "memory"])
+def test_whole_genome_batches_kept_by_the_caller_are_never_overwritten(tmp_path, cache):
+    """Windows of a whole-genome store are cut into reused memory too (as the rows of a
+    partial store): batches and slices the caller keeps hold their values while later
+    batches are read, in order and shuffled."""
+    from genozarr.store.backend import _BATCHES
+
+    n, length = 200, 500
+    gi = GenomicIndexer(["chr1"] * n, np.arange(n) * 300, np.arange(n) * 300 + length,
+                        ["+"] * n, length, 300)  # (overlapping windows)
+    track = np.random.default_rng(9).random((n * 300 + length, 1, 4)).astype("float32")
+    values = np.stack([track[r * 300:r * 300 + length] for r in range(n)])
+    Cover.create_from_array("w", values, gi, storage="zarr", store=str(tmp_path / "w"),
+                            store_whole_genome=True, genomesize={"chr1": len(track)})
+    ds = open_dataset(str(tmp_path / "w"), cache=cache)
+    kept = []
+    for shuffle in (False, True, True):
+        plan = batch_plan(n, 32, shuffle=shuffle, seed=3, block_size=8)
+        for i, (batch,) in enumerate(batches(ds, batch_size=32, shuffle=shuffle, seed=3,
+                                             block_size=8)):
+            np.testing.assert_array_equal(batch, values[plan[i]])
+            if i % 2:
+                kept.append((plan[i], batch if i % 4 == 1 else batch[2:5, 7:9]))
+    for rows, part in kept:
+        want = values[rows]
+        np.testing.assert_array_equal(part, want if part.shape == want.shape
+                                      else want[2:5, 7:9])
+    grown = _BATCHES._bytes
+    for start in range(0, n - 32, 32):  # dropped batches: their memory is reused
+        np.testing.assert_array_equal(ds[start:start + 32], values[start:start + 32])
+    assert _BATCHES._bytes - grown <= 32 * length * 4 * 4

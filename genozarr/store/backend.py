@@ -865,10 +865,12 @@ class _BatchBlocks:
 
     @staticmethod
     def _first_free(blocks: list[np.ndarray], free_refs: int) -> np.ndarray | None:
-        """The first of ``blocks`` that nothing but this scan refers to."""
-        for block in blocks:
-            if sys.getrefcount(block) <= free_refs:
-                return block
+        """The first of ``blocks`` that nothing but this scan refers to (by index: a
+        name bound to a block would be a reference a tracer's snapshot of the frame's
+        locals keeps, and the count calibrated under a tracer would be one too many)."""
+        for i in range(len(blocks)):
+            if sys.getrefcount(blocks[i]) <= free_refs:
+                return blocks[i]
         return None
 
     def _calibrate(self) -> int:
@@ -891,7 +893,7 @@ class _BatchBlocks:
                 or not self._free_refs:
             return np.empty(shape, dtype=dt)
         with self._lock:  # (the view is made under the lock: then the block is taken)
-            blocks = self._blocks.setdefault(nbytes, [])
+            blocks = self._blocks.get(nbytes, [])
             block = self._first_free(blocks, self._free_refs)
             if block is not None:
                 return block.view(dt).reshape(shape)
@@ -900,14 +902,15 @@ class _BatchBlocks:
             if self._bytes + nbytes > BATCH_BLOCK_BYTES:
                 return np.empty(shape, dtype=dt)
             block = np.empty(nbytes, dtype=np.uint8)
-            blocks.append(block)
+            self._blocks.setdefault(nbytes, []).append(block)
             self._bytes += nbytes
             return block.view(dt).reshape(shape)
 
     def _drop_free(self, need: int) -> None:
         """Forget free blocks (of any size) until ``need`` bytes are given up or none is
         free; under the lock."""
-        for size, blocks in self._blocks.items():
+        for size in list(self._blocks):
+            blocks = self._blocks[size]
             while need > 0:
                 block = self._first_free(blocks, self._free_refs)
                 if block is None:
@@ -915,6 +918,8 @@ class _BatchBlocks:
                 del blocks[next(i for i, b in enumerate(blocks) if b is block)]
                 self._bytes -= size
                 need -= size
+            if not blocks:  # (no entry left for a size no longer read)
+                del self._blocks[size]
             if need <= 0:
                 return
 
@@ -1912,13 +1917,13 @@ class ZarrBackend(Backend):
         if self._resident_now():
             first, last = starts // size, (starts + length - 1) // size
             whole = self._read_resident(name, window_chunks(first, last))
-            picked = window_views(whole, starts, length)
-            if out is None:
-                return picked.copy() if np.may_share_memory(picked, whole) else picked
-            out[slice(0, k) if dest is None else dest] = picked
+            if out is None:  # (in reused memory: see batch_empty)
+                return window_views(whole, starts, length, out=batch_empty(
+                    (k, length) + tuple(whole.shape[1:]), whole.dtype))
+            out[slice(0, k) if dest is None else dest] = window_views(whole, starts, length)
             return out
         if out is None:
-            out = np.empty((k, length) + self.shape(name)[1:], dtype=self.dtype(name))
+            out = batch_empty((k, length) + self.shape(name)[1:], self.dtype(name))
         if k > 1 and not bool((starts[1:] >= starts[:-1]).all()):  # taken in order of start
             order = np.argsort(starts, kind="stable")
             starts, dest = starts[order], (order if dest is None else dest[order])
