@@ -1917,10 +1917,14 @@ class ZarrBackend(Backend):
         if self._resident_now():
             first, last = starts // size, (starts + length - 1) // size
             whole = self._read_resident(name, window_chunks(first, last))
-            if out is None:  # (in reused memory: see batch_empty)
-                return window_views(whole, starts, length, out=batch_empty(
-                    (k, length) + tuple(whole.shape[1:]), whole.dtype))
-            out[slice(0, k) if dest is None else dest] = window_views(whole, starts, length)
+            picked = window_views(whole, starts, length)
+            if out is None:
+                if not np.may_share_memory(picked, whole):  # (a copy of its own: windows
+                    return picked  # out of order, gathered by numpy's fancy indexing)
+                out = batch_empty(picked.shape, picked.dtype)  # (reused memory)
+                np.copyto(out, picked)
+                return out
+            out[slice(0, k) if dest is None else dest] = picked
             return out
         if out is None:
             out = batch_empty((k, length) + self.shape(name)[1:], self.dtype(name))
