@@ -9,8 +9,21 @@ import numpy as np
 
 from genozarr.errors import ArgumentError
 
-__all__ = ["check_bool", "check_int", "check_name", "check_number", "name_list", "name_text",
-           "path_text", "plain", "unordered"]
+__all__ = ["as_index", "check_bool", "check_int", "check_name", "check_number", "name_list",
+           "name_text", "path_text", "plain", "unordered"]
+
+
+def as_index(value: Any) -> int:
+    """``value`` as an int where it is an integer of Python, numpy or torch (a 0-d array
+    or tensor too: ``operator.index``), not a bool; else a TypeError (``int()`` would read
+    2.7 as 2 and True as 1).
+    """
+    import operator
+
+    if isinstance(value, (bool, np.bool_)) or str(getattr(value, "dtype", "")) in (
+            "bool", "torch.bool"):
+        raise TypeError(f"a bool is not an index: {value!r}")
+    return operator.index(value)
 
 
 def check_int(name: str, value: Any, minimum: int = 1, *, allow_none: bool = True) -> int | None:

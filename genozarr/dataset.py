@@ -32,7 +32,7 @@ from genozarr._kernels import (
     window_views,
 )
 from genozarr._typing import FilesLike, PathLike, SequencesLike
-from genozarr._validate import check_bool, check_int, check_name, name_text
+from genozarr._validate import as_index, check_bool, check_int, check_name, name_text
 from genozarr.errors import (
     ArgumentError,
     ChromosomeNotFoundError,
@@ -105,15 +105,10 @@ def _verbose(verbose: bool) -> Any:
 
 
 def _whole(name: str, value: Any) -> int:
-    """``value`` as an int: an integer of Python, numpy or torch (a 0-d array or tensor
-    too), not a bool; else an ArgumentError naming the argument."""
-    import operator
-
-    if isinstance(value, (bool, np.bool_)) or str(getattr(value, "dtype", "")) in (
-            "bool", "torch.bool"):
-        raise ArgumentError(f"{name} must be an integer, got {value!r}")
+    """``value`` as an int (:func:`~genozarr._validate.as_index`); else an ArgumentError
+    naming the argument."""
     try:
-        return operator.index(value)
+        return as_index(value)
     except TypeError:
         raise ArgumentError(f"{name} must be an integer, got {value!r}") from None
 

@@ -48,7 +48,6 @@ Examples
 from __future__ import annotations
 
 import math
-import operator
 import os
 import threading
 import weakref
@@ -68,7 +67,7 @@ from torch.utils.data import Dataset as _TorchDataset
 from torch.utils.data import IterableDataset as _TorchIterable
 
 from genozarr import config
-from genozarr._validate import check_bool
+from genozarr._validate import as_index, check_bool
 from genozarr.batching import batch_plan, batches, chunk_rows, read_batch, share_stores
 from genozarr.config import OPTIONS, get_options
 from genozarr.dataset import Bioseq
@@ -644,10 +643,7 @@ class TorchDataset(_EpochDatasets, _TorchDataset):
     def __getitem__(self, index: int) -> Any:
         self._s.check_worker()
         try:  # (an integer: int() served item 2 for 2.7 and item 1 for True)
-            if isinstance(index, (bool, np.bool_)) or str(getattr(index, "dtype", "")) in (
-                    "bool", "torch.bool"):
-                raise TypeError
-            i = operator.index(index)
+            i = as_index(index)
         except TypeError:
             raise TypeError(f"TorchDataset indices must be integers, got "
                             f"{type(index).__name__} {index!r}") from None
