@@ -864,14 +864,15 @@ class _BatchBlocks:
         self._free_refs = self._calibrate()
 
     @staticmethod
-    def _first_free(blocks: list[np.ndarray], free_refs: int) -> np.ndarray | None:
-        """The first of ``blocks`` that nothing but this scan refers to (by index: a
-        name bound to a block would be a reference a tracer's snapshot of the frame's
-        locals keeps, and the count calibrated under a tracer would be one too many)."""
+    def _first_free(blocks: list[np.ndarray], free_refs: int) -> int:
+        """The position in ``blocks`` of the first that nothing but this scan refers to,
+        -1 where none is (by index: a name bound to a block would be a reference a
+        tracer's snapshot of the frame's locals keeps, and the count calibrated under a
+        tracer would be one too many)."""
         for i in range(len(blocks)):
             if sys.getrefcount(blocks[i]) <= free_refs:
-                return blocks[i]
-        return None
+                return i
+        return -1
 
     def _calibrate(self) -> int:
         """The reference count :meth:`_first_free` sees of a block held by its list only
@@ -879,11 +880,11 @@ class _BatchBlocks:
         block held once more; 0 (no reuse) where it cannot."""
         probe = [np.empty(1, dtype=np.uint8)]
         for refs in range(1, 8):
-            if self._first_free(probe, refs) is not None:
+            if self._first_free(probe, refs) == 0:
                 held = probe[0]
                 found = self._first_free(probe, refs)
                 del held
-                return refs if found is None else 0
+                return refs if found < 0 else 0
         return 0
 
     def empty(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -894,9 +895,9 @@ class _BatchBlocks:
             return np.empty(shape, dtype=dt)
         with self._lock:  # (the view is made under the lock: then the block is taken)
             blocks = self._blocks.get(nbytes, [])
-            block = self._first_free(blocks, self._free_refs)
-            if block is not None:
-                return block.view(dt).reshape(shape)
+            i = self._first_free(blocks, self._free_refs)
+            if i >= 0:
+                return blocks[i].view(dt).reshape(shape)
             if self._bytes + nbytes > BATCH_BLOCK_BYTES:  # free blocks of other sizes go
                 self._drop_free(self._bytes + nbytes - BATCH_BLOCK_BYTES)
             if self._bytes + nbytes > BATCH_BLOCK_BYTES:
@@ -912,10 +913,10 @@ class _BatchBlocks:
         for size in list(self._blocks):
             blocks = self._blocks[size]
             while need > 0:
-                block = self._first_free(blocks, self._free_refs)
-                if block is None:
+                i = self._first_free(blocks, self._free_refs)
+                if i < 0:
                     break
-                del blocks[next(i for i, b in enumerate(blocks) if b is block)]
+                del blocks[i]
                 self._bytes -= size
                 need -= size
             if not blocks:  # (no entry left for a size no longer read)
