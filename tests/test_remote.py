@@ -4,6 +4,7 @@ completion marker working there too."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -454,31 +455,37 @@ def test_an_html_page_for_a_chunk_is_named_as_the_servers(rows, tmp_path, sharde
             assert f"{base}/s.zarr/data/c" in str(info.value), how
 
 
+@contextlib.contextmanager
+def _stalling(rows, tmp_path, faulty: str):
+    """A sharded store of ``rows`` at ``tmp_path / 's.zarr'``, served on 127.0.0.1 with
+    the requests whose path matches ``faulty`` stalled until the block ends: yields the
+    base URL and the handler class (set its ``faulty`` to stall others from then on)."""
+    class Stalls(FaultyHandler):
+        pass
+
+    Stalls.faulty, Stalls.stall = faulty, threading.Event()
+    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
+    try:
+        with serve_directory(tmp_path, handler=Stalls) as base:
+            yield base, Stalls
+    finally:
+        Stalls.stall.set()
+
+
 def test_a_stalled_store_read_names_the_timeout_option(rows, tmp_path):
     """A server sends a chunk's headers, then nothing; the client's own read timeout ends
     the wait: the message names the URL, says no answer came in time and names
     set_options(remote_timeout=...), not the credentials."""
     aiohttp = pytest.importorskip("aiohttp")
-    import threading as th
-
     from genozarr import open_dataset
 
-    release = th.Event()
-
-    class Stalls(FaultyHandler):
-        faulty, stall = r"/data/c\.1\.", release  # rows 16 to 32
-
-    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
     options = {"client_kwargs": {"timeout": aiohttp.ClientTimeout(sock_read=0.5)}}
-    try:
-        with serve_directory(tmp_path, handler=Stalls) as base:
-            with pytest.raises(StoreError, match=r"set_options\(remote_timeout") as info:
-                open_dataset(f"{base}/s.zarr", options, cache=None)[16:32]
-            assert f"{base}/s.zarr/data/c.1.0.0.0" in str(info.value)
-            assert "no answer in time" in str(info.value)
-            assert "credentials" not in str(info.value)
-    finally:
-        release.set()
+    with _stalling(rows, tmp_path, r"/data/c\.1\.") as (base, _):  # rows 16 to 32
+        with pytest.raises(StoreError, match=r"set_options\(remote_timeout") as info:
+            open_dataset(f"{base}/s.zarr", options, cache=None)[16:32]
+        assert f"{base}/s.zarr/data/c.1.0.0.0" in str(info.value)
+        assert "no answer in time" in str(info.value)
+        assert "credentials" not in str(info.value)
 
 
 def test_opening_a_stalled_store_keeps_to_remote_timeout(rows, tmp_path):
@@ -486,26 +493,18 @@ def test_opening_a_stalled_store_keeps_to_remote_timeout(rows, tmp_path):
     chunk that opening makes waited for the server's own limit (60 s here) instead (an
     audit)."""
     pytest.importorskip("aiohttp")
-    import threading as th
     import time
 
     from genozarr import open_dataset, set_options
 
-    release = th.Event()
-
-    class Stalls(FaultyHandler):
-        faulty, stall = r"/data/c\.0\.", release  # the first chunk, which opening checks
-
-    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
-    try:
-        with serve_directory(tmp_path, handler=Stalls) as base, set_options(remote_timeout=1):
-            t = time.perf_counter()
-            with pytest.raises(StoreError, match=r"no answer within 1 s \(set_options\("
-                                                 r"remote_timeout"):
-                open_dataset(f"{base}/s.zarr", cache=None)
-            assert time.perf_counter() - t < 30
-    finally:
-        release.set()
+    # (the first chunk, which opening checks)
+    with _stalling(rows, tmp_path, r"/data/c\.0\.") as (base, _), \
+            set_options(remote_timeout=1):
+        t = time.perf_counter()
+        with pytest.raises(StoreError, match=r"no answer within 1 s \(set_options\("
+                                             r"remote_timeout"):
+            open_dataset(f"{base}/s.zarr", cache=None)
+        assert time.perf_counter() - t < 30
 
 
 def test_remote_timeout_reaches_dask_worker_processes(rows, tmp_path):
@@ -517,38 +516,29 @@ def test_remote_timeout_reaches_dask_worker_processes(rows, tmp_path):
     process that pickled it the option itself still rules."""
     pytest.importorskip("aiohttp")
     import pickle
-    import threading as th
     import time
 
     from genozarr import set_options
 
-    release = th.Event()
-
-    class Stalls(FaultyHandler):
-        faulty, stall = r"(?!)", release  # nothing while the store is opened
-
-    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
-    try:
-        with serve_directory(tmp_path, handler=Stalls) as base, set_options(remote_timeout=1):
-            ds = open_store(f"{base}/s.zarr")
-            checked = open_resolved(f"{base}/s.zarr").zarr_store()
-            assert checked._limit() == 1
-            copy = pickle.loads(pickle.dumps(checked))
-            with set_options(remote_timeout=7):  # (this process: the option rules)
-                assert copy._limit() == 7
-            copy._carried = ("another process", 1)  # as unpickled elsewhere: the carried
-            with set_options(remote_timeout=None):  # limit, unless that process sets one
-                assert copy._limit() == 1
-            with set_options(remote_timeout=60):
-                assert copy._limit() == 60
-            Stalls.faulty = r"/data/c\."  # every data chunk stalls from now on
-            t = time.perf_counter()
-            with pytest.raises(StoreError, match=r"no answer within 1 s \(set_options\("
-                                                 r"remote_timeout"):
-                ds["data"].compute(scheduler="processes", num_workers=1)
-            assert time.perf_counter() - t < 30
-    finally:
-        release.set()
+    # (nothing stalls while the store is opened)
+    with _stalling(rows, tmp_path, r"(?!)") as (base, stalls), set_options(remote_timeout=1):
+        ds = open_store(f"{base}/s.zarr")
+        checked = open_resolved(f"{base}/s.zarr").zarr_store()
+        assert checked._limit() == 1
+        copy = pickle.loads(pickle.dumps(checked))
+        with set_options(remote_timeout=7):  # (this process: the option rules)
+            assert copy._limit() == 7
+        copy._carried = ("another process", 1)  # as unpickled elsewhere: the carried
+        with set_options(remote_timeout=None):  # limit, unless that process sets one
+            assert copy._limit() == 1
+        with set_options(remote_timeout=60):
+            assert copy._limit() == 60
+        stalls.faulty = r"/data/c\."  # every data chunk stalls from now on
+        t = time.perf_counter()
+        with pytest.raises(StoreError, match=r"no answer within 1 s \(set_options\("
+                                             r"remote_timeout"):
+            ds["data"].compute(scheduler="processes", num_workers=1)
+        assert time.perf_counter() - t < 30
 
 
 def test_a_stalled_marker_read_after_a_chunk_keeps_to_remote_timeout(rows, tmp_path):
@@ -556,29 +546,20 @@ def test_a_stalled_marker_read_after_a_chunk_keeps_to_remote_timeout(rows, tmp_p
     versions on a web server) waited for the server (20 s in the audit) past
     remote_timeout."""
     pytest.importorskip("aiohttp")
-    import threading as th
     import time
 
     from genozarr import open_dataset, set_options
 
-    release = th.Event()
-
-    class Stalls(FaultyHandler):
-        faulty, stall = r"(?!)", release  # nothing while the store is opened
-
-    _sharded(rows, tmp_path / "s.zarr", inner_chunk_bytes=None)
-    try:
-        with serve_directory(tmp_path, handler=Stalls) as base, set_options(remote_timeout=1):
-            ds = open_dataset(f"{base}/s.zarr", cache=None)
-            np.testing.assert_array_equal(ds[0:16], rows[0:16])
-            Stalls.faulty = r"genozarr-complete/zarr\.json"
-            t = time.perf_counter()
-            with pytest.raises(StoreError, match=r"genozarr-complete/zarr.json: no answer "
-                                                 r"within 1 s \(set_options\(remote_timeout"):
-                ds[16:32]
-            assert time.perf_counter() - t < 15
-    finally:
-        release.set()
+    # (nothing stalls while the store is opened)
+    with _stalling(rows, tmp_path, r"(?!)") as (base, stalls), set_options(remote_timeout=1):
+        ds = open_dataset(f"{base}/s.zarr", cache=None)
+        np.testing.assert_array_equal(ds[0:16], rows[0:16])
+        stalls.faulty = r"genozarr-complete/zarr\.json"
+        t = time.perf_counter()
+        with pytest.raises(StoreError, match=r"genozarr-complete/zarr.json: no answer "
+                                             r"within 1 s \(set_options\(remote_timeout"):
+            ds[16:32]
+        assert time.perf_counter() - t < 15
 
 
 def test_a_failed_open_whose_marker_read_fails_too_names_the_first_error(rows, tmp_path):
