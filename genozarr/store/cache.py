@@ -38,8 +38,11 @@ _BLOCK = 1 << 20
 #: named like UCSC header lines (``trackA``, ``browser1``) no longer dropped, BED files with
 #: bare CR line ends no longer losing a line, BAM reads past a chromosome end counted 0
 #: there, overlapping BigWig records read as pyBigWig reads them, bfloat16 rounded once,
-#: protein sequences no longer encoded as DNA)
-VALUES_REVISION = 4
+#: protein sequences no longer encoded as DNA; 5: bins of 1 kb or more of one channel
+#: summed pairwise, float16 tracks summed in float32 (a bin's sum past 65504 was stored
+#: as inf), short BigWig windows of a chromosome of 2**31 bases or more read as their
+#: values, not as missing data)
+VALUES_REVISION = 5
 
 
 @lru_cache(maxsize=1024)
