@@ -186,6 +186,44 @@ def test_bed_coverage_matches_per_base_brute_force(features, window, mode, resol
     np.testing.assert_array_equal(got, bins.astype(np.float32))
 
 
+def test_a_windows_features_are_those_of_a_scan_of_every_feature():
+    """The binary searches that find a window's features (the running maximum of the ends
+    before it, the starts after it) pick the features, in the same order, that comparing
+    every feature of the chromosome picks: features nested in long ones, ties, empty
+    features, windows before, across and past every feature; and the window paints the
+    same values and categories."""
+    from genozarr.io.bed import _grouped, _overlapping
+
+    rng = np.random.default_rng(21)
+    n = 2000
+    starts = rng.integers(0, 50_000, n)
+    widths = np.where(rng.random(n) < 0.02, rng.integers(5_000, 20_000, n),
+                      rng.integers(0, 300, n))  # a few long features hold many short ones
+    df = pd.DataFrame({"chrom": "chr1", "start": starts, "end": starts + widths,
+                       "name": rng.choice(["a", "b", "c"], n),
+                       "score": rng.integers(1, 9, n).astype(float), "strand": "."})
+    s_sorted, e_sorted, *_, reach = _grouped(df)["chr1"]
+    windows = [(-50, 0), (0, 1), (70_000, 70_100), (0, 80_000)] + [
+        (int(a), int(a + w)) for a, w in zip(rng.integers(-100, 70_000, 300),
+                                             rng.integers(0, 3_000, 300))]
+    categories = ["a", "b", "c"]
+    for start, end in windows:
+        want = np.nonzero((s_sorted < end) & (e_sorted > start))[0]
+        np.testing.assert_array_equal(_overlapping(s_sorted, e_sorted, reach, start, end),
+                                      want)
+    for start, end in windows[:60]:
+        start = max(start, 0)
+        got = bed_coverage(df, "chr1", start, end, mode="name_category",
+                           categories=categories)
+        onehot = np.zeros((end - start, 3), np.float32)
+        for s, e, name in zip(df["start"], df["end"], df["name"]):  # later lines win
+            lo, hi = max(s, start) - start, min(e, end) - start
+            if hi > lo:
+                onehot[lo:hi] = 0
+                onehot[lo:hi, categories.index(name)] = 1
+        np.testing.assert_array_equal(got, onehot)
+
+
 def test_bed_coverage_of_features_on_many_chromosomes_in_file_order():
     """Features of 400 chromosomes in shuffled file order (each chromosome's lines apart,
     equal starts): the grouping by chromosome (one sort for all now, a groupby and a sort
