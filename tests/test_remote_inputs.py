@@ -480,6 +480,31 @@ def test_http_404_says_cannot_read(served):
     assert "does not exist" not in str(info.value)
 
 
+def test_urls_redirecting_in_a_loop_say_so(files, tmp_path):
+    """A file URL, or only its index's, that redirects to itself: an InputFileError saying
+    the server redirects in a loop. The file's said only FileNotFoundError; the index's
+    was taken for a missing index ('no index next to it')."""
+    class Loop(RangeHandler):
+        def send_head(self):
+            if self.path.endswith((".bai", "/loop.bw")):
+                self.send_response(302)
+                self.send_header("Location", self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            return super().send_head()
+
+    shutil.copy2(files / "sample.bam", tmp_path / "sample.bam")
+    with serve_directory(tmp_path, handler=Loop) as base:
+        with pytest.raises(InputFileError, match=r"loop\.bw: the server redirects in a "
+                                                 r"loop \(too many redirects, the last to "
+                                                 r"/loop\.bw\)"):
+            as_file_list(f"{base}/loop.bw", "BigWig")
+        with pytest.raises(InputFileError, match="redirects in a loop") as info:
+            as_file_list(f"{base}/sample.bam", "BAM")
+        assert "sample.bam.bai" in str(info.value) and "no index" not in str(info.value)
+
+
 def test_http_403_is_unreadable(served):
     _, base = served
     with pytest.raises(UnreadableFileError, match=r"cannot read BAM file .*: HTTP 403"):

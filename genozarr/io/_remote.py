@@ -246,9 +246,24 @@ def _status(exc: BaseException) -> tuple[int | None, str]:
     return None, ""
 
 
+def redirect_loop(exc: BaseException) -> str | None:
+    """``the server redirects in a loop (...)`` where ``exc``'s chain holds aiohttp's
+    ``TooManyRedirects`` (its status is 0, so no HTTP status names it), else None."""
+    for node in _chain(exc):
+        if type(node).__name__ == "TooManyRedirects":
+            history = getattr(node, "history", None) or ()
+            last = history[-1].headers.get("Location") if history else None
+            return ("the server redirects in a loop (too many redirects"
+                    + (f", the last to {display_url(str(last))}" if last else "") + ")")
+    return None
+
+
 def _reason(exc: BaseException) -> str:
     """A one-line cause of a failed request: ``HTTP 404 Not Found``, ``connection
-    refused by 127.0.0.1:9``, ..."""
+    refused by 127.0.0.1:9``, ``the server redirects in a loop (...)``, ..."""
+    loop = redirect_loop(exc)
+    if loop is not None:
+        return loop
     status, message = _status(exc)
     if status is not None:
         return f"HTTP {status}{' ' + message if message else ''}"
@@ -294,7 +309,10 @@ def _timed_out(exc: BaseException) -> bool:
 
 def _is_absent(exc: BaseException) -> bool:
     """Whether a failed request means "no such file" (404/410, or a 403 of an object
-    store, which answers 403 for missing keys to whoever may not list the bucket)."""
+    store, which answers 403 for missing keys to whoever may not list the bucket); a
+    redirect loop is not."""
+    if redirect_loop(exc) is not None:
+        return False
     status, _ = _status(exc)
     if status is not None:
         return status in (403, 404, 410)
@@ -572,12 +590,22 @@ def _why_short(fs: Any, rpath: str, size: int) -> str:
     return "the connection broke or the server cut the file short; try again"
 
 
+def ranged_headers(headers: Mapping[str, str] | None, asked: str) -> dict[str, str]:
+    """``headers`` with ``Range: <asked>`` and, unless given, ``Accept-Encoding:
+    identity``: a range of an answer in a content coding is a range of the coded bytes
+    (RFC 9110), which a client that decodes the answer cannot take for the file's."""
+    out = {**(headers or {}), "Range": asked}
+    if not any(k.lower() == "accept-encoding" for k in out):
+        out["Accept-Encoding"] = "identity"
+    return out
+
+
 async def _bytes_past(fs: Any, rpath: str, n: int) -> tuple[int, int]:
     """``(status, body bytes)`` of the answer to ``Range: bytes=<n>-`` for ``rpath`` on
     fsspec's HTTP filesystem ``fs`` (416: nothing past ``n``); the body is counted, not
     kept."""
     kw = fs.kwargs.copy()
-    headers = {**kw.pop("headers", {}), "Range": f"bytes={n}-"}
+    headers = ranged_headers(kw.pop("headers", {}), f"bytes={n}-")
     session = await fs.set_session()
     async with session.get(fs.encode_url(rpath), headers=headers, **kw) as r:
         if r.status == 416:

@@ -185,12 +185,14 @@ def storage_error(action: str, where: str, error: BaseException) -> StoreError:
                       "uses, or raise the limit (ulimit -n)",
     }.get(code)  # type: ignore[arg-type]
     if hint is None and is_remote(where):
-        from genozarr.io._remote import _chain, _connection_lost, _timed_out
+        from genozarr.io._remote import _chain, _connection_lost, _timed_out, redirect_loop
 
         if any(isinstance(e, ImportError) for e in _chain(error)):
             from genozarr.io._remote import install_hint
 
             hint = f"a package this URL needs is not installed: {install_hint(where)}"
+        elif (loop := redirect_loop(error)) is not None:
+            cause, hint = loop, "fix the server's redirects, or give the URL they should end at"
         elif isinstance(error, FileNotFoundError) and _missing_bucket(error):
             hint = "the bucket does not exist; create it or fix the URL"
         elif (status := _server_error(error)) is not None:
@@ -1272,6 +1274,8 @@ def _checked_http_class() -> type:
         return _CHECKED_HTTP
     from fsspec.implementations.http import HTTPFileSystem
 
+    from genozarr.io._remote import ranged_headers
+
     class _CheckedHTTP(HTTPFileSystem):  # type: ignore[misc]
         """fsspec's HTTP filesystem whose ranged reads check the answer: fsspec's own
         ``_cat_file`` neither checks a 206 answer's ``Content-Range`` nor tells it from a
@@ -1300,9 +1304,8 @@ def _checked_http_class() -> type:
                 return b""
             kw = self.kwargs.copy()
             kw.update(kwargs)
-            headers = kw.pop("headers", {}).copy()
-            headers["Range"] = asked = await self._process_limits(url, start, end)
-            kw["headers"] = headers
+            asked = await self._process_limits(url, start, end)
+            kw["headers"] = ranged_headers(kw.pop("headers", {}), asked)
             session = await self.set_session()
             async with session.get(self.encode_url(url), **kw) as r:
                 out = await r.read()
