@@ -523,6 +523,37 @@ def test_stores_kept_in_memory_share_one_budget(values, tmp_path):
         assert open_dataset(tmp_path / "b.zarr").garray.backend.resident
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_random_read_holds_no_more_decoded_chunks_than_the_cache(tmp_path, threads):
+    """A read touching many chunks decodes them a window at a time, and a window holds no
+    more than the chunk cache does (``chunk_cache_bytes``): a random batch of 64 rows from
+    64 chunks held all 64 decoded (8 MiB of 128 KiB chunks against a cache of 512 KiB;
+    of 2 MiB chunks, 128 MiB whatever the cache). Values as stored."""
+    import tracemalloc
+
+    rows, width = 64 * 32, 1024  # chunks of 32 rows of 4 KiB: 128 KiB each
+    data = np.random.default_rng(3).integers(0, 4, (rows, width, 1, 1)).astype(np.float32)
+    starts = np.arange(rows) * width
+    gi = GenomicIndexer(np.full(rows, "chr1", dtype=object), starts, starts + width,
+                        np.full(rows, "+", dtype=object), width, width)
+    with set_options(chunk_bytes=32 * width * 4):
+        Cover.create_from_array("c", data, gi, storage="zarr", store=str(tmp_path / "c.zarr"))
+    chunk = 32 * width * 4
+    pick = np.sort(np.random.default_rng(4).permutation(rows).reshape(64, 32)[:, 0])
+    with set_options(chunk_cache_bytes=4 * chunk, decode_threads=threads):
+        ds = open_dataset(tmp_path / "c.zarr", cache=None)
+        assert ds.garray.backend.chunk_len("data") == 32
+        ds[:1]  # (the store opened, its first chunk cached)
+        tracemalloc.start()
+        got = ds[pick]
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    np.testing.assert_array_equal(got, data[pick])
+    # the batch, the cache's chunks and one window of as many (the compressed bytes of a
+    # window read before it is decoded add less than a window)
+    assert peak < got.nbytes + 3 * 4 * chunk, (peak / chunk, got.nbytes / chunk)
+
+
 def test_a_seed_serves_one_order_resident_or_not(values, tmp_path):
     """The shuffled order depends on the configured chunk cache, never on whether the store
     was kept in memory (which depends on the machine's memory)."""

@@ -1487,7 +1487,7 @@ class ZarrBackend(Backend):
             yield ids[0], (cached[0] if cached[0] is not None else self._chunk(name, ids[0]))
             return
         pool = self._pool() if threads > 1 else None
-        window = max(8 * threads, 64)
+        window = self._decode_window(name, threads)
         for w0 in range(0, len(ids), window):
             part, known = ids[w0:w0 + window], cached[w0:w0 + window]
             missing = [cid for cid, block in zip(part, known)
@@ -1510,6 +1510,16 @@ class ZarrBackend(Backend):
                     block = done.get(cid)
                 yield cid, (block if block is not None else self._chunk(name, cid))
 
+    def _decode_window(self, name: str, threads: int) -> int:
+        """How many chunks of ``name`` :meth:`_chunks` decodes before it hands them on
+        (all of them held until then): 8 per decode thread, at least 64, but no more
+        than the chunk cache's bytes hold (else a fully random batch held up to 64 decoded
+        chunks, 128 MiB of 2 MiB chunks, whatever ``chunk_cache_bytes`` said), and at
+        least one per thread."""
+        rows = math.prod(self.shape(name)[1:]) * self.dtype(name).itemsize
+        fit = int(self.cache_bytes) // max(1, self.chunk_len(name) * rows)
+        return max(threads, 1, min(max(8 * threads, 64), fit))
+
     def _chunks_once(self, name: str, ids: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         """:meth:`_chunks` for a reader that passes once: cached chunks are used, the
         others decoded (in parallel, one share per decode thread, a bounded number
@@ -1524,7 +1534,7 @@ class ZarrBackend(Backend):
             return [self._load_chunk(name, cid) for cid in group]
 
         pool = self._pool() if self.threads > 1 and len(ids) > 1 else None
-        window = max(8 * self.threads, 64)
+        window = self._decode_window(name, self.threads)
         for w0 in range(0, len(ids), window):
             part, known = ids[w0:w0 + window], cached[w0:w0 + window]
             missing = [cid for cid, block in zip(part, known) if block is None]
