@@ -137,6 +137,50 @@ def test_order_is_batch_plan_and_depends_on_seed_and_epoch(index_cover: Cover) -
     assert not np.array_equal(np.concatenate(first), np.concatenate(order(seed=3, epoch=1)))
 
 
+@pytest.mark.parametrize("map_style", [False, True])
+def test_the_dataloaders_generator_seeds_the_order(index_cover: Cover,
+                                                   map_style: bool) -> None:
+    """``generator=`` (a DataLoader argument torch_loader passes on) fixes a shuffled
+    order without ``seed``, as it fixes a plain DataLoader's: the same generator state
+    serves the same order (it was drawn from PyTorch's default generator instead), and
+    the order is that of the seed the generator draws."""
+    def order(g: Any) -> np.ndarray:
+        loader = torch_loader(index_cover, np.arange(N), batch_size=8, shuffle=True,
+                              generator=g, map_style=map_style)
+        return np.concatenate(_served(loader))
+
+    first = order(torch.Generator().manual_seed(5))
+    torch.manual_seed(1)  # (the default generator: another state)
+    np.testing.assert_array_equal(order(torch.Generator().manual_seed(5)), first)
+    seed = int(torch.empty((), dtype=torch.int64).random_(
+        generator=torch.Generator().manual_seed(5)).item()) % 2**63
+    plan = batch_plan(N, 8, shuffle=True, seed=_epoch_seed(seed, 0), block_size=ROWS)
+    np.testing.assert_array_equal(first, np.concatenate(plan))
+    assert not np.array_equal(order(torch.Generator().manual_seed(6)), first)
+
+
+def test_an_item_of_a_1d_array_is_a_scalar_as_in_its_batch(index_cover: Cover) -> None:
+    """``ds[i]`` is item i of a batch, as PyTorch has it: a 1-d array's item is a 0-d
+    tensor (it was shape (1,), so a DataLoader over a ConcatDataset or a per-item
+    collate served labels of shape (B, 1) where the plain DataLoader served (B,), and
+    cross_entropy refused them)."""
+    from torch.utils.data import ConcatDataset, DataLoader, default_collate
+
+    ds = TorchDataset(index_cover, np.arange(N))
+    x, y = ds[5]
+    assert y.shape == () and int(y) == 5 and x.shape == index_cover[5].shape[1:]
+    assert TorchDataset(np.arange(6.0))[2].shape == ()
+    plain = next(iter(DataLoader(ds, batch_size=4)))
+    concat = next(iter(DataLoader(ConcatDataset([ds]), batch_size=4)))
+    items = default_collate([ds[i] for i in range(4)])
+    for got in (concat, items):
+        assert got[1].shape == plain[1].shape == (4,)
+        torch.testing.assert_close(got[0], plain[0])
+        torch.testing.assert_close(got[1], plain[1])
+    logits = torch.zeros(4, N)
+    torch.nn.functional.cross_entropy(logits, concat[1])  # (refused (4, 1) labels)
+
+
 def test_each_pass_is_the_next_epoch(index_cover: Cover) -> None:
     loader = torch_loader(index_cover, np.arange(N), batch_size=8, shuffle=True, seed=3)
     assert loader.epoch == 0

@@ -175,9 +175,15 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)[0])
 
 
-def _torch_seed() -> int:
-    """A seed drawn from PyTorch's default generator (reproducible under manual_seed)."""
-    return int(torch.empty((), dtype=torch.int64).random_().item()) % 2**63
+def _torch_seed(generator: Any = None) -> int:
+    """A seed drawn from ``generator``, or from PyTorch's default generator (reproducible
+    under manual_seed)."""
+    draw = torch.empty((), dtype=torch.int64)
+    if generator is None:
+        draw.random_()
+    else:
+        draw.random_(generator=generator)
+    return int(draw.item()) % 2**63
 
 
 class _SharedEpoch:
@@ -206,7 +212,9 @@ class _SharedEpoch:
 
 
 def _to_tensor(x: np.ndarray) -> torch.Tensor:
-    x = np.ascontiguousarray(x)
+    # (np.require keeps a 0-d item 0-d: ascontiguousarray made it shape (1,), so an item's
+    # label was a tensor of one value where the batch's labels are scalars)
+    x = np.require(x, requirements="C")
     if not x.flags.writeable:
         x = x.copy()
     return torch.from_numpy(x)
@@ -1230,8 +1238,9 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
         DataLoader worker processes (0: read in the main process, with read-ahead threads).
     seed
         Seed of the order (mixed with the epoch; the same on every rank). None: drawn
-        from PyTorch's generator now with one rank (reproducible under
-        ``torch.manual_seed``), 0 with several.
+        now with one rank, from the DataLoader's ``generator`` where one is given, else
+        from PyTorch's default generator (reproducible under ``torch.manual_seed``); 0
+        with several.
     drop_last
         Iterable: full batches only (each shard's windows left out drawn from its epoch
         when shuffled, its last, smaller batch dropped in order). Map-style: the
@@ -1312,7 +1321,7 @@ def torch_loader(inputs: Any, targets: Any = None, *, batch_size: int = 32,
     rank, world_size = distributed_rank(rank, world_size)
     seed = _check_seed(seed)
     if shuffle and seed is None:
-        seed = _torch_seed() if world_size == 1 else 0
+        seed = _torch_seed(dataloader_kwargs.get("generator")) if world_size == 1 else 0
     slots = bool(shared_slots) and num_workers > 0 and "collate_fn" not in dataloader_kwargs
     if map_style:
         dataset = TorchDataset(inputs, targets, augment=augment, epoch=epoch)
