@@ -686,9 +686,15 @@ class BedSource(Source):
             for f, df, is_gff in zip(files, self.frames, gff):
                 if df["score"].isna().all():
                     column = "4th" if mode == "bedgraph" else "6th" if is_gff else "5th"
+                    import pandas as pd
+
+                    names = pd.to_numeric(df["name"], errors="coerce")
+                    hint = ("; its 4th column holds numbers: a bedGraph file, read it with "
+                            "mode='bedgraph'" if mode == "score" and not is_gff and len(df)
+                            and names.notna().all() else "")
                     raise ArgumentError(
                         f"{f}: mode={mode!r} needs scores (the {column} column), but the file "
-                        "has none: no such column, or every score is '.' or nan")
+                        f"has none: no such column, or every score is '.' or nan{hint}")
                 # a score past what the features are painted in (float32 for most
                 # stores) would become an infinity there, before the store's own check
                 problem = fit_problem(df["score"].to_numpy(dtype=np.float64),

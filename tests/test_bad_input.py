@@ -791,6 +791,61 @@ def test_cram_input(sim_data, tmp_path):
     assert a[:].sum() > 0
 
 
+@pytest.mark.parametrize("order", ["queryname", "unsorted"])
+def test_a_bam_not_sorted_by_position_is_told_to_be_sorted_first(sim_data, tmp_path, order):
+    """A BAM whose header says it is not sorted by position has no index, and 'samtools
+    index' would fail on it: the error says to sort it first (it said only to index it).
+    The advice works: sorted and indexed as told, it counts as the sorted original."""
+    bam = tmp_path / "by_name.bam"
+    pysam.sort("-n", "-o", str(bam), sim_data["bam"], catch_stdout=False)
+    if order == "unsorted":
+        header = pysam.view("-H", str(bam)).replace("SO:queryname", "SO:unsorted")
+        (tmp_path / "h.sam").write_text(header)
+        pysam.reheader(str(tmp_path / "h.sam"), str(bam), save_stdout=str(tmp_path / "u.bam"))
+        shutil.move(tmp_path / "u.bam", bam)
+    with expect(MissingIndexError, bam, rf"SO:{order}", r"samtools sort") as info:
+        Cover.create_from_bam("c", str(bam), roi=sim_data["roi"], binsize=200)
+    sort, index = re.search(r"'samtools sort -o (\S+) \S+' then 'samtools index (\S+)'",
+                            str(info.value)).groups()
+    assert sort == index
+    pysam.sort("-o", sort, str(bam), catch_stdout=False)
+    pysam.index(index)
+    a = Cover.create_from_bam("c", sort, roi=sim_data["roi"], binsize=200)
+    b = Cover.create_from_bam("c", sim_data["bam"], roi=sim_data["roi"], binsize=200)
+    np.testing.assert_array_equal(a[:], b[:])
+
+
+def test_text_and_binary_tracks_in_the_wrong_place_are_named(sim_data, tmp_path):
+    """A bedGraph or WIG text file given as a BigWig, and a BigWig or bigBed given as a
+    BED file, are named as what they are, with the conversion or the reader to use (a
+    text file got libBigWig's 'error while reading in the header'); a bedGraph read as
+    BED scores is pointed to mode='bedgraph', which reads its values."""
+    bedgraph = tmp_path / "s.bedGraph"
+    bedgraph.write_text("track type=bedGraph\nchr1\t100\t200\t5\nchr1\t500\t800\t7\n")
+    wig = tmp_path / "s.wig"
+    wig.write_text("variableStep chrom=chr1 span=100\n101\t5\n")
+    for text in (bedgraph, wig):
+        with expect(InputFileError, text, r"is text \(a bedGraph or WIG file\)",
+                    r"bedGraphToBigWig or wigToBigWig"):
+            Cover.create_from_bigwig("c", str(text), roi=sim_data["roi"], binsize=200)
+    bigbed = tmp_path / "p.bb"
+    bigbed.write_bytes(b"\xeb\xf2\x89\x87" + bytes(range(128, 256)) * 4)  # its magic
+    with expect(MalformedFileError, bigbed, r"not a text BED file",
+                r"is a bigBed: convert it with UCSC's bigBedToBed"):
+        Cover.create_from_bed("c", str(bigbed), roi=sim_data["roi"], binsize=200)
+    with expect(MalformedFileError, sim_data["bigwigs"][0], r"is a BigWig",
+                r"create_from_bigwig"):
+        Cover.create_from_bed("c", sim_data["bigwigs"][0], roi=sim_data["roi"], binsize=200)
+    with expect(ArgumentError, bedgraph, r"needs scores", r"mode='bedgraph'"):
+        Cover.create_from_bed("c", str(bedgraph), roi=sim_data["roi"], binsize=200,
+                              mode="score")
+    got = Cover.create_from_bed("c", str(bedgraph), roi="chr1:0-1000", binsize=1000,
+                                mode="bedgraph")
+    want = np.zeros(1000, np.float32)
+    want[100:200], want[500:800] = 5, 7
+    np.testing.assert_array_equal(got[0][0, :, 0, 0], want)
+
+
 @pytest.mark.parametrize("name", ["reads.sam", "named_like.bam"])
 def test_sam_text_input(sim_data, tmp_path, name):
     from genozarr.errors import UnsupportedFormatError

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -180,6 +181,29 @@ def is_gzip(path: str | os.PathLike) -> bool:
     """Whether the file at ``path`` starts with the gzip magic bytes (gzip or bgzip)."""
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
+
+
+#: the first four bytes of the UCSC binary track formats (little endian, as written)
+_BINARY_TRACKS = {b"\x26\xfc\x8f\x88": "BigWig", b"\xeb\xf2\x89\x87": "bigBed"}
+_TEXT_TRACK = re.compile(rb"(track|browser|#|variableStep|fixedStep|"
+                         rb"[^\t\s]+\t-?\d+\t-?\d+\t[-+.\deEinfa]+\s*$)")
+
+
+def track_kind(path: str | os.PathLike) -> str | None:
+    """What a track file given in the wrong place is: ``'BigWig'`` or ``'bigBed'`` (by
+    their magic numbers), ``'text'`` for a bedGraph or WIG text file (a first line that
+    is a track, browser or comment line, a WIG step line or four tab-separated bedGraph
+    fields), else None (unknown, or unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return None
+    kind = _BINARY_TRACKS.get(head[:4])
+    if kind is not None:
+        return kind
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    return "text" if _TEXT_TRACK.match(first) else None
 
 
 def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = None) -> str:
@@ -543,6 +567,11 @@ def _open_bigwig(path: str) -> Any:
             except OSError as e:
                 raise e from failure
     if failure is not None or handle is None:
+        if track_kind(path) == "text":
+            raise RuntimeError(
+                "the file is text (a bedGraph or WIG file), not a BigWig: convert it with "
+                "UCSC's bedGraphToBigWig or wigToBigWig, or read a bedGraph file with "
+                "Cover.create_from_bed(..., mode='bedgraph')")
         raise RuntimeError(f"{failure or 'pyBigWig.open returned None'}"
                            f"{'; ' + err.reason() if err.text else ''}")
     if not handle.isBigWig():

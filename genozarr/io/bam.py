@@ -157,8 +157,14 @@ def _check_bam(path: str | os.PathLike) -> str:
         if damage is not None:
             raise StaleIndexError(f"the index {index} of {path} cannot be loaded ({damage}); "
                                   f"{_fix(path)}")
-    _check_format(path)
+    order = _check_format(path)
     if index is None:
+        if order in ("unsorted", "queryname"):
+            sort = os.path.splitext(path)[0] + ".sorted.bam"
+            raise MissingIndexError(
+                f"{path} has no index (.bai/.csi), and its header says it is not sorted by "
+                f"position (SO:{order}), which an index needs: sort it, then index the "
+                f"sorted file: 'samtools sort -o {sort} {path}' then 'samtools index {sort}'")
         raise MissingIndexError(
             f"{path} has no index (.bai/.csi); build one with 'samtools index {path}' or "
             "genozarr.io.bam.index_bam()")
@@ -191,8 +197,9 @@ def _close(handle: Any) -> None:
         logger.debug("closing %r failed: %s", handle, e)
 
 
-def _check_format(path: str) -> None:
-    """Refuse CRAM and SAM text, and files pysam cannot open, with the conversion to run."""
+def _check_format(path: str) -> str | None:
+    """Refuse CRAM and SAM text, and files pysam cannot open, with the conversion to run;
+    the sort order the BAM's header states (``SO`` of its ``@HD`` line), if any."""
     stem = os.path.splitext(path[:-3] if path.endswith(".gz") else path)[0]
     if stem + ".bam" == path:
         stem += ".converted"
@@ -207,6 +214,7 @@ def _check_format(path: str) -> None:
     handle = _open(path)
     try:
         fmt = handle.format
+        order = (handle.header.to_dict().get("HD") or {}).get("SO")
     finally:
         _close(handle)
     if fmt == "SAM":
@@ -217,6 +225,7 @@ def _check_format(path: str) -> None:
             f"'samtools index {stem}.bam'")
     if fmt != "BAM":
         raise UnsupportedFormatError(f"{path} is a {fmt} file, not BAM")
+    return order if isinstance(order, str) else None
 
 
 class _Cut(Exception):

@@ -14,12 +14,24 @@ import numpy as np
 import pandas as pd
 
 from genozarr.errors import ArgumentError, MalformedFileError
-from genozarr.io._handles import is_gzip
+from genozarr.io._handles import is_gzip, track_kind
 from genozarr.io._remote import names_url
 
 __all__ = ["read_bed", "write_bed", "bed_paint", "bed_coverage", "bed_categories", "BED_COLUMNS"]
 
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand"]
+
+
+def _binary(path: str) -> str:
+    """What to add to a 'not a text BED file' error where the file is a binary track."""
+    kind = track_kind(path)
+    if kind == "bigBed":
+        return "; the file is a bigBed: convert it with UCSC's bigBedToBed"
+    if kind == "BigWig":
+        return "; the file is a BigWig: read it with Cover.create_from_bigwig"
+    return ""
+
+
 def _open_text(path: str) -> Any:
     # utf-8-sig: a byte-order mark (as some editors write) is not part of the first line,
     # so a 'track' or '#' line after it is still a header
@@ -78,7 +90,8 @@ def _data_lines(path: str) -> tuple[list[int], list[int], int, str | io.StringIO
                     except UnicodeDecodeError as e:
                         n = line0 + piece.count(b"\n", 0, e.start) + 1
                         raise MalformedFileError(f"{path}: not a text BED file (line {n} is "
-                                                 f"not UTF-8: {e.reason})") from e
+                                                 f"not UTF-8: {e.reason}){_binary(path)}") \
+                            from e
                     lines, skip, most = _scan_piece(piece)
                     data.append(lines + line0 + 1)
                     skipped.extend((skip + line0).tolist())
@@ -149,7 +162,7 @@ def _data_lines_text(path: str) -> tuple[list[int], list[int], int, io.StringIO]
                     fields = max(fields, line.count("\t") + 1)
     except UnicodeDecodeError as e:
         raise MalformedFileError(f"{path}: not a text BED file (line {len(data) + len(skipped) + 1} "
-                                 f"is not UTF-8: {e.reason})") from e
+                                 f"is not UTF-8: {e.reason}){_binary(path)}") from e
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise MalformedFileError(f"{path}: gzip-compressed BED file is truncated or corrupt: "
                                  f"{e}") from e
