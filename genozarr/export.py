@@ -183,25 +183,45 @@ def _output_paths(cover: Any, output_dir: str | os.PathLike,
 
 
 # ---------------------------------------------------------------------------- plan
-def _sizes(cover: Any, genomesize: Any) -> dict[str, int]:
+def _window_chroms(gi: Any) -> tuple[list[str], np.ndarray]:
+    """The chromosome names of the windows of ``gi`` (as text, in order of first
+    appearance) and each window's place among them. From the labels' integer codes: a
+    text copy of every window's name, sorted (as before), took about 260 bytes and 1 us
+    a window (4 GB for the 15.5 M windows of the human genome tiled by 200 bp)."""
+    from genozarr._kernels import factorize_labels
+
+    codes, labels = factorize_labels(gi.chrs)
+    if len(codes) and (codes < 0).any():  # (None, NaN: named by their text, as str() has it)
+        codes, labels = factorize_labels(np.asarray(gi.chrs).astype(str))
+    names = [str(c) for c in labels]
+    unique = list(dict.fromkeys(names))
+    if len(unique) < len(names):  # labels alike as text (1 and '1'): one chromosome
+        place = {name: k for k, name in enumerate(unique)}
+        codes = np.array([place[name] for name in names], dtype=np.intp)[codes]
+    return unique, np.asarray(codes, dtype=np.intp)
+
+
+def _sizes(cover: Any, genomesize: Any,
+           chroms: tuple[list[str], np.ndarray] | None = None) -> dict[str, int]:
     from genozarr.genome import chrom_sizes
 
     gi = cover.gindexer
-    chr_str = np.asarray(gi.chrs).astype(str)
-    chroms = list(dict.fromkeys(chr_str.tolist()))
+    names, codes = chroms if chroms is not None else _window_chroms(gi)
     if genomesize is not None:
         sizes = {str(c): int(v) for c, v in chrom_sizes(genomesize).items()}
-        missing = [c for c in chroms if c not in sizes]
+        missing = [c for c in names if c not in sizes]
         if missing:
             raise ChromosomeNotFoundError(
                 f"genomesize has no length for chromosome(s) {missing[:5]} of {cover.name}'s "
                 f"windows; it has {list(sizes)[:8]}")
         return sizes
     sizes = {c: v for c, v in cover.chrom_sizes.items() if v}
-    ends = np.asarray(gi.ends) + gi.flank
-    for c in chroms:
-        if c not in sizes:
-            sizes[c] = int(ends[chr_str == c].max())
+    if any(c not in sizes for c in names):  # the last window end of each, in one pass
+        last = np.full(len(names), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(last, codes, np.asarray(gi.ends, dtype=np.int64) + gi.flank)
+        for k, c in enumerate(names):
+            if c not in sizes:
+                sizes[c] = int(last[k])
     return sizes
 
 
@@ -637,12 +657,12 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
                             "local directory (copy them to object storage afterwards)")
     _check_cover(cover, output_dir, fmt)
     targets = _output_paths(cover, output_dir, suffix)
-    sizes = _sizes(cover, genomesize)
+    names, codes = _window_chroms(cover.gindexer)
+    sizes = _sizes(cover, genomesize, (names, codes))
     # plan and check every chromosome before a file is written
-    chrs = np.asarray(cover.gindexer.chrs).astype(str)
     stored_sizes = cover.chrom_sizes  # (made anew at each call)
     plan = []
-    if not len(chrs) and cover.garray.whole_genome and cover.gindexer.binsize is None:
+    if not len(codes) and cover.garray.whole_genome and cover.gindexer.binsize is None:
         # built without windows (roi=None, no binsize): every stored chromosome (a view or
         # a split of no window of a Cover with windows of a binsize exports no value)
         if getattr(cover, "normalizers", None):
@@ -654,9 +674,9 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
         plan = [_Chrom.whole(c, _data_end(stored_sizes, c, int(n)))
                 for c, n in sizes.items() if n and c in stored]
     # each chromosome's windows, in their order (found once: a genome of many contigs)
-    order = np.argsort(chrs, kind="stable")
-    names, first = np.unique(chrs[order], return_index=True)
-    windows_of = dict(zip(names.tolist(), np.split(order, first[1:])))
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(names))
+    windows_of = dict(zip(names, np.split(order, np.cumsum(counts)[:-1])))
     for chrom, size in sizes.items():
         sel = windows_of.get(chrom)
         if sel is None or not len(sel):
