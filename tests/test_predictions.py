@@ -851,6 +851,68 @@ def test_bigwig_round_trip_through_a_whole_genome_store(tmp_path, monkeypatch, b
     assert export_bytes <= 1.2 * source_bytes, (source_bytes, export_bytes)
 
 
+@pytest.mark.parametrize("resolution", [1, 50])
+def test_a_fixed_step_bigwig_exports_at_its_size(tmp_path, resolution):
+    """A fixedStep source (one value per 50 bp bin, each bin's value its own) exports
+    with its values and at about its size: its bins are written as fixedStep sections (4
+    bytes a value), where bedGraph entries (12 bytes) made the file 1.57x the source's;
+    gaps without data stay out."""
+    import pyBigWig
+
+    sizes = {"chr1": 1_000_000, "chr2": 400_000}
+    rng = np.random.default_rng(11)
+    src = tmp_path / "fixed.bw"
+    want = {}
+    with pyBigWig.open(str(src), "w") as bw:
+        bw.addHeader(list(sizes.items()), maxZooms=10)
+        for chrom, size in sizes.items():
+            dense = np.full(size, np.nan)
+            for start in (0, size // 2 + 1000):  # two sections, a gap between
+                bins = rng.gamma(2.0, 2.0, (size // 2 - 2000) // 50).astype(np.float32)
+                bw.addEntries(chrom, start, values=bins.astype(np.float64), span=50, step=50)
+                dense[start:start + 50 * len(bins)] = np.repeat(bins, 50)
+            want[chrom] = dense
+    cover = Cover.create_from_bigwig("fs", str(src), binsize=10_000, resolution=resolution,
+                                     store_whole_genome=True, nan_to_num=False)
+    (path,) = cover.export_to_bigwig(tmp_path / "out")
+    with pyBigWig.open(path) as b:
+        for chrom in sizes:
+            got = _all_values(b, chrom)
+            np.testing.assert_allclose(got, want[chrom], rtol=2e-7)  # (a float32 mean)
+            assert np.array_equal(np.isnan(got), np.isnan(want[chrom]))
+    assert Path(path).stat().st_size <= 1.2 * src.stat().st_size
+
+
+def test_entry_pieces_write_every_entry_once_in_order():
+    """Runs of at least FIXED_STEP_LEAST back-to-back entries of one span become fixedStep
+    sections, everything else bedGraph entries; the pieces hold every entry once, in
+    order (random entries with gaps, spans changing, short and long runs)."""
+    from genozarr.io.export import FIXED_STEP_LEAST, entry_pieces
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        spans = np.repeat(rng.choice([1, 10, 50], 40), rng.integers(1, 3 * FIXED_STEP_LEAST, 40))
+        gaps = np.where(rng.random(len(spans)) < 0.01, rng.integers(1, 5, len(spans)), 0)
+        starts = np.cumsum(np.r_[0, spans[:-1] + gaps[:-1]])
+        ends = starts + spans
+        values = rng.random(len(spans))
+        got_s, got_e, got_v = [], [], []
+        for piece in entry_pieces(starts, ends, values):
+            if piece[0] == "fixed":
+                _, start, span, v = piece
+                assert len(v) >= FIXED_STEP_LEAST
+                got_s.append(start + span * np.arange(len(v)))
+                got_e.append(start + span * np.arange(1, len(v) + 1))
+            else:
+                _, s_, e_, v = piece
+                got_s.append(s_)
+                got_e.append(e_)
+            got_v.append(v)
+        np.testing.assert_array_equal(np.concatenate(got_s), starts)
+        np.testing.assert_array_equal(np.concatenate(got_e), ends)
+        np.testing.assert_array_equal(np.concatenate(got_v), values)
+
+
 @pytest.mark.parametrize("whole", [True, False])
 @pytest.mark.parametrize("cache", ["auto", None, "memory"])
 def test_an_export_reads_a_store_once_without_keeping_it(tmp_path, cache, whole):
@@ -1505,7 +1567,7 @@ def test_a_bigwig_libbigwig_could_not_finish_is_an_error_and_no_file(tmp_path, m
     # a writer process's body (run here, so that it closes with the cut) reports the error
     # to its parent, which raises it naming the file
     parent, child = multiprocessing.Pipe()
-    parent.send(("chr1", np.array([0]), np.array([10]), np.array([1.0])))
+    parent.send(("chr1", [("intervals", np.array([0]), np.array([10]), np.array([1.0]))]))
     parent.send(None)
     io_export._child_writer(child, str(tmp_path / "child.bw"), [("chr1", 1000)])
     assert "ends short" in parent.recv()
