@@ -507,6 +507,9 @@ def export(
         help="Overlapping windows of a partial store: error or mean.")] = "error",
     skip_zeros: Annotated[bool, typer.Option(
         "--skip-zeros", help="Leave bins holding 0 out (as positions without data).")] = False,
+    merge: Annotated[bool, typer.Option(
+        "--merge", help="bed: one line per run of equal values (default: one line per bin, "
+        "as Janggu wrote them). BigWig files always merge runs.")] = False,
     trust_callables: Annotated[bool, typer.Option(
         "--trust-callables", help="Import and run a normalizer function or class of "
         "your own that the store's recipe names (only for stores you trust).")] = False,
@@ -542,7 +545,7 @@ def export(
                                      skip_zeros=skip_zeros)
         else:
             paths = export_to_bed(cover, outdir, genomesize=genomesize, overlap=overlap,
-                                  skip_zeros=skip_zeros)
+                                  skip_zeros=skip_zeros, merge=merge)
     except _OverlapError as e:  # advice in the command's terms: --overlap mean
         raise ArgumentError(e.naming("--overlap mean")) from None
     for p in paths:

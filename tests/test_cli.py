@@ -292,6 +292,30 @@ def test_export_bed_two_strands(demo_dir: tuple[Path, str], tmp_path: Path) -> N
     assert len(rows) == 40 * 20
 
 
+def test_export_bed_merge(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
+    """``--merge`` writes one BED line per run of equal values (a bedGraph as browsers
+    read it), covering the bins' values base for base; without it one line per bin."""
+    out, _ = demo_dir
+    result = _run("export", out / "signal.zarr", tmp_path / "m", "--format", "bed", "--merge")
+    assert result.exit_code == 0, result.output
+    store = load_store(out / "signal.zarr", "ndarray")
+    for ci, f in enumerate(result.stdout.split()):
+        rows = [line.split("\t") for line in Path(f).read_text().splitlines()]
+        for chrom in ("chr1", "chr2"):
+            want = np.repeat(store.dense(chrom)[:, 0, ci], 10)
+            mine = [(int(s), int(e), float(v)) for c, s, e, v in rows if c == chrom]
+            got = np.full(len(want), np.nan)
+            for s, e, v in mine:
+                got[s:e] = v
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+            runs = 1 + np.count_nonzero(want[1:] != want[:-1])
+            assert len(mine) == runs  # one line a run
+            assert all(a[1] == b[0] for a, b in zip(mine, mine[1:]))
+    plain = _run("export", out / "signal.zarr", tmp_path / "p", "--format", "bed")
+    lines = Path(plain.stdout.split()[0]).read_text().splitlines()
+    assert len(lines) == (30000 + 20000) // 10  # one line a bin
+
+
 def test_export_rejects_sequence_store(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = demo_dir
     result = _run("export", out / "dna.zarr", tmp_path)
