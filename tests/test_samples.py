@@ -68,6 +68,12 @@ def test_sheet_builds_conditions_with_metadata(sheet, tmp_path, whole):
     if not whole:
         np.testing.assert_array_equal(k562["data"].values[1, :, 0, 1],
                                       _truth(sheet, 2, "chr1", 1000, 2000))
+    else:  # the whole tree, by one node's metadata (as getting-started.md shows)
+        tree = opened.sel(condition=opened["chr1"].cell_type.values == "K562")
+        for chrom in SIZES:
+            assert tree[chrom]["condition"].values.tolist() == ["K562_0", "K562_2"]
+        np.testing.assert_array_equal(tree["chr1"]["data"].values[1000:2000, 0, 1],
+                                      _truth(sheet, 2, "chr1", 1000, 2000))
     again = genozarr.open_dataset(store)
     assert again.condition_metadata["cell_type"].tolist() == CELLS
 
