@@ -248,8 +248,11 @@ def _same_values(a: Any, b: Any) -> bool:
 
 def _check_window_starts(gindexer: GenomicIndexer, resolution: int) -> None:
     """Refuse windows of a whole-genome store that do not start (minus the flank) on its
-    bins of ``resolution`` bases."""
-    off = np.flatnonzero((gindexer.starts - gindexer.flank) % resolution)
+    bins of ``resolution`` bases (at 1 bp every start is: nothing to compare)."""
+    if resolution == 1:
+        return
+    starts = gindexer.starts
+    off = np.flatnonzero((starts - gindexer.flank if gindexer.flank else starts) % resolution)
     if len(off):
         raise RegionError(
             f"window {gindexer[int(off[0])]} starts at a position not divisible by resolution "
@@ -332,7 +335,7 @@ class Dataset:
             return
         sizes = store.meta.chroms
         chrs, starts, ends, _ = gindexer.as_arrays()
-        codes, names = factorize_labels(chrs)
+        codes, names = gindexer.label_codes("chrs")
         where = f"{self.name!r} (store {store.path or store.meta.name})"
         if (codes < 0).any():  # (None or NaN: served as another chromosome's windows)
             k = int(np.flatnonzero(codes < 0)[0])
@@ -371,7 +374,7 @@ class Dataset:
         chroms = None
         if store.whole_genome:
             res = meta.resolution or 1
-            codes, names = factorize_labels(gindexer.chrs)
+            codes, names = gindexer.label_codes("chrs")
             chroms = (codes, [str(c) for c in names])
             missing = sorted(set(chroms[1]) - set(meta.chroms))
             if missing:
@@ -395,7 +398,7 @@ class Dataset:
                 rows = store.rows_of(chrs, starts, ends, strands, held)
         self._gindexer = gindexer
         self._rows = None if rows is None else np.asarray(rows, dtype=np.int64)
-        strand, labels = factorize_labels(gindexer.strand)
+        strand, labels = gindexer.label_codes("strand")
         self._minus = (strand == labels.index("-") if "-" in labels
                        else np.zeros(len(strand), dtype=bool))
         self._any_minus = bool(self._minus.any())
@@ -2558,6 +2561,9 @@ def open_dataset(path: PathLike, storage_options: dict[str, Any] | None = None, 
         if windows is not None:
             chrom, start, end, strand, names = windows
             _check_recorded_windows(meta, start, end, str(path))
+            for values in windows:  # (read here and nowhere else: the indexer's, uncopied)
+                if values is not None:
+                    values.flags.writeable = False
             gi = GenomicIndexer(chrom, start, end, strand, meta.binsize, meta.stepsize,
                                 int(meta.flank), zero_padding, names=names)
         else:  # format 1 recorded no windows: tile every chromosome

@@ -635,7 +635,9 @@ def _coordinates(what: str, values: ArrayLike) -> np.ndarray:
         raw = np.asarray(values)
         if raw.dtype.kind in "bUSV":
             raise TypeError
-        out = raw.astype(np.int64).ravel()
+        # (a read-only int64 array is the caller's promise that nobody changes it: kept,
+        # not copied; any other is copied, so that the indexer's stays its own)
+        out = raw.astype(np.int64, copy=raw.dtype != np.int64 or raw.flags.writeable).ravel()
         if raw.dtype.kind in "fO" and not np.array_equal(out, raw.astype(np.float64).ravel()):
             raise TypeError
     except (TypeError, ValueError, OverflowError):
@@ -713,11 +715,18 @@ class GenomicIndexer:
         self.ends = _coordinates("ends", ends)
         self.strand = np.asarray(strands, dtype=object).ravel()
         strand = self.strand
+        #: (codes, labels) of the chromosomes and strands, found once (label_codes)
+        self._codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
+        # the strands by their codes (strands come in long runs): comparing every window's
+        # strand with each of '+', '-' and '.' took 0.3 s of an 8 M-window store's opening
         try:
-            known = bool(((strand == "+") | (strand == "-") | (strand == ".")).all())
+            codes, labels = self.label_codes("strand")
+            known = bool(len(codes) == 0 or codes.min() >= 0) and all(
+                isinstance(v, str) and v in ("+", "-", ".") for v in labels)
         except TypeError:  # (pandas' NA has no truth value)
             known = False
         if not known:
+            self._codes.pop("strand", None)
             # (-1, b'-', '*' or None were kept as given and read as '+'); numbers read as
             # numbers (1.0 / -1.0 / NaN), as the region readers read them
             raw = strands if isinstance(strands, pd.Series) else np.asarray(strands)
@@ -757,6 +766,32 @@ class GenomicIndexer:
                     and attr in ("chrs", "strand", "names") else values.view()
                 values.flags.writeable = False
                 setattr(self, attr, values)
+
+    def label_codes(self, attr: str) -> tuple[np.ndarray, list[Any]]:
+        """Integer codes of the windows' chromosomes (``'chrs'``) or strands (``'strand'``)
+        and the labels they index, in order of first appearance
+        (:func:`genozarr._kernels.factorize_labels`); found once per indexer (its arrays
+        are read-only).
+
+        Parameters
+        ----------
+        attr
+            ``'chrs'`` or ``'strand'``.
+
+        Returns
+        -------
+        tuple
+            ``(codes, labels)``: an integer array (-1 for a missing label) and a list.
+        """
+        from genozarr._kernels import factorize_labels
+
+        found = self.__dict__.setdefault("_codes", {})  # (an indexer made without __init__)
+        hit = found.get(attr)
+        if hit is None:
+            codes, labels = factorize_labels(getattr(self, attr))
+            codes.flags.writeable = False  # (shared by every caller)
+            hit = found[attr] = (codes, labels)
+        return hit
 
     # ------------------------------------------------------------------ constructors
     @staticmethod

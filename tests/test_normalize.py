@@ -1588,6 +1588,18 @@ def test_indexer_windows_are_read_only():
     starts[0] = 5  # (the caller's own arrays)
     chrs[0] = "chr2"
     assert gi.starts[0] == 0 and gi.chrs[0] == "chr1"
+    # read-only arrays (nobody may change them) are taken as they are: opening a store of
+    # 8 M windows copied its 4 arrays (0.16 s of object increfs and 128 MB of int64)
+    fixed = [np.arange(4) * 10, np.arange(4) * 10 + 10, np.array(["chr1"] * 4, dtype=object)]
+    for values in fixed:
+        values.flags.writeable = False
+    kept = GenomicIndexer(fixed[2], fixed[0], fixed[1], ["+"] * 4, 10, 10)
+    assert np.shares_memory(kept.starts, fixed[0]) and np.shares_memory(kept.ends, fixed[1])
+    assert np.shares_memory(kept.chrs, fixed[2])
+    # its strands' and chromosomes' codes are found once, and read-only
+    codes, labels = kept.label_codes("strand")
+    assert kept.label_codes("strand")[0] is codes and labels == ["+"]
+    assert kept.label_codes("chrs")[1] == ["chr1"] and not codes.flags.writeable
 
 
 @pytest.mark.parametrize("center,spread", [(1e6 + 0.03, 0.5), (3e4 + 0.001, 0.05),
