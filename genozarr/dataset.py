@@ -25,7 +25,6 @@ from genozarr._kernels import (
     _seqtype,
     alphabet_size,
     encode_sequence,
-    factorize_labels,
     onehot,
     orient_windows,
     regular_windows,

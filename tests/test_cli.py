@@ -7,6 +7,7 @@ exported files, hand-worked coordinates for ``trim``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -310,7 +311,7 @@ def test_export_bed_merge(demo_dir: tuple[Path, str], tmp_path: Path) -> None:
             np.testing.assert_allclose(got, want, rtol=1e-6)
             runs = 1 + np.count_nonzero(want[1:] != want[:-1])
             assert len(mine) == runs  # one line a run
-            assert all(a[1] == b[0] for a, b in zip(mine, mine[1:]))
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(mine))
     plain = _run("export", out / "signal.zarr", tmp_path / "p", "--format", "bed")
     lines = Path(plain.stdout.split()[0]).read_text().splitlines()
     assert len(lines) == (30000 + 20000) // 10  # one line a bin

@@ -127,7 +127,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list]:
 def test_the_fingerprinted_builds_store_what_numpy_computes(built) -> None:
     """A few of the fingerprinted builds against numpy on the corpus's own values, so
     that the fingerprint pins right values."""
-    files, builds = built
+    _, builds = built
     got = dict(builds)
     # the first window: chr1:0-200 on '+', a flank of 30 (before the chromosome: 0)
     raw = np.stack([np.nan_to_num(_track(SIZES["chr1"], k)) for k in range(2)], axis=-1)
