@@ -689,8 +689,11 @@ class BedSource(Source):
                     import pandas as pd
 
                     names = pd.to_numeric(df["name"], errors="coerce")
-                    hint = ("; its 4th column holds numbers: a bedGraph file, read it with "
-                            "mode='bedgraph'" if mode == "score" and not is_gff and len(df)
+                    # (a bedGraph has 4 columns: a BED file of 6 whose names are numbers
+                    # is not one, and mode='bedgraph' would paint its names)
+                    hint = ("; it has 4 columns, the 4th of numbers: a bedGraph file, read "
+                            "it with mode='bedgraph'" if mode == "score" and not is_gff
+                            and df.attrs.get("fields") == 4 and len(df)
                             and names.notna().all() else "")
                     raise ArgumentError(
                         f"{f}: mode={mode!r} needs scores (the {column} column), but the file "

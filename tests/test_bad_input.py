@@ -824,10 +824,20 @@ def test_text_and_binary_tracks_in_the_wrong_place_are_named(sim_data, tmp_path)
     bedgraph.write_text("track type=bedGraph\nchr1\t100\t200\t5\nchr1\t500\t800\t7\n")
     wig = tmp_path / "s.wig"
     wig.write_text("variableStep chrom=chr1 span=100\n101\t5\n")
-    for text in (bedgraph, wig):
-        with expect(InputFileError, text, r"is text \(a bedGraph or WIG file\)",
-                    r"bedGraphToBigWig or wigToBigWig"):
+    gff = tmp_path / "g.gff3"
+    gff.write_text("##gff-version 3\nchr1\tsrc\tgene\t1\t100\t.\t+\t.\tID=g\n")
+    bed6 = tmp_path / "p.bed"
+    bed6.write_text("#chrom\tstart\tend\tname\tscore\tstrand\nchr1\t0\t100\t17\t.\t+\n")
+    for text, what, advice in ((bedgraph, "a bedGraph text file", "bedGraphToBigWig"),
+                               (wig, "a WIG text file", "wigToBigWig"),
+                               (gff, "text, not a BigWig", None),
+                               (bed6, "text, not a BigWig", None)):
+        with expect(InputFileError, text, what) as info:
             Cover.create_from_bigwig("c", str(text), roi=sim_data["roi"], binsize=200)
+        if advice is not None:
+            assert advice in str(info.value)
+        else:  # (neither is a bedGraph or a WIG file: no conversion to tell)
+            assert "ToBigWig" not in str(info.value) and "bedgraph" not in str(info.value)
     bigbed = tmp_path / "p.bb"
     bigbed.write_bytes(b"\xeb\xf2\x89\x87" + bytes(range(128, 256)) * 4)  # its magic
     with expect(MalformedFileError, bigbed, r"not a text BED file",
@@ -839,6 +849,11 @@ def test_text_and_binary_tracks_in_the_wrong_place_are_named(sim_data, tmp_path)
     with expect(ArgumentError, bedgraph, r"needs scores", r"mode='bedgraph'"):
         Cover.create_from_bed("c", str(bedgraph), roi=sim_data["roi"], binsize=200,
                               mode="score")
+    # a BED file of 6 columns whose names are numbers is no bedGraph: no such advice
+    # (mode='bedgraph' would paint its names)
+    with expect(ArgumentError, bed6, r"needs scores") as info:
+        Cover.create_from_bed("c", str(bed6), roi=sim_data["roi"], binsize=200, mode="score")
+    assert "bedgraph" not in str(info.value)
     got = Cover.create_from_bed("c", str(bedgraph), roi="chr1:0-1000", binsize=1000,
                                 mode="bedgraph")
     want = np.zeros(1000, np.float32)

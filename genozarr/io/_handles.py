@@ -185,15 +185,17 @@ def is_gzip(path: str | os.PathLike) -> bool:
 
 #: the first four bytes of the UCSC binary track formats (little endian, as written)
 _BINARY_TRACKS = {b"\x26\xfc\x8f\x88": "BigWig", b"\xeb\xf2\x89\x87": "bigBed"}
-_TEXT_TRACK = re.compile(rb"(track|browser|#|variableStep|fixedStep|"
-                         rb"[^\t\s]+\t-?\d+\t-?\d+\t[-+.\deEinfa]+\s*$)")
+_WIG_LINE = re.compile(rb"(variableStep|fixedStep)\s")
+_BEDGRAPH_LINE = re.compile(rb"[^\t]+\t\d+\t\d+\t[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+                            rb"|[^\t]+\t\d+\t\d+\t[-+]?(nan|inf)", re.I)
 
 
 def track_kind(path: str | os.PathLike) -> str | None:
     """What a track file given in the wrong place is: ``'BigWig'`` or ``'bigBed'`` (by
-    their magic numbers), ``'text'`` for a bedGraph or WIG text file (a first line that
-    is a track, browser or comment line, a WIG step line or four tab-separated bedGraph
-    fields), else None (unknown, or unreadable)."""
+    their magic numbers); ``'bedGraph'`` or ``'WIG'`` for text whose first data line (past
+    comment, ``track`` and ``browser`` lines) is four tab-separated bedGraph fields, or a
+    WIG step line; ``'text'`` for other text (a GFF, a VCF, a BED file of other columns);
+    None for anything else (unknown binary, or unreadable)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
@@ -202,8 +204,23 @@ def track_kind(path: str | os.PathLike) -> str | None:
     kind = _BINARY_TRACKS.get(head[:4])
     if kind is not None:
         return kind
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
-    return "text" if _TEXT_TRACK.match(first) else None
+    lines = head.split(b"\n")
+    if len(lines) > 1:
+        lines = lines[:-1]  # (the last may be cut short)
+    try:
+        b"\n".join(lines).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    for raw in lines:
+        line = raw.rstrip(b"\r")
+        if not line.strip() or line.startswith((b"#", b"track", b"browser")):
+            continue
+        if _WIG_LINE.match(line):
+            return "WIG"
+        if line.count(b"\t") == 3 and _BEDGRAPH_LINE.fullmatch(line):
+            return "bedGraph"
+        return "text"
+    return "text"
 
 
 def check_input_file(path: str | os.PathLike, what: str, *, of: str | None = None) -> str:
@@ -567,11 +584,17 @@ def _open_bigwig(path: str) -> Any:
             except OSError as e:
                 raise e from failure
     if failure is not None or handle is None:
-        if track_kind(path) == "text":
+        kind = track_kind(path)
+        if kind == "bedGraph":
             raise RuntimeError(
-                "the file is text (a bedGraph or WIG file), not a BigWig: convert it with "
-                "UCSC's bedGraphToBigWig or wigToBigWig, or read a bedGraph file with "
-                "Cover.create_from_bed(..., mode='bedgraph')")
+                "the file is a bedGraph text file, not a BigWig: convert it with UCSC's "
+                "bedGraphToBigWig, or read it with Cover.create_from_bed(..., "
+                "mode='bedgraph')")
+        if kind == "WIG":
+            raise RuntimeError("the file is a WIG text file, not a BigWig: convert it with "
+                               "UCSC's wigToBigWig")
+        if kind == "text":
+            raise RuntimeError("the file is text, not a BigWig (a binary file)")
         raise RuntimeError(f"{failure or 'pyBigWig.open returned None'}"
                            f"{'; ' + err.reason() if err.text else ''}")
     if not handle.isBigWig():

@@ -313,6 +313,7 @@ def read_bed(path: str | os.PathLike, bedgraph: bool = False) -> pd.DataFrame:
         df["strand"] = "."
     df = df[BED_COLUMNS]
     df.attrs["source"] = path
+    df.attrs["fields"] = int(nfields)  # (the most columns of a line)
     return df
 
 
