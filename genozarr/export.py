@@ -191,7 +191,9 @@ def _window_chroms(gi: Any) -> tuple[list[str], np.ndarray]:
     from genozarr._kernels import factorize_labels
 
     codes, labels = factorize_labels(gi.chrs)
-    if len(codes) and (codes < 0).any():  # (None, NaN: named by their text, as str() has it)
+    if (len(codes) and (codes < 0).any()) or not all(isinstance(c, str) for c in labels):
+        # (None, NaN, numbers: named by their text, as str() has it; hashing alone would
+        # take 1, 1.0 and True for one label)
         codes, labels = factorize_labels(np.asarray(gi.chrs).astype(str))
     names = [str(c) for c in labels]
     unique = list(dict.fromkeys(names))

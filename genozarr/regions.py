@@ -673,7 +673,10 @@ class GenomicIndexer:
     Parameters
     ----------
     chrs, starts, ends, strands
-        Per-window chromosome, start, end (exclusive) and strand ('+', '-', '.').
+        Per-window chromosome, start, end (exclusive) and strand ('+', '-', '.'). The
+        indexer's arrays are read-only: it copies writable arrays, and takes read-only
+        ones (int64 starts and ends, object chromosomes) as they are, so an array given
+        read-only must not change afterwards, nor the array it is a view of.
     binsize
         Window length in bp, or None when windows are the regions as given (variable).
     stepsize
@@ -785,6 +788,8 @@ class GenomicIndexer:
         """
         from genozarr._kernels import factorize_labels
 
+        if attr not in ("chrs", "strand"):
+            raise ArgumentError(f"label_codes takes 'chrs' or 'strand', got {attr!r}")
         found = self.__dict__.setdefault("_codes", {})  # (an indexer made without __init__)
         hit = found.get(attr)
         if hit is None:
@@ -792,6 +797,17 @@ class GenomicIndexer:
             codes.flags.writeable = False  # (shared by every caller)
             hit = found[attr] = (codes, labels)
         return hit
+
+    def __getstate__(self) -> dict[str, Any]:
+        # (the codes are found again where needed: a copy's arrays may be edited before)
+        return {k: v for k, v in self.__dict__.items() if k != "_codes"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for attr in ("chrs", "starts", "ends", "strand", "names"):  # read-only, as made
+            values = getattr(self, attr, None)
+            if isinstance(values, np.ndarray) and values.flags.writeable:
+                values.flags.writeable = False
 
     # ------------------------------------------------------------------ constructors
     @staticmethod

@@ -1600,6 +1600,17 @@ def test_indexer_windows_are_read_only():
     codes, labels = kept.label_codes("strand")
     assert kept.label_codes("strand")[0] is codes and labels == ["+"]
     assert kept.label_codes("chrs")[1] == ["chr1"] and not codes.flags.writeable
+    with pytest.raises(ArgumentError, match="'chrs' or 'strand'"):
+        kept.label_codes("starts")
+    # a pickled copy (dask, DataLoader workers) carries no codes, and is read-only too
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(kept))
+    assert "_codes" not in copy.__dict__ or not copy.__dict__["_codes"]
+    for values in (copy.chrs, copy.starts, copy.ends, copy.strand):
+        with pytest.raises(ValueError, match="read-only"):
+            values[0] = values[1]
+    assert copy.label_codes("strand")[1] == ["+"]
 
 
 @pytest.mark.parametrize("center,spread", [(1e6 + 0.03, 0.5), (3e4 + 0.001, 0.05),
