@@ -395,50 +395,6 @@ def test_a_server_answering_another_range_is_refused(rows, tmp_path, compressor)
             np.testing.assert_array_equal(read(), rows, err_msg=how)
 
 
-class _GzipRanges(http.server.BaseHTTPRequestHandler):
-    """A server that gzips a file for a client that accepts it, and answers a range of
-    the gzipped bytes (what a range of a coded answer is, RFC 9110); ``root`` is served."""
-
-    protocol_version = "HTTP/1.1"
-    root = ""
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        import gzip
-        import re
-
-        path = os.path.join(type(self).root, self.path.lstrip("/"))
-        if not os.path.isfile(path):
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        with open(path, "rb") as f:
-            body = f.read()
-        coded = "gzip" in (self.headers.get("Accept-Encoding") or "")
-        if coded:
-            body = gzip.compress(body, mtime=0)
-        size = len(body)
-        asked = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range") or "")
-        if asked:
-            a, b = asked.groups()
-            start, end = ((size - int(b), size - 1) if a == "" else
-                          (int(a), min(int(b), size - 1) if b else size - 1))
-            start = max(start, 0)
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-            body = body[start:end + 1]
-        else:
-            self.send_response(200)
-        if coded:
-            self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.mark.parametrize("compressor", [None, "zstd"])
 def test_a_server_that_ranges_gzipped_answers_serves_the_values(rows, tmp_path, compressor):
     """Ranged reads ask for the file's own bytes (``Accept-Encoding: identity``): a server
@@ -447,21 +403,14 @@ def test_a_server_that_ranges_gzipped_answers_serves_the_values(rows, tmp_path, 
     pytest.importorskip("aiohttp")
     from genozarr import open_dataset
 
+    class GzipRanges(FaultyHandler):
+        faulty, gzip_ranges = ".", True
+
     _sharded(rows, tmp_path / "s.zarr", compressor=compressor)
-
-    class Handler(_GzipRanges):
-        root = str(tmp_path)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/s.zarr"
+    with serve_directory(tmp_path, handler=GzipRanges) as base:
+        url = f"{base}/s.zarr"
         np.testing.assert_array_equal(open_dataset(url, cache=None)[0:ROWS], rows)
         np.testing.assert_array_equal(open_store(url)["data"][5:37].values, rows[5:37])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_store_url_redirecting_in_a_loop_says_so(rows, tmp_path):
@@ -470,15 +419,8 @@ def test_a_store_url_redirecting_in_a_loop_says_so(rows, tmp_path):
     pytest.importorskip("aiohttp")
     from genozarr import open_dataset
 
-    class Loop(RangeHandler):
-        def send_head(self):
-            if self.path.startswith("/loop/"):
-                self.send_response(302)
-                self.send_header("Location", self.path)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            return super().send_head()
+    class Loop(FaultyHandler):
+        faulty, redirect_loop = "^/loop/", True
 
     _sharded(rows, tmp_path / "s.zarr")
     with serve_directory(tmp_path, handler=Loop) as base, pytest.raises(

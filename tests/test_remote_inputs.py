@@ -484,15 +484,8 @@ def test_urls_redirecting_in_a_loop_say_so(files, tmp_path):
     """A file URL, or only its index's, that redirects to itself: an InputFileError saying
     the server redirects in a loop. The file's said only FileNotFoundError; the index's
     was taken for a missing index ('no index next to it')."""
-    class Loop(RangeHandler):
-        def send_head(self):
-            if self.path.endswith((".bai", "/loop.bw")):
-                self.send_response(302)
-                self.send_header("Location", self.path)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
-            return super().send_head()
+    class Loop(FaultyHandler):
+        faulty, redirect_loop = r"(\.bai|/loop\.bw)$", True
 
     shutil.copy2(files / "sample.bam", tmp_path / "sample.bam")
     with serve_directory(tmp_path, handler=Loop) as base:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import http.server
 import io
 import logging
@@ -72,6 +73,24 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
             return None
         st = os.stat(path)
         size = st.st_size
+        span = self._answer_range(size)
+        if span is None:
+            return None
+        start, end = span
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(end - start + 1))
+        if not self.path.startswith("/plain/"):
+            self.send_header("Last-Modified", self.date_time_string(st.st_mtime))
+            self.send_header("ETag", f'"{size:x}-{st.st_mtime_ns:x}"')
+        self.end_headers()
+        self._span = (start, end - start + 1)
+        return open(path, "rb")  # noqa: SIM115 - closed by the base class
+
+    def _answer_range(self, size: int) -> tuple[int, int] | None:
+        """Send the status line of the answer to this request's ``Range`` over ``size``
+        bytes (206 with its Content-Range, or 200 without a range) and return the first
+        and last byte to send; None where the range starts past the end (416 sent)."""
         start, end = 0, size - 1
         m = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range") or "")
         if m and (m.group(1) or m.group(2)):
@@ -90,15 +109,7 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         else:
             self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(end - start + 1))
-        if not self.path.startswith("/plain/"):
-            self.send_header("Last-Modified", self.date_time_string(st.st_mtime))
-            self.send_header("ETag", f'"{size:x}-{st.st_mtime_ns:x}"')
-        self.end_headers()
-        self._span = (start, end - start + 1)
-        return open(path, "rb")  # noqa: SIM115 - closed by the base class
+        return start, end
 
     def copyfile(self, source: Any, outputfile: Any) -> None:
         start, n = self._span
@@ -136,6 +147,11 @@ class FaultyHandler(RangeHandler):
         Answer a request without ``Range`` with no Content-Length (the body ends when the
         connection closes, as HTTP/1.0 servers do) and only this fraction of the file;
         ranged requests are answered in full.
+    ``redirect_loop``
+        Answer 302 with the requested path as the Location (a redirect loop).
+    ``gzip_ranges``
+        Gzip the file for a client that accepts gzip, and answer a range of the gzipped
+        bytes (what a range of an answer in a content coding is, RFC 9110).
     """
 
     faulty: ClassVar[str] = ""
@@ -144,6 +160,8 @@ class FaultyHandler(RangeHandler):
     stall: ClassVar[threading.Event | None] = None
     short: ClassVar[int] = 0
     unsized: ClassVar[float | None] = None
+    redirect_loop: ClassVar[bool] = False
+    gzip_ranges: ClassVar[bool] = False
 
     #: what a soft 404 answers
     PAGE = b"<!DOCTYPE html><html><body><h1>Page not found</h1></body></html>\n"
@@ -152,6 +170,13 @@ class FaultyHandler(RangeHandler):
         self._cut = 0  # (one handler serves the requests of a kept-alive connection)
         if not re.search(type(self).faulty, self.path):
             return super().send_head()
+        if self.redirect_loop:
+            RangeHandler.requests[(self.command, self.path)] += 1
+            self.send_response(302)
+            self.send_header("Location", self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         asked = re.match(r"bytes=(\d+)-(\d+)$", self.headers.get("Range") or "")
         if asked and self.shift:
             del self.headers["Range"]
@@ -166,6 +191,19 @@ class FaultyHandler(RangeHandler):
             self.end_headers()
             self._span = (0, len(self.PAGE))
             return io.BytesIO(self.PAGE)
+        if self.gzip_ranges and "gzip" in (self.headers.get("Accept-Encoding") or "") \
+                and os.path.isfile(path):
+            RangeHandler.requests[(self.command, self.path)] += 1
+            with open(path, "rb") as f:
+                body = gzip.compress(f.read(), mtime=0)
+            span = self._answer_range(len(body))
+            if span is None:
+                return None
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(span[1] - span[0] + 1))
+            self.end_headers()
+            self._span = (span[0], span[1] - span[0] + 1)
+            return io.BytesIO(body)
         if self.unsized is not None and "Range" not in self.headers \
                 and os.path.isfile(path):
             RangeHandler.requests[(self.command, self.path)] += 1
