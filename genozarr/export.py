@@ -187,28 +187,27 @@ def _window_chroms(gi: Any) -> tuple[list[str], np.ndarray]:
     """The chromosome names of the windows of ``gi`` (as text, in order of first
     appearance) and each window's place among them. From the labels' integer codes: a
     text copy of every window's name, sorted (as before), took about 260 bytes and 1 us
-    a window (4 GB for the 15.5 M windows of the human genome tiled by 200 bp)."""
+    a window (4 GB for the 15.5 M windows of the human genome tiled by 200 bp). The codes
+    the indexer found already (:meth:`~genozarr.regions.GenomicIndexer.label_codes`) serve
+    where every label is text; the labels alike as text are one name either way."""
     from genozarr._kernels import factorize_labels
 
-    codes, labels = factorize_labels(gi.chrs)
+    codes, labels = gi.label_codes("chrs")
     if (len(codes) and (codes < 0).any()) or not all(isinstance(c, str) for c in labels):
         # (None, NaN, numbers: named by their text, as str() has it; hashing alone would
         # take 1, 1.0 and True for one label)
         codes, labels = factorize_labels(np.asarray(gi.chrs).astype(str))
-    names = [str(c) for c in labels]
-    unique = list(dict.fromkeys(names))
-    if len(unique) < len(names):  # labels alike as text (1 and '1'): one chromosome
-        place = {name: k for k, name in enumerate(unique)}
-        codes = np.array([place[name] for name in names], dtype=np.intp)[codes]
-    return unique, np.asarray(codes, dtype=np.intp)
+    return [str(c) for c in labels], np.asarray(codes, dtype=np.intp)
 
 
-def _sizes(cover: Any, genomesize: Any,
-           chroms: tuple[list[str], np.ndarray] | None = None) -> dict[str, int]:
+def _sizes(cover: Any, genomesize: Any, names: list[str], codes: np.ndarray
+           ) -> dict[str, int]:
+    """The chromosome lengths of an export: ``genomesize``'s, else those the Cover
+    records and, for chromosomes it records none of, their windows' last end (``names``
+    and ``codes``: :func:`_window_chroms`)."""
     from genozarr.genome import chrom_sizes
 
     gi = cover.gindexer
-    names, codes = chroms if chroms is not None else _window_chroms(gi)
     if genomesize is not None:
         sizes = {str(c): int(v) for c, v in chrom_sizes(genomesize).items()}
         missing = [c for c in names if c not in sizes]
@@ -660,7 +659,7 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     _check_cover(cover, output_dir, fmt)
     targets = _output_paths(cover, output_dir, suffix)
     names, codes = _window_chroms(cover.gindexer)
-    sizes = _sizes(cover, genomesize, (names, codes))
+    sizes = _sizes(cover, genomesize, names, codes)
     # plan and check every chromosome before a file is written
     stored_sizes = cover.chrom_sizes  # (made anew at each call)
     plan = []

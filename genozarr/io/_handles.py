@@ -183,11 +183,15 @@ def is_gzip(path: str | os.PathLike) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-#: the first four bytes of the UCSC binary track formats (little endian, as written)
-_BINARY_TRACKS = {b"\x26\xfc\x8f\x88": "BigWig", b"\xeb\xf2\x89\x87": "bigBed"}
+#: the magic numbers of the UCSC binary track formats, which begin (and, BigWig, end) a
+#: file in the byte order of the machine that wrote it
+BIGWIG_MAGIC, BIGBED_MAGIC = 0x888FFC26, 0x8789F2EB
+_BINARY_TRACKS = {magic.to_bytes(4, order): kind
+                  for magic, kind in ((BIGWIG_MAGIC, "BigWig"), (BIGBED_MAGIC, "bigBed"))
+                  for order in ("little", "big")}
 _WIG_LINE = re.compile(rb"(variableStep|fixedStep)\s")
 _BEDGRAPH_LINE = re.compile(rb"[^\t]+\t\d+\t\d+\t[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
-                            rb"|[^\t]+\t\d+\t\d+\t[-+]?(nan|inf)", re.I)
+                            rb"|[^\t]+\t\d+\t\d+\t[-+]?(nan|inf)", re.IGNORECASE)
 
 
 def track_kind(path: str | os.PathLike) -> str | None:

@@ -48,6 +48,7 @@ from genozarr.errors import (
     NotAFileError,
     get_logger,
 )
+from genozarr.io._handles import BIGWIG_MAGIC
 
 __all__ = [
     "add_shared",
@@ -600,7 +601,7 @@ def split_long_entries(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
 
 #: the magic number that begins and ends a BigWig file, as libBigWig writes it (either byte
 #: order)
-_BIGWIG_MAGIC = (0x888FFC26).to_bytes(4, "little"), (0x888FFC26).to_bytes(4, "big")
+_BIGWIG_MAGIC = BIGWIG_MAGIC.to_bytes(4, "little"), BIGWIG_MAGIC.to_bytes(4, "big")
 
 
 def _close_bigwig(bw: Any, path: str | os.PathLike) -> None:
