@@ -1377,6 +1377,13 @@ class Dataset:
         """
         if not self.normalizers:
             return
+        from genozarr.ops import normalizers
+
+        with normalizers.FIT_LOCK:  # (a normalizer shared with a dataset built in another
+            # thread: fitted, and copied, by one thread at a time)
+            self._fit_normalizers_locked()
+
+    def _fit_normalizers_locked(self) -> None:
         if all(getattr(n, "fitted", True) for n in self.normalizers):
             # nothing to fit (a new store's normalizers are fitted before it is published):
             # no lazy view of the store to open

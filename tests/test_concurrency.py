@@ -164,3 +164,67 @@ def test_two_builders_replace_a_stale_store(sim_data, tmp_path, output):
     assert check_outcome(reports, expected, store.parent) == store
     assert reports[0]["key"] != old_key
     assert os.listdir(store.parent) == ["shared.zarr"]
+
+
+def test_one_normalizer_shared_by_builds_in_two_threads_is_fitted_once(tmp_path, output,
+                                                                        monkeypatch):
+    """Two datasets built at once, in two threads, with one ``ZScore()`` object: both
+    threads fitted it at once, each taking the statistics the other had half written for
+    given ones, so a dataset could serve one file's mean with the other's standard
+    deviation (an audit: about 1 round in 40). Now the object is fitted by one thread;
+    the other finds it fitted, and both datasets serve that fit's statistics, a file's
+    mean and std as numpy computes them."""
+    import threading
+
+    from genozarr import Cover
+    from genozarr.ops import _reductions
+    from genozarr.ops.normalizers import ZScore
+    from genozarr.testing.simulate import write_bigwig
+
+    sizes = {"chr1": 5000}
+    values = {"lo": np.arange(5000) % 7 * 1.0, "hi": np.arange(5000) % 13 * 100.0}
+    for name, v in values.items():
+        write_bigwig(tmp_path / f"{name}.bw", {"chr1": v}, sizes)
+    moments, inside, most = _reductions.moments, [], []
+    lock, entered = threading.Lock(), threading.Event()
+
+    def slow_moments(*args, **kwargs):  # a fit that lasts until the other thread comes
+        with lock:
+            inside.append(1)
+            most.append(len(inside))
+            if len(inside) == 2:
+                entered.set()
+        entered.wait(2.0)  # (old code: the other thread's fit joined this one here)
+        try:
+            return moments(*args, **kwargs)
+        finally:
+            with lock:
+                inside.pop()
+
+    monkeypatch.setattr(_reductions, "moments", slow_moments)
+    shared, built, errors = ZScore(), {}, []
+
+    def build(name: str) -> None:
+        try:
+            built[name] = Cover.create_from_bigwig(
+                f"fit_{name}", str(tmp_path / f"{name}.bw"), genomesize=sizes, binsize=500,
+                normalizer=shared)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=build, args=(name,)) for name in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    assert max(most) == 1  # never two fits of the object at once
+    fits = {name: (v.mean(), v.std(ddof=1)) for name, v in values.items()}
+    served = [(float(ds.normalizers[0].mean.ravel()[0]), float(ds.normalizers[0].std.ravel()[0]))
+              for ds in built.values()]
+    assert served[0] == served[1]  # the one fit, served by both
+    (first,) = [name for name, fit in fits.items() if np.allclose(served[0], fit, rtol=1e-6)]
+    for name, ds in built.items():  # each file's values through the first file's statistics
+        mean, std = fits[first]
+        np.testing.assert_allclose(ds[0][0, :, 0, 0], (values[name][:500] - mean) / std,
+                                   rtol=1e-5, atol=1e-6)

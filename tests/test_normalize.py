@@ -554,6 +554,9 @@ def test_callables_that_cannot_be_imported():
                              trust_callables=True)
     with pytest.raises(StoreFormatError, match="unknown normalizer"):
         normalizer_from_dict({"type": "quantile", "params": {}})
+    for kind in ({"a": 1}, ["zscore"]):  # (an audit: a bare TypeError, unhashable type)
+        with pytest.raises(StoreFormatError, match="unknown normalizer"):
+            normalizer_from_dict({"type": kind, "params": {}})
 
 
 def test_a_recipe_imports_and_runs_nothing_untrusted(tmp_path):

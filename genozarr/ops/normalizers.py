@@ -62,6 +62,8 @@ import functools
 import importlib
 import logging
 import math
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -96,6 +98,22 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+#: Held while a normalizer is fitted, and while a dataset fits and copies its normalizers:
+#: two threads fitting one shared object (two datasets built at once with the same
+#: ``ZScore()``) each read the statistics the other had half written, and a dataset could
+#: serve one file's mean with the other's standard deviation (an audit). Reentrant
+#: (:class:`ZScoreLog` fits its z-score inside its own fit); fits are one-time work.
+FIT_LOCK = threading.RLock()
+
+
+def _new_fit_lock() -> None:  # a child forked while another thread held the lock
+    global FIT_LOCK
+    FIT_LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_fit_lock)
 
 #: Names accepted for ``normalizer=``.
 NAMES = ("tpm", "zscore", "zscorelog", "binsizenorm", "perctrim", "cpm", "rpkm", "bpm")
@@ -243,24 +261,29 @@ class Normalizer(abc.ABC):
         The statistics are dask reductions over every chunk; under
         ``set_options(progress=...)`` a bar counts the chunks, labelled ``fit <Type>``.
         """
-        if not self.fitted:
-            from genozarr._progress import progress_label
-
-            if getattr(self, "per_strand", False) or getattr(  # (ZScoreLog: its z-score's)
-                    getattr(self, "zscore", None), "per_strand", False):
-                _check_strand_order(data, type(self).__name__)
-            t0 = time.perf_counter()
-            with progress_label(f"fit {type(self).__name__}"):
-                self._fit(data)
-            self.conditions = _condition_names(data)
-            self.strands = _strand_count(data)
-            if log.isEnabledFor(logging.INFO):  # (its statistics cut short: 100
-                # conditions made a line of 4,000 characters)
-                import textwrap
-
-                log.info("fitted %s in %.1f s", textwrap.shorten(
-                    repr(self), 240, placeholder=" ...)"), time.perf_counter() - t0)
+        with FIT_LOCK:  # (checked again under the lock: another thread may have fitted it)
+            if not self.fitted:
+                self._fit_logged(data)
         return self
+
+    def _fit_logged(self, data: xr.Dataset | xr.DataTree) -> None:
+        """:meth:`_fit`, then the conditions and strands fitted on, logged."""
+        from genozarr._progress import progress_label
+
+        if getattr(self, "per_strand", False) or getattr(  # (ZScoreLog: its z-score's)
+                getattr(self, "zscore", None), "per_strand", False):
+            _check_strand_order(data, type(self).__name__)
+        t0 = time.perf_counter()
+        with progress_label(f"fit {type(self).__name__}"):
+            self._fit(data)
+        self.conditions = _condition_names(data)
+        self.strands = _strand_count(data)
+        if log.isEnabledFor(logging.INFO):  # (its statistics cut short: 100
+            # conditions made a line of 4,000 characters)
+            import textwrap
+
+            log.info("fitted %s in %.1f s", textwrap.shorten(
+                repr(self), 240, placeholder=" ...)"), time.perf_counter() - t0)
 
     def reset(self) -> Normalizer:
         """Forget fitted statistics (user-given ones are kept); returns ``self``.
@@ -728,11 +751,15 @@ class ZScore(Normalizer):
                 f"{np.shape(mean)} and fits the standard deviation over both strands "
                 "(per_strand=False): pass per_strand=True, one mean per condition, or the "
                 "std too")
-        if self.std is None:
+        std = self.std
+        if std is None:
             ss = m2 + n * np.square(mu - mean)  # squared deviations around `mean`
             std = np.sqrt(np.divide(ss, n - 1, out=np.zeros_like(ss), where=n > 1))
-            self.std = np.where(std > 0, std, 1.0)
-        self.mean = np.broadcast_to(mean, np.broadcast_shapes(np.shape(mean), mu.shape)).copy()
+            std = np.where(std > 0, std, 1.0)
+        # both set together, once computed (a failure between them left a fitted std
+        # that the next fit took for a given one)
+        self.std, self.mean = std, np.broadcast_to(
+            mean, np.broadcast_shapes(np.shape(mean), mu.shape)).copy()
         if (n == 0).any():
             _warn_empty(label or self.name, data, n == 0, self.mean, self.std)
 
@@ -1800,7 +1827,7 @@ def normalizer_from_dict(d: dict[str, Any], trust_callables: bool = False) -> No
         raise StoreFormatError(
             f"the store was normalized with a callable ({text}) that cannot be restored: "
             f"{why}; supply it with open_dataset(..., normalizer=...)")
-    if kind not in _TYPES:
+    if not isinstance(kind, str) or kind not in _TYPES:  # (a list or dict: a TypeError)
         raise StoreFormatError(f"unknown normalizer {d!r} in the store recipe; known types: "
                                f"{sorted(_TYPES)}")
     try:
