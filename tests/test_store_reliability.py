@@ -810,6 +810,68 @@ def test_metadata_disagreeing_with_the_arrays_is_refused(tmp_path, edit):
         assert field in msg or (field == "chunk shape" and "chunk" in msg), msg
 
 
+@pytest.mark.parametrize("sharded", [False, True])
+def test_a_chunk_or_shard_longer_than_its_array_is_refused(tmp_path, sharded):
+    """A data array of 60 rows whose metadata declared chunks of 60 million rows (chunk 0
+    recorded as never written, so no stored size to compare) opened, and a read of one
+    window allocated and filled the whole declared chunk: 1.6 GB for 200 windows (an
+    audit). No build writes a chunk longer than its array, or a shard reaching past the
+    chunk that holds the array's end."""
+    import tracemalloc
+
+    path = tmp_path / "one.zarr"
+    with set_options(inner_chunk_bytes=1 if sharded else None):
+        build(path, 1)
+    doc = json.loads((path / "data" / "zarr.json").read_text())
+    if sharded:
+        assert doc["codecs"][0]["name"] == "sharding_indexed"
+    # (the outer grid: the shard's length where sharded)
+    _edit_array(path, "data", lambda d: _chunk_shape(d, first=1000 if sharded else 10**6))
+    for chunk in (path / "data").glob("c.*"):
+        chunk.unlink()
+    _edit_json(path / MARKER_FILE, lambda doc: doc["attributes"]["chunks"][
+        "data"].update(absent=[[0, doc["attributes"]["chunks"]["data"]["grid"]]]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(StoreFormatError, match="longer than any build writes") as info:
+            load_store(path, "zarr")
+        assert tracemalloc.get_traced_memory()[1] < 50_000_000
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value) and "'data' of 60 entries" in str(info.value)
+
+
+@pytest.mark.parametrize("what", ["no chromosome", "no strand", "end before start"])
+def test_region_coordinates_no_build_writes_are_refused(tmp_path, what):
+    """A partial store whose region coordinate chunks were deleted (and recorded as never
+    written) opened with every window ``:0-0`` and served them (an audit: 2 M such rows
+    from a 10 kB store). A window of no chromosome or strand, or not ending after its
+    start, is now refused when the store opens, naming the row."""
+    import zarr
+
+    path = tmp_path / "one.zarr"
+    build(path, 1)
+    if what == "end before start":
+        arr = zarr.open_array(path / "region_end", mode="r+")
+        ends = arr[:]
+        ends[7] = zarr.open_array(path / "region_start", mode="r")[7]
+        arr[:] = ends
+        message = "do not end after their start, as row 7"
+    else:
+        name = "region_chrom" if what == "no chromosome" else "region_strand"
+        shutil.rmtree(path / name / "c")
+        _edit_json(path / MARKER_FILE, lambda doc: doc["attributes"]["chunks"][
+            name].update(absent=[[0, doc["attributes"]["chunks"][name]["grid"]]]))
+        message = f"60 stored window\\(s\\) have {what}, as row 0"
+    with pytest.raises(StoreFormatError, match=message) as info:
+        load_store(path, "zarr")
+    assert str(path) in str(info.value)
+    from genozarr import open_dataset
+
+    with pytest.raises(StoreFormatError, match=message):
+        open_dataset(path)
+
+
 @pytest.mark.parametrize("value", ["200", 200.0, -5, float("inf")])
 def test_a_whole_genome_data_array_whose_shape_is_no_count_is_refused(tmp_path, value):
     """genozarr's own parse of the root metadata (arrays equal but for their shape parsed
@@ -1370,9 +1432,10 @@ def test_remote_sweep_ages_by_the_stores_times_and_a_versions_newest_object(monk
         def exists(self, key):
             return key in times
 
-        def rm(self, key, recursive=False):
-            for k in [k for k in times if k == key or k.startswith(key + "/")]:
-                del times[k]
+        def rm(self, path, recursive=False):  # (a key, or a list of keys, as fsspec's)
+            for key in [path] if isinstance(path, str) else path:
+                for k in [k for k in times if k == key or k.startswith(key + "/")]:
+                    del times[k]
 
     monkeypatch.setattr(store_write, "read_pointer", lambda *a, **k: None)
     removed = store_write._sweep_remote(FakeStore(), "b/s", "s3://b/s", None, now=now)

@@ -606,15 +606,44 @@ def _read_only_view(values: Any) -> Any:
 SPARSE_READ_BYTES = 4 << 20
 
 
-def _labels_of(values: np.ndarray, shared: bool) -> np.ndarray:
+def _check_region_table(table: dict[str, np.ndarray], where: str) -> None:
+    """Refuse a partial store's windows that no build writes: a window not ending after
+    its start (chunks of the coordinates deleted, or the arrays resized, in a store whose
+    record of its chunks was edited to match: every window read as ``:0-0``, an audit).
+    Windows of no chromosome or strand are refused by :func:`_labels_of`."""
+    from genozarr.errors import StoreFormatError
+
+    start, end = np.asarray(table["start"]), np.asarray(table["end"])
+    bad = np.flatnonzero(end <= start)
+    if len(bad):
+        i = int(bad[0])
+        raise StoreFormatError(
+            f"store {where}: {len(bad)} stored window(s) do not end after their start, as "
+            f"row {i} ({table['chrom'][i]}:{start[i]}-{end[i]}); the store's region "
+            "coordinates were edited or are damaged. Rebuild it (overwrite=True).")
+
+
+def _labels_of(values: np.ndarray, shared: bool, where: str | None = None,
+               column: str = "") -> np.ndarray:
     """Text labels as an object array of str; ``shared``: one str object per distinct
     label (a window's chromosome and strand: a str of its own per window cost about 60
-    bytes each, a million windows' worth at every open of a partial store)."""
+    bytes each, a million windows' worth at every open of a partial store). With
+    ``where`` (the store), an empty label of ``column`` is refused: no build writes a
+    window of no chromosome or strand."""
     if not shared or len(values) == 0:
         return np.array(values.tolist(), dtype=object)
     from genozarr._kernels import factorize_labels
 
     codes, uniques = factorize_labels(values)
+    if where is not None and ("" in uniques or bool((codes < 0).any())):
+        from genozarr.errors import StoreFormatError
+
+        empty = np.flatnonzero((codes < 0) | (codes == (uniques.index("") if "" in uniques
+                                                         else -1)))
+        raise StoreFormatError(
+            f"store {where}: {len(empty)} stored window(s) have no {column}, as row "
+            f"{int(empty[0])}; the store's region coordinates were edited or are damaged "
+            "(chunks of them deleted). Rebuild it (overwrite=True).")
     names = np.array([str(u) for u in uniques] + [""], dtype=object)
     return names[codes]
 
@@ -662,8 +691,10 @@ def load_store(path: str | os.PathLike, storage: str = "zarr",
         if REGION_NAME in g:  # optional: region names from the ROI's name column
             keys["name"] = REGION_NAME
         table = {
-            col: values if values.dtype.kind in "iu" else _labels_of(values, col != "name")
+            col: values if values.dtype.kind in "iu" else _labels_of(
+                values, col != "name", str(path), "chromosome" if col == "chrom" else col)
             for col, values in zip(keys, read_whole([g[key] for key in keys.values()],
                                                     str(path)))}
+        _check_region_table(table, str(path))
     store = Store(meta, backend, str(path), table)
     return store.to_backend(storage)

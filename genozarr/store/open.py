@@ -2032,9 +2032,21 @@ def check_arrays(group: Any, meta: StoreMeta, where: str,
             if want >= 0 and want != have:
                 raise _refuse(where, field, want, have, f"data array {name!r} (shape {got})")
         chunks = tuple(int(c) for c in arr.chunks)
+        # (no build writes a chunk longer than its array, nor a shard past the chunk that
+        # holds the array's end: a crafted one made a read of one window allocate and fill
+        # the whole declared chunk, 1.6 GB for a store of 200 windows, an audit)
         if chunks[1:] != got[1:] or not 1 <= chunks[0]:
             raise _refuse(where, "chunk shape", (chunks[0],) + got[1:], chunks,
                           f"data array {name!r}")
+        shard = getattr(arr, "shards", None)
+        if chunks[0] > max(got[0], 1) or (
+                shard is not None and int(shard[0]) >= max(got[0], 1) + chunks[0]):
+            raise StoreFormatError(
+                f"{where}: data array {name!r} of {got[0]} entries along its first axis "
+                f"declares chunks of {chunks[0]}"
+                + (f" in shards of {int(shard[0])}" if shard is not None else "")
+                + ", longer than any build writes; its zarr metadata was edited or is "
+                "damaged. Rebuild the store (overwrite=True).")
         fill = getattr(arr, "fill_value", meta.pad_value)
         if not _same_value(fill, meta.served_pad):
             raise _refuse(where, "pad_value", plain(meta.served_pad), plain(fill),
