@@ -960,3 +960,45 @@ def test_bfloat16_rows_rounding_to_the_fill_value_are_not_a_lost_write(s3):
         got = genozarr.open_dataset(url, storage_options=s3, cache=None)[:]
         np.testing.assert_array_equal(got[:-1], pad)  # (rounded to the pad value)
         np.testing.assert_array_equal(got[-1], 5.0)
+
+
+@pytest.mark.parametrize("name", ["a?.zarr", "run[1].zarr", "st*r.zarr"])
+def test_removing_or_sweeping_a_store_whose_key_holds_glob_characters(s3, monkeypatch, name):
+    """fsspec's ``rm`` reads ``*``, ``?`` and ``[`` in a path as a glob pattern:
+    ``remove_store('s3://b/a?.zarr')`` deleted the store ``ab.zarr`` beside it too, that of
+    ``run[1].zarr`` deleted ``run1.zarr``'s pointer and failed, and the replaced versions
+    of ``run[1].zarr`` were never deleted while the sweep reported them removed (an
+    audit). Keys are now deleted by their exact names: the neighbour keeps every object
+    and its values, each rebuild leaves one version, and removal leaves nothing."""
+    import s3fs
+
+    import genozarr.store.write as store_write
+    from genozarr.store.write import remove_store
+
+    monkeypatch.setattr(store_write, "REMOTE_GRACE_SECONDS", -1.0)
+    neighbour = {"a?.zarr": "ab.zarr", "run[1].zarr": "run1.zarr", "st*r.zarr": "star.zarr"}[name]
+    fs = s3fs.S3FileSystem(**s3)
+
+    def build(store: str, seed: int) -> np.ndarray:
+        values = np.random.default_rng(seed).poisson(2.0, (3000, 1, 1)).astype("float32")
+        build_store(ArraySource("mem", {"chr1": values}, ["x"], ["+"]), None, name="s",
+                    whole_genome=True, resolution=1, chroms={"chr1": 3000}, storage="zarr",
+                    path=f"s3://genozarr-test/glob/{store}", cache_key=f"k{seed}",
+                    storage_options=s3, overwrite=True)
+        return values
+
+    def objects(store: str) -> list[str]:
+        fs.invalidate_cache()
+        return sorted(fs.find(f"genozarr-test/glob/{store}"))
+
+    kept = build(neighbour, 0)
+    before = objects(neighbour)
+    for seed in (1, 2, 3):
+        build(name, seed)
+    versions = {k.split("/")[3] for k in objects(name) if k.split("/")[3].startswith("v-")}
+    assert len(versions) == 1  # (the two replaced ones deleted by the next builds)
+    remove_store(f"s3://genozarr-test/glob/{name}", s3)
+    assert objects(name) == []
+    assert objects(neighbour) == before
+    got = load_store(f"s3://genozarr-test/glob/{neighbour}", "zarr", s3).read_bins("chr1", 0, 3000)
+    np.testing.assert_array_equal(np.asarray(got), kept)

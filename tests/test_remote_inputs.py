@@ -634,6 +634,26 @@ def test_s3_inputs(files, s3_files):
                                       0, "chr1", 29990, 30010))
 
 
+@pytest.mark.parametrize("name", ["s#1", "s?1", "q?versionId"])
+def test_s3_bam_whose_key_holds_a_hash_or_question_mark_finds_its_index(files, s3, name):
+    """In an object key ``?`` and ``#`` are characters like any other, but the key was
+    parsed as a web URL: ``s3://inputs/d/s#1.bam`` had the file name ``s`` and its index
+    was looked for as ``s.bai#1.bam``, so the BAM failed with MissingIndexError, with the
+    index beside it or named after ``##idx##`` (an audit). Its reads equal the local
+    file's."""
+    from genozarr.io._remote import INDEX_SEPARATOR
+
+    options, client = s3
+    for suffix in (".bam", ".bam.bai"):
+        client.upload_file(str(files / f"sample{suffix}"), "inputs", f"keys/{name}{suffix}")
+    url = f"s3://inputs/keys/{name}.bam"
+    local = BamSource([str(files / "sample.bam")]).read_file(0, "chr2", 0, 20000)
+    for given in (url, f"{url}{INDEX_SEPARATOR}{url}.bai"):
+        _remote._fetched.clear()
+        bam = BamSource(as_file_list([given], "BAM", storage_options=options))
+        np.testing.assert_array_equal(bam.read_file(0, "chr2", 0, 20000), local)
+
+
 def test_s3_missing_key(s3_files):
     with pytest.raises(InputFileError, match=r"cannot read BAM file s3://inputs/data/none\.bam"):
         as_file_list("s3://inputs/data/none.bam", "BAM", storage_options=s3_files)

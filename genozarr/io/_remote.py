@@ -190,9 +190,24 @@ def display_url(url: str) -> str:
     return urlunsplit(parts)
 
 
+#: the one query an object store's URL may end with (s3fs: an object's version)
+_VERSION_QUERY = re.compile(r"\?versionId=[^/?#]*$")
+
+
+def _object_key_url(url: str) -> bool:
+    """Whether ``url`` names an object by its key (``s3://``, ``gs://``, ...), where ``?``
+    and ``#`` are characters of the key like any other, not a web URL's query and
+    fragment."""
+    return urlsplit(url).scheme.lower() not in ("http", "https")
+
+
 def _split(url: str) -> tuple[str, str]:
     """``(URL up to and including the last '/' of its path, file name)``; the query and
-    fragment are dropped."""
+    fragment are dropped (a web URL's; an object key's ``?`` and ``#`` are its own: the
+    index of ``s3://b/s#1.bam`` was looked for as ``s.bai#1.bam``, an audit)."""
+    if _object_key_url(url):
+        head, _, name = _VERSION_QUERY.sub("", url).rpartition("/")
+        return head + "/", name
     parts = urlsplit(url)
     head, _, name = parts.path.rpartition("/")
     return urlunsplit(parts._replace(path=head + "/", query="", fragment="")), name
@@ -200,6 +215,10 @@ def _split(url: str) -> tuple[str, str]:
 
 def _with_name(url: str, name: str) -> str:
     """``url`` with the last part of its path replaced by ``name`` (query kept)."""
+    if _object_key_url(url):
+        version = _VERSION_QUERY.search(url)
+        base = url[:version.start()] if version else url
+        return f"{base.rpartition('/')[0]}/{name}{version.group() if version else ''}"
     parts = urlsplit(url)
     head = parts.path.rpartition("/")[0]
     return urlunsplit(parts._replace(path=f"{head}/{name}"))
@@ -982,7 +1001,7 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
         if first_only:
             break
     if kind == "bam" and len(files) == 1:
-        signed = bool(urlsplit(data_url).query)
+        signed = not _object_key_url(data_url) and bool(urlsplit(data_url).query)
         raise MissingIndexError(
             f"the BAM file {display_url(url)} has no index next to it (tried "
             f"{', '.join(tried)}); build one with 'samtools index' and upload it beside the "

@@ -402,10 +402,10 @@ def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None
         if not fs.exists(root):
             return
         if read_pointer(path, storage_options) is not None:
-            fs.rm(f"{root}/{POINTER}")
+            rm_literal(fs, f"{root}/{POINTER}")
         for key in _remote_markers(fs, root):
-            fs.rm(key)
-        fs.rm(root, recursive=True)
+            rm_literal(fs, key)
+        rm_literal(fs, root, recursive=True)
         return
     final = Path(os.path.abspath(_local(path)))  # a file:// URL: its path
     if final.is_symlink():
@@ -613,12 +613,46 @@ def _mtime_of(info: dict[str, Any]) -> float | None:
     return None
 
 
+def rm_literal(fs: Any, path: str, recursive: bool = False) -> None:
+    """Delete the object ``path`` of an fsspec file system by its exact key, or with
+    ``recursive`` every object under it: fsspec's ``rm`` takes a path holding ``*``, ``?``
+    or ``[`` for a glob pattern, so removing ``s3://b/a?.zarr`` deleted ``s3://b/ab.zarr``
+    too, and the versions of ``run[1].zarr`` were never deleted (an audit). The keys are
+    listed by prefix (literal), and those holding such characters deleted one by one.
+
+    Parameters
+    ----------
+    fs
+        The file system.
+    path
+        The object, or the prefix (a folder) with ``recursive``.
+    recursive
+        Delete everything under ``path``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Where nothing is there to delete.
+    """
+    keys = [str(k) for k in fs.find(path)] if recursive else [path]
+    if not keys and fs.isfile(path):  # (recursive, of one object)
+        keys = [path]
+    if not keys:
+        raise FileNotFoundError(path)
+    if any(re.search(r"[*?\[]", k) for k in keys):
+        for key in keys:
+            fs.rm_file(key)
+    else:
+        fs.rm(keys)
+    fs.invalidate_cache(path)
+
+
 def _delete_remote_version(fs: Any, prefix: str) -> None:
     """Delete a remote version, its marker first."""
     try:
         if fs.exists(f"{prefix}/{MARKER_FILE}"):
-            fs.rm(f"{prefix}/{MARKER_FILE}")
-        fs.rm(prefix, recursive=True)
+            rm_literal(fs, f"{prefix}/{MARKER_FILE}")
+        rm_literal(fs, prefix, recursive=True)
     except FileNotFoundError:
         pass
     fs.invalidate_cache(prefix)
@@ -1346,13 +1380,13 @@ def _delete_flat_remote(fs: Any, root: str) -> None:
     pointer and the versions beside it."""
     try:
         if fs.exists(f"{root}/{MARKER_FILE}"):
-            fs.rm(f"{root}/{MARKER_FILE}")
+            rm_literal(fs, f"{root}/{MARKER_FILE}")
         fs.invalidate_cache(root)
         for name in fs.ls(root, detail=False):
             base = name.rstrip("/").rsplit("/", 1)[-1]
             if base == POINTER or re.fullmatch(r"v-[0-9a-f]+", base):
                 continue
-            fs.rm(f"{root}/{base}", recursive=True)
+            rm_literal(fs, f"{root}/{base}", recursive=True)
     except FileNotFoundError:
         pass
 
