@@ -184,6 +184,15 @@ def _stats_lines(s: dict[str, Any]) -> list[str]:
             for c in s["conditions"]]
 
 
+def _names_text(names: list[str]) -> str:
+    """Names joined by ``, ``, each quoted (``repr``) where a name would read ambiguously
+    so (a comma, spaces at an end, an empty or unprintable name): ``a,b`` is one name."""
+    names = [str(n) for n in names]
+    if any("," in n or n != n.strip() or not n or not n.isprintable() for n in names):
+        return ", ".join(map(repr, names))
+    return ", ".join(names)
+
+
 def _stats_text(s: dict[str, Any]) -> str:
     return "\n".join(_stats_lines(s))
 
@@ -200,7 +209,7 @@ def _print_summaries(console: Console, summaries: list[dict[str, Any]], title: s
         first = next(iter(s["arrays"].values()))
         ratio = s["compression_ratio"]
         table.add_row(s["name"], s["kind"], s["layout"].replace("_", " "), _shape_text(s),
-                      "x".join(map(str, first["chunks"])), ", ".join(s["conditions"]),
+                      "x".join(map(str, first["chunks"])), _names_text(s["conditions"]),
                       _human(s["disk_bytes"]), f"{ratio:.1f}x" if ratio else "-")
     console.print(table)
     if any(s.get("stats") for s in summaries):
@@ -466,7 +475,7 @@ def info(
         ("store", s["store"]),
         ("dims", f"({', '.join(s['dims'])})"),
         ("shape", _shape_text(s)),
-        ("conditions", ", ".join(s["conditions"])),
+        ("conditions", _names_text(s["conditions"])),
         ("strands", ", ".join(s["strands"])),
         ("served as", f"{s['dataset'] or s['kind']}"
          + (f", order {s['order']}" if s.get("order") else "")

@@ -105,6 +105,7 @@ from genozarr.io.export import (
     check_name_length,
     encoded_file_part,
     safe_file_part,
+    signals_deferred,
 )
 
 __all__ = ["export_to_bigwig", "export_to_bed", "OVERLAP_MODES"]
@@ -746,6 +747,11 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
             bar.refresh()
         for _, _, w in writers:  # files complete side by side (zoom levels), then close
             w.finish()
+        for _, _, w in writers:  # every file complete under its temporary name ...
+            w.seal()
+        with signals_deferred():  # ... then all named, or none (an interrupt waits)
+            for _, _, w in writers:
+                w.close()
     paths = [str(p) for _, _, p in targets]
     log.info("%s: wrote %d %s file(s) to %s", cover.name, len(paths),
              writer_cls.kind, output_dir)

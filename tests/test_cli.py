@@ -206,6 +206,22 @@ def test_info_prints_brackets_in_names_and_paths_as_they_are(
         assert "[bold]A, [/x]" in result.stdout and "m[b]d" in result.stdout
 
 
+def test_info_quotes_condition_names_that_would_read_as_several(
+        tmp_path: Path, sample_files: dict[str, str]) -> None:
+    """Conditions were joined by ', ', so two conditions 'a,b' and ' c' read as three
+    names (a carried doubt): where a name holds a comma or spaces at an end, every name
+    is shown quoted, as ``--json`` gives them."""
+    store = tmp_path / "s.zarr"
+    Cover.create_from_bigwig("s", [sample_files["bigwig_a"], sample_files["bigwig_b"]],
+                             roi=sample_files["roi"], binsize=1000, resolution=100,
+                             conditions=["a,b", " c"], storage="zarr", store=store)
+    result = _run("info", store)
+    assert result.exit_code == 0, result.output
+    assert "'a,b', ' c'" in result.stdout, result.stdout
+    listed = json.loads(_run("info", store, "--json").stdout)["conditions"]
+    assert listed == ["a,b", " c"]
+
+
 def test_plot_a_format_matplotlib_cannot_write_is_one_line(
         demo_dir: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A format listed by matplotlib whose writer fails (pgf without LaTeX) gave a
@@ -402,6 +418,43 @@ def test_trim_hand_checked(tmp_path: Path) -> None:
                                             "chr2\t100\t250\tr3\t2\t-",
                                             "chr2\t150\t300\tr4\t0\t."]
     assert "3 regions (1 dropped)" in result.stdout
+
+
+def test_trim_stopped_while_writing_keeps_the_complete_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``genozarr trim`` wrote its BED straight to OUT: stopped half way (SIGTERM from a
+    workflow manager), it left the lines written so far under the name of the complete
+    file it replaced, newer than its input, so a rerun took it as up to date (an audit).
+    It now writes beside OUT and renames: stopped, OUT stays as it was and nothing else
+    is left; finished, OUT holds the new lines (gzip-compressed for a ``.gz`` name)."""
+    import gzip
+
+    import pandas as pd
+
+    bed = tmp_path / "in.bed"
+    bed.write_text("".join(f"chr1\t{i * 100 + 3}\t{i * 100 + 97}\tr{i}\t0\t+\n"
+                           for i in range(1000)))
+    out = tmp_path / "out.bed"
+    out.write_text("complete\n")
+    real = pd.DataFrame.to_csv
+
+    def stopped(self, path, **kwargs):  # half the lines written, then SIGTERM's exit
+        real(self.iloc[:500], path, **kwargs)
+        raise SystemExit(143)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", stopped)
+    result = _run("trim", bed, out, "--resolution", 10)
+    assert result.exit_code == 143
+    assert out.read_text() == "complete\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.bed", "out.bed"]
+    monkeypatch.setattr(pd.DataFrame, "to_csv", real)
+    for name, read in (("out.bed", Path.read_text),
+                       ("out.bed.gz", lambda p: gzip.decompress(p.read_bytes()).decode())):
+        result = _run("trim", bed, tmp_path / name, "--resolution", 10)
+        assert result.exit_code == 0, result.output
+        lines = read(tmp_path / name).splitlines()
+        assert len(lines) == 1000 and lines[0] == "chr1\t10\t90\tr0\t0\t+"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.bed", "out.bed", "out.bed.gz"]
 
 
 def test_trim_and_region_exports_keep_names_with_quotes(tmp_path: Path) -> None:

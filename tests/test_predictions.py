@@ -1503,6 +1503,65 @@ def test_an_interrupt_while_a_writer_process_starts_leaves_nothing(tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("fmt", ["bigwig", "bed"])
+def test_an_export_whose_last_file_fails_to_complete_names_none_of_them(tmp_path,
+                                                                       monkeypatch, fmt):
+    """The files of an export were closed, each given its name as it completed, one after
+    the other: a failure (or SIGTERM, or Ctrl-C) while one of them was completed left the
+    others under their names, an export that failed looking complete to a workflow
+    manager (an audit: 3 of 4 files after SIGTERM). Every file is now completed under its
+    temporary name first, then all are named: a failure completing the second file
+    leaves none, and an older file of that name stays as it was."""
+    from genozarr.io import export as io_export
+
+    x = np.arange(2 * 4 * 10 * 2, dtype="float32").reshape(8, 10, 1, 2) + 1
+    gi = GenomicIndexer.create_from_file(
+        pd.DataFrame({"chrom": ["chr1"] * 8, "start": np.arange(8) * 100,
+                      "end": np.arange(8) * 100 + 100}), binsize=100, stepsize=100)
+    cover = Cover.create_from_array("two", x, gi, conditions=["a", "b"], resolution=10)
+    out = tmp_path / "out"
+    written = (cover.export_to_bigwig if fmt == "bigwig" else cover.export_to_bed)(out)
+    assert len(written) == 2
+    older = {p: Path(p).read_bytes() for p in written}
+    writer = io_export.BigWigWriter if fmt == "bigwig" else io_export.BedGraphWriter
+    real, sealed = writer._close_handle, []
+
+    def fail_second(self):
+        sealed.append(self.path)
+        if len(sealed) == 2:
+            raise OSError("No space left on device")
+        return real(self)
+
+    monkeypatch.setattr(writer, "_close_handle", fail_second)
+    for p in written:
+        os.unlink(p)
+    with pytest.raises(Exception, match="No space left on device"):
+        (cover.export_to_bigwig if fmt == "bigwig" else cover.export_to_bed)(out)
+    assert sorted(os.listdir(out)) == []  # neither file, nor a temporary one
+    for p, data in older.items():  # an older export in place: kept as it was
+        Path(p).write_bytes(data)
+    sealed.clear()
+    with pytest.raises(Exception, match="No space left on device"):
+        (cover.export_to_bigwig if fmt == "bigwig" else cover.export_to_bed)(out)
+    assert {p: Path(p).read_bytes() for p in written} == older
+    assert sorted(os.listdir(out)) == sorted(Path(p).name for p in written)
+
+
+def test_signals_wait_while_an_export_names_its_files():
+    """``signals_deferred``: SIGINT raised inside the block (the export naming its
+    complete files) interrupts only once the block has ended."""
+    import signal
+
+    from genozarr.io.export import signals_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), signals_deferred():
+        signal.raise_signal(signal.SIGINT)
+        done.append("named")  # (reached: the interrupt waited)
+    assert done == ["named"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_writer_errors_keep_an_older_file(tmp_path):
     from genozarr.errors import NotAFileError
     from genozarr.io.export import write_bigwig
@@ -1571,6 +1630,45 @@ def test_a_bigwig_libbigwig_could_not_finish_is_an_error_and_no_file(tmp_path, m
     parent.send(None)
     io_export._child_writer(child, str(tmp_path / "child.bw"), [("chr1", 1000)])
     assert "ends short" in parent.recv()
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGXFSZ"),
+                    reason="needs RLIMIT_FSIZE and SIGXFSZ")
+@pytest.mark.parametrize("process", [False, True])
+def test_a_bigwig_write_past_the_file_size_limit_names_the_file_and_the_limit(tmp_path,
+                                                                            process):
+    """Under a file size limit (or on a full disk) libBigWig fails inside ``addEntries``,
+    and pyBigWig returns NULL without setting an exception: the export raised a bare
+    SystemError naming neither the file nor the cause, and ``genozarr export`` printed a
+    traceback (an audit). Now an InputFileError naming the file and the limit, in this
+    process and through a writer process, and nothing left behind."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        import numpy as np
+        from genozarr.errors import InputFileError
+        from genozarr.io.export import BigWigWriter
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # (a write fails with EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        values = np.random.default_rng(0).random(400_000).round(3)
+        try:
+            with BigWigWriter({str(tmp_path / 'x.bw')!r}, {{"chr1": 400_000}},
+                              process={process}) as w:
+                w.add("chr1", 0, 1, values)
+        except InputFileError as e:
+            print("refused:", e)
+        else:
+            print("written")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"refused: cannot write the BigWig file {tmp_path / 'x.bw'}")
+    assert "file size limit of 200000 bytes" in out.stdout, out.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------ export: edge cases

@@ -8,6 +8,7 @@ import os
 import re
 import weakref
 import zlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -355,8 +356,32 @@ def write_bed(frame: pd.DataFrame, path: str | os.PathLike, *, header: bool = Fa
             raise ArgumentError(
                 f"{os.fspath(path)}: the {column!r} of row {row} ({text.iloc[row]!r}) holds a "
                 "tab or a line break, which a BED line cannot hold; rename it")
-    frame.to_csv(path, sep="\t", header=header, index=False, na_rep=na_rep,
-                 quoting=csv.QUOTE_NONE)
+    if not isinstance(path, (str, os.PathLike)) or os.path.islink(path) or (
+            os.path.exists(path) and not os.path.isfile(path)):
+        # (a buffer; a link, /dev/stdout or a pipe: written through, as given)
+        frame.to_csv(path, sep="\t", header=header, index=False, na_rep=na_rep,
+                     quoting=csv.QUOTE_NONE)
+        return
+    from pandas.io.common import infer_compression
+
+    from genozarr.io.export import temporary_path
+
+    # written beside it, then renamed: a write stopped half way (SIGTERM from a workflow
+    # manager, a full disk) left a shorter file ending on a whole line, under the name
+    # of the complete one it replaced, which a rerun took as up to date (an audit)
+    final = Path(os.fspath(path))
+    tmp = temporary_path(final)
+    try:
+        frame.to_csv(tmp, sep="\t", header=header, index=False, na_rep=na_rep,
+                     quoting=csv.QUOTE_NONE,
+                     compression=infer_compression(os.fspath(final), "infer"))
+        os.replace(tmp, final)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def bed_categories(df: pd.DataFrame, mode: str) -> list[Any]:

@@ -34,8 +34,9 @@ Files
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,38 @@ def encoded_file_part(text: Any, what: str) -> str:
 
 #: bytes a file name may hold on common file systems (ext4, XFS, APFS, NTFS)
 NAME_MAX = 255
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM wait, and are raised again once it ends:
+    an export names its complete files in one short loop, which an interrupt cut in two
+    (a workflow manager's SIGTERM left some files of a failed export under their names,
+    an audit). Only in the main thread (the one that runs signal handlers); a handler
+    set outside Python is left alone.
+
+    Yields
+    ------
+    None
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old: dict[int, Any] = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is not None:
+                old[sig] = signal.signal(sig, lambda signum, frame: got.append(signum))
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(got):
+            signal.raise_signal(sig)
 
 
 def temporary_path(path: Path, pid: int | None = None) -> Path:
@@ -341,6 +374,7 @@ class _TrackWriter:
         except OSError as e:
             raise InputFileError(f"cannot write the {self.kind} file {self.path}: {e}") from e
         self._closed = False
+        self._sealed = False  # complete under the temporary name (seal())
         try:
             self._open()
         except BaseException:  # an interrupt too: no writer process or partial file left
@@ -481,12 +515,7 @@ class _TrackWriter:
         """
         if self._closed:
             return str(self.path)
-        try:
-            self._end_chrom()
-            self._close_handle()
-        except BaseException:
-            self.abort()
-            raise
+        self.seal()
         self._closed = True
         try:
             os.replace(self._tmp, self.path)
@@ -496,15 +525,31 @@ class _TrackWriter:
         log.debug("%s: %d entries", self.path, self.entries)
         return str(self.path)
 
+    def seal(self) -> None:
+        """Write what is buffered and close the file, complete under its temporary name:
+        :meth:`close` then only gives it its name (an export of several files seals them
+        all before naming any, so that a failure or an interrupt while one is completed
+        leaves none of them under its name, where the files named before it stayed)."""
+        if self._closed or self._sealed:
+            return
+        try:
+            self._end_chrom()
+            self._close_handle()
+        except BaseException:
+            self.abort()
+            raise
+        self._sealed = True
+
     def abort(self) -> None:
         """Close without keeping the file (an older file of that name stays)."""
         if self._closed:
             return
         self._closed = True
-        try:
-            self._close_handle()
-        except Exception:  # noqa: BLE001 - the file is discarded anyway
-            pass
+        if not self._sealed:
+            try:
+                self._close_handle()
+            except Exception:  # noqa: BLE001 - the file is discarded anyway
+                pass
         self._unlink_tmp()
 
     # -------------------------------------------------------- internals
@@ -655,18 +700,51 @@ def entry_pieces(starts: np.ndarray, ends: np.ndarray, values: np.ndarray,
     return pieces
 
 
-def _add_pieces(bw: Any, chrom: str, pieces: list[tuple[Any, ...]]) -> None:
+def _add_pieces(bw: Any, chrom: str, pieces: list[tuple[Any, ...]],
+                path: str | os.PathLike | None = None) -> None:
     """Write :func:`entry_pieces` with pyBigWig writer ``bw`` (entries checked by the
     caller: pyBigWig's own check of each call looks the chromosome up by its place in the
-    header, which made exporting a genome of n contigs take time quadratic in n)."""
-    for piece in pieces:
-        if piece[0] == "fixed":
-            _, start, span, values = piece
-            bw.addEntries(chrom, start, values=values, span=span, step=span, validate=False)
-        else:
-            _, starts, ends, values = piece
-            bw.addEntries([chrom] * len(starts), starts, ends=ends, values=values,
-                          validate=False)
+    header, which made exporting a genome of n contigs take time quadratic in n); a failed
+    write of the file ``path`` raises OSError."""
+    try:
+        for piece in pieces:
+            if piece[0] == "fixed":
+                _, start, span, values = piece
+                bw.addEntries(chrom, start, values=values, span=span, step=span,
+                              validate=False)
+            else:
+                _, starts, ends, values = piece
+                bw.addEntries([chrom] * len(starts), starts, ends=ends, values=values,
+                              validate=False)
+    except SystemError as e:  # (pyBigWig returns NULL without an exception where libBigWig
+        # fails to write a data block: the export raised a bare SystemError, an audit)
+        raise OSError(f"libBigWig failed to write the entries ({_write_failure(path)})") \
+            from e
+
+
+def _write_failure(path: str | os.PathLike | None) -> str:
+    """What most likely made a write of libBigWig's into ``path`` fail: a full disk, or a
+    file size limit (``RLIMIT_FSIZE``), as far as can be told after the fact."""
+    import shutil
+
+    if path is not None:
+        try:
+            size = os.path.getsize(path)
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+        except OSError:
+            size = free = None
+        try:
+            import resource
+
+            limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        except (ImportError, OSError, ValueError):
+            limit = -1
+        if free is not None and free < 1 << 20:
+            return f"its file system is full: {free} bytes free"
+        if size is not None and limit not in (-1, getattr(resource, "RLIM_INFINITY", -1)) \
+                and size + (1 << 16) >= limit:
+            return f"the file reached this process's file size limit of {limit} bytes"
+    return "a write failed: a full disk, or a file size limit"
 
 
 def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
@@ -681,7 +759,7 @@ def _child_writer(conn: Any, path: str, header: list[tuple[str, int]]) -> None:
             raise OSError("pyBigWig cannot open it for writing")
         bw.addHeader(header, maxZooms=10)
         while (item := conn.recv()) is not None:
-            _add_pieces(bw, *item)  # (checked by the writer in the parent)
+            _add_pieces(bw, *item, path)  # (checked by the writer in the parent)
         _close_bigwig(bw, path)
         conn.send(None)
     except EOFError:  # the writer in the parent went away: nothing to report to, and
@@ -801,7 +879,7 @@ class BigWigWriter(_TrackWriter):
         pieces = entry_pieces(np.ascontiguousarray(starts), np.ascontiguousarray(ends),
                               np.ascontiguousarray(values, dtype=np.float64))
         if self._conn is None:  # (validated here, _check and _enter_chrom, when buffered)
-            _add_pieces(self._bw, chrom, pieces)
+            _add_pieces(self._bw, chrom, pieces, self._tmp)
             return
         try:
             self._conn.send((chrom, pieces))
