@@ -491,6 +491,7 @@ class VariantStreamer:
             self._sizes = dict(bioseq.chrom_sizes)
             self._fasta: str | None = None
             self._twobit = False
+            self._fasta_state: tuple[int, ...] | None = None
             self.genome = hide_secrets(  # (a display name: a store URL's password hidden)
                 f"Bioseq {bioseq.name!r}" + (f" ({store.path})" if store.path else ""))
             default_order = int(bioseq.order)
@@ -508,6 +509,11 @@ class VariantStreamer:
             else:
                 ensure_fai(self._fasta)
                 self._sizes = fasta_chrom_sizes(self._fasta)
+            from genozarr.io._handles import file_signature
+
+            # (the windows that fit are decided from these sizes: a file rewritten since
+            # was read, past its new end, as N, silently; an audit)
+            self._fasta_state = file_signature(self._fasta)
             self.genome = hide_secrets(os.fspath(bioseq))
             default_order = 1
         else:
@@ -759,9 +765,17 @@ class VariantStreamer:
         from genozarr._kernels import encode_sequence
 
         if self._fasta is not None:
+            from genozarr.io._handles import file_signature
             from genozarr.io.fasta import read_sequence
             from genozarr.io.twobit import read_twobit_sequence
 
+            if self._fasta_state is not None and \
+                    file_signature(self._fasta) != self._fasta_state:
+                raise InputFileError(
+                    f"{self.genome} changed since this VariantStreamer was made (replaced, "
+                    "rewritten or deleted): the windows that fit its chromosomes were chosen "
+                    "from the file as it was. Make the streamer again once the file no "
+                    "longer changes")
             read = read_twobit_sequence if self._twobit else read_sequence
             return encode_sequence(read(self._fasta, chrom, start, end, pad=b"N"))
         size = self._sizes[chrom]

@@ -305,6 +305,43 @@ def test_a_2bit_genome_gives_the_windows_of_its_fasta(genome, vcf, tmp_path):
     assert dict(streamer.skipped) == SKIPPED
 
 
+def test_a_fasta_rewritten_after_the_streamer_was_made_is_an_error(tmp_path):
+    """The windows that fit were chosen from the FASTA's sizes when the streamer was
+    made; a FASTA cut short afterwards (rewritten in place) was read past its new end as
+    N, and a variant's window served 173 bases and 27 N, silently (an audit). Now the
+    read names the file that changed. A streamer made afterwards skips that variant, as
+    documented (its window no longer fits)."""
+    import warnings
+
+    from genozarr.errors import InputFileError
+
+    seq = "".join(np.random.default_rng(3).choice(list("ACGT"), 20000))
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\n" + "\n".join(seq[i:i + 60] for i in range(0, 20000, 60)) + "\n")
+    header = pysam.VariantHeader()
+    header.contigs.add("chr1", length=20000)
+    with pysam.VariantFile(str(tmp_path / "v.vcf"), "w", header=header) as out:
+        for pos in (1000, 7790):
+            ref = seq[pos - 1]
+            out.write(out.new_record(contig="chr1", start=pos - 1, stop=pos,
+                                     alleles=(ref, "A" if ref != "A" else "C"), id=f"v{pos}"))
+    streamer = VariantStreamer(str(fasta), str(tmp_path / "v.vcf"), binsize=200, batch_size=1)
+    first = next(iter(streamer))  # (read before the file changes: the genome's bases)
+    codes = first.ref[0, :, 0, :].argmax(-1)
+    assert "".join("ACGT"[c] for c in codes) == seq[900:1100]
+    with open(fasta, "r+") as f:
+        f.truncate(8000)  # chr1 now holds 7,863 bases
+    with pytest.raises(InputFileError, match=f"{fasta} changed since this VariantStreamer "
+                                             "was made"):
+        list(streamer)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        names = [str(b.names[0]) for b in VariantStreamer(str(fasta), str(tmp_path / "v.vcf"),
+                                                          binsize=200, batch_size=1)]
+    assert names == ["v1000"]
+    assert any("window outside the chromosome" in str(w.message) for w in seen)
+
+
 @pytest.mark.parametrize("binsize", [20, 21])
 @pytest.mark.parametrize("order", [1, 2, 3])
 @pytest.mark.parametrize("strand", ["+", "-"])
