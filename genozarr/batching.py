@@ -54,6 +54,25 @@ def seed_generator(seed: Any) -> np.random.Generator:
                             f"Generator or None, got {seed!r}") from None
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The order seed of ``epoch`` under a fixed integer ``seed``: the same on every rank,
+    in every process, and for the PyTorch and Keras loaders alike.
+
+    Parameters
+    ----------
+    seed
+        The loader's seed (an integer >= 0).
+    epoch
+        The epoch.
+
+    Returns
+    -------
+    int
+        A seed for :func:`batch_plan`.
+    """
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)[0])
+
+
 def batch_plan(n: int, batch_size: int, *, shuffle: bool = False,
                seed: SeedLike = None, drop_last: bool = False,
                block_size: int = 1, buffer_blocks: int = 4,

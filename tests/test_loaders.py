@@ -285,6 +285,34 @@ def test_keras_fit_epochs_follow_the_seed_from_epoch_one(data: tuple[Bioseq, Cov
     assert ds.epoch == 3
 
 
+@pytest.mark.parametrize("block_size", [1, 5])
+def test_keras_shuffled_epochs_are_the_pytorch_loaders_of_the_same_seed(block_size) -> None:
+    """The KerasDataset docs say its epoch e is a PyTorch loader's epoch e of the same
+    seed; its orders came from one stream drawn epoch after epoch, the PyTorch loaders'
+    from (seed, epoch), so no Keras epoch matched any of theirs (an audit). Both now
+    draw each epoch's order from (seed, epoch); each epoch serves every window once."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    from genozarr.loaders.keras import KerasDataset
+    from genozarr.loaders.torch import torch_loader
+
+    ids = np.arange(57)
+    ds = KerasDataset(ids, batch_size=8, shuffle=True, seed=4, block_size=block_size)
+    orders = []
+    for epoch in range(4):
+        keras_order = np.concatenate([ds[k][0] for k in range(len(ds))])
+        torch_order = np.concatenate([b.numpy() for b in torch_loader(
+            ids, batch_size=8, shuffle=True, seed=4, block_size=block_size, epoch=epoch)])
+        np.testing.assert_array_equal(keras_order, torch_order)
+        np.testing.assert_array_equal(np.sort(keras_order), ids)
+        orders.append(keras_order)
+        ds.on_epoch_end()
+    assert len({o.tobytes() for o in orders}) == 4  # a new order every epoch
+
+
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 def test_keras_pydataset_with_processes_shares_its_stores(tmp_path) -> None:
     """A Keras PyDataset with worker processes (use_multiprocessing, which Keras forks)

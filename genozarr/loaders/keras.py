@@ -23,6 +23,7 @@ from genozarr._validate import check_bool, check_int
 from genozarr.batching import (
     batch_plan,
     chunk_rows,
+    epoch_seed,
     read_batch,
     seed_generator,
     share_stores,
@@ -67,8 +68,11 @@ class KerasDataset(keras.utils.PyDataset):
     shuffle
         Chunk-aware shuffling, a new order each epoch.
     seed
-        Seed of the orders: epoch 0 takes the first drawn from it, each later epoch the
-        next (see Notes for how ``model.fit`` counts epochs).
+        Seed of the orders: an integer gives epoch ``e`` the order a PyTorch loader
+        (:func:`~genozarr.loaders.torch.torch_loader`, ``num_workers=0``) of the same seed
+        and options serves as its epoch ``e`` (see Notes for how ``model.fit`` counts
+        epochs); another seed (a sequence, a Generator) or None: each epoch takes the
+        next order drawn from it.
     drop_last
         Serve full batches only (as :func:`genozarr.batches`: shuffled, the windows left
         out are drawn from the whole epoch).
@@ -88,7 +92,11 @@ class KerasDataset(keras.utils.PyDataset):
         of a shuffled sequence served some batches twice and others not at
         all in an epoch (81-85 distinct windows of 94), a plain ``PyDataset`` alike: keep
         ``workers=1`` and ``use_multiprocessing=False`` where every window must be seen
-        once per epoch (a warning says so otherwise). Random wrappers
+        once per epoch (a warning says so where this sequence shuffles). Keras' own
+        ``model.fit(..., shuffle=True)``, its default, reorders the batches too, which
+        this sequence cannot see: with read-ahead and ``shuffle=False`` here, an epoch
+        of such a ``fit`` also served 47 distinct windows of 57; pass
+        ``model.fit(..., shuffle=False)`` there. Random wrappers
         (:class:`~genozarr.wrappers.RandomOrientation`, ...) draw from one stream in the
         order batches are read, so under Keras' read-ahead their draws are not
         reproducible by their seed; ``augment`` is (its draws are keyed by the epoch and
@@ -101,9 +109,10 @@ class KerasDataset(keras.utils.PyDataset):
     also once before the first epoch of each ``fit`` and ``evaluate`` (it rewinds its
     iterator, in the first ``fit`` after reading a batch to build the model); ``predict``
     serves the current epoch and calls it only at its end. So the epochs a first
-    ``model.fit`` trains are epochs 1, 2, ... of the seed's stream, not 0, 1, ...: still
-    the same orders and augmentations for the same seed and the same calls, but offset
-    by one from a PyTorch loader's numbering of the same seed.
+    ``model.fit`` trains are epochs 1, 2, ... of the seed, not 0, 1, ...: still the same
+    orders and augmentations for the same seed and the same calls, and epoch ``e`` is a
+    PyTorch loader's epoch ``e``, but a first ``fit``'s first epoch is epoch 1 where a
+    PyTorch training loop's is epoch 0.
     """
 
     def __init__(self, inputs: Any, targets: Any = None, *, batch_size: int = 32,
@@ -127,7 +136,10 @@ class KerasDataset(keras.utils.PyDataset):
         self.block_size = block_size if block_size is not None else \
             max(chunk_rows(d) for d in self._datasets)
         self.buffer_blocks = buffer_blocks
-        self._rng = seed_generator(seed)
+        self._rng = seed_generator(seed)  # (checks the seed)
+        # an integer seed: each epoch's order from (seed, epoch), as the PyTorch loaders
+        # draw theirs (from one stream, no epoch matched theirs; an audit)
+        self._seed = int(seed) if isinstance(seed, (int, np.integer)) else None
         self._plan = self._make_plan()
         _warn_read_ahead(self, shuffle)
         if self.use_multiprocessing and (self.workers or 1) > 1:
@@ -136,7 +148,9 @@ class KerasDataset(keras.utils.PyDataset):
             share_stores(self._datasets)
 
     def _make_plan(self) -> list[np.ndarray]:
-        return batch_plan(self._n, self.batch_size, shuffle=self.shuffle, seed=self._rng,
+        seed = epoch_seed(self._seed, self.epoch) if self.shuffle and self._seed is not None \
+            else self._rng
+        return batch_plan(self._n, self.batch_size, shuffle=self.shuffle, seed=seed,
                           drop_last=self.drop_last, block_size=self.block_size,
                           buffer_blocks=self.buffer_blocks)
 

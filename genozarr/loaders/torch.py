@@ -68,7 +68,14 @@ from torch.utils.data import IterableDataset as _TorchIterable
 
 from genozarr import config
 from genozarr._validate import as_index, check_bool
-from genozarr.batching import batch_plan, batches, chunk_rows, read_batch, share_stores
+from genozarr.batching import (
+    batch_plan,
+    batches,
+    chunk_rows,
+    epoch_seed,
+    read_batch,
+    share_stores,
+)
 from genozarr.config import OPTIONS, get_options
 from genozarr.dataset import Bioseq
 from genozarr.errors import ArgumentError, get_logger, warn
@@ -170,9 +177,7 @@ def _check_seed(seed: Any) -> int | None:
     return int(seed)
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    """The order seed of ``epoch`` under a fixed ``seed`` (the same on every rank)."""
-    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)[0])
+_epoch_seed = epoch_seed  # (the order seed of an epoch, shared with the Keras loader)
 
 
 def _torch_seed(generator: Any = None) -> int:
