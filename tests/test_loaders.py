@@ -285,6 +285,58 @@ def test_keras_fit_epochs_follow_the_seed_from_epoch_one(data: tuple[Bioseq, Cov
     assert ds.epoch == 3
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.parametrize("built", [False, True])
+def test_keras_fit_resumed_from_a_checkpoint_serves_the_uninterrupted_epochs(
+        data: tuple[Bioseq, Cover, int], built: bool) -> None:
+    """Resuming a fit after k epochs (``model.fit(initial_epoch=k)``, a fresh
+    KerasDataset) served the seed's first order again, and setting ``epoch`` by hand
+    changed the augmentations but not the order (an audit). ``set_epoch(k)`` then
+    ``fit(initial_epoch=k)`` serves the batches, augmentations included, of the
+    uninterrupted run's epochs k+1, ... (a model already built, as one loaded from a
+    checkpoint, or one built by the fit)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras was imported with another backend")
+    from genozarr.errors import ArgumentError
+    from genozarr.loaders.augment import Augment
+    from genozarr.loaders.keras import KerasDataset
+
+    seq, _, n = data
+
+    def run(first: int, epochs: int, model=None) -> tuple[list[list[bytes]], object]:
+        served: list[tuple[int, bytes]] = []
+
+        class Recording(KerasDataset):
+            def __getitem__(self, index: int) -> tuple:
+                out = super().__getitem__(index)
+                served.append((self.epoch, out[0].tobytes() + out[1].tobytes()))
+                return out
+
+        ds = Recording(seq, np.arange(n), batch_size=48, shuffle=True, seed=3,
+                       augment=Augment(reverse_complement=0.5, seed=5))
+        if model is None:
+            inputs = keras.Input(shape=seq.shape[1:])
+            model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
+            model.compile(optimizer="sgd", loss="mse")
+        if first:
+            ds.set_epoch(first)
+        model.fit(ds, initial_epoch=first, epochs=epochs, verbose=0, shuffle=False)
+        by_epoch: dict[int, list[bytes]] = {}
+        for epoch, batch in served:
+            by_epoch.setdefault(epoch, []).append(batch)
+        return by_epoch, model
+
+    whole, model = run(0, 4)
+    assert sorted(whole) == [0, 1, 2, 3, 4]  # (epoch 0: the batch that built the model)
+    resumed, _ = run(2, 4, model if built else None)
+    assert {e: b for e, b in resumed.items() if e > 2} == {3: whole[3], 4: whole[4]}
+    assert len({tuple(whole[e]) for e in (1, 2, 3, 4)}) == 4  # a new epoch each time
+    with pytest.raises(ArgumentError, match="epoch"):
+        KerasDataset(seq, batch_size=8).set_epoch(-1)
+
+
 @pytest.mark.parametrize("block_size", [1, 5])
 def test_keras_shuffled_epochs_are_the_pytorch_loaders_of_the_same_seed(block_size) -> None:
     """The KerasDataset docs say its epoch e is a PyTorch loader's epoch e of the same

@@ -178,6 +178,24 @@ class KerasDataset(keras.utils.PyDataset):
         if self.shuffle:
             self._plan = self._make_plan()
 
+    def set_epoch(self, epoch: int) -> None:
+        """Serve epoch ``epoch`` next: its order and its augmentations, as the sequence
+        serves them after ``epoch`` calls of :meth:`on_epoch_end` (with an integer seed;
+        another seed's orders come one after the other from its stream, and only the
+        augmentations follow). To resume training from a checkpoint taken after ``k``
+        epochs of ``model.fit``: ``dataset.set_epoch(k)`` then ``model.fit(dataset,
+        initial_epoch=k, ...)`` (``fit`` moves to the next epoch before its first one,
+        as it did at the start of the first run).
+
+        Parameters
+        ----------
+        epoch
+            The epoch (an integer >= 0).
+        """
+        self.epoch = int(check_int("epoch", epoch, 0, allow_none=False))
+        if self.shuffle:
+            self._plan = self._make_plan()
+
 
 def _named(datasets: Any, what: str) -> dict[str, Any]:
     """``{name: dataset}`` from a dict, a list/tuple or one named dataset (Janggu's
