@@ -366,6 +366,35 @@ def test_fasta_without_fai_in_read_only_directory(sim_data, tmp_path):
         np.testing.assert_array_equal(seq[0][0][:, 0, :], onehot(fa.fetch("chr2", 10, 60)))
 
 
+def test_fasta_without_fai_on_a_read_only_file_system(sim_data, tmp_path, monkeypatch):
+    """On a read-only mount (a shared input cache in a container), removing a temporary
+    index that was never made fails with EROFS, not ENOENT: that error, naming the
+    temporary file, replaced the MissingIndexError saying the directory is read-only (an
+    audit). The read-only mount is simulated: the directory made read-only, and removing
+    a file in it failing as the mount's would."""
+    import errno
+    import pathlib
+
+    ro = tmp_path / "readonly"
+    ro.mkdir()
+    fasta = ro / "genome.fa"
+    shutil.copy(sim_data["fasta"], fasta)
+    real_unlink = pathlib.Path.unlink
+
+    def unlink(self, missing_ok=False):
+        if self.parent == ro:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    undo = _make_read_only(ro)
+    try:
+        with expect(MissingIndexError, fasta, r"read-only", r"samtools faidx"):
+            Bioseq.create_from_refgenome("s", str(fasta), roi=sim_data["roi"], binsize=200)
+    finally:
+        undo()
+
+
 # ------------------------------------------------------------------------------ chromosomes
 @pytest.mark.parametrize("kind", ["bigwig", "bam", "fasta"])
 def test_roi_on_absent_chromosome(bad, sim_data, kind):

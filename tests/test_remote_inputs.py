@@ -321,6 +321,48 @@ def test_a_bam_replaced_beside_its_old_index_is_refused(files, served, tmp_path)
                                   BamSource([second]).read_file(0, "c1", 0, 5000))
 
 
+@pytest.mark.parametrize("csi", [False, True])
+def test_a_vcf_replaced_beside_its_old_index_is_refused(served, tmp_path, csi):
+    """As for a BAM file: the server's bgzip VCF is replaced (variants added on a second
+    chromosome) and its index is not rebuilt. Only BAM copies were checked against the
+    earlier copy's index, so the old .tbi served the new VCF with chr2's variants left out,
+    silently (an audit). Now a StaleIndexError naming the URLs; the rebuilt index is
+    accepted, with every variant pysam reads."""
+    import pysam
+
+    root, base = served
+    header = "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n" \
+             "##contig=<ID=chr2,length=3000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+
+    def vcf(path: Path, chroms: list[str]) -> str:
+        rows = [f"{c}\t{p}\t.\tA\tC\t.\tPASS\t.\n" for c in chroms
+                for p in range(101, 2900, 200)]
+        path.write_text(header + "".join(rows))
+        return pysam.tabix_index(str(path), preset="vcf", force=True, csi=csi)
+
+    suffix = ".csi" if csi else ".tbi"
+    first, second = vcf(tmp_path / "a.vcf", ["chr1"]), vcf(tmp_path / "b.vcf", ["chr1", "chr2"])
+    name = f"calls{int(csi)}.vcf.gz"
+    shutil.copy(first, root / name)
+    shutil.copy(first + suffix, root / (name + suffix))
+    url = f"{base}/{name}"
+    copy = _remote.fetch(url, "VCF", None).path  # (the local copy genozarr reads)
+    with pysam.VariantFile(copy) as f:
+        assert len(list(f.fetch("chr1"))) == 14
+    shutil.copy(second, root / name)  # the old index stays, a minute older
+    index_time = (root / (name + suffix)).stat().st_mtime
+    os.utime(root / name, (index_time + 60, index_time + 60))
+    _remote._fetched.clear()
+    with pytest.raises(StaleIndexError, match=rf"{name}{suffix} of .*{name} is the one an "
+                                              r"earlier copy of the VCF file had"):
+        _remote.fetch(url, "VCF", None)
+    shutil.copy(second + suffix, root / (name + suffix))  # rebuilt: accepted
+    _remote._fetched.clear()
+    copy = _remote.fetch(url, "VCF", None).path
+    with pysam.VariantFile(copy) as f:
+        assert len(list(f.fetch("chr2"))) == 14
+
+
 def test_an_index_the_server_dates_hours_before_its_bam_is_refused(files, served, tmp_path):
     """A first copy of a BAM file whose .bai the server dates two hours before it (the
     BAM replaced, reads added, the index not rebuilt): counted from the copies, which get
@@ -648,6 +690,14 @@ def test_s3_bam_whose_key_holds_a_hash_or_question_mark_finds_its_index(files, s
         client.upload_file(str(files / f"sample{suffix}"), "inputs", f"keys/{name}{suffix}")
     url = f"s3://inputs/keys/{name}.bam"
     local = BamSource([str(files / "sample.bam")]).read_file(0, "chr2", 0, 20000)
+    # an object's version id is its own, not its index's; a web URL's query (a signature)
+    # is kept, its fragment dropped from the name
+    assert _remote._with_name("s3://b/d/x#1.bam?versionId=v7", "x#1.bam.bai") == \
+        "s3://b/d/x#1.bam.bai"
+    assert _remote._split("gs://b/d/s?1.bam") == ("gs://b/d/", "s?1.bam")
+    assert _remote._with_name("https://h/d/x.bam?sig=1", "x.bam.bai") == \
+        "https://h/d/x.bam.bai?sig=1"
+    assert _remote._split("https://h/d/x.bam?sig=1#frag") == ("https://h/d/", "x.bam")
     for given in (url, f"{url}{INDEX_SEPARATOR}{url}.bai"):
         _remote._fetched.clear()
         bam = BamSource(as_file_list([given], "BAM", storage_options=options))

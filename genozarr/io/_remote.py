@@ -214,11 +214,11 @@ def _split(url: str) -> tuple[str, str]:
 
 
 def _with_name(url: str, name: str) -> str:
-    """``url`` with the last part of its path replaced by ``name`` (query kept)."""
+    """``url`` with the last part of its path replaced by ``name`` (a web URL's query
+    kept: a signed URL's; an object's ``?versionId=`` dropped: the version is that
+    object's own, not the named one's)."""
     if _object_key_url(url):
-        version = _VERSION_QUERY.search(url)
-        base = url[:version.start()] if version else url
-        return f"{base.rpartition('/')[0]}/{name}{version.group() if version else ''}"
+        return f"{_VERSION_QUERY.sub('', url).rpartition('/')[0]}/{name}"
     parts = urlsplit(url)
     head = parts.path.rpartition("/")[0]
     return urlunsplit(parts._replace(path=f"{head}/{name}"))
@@ -720,12 +720,14 @@ def _download(fs: Any, rpath: str, url: str, dest: Path, size: int | None, what:
     return digest.hexdigest()
 
 
-def _check_index_history(directory: Path, entries: list[dict[str, Any]], url: str) -> None:
-    """Refuse a BAM file downloaded with an index this cache already holds beside other
-    content of that BAM file (an earlier copy of the URL): the BAM file was replaced on
-    the server and its index was not rebuilt. Upload times cannot tell (object stores
-    give upload times in any order), and the index's content checks do not see reads
-    added past the old index's reach: counted from it, they are left out silently.
+def _check_index_history(directory: Path, entries: list[dict[str, Any]], url: str,
+                         kind: str = "bam") -> None:
+    """Refuse a BAM or VCF file downloaded with an index this cache already holds beside
+    other content of that file (an earlier copy of the URL): the file was replaced on the
+    server and its index was not rebuilt. Upload times cannot tell (object stores give
+    upload times in any order), and the index's content checks do not see records added
+    past the old index's reach: counted from it, they are left out silently (a VCF's new
+    chromosome read as no variants, an audit).
 
     Raises
     ------
@@ -749,32 +751,45 @@ def _check_index_history(directory: Path, entries: list[dict[str, Any]], url: st
                 and files[0].get("sha256") != entries[0]["sha256"]):
             continue
         if alike is None:
-            alike = _index_rebuilt_alike(directory, entries)
+            alike = _index_rebuilt_alike(directory, entries, kind)
         if not alike:
             shutil.rmtree(directory, ignore_errors=True)
+            what, records, tool = (("BAM file", "reads", "samtools index") if kind == "bam"
+                                   else ("VCF file", "variants",
+                                         "tabix -p vcf (or bcftools index)"))
             raise StaleIndexError(
                 f"the index {entries[1]['url']} of {display_url(url)} is the one an earlier "
-                f"copy of the BAM file had, but the BAM file has changed since: it was not "
-                "rebuilt after the BAM file was replaced, and would leave reads out. Run "
-                "'samtools index' on the new BAM file and upload its index.")
+                f"copy of the {what} had, but the {what} has changed since: it was not "
+                f"rebuilt after the {what} was replaced, and would leave {records} out. Run "
+                f"'{tool}' on the new {what} and upload its index.")
 
 
-def _index_rebuilt_alike(directory: Path, entries: list[dict[str, Any]]) -> bool:
-    """Whether indexing the downloaded BAM file here gives the downloaded index again
-    (a BAM file changed in fields of the same length, such as base qualities, has an
+def _index_rebuilt_alike(directory: Path, entries: list[dict[str, Any]],
+                         kind: str = "bam") -> bool:
+    """Whether indexing the downloaded BAM (or VCF) file here gives the downloaded index
+    again (a file changed in fields of the same length, such as base qualities, has an
     index of the same bytes: not stale)."""
     import pysam
 
-    bam, index = directory / entries[0]["name"], directory / entries[1]["name"]
-    fresh = directory / f".reindex-{uuid.uuid4().hex[:8]}{index.suffix}"
+    data, index = directory / entries[0]["name"], directory / entries[1]["name"]
+    tag = f".reindex-{uuid.uuid4().hex[:8]}"
+    fresh = directory / f"{tag}{index.suffix}"
+    linked = directory / f"{tag}{''.join(data.suffixes[-2:])}"  # (a VCF's name, to index)
     try:
-        pysam.index(str(bam), str(fresh), *(["-c"] if index.suffix == ".csi" else []))
+        if kind == "bam":
+            pysam.index(str(data), str(fresh), *(["-c"] if index.suffix == ".csi" else []))
+        else:  # tabix writes the index beside the file it indexes: a link named apart
+            os.link(data, linked)
+            pysam.tabix_index(str(linked), preset="vcf", csi=index.suffix == ".csi",
+                              keep_original=True)
+            os.replace(f"{linked}{index.suffix}", fresh)
         return fresh.read_bytes() == index.read_bytes()
     except Exception:  # noqa: BLE001 - cannot tell: the history check stands
         return False
     finally:
-        with contextlib.suppress(OSError):
-            fresh.unlink()
+        for path in (fresh, linked):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _read_record(directory: Path, expected: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -872,8 +887,8 @@ def _download_version(directory: Path, files: list[dict[str, Any]], url: str, wh
                 with contextlib.suppress(OSError):
                     (directory / g["name"]).unlink()
             return None
-    if kind == "bam" and len(entries) > 1:
-        _check_index_history(directory, entries, url)
+    if kind in ("bam", "vcf") and len(entries) > 1:
+        _check_index_history(directory, entries, url, kind)
     # one modification time for the data file and its indexes (see the module doc)
     now_ns = time.time_ns()
     for f in files:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -171,9 +172,11 @@ def _build_fai(path: str, fai: str, gzi: str | None, stale: str | None) -> None:
                 "lines must hold bases only, no blanks, all of one length but the last")
         for final, tmp in sorted(outputs.items(), key=lambda kv: kv[0] == fai):  # .fai last
             os.replace(tmp, final)
-    finally:
+    finally:  # (on a read-only file system, unlinking a file never made is EROFS, not
+        # ENOENT: it replaced the MissingIndexError that names the cause, an audit)
         for tmp in outputs.values():
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink()
 
 
 def _empty_last_record(path: str) -> str | None:
@@ -874,7 +877,8 @@ def seqrecords_as_fasta(fastafile: Any, directory: str | os.PathLike | None = No
                 tmp.write_bytes(content)
                 os.replace(tmp, path)
             except BaseException:
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
                 raise
             logger.info("wrote %d bytes of SeqRecords to %s", len(content), path)
     except OSError as e:  # (a read-only output root, GENOZARR_OUTPUT naming a file)
