@@ -457,6 +457,33 @@ def test_trim_stopped_while_writing_keeps_the_complete_file(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.bed", "out.bed", "out.bed.gz"]
 
 
+def test_region_exports_write_long_home_and_url_names_as_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The BED written beside its file and renamed (the test above) failed for names the
+    direct write took (a review): a name of 250 bytes (its temporary name passed 255), a
+    path from '~' (pandas expanded it, the rename did not, and left the temporary file in
+    the home folder) and an fsspec URL (made a local path). Each is written, and nothing
+    else is left."""
+    import fsspec
+
+    from genozarr.regions import GenomicIndexer
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    gi = GenomicIndexer(["chr1"] * 2, [0, 10], [10, 20], ["+"] * 2, 10, 10)
+    expected = "chr1\t0\t10\t.\t0\t+\nchr1\t10\t20\t.\t0\t+\n"  # (by hand)
+    long = tmp_path / ("w" * 246 + ".bed")
+    gi.export_to_bed(long)
+    assert long.read_text() == expected
+    gi.export_to_bed("~/x.bed")
+    assert (home / "x.bed").read_text() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["home", long.name])
+    assert [p.name for p in home.iterdir()] == ["x.bed"]
+    gi.export_to_bed("memory://genozarr-test/y.bed")
+    assert fsspec.filesystem("memory").cat("/genozarr-test/y.bed").decode() == expected
+
+
 def test_trim_and_region_exports_keep_names_with_quotes(tmp_path: Path) -> None:
     """BED writers quoted names as CSV: a name in double quotes came back in three pairs
     of them (genozarr's reader, as BED's, takes quotes as text). Names are written as

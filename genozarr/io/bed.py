@@ -356,21 +356,31 @@ def write_bed(frame: pd.DataFrame, path: str | os.PathLike, *, header: bool = Fa
             raise ArgumentError(
                 f"{os.fspath(path)}: the {column!r} of row {row} ({text.iloc[row]!r}) holds a "
                 "tab or a line break, which a BED line cannot hold; rename it")
-    if not isinstance(path, (str, os.PathLike)) or os.path.islink(path) or (
+    from genozarr.io._remote import is_url
+
+    if isinstance(path, (str, os.PathLike)) and not is_url(path):
+        path = os.path.expanduser(os.fspath(path))  # (as pandas did: '~/x.bed')
+    if not isinstance(path, str) or is_url(path) or os.path.islink(path) or (
             os.path.exists(path) and not os.path.isfile(path)):
-        # (a buffer; a link, /dev/stdout or a pipe: written through, as given)
+        # (a buffer, a URL (fsspec writes it); a link, /dev/stdout or a pipe: written
+        # through, as given)
         frame.to_csv(path, sep="\t", header=header, index=False, na_rep=na_rep,
                      quoting=csv.QUOTE_NONE)
         return
+    import hashlib
+
     from pandas.io.common import infer_compression
 
-    from genozarr.io.export import temporary_path
+    from genozarr.io.export import NAME_MAX, temporary_path
 
     # written beside it, then renamed: a write stopped half way (SIGTERM from a workflow
     # manager, a full disk) left a shorter file ending on a whole line, under the name
     # of the complete one it replaced, which a rerun took as up to date (an audit)
-    final = Path(os.fspath(path))
+    final = Path(path)
     tmp = temporary_path(final)
+    if len(os.fsencode(tmp.name)) > NAME_MAX:  # (a long name: a short temporary one)
+        digest = hashlib.sha256(os.fsencode(final.name)).hexdigest()[:16]
+        tmp = final.with_name(f".{digest}.{os.getpid()}.part")
     try:
         frame.to_csv(tmp, sep="\t", header=header, index=False, na_rep=na_rep,
                      quoting=csv.QUOTE_NONE,

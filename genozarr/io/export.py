@@ -737,12 +737,13 @@ def _write_failure(path: str | os.PathLike | None) -> str:
             import resource
 
             limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        except (ImportError, OSError, ValueError):
+            if limit == resource.RLIM_INFINITY:
+                limit = -1
+        except (ImportError, OSError, ValueError):  # (no resource module: Windows)
             limit = -1
         if free is not None and free < 1 << 20:
             return f"its file system is full: {free} bytes free"
-        if size is not None and limit not in (-1, getattr(resource, "RLIM_INFINITY", -1)) \
-                and size + (1 << 16) >= limit:
+        if size is not None and limit >= 0 and size + (1 << 16) >= limit:
             return f"the file reached this process's file size limit of {limit} bytes"
     return "a write failed: a full disk, or a file size limit"
 
