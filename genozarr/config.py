@@ -12,9 +12,12 @@ Options are set with :func:`set_options`, globally or as a context manager, as i
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import threading
 import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +86,64 @@ LAYOUT_OPTIONS = ("chunk_bytes", "inner_chunk_bytes", "shard_chunks", "compresso
 def layout_choices() -> dict[str, Any]:
     """The store layout options set to other values than the defaults (part of a store's
     cache key, so that asking for another layout builds it rather than reusing a store
-    laid out otherwise)."""
-    return {k: OPTIONS[k] for k in LAYOUT_OPTIONS if OPTIONS[k] != DEFAULTS[k]}
+    laid out otherwise); inside :func:`pinned_layout`, those pinned."""
+    return {k: layout_option(k) for k in LAYOUT_OPTIONS if layout_option(k) != DEFAULTS[k]}
+
+
+#: the layout options a build in this thread keeps to (pinned_layout)
+_PINNED = threading.local()
+
+
+def layout_option(key: str) -> Any:
+    """The value of layout option ``key`` (one of :data:`LAYOUT_OPTIONS`) for a store laid
+    out now in this thread: the one :func:`pinned_layout` took, else the option's.
+
+    Parameters
+    ----------
+    key
+        The option.
+
+    Returns
+    -------
+    Any
+        Its value.
+    """
+    pinned = getattr(_PINNED, "values", None)
+    return pinned[key] if pinned is not None and key in pinned else OPTIONS[key]
+
+
+@contextlib.contextmanager
+def pinned_layout() -> Iterator[dict[str, Any]]:
+    """Keep the layout options as they are now for what this thread lays out in the block
+    (nested blocks keep the outermost's): a build keys its store by them, then lays it out
+    by them, even where another thread's ``set_options`` block begins or ends meanwhile
+    (its store was laid out with that block's chunking and codec under the default's key,
+    and reused as the default's for good, an audit).
+
+    Yields
+    ------
+    dict
+        The pinned values.
+    """
+    before = getattr(_PINNED, "values", None)
+    if before is None:
+        _PINNED.values = {k: OPTIONS[k] for k in LAYOUT_OPTIONS}
+    try:
+        yield _PINNED.values
+    finally:
+        _PINNED.values = before
+
+
+def pins_layout(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``func`` inside :func:`pinned_layout` (a build: its key and its layout from one
+    reading of the options)."""
+
+    @functools.wraps(func)
+    def pinned(*args: Any, **kwargs: Any) -> Any:
+        with pinned_layout():
+            return func(*args, **kwargs)
+
+    return pinned
 
 
 def _float(v: Any) -> bool:
@@ -238,7 +297,10 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
     -----
     Options are the process's, as xarray's and dask's are: a ``with`` block changes them
     for every thread until it ends, so a build in another thread meanwhile is made with
-    them too; set options before starting threads that build. A block begins where
+    them too (but for the layout options, ``chunk_bytes``, ``inner_chunk_bytes``,
+    ``shard_chunks``, ``compressor`` and ``compression_level``: a build keys and lays out
+    its store by their values when it began); set options before starting threads that
+    build. A block begins where
     ``set_options(...)`` is called (it sets the options there, before ``with`` enters it).
     Blocks that end in another order than they began (in several threads) still leave the
     options as they were before the first began, and each keeps its own values until

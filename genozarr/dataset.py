@@ -32,6 +32,7 @@ from genozarr._kernels import (
 )
 from genozarr._typing import FilesLike, PathLike, SequencesLike
 from genozarr._validate import as_index, check_bool, check_int, check_name, name_text
+from genozarr.config import pins_layout
 from genozarr.errors import (
     ArgumentError,
     ChromosomeNotFoundError,
@@ -993,6 +994,7 @@ class Dataset:
             return cls._build(*args, **kwargs)
 
     @classmethod
+    @pins_layout  # (the store's key and its layout from one reading of the options)
     def _build(
         cls, name: str, source: Source, *, roi: RegionsLike | None, genomesize: Any,
         binsize: int | None, stepsize: int | None, flank: int, resolution: int | None,
@@ -1585,10 +1587,12 @@ class Cover(Dataset):
             Chromosome lengths (dict or file) restricting or supplying the files' ones.
         conditions
             Condition names; default: file names without extension.
-        binsize, stepsize, flank
-            Window length, step and flank in bp (see GenomicIndexer).
+        binsize, stepsize
+            Window length and step in bp (see GenomicIndexer).
         resolution
             Bases per bin; None gives one value per window.
+        flank
+            Bases added on each side of a window (see GenomicIndexer).
         storage
             'ndarray', 'sparse', 'zarr' ('hdf5' maps to 'zarr').
         dtype

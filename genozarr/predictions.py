@@ -27,6 +27,7 @@ import numpy as np
 
 from genozarr._typing import PathLike
 from genozarr._validate import check_name, name_list
+from genozarr.config import pins_layout
 from genozarr.errors import ArgumentError, ChromosomeNotFoundError, RegionError, get_logger
 from genozarr.regions import GenomicIndexer
 
@@ -245,6 +246,7 @@ def _whole_genome_arrays(x: np.ndarray, gindexer: GenomicIndexer, minus: np.ndar
     return out
 
 
+@pins_layout  # (the store's key and its layout from one reading of the options)
 def cover_from_array(
     cls: type[Cover], name: str, array: Any, gindexer: GenomicIndexer,
     genomesize: Any = None, conditions: Sequence[str] | None = None,

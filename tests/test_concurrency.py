@@ -228,3 +228,116 @@ def test_one_normalizer_shared_by_builds_in_two_threads_is_fitted_once(tmp_path,
         mean, std = fits[first]
         np.testing.assert_allclose(ds[0][0, :, 0, 0], (values[name][:500] - mean) / std,
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_a_set_options_block_begun_in_another_thread_mid_build_keeps_key_and_layout(
+        tmp_path, output, monkeypatch):
+    """A cached build keyed its store by the layout options, then read them again to lay
+    it out: a ``set_options(chunk_bytes=..., compressor=...)`` block begun in another
+    thread between the two made a store chunked and compressed as that block said, filed
+    under the default options' key, and every later default build reused it (an audit).
+    A build now keeps to the options as they were when it began: its store is laid out
+    as one built with no other thread, and the values are the file's."""
+    import json
+    import threading
+
+    from genozarr import Cover, set_options
+    from genozarr.store import builder
+    from genozarr.testing.simulate import write_bigwig
+
+    sizes = {"chr1": 20000}
+    values = np.arange(20000, dtype="float32") % 97
+    write_bigwig(tmp_path / "a.bw", {"chr1": values}, sizes)
+    keyed, begun, done = threading.Event(), threading.Event(), threading.Event()
+    real = builder.reuse_cached
+
+    def reuse_cached(*args, **kwargs):  # the key computed: the other block begins now
+        found = real(*args, **kwargs)
+        if threading.current_thread().name == "builder":
+            keyed.set()
+            begun.wait(30)
+        return found
+
+    monkeypatch.setattr(builder, "reuse_cached", reuse_cached)
+
+    def other() -> None:
+        keyed.wait(30)
+        with set_options(chunk_bytes=8192, compressor="lz4"):
+            begun.set()
+            done.wait(60)
+
+    built = {}
+
+    def build() -> None:
+        try:
+            built["cover"] = Cover.create_from_bigwig(
+                "pinned", str(tmp_path / "a.bw"), genomesize=sizes, binsize=2000,
+                storage="zarr", cache=True)
+        finally:
+            done.set()
+
+    threads = [threading.Thread(target=other), threading.Thread(target=build, name="builder")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    path = Path(built["cover"].garray.path)
+    doc = json.loads((path / "data" / "zarr.json").read_text())
+    codecs = [c.get("configuration", {}).get("cname", c["name"]) for c in doc["codecs"]]
+    assert doc["chunk_grid"]["configuration"]["chunk_shape"][0] == 10  # all 10 windows
+    assert codecs[-1] == "zstd"
+    monkeypatch.setattr(builder, "reuse_cached", real)
+    again = Cover.create_from_bigwig("pinned", str(tmp_path / "a.bw"), genomesize=sizes,
+                                     binsize=2000, storage="zarr", cache=True)
+    assert Path(again.garray.path) == path  # the default build's key: the same store
+    np.testing.assert_array_equal(again[:][:, :, 0, 0], values.reshape(10, 2000))
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs fork")
+def test_a_child_forked_while_a_thread_publishes_can_publish_too(tmp_path, monkeypatch):
+    """A process forked while another thread held the publish lock of a folder (a flock,
+    which belongs to the open file and is shared across fork) kept the lock with the
+    parent through its copy of the descriptor: the child waited out PUBLISH_LOCK_TIMEOUT
+    for a lock only it held, and the parent's next publish there waited for the child to
+    end (an audit). The child now closes its copies: it takes the lock once the parent's
+    thread lets it go, and the parent takes it again while the child lives."""
+    import multiprocessing
+    import threading
+    import time
+
+    import genozarr.store.write as store_write
+
+    monkeypatch.setattr(store_write, "PUBLISH_LOCK_TIMEOUT", 10.0)
+    holding, forked = threading.Event(), threading.Event()
+
+    def publisher() -> None:
+        with store_write._publish_lock(tmp_path):
+            holding.set()
+            forked.wait(30)
+            time.sleep(0.3)  # (the child is waiting for the lock now)
+
+    def child(queue) -> None:
+        started = time.monotonic()
+        try:
+            with store_write._publish_lock(tmp_path):
+                queue.put(("locked", time.monotonic() - started))
+        except Exception as e:  # noqa: BLE001 - reported to the parent
+            queue.put((type(e).__name__, time.monotonic() - started))
+        time.sleep(3)  # (a worker process lives on)
+
+    thread = threading.Thread(target=publisher)
+    thread.start()
+    holding.wait(30)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    process = ctx.Process(target=child, args=(queue,))
+    process.start()
+    forked.set()
+    thread.join(30)
+    what, waited = queue.get(timeout=60)
+    assert what == "locked" and waited < 5
+    started = time.monotonic()
+    with store_write._publish_lock(tmp_path):  # the child still runs
+        assert process.is_alive()
+        assert time.monotonic() - started < 2
+    process.join(30)

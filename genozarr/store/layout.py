@@ -213,9 +213,9 @@ def sharding(row_bytes: int, clen: int, inner_bytes: int | None = None,
         ``(clen, None)`` without sharding.
     """
     if inner_bytes is None:
-        from genozarr.config import OPTIONS
+        from genozarr.config import layout_option
 
-        inner_bytes = OPTIONS["inner_chunk_bytes"]
+        inner_bytes = layout_option("inner_chunk_bytes")
     if inner_bytes is None:
         return clen, None
     inner = max(1, min(clen, max(inner_bytes // max(int(row_bytes), 1), int(min_rows))))
@@ -226,9 +226,9 @@ def _whole_genome_shard(clen: int, nbins: int) -> tuple[int, int | None]:
     """Shard length and chunk length of a chromosome's array of ``nbins`` bins in chunks of
     ``clen``: up to ``set_options(shard_chunks=...)`` chunks per shard (None: one chunk
     per file, for a chromosome of one chunk or ``shard_chunks=1``)."""
-    from genozarr.config import OPTIONS
+    from genozarr.config import layout_option
 
-    per = min(int(OPTIONS["shard_chunks"]), -(-nbins // clen))
+    per = min(int(layout_option("shard_chunks")), -(-nbins // clen))
     return (clen * per, clen) if per > 1 else (clen, None)
 
 
@@ -252,9 +252,9 @@ def chunk_length(row_bytes: int, n: int, chunk_bytes: int | None = None) -> int:
         most ``n`` (1 for an empty array).
     """
     if chunk_bytes is None:
-        from genozarr.config import OPTIONS
+        from genozarr.config import layout_option
 
-        chunk_bytes = OPTIONS["chunk_bytes"]
+        chunk_bytes = layout_option("chunk_bytes")
     return max(1, min(n if n > 0 else 1, chunk_bytes // max(int(row_bytes), 1)))
 
 

@@ -126,22 +126,30 @@ REMOTE_ABANDON_SECONDS = 2 * 86400.0
 PUBLISH_LOCK_TIMEOUT = 120.0
 
 
-def _compressors(dtype: Any, runs: bool = False) -> list[Any]:
+def _codec_options() -> dict[str, Any]:
+    """The compressor and level a store laid out now in this thread takes (read in the
+    thread that builds: zarr creates the arrays in its own event loop's thread)."""
+    from genozarr.config import layout_option
+
+    return {k: layout_option(k) for k in ("compressor", "compression_level")}
+
+
+def _compressors(dtype: Any, runs: bool = False,
+                 options: dict[str, Any] | None = None) -> list[Any]:
     """The Blosc codec of a new array of ``dtype``: byte shuffle, except for 1-byte values
     (sequence codes), which Blosc's bit shuffle groups by bit plane (see
     :data:`BIT_SHUFFLE_ITEMSIZE`), and values in runs (``runs``), which are not shuffled
-    (:data:`RUNS_SHUFFLE`)."""
+    (:data:`RUNS_SHUFFLE`); ``options``: :func:`_codec_options` (None: read now)."""
     from zarr.codecs import BloscCodec
 
-    from genozarr.config import OPTIONS
-
-    if OPTIONS["compressor"] is None:
+    options = _codec_options() if options is None else options
+    if options["compressor"] is None:
         return []
     if store_dtype(dtype).itemsize <= BIT_SHUFFLE_ITEMSIZE:
         shuffle = "bitshuffle"
     else:
         shuffle = RUNS_SHUFFLE if runs else "shuffle"
-    return [BloscCodec(cname=OPTIONS["compressor"], clevel=OPTIONS["compression_level"],
+    return [BloscCodec(cname=options["compressor"], clevel=options["compression_level"],
                        shuffle=shuffle, blocksize=BLOSC_BLOCKSIZE)]
 
 
@@ -341,6 +349,24 @@ def _close(fd: int | None) -> None:
             pass
 
 
+#: descriptors holding a short exclusive lock (a publish, a removal) in a thread of this
+#: process: a child forked meanwhile closes its copies, which would hold the lock with
+#: the parent's (a flock belongs to the open file, shared across fork: the child then
+#: waited PUBLISH_LOCK_TIMEOUT for a lock only its own copy held, and the parent's next
+#: publish in that folder waited for the child to end; an audit)
+_BRIEF_LOCKS: set[int] = set()
+
+
+def _close_brief_locks_in_child() -> None:
+    for fd in list(_BRIEF_LOCKS):
+        _close(fd)
+    _BRIEF_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_brief_locks_in_child)
+
+
 def _remove_if_unused(path: str | os.PathLike) -> bool:
     """Delete a local store version unless a reader holds it; whether it was deleted."""
     try:
@@ -352,9 +378,11 @@ def _remove_if_unused(path: str | os.PathLike) -> bool:
     if fd is None:
         log.info("keeping %s: a reader still uses it; a later build removes it", path)
         return False
+    _BRIEF_LOCKS.add(fd)
     try:
         _rmtree_store(path)
     finally:
+        _BRIEF_LOCKS.discard(fd)
         _close(fd)
     return True
 
@@ -372,9 +400,11 @@ def _publish_lock(directory: Path) -> Iterator[None]:
             raise StoreError(f"could not publish a store in {directory}: another process "
                              f"held its publish lock for {PUBLISH_LOCK_TIMEOUT:.0f} s; retry")
         time.sleep(0.005)
+    _BRIEF_LOCKS.add(fd)
     try:
         yield
     finally:
+        _BRIEF_LOCKS.discard(fd)
         _close(fd)
 
 
@@ -878,7 +908,8 @@ class StoreWriter:
         # array's files do not name its path
         copies = _repeated_coords(coords)
         sync(self._assemble(MemoryStore(entries), arrays,
-                            {k: v for k, v in coords.items() if k not in copies}))
+                            {k: v for k, v in coords.items() if k not in copies},
+                            _codec_options()))
         files_of = {first: [(key[len(first):], value) for key, value in entries.items()
                             if key.startswith(f"{first}/")] for first in set(copies.values())}
         for name, first in copies.items():
@@ -893,7 +924,8 @@ class StoreWriter:
         self._consolidated = True
 
     async def _assemble(self, store: Any, arrays: dict[str, ArraySpec],
-                        coords: dict[str, tuple[tuple[str, ...], np.ndarray]]) -> None:
+                        coords: dict[str, tuple[tuple[str, ...], np.ndarray]],
+                        codec: dict[str, Any] | None = None) -> None:
         """Create the nodes of the new version in ``store``: the root group (with the store
         metadata), the groups above the arrays, the (empty) data arrays and the coordinate
         arrays, the nodes of one level concurrently."""
@@ -924,7 +956,8 @@ class StoreWriter:
                 chunks, shards = (spec.inner,) + tuple(spec.chunks[1:]), spec.chunks
             return groups[head].create_array(
                 leaf, shape=spec.shape, chunks=chunks, shards=shards, dtype=spec.dtype,
-                fill_value=spec.fill_value, compressors=_compressors(spec.dtype, spec.runs),
+                fill_value=spec.fill_value,
+                compressors=_compressors(spec.dtype, spec.runs, codec),
                 dimension_names=spec.dims,
                 attributes={"coordinates": spec.coordinates} if spec.coordinates else {},
                 chunk_key_encoding=CHUNK_KEY_ENCODING)
