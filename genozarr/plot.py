@@ -97,12 +97,14 @@ class LineTrack(Track):
         A :class:`~genozarr.dataset.Cover`.
     height
         Height of each condition's panel, in Janggu's units (0.6 inch each).
-    linestyle, linewidth, color
-        Matplotlib style of the lines (every condition and strand; the minus strand of
-        two-strand data is dashed below zero).
+    linestyle
+        Matplotlib line style (every condition and strand; the minus strand of two-strand
+        data is dashed below zero).
     marker
         Matplotlib marker drawn at every value (Janggu's default ``'o'``); None or ``''``
         for none.
+    color, linewidth
+        Matplotlib colour and width of the lines.
     """
 
     kind = "line"

@@ -507,8 +507,9 @@ class BamSource(_AbsentChromsAsZeros, Source):
     @property
     def merges_windows(self) -> bool:
         """Not with ``pairedend='midpoint'``: how far a window's read reaches for read 1 of
-        long fragments depends on the fragments it meets (:func:`count_5prime`), so a
-        window read within a span could count a fragment it misses when read alone."""
+        long fragments depends on the fragments it meets
+        (:func:`~genozarr.io.bam.count_5prime`), so a window read within a span could count
+        a fragment it misses when read alone."""
         return self.pairedend != "midpoint"
 
     def _counts(self, i: int, chrom: str, start: int, end: int,

@@ -448,3 +448,26 @@ def test_type_hints_admit_the_documented_argument_forms(tmp_path):
     for value in (3, object()):  # (and they still say something)
         assert not _admits(typing.get_type_hints(Cover.create_from_bigwig)["bigwigfiles"],
                            value)
+
+
+def test_documented_raises_of_write_store_and_unfitted_kernels(cover, tmp_path):
+    """Raises sections that did not hold (an audit of the API reference): ``write_store``
+    of a Cover or an array (not its ``to_xarray()``) raised AttributeError where it says
+    ArgumentError; an unfitted TPM or BPM's kernel an AssertionError (nothing under
+    ``python -O``), as did ZScore's, PercentileTrimming's and CPM's. Each is an
+    ArgumentError saying what to pass or do."""
+    import genozarr
+    from genozarr.ops.normalizers import BPM, CPM, TPM, PercentileTrimming, ZScore
+
+    for obj, hint in ((cover, r"\.to_xarray\(\)"), (np.zeros((2, 3, 1, 1)), "ndarray")):
+        with pytest.raises(ArgumentError, match=rf"expected an xarray Dataset .*{hint}"):
+            genozarr.write_store(obj, tmp_path / "w.zarr")
+    assert not (tmp_path / "w.zarr").exists()
+    x = np.ones((2, 3, 1, 1), np.float32)
+    lengths = np.array([3, 3])
+    with pytest.raises(ArgumentError, match="needs the length of each row"):
+        TPM().kernel(x, None)
+    for norm, args in ((TPM(), (x, lengths)), (BPM(), (x, lengths)), (ZScore(), (x,)),
+                       (PercentileTrimming(), (x,)), (CPM(), (x,))):
+        with pytest.raises(ArgumentError, match="is not fitted: fit it on the data first"):
+            norm.kernel(*args)

@@ -99,6 +99,13 @@ __all__ = [
 
 log = get_logger(__name__)
 
+def _not_fitted(norm: Any) -> ArgumentError:
+    """The error of a kernel called before its normalizer was fitted (an assert was an
+    AssertionError, or nothing under ``python -O``; an audit)."""
+    return ArgumentError(f"{norm!r} is not fitted: fit it on the data first "
+                         "(Normalizer.fit, or a dataset built with it)")
+
+
 #: Held while a normalizer is fitted, and while a dataset fits and copies its normalizers:
 #: two threads fitting one shared object (two datasets built at once with the same
 #: ``ZScore()``) each read the statistics the other had half written, and a dataset could
@@ -787,7 +794,8 @@ class ZScore(Normalizer):
         --------
         Normalizer.kernel
         """
-        assert self.mean is not None and self.std is not None
+        if self.mean is None or self.std is None:
+            raise _not_fitted(self)
         dt = _out_dtype(x.dtype)
         high = self.mean.astype(dt)
         out = np.subtract(x, high, dtype=dt)  # exact where x is within 2x of the mean
@@ -1055,7 +1063,8 @@ class PercentileTrimming(Normalizer):
         --------
         Normalizer.kernel
         """
-        assert self.threshold is not None
+        if self.threshold is None:
+            raise _not_fitted(self)
         dt = _out_dtype(x.dtype)
         thr = self.threshold.astype(dt)
         x = x.astype(dt, copy=False)
@@ -1216,15 +1225,16 @@ class TPM(Normalizer):
         Raises
         ------
         ArgumentError
-            When ``lengths`` is None.
+            When ``lengths`` is None, or the scale is not fitted yet.
 
         See Also
         --------
         Normalizer.kernel
         """
-        assert self.scale is not None
         if lengths is None:  # (named here: the inner normalizer is not the user's)
             raise ArgumentError(f"{self!r} needs the length of each row")
+        if self.scale is None:
+            raise _not_fitted(self)
         y = self.length.kernel(x, lengths)
         return y / self.scale.astype(y.dtype)
 
@@ -1294,7 +1304,8 @@ class CPM(Normalizer):
         _check_totals(self, data, total, n, absolute, "total")
 
     def _per_million(self, dtype: np.dtype) -> np.ndarray:
-        assert self.total is not None
+        if self.total is None:
+            raise _not_fitted(self)
         return (self.total / 1e6).astype(dtype)
 
     def kernel(self, x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:

@@ -684,6 +684,9 @@ def _checked_store_class() -> type:
             The completion marker's attributes when the version was opened: a copy
             unpickled elsewhere refuses a store published since with other content. None
             (default): not known.
+        carried
+            ``(process token, remote_timeout)`` of the process that pickled this copy
+            (set by unpickling); None (default): made here.
         """
 
         def __init__(self, store: Any, where: str = "", complete: bool = False,

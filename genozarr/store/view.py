@@ -252,6 +252,11 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
 
     from genozarr.store.layout import array_path
 
+    if not isinstance(obj, (xr.Dataset, xr.DataTree)):  # (a Cover: a bare AttributeError)
+        hint = (": pass its .to_xarray(), or genozarr.open_store(path)"
+                if hasattr(obj, "to_xarray") else "")
+        raise ArgumentError(f"expected an xarray Dataset or DataTree in genozarr's layout, "
+                            f"got {type(obj).__name__}{hint}")
     attrs = dict(obj.attrs)
     known = set(StoreMeta.__dataclass_fields__) - {"format_version", "encoding_type"}
     fields = {k: v for k, v in attrs.items() if k in known}
