@@ -537,10 +537,14 @@ def _var_metadata(adata: Any, info: dict[str, Any],
 
     var = adata.var
     recorded = info.get("condition_metadata")
-    names = {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) \
+    recorded = {str(k): str(v) for k, v in recorded.items()} if isinstance(recorded, dict) \
         else {}
-    names.update({str(c): str(c) for c in var.columns  # (and columns added since)
-                  if c not in ("condition", "strand", "source") and str(c) not in names})
+    # in var's order (h5py and zarr give a written uns mapping's keys sorted: a sample
+    # sheet's columns came back alphabetically, an audit); the recorded names translate
+    # var's column names, and columns added since are kept under their own
+    names = {str(c): recorded.get(str(c), str(c)) for c in var.columns
+             if c not in ("condition", "strand", "source")}
+    names.update({k: v for k, v in recorded.items() if k not in names})
     rows = np.arange(len(var)) if order is None else order[:, 0]
     out: dict[str, list[Any]] = {}
     left: list[str] = []
