@@ -160,14 +160,16 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
         if kind == "refgenome":
             _one_fasta(spec["files"], where)
         _check_types(spec, kind, where)
-        names = spec.get("conditions")
-        if names is not None and not all(
-                isinstance(c, str) for c in (names if isinstance(names, list) else [names])):
-            # YAML reads unquoted 010 as 8, 2.10 as 2.1, 1_000 as 1000: the names would
-            # not be the ones written
-            raise ArgumentError(
-                f"{where}: conditions must be strings, got {names!r}; quote names that "
-                "look like numbers (e.g. '010')")
+        for key in ("conditions", "samples"):  # (a VCF's sample names too: samples
+            # [010] selected the sample '8', an audit)
+            names = spec.get(key)
+            if names is not None and not all(
+                    isinstance(c, str) for c in (names if isinstance(names, list) else [names])):
+                # YAML reads unquoted 010 as 8, 2.10 as 2.1, 1_000 as 1000: the names
+                # would not be the ones written
+                raise ArgumentError(
+                    f"{where}: {key} must be strings, got {names!r}; quote names that "
+                    "look like numbers (e.g. '010')")
         for key in _PATH_KEYS:
             if key in spec and spec[key] is not None:
                 spec[key] = _resolve(spec[key], path.parent, key)
@@ -264,7 +266,7 @@ def _one_fasta(files: Any, where: str) -> Any:
 
 #: spec keys whose values are whole numbers (or None), whatever their default
 _INT_KEYS = frozenset({"binsize", "stepsize", "flank", "resolution", "order",
-                       "template_extension"})
+                       "template_extension", "fixedlen"})
 
 
 def _check_types(spec: dict[str, Any], kind: str, where: str) -> None:
@@ -385,7 +387,9 @@ def build_from_spec(spec: dict[str, Any], out: str | os.PathLike | None = None) 
     files = spec.pop("files")
     if file_arg == "refgenome":
         files = _one_fasta(files, f"dataset {name!r}")
-    if "store" not in spec and (default := _default_store({**spec, "name": name}, out)):
+    if spec.get("store") is None and (default := _default_store({**spec, "name": name}, out)):
+        # (store: null is the default too, as the check of shared stores takes it: it was
+        # built under the output root while the check looked at --out)
         spec["store"] = default
     cls = getattr(dataset, cls_name)
     try:

@@ -620,6 +620,29 @@ def test_build_spec_defaults_hdf5_and_variants(tmp_path: Path,
     assert personal.samples == ["S1"]
 
 
+def test_build_spec_store_null_goes_to_out_and_sample_names_must_be_text(
+        tmp_path: Path, sample_files: dict[str, str]) -> None:
+    """``store: null`` (YAML's None, the default) built under the output root where the
+    docs and the check of shared stores say ``--out/<name>.zarr``; ``samples: [010]`` (a
+    VCF's sample names, which YAML reads as the number 8) selected the sample '8' (an
+    audit). The store goes to --out, and sample names that are numbers are refused as
+    condition names are."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: x\nkind: bigwig\nfiles: {sample_files['bigwig_a']}\n"
+                    f"roi: {sample_files['roi']}\nbinsize: 200\nresolution: 50\n"
+                    "store: null\n")
+    result = _run("build", spec, "--out", tmp_path / "out", "--no-progress")
+    assert result.exit_code == 0, result.output
+    got = open_dataset(tmp_path / "out" / "x.zarr")
+    assert got.shape[1:] == (4, 1, 1)
+    spec.write_text(f"name: me\nkind: refgenome\nfiles: {sample_files['fasta']}\n"
+                    f"roi: {sample_files['roi']}\nbinsize: 200\nvariants: v.vcf\n"
+                    "samples: [010]\n")
+    result = _run("build", spec, "--check")
+    assert result.exit_code == 1
+    assert "samples must be strings, got [8]; quote names" in result.stderr
+
+
 @pytest.mark.parametrize("spec, message", [
     ("name: x\nkind: bigwig\nfiles: a.bw\nbinsiz: 100\n",
      "unknown key(s) 'binsiz' (did you mean 'binsize'?) for kind 'bigwig'; valid keys:"),
@@ -835,6 +858,9 @@ def test_build_check_reads_the_sample_sheet(tmp_path: Path, sample_files: dict[s
     ("name: x\nkind: bigwig\nfiles: a.bw\nfiles: b.bw\n", "found the key 'files' twice"),
     ("name: x\ndatasets:\n  - kind: bigwig\n    binsize: 10\n    binsize: 20\n",
      "found the key 'binsize' twice"),
+    # (an audit: --check passed fixedlen '8', the build refused it)
+    ("name: s\nkind: seq\nfiles: a.fa\nfixedlen: '8'\n",
+     "dataset 's': fixedlen must be an integer, got '8'"),
 ])
 def test_build_check_refuses_what_the_build_refuses(tmp_path: Path, spec: str,
                                                     message: str) -> None:
