@@ -543,7 +543,7 @@ def _var_metadata(adata: Any, info: dict[str, Any],
     # sheet's columns came back alphabetically, an audit); the recorded names translate
     # var's column names, and columns added since are kept under their own
     names = {str(c): recorded.get(str(c), str(c)) for c in var.columns
-             if c not in ("condition", "strand", "source")}
+             if str(c) in recorded or c not in ("condition", "strand", "source")}
     names.update({k: v for k, v in recorded.items() if k not in names})
     rows = np.arange(len(var)) if order is None else order[:, 0]
     out: dict[str, list[Any]] = {}

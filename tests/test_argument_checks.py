@@ -457,7 +457,7 @@ def test_documented_raises_of_write_store_and_unfitted_kernels(cover, tmp_path):
     ``python -O``), as did ZScore's, PercentileTrimming's and CPM's. Each is an
     ArgumentError saying what to pass or do."""
     import genozarr
-    from genozarr.ops.normalizers import BPM, CPM, TPM, PercentileTrimming, ZScore
+    from genozarr.ops.normalizers import BPM, CPM, TPM, PercentileTrimming, ZScore, ZScoreLog
 
     for obj, hint in ((cover, r"\.to_xarray\(\)"), (np.zeros((2, 3, 1, 1)), "ndarray")):
         with pytest.raises(ArgumentError, match=rf"expected an xarray Dataset .*{hint}"):
@@ -468,6 +468,7 @@ def test_documented_raises_of_write_store_and_unfitted_kernels(cover, tmp_path):
     with pytest.raises(ArgumentError, match="needs the length of each row"):
         TPM().kernel(x, None)
     for norm, args in ((TPM(), (x, lengths)), (BPM(), (x, lengths)), (ZScore(), (x,)),
-                       (PercentileTrimming(), (x,)), (CPM(), (x,))):
-        with pytest.raises(ArgumentError, match="is not fitted: fit it on the data first"):
+                       (PercentileTrimming(), (x,)), (CPM(), (x,)), (ZScoreLog(), (x,))):
+        with pytest.raises(ArgumentError, match=rf"^{type(norm).__name__}\(.* is not fitted: "
+                                                "fit it on the data first"):
             norm.kernel(*args)

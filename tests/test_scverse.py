@@ -312,18 +312,21 @@ def test_h5ad_round_trip(cover: Cover, tmp_path: Path) -> None:
 def test_metadata_columns_keep_their_order_through_a_file(tmp_path: Path, writer: str) -> None:
     """Condition metadata came back from a written and read AnnData in alphabetical order
     (the order h5py and zarr give the keys of uns's record of them), not the sample
-    sheet's, which var keeps (an audit). Their order and values now come back as given."""
+    sheet's, which var keeps (an audit), and then a column named 'source' last (a
+    review). Their order and values now come back as given."""
     gi = GenomicIndexer(np.array(["chr1", "chr1"], dtype=object), np.array([0, 100]),
                         np.array([100, 200]), np.array(["+", "+"], dtype=object), 100, 100, 0)
     cover = Cover.create_from_array(
         "o", np.ones((2, 1, 1, 2), "float32"), gi, conditions=["a", "b"],
-        condition_metadata={"zeta": [1, 2], "alpha": ["x", "y"], "mid": [0.5, 1.5]})
+        condition_metadata={"zeta": [1, 2], "source": ["s", "t"], "alpha": ["x", "y"],
+                            "mid": [0.5, 1.5]})
     adata = scverse.to_anndata(cover)
     path = tmp_path / f"o.{writer}"
     (adata.write_h5ad if writer == "h5ad" else adata.write_zarr)(path)
     again = (anndata.read_h5ad if writer == "h5ad" else anndata.read_zarr)(path)
     back = scverse.create_from_anndata(again).condition_metadata
-    assert list(back.columns) == ["zeta", "alpha", "mid"]
+    assert list(back.columns) == ["zeta", "source", "alpha", "mid"]  # (a review: source
+    # was put last)
     assert back["zeta"].tolist() == [1, 2] and back["alpha"].tolist() == ["x", "y"]
     assert back["mid"].tolist() == [0.5, 1.5]
 

@@ -959,6 +959,8 @@ class ZScoreLog(Normalizer):
         --------
         Normalizer.kernel
         """
+        if not self.zscore.fitted:  # (named here: the inner z-score is not the user's)
+            raise _not_fitted(self)
         return self.zscore.kernel(self.log.kernel(x, lengths), lengths)
 
     def params(self) -> dict[str, Any]:

@@ -355,22 +355,45 @@ def _close(fd: int | None) -> None:
 #: waited PUBLISH_LOCK_TIMEOUT for a lock only its own copy held, and the parent's next
 #: publish in that folder waited for the child to end; an audit)
 _BRIEF_LOCKS: set[int] = set()
+#: held while a descriptor is opened and added to (or removed from and closed) the set,
+#: and across a fork, so that no descriptor is between the two when the child is made
+_BRIEF_LOCKS_LOCK = threading.Lock()
 
 
 def _close_brief_locks_in_child() -> None:
+    global _BRIEF_LOCKS_LOCK
     for fd in list(_BRIEF_LOCKS):
         _close(fd)
     _BRIEF_LOCKS.clear()
+    _BRIEF_LOCKS_LOCK = threading.Lock()
+
+
+def _lock_briefly(path: str | os.PathLike) -> int | None:
+    """:func:`_lock_dir` exclusive, without waiting, its descriptor kept in
+    :data:`_BRIEF_LOCKS` (None: another process holds the lock)."""
+    with _BRIEF_LOCKS_LOCK:
+        fd = _lock_dir(path, exclusive=True)
+        if fd is not None:
+            _BRIEF_LOCKS.add(fd)
+    return fd
+
+
+def _unlock_briefly(fd: int) -> None:
+    with _BRIEF_LOCKS_LOCK:
+        _BRIEF_LOCKS.discard(fd)
+        _close(fd)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_close_brief_locks_in_child)
+    os.register_at_fork(before=lambda: _BRIEF_LOCKS_LOCK.acquire(),
+                        after_in_parent=lambda: _BRIEF_LOCKS_LOCK.release(),
+                        after_in_child=_close_brief_locks_in_child)
 
 
 def _remove_if_unused(path: str | os.PathLike) -> bool:
     """Delete a local store version unless a reader holds it; whether it was deleted."""
     try:
-        fd = _lock_dir(path, exclusive=True)
+        fd = _lock_briefly(path)
     except FileNotFoundError:
         return True
     except OSError:
@@ -378,12 +401,10 @@ def _remove_if_unused(path: str | os.PathLike) -> bool:
     if fd is None:
         log.info("keeping %s: a reader still uses it; a later build removes it", path)
         return False
-    _BRIEF_LOCKS.add(fd)
     try:
         _rmtree_store(path)
     finally:
-        _BRIEF_LOCKS.discard(fd)
-        _close(fd)
+        _unlock_briefly(fd)
     return True
 
 
@@ -393,19 +414,17 @@ def _publish_lock(directory: Path) -> Iterator[None]:
     (look at the current version, swap the link), so two publishers never interleave."""
     deadline = time.monotonic() + PUBLISH_LOCK_TIMEOUT
     while True:
-        fd = _lock_dir(directory, exclusive=True)
+        fd = _lock_briefly(directory)
         if fd is not None:
             break
         if time.monotonic() > deadline:
             raise StoreError(f"could not publish a store in {directory}: another process "
                              f"held its publish lock for {PUBLISH_LOCK_TIMEOUT:.0f} s; retry")
         time.sleep(0.005)
-    _BRIEF_LOCKS.add(fd)
     try:
         yield
     finally:
-        _BRIEF_LOCKS.discard(fd)
-        _close(fd)
+        _unlock_briefly(fd)
 
 
 def remove_store(path: str | os.PathLike, storage_options: dict[str, Any] | None = None) -> None:
