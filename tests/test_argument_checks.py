@@ -459,7 +459,9 @@ def test_documented_raises_of_write_store_and_unfitted_kernels(cover, tmp_path):
     import genozarr
     from genozarr.ops.normalizers import BPM, CPM, TPM, PercentileTrimming, ZScore, ZScoreLog
 
-    for obj, hint in ((cover, r"\.to_xarray\(\)"), (np.zeros((2, 3, 1, 1)), "ndarray")):
+    for obj, hint in ((cover, r"Cover: pass its \.to_xarray\(\)"),
+                      (np.zeros((2, 3, 1, 1)), "ndarray$"), (pd.DataFrame({"a": [1]}),
+                                                             "DataFrame$")):
         with pytest.raises(ArgumentError, match=rf"expected an xarray Dataset .*{hint}"):
             genozarr.write_store(obj, tmp_path / "w.zarr")
     assert not (tmp_path / "w.zarr").exists()

@@ -254,7 +254,8 @@ def meta_from_xarray(obj: Any, *, name: str | None = None, cache_key: str | None
 
     if not isinstance(obj, (xr.Dataset, xr.DataTree)):  # (a Cover: a bare AttributeError)
         hint = (": pass its .to_xarray(), or genozarr.open_store(path)"
-                if hasattr(obj, "to_xarray") else "")
+                if hasattr(obj, "garray") and hasattr(obj, "to_xarray") else "")
+        # (a genozarr dataset's; a DataFrame's to_xarray gives no genozarr layout)
         raise ArgumentError(f"expected an xarray Dataset or DataTree in genozarr's layout, "
                             f"got {type(obj).__name__}{hint}")
     attrs = dict(obj.attrs)
