@@ -294,6 +294,7 @@ def test_a_set_options_block_begun_in_another_thread_mid_build_keeps_key_and_lay
 
 
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_child_forked_while_a_thread_publishes_can_publish_too(tmp_path, monkeypatch):
     """A process forked while another thread held the publish lock of a folder (a flock,
     which belongs to the open file and is shared across fork) kept the lock with the
