@@ -174,9 +174,7 @@ class KerasDataset(keras.utils.PyDataset):
 
     def on_epoch_end(self) -> None:
         """Draw a new order (when shuffling) and new augmentations for the next epoch."""
-        self.epoch += 1
-        if self.shuffle:
-            self._plan = self._make_plan()
+        self.set_epoch(self.epoch + 1)
 
     def set_epoch(self, epoch: int) -> None:
         """Serve epoch ``epoch`` next: its order and its augmentations, as the sequence

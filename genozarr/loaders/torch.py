@@ -177,9 +177,6 @@ def _check_seed(seed: Any) -> int | None:
     return int(seed)
 
 
-_epoch_seed = epoch_seed  # (the order seed of an epoch, shared with the Keras loader)
-
-
 def _torch_seed(generator: Any = None) -> int:
     """A seed drawn from ``generator``, or from PyTorch's default generator (reproducible
     under manual_seed)."""
@@ -787,13 +784,13 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         if not self.shuffle:
             return None
         if self.seed is not None:
-            return _epoch_seed(self.seed, epoch)
+            return epoch_seed(self.seed, epoch)
         info = get_worker_info()
         if info is not None:
             # PyTorch gives worker k the seed base + k, base shared by all workers of a
             # pass; persistent workers keep theirs, so the passes this copy of the dataset
             # has served (the same in every worker) tell their passes apart
-            return _epoch_seed(int((info.seed - info.id + passes) % 2**63), epoch)
+            return epoch_seed(int((info.seed - info.id + passes) % 2**63), epoch)
         return _torch_seed()
 
     def _shards(self, n_workers: int) -> list[int]:
@@ -829,7 +826,7 @@ class TorchIterableDataset(_EpochDatasets, _TorchIterable):
         seed: int | None = None
         if self.shuffle:
             if self.seed is not None:
-                seed = _epoch_seed(self.seed, epoch)
+                seed = epoch_seed(self.seed, epoch)
             elif n % block == 0 or self.world_size * workers == 1:
                 # all blocks full, or one shard: the lengths do not depend on the order
                 seed = 0
@@ -1016,7 +1013,7 @@ class ChunkSampler(Sampler[int]):
         """
         seed = None
         if self.shuffle:
-            seed = _epoch_seed(self.seed, self.epoch) if self.seed is not None else _torch_seed()
+            seed = epoch_seed(self.seed, self.epoch) if self.seed is not None else _torch_seed()
         plan = batch_plan(self.n, self.batch_size, shuffle=self.shuffle, seed=seed,
                           block_size=self.chunk_rows, buffer_blocks=self.buffer_blocks)
         stream = np.concatenate(plan) if plan else np.zeros(0, dtype=np.int64)

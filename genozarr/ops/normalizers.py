@@ -99,6 +99,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
+
 def _not_fitted(norm: Any) -> ArgumentError:
     """The error of a kernel called before its normalizer was fitted (an assert was an
     AssertionError, or nothing under ``python -O``; an audit)."""

@@ -944,10 +944,11 @@ class StoreWriter:
 
     async def _assemble(self, store: Any, arrays: dict[str, ArraySpec],
                         coords: dict[str, tuple[tuple[str, ...], np.ndarray]],
-                        codec: dict[str, Any] | None = None) -> None:
+                        codec: dict[str, Any]) -> None:
         """Create the nodes of the new version in ``store``: the root group (with the store
-        metadata), the groups above the arrays, the (empty) data arrays and the coordinate
-        arrays, the nodes of one level concurrently."""
+        metadata), the groups above the arrays, the (empty) data arrays (compressed as
+        ``codec``, :func:`_codec_options`) and the coordinate arrays, the nodes of one
+        level concurrently."""
         import asyncio
 
         from zarr.core.group import AsyncGroup
