@@ -60,8 +60,8 @@ OPTIONS: dict[str, Any] = {
     "chunk_cache_bytes": 256 * 2**20,
     # zarr stores are kept decoded in memory as they are read (later epochs decode nothing)
     # while their decoded arrays fit in this many bytes, all of a process's stores together,
-    # divided among the processes serving side by side (None: a quarter of the machine's
-    # physical memory; 0: never)
+    # divided among the processes serving side by side (None: a quarter of the memory the
+    # process can use: physical memory, or less under a cgroup or ulimit cap; 0: never)
     "memory_cache_bytes": None,
     # threads decoding the chunks of a local store on the serving path (None: the cores
     # shared out among the processes serving side by side, at most 4 each; in each of N
@@ -286,7 +286,7 @@ class set_options:  # noqa: N801  (lower case, as xarray.set_options)
         ``inner_chunk_bytes`` (None, or the inner chunk size of sharded stores),
         ``shard_chunks`` (chunks per zarr v3 shard file in whole-genome stores; 1: none),
         ``compressor`` ('zstd', 'lz4', ..., None), ``compression_level``,
-        ``chunk_cache_bytes``, ``memory_cache_bytes`` (None: a quarter of physical memory;
+        ``chunk_cache_bytes``, ``memory_cache_bytes`` (None: a quarter of usable memory;
         stores whose decoded arrays fit in it together are kept decoded in memory),
         ``decode_threads`` (None, or the threads decoding chunks of a local store while
         serving), ``parallel_threshold_bases``, ``remote_timeout`` (None, or the seconds

@@ -2507,10 +2507,10 @@ def open_dataset(path: PathLike, storage_options: dict[str, Any] | None = None, 
         once into one in-memory array per stored array (the whole store's decoded size),
         so epochs after the first decode nothing and a batch in any order is one numpy
         indexing; ``'auto'`` (default) does so when the store's decoded arrays fit in
-        what is left of ``set_options(memory_cache_bytes=...)`` (a quarter of physical
-        memory for all the stores of a process together, shared out among DataLoader
-        workers), else keeps a cache of recently decoded chunks; None
-        keeps only that chunk cache (``set_options(chunk_cache_bytes=...)``, 256 MiB); an
+        what is left of ``set_options(memory_cache_bytes=...)`` (a quarter of the memory
+        the process can use, under a container's or ``ulimit``'s cap, for all the stores
+        of a process together, shared out among DataLoader workers), else keeps a cache
+        of recently decoded chunks; None keeps only that chunk cache (``set_options(chunk_cache_bytes=...)``, 256 MiB); an
         int is the chunk cache's size in bytes. Each DataLoader worker process keeps its
         own. ``'auto'`` decides at the first read, by the budget in force then; a
         process forked from one that did not prepare the store for its workers (the

@@ -446,6 +446,56 @@ def test_auto_keeps_a_whole_genome_store_in_memory(tmp_path):
         assert not open_dataset(tmp_path / "wg.zarr").garray.backend.resident
 
 
+def test_memory_budget_follows_a_cgroup_limit(tmp_path, monkeypatch):
+    """A container's memory limit (cgroup v2 or v1, set on the process's group or on one of
+    its parents) caps the default budget: a quarter of the lowest limit, not of the
+    machine's physical memory."""
+    from genozarr.store import backend
+
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    v2, v1 = tmp_path / "v2", tmp_path / "v1"
+    (v2 / "a" / "b").mkdir(parents=True)
+    (v1 / "x" / "y").mkdir(parents=True)
+    (v2 / "memory.max").write_text("max\n")  # the root: no limit
+    (v2 / "a" / "memory.max").write_text(f"{physical // 3}\n")  # a parent's limit
+    (v2 / "a" / "b" / "memory.max").write_text("max\n")
+    (v1 / "x" / "y" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    table = tmp_path / "cgroup"
+    table.write_text("4:memory:/x/y\n1:cpu:/\n0::/a/b\n")
+    monkeypatch.setattr(backend, "_PROC_CGROUP", str(table))
+    monkeypatch.setattr(backend, "_CGROUP_LIMITS", ((str(v2), "memory.max"),
+                                                    (str(v1), "memory.limit_in_bytes")))
+    with set_options(memory_cache_bytes=None):
+        assert backend.usable_memory() <= physical // 3
+        assert backend.memory_budget() == backend.usable_memory() // 4
+        (v1 / "x" / "y" / "memory.limit_in_bytes").write_text(f"{physical // 5}\n")
+        assert backend.usable_memory() <= physical // 5
+        (v1 / "x" / "y" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+        (v2 / "a" / "memory.max").write_text("max\n")
+        assert backend.usable_memory() <= physical  # no limit left: physical memory (or
+        assert backend.usable_memory() > physical // 5  # a ulimit, not set here)
+
+
+def test_memory_budget_follows_ulimit_v(tmp_path):
+    """Under ``ulimit -v`` the default budget is a quarter of the room left beside what the
+    process already maps, so a store decoded in memory cannot fail its allocation."""
+    import subprocess
+    import sys
+
+    code = ("import resource, sys\n"
+            "from genozarr.store.backend import memory_budget, _vm_bytes\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, resource.RLIM_INFINITY))\n"
+            "room = (3 << 30) - _vm_bytes('VmSize')\n"
+            "b = memory_budget()\n"
+            "assert 0 < b <= room // 4, (b, room)\n"
+            "print(b)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) < (3 << 30) // 4
+
+
 def test_auto_keeps_a_store_that_fits_decoded_in_memory(values, tmp_path):
     import gc
 

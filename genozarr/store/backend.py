@@ -94,17 +94,88 @@ def _sharers() -> int:
 def memory_budget() -> int:
     """Bytes one process may keep decoded in memory of the stores it reads with
     ``resident='auto'``, all of them together: the ``memory_cache_bytes`` option (None: a
-    quarter of the machine's physical memory), shared out among the processes serving side
+    quarter of :func:`usable_memory`), shared out among the processes serving side
     by side (see :func:`share_cores`)."""
     from genozarr.config import OPTIONS
 
     n = OPTIONS["memory_cache_bytes"]
     if n is None:
-        try:
-            n = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
-        except (AttributeError, ValueError, OSError):  # not a POSIX system: never
-            n = 0
+        n = usable_memory() // 4
     return int(n) // _sharers()
+
+
+#: cgroup files that cap a process's memory, under their hierarchy's mount point: cgroup
+#: v2 (``max`` for none), v1 (a huge number for none)
+_CGROUP_LIMITS = (("/sys/fs/cgroup", "memory.max"),
+                  ("/sys/fs/cgroup/memory", "memory.limit_in_bytes"))
+#: the cgroups of this process, one ``id:controllers:path`` line per hierarchy
+_PROC_CGROUP = "/proc/self/cgroup"
+
+
+def _cgroup_limit(mount: str, name: str, path: str) -> int | None:
+    """The smallest ``name`` limit of the cgroup at ``path`` under ``mount`` and of its
+    ancestors (a parent's limit caps its children); None where none is set."""
+    limits = []
+    parts = [p for p in path.split("/") if p]
+    for depth in range(len(parts), -1, -1):
+        try:
+            with open(os.path.join(mount, *parts[:depth], name)) as f:
+                text = f.read().strip()
+        except (OSError, ValueError):  # not there (another namespace, another version)
+            continue
+        if text.isdigit():
+            limits.append(int(text))
+    return min(limits) if limits else None
+
+
+def _vm_bytes(field: str) -> int:
+    """A ``VmSize``/``VmData`` figure of this process from ``/proc/self/status`` (0 if
+    unknown)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def usable_memory() -> int:
+    """Bytes of memory this process can use: the machine's physical memory, or less where
+    a container's cgroup (v1 or v2) caps it, or where ``ulimit -v``/``-d``
+    (``RLIMIT_AS``/``RLIMIT_DATA``) leave less room than that beside what the process
+    already maps; 0 where none of these can be read (not a POSIX system)."""
+    try:
+        found = [os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return 0
+    try:
+        with open(_PROC_CGROUP) as f:
+            groups = [line.rstrip("\n").split(":", 2) for line in f]
+    except OSError:
+        groups = []
+    for mount, name in _CGROUP_LIMITS:
+        v2 = name == "memory.max"
+        for group in groups:
+            if len(group) == 3 and ((v2 and group[0] == "0" and group[1] == "")
+                                    or (not v2 and "memory" in group[1].split(","))):
+                limit = _cgroup_limit(mount, name, group[2])
+                if limit is not None:
+                    found.append(limit)
+    try:
+        import resource
+
+        for which, field in ((resource.RLIMIT_AS, "VmSize"),
+                             (getattr(resource, "RLIMIT_DATA", None), "VmData")):
+            if which is None:
+                continue
+            soft = resource.getrlimit(which)[0]
+            if soft != resource.RLIM_INFINITY and soft >= 0:
+                found.append(max(0, soft - _vm_bytes(field)))
+    except (ImportError, OSError, ValueError):
+        pass
+    return int(min(found))
 
 
 #: ``[pid, bytes]``: decoded bytes claimed in process ``pid`` by the stores it keeps in
