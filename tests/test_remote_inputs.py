@@ -490,6 +490,52 @@ def test_no_partial_files_left(files, served):
     assert leftovers == []
 
 
+def test_a_killed_download_leaves_no_partial_file_behind(files, tmp_path):
+    """A process killed while it copied a file left its ``.part`` file in the input cache
+    for good (found in a review). The next process to copy that version removes it, under
+    the version's lock, and its copy serves the file's values."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    shutil.copy2(files / "sample_b.bw", tmp_path / "sample_b.bw")
+    stall = threading.Event()
+
+    class Stalled(FaultyHandler):
+        faulty = r"sample_b\.bw$"
+
+    Stalled.stall = stall
+    with serve_directory(tmp_path, handler=Stalled) as base:
+        url = f"{base}/sample_b.bw"
+        child = subprocess.Popen(
+            [sys.executable, "-c", ("import sys; from genozarr.io import _remote; "
+                                    "_remote._fetch(sys.argv[1], 'BigWig', 'bigwig', None)"),
+             url],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        try:
+            deadline = time.monotonic() + 60
+            parts: list[Path] = []
+            while not parts and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.05)
+                parts = [p for p in _remote.input_cache_dir().rglob("*.part")
+                         if "sample_b.bw" in p.name]
+            assert parts, "the child never began its download"
+            child.send_signal(signal.SIGKILL)
+            child.wait(30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        assert all(p.exists() for p in parts)  # what the killed process left
+        stall.set()
+        copy = _remote._fetch(url, "BigWig", "bigwig", None)
+    assert not any(p.exists() for p in parts)
+    assert [p.name for p in Path(copy.path).parent.iterdir() if p.name.endswith(".part")] == []
+    np.testing.assert_array_equal(BigWigSource([copy.path]).read_file(0, "chr2", 0, 3000),
+                                  BigWigSource([str(files / "sample_b.bw")]).read_file(
+                                      0, "chr2", 0, 3000))
+
+
 def test_a_file_replaced_during_its_download_is_named_so(files, tmp_path):
     """The server's file is replaced by a shorter one between the size read and the
     download: the error says the file changed (not only 'the download ended after N of M

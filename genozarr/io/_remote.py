@@ -859,6 +859,17 @@ def fetch(url: str, what: str = "input", storage_options: Mapping[str, Any] | No
     return copy
 
 
+def _sweep_partial(directory: Path) -> None:
+    """Remove the partial downloads and records that a process killed while copying into
+    ``directory`` left there (called under the directory's exclusive lock, so no other
+    process is writing them)."""
+    for pattern in (".*.part", f".{RECORD}.*.tmp"):
+        for stale in directory.glob(pattern):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+                logger.debug("removed %s, left by a download that did not finish", stale)
+
+
 def _download_version(directory: Path, files: list[dict[str, Any]], url: str, what: str,
                       kind: str) -> dict[str, Any] | None:
     """Download ``files`` (the data file and its indexes) into ``directory`` and write
@@ -1061,6 +1072,8 @@ def _fetch(url: str, what: str, kind: str, storage_options: Mapping[str, Any] | 
             record = _read_record(directory, expected) if validated else None
             downloaded = record is None
             if record is None:
+                if lock is not None:
+                    _sweep_partial(directory)
                 record = _download_version(directory, files, url, what, kind)
         finally:
             _close(lock)
