@@ -36,17 +36,21 @@ __all__ = ["KerasDataset", "JangguSequence"]
 
 def _warn_read_ahead(loader: keras.utils.PyDataset, shuffle: bool) -> None:
     """Warn where Keras reads batches ahead (``workers > 1``, or ``use_multiprocessing``
-    with a worker) of a shuffled sequence: it carries batches read under one epoch's order
-    into the next, so an epoch serves some windows twice and others not at all (a plain
-    ``PyDataset`` that reshuffles in ``on_epoch_end`` alike)."""
+    with a worker): it carries the batches read ahead into the next epoch (and into the
+    first one those read around the batch it takes to start ``fit``), so an epoch serves
+    some windows twice and others not at all, shuffled or not (this sequence's
+    ``shuffle``, or ``model.fit(shuffle=True)``, Keras' default, which the sequence cannot
+    see). A plain ``PyDataset`` loses windows alike."""
     workers = loader.workers or 0  # (Keras' own test for an enqueuer)
-    if shuffle and (workers > 1 or (workers > 0 and loader.use_multiprocessing)):
-        warn(f"{type(loader).__name__}(shuffle=True) with Keras' read-ahead (workers="
-             f"{loader.workers}, use_multiprocessing={loader.use_multiprocessing}): Keras "
-             "serves batches read under the previous epoch's order, so an epoch sees some "
-             "windows twice and others not at all; keep workers=1 and "
-             "use_multiprocessing=False where every window must be seen once per epoch",
-             GenozarrWarning)
+    if workers > 1 or (workers > 0 and loader.use_multiprocessing):
+        warn(f"Keras' read-ahead (workers={loader.workers}, use_multiprocessing="
+             f"{loader.use_multiprocessing}) carries batches read under one epoch into the "
+             "next, so an epoch sees some windows twice and others not at all"
+             + (f" ({type(loader).__name__}(shuffle=True) reorders them every epoch)"
+                if shuffle else " (the first epoch, and every epoch of "
+                "model.fit(..., shuffle=True), Keras' default)")
+             + ": keep workers=1 and use_multiprocessing=False where every window must be "
+             "seen once per epoch", GenozarrWarning)
 
 
 class KerasDataset(keras.utils.PyDataset):
@@ -89,16 +93,15 @@ class KerasDataset(keras.utils.PyDataset):
         read-ahead by Keras) is usually as fast. With worker processes, a store kept
         decoded in memory (``cache='auto'``) is one copy shared with them. Keras 3.15's
         own read-ahead (``workers > 1``, or ``use_multiprocessing=True`` with a worker)
-        of a shuffled sequence served some batches twice and others not at
-        all in an epoch (81-85 distinct windows of 94), a plain ``PyDataset`` alike: keep
-        ``workers=1`` and ``use_multiprocessing=False`` where every window must be seen
-        once per epoch (a warning says so where this sequence shuffles). Keras' own
-        ``model.fit(..., shuffle=True)``, its default, reorders the batches too, which
-        this sequence cannot see: with read-ahead and ``shuffle=False`` here, an epoch
-        of such a ``fit`` also served 47 distinct windows of 57; pass
-        ``model.fit(..., shuffle=False)`` there. Random wrappers
-        (:class:`~genozarr.wrappers.RandomOrientation`, ...) draw from one stream in the
-        order batches are read, so under Keras' read-ahead their draws are not
+        carries the batches it read ahead into the next epoch, a plain ``PyDataset``
+        alike: of a shuffled sequence, an epoch served 81-85 distinct windows of 94;
+        unshuffled here under ``model.fit(..., shuffle=True)`` (Keras' default, which
+        reorders the batches itself), 39-45 of 57 in each epoch; unshuffled in both,
+        36 of 57 in the first epoch. Keep ``workers=1`` and ``use_multiprocessing=False``
+        where every window must be seen once per epoch; a
+        :class:`~genozarr.errors.GenozarrWarning` says so wherever Keras reads ahead.
+        Random wrappers (:class:`~genozarr.wrappers.RandomOrientation`, ...) draw from
+        one stream in the order batches are read, so under Keras' read-ahead their draws are not
         reproducible by their seed; ``augment`` is (its draws are keyed by the epoch and
         the windows).
 
@@ -276,9 +279,11 @@ class JangguSequence(keras.utils.PyDataset):
         ``fit`` too, so with ``shuffle=True`` the first order drawn from ``seed`` is not
         the first one trained on (as with Janggu's own ``JangguSequence``). Keras' own
         read-ahead (``workers > 1``, or ``use_multiprocessing=True``) of a shuffled
-        sequence serves some examples twice and others not at all in an epoch: keep
+        sequence, of any sequence under ``model.fit(..., shuffle=True)`` (Keras'
+        default), and in the first epoch of any ``fit``, serves some examples twice and
+        others not at all in an epoch: keep
         ``workers=1`` and ``use_multiprocessing=False`` where every example must be seen
-        once per epoch (a warning says so otherwise).
+        once per epoch (a warning says so wherever Keras reads ahead).
 
     Raises
     ------
