@@ -172,7 +172,9 @@ def _output_paths(cover: Any, output_dir: str | os.PathLike,
             parts = [name, cond]
             if len(strands) > 1:
                 parts.append(_STRAND_NAMES.get(strand, encoded_file_part(strand, "strand")))
-            path = directory / (".".join(parts) + suffix)
+            # the name's UTF-8 bytes, as the file system takes them (under an ASCII locale
+            # a condition named 'Kä562' was a UnicodeEncodeError; an audit)
+            path = directory / os.fsdecode((".".join(parts) + suffix).encode("utf-8"))
             check_name_length(path)
             if (root / path.name).resolve().parent != root:
                 raise ArgumentError(f"output file {path} would lie outside {directory}")

@@ -229,13 +229,21 @@ def _sizes_from_file(path: Path) -> dict[str, int]:
 
     import pandas as pd
 
+    with open(path, "rb") as raw:
+        data = raw.read()
     try:
-        with open(path, encoding="utf-8", errors="replace", newline=None) as f:
-            # comment lines start with '#'; a '#' inside a name is part of it (PanSN names,
-            # 'sample#haplotype#contig'), so pandas' comment= (which cuts every line at its
-            # first '#') is not used
-            lines = [(number, line) for number, line in enumerate(f, start=1)
-                     if not line.startswith("#") and line.strip()]
+        content = data.decode("utf-8-sig")  # (a byte-order mark left out)
+    except UnicodeDecodeError as e:
+        number = data.count(b"\n", 0, e.start) + 1
+        raise MalformedFileError(f"{path}: line {number} is not UTF-8 text ({e.reason}): "
+                                 "expected a chromosome sizes table") from None
+    try:
+        # comment lines start with '#'; a '#' inside a name is part of it (PanSN names,
+        # 'sample#haplotype#contig'), so pandas' comment= (which cuts every line at its
+        # first '#') is not used
+        lines = [(number, line) for number, line
+                 in enumerate(io.StringIO(content, newline=None), start=1)
+                 if not line.startswith("#") and line.strip()]
         text = "".join(line for _, line in lines)
         # (no missing-value spellings: a chromosome named 'NA' or 'None' is a name)
         table = pd.read_csv(io.StringIO(text), sep="\t", header=None, usecols=[0, 1],

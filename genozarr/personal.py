@@ -499,8 +499,13 @@ def _vcf_layout(path: str, name: str) -> tuple[list[str], dict[str, int], str, s
     vf = _open_vcf(path, name)
     try:
         fmt = str(vf.format)
-        samples = list(vf.header.samples)
-        contigs = {str(c): int(vf.header.contigs[c].length or 0) for c in vf.header.contigs}
+        try:
+            samples = list(vf.header.samples)
+            contigs = {str(c): int(vf.header.contigs[c].length or 0)
+                       for c in vf.header.contigs}
+        except UnicodeDecodeError as e:
+            raise MalformedFileError(f"{name}: its header's sample or contig names are not "
+                                     f"UTF-8 text ({e.reason})") from e
         index = vf.index
         if index is not None:
             for c in index:

@@ -142,6 +142,15 @@ def file_condition_names(files: list[str]) -> list[str]:
     names = []
     for f in files:
         base = Path(unquote(urlsplit(f).path) if is_url(f) else f).name
+        try:
+            base.encode("utf-8")
+        except UnicodeEncodeError:  # bytes os.fsdecode escaped (under an ASCII locale, a
+            try:                    # UTF-8 name: its text, as a UTF-8 locale reads it)
+                base = os.fsencode(base).decode("utf-8")
+            except (UnicodeError, ValueError):
+                raise ArgumentError(
+                    f"the name of the input file {f!r} is not UTF-8 text, so it gives no "
+                    "condition name: pass conditions=[...] (or rename the file)") from None
         for extensions in (_COMPRESSIONS, _FORMATS):
             ext = next((e for e in extensions if base.lower().endswith(e)
                         and len(base) > len(e)), None)

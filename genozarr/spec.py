@@ -96,7 +96,7 @@ def load_spec(path: str | os.PathLike) -> list[dict[str, Any]]:
 
     path = Path(need_file(path, "spec"))
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # (a byte-order mark left out)
     except UnicodeDecodeError as e:
         raise MalformedFileError(f"{path}: a spec is a TOML or YAML text file in UTF-8; this "
                                  f"one is not ({e})") from e

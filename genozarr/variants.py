@@ -695,6 +695,7 @@ class VariantStreamer:
         vcf = self._open_vcf()
         try:
             records, absent = self._records(vcf)
+            rec = None
             # read in batches with htslib's stderr captured, which holds its reason for a
             # record it cannot read (read_checked: no Python frame per record)
             for rec in read_checked(records, self.variants, _record_at):
@@ -755,6 +756,10 @@ class VariantStreamer:
                     rows = []
                     add = rows.append
             self._warn_absent(vcf, absent)
+        except UnicodeDecodeError as e:  # (an ID or an allele in another encoding)
+            at = f"the record {_record_at(rec)}" if rec is not None else "a record"
+            raise MalformedFileError(f"{self.variants}: {at} holds text that is not UTF-8 "
+                                     f"({e.reason})") from e
         finally:
             vcf.close()
         if rows:

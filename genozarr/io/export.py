@@ -35,6 +35,7 @@ Files
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -218,9 +219,17 @@ def temporary_path(path: Path, pid: int | None = None) -> Path:
     Returns
     -------
     pathlib.Path
-        ``.<name>.<pid>.part`` in the directory of ``path`` (a hidden file next to it).
+        ``.<name>.<pid>.part`` in the directory of ``path`` (a hidden file next to it);
+        for a name that is not text in this locale (UTF-8 bytes under ``LANG=C``), a
+        digest of it in place of ``<name>``.
     """
-    return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.part")
+    name = path.name
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a name in UTF-8 bytes under an ASCII locale (os.fsdecode
+        # escapes them): pyBigWig takes text only, so the temporary name is ASCII
+        name = hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+    return path.with_name(f".{name}.{os.getpid() if pid is None else pid}.part")
 
 
 #: digits of the widest process id (32 bits) a temporary name is checked with, so that
@@ -244,7 +253,8 @@ def check_name_length(path: Path) -> None:
     ArgumentError
         For a name too long.
     """
-    size = len(os.fsencode(temporary_path(path, 10 ** (_PID_DIGITS - 1)).name))
+    size = max(len(os.fsencode(temporary_path(path, 10 ** (_PID_DIGITS - 1)).name)),
+               len(os.fsencode(path.name)))
     if size > NAME_MAX:
         raise ArgumentError(
             f"output file name {path.name!r} is too long: the temporary file it is written "

@@ -108,6 +108,8 @@ def read_gff(path: str | os.PathLike, feature: str | None = None) -> pd.DataFram
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise MalformedFileError(f"{path}: gzip-compressed GFF/GTF file is truncated or "
                                  f"corrupt: {e}") from e
+    except UnicodeDecodeError as e:  # (pandas' too, from the cleaned copy's retry)
+        raise _not_utf8(path, e) from e
     if df.empty:
         raise MalformedFileError(f"{path}: no features found")
     if not all(pd.api.types.is_integer_dtype(df[c]) for c in ("Start", "End")):
@@ -277,6 +279,27 @@ def _pyranges_print(*args: Any, **kwargs: Any) -> None:
         print(*args, **kwargs)
 
 
+def _skiprows(f: Any) -> int:
+    """pyranges' ``skiprows`` (the number of '#' lines that start a file), reading bytes:
+    pyranges' own opens a plain file in the locale's encoding, which fails on any byte
+    past ASCII under ``LANG=C`` (an audit); the user's own calls of pyranges keep it."""
+    if not getattr(_reading, "active", False):
+        return _PYRANGES_SKIPROWS(f)
+    import gzip
+
+    from genozarr.io._handles import is_gzip
+
+    i = 0
+    with (gzip.open(f, "rb") if is_gzip(f) else open(f, "rb")) as fh:
+        for i, line in enumerate(fh):  # (the count is the answer)
+            if line[:1] != b"#":
+                break
+    return i
+
+
+_PYRANGES_SKIPROWS: Any = None
+
+
 def _quiet_pyranges() -> None:
     """Once per process: pyranges 0.1.x calls ``DataFrame.set_index(inplace=True)``,
     deprecated in pandas 3 (pyproject caps pandas below 4, which removes it), and prints
@@ -292,6 +315,9 @@ def _quiet_pyranges() -> None:
 
     warnings.filterwarnings("ignore", message="The inplace keyword", module="pyranges")
     pyranges.readers.print = _pyranges_print  # type: ignore[attr-defined]
+    global _PYRANGES_SKIPROWS
+    _PYRANGES_SKIPROWS = pyranges.readers.skiprows
+    pyranges.readers.skiprows = _skiprows
     _quieted = True
 
 
@@ -311,8 +337,25 @@ def _open_lines(path: str) -> Any:
 
     from genozarr.io._handles import is_gzip
 
-    return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") \
-        if is_gzip(path) else open(path, encoding="utf-8-sig", errors="replace")
+    return gzip.open(path, "rt", encoding="utf-8-sig") \
+        if is_gzip(path) else open(path, encoding="utf-8-sig")
+
+
+def _not_utf8(path: str, error: UnicodeDecodeError) -> MalformedFileError:
+    """The error for a GFF/GTF file that is not UTF-8 text, naming its first such line."""
+    import gzip
+
+    from genozarr.io._handles import is_gzip
+
+    number = None
+    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as f:
+        for number, line in enumerate(f, start=1):  # (the line is the answer)
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                break
+    return MalformedFileError(f"{path}: not a UTF-8 text GFF/GTF file (line {number} is "
+                              f"not UTF-8: {error.reason})")
 
 
 def _unlike_its_name(path: str) -> bool:
@@ -419,7 +462,8 @@ def _retry_without_trailer(path: str, parse: Any, is_gtf: bool,
         raise MalformedFileError(f"{path}: cannot be parsed as {kind}: its attributes are "
                                  f"not key=value{hint}") from error
     suffix = ".gtf" if is_gtf else ".gff3"
-    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as tmp:
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False,
+                                     encoding="utf-8") as tmp:
         # (comment lines left out: pyranges' GTF reader fails on one after a feature
         # line; the feature lines keep their order, by which errors name their line)
         tmp.writelines(_clean_line(line, is_gtf) for line in lines if not line.startswith("#"))
