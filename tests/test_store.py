@@ -728,6 +728,42 @@ def test_a_callable_objects_cache_key_is_the_same_in_every_process(tmp_path):
     assert keys[0][0] != keys[0][1]  # the attribute that differs still makes the key
 
 
+def test_a_key_of_objects_printing_sets_is_the_same_under_every_hash_seed(tmp_path):
+    """A dataclass collapser with a frozenset field, and a closure over a SimpleNamespace
+    holding a set, entered the key by their repr too, which prints the set in an order
+    that follows PYTHONHASHSEED: another key, and another store, in every process (an
+    audit). Their attributes (sets by sorted items) still tell two objects apart."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "key.py"
+    script.write_text(
+        "import dataclasses, sys, types\n"
+        "import numpy as np\n"
+        "from genozarr.store.cache import cache_key\n"
+        "@dataclasses.dataclass\n"
+        "class Skip:\n"
+        "    skip: frozenset\n"
+        "    def __call__(self, x, axis=None):\n"
+        "        return np.mean(x, axis=axis)\n"
+        "def closure(ns):\n"
+        "    return lambda x, axis=None: np.mean(x, axis=axis) * len(ns.names)\n"
+        "names = sys.argv[1].split(',')\n"
+        "print(cache_key([], {}, {'collapser': Skip(frozenset(names))}),\n"
+        "      cache_key([], {}, {'collapser': closure(types.SimpleNamespace(\n"
+        "          names=set(names)))}))\n")
+    names = ",".join(f"chr{i}" for i in ("M", "Y", "Un", "EBV", "random", "X", "1", "2"))
+    keys = [subprocess.run([sys.executable, str(script), spec], capture_output=True,
+                           text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed,
+                                                       "PYTHONPATH": os.pathsep.join(sys.path)}
+                           ).stdout.split()
+            for seed, spec in (("1", names), ("2", names), ("3", names),
+                               ("1", names.replace("chrY", "chrW")))]
+    assert keys[0] == keys[1] == keys[2]
+    assert keys[0][0] != keys[3][0] and keys[0][1] != keys[3][1]  # another set
+
+
 class _Quantile:
     """A collapser's state on an instance: its bound method, a closure over it, slots."""
 

@@ -229,8 +229,9 @@ def _callable_params(value: Any, depth: int) -> Any:
     function also its code, its default arguments and the values its closure holds, so
     that two closures or lambdas of one name (``make_collapser(2)`` and
     ``make_collapser(3)``) have different keys; a ``functools.partial`` by its function
-    and arguments; another callable object by its class, representation, attributes and
-    the code of its ``__call__``. Globals the function reads are not in the key."""
+    and arguments; another callable object by its class, attributes (or, having none,
+    its representation) and the code of its ``__call__``. Globals the function reads are
+    not in the key."""
     name = f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', None)}"
     if isinstance(value, functools.partial):
         return {"partial": _jsonable(value.func, depth), "args": _jsonable(value.args, depth),
@@ -251,11 +252,13 @@ def _callable_params(value: Any, depth: int) -> Any:
             return {"builtin": name, "self": _jsonable(owner, depth)}
         out: dict[str, Any] = {
             "object": f"{type(value).__module__}.{type(value).__qualname__}"}
-        if _own_repr(value):  # (the default one says nothing the class and state do not)
-            out["repr"] = repr(value)
         state = _object_state(value)
         if state:
             out["attrs"] = _jsonable(state, depth)
+        elif _own_repr(value):  # (the default one says nothing the class does not)
+            # only where no attribute describes the object: a repr printing them prints a
+            # set in an order that differs per process (string hashing; an audit)
+            out["repr"] = repr(value)
         call = next((vars(c)["__call__"] for c in type(value).__mro__
                      if "__call__" in vars(c)), None)
         if isinstance(call, types.FunctionType):
@@ -383,18 +386,16 @@ def _describe(value: Any, depth: int) -> Any:
     content = _content(value)
     if content is not None:
         return content
-    if _python_state(value) and not (_own_repr(value) and _standard(value)):
+    if _python_state(value) and (not (_own_repr(value) and _standard(value))
+                                 or isinstance(value, types.SimpleNamespace)):
         # an instance (a bound method's, a closure's, a partial's argument) by its class
-        # and attributes, and its representation where its class has one: a repr that
-        # leaves a parameter out does not make two objects share a store. Others (the
-        # standard library's values: paths, decimals, dates, enums) by their
-        # representation (one with a memory address makes the key unique: never reused,
-        # its state unknown)
-        out = {"object": f"{type(value).__module__}.{type(value).__qualname__}",
-               "attrs": _jsonable(_object_state(value), depth)}
-        if _own_repr(value):
-            out["repr"] = repr(value)
-        return out
+        # and attributes (all of them: a repr that leaves a parameter out does not make
+        # two objects share a store; not its repr, which prints a set's items in an order
+        # that differs per process). Others (the standard library's values: paths,
+        # decimals, dates, enums) by their representation (one with a memory address
+        # makes the key unique: never reused, its state unknown)
+        return {"object": f"{type(value).__module__}.{type(value).__qualname__}",
+                "attrs": _jsonable(_object_state(value), depth)}
     return repr(value)
 
 
