@@ -21,8 +21,10 @@ read in threads (zarr decoding and numpy release the GIL), each a few blocks ahe
 the calling thread merges runs and writes every file chromosome by chromosome in header
 order (a BigWig writer is not thread-safe). pyBigWig holds the GIL while it compresses
 entries and writes zoom levels, so an export over chromosomes of :data:`_PROCESS_BASES`
-bases or more (all files together) runs each BigWig's pyBigWig in a process of its own
-(``BigWigWriter(..., process=True)``), fed through a pipe, unless
+bases or more (all files together), or any export under a file size limit (``ulimit
+-f``: libBigWig's failure past it can corrupt the writing process), runs each BigWig's
+pyBigWig in a process of its own (``BigWigWriter(..., process=True)``), fed through a
+pipe, unless
 ``set_options(scheduler='sync')`` asks for no processes (or this is a daemon process,
 which may not start any).
 
@@ -599,16 +601,30 @@ def _check_cover(cover: Any, output_dir: str | os.PathLike, fmt: str) -> None:
             "(n, position, strand, condition)")
 
 
-def _writer_processes(files: int) -> bool:
+def _writer_processes(files: int, any_cpus: bool = False) -> bool:
     """Whether ``files`` BigWig files are written by processes of their own: where there is
     more than one CPU to run them (``num_workers``, else the CPUs this process may use: on
     one, 8 writer processes beside the reader took 1.1-2.2x the time of writing in this
-    process), and at most 8 or twice the CPUs (hundreds of processes add nothing but
-    memory; an export of more writes them all in this process)."""
+    process; ``any_cpus``: on one too), and at most 8 or twice the CPUs (hundreds of
+    processes add nothing but memory; an export of more writes them all in this
+    process)."""
     from genozarr.store._run import _local_workers
 
     cpus = _local_workers()
-    return cpus > 1 and files <= max(8, 2 * cpus)
+    return (cpus > 1 or any_cpus) and files <= max(8, 2 * cpus)
+
+
+def _file_size_limited() -> bool:
+    """Whether this process runs under a file size limit (``ulimit -f``,
+    ``RLIMIT_FSIZE``). libBigWig can corrupt its heap when a write fails past the limit
+    (seen once an audit's export crashed the process), so BigWig files are then written
+    by processes of their own, whose failure is reported, whatever their size."""
+    try:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
+    except (ImportError, OSError, ValueError):  # (no resource module: Windows)
+        return False
 #: descriptors this process holds for a writer process (its pipe, its sentinel, slack)
 _FDS_PER_PROCESS = 4
 #: descriptors kept free for everything else (stores, inputs, the decode threads' reads)
@@ -699,8 +715,9 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
 
     extra = {}
     if writer_cls is BigWigWriter and OPTIONS["scheduler"] != "sync" and \
-            len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES and \
-            _writer_processes(len(targets)) and \
+            (len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES
+             or _file_size_limited()) and \
+            _writer_processes(len(targets), any_cpus=_file_size_limited()) and \
             not multiprocessing.current_process().daemon:  # a daemon may not have children
         extra["process"] = True
     _check_open_files(len(targets) * (_FDS_PER_PROCESS if extra else 1), fmt, output_dir)

@@ -1671,6 +1671,53 @@ def test_a_bigwig_write_past_the_file_size_limit_names_the_file_and_the_limit(tm
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGXFSZ"),
+                    reason="needs RLIMIT_FSIZE and SIGXFSZ")
+def test_an_export_under_a_file_size_limit_writes_bigwigs_in_processes(tmp_path):
+    """libBigWig failing past a file size limit could corrupt the heap of the process
+    writing (an export of under 16 Mb wrote in this process, and once crashed it). Under a
+    limit, every BigWig is written by a process of its own, whatever its size: the export
+    fails with an InputFileError naming the file and the limit, and leaves nothing."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import resource, signal
+        import numpy as np
+        from genozarr import Cover, GenomicIndexer
+        from genozarr.errors import InputFileError
+        from genozarr.export import export_to_bigwig
+        from genozarr.io import export as io_export
+        asked = []
+        init = io_export.BigWigWriter.__init__
+        def spy(self, *args, process=False, **kw):
+            asked.append(process)
+            init(self, *args, process=process, **kw)
+        io_export.BigWigWriter.__init__ = spy
+        values = np.random.default_rng(0).random((1, 400_000, 1, 2)).round(3)
+        gi = GenomicIndexer(np.array(["chr1"], dtype=object), np.array([0]),
+                            np.array([400_000]), np.array(["+"], dtype=object), 400_000, 400_000)
+        cover = Cover.create_from_array("p", values.astype("float32"), gi,
+                                        conditions=["a", "b"])
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # (a write fails with EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        try:
+            export_to_bigwig(cover, {str(tmp_path / 'out')!r})
+        except InputFileError as e:
+            print("refused:", asked, e)
+        else:
+            print("written", asked)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused: [True, True] cannot write the BigWig file "
+                                 f"{tmp_path / 'out'}"), out.stdout
+    assert "file size limit of 200000 bytes" in out.stdout, out.stdout
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 # ------------------------------------------------------------------ export: edge cases
 def _dense_bigwig(path: str | Path, chrom: str) -> np.ndarray:
     """A BigWig's entries on ``chrom`` (``intervals()``) base by base, NaN where none."""
