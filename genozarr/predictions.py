@@ -77,8 +77,12 @@ def prepare_array(array: Any, n_windows: int, channel_last: bool = True) -> np.n
         with in_process_scheduler(array) as kwargs:
             array = array.compute(**kwargs)
     x = np.asarray(array)
+    if x.dtype.name == "bfloat16":  # (ml_dtypes': every value is a float32 one)
+        x = x.astype(np.float32)
     if x.dtype.kind not in "biuf":
         raise ArgumentError(f"array must hold numbers (bool, int or float), got dtype {x.dtype}")
+    if not x.dtype.isnative:  # ('>f4': stored, served and recorded as float32; a store of
+        x = x.astype(x.dtype.newbyteorder("="))  # '>f4' was refused at open as damaged)
     if x.ndim not in (2, 3, 4):
         raise ArgumentError(
             f"array must have 2, 3 or 4 dimensions ((n, condition), (n, position, condition) "
@@ -320,7 +324,8 @@ def cover_from_array(
         Rebuild a cached store.
     dtype
         Stored dtype; default the array's (integer arrays become float64 when
-        ``padding_value`` is not an integer). ``'bfloat16'`` (``storage='zarr'`` only)
+        ``padding_value`` is not an integer; a bfloat16 array is stored as bfloat16 in
+        zarr, as float32 in memory). ``'bfloat16'`` (``storage='zarr'`` only)
         stores half the bytes of float32 with float32's range and 8 significant bits, and
         is served as float32.
     storage_options
@@ -374,6 +379,9 @@ def cover_from_array(
     if not isinstance(gindexer, GenomicIndexer):
         raise ArgumentError(f"gindexer must be a GenomicIndexer, got {type(gindexer).__name__}")
     storage = normalise_storage(storage)
+    if dtype is None and is_bfloat16(getattr(array, "dtype", None)):
+        # stored as given in zarr; in memory as float32 (exact: numpy has no bfloat16)
+        dtype = "bfloat16" if storage == "zarr" else "float32"
     x = prepare_array(array, len(gindexer), channel_last)
     n_strands, n_conditions = x.shape[2], x.shape[3]
     if conditions is None:

@@ -637,9 +637,13 @@ def _coordinates(what: str, values: ArrayLike) -> np.ndarray:
             raise TypeError
         # (a read-only int64 array is the caller's promise that nobody changes it: kept,
         # not copied; any other is copied, so that the indexer's stays its own)
-        out = raw.astype(np.int64, copy=raw.dtype != np.int64 or raw.flags.writeable).ravel()
+        with np.errstate(invalid="ignore"):  # (NaN: refused below, with no warning)
+            out = raw.astype(np.int64,
+                             copy=raw.dtype != np.int64 or raw.flags.writeable).ravel()
         if raw.dtype.kind in "fO" and not np.array_equal(out, raw.astype(np.float64).ravel()):
             raise TypeError
+        if raw.dtype.kind == "O" and any(isinstance(v, (bool, np.bool_)) for v in raw.flat):
+            raise TypeError  # (True among numbers: 1, silently)
     except (TypeError, ValueError, OverflowError):
         raise ArgumentError(f"GenomicIndexer: {what} must hold integer coordinates, got "
                             f"{values!r}"[:300]) from None

@@ -336,9 +336,13 @@ def _gindexer_from_obs(adata: Any, info: dict[str, Any], one_value: bool) -> Gen
     start_col = next((c for c in ("start", "Start") if c in obs), None)
     end_col = next((c for c in ("end", "End") if c in obs), None)
     if chrom_col is not None and start_col is not None and end_col is not None:
+        from genozarr.regions import _coordinates
+
         chrs = np.asarray(obs[chrom_col]).astype(str)
-        starts = np.asarray(obs[start_col], dtype=np.int64)
-        ends = np.asarray(obs[end_col], dtype=np.int64)
+        # (checked as every region table's: a fraction, a bool or a missing value is
+        # refused; a cast to int64 truncated 0.7 to 0 and read True as 1, silently)
+        starts = _coordinates(f"obs column {start_col!r}", np.asarray(obs[start_col]))
+        ends = _coordinates(f"obs column {end_col!r}", np.asarray(obs[end_col]))
     else:
         try:
             regions = [parse_region(str(n)) for n in adata.obs_names]

@@ -217,8 +217,12 @@ def _to_tensor(x: np.ndarray) -> torch.Tensor:
     # (np.require keeps a 0-d item 0-d: ascontiguousarray made it shape (1,), so an item's
     # label was a tensor of one value where the batch's labels are scalars)
     x = np.require(x, requirements="C")
-    if not x.flags.writeable:
+    if not x.dtype.isnative:  # (big-endian targets: torch takes native byte order only)
+        x = x.astype(x.dtype.newbyteorder("="))
+    elif not x.flags.writeable:
         x = x.copy()
+    if x.dtype.name == "bfloat16":  # (ml_dtypes' bfloat16: torch's, bit for bit)
+        return torch.from_numpy(x.view(np.uint16)).view(torch.bfloat16)
     return torch.from_numpy(x)
 
 

@@ -144,6 +144,13 @@ def _as_stat(value: Any, name: str) -> np.ndarray | None:
         raise ArgumentError(f"{name}: give the statistics as an array in the dataset's "
                             f"condition order; a pandas object labelled {list(index)[:5]} "
                             "would be applied by place, not by its labels")
+    dims = getattr(value, "dims", None) if hasattr(value, "coords") else None
+    if dims is not None and any(d in value.coords for d in dims):
+        # (an xarray DataArray labelled by conditions: applied by place, likewise)
+        raise ArgumentError(f"{name}: give the statistics as an array in the dataset's "
+                            "condition order; an xarray object labelled along "
+                            f"{[d for d in dims if d in value.coords]} would be applied by "
+                            "place, not by its labels")
     try:
         if isinstance(value, (bool, np.bool_, str, bytes)) \
                 or np.asarray(value).dtype.kind in "bUS":
