@@ -130,8 +130,9 @@ def _interval_key(key: Any) -> tuple[str, int, int, str] | None:
                 f"a genomic interval key is (chrom, start, end[, strand]), got {key!r}")
         chrom, start, end = key[0], key[1], key[2]
         strand = key[3] if len(key) == 4 else "+"
-        return (chrom, int(check_int("start", start, 0, allow_none=False)),
-                int(check_int("end", end, 0, allow_none=False)), strand)
+        # (checked as read_interval checks them: a start before the chromosome's, as a
+        # flanked window's, is padding, as for that window's region, ds[ds.gindexer[i]])
+        return chrom, _whole("start", start), _whole("end", end), strand
     if all(hasattr(key, a) for a in ("chrom", "start", "end")) and not isinstance(key, np.ndarray):
         strand = getattr(key, "strand", "+") or "+"
         return str(key.chrom), int(key.start), int(key.end), "+" if strand == "." else strand
@@ -515,7 +516,8 @@ class Dataset:
         ``ds['chr1:1000-1100']``, or a region object with ``chrom``, ``start``, ``end``
         and optionally ``strand``, such as ``ds[ds.gindexer[4]]``) ``(1, end - start,
         S, C)`` at base resolution (``end - start - order + 1`` positions for a Bioseq of
-        ``order`` > 1: one k-mer per position)."""
+        ``order`` > 1: one k-mer per position); positions outside the chromosome (a
+        negative start, as a flanked window's at the chromosome start) are padding."""
         if isinstance(key, slice):  # no index array over the whole dataset per batch
             return self.read(np.arange(*key.indices(len(self))))
         interval = _interval_key(key)
@@ -1109,7 +1111,7 @@ class Dataset:
                         "name their chromosomes alike), so the same position holds other "
                         "bases in each. Use files of one build, or pass genomesize to state "
                         "the lengths (a file's positions past its own length then read as "
-                        "no data)")
+                        "padding, 0)")
                 sizes[c] = held[0][0] if held else 0
                 # (named after where the lengths come from: a BED file holds none)
                 where[c] = held[0][1] if held else str(source.files[0])

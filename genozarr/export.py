@@ -176,7 +176,8 @@ def _output_paths(cover: Any, output_dir: str | os.PathLike,
                 parts.append(_STRAND_NAMES.get(strand, encoded_file_part(strand, "strand")))
             # the name's UTF-8 bytes, as the file system takes them (under an ASCII locale
             # a condition named 'Kä562' was a UnicodeEncodeError; an audit)
-            path = directory / os.fsdecode((".".join(parts) + suffix).encode("utf-8"))
+            path = directory / os.fsdecode((".".join(parts) + suffix).encode(
+                "utf-8", "surrogateescape"))
             check_name_length(path)
             if (root / path.name).resolve().parent != root:
                 raise ArgumentError(f"output file {path} would lie outside {directory}")
@@ -625,6 +626,8 @@ def _file_size_limited() -> bool:
         return resource.getrlimit(resource.RLIMIT_FSIZE)[0] != resource.RLIM_INFINITY
     except (ImportError, OSError, ValueError):  # (no resource module: Windows)
         return False
+
+
 #: descriptors this process holds for a writer process (its pipe, its sentinel, slack)
 _FDS_PER_PROCESS = 4
 #: descriptors kept free for everything else (stores, inputs, the decode threads' reads)

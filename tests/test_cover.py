@@ -1663,6 +1663,27 @@ def test_an_interval_key_past_the_chromosome_end_is_padding_there(tmp_path, whol
     np.testing.assert_array_equal(cover["chr2", 300, 320, "-"][0, :, 0, 0], want[::-1])
 
 
+@pytest.mark.parametrize("whole", [False, True], ids=["partial", "whole_genome"])
+def test_a_tuple_key_before_the_chromosome_start_is_padding_as_its_region(tmp_path, whole):
+    """A flanked window at a chromosome's start is ``chr2:-20-120``: ``ds[ds.gindexer[0]]``
+    served it (padding before the start), the same interval as a tuple key was refused
+    ('start must be an integer >= 0'; an audit). Both now serve the window's values."""
+    path = str(tmp_path / "s.bw")
+    values = np.arange(1, 301, dtype=np.float32)
+    with pyBigWig.open(path, "w") as bw:
+        bw.addHeader([("chr2", 300)])
+        bw.addEntries("chr2", 0, values=values.tolist(), span=1, step=1)
+    cover = Cover.create_from_bigwig("s", path, roi=["chr2:0-100"], binsize=100, flank=20,
+                                     store_whole_genome=whole)
+    window = cover.gindexer[0]
+    assert (window.start, window.end) == (-20, 120)
+    want = np.concatenate([np.zeros(20, np.float32), values[:120]])
+    for key in (window, ("chr2", -20, 120), ("chr2", np.int64(-20), 120, "+")):
+        np.testing.assert_array_equal(cover[key][0, :, 0, 0], want)
+    np.testing.assert_array_equal(cover[0][0, :, 0, 0], want)
+    np.testing.assert_array_equal(cover["chr2", -20, 120, "-"][0, :, 0, 0], want[::-1])
+
+
 def test_a_fractional_min_mapq_rounds_up_and_template_extension_is_checked(tmp_path):
     """min_mapq=20.5 was read as 20, so a read of MAPQ 20 ('a lower mapping quality')
     was counted; template_extension='x' raised int()'s ValueError (an audit). Counts

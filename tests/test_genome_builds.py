@@ -60,15 +60,18 @@ def test_files_of_two_builds_are_an_error_naming_both(builds, whole):
                    f"{files[0]} but {10_000 if files[1] == builds['hg38'] else 9_000:,} bp " \
                    f"in {files[1]}" in message and "genomesize" in message
     # lengths stated with genomesize: built; each file's values as pyBigWig reads them, the
-    # shorter file's past its own length no data (0)
+    # shorter file's past its own length padding (0, with nan_to_num=False too: as outside
+    # a chromosome, as documented)
     files = [builds["hg19"], builds["hg38"]]
-    cover = Cover.create_from_bigwig("c", files, roi=roi, binsize=200,
-                                     genomesize={"chr1": 10_000, "chr2": 8_000},
-                                     store_whole_genome=whole)
-    got = cover[0][0, :, 0, :]
-    for j, path in enumerate(files):
-        np.testing.assert_allclose(got[:, j], _values(path, "chr1", 9_200, 9_400), rtol=1e-6)
-    assert (got[:, 0] == 0).all() and (got[:, 1] > 0).all()
+    for nan_to_num in (True, False):
+        cover = Cover.create_from_bigwig("c", files, roi=roi, binsize=200,
+                                         genomesize={"chr1": 10_000, "chr2": 8_000},
+                                         store_whole_genome=whole, nan_to_num=nan_to_num)
+        got = cover[0][0, :, 0, :]
+        for j, path in enumerate(files):
+            np.testing.assert_allclose(got[:, j], _values(path, "chr1", 9_200, 9_400),
+                                       rtol=1e-6)
+        assert (got[:, 0] == 0).all() and (got[:, 1] > 0).all()
 
 
 def test_a_region_past_the_end_names_the_file_whose_length_it_quotes(builds):

@@ -2215,6 +2215,12 @@ def test_edited_normalizer_records_and_array_metadata_are_refused_by_name(tmp_pa
     with pytest.raises(StoreFormatError, match="dimension_names") as info:
         open_store(str(path))
     assert str(path) in str(info.value)
+    # through the xarray engine too (it raised xarray's bare KeyError; an audit)
+    import xarray as xr
+
+    with pytest.raises(StoreFormatError, match="dimension_names") as info:
+        xr.open_dataset(str(path), engine="genozarr")
+    assert str(path) in str(info.value)
     assert genozarr.open_dataset(str(src)).normalizers[0].fitted
 
 

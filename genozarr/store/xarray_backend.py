@@ -14,10 +14,11 @@ are read as float32 (exactly), as genozarr's datasets serve them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -527,8 +528,9 @@ class GenozarrBackendEntrypoint(BackendEntrypoint):
         xarray.Dataset
             As :func:`open_store_dataset`.
         """
-        return open_store_dataset(_path_or_opened(filename_or_obj), storage_options, group,
-                                  drop_variables)
+        with _edited_metadata(filename_or_obj):
+            return open_store_dataset(_path_or_opened(filename_or_obj), storage_options,
+                                      group, drop_variables)
 
     def open_datatree(self, filename_or_obj: Any, *,
                       drop_variables: str | Iterable[str] | None = None,
@@ -554,8 +556,27 @@ class GenozarrBackendEntrypoint(BackendEntrypoint):
         xarray.DataTree
             As :func:`open_store_tree`.
         """
-        return open_store_tree(_path_or_opened(filename_or_obj), storage_options, group,
-                               drop_variables)
+        with _edited_metadata(filename_or_obj):
+            return open_store_tree(_path_or_opened(filename_or_obj), storage_options, group,
+                                   drop_variables)
+
+
+@contextlib.contextmanager
+def _edited_metadata(filename_or_obj: Any) -> Iterator[None]:
+    """xarray's KeyError for an array whose zarr metadata lacks what it needs (an array
+    without ``dimension_names`` added beside the data), as the StoreFormatError that
+    :func:`~genozarr.store.open.open_store` gives (the engine raised it bare)."""
+    from genozarr.errors import GenozarrError, StoreFormatError, hide_secrets
+
+    try:
+        yield
+    except GenozarrError:  # (ChromosomeNotFoundError is a KeyError too)
+        raise
+    except KeyError as e:
+        path = getattr(filename_or_obj, "path", filename_or_obj)
+        raise StoreFormatError(
+            f"store {hide_secrets(str(path))}: {e.args[0] if e.args else e}; the store's "
+            "metadata was edited or damaged. Rebuild it (overwrite=True).") from e
 
 
 def _path_or_opened(filename_or_obj: Any) -> Any:
