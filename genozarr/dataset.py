@@ -2512,8 +2512,9 @@ def open_dataset(path: PathLike, storage_options: dict[str, Any] | None = None, 
         what is left of ``set_options(memory_cache_bytes=...)`` (a quarter of the memory
         the process can use, under a container's or ``ulimit``'s cap, for all the stores
         of a process together, shared out among DataLoader workers), else keeps a cache
-        of recently decoded chunks; None keeps only that chunk cache (``set_options(chunk_cache_bytes=...)``, 256 MiB); an
-        int is the chunk cache's size in bytes. Each DataLoader worker process keeps its
+        of recently decoded chunks; None keeps only that chunk cache
+        (``set_options(chunk_cache_bytes=...)``, 256 MiB); an int is the chunk cache's
+        size in bytes. Each DataLoader worker process keeps its
         own. ``'auto'`` decides at the first read, by the budget in force then; a
         process forked from one that did not prepare the store for its workers (the
         PyTorch datasets of :mod:`genozarr.loaders` do; a plain ``DataLoader`` over the

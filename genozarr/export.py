@@ -717,10 +717,10 @@ def _export(cover: Any, output_dir: str | os.PathLike, genomesize: Any, overlap:
     from genozarr.config import OPTIONS
 
     extra = {}
+    limited = _file_size_limited()
     if writer_cls is BigWigWriter and OPTIONS["scheduler"] != "sync" and \
-            (len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES
-             or _file_size_limited()) and \
-            _writer_processes(len(targets), any_cpus=_file_size_limited()) and \
+            (len(targets) * sum(ch.size for ch in plan) >= _PROCESS_BASES or limited) and \
+            _writer_processes(len(targets), any_cpus=limited) and \
             not multiprocessing.current_process().daemon:  # a daemon may not have children
         extra["process"] = True
     _check_open_files(len(targets) * (_FDS_PER_PROCESS if extra else 1), fmt, output_dir)

@@ -186,13 +186,10 @@ def check_span(chrom: str, start: int, end: int, length: int, source: str) -> No
 def _starts_like_fasta(path: Path) -> bool:
     """Whether the file's text (after gzip/bgzip decompression) starts with ``>``, a FASTA
     header: no sizes table starts so."""
-    import gzip
-
-    from genozarr.io._handles import is_gzip
+    from genozarr.io._handles import open_bytes
 
     try:
-        opener = gzip.open if is_gzip(path) else open
-        with opener(path, "rb") as f:
+        with open_bytes(path) as f:
             return f.read(1) == b">"
     except (OSError, EOFError):  # unreadable or a damaged gzip stream: not recognised here
         return False

@@ -183,6 +183,14 @@ def is_gzip(path: str | os.PathLike) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+def open_bytes(path: str | os.PathLike) -> Any:
+    """The file at ``path`` opened for reading bytes, decompressed where its content is
+    gzip or bgzip (:func:`is_gzip`, whatever its name)."""
+    import gzip
+
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+
+
 #: the magic numbers of the UCSC binary track formats, which begin (and, BigWig, end) a
 #: file in the byte order of the machine that wrote it
 BIGWIG_MAGIC, BIGBED_MAGIC = 0x888FFC26, 0x8789F2EB

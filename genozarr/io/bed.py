@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from genozarr.errors import ArgumentError, MalformedFileError
-from genozarr.io._handles import is_gzip, track_kind
+from genozarr.io._handles import is_gzip, open_bytes, track_kind
 from genozarr.io._remote import names_url
 
 __all__ = ["read_bed", "write_bed", "bed_paint", "bed_coverage", "bed_categories", "BED_COLUMNS"]
@@ -68,7 +68,7 @@ def _data_lines(path: str) -> tuple[list[int], list[int], int, str | io.StringIO
     fields = 0
     line0 = 0  # lines before the block
     try:
-        with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
+        with open_bytes(path) as fh:
             carry = b""
             first = True
             while True:

@@ -22,7 +22,7 @@ from genozarr.errors import (
     StaleIndexError,
     get_logger,
 )
-from genozarr.io._handles import HTS_MAX_LENGTH, CheckedFiles, is_gzip
+from genozarr.io._handles import HTS_MAX_LENGTH, CheckedFiles, is_gzip, open_bytes
 
 __all__ = ["ensure_fai", "fasta_chrom_sizes", "read_sequence", "iter_fasta_records",
            "is_seqrecords", "iter_seqrecords", "seqrecords_as_fasta", "seqrecords_seqtype"]
@@ -221,12 +221,10 @@ def _blank_before_a_base(path: str) -> str | None:
     file is read once, when its index is built (numpy over blocks of
     :data:`_SCAN_BYTES`, however long its lines; header lines, which may hold blanks, are
     left out)."""
-    import gzip
-
     line0 = 0  # lines before the block
     header = False  # whether the line running into the block is a header line
     prev = ord("\n")  # the byte before the block
-    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
+    with open_bytes(path) as fh:
         while True:
             block = fh.read(_SCAN_BYTES)
             if not block:
@@ -491,11 +489,10 @@ def _record_names(path: str) -> Iterator[str]:
     """The names of a FASTA file's header lines, in file order (records without bases
     too, which its index leaves out), read in blocks (the header lines found by
     :data:`_HEADER_NAME`)."""
-    import gzip
     import itertools
 
     tail = b"\n"  # the unfinished last line of the block before
-    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
+    with open_bytes(path) as fh:
         # (a line end after the last block ends the file's last line)
         for block in itertools.chain(iter(lambda: fh.read(_SCAN_BYTES), b""), [b"\n"]):
             text = tail + block
@@ -507,10 +504,8 @@ def _record_names(path: str) -> Iterator[str]:
 
 def _count_headers(path: str) -> int:
     """Number of lines starting with '>' (counted in blocks, without splitting lines)."""
-    import gzip
-
     count, last = 0, b"\n"
-    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as fh:
+    with open_bytes(path) as fh:
         while block := fh.read(1 << 24):
             count += block.count(b"\n>") + (last == b"\n" and block[:1] == b">")
             last = block[-1:]

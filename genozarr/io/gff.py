@@ -285,12 +285,10 @@ def _skiprows(f: Any) -> int:
     past ASCII under ``LANG=C`` (an audit); the user's own calls of pyranges keep it."""
     if not getattr(_reading, "active", False):
         return _PYRANGES_SKIPROWS(f)
-    import gzip
-
-    from genozarr.io._handles import is_gzip
+    from genozarr.io._handles import open_bytes
 
     i = 0
-    with (gzip.open(f, "rb") if is_gzip(f) else open(f, "rb")) as fh:
+    with open_bytes(f) as fh:
         for i, line in enumerate(fh):  # (the count is the answer)
             if line[:1] != b"#":
                 break
@@ -343,12 +341,10 @@ def _open_lines(path: str) -> Any:
 
 def _not_utf8(path: str, error: UnicodeDecodeError) -> MalformedFileError:
     """The error for a GFF/GTF file that is not UTF-8 text, naming its first such line."""
-    import gzip
-
-    from genozarr.io._handles import is_gzip
+    from genozarr.io._handles import open_bytes
 
     number = None
-    with (gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")) as f:
+    with open_bytes(path) as f:
         for number, line in enumerate(f, start=1):  # (the line is the answer)
             try:
                 line.decode("utf-8")

@@ -101,8 +101,8 @@ class KerasDataset(keras.utils.PyDataset):
         where every window must be seen once per epoch; a
         :class:`~genozarr.errors.GenozarrWarning` says so wherever Keras reads ahead.
         Random wrappers (:class:`~genozarr.wrappers.RandomOrientation`, ...) draw from
-        one stream in the order batches are read, so under Keras' read-ahead their draws are not
-        reproducible by their seed; ``augment`` is (its draws are keyed by the epoch and
+        one stream in the order batches are read, so under Keras' read-ahead their draws
+        are not reproducible by their seed; ``augment`` is (its draws are keyed by the epoch and
         the windows).
 
     Notes

@@ -2212,22 +2212,18 @@ def open_store(path: PathLike, storage_options: dict[str, Any] | None = None,
     """
     import xarray as xr
 
-    from genozarr.store.xarray_backend import open_chunked_tree
+    from genozarr.store.xarray_backend import _edited_metadata, open_chunked_tree
 
     opened = open_resolved(path, storage_options)
     meta = opened.meta()
     chunks = {} if chunks is None else chunks
-    try:
+    with _edited_metadata(path):  # (xarray's KeyError: an array's metadata lacks a field)
         if meta.whole_genome and meta.format_version >= 2:
             obj = open_chunked_tree(opened, chunks)
         else:
             opener = xr.open_datatree if meta.whole_genome else xr.open_dataset
             obj = opener(opened, engine="genozarr", storage_options=storage_options,
                          chunks=chunks)
-    except KeyError as e:  # (xarray's: an array's zarr metadata lacks what it needs)
-        raise StoreFormatError(
-            f"store {hide_secrets(str(path))}: {e.args[0] if e.args else e}; the store's "
-            "metadata was edited or damaged. Rebuild it (overwrite=True).") from e
     if not meta.whole_genome:  # small coordinates are loaded (selection by value works),
         # here: not on a dask.distributed client's workers, which may not reach the store
         import dask
